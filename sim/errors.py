@@ -1,0 +1,49 @@
+"""The project's own error types.
+
+Input problems are collected, not raised one at a time, so a user sees every
+problem of a file at once; the CLI prints one line per problem and exits 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["InputError", "Problem", "RunError", "SimError"]
+
+
+class SimError(Exception):
+    """Base class of every error `sim` raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input: where, what, and the value given."""
+
+    source: str  # the file (or "<string>", "--set", a CLI option)
+    path: str  # dotted path of the field, "" for the whole file
+    message: str  # what is wrong, as a rule: "must sum to 1"
+    value: Any = None  # the value given, if there was one
+    has_value: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.path}: " if self.path else f"{self.source}: "
+        got = f" (got {_show(self.value)})" if self.has_value else ""
+        return f"{where}{self.message}{got}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class InputError(SimError):
+    """Bad input: a scenario, a CSV, an option. Carries every problem found."""
+
+    def __init__(self, problems: list[Problem] | Problem):
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RunError(SimError):
+    """A run failed for a reason that is not the input's fault (disk, interruption)."""

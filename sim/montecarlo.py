@@ -1,0 +1,190 @@
+"""Monte Carlo: run a scenario's replicates chunk by chunk and count outcomes.
+
+Chunks are whole blocks of replicates (`randomness.BLOCK_SIZE`), so the
+numbers do not depend on the chunk size; memory is bounded by the chunk, not
+by the number of runs. Per-replicate outputs go to an optional `sink`, one
+`Chunk` at a time, in replicate order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .model import CLASSES, COLLAPSE, Model, compile_model, draw_state
+from .randomness import BLOCK_SIZE, Blocks, make_root_entropy
+from .schema import Scenario
+from .timeline import run_timeline
+
+__all__ = ["Chunk", "Estimate", "RunResult", "run", "wilson"]
+
+Z95 = 1.959963984540054
+TRAJECTORY_SAMPLE = 4096
+"""The first replicates whose weekly positions are kept for fan charts."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A probability with its Wilson 95 % interval, from `count` of `n` replicates."""
+
+    p: float
+    low: float
+    high: float
+    count: int
+    n: int
+
+    def as_dict(self) -> dict:
+        return {"p": self.p, "low": self.low, "high": self.high, "count": self.count}
+
+
+def wilson(count: int, n: int, z: float = Z95) -> Estimate:
+    """Wilson score interval for a binomial proportion (exact at the 0 and n edges)."""
+    if n <= 0:
+        return Estimate(math.nan, 0.0, 1.0, count, n)
+    p = count / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if count == 0 else max(0.0, centre - half)
+    high = 1.0 if count == n else min(1.0, centre + half)
+    return Estimate(p, low, high, count, n)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Per-replicate outputs of replicates [start, start + len(outcome))."""
+
+    start: int
+    outcome: np.ndarray  # (n,) uint8, index into CLASSES
+    package: np.ndarray  # (n,) int16, the deal's index in the menu, -1 for none
+    summit_day: np.ndarray  # (n,) int16, days from calendar start
+    position: np.ndarray  # (n, n_agents, n_issues) float32, positions at the summit
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    model: Model
+    runs: int
+    requested_runs: int
+    entropy: int
+    chunk_size: int
+    seconds: float
+    counts: np.ndarray  # (4,) replicates per class
+    package_counts: np.ndarray  # (n_packages + 1,) last: no deal or collapse
+    trajectory: np.ndarray  # (weeks + 1, n_agents, n_issues, k) float32
+    precision: float | None = None
+    stopped_early: bool = False
+    interrupted: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def estimates(self) -> dict[str, Estimate]:
+        return {c: wilson(int(k), self.runs) for c, k in zip(CLASSES, self.counts)}
+
+    def headline(self) -> dict[str, Estimate]:
+        """P(substantive or better), P(talk fest), P(collapse)."""
+        c = self.counts
+        return {
+            "substantive_or_better": wilson(int(c[0] + c[1]), self.runs),
+            "talk_fest": wilson(int(c[2]), self.runs),
+            "collapse": wilson(int(c[3]), self.runs),
+        }
+
+
+def run(
+    scenario: Scenario,
+    *,
+    runs: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    precision: float | None = None,
+    sink: Callable[[Chunk], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Run `runs` replicates of `scenario` (defaults from its `monte_carlo:` block).
+
+    The seed's entropy names every random number; `chunk_size` (rounded up to
+    whole blocks of 1,024) only trades memory for speed. With `precision`, stop
+    at the first block boundary where every class's 95 % interval has a
+    half-width below it. Ctrl-C stops after the last finished chunk and returns
+    what was done, marked `interrupted`.
+    """
+    mc = scenario.monte_carlo
+    runs = mc.runs if runs is None else runs
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1 (got {runs})")
+    entropy = make_root_entropy(mc.seed if seed is None else seed)
+    chunk_size = mc.chunk_size if chunk_size is None else chunk_size
+    blocks_per_chunk = max(1, -(-chunk_size // BLOCK_SIZE))
+    model = compile_model(scenario)
+
+    counts = np.zeros(len(CLASSES), dtype=np.int64)
+    package_counts = np.zeros(len(model.packages) + 1, dtype=np.int64)
+    k_traj = min(runs, TRAJECTORY_SAMPLE)
+    trajectory = np.zeros((model.weeks, model.n_agents, model.n_issues, k_traj), dtype=np.float32)
+    total_blocks = -(-runs // BLOCK_SIZE)
+    done, stopped_early, interrupted = 0, False, False
+    started = time.perf_counter()
+    try:
+        for first in range(0, total_blocks, blocks_per_chunk):
+            blocks = Blocks(entropy, first, min(blocks_per_chunk, total_blocks - first))
+            start = first * BLOCK_SIZE
+            traj = trajectory[..., start : min(k_traj, start + blocks.size)] if start < k_traj else None
+            state = draw_state(model, blocks)
+            run_timeline(model, state, blocks, traj)
+            keep = min(blocks.size, runs - start)
+            if precision is not None:
+                stop = _precise_enough(state.outcome[:keep], counts, done, precision)
+                if stop is not None:
+                    keep, stopped_early = stop, True
+            chunk = Chunk(
+                start=start,
+                outcome=state.outcome[:keep],
+                package=state.package[:keep],
+                summit_day=state.summit_day[:keep].astype(np.int16),
+                position=np.ascontiguousarray(np.moveaxis(state.at_summit[..., :keep], -1, 0)),
+            )
+            counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
+            package_counts += np.bincount(chunk.package.astype(np.int64) % len(package_counts),
+                                          minlength=len(package_counts))
+            if sink is not None:
+                sink(chunk)
+            done += keep
+            if progress is not None:
+                progress(done, runs)
+            if stopped_early:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    seconds = time.perf_counter() - started
+    return RunResult(
+        scenario=scenario,
+        model=model,
+        runs=done,
+        requested_runs=runs,
+        entropy=entropy,
+        chunk_size=blocks_per_chunk * BLOCK_SIZE,
+        seconds=seconds,
+        counts=counts,
+        package_counts=package_counts,
+        trajectory=trajectory[..., : min(done, k_traj)],
+        precision=precision,
+        stopped_early=stopped_early,
+        interrupted=interrupted,
+    )
+
+
+def _precise_enough(outcome: np.ndarray, counts: np.ndarray, done: int, precision: float) -> int | None:
+    """The first block end in this chunk (as a count of its replicates) where every
+    class's interval half-width is below `precision`, or None."""
+    for end in range(BLOCK_SIZE, len(outcome) + 1, BLOCK_SIZE):
+        n = done + end
+        if n < 2 * BLOCK_SIZE:
+            continue
+        cum = counts + np.bincount(outcome[:end], minlength=len(CLASSES))
+        if all((e.high - e.low) / 2 < precision for e in (wilson(int(k), n) for k in cum)):
+            return end
+    return None

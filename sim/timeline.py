@@ -1,0 +1,227 @@
+"""The calendar: one SimPy environment per chunk, its processes updating every
+replicate of the chunk at once.
+
+Time is in days from the scenario's `calendar.start`. Processes:
+scheduled events (on their dates), incidents (weekly, from arrivals drawn in
+advance), diplomacy (weekly, the engine), alliance pull and trust recovery
+(weekly), and the summit (on each replicate's summit day). Things on the same
+day happen in the order of `PHASE`, so the order of process creation never
+matters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from .distributions import is_random, sample
+from .engines import make_engine
+from .model import CompiledEffect, Model, State
+from .randomness import BLOCK_SIZE, Blocks
+from .summit import audience_pressure, resolve_summit
+
+__all__ = ["PHASE", "run_timeline"]
+
+# Fractions of a day: within a day, events come first and the summit last.
+PHASE = {"events": 0.0, "incidents": 0.1, "diplomacy": 0.2, "alliances": 0.3, "trust": 0.4, "summit": 0.9}
+DAYS_PER_MONTH = 30.4375
+
+
+def run_timeline(model: Model, state: State, blocks: Blocks, trajectory: np.ndarray | None = None) -> None:
+    """Run the calendar for one chunk, in place. `trajectory`, if given, has shape
+    (weeks + 1, n_agents, n_issues, k) and receives the first k replicates' weekly positions."""
+    env = simpy.Environment()
+    env.process(scheduled_events(env, model, state, blocks))
+    env.process(incidents(env, model, state, blocks))
+    env.process(diplomacy(env, model, state, blocks, trajectory))
+    env.process(alliance_pull(env, model, state))
+    env.process(trust_recovery(env, model, state))
+    env.process(summit(env, model, state, blocks))
+    env.run()
+
+
+def _at(env: simpy.Environment, day: float, phase: str) -> simpy.Timeout:
+    return env.timeout(max(0.0, day + PHASE[phase] - env.now))
+
+
+def _weeks(model: Model):
+    """Days of the weekly ticks: 7, 14, ... up to the latest summit day."""
+    return range(7, model.horizon + 1, 7)
+
+
+# --- Effects -------------------------------------------------------------------
+
+
+def apply_effect(model: Model, state: State, effect: CompiledEffect, idx, amount) -> None:
+    """Apply `amount` (a shift, or for `cancel` a bool) in replicates `idx`."""
+    a, i = effect.agent, effect.issue
+    if effect.target == "position":
+        x = state.position[a, i, idx] + amount
+        state.position[a, i, idx] = np.clip(x, model.lower[a, i, 0], model.upper[a, i, 0])
+    elif effect.target == "ideal":
+        x = state.ideal[a, i, idx] + amount
+        state.ideal[a, i, idx] = np.clip(x, model.lower[a, i, 0], model.upper[a, i, 0])
+    elif effect.target == "salience":
+        sal = state.salience[a][:, idx]
+        sal[i] = np.maximum(sal[i] + amount, 0.0)
+        total = sal.sum(axis=0)
+        state.salience[a][:, idx] = np.divide(sal, total, out=np.full_like(sal, 1 / model.n_issues),
+                                              where=total > 0)
+    elif effect.target == "capability":
+        state.capability[a, idx] = np.maximum(state.capability[a, idx] + amount, 0.0)
+    elif effect.target == "resolve":
+        state.resolve[a, idx] = np.clip(state.resolve[a, idx] + amount, 0.0, 1.0)
+    elif effect.target == "trust":
+        state.trust[idx] = np.clip(state.trust[idx] + amount, 0.0, 1.0)
+    elif effect.target == "cancel":
+        state.cancelled[idx] |= amount
+    else:  # the schema admits no other target
+        raise AssertionError(effect.target)
+
+
+def _draw_effect(effect: CompiledEffect, rng: np.random.Generator, size):
+    """One draw of an effect: the shift (or, for `cancel`, whether it cancels)."""
+    if effect.target == "cancel":
+        return rng.random(size) < sample(effect.probability, rng, size)
+    shift = sample(effect.shift, rng, size)
+    if is_random(effect.probability) or effect.probability != 1.0:
+        shift = np.where(rng.random(size) < sample(effect.probability, rng, size), shift, 0.0)
+    return shift
+
+
+def _consumes(effect: CompiledEffect) -> bool:
+    return effect.target == "cancel" or is_random(effect.shift) or is_random(effect.probability) \
+        or effect.probability != 1.0
+
+
+# --- Processes -------------------------------------------------------------------
+
+
+def scheduled_events(env, model: Model, state: State, blocks: Blocks):
+    """Each event happens in a replicate with its probability; its random shifts
+    are drawn once per replicate, from the event's own stream."""
+    everyone = slice(None)
+    for k, event in enumerate(model.events):
+        yield _at(env, event.day, "events")
+        rngs = blocks.rngs("events", event.name)
+        prob = state.event_probability[k]
+        happens = blocks.draw(rngs, lambda rng, size, sl: rng.random(size) < prob[sl], dtype=bool)
+        for effect in event.effects:
+            if _consumes(effect):
+                amount = blocks.draw(rngs, lambda rng, size, sl, e=effect: _draw_effect(e, rng, size),
+                                     dtype=bool if effect.target == "cancel" else np.float64)
+            else:
+                amount = sample(effect.shift, None, ())
+            if effect.target == "cancel":
+                apply_effect(model, state, effect, everyone, happens & amount)
+            else:
+                apply_effect(model, state, effect, everyone, np.where(happens, amount, 0.0))
+
+
+@dataclass
+class Arrivals:
+    """One incident stream's arrivals in a chunk, aggregated by (week, replicate).
+
+    week_start: (weeks + 2,) offsets into the arrays below, arrivals of week w at
+    [week_start[w], week_start[w + 1]); replicate: (m,); amounts: one (m,) array per effect.
+    """
+
+    week_start: np.ndarray
+    replicate: np.ndarray
+    amounts: list[np.ndarray]
+
+
+def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> Arrivals:
+    """Poisson arrivals over [start, horizon], each with its own effect draws.
+
+    Drawn per block: the count per replicate, then each arrival's day and effects.
+    An arrival takes effect at the first weekly tick on or after its day.
+    """
+    incident = model.incidents[k]
+    n_weeks = len(_weeks(model)) + 1
+    span = model.horizon + 1 - incident.start_day
+    reps, weeks, amounts = [], [], [[] for _ in incident.effects]
+    for j, (rng, sl) in enumerate(zip(blocks.rngs("incidents", incident.name), blocks.slices())):
+        counts = rng.poisson(state.incident_rate[k, sl] * (span / DAYS_PER_MONTH))
+        m = int(counts.sum())
+        reps.append(np.repeat(np.arange(BLOCK_SIZE), counts) + j * BLOCK_SIZE)
+        days = rng.uniform(incident.start_day, model.horizon + 1, m)
+        weeks.append(np.minimum(np.ceil(days / 7).astype(np.int64), n_weeks - 1))
+        for e, effect in enumerate(incident.effects):
+            amounts[e].append(_draw_effect(effect, rng, m) if _consumes(effect) else sample(effect.shift, None, m))
+    rep, week = np.concatenate(reps), np.concatenate(weeks)
+    key, inverse = np.unique(week * blocks.size + rep, return_inverse=True)
+    totals = []
+    for effect, parts in zip(incident.effects, amounts):
+        values = np.concatenate(parts).astype(np.float64)
+        total = np.bincount(inverse, weights=values, minlength=len(key))
+        totals.append(total > 0 if effect.target == "cancel" else total)
+    week_of_key = key // blocks.size
+    week_start = np.searchsorted(week_of_key, np.arange(n_weeks + 1))
+    return Arrivals(week_start, key % blocks.size, totals)
+
+
+def incidents(env, model: Model, state: State, blocks: Blocks):
+    arrivals = [draw_arrivals(model, state, blocks, k) for k in range(len(model.incidents))]
+    for week, day in enumerate(_weeks(model), start=1):
+        yield _at(env, day, "incidents")
+        for incident, arr in zip(model.incidents, arrivals):
+            lo, hi = arr.week_start[week], arr.week_start[week + 1]
+            if lo == hi:
+                continue
+            idx = arr.replicate[lo:hi]
+            for effect, amount in zip(incident.effects, arr.amounts):
+                apply_effect(model, state, effect, idx, amount[lo:hi])
+
+
+def diplomacy(env, model: Model, state: State, blocks: Blocks, trajectory: np.ndarray | None):
+    engine = make_engine(model, blocks.size)
+    rngs = blocks.rngs("diplomacy")
+    normals = np.empty((model.n_agents, model.n_issues, blocks.size))
+    if trajectory is not None:
+        trajectory[0] = state.position[..., : trajectory.shape[-1]]
+    for week, day in enumerate(_weeks(model), start=1):
+        yield _at(env, day, "diplomacy")
+        audience = audience_pressure(model, state, day)
+        resolve = state.resolve + (1.0 - state.resolve) * audience
+        blocks.draw(rngs, lambda rng, size, sl: rng.standard_normal(size), out=normals,
+                    shape=normals.shape[:-1])
+        engine.step(state, day, resolve, normals)
+        if trajectory is not None:
+            trajectory[week] = state.position[..., : trajectory.shape[-1]]
+
+
+def alliance_pull(env, model: Model, state: State):
+    """A patron pulls its ally's position toward its own, a share `pull` a week."""
+    if not model.alliances:
+        return
+    for day in _weeks(model):
+        yield _at(env, day, "alliances")
+        for k, al in enumerate(model.alliances):
+            for i in al.issues:
+                x = state.position[al.agent, i]
+                x += state.alliance_pull[k] * (state.position[al.patron, i] - x)
+                np.clip(x, model.lower[al.agent, i, 0], model.upper[al.agent, i, 0], out=x)
+
+
+def trust_recovery(env, model: Model, state: State):
+    """Trust drifts back toward its initial level, a share a week."""
+    for day in _weeks(model):
+        yield _at(env, day, "trust")
+        state.trust += state.trust_recovery * (state.trust_initial - state.trust)
+
+
+def summit(env, model: Model, state: State, blocks: Blocks):
+    """Each replicate meets on its own summit day, unless the visit is called off."""
+    rngs = blocks.rngs("summit", "cancel")
+    base = blocks.draw(rngs, lambda rng, size, sl: rng.random(size) < state.cancel_base[sl], dtype=bool)
+    order = np.argsort(state.summit_day, kind="stable")
+    days, starts = np.unique(state.summit_day[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    for day, lo, hi in zip(days, starts, ends):
+        yield _at(env, day, "summit")
+        idx = order[lo:hi]
+        state.cancelled[idx] |= base[idx]
+        resolve_summit(model, state, idx, env.now)
