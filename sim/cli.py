@@ -1,0 +1,264 @@
+"""The command line: `python -m sim run|validate ...`.
+
+Each subcommand is one function registered with `@command`, its arguments
+declared beside it. Only sim's own errors are caught: an `InputError` prints
+one `error:` line per problem and exits 2, a `RunError` exits 1; anything
+else keeps its traceback, because it is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError, Problem, RunError
+from .model import CLASSES
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROGRESS_AT = 50_000
+"""Runs from which a progress bar is shown on a terminal without `--progress`."""
+
+
+# --- Registering subcommands ---------------------------------------------------------
+
+
+def arg(*names: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """One argparse argument, declared as `add_argument` would take it."""
+    return names, options
+
+
+_COMMANDS: dict[str, tuple[str, tuple, Callable[[argparse.Namespace], int]]] = {}
+
+
+def command(name: str, help: str, *args: tuple) -> Callable:
+    """Register `func(args) -> exit status` as subcommand `name` with arguments `args`."""
+
+    def register(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        _COMMANDS[name] = (help, args, func)
+        return func
+
+    return register
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the project's `error: ...` format (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT_ERROR, f"error: {self.prog}: {message}\n")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="sim", description="Forecast diplomatic outcomes with agent-based Monte Carlo.")
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for name, (help, args, func) in _COMMANDS.items():
+        p = sub.add_parser(name, help=help, description=help)
+        for names, options in args:
+            p.add_argument(*names, **options)
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else EXIT_INPUT_ERROR
+    try:
+        return args.func(args)
+    except InputError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUN_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# --- Shared options ----------------------------------------------------------------------
+
+SCENARIO_OPTIONS = (
+    arg("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        help="override a scenario field before validation, e.g. --set agents.russia.resolve=0.7 "
+             "(VALUE is read as YAML; repeatable)"),
+)
+MONTE_CARLO_OPTIONS = (
+    arg("--runs", type=int, metavar="N", help="replicates to run (default: the scenario's monte_carlo.runs)"),
+    arg("--seed", type=int, metavar="S", help="root seed (default: the scenario's, else fresh entropy)"),
+    arg("--chunk-size", type=int, metavar="K", help="replicates per chunk; trades memory for speed only"),
+    arg("--precision", type=float, metavar="X",
+        help="stop once every class's 95 %% interval half-width is below X, in (0, 0.5)"),
+)
+OUTPUT_OPTIONS = (
+    arg("--out", type=Path, metavar="DIR", help="result directory (default: results/<scenario>/<run-id>)"),
+    arg("--json", action="store_true", help="print the summary as JSON on stdout, nothing else"),
+    arg("--quiet", action="store_true", help="print nothing on stdout"),
+    arg("--progress", action="store_true", help="always show a progress bar on stderr"),
+)
+
+
+def parse_overrides(texts: list[str]) -> dict[str, Any]:
+    """`PATH=VALUE` strings as {path: value}, each value read as YAML."""
+    overrides, problems = {}, []
+    for text in texts:
+        path, sep, value = text.partition("=")
+        if not sep or not path.strip():
+            problems.append(Problem("--set", "", "must be PATH=VALUE", text, True))
+            continue
+        try:
+            overrides[path.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            problems.append(Problem("--set", path.strip(),
+                                    f"VALUE is not valid YAML ({exc.__class__.__name__})", value, True))
+    if problems:
+        raise InputError(problems)
+    return overrides
+
+
+def check_monte_carlo_options(args: argparse.Namespace) -> None:
+    """Every bad option value at once, as an `InputError`."""
+    rules = (
+        ("--runs", args.runs, lambda v: v >= 1, "must be >= 1"),
+        ("--seed", args.seed, lambda v: v >= 0, "must be >= 0"),
+        ("--chunk-size", args.chunk_size, lambda v: v >= 1, "must be >= 1"),
+        ("--precision", args.precision, lambda v: 0 < v < 0.5, "must be in (0, 0.5)"),
+    )
+    problems = [Problem(name, "", rule, value, True)
+                for name, value, ok, rule in rules if value is not None and not ok(value)]
+    if problems:
+        raise InputError(problems)
+
+
+@contextlib.contextmanager
+def progress_bar(args: argparse.Namespace, total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A `progress(done, total)` callback drawing a bar on stderr, or None when not wanted."""
+    wanted = args.progress or (not args.quiet and total >= PROGRESS_AT and sys.stderr.isatty())
+    if not wanted:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("replicates"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("run", total=total)
+        yield lambda done, _total: bar.update(task, completed=done)
+
+
+# --- Subcommands ------------------------------------------------------------------------------
+
+
+@command(
+    "run", "run a scenario's replicates, print the outcome table and write the results",
+    arg("scenario", type=Path, help="scenario YAML file"),
+    *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, *OUTPUT_OPTIONS,
+)
+def cmd_run(args: argparse.Namespace) -> int:
+    from .montecarlo import run
+    from .results import ResultWriter, default_out_dir
+    from .schema import load_scenario
+
+    overrides = parse_overrides(args.overrides)
+    check_monte_carlo_options(args)
+    scenario = load_scenario(args.scenario, overrides=overrides or None)
+    out = args.out if args.out is not None else default_out_dir(scenario.name)
+    total = args.runs if args.runs is not None else scenario.monte_carlo.runs
+    extra: dict[str, Any] = {"scenario_file": str(args.scenario)}
+    if overrides:
+        extra["overrides"] = dict(text.partition("=")[::2] for text in args.overrides)
+
+    with ResultWriter(out) as writer, progress_bar(args, total) as progress:
+        result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
+                     precision=args.precision, sink=writer.sink, progress=progress)
+        if result.runs == 0:
+            print("interrupted before any replicate finished: nothing written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        summary = writer.finish(result, extra)
+
+    if args.json:
+        print(json.dumps(summary, indent=2, allow_nan=False))
+    elif not args.quiet:
+        print_summary(summary, out)
+    if result.interrupted:
+        print(f"interrupted: wrote {result.runs:,} of {result.requested_runs:,} replicates to {out}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+@command(
+    "validate", "check scenario files without running them",
+    arg("files", type=Path, nargs="+", metavar="FILE", help="scenario YAML files"),
+)
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .schema import load_scenario
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            load_scenario(path)
+        except InputError as exc:
+            for problem in exc.problems:
+                print(f"error: {problem}", file=sys.stderr)
+            status = EXIT_INPUT_ERROR
+        else:
+            print(f"ok: {path}")
+    return status
+
+
+# --- Output ----------------------------------------------------------------------------------
+
+
+def print_summary(summary: dict, out: Path) -> None:
+    """The outcome table, the headline, and how the run went, on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, highlight=False)
+    table = Table(title=f"{summary['scenario']}: outcome of the summit", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("probability", justify="right")
+    table.add_column("95 % interval", justify="right")
+    for name in CLASSES:
+        e = summary["classes"][name]
+        table.add_row(name.replace("_", " "), _fmt(e["p"]), f"[{_fmt(e['low'])}, {_fmt(e['high'])}]")
+    console.print(table)
+    h = summary["headline"]["substantive_or_better"]
+    console.print(f"P(substantive or better) = {_fmt(h['p'])} [{_fmt(h['low'])}, {_fmt(h['high'])}]")
+    rate = summary["replicates_per_second"]
+    notes = []
+    if summary["stopped_early"]:
+        notes.append(f"stopped early at precision {summary['precision']}")
+    if summary["interrupted"]:
+        notes.append(f"interrupted, {summary['requested_runs']:,} requested")
+    speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
+    console.print(
+        f"{summary['runs']:,} replicates, seed entropy {summary['seed_entropy']}, "
+        f"engine {summary['engine']}, {summary['seconds']:.2f} s{speed}" + "".join(f"; {n}" for n in notes),
+        soft_wrap=True,
+    )
+    console.print(f"results: {out}", soft_wrap=True)
+
+
+def _fmt(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.3f}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

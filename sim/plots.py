@@ -1,0 +1,155 @@
+"""Plots of a run, for people who would rather look than read.
+
+`plot_outcomes` draws the outcome classes with their 95 % intervals from a
+summary; `plot_fan` draws the summit parties' positions over time as fan
+charts. Files only (the Agg backend): nothing is ever shown on a display.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402  (after the backend is chosen)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .model import CLASSES  # noqa: E402
+from .montecarlo import RunResult  # noqa: E402
+
+__all__ = ["plot_fan", "plot_outcomes"]
+
+CLASS_LABELS = {"breakthrough": "Breakthrough", "substantive": "Substantive",
+                "talk_fest": "Talk fest", "collapse": "Collapse"}
+CLASS_COLOURS = {"breakthrough": "#1b7837", "substantive": "#7fbf7b",
+                 "talk_fest": "#bababa", "collapse": "#c2403a"}
+PARTY_COLOURS = ("#2166ac", "#d6604d")
+DPI = 120
+
+
+def plot_outcomes(summary: dict, path: str | Path) -> None:
+    """Bar chart of the four outcome classes' probabilities with 95 % intervals.
+
+    `summary` is `results.summarise_run`'s dict; the title names the scenario,
+    the replicates and the seed.
+    """
+    classes = summary["classes"]
+    p = np.array([_number(classes[c]["p"]) for c in CLASSES])
+    low = np.array([_number(classes[c]["low"]) for c in CLASSES])
+    high = np.array([_number(classes[c]["high"]) for c in CLASSES])
+    x = np.arange(len(CLASSES))
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    try:
+        ax.bar(x, p, width=0.6, color=[CLASS_COLOURS[c] for c in CLASSES], edgecolor="#333333", linewidth=0.6)
+        ax.errorbar(x, p, yerr=[np.clip(p - low, 0, None), np.clip(high - p, 0, None)],
+                    fmt="none", ecolor="black", elinewidth=1.2, capsize=6)
+        for xi, pi, hi in zip(x, p, high):
+            ax.annotate(f"{pi:.3f}", (xi, max(pi, hi)), xytext=(0, 4), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=10)
+        ax.set_xticks(x, [CLASS_LABELS[c] for c in CLASSES], fontsize=11)
+        ax.set_ylim(0, min(1.0, max(float(high.max()), float(p.max())) * 1.15 + 0.05))
+        ax.set_ylabel("Probability (bars: 95 % interval)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        ax.spines[["top", "right"]].set_visible(False)
+        note = ", interrupted" if summary.get("interrupted") else ""
+        seed = _seed(summary["seed_entropy"])
+        ax.set_title(f"{summary['scenario']}: outcome of the summit\n"
+                     f"{summary['runs']:,} replicates, seed {seed}{note}", fontsize=12)
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)
+
+
+def plot_fan(result: RunResult, path: str | Path) -> None:
+    """Fan charts of the summit parties' positions on each issue, week by week.
+
+    One panel per issue, both parties in each: the median line and the 25-75 %
+    and 5-95 % bands over `result.trajectory` (weeks, n_agents, n_issues, k),
+    the weekly positions of the first k replicates. The shaded strip is the
+    window of possible summit dates.
+    """
+    model, traj = result.model, result.trajectory
+    weeks, k = traj.shape[0], traj.shape[-1]
+    if model.start_date is not None:
+        x = [model.start_date + dt.timedelta(days=7 * w) for w in range(weeks)]
+        x_of_day = lambda d: model.start_date + dt.timedelta(days=int(d))  # noqa: E731
+    else:
+        x, x_of_day = np.arange(weeks), (lambda d: d / 7)  # noqa: E731
+
+    n = model.n_issues
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False,
+                             sharey=True, layout="constrained")
+    try:
+        for i, ax in enumerate(axes.flat):
+            if i >= n:
+                ax.set_visible(False)
+                continue
+            _shade_summit_window(ax, model.summit_days, x_of_day)
+            if k == 0:
+                ax.text(0.5, 0.5, "no replicates", transform=ax.transAxes, ha="center")
+            for colour, a in zip(PARTY_COLOURS, model.parties):
+                q = np.percentile(traj[:, a, i, :], [5, 25, 50, 75, 95], axis=-1)
+                ax.fill_between(x, q[0], q[4], color=colour, alpha=0.15, linewidth=0)
+                ax.fill_between(x, q[1], q[3], color=colour, alpha=0.35, linewidth=0)
+                ax.plot(x, q[2], color=colour, linewidth=2, label=model.agents[a])
+            issue = model.issues[i]
+            _anchor_ticks(ax, model.anchors.get(issue, {}))
+            ax.set_title(issue.replace("_", " ").capitalize(), fontsize=12)
+            ax.set_ylim(-0.03, 1.03)
+            ax.grid(alpha=0.25)
+            ax.spines[["top", "right"]].set_visible(False)
+            if model.start_date is not None:
+                locator = mdates.AutoDateLocator(maxticks=6)
+                ax.xaxis.set_major_locator(locator)
+                ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            else:
+                ax.set_xlabel("week")
+        axes.flat[0].set_ylabel("Position (0 to 1)")
+        axes.flat[0].legend(loc="best", fontsize=9, title="median, 50 % and 90 % bands", title_fontsize=8)
+        fig.suptitle(f"{model.name}: the parties' positions before the summit (first {k:,} replicates)",
+                     fontsize=12)
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)
+
+
+def _shade_summit_window(ax, summit_days: tuple, x_of_day) -> None:
+    kind, *days = summit_days
+    lo, hi = days[0], days[-1]
+    if kind == "fixed":
+        ax.axvline(x_of_day(lo), color="#777777", linestyle="--", linewidth=1)
+    else:
+        ax.axvspan(x_of_day(lo), x_of_day(hi), color="#999999", alpha=0.15, linewidth=0)
+    ax.annotate("summit" if kind == "fixed" else "summit window", (x_of_day(lo), 1.0), xytext=(3, -3),
+                textcoords="offset points", fontsize=8, color="#555555", va="top")
+
+
+def _anchor_ticks(ax, anchors: dict) -> None:
+    """Label the issue's anchors on a right-hand axis, so positions read as deals."""
+    if not anchors:
+        return
+    right = ax.twinx()
+    right.set_ylim(-0.03, 1.03)
+    right.set_yticks([float(v) for v in anchors.values()], [a.replace("_", " ") for a in anchors],
+                     fontsize=8, color="#555555")
+    right.tick_params(length=0)
+    right.spines[["top", "right"]].set_visible(False)
+    for v in anchors.values():
+        ax.axhline(float(v), color="#bbbbbb", linewidth=0.6, linestyle=":")
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _seed(entropy: int) -> str:
+    text = str(entropy)
+    return text if len(text) <= 12 else text[:10] + "..."

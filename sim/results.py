@@ -1,0 +1,318 @@
+"""A run's results on disk: summary.json, per-replicate columns and plots, written atomically.
+
+A `ResultWriter` streams each chunk's columns to raw files in a temp directory
+beside the final one; `finish` turns them into .npy files, writes the summary
+and plots, and renames the whole directory into place, so a reader sees a
+whole result or none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, Problem, RunError
+from .model import CLASSES
+from .montecarlo import Chunk, Estimate, RunResult, wilson
+from .randomness import BLOCK_SIZE
+from .schema import scenario_hash
+
+__all__ = ["COLUMNS", "ResultWriter", "default_out_dir", "summarise_run", "write_json_atomic"]
+
+COLUMNS = {
+    "outcome": np.dtype(np.uint8),  # (runs,) index into CLASSES
+    "package": np.dtype(np.int16),  # (runs,) index into model.package_names, -1: no deal
+    "summit_day": np.dtype(np.int16),  # (runs,) days from calendar start
+    "position": np.dtype(np.float32),  # (runs, n_agents, n_issues) positions at the summit
+}
+"""The per-replicate columns under `replicates/`, and their on-disk types."""
+
+TOP_DEALS = 8
+RECOUNT_STEP = 1 << 20  # replicates read at a time when recounting the written columns
+
+
+def default_out_dir(scenario_name: str, root: str | Path = "results") -> Path:
+    """`results/<scenario>/<UTC YYYYMMDDTHHMMSSZ>-<random>`, relative to the current directory."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path(root) / scenario_name / f"{stamp}-{secrets.token_hex(3)}"
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write `data` as JSON to `path` through a temp file and a rename (no NaN allowed)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, allow_nan=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+# --- The summary ----------------------------------------------------------------
+
+
+def summarise_run(result: RunResult, scenario_file: str | Path | None = None) -> dict:
+    """The figures of a run as plain JSON-ready data: what `summary.json` holds."""
+    from . import __version__  # late: the package imports this module's siblings first
+
+    model = result.model
+    seconds = float(result.seconds)
+    return {
+        "sim_version": __version__,
+        "scenario": model.name,
+        "scenario_file": None if scenario_file is None else str(scenario_file),
+        "scenario_hash": scenario_hash(result.scenario),
+        "engine": model.engine,
+        "runs": int(result.runs),
+        "requested_runs": int(result.requested_runs),
+        "seed_entropy": int(result.entropy),
+        "block_size": BLOCK_SIZE,
+        "chunk_size": int(result.chunk_size),
+        "seconds": round(seconds, 6),
+        "replicates_per_second": round(result.runs / seconds, 1) if seconds > 0 else None,
+        "precision": result.precision,
+        "stopped_early": bool(result.stopped_early),
+        "interrupted": bool(result.interrupted),
+        "classes": {name: _estimate(e) for name, e in result.estimates().items()},
+        "headline": {name: _estimate(e) for name, e in result.headline().items()},
+        "deals": summarise_deals(result),
+        "agents": list(model.agents),
+        "parties": [model.agents[k] for k in model.parties],
+        "issues": list(model.issues),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+
+
+def summarise_deals(result: RunResult, top: int = TOP_DEALS) -> list[dict]:
+    """The `top` most frequent packages agreed (ties: menu order), with their intervals."""
+    model = result.model
+    counts = np.asarray(result.package_counts[:-1])  # the last slot counts "no deal"
+    order = sorted((k for k in range(len(counts)) if counts[k] > 0), key=lambda k: (-counts[k], k))
+    deals = []
+    for k in order[:top]:
+        e = wilson(int(counts[k]), int(result.runs))
+        deals.append({
+            "package": model.package_names[k],
+            "class": CLASSES[int(model.package_class[k])],
+            "levels": {issue: float(model.packages[k, j]) for j, issue in enumerate(model.issues)},
+            **_estimate(e),
+        })
+    return deals
+
+
+def _estimate(e: Estimate) -> dict:
+    return {name: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for name, v in e.as_dict().items()}
+
+
+# --- The writer ------------------------------------------------------------------
+
+
+class ResultWriter:
+    """Write one run's results to directory `out`, whole or not at all.
+
+        with ResultWriter(out) as writer:
+            result = run(scenario, sink=writer.sink)
+            summary = writer.finish(result, {"scenario_file": path})
+
+    Leaving the `with` block without `finish` (an exception, or nothing to
+    write) removes the temp directory and leaves `out` as it was. An existing
+    `out` is replaced only if it is empty or holds a previous result.
+    """
+
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+        self.tmp: Path | None = None
+        self.summary: dict | None = None
+        self._files: dict[str, Any] = {}
+        self._rows = 0
+        self._row_shape: tuple[int, ...] | None = None
+
+    def __enter__(self) -> ResultWriter:
+        _check_replaceable(self.out)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out.parent / f".{self.out.name}.partial-{secrets.token_hex(4)}"
+        try:
+            (self.tmp / "replicates").mkdir(parents=True)
+            for name in COLUMNS:
+                self._files[name] = open(self._raw(name), "wb")
+        except BaseException:
+            self._discard()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._discard()
+        return False
+
+    def sink(self, chunk: Chunk) -> None:
+        """Append one chunk's per-replicate columns; chunks must come in replicate order."""
+        if self.tmp is None or not self._files:
+            raise RuntimeError("ResultWriter.sink called outside its `with` block or after finish")
+        if chunk.start != self._rows:
+            raise RunError(f"chunk starts at replicate {chunk.start}, expected {self._rows}")
+        row_shape = tuple(chunk.position.shape[1:])
+        if self._row_shape is None:
+            self._row_shape = row_shape
+        elif row_shape != self._row_shape:
+            raise RunError(f"chunk positions have shape {row_shape} per replicate, earlier {self._row_shape}")
+        for name, dtype in COLUMNS.items():
+            self._files[name].write(np.ascontiguousarray(getattr(chunk, name), dtype=dtype).data)
+        self._rows += len(chunk.outcome)
+
+    def finish(self, result: RunResult, extra: dict | None = None) -> dict:
+        """Write summary.json, replicates/*.npy and the plots, then move it all into place.
+
+        `extra` may name the `scenario_file`; its other keys are added to the
+        summary. Returns the summary as written.
+        """
+        from .plots import plot_fan, plot_outcomes  # late: matplotlib is slow to import
+
+        if self.tmp is None or not self.tmp.exists():
+            raise RuntimeError("ResultWriter.finish called outside its `with` block or twice")
+        if result.runs < 1:
+            raise RunError("no replicates finished: nothing to write")
+        self._close()
+        model, n = result.model, int(result.runs)
+        shapes = {"outcome": (n,), "package": (n,), "summit_day": (n,),
+                  "position": (n, model.n_agents, model.n_issues)}
+        for name, dtype in COLUMNS.items():
+            _raw_to_npy(self._raw(name), self.tmp / "replicates" / f"{name}.npy", dtype, shapes[name])
+        result = _recount(result, self.tmp / "replicates")
+
+        extra = dict(extra or {})
+        summary = summarise_run(result, extra.pop("scenario_file", None))
+        summary.update(extra)
+        write_json_atomic(self.tmp / "summary.json", summary)
+        plot_outcomes(summary, self.tmp / "outcomes.png")
+        plot_fan(result, self.tmp / "fan.png")
+        _fsync_tree(self.tmp)
+        self._move_into_place()
+        self.summary = summary
+        return summary
+
+    # -- internals --
+
+    def _raw(self, name: str) -> Path:
+        assert self.tmp is not None
+        return self.tmp / "replicates" / f"{name}.raw"
+
+    def _close(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+        self._files = {}
+
+    def _discard(self) -> None:
+        self._close()
+        if self.tmp is not None and self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _move_into_place(self) -> None:
+        assert self.tmp is not None
+        out = self.out
+        if not os.path.lexists(out):
+            os.rename(self.tmp, out)
+        else:
+            _check_replaceable(out)
+            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+            os.rename(out, old)
+            try:
+                os.rename(self.tmp, out)
+            except BaseException:
+                os.rename(old, out)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(out.parent)
+
+
+def _check_replaceable(out: Path) -> None:
+    """Refuse to replace anything but an empty directory or an earlier result:
+    `--out ~` must not delete a home directory."""
+    if not os.path.lexists(out):
+        return
+    if out.is_dir() and not out.is_symlink() and (not any(out.iterdir()) or (out / "summary.json").is_file()):
+        return
+    raise InputError(Problem("--out", "", "exists and is not an earlier result directory; "
+                             "choose a new path or remove it", str(out), True))
+
+
+def _raw_to_npy(raw: Path, path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    """Turn a raw column into a .npy of `shape`: the header, then the raw bytes streamed.
+
+    An interrupted run may have written a chunk it did not count; those trailing
+    bytes are cut off.
+    """
+    nbytes = math.prod(shape) * dtype.itemsize
+    have = raw.stat().st_size
+    if have < nbytes:
+        row = math.prod(shape[1:]) * dtype.itemsize
+        raise RunError(f"replicates/{raw.stem}: the writer received {have // row} replicates but "
+                       f"the run counts {shape[0]}; pass the writer's sink to run()")
+    if have > nbytes:
+        os.truncate(raw, nbytes)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    with open(raw, "rb") as src, open(path, "wb") as dst:
+        np.lib.format.write_array_header_1_0(dst, header)
+        shutil.copyfileobj(src, dst, 1 << 20)
+    raw.unlink()
+
+
+def _recount(result: RunResult, replicates: Path) -> RunResult:
+    """Count classes and packages from the written columns; they must agree with the
+    run's counts, except after Ctrl-C, which can land between counting a chunk and
+    marking it done (then the written replicates are the truth)."""
+    n_slots = len(result.package_counts)
+    counts = np.zeros(len(CLASSES), dtype=np.int64)
+    package_counts = np.zeros(n_slots, dtype=np.int64)
+    outcome = np.load(replicates / "outcome.npy", mmap_mode="r")
+    package = np.load(replicates / "package.npy", mmap_mode="r")
+    for start in range(0, len(outcome), RECOUNT_STEP):
+        counts += np.bincount(outcome[start : start + RECOUNT_STEP], minlength=len(CLASSES))
+        package_counts += np.bincount(package[start : start + RECOUNT_STEP].astype(np.int64) % n_slots,
+                                      minlength=n_slots)
+    del outcome, package
+    if np.array_equal(counts, result.counts) and np.array_equal(package_counts, result.package_counts):
+        return result
+    if not result.interrupted:
+        raise RuntimeError(f"written outcomes {counts.tolist()} disagree with the run's "
+                           f"{result.counts.tolist()}")
+    return dataclasses.replace(result, counts=counts, package_counts=package_counts)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a directory; nothing to sync there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,255 @@
+"""The command line: what `python -m sim run|validate` prints, writes and exits with."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import cli
+from sim.model import CLASSES
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "tests" / "data" / "small.yaml"
+RUNS = "2000"
+
+BAD_FILES = {  # name: (text in small.yaml, replacement, what the error line names)
+    "bad_yaml": ("name: small", "name: [small", "invalid YAML"),
+    "unknown_key": ("name: small", "name: small\nbogus: 1", "bogus: unknown key"),
+    "wrong_type": ("capability: 1.0", "capability: strong", "agents.north.capability"),
+    "probability_above_1": ("probability: 0.8", "probability: 1.8", "events.0.probability"),
+    "salience_not_1": ("land: {position: 1.0, salience: 0.7}", "land: {position: 1.0, salience: 0.9}",
+                       "agents.north.issues: saliences must sum to 1"),
+    "event_after_summit": ("date: 2020-02-01", "date: 2020-05-01", "events.0.date"),
+    "unknown_agent": ("patron: patron", "patron: nobody", "unknown agent"),
+    "unknown_issue": ("issues: [trade]", "issues: [fishing]", "unknown issue"),
+}
+
+
+def make_bad(tmp_path: Path, name: str) -> tuple[Path, str]:
+    old, new, expect = BAD_FILES[name]
+    text = SMALL.read_text()
+    assert old in text
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path, expect
+
+
+def sim_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def run_json(capsys, *args: str) -> dict:
+    assert cli.main(["run", str(SMALL), "--runs", RUNS, "--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+# --- run -------------------------------------------------------------------------------
+
+
+def test_run_end_to_end_prints_the_table_and_writes_the_result(tmp_path):
+    """`python -m sim run` exits 0, prints the table and headline, and writes a whole result."""
+    out = tmp_path / "res"
+    proc = sim_cli("run", str(SMALL), "--runs", RUNS, "--seed", "4", "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("breakthrough", "substantive", "talk fest", "collapse", "95 % interval"):
+        assert name in proc.stdout
+    assert "P(substantive or better) = 0." in proc.stdout
+    assert "2,000 replicates, seed entropy 4, engine convergence" in proc.stdout
+    assert str(out) in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["runs"] == 2000 and summary["seed_entropy"] == 4
+    for name in ("outcome", "package", "summit_day"):
+        assert np.load(out / "replicates" / f"{name}.npy", mmap_mode="r").shape == (2000,)
+    assert np.load(out / "replicates" / "position.npy", mmap_mode="r").shape == (2000, 3, 2)
+    assert sorted(p.name for p in out.glob("*.png")) == ["fan.png", "outcomes.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def test_run_without_out_writes_under_results(tmp_path, capsys, monkeypatch):
+    """With no --out, the result goes to results/<scenario>/<run-id> in the current directory."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(SMALL), "--runs", RUNS, "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    (run_dir,) = (tmp_path / "results" / "small").iterdir()
+    assert (run_dir / "summary.json").is_file()
+
+
+def test_json_prints_only_the_summary(tmp_path, capsys):
+    """--json prints the summary, exactly as written, and nothing else on stdout."""
+    out = tmp_path / "res"
+    summary = run_json(capsys, "--seed", "1", "--out", str(out))
+    assert summary == json.loads((out / "summary.json").read_text())
+    for name in CLASSES:
+        assert {"p", "low", "high"} <= set(summary["classes"][name])
+        e = summary["classes"][name]
+        assert 0 <= e["low"] <= e["p"] <= e["high"] <= 1
+    assert math.isclose(sum(summary["classes"][c]["p"] for c in CLASSES), 1.0)
+    assert summary["runs"] == 2000 and summary["scenario_file"] == str(SMALL)
+
+
+def test_same_seed_gives_identical_figures(tmp_path, capsys):
+    """Two runs with one seed agree on every figure; only timings and the date differ."""
+    a = run_json(capsys, "--seed", "9", "--out", str(tmp_path / "a"))
+    b = run_json(capsys, "--seed", "9", "--out", str(tmp_path / "b"), "--chunk-size", "3000")
+    figures = ("classes", "headline", "deals", "runs", "seed_entropy", "scenario_hash")
+    assert {k: a[k] for k in figures} == {k: b[k] for k in figures}
+    for name in ("outcome", "package", "summit_day", "position"):
+        np.testing.assert_array_equal(np.load(tmp_path / "a" / "replicates" / f"{name}.npy"),
+                                      np.load(tmp_path / "b" / "replicates" / f"{name}.npy"))
+
+
+def test_set_overrides_a_field_and_is_recorded(tmp_path, capsys):
+    """--set PATH=VALUE changes the scenario (and its hash) and is kept in the summary."""
+    base = run_json(capsys, "--seed", "1", "--out", str(tmp_path / "a"))
+    changed = run_json(capsys, "--seed", "1", "--out", str(tmp_path / "b"),
+                       "--set", "summit.cancellation.base_probability=0.5")
+    assert changed["scenario_hash"] != base["scenario_hash"]
+    assert changed["overrides"] == {"summit.cancellation.base_probability": "0.5"}
+    assert changed["classes"]["collapse"]["p"] > base["classes"]["collapse"]["p"]
+
+
+def test_precision_stops_early(tmp_path, capsys):
+    """--precision stops once the intervals are narrow enough, and says so."""
+    summary = run_json(capsys, "--seed", "1", "--out", str(tmp_path / "a"), "--precision", "0.02",
+                       "--runs", "100000")
+    assert summary["stopped_early"] is True and summary["runs"] < 100000
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------
+
+
+def test_ctrl_c_writes_what_was_done_and_exits_130(tmp_path, capsys, monkeypatch):
+    """Ctrl-C after the first chunk: a whole result of those replicates, marked interrupted."""
+    monkeypatch.setattr(cli, "progress_bar", _ctrl_c_progress)
+    out = tmp_path / "res"
+    status = cli.main(["run", str(SMALL), "--runs", "5000", "--chunk-size", "1024", "--out", str(out)])
+    assert status == 130
+    assert "interrupted: wrote 1,024 of 5,000 replicates" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["runs"] == 1024
+    assert len(np.load(out / "replicates" / "outcome.npy")) == 1024
+
+
+def test_ctrl_c_before_any_replicate_writes_nothing(tmp_path, capsys, monkeypatch):
+    """Ctrl-C before the first chunk finishes: exit 130 and no result, not even a temp dir."""
+    import sim.montecarlo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.montecarlo, "run_timeline", interrupted)
+    out = tmp_path / "res"
+    assert cli.main(["run", str(SMALL), "--runs", RUNS, "--out", str(out)]) == 130
+    assert "nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+class _ctrl_c_progress:
+    """A progress callback that presses Ctrl-C when the first chunk is done."""
+
+    def __init__(self, args, total):
+        pass
+
+    def __enter__(self):
+        def press(done, total):
+            raise KeyboardInterrupt
+
+        return press
+
+    def __exit__(self, *exc):
+        return False
+
+
+# --- validate ------------------------------------------------------------------------------
+
+
+def test_validate_reports_each_file(tmp_path, capsys):
+    """`validate` prints ok for good files, error lines for bad ones, and exits 2 if any is bad."""
+    assert cli.main(["validate", str(SMALL)]) == 0
+    assert capsys.readouterr().out == f"ok: {SMALL}\n"
+    bad, _ = make_bad(tmp_path, "unknown_key")
+    assert cli.main(["validate", str(SMALL), str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == f"ok: {SMALL}\n"
+    assert captured.err == f"error: {bad}: bogus: unknown key (got 1)\n"
+
+
+def test_validate_end_to_end(tmp_path):
+    """`python -m sim validate` on a bad file: exit 2, one error line, no traceback."""
+    bad, expect = make_bad(tmp_path, "salience_not_1")
+    proc = sim_cli("validate", str(SMALL), str(bad), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == f"ok: {SMALL}\n"
+    assert proc.stderr.startswith("error: ") and expect in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- Bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_scenario_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, name):
+    """A malformed scenario: exit 2, one `error: FILE: path: ...` line, and no result directory."""
+    bad, expect = make_bad(tmp_path, name)
+    out = tmp_path / "res"
+    assert cli.main(["run", str(bad), "--runs", RUNS, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {bad}: ") and expect in lines[0]
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
+
+
+def test_bad_scenario_end_to_end_has_no_traceback(tmp_path):
+    """Through the real entry point too: exit 2, no traceback, no result."""
+    bad, expect = make_bad(tmp_path, "event_after_summit")
+    proc = sim_cli("run", str(bad), "--runs", RUNS, "--out", str(tmp_path / "res"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and expect in proc.stderr
+    assert not (tmp_path / "res").exists()
+
+
+def test_missing_file_exits_2(tmp_path, capsys):
+    """A scenario file that does not exist is an input error."""
+    missing = tmp_path / "nope.yaml"
+    assert cli.main(["run", str(missing), "--out", str(tmp_path / "res")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {missing}: cannot read file") and err.count("\n") == 1
+    assert cli.main(["validate", str(missing)]) == 2
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--runs", "0", "error: --runs: must be >= 1 (got 0)"),
+    ("--seed", "-1", "error: --seed: must be >= 0 (got -1)"),
+    ("--chunk-size", "0", "error: --chunk-size: must be >= 1 (got 0)"),
+    ("--precision", "0.5", "error: --precision: must be in (0, 0.5) (got 0.5)"),
+    ("--precision", "0", "error: --precision: must be in (0, 0.5) (got 0.0)"),
+    ("--runs", "many", "error: sim run: argument --runs: invalid int value: 'many'"),
+    ("--set", "no_equals_sign", "error: --set: must be PATH=VALUE (got 'no_equals_sign')"),
+    ("--set", "agents.nobody.resolve=0.5", "error: --set: agents.nobody.resolve: no such field"),
+])
+def test_bad_option_values_exit_2(tmp_path, capsys, option, value, message):
+    """A bad option value is an input error in the same one-line format, and nothing is written."""
+    out = tmp_path / "res"
+    assert cli.main(["run", str(SMALL), option, value, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(message) and captured.err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_command_is_a_usage_error(capsys):
+    """`python -m sim` alone exits 2 with an error line."""
+    assert cli.main([]) == 2
+    assert capsys.readouterr().err.startswith("error: sim: ")

@@ -1,0 +1,168 @@
+"""Writing a run's results: whole or not at all, and equal to what was run."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import InputError, load_scenario, run
+from sim.model import CLASSES
+from sim.results import ResultWriter, default_out_dir, summarise_run, write_json_atomic
+
+SMALL = Path(__file__).parent / "data" / "small.yaml"
+RUNS = 2500  # three chunks of 1,024, the last one partial
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario(SMALL)
+
+
+def load_column(out: Path, name: str) -> np.ndarray:
+    return np.load(out / "replicates" / f"{name}.npy", mmap_mode="r")
+
+
+def test_written_columns_equal_the_replicates_run(scenario, tmp_path):
+    """Every .npy column holds exactly the per-replicate outputs the run produced, in order."""
+    chunks = []
+    out = tmp_path / "res"
+    with ResultWriter(out) as writer:
+        def sink(chunk):
+            chunks.append(chunk)
+            writer.sink(chunk)
+
+        result = run(scenario, runs=RUNS, seed=3, chunk_size=1024, sink=sink)
+        summary = writer.finish(result, {"scenario_file": str(SMALL)})
+
+    assert len(chunks) == 3
+    dtypes = {"outcome": np.uint8, "package": np.int16, "summit_day": np.int16, "position": np.float32}
+    for name, dtype in dtypes.items():
+        column = load_column(out, name)
+        assert column.dtype == dtype
+        assert len(column) == RUNS
+        in_memory = np.concatenate([getattr(c, name) for c in chunks]).astype(dtype)
+        np.testing.assert_array_equal(column, in_memory)
+    assert load_column(out, "position").shape == (RUNS, 3, 2)
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk == summary
+    assert on_disk["runs"] == RUNS
+    assert [on_disk["classes"][c]["count"] for c in CLASSES] == np.bincount(
+        load_column(out, "outcome"), minlength=4).tolist()
+    assert (out / "outcomes.png").stat().st_size > 0 and (out / "fan.png").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def test_summary_is_valid_json_with_every_figure(scenario):
+    """The summary names the inputs and seed, and every class has p, low, high and count."""
+    result = run(scenario, runs=2048, seed=5)
+    summary = summarise_run(result, "x.yaml")
+    text = json.dumps(summary, allow_nan=False)
+    assert json.loads(text) == summary
+    assert summary["seed_entropy"] == 5 and summary["scenario"] == "small"
+    assert summary["scenario_file"] == "x.yaml"
+    assert set(summary["classes"]) == set(CLASSES)
+    assert set(summary["headline"]) == {"substantive_or_better", "talk_fest", "collapse"}
+    assert math.isclose(sum(e["p"] for e in summary["classes"].values()), 1.0)
+    for e in [*summary["classes"].values(), *summary["deals"]]:
+        assert 0 <= e["low"] <= e["p"] <= e["high"] <= 1
+    assert 1 <= len(summary["deals"]) <= 8
+    assert summary["deals"] == sorted(summary["deals"], key=lambda d: -d["p"])
+    assert set(summary["deals"][0]["levels"]) == {"land", "trade"}
+
+
+def test_writing_into_an_existing_result_replaces_it_whole(scenario, tmp_path):
+    """An earlier result at the same path is replaced, stale files and all."""
+    out = tmp_path / "res"
+    (out / "replicates").mkdir(parents=True)
+    (out / "summary.json").write_text('{"old": true}')
+    (out / "stale.txt").write_text("from an earlier run")
+    with ResultWriter(out) as writer:
+        result = run(scenario, runs=1024, seed=1, sink=writer.sink)
+        writer.finish(result)
+    assert not (out / "stale.txt").exists()
+    assert json.loads((out / "summary.json").read_text())["runs"] == 1024
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def test_a_directory_that_is_not_a_result_is_never_replaced(tmp_path):
+    """`--out` pointing at a directory of other files is an input error, and the files stay."""
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="not an earlier result directory"):
+        with ResultWriter(tmp_path):
+            pass
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_an_exception_inside_the_writer_leaves_nothing(scenario, tmp_path):
+    """A failure before `finish` leaves neither the result nor its temp directory."""
+    out = tmp_path / "res"
+    with pytest.raises(ValueError, match="boom"):
+        with ResultWriter(out) as writer:
+            run(scenario, runs=2048, seed=1, sink=writer.sink)
+            raise ValueError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_leaving_without_finish_leaves_nothing(tmp_path):
+    """A writer that is never finished writes nothing."""
+    with ResultWriter(tmp_path / "res"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_run_is_written_whole_for_the_replicates_done(scenario, tmp_path):
+    """Ctrl-C after the first chunk: the result holds that chunk, marked interrupted."""
+    out = tmp_path / "res"
+
+    def ctrl_c(done, total):
+        raise KeyboardInterrupt
+
+    with ResultWriter(out) as writer:
+        result = run(scenario, runs=5000, seed=2, chunk_size=1024, sink=writer.sink, progress=ctrl_c)
+        summary = writer.finish(result)
+    assert result.interrupted and result.runs == 1024
+    assert summary["interrupted"] is True and summary["runs"] == 1024 and summary["requested_runs"] == 5000
+    assert len(load_column(out, "outcome")) == 1024 and load_column(out, "position").shape[0] == 1024
+    assert sum(e["count"] for e in summary["classes"].values()) == 1024
+
+
+def test_ctrl_c_inside_the_sink_still_gives_a_consistent_result(scenario, tmp_path):
+    """Ctrl-C while a chunk is being written: the counts are those of the replicates kept."""
+    out = tmp_path / "res"
+    calls = []
+    with ResultWriter(out) as writer:
+        def sink(chunk):
+            writer.sink(chunk)
+            calls.append(chunk)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+        result = run(scenario, runs=5000, seed=2, chunk_size=1024, sink=sink)
+        summary = writer.finish(result)
+    assert summary["interrupted"] is True and summary["runs"] == 1024
+    outcome = load_column(out, "outcome")
+    assert len(outcome) == 1024
+    np.testing.assert_array_equal(outcome, calls[0].outcome)
+    assert [summary["classes"][c]["count"] for c in CLASSES] == np.bincount(outcome, minlength=4).tolist()
+
+
+def test_write_json_atomic_refuses_nan_and_leaves_no_temp_file(tmp_path):
+    """Invalid JSON is never written, not even half."""
+    with pytest.raises(ValueError):
+        write_json_atomic(tmp_path / "a.json", {"p": float("nan")})
+    assert list(tmp_path.iterdir()) == []
+    write_json_atomic(tmp_path / "a.json", {"p": 0.5})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"p": 0.5}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_default_out_dir_is_results_scenario_run_id():
+    """results/<scenario>/<UTC stamp>-<suffix>, different each call."""
+    a, b = default_out_dir("small"), default_out_dir("small")
+    assert a.parts[:2] == ("results", "small") and a != b
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", a.name)
