@@ -90,6 +90,7 @@ class Model:
     packages: np.ndarray  # (n_packages, n_issues) the summit menu
     package_class: np.ndarray  # (n_packages,) outcome class of each package
     package_names: tuple[str, ...]
+    issue_anchors: tuple[np.ndarray, ...]  # per issue, its anchors ascending (menu order)
     start_date: object = None
     anchors: dict = field(default_factory=dict)
 
@@ -199,6 +200,7 @@ def compile_model(s: Scenario) -> Model:
         packages=packages,
         package_class=classify_packages(packages, issues, s),
         package_names=package_names,
+        issue_anchors=tuple(np.array([v for _, v in grid]) for grid in grids),
         start_date=s.calendar.start,
         anchors={i: dict(s.issues[i].anchors) for i in issues},
     )
@@ -233,7 +235,10 @@ class State:
     summit_day: (n,) int  days from calendar start
     cancelled: (n,) bool  called off by an event or incident
     outcome: (n,) uint8 class codes, package: (n,) int16 (-1: no deal)
-    at_summit: (n_agents, n_issues, n) float32 positions when the summit met
+    at_summit: (n_agents, n_issues, n) positions when the summit met
+    summit_reservation: (2, n) the parties' reservations then, with audience costs
+    summit_salience: (2, n_issues, n) the parties' saliences then
+    called_off: (n,) bool  the visit was cancelled, or trust had fallen too low
     """
 
     position: np.ndarray
@@ -258,6 +263,9 @@ class State:
     outcome: np.ndarray
     package: np.ndarray
     at_summit: np.ndarray
+    summit_reservation: np.ndarray
+    summit_salience: np.ndarray
+    called_off: np.ndarray
 
     @property
     def n(self) -> int:
@@ -326,7 +334,10 @@ def draw_state(model: Model, blocks: Blocks) -> State:
         cancelled=np.zeros(n, dtype=bool),
         outcome=np.full(n, TALK_FEST, dtype=np.uint8),
         package=np.full(n, -1, dtype=np.int16),
-        at_summit=np.zeros((A, model.n_issues, n), dtype=np.float32),
+        at_summit=np.zeros((A, model.n_issues, n)),
+        summit_reservation=np.zeros((2, n)),
+        summit_salience=np.zeros((2, model.n_issues, n)),
+        called_off=np.zeros(n, dtype=bool),
     )
 
 

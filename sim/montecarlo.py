@@ -75,7 +75,7 @@ class RunResult:
     seconds: float
     counts: np.ndarray  # (4,) replicates per class
     package_counts: np.ndarray  # (n_packages + 1,) last: no deal or collapse
-    trajectory: np.ndarray  # (weeks + 1, n_agents, n_issues, k) float32
+    trajectory: np.ndarray  # (model.weeks, n_agents, n_issues, k) float32, week 0 first
     precision: float | None = None
     stopped_early: bool = False
     interrupted: bool = False
@@ -145,13 +145,13 @@ def run(
                 outcome=state.outcome[:keep],
                 package=state.package[:keep],
                 summit_day=state.summit_day[:keep].astype(np.int16),
-                position=np.ascontiguousarray(np.moveaxis(state.at_summit[..., :keep], -1, 0)),
+                position=np.moveaxis(state.at_summit[..., :keep], -1, 0).astype(np.float32),
             )
+            if sink is not None:  # first, so a Ctrl-C in the sink leaves the counts whole
+                sink(chunk)
             counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
             package_counts += np.bincount(chunk.package.astype(np.int64) % len(package_counts),
                                           minlength=len(package_counts))
-            if sink is not None:
-                sink(chunk)
             done += keep
             if progress is not None:
                 progress(done, runs)

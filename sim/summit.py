@@ -15,7 +15,7 @@ import numpy as np
 
 from .model import COLLAPSE, TALK_FEST, Model, State
 
-__all__ = ["audience_pressure", "feasible_packages", "package_utility", "resolve_summit"]
+__all__ = ["audience_pressure", "bargain", "feasible_packages", "package_utility", "record_summit", "resolve_summit"]
 
 
 def audience_pressure(model: Model, state: State, day: float, idx=slice(None)) -> np.ndarray:
@@ -30,19 +30,23 @@ def audience_pressure(model: Model, state: State, day: float, idx=slice(None)) -
     return np.minimum(out, 1.0, out=out)
 
 
-def package_utility(model: Model, state: State, agent: int, idx) -> np.ndarray:
-    """Utility of every package for `agent` in replicates `idx`: (n_packages, n)."""
-    pos = state.position[agent][:, idx]  # (n_issues, n)
-    sal = state.salience[agent][:, idx]
-    dist = np.abs(model.packages[:, :, None] - pos[None])  # (P, I, n)
-    util = 1.0 - np.einsum("pin,in->pn", dist, sal)
-    for k, al in enumerate(model.alliances):
-        if al.agent != agent:
-            continue
-        issues = list(al.issues)
-        patron = state.position[al.patron][issues][:, idx]  # (k, n)
-        deviation = np.abs(model.packages[:, issues, None] - patron[None]).sum(axis=1)
-        util -= state.alliance_cost[k, idx] * deviation
+def package_utility(model: Model, state: State, agent: int, idx=slice(None)) -> np.ndarray:
+    """Utility of every package for `agent` in replicates `idx`, (n_packages, n), from
+    the positions recorded when the summit met (`state.at_summit`).
+
+    The menu is a cartesian product, so the utility is a sum of per-issue terms,
+    one (n_anchors, n) array per issue: a few dozen operations per replicate.
+    """
+    pos = state.at_summit[:, :, idx]  # (n_agents, n_issues, n)
+    sal = state.summit_salience[model.parties.index(agent)][:, idx]
+    n = pos.shape[-1]
+    util = np.ones((1, n))
+    for i, anchors in enumerate(model.issue_anchors):
+        term = sal[i] * np.abs(anchors[:, None] - pos[agent, i])  # (n_anchors, n)
+        for k, al in enumerate(model.alliances):
+            if al.agent == agent and i in al.issues:
+                term += state.alliance_cost[k, idx] * np.abs(anchors[:, None] - pos[al.patron, i])
+        util = (util[:, None, :] - term[None, :, :]).reshape(-1, n)
     return util
 
 
@@ -64,25 +68,37 @@ def feasible_packages(model: Model, utilities, reservations) -> np.ndarray:
     return ok
 
 
-def resolve_summit(model: Model, state: State, idx: np.ndarray, day: float) -> None:
-    """Meet in replicates `idx` (indices) on `day`: record the outcome, the deal and positions."""
+def record_summit(model: Model, state: State, idx, day: float) -> None:
+    """The summit meets in replicates `idx` on `day`: keep what the bargain needs."""
     state.at_summit[:, :, idx] = state.position[:, :, idx]
     audience = audience_pressure(model, state, day, idx)
-    utilities, reservations = [], []
-    for party in model.parties:
-        utilities.append(package_utility(model, state, party, idx))
+    for k, party in enumerate(model.parties):
+        state.summit_salience[k][:, idx] = state.salience[party][:, idx]
         res = state.reservation[party, idx]
-        reservations.append(res + (1 - res) * audience[party])
+        state.summit_reservation[k, idx] = res + (1 - res) * audience[party]
+    state.called_off[idx] = state.cancelled[idx] | (state.trust[idx] < model.trust_below)
+
+
+def bargain(model: Model, state: State, idx=slice(None)) -> None:
+    """Settle every recorded summit in `idx`: the Nash bargaining deal, or none."""
+    utilities = [package_utility(model, state, party, idx) for party in model.parties]
+    reservations = [state.summit_reservation[k, idx] for k in range(2)]
     ok = feasible_packages(model, utilities, reservations)
-    surplus = (utilities[0] - reservations[0][None]) * (utilities[1] - reservations[1][None])
-    surplus = np.where(ok, surplus, -np.inf)
-    best = np.argmax(surplus, axis=0)  # ties: first package in menu order
-    has_deal = ok.any(axis=0)
+    surplus = (utilities[0] - reservations[0]) * (utilities[1] - reservations[1])
+    surplus[~ok] = -np.inf
+    best = np.argmax(surplus, axis=0)  # ties: the first package in menu order
+    has_deal = ok[best, np.arange(best.shape[0])]
     outcome = np.where(has_deal, model.package_class[best], TALK_FEST).astype(np.uint8)
     package = np.where(has_deal, best, -1).astype(np.int16)
-
-    call_off = state.cancelled[idx] | (state.trust[idx] < model.trust_below)
-    outcome[call_off] = COLLAPSE
-    package[call_off] = -1
+    called_off = state.called_off[idx]
+    outcome[called_off] = COLLAPSE
+    package[called_off] = -1
     state.outcome[idx] = outcome
     state.package[idx] = package
+
+
+def resolve_summit(model: Model, state: State, idx, day: float) -> None:
+    """Meet in replicates `idx` on `day` and settle at once (the timeline records
+    each day's summits and settles a whole chunk in one `bargain`)."""
+    record_summit(model, state, idx, day)
+    bargain(model, state, idx)

@@ -11,8 +11,6 @@ matters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import simpy
 
@@ -20,7 +18,7 @@ from .distributions import is_random, sample
 from .engines import make_engine
 from .model import CompiledEffect, Model, State
 from .randomness import BLOCK_SIZE, Blocks
-from .summit import audience_pressure, resolve_summit
+from .summit import audience_pressure, bargain, record_summit
 
 __all__ = ["PHASE", "run_timeline"]
 
@@ -31,7 +29,7 @@ DAYS_PER_MONTH = 30.4375
 
 def run_timeline(model: Model, state: State, blocks: Blocks, trajectory: np.ndarray | None = None) -> None:
     """Run the calendar for one chunk, in place. `trajectory`, if given, has shape
-    (weeks + 1, n_agents, n_issues, k) and receives the first k replicates' weekly positions."""
+    (model.weeks, n_agents, n_issues, k) and receives the first k replicates' weekly positions."""
     env = simpy.Environment()
     env.process(scheduled_events(env, model, state, blocks))
     env.process(incidents(env, model, state, blocks))
@@ -40,6 +38,7 @@ def run_timeline(model: Model, state: State, blocks: Blocks, trajectory: np.ndar
     env.process(trust_recovery(env, model, state))
     env.process(summit(env, model, state, blocks))
     env.run()
+    bargain(model, state)
 
 
 def _at(env: simpy.Environment, day: float, phase: str) -> simpy.Timeout:
@@ -120,60 +119,40 @@ def scheduled_events(env, model: Model, state: State, blocks: Blocks):
                 apply_effect(model, state, effect, everyone, np.where(happens, amount, 0.0))
 
 
-@dataclass
-class Arrivals:
-    """One incident stream's arrivals in a chunk, aggregated by (week, replicate).
+def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> list[np.ndarray]:
+    """One incident stream's Poisson arrivals over [start, horizon], summed by week.
 
-    week_start: (weeks + 2,) offsets into the arrays below, arrivals of week w at
-    [week_start[w], week_start[w + 1]); replicate: (m,); amounts: one (m,) array per effect.
-    """
-
-    week_start: np.ndarray
-    replicate: np.ndarray
-    amounts: list[np.ndarray]
-
-
-def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> Arrivals:
-    """Poisson arrivals over [start, horizon], each with its own effect draws.
-
-    Drawn per block: the count per replicate, then each arrival's day and effects.
-    An arrival takes effect at the first weekly tick on or after its day.
+    Drawn per block: the count per replicate, then each arrival's day and its
+    own effect draws. An arrival takes effect at the first weekly tick on or
+    after its day. Returns, per effect, an (n_weeks + 1, n) array of weekly
+    totals (for `cancel`: whether any arrival cancelled).
     """
     incident = model.incidents[k]
     n_weeks = len(_weeks(model)) + 1
     span = model.horizon + 1 - incident.start_day
-    reps, weeks, amounts = [], [], [[] for _ in incident.effects]
+    totals = [np.zeros((n_weeks, blocks.size)) for _ in incident.effects]
     for j, (rng, sl) in enumerate(zip(blocks.rngs("incidents", incident.name), blocks.slices())):
         counts = rng.poisson(state.incident_rate[k, sl] * (span / DAYS_PER_MONTH))
         m = int(counts.sum())
-        reps.append(np.repeat(np.arange(BLOCK_SIZE), counts) + j * BLOCK_SIZE)
+        rep = np.repeat(np.arange(BLOCK_SIZE), counts)
         days = rng.uniform(incident.start_day, model.horizon + 1, m)
-        weeks.append(np.minimum(np.ceil(days / 7).astype(np.int64), n_weeks - 1))
-        for e, effect in enumerate(incident.effects):
-            amounts[e].append(_draw_effect(effect, rng, m) if _consumes(effect) else sample(effect.shift, None, m))
-    rep, week = np.concatenate(reps), np.concatenate(weeks)
-    key, inverse = np.unique(week * blocks.size + rep, return_inverse=True)
-    totals = []
-    for effect, parts in zip(incident.effects, amounts):
-        values = np.concatenate(parts).astype(np.float64)
-        total = np.bincount(inverse, weights=values, minlength=len(key))
-        totals.append(total > 0 if effect.target == "cancel" else total)
-    week_of_key = key // blocks.size
-    week_start = np.searchsorted(week_of_key, np.arange(n_weeks + 1))
-    return Arrivals(week_start, key % blocks.size, totals)
+        week = np.minimum(np.ceil(days / 7).astype(np.int64), n_weeks - 1)
+        cell = week * BLOCK_SIZE + rep
+        for effect, total in zip(incident.effects, totals):
+            values = _draw_effect(effect, rng, m) if _consumes(effect) else sample(effect.shift, None, m)
+            summed = np.bincount(cell, weights=values, minlength=n_weeks * BLOCK_SIZE)
+            total[:, sl] = summed.reshape(n_weeks, BLOCK_SIZE)
+    return [t > 0 if e.target == "cancel" else t for e, t in zip(incident.effects, totals)]
 
 
 def incidents(env, model: Model, state: State, blocks: Blocks):
     arrivals = [draw_arrivals(model, state, blocks, k) for k in range(len(model.incidents))]
+    everyone = slice(None)
     for week, day in enumerate(_weeks(model), start=1):
         yield _at(env, day, "incidents")
-        for incident, arr in zip(model.incidents, arrivals):
-            lo, hi = arr.week_start[week], arr.week_start[week + 1]
-            if lo == hi:
-                continue
-            idx = arr.replicate[lo:hi]
-            for effect, amount in zip(incident.effects, arr.amounts):
-                apply_effect(model, state, effect, idx, amount[lo:hi])
+        for incident, totals in zip(model.incidents, arrivals):
+            for effect, total in zip(incident.effects, totals):
+                apply_effect(model, state, effect, everyone, total[week])
 
 
 def diplomacy(env, model: Model, state: State, blocks: Blocks, trajectory: np.ndarray | None):
@@ -224,4 +203,4 @@ def summit(env, model: Model, state: State, blocks: Blocks):
         yield _at(env, day, "summit")
         idx = order[lo:hi]
         state.cancelled[idx] |= base[idx]
-        resolve_summit(model, state, idx, env.now)
+        record_summit(model, state, idx, env.now)
