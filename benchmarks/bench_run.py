@@ -1,0 +1,98 @@
+"""Benchmark the main job: replicates per second, cost per agent-issue-week and
+peak memory for 10^4 to 10^6 replicates of a scenario, against the
+random-number floor (numpy drawing the same number of standard normals).
+
+    python benchmarks/bench_run.py [SCENARIO] [--sizes 10000,100000,1000000]
+
+Each size runs in a fresh process (so peak memory is its own) pinned to one
+thread; the first run of the engine in each process is a warm-up (numba JIT
+load) that is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(scenario: str, runs: int, chunk_size: int | None) -> dict:
+    import resource
+
+    import numpy as np
+
+    from sim import load_scenario, run
+    from sim.randomness import BLOCK_SIZE
+
+    s = load_scenario(scenario)
+    run(s, runs=BLOCK_SIZE, seed=1)  # warm-up: numba's cached kernel, imports
+    result = run(s, runs=runs, seed=1, chunk_size=chunk_size)
+    m = result.model
+    steps = len(range(7, m.horizon + 1, 7))
+    draws = runs * m.n_agents * m.n_issues * steps
+
+    # The floor: the same number of standard normals, drawn as the engine draws them.
+    rng = np.random.default_rng(1)
+    buf = np.empty((m.n_agents, m.n_issues, BLOCK_SIZE))
+    blocks = -(-runs // BLOCK_SIZE)
+    started = time.perf_counter()
+    for _ in range(blocks * steps):
+        rng.standard_normal(out=buf)
+    floor = time.perf_counter() - started
+
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "runs": runs,
+        "seconds": result.seconds,
+        "replicates_per_second": runs / result.seconds,
+        "ns_per_agent_issue_week": result.seconds / draws * 1e9,
+        "floor_seconds": floor,
+        "floor_ns_per_draw": floor / (blocks * steps * buf.size) * 1e9,
+        "ratio_to_floor": result.seconds / floor,
+        "peak_memory_mib": peak_kib / 1024,
+        "agents": m.n_agents,
+        "issues": m.n_issues,
+        "weeks": steps,
+        "chunk_size": result.chunk_size,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenario", nargs="?", default=str(ROOT / "scenarios" / "baseline.yaml"))
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one is not None:
+        print(json.dumps(measure(args.scenario, args.one, args.chunk_size)))
+        return 0
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    print(f"{'runs':>9} {'seconds':>8} {'repl/s':>9} {'ns/a-i-w':>9} {'floor s':>8} "
+          f"{'x floor':>7} {'peak MiB':>9}")
+    for size in (int(x) for x in args.sizes.split(",")):
+        cmd = [sys.executable, __file__, args.scenario, "--one", str(size)]
+        if args.chunk_size:
+            cmd += ["--chunk-size", str(args.chunk_size)]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{r['runs']:>9,} {r['seconds']:>8.2f} {r['replicates_per_second']:>9,.0f} "
+              f"{r['ns_per_agent_issue_week']:>9.2f} {r['floor_seconds']:>8.2f} "
+              f"{r['ratio_to_floor']:>7.2f} {r['peak_memory_mib']:>9.0f}")
+    print(f"({r['agents']} agents x {r['issues']} issues x {r['weeks']} weeks; chunk {r['chunk_size']}; "
+          f"floor = numpy standard normals, one per replicate-agent-issue-week, "
+          f"{r['floor_ns_per_draw']:.1f} ns each)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
