@@ -51,7 +51,7 @@ Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- Distributions -----------------------------------------------------------
@@ -316,7 +316,7 @@ class Agent(Strict):
 class Trust(Strict):
     between: tuple[Name, Name]
     initial: Unit
-    weekly_recovery: NonNegative = 0.0  # share of the gap to `initial` recovered each week
+    weekly_recovery: Unit = 0.0  # share of the gap to `initial` recovered each week
 
 
 class Alliance(Strict):
@@ -478,8 +478,11 @@ def _rule_problems(s: Scenario):
         if name not in issues:
             yield path, f"unknown issue; known: {', '.join(sorted(issues))}", name
 
+    earliest, latest = date_range(s.summit.date)
     if s.calendar.vantage < s.calendar.start:
-        yield "calendar.vantage", f"must not be before calendar.start ({s.calendar.start})", s.calendar.vantage
+        yield "calendar.vantage", f"must not be before calendar.start ({s.calendar.start})", str(s.calendar.vantage)
+    if s.calendar.vantage > latest:
+        yield "calendar.vantage", f"must not be after the latest summit date ({latest})", str(s.calendar.vantage)
 
     for issue_name, issue in s.issues.items():
         if issue.status_quo not in issue.anchors.values():
@@ -516,7 +519,6 @@ def _rule_problems(s: Scenario):
         yield "summit.parties", "must name two different agents", [p, q]
     if set(s.summit.parties) != set(s.relations.trust.between):
         yield "relations.trust.between", "must name the summit's parties", list(s.relations.trust.between)
-    earliest, latest = date_range(s.summit.date)
     if earliest <= s.calendar.start:
         yield "summit.date", f"must be after calendar.start ({s.calendar.start})", str(earliest)
 

@@ -23,7 +23,8 @@ from .summit import audience_pressure, bargain, record_summit
 __all__ = ["PHASE", "run_timeline"]
 
 # Fractions of a day: within a day, events come first and the summit last.
-PHASE = {"events": 0.0, "incidents": 0.1, "diplomacy": 0.2, "alliances": 0.3, "trust": 0.4, "summit": 0.9}
+PHASE = {"events": 0.0, "incidents": 0.1, "diplomacy": 0.2, "alliances": 0.3, "trust": 0.4, "record": 0.5,
+         "summit": 0.9}
 DAYS_PER_MONTH = 30.4375
 
 
@@ -33,9 +34,11 @@ def run_timeline(model: Model, state: State, blocks: Blocks, trajectory: np.ndar
     env = simpy.Environment()
     env.process(scheduled_events(env, model, state, blocks))
     env.process(incidents(env, model, state, blocks))
-    env.process(diplomacy(env, model, state, blocks, trajectory))
+    env.process(diplomacy(env, model, state, blocks))
     env.process(alliance_pull(env, model, state))
     env.process(trust_recovery(env, model, state))
+    if trajectory is not None:
+        env.process(record_trajectory(env, model, state, trajectory))
     env.process(summit(env, model, state, blocks))
     env.run()
     bargain(model, state)
@@ -48,6 +51,13 @@ def _at(env: simpy.Environment, day: float, phase: str) -> simpy.Timeout:
 def _weeks(model: Model):
     """Days of the weekly ticks: 7, 14, ... up to the latest summit day."""
     return range(7, model.horizon + 1, 7)
+
+
+def _incident_ticks(model: Model) -> list[int]:
+    """The weekly ticks, and the latest summit day if it falls between ticks, so
+    that every arrival up to it takes effect on or after its own day."""
+    ticks = list(_weeks(model))
+    return ticks + [model.horizon] if model.horizon % 7 else ticks
 
 
 # --- Effects -------------------------------------------------------------------
@@ -122,21 +132,22 @@ def scheduled_events(env, model: Model, state: State, blocks: Blocks):
 def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> list[np.ndarray]:
     """One incident stream's Poisson arrivals over [start, horizon], summed by week.
 
-    Drawn per block: the count per replicate, then each arrival's day and its
-    own effect draws. An arrival takes effect at the first weekly tick on or
-    after its day. Returns, per effect, an (n_weeks + 1, n) array of weekly
+    Drawn per block: the count per replicate, then each arrival's day (whole
+    days) and its own effect draws. An arrival takes effect at the first
+    incident tick on or after its day. Returns, per effect, an (n_ticks + 1, n) array of weekly
     totals (for `cancel`: whether any arrival cancelled).
     """
     incident = model.incidents[k]
-    n_weeks = len(_weeks(model)) + 1
+    n_ticks = len(_incident_ticks(model))
+    n_weeks = n_ticks + 1  # slot 0: before the first tick, never used
     span = model.horizon + 1 - incident.start_day
     totals = [np.zeros((n_weeks, blocks.size)) for _ in incident.effects]
     for j, (rng, sl) in enumerate(zip(blocks.rngs("incidents", incident.name), blocks.slices())):
         counts = rng.poisson(state.incident_rate[k, sl] * (span / DAYS_PER_MONTH))
         m = int(counts.sum())
         rep = np.repeat(np.arange(BLOCK_SIZE), counts)
-        days = rng.uniform(incident.start_day, model.horizon + 1, m)
-        week = np.minimum(np.ceil(days / 7).astype(np.int64), n_weeks - 1)
+        days = np.floor(rng.uniform(incident.start_day, model.horizon + 1, m))
+        week = np.clip(np.ceil(days / 7).astype(np.int64), 1, n_ticks)  # past the last weekly tick: the final one
         cell = week * BLOCK_SIZE + rep
         for effect, total in zip(incident.effects, totals):
             values = _draw_effect(effect, rng, m) if _consumes(effect) else sample(effect.shift, None, m)
@@ -148,28 +159,24 @@ def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> list[np
 def incidents(env, model: Model, state: State, blocks: Blocks):
     arrivals = [draw_arrivals(model, state, blocks, k) for k in range(len(model.incidents))]
     everyone = slice(None)
-    for week, day in enumerate(_weeks(model), start=1):
+    for week, day in enumerate(_incident_ticks(model), start=1):
         yield _at(env, day, "incidents")
         for incident, totals in zip(model.incidents, arrivals):
             for effect, total in zip(incident.effects, totals):
                 apply_effect(model, state, effect, everyone, total[week])
 
 
-def diplomacy(env, model: Model, state: State, blocks: Blocks, trajectory: np.ndarray | None):
+def diplomacy(env, model: Model, state: State, blocks: Blocks):
     engine = make_engine(model, blocks.size)
     rngs = blocks.rngs("diplomacy")
     normals = np.empty((model.n_agents, model.n_issues, blocks.size))
-    if trajectory is not None:
-        trajectory[0] = state.position[..., : trajectory.shape[-1]]
-    for week, day in enumerate(_weeks(model), start=1):
+    for day in _weeks(model):
         yield _at(env, day, "diplomacy")
         audience = audience_pressure(model, state, day)
         resolve = state.resolve + (1.0 - state.resolve) * audience
         blocks.draw(rngs, lambda rng, size, sl: rng.standard_normal(size), out=normals,
                     shape=normals.shape[:-1])
         engine.step(state, day, resolve, normals)
-        if trajectory is not None:
-            trajectory[week] = state.position[..., : trajectory.shape[-1]]
 
 
 def alliance_pull(env, model: Model, state: State):
@@ -190,6 +197,16 @@ def trust_recovery(env, model: Model, state: State):
     for day in _weeks(model):
         yield _at(env, day, "trust")
         state.trust += state.trust_recovery * (state.trust_initial - state.trust)
+        np.clip(state.trust, 0.0, 1.0, out=state.trust)
+
+
+def record_trajectory(env, model: Model, state: State, trajectory: np.ndarray):
+    """Keep the first replicates' positions at the start and at the end of every week."""
+    k = trajectory.shape[-1]
+    trajectory[0] = state.position[..., :k]
+    for week, day in enumerate(_weeks(model), start=1):
+        yield _at(env, day, "record")
+        trajectory[week] = state.position[..., :k]
 
 
 def summit(env, model: Model, state: State, blocks: Blocks):
