@@ -1,0 +1,437 @@
+"""Hypothesis strategies for scenarios, for property tests of `sim` and of your own scenarios.
+
+`scenario_dicts()` draws plain data (what `yaml.safe_load` returns) that the schema
+accepts; `scenarios()` validates it into `Scenario` objects; `mutated_scenario_dicts()`
+breaks one thing in a valid dict, for fuzzing the loader. Needs `hypothesis`.
+
+    from hypothesis import given
+    from sim.strategies import scenarios
+
+    @given(scenarios())
+    def test_my_invariant(scenario): ...
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import datetime as dt
+import math
+import string
+from typing import Any
+
+from hypothesis import strategies as st
+
+from .schema import Scenario
+
+__all__ = [
+    "MUTATIONS",
+    "effects",
+    "mutated_scenario_dicts",
+    "names",
+    "params",
+    "scenario_dicts",
+    "scenarios",
+]
+
+_FIRST = string.ascii_lowercase
+_REST = string.ascii_lowercase + string.digits + "_"
+
+
+@functools.lru_cache(maxsize=None)
+def names(max_size: int = 8) -> st.SearchStrategy[str]:
+    """Names the schema accepts: ^[a-z][a-z0-9_]*$, short."""
+    return st.builds(
+        lambda head, tail: head + tail,
+        st.sampled_from(_FIRST),
+        st.text(alphabet=_REST, max_size=max(0, max_size - 1)),
+    )
+
+
+def _distinct_names(draw, n: int, max_size: int = 8) -> list[str]:
+    """n distinct names (repeats get a numeric suffix, so nothing is rejected)."""
+    out: list[str] = []
+    for name in draw(st.lists(names(max_size), min_size=n, max_size=n)):
+        base, k = name, 1
+        while name in out:
+            name, k = f"{base}_{k}", k + 1
+        out.append(name)
+    return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _num(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+def _ordered_pair(draw, lo: float, hi: float) -> tuple[float, float]:
+    """low < high inside [lo, hi], not absurdly close (falls back to the whole window)."""
+    a, b = sorted((draw(_num(lo, hi)), draw(_num(lo, hi))))
+    if b - a < 1e-3 * (hi - lo):
+        a, b = lo, hi
+    return a, b
+
+
+_FRACTION = st.floats(0.01, 1.0)
+_BETA_MEAN = st.floats(0.05, 0.95)
+_BETA_SD_SHARE = st.floats(0.05, 0.9)
+
+
+@st.composite
+def _uniform(draw, lo: float, hi: float) -> dict:
+    a, b = _ordered_pair(draw, lo, hi)
+    return {"dist": "uniform", "low": a, "high": b}
+
+
+@st.composite
+def _normal(draw, lo: float, hi: float) -> dict:
+    a, b = _ordered_pair(draw, lo, hi)
+    mean = draw(_num(a, b))
+    # mean inside the window and sd <= its width: at least ~19 % of the mass inside.
+    sd = (b - a) * draw(_FRACTION)
+    return {"dist": "normal", "mean": mean, "sd": sd, "low": a, "high": b}
+
+
+@st.composite
+def _triangular(draw, lo: float, hi: float) -> dict:
+    a, b = _ordered_pair(draw, lo, hi)
+    return {"dist": "triangular", "low": a, "mode": draw(_num(a, b)), "high": b}
+
+
+@st.composite
+def _beta(draw) -> dict:
+    mean = draw(_BETA_MEAN)
+    sd = draw(_BETA_SD_SHARE) * math.sqrt(mean * (1 - mean))
+    return {"dist": "beta", "mean": mean, "sd": sd}
+
+
+@functools.lru_cache(maxsize=256)
+def params(lo: float = 0.0, hi: float = 1.0) -> st.SearchStrategy[Any]:
+    """A scenario parameter whose every possible value lies in [lo, hi]: a number, or a
+    `fixed`, `uniform`, truncated `normal` (with a fair share of its mass inside its
+    window), `beta` (when [0, 1] fits in the window; mean/sd feasible) or `triangular`."""
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+        raise ValueError(f"params needs finite lo <= hi (got {lo}, {hi})")
+    number = _num(lo, hi)
+    fixed = number.map(lambda v: {"dist": "fixed", "value": v})
+    if lo == hi:
+        return st.one_of(number, fixed)
+    options = [number, fixed, _uniform(lo, hi), _normal(lo, hi), _triangular(lo, hi)]
+    if lo <= 0.0 and hi >= 1.0:
+        options.append(_beta())
+    return st.one_of(*options)
+
+
+_AGENT_TARGETS = ("position", "ideal", "salience", "capability", "resolve")
+_ISSUE_TARGETS = ("position", "ideal", "salience")
+
+
+def _effect(draw, agent_names, issue_names) -> dict:
+    target = draw(_TARGETS)
+    out: dict[str, Any] = {"target": target}
+    if target in _AGENT_TARGETS:
+        out["agent"] = draw(st.sampled_from(agent_names))
+    if target in _ISSUE_TARGETS:
+        out["issue"] = draw(st.sampled_from(issue_names))
+    if target != "cancel":
+        out["shift"] = draw(params(-1.0, 1.0))
+    if target == "cancel" or draw(st.booleans()):
+        out["probability"] = draw(params(0.0, 1.0))
+    return out
+
+
+_TARGETS = st.sampled_from(("position", "ideal", "salience", "capability", "resolve", "trust", "cancel"))
+
+
+@st.composite
+def effects(draw, agent_names: list[str], issue_names: list[str]) -> dict:
+    """One effect of an event or incident, on existing agents and issues."""
+    return _effect(draw, list(agent_names), list(issue_names))
+
+
+def _date_between(lo: dt.date, hi: dt.date) -> st.SearchStrategy[dt.date]:
+    return st.integers(0, (hi - lo).days).map(lambda d: lo + dt.timedelta(days=d))
+
+
+def _saliences(draw, n: int) -> list[float]:
+    """n numbers in [0, 1] summing to 1 (to rounding, well inside the schema's 1e-6)."""
+    weights = draw(st.lists(st.integers(0, 10), min_size=n, max_size=n))
+    if sum(weights) == 0:
+        weights[draw(st.integers(0, n - 1))] = 1
+    total = sum(weights)
+    out = [w / total for w in weights[:-1]]
+    out.append(min(1.0, max(0.0, 1.0 - sum(out))))
+    return out
+
+
+@st.composite
+def scenario_dicts(draw, max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
+                   max_incidents: int = 2) -> dict:
+    """A scenario as plain data (as `yaml.safe_load` gives it) that the schema accepts.
+
+    Small: 2..max_agents agents, 1..max_issues issues of 2-3 anchors, a summit
+    1-120 days after the start, and a few hundred to a few thousand runs.
+    """
+    if max_agents < 2 or max_issues < 1:
+        raise ValueError("need max_agents >= 2 and max_issues >= 1")
+    n_issues = draw(st.integers(1, max_issues))
+    n_agents = draw(st.integers(2, max_agents))
+    issue_names = _distinct_names(draw, n_issues)
+    agent_names = _distinct_names(draw, n_agents)
+
+    # Calendar and summit date: everything else is dated inside [start, earliest].
+    start = draw(_date_between(dt.date(1950, 1, 1), dt.date(2040, 1, 1)))
+    lead = draw(st.integers(1, 120))
+    earliest = start + dt.timedelta(days=lead)
+    kind = draw(st.sampled_from(("fixed", "uniform", "triangular")))
+    if kind == "fixed":
+        summit_date: Any = earliest
+    else:
+        latest = earliest + dt.timedelta(days=draw(st.integers(1, 30)))
+        summit_date = {"dist": kind, "low": earliest, "high": latest}
+        if kind == "triangular":
+            summit_date = {"dist": kind, "low": earliest,
+                           "mode": draw(_date_between(earliest, latest)), "high": latest}
+    vantage = draw(_date_between(start, earliest))
+    in_window = _date_between(start, earliest)
+
+    issues = {}
+    for name in issue_names:
+        k = draw(st.integers(2, 3))
+        values = list(dict.fromkeys(draw(st.lists(_num(0.0, 1.0), min_size=k, max_size=k))))
+        for spare in (0.0, 1.0):
+            if len(values) < 2 and spare not in values:
+                values.append(spare)
+        labels = _distinct_names(draw, len(values), 6)
+        issues[name] = {"anchors": dict(zip(labels, values)),
+                        "status_quo": draw(st.sampled_from(values))}
+
+    agents = {}
+    for a in agent_names:
+        stances = {}
+        for i, sal in zip(issue_names, _saliences(draw, n_issues)):
+            stance: dict[str, Any] = {}
+            if draw(st.booleans()):
+                lo, hi = sorted((draw(_num(0.0, 1.0)), draw(_num(0.0, 1.0))))
+                stance["bounds"] = [lo, hi]
+            else:
+                lo, hi = 0.0, 1.0
+            stance["position"] = draw(params(lo, hi))
+            stance["salience"] = sal
+            stances[i] = stance
+        agent: dict[str, Any] = {
+            "capability": draw(params(0.0, 5.0)),
+            "resolve": draw(params(0.0, 1.0)),
+            "reservation": draw(params(0.0, 1.0)),
+            "issues": stances,
+        }
+        if draw(st.booleans()):
+            agent["elections"] = [{
+                "name": draw(names()),
+                "date": draw(_date_between(start, earliest + dt.timedelta(days=60))),
+                "audience_cost": draw(params(0.0, 1.0)),
+                "window_days": draw(st.integers(1, 365)),
+            }]
+        agents[a] = agent
+
+    parties = draw(st.permutations(agent_names))[:2]
+    trust_between = list(parties) if draw(st.booleans()) else list(reversed(parties))
+    relations: dict[str, Any] = {"trust": {"between": trust_between, "initial": draw(params(0.0, 1.0))}}
+    if draw(st.booleans()):
+        relations["trust"]["weekly_recovery"] = draw(params(0.0, 1.0))
+    if draw(st.booleans()):
+        ally, patron = draw(st.permutations(agent_names))[:2]
+        relations["alliances"] = [{
+            "agent": ally,
+            "patron": patron,
+            "issues": draw(st.lists(st.sampled_from(issue_names), min_size=1, max_size=n_issues,
+                                    unique=True)),
+            "pull": draw(params(0.0, 1.0)),
+            "cost": draw(params(0.0, 2.0)),
+        }]
+
+    n_events = draw(st.integers(0, max_events))
+    n_incidents = draw(st.integers(0, max_incidents))
+    stream_names = _distinct_names(draw, n_events + n_incidents)
+    events = [{
+        "name": stream_names[k],
+        "date": draw(in_window),
+        "probability": draw(params(0.0, 1.0)),
+        "effects": [_effect(draw, agent_names, issue_names) for _ in range(draw(st.integers(0, 2)))],
+        "source": "drawn by sim.strategies",
+    } for k in range(n_events)]
+    incidents = []
+    for k in range(n_incidents):
+        incident: dict[str, Any] = {
+            "name": stream_names[n_events + k],
+            "rate_per_month": draw(params(0.0, 3.0)),
+            "effects": [_effect(draw, agent_names, issue_names) for _ in range(draw(st.integers(1, 2)))],
+        }
+        if draw(st.booleans()):
+            incident["start"] = draw(in_window)
+        incidents.append(incident)
+
+    def conditions():
+        return st.lists(
+            st.builds(lambda issue, bound, v: {"issue": issue, bound: v},
+                      st.sampled_from(issue_names), st.sampled_from(("at_least", "at_most")),
+                      _num(0.0, 1.0)),
+            min_size=1, max_size=2,
+        )
+
+    out: dict[str, Any] = {
+        "name": draw(names()),
+        "calendar": {"start": start, "vantage": vantage},
+        "issues": issues,
+        "agents": agents,
+        "relations": relations,
+        "summit": {
+            "parties": list(parties),
+            "date": summit_date,
+            "cancellation": {"base_probability": draw(params(0.0, 1.0)),
+                             "trust_below": draw(_num(0.0, 1.0))},
+        },
+        "outcome": {"breakthrough": draw(conditions()), "substantive": draw(conditions())},
+        "monte_carlo": {"runs": draw(st.integers(1, 2048)), "seed": draw(st.integers(0, 2**32)),
+                        "chunk_size": draw(st.integers(1, 4096))},
+    }
+    if draw(st.booleans()):
+        out["dynamics"] = {"engine": "convergence", "rate": draw(params(0.0, 1.0)),
+                           "noise": draw(params(0.0, 0.1))}
+    if events:
+        out["events"] = events
+    if incidents:
+        out["incidents"] = incidents
+    return out
+
+
+def scenarios(max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
+              max_incidents: int = 2) -> st.SearchStrategy[Scenario]:
+    """Validated `Scenario` objects drawn by `scenario_dicts`."""
+    return scenario_dicts(max_agents, max_issues, max_events, max_incidents).map(Scenario.model_validate)
+
+
+# --- Mutations, for fuzzing the loader ---------------------------------------------
+
+
+def _paths(node: Any, prefix: tuple = ()):
+    """Every (path, value) below `node`, paths as tuples of keys and indices."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return
+    for key, value in items:
+        yield prefix + (key,), value
+        yield from _paths(value, prefix + (key,))
+
+
+def _parent(data: dict, path: tuple):
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    return node
+
+
+_JUNK = st.one_of(
+    st.text(max_size=6),
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.none(),
+    st.booleans(),
+    st.sampled_from([-1.5, -1e-9, 1.0000001, 2, 1e9, -1e9, 10**30, math.inf, -math.inf, math.nan]),
+    st.floats(),
+    st.dictionaries(names(), st.integers(), max_size=2),
+    st.sampled_from(["2020-13-45", "yesterday", "", "{dist: beta}"]),
+)
+
+MUTATIONS = ("delete", "unknown_key", "replace", "unknown_agent", "unknown_issue",
+             "event_after_summit", "salience_sum", "distribution")
+"""The kinds of mutation `mutated_scenario_dicts` makes."""
+
+
+@st.composite
+def mutated_scenario_dicts(draw, kinds: tuple[str, ...] = MUTATIONS) -> dict:
+    """A valid scenario dict with one random mutation: a key deleted, an unknown key
+    added, a value replaced by junk (string, list, None, out-of-range or non-finite
+    number), a reference renamed to an unknown agent or issue, an event moved after
+    the summit, saliences that no longer sum to 1, a broken distribution. The result
+    may still be valid (deleting an optional key); loading it must either succeed or
+    raise `InputError`."""
+    data = draw(scenario_dicts(max_agents=3, max_issues=2, max_events=2, max_incidents=1))
+    data = copy.deepcopy(data)
+    kind = draw(st.sampled_from(kinds))
+    paths = [p for p, _ in _paths(data)]
+
+    if kind == "delete":
+        path = draw(st.sampled_from(paths))
+        parent = _parent(data, path)
+        del parent[path[-1]]
+    elif kind == "unknown_key":
+        dict_paths = [()] + [p for p, v in _paths(data) if isinstance(v, dict)]
+        path = draw(st.sampled_from(dict_paths))
+        node = data
+        for key in path:
+            node = node[key]
+        key = draw(names())
+        if key in node:
+            key = key + "_unknown"
+        node[key] = draw(_JUNK)
+    elif kind == "replace":
+        path = draw(st.sampled_from(paths))
+        _parent(data, path)[path[-1]] = draw(_JUNK)
+    elif kind in ("unknown_agent", "unknown_issue"):
+        known = set(data["agents"] if kind == "unknown_agent" else data["issues"])
+        field = "agent" if kind == "unknown_agent" else "issue"
+        sites = [p for p, v in _paths(data) if isinstance(v, str) and v in known and (
+            p[-1] == field
+            or (kind == "unknown_agent" and len(p) >= 2 and p[-2] in ("between", "parties"))
+            or (kind == "unknown_agent" and p[-1] == "patron")
+            or (kind == "unknown_issue" and len(p) >= 2 and p[-2] == "issues"))]
+        # Renaming a dict key (an agent's or issue's name) breaks references too.
+        base = "agents" if kind == "unknown_agent" else "issues"
+        sites += [(base, name, None) for name in data[base]]
+        site = draw(st.sampled_from(sites))
+        new = draw(names()) + "_x"
+        while new in known:
+            new += "x"
+        if site[-1] is None:
+            table = data[site[0]]
+            table[new] = table.pop(site[1])
+        else:
+            _parent(data, site)[site[-1]] = new
+    elif kind == "event_after_summit":
+        date = data["summit"]["date"]
+        latest = date if isinstance(date, dt.date) else date["high"]
+        later = latest + dt.timedelta(days=draw(st.integers(1, 400)))
+        if data.get("events"):
+            k = draw(st.integers(0, len(data["events"]) - 1))
+            data["events"][k]["date"] = later
+        else:
+            data["events"] = [{"name": "late_event", "date": later, "source": "mutation"}]
+    elif kind == "salience_sum":
+        agent = draw(st.sampled_from(sorted(data["agents"])))
+        stances = data["agents"][agent]["issues"]
+        issue = draw(st.sampled_from(sorted(stances)))
+        stances[issue]["salience"] = draw(st.one_of(_num(0.0, 1.0), st.sampled_from([-0.1, 1.5])))
+    elif kind == "distribution":
+        dist_paths = [p for p, v in _paths(data) if isinstance(v, dict) and "dist" in v]
+        if not dist_paths:
+            dist_paths = [p for p, v in _paths(data) if isinstance(v, float)]
+        path = draw(st.sampled_from(dist_paths))
+        broken = draw(st.sampled_from([
+            {"dist": "beta", "mean": 0.5, "sd": 0.6},
+            {"dist": "beta", "mean": 1.0, "sd": 0.1},
+            {"dist": "uniform", "low": 0.7, "high": 0.3},
+            {"dist": "normal", "mean": 5.0, "sd": 0.1, "low": 0.0, "high": 1.0},
+            {"dist": "normal", "mean": 0.5, "sd": 0.0},
+            {"dist": "triangular", "low": 0.2, "mode": 0.9, "high": 0.5},
+            {"dist": "gamma", "shape": 2.0},
+            {"dist": "fixed"},
+            {"mean": 0.5, "sd": 0.1},
+        ]))
+        _parent(data, path)[path[-1]] = broken
+    else:
+        raise ValueError(f"unknown mutation kind {kind!r}")
+    return data

@@ -1,0 +1,92 @@
+"""Shared fixtures and helpers: the small test scenario as text, data and object;
+running a scenario while keeping every replicate's outputs."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import settings
+
+from sim.model import compile_model, draw_state
+from sim.montecarlo import Chunk, run
+from sim.randomness import Blocks
+from sim.schema import Scenario
+
+DATA = Path(__file__).parent / "data"
+SMALL = DATA / "small.yaml"
+
+# Runs of the model take tens of milliseconds; a per-example deadline would only make
+# property tests flaky on a busy machine. Health checks stay on.
+settings.register_profile("sim", deadline=None)
+settings.load_profile("sim")
+
+_SMALL_DICT = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+
+
+def small_dict() -> dict:
+    """tests/data/small.yaml as plain data, a fresh copy each call."""
+    return copy.deepcopy(_SMALL_DICT)
+
+
+def scenario_of(data: dict) -> Scenario:
+    return Scenario.model_validate(data)
+
+
+@dataclass
+class Replicates:
+    """Every replicate's outputs of one run, concatenated in replicate order."""
+
+    counts: np.ndarray
+    outcome: np.ndarray
+    package: np.ndarray
+    summit_day: np.ndarray
+    position: np.ndarray
+    result: object
+
+    @property
+    def substantive_or_better(self) -> np.ndarray:
+        return self.outcome <= 1
+
+    def same_as(self, other: Replicates) -> bool:
+        return (np.array_equal(self.outcome, other.outcome)
+                and np.array_equal(self.package, other.package)
+                and np.array_equal(self.summit_day, other.summit_day)
+                and np.array_equal(self.position, other.position))
+
+
+def run_replicates(scenario: Scenario, **kwargs) -> Replicates:
+    """`sim.run` with a list sink; returns the per-replicate outputs."""
+    chunks: list[Chunk] = []
+    result = run(scenario, sink=chunks.append, **kwargs)
+    starts = [c.start for c in chunks]
+    assert starts == sorted(starts)
+    return Replicates(
+        counts=result.counts.copy(),
+        outcome=np.concatenate([c.outcome for c in chunks]),
+        package=np.concatenate([c.package for c in chunks]),
+        summit_day=np.concatenate([c.summit_day for c in chunks]),
+        position=np.concatenate([c.position for c in chunks]),
+        result=result,
+    )
+
+
+def state_of(scenario: Scenario, seed: int = 1, first_block: int = 0, n_blocks: int = 1):
+    """(model, state, blocks): one chunk's freshly drawn state, before the timeline runs."""
+    model = compile_model(scenario)
+    blocks = Blocks(seed, first_block, n_blocks)
+    return model, draw_state(model, blocks), blocks
+
+
+@pytest.fixture
+def small() -> dict:
+    return small_dict()
+
+
+@pytest.fixture(scope="session")
+def small_path() -> Path:
+    return SMALL

@@ -1,0 +1,235 @@
+"""The scenario file: what is rejected, how problems are reported, and round trips."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from pydantic import TypeAdapter
+
+from conftest import small_dict
+from sim.errors import InputError
+from sim.schema import Param, Scenario, dump_scenario, load_scenario, parse_scenario, support
+from sim.strategies import mutated_scenario_dicts, params, scenario_dicts, scenarios
+
+
+def _set(path: str, value):
+    def mutate(d):
+        *parents, last = path.split(".")
+        node = d
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return mutate
+
+
+def _delete(path: str):
+    def mutate(d):
+        *parents, last = path.split(".")
+        node = d
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        del node[last]
+    return mutate
+
+
+def _problems(text: str) -> list:
+    with pytest.raises(InputError) as info:
+        parse_scenario(text, source="case.yaml")
+    assert info.value.problems, "an InputError must carry at least one problem"
+    return info.value.problems
+
+
+def _problems_of(mutate) -> list:
+    d = small_dict()
+    mutate(d)
+    return _problems(yaml.safe_dump(d))
+
+
+_NO_VALUE = object()
+
+# (case, mutation of small.yaml, expected path, expected value or _NO_VALUE, word in the message)
+INVALID = [
+    ("unknown key", _set("agents.north.colour", "red"), "agents.north.colour", "red", "unknown key"),
+    ("unknown top-level key", _set("budget", 3), "budget", 3, "unknown key"),
+    ("wrong type", _set("agents.north.capability", "strong"), "agents.north.capability", "strong", "number"),
+    ("wrong type: bool", _set("agents.north.capability", True), "agents.north.capability", True, "number"),
+    ("wrong type: list", _set("summit.cancellation.trust_below", [0.1]),
+     "summit.cancellation.trust_below", [0.1], "number"),
+    ("probability above 1", _set("events.0.probability", 1.5), "events.0.probability", 1.5, "[0, 1]"),
+    ("probability below 0", _set("summit.cancellation.base_probability", -0.1),
+     "summit.cancellation.base_probability", -0.1, "[0, 1]"),
+    ("probability infinite", _set("events.0.probability", math.inf), "events.0.probability", math.inf, "finite"),
+    ("salience not summing to 1", _set("agents.north.issues.land.salience", 0.8),
+     "agents.north.issues", 1.1, "sum to 1"),
+    ("event after the summit", _set("events.0.date", dt.date(2020, 5, 1)),
+     "events.0.date", "2020-05-01", "after"),
+    ("event before the calendar", _set("events.0.date", dt.date(2019, 5, 1)),
+     "events.0.date", "2019-05-01", "before"),
+    ("unknown agent in an alliance", _set("relations.alliances.0.patron", "nobody"),
+     "relations.alliances.0.patron", "nobody", "unknown agent"),
+    ("unknown agent in an effect",
+     _set("incidents.0.effects.0", {"target": "resolve", "agent": "west", "shift": 0.1}),
+     "incidents.0.effects.0.agent", "west", "unknown agent"),
+    ("unknown summit party", _set("summit.parties", ["north", "east"]), "summit.parties.1", "east", "unknown agent"),
+    ("unknown issue in the outcome", _set("outcome.substantive.0.issue", "fish"),
+     "outcome.substantive.0.issue", "fish", "unknown issue"),
+    ("unknown issue in an alliance", _set("relations.alliances.0.issues", ["fish"]),
+     "relations.alliances.0.issues.0", "fish", "unknown issue"),
+    ("beta sd too large", _set("agents.north.resolve", {"dist": "beta", "mean": 0.5, "sd": 0.6}),
+     "agents.north.resolve", {"dist": "beta", "mean": 0.5, "sd": 0.6}, "sd"),
+    ("uniform low above high", _set("relations.trust.initial", {"dist": "uniform", "low": 0.7, "high": 0.3}),
+     "relations.trust.initial", {"dist": "uniform", "low": 0.7, "high": 0.3}, "low"),
+    ("normal with no mass in its window",
+     _set("events.0.effects.0.shift", {"dist": "normal", "mean": 5.0, "sd": 0.1, "low": -0.1, "high": 0.2}),
+     "events.0.effects.0.shift", {"dist": "normal", "mean": 5.0, "sd": 0.1, "low": -0.1, "high": 0.2}, "mass"),
+    ("distribution leaving [0, 1]", _set("agents.south.resolve", {"dist": "uniform", "low": 0.5, "high": 1.5}),
+     "agents.south.resolve", {"dist": "uniform", "low": 0.5, "high": 1.5}, "within"),
+    ("position outside its bounds", _set("agents.south.issues.land.position", 0.8),
+     "agents.south.issues.land", _NO_VALUE, "bounds"),
+    ("missing required field", _delete("agents.south.reservation"),
+     "agents.south.reservation", _NO_VALUE, "missing"),
+    ("missing source of an event", _delete("events.0.source"), "events.0.source", _NO_VALUE, "missing"),
+    ("bad name", _set("events.0.name", "Talks!"), "events.0.name", "Talks!", "pattern"),
+    ("trust between other agents than the summit's",
+     _set("relations.trust.between", ["north", "patron"]),
+     "relations.trust.between", ["north", "patron"], "summit"),
+]
+
+
+@pytest.mark.parametrize("case, mutate, path, value, word", INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_input_is_reported_at_its_path(case, mutate, path, value, word):
+    """Each kind of invalid input raises InputError naming the field's path, the value given and what is wrong."""
+    problems = _problems_of(mutate)
+    at_path = [p for p in problems if p.path == path]
+    assert at_path, f"no problem at {path!r}; got {[str(p) for p in problems]}"
+    assert any(word.lower() in p.message.lower() for p in at_path), [str(p) for p in at_path]
+    assert all(p.source == "case.yaml" for p in problems)
+    if value is not _NO_VALUE:
+        assert any(p.has_value and p.value == value for p in at_path), [str(p) for p in at_path]
+
+
+NAN_CASES = [
+    ("probability", "events.0.probability"),
+    ("position", "agents.north.issues.land.position"),
+    ("salience", "agents.north.issues.land.salience"),
+]
+
+
+@pytest.mark.parametrize("what, path", NAN_CASES, ids=[c[0] for c in NAN_CASES])
+def test_nan_is_rejected(what, path):
+    """A NaN (`.nan` in YAML) where a number in [0, 1] is expected raises InputError."""
+    problems = _problems_of(_set(path, math.nan))
+    assert any(p.path.startswith(path.rsplit(".", 1)[0]) for p in problems)
+
+
+def test_bad_yaml_is_reported_with_its_line():
+    """Text that is not YAML raises InputError for the whole file, naming the line."""
+    problems = _problems("name: small\nissues: [unclosed\n")
+    assert len(problems) == 1
+    assert problems[0].path == "" and "invalid YAML" in problems[0].message
+    assert "line" in problems[0].message
+
+
+def test_a_yaml_list_is_not_a_scenario():
+    """A YAML document that is not a mapping raises InputError."""
+    problems = _problems("- a\n- b\n")
+    assert problems[0].path == "" and "mapping" in problems[0].message
+
+
+def test_several_field_problems_are_all_reported():
+    """Every field-level problem in one file is reported, not only the first."""
+    d = small_dict()
+    _set("agents.north.colour", "red")(d)
+    _set("agents.south.capability", "strong")(d)
+    _set("events.0.probability", 1.5)(d)
+    _delete("agents.patron.reservation")(d)
+    paths = {p.path for p in _problems(yaml.safe_dump(d))}
+    assert {"agents.north.colour", "agents.south.capability", "events.0.probability",
+            "agents.patron.reservation"} <= paths
+
+
+def test_several_cross_field_problems_are_all_reported():
+    """Every rule spanning several fields is checked and each broken one reported."""
+    d = small_dict()
+    _set("relations.alliances.0.patron", "nobody")(d)
+    _set("outcome.substantive.0.issue", "fish")(d)
+    _set("events.0.date", dt.date(2020, 5, 1))(d)
+    _set("agents.north.issues.land.salience", 0.8)(d)
+    paths = {p.path for p in _problems(yaml.safe_dump(d))}
+    assert {"relations.alliances.0.patron", "outcome.substantive.0.issue", "events.0.date",
+            "agents.north.issues"} <= paths
+
+
+def test_small_scenario_loads(small_path):
+    """The test scenario is valid."""
+    s = load_scenario(small_path)
+    assert s.name == "small" and set(s.agents) == {"north", "south", "patron"}
+
+
+def test_unreadable_file_is_an_input_error(tmp_path):
+    """A missing file raises InputError, not OSError."""
+    with pytest.raises(InputError):
+        load_scenario(tmp_path / "nope.yaml")
+
+
+def test_override_applies(small_path):
+    """An override sets the field at its dotted path before validation."""
+    s = load_scenario(small_path, overrides={"agents.north.resolve": 0.7})
+    assert s.agents["north"].resolve == 0.7
+    s = load_scenario(small_path, overrides={"events.talks.probability": 0.25})
+    assert s.events[0].probability == 0.25
+
+
+def test_override_of_unknown_path_is_an_input_error(small_path):
+    """An override naming a field that does not exist raises InputError naming that path."""
+    with pytest.raises(InputError) as info:
+        load_scenario(small_path, overrides={"agents.nobody.resolve": 0.7})
+    assert [p.path for p in info.value.problems] == ["agents.nobody.resolve"]
+
+
+def test_override_with_invalid_value_is_validated(small_path):
+    """An override's value is checked like the file's: out of range raises InputError at its path."""
+    with pytest.raises(InputError) as info:
+        load_scenario(small_path, overrides={"agents.north.resolve": 1.7})
+    assert any(p.path == "agents.north.resolve" and p.value == 1.7 for p in info.value.problems)
+
+
+@settings(max_examples=60)
+@given(scenarios())
+def test_dump_then_reload_gives_an_equal_scenario(scenario):
+    """Dumping a valid scenario to YAML and reading it back gives an equal scenario."""
+    assert parse_scenario(dump_scenario(scenario)) == scenario
+
+
+@settings(max_examples=60)
+@given(scenario_dicts())
+def test_drawn_scenario_dicts_survive_yaml(data):
+    """A drawn scenario dict written as YAML loads to the same scenario as the dict."""
+    assert parse_scenario(yaml.safe_dump(data)) == Scenario.model_validate(data)
+
+
+@settings(max_examples=150)
+@given(mutated_scenario_dicts())
+def test_mutated_scenarios_fail_only_with_input_error(data):
+    """Loading a scenario with one random mutation either succeeds or raises InputError, nothing else."""
+    text = yaml.safe_dump(data)
+    try:
+        parse_scenario(text, source="fuzz.yaml")
+    except InputError as exc:
+        assert exc.problems and all(str(p) for p in exc.problems)
+
+
+@settings(max_examples=100)
+@given(params(-0.5, 2.0))
+def test_drawn_params_stay_in_their_window(param):
+    """A parameter drawn by `params(lo, hi)` validates and never leaves [lo, hi]."""
+    value = TypeAdapter(Param).validate_python(param)
+    lo, hi = support(value)
+    assert -0.5 <= lo <= hi <= 2.0
