@@ -4,8 +4,9 @@ Actors bargain over one issue; each round every actor weighs the offers of every
 actor and moves.  Arrays are ``(n_actors, n_replicates)``, replicate axis last, and one
 call advances every replicate at once; the cost is O(n_actors^3) per replicate per round.
 
-Two variants, side by side (w_a = c_a s_a, R = range of the initial positions,
-D[a, b] = (|x_a - x_b| / R) ** r_a, v_a(p, q) = w_a (|x_a - q|^r - |x_a - p|^r) / R^r):
+Two variants, side by side.  w_a = c_a s_a; R = range of the initial positions;
+v_a(p, q) = w_a [(|x_a - q| / R)^r_a - (|x_a - p| / R)^r_a], a's vote for p over q;
+e_ij = EU_i(i -> j) and e_ji = EU_i(j -> i), both as i sees them (exponent r_i):
 
 =================  ==============================  ===================================
 rule               ``scholz`` (the replication)    ``paper`` (our reading of the
@@ -21,15 +22,22 @@ compromise chosen  the one minimising (|e_ij| x_i  the one needing the smallest 
                    + |e_ji| x_j)/(|e_ij|+|e_ji|)   |x_i - new position|
 =================  ==============================  ===================================
 
-Shared by both: the risk exponents (recomputed each round from every actor's danger with
-all exponents at 1), the utilities, confrontation (e_ji > e_ij > 0: move to x_j, nearest
-x_j wins), the priority confrontation > compromise > capitulation, simultaneous moves.
-The ``scholz`` variant reproduces J. McKibben-Sanders' replication of Scholz, Calbert &
-Smith (2011), quirks included, to ~1e-13 (see /work/shared/data/eum/README.md).  The
-``paper`` reading follows that replication's own comments on what Scholz et al. (2011)
-and BDM (1994) intend: the pairwise denominator, capitulation as the limit of a
-compromise whose concession |e_ij / e_ji| reaches 1, and "each actor chooses the offer
-that requires him to change position the least" (kept within each offer type).
+Shared by both: the risk exponents (recomputed each round from every actor's danger,
+with all exponents at 1 and the variant's own probability), the utilities, confrontation
+(e_ji > e_ij > 0: move to x_j, the nearest x_j wins), the priority confrontation >
+compromise > capitulation, and simultaneous moves.  ``scholz`` reproduces the
+replication of Scholz, Calbert & Smith (2011) by J. McKibben-Sanders, quirks included,
+to ~1e-14 (data in tests/data/eum; the model, stated exactly, in
+shared/data/eum/README.md).  The ``paper`` rules are our reading of what the
+replication's own comments say Scholz et al. (2011) and BDM (1994) intend: the pairwise
+denominator; capitulation as a compromise whose concession |e_ij / e_ji| would reach 1
+(the replication's condition has a typo); and "each actor chooses the offer that
+requires him to change position the least", which we apply within each offer type,
+keeping the replication's priority among types.
+
+Cost: the numerator uses sum_a max(0, y_a) = (sum_a y_a + sum_a |y_a|) / 2, so the one
+O(n^3) step is A[i, j] = sum_a |v_a(x_i, x_j)|; the all-triples denominator is then
+sum_ij A[i, j], O(n^2), no sort needed.  Nothing loops over actors or replicates.
 
 Cases the replication leaves undefined (it divides by zero): R = 0 (all actors agree)
 gives no move and r = 1; equal dangers for every actor give r = 1; no weight at all
@@ -48,14 +56,14 @@ import numpy as np
 from sim.errors import InputError, Problem
 
 __all__ = [
-    "VARIANTS", "Actors", "Outcomes", "MedianSummary", "Trajectory", "load_actors_csv",
-    "perturb_inputs", "run_eum", "run_eum_monte_carlo", "step_eum",
+    "VARIANTS", "Actors", "MedianSummary", "Outcomes", "Trajectory", "default_chunk_size",
+    "load_actors_csv", "perturb_inputs", "run_eum", "run_eum_monte_carlo", "step_eum",
     "summarise_final_median", "weighted_median",
 ]
 
 VARIANTS = ("scholz", "paper")
 COLUMNS = ("Actor", "Capability", "Position", "Salience")
-_TIE_RTOL = 1e-12  # medians closer than this (relative to sum w * range) count as tied
+_TIE_RTOL = 1e-12  # median costs this close (relative to sum w * range) are a tie
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +142,8 @@ def _probabilities(dn: np.ndarray, w: np.ndarray, r: np.ndarray | None, variant:
     all-triples denominator.
     """
     wd = w[:, None, :] * (dn if r is None else dn ** r[:, None, :])  # wd[a, b] = w_a D[a, b]
-    pairwise = np.abs(wd[:, None, :, :] - wd[:, :, None, :]).sum(axis=0)  # A[i, j]
+    diff = np.subtract(wd[:, None, :, :], wd[:, :, None, :])  # the one O(n^3) array
+    pairwise = np.abs(diff, out=diff).sum(axis=0)  # A[i, j]; in place: allocation dominates
     support = wd.sum(axis=0)
     num = 0.5 * ((support[None, :, :] - support[:, None, :]) + pairwise)
     np.maximum(num, 0.0, out=num)  # rounding may leave -1e-17 where the sum is 0
@@ -149,17 +158,30 @@ def _expected_utilities(half, s, p, r, q):
 
     half = 0.5 |x_i - x_j| / R; s ``(n, N)``; p = P[i, j]; r ``(n, N)`` or None for 1.
     """
-    win, lose = 0.5 - half, 0.5 + half
-    if r is None:  # 2 - 4 * 0.5 ** 1 == 0: the status quo is worth nothing
-        u_win, u_lose, u_sq = 2 - 4 * win, 2 - 4 * lose, 0.0
-    else:
-        u_sq = (2 - 4 * 0.5 ** r)[:, None, :]
-        u_win, u_lose = 2 - 4 * win ** r[:, None, :], 2 - 4 * lose ** r[:, None, :]
-    p_ji = p.transpose(1, 0, 2)
-    s_i, s_j = s[:, None, :], s[None, :, :]
-    e_ij = s_j * (p * u_win + (1 - p) * u_lose) + (1 - s_j) * u_win - q * u_sq
-    e_ji = s_i * (p_ji * u_win + (1 - p_ji) * u_lose) + (1 - s_i) * u_win - q * u_sq
+    u_win, u_lose = 0.5 - half, 0.5 + half
+    if r is not None:
+        np.power(u_win, r[:, None, :], out=u_win)
+        np.power(u_lose, r[:, None, :], out=u_lose)
+    for u in (u_win, u_lose):  # u = 2 - 4 u, in place (bit for bit the same)
+        u *= -4.0
+        u += 2.0
+    # 2 - 4 * 0.5 ** 1 == 0: at r = 1 the status quo is worth nothing
+    cost_sq = 0.0 if r is None else q * (2 - 4 * 0.5 ** r)[:, None, :]
+    p_lose = 1 - p
+    e_ij = _expected(p, p_lose, u_win, u_lose, s[None, :, :], cost_sq)
+    e_ji = _expected(p.transpose(1, 0, 2), p_lose.transpose(1, 0, 2), u_win, u_lose,
+                     s[:, None, :], cost_sq)
     return e_ij, e_ji
+
+
+def _expected(p, p_lose, u_win, u_lose, s, cost_sq):
+    """s (p u_win + (1 - p) u_lose) + (1 - s) u_win - cost_sq, in the replication's order."""
+    e = p * u_win
+    e += p_lose * u_lose
+    e *= s
+    e += (1 - s) * u_win
+    e -= cost_sq
+    return e
 
 
 def _risk_exponents(half, dn, w, s, variant):
@@ -195,8 +217,8 @@ def step_eum(position, capability, salience, position_range, *, variant="scholz"
     x = np.asarray(position, dtype=float)
     s = np.asarray(salience, dtype=float)
     w = np.asarray(capability, dtype=float) * s
-    rng_ = np.broadcast_to(np.asarray(position_range, dtype=float), x.shape[1:])
-    scale = np.where(rng_ > 0, rng_, 1.0)
+    r_range = np.broadcast_to(np.asarray(position_range, dtype=float), x.shape[1:])
+    scale = np.where(r_range > 0, r_range, 1.0)
     dist = np.abs(x[:, None, :] - x[None, :, :])  # symmetric, dist[i, j] = |x_i - x_j|
     dn = np.minimum(dist / scale, 1.0)
     half = np.minimum(0.5 * dist / scale, 0.5)
@@ -257,7 +279,8 @@ def run_eum(capability, position, salience, *, rounds=10, variant="scholz", q=1.
     """Run ``rounds`` rounds from the given inputs, each ``(n_actors,)`` or ``(n_actors, n_replicates)``.
 
     Inputs broadcast against each other; 1-D inputs give one replicate.  R, the range
-    of the initial positions, is taken per replicate and fixed for the run.
+    of the initial positions, is taken per replicate and fixed for the run.  variant:
+    "scholz" or "paper" (module docstring); q: probability that the status quo holds.
     """
     if variant not in VARIANTS:
         raise InputError(Problem("run_eum", "variant", f"must be one of {VARIANTS}", variant, True))
@@ -305,14 +328,20 @@ def perturb_inputs(actors: Actors, rng: np.random.Generator, n: int, salience_sd
 
 def run_eum_monte_carlo(actors: Actors, rng: np.random.Generator, n: int, *, salience_sd=0.0,
                         capability_sd=0.0, position_sd=0.0, rounds=10, variant="scholz",
-                        q=1.0, chunk_size=4096) -> Outcomes:
+                        q=1.0, chunk_size=None) -> Outcomes:
     """``n`` replicates of perturbed inputs, run ``chunk_size`` at a time to bound memory.
 
-    Results do not depend on ``chunk_size``.  Returns median and mean per round.
+    Results do not depend on ``chunk_size``; by default it keeps the one
+    ``(n_actors^3, chunk)`` temporary near 2^19 doubles (4 MB, cache-sized), which
+    measured fastest: 512 for 10 actors, 128 for 17.  Returns median and mean per round.
     """
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise InputError(Problem("run_eum_monte_carlo", "chunk_size", "must be an integer >= 1",
-                                 chunk_size, True))
+    if chunk_size is None:
+        chunk_size = default_chunk_size(len(actors.names))
+    problems = [Problem("run_eum_monte_carlo", name, "must be an integer >= 1", value, True)
+                for name, value in (("n", n), ("chunk_size", chunk_size))
+                if not isinstance(value, (int, np.integer)) or value < 1]
+    if problems:
+        raise InputError(problems)
     median, mean = np.empty((rounds + 1, n)), np.empty((rounds + 1, n))
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
@@ -320,6 +349,11 @@ def run_eum_monte_carlo(actors: Actors, rng: np.random.Generator, n: int, *, sal
         run = run_eum(c, x, s, rounds=rounds, variant=variant, q=q)
         median[:, start:stop], mean[:, start:stop] = run.median, run.mean
     return Outcomes(median, mean)
+
+
+def default_chunk_size(n_actors: int) -> int:
+    """Replicates per chunk: the power of two nearest 2^19 / n_actors^3, in [64, 8192]."""
+    return int(2 ** np.clip(np.rint(np.log2(2**19 / n_actors**3)), 6, 13))
 
 
 def summarise_final_median(median: np.ndarray, threshold: float | None = None) -> MedianSummary:
@@ -332,7 +366,7 @@ def summarise_final_median(median: np.ndarray, threshold: float | None = None) -
     if threshold is not None:
         frac = float(np.mean(final >= threshold))
         se_frac = float(np.sqrt(frac * (1 - frac) / n))
-    return MedianSummary(n, float(final.mean()), sd, sd / np.sqrt(n), float(final.min()),
+    return MedianSummary(n, float(final.mean()), sd, float(sd / np.sqrt(n)), float(final.min()),
                          float(final.max()), threshold, frac, se_frac)
 
 
