@@ -87,6 +87,7 @@ class Model:
     horizon: int  # latest possible summit day
     trust_below: float
     engine: str
+    engine_options: dict  # the engine's own settings (eum: variant, rounds_per_week, q)
     packages: np.ndarray  # (n_packages, n_issues) the summit menu
     package_class: np.ndarray  # (n_packages,) outcome class of each package
     package_names: tuple[str, ...]
@@ -197,6 +198,8 @@ def compile_model(s: Scenario) -> Model:
         horizon=summit_days[-1],
         trust_below=s.summit.cancellation.trust_below,
         engine=s.dynamics.engine,
+        engine_options={"variant": s.dynamics.variant, "rounds_per_week": s.dynamics.rounds_per_week,
+                        "q": s.dynamics.q},
         packages=packages,
         package_class=classify_packages(packages, issues, s),
         package_names=package_names,

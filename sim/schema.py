@@ -397,11 +397,18 @@ class Summit(Strict):
 
 
 class Dynamics(Strict):
-    """The weekly diplomacy rule (engine) and its parameters."""
+    """The weekly diplomacy rule (engine) and its parameters.
 
-    engine: Literal["convergence"] = "convergence"
+    `rate` is used by `convergence`; `variant`, `rounds_per_week` and `q` by `eum`
+    (the expected-utility model); `noise` by both.
+    """
+
+    engine: Literal["convergence", "eum"] = "convergence"
     rate: Unit = 0.2  # share of the pressure gap an agent closes per week
     noise: NonNegative = 0.01  # sd of the weekly random drift of each position
+    variant: Literal["scholz", "paper"] = "scholz"  # eum: the replication, or the papers' rules
+    rounds_per_week: int = Field(default=1, ge=1, le=20)  # eum: challenge rounds per week
+    q: float = Field(default=1.0, ge=0, le=1)  # eum: probability that the status quo holds
 
 
 class Condition(Strict):
@@ -593,8 +600,9 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
-    """Set dotted paths in a plain-data scenario; the path must already exist
-    (list items by index or by their `name`)."""
+    """Set dotted paths in a plain-data scenario. Every part but the last must
+    exist (list items by index or by their `name`); the last may be a key the file
+    left at its default."""
     import copy
 
     data = copy.deepcopy(data)
@@ -605,6 +613,8 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
         for k, part in enumerate(parts):
             last = k == len(parts) - 1
             key = _child_key(node, part)
+            if key is None and last and isinstance(node, dict):
+                key = part  # a field left at its default; the schema still refuses unknown keys
             if key is None:
                 problems.append(Problem("--set", dotted, f"no such field in {source}", part, True))
                 break

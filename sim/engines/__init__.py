@@ -16,6 +16,7 @@ import numpy as np
 
 from ..model import Model, State
 from .convergence import Convergence
+from .expected_utility import ExpectedUtility
 
 __all__ = ["ENGINES", "Engine", "make_engine"]
 
@@ -24,7 +25,7 @@ class Engine(Protocol):
     def step(self, state: State, day: float, resolve: np.ndarray, normals: np.ndarray) -> None: ...
 
 
-ENGINES = {"convergence": Convergence}
+ENGINES = {"convergence": Convergence, "eum": ExpectedUtility}
 
 
 def make_engine(model: Model, n: int) -> Engine:

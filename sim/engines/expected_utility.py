@@ -1,0 +1,58 @@
+"""The expected-utility model (Bueno de Mesquita, as Scholz et al. replicate it)
+as the weekly diplomacy rule.
+
+Each week, on each issue separately, every agent plays `rounds_per_week`
+rounds of the EUM (`sim.eum.step_eum`: challenges, confrontations and
+compromises, risk exponents recomputed each round) with its capability and
+its salience on that issue, rescaled so that the agent's most salient issue
+has salience 1 (the EUM reads salience per issue on [0, 1]; the scenario's
+saliences are shares summing to 1). The move the EUM proposes is then damped by the
+agent's resolve (with audience costs): the agent goes a share (1 - resolve) of
+the way. Then the weekly random drift and the domestic bounds apply, as in
+`convergence`. The range R of each issue, which scales the EUM's utilities, is
+the range of the agents' positions when diplomacy starts, fixed thereafter.
+
+Trust does not enter the EUM's rounds (it still decides cancellations), and
+nothing pulls an agent back toward its ideal: under this engine the ideal
+matters only as the starting position. The EUM costs O(n_agents^3) per issue,
+replicate and round, so runs are slower than under `convergence`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..eum import step_eum
+from ..model import Model, State
+
+
+class ExpectedUtility:
+    def __init__(self, model: Model, n: int):
+        self.model = model
+        self.variant = model.engine_options["variant"]
+        self.rounds = model.engine_options["rounds_per_week"]
+        self.q = model.engine_options["q"]
+        self.range: np.ndarray | None = None  # (n_issues, n), fixed at the first week
+        self.target = np.empty((model.n_agents, model.n_issues, n))
+
+    def step(self, state: State, day: float, resolve: np.ndarray, normals: np.ndarray) -> None:
+        x = state.position
+        if self.range is None:
+            self.range = x.max(axis=0) - x.min(axis=0)
+        # The EUM's salience is per issue on [0, 1] (1: the agent's top priority);
+        # ours are shares summing to 1 over issues, so rescale by the largest.
+        top = state.salience.max(axis=1, keepdims=True)
+        salience = np.divide(state.salience, top, out=np.ones_like(state.salience), where=top > 0)
+        for k in range(self.model.n_issues):
+            xk = x[:, k, :]
+            for _ in range(self.rounds):
+                xk, _ = step_eum(xk, state.capability, salience[:, k, :], self.range[k],
+                                 variant=self.variant, q=self.q)
+            self.target[:, k, :] = xk
+        self.target -= x
+        self.target *= (1.0 - resolve)[:, None, :]
+        x += self.target
+        normals *= state.noise
+        x += normals
+        np.maximum(x, self.model.lower, out=x)
+        np.minimum(x, self.model.upper, out=x)
