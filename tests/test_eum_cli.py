@@ -1,0 +1,225 @@
+"""The `sim eum` command: what it prints for the reference data, its Monte Carlo, and its input errors."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "eum"
+EXAMPLE = DATA / "ExampleActors.csv"
+TOL = 1e-9
+MC = ["--runs", "2000", "--salience-sd", "0.05", "--seed", "1", "--threshold", "8.5", "--json"]
+GOOD_CSV = "Actor,Capability,Position,Salience\nA,1,4,0.5\nB,2,7,1\n"
+
+
+def eum_json(capsys, *args: str) -> dict:
+    assert cli.main(["eum", *map(str, args), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def without_timing(report: dict) -> dict:
+    mc = dict(report["monte_carlo"])
+    del mc["seconds"], mc["replicates_per_second"]
+    return {**report, "monte_carlo": mc}
+
+
+# --- the deterministic run -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ExampleActors", "Sultan"])
+def test_json_reproduces_every_recorded_round(capsys, name):
+    """--json gives the replication's median, mean, positions and risk exponents in every recorded round."""
+    expected = json.loads((DATA / f"expected_{name}_10rounds.json").read_text(encoding="utf-8"))
+    got = eum_json(capsys, DATA / f"{name}.csv")
+    assert [r["round"] for r in got["rounds"]] == list(range(11))
+    assert "monte_carlo" not in got
+    for rec in expected["rounds"]:
+        ours = got["rounds"][rec["round"]]
+        assert ours["median"] == pytest.approx(rec["median_position"], rel=0, abs=TOL)
+        assert ours["mean"] == pytest.approx(rec["mean_position"], rel=0, abs=TOL)
+        assert ours["positions"] == pytest.approx(rec["positions"], rel=0, abs=TOL)
+        if "risk_r_used_this_round" in rec:
+            assert ours["risk"] == pytest.approx(rec["risk_r_used_this_round"], rel=0, abs=TOL)
+
+
+def test_sultan_median_is_13_9_in_every_round(capsys):
+    """Nobody in the Sultan data ever moves, so the median is 13.9 in rounds 0 to 10."""
+    got = eum_json(capsys, DATA / "Sultan.csv")
+    assert [r["median"] for r in got["rounds"]] == pytest.approx([13.9] * 11, rel=0, abs=TOL)
+
+
+def test_rounds_and_variant_are_passed_on(capsys):
+    """--rounds 3 gives rounds 0..3; the paper variant forecasts differently from scholz."""
+    scholz = eum_json(capsys, EXAMPLE, "--rounds", "3")
+    paper = eum_json(capsys, EXAMPLE, "--rounds", "3", "--variant", "paper")
+    assert [r["round"] for r in scholz["rounds"]] == [0, 1, 2, 3]
+    assert [r["positions"] for r in paper["rounds"]] != [r["positions"] for r in scholz["rounds"]]
+
+
+def test_text_output_lists_each_round_and_who_moved(capsys):
+    """The listing gives round 10's median and mean, and each mover's old and new position."""
+    assert cli.main(["eum", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "round 10: median 7.000, mean 7.242" in out
+    round_1 = out.split("round  1:")[1].split("round  2:")[0]
+    assert "Belgium" in round_1 and "7.000 -> 8.416" in round_1
+    assert "Netherlands" not in round_1  # did not move
+    assert "Monte Carlo" not in out
+
+
+# --- Monte Carlo ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mc_report() -> dict:
+    """The 2000-run salience Monte Carlo at seed 1, run once for the module."""
+    return _main_json(EXAMPLE, *MC)
+
+
+def _main_json(*args) -> dict:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["eum", *map(str, args)]) == 0
+    return json.loads(out.getvalue())
+
+
+def test_monte_carlo_agrees_with_the_published_200_runs(mc_report):
+    """P(final median >= 8.5) over 2000 runs has a Wilson interval overlapping the published 0.80 +- 2 se."""
+    p = mc_report["monte_carlo"]["p_at_least"]
+    assert p["threshold"] == 8.5 and p["low"] <= p["estimate"] <= p["high"]
+    published, se = 0.80, 0.028  # 160 of 200 runs
+    assert p["low"] <= published + 2 * se and p["high"] >= published - 2 * se
+
+
+def test_monte_carlo_json_carries_the_summary_and_the_deterministic_rounds(mc_report, capsys):
+    """The Monte Carlo block has runs, seed, mean, sd and ordered quantiles; "rounds" is the unperturbed run."""
+    mc = mc_report["monte_carlo"]
+    assert mc["runs"] == 2000 and mc["seed"] == 1
+    fm = mc["final_median"]
+    assert fm["sd"] > 0 and 7 <= fm["mean"] <= 10
+    assert fm["quantiles"]["0.05"] <= fm["quantiles"]["0.5"] <= fm["quantiles"]["0.95"]
+    assert mc["seconds"] > 0 and mc["replicates_per_second"] > 0
+    assert mc_report["rounds"] == eum_json(capsys, EXAMPLE)["rounds"]
+
+
+def test_same_seed_and_any_chunk_size_give_the_same_figures(mc_report):
+    """Rerunning at seed 1, with another chunk size too, changes no figure except the timing."""
+    again = _main_json(EXAMPLE, *MC)
+    rechunked = _main_json(EXAMPLE, *MC, "--chunk-size", "37")
+    assert without_timing(again) == without_timing(mc_report)
+    assert without_timing(rechunked) == without_timing(mc_report)
+
+
+def test_p_at_least_only_with_threshold(capsys):
+    """Without --threshold the Monte Carlo block has no p_at_least."""
+    got = eum_json(capsys, EXAMPLE, "--runs", "20", "--position-sd", "1", "--seed", "0", "--rounds", "2")
+    assert "p_at_least" not in got["monte_carlo"]
+
+
+def test_text_output_reports_the_monte_carlo_and_a_fresh_seed(capsys):
+    """Without --seed a fresh seed is drawn and printed with how to repeat the run."""
+    assert cli.main(["eum", str(EXAMPLE), "--runs", "50", "--capability-sd", "0.02", "--threshold", "8.5",
+                     "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "round  2: median" in out
+    assert "P(final median >= 8.5) = " in out and "replicates/s" in out
+    seed = out.split("--seed ")[1].split()[0]
+    assert int(seed) >= 0
+
+
+# --- input errors -------------------------------------------------------------------------------
+
+BAD_CSV = {  # name: (file text, what the error line names)
+    "missing_column": ("Actor,Capability,Position\nA,1,4\nB,2,7\n", "Salience: missing column"),
+    "not_a_number": ("Actor,Capability,Position,Salience\nA,1,4,0.5\nB,two,7,1\n",
+                     "line 3.Capability: must be a finite number (got 'two')"),
+    "salience_1.5": ("Actor,Capability,Position,Salience\nA,1,4,1.5\nB,2,7,1\n",
+                     "line 2.Salience: must be between 0 and 1 (got 1.5)"),
+    "one_actor": ("Actor,Capability,Position,Salience\nA,1,4,0.5\n", "must list at least two actors (got 1)"),
+    "repeated_actor": ("Actor,Capability,Position,Salience\nA,1,4,0.5\nA,2,7,1\n",
+                       "Actor: names must be unique (got 'A')"),
+}
+
+BAD_OPTIONS = [  # (options, what each error line names)
+    (["--rounds", "0"], ["--rounds: must be >= 1 (got 0)"]),
+    (["--q", "1.5"], ["--q: must be in [0, 1] (got 1.5)"]),
+    (["--runs", "0"], ["--runs: must be >= 1 (got 0)"]),
+    (["--runs", "5", "--salience-sd", "-0.1"], ["--salience-sd: must be a finite number >= 0 (got -0.1)"]),
+    (["--runs", "5", "--capability-sd", "nan"], ["--capability-sd: must be a finite number >= 0 (got nan)"]),
+    (["--runs", "5", "--position-sd", "inf"], ["--position-sd: must be a finite number >= 0 (got inf)"]),
+    (["--runs", "5", "--seed", "-1"], ["--seed: must be >= 0 (got -1)"]),
+    (["--runs", "5", "--chunk-size", "0"], ["--chunk-size: must be >= 1 (got 0)"]),
+    (["--runs", "5", "--threshold", "nan"], ["--threshold: must be a finite number (got nan)"]),
+    (["--seed", "3"], ["--seed: applies only with --runs N (got 3)"]),
+    (["--rounds", "0", "--runs", "-2"], ["--rounds: must be >= 1", "--runs: must be >= 1"]),
+    (["--variant", "bdm"], ["argument --variant: invalid choice"]),
+    (["--runs", "ten"], ["argument --runs: invalid int value"]),
+]
+
+
+def assert_errors(status: int, err: str, expected: list[str]) -> None:
+    lines = err.strip().splitlines()
+    assert status == 2
+    assert len(lines) == len(expected), lines
+    for line, words in zip(lines, expected):
+        assert line.startswith("error: ") and words in line
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", BAD_CSV)
+def test_bad_csv_exits_2_with_one_error_line(tmp_path, capsys, name):
+    """A bad actors file exits 2 with one `error:` line naming the file, the place and the value."""
+    text, expected = BAD_CSV[name]
+    path = tmp_path / f"{name}.csv"
+    path.write_text(text, encoding="utf-8")
+    status = cli.main(["eum", str(path)])
+    captured = capsys.readouterr()
+    assert_errors(status, captured.err, [f"{path}: {expected}"])
+    assert captured.out == ""
+
+
+def test_missing_file_exits_2(tmp_path, capsys):
+    """A file that does not exist exits 2 with one `error:` line saying it cannot be read."""
+    path = tmp_path / "absent.csv"
+    status = cli.main(["eum", str(path)])
+    assert_errors(status, capsys.readouterr().err, [f"{path}: cannot be read"])
+
+
+@pytest.mark.parametrize(("options", "expected"), BAD_OPTIONS, ids=lambda v: " ".join(v) if v else "")
+def test_bad_option_exits_2_naming_option_and_value(tmp_path, capsys, options, expected):
+    """A bad option value exits 2 before anything runs, one `error:` line per bad option."""
+    path = tmp_path / "actors.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    status = cli.main(["eum", str(path), *options])
+    captured = capsys.readouterr()
+    assert_errors(status, captured.err, expected)
+    assert captured.out == ""
+
+
+def test_bad_options_and_bad_file_are_reported_together(tmp_path, capsys):
+    """Option problems and file problems come out at once, options first."""
+    path = tmp_path / "actors.csv"
+    path.write_text(BAD_CSV["salience_1.5"][0], encoding="utf-8")
+    status = cli.main(["eum", str(path), "--q", "-1"])
+    assert_errors(status, capsys.readouterr().err, ["--q: must be in [0, 1]", "line 2.Salience"])
+
+
+def test_python_m_sim_eum_reports_bad_input_without_traceback(tmp_path):
+    """`python -m sim eum` on a one-actor file with a bad option exits 2 with plain `error:` lines."""
+    path = tmp_path / "one.csv"
+    path.write_text(BAD_CSV["one_actor"][0], encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "sim", "eum", str(path), "--rounds", "-3"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert_errors(proc.returncode, proc.stderr, ["--rounds: must be >= 1 (got -3)", "at least two actors"])
+    assert proc.stdout == ""
