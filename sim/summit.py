@@ -18,15 +18,16 @@ from .model import COLLAPSE, TALK_FEST, Model, State
 __all__ = ["audience_pressure", "bargain", "feasible_packages", "package_utility", "record_summit", "resolve_summit"]
 
 
-def audience_pressure(model: Model, state: State, day: float, idx=slice(None)) -> np.ndarray:
-    """Audience costs in force on `day`, (n_agents, n): each election's cost ramps up
-    linearly over its window and stops on election day; several add, capped at 1."""
+def audience_pressure(model: Model, state: State, day, idx=slice(None)) -> np.ndarray:
+    """Audience costs in force on `day` (a number, or one day per replicate of `idx`),
+    (n_agents, n): each election's cost ramps up linearly over its window and stops on
+    election day; several add, capped at 1."""
     n = state.trust[idx].shape[0]
     out = np.zeros((model.n_agents, n))
     for k, e in enumerate(model.elections):
-        if e.day - e.window_days < day <= e.day:
-            ramp = 1 - (e.day - day) / e.window_days
-            out[e.agent] += ramp * state.audience[k, idx]
+        ramp = 1.0 - (e.day - np.asarray(day, dtype=float)) / e.window_days
+        ramp = np.where((ramp > 0.0) & (ramp <= 1.0), ramp, 0.0)
+        out[e.agent] += ramp * state.audience[k, idx]
     return np.minimum(out, 1.0, out=out)
 
 
@@ -68,10 +69,12 @@ def feasible_packages(model: Model, utilities, reservations) -> np.ndarray:
     return ok
 
 
-def record_summit(model: Model, state: State, idx, day: float) -> None:
-    """The summit meets in replicates `idx` on `day`: keep what the bargain needs."""
+def record_summit(model: Model, state: State, idx) -> None:
+    """The summit meets in replicates `idx`, each on its `state.summit_day`: keep what
+    the bargain needs (positions, the parties' saliences and reservations with the
+    audience costs of that day, and whether the visit was called off)."""
     state.at_summit[:, :, idx] = state.position[:, :, idx]
-    audience = audience_pressure(model, state, day, idx)
+    audience = audience_pressure(model, state, state.summit_day[idx], idx)
     for k, party in enumerate(model.parties):
         state.summit_salience[k][:, idx] = state.salience[party][:, idx]
         res = state.reservation[party, idx]
@@ -97,8 +100,9 @@ def bargain(model: Model, state: State, idx=slice(None)) -> None:
     state.package[idx] = package
 
 
-def resolve_summit(model: Model, state: State, idx, day: float) -> None:
+def resolve_summit(model: Model, state: State, idx, day: int) -> None:
     """Meet in replicates `idx` on `day` and settle at once (the timeline records
-    each day's summits and settles a whole chunk in one `bargain`)."""
-    record_summit(model, state, idx, day)
+    summits as their days come and settles a whole chunk in one `bargain`)."""
+    state.summit_day[idx] = day
+    record_summit(model, state, idx)
     bargain(model, state, idx)

@@ -11,6 +11,8 @@ matters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import simpy
 
@@ -64,30 +66,37 @@ def _incident_ticks(model: Model) -> list[int]:
 
 
 def apply_effect(model: Model, state: State, effect: CompiledEffect, idx, amount) -> None:
-    """Apply `amount` (a shift, or for `cancel` a bool) in replicates `idx`."""
+    """Apply `amount` (shifts, or for `cancel` booleans) in replicates `idx`, an index
+    array or a slice. An index array may repeat a replicate: its shifts add up."""
     a, i = effect.agent, effect.issue
-    if effect.target == "position":
-        x = state.position[a, i, idx] + amount
-        state.position[a, i, idx] = np.clip(x, model.lower[a, i, 0], model.upper[a, i, 0])
-    elif effect.target == "ideal":
-        x = state.ideal[a, i, idx] + amount
-        state.ideal[a, i, idx] = np.clip(x, model.lower[a, i, 0], model.upper[a, i, 0])
+    if effect.target == "cancel":
+        if isinstance(idx, slice):
+            state.cancelled[idx] |= amount
+        else:  # a repeated index must not let a later False undo an earlier True
+            state.cancelled[idx[amount]] = True
+        return
+    lo, hi = 0.0, 1.0
+    if effect.target in ("position", "ideal"):
+        values = (state.position if effect.target == "position" else state.ideal)[a, i]
+        lo, hi = model.lower[a, i, 0], model.upper[a, i, 0]
     elif effect.target == "salience":
+        values, hi = state.salience[a, i], np.inf
+    elif effect.target == "capability":
+        values, hi = state.capability[a], np.inf
+    elif effect.target == "resolve":
+        values = state.resolve[a]
+    else:  # trust: the schema admits no other target
+        values = state.trust
+    if isinstance(idx, slice):
+        values[idx] += amount
+    else:
+        np.add.at(values, idx, amount)
+    values[idx] = np.clip(values[idx], lo, hi)
+    if effect.target == "salience":
         sal = state.salience[a][:, idx]
-        sal[i] = np.maximum(sal[i] + amount, 0.0)
         total = sal.sum(axis=0)
         state.salience[a][:, idx] = np.divide(sal, total, out=np.full_like(sal, 1 / model.n_issues),
                                               where=total > 0)
-    elif effect.target == "capability":
-        state.capability[a, idx] = np.maximum(state.capability[a, idx] + amount, 0.0)
-    elif effect.target == "resolve":
-        state.resolve[a, idx] = np.clip(state.resolve[a, idx] + amount, 0.0, 1.0)
-    elif effect.target == "trust":
-        state.trust[idx] = np.clip(state.trust[idx] + amount, 0.0, 1.0)
-    elif effect.target == "cancel":
-        state.cancelled[idx] |= amount
-    else:  # the schema admits no other target
-        raise AssertionError(effect.target)
 
 
 def _draw_effect(effect: CompiledEffect, rng: np.random.Generator, size):
@@ -129,41 +138,53 @@ def scheduled_events(env, model: Model, state: State, blocks: Blocks):
                 apply_effect(model, state, effect, everyone, np.where(happens, amount, 0.0))
 
 
-def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> list[np.ndarray]:
-    """One incident stream's Poisson arrivals over [start, horizon], summed by week.
+@dataclass(frozen=True)
+class Arrivals:
+    """One incident stream's arrivals in a chunk, in tick order: those of tick t
+    (1-based) are [tick_start[t], tick_start[t + 1]) of `replicate` and of each
+    effect's `amounts` (shifts, or for `cancel` booleans)."""
+
+    tick_start: np.ndarray
+    replicate: np.ndarray
+    amounts: list[np.ndarray]
+
+
+def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> Arrivals:
+    """One incident stream's Poisson arrivals over [start, horizon].
 
     Drawn per block: the count per replicate, then each arrival's day (whole
     days) and its own effect draws. An arrival takes effect at the first
-    incident tick on or after its day. Returns, per effect, an (n_ticks + 1, n) array of weekly
-    totals (for `cancel`: whether any arrival cancelled).
+    incident tick on or after its day.
     """
     incident = model.incidents[k]
     n_ticks = len(_incident_ticks(model))
-    n_weeks = n_ticks + 1  # slot 0: before the first tick, never used
     span = model.horizon + 1 - incident.start_day
-    totals = [np.zeros((n_weeks, blocks.size)) for _ in incident.effects]
+    reps, ticks, amounts = [], [], [[] for _ in incident.effects]
     for j, (rng, sl) in enumerate(zip(blocks.rngs("incidents", incident.name), blocks.slices())):
         counts = rng.poisson(state.incident_rate[k, sl] * (span / DAYS_PER_MONTH))
         m = int(counts.sum())
-        rep = np.repeat(np.arange(BLOCK_SIZE), counts)
+        reps.append(np.repeat(np.arange(j * BLOCK_SIZE, (j + 1) * BLOCK_SIZE), counts))
         days = np.floor(rng.uniform(incident.start_day, model.horizon + 1, m))
-        week = np.clip(np.ceil(days / 7).astype(np.int64), 1, n_ticks)  # past the last weekly tick: the final one
-        cell = week * BLOCK_SIZE + rep
-        for effect, total in zip(incident.effects, totals):
-            values = _draw_effect(effect, rng, m) if _consumes(effect) else sample(effect.shift, None, m)
-            summed = np.bincount(cell, weights=values, minlength=n_weeks * BLOCK_SIZE)
-            total[:, sl] = summed.reshape(n_weeks, BLOCK_SIZE)
-    return [t > 0 if e.target == "cancel" else t for e, t in zip(incident.effects, totals)]
+        ticks.append(np.clip(np.ceil(days / 7), 1, n_ticks).astype(np.int16))  # past the last weekly tick: the final one
+        for effect, parts in zip(incident.effects, amounts):
+            parts.append(_draw_effect(effect, rng, m) if _consumes(effect) else sample(effect.shift, None, m))
+    tick = np.concatenate(ticks)
+    order = np.argsort(tick, kind="stable")  # a radix sort on int16
+    tick_start = np.searchsorted(tick[order], np.arange(n_ticks + 2))
+    return Arrivals(tick_start, np.concatenate(reps)[order], [np.concatenate(p)[order] for p in amounts])
 
 
 def incidents(env, model: Model, state: State, blocks: Blocks):
     arrivals = [draw_arrivals(model, state, blocks, k) for k in range(len(model.incidents))]
-    everyone = slice(None)
-    for week, day in enumerate(_incident_ticks(model), start=1):
+    for tick, day in enumerate(_incident_ticks(model), start=1):
         yield _at(env, day, "incidents")
-        for incident, totals in zip(model.incidents, arrivals):
-            for effect, total in zip(incident.effects, totals):
-                apply_effect(model, state, effect, everyone, total[week])
+        for incident, arr in zip(model.incidents, arrivals):
+            lo, hi = arr.tick_start[tick], arr.tick_start[tick + 1]
+            if lo == hi:
+                continue
+            idx = arr.replicate[lo:hi]
+            for effect, amount in zip(incident.effects, arr.amounts):
+                apply_effect(model, state, effect, idx, amount[lo:hi])
 
 
 def diplomacy(env, model: Model, state: State, blocks: Blocks):
@@ -210,14 +231,21 @@ def record_trajectory(env, model: Model, state: State, trajectory: np.ndarray):
 
 
 def summit(env, model: Model, state: State, blocks: Blocks):
-    """Each replicate meets on its own summit day, unless the visit is called off."""
+    """Each replicate meets on its own summit day, unless the visit is called off.
+
+    The state changes only on change days (event days and ticks), so the
+    summits of all days from one change day to the next see the same state and
+    are recorded together, at the end of the change day.
+    """
     rngs = blocks.rngs("summit", "cancel")
     base = blocks.draw(rngs, lambda rng, size, sl: rng.random(size) < state.cancel_base[sl], dtype=bool)
-    order = np.argsort(state.summit_day, kind="stable")
-    days, starts = np.unique(state.summit_day[order], return_index=True)
+    changes = np.array(sorted({0, *(e.day for e in model.events), *_incident_ticks(model)}))
+    epoch = np.searchsorted(changes, state.summit_day, side="right") - 1
+    order = np.argsort(epoch, kind="stable")
+    epochs, starts = np.unique(epoch[order], return_index=True)
     ends = np.append(starts[1:], len(order))
-    for day, lo, hi in zip(days, starts, ends):
-        yield _at(env, day, "summit")
+    for e, lo, hi in zip(epochs, starts, ends):
+        yield _at(env, changes[e], "summit")
         idx = order[lo:hi]
         state.cancelled[idx] |= base[idx]
-        record_summit(model, state, idx, env.now)
+        record_summit(model, state, idx)

@@ -283,3 +283,19 @@ def test_convergence_moves_agents_toward_each_other():
     model, state, traj = _run(_tiny(), trajectory=True)
     spread = traj[:, :, 0, :].max(axis=1) - traj[:, :, 0, :].min(axis=1)  # land, every replicate
     assert np.all(spread[-1] < spread[0])
+
+
+def test_effects_of_two_arrivals_in_one_replicate_add_up():
+    """Two arrivals in the same replicate in one week both count: shifts add, and a
+    cancelling arrival is not undone by a non-cancelling one listed after it."""
+    from sim.model import CompiledEffect
+    from sim.timeline import apply_effect
+
+    model, state, _ = state_of(scenario_of(small_dict()))
+    state.trust[:] = 0.5
+    idx = np.array([3, 3, 5])
+    apply_effect(model, state, CompiledEffect("trust", -1, -1, 0.0, 1.0), idx, np.array([0.1, 0.2, -0.1]))
+    assert state.trust[3] == pytest.approx(0.8) and state.trust[5] == pytest.approx(0.4)
+    state.cancelled[:] = False
+    apply_effect(model, state, CompiledEffect("cancel", -1, -1, 0.0, 1.0), idx, np.array([True, False, False]))
+    assert state.cancelled[3] and not state.cancelled[5] and state.cancelled.sum() == 1
