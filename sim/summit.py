@@ -25,6 +25,8 @@ def audience_pressure(model: Model, state: State, day, idx=slice(None)) -> np.nd
     n = state.trust[idx].shape[0]
     out = np.zeros((model.n_agents, n))
     for k, e in enumerate(model.elections):
+        if np.ndim(day) == 0 and not e.day - e.window_days < day <= e.day:
+            continue  # the common case on a weekly tick: no election near
         ramp = 1.0 - (e.day - np.asarray(day, dtype=float)) / e.window_days
         ramp = np.where((ramp > 0.0) & (ramp <= 1.0), ramp, 0.0)
         out[e.agent] += ramp * state.audience[k, idx]

@@ -191,11 +191,12 @@ def diplomacy(env, model: Model, state: State, blocks: Blocks):
     engine = make_engine(model, blocks.size)
     rngs = blocks.rngs("diplomacy")
     normals = np.empty((model.n_agents, model.n_issues, blocks.size))
+    scratch = np.empty((model.n_agents, model.n_issues, BLOCK_SIZE))
     for day in _weeks(model):
         yield _at(env, day, "diplomacy")
         audience = audience_pressure(model, state, day)
-        resolve = state.resolve + (1.0 - state.resolve) * audience
-        blocks.draw(rngs, lambda rng, size, sl: rng.standard_normal(size), out=normals,
+        resolve = state.resolve + (1.0 - state.resolve) * audience if audience.any() else state.resolve
+        blocks.draw(rngs, lambda rng, size, sl: rng.standard_normal(out=scratch), out=normals,
                     shape=normals.shape[:-1])
         engine.step(state, day, resolve, normals)
 
