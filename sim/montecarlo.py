@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import CLASSES, COLLAPSE, Model, compile_model, draw_state
+from .model import CLASSES, Model, compile_model, draw_state
 from .randomness import BLOCK_SIZE, Blocks, make_root_entropy
 from .schema import Scenario
 from .timeline import run_timeline
 
-__all__ = ["Chunk", "Estimate", "RunResult", "run", "wilson"]
+__all__ = ["Chunk", "Estimate", "RunResult", "run", "simulate_chunks", "wilson"]
 
 Z95 = 1.959963984540054
 TRAJECTORY_SAMPLE = 4096
@@ -62,6 +62,39 @@ class Chunk:
     package: np.ndarray  # (n,) int16, the deal's index in the menu, -1 for none
     summit_day: np.ndarray  # (n,) int16, days from calendar start
     position: np.ndarray  # (n, n_agents, n_issues) float32, positions at the summit
+
+
+    def head(self, n: int) -> Chunk:
+        """The first `n` replicates of this chunk."""
+        return Chunk(self.start, self.outcome[:n], self.package[:n], self.summit_day[:n], self.position[:n])
+
+
+def simulate_chunks(
+    model: Model, entropy: int, runs: int, blocks_per_chunk: int, trajectory: np.ndarray | None = None
+) -> Iterator[Chunk]:
+    """Simulate replicates [0, runs) chunk by chunk, in order; memory is one chunk's.
+
+    Two scenarios' iterators with the same entropy and runs yield the same
+    replicates in the same order, so they can be zipped for paired estimates.
+    `trajectory` (weeks, n_agents, n_issues, k), if given, receives the first k
+    replicates' weekly positions.
+    """
+    total_blocks = -(-runs // BLOCK_SIZE)
+    k_traj = 0 if trajectory is None else trajectory.shape[-1]
+    for first in range(0, total_blocks, blocks_per_chunk):
+        blocks = Blocks(entropy, first, min(blocks_per_chunk, total_blocks - first))
+        start = first * BLOCK_SIZE
+        traj = trajectory[..., start : min(k_traj, start + blocks.size)] if start < k_traj else None
+        state = draw_state(model, blocks)
+        run_timeline(model, state, blocks, traj)
+        keep = min(blocks.size, runs - start)
+        yield Chunk(
+            start=start,
+            outcome=state.outcome[:keep],
+            package=state.package[:keep],
+            summit_day=state.summit_day[:keep].astype(np.int16),
+            position=np.moveaxis(state.at_summit[..., :keep], -1, 0).astype(np.float32),
+        )
 
 
 @dataclass
@@ -125,28 +158,15 @@ def run(
     package_counts = np.zeros(len(model.packages) + 1, dtype=np.int64)
     k_traj = min(runs, TRAJECTORY_SAMPLE)
     trajectory = np.zeros((model.weeks, model.n_agents, model.n_issues, k_traj), dtype=np.float32)
-    total_blocks = -(-runs // BLOCK_SIZE)
     done, stopped_early, interrupted = 0, False, False
     started = time.perf_counter()
     try:
-        for first in range(0, total_blocks, blocks_per_chunk):
-            blocks = Blocks(entropy, first, min(blocks_per_chunk, total_blocks - first))
-            start = first * BLOCK_SIZE
-            traj = trajectory[..., start : min(k_traj, start + blocks.size)] if start < k_traj else None
-            state = draw_state(model, blocks)
-            run_timeline(model, state, blocks, traj)
-            keep = min(blocks.size, runs - start)
+        for chunk in simulate_chunks(model, entropy, runs, blocks_per_chunk, trajectory):
             if precision is not None:
-                stop = _precise_enough(state.outcome[:keep], counts, done, precision)
+                stop = _precise_enough(chunk.outcome, counts, done, precision)
                 if stop is not None:
-                    keep, stopped_early = stop, True
-            chunk = Chunk(
-                start=start,
-                outcome=state.outcome[:keep],
-                package=state.package[:keep],
-                summit_day=state.summit_day[:keep].astype(np.int16),
-                position=np.moveaxis(state.at_summit[..., :keep], -1, 0).astype(np.float32),
-            )
+                    chunk, stopped_early = chunk.head(stop), True
+            keep = len(chunk.outcome)
             if sink is not None:  # first, so a Ctrl-C in the sink leaves the counts whole
                 sink(chunk)
             counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
