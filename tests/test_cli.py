@@ -253,3 +253,14 @@ def test_no_command_is_a_usage_error(capsys):
     """`python -m sim` alone exits 2 with an error line."""
     assert cli.main([]) == 2
     assert capsys.readouterr().err.startswith("error: sim: ")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """Piping the output into a reader that stops early (`| head -1`) prints no traceback."""
+    reader = subprocess.Popen(["head", "-c", "1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    proc = subprocess.run([sys.executable, "-m", "sim", "eum", str(ROOT / "tests" / "data" / "eum" / "ExampleActors.csv"),
+                           "--rounds", "200"], stdout=reader.stdin, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT)
+    reader.stdin.close()
+    reader.wait()
+    assert "Traceback" not in proc.stderr
