@@ -145,12 +145,16 @@ class ResultWriter:
 
     def __enter__(self) -> ResultWriter:
         _check_replaceable(self.out)
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.out.parent / f".{self.out.name}.partial-{secrets.token_hex(4)}"
         try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = self.out.parent / f".{self.out.name}.partial-{secrets.token_hex(4)}"
             (self.tmp / "replicates").mkdir(parents=True)
             for name in COLUMNS:
                 self._files[name] = open(self._raw(name), "wb")
+        except OSError as exc:
+            self._discard()
+            raise InputError(Problem("--out", "", f"cannot write a result directory there "
+                                     f"({exc.strerror or exc})", str(self.out), True)) from None
         except BaseException:
             self._discard()
             raise
@@ -162,6 +166,12 @@ class ResultWriter:
 
     def sink(self, chunk: Chunk) -> None:
         """Append one chunk's per-replicate columns; chunks must come in replicate order."""
+        try:
+            self._append(chunk)
+        except OSError as exc:
+            raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
+
+    def _append(self, chunk: Chunk) -> None:
         if self.tmp is None or not self._files:
             raise RuntimeError("ResultWriter.sink called outside its `with` block or after finish")
         if chunk.start != self._rows:
@@ -181,12 +191,18 @@ class ResultWriter:
         `extra` may name the `scenario_file`; its other keys are added to the
         summary. Returns the summary as written.
         """
-        from .plots import plot_fan, plot_outcomes  # late: matplotlib is slow to import
-
         if self.tmp is None or not self.tmp.exists():
             raise RuntimeError("ResultWriter.finish called outside its `with` block or twice")
         if result.runs < 1:
             raise RunError("no replicates finished: nothing to write")
+        try:
+            return self._finish(result, extra)
+        except OSError as exc:  # a full disk, a vanished directory: the run failed, not the input
+            raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
+
+    def _finish(self, result: RunResult, extra: dict | None) -> dict:
+        from .plots import plot_fan, plot_outcomes  # late: matplotlib is slow to import
+
         self._close()
         model, n = result.model, int(result.runs)
         shapes = {"outcome": (n,), "package": (n,), "summit_day": (n,),

@@ -166,3 +166,14 @@ def test_default_out_dir_is_results_scenario_run_id():
     a, b = default_out_dir("small"), default_out_dir("small")
     assert a.parts[:2] == ("results", "small") and a != b
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", a.name)
+
+
+def test_an_unwritable_out_dir_is_an_input_error(tmp_path):
+    """An --out path that cannot be a directory (under a file) is an InputError naming --out."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(InputError) as info:
+        with ResultWriter(blocker / "out"):
+            pass
+    assert info.value.problems[0].source == "--out"
+    assert list(tmp_path.iterdir()) == [blocker]
