@@ -7,6 +7,8 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .attribution import explain
+from .compare import compare
 from .errors import InputError, Problem, RunError, SimError
 from .model import CLASSES
 from .montecarlo import Estimate, RunResult, run, wilson
@@ -27,7 +29,9 @@ __all__ = [
     "Scenario",
     "SimError",
     "__version__",
+    "compare",
     "dump_scenario",
+    "explain",
     "load_scenario",
     "parse_scenario",
     "run",

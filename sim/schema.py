@@ -37,6 +37,7 @@ __all__ = [
     "Fixed",
     "Incident",
     "Normal",
+    "Observed",
     "Param",
     "Scenario",
     "Triangular",
@@ -433,6 +434,17 @@ class Outcome(Strict):
     substantive: list[Condition] = Field(min_length=1)
 
 
+class Observed(Strict):
+    """What happened at the meeting, for backtests (`run` ignores it): the coded
+    class (DESIGN section 2), the meeting's date (the planned date for a
+    cancelled visit) and where the coding comes from."""
+
+    outcome: Literal["breakthrough", "substantive", "talk_fest", "collapse"]
+    date: dt.date
+    source: str = Field(min_length=1)
+    note: str = ""
+
+
 class MonteCarlo(Strict):
     runs: int = Field(default=100_000, ge=1, le=10**9)
     seed: int | None = Field(default=None, ge=0)
@@ -453,6 +465,7 @@ class Scenario(Strict):
     incidents: list[Incident] = []
     outcome: Outcome
     monte_carlo: MonteCarlo = MonteCarlo()
+    observed: Observed | None = None  # backtests only: the coded outcome of the meeting
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Scenario:
@@ -560,6 +573,10 @@ def _rule_problems(s: Scenario):
         for k, c in enumerate(getattr(s.outcome, cls)):
             yield from issue_ref(f"outcome.{cls}.{k}.issue", c.issue)
 
+    if s.observed is not None and s.observed.date <= s.calendar.vantage:
+        # an outcome known at the vantage is no forecast
+        yield "observed.date", f"must be after calendar.vantage ({s.calendar.vantage})", str(s.observed.date)
+
 
 # --- Loading -------------------------------------------------------------------
 
@@ -591,12 +608,124 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
         raise InputError(
             Problem(source, "", "must be a YAML mapping of scenario keys", type(data).__name__, True)
         )
+    data = derive_scenario_data(data, source)
     if overrides:
         data = apply_overrides(data, overrides, source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise InputError(list(_problems(exc, source))) from None
+
+
+DERIVATION_KEYS = ("extends", "set", "remove_events", "include")
+"""Keys of a derived scenario file, resolved before validation (`derive_scenario_data`)."""
+
+
+def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = ()) -> dict:
+    """Resolve a derived scenario: `extends: PATH` (relative to `source`'s directory)
+    loads a base file, whose top-level keys this file's other keys replace; then
+    `remove_events: [name, ...]` drops events by name, `include: [FILE, ...]`
+    applies files of dotted paths to values (`_apply_includes`), and `set:
+    {dotted.path: value}` changes fields as `--set` does. Data without these keys is returned as
+    it is. Problems name `source`; a chain of `extends` that loops is an error.
+    """
+    if not any(key in data for key in DERIVATION_KEYS):
+        return data
+    data = dict(data)
+    extends, sets, removes, includes = (data.pop(key, None) for key in DERIVATION_KEYS)
+    here = Path(source)
+    seen = _seen or ((here.resolve(),) if here.is_file() else ())
+    if extends is not None:
+        data = {**_load_base(extends, source, seen), **data}
+    if removes is not None:
+        data = _remove_events(data, removes, source)
+    if includes is not None:
+        data = _apply_includes(data, includes, source)
+    if sets is not None:
+        if not isinstance(sets, dict) or not all(isinstance(k, str) for k in sets):
+            raise InputError(Problem(source, "set", "must be a mapping of dotted paths to values, "
+                                     "e.g. {agents.russia.resolve: 0.8}", sets, True))
+        try:
+            data = apply_overrides(data, sets, source)
+        except InputError as exc:
+            raise InputError([Problem(source, f"set.{p.path}", "no such field in the scenario"
+                                      + (" it extends" if extends is not None else ""), p.value, p.has_value)
+                              for p in exc.problems]) from None
+    return data
+
+
+def _load_base(extends: Any, source: str, seen: tuple[Path, ...]) -> dict:
+    """The plain data of the file `extends` names, itself derived if it extends another."""
+    if not isinstance(extends, str) or not extends.strip():
+        raise InputError(Problem(source, "extends", "must be the path of a scenario file, "
+                                 "relative to this file", extends, True))
+    path = Path(source).parent / extends
+    try:
+        key = path.resolve()
+        if key in seen:
+            chain = " -> ".join(str(p) for p in (*seen, key))
+            raise InputError(Problem(source, "extends", f"makes a cycle: {chain}", extends, True))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(Problem(source, "extends", f"cannot read {path}: {reason}", extends, True)) from None
+    try:
+        base = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(Problem(source, "extends", f"{path} is not valid YAML{where}", extends, True)) from None
+    if not isinstance(base, dict):
+        raise InputError(Problem(source, "extends", f"{path} is not a YAML mapping of scenario keys",
+                                 extends, True))
+    return derive_scenario_data(base, str(path), (*seen, key))
+
+
+def _apply_includes(data: dict, includes: Any, source: str) -> dict:
+    """`include: [FILE, ...]` (relative to `source`'s directory): each file is a
+    mapping of dotted paths to values (a `calibration.yaml`, say), applied in
+    order as `--set` applies them, after `extends` and `remove_events` and
+    before this file's own `set`."""
+    names = [includes] if isinstance(includes, str) else includes
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise InputError(Problem(source, "include", "must be a file name or a list of them, "
+                                 "relative to this file", includes, True))
+    for k, name in enumerate(names):
+        where = "include" if isinstance(includes, str) else f"include.{k}"
+        path = Path(source).parent / name
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InputError(Problem(source, where, f"cannot read {path}: {reason}", name, True)) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise InputError(Problem(source, where, f"{path} is not valid YAML{at}", name, True)) from None
+        if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
+            raise InputError(Problem(source, where, f"{path} must be a mapping of dotted paths to values, "
+                                     "e.g. {dynamics.noise: 0.02}", name, True))
+        try:
+            data = apply_overrides(data, values, source)
+        except InputError as exc:
+            raise InputError([Problem(str(path), p.path, "no such field in the scenario that includes it "
+                                      f"({source})", p.value, p.has_value) for p in exc.problems]) from None
+    return data
+
+
+def _remove_events(data: dict, removes: Any, source: str) -> dict:
+    events = data.get("events") or []
+    if not isinstance(removes, list) or not all(isinstance(name, str) for name in removes):
+        raise InputError(Problem(source, "remove_events", "must be a list of event names", removes, True))
+    if not isinstance(events, list):
+        return data  # the schema reports a malformed `events`
+    known = [e.get("name") for e in events if isinstance(e, dict)]
+    problems = [Problem(source, f"remove_events.{k}",
+                        f"no such event; known: {', '.join(map(str, known)) or 'none'}", name, True)
+                for k, name in enumerate(removes) if name not in known]
+    if problems:
+        raise InputError(problems)
+    return {**data, "events": [e for e in events if not (isinstance(e, dict) and e.get("name") in removes)]}
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
@@ -677,5 +806,6 @@ def dump_scenario(scenario: Scenario) -> str:
 
 def scenario_hash(scenario: Scenario) -> str:
     """SHA-256 of the validated scenario's canonical JSON (comments do not count)."""
-    canonical = scenario.model_dump_json(exclude_defaults=False)
+    # `observed` is not an input of the model: a backtest case hashes like its scenario
+    canonical = scenario.model_dump_json(exclude_defaults=False, exclude={"observed"})
     return hashlib.sha256(canonical.encode()).hexdigest()

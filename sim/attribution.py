@@ -1,0 +1,337 @@
+"""Attribution: what each scheduled event did to the forecast, and by how much.
+
+`explain` removes each event in turn and pairs the scenario without it against
+the scenario on the same replicates (`sim.compare`); with `shapley=True` it also
+shares the events' joint effect among them by their Shapley values (L. S.
+Shapley, "A value for n-person games", 1953), exactly over every coalition up
+to `EXACT_MAX_EVENTS` events, along sampled orders above. Pure functions.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compare import (GROUPS, Comparison, Difference, monte_carlo_settings, paired_difference, paired_tables,
+                      utc_now)
+from .model import CLASSES, COLLAPSE, Model, compile_model, draw_state
+from .montecarlo import Z95, Estimate, simulate_chunks, wilson
+from .randomness import BLOCK_SIZE, Blocks
+from .schema import Scenario
+from .timeline import run_timeline
+
+__all__ = [
+    "EXACT_MAX_EVENTS",
+    "SHAPLEY_BUDGET",
+    "EventEffect",
+    "Explanation",
+    "Shapley",
+    "explain",
+    "remove_events",
+    "shapley_plan",
+    "shapley_values",
+    "summarise_explanation",
+]
+
+METRICS = {"substantive_or_better": (0, 1), "collapse": (COLLAPSE,)}
+"""The outcomes `explain` attributes to events."""
+
+EXACT_MAX_EVENTS = 12
+"""Up to this many events, Shapley values enumerate every coalition (2**k runs a replicate)."""
+
+SHAPLEY_BUDGET = 4_000_000
+"""Default replicate-runs for Shapley values: about 40 s of the baseline on one core."""
+
+Progress = Callable[[int, int], None]
+
+
+# --- Explaining a forecast by its events -----------------------------------------------------
+
+
+def remove_events(scenario: Scenario, names: set[str] | list[str]) -> Scenario:
+    """The scenario without the named events, validated again."""
+    names = set(names)
+    unknown = names - {e.name for e in scenario.events}
+    if unknown:
+        raise ValueError(f"no such events: {', '.join(sorted(unknown))}")
+    data = scenario.model_dump()
+    data["events"] = [e for e in data["events"] if e["name"] not in names]
+    return Scenario.model_validate(data)
+
+
+@dataclass(frozen=True)
+class EventEffect:
+    """What removing one event does: A is the scenario, B the scenario without it."""
+
+    name: str
+    date: dt.date
+    removed: Comparison
+
+    def change(self, group: str) -> Difference:
+        """P(group) without the event minus P(group) with it, paired."""
+        return self.removed.difference(group)
+
+
+@dataclass(frozen=True)
+class Shapley:
+    """Shapley values of the events for P(substantive or better) and P(collapse).
+
+    A replicate is a game: f_i(S) is 1 if replicate i ends in the outcome when only
+    the events in S can happen (the others' probability set to 0 in that replicate,
+    which leaves every random number of the rest unchanged, hence equals removing
+    them). Each replicate's Shapley values are computed, exactly over all 2**k
+    coalitions ("exact") or along one random order of the events per replicate
+    ("sampled", Castro, Gomez and Tejada 2009, unbiased); the value is their mean
+    over `runs` replicates and the interval comes from their spread, so for
+    "sampled" it covers the sampling of orders too. Per replicate the values sum
+    to f_i(all) - f_i(none), so their means sum to v(all) - v(none): held here in
+    integers (`sums`, in units of 1 / (scale * runs)), exactly.
+    """
+
+    method: str  # "exact" | "sampled"
+    events: tuple[str, ...]  # in date order
+    dates: tuple[dt.date, ...]
+    runs: int
+    passes: int  # runs of the model per replicate: 2**k (exact) or k + 1 (sampled)
+    scale: int  # k! (exact), 1 (sampled)
+    sums: dict[str, np.ndarray]  # metric -> (k,) int64, sum over replicates of scale * value
+    squares: dict[str, np.ndarray]  # metric -> (k,) float64, sum over replicates of value**2
+    none_all: dict[str, np.ndarray]  # metric -> (2, 2) int64: replicates by (f(none), f(all))
+
+    def values(self, metric: str) -> np.ndarray:
+        return self.sums[metric] / (self.scale * self.runs)
+
+    def half_widths(self, metric: str) -> np.ndarray:
+        """95 % half-widths of the values, from the per-replicate spread."""
+        n = self.runs
+        if n < 2:
+            return np.full(len(self.events), 2.0)
+        mean = self.values(metric)
+        var = np.maximum(self.squares[metric] / n - mean * mean, 0.0) * n / (n - 1)
+        return Z95 * np.sqrt(var / n)
+
+    def total(self, metric: str) -> Difference:
+        """v(all) - v(none), paired: what the values share out."""
+        table = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
+        table[:2, :2] = self.none_all[metric]  # class 0: outside the outcome, 1: inside
+        return paired_difference(table, (1,))
+
+
+@dataclass(frozen=True)
+class Explanation:
+    scenario: str
+    runs: int
+    entropy: int
+    seconds: float
+    counts: np.ndarray  # (4,) classes of the scenario itself
+    effects: list[EventEffect]  # largest change in P(substantive or better) first
+    shapley: Shapley | None
+
+    def estimates(self) -> dict[str, Estimate]:
+        return {name: wilson(int(self.counts[list(cls)].sum()), self.runs) for name, cls in GROUPS.items()}
+
+
+def explain(
+    scenario: Scenario,
+    *,
+    runs: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    shapley: bool = False,
+    shapley_runs: int | None = None,
+    shapley_method: str = "auto",
+    progress: Progress | None = None,
+) -> Explanation:
+    """Each scheduled event removed in turn, paired against the full scenario on the
+    same `runs` replicates; with `shapley`, the events' Shapley values too
+    (`shapley_plan` says how many replicates and which method by default)."""
+    runs, entropy, blocks_per_chunk = monte_carlo_settings(scenario, runs, seed, chunk_size)
+    events = sorted(scenario.events, key=lambda e: (e.date, e.name))
+    plan = shapley_plan(len(events), runs, shapley_runs, shapley_method) if shapley else None
+    total = runs * (len(events) + 1) + (plan[1] * plan[2] if plan else 0)
+    tick = _progress_counter(progress, total)
+    started = time.perf_counter()
+
+    full = compile_model(scenario)
+    without = [compile_model(remove_events(scenario, {e.name})) for e in events]
+    joints = np.zeros((len(events), len(CLASSES), len(CLASSES)), dtype=np.int64)
+    counts = np.zeros(len(CLASSES), dtype=np.int64)
+    if events:
+        for tables in paired_tables(full, without, entropy, runs, blocks_per_chunk):
+            joints += tables
+            tick(int(tables[0].sum()) * (len(events) + 1))
+        counts = joints[0].sum(axis=1)
+    else:
+        for chunk in simulate_chunks(full, entropy, runs, blocks_per_chunk):
+            counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
+            tick(len(chunk.outcome))
+
+    seconds = time.perf_counter() - started
+    effects = [EventEffect(e.name, e.date, Comparison(j, runs, entropy, seconds)) for e, j in zip(events, joints)]
+    effects.sort(key=lambda ef: (-abs(ef.change("substantive_or_better").diff),
+                                 -abs(ef.change("collapse").diff), ef.name))
+    values = None
+    if plan is not None:
+        method, n, passes = plan
+        values = shapley_values(full, entropy, n, method=method, blocks_per_chunk=blocks_per_chunk, tick=tick)
+    return Explanation(scenario.name, runs, entropy, time.perf_counter() - started, counts, effects, values)
+
+
+def shapley_plan(k: int, runs: int, shapley_runs: int | None = None, method: str = "auto") -> tuple[str, int, int]:
+    """(method, replicates, runs of the model per replicate) for `k` events.
+
+    "auto" is exact up to `EXACT_MAX_EVENTS` events, sampled above. Without
+    `shapley_runs`, the replicates are `runs`, capped so the model runs about
+    `SHAPLEY_BUDGET` replicates in all (at least one block).
+    """
+    if method == "auto":
+        method = "exact" if k <= EXACT_MAX_EVENTS else "sampled"
+    if method not in ("exact", "sampled"):
+        raise ValueError(f"shapley method must be auto, exact or sampled (got {method!r})")
+    passes = 2**k if method == "exact" else k + 1
+    if shapley_runs is None:
+        shapley_runs = min(runs, max(BLOCK_SIZE, SHAPLEY_BUDGET // passes // BLOCK_SIZE * BLOCK_SIZE))
+    if shapley_runs < 1:
+        raise ValueError(f"shapley runs must be >= 1 (got {shapley_runs})")
+    return method, shapley_runs, passes
+
+
+def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exact",
+                   blocks_per_chunk: int = 8, tick: Callable[[int], None] | None = None) -> Shapley:
+    """The events' Shapley values on replicates [0, runs) (see `Shapley`)."""
+    k = len(model.events)
+    metric_classes = {m: np.isin(np.arange(len(CLASSES)), cls) for m, cls in METRICS.items()}
+    sums = {m: np.zeros(k, dtype=np.int64) for m in METRICS}
+    squares = {m: np.zeros(k) for m in METRICS}
+    none_all = {m: np.zeros((2, 2), dtype=np.int64) for m in METRICS}
+    if method == "exact":
+        scale = math.factorial(k)
+        coalitions = np.arange(2**k)
+        members = ((coalitions[:, None] >> np.arange(k)) & 1).astype(bool)  # (2**k, k)
+        masks = [members[s][:, None] for s in range(2**k)]
+        weights = np.array([math.factorial(s) * math.factorial(k - s - 1) for s in range(k)], dtype=np.float64)
+        popcount = np.array([bin(s).count("1") for s in range(2**k)])
+    elif method == "sampled":
+        scale = 1
+    else:
+        raise ValueError(f"method must be exact or sampled (got {method!r})")
+    passes = 2**k if method == "exact" else k + 1
+    if blocks_per_chunk * BLOCK_SIZE * passes > 1 << 26:  # bound the outcome table to 64 MiB
+        blocks_per_chunk = max(1, (1 << 26) // (BLOCK_SIZE * passes))
+
+    total_blocks = -(-runs // BLOCK_SIZE)
+    for first in range(0, total_blocks, blocks_per_chunk):
+        blocks = Blocks(entropy, first, min(blocks_per_chunk, total_blocks - first))
+        keep = min(blocks.size, runs - first * BLOCK_SIZE)
+        if method == "sampled":
+            rank = _random_ranks(entropy, blocks, k)  # (k, size): each replicate's order of the events
+            masks = [rank < m for m in range(k + 1)]
+        outcome = _coalition_outcomes(model, blocks, masks, keep, tick)  # (passes, keep)
+        rank_kept = rank[:, :keep] if method == "sampled" else None
+        for metric, inside in metric_classes.items():
+            f = inside[outcome].astype(np.int8)  # (passes, keep)
+            none_all[metric] += np.bincount(2 * f[0] + f[-1], minlength=4).reshape(2, 2)
+            if k == 0:
+                continue
+            if method == "exact":
+                phi = np.empty((k, keep), dtype=np.int64)
+                for j in range(k):
+                    without = coalitions[(coalitions >> j) & 1 == 0]
+                    gain = (f[without | (1 << j)] - f[without]).astype(np.float64)
+                    # Exact in float64: |integer sums| <= k! < 2**53 for k <= 18.
+                    phi[j] = np.rint(weights[popcount[without]] @ gain).astype(np.int64)
+            else:
+                phi = (np.take_along_axis(f, rank_kept + 1, axis=0)
+                       - np.take_along_axis(f, rank_kept, axis=0)).astype(np.int64)
+            sums[metric] += phi.sum(axis=1)
+            squares[metric] += ((phi / scale) ** 2).sum(axis=1)
+
+    names = tuple(e.name for e in model.events)
+    start = model.start_date
+    dates = tuple(start + dt.timedelta(days=e.day) if start is not None else None for e in model.events)
+    return Shapley(method, names, dates, runs, passes, scale, sums, squares, none_all)
+
+
+def _random_ranks(entropy: int, blocks: Blocks, k: int) -> np.ndarray:
+    """(k, size) int: rank[e, i] is event e's place in replicate i's random order,
+    drawn per block of replicates so the orders do not depend on chunking."""
+    out = np.empty((k, blocks.size), dtype=np.int64)
+    for rng, sl in zip(blocks.rngs("attribution", "orders"), blocks.slices()):
+        out[:, sl] = rng.random((k, BLOCK_SIZE)).argsort(axis=0).argsort(axis=0)
+    return out
+
+
+def _coalition_outcomes(model: Model, blocks: Blocks, masks: list[np.ndarray], keep: int,
+                        tick: Callable[[int], None] | None) -> np.ndarray:
+    """(len(masks), keep) classes: the chunk run once per mask, (k, 1) or (k, size)
+    booleans saying which events may happen in which replicate. The parameters
+    are drawn once; every run sees the same random numbers."""
+    drawn = draw_state(model, blocks)
+    out = np.empty((len(masks), keep), dtype=np.uint8)
+    for p, mask in enumerate(masks):
+        state = copy.deepcopy(drawn)
+        state.event_probability = drawn.event_probability * mask
+        run_timeline(model, state, blocks)
+        out[p] = state.outcome[:keep]
+        if tick is not None:
+            tick(keep)
+    return out
+
+
+def _progress_counter(progress: Progress | None, total: int) -> Callable[[int], None]:
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(min(done, total), total)
+
+    return tick
+
+
+def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str | None = None) -> dict:
+    """An explanation as JSON-ready data; each event's `removed` entry holds, per
+    outcome, P without the event minus P with it (`diff`) and its paired interval."""
+    from . import __version__
+    from .schema import scenario_hash
+
+    out = {
+        "sim_version": __version__,
+        "command": "explain",
+        "scenario": e.scenario,
+        "scenario_file": scenario_file,
+        "scenario_hash": scenario_hash(scenario),
+        "runs": e.runs,
+        "seed_entropy": e.entropy,
+        "seconds": round(e.seconds, 6),
+        "classes": {name: est.as_dict() for name, est in e.estimates().items()},
+        "events": [{"name": ef.name, "date": ef.date.isoformat(),
+                    "removed": {g: ef.change(g).as_dict() for g in GROUPS}} for ef in e.effects],
+        "shapley": None,
+        "created": utc_now(),
+    }
+    s = e.shapley
+    if s is not None:
+        metrics = {}
+        for metric in METRICS:
+            values, half = s.values(metric), s.half_widths(metric)
+            counts = s.none_all[metric]
+            metrics[metric] = {
+                "no_events": wilson(int(counts[1].sum()), s.runs).as_dict(),
+                "all_events": wilson(int(counts[:, 1].sum()), s.runs).as_dict(),
+                "total": s.total(metric).as_dict(),
+                "sum_of_values": float(s.sums[metric].sum() / (s.scale * s.runs)),
+                "values": [{"name": name, "date": None if d is None else d.isoformat(), "value": float(v),
+                            "low": float(v - h), "high": float(v + h)}
+                           for name, d, v, h in zip(s.events, s.dates, values, half)],
+            }
+        out["shapley"] = {"method": s.method, "runs": s.runs, "runs_per_replicate": s.passes,
+                          "events": len(s.events), "metrics": metrics}
+    return out

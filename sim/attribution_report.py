@@ -1,0 +1,314 @@
+"""What `compare` and `explain` show: tables on stdout, charts, and result directories.
+
+Everything here reads the plain summaries of `sim.compare` (`summarise_comparison`,
+`summarise_explanation`), so a saved `summary.json` redraws the same pictures.
+Charts are files only (the Agg backend, set by `sim.plots`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .model import CLASSES
+from .plots import CLASS_COLOURS, CLASS_LABELS, DPI
+from .results import _check_replaceable, _fsync_dir, write_json_atomic
+
+__all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
+           "print_explanation", "write_attribution"]
+
+GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
+SIDE_COLOURS = ("#4d6fa3", "#e08a3c")  # A, B
+UP, DOWN = "#4d9a53", "#c2403a"
+
+
+# --- Result directories ------------------------------------------------------------------
+
+
+def write_attribution(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]]) -> None:
+    """Write `summary.json` and each `plots[name](summary, path)` to directory `out`,
+    whole or not at all: into a temp directory beside it, then renamed into place."""
+    out = Path(out)
+    _check_replaceable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
+    try:
+        tmp.mkdir()
+        write_json_atomic(tmp / "summary.json", summary)
+        for name, plot in plots.items():
+            plot(summary, tmp / name)
+        if os.path.lexists(out):  # an empty directory or an earlier result: replaced
+            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    _fsync_dir(out.parent)
+
+
+# --- Tables ---------------------------------------------------------------------------------
+
+
+def _console():
+    """stdout; 120 columns when it is not a terminal (a file, a pipe), so the tables do not wrap."""
+    from rich.console import Console
+
+    console = Console(file=sys.stdout, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120
+    return console
+
+
+def _p(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _d(x: float) -> str:
+    return "0" if x == 0 else f"{x:+.4f}"
+
+
+def _interval(e: dict) -> str:
+    if e["low"] == e["high"] == e["diff"] == 0:
+        return "[0, 0] exactly"
+    return f"[{_d(e['low'])}, {_d(e['high'])}]"
+
+
+def _narrowing(e: dict) -> str:
+    r = e["narrowing"]
+    if r is None:
+        return "exact" if e["unpaired_half_width"] > 0 else "-"
+    return f"{r:.1f}x"
+
+
+def print_comparison(summary: dict, out: Path | None) -> None:
+    """Per outcome: P under A and B, B - A with its paired interval, and how much wider
+    an unpaired comparison of the same runs would have been."""
+    from rich.table import Table
+
+    console = _console()
+    a, b = summary["a"]["scenario"], summary["b"]["scenario"]
+    table = Table(title=f"A: {a}   B: {b}   (same {summary['runs']:,} replicates, paired)",
+                  title_justify="left")
+    for name, justify in (("outcome", "left"), ("P(A)", "right"), ("P(B)", "right"),
+                          ("B - A [95 % interval, paired]", "right"), ("unpaired +-", "right"),
+                          ("narrower", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    rows = [*((c, summary["classes"][c]) for c in CLASSES),
+            ("substantive_or_better", summary["headline"]["substantive_or_better"])]
+    for k, (name, e) in enumerate(rows):
+        table.add_row(GROUP_LABELS[name].lower(), _p(e["p_a"]), _p(e["p_b"]), f"{_d(e['diff'])} {_interval(e)}",
+                      f"{e['unpaired_half_width']:.4f}", _narrowing(e), end_section=k == len(rows) - 2)
+    console.print(table)
+    h = summary["headline"]["substantive_or_better"]
+    console.print(f"P(substantive or better): {_p(h['p_a'])} -> {_p(h['p_b'])}, "
+                  f"B - A = {_d(h['diff'])} {_interval(h)}", soft_wrap=True)
+    console.print("narrower: the unpaired 95 % interval's width over the paired one "
+                  "(common random numbers; only positively correlated outcomes gain)", soft_wrap=True)
+    console.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
+                  f"{summary['seconds']:.2f} s", soft_wrap=True)
+    if out is not None:
+        console.print(f"results: {out}", soft_wrap=True)
+
+
+def print_explanation(summary: dict, out: Path | None) -> None:
+    """Each event's removal (largest change first), then the Shapley values if any."""
+    from rich.table import Table
+
+    console = _console()
+    c = summary["classes"]
+    console.print(f"{summary['scenario']}: P(substantive or better) = {_p(c['substantive_or_better']['p'])}, "
+                  f"P(collapse) = {_p(c['collapse']['p'])} with "
+                  + (f"all {len(summary['events'])} scheduled events" if len(summary["events"]) != 1
+                     else "its one scheduled event"),
+                  soft_wrap=True)
+    table = Table(title="Each event removed, the rest kept (change = P without it - P with it; paired)",
+                  title_justify="left")
+    for name, justify in (("event", "left"), ("date", "left"),
+                          ("P(substantive or better) [95 %]", "right"), ("P(collapse) [95 %]", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    for ev in summary["events"]:
+        s, k = ev["removed"]["substantive_or_better"], ev["removed"]["collapse"]
+        table.add_row(ev["name"], ev["date"], f"{_d(s['diff'])} {_interval(s)}", f"{_d(k['diff'])} {_interval(k)}")
+    console.print(table)
+
+    sh = summary["shapley"]
+    if sh is not None:
+        metrics = sh["metrics"]
+        table = Table(title="Shapley values: each event's share of the change from no events to all "
+                            "(they sum to it)", title_justify="left")
+        for name, justify in (("event", "left"), ("date", "left"),
+                              ("P(substantive or better) [95 %]", "right"), ("P(collapse) [95 %]", "right")):
+            table.add_column(name, justify=justify, no_wrap=True)
+        share = lambda v: f"{_d(v['value'])} [{_d(v['low'])}, {_d(v['high'])}]"  # noqa: E731
+        for s, k in zip(metrics["substantive_or_better"]["values"], metrics["collapse"]["values"]):
+            table.add_row(s["name"], s["date"] or "", share(s), share(k))
+        s_tot, k_tot = metrics["substantive_or_better"], metrics["collapse"]
+        table.add_row("sum of the shares", "", _d(s_tot["sum_of_values"]), _d(k_tot["sum_of_values"]),
+                      end_section=True)
+        table.add_row("no events", "", _p(s_tot["no_events"]["p"]), _p(k_tot["no_events"]["p"]))
+        table.add_row("all events", "", _p(s_tot["all_events"]["p"]), _p(k_tot["all_events"]["p"]))
+        table.add_row("all - none", "", f"{_d(s_tot['total']['diff'])} {_interval(s_tot['total'])}",
+                      f"{_d(k_tot['total']['diff'])} {_interval(k_tot['total'])}")
+        console.print(table)
+        k = sh["events"]
+        how = (f"exact over all 2^{k} = {2**k:,} coalitions" if sh["method"] == "exact" else
+               f"sampled: one random order of the {k} events per replicate (exact enumeration stops at 12 "
+               "events); the intervals include the sampling of orders")
+        console.print(f"Shapley values {how}; {sh['runs']:,} replicates x {sh['runs_per_replicate']:,} runs "
+                      "of the model each, on the same random numbers", soft_wrap=True)
+    console.print(f"{summary['runs']:,} replicates per removal, seed entropy {summary['seed_entropy']}, "
+                  f"{summary['seconds']:.2f} s", soft_wrap=True)
+    if out is not None:
+        console.print(f"results: {out}", soft_wrap=True)
+
+
+# --- Charts ---------------------------------------------------------------------------------
+
+
+def plot_comparison(summary: dict, path: str | Path) -> None:
+    """Left: each class's probability under A and B with Wilson intervals. Right: B - A
+    per outcome, the paired 95 % interval (thick) over the unpaired one (thin)."""
+    a, b = summary["a"]["scenario"], summary["b"]["scenario"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained",
+                                      gridspec_kw={"width_ratios": [1, 1.15]})
+    try:
+        x = np.arange(len(CLASSES))
+        for k, (side, label) in enumerate((("a", f"A: {a}"), ("b", f"B: {b}"))):
+            p = np.array([summary["classes"][c][f"p_{side}"] for c in CLASSES])
+            lo, hi = np.array([summary["classes"][c][f"p_{side}_interval"] for c in CLASSES]).T
+            xs = x + (k - 0.5) * 0.38
+            left.bar(xs, p, width=0.36, color=SIDE_COLOURS[k], label=label, edgecolor="#333333", linewidth=0.5)
+            left.errorbar(xs, p, yerr=[np.clip(p - lo, 0, None), np.clip(hi - p, 0, None)], fmt="none",
+                          ecolor="black", elinewidth=1, capsize=3)
+            for xi, pi in zip(xs, p):
+                left.annotate(f"{pi:.3f}", (xi, pi), xytext=(0, 3), textcoords="offset points",
+                              ha="center", va="bottom", fontsize=8)
+        left.set_xticks(x, [CLASS_LABELS[c] for c in CLASSES])
+        left.set_ylabel("Probability (bars: 95 % interval)")
+        left.set_ylim(0, 1.0)
+        left.legend(loc="upper right", fontsize=9)
+        _tidy(left, "y")
+        left.set_title("Outcome under each scenario", fontsize=11)
+
+        groups = [*CLASSES, "substantive_or_better"]
+        entries = [summary["headline"]["substantive_or_better"] if g == "substantive_or_better"
+                   else summary["classes"][g] for g in groups]
+        y = np.arange(len(groups))[::-1]
+        for yi, g, e in zip(y, groups, entries):
+            colour = CLASS_COLOURS.get(g, "#1b7837")
+            u = e["unpaired_half_width"]
+            right.plot([e["diff"] - u, e["diff"] + u], [yi, yi], color="#bbbbbb", linewidth=7,
+                       solid_capstyle="butt", label="unpaired 95 %" if yi == y[0] else None)
+            right.errorbar([e["diff"]], [yi], xerr=[[e["diff"] - e["low"]], [e["high"] - e["diff"]]], fmt="o",
+                           color=colour, markeredgecolor="black", markersize=5, ecolor="black", elinewidth=2,
+                           capsize=4, label="paired 95 %" if yi == y[0] else None)
+            right.annotate(f"{e['diff']:+.4f}  ({_narrowing(e)} narrower)", (e["diff"] + max(u, 1e-4), yi),
+                           xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+        right.axvline(0, color="#555555", linewidth=0.8)
+        right.set_yticks(y, [GROUP_LABELS[g] for g in groups])
+        span = max(max(abs(e["diff"]) + e["unpaired_half_width"] for e in entries), 1e-3)
+        right.set_xlim(-span * 1.15, span * 2.2)
+        right.set_xlabel("B - A (probability)")
+        right.legend(loc="lower left", fontsize=8)
+        _tidy(right, "x")
+        right.set_title("Difference, paired on the same replicates", fontsize=11)
+        fig.suptitle(f"{b} against {a}: {summary['runs']:,} replicates each, common random numbers, "
+                     f"seed {_seed(summary['seed_entropy'])}", fontsize=12)
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)
+
+
+def plot_explanation(summary: dict, path: str | Path) -> None:
+    """Each event's removal: the change in P(substantive or better) and in P(collapse),
+    with paired 95 % intervals, largest first."""
+    events = summary["events"]
+    n = max(len(events), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 1.2 + 0.36 * n), sharey=True, layout="constrained")
+    try:
+        y = np.arange(len(events))[::-1]
+        for ax, group, title in ((axes[0], "substantive_or_better", "P(substantive or better)"),
+                                 (axes[1], "collapse", "P(collapse)")):
+            d = np.array([ev["removed"][group]["diff"] for ev in events])
+            lo = np.array([ev["removed"][group]["low"] for ev in events])
+            hi = np.array([ev["removed"][group]["high"] for ev in events])
+            good = d > 0 if group == "substantive_or_better" else d < 0
+            ax.barh(y, d, color=np.where(good, UP, DOWN), height=0.65, edgecolor="#333333", linewidth=0.4)
+            ax.errorbar(d, y, xerr=[d - lo, hi - d], fmt="none", ecolor="black", elinewidth=1, capsize=2.5)
+            ax.axvline(0, color="#555555", linewidth=0.8)
+            ax.set_xlabel(f"change in {title} if the event is removed")
+            ax.set_title(title, fontsize=11)
+            _tidy(ax, "x")
+        axes[0].set_yticks(y, [f"{ev['name']} ({ev['date'][5:]})" for ev in events], fontsize=9)
+        if not events:
+            axes[0].text(0.5, 0.5, "no scheduled events", transform=axes[0].transAxes, ha="center")
+        fig.suptitle(f"{summary['scenario']}: what removing each event does ({summary['runs']:,} paired "
+                     f"replicates; green: the forecast improves without it)", fontsize=11)
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)
+
+
+def plot_shapley(summary: dict, path: str | Path) -> None:
+    """A waterfall of P(substantive or better): from no events to all of them, one
+    step per event in date order, each step its Shapley value with its interval."""
+    sh = summary["shapley"]["metrics"]["substantive_or_better"]
+    values = sh["values"]
+    start, end = sh["no_events"]["p"], sh["all_events"]["p"]
+    labels = ["no events", *(f"{v['name']} ({(v['date'] or '')[5:]})" for v in values), "all events"]
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(10, 1.4 + 0.36 * n), layout="constrained")
+    try:
+        y = np.arange(n)[::-1]
+        cum = start + np.concatenate([[0.0], np.cumsum([v["value"] for v in values])])
+        lows = [v["low"] for v in values]
+        highs = [v["high"] for v in values]
+        reach = [start, end, *cum, *(c + (h - v["value"]) for c, v, h in zip(cum[1:], values, highs)),
+                 *(c + (lo - v["value"]) for c, v, lo in zip(cum[1:], values, lows))]
+        pad = max((max(reach) - min(reach)) * 0.12, 0.005)
+        x0 = max(0.0, min(reach) - pad)
+        for yi, p, colour in ((y[0], start, "#888888"), (y[-1], end, "#333333")):
+            ax.barh(yi, p - x0, left=x0, color=colour, height=0.65)
+            ax.annotate(f"{p:.3f}", (p, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+        for k, v in enumerate(values):
+            yi, before, value = y[k + 1], cum[k], v["value"]
+            ax.barh(yi, value, left=before, color=UP if value >= 0 else DOWN, height=0.65,
+                    edgecolor="#333333", linewidth=0.4)
+            ax.errorbar([before + value], [yi], xerr=[[value - v["low"]], [v["high"] - value]], fmt="none",
+                        ecolor="black", elinewidth=1, capsize=2.5)
+            ax.annotate(f"{value:+.4f}", (max(before, before + value, before + v["high"]), yi),
+                        xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+            ax.plot([before + value] * 2, [yi - 0.33, yi - 0.67], color="#999999", linewidth=0.6)
+        ax.set_xlim(x0, max(reach) + pad * 2.5)
+        ax.set_yticks(y, labels, fontsize=9)
+        ax.set_xlabel("P(substantive or better)")
+        _tidy(ax, "x")
+        how = "exact" if summary["shapley"]["method"] == "exact" else "sampled orders"
+        ax.set_title(f"{summary['scenario']}: each event's Shapley share of P(substantive or better), in date "
+                     f"order\n({how}, {summary['shapley']['runs']:,} replicates; bars: 95 % intervals)",
+                     fontsize=11)
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)
+
+
+def _tidy(ax, grid_axis: str) -> None:
+    ax.grid(axis=grid_axis, alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _seed(entropy: int) -> str:
+    text = str(entropy)
+    return text if len(text) <= 12 else text[:10] + "..."

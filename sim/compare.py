@@ -1,0 +1,247 @@
+"""Paired comparisons: two scenarios on the same random numbers, B - A per outcome.
+
+`compare` runs both scenarios on the same replicates (common random numbers)
+and keeps only the 4 x 4 table of (class under A, class under B), so memory
+does not grow with the runs; each difference's interval comes from the paired
+replicates, and is set beside the interval two independent runs would give.
+`sim.attribution` builds on this to explain a forecast by its events. Pure
+functions: nothing is written or printed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError, Problem
+from .model import CLASSES, Model, compile_model
+from .montecarlo import Z95, Estimate, simulate_chunks, wilson
+from .randomness import BLOCK_SIZE, make_root_entropy
+from .schema import Scenario
+
+__all__ = [
+    "GROUPS",
+    "Comparison",
+    "Difference",
+    "check_pairable",
+    "compare",
+    "paired_difference",
+    "summarise_comparison",
+]
+
+GROUPS: dict[str, tuple[int, ...]] = {
+    **{name: (k,) for k, name in enumerate(CLASSES)},
+    "substantive_or_better": (0, 1),
+}
+"""The outcomes a comparison reports: each class, and the headline group."""
+
+Progress = Callable[[int, int], None]
+
+
+# --- Paired differences ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """An outcome's probability under A and under B, and B - A from paired replicates.
+
+    The paired 95 % interval is mean +- 1.96 sd / sqrt(n) over the per-replicate
+    differences d_i in {-1, 0, 1} (exactly [0, 0] when every d_i is 0); the unpaired
+    half-width is what two independent runs of n would give,
+    1.96 sqrt(p_a (1 - p_a) / n + p_b (1 - p_b) / n).
+    """
+
+    p_a: float
+    p_b: float
+    diff: float
+    low: float
+    high: float
+    paired_half_width: float
+    unpaired_half_width: float
+    gained: int  # replicates with the outcome under B but not under A
+    lost: int  # replicates with the outcome under A but not under B
+    n: int
+
+    @property
+    def narrowing(self) -> float | None:
+        """Unpaired over paired interval width; None where the paired width is 0."""
+        if self.paired_half_width == 0:
+            return None
+        return self.unpaired_half_width / self.paired_half_width
+
+    def as_dict(self) -> dict:
+        return {"p_a": self.p_a, "p_b": self.p_b, "diff": self.diff, "low": self.low, "high": self.high,
+                "paired_half_width": self.paired_half_width,
+                "unpaired_half_width": self.unpaired_half_width, "narrowing": self.narrowing,
+                "gained": self.gained, "lost": self.lost}
+
+
+def paired_difference(joint: np.ndarray, classes: tuple[int, ...]) -> Difference:
+    """B - A for the outcome "class in `classes`" from `joint` (4, 4): replicates by
+    (class under A, class under B).
+
+    Computed so that swapping A and B (transposing `joint`) negates every figure
+    exactly: the interval of B - A is the mirror of that of A - B, bit for bit.
+    """
+    joint = np.asarray(joint, dtype=np.int64)
+    n = int(joint.sum())
+    if n < 1:
+        raise ValueError("a paired difference needs at least one replicate")
+    inside = list(classes)
+    in_a, in_b = int(joint[inside, :].sum()), int(joint[:, inside].sum())
+    both = int(joint[np.ix_(inside, inside)].sum())
+    gained, lost = in_b - both, in_a - both
+    p_a, p_b = in_a / n, in_b / n
+    diff = (gained - lost) / n
+    if gained == 0 and lost == 0:
+        half = 0.0
+    elif n == 1:
+        half = 2.0  # one replicate says nothing about the spread: the whole range
+    else:
+        var = ((gained + lost) / n - diff * diff) * n / (n - 1)
+        half = Z95 * math.sqrt(max(var, 0.0) / n)
+    unpaired = Z95 * math.sqrt(p_a * (1 - p_a) / n + p_b * (1 - p_b) / n)
+    low, high = max(-1.0, diff - half), min(1.0, diff + half)
+    return Difference(p_a, p_b, diff, low, high, half, unpaired, gained, lost, n)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two scenarios run on the same replicates: `joint[a, b]` counts the replicates
+    whose class was a under A and b under B."""
+
+    joint: np.ndarray  # (4, 4) int64
+    runs: int
+    entropy: int
+    seconds: float
+
+    def difference(self, group: str) -> Difference:
+        return paired_difference(self.joint, GROUPS[group])
+
+    def differences(self) -> dict[str, Difference]:
+        """Every class, then P(substantive or better)."""
+        return {name: self.difference(name) for name in GROUPS}
+
+    def estimates(self, side: str) -> dict[str, Estimate]:
+        """Each class's probability under A (`side="a"`) or B, with its Wilson interval."""
+        counts = self.joint.sum(axis=1 if side == "a" else 0)
+        return {name: wilson(int(counts[list(cls)].sum()), self.runs) for name, cls in GROUPS.items()}
+
+
+def check_pairable(a: Scenario, b: Scenario, a_name: str = "A", b_name: str = "B") -> None:
+    """Refuse scenarios whose replicates cannot be paired: different agents or issues
+    change the layout of every shared random stream, and different issue anchors
+    change the summit's menu. One problem per difference, naming both files."""
+    source = f"{a_name} vs {b_name}"
+    why = "pairing needs the same agents and issues (their random streams must line up)"
+    problems = []
+    for kind in ("agents", "issues"):
+        names_a, names_b = set(getattr(a, kind)), set(getattr(b, kind))
+        for name in sorted(names_a - names_b):
+            problems.append(Problem(source, f"{kind}.{name}", f"only in {a_name}; {why}"))
+        for name in sorted(names_b - names_a):
+            problems.append(Problem(source, f"{kind}.{name}", f"only in {b_name}; {why}"))
+    for name in sorted(set(a.issues) & set(b.issues)):
+        anchors_a, anchors_b = dict(a.issues[name].anchors), dict(b.issues[name].anchors)
+        if anchors_a != anchors_b:
+            problems.append(Problem(
+                source, f"issues.{name}.anchors",
+                f"differ, so the summit's menu differs; {a_name} has {_show_anchors(anchors_a)}, "
+                f"{b_name} has {_show_anchors(anchors_b)}"))
+    if problems:
+        raise InputError(problems)
+
+
+def _show_anchors(anchors: dict) -> str:
+    return "{" + ", ".join(f"{k}: {v:g}" for k, v in sorted(anchors.items(), key=lambda kv: kv[1])) + "}"
+
+
+def compare(
+    a: Scenario,
+    b: Scenario,
+    *,
+    runs: int | None = None,
+    seed: int | None = None,
+    chunk_size: int | None = None,
+    progress: Progress | None = None,
+    names: tuple[str, str] = ("A", "B"),
+) -> Comparison:
+    """Run `a` and `b` on the same `runs` replicates (common random numbers) and count
+    (class under A, class under B). Defaults come from `a`'s `monte_carlo:` block;
+    `names` label the scenarios in the refusal of an unpairable pair."""
+    check_pairable(a, b, *names)
+    runs, entropy, blocks_per_chunk = monte_carlo_settings(a, runs, seed, chunk_size)
+    started = time.perf_counter()
+    joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
+    done = 0
+    for tables in paired_tables(compile_model(a), [compile_model(b)], entropy, runs, blocks_per_chunk):
+        joint += tables[0]
+        done = int(joint.sum())
+        if progress is not None:
+            progress(done, runs)
+    return Comparison(joint, runs, entropy, time.perf_counter() - started)
+
+
+def monte_carlo_settings(s: Scenario, runs: int | None, seed: int | None, chunk_size: int | None):
+    mc = s.monte_carlo
+    runs = mc.runs if runs is None else runs
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1 (got {runs})")
+    entropy = make_root_entropy(mc.seed if seed is None else seed)
+    chunk_size = mc.chunk_size if chunk_size is None else chunk_size
+    return runs, entropy, max(1, -(-chunk_size // BLOCK_SIZE))
+
+
+def paired_tables(base: Model, others: list[Model], entropy: int, runs: int,
+                   blocks_per_chunk: int) -> Iterator[np.ndarray]:
+    """Per chunk, (len(others), 4, 4): replicates by (class under base, class under other).
+    The iterators yield the same replicates in the same order, so they zip."""
+    k = len(CLASSES)
+    streams = [simulate_chunks(m, entropy, runs, blocks_per_chunk) for m in (base, *others)]
+    for chunks in zip(*streams):
+        ref = chunks[0].outcome.astype(np.int64) * k
+        yield np.stack([np.bincount(ref + c.outcome, minlength=k * k).reshape(k, k) for c in chunks[1:]])
+
+
+# --- As plain data ------------------------------------------------------------------------
+
+
+def summarise_comparison(c: Comparison, a: Scenario, b: Scenario, a_file: str | None = None,
+                         b_file: str | None = None) -> dict:
+    """A comparison as JSON-ready data: per class and for the headline, P under A and
+    B (with Wilson intervals), `diff` = B - A with its paired interval, the unpaired
+    half-width and how much narrower pairing made the interval."""
+    from . import __version__
+    from .schema import scenario_hash
+
+    est_a, est_b = c.estimates("a"), c.estimates("b")
+
+    def entry(group: str) -> dict:
+        return {**c.difference(group).as_dict(),
+                "p_a_interval": [est_a[group].low, est_a[group].high],
+                "p_b_interval": [est_b[group].low, est_b[group].high]}
+
+    return {
+        "sim_version": __version__,
+        "command": "compare",
+        "a": {"scenario": a.name, "file": a_file, "hash": scenario_hash(a)},
+        "b": {"scenario": b.name, "file": b_file, "hash": scenario_hash(b)},
+        "runs": c.runs,
+        "seed_entropy": c.entropy,
+        "seconds": round(c.seconds, 6),
+        "replicates_per_second": round(2 * c.runs / c.seconds, 1) if c.seconds > 0 else None,
+        "classes": {name: entry(name) for name in CLASSES},
+        "headline": {name: entry(name) for name in ("substantive_or_better", "talk_fest", "collapse")},
+        "joint": {"rows": "class under A", "columns": "class under B", "classes": list(CLASSES),
+                  "counts": c.joint.tolist()},
+        "created": utc_now(),
+    }
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,470 @@
+"""Counterfactuals and attribution (`sim.compare`, `sim.attribution`): paired comparisons,
+event removal, Shapley values, derived scenario files, and the `compare` and `explain` commands."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import run_replicates, scenario_of, small_dict
+from sim import cli
+from sim.attribution import explain, remove_events, shapley_plan, shapley_values
+from sim.compare import GROUPS, check_pairable, compare, paired_difference
+from sim.errors import InputError
+from sim.model import CLASSES, compile_model
+from sim.schema import load_scenario, parse_scenario
+from sim.strategies import params, scenario_dicts
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "tests" / "data" / "small.yaml"
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+COUNTERFACTUALS = sorted((ROOT / "scenarios" / "counterfactuals").glob("*.yaml"))
+FIGURES = ("p_a", "p_b", "diff", "low", "high", "paired_half_width", "unpaired_half_width", "narrowing")
+
+
+def small_with_events(*events: dict) -> dict:
+    data = small_dict()
+    data["events"] = data["events"] + list(events)
+    return data
+
+
+def event(name: str, probability=1.0, effects=None, date="2020-02-10") -> dict:
+    return {"name": name, "date": date, "probability": probability, "source": "test",
+            "effects": effects if effects is not None else [{"target": "trust", "shift": 0.1}]}
+
+
+# --- Paired differences -----------------------------------------------------------------------
+
+
+def test_self_comparison_is_exactly_zero():
+    """A scenario compared with itself differs by exactly 0, with the interval [0, 0]."""
+    s = scenario_of(small_dict())
+    c = compare(s, s, runs=3000, seed=5)
+    assert np.count_nonzero(c.joint - np.diag(np.diag(c.joint))) == 0
+    for name, d in c.differences().items():
+        assert (d.diff, d.low, d.high, d.paired_half_width) == (0.0, 0.0, 0.0, 0.0), name
+        assert d.p_a == d.p_b
+
+
+def test_the_joint_table_holds_each_scenarios_own_counts():
+    """The rows and columns of the joint table are exactly each scenario's run on its own."""
+    a = scenario_of(small_dict())
+    b = scenario_of(small_with_events(event("boost", effects=[{"target": "trust", "shift": 0.2}])))
+    c = compare(a, b, runs=2500, seed=3, chunk_size=1024)
+    assert c.joint.sum(axis=1).tolist() == run_replicates(a, runs=2500, seed=3).counts.tolist()
+    assert c.joint.sum(axis=0).tolist() == run_replicates(b, runs=2500, seed=3).counts.tolist()
+    assert np.array_equal(c.joint, compare(a, b, runs=2500, seed=3, chunk_size=8192).joint)
+
+
+def test_paired_interval_matches_the_per_replicate_differences():
+    """diff and its interval are the mean +- 1.96 sd / sqrt(n) of d_i = [B_i in class] - [A_i in class]."""
+    a = scenario_of(small_dict())
+    b = scenario_of(small_with_events(event("chill", effects=[{"target": "trust", "shift": -0.15}])))
+    ra, rb = run_replicates(a, runs=4000, seed=9), run_replicates(b, runs=4000, seed=9)
+    c = compare(a, b, runs=4000, seed=9)
+    for name, classes in GROUPS.items():
+        d_i = np.isin(rb.outcome, classes).astype(float) - np.isin(ra.outcome, classes)
+        d = c.difference(name)
+        assert d.diff == pytest.approx(d_i.mean(), abs=1e-15)
+        assert d.paired_half_width == pytest.approx(1.959963984540054 * d_i.std(ddof=1) / math.sqrt(4000))
+
+
+@st.composite
+def scenario_pairs(draw):
+    """(A, B, runs, seed): B is A with one event probability or one position changed,
+    so both have the same agents and issues."""
+    a = draw(scenario_dicts(max_agents=3, max_issues=2, max_events=3, max_incidents=1))
+    b = copy.deepcopy(a)
+    if b.get("events") and draw(st.booleans()):
+        ev = draw(st.sampled_from(b["events"]))
+        ev["probability"] = draw(params(0.0, 1.0))
+    else:
+        agent = draw(st.sampled_from(sorted(b["agents"])))
+        issue = draw(st.sampled_from(sorted(b["agents"][agent]["issues"])))
+        stance = b["agents"][agent]["issues"][issue]
+        lo, hi = stance.get("bounds", [0.0, 1.0])
+        stance["position"] = draw(params(lo, hi))
+    return scenario_of(a), scenario_of(b), draw(st.integers(1, 2500)), draw(st.integers(0, 2**32))
+
+
+@settings(max_examples=25)
+@given(scenario_pairs())
+def test_compare_b_a_is_exactly_the_negative_of_compare_a_b(pair):
+    """Swapping A and B negates every difference and mirrors every interval, bit for bit."""
+    a, b, runs, seed = pair
+    ab, ba = compare(a, b, runs=runs, seed=seed), compare(b, a, runs=runs, seed=seed)
+    assert np.array_equal(ab.joint, ba.joint.T)
+    for name in GROUPS:
+        x, y = ab.difference(name), ba.difference(name)
+        assert y.diff == -x.diff and y.low == -x.high and y.high == -x.low
+        assert (y.p_a, y.p_b) == (x.p_b, x.p_a)
+        assert (y.paired_half_width, y.unpaired_half_width, y.narrowing) == \
+            (x.paired_half_width, x.unpaired_half_width, x.narrowing)
+        assert (y.gained, y.lost) == (x.lost, x.gained)
+
+
+def test_paired_difference_edge_cases():
+    """One replicate gives the whole range; an empty table is refused."""
+    joint = np.zeros((4, 4), dtype=np.int64)
+    joint[2, 1] = 1
+    d = paired_difference(joint, (1,))
+    assert (d.diff, d.low, d.high) == (1.0, -1.0, 1.0)
+    with pytest.raises(ValueError):
+        paired_difference(np.zeros((4, 4)), (0,))
+
+
+@pytest.mark.parametrize("path", COUNTERFACTUALS, ids=lambda p: p.stem)
+def test_pairing_narrows_the_interval_against_the_baseline(path, capsys):
+    """For the baseline against each counterfactual, the paired interval of P(substantive
+    or better) is narrower than the unpaired one; per class, pairing narrows it exactly
+    where the two scenarios' outcomes are positively correlated (ratios printed)."""
+    base, other = load_scenario(BASELINE), load_scenario(path)
+    c = compare(base, other, runs=16384, seed=11)
+    n = c.runs
+    ratios = {}
+    for name, classes in GROUPS.items():
+        d = c.difference(name)
+        inside = list(classes)
+        cov = c.joint[np.ix_(inside, inside)].sum() / n - d.p_a * d.p_b
+        ratios[name] = d.narrowing
+        if abs(cov) > 1e-3 and d.paired_half_width > 0:
+            assert (d.paired_half_width < d.unpaired_half_width) == (cov > 0), name
+    with capsys.disabled():
+        shown = ", ".join(f"{k} {'inf (paired width 0)' if r is None else f'{r:.2f}x'}" for k, r in ratios.items())
+        print(f"\n{path.stem}: unpaired/paired interval width: {shown}")
+    headline = c.difference("substantive_or_better")
+    assert headline.diff != 0
+    assert headline.paired_half_width < headline.unpaired_half_width
+
+
+# --- Refusing unpairable scenarios ---------------------------------------------------------------
+
+
+def test_unpairable_scenarios_are_refused_one_problem_per_difference():
+    """Different agents, issues or issue anchors are refused, naming both files."""
+    a = small_dict()
+    b = small_dict()
+    b["agents"]["ally"] = copy.deepcopy(b["agents"]["patron"])
+    b["issues"]["land"]["anchors"]["half"] = 0.25
+    with pytest.raises(InputError) as info:
+        check_pairable(scenario_of(a), scenario_of(b), "a.yaml", "b.yaml")
+    lines = [str(p) for p in info.value.problems]
+    assert len(lines) == 2
+    assert lines[0].startswith("a.yaml vs b.yaml: agents.ally: only in b.yaml")
+    assert lines[1].startswith("a.yaml vs b.yaml: issues.land.anchors: differ")
+    assert "half: 0.25" in lines[1]
+
+
+# --- Explaining by events -------------------------------------------------------------------------
+
+
+def test_removing_an_event_of_probability_zero_changes_nothing():
+    """An event that never happens leaves every replicate's outcome as it was: removing it
+    changes nothing, exactly, and its Shapley value is exactly 0."""
+    effects = [{"target": "trust", "shift": 0.3}, {"target": "salience", "agent": "north", "issue": "land",
+                                                   "shift": 0.2}, {"target": "cancel", "probability": 0.5}]
+    s = scenario_of(small_with_events(event("never", probability=0.0, effects=effects)))
+    c = compare(s, remove_events(s, {"never"}), runs=4096, seed=2)
+    assert np.count_nonzero(c.joint - np.diag(np.diag(c.joint))) == 0
+    assert all((d.diff, d.low, d.high) == (0.0, 0.0, 0.0) for d in c.differences().values())
+    e = explain(s, runs=4096, seed=2, shapley=True)
+    (row,) = [ef for ef in e.effects if ef.name == "never"]
+    assert np.array_equal(row.removed.joint, c.joint)
+    k = e.shapley.events.index("never")
+    assert all(e.shapley.sums[m][k] == 0 for m in e.shapley.sums)
+
+
+def test_each_removal_is_the_comparison_with_the_scenario_without_it():
+    """explain's row for an event is exactly `compare(scenario, scenario without it)`, and
+    the rows come largest change in P(substantive or better) first."""
+    s = scenario_of(small_with_events(event("thaw", 0.7), event("spat", 0.5, [{"target": "trust",
+                                                                               "shift": -0.2}])))
+    e = explain(s, runs=3072, seed=4)
+    for ef in e.effects:
+        assert np.array_equal(ef.removed.joint, compare(s, remove_events(s, {ef.name}), runs=3072, seed=4).joint)
+    sizes = [abs(ef.change("substantive_or_better").diff) for ef in e.effects]
+    assert sizes == sorted(sizes, reverse=True)
+    assert e.counts.tolist() == run_replicates(s, runs=3072, seed=4).counts.tolist()
+
+
+def test_a_counterfactual_file_gives_the_same_figures_as_explain():
+    """no_matua_base.yaml (the baseline minus one event) is explain's row for that event."""
+    base = load_scenario(BASELINE)
+    derived = load_scenario(ROOT / "scenarios" / "counterfactuals" / "no_matua_base.yaml")
+    assert derived.events == remove_events(base, {"matua_base_plan"}).events
+    c = compare(base, derived, runs=2048, seed=8)
+    assert np.array_equal(c.joint, compare(base, remove_events(base, {"matua_base_plan"}), runs=2048,
+                                           seed=8).joint)
+
+
+@pytest.mark.parametrize("method", ["exact", "sampled"])
+def test_shapley_values_are_efficient(method):
+    """The Shapley values sum to P(all events) - P(no events), exactly (held in integers),
+    and those two are exactly the runs of the scenario and of it without its events."""
+    s = scenario_of(small_with_events(event("thaw", 0.7), event("spat", 0.5, [{"target": "trust",
+                                                                               "shift": -0.2}])))
+    runs = 3000
+    sh = shapley_values(compile_model(s), 6, runs, method=method, blocks_per_chunk=2)
+    every = run_replicates(s, runs=runs, seed=6).counts
+    none = run_replicates(remove_events(s, {e.name for e in s.events}), runs=runs, seed=6).counts
+    for metric, classes in (("substantive_or_better", [0, 1]), ("collapse", [3])):
+        all_count, none_count = int(every[classes].sum()), int(none[classes].sum())
+        assert int(sh.none_all[metric][:, 1].sum()) == all_count
+        assert int(sh.none_all[metric][1].sum()) == none_count
+        assert int(sh.sums[metric].sum()) == sh.scale * (all_count - none_count)
+        assert sh.values(metric).sum() == pytest.approx(sh.total(metric).diff, abs=1e-12)
+    assert sh.passes == (2**3 if method == "exact" else 4)
+
+
+def test_shapley_values_are_symmetric_for_identical_events():
+    """Two events that do the same thing on the same day get exactly the same value."""
+    twin = [{"target": "trust", "shift": 0.15}, {"target": "position", "agent": "south", "issue": "land",
+                                                "shift": 0.2}]
+    s = scenario_of(small_with_events(event("twin_a", effects=twin), event("twin_b", effects=twin)))
+    sh = shapley_values(compile_model(s), 12, 4096, method="exact")
+    a, b = sh.events.index("twin_a"), sh.events.index("twin_b")
+    for metric in sh.sums:
+        assert sh.sums[metric][a] == sh.sums[metric][b]
+    assert sh.sums["substantive_or_better"][a] != 0  # the test has teeth
+
+
+def test_sampled_shapley_agrees_with_exact_within_its_interval():
+    """Sampled orders estimate the exact values without bias: within 4 of their standard
+    errors, and the orders do not depend on the chunk size."""
+    s = scenario_of(small_with_events(event("thaw", 0.7), event("spat", 0.5, [{"target": "trust",
+                                                                               "shift": -0.2}])))
+    model = compile_model(s)
+    exact = shapley_values(model, 21, 8192, method="exact")
+    sampled = shapley_values(model, 21, 8192, method="sampled", blocks_per_chunk=3)
+    again = shapley_values(model, 21, 8192, method="sampled", blocks_per_chunk=8)
+    for metric in exact.sums:
+        assert np.array_equal(sampled.sums[metric], again.sums[metric])
+        gap = np.abs(sampled.values(metric) - exact.values(metric))
+        assert np.all(gap <= 4 * sampled.half_widths(metric) / 1.96 + 1e-12)
+
+
+def test_shapley_plan_is_exact_up_to_twelve_events_and_within_budget():
+    """Exact enumeration up to 12 events, sampled orders above; default replicates capped."""
+    assert shapley_plan(3, 100_000) == ("exact", 100_000, 8)
+    assert shapley_plan(12, 100_000) == ("exact", 1024, 4096)
+    assert shapley_plan(15, 100_000) == ("sampled", 100_000, 16)
+    assert shapley_plan(15, 10**7)[1] * 16 <= 4_000_000
+    assert shapley_plan(15, 100, shapley_runs=50, method="exact") == ("exact", 50, 2**15)
+
+
+# --- Derived scenario files --------------------------------------------------------------------------
+
+
+def write(path: Path, data) -> Path:
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_extends_set_and_remove_events_derive_a_scenario(tmp_path):
+    """A derived file is its base with the other top-level keys replaced, events removed
+    and fields set, exactly as if the change had been written into a copy."""
+    write(tmp_path / "base.yaml", small_dict())
+    (tmp_path / "sub").mkdir()
+    derived = write(tmp_path / "sub" / "d.yaml", {
+        "extends": "../base.yaml", "name": "derived", "remove_events": ["talks"],
+        "set": {"agents.south.resolve": 0.9, "incidents.clash.rate_per_month": 0.1},
+    })
+    expect = small_dict()
+    expect.update(name="derived", events=[])
+    expect["agents"]["south"]["resolve"] = 0.9
+    expect["incidents"][0]["rate_per_month"] = 0.1
+    assert load_scenario(derived) == scenario_of(expect)
+
+
+def test_counterfactual_files_are_small_changes_of_the_baseline():
+    """Each counterfactual validates, says its question in a leading comment, extends the
+    baseline (directly or through another counterfactual) and can be paired with it."""
+    assert len(COUNTERFACTUALS) >= 5
+    base = load_scenario(BASELINE)
+    for path in COUNTERFACTUALS:
+        text = path.read_text()
+        assert text.startswith("# Counterfactual:"), path.name
+        data = yaml.safe_load(text)
+        assert set(data) <= {"extends", "name", "title", "set", "remove_events"}, path.name
+        s = load_scenario(path)
+        assert s.name == path.stem
+        check_pairable(base, s)
+        assert s != base.model_copy(update={"name": s.name, "title": s.title})
+
+
+DERIVATION_ERRORS = {  # case: (derived file's extra keys, expected path, words in the message)
+    "unknown event": ({"remove_events": ["talks", "nope"]}, "remove_events.1", "no such event; known: talks"),
+    "remove not a list": ({"remove_events": "talks"}, "remove_events", "must be a list of event names"),
+    "unknown set path": ({"set": {"agents.nobody.resolve": 0.5}}, "set.agents.nobody.resolve", "no such field"),
+    "set not a mapping": ({"set": ["x"]}, "set", "must be a mapping"),
+    "set breaks a rule": ({"set": {"events.talks.probability": 1.5}}, "events.0.probability", "must be in"),
+    "missing base": ({"extends": "missing.yaml"}, "extends", "cannot read"),
+    "base not a mapping": ({"extends": "list.yaml"}, "extends", "is not a YAML mapping"),
+    "base bad YAML": ({"extends": "broken.yaml"}, "extends", "is not valid YAML"),
+    "extends not a path": ({"extends": 3}, "extends", "must be the path of a scenario file"),
+}
+
+
+@pytest.mark.parametrize("case", DERIVATION_ERRORS)
+def test_derivation_errors_name_the_derived_file(tmp_path, case):
+    """Problems of a derived file name it, with the path of the key at fault."""
+    extra, path, words = DERIVATION_ERRORS[case]
+    write(tmp_path / "base.yaml", small_dict())
+    write(tmp_path / "list.yaml", "- 1\n- 2\n")
+    write(tmp_path / "broken.yaml", "name: [x\n")
+    derived = write(tmp_path / "derived.yaml", {"extends": "base.yaml", "name": "derived", **extra})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    lines = [str(p) for p in info.value.problems]
+    assert any(line.startswith(f"{derived}: {path}: ") and words in line for line in lines), lines
+
+
+def test_a_cycle_of_extends_is_an_error(tmp_path):
+    """a extends b extends a: refused, naming the chain, not a recursion error."""
+    write(tmp_path / "a.yaml", {"extends": "b.yaml", "name": "a"})
+    write(tmp_path / "b.yaml", {"extends": "a.yaml", "name": "b"})
+    with pytest.raises(InputError) as info:
+        load_scenario(tmp_path / "a.yaml")
+    (problem,) = info.value.problems
+    assert problem.path == "extends" and "makes a cycle" in problem.message
+    assert str(tmp_path / "a.yaml") in problem.message
+
+
+def test_parse_scenario_resolves_extends_from_the_current_directory(tmp_path, monkeypatch):
+    """Text without a file resolves `extends` relative to the current directory."""
+    write(tmp_path / "base.yaml", small_dict())
+    monkeypatch.chdir(tmp_path)
+    assert parse_scenario("extends: base.yaml\nname: other\n").name == "other"
+
+
+# --- The commands -------------------------------------------------------------------------------------
+
+
+def main_json(capsys, *argv: str) -> dict:
+    assert cli.main(list(argv)) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_compare_json_and_result_directory(tmp_path, capsys):
+    """`compare --json` prints per class p_a, p_b and `diff` with its interval, and writes
+    summary.json and compare.png; --set-b changes B only, --set both."""
+    out = tmp_path / "cmp"
+    s = main_json(capsys, "compare", str(SMALL), str(SMALL), "--runs", "2048", "--seed", "3", "--json",
+                  "--set-b", "events.talks.probability=0", "--out", str(out))
+    assert set(s["classes"]) == set(CLASSES)
+    for entry in (*s["classes"].values(), *s["headline"].values()):
+        assert {"p_a", "p_b", "diff", "low", "high", "unpaired_half_width", "narrowing"} <= set(entry)
+    assert s["headline"]["substantive_or_better"]["diff"] < 0
+    assert s["runs"] == 2048 and s["seed_entropy"] == 3
+    assert sorted(p.name for p in out.iterdir()) == ["compare.png", "summary.json"]
+    assert json.loads((out / "summary.json").read_text())["classes"] == s["classes"]
+
+    same = main_json(capsys, "compare", str(SMALL), str(SMALL), "--runs", "2048", "--json",
+                     "--set", "events.talks.probability=0", "--out", str(tmp_path / "same"))
+    assert all(e["diff"] == 0 and e["low"] == e["high"] == 0 for e in same["classes"].values())
+
+
+def test_cli_compare_prints_the_table(tmp_path, capsys):
+    """Without --json: the table with P(A), P(B), B - A, the paired interval and the narrowing."""
+    assert cli.main(["compare", str(SMALL), str(SMALL), "--runs", "1024", "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    for words in ("P(A)", "P(B)", "B - A", "paired", "narrower", "[0, 0] exactly", "substantive or better",
+                  "1,024 replicates of each"):
+        assert words in out
+
+
+def test_cli_compare_refuses_unpairable_scenarios(tmp_path, capsys):
+    """Scenarios with different agents exit 2 with one line per difference and write nothing."""
+    data = small_dict()
+    data["agents"]["ally"] = copy.deepcopy(data["agents"]["patron"])
+    other = write(tmp_path / "other.yaml", data)
+    status = cli.main(["compare", str(SMALL), str(other), "--runs", "1024", "--out", str(tmp_path / "out")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"error: {SMALL} vs {other}: agents.ally: only in {other}; pairing needs the same "
+                           "agents and issues (their random streams must line up)")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--set", "agents.north.resolve=2"], "agents.north.resolve"),
+    (["--set", "nonsense"], "must be PATH=VALUE"),
+    (["--set-b", "agents.nobody.resolve=0.5"], "no such field"),
+    (["--runs", "0"], "--runs: must be >= 1"),
+])
+def test_cli_compare_bad_options_exit_2(tmp_path, capsys, argv, words):
+    """Bad overrides and options are input errors: exit 2, no traceback, nothing written."""
+    assert cli.main(["compare", str(SMALL), str(SMALL), *argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_explain_json_and_pictures(tmp_path, capsys):
+    """`explain --shapley --json` lists each event's removal and the Shapley values, which
+    sum to the total; explain.png and shapley.png are written."""
+    data = small_with_events(event("thaw", 0.7))
+    path = write(tmp_path / "two.yaml", data)
+    out = tmp_path / "ex"
+    s = main_json(capsys, "explain", str(path), "--runs", "2048", "--seed", "1", "--shapley", "--json",
+                  "--out", str(out))
+    assert [e["name"] for e in s["events"]] and all("diff" in e["removed"]["substantive_or_better"]
+                                                    for e in s["events"])
+    sh = s["shapley"]
+    assert sh["method"] == "exact" and sh["runs"] == 2048 and sh["runs_per_replicate"] == 4
+    for metric in ("substantive_or_better", "collapse"):
+        m = sh["metrics"][metric]
+        assert sum(v["value"] for v in m["values"]) == pytest.approx(m["total"]["diff"], abs=1e-12)
+    assert sorted(p.name for p in out.iterdir()) == ["explain.png", "shapley.png", "summary.json"]
+
+
+def test_cli_explain_prints_the_tables(tmp_path, capsys):
+    """Without --json: the removal table, and with --shapley the Shapley table and how it was computed."""
+    argv = ["explain", str(SMALL), "--runs", "1024", "--shapley", "--set", "events.talks.probability=0.5",
+            "--out", str(tmp_path / "e")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    for words in ("Each event removed", "talks", "Shapley values", "exact over all 2^1 = 2 coalitions",
+                  "all - none", "1,024 replicates per removal"):
+        assert words in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--shapley-runs", "100"], "--shapley-runs: applies only with --shapley"),
+    (["--shapley", "--shapley-runs", "0"], "--shapley-runs: must be >= 1"),
+    (["--set", "events.nope.probability=0"], "no such field"),
+])
+def test_cli_explain_bad_options_exit_2(tmp_path, capsys, argv, words):
+    assert cli.main(["explain", str(SMALL), "--runs", "1024", *argv, "--out", str(tmp_path / "o")]) == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_validate_accepts_every_counterfactual(capsys):
+    """`sim validate scenarios/counterfactuals/*.yaml` passes."""
+    assert cli.main(["validate", *map(str, COUNTERFACTUALS)]) == 0
+    assert capsys.readouterr().out.count("ok: ") == len(COUNTERFACTUALS)
+
+
+@pytest.mark.slow
+def test_explain_baseline_shapley_sums_to_the_total_and_finishes_in_about_a_minute():
+    """The baseline's 15 events: sampled Shapley values at the default plan, efficient, in
+    about a minute on one core (removals included)."""
+    import time
+
+    started = time.perf_counter()
+    e = explain(load_scenario(BASELINE), shapley=True)
+    assert time.perf_counter() - started < 120
+    sh = e.shapley
+    assert sh.method == "sampled" and len(sh.events) == 15
+    for metric in sh.sums:
+        c = sh.none_all[metric]
+        assert int(sh.sums[metric].sum()) == int(c[:, 1].sum()) - int(c[1].sum())
