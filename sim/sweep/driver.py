@@ -1,0 +1,263 @@
+"""A sweep from start to finish: plan, validate every point, resume, run, keep, export.
+
+`run_sweep` is what `python -m sim sweep` calls. Rerunning the same sweep on
+the same directory resumes it: the finished points are read from the store
+and never run again; the plan and the seed's entropy come from the store, so
+a resumed sweep is the sweep that was started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..model import CLASSES
+from ..randomness import BLOCK_SIZE, make_root_entropy
+from ..results import write_json_atomic
+from .design import design_size, make_design
+from .execute import PieceResult, make_backend, make_tasks, summarise_dispatch
+from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
+from .points import check_factors, make_point_scenarios
+from .spec import Sweep
+from .store import DB_NAME, SweepStore, lock_directory, remove_sweep
+
+__all__ = ["TIMING", "Progress", "SweepResult", "default_sweep_dir", "run_sweep"]
+
+
+class Progress(Protocol):
+    def start(self, total: int, done: int) -> None: ...
+
+    def advance(self, points: int) -> None: ...
+
+
+@dataclasses.dataclass
+class SweepResult:
+    out: Path
+    sweep: Sweep
+    entropy: int
+    n_points: int
+    resumed: int  # points finished before this run
+    ran: int  # points finished by this run
+    seconds: float  # wall time of this run, validation to exports
+    backend: str
+    workers: int
+    interrupted: bool
+    rows: list[dict]
+    analysis: dict | None
+    timing: dict[str, float]  # see `TIMING`
+    tasks: int  # tasks this run's points were cut into
+    summary: dict
+
+    @property
+    def complete(self) -> bool:
+        return len(self.rows) == self.n_points
+
+
+TIMING = {
+    "validate": "building and validating every point's scenario, and the plan",
+    "startup": "until the workers were ready: the first result's arrival less its simulation",
+    "running": "from starting the workers to the last result (start-up, simulation, commits)",
+    "compute": "simulation, summed over the points (and so over the workers)",
+    "dispatch_gap": "workers' idle time between consecutive tasks, summed over workers",
+    "export": "CSV, analysis, plots",
+}
+"""The phases of a sweep's run time, in seconds, as `SweepResult.timing` and sweep.json report them."""
+
+
+def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
+    """`results/<scenario>/sweep-<key>`: the same sweep always lands in the same
+    directory, which is what makes rerunning a command resume it."""
+    return Path(root) / sweep.scenario.name / f"sweep-{sweep.key()}"
+
+
+def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, scheduler: str | None = None,
+              fresh: bool = False, progress: Progress | None = None, plots: bool = True) -> SweepResult:
+    """Run every point of `sweep` not yet in the store at `out`, committing each as it
+    finishes; then export the CSV, the summary, the plots and (for sobol and morris
+    designs, once every point is done) the sensitivity analysis.
+
+    Every point is validated before anything runs or is written (`InputError`).
+    Ctrl-C keeps the finished points and returns a result marked `interrupted`.
+    """
+    begun = time.perf_counter()
+    timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
+    check_factors(sweep)  # before the store: a bad range is the first thing to hear about
+    out = Path(out) if out is not None else default_sweep_dir(sweep)
+    identity = sweep.identity()
+    resuming = not fresh and SweepStore.exists(out)
+    if resuming:
+        store = SweepStore.open(out, identity)
+        entropy, plan = store.entropy, store.plan()
+        store.close()
+    else:
+        entropy = make_root_entropy(sweep.seed)
+        plan = make_design(sweep.design, sweep.bounds, sweep.points, [f.levels for f in sweep.factors], entropy)
+    expected = design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
+    if len(plan) != expected:
+        raise AssertionError(f"the plan has {len(plan)} points, the design {expected}")
+    scenarios = make_point_scenarios(sweep, plan)
+    timing["validate"] = time.perf_counter() - begun
+
+    with lock_directory(out):
+        if resuming and SweepStore.exists(out):
+            store = SweepStore.open(out, identity)
+        else:
+            remove_sweep(out)
+            store = SweepStore.create(out, identity, entropy, sweep.names, plan, _describe(sweep))
+        try:
+            done = store.done()
+            pending = {i: s for i, s in enumerate(scenarios) if i not in done}
+            interrupted, where = False, {"backend": "none", "workers": 0}
+            with _one_interrupt():
+                try:
+                    if progress is not None:
+                        progress.start(len(plan), len(done))
+                    if pending:
+                        _execute(store, pending, sweep.runs, entropy, workers, scheduler, progress, timing, where)
+                except KeyboardInterrupt:
+                    interrupted = True
+                result = _finish(store, out, sweep, entropy, plan, resumed=len(done), begun=begun, timing=timing,
+                                 backend=where["backend"], workers=where["workers"], interrupted=interrupted,
+                                 plots=plots)
+        finally:
+            store.close()
+    return result
+
+
+def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers: int, scheduler: str | None,
+             progress: Progress | None, timing: dict[str, float], where: dict) -> None:
+    """Run the pending points, committing each the moment its last piece is in; fill in
+    `timing` and `where` (the backend's name and workers) as it goes, so that an
+    interrupted run reports what it did."""
+    n_blocks = -(-runs // BLOCK_SIZE)
+    counts = {p: np.zeros(len(CLASSES), dtype=np.int64) for p in pending}
+    seconds = dict.fromkeys(pending, 0.0)
+    blocks_left = dict.fromkeys(pending, n_blocks)
+    pieces: list[PieceResult] = []
+    started = time.perf_counter()
+    try:
+        with make_backend(workers, scheduler) as backend:
+            where.update(backend=backend.name, workers=backend.workers)
+            tasks = make_tasks(pending, runs, entropy, backend.workers)
+            for results in backend.results(tasks):
+                if not pieces:
+                    timing["startup"] = max(0.0, time.perf_counter() - started - sum(r.seconds for r in results))
+                pieces += results
+                for r in results:
+                    counts[r.point] += r.counts
+                    seconds[r.point] += r.seconds
+                    blocks_left[r.point] -= r.count
+                    timing["compute"] += r.seconds
+                    if blocks_left[r.point] == 0:
+                        store.commit(r.point, counts.pop(r.point), seconds[r.point])
+                        if progress is not None:
+                            progress.advance(1)
+                timing["running"] = time.perf_counter() - started
+    finally:
+        dispatch = summarise_dispatch(pieces)
+        timing["dispatch_gap"], timing["tasks"] = dispatch["gap_seconds"], dispatch["tasks"]
+
+
+@contextlib.contextmanager
+def _one_interrupt() -> Iterator[None]:
+    """The first Ctrl-C stops the run; later ones are ignored until the finished points are
+    exported (about a second), so that a second signal, which some tools send to the whole
+    process group right after the first, cannot cut the export short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _finish(store: SweepStore, out: Path, sweep: Sweep, entropy: int, plan: np.ndarray, *, resumed: int,
+            begun: float, timing: dict[str, float], backend: str, workers: int, interrupted: bool,
+            plots: bool) -> SweepResult:
+    """Export what the store holds: points.csv, the analysis, the plots, sweep.json."""
+    from .. import __version__
+
+    exporting = time.perf_counter()
+    store.export_csv(out / "points.csv")
+    rows = store.rows()
+    analysis = _analyse(sweep, plan, rows, entropy) if len(rows) == len(plan) else None
+    files = ["points.csv", DB_NAME]
+    if plots and rows:
+        files += _plot(sweep, rows, analysis, out, entropy)
+    timing["export"] = time.perf_counter() - exporting
+    seconds = time.perf_counter() - begun
+    summary = {
+        "sim_version": __version__,
+        "scenario": sweep.scenario.name,
+        "scenario_file": str(sweep.scenario_file),
+        **sweep.identity(),
+        "seed_entropy": entropy,
+        "points_total": len(plan),
+        "points_done": len(rows),
+        "points_resumed": resumed,
+        "backend": backend,
+        "workers": workers,
+        "seconds": round(seconds, 6),
+        "tasks": int(timing["tasks"]),
+        "timing": {k: round(timing[k], 6) for k in TIMING},
+        "interrupted": interrupted,
+        "analysis": analysis,
+        "files": files,
+    }
+    write_json_atomic(out / "sweep.json", summary)
+    return SweepResult(out=out, sweep=sweep, entropy=entropy, n_points=len(plan), resumed=resumed,
+                       ran=len(rows) - resumed, seconds=seconds, backend=backend, workers=workers,
+                       interrupted=interrupted, rows=rows, analysis=analysis,
+                       timing={k: timing[k] for k in TIMING}, tasks=int(timing["tasks"]), summary=summary)
+
+
+def _analyse(sweep: Sweep, plan: np.ndarray, rows: list[dict], entropy: int) -> dict | None:
+    """Sobol indices or Morris effects of P(substantive or better), for those designs."""
+    if sweep.design not in ("sobol", "morris"):
+        return None
+    y = np.array([r["substantive_or_better_p"] for r in rows])
+    seed = make_analysis_seed(entropy)
+    if sweep.design == "sobol":
+        indices = analyse_sobol(sweep.names, sweep.bounds, y, seed)
+    else:
+        indices = analyse_morris(sweep.names, sweep.bounds, plan, y, seed)
+    return {"method": sweep.design, "output": "substantive_or_better", "conf_level": 0.95,
+            "indices": indices}
+
+
+def _plot(sweep: Sweep, rows: list[dict], analysis: dict | None, out: Path, entropy: int) -> list[str]:
+    from .plots import plot_curves, plot_heatmap, plot_sensitivity  # late: matplotlib is slow to import
+
+    seed = str(entropy) if len(str(entropy)) <= 12 else str(entropy)[:10] + "..."
+    title = (f"{sweep.scenario.name}: {sweep.design} sweep, {len(rows):,} points\n"
+             f"{sweep.runs:,} replicates a point, seed {seed}")
+    files = []
+    if len(sweep.factors) == 1:
+        plot_curves(rows, sweep.names[0], title, out / "curves.png")
+        files.append("curves.png")
+    elif len(sweep.factors) == 2:
+        plot_heatmap(rows, (sweep.names[0], sweep.names[1]), title, out / "heatmap.png")
+        files.append("heatmap.png")
+    if analysis is not None:
+        plot_sensitivity(analysis, title, out / "sensitivity.png")
+        files.append("sensitivity.png")
+    return files
+
+
+def _describe(sweep: Sweep) -> dict:
+    return {"scenario": sweep.scenario.name, "scenario_file": str(sweep.scenario_file), "design": sweep.design}

@@ -1,0 +1,189 @@
+"""The scenario of every point of a sweep, built and checked before anything runs.
+
+`check_factors` tries each factor alone at both ends of its range, so that a
+path naming no number, or a range the field does not allow, is reported
+against the option that gave it; `make_point_scenarios` then builds and
+validates every point's scenario. A varied salience can renormalise the
+agent's other saliences (`point_overrides`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from ..errors import InputError, Problem
+from ..schema import Scenario, parse_scenario
+from .spec import Factor, Sweep
+
+__all__ = ["check_factors", "make_point_scenarios", "point_overrides"]
+
+SHOWN_POINT_PROBLEMS = 5
+"""Points whose problems are listed before the rest are summarised in one line."""
+
+_SALIENCE = re.compile(r"^agents\.([^.]+)\.issues\.([^.]+)\.salience$")
+
+
+def check_factors(sweep: Sweep) -> None:
+    """Each factor alone at its LO and HI (the other fields as in the file): a path
+    that names no number, or a range the field does not allow, is an `InputError`
+    against the option (or spec entry) that gave it; every factor's problems at once."""
+    source = str(sweep.scenario_file)
+    problems = []
+    for factor, label in zip(sweep.factors, sweep.labels):
+        found = _path_problems(sweep, factor, label) or _salience_problems(sweep, factor, label)
+        for value in () if found else dict.fromkeys((factor.low, factor.high)):
+            try:
+                _point_scenario(sweep, {factor.path: value}, source)
+            except InputError as exc:
+                found += [Problem(label, p.path, p.message, p.value, p.has_value) for p in exc.problems]
+        problems += found
+    if problems:
+        raise InputError(_unique(problems))
+
+
+def make_point_scenarios(sweep: Sweep, values: np.ndarray) -> list[Scenario]:
+    """The validated scenario of every point, `values` (n_points, n_factors): first
+    `check_factors`, then every point. Raises `InputError` listing every problem."""
+    check_factors(sweep)
+    source = str(sweep.scenario_file)
+    scenarios, bad, problems = [], [], []
+    for i, row in enumerate(values):
+        point = dict(zip(sweep.names, map(float, row)))
+        try:
+            scenarios.append(_point_scenario(sweep, point, source))
+        except InputError as exc:
+            bad.append((i, point, exc.problems))
+    for i, point, found in bad[:SHOWN_POINT_PROBLEMS]:
+        where = f"point {i} ({', '.join(f'{p}={v:g}' for p, v in point.items())})"
+        problems += [Problem(where, p.path, p.message, p.value, p.has_value) for p in found]
+    if len(bad) > SHOWN_POINT_PROBLEMS:
+        problems.append(Problem("sweep", "", f"and {len(bad) - SHOWN_POINT_PROBLEMS:,} more invalid points "
+                                f"of {len(values):,}"))
+    if problems:
+        raise InputError(problems)
+    return scenarios
+
+
+def point_overrides(sweep: Sweep, point: dict[str, float]) -> dict[str, Any]:
+    """The overrides that make a point's scenario: its values, and with `renormalise`
+    the agents' other saliences rescaled so that each agent's still sum to 1."""
+    overrides: dict[str, Any] = dict(point)
+    if not sweep.renormalise:
+        return overrides
+    varied: dict[str, dict[str, float]] = {}
+    for path, value in point.items():
+        m = _SALIENCE.match(path)
+        if m:
+            varied.setdefault(m.group(1), {})[m.group(2)] = value
+    for agent, chosen in varied.items():
+        stances = sweep.base["agents"][agent]["issues"]
+        others = {i: st.get("salience") for i, st in stances.items() if i not in chosen}
+        rest = 1.0 - sum(chosen.values())
+        total = sum(others.values())
+        if rest < -1e-12:
+            raise InputError(Problem("--renormalise", f"agents.{agent}.issues",
+                                     "the varied saliences sum to more than 1", round(1 - rest, 6), True))
+        if total <= 0:
+            if rest > 1e-12:
+                raise InputError(Problem("--renormalise", f"agents.{agent}.issues",
+                                         "the other saliences are all 0: nothing to rescale", others, True))
+            continue
+        for issue, s in others.items():
+            overrides[f"agents.{agent}.issues.{issue}.salience"] = s * rest / total
+    return overrides
+
+
+def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
+    """A factor's path must name a number, or a distribution (which the sweep's numbers
+    replace), in the scenario with its defaults filled in."""
+    node: Any = sweep.base
+    for k, part in enumerate(factor.path.split(".")):
+        key = _child(node, part)
+        if key is None:
+            known = ", ".join(map(str, _children(node))) or "none"
+            where = ".".join(factor.path.split(".")[:k]) or "the scenario"
+            return [Problem(label, factor.path, f"no such field in {sweep.scenario_file}; under {where}: {known}")]
+        node = node[key]
+    if _is_number(node) or (isinstance(node, dict) and "dist" in node
+                            and all(_is_number(v) or v is None for k, v in node.items() if k != "dist")):
+        return []
+    return [Problem(label, factor.path, "must name a number, or a distribution of numbers", node, True)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _child(node: Any, part: str):
+    """The key of `part` under `node`, as `schema.apply_overrides` resolves it."""
+    if isinstance(node, dict):
+        return part if part in node else None
+    if isinstance(node, list):
+        if part.isdigit() and int(part) < len(node):
+            return int(part)
+        for k, item in enumerate(node):
+            if isinstance(item, dict) and item.get("name") == part:
+                return k
+    return None
+
+
+def _children(node: Any) -> list:
+    if isinstance(node, dict):
+        return list(node)
+    if isinstance(node, list):
+        return [item.get("name", k) if isinstance(item, dict) else k for k, item in enumerate(node)]
+    return []
+
+
+def _salience_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
+    """A salience varied without renormalising breaks the sum-to-1 rule at almost every
+    point; and renormalising needs the other saliences to be numbers."""
+    m = _SALIENCE.match(factor.path)
+    if not m:
+        return []
+    agent, issue = m.groups()
+    stances = sweep.base["agents"][agent]["issues"]  # the path exists: `_path_problems`
+    if not sweep.renormalise:
+        return [Problem(label, factor.path, "an agent's saliences must sum to 1; add --renormalise (or "
+                        "`renormalise: true` in a spec) to rescale the agent's other saliences in proportion")]
+    return [Problem(label, f"agents.{agent}.issues.{other}.salience", "renormalising needs the other "
+                    "saliences to be numbers, not distributions", st["salience"], True)
+            for other, st in stances.items() if other != issue and not _is_number(st["salience"])]
+
+
+def _point_scenario(sweep: Sweep, point: dict[str, float], source: str) -> Scenario:
+    """One point's scenario: the fast path validates plain data; on failure the data
+    goes through `parse_scenario` for its one-line-per-problem report."""
+    data = _with_values(sweep.base, point_overrides(sweep, point))
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError:
+        pass
+    parse_scenario(yaml.safe_dump(data, sort_keys=False), source=source)
+    raise AssertionError("a scenario failed validation once and passed it the second time")
+
+
+def _with_values(base: dict, overrides: dict[str, Any]) -> dict:
+    """`base` with each dotted path set, resolved as `schema.apply_overrides` resolves it
+    (every path is known to exist: `_path_problems`). Only the containers along the
+    paths are copied; the rest is shared with `base`, which nothing mutates."""
+    data = dict(base)
+    for dotted, value in overrides.items():
+        node: Any = data
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            key = _child(node, part)
+            node[key] = child = dict(node[key]) if isinstance(node[key], dict) else list(node[key])
+            node = child
+        node[_child(node, parts[-1])] = value
+    return data
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """The problems in order, each once (a factor's LO and HI can break the same rule)."""
+    return list({str(p): p for p in problems}.values())

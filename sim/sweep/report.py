@@ -1,0 +1,121 @@
+"""What `python -m sim sweep` shows: a progress bar over points, then the points'
+table and the sensitivity indices."""
+
+from __future__ import annotations
+
+import sys
+
+from .driver import SweepResult
+
+__all__ = ["PointProgress", "print_sweep"]
+
+SHOWN_POINTS = 20
+"""Points listed on the terminal; all of them are in points.csv."""
+SHOWN_FACTORS = 3
+"""With more factors than this, the points are only in points.csv (a table would not fit)."""
+
+
+class PointProgress:
+    """A rich progress bar over points on stderr, with the time left estimated from the
+    points finished in this run (resumed points count as done, not as speed)."""
+
+    def __init__(self):
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> PointProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def start(self, total: int, done: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("time left"), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("sweep", total=total, completed=done)
+
+    def advance(self, points: int) -> None:
+        self.bar.advance(self.task, points)
+
+
+def print_sweep(result: SweepResult) -> None:
+    """The points (the first `SHOWN_POINTS`), the analysis, and how the sweep went."""
+    from rich.console import Console
+    from rich.table import Table
+
+    sweep, rows = result.sweep, result.rows
+    console = Console(file=sys.stdout, highlight=False)
+    table = Table(title=f"{sweep.scenario.name}: {sweep.design} sweep, P(substantive or better)",
+                  title_justify="left")
+    for name in sweep.names:
+        table.add_column(_header(name), justify="right")
+    for label in ("substantive\nor better", "95 % interval", "talk fest", "collapse"):
+        table.add_column(label, justify="right", no_wrap=True)
+    for r in rows[:SHOWN_POINTS]:
+        table.add_row(*(f"{r[n]:.4g}" for n in sweep.names), f"{r['substantive_or_better_p']:.3f}",
+                      f"[{r['substantive_or_better_low']:.3f}, {r['substantive_or_better_high']:.3f}]",
+                      f"{r['talk_fest_p']:.3f}", f"{r['collapse_p']:.3f}")
+    if len(sweep.names) <= SHOWN_FACTORS:
+        console.print(table)
+    if len(rows) > SHOWN_POINTS or len(sweep.names) > SHOWN_FACTORS:
+        shown = 0 if len(sweep.names) > SHOWN_FACTORS else SHOWN_POINTS
+        console.print(f"{'... ' if shown else ''}{len(rows) - shown:,} {'more ' if shown else ''}points "
+                      f"in {result.out / 'points.csv'}", soft_wrap=True)
+    if result.analysis is not None:
+        console.print(_analysis_table(result.analysis))
+    rate = result.ran * sweep.runs / result.timing["running"] if result.timing["running"] > 0 else None
+    speed = f", {rate:,.0f} replicates/s" if rate else ""
+    where = {"sequential": "1 process", "processes": f"{result.workers} processes",
+             "dask": f"Dask, {result.workers} workers", "none": "nothing to run"}[result.backend]
+    console.print(
+        f"{len(rows):,} of {result.n_points:,} points ({result.resumed:,} resumed, {result.ran:,} run), "
+        f"{sweep.runs:,} replicates a point, seed entropy {result.entropy}, {where}, "
+        f"{result.seconds:.2f} s{speed}", soft_wrap=True)
+    console.print(f"results: {result.out}", soft_wrap=True)
+
+
+def _analysis_table(analysis: dict):
+    from rich.table import Table
+
+    sobol = analysis["method"] == "sobol"
+    table = Table(title=("Sobol indices" if sobol else "Morris elementary effects")
+                  + " of P(substantive or better), 95 % bootstrap intervals", title_justify="left")
+    table.add_column("parameter", overflow="fold")
+    heads = ("first order S1", "total ST") if sobol else ("mu* (mean |effect|)", "mu", "sigma")
+    for h in heads:
+        table.add_column(h, justify="right", no_wrap=True)
+    items = sorted(analysis["indices"].items(), key=lambda kv: -((kv[1]["ST" if sobol else "mu_star"]) or 0))
+    for name, ix in items:
+        if sobol:
+            cells = (_with_interval(ix["S1"], ix["S1_conf"]), _with_interval(ix["ST"], ix["ST_conf"]))
+        else:
+            cells = (_with_interval(ix["mu_star"], ix["mu_star_conf"]), _f(ix["mu"]), _f(ix["sigma"]))
+        table.add_row(name, *cells)
+    return table
+
+
+def _header(path: str) -> str:
+    """A factor's path, shortened for a column head: `agents.russia.issues.islands.salience`
+    reads `russia.islands.` over `salience`."""
+    parts = [p for k, p in enumerate(path.split(".")) if not (k == 0 and p in ("agents", "events", "relations"))
+             and p != "issues"]
+    if len(".".join(parts)) <= 14 or len(parts) == 1:
+        return ".".join(parts)
+    return ".".join(parts[:-1]) + ".\n" + parts[-1]
+
+
+def _f(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def _with_interval(v: float | None, half: float | None) -> str:
+    if v is None or half is None:
+        return _f(v)
+    return f"{v:.3f} [{v - half:.3f}, {v + half:.3f}]"
+

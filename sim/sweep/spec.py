@@ -1,0 +1,275 @@
+"""What a sweep varies: the sweep spec, from `--vary` options or a YAML file.
+
+A sweep is read from `--vary PATH=LO:HI[:N]` options or from a YAML file
+(`scenarios/sweeps/`), validated strictly like a scenario, and resolved into a
+`Sweep`: the base scenario's data, the factors, the design and the Monte Carlo
+settings. Problems name the option, or the file entry, that gave the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import InputError, Problem
+from ..schema import Scenario, load_scenario, scenario_hash
+
+__all__ = ["DESIGNS", "Factor", "Sweep", "SweepSpec", "load_sweep_spec", "make_sweep", "parse_vary",
+           "resolve_sweep", "validate_spec"]
+
+DESIGNS = ("grid", "lhs", "sobol", "morris")
+MAX_POINTS = 1_000_000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Factor(_Strict):
+    """One varied field: a dotted path into the scenario and its range."""
+
+    path: str = Field(min_length=1)
+    low: float
+    high: float
+    levels: int | None = Field(default=None, ge=1, le=10_000)  # grid only
+
+
+class SweepSpec(_Strict):
+    """A sweep as written in a spec file (or assembled from the command line)."""
+
+    scenario: str | None = None  # relative to the spec file
+    design: Literal["grid", "lhs", "sobol", "morris"] = "grid"
+    points: int | None = Field(default=None, ge=1, le=MAX_POINTS)  # lhs points; sobol N; morris trajectories
+    runs: int | None = Field(default=None, ge=1, le=10**9)  # replicates per point
+    seed: int | None = Field(default=None, ge=0)
+    renormalise: bool = False  # rescale an agent's other saliences when one of them is varied
+    set: dict[str, Any] = {}  # fixed overrides of the base scenario, as --set
+    vary: list[Factor] = Field(min_length=1)
+
+
+def _spec_rules(spec: SweepSpec):
+    """Yield (path, message, value) for every rule that spans fields of a spec."""
+    seen: dict[str, int] = {}
+    for k, f in enumerate(spec.vary):
+        if f.path in seen:
+            yield f"vary.{k}.path", f"duplicates vary.{seen[f.path]}", f.path
+        seen.setdefault(f.path, k)
+        if f.low > f.high:
+            yield f"vary.{k}", "LO must not be above HI", f"{f.low:g} > {f.high:g}"
+        elif spec.design == "grid" and f.levels is not None and f.levels > 1 and f.low == f.high:
+            yield f"vary.{k}", "LO == HI allows one level only", f.levels
+        elif spec.design != "grid" and f.low == f.high:
+            yield f"vary.{k}", f"the {spec.design} design needs LO < HI", f"{f.low:g}"
+        if spec.design == "grid" and f.levels is None:
+            yield f"vary.{k}", "the grid design needs a number of levels: PATH=LO:HI:N", f.path
+        if spec.design != "grid" and f.levels is not None:
+            yield (f"vary.{k}.levels", f"a number of levels applies to the grid design only; "
+                   f"with {spec.design} write PATH=LO:HI and give the size with points", f.levels)
+    if spec.design == "grid":
+        if spec.points is not None:
+            yield "points", "applies to lhs, sobol and morris; a grid's size is the product of its levels", spec.points
+        size = math.prod(f.levels or 1 for f in spec.vary)
+        if size > MAX_POINTS:
+            yield "vary", f"the grid has more than {MAX_POINTS:,} points", size
+    elif spec.points is None:
+        yield "points", f"the {spec.design} design needs a number of points", None
+    elif spec.design == "sobol" and spec.points & (spec.points - 1):
+        yield "points", "must be a power of 2 for the sobol design (its base sample N)", spec.points
+    elif spec.design == "morris" and spec.points < 2:
+        yield "points", "the morris design needs at least 2 trajectories", spec.points
+
+
+def validate_spec(data: Any, source: str, origin: dict[str, str] | None = None) -> SweepSpec:
+    """A `SweepSpec` from plain data; every problem at once, as an `InputError`.
+
+    `origin` maps a path prefix of the data to the label a problem there is
+    reported under (the command-line option that gave it); the rest are `source`'s.
+    """
+    if not isinstance(data, dict):
+        raise InputError(Problem(source, "", "must be a YAML mapping of sweep keys", type(data).__name__, True))
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError([_relabel(Problem(source, ".".join(map(str, e["loc"])), _message(e),
+                                           e.get("input"), e["type"] != "missing"), origin)
+                          for e in exc.errors(include_url=False)]) from None
+    problems = [_relabel(Problem(source, path, message, value, value is not None), origin)
+                for path, message, value in _spec_rules(spec)]
+    if problems:
+        raise InputError(problems)
+    return spec
+
+
+def _message(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    if err["type"] == "missing":
+        return "required field is missing"
+    text = err["msg"].removeprefix("Value error, ")
+    return text[:1].lower() + text[1:]
+
+
+def _relabel(problem: Problem, origin: dict[str, str] | None) -> Problem:
+    """Report a problem under the option that gave the value, when one did."""
+    if not origin:
+        return problem
+    parts = problem.path.split(".") if problem.path else []
+    for n in range(len(parts), 0, -1):
+        label = origin.get(".".join(parts[:n]))
+        if label is not None:
+            return Problem(label, ".".join(parts[n:]), problem.message, problem.value, problem.has_value)
+    return problem
+
+
+def parse_vary(text: str) -> dict:
+    """`PATH=LO:HI[:N]` as a factor's plain data; a malformed text is an `InputError`."""
+    path, sep, rng = text.partition("=")
+    parts = rng.split(":")
+    problem = Problem("--vary", "", "must be PATH=LO:HI:N (grid) or PATH=LO:HI (lhs, sobol, morris)", text, True)
+    if not sep or not path.strip() or len(parts) not in (2, 3):
+        raise InputError(problem)
+    try:
+        low, high = float(parts[0]), float(parts[1])
+        levels = int(parts[2]) if len(parts) == 3 else None
+    except ValueError:
+        raise InputError(problem) from None
+    data: dict[str, Any] = {"path": path.strip(), "low": low, "high": high}
+    if levels is not None:
+        data["levels"] = levels
+    return data
+
+
+def load_sweep_spec(path: str | Path) -> tuple[dict, str]:
+    """A spec file's plain data and its source name; unreadable or bad YAML is an `InputError`."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(str(path), "", f"cannot read file: {exc}")) from None
+    except yaml.YAMLError as exc:
+        raise InputError(Problem(str(path), "", f"invalid YAML: {getattr(exc, 'problem', None) or exc}")) from None
+    return data, str(path)
+
+
+# --- The resolved sweep ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep: the base scenario and what to do with it."""
+
+    scenario_file: Path
+    base: dict  # the scenario's plain data, fixed overrides applied
+    scenario: Scenario  # the base, validated
+    factors: tuple[Factor, ...]
+    labels: tuple[str, ...]  # per factor, the option or spec entry that gave it (for messages)
+    design: str
+    points: int | None
+    runs: int  # replicates per point
+    seed: int | None  # None: fresh entropy, chosen once and kept in the store
+    renormalise: bool
+
+    @property
+    def names(self) -> list[str]:
+        return [f.path for f in self.factors]
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """(n_factors, 2) the factors' [low, high]."""
+        return np.array([[f.low, f.high] for f in self.factors], dtype=float)
+
+    def identity(self) -> dict:
+        """What makes two sweeps the same sweep (a resume, not a new one)."""
+        return {
+            "scenario_hash": scenario_hash(self.scenario),
+            "factors": [f.model_dump() for f in self.factors],
+            "design": self.design,
+            "points": self.points,
+            "runs": self.runs,
+            "seed": self.seed,
+            "renormalise": self.renormalise,
+        }
+
+    def key(self) -> str:
+        """12 hex digits naming this sweep's default result directory."""
+        text = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def resolve_sweep(spec: SweepSpec, *, spec_source: str | None, scenario: Path | None,
+                  labels: list[str]) -> Sweep:
+    """Load the base scenario (the positional argument, else the spec's `scenario:`,
+    relative to the spec file) with the spec's fixed overrides."""
+    if scenario is None:
+        if spec.scenario is None:
+            raise InputError(Problem(spec_source or "sweep", "scenario",
+                                     "no scenario: give SCENARIO or `scenario:` in the spec"))
+        scenario = Path(spec.scenario)
+        if spec_source is not None and not scenario.is_absolute():
+            scenario = Path(spec_source).parent / scenario
+    base_scenario = load_scenario(scenario, overrides=spec.set or None)
+    # The validated scenario's own data (defaults filled in, any `extends:` resolved)
+    # is what the points override: it reads back to an equal scenario.
+    base = base_scenario.model_dump(mode="json")
+    mc = base_scenario.monte_carlo
+    return Sweep(
+        scenario_file=scenario,
+        base=base,
+        scenario=base_scenario,
+        factors=tuple(spec.vary),
+        labels=tuple(labels),
+        design=spec.design,
+        points=spec.points,
+        runs=spec.runs if spec.runs is not None else mc.runs,
+        seed=spec.seed if spec.seed is not None else mc.seed,
+        renormalise=spec.renormalise,
+    )
+
+
+def make_sweep(scenario: Path | None, vary: list[str], spec_file: Path | None, *, design: str | None = None,
+               points: int | None = None, runs: int | None = None, seed: int | None = None,
+               renormalise: bool = False, overrides: dict[str, Any] | None = None) -> Sweep:
+    """The sweep the command line asks for: `--vary` texts or a `--spec` file, with the
+    other options taking precedence over the file's values. Problems are reported
+    against the option, or the file entry, that gave the value."""
+    origin: dict[str, str] = {}
+    if spec_file is not None:
+        if vary:
+            raise InputError(Problem("--vary", "", "give the factors with --vary or in --spec FILE, not both"))
+        data, source = load_sweep_spec(spec_file)
+        if not isinstance(data, dict):
+            validate_spec(data, source)
+        labels = [f"{source}: vary.{k}" for k in range(len(data.get("vary") or []))]
+    else:
+        if not vary:
+            raise InputError(Problem("sweep", "", "nothing to vary: give --vary PATH=LO:HI[:N] "
+                                     "(repeatable) or --spec FILE"))
+        factors, problems = [], []
+        for text in vary:
+            try:
+                factors.append(parse_vary(text))
+            except InputError as exc:
+                problems += exc.problems
+        if problems:
+            raise InputError(problems)
+        source, data = "command line", {"vary": factors}
+        labels = [f"--vary {text}" for text in vary]
+        origin.update({"vary": "--vary", **{f"vary.{k}": label for k, label in enumerate(labels)}})
+    for key, value in (("design", design), ("points", points), ("runs", runs), ("seed", seed)):
+        if value is not None:
+            data[key], origin[key] = value, f"--{key}"
+    if renormalise:
+        data["renormalise"], origin["renormalise"] = True, "--renormalise"
+    if overrides and isinstance(data.get("set") or {}, dict):  # a bad `set:` is reported by validation
+        data["set"] = {**(data.get("set") or {}), **overrides}
+    spec = validate_spec(data, source, origin)
+    return resolve_sweep(spec, spec_source=source if spec_file is not None else None, scenario=scenario,
+                         labels=labels)

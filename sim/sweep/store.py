@@ -1,0 +1,214 @@
+"""A sweep's results on disk: one SQLite database that loses nothing, and a tidy CSV.
+
+The plan (every point's parameters) is written in one transaction when the
+sweep is created; each finished point is then committed at once, in its own
+transaction, in WAL mode with full syncs. A process killed at any moment
+leaves the database whole, holding every point committed before the kill;
+reopening it resumes. Only the parent process writes, so one connection does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import fcntl
+import io
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, Problem
+from ..model import CLASSES
+from ..montecarlo import wilson
+
+__all__ = ["DB_NAME", "SweepStore", "lock_directory", "remove_sweep"]
+
+DB_NAME = "sweep.sqlite"
+LOCK_NAME = ".sweep.lock"
+SCHEMA_VERSION = 2
+OUTPUTS = ("points.csv", "sweep.json", "curves.png", "heatmap.png", "sensitivity.png")
+"""Files the sweep derives from the database; --fresh removes them with it."""
+
+ESTIMATES = (*CLASSES, "substantive_or_better")
+"""Each has a probability and its Wilson 95 % interval in a results row: {name}_p, _low, _high."""
+RESULT_COLUMNS = ("point", "runs", *(f"{c}_count" for c in CLASSES),
+                  *(f"{e}_{s}" for e in ESTIMATES for s in ("p", "low", "high")), "seconds", "finished")
+
+_SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE points (
+    point INTEGER PRIMARY KEY,   -- index in the plan
+    params TEXT NOT NULL         -- JSON list of the factors' values, in meta.factors order
+);
+CREATE TABLE results (
+    point INTEGER PRIMARY KEY REFERENCES points(point),
+    runs INTEGER NOT NULL,
+    {", ".join(f"{c}_count INTEGER NOT NULL" for c in CLASSES)},
+    {", ".join(f"{e}_{s} REAL" for e in ESTIMATES for s in ("p", "low", "high"))},
+    seconds REAL NOT NULL,       -- simulation time, summed over the point's tasks
+    finished TEXT NOT NULL       -- UTC, ISO 8601
+);
+"""
+
+
+@contextlib.contextmanager
+def lock_directory(directory: Path) -> Iterator[None]:
+    """Hold the sweep directory for this process; a second sweep on it is an input error."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK_NAME, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(Problem(str(directory), "", "another sweep is running in this directory")) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remove_sweep(directory: Path) -> None:
+    """Remove the database and everything derived from it (for --fresh), and the
+    temp file of a database whose creation was killed."""
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", *OUTPUTS):
+        (directory / name).unlink(missing_ok=True)
+    for tmp in directory.glob(f".{DB_NAME}.tmp-*"):
+        tmp.unlink(missing_ok=True)
+
+
+class SweepStore:
+    """The database of one sweep: its identity, plan and finished points."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)  # explicit transactions
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # a committed point survives power loss too
+        self.db.execute("PRAGMA foreign_keys=ON")
+
+    @classmethod
+    def exists(cls, directory: Path) -> bool:
+        return (directory / DB_NAME).is_file()
+
+    @classmethod
+    def create(cls, directory: Path, identity: dict, entropy: int, factors: list[str],
+               plan: np.ndarray, extra: dict) -> SweepStore:
+        """A new database holding the sweep's identity and plan, written in one
+        transaction to a temp file renamed into place: it exists whole or not at all."""
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{DB_NAME}.tmp-{secrets.token_hex(4)}"
+        try:
+            db = sqlite3.connect(tmp, isolation_level=None)
+            db.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+            meta = {"schema_version": SCHEMA_VERSION, "identity": identity, "entropy": str(entropy),
+                    "factors": factors, "created": _now(), **extra}
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+            db.executemany("INSERT INTO points VALUES (?, ?)",
+                           [(i, json.dumps([float(v) for v in row])) for i, row in enumerate(plan)])
+            db.execute("COMMIT")
+            db.close()
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, directory / DB_NAME)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(directory)
+        return cls(directory / DB_NAME)
+
+    @classmethod
+    def open(cls, directory: Path, identity: dict) -> SweepStore:
+        """The existing database of this sweep; a different sweep's is an input error."""
+        store = cls(directory / DB_NAME)
+        try:
+            meta = store.meta()
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise InputError(Problem(str(directory / DB_NAME), "", f"not a sweep database ({exc}); "
+                                     "use --fresh to replace it")) from None
+        found = meta.get("identity")
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            store.close()
+            raise InputError(Problem(str(directory / DB_NAME), "", "was written by another version of sim "
+                                     f"(schema {meta.get('schema_version')}, this one reads {SCHEMA_VERSION}); "
+                                     "use --fresh to replace it"))
+        if found != json.loads(json.dumps(identity)):
+            store.close()
+            raise InputError(Problem(str(directory), "", "holds a different sweep (other scenario, factors, "
+                                     "design, runs or seed); use --fresh to replace it, or another --out"))
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def meta(self) -> dict:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
+    @property
+    def entropy(self) -> int:
+        return int(self.meta()["entropy"])
+
+    def plan(self) -> np.ndarray:
+        """(n_points, n_factors) every point's parameters, in plan order."""
+        rows = [json.loads(p) for (p,) in self.db.execute("SELECT params FROM points ORDER BY point")]
+        return np.array(rows, dtype=float)
+
+    def done(self) -> set[int]:
+        return {p for (p,) in self.db.execute("SELECT point FROM results")}
+
+    def commit(self, point: int, counts: np.ndarray, seconds: float) -> None:
+        """Keep one finished point, durably, before anything else happens: its counts,
+        each class's probability with its interval, and P(substantive or better)."""
+        counts = [int(k) for k in counts]
+        runs = sum(counts)
+        estimates = [wilson(k, runs) for k in counts] + [wilson(counts[0] + counts[1], runs)]
+        values = (point, runs, *counts, *(v for e in estimates for v in (e.p, e.low, e.high)),
+                  float(seconds), _now())
+        self.db.execute(f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})", values)
+
+    def rows(self) -> list[dict]:
+        """Every finished point in plan order: its parameters, then the results row."""
+        factors = self.meta()["factors"]
+        columns = [c for c in RESULT_COLUMNS if c not in ("point", "finished")]
+        query = (f"SELECT r.point, p.params, {', '.join('r.' + c for c in columns)} "
+                 "FROM results r JOIN points p USING (point) ORDER BY r.point")
+        return [{"point": point, **dict(zip(factors, json.loads(params))), **dict(zip(columns, values))}
+                for point, params, *values in self.db.execute(query)]
+
+    def export_csv(self, path: Path) -> int:
+        """Write the finished points as tidy CSV, one row a point (atomically); return the rows."""
+        rows = self.rows()
+        factors = self.meta()["factors"]
+        columns = ["point", *factors, *(c for c in RESULT_COLUMNS if c not in ("point", "finished"))]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+        try:
+            tmp.write_text(buf.getvalue(), encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return len(rows)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,156 @@
+"""Sweeps across processes: local workers and a Dask cluster give the sequential
+numbers bit for bit, and a sweep killed with SIGKILL resumes with every point once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim import cli
+from sim.sweep import make_sweep, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "tests" / "data" / "small.yaml"
+VARY = ["agents.south.reservation=0.0:0.6:4", "relations.trust.initial=0.3:0.7:3"]
+RUNS, SEED = 3000, 21
+
+
+def without_seconds(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def sim_cli(*args: str, cwd: Path, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def committed(db: Path) -> list[tuple[int, int]]:
+    """(point, times it was committed), read while another process may be writing."""
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT point, COUNT(*) FROM results GROUP BY point ORDER BY point").fetchall()
+    except sqlite3.OperationalError:  # created but not yet whole: no table yet
+        return []
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return make_sweep(SMALL, VARY, None, runs=RUNS, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def sequential(sweep, tmp_path_factory):
+    return run_sweep(sweep, out=tmp_path_factory.mktemp("sequential"), plots=False)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_local_workers_give_the_sequential_results_bit_for_bit(sweep, sequential, tmp_path):
+    """--workers 2 (spawned processes) commits the same counts and estimates for every point."""
+    parallel = run_sweep(sweep, out=tmp_path, workers=2, plots=False)
+    assert parallel.backend == "processes" and parallel.workers == 2
+    assert without_seconds(parallel.rows) == without_seconds(sequential.rows)
+
+
+def test_dask_gives_the_local_results_bit_for_bit(sweep, sequential, dask_cluster, tmp_path, capsys):
+    """`--scheduler ADDRESS` on a LocalCluster commits the same numbers as the local run."""
+    status = cli.main(["sweep", str(SMALL), *sum((["--vary", v] for v in VARY), []), "--runs", str(RUNS),
+                       "--seed", str(SEED), "--scheduler", dask_cluster.scheduler_address,
+                       "--out", str(tmp_path), "--json"])
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["backend"] == "dask" and summary["workers"] == 2
+    on_dask = run_sweep(sweep, out=tmp_path, plots=False)  # nothing left to run: reads the store
+    assert on_dask.ran == 0
+    assert without_seconds(on_dask.rows) == without_seconds(sequential.rows)
+
+
+def test_an_unreachable_scheduler_is_a_run_error(tmp_path, capsys):
+    """A scheduler that does not answer: exit 1, one error line, nothing run."""
+    dask = pytest.importorskip("dask")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        status = cli.main(["sweep", str(SMALL), "--vary", VARY[0], "--runs", "1024", "--out", str(tmp_path / "o"),
+                           "--scheduler", "tcp://127.0.0.1:9"])
+    assert status == 1
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+KILL_VARY = ["agents.south.reservation=0.0:0.6:4", "relations.trust.initial=0.3:0.6:4"]
+KILL_RUNS = 16 * 1024  # one point a task (execute.MIN_TASK_BLOCKS), so points finish one by one
+
+
+@pytest.fixture(scope="module")
+def kill_reference(tmp_path_factory):
+    sweep = make_sweep(SMALL, KILL_VARY, None, runs=KILL_RUNS, seed=SEED)
+    return sweep, run_sweep(sweep, out=tmp_path_factory.mktemp("kill_reference"), plots=False)
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_a_sweep_killed_with_sigkill_resumes_with_every_point_exactly_once(workers, kill_reference, tmp_path):
+    """SIGKILL to the whole sweep (parent and workers) once 3 points are in; rerunning the
+    same command runs the rest; every point is in the store once, with the numbers of a
+    sweep that was never killed."""
+    sweep, reference = kill_reference
+    args = ("sweep", str(SMALL), *sum((["--vary", v] for v in KILL_VARY), []), "--runs", str(KILL_RUNS),
+            "--seed", str(SEED), "--out", str(tmp_path / "out"), "--workers", str(workers), "--quiet")
+    db = tmp_path / "out" / "sweep.sqlite"
+    proc = sim_cli(*args, cwd=tmp_path, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(committed(db)) < 3:
+        assert proc.poll() is None, f"the sweep ended before it was killed: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "no points committed within 60 s"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    kept = committed(db)
+    assert 3 <= len(kept) < 16 and all(times == 1 for _, times in kept)
+
+    rerun = sim_cli(*args, cwd=tmp_path)
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert committed(db) == [(p, 1) for p in range(16)]
+    resumed = run_sweep(sweep, out=tmp_path / "out", plots=False)
+    assert resumed.ran == 0
+    assert without_seconds(resumed.rows) == without_seconds(reference.rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.5, 1.2, 1.8, 2.5])
+def test_a_sweep_killed_at_any_moment_leaves_a_store_that_resumes(delay, kill_reference, tmp_path):
+    """SIGKILL at a fixed delay (while starting, validating, creating the store or running):
+    the rerun completes the sweep with every point once and the uninterrupted numbers."""
+    sweep, reference = kill_reference
+    args = ("sweep", str(SMALL), *sum((["--vary", v] for v in KILL_VARY), []), "--runs", str(KILL_RUNS),
+            "--seed", str(SEED), "--out", str(tmp_path / "out"), "--quiet")
+    proc = sim_cli(*args, cwd=tmp_path, start_new_session=True)
+    time.sleep(delay)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    rerun = sim_cli(*args, cwd=tmp_path)
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert committed(tmp_path / "out" / "sweep.sqlite") == [(p, 1) for p in range(16)]
+    resumed = run_sweep(sweep, out=tmp_path / "out", plots=False)
+    assert without_seconds(resumed.rows) == without_seconds(reference.rows)
