@@ -1,0 +1,209 @@
+"""What `backtest` and `calibrate` show: tables on stdout, pictures, result directories.
+
+Everything reads the plain summaries of `sim.backtest.summarise_backtest` and
+`sim.calibrate.summarise_calibration`, so a saved `summary.json` redraws the
+same pictures. Pictures are files only (the Agg backend, set by `sim.plots`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .model import CLASSES
+from .plots import DPI, plt
+from .results import _check_replaceable, _fsync_dir, write_json_atomic
+
+__all__ = ["plot_profile", "plot_reliability", "print_backtest", "print_calibration", "write_result_dir"]
+
+LABELS = {"model": "model", "calibrated": "model, calibrated (leave-one-out)",
+          "calibrated_in_sample": "model, calibrated (in sample)", "base_rate": "base rate (earlier meetings)",
+          "uniform": "uniform (1/4 each)"}
+STYLE = {"model": ("#2166ac", "o"), "calibrated": ("#1b7837", "D"), "base_rate": ("#b2182b", "s"),
+         "uniform": ("#777777", "^"), "calibrated_in_sample": ("#7fbf7b", "v")}
+SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": "C"}
+
+
+def write_result_dir(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]],
+                     files: dict[str, str] | None = None) -> None:
+    """Write `summary.json`, each `plots[name](summary, path)` and each text file to
+    directory `out`, whole or not at all (a temp directory renamed into place)."""
+    out = Path(out)
+    _check_replaceable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
+    try:
+        tmp.mkdir()
+        write_json_atomic(tmp / "summary.json", summary)
+        for name, plot in plots.items():
+            plot(summary, tmp / name)
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        if os.path.lexists(out):  # an empty directory or an earlier result: replaced
+            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    _fsync_dir(out.parent)
+
+
+# --- Pictures ------------------------------------------------------------------------------
+
+
+def plot_reliability(summary: dict, path: str | Path) -> None:
+    """Observed frequency against mean forecast per bin, pooling every (case, class)
+    probability (error bars: Wilson 95 %), for the subject and the base rate; the
+    diagonal is perfect calibration; each point is labelled with its count."""
+    names = [summary.get("subject", "model"), "base_rate"]
+    fig, ax = plt.subplots(figsize=(6.2, 5.8), layout="constrained")
+    try:
+        ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="perfectly calibrated")
+        for k, name in enumerate(n for n in names if n in summary["reliability"]):
+            colour, marker = STYLE.get(name, ("#444444", "o"))
+            rows = summary["reliability"][name]
+            x = np.array([r["mean_forecast"] for r in rows]) + (k - 0.5) * 0.01  # keep the bars apart
+            obs = np.array([r["observed"] for r in rows])
+            err = [obs - np.array([r["observed_low"] for r in rows]),
+                   np.array([r["observed_high"] for r in rows]) - obs]
+            ax.errorbar(x, obs, yerr=err, fmt=marker, color=colour, markersize=7, capsize=3, elinewidth=1,
+                        label=LABELS.get(name, name))
+            for xi, oi, r in zip(x, obs, rows):
+                ax.annotate(f"n={r['n']}", (xi, oi), xytext=(-26, -11) if k else (6, 4), textcoords="offset points",
+                            fontsize=7, color=colour)
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("forecast probability (mean within the bin)")
+        ax.set_ylabel("observed frequency (bars: Wilson 95 %)")
+        ax.grid(alpha=0.25)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(loc="upper left", fontsize=8)
+        n = summary["n_cases"]
+        edges = summary.get("reliability_bins")
+        ax.set_title(f"Reliability: {n} past meetings x {len(CLASSES)} classes, pooled\n"
+                     f"indicative only with {n} cases"
+                     + (f"; bins {', '.join(f'{b:g}' for b in edges)}" if edges else ""), fontsize=10)
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)
+
+
+def plot_profile(summary: dict, path: str | Path) -> None:
+    """The profile log likelihood of each knob (best over the other knobs), fitted value marked."""
+    cal = summary["calibration"]
+    knobs = cal["knobs"]
+    fig, axes = plt.subplots(1, len(knobs), figsize=(4.2 * len(knobs), 3.6), squeeze=False, sharey=True,
+                             layout="constrained")
+    try:
+        for ax, knob in zip(axes.flat, knobs):
+            rows = cal["profile"][knob["name"]]
+            x, y = [r["value"] for r in rows], [r["loglik"] for r in rows]
+            ax.plot(x, y, marker="o", color="#2166ac")
+            ax.axvline(cal["fitted"][knob["name"]], color="#1b7837", linestyle="--", linewidth=1, label="fitted")
+            ax.axvline(knob["default"], color="#777777", linestyle=":", linewidth=1, label="as written")
+            if knob["name"] == "noise":
+                ax.set_xscale("log")
+            ax.set_xlabel(knob["name"])
+            ax.grid(alpha=0.25)
+            ax.spines[["top", "right"]].set_visible(False)
+        axes.flat[0].set_ylabel("log likelihood, all cases")
+        axes.flat[0].legend(fontsize=8)
+        fig.suptitle(f"Profile likelihood of the knobs ({summary['n_cases']} cases, "
+                     f"{cal['runs_per_point']:,} replicates a point)", fontsize=11)
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)
+
+
+# --- Tables ----------------------------------------------------------------------------------
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console(file=sys.stdout, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120
+    return console
+
+
+def _case_table(summary: dict, names: list[str], title: str):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("case")
+    table.add_column("meeting")
+    table.add_column("observed")
+    for name in names:
+        table.add_column(f"{name}: " + " ".join(SHORT[c] for c in CLASSES), justify="right")
+    table.add_column("base rate P(obs)", justify="right")
+    for case in summary["cases"]:
+        cells = [" ".join(f"{case['forecasts'][name][c]:.2f}" for c in CLASSES) for name in names]
+        table.add_row(case["name"], case["date"], case["observed"].replace("_", " "), *cells,
+                      f"{case['forecasts']['base_rate'][case['observed']]:.2f}")
+    return table
+
+
+def _score_table(summary: dict, order: list[str]):
+    from rich.table import Table
+
+    subject = summary["subject"]
+    table = Table(title=f"mean scores over {summary['n_cases']} cases (lower is better)", title_justify="left")
+    table.add_column("forecaster")
+    table.add_column("Brier (0-2)", justify="right")
+    table.add_column("log", justify="right")
+    table.add_column(f"{subject} - it, Brier [95 %]", justify="right")
+    table.add_column(f"{subject} - it, log [95 %]", justify="right")
+    for name in order:
+        m = summary["mean_scores"][name]
+        d = summary["differences"].get(name)
+        cell = (lambda s: f"{d[s]['mean']:+.3f} [{d[s]['low']:+.3f}, {d[s]['high']:+.3f}]") if d else (lambda s: "")
+        table.add_row(LABELS.get(name, name), f"{m['brier']:.3f}", f"{m['log']:.3f}", cell("brier"), cell("log"))
+    return table
+
+
+def print_backtest(summary: dict, out: Path) -> None:
+    console = _console()
+    console.print(_case_table(summary, ["model"], "backtest: forecasts (B breakthrough, S substantive, "
+                                                 "T talk fest, C collapse) and the observed class"))
+    console.print(_score_table(summary, ["model", "base_rate", "uniform"]))
+    b = summary["bootstrap"]
+    runs = sorted({c["runs"] for c in summary["cases"]})
+    console.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
+                  f"{summary['seconds']:.1f} s; log score clips p at {summary['log_score_clip']:g}; "
+                  f"intervals: {b['resamples']:,} bootstrap resamples of the cases (seed {b['seed']})", soft_wrap=True)
+    console.print(f"results: {out}", soft_wrap=True)
+
+
+def print_calibration(summary: dict, out: Path) -> None:
+    console = _console()
+    cal = summary["calibration"]
+    console.print(_case_table(summary, ["model", "calibrated"],
+                              "calibrate: forecasts as written and at each case's leave-one-out fit"))
+    console.print(_score_table(summary, ["calibrated", "model", "calibrated_in_sample", "base_rate", "uniform"]))
+    fitted = ", ".join(f"{k} = {v:g}" for k, v in cal["fitted"].items())
+    defaults = ", ".join(f"{k['name']} = {k['default']:g}" for k in cal["knobs"])
+    console.print(f"fitted on all {summary['n_cases']} cases: {fitted} (as written: {defaults})", soft_wrap=True)
+    if cal["at_grid_edge"]:
+        console.print(f"at the edge of its grid (the optimum may lie beyond): {', '.join(cal['at_grid_edge'])}",
+                      soft_wrap=True)
+    loo = [c["loo_fit"] for c in summary["cases"]]
+    moved = sum(1 for f in loo if f != cal["fitted"])
+    console.print(f"leave-one-out fits differ from the full fit for {moved} of {len(loo)} cases", soft_wrap=True)
+    console.print(f"{cal['grid_points']} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
+                  f"replicates (seed {cal['seed']}); scored with {cal['score_runs']:,} replicates; "
+                  f"{cal['seconds']:.0f} s", soft_wrap=True)
+    if cal["write_path"]:
+        console.print(f"wrote {cal['write_path']} (include it with `include: {Path(cal['write_path']).name}`)",
+                      soft_wrap=True)
+    console.print(f"results: {out}", soft_wrap=True)

@@ -1,0 +1,315 @@
+"""Backtests: the scores against known values, the no-look-ahead base rate, the
+history cases, the `observed:` and `include:` keys, and `sim backtest`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sim import CLASSES, load_scenario, run
+from sim.backtest import (
+    CLIP,
+    Meeting,
+    base_rate_forecast,
+    bootstrap_difference,
+    brier_score,
+    find_cases,
+    load_cases,
+    load_meetings,
+    log_score,
+    parse_meeting_date,
+    reliability_table,
+)
+from sim.cli import main
+from sim.errors import InputError
+from sim.schema import parse_scenario, scenario_hash
+
+from conftest import SMALL, small_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+HISTORY = ROOT / "scenarios" / "history"
+B, S, T, C = range(4)
+
+
+# --- Scores ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p, y, brier", [
+    ([0, 0, 1, 0], T, 0.0),                     # certain and right
+    ([1, 0, 0, 0], T, 2.0),                     # certain and wrong: the maximum
+    ([0.25] * 4, S, 0.75),                      # uniform: 0.75^2 + 3 * 0.25^2
+    ([0.1, 0.2, 0.6, 0.1], T, 0.22),            # 0.01 + 0.04 + 0.16 + 0.01
+    ([0.1, 0.2, 0.6, 0.1], C, 1.22),            # 0.01 + 0.04 + 0.36 + 0.81
+])
+def test_brier_score_of_hand_made_forecasts(p, y, brier):
+    """The multi-class Brier score is sum_k (p_k - y_k)^2, from 0 (certain, right) to 2 (certain, wrong)."""
+    assert brier_score(np.array([p]), np.array([y]))[0] == pytest.approx(brier, abs=1e-12)
+
+
+@pytest.mark.parametrize("p, y, score", [
+    ([0.1, 0.2, 0.6, 0.1], T, -math.log(0.6)),
+    ([0.25] * 4, B, math.log(4)),
+    ([0, 0, 1, 0], T, 0.0),
+    ([0, 0, 1, 0], C, -math.log(CLIP)),         # p = 0 is clipped to 1e-6: 13.8, not infinity
+])
+def test_log_score_of_hand_made_forecasts(p, y, score):
+    """The log score is -ln p(observed), with p clipped to at least 1e-6."""
+    assert log_score(np.array([p]), np.array([y]))[0] == pytest.approx(score, rel=1e-12)
+
+
+def test_scores_are_per_case():
+    """Several forecasts at once give one score per case, in order."""
+    p = np.array([[0.25] * 4, [0, 0, 1, 0]])
+    assert brier_score(p, np.array([0, 2])).tolist() == pytest.approx([0.75, 0.0])
+    assert log_score(p, np.array([0, 2])).tolist() == pytest.approx([math.log(4), 0.0])
+
+
+def test_bootstrap_interval_of_a_constant_difference_is_that_constant():
+    """Every resample of identical per-case differences has the same mean."""
+    mean, low, high = bootstrap_difference(np.full(12, 0.3), np.full(12, 0.1), np.random.default_rng(1))
+    assert (mean, low, high) == pytest.approx((0.2, 0.2, 0.2))
+
+
+def test_bootstrap_interval_brackets_the_mean_and_repeats_with_its_seed():
+    """The interval holds the mean difference, and the same seed gives the same interval."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random(20), rng.random(20)
+    first = bootstrap_difference(a, b, np.random.default_rng(5))
+    assert first[1] < first[0] < first[2]
+    assert bootstrap_difference(a, b, np.random.default_rng(5)) == first
+
+
+def test_reliability_table_pools_every_case_and_class():
+    """Each (case, class) probability falls in one bin; observed frequencies are the share of hits."""
+    p = np.array([[0.05, 0.05, 0.85, 0.05], [0.05, 0.15, 0.75, 0.05]])
+    rows = reliability_table(p, np.array([T, S]))
+    assert sum(r["n"] for r in rows) == 8
+    by_bin = {(r["low"], r["high"]): r for r in rows}
+    assert by_bin[(0.0, 0.1)]["n"] == 5 and by_bin[(0.0, 0.1)]["observed"] == 0.0
+    assert by_bin[(0.1, 0.3)]["observed"] == 1.0  # the 0.15 substantive happened
+    assert by_bin[(0.7, 0.9)]["observed"] == 0.5 and by_bin[(0.7, 0.9)]["mean_forecast"] == pytest.approx(0.8)
+
+
+# --- The base-rate reference ------------------------------------------------------------------
+
+
+def _meeting(date: str, outcome: int) -> Meeting:
+    return Meeting(parse_meeting_date(date), outcome, date)
+
+
+def test_base_rate_uses_only_meetings_known_before_the_date():
+    """Meetings known on or after the date change nothing; those before count, with a Dirichlet(1,1,1,1) prior."""
+    before = dt.date(1991, 4, 20)
+    known = [_meeting("1956-10-19", B), _meeting("1973-10-07/10", T), _meeting("1991-04-16/19", S)]
+    not_yet = [_meeting("1991-04-20", C), _meeting("1991-04-18/21", C), _meeting("1992-01-01", T)]
+    expected = np.array([1 + 1, 1 + 1, 1 + 1, 0 + 1]) / (3 + 4)
+    assert base_rate_forecast(known, before) == pytest.approx(expected)
+    assert base_rate_forecast(known + not_yet, before) == pytest.approx(expected)
+    assert base_rate_forecast(not_yet + known, before) == pytest.approx(expected)
+
+
+def test_base_rate_with_no_earlier_meeting_is_uniform():
+    """The uniform prior keeps the earliest case defined."""
+    assert base_rate_forecast([_meeting("2000-01-01", T)], dt.date(1999, 1, 1)) == pytest.approx([0.25] * 4)
+    assert base_rate_forecast([], dt.date(1999, 1, 1)) == pytest.approx([0.25] * 4)
+
+
+@pytest.mark.parametrize("text, date", [
+    ("2016-05-06", dt.date(2016, 5, 6)),
+    ("1973-10-07/10", dt.date(1973, 10, 10)),          # a multi-day meeting: known on its last day
+    ("1992-09-13 (planned)", dt.date(1992, 9, 13)),
+    ("2012-12 (planned)", dt.date(2012, 12, 31)),      # a month alone: its last day, no look-ahead
+    ("2015-11 (Antalya G20)", dt.date(2015, 11, 30)),
+])
+def test_meeting_dates_are_read_as_the_day_the_outcome_was_known(text, date):
+    assert parse_meeting_date(text) == date
+
+
+def test_a_date_that_is_not_one_is_refused():
+    with pytest.raises(ValueError, match="not a date"):
+        parse_meeting_date("autumn 2014")
+
+
+def test_the_shipped_table_holds_the_thirty_coded_meetings():
+    """1 breakthrough, 6 substantive, 20 talk fests, 3 collapses, 1956 to May 2016."""
+    meetings = load_meetings(HISTORY / "summits_until_2016-05.csv")
+    assert len(meetings) == 30
+    assert np.bincount([m.outcome for m in meetings], minlength=4).tolist() == [1, 6, 20, 3]
+    assert min(m.date for m in meetings).year == 1956 and max(m.date for m in meetings) < dt.date(2016, 6, 1)
+
+
+def test_a_malformed_meetings_table_reports_every_bad_line(tmp_path):
+    bad = tmp_path / "m.csv"
+    bad.write_text("date,outcome\n2001-01-01,TALK_FEST\nsoon,TALK_FEST\n2002-02-02,maybe\n")
+    with pytest.raises(InputError) as err:
+        load_meetings(bad)
+    assert [p.path for p in err.value.problems] == ["line 3.date", "line 4.outcome"]
+
+
+# --- The history cases ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def history_cases():
+    return load_cases(HISTORY)
+
+
+def test_every_history_case_validates_and_predates_its_meeting(history_cases):
+    """At least the twelve required meetings, each a vantage before its meeting, dates in order."""
+    names = {c.name for c in history_cases}
+    required = {"moscow_1973", "tokyo_1991", "tokyo_1993", "krasnoyarsk_1997", "kawana_1998", "moscow_1998",
+                "tokyo_2000", "irkutsk_2001", "moscow_2003", "tokyo_2005", "moscow_2013", "sochi_2016"}
+    assert required <= names and len(history_cases) >= 12
+    for case in history_cases:
+        s = case.scenario
+        assert s.calendar.vantage < s.observed.date
+        assert case.path.name != "_base.yaml"
+    dates = [c.scenario.observed.date for c in history_cases]
+    assert dates == sorted(dates)
+
+
+def test_every_history_case_matches_the_coded_table(history_cases):
+    """Each case's observed class is the table's class for the meeting on that date (or month, if planned)."""
+    meetings = load_meetings(HISTORY / "summits_until_2016-05.csv")
+    for case in history_cases:
+        obs = case.scenario.observed
+        same = [m for m in meetings if m.label.startswith(obs.date.isoformat()[:7])]
+        assert CLASSES[case.observed] in {CLASSES[m.outcome] for m in same}, case.name
+
+
+def test_history_cases_share_the_model_constants(history_cases):
+    """Reservations, drift noise and the trust floor are the same in every case (calibrate fits them)."""
+    first = history_cases[0].scenario
+    for case in history_cases:
+        s = case.scenario
+        for party in ("japan", "russia"):
+            assert s.agents[party].reservation == first.agents[party].reservation, case.name
+        assert s.dynamics == first.dynamics, case.name
+        assert s.summit.cancellation.trust_below == first.summit.cancellation.trust_below
+
+
+def test_the_base_rate_of_each_history_case_counts_only_earlier_meetings(history_cases):
+    """The earliest case gets the uniform forecast; the 2016 one counts the 29 meetings before it."""
+    meetings = load_meetings(HISTORY / "summits_until_2016-05.csv")
+    first, last = history_cases[0], history_cases[-1]
+    assert base_rate_forecast(meetings, first.scenario.calendar.vantage) == pytest.approx([0.25] * 4)
+    n_before = sum(m.date < last.scenario.calendar.vantage for m in meetings)
+    assert n_before == 29  # all but Sochi, 6 May 2016, itself
+    assert base_rate_forecast(meetings, last.scenario.calendar.vantage)[T] == pytest.approx((19 + 1) / (29 + 4))
+
+
+def test_find_cases_takes_only_files_with_an_observed_block(tmp_path):
+    (tmp_path / "_base.yaml").write_text(SMALL.read_text())
+    (tmp_path / "b.yaml").write_text(SMALL.read_text() + _observed("talk_fest", "2020-03-01"))
+    (tmp_path / "notes.txt").write_text("observed: nothing")
+    assert [p.name for p in find_cases(tmp_path)] == ["b.yaml"]
+
+
+# --- observed: and include: in the schema ----------------------------------------------------
+
+
+def _observed(outcome: str, date: str) -> str:
+    return f"observed: {{outcome: {outcome}, date: {date}, source: 'a test'}}\n"
+
+
+def test_run_ignores_the_observed_block():
+    """The same scenario with and without `observed:` gives the same counts and hash."""
+    text = SMALL.read_text()
+    plain, case = parse_scenario(text), parse_scenario(text + _observed("collapse", "2020-03-01"))
+    assert case.observed.outcome == "collapse"
+    assert scenario_hash(plain) == scenario_hash(case)
+    assert run(plain, runs=2048, seed=3).counts.tolist() == run(case, runs=2048, seed=3).counts.tolist()
+
+
+@pytest.mark.parametrize("block, path", [
+    ("observed: {outcome: success, date: 2020-03-01, source: x}\n", "observed.outcome"),
+    ("observed: {outcome: talk_fest, date: 2019-12-31, source: x}\n", "observed.date"),   # before the vantage
+    ("observed: {outcome: talk_fest, date: 2020-03-01}\n", "observed.source"),
+])
+def test_a_bad_observed_block_is_refused(block, path):
+    with pytest.raises(InputError) as err:
+        parse_scenario(SMALL.read_text() + block)
+    assert path in [p.path for p in err.value.problems]
+
+
+def test_include_applies_a_file_of_dotted_paths(tmp_path):
+    """`include:` sets the named fields, in order, before this file's own `set:`."""
+    data = small_dict()
+    data["dynamics"] = {"noise": 0.01}
+    data["include"] = ["a.yaml", "b.yaml"]
+    data["set"] = {"agents.south.resolve": 0.6}
+    (tmp_path / "a.yaml").write_text("dynamics.noise: 0.03\nagents.south.resolve: 0.9\n")
+    (tmp_path / "b.yaml").write_text("dynamics.noise: 0.05\n")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    s = load_scenario(tmp_path / "s.yaml")
+    assert s.dynamics.noise == 0.05 and s.agents["south"].resolve == 0.6
+
+
+@pytest.mark.parametrize("include, content, message", [
+    ("missing.yaml", None, "cannot read"),
+    ("inc.yaml", "agents.nobody.resolve: 0.5\n", "no such field"),
+    ("inc.yaml", "- a list\n", "mapping of dotted paths"),
+])
+def test_a_bad_include_is_one_error_line(tmp_path, include, content, message):
+    data = small_dict()
+    data["include"] = include
+    if content is not None:
+        (tmp_path / include).write_text(content)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as err:
+        load_scenario(tmp_path / "s.yaml")
+    assert len(err.value.problems) == 1 and message in str(err.value)
+
+
+# --- The command -------------------------------------------------------------------------------
+
+
+def _tiny_history(tmp_path: Path) -> Path:
+    d = tmp_path / "hist"
+    d.mkdir()
+    for name, outcome, reservation in (("a", "substantive", 0.3), ("b", "talk_fest", 0.9)):
+        data = small_dict()
+        data["name"] = name
+        data["agents"]["south"]["reservation"] = reservation
+        data["observed"] = {"outcome": outcome, "date": "2020-03-15", "source": "made up for tests"}
+        (d / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    (d / "meetings.csv").write_text("date,outcome\n2019-01-01,TALK_FEST\n2019-06-01,COLLAPSE\n")
+    return d
+
+
+def test_backtest_command_prints_scores_and_writes_summary_and_picture(tmp_path, capsys):
+    d = _tiny_history(tmp_path)
+    out = tmp_path / "out"
+    assert main(["backtest", str(d), "--runs", "2048", "--seed", "4", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "base rate" in text and "uniform" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_cases"] == 2 and (out / "reliability.png").stat().st_size > 0
+    base = summary["cases"][0]["forecasts"]["base_rate"]
+    assert [base[c] for c in CLASSES] == pytest.approx([1 / 6, 1 / 6, 2 / 6, 2 / 6])
+    m = summary["mean_scores"]
+    assert m["uniform"]["brier"] == pytest.approx(0.75) and m["uniform"]["log"] == pytest.approx(math.log(4))
+    model = np.array([[c["forecasts"]["model"][k] for k in CLASSES] for c in summary["cases"]])
+    assert m["model"]["brier"] == pytest.approx(brier_score(model, np.array([S, T])).mean())
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--runs", "0"], "--runs: must be >= 1"),
+    (["--resamples", "5"], "--resamples: must be >= 100"),
+])
+def test_backtest_command_refuses_bad_options(tmp_path, capsys, argv, text):
+    d = _tiny_history(tmp_path)
+    assert main(["backtest", str(d), *argv]) == 2
+    assert text in capsys.readouterr().err
+
+
+def test_backtest_command_needs_cases(tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("date,outcome\n2019-01-01,TALK_FEST\n")
+    assert main(["backtest", str(tmp_path)]) == 2
+    assert "no scenario with an `observed:` block" in capsys.readouterr().err
