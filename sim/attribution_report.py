@@ -8,10 +8,7 @@ Charts are files only (the Agg backend, set by `sim.plots`).
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,10 +16,9 @@ import numpy as np
 
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI
-from .results import _check_replaceable, _fsync_dir, write_json_atomic
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
-           "print_explanation", "write_attribution"]
+           "print_explanation"]
 
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
 SIDE_COLOURS = ("#4d6fa3", "#e08a3c")  # A, B
@@ -30,31 +26,6 @@ UP, DOWN = "#4d9a53", "#c2403a"
 
 
 # --- Result directories ------------------------------------------------------------------
-
-
-def write_attribution(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]]) -> None:
-    """Write `summary.json` and each `plots[name](summary, path)` to directory `out`,
-    whole or not at all: into a temp directory beside it, then renamed into place."""
-    out = Path(out)
-    _check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
-    try:
-        tmp.mkdir()
-        write_json_atomic(tmp / "summary.json", summary)
-        for name, plot in plots.items():
-            plot(summary, tmp / name)
-        if os.path.lexists(out):  # an empty directory or an earlier result: replaced
-            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
-            os.rename(out, old)
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    _fsync_dir(out.parent)
 
 
 # --- Tables ---------------------------------------------------------------------------------

@@ -8,19 +8,15 @@ same pictures. Pictures are files only (the Agg backend, set by `sim.plots`).
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .model import CLASSES
 from .plots import DPI, plt
-from .results import _check_replaceable, _fsync_dir, write_json_atomic
 
-__all__ = ["plot_profile", "plot_reliability", "print_backtest", "print_calibration", "write_result_dir"]
+__all__ = ["plot_profile", "plot_reliability", "print_backtest", "print_calibration"]
 
 LABELS = {"model": "model", "calibrated": "model, calibrated (leave-one-out)",
           "calibrated_in_sample": "model, calibrated (in sample)", "base_rate": "base rate (earlier meetings)",
@@ -28,37 +24,6 @@ LABELS = {"model": "model", "calibrated": "model, calibrated (leave-one-out)",
 STYLE = {"model": ("#2166ac", "o"), "calibrated": ("#1b7837", "D"), "base_rate": ("#b2182b", "s"),
          "uniform": ("#777777", "^"), "calibrated_in_sample": ("#7fbf7b", "v")}
 SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": "C"}
-
-
-def write_result_dir(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]],
-                     files: dict[str, str] | None = None) -> None:
-    """Write `summary.json`, each `plots[name](summary, path)` and each text file to
-    directory `out`, whole or not at all (a temp directory renamed into place)."""
-    out = Path(out)
-    _check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
-    try:
-        tmp.mkdir()
-        write_json_atomic(tmp / "summary.json", summary)
-        for name, plot in plots.items():
-            plot(summary, tmp / name)
-        for name, text in (files or {}).items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        if os.path.lexists(out):  # an empty directory or an earlier result: replaced
-            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
-            os.rename(out, old)
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    _fsync_dir(out.parent)
-
-
-# --- Pictures ------------------------------------------------------------------------------
 
 
 def plot_reliability(summary: dict, path: str | Path) -> None:

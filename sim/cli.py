@@ -385,7 +385,8 @@ def _load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
     *PAIRED_OPTIONS, *OUTPUT_OPTIONS,
 )
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .attribution_report import plot_comparison, print_comparison, write_attribution
+    from .attribution_report import plot_comparison, print_comparison
+    from .results import write_result_dir
     from .compare import compare, summarise_comparison
     from .results import default_out_dir
 
@@ -402,7 +403,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if any(overrides.values()):
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
     out = args.out if args.out is not None else default_out_dir("compare")
-    write_attribution(out, summary, {"compare.png": plot_comparison})
+    write_result_dir(out, summary, {"compare.png": plot_comparison})
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     elif not args.quiet:
@@ -422,7 +423,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     *OUTPUT_OPTIONS,
 )
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .attribution_report import plot_explanation, plot_shapley, print_explanation, write_attribution
+    from .attribution_report import plot_explanation, plot_shapley, print_explanation
+    from .results import write_result_dir
     from .attribution import explain, shapley_plan, summarise_explanation
     from .results import default_out_dir
 
@@ -449,7 +451,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     plots = {"explain.png": plot_explanation}
     if args.shapley:
         plots["shapley.png"] = plot_shapley
-    write_attribution(out, summary, plots)
+    write_result_dir(out, summary, plots)
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     elif not args.quiet:
@@ -556,7 +558,8 @@ def _backtest_inputs(args: argparse.Namespace):
 )
 def cmd_backtest(args: argparse.Namespace) -> int:
     from .backtest import run_backtest, summarise_backtest
-    from .backtest_report import plot_reliability, print_backtest, write_result_dir
+    from .backtest_report import plot_reliability, print_backtest
+    from .results import write_result_dir
     from .results import default_out_dir
 
     cases, meetings, meetings_path = _backtest_inputs(args)
@@ -592,7 +595,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from .backtest import run_backtest
-    from .backtest_report import plot_profile, plot_reliability, print_calibration, write_result_dir
+    from .backtest_report import plot_profile, plot_reliability, print_calibration
+    from .results import write_result_dir
     from .calibrate import KNOBS, knob_overrides_common, run_calibration, summarise_calibration, write_calibration
     from .results import default_out_dir
 

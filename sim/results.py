@@ -15,6 +15,7 @@ import math
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -240,20 +241,54 @@ class ResultWriter:
 
     def _move_into_place(self) -> None:
         assert self.tmp is not None
-        out = self.out
-        if not os.path.lexists(out):
-            os.rename(self.tmp, out)
-        else:
-            _check_replaceable(out)
-            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
-            os.rename(out, old)
-            try:
-                os.rename(self.tmp, out)
-            except BaseException:
-                os.rename(old, out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        _fsync_dir(out.parent)
+        _swap_into_place(self.tmp, self.out)
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished directory `tmp` to `out`, replacing an earlier result there."""
+    if not os.path.lexists(out):
+        os.rename(tmp, out)
+    else:
+        _check_replaceable(out)
+        old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+        os.rename(out, old)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(out.parent)
+
+
+def write_result_dir(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]],
+                     files: dict[str, str] | None = None) -> None:
+    """Write `summary.json`, each `plots[name](summary, path)` and each text file to
+    directory `out`, whole or not at all (a temp directory renamed into place).
+    For commands whose results are a summary and pictures (compare, explain,
+    backtest, calibrate); `run` streams its replicates with `ResultWriter`."""
+    out = Path(out)
+    _check_replaceable(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(Problem("--out", "", f"cannot write a result directory there "
+                                 f"({exc.strerror or exc})", str(out), True)) from None
+    tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
+    try:
+        tmp.mkdir()
+        write_json_atomic(tmp / "summary.json", summary)
+        for name, plot in plots.items():
+            plot(summary, tmp / name)
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        _fsync_tree(tmp)
+        _swap_into_place(tmp, out)
+    except OSError as exc:
+        raise RunError(f"cannot write results to {out}: {exc.strerror or exc}") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _check_replaceable(out: Path) -> None:

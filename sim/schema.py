@@ -741,7 +741,7 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
         parts = dotted.split(".")
         for k, part in enumerate(parts):
             last = k == len(parts) - 1
-            key = _child_key(node, part)
+            key = child_key(node, part)
             if key is None and last and isinstance(node, dict):
                 key = part  # a field left at its default; the schema still refuses unknown keys
             if key is None:
@@ -756,7 +756,9 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
     return data
 
 
-def _child_key(node: Any, part: str):
+def child_key(node: Any, part: str):
+    """The key of dotted-path part `part` under `node`: a mapping's key, or a list's
+    index given as a number or as the `name` of one of its items; None if absent."""
     if isinstance(node, dict):
         return part if part in node else None
     if isinstance(node, list):

@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import InputError, Problem
-from ..schema import Scenario, parse_scenario
+from ..schema import Scenario, child_key, parse_scenario
 from .spec import Factor, Sweep
 
 __all__ = ["check_factors", "make_point_scenarios", "point_overrides"]
@@ -103,7 +103,7 @@ def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
     replace), in the scenario with its defaults filled in."""
     node: Any = sweep.base
     for k, part in enumerate(factor.path.split(".")):
-        key = _child(node, part)
+        key = child_key(node, part)
         if key is None:
             known = ", ".join(map(str, _children(node))) or "none"
             where = ".".join(factor.path.split(".")[:k]) or "the scenario"
@@ -117,19 +117,6 @@ def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _child(node: Any, part: str):
-    """The key of `part` under `node`, as `schema.apply_overrides` resolves it."""
-    if isinstance(node, dict):
-        return part if part in node else None
-    if isinstance(node, list):
-        if part.isdigit() and int(part) < len(node):
-            return int(part)
-        for k, item in enumerate(node):
-            if isinstance(item, dict) and item.get("name") == part:
-                return k
-    return None
 
 
 def _children(node: Any) -> list:
@@ -177,10 +164,10 @@ def _with_values(base: dict, overrides: dict[str, Any]) -> dict:
         node: Any = data
         parts = dotted.split(".")
         for part in parts[:-1]:
-            key = _child(node, part)
+            key = child_key(node, part)
             node[key] = child = dict(node[key]) if isinstance(node[key], dict) else list(node[key])
             node = child
-        node[_child(node, parts[-1])] = value
+        node[child_key(node, parts[-1])] = value
     return data
 
 
