@@ -70,19 +70,22 @@ class Chunk:
 
 
 def simulate_chunks(
-    model: Model, entropy: int, runs: int, blocks_per_chunk: int, trajectory: np.ndarray | None = None
+    model: Model, entropy: int, runs: int, blocks_per_chunk: int, trajectory: np.ndarray | None = None,
+    block_range: range | None = None,
 ) -> Iterator[Chunk]:
     """Simulate replicates [0, runs) chunk by chunk, in order; memory is one chunk's.
 
     Two scenarios' iterators with the same entropy and runs yield the same
     replicates in the same order, so they can be zipped for paired estimates.
     `trajectory` (weeks, n_agents, n_issues, k), if given, receives the first k
-    replicates' weekly positions.
+    replicates' weekly positions. `block_range`, a range of block indices, limits the
+    run to those blocks' replicates (a sweep's piece of a point).
     """
     total_blocks = -(-runs // BLOCK_SIZE)
+    wanted = range(total_blocks) if block_range is None else block_range
     k_traj = 0 if trajectory is None else trajectory.shape[-1]
-    for first in range(0, total_blocks, blocks_per_chunk):
-        blocks = Blocks(entropy, first, min(blocks_per_chunk, total_blocks - first))
+    for first in range(wanted.start, wanted.stop, blocks_per_chunk):
+        blocks = Blocks(entropy, first, min(blocks_per_chunk, wanted.stop - first))
         start = first * BLOCK_SIZE
         traj = trajectory[..., start : min(k_traj, start + blocks.size)] if start < k_traj else None
         state = draw_state(model, blocks)

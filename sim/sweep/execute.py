@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError, Problem, RunError
-from ..model import CLASSES, compile_model, draw_state
-from ..randomness import BLOCK_SIZE, Blocks
+from ..model import CLASSES, compile_model
+from ..montecarlo import simulate_chunks
+from ..randomness import BLOCK_SIZE
 from ..schema import Scenario
-from ..timeline import run_timeline
 
 __all__ = ["DaskBackend", "Piece", "PieceResult", "ProcessBackend", "SequentialBackend", "Task",
            "count_outcomes", "make_backend", "make_tasks", "run_task", "summarise_dispatch"]
@@ -125,12 +125,8 @@ def count_outcomes(model, entropy: int, runs: int, first: int, count: int, block
     """Outcome counts (len(CLASSES),) of blocks [first, first + count) of a run of `runs`
     replicates: the same replicates `montecarlo.simulate_chunks` makes of those blocks."""
     counts = np.zeros(len(CLASSES), dtype=np.int64)
-    for b in range(first, first + count, blocks_per_chunk):
-        blocks = Blocks(entropy, b, min(blocks_per_chunk, first + count - b))
-        state = draw_state(model, blocks)
-        run_timeline(model, state, blocks, None)
-        keep = min(blocks.size, runs - b * BLOCK_SIZE)
-        counts += np.bincount(state.outcome[:keep], minlength=len(CLASSES))
+    for chunk in simulate_chunks(model, entropy, runs, blocks_per_chunk, block_range=range(first, first + count)):
+        counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
     return counts
 
 
