@@ -455,14 +455,10 @@ def test_cli_validate_accepts_every_counterfactual(capsys):
 
 
 @pytest.mark.slow
-def test_explain_baseline_shapley_sums_to_the_total_and_finishes_in_about_a_minute():
-    """The baseline's 15 events: sampled Shapley values at the default plan, efficient, in
-    about a minute on one core (removals included)."""
-    import time
-
-    started = time.perf_counter()
+def test_explain_baseline_shapley_sums_to_the_total():
+    """The baseline's 15 events: sampled Shapley values at the default plan are efficient.
+    (How long it takes is the README's to report, not a test's to assert.)"""
     e = explain(load_scenario(BASELINE), shapley=True)
-    assert time.perf_counter() - started < 120
     sh = e.shapley
     assert sh.method == "sampled" and len(sh.events) == 15
     for metric in sh.sums:
