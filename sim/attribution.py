@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compare import (GROUPS, Comparison, Difference, monte_carlo_settings, paired_difference, paired_tables,
+from .compare import (GROUPS, Comparison, Difference, paired_difference, paired_tables,
                       utc_now)
 from .model import CLASSES, COLLAPSE, Model, compile_model, draw_state
-from .montecarlo import Z95, Estimate, simulate_chunks, wilson
+from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, wilson
 from .randomness import BLOCK_SIZE, Blocks
 from .schema import Scenario
 from .timeline import run_timeline
@@ -151,7 +151,7 @@ def explain(
     """Each scheduled event removed in turn, paired against the full scenario on the
     same `runs` replicates; with `shapley`, the events' Shapley values too
     (`shapley_plan` says how many replicates and which method by default)."""
-    runs, entropy, blocks_per_chunk = monte_carlo_settings(scenario, runs, seed, chunk_size)
+    runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     events = sorted(scenario.events, key=lambda e: (e.date, e.name))
     plan = shapley_plan(len(events), runs, shapley_runs, shapley_method) if shapley else None
     total = runs * (len(events) + 1) + (plan[1] * plan[2] if plan else 0)

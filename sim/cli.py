@@ -386,7 +386,6 @@ def _load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
 )
 def cmd_compare(args: argparse.Namespace) -> int:
     from .attribution_report import plot_comparison, print_comparison
-    from .results import write_result_dir
     from .compare import compare, summarise_comparison
     from .results import default_out_dir
 
@@ -403,12 +402,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if any(overrides.values()):
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
     out = args.out if args.out is not None else default_out_dir("compare")
-    write_result_dir(out, summary, {"compare.png": plot_comparison})
-    if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
-    elif not args.quiet:
-        print_comparison(summary, out)
-    return EXIT_OK
+    return _write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
 
 
 @command(
@@ -424,7 +418,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 )
 def cmd_explain(args: argparse.Namespace) -> int:
     from .attribution_report import plot_explanation, plot_shapley, print_explanation
-    from .results import write_result_dir
     from .attribution import explain, shapley_plan, summarise_explanation
     from .results import default_out_dir
 
@@ -451,12 +444,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     plots = {"explain.png": plot_explanation}
     if args.shapley:
         plots["shapley.png"] = plot_shapley
-    write_result_dir(out, summary, plots)
-    if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
-    elif not args.quiet:
-        print_explanation(summary, out)
-    return EXIT_OK
+    return _write_and_show(args, out, summary, plots, print_explanation)
 
 
 @command(
@@ -559,7 +547,6 @@ def _backtest_inputs(args: argparse.Namespace):
 def cmd_backtest(args: argparse.Namespace) -> int:
     from .backtest import run_backtest, summarise_backtest
     from .backtest_report import plot_reliability, print_backtest
-    from .results import write_result_dir
     from .results import default_out_dir
 
     cases, meetings, meetings_path = _backtest_inputs(args)
@@ -567,12 +554,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     summary = summarise_backtest(result, resamples=args.resamples)
     summary.update(directory=str(args.directory), meetings=str(meetings_path), overrides=args.overrides)
     out = args.out if args.out is not None else default_out_dir("backtest")
-    write_result_dir(out, summary, {"reliability.png": plot_reliability})
-    if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
-    elif not args.quiet:
-        print_backtest(summary, out)
-    return EXIT_OK
+    return _write_and_show(args, out, summary, {"reliability.png": plot_reliability}, print_backtest)
 
 
 @command(
@@ -596,7 +578,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from .backtest import run_backtest
     from .backtest_report import plot_profile, plot_reliability, print_calibration
-    from .results import write_result_dir
     from .calibrate import KNOBS, knob_overrides_common, run_calibration, summarise_calibration, write_calibration
     from .results import default_out_dir
 
@@ -623,16 +604,25 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     summary["calibration"].update(written=written, write_path=str(write))
     summary.update(directory=str(args.directory), meetings=str(meetings_path), overrides=args.overrides)
     out = args.out if args.out is not None else default_out_dir("calibrate")
-    write_result_dir(out, summary, {"reliability.png": plot_reliability, "profile.png": plot_profile},
-                     {"calibration.yaml": write.read_text(encoding="utf-8")})
-    if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
-    elif not args.quiet:
-        print_calibration(summary, out)
-    return EXIT_OK
+    return _write_and_show(args, out, summary, {"reliability.png": plot_reliability, "profile.png": plot_profile},
+                           print_calibration, {"calibration.yaml": write.read_text(encoding="utf-8")})
 
 
 # --- Output ----------------------------------------------------------------------------------
+
+
+def _write_and_show(args: argparse.Namespace, out: Path, summary: dict, plots: dict,
+                    show: Callable[[dict, Path], None], files: dict[str, str] | None = None) -> int:
+    """The tail of the commands whose result is a summary with pictures: write the
+    directory atomically, then print the summary as JSON (`--json`) or as tables."""
+    from .results import write_result_dir
+
+    write_result_dir(out, summary, plots, files)
+    if args.json:
+        print(json.dumps(summary, indent=2, allow_nan=False))
+    elif not args.quiet:
+        show(summary, out)
+    return EXIT_OK
 
 
 def print_summary(summary: dict, out: Path) -> None:

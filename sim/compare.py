@@ -20,8 +20,7 @@ import numpy as np
 
 from .errors import InputError, Problem
 from .model import CLASSES, Model, compile_model
-from .montecarlo import Z95, Estimate, simulate_chunks, wilson
-from .randomness import BLOCK_SIZE, make_root_entropy
+from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, wilson
 from .schema import Scenario
 
 __all__ = [
@@ -175,7 +174,7 @@ def compare(
     (class under A, class under B). Defaults come from `a`'s `monte_carlo:` block;
     `names` label the scenarios in the refusal of an unpairable pair."""
     check_pairable(a, b, *names)
-    runs, entropy, blocks_per_chunk = monte_carlo_settings(a, runs, seed, chunk_size)
+    runs, entropy, blocks_per_chunk = resolve_settings(a, runs, seed, chunk_size)
     started = time.perf_counter()
     joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     done = 0
@@ -185,16 +184,6 @@ def compare(
         if progress is not None:
             progress(done, runs)
     return Comparison(joint, runs, entropy, time.perf_counter() - started)
-
-
-def monte_carlo_settings(s: Scenario, runs: int | None, seed: int | None, chunk_size: int | None):
-    mc = s.monte_carlo
-    runs = mc.runs if runs is None else runs
-    if runs < 1:
-        raise ValueError(f"runs must be >= 1 (got {runs})")
-    entropy = make_root_entropy(mc.seed if seed is None else seed)
-    chunk_size = mc.chunk_size if chunk_size is None else chunk_size
-    return runs, entropy, max(1, -(-chunk_size // BLOCK_SIZE))
 
 
 def paired_tables(base: Model, others: list[Model], entropy: int, runs: int,

@@ -20,7 +20,7 @@ from .randomness import BLOCK_SIZE, Blocks, make_root_entropy
 from .schema import Scenario
 from .timeline import run_timeline
 
-__all__ = ["Chunk", "Estimate", "RunResult", "run", "simulate_chunks", "wilson"]
+__all__ = ["Chunk", "Estimate", "RunResult", "resolve_settings", "run", "simulate_chunks", "wilson"]
 
 Z95 = 1.959963984540054
 TRAJECTORY_SAMPLE = 4096
@@ -130,6 +130,19 @@ class RunResult:
         }
 
 
+def resolve_settings(scenario: Scenario, runs: int | None, seed: int | None,
+                     chunk_size: int | None) -> tuple[int, int, int]:
+    """(runs, root entropy, blocks per chunk): the options given, else the scenario's
+    `monte_carlo:` defaults; the chunk size rounded up to whole blocks."""
+    mc = scenario.monte_carlo
+    runs = mc.runs if runs is None else runs
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1 (got {runs})")
+    entropy = make_root_entropy(mc.seed if seed is None else seed)
+    chunk_size = mc.chunk_size if chunk_size is None else chunk_size
+    return runs, entropy, max(1, -(-chunk_size // BLOCK_SIZE))
+
+
 def run(
     scenario: Scenario,
     *,
@@ -148,13 +161,7 @@ def run(
     half-width below it. Ctrl-C stops after the last finished chunk and returns
     what was done, marked `interrupted`.
     """
-    mc = scenario.monte_carlo
-    runs = mc.runs if runs is None else runs
-    if runs < 1:
-        raise ValueError(f"runs must be >= 1 (got {runs})")
-    entropy = make_root_entropy(mc.seed if seed is None else seed)
-    chunk_size = mc.chunk_size if chunk_size is None else chunk_size
-    blocks_per_chunk = max(1, -(-chunk_size // BLOCK_SIZE))
+    runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     model = compile_model(scenario)
 
     counts = np.zeros(len(CLASSES), dtype=np.int64)
