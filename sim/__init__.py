@@ -12,7 +12,8 @@ from .compare import compare
 from .errors import InputError, Problem, RunError, SimError
 from .model import CLASSES
 from .montecarlo import Estimate, RunResult, run, wilson
-from .schema import Scenario, dump_scenario, load_scenario, parse_scenario, scenario_hash
+from .loading import dump_scenario, load_scenario, parse_scenario
+from .schema import Scenario, scenario_hash
 
 try:
     __version__ = version("sim")

@@ -29,7 +29,8 @@ import yaml
 from .errors import InputError, Problem
 from .model import CLASSES
 from .montecarlo import run, wilson
-from .schema import Scenario, load_scenario
+from .loading import load_scenario
+from .schema import Scenario
 
 __all__ = [
     "CLIP",

@@ -14,9 +14,6 @@ paths that a scenario can `include:`.
 from __future__ import annotations
 
 import itertools
-import math
-import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,9 +25,11 @@ import yaml
 
 from .backtest import Backtest, Case, summarise_backtest
 from .errors import InputError, Problem
+from .io import atomic_write_text
 from .model import CLASSES
 from .montecarlo import run
-from .schema import Beta, Fixed, Normal, Scenario, Triangular, Uniform, apply_overrides
+from .loading import apply_overrides
+from .schema import Scenario, shift_param
 
 __all__ = [
     "KNOBS",
@@ -115,32 +114,6 @@ out: its likelihood profile on the history cases is flat (within 1.1 log units o
 0.05-0.3)."""
 
 
-def shift_param(param, delta: float, lo: float = 0.0, hi: float = 1.0):
-    """`param` (a number or a distribution on [lo, hi]) moved by `delta`, as plain data,
-    kept within [lo, hi]: a beta's mean moves (its sd shrinks if it must), other
-    distributions move their location and are clipped."""
-    clip = lambda x: float(min(max(x, lo), hi))  # noqa: E731
-    if isinstance(param, (int, float)):
-        return clip(param + delta)
-    if isinstance(param, Fixed):
-        return {"dist": "fixed", "value": clip(param.value + delta)}
-    if isinstance(param, Beta):
-        mean = float(min(max(param.mean + delta, 0.01), 0.99))
-        sd = float(min(param.sd, 0.9 * math.sqrt(mean * (1 - mean))))
-        return {"dist": "beta", "mean": round(mean, 10), "sd": sd}
-    if isinstance(param, Uniform):
-        low, high = clip(param.low + delta), clip(param.high + delta)
-        return {"dist": "uniform", "low": low, "high": high} if low < high else low
-    if isinstance(param, Triangular):
-        low, mode, high = clip(param.low + delta), clip(param.mode + delta), clip(param.high + delta)
-        return {"dist": "triangular", "low": low, "mode": mode, "high": high} if low < high else low
-    if isinstance(param, Normal):
-        out = {"dist": "normal", "mean": param.mean + delta, "sd": param.sd}
-        for side in ("low", "high"):
-            if getattr(param, side) is not None:
-                out[side] = clip(getattr(param, side) + delta)
-        return out
-    raise TypeError(f"not a parameter: {param!r}")
 
 
 def knob_overrides(scenario: Scenario, knobs: tuple[Knob, ...], values) -> dict[str, Any]:
@@ -286,13 +259,10 @@ def write_calibration(path: str | Path, cal: Calibration, cases: list[Case], hea
     lines = [f"# {line}" if line else "#" for line in header]
     body = yaml.safe_dump(values, sort_keys=False, default_flow_style=None, width=100)
     text = "\n".join(lines) + "\n" + body
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(Problem("--write", "", f"cannot write there ({exc.strerror or exc})", str(path), True)) from None
     return values
 

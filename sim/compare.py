@@ -10,7 +10,6 @@ functions: nothing is written or printed here.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError, Problem
+from .io import utc_now
 from .model import CLASSES, Model, compile_model
 from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, wilson
 from .schema import Scenario
@@ -230,7 +230,3 @@ def summarise_comparison(c: Comparison, a: Scenario, b: Scenario, a_file: str | 
                   "counts": c.joint.tolist()},
         "created": utc_now(),
     }
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

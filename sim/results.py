@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
 import os
 import secrets
@@ -22,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, Problem, RunError
+from .io import fsync_dir, fsync_tree, utc_now, write_json_atomic
 from .model import CLASSES
 from .montecarlo import Chunk, Estimate, RunResult, wilson
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash
 
-__all__ = ["COLUMNS", "ResultWriter", "default_out_dir", "summarise_run", "write_json_atomic"]
+__all__ = ["COLUMNS", "ResultWriter", "default_out_dir", "summarise_run", "write_result_dir"]
 
 COLUMNS = {
     "outcome": np.dtype(np.uint8),  # (runs,) index into CLASSES
@@ -47,21 +47,6 @@ def default_out_dir(scenario_name: str, root: str | Path = "results") -> Path:
     return Path(root) / scenario_name / f"{stamp}-{secrets.token_hex(3)}"
 
 
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write `data` as JSON to `path` through a temp file and a rename (no NaN allowed)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 # --- The summary ----------------------------------------------------------------
@@ -95,7 +80,7 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "agents": list(model.agents),
         "parties": [model.agents[k] for k in model.parties],
         "issues": list(model.issues),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created": utc_now(),
     }
 
 
@@ -218,7 +203,7 @@ class ResultWriter:
         write_json_atomic(self.tmp / "summary.json", summary)
         plot_outcomes(summary, self.tmp / "outcomes.png")
         plot_fan(result, self.tmp / "fan.png")
-        _fsync_tree(self.tmp)
+        fsync_tree(self.tmp)
         self._move_into_place()
         self.summary = summary
         return summary
@@ -258,7 +243,7 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
             os.rename(old, out)
             raise
         shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(out.parent)
+    fsync_dir(out.parent)
 
 
 def write_result_dir(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]],
@@ -282,7 +267,7 @@ def write_result_dir(out: str | Path, summary: dict, plots: dict[str, Callable[[
             plot(summary, tmp / name)
         for name, text in (files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
         _swap_into_place(tmp, out)
     except OSError as exc:
         raise RunError(f"cannot write results to {out}: {exc.strerror or exc}") from None
@@ -343,27 +328,3 @@ def _recount(result: RunResult, replicates: Path) -> RunResult:
         raise RuntimeError(f"written outcomes {counts.tolist()} disagree with the run's "
                            f"{result.counts.tolist()}")
     return dataclasses.replace(result, counts=counts, package_counts=package_counts)
-
-
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # some platforms cannot open a directory; nothing to sync there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -28,7 +28,8 @@ from sim.backtest import (
 )
 from sim.cli import main
 from sim.errors import InputError
-from sim.schema import parse_scenario, scenario_hash
+from sim.loading import parse_scenario
+from sim.schema import scenario_hash
 
 from conftest import SMALL, small_dict
 

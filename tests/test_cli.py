@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import sim.cli.run
 from sim import cli
 from sim.model import CLASSES
 
@@ -129,7 +130,7 @@ def test_precision_stops_early(tmp_path, capsys):
 
 def test_ctrl_c_writes_what_was_done_and_exits_130(tmp_path, capsys, monkeypatch):
     """Ctrl-C after the first chunk: a whole result of those replicates, marked interrupted."""
-    monkeypatch.setattr(cli, "progress_bar", _ctrl_c_progress)
+    monkeypatch.setattr(sim.cli.run, "progress_bar", _ctrl_c_progress)
     out = tmp_path / "res"
     status = cli.main(["run", str(SMALL), "--runs", "5000", "--chunk-size", "1024", "--out", str(out)])
     assert status == 130

@@ -20,7 +20,7 @@ from sim.attribution import explain, remove_events, shapley_plan, shapley_values
 from sim.compare import GROUPS, check_pairable, compare, paired_difference
 from sim.errors import InputError
 from sim.model import CLASSES, compile_model
-from sim.schema import load_scenario, parse_scenario
+from sim.loading import load_scenario, parse_scenario
 from sim.strategies import params, scenario_dicts
 
 ROOT = Path(__file__).resolve().parents[1]

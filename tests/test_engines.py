@@ -13,7 +13,7 @@ from conftest import run_replicates, scenario_of, small_dict, state_of
 from sim.engines import ENGINES, make_engine
 from sim.eum import step_eum
 from sim.model import compile_model
-from sim.schema import load_scenario
+from sim.loading import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 

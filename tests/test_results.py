@@ -12,7 +12,8 @@ import pytest
 
 from sim import InputError, load_scenario, run
 from sim.model import CLASSES
-from sim.results import ResultWriter, default_out_dir, summarise_run, write_json_atomic
+from sim.io import write_json_atomic
+from sim.results import ResultWriter, default_out_dir, summarise_run
 
 SMALL = Path(__file__).parent / "data" / "small.yaml"
 RUNS = 2500  # three chunks of 1,024, the last one partial

@@ -12,7 +12,8 @@ from pydantic import TypeAdapter
 
 from conftest import small_dict
 from sim.errors import InputError
-from sim.schema import Param, Scenario, dump_scenario, load_scenario, parse_scenario, support
+from sim.loading import dump_scenario, load_scenario, parse_scenario
+from sim.schema import Param, Scenario, support
 from sim.strategies import mutated_scenario_dicts, params, scenario_dicts, scenarios
 
 

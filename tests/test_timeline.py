@@ -14,7 +14,7 @@ from conftest import run_replicates, scenario_of, small_dict, state_of
 from sim.engines.convergence import Convergence
 from sim.errors import InputError
 from sim.model import COLLAPSE
-from sim.schema import parse_scenario
+from sim.loading import parse_scenario
 from sim.strategies import scenarios
 from sim.timeline import run_timeline
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..model import CLASSES
 from ..randomness import BLOCK_SIZE, make_root_entropy
-from ..results import write_json_atomic
+from ..io import write_json_atomic
 from .design import design_size, make_design
 from .execute import PieceResult, make_backend, make_tasks, summarise_dispatch
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed

@@ -17,7 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import InputError, Problem
-from ..schema import Scenario, child_key, parse_scenario
+from ..loading import child_key, parse_scenario
+from ..schema import Scenario
 from .spec import Factor, Sweep
 
 __all__ = ["check_factors", "make_point_scenarios", "point_overrides"]
@@ -156,7 +157,7 @@ def _point_scenario(sweep: Sweep, point: dict[str, float], source: str) -> Scena
 
 
 def _with_values(base: dict, overrides: dict[str, Any]) -> dict:
-    """`base` with each dotted path set, resolved as `schema.apply_overrides` resolves it
+    """`base` with each dotted path set, resolved as `loading.apply_overrides` resolves it
     (every path is known to exist: `_path_problems`). Only the containers along the
     paths are copied; the rest is shared with `base`, which nothing mutates."""
     data = dict(base)

@@ -17,10 +17,12 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from ..errors import InputError, Problem
-from ..schema import Scenario, load_scenario, scenario_hash
+from ..loading import load_scenario
+from ..schema import Scenario, scenario_hash
+from ..validation import Strict, problems_from
 
 __all__ = ["DESIGNS", "Factor", "Sweep", "SweepSpec", "load_sweep_spec", "make_sweep", "parse_vary",
            "resolve_sweep", "validate_spec"]
@@ -29,11 +31,7 @@ DESIGNS = ("grid", "lhs", "sobol", "morris")
 MAX_POINTS = 1_000_000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Factor(_Strict):
+class Factor(Strict):
     """One varied field: a dotted path into the scenario and its range."""
 
     path: str = Field(min_length=1)
@@ -42,7 +40,7 @@ class Factor(_Strict):
     levels: int | None = Field(default=None, ge=1, le=10_000)  # grid only
 
 
-class SweepSpec(_Strict):
+class SweepSpec(Strict):
     """A sweep as written in a spec file (or assembled from the command line)."""
 
     scenario: str | None = None  # relative to the spec file
@@ -98,23 +96,13 @@ def validate_spec(data: Any, source: str, origin: dict[str, str] | None = None) 
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError([_relabel(Problem(source, ".".join(map(str, e["loc"])), _message(e),
-                                           e.get("input"), e["type"] != "missing"), origin)
-                          for e in exc.errors(include_url=False)]) from None
+        raise InputError([_relabel(problem, origin) for problem in problems_from(exc, source)]) from None
     problems = [_relabel(Problem(source, path, message, value, value is not None), origin)
                 for path, message, value in _spec_rules(spec)]
     if problems:
         raise InputError(problems)
     return spec
 
-
-def _message(err: dict) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown key"
-    if err["type"] == "missing":
-        return "required field is missing"
-    text = err["msg"].removeprefix("Value error, ")
-    return text[:1].lower() + text[1:]
 
 
 def _relabel(problem: Problem, origin: dict[str, str] | None) -> Problem:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import datetime as dt
 import fcntl
 import io
 import json
 import os
-import secrets
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, Problem
+from ..io import atomic_write_text, fsync_dir, temp_name, utc_now
 from ..model import CLASSES
 from ..montecarlo import wilson
 
@@ -101,12 +100,12 @@ class SweepStore:
         """A new database holding the sweep's identity and plan, written in one
         transaction to a temp file renamed into place: it exists whole or not at all."""
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{DB_NAME}.tmp-{secrets.token_hex(4)}"
+        tmp = temp_name(directory / DB_NAME)
         try:
             db = sqlite3.connect(tmp, isolation_level=None)
             db.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
             meta = {"schema_version": SCHEMA_VERSION, "identity": identity, "entropy": str(entropy),
-                    "factors": factors, "created": _now(), **extra}
+                    "factors": factors, "created": utc_now("milliseconds"), **extra}
             db.execute("BEGIN")
             db.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
             db.executemany("INSERT INTO points VALUES (?, ?)",
@@ -119,7 +118,7 @@ class SweepStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(directory)
+        fsync_dir(directory)
         return cls(directory / DB_NAME)
 
     @classmethod
@@ -169,7 +168,7 @@ class SweepStore:
         runs = sum(counts)
         estimates = [wilson(k, runs) for k in counts] + [wilson(counts[0] + counts[1], runs)]
         values = (point, runs, *counts, *(v for e in estimates for v in (e.p, e.low, e.high)),
-                  float(seconds), _now())
+                  float(seconds), utc_now("milliseconds"))
         self.db.execute(f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) "
                         f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})", values)
 
@@ -191,24 +190,5 @@ class SweepStore:
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-        try:
-            tmp.write_text(buf.getvalue(), encoding="utf-8")
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, buf.getvalue())
         return len(rows)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename in `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

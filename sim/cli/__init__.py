@@ -1,0 +1,68 @@
+"""The command line: `python -m sim run|validate|eum|compare|explain|sweep|backtest|calibrate ...`.
+
+Only sim's own errors are caught: an `InputError` prints one `error:` line per
+problem and exits 2, a `RunError` exits 1, Ctrl-C exits 130; anything else
+keeps its traceback, because it is a bug. The subcommands live in the modules
+of this package, one concern each, and register themselves with `@command`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import InputError, RunError
+from . import backtest, eum, paired, run, sweep  # noqa: F401 - importing registers the subcommands
+from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands
+
+__all__ = ["main", "make_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the project's `error: ...` format (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT_ERROR, f"error: {self.prog}: {message}\n")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = _Parser(prog="sim", description="Forecast diplomatic outcomes with agent-based Monte Carlo.")
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for name, (help, args, func) in commands().items():
+        p = sub.add_parser(name, help=help, description=help)
+        for names, options in args:
+            p.add_argument(*names, **options)
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else EXIT_INPUT_ERROR
+    try:
+        return args.func(args)
+    except InputError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUN_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `sim ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_RUN_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

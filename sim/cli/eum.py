@@ -1,0 +1,138 @@
+"""`eum`: the expected-utility model on an actors CSV, once or as a Monte Carlo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, Problem
+from .common import EXIT_OK, arg, command, fmt
+from ..eum import VARIANTS
+
+@command(
+    "eum", "run the expected-utility model on an actors CSV; with --runs, a Monte Carlo over perturbed inputs",
+    arg("actors", type=Path, metavar="ACTORS.csv", help="CSV with columns Actor, Capability, Position, Salience"),
+    arg("--rounds", type=int, default=10, metavar="N", help="bargaining rounds (default: 10)"),
+    arg("--variant", choices=VARIANTS, default="scholz",
+        help="scholz: the Scholz et al. replication, quirks included; paper: our reading of the papers"),
+    arg("--q", type=float, default=1.0, metavar="Q",
+        help="probability that the status quo holds, in [0, 1] (default: 1)"),
+    arg("--json", action="store_true", help="print the rounds (and the Monte Carlo summary) as JSON, nothing else"),
+    arg("--runs", type=int, metavar="N", help="Monte Carlo replicates of perturbed inputs (default: none)"),
+    arg("--salience-sd", type=float, metavar="S", help="sd of the normal noise on each salience, clipped to [0, 1]"),
+    arg("--capability-sd", type=float, metavar="S", help="sd of the normal noise on each capability, clipped at 0"),
+    arg("--position-sd", type=float, metavar="S",
+        help="sd of the normal noise on each position, clipped to the initial range"),
+    arg("--seed", type=int, metavar="K", help="root seed of the perturbations (default: fresh entropy, printed)"),
+    arg("--threshold", type=float, metavar="T", help="also report P(final median >= T) with its 95 %% interval"),
+    arg("--chunk-size", type=int, metavar="K", help="replicates per batch; trades memory for speed only"),
+)
+def cmd_eum(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..eum import load_actors_csv, run_eum, run_eum_monte_carlo, summarise_final_median
+    from ..montecarlo import wilson
+
+    mc_options = {"--salience-sd": args.salience_sd, "--capability-sd": args.capability_sd,
+                  "--position-sd": args.position_sd, "--seed": args.seed, "--threshold": args.threshold,
+                  "--chunk-size": args.chunk_size}
+    rules = (
+        ("--rounds", args.rounds, lambda v: v >= 1, "must be >= 1"),
+        ("--q", args.q, lambda v: 0 <= v <= 1, "must be in [0, 1]"),
+        ("--runs", args.runs, lambda v: v >= 1, "must be >= 1"),
+        *((name, mc_options[name], lambda v: math.isfinite(v) and v >= 0, "must be a finite number >= 0")
+          for name in ("--salience-sd", "--capability-sd", "--position-sd")),
+        ("--seed", args.seed, lambda v: v >= 0, "must be >= 0"),
+        ("--threshold", args.threshold, math.isfinite, "must be a finite number"),
+        ("--chunk-size", args.chunk_size, lambda v: v >= 1, "must be >= 1"),
+    )
+    problems = [Problem(name, "", rule, value, True)
+                for name, value, ok, rule in rules if value is not None and not ok(value)]
+    if args.runs is None:  # silently ignoring a Monte Carlo option would mislead
+        problems += [Problem(name, "", "applies only with --runs N", value, True)
+                     for name, value in mc_options.items() if value is not None]
+    try:
+        actors = load_actors_csv(args.actors)
+    except InputError as exc:
+        problems += exc.problems
+    else:
+        repeated = sorted({name for name in actors.names if actors.names.count(name) > 1})
+        if repeated:
+            problems.append(Problem(str(args.actors), "Actor", "names must be unique", ", ".join(repeated), True))
+    if problems:
+        raise InputError(problems)
+
+    run = run_eum(actors.capability, actors.position, actors.salience, rounds=args.rounds,
+                  variant=args.variant, q=args.q)
+    report: dict[str, Any] = {"rounds": [
+        {"round": t, "median": float(run.median[t, 0]), "mean": float(run.mean[t, 0]),
+         "positions": dict(zip(actors.names, run.positions[t, :, 0].tolist())),
+         "risk": dict(zip(actors.names, run.risk[t, :, 0].tolist()))}
+        for t in range(args.rounds + 1)
+    ]}
+
+    if args.runs is not None:
+        seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy)
+        sds = {"salience_sd": args.salience_sd or 0.0, "capability_sd": args.capability_sd or 0.0,
+               "position_sd": args.position_sd or 0.0}
+        start = time.perf_counter()
+        outcomes = run_eum_monte_carlo(actors, np.random.default_rng(np.random.SeedSequence(seed)), args.runs,
+                                       rounds=args.rounds, variant=args.variant, q=args.q,
+                                       chunk_size=args.chunk_size, **sds)
+        seconds = time.perf_counter() - start
+        final = outcomes.median[-1]
+        summary = summarise_final_median(final)
+        mc: dict[str, Any] = {
+            "runs": args.runs, "seed": seed, **sds,
+            "final_median": {"mean": summary.mean, "sd": summary.sd, "quantiles": dict(zip(
+                ("0.05", "0.5", "0.95"), np.quantile(final, [0.05, 0.5, 0.95]).tolist()))},
+        }
+        if args.threshold is not None:
+            e = wilson(int(np.count_nonzero(final >= args.threshold)), args.runs)
+            mc["p_at_least"] = {"threshold": args.threshold, "estimate": e.p, "low": e.low, "high": e.high}
+        mc["seconds"] = seconds
+        mc["replicates_per_second"] = args.runs / seconds if seconds > 0 else None
+        report["monte_carlo"] = mc
+
+    if args.json:
+        print(json.dumps(report, indent=2, allow_nan=False))
+    else:
+        _print_eum(report, args, fresh_seed=args.seed is None)
+    return EXIT_OK
+
+
+def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None:
+    """Per round the median, the mean and who moved where; then the Monte Carlo summary."""
+    rounds = report["rounds"]
+    names = list(rounds[0]["positions"])
+    width = max(map(len, names))
+    print(f"{args.actors}: {len(names)} actors, {args.rounds} rounds, variant {args.variant}, q {args.q:g}")
+    for before, now in zip([None, *rounds], rounds):
+        print(f"round {now['round']:>2}: median {now['median']:.3f}, mean {now['mean']:.3f}")
+        if before is None:
+            continue
+        moves = [(a, before["positions"][a], x) for a, x in now["positions"].items() if x != before["positions"][a]]
+        for actor, old, new in moves:
+            print(f"  {actor:<{width}}  {old:.3f} -> {new:.3f}")
+        if not moves:
+            print("  nobody moved")
+    mc = report.get("monte_carlo")
+    if mc is None:
+        return
+    fm, qs = mc["final_median"], mc["final_median"]["quantiles"]
+    print(f"Monte Carlo, final median after round {args.rounds} (salience sd {mc['salience_sd']:g}, "
+          f"capability sd {mc['capability_sd']:g}, position sd {mc['position_sd']:g}):")
+    print(f"  mean {fm['mean']:.3f}, sd {fm['sd']:.3f}; quantiles 0.05 {qs['0.05']:.3f}, "
+          f"0.5 {qs['0.5']:.3f}, 0.95 {qs['0.95']:.3f}")
+    if "p_at_least" in mc:
+        e = mc["p_at_least"]
+        print(f"  P(final median >= {e['threshold']:g}) = {fmt(e['estimate'])} "
+              f"[{fmt(e['low'])}, {fmt(e['high'])}] (Wilson 95 %)")
+    rate = mc["replicates_per_second"]
+    speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
+    again = f" (fresh entropy; --seed {mc['seed']} repeats this run)" if fresh_seed else ""
+    print(f"{mc['runs']:,} replicates, seed {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}")

@@ -1,0 +1,84 @@
+"""`compare` and `explain`: paired counterfactuals and event attribution."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputError, Problem
+from .common import (OUTPUT_OPTIONS, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_monte_carlo_options,
+                     command, load_all, parse_overrides, progress_bar, write_and_show)
+
+
+@command(
+    "compare", "run two scenarios on the same random numbers and print B - A per outcome, paired",
+    arg("a", type=Path, metavar="A.yaml", help="the reference scenario"),
+    arg("b", type=Path, metavar="B.yaml", help="the scenario compared with it (same agents and issues)"),
+    *SCENARIO_OPTIONS,
+    arg("--set-a", dest="overrides_a", action="append", default=[], metavar="PATH=VALUE",
+        help="override a field of A only (repeatable; --set changes both)"),
+    arg("--set-b", dest="overrides_b", action="append", default=[], metavar="PATH=VALUE",
+        help="override a field of B only, e.g. compare a file with itself changed (repeatable)"),
+    *PAIRED_OPTIONS, *OUTPUT_OPTIONS,
+)
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..attribution_report import plot_comparison, print_comparison
+    from ..compare import compare, summarise_comparison
+    from ..results import default_out_dir
+
+    both, only_a, only_b = (parse_overrides(t) for t in (args.overrides, args.overrides_a, args.overrides_b))
+    check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
+    a, b = load_all((args.a, {**both, **only_a}), (args.b, {**both, **only_b}))
+    total = args.runs if args.runs is not None else a.monte_carlo.runs
+    with progress_bar(args, 2 * total) as progress:
+        result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
+                         progress=None if progress is None else (lambda done, n: progress(2 * done, 2 * n)),
+                         names=(str(args.a), str(args.b)))
+    summary = summarise_comparison(result, a, b, str(args.a), str(args.b))
+    overrides = {"both": args.overrides, "a": args.overrides_a, "b": args.overrides_b}
+    if any(overrides.values()):
+        summary["overrides"] = {k: v for k, v in overrides.items() if v}
+    out = args.out if args.out is not None else default_out_dir("compare")
+    return write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
+
+
+@command(
+    "explain", "what each scheduled event did to the forecast: removed one at a time (paired), "
+               "and with --shapley each event's Shapley share",
+    arg("scenario", type=Path, help="scenario YAML file"),
+    *SCENARIO_OPTIONS, *PAIRED_OPTIONS,
+    arg("--shapley", action="store_true",
+        help="also Shapley values over the events (exact up to 12 events, sampled orders above)"),
+    arg("--shapley-runs", type=int, metavar="N",
+        help="replicates for the Shapley values (default: --runs, capped at about 4 million model runs)"),
+    *OUTPUT_OPTIONS,
+)
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ..attribution_report import plot_explanation, plot_shapley, print_explanation
+    from ..attribution import explain, shapley_plan, summarise_explanation
+    from ..results import default_out_dir
+
+    overrides = parse_overrides(args.overrides)
+    check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
+    if args.shapley_runs is not None and (args.shapley_runs < 1 or not args.shapley):
+        rule = "must be >= 1" if args.shapley_runs < 1 else "applies only with --shapley"
+        raise InputError(Problem("--shapley-runs", "", rule, args.shapley_runs, True))
+    (scenario,) = load_all((args.scenario, overrides))
+    runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
+    k = len(scenario.events)
+    total = runs * (k + 1)
+    if args.shapley:
+        _, n, passes = shapley_plan(k, runs, args.shapley_runs)
+        total += n * passes
+    with progress_bar(args, total) as progress:
+        result = explain(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
+                         shapley=args.shapley, shapley_runs=args.shapley_runs,
+                         progress=None if progress is None else (lambda done, n: progress(done, total)))
+    summary = summarise_explanation(result, scenario, str(args.scenario))
+    if overrides:
+        summary["overrides"] = args.overrides
+    out = args.out if args.out is not None else default_out_dir("explain")
+    plots = {"explain.png": plot_explanation}
+    if args.shapley:
+        plots["shapley.png"] = plot_shapley
+    return write_and_show(args, out, summary, plots, print_explanation)

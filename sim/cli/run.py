@@ -1,0 +1,104 @@
+"""`run` and `validate`: one scenario's forecast, and checking files without running them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..model import CLASSES
+from .common import (EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MONTE_CARLO_OPTIONS, OUTPUT_OPTIONS,
+                     SCENARIO_OPTIONS, arg, check_monte_carlo_options, command, fmt, parse_overrides,
+                     progress_bar)
+
+
+@command(
+    "run", "run a scenario's replicates, print the outcome table and write the results",
+    arg("scenario", type=Path, help="scenario YAML file"),
+    *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, *OUTPUT_OPTIONS,
+)
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..montecarlo import run
+    from ..results import ResultWriter, default_out_dir
+    from ..loading import load_scenario
+
+    overrides = parse_overrides(args.overrides)
+    check_monte_carlo_options(args)
+    scenario = load_scenario(args.scenario, overrides=overrides or None)
+    out = args.out if args.out is not None else default_out_dir(scenario.name)
+    total = args.runs if args.runs is not None else scenario.monte_carlo.runs
+    extra: dict[str, Any] = {"scenario_file": str(args.scenario)}
+    if overrides:
+        extra["overrides"] = dict(text.partition("=")[::2] for text in args.overrides)
+
+    with ResultWriter(out) as writer, progress_bar(args, total) as progress:
+        result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
+                     precision=args.precision, sink=writer.sink, progress=progress)
+        if result.runs == 0:
+            print("interrupted before any replicate finished: nothing written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        summary = writer.finish(result, extra)
+
+    if args.json:
+        print(json.dumps(summary, indent=2, allow_nan=False))
+    elif not args.quiet:
+        print_summary(summary, out)
+    if result.interrupted:
+        print(f"interrupted: wrote {result.runs:,} of {result.requested_runs:,} replicates to {out}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+@command(
+    "validate", "check scenario files without running them",
+    arg("files", type=Path, nargs="+", metavar="FILE", help="scenario YAML files"),
+)
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ..loading import load_scenario
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            load_scenario(path)
+        except InputError as exc:
+            for problem in exc.problems:
+                print(f"error: {problem}", file=sys.stderr)
+            status = EXIT_INPUT_ERROR
+        else:
+            print(f"ok: {path}")
+    return status
+
+
+def print_summary(summary: dict, out: Path) -> None:
+    """The outcome table, the headline, and how the run went, on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, highlight=False)
+    table = Table(title=f"{summary['scenario']}: outcome of the summit", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("probability", justify="right")
+    table.add_column("95 % interval", justify="right")
+    for name in CLASSES:
+        e = summary["classes"][name]
+        table.add_row(name.replace("_", " "), fmt(e["p"]), f"[{fmt(e['low'])}, {fmt(e['high'])}]")
+    console.print(table)
+    h = summary["headline"]["substantive_or_better"]
+    console.print(f"P(substantive or better) = {fmt(h['p'])} [{fmt(h['low'])}, {fmt(h['high'])}]")
+    rate = summary["replicates_per_second"]
+    notes = []
+    if summary["stopped_early"]:
+        notes.append(f"stopped early at precision {summary['precision']}")
+    if summary["interrupted"]:
+        notes.append(f"interrupted, {summary['requested_runs']:,} requested")
+    speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
+    console.print(
+        f"{summary['runs']:,} replicates, seed entropy {summary['seed_entropy']}, "
+        f"engine {summary['engine']}, {summary['seconds']:.2f} s{speed}" + "".join(f"; {n}" for n in notes),
+        soft_wrap=True,
+    )
+    console.print(f"results: {out}", soft_wrap=True)

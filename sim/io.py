@@ -1,0 +1,80 @@
+"""Writing files so that a reader sees a whole file or none: one helper each.
+
+Every file `sim` writes goes through a temp file in the same directory, is
+flushed and fsynced, then renamed over its name; the directory is fsynced so
+the rename survives a crash. Times are UTC, ISO 8601.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir", "fsync_tree", "temp_name", "utc_now",
+           "write_json_atomic"]
+
+
+def temp_name(path: Path, kind: str = "tmp") -> Path:
+    """A hidden sibling of `path` that no other writer picks: `.NAME.KIND-XXXXXXXX`."""
+    return path.with_name(f".{path.name}.{kind}-{secrets.token_hex(4)}")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` through a synced temp file and a rename."""
+    path = Path(path)
+    tmp = temp_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write `data` as indented JSON to `path` atomically; NaN and infinity are refused."""
+    atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make the renames in directory `path` durable (a no-op where a directory cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: str | Path) -> None:
+    """fsync every file and directory under `root` (before renaming it into place)."""
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(dirpath)
+
+
+def utc_now(timespec: str = "seconds") -> str:
+    """The current UTC time as ISO 8601 with a `Z`, e.g. `2016-06-01T12:00:00Z`."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")

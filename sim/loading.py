@@ -1,0 +1,215 @@
+"""Reading scenario files: YAML, derivation (`extends`, `include`, `set`,
+`remove_events`), overrides by dotted path, and validation into a `Scenario`.
+
+`load_scenario` and `parse_scenario` turn any problem into an `InputError`
+listing every problem at once, each naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import InputError, Problem
+from .schema import Scenario
+from .validation import problems_from
+
+__all__ = ["DERIVATION_KEYS", "apply_overrides", "child_key", "derive_scenario_data", "dump_scenario",
+           "load_scenario", "parse_scenario"]
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario file; raise `InputError` listing every problem.
+
+    `overrides` maps dotted paths (`agents.russia.resolve`) to values, applied to
+    the YAML before validation, so they are checked like the file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(str(path), "", f"cannot read file: {exc}")) from None
+    return parse_scenario(text, source=str(path), overrides=overrides)
+
+
+def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any] | None = None) -> Scenario:
+    """Validate scenario YAML text; `source` names it in error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(Problem(source, "", f"invalid YAML: {where}{problem}")) from None
+    if not isinstance(data, dict):
+        raise InputError(
+            Problem(source, "", "must be a YAML mapping of scenario keys", type(data).__name__, True)
+        )
+    data = derive_scenario_data(data, source)
+    if overrides:
+        data = apply_overrides(data, overrides, source)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(problems_from(exc, source)) from None
+
+
+DERIVATION_KEYS = ("extends", "set", "remove_events", "include")
+"""Keys of a derived scenario file, resolved before validation (`derive_scenario_data`)."""
+
+
+def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = ()) -> dict:
+    """Resolve a derived scenario: `extends: PATH` (relative to `source`'s directory)
+    loads a base file, whose top-level keys this file's other keys replace; then
+    `remove_events: [name, ...]` drops events by name, `include: [FILE, ...]`
+    applies files of dotted paths to values (`_apply_includes`), and `set:
+    {dotted.path: value}` changes fields as `--set` does. Data without these keys is returned as
+    it is. Problems name `source`; a chain of `extends` that loops is an error.
+    """
+    if not any(key in data for key in DERIVATION_KEYS):
+        return data
+    data = dict(data)
+    extends, sets, removes, includes = (data.pop(key, None) for key in DERIVATION_KEYS)
+    here = Path(source)
+    seen = _seen or ((here.resolve(),) if here.is_file() else ())
+    if extends is not None:
+        data = {**_load_base(extends, source, seen), **data}
+    if removes is not None:
+        data = _remove_events(data, removes, source)
+    if includes is not None:
+        data = _apply_includes(data, includes, source)
+    if sets is not None:
+        if not isinstance(sets, dict) or not all(isinstance(k, str) for k in sets):
+            raise InputError(Problem(source, "set", "must be a mapping of dotted paths to values, "
+                                     "e.g. {agents.russia.resolve: 0.8}", sets, True))
+        try:
+            data = apply_overrides(data, sets, source)
+        except InputError as exc:
+            raise InputError([Problem(source, f"set.{p.path}", "no such field in the scenario"
+                                      + (" it extends" if extends is not None else ""), p.value, p.has_value)
+                              for p in exc.problems]) from None
+    return data
+
+
+def _load_base(extends: Any, source: str, seen: tuple[Path, ...]) -> dict:
+    """The plain data of the file `extends` names, itself derived if it extends another."""
+    if not isinstance(extends, str) or not extends.strip():
+        raise InputError(Problem(source, "extends", "must be the path of a scenario file, "
+                                 "relative to this file", extends, True))
+    path = Path(source).parent / extends
+    try:
+        key = path.resolve()
+        if key in seen:
+            chain = " -> ".join(str(p) for p in (*seen, key))
+            raise InputError(Problem(source, "extends", f"makes a cycle: {chain}", extends, True))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(Problem(source, "extends", f"cannot read {path}: {reason}", extends, True)) from None
+    try:
+        base = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(Problem(source, "extends", f"{path} is not valid YAML{where}", extends, True)) from None
+    if not isinstance(base, dict):
+        raise InputError(Problem(source, "extends", f"{path} is not a YAML mapping of scenario keys",
+                                 extends, True))
+    return derive_scenario_data(base, str(path), (*seen, key))
+
+
+def _apply_includes(data: dict, includes: Any, source: str) -> dict:
+    """`include: [FILE, ...]` (relative to `source`'s directory): each file is a
+    mapping of dotted paths to values (a `calibration.yaml`, say), applied in
+    order as `--set` applies them, after `extends` and `remove_events` and
+    before this file's own `set`."""
+    names = [includes] if isinstance(includes, str) else includes
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise InputError(Problem(source, "include", "must be a file name or a list of them, "
+                                 "relative to this file", includes, True))
+    for k, name in enumerate(names):
+        where = "include" if isinstance(includes, str) else f"include.{k}"
+        path = Path(source).parent / name
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InputError(Problem(source, where, f"cannot read {path}: {reason}", name, True)) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise InputError(Problem(source, where, f"{path} is not valid YAML{at}", name, True)) from None
+        if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
+            raise InputError(Problem(source, where, f"{path} must be a mapping of dotted paths to values, "
+                                     "e.g. {dynamics.noise: 0.02}", name, True))
+        try:
+            data = apply_overrides(data, values, source)
+        except InputError as exc:
+            raise InputError([Problem(str(path), p.path, "no such field in the scenario that includes it "
+                                      f"({source})", p.value, p.has_value) for p in exc.problems]) from None
+    return data
+
+
+def _remove_events(data: dict, removes: Any, source: str) -> dict:
+    events = data.get("events") or []
+    if not isinstance(removes, list) or not all(isinstance(name, str) for name in removes):
+        raise InputError(Problem(source, "remove_events", "must be a list of event names", removes, True))
+    if not isinstance(events, list):
+        return data  # the schema reports a malformed `events`
+    known = [e.get("name") for e in events if isinstance(e, dict)]
+    problems = [Problem(source, f"remove_events.{k}",
+                        f"no such event; known: {', '.join(map(str, known)) or 'none'}", name, True)
+                for k, name in enumerate(removes) if name not in known]
+    if problems:
+        raise InputError(problems)
+    return {**data, "events": [e for e in events if not (isinstance(e, dict) and e.get("name") in removes)]}
+
+
+def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
+    """Set dotted paths in a plain-data scenario. Every part but the last must
+    exist (list items by index or by their `name`); the last may be a key the file
+    left at its default."""
+    data = copy.deepcopy(data)
+    problems = []
+    for dotted, value in overrides.items():
+        node: Any = data
+        parts = dotted.split(".")
+        for k, part in enumerate(parts):
+            last = k == len(parts) - 1
+            key = child_key(node, part)
+            if key is None and last and isinstance(node, dict):
+                key = part  # a field left at its default; the schema still refuses unknown keys
+            if key is None:
+                problems.append(Problem("--set", dotted, f"no such field in {source}", part, True))
+                break
+            if last:
+                node[key] = value
+            else:
+                node = node[key]
+    if problems:
+        raise InputError(problems)
+    return data
+
+
+def child_key(node: Any, part: str):
+    """The key of dotted-path part `part` under `node`: a mapping's key, or a list's
+    index given as a number or as the `name` of one of its items; None if absent."""
+    if isinstance(node, dict):
+        return part if part in node else None
+    if isinstance(node, list):
+        if part.isdigit() and int(part) < len(node):
+            return int(part)
+        for k, item in enumerate(node):
+            if isinstance(item, dict) and item.get("name") == part:
+                return k
+    return None
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """The scenario as YAML that `parse_scenario` reads back to an equal object."""
+    data = scenario.model_dump(mode="json", exclude_defaults=False)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,257 @@
+"""The scenario file's models: everything a user can write in a scenario YAML.
+
+Declared strictly (unknown keys are errors) with bounds on every number; the
+rules that span several fields are in `rules`. The rest of the package trusts
+what these models let through.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ..validation import RuleViolations, Strict
+from .params import (DateParam, Name, NonNegative, Probability, Shift, Unit, support)
+from .rules import rule_problems
+
+__all__ = ["Agent", "Alliance", "Calendar", "Cancellation", "Condition", "Dynamics", "Effect", "Election", "Event",
+           "Incident", "Issue", "MonteCarlo", "Observed", "Outcome", "Relations", "Scenario", "Stance", "Summit",
+           "Trust", "scenario_hash"]
+
+class Calendar(Strict):
+    """`start`: the date the agents' positions describe (time 0 of the calendar).
+    `vantage`: the date of knowledge; nothing after it may be written as known."""
+
+    start: dt.date
+    vantage: dt.date
+
+
+class Issue(Strict):
+    """A scale in [0, 1]; `anchors` name its points and are the summit's menu."""
+
+    description: str = ""
+    anchors: dict[Name, float] = Field(min_length=2)
+    status_quo: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _anchors(self) -> Issue:
+        bad = {k: v for k, v in self.anchors.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"anchors must lie in [0, 1] (got {bad})")
+        if len(set(self.anchors.values())) != len(self.anchors):
+            raise ValueError(f"anchors must be distinct (got {dict(self.anchors)})")
+        return self
+
+
+class Stance(Strict):
+    """An agent's stance on one issue."""
+
+    position: Unit  # ideal point on the issue's scale
+    salience: Unit  # share of the agent's attention; an agent's saliences sum to 1
+    bounds: tuple[float, float] = (0.0, 1.0)  # domestic limits the agent cannot move past
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Stance:
+        lo, hi = self.bounds
+        if not 0 <= lo <= hi <= 1:
+            raise ValueError(f"bounds must satisfy 0 <= low <= high <= 1 (got {list(self.bounds)})")
+        p_lo, p_hi = support(self.position)
+        if p_lo < lo or p_hi > hi:
+            raise ValueError(
+                f"position must lie within bounds {list(self.bounds)} (got support [{p_lo:g}, {p_hi:g}])"
+            )
+        return self
+
+
+class Election(Strict):
+    """A domestic election: audience costs stiffen the agent as it nears."""
+
+    name: Name
+    date: dt.date
+    audience_cost: Unit  # added resolve (share of the remaining flexibility) on election day
+    window_days: int = Field(default=60, gt=0, le=365)  # how long before the vote the cost ramps up
+    source: str = ""
+
+
+class Agent(Strict):
+    capability: NonNegative  # power brought to bear, any unit shared by all agents
+    resolve: Unit  # resistance to moving away from its ideal, 0 = pliable, 1 = immovable
+    reservation: Unit  # utility below which the agent accepts no summit deal
+    issues: dict[Name, Stance]
+    elections: list[Election] = []
+    description: str = ""
+
+
+class Trust(Strict):
+    between: tuple[Name, Name]
+    initial: Unit
+    weekly_recovery: Unit = 0.0  # share of the gap to `initial` recovered each week
+
+
+class Alliance(Strict):
+    """A patron's pull on an agent's position on some issues, and the cost of deviating."""
+
+    agent: Name
+    patron: Name
+    issues: list[Name] = Field(min_length=1)
+    pull: Unit  # share of the gap to the patron's position closed each week
+    cost: NonNegative  # utility lost per unit of deviation of a deal from the patron's position
+
+
+class Relations(Strict):
+    trust: Trust
+    alliances: list[Alliance] = []
+
+
+class Effect(Strict):
+    """What an event or incident does to the state of a replicate.
+
+    target: position | ideal | salience (need agent and issue), capability |
+    resolve (need agent), trust, cancel (the visit is called off with
+    `probability`).
+    """
+
+    target: Literal["position", "ideal", "salience", "capability", "resolve", "trust", "cancel"]
+    agent: Name | None = None
+    issue: Name | None = None
+    shift: Shift = 0.0
+    probability: Probability = 1.0
+
+    @model_validator(mode="after")
+    def _fields(self) -> Effect:
+        needs_agent = self.target in ("position", "ideal", "salience", "capability", "resolve")
+        needs_issue = self.target in ("position", "ideal", "salience")
+        if needs_agent and self.agent is None:
+            raise ValueError(f"target {self.target!r} needs an agent")
+        if not needs_agent and self.agent is not None:
+            raise ValueError(f"target {self.target!r} takes no agent (got {self.agent!r})")
+        if needs_issue and self.issue is None:
+            raise ValueError(f"target {self.target!r} needs an issue")
+        if not needs_issue and self.issue is not None:
+            raise ValueError(f"target {self.target!r} takes no issue (got {self.issue!r})")
+        if self.target == "cancel" and self.shift != 0.0:
+            raise ValueError("target 'cancel' takes a probability, not a shift")
+        return self
+
+
+class Event(Strict):
+    """A scheduled event: it happens on `date` with `probability`."""
+
+    name: Name
+    date: dt.date
+    probability: Probability = 1.0
+    effects: list[Effect] = []
+    source: str = Field(min_length=1)  # the sentence of the source this event encodes
+
+
+class Incident(Strict):
+    """A random stream of unscheduled events (Poisson arrivals)."""
+
+    name: Name
+    rate_per_month: NonNegative  # expected arrivals per 30.44 days, drawn once per replicate
+    effects: list[Effect] = Field(min_length=1)  # shifts are drawn afresh for each arrival
+    start: dt.date | None = None  # defaults to the vantage date
+    description: str = ""
+
+
+class Cancellation(Strict):
+    base_probability: Probability  # domestic shocks etc. not modelled otherwise
+    trust_below: float = Field(default=0.0, ge=0, le=1)  # visit called off below this trust
+
+
+class Summit(Strict):
+    parties: tuple[Name, Name]
+    date: DateParam
+    cancellation: Cancellation
+
+
+class Dynamics(Strict):
+    """The weekly diplomacy rule (engine) and its parameters.
+
+    `rate` is used by `convergence`; `variant`, `rounds_per_week` and `q` by `eum`
+    (the expected-utility model); `noise` by both.
+    """
+
+    engine: Literal["convergence", "eum"] = "convergence"
+    rate: Unit = 0.2  # share of the pressure gap an agent closes per week
+    noise: NonNegative = 0.01  # sd of the weekly random drift of each position
+    variant: Literal["scholz", "paper"] = "scholz"  # eum: the replication, or the papers' rules
+    rounds_per_week: int = Field(default=1, ge=1, le=20)  # eum: challenge rounds per week
+    q: float = Field(default=1.0, ge=0, le=1)  # eum: probability that the status quo holds
+
+
+class Condition(Strict):
+    """The deal's level on one issue is at least / at most a value."""
+
+    issue: Name
+    at_least: float | None = Field(default=None, ge=0, le=1)
+    at_most: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> Condition:
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("give exactly one of at_least, at_most")
+        return self
+
+
+class Outcome(Strict):
+    """A deal is a breakthrough if any breakthrough condition holds, else
+    substantive if any substantive condition holds, else a talk fest."""
+
+    breakthrough: list[Condition] = Field(min_length=1)
+    substantive: list[Condition] = Field(min_length=1)
+
+
+class Observed(Strict):
+    """What happened at the meeting, for backtests (`run` ignores it): the coded
+    class (DESIGN section 2), the meeting's date (the planned date for a
+    cancelled visit) and where the coding comes from."""
+
+    outcome: Literal["breakthrough", "substantive", "talk_fest", "collapse"]
+    date: dt.date
+    source: str = Field(min_length=1)
+    note: str = ""
+
+
+class MonteCarlo(Strict):
+    runs: int = Field(default=100_000, ge=1, le=10**9)
+    seed: int | None = Field(default=None, ge=0)
+    chunk_size: int = Field(default=8192, ge=1, le=10**7)
+
+
+class Scenario(Strict):
+    name: Name
+    title: str = ""
+    source: str = ""
+    calendar: Calendar
+    issues: dict[Name, Issue] = Field(min_length=1)
+    agents: dict[Name, Agent] = Field(min_length=2)
+    relations: Relations
+    summit: Summit
+    dynamics: Dynamics = Dynamics()
+    events: list[Event] = []
+    incidents: list[Incident] = []
+    outcome: Outcome
+    monte_carlo: MonteCarlo = MonteCarlo()
+    observed: Observed | None = None  # backtests only: the coded outcome of the meeting
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Scenario:
+        problems = list(rule_problems(self))
+        if problems:
+            raise RuleViolations(problems)
+        return self
+
+
+
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the validated scenario's canonical JSON (comments do not count)."""
+    # `observed` is not an input of the model: a backtest case hashes like its scenario
+    canonical = scenario.model_dump_json(exclude_defaults=False, exclude={"observed"})
+    return hashlib.sha256(canonical.encode()).hexdigest()
