@@ -20,7 +20,8 @@ import numpy as np
 
 from .compare import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .io import utc_now
-from .model import CLASSES, COLLAPSE, Model, compile_model, draw_state
+from .model import CLASSES, COLLAPSE, Model, compile_model
+from .state import draw_state
 from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, wilson
 from .randomness import BLOCK_SIZE, Blocks
 from .schema import Scenario

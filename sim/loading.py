@@ -12,14 +12,29 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import InputError, Problem
 from .schema import Scenario
 from .validation import problems_from
 
-__all__ = ["DERIVATION_KEYS", "apply_overrides", "child_key", "derive_scenario_data", "dump_scenario",
+__all__ = ["DERIVATION_KEYS", "read_yaml", "scenario_warnings", "apply_overrides", "child_key", "derive_scenario_data", "dump_scenario",
            "load_scenario", "parse_scenario"]
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """The plain data of YAML file `path` (`what` it should be, for messages); any problem is an
+    `InputError` naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(str(path), "", f"cannot read {what}: {exc}")) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise InputError(Problem(str(path), "", f"invalid YAML: {where}{getattr(exc, 'problem', None) or exc}")) from None
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -53,9 +68,16 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     if overrides:
         data = apply_overrides(data, overrides, source)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise InputError(problems_from(exc, source)) from None
+    return scenario
+
+
+def scenario_warnings(scenario: Scenario, source: str) -> list[Problem]:
+    """A `Problem` for each field of `scenario` (read from `source`) whose meaning changed: a
+    warning, not an error, so that every file that was valid stays valid."""
+    return [Problem(source, path, message) for path, message in scenario.changed_fields()]
 
 
 DERIVATION_KEYS = ("extends", "set", "remove_events", "include")
@@ -171,8 +193,9 @@ def _remove_events(data: dict, removes: Any, source: str) -> dict:
 
 def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
     """Set dotted paths in a plain-data scenario. Every part but the last must
-    exist (list items by index or by their `name`); the last may be a key the file
-    left at its default."""
+    exist (list items by index or by their `name`), except a block the schema
+    defaults (`summit.bargaining`, `dynamics`, ...), which is created; the last may
+    be a key the file left at its default."""
     data = copy.deepcopy(data)
     problems = []
     for dotted, value in overrides.items():
@@ -183,6 +206,9 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
             key = child_key(node, part)
             if key is None and last and isinstance(node, dict):
                 key = part  # a field left at its default; the schema still refuses unknown keys
+            elif key is None and isinstance(node, dict) and ".".join(parts[: k + 1]) in default_blocks():
+                node[part] = {}  # a block left at its defaults
+                key = part
             if key is None:
                 problems.append(Problem("--set", dotted, f"no such field in {source}", part, True))
                 break
@@ -193,6 +219,18 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
     if problems:
         raise InputError(problems)
     return data
+
+
+def default_blocks(model: type[BaseModel] = Scenario, prefix: str = "") -> set[str]:
+    """Dotted paths of the blocks a scenario may leave out (their defaults are models)."""
+    out = set()
+    for name, info in model.model_fields.items():
+        if isinstance(info.default, BaseModel):
+            out.add(prefix + name)
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            out |= default_blocks(kind, f"{prefix}{name}.")
+    return out
 
 
 def child_key(node: Any, part: str):

@@ -1,27 +1,42 @@
-"""The scenario compiled for the engine: canonical order, days, and batch state.
+"""The scenario compiled for the engine: canonical order, days, parameters and the menu.
 
 `compile_model` turns a validated `Scenario` into a `Model` of plain numbers
-and parameter specs, with agents, issues and incident streams in sorted order
-and events in date order, so the order a file lists them in changes nothing.
-`draw_state` draws one chunk's `State`: the arrays, shaped
-(n_agents, n_issues, n_replicates), that the timeline's processes update.
+and parameter specs. Agents and issues are in canonical order (`sim.canonical`)
+and every random parameter carries a stream key made of canonical labels, so
+neither the order a file lists things in nor their names change a number.
+Weekly ticks fall on the calendar's Sundays, so moving `calendar.start` moves
+no tick. `sim.state.draw_state` draws a chunk's state from the model.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .distributions import is_random, sample
-from .randomness import Blocks
-from .schema import DateTriangular, DateUniform, Effect, Scenario
+from .canonical import Canon, make_canon
+from .rubric import (BREAKTHROUGH, CLASSES, COLLAPSE, SUBSTANTIVE, SUBSTANTIVE_OR_BETTER, TALK_FEST, Rubric,
+                     compile_rubric)
+from .schema import DateTriangular, DateUniform, Effect, Scenario, support
 
-__all__ = ["CLASSES", "Model", "State", "compile_model", "draw_state"]
+__all__ = ["BREAKTHROUGH", "CLASSES", "COLLAPSE", "SUBSTANTIVE", "SUBSTANTIVE_OR_BETTER", "TALK_FEST",
+           "CompiledEffect", "Model", "ParamSpec", "compile_model", "tick_days"]
 
-CLASSES = ("breakthrough", "substantive", "talk_fest", "collapse")
-BREAKTHROUGH, SUBSTANTIVE, TALK_FEST, COLLAPSE = range(4)
+MAX_PACKAGES = 1 << 20
+"""The largest summit menu (product of the issues' anchor counts) a model may have."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One per-replicate number: where it comes from and how it is drawn."""
+
+    param: object  # a number or a schema distribution
+    key: str  # its random stream's key: the path with canonical labels for names
+    source: str  # the dotted path of the scenario field it comes from (what a knob names)
+    low: float  # the range it must stay in
+    high: float
 
 
 @dataclass(frozen=True)
@@ -29,7 +44,8 @@ class CompiledEffect:
     target: str
     agent: int  # index, -1 where the target takes none
     issue: int
-    shift: object  # Param: a number or a distribution
+    pairs: tuple[int, ...]  # trust: the pairs it moves
+    shift: object  # a number or a distribution
     probability: object
 
 
@@ -54,7 +70,6 @@ class Election:
     agent: int
     day: int
     window_days: int
-    audience_cost: object
     path: str
 
 
@@ -63,9 +78,7 @@ class Alliance:
     agent: int
     patron: int
     issues: tuple[int, ...]
-    pull: object
-    cost: object
-    path: str
+    path: str  # params "{path}.pull" and "{path}.cost"
 
 
 @dataclass(frozen=True)
@@ -75,24 +88,34 @@ class Model:
     name: str
     agents: tuple[str, ...]
     issues: tuple[str, ...]
-    parties: tuple[int, int]  # summit parties, agent indices in sorted order
-    params: dict[str, object]  # path -> Param, every per-replicate number
+    canon: Canon
+    params: dict[str, ParamSpec]  # internal path -> spec, every per-replicate number
     lower: np.ndarray  # (n_agents, n_issues, 1) domestic bounds
     upper: np.ndarray
+    status_quo: np.ndarray  # (n_issues,) the level each issue stays at without a deal
+    parties: tuple[int, ...]  # summit parties (agent indices, canonical order)
+    required: np.ndarray  # (n_parties,) bool: a deal needs this party's signature
+    weights: np.ndarray  # (n_parties,) Nash bargaining weights
+    veto: tuple[int, ...]  # agents who must accept but sign nothing
+    pairs: tuple[tuple[int, int], ...]  # trust pairs (i < j)
+    pair_of: np.ndarray  # (n_agents, n_agents) int: the pair index of two agents, -1 for none
+    mediators: tuple[tuple[int, str], ...]  # (agent, params path prefix)
     elections: tuple[Election, ...]
     alliances: tuple[Alliance, ...]
     events: tuple[CompiledEvent, ...]
     incidents: tuple[CompiledIncident, ...]
     summit_days: tuple  # ("fixed", d) | ("uniform", lo, hi) | ("triangular", lo, mode, hi)
     horizon: int  # latest possible summit day
+    ticks: tuple[int, ...]  # days of the weekly diplomacy ticks (the calendar's Sundays)
     trust_below: float
     engine: str
     engine_options: dict  # the engine's own settings (eum: variant, rounds_per_week, q)
     packages: np.ndarray  # (n_packages, n_issues) the summit menu
-    package_class: np.ndarray  # (n_packages,) outcome class of each package
     package_names: tuple[str, ...]
     issue_anchors: tuple[np.ndarray, ...]  # per issue, its anchors ascending (menu order)
-    start_date: object = None
+    rubric: Rubric
+    scenario: Scenario | None = None  # what it was compiled from (knobs resolve paths in it)
+    start_date: dt.date | None = None
     anchors: dict = field(default_factory=dict)
 
     @property
@@ -105,245 +128,184 @@ class Model:
 
     @property
     def weeks(self) -> int:
-        return self.horizon // 7 + 1
+        """Points of a weekly trajectory: the start, then every tick."""
+        return len(self.ticks) + 1
+
+    @property
+    def package_class(self) -> np.ndarray:
+        return self.rubric.package_class
+
+    @property
+    def deciders(self) -> tuple[int, ...]:
+        """Everyone whose acceptance a deal needs or asks: the parties, then the veto players."""
+        return self.parties + self.veto
+
+
+def tick_days(start: dt.date, horizon: int) -> tuple[int, ...]:
+    """Days (from `start`) of the Sundays in (0, horizon]: ticks that do not move with `start`."""
+    first = (6 - start.weekday()) % 7 or 7
+    return tuple(range(first, horizon + 1, 7))
 
 
 def compile_model(s: Scenario) -> Model:
-    agents = tuple(sorted(s.agents))
-    issues = tuple(sorted(s.issues))
+    canon = make_canon(s)
+    agents, issues = canon.agents, canon.issues
     a_idx = {a: k for k, a in enumerate(agents)}
-    i_idx = {i: k for k, i in enumerate(issues)}
-    day = lambda d: (d - s.calendar.start).days
+    day = lambda d: (d - s.calendar.start).days  # noqa: E731
+    params: dict[str, ParamSpec] = {}
 
-    params: dict[str, object] = {}
+    def add(path: str, param, source: str, lo: float, hi: float, key: str | None = None) -> None:
+        params[path] = ParamSpec(param, key if key is not None else path, source, lo, hi)
+
+    lower, upper, elections = _compile_agents(s, canon, add, day)
+    pairs, pair_of = _compile_trust(s, canon, add)
+    alliances = _compile_alliances(s, canon, add)
+    events, incidents = _compile_streams(s, canon, add, day, pair_of, len(pairs))
+    summit = s.summit
+    add("summit.cancellation.base_probability", summit.cancellation.base_probability,
+        "summit.cancellation.base_probability", 0.0, 1.0)
+    for name, lo, hi in (("margin", 0.0, 1.0), ("loss_aversion", 1.0, 10.0), ("credibility", 0.0, 1.0)):
+        add(f"summit.bargaining.{name}", getattr(summit.bargaining, name), f"summit.bargaining.{name}", lo, hi)
+    add("dynamics.rate", s.dynamics.rate, "dynamics.rate", 0.0, 1.0)
+    add("dynamics.noise", s.dynamics.noise, "dynamics.noise", 0.0, 1.0)
+    mediators = []
+    for k, m in enumerate(s.roles.mediators):
+        prefix = f"roles.mediators.{m.agent}"
+        for name in ("trust", "margin"):
+            add(f"{prefix}.{name}", getattr(m, name), f"roles.mediators.{k}.{name}", 0.0, 1.0,
+                key=f"roles.mediators.{canon.agent_label[m.agent]}.{name}")
+        mediators.append((a_idx[m.agent], prefix))
+
+    summit_days = _summit_days(summit.date, day)
+    horizon = summit_days[-1]
+    parties = tuple(sorted(a_idx[p] for p in summit.parties))
+    required = set(summit.required or summit.parties)
+    packages, names, anchors = _menu(s, issues)
+    party_names = tuple(agents[k] for k in parties)
+    return Model(
+        name=s.name, agents=agents, issues=issues, canon=canon, params=params, lower=lower, upper=upper,
+        status_quo=np.array([s.issues[i].status_quo for i in issues]),
+        parties=parties, required=np.array([agents[k] in required for k in parties]),
+        weights=np.array([summit.weights.get(agents[k], 1.0) for k in parties]),
+        veto=tuple(sorted(a_idx[v] for v in s.roles.veto)), pairs=pairs, pair_of=pair_of,
+        mediators=tuple(mediators), elections=elections, alliances=alliances, events=events, incidents=incidents,
+        summit_days=summit_days, horizon=horizon, ticks=tick_days(s.calendar.start, horizon),
+        trust_below=summit.cancellation.trust_below, engine=s.dynamics.engine,
+        engine_options={"variant": s.dynamics.variant, "rounds_per_week": s.dynamics.rounds_per_week,
+                        "q": s.dynamics.q},
+        packages=packages, package_names=names, issue_anchors=anchors,
+        rubric=compile_rubric(s.outcome, packages, issues, party_names), scenario=s,
+        start_date=s.calendar.start, anchors={i: dict(s.issues[i].anchors) for i in issues},
+    )
+
+
+def _compile_agents(s: Scenario, canon: Canon, add, day):
+    agents, issues = canon.agents, canon.issues
     lower = np.zeros((len(agents), len(issues), 1))
     upper = np.ones((len(agents), len(issues), 1))
     elections = []
-    for a in agents:
-        agent = s.agents[a]
-        for name in ("capability", "resolve", "reservation"):
-            params[f"agents.{a}.{name}"] = getattr(agent, name)
-        for i in issues:
-            stance = agent.issues[i]
-            params[f"agents.{a}.issues.{i}.position"] = stance.position
-            params[f"agents.{a}.issues.{i}.salience"] = stance.salience
-            lower[a_idx[a], i_idx[i], 0], upper[a_idx[a], i_idx[i], 0] = stance.bounds
+    for a_k, a in enumerate(agents):
+        agent, label = s.agents[a], canon.agent_label[a]
+        add(f"agents.{a}.capability", agent.capability, f"agents.{a}.capability", 0.0, np.inf,
+            key=f"agents.{label}.capability")
+        add(f"agents.{a}.resolve", agent.resolve, f"agents.{a}.resolve", 0.0, 1.0, key=f"agents.{label}.resolve")
+        add(f"agents.{a}.walk_away", agent.walk_away, f"agents.{a}.walk_away", -1.0, 1.0,
+            key=f"agents.{label}.walk_away")
+        for i_k, i in enumerate(issues):
+            stance, where = agent.issues[i], f"agents.{a}.issues.{i}"
+            lo, hi = stance.bounds
+            key = f"agents.{label}.issues.{canon.issue_label[i]}"
+            add(f"{where}.position", stance.position, f"{where}.position", lo, hi, key=f"{key}.position")
+            add(f"{where}.salience", stance.salience, f"{where}.salience", 0.0, 1.0, key=f"{key}.salience")
+            lower[a_k, i_k, 0], upper[a_k, i_k, 0] = lo, hi
         for e in sorted(agent.elections, key=lambda e: e.name):
             path = f"agents.{a}.elections.{e.name}.audience_cost"
-            params[path] = e.audience_cost
-            elections.append(Election(a_idx[a], day(e.date), e.window_days, e.audience_cost, path))
+            add(path, e.audience_cost, path, 0.0, 1.0, key=f"agents.{label}.elections.{e.name}.audience_cost")
+            elections.append(Election(a_k, day(e.date), e.window_days, path))
+    return lower, upper, tuple(elections)
 
-    trust = s.relations.trust
-    params["relations.trust.initial"] = trust.initial
-    params["relations.trust.weekly_recovery"] = trust.weekly_recovery
-    alliances = []
-    for al in sorted(s.relations.alliances, key=lambda al: (al.agent, al.patron)):
+
+def _compile_trust(s: Scenario, canon: Canon, add):
+    a_idx = {a: k for k, a in enumerate(canon.agents)}
+    listed = isinstance(s.relations.trust, list)
+    found = sorted((*sorted((a_idx[a], a_idx[b])), k, entry)
+                   for k, entry in enumerate(s.relations.trust_entries()) for a, b in entry.pairs())
+    pair_of = np.full((len(canon.agents),) * 2, -1, dtype=np.int64)
+    for p, (i, j, k, entry) in enumerate(found):
+        source = f"relations.trust.{k}" if listed else "relations.trust"
+        path = f"relations.trust.{canon.agents[i]}.{canon.agents[j]}"
+        key = f"relations.trust.{canon.agent_label[canon.agents[i]]}.{canon.agent_label[canon.agents[j]]}"
+        add(f"{path}.initial", entry.initial, f"{source}.initial", 0.0, 1.0, key=f"{key}.initial")
+        add(f"{path}.weekly_recovery", entry.weekly_recovery, f"{source}.weekly_recovery", 0.0, 1.0,
+            key=f"{key}.weekly_recovery")
+        pair_of[i, j] = pair_of[j, i] = p
+    return tuple((i, j) for i, j, _, _ in found), pair_of
+
+
+def _compile_alliances(s: Scenario, canon: Canon, add) -> tuple[Alliance, ...]:
+    a_idx = {a: k for k, a in enumerate(canon.agents)}
+    i_idx = {i: k for k, i in enumerate(canon.issues)}
+    out = []
+    for k, al in enumerate(s.relations.alliances):
         path = f"relations.alliances.{al.agent}.{al.patron}"
-        params[f"{path}.pull"], params[f"{path}.cost"] = al.pull, al.cost
-        alliances.append(
-            Alliance(a_idx[al.agent], a_idx[al.patron], tuple(sorted(i_idx[i] for i in al.issues)),
-                     al.pull, al.cost, path)
-        )
+        key = f"relations.alliances.{canon.agent_label[al.agent]}.{canon.agent_label[al.patron]}"
+        add(f"{path}.pull", al.pull, f"relations.alliances.{k}.pull", 0.0, 1.0, key=f"{key}.pull")
+        add(f"{path}.cost", al.cost, f"relations.alliances.{k}.cost", 0.0, np.inf, key=f"{key}.cost")
+        out.append(Alliance(a_idx[al.agent], a_idx[al.patron], tuple(sorted(i_idx[i] for i in al.issues)), path))
+    return tuple(sorted(out, key=lambda al: (al.agent, al.patron)))
+
+
+def _compile_streams(s: Scenario, canon: Canon, add, day, pair_of: np.ndarray, n_pairs: int):
+    a_idx = {a: k for k, a in enumerate(canon.agents)}
+    i_idx = {i: k for k, i in enumerate(canon.issues)}
 
     def effects(effect_list: list[Effect]) -> tuple[CompiledEffect, ...]:
-        return tuple(
-            CompiledEffect(e.target, a_idx.get(e.agent, -1), i_idx.get(e.issue, -1), e.shift, e.probability)
-            for e in effect_list
-        )
+        out = []
+        for e in effect_list:
+            pairs: tuple[int, ...] = ()
+            if e.target == "trust":
+                pairs = (int(pair_of[a_idx[e.between[0]], a_idx[e.between[1]]]),) if e.between else \
+                    tuple(range(n_pairs))
+            out.append(CompiledEffect(e.target, a_idx.get(e.agent, -1), i_idx.get(e.issue, -1), pairs, e.shift,
+                                      e.probability))
+        return tuple(out)
 
-    events = tuple(
-        CompiledEvent(ev.name, day(ev.date), ev.probability, effects(ev.effects))
-        for ev in sorted(s.events, key=lambda ev: (ev.date, ev.name))
-    )
+    events = tuple(CompiledEvent(ev.name, day(ev.date), ev.probability, effects(ev.effects))
+                   for ev in sorted(s.events, key=lambda ev: (ev.date, ev.name)))
     for ev in events:
-        params[f"events.{ev.name}.probability"] = ev.probability
-    incidents = tuple(
-        CompiledIncident(inc.name, inc.rate_per_month,
-                         day(inc.start or s.calendar.vantage), effects(inc.effects))
-        for inc in sorted(s.incidents, key=lambda inc: inc.name)
-    )
+        add(f"events.{ev.name}.probability", ev.probability, f"events.{ev.name}.probability", 0.0, 1.0)
+    incidents = tuple(CompiledIncident(inc.name, inc.rate_per_month, day(inc.start or s.calendar.vantage),
+                                       effects(inc.effects))
+                      for inc in sorted(s.incidents, key=lambda inc: inc.name))
     for inc in incidents:
-        params[f"incidents.{inc.name}.rate_per_month"] = inc.rate_per_month
+        add(f"incidents.{inc.name}.rate_per_month", inc.rate_per_month, f"incidents.{inc.name}.rate_per_month",
+            0.0, np.inf)
+    return events, incidents
 
-    params["summit.cancellation.base_probability"] = s.summit.cancellation.base_probability
-    params["dynamics.rate"] = s.dynamics.rate
-    params["dynamics.noise"] = s.dynamics.noise
 
-    date = s.summit.date
+def _summit_days(date, day) -> tuple:
     if isinstance(date, DateUniform):
-        summit_days = ("uniform", day(date.low), day(date.high))
-    elif isinstance(date, DateTriangular):
-        summit_days = ("triangular", day(date.low), day(date.mode), day(date.high))
-    else:
-        summit_days = ("fixed", day(date))
+        return ("uniform", day(date.low), day(date.high))
+    if isinstance(date, DateTriangular):
+        return ("triangular", day(date.low), day(date.mode), day(date.high))
+    return ("fixed", day(date))
 
+
+def _menu(s: Scenario, issues: tuple[str, ...]):
+    """Every combination of the issues' anchors, (n_packages, n_issues), with names; first issue slowest."""
     grids = [sorted(s.issues[i].anchors.items(), key=lambda kv: kv[1]) for i in issues]
+    size = int(np.prod([len(g) for g in grids], dtype=np.float64))
+    if size > MAX_PACKAGES:
+        from .errors import InputError, Problem
+
+        raise InputError(Problem(s.name, "issues", f"the summit menu (the product of the issues' anchor counts) "
+                                 f"may hold at most {MAX_PACKAGES:,} packages", size, True))
     combos = list(itertools.product(*grids))
-    packages = np.array([[v for _, v in combo] for combo in combos])
-    package_names = tuple("/".join(k for k, _ in combo) for combo in combos)
-
-    return Model(
-        name=s.name,
-        agents=agents,
-        issues=issues,
-        parties=tuple(sorted(a_idx[p] for p in s.summit.parties)),
-        params=params,
-        lower=lower,
-        upper=upper,
-        elections=tuple(elections),
-        alliances=tuple(alliances),
-        events=events,
-        incidents=incidents,
-        summit_days=summit_days,
-        horizon=summit_days[-1],
-        trust_below=s.summit.cancellation.trust_below,
-        engine=s.dynamics.engine,
-        engine_options={"variant": s.dynamics.variant, "rounds_per_week": s.dynamics.rounds_per_week,
-                        "q": s.dynamics.q},
-        packages=packages,
-        package_class=classify_packages(packages, issues, s),
-        package_names=package_names,
-        issue_anchors=tuple(np.array([v for _, v in grid]) for grid in grids),
-        start_date=s.calendar.start,
-        anchors={i: dict(s.issues[i].anchors) for i in issues},
-    )
+    packages = np.array([[v for _, v in combo] for combo in combos], dtype=float).reshape(-1, len(issues))
+    names = tuple("/".join(k for k, _ in combo) for combo in combos)
+    return packages, names, tuple(np.array([v for _, v in grid]) for grid in grids)
 
 
-def classify_packages(packages: np.ndarray, issues: tuple[str, ...], s: Scenario) -> np.ndarray:
-    """The outcome class of each package (n_packages, n_issues) under `s.outcome`."""
-
-    def holds(conditions) -> np.ndarray:
-        hit = np.zeros(len(packages), dtype=bool)
-        for c in conditions:
-            level = packages[:, issues.index(c.issue)]
-            hit |= level >= c.at_least if c.at_least is not None else level <= c.at_most
-        return hit
-
-    out = np.full(len(packages), TALK_FEST, dtype=np.uint8)
-    out[holds(s.outcome.substantive)] = SUBSTANTIVE
-    out[holds(s.outcome.breakthrough)] = BREAKTHROUGH
-    return out
-
-
-@dataclass
-class State:
-    """The state of one chunk of replicates; the replicate axis is last.
-
-    position, ideal, salience: (n_agents, n_issues, n)  positions on [0, 1] scales
-    capability, resolve, reservation: (n_agents, n)
-    trust, trust_initial, trust_recovery, rate, noise, cancel_base: (n,)
-    event_probability: (n_events, n), incident_rate: (n_incidents, n) per month
-    audience: (n_elections, n)  audience cost of each election
-    alliance_pull, alliance_cost: (n_alliances, n)
-    summit_day: (n,) int  days from calendar start
-    cancelled: (n,) bool  called off by an event or incident
-    outcome: (n,) uint8 class codes, package: (n,) int16 (-1: no deal)
-    at_summit: (n_agents, n_issues, n) positions when the summit met
-    summit_reservation: (2, n) the parties' reservations then, with audience costs
-    summit_salience: (2, n_issues, n) the parties' saliences then
-    called_off: (n,) bool  the visit was cancelled, or trust had fallen too low
-    """
-
-    position: np.ndarray
-    ideal: np.ndarray
-    salience: np.ndarray
-    capability: np.ndarray
-    resolve: np.ndarray
-    reservation: np.ndarray
-    trust: np.ndarray
-    trust_initial: np.ndarray
-    trust_recovery: np.ndarray
-    rate: np.ndarray
-    noise: np.ndarray
-    cancel_base: np.ndarray
-    event_probability: np.ndarray
-    incident_rate: np.ndarray
-    audience: np.ndarray
-    alliance_pull: np.ndarray
-    alliance_cost: np.ndarray
-    summit_day: np.ndarray
-    cancelled: np.ndarray
-    outcome: np.ndarray
-    package: np.ndarray
-    at_summit: np.ndarray
-    summit_reservation: np.ndarray
-    summit_salience: np.ndarray
-    called_off: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return self.trust.shape[0]
-
-
-def draw_params(model: Model, blocks: Blocks) -> dict[str, np.ndarray]:
-    """Every parameter as an (n,) array; each random one on its own keyed stream."""
-    out = {}
-    for path, param in model.params.items():
-        if is_random(param):
-            rngs = blocks.rngs("parameters", path)
-            out[path] = blocks.draw(rngs, lambda rng, size, sl, p=param: sample(p, rng, size))
-        else:
-            out[path] = sample(param, None, blocks.size)
-    return out
-
-
-def draw_summit_days(model: Model, blocks: Blocks) -> np.ndarray:
-    kind, *days = model.summit_days
-    if kind == "fixed":
-        return np.full(blocks.size, days[0], dtype=np.int64)
-    rngs = blocks.rngs("summit", "date")
-    if kind == "uniform":
-        lo, hi = days
-        return blocks.draw(rngs, lambda rng, size, sl: rng.integers(lo, hi + 1, size), dtype=np.int64)
-    lo, mode, hi = days
-    # Whole days: the triangular on [lo, hi + 1) floored puts equal mass per day at the ends.
-    return blocks.draw(
-        rngs, lambda rng, size, sl: np.floor(rng.triangular(lo, mode + 0.5, hi + 1, size)), dtype=np.int64
-    )
-
-
-def draw_state(model: Model, blocks: Blocks) -> State:
-    p = draw_params(model, blocks)
-    n, A, I = blocks.size, model.n_agents, model.n_issues
-
-    def stack(fmt: str) -> np.ndarray:
-        return np.stack([np.stack([p[fmt.format(a=a, i=i)] for i in model.issues]) for a in model.agents])
-
-    ideal = np.clip(stack("agents.{a}.issues.{i}.position"), model.lower, model.upper)
-    salience = np.clip(stack("agents.{a}.issues.{i}.salience"), 0.0, None)
-    total = salience.sum(axis=1, keepdims=True)
-    salience = np.divide(salience, total, out=np.full_like(salience, 1 / I), where=total > 0)
-    per_agent = lambda name: np.stack([p[f"agents.{a}.{name}"] for a in model.agents])
-
-    return State(
-        position=ideal.copy(),
-        ideal=ideal,
-        salience=salience,
-        capability=per_agent("capability"),
-        resolve=per_agent("resolve"),
-        reservation=per_agent("reservation"),
-        trust=p["relations.trust.initial"].copy(),
-        trust_initial=p["relations.trust.initial"],
-        trust_recovery=p["relations.trust.weekly_recovery"],
-        rate=p["dynamics.rate"],
-        noise=p["dynamics.noise"],
-        cancel_base=p["summit.cancellation.base_probability"],
-        event_probability=_rows(p, [f"events.{e.name}.probability" for e in model.events], n),
-        incident_rate=_rows(p, [f"incidents.{i.name}.rate_per_month" for i in model.incidents], n),
-        audience=_rows(p, [e.path for e in model.elections], n),
-        alliance_pull=_rows(p, [f"{al.path}.pull" for al in model.alliances], n),
-        alliance_cost=_rows(p, [f"{al.path}.cost" for al in model.alliances], n),
-        summit_day=draw_summit_days(model, blocks),
-        cancelled=np.zeros(n, dtype=bool),
-        outcome=np.full(n, TALK_FEST, dtype=np.uint8),
-        package=np.full(n, -1, dtype=np.int16),
-        at_summit=np.zeros((A, model.n_issues, n)),
-        summit_reservation=np.zeros((2, n)),
-        summit_salience=np.zeros((2, model.n_issues, n)),
-        called_off=np.zeros(n, dtype=bool),
-    )
-
-
-def _rows(params: dict[str, np.ndarray], paths: list[str], n: int) -> np.ndarray:
-    """Stack parameters into (len(paths), n); an empty list gives (0, n)."""
-    return np.stack([params[path] for path in paths]) if paths else np.zeros((0, n))
+def param_range(spec: ParamSpec) -> tuple[float, float]:
+    """The support of a parameter, for limits and plots."""
+    return support(spec.param)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import CLASSES, Model, compile_model, draw_state
+from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .randomness import BLOCK_SIZE, Blocks, make_root_entropy
 from .schema import Scenario
+from .state import KnobApplier, draw_state
 from .timeline import run_timeline
 
 __all__ = ["Chunk", "Estimate", "RunResult", "resolve_settings", "run", "simulate_chunks", "wilson"]
@@ -59,8 +60,8 @@ class Chunk:
 
     start: int
     outcome: np.ndarray  # (n,) uint8, index into CLASSES
-    package: np.ndarray  # (n,) int16, the deal's index in the menu, -1 for none
-    summit_day: np.ndarray  # (n,) int16, days from calendar start
+    package: np.ndarray  # (n,) int64, the deal's index in the menu, -1 for none
+    summit_day: np.ndarray  # (n,) int32, days from calendar start
     position: np.ndarray  # (n, n_agents, n_issues) float32, positions at the summit
 
 
@@ -71,7 +72,7 @@ class Chunk:
 
 def simulate_chunks(
     model: Model, entropy: int, runs: int, blocks_per_chunk: int, trajectory: np.ndarray | None = None,
-    block_range: range | None = None,
+    block_range: range | None = None, knobs: KnobApplier | None = None,
 ) -> Iterator[Chunk]:
     """Simulate replicates [0, runs) chunk by chunk, in order; memory is one chunk's.
 
@@ -79,7 +80,8 @@ def simulate_chunks(
     replicates in the same order, so they can be zipped for paired estimates.
     `trajectory` (weeks, n_agents, n_issues, k), if given, receives the first k
     replicates' weekly positions. `block_range`, a range of block indices, limits the
-    run to those blocks' replicates (a sweep's piece of a point).
+    run to those blocks' replicates (a sweep's piece of a point). `knobs` sets calibration
+    knobs per replicate (`sim.knobs`).
     """
     total_blocks = -(-runs // BLOCK_SIZE)
     wanted = range(total_blocks) if block_range is None else block_range
@@ -88,14 +90,14 @@ def simulate_chunks(
         blocks = Blocks(entropy, first, min(blocks_per_chunk, wanted.stop - first))
         start = first * BLOCK_SIZE
         traj = trajectory[..., start : min(k_traj, start + blocks.size)] if start < k_traj else None
-        state = draw_state(model, blocks)
+        state = draw_state(model, blocks, knobs)
         run_timeline(model, state, blocks, traj)
         keep = min(blocks.size, runs - start)
         yield Chunk(
             start=start,
             outcome=state.outcome[:keep],
             package=state.package[:keep],
-            summit_day=state.summit_day[:keep].astype(np.int16),
+            summit_day=state.summit_day[:keep].astype(np.int32),
             position=np.moveaxis(state.at_summit[..., :keep], -1, 0).astype(np.float32),
         )
 
@@ -116,15 +118,41 @@ class RunResult:
     stopped_early: bool = False
     interrupted: bool = False
     extra: dict = field(default_factory=dict)
+    row_counts: np.ndarray | None = None  # (n_rows, 4) classes per row of knob values, with knobs
+    calibration: dict | None = None  # which posterior the knobs came from (`sim.posterior`)
 
     def estimates(self) -> dict[str, Estimate]:
         return {c: wilson(int(k), self.runs) for c, k in zip(CLASSES, self.counts)}
+
+    @property
+    def deals(self) -> int:
+        """Replicates that ended in a deal (any package agreed)."""
+        return int(self.runs - self.package_counts[-1])
+
+    def parameter_spread(self, classes: tuple[int, ...], level: float = 0.95) -> dict | None:
+        """How much P(classes) moves with the knobs over the posterior: the central `level`
+        range of P(classes | row) over the rows of knob values, each row's estimate shrunk
+        toward the mean so that the Monte Carlo part of their spread is removed (method of
+        moments), and the between-row sd. None without knobs, or with a single row."""
+        if self.row_counts is None or len(self.row_counts) < 2:
+            return None
+        n = self.row_counts.sum(axis=1).astype(float)
+        use = n > 0
+        p = self.row_counts[use][:, list(classes)].sum(axis=1) / n[use]
+        mean = float(self.counts[list(classes)].sum() / max(self.runs, 1))
+        total = float(np.mean((p - mean) ** 2))
+        noise = float(np.mean(mean * (1 - mean) / n[use]))
+        between = max(total - noise, 0.0)
+        shrink = np.sqrt(between / total) if total > 0 else 0.0
+        tail = (1 - level) / 2
+        low, high = np.quantile(mean + shrink * (p - mean), [tail, 1 - tail])
+        return {"low": float(low), "high": float(high), "sd": float(np.sqrt(between)), "rows": int(use.sum())}
 
     def headline(self) -> dict[str, Estimate]:
         """P(substantive or better), P(talk fest), P(collapse)."""
         c = self.counts
         return {
-            "substantive_or_better": wilson(int(c[0] + c[1]), self.runs),
+            "substantive_or_better": wilson(int(c[list(SUBSTANTIVE_OR_BETTER)].sum()), self.runs),
             "talk_fest": wilson(int(c[2]), self.runs),
             "collapse": wilson(int(c[3]), self.runs),
         }
@@ -152,14 +180,18 @@ def run(
     precision: float | None = None,
     sink: Callable[[Chunk], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    knobs=None,
+    calibration: dict | None = None,
 ) -> RunResult:
     """Run `runs` replicates of `scenario` (defaults from its `monte_carlo:` block).
 
     The seed's entropy names every random number; `chunk_size` (rounded up to
     whole blocks of 1,024) only trades memory for speed. With `precision`, stop
     at the first block boundary where every class's 95 % interval has a
-    half-width below it. Ctrl-C stops after the last finished chunk and returns
-    what was done, marked `interrupted`.
+    half-width below it. `knobs` (a `sim.knobs.KnobSetting`, e.g. from a posterior's
+    `setting`) sets calibration knobs per replicate; `calibration` describes it.
+    Ctrl-C stops after the last finished chunk and returns what was done, marked
+    `interrupted`.
     """
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     model = compile_model(scenario)
@@ -168,10 +200,12 @@ def run(
     package_counts = np.zeros(len(model.packages) + 1, dtype=np.int64)
     k_traj = min(runs, TRAJECTORY_SAMPLE)
     trajectory = np.zeros((model.weeks, model.n_agents, model.n_issues, k_traj), dtype=np.float32)
+    n_rows = 0 if knobs is None else len(knobs.values)
+    row_counts = np.zeros((n_rows, len(CLASSES)), dtype=np.int64)
     done, stopped_early, interrupted = 0, False, False
     started = time.perf_counter()
     try:
-        for chunk in simulate_chunks(model, entropy, runs, blocks_per_chunk, trajectory):
+        for chunk in simulate_chunks(model, entropy, runs, blocks_per_chunk, trajectory, knobs=knobs):
             if precision is not None:
                 stop = _precise_enough(chunk.outcome, counts, done, precision)
                 if stop is not None:
@@ -180,6 +214,10 @@ def run(
             if sink is not None:  # first, so a Ctrl-C in the sink leaves the counts whole
                 sink(chunk)
             counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
+            if n_rows:
+                rows = (chunk.start + np.arange(keep)) % n_rows
+                row_counts += np.bincount(rows * len(CLASSES) + chunk.outcome,
+                                          minlength=n_rows * len(CLASSES)).reshape(n_rows, len(CLASSES))
             package_counts += np.bincount(chunk.package.astype(np.int64) % len(package_counts),
                                           minlength=len(package_counts))
             done += keep
@@ -204,6 +242,8 @@ def run(
         precision=precision,
         stopped_early=stopped_early,
         interrupted=interrupted,
+        row_counts=row_counts if n_rows else None,
+        calibration=calibration,
     )
 
 

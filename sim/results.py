@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import InputError, Problem, RunError
 from .io import fsync_dir, fsync_tree, utc_now, write_json_atomic
-from .model import CLASSES
+from .model import CLASSES, SUBSTANTIVE_OR_BETTER
 from .montecarlo import Chunk, Estimate, RunResult, wilson
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash
@@ -31,8 +31,8 @@ __all__ = ["COLUMNS", "ResultWriter", "default_out_dir", "summarise_run", "write
 
 COLUMNS = {
     "outcome": np.dtype(np.uint8),  # (runs,) index into CLASSES
-    "package": np.dtype(np.int16),  # (runs,) index into model.package_names, -1: no deal
-    "summit_day": np.dtype(np.int16),  # (runs,) days from calendar start
+    "package": np.dtype(np.int32),  # (runs,) index into model.package_names, -1: no deal (menus are capped below 2**31)
+    "summit_day": np.dtype(np.int32),  # (runs,) days from calendar start
     "position": np.dtype(np.float32),  # (runs, n_agents, n_issues) positions at the summit
 }
 """The per-replicate columns under `replicates/`, and their on-disk types."""
@@ -81,7 +81,17 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "parties": [model.agents[k] for k in model.parties],
         "issues": list(model.issues),
         "created": utc_now(),
+        "calibration": summarise_calibration_of(result),
     }
+
+
+def summarise_calibration_of(result: RunResult) -> dict | None:
+    """Which posterior the knobs came from, and each outcome's spread over it (None without)."""
+    if result.calibration is None:
+        return None
+    groups = {**{name: (k,) for k, name in enumerate(CLASSES)}, "substantive_or_better": SUBSTANTIVE_OR_BETTER}
+    spread = {name: result.parameter_spread(classes) for name, classes in groups.items()}
+    return {**result.calibration, "parameter_spread": spread if all(spread.values()) else None}
 
 
 def summarise_deals(result: RunResult, top: int = TOP_DEALS) -> list[dict]:
@@ -274,6 +284,29 @@ def write_result_dir(out: str | Path, summary: dict, plots: dict[str, Callable[[
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_result_files(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]],
+                       files: dict[str, str] | None = None) -> None:
+    """Write `summary.json`, the plots and the text files into the existing directory `out`
+    (a resumable command's working directory), each file atomically."""
+    from .io import atomic_write_text, temp_name
+
+    out = Path(out)
+    try:
+        write_json_atomic(out / "summary.json", summary)
+        for name, plot in plots.items():
+            tmp = temp_name(out / name).with_suffix(Path(name).suffix)
+            try:
+                plot(summary, tmp)
+                os.replace(tmp, out / name)
+            finally:
+                tmp.unlink(missing_ok=True)
+        for name, text in (files or {}).items():
+            atomic_write_text(out / name, text)
+        fsync_dir(out)
+    except OSError as exc:
+        raise RunError(f"cannot write results to {out}: {exc.strerror or exc}") from None
 
 
 def _check_replaceable(out: Path) -> None:

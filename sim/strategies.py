@@ -165,37 +165,20 @@ def _saliences(draw, n: int) -> list[float]:
     return out
 
 
-@st.composite
-def scenario_dicts(draw, max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
-                   max_incidents: int = 2) -> dict:
-    """A scenario as plain data (as `yaml.safe_load` gives it) that the schema accepts.
-
-    Small: 2..max_agents agents, 1..max_issues issues of 2-3 anchors, a summit
-    1-120 days after the start, and a few hundred to a few thousand runs.
-    """
-    if max_agents < 2 or max_issues < 1:
-        raise ValueError("need max_agents >= 2 and max_issues >= 1")
-    n_issues = draw(st.integers(1, max_issues))
-    n_agents = draw(st.integers(2, max_agents))
-    issue_names = _distinct_names(draw, n_issues)
-    agent_names = _distinct_names(draw, n_agents)
-
-    # Calendar and summit date: everything else is dated inside [start, earliest].
-    start = draw(_date_between(dt.date(1950, 1, 1), dt.date(2040, 1, 1)))
-    lead = draw(st.integers(1, 120))
-    earliest = start + dt.timedelta(days=lead)
+def _summit_date(draw, start: dt.date):
+    """(date param, earliest, latest): a date 1-120 days after `start`, fixed or drawn."""
+    earliest = start + dt.timedelta(days=draw(st.integers(1, 120)))
     kind = draw(st.sampled_from(("fixed", "uniform", "triangular")))
     if kind == "fixed":
-        summit_date: Any = earliest
-    else:
-        latest = earliest + dt.timedelta(days=draw(st.integers(1, 30)))
-        summit_date = {"dist": kind, "low": earliest, "high": latest}
-        if kind == "triangular":
-            summit_date = {"dist": kind, "low": earliest,
-                           "mode": draw(_date_between(earliest, latest)), "high": latest}
-    vantage = draw(_date_between(start, earliest))
-    in_window = _date_between(start, earliest)
+        return earliest, earliest, earliest
+    latest = earliest + dt.timedelta(days=draw(st.integers(1, 30)))
+    date: dict[str, Any] = {"dist": kind, "low": earliest, "high": latest}
+    if kind == "triangular":
+        date = {"dist": kind, "low": earliest, "mode": draw(_date_between(earliest, latest)), "high": latest}
+    return date, earliest, latest
 
+
+def _issues(draw, issue_names: list[str]) -> dict:
     issues = {}
     for name in issue_names:
         k = draw(st.integers(2, 3))
@@ -204,101 +187,138 @@ def scenario_dicts(draw, max_agents: int = 4, max_issues: int = 3, max_events: i
             if len(values) < 2 and spare not in values:
                 values.append(spare)
         labels = _distinct_names(draw, len(values), 6)
-        issues[name] = {"anchors": dict(zip(labels, values)),
-                        "status_quo": draw(st.sampled_from(values))}
+        issues[name] = {"anchors": dict(zip(labels, values)), "status_quo": draw(st.sampled_from(values))}
+    return issues
 
-    agents = {}
-    for a in agent_names:
-        stances = {}
-        for i, sal in zip(issue_names, _saliences(draw, n_issues)):
-            stance: dict[str, Any] = {}
-            if draw(st.booleans()):
-                lo, hi = sorted((draw(_num(0.0, 1.0)), draw(_num(0.0, 1.0))))
-                stance["bounds"] = [lo, hi]
-            else:
-                lo, hi = 0.0, 1.0
-            stance["position"] = draw(params(lo, hi))
-            stance["salience"] = sal
-            stances[i] = stance
-        agent: dict[str, Any] = {
-            "capability": draw(params(0.0, 5.0)),
-            "resolve": draw(params(0.0, 1.0)),
-            "reservation": draw(params(0.0, 1.0)),
-            "issues": stances,
-        }
+
+def _agent(draw, issue_names: list[str], start: dt.date, earliest: dt.date) -> dict:
+    stances = {}
+    for i, sal in zip(issue_names, _saliences(draw, len(issue_names))):
+        stance: dict[str, Any] = {}
+        lo, hi = 0.0, 1.0
         if draw(st.booleans()):
-            agent["elections"] = [{
-                "name": draw(names()),
-                "date": draw(_date_between(start, earliest + dt.timedelta(days=60))),
-                "audience_cost": draw(params(0.0, 1.0)),
-                "window_days": draw(st.integers(1, 365)),
-            }]
-        agents[a] = agent
-
-    parties = draw(st.permutations(agent_names))[:2]
-    trust_between = list(parties) if draw(st.booleans()) else list(reversed(parties))
-    relations: dict[str, Any] = {"trust": {"between": trust_between, "initial": draw(params(0.0, 1.0))}}
+            lo, hi = sorted((draw(_num(0.0, 1.0)), draw(_num(0.0, 1.0))))
+            stance["bounds"] = [lo, hi]
+        stance["position"] = draw(params(lo, hi))
+        stance["salience"] = sal
+        stances[i] = stance
+    agent: dict[str, Any] = {"capability": draw(params(0.0, 5.0)), "resolve": draw(params(0.0, 1.0)),
+                             "issues": stances}
     if draw(st.booleans()):
-        relations["trust"]["weekly_recovery"] = draw(params(0.0, 1.0))
+        agent["walk_away"] = draw(params(-0.3, 0.3))
+    if draw(st.booleans()):
+        agent["elections"] = [{"name": draw(names()),
+                               "date": draw(_date_between(start, earliest + dt.timedelta(days=60))),
+                               "audience_cost": draw(params(0.0, 1.0)), "window_days": draw(st.integers(1, 365))}]
+    return agent
+
+
+def _relations(draw, agent_names: list[str], parties: list[str], issue_names: list[str]) -> dict:
+    """Trust between the parties (one group entry, or a pair a list item) and maybe an alliance."""
+    if len(parties) == 2 or draw(st.booleans()):
+        between = list(parties) if draw(st.booleans()) else list(reversed(parties))
+        trust: Any = {"between": between, "initial": draw(params(0.0, 1.0))}
+        if draw(st.booleans()):
+            trust["weekly_recovery"] = draw(params(0.0, 1.0))
+    else:
+        trust = [{"between": [a, b], "initial": draw(params(0.0, 1.0))}
+                 for k, a in enumerate(parties) for b in parties[k + 1:]]
+    relations: dict[str, Any] = {"trust": trust}
     if draw(st.booleans()):
         ally, patron = draw(st.permutations(agent_names))[:2]
         relations["alliances"] = [{
-            "agent": ally,
-            "patron": patron,
-            "issues": draw(st.lists(st.sampled_from(issue_names), min_size=1, max_size=n_issues,
-                                    unique=True)),
-            "pull": draw(params(0.0, 1.0)),
-            "cost": draw(params(0.0, 2.0)),
-        }]
+            "agent": ally, "patron": patron,
+            "issues": draw(st.lists(st.sampled_from(issue_names), min_size=1, max_size=len(issue_names), unique=True)),
+            "pull": draw(params(0.0, 1.0)), "cost": draw(params(0.0, 2.0))}]
+    return relations
 
+
+def _streams(draw, agent_names, issue_names, in_window, max_events: int, max_incidents: int):
     n_events = draw(st.integers(0, max_events))
     n_incidents = draw(st.integers(0, max_incidents))
     stream_names = _distinct_names(draw, n_events + n_incidents)
-    events = [{
-        "name": stream_names[k],
-        "date": draw(in_window),
-        "probability": draw(params(0.0, 1.0)),
-        "effects": [_effect(draw, agent_names, issue_names) for _ in range(draw(st.integers(0, 2)))],
-        "source": "drawn by sim.strategies",
-    } for k in range(n_events)]
+    events = [{"name": stream_names[k], "date": draw(in_window), "probability": draw(params(0.0, 1.0)),
+               "effects": [_effect(draw, agent_names, issue_names) for _ in range(draw(st.integers(0, 2)))],
+               "source": "drawn by sim.strategies"} for k in range(n_events)]
     incidents = []
     for k in range(n_incidents):
-        incident: dict[str, Any] = {
-            "name": stream_names[n_events + k],
-            "rate_per_month": draw(params(0.0, 3.0)),
-            "effects": [_effect(draw, agent_names, issue_names) for _ in range(draw(st.integers(1, 2)))],
-        }
+        incident: dict[str, Any] = {"name": stream_names[n_events + k], "rate_per_month": draw(params(0.0, 3.0)),
+                                    "effects": [_effect(draw, agent_names, issue_names)
+                                                for _ in range(draw(st.integers(1, 2)))]}
         if draw(st.booleans()):
             incident["start"] = draw(in_window)
         incidents.append(incident)
+    return events, incidents
 
-    def conditions():
-        return st.lists(
-            st.builds(lambda issue, bound, v: {"issue": issue, bound: v},
-                      st.sampled_from(issue_names), st.sampled_from(("at_least", "at_most")),
-                      _num(0.0, 1.0)),
-            min_size=1, max_size=2,
-        )
 
+def _conditions(draw, issue_names: list[str], parties: list[str], depth: int = 0) -> list:
+    """One to two rubric conditions: levels and bands, sometimes `signed`, nested all/any."""
+    out = []
+    for _ in range(draw(st.integers(1, 2))):
+        kind = draw(st.sampled_from(("at_least", "at_most", "between", "signed", "all", "any")
+                                    if depth < 2 else ("at_least", "at_most", "between")))
+        if kind in ("all", "any"):
+            out.append({kind: _conditions(draw, issue_names, parties, depth + 1)})
+        elif kind == "signed":
+            out.append({"signed": draw(st.lists(st.sampled_from(parties), min_size=1, max_size=2, unique=True))})
+        elif kind == "between":
+            out.append({"issue": draw(st.sampled_from(issue_names)), "between": list(_ordered_pair(draw, 0.0, 1.0))})
+        else:
+            out.append({"issue": draw(st.sampled_from(issue_names)), kind: draw(_num(0.0, 1.0))})
+    return out
+
+
+@st.composite
+def scenario_dicts(draw, max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
+                   max_incidents: int = 2, max_parties: int = 3) -> dict:
+    """A scenario as plain data (as `yaml.safe_load` gives it) that the schema accepts.
+
+    Small: 2..max_agents agents, 2..max_parties of them summit parties (some
+    optional), maybe a veto player and a mediator among the others, 1..max_issues
+    issues of 2-3 anchors, a summit 1-120 days after the start, rubrics with
+    bands, `signed` and nested `all`/`any`, and a few hundred to a few thousand runs.
+    """
+    if max_agents < 2 or max_issues < 1 or max_parties < 2:
+        raise ValueError("need max_agents >= 2, max_parties >= 2 and max_issues >= 1")
+    issue_names = _distinct_names(draw, draw(st.integers(1, max_issues)))
+    agent_names = _distinct_names(draw, draw(st.integers(2, max_agents)))
+    start = draw(_date_between(dt.date(1950, 1, 1), dt.date(2040, 1, 1)))
+    summit_date, earliest, _ = _summit_date(draw, start)
+    in_window = _date_between(start, earliest)
+
+    order = draw(st.permutations(agent_names))
+    parties = list(order[: draw(st.integers(2, min(max_parties, len(agent_names))))])
+    others = [a for a in order if a not in parties]
+    summit: dict[str, Any] = {
+        "parties": parties, "date": summit_date,
+        "cancellation": {"base_probability": draw(params(0.0, 1.0)), "trust_below": draw(_num(0.0, 1.0))}}
+    if len(parties) > 2 and draw(st.booleans()):
+        summit["required"] = parties[:2]
+    if draw(st.booleans()):
+        summit["bargaining"] = {"margin": draw(params(0.0, 0.3)), "loss_aversion": draw(params(1.0, 4.0)),
+                                "credibility": draw(params(0.0, 1.0))}
+    roles: dict[str, Any] = {}
+    if others and draw(st.booleans()):
+        roles["veto"] = [others[0]]
+    if len(others) > 1 and draw(st.booleans()):
+        roles["mediators"] = [{"agent": others[1], "trust": draw(params(0.0, 1.0)), "margin": draw(params(0.0, 1.0))}]
+    events, incidents = _streams(draw, agent_names, issue_names, in_window, max_events, max_incidents)
     out: dict[str, Any] = {
         "name": draw(names()),
-        "calendar": {"start": start, "vantage": vantage},
-        "issues": issues,
-        "agents": agents,
-        "relations": relations,
-        "summit": {
-            "parties": list(parties),
-            "date": summit_date,
-            "cancellation": {"base_probability": draw(params(0.0, 1.0)),
-                             "trust_below": draw(_num(0.0, 1.0))},
-        },
-        "outcome": {"breakthrough": draw(conditions()), "substantive": draw(conditions())},
+        "calendar": {"start": start, "vantage": draw(in_window)},
+        "issues": _issues(draw, issue_names),
+        "agents": {a: _agent(draw, issue_names, start, earliest) for a in agent_names},
+        "relations": _relations(draw, agent_names, parties, issue_names),
+        "summit": summit,
+        "outcome": {"breakthrough": _conditions(draw, issue_names, parties),
+                    "substantive": _conditions(draw, issue_names, parties)},
         "monte_carlo": {"runs": draw(st.integers(1, 2048)), "seed": draw(st.integers(0, 2**32)),
                         "chunk_size": draw(st.integers(1, 4096))},
     }
+    if roles:
+        out["roles"] = roles
     if draw(st.booleans()):
-        out["dynamics"] = {"engine": "convergence", "rate": draw(params(0.0, 1.0)),
-                           "noise": draw(params(0.0, 0.1))}
+        out["dynamics"] = {"engine": "convergence", "rate": draw(params(0.0, 1.0)), "noise": draw(params(0.0, 0.1))}
     if events:
         out["events"] = events
     if incidents:
@@ -307,9 +327,9 @@ def scenario_dicts(draw, max_agents: int = 4, max_issues: int = 3, max_events: i
 
 
 def scenarios(max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
-              max_incidents: int = 2) -> st.SearchStrategy[Scenario]:
+              max_incidents: int = 2, max_parties: int = 3) -> st.SearchStrategy[Scenario]:
     """Validated `Scenario` objects drawn by `scenario_dicts`."""
-    return scenario_dicts(max_agents, max_issues, max_events, max_incidents).map(Scenario.model_validate)
+    return scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties).map(Scenario.model_validate)
 
 
 # --- Mutations, for fuzzing the loader ---------------------------------------------

@@ -1,28 +1,42 @@
 """The summit: who would accept which package, and which deal the Nash bargaining
-solution picks, vectorised over replicates.
+solution picks, for every replicate of a chunk at once.
 
-A package sets every issue to one of its anchors; the menu is their cartesian
-product (a few dozen packages). A party's utility for a package is one minus
-the salience-weighted distance from its current positions, less alliance
-costs for deviating from a patron. A package is feasible when it lies within
-both parties' domestic bounds and gives both at least their reservation
-utility; the deal maximises the product of the two surpluses.
+A package sets every issue to one of its anchors; the menu is their product.
+Each decider (every summit party, then every veto player) values a package
+against *no deal*: on each issue, the gain from moving the level from its
+status quo toward the decider's position (salience-weighted), plus the alliance
+term (moving toward a patron's position gains, away costs). Gains are promises
+the others must keep, so they are discounted by distrust, `1 - credibility (1 -
+trust)`; losses are given up for sure and weigh `loss_aversion (1 + resolve)`
+times as much (resolve with audience costs: a leader near an election pays more
+for a concession). A decider accepts a package worth at least `margin` (less
+what mediators remove) more than walking away (`walk_away`) and inside its
+domestic bounds. A deal needs every required party and every veto player; among
+such packages the one maximising the weighted Nash product of the parties'
+surpluses is chosen (the first in menu order on ties); optional parties sign it
+if they accept it. The levels and signatures, held against the rubric, give
+the class. DESIGN section 3; README, "The summit".
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from .model import COLLAPSE, TALK_FEST, Model, State
+from .model import COLLAPSE, Model
+from .randomness import Blocks
+from .state import State
 
-__all__ = ["audience_pressure", "bargain", "feasible_packages", "package_utility", "record_summit", "resolve_summit"]
+__all__ = ["audience_pressure", "bargain", "package_values", "record_summit", "summit_positions"]
+
+_TINY = 1e-300  # a surplus of zero (margin 0) still ranks above no deal in the log objective
 
 
 def audience_pressure(model: Model, state: State, day, idx=slice(None)) -> np.ndarray:
     """Audience costs in force on `day` (a number, or one day per replicate of `idx`),
     (n_agents, n): each election's cost ramps up linearly over its window and stops on
     election day; several add, capped at 1."""
-    n = state.trust[idx].shape[0]
+    n = state.rate[idx].shape[0]
     out = np.zeros((model.n_agents, n))
     for k, e in enumerate(model.elections):
         if np.ndim(day) == 0 and not e.day - e.window_days < day <= e.day:
@@ -33,78 +47,171 @@ def audience_pressure(model: Model, state: State, day, idx=slice(None)) -> np.nd
     return np.minimum(out, 1.0, out=out)
 
 
-def package_utility(model: Model, state: State, agent: int, idx=slice(None)) -> np.ndarray:
-    """Utility of every package for `agent` in replicates `idx`, (n_packages, n), from
-    the positions recorded when the summit met (`state.at_summit`).
-
-    The menu is a cartesian product, so the utility is a sum of per-issue terms,
-    one (n_anchors, n) array per issue: a few dozen operations per replicate.
-    """
-    pos = state.at_summit[:, :, idx]  # (n_agents, n_issues, n)
-    sal = state.summit_salience[model.parties.index(agent)][:, idx]
-    n = pos.shape[-1]
-    util = np.ones((1, n))
-    for i, anchors in enumerate(model.issue_anchors):
-        term = sal[i] * np.abs(anchors[:, None] - pos[agent, i])  # (n_anchors, n)
-        for k, al in enumerate(model.alliances):
-            if al.agent == agent and i in al.issues:
-                term += state.alliance_cost[k, idx] * np.abs(anchors[:, None] - pos[al.patron, i])
-        util = (util[:, None, :] - term[None, :, :]).reshape(-1, n)
-    return util
-
-
-def within_bounds(model: Model, agent: int) -> np.ndarray:
-    """(n_packages,) True where a package respects the agent's domestic bounds."""
-    lo, hi = model.lower[agent, :, 0], model.upper[agent, :, 0]
-    return np.all((model.packages >= lo - 1e-12) & (model.packages <= hi + 1e-12), axis=1)
-
-
-def feasible_packages(model: Model, utilities, reservations) -> np.ndarray:
-    """(n_packages, n) True where a package is acceptable to both parties.
-
-    utilities, reservations: per party, (n_packages, n) and (n,).
-    """
-    ok = np.ones(utilities[0].shape, dtype=bool)
-    for party, util, res in zip(model.parties, utilities, reservations):
-        ok &= within_bounds(model, party)[:, None]
-        ok &= util >= res[None, :]
-    return ok
-
-
 def record_summit(model: Model, state: State, idx) -> None:
-    """The summit meets in replicates `idx`, each on its `state.summit_day`: keep what
-    the bargain needs (positions, the parties' saliences and reservations with the
-    audience costs of that day, and whether the visit was called off)."""
+    """The summit meets in replicates `idx`, each on its `state.summit_day`: keep what the
+    bargain needs (positions, saliences, resolve with that day's audience costs, trust),
+    and whether the visit was called off."""
     state.at_summit[:, :, idx] = state.position[:, :, idx]
+    state.summit_salience[:, :, idx] = state.salience[:, :, idx]
     audience = audience_pressure(model, state, state.summit_day[idx], idx)
-    for k, party in enumerate(model.parties):
-        state.summit_salience[k][:, idx] = state.salience[party][:, idx]
-        res = state.reservation[party, idx]
-        state.summit_reservation[k, idx] = res + (1 - res) * audience[party]
-    state.called_off[idx] = state.cancelled[idx] | (state.trust[idx] < model.trust_below)
+    resolve = state.resolve[:, idx]
+    state.summit_resolve[:, idx] = resolve + (1.0 - resolve) * audience
+    state.summit_trust[:, idx] = state.trust[:, idx]
+    low = np.zeros(len(state.summit_day[idx]), dtype=bool)
+    parties = set(model.parties)
+    for p, (i, j) in enumerate(model.pairs):
+        if i in parties and j in parties:
+            low |= state.trust[p, idx] < model.trust_below
+    state.called_off[idx] = state.cancelled[idx] | low
 
 
-def bargain(model: Model, state: State, idx=slice(None)) -> None:
-    """Settle every recorded summit in `idx`: the Nash bargaining deal, or none."""
-    utilities = [package_utility(model, state, party, idx) for party in model.parties]
-    reservations = [state.summit_reservation[k, idx] for k in range(2)]
-    ok = feasible_packages(model, utilities, reservations)
-    surplus = (utilities[0] - reservations[0]) * (utilities[1] - reservations[1])
-    surplus[~ok] = -np.inf
-    best = np.argmax(surplus, axis=0)  # ties: the first package in menu order
-    has_deal = ok[best, np.arange(best.shape[0])]
-    outcome = np.where(has_deal, model.package_class[best], TALK_FEST).astype(np.uint8)
-    package = np.where(has_deal, best, -1).astype(np.int16)
-    called_off = state.called_off[idx]
-    outcome[called_off] = COLLAPSE
-    package[called_off] = -1
-    state.outcome[idx] = outcome
-    state.package[idx] = package
+def summit_positions(model: Model, state: State, blocks: Blocks) -> np.ndarray:
+    """Positions on the summit day with their unmodelled deviation, `noise` sd, within bounds:
+    (n_agents, n_issues, n). Each agent and issue draws from its own stream."""
+    dev = np.empty_like(state.at_summit)
+    for a, agent in enumerate(model.agents):
+        for i, issue in enumerate(model.issues):
+            key = f"{model.canon.agent_label[agent]}.{model.canon.issue_label[issue]}"
+            blocks.draw(blocks.rngs("summit", f"deviation.{key}"), lambda rng, size, sl: rng.standard_normal(size),
+                        out=dev[a, i])
+    dev *= state.noise
+    dev += state.at_summit
+    return np.clip(dev, model.lower, model.upper, out=dev)
 
 
-def resolve_summit(model: Model, state: State, idx, day: int) -> None:
-    """Meet in replicates `idx` on `day` and settle at once (the timeline records
-    summits as their days come and settles a whole chunk in one `bargain`)."""
-    state.summit_day[idx] = day
-    record_summit(model, state, idx)
-    bargain(model, state, idx)
+def _credibility(model: Model, state: State, decider: int, trust: np.ndarray) -> np.ndarray:
+    """1 - credibility (1 - mean trust with the other parties): what a promised gain is worth."""
+    rows = [trust[p] for p, (i, j) in enumerate(model.pairs)
+            if decider in (i, j) and (j if i == decider else i) in model.parties]
+    mean = np.mean(rows, axis=0) if rows else np.ones(state.n)
+    return 1.0 - state.credibility * (1.0 - mean)
+
+
+def package_values(model: Model, state: State, x: np.ndarray, trust: np.ndarray) -> np.ndarray:
+    """Per decider, issue and anchor, the value of setting the issue to that anchor rather than
+    leaving it at its status quo: (n_deciders, n_issues, max_anchors, n); a package's value is
+    the sum over issues of its anchors' values."""
+    deciders = model.deciders
+    width = max(len(a) for a in model.issue_anchors)
+    out = np.zeros((len(deciders), model.n_issues, width, state.n))
+    sal = state.summit_salience
+    for d, agent in enumerate(deciders):
+        gain_weight = _credibility(model, state, agent, trust)
+        loss_weight = state.loss_aversion * (1.0 + state.summit_resolve[agent])
+        for k, anchors in enumerate(model.issue_anchors):
+            sq = model.status_quo[k]
+            level = anchors[:, None]
+            gain = sal[agent, k] * (np.abs(sq - x[agent, k]) - np.abs(level - x[agent, k]))
+            for al_k, al in enumerate(model.alliances):
+                if al.agent == agent and k in al.issues:
+                    gain += state.alliance_cost[al_k] * (np.abs(sq - x[al.patron, k]) - np.abs(level - x[al.patron, k]))
+            out[d, k, : len(anchors)] = np.where(gain >= 0.0, gain_weight * gain, loss_weight * gain)
+    return out
+
+
+def bargain(model: Model, state: State, blocks: Blocks) -> None:
+    """Settle every summit of the chunk: the deal (or none), who signed, the class."""
+    x = summit_positions(model, state, blocks)
+    state.at_summit[...] = x
+    trust, margin = state.summit_trust.copy(), state.margin.copy()
+    for m, _ in enumerate(model.mediators):
+        trust += state.mediator_trust[m] * (1.0 - trust)
+        margin *= 1.0 - state.mediator_margin[m]
+    values = package_values(model, state, x, trust)
+    deciders = model.deciders
+    n_parties = len(model.parties)
+    walk = state.walk_away[list(deciders)]
+    needed = np.concatenate([model.required, np.ones(len(model.veto), dtype=bool)])
+    weight = np.concatenate([np.where(model.required, model.weights, 0.0), np.zeros(len(model.veto))])
+    in_bounds = np.zeros((len(deciders), model.n_issues, values.shape[2]), dtype=bool)
+    for d, agent in enumerate(deciders):
+        for k, anchors in enumerate(model.issue_anchors):
+            in_bounds[d, k, : len(anchors)] = (anchors >= model.lower[agent, k, 0] - 1e-12) & \
+                                              (anchors <= model.upper[agent, k, 0] + 1e-12)
+    n_anchors = np.array([len(a) for a in model.issue_anchors], dtype=np.int64)
+    package = np.full(state.n, -1, dtype=np.int64)
+    accepts = np.zeros((len(deciders), state.n), dtype=bool)
+    settle(values, n_anchors, margin[None, :] + walk, walk, in_bounds, needed, weight, package, accepts)
+    signed = accepts[:n_parties] & (package >= 0)
+    outcome = model.rubric.classify(package, signed)
+    off = state.called_off
+    outcome[off], package[off], signed[:, off] = COLLAPSE, -1, False
+    state.outcome[...], state.package[...], state.signed[...] = outcome, package, signed
+
+
+@numba.njit(cache=True, nogil=True)
+def settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, accepts):  # pragma: no cover
+    """Search the menu for every replicate at once.
+
+    values (D, I, W, n): each decider's value of each issue's anchors; a package's
+    value is the sum over issues, accumulated issue by issue in menu order (the
+    first issue slowest) and kept as prefix sums, so moving to the next package
+    recomputes only the issues whose anchor changed. threshold, walk (D, n);
+    in_bounds (D, I, W); needed (D,) bool; weight (D,) Nash weights (0: not in the
+    product). Writes best (n,) (-1: none) and accepts (D, n) at the chosen package.
+    """
+    D, I, W, n = values.shape
+    prefix = np.zeros((D, I, n))
+    inside = np.ones((D, I + 1), dtype=np.bool_)
+    digit = np.zeros(I, dtype=np.int64)
+    best_score = np.full(n, -np.inf)
+    total = 1
+    for k in range(I):
+        total *= n_anchors[k]
+    first_changed = 0
+    for p in range(total):
+        for d in range(D):
+            for k in range(first_changed, I):
+                a = digit[k]
+                inside[d, k + 1] = inside[d, k] and in_bounds[d, k, a]
+                if k == 0:
+                    for r in range(n):
+                        prefix[d, 0, r] = values[d, 0, a, r]
+                else:
+                    for r in range(n):
+                        prefix[d, k, r] = prefix[d, k - 1, r] + values[d, k, a, r]
+        for r in range(n):
+            ok = True
+            for d in range(D):
+                if needed[d] and not (inside[d, I] and prefix[d, I - 1, r] >= threshold[d, r]):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            score = 0.0
+            for d in range(D):
+                if weight[d] > 0.0:
+                    score += weight[d] * np.log(max(prefix[d, I - 1, r] - walk[d, r], 1e-300))
+            if score > best_score[r]:
+                best_score[r] = score
+                best[r] = p
+        # the next package: the last issue moves fastest (itertools.product order)
+        k = I - 1
+        while k >= 0:
+            digit[k] += 1
+            if digit[k] < n_anchors[k]:
+                break
+            digit[k] = 0
+            k -= 1
+        first_changed = max(k, 0)
+    _accepts_at(values, n_anchors, threshold, in_bounds, best, accepts)
+
+
+@numba.njit(cache=True, nogil=True)
+def _accepts_at(values, n_anchors, threshold, in_bounds, best, accepts):  # pragma: no cover
+    """accepts[d, r]: decider d accepts replicate r's chosen package (False where none)."""
+    D, I, W, n = values.shape
+    for r in range(n):
+        p = best[r]
+        if p < 0:
+            continue
+        for d in range(D):
+            rest, value, inside = p, 0.0, True
+            digits = np.empty(I, dtype=np.int64)
+            for k in range(I - 1, -1, -1):
+                digits[k] = rest % n_anchors[k]
+                rest //= n_anchors[k]
+            for k in range(I):
+                value = values[d, k, digits[k], r] if k == 0 else value + values[d, k, digits[k], r]
+                inside = inside and in_bounds[d, k, digits[k]]
+            accepts[d, r] = inside and value >= threshold[d, r]

@@ -1,12 +1,15 @@
 """The calendar: one SimPy environment per chunk, its processes updating every
 replicate of the chunk at once.
 
-Time is in days from the scenario's `calendar.start`. Processes:
-scheduled events (on their dates), incidents (weekly, from arrivals drawn in
-advance), diplomacy (weekly, the engine), alliance pull and trust recovery
-(weekly), and the summit (on each replicate's summit day). Things on the same
-day happen in the order of `PHASE`, so the order of process creation never
-matters.
+Time is in days from the scenario's `calendar.start`; the weekly ticks fall on
+the calendar's Sundays (`Model.ticks`), so where the calendar starts moves no
+tick. Processes: scheduled events (on their dates), incidents (at the ticks,
+from arrivals drawn in advance), diplomacy (at the ticks, the engine, which
+also carries the alliances' pull), trust recovery (at the ticks), and the
+summit (on each replicate's summit day). Things on the same day happen in the
+order of `PHASE`, so the order of process creation never matters. Before the
+first day the engine notes the pressures the agents stand under (`start`), so
+that a calendar with nothing happening leaves every position where it is.
 """
 
 from __future__ import annotations
@@ -16,17 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from .distributions import is_random, sample
 from .engines import make_engine
-from .model import CompiledEffect, Model, State
-from .randomness import BLOCK_SIZE, Blocks
+from .model import CompiledEffect, Model
+from .randomness import Blocks
+from .schema import is_random, sample
+from .state import State
 from .summit import audience_pressure, bargain, record_summit
 
 __all__ = ["PHASE", "run_timeline"]
 
 # Fractions of a day: within a day, events come first and the summit last.
-PHASE = {"events": 0.0, "incidents": 0.1, "diplomacy": 0.2, "alliances": 0.3, "trust": 0.4, "record": 0.5,
-         "summit": 0.9}
+PHASE = {"events": 0.0, "incidents": 0.1, "diplomacy": 0.2, "trust": 0.4, "record": 0.5, "summit": 0.9}
 DAYS_PER_MONTH = 30.4375
 
 
@@ -34,32 +37,34 @@ def run_timeline(model: Model, state: State, blocks: Blocks, trajectory: np.ndar
     """Run the calendar for one chunk, in place. `trajectory`, if given, has shape
     (model.weeks, n_agents, n_issues, k) and receives the first k replicates' weekly positions."""
     env = simpy.Environment()
+    engine = make_engine(model, blocks.size)
+    engine.start(state, _resolve(model, state, 0))
     env.process(scheduled_events(env, model, state, blocks))
     env.process(incidents(env, model, state, blocks))
-    env.process(diplomacy(env, model, state, blocks))
-    env.process(alliance_pull(env, model, state))
+    env.process(diplomacy(env, model, state, engine))
     env.process(trust_recovery(env, model, state))
     if trajectory is not None:
         env.process(record_trajectory(env, model, state, trajectory))
     env.process(summit(env, model, state, blocks))
     env.run()
-    bargain(model, state)
+    bargain(model, state, blocks)
 
 
 def _at(env: simpy.Environment, day: float, phase: str) -> simpy.Timeout:
     return env.timeout(max(0.0, day + PHASE[phase] - env.now))
 
 
-def _weeks(model: Model):
-    """Days of the weekly ticks: 7, 14, ... up to the latest summit day."""
-    return range(7, model.horizon + 1, 7)
+def _resolve(model: Model, state: State, day: int) -> np.ndarray:
+    """Resolve with the audience costs of `day` added, (n_agents, n)."""
+    audience = audience_pressure(model, state, day)
+    return state.resolve + (1.0 - state.resolve) * audience if audience.any() else state.resolve
 
 
 def _incident_ticks(model: Model) -> list[int]:
-    """The weekly ticks, and the latest summit day if it falls between ticks, so
+    """The weekly ticks, and the latest summit day if it falls after the last one, so
     that every arrival up to it takes effect on or after its own day."""
-    ticks = list(_weeks(model))
-    return ticks + [model.horizon] if model.horizon % 7 else ticks
+    ticks = list(model.ticks)
+    return ticks + [model.horizon] if not ticks or ticks[-1] != model.horizon else ticks
 
 
 # --- Effects -------------------------------------------------------------------
@@ -85,18 +90,25 @@ def apply_effect(model: Model, state: State, effect: CompiledEffect, idx, amount
         values, hi = state.capability[a], np.inf
     elif effect.target == "resolve":
         values = state.resolve[a]
-    else:  # trust: the schema admits no other target
-        values = state.trust
-    if isinstance(idx, slice):
-        values[idx] += amount
-    else:
-        np.add.at(values, idx, amount)
-    values[idx] = np.clip(values[idx], lo, hi)
+    else:  # trust, in each pair it names: the schema admits no other target
+        for p in effect.pairs:
+            _shift(state.trust[p], idx, amount, 0.0, 1.0)
+        return
+    _shift(values, idx, amount, lo, hi)
     if effect.target == "salience":
         sal = state.salience[a][:, idx]
         total = sal.sum(axis=0)
         state.salience[a][:, idx] = np.divide(sal, total, out=np.full_like(sal, 1 / model.n_issues),
                                               where=total > 0)
+
+
+def _shift(values: np.ndarray, idx, amount, lo: float, hi: float) -> None:
+    """values[idx] += amount, clipped to [lo, hi]; a repeated index adds up."""
+    if isinstance(idx, slice):
+        values[idx] += amount
+    else:
+        np.add.at(values, idx, amount)
+    values[idx] = np.clip(values[idx], lo, hi)
 
 
 def _draw_effect(effect: CompiledEffect, rng: np.random.Generator, size):
@@ -157,19 +169,20 @@ def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> Arrival
     incident tick on or after its day.
     """
     incident = model.incidents[k]
-    n_ticks = len(_incident_ticks(model))
+    tick_day = np.array(_incident_ticks(model), dtype=float)
+    n_ticks = len(tick_day)
     span = model.horizon + 1 - incident.start_day
     reps, ticks, amounts = [], [], [[] for _ in incident.effects]
     for j, (rng, sl) in enumerate(zip(blocks.rngs("incidents", incident.name), blocks.slices())):
         counts = rng.poisson(state.incident_rate[k, sl] * (span / DAYS_PER_MONTH))
         m = int(counts.sum())
-        reps.append(np.repeat(np.arange(j * BLOCK_SIZE, (j + 1) * BLOCK_SIZE), counts))
+        reps.append(np.repeat(np.arange(sl.start, sl.stop), counts))
         days = np.floor(rng.uniform(incident.start_day, model.horizon + 1, m))
-        ticks.append(np.clip(np.ceil(days / 7), 1, n_ticks).astype(np.int16))  # past the last weekly tick: the final one
+        ticks.append(np.searchsorted(tick_day, days, side="left") + 1)  # the first tick on or after the day
         for effect, parts in zip(incident.effects, amounts):
             parts.append(_draw_effect(effect, rng, m) if _consumes(effect) else sample(effect.shift, None, m))
     tick = np.concatenate(ticks)
-    order = np.argsort(tick, kind="stable")  # a radix sort on int16
+    order = np.argsort(tick, kind="stable")
     tick_start = np.searchsorted(tick[order], np.arange(n_ticks + 2))
     return Arrivals(tick_start, np.concatenate(reps)[order], [np.concatenate(p)[order] for p in amounts])
 
@@ -187,36 +200,18 @@ def incidents(env, model: Model, state: State, blocks: Blocks):
                 apply_effect(model, state, effect, idx, amount[lo:hi])
 
 
-def diplomacy(env, model: Model, state: State, blocks: Blocks):
-    engine = make_engine(model, blocks.size)
-    rngs = blocks.rngs("diplomacy")
-    normals = np.empty((model.n_agents, model.n_issues, blocks.size))
-    scratch = np.empty((model.n_agents, model.n_issues, BLOCK_SIZE))
-    for day in _weeks(model):
+def diplomacy(env, model: Model, state: State, engine):
+    """Every tick the engine moves every replicate's positions one week."""
+    for day in model.ticks:
         yield _at(env, day, "diplomacy")
-        audience = audience_pressure(model, state, day)
-        resolve = state.resolve + (1.0 - state.resolve) * audience if audience.any() else state.resolve
-        blocks.draw(rngs, lambda rng, size, sl: rng.standard_normal(out=scratch), out=normals,
-                    shape=normals.shape[:-1])
-        engine.step(state, day, resolve, normals)
-
-
-def alliance_pull(env, model: Model, state: State):
-    """A patron pulls its ally's position toward its own, a share `pull` a week."""
-    if not model.alliances:
-        return
-    for day in _weeks(model):
-        yield _at(env, day, "alliances")
-        for k, al in enumerate(model.alliances):
-            for i in al.issues:
-                x = state.position[al.agent, i]
-                x += state.alliance_pull[k] * (state.position[al.patron, i] - x)
-                np.clip(x, model.lower[al.agent, i, 0], model.upper[al.agent, i, 0], out=x)
+        engine.step(state, day, _resolve(model, state, day))
 
 
 def trust_recovery(env, model: Model, state: State):
     """Trust drifts back toward its initial level, a share a week."""
-    for day in _weeks(model):
+    if not model.pairs:
+        return
+    for day in model.ticks:
         yield _at(env, day, "trust")
         state.trust += state.trust_recovery * (state.trust_initial - state.trust)
         np.clip(state.trust, 0.0, 1.0, out=state.trust)
@@ -226,7 +221,7 @@ def record_trajectory(env, model: Model, state: State, trajectory: np.ndarray):
     """Keep the first replicates' positions at the start and at the end of every week."""
     k = trajectory.shape[-1]
     trajectory[0] = state.position[..., :k]
-    for week, day in enumerate(_weeks(model), start=1):
+    for week, day in enumerate(model.ticks, start=1):
         yield _at(env, day, "record")
         trajectory[week] = state.position[..., :k]
 

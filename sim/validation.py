@@ -38,6 +38,7 @@ class RuleViolations(ValueError):
 # Pydantic's names for the members of a union, which are not part of a user's path.
 _TAGS = {"number", "dist", "fixed", "uniform", "normal", "beta", "triangular", "str", "int", "float", "date",
          "list[...]", "tuple[...]", "dict[...]"}
+_TAG_PREFIXES = ("function-", "literal[", "cond-", "trust-")
 
 
 def problems_from(exc: ValidationError, source: str) -> list[Problem]:
@@ -50,13 +51,20 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
                     for path, message, value in ctx_error.problems]
             continue
         loc = [str(p) for p in err["loc"] if not _is_tag(p)]
+        if loc and loc[-1] == "[key]":  # a mapping's key: name the mapping, not pydantic's index
+            loc = loc[:-2]
+            if isinstance(err.get("input"), bool):
+                word = "true (from yes, on or true)" if err["input"] else "false (from no, off or false)"
+                out.append(Problem(source, ".".join(loc), f"YAML read a key as the boolean {word}; quote it "
+                                   "to mean the word, e.g. 'no': 0.0", err["input"], True))
+                continue
         out.append(_problem(err, source, ".".join(loc)))
     return out
 
 
 def _is_tag(part: Any) -> bool:
     text = str(part)
-    return text in _TAGS or text.startswith("function-") or text.startswith("literal[")
+    return text in _TAGS or text.startswith(_TAG_PREFIXES)
 
 
 def _problem(err: dict, source: str, path: str) -> Problem:

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from hypothesis import settings
 
-from sim.model import compile_model, draw_state
+from sim.model import compile_model
+from sim.state import draw_state
 from sim.montecarlo import Chunk, run
 from sim.randomness import Blocks
 from sim.schema import Scenario

@@ -41,7 +41,7 @@ def test_written_columns_equal_the_replicates_run(scenario, tmp_path):
         summary = writer.finish(result, {"scenario_file": str(SMALL)})
 
     assert len(chunks) == 3
-    dtypes = {"outcome": np.uint8, "package": np.int16, "summit_day": np.int16, "position": np.float32}
+    dtypes = {"outcome": np.uint8, "package": np.int32, "summit_day": np.int32, "position": np.float32}
     for name, dtype in dtypes.items():
         column = load_column(out, name)
         assert column.dtype == dtype

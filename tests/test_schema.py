@@ -94,13 +94,27 @@ INVALID = [
      "agents.south.resolve", {"dist": "uniform", "low": 0.5, "high": 1.5}, "within"),
     ("position outside its bounds", _set("agents.south.issues.land.position", 0.8),
      "agents.south.issues.land", _NO_VALUE, "bounds"),
-    ("missing required field", _delete("agents.south.reservation"),
-     "agents.south.reservation", _NO_VALUE, "missing"),
+    ("missing required field", _delete("agents.south.resolve"),
+     "agents.south.resolve", _NO_VALUE, "missing"),
     ("missing source of an event", _delete("events.0.source"), "events.0.source", _NO_VALUE, "missing"),
     ("bad name", _set("events.0.name", "Talks!"), "events.0.name", "Talks!", "pattern"),
-    ("trust between other agents than the summit's",
+    ("no trust between the summit's parties",
      _set("relations.trust.between", ["north", "patron"]),
-     "relations.trust.between", ["north", "patron"], "summit"),
+     "relations.trust", _NO_VALUE, "north-south"),
+    ("one party", _set("summit.parties", ["north"]), "summit.parties", ["north"], "at least 2 parties"),
+    ("trust between one agent", _set("relations.trust.between", ["north"]), "relations.trust.between", ["north"],
+     "two agents"),
+    ("veto player who is a party", _set("roles", {"veto": ["north"]}), "roles.veto.0", "north", "party already"),
+    ("mediator unknown", _set("roles", {"mediators": [{"agent": "east"}]}), "roles.mediators.0.agent", "east",
+     "unknown agent"),
+    ("rubric between the wrong way round", _set("outcome.substantive", [{"issue": "land", "between": [0.9, 0.1]}]),
+     "outcome.substantive.0", _NO_VALUE, "between"),
+    ("rubric signed by a non-party", _set("outcome.breakthrough", [{"all": [{"signed": ["patron"]}]}]),
+     "outcome.breakthrough.0.all.0.signed.0", "patron", "summit party"),
+    ("rubric condition of unknown shape", _set("outcome.breakthrough", [{"neither": 1}]),
+     "outcome.breakthrough.0", {"neither": 1}, "must be a condition"),
+    ("anchors read as booleans", _set("issues.trade.anchors", {False: 0.0, True: 1.0}), "issues.trade.anchors",
+     False, "quote it"),
 ]
 
 
@@ -150,10 +164,10 @@ def test_several_field_problems_are_all_reported():
     _set("agents.north.colour", "red")(d)
     _set("agents.south.capability", "strong")(d)
     _set("events.0.probability", 1.5)(d)
-    _delete("agents.patron.reservation")(d)
+    _delete("agents.patron.resolve")(d)
     paths = {p.path for p in _problems(yaml.safe_dump(d))}
     assert {"agents.north.colour", "agents.south.capability", "events.0.probability",
-            "agents.patron.reservation"} <= paths
+            "agents.patron.resolve"} <= paths
 
 
 def test_several_cross_field_problems_are_all_reported():

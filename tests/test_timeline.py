@@ -1,4 +1,7 @@
-"""The calendar: scheduled events, incidents, the diplomacy engine and the alliance pull."""
+"""The calendar: scheduled events, incidents, the diplomacy engine and the alliance pull.
+
+Tests of a timeline read its log where they can: the weekly trajectory of positions
+(row 0 the start, row w after the w-th tick) says what happened when."""
 
 from __future__ import annotations
 
@@ -27,13 +30,13 @@ def _tiny(**changes) -> dict:
         "issues": {"land": {"anchors": {"none": 0.0, "all": 1.0}, "status_quo": 0.0},
                    "trade": {"anchors": {"none": 0.0, "deal": 1.0}, "status_quo": 0.0}},
         "agents": {
-            "ally": {"capability": 1.0, "resolve": 0.3, "reservation": 0.2,
+            "ally": {"capability": 1.0, "resolve": 0.3,
                      "issues": {"land": {"position": 0.2, "salience": 0.5},
                                 "trade": {"position": 0.0, "salience": 0.5}}},
-            "other": {"capability": 2.0, "resolve": 0.5, "reservation": 0.2,
+            "other": {"capability": 2.0, "resolve": 0.5,
                       "issues": {"land": {"position": 0.9, "salience": 0.7},
                                  "trade": {"position": 0.6, "salience": 0.3}}},
-            "patron": {"capability": 3.0, "resolve": 0.8, "reservation": 0.0,
+            "patron": {"capability": 3.0, "resolve": 0.8,
                        "issues": {"land": {"position": 0.5, "salience": 0.1},
                                   "trade": {"position": 1.0, "salience": 0.9}}},
         },
@@ -99,8 +102,9 @@ def test_certain_trust_shift_moves_trust_by_exactly_the_shift():
     data = _tiny(events=[{"name": "meeting", "date": "2020-01-10", "probability": 1.0, "source": "test",
                           "effects": [{"target": "trust", "shift": 0.1}]}])
     model, state, _ = _run(data)
-    assert not np.all(state.trust_initial == state.trust_initial[0])  # drawn, so the check is per replicate
+    assert not np.all(state.trust_initial[0] == state.trust_initial[0, 0])  # drawn, so the check is per replicate
     assert np.array_equal(state.trust, np.clip(state.trust_initial + 0.1, 0.0, 1.0))
+    assert state.trust.shape == (1, state.n)  # one trust pair
 
 
 def test_certain_trust_shift_decides_cancellation():
@@ -140,15 +144,18 @@ def test_incidents_lower_trust():
 
 
 def test_incident_never_takes_effect_before_its_start():
-    """An incident stream starting after the last weekly tick changes nothing up to that tick."""
+    """An incident stream starting after the last weekly tick changes nothing up to that tick,
+    and takes effect on the summit day."""
     data = _tiny()
-    data["summit"]["date"] = "2020-02-04"  # day 34: weekly ticks on days 7, 14, 21, 28
+    data["summit"]["date"] = "2020-02-04"  # day 34; ticks on the Sundays: days 4, 11, 18, 25, 32
     data["dynamics"] = {"rate": 0.0, "noise": 0.0}
-    data["incidents"] = [{"name": "late", "rate_per_month": 5.0, "start": "2020-01-31",  # day 30
+    data["incidents"] = [{"name": "late", "rate_per_month": 5.0, "start": "2020-02-03",  # day 33
                           "effects": [{"target": "position", "agent": "ally", "issue": "land", "shift": 0.01}]}]
     model, state, traj = _run(data, trajectory=True)
     ally, land = model.agents.index("ally"), model.issues.index("land")
+    assert model.ticks == (4, 11, 18, 25, 32)
     assert np.all(traj[:, ally, land, :] == np.float32(0.2))
+    assert np.any(state.position[ally, land] > 0.2)
 
 
 def test_scenario_that_loads_also_runs_when_vantage_is_after_the_summit():
@@ -205,17 +212,19 @@ def test_positions_stay_within_domestic_bounds(scenario):
 @settings(max_examples=60)
 @given(st.data())
 def test_engine_step_keeps_positions_within_bounds(data):
-    """One engine step with any pressure, resolve and (large) noise leaves positions within bounds."""
+    """One engine step after any change of ideals, rate and resolve leaves positions within bounds."""
     model, state, _ = state_of(scenario_of(small_dict()), seed=data.draw(st.integers(0, 5)))
     lo = np.array(data.draw(st.lists(st.floats(0, 0.5), min_size=6, max_size=6))).reshape(3, 2, 1)
     hi = lo + np.array(data.draw(st.lists(st.floats(0, 0.5), min_size=6, max_size=6))).reshape(3, 2, 1)
     model = dataclasses.replace(model, lower=lo, upper=hi)
     state.position[:] = np.clip(state.position, lo, hi)
-    state.noise[:] = data.draw(st.floats(0.0, 5.0))
     state.rate[:] = data.draw(st.floats(0.0, 1.0))
     resolve = np.full((model.n_agents, state.n), data.draw(st.floats(0.0, 1.0)))
-    normals = np.random.default_rng(data.draw(st.integers(0, 1000))).standard_normal(state.position.shape)
-    Convergence(model, state.n).step(state, 7.0, resolve, normals)
+    engine = Convergence(model, state.n)
+    engine.start(state, resolve)
+    rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
+    state.ideal += rng.normal(0, data.draw(st.floats(0.0, 5.0)), state.ideal.shape)
+    engine.step(state, 7.0, resolve)
     assert np.all(state.position >= lo) and np.all(state.position <= hi)
 
 
@@ -247,42 +256,57 @@ def test_agreement_at_a_half_is_exactly_still():
     assert np.all(state.position == 0.5)
 
 
-def test_alliance_pull_moves_the_ally_toward_the_patron():
-    """With no other dynamics, the patron pulls the ally's position a share `pull` of the gap each week."""
+def _patron_moves(**dynamics) -> dict:
+    """_tiny with an alliance on trade, the ally at 0.4, the patron at 1.0, and the patron's
+    position moved to 0.7 on day 2 (before the first tick, day 4)."""
     data = _tiny()
-    data["dynamics"] = {"rate": 0.0, "noise": 0.0}
+    data["dynamics"] = {"rate": 0.0, "noise": 0.0, **dynamics}
+    data["agents"]["ally"]["issues"]["trade"]["position"] = 0.4
     data["relations"]["alliances"] = [{"agent": "ally", "patron": "patron", "issues": ["trade"],
                                        "pull": 0.1, "cost": 0.0}]
-    model, state, traj = _run(data, trajectory=True)
+    data["events"] = [{"name": "patron_softens", "date": "2020-01-03", "source": "test",
+                       "effects": [{"target": "position", "agent": "patron", "issue": "trade", "shift": -0.3}]}]
+    return data
+
+
+def test_alliance_pull_makes_the_ally_follow_the_patron():
+    """When the patron moves, the ally follows a share `pull` of the remaining way each week,
+    to where it keeps its old distance from the patron; nothing else moves."""
+    model, state, traj = _run(_patron_moves(), trajectory=True)
     ally, patron = model.agents.index("ally"), model.agents.index("patron")
     trade, land = model.issues.index("trade"), model.issues.index("land")
-    weeks = len(range(7, model.horizon + 1, 7))
-    # ally at 0, patron at 1: the gap shrinks by a factor 0.9 a week.
-    assert np.allclose(state.position[ally, trade], 1.0 - 0.9**weeks, rtol=0, atol=1e-12)
-    gaps = np.abs(traj[:, patron, trade, :] - traj[:, ally, trade, :])
-    assert np.all(np.diff(gaps, axis=0) <= 0) and np.all(gaps[-1] < gaps[0])
-    assert np.all(state.position[patron, trade] == 1.0)  # the patron does not move
-    assert np.all(state.position[ally, land] == 0.2)  # nor the ally on other issues
+    weeks = np.arange(model.weeks)  # row 0: the start, before the event
+    np.testing.assert_allclose(traj[1:, ally, trade, 0], 0.1 + 0.3 * 0.9 ** weeks[1:], atol=1e-6)
+    assert np.all(traj[1:, patron, trade, :] == np.float32(0.7))  # the patron stays where the event put it
+    assert np.all(state.position[ally, land] == 0.2)  # the ally does not move on other issues
 
 
-def test_trajectory_rows_are_end_of_week_positions():
-    """Row w of the trajectory holds the positions at the end of week w (after every weekly process)."""
-    data = _tiny()
-    data["dynamics"] = {"rate": 0.0, "noise": 0.0}
-    data["relations"]["alliances"] = [{"agent": "ally", "patron": "patron", "issues": ["trade"],
-                                       "pull": 0.1, "cost": 0.0}]
+def test_nothing_moves_until_something_happens():
+    """The log of positions: unchanged at every tick before the event, moving after it."""
+    data = _patron_moves(rate=0.2)
+    data["events"][0]["date"] = "2020-01-20"  # day 19: after the ticks of days 4, 11 and 18
     model, state, traj = _run(data, trajectory=True)
-    ally, trade = model.agents.index("ally"), model.issues.index("trade")
-    expected = 1.0 - 0.9 ** np.arange(model.weeks)  # week 0: the start
-    np.testing.assert_allclose(traj[:, ally, trade, 0], expected, atol=1e-6)
-    np.testing.assert_allclose(traj[-1], state.position, atol=1e-6)
+    ticks = np.array((0,) + model.ticks)
+    before, after = ticks <= 18, ticks > 19
+    assert np.all(traj[before] == traj[0])
+    assert np.all(np.any(traj[after] != traj[0], axis=(1, 2)))
 
 
-def test_convergence_moves_agents_toward_each_other():
-    """Without noise, the engine narrows the spread of positions on an issue week by week."""
-    model, state, traj = _run(_tiny(), trajectory=True)
-    spread = traj[:, :, 0, :].max(axis=1) - traj[:, :, 0, :].min(axis=1)  # land, every replicate
-    assert np.all(spread[-1] < spread[0])
+def test_a_shift_of_ideal_moves_the_equilibrium_and_a_shift_of_position_decays():
+    """Without pressure from others (capability 0), an agent pushed off its position returns
+    toward it; one whose ideal moved goes to the new ideal."""
+    data = _tiny()
+    data["dynamics"] = {"rate": 0.5, "noise": 0.0}
+    for agent in data["agents"].values():
+        agent["capability"] = 0.0
+        agent["resolve"] = 1.0
+    data["events"] = [{"name": "shock", "date": "2020-01-02", "source": "test", "effects": [
+        {"target": "position", "agent": "ally", "issue": "land", "shift": 0.4},
+        {"target": "ideal", "agent": "other", "issue": "land", "shift": -0.4}]}]
+    model, state, traj = _run(data, trajectory=True)
+    ally, other, land = model.agents.index("ally"), model.agents.index("other"), model.issues.index("land")
+    np.testing.assert_allclose(traj[1:, ally, land, 0], 0.2 + 0.4 * 0.5 ** np.arange(1, model.weeks), atol=1e-6)
+    np.testing.assert_allclose(traj[1:, other, land, 0], 0.5 + 0.4 * 0.5 ** np.arange(1, model.weeks), atol=1e-6)
 
 
 def test_effects_of_two_arrivals_in_one_replicate_add_up():
@@ -294,8 +318,8 @@ def test_effects_of_two_arrivals_in_one_replicate_add_up():
     model, state, _ = state_of(scenario_of(small_dict()))
     state.trust[:] = 0.5
     idx = np.array([3, 3, 5])
-    apply_effect(model, state, CompiledEffect("trust", -1, -1, 0.0, 1.0), idx, np.array([0.1, 0.2, -0.1]))
-    assert state.trust[3] == pytest.approx(0.8) and state.trust[5] == pytest.approx(0.4)
+    apply_effect(model, state, CompiledEffect("trust", -1, -1, (0,), 0.0, 1.0), idx, np.array([0.1, 0.2, -0.1]))
+    assert state.trust[0, 3] == pytest.approx(0.8) and state.trust[0, 5] == pytest.approx(0.4)
     state.cancelled[:] = False
-    apply_effect(model, state, CompiledEffect("cancel", -1, -1, 0.0, 1.0), idx, np.array([True, False, False]))
+    apply_effect(model, state, CompiledEffect("cancel", -1, -1, (), 0.0, 1.0), idx, np.array([True, False, False]))
     assert state.cancelled[3] and not state.cancelled[5] and state.cancelled.sum() == 1

@@ -18,9 +18,9 @@ import yaml
 
 from ..errors import InputError, Problem
 
-__all__ = ["EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "MONTE_CARLO_OPTIONS",
-           "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "arg", "check_monte_carlo_options", "command",
-           "commands", "fmt", "load_all", "parse_overrides", "progress_bar", "write_and_show"]
+__all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "MONTE_CARLO_OPTIONS",
+           "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "arg", "calibration_setting", "check_monte_carlo_options", "command",
+           "commands", "fmt", "load_all", "parse_overrides", "progress_bar", "show_warnings", "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_AT = 50_000
@@ -64,6 +64,30 @@ MONTE_CARLO_OPTIONS = (
     arg("--precision", type=float, metavar="X",
         help="stop once every class's 95 %% interval half-width is below X, in (0, 0.5)"),
 )
+CALIBRATION_OPTION = arg(
+    "--calibration", type=Path, metavar="POSTERIOR",
+    help="a posterior.json from `sim calibrate`: forecast posterior predictive, the knobs drawn from the posterior "
+         "(refitted without this scenario if it was one of the fitted cases)")
+
+
+def calibration_setting(args: argparse.Namespace, scenario) -> tuple[Any, dict | None]:
+    """(knob setting, note) for `--calibration`, or (None, None) without it."""
+    if getattr(args, "calibration", None) is None:
+        return None, None
+    from ..posterior import load_posterior
+
+    setting, note = load_posterior(args.calibration).setting(scenario)
+    return setting, {**note, "file": str(args.calibration)}
+
+
+def show_warnings(scenario, source) -> None:
+    """Print a scenario's warnings (fields whose meaning changed) on stderr, one line each."""
+    from ..loading import scenario_warnings
+
+    for problem in scenario_warnings(scenario, str(source)):
+        print(f"warning: {problem}", file=sys.stderr)
+
+
 OUTPUT_OPTIONS = (
     arg("--out", type=Path, metavar="DIR", help="result directory (default: results/<scenario>/<run-id>)"),
     arg("--json", action="store_true", help="print the summary as JSON on stdout, nothing else"),
@@ -140,12 +164,18 @@ def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
 
 
 def write_and_show(args: argparse.Namespace, out: Path, summary: dict, plots: dict,
-                    show: Callable[[dict, Path], None], files: dict[str, str] | None = None) -> int:
+                   show: Callable[[dict, Path], None], files: dict[str, str] | None = None,
+                   in_place: bool = False) -> int:
     """The tail of the commands whose result is a summary with pictures: write the
-    directory atomically, then print the summary as JSON (`--json`) or as tables."""
-    from ..results import write_result_dir
+    directory atomically (or, `in_place`, each file atomically into the directory the
+    command already keeps its work in), then print the summary as JSON (`--json`) or
+    as tables."""
+    from ..results import write_result_dir, write_result_files
 
-    write_result_dir(out, summary, plots, files)
+    if in_place:
+        write_result_files(out, summary, plots, files)
+    else:
+        write_result_dir(out, summary, plots, files)
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
     elif not args.quiet:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
-from .common import (EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MONTE_CARLO_OPTIONS, OUTPUT_OPTIONS,
+from .common import (CALIBRATION_OPTION, calibration_setting, show_warnings, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MONTE_CARLO_OPTIONS, OUTPUT_OPTIONS,
                      SCENARIO_OPTIONS, arg, check_monte_carlo_options, command, fmt, parse_overrides,
                      progress_bar)
 
@@ -18,7 +18,7 @@ from .common import (EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MONTE_CARLO_OP
 @command(
     "run", "run a scenario's replicates, print the outcome table and write the results",
     arg("scenario", type=Path, help="scenario YAML file"),
-    *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, *OUTPUT_OPTIONS,
+    *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, CALIBRATION_OPTION, *OUTPUT_OPTIONS,
 )
 def cmd_run(args: argparse.Namespace) -> int:
     from ..montecarlo import run
@@ -28,6 +28,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.overrides)
     check_monte_carlo_options(args)
     scenario = load_scenario(args.scenario, overrides=overrides or None)
+    show_warnings(scenario, args.scenario)
+    knobs, note = calibration_setting(args, scenario)
     out = args.out if args.out is not None else default_out_dir(scenario.name)
     total = args.runs if args.runs is not None else scenario.monte_carlo.runs
     extra: dict[str, Any] = {"scenario_file": str(args.scenario)}
@@ -36,14 +38,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with ResultWriter(out) as writer, progress_bar(args, total) as progress:
         result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
-                     precision=args.precision, sink=writer.sink, progress=progress)
+                     precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs, calibration=note)
         if result.runs == 0:
             print("interrupted before any replicate finished: nothing written", file=sys.stderr)
             return EXIT_INTERRUPTED
         summary = writer.finish(result, extra)
 
     if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
+        print(json.dumps({**summary, "result_dir": str(out)}, indent=2, allow_nan=False))
     elif not args.quiet:
         print_summary(summary, out)
     if result.interrupted:
@@ -63,12 +65,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            load_scenario(path)
+            scenario = load_scenario(path)
         except InputError as exc:
             for problem in exc.problems:
                 print(f"error: {problem}", file=sys.stderr)
             status = EXIT_INPUT_ERROR
         else:
+            show_warnings(scenario, path)
             print(f"ok: {path}")
     return status
 
@@ -83,12 +86,27 @@ def print_summary(summary: dict, out: Path) -> None:
     table.add_column("outcome")
     table.add_column("probability", justify="right")
     table.add_column("95 % interval", justify="right")
+    spread = (summary.get("calibration") or {}).get("parameter_spread")
+    if spread:
+        table.add_column("knobs' 95 % range", justify="right")
     for name in CLASSES:
         e = summary["classes"][name]
-        table.add_row(name.replace("_", " "), fmt(e["p"]), f"[{fmt(e['low'])}, {fmt(e['high'])}]")
+        cells = [name.replace("_", " "), fmt(e["p"]), f"[{fmt(e['low'])}, {fmt(e['high'])}]"]
+        if spread:
+            cells.append(f"[{fmt(spread[name]['low'])}, {fmt(spread[name]['high'])}]")
+        table.add_row(*cells)
     console.print(table)
     h = summary["headline"]["substantive_or_better"]
-    console.print(f"P(substantive or better) = {fmt(h['p'])} [{fmt(h['low'])}, {fmt(h['high'])}]")
+    line = f"P(substantive or better) = {fmt(h['p'])} [{fmt(h['low'])}, {fmt(h['high'])}]"
+    if spread:
+        s = spread["substantive_or_better"]
+        line += f"; over the knobs' posterior [{fmt(s['low'])}, {fmt(s['high'])}]"
+    console.print(line)
+    if spread:
+        cal = summary["calibration"]
+        left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+        console.print(f"posterior predictive ({cal['file']}, {cal['posterior']}{left}); first interval: Monte Carlo "
+                      "error; second: the spread of P(class | knobs) over the posterior", soft_wrap=True)
     rate = summary["replicates_per_second"]
     notes = []
     if summary["stopped_early"]:

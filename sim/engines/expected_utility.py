@@ -12,9 +12,11 @@ the way. Then the weekly random drift and the domestic bounds apply, as in
 `convergence`. The range R of each issue, which scales the EUM's utilities, is
 the range of the agents' positions when diplomacy starts, fixed thereafter.
 
-Trust does not enter the EUM's rounds (it still decides cancellations), and
-nothing pulls an agent back toward its ideal: under this engine the ideal
-matters only as the starting position. The EUM costs O(n_agents^3) per issue,
+Trust does not enter the EUM's rounds (it still decides cancellations and
+credibility at the summit), and nothing pulls an agent back toward its ideal:
+under this engine the ideal matters only as the starting position, and the
+rounds run whether or not anything happens, so, unlike `convergence`, the
+forecast depends on how many weeks the calendar runs (README, "Invariances"). The EUM costs O(n_agents^3) per issue,
 replicate and round, so runs are slower than under `convergence`.
 """
 
@@ -23,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..eum import step_eum
-from ..model import Model, State
+from ..model import Model
+from ..state import State
 
 
 class ExpectedUtility:
@@ -32,13 +35,15 @@ class ExpectedUtility:
         self.variant = model.engine_options["variant"]
         self.rounds = model.engine_options["rounds_per_week"]
         self.q = model.engine_options["q"]
-        self.range: np.ndarray | None = None  # (n_issues, n), fixed at the first week
+        self.range: np.ndarray | None = None  # (n_issues, n), fixed at the start
         self.target = np.empty((model.n_agents, model.n_issues, n))
 
-    def step(self, state: State, day: float, resolve: np.ndarray, normals: np.ndarray) -> None:
+    def start(self, state: State, resolve: np.ndarray) -> None:
         x = state.position
-        if self.range is None:
-            self.range = x.max(axis=0) - x.min(axis=0)
+        self.range = x.max(axis=0) - x.min(axis=0)
+
+    def step(self, state: State, day: float, resolve: np.ndarray) -> None:
+        x = state.position
         # The EUM's salience is per issue on [0, 1] (1: the agent's top priority);
         # ours are shares summing to 1 over issues, so rescale by the largest.
         top = state.salience.max(axis=1, keepdims=True)
@@ -52,7 +57,8 @@ class ExpectedUtility:
         self.target -= x
         self.target *= (1.0 - resolve)[:, None, :]
         x += self.target
-        normals *= state.noise
-        x += normals
+        for k, al in enumerate(self.model.alliances):  # the patron's pull, after the rounds
+            for i in al.issues:
+                x[al.agent, i] += state.alliance_pull[k] * (x[al.patron, i] - x[al.agent, i])
         np.maximum(x, self.model.lower, out=x)
         np.minimum(x, self.model.upper, out=x)

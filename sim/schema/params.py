@@ -2,7 +2,8 @@
 
 A *param* is a plain number or one of the distributions below, drawn once per
 replicate. Each distribution knows how to sample itself, its support, its mean
-(`mean_value`) and how to move its location (`shifted`); the module functions `sample`,
+(`mean_value`), its density (`pdf`, for priors) and how to move its location
+(`shifted`); the module functions `sample`,
 `support`, `mean_of`, `shift_param` and `is_random` accept a plain number too,
 so no caller needs a switch over types.
 """
@@ -20,7 +21,7 @@ from ..validation import Strict
 
 __all__ = [
     "Beta", "DateParam", "DateTriangular", "DateUniform", "Dist", "Fixed", "Name", "NonNegative", "Normal",
-    "Param", "Probability", "Shift", "Triangular", "Uniform", "Unit", "date_range", "is_random", "mean_of",
+    "Param", "Probability", "Shift", "Triangular", "Uniform", "Unit", "date_range", "is_random", "mean_of", "within",
     "sample", "shift_param", "support",
 ]
 
@@ -50,6 +51,10 @@ class Fixed(Strict):
     def shifted(self, delta: float, lo: float, hi: float) -> dict:
         return {"dist": "fixed", "value": _clip(self.value + delta, lo, hi)}
 
+    def pdf(self, x) -> np.ndarray:
+        """A point mass: 1 at `value`, 0 elsewhere (for priors on a grid)."""
+        return np.where(np.asarray(x, dtype=float) == self.value, 1.0, 0.0)
+
 
 class Uniform(Strict):
     dist: Literal["uniform"]
@@ -74,6 +79,10 @@ class Uniform(Strict):
     def shifted(self, delta: float, lo: float, hi: float) -> dict | float:
         low, high = _clip(self.low + delta, lo, hi), _clip(self.high + delta, lo, hi)
         return {"dist": "uniform", "low": low, "high": high} if low < high else low
+
+    def pdf(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return np.where((x >= self.low) & (x <= self.high), 1.0 / (self.high - self.low), 0.0)
 
 
 class Normal(Strict):
@@ -126,6 +135,16 @@ class Normal(Strict):
                 out[side] = _clip(getattr(self, side) + delta, lo, hi)
         return out
 
+    def pdf(self, x) -> np.ndarray:
+        """The truncated normal's density (renormalised over the window)."""
+        x = np.asarray(x, dtype=float)
+        lo, hi = self.support()
+        z = (x - self.mean) / self.sd
+        cdf = lambda v: 0.5 * (1 + math.erf((v - self.mean) / (self.sd * math.sqrt(2))))  # noqa: E731
+        mass = cdf(hi) - cdf(lo)
+        dens = np.exp(-0.5 * z * z) / (self.sd * math.sqrt(2 * math.pi)) / mass
+        return np.where((x >= lo) & (x <= hi), dens, 0.0)
+
 
 class Beta(Strict):
     """Beta on [0, 1] given by its mean and standard deviation."""
@@ -157,6 +176,15 @@ class Beta(Strict):
         sd = float(min(self.sd, 0.9 * math.sqrt(mean * (1 - mean))))
         return {"dist": "beta", "mean": round(mean, 10), "sd": sd}
 
+    def pdf(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        nu = self.mean * (1 - self.mean) / self.sd**2 - 1
+        a, b = self.mean * nu, (1 - self.mean) * nu
+        log_norm = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+        inside = (x > 0) & (x < 1)
+        safe = np.where(inside, x, 0.5)
+        return np.where(inside, np.exp(log_norm + (a - 1) * np.log(safe) + (b - 1) * np.log1p(-safe)), 0.0)
+
 
 class Triangular(Strict):
     dist: Literal["triangular"]
@@ -182,6 +210,14 @@ class Triangular(Strict):
     def shifted(self, delta: float, lo: float, hi: float) -> dict | float:
         low, mode, high = (_clip(v + delta, lo, hi) for v in (self.low, self.mode, self.high))
         return {"dist": "triangular", "low": low, "mode": mode, "high": high} if low < high else low
+
+    def pdf(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        a, c, b = self.low, self.mode, self.high
+        up = np.where(c > a, 2 * (x - a) / ((b - a) * max(c - a, 1e-300)), 0.0)
+        down = np.where(b > c, 2 * (b - x) / ((b - a) * max(b - c, 1e-300)), 0.0)
+        dens = np.where(x < c, up, np.where(x > c, down, 2 / (b - a)))
+        return np.where((x >= a) & (x <= b), dens, 0.0)
 
 
 Dist = Annotated[Union[Fixed, Uniform, Normal, Beta, Triangular], Field(discriminator="dist")]
@@ -247,7 +283,7 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return float(min(max(x, lo), hi))
 
 
-def _within(lo: float, hi: float):
+def within(lo: float, hi: float):
     def check(param):
         p_lo, p_hi = support(param)
         if p_lo < lo or p_hi > hi:
@@ -262,10 +298,10 @@ def _within(lo: float, hi: float):
     return AfterValidator(check)
 
 
-Unit = Annotated[Param, _within(0.0, 1.0)]
+Unit = Annotated[Param, within(0.0, 1.0)]
 Probability = Unit
-Shift = Annotated[Param, _within(-1.0, 1.0)]
-NonNegative = Annotated[Param, _within(0.0, math.inf)]
+Shift = Annotated[Param, within(-1.0, 1.0)]
+NonNegative = Annotated[Param, within(0.0, math.inf)]
 
 
 # --- Dates -------------------------------------------------------------------

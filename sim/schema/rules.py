@@ -8,9 +8,21 @@ problem of a file at once.
 from __future__ import annotations
 
 from ..validation import NO_VALUE
+from .outcome import Level, Signed, condition_leaves
 from .params import date_range, mean_of
 
-__all__ = ["rule_problems"]
+__all__ = ["rule_problems", "trust_pairs"]
+
+
+def trust_pairs(s) -> dict[frozenset, str]:
+    """Every trust pair of the scenario, {frozenset({a, b}): dotted path of its entry}."""
+    out: dict[frozenset, str] = {}
+    entries = s.relations.trust_entries()
+    for k, entry in enumerate(entries):
+        path = "relations.trust" if not isinstance(s.relations.trust, list) else f"relations.trust.{k}"
+        for a, b in entry.pairs():
+            out.setdefault(frozenset((a, b)), path)
+    return out
 
 
 def rule_problems(s):
@@ -25,16 +37,10 @@ def rule_problems(s):
         if name not in issues:
             yield path, f"unknown issue; known: {', '.join(sorted(issues))}", name
 
-    earliest, latest = date_range(s.summit.date)
-    if s.calendar.vantage < s.calendar.start:
-        yield "calendar.vantage", f"must not be before calendar.start ({s.calendar.start})", str(s.calendar.vantage)
-    if s.calendar.vantage > latest:
-        yield "calendar.vantage", f"must not be after the latest summit date ({latest})", str(s.calendar.vantage)
-
+    yield from _calendar_rules(s)
     for issue_name, issue in s.issues.items():
         if issue.status_quo not in issue.anchors.values():
             yield f"issues.{issue_name}.status_quo", "must be one of the issue's anchors", issue.status_quo
-
     for a_name, agent in s.agents.items():
         base = f"agents.{a_name}"
         missing = issues - set(agent.issues)
@@ -45,12 +51,48 @@ def rule_problems(s):
         sal = [mean_of(st.salience) for st in agent.issues.values()]
         if abs(sum(sal) - 1) > 1e-6:
             yield f"{base}.issues", "saliences must sum to 1 (their means, where drawn)", round(sum(sal), 6)
+    yield from _relation_rules(s, agent_ref, issue_ref)
+    yield from _summit_rules(s, agent_ref)
+    yield from _stream_rules(s, agent_ref, issue_ref)
+    parties = set(s.summit.parties)
+    for cls in ("breakthrough", "substantive"):
+        for path, c in condition_leaves(getattr(s.outcome, cls), f"outcome.{cls}"):
+            if isinstance(c, Level):
+                yield from issue_ref(f"{path}.issue", c.issue)
+            elif isinstance(c, Signed):
+                for j, name in enumerate(c.signed):
+                    if name not in parties:
+                        yield f"{path}.signed.{j}", f"must be a summit party; parties: {', '.join(s.summit.parties)}", name
+    if s.observed is not None and s.observed.earliest <= s.calendar.vantage:
+        # an outcome known at the vantage is no forecast
+        yield "observed.date", f"must be after calendar.vantage ({s.calendar.vantage})", str(s.observed.earliest)
 
-    a, b = s.relations.trust.between
-    yield from agent_ref("relations.trust.between.0", a)
-    yield from agent_ref("relations.trust.between.1", b)
-    if a == b:
-        yield "relations.trust.between", "must name two different agents", [a, b]
+
+def _calendar_rules(s):
+    earliest, latest = date_range(s.summit.date)
+    if s.calendar.vantage < s.calendar.start:
+        yield "calendar.vantage", f"must not be before calendar.start ({s.calendar.start})", str(s.calendar.vantage)
+    if s.calendar.vantage > latest:
+        yield "calendar.vantage", f"must not be after the latest summit date ({latest})", str(s.calendar.vantage)
+    if earliest <= s.calendar.start:
+        yield "summit.date", f"must be after calendar.start ({s.calendar.start})", str(earliest)
+
+
+def _relation_rules(s, agent_ref, issue_ref):
+    entries = s.relations.trust_entries()
+    seen: dict[frozenset, str] = {}
+    for k, entry in enumerate(entries):
+        path = "relations.trust" if not isinstance(s.relations.trust, list) else f"relations.trust.{k}"
+        for j, name in enumerate(entry.between):
+            yield from agent_ref(f"{path}.between.{j}", name)
+        if len(set(entry.between)) != len(entry.between):
+            yield f"{path}.between", "must name different agents", list(entry.between)
+            continue
+        for a, b in entry.pairs():
+            pair = frozenset((a, b))
+            if pair in seen:
+                yield f"{path}.between", f"the pair {a}-{b} is already given by {seen[pair]}", list(entry.between)
+            seen.setdefault(pair, path)
     for k, al in enumerate(s.relations.alliances):
         yield from agent_ref(f"relations.alliances.{k}.agent", al.agent)
         yield from agent_ref(f"relations.alliances.{k}.patron", al.patron)
@@ -59,15 +101,43 @@ def rule_problems(s):
         if al.agent == al.patron:
             yield f"relations.alliances.{k}.patron", "must differ from the agent", al.patron
 
-    p, q = s.summit.parties
-    yield from agent_ref("summit.parties.0", p)
-    yield from agent_ref("summit.parties.1", q)
-    if p == q:
-        yield "summit.parties", "must name two different agents", [p, q]
-    if set(s.summit.parties) != set(s.relations.trust.between):
-        yield "relations.trust.between", "must name the summit's parties", list(s.relations.trust.between)
-    if earliest <= s.calendar.start:
-        yield "summit.date", f"must be after calendar.start ({s.calendar.start})", str(earliest)
+
+def _summit_rules(s, agent_ref):
+    summit, roles = s.summit, s.roles
+    for j, name in enumerate(summit.parties):
+        yield from agent_ref(f"summit.parties.{j}", name)
+    if len(set(summit.parties)) != len(summit.parties):
+        yield "summit.parties", "must name different agents", list(summit.parties)
+    parties = set(summit.parties)
+    for j, name in enumerate(summit.required or []):
+        if name not in parties:
+            yield f"summit.required.{j}", "must be a summit party", name
+    for name in summit.weights:
+        if name not in parties:
+            yield f"summit.weights.{name}", "weights are for summit parties only", name
+    pairs = trust_pairs(s)
+    ordered = list(summit.parties)
+    missing = [f"{a}-{b}" for k, a in enumerate(ordered) for b in ordered[k + 1:]
+               if a != b and frozenset((a, b)) not in pairs]
+    if missing:
+        yield ("relations.trust", "every two summit parties need a trust entry; missing: " + ", ".join(missing)
+               + " (list entries {between: [a, b], initial: ...}, or one entry between all the parties)", NO_VALUE)
+    for j, name in enumerate(roles.veto):
+        yield from agent_ref(f"roles.veto.{j}", name)
+        if name in parties:
+            yield f"roles.veto.{j}", "is a summit party already: a party's consent is needed anyway", name
+    for j, m in enumerate(roles.mediators):
+        yield from agent_ref(f"roles.mediators.{j}.agent", m.agent)
+        if m.agent in parties:
+            yield f"roles.mediators.{j}.agent", "a mediator is not a party to the deal", m.agent
+    names = [m.agent for m in roles.mediators]
+    if len(set(names)) != len(names) or len(set(roles.veto)) != len(roles.veto):
+        yield "roles", "an agent is listed twice in one role", NO_VALUE
+
+
+def _stream_rules(s, agent_ref, issue_ref):
+    _, latest = date_range(s.summit.date)
+    pairs = trust_pairs(s)
 
     def effects(path, effect_list):
         for k, e in enumerate(effect_list):
@@ -75,6 +145,8 @@ def rule_problems(s):
                 yield from agent_ref(f"{path}.{k}.agent", e.agent)
             if e.issue is not None:
                 yield from issue_ref(f"{path}.{k}.issue", e.issue)
+            if e.between is not None and frozenset(e.between) not in pairs:
+                yield f"{path}.{k}.between", "is not a trust pair of relations.trust", list(e.between)
 
     names: dict[str, str] = {}
     for k, ev in enumerate(s.events):
@@ -95,11 +167,3 @@ def rule_problems(s):
         if inc.start is not None and not s.calendar.start <= inc.start <= latest:
             yield f"{path}.start", "must lie between calendar.start and the latest summit date", str(inc.start)
         yield from effects(f"{path}.effects", inc.effects)
-
-    for cls in ("breakthrough", "substantive"):
-        for k, c in enumerate(getattr(s.outcome, cls)):
-            yield from issue_ref(f"outcome.{cls}.{k}.issue", c.issue)
-
-    if s.observed is not None and s.observed.date <= s.calendar.vantage:
-        # an outcome known at the vantage is no forecast
-        yield "observed.date", f"must be after calendar.vantage ({s.calendar.vantage})", str(s.observed.date)

@@ -10,17 +10,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from ..validation import RuleViolations, Strict
-from .params import (DateParam, Name, NonNegative, Probability, Shift, Unit, support)
+from .outcome import Observed, Outcome
+from .params import Name, NonNegative, Param, Probability, Shift, Unit, within, support
+from .summit import Roles, Summit
 from .rules import rule_problems
 
-__all__ = ["Agent", "Alliance", "Calendar", "Cancellation", "Condition", "Dynamics", "Effect", "Election", "Event",
-           "Incident", "Issue", "MonteCarlo", "Observed", "Outcome", "Relations", "Scenario", "Stance", "Summit",
-           "Trust", "scenario_hash"]
+__all__ = ["Agent", "Alliance", "Calendar", "Dynamics", "Effect", "Election", "Event", "Incident", "Issue",
+           "MonteCarlo", "Relations", "Scenario", "Stance", "Trust", "scenario_hash"]
+
+CHANGED = {
+    "reservation": "no longer used: a party accepts a package when it beats no deal (the status quo, plus "
+                   "walk_away) by summit.bargaining.margin, a constant fitted on history; remove it",
+    "noise": "now the sd of each position's unmodelled deviation on the summit day, not a weekly drift; "
+             "it is a calibration knob: leave it out unless you mean to override the fitted value",
+}
+"""Fields still accepted whose meaning changed, and what they mean now (a warning says so)."""
+
 
 class Calendar(Strict):
     """`start`: the date the agents' positions describe (time 0 of the calendar).
@@ -79,17 +89,31 @@ class Election(Strict):
 
 class Agent(Strict):
     capability: NonNegative  # power brought to bear, any unit shared by all agents
-    resolve: Unit  # resistance to moving away from its ideal, 0 = pliable, 1 = immovable
-    reservation: Unit  # utility below which the agent accepts no summit deal
+    resolve: Unit  # resistance to moving and to conceding, 0 = pliable, 1 = immovable
     issues: dict[Name, Stance]
+    walk_away: Shift = 0.0  # utility gained (+) or lost (-) by leaving with no deal, beyond the status quo
+    reservation: Unit | None = None  # no longer used (a warning says so); accepted so old files stay valid
     elections: list[Election] = []
     description: str = ""
 
 
 class Trust(Strict):
-    between: tuple[Name, Name]
+    """Trust between two agents, or between every two of a group (each pair its own)."""
+
+    between: list[Name]
     initial: Unit
     weekly_recovery: Unit = 0.0  # share of the gap to `initial` recovered each week
+
+    @field_validator("between", mode="before")
+    @classmethod
+    def _pairs(cls, value):
+        if isinstance(value, (list, tuple)) and len(value) < 2:
+            raise ValueError(f"trust is between two agents, or every two of a group (got {len(value)})")
+        return value
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every unordered pair of `between`, in the order written."""
+        return [(a, b) for k, a in enumerate(self.between) for b in self.between[k + 1:]]
 
 
 class Alliance(Strict):
@@ -102,9 +126,19 @@ class Alliance(Strict):
     cost: NonNegative  # utility lost per unit of deviation of a deal from the patron's position
 
 
+def _one_or_list(value) -> str | None:
+    return "trust-list" if isinstance(value, list) else "trust-one" if isinstance(value, (dict, Trust)) else None
+
+
 class Relations(Strict):
-    trust: Trust
+    # one entry, or a list: each pair of parties needs one
+    trust: Annotated[Union[Annotated[Trust, Tag("trust-one")], Annotated[list[Trust], Tag("trust-list")]],
+                     Discriminator(_one_or_list, custom_error_type="trust",
+                                   custom_error_message="must be {between: [a, b], initial: ...} or a list of them")]
     alliances: list[Alliance] = []
+
+    def trust_entries(self) -> list[Trust]:
+        return self.trust if isinstance(self.trust, list) else [self.trust]
 
 
 class Effect(Strict):
@@ -118,6 +152,7 @@ class Effect(Strict):
     target: Literal["position", "ideal", "salience", "capability", "resolve", "trust", "cancel"]
     agent: Name | None = None
     issue: Name | None = None
+    between: tuple[Name, Name] | None = None  # trust only: one pair (default: every trust pair)
     shift: Shift = 0.0
     probability: Probability = 1.0
 
@@ -133,6 +168,8 @@ class Effect(Strict):
             raise ValueError(f"target {self.target!r} needs an issue")
         if not needs_issue and self.issue is not None:
             raise ValueError(f"target {self.target!r} takes no issue (got {self.issue!r})")
+        if self.between is not None and self.target != "trust":
+            raise ValueError(f"between applies to target 'trust' only (got target {self.target!r})")
         if self.target == "cancel" and self.shift != 0.0:
             raise ValueError("target 'cancel' takes a probability, not a shift")
         return self
@@ -158,63 +195,20 @@ class Incident(Strict):
     description: str = ""
 
 
-class Cancellation(Strict):
-    base_probability: Probability  # domestic shocks etc. not modelled otherwise
-    trust_below: float = Field(default=0.0, ge=0, le=1)  # visit called off below this trust
-
-
-class Summit(Strict):
-    parties: tuple[Name, Name]
-    date: DateParam
-    cancellation: Cancellation
-
-
 class Dynamics(Strict):
     """The weekly diplomacy rule (engine) and its parameters.
 
     `rate` is used by `convergence`; `variant`, `rounds_per_week` and `q` by `eum`
-    (the expected-utility model); `noise` by both.
+    (the expected-utility model); `noise` by both: the sd of each position's
+    unmodelled deviation on the summit day (a calibration knob).
     """
 
     engine: Literal["convergence", "eum"] = "convergence"
     rate: Unit = 0.2  # share of the pressure gap an agent closes per week
-    noise: NonNegative = 0.01  # sd of the weekly random drift of each position
+    noise: Annotated[Param, within(0.0, 1.0)] = 0.03  # sd of each position's deviation on the summit day
     variant: Literal["scholz", "paper"] = "scholz"  # eum: the replication, or the papers' rules
     rounds_per_week: int = Field(default=1, ge=1, le=20)  # eum: challenge rounds per week
     q: float = Field(default=1.0, ge=0, le=1)  # eum: probability that the status quo holds
-
-
-class Condition(Strict):
-    """The deal's level on one issue is at least / at most a value."""
-
-    issue: Name
-    at_least: float | None = Field(default=None, ge=0, le=1)
-    at_most: float | None = Field(default=None, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _one(self) -> Condition:
-        if (self.at_least is None) == (self.at_most is None):
-            raise ValueError("give exactly one of at_least, at_most")
-        return self
-
-
-class Outcome(Strict):
-    """A deal is a breakthrough if any breakthrough condition holds, else
-    substantive if any substantive condition holds, else a talk fest."""
-
-    breakthrough: list[Condition] = Field(min_length=1)
-    substantive: list[Condition] = Field(min_length=1)
-
-
-class Observed(Strict):
-    """What happened at the meeting, for backtests (`run` ignores it): the coded
-    class (DESIGN section 2), the meeting's date (the planned date for a
-    cancelled visit) and where the coding comes from."""
-
-    outcome: Literal["breakthrough", "substantive", "talk_fest", "collapse"]
-    date: dt.date
-    source: str = Field(min_length=1)
-    note: str = ""
 
 
 class MonteCarlo(Strict):
@@ -235,9 +229,17 @@ class Scenario(Strict):
     dynamics: Dynamics = Dynamics()
     events: list[Event] = []
     incidents: list[Incident] = []
+    roles: Roles = Roles()
     outcome: Outcome
     monte_carlo: MonteCarlo = MonteCarlo()
     observed: Observed | None = None  # backtests only: the coded outcome of the meeting
+    def changed_fields(self) -> list[tuple[str, str]]:
+        """(dotted path, new meaning) of every field given whose meaning changed (README, "Changes")."""
+        out = [(f"agents.{name}.reservation", CHANGED["reservation"])
+               for name, agent in self.agents.items() if agent.reservation is not None]
+        if "noise" in self.dynamics.model_fields_set:
+            out.append(("dynamics.noise", CHANGED["noise"]))
+        return out
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Scenario:
@@ -245,9 +247,6 @@ class Scenario(Strict):
         if problems:
             raise RuleViolations(problems)
         return self
-
-
-
 
 
 def scenario_hash(scenario: Scenario) -> str:

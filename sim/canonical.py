@@ -1,0 +1,132 @@
+"""Canonical order and labels of agents and issues: what an entity *is*, not what it is called.
+
+Random streams are keyed by these labels, and arrays are laid out in this
+order, so a forecast does not change, to the bit, when agents or issues are
+renamed or listed in another order, or when an inert agent or issue (one with
+no weight) is added: each entity keeps its random numbers.
+
+An entity's label is the hash of its *role* in the scenario (for an agent:
+summit party, required signatory, veto player, mediator, patron or client in
+an alliance, with no weight at all; for an issue: its anchors, its status quo,
+whether anyone cares about it), plus its rank among the entities with the same
+role. Within such a group the rank follows everything else about the entity
+(its numbers, the events and rubric conditions that name it), then its name:
+only entities identical in every respect but their names are ordered by name,
+and swapping those changes nothing. Because the role, not the numbers or the
+events, makes the label, a sweep, a counterfactual or an attribution that
+changes a number or removes an event keeps every entity's random numbers
+(common random numbers), except in the rare group of entities that share a
+role and then differ only there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from typing import Any
+
+from .schema import Fixed, Level, Scenario, condition_leaves
+
+__all__ = ["Canon", "make_canon"]
+
+
+class Canon:
+    """Agents and issues in canonical order, with their labels."""
+
+    def __init__(self, agents: list[str], issues: list[str], agent_labels: dict[str, str],
+                 issue_labels: dict[str, str]):
+        self.agents = tuple(agents)
+        self.issues = tuple(issues)
+        self.agent_label = agent_labels
+        self.issue_label = issue_labels
+
+    def key(self, path: str) -> str:
+        """`path` with agent and issue names replaced by their labels: a random stream's key."""
+        return ".".join(self.agent_label.get(p) or self.issue_label.get(p) or p for p in path.split("."))
+
+
+def make_canon(s: Scenario) -> Canon:
+    issue_sig = {i: _digest(_issue_role(s, i)) for i in s.issues}
+    agent_sig = {a: _digest(_agent_role(s, a, issue_sig, None)) for a in s.agents}
+    agent_sig = {a: _digest(_agent_role(s, a, issue_sig, agent_sig)) for a in s.agents}
+    issue_order, issue_labels = _rank(issue_sig, {i: _issue_numbers(s, i, agent_sig) for i in s.issues})
+    agent_order, agent_labels = _rank(agent_sig, {a: _agent_numbers(s, a, issue_sig) for a in s.agents})
+    return Canon(agent_order, issue_order, agent_labels, issue_labels)
+
+
+def _rank(signature: dict[str, str], numbers: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    order = sorted(signature, key=lambda name: (signature[name], numbers[name], name))
+    labels, seen = {}, defaultdict(int)
+    for name in order:
+        labels[name] = f"{signature[name]}.{seen[signature[name]]}"
+        seen[signature[name]] += 1
+    return order, labels
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _is_zero(param) -> bool:
+    return (isinstance(param, (int, float)) and param == 0) or (isinstance(param, Fixed) and param.value == 0)
+
+
+def _streams_naming(s: Scenario, *, agent: str | None = None, issue: str | None = None) -> list:
+    """(stream, effect index, target) of every event and incident effect naming the entity."""
+    out = []
+    for kind, streams in (("event", s.events), ("incident", s.incidents)):
+        for stream in streams:
+            for k, e in enumerate(stream.effects):
+                named = (agent is not None and (e.agent == agent or agent in (e.between or ()))) or \
+                        (issue is not None and e.issue == issue)
+                if named:
+                    out.append((kind, stream.name, k, e.target))
+    return sorted(out)
+
+
+def _issue_role(s: Scenario, issue: str) -> list:
+    spec = s.issues[issue]
+    inert = all(_is_zero(a.issues[issue].salience) for a in s.agents.values() if issue in a.issues)
+    return ["issue", sorted(spec.anchors.values()), spec.status_quo, inert]
+
+
+def _agent_role(s: Scenario, agent: str, issue_sig: dict[str, str], first: dict[str, str] | None) -> list:
+    """The agent's role; with `first` (the first round's signatures) also its partners' roles."""
+    summit, roles = s.summit, s.roles
+    other = (lambda name: first[name]) if first is not None else (lambda name: "")
+    party = agent in summit.parties
+    clients = sorted((sorted(issue_sig[i] for i in al.issues), other(al.patron))
+                     for al in s.relations.alliances if al.agent == agent)
+    patrons = sorted((sorted(issue_sig[i] for i in al.issues), other(al.agent))
+                     for al in s.relations.alliances if al.patron == agent)
+    return ["agent", party, party and agent in (summit.required or summit.parties), agent in roles.veto,
+            any(m.agent == agent for m in roles.mediators), _is_zero(s.agents[agent].capability), clients, patrons]
+
+
+def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str]) -> str:
+    """Everything else about the agent, without names: its ranking key within its role."""
+    data = s.agents[agent].model_dump(mode="json", exclude={"description"})
+    data["issues"] = sorted((issue_sig[i], json.dumps(stance, sort_keys=True)) for i, stance in data["issues"].items())
+    data["mediator"] = [m.model_dump(mode="json", exclude={"agent"}) for m in s.roles.mediators if m.agent == agent]
+    data["weight"] = s.summit.weights.get(agent, 1.0)
+    data["trust"] = sorted(json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True)
+                           for entry in s.relations.trust_entries() if agent in entry.between)
+    data["signed"] = sorted(cls for cls in ("breakthrough", "substantive")
+                            for _, c in condition_leaves(getattr(s.outcome, cls), cls)
+                            if agent in getattr(c, "signed", ()))
+    data["streams"] = _streams_naming(s, agent=agent)
+    return json.dumps(data, sort_keys=True)
+
+
+def _issue_numbers(s: Scenario, issue: str, agent_sig: dict[str, str]) -> str:
+    """Everything else about the issue, without names: its ranking key within its role."""
+    stances = sorted((agent_sig[a], json.dumps(spec.issues[issue].model_dump(mode="json"), sort_keys=True))
+                     for a, spec in s.agents.items() if issue in spec.issues)
+    rubric = sorted(json.dumps([cls, path.split(".", 1)[-1], list(c.bounds())])
+                    for cls in ("breakthrough", "substantive")
+                    for path, c in condition_leaves(getattr(s.outcome, cls), cls)
+                    if isinstance(c, Level) and c.issue == issue)
+    allied = sorted(json.dumps(al.model_dump(mode="json", exclude={"agent", "patron", "issues"}), sort_keys=True)
+                    for al in s.relations.alliances if issue in al.issues)
+    return json.dumps([stances, rubric, allied, _streams_naming(s, issue=issue)], sort_keys=True)
