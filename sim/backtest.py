@@ -1,25 +1,25 @@
 """Backtests: the model's forecasts of past meetings, scored against honest references.
 
 A case is a scenario with an `observed:` block (the coded class of a meeting
-that has happened). `run_backtest` forecasts every case and sets beside each
-forecast two references a forecaster would have had at the case's vantage: the
-base rate of the classes among the meetings before it (`base_rate_forecast`,
-no look-ahead) and the uniform forecast. `summarise_backtest` gives the mean
-multi-class Brier and log scores with bootstrap intervals on the differences,
-and the tables of a reliability diagram (`sim.backtest_report` draws it).
-Scores follow Brier (1950), "Verification of forecasts expressed in terms of
-probability", and Gneiting & Raftery (2007), "Strictly proper scoring rules".
+that has happened). `run_backtest` forecasts every case as written (the raw
+model) and, given a posterior from `sim calibrate`, posterior predictive (each
+fitted case from the posterior refitted without it: leave-one-out), and sets
+beside them the references a forecaster would have had at the case's vantage:
+the base rate of the classes among earlier meetings (`base_rate_forecast`, no
+look-ahead; from a meetings CSV, or else from the other cases) and the
+uniform forecast; and a linear pool of the calibrated model with the base rate,
+its weight fitted out of sample. `summarise_backtest` scores them all
+(`sim.scoring`).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,77 +27,18 @@ import numpy as np
 import yaml
 
 from .errors import InputError, Problem
-from .model import CLASSES
-from .montecarlo import run, wilson
 from .loading import load_scenario
+from .model import CLASSES
+from .montecarlo import run
 from .schema import Scenario
+from .scoring import (BOOTSTRAP_SEED, CLIP, RELIABILITY_BINS, RESAMPLES, bootstrap_difference, discrimination,
+                      pool_out_of_sample, reliability_table, score_forecasts)
 
-__all__ = [
-    "CLIP",
-    "Backtest",
-    "Case",
-    "Meeting",
-    "base_rate_forecast",
-    "bootstrap_difference",
-    "brier_score",
-    "find_cases",
-    "load_cases",
-    "load_meetings",
-    "log_score",
-    "parse_meeting_date",
-    "reliability_table",
-    "run_backtest",
-    "score_forecasts",
-    "summarise_backtest",
-]
+__all__ = ["Backtest", "Case", "Meeting", "base_rate_forecast", "find_cases", "load_cases", "load_meetings",
+           "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest",
+           "summarise_backtest", "summarise_forecasts"]
 
-CLIP = 1e-6
-"""Probabilities are clipped to at least this in the log score: a model that gives an
-observed class probability 0 scores -log(1e-6) = 13.8 on that case, not infinity."""
 UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
-RESAMPLES = 2000
-BOOTSTRAP_SEED = 20160601
-RELIABILITY_BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
-REFERENCES = ("base_rate", "uniform")
-
-
-# --- Scores -----------------------------------------------------------------------------
-
-
-def brier_score(p: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Multi-class Brier score of each forecast, sum_k (p_k - y_k)^2, in [0, 2] (0 best).
-
-    p: (n_cases, n_classes) probabilities; observed: (n_cases,) class indices.
-    """
-    p = np.atleast_2d(np.asarray(p, dtype=float))
-    y = np.zeros_like(p)
-    y[np.arange(len(p)), np.asarray(observed, dtype=int)] = 1.0
-    return ((p - y) ** 2).sum(axis=1)
-
-
-def log_score(p: np.ndarray, observed: np.ndarray, clip: float = CLIP) -> np.ndarray:
-    """Log score of each forecast, -ln p(observed class), p clipped to at least `clip` (0 best)."""
-    p = np.atleast_2d(np.asarray(p, dtype=float))
-    return -np.log(np.maximum(p[np.arange(len(p)), np.asarray(observed, dtype=int)], clip))
-
-
-def score_forecasts(p: np.ndarray, observed: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-case Brier and log scores, as {"brier": (n,), "log": (n,)}."""
-    return {"brier": brier_score(p, observed), "log": log_score(p, observed)}
-
-
-def bootstrap_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
-                         resamples: int = RESAMPLES, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of a - b over cases, with a percentile bootstrap interval from resampling
-    cases with replacement (paired: a case's two scores stay together)."""
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if d.size == 0:
-        return math.nan, math.nan, math.nan
-    idx = rng.integers(0, d.size, size=(resamples, d.size))
-    means = d[idx].mean(axis=1)
-    tail = (1 - level) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return float(d.mean()), float(low), float(high)
 
 
 # --- The reference: base rates of earlier meetings ------------------------------------------
@@ -155,6 +96,11 @@ def load_meetings(path: str | Path) -> list[Meeting]:
     if problems:
         raise InputError(problems)
     return meetings
+
+
+def meetings_of_cases(cases: list[Case]) -> list[Meeting]:
+    """The cases themselves as a table of meetings, each known from its latest observed date."""
+    return [Meeting(c.scenario.observed.latest, c.observed, c.name) for c in cases]
 
 
 def base_rate_forecast(meetings: list[Meeting], before: dt.date, prior: float = 1.0) -> np.ndarray:
@@ -223,7 +169,7 @@ def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None) -
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InputError(Problem(str(directory), "name", "cases must have distinct names", ", ".join(repeated), True))
-    return sorted(cases, key=lambda c: (c.scenario.observed.date, c.name))
+    return sorted(cases, key=lambda c: (c.scenario.observed.earliest, c.name))
 
 
 # --- Running ---------------------------------------------------------------------------
@@ -234,110 +180,129 @@ class Backtest:
     """Forecasts of every case, shapes (n_cases, n_classes), rows in case order."""
 
     cases: list[Case]
-    counts: np.ndarray  # replicates per class
+    counts: np.ndarray  # the raw model's replicates per class
     runs: np.ndarray  # (n_cases,) replicates per case
     entropy: list[int]  # root seed entropy per case
     base_rate: np.ndarray
     uniform: np.ndarray
     seconds: float
+    reference: str  # where the base rate comes from
+    calibrated_counts: np.ndarray | None = None  # posterior predictive replicates per class
+    calibration: list[dict] = field(default_factory=list)  # per case: which posterior it used
 
     @property
     def model(self) -> np.ndarray:
         return self.counts / self.runs[:, None]
 
     @property
+    def calibrated(self) -> np.ndarray | None:
+        return None if self.calibrated_counts is None else self.calibrated_counts / self.runs[:, None]
+
+    @property
     def observed(self) -> np.ndarray:
         return np.array([c.observed for c in self.cases], dtype=int)
 
-    def forecasts(self) -> dict[str, np.ndarray]:
-        return {"model": self.model, "base_rate": self.base_rate, "uniform": self.uniform}
+    def forecasts(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Every forecaster's forecasts, and the pool's fitted weights (if calibrated)."""
+        out = {"model": self.model}
+        pool: dict = {}
+        if self.calibrated is not None:
+            out["calibrated"] = self.calibrated
+            pooled, w_case, w_all = pool_out_of_sample(self.calibrated, self.base_rate, self.observed)
+            out["pooled"] = pooled
+            pool = {"weight_on_model_per_case": w_case.tolist(), "weight_on_model_all_cases": w_all}
+        out.update(base_rate=self.base_rate, uniform=self.uniform)
+        return out, pool
 
 
-def run_backtest(cases: list[Case], meetings: list[Meeting], runs: int | None = None, seed: int | None = None,
+def reference_forecasts(cases: list[Case], meetings: list[Meeting] | None) -> tuple[np.ndarray, str]:
+    """Each case's base-rate forecast (n_cases, n_classes), and where it comes from: the meetings
+    of the table known before the case's vantage, or without a table the other cases'."""
+    table = meetings if meetings is not None else meetings_of_cases(cases)
+    base = np.array([base_rate_forecast(table, c.scenario.calendar.vantage) for c in cases])
+    where = ("the meetings in the table" if meetings is not None else "the other cases")
+    return base, f"classes of {where} known before each case's vantage, Dirichlet(1, 1, 1, 1) prior"
+
+
+def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | None = None,
+                 seed: int | None = None, posterior=None,
                  progress: Callable[[int, int], None] | None = None) -> Backtest:
-    """Forecast every case (`runs` and `seed` default to each scenario's own) and its
-    references; the base rate of a case counts the meetings known before its vantage."""
-    counts, n_runs, entropy = [], [], []
+    """Forecast every case (`runs` and `seed` default to each scenario's own) as written and,
+    with a `posterior`, posterior predictive; and the references. The base rate of a case
+    counts the meetings known before its vantage: those of `meetings`, or if None the
+    other cases'."""
+    counts, calibrated, notes, n_runs, entropy = [], [], [], [], []
     started = time.perf_counter()
     for k, case in enumerate(cases):
         result = run(case.scenario, runs=runs, seed=seed)
         counts.append(result.counts.astype(float))
         n_runs.append(result.runs)
         entropy.append(int(result.entropy))
+        if posterior is not None:
+            setting, note = posterior.setting(case.scenario)
+            cal = run(case.scenario, runs=runs, seed=seed, knobs=setting)
+            calibrated.append(cal.counts.astype(float))
+            notes.append(note)
         if progress is not None:
             progress(k + 1, len(cases))
-    base = np.array([base_rate_forecast(meetings, c.scenario.calendar.vantage) for c in cases])
+    base, reference = reference_forecasts(cases, meetings)
     return Backtest(cases, np.array(counts), np.array(n_runs, dtype=float), entropy, base,
-                    np.tile(UNIFORM, (len(cases), 1)), time.perf_counter() - started)
+                    np.tile(UNIFORM, (len(cases), 1)), time.perf_counter() - started, reference,
+                    np.array(calibrated) if posterior is not None else None, notes)
 
 
-def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed: int = BOOTSTRAP_SEED,
-                       forecasts: dict[str, np.ndarray] | None = None, subject: str = "model") -> dict:
-    """Per case the forecasts and scores; per forecaster the mean scores; for every
-    other forecaster the subject's mean score minus its, with a 95 % bootstrap interval.
-    `forecasts` replaces bt.forecasts() (e.g. to add a calibrated model)."""
-    forecasts = bt.forecasts() if forecasts is None else forecasts
-    y = bt.observed
+def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:
+    """The backtest's forecasts scored (`summarise_forecasts`), the subject being the calibrated
+    model if there is one, else the raw model; with the replicates and seeds of each case."""
+    forecasts, pool = bt.forecasts()
+    summary = summarise_forecasts(bt.cases, forecasts, "calibrated" if "calibrated" in forecasts else "model",
+                                  bt.reference, resamples, bootstrap_seed)
+    for k, case in enumerate(summary["cases"]):
+        case.update(runs=int(bt.runs[k]), seed_entropy=bt.entropy[k])
+        if bt.calibration:
+            case["calibration"] = {key: bt.calibration[k][key] for key in ("posterior", "left_out")}
+        if pool:
+            case["pool_weight_on_model"] = pool["weight_on_model_per_case"][k]
+    summary.update(pool=pool or None, seconds=round(bt.seconds, 3))
+    return summary
+
+
+def summarise_forecasts(cases: list[Case], forecasts: dict[str, np.ndarray], subject: str, reference: str,
+                        resamples: int = RESAMPLES, bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:
+    """Per case the forecasts and scores; per forecaster the mean scores and how well it tells
+    the substantive meetings from the others; for every other forecaster the subject's mean
+    score minus its, with a 95 % bootstrap interval; reliability tables."""
+    y = np.array([c.observed for c in cases], dtype=int)
     scores = {name: score_forecasts(p, y) for name, p in forecasts.items()}
-    cases = []
-    for k, case in enumerate(bt.cases):
+    rows = []
+    for k, case in enumerate(cases):
         obs = case.scenario.observed
-        cases.append({
-            "name": case.name,
-            "file": str(case.path),
-            "vantage": case.scenario.calendar.vantage.isoformat(),
-            "date": obs.date.isoformat(),
-            "observed": obs.outcome,
-            "source": obs.source,
-            "runs": int(bt.runs[k]),
-            "seed_entropy": bt.entropy[k],
-            "forecasts": {name: dict(zip(CLASSES, map(float, p[k]))) for name, p in forecasts.items()},
-            "scores": {name: {s: float(v[k]) for s, v in sc.items()} for name, sc in scores.items()},
-        })
-    means = {name: {s: float(v.mean()) for s, v in sc.items()} for name, sc in scores.items()}
-    differences = {}
-    for ref in (r for r in forecasts if r != subject):
-        rng = np.random.default_rng(bootstrap_seed)  # the same resamples for every reference
-        differences[ref] = {}
-        for s in ("brier", "log"):
-            mean, low, high = bootstrap_difference(scores[subject][s], scores[ref][s], rng, resamples)
-            differences[ref][s] = {"mean": mean, "low": low, "high": high}
+        rows.append({"name": case.name, "file": str(case.path), "vantage": case.scenario.calendar.vantage.isoformat(),
+                     "date": obs.earliest.isoformat() if obs.earliest == obs.latest
+                     else f"{obs.earliest.isoformat()}/{obs.latest.isoformat()}",
+                     "observed": obs.outcome, "source": obs.source,
+                     "forecasts": {name: dict(zip(CLASSES, map(float, p[k]))) for name, p in forecasts.items()},
+                     "scores": {name: {s: float(v[k]) for s, v in sc.items()} for name, sc in scores.items()}})
+    differences = {ref: {s: dict(zip(("mean", "low", "high"), map(_finite, bootstrap_difference(
+        scores[subject][s], scores[ref][s], bootstrap_seed, resamples)))) for s in ("brier", "log")}
+        for ref in forecasts if ref != subject}
     return {
-        "n_cases": len(bt.cases),
+        "n_cases": len(cases),
         "observed_counts": dict(zip(CLASSES, map(int, np.bincount(y, minlength=len(CLASSES))))),
-        "cases": cases,
-        "mean_scores": means,
+        "cases": rows,
+        "mean_scores": {name: {s: float(v.mean()) for s, v in sc.items()} for name, sc in scores.items()},
+        "discrimination": {name: discrimination(p, y) for name, p in forecasts.items()},
         "subject": subject,
         "differences": differences,
         "bootstrap": {"resamples": resamples, "seed": bootstrap_seed, "level": 0.95,
-                      "method": "percentile, cases resampled with replacement"},
+                      "method": "BCa (scipy.stats.bootstrap), cases resampled with replacement, paired"},
         "log_score_clip": CLIP,
-        "base_rate": "classes of the meetings in the table known before each case's vantage, "
-                     "Dirichlet(1, 1, 1, 1) prior",
+        "base_rate": reference,
         "reliability_bins": list(RELIABILITY_BINS),
         "reliability": {name: reliability_table(p, y) for name, p in forecasts.items()},
-        "seconds": round(bt.seconds, 3),
     }
 
 
-# --- Reliability -----------------------------------------------------------------------------
-
-
-def reliability_table(p: np.ndarray, observed: np.ndarray, bins: tuple[float, ...] = RELIABILITY_BINS) -> list[dict]:
-    """Pool every (case, class) probability, bin them, and give per bin the count, the
-    mean forecast and the observed frequency with its Wilson 95 % interval."""
-    p = np.asarray(p, dtype=float)
-    y = np.zeros_like(p)
-    y[np.arange(len(p)), observed] = 1.0
-    flat_p, flat_y = p.ravel(), y.ravel()
-    which = np.clip(np.searchsorted(bins, flat_p, side="right") - 1, 0, len(bins) - 2)
-    rows = []
-    for b in range(len(bins) - 1):
-        sel = which == b
-        n = int(sel.sum())
-        if n == 0:
-            continue
-        e = wilson(int(flat_y[sel].sum()), n)
-        rows.append({"low": bins[b], "high": bins[b + 1], "n": n, "mean_forecast": float(flat_p[sel].mean()),
-                     "observed": e.p, "observed_low": e.low, "observed_high": e.high})
-    return rows
+def _finite(x: float) -> float | None:
+    """JSON has no NaN: an interval that does not exist (fewer than 3 cases) is null."""
+    return None if x is None or not np.isfinite(x) else float(x)

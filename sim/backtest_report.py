@@ -16,12 +16,13 @@ import numpy as np
 from .model import CLASSES
 from .plots import DPI, plt
 
-__all__ = ["plot_profile", "plot_reliability", "print_backtest", "print_calibration"]
+__all__ = ["plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
 
-LABELS = {"model": "model", "calibrated": "model, calibrated (leave-one-out)",
+LABELS = {"model": "model as written", "calibrated": "model, calibrated (leave-one-out)",
+          "pooled": "pool of calibrated model and base rate",
           "calibrated_in_sample": "model, calibrated (in sample)", "base_rate": "base rate (earlier meetings)",
           "uniform": "uniform (1/4 each)"}
-STYLE = {"model": ("#2166ac", "o"), "calibrated": ("#1b7837", "D"), "base_rate": ("#b2182b", "s"),
+STYLE = {"pooled": ("#762a83", "P"), "model": ("#2166ac", "o"), "calibrated": ("#1b7837", "D"), "base_rate": ("#b2182b", "s"),
          "uniform": ("#777777", "^"), "calibrated_in_sample": ("#7fbf7b", "v")}
 SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": "C"}
 
@@ -63,27 +64,25 @@ def plot_reliability(summary: dict, path: str | Path) -> None:
         plt.close(fig)
 
 
-def plot_profile(summary: dict, path: str | Path) -> None:
-    """The profile log likelihood of each knob (best over the other knobs), fitted value marked."""
+def plot_posterior(summary: dict, path: str | Path) -> None:
+    """Each knob's prior and posterior mass on its grid, with the posterior median marked."""
     cal = summary["calibration"]
     knobs = cal["knobs"]
-    fig, axes = plt.subplots(1, len(knobs), figsize=(4.2 * len(knobs), 3.6), squeeze=False, sharey=True,
-                             layout="constrained")
+    fig, axes = plt.subplots(1, len(knobs), figsize=(3.8 * len(knobs), 3.4), squeeze=False, layout="constrained")
     try:
         for ax, knob in zip(axes.flat, knobs):
-            rows = cal["profile"][knob["name"]]
-            x, y = [r["value"] for r in rows], [r["loglik"] for r in rows]
-            ax.plot(x, y, marker="o", color="#2166ac")
-            ax.axvline(cal["fitted"][knob["name"]], color="#1b7837", linestyle="--", linewidth=1, label="fitted")
-            ax.axvline(knob["default"], color="#777777", linestyle=":", linewidth=1, label="as written")
-            if knob["name"] == "noise":
-                ax.set_xscale("log")
+            m = cal["marginals"][knob["name"]]
+            x = np.array(m["values"])
+            width = 0.8 * (np.min(np.diff(x)) if len(x) > 1 else 1.0)
+            ax.bar(x, m["prior"], width=width, color="#bbbbbb", label="prior")
+            ax.bar(x, m["posterior"], width=width * 0.55, color="#1b7837", label="posterior")
+            ax.axvline(cal["posterior"][knob["name"]]["median"], color="#1b7837", linestyle="--", linewidth=1)
             ax.set_xlabel(knob["name"])
-            ax.grid(alpha=0.25)
+            ax.grid(alpha=0.25, axis="y")
             ax.spines[["top", "right"]].set_visible(False)
-        axes.flat[0].set_ylabel("log likelihood, all cases")
+        axes.flat[0].set_ylabel("mass on the grid")
         axes.flat[0].legend(fontsize=8)
-        fig.suptitle(f"Profile likelihood of the knobs ({summary['n_cases']} cases, "
+        fig.suptitle(f"Posterior of the knobs ({summary['n_cases']} cases, {cal['grid_points']:,} grid points, "
                      f"{cal['runs_per_point']:,} replicates a point)", fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
@@ -132,43 +131,61 @@ def _score_table(summary: dict, order: list[str]):
     for name in order:
         m = summary["mean_scores"][name]
         d = summary["differences"].get(name)
-        cell = (lambda s: f"{d[s]['mean']:+.3f} [{d[s]['low']:+.3f}, {d[s]['high']:+.3f}]") if d else (lambda s: "")
+        cell = (lambda s: f"{d[s]['mean']:+.3f} " + (f"[{d[s]['low']:+.3f}, {d[s]['high']:+.3f}]"
+                                                     if d[s]["low"] is not None else "[no interval]")) \
+            if d else (lambda s: "")
         table.add_row(LABELS.get(name, name), f"{m['brier']:.3f}", f"{m['log']:.3f}", cell("brier"), cell("log"))
     return table
 
 
+def _discrimination_line(summary: dict, name: str) -> str:
+    d = summary["discrimination"][name]
+    return (f"{LABELS.get(name, name)}: mean P(substantive or better) {d['mean_positive']:.3f} for the "
+            f"{d['positive_cases']} substantive-or-better meetings, {d['mean_other']:.3f} for the other "
+            f"{d['other_cases']}; difference {d['difference']:+.3f}")
+
+
 def print_backtest(summary: dict, out: Path) -> None:
     console = _console()
-    console.print(_case_table(summary, ["model"], "backtest: forecasts (B breakthrough, S substantive, "
-                                                 "T talk fest, C collapse) and the observed class"))
-    console.print(_score_table(summary, ["model", "base_rate", "uniform"]))
+    calibrated = "calibrated" in summary["mean_scores"]
+    names = ["model", "calibrated"] if calibrated else ["model"]
+    console.print(_case_table(summary, names, "backtest: forecasts (B breakthrough, S substantive, "
+                                              "T talk fest, C collapse) and the observed class"))
+    order = ["calibrated", "pooled", "model", "base_rate", "uniform"] if calibrated else ["model", "base_rate", "uniform"]
+    console.print(_score_table(summary, order))
+    for name in names:
+        console.print(_discrimination_line(summary, name), soft_wrap=True)
+    if summary.get("pool"):
+        console.print(f"pool: weight on the calibrated model fitted without each case (log score); on all cases "
+                      f"{summary['pool']['weight_on_model_all_cases']:.2f}", soft_wrap=True)
     b = summary["bootstrap"]
     runs = sorted({c["runs"] for c in summary["cases"]})
     console.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
-                  f"{summary['seconds']:.1f} s; log score clips p at {summary['log_score_clip']:g}; "
-                  f"intervals: {b['resamples']:,} bootstrap resamples of the cases (seed {b['seed']})", soft_wrap=True)
+                  f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "
+                  f"{summary['log_score_clip']:g}; intervals: {b['resamples']:,} BCa bootstrap resamples of the cases",
+                  soft_wrap=True)
     console.print(f"results: {out}", soft_wrap=True)
 
 
 def print_calibration(summary: dict, out: Path) -> None:
+    from rich.table import Table
+
     console = _console()
     cal = summary["calibration"]
-    console.print(_case_table(summary, ["model", "calibrated"],
-                              "calibrate: forecasts as written and at each case's leave-one-out fit"))
-    console.print(_score_table(summary, ["calibrated", "model", "calibrated_in_sample", "base_rate", "uniform"]))
-    fitted = ", ".join(f"{k} = {v:g}" for k, v in cal["fitted"].items())
-    defaults = ", ".join(f"{k['name']} = {k['default']:g}" for k in cal["knobs"])
-    console.print(f"fitted on all {summary['n_cases']} cases: {fitted} (as written: {defaults})", soft_wrap=True)
-    if cal["at_grid_edge"]:
-        console.print(f"at the edge of its grid (the optimum may lie beyond): {', '.join(cal['at_grid_edge'])}",
-                      soft_wrap=True)
-    loo = [c["loo_fit"] for c in summary["cases"]]
-    moved = sum(1 for f in loo if f != cal["fitted"])
-    console.print(f"leave-one-out fits differ from the full fit for {moved} of {len(loo)} cases", soft_wrap=True)
-    console.print(f"{cal['grid_points']} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
-                  f"replicates (seed {cal['seed']}); scored with {cal['score_runs']:,} replicates; "
-                  f"{cal['seconds']:.0f} s", soft_wrap=True)
-    if cal["write_path"]:
-        console.print(f"wrote {cal['write_path']} (include it with `include: {Path(cal['write_path']).name}`)",
-                      soft_wrap=True)
+    console.print(_case_table(summary, ["calibrated", "calibrated_in_sample"],
+                              "calibrate: each case at the posterior without it (leave-one-out), and with it"))
+    console.print(_score_table(summary, ["calibrated", "calibrated_in_sample", "base_rate", "uniform"]))
+    console.print(_discrimination_line(summary, "calibrated"), soft_wrap=True)
+    table = Table(title="posterior of the knobs", title_justify="left")
+    for column in ("knob", "prior mean", "posterior mean", "sd", "95 % interval"):
+        table.add_column(column, justify="left" if column == "knob" else "right")
+    for knob in cal["knobs"]:
+        s = cal["posterior"][knob["name"]]
+        edge = " (grid edge)" if s["at_grid_edge"] else ""
+        table.add_row(knob["name"], f"{s['prior_mean']:.3g}", f"{s['mean']:.3g}{edge}", f"{s['sd']:.3g}",
+                      f"[{s['q025']:.3g}, {s['q975']:.3g}]")
+    console.print(table)
+    console.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
+                  f"replicates, {cal['seconds']:.0f} s; {cal['note']}", soft_wrap=True)
+    console.print(f"posterior: {summary['posterior_file']}", soft_wrap=True)
     console.print(f"results: {out}", soft_wrap=True)

@@ -13,19 +13,9 @@ import pytest
 import yaml
 
 from sim import CLASSES, load_scenario, run
-from sim.backtest import (
-    CLIP,
-    Meeting,
-    base_rate_forecast,
-    bootstrap_difference,
-    brier_score,
-    find_cases,
-    load_cases,
-    load_meetings,
-    log_score,
-    parse_meeting_date,
-    reliability_table,
-)
+from sim.backtest import Meeting, base_rate_forecast, find_cases, load_cases, load_meetings, parse_meeting_date
+from sim.scoring import (CLIP, bootstrap_difference, brier_score, discrimination, log_score, pool_out_of_sample,
+                         reliability_table)
 from sim.cli import main
 from sim.errors import InputError
 from sim.loading import parse_scenario
@@ -71,19 +61,49 @@ def test_scores_are_per_case():
     assert log_score(p, np.array([0, 2])).tolist() == pytest.approx([math.log(4), 0.0])
 
 
-def test_bootstrap_interval_of_a_constant_difference_is_that_constant():
-    """Every resample of identical per-case differences has the same mean."""
-    mean, low, high = bootstrap_difference(np.full(12, 0.3), np.full(12, 0.1), np.random.default_rng(1))
-    assert (mean, low, high) == pytest.approx((0.2, 0.2, 0.2))
+def test_bootstrap_of_a_constant_difference_gives_no_interval():
+    """Identical per-case differences have no sampling spread: the mean, and no interval (NaN)."""
+    mean, low, high = bootstrap_difference(np.full(12, 0.3), np.full(12, 0.1), seed=1)
+    assert mean == pytest.approx(0.2) and math.isnan(low) and math.isnan(high)
 
 
 def test_bootstrap_interval_brackets_the_mean_and_repeats_with_its_seed():
-    """The interval holds the mean difference, and the same seed gives the same interval."""
+    """The BCa interval holds the mean difference, and the same seed gives the same interval."""
     rng = np.random.default_rng(0)
     a, b = rng.random(20), rng.random(20)
-    first = bootstrap_difference(a, b, np.random.default_rng(5))
+    first = bootstrap_difference(a, b, seed=5)
     assert first[1] < first[0] < first[2]
-    assert bootstrap_difference(a, b, np.random.default_rng(5)) == first
+    assert bootstrap_difference(a, b, seed=5) == first
+
+
+def test_bootstrap_agrees_with_a_plain_percentile_bootstrap_on_symmetric_data():
+    """On many symmetric differences BCa and a hand-written percentile bootstrap agree to 0.01."""
+    rng = np.random.default_rng(3)
+    d = rng.normal(0.1, 0.2, 200)
+    mean, low, high = bootstrap_difference(d, np.zeros_like(d), seed=1, resamples=4000)
+    means = d[rng.integers(0, d.size, (4000, d.size))].mean(axis=1)
+    assert (low, high) == pytest.approx(tuple(np.quantile(means, [0.025, 0.975])), abs=0.01)
+
+
+def test_discrimination_compares_the_substantive_meetings_with_the_others():
+    """Mean P(substantive or better) of the cases that were, minus that of the others."""
+    p = np.array([[0.1, 0.5, 0.3, 0.1], [0.0, 0.2, 0.7, 0.1], [0.3, 0.3, 0.3, 0.1]])
+    d = discrimination(p, np.array([S, T, B]))
+    assert (d["mean_positive"], d["mean_other"], d["difference"]) == pytest.approx((0.6, 0.2, 0.4))
+
+
+def test_the_pool_weight_of_each_case_is_fitted_without_it():
+    """Leaving a case out can change its weight; the weight never uses the case's own outcome."""
+    model = np.array([[0.7, 0.1, 0.1, 0.1]] * 5 + [[0.1, 0.1, 0.7, 0.1]])
+    base = np.full((6, 4), 0.25)
+    observed = np.array([B, B, B, B, B, B])
+    pooled, w_case, w_all = pool_out_of_sample(model, base, observed)
+    assert w_all == 1.0 and np.all(w_case[:5] == 1.0)
+    assert w_case[5] == 1.0  # fitted on the five others, where the model was right
+    flipped = observed.copy()
+    flipped[5] = T
+    assert pool_out_of_sample(model, base, flipped)[1][5] == w_case[5]  # its own outcome does not enter
+    assert pooled == pytest.approx(w_case[:, None] * model + (1 - w_case[:, None]) * base)
 
 
 def test_reliability_table_pools_every_case_and_class():
@@ -169,9 +189,9 @@ def test_every_history_case_validates_and_predates_its_meeting(history_cases):
     assert required <= names and len(history_cases) >= 12
     for case in history_cases:
         s = case.scenario
-        assert s.calendar.vantage < s.observed.date
+        assert s.calendar.vantage < s.observed.earliest
         assert case.path.name != "_base.yaml"
-    dates = [c.scenario.observed.date for c in history_cases]
+    dates = [c.scenario.observed.earliest for c in history_cases]
     assert dates == sorted(dates)
 
 
@@ -180,17 +200,19 @@ def test_every_history_case_matches_the_coded_table(history_cases):
     meetings = load_meetings(HISTORY / "summits_until_2016-05.csv")
     for case in history_cases:
         obs = case.scenario.observed
-        same = [m for m in meetings if m.label.startswith(obs.date.isoformat()[:7])]
+        same = [m for m in meetings if m.label.startswith(obs.earliest.isoformat()[:7])]
         assert CLASSES[case.observed] in {CLASSES[m.outcome] for m in same}, case.name
 
 
-def test_history_cases_share_the_model_constants(history_cases):
-    """Reservations, drift noise and the trust floor are the same in every case (calibrate fits them)."""
+def test_history_cases_leave_the_knobs_to_calibration(history_cases):
+    """No case writes a knob (the bargaining constants, the noise) or a field whose meaning changed;
+    the dynamics and the trust floor are the same in every case."""
     first = history_cases[0].scenario
     for case in history_cases:
         s = case.scenario
-        for party in ("japan", "russia"):
-            assert s.agents[party].reservation == first.agents[party].reservation, case.name
+        assert not s.summit.bargaining.model_fields_set, case.name
+        assert "noise" not in s.dynamics.model_fields_set, case.name
+        assert s.changed_fields() == [], case.name
         assert s.dynamics == first.dynamics, case.name
         assert s.summit.cancellation.trust_below == first.summit.cancellation.trust_below
 
@@ -274,10 +296,10 @@ def test_a_bad_include_is_one_error_line(tmp_path, include, content, message):
 def _tiny_history(tmp_path: Path) -> Path:
     d = tmp_path / "hist"
     d.mkdir()
-    for name, outcome, reservation in (("a", "substantive", 0.3), ("b", "talk_fest", 0.9)):
+    for name, outcome, margin in (("a", "substantive", 0.0), ("b", "talk_fest", 0.3)):
         data = small_dict()
         data["name"] = name
-        data["agents"]["south"]["reservation"] = reservation
+        data["summit"]["bargaining"] = {"margin": margin}
         data["observed"] = {"outcome": outcome, "date": "2020-03-15", "source": "made up for tests"}
         (d / f"{name}.yaml").write_text(yaml.safe_dump(data))
     (d / "meetings.csv").write_text("date,outcome\n2019-01-01,TALK_FEST\n2019-06-01,COLLAPSE\n")

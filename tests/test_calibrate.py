@@ -1,204 +1,276 @@
-"""Calibration: knobs, the smoothed likelihood, the fit and leave-one-out, the include
-file, and recovery of known parameters from outcomes the model itself generated."""
+"""Calibration: knob specs and their paths, knob settings in a run, the posterior on the grid and its
+leave-one-out refits, and `sim calibrate` -> `sim backtest --calibration` -> `sim run --calibration`
+on cases whose agents are not called japan and russia."""
 
 from __future__ import annotations
 
-import math
+import copy
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from sim import load_scenario, run
-from sim.backtest import Case
-from sim.calibrate import (
-    Knob,
-    fit,
-    knob_overrides_common,
-    leave_one_out,
-    log_likelihood,
-    make_grid,
-    run_calibration,
-    shift_param,
-    tabulate,
-    with_knobs,
-    write_calibration,
-)
+from conftest import scenario_of, small_dict
+from sim import run
+from sim.backtest import load_cases
+from sim.calibrate import loo_forecasts, run_calibration, smoothed
 from sim.cli import main
 from sim.errors import InputError
-from sim.schema import Beta, Normal, Uniform
+from sim.knobs import KnobFile, KnobSetting, KnobSpec, load_knobs, make_grid, prior_weights, resolve_knob
+from sim.model import compile_model
+from sim.posterior import Posterior, load_posterior, systematic_rows
 
-from conftest import scenario_of, small_dict
-
-SOUTH = Knob("south_reservation", "shift", "agents.south.reservation",
-             (-0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15), 0.0, "shift of south's reservation")
-TRUST = Knob("trust_below", "set", "summit.cancellation.trust_below", (0.1, 0.15, 0.2, 0.25, 0.3, 0.35), 0.2,
-             "the trust floor")
+CASES = Path(__file__).parent / "data" / "cases"
+UNIFORM = {"dist": "uniform", "low": 0.0, "high": 0.2}
 
 
-# --- Knobs -------------------------------------------------------------------------------------
+def _knob(path: str, **extra) -> KnobSpec:
+    grid = {} if "values" in extra else {"levels": 3}
+    return KnobSpec.model_validate({"name": "k", "path": path, "prior": UNIFORM, **grid, **extra})
 
 
-def test_shift_moves_a_number_within_its_range():
-    assert shift_param(0.3, 0.1) == pytest.approx(0.4)
-    assert shift_param(0.95, 0.1) == 1.0 and shift_param(0.02, -0.1) == 0.0
+# --- Specs and paths ---------------------------------------------------------------------
 
 
-def test_shift_moves_a_beta_mean_and_keeps_it_feasible():
-    """A beta's mean moves; its sd shrinks only where the new mean needs it."""
-    assert shift_param(Beta(dist="beta", mean=0.62, sd=0.06), -0.1) == {"dist": "beta", "mean": 0.52, "sd": 0.06}
-    edge = shift_param(Beta(dist="beta", mean=0.9, sd=0.2), 0.2)
-    assert edge["mean"] == 0.99 and edge["sd"] < math.sqrt(0.99 * 0.01)
-    Beta(**edge)  # still a valid beta
+@pytest.mark.parametrize("spec, word", [
+    ({"prior": UNIFORM}, "exactly one of levels, values"),
+    ({"prior": UNIFORM, "levels": 3, "values": [0.1]}, "exactly one of levels, values"),
+    ({"prior": {"dist": "normal", "mean": 0, "sd": 1}, "levels": 3}, "bounded support"),
+    ({"prior": UNIFORM, "values": [0.5]}, "support"),
+])
+def test_a_bad_knob_is_refused_with_the_rule(spec, word):
+    """A knob needs a grid (levels or values, inside the prior's support) and a bounded prior."""
+    with pytest.raises(Exception) as err:
+        KnobSpec.model_validate({"name": "k", "path": "dynamics.noise", **spec})
+    assert word in str(err.value)
 
 
-def test_shift_moves_the_location_of_other_distributions():
-    assert shift_param(Uniform(dist="uniform", low=0.2, high=0.4), 0.1) == pytest.approx(
-        {"dist": "uniform", "low": 0.3, "high": 0.5})
-    moved = shift_param(Normal(dist="normal", mean=0.5, sd=0.1, low=0.0, high=1.0), 0.2)
-    assert moved["mean"] == pytest.approx(0.7) and (moved["low"], moved["high"]) == pytest.approx((0.2, 1.0))
+def test_a_knob_file_problem_names_the_file_and_field(tmp_path):
+    """`load_knobs` reports every problem with the file and the dotted path."""
+    path = tmp_path / "k.yaml"
+    path.write_text("knobs:\n  - {name: a, path: dynamics.noise, prior: {dist: uniform, low: 0, high: 1}, levls: 3}\n")
+    with pytest.raises(InputError) as err:
+        load_knobs(path)
+    assert any(p.source == str(path) and p.path == "knobs.0.levls" for p in err.value.problems)
 
 
-def test_with_knobs_sets_and_shifts_and_validates_again():
-    base = scenario_of(small_dict())
-    changed = with_knobs(base, (SOUTH, TRUST), [-0.1, 0.3])
-    assert changed.agents["south"].reservation == pytest.approx(0.2)
-    assert changed.summit.cancellation.trust_below == 0.3
-    assert changed.agents["north"] == base.agents["north"]
-
-
-def test_make_grid_is_every_combination_first_knob_slowest():
-    grid = make_grid((SOUTH, TRUST))
-    assert grid.shape == (7 * 6, 2)
-    assert grid[0].tolist() == [-0.15, 0.1] and grid[1].tolist() == [-0.15, 0.15] and grid[-1].tolist() == [0.15, 0.35]
-
-
-# --- Likelihood, fit, leave-one-out ------------------------------------------------------------------
-
-
-def test_log_likelihood_is_smoothed_by_half_a_count_per_class():
-    """ln((count + 1/2) / (runs + 2)): a class never seen keeps a finite likelihood."""
-    counts = np.array([[[0, 10, 80, 10]]], dtype=float)
-    assert log_likelihood(counts, np.array([2]))[0, 0] == pytest.approx(math.log(80.5 / 102))
-    assert log_likelihood(counts, np.array([0]))[0, 0] == pytest.approx(math.log(0.5 / 102))
-
-
-def test_fit_picks_the_grid_point_of_largest_summed_likelihood():
-    loglik = np.log(np.array([[0.5, 0.5, 0.1], [0.4, 0.4, 0.4], [0.9, 0.1, 0.1]]))
-    assert fit(loglik) == 1
-    assert fit(loglik, np.array([True, False, False])) == 2
-
-
-def test_leave_one_out_fits_on_the_other_cases_only():
-    """Case i's fit is the fit with i masked out; changing case i's own column never moves it."""
-    rng = np.random.default_rng(2)
-    loglik = np.log(rng.random((15, 9)))
-    loo = leave_one_out(loglik)
-    for i in range(9):
-        mask = np.ones(9, dtype=bool)
-        mask[i] = False
-        assert loo[i] == fit(loglik, mask)
-        other = loglik.copy()
-        other[:, i] = np.log(rng.random(15))
-        assert leave_one_out(other)[i] == loo[i]
-
-
-# --- Recovering known parameters -----------------------------------------------------------------
-
-
-def _variants() -> list:
-    """Four small scenarios that differ in south's land position and the initial trust,
-    with reservations where they bind (the class then depends on the knobs)."""
-    out = []
-    for land, trust in ((0.0, 0.4), (0.25, 0.5), (0.5, 0.4), (0.25, 0.6)):
-        data = small_dict()
-        data["agents"]["south"]["issues"]["land"]["position"] = land
-        data["agents"]["north"]["reservation"] = {"dist": "beta", "mean": 0.5, "sd": 0.05}
-        data["agents"]["south"]["reservation"] = {"dist": "beta", "mean": 0.6, "sd": 0.05}
-        data["relations"]["trust"]["initial"] = {"dist": "uniform", "low": trust - 0.2, "high": trust + 0.2}
-        out.append(scenario_of(data))
-    return out
-
-
-def test_calibration_recovers_the_parameters_that_generated_the_outcomes():
-    """300 cases drawn from the model at known knob values (south's reservation shifted by
-    -0.05, trust floor 0.25): the fit lands within one grid step (0.05) of both, for each of
-    five independent synthetic data sets. Measured at this design: 50 of 50 data sets did."""
-    knobs, truth = (SOUTH, TRUST), np.array([-0.05, 0.25])
-    variants = _variants()
-    # the truth: each variant's class probabilities from a large run on its own seed
-    p_true = np.array([run(with_knobs(v, knobs, truth), runs=20_000, seed=99).counts / 20_000 for v in variants])
-    assert (p_true[:, 1] > 0.3).all() and (p_true[:, 3] > 0.05).all()  # both knobs leave a trace
+def test_the_grid_is_every_combination_first_knob_slowest_and_the_prior_sums_to_one():
+    """Three by two values: six points, in order; a uniform prior gives them equal mass."""
+    knobs = [_knob("dynamics.noise"), _knob("dynamics.rate", values=[0.1, 0.05])]
     grid = make_grid(knobs)
-    counts = tabulate(variants, knobs, grid, runs=2048, seed=1)  # the fit's own seed: common to every point
-    which = np.repeat(np.arange(len(variants)), 75)
-    for data_seed in range(5):
-        rng = np.random.default_rng(data_seed)
-        observed = np.array([rng.choice(4, p=p_true[v]) for v in which])
-        best = grid[fit(log_likelihood(counts[:, which], observed))]
-        assert np.abs(best - truth) == pytest.approx([0, 0], abs=0.05 + 1e-9), (data_seed, best)
+    assert grid.tolist() == [[0.0, 0.05], [0.0, 0.1], [0.1, 0.05], [0.1, 0.1], [0.2, 0.05], [0.2, 0.1]]
+    assert prior_weights(knobs, grid) == pytest.approx(np.full(6, 1 / 6))
 
 
-# --- The whole calibration and its include file ----------------------------------------------------
+def test_a_normal_prior_weighs_its_grid_by_its_density():
+    """The prior mass at a grid point follows the truncated normal's density."""
+    knob = KnobSpec.model_validate({"name": "l", "path": "summit.bargaining.loss_aversion", "levels": 4,
+                                    "prior": {"dist": "normal", "mean": 2.25, "sd": 0.75, "low": 1, "high": 4}})
+    w = prior_weights([knob], make_grid([knob]))
+    dens = np.exp(-0.5 * ((np.array([1.0, 2.0, 3.0, 4.0]) - 2.25) / 0.75) ** 2)
+    assert w == pytest.approx(dens / dens.sum())
 
 
-def _cases(tmp_path: Path) -> list[Case]:
-    cases = []
-    for k, (variant, outcome) in enumerate(zip(_variants()[:3], ("substantive", "talk_fest", "collapse"))):
-        data = variant.model_dump(mode="json")
+def test_knob_paths_take_wildcards_and_roles_not_names():
+    """`*` matches every agent; `{summit.parties[1]}` the second party, whatever it is called."""
+    scenario = scenario_of(small_dict())
+    model = compile_model(scenario)
+    assert sorted(resolve_knob(_knob("agents.*.resolve"), scenario, model)) == \
+        ["agents.north.resolve", "agents.patron.resolve", "agents.south.resolve"]
+    assert resolve_knob(_knob("agents.{summit.parties[1]}.resolve"), scenario, model) == ["agents.south.resolve"]
+    assert resolve_knob(_knob("relations.trust.initial"), scenario, model) == ["relations.trust.north.south.initial"]
+
+
+@pytest.mark.parametrize("path", ["agents.nobody.resolve", "agents.{summit.parties[5]}.resolve",
+                                  "summit.cancellation.trust_below"])
+def test_a_knob_that_names_no_drawn_number_is_an_input_error(path):
+    """A path to nothing, an index past the list, or a field that is not drawn per replicate: an error."""
+    scenario = scenario_of(small_dict())
+    with pytest.raises(InputError):
+        resolve_knob(_knob(path), scenario, compile_model(scenario))
+
+
+# --- Settings in a run ---------------------------------------------------------------------
+
+
+def test_a_constant_setting_equals_writing_the_value_in_the_file():
+    """`set` to a value gives exactly the run of the scenario with that value written in."""
+    data = small_dict()
+    knobs = [_knob("summit.bargaining.margin")]
+    a = run(scenario_of(data), runs=3000, seed=4, knobs=KnobSetting.constant(knobs, [0.07]))
+    data["summit"]["bargaining"] = {"margin": 0.07}
+    b = run(scenario_of(data), runs=3000, seed=4)
+    assert a.counts.tolist() == b.counts.tolist()
+
+
+def test_a_shift_moves_every_draw_and_stays_in_range():
+    """`shift` adds to each replicate's draw and clips it to the field's range."""
+    from sim.randomness import Blocks
+    from sim.state import draw_params
+
+    scenario = scenario_of(small_dict())
+    model = compile_model(scenario)
+    blocks = Blocks(1, 0, 1)
+    before = draw_params(model, blocks)["agents.north.resolve"]
+    setting = KnobSetting.constant([_knob("agents.north.resolve", kind="shift")], [0.4])
+    after = draw_params(model, blocks, setting)["agents.north.resolve"]
+    assert after == pytest.approx(np.minimum(before + 0.4, 1.0))
+
+
+def test_rows_of_a_setting_cycle_over_replicates_whatever_the_chunk_size():
+    """Replicate i takes row i mod rows: the same counts at any chunk size."""
+    setting = KnobSetting((_knob("summit.bargaining.margin"),), np.array([[0.0], [0.2], [0.05]]))
+    scenario = scenario_of(small_dict())
+    a = run(scenario, runs=5000, seed=2, chunk_size=1024, knobs=setting)
+    b = run(scenario, runs=5000, seed=2, chunk_size=4096, knobs=setting)
+    assert a.counts.tolist() == b.counts.tolist()
+    assert a.row_counts.sum(axis=1).tolist() == [1667, 1667, 1666]
+
+
+# --- The posterior ---------------------------------------------------------------------------
+
+
+def _posterior(loglik: np.ndarray) -> Posterior:
+    knob = _knob("dynamics.noise")
+    grid = make_grid([knob])
+    return Posterior((knob,), grid, prior_weights([knob], grid), loglik, ("a", "b", "c"), ("ha", "hb", "hc"), {})
+
+
+def test_leaving_a_case_out_is_the_posterior_of_the_others():
+    """The weights without case k equal the posterior computed from the other cases alone."""
+    rng = np.random.default_rng(1)
+    loglik = np.log(rng.uniform(0.05, 0.9, (3, 3)))
+    post = _posterior(loglik)
+    others = _posterior(loglik[:, [0, 2]])
+    assert post.weights(without=1) == pytest.approx(others.weights())
+    assert post.weights().sum() == pytest.approx(1.0)
+
+
+def test_systematic_rows_follow_the_weights_without_random_numbers():
+    """Each point appears floor or ceil of draws x weight times, the same every call."""
+    w = np.array([0.5, 0.25, 0.125, 0.125])
+    rows = systematic_rows(w, 16)
+    assert np.bincount(rows, minlength=4).tolist() == [8, 4, 2, 2]
+    assert np.array_equal(rows, systematic_rows(w, 16))
+
+
+def test_the_posterior_file_round_trips(tmp_path):
+    """A posterior written and read back gives the same weights and summary."""
+    post = _posterior(np.log(np.full((3, 3), 0.3)))
+    post.write(tmp_path / "p.json")
+    back = load_posterior(tmp_path / "p.json")
+    assert back.weights() == pytest.approx(post.weights()) and back.summary() == post.summary()
+
+
+def test_a_file_that_is_not_a_posterior_is_an_input_error(tmp_path):
+    """Any other JSON (or none) is refused with one line naming the file."""
+    (tmp_path / "p.json").write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(InputError) as err:
+        load_posterior(tmp_path / "p.json")
+    assert str(tmp_path / "p.json") in str(err.value)
+
+
+def test_a_scenario_that_was_fitted_is_forecast_leave_one_out():
+    """`setting` recognises a fitted case by its inputs and drops it from the posterior."""
+    cases = load_cases(CASES)
+    post = Posterior((_knob("dynamics.noise"),), np.array([[0.0], [0.1], [0.2]]), np.full(3, 1 / 3),
+                     np.log(np.full((3, len(cases)), 0.3)), tuple(c.name for c in cases),
+                     tuple(__import__("sim").scenario_hash(c.scenario) for c in cases), {})
+    _, note = post.setting(cases[2].scenario)
+    assert note["posterior"] == "leave-one-out" and note["left_out"] == cases[2].name
+    _, note = post.setting(scenario_of(small_dict()))
+    assert note["posterior"] == "all cases"
+
+
+# --- Fitting --------------------------------------------------------------------------------
+
+
+def test_calibration_finds_the_margin_that_generated_the_outcomes(tmp_path):
+    """Cases drawn from the model at margin 0.05 put the posterior's median there (fixed seed)."""
+    truth, rng = 0.05, np.random.default_rng(11)
+    root = tmp_path / "cases"
+    root.mkdir()
+    for k in range(40):
+        data = small_dict()
         data["name"] = f"case_{k}"
-        data["observed"] = {"outcome": outcome, "date": "2020-03-15", "source": "made up for tests"}
-        path = tmp_path / f"case_{k}.yaml"
-        path.write_text(yaml.safe_dump(data))
-        cases.append(Case(path, load_scenario(path)))
-    return cases
+        data["agents"]["south"]["issues"]["trade"]["position"] = float(rng.uniform(0.6, 1.0))
+        forecast = run(scenario_of({**copy.deepcopy(data), "summit": {**data["summit"], "bargaining":
+                                                                          {"margin": truth}}}), runs=512, seed=k)
+        outcome = ["breakthrough", "substantive", "talk_fest", "collapse"][
+            int(rng.choice(4, p=forecast.counts / forecast.runs))]
+        data["observed"] = {"outcome": outcome, "date": "2020-03-15", "source": "drawn from the model"}
+        data["monte_carlo"] = {"runs": 512, "seed": 1}
+        (root / f"case_{k}.yaml").write_text(yaml.safe_dump(data))
+    spec = KnobFile.model_validate({"runs": 512, "seed": 3, "knobs": [
+        {"name": "margin", "path": "summit.bargaining.margin", "prior": {"dist": "uniform", "low": 0, "high": 0.2},
+         "levels": 5}]})
+    cal = run_calibration(load_cases(root), spec, tmp_path / "cal")
+    post = cal.posterior.summary()["margin"]
+    assert post["median"] == truth and post["q025"] <= truth <= post["q975"] and post["sd"] < 0.04
 
 
-def test_run_calibration_scores_each_case_at_its_leave_one_out_fit(tmp_path):
-    cases = _cases(tmp_path)
-    knobs = (Knob("south_reservation", "shift", "agents.south.reservation", (-0.1, 0.0, 0.1), 0.0, ""),)
-    cal = run_calibration(cases, knobs, runs=1024, seed=2, score_runs=2048, score_seed=3)
-    assert cal.counts.shape == (3, 3, 4) and cal.counts.sum(axis=-1).tolist() == [[1024] * 3] * 3
-    for i in range(3):
-        g = int(cal.loo[i])
-        expected = run(with_knobs(cases[i].scenario, knobs, cal.grid[g]), runs=2048, seed=3).counts / 2048
-        assert cal.held_out[i] == pytest.approx(expected)
+def test_the_table_forecasts_are_the_reweighted_smoothed_frequencies(tmp_path):
+    """Leave-one-out forecasts from the table: sum over points of w_-k(point) P(point, case k)."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    held, inside = loo_forecasts(cal)
+    probs = smoothed(cal.counts)
+    k = 3
+    assert held[k] == pytest.approx(cal.posterior.weights(without=k) @ probs[:, k])
+    assert inside.sum(axis=1) == pytest.approx(np.ones(len(cases)))
 
 
-def test_the_written_file_is_an_include_that_sets_the_fitted_values(tmp_path):
-    cases = _cases(tmp_path)
-    knobs = (SOUTH, TRUST)
-    cal = run_calibration(cases, knobs, runs=1024, seed=2, score_runs=1024, score_seed=3)
-    path = tmp_path / "calibrated" / "calibration.yaml"
-    values = write_calibration(path, cal, cases, ["a test"])
-    assert path.read_text().startswith("# a test\n")
-    data = yaml.safe_load((tmp_path / "case_0.yaml").read_text())
-    data["include"] = "calibrated/calibration.yaml"
-    (tmp_path / "with.yaml").write_text(yaml.safe_dump(data))
-    included = load_scenario(tmp_path / "with.yaml")
-    fitted = with_knobs(cases[0].scenario, knobs, cal.grid[cal.fitted])
-    assert included.agents["south"].reservation == fitted.agents["south"].reservation
-    assert included.summit.cancellation.trust_below == fitted.summit.cancellation.trust_below == values[TRUST.path]
+def test_an_interrupted_calibration_resumes_with_every_point_once(tmp_path):
+    """A calibration's points are kept as they finish; rerunning the same one runs none again."""
+    cases = load_cases(CASES)
+    spec = load_knobs(CASES / "knobs.yaml")
+    first = run_calibration(cases, spec, tmp_path / "cal")
+    again = run_calibration(cases, spec, tmp_path / "cal")
+    assert np.array_equal(first.counts, again.counts)
+    assert again.points_done == again.points_total == len(cases) * 9
 
 
-def test_knobs_that_differ_between_cases_cannot_be_one_include(tmp_path):
-    """A shift of reservations the cases write differently has no single value to write."""
-    cases = _cases(tmp_path)
-    data = yaml.safe_load(cases[1].path.read_text())
-    data["agents"]["south"]["reservation"] = 0.7
-    cases[1].path.write_text(yaml.safe_dump(data))
-    cases[1] = Case(cases[1].path, load_scenario(cases[1].path))
-    with pytest.raises(InputError, match="differs from"):
-        knob_overrides_common(cases, (SOUTH,), [0.05])
-    assert knob_overrides_common(cases, (TRUST,), [0.3]) == {TRUST.path: 0.3}
+# --- The commands, end to end ---------------------------------------------------------------------
 
 
-def test_calibrate_command_refuses_cases_without_the_knobs_fields(tmp_path, capsys):
-    """Checked before any run: every case must have the fields the declared knobs change."""
-    _cases(tmp_path)
-    (tmp_path / "m.csv").write_text("date,outcome\n2019-01-01,TALK_FEST\n")
-    assert main(["calibrate", str(tmp_path)]) == 2
+def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
+    """On cases with agents north and south: calibrate writes a posterior; backtest scores the
+    leave-one-out posterior predictive beside the raw model and the pool; run reports both intervals."""
+    cases = tmp_path / "cases"
+    shutil.copytree(CASES, cases)
+    out = tmp_path / "cal"
+    assert main(["calibrate", str(cases), "--knobs", str(cases / "knobs.yaml"), "--out", str(out), "--quiet"]) == 0
+    posterior = out / "posterior.json"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["subject"] == "calibrated" and set(summary["calibration"]["posterior"]) == {"margin", "south_resolve"}
+    assert (out / "posterior.png").stat().st_size > 0 and (out / "points.csv").is_file()
+
+    bt = tmp_path / "bt"
+    assert main(["backtest", str(cases), "--calibration", str(posterior), "--out", str(bt), "--runs", "2048"]) == 0
+    text = capsys.readouterr().out
+    assert "leave-one-out" in text and "pool" in text and "as written" in text
+    result = json.loads((bt / "summary.json").read_text())
+    assert {"model", "calibrated", "pooled", "base_rate", "uniform"} <= set(result["mean_scores"])
+    assert all(c["calibration"]["posterior"] == "leave-one-out" for c in result["cases"])
+
+    ran = tmp_path / "run"
+    assert main(["run", str(cases / "c1.yaml"), "--calibration", str(posterior), "--runs", "4096",
+                 "--out", str(ran)]) == 0
+    text = capsys.readouterr().out
+    assert "knobs' 95 % range" in text and "refitted without c1" in text
+    cal = json.loads((ran / "summary.json").read_text())["calibration"]
+    assert cal["left_out"] == "c1" and cal["parameter_spread"]["substantive_or_better"]["low"] is not None
+
+
+def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
+    """A knob that names no drawn number in some case: exit 2, one line per case, nothing run."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text("knobs:\n  - {name: a, path: agents.japan.resolve, prior: {dist: uniform, low: 0, high: 1}, "
+                    "levels: 2}\n")
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "agents.japan.reservation: is needed by the knob 'japan_reservation'" in err
-    assert not (tmp_path / "calibrated").exists()
+    assert "knobs.a.path" in err and "c1.yaml" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

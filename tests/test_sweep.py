@@ -22,7 +22,7 @@ from sim.sweep.sensitivity import analyse_morris, analyse_sobol
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "data" / "small.yaml"
-VARY = ["agents.south.reservation=0.0:0.6:3", "summit.cancellation.base_probability=0:0.3:2"]
+VARY = ["summit.bargaining.margin=0.0:0.2:3", "summit.cancellation.base_probability=0:0.3:2"]
 RUNS, SEED = 2500, 11  # 2500: the last block of each point is cut short
 
 
@@ -67,7 +67,7 @@ def test_sweep_reproduces_single_runs_at_the_same_points_exactly(reference):
     """Each point's counts equal `sim.run` of the scenario with the point's values set, same seed."""
     assert len(reference.rows) == 6 and reference.complete
     for row in reference.rows:
-        overrides = {"agents.south.reservation": row["agents.south.reservation"],
+        overrides = {"summit.bargaining.margin": row["summit.bargaining.margin"],
                      "summit.cancellation.base_probability": row["summit.cancellation.base_probability"]}
         single = run(load_scenario(SMALL, overrides=overrides), runs=RUNS, seed=SEED)
         assert counts_of(row) == single.counts.tolist()
@@ -79,14 +79,14 @@ def test_common_random_numbers_make_a_factor_that_cannot_matter_change_nothing(r
     every collapse-free replicate: P(collapse) rises monotonically with it, exactly."""
     by_res = {}
     for row in reference.rows:
-        by_res.setdefault(row["agents.south.reservation"], []).append(row)
+        by_res.setdefault(row["summit.bargaining.margin"], []).append(row)
     for rows in by_res.values():
         low, high = sorted(rows, key=lambda r: r["summit.cancellation.base_probability"])
         assert high["collapse_count"] >= low["collapse_count"]
     collapses = {r["summit.cancellation.base_probability"]: set() for r in reference.rows}
     for r in reference.rows:
         collapses[r["summit.cancellation.base_probability"]].add(r["collapse_count"])
-    assert all(len(v) == 1 for v in collapses.values())  # reservation never changes who collapses
+    assert all(len(v) == 1 for v in collapses.values())  # the margin never changes who collapses
 
 
 @pytest.mark.parametrize("workers", [1, 2, 7])
@@ -127,7 +127,7 @@ def test_each_point_is_committed_to_sqlite_with_its_parameters_and_estimates(ref
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT COUNT(*), COUNT(DISTINCT point) FROM results").fetchone() == (6, 6)
         params = [json.loads(p) for (p,) in db.execute("SELECT params FROM points ORDER BY point")]
-        assert params == [[0.0, 0.0], [0.0, 0.3], [0.3, 0.0], [0.3, 0.3], [0.6, 0.0], [0.6, 0.3]]
+        assert params == [[0.0, 0.0], [0.0, 0.3], [0.1, 0.0], [0.1, 0.3], [0.2, 0.0], [0.2, 0.3]]
         runs, k, p, low, high = db.execute("SELECT runs, collapse_count, collapse_p, collapse_low, collapse_high "
                                            "FROM results WHERE point = 3").fetchone()
         assert runs == RUNS and p == k / RUNS and low < p < high
@@ -139,7 +139,7 @@ def test_the_csv_has_one_row_per_point_with_intervals(reference):
     """points.csv: a header, then one row a point with each class's p, interval and count."""
     lines = (reference.out / "points.csv").read_text().splitlines()
     header = lines[0].split(",")
-    assert header[:3] == ["point", "agents.south.reservation", "summit.cancellation.base_probability"]
+    assert header[:3] == ["point", "summit.bargaining.margin", "summit.cancellation.base_probability"]
     assert {"substantive_or_better_p", "collapse_low", "talk_fest_high", "seconds"} <= set(header)
     assert len(lines) == 7
     row = dict(zip(header, lines[1].split(",")))
@@ -187,11 +187,11 @@ def test_the_same_command_lands_in_the_same_directory(small_sweep):
 
 def test_cli_sweep_prints_the_points_and_writes_csv_json_and_curves(tmp_path, capsys):
     """`python -m sim sweep` with one factor: a table, points.csv, sweep.json and curves.png."""
-    status = cli.main(["sweep", str(SMALL), "--vary", "agents.south.reservation=0.1:0.5:3", "--runs", "2048",
+    status = cli.main(["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0.0:0.2:3", "--runs", "2048",
                        "--seed", "3", "--out", str(tmp_path), "--progress"])
     out = capsys.readouterr().out
     assert status == 0
-    assert "3 of 3 points" in out and "0.3" in out
+    assert "3 of 3 points" in out and "0.1" in out
     summary = json.loads((tmp_path / "sweep.json").read_text())
     assert summary["points_done"] == 3 and summary["seed_entropy"] == 3 and summary["analysis"] is None
     assert set(summary["timing"]) == {"validate", "startup", "running", "compute", "dispatch_gap", "export"}
@@ -203,7 +203,7 @@ def test_cli_sweep_from_a_spec_file_with_a_heatmap(tmp_path, capsys):
     """A spec file resolves its scenario relative to itself; two factors give a heatmap."""
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"scenario: {SMALL}\nruns: 1024\nseed: 2\nvary:\n"
-                    "  - {path: agents.south.reservation, low: 0.1, high: 0.5, levels: 2}\n"
+                    "  - {path: summit.bargaining.margin, low: 0.0, high: 0.2, levels: 2}\n"
                     "  - {path: relations.trust.initial, low: 0.3, high: 0.6, levels: 2}\n")
     assert cli.main(["sweep", "--spec", str(spec), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert (tmp_path / "out" / "heatmap.png").stat().st_size > 0
@@ -227,18 +227,18 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
     "no_such_path": (["--vary", "agents.south.resolv=0:1:2"], "agents.south.resolv: no such field"),
     "no_such_event": (["--vary", "events.nope.probability=0:1:2"], "no such field"),
     "not_a_number": (["--vary", "summit.date=0:1:2"], "must name a number"),
-    "out_of_range": (["--vary", "agents.south.reservation=0.2:1.5:3"],
-                     "--vary agents.south.reservation=0.2:1.5:3: agents.south.reservation: must be in [0, 1] "
+    "out_of_range": (["--vary", "summit.bargaining.margin=0.2:1.5:3"],
+                     "--vary summit.bargaining.margin=0.2:1.5:3: summit.bargaining.margin: must be in [0, 1] "
                      "(got 1.5)"),
-    "lo_above_hi": (["--vary", "agents.south.reservation=0.6:0.2:3"], "LO must not be above HI"),
-    "malformed": (["--vary", "agents.south.reservation=0.2"], "must be PATH=LO:HI:N"),
-    "not_numbers": (["--vary", "agents.south.reservation=a:b:3"], "must be PATH=LO:HI:N"),
-    "grid_without_levels": (["--vary", "agents.south.reservation=0.2:0.4"], "needs a number of levels"),
-    "levels_with_lhs": (["--vary", "agents.south.reservation=0.2:0.4:3", "--design", "lhs", "--points", "4"],
+    "lo_above_hi": (["--vary", "agents.south.resolve=0.6:0.2:3"], "LO must not be above HI"),
+    "malformed": (["--vary", "agents.south.resolve=0.2"], "must be PATH=LO:HI:N"),
+    "not_numbers": (["--vary", "agents.south.resolve=a:b:3"], "must be PATH=LO:HI:N"),
+    "grid_without_levels": (["--vary", "agents.south.resolve=0.2:0.4"], "needs a number of levels"),
+    "levels_with_lhs": (["--vary", "agents.south.resolve=0.2:0.4:3", "--design", "lhs", "--points", "4"],
                         "applies to the grid design only"),
-    "sobol_not_power_of_2": (["--vary", "agents.south.reservation=0.2:0.4", "--design", "sobol",
+    "sobol_not_power_of_2": (["--vary", "agents.south.resolve=0.2:0.4", "--design", "sobol",
                               "--points", "6"], "--points: must be a power of 2"),
-    "lhs_without_points": (["--vary", "agents.south.reservation=0.2:0.4", "--design", "lhs"],
+    "lhs_without_points": (["--vary", "agents.south.resolve=0.2:0.4", "--design", "lhs"],
                            "needs a number of points"),
     "salience_alone": (["--vary", "agents.south.issues.land.salience=0.3:0.7:3"], "add --renormalise"),
     "renormalised_over_1": (["--vary", "agents.south.issues.land.salience=0.5:1.2:3", "--renormalise"],
@@ -246,8 +246,8 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
     "interacting_points": (["--vary", "agents.south.issues.land.position=0.0:0.5:2",
                             "--vary", "agents.south.issues.land.bounds.1=0.3:0.5:2"],
                            "point 2 (agents.south.issues.land.position=0.5"),
-    "zero_runs": (["--vary", "agents.south.reservation=0.2:0.4:2", "--runs", "0"], "--runs:"),
-    "zero_workers": (["--vary", "agents.south.reservation=0.2:0.4:2", "--workers", "0"], "--workers: must be >= 1"),
+    "zero_runs": (["--vary", "agents.south.resolve=0.2:0.4:2", "--runs", "0"], "--runs:"),
+    "zero_workers": (["--vary", "agents.south.resolve=0.2:0.4:2", "--workers", "0"], "--workers: must be >= 1"),
     "nothing_to_vary": ([], "nothing to vary"),
 }
 
@@ -376,22 +376,22 @@ def test_a_constant_output_has_zero_indices():
 def test_a_sobol_sweep_reports_indices_and_draws_their_bars(tmp_path):
     """--design sobol on the small scenario: sweep.json holds S1 and ST of each factor; the
     factor that moves P(substantive or better) most has the largest ST."""
-    sweep = make_sweep(SMALL, ["agents.south.reservation=0.0:0.6", "dynamics.noise=0.0:0.02"], None,
+    sweep = make_sweep(SMALL, ["summit.bargaining.margin=0.0:0.2", "dynamics.noise=0.0:0.02"], None,
                        design="sobol", points=8, runs=1024, seed=5)
     result = run_sweep(sweep, out=tmp_path)
     assert len(result.rows) == 8 * 4
     indices = result.summary["analysis"]["indices"]
-    assert set(indices) == {"agents.south.reservation", "dynamics.noise"}
-    assert indices["agents.south.reservation"]["ST"] > indices["dynamics.noise"]["ST"]
+    assert set(indices) == {"summit.bargaining.margin", "dynamics.noise"}
+    assert indices["summit.bargaining.margin"]["ST"] > indices["dynamics.noise"]["ST"]
     assert (tmp_path / "sensitivity.png").stat().st_size > 0 and (tmp_path / "heatmap.png").exists()
 
 
 def test_a_morris_sweep_reports_elementary_effects(tmp_path):
     """--design morris: mu, mu*, its interval and sigma for each factor."""
-    sweep = make_sweep(SMALL, ["agents.south.reservation=0.0:0.6", "dynamics.noise=0.0:0.02"], None,
+    sweep = make_sweep(SMALL, ["summit.bargaining.margin=0.0:0.2", "dynamics.noise=0.0:0.02"], None,
                        design="morris", points=3, runs=1024, seed=5)
     result = run_sweep(sweep, out=tmp_path, plots=False)
     assert len(result.rows) == 3 * 3
     ee = result.analysis["indices"]
     assert set(ee["dynamics.noise"]) == {"mu", "mu_star", "mu_star_conf", "sigma"}
-    assert ee["agents.south.reservation"]["mu_star"] > ee["dynamics.noise"]["mu_star"]
+    assert ee["summit.bargaining.margin"]["mu_star"] > ee["dynamics.noise"]["mu_star"]

@@ -19,7 +19,7 @@ from sim.sweep import make_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "data" / "small.yaml"
-VARY = ["agents.south.reservation=0.0:0.6:4", "relations.trust.initial=0.3:0.7:3"]
+VARY = ["summit.bargaining.margin=0.0:0.15:4", "relations.trust.initial=0.3:0.7:3"]
 RUNS, SEED = 3000, 21
 
 
@@ -94,7 +94,7 @@ def test_an_unreachable_scheduler_is_a_run_error(tmp_path, capsys):
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
 
 
-KILL_VARY = ["agents.south.reservation=0.0:0.6:4", "relations.trust.initial=0.3:0.6:4"]
+KILL_VARY = ["summit.bargaining.margin=0.0:0.15:4", "relations.trust.initial=0.3:0.6:4"]
 KILL_RUNS = 16 * 1024  # one point a task (execute.MIN_TASK_BLOCKS), so points finish one by one
 
 

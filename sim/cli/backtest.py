@@ -3,35 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (OUTPUT_OPTIONS, SCENARIO_OPTIONS, arg, command, parse_overrides, progress_bar,
+from .common import (EXIT_INTERRUPTED, EXIT_OK, OUTPUT_OPTIONS, SCENARIO_OPTIONS, arg, command, parse_overrides,
                      write_and_show)
-
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
-        help="coded meetings (columns date, outcome) for the base-rate reference (default: the one CSV in DIR)"),
+        help="coded meetings (columns date, outcome) for the base-rate reference (default: the one CSV in DIR; "
+             "with none, the cases' own earlier outcomes)"),
     arg("--resamples", type=int, default=2000, metavar="N",
         help="bootstrap resamples of the cases for the intervals of score differences (default: 2000)"),
 )
 
 
-def _backtest_inputs(args: argparse.Namespace):
-    """(cases, meetings, meetings path) of `backtest` and `calibrate`; every bad option at once."""
+def _history_inputs(args: argparse.Namespace):
+    """(cases, meetings or None, meetings path or None) of `backtest` and `calibrate`; every bad option at once."""
     from ..backtest import load_cases, load_meetings
 
     overrides = parse_overrides(args.overrides)
-    rules = [("--runs", args.runs, lambda v: v >= 1, "must be >= 1"),
-             ("--seed", args.seed, lambda v: v >= 0, "must be >= 0"),
-             ("--resamples", args.resamples, lambda v: v >= 100, "must be >= 100")]
-    for name in ("score_runs", "score_seed"):
-        if hasattr(args, name):
-            rules.append((f"--{name.replace('_', '-')}", getattr(args, name),
-                          (lambda v: v >= 1) if name == "score_runs" else (lambda v: v >= 0),
-                          "must be >= 1" if name == "score_runs" else "must be >= 0"))
+    rules = [("--runs", getattr(args, "runs", None), lambda v: v >= 1, "must be >= 1"),
+             ("--seed", getattr(args, "seed", None), lambda v: v >= 0, "must be >= 0"),
+             ("--resamples", args.resamples, lambda v: v >= 100, "must be >= 100"),
+             ("--workers", getattr(args, "workers", None), lambda v: v >= 1, "must be >= 1")]
     problems = [Problem(name, "", rule, value, True) for name, value, ok, rule in rules
                 if value is not None and not ok(value)]
     meetings_path = args.meetings
@@ -39,21 +34,24 @@ def _backtest_inputs(args: argparse.Namespace):
         found = sorted(args.directory.glob("*.csv"))
         if len(found) == 1:
             meetings_path = found[0]
-        else:
+        elif len(found) > 1:
             problems.append(Problem("--meetings", "", f"is needed: {args.directory} holds {len(found)} CSV files, "
                                     "not one"))
     if problems:
         raise InputError(problems)
     cases = load_cases(args.directory, overrides or None)
-    meetings = load_meetings(meetings_path) if meetings_path is not None else []
+    meetings = load_meetings(meetings_path) if meetings_path is not None else None
     return cases, meetings, meetings_path
 
 
 @command(
-    "backtest", "forecast every scenario of DIR that has an observed: block and score the forecasts "
-                "against the base rate of earlier meetings and a uniform forecast",
+    "backtest", "forecast every scenario of DIR that has an observed: block (as written and, with --calibration, "
+                "posterior predictive) and score the forecasts against the base rate of earlier meetings",
     arg("directory", type=Path, metavar="DIR", help="directory of scenarios; the cases have an observed: block"),
     *SCENARIO_OPTIONS,
+    arg("--calibration", type=Path, metavar="POSTERIOR",
+        help="a posterior.json from `sim calibrate`: also score the posterior predictive forecasts (a case the "
+             "posterior was fitted on is forecast from the posterior refitted without it)"),
     arg("--runs", type=int, metavar="N", help="replicates per case (default: each scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every case (default: each scenario's own)"),
     *BACKTEST_OPTIONS, *OUTPUT_OPTIONS,
@@ -61,62 +59,53 @@ def _backtest_inputs(args: argparse.Namespace):
 def cmd_backtest(args: argparse.Namespace) -> int:
     from ..backtest import run_backtest, summarise_backtest
     from ..backtest_report import plot_reliability, print_backtest
+    from ..posterior import load_posterior
     from ..results import default_out_dir
 
-    cases, meetings, meetings_path = _backtest_inputs(args)
-    result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed)
+    posterior = load_posterior(args.calibration) if args.calibration is not None else None
+    cases, meetings, meetings_path = _history_inputs(args)
+    result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior)
     summary = summarise_backtest(result, resamples=args.resamples)
-    summary.update(directory=str(args.directory), meetings=str(meetings_path), overrides=args.overrides)
+    summary.update(directory=str(args.directory), meetings=None if meetings_path is None else str(meetings_path),
+                   calibration=None if args.calibration is None else str(args.calibration), overrides=args.overrides)
     out = args.out if args.out is not None else default_out_dir("backtest")
     return write_and_show(args, out, summary, {"reliability.png": plot_reliability}, print_backtest)
 
 
 @command(
-    "calibrate", "fit the declared global knobs to the observed classes of DIR's cases by maximum likelihood "
-                 "on a grid, with leave-one-out scores, and write them as an include file",
+    "calibrate", "fit the knobs declared in a spec file (the model's global constants) to the observed classes "
+                 "of DIR's cases: a posterior on their grid, resumable, with leave-one-out scores",
     arg("directory", type=Path, metavar="DIR", help="directory of scenarios; the cases have an observed: block"),
+    arg("--knobs", type=Path, metavar="SPEC", required=True,
+        help="the knob spec: each knob's dotted path, prior and grid (scenarios/history/knobs.yaml)"),
     *SCENARIO_OPTIONS,
-    arg("--runs", type=int, default=2048, metavar="N",
-        help="replicates per case and grid point (default: 2048)"),
-    arg("--seed", type=int, default=1, metavar="S",
-        help="root seed of every grid point (common random numbers; default: 1)"),
-    arg("--score-runs", type=int, default=20_000, metavar="N",
-        help="replicates per case for the scores before and after (default: 20000)"),
-    arg("--score-seed", type=int, metavar="S", help="seed of the scoring runs (default: each scenario's own)"),
-    arg("--write", type=Path, metavar="FILE",
-        help="the include file of fitted values (default: DIR/calibrated/calibration.yaml)"),
+    arg("--workers", type=int, default=1, metavar="N", help="local worker processes (default: 1, this one)"),
+    arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
+    arg("--fresh", action="store_true", help="discard the finished points and start over"),
     *BACKTEST_OPTIONS, *OUTPUT_OPTIONS,
 )
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    import datetime as dt
+    from ..backtest_report import plot_posterior, plot_reliability, print_calibration
+    from ..calibrate import calibration_key, run_calibration, summarise_calibration
+    from ..knobs import load_knobs
+    from ..sweep.report import PointProgress
 
-    from ..backtest import run_backtest
-    from ..backtest_report import plot_profile, plot_reliability, print_calibration
-    from ..calibrate import KNOBS, knob_overrides_common, run_calibration, summarise_calibration, write_calibration
-    from ..results import default_out_dir
-
-    cases, meetings, meetings_path = _backtest_inputs(args)
-    knob_overrides_common(cases, KNOBS, [k.default for k in KNOBS])  # before minutes of work
-    total = len(cases) * math.prod(len(k.grid) for k in KNOBS)
-    with progress_bar(args, total) as progress:
-        cal = run_calibration(cases, KNOBS, runs=args.runs, seed=args.seed, score_runs=args.score_runs,
-                              score_seed=args.score_seed, progress=progress)
-    before = run_backtest(cases, meetings, runs=args.score_runs, seed=args.score_seed)
-    summary = summarise_calibration(cal, before, resamples=args.resamples)
-    write = args.write if args.write is not None else args.directory / "calibrated" / "calibration.yaml"
-    m = summary["mean_scores"]
-    header = [
-        f"Fitted by `python -m sim calibrate {args.directory}` on {dt.date.today().isoformat()}: "
-        f"{len(cases)} cases, {len(cal.grid)} grid points,",
-        f"{cal.runs:,} replicates a point, seed {cal.seed}. Knobs: "
-        + ", ".join(f"{k} = {v:g}" for k, v in cal.values().items()) + ".",
-        f"Mean log score: as written {m['model']['log']:.3f}, calibrated (leave-one-out) {m['calibrated']['log']:.3f}, "
-        f"base rate {m['base_rate']['log']:.3f}.",
-        "Include it in a scenario with `include: PATH` (relative to the scenario); its values replace the file's.",
-    ]
-    written = write_calibration(write, cal, cases, header)
-    summary["calibration"].update(written=written, write_path=str(write))
-    summary.update(directory=str(args.directory), meetings=str(meetings_path), overrides=args.overrides)
-    out = args.out if args.out is not None else default_out_dir("calibrate")
-    return write_and_show(args, out, summary, {"reliability.png": plot_reliability, "profile.png": plot_profile},
-                           print_calibration, {"calibration.yaml": write.read_text(encoding="utf-8")})
+    spec = load_knobs(args.knobs)
+    cases, meetings, meetings_path = _history_inputs(args)
+    out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
+    with PointProgress() as progress:
+        cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                              progress=progress if (args.progress or not (args.quiet or args.json)) else None,
+                              source=str(args.directory))
+    if not cal.complete:
+        print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
+              "rerun the same command to resume")
+        return EXIT_INTERRUPTED
+    summary = summarise_calibration(cal, cases, meetings, resamples=args.resamples)
+    summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
+                   meetings=None if meetings_path is None else str(meetings_path), overrides=args.overrides)
+    cal.posterior.write(out / "posterior.json")
+    summary["posterior_file"] = str(out / "posterior.json")
+    write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
+                   print_calibration, in_place=True)
+    return EXIT_OK

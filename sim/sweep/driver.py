@@ -23,13 +23,13 @@ from ..model import CLASSES
 from ..randomness import BLOCK_SIZE, make_root_entropy
 from ..io import write_json_atomic
 from .design import design_size, make_design
-from .execute import PieceResult, make_backend, make_tasks, summarise_dispatch
+from .execute import PieceResult, PointRun, make_backend, make_tasks, summarise_dispatch
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
 from .points import check_factors, make_point_scenarios
 from .spec import Sweep
 from .store import DB_NAME, SweepStore, lock_directory, remove_sweep
 
-__all__ = ["TIMING", "Progress", "SweepResult", "default_sweep_dir", "run_sweep"]
+__all__ = ["TIMING", "PointsRun", "Progress", "SweepResult", "default_sweep_dir", "run_points", "run_sweep"]
 
 
 class Progress(Protocol):
@@ -106,30 +106,57 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, schedu
     scenarios = make_point_scenarios(sweep, plan)
     timing["validate"] = time.perf_counter() - begun
 
+    run = run_points(out, identity, sweep.names, plan, dict(enumerate(scenarios)), runs=sweep.runs,
+                     entropy=entropy, workers=workers, scheduler=scheduler, fresh=not resuming, progress=progress,
+                     timing=timing, describe=_describe(sweep))
+    return _finish(run.store_rows, out, sweep, entropy, plan, resumed=run.resumed, begun=begun, timing=timing,
+                   backend=run.backend, workers=run.workers, interrupted=run.interrupted, plots=plots)
+
+
+@dataclasses.dataclass
+class PointsRun:
+    """What `run_points` did: the rows the store holds, and how this run went."""
+
+    store_rows: list[dict]
+    resumed: int
+    interrupted: bool
+    backend: str
+    workers: int
+
+
+def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, points: dict[int, PointRun], *,
+               runs: int, entropy: int, workers: int = 1, scheduler: str | None = None, fresh: bool = False,
+               progress: Progress | None = None, timing: dict | None = None, describe: dict | None = None,
+               export: Path | None = None) -> PointsRun:
+    """Run every point of `plan` (its rows are the points' parameters, named `names`) that the
+    store at `out` does not hold yet, committing each as it finishes: the resumable loop that
+    sweeps, calibrations and backtests share. `points` maps a plan row to what it runs. A store
+    of another identity at `out` is an input error; `fresh` starts over. Ctrl-C keeps the
+    finished points and returns marked `interrupted`. With `export`, the rows go to that CSV."""
+    timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0} if timing is None else timing
     with lock_directory(out):
-        if resuming and SweepStore.exists(out):
+        if not fresh and SweepStore.exists(out):
             store = SweepStore.open(out, identity)
         else:
             remove_sweep(out)
-            store = SweepStore.create(out, identity, entropy, sweep.names, plan, _describe(sweep))
+            store = SweepStore.create(out, identity, entropy, names, plan, describe or {})
         try:
             done = store.done()
-            pending = {i: s for i, s in enumerate(scenarios) if i not in done}
+            pending = {i: points[i] for i in range(len(plan)) if i not in done}
             interrupted, where = False, {"backend": "none", "workers": 0}
             with _one_interrupt():
                 try:
                     if progress is not None:
                         progress.start(len(plan), len(done))
                     if pending:
-                        _execute(store, pending, sweep.runs, entropy, workers, scheduler, progress, timing, where)
+                        _execute(store, pending, runs, entropy, workers, scheduler, progress, timing, where)
                 except KeyboardInterrupt:
                     interrupted = True
-                result = _finish(store, out, sweep, entropy, plan, resumed=len(done), begun=begun, timing=timing,
-                                 backend=where["backend"], workers=where["workers"], interrupted=interrupted,
-                                 plots=plots)
+                store.export_csv(export if export is not None else out / "points.csv")
+                rows = store.rows()
         finally:
             store.close()
-    return result
+    return PointsRun(rows, len(done), interrupted, where["backend"], where["workers"])
 
 
 def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers: int, scheduler: str | None,
@@ -186,15 +213,13 @@ def _one_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _finish(store: SweepStore, out: Path, sweep: Sweep, entropy: int, plan: np.ndarray, *, resumed: int,
+def _finish(rows: list[dict], out: Path, sweep: Sweep, entropy: int, plan: np.ndarray, *, resumed: int,
             begun: float, timing: dict[str, float], backend: str, workers: int, interrupted: bool,
             plots: bool) -> SweepResult:
     """Export what the store holds: points.csv, the analysis, the plots, sweep.json."""
     from .. import __version__
 
     exporting = time.perf_counter()
-    store.export_csv(out / "points.csv")
-    rows = store.rows()
     analysis = _analyse(sweep, plan, rows, entropy) if len(rows) == len(plan) else None
     files = ["points.csv", DB_NAME]
     if plots and rows:

@@ -30,7 +30,7 @@ from ..montecarlo import simulate_chunks
 from ..randomness import BLOCK_SIZE
 from ..schema import Scenario
 
-__all__ = ["DaskBackend", "Piece", "PieceResult", "ProcessBackend", "SequentialBackend", "Task",
+__all__ = ["DaskBackend", "Piece", "PieceResult", "PointRun", "ProcessBackend", "SequentialBackend", "Task",
            "count_outcomes", "make_backend", "make_tasks", "run_task", "summarise_dispatch"]
 
 MIN_TASK_BLOCKS = 16
@@ -42,12 +42,18 @@ TASKS_PER_WORKER = 4
 
 @dataclass(frozen=True)
 class Piece:
-    """Blocks [first, first + count) of one point's replicates."""
+    """Blocks [first, first + count) of one point's replicates; `knobs` (a `sim.knobs.KnobSetting`)
+    sets calibration knobs in them."""
 
     point: int
     scenario: Scenario
     first: int
     count: int
+    knobs: object = None
+
+
+PointRun = Scenario | tuple[Scenario, object]
+"""What a point runs: a scenario, or a scenario with a knob setting."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,8 @@ class PieceResult:
     span: tuple[float, float] = (0.0, 0.0)  # its task's wall-clock start and end on that worker (epoch s)
 
 
-def make_tasks(scenarios: dict[int, Scenario], runs: int, entropy: int, workers: int) -> list[Task]:
-    """Cut the points `scenarios` {point: scenario} into tasks for `workers` workers.
+def make_tasks(scenarios: dict[int, PointRun], runs: int, entropy: int, workers: int) -> list[Task]:
+    """Cut the points `scenarios` {point: scenario or (scenario, knobs)} into tasks for `workers` workers.
 
     A point of at most `cap` blocks is one piece (and small points share a task
     up to `MIN_TASK_BLOCKS` blocks); a larger point is cut into near-equal pieces
@@ -81,13 +87,15 @@ def make_tasks(scenarios: dict[int, Scenario], runs: int, entropy: int, workers:
     cap = max(MIN_TASK_BLOCKS, -(-total // (TASKS_PER_WORKER * max(1, workers))))
     tasks: list[Task] = []
     group: list[Piece] = []
-    for point, scenario in scenarios.items():
+    for point, what in scenarios.items():
+        scenario, knobs = what if isinstance(what, tuple) else (what, None)
         if n_blocks > cap:
             k = -(-n_blocks // cap)
             edges = [round(j * n_blocks / k) for j in range(k + 1)]
-            tasks += [Task(entropy, runs, (Piece(point, scenario, a, b - a),)) for a, b in zip(edges, edges[1:])]
+            tasks += [Task(entropy, runs, (Piece(point, scenario, a, b - a, knobs),))
+                      for a, b in zip(edges, edges[1:])]
             continue
-        group.append(Piece(point, scenario, 0, n_blocks))
+        group.append(Piece(point, scenario, 0, n_blocks, knobs))
         if len(group) * n_blocks >= MIN_TASK_BLOCKS:
             tasks.append(Task(entropy, runs, tuple(group)))
             group = []
@@ -99,11 +107,14 @@ def make_tasks(scenarios: dict[int, Scenario], runs: int, entropy: int, workers:
 def run_task(task: Task) -> list[PieceResult]:
     """Simulate every piece of a task; runs in a worker process (or here)."""
     began, out = time.time(), []
+    models: dict[int, object] = {}  # pieces of one task often share a scenario object: compile it once
     for piece in task.pieces:
         started = time.perf_counter()
-        model = compile_model(piece.scenario)
+        model = models.get(id(piece.scenario))
+        if model is None:
+            model = models[id(piece.scenario)] = compile_model(piece.scenario)
         bpc = max(1, -(-piece.scenario.monte_carlo.chunk_size // BLOCK_SIZE))
-        counts = count_outcomes(model, task.entropy, task.runs, piece.first, piece.count, bpc)
+        counts = count_outcomes(model, task.entropy, task.runs, piece.first, piece.count, bpc, piece.knobs)
         out.append((piece, counts, time.perf_counter() - started))
     worker, span = f"{socket.gethostname()}:{os.getpid()}", (began, time.time())
     return [PieceResult(p.point, p.first, p.count, counts, seconds, worker, span) for p, counts, seconds in out]
@@ -121,11 +132,13 @@ def summarise_dispatch(results: list[PieceResult]) -> dict[str, float]:
     return {"tasks": tasks, "gap_seconds": gaps, "gap_per_task_seconds": gaps / max(1, tasks - len(spans))}
 
 
-def count_outcomes(model, entropy: int, runs: int, first: int, count: int, blocks_per_chunk: int) -> np.ndarray:
+def count_outcomes(model, entropy: int, runs: int, first: int, count: int, blocks_per_chunk: int,
+                   knobs=None) -> np.ndarray:
     """Outcome counts (len(CLASSES),) of blocks [first, first + count) of a run of `runs`
     replicates: the same replicates `montecarlo.simulate_chunks` makes of those blocks."""
     counts = np.zeros(len(CLASSES), dtype=np.int64)
-    for chunk in simulate_chunks(model, entropy, runs, blocks_per_chunk, block_range=range(first, first + count)):
+    for chunk in simulate_chunks(model, entropy, runs, blocks_per_chunk, block_range=range(first, first + count),
+                                 knobs=knobs):
         counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
     return counts
 

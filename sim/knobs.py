@@ -1,0 +1,204 @@
+"""Calibration knobs: the model's global constants, declared with priors, and set per replicate.
+
+A knob names scenario fields by dotted path; a part may be `*` (every key or
+list item there) or `{expr}`, the name an expression of the scenario gives
+(`agents.{summit.parties[0]}.resolve`, the first party's resolve, whatever it
+is called). A knob `set`s the fields to its value, or `shift`s what each
+replicate drew by it (kept in the field's range), so cases that differ there
+keep their differences. A knob spec file (`scenarios/history/knobs.yaml`)
+declares each knob's prior (any distribution of the scenario language, with a
+bounded support) and its grid.
+
+`KnobSetting` applies a table of knob values to a run: replicate i takes row
+i mod (number of rows), which depends only on i, so chunking, workers and
+scenarios compared on the same seed see the same values.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, model_validator
+
+from .errors import InputError, Problem
+from .randomness import BLOCK_SIZE
+from .schema import Dist, Name, Scenario
+from .validation import Strict, problems_from
+
+__all__ = ["KnobFile", "KnobSetting", "KnobSpec", "load_knobs", "make_grid", "prior_weights", "resolve_knob"]
+
+MAX_GRID = 20_000
+"""The largest grid (product of the knobs' levels) a calibration may tabulate."""
+
+
+class KnobSpec(Strict):
+    """One knob: the fields it acts on, how, its prior and its grid."""
+
+    name: Name
+    path: str = Field(min_length=1)
+    kind: Literal["set", "shift"] = "set"
+    prior: Dist
+    levels: int | None = Field(default=None, ge=1, le=200)  # grid points evenly spaced over the prior's support
+    values: list[float] | None = Field(default=None, min_length=1, max_length=200)  # or the grid itself
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _grid(self) -> KnobSpec:
+        if (self.levels is None) == (self.values is None):
+            raise ValueError("give exactly one of levels, values")
+        lo, hi = self.prior.support()
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError("the prior must have a bounded support (truncate a normal with low and high)")
+        if self.values is not None and not all(lo <= v <= hi for v in self.values):
+            raise ValueError(f"values must lie in the prior's support [{lo:g}, {hi:g}]")
+        return self
+
+    def grid(self) -> np.ndarray:
+        if self.values is not None:
+            return np.array(sorted(set(self.values)), dtype=float)
+        lo, hi = self.prior.support()
+        return np.linspace(lo, hi, self.levels) if self.levels > 1 else np.array([(lo + hi) / 2])
+
+
+class KnobFile(Strict):
+    """A knob spec file: the knobs, and how many replicates a case gets at each grid point."""
+
+    knobs: list[KnobSpec] = Field(min_length=1)
+    runs: int = Field(default=2048, ge=1, le=10**7)  # replicates per case and grid point
+    seed: int = Field(default=1, ge=0)  # root seed of the tabulation (common random numbers)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> KnobFile:
+        names = [k.name for k in self.knobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"knob names must be distinct (got {names})")
+        size = int(np.prod([len(k.grid()) for k in self.knobs], dtype=np.float64))
+        if size > MAX_GRID:
+            raise ValueError(f"the grid has {size:,} points; at most {MAX_GRID:,}")
+        return self
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def load_knobs(path: str | Path) -> KnobFile:
+    """Read and validate a knob spec file; every problem at once as an `InputError`."""
+    from .loading import read_yaml
+
+    data = read_yaml(Path(path), "a knob spec")
+    try:
+        return KnobFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(problems_from(exc, str(path))) from None
+
+
+def make_grid(knobs: list[KnobSpec]) -> np.ndarray:
+    """Every combination of the knobs' grid values, (n_points, n_knobs), the first knob slowest."""
+    axes = np.meshgrid(*(k.grid() for k in knobs), indexing="ij")
+    return np.stack([a.ravel() for a in axes], axis=1)
+
+
+def prior_weights(knobs: list[KnobSpec], grid: np.ndarray) -> np.ndarray:
+    """The prior's mass at each grid point (n_points,), summing to 1: the product of the
+    knobs' densities, each grid a quadrature of its prior (independent priors)."""
+    dens = np.ones(len(grid))
+    for j, knob in enumerate(knobs):
+        dens *= knob.prior.pdf(grid[:, j])
+    total = dens.sum()
+    if not total > 0:
+        raise InputError(Problem("knobs", "", "the priors give the whole grid zero mass"))
+    return dens / total
+
+
+# --- Paths ------------------------------------------------------------------------
+
+
+_PART = re.compile(r"\{[^{}]*\}|[^.{}]+")
+
+
+def _split(path: str) -> list[str]:
+    parts = _PART.findall(path)
+    if "".join(f"{p}." for p in parts)[:-1] != path:
+        raise ValueError(f"not a dotted path with optional {{...}} parts: {path!r}")
+    return parts
+
+
+def _evaluate(data: Any, expr: str) -> Any:
+    """The value of `summit.parties[0]`-style `expr` in plain scenario data."""
+    node = data
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", expr):
+        if part.startswith("["):
+            node = node[int(part[1:-1])]
+        else:
+            node = node[part]
+    return node
+
+
+def resolve_knob(knob: KnobSpec, scenario: Scenario, model) -> list[str]:
+    """The internal parameter paths of `model` (compiled from `scenario`) that `knob` acts on;
+    an `InputError` if none or if a `{...}` part does not name something."""
+    data = scenario.model_dump(mode="json")
+    pattern = []
+    try:
+        for part in _split(knob.path):
+            if part.startswith("{"):
+                value = _evaluate(data, part[1:-1])
+                if not isinstance(value, str):
+                    raise ValueError(f"{part} is {value!r}, not a name")
+                pattern.append(value)
+            else:
+                pattern.append(part)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(Problem(scenario.name, f"knobs.{knob.name}.path", f"cannot be resolved ({exc})",
+                                 knob.path, True)) from None
+    glob = ".".join(pattern)
+    found = [path for path, spec in model.params.items() if _matches(spec.source, glob)]
+    if not found:
+        raise InputError(Problem(scenario.name, f"knobs.{knob.name}.path",
+                                 "names no number of this scenario that is drawn per replicate", glob, True))
+    return found
+
+
+def _matches(source: str, glob: str) -> bool:
+    parts, want = source.split("."), glob.split(".")
+    return len(parts) == len(want) and all(w == "*" or fnmatch.fnmatchcase(p, w) for p, w in zip(parts, want))
+
+
+# --- Setting knobs in a run ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class KnobSetting:
+    """Knob values for a run: `values` (n_rows, n_knobs); replicate i takes row i mod n_rows."""
+
+    knobs: tuple[KnobSpec, ...]
+    values: np.ndarray
+    _targets: dict = field(default_factory=dict, repr=False)  # id(model) -> resolved paths per knob
+
+    @classmethod
+    def constant(cls, knobs, values) -> KnobSetting:
+        return cls(tuple(knobs), np.asarray(values, dtype=float).reshape(1, -1))
+
+    def apply(self, model, params: dict[str, np.ndarray], blocks) -> None:
+        """Set or shift the knobs' parameters in a chunk's drawn `params` (each (n,)), in place."""
+        rows = (blocks.first * BLOCK_SIZE + np.arange(blocks.size)) % len(self.values)
+        if id(model) not in self._targets:
+            self._targets.clear()
+            self._targets[id(model)] = [resolve_knob(k, model.scenario, model) for k in self.knobs]
+        for j, knob in enumerate(self.knobs):
+            value = self.values[rows, j]
+            for path in self._targets[id(model)][j]:
+                spec = model.params[path]
+                drawn = value if knob.kind == "set" else params[path] + value
+                params[path] = np.clip(drawn, spec.low, spec.high)
+
+    def describe(self) -> dict:
+        return {"knobs": [k.model_dump(mode="json") for k in self.knobs], "rows": len(self.values),
+                "digest": hashlib.sha256(json.dumps(self.values.tolist()).encode()).hexdigest()[:16]}

@@ -1,0 +1,133 @@
+"""A calibration's posterior over the knobs, on disk and applied to a scenario.
+
+The posterior is on the knobs' grid: the prior's mass at each point times the
+likelihood of the fitted cases' observed classes (from simulated class
+frequencies on common random numbers). The file keeps every case's log
+likelihood at every point, so the posterior *without* any one case is exact
+and cheap: a scenario that was one of the fitted cases (same inputs, by hash)
+is always forecast from the posterior refitted without it (leave-one-out),
+never in sample. `setting` turns a posterior into `draws` rows of knob values,
+chosen deterministically so that each point's share of rows follows its
+weight (systematic resampling with a fixed offset); replicate i takes row
+i mod draws, so the forecast is the posterior predictive.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, Problem
+from .io import write_json_atomic
+from .knobs import KnobSetting, KnobSpec
+from .schema import Scenario, scenario_hash
+
+__all__ = ["FORMAT", "DRAWS", "Posterior", "load_posterior", "systematic_rows", "weighted_quantiles"]
+
+FORMAT = "sim-posterior/1"
+DRAWS = 256
+"""Rows of knob values a posterior predictive run cycles through."""
+
+
+@dataclass(frozen=True)
+class Posterior:
+    knobs: tuple[KnobSpec, ...]
+    grid: np.ndarray  # (n_points, n_knobs)
+    prior: np.ndarray  # (n_points,) prior mass, summing to 1
+    loglik: np.ndarray  # (n_points, n_cases) ln P(observed class of case k | point)
+    cases: tuple[str, ...]  # case names, in loglik's column order
+    hashes: tuple[str, ...]  # their scenario hashes (a scenario with one of these is that case)
+    meta: dict  # runs, seed, source directory, created, ...
+
+    def weights(self, without: int | None = None) -> np.ndarray:
+        """Posterior mass at each grid point (n_points,), fitted on every case or all but one."""
+        total = self.loglik.sum(axis=1)
+        if without is not None:
+            total = total - self.loglik[:, without]
+        log_post = np.log(np.maximum(self.prior, 1e-300)) + total
+        w = np.exp(log_post - log_post.max())
+        return w / w.sum()
+
+    def case_of(self, scenario: Scenario) -> int | None:
+        """The index of the fitted case `scenario` is (by its inputs' hash), or None."""
+        digest = scenario_hash(scenario)
+        return self.hashes.index(digest) if digest in self.hashes else None
+
+    def setting(self, scenario: Scenario | None = None, draws: int = DRAWS) -> tuple[KnobSetting, dict]:
+        """The knob setting that makes a run of `scenario` posterior predictive, and a note
+        saying which posterior it is (leave-one-out when `scenario` is a fitted case)."""
+        held_out = None if scenario is None else self.case_of(scenario)
+        w = self.weights(without=held_out)
+        rows = systematic_rows(w, draws)
+        note = {"posterior": "leave-one-out" if held_out is not None else "all cases",
+                "left_out": None if held_out is None else self.cases[held_out], "draws": draws,
+                "knobs": self.summary(w)}
+        return KnobSetting(self.knobs, self.grid[rows]), note
+
+    def summary(self, w: np.ndarray | None = None) -> dict:
+        """Per knob: posterior mean, sd and 2.5/50/97.5 % quantiles, and the prior's mean."""
+        w = self.weights() if w is None else w
+        out = {}
+        for j, knob in enumerate(self.knobs):
+            x = self.grid[:, j]
+            mean = float(w @ x)
+            q = weighted_quantiles(x, w, (0.025, 0.5, 0.975))
+            out[knob.name] = {"mean": mean, "sd": float(math.sqrt(max(w @ (x - mean) ** 2, 0.0))),
+                              "q025": q[0], "median": q[1], "q975": q[2], "prior_mean": float(self.prior @ x),
+                              "at_grid_edge": bool(q[1] in (x.min(), x.max()) and len(set(x)) > 1)}
+        return out
+
+    def marginal(self, j: int, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(grid values, posterior mass, prior mass) of knob j."""
+        w = self.weights() if w is None else w
+        values = np.unique(self.grid[:, j])
+        post = np.array([w[self.grid[:, j] == v].sum() for v in values])
+        prior = np.array([self.prior[self.grid[:, j] == v].sum() for v in values])
+        return values, post, prior
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "knobs": [k.model_dump(mode="json") for k in self.knobs],
+                "grid": self.grid.tolist(), "prior": self.prior.tolist(), "cases": list(self.cases),
+                "scenario_hashes": list(self.hashes), "loglik": self.loglik.T.tolist(), "meta": self.meta,
+                "summary": self.summary()}
+
+    def write(self, path: str | Path) -> None:
+        write_json_atomic(path, self.to_json())
+
+
+def load_posterior(path: str | Path) -> Posterior:
+    """Read a posterior written by `sim calibrate`; a malformed file is an `InputError`."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != FORMAT:
+            raise ValueError(f"format is {data.get('format')!r}, not {FORMAT!r}")
+        knobs = tuple(KnobSpec.model_validate(k) for k in data["knobs"])
+        grid = np.array(data["grid"], dtype=float).reshape(-1, len(knobs))
+        prior = np.array(data["prior"], dtype=float)
+        loglik = np.array(data["loglik"], dtype=float).reshape(len(data["cases"]), len(grid)).T
+        if len(prior) != len(grid) or not np.all(np.isfinite(loglik)) or not np.all(prior >= 0):
+            raise ValueError("grid, prior and log likelihoods do not fit together")
+        return Posterior(knobs, grid, prior, loglik, tuple(data["cases"]), tuple(data["scenario_hashes"]),
+                         dict(data.get("meta", {})))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(Problem(str(path), "", f"is not a posterior written by `sim calibrate` ({exc})")) from None
+
+
+def systematic_rows(w: np.ndarray, draws: int) -> np.ndarray:
+    """`draws` grid indices whose counts follow the weights `w`, without random numbers:
+    index k appears floor or ceil of draws * w_k times (systematic resampling, offset 1/2)."""
+    edges = np.cumsum(w)
+    edges[-1] = 1.0
+    return np.searchsorted(edges, (np.arange(draws) + 0.5) / draws, side="right").clip(0, len(w) - 1)
+
+
+def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
+    """Quantiles of the discrete distribution putting mass w on values x."""
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(w[order])
+    return [float(x[order][min(np.searchsorted(cum, q * cum[-1], side="left"), len(x) - 1)]) for q in qs]
