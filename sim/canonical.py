@@ -7,7 +7,7 @@ no weight) is added: each entity keeps its random numbers.
 
 An entity's label is the hash of its *role* in the scenario (for an agent:
 summit party, required signatory, veto player, mediator, patron or client in
-an alliance, with no weight at all; for an issue: its anchors, its status quo,
+an alliance, with whom it has trust, with no weight at all; for an issue: its anchors, its status quo,
 whether anyone cares about it), plus its rank among the entities with the same
 role. Within such a group the rank follows everything else about the entity
 (its numbers, the events and rubric conditions that name it), then its name:
@@ -100,8 +100,11 @@ def _agent_role(s: Scenario, agent: str, issue_sig: dict[str, str], first: dict[
                      for al in s.relations.alliances if al.agent == agent)
     patrons = sorted((sorted(issue_sig[i] for i in al.issues), other(al.agent))
                      for al in s.relations.alliances if al.patron == agent)
+    trusted = sorted(other(b) for entry in s.relations.trust_entries() for pair in entry.pairs()
+                     if agent in pair for b in pair if b != agent)
     return ["agent", party, party and agent in (summit.required or summit.parties), agent in roles.veto,
-            any(m.agent == agent for m in roles.mediators), _is_zero(s.agents[agent].capability), clients, patrons]
+            any(m.agent == agent for m in roles.mediators), _is_zero(s.agents[agent].capability), clients, patrons,
+            trusted]
 
 
 def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str]) -> str:
