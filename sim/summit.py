@@ -12,9 +12,9 @@ times as much (resolve with audience costs: a leader near an election pays more
 for a concession). A decider accepts a package worth at least `margin` (less
 what mediators remove) more than walking away (`walk_away`) and inside its
 domestic bounds. A deal needs every required party and every veto player; among
-such packages the one maximising the weighted Nash product of the parties'
-surpluses is chosen (the first in menu order on ties); optional parties sign it
-if they accept it. The levels and signatures, held against the rubric, give
+such packages the one maximising the (weighted) Nash product of the required
+parties' surpluses is chosen (the first in menu order on ties); optional
+parties sign it if they accept it. The levels and signatures, held against the rubric, give
 the class. DESIGN section 3; README, "The summit".
 """
 
@@ -29,7 +29,7 @@ from .state import State
 
 __all__ = ["audience_pressure", "bargain", "package_values", "record_summit", "summit_positions"]
 
-_TINY = 1e-300  # a surplus of zero (margin 0) still ranks above no deal in the log objective
+_TILE = 1024  # replicates whose prefix sums the menu search keeps in cache at once
 
 
 def audience_pressure(model: Model, state: State, day, idx=slice(None)) -> np.ndarray:
@@ -148,13 +148,34 @@ def settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, 
     first issue slowest) and kept as prefix sums, so moving to the next package
     recomputes only the issues whose anchor changed. threshold, walk (D, n);
     in_bounds (D, I, W); needed (D,) bool; weight (D,) Nash weights (0: not in the
-    product). Writes best (n,) (-1: none) and accepts (D, n) at the chosen package.
+    product). The objective is the product of the surpluses (value - walk) when
+    every weight is 1, else the weighted sum of their logs (a surplus of 0 counting
+    as 1e-300); ties go to the first package. Writes best (n,) (-1: none) and
+    accepts (D, n) at the chosen package. Every loop over replicates is innermost.
     """
     D, I, W, n = values.shape
-    prefix = np.zeros((D, I, n))
+    product = True
+    for d in range(D):
+        if weight[d] != 0.0 and weight[d] != 1.0:
+            product = False
+    for r0 in range(0, n, _TILE):  # a tile of replicates keeps the prefix sums in cache
+        _settle_tile(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, r0, min(r0 + _TILE, n),
+                     product)
+    _accepts_at(values, n_anchors, threshold, in_bounds, best, accepts)
+
+
+@numba.njit(cache=True, nogil=True)
+def _settle_tile(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, r0, r1,
+                 product):  # pragma: no cover
+    """`settle` for replicates [r0, r1)."""
+    D, I, W, n = values.shape
+    m = r1 - r0
+    prefix = np.zeros((D, I, m))
     inside = np.ones((D, I + 1), dtype=np.bool_)
     digit = np.zeros(I, dtype=np.int64)
-    best_score = np.full(n, -np.inf)
+    best_score = np.full(m, -np.inf)
+    ok = np.empty(m, dtype=np.bool_)
+    score = np.empty(m)
     total = 1
     for k in range(I):
         total *= n_anchors[k]
@@ -165,26 +186,37 @@ def settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, 
                 a = digit[k]
                 inside[d, k + 1] = inside[d, k] and in_bounds[d, k, a]
                 if k == 0:
-                    for r in range(n):
-                        prefix[d, 0, r] = values[d, 0, a, r]
+                    for r in range(m):
+                        prefix[d, 0, r] = values[d, 0, a, r0 + r]
                 else:
-                    for r in range(n):
-                        prefix[d, k, r] = prefix[d, k - 1, r] + values[d, k, a, r]
-        for r in range(n):
-            ok = True
+                    for r in range(m):
+                        prefix[d, k, r] = prefix[d, k - 1, r] + values[d, k, a, r0 + r]
+        possible = True
+        for d in range(D):
+            if needed[d] and not inside[d, I]:
+                possible = False
+        if possible:
+            ok[:] = True
             for d in range(D):
-                if needed[d] and not (inside[d, I] and prefix[d, I - 1, r] >= threshold[d, r]):
-                    ok = False
-                    break
-            if not ok:
-                continue
-            score = 0.0
-            for d in range(D):
-                if weight[d] > 0.0:
-                    score += weight[d] * np.log(max(prefix[d, I - 1, r] - walk[d, r], 1e-300))
-            if score > best_score[r]:
-                best_score[r] = score
-                best[r] = p
+                if needed[d]:
+                    for r in range(m):
+                        ok[r] = ok[r] and prefix[d, I - 1, r] >= threshold[d, r0 + r]
+            if product:
+                score[:] = 1.0
+                for d in range(D):
+                    if weight[d] != 0.0:
+                        for r in range(m):
+                            score[r] *= prefix[d, I - 1, r] - walk[d, r0 + r]
+            else:
+                score[:] = 0.0
+                for d in range(D):
+                    if weight[d] != 0.0:
+                        for r in range(m):
+                            score[r] += weight[d] * np.log(max(prefix[d, I - 1, r] - walk[d, r0 + r], 1e-300))
+            for r in range(m):
+                if ok[r] and score[r] > best_score[r]:
+                    best_score[r] = score[r]
+                    best[r0 + r] = p
         # the next package: the last issue moves fastest (itertools.product order)
         k = I - 1
         while k >= 0:
@@ -194,7 +226,6 @@ def settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, 
             digit[k] = 0
             k -= 1
         first_changed = max(k, 0)
-    _accepts_at(values, n_anchors, threshold, in_bounds, best, accepts)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -27,7 +27,10 @@ def _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, wei
             ok_d = [all(in_bounds[d, k, digits[k]] for k in range(I)) and v[d] >= threshold[d, r] for d in range(D)]
             if not all(ok_d[d] for d in range(D) if needed[d]):
                 continue
-            score = sum(weight[d] * np.log(max(v[d] - walk[d, r], 1e-300)) for d in range(D) if weight[d] > 0)
+            if all(w in (0.0, 1.0) for w in weight):
+                score = np.prod([v[d] - walk[d, r] for d in range(D) if weight[d] > 0])
+            else:
+                score = sum(weight[d] * np.log(max(v[d] - walk[d, r], 1e-300)) for d in range(D) if weight[d] > 0)
             if score > top:
                 top, best[r] = score, p
                 accepts[:, r] = ok_d
@@ -47,7 +50,7 @@ def test_compiled_menu_search_equals_the_plain_reference(data):
     walk = np.minimum(threshold - 0.01, np.round(rng.uniform(-0.2, 0.2, (D, n)), 2))
     in_bounds = rng.random((D, I, W)) < 0.8
     needed = rng.random(D) < 0.8
-    weight = np.where(rng.random(D) < 0.7, rng.uniform(0.5, 2, D), 0.0)
+    weight = np.where(rng.random(D) < 0.7, rng.uniform(0.5, 2, D) if data.draw(st.booleans()) else 1.0, 0.0)
     best = np.full(n, -1, dtype=np.int64)
     accepts = np.zeros((D, n), dtype=bool)
     settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, accepts)
