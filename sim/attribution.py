@@ -9,7 +9,6 @@ to `EXACT_MAX_EVENTS` events, along sampled orders above. Pure functions.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 import time
@@ -21,11 +20,9 @@ import numpy as np
 from .compare import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .io import utc_now
 from .model import CLASSES, COLLAPSE, Model, compile_model
-from .state import draw_state
-from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, wilson
+from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, simulate_variants, wilson
 from .randomness import BLOCK_SIZE, Blocks
 from .schema import Scenario
-from .timeline import run_timeline
 
 __all__ = [
     "EXACT_MAX_EVENTS",
@@ -226,15 +223,16 @@ def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exac
     if blocks_per_chunk * BLOCK_SIZE * passes > 1 << 26:  # bound the outcome table to 64 MiB
         blocks_per_chunk = max(1, (1 << 26) // (BLOCK_SIZE * passes))
 
-    total_blocks = -(-runs // BLOCK_SIZE)
-    for first in range(0, total_blocks, blocks_per_chunk):
-        blocks = Blocks(entropy, first, min(blocks_per_chunk, total_blocks - first))
-        keep = min(blocks.size, runs - first * BLOCK_SIZE)
-        if method == "sampled":
-            rank = _random_ranks(entropy, blocks, k)  # (k, size): each replicate's order of the events
-            masks = [rank < m for m in range(k + 1)]
-        outcome = _coalition_outcomes(model, blocks, masks, keep, tick)  # (passes, keep)
-        rank_kept = rank[:, :keep] if method == "sampled" else None
+    def variants(blocks: Blocks) -> list[np.ndarray]:
+        if method == "exact":
+            return masks
+        ranks[blocks.first] = _random_ranks(blocks, k)  # (k, size): each replicate's order of the events
+        return [ranks[blocks.first] < m for m in range(k + 1)]
+
+    ranks: dict[int, np.ndarray] = {}
+    for start, outcome in simulate_variants(model, entropy, runs, blocks_per_chunk, variants, tick):
+        keep = outcome.shape[1]
+        rank_kept = ranks.pop(start // BLOCK_SIZE)[:, :keep] if method == "sampled" else None
         for metric, inside in metric_classes.items():
             f = inside[outcome].astype(np.int8)  # (passes, keep)
             none_all[metric] += np.bincount(2 * f[0] + f[-1], minlength=4).reshape(2, 2)
@@ -259,7 +257,7 @@ def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exac
     return Shapley(method, names, dates, runs, passes, scale, sums, squares, none_all)
 
 
-def _random_ranks(entropy: int, blocks: Blocks, k: int) -> np.ndarray:
+def _random_ranks(blocks: Blocks, k: int) -> np.ndarray:
     """(k, size) int: rank[e, i] is event e's place in replicate i's random order,
     drawn per block of replicates so the orders do not depend on chunking."""
     out = np.empty((k, blocks.size), dtype=np.int64)
@@ -268,21 +266,6 @@ def _random_ranks(entropy: int, blocks: Blocks, k: int) -> np.ndarray:
     return out
 
 
-def _coalition_outcomes(model: Model, blocks: Blocks, masks: list[np.ndarray], keep: int,
-                        tick: Callable[[int], None] | None) -> np.ndarray:
-    """(len(masks), keep) classes: the chunk run once per mask, (k, 1) or (k, size)
-    booleans saying which events may happen in which replicate. The parameters
-    are drawn once; every run sees the same random numbers."""
-    drawn = draw_state(model, blocks)
-    out = np.empty((len(masks), keep), dtype=np.uint8)
-    for p, mask in enumerate(masks):
-        state = copy.deepcopy(drawn)
-        state.event_probability = drawn.event_probability * mask
-        run_timeline(model, state, blocks)
-        out[p] = state.outcome[:keep]
-        if tick is not None:
-            tick(keep)
-    return out
 
 
 def _progress_counter(progress: Progress | None, total: int) -> Callable[[int], None]:

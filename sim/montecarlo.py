@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
-from .randomness import BLOCK_SIZE, Blocks, make_root_entropy
+from .randomness import BLOCK_SIZE, Blocks, make_root_entropy, blocks_for
 from .schema import Scenario
 from .state import KnobApplier, draw_state
 from .timeline import run_timeline
 
-__all__ = ["Chunk", "Estimate", "RunResult", "resolve_settings", "run", "simulate_chunks", "wilson"]
+__all__ = ["Chunk", "Estimate", "RunResult", "resolve_settings", "run", "simulate_chunks", "simulate_variants",
+           "wilson"]
 
 Z95 = 1.959963984540054
 TRAJECTORY_SAMPLE = 4096
@@ -83,7 +84,7 @@ def simulate_chunks(
     run to those blocks' replicates (a sweep's piece of a point). `knobs` sets calibration
     knobs per replicate (`sim.knobs`).
     """
-    total_blocks = -(-runs // BLOCK_SIZE)
+    total_blocks = blocks_for(runs)
     wanted = range(total_blocks) if block_range is None else block_range
     k_traj = 0 if trajectory is None else trajectory.shape[-1]
     for first in range(wanted.start, wanted.stop, blocks_per_chunk):
@@ -100,6 +101,31 @@ def simulate_chunks(
             summit_day=state.summit_day[:keep].astype(np.int32),
             position=np.moveaxis(state.at_summit[..., :keep], -1, 0).astype(np.float32),
         )
+
+
+def simulate_variants(
+    model: Model, entropy: int, runs: int, blocks_per_chunk: int,
+    variants: Callable[[Blocks], list[np.ndarray]], tick: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Run every chunk's replicates once per variant, all on the same draws: for each chunk,
+    yield (start, classes (n_variants, n)). `variants(blocks)` gives the chunk's event masks,
+    each (n_events, 1) or (n_events, n) booleans saying which events may happen where
+    (attribution's coalitions); the state is drawn once and every variant runs on a copy,
+    so the variants differ by their events alone."""
+    for first in range(0, blocks_for(runs), blocks_per_chunk):
+        blocks = Blocks(entropy, first, min(blocks_per_chunk, blocks_for(runs) - first))
+        keep = min(blocks.size, runs - first * BLOCK_SIZE)
+        drawn = draw_state(model, blocks)
+        masks = variants(blocks)
+        out = np.empty((len(masks), keep), dtype=np.uint8)
+        for v, mask in enumerate(masks):
+            state = drawn.copy()
+            state.event_probability = drawn.event_probability * mask
+            run_timeline(model, state, blocks)
+            out[v] = state.outcome[:keep]
+            if tick is not None:
+                tick(keep)
+        yield first * BLOCK_SIZE, out
 
 
 @dataclass
@@ -168,7 +194,7 @@ def resolve_settings(scenario: Scenario, runs: int | None, seed: int | None,
         raise ValueError(f"runs must be >= 1 (got {runs})")
     entropy = make_root_entropy(mc.seed if seed is None else seed)
     chunk_size = mc.chunk_size if chunk_size is None else chunk_size
-    return runs, entropy, max(1, -(-chunk_size // BLOCK_SIZE))
+    return runs, entropy, max(1, blocks_for(chunk_size))
 
 
 def run(

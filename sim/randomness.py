@@ -15,13 +15,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["BIT_GENERATOR", "BLOCK_SIZE", "STREAMS", "Blocks", "make_root_entropy", "make_rng"]
+__all__ = ["BIT_GENERATOR", "BLOCK_SIZE", "STREAMS", "Blocks", "blocks_for", "make_root_entropy", "make_rng"]
 
 BLOCK_SIZE = 1024
 """Replicates per block. Changing it changes every result: never do."""
 
 STREAMS = ("parameters", "events", "incidents", "diplomacy", "summit", "attribution")
 """Stream names. Only ever append, so old seeds keep meaning the same thing."""
+
+
+def blocks_for(runs: int) -> int:
+    """The number of blocks that hold `runs` replicates (the last may be cut short)."""
+    return -(-runs // BLOCK_SIZE)
 
 
 def make_root_entropy(seed: int | None) -> int:

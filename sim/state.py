@@ -8,7 +8,7 @@ canonical key), applies calibration knobs if any, and lays the arrays out
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
@@ -83,6 +83,10 @@ class State:
     @property
     def n(self) -> int:
         return self.rate.shape[0]
+
+    def copy(self) -> State:
+        """A deep copy: every array copied."""
+        return State(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
 
 def draw_params(model: Model, blocks: Blocks, knobs: KnobApplier | None = None) -> dict[str, np.ndarray]:

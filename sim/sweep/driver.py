@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from ..model import CLASSES
-from ..randomness import BLOCK_SIZE, make_root_entropy
+from ..randomness import make_root_entropy, blocks_for
 from ..io import write_json_atomic
 from .design import design_size, make_design
 from .execute import PieceResult, PointRun, make_backend, make_tasks, summarise_dispatch
@@ -164,7 +164,7 @@ def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers:
     """Run the pending points, committing each the moment its last piece is in; fill in
     `timing` and `where` (the backend's name and workers) as it goes, so that an
     interrupted run reports what it did."""
-    n_blocks = -(-runs // BLOCK_SIZE)
+    n_blocks = blocks_for(runs)
     counts = {p: np.zeros(len(CLASSES), dtype=np.int64) for p in pending}
     seconds = dict.fromkeys(pending, 0.0)
     blocks_left = dict.fromkeys(pending, n_blocks)

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import InputError, Problem, RunError
 from ..model import CLASSES, compile_model
 from ..montecarlo import simulate_chunks
-from ..randomness import BLOCK_SIZE
+from ..randomness import blocks_for
 from ..schema import Scenario
 
 __all__ = ["DaskBackend", "Piece", "PieceResult", "PointRun", "ProcessBackend", "SequentialBackend", "Task",
@@ -82,7 +82,7 @@ def make_tasks(scenarios: dict[int, PointRun], runs: int, entropy: int, workers:
     of at most `cap` blocks, where `cap` gives each worker `TASKS_PER_WORKER`
     tasks but never falls below `MIN_TASK_BLOCKS`.
     """
-    n_blocks = -(-runs // BLOCK_SIZE)
+    n_blocks = blocks_for(runs)
     total = n_blocks * len(scenarios)
     cap = max(MIN_TASK_BLOCKS, -(-total // (TASKS_PER_WORKER * max(1, workers))))
     tasks: list[Task] = []
@@ -113,7 +113,7 @@ def run_task(task: Task) -> list[PieceResult]:
         model = models.get(id(piece.scenario))
         if model is None:
             model = models[id(piece.scenario)] = compile_model(piece.scenario)
-        bpc = max(1, -(-piece.scenario.monte_carlo.chunk_size // BLOCK_SIZE))
+        bpc = max(1, blocks_for(piece.scenario.monte_carlo.chunk_size))
         counts = count_outcomes(model, task.entropy, task.runs, piece.first, piece.count, bpc, piece.knobs)
         out.append((piece, counts, time.perf_counter() - started))
     worker, span = f"{socket.gethostname()}:{os.getpid()}", (began, time.time())
