@@ -19,7 +19,7 @@ import numpy as np
 
 from .compare import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .io import utc_now
-from .model import CLASSES, COLLAPSE, Model, compile_model
+from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, simulate_variants, wilson
 from .randomness import BLOCK_SIZE, Blocks
 from .schema import Scenario
@@ -37,7 +37,7 @@ __all__ = [
     "summarise_explanation",
 ]
 
-METRICS = {"substantive_or_better": (0, 1), "collapse": (COLLAPSE,)}
+METRICS = {"substantive_or_better": SUBSTANTIVE_OR_BETTER, "collapse": (COLLAPSE,)}
 """The outcomes `explain` attributes to events."""
 
 EXACT_MAX_EVENTS = 12

@@ -11,11 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .model import CLASSES
-from .plots import CLASS_COLOURS, CLASS_LABELS, DPI
+from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
            "print_explanation"]
@@ -151,7 +150,7 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
     """Left: each class's probability under A and B with Wilson intervals. Right: B - A
     per outcome, the paired 95 % interval (thick) over the unpaired one (thin)."""
     a, b = summary["a"]["scenario"], summary["b"]["scenario"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained",
+    fig, (left, right) = subplots(1, 2, figsize=(12, 4.6), layout="constrained",
                                       gridspec_kw={"width_ratios": [1, 1.15]})
     try:
         x = np.arange(len(CLASSES))
@@ -198,7 +197,7 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
                      f"seed {_seed(summary['seed_entropy'])}", fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def plot_explanation(summary: dict, path: str | Path) -> None:
@@ -206,7 +205,7 @@ def plot_explanation(summary: dict, path: str | Path) -> None:
     with paired 95 % intervals, largest first."""
     events = summary["events"]
     n = max(len(events), 1)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 1.2 + 0.36 * n), sharey=True, layout="constrained")
+    fig, axes = subplots(1, 2, figsize=(12, 1.2 + 0.36 * n), sharey=True, layout="constrained")
     try:
         y = np.arange(len(events))[::-1]
         for ax, group, title in ((axes[0], "substantive_or_better", "P(substantive or better)"),
@@ -228,7 +227,7 @@ def plot_explanation(summary: dict, path: str | Path) -> None:
                      f"replicates; green: the forecast improves without it)", fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def plot_shapley(summary: dict, path: str | Path) -> None:
@@ -239,7 +238,7 @@ def plot_shapley(summary: dict, path: str | Path) -> None:
     start, end = sh["no_events"]["p"], sh["all_events"]["p"]
     labels = ["no events", *(f"{v['name']} ({(v['date'] or '')[5:]})" for v in values), "all events"]
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(10, 1.4 + 0.36 * n), layout="constrained")
+    fig, ax = subplots(figsize=(10, 1.4 + 0.36 * n), layout="constrained")
     try:
         y = np.arange(n)[::-1]
         cum = start + np.concatenate([[0.0], np.cumsum([v["value"] for v in values])])
@@ -271,7 +270,7 @@ def plot_shapley(summary: dict, path: str | Path) -> None:
                      fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def _tidy(ax, grid_axis: str) -> None:

@@ -2,7 +2,7 @@
 
 Everything reads the plain summaries of `sim.backtest.summarise_backtest` and
 `sim.calibrate.summarise_calibration`, so a saved `summary.json` redraws the
-same pictures. Pictures are files only (the Agg backend, set by `sim.plots`).
+same pictures. Pictures are files only (`sim.plots.subplots`: no pyplot, no global backend).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .model import CLASSES
-from .plots import DPI, plt
+from .plots import DPI, subplots
 
 __all__ = ["plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
 
@@ -32,7 +32,7 @@ def plot_reliability(summary: dict, path: str | Path) -> None:
     probability (error bars: Wilson 95 %), for the subject and the base rate; the
     diagonal is perfect calibration; each point is labelled with its count."""
     names = [summary.get("subject", "model"), "base_rate"]
-    fig, ax = plt.subplots(figsize=(6.2, 5.8), layout="constrained")
+    fig, ax = subplots(figsize=(6.2, 5.8), layout="constrained")
     try:
         ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="perfectly calibrated")
         for k, name in enumerate(n for n in names if n in summary["reliability"]):
@@ -61,14 +61,14 @@ def plot_reliability(summary: dict, path: str | Path) -> None:
                      + (f"; bins {', '.join(f'{b:g}' for b in edges)}" if edges else ""), fontsize=10)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def plot_posterior(summary: dict, path: str | Path) -> None:
     """Each knob's prior and posterior mass on its grid, with the posterior median marked."""
     cal = summary["calibration"]
     knobs = cal["knobs"]
-    fig, axes = plt.subplots(1, len(knobs), figsize=(3.8 * len(knobs), 3.4), squeeze=False, layout="constrained")
+    fig, axes = subplots(1, len(knobs), figsize=(3.8 * len(knobs), 3.4), squeeze=False, layout="constrained")
     try:
         for ax, knob in zip(axes.flat, knobs):
             m = cal["marginals"][knob["name"]]
@@ -86,7 +86,7 @@ def plot_posterior(summary: dict, path: str | Path) -> None:
                      f"{cal['runs_per_point']:,} replicates a point)", fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 # --- Tables ----------------------------------------------------------------------------------

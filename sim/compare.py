@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputError, Problem
 from .io import utc_now
-from .model import CLASSES, Model, compile_model
+from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, wilson
 from .schema import Scenario
 
@@ -35,7 +35,7 @@ __all__ = [
 
 GROUPS: dict[str, tuple[int, ...]] = {
     **{name: (k,) for k, name in enumerate(CLASSES)},
-    "substantive_or_better": (0, 1),
+    "substantive_or_better": SUBSTANTIVE_OR_BETTER,
 }
 """The outcomes a comparison reports: each class, and the headline group."""
 

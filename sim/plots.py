@@ -2,7 +2,9 @@
 
 `plot_outcomes` draws the outcome classes with their 95 % intervals from a
 summary; `plot_fan` draws the summit parties' positions over time as fan
-charts. Files only (the Agg backend): nothing is ever shown on a display.
+charts. Files only: figures are `matplotlib.figure.Figure` objects saved
+directly, so `sim` never touches pyplot or the global backend (a notebook
+that imports `sim` keeps its own).
 """
 
 from __future__ import annotations
@@ -10,18 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
+from .model import CLASSES
+from .montecarlo import RunResult
 
-import matplotlib.dates as mdates  # noqa: E402  (after the backend is chosen)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .model import CLASSES  # noqa: E402
-from .montecarlo import RunResult  # noqa: E402
-
-__all__ = ["plot_fan", "plot_outcomes"]
+__all__ = ["plot_fan", "plot_outcomes", "subplots"]
 
 CLASS_LABELS = {"breakthrough": "Breakthrough", "substantive": "Substantive",
                 "talk_fest": "Talk fest", "collapse": "Collapse"}
@@ -29,6 +27,13 @@ CLASS_COLOURS = {"breakthrough": "#1b7837", "substantive": "#7fbf7b",
                  "talk_fest": "#bababa", "collapse": "#c2403a"}
 PARTY_COLOURS = ("#2166ac", "#d6604d")
 DPI = 120
+
+
+def subplots(nrows: int = 1, ncols: int = 1, **options):
+    """(figure, axes) like `pyplot.subplots`, without pyplot: `figsize`, `layout` go to the
+    figure, the rest (`squeeze`, `sharey`, ...) to `Figure.subplots`."""
+    fig = Figure(figsize=options.pop("figsize", None), layout=options.pop("layout", "constrained"))
+    return fig, fig.subplots(nrows, ncols, **options)
 
 
 def plot_outcomes(summary: dict, path: str | Path) -> None:
@@ -43,7 +48,7 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
     high = np.array([_number(classes[c]["high"]) for c in CLASSES])
     x = np.arange(len(CLASSES))
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    fig, ax = subplots(figsize=(7, 4.5), layout="constrained")
     try:
         ax.bar(x, p, width=0.6, color=[CLASS_COLOURS[c] for c in CLASSES], edgecolor="#333333", linewidth=0.6)
         ax.errorbar(x, p, yerr=[np.clip(p - low, 0, None), np.clip(high - p, 0, None)],
@@ -63,7 +68,7 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
                      f"{summary['runs']:,} replicates, seed {seed}{note}", fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def plot_fan(result: RunResult, path: str | Path) -> None:
@@ -85,7 +90,7 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
     n = model.n_issues
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False,
+    fig, axes = subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False,
                              sharey=True, layout="constrained")
     try:
         for i, ax in enumerate(axes.flat):
@@ -118,7 +123,7 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
                      fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def _shade_summit_window(ax, summit_days: tuple, x_of_day) -> None:

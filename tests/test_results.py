@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +180,19 @@ def test_an_unwritable_out_dir_is_an_input_error(tmp_path):
             pass
     assert info.value.problems[0].source == "--out"
     assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_running_and_plotting_leave_the_hosts_matplotlib_backend_alone(tmp_path):
+    """A notebook that chose its backend keeps it after `sim` runs a scenario and writes its plots."""
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "import sim\n"
+        "from sim.results import ResultWriter\n"
+        f"scenario = sim.load_scenario({str(SMALL)!r})\n"
+        f"with ResultWriter({str(tmp_path / 'out')!r}) as writer:\n"
+        "    writer.finish(sim.run(scenario, runs=2048, seed=1, sink=writer.sink))\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "fan.png").stat().st_size > 0

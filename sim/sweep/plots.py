@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model import CLASSES
-from ..plots import CLASS_COLOURS, CLASS_LABELS, DPI, plt  # importing sim.plots chooses the Agg backend
+from ..plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
 
 __all__ = ["plot_curves", "plot_heatmap", "plot_sensitivity"]
 
@@ -23,7 +23,7 @@ def plot_curves(rows: list[dict], factor: str, title: str, path: str | Path) -> 
     interval as a band; P(substantive or better) dashed. `rows` are the store's."""
     rows = sorted(rows, key=lambda r: r[factor])
     x = np.array([r[factor] for r in rows])
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    fig, ax = subplots(figsize=(7.5, 4.8), layout="constrained")
     try:
         for c in CLASSES:
             p, lo, hi = (np.array([r[f"{c}_{s}"] for r in rows]) for s in ("p", "low", "high"))
@@ -41,7 +41,7 @@ def plot_curves(rows: list[dict], factor: str, title: str, path: str | Path) -> 
         ax.set_title(title, fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def plot_heatmap(rows: list[dict], factors: tuple[str, str], title: str, path: str | Path) -> None:
@@ -52,7 +52,7 @@ def plot_heatmap(rows: list[dict], factors: tuple[str, str], title: str, path: s
     y = np.array([r[fy] for r in rows])
     p = np.array([r["substantive_or_better_p"] for r in rows])
     xs, ys = np.unique(x), np.unique(y)
-    fig, ax = plt.subplots(figsize=(7.5, 5.5), layout="constrained")
+    fig, ax = subplots(figsize=(7.5, 5.5), layout="constrained")
     try:
         if len(xs) * len(ys) == len(rows):  # a full grid
             grid = np.full((len(ys), len(xs)), np.nan)
@@ -71,7 +71,7 @@ def plot_heatmap(rows: list[dict], factors: tuple[str, str], title: str, path: s
         ax.set_title(title, fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def plot_sensitivity(analysis: dict, title: str, path: str | Path) -> None:
@@ -84,7 +84,7 @@ def plot_sensitivity(analysis: dict, title: str, path: str | Path) -> None:
     names = sorted(indices, key=lambda n: -(indices[n][rank] or 0))
     colours = ("#7fbf7b", "#1b7837") if method == "sobol" else ("#7fbf7b", "#bababa")
     y = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.6 * len(names)), layout="constrained")
+    fig, ax = subplots(figsize=(8, 1.2 + 0.6 * len(names)), layout="constrained")
     try:
         for k, (key, conf, label) in enumerate(keys):
             v = np.array([indices[n][key] or 0.0 for n in names])
@@ -102,7 +102,7 @@ def plot_sensitivity(analysis: dict, title: str, path: str | Path) -> None:
         ax.set_title(title, fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
-        plt.close(fig)
+        fig.clear()
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError, Problem
 from ..io import atomic_write_text, fsync_dir, temp_name, utc_now
-from ..model import CLASSES
+from ..model import CLASSES, SUBSTANTIVE_OR_BETTER
 from ..montecarlo import wilson
 
 __all__ = ["DB_NAME", "SweepStore", "lock_directory", "remove_sweep"]
@@ -166,7 +166,7 @@ class SweepStore:
         each class's probability with its interval, and P(substantive or better)."""
         counts = [int(k) for k in counts]
         runs = sum(counts)
-        estimates = [wilson(k, runs) for k in counts] + [wilson(counts[0] + counts[1], runs)]
+        estimates = [wilson(k, runs) for k in counts] + [wilson(sum(counts[c] for c in SUBSTANTIVE_OR_BETTER), runs)]
         values = (point, runs, *counts, *(v for e in estimates for v in (e.p, e.low, e.high)),
                   float(seconds), utc_now("milliseconds"))
         self.db.execute(f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) "
