@@ -7,14 +7,13 @@ Charts are files only (the Agg backend, set by `sim.plots`).
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
+from .reporting import console, fmt_p, fmt_signed, seed_label
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
            "print_explanation"]
@@ -30,28 +29,14 @@ UP, DOWN = "#4d9a53", "#c2403a"
 # --- Tables ---------------------------------------------------------------------------------
 
 
-def _console():
-    """stdout; 120 columns when it is not a terminal (a file, a pipe), so the tables do not wrap."""
-    from rich.console import Console
-
-    console = Console(file=sys.stdout, highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 120
-    return console
 
 
-def _p(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-def _d(x: float) -> str:
-    return "0" if x == 0 else f"{x:+.4f}"
 
 
 def _interval(e: dict) -> str:
     if e["low"] == e["high"] == e["diff"] == 0:
         return "[0, 0] exactly"
-    return f"[{_d(e['low'])}, {_d(e['high'])}]"
+    return f"[{fmt_signed(e['low'])}, {fmt_signed(e['high'])}]"
 
 
 def _narrowing(e: dict) -> str:
@@ -66,7 +51,7 @@ def print_comparison(summary: dict, out: Path | None) -> None:
     an unpaired comparison of the same runs would have been."""
     from rich.table import Table
 
-    console = _console()
+    out = console()
     a, b = summary["a"]["scenario"], summary["b"]["scenario"]
     table = Table(title=f"A: {a}   B: {b}   (same {summary['runs']:,} replicates, paired)",
                   title_justify="left")
@@ -77,28 +62,28 @@ def print_comparison(summary: dict, out: Path | None) -> None:
     rows = [*((c, summary["classes"][c]) for c in CLASSES),
             ("substantive_or_better", summary["headline"]["substantive_or_better"])]
     for k, (name, e) in enumerate(rows):
-        table.add_row(GROUP_LABELS[name].lower(), _p(e["p_a"]), _p(e["p_b"]), f"{_d(e['diff'])} {_interval(e)}",
+        table.add_row(GROUP_LABELS[name].lower(), fmt_p(e["p_a"]), fmt_p(e["p_b"]), f"{fmt_signed(e['diff'])} {_interval(e)}",
                       f"{e['unpaired_half_width']:.4f}", _narrowing(e), end_section=k == len(rows) - 2)
-    console.print(table)
+    out.print(table)
     h = summary["headline"]["substantive_or_better"]
-    console.print(f"P(substantive or better): {_p(h['p_a'])} -> {_p(h['p_b'])}, "
-                  f"B - A = {_d(h['diff'])} {_interval(h)}", soft_wrap=True)
-    console.print("narrower: the unpaired 95 % interval's width over the paired one "
+    out.print(f"P(substantive or better): {fmt_p(h['p_a'])} -> {fmt_p(h['p_b'])}, "
+                  f"B - A = {fmt_signed(h['diff'])} {_interval(h)}", soft_wrap=True)
+    out.print("narrower: the unpaired 95 % interval's width over the paired one "
                   "(common random numbers; only positively correlated outcomes gain)", soft_wrap=True)
-    console.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
+    out.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
                   f"{summary['seconds']:.2f} s", soft_wrap=True)
     if out is not None:
-        console.print(f"results: {out}", soft_wrap=True)
+        out.print(f"results: {out}", soft_wrap=True)
 
 
 def print_explanation(summary: dict, out: Path | None) -> None:
     """Each event's removal (largest change first), then the Shapley values if any."""
     from rich.table import Table
 
-    console = _console()
+    out = console()
     c = summary["classes"]
-    console.print(f"{summary['scenario']}: P(substantive or better) = {_p(c['substantive_or_better']['p'])}, "
-                  f"P(collapse) = {_p(c['collapse']['p'])} with "
+    out.print(f"{summary['scenario']}: P(substantive or better) = {fmt_p(c['substantive_or_better']['p'])}, "
+                  f"P(collapse) = {fmt_p(c['collapse']['p'])} with "
                   + (f"all {len(summary['events'])} scheduled events" if len(summary["events"]) != 1
                      else "its one scheduled event"),
                   soft_wrap=True)
@@ -109,8 +94,8 @@ def print_explanation(summary: dict, out: Path | None) -> None:
         table.add_column(name, justify=justify, no_wrap=True)
     for ev in summary["events"]:
         s, k = ev["removed"]["substantive_or_better"], ev["removed"]["collapse"]
-        table.add_row(ev["name"], ev["date"], f"{_d(s['diff'])} {_interval(s)}", f"{_d(k['diff'])} {_interval(k)}")
-    console.print(table)
+        table.add_row(ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}", f"{fmt_signed(k['diff'])} {_interval(k)}")
+    out.print(table)
 
     sh = summary["shapley"]
     if sh is not None:
@@ -120,27 +105,27 @@ def print_explanation(summary: dict, out: Path | None) -> None:
         for name, justify in (("event", "left"), ("date", "left"),
                               ("P(substantive or better) [95 %]", "right"), ("P(collapse) [95 %]", "right")):
             table.add_column(name, justify=justify, no_wrap=True)
-        share = lambda v: f"{_d(v['value'])} [{_d(v['low'])}, {_d(v['high'])}]"  # noqa: E731
+        share = lambda v: f"{fmt_signed(v['value'])} [{fmt_signed(v['low'])}, {fmt_signed(v['high'])}]"  # noqa: E731
         for s, k in zip(metrics["substantive_or_better"]["values"], metrics["collapse"]["values"]):
             table.add_row(s["name"], s["date"] or "", share(s), share(k))
         s_tot, k_tot = metrics["substantive_or_better"], metrics["collapse"]
-        table.add_row("sum of the shares", "", _d(s_tot["sum_of_values"]), _d(k_tot["sum_of_values"]),
+        table.add_row("sum of the shares", "", fmt_signed(s_tot["sum_of_values"]), fmt_signed(k_tot["sum_of_values"]),
                       end_section=True)
-        table.add_row("no events", "", _p(s_tot["no_events"]["p"]), _p(k_tot["no_events"]["p"]))
-        table.add_row("all events", "", _p(s_tot["all_events"]["p"]), _p(k_tot["all_events"]["p"]))
-        table.add_row("all - none", "", f"{_d(s_tot['total']['diff'])} {_interval(s_tot['total'])}",
-                      f"{_d(k_tot['total']['diff'])} {_interval(k_tot['total'])}")
-        console.print(table)
+        table.add_row("no events", "", fmt_p(s_tot["no_events"]["p"]), fmt_p(k_tot["no_events"]["p"]))
+        table.add_row("all events", "", fmt_p(s_tot["all_events"]["p"]), fmt_p(k_tot["all_events"]["p"]))
+        table.add_row("all - none", "", f"{fmt_signed(s_tot['total']['diff'])} {_interval(s_tot['total'])}",
+                      f"{fmt_signed(k_tot['total']['diff'])} {_interval(k_tot['total'])}")
+        out.print(table)
         k = sh["events"]
         how = (f"exact over all 2^{k} = {2**k:,} coalitions" if sh["method"] == "exact" else
                f"sampled: one random order of the {k} events per replicate (exact enumeration stops at 12 "
                "events); the intervals include the sampling of orders")
-        console.print(f"Shapley values {how}; {sh['runs']:,} replicates x {sh['runs_per_replicate']:,} runs "
+        out.print(f"Shapley values {how}; {sh['runs']:,} replicates x {sh['runs_per_replicate']:,} runs "
                       "of the model each, on the same random numbers", soft_wrap=True)
-    console.print(f"{summary['runs']:,} replicates per removal, seed entropy {summary['seed_entropy']}, "
+    out.print(f"{summary['runs']:,} replicates per removal, seed entropy {summary['seed_entropy']}, "
                   f"{summary['seconds']:.2f} s", soft_wrap=True)
     if out is not None:
-        console.print(f"results: {out}", soft_wrap=True)
+        out.print(f"results: {out}", soft_wrap=True)
 
 
 # --- Charts ---------------------------------------------------------------------------------
@@ -194,7 +179,7 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
         _tidy(right, "x")
         right.set_title("Difference, paired on the same replicates", fontsize=11)
         fig.suptitle(f"{b} against {a}: {summary['runs']:,} replicates each, common random numbers, "
-                     f"seed {_seed(summary['seed_entropy'])}", fontsize=12)
+                     f"seed {seed_label(summary['seed_entropy'])}", fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
@@ -279,6 +264,3 @@ def _tidy(ax, grid_axis: str) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def _seed(entropy: int) -> str:
-    text = str(entropy)
-    return text if len(text) <= 12 else text[:10] + "..."

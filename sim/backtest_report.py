@@ -7,14 +7,13 @@ same pictures. Pictures are files only (`sim.plots.subplots`: no pyplot, no glob
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from .model import CLASSES
 from .plots import DPI, subplots
+from .reporting import console
 
 __all__ = ["plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
 
@@ -92,13 +91,6 @@ def plot_posterior(summary: dict, path: str | Path) -> None:
 # --- Tables ----------------------------------------------------------------------------------
 
 
-def _console():
-    from rich.console import Console
-
-    console = Console(file=sys.stdout, highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 120
-    return console
 
 
 def _case_table(summary: dict, names: list[str], title: str):
@@ -146,36 +138,36 @@ def _discrimination_line(summary: dict, name: str) -> str:
 
 
 def print_backtest(summary: dict, out: Path) -> None:
-    console = _console()
+    out = console()
     calibrated = "calibrated" in summary["mean_scores"]
     names = ["model", "calibrated"] if calibrated else ["model"]
-    console.print(_case_table(summary, names, "backtest: forecasts (B breakthrough, S substantive, "
+    out.print(_case_table(summary, names, "backtest: forecasts (B breakthrough, S substantive, "
                                               "T talk fest, C collapse) and the observed class"))
     order = ["calibrated", "pooled", "model", "base_rate", "uniform"] if calibrated else ["model", "base_rate", "uniform"]
-    console.print(_score_table(summary, order))
+    out.print(_score_table(summary, order))
     for name in names:
-        console.print(_discrimination_line(summary, name), soft_wrap=True)
+        out.print(_discrimination_line(summary, name), soft_wrap=True)
     if summary.get("pool"):
-        console.print(f"pool: weight on the calibrated model fitted without each case (log score); on all cases "
+        out.print(f"pool: weight on the calibrated model fitted without each case (log score); on all cases "
                       f"{summary['pool']['weight_on_model_all_cases']:.2f}", soft_wrap=True)
     b = summary["bootstrap"]
     runs = sorted({c["runs"] for c in summary["cases"]})
-    console.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
+    out.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
                   f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "
                   f"{summary['log_score_clip']:g}; intervals: {b['resamples']:,} BCa bootstrap resamples of the cases",
                   soft_wrap=True)
-    console.print(f"results: {out}", soft_wrap=True)
+    out.print(f"results: {out}", soft_wrap=True)
 
 
 def print_calibration(summary: dict, out: Path) -> None:
     from rich.table import Table
 
-    console = _console()
+    out = console()
     cal = summary["calibration"]
-    console.print(_case_table(summary, ["calibrated", "calibrated_in_sample"],
+    out.print(_case_table(summary, ["calibrated", "calibrated_in_sample"],
                               "calibrate: each case at the posterior without it (leave-one-out), and with it"))
-    console.print(_score_table(summary, ["calibrated", "calibrated_in_sample", "base_rate", "uniform"]))
-    console.print(_discrimination_line(summary, "calibrated"), soft_wrap=True)
+    out.print(_score_table(summary, ["calibrated", "calibrated_in_sample", "base_rate", "uniform"]))
+    out.print(_discrimination_line(summary, "calibrated"), soft_wrap=True)
     table = Table(title="posterior of the knobs", title_justify="left")
     for column in ("knob", "prior mean", "posterior mean", "sd", "95 % interval"):
         table.add_column(column, justify="left" if column == "knob" else "right")
@@ -184,8 +176,8 @@ def print_calibration(summary: dict, out: Path) -> None:
         edge = " (grid edge)" if s["at_grid_edge"] else ""
         table.add_row(knob["name"], f"{s['prior_mean']:.3g}", f"{s['mean']:.3g}{edge}", f"{s['sd']:.3g}",
                       f"[{s['q025']:.3g}, {s['q975']:.3g}]")
-    console.print(table)
-    console.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
+    out.print(table)
+    out.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
                   f"replicates, {cal['seconds']:.0f} s; {cal['note']}", soft_wrap=True)
-    console.print(f"posterior: {summary['posterior_file']}", soft_wrap=True)
-    console.print(f"results: {out}", soft_wrap=True)
+    out.print(f"posterior: {summary['posterior_file']}", soft_wrap=True)
+    out.print(f"results: {out}", soft_wrap=True)

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from .model import CLASSES
 from .montecarlo import RunResult
+from .reporting import seed_label
 
 __all__ = ["plot_fan", "plot_outcomes", "subplots"]
 
@@ -63,7 +64,7 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
         ax.set_axisbelow(True)
         ax.spines[["top", "right"]].set_visible(False)
         note = ", interrupted" if summary.get("interrupted") else ""
-        seed = _seed(summary["seed_entropy"])
+        seed = seed_label(summary["seed_entropy"])
         ax.set_title(f"{summary['scenario']}: outcome of the summit\n"
                      f"{summary['runs']:,} replicates, seed {seed}{note}", fontsize=12)
         fig.savefig(path, dpi=DPI)
@@ -155,6 +156,3 @@ def _number(value) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _seed(entropy: int) -> str:
-    text = str(entropy)
-    return text if len(text) <= 12 else text[:10] + "..."

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError, Problem
+from ..reporting import fmt_p as fmt
 
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "MONTE_CARLO_OPTIONS",
            "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "arg", "calibration_setting", "check_monte_carlo_options", "command",
@@ -182,6 +183,3 @@ def write_and_show(args: argparse.Namespace, out: Path, summary: dict, plots: di
         show(summary, out)
     return EXIT_OK
 
-
-def fmt(p: float | None) -> str:
-    return "n/a" if p is None else f"{p:.3f}"

@@ -268,9 +268,10 @@ def _analyse(sweep: Sweep, plan: np.ndarray, rows: list[dict], entropy: int) -> 
 def _plot(sweep: Sweep, rows: list[dict], analysis: dict | None, out: Path, entropy: int) -> list[str]:
     from .plots import plot_curves, plot_heatmap, plot_sensitivity  # late: matplotlib is slow to import
 
-    seed = str(entropy) if len(str(entropy)) <= 12 else str(entropy)[:10] + "..."
+    from ..reporting import seed_label
+
     title = (f"{sweep.scenario.name}: {sweep.design} sweep, {len(rows):,} points\n"
-             f"{sweep.runs:,} replicates a point, seed {seed}")
+             f"{sweep.runs:,} replicates a point, seed {seed_label(entropy)}")
     files = []
     if len(sweep.factors) == 1:
         plot_curves(rows, sweep.names[0], title, out / "curves.png")

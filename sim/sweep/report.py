@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from .driver import SweepResult
+from ..reporting import fmt_p
 
 __all__ = ["PointProgress", "print_sweep"]
 
@@ -95,7 +96,7 @@ def _analysis_table(analysis: dict):
         if sobol:
             cells = (_with_interval(ix["S1"], ix["S1_conf"]), _with_interval(ix["ST"], ix["ST_conf"]))
         else:
-            cells = (_with_interval(ix["mu_star"], ix["mu_star_conf"]), _f(ix["mu"]), _f(ix["sigma"]))
+            cells = (_with_interval(ix["mu_star"], ix["mu_star_conf"]), fmt_p(ix["mu"]), fmt_p(ix["sigma"]))
         table.add_row(name, *cells)
     return table
 
@@ -110,12 +111,9 @@ def _header(path: str) -> str:
     return ".".join(parts[:-1]) + ".\n" + parts[-1]
 
 
-def _f(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
-
 
 def _with_interval(v: float | None, half: float | None) -> str:
     if v is None or half is None:
-        return _f(v)
+        return fmt_p(v)
     return f"{v:.3f} [{v - half:.3f}, {v + half:.3f}]"
 

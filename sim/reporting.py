@@ -1,0 +1,39 @@
+"""What every terminal report shares: the console, the number formats, the seed's label.
+
+One place each, so that `run`, `compare`, `explain`, `sweep`, `backtest` and
+`calibrate` print numbers the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["console", "fmt_p", "fmt_signed", "seed_label"]
+
+
+def console():
+    """A rich console on stdout; 120 columns when it is not a terminal (a file, a pipe), so
+    tables do not wrap."""
+    from rich.console import Console
+
+    out = Console(file=sys.stdout, highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 120
+    return out
+
+
+def fmt_p(p: float | None) -> str:
+    """A probability to three places, or n/a."""
+    return "n/a" if p is None else f"{p:.3f}"
+
+
+def fmt_signed(x: float) -> str:
+    """A difference with its sign to four places; exactly 0 as 0."""
+    return "0" if x == 0 else f"{x:+.4f}"
+
+
+def seed_label(entropy: int) -> str:
+    """The seed's entropy, shortened for a plot title when it is long (fresh OS entropy)."""
+    text = str(entropy)
+    return text if len(text) <= 12 else text[:10] + "..."
