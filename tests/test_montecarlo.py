@@ -210,3 +210,13 @@ def test_precision_stops_early_at_a_block_boundary_whatever_the_chunk_size():
     assert half(before, n - BLOCK_SIZE) >= precision
     # And the same replicates as a run of exactly n.
     assert run_replicates(SMALL, runs=n, seed=6).same_as(first)
+
+
+@pytest.mark.parametrize("count, n", [(0, 10), (3, 10), (10, 10), (512, 1024), (1, 100_000), (99_999, 100_000)])
+def test_wilson_interval_equals_scipys(count, n):
+    """Our Wilson interval (kept for the early-stopping loop) equals scipy's binomtest's."""
+    from scipy.stats import binomtest
+
+    ours = wilson(count, n)
+    ci = binomtest(count, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (ours.low, ours.high) == pytest.approx((ci.low, ci.high), abs=1e-12)

@@ -40,11 +40,12 @@ def sample_grid(bounds: np.ndarray, levels: list[int]) -> np.ndarray:
 def sample_lhs(bounds: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """A Latin hypercube of `n` points: each factor's range cut into `n` equal strata,
     one point in each, at a uniform place within it, strata paired at random across
-    factors (McKay, Beckman and Conover 1979)."""
-    d = len(bounds)
-    strata = rng.permuted(np.tile(np.arange(n), (d, 1)), axis=1).T  # (n, d)
-    unit = (strata + rng.random((n, d))) / n
-    return bounds[:, 0] + unit * (bounds[:, 1] - bounds[:, 0])
+    factors (McKay, Beckman and Conover 1979; `scipy.stats.qmc.LatinHypercube`)."""
+    from scipy.stats import qmc
+
+    unit = qmc.LatinHypercube(d=len(bounds), rng=rng).random(n)
+    return qmc.scale(unit, bounds[:, 0], bounds[:, 1]) if np.all(bounds[:, 1] > bounds[:, 0]) else \
+        bounds[:, 0] + unit * (bounds[:, 1] - bounds[:, 0])
 
 
 def sample_sobol(bounds: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
