@@ -44,6 +44,22 @@ def _history_inputs(args: argparse.Namespace):
     return cases, meetings, meetings_path
 
 
+def check_posterior_target(path: Path) -> None:
+    """`--write` may create a file or replace a posterior sim wrote, nothing else."""
+    from ..posterior import load_posterior
+
+    if path.is_dir():
+        raise InputError(Problem("--write", "", "is a directory; name a file", str(path), True))
+    if path.exists():
+        try:
+            load_posterior(path)
+        except InputError:
+            raise InputError(Problem("--write", "", "exists and is not a posterior sim wrote: refusing to replace "
+                                     "it; choose a new path", str(path), True)) from None
+    elif not path.parent.is_dir():
+        raise InputError(Problem("--write", "", "its folder does not exist", str(path), True))
+
+
 @command(
     "backtest", "forecast every scenario of DIR that has an observed: block (as written and, with --calibration, "
                 "posterior predictive) and score the forecasts against the base rate of earlier meetings",
@@ -82,6 +98,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     arg("--workers", type=int, default=1, metavar="N", help="local worker processes (default: 1, this one)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the finished points and start over"),
+    arg("--write", type=Path, metavar="FILE",
+        help="also copy the posterior to FILE, which must not exist or be a posterior sim wrote"),
     *BACKTEST_OPTIONS, *OUTPUT_OPTIONS,
 )
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -91,6 +109,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..sweep.report import PointProgress
 
     spec = load_knobs(args.knobs)
+    if args.write is not None:
+        check_posterior_target(args.write)
     cases, meetings, meetings_path = _history_inputs(args)
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
     with PointProgress() as progress:
@@ -106,6 +126,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                    meetings=None if meetings_path is None else str(meetings_path), overrides=args.overrides)
     cal.posterior.write(out / "posterior.json")
     summary["posterior_file"] = str(out / "posterior.json")
+    if args.write is not None:
+        cal.posterior.write(args.write)
+        summary["posterior_copy"] = str(args.write)
     write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
                    print_calibration, in_place=True)
     return EXIT_OK
