@@ -145,10 +145,12 @@ def explain(
     shapley_runs: int | None = None,
     shapley_method: str = "auto",
     progress: Progress | None = None,
+    knobs=None,
 ) -> Explanation:
     """Each scheduled event removed in turn, paired against the full scenario on the
     same `runs` replicates; with `shapley`, the events' Shapley values too
-    (`shapley_plan` says how many replicates and which method by default)."""
+    (`shapley_plan` says how many replicates and which method by default). `knobs`
+    (a knob setting, e.g. a posterior's) applies to every run."""
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     events = sorted(scenario.events, key=lambda e: (e.date, e.name))
     plan = shapley_plan(len(events), runs, shapley_runs, shapley_method) if shapley else None
@@ -161,12 +163,12 @@ def explain(
     joints = np.zeros((len(events), len(CLASSES), len(CLASSES)), dtype=np.int64)
     counts = np.zeros(len(CLASSES), dtype=np.int64)
     if events:
-        for tables in paired_tables(full, without, entropy, runs, blocks_per_chunk):
+        for tables in paired_tables(full, without, entropy, runs, blocks_per_chunk, knobs):
             joints += tables
             tick(int(tables[0].sum()) * (len(events) + 1))
         counts = joints[0].sum(axis=1)
     else:
-        for chunk in simulate_chunks(full, entropy, runs, blocks_per_chunk):
+        for chunk in simulate_chunks(full, entropy, runs, blocks_per_chunk, knobs=knobs):
             counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
             tick(len(chunk.outcome))
 
@@ -177,7 +179,8 @@ def explain(
     values = None
     if plan is not None:
         method, n, passes = plan
-        values = shapley_values(full, entropy, n, method=method, blocks_per_chunk=blocks_per_chunk, tick=tick)
+        values = shapley_values(full, entropy, n, method=method, blocks_per_chunk=blocks_per_chunk, tick=tick,
+                                knobs=knobs)
     return Explanation(scenario.name, runs, entropy, time.perf_counter() - started, counts, effects, values)
 
 
@@ -201,7 +204,7 @@ def shapley_plan(k: int, runs: int, shapley_runs: int | None = None, method: str
 
 
 def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exact",
-                   blocks_per_chunk: int = 8, tick: Callable[[int], None] | None = None) -> Shapley:
+                   blocks_per_chunk: int = 8, tick: Callable[[int], None] | None = None, knobs=None) -> Shapley:
     """The events' Shapley values on replicates [0, runs) (see `Shapley`)."""
     k = len(model.events)
     metric_classes = {m: np.isin(np.arange(len(CLASSES)), cls) for m, cls in METRICS.items()}
@@ -230,7 +233,7 @@ def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exac
         return [ranks[blocks.first] < m for m in range(k + 1)]
 
     ranks: dict[int, np.ndarray] = {}
-    for start, outcome in simulate_variants(model, entropy, runs, blocks_per_chunk, variants, tick):
+    for start, outcome in simulate_variants(model, entropy, runs, blocks_per_chunk, variants, tick, knobs):
         keep = outcome.shape[1]
         rank_kept = ranks.pop(start // BLOCK_SIZE)[:, :keep] if method == "sampled" else None
         for metric, inside in metric_classes.items():

@@ -51,7 +51,7 @@ def print_comparison(summary: dict, out: Path | None) -> None:
     an unpaired comparison of the same runs would have been."""
     from rich.table import Table
 
-    out = console()
+    con = console()
     a, b = summary["a"]["scenario"], summary["b"]["scenario"]
     table = Table(title=f"A: {a}   B: {b}   (same {summary['runs']:,} replicates, paired)",
                   title_justify="left")
@@ -64,25 +64,25 @@ def print_comparison(summary: dict, out: Path | None) -> None:
     for k, (name, e) in enumerate(rows):
         table.add_row(GROUP_LABELS[name].lower(), fmt_p(e["p_a"]), fmt_p(e["p_b"]), f"{fmt_signed(e['diff'])} {_interval(e)}",
                       f"{e['unpaired_half_width']:.4f}", _narrowing(e), end_section=k == len(rows) - 2)
-    out.print(table)
+    con.print(table)
     h = summary["headline"]["substantive_or_better"]
-    out.print(f"P(substantive or better): {fmt_p(h['p_a'])} -> {fmt_p(h['p_b'])}, "
+    con.print(f"P(substantive or better): {fmt_p(h['p_a'])} -> {fmt_p(h['p_b'])}, "
                   f"B - A = {fmt_signed(h['diff'])} {_interval(h)}", soft_wrap=True)
-    out.print("narrower: the unpaired 95 % interval's width over the paired one "
+    con.print("narrower: the unpaired 95 % interval's width over the paired one "
                   "(common random numbers; only positively correlated outcomes gain)", soft_wrap=True)
-    out.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
+    con.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
                   f"{summary['seconds']:.2f} s", soft_wrap=True)
     if out is not None:
-        out.print(f"results: {out}", soft_wrap=True)
+        con.print(f"results: {out}", soft_wrap=True)
 
 
 def print_explanation(summary: dict, out: Path | None) -> None:
     """Each event's removal (largest change first), then the Shapley values if any."""
     from rich.table import Table
 
-    out = console()
+    con = console()
     c = summary["classes"]
-    out.print(f"{summary['scenario']}: P(substantive or better) = {fmt_p(c['substantive_or_better']['p'])}, "
+    con.print(f"{summary['scenario']}: P(substantive or better) = {fmt_p(c['substantive_or_better']['p'])}, "
                   f"P(collapse) = {fmt_p(c['collapse']['p'])} with "
                   + (f"all {len(summary['events'])} scheduled events" if len(summary["events"]) != 1
                      else "its one scheduled event"),
@@ -95,7 +95,7 @@ def print_explanation(summary: dict, out: Path | None) -> None:
     for ev in summary["events"]:
         s, k = ev["removed"]["substantive_or_better"], ev["removed"]["collapse"]
         table.add_row(ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}", f"{fmt_signed(k['diff'])} {_interval(k)}")
-    out.print(table)
+    con.print(table)
 
     sh = summary["shapley"]
     if sh is not None:
@@ -115,17 +115,17 @@ def print_explanation(summary: dict, out: Path | None) -> None:
         table.add_row("all events", "", fmt_p(s_tot["all_events"]["p"]), fmt_p(k_tot["all_events"]["p"]))
         table.add_row("all - none", "", f"{fmt_signed(s_tot['total']['diff'])} {_interval(s_tot['total'])}",
                       f"{fmt_signed(k_tot['total']['diff'])} {_interval(k_tot['total'])}")
-        out.print(table)
+        con.print(table)
         k = sh["events"]
         how = (f"exact over all 2^{k} = {2**k:,} coalitions" if sh["method"] == "exact" else
                f"sampled: one random order of the {k} events per replicate (exact enumeration stops at 12 "
                "events); the intervals include the sampling of orders")
-        out.print(f"Shapley values {how}; {sh['runs']:,} replicates x {sh['runs_per_replicate']:,} runs "
+        con.print(f"Shapley values {how}; {sh['runs']:,} replicates x {sh['runs_per_replicate']:,} runs "
                       "of the model each, on the same random numbers", soft_wrap=True)
-    out.print(f"{summary['runs']:,} replicates per removal, seed entropy {summary['seed_entropy']}, "
+    con.print(f"{summary['runs']:,} replicates per removal, seed entropy {summary['seed_entropy']}, "
                   f"{summary['seconds']:.2f} s", soft_wrap=True)
     if out is not None:
-        out.print(f"results: {out}", soft_wrap=True)
+        con.print(f"results: {out}", soft_wrap=True)
 
 
 # --- Charts ---------------------------------------------------------------------------------

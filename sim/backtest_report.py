@@ -138,36 +138,36 @@ def _discrimination_line(summary: dict, name: str) -> str:
 
 
 def print_backtest(summary: dict, out: Path) -> None:
-    out = console()
+    con = console()
     calibrated = "calibrated" in summary["mean_scores"]
     names = ["model", "calibrated"] if calibrated else ["model"]
-    out.print(_case_table(summary, names, "backtest: forecasts (B breakthrough, S substantive, "
+    con.print(_case_table(summary, names, "backtest: forecasts (B breakthrough, S substantive, "
                                               "T talk fest, C collapse) and the observed class"))
     order = ["calibrated", "pooled", "model", "base_rate", "uniform"] if calibrated else ["model", "base_rate", "uniform"]
-    out.print(_score_table(summary, order))
+    con.print(_score_table(summary, order))
     for name in names:
-        out.print(_discrimination_line(summary, name), soft_wrap=True)
+        con.print(_discrimination_line(summary, name), soft_wrap=True)
     if summary.get("pool"):
-        out.print(f"pool: weight on the calibrated model fitted without each case (log score); on all cases "
+        con.print(f"pool: weight on the calibrated model fitted without each case (log score); on all cases "
                       f"{summary['pool']['weight_on_model_all_cases']:.2f}", soft_wrap=True)
     b = summary["bootstrap"]
     runs = sorted({c["runs"] for c in summary["cases"]})
-    out.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
+    con.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
                   f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "
                   f"{summary['log_score_clip']:g}; intervals: {b['resamples']:,} BCa bootstrap resamples of the cases",
                   soft_wrap=True)
-    out.print(f"results: {out}", soft_wrap=True)
+    con.print(f"results: {out}", soft_wrap=True)
 
 
 def print_calibration(summary: dict, out: Path) -> None:
     from rich.table import Table
 
-    out = console()
+    con = console()
     cal = summary["calibration"]
-    out.print(_case_table(summary, ["calibrated", "calibrated_in_sample"],
+    con.print(_case_table(summary, ["calibrated", "calibrated_in_sample"],
                               "calibrate: each case at the posterior without it (leave-one-out), and with it"))
-    out.print(_score_table(summary, ["calibrated", "calibrated_in_sample", "base_rate", "uniform"]))
-    out.print(_discrimination_line(summary, "calibrated"), soft_wrap=True)
+    con.print(_score_table(summary, ["calibrated", "calibrated_in_sample", "base_rate", "uniform"]))
+    con.print(_discrimination_line(summary, "calibrated"), soft_wrap=True)
     table = Table(title="posterior of the knobs", title_justify="left")
     for column in ("knob", "prior mean", "posterior mean", "sd", "95 % interval"):
         table.add_column(column, justify="left" if column == "knob" else "right")
@@ -176,8 +176,8 @@ def print_calibration(summary: dict, out: Path) -> None:
         edge = " (grid edge)" if s["at_grid_edge"] else ""
         table.add_row(knob["name"], f"{s['prior_mean']:.3g}", f"{s['mean']:.3g}{edge}", f"{s['sd']:.3g}",
                       f"[{s['q025']:.3g}, {s['q975']:.3g}]")
-    out.print(table)
-    out.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
+    con.print(table)
+    con.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
                   f"replicates, {cal['seconds']:.0f} s; {cal['note']}", soft_wrap=True)
-    out.print(f"posterior: {summary['posterior_file']}", soft_wrap=True)
-    out.print(f"results: {out}", soft_wrap=True)
+    con.print(f"posterior: {summary['posterior_file']}", soft_wrap=True)
+    con.print(f"results: {out}", soft_wrap=True)

@@ -169,16 +169,18 @@ def compare(
     chunk_size: int | None = None,
     progress: Progress | None = None,
     names: tuple[str, str] = ("A", "B"),
+    knobs: tuple | None = None,
 ) -> Comparison:
     """Run `a` and `b` on the same `runs` replicates (common random numbers) and count
     (class under A, class under B). Defaults come from `a`'s `monte_carlo:` block;
-    `names` label the scenarios in the refusal of an unpairable pair."""
+    `names` label the scenarios in the refusal of an unpairable pair; `knobs`, a pair of
+    knob settings (`sim.posterior`), makes both posterior predictive."""
     check_pairable(a, b, *names)
     runs, entropy, blocks_per_chunk = resolve_settings(a, runs, seed, chunk_size)
     started = time.perf_counter()
     joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     done = 0
-    for tables in paired_tables(compile_model(a), [compile_model(b)], entropy, runs, blocks_per_chunk):
+    for tables in paired_tables(compile_model(a), [compile_model(b)], entropy, runs, blocks_per_chunk, knobs):
         joint += tables[0]
         done = int(joint.sum())
         if progress is not None:
@@ -187,11 +189,14 @@ def compare(
 
 
 def paired_tables(base: Model, others: list[Model], entropy: int, runs: int,
-                   blocks_per_chunk: int) -> Iterator[np.ndarray]:
+                  blocks_per_chunk: int, knobs=None) -> Iterator[np.ndarray]:
     """Per chunk, (len(others), 4, 4): replicates by (class under base, class under other).
-    The iterators yield the same replicates in the same order, so they zip."""
+    The iterators yield the same replicates in the same order, so they zip. `knobs`: one
+    knob setting for every model, or one per model (base first)."""
     k = len(CLASSES)
-    streams = [simulate_chunks(m, entropy, runs, blocks_per_chunk) for m in (base, *others)]
+    models = (base, *others)
+    settings = knobs if isinstance(knobs, (tuple, list)) else [knobs] * len(models)
+    streams = [simulate_chunks(m, entropy, runs, blocks_per_chunk, knobs=s) for m, s in zip(models, settings)]
     for chunks in zip(*streams):
         ref = chunks[0].outcome.astype(np.int64) * k
         yield np.stack([np.bincount(ref + c.outcome, minlength=k * k).reshape(k, k) for c in chunks[1:]])

@@ -20,6 +20,7 @@ import fnmatch
 import hashlib
 import json
 import re
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -189,15 +190,22 @@ class KnobSetting:
     def apply(self, model, params: dict[str, np.ndarray], blocks) -> None:
         """Set or shift the knobs' parameters in a chunk's drawn `params` (each (n,)), in place."""
         rows = (blocks.first * BLOCK_SIZE + np.arange(blocks.size)) % len(self.values)
-        if id(model) not in self._targets:
-            self._targets.clear()
-            self._targets[id(model)] = [resolve_knob(k, model.scenario, model) for k in self.knobs]
         for j, knob in enumerate(self.knobs):
             value = self.values[rows, j]
-            for path in self._targets[id(model)][j]:
+            for path in self.targets(model)[j]:
                 spec = model.params[path]
                 drawn = value if knob.kind == "set" else params[path] + value
                 params[path] = np.clip(drawn, spec.low, spec.high)
+
+    def targets(self, model) -> list[list[str]]:
+        """Each knob's parameter paths in `model`, resolved once per model (several models take
+        turns in a paired run, so each keeps its own; a weak reference tells a model that died
+        from a new one at the same address)."""
+        cached = self._targets.get(id(model))
+        if cached is None or cached[0]() is not model:
+            cached = (weakref.ref(model), [resolve_knob(k, model.scenario, model) for k in self.knobs])
+            self._targets[id(model)] = cached
+        return cached[1]
 
     def describe(self) -> dict:
         return {"knobs": [k.model_dump(mode="json") for k in self.knobs], "rows": len(self.values),

@@ -106,6 +106,7 @@ def simulate_chunks(
 def simulate_variants(
     model: Model, entropy: int, runs: int, blocks_per_chunk: int,
     variants: Callable[[Blocks], list[np.ndarray]], tick: Callable[[int], None] | None = None,
+    knobs: KnobApplier | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Run every chunk's replicates once per variant, all on the same draws: for each chunk,
     yield (start, classes (n_variants, n)). `variants(blocks)` gives the chunk's event masks,
@@ -115,7 +116,7 @@ def simulate_variants(
     for first in range(0, blocks_for(runs), blocks_per_chunk):
         blocks = Blocks(entropy, first, min(blocks_per_chunk, blocks_for(runs) - first))
         keep = min(blocks.size, runs - first * BLOCK_SIZE)
-        drawn = draw_state(model, blocks)
+        drawn = draw_state(model, blocks, knobs)
         masks = variants(blocks)
         out = np.empty((len(masks), keep), dtype=np.uint8)
         for v, mask in enumerate(masks):

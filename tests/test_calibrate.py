@@ -274,3 +274,18 @@ def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "knobs.a.path" in err and "c1.yaml" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_compare_and_explain_take_a_posterior(tmp_path, capsys):
+    """compare and explain run posterior predictive: each scenario its own posterior (leave-one-out
+    for a fitted case), on the same random numbers."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    cal.posterior.write(tmp_path / "p.json")
+    assert main(["compare", str(CASES / "c1.yaml"), str(CASES / "c2.yaml"), "--calibration", str(tmp_path / "p.json"),
+                 "--runs", "2048", "--out", str(tmp_path / "cmp"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert summary["calibration"]["a"]["left_out"] == "c1" and summary["calibration"]["b"]["left_out"] == "c2"
+    assert main(["explain", str(CASES / "c1.yaml"), "--calibration", str(tmp_path / "p.json"), "--runs", "2048",
+                 "--out", str(tmp_path / "ex"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "ex" / "summary.json").read_text())["calibration"]["posterior"] == "leave-one-out"

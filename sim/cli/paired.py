@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (OUTPUT_OPTIONS, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_monte_carlo_options,
+from .common import (CALIBRATION_OPTION, calibration_setting, OUTPUT_OPTIONS, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_monte_carlo_options,
                      command, load_all, parse_overrides, progress_bar, write_and_show)
 
 
@@ -19,7 +19,7 @@ from .common import (OUTPUT_OPTIONS, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, chec
         help="override a field of A only (repeatable; --set changes both)"),
     arg("--set-b", dest="overrides_b", action="append", default=[], metavar="PATH=VALUE",
         help="override a field of B only, e.g. compare a file with itself changed (repeatable)"),
-    *PAIRED_OPTIONS, *OUTPUT_OPTIONS,
+    *PAIRED_OPTIONS, CALIBRATION_OPTION, *OUTPUT_OPTIONS,
 )
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_comparison, print_comparison
@@ -30,11 +30,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
     a, b = load_all((args.a, {**both, **only_a}), (args.b, {**both, **only_b}))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
+    (knobs_a, note_a), (knobs_b, note_b) = calibration_setting(args, a), calibration_setting(args, b)
     with progress_bar(args, 2 * total) as progress:
         result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          progress=None if progress is None else (lambda done, n: progress(2 * done, 2 * n)),
-                         names=(str(args.a), str(args.b)))
+                         names=(str(args.a), str(args.b)),
+                         knobs=None if knobs_a is None else (knobs_a, knobs_b))
     summary = summarise_comparison(result, a, b, str(args.a), str(args.b))
+    if note_a is not None:
+        summary["calibration"] = {"a": note_a, "b": note_b}
     overrides = {"both": args.overrides, "a": args.overrides_a, "b": args.overrides_b}
     if any(overrides.values()):
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
@@ -51,7 +55,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         help="also Shapley values over the events (exact up to 12 events, sampled orders above)"),
     arg("--shapley-runs", type=int, metavar="N",
         help="replicates for the Shapley values (default: --runs, capped at about 4 million model runs)"),
-    *OUTPUT_OPTIONS,
+    CALIBRATION_OPTION, *OUTPUT_OPTIONS,
 )
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_explanation, plot_shapley, print_explanation
@@ -70,11 +74,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.shapley:
         _, n, passes = shapley_plan(k, runs, args.shapley_runs)
         total += n * passes
+    knobs, note = calibration_setting(args, scenario)
     with progress_bar(args, total) as progress:
         result = explain(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          shapley=args.shapley, shapley_runs=args.shapley_runs,
-                         progress=None if progress is None else (lambda done, n: progress(done, total)))
+                         progress=None if progress is None else (lambda done, n: progress(done, total)), knobs=knobs)
     summary = summarise_explanation(result, scenario, str(args.scenario))
+    if note is not None:
+        summary["calibration"] = note
     if overrides:
         summary["overrides"] = args.overrides
     out = args.out if args.out is not None else default_out_dir("explain")
