@@ -289,3 +289,27 @@ def test_compare_and_explain_take_a_posterior(tmp_path, capsys):
     assert main(["explain", str(CASES / "c1.yaml"), "--calibration", str(tmp_path / "p.json"), "--runs", "2048",
                  "--out", str(tmp_path / "ex"), "--quiet"]) == 0
     assert json.loads((tmp_path / "ex" / "summary.json").read_text())["calibration"]["posterior"] == "leave-one-out"
+
+
+def test_a_calibration_stopped_midway_keeps_its_points_and_resumes(tmp_path, monkeypatch):
+    """Ctrl-C after 20 points: those are kept; the rerun runs only the rest and gives the same
+    counts as a calibration that was never stopped."""
+    from sim.sweep.store import SweepStore
+
+    cases = load_cases(CASES)
+    spec = load_knobs(CASES / "knobs.yaml")
+    commit, calls = SweepStore.commit, {"n": 0}
+
+    def stop_after_20(self, *args, **kwargs):
+        if calls["n"] == 20:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SweepStore, "commit", stop_after_20)
+    stopped = run_calibration(cases, spec, tmp_path / "cal")
+    assert stopped.interrupted and stopped.points_done == 20 and not stopped.complete
+    monkeypatch.setattr(SweepStore, "commit", commit)
+    resumed = run_calibration(cases, spec, tmp_path / "cal")
+    assert resumed.complete
+    assert np.array_equal(resumed.counts, run_calibration(cases, spec, tmp_path / "fresh").counts)
