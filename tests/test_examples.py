@@ -1,0 +1,70 @@
+"""The example summits in scenarios/examples/: they validate, run, and exercise the
+features they are there to show (k parties, a mediator, a veto player), and the
+commands the folder's README prints work on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import load_scenario, run
+from sim.cli import main
+from sim.loading import scenario_warnings
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "scenarios" / "examples"
+FILES = sorted(EXAMPLES.glob("*.yaml"))
+RUNS = 2048
+
+
+def test_the_three_examples_are_there():
+    """The folder holds the three example scenarios and the meetings table."""
+    assert {p.stem for p in FILES} == {"camp_david_1978", "lausanne_2015", "copenhagen_2009"}
+    assert (EXAMPLES / "meetings.csv").is_file()
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_an_example_validates_without_warnings(path, capsys):
+    """Every example validates and prints no warning."""
+    assert scenario_warnings(load_scenario(path), str(path)) == []
+    assert main(["validate", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("ok:") and err == ""
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_an_example_runs_and_its_probabilities_sum_to_one(path):
+    """Every example runs 2,048 replicates whose class probabilities sum to 1."""
+    scenario = load_scenario(path)
+    result = run(scenario, runs=RUNS, seed=1)
+    assert result.runs == RUNS
+    p = result.counts / result.runs
+    assert np.isclose(p.sum(), 1.0)
+    assert scenario.observed is not None
+
+
+def test_the_examples_exercise_k_parties_a_mediator_and_a_veto_player():
+    """At least one example has 3+ parties, one a mediator, one a veto player, one optional parties."""
+    scenarios = [load_scenario(p) for p in FILES]
+    assert any(len(s.summit.parties) >= 3 for s in scenarios)
+    assert any(s.roles.mediators for s in scenarios)
+    assert any(s.roles.veto for s in scenarios)
+    assert any(s.summit.required is not None and set(s.summit.required) < set(s.summit.parties)
+               for s in scenarios)
+
+
+def test_backtest_of_the_folder_exits_zero(tmp_path, capsys):
+    """`sim backtest scenarios/examples/` scores the three cases against the meetings table."""
+    assert main(["backtest", str(EXAMPLES), "--runs", str(RUNS), "--out", str(tmp_path / "bt")]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("camp_david_1978", "lausanne_2015", "copenhagen_2009"))
+
+
+def test_explain_and_sweep_exit_zero_on_an_example(tmp_path):
+    """`explain` on Camp David and a two-point `sweep` on Lausanne run to completion."""
+    assert main(["explain", str(EXAMPLES / "camp_david_1978.yaml"), "--runs", str(RUNS), "--quiet",
+                 "--out", str(tmp_path / "explain")]) == 0
+    assert main(["sweep", str(EXAMPLES / "lausanne_2015.yaml"), "--runs", str(RUNS), "--quiet",
+                 "--vary", "agents.supreme_leader.issues.enrichment.position=0.0:0.45:2",
+                 "--out", str(tmp_path / "sweep")]) == 0
