@@ -56,7 +56,7 @@ def main() -> None:
         print(f"\n{name} ({n} actors): single 10-round run {single * 1e3:.2f} ms (best of 5)")
 
         def mc(size, chunk):
-            return run_eum_monte_carlo(actors, np.random.default_rng(SEED), size, salience_sd=0.05,
+            return run_eum_monte_carlo(actors, SEED, size, salience_sd=0.05,
                                        chunk_size=chunk)
 
         sweep = {chunk: _best_of(lambda: mc(10_000, chunk), 3) for chunk in CHUNKS}

@@ -23,6 +23,7 @@ from sim.eum import (
     summarise_final_median,
     weighted_median,
 )
+from sim.randomness import BLOCK_SIZE, Blocks
 
 TOL = 1e-9  # only for actor reordering, which changes the order of every sum
 DATA = Path(__file__).resolve().parent / "data" / "eum"
@@ -141,10 +142,11 @@ def test_positions_beyond_the_range_count_as_the_range_apart():
 
 
 def test_monte_carlo_agrees_with_the_published_200_runs(eu):
-    """Salience sd 0.05, 2000 runs: P(final median >= 8.5) and its mean agree with the published run."""
+    """Salience sd 0.05, 4000 runs at a fixed seed: P(final median >= 8.5) and its mean agree with the
+    published 200 runs within 3 combined standard errors."""
     ref = _json("mc_salience_sigma0.05_N200_summary.json")["summary"]
     n_pub = ref["N"]
-    out = run_eum_monte_carlo(eu, np.random.default_rng(20110), 2000, salience_sd=0.05, rounds=10)
+    out = run_eum_monte_carlo(eu, 20110, 4000, salience_sd=0.05, rounds=10)
     ours = summarise_final_median(out.median, threshold=8.5)
     p_pub = ref["frac_final_median_ge_8.5"]
     se_pub = np.sqrt(p_pub * (1 - p_pub) / n_pub)
@@ -153,20 +155,30 @@ def test_monte_carlo_agrees_with_the_published_200_runs(eu):
     assert abs(ours.mean - ref["final_median_mean"]) < 3 * np.hypot(se_mean_pub, ours.se_mean)
 
 
-def test_chunk_size_does_not_change_results(eu):
-    """The same generator state gives the same outcomes whatever the chunk size."""
-    runs = [run_eum_monte_carlo(eu, np.random.default_rng(3), 300, salience_sd=0.05, capability_sd=0.01,
-                                position_sd=0.5, rounds=4, chunk_size=k) for k in (300, 64, 7)]
+def test_chunk_size_and_run_count_do_not_change_a_replicate(eu):
+    """The same seed gives each replicate the same outcome whatever the chunk size or the number of runs."""
+    kw = {"salience_sd": 0.05, "capability_sd": 0.01, "position_sd": 0.5, "rounds": 4}
+    runs = [run_eum_monte_carlo(eu, 3, 2 * BLOCK_SIZE + 5, chunk_size=k, **kw) for k in (5000, BLOCK_SIZE, 37)]
     for other in runs[1:]:
-        np.testing.assert_array_equal(other.median, runs[0].median)
-        np.testing.assert_array_equal(other.mean, runs[0].mean)
+        assert np.array_equal(other.median, runs[0].median) and np.array_equal(other.mean, runs[0].mean)
+    fewer = run_eum_monte_carlo(eu, 3, 100, **kw)
+    assert np.array_equal(fewer.median, runs[0].median[:, :100])
+    assert not np.array_equal(run_eum_monte_carlo(eu, 4, 100, **kw).median, fewer.median)
+
+
+def test_each_quantity_draws_its_own_noise(eu):
+    """Adding position noise leaves the salience noise of every replicate as it was."""
+    blocks = Blocks(11, 2, 1)
+    _, x0, s0 = perturb_inputs(eu, blocks, salience_sd=0.1)
+    _, x1, s1 = perturb_inputs(eu, blocks, salience_sd=0.1, position_sd=1.0)
+    assert np.array_equal(s0, s1) and not np.array_equal(x0, x1)
+    assert np.array_equal(x0, np.repeat(eu.position[:, None], BLOCK_SIZE, axis=1))
 
 
 def test_perturbed_inputs_stay_in_bounds(eu):
     """Perturbed salience stays in [0, 1], capability >= 0, positions in the initial range."""
-    c, x, s = perturb_inputs(eu, np.random.default_rng(1), 5000, salience_sd=0.5, capability_sd=0.5,
-                             position_sd=10)
-    assert c.shape == x.shape == s.shape == (len(eu.names), 5000)
+    c, x, s = perturb_inputs(eu, Blocks(1, 0, 5), salience_sd=0.5, capability_sd=0.5, position_sd=10)
+    assert c.shape == x.shape == s.shape == (len(eu.names), 5 * BLOCK_SIZE)
     assert s.min() >= 0 and s.max() <= 1 and c.min() >= 0
     assert x.min() >= eu.position.min() and x.max() <= eu.position.max()
     assert s.min() == 0 and s.max() == 1  # the clip was exercised
@@ -174,18 +186,25 @@ def test_perturbed_inputs_stay_in_bounds(eu):
 
 def test_zero_sd_leaves_inputs_unchanged(eu):
     """With every sd at 0 each replicate is the input itself."""
-    c, x, s = perturb_inputs(eu, np.random.default_rng(1), 3)
+    c, x, s = perturb_inputs(eu, Blocks(1, 0, 1))
     for got, want in ((c, eu.capability), (x, eu.position), (s, eu.salience)):
-        assert np.array_equal(got, np.repeat(want[:, None], 3, axis=1))
+        assert np.array_equal(got, np.repeat(want[:, None], BLOCK_SIZE, axis=1))
 
 
-@pytest.mark.parametrize("kw", [{"salience_sd": -0.1}, {"position_sd": float("nan")}, {"n": 0}])
+@pytest.mark.parametrize("kw", [{"salience_sd": -0.1}, {"position_sd": float("nan")}, {"capability_sd": np.inf}])
 def test_perturb_inputs_rejects_bad_arguments(eu, kw):
-    """A negative or non-finite sd, or no replicates, is an InputError naming the argument."""
-    args = {"n": 10} | kw
+    """A negative or non-finite sd is an InputError naming the argument."""
     with pytest.raises(InputError) as err:
-        perturb_inputs(eu, np.random.default_rng(0), **args)
+        perturb_inputs(eu, Blocks(0, 0, 1), **kw)
     assert err.value.problems[0].path == next(iter(kw))
+
+
+@pytest.mark.parametrize(("kw", "where"), [({"n": 0}, "n"), ({"chunk_size": 0}, "chunk_size")])
+def test_monte_carlo_rejects_bad_counts(eu, kw, where):
+    """No replicates, or chunks of none, is an InputError naming the argument."""
+    with pytest.raises(InputError) as err:
+        run_eum_monte_carlo(eu, 0, **({"n": 10} | kw))
+    assert err.value.problems[0].path == where
 
 
 # --- weighted median (the paper variant's) -------------------------------------------------
@@ -256,8 +275,8 @@ def test_paper_variant_is_deterministic_and_differs_from_scholz(eu):
 
 def test_paper_variant_rounds_are_batched_exactly(sultan):
     """Paper variant: columns with different inputs evolve as they would alone."""
-    c, x, s = perturb_inputs(sultan, np.random.default_rng(5), 4, salience_sd=0.05)
-    batch = run_eum(c, x, s, rounds=5, variant="paper")
+    c, x, s = perturb_inputs(sultan, Blocks(5, 0, 1), salience_sd=0.05)
+    batch = run_eum(c[:, :4], x[:, :4], s[:, :4], rounds=5, variant="paper")
     for k in range(4):
         alone = run_eum(c[:, k], x[:, k], s[:, k], rounds=5, variant="paper")
         np.testing.assert_allclose(batch.positions[..., k], alone.positions[..., 0], rtol=0, atol=1e-12)

@@ -2,7 +2,9 @@
 
 Inputs are checked here, once; then ``scholz`` runs on the compiled kernels
 (``replication.run_single`` for one replicate, ``batch.run_batch`` for many, bit-for-bit
-equal) and ``paper`` on numpy (``paper.step_paper``).
+equal) and ``paper`` on numpy (``paper.step_paper``).  The Monte Carlo draws its
+perturbations from the project's keyed random streams, block by block, so a seed gives
+the same replicates whatever the chunk size.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError, Problem
+from ..randomness import BLOCK_SIZE, Blocks
 from .actors import Actors
 from .batch import run_batch
 from .paper import step_paper, weighted_mean, weighted_median
@@ -182,38 +185,42 @@ def _as_batch(capability, position, salience):
     return c, x, s
 
 
-def perturb_inputs(actors: Actors, rng: np.random.Generator, n: int, salience_sd=0.0,
-                   capability_sd=0.0, position_sd=0.0):
-    """``n`` perturbed copies of the inputs: (capability, position, salience), each ``(n_actors, n)``.
+def perturb_inputs(actors: Actors, blocks: Blocks, salience_sd=0.0, capability_sd=0.0, position_sd=0.0):
+    """Perturbed inputs for the replicates of ``blocks``: (capability, position, salience),
+    each ``(n_actors, blocks.size)``.
 
-    Each value becomes clip(x + Normal(0, sd), lo, hi): salience in [0, 1], capability
-    >= 0, position within the initial [min, max].  Noise for all three is drawn every
-    time, replicate by replicate, so a draw of n + m equals a draw of n then m, and
-    changing one sd leaves the others' noise as it was.
+    Each value becomes clip(x + Normal(0, sd), lo, hi): capability >= 0, position within
+    the initial [min, max], salience in [0, 1].  Each quantity draws from its own key of
+    the "eum" stream, block by block: replicate i's noise depends on the seed, i and the
+    quantity only, not on the chunk size nor on the other sds.
     """
     sds = {"salience_sd": salience_sd, "capability_sd": capability_sd, "position_sd": position_sd}
     problems = [Problem("perturb_inputs", k, "must be a finite number >= 0", v, True)
                 for k, v in sds.items() if not (np.isfinite(v) and v >= 0)]
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        problems.append(Problem("perturb_inputs", "n", "must be an integer >= 1", n, True))
     if problems:
         raise InputError(problems)
-    noise = rng.standard_normal((n, 3, len(actors.names)))  # replicate-major: chunk-proof
     x0 = actors.position
-    c = np.clip(actors.capability[:, None] + capability_sd * noise[:, 1].T, 0.0, None)
-    x = np.clip(x0[:, None] + position_sd * noise[:, 2].T, x0.min(), x0.max())
-    s = np.clip(actors.salience[:, None] + salience_sd * noise[:, 0].T, 0.0, 1.0)
-    return tuple(np.ascontiguousarray(a) for a in (c, x, s))
+    quantities = (("capability", actors.capability, capability_sd, 0.0, None),
+                  ("position", x0, position_sd, x0.min(), x0.max()),
+                  ("salience", actors.salience, salience_sd, 0.0, 1.0))
+    out = []
+    for key, value, sd, lo, hi in quantities:
+        value = np.repeat(value[:, None], blocks.size, axis=1)
+        if sd > 0:
+            noise = blocks.draw(blocks.rngs("eum", key), lambda rng, size, sl: rng.standard_normal(size),
+                                shape=(len(actors.names),))
+            value = np.clip(value + sd * noise, lo, hi)
+        out.append(value)
+    return tuple(out)
 
 
-def run_eum_monte_carlo(actors: Actors, rng: np.random.Generator, n: int, *, salience_sd=0.0,
-                        capability_sd=0.0, position_sd=0.0, rounds=10, variant="scholz",
-                        q=1.0, chunk_size=None) -> Outcomes:
-    """``n`` replicates of perturbed inputs, run ``chunk_size`` at a time to bound memory.
+def run_eum_monte_carlo(actors: Actors, entropy: int, n: int, *, salience_sd=0.0, capability_sd=0.0,
+                        position_sd=0.0, rounds=10, variant="scholz", q=1.0, chunk_size=None) -> Outcomes:
+    """``n`` replicates of perturbed inputs (``perturb_inputs``) drawn from root ``entropy``.
 
-    Results do not depend on ``chunk_size``; by default it keeps the one
-    ``(n_actors^3, chunk)`` temporary near 2^19 doubles (4 MB, cache-sized), which
-    measured fastest: 512 for 10 actors, 128 for 17.  Returns median and mean per round.
+    Replicates run ``chunk_size`` at a time, rounded up to whole blocks of
+    ``BLOCK_SIZE``; that bounds memory and changes no result.  Returns median and mean
+    per round, ``(rounds + 1, n)``.
     """
     if chunk_size is None:
         chunk_size = default_chunk_size(len(actors.names))
@@ -223,9 +230,13 @@ def run_eum_monte_carlo(actors: Actors, rng: np.random.Generator, n: int, *, sal
     if problems:
         raise InputError(problems)
     median, mean = np.empty((rounds + 1, n)), np.empty((rounds + 1, n))
-    for start in range(0, n, chunk_size):
-        stop = min(n, start + chunk_size)
-        c, x, s = perturb_inputs(actors, rng, stop - start, salience_sd, capability_sd, position_sd)
+    per_chunk, total = -(-chunk_size // BLOCK_SIZE), -(-n // BLOCK_SIZE)
+    for first in range(0, total, per_chunk):
+        blocks = Blocks(entropy, first, min(per_chunk, total - first))
+        start = first * BLOCK_SIZE
+        stop = min(n, start + blocks.size)
+        inputs = perturb_inputs(actors, blocks, salience_sd, capability_sd, position_sd)
+        c, x, s = (a[:, :stop - start] for a in inputs)
         run = _outcomes(c, x, s, rounds, variant, q)
         median[:, start:stop], mean[:, start:stop] = run.median, run.mean
     return Outcomes(median, mean)
@@ -245,8 +256,8 @@ def _outcomes(c, x, s, rounds, variant, q) -> Outcomes:
 
 
 def default_chunk_size(n_actors: int) -> int:
-    """Replicates per chunk: the power of two nearest 2^19 / n_actors^3, in [64, 8192]."""
-    return int(2 ** np.clip(np.rint(np.log2(2**19 / n_actors**3)), 6, 13))
+    """Replicates per chunk: whole blocks keeping the perturbed inputs near 4 MB, 1 to 64 blocks."""
+    return BLOCK_SIZE * int(np.clip(2**19 // (3 * n_actors * BLOCK_SIZE), 1, 64))
 
 
 def summarise_final_median(median: np.ndarray, threshold: float | None = None) -> MedianSummary:
