@@ -288,7 +288,9 @@ def test_paper_variant_rounds_are_batched_exactly(sultan):
     ({"q": 1.5}, "q"),
     ({"salience": [0.5, 1.2]}, "salience"),
     ({"capability": [-1.0, 1.0]}, "capability"),
+    ({"capability": [1e101, 1.0]}, "capability"),
     ({"position": [1.0, float("inf")]}, "position"),
+    ({"position": [1.0, -1e308]}, "position"),
     ({"position": [1.0, 2.0, 3.0]}, ""),
 ])
 def test_run_eum_rejects_bad_input(kw, where):

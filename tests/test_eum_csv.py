@@ -7,24 +7,35 @@ import pytest
 from sim.errors import InputError
 from sim.eum import load_actors_csv
 
-BAD_FILES = [
+HEAD = "Actor,Capability,Position,Salience\n"
+BAD_FILES = [  # (id, file text, [(path, words of the rule, value if any)])
     ("missing column", "Actor,Capability,Position\nA,1,4\nB,2,7\n", [("Salience", "missing column")]),
     ("two missing", "Actor,Position\nA,4\nB,7\n", [("Capability", "missing"), ("Salience", "missing")]),
-    ("not a number", "Actor,Capability,Position,Salience\nA,1,4,0.5\nB,two,7,1\n",
-     [("line 3.Capability", "number", "two")]),
-    ("empty cell", "Actor,Capability,Position,Salience\nA,1,,0.5\nB,2,7,1\n", [("line 2.Position", "number", "")]),
-    ("nan", "Actor,Capability,Position,Salience\nA,1,nan,0.5\nB,2,7,1\n", [("line 2.Position", "finite", "nan")]),
-    ("salience above 1", "Actor,Capability,Position,Salience\nA,1,4,1.5\nB,2,7,1\n",
-     [("line 2.Salience", "between 0 and 1", 1.5)]),
-    ("salience below 0", "Actor,Capability,Position,Salience\nA,1,4,-0.1\nB,2,7,1\n",
-     [("line 2.Salience", "between 0 and 1", -0.1)]),
-    ("negative capability", "Actor,Capability,Position,Salience\nA,-1,4,0.5\nB,2,7,1\n",
-     [("line 2.Capability", ">= 0", -1.0)]),
-    ("one actor", "Actor,Capability,Position,Salience\nA,1,4,0.5\n", [("", "at least two", 1)]),
-    ("no actors", "Actor,Capability,Position,Salience\n", [("", "at least two", 0)]),
+    ("duplicated column", "Actor,Capability,Position,position,Salience\nA,1,4,5,0.5\nB,2,7,8,1\n",
+     [("line 1", "column names must be unique", "Position")]),
+    ("not a number", HEAD + "A,1,4,0.5\nB,two,7,1\n", [("line 3.Capability", "finite number", "two")]),
+    ("empty cell", HEAD + "A,1,,0.5\nB,2,7,1\n", [("line 2.Position", "finite number", "")]),
+    ("nan", HEAD + "A,1,nan,0.5\nB,2,7,1\n", [("line 2.Position", "finite", "nan")]),
+    ("infinite", HEAD + "A,1,4,0.5\nB,-inf,7,1\n", [("line 3.Capability", "finite", "-inf")]),
+    ("overflows to inf", HEAD + "A,1,1e400,0.5\nB,2,7,1\n", [("line 2.Position", "finite", "1e400")]),
+    ("position too large", HEAD + "A,1,1e308,0.5\nB,2,7,1\n",
+     [("line 2.Position", "between -1e+100 and 1e+100", 1e308)]),
+    ("position too negative", HEAD + "A,1,-1e101,0.5\nB,2,7,1\n", [("line 2.Position", "between", -1e101)]),
+    ("capability too large", HEAD + "A,1e200,4,0.5\nB,2,7,1\n", [("line 2.Capability", "<= 1e+100", 1e200)]),
+    ("salience above 1", HEAD + "A,1,4,1.5\nB,2,7,1\n", [("line 2.Salience", "between 0 and 1", 1.5)]),
+    ("salience below 0", HEAD + "A,1,4,-0.1\nB,2,7,1\n", [("line 2.Salience", "between 0 and 1", -0.1)]),
+    ("negative capability", HEAD + "A,-1,4,0.5\nB,2,7,1\n", [("line 2.Capability", ">= 0", -1.0)]),
+    ("no weight", HEAD + "A,0,4,0.5\nB,2,7,0\n", [("Capability, Salience", "no weighted median", 0.0)]),
+    ("extra field", HEAD + "A,1,4,0.5\nB,2,7,1,9\n", [("line 3", "must have 4 fields", 5)]),
+    ("missing field", HEAD + "A,1,4\nB,2,7,1\n", [("line 2", "must have 4 fields", 3)]),
+    ("empty name", HEAD + " ,1,4,0.5\nB,2,7,1\n", [("line 2.Actor", "must not be empty")]),
+    ("one actor", HEAD + "A,1,4,0.5\n", [("", "at least two", 1)]),
+    ("no actors", HEAD, [("", "at least two", 0)]),
     ("empty file", "", [("", "empty")]),
-    ("several at once", "Actor,Capability,Position,Salience\nA,-1,4,2\nB,x,7,1\n",
-     [("line 2.Capability", ">= 0", -1.0), ("line 2.Salience", "between", 2.0), ("line 3.Capability", "number", "x")]),
+    ("blank lines only", "\n  \n,,\n", [("", "empty")]),
+    ("several at once", HEAD + "A,-1,4,2\nB,x,7,1\nC,1,2\n",
+     [("line 2.Capability", ">= 0", -1.0), ("line 2.Salience", "between", 2.0),
+      ("line 3.Capability", "number", "x"), ("line 4", "fields", 3)]),
 ]
 
 
@@ -65,3 +76,10 @@ def test_csv_header_case_and_order_are_free(tmp_path):
     assert actors.names == ("A", "B")
     assert actors.salience.tolist() == [0.5, 1.0] and actors.position.tolist() == [4.0, 7.0]
     assert actors.capability.tolist() == [1.0, 2.0]
+
+
+def test_bounds_themselves_are_accepted(tmp_path):
+    """Capability 1e100, positions +-1e100, salience 0 and 1 are within the rules."""
+    path = tmp_path / "actors.csv"
+    path.write_text(HEAD + "A,1e100,-1e100,0\nB,0,1e100,1\nC,1,0,0.5\n", encoding="utf-8")
+    assert load_actors_csv(path).position.tolist() == [-1e100, 1e100, 0.0]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError, Problem
 from ..randomness import BLOCK_SIZE, Blocks
-from .actors import Actors
+from .actors import MAGNITUDE, Actors
 from .batch import run_batch
 from .paper import step_paper, weighted_mean, weighted_median
 from .replication import run_single
@@ -171,9 +171,9 @@ def _as_batch(capability, position, salience):
         raise InputError(Problem("run_eum", "", "inputs must have matching shapes",
                                  [a.shape for a in arrays], True)) from None
     c, x, s = (_writable(np.broadcast_to(a, shape)) for a in arrays)
-    checks = [("capability", c, (c >= 0) & np.isfinite(c), "must be finite and >= 0"),
+    checks = [("capability", c, (c >= 0) & (c <= MAGNITUDE), f"must be between 0 and {MAGNITUDE:g}"),
               ("salience", s, (s >= 0) & (s <= 1), "must be between 0 and 1"),
-              ("position", x, np.isfinite(x), "must be finite")]
+              ("position", x, np.abs(x) <= MAGNITUDE, f"must be between {-MAGNITUDE:g} and {MAGNITUDE:g}")]
     problems = [Problem("run_eum", name, rule, a[~ok].flat[0], True) for name, a, ok, rule in checks
                 if not ok.all()]
     if shape[0] < 2:
@@ -189,7 +189,7 @@ def perturb_inputs(actors: Actors, blocks: Blocks, salience_sd=0.0, capability_s
     """Perturbed inputs for the replicates of ``blocks``: (capability, position, salience),
     each ``(n_actors, blocks.size)``.
 
-    Each value becomes clip(x + Normal(0, sd), lo, hi): capability >= 0, position within
+    Each value becomes clip(x + Normal(0, sd), lo, hi): capability in [0, 1e100], position within
     the initial [min, max], salience in [0, 1].  Each quantity draws from its own key of
     the "eum" stream, block by block: replicate i's noise depends on the seed, i and the
     quantity only, not on the chunk size nor on the other sds.
@@ -200,7 +200,7 @@ def perturb_inputs(actors: Actors, blocks: Blocks, salience_sd=0.0, capability_s
     if problems:
         raise InputError(problems)
     x0 = actors.position
-    quantities = (("capability", actors.capability, capability_sd, 0.0, None),
+    quantities = (("capability", actors.capability, capability_sd, 0.0, MAGNITUDE),
                   ("position", x0, position_sd, x0.min(), x0.max()),
                   ("salience", actors.salience, salience_sd, 0.0, 1.0))
     out = []
