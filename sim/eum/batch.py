@@ -6,18 +6,17 @@ all replicates of a tile at once, so the loops vectorise across replicates witho
 reordering any replicate's arithmetic.  Replicates are processed in tiles of ``TILE``
 so that the ``(n_actors, n_actors, TILE)`` work arrays stay in cache.
 
-Three shortcuts, each exact:
+Shortcuts, each exact:
 
 - A replicate in which nobody moved is at a fixed point (the next round starts from the
   same positions, so it repeats bit for bit): it drops out and its last round is copied.
   Sultan's actors, for one, never move.
 - ``pow`` (the C library's, as the replication calls it) dominates the cost, so it is
-  called once per actor and distinct position, not per pair of actors; and not at all
-  where the result is known exactly: exponent 1 (every risk-stage exponent), base 0 or 1.
-- The median: the replication scans candidates in CPython set order.  If the candidate
-  found by scanning in input order beats every other position (its vote margin > 0),
-  every scan order ends there; otherwise (ties, ~1 % of discrete data sets) the
-  replication's own scan runs (``replication.set_median``).
+  called once per actor and distinct position, not per pair of actors; not at all where
+  its result is known exactly (exponent 1, as in every risk stage; base 0 or 1); and not
+  for the utilities of a pair that certainly makes no offer (``_utilities``).
+- The median (``median.py``) scans the replication's CPython set order only where the
+  order can matter.
 """
 
 from __future__ import annotations
@@ -28,7 +27,8 @@ from collections import namedtuple
 import numba
 import numpy as np
 
-from .replication import KERNEL, set_median, status_quo
+from .median import summarise
+from .replication import KERNEL, status_quo
 
 __all__ = ["TILE", "run_batch"]
 
@@ -37,10 +37,12 @@ TILE = 64
 actors then take 0.6 MB)."""
 
 Tile = namedtuple("Tile", [
-    "x", "w", "s", "r", "new", "rep", "u_quo", "danger",  # (n_actors, TILE)
-    "share", "support", "u_win", "u_lose",  # (n_actors, n_actors, TILE)
+    "x", "w", "s", "r", "new", "u_quo", "danger", "e_ij", "e_ji", "near",  # (n_actors, TILE)
+    "rep", "need",  # (n_actors, TILE) int, bool
+    "share", "chance", "u_win", "u_lose",  # (n_actors, n_actors, TILE)
     "span", "total", "hi", "lo", "key_c", "at_c", "key_m", "at_m", "votes", "med",  # (TILE,)
-    "has_c", "has_m", "moved", "ok",  # (TILE,) bool
+    "has_m", "moved", "ok",  # (TILE,) bool
+    "lanes",  # (TILE,) int: the replicate in each lane
 ])
 
 
@@ -49,12 +51,13 @@ def make_tile(n):  # pragma: no cover - compiled
     """Work arrays for one tile of ``TILE`` replicates of ``n`` actors."""
     one, two = (n, TILE), (n, n, TILE)
     return Tile(np.zeros(one), np.zeros(one), np.zeros(one), np.zeros(one), np.zeros(one),
-                np.zeros(one, np.int64), np.zeros(one), np.zeros(one),
+                np.zeros(one), np.zeros(one), np.zeros(one), np.zeros(one), np.zeros(one),
+                np.zeros(one, np.int64), np.zeros(one, np.bool_),
                 np.zeros(two), np.zeros(two), np.zeros(two), np.zeros(two),
                 np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE),
                 np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE),
                 np.zeros(TILE, np.bool_), np.zeros(TILE, np.bool_), np.zeros(TILE, np.bool_),
-                np.zeros(TILE, np.bool_))
+                np.zeros(TILE, np.int64))
 
 
 @numba.njit(**KERNEL)
@@ -69,51 +72,63 @@ def run_batch(c, s, x, span, rounds, q, half, positions, risk, median, mean):  #
     """
     n, size = x.shape
     w = c * s
-    record, summarise = positions.shape[0] > 0, median.shape[0] > 0
+    record, summarised = positions.shape[0] > 0, median.shape[0] > 0
     tile = make_tile(n)
     if record:
         positions[0] = x
         risk[0] = 1.0
-    if summarise:
+    active = np.arange(size)  # replicates not yet at a fixed point, in order
+    if summarised:
         for start in range(0, size, TILE):
-            lanes = np.arange(start, min(start + TILE, size))
-            _gather(tile, lanes, x, w, s, span)
-            _summarise(tile, lanes, median[0], mean[0])
-    active = np.arange(size)  # replicates not yet at a fixed point
-    n_active = size
+            m = _gather(tile, active, start, size, x, w, s, span)
+            summarise(tile, m, median[0], mean[0])
     for t in range(1, rounds + 1):
         if record:  # a replicate at its fixed point repeats its last round
             positions[t] = positions[t - 1]
             risk[t] = risk[t - 1]
-        if summarise:
+        if summarised:
             median[t] = median[t - 1]
             mean[t] = mean[t - 1]
         kept = 0
-        for start in range(0, n_active, TILE):
-            lanes = active[start:min(start + TILE, n_active)].copy()
-            _gather(tile, lanes, x, w, s, span)
-            step_tile(tile, lanes.size, q, half)
-            for k in range(lanes.size):
-                x[:, lanes[k]] = tile.new[:, k]
-                if record:
-                    positions[t, :, lanes[k]] = tile.new[:, k]
-                    risk[t, :, lanes[k]] = tile.r[:, k]
-                if tile.moved[k]:
-                    active[kept] = lanes[k]
+        for start in range(0, size, TILE):
+            m = _gather(tile, active, start, size, x, w, s, span)
+            step_tile(tile, m, q, half)
+            for k in range(m):
+                if tile.moved[k]:  # kept <= start + k: overwrites only what is gathered
+                    active[kept] = tile.lanes[k]
                     kept += 1
-            if summarise:
-                tile.x[:] = tile.new
-                _summarise(tile, lanes, median[t], mean[t])
-        n_active = kept
+            tile.x[:, :m] = tile.new[:, :m]
+            _scatter(tile.x, tile.lanes, m, x)
+            if record:
+                _scatter(tile.x, tile.lanes, m, positions[t])
+                _scatter(tile.r, tile.lanes, m, risk[t])
+            if summarised:
+                summarise(tile, m, median[t], mean[t])
+        size = kept
 
 
 @numba.njit(**KERNEL)
-def _gather(tile, lanes, x, w, s, span):  # pragma: no cover - compiled
-    for k in range(lanes.size):
-        tile.x[:, k] = x[:, lanes[k]]
-        tile.w[:, k] = w[:, lanes[k]]
-        tile.s[:, k] = s[:, lanes[k]]
+def _gather(tile, active, start, size, x, w, s, span):  # pragma: no cover - compiled
+    """Copy replicates active[start:start + TILE] into the tile; return how many."""
+    m = min(TILE, size - start)
+    lanes = tile.lanes
+    lanes[:m] = active[start:start + m]
+    for a in range(x.shape[0]):
+        for k in range(m):
+            tile.x[a, k] = x[a, lanes[k]]
+            tile.w[a, k] = w[a, lanes[k]]
+            tile.s[a, k] = s[a, lanes[k]]
+    for k in range(m):
         tile.span[k] = span[lanes[k]] if span[lanes[k]] > 0 else 1.0  # as replication.py
+    return m
+
+
+@numba.njit(**KERNEL)
+def _scatter(values, lanes, m, out):  # pragma: no cover - compiled
+    """out[:, lanes[k]] = values[:, k] for the tile's first m replicates."""
+    for a in range(values.shape[0]):
+        for k in range(m):
+            out[a, lanes[k]] = values[a, k]
 
 
 @numba.njit(**KERNEL)
@@ -127,13 +142,14 @@ def step_tile(tile, m, q, half):  # pragma: no cover - compiled
             for k in range(m):
                 tile.share[a, b, k] = min(abs(x[a, k] - x[b, k]) / tile.span[k], 1.0)
     _sum_all_votes(tile.w, tile.share, tile.total, m)
-    _sum_support(tile.w, tile.share, tile.support, m)
-    _dangers(tile, m, q)
+    _chances(tile.w, tile.share, tile.total, tile.chance, m)
+    _dangers(tile, m)
     _exponents(tile, m)
     # Offer stage, with the new exponents.
-    _powers(tile, m, half)
+    _shares(tile, m, half)
     _sum_all_votes(tile.w, tile.share, tile.total, m)
-    _sum_support(tile.w, tile.share, tile.support, m)
+    _chances(tile.w, tile.share, tile.total, tile.chance, m)
+    _utilities(tile, m)
     tile.moved[:m] = False
     for i in range(n):
         _offers(tile, m, q, i)
@@ -176,32 +192,37 @@ def _sum_all_votes(w, share, total, m):  # pragma: no cover - compiled
 
 
 @numba.njit(**KERNEL)
-def _sum_support(w, share, support, m):  # pragma: no cover - compiled
-    """support[i, j, k] = sum_a max(0, v_a(x_i, x_j)), the numerator of P(x_i over x_j).
+def _chances(w, share, total, chance, m):  # pragma: no cover - compiled
+    """chance[i, j, k] = P(x_i prevails over x_j) = sum_a max(0, v_a(x_i, x_j)) / total[k].
 
-    v_a(x_j, x_i) is -v_a(x_i, x_j) exactly (negation is exact), so each pair is one pass.
+    v_a(x_j, x_i) is -v_a(x_i, x_j) exactly (negation is exact), so each pair is one
+    pass.  It is 0 where x_i = x_j (the shares are equal) and where nobody votes.
     """
     n = w.shape[0]
     for i in range(n):
-        support[i, i, :m] = 0.0
+        chance[i, i, :m] = 0.0
         for j in range(i + 1, n):
-            support[i, j, :m] = 0.0
-            support[j, i, :m] = 0.0
+            chance[i, j, :m] = 0.0
+            chance[j, i, :m] = 0.0
             for a in range(n):
                 for k in range(m):
                     v = w[a, k] * (share[a, j, k] - share[a, i, k])
-                    support[i, j, k] += v if v > 0 else 0.0
-                    support[j, i, k] += -v if v < 0 else 0.0
+                    chance[i, j, k] += v if v > 0 else 0.0
+                    chance[j, i, k] += -v if v < 0 else 0.0
+            for k in range(m):
+                tot = total[k] if total[k] > 0 else np.inf  # the replication divides by 0
+                chance[i, j, k] /= tot
+                chance[j, i, k] /= tot
 
 
 @numba.njit(**KERNEL)
-def _dangers(tile, m, q):  # pragma: no cover - compiled
+def _dangers(tile, m):  # pragma: no cover - compiled
     """danger[a, k] = sum over o != a of EU_a(o -> a), every exponent 1.
 
     With r = 1 the status-quo utility 2 - 4 (0.5)^1 is 0, so subtracting q U_sq is exact
-    to leave out; q is kept in the signature for the reader.
+    to leave out, and (0.5 -+ gap) ** 1.0 is 0.5 -+ gap.
     """
-    x, s, span, total = tile.x, tile.s, tile.span, tile.total
+    x, s, span = tile.x, tile.s, tile.span
     n = x.shape[0]
     for a in range(n):
         tile.danger[a, :m] = 0.0
@@ -209,9 +230,7 @@ def _dangers(tile, m, q):  # pragma: no cover - compiled
             if o == a:
                 continue
             for k in range(m):
-                p = 0.0
-                if x[o, k] != x[a, k] and total[k] > 0:
-                    p = tile.support[o, a, k] / total[k]
+                p = tile.chance[o, a, k]
                 gap = min(0.5 * abs(x[o, k] - x[a, k]) / span[k], 0.5)
                 u_win = 2 - 4 * (0.5 - gap)
                 u_lose = 2 - 4 * (0.5 + gap)
@@ -247,10 +266,9 @@ def _power(base, r):  # pragma: no cover - compiled
 
 
 @numba.njit(**KERNEL)
-def _powers(tile, m, half):  # pragma: no cover - compiled
-    """With the new exponents: share[a, b] = (d_ab / R) ** r_a, and the utilities of a
-    challenge between receiver a and partner b as a sees it: u_win, u_lose ``(n, n)``,
-    u_quo ``(n,)``.  Partners at the position of an earlier actor copy its values."""
+def _shares(tile, m, half):  # pragma: no cover - compiled
+    """With the new exponents: share[a, b] = (d_ab / R) ** r_a ``(n, n)`` and each actor's
+    status-quo utility u_quo ``(n,)``.  Actors at the position of an earlier one copy its share."""
     x, r, rep, span = tile.x, tile.r, tile.rep, tile.span
     n = x.shape[0]
     for a in range(n):
@@ -260,94 +278,109 @@ def _powers(tile, m, half):  # pragma: no cover - compiled
             for k in range(m):
                 first = rep[b, k]
                 if x[b, k] == x[a, k]:
-                    tile.share[a, b, k] = tile.u_win[a, b, k] = tile.u_lose[a, b, k] = 0.0
+                    tile.share[a, b, k] = 0.0
                 elif first < b:
                     tile.share[a, b, k] = tile.share[a, first, k]
+                else:
+                    tile.share[a, b, k] = _power(min(abs(x[a, k] - x[b, k]) / span[k], 1.0), r[a, k])
+
+
+@numba.njit(**KERNEL)
+def _utilities(tile, m):  # pragma: no cover - compiled
+    """u_win[a, b], u_lose[a, b] ``(n, n)``: the utilities of a challenge between receiver a and
+    partner b as a sees it, where an offer from b is possible (else 0, which makes none).
+
+    Every offer needs e_ba > e_ab, and e_ba - e_ab = (u_win - u_lose) D with
+    D = s_b (1 - P_ab) - s_a (1 - P_ba) and u_win - u_lose >= 4 sqrt(2) gap for any
+    exponent in [0.5, 2].  Where gap >= 1e-6 and D <= -1e-6 the difference is below
+    -5e-12, a thousand times the rounding error of the two e's (< 1e-14): no offer, for
+    certain, and no pow.  Partners sharing a position share the pows if any needs them.
+    """
+    x, r, rep, span, s, chance, need = tile.x, tile.r, tile.rep, tile.span, tile.s, tile.chance, tile.need
+    n = x.shape[0]
+    for a in range(n):
+        need[:, :m] = False
+        for b in range(n):
+            for k in range(m):
+                gap = min(0.5 * abs(x[a, k] - x[b, k]) / span[k], 0.5)
+                margin = s[b, k] * (1 - chance[a, b, k]) - s[a, k] * (1 - chance[b, a, k])
+                if not (gap >= 1e-6 and margin <= -1e-6):
+                    need[rep[b, k], k] = True
+        for b in range(n):
+            for k in range(m):
+                first = rep[b, k]
+                if x[b, k] == x[a, k] or not need[first, k]:
+                    tile.u_win[a, b, k] = tile.u_lose[a, b, k] = 0.0
+                elif first < b:
                     tile.u_win[a, b, k] = tile.u_win[a, first, k]
                     tile.u_lose[a, b, k] = tile.u_lose[a, first, k]
                 else:
-                    d = abs(x[a, k] - x[b, k])
-                    gap = min(0.5 * d / span[k], 0.5)
-                    tile.share[a, b, k] = _power(min(d / span[k], 1.0), r[a, k])
+                    gap = min(0.5 * abs(x[a, k] - x[b, k]) / span[k], 0.5)
                     tile.u_win[a, b, k] = 2 - 4 * _power(0.5 - gap, r[a, k])
                     tile.u_lose[a, b, k] = 2 - 4 * _power(0.5 + gap, r[a, k])
 
 
 @numba.njit(**KERNEL)
 def _offers(tile, m, q, i):  # pragma: no cover - compiled
-    """tile.new[i]: the nearest confrontation, else the compromise of least key, else x_i."""
-    x, s, total = tile.x, tile.s, tile.total
-    has_c, key_c, at_c, has_m, key_m, at_m = tile.has_c, tile.key_c, tile.at_c, tile.has_m, tile.key_m, tile.at_m
-    has_c[:m] = False
-    has_m[:m] = False
-    for j in range(x.shape[0]):
-        if j == i:
+    """tile.new[i]: the nearest confrontation, else the compromise of least key, else x_i.
+
+    Python's min keeps the first of equal keys, so an offer replaces the best so far only
+    if its key is strictly less.  The loops are split so that each writes one array and
+    vectorises; compromises (few, and moot beside a confrontation) are settled lane by
+    lane afterwards, in the same order of partners.
+    """
+    x, n = tile.x, tile.x.shape[0]
+    e_ij, e_ji = tile.e_ij, tile.e_ji
+    for j in range(n):
+        _expected(tile.chance[i, j], tile.u_win[i, j], tile.u_lose[i, j], tile.u_quo[i], tile.s[j], q,
+                  e_ij[j], m)
+        _expected(tile.chance[j, i], tile.u_win[i, j], tile.u_lose[i, j], tile.u_quo[i], tile.s[i], q,
+                  e_ji[j], m)
+    key_c, at_c = tile.key_c, tile.at_c
+    key_c[:m] = np.inf  # |x_i - x_j| is finite: inf means no confrontation
+    for j in range(n):
+        near = tile.near[j]
+        for k in range(m):
+            confront = (x[j, k] != x[i, k]) & (e_ji[j, k] > e_ij[j, k]) & (e_ij[j, k] > 0)
+            near[k] = abs(x[i, k] - x[j, k]) if confront else np.inf
+        for k in range(m):
+            take = near[k] < key_c[k]
+            key_c[k] = near[k] if take else key_c[k]
+            at_c[k] = x[j, k] if take else at_c[k]
+    _compromises(tile, m, i)
+    for k in range(m):
+        stay = x[i, k] if not tile.has_m[k] else tile.at_m[k]
+        tile.new[i, k] = at_c[k] if key_c[k] < np.inf else stay
+
+
+@numba.njit(**KERNEL)
+def _expected(chance, u_win, u_lose, u_quo, s, q, out, m):  # pragma: no cover - compiled
+    """out[k] = s (p u_win + (1 - p) u_lose) + (1 - s) u_win - q u_quo, p = chance: one row, ``(TILE,)``."""
+    for k in range(m):
+        p = chance[k]
+        out[k] = s[k] * (p * u_win[k] + (1 - p) * u_lose[k]) + (1 - s[k]) * u_win[k] - q * u_quo[k]
+
+
+@numba.njit(**KERNEL)
+def _compromises(tile, m, i):  # pragma: no cover - compiled
+    """The compromise of least key (|e_ij| x_i + |e_ji| x_j) / (|e_ij| + |e_ji|) for receiver i,
+    in the lanes without a confrontation: tile.has_m, tile.at_m."""
+    x, e_ij, e_ji, offered, count = tile.x, tile.e_ij, tile.e_ji, tile.near, tile.votes
+    count[:m] = 0.0
+    for j in range(x.shape[0]):  # which lanes have one at all: vectorised
+        for k in range(m):
+            yes = (tile.key_c[k] == np.inf) & (x[j, k] != x[i, k]) & (e_ji[j, k] > 0) & (0 > e_ij[j, k])
+            offered[j, k] = 1.0 if yes & (e_ji[j, k] > abs(e_ij[j, k])) else 0.0
+            count[k] += offered[j, k]
+    tile.has_m[:m] = False
+    for k in range(m):
+        if count[k] == 0:
             continue
-        for k in range(m):
-            xi, xj = x[i, k], x[j, k]
-            tot = total[k] if total[k] > 0 else np.inf  # no votes at all: probability 0
-            p_ij, p_ji = tile.support[i, j, k] / tot, tile.support[j, i, k] / tot
-            u_win, u_lose, u_quo = tile.u_win[i, j, k], tile.u_lose[i, j, k], tile.u_quo[i, k]
-            e_ij = s[j, k] * (p_ij * u_win + (1 - p_ij) * u_lose) + (1 - s[j, k]) * u_win - q * u_quo
-            e_ji = s[i, k] * (p_ji * u_win + (1 - p_ji) * u_lose) + (1 - s[i, k]) * u_win - q * u_quo
-            offered = xj != xi
-            confront = offered & (e_ji > e_ij) & (e_ij > 0)
-            compromise = offered & (e_ji > 0) & (0 > e_ij) & (e_ji > abs(e_ij))  # excludes confront
-            # Python's min keeps the first of equal keys: take a new offer only if strictly less.
-            key = abs(xi - xj)
-            take = confront & ((not has_c[k]) | (key < key_c[k]))
-            key_c[k] = key if take else key_c[k]
-            at_c[k] = xj if take else at_c[k]
-            has_c[k] |= confront
-            key = (abs(e_ij) * xi + abs(e_ji) * xj) / (abs(e_ij) + abs(e_ji))
-            take = compromise & ((not has_m[k]) | (key < key_m[k]))
-            key_m[k] = key if take else key_m[k]
-            at_m[k] = xi + (xj - xi) * abs(e_ij / e_ji) if take else at_m[k]
-            has_m[k] |= compromise
-    for k in range(m):
-        tile.new[i, k] = at_c[k] if has_c[k] else (at_m[k] if has_m[k] else x[i, k])
-
-
-@numba.njit(**KERNEL)
-def _summarise(tile, lanes, median, mean):  # pragma: no cover - compiled
-    """median[lanes], mean[lanes] of the tile's positions tile.x, as the replication reports them."""
-    x, w, span, m = tile.x, tile.w, tile.span, lanes.size
-    n = x.shape[0]
-    top, bottom, med, votes, ok = tile.hi, tile.lo, tile.med, tile.votes, tile.ok  # hi, lo: free here
-    top[:m] = 0.0
-    bottom[:m] = 0.0
-    for a in range(n):
-        for k in range(m):
-            top[k] += w[a, k] * x[a, k]
-            bottom[k] += w[a, k]
-    for k in range(m):
-        if bottom[k] > 0:
-            mean[lanes[k]] = top[k] / bottom[k]
-        else:  # nobody has weight: the plain mean
-            plain = 0.0
-            for a in range(n):
-                plain += x[a, k]
-            mean[lanes[k]] = plain / n
-    med[:m] = x[0, :m]
-    for j in range(1, n):  # scan in input order: a candidate
-        _margin(x, w, span, med, j, votes, m)
-        for k in range(m):
-            if votes[k] < 0:  # x_j beats the incumbent
-                med[k] = x[j, k]
-    ok[:m] = True
-    for j in range(n):  # does the candidate beat every other position?
-        _margin(x, w, span, med, j, votes, m)
-        for k in range(m):
-            ok[k] &= (x[j, k] == med[k]) | (votes[k] > 0)
-    for k in range(m):
-        median[lanes[k]] = med[k] if ok[k] else set_median(x[:, k].copy(), w[:, k].copy(), span[k])
-
-
-@numba.njit(**KERNEL)
-def _margin(x, w, span, med, j, votes, m):  # pragma: no cover - compiled
-    """votes[k] = sum_a v_a(med, x_j) at exponent 1, in actor order: > 0 if med beats x_j."""
-    votes[:m] = 0.0
-    for a in range(x.shape[0]):
-        for k in range(m):
-            votes[k] += w[a, k] * (min(abs(x[a, k] - x[j, k]) / span[k], 1.0)
-                                   - min(abs(x[a, k] - med[k]) / span[k], 1.0))
+        for j in range(x.shape[0]):  # in partner order: the first of equal keys stays
+            if offered[j, k] == 0:
+                continue
+            a, b, xi, xj = abs(e_ij[j, k]), abs(e_ji[j, k]), x[i, k], x[j, k]
+            key = (a * xi + b * xj) / (a + b)
+            if not tile.has_m[k] or key < tile.key_m[k]:
+                tile.has_m[k], tile.key_m[k] = True, key
+                tile.at_m[k] = xi + (xj - xi) * abs(e_ij[j, k] / e_ji[j, k])
