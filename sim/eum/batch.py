@@ -97,7 +97,9 @@ def run_batch(c, s, x, span, rounds, q, half, positions, risk, median, mean):  #
                 if tile.moved[k]:  # kept <= start + k: overwrites only what is gathered
                     active[kept] = tile.lanes[k]
                     kept += 1
-            tile.x[:, :m] = tile.new[:, :m]
+            for a in range(n):
+                for k in range(m):
+                    tile.x[a, k] = tile.new[a, k]
             _scatter(tile.x, tile.lanes, m, x)
             if record:
                 _scatter(tile.x, tile.lanes, m, positions[t])
@@ -112,7 +114,8 @@ def _gather(tile, active, start, size, x, w, s, span):  # pragma: no cover - com
     """Copy replicates active[start:start + TILE] into the tile; return how many."""
     m = min(TILE, size - start)
     lanes = tile.lanes
-    lanes[:m] = active[start:start + m]
+    for k in range(m):
+        lanes[k] = active[start + k]
     for a in range(x.shape[0]):
         for k in range(m):
             tile.x[a, k] = x[a, lanes[k]]
@@ -150,7 +153,8 @@ def step_tile(tile, m, q, half):  # pragma: no cover - compiled
     _sum_all_votes(tile.w, tile.share, tile.total, m)
     _chances(tile.w, tile.share, tile.total, tile.chance, m)
     _utilities(tile, m)
-    tile.moved[:m] = False
+    for k in range(m):
+        tile.moved[k] = False
     for i in range(n):
         _offers(tile, m, q, i)
     for i in range(n):
@@ -181,7 +185,8 @@ def _find_repeats(x, rep, m):  # pragma: no cover - compiled
 def _sum_all_votes(w, share, total, m):  # pragma: no cover - compiled
     """total[k] = sum_a sum_b sum_c |w_a (share[a, c] - share[a, b])|, in that loop order."""
     n = w.shape[0]
-    total[:m] = 0.0
+    for k in range(m):
+        total[k] = 0.0
     for a in range(n):
         for b in range(n):
             for c in range(n):
@@ -200,10 +205,11 @@ def _chances(w, share, total, chance, m):  # pragma: no cover - compiled
     """
     n = w.shape[0]
     for i in range(n):
-        chance[i, i, :m] = 0.0
+        for k in range(m):
+            chance[i, i, k] = 0.0
         for j in range(i + 1, n):
-            chance[i, j, :m] = 0.0
-            chance[j, i, :m] = 0.0
+            for k in range(m):
+                chance[i, j, k] = chance[j, i, k] = 0.0
             for a in range(n):
                 for k in range(m):
                     v = w[a, k] * (share[a, j, k] - share[a, i, k])
@@ -225,7 +231,8 @@ def _dangers(tile, m):  # pragma: no cover - compiled
     x, s, span = tile.x, tile.s, tile.span
     n = x.shape[0]
     for a in range(n):
-        tile.danger[a, :m] = 0.0
+        for k in range(m):
+            tile.danger[a, k] = 0.0
         for o in range(n):
             if o == a:
                 continue
@@ -242,8 +249,8 @@ def _exponents(tile, m):  # pragma: no cover - compiled
     """r_a = (1 - R_a / 3) / (1 + R_a / 3), R_a = (2 D_a - D_max - D_min) / (D_max - D_min)."""
     danger, hi, lo = tile.danger, tile.hi, tile.lo
     n = danger.shape[0]
-    hi[:m] = danger[0, :m]
-    lo[:m] = danger[0, :m]
+    for k in range(m):
+        hi[k] = lo[k] = danger[0, k]
     for a in range(1, n):  # Python's max and min: the first of equals stays
         for k in range(m):
             if danger[a, k] > hi[k]:  # noqa: PLR1730 (numba's max may not keep the first)
@@ -299,7 +306,9 @@ def _utilities(tile, m):  # pragma: no cover - compiled
     x, r, rep, span, s, chance, need = tile.x, tile.r, tile.rep, tile.span, tile.s, tile.chance, tile.need
     n = x.shape[0]
     for a in range(n):
-        need[:, :m] = False
+        for b in range(n):
+            for k in range(m):
+                need[b, k] = False
         for b in range(n):
             for k in range(m):
                 gap = min(0.5 * abs(x[a, k] - x[b, k]) / span[k], 0.5)
@@ -329,23 +338,27 @@ def _offers(tile, m, q, i):  # pragma: no cover - compiled
     vectorises; compromises (few, and moot beside a confrontation) are settled lane by
     lane afterwards, in the same order of partners.
     """
-    x, n = tile.x, tile.x.shape[0]
-    e_ij, e_ji = tile.e_ij, tile.e_ji
+    x, s, n, chance, u_win, u_lose, u_quo = tile.x, tile.s, tile.x.shape[0], tile.chance, tile.u_win, \
+        tile.u_lose, tile.u_quo
+    e_ij, e_ji, near, key_c, at_c = tile.e_ij, tile.e_ji, tile.near, tile.key_c, tile.at_c
+    for j in range(n):  # no array views here: each would cost an atomic reference count
+        for k in range(m):
+            p = chance[i, j, k]
+            e_ij[j, k] = (s[j, k] * (p * u_win[i, j, k] + (1 - p) * u_lose[i, j, k]) + (1 - s[j, k]) * u_win[i, j, k]
+                          - q * u_quo[i, k])
+        for k in range(m):
+            p = chance[j, i, k]
+            e_ji[j, k] = (s[i, k] * (p * u_win[i, j, k] + (1 - p) * u_lose[i, j, k]) + (1 - s[i, k]) * u_win[i, j, k]
+                          - q * u_quo[i, k])
+    for k in range(m):
+        key_c[k] = np.inf  # |x_i - x_j| is finite: inf means no confrontation
     for j in range(n):
-        _expected(tile.chance[i, j], tile.u_win[i, j], tile.u_lose[i, j], tile.u_quo[i], tile.s[j], q,
-                  e_ij[j], m)
-        _expected(tile.chance[j, i], tile.u_win[i, j], tile.u_lose[i, j], tile.u_quo[i], tile.s[i], q,
-                  e_ji[j], m)
-    key_c, at_c = tile.key_c, tile.at_c
-    key_c[:m] = np.inf  # |x_i - x_j| is finite: inf means no confrontation
-    for j in range(n):
-        near = tile.near[j]
         for k in range(m):
             confront = (x[j, k] != x[i, k]) & (e_ji[j, k] > e_ij[j, k]) & (e_ij[j, k] > 0)
-            near[k] = abs(x[i, k] - x[j, k]) if confront else np.inf
+            near[j, k] = abs(x[i, k] - x[j, k]) if confront else np.inf
         for k in range(m):
-            take = near[k] < key_c[k]
-            key_c[k] = near[k] if take else key_c[k]
+            take = near[j, k] < key_c[k]
+            key_c[k] = near[j, k] if take else key_c[k]
             at_c[k] = x[j, k] if take else at_c[k]
     _compromises(tile, m, i)
     for k in range(m):
@@ -354,25 +367,19 @@ def _offers(tile, m, q, i):  # pragma: no cover - compiled
 
 
 @numba.njit(**KERNEL)
-def _expected(chance, u_win, u_lose, u_quo, s, q, out, m):  # pragma: no cover - compiled
-    """out[k] = s (p u_win + (1 - p) u_lose) + (1 - s) u_win - q u_quo, p = chance: one row, ``(TILE,)``."""
-    for k in range(m):
-        p = chance[k]
-        out[k] = s[k] * (p * u_win[k] + (1 - p) * u_lose[k]) + (1 - s[k]) * u_win[k] - q * u_quo[k]
-
-
-@numba.njit(**KERNEL)
 def _compromises(tile, m, i):  # pragma: no cover - compiled
     """The compromise of least key (|e_ij| x_i + |e_ji| x_j) / (|e_ij| + |e_ji|) for receiver i,
     in the lanes without a confrontation: tile.has_m, tile.at_m."""
     x, e_ij, e_ji, offered, count = tile.x, tile.e_ij, tile.e_ji, tile.near, tile.votes
-    count[:m] = 0.0
+    for k in range(m):
+        count[k] = 0.0
     for j in range(x.shape[0]):  # which lanes have one at all: vectorised
         for k in range(m):
             yes = (tile.key_c[k] == np.inf) & (x[j, k] != x[i, k]) & (e_ji[j, k] > 0) & (0 > e_ij[j, k])
             offered[j, k] = 1.0 if yes & (e_ji[j, k] > abs(e_ij[j, k])) else 0.0
             count[k] += offered[j, k]
-    tile.has_m[:m] = False
+    for k in range(m):
+        tile.has_m[k] = False
     for k in range(m):
         if count[k] == 0:
             continue

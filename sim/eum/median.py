@@ -30,8 +30,8 @@ def summarise(tile, m, median, mean):  # pragma: no cover - compiled
 def _mean(tile, m, mean):  # pragma: no cover - compiled
     x, w, lanes, top, bottom = tile.x, tile.w, tile.lanes, tile.hi, tile.lo  # hi, lo: free here
     n = x.shape[0]
-    top[:m] = 0.0
-    bottom[:m] = 0.0
+    for k in range(m):
+        top[k] = bottom[k] = 0.0
     for a in range(n):
         for k in range(m):
             top[k] += w[a, k] * x[a, k]
@@ -58,8 +58,11 @@ def _median(tile, m, median):  # pragma: no cover - compiled
         for b in range(n):
             for k in range(m):
                 delta[a, b, k] = min(abs(x[a, k] - x[b, k]) / span[k], 1.0)
-    med[:m] = x[0, :m]
-    near[:, :m] = delta[:, 0, :m]
+    for k in range(m):
+        med[k] = x[0, k]
+    for a in range(n):
+        for k in range(m):
+            near[a, k] = delta[a, 0, k]
     for j in range(1, n):
         _margin(w, delta, near, j, votes, m)
         for k in range(m):
@@ -68,7 +71,8 @@ def _median(tile, m, median):  # pragma: no cover - compiled
         for a in range(n):
             for k in range(m):
                 near[a, k] = delta[a, j, k] if ok[k] else near[a, k]
-    ok[:m] = True
+    for k in range(m):
+        ok[k] = True
     for j in range(n):
         _margin(w, delta, near, j, votes, m)
         for k in range(m):
@@ -81,7 +85,8 @@ def _median(tile, m, median):  # pragma: no cover - compiled
 def _margin(w, delta, near, j, votes, m):  # pragma: no cover - compiled
     """votes[k] = sum_a v_a(candidate, x_j) at exponent 1, in actor order: > 0 if the
     candidate beats x_j (``near``: each actor's distance to the candidate)."""
-    votes[:m] = 0.0
+    for k in range(m):
+        votes[k] = 0.0
     for a in range(w.shape[0]):
         for k in range(m):
             votes[k] += w[a, k] * (delta[a, j, k] - near[a, k])
