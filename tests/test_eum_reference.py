@@ -192,7 +192,7 @@ def test_oracle_reproduces_the_recorded_rounds_to_the_bit(name):
         assert (median, mean) == (rec["median_position"], rec["mean_position"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(data_sets(), st.sampled_from([1.0, 1.0, 0.5, 0.0]))
 def test_single_run_kernel_equals_the_oracle_bit_for_bit(data, q):
     """On generated data sets the compiled single-run kernel equals the oracle exactly, every round."""
@@ -204,7 +204,7 @@ def test_single_run_kernel_equals_the_oracle_bit_for_bit(data, q):
         assert np.array_equal(ours, theirs), field
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.lists(data_sets(max_actors=6), min_size=1, max_size=3), st.integers(1, 2 * TILE + 3),
        st.sampled_from([1.0, 0.5]))
 def test_batched_kernel_equals_the_single_run_kernel_replicate_by_replicate(sets, size, q):
