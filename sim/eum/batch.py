@@ -39,7 +39,7 @@ actors then take 0.6 MB)."""
 Tile = namedtuple("Tile", [
     "x", "w", "s", "r", "new", "u_quo", "danger", "e_ij", "e_ji", "near",  # (n_actors, TILE)
     "rep", "need",  # (n_actors, TILE) int, bool
-    "share", "chance", "u_win", "u_lose",  # (n_actors, n_actors, TILE)
+    "unit", "gap", "share", "chance", "u_win", "u_lose",  # (n_actors, n_actors, TILE)
     "span", "total", "hi", "lo", "key_c", "at_c", "key_m", "at_m", "votes", "med",  # (TILE,)
     "has_m", "moved", "ok",  # (TILE,) bool
     "lanes",  # (TILE,) int: the replicate in each lane
@@ -53,7 +53,7 @@ def make_tile(n):  # pragma: no cover - compiled
     return Tile(np.zeros(one), np.zeros(one), np.zeros(one), np.zeros(one), np.zeros(one),
                 np.zeros(one), np.zeros(one), np.zeros(one), np.zeros(one), np.zeros(one),
                 np.zeros(one, np.int64), np.zeros(one, np.bool_),
-                np.zeros(two), np.zeros(two), np.zeros(two), np.zeros(two),
+                np.zeros(two), np.zeros(two), np.zeros(two), np.zeros(two), np.zeros(two), np.zeros(two),
                 np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE),
                 np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE),
                 np.zeros(TILE, np.bool_), np.zeros(TILE, np.bool_), np.zeros(TILE, np.bool_),
@@ -139,13 +139,16 @@ def step_tile(tile, m, q, half):  # pragma: no cover - compiled
     """One round for replicates [0, m) of the tile: tile.new, tile.r and tile.moved."""
     x, n = tile.x, tile.x.shape[0]
     _find_repeats(x, tile.rep, m)
-    # Risk stage, every exponent 1: (d / R) ** 1.0 is d / R exactly, no pow needed.
+    # d / R and 0.5 d / R, capped, once: each is the base of a pow below.
     for a in range(n):
         for b in range(n):
             for k in range(m):
-                tile.share[a, b, k] = min(abs(x[a, k] - x[b, k]) / tile.span[k], 1.0)
-    _sum_all_votes(tile.w, tile.share, tile.total, m)
-    _chances(tile.w, tile.share, tile.total, tile.chance, m)
+                d = abs(x[a, k] - x[b, k])
+                tile.unit[a, b, k] = min(d / tile.span[k], 1.0)
+                tile.gap[a, b, k] = min(0.5 * d / tile.span[k], 0.5)
+    # Risk stage, every exponent 1: (d / R) ** 1.0 is d / R exactly, no pow needed.
+    _sum_all_votes(tile.w, tile.unit, tile.total, m)
+    _chances(tile.w, tile.unit, tile.total, tile.chance, m)
     _dangers(tile, m)
     _exponents(tile, m)
     # Offer stage, with the new exponents.
@@ -238,7 +241,7 @@ def _dangers(tile, m):  # pragma: no cover - compiled
                 continue
             for k in range(m):
                 p = tile.chance[o, a, k]
-                gap = min(0.5 * abs(x[o, k] - x[a, k]) / span[k], 0.5)
+                gap = tile.gap[o, a, k]
                 u_win = 2 - 4 * (0.5 - gap)
                 u_lose = 2 - 4 * (0.5 + gap)
                 tile.danger[a, k] += s[a, k] * (p * u_win + (1 - p) * u_lose) + (1 - s[a, k]) * u_win
@@ -289,7 +292,7 @@ def _shares(tile, m, half):  # pragma: no cover - compiled
                 elif first < b:
                     tile.share[a, b, k] = tile.share[a, first, k]
                 else:
-                    tile.share[a, b, k] = _power(min(abs(x[a, k] - x[b, k]) / span[k], 1.0), r[a, k])
+                    tile.share[a, b, k] = _power(tile.unit[a, b, k], r[a, k])
 
 
 @numba.njit(**KERNEL)
@@ -311,7 +314,7 @@ def _utilities(tile, m):  # pragma: no cover - compiled
                 need[b, k] = False
         for b in range(n):
             for k in range(m):
-                gap = min(0.5 * abs(x[a, k] - x[b, k]) / span[k], 0.5)
+                gap = tile.gap[a, b, k]
                 margin = s[b, k] * (1 - chance[a, b, k]) - s[a, k] * (1 - chance[b, a, k])
                 if not (gap >= 1e-6 and margin <= -1e-6):
                     need[rep[b, k], k] = True
@@ -324,7 +327,7 @@ def _utilities(tile, m):  # pragma: no cover - compiled
                     tile.u_win[a, b, k] = tile.u_win[a, first, k]
                     tile.u_lose[a, b, k] = tile.u_lose[a, first, k]
                 else:
-                    gap = min(0.5 * abs(x[a, k] - x[b, k]) / span[k], 0.5)
+                    gap = tile.gap[a, b, k]
                     tile.u_win[a, b, k] = 2 - 4 * _power(0.5 - gap, r[a, k])
                     tile.u_lose[a, b, k] = 2 - 4 * _power(0.5 + gap, r[a, k])
 
