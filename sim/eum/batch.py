@@ -231,7 +231,7 @@ def _dangers(tile, m):  # pragma: no cover - compiled
     With r = 1 the status-quo utility 2 - 4 (0.5)^1 is 0, so subtracting q U_sq is exact
     to leave out, and (0.5 -+ gap) ** 1.0 is 0.5 -+ gap.
     """
-    x, s, span = tile.x, tile.s, tile.span
+    x, s = tile.x, tile.s
     n = x.shape[0]
     for a in range(n):
         for k in range(m):
@@ -279,7 +279,7 @@ def _power(base, r):  # pragma: no cover - compiled
 def _shares(tile, m, half):  # pragma: no cover - compiled
     """With the new exponents: share[a, b] = (d_ab / R) ** r_a ``(n, n)`` and each actor's
     status-quo utility u_quo ``(n,)``.  Actors at the position of an earlier one copy its share."""
-    x, r, rep, span = tile.x, tile.r, tile.rep, tile.span
+    x, r, rep = tile.x, tile.r, tile.rep
     n = x.shape[0]
     for a in range(n):
         for k in range(m):
@@ -306,7 +306,7 @@ def _utilities(tile, m):  # pragma: no cover - compiled
     -5e-12, a thousand times the rounding error of the two e's (< 1e-14): no offer, for
     certain, and no pow.  Partners sharing a position share the pows if any needs them.
     """
-    x, r, rep, span, s, chance, need = tile.x, tile.r, tile.rep, tile.span, tile.s, tile.chance, tile.need
+    x, r, rep, s, chance, need = tile.x, tile.r, tile.rep, tile.s, tile.chance, tile.need
     n = x.shape[0]
     for a in range(n):
         for b in range(n):
