@@ -33,8 +33,8 @@ from .replication import KERNEL, status_quo
 __all__ = ["TILE", "run_batch"]
 
 TILE = 64
-"""Replicates per tile: 64 measured fastest for 4 to 17 actors (the work arrays of 17
-actors then take 0.6 MB)."""
+"""Replicates per tile: 32 was slower, 128 no faster, for 4 to 17 actors (the work
+arrays of 17 actors take 0.9 MB, within a core's L2 cache)."""
 
 Tile = namedtuple("Tile", [
     "x", "w", "s", "r", "new", "u_quo", "danger", "e_ij", "e_ji", "near",  # (n_actors, TILE)
