@@ -123,6 +123,7 @@ def step_eum(position, capability, salience, position_range, *, variant="scholz"
 
 def advance_eum(position, capability, salience, position_range, rounds, *, variant="scholz", q=1.0):
     """The positions ``(n_actors, n_replicates)`` after ``rounds`` rounds; arguments as step_eum."""
+    _check_options("advance_eum", variant, rounds, q)
     if variant == "paper" or rounds == 0:
         for _ in range(rounds):
             position, _ = step_eum(position, capability, salience, position_range, variant=variant, q=q)
