@@ -20,7 +20,7 @@ __all__ = ["BIT_GENERATOR", "BLOCK_SIZE", "STREAMS", "Blocks", "blocks_for", "ma
 BLOCK_SIZE = 1024
 """Replicates per block. Changing it changes every result: never do."""
 
-STREAMS = ("parameters", "events", "incidents", "diplomacy", "summit", "attribution")
+STREAMS = ("parameters", "events", "incidents", "diplomacy", "summit", "attribution", "eum")
 """Stream names. Only ever append, so old seeds keep meaning the same thing."""
 
 

@@ -148,6 +148,10 @@ BAD_CSV = {  # name: (file text, what the error line names)
     "one_actor": ("Actor,Capability,Position,Salience\nA,1,4,0.5\n", "must list at least two actors (got 1)"),
     "repeated_actor": ("Actor,Capability,Position,Salience\nA,1,4,0.5\nA,2,7,1\n",
                        "Actor: names must be unique (got 'A')"),
+    "overflowing_position": ("Actor,Capability,Position,Salience\nA,1,1e308,0.5\nB,2,7,1\n",
+                             "line 2.Position: must be between -1e+100 and 1e+100 (got 1e+308)"),
+    "no_weight": ("Actor,Capability,Position,Salience\nA,0,4,0.5\nB,2,7,0\n",
+                  "Capability, Salience: some actor must have capability x salience > 0"),
 }
 
 BAD_OPTIONS = [  # (options, what each error line names)

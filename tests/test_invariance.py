@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import run_replicates, scenario_of, small_dict
 from sim.loading import load_scenario
-from sim.schema import Scenario, date_range
+from sim.schema import Scenario
 from sim.strategies import scenario_dicts
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"

@@ -36,6 +36,7 @@ def cmd_eum(args: argparse.Namespace) -> int:
 
     from ..eum import load_actors_csv, run_eum, run_eum_monte_carlo, summarise_final_median
     from ..montecarlo import wilson
+    from ..randomness import make_root_entropy
 
     mc_options = {"--salience-sd": args.salience_sd, "--capability-sd": args.capability_sd,
                   "--position-sd": args.position_sd, "--seed": args.seed, "--threshold": args.threshold,
@@ -76,13 +77,12 @@ def cmd_eum(args: argparse.Namespace) -> int:
     ]}
 
     if args.runs is not None:
-        seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy)
+        seed = make_root_entropy(args.seed)  # the root of the "eum" stream's keyed blocks
         sds = {"salience_sd": args.salience_sd or 0.0, "capability_sd": args.capability_sd or 0.0,
                "position_sd": args.position_sd or 0.0}
         start = time.perf_counter()
-        outcomes = run_eum_monte_carlo(actors, np.random.default_rng(np.random.SeedSequence(seed)), args.runs,
-                                       rounds=args.rounds, variant=args.variant, q=args.q,
-                                       chunk_size=args.chunk_size, **sds)
+        outcomes = run_eum_monte_carlo(actors, seed, args.runs, rounds=args.rounds, variant=args.variant,
+                                       q=args.q, chunk_size=args.chunk_size, **sds)
         seconds = time.perf_counter() - start
         final = outcomes.median[-1]
         summary = summarise_final_median(final)
@@ -135,4 +135,4 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     rate = mc["replicates_per_second"]
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     again = f" (fresh entropy; --seed {mc['seed']} repeats this run)" if fresh_seed else ""
-    print(f"{mc['runs']:,} replicates, seed {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}")
+    print(f"{mc['runs']:,} replicates, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}")

@@ -2,8 +2,9 @@
 as the weekly diplomacy rule.
 
 Each week, on each issue separately, every agent plays `rounds_per_week`
-rounds of the EUM (`sim.eum.step_eum`: challenges, confrontations and
-compromises, risk exponents recomputed each round) with its capability and
+rounds of the EUM (`sim.eum.advance_eum`: challenges, confrontations and
+compromises, risk exponents recomputed each round; under `scholz` the compiled
+kernel, all replicates of the chunk in one call) with its capability and
 its salience on that issue, rescaled so that the agent's most salient issue
 has salience 1 (the EUM reads salience per issue on [0, 1]; the scenario's
 saliences are shares summing to 1). The move the EUM proposes is then damped by the
@@ -16,15 +17,17 @@ Trust does not enter the EUM's rounds (it still decides cancellations and
 credibility at the summit), and nothing pulls an agent back toward its ideal:
 under this engine the ideal matters only as the starting position, and the
 rounds run whether or not anything happens, so, unlike `convergence`, the
-forecast depends on how many weeks the calendar runs (README, "Invariances"). The EUM costs O(n_agents^3) per issue,
-replicate and round, so runs are slower than under `convergence`.
+forecast depends on how many weeks the calendar runs (README, "Invariances").
+The EUM costs O(n_agents^3) per issue, replicate and round, and about
+3 n_agents^2 calls of the C library's `pow` (which the replication's exactness
+requires), so runs are slower than under `convergence`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..eum import step_eum
+from ..eum import advance_eum
 from ..model import Model
 from ..state import State
 
@@ -49,11 +52,8 @@ class ExpectedUtility:
         top = state.salience.max(axis=1, keepdims=True)
         salience = np.divide(state.salience, top, out=np.ones_like(state.salience), where=top > 0)
         for k in range(self.model.n_issues):
-            xk = x[:, k, :]
-            for _ in range(self.rounds):
-                xk, _ = step_eum(xk, state.capability, salience[:, k, :], self.range[k],
-                                 variant=self.variant, q=self.q)
-            self.target[:, k, :] = xk
+            self.target[:, k, :] = advance_eum(x[:, k, :], state.capability, salience[:, k, :], self.range[k],
+                                               self.rounds, variant=self.variant, q=self.q)
         self.target -= x
         self.target *= (1.0 - resolve)[:, None, :]
         x += self.target

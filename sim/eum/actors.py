@@ -1,0 +1,110 @@
+"""The actors of one issue, read from a CSV and checked once at the boundary.
+
+Columns Actor, Capability, Position, Salience (any case, any order, other columns
+ignored).  Every problem of a file is reported at once, each naming the file, the line
+and column, and the value; past this point the kernels trust their inputs.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, Problem
+
+__all__ = ["COLUMNS", "MAGNITUDE", "Actors", "load_actors_csv"]
+
+COLUMNS = ("Actor", "Capability", "Position", "Salience")
+
+MAGNITUDE = 1e100
+"""Largest capability and |position| accepted.  The model's largest intermediates are
+sums over actors of capability x position (the mean) and positions' differences (the
+range), below n x 1e200 and 2e100 here: nothing can overflow (at 1e308, R does)."""
+
+_RULES = {  # column: [(test, the rule as the error states it)]
+    "Capability": [(lambda v: v >= 0, "must be >= 0"), (lambda v: v <= MAGNITUDE, f"must be <= {MAGNITUDE:g}")],
+    "Position": [(lambda v: abs(v) <= MAGNITUDE, f"must be between {-MAGNITUDE:g} and {MAGNITUDE:g}")],
+    "Salience": [(lambda v: 0 <= v <= 1, "must be between 0 and 1")],
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Actors:
+    """Actors of one issue: ``names`` (tuple), the rest float arrays ``(n_actors,)``."""
+
+    names: tuple[str, ...]
+    capability: np.ndarray
+    position: np.ndarray
+    salience: np.ndarray
+
+
+def load_actors_csv(path: str | Path) -> Actors:
+    """Read an actors CSV; raise one InputError listing every problem.
+
+    Problems: an unreadable or empty file; a missing or duplicated column; a row with
+    more or fewer fields than the header; a value that is not a finite number, or
+    outside its range (capability in [0, 1e100], |position| <= 1e100, salience in
+    [0, 1]); an empty actor name; fewer than two actors; no weight at all (every
+    capability x salience 0: no weighted median exists).  Blank lines are skipped.
+    """
+    source = str(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            rows = [(reader.line_num, row) for row in reader if any(f.strip() for f in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(Problem(source, "", f"cannot be read: {exc}")) from None
+    if not rows:
+        raise InputError(Problem(source, "", f"is empty: needs a header with columns {', '.join(COLUMNS)}"))
+    index, problems = _header(source, *rows[0])
+    if problems:
+        raise InputError(problems)
+    names, values = [], {col: [] for col in COLUMNS[1:]}
+    for line, row in rows[1:]:
+        if len(row) != len(rows[0][1]):
+            problems.append(Problem(source, f"line {line}", f"must have {len(rows[0][1])} fields, as the "
+                                    "header has", len(row), True))
+            continue
+        names.append(row[index["Actor"]].strip())
+        if not names[-1]:
+            problems.append(Problem(source, f"line {line}.Actor", "must not be empty"))
+        for col in COLUMNS[1:]:
+            values[col].append(_value(source, line, col, row[index[col]].strip(), problems))
+    if len(rows) < 3:
+        problems.append(Problem(source, "", "must list at least two actors", len(rows) - 1, True))
+    if problems:
+        raise InputError(problems)
+    actors = Actors(tuple(names), *(np.array(values[col], dtype=float) for col in COLUMNS[1:]))
+    if not np.any(actors.capability * actors.salience > 0):
+        raise InputError(Problem(source, "Capability, Salience", "some actor must have capability x "
+                                 "salience > 0: with no weight there is no weighted median", 0.0, True))
+    return actors
+
+
+def _header(source: str, line: int, header: list[str]) -> tuple[dict[str, int], list[Problem]]:
+    """The index of each needed column, and the problems of the header."""
+    keys = [h.strip().lower() for h in header]
+    repeated = sorted({k for k in keys if k and keys.count(k) > 1})
+    problems = [Problem(source, f"line {line}", "column names must be unique", header[keys.index(k)].strip(), True)
+                for k in repeated]
+    index = {col: keys.index(col.lower()) for col in COLUMNS if col.lower() in keys}
+    problems += [Problem(source, col, "missing column", tuple(header), True) for col in COLUMNS if col not in index]
+    return index, problems
+
+
+def _value(source: str, line: int, col: str, text: str, problems: list[Problem]) -> float:
+    """The cell as a float, appending a problem if it is not a number within its column's range."""
+    where = f"line {line}.{col}"
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        problems.append(Problem(source, where, "must be a finite number", text, True))
+        return math.nan
+    problems += [Problem(source, where, rule, value, True) for ok, rule in _RULES[col] if not ok(value)]
+    return value
