@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError, Problem
+from ..yamlfile import load_yaml
 
 __all__ = ["EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "MONTE_CARLO_OPTIONS",
            "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "arg", "check_monte_carlo_options", "command",
@@ -81,10 +80,10 @@ def parse_overrides(texts: list[str]) -> dict[str, Any]:
             problems.append(Problem("--set", "", "must be PATH=VALUE", text, True))
             continue
         try:
-            overrides[path.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            problems.append(Problem("--set", path.strip(),
-                                    f"VALUE is not valid YAML ({exc.__class__.__name__})", value, True))
+            overrides[path.strip()] = load_yaml(value, "--set")
+        except InputError as exc:
+            problems += [Problem("--set", path.strip(), f"VALUE is not valid YAML ({p.message})", value, True)
+                         for p in exc.problems]
     if problems:
         raise InputError(problems)
     return overrides
