@@ -7,10 +7,20 @@ problem of a file at once.
 
 from __future__ import annotations
 
+import math
+
 from ..validation import NO_VALUE
 from .params import date_range, mean_of
 
-__all__ = ["rule_problems"]
+__all__ = ["MAX_PACKAGES", "MAX_SPAN_DAYS", "MAX_SPAN_YEARS", "rule_problems"]
+
+MAX_SPAN_YEARS = 20
+MAX_SPAN_DAYS = 7305
+"""The latest summit date may be at most 20 years (7,305 days) after calendar.start: the
+calendar is simulated week by week, and days are stored as int16."""
+MAX_PACKAGES = 32_767
+"""The summit menu (the product of the issues' anchor counts) may hold at most this many
+packages: a deal is stored as an int16 index into it, -1 for none."""
 
 
 def rule_problems(s):
@@ -68,6 +78,13 @@ def rule_problems(s):
         yield "relations.trust.between", "must name the summit's parties", list(s.relations.trust.between)
     if earliest <= s.calendar.start:
         yield "summit.date", f"must be after calendar.start ({s.calendar.start})", str(earliest)
+    if (latest - s.calendar.start).days > MAX_SPAN_DAYS:
+        yield "summit.date", (f"must be at most {MAX_SPAN_YEARS} years ({MAX_SPAN_DAYS:,} days) after "
+                              f"calendar.start ({s.calendar.start})"), str(latest)
+    menu = math.prod(len(issue.anchors) for issue in s.issues.values())
+    if menu > MAX_PACKAGES:
+        yield "issues", (f"the summit menu (every combination of the issues' anchors) would hold {menu:,} "
+                         f"packages; at most {MAX_PACKAGES:,}"), NO_VALUE
 
     def effects(path, effect_list):
         for k, e in enumerate(effect_list):
