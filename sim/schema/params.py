@@ -81,7 +81,7 @@ class Normal(Strict):
 
     dist: Literal["normal"]
     mean: float
-    sd: float = Field(ge=1e-9)
+    sd: float = Field(gt=0)
     low: float | None = None
     high: float | None = None
 
