@@ -1,3 +1,23 @@
-from .cli import main
+"""`python -m sim`: the command line. Ctrl-C or SIGTERM at any moment, even while the
+modules load, exits 130 without a traceback."""
 
-raise SystemExit(main())
+import signal
+import sys
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main() -> int:
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)
+        from .cli import main
+
+        return main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+raise SystemExit(_main())

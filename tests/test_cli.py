@@ -88,6 +88,7 @@ def test_json_prints_only_the_summary(tmp_path, capsys):
     """--json prints the summary, exactly as written, and nothing else on stdout."""
     out = tmp_path / "res"
     summary = run_json(capsys, "--seed", "1", "--out", str(out))
+    assert summary.pop("result_dir") == str(out)
     assert summary == json.loads((out / "summary.json").read_text())
     for name in CLASSES:
         assert {"p", "low", "high"} <= set(summary["classes"][name])

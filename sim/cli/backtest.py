@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import tempfile
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (OUTPUT_OPTIONS, SCENARIO_OPTIONS, arg, command, parse_overrides, progress_bar,
-                     write_and_show)
+from .common import (LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output, command, output_options,
+                     parse_overrides, progress_bar, write_and_show)
 
 
 BACKTEST_OPTIONS = (
@@ -44,6 +45,7 @@ def _backtest_inputs(args: argparse.Namespace):
                                     "not one"))
     if problems:
         raise InputError(problems)
+    _check_yaml_files(args.directory)
     cases = load_cases(args.directory, overrides or None)
     meetings = load_meetings(meetings_path) if meetings_path is not None else []
     return cases, meetings, meetings_path
@@ -56,7 +58,7 @@ def _backtest_inputs(args: argparse.Namespace):
     *SCENARIO_OPTIONS,
     arg("--runs", type=int, metavar="N", help="replicates per case (default: each scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every case (default: each scenario's own)"),
-    *BACKTEST_OPTIONS, *OUTPUT_OPTIONS,
+    *BACKTEST_OPTIONS, *output_options("results/backtest/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_backtest(args: argparse.Namespace) -> int:
     from ..backtest import run_backtest, summarise_backtest
@@ -64,10 +66,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..results import default_out_dir
 
     cases, meetings, meetings_path = _backtest_inputs(args)
+    _check_case_limits(args, cases, args.runs)
+    out = claim_output(args, "backtest", default_out_dir("backtest"))
     result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed)
     summary = summarise_backtest(result, resamples=args.resamples)
     summary.update(directory=str(args.directory), meetings=str(meetings_path), overrides=args.overrides)
-    out = args.out if args.out is not None else default_out_dir("backtest")
     return write_and_show(args, out, summary, {"reliability.png": plot_reliability}, print_backtest)
 
 
@@ -84,8 +87,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         help="replicates per case for the scores before and after (default: 20000)"),
     arg("--score-seed", type=int, metavar="S", help="seed of the scoring runs (default: each scenario's own)"),
     arg("--write", type=Path, metavar="FILE",
-        help="the include file of fitted values (default: DIR/calibrated/calibration.yaml)"),
-    *BACKTEST_OPTIONS, *OUTPUT_OPTIONS,
+        help="also write the include file of fitted values to FILE, a new file or one `sim calibrate` wrote "
+             "and nobody edited since (default: only calibration.yaml in the result directory)"),
+    *BACKTEST_OPTIONS, *output_options("results/calibrate/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import datetime as dt
@@ -93,17 +97,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..backtest import run_backtest
     from ..backtest_report import plot_profile, plot_reliability, print_calibration
     from ..calibrate import KNOBS, knob_overrides_common, run_calibration, summarise_calibration, write_calibration
+    from ..ownership import check_file_target
     from ..results import default_out_dir
 
     cases, meetings, meetings_path = _backtest_inputs(args)
     knob_overrides_common(cases, KNOBS, [k.default for k in KNOBS])  # before minutes of work
+    if args.write is not None:
+        check_file_target(args.write, "calibrate", force=args.force)
+    _check_case_limits(args, cases, max(args.runs, args.score_runs))
+    out = claim_output(args, "calibrate", default_out_dir("calibrate"))
     total = len(cases) * math.prod(len(k.grid) for k in KNOBS)
     with progress_bar(args, total) as progress:
         cal = run_calibration(cases, KNOBS, runs=args.runs, seed=args.seed, score_runs=args.score_runs,
                               score_seed=args.score_seed, progress=progress)
     before = run_backtest(cases, meetings, runs=args.score_runs, seed=args.score_seed)
     summary = summarise_calibration(cal, before, resamples=args.resamples)
-    write = args.write if args.write is not None else args.directory / "calibrated" / "calibration.yaml"
+    write = args.write  # None: the fitted include goes to the result directory only
     m = summary["mean_scores"]
     header = [
         f"Fitted by `python -m sim calibrate {args.directory}` on {dt.date.today().isoformat()}: "
@@ -114,9 +123,54 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         f"base rate {m['base_rate']['log']:.3f}.",
         "Include it in a scenario with `include: PATH` (relative to the scenario); its values replace the file's.",
     ]
-    written = write_calibration(write, cal, cases, header)
-    summary["calibration"].update(written=written, write_path=str(write))
+    with tempfile.TemporaryDirectory() as scratch:
+        written = write_calibration(Path(scratch) / "calibration.yaml", cal, cases, header)
+        text = (Path(scratch) / "calibration.yaml").read_text(encoding="utf-8")
+    if write is not None:
+        _write_include(write, text, args.force, out.run_id)
+    summary["calibration"].update(written=written, write_path=None if write is None else str(write))
     summary.update(directory=str(args.directory), meetings=str(meetings_path), overrides=args.overrides)
-    out = args.out if args.out is not None else default_out_dir("calibrate")
     return write_and_show(args, out, summary, {"reliability.png": plot_reliability, "profile.png": plot_profile},
-                           print_calibration, {"calibration.yaml": write.read_text(encoding="utf-8")})
+                           print_calibration, {"calibration.yaml": text})
+
+
+def _write_include(path: Path, text: str, force: bool, run_id: str) -> None:
+    """`calibrate --write FILE`: checked again under a lock (minutes have passed), then
+    written with sim's manifest in its first line (`ownership.write_owned_text`)."""
+    from ..ownership import check_file_target, lock_target, write_owned_text
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_target(path, "--write"):
+            check_file_target(path, "calibrate", force=force)
+            write_owned_text(path, text, "calibrate", run_id)
+    except OSError as exc:
+        raise InputError(Problem("--write", "", f"cannot write there ({exc.strerror or exc})", str(path), True)) from None
+
+
+def _check_yaml_files(directory: Path) -> None:
+    """Every YAML file of a backtest directory through sim's safe loader first: the
+    backtest's search for cases reads them with PyYAML's own (see `sim.yamlfile`)."""
+    from ..yamlfile import read_yaml_file
+
+    problems = []
+    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else ():
+        try:
+            read_yaml_file(path)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+
+
+def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None) -> None:
+    """Refuse before anything runs if one case would need more memory than allowed."""
+    from ..limits import estimate
+    from ..model import compile_model
+    from ..montecarlo import resolve_settings
+    from ..randomness import BLOCK_SIZE
+
+    for case in cases:
+        n, _, blocks = resolve_settings(case.scenario, runs, 0, None)
+        check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False),
+                     f"the case {case.path}")

@@ -10,20 +10,23 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
-from .common import (EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MONTE_CARLO_OPTIONS, OUTPUT_OPTIONS,
-                     SCENARIO_OPTIONS, arg, check_monte_carlo_options, command, fmt, parse_overrides,
-                     progress_bar)
+from .common import (EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
+                     OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
+                     check_monte_carlo_options, command, fmt, parse_overrides, progress_bar)
 
 
 @command(
     "run", "run a scenario's replicates, print the outcome table and write the results",
     arg("scenario", type=Path, help="scenario YAML file"),
-    *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, *OUTPUT_OPTIONS,
+    *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, *OUTPUT_OPTIONS, *LIMIT_OPTIONS,
 )
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..montecarlo import run
-    from ..results import ResultWriter, default_out_dir
+    from ..limits import estimate
     from ..loading import load_scenario
+    from ..model import compile_model
+    from ..montecarlo import resolve_settings, run
+    from ..randomness import BLOCK_SIZE
+    from ..results import ResultWriter, default_out_dir
 
     overrides = parse_overrides(args.overrides)
     check_monte_carlo_options(args)
@@ -33,8 +36,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {"scenario_file": str(args.scenario)}
     if overrides:
         extra["overrides"] = dict(text.partition("=")[::2] for text in args.overrides)
+    runs, _, blocks_per_chunk = resolve_settings(scenario, args.runs, args.seed, args.chunk_size)
+    work = estimate(compile_model(scenario), runs, blocks_per_chunk * BLOCK_SIZE)
 
-    with ResultWriter(out) as writer, progress_bar(args, total) as progress:
+    with ResultWriter(out, force=args.force) as writer, progress_bar(args, total) as progress:
+        check_limits(args, work, "this run", out)  # once --out is known to be writable
         result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                      precision=args.precision, sink=writer.sink, progress=progress)
         if result.runs == 0:
@@ -43,7 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = writer.finish(result, extra)
 
     if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
+        print(json.dumps({**summary, "result_dir": str(out)}, indent=2, allow_nan=False))
     elif not args.quiet:
         print_summary(summary, out)
     if result.interrupted:
@@ -56,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 @command(
     "validate", "check scenario files without running them",
     arg("files", type=Path, nargs="+", metavar="FILE", help="scenario YAML files"),
+    SCENARIO_ROOT_OPTION,
 )
 def cmd_validate(args: argparse.Namespace) -> int:
     from ..loading import load_scenario

@@ -3,7 +3,9 @@
 `run_sweep` is what `python -m sim sweep` calls. Rerunning the same sweep on
 the same directory resumes it: the finished points are read from the store
 and never run again; the plan and the seed's entropy come from the store, so
-a resumed sweep is the sweep that was started.
+a resumed sweep is the sweep that was started. The directory is claimed with
+`ownership.claim_in_place`: a new or empty one, or one a sweep made (its
+manifest lists the sweep's files); a second sweep on it is refused.
 """
 
 from __future__ import annotations
@@ -19,17 +21,24 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import InputError, Problem
 from ..model import CLASSES
 from ..randomness import BLOCK_SIZE, make_root_entropy
 from ..io import write_json_atomic
+from ..ownership import check_target, claim_in_place
 from .design import design_size, make_design
 from .execute import PieceResult, make_backend, make_tasks, summarise_dispatch
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
 from .points import check_factors, make_point_scenarios
 from .spec import Sweep
-from .store import DB_NAME, SweepStore, lock_directory, remove_sweep
+from .store import DB_NAME, OUTPUTS, SweepStore, remove_sweep
 
-__all__ = ["TIMING", "Progress", "SweepResult", "default_sweep_dir", "run_sweep"]
+__all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "Progress", "SweepResult", "default_sweep_dir", "run_sweep"]
+
+FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", *OUTPUTS)
+"""Every file a sweep may write in its directory: what its manifest lists."""
+SOBOL_MIN_POINTS = 64
+"""A Sobol base sample below this gives indices too noisy to rank factors by (a warning)."""
 
 
 class Progress(Protocol):
@@ -79,20 +88,23 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
 
 
 def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, scheduler: str | None = None,
-              fresh: bool = False, progress: Progress | None = None, plots: bool = True) -> SweepResult:
+              fresh: bool = False, progress: Progress | None = None, plots: bool = True,
+              force: bool = False) -> SweepResult:
     """Run every point of `sweep` not yet in the store at `out`, committing each as it
     finishes; then export the CSV, the summary, the plots and (for sobol and morris
     designs, once every point is done) the sensitivity analysis.
 
-    Every point is validated before anything runs or is written (`InputError`).
-    Ctrl-C keeps the finished points and returns a result marked `interrupted`.
+    Every point is validated before anything runs or is written (`InputError`), and
+    `out` must be new, empty or a sweep's (`force`: any sim command's) directory.
+    Ctrl-C (or SIGTERM) keeps the finished points and returns a result marked `interrupted`.
     """
     begun = time.perf_counter()
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
     check_factors(sweep)  # before the store: a bad range is the first thing to hear about
     out = Path(out) if out is not None else default_sweep_dir(sweep)
     identity = sweep.identity()
-    resuming = not fresh and SweepStore.exists(out)
+    state = check_target(out, "sweep", force=force)  # before reading a store there
+    resuming = not fresh and state == "own" and SweepStore.exists(out)
     if resuming:
         store = SweepStore.open(out, identity)
         entropy, plan = store.entropy, store.plan()
@@ -106,9 +118,11 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, schedu
     scenarios = make_point_scenarios(sweep, plan)
     timing["validate"] = time.perf_counter() - begun
 
-    with lock_directory(out):
-        if resuming and SweepStore.exists(out):
+    with claim_in_place(out, "sweep", FILES, force=force) as state:
+        if resuming and state == "own" and SweepStore.exists(out):
             store = SweepStore.open(out, identity)
+        elif not fresh and state == "own" and SweepStore.exists(out):
+            raise InputError(Problem(str(out), "", "another sweep started here meanwhile; rerun to resume it"))
         else:
             remove_sweep(out)
             store = SweepStore.create(out, identity, entropy, sweep.names, plan, _describe(sweep))
@@ -168,22 +182,24 @@ def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers:
 
 @contextlib.contextmanager
 def _one_interrupt() -> Iterator[None]:
-    """The first Ctrl-C stops the run; later ones are ignored until the finished points are
-    exported (about a second), so that a second signal, which some tools send to the whole
-    process group right after the first, cannot cut the export short."""
+    """The first Ctrl-C (or SIGTERM) stops the run; later ones are ignored until the
+    finished points are exported (about a second), so that a second signal, which some
+    tools send to the whole process group right after the first, cannot cut the export short."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum, frame):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _finish(store: SweepStore, out: Path, sweep: Sweep, entropy: int, plan: np.ndarray, *, resumed: int,
@@ -232,12 +248,30 @@ def _analyse(sweep: Sweep, plan: np.ndarray, rows: list[dict], entropy: int) -> 
         return None
     y = np.array([r["substantive_or_better_p"] for r in rows])
     seed = make_analysis_seed(entropy)
+    warnings = []
     if sweep.design == "sobol":
         indices = analyse_sobol(sweep.names, sweep.bounds, y, seed)
+        warnings = _sobol_warnings(sweep.points, indices)
     else:
         indices = analyse_morris(sweep.names, sweep.bounds, plan, y, seed)
     return {"method": sweep.design, "output": "substantive_or_better", "conf_level": 0.95,
-            "indices": indices}
+            "indices": indices, "warnings": warnings}
+
+
+def _sobol_warnings(n: int, indices: dict[str, dict]) -> list[str]:
+    """What makes Sobol indices unfit to read: a small base sample, or an index outside
+    [0, 1] by more than its interval (an estimate that noise dominates)."""
+    out = []
+    if n < SOBOL_MIN_POINTS:
+        out.append(f"a Sobol base sample of {n} is too small for indices worth reading; use --points "
+                   f"{SOBOL_MIN_POINTS} or more (the shipped spec uses 512)")
+    for name, ix in indices.items():
+        for key in ("S1", "ST"):
+            v, half = ix.get(key), ix.get(f"{key}_conf") or 0.0
+            if v is not None and (v - half > 1 or v + half < 0):
+                out.append(f"{name}: {key} = {v:.2f} lies outside [0, 1] beyond its interval: Monte Carlo "
+                           "noise dominates it; raise --points or --runs")
+    return out
 
 
 def _plot(sweep: Sweep, rows: list[dict], analysis: dict | None, out: Path, entropy: int) -> list[str]:
