@@ -79,6 +79,17 @@ class _Loader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_object(self, node, deep=False):
+        # PyYAML's constructors raise bare ValueError, KeyError or AttributeError on an explicit
+        # tag they cannot honour (`!!float abc`, `!!bool maybe`, `!!timestamp x`).
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError):
+            what = _show(node.value) if isinstance(node, ScalarNode) else "this node"
+            raise _NodeError(node, f"cannot read {what} as {node.tag.rsplit(':', 1)[-1]}") from None
+
     def construct_mapping(self, node, deep=False):
         if isinstance(node, MappingNode):
             first: dict[Any, Node] = {}
@@ -106,8 +117,10 @@ class _Loader(yaml.SafeLoader):
             if digits.startswith("0x"):
                 return sign * int(digits[2:], 16)
             return sign * int(digits, 10)
-        except ValueError:  # more digits than Python converts (4,300)
-            raise _NodeError(node, f"integer with {len(digits):,} digits is too long") from None
+        except ValueError:  # `!!int 1.5`, or more digits than Python converts (4,300)
+            if len(digits) > 4000:
+                raise _NodeError(node, f"integer with {len(digits):,} digits is too long") from None
+            raise _NodeError(node, f"cannot read {_show(node.value)} as int") from None
 
     def construct_yaml_timestamp(self, node):
         try:
