@@ -8,7 +8,18 @@ The names below are imported when first used (PEP 562), so that `python -m sim`
 loads numpy and the rest inside the command line, where a Ctrl-C is handled.
 """
 
+import sys
 from importlib import import_module
+
+if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which will own the process:
+    import signal  # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback
+
+    def _quiet_exit(signum, frame):
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130)
+
+    signal.signal(signal.SIGINT, _quiet_exit)
+    signal.signal(signal.SIGTERM, _quiet_exit)
 
 _EXPORTS = {
     "CLASSES": ".model",

@@ -11,6 +11,7 @@ def _interrupt(signum, frame):
 
 def _main() -> int:
     try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
         from .cli import main
 
