@@ -21,4 +21,10 @@ def _main() -> int:
         return 130
 
 
-raise SystemExit(_main())
+status = _main()
+if status == 130:
+    # A Ctrl-C that landed inside an exec() of generated source (dataclasses, numba) leaves
+    # CPython's "unhandled KeyboardInterrupt" flag set although sim handled it, and the
+    # interpreter would then kill itself with SIGINT at exit; an exec() of its own clears it.
+    exec("None")
+raise SystemExit(status)

@@ -451,6 +451,9 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
             if state == "replace":
                 _empty(out)
             out.mkdir(exist_ok=True)
+            for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
+                if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
+                    entry.unlink()
             manifest = read_manifest(out)
             run_id = manifest["run_id"] if state == "own" and manifest and manifest.get("run_id") else new_run_id()
             atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2) + "\n")

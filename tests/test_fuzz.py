@@ -370,16 +370,17 @@ def test_sigint_during_a_sweep_keeps_every_finished_point(tmp_path):
 
 
 @pytest.mark.slow
-@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(sorted(SIGNALS)), st.floats(0.0, 4.0))
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(SIGNALS)), delay=st.floats(0.1, 4.0))
 def test_any_signal_at_any_moment_of_a_run(name, delay, tmp_path_factory):
-    """Every signal at random moments of a run (start-up, running, writing): the run promises hold."""
+    """Every signal at random moments of a run (loading, running, writing): the run promises hold.
+    (From 0.1 s: the interpreter's own first ~20 ms come before any code of sim's can run.)"""
     signal_a_run(name, delay, tmp_path_factory.mktemp("run"))
 
 
 @pytest.mark.slow
-@settings(max_examples=18, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(sorted(SIGNALS)), st.floats(0.0, 5.0))
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(SIGNALS)), delay=st.floats(0.1, 5.0))
 def test_any_signal_at_any_moment_of_a_sweep(name, delay, tmp_path_factory):
     """Every signal at random moments of a sweep: finished points kept once, the rerun completes it."""
     signal_a_sweep(name, delay, tmp_path_factory.mktemp("sweep"))

@@ -230,6 +230,7 @@ def test_a_sweep_directory_is_claimed_in_place_with_its_files_listed(tmp_path):
         (out / ".points.csv.tmp-0a0b0c0d").write_text("half")  # a killed atomic write
     with claim_in_place(out, "sweep", ["sweep.sqlite", "points.csv"]) as state:
         assert state == "own"
+        assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "points.csv"]  # the killed write's temp is gone
     (out / "curves.png").write_text("mine")
     with pytest.raises(InputError, match="did not write"):
         with claim_in_place(out, "sweep", ["sweep.sqlite", "points.csv"]):
