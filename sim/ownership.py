@@ -15,7 +15,7 @@ its manifest in its first line, with the SHA-256 of the rest, so that an edit
 makes it the user's.
 
 Two writers of one target: the second is refused (an advisory lock on
-`.NAME.lock` beside the target). A directory written whole is built in a
+`.NAME.sim-lock` beside the target). A directory written whole is built in a
 hidden sibling, `.NAME.partial-XXXXXXXX`, and swapped into place in one
 atomic exchange (`renameat2`), so the target is never missing; the partial
 directories of writers that were killed are removed by the next writer in the
@@ -57,6 +57,8 @@ FILE_MARK = "sim-manifest:"
 """A file sim wrote outside a result directory starts with a comment holding this and its manifest."""
 
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-[0-9a-f]{8}$")
+_LOCK = re.compile(r"^\.(?P<name>.+)\.sim-lock$")
+LOCK_SUFFIX = ".sim-lock"
 _TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-[0-9a-f]{8}(?:-journal|-wal|-shm)?$")
 """`io.temp_name` files (and SQLite's companions of one) left by a killed writer."""
 
@@ -216,7 +218,7 @@ def _cannot_write(label: str, out: Path, exc: OSError) -> InputError:
 
 
 def _lock_path(out: Path) -> Path:
-    return out.parent / f".{out.name}.lock"
+    return out.parent / f".{out.name}{LOCK_SUFFIX}"
 
 
 def _try_lock(path: Path) -> int | None:
@@ -237,6 +239,9 @@ def _try_lock(path: Path) -> int | None:
         except FileNotFoundError:
             same = False
         if same:
+            with contextlib.suppress(OSError):  # say whose it is, for `clean_stale`
+                os.ftruncate(fd, 0)
+                os.write(fd, f"sim {os.getpid()}\n".encode())
             return fd
         os.close(fd)  # the holder removed the file as we locked it: lock the new one
     raise OSError(errno.EAGAIN, "lock file keeps changing", str(path))
@@ -252,7 +257,7 @@ def _unlock(path: Path, fd: int) -> None:
 
 @contextlib.contextmanager
 def lock_target(out: str | Path, label: str = "--out") -> Iterator[None]:
-    """Hold `out` for this process (an advisory lock on `.NAME.lock` beside it); a second
+    """Hold `out` for this process (an advisory lock on `.NAME.sim-lock` beside it); a second
     writer is an `InputError`. The parent directory must exist."""
     out = Path(out)
     try:
@@ -281,6 +286,10 @@ def clean_stale(parent: str | Path, held: str | Path | None = None) -> list[Path
     except OSError:
         return removed
     for entry in entries:
+        lock = _LOCK.match(entry.name)
+        if lock is not None and lock.group("name") != held and entry.is_file() and not entry.is_symlink():
+            _remove_stale_lock(entry)
+            continue
         m = _STALE.match(entry.name)
         if m is None or entry.is_symlink() or not entry.is_dir():
             continue
@@ -308,6 +317,18 @@ def clean_stale(parent: str | Path, held: str | Path | None = None) -> list[Path
             if fd >= 0:
                 _unlock(_lock_path(target), fd)
     return removed
+
+
+def _remove_stale_lock(path: Path) -> None:
+    """Remove a lock file sim wrote whose holder is gone (killed before it removed it)."""
+    try:
+        if not path.read_bytes().startswith(b"sim "):
+            return
+        fd = _try_lock(path)
+    except OSError:
+        return
+    if fd is not None:
+        _unlock(path, fd)
 
 
 def _made_by_sim(directory: Path) -> bool:

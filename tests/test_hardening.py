@@ -93,7 +93,7 @@ def test_sigterm_during_a_run_writes_a_whole_result_marked_interrupted(tmp_path)
     out = tmp_path / "res"
     proc = start("run", str(SMALL), "--runs", "50000000", "--seed", "1", "--out", str(out), "--quiet", cwd=tmp_path)
     deadline = time.monotonic() + 60
-    while not (tmp_path / ".res.lock").exists():
+    while not (tmp_path / ".res.sim-lock").exists():
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
     time.sleep(1.0)

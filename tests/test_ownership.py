@@ -142,7 +142,7 @@ def test_concurrent_runs_to_one_out_let_only_one_succeed(tmp_path):
     args = [sys.executable, "-m", "sim", "run", str(SMALL), "--seed", "1", "--out", str(tmp_path / "x"), "--quiet"]
     first = subprocess.Popen([*args, "--runs", "400000"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not (tmp_path / ".x.lock").exists():
+    while not (tmp_path / ".x.sim-lock").exists():
         assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
         time.sleep(0.01)
     others = [subprocess.Popen([*args, "--runs", "1024"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
@@ -169,11 +169,15 @@ def test_stale_partial_directories_are_removed_once_their_writer_is_gone(tmp_pat
     foreign = tmp_path / ".mine.partial-00000000"
     foreign.mkdir()
     (foreign / "data.csv").write_text("not sim's")
+    (tmp_path / ".killed.sim-lock").write_text("sim 12345\n")  # a writer killed before it made anything
     with lock_target(tmp_path / "busy"):
         assert clean_stale(tmp_path) == [dead]
+        assert (tmp_path / ".busy.sim-lock").exists()
     assert not dead.exists() and alive.exists() and (foreign / "data.csv").exists()
+    assert not (tmp_path / ".killed.sim-lock").exists()
     made_by_sim(tmp_path / "other")  # any writer in the folder cleans up
     assert not alive.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mine.partial-00000000", "other"]
 
 
 def test_a_swap_killed_between_its_renames_is_undone(tmp_path, monkeypatch):
