@@ -49,15 +49,30 @@ COMMANDS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+def tiny_history(directory: Path) -> Path:
+    """Two cases of the small scenario with observed outcomes, and a table of earlier meetings."""
+    import yaml
+
+    directory.mkdir()
+    for name, outcome in (("a", "substantive"), ("b", "talk_fest")):
+        data = yaml.safe_load(SMALL.read_text())
+        data.update(name=name, observed={"outcome": outcome, "date": "2020-03-15", "source": "made up"})
+        (directory / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    (directory / "meetings.csv").write_text("date,outcome\n2019-01-01,TALK_FEST\n")
+    return directory
+
+
+@pytest.mark.parametrize("name", sorted([*COMMANDS, "backtest", "calibrate"]))
 def test_no_command_writes_into_a_users_directory(name, tmp_path, capsys):
     """A directory holding summary.json plus a user's files is refused with exit 2 and left as it was."""
     out = user_dir(tmp_path / "thesis")
+    argv = COMMANDS.get(name) or {"backtest": [name, str(tiny_history(tmp_path / "hist")), "--runs", "1024"],
+                                  "calibrate": [name, str(HISTORY)]}[name]
     before = tree(tmp_path)
-    assert main([*COMMANDS[name], "--out", str(out), "--quiet"]) == 2
+    assert main([*argv, "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "holds files sim did not write" in err and "Traceback" not in err
-    assert tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]
+    assert tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir() if p.name != "hist") == ["thesis"]
 
 
 def test_calibrate_refuses_a_write_over_a_users_file_before_any_work(tmp_path, capsys):
