@@ -40,7 +40,10 @@ _EXPORTS = {
     "wilson": ".montecarlo",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "CLASSES", "Estimate", "InputError", "Problem", "RunError", "RunResult", "Scenario", "SimError", "__version__",
+    "compare", "dump_scenario", "explain", "load_scenario", "parse_scenario", "run", "scenario_hash", "wilson",
+]
 
 
 def _version() -> str:
