@@ -4,38 +4,70 @@
     result = run(load_scenario("scenarios/baseline.yaml"), runs=100_000, seed=7)
     result.headline()["substantive_or_better"]
 
-The public names are imported when first used (PEP 562), so `python -m sim
---version` or `sim validate` do not pay for numba and the engine.
+The names below are imported when first used (PEP 562), so that `python -m sim`
+loads numpy and the rest inside the command line, where a Ctrl-C is handled.
 """
 
+import sys
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("sim")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which will own the process:
+    import signal  # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback
 
-_WHERE = {
-    "CLASSES": "sim.model", "SUBSTANTIVE_OR_BETTER": "sim.model",
-    "Estimate": "sim.montecarlo", "RunResult": "sim.montecarlo", "run": "sim.montecarlo", "wilson": "sim.montecarlo",
-    "InputError": "sim.errors", "Problem": "sim.errors", "RunError": "sim.errors", "SimError": "sim.errors",
-    "Scenario": "sim.schema", "scenario_hash": "sim.schema",
-    "dump_scenario": "sim.loading", "load_scenario": "sim.loading", "parse_scenario": "sim.loading",
-    "compare": "sim.compare", "explain": "sim.attribution",
-    "load_posterior": "sim.posterior", "load_knobs": "sim.knobs",
+    def _quiet_exit(signum, frame):
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130)
+
+    signal.signal(signal.SIGINT, _quiet_exit)
+    signal.signal(signal.SIGTERM, _quiet_exit)
+
+_EXPORTS = {
+    "CLASSES": ".model",
+    "Estimate": ".montecarlo",
+    "InputError": ".errors",
+    "Problem": ".errors",
+    "RunError": ".errors",
+    "RunResult": ".montecarlo",
+    "SUBSTANTIVE_OR_BETTER": ".model",
+    "Scenario": ".schema",
+    "SimError": ".errors",
+    "compare": ".compare",
+    "dump_scenario": ".loading",
+    "explain": ".attribution",
+    "load_knobs": ".knobs",
+    "load_posterior": ".posterior",
+    "load_scenario": ".loading",
+    "parse_scenario": ".loading",
+    "run": ".montecarlo",
+    "scenario_hash": ".schema",
+    "wilson": ".montecarlo",
 }
 
-__all__ = ["__version__", *sorted(_WHERE)]
+__all__ = [
+    "CLASSES", "Estimate", "InputError", "Problem", "RunError", "RunResult", "Scenario", "SimError", "__version__",
+    "compare", "dump_scenario", "explain", "load_scenario", "parse_scenario", "run", "scenario_hash", "wilson",
+]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sim")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0.0.0+unknown"
 
 
 def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    if name == "__version__":
+        value = _version()
+    elif name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+    return sorted({*globals(), *__all__})

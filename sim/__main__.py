@@ -1,3 +1,30 @@
-from .cli import main
+"""`python -m sim`: the command line. Ctrl-C or SIGTERM at any moment, even while the
+modules load, exits 130 without a traceback."""
 
-raise SystemExit(main())
+import signal
+import sys
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main() -> int:
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
+        from .cli import main
+
+        return main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+status = _main()
+if status == 130:
+    # A Ctrl-C that landed inside an exec() of generated source (dataclasses, numba) leaves
+    # CPython's "unhandled KeyboardInterrupt" flag set although sim handled it, and the
+    # interpreter would then kill itself with SIGINT at exit; an exec() of its own clears it.
+    exec("None")
+raise SystemExit(status)

@@ -3,6 +3,11 @@
 Everything here reads the plain summaries of `sim.compare` (`summarise_comparison`,
 `summarise_explanation`), so a saved `summary.json` redraws the same pictures.
 Charts are files only (the Agg backend, set by `sim.plots`).
+
+`explain`'s tables and charts all show an event's *effect*, P with it minus P
+without it, so that a positive number means the event raised the probability,
+in the removal table as in the Shapley table (the summary's `removed` entries
+hold the opposite difference, P without minus P with: `_effect` turns them).
 """
 
 from __future__ import annotations
@@ -46,6 +51,12 @@ def _narrowing(e: dict) -> str:
     return f"{r:.1f}x"
 
 
+def _effect(removed: dict) -> dict:
+    """A removal's difference (P without the event - P with it) as the event's effect
+    (P with - P without), its interval mirrored."""
+    return {**removed, "diff": -removed["diff"], "low": -removed["high"], "high": -removed["low"]}
+
+
 def print_comparison(summary: dict, out: Path | None) -> None:
     """Per outcome: P under A and B, B - A with its paired interval, and how much wider
     an unpaired comparison of the same runs would have been."""
@@ -87,21 +98,22 @@ def print_explanation(summary: dict, out: Path | None) -> None:
                   + (f"all {len(summary['events'])} scheduled events" if len(summary["events"]) != 1
                      else "its one scheduled event"),
                   soft_wrap=True)
-    table = Table(title="Each event removed, the rest kept (change = P without it - P with it; paired)",
-                  title_justify="left")
+    table = Table(title="Each event removed, the rest kept: the event's effect = P with it - P without it "
+                        "(paired; + means the event raised the probability)", title_justify="left")
     for name, justify in (("event", "left"), ("date", "left"),
                           ("P(substantive or better) [95 %]", "right"), ("P(collapse) [95 %]", "right")):
         table.add_column(name, justify=justify, no_wrap=True)
     for ev in summary["events"]:
-        s, k = ev["removed"]["substantive_or_better"], ev["removed"]["collapse"]
-        table.add_row(ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}", f"{fmt_signed(k['diff'])} {_interval(k)}")
+        s, k = _effect(ev["removed"]["substantive_or_better"]), _effect(ev["removed"]["collapse"])
+        table.add_row(ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}",
+                      f"{fmt_signed(k['diff'])} {_interval(k)}")
     con.print(table)
 
     sh = summary["shapley"]
     if sh is not None:
         metrics = sh["metrics"]
         table = Table(title="Shapley values: each event's share of the change from no events to all "
-                            "(they sum to it)", title_justify="left")
+                            "(they sum to it; + means the event raised the probability)", title_justify="left")
         for name, justify in (("event", "left"), ("date", "left"),
                               ("P(substantive or better) [95 %]", "right"), ("P(collapse) [95 %]", "right")):
             table.add_column(name, justify=justify, no_wrap=True)
@@ -186,8 +198,9 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
 
 
 def plot_explanation(summary: dict, path: str | Path) -> None:
-    """Each event's removal: the change in P(substantive or better) and in P(collapse),
-    with paired 95 % intervals, largest first."""
+    """Each event's effect (P with it - P without it, from its removal) on P(substantive or
+    better) and on P(collapse), with paired 95 % intervals, largest first; green where the
+    event helped (raised the first, lowered the second)."""
     events = summary["events"]
     n = max(len(events), 1)
     fig, axes = subplots(1, 2, figsize=(12, 1.2 + 0.36 * n), sharey=True, layout="constrained")
@@ -195,21 +208,22 @@ def plot_explanation(summary: dict, path: str | Path) -> None:
         y = np.arange(len(events))[::-1]
         for ax, group, title in ((axes[0], "substantive_or_better", "P(substantive or better)"),
                                  (axes[1], "collapse", "P(collapse)")):
-            d = np.array([ev["removed"][group]["diff"] for ev in events])
-            lo = np.array([ev["removed"][group]["low"] for ev in events])
-            hi = np.array([ev["removed"][group]["high"] for ev in events])
+            effects = [_effect(ev["removed"][group]) for ev in events]
+            d = np.array([e["diff"] for e in effects])
+            lo = np.array([e["low"] for e in effects])
+            hi = np.array([e["high"] for e in effects])
             good = d > 0 if group == "substantive_or_better" else d < 0
             ax.barh(y, d, color=np.where(good, UP, DOWN), height=0.65, edgecolor="#333333", linewidth=0.4)
             ax.errorbar(d, y, xerr=[d - lo, hi - d], fmt="none", ecolor="black", elinewidth=1, capsize=2.5)
             ax.axvline(0, color="#555555", linewidth=0.8)
-            ax.set_xlabel(f"change in {title} if the event is removed")
+            ax.set_xlabel(f"the event's effect on {title}: P with it - P without it")
             ax.set_title(title, fontsize=11)
             _tidy(ax, "x")
         axes[0].set_yticks(y, [f"{ev['name']} ({ev['date'][5:]})" for ev in events], fontsize=9)
         if not events:
             axes[0].text(0.5, 0.5, "no scheduled events", transform=axes[0].transAxes, ha="center")
-        fig.suptitle(f"{summary['scenario']}: what removing each event does ({summary['runs']:,} paired "
-                     f"replicates; green: the forecast improves without it)", fontsize=11)
+        fig.suptitle(f"{summary['scenario']}: what each event did, from removing it ({summary['runs']:,} paired "
+                     f"replicates; green: the event helped)", fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from .errors import InputError, Problem
 from .loading import load_scenario
+from .yamlfile import read_yaml_file
 from .model import CLASSES
 from .montecarlo import run
 from .schema import Scenario
@@ -140,8 +140,8 @@ def find_cases(directory: str | Path) -> list[Path]:
     paths = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            data = read_yaml_file(path)
+        except InputError:
             data = {"observed": None}  # let load_scenario report it properly
         if isinstance(data, dict) and "observed" in data:
             paths.append(path)

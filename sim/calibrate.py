@@ -74,9 +74,15 @@ def check_knobs(cases: list[Case], spec: KnobFile) -> None:
         raise InputError(problems)
 
 
+FILES = ("posterior.json", "summary.json", "posterior.png", "reliability.png", "points.csv")
+"""What a calibration writes in its directory, beside the store of its points."""
+
+
 def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: int = 1, scheduler: str | None = None,
-                    fresh: bool = False, progress=None, source: str = "") -> Calibration:
-    """Tabulate every case at every grid point (resumably, in `out`), then the posterior."""
+                    fresh: bool = False, progress=None, source: str = "", force: bool = False) -> Calibration:
+    """Tabulate every case at every grid point (resumably, in `out`, which must be new,
+    empty or a calibration's), then the posterior."""
+    from .sweep.driver import FILES as STORE_FILES
     from .sweep.driver import run_points
 
     started = time.perf_counter()
@@ -91,7 +97,8 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     names = ["case", "grid_point", *(k.name for k in spec.knobs)]
     run = run_points(out, identity, names, plan, points, runs=spec.runs, entropy=entropy, workers=workers,
                      scheduler=scheduler, fresh=fresh, progress=progress,
-                     describe={"command": "calibrate", "source": source}, export=out / "points.csv")
+                     describe={"command": "calibrate", "source": source}, export=out / "points.csv",
+                     command="calibrate", files=(*STORE_FILES, *FILES), force=force)
     counts = np.zeros((len(grid), len(cases), len(CLASSES)))
     for row in run.store_rows:
         counts[int(row["grid_point"]), int(row["case"])] = [row[f"{c}_count"] for c in CLASSES]

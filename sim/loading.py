@@ -2,12 +2,20 @@
 `remove_events`), overrides by dotted path, and validation into a `Scenario`.
 
 `load_scenario` and `parse_scenario` turn any problem into an `InputError`
-listing every problem at once, each naming the file and the field.
+listing every problem at once, each naming the file and the field. YAML is read
+by `sim.yamlfile` (duplicate keys, alias bombs, deep nesting and impossible
+dates are errors). `extends` and `include` may only name YAML files inside the
+scenario's tree: the folder above the scenario's own folder (so a counterfactual
+can extend `../baseline.yaml`), or a folder given with `scenario_roots`
+(`--scenario-root` on the command line); a file outside is never read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +25,31 @@ from pydantic import BaseModel, ValidationError
 from .errors import InputError, Problem
 from .schema import Scenario
 from .validation import problems_from
+from .yamlfile import load_yaml, read_text_file, read_yaml_file
 
-__all__ = ["DERIVATION_KEYS", "read_yaml", "scenario_warnings", "apply_overrides", "child_key", "derive_scenario_data", "dump_scenario",
-           "load_scenario", "parse_scenario"]
+__all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "apply_overrides", "child_key", "derive_scenario_data",
+           "dump_scenario", "load_scenario", "parse_scenario", "read_yaml", "scenario_roots", "scenario_warnings"]
+
+YAML_SUFFIXES = (".yaml", ".yml")
+"""What a file named by `extends` or `include` must end with."""
+
+_EXTRA_ROOTS: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("scenario_roots", default=())
+
+
+@contextlib.contextmanager
+def scenario_roots(*folders: str | Path) -> Iterator[None]:
+    """Within the block, `extends` and `include` may also name files under `folders`."""
+    token = _EXTRA_ROOTS.set(tuple(Path(f).resolve() for f in folders))
+    try:
+        yield
+    finally:
+        _EXTRA_ROOTS.reset(token)
 
 
 def read_yaml(path: Path, what: str) -> Any:
-    """The plain data of YAML file `path` (`what` it should be, for messages); any problem is an
-    `InputError` naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(str(path), "", f"cannot read {what}: {exc}")) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise InputError(Problem(str(path), "", f"invalid YAML: {where}{getattr(exc, 'problem', None) or exc}")) from None
+    """The plain data of YAML file `path` (`what` it should be, unused by the safe loader's
+    messages, which name the file and line); any problem is an `InputError`."""
+    return read_yaml_file(path)
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -44,22 +59,14 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     the YAML before validation, so they are checked like the file.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(str(path), "", f"cannot read file: {exc}")) from None
-    return parse_scenario(text, source=str(path), overrides=overrides)
+    if path.is_dir():
+        raise InputError(Problem(str(path), "", "is a directory, not a scenario file"))
+    return parse_scenario(read_text_file(path), source=str(path), overrides=overrides)
 
 
 def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any] | None = None) -> Scenario:
     """Validate scenario YAML text; `source` names it in error messages."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(Problem(source, "", f"invalid YAML: {where}{problem}")) from None
+    data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise InputError(
             Problem(source, "", "must be a YAML mapping of scenario keys", type(data).__name__, True)
@@ -84,13 +91,16 @@ DERIVATION_KEYS = ("extends", "set", "remove_events", "include")
 """Keys of a derived scenario file, resolved before validation (`derive_scenario_data`)."""
 
 
-def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = ()) -> dict:
+def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
+                         _roots: tuple[Path, ...] = ()) -> dict:
     """Resolve a derived scenario: `extends: PATH` (relative to `source`'s directory)
     loads a base file, whose top-level keys this file's other keys replace; then
     `remove_events: [name, ...]` drops events by name, `include: [FILE, ...]`
     applies files of dotted paths to values (`_apply_includes`), and `set:
     {dotted.path: value}` changes fields as `--set` does. Data without these keys is returned as
-    it is. Problems name `source`; a chain of `extends` that loops is an error.
+    it is. Problems name `source`; a chain of `extends` that loops is an error, and so is
+    a file outside the scenario's tree (the folder above `source`'s folder, and the
+    folders of `scenario_roots`), which is not read.
     """
     if not any(key in data for key in DERIVATION_KEYS):
         return data
@@ -98,12 +108,13 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = ()) 
     extends, sets, removes, includes = (data.pop(key, None) for key in DERIVATION_KEYS)
     here = Path(source)
     seen = _seen or ((here.resolve(),) if here.is_file() else ())
+    roots = _roots or (here.resolve().parent.parent, *_EXTRA_ROOTS.get())
     if extends is not None:
-        data = {**_load_base(extends, source, seen), **data}
+        data = {**_load_base(extends, source, seen, roots), **data}
     if removes is not None:
         data = _remove_events(data, removes, source)
     if includes is not None:
-        data = _apply_includes(data, includes, source)
+        data = _apply_includes(data, includes, source, roots)
     if sets is not None:
         if not isinstance(sets, dict) or not all(isinstance(k, str) for k in sets):
             raise InputError(Problem(source, "set", "must be a mapping of dotted paths to values, "
@@ -117,34 +128,62 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = ()) 
     return data
 
 
-def _load_base(extends: Any, source: str, seen: tuple[Path, ...]) -> dict:
+def _resolve_inside(name: str, source: str, where: str, roots: tuple[Path, ...]) -> Path:
+    """The file `name` (relative to `source`'s folder) names, if it is a YAML file
+    inside one of `roots`; else an `InputError` (and the file is not read)."""
+    path = Path(source).parent / name
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise InputError(Problem(source, where, f"cannot resolve the path ({exc})", name, True)) from None
+    if resolved.suffix.lower() not in YAML_SUFFIXES:
+        raise InputError(Problem(source, where, "must name a YAML file (.yaml or .yml)", name, True))
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise InputError(Problem(source, where, f"must name a file inside {roots[0]} (the folder above this "
+                                 "scenario's); name another folder with --scenario-root", name, True))
+    return path
+
+
+def _read_derived(path: Path, source: str, where: str, name: str) -> Any:
+    """The YAML data of a file named by `extends` or `include`; a problem reading it is
+    reported against `source`'s field, naming the file and the line."""
+    try:
+        return load_yaml(read_text_file(path), str(path))
+    except InputError as exc:
+        p = exc.problems[0]
+        if p.message.startswith("cannot read file: "):
+            message = f"cannot read {path}: {p.message.removeprefix('cannot read file: ')}"
+        elif p.message.startswith("is "):
+            message = f"{path} {p.message}"
+        else:
+            at = f" at {p.path}" if p.path else ""
+            message = f"{path} is not valid YAML{at}: {p.message.removeprefix('invalid YAML: ')}"
+        raise InputError(Problem(source, where, message, name, True)) from None
+
+
+def _load_base(extends: Any, source: str, seen: tuple[Path, ...], roots: tuple[Path, ...]) -> dict:
     """The plain data of the file `extends` names, itself derived if it extends another."""
     if not isinstance(extends, str) or not extends.strip():
         raise InputError(Problem(source, "extends", "must be the path of a scenario file, "
                                  "relative to this file", extends, True))
-    path = Path(source).parent / extends
-    try:
-        key = path.resolve()
-        if key in seen:
-            chain = " -> ".join(str(p) for p in (*seen, key))
-            raise InputError(Problem(source, "extends", f"makes a cycle: {chain}", extends, True))
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError(Problem(source, "extends", f"cannot read {path}: {reason}", extends, True)) from None
-    try:
-        base = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(Problem(source, "extends", f"{path} is not valid YAML{where}", extends, True)) from None
+    path = _resolve_inside(extends, source, "extends", roots)
+    key = path.resolve()
+    if key in seen:
+        chain = " -> ".join(str(p) for p in (*seen, key))
+        raise InputError(Problem(source, "extends", f"makes a cycle: {chain}", extends, True))
+    base = _read_derived(path, source, "extends", extends)
     if not isinstance(base, dict):
         raise InputError(Problem(source, "extends", f"{path} is not a YAML mapping of scenario keys",
                                  extends, True))
-    return derive_scenario_data(base, str(path), (*seen, key))
+    unknown = [k for k in base if k not in Scenario.model_fields and k not in DERIVATION_KEYS]
+    if unknown:
+        shown = ", ".join(repr(str(k))[:40] for k in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+        raise InputError(Problem(source, "extends", f"{path} is not a scenario file: unknown top-level "
+                                 f"keys {shown}", extends, True))
+    return derive_scenario_data(base, str(path), (*seen, key), roots)
 
 
-def _apply_includes(data: dict, includes: Any, source: str) -> dict:
+def _apply_includes(data: dict, includes: Any, source: str, roots: tuple[Path, ...]) -> dict:
     """`include: [FILE, ...]` (relative to `source`'s directory): each file is a
     mapping of dotted paths to values (a `calibration.yaml`, say), applied in
     order as `--set` applies them, after `extends` and `remove_events` and
@@ -155,16 +194,8 @@ def _apply_includes(data: dict, includes: Any, source: str) -> dict:
                                  "relative to this file", includes, True))
     for k, name in enumerate(names):
         where = "include" if isinstance(includes, str) else f"include.{k}"
-        path = Path(source).parent / name
-        try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise InputError(Problem(source, where, f"cannot read {path}: {reason}", name, True)) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise InputError(Problem(source, where, f"{path} is not valid YAML{at}", name, True)) from None
+        path = _resolve_inside(name, source, where, roots)
+        values = _read_derived(path, source, where, name)
         if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
             raise InputError(Problem(source, where, f"{path} must be a mapping of dotted paths to values, "
                                      "e.g. {dynamics.noise: 0.02}", name, True))

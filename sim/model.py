@@ -20,12 +20,11 @@ from .canonical import Canon, make_canon
 from .rubric import (BREAKTHROUGH, CLASSES, COLLAPSE, SUBSTANTIVE, SUBSTANTIVE_OR_BETTER, TALK_FEST, Rubric,
                      compile_rubric)
 from .schema import DateTriangular, DateUniform, Effect, Scenario, support
+from .schema.rules import MAX_PACKAGES
 
 __all__ = ["BREAKTHROUGH", "CLASSES", "COLLAPSE", "SUBSTANTIVE", "SUBSTANTIVE_OR_BETTER", "TALK_FEST",
            "CompiledEffect", "Model", "ParamSpec", "compile_model", "tick_days"]
 
-MAX_PACKAGES = 1 << 20
-"""The largest summit menu (product of the issues' anchor counts) a model may have."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ i mod draws, so the forecast is the posterior predictive.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from .io import write_json_atomic
 from .knobs import KnobSetting, KnobSpec
 from .schema import Scenario, scenario_hash
 
-__all__ = ["FORMAT", "DRAWS", "Posterior", "load_posterior", "systematic_rows", "weighted_quantiles"]
+__all__ = ["FORMAT", "DRAWS", "Posterior", "load_posterior", "systematic_rows", "weighted_quantiles", "written_by_sim"]
 
 FORMAT = "sim-posterior/1"
 DRAWS = 256
@@ -96,7 +97,10 @@ class Posterior:
                 "summary": self.summary()}
 
     def write(self, path: str | Path) -> None:
-        write_json_atomic(path, self.to_json())
+        """Write the posterior as JSON, atomically, with a digest of its content: a file whose
+        digest no longer matches was edited, and sim will not replace it (`written_by_sim`)."""
+        data = self.to_json()
+        write_json_atomic(path, {**data, "digest": _digest(data)})
 
 
 def load_posterior(path: str | Path) -> Posterior:
@@ -116,6 +120,20 @@ def load_posterior(path: str | Path) -> Posterior:
                          dict(data.get("meta", {})))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise InputError(Problem(str(path), "", f"is not a posterior written by `sim calibrate` ({exc})")) from None
+
+
+def _digest(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
+def written_by_sim(path: str | Path) -> bool:
+    """True if `path` is a posterior sim wrote and nobody edited since (its digest matches)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        digest = data.pop("digest")
+        return data.get("format") == FORMAT and digest == _digest(data)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, AttributeError, TypeError):
+        return False
 
 
 def systematic_rows(w: np.ndarray, draws: int) -> np.ndarray:

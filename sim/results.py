@@ -2,17 +2,17 @@
 
 A `ResultWriter` streams each chunk's columns to raw files in a temp directory
 beside the final one; `finish` turns them into .npy files, writes the summary
-and plots, and renames the whole directory into place, so a reader sees a
-whole result or none.
+and plots, and swaps the whole directory into place, so a reader sees a
+whole result or none. Where sim may write, and how two writers are kept
+apart, is `sim.ownership`'s business: both writers here go through its
+`ResultDir`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 import os
-import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, Problem, RunError
-from .io import fsync_dir, fsync_tree, utc_now, write_json_atomic
+from .errors import RunError
+from .io import utc_now, write_json_atomic
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER
 from .montecarlo import Chunk, Estimate, RunResult, wilson
+from .ownership import ResultDir, new_run_id
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash
 
@@ -43,10 +44,7 @@ RECOUNT_STEP = 1 << 20  # replicates read at a time when recounting the written 
 
 def default_out_dir(scenario_name: str, root: str | Path = "results") -> Path:
     """`results/<scenario>/<UTC YYYYMMDDTHHMMSSZ>-<random>`, relative to the current directory."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return Path(root) / scenario_name / f"{stamp}-{secrets.token_hex(3)}"
-
-
+    return Path(root) / scenario_name / new_run_id()
 
 
 # --- The summary ----------------------------------------------------------------
@@ -127,12 +125,15 @@ class ResultWriter:
             summary = writer.finish(result, {"scenario_file": path})
 
     Leaving the `with` block without `finish` (an exception, or nothing to
-    write) removes the temp directory and leaves `out` as it was. An existing
-    `out` is replaced only if it is empty or holds a previous result.
+    write) removes the temp directory and leaves `out` as it was. `out` must be
+    new, empty, or an earlier result of `command` (`force`: of any sim command);
+    a second writer of `out` is refused while this one holds it (`sim.ownership`).
     """
 
-    def __init__(self, out: str | Path):
+    def __init__(self, out: str | Path, *, command: str = "run", force: bool = False):
         self.out = Path(out)
+        self.target = ResultDir(self.out, command, force=force,
+                                run_id=self.out.name if _is_run_id(self.out.name) else None)
         self.tmp: Path | None = None
         self.summary: dict | None = None
         self._files: dict[str, Any] = {}
@@ -140,24 +141,23 @@ class ResultWriter:
         self._row_shape: tuple[int, ...] | None = None
 
     def __enter__(self) -> ResultWriter:
-        _check_replaceable(self.out)
+        self.target.__enter__()
         try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = self.out.parent / f".{self.out.name}.partial-{secrets.token_hex(4)}"
-            (self.tmp / "replicates").mkdir(parents=True)
+            self.tmp = self.target.tmp
+            (self.tmp / "replicates").mkdir()
             for name in COLUMNS:
                 self._files[name] = open(self._raw(name), "wb")
         except OSError as exc:
-            self._discard()
-            raise InputError(Problem("--out", "", f"cannot write a result directory there "
-                                     f"({exc.strerror or exc})", str(self.out), True)) from None
+            self.__exit__(None, None, None)
+            raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
         except BaseException:
-            self._discard()
+            self.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self._discard()
+        self._close()
+        self.target.__exit__(exc_type, exc, tb)
         return False
 
     def sink(self, chunk: Chunk) -> None:
@@ -213,8 +213,7 @@ class ResultWriter:
         write_json_atomic(self.tmp / "summary.json", summary)
         plot_outcomes(summary, self.tmp / "outcomes.png")
         plot_fan(result, self.tmp / "fan.png")
-        fsync_tree(self.tmp)
-        self._move_into_place()
+        self.target.commit()
         self.summary = summary
         return summary
 
@@ -229,68 +228,47 @@ class ResultWriter:
             fh.close()
         self._files = {}
 
-    def _discard(self) -> None:
-        self._close()
-        if self.tmp is not None and self.tmp.exists():
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _move_into_place(self) -> None:
-        assert self.tmp is not None
-        _swap_into_place(self.tmp, self.out)
+def _is_run_id(name: str) -> bool:
+    return len(name) == 23 and name[8] == "T" and name[15:17] == "Z-"
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished directory `tmp` to `out`, replacing an earlier result there."""
-    if not os.path.lexists(out):
-        os.rename(tmp, out)
-    else:
-        _check_replaceable(out)
-        old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
-        os.rename(out, old)
-        try:
-            os.rename(tmp, out)
-        except BaseException:
-            os.rename(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    fsync_dir(out.parent)
-
-
-def write_result_dir(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]],
-                     files: dict[str, str] | None = None) -> None:
+def write_result_dir(out: str | Path | ResultDir, summary: dict, plots: dict[str, Callable[[dict, Path], None]],
+                     files: dict[str, str] | None = None, *, command: str = "result", force: bool = False) -> None:
     """Write `summary.json`, each `plots[name](summary, path)` and each text file to
-    directory `out`, whole or not at all (a temp directory renamed into place).
+    directory `out`, whole or not at all (a temp directory swapped into place).
     For commands whose results are a summary and pictures (compare, explain,
-    backtest, calibrate); `run` streams its replicates with `ResultWriter`."""
-    out = Path(out)
-    _check_replaceable(out)
+    backtest, calibrate); `run` streams its replicates with `ResultWriter`.
+    `out` may be a `ResultDir` the command claimed before its work began (so that a
+    second writer was refused before it, too, spent minutes); else it is claimed here
+    for `command`."""
+    if isinstance(out, ResultDir):
+        _write_summary_dir(out, summary, plots, files)
+        return
+    with ResultDir(out, command, force=force) as target:
+        _write_summary_dir(target, summary, plots, files)
+
+
+def _write_summary_dir(target: ResultDir, summary: dict, plots: dict, files: dict[str, str] | None) -> None:
+    tmp = target.tmp
+    if tmp is None:
+        raise RuntimeError("write_result_dir needs a claimed ResultDir (inside its `with` block)")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(Problem("--out", "", f"cannot write a result directory there "
-                                 f"({exc.strerror or exc})", str(out), True)) from None
-    tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
-    try:
-        tmp.mkdir()
         write_json_atomic(tmp / "summary.json", summary)
         for name, plot in plots.items():
             plot(summary, tmp / name)
         for name, text in (files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
-        fsync_tree(tmp)
-        _swap_into_place(tmp, out)
+        target.commit()
     except OSError as exc:
-        raise RunError(f"cannot write results to {out}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        raise RunError(f"cannot write results to {target.out}: {exc.strerror or exc}") from None
 
 
 def write_result_files(out: str | Path, summary: dict, plots: dict[str, Callable[[dict, Path], None]],
                        files: dict[str, str] | None = None) -> None:
     """Write `summary.json`, the plots and the text files into the existing directory `out`
     (a resumable command's working directory), each file atomically."""
-    from .io import atomic_write_text, temp_name
+    from .io import atomic_write_text, fsync_dir, temp_name
 
     out = Path(out)
     try:
@@ -308,16 +286,6 @@ def write_result_files(out: str | Path, summary: dict, plots: dict[str, Callable
     except OSError as exc:
         raise RunError(f"cannot write results to {out}: {exc.strerror or exc}") from None
 
-
-def _check_replaceable(out: Path) -> None:
-    """Refuse to replace anything but an empty directory or an earlier result:
-    `--out ~` must not delete a home directory."""
-    if not os.path.lexists(out):
-        return
-    if out.is_dir() and not out.is_symlink() and (not any(out.iterdir()) or (out / "summary.json").is_file()):
-        return
-    raise InputError(Problem("--out", "", "exists and is not an earlier result directory; "
-                             "choose a new path or remove it", str(out), True))
 
 
 def _raw_to_npy(raw: Path, path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:

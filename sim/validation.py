@@ -1,17 +1,19 @@
 """Validation at the boundary: the strict pydantic base and pydantic's errors in the project's words.
 
 Every file a user writes (a scenario, a sweep spec, a knob spec) is a `Strict`
-model: unknown keys are errors, NaN and infinity are refused, nothing is
-coerced. `problems_from` turns a `ValidationError` into `Problem`s that name the
+model: unknown keys are errors, NaN and infinity are refused, and a boolean is
+never read as a number (pydantic alone would take `runs: true` as 1). `problems_from` turns a `ValidationError` into `Problem`s that name the
 file, the dotted path of the field, the rule and the value given; rules that
 span several fields raise `RuleViolations`, which it unpacks path by path.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .errors import Problem
 
@@ -22,9 +24,81 @@ NO_VALUE = object()
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors; values are frozen; NaN and infinity are refused."""
+    """Unknown keys are errors; values are frozen; NaN and infinity are refused; a
+    boolean where a number is expected is an error."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            problems = []
+            for name, annotation in _number_fields(cls):
+                value = data.get(name)
+                if isinstance(value, (bool, list, tuple, dict)):  # the rest cannot hold a boolean
+                    problems += [(path, _BOOL_MESSAGE, v) for path, v in _booleans(annotation, value, name)]
+            if problems:
+                raise RuleViolations(problems)
+        return data
+
+
+_BOOL_MESSAGE = ("YAML read this as a boolean (yes/no/on/off/true/false are booleans in YAML) where a number "
+                 "is expected; write a number")
+
+
+@functools.cache
+def _number_fields(cls: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
+    """(key, annotation) of the fields of `cls` where pydantic would take a boolean for a number."""
+    return tuple((f.alias or name, f.annotation) for name, f in cls.model_fields.items()
+                 if _takes_numbers(f.annotation))
+
+
+def _strip(tp: Any) -> Any:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _is_union(tp: Any) -> bool:
+    return get_origin(tp) in (Union, types.UnionType)
+
+
+def _takes_numbers(tp: Any) -> bool:
+    tp = _strip(tp)
+    if tp in (int, float):
+        return True
+    if _is_union(tp):
+        members = [_strip(a) for a in get_args(tp)]
+        return bool not in members and any(_takes_numbers(a) for a in members)
+    if get_origin(tp) in (list, tuple, dict):
+        return any(_takes_numbers(a) for a in get_args(tp) if a is not Ellipsis)
+    return False
+
+
+def _booleans(tp: Any, value: Any, path: str):
+    """(path, value) of each boolean in `value` where `tp` wants a number."""
+    tp = _strip(tp)
+    if isinstance(value, bool):
+        if _takes_numbers(tp) and get_origin(tp) not in (list, tuple, dict):
+            yield path, value
+        return
+    if _is_union(tp):
+        for member in get_args(tp):
+            if get_origin(_strip(member)) in (list, tuple, dict):
+                yield from _booleans(member, value, path)
+                return
+        return
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        for key, item in value.items():
+            yield from _booleans(args[1], item, f"{path}.{key}")
+    elif origin in (list, tuple) and isinstance(value, (list, tuple)) and args:
+        for k, item in enumerate(value):
+            member = args[0] if origin is list or (len(args) == 2 and args[1] is Ellipsis) else \
+                (args[k] if k < len(args) else None)
+            if member is not None:
+                yield from _booleans(member, item, f"{path}.{k}")
 
 
 class RuleViolations(ValueError):
@@ -46,8 +120,10 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
     out: list[Problem] = []
     for err in exc.errors(include_url=False):
         ctx_error = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, RuleViolations):
-            out += [Problem(source, path, message) if value is NO_VALUE else Problem(source, path, message, value, True)
+        loc = [str(p) for p in err["loc"] if not _is_tag(p)]
+        if isinstance(ctx_error, RuleViolations):  # paths relative to the model that raised it
+            out += [Problem(source, ".".join([*loc, path]), message) if value is NO_VALUE
+                    else Problem(source, ".".join([*loc, path]), message, value, True)
                     for path, message, value in ctx_error.problems]
             continue
         loc = [str(p) for p in err["loc"] if not _is_tag(p)]

@@ -364,7 +364,7 @@ def test_cli_compare_json_and_result_directory(tmp_path, capsys):
         assert {"p_a", "p_b", "diff", "low", "high", "unpaired_half_width", "narrowing"} <= set(entry)
     assert s["headline"]["substantive_or_better"]["diff"] < 0
     assert s["runs"] == 2048 and s["seed_entropy"] == 3
-    assert sorted(p.name for p in out.iterdir()) == ["compare.png", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".sim-manifest.json", "compare.png", "summary.json"]
     assert json.loads((out / "summary.json").read_text())["classes"] == s["classes"]
 
     same = main_json(capsys, "compare", str(SMALL), str(SMALL), "--runs", "2048", "--json",
@@ -423,7 +423,8 @@ def test_cli_explain_json_and_pictures(tmp_path, capsys):
     for metric in ("substantive_or_better", "collapse"):
         m = sh["metrics"][metric]
         assert sum(v["value"] for v in m["values"]) == pytest.approx(m["total"]["diff"], abs=1e-12)
-    assert sorted(p.name for p in out.iterdir()) == ["explain.png", "shapley.png", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".sim-manifest.json", "explain.png", "shapley.png",
+                                                      "summary.json"]
 
 
 def test_cli_explain_prints_the_tables(tmp_path, capsys):

@@ -79,23 +79,21 @@ def test_summary_is_valid_json_with_every_figure(scenario):
 
 
 def test_writing_into_an_existing_result_replaces_it_whole(scenario, tmp_path):
-    """An earlier result at the same path is replaced, stale files and all."""
+    """An earlier result of `run` at the same path (its manifest and nothing else) is replaced."""
     out = tmp_path / "res"
-    (out / "replicates").mkdir(parents=True)
-    (out / "summary.json").write_text('{"old": true}')
-    (out / "stale.txt").write_text("from an earlier run")
-    with ResultWriter(out) as writer:
-        result = run(scenario, runs=1024, seed=1, sink=writer.sink)
-        writer.finish(result)
-    assert not (out / "stale.txt").exists()
+    for runs in (2048, 1024):
+        with ResultWriter(out) as writer:
+            result = run(scenario, runs=runs, seed=1, sink=writer.sink)
+            writer.finish(result)
     assert json.loads((out / "summary.json").read_text())["runs"] == 1024
+    assert len(load_column(out, "outcome")) == 1024
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
 
 
 def test_a_directory_that_is_not_a_result_is_never_replaced(tmp_path):
     """`--out` pointing at a directory of other files is an input error, and the files stay."""
     (tmp_path / "notes.txt").write_text("keep me")
-    with pytest.raises(InputError, match="not an earlier result directory"):
+    with pytest.raises(InputError, match="holds files sim did not write"):
         with ResultWriter(tmp_path):
             pass
     assert (tmp_path / "notes.txt").read_text() == "keep me"

@@ -1,16 +1,22 @@
 """The command line: `python -m sim run|validate|eum|compare|explain|sweep|backtest|calibrate ...`.
 
 Only sim's own errors are caught: an `InputError` prints one `error:` line per
-problem and exits 2, a `RunError` exits 1, Ctrl-C exits 130; anything else
-keeps its traceback, because it is a bug. The subcommands live in the modules
+problem and exits 2, a `RunError` exits 1, Ctrl-C (and SIGTERM, which the
+command line turns into the same interrupt) exits 130; anything else keeps its
+traceback, because it is a bug. What a command claims (its result directory
+and the lock on it) is held in `args.resources` until it returns. The subcommands live in the modules
 of this package, one concern each, and register themselves with `@command`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from ..errors import InputError, RunError
 from . import backtest, eum, paired, run, sweep  # noqa: F401 - importing registers the subcommands
@@ -48,7 +54,38 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else EXIT_INPUT_ERROR
     try:
-        return args.func(args)
+        with _terminate_as_interrupt(), contextlib.ExitStack() as resources:
+            args.resources = resources
+            return _call(args)
+    except KeyboardInterrupt:  # also a second one while the first's half-written files are removed
+        print("interrupted: nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a `kill`, a scheduler's time limit) stops a command as Ctrl-C does: it
+    keeps what finished and removes what is half written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _call(args: argparse.Namespace) -> int:
+    from ..loading import scenario_roots
+
+    try:
+        with scenario_roots(*(getattr(args, "scenario_root", None) or ())):
+            return args.func(args)
     except InputError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -56,9 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUN_ERROR
-    except KeyboardInterrupt:
-        print("interrupted: nothing written", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `sim ... | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_RUN_ERROR

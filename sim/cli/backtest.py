@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (EXIT_INTERRUPTED, EXIT_OK, OUTPUT_OPTIONS, SCENARIO_OPTIONS, arg, command, parse_overrides,
-                     write_and_show)
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output,
+                     command, output_options, parse_overrides, write_and_show)
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -45,18 +45,15 @@ def _history_inputs(args: argparse.Namespace):
 
 
 def check_posterior_target(path: Path) -> None:
-    """`--write` may create a file or replace a posterior sim wrote, nothing else."""
-    from ..posterior import load_posterior
+    """`--write` may create a file or replace a posterior sim wrote that nobody edited since."""
+    from ..posterior import written_by_sim
 
     if path.is_dir():
         raise InputError(Problem("--write", "", "is a directory; name a file", str(path), True))
-    if path.exists():
-        try:
-            load_posterior(path)
-        except InputError:
-            raise InputError(Problem("--write", "", "exists and is not a posterior sim wrote: refusing to replace "
-                                     "it; choose a new path", str(path), True)) from None
-    elif not path.parent.is_dir():
+    if path.exists() and not written_by_sim(path):
+        raise InputError(Problem("--write", "", "was not written by sim (or was edited since): refusing to replace "
+                                 "it; choose a new path", str(path), True))
+    if not path.exists() and not path.parent.is_dir():
         raise InputError(Problem("--write", "", "its folder does not exist", str(path), True))
 
 
@@ -70,7 +67,7 @@ def check_posterior_target(path: Path) -> None:
              "posterior was fitted on is forecast from the posterior refitted without it)"),
     arg("--runs", type=int, metavar="N", help="replicates per case (default: each scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every case (default: each scenario's own)"),
-    *BACKTEST_OPTIONS, *OUTPUT_OPTIONS,
+    *BACKTEST_OPTIONS, *output_options("results/backtest/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_backtest(args: argparse.Namespace) -> int:
     from ..backtest import run_backtest, summarise_backtest
@@ -80,11 +77,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     posterior = load_posterior(args.calibration) if args.calibration is not None else None
     cases, meetings, meetings_path = _history_inputs(args)
+    _check_case_limits(args, cases, args.runs)
+    out = claim_output(args, "backtest", default_out_dir("backtest"))
     result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior)
     summary = summarise_backtest(result, resamples=args.resamples)
     summary.update(directory=str(args.directory), meetings=None if meetings_path is None else str(meetings_path),
                    calibration=None if args.calibration is None else str(args.calibration), overrides=args.overrides)
-    out = args.out if args.out is not None else default_out_dir("backtest")
     return write_and_show(args, out, summary, {"reliability.png": plot_reliability}, print_backtest)
 
 
@@ -100,12 +98,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     arg("--fresh", action="store_true", help="discard the finished points and start over"),
     arg("--write", type=Path, metavar="FILE",
         help="also copy the posterior to FILE, which must not exist or be a posterior sim wrote"),
-    *BACKTEST_OPTIONS, *OUTPUT_OPTIONS,
+    *BACKTEST_OPTIONS, *output_options("results/calibrate/<key of the knobs and cases>: rerunning resumes"),
+    *LIMIT_OPTIONS,
 )
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..backtest_report import plot_posterior, plot_reliability, print_calibration
     from ..calibrate import calibration_key, run_calibration, summarise_calibration
     from ..knobs import load_knobs
+    from ..ownership import check_target
     from ..sweep.report import PointProgress
 
     spec = load_knobs(args.knobs)
@@ -113,10 +113,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         check_posterior_target(args.write)
     cases, meetings, meetings_path = _history_inputs(args)
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
+    check_target(out, "calibrate", force=args.force)  # before minutes of work
+    _check_case_limits(args, cases, spec.runs)
     with PointProgress() as progress:
         cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                               progress=progress if (args.progress or not (args.quiet or args.json)) else None,
-                              source=str(args.directory))
+                              source=str(args.directory), force=args.force)
     if not cal.complete:
         print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
               "rerun the same command to resume")
@@ -132,3 +134,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
                    print_calibration, in_place=True)
     return EXIT_OK
+
+
+def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None) -> None:
+    """Refuse before anything runs if one case would need more memory than allowed."""
+    from ..limits import estimate
+    from ..model import compile_model
+    from ..montecarlo import resolve_settings
+    from ..randomness import BLOCK_SIZE
+
+    for case in cases:
+        n, _, blocks = resolve_settings(case.scenario, runs, 0, None)
+        check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False),
+                     f"the case {case.path}")

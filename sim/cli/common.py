@@ -10,18 +10,19 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError, Problem
 from ..reporting import fmt_p as fmt
+from ..yamlfile import load_yaml
 
-__all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "MONTE_CARLO_OPTIONS",
-           "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "arg", "calibration_setting", "check_monte_carlo_options", "command",
-           "commands", "fmt", "load_all", "parse_overrides", "progress_bar", "show_warnings", "write_and_show"]
+__all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
+           "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "arg",
+           "calibration_setting", "check_limits", "check_monte_carlo_options", "claim_output", "command", "commands",
+           "fmt", "load_all", "output_options", "parse_overrides", "progress_bar", "show_warnings", "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_AT = 50_000
@@ -53,10 +54,15 @@ def commands() -> dict[str, tuple[str, tuple, Callable[[argparse.Namespace], int
 
 # --- Shared options ----------------------------------------------------------------------
 
+SCENARIO_ROOT_OPTION = arg(
+    "--scenario-root", action="append", default=[], type=Path, metavar="DIR",
+    help="also let `extends:` and `include:` name YAML files under DIR (by default only under the folder "
+         "above the scenario's own; repeatable)")
 SCENARIO_OPTIONS = (
     arg("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
         help="override a scenario field before validation, e.g. --set agents.russia.resolve=0.7 "
              "(VALUE is read as YAML; repeatable)"),
+    SCENARIO_ROOT_OPTION,
 )
 MONTE_CARLO_OPTIONS = (
     arg("--runs", type=int, metavar="N", help="replicates to run (default: the scenario's monte_carlo.runs)"),
@@ -89,11 +95,36 @@ def show_warnings(scenario, source) -> None:
         print(f"warning: {problem}", file=sys.stderr)
 
 
-OUTPUT_OPTIONS = (
-    arg("--out", type=Path, metavar="DIR", help="result directory (default: results/<scenario>/<run-id>)"),
-    arg("--json", action="store_true", help="print the summary as JSON on stdout, nothing else"),
-    arg("--quiet", action="store_true", help="print nothing on stdout"),
-    arg("--progress", action="store_true", help="always show a progress bar on stderr"),
+def _size(text: str) -> int:
+    from ..limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def output_options(default: str) -> tuple:
+    """--out (its help naming the command's real `default`), --force, --json, --quiet, --progress."""
+    return (
+        arg("--out", type=Path, metavar="DIR",
+            help=f"result directory (default: {default}); sim writes only into a new or empty directory or "
+                 "one this command made before, never into one holding anything else"),
+        arg("--force", action="store_true",
+            help="replace DIR even if another sim command made it (never a directory sim did not make)"),
+        arg("--json", action="store_true", help="print the summary as JSON on stdout, nothing else"),
+        arg("--quiet", action="store_true", help="print nothing on stdout"),
+        arg("--progress", action="store_true",
+            help="always show progress on stderr (a bar on a terminal, else a line every 10%% or 5 s)"),
+    )
+
+
+OUTPUT_OPTIONS = output_options("results/<scenario>/<run-id>")
+LIMIT_OPTIONS = (
+    arg("--max-memory", type=_size, metavar="SIZE",
+        help="refuse work whose estimated memory exceeds SIZE, e.g. 2GiB (default: the memory available now)"),
+    arg("--max-disk", type=_size, metavar="SIZE",
+        help="refuse work whose results would exceed SIZE on disk, e.g. 500MB (default: the free space there)"),
 )
 
 
@@ -106,10 +137,10 @@ def parse_overrides(texts: list[str]) -> dict[str, Any]:
             problems.append(Problem("--set", "", "must be PATH=VALUE", text, True))
             continue
         try:
-            overrides[path.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            problems.append(Problem("--set", path.strip(),
-                                    f"VALUE is not valid YAML ({exc.__class__.__name__})", value, True))
+            overrides[path.strip()] = load_yaml(value, "--set")
+        except InputError as exc:
+            problems += [Problem("--set", path.strip(), f"VALUE is not valid YAML ({p.message})", value, True)
+                         for p in exc.problems]
     if problems:
         raise InputError(problems)
     return overrides
@@ -129,12 +160,38 @@ def check_monte_carlo_options(args: argparse.Namespace) -> None:
         raise InputError(problems)
 
 
+class TextProgress:
+    """Progress as plain lines on stderr, for a log or a pipe: one line at each tenth of
+    the work and at most one every `every` seconds otherwise."""
+
+    def __init__(self, label: str, total: int, every: float = 5.0, stream=None):
+        self.label, self.total, self.every = label, max(1, total), every
+        self.stream = sys.stderr if stream is None else stream
+        self.started = self.last = time.monotonic()
+        self.tenth = 0
+
+    def __call__(self, done: int, _total: int | None = None) -> None:
+        now = time.monotonic()
+        tenth = 10 * done // self.total
+        if tenth <= self.tenth and now - self.last < self.every:
+            return
+        self.tenth, self.last = max(tenth, self.tenth), now
+        elapsed = now - self.started
+        left = f", about {elapsed * (self.total - done) / done:.0f} s left" if 0 < done < self.total else ""
+        print(f"{self.label}: {done:,} of {self.total:,} ({100 * done / self.total:.0f} %), {elapsed:.0f} s{left}",
+              file=self.stream, flush=True)
+
+
 @contextlib.contextmanager
 def progress_bar(args: argparse.Namespace, total: int) -> Iterator[Callable[[int, int], None] | None]:
-    """A `progress(done, total)` callback drawing a bar on stderr, or None when not wanted."""
+    """A `progress(done, total)` callback showing progress on stderr (a bar on a terminal,
+    plain lines otherwise), or None when not wanted."""
     wanted = args.progress or (not args.quiet and total >= PROGRESS_AT and sys.stderr.isatty())
     if not wanted:
         yield None
+        return
+    if not sys.stderr.isatty():
+        yield TextProgress("replicates", total)
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -164,22 +221,49 @@ def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
     return scenarios
 
 
-def write_and_show(args: argparse.Namespace, out: Path, summary: dict, plots: dict,
+def claim_output(args: argparse.Namespace, command: str, default: Path):
+    """Claim the command's result directory (`--out`, else `default`) before its work
+    begins: refused at once if it holds anything but an earlier result of `command`, or if
+    another sim command is writing it. Held until the command returns (`args.resources`,
+    the `ExitStack` that `cli.main` opens). Returns the `ownership.ResultDir`."""
+    from ..ownership import ResultDir
+
+    out = args.out if args.out is not None else default
+    target = ResultDir(out, command, force=getattr(args, "force", False))
+    resources = getattr(args, "resources", None)
+    if resources is None:
+        raise RuntimeError("claim_output needs args.resources, the ExitStack cli.main opens")
+    return resources.enter_context(target)
+
+
+def check_limits(args: argparse.Namespace, work, what: str, out: Path | None = None) -> None:
+    """Refuse `work` (a `limits.Estimate`) beyond --max-memory / --max-disk or, without them,
+    the memory available and the free disk at `out`."""
+    from ..limits import check_resources
+
+    check_resources(work, what=what, max_memory=getattr(args, "max_memory", None),
+                    max_disk=getattr(args, "max_disk", None), disk_path=out)
+
+
+def write_and_show(args: argparse.Namespace, out, summary: dict, plots: dict,
                    show: Callable[[dict, Path], None], files: dict[str, str] | None = None,
-                   in_place: bool = False) -> int:
+                   command: str = "result", in_place: bool = False) -> int:
     """The tail of the commands whose result is a summary with pictures: write the
-    directory atomically (or, `in_place`, each file atomically into the directory the
-    command already keeps its work in), then print the summary as JSON (`--json`) or
-    as tables."""
+    directory atomically (`out`, a path or the `ResultDir` of `claim_output`), or with
+    `in_place` each file atomically into the directory a resumable command claimed and
+    keeps its work in; then print the summary as JSON (`--json`, with the directory as
+    `result_dir`) or as tables."""
+    from ..ownership import ResultDir
     from ..results import write_result_dir, write_result_files
 
     if in_place:
         write_result_files(out, summary, plots, files)
     else:
-        write_result_dir(out, summary, plots, files)
+        write_result_dir(out, summary, plots, files, command=command, force=getattr(args, "force", False))
+    path = out.out if isinstance(out, ResultDir) else Path(out)
     if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
+        print(json.dumps({**summary, "result_dir": str(path)}, indent=2, allow_nan=False))
     elif not args.quiet:
-        show(summary, out)
+        show(summary, path)
     return EXIT_OK
 

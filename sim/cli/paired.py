@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (CALIBRATION_OPTION, calibration_setting, OUTPUT_OPTIONS, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_monte_carlo_options,
-                     command, load_all, parse_overrides, progress_bar, write_and_show)
+from .common import (CALIBRATION_OPTION, LIMIT_OPTIONS, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
+                     claim_output, command, load_all, output_options, parse_overrides, progress_bar,
+                     write_and_show)
 
 
 @command(
@@ -19,7 +20,7 @@ from .common import (CALIBRATION_OPTION, calibration_setting, OUTPUT_OPTIONS, PA
         help="override a field of A only (repeatable; --set changes both)"),
     arg("--set-b", dest="overrides_b", action="append", default=[], metavar="PATH=VALUE",
         help="override a field of B only, e.g. compare a file with itself changed (repeatable)"),
-    *PAIRED_OPTIONS, CALIBRATION_OPTION, *OUTPUT_OPTIONS,
+    *PAIRED_OPTIONS, CALIBRATION_OPTION, *output_options("results/compare/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_comparison, print_comparison
@@ -29,6 +30,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     both, only_a, only_b = (parse_overrides(t) for t in (args.overrides, args.overrides_a, args.overrides_b))
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
     a, b = load_all((args.a, {**both, **only_a}), (args.b, {**both, **only_b}))
+    check_limits(args, _paired_estimate([a, b], args), "this comparison")
+    out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
     (knobs_a, note_a), (knobs_b, note_b) = calibration_setting(args, a), calibration_setting(args, b)
     with progress_bar(args, 2 * total) as progress:
@@ -42,7 +45,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     overrides = {"both": args.overrides, "a": args.overrides_a, "b": args.overrides_b}
     if any(overrides.values()):
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
-    out = args.out if args.out is not None else default_out_dir("compare")
     return write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
 
 
@@ -55,7 +57,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         help="also Shapley values over the events (exact up to 12 events, sampled orders above)"),
     arg("--shapley-runs", type=int, metavar="N",
         help="replicates for the Shapley values (default: --runs, capped at about 4 million model runs)"),
-    CALIBRATION_OPTION, *OUTPUT_OPTIONS,
+    CALIBRATION_OPTION, *output_options("results/explain/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_explanation, plot_shapley, print_explanation
@@ -68,6 +70,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         rule = "must be >= 1" if args.shapley_runs < 1 else "applies only with --shapley"
         raise InputError(Problem("--shapley-runs", "", rule, args.shapley_runs, True))
     (scenario,) = load_all((args.scenario, overrides))
+    check_limits(args, _explain_estimate(scenario, args), "this explanation")
+    out = claim_output(args, "explain", default_out_dir("explain"))
     runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
     k = len(scenario.events)
     total = runs * (k + 1)
@@ -84,8 +88,27 @@ def cmd_explain(args: argparse.Namespace) -> int:
         summary["calibration"] = note
     if overrides:
         summary["overrides"] = args.overrides
-    out = args.out if args.out is not None else default_out_dir("explain")
     plots = {"explain.png": plot_explanation}
     if args.shapley:
         plots["shapley.png"] = plot_shapley
     return write_and_show(args, out, summary, plots, print_explanation)
+
+
+def _paired_estimate(scenarios: list, args: argparse.Namespace):
+    """Memory of running `scenarios` side by side on the same replicates (`limits`)."""
+    from ..limits import estimate_models
+    from ..model import compile_model
+    from ..montecarlo import resolve_settings
+    from ..randomness import BLOCK_SIZE
+
+    runs, _, blocks = resolve_settings(scenarios[0], args.runs, args.seed, args.chunk_size)
+    return estimate_models([compile_model(s) for s in scenarios], runs, blocks * BLOCK_SIZE)
+
+
+def _explain_estimate(scenario, args: argparse.Namespace):
+    """Memory of `explain`: the scenario and each removal side by side (the Shapley
+    passes hold less: one chunk's state and its copy at a time)."""
+    from ..attribution import remove_events
+
+    scenarios = [scenario, *(remove_events(scenario, {e.name}) for e in scenario.events)]
+    return _paired_estimate(scenarios, args)

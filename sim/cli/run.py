@@ -10,20 +10,24 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
-from .common import (CALIBRATION_OPTION, calibration_setting, show_warnings, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MONTE_CARLO_OPTIONS, OUTPUT_OPTIONS,
-                     SCENARIO_OPTIONS, arg, check_monte_carlo_options, command, fmt, parse_overrides,
-                     progress_bar)
+from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
+                     OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
+                     calibration_setting, check_monte_carlo_options, command, fmt, parse_overrides, progress_bar,
+                     show_warnings)
 
 
 @command(
     "run", "run a scenario's replicates, print the outcome table and write the results",
     arg("scenario", type=Path, help="scenario YAML file"),
-    *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, CALIBRATION_OPTION, *OUTPUT_OPTIONS,
+    *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, CALIBRATION_OPTION, *OUTPUT_OPTIONS, *LIMIT_OPTIONS,
 )
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..montecarlo import run
-    from ..results import ResultWriter, default_out_dir
+    from ..limits import estimate
     from ..loading import load_scenario
+    from ..model import compile_model
+    from ..montecarlo import resolve_settings, run
+    from ..randomness import BLOCK_SIZE
+    from ..results import ResultWriter, default_out_dir
 
     overrides = parse_overrides(args.overrides)
     check_monte_carlo_options(args)
@@ -35,8 +39,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {"scenario_file": str(args.scenario)}
     if overrides:
         extra["overrides"] = dict(text.partition("=")[::2] for text in args.overrides)
+    runs, _, blocks_per_chunk = resolve_settings(scenario, args.runs, args.seed, args.chunk_size)
+    work = estimate(compile_model(scenario), runs, blocks_per_chunk * BLOCK_SIZE)
 
-    with ResultWriter(out) as writer, progress_bar(args, total) as progress:
+    with ResultWriter(out, force=args.force) as writer, progress_bar(args, total) as progress:
+        check_limits(args, work, "this run", out)  # once --out is known to be writable
         result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                      precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs, calibration=note)
         if result.runs == 0:
@@ -58,6 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 @command(
     "validate", "check scenario files without running them",
     arg("files", type=Path, nargs="+", metavar="FILE", help="scenario YAML files"),
+    SCENARIO_ROOT_OPTION,
 )
 def cmd_validate(args: argparse.Namespace) -> int:
     from ..loading import load_scenario

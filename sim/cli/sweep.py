@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import EXIT_INTERRUPTED, EXIT_OK, OUTPUT_OPTIONS, SCENARIO_OPTIONS, arg, command, parse_overrides
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextProgress, arg, check_limits,
+                     command, output_options, parse_overrides)
 
 
 @command(
@@ -30,7 +31,8 @@ from .common import EXIT_INTERRUPTED, EXIT_OK, OUTPUT_OPTIONS, SCENARIO_OPTIONS,
     arg("--workers", type=int, default=1, metavar="N", help="local worker processes (default: 1, this one)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the sweep's finished points and start over"),
-    *OUTPUT_OPTIONS,
+    *output_options("results/<scenario>/sweep-<key>, <key> naming the sweep, so that rerunning the same "
+                    "command resumes it"), *LIMIT_OPTIONS,
 )
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..sweep import make_sweep, run_sweep
@@ -46,16 +48,57 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise InputError(problems)
     sweep = make_sweep(args.scenario, args.vary, args.spec, design=args.design, points=args.points,
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
+    check_limits(args, _sweep_estimate(sweep, args.workers), "one point of this sweep on each worker")
     wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
-    with PointProgress() as progress:
+    with PointProgress() if sys.stderr.isatty() else _TextPoints() as progress:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                           fresh=args.fresh, progress=progress if wanted else None)
+                           fresh=args.fresh, progress=progress if wanted else None, force=args.force)
     if args.json:
         print(json.dumps(result.summary, indent=2, allow_nan=False))
     elif not args.quiet:
         print_sweep(result)
+    for warning in (result.analysis or {}).get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     if result.interrupted:
         print(f"interrupted: {len(result.rows):,} of {result.n_points:,} points kept in {result.out}; "
               "rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+class _TextPoints:
+    """Sweep progress as plain lines on stderr (`common.TextProgress`), for a log or a pipe."""
+
+    def __enter__(self):
+        self.lines, self.done = None, 0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def start(self, total: int, done: int) -> None:
+        self.lines, self.done = TextProgress("points", total), done
+
+    def advance(self, points: int) -> None:
+        self.done += points
+        self.lines(self.done)
+
+
+def _sweep_estimate(sweep, workers: int):
+    """Memory of the sweep's heaviest point (incident rates at the top of their ranges)
+    on each of `workers` processes; a sweep keeps no replicates or trajectories."""
+    from dataclasses import replace
+
+    from ..limits import estimate
+    from ..model import compile_model
+    from ..randomness import BLOCK_SIZE
+    from ..sweep.points import point_scenario
+
+    scenario = sweep.scenario
+    heavy = {f.path: f.high for f in sweep.factors if f.path.startswith("incidents.")}
+    if heavy:
+        scenario = point_scenario(sweep, heavy)
+    chunk = max(1, -(-scenario.monte_carlo.chunk_size // BLOCK_SIZE)) * BLOCK_SIZE
+    one = estimate(compile_model(scenario), sweep.runs, chunk, write=False)
+    per_worker = one.memory - one.breakdown.get("trajectories", 0)
+    return replace(one, memory=per_worker * workers)

@@ -151,7 +151,7 @@ class Beta(Strict):
 
     dist: Literal["beta"]
     mean: float = Field(gt=0, lt=1)
-    sd: float = Field(gt=0)
+    sd: float = Field(ge=1e-6)  # its square divides: a smaller sd is a fixed number
 
     @model_validator(mode="after")
     def _feasible(self) -> Beta:
@@ -234,6 +234,20 @@ def _number_or_dist(value: Any) -> str | None:
     return None
 
 
+MAX_MAGNITUDE = 1e100
+"""No number of a param (nor a distribution's mean, sd or end) may exceed this in size,
+so that sums and products of draws stay finite (float64 overflows near 1e308)."""
+
+
+def _finite_range(param):
+    numbers = [param] if isinstance(param, (int, float)) else [
+        v for v in param.model_dump().values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if any(abs(v) > MAX_MAGNITUDE for v in numbers):
+        raise ValueError(f"numbers must lie within [-{MAX_MAGNITUDE:g}, {MAX_MAGNITUDE:g}] so that draws and "
+                         "their sums stay finite")
+    return param
+
+
 Param = Annotated[
     Union[Annotated[float, Tag("number")], Annotated[Dist, Tag("dist")]],
     Discriminator(
@@ -241,6 +255,7 @@ Param = Annotated[
         custom_error_type="number_or_dist",
         custom_error_message="must be a number or a distribution such as {dist: beta, mean: 0.5, sd: 0.1}",
     ),
+    AfterValidator(_finite_range),
 ]
 """A number, or a distribution drawn once per replicate (per occurrence for incidents)."""
 

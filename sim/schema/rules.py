@@ -7,11 +7,21 @@ problem of a file at once.
 
 from __future__ import annotations
 
+import math
+
 from ..validation import NO_VALUE
 from .outcome import Level, Signed, condition_leaves
 from .params import date_range, mean_of
 
-__all__ = ["rule_problems", "trust_pairs"]
+__all__ = ["MAX_PACKAGES", "MAX_SPAN_DAYS", "MAX_SPAN_YEARS", "rule_problems", "trust_pairs"]
+
+MAX_SPAN_YEARS = 20
+MAX_SPAN_DAYS = 7305
+"""The latest summit date may be at most 20 years (7,305 days) after calendar.start: the
+calendar is simulated week by week, and a longer one is a typo (9999-12-31), not a forecast."""
+MAX_PACKAGES = 1 << 20
+"""The summit menu (the product of the issues' anchor counts) may hold at most this many
+packages (1,048,576): the search visits every one per replicate."""
 
 
 def trust_pairs(s) -> dict[frozenset, str]:
@@ -76,6 +86,13 @@ def _calendar_rules(s):
         yield "calendar.vantage", f"must not be after the latest summit date ({latest})", str(s.calendar.vantage)
     if earliest <= s.calendar.start:
         yield "summit.date", f"must be after calendar.start ({s.calendar.start})", str(earliest)
+    if (latest - s.calendar.start).days > MAX_SPAN_DAYS:
+        yield "summit.date", (f"must be at most {MAX_SPAN_YEARS} years ({MAX_SPAN_DAYS:,} days) after "
+                              f"calendar.start ({s.calendar.start})"), str(latest)
+    menu = math.prod(len(issue.anchors) for issue in s.issues.values())
+    if menu > MAX_PACKAGES:
+        yield "issues", (f"the summit menu (every combination of the issues' anchors) would hold {menu:,} "
+                         f"packages; at most {MAX_PACKAGES:,}"), NO_VALUE
 
 
 def _relation_rules(s, agent_ref, issue_ref):

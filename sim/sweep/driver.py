@@ -3,7 +3,9 @@
 `run_sweep` is what `python -m sim sweep` calls. Rerunning the same sweep on
 the same directory resumes it: the finished points are read from the store
 and never run again; the plan and the seed's entropy come from the store, so
-a resumed sweep is the sweep that was started.
+a resumed sweep is the sweep that was started. The directory is claimed with
+`ownership.claim_in_place`: a new or empty one, or one a sweep made (its
+manifest lists the sweep's files); a second sweep on it is refused.
 """
 
 from __future__ import annotations
@@ -22,14 +24,21 @@ import numpy as np
 from ..model import CLASSES
 from ..randomness import make_root_entropy, blocks_for
 from ..io import write_json_atomic
+from ..ownership import check_target, claim_in_place
 from .design import design_size, make_design
 from .execute import PieceResult, PointRun, make_backend, make_tasks, summarise_dispatch
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
 from .points import check_factors, make_point_scenarios
 from .spec import Sweep
-from .store import DB_NAME, SweepStore, lock_directory, remove_sweep
+from .store import DB_NAME, OUTPUTS, SweepStore, remove_sweep
 
-__all__ = ["TIMING", "PointsRun", "Progress", "SweepResult", "default_sweep_dir", "run_points", "run_sweep"]
+__all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "PointsRun", "Progress", "SweepResult", "default_sweep_dir", "run_points",
+           "run_sweep"]
+
+FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", *OUTPUTS)
+"""Every file a sweep may write in its directory: what its manifest lists."""
+SOBOL_MIN_POINTS = 64
+"""A Sobol base sample below this gives indices too noisy to rank factors by (a warning)."""
 
 
 class Progress(Protocol):
@@ -79,20 +88,23 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
 
 
 def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, scheduler: str | None = None,
-              fresh: bool = False, progress: Progress | None = None, plots: bool = True) -> SweepResult:
+              fresh: bool = False, progress: Progress | None = None, plots: bool = True,
+              force: bool = False) -> SweepResult:
     """Run every point of `sweep` not yet in the store at `out`, committing each as it
     finishes; then export the CSV, the summary, the plots and (for sobol and morris
     designs, once every point is done) the sensitivity analysis.
 
-    Every point is validated before anything runs or is written (`InputError`).
-    Ctrl-C keeps the finished points and returns a result marked `interrupted`.
+    Every point is validated before anything runs or is written (`InputError`), and
+    `out` must be new, empty or a sweep's (`force`: any sim command's) directory.
+    Ctrl-C (or SIGTERM) keeps the finished points and returns a result marked `interrupted`.
     """
     begun = time.perf_counter()
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
     check_factors(sweep)  # before the store: a bad range is the first thing to hear about
     out = Path(out) if out is not None else default_sweep_dir(sweep)
     identity = sweep.identity()
-    resuming = not fresh and SweepStore.exists(out)
+    state = check_target(out, "sweep", force=force)  # before reading a store there
+    resuming = not fresh and state == "own" and SweepStore.exists(out)
     if resuming:
         store = SweepStore.open(out, identity)
         entropy, plan = store.entropy, store.plan()
@@ -108,7 +120,7 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, schedu
 
     run = run_points(out, identity, sweep.names, plan, dict(enumerate(scenarios)), runs=sweep.runs,
                      entropy=entropy, workers=workers, scheduler=scheduler, fresh=not resuming, progress=progress,
-                     timing=timing, describe=_describe(sweep))
+                     timing=timing, describe=_describe(sweep), command="sweep", files=FILES, force=force)
     return _finish(run.store_rows, out, sweep, entropy, plan, resumed=run.resumed, begun=begun, timing=timing,
                    backend=run.backend, workers=run.workers, interrupted=run.interrupted, plots=plots)
 
@@ -127,15 +139,18 @@ class PointsRun:
 def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, points: dict[int, PointRun], *,
                runs: int, entropy: int, workers: int = 1, scheduler: str | None = None, fresh: bool = False,
                progress: Progress | None = None, timing: dict | None = None, describe: dict | None = None,
-               export: Path | None = None) -> PointsRun:
+               export: Path | None = None, command: str = "sweep", files: tuple[str, ...] = FILES,
+               force: bool = False) -> PointsRun:
     """Run every point of `plan` (its rows are the points' parameters, named `names`) that the
     store at `out` does not hold yet, committing each as it finishes: the resumable loop that
     sweeps, calibrations and backtests share. `points` maps a plan row to what it runs. A store
     of another identity at `out` is an input error; `fresh` starts over. Ctrl-C keeps the
-    finished points and returns marked `interrupted`. With `export`, the rows go to that CSV."""
+    finished points and returns marked `interrupted`. With `export`, the rows go to that CSV.
+    The directory is claimed for `command` (`ownership.claim_in_place`), its manifest
+    listing `files`, every name the command may write there."""
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0} if timing is None else timing
-    with lock_directory(out):
-        if not fresh and SweepStore.exists(out):
+    with claim_in_place(out, command, files, force=force) as state:
+        if not fresh and state == "own" and SweepStore.exists(out):
             store = SweepStore.open(out, identity)
         else:
             remove_sweep(out)
@@ -195,22 +210,24 @@ def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers:
 
 @contextlib.contextmanager
 def _one_interrupt() -> Iterator[None]:
-    """The first Ctrl-C stops the run; later ones are ignored until the finished points are
-    exported (about a second), so that a second signal, which some tools send to the whole
-    process group right after the first, cannot cut the export short."""
+    """The first Ctrl-C (or SIGTERM) stops the run; later ones are ignored until the
+    finished points are exported (about a second), so that a second signal, which some
+    tools send to the whole process group right after the first, cannot cut the export short."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum, frame):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _finish(rows: list[dict], out: Path, sweep: Sweep, entropy: int, plan: np.ndarray, *, resumed: int,
@@ -257,12 +274,30 @@ def _analyse(sweep: Sweep, plan: np.ndarray, rows: list[dict], entropy: int) -> 
         return None
     y = np.array([r["substantive_or_better_p"] for r in rows])
     seed = make_analysis_seed(entropy)
+    warnings = []
     if sweep.design == "sobol":
         indices = analyse_sobol(sweep.names, sweep.bounds, y, seed)
+        warnings = _sobol_warnings(sweep.points, indices)
     else:
         indices = analyse_morris(sweep.names, sweep.bounds, plan, y, seed)
     return {"method": sweep.design, "output": "substantive_or_better", "conf_level": 0.95,
-            "indices": indices}
+            "indices": indices, "warnings": warnings}
+
+
+def _sobol_warnings(n: int, indices: dict[str, dict]) -> list[str]:
+    """What makes Sobol indices unfit to read: a small base sample, or an index outside
+    [0, 1] by more than its interval (an estimate that noise dominates)."""
+    out = []
+    if n < SOBOL_MIN_POINTS:
+        out.append(f"a Sobol base sample of {n} is too small for indices worth reading; use --points "
+                   f"{SOBOL_MIN_POINTS} or more (the shipped spec uses 512)")
+    for name, ix in indices.items():
+        for key in ("S1", "ST"):
+            v, half = ix.get(key), ix.get(f"{key}_conf") or 0.0
+            if v is not None and (v - half > 1 or v + half < 0):
+                out.append(f"{name}: {key} = {v:.2f} lies outside [0, 1] beyond its interval: Monte Carlo "
+                           "noise dominates it; raise --points or --runs")
+    return out
 
 
 def _plot(sweep: Sweep, rows: list[dict], analysis: dict | None, out: Path, entropy: int) -> list[str]:

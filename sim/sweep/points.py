@@ -21,7 +21,7 @@ from ..loading import child_key, parse_scenario
 from ..schema import Scenario
 from .spec import Factor, Sweep
 
-__all__ = ["check_factors", "make_point_scenarios", "point_overrides"]
+__all__ = ["check_factors", "make_point_scenarios", "point_overrides", "point_scenario"]
 
 SHOWN_POINT_PROBLEMS = 5
 """Points whose problems are listed before the rest are summarised in one line."""
@@ -68,6 +68,11 @@ def make_point_scenarios(sweep: Sweep, values: np.ndarray) -> list[Scenario]:
     if problems:
         raise InputError(problems)
     return scenarios
+
+
+def point_scenario(sweep: Sweep, point: dict[str, float]) -> Scenario:
+    """The validated scenario of one point {path: value} (an `InputError` if invalid)."""
+    return _point_scenario(sweep, point, str(sweep.scenario_file))
 
 
 def point_overrides(sweep: Sweep, point: dict[str, float]) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import Field, ValidationError
 
 from ..errors import InputError, Problem
 from ..loading import load_scenario
 from ..schema import Scenario, scenario_hash
 from ..validation import Strict, problems_from
+from ..yamlfile import read_yaml_file
 
 __all__ = ["DESIGNS", "Factor", "Sweep", "SweepSpec", "load_sweep_spec", "make_sweep", "parse_vary",
            "resolve_sweep", "validate_spec"]
@@ -59,6 +59,11 @@ def _spec_rules(spec: SweepSpec):
     for k, f in enumerate(spec.vary):
         if f.path in seen:
             yield f"vary.{k}.path", f"duplicates vary.{seen[f.path]}", f.path
+        else:
+            for other, j in seen.items():  # one field inside the other: a point could set only one of them
+                if f.path.startswith(other + ".") or other.startswith(f.path + "."):
+                    yield f"vary.{k}.path", f"overlaps vary.{j} ({other}): vary a field or a part of it, not both", \
+                        f.path
         seen.setdefault(f.path, k)
         if f.low > f.high:
             yield f"vary.{k}", "LO must not be above HI", f"{f.low:g} > {f.high:g}"
@@ -138,13 +143,9 @@ def parse_vary(text: str) -> dict:
 def load_sweep_spec(path: str | Path) -> tuple[dict, str]:
     """A spec file's plain data and its source name; unreadable or bad YAML is an `InputError`."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(str(path), "", f"cannot read file: {exc}")) from None
-    except yaml.YAMLError as exc:
-        raise InputError(Problem(str(path), "", f"invalid YAML: {getattr(exc, 'problem', None) or exc}")) from None
-    return data, str(path)
+    if path.is_dir():
+        raise InputError(Problem(str(path), "", "is a directory, not a sweep file"))
+    return read_yaml_file(path), str(path)
 
 
 # --- The resolved sweep ------------------------------------------------------------------

@@ -9,14 +9,11 @@ reopening it resumes. Only the parent process writes, so one connection does.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import fcntl
 import io
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +23,9 @@ from ..io import atomic_write_text, fsync_dir, temp_name, utc_now
 from ..model import CLASSES, SUBSTANTIVE_OR_BETTER
 from ..montecarlo import wilson
 
-__all__ = ["DB_NAME", "SweepStore", "lock_directory", "remove_sweep"]
+__all__ = ["DB_NAME", "OUTPUTS", "SweepStore", "remove_sweep"]
 
 DB_NAME = "sweep.sqlite"
-LOCK_NAME = ".sweep.lock"
 SCHEMA_VERSION = 2
 OUTPUTS = ("points.csv", "sweep.json", "curves.png", "heatmap.png", "sensitivity.png")
 """Files the sweep derives from the database; --fresh removes them with it."""
@@ -54,21 +50,6 @@ CREATE TABLE results (
     finished TEXT NOT NULL       -- UTC, ISO 8601
 );
 """
-
-
-@contextlib.contextmanager
-def lock_directory(directory: Path) -> Iterator[None]:
-    """Hold the sweep directory for this process; a second sweep on it is an input error."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / LOCK_NAME, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(Problem(str(directory), "", "another sweep is running in this directory")) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def remove_sweep(directory: Path) -> None:

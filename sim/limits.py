@@ -1,0 +1,226 @@
+"""What a run will cost, said before it starts: memory and disk from the model's dimensions.
+
+`estimate` counts the arrays the engine allocates for one chunk of replicates
+and the bytes a result directory takes; `check_resources` refuses (an
+`InputError`, exit 2) work whose estimate exceeds a limit, by default the
+memory available now and the free disk under the target, so that a summit
+dated 9999-12-31, a menu of half a million packages or an incident rate of 10^6
+a month is refused in a second with the figure, not after 22 GB and 205 s.
+
+The estimate follows the engine as it is (`montecarlo`, `model.draw_state`,
+`timeline`, `summit`, `engines/`, `results`); when the engine changes what it
+allocates per chunk, `_chunk_bytes` is the one function to update.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError, Problem
+from .model import Model
+from .randomness import BLOCK_SIZE
+from .schema import mean_of, support
+
+__all__ = ["Estimate", "available_memory", "check_resources", "estimate", "estimate_models", "format_size",
+           "free_disk", "parse_size"]
+
+F64 = 8
+BASE_PROCESS = 250 << 20
+"""A Python process with numpy, numba, SimPy, pydantic and matplotlib loaded, measured: ~200 MiB."""
+TRAJECTORY_SAMPLE = 4096  # montecarlo.TRAJECTORY_SAMPLE (not imported: it would import the engine)
+DAYS_PER_MONTH = 30.4375
+PLOTS_AND_SUMMARY = 2 << 20
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Peak memory and disk of a piece of work, in bytes, with what each is made of."""
+
+    memory: int
+    disk: int
+    breakdown: dict[str, int] = field(default_factory=dict)
+
+
+def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True) -> Estimate:
+    """Peak memory and disk of `run` on `model`: `runs` replicates in chunks of `chunk_size`
+    (rounded up to whole blocks of 1,024, as `montecarlo.resolve_settings` does), writing
+    a result directory if `write`.
+
+    Memory counts, per chunk of n replicates: every drawn parameter (n,), the state
+    ((n_agents, n_issues, n) positions, ideals, held forces, saliences, positions and
+    saliences at the summit; per agent, trust pair, event, incident stream, election and
+    alliance (n,) rows), the engine's scratch (n_agents, n_issues, n), the incident arrivals
+    of the chunk (from the largest rate a stream can draw), and the summit's anchor values
+    (deciders, n_issues, max anchors, n), deviations and a tile of prefix sums (the menu
+    itself is searched, not stored); plus the fan chart's trajectories
+    (weeks, n_agents, n_issues, 4,096) and the process itself (`BASE_PROCESS`).
+    Disk counts the per-replicate columns (5 + 4 n_agents n_issues bytes a replicate),
+    the largest column once more (it is copied from raw to .npy), and the plots.
+    """
+    return estimate_models([model], runs, chunk_size, write=write)
+
+
+def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, write: bool = False,
+                    extra: dict[str, int] | None = None) -> Estimate:
+    """The peak of running `models` side by side on the same replicates (`compare`,
+    `explain`: each one's chunk stays alive while the others run theirs), as `estimate`."""
+    models = list(models)
+    n = max(1, -(-chunk_size // BLOCK_SIZE)) * BLOCK_SIZE
+    n = min(n, -(-runs // BLOCK_SIZE) * BLOCK_SIZE)
+    breakdown = {"process": BASE_PROCESS}
+    parts = [_chunk_bytes(m, n) for m in models]
+    for name in _HELD:  # every model's chunk stays alive while the others run theirs
+        breakdown[name] = sum(p[name] for p in parts)
+    heaviest = max(parts, key=lambda p: sum(p[name] for name in _TRANSIENT))
+    breakdown.update((name, heaviest[name]) for name in _TRANSIENT)  # freed between timelines
+    first = models[0]
+    k = min(runs, TRAJECTORY_SAMPLE)
+    breakdown["trajectories"] = first.weeks * first.n_agents * first.n_issues * k * (4 + 2 * F64)
+    breakdown.update(extra or {})
+    memory = sum(breakdown.values())
+    disk = 0
+    if write:
+        per_replicate = 5 + 4 * first.n_agents * first.n_issues
+        disk = runs * per_replicate + runs * 4 * first.n_agents * first.n_issues + PLOTS_AND_SUMMARY
+        breakdown["disk: replicate columns"] = runs * per_replicate
+    return Estimate(int(memory), int(disk), breakdown)
+
+
+_HELD = ("parameters", "state", "chunk output")
+_TRANSIENT = ("engine", "incident arrivals", "summit menu")
+
+
+def _chunk_bytes(m: Model, n: int) -> dict[str, int]:
+    """Bytes of one chunk of `n` replicates of model `m`, by what holds them."""
+    A, I = m.n_agents, m.n_issues
+    E, K, L, AL = len(m.events), len(m.incidents), len(m.elections), len(m.alliances)
+    D, W, PR = len(m.deciders), max(len(a) for a in m.issue_anchors), len(m.pairs)
+    rows = 6 * A * I + 4 * A + 3 * PR + 8 + E + K + L + 2 * AL + 2 * len(m.mediators) + 1 + len(m.parties)
+    engine = 2 * A * I * n * F64  # the force and the pull scratch
+    if m.engine == "eum":
+        engine += 24 * A * A * n * F64  # step_eum's (n_agents, n_agents, n) arrays
+    arrivals = 0.0
+    for inc in m.incidents:
+        span = m.horizon + 1 - inc.start_day
+        arrivals += _rate_ceiling(inc.rate_per_month) * span / DAYS_PER_MONTH * n * (48 + 24 * len(inc.effects))
+    return {
+        "parameters": len(m.params) * n * F64,
+        "state": rows * n * F64,
+        "chunk output": (A * I * 4 + 5) * n,
+        "engine": engine,
+        "incident arrivals": int(min(arrivals, 2**62)),
+        "summit menu": (D * I * W + 2 * A * I + D + 4) * n * F64 + D * I * 1024 * F64,
+    }
+
+
+def _rate_ceiling(param) -> float:
+    """The largest incident rate a replicate can draw (for a normal without `high`, the
+    mean plus 5 sd)."""
+    hi = support(param)[1]
+    if math.isfinite(hi):
+        return max(hi, 0.0)
+    return max(mean_of(param) + 5 * getattr(param, "sd", 0.0), 0.0)
+
+
+# --- Limits -----------------------------------------------------------------------------------
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process now: /proc/meminfo's MemAvailable, or
+    the cgroup's limit less its use where that is smaller; None where unknown."""
+    found = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        if limit != "max":
+            found.append(max(0, int(limit) - int(used)))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def _resident() -> int:
+    """Bytes this process holds in memory now (0 where unknown)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def free_disk(path: str | Path) -> int | None:
+    """Free bytes on the file system that holds `path` (or its nearest existing parent)."""
+    path = Path(path).absolute()
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            try:
+                return shutil.disk_usage(candidate).free
+            except OSError:
+                return None
+    return None
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
+          "t": 1000**4, "tb": 1000**4, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """`2GiB`, `500MB`, `1.5G`, `1e9` as bytes; a `ValueError` otherwise (argparse's message)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if m is None or m.group(2).lower() not in _UNITS:
+        raise ValueError(f"not a size: {text!r} (write e.g. 2GiB, 500MB, 1e9)")
+    value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if not math.isfinite(value) or value < 1:
+        raise ValueError(f"not a size: {text!r}")
+    return int(value)
+
+
+def format_size(n: float) -> str:
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def check_resources(work: Estimate, *, what: str, max_memory: int | None = None, max_disk: int | None = None,
+                    disk_path: str | Path | None = None) -> None:
+    """Refuse `work` (an `InputError` naming the options) when its memory exceeds
+    `max_memory` (default: `available_memory()`) or its disk `max_disk` (default: the free
+    space under `disk_path`). `what` says what was estimated, for the message."""
+    problems = []
+    memory_limit = max_memory
+    if memory_limit is None:
+        available = available_memory()  # the estimate counts this process's own memory too
+        memory_limit = None if available is None else available + _resident()
+    if memory_limit is not None and work.memory > memory_limit:
+        biggest = max(((k, v) for k, v in work.breakdown.items() if not k.startswith("disk")), key=lambda kv: kv[1])
+        source = "--max-memory" if max_memory is not None else "memory"
+        problems.append(Problem(source, "", f"{what} would need about {format_size(work.memory)} of memory "
+                                f"(most of it {biggest[0]}: {format_size(biggest[1])}), more than the "
+                                f"{format_size(memory_limit)} {'allowed' if max_memory is not None else 'available'}; "
+                                "lower --chunk-size, simplify the scenario, or raise --max-memory"))
+    if work.disk:
+        disk_limit = max_disk if max_disk is not None else (free_disk(disk_path) if disk_path is not None else None)
+        if disk_limit is not None and work.disk > disk_limit:
+            source = "--max-disk" if max_disk is not None else "disk"
+            problems.append(Problem(source, "", f"{what} would write about {format_size(work.disk)}, more than the "
+                                    f"{format_size(disk_limit)} {'allowed' if max_disk is not None else 'free there'}; "
+                                    "lower --runs, or raise --max-disk"))
+    if problems:
+        raise InputError(problems)

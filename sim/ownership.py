@@ -1,0 +1,491 @@
+"""Where `sim` may write: only into what it made, one writer at a time, never half.
+
+A directory sim makes holds a manifest, `.sim-manifest.json`, naming the tool,
+its version, the command, the run id, the time and every file written. A
+directory is *sim's* when it holds a manifest and nothing the manifest does not
+list (a user's file added to it makes it the user's again). A command writes
+
+- a new directory (a missing path, or an empty directory, is claimed), or
+- a directory its own command made (rewritten whole, or resumed by a sweep);
+
+and refuses any other existing path with an `InputError` (exit 2). `force`
+lets a command replace a directory another sim command made, never anything
+else. A file written outside a result directory (`calibrate --write`) carries
+its manifest in its first line, with the SHA-256 of the rest, so that an edit
+makes it the user's.
+
+Two writers of one target: the second is refused (an advisory lock on
+`.NAME.sim-lock` beside the target). A directory written whole is built in a
+hidden sibling, `.NAME.partial-XXXXXXXX`, and swapped into place in one
+atomic exchange (`renameat2`), so the target is never missing; the partial
+directories of writers that were killed are removed by the next writer in the
+same folder, once their lock shows the writer is gone.
+
+    with ResultDir(out, "compare") as target:   # claimed and locked
+        write files into target.tmp ...
+        target.commit()                         # manifest, fsync, swap
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, Problem
+from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
+
+__all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_target", "claim_in_place",
+           "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest", "new_run_id",
+           "read_manifest", "swap_into_place", "write_owned_text"]
+
+TOOL = "sim"
+MANIFEST = ".sim-manifest.json"
+PARTIAL_MARK = ".sim-partial.json"
+"""Written first into a partial directory: what it is for and which process writes it."""
+FILE_MARK = "sim-manifest:"
+"""A file sim wrote outside a result directory starts with a comment holding this and its manifest."""
+
+_STALE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-[0-9a-f]{8}$")
+_LOCK = re.compile(r"^\.(?P<name>.+)\.sim-lock$")
+LOCK_SUFFIX = ".sim-lock"
+_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-[0-9a-f]{8}(?:-journal|-wal|-shm)?$")
+"""`io.temp_name` files (and SQLite's companions of one) left by a killed writer."""
+
+
+def new_run_id() -> str:
+    """`<UTC YYYYMMDDTHHMMSSZ>-<6 hex>`: the name of a default result directory."""
+    import datetime as dt
+
+    return f"{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+# --- Manifests -----------------------------------------------------------------------------
+
+
+def make_manifest(command: str, run_id: str, files: Iterable[str]) -> dict[str, Any]:
+    """The manifest of a directory (or file) `command` wrote in run `run_id`."""
+    from . import __version__
+
+    return {"tool": TOOL, "version": __version__, "command": command, "run_id": run_id,
+            "created": utc_now(), "files": sorted(set(files))}
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any] | None:
+    """A directory's manifest, or None where there is none or it is not sim's."""
+    try:
+        data = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    ok = (isinstance(data, dict) and data.get("tool") == TOOL and isinstance(data.get("command"), str)
+          and isinstance(data.get("files"), list) and all(isinstance(f, str) for f in data["files"]))
+    return data if ok else None
+
+
+def directory_owner(directory: str | Path) -> str | None:
+    """The sim command that made `directory`, if it holds a manifest and nothing the
+    manifest does not list (killed writers' temp files excepted); else None."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if manifest is None or directory.is_symlink():
+        return None
+    listed = set(manifest["files"])
+    implied = {str(Path(f).parent) for f in listed} | {str(p) for f in listed for p in Path(f).parents}
+    for root, dirs, files in os.walk(directory):
+        rel_root = Path(root).relative_to(directory)
+        for name in dirs:
+            rel = str(rel_root / name)
+            if rel not in implied or (Path(root) / name).is_symlink():
+                return None
+        for name in files:
+            rel = str(rel_root / name)
+            if rel == MANIFEST or rel in listed or _is_temp_of(rel, listed | {MANIFEST}):
+                continue
+            return None
+    return manifest["command"]
+
+
+def _is_temp_of(rel: str, listed: set[str]) -> bool:
+    path = Path(rel)
+    m = _TEMP.match(path.name)
+    return m is not None and str(path.parent / m.group("name")) in listed
+
+
+# --- Checking a target ---------------------------------------------------------------------
+
+
+def check_target(out: str | Path, command: str, *, force: bool = False, label: str = "--out") -> str:
+    """What `command` may do with directory `out`: "new" (missing or empty), "own" (its
+    own command made it), "replace" (another sim command made it, and `force`); any
+    other existing path is an `InputError` naming `label`."""
+    out = Path(out)
+    if not os.path.lexists(out):
+        return "new"
+    if out.is_symlink() or not out.is_dir():
+        raise InputError(Problem(label, "", "exists and is not a directory; sim writes only into a new "
+                                 "directory or one it made", str(out), True))
+    try:
+        if not any(out.iterdir()):
+            return "new"
+        owner = directory_owner(out)
+    except OSError as exc:
+        raise InputError(Problem(label, "", f"cannot read the directory ({exc.strerror or exc})",
+                                 str(out), True)) from None
+    if owner == command:
+        return "own"
+    if owner is None:
+        raise InputError(Problem(label, "", f"exists and holds files sim did not write (no {MANIFEST}, or files "
+                                 "it does not list); sim never writes there: choose a new path",
+                                 str(out), True))
+    if not force:
+        raise InputError(Problem(label, "", f"holds the result of `sim {owner}`, not of `sim {command}`; "
+                                 "add --force to replace it, or choose a new path", str(out), True))
+    return "replace"
+
+
+def check_file_target(path: str | Path, command: str, *, force: bool = False, label: str = "--write") -> None:
+    """A file sim may write: missing, or one `command` wrote and nobody changed since (or
+    another sim command, with `force`); else an `InputError` naming `label`."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        if path.parent.exists() and not path.parent.is_dir():
+            raise InputError(Problem(label, "", "is under a file, not a directory", str(path), True))
+        return
+    if path.is_symlink() or not path.is_file():
+        raise InputError(Problem(label, "", "exists and is not a file sim wrote", str(path), True))
+    owner = file_owner(path)
+    if owner is None:
+        raise InputError(Problem(label, "", "exists and was not written by sim (or was edited since); sim "
+                                 "never overwrites it: choose a new path", str(path), True))
+    if owner != command and not force:
+        raise InputError(Problem(label, "", f"was written by `sim {owner}`; add --force to replace it",
+                                 str(path), True))
+
+
+def file_owner(path: str | Path) -> str | None:
+    """The sim command that wrote file `path`, if its first line is sim's manifest and the
+    rest is unchanged; else None."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(4096)
+            rest = fh.read()
+        head = first.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    _, mark, text = head.partition(FILE_MARK)
+    if not mark:
+        return None
+    try:
+        manifest = json.loads(text)
+    except ValueError:
+        return None
+    if not (isinstance(manifest, dict) and manifest.get("tool") == TOOL and isinstance(manifest.get("command"), str)):
+        return None
+    return manifest["command"] if manifest.get("sha256") == hashlib.sha256(rest).hexdigest() else None
+
+
+def write_owned_text(path: str | Path, text: str, command: str, run_id: str, *, comment: str = "#") -> None:
+    """Write `text` to `path` atomically, its first line a `comment` holding sim's manifest
+    (with the SHA-256 of `text`), so that `file_owner` knows it later."""
+    manifest = {k: v for k, v in make_manifest(command, run_id, ()).items() if k != "files"}
+    manifest["sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    atomic_write_text(path, f"{comment} {FILE_MARK} {json.dumps(manifest)}\n{text}")
+
+
+# --- Locks and stale partial directories -----------------------------------------------------
+
+
+def _cannot_write(label: str, out: Path, exc: OSError) -> InputError:
+    """The error for a target whose folder cannot be made or written, naming a file in the way."""
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return InputError(Problem(label, "", f"is under {parent}, which is a file, not a folder",
+                                          str(out), True))
+            break
+    return InputError(Problem(label, "", f"cannot write a result directory there ({exc.strerror or exc})",
+                              str(out), True))
+
+
+def _lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}{LOCK_SUFFIX}"
+
+
+def _try_lock(path: Path) -> int | None:
+    """An fd holding an exclusive lock on `path` (created if missing), or None if another
+    process holds it. Retries when the file was replaced while we waited (see `_unlock`)."""
+    for _ in range(100):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            with contextlib.suppress(OSError):  # say whose it is, for `clean_stale`
+                os.ftruncate(fd, 0)
+                os.write(fd, f"sim {os.getpid()}\n".encode())
+            return fd
+        os.close(fd)  # the holder removed the file as we locked it: lock the new one
+    raise OSError(errno.EAGAIN, "lock file keeps changing", str(path))
+
+
+def _unlock(path: Path, fd: int) -> None:
+    """Remove the lock file, then release it: a waiter that locked the removed file sees
+    that it is gone (`_try_lock`) and locks afresh."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    os.close(fd)
+
+
+@contextlib.contextmanager
+def lock_target(out: str | Path, label: str = "--out") -> Iterator[None]:
+    """Hold `out` for this process (an advisory lock on `.NAME.sim-lock` beside it); a second
+    writer is an `InputError`. The parent directory must exist."""
+    out = Path(out)
+    try:
+        fd = _try_lock(_lock_path(out))
+    except OSError as exc:
+        raise _cannot_write(label, out, exc) from None
+    if fd is None:
+        raise InputError(Problem(label, "", "another sim command is writing there now; wait for it or choose "
+                                 "another path", str(out), True))
+    try:
+        yield
+    finally:
+        _unlock(_lock_path(out), fd)
+
+
+def clean_stale(parent: str | Path, held: str | Path | None = None) -> list[Path]:
+    """Remove what killed writers left in `parent`: partial directories and directories an
+    interrupted swap set aside (put back if their target is missing), each only once its
+    target's lock shows that no writer holds it; `held` is a target whose lock this
+    process holds already. Returns what was removed."""
+    parent = Path(parent)
+    held = None if held is None else Path(held).name
+    removed: list[Path] = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        lock = _LOCK.match(entry.name)
+        if lock is not None and lock.group("name") != held and entry.is_file() and not entry.is_symlink():
+            _remove_stale_lock(entry)
+            continue
+        m = _STALE.match(entry.name)
+        if m is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        target = parent / m.group("name")
+        if target.name == held:
+            fd = -1  # ours: locked already
+        else:
+            try:
+                fd = _try_lock(_lock_path(target))
+            except OSError:
+                continue
+            if fd is None:
+                continue  # its writer is alive
+        try:
+            if not _made_by_sim(entry):
+                continue
+            if m.group("kind") == "old" and not os.path.lexists(target):
+                os.rename(entry, target)  # a swap killed between its renames: undo it
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+        except OSError:
+            continue
+        finally:
+            if fd >= 0:
+                _unlock(_lock_path(target), fd)
+    return removed
+
+
+def _remove_stale_lock(path: Path) -> None:
+    """Remove a lock file sim wrote whose holder is gone (killed before it removed it)."""
+    try:
+        if not path.read_bytes().startswith(b"sim "):
+            return
+        fd = _try_lock(path)
+    except OSError:
+        return
+    if fd is not None:
+        _unlock(path, fd)
+
+
+def _made_by_sim(directory: Path) -> bool:
+    """A partial or set-aside directory sim made: it holds sim's partial mark or a manifest,
+    or nothing at all (killed before the mark was written)."""
+    names = {p.name for p in directory.iterdir()}
+    return not names or PARTIAL_MARK in names or MANIFEST in names
+
+
+# --- Writing a directory whole --------------------------------------------------------------
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap paths `a` and `b` (Linux renameat2); False where not supported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def swap_into_place(tmp: Path, out: Path) -> None:
+    """Put the finished directory `tmp` at `out`, replacing what is there, so that `out`
+    is never missing: one atomic exchange, then the old content (now at `tmp`) is removed.
+    Where the exchange is not supported, `out` is set aside first; `clean_stale` puts it
+    back if the process dies between the two renames."""
+    if not os.path.lexists(out):
+        os.rename(tmp, out)
+    elif _exchange(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+        os.rename(out, old)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    fsync_dir(out.parent)
+
+
+class ResultDir:
+    """A result directory written whole: claimed and locked on entry, built in `tmp`,
+    put in place by `commit`. Leaving without `commit` removes `tmp` and leaves the
+    target as it was. `command` names the writer in the manifest; `force` lets it replace
+    a directory another sim command made."""
+
+    def __init__(self, out: str | Path, command: str, *, force: bool = False, run_id: str | None = None,
+                 label: str = "--out"):
+        self.out = Path(out)
+        self.command = command
+        self.force = force
+        self.run_id = run_id or new_run_id()
+        self.label = label
+        self.tmp: Path | None = None
+        self._stack: contextlib.ExitStack | None = None
+
+    def __enter__(self) -> ResultDir:
+        check_target(self.out, self.command, force=self.force, label=self.label)  # before creating anything
+        stack = contextlib.ExitStack()
+        try:
+            try:
+                self.out.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _cannot_write(self.label, self.out, exc) from None
+            stack.enter_context(lock_target(self.out, self.label))
+            clean_stale(self.out.parent, held=self.out)
+            check_target(self.out, self.command, force=self.force, label=self.label)  # now under the lock
+            tmp = temp_name(self.out, "partial")
+            try:
+                tmp.mkdir()
+                atomic_write_text(tmp / PARTIAL_MARK, json.dumps({"pid": os.getpid(), "target": str(self.out),
+                                                                  "created": utc_now()}) + "\n")
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise _cannot_write(self.label, self.out, exc) from None
+            self.tmp = tmp
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        try:
+            if self.tmp is not None and self.tmp.exists():
+                shutil.rmtree(self.tmp, ignore_errors=True)
+        finally:
+            if self._stack is not None:
+                self._stack.close()
+        return False
+
+    def files(self) -> list[str]:
+        """Every file under `tmp`, relative to it, but the partial mark and the manifest."""
+        assert self.tmp is not None
+        return sorted(str(p.relative_to(self.tmp)) for p in self.tmp.rglob("*")
+                      if p.is_file() and p.name not in (PARTIAL_MARK, MANIFEST))
+
+    def commit(self) -> None:
+        """Write the manifest, make `tmp` durable and swap it into place."""
+        if self.tmp is None or not self.tmp.exists():
+            raise RuntimeError("ResultDir.commit called outside its `with` block or twice")
+        atomic_write_text(self.tmp / MANIFEST, json.dumps(make_manifest(self.command, self.run_id, self.files()),
+                                                          indent=2) + "\n")
+        (self.tmp / PARTIAL_MARK).unlink()
+        fsync_tree(self.tmp)
+        swap_into_place(self.tmp, self.out)
+
+
+# --- Writing a directory in place (a resumable sweep) ----------------------------------------
+
+
+@contextlib.contextmanager
+def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force: bool = False,
+                   label: str = "--out") -> Iterator[str]:
+    """Hold directory `out` for `command` to write in place (a sweep adds to its store
+    over several runs): claimed and locked; created, or emptied if `force` lets it take
+    over another sim command's directory; its manifest lists `files`, every name the
+    command may write there. Yields what `check_target` said: "new", "own" or "replace"."""
+    out = Path(out)
+    check_target(out, command, force=force, label=label)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_write(label, out, exc) from None
+    with lock_target(out, label):
+        clean_stale(out.parent, held=out)
+        state = check_target(out, command, force=force, label=label)
+        try:
+            if state == "replace":
+                _empty(out)
+            out.mkdir(exist_ok=True)
+            for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
+                if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
+                    entry.unlink()
+            manifest = read_manifest(out)
+            run_id = manifest["run_id"] if state == "own" and manifest and manifest.get("run_id") else new_run_id()
+            atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2) + "\n")
+        except OSError as exc:
+            raise _cannot_write(label, out, exc) from None
+        yield state
+
+
+def _empty(directory: Path) -> None:
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()

@@ -1,0 +1,131 @@
+"""Limits up front: numbers bounded where the model needs them, and work refused before it allocates."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim import InputError, parse_scenario
+from sim.cli import main
+from sim.limits import check_resources, estimate, parse_size
+from sim.model import compile_model
+
+from conftest import small_dict
+
+SMALL = Path(__file__).parent / "data" / "small.yaml"
+
+
+def problems_of(data: dict) -> str:
+    with pytest.raises(InputError) as info:
+        parse_scenario(yaml.safe_dump(data, sort_keys=False), "s.yaml")
+    return "\n".join(str(p) for p in info.value.problems)
+
+
+def write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d["summit"].update(date="9999-12-31"), "summit.date: must be at most 20 years"),
+    (lambda d: d["monte_carlo"].update(runs=True), "monte_carlo.runs: YAML read this as a boolean"),
+    (lambda d: d["monte_carlo"].update(chunk_size=False), "monte_carlo.chunk_size: YAML read this as a boolean"),
+    (lambda d: d["agents"]["north"]["elections"].append(
+        {"name": "vote", "date": "2020-02-01", "audience_cost": 0.1, "window_days": True}),
+     "agents.north.elections.0.window_days: YAML read this as a boolean"),
+    (lambda d: d["dynamics"].update(rounds_per_week=True), "dynamics.rounds_per_week: YAML read this as a boolean"),
+    (lambda d: d["issues"]["land"].update(status_quo=False), "issues.land.status_quo: YAML read this as a boolean"),
+    (lambda d: d["agents"]["south"]["issues"]["land"].update(bounds=[True, 0.5]),
+     "agents.south.issues.land.bounds.0: YAML read this as a boolean"),
+    (lambda d: d["agents"]["north"].update(resolve={"dist": "beta", "mean": 0.5, "sd": 1e-300}),
+     "agents.north.resolve.sd: input should be greater than or equal to"),
+    (lambda d: d["agents"]["north"].update(capability=1e300), "agents.north.capability: numbers must lie within"),
+    (lambda d: d["agents"]["north"].update(capability={"dist": "normal", "mean": 1e150, "sd": 1.0, "low": 0}),
+     "agents.north.capability: numbers must lie within"),
+    (lambda d: d.update(issues={f"i{k}": {"anchors": {f"a{j}": j / 8 for j in range(9)}, "status_quo": 0.0}
+                                for k in range(7)}), "the summit menu"),
+])
+def test_numbers_the_model_cannot_use_are_refused_at_validation(change, words):
+    """A summit in 9999, a boolean count, a beta of sd 1e-300, a capability of 1e300, a menu of
+    4,782,969 packages: each is one error line, before anything runs."""
+    data = small_dict()
+    data["agents"]["north"].setdefault("elections", [])
+    data.setdefault("dynamics", {})
+    change(data)
+    assert words in problems_of(data)
+
+
+def test_the_menu_limit_is_a_million_packages():
+    """A menu of exactly 2**20 packages (16 x 256 x 256 anchors) validates; one anchor more is
+    refused, naming its size (the search visits every package of every replicate)."""
+    data = small_dict()
+    sizes = {"a": 16, "b": 256, "c": 256}
+    data["issues"] = {i: {"anchors": {f"x{j}": j / (n - 1) for j in range(n)}, "status_quo": 0.0}
+                      for i, n in sizes.items()}
+    for agent in data["agents"].values():
+        agent["issues"] = {i: {"position": 0.5, "salience": 1 / 3} for i in sizes}
+    data["relations"]["alliances"][0]["issues"] = ["a"]
+    data["outcome"] = {"breakthrough": [{"issue": "a", "at_least": 1.0}], "substantive": [{"issue": "b", "at_least": 0.5}]}
+    parse_scenario(yaml.safe_dump(data, sort_keys=False), "s.yaml")  # valid
+    data["issues"]["a"]["anchors"]["extra"] = 0.123456789
+    assert "would hold 1,114,112 packages; at most 1,048,576" in problems_of(data)
+
+
+def test_the_estimate_grows_with_what_the_engine_allocates():
+    """More replicates per chunk, more weeks and a higher incident rate each raise the memory
+    estimate; more runs raise the disk estimate only."""
+    data = small_dict()
+    base = compile_model(parse_scenario(yaml.safe_dump(data)))
+    e = estimate(base, 4096, 1024)
+    assert estimate(base, 4096, 8192).memory > e.memory
+    assert estimate(base, 10**6, 1024).disk > e.disk
+    assert estimate(base, 10**6, 1024).memory == pytest.approx(e.memory, rel=0.05)
+    data["incidents"][0]["rate_per_month"] = 10**6
+    assert estimate(compile_model(parse_scenario(yaml.safe_dump(data))), 4096, 1024).memory > 1 << 34
+    data = small_dict()
+    data["summit"]["date"] = "2039-12-31"
+    assert estimate(compile_model(parse_scenario(yaml.safe_dump(data))), 4096, 1024).memory > e.memory
+    assert set(e.breakdown) >= {"process", "state", "engine", "summit menu", "incident arrivals", "trajectories"}
+
+
+def test_an_incident_rate_of_a_million_a_month_is_refused_in_a_second(tmp_path, capsys):
+    """`run` of a scenario needing tens of GiB exits 2 with the estimate, before allocating anything."""
+    data = small_dict()
+    data["incidents"][0]["rate_per_month"] = 10**6
+    started = time.perf_counter()
+    assert main(["run", str(write(tmp_path / "s.yaml", data)), "--out", str(tmp_path / "o")]) == 2
+    assert time.perf_counter() - started < 5
+    err = capsys.readouterr().err
+    assert "error: memory: this run would need about" in err and "GiB of memory (most of it incident arrivals" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_max_memory_and_max_disk_refuse_with_the_estimate(tmp_path, capsys):
+    """--max-memory and --max-disk take sizes like 2GiB; beyond them a run is refused (exit 2)."""
+    assert main(["run", str(SMALL), "--runs", "1000000000", "--max-disk", "1GB", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --max-disk: this run would write about 49.4 GiB, more than the 953.7 MiB allowed" in err
+    assert main(["run", str(SMALL), "--max-memory", "10MiB", "--out", str(tmp_path / "o")]) == 2
+    assert "error: --max-memory: this run would need about" in capsys.readouterr().err
+    assert main(["run", str(SMALL), "--max-memory", "lots", "--out", str(tmp_path / "o")]) == 2
+    assert "not a size: 'lots'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("text, size", [("2GiB", 2 << 30), ("500MB", 500 * 10**6), ("1.5 G", 1_500_000_000),
+                                        ("1e9", 10**9), ("4096", 4096), ("1kib", 1024)])
+def test_sizes_read_as_bytes(text, size):
+    """Sizes accept SI and binary units."""
+    assert parse_size(text) == size
+
+
+def test_check_resources_names_the_largest_part():
+    """The refusal says how much, of what, and the limit."""
+    e = estimate(compile_model(parse_scenario(SMALL.read_text())), 10**5, 8192)
+    with pytest.raises(InputError) as info:
+        check_resources(e, what="this run", max_memory=1 << 20)
+    (problem,) = info.value.problems
+    assert problem.source == "--max-memory" and "most of it process" in problem.message

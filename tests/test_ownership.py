@@ -1,0 +1,282 @@
+"""Where sim writes: only into what it made, one writer at a time, never leaving a target missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim import InputError
+from sim.cli import main
+from sim.ownership import (MANIFEST, PARTIAL_MARK, ResultDir, check_file_target, check_target, claim_in_place,
+                           clean_stale, directory_owner, file_owner, lock_target, swap_into_place,
+                           write_owned_text)
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "tests" / "data" / "small.yaml"
+HISTORY = ROOT / "scenarios" / "history"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` with its content: what a test checks was left alone."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def user_dir(path: Path) -> Path:
+    """A user's directory that happens to hold a summary.json beside their own work."""
+    (path / "figures").mkdir(parents=True)
+    (path / "summary.json").write_text("{}")
+    (path / "thesis.tex").write_text("\\section{Results}")
+    (path / "figures" / "fig1.pdf").write_bytes(b"%PDF")
+    return path
+
+
+def made_by_sim(path: Path, command: str = "run") -> Path:
+    with ResultDir(path, command) as target:
+        (target.tmp / "summary.json").write_text("{}")
+        target.commit()
+    return path
+
+
+COMMANDS = {
+    "run": ["run", str(SMALL), "--runs", "1024"],
+    "compare": ["compare", str(SMALL), str(SMALL), "--runs", "1024"],
+    "explain": ["explain", str(SMALL), "--runs", "1024"],
+    "sweep": ["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0.05:0.15:2", "--runs", "1024"],
+}
+
+
+def tiny_history(directory: Path) -> Path:
+    """Two cases of the small scenario with observed outcomes, and a table of earlier meetings."""
+    import yaml
+
+    directory.mkdir()
+    for name, outcome in (("a", "substantive"), ("b", "talk_fest")):
+        data = yaml.safe_load(SMALL.read_text())
+        data.update(name=name, observed={"outcome": outcome, "date": "2020-03-15", "source": "made up"})
+        (directory / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    (directory / "meetings.csv").write_text("date,outcome\n2019-01-01,TALK_FEST\n")
+    return directory
+
+
+@pytest.mark.parametrize("name", sorted([*COMMANDS, "backtest", "calibrate"]))
+def test_no_command_writes_into_a_users_directory(name, tmp_path, capsys):
+    """A directory holding summary.json plus a user's files is refused with exit 2 and left as it was."""
+    out = user_dir(tmp_path / "thesis")
+    argv = COMMANDS.get(name) or {"backtest": [name, str(tiny_history(tmp_path / "hist")), "--runs", "1024"],
+                                  "calibrate": [name, str(HISTORY), "--knobs", str(HISTORY / "knobs.yaml")]}[name]
+    before = tree(tmp_path)
+    assert main([*argv, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds files sim did not write" in err and "Traceback" not in err
+    assert tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir() if p.name != "hist") == ["thesis"]
+
+
+def test_calibrate_refuses_a_write_over_a_users_file_before_any_work(tmp_path, capsys):
+    """`calibrate --write FILE` on an existing scenario is refused (exit 2) and the file kept."""
+    victim = tmp_path / "scenario.yaml"
+    victim.write_text(SMALL.read_text())
+    before = tree(tmp_path)
+    assert main(["calibrate", str(HISTORY), "--knobs", str(HISTORY / "knobs.yaml"), "--write", str(victim),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "was not written by sim" in capsys.readouterr().err
+    assert tree(tmp_path) == before
+
+
+def test_a_users_file_added_to_a_result_makes_it_theirs(tmp_path):
+    """A file the manifest does not list (or an empty folder) makes a sim directory foreign again."""
+    out = made_by_sim(tmp_path / "res")
+    assert directory_owner(out) == "run" and check_target(out, "run") == "own"
+    (out / "notes.md").write_text("mine")
+    assert directory_owner(out) is None
+    with pytest.raises(InputError, match="holds files sim did not write"):
+        check_target(out, "run")
+    (out / "notes.md").unlink()
+    (out / "figures").mkdir()
+    assert directory_owner(out) is None
+
+
+def test_another_commands_result_needs_force_and_force_never_takes_a_users_directory(tmp_path):
+    """--force replaces a directory another sim command made, never one sim did not make."""
+    out = made_by_sim(tmp_path / "res", "compare")
+    with pytest.raises(InputError, match="holds the result of `sim compare`"):
+        check_target(out, "run")
+    assert check_target(out, "run", force=True) == "replace"
+    theirs = user_dir(tmp_path / "theirs")
+    with pytest.raises(InputError, match="did not write"):
+        check_target(theirs, "run", force=True)
+
+
+def test_a_missing_or_empty_directory_is_new_and_a_file_is_refused(tmp_path):
+    """Only a new path, an empty directory or sim's own result may be written."""
+    assert check_target(tmp_path / "nope", "run") == "new"
+    (tmp_path / "empty").mkdir()
+    assert check_target(tmp_path / "empty", "run") == "new"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is not a directory"):
+        check_target(tmp_path / "file", "run")
+    os.symlink(tmp_path / "empty", tmp_path / "link")
+    with pytest.raises(InputError, match="is not a directory"):
+        check_target(tmp_path / "link", "run")
+
+
+def test_the_manifest_names_the_tool_command_run_and_files(tmp_path):
+    """`.sim-manifest.json` says sim, the version, the command, the run id, the time and every file."""
+    out = tmp_path / "res"
+    with ResultDir(out, "explain", run_id="r1") as target:
+        (target.tmp / "a.txt").write_text("a")
+        (target.tmp / "sub").mkdir()
+        (target.tmp / "sub" / "b.txt").write_text("b")
+        target.commit()
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["tool"] == "sim" and manifest["command"] == "explain" and manifest["run_id"] == "r1"
+    assert manifest["files"] == ["a.txt", "sub/b.txt"] and manifest["version"] and manifest["created"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "a.txt", "sub"]
+
+
+def test_a_second_writer_of_one_target_is_refused(tmp_path):
+    """While one writer holds a target, another is refused; once it is done, the target is free."""
+    out = tmp_path / "res"
+    with ResultDir(out, "run"):
+        with pytest.raises(InputError, match="another sim command is writing there now"):
+            with ResultDir(out, "run"):
+                pass
+    with ResultDir(out, "run"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_concurrent_runs_to_one_out_let_only_one_succeed(tmp_path):
+    """`run --out X` started while another is writing X exits 2 saying why; the first result survives whole."""
+    import subprocess
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = [sys.executable, "-m", "sim", "run", str(SMALL), "--seed", "1", "--out", str(tmp_path / "x"), "--quiet"]
+    first = subprocess.Popen([*args, "--runs", "400000"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / ".x.sim-lock").exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
+        time.sleep(0.01)
+    others = [subprocess.Popen([*args, "--runs", "1024"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]
+    later = [(p.wait(timeout=120), p.stderr.read()) for p in others]
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    for p in (first, *others):
+        p.stderr.close()
+    assert [code for code, _ in later] == [2, 2], later
+    assert all("another sim command is writing there now" in err and "Traceback" not in err for _, err in later)
+    assert json.loads((tmp_path / "x" / "summary.json").read_text())["runs"] == 400000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+
+
+def test_stale_partial_directories_are_removed_once_their_writer_is_gone(tmp_path):
+    """A killed writer's `.NAME.partial-*` is removed by the next writer in the folder; a live one's is kept."""
+    dead = tmp_path / ".gone.partial-0123abcd"
+    dead.mkdir()
+    (dead / PARTIAL_MARK).write_text("{}")
+    (dead / "big.raw").write_bytes(b"0" * 1000)
+    alive = tmp_path / ".busy.partial-89abcdef"
+    alive.mkdir()
+    (alive / PARTIAL_MARK).write_text("{}")
+    foreign = tmp_path / ".mine.partial-00000000"
+    foreign.mkdir()
+    (foreign / "data.csv").write_text("not sim's")
+    (tmp_path / ".killed.sim-lock").write_text("sim 12345\n")  # a writer killed before it made anything
+    with lock_target(tmp_path / "busy"):
+        assert clean_stale(tmp_path) == [dead]
+        assert (tmp_path / ".busy.sim-lock").exists()
+    assert not dead.exists() and alive.exists() and (foreign / "data.csv").exists()
+    assert not (tmp_path / ".killed.sim-lock").exists()
+    made_by_sim(tmp_path / "other")  # any writer in the folder cleans up
+    assert not alive.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mine.partial-00000000", "other"]
+
+
+def test_a_swap_killed_between_its_renames_is_undone(tmp_path, monkeypatch):
+    """Where the atomic exchange is missing, a kill between the two renames leaves the old result aside;
+    the next writer puts it back, so the target is never lost."""
+    out = made_by_sim(tmp_path / "res")
+    aside = tmp_path / ".res.old-0a1b2c3d"
+    os.rename(out, aside)  # what a kill after the first rename leaves
+    assert not out.exists()
+    clean_stale(tmp_path)
+    assert directory_owner(out) == "run" and not aside.exists()
+
+
+def test_the_swap_replaces_a_result_in_one_exchange(tmp_path, monkeypatch):
+    """swap_into_place puts the new directory at the target and removes the old one, with or
+    without renameat2."""
+    import sim.ownership as ownership
+
+    for exchange in (True, False):
+        out, new = tmp_path / f"res{exchange}", tmp_path / f".new{exchange}"
+        out.mkdir()
+        (out / "old").write_text("old")
+        new.mkdir()
+        (new / "new").write_text("new")
+        if not exchange:
+            monkeypatch.setattr(ownership, "_exchange", lambda a, b: False)
+        swap_into_place(new, out)
+        assert [p.name for p in out.iterdir()] == ["new"] and not new.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resFalse", "resTrue"]
+
+
+def test_an_owned_file_is_sims_until_someone_edits_it(tmp_path):
+    """A file sim wrote carries its manifest and hash in its first line; an edit makes it the user's."""
+    path = tmp_path / "calibration.yaml"
+    check_file_target(path, "calibrate")
+    write_owned_text(path, "dynamics.rate: 0.2\n", "calibrate", "r1")
+    assert file_owner(path) == "calibrate"
+    check_file_target(path, "calibrate")
+    with pytest.raises(InputError, match="written by `sim calibrate`"):
+        check_file_target(path, "other")
+    path.write_text(path.read_text() + "dynamics.noise: 0.1\n")
+    assert file_owner(path) is None
+    with pytest.raises(InputError, match="was not written by sim"):
+        check_file_target(path, "calibrate")
+
+
+def test_a_sweep_directory_is_claimed_in_place_with_its_files_listed(tmp_path):
+    """A sweep's directory lists every file a sweep may write, so resuming it is allowed and a user's
+    file added to it is not."""
+    out = tmp_path / "sw"
+    with claim_in_place(out, "sweep", ["sweep.sqlite", "points.csv"]) as state:
+        assert state == "new"
+        (out / "points.csv").write_text("point\n")
+        (out / ".points.csv.tmp-0a0b0c0d").write_text("half")  # a killed atomic write
+    with claim_in_place(out, "sweep", ["sweep.sqlite", "points.csv"]) as state:
+        assert state == "own"
+        assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "points.csv"]  # the killed write's temp is gone
+    (out / "curves.png").write_text("mine")
+    with pytest.raises(InputError, match="did not write"):
+        with claim_in_place(out, "sweep", ["sweep.sqlite", "points.csv"]):
+            pass
+
+
+@pytest.mark.parametrize("where, words", [
+    ("file", "exists and is not a directory"),
+    ("file/sub", "which is a file, not a folder"),
+    ("/proc/sim-test", "cannot write a result directory there"),
+])
+def test_sweep_out_at_a_file_under_a_file_or_in_proc_is_one_error_line(where, words, tmp_path, capsys):
+    """`sweep --out` where no directory can be made: exit 2, one error line, no traceback."""
+    (tmp_path / "file").write_text("x")
+    out = where if where.startswith("/") else str(tmp_path / where)
+    assert main([*COMMANDS["sweep"], "--out", out, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.startswith("error: --out") and "Traceback" not in err
+
+
+def test_a_sweep_keeps_its_points_and_refuses_a_run_in_its_directory(tmp_path, capsys):
+    """`run --out` a sweep's directory is refused without --force: a run never replaces a sweep silently."""
+    out = tmp_path / "sw"
+    assert main([*COMMANDS["sweep"], "--out", str(out), "--quiet"]) == 0
+    assert directory_owner(out) == "sweep"
+    before = tree(out)
+    assert main([*COMMANDS["run"], "--out", str(out), "--quiet"]) == 2
+    assert "holds the result of `sim sweep`" in capsys.readouterr().err
+    assert tree(out) == before
