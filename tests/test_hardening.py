@@ -16,7 +16,7 @@ import yaml
 
 from sim import InputError, load_scenario
 from sim.cli import main
-from sim.ownership import directory_owner, file_owner
+from sim.ownership import directory_owner
 
 from conftest import small_dict
 
