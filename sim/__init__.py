@@ -36,6 +36,7 @@ _EXPORTS = {
     "explain": ".attribution",
     "load_knobs": ".knobs",
     "load_posterior": ".posterior",
+    "load_replicates": ".replicates",
     "load_scenario": ".loading",
     "parse_scenario": ".loading",
     "run": ".montecarlo",
@@ -45,7 +46,8 @@ _EXPORTS = {
 
 __all__ = [
     "CLASSES", "Estimate", "InputError", "Problem", "RunError", "RunResult", "Scenario", "SimError", "__version__",
-    "compare", "dump_scenario", "explain", "load_scenario", "parse_scenario", "run", "scenario_hash", "wilson",
+    "SUBSTANTIVE_OR_BETTER", "compare", "dump_scenario", "explain", "load_knobs", "load_posterior", "load_replicates",
+    "load_scenario", "parse_scenario", "run", "scenario_hash", "wilson",
 ]
 
 

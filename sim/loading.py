@@ -28,7 +28,8 @@ from .validation import problems_from
 from .yamlfile import load_yaml, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "apply_overrides", "child_key", "derive_scenario_data",
-           "dump_scenario", "load_scenario", "parse_scenario", "read_yaml", "scenario_roots", "scenario_warnings"]
+           "dump_scenario", "load_scenario", "parse_scenario", "read_yaml", "scenario_roots", "scenario_sources",
+           "scenario_warnings"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -50,6 +51,33 @@ def read_yaml(path: Path, what: str) -> Any:
     """The plain data of YAML file `path` (`what` it should be, unused by the safe loader's
     messages, which name the file and line); any problem is an `InputError`."""
     return read_yaml_file(path)
+
+
+def scenario_sources(path: str | Path) -> list[tuple[Path, str]]:
+    """The files a scenario is read from, in reading order, each with its role ("scenario",
+    "extends", "include"): the file, then what it extends (recursively), then its includes.
+    Files that cannot be read are left out (loading the scenario reports them)."""
+    out: list[tuple[Path, str]] = []
+
+    def visit(file: Path, role: str) -> None:
+        if any(file == seen for seen, _ in out) or not file.is_file():
+            return
+        out.append((file, role))
+        try:
+            data = read_yaml_file(file)
+        except InputError:
+            return
+        if not isinstance(data, dict):
+            return
+        if isinstance(data.get("extends"), str):
+            visit((file.parent / data["extends"]).resolve(), "extends")
+        includes = data.get("include")
+        for name in [includes] if isinstance(includes, str) else includes if isinstance(includes, list) else []:
+            if isinstance(name, str):
+                visit((file.parent / name).resolve(), "include")
+
+    visit(Path(path).resolve(), "scenario")
+    return out
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:

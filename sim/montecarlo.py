@@ -64,11 +64,14 @@ class Chunk:
     package: np.ndarray  # (n,) int64, the deal's index in the menu, -1 for none
     summit_day: np.ndarray  # (n,) int32, days from calendar start
     position: np.ndarray  # (n, n_agents, n_issues) float32, positions at the summit
+    signed: np.ndarray  # (n_parties, n) bool, who signed the deal
+    model: Model | None = field(default=None, repr=False, compare=False)  # what the rows' labels come from
 
 
     def head(self, n: int) -> Chunk:
         """The first `n` replicates of this chunk."""
-        return Chunk(self.start, self.outcome[:n], self.package[:n], self.summit_day[:n], self.position[:n])
+        return Chunk(self.start, self.outcome[:n], self.package[:n], self.summit_day[:n], self.position[:n],
+                     self.signed[:, :n], self.model)
 
 
 def simulate_chunks(
@@ -100,6 +103,8 @@ def simulate_chunks(
             package=state.package[:keep],
             summit_day=state.summit_day[:keep].astype(np.int32),
             position=np.moveaxis(state.at_summit[..., :keep], -1, 0).astype(np.float32),
+            signed=state.signed[:, :keep],
+            model=model,
         )
 
 

@@ -1,9 +1,11 @@
-"""A run's results on disk: summary.json, per-replicate columns and plots, written atomically.
+"""A run's results on disk: summary.json, per-replicate Parquet and plots, written atomically.
 
-A `ResultWriter` streams each chunk's columns to raw files in a temp directory
-beside the final one; `finish` turns them into .npy files, writes the summary
-and plots, and swaps the whole directory into place, so a reader sees a
-whole result or none. Where sim may write, and how two writers are kept
+A `ResultWriter` streams each chunk's rows to `replicates.parquet` (one row
+group a chunk, `sim.replicates`) in a temp directory beside the final one;
+`finish` writes the weekly quantiles behind the fan chart, the scenario's
+source files (`inputs/`, comments and all: they are its citations), the
+summary (with the whole menu) and the plots, and swaps the whole directory
+into place, so a reader sees a whole result or none. Where sim may write, and how two writers are kept
 apart, is `sim.ownership`'s business: both writers here go through its
 `ResultDir`.
 """
@@ -13,10 +15,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -28,18 +28,11 @@ from .ownership import ResultDir, new_run_id
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash
 
-__all__ = ["COLUMNS", "ResultWriter", "default_out_dir", "summarise_run", "write_result_dir"]
-
-COLUMNS = {
-    "outcome": np.dtype(np.uint8),  # (runs,) index into CLASSES
-    "package": np.dtype(np.int32),  # (runs,) index into model.package_names, -1: no deal (menus are capped below 2**31)
-    "summit_day": np.dtype(np.int32),  # (runs,) days from calendar start
-    "position": np.dtype(np.float32),  # (runs, n_agents, n_issues) positions at the summit
-}
-"""The per-replicate columns under `replicates/`, and their on-disk types."""
+__all__ = ["ResultWriter", "default_out_dir", "summarise_menu", "summarise_run", "write_result_dir"]
 
 TOP_DEALS = 8
-RECOUNT_STEP = 1 << 20  # replicates read at a time when recounting the written columns
+MENU_LISTED = 65_536
+"""Menus up to this size are listed whole in summary.json; a larger one only in replicates.parquet."""
 
 
 def default_out_dir(scenario_name: str, root: str | Path = "results") -> Path:
@@ -80,7 +73,26 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "issues": list(model.issues),
         "created": utc_now(),
         "calibration": summarise_calibration_of(result),
+        "menu": summarise_menu(model),
+        "events": [{"name": e.name, "day": e.day, "date": _date(model, e.day)} for e in model.events],
+        "ticks": len(model.ticks),
     }
+
+
+def summarise_menu(model) -> list[dict] | None:
+    """Every package of the summit's menu, in menu order: its name, class and levels (the
+    labels of `replicates.parquet`'s package column); None above `MENU_LISTED` packages."""
+    if len(model.packages) > MENU_LISTED:
+        return None
+    return [{"package": name, "class": CLASSES[int(c)],
+             "levels": {issue: float(v) for issue, v in zip(model.issues, levels)}}
+            for name, c, levels in zip(model.package_names, model.package_class, model.packages)]
+
+
+def _date(model, day: int) -> str | None:
+    import datetime as dt
+
+    return None if model.start_date is None else (model.start_date + dt.timedelta(days=day)).isoformat()
 
 
 def summarise_calibration_of(result: RunResult) -> dict | None:
@@ -136,23 +148,12 @@ class ResultWriter:
                                 run_id=self.out.name if _is_run_id(self.out.name) else None)
         self.tmp: Path | None = None
         self.summary: dict | None = None
-        self._files: dict[str, Any] = {}
+        self._writer = None
         self._rows = 0
-        self._row_shape: tuple[int, ...] | None = None
 
     def __enter__(self) -> ResultWriter:
         self.target.__enter__()
-        try:
-            self.tmp = self.target.tmp
-            (self.tmp / "replicates").mkdir()
-            for name in COLUMNS:
-                self._files[name] = open(self._raw(name), "wb")
-        except OSError as exc:
-            self.__exit__(None, None, None)
-            raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
+        self.tmp = self.target.tmp
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -161,31 +162,27 @@ class ResultWriter:
         return False
 
     def sink(self, chunk: Chunk) -> None:
-        """Append one chunk's per-replicate columns; chunks must come in replicate order."""
-        try:
-            self._append(chunk)
-        except OSError as exc:
-            raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
-
-    def _append(self, chunk: Chunk) -> None:
-        if self.tmp is None or not self._files:
+        """Append one chunk's rows; chunks must come in replicate order. The first chunk opens
+        the file, labelled from the model the chunk came from."""
+        if self.tmp is None:
             raise RuntimeError("ResultWriter.sink called outside its `with` block or after finish")
         if chunk.start != self._rows:
             raise RunError(f"chunk starts at replicate {chunk.start}, expected {self._rows}")
-        row_shape = tuple(chunk.position.shape[1:])
-        if self._row_shape is None:
-            self._row_shape = row_shape
-        elif row_shape != self._row_shape:
-            raise RunError(f"chunk positions have shape {row_shape} per replicate, earlier {self._row_shape}")
-        for name, dtype in COLUMNS.items():
-            self._files[name].write(np.ascontiguousarray(getattr(chunk, name), dtype=dtype).data)
+        try:
+            if self._writer is None:
+                from .replicates import ReplicateWriter
+
+                self._writer = ReplicateWriter(self.tmp / "replicates.parquet", chunk.model)
+            self._writer.write(chunk)
+        except OSError as exc:
+            raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
         self._rows += len(chunk.outcome)
 
     def finish(self, result: RunResult, extra: dict | None = None) -> dict:
-        """Write summary.json, replicates/*.npy and the plots, then move it all into place.
+        """Write the trajectory, the inputs, summary.json and the plots, then move it all into place.
 
-        `extra` may name the `scenario_file`; its other keys are added to the
-        summary. Returns the summary as written.
+        `extra` may name the `scenario_file` (its source files are copied to `inputs/`); its
+        other keys are added to the summary. Returns the summary as written.
         """
         if self.tmp is None or not self.tmp.exists():
             raise RuntimeError("ResultWriter.finish called outside its `with` block or twice")
@@ -198,17 +195,19 @@ class ResultWriter:
 
     def _finish(self, result: RunResult, extra: dict | None) -> dict:
         from .plots import plot_fan, plot_outcomes  # late: matplotlib is slow to import
+        from .replicates import count_written, write_trajectory
 
         self._close()
-        model, n = result.model, int(result.runs)
-        shapes = {"outcome": (n,), "package": (n,), "summit_day": (n,),
-                  "position": (n, model.n_agents, model.n_issues)}
-        for name, dtype in COLUMNS.items():
-            _raw_to_npy(self._raw(name), self.tmp / "replicates" / f"{name}.npy", dtype, shapes[name])
-        result = _recount(result, self.tmp / "replicates")
-
+        if self._rows < result.runs:
+            raise RunError(f"the writer received {self._rows} replicates but the run counts {result.runs}; "
+                           "pass the writer's sink to run()")
+        result = _recount(result, count_written(self.tmp / "replicates.parquet", len(CLASSES),
+                                                len(result.package_counts)))
+        write_trajectory(self.tmp / "trajectory.parquet", result.model, result.trajectory)
         extra = dict(extra or {})
-        summary = summarise_run(result, extra.pop("scenario_file", None))
+        scenario_file = extra.pop("scenario_file", None)
+        summary = summarise_run(result, scenario_file)
+        summary["inputs"] = _copy_inputs(scenario_file, self.tmp / "inputs")
         summary.update(extra)
         write_json_atomic(self.tmp / "summary.json", summary)
         plot_outcomes(summary, self.tmp / "outcomes.png")
@@ -217,16 +216,26 @@ class ResultWriter:
         self.summary = summary
         return summary
 
-    # -- internals --
-
-    def _raw(self, name: str) -> Path:
-        assert self.tmp is not None
-        return self.tmp / "replicates" / f"{name}.raw"
-
     def _close(self) -> None:
-        for fh in self._files.values():
-            fh.close()
-        self._files = {}
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _copy_inputs(scenario_file, folder: Path) -> list[dict]:
+    """Copy the scenario file and every file it extends or includes, as written (comments
+    are a scenario's citations); return what was copied, in reading order."""
+    if scenario_file is None:
+        return []
+    from .loading import scenario_sources
+
+    folder.mkdir()
+    out = []
+    for k, (path, role) in enumerate(scenario_sources(scenario_file)):
+        name = f"{k}-{path.name}"
+        (folder / name).write_bytes(path.read_bytes())
+        out.append({"file": f"inputs/{name}", "source": str(path), "role": role})
+    return out
 
 
 def _is_run_id(name: str) -> bool:
@@ -288,44 +297,12 @@ def write_result_files(out: str | Path, summary: dict, plots: dict[str, Callable
 
 
 
-def _raw_to_npy(raw: Path, path: Path, dtype: np.dtype, shape: tuple[int, ...]) -> None:
-    """Turn a raw column into a .npy of `shape`: the header, then the raw bytes streamed.
-
-    An interrupted run may have written a chunk it did not count; those trailing
-    bytes are cut off.
-    """
-    nbytes = math.prod(shape) * dtype.itemsize
-    have = raw.stat().st_size
-    if have < nbytes:
-        row = math.prod(shape[1:]) * dtype.itemsize
-        raise RunError(f"replicates/{raw.stem}: the writer received {have // row} replicates but "
-                       f"the run counts {shape[0]}; pass the writer's sink to run()")
-    if have > nbytes:
-        os.truncate(raw, nbytes)
-    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
-    with open(raw, "rb") as src, open(path, "wb") as dst:
-        np.lib.format.write_array_header_1_0(dst, header)
-        shutil.copyfileobj(src, dst, 1 << 20)
-    raw.unlink()
-
-
-def _recount(result: RunResult, replicates: Path) -> RunResult:
-    """Count classes and packages from the written columns; they must agree with the
-    run's counts, except after Ctrl-C, which can land between counting a chunk and
-    marking it done (then the written replicates are the truth)."""
-    n_slots = len(result.package_counts)
-    counts = np.zeros(len(CLASSES), dtype=np.int64)
-    package_counts = np.zeros(n_slots, dtype=np.int64)
-    outcome = np.load(replicates / "outcome.npy", mmap_mode="r")
-    package = np.load(replicates / "package.npy", mmap_mode="r")
-    for start in range(0, len(outcome), RECOUNT_STEP):
-        counts += np.bincount(outcome[start : start + RECOUNT_STEP], minlength=len(CLASSES))
-        package_counts += np.bincount(package[start : start + RECOUNT_STEP].astype(np.int64) % n_slots,
-                                      minlength=n_slots)
-    del outcome, package
+def _recount(result: RunResult, written: tuple[np.ndarray, np.ndarray]) -> RunResult:
+    """The counts of the written rows must agree with the run's, except after Ctrl-C, which
+    can land between writing a chunk and counting it (then the written rows are the truth)."""
+    counts, package_counts = written
     if np.array_equal(counts, result.counts) and np.array_equal(package_counts, result.package_counts):
         return result
     if not result.interrupted:
-        raise RuntimeError(f"written outcomes {counts.tolist()} disagree with the run's "
-                           f"{result.counts.tolist()}")
-    return dataclasses.replace(result, counts=counts, package_counts=package_counts)
+        raise RuntimeError(f"written outcomes {counts.tolist()} disagree with the run's {result.counts.tolist()}")
+    return dataclasses.replace(result, counts=counts, package_counts=package_counts, runs=int(counts.sum()))

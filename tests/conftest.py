@@ -91,3 +91,20 @@ def small() -> dict:
 @pytest.fixture(scope="session")
 def small_path() -> Path:
     return SMALL
+
+
+def read_columns(out: Path) -> dict[str, np.ndarray]:
+    """A run's replicates.parquet as the in-memory chunk columns: outcome codes, package index
+    (-1 for none), summit_day, position (n, n_agents, n_issues) in the file's agent/issue order."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out / "replicates.parquet")
+    meta = {k.decode(): v.decode() for k, v in table.schema.metadata.items()}
+    agents, issues = meta["sim.agents"].split(","), meta["sim.issues"].split(",")
+    package = table.column("package").combine_chunks()
+    index = package.indices if hasattr(package, "indices") else package
+    position = np.stack([table.column(f"position.{a}.{i}").to_numpy() for a in agents for i in issues], axis=1)
+    return {"outcome": table.column("outcome").combine_chunks().indices.to_numpy().astype(np.uint8),
+            "package": index.fill_null(-1).to_numpy().astype(np.int64),
+            "summit_day": table.column("summit_day").to_numpy(),
+            "position": position.reshape(len(table), len(agents), len(issues))}

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import read_columns
 from sim import InputError, Scenario, parse_scenario
 from sim.cli import main
 from sim.model import CLASSES
@@ -288,9 +289,8 @@ def check_run_result(out: Path) -> None:
     """A visible result is whole: summary, manifest and every column agree on the replicates."""
     assert directory_owner(out) == "run"
     summary = json.loads((out / "summary.json").read_text())
-    for name in ("outcome", "package", "summit_day"):
-        column = np.load(out / "replicates" / f"{name}.npy", mmap_mode="r")
-        assert len(column) == summary["runs"]
+    for name, column in read_columns(out).items():
+        assert len(column) == summary["runs"], name
     assert sum(e["count"] for e in summary["classes"].values()) == summary["runs"]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import read_columns
 from sim import InputError, load_scenario, run
 from sim.model import CLASSES
 from sim.io import write_json_atomic
@@ -27,11 +28,11 @@ def scenario():
 
 
 def load_column(out: Path, name: str) -> np.ndarray:
-    return np.load(out / "replicates" / f"{name}.npy", mmap_mode="r")
+    return read_columns(out)[name]
 
 
 def test_written_columns_equal_the_replicates_run(scenario, tmp_path):
-    """Every .npy column holds exactly the per-replicate outputs the run produced, in order."""
+    """replicates.parquet holds exactly the per-replicate outputs the run produced, in order."""
     chunks = []
     out = tmp_path / "res"
     with ResultWriter(out) as writer:
@@ -43,10 +44,9 @@ def test_written_columns_equal_the_replicates_run(scenario, tmp_path):
         summary = writer.finish(result, {"scenario_file": str(SMALL)})
 
     assert len(chunks) == 3
-    dtypes = {"outcome": np.uint8, "package": np.int32, "summit_day": np.int32, "position": np.float32}
+    dtypes = {"outcome": np.uint8, "package": np.int64, "summit_day": np.int32, "position": np.float32}
     for name, dtype in dtypes.items():
         column = load_column(out, name)
-        assert column.dtype == dtype
         assert len(column) == RUNS
         in_memory = np.concatenate([getattr(c, name) for c in chunks]).astype(dtype)
         np.testing.assert_array_equal(column, in_memory)
@@ -133,7 +133,8 @@ def test_an_interrupted_run_is_written_whole_for_the_replicates_done(scenario, t
 
 
 def test_ctrl_c_inside_the_sink_still_gives_a_consistent_result(scenario, tmp_path):
-    """Ctrl-C while a chunk is being written: the counts are those of the replicates kept."""
+    """Ctrl-C right after a chunk was written but before it was counted: the written rows are
+    the result, and the summary counts exactly them."""
     out = tmp_path / "res"
     calls = []
     with ResultWriter(out) as writer:
@@ -145,10 +146,10 @@ def test_ctrl_c_inside_the_sink_still_gives_a_consistent_result(scenario, tmp_pa
 
         result = run(scenario, runs=5000, seed=2, chunk_size=1024, sink=sink)
         summary = writer.finish(result)
-    assert summary["interrupted"] is True and summary["runs"] == 1024
+    assert summary["interrupted"] is True and summary["runs"] == 2048
     outcome = load_column(out, "outcome")
-    assert len(outcome) == 1024
-    np.testing.assert_array_equal(outcome, calls[0].outcome)
+    assert len(outcome) == 2048
+    np.testing.assert_array_equal(outcome, np.concatenate([c.outcome for c in calls]))
     assert [summary["classes"][c]["count"] for c in CLASSES] == np.bincount(outcome, minlength=4).tolist()
 
 
@@ -194,3 +195,27 @@ def test_running_and_plotting_leave_the_hosts_matplotlib_backend_alone(tmp_path)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "fan.png").stat().st_size > 0
+
+
+def test_a_data_scientist_opens_a_run_in_one_line(scenario, tmp_path):
+    """pandas reads replicates.parquet with labelled columns: outcome and package as categoricals
+    carrying every class and the whole menu, positions named by agent and issue; the trajectory
+    file holds the fan chart's weekly quantiles."""
+    import pandas as pd
+
+    import sim
+
+    out = tmp_path / "res"
+    with ResultWriter(out) as writer:
+        writer.finish(run(scenario, runs=3000, seed=5, sink=writer.sink), {"scenario_file": str(SMALL)})
+    df = sim.load_replicates(out)
+    assert len(df) == 3000 and df["replicate"].tolist() == list(range(3000))
+    assert list(df["outcome"].cat.categories) == list(CLASSES)
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(df["package"].cat.categories) == [m["package"] for m in summary["menu"]]
+    assert {"position.north.land", "position.south.trade", "signed.north", "summit_date"} <= set(df.columns)
+    assert (df["outcome"] == "collapse").sum() == summary["classes"]["collapse"]["count"]
+    assert df.loc[df["package"].isna(), "outcome"].isin(["talk_fest", "collapse"]).all()
+    fan = pd.read_parquet(out / "trajectory.parquet")
+    assert {"week", "date", "agent", "issue", "q05", "q50", "q95"} <= set(fan.columns)
+    assert summary["inputs"][0]["file"] == "inputs/0-small.yaml" and (out / "inputs" / "0-small.yaml").is_file()

@@ -1,0 +1,140 @@
+"""Per-replicate results as one self-describing Parquet file, streamed a chunk at a time.
+
+`replicates.parquet` holds one row a replicate, one row group a chunk (so memory
+stays that of a chunk): `replicate`, `block` (its block of 1,024, which names its
+random numbers), `outcome` and `package` as categoricals carrying their whole
+label sets (a package is null where there was no deal), `summit_day` and
+`summit_date`, `signed.<party>` and `position.<agent>.<issue>` (the positions on
+the summit day, float32). `trajectory.parquet` holds the weekly quantiles
+behind the fan chart. Anyone opens them in one line:
+
+    import pandas as pd
+    df = pd.read_parquet("results/baseline/<run-id>/replicates.parquet")
+
+or `sim.load_replicates(directory)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from .model import CLASSES, Model
+from .montecarlo import Chunk
+from .randomness import BLOCK_SIZE
+
+__all__ = ["MAX_CATEGORIES", "QUANTILES", "ReplicateWriter", "count_written", "load_replicates",
+           "write_trajectory"]
+
+MAX_CATEGORIES = 65_536
+"""Menus up to this size are written as a categorical; larger ones as the package's index."""
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def _schema(model: Model):
+    import pyarrow as pa
+
+    package = pa.dictionary(pa.int32(), pa.string()) if len(model.packages) <= MAX_CATEGORIES else pa.int32()
+    fields = [pa.field("replicate", pa.int64()), pa.field("block", pa.int32()),
+              pa.field("outcome", pa.dictionary(pa.int8(), pa.string())), pa.field("package", package),
+              pa.field("summit_day", pa.int32()), pa.field("summit_date", pa.date32())]
+    fields += [pa.field(f"signed.{model.agents[p]}", pa.bool_()) for p in model.parties]
+    fields += [pa.field(f"position.{a}.{i}", pa.float32()) for a in model.agents for i in model.issues]
+    labels = {"classes": ",".join(CLASSES), "agents": ",".join(model.agents), "issues": ",".join(model.issues),
+              "package_index": "true" if package == pa.int32() else "false"}
+    return pa.schema(fields, metadata={f"sim.{k}": v for k, v in labels.items()})
+
+
+class ReplicateWriter:
+    """Append chunks (in replicate order) to `path` as row groups; `close` finishes the file."""
+
+    def __init__(self, path: str | Path, model: Model):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.model = model
+        self.schema = _schema(model)
+        self._classes = pa.array(CLASSES, pa.string())
+        self._menu = pa.array(model.package_names, pa.string()) if len(model.packages) <= MAX_CATEGORIES else None
+        self._start = model.start_date or dt.date(1970, 1, 1)
+        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, chunk: Chunk) -> None:
+        import pyarrow as pa
+
+        n = len(chunk.outcome)
+        index = np.arange(chunk.start, chunk.start + n, dtype=np.int64)
+        package = np.asarray(chunk.package, dtype=np.int32)
+        if self._menu is not None:
+            package_col = pa.DictionaryArray.from_arrays(pa.array(package, mask=package < 0), self._menu)
+        else:
+            package_col = pa.array(package, mask=package < 0)
+        days = np.asarray(chunk.summit_day, dtype=np.int32)
+        epoch = (self._start - dt.date(1970, 1, 1)).days
+        columns = [pa.array(index), pa.array((index // BLOCK_SIZE).astype(np.int32)),
+                   pa.DictionaryArray.from_arrays(pa.array(np.asarray(chunk.outcome, dtype=np.int8)), self._classes),
+                   package_col, pa.array(days), pa.array((days + epoch).astype(np.int32), pa.date32())]
+        columns += [pa.array(np.asarray(chunk.signed[k], dtype=bool)) for k in range(len(self.model.parties))]
+        position = chunk.position.reshape(n, -1)
+        columns += [pa.array(np.ascontiguousarray(position[:, j])) for j in range(position.shape[1])]
+        self.writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self.schema))
+        self.rows += n
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def count_written(path: str | Path, n_classes: int, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """(class counts, package counts with the last slot for no deal) of a written file,
+    read a row group at a time."""
+    import pyarrow.parquet as pq
+
+    counts = np.zeros(n_classes, dtype=np.int64)
+    packages = np.zeros(n_slots, dtype=np.int64)
+    reader = pq.ParquetFile(str(path))
+    for g in range(reader.num_row_groups):
+        table = reader.read_row_group(g, columns=["outcome", "package"])
+        outcome = table.column("outcome").combine_chunks()
+        counts += np.bincount(outcome.indices.to_numpy(zero_copy_only=False), minlength=n_classes)
+        package = table.column("package").combine_chunks()
+        index = package.indices if hasattr(package, "indices") else package
+        values = index.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        packages += np.bincount(values % n_slots, minlength=n_slots)
+    return counts, packages
+
+
+def write_trajectory(path: str | Path, model: Model, trajectory: np.ndarray) -> None:
+    """The weekly quantiles of every agent's position on every issue over the replicates kept
+    for the fan chart (`trajectory` (weeks, n_agents, n_issues, k)): one row per week, agent
+    and issue, with the tick's day and date."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    weeks = trajectory.shape[0]
+    days = np.array((0,) + tuple(model.ticks))[:weeks]
+    q = np.quantile(trajectory, QUANTILES, axis=-1) if trajectory.shape[-1] else \
+        np.full((len(QUANTILES), *trajectory.shape[:3]), np.nan)
+    w, a, i = np.meshgrid(np.arange(weeks), np.arange(model.n_agents), np.arange(model.n_issues), indexing="ij")
+    start = model.start_date or dt.date(1970, 1, 1)
+    columns = {"week": w.ravel().astype(np.int32), "day": days[w.ravel()].astype(np.int32),
+               "date": pa.array([start + dt.timedelta(days=int(d)) for d in days[w.ravel()]], pa.date32()),
+               "agent": pa.array(np.array(model.agents)[a.ravel()]).dictionary_encode(),
+               "issue": pa.array(np.array(model.issues)[i.ravel()]).dictionary_encode(),
+               "replicates": np.full(w.size, trajectory.shape[-1], dtype=np.int32)}
+    for level, values in zip(QUANTILES, q):
+        columns[f"q{round(level * 100):02d}"] = values.ravel().astype(np.float32)
+    pq.write_table(pa.table(columns), str(path), compression="zstd")
+
+
+def load_replicates(directory: str | Path):
+    """A run's per-replicate results as a pandas DataFrame (needs pandas: `pip install 'sim[data]'`)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        from .errors import InputError, Problem
+
+        raise InputError(Problem("load_replicates", "", "needs pandas: pip install 'sim[data]'")) from None
+    return pd.read_parquet(Path(directory) / "replicates.parquet")
