@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ import numpy as np
 from .compare import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .io import utc_now
 from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
-from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, simulate_variants, wilson
-from .randomness import BLOCK_SIZE, Blocks
+from .montecarlo import Z95, Estimate, check_workers, resolve_settings, simulate_chunks, simulate_variants, wilson
+from .randomness import BLOCK_SIZE, Blocks, blocks_for
 from .schema import Scenario
 
 __all__ = [
@@ -130,6 +131,7 @@ class Explanation:
     counts: np.ndarray  # (4,) classes of the scenario itself
     effects: list[EventEffect]  # largest change in P(substantive or better) first
     shapley: Shapley | None
+    interrupted: bool = False  # stopped before all its replicates ran
 
     def estimates(self) -> dict[str, Estimate]:
         return {name: wilson(int(self.counts[list(cls)].sum()), self.runs) for name, cls in GROUPS.items()}
@@ -146,12 +148,17 @@ def explain(
     shapley_method: str = "auto",
     progress: Progress | None = None,
     knobs=None,
+    workers: int | None = 1,
+    stop: threading.Event | None = None,
 ) -> Explanation:
     """Each scheduled event removed in turn, paired against the full scenario on the
     same `runs` replicates; with `shapley`, the events' Shapley values too
     (`shapley_plan` says how many replicates and which method by default). `knobs`
-    (a knob setting, e.g. a posterior's) applies to every run."""
+    (a knob setting, e.g. a posterior's) applies to every run. `workers` as for
+    `montecarlo.run`; a `stop` ends the work early, and an explanation cut short is
+    marked `interrupted` (its estimates are over the replicates it finished)."""
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
+    workers = check_workers(workers, (len(scenario.events) + 1) * blocks_for(runs))
     events = sorted(scenario.events, key=lambda e: (e.date, e.name))
     plan = shapley_plan(len(events), runs, shapley_runs, shapley_method) if shapley else None
     total = runs * (len(events) + 1) + (plan[1] * plan[2] if plan else 0)
@@ -163,25 +170,28 @@ def explain(
     joints = np.zeros((len(events), len(CLASSES), len(CLASSES)), dtype=np.int64)
     counts = np.zeros(len(CLASSES), dtype=np.int64)
     if events:
-        for tables in paired_tables(full, without, entropy, runs, blocks_per_chunk, knobs):
+        for tables in paired_tables(full, without, entropy, runs, blocks_per_chunk, knobs, workers, stop):
             joints += tables
             tick(int(tables[0].sum()) * (len(events) + 1))
         counts = joints[0].sum(axis=1)
     else:
-        for chunk in simulate_chunks(full, entropy, runs, blocks_per_chunk, knobs=knobs):
+        for chunk in simulate_chunks(full, entropy, runs, blocks_per_chunk, knobs=knobs, workers=workers, stop=stop):
             counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
             tick(len(chunk.outcome))
+    done = int(counts.sum())
 
     seconds = time.perf_counter() - started
-    effects = [EventEffect(e.name, e.date, Comparison(j, runs, entropy, seconds)) for e, j in zip(events, joints)]
+    effects = [EventEffect(e.name, e.date, Comparison(j, done, entropy, seconds)) for e, j in zip(events, joints)]
     effects.sort(key=lambda ef: (-abs(ef.change("substantive_or_better").diff),
                                  -abs(ef.change("collapse").diff), ef.name))
     values = None
-    if plan is not None:
+    if plan is not None and done == runs:
         method, n, passes = plan
         values = shapley_values(full, entropy, n, method=method, blocks_per_chunk=blocks_per_chunk, tick=tick,
-                                knobs=knobs)
-    return Explanation(scenario.name, runs, entropy, time.perf_counter() - started, counts, effects, values)
+                                knobs=knobs, workers=workers, stop=stop)
+    interrupted = done < runs or (values is not None and values.runs < plan[1])
+    return Explanation(scenario.name, done, entropy, time.perf_counter() - started, counts, effects, values,
+                       interrupted)
 
 
 def shapley_plan(k: int, runs: int, shapley_runs: int | None = None, method: str = "auto") -> tuple[str, int, int]:
@@ -204,8 +214,10 @@ def shapley_plan(k: int, runs: int, shapley_runs: int | None = None, method: str
 
 
 def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exact",
-                   blocks_per_chunk: int = 8, tick: Callable[[int], None] | None = None, knobs=None) -> Shapley:
-    """The events' Shapley values on replicates [0, runs) (see `Shapley`)."""
+                   blocks_per_chunk: int = 8, tick: Callable[[int], None] | None = None, knobs=None,
+                   workers: int = 1, stop: threading.Event | None = None) -> Shapley:
+    """The events' Shapley values on replicates [0, runs) (see `Shapley`); a `stop` ends
+    them early, over the replicates finished (`Shapley.runs`)."""
     k = len(model.events)
     metric_classes = {m: np.isin(np.arange(len(CLASSES)), cls) for m, cls in METRICS.items()}
     sums = {m: np.zeros(k, dtype=np.int64) for m in METRICS}
@@ -214,8 +226,6 @@ def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exac
     if method == "exact":
         scale = math.factorial(k)
         coalitions = np.arange(2**k)
-        members = ((coalitions[:, None] >> np.arange(k)) & 1).astype(bool)  # (2**k, k)
-        masks = [members[s][:, None] for s in range(2**k)]
         weights = np.array([math.factorial(s) * math.factorial(k - s - 1) for s in range(k)], dtype=np.float64)
         popcount = np.array([bin(s).count("1") for s in range(2**k)])
     elif method == "sampled":
@@ -226,16 +236,15 @@ def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exac
     if blocks_per_chunk * BLOCK_SIZE * passes > 1 << 26:  # bound the outcome table to 64 MiB
         blocks_per_chunk = max(1, (1 << 26) // (BLOCK_SIZE * passes))
 
-    def variants(blocks: Blocks) -> list[np.ndarray]:
-        if method == "exact":
-            return masks
-        ranks[blocks.first] = _random_ranks(blocks, k)  # (k, size): each replicate's order of the events
-        return [ranks[blocks.first] < m for m in range(k + 1)]
-
-    ranks: dict[int, np.ndarray] = {}
-    for start, outcome in simulate_variants(model, entropy, runs, blocks_per_chunk, variants, tick, knobs):
+    done = 0
+    variants = _Coalitions(method, k)
+    for start, outcome in simulate_variants(model, entropy, runs, blocks_per_chunk, variants, tick, knobs,
+                                            workers, stop):
         keep = outcome.shape[1]
-        rank_kept = ranks.pop(start // BLOCK_SIZE)[:, :keep] if method == "sampled" else None
+        done += keep
+        if method == "sampled":  # the orders again, here: they depend on the blocks alone
+            first = start // BLOCK_SIZE
+            rank_kept = _random_ranks(Blocks(entropy, first, -(-keep // BLOCK_SIZE)), k)[:, :keep]
         for metric, inside in metric_classes.items():
             f = inside[outcome].astype(np.int8)  # (passes, keep)
             none_all[metric] += np.bincount(2 * f[0] + f[-1], minlength=4).reshape(2, 2)
@@ -253,11 +262,28 @@ def shapley_values(model: Model, entropy: int, runs: int, *, method: str = "exac
                        - np.take_along_axis(f, rank_kept, axis=0)).astype(np.int64)
             sums[metric] += phi.sum(axis=1)
             squares[metric] += ((phi / scale) ** 2).sum(axis=1)
+    runs = done
 
     names = tuple(e.name for e in model.events)
     start = model.start_date
     dates = tuple(start + dt.timedelta(days=e.day) if start is not None else None for e in model.events)
     return Shapley(method, names, dates, runs, passes, scale, sums, squares, none_all)
+
+
+@dataclass(frozen=True)
+class _Coalitions:
+    """A chunk's event masks for Shapley values: every coalition of the k events (exact),
+    or each replicate's random order of them cut after 0 .. k events (sampled)."""
+
+    method: str
+    k: int
+
+    def __call__(self, blocks: Blocks) -> list[np.ndarray]:
+        if self.method == "exact":
+            members = ((np.arange(2**self.k)[:, None] >> np.arange(self.k)) & 1).astype(bool)  # (2**k, k)
+            return [row[:, None] for row in members]
+        ranks = _random_ranks(blocks, self.k)  # (k, size): each replicate's order of the events
+        return [ranks < m for m in range(self.k + 1)]
 
 
 def _random_ranks(blocks: Blocks, k: int) -> np.ndarray:

@@ -226,21 +226,22 @@ def reference_forecasts(cases: list[Case], meetings: list[Meeting] | None) -> tu
 
 def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | None = None,
                  seed: int | None = None, posterior=None,
-                 progress: Callable[[int, int], None] | None = None) -> Backtest:
+                 progress: Callable[[int, int], None] | None = None, workers: int | None = 1) -> Backtest:
     """Forecast every case (`runs` and `seed` default to each scenario's own) as written and,
     with a `posterior`, posterior predictive; and the references. The base rate of a case
     counts the meetings known before its vantage: those of `meetings`, or if None the
-    other cases'."""
+    other cases'. Each case runs on `workers` processes (None: `montecarlo.run`'s default);
+    the forecasts do not depend on it."""
     counts, calibrated, notes, n_runs, entropy = [], [], [], [], []
     started = time.perf_counter()
     for k, case in enumerate(cases):
-        result = run(case.scenario, runs=runs, seed=seed)
+        result = run(case.scenario, runs=runs, seed=seed, workers=workers)
         counts.append(result.counts.astype(float))
         n_runs.append(result.runs)
         entropy.append(int(result.entropy))
         if posterior is not None:
             setting, note = posterior.setting(case.scenario)
-            cal = run(case.scenario, runs=runs, seed=seed, knobs=setting)
+            cal = run(case.scenario, runs=runs, seed=seed, knobs=setting, workers=workers)
             calibrated.append(cal.counts.astype(float))
             notes.append(note)
         if progress is not None:

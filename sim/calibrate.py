@@ -79,9 +79,11 @@ FILES = ("posterior.json", "summary.json", "posterior.png", "reliability.png", "
 
 
 def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: int = 1, scheduler: str | None = None,
-                    fresh: bool = False, progress=None, source: str = "", force: bool = False) -> Calibration:
+                    fresh: bool = False, progress=None, source: str = "", force: bool = False,
+                    stop=None) -> Calibration:
     """Tabulate every case at every grid point (resumably, in `out`, which must be new,
-    empty or a calibration's), then the posterior."""
+    empty or a calibration's), then the posterior. Setting `stop` (an event) ends the run
+    with the finished points kept."""
     from .sweep.driver import FILES as STORE_FILES
     from .sweep.driver import run_points
 
@@ -98,7 +100,7 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     run = run_points(out, identity, names, plan, points, runs=spec.runs, entropy=entropy, workers=workers,
                      scheduler=scheduler, fresh=fresh, progress=progress,
                      describe={"command": "calibrate", "source": source}, export=out / "points.csv",
-                     command="calibrate", files=(*STORE_FILES, *FILES), force=force)
+                     command="calibrate", files=(*STORE_FILES, *FILES), force=force, stop=stop)
     counts = np.zeros((len(grid), len(cases), len(CLASSES)))
     for row in run.store_rows:
         counts[int(row["grid_point"]), int(row["case"])] = [row[f"{c}_count"] for c in CLASSES]

@@ -11,6 +11,7 @@ functions: nothing is written or printed here.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ import numpy as np
 from .errors import InputError, Problem
 from .io import utc_now
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
-from .montecarlo import Z95, Estimate, resolve_settings, simulate_chunks, wilson
+from .montecarlo import Z95, Estimate, check_workers, resolve_settings, simulate_joint, wilson
+from .randomness import blocks_for
 from .schema import Scenario
 
 __all__ = [
@@ -170,36 +172,37 @@ def compare(
     progress: Progress | None = None,
     names: tuple[str, str] = ("A", "B"),
     knobs: tuple | None = None,
+    workers: int | None = 1,
+    stop: threading.Event | None = None,
 ) -> Comparison:
     """Run `a` and `b` on the same `runs` replicates (common random numbers) and count
     (class under A, class under B). Defaults come from `a`'s `monte_carlo:` block;
     `names` label the scenarios in the refusal of an unpairable pair; `knobs`, a pair of
-    knob settings (`sim.posterior`), makes both posterior predictive."""
+    knob settings (`sim.posterior`), makes both posterior predictive. `workers` and `stop`
+    as for `montecarlo.run` (a stopped comparison counts the replicates it finished)."""
     check_pairable(a, b, *names)
     runs, entropy, blocks_per_chunk = resolve_settings(a, runs, seed, chunk_size)
+    workers = check_workers(workers, 2 * blocks_for(runs))
     started = time.perf_counter()
     joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     done = 0
-    for tables in paired_tables(compile_model(a), [compile_model(b)], entropy, runs, blocks_per_chunk, knobs):
+    for tables in paired_tables(compile_model(a), [compile_model(b)], entropy, runs, blocks_per_chunk, knobs,
+                                workers, stop):
         joint += tables[0]
         done = int(joint.sum())
         if progress is not None:
             progress(done, runs)
-    return Comparison(joint, runs, entropy, time.perf_counter() - started)
+    return Comparison(joint, done, entropy, time.perf_counter() - started)
 
 
-def paired_tables(base: Model, others: list[Model], entropy: int, runs: int,
-                  blocks_per_chunk: int, knobs=None) -> Iterator[np.ndarray]:
-    """Per chunk, (len(others), 4, 4): replicates by (class under base, class under other).
-    The iterators yield the same replicates in the same order, so they zip. `knobs`: one
-    knob setting for every model, or one per model (base first)."""
-    k = len(CLASSES)
-    models = (base, *others)
-    settings = knobs if isinstance(knobs, (tuple, list)) else [knobs] * len(models)
-    streams = [simulate_chunks(m, entropy, runs, blocks_per_chunk, knobs=s) for m, s in zip(models, settings)]
-    for chunks in zip(*streams):
-        ref = chunks[0].outcome.astype(np.int64) * k
-        yield np.stack([np.bincount(ref + c.outcome, minlength=k * k).reshape(k, k) for c in chunks[1:]])
+def paired_tables(base: Model, others: list[Model], entropy: int, runs: int, blocks_per_chunk: int, knobs=None,
+                  workers: int = 1, stop: threading.Event | None = None) -> Iterator[np.ndarray]:
+    """Per chunk, (len(others), 4, 4): replicates by (class under base, class under other),
+    all on the same replicates. `knobs`: one knob setting for every model, or one per
+    model (base first)."""
+    models = [base, *others]
+    settings = list(knobs) if isinstance(knobs, (tuple, list)) else [knobs] * len(models)
+    return simulate_joint(models, entropy, runs, blocks_per_chunk, settings, workers, stop)
 
 
 # --- As plain data ------------------------------------------------------------------------

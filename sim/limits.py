@@ -47,7 +47,7 @@ class Estimate:
     breakdown: dict[str, int] = field(default_factory=dict)
 
 
-def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True) -> Estimate:
+def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, workers: int = 1) -> Estimate:
     """Peak memory and disk of `run` on `model`: `runs` replicates in chunks of `chunk_size`
     (rounded up to whole blocks of 1,024, as `montecarlo.resolve_settings` does), writing
     a result directory if `write`.
@@ -59,17 +59,21 @@ def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True) ->
     of the chunk (from the largest rate a stream can draw), and the summit's anchor values
     (deciders, n_issues, max anchors, n), deviations and a tile of prefix sums (the menu
     itself is searched, not stored); plus the fan chart's trajectories
-    (weeks, n_agents, n_issues, 4,096) and the process itself (`BASE_PROCESS`).
+    (weeks, n_agents, n_issues, 4,096) and the process itself (`BASE_PROCESS`). With
+    `workers` processes, each child holds a chunk's working set and a process of its own
+    (counted whole, though a forked child shares most of its pages with the parent), and
+    the parent up to `4 workers` finished chunks waiting for their turn (`sim.parallel`).
     Disk counts the per-replicate columns (5 + 4 n_agents n_issues bytes a replicate),
     the largest column once more (it is copied from raw to .npy), and the plots.
     """
-    return estimate_models([model], runs, chunk_size, write=write)
+    return estimate_models([model], runs, chunk_size, write=write, workers=workers)
 
 
 def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, write: bool = False,
-                    extra: dict[str, int] | None = None) -> Estimate:
+                    extra: dict[str, int] | None = None, workers: int = 1) -> Estimate:
     """The peak of running `models` side by side on the same replicates (`compare`,
-    `explain`: each one's chunk stays alive while the others run theirs), as `estimate`."""
+    `explain`: each one's chunk stays alive while the others run theirs) on `workers`
+    processes, as `estimate`."""
     models = list(models)
     n = max(1, -(-chunk_size // BLOCK_SIZE)) * BLOCK_SIZE
     n = min(n, -(-runs // BLOCK_SIZE) * BLOCK_SIZE)
@@ -83,6 +87,10 @@ def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, writ
     k = min(runs, TRAJECTORY_SAMPLE)
     breakdown["trajectories"] = first.weeks * first.n_agents * first.n_issues * k * (4 + 2 * F64)
     breakdown.update(extra or {})
+    if workers > 1:
+        one = BASE_PROCESS + sum(breakdown[name] for name in (*_HELD, *_TRANSIENT))
+        breakdown["worker processes"] = (workers - 1) * one
+        breakdown["chunks waiting their turn"] = 4 * workers * sum(p["chunk output"] for p in parts)
     memory = sum(breakdown.values())
     disk = 0
     if write:

@@ -8,7 +8,10 @@ by the number of runs. Per-replicate outputs go to an optional `sink`, one
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,13 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
+from .errors import InputError, Problem
+from .parallel import default_workers, ordered_map
 from .randomness import BLOCK_SIZE, Blocks, make_root_entropy, blocks_for
 from .schema import Scenario
 from .state import KnobApplier, draw_state
 from .timeline import run_timeline
 
-__all__ = ["Chunk", "Estimate", "RunResult", "resolve_settings", "run", "simulate_chunks", "simulate_variants",
-           "wilson"]
+__all__ = ["Chunk", "Estimate", "RunResult", "resolve_settings", "run", "simulate_chunk", "simulate_chunks",
+           "simulate_joint", "simulate_variants", "wilson"]
 
 Z95 = 1.959963984540054
 TRAJECTORY_SAMPLE = 4096
@@ -74,64 +79,159 @@ class Chunk:
                      self.signed[:, :n], self.model)
 
 
-def simulate_chunks(
-    model: Model, entropy: int, runs: int, blocks_per_chunk: int, trajectory: np.ndarray | None = None,
-    block_range: range | None = None, knobs: KnobApplier | None = None,
-) -> Iterator[Chunk]:
-    """Simulate replicates [0, runs) chunk by chunk, in order; memory is one chunk's.
-
-    Two scenarios' iterators with the same entropy and runs yield the same
-    replicates in the same order, so they can be zipped for paired estimates.
-    `trajectory` (weeks, n_agents, n_issues, k), if given, receives the first k
-    replicates' weekly positions. `block_range`, a range of block indices, limits the
-    run to those blocks' replicates (a sweep's piece of a point). `knobs` sets calibration
-    knobs per replicate (`sim.knobs`).
-    """
-    total_blocks = blocks_for(runs)
-    wanted = range(total_blocks) if block_range is None else block_range
-    k_traj = 0 if trajectory is None else trajectory.shape[-1]
-    for first in range(wanted.start, wanted.stop, blocks_per_chunk):
-        blocks = Blocks(entropy, first, min(blocks_per_chunk, wanted.stop - first))
-        start = first * BLOCK_SIZE
-        traj = trajectory[..., start : min(k_traj, start + blocks.size)] if start < k_traj else None
-        state = draw_state(model, blocks, knobs)
-        run_timeline(model, state, blocks, traj)
-        keep = min(blocks.size, runs - start)
-        yield Chunk(
-            start=start,
-            outcome=state.outcome[:keep],
-            package=state.package[:keep],
-            summit_day=state.summit_day[:keep].astype(np.int32),
-            position=np.moveaxis(state.at_summit[..., :keep], -1, 0).astype(np.float32),
-            signed=state.signed[:, :keep],
-            model=model,
-        )
+def simulate_chunk(model: Model, entropy: int, runs: int, first: int, count: int, knobs: KnobApplier | None = None,
+                   k_traj: int = 0) -> tuple[Chunk, np.ndarray | None]:
+    """Blocks [first, first + count) of a run of `runs` replicates: their `Chunk`, and the
+    weekly positions (weeks, n_agents, n_issues, k) of those of them among the first
+    `k_traj` replicates (None if none is)."""
+    blocks = Blocks(entropy, first, count)
+    start = first * BLOCK_SIZE
+    traj = None
+    if start < k_traj:
+        traj = np.zeros((model.weeks, model.n_agents, model.n_issues, min(k_traj, start + blocks.size) - start),
+                        dtype=np.float32)
+    state = draw_state(model, blocks, knobs)
+    run_timeline(model, state, blocks, traj)
+    keep = min(blocks.size, runs - start)
+    chunk = Chunk(
+        start=start,
+        outcome=state.outcome[:keep],
+        package=state.package[:keep],
+        summit_day=state.summit_day[:keep].astype(np.int32),
+        position=np.moveaxis(state.at_summit[..., :keep], -1, 0).astype(np.float32),
+        signed=state.signed[:, :keep],
+        model=model,
+    )
+    return chunk, traj
 
 
-def simulate_variants(
-    model: Model, entropy: int, runs: int, blocks_per_chunk: int,
-    variants: Callable[[Blocks], list[np.ndarray]], tick: Callable[[int], None] | None = None,
-    knobs: KnobApplier | None = None,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Run every chunk's replicates once per variant, all on the same draws: for each chunk,
-    yield (start, classes (n_variants, n)). `variants(blocks)` gives the chunk's event masks,
-    each (n_events, 1) or (n_events, n) booleans saying which events may happen where
-    (attribution's coalitions); the state is drawn once and every variant runs on a copy,
-    so the variants differ by their events alone."""
-    for first in range(0, blocks_for(runs), blocks_per_chunk):
-        blocks = Blocks(entropy, first, min(blocks_per_chunk, blocks_for(runs) - first))
-        keep = min(blocks.size, runs - first * BLOCK_SIZE)
-        drawn = draw_state(model, blocks, knobs)
-        masks = variants(blocks)
+class _Job:
+    """What `parallel.ordered_map` computes per chunk index: the chunk's blocks of every
+    model, through `work(models, blocks_in_chunk)`. Pickled (to spawned children) without
+    the compiled models, which are recompiled from their scenarios there."""
+
+    def __init__(self, models: list[Model], entropy: int, runs: int, blocks_per_chunk: int, wanted: range, work):
+        self.models, self.entropy, self.runs, self.work = models, entropy, runs, work
+        self.starts = range(wanted.start, wanted.stop, blocks_per_chunk)
+        self.stop_block = wanted.stop
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __call__(self, i: int):
+        first = self.starts[i]
+        return self.work(self, first, min(self.starts.step, self.stop_block - first))
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "models": [m.scenario for m in self.models]}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.models = [compile_model(s) for s in self.models]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chunks:
+    """Chunks of a run (`simulate_chunks`), sent back without the model (the parent has it)."""
+
+    knobs: KnobApplier | None
+    k_traj: int
+
+    def __call__(self, job: _Job, first: int, count: int) -> tuple[Chunk, np.ndarray | None]:
+        chunk, traj = simulate_chunk(job.models[0], job.entropy, job.runs, first, count, self.knobs, self.k_traj)
+        return dataclasses.replace(chunk, model=None), traj
+
+
+@dataclasses.dataclass(frozen=True)
+class _Joint:
+    """Per chunk, (len(models) - 1, 4, 4): replicates by (class under the first model,
+    class under each other), each model with its own knob setting."""
+
+    knobs: tuple
+
+    def __call__(self, job: _Job, first: int, count: int) -> np.ndarray:
+        k = len(CLASSES)
+        outcomes = [simulate_chunk(m, job.entropy, job.runs, first, count, s)[0].outcome
+                    for m, s in zip(job.models, self.knobs)]
+        ref = outcomes[0].astype(np.int64) * k
+        return np.stack([np.bincount(ref + o, minlength=k * k).reshape(k, k) for o in outcomes[1:]])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Variants:
+    """Per chunk, (start, classes (n_variants, n)): one draw of the state, every variant
+    of the events run on a copy of it (`simulate_variants`)."""
+
+    variants: Callable[[Blocks], list[np.ndarray]]
+    knobs: KnobApplier | None
+
+    def __call__(self, job: _Job, first: int, count: int) -> tuple[int, np.ndarray]:
+        model = job.models[0]
+        blocks = Blocks(job.entropy, first, count)
+        keep = min(blocks.size, job.runs - first * BLOCK_SIZE)
+        drawn = draw_state(model, blocks, self.knobs)
+        masks = self.variants(blocks)
         out = np.empty((len(masks), keep), dtype=np.uint8)
         for v, mask in enumerate(masks):
             state = drawn.copy()
             state.event_probability = drawn.event_probability * mask
             run_timeline(model, state, blocks)
             out[v] = state.outcome[:keep]
-            if tick is not None:
-                tick(keep)
-        yield first * BLOCK_SIZE, out
+        return first * BLOCK_SIZE, out
+
+
+def simulate_chunks(
+    model: Model, entropy: int, runs: int, blocks_per_chunk: int, trajectory: np.ndarray | None = None,
+    block_range: range | None = None, knobs: KnobApplier | None = None, workers: int = 1,
+    stop: threading.Event | None = None,
+) -> Iterator[Chunk]:
+    """Simulate replicates [0, runs) chunk by chunk, in order; memory is a few chunks'.
+
+    Two scenarios' iterators with the same entropy and runs yield the same
+    replicates in the same order, so they can be zipped for paired estimates.
+    `trajectory` (weeks, n_agents, n_issues, k), if given, receives the first k
+    replicates' weekly positions. `block_range`, a range of block indices, limits the
+    run to those blocks' replicates (a sweep's piece of a point). `knobs` sets calibration
+    knobs per replicate (`sim.knobs`). `workers` processes compute the chunks (the numbers
+    do not depend on it: `sim.parallel`); with `stop` set, the chunks end early.
+    """
+    wanted = range(blocks_for(runs)) if block_range is None else block_range
+    k_traj = 0 if trajectory is None else trajectory.shape[-1]
+    job = _Job([model], entropy, runs, blocks_per_chunk, wanted, _Chunks(knobs, k_traj))
+    for chunk, traj in ordered_map(job, len(job), workers, stop):
+        if traj is not None:
+            trajectory[..., chunk.start : chunk.start + traj.shape[-1]] = traj
+        yield dataclasses.replace(chunk, model=model)
+
+
+def simulate_joint(
+    models: list[Model], entropy: int, runs: int, blocks_per_chunk: int, knobs: list | None = None,
+    workers: int = 1, stop: threading.Event | None = None,
+) -> Iterator[np.ndarray]:
+    """Per chunk, in order, (len(models) - 1, 4, 4): replicates by (class under models[0],
+    class under models[j]), every model on the same replicates (common random numbers).
+    `knobs`: one knob setting per model, or None."""
+    job = _Job(list(models), entropy, runs, blocks_per_chunk, range(blocks_for(runs)),
+               _Joint(tuple(knobs or [None] * len(models))))
+    yield from ordered_map(job, len(job), workers, stop)
+
+
+def simulate_variants(
+    model: Model, entropy: int, runs: int, blocks_per_chunk: int,
+    variants: Callable[[Blocks], list[np.ndarray]], tick: Callable[[int], None] | None = None,
+    knobs: KnobApplier | None = None, workers: int = 1, stop: threading.Event | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Run every chunk's replicates once per variant, all on the same draws: for each chunk,
+    yield (start, classes (n_variants, n)). `variants(blocks)` gives the chunk's event masks,
+    each (n_events, 1) or (n_events, n) booleans saying which events may happen where
+    (attribution's coalitions); it must depend on the blocks alone (it may run in a worker
+    process). The state is drawn once and every variant runs on a copy, so the variants
+    differ by their events alone."""
+    job = _Job([model], entropy, runs, blocks_per_chunk, range(blocks_for(runs)), _Variants(variants, knobs))
+    for start, out in ordered_map(job, len(job), workers, stop):
+        if tick is not None:
+            tick(out.size)
+        yield start, out
 
 
 @dataclass
@@ -152,6 +252,7 @@ class RunResult:
     extra: dict = field(default_factory=dict)
     row_counts: np.ndarray | None = None  # (n_rows, 4) classes per row of knob values, with knobs
     calibration: dict | None = None  # which posterior the knobs came from (`sim.posterior`)
+    workers: int = 1  # processes that ran it
 
     def estimates(self) -> dict[str, Estimate]:
         return {c: wilson(int(k), self.runs) for c, k in zip(CLASSES, self.counts)}
@@ -195,11 +296,17 @@ def resolve_settings(scenario: Scenario, runs: int | None, seed: int | None,
     """(runs, root entropy, blocks per chunk): the options given, else the scenario's
     `monte_carlo:` defaults; the chunk size rounded up to whole blocks."""
     mc = scenario.monte_carlo
-    runs = mc.runs if runs is None else runs
-    if runs < 1:
-        raise ValueError(f"runs must be >= 1 (got {runs})")
-    entropy = make_root_entropy(mc.seed if seed is None else seed)
-    chunk_size = mc.chunk_size if chunk_size is None else chunk_size
+    problems = [Problem(name, "", rule, value, True)
+                for name, value, least, rule in (("runs", runs, 1, "must be a whole number >= 1"),
+                                                 ("seed", seed, 0, "must be a whole number >= 0"),
+                                                 ("chunk_size", chunk_size, 1, "must be a whole number >= 1"))
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                          or value < least)]
+    if problems:
+        raise InputError(problems)
+    runs = mc.runs if runs is None else int(runs)
+    entropy = make_root_entropy(mc.seed if seed is None else int(seed))
+    chunk_size = mc.chunk_size if chunk_size is None else int(chunk_size)
     return runs, entropy, max(1, blocks_for(chunk_size))
 
 
@@ -214,18 +321,25 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     knobs=None,
     calibration: dict | None = None,
+    workers: int | None = 1,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """Run `runs` replicates of `scenario` (defaults from its `monte_carlo:` block).
 
     The seed's entropy names every random number; `chunk_size` (rounded up to
-    whole blocks of 1,024) only trades memory for speed. With `precision`, stop
-    at the first block boundary where every class's 95 % interval has a
-    half-width below it. `knobs` (a `sim.knobs.KnobSetting`, e.g. from a posterior's
-    `setting`) sets calibration knobs per replicate; `calibration` describes it.
-    Ctrl-C stops after the last finished chunk and returns what was done, marked
-    `interrupted`.
+    whole blocks of 1,024) only trades memory for speed, and `workers` (processes,
+    this one included; None: the usable cores, capped by the work) only time for
+    cores: the result is the same. With `precision`, stop at the first block boundary
+    where every class's 95 % interval has a half-width below it. `knobs` (a
+    `sim.knobs.KnobSetting`, e.g. from a posterior's `setting`) sets calibration knobs
+    per replicate; `calibration` describes it. Setting `stop` (an event, e.g. from a
+    signal handler) ends the run after the chunk in hand: the result holds the
+    replicates finished before it, marked `interrupted`.
     """
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
+    workers = check_workers(workers, blocks_for(runs))
+    if precision is not None and not 0 < precision < 0.5:
+        raise InputError(Problem("precision", "", "must be between 0 and 0.5 (a half-width)", precision, True))
     model = compile_model(scenario)
 
     counts = np.zeros(len(CLASSES), dtype=np.int64)
@@ -234,16 +348,18 @@ def run(
     trajectory = np.zeros((model.weeks, model.n_agents, model.n_issues, k_traj), dtype=np.float32)
     n_rows = 0 if knobs is None else len(knobs.values)
     row_counts = np.zeros((n_rows, len(CLASSES)), dtype=np.int64)
-    done, stopped_early, interrupted = 0, False, False
+    done, stopped_early = 0, False
     started = time.perf_counter()
-    try:
-        for chunk in simulate_chunks(model, entropy, runs, blocks_per_chunk, trajectory, knobs=knobs):
+    chunks = simulate_chunks(model, entropy, runs, blocks_per_chunk, trajectory, knobs=knobs, workers=workers,
+                             stop=stop)
+    with contextlib.closing(chunks):  # a break stops the workers now, not when collected
+        for chunk in chunks:
             if precision is not None:
-                stop = _precise_enough(chunk.outcome, counts, done, precision)
-                if stop is not None:
-                    chunk, stopped_early = chunk.head(stop), True
+                end = _precise_enough(chunk.outcome, counts, done, precision)
+                if end is not None:
+                    chunk, stopped_early = chunk.head(end), True
             keep = len(chunk.outcome)
-            if sink is not None:  # first, so a Ctrl-C in the sink leaves the counts whole
+            if sink is not None:
                 sink(chunk)
             counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
             if n_rows:
@@ -257,8 +373,6 @@ def run(
                 progress(done, runs)
             if stopped_early:
                 break
-    except KeyboardInterrupt:
-        interrupted = True
     seconds = time.perf_counter() - started
     return RunResult(
         scenario=scenario,
@@ -273,10 +387,20 @@ def run(
         trajectory=trajectory[..., : min(done, k_traj)],
         precision=precision,
         stopped_early=stopped_early,
-        interrupted=interrupted,
+        interrupted=done < runs and not stopped_early,
         row_counts=row_counts if n_rows else None,
         calibration=calibration,
+        workers=workers,
     )
+
+
+def check_workers(workers: int | None, blocks: int) -> int:
+    """`workers` as given (>= 1), or for None the default for a run of `blocks` blocks."""
+    if workers is None:
+        return default_workers(blocks)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(Problem("workers", "", "must be a whole number >= 1", workers, True))
+    return workers
 
 
 def _precise_enough(outcome: np.ndarray, counts: np.ndarray, done: int, precision: float) -> int | None:

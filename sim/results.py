@@ -60,6 +60,7 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "seed_entropy": int(result.entropy),
         "block_size": BLOCK_SIZE,
         "chunk_size": int(result.chunk_size),
+        "workers": int(result.workers),
         "seconds": round(seconds, 6),
         "replicates_per_second": round(result.runs / seconds, 1) if seconds > 0 else None,
         "precision": result.precision,

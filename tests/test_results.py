@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -117,14 +118,16 @@ def test_leaving_without_finish_leaves_nothing(tmp_path):
 
 
 def test_an_interrupted_run_is_written_whole_for_the_replicates_done(scenario, tmp_path):
-    """Ctrl-C after the first chunk: the result holds that chunk, marked interrupted."""
+    """A stop (what Ctrl-C sets in the CLI) after the first chunk: the result holds that
+    chunk, marked interrupted."""
     out = tmp_path / "res"
+    stop = threading.Event()
 
     def ctrl_c(done, total):
-        raise KeyboardInterrupt
+        stop.set()
 
     with ResultWriter(out) as writer:
-        result = run(scenario, runs=5000, seed=2, chunk_size=1024, sink=writer.sink, progress=ctrl_c)
+        result = run(scenario, runs=5000, seed=2, chunk_size=1024, sink=writer.sink, progress=ctrl_c, stop=stop)
         summary = writer.finish(result)
     assert result.interrupted and result.runs == 1024
     assert summary["interrupted"] is True and summary["runs"] == 1024 and summary["requested_runs"] == 5000
@@ -132,21 +135,23 @@ def test_an_interrupted_run_is_written_whole_for_the_replicates_done(scenario, t
     assert sum(e["count"] for e in summary["classes"].values()) == 1024
 
 
-def test_ctrl_c_inside_the_sink_still_gives_a_consistent_result(scenario, tmp_path):
-    """Ctrl-C right after a chunk was written but before it was counted: the written rows are
-    the result, and the summary counts exactly them."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stop_inside_the_sink_still_gives_a_consistent_result(scenario, tmp_path, workers):
+    """A stop right after a chunk was written but before it was counted, on one worker or
+    two: the written rows are the result, and the summary counts exactly them."""
     out = tmp_path / "res"
     calls = []
+    stop = threading.Event()
     with ResultWriter(out) as writer:
         def sink(chunk):
             writer.sink(chunk)
             calls.append(chunk)
             if len(calls) == 2:
-                raise KeyboardInterrupt
+                stop.set()
 
-        result = run(scenario, runs=5000, seed=2, chunk_size=1024, sink=sink)
+        result = run(scenario, runs=50_000, seed=2, chunk_size=1024, sink=sink, workers=workers, stop=stop)
         summary = writer.finish(result)
-    assert summary["interrupted"] is True and summary["runs"] == 2048
+    assert summary["interrupted"] is True and summary["runs"] == 2048 and summary["workers"] == workers
     outcome = load_column(out, "outcome")
     assert len(outcome) == 2048
     np.testing.assert_array_equal(outcome, np.concatenate([c.outcome for c in calls]))

@@ -7,10 +7,13 @@ import dataclasses
 import json
 import math
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import sim.sweep.execute
 
 from sim import cli, load_scenario, run
 from sim.model import CLASSES
@@ -46,10 +49,12 @@ def reference(small_sweep, tmp_path_factory):
 
 
 class StopAfter:
-    """A progress callback that presses Ctrl-C once `n` points are committed."""
+    """A progress callback that asks the sweep to stop (what Ctrl-C does in the CLI) once
+    `n` points are committed; pass it as both `progress` and `stop`."""
 
     def __init__(self, n: int):
         self.n, self.done = n, 0
+        self.event = threading.Event()
 
     def start(self, total: int, done: int) -> None:
         pass
@@ -57,7 +62,19 @@ class StopAfter:
     def advance(self, points: int) -> None:
         self.done += points
         if self.done >= self.n:
-            raise KeyboardInterrupt
+            self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+
+def stop_after(sweep, out, n: int):
+    """Run `sweep` into `out`, one point a task, stopped once `n` points are in (a stop
+    ends the sweep after the task in hand, and small points would share one)."""
+    stop = StopAfter(n)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sim.sweep.execute, "MIN_TASK_BLOCKS", 1)
+        return run_sweep(sweep, out=out, progress=stop, stop=stop, plots=False)
 
 
 # --- Every point is its single run -------------------------------------------------------
@@ -148,9 +165,9 @@ def test_the_csv_has_one_row_per_point_with_intervals(reference):
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_or_duplicating(small_sweep, reference, tmp_path):
-    """Ctrl-C after 2 points keeps them; the rerun runs only the other 4, and the result
+    """A stop after 2 points keeps them; the rerun runs only the other 4, and the result
     is the uninterrupted sweep's."""
-    first = run_sweep(small_sweep, out=tmp_path, progress=StopAfter(2), plots=False)
+    first = stop_after(small_sweep, tmp_path, 2)
     assert first.interrupted and len(first.rows) == 2
     second = run_sweep(small_sweep, out=tmp_path, plots=False)
     assert second.resumed == 2 and second.ran == 4 and not second.interrupted
@@ -161,14 +178,14 @@ def test_an_interrupted_sweep_resumes_without_rerunning_or_duplicating(small_swe
 
 def test_fresh_starts_over(small_sweep, tmp_path):
     """--fresh discards the finished points and runs them all again."""
-    run_sweep(small_sweep, out=tmp_path, progress=StopAfter(3), plots=False)
+    stop_after(small_sweep, tmp_path, 3)
     again = run_sweep(small_sweep, out=tmp_path, fresh=True, plots=False)
     assert again.resumed == 0 and again.ran == 6
 
 
 def test_a_different_sweep_in_the_same_directory_is_refused(small_sweep, tmp_path, capsys):
     """Rerunning with other runs on the same --out is an input error, not a silent mix."""
-    run_sweep(small_sweep, out=tmp_path, progress=StopAfter(1), plots=False)
+    stop_after(small_sweep, tmp_path, 1)
     status = cli.main(["sweep", str(SMALL), *sum((["--vary", v] for v in VARY), []), "--runs", "1024",
                        "--seed", str(SEED), "--out", str(tmp_path), "--quiet"])
     assert status == 2

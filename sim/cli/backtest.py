@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output,
-                     command, output_options, parse_overrides, write_and_show)
+                     command, output_options, parse_overrides, stop_on_interrupt, write_and_show)
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -67,6 +67,9 @@ def check_posterior_target(path: Path) -> None:
              "posterior was fitted on is forecast from the posterior refitted without it)"),
     arg("--runs", type=int, metavar="N", help="replicates per case (default: each scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every case (default: each scenario's own)"),
+    arg("--workers", type=int, metavar="N",
+        help="processes each case runs on, this one included; the forecasts do not depend on it (default: the "
+             "cores this process may use, capped by the case's replicates)"),
     *BACKTEST_OPTIONS, *output_options("results/backtest/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -79,7 +82,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     cases, meetings, meetings_path = _history_inputs(args)
     _check_case_limits(args, cases, args.runs)
     out = claim_output(args, "backtest", default_out_dir("backtest"))
-    result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior)
+    result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior, workers=args.workers)
     summary = summarise_backtest(result, resamples=args.resamples)
     summary.update(directory=str(args.directory), meetings=None if meetings_path is None else str(meetings_path),
                    calibration=None if args.calibration is None else str(args.calibration), overrides=args.overrides)
@@ -115,10 +118,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
     check_target(out, "calibrate", force=args.force)  # before minutes of work
     _check_case_limits(args, cases, spec.runs)
-    with PointProgress() as progress:
+    with PointProgress() as progress, stop_on_interrupt() as stop:
         cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                               progress=progress if (args.progress or not (args.quiet or args.json)) else None,
-                              source=str(args.directory), force=args.force)
+                              source=str(args.directory), force=args.force, stop=stop)
     if not cal.complete:
         print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
               "rerun the same command to resume")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +24,8 @@ from ..yamlfile import load_yaml
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "arg",
            "calibration_setting", "check_limits", "check_monte_carlo_options", "claim_output", "command", "commands",
-           "fmt", "load_all", "output_options", "parse_overrides", "progress_bar", "show_warnings", "write_and_show"]
+           "fmt", "load_all", "output_options", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
+           "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_AT = 50_000
@@ -70,6 +73,9 @@ MONTE_CARLO_OPTIONS = (
     arg("--chunk-size", type=int, metavar="K", help="replicates per chunk; trades memory for speed only"),
     arg("--precision", type=float, metavar="X",
         help="stop once every class's 95 %% interval half-width is below X, in (0, 0.5)"),
+    arg("--workers", type=int, metavar="N",
+        help="processes to run the replicates on, this one included; the results do not depend on it "
+             "(default: the cores this process may use, capped so that each has 32 blocks of 1,024 replicates)"),
 )
 CALIBRATION_OPTION = arg(
     "--calibration", type=Path, metavar="POSTERIOR",
@@ -152,7 +158,8 @@ def check_monte_carlo_options(args: argparse.Namespace) -> None:
         ("--runs", args.runs, lambda v: v >= 1, "must be >= 1"),
         ("--seed", args.seed, lambda v: v >= 0, "must be >= 0"),
         ("--chunk-size", args.chunk_size, lambda v: v >= 1, "must be >= 1"),
-        ("--precision", args.precision, lambda v: 0 < v < 0.5, "must be in (0, 0.5)"),
+        ("--precision", getattr(args, "precision", None), lambda v: 0 < v < 0.5, "must be in (0, 0.5)"),
+        ("--workers", args.workers, lambda v: v >= 1, "must be >= 1"),
     )
     problems = [Problem(name, "", rule, value, True)
                 for name, value, ok, rule in rules if value is not None and not ok(value)]
@@ -196,10 +203,45 @@ def progress_bar(args: argparse.Namespace, total: int) -> Iterator[Callable[[int
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    # Refreshed by the updates, not by a thread of its own: worker processes are forked
+    # only while this process has a single thread (`sim.parallel`).
     with Progress(TextColumn("replicates"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+                  console=Console(stderr=True), transient=True, auto_refresh=False) as bar:
         task = bar.add_task("run", total=total)
-        yield lambda done, _total: bar.update(task, completed=done)
+        shown = [0.0]
+
+        def update(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+            if time.monotonic() - shown[0] > 0.1 or done >= total:
+                bar.refresh()
+                shown[0] = time.monotonic()
+
+        yield update
+
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event that the first Ctrl-C (or SIGTERM) sets, for the library's `stop=`: the work
+    ends after the piece in hand and what finished is kept and written. Later signals are
+    ignored until the block ends, so that a second one (some tools send one to the whole
+    process group right after the first) cannot cut the writing short. The only place
+    where sim handles Ctrl-C as anything but an exception."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def interrupt(signum, frame):
+        if not stop.is_set():
+            print("stopping: keeping what finished", file=sys.stderr, flush=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 PAIRED_OPTIONS = tuple(a for a in MONTE_CARLO_OPTIONS if "--precision" not in a[0])

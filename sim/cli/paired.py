@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (CALIBRATION_OPTION, LIMIT_OPTIONS, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
+from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
                      claim_output, command, load_all, output_options, parse_overrides, progress_bar,
                      write_and_show)
 
@@ -30,22 +31,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     both, only_a, only_b = (parse_overrides(t) for t in (args.overrides, args.overrides_a, args.overrides_b))
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
     a, b = load_all((args.a, {**both, **only_a}), (args.b, {**both, **only_b}))
-    check_limits(args, _paired_estimate([a, b], args), "this comparison")
+    workers = _workers(args, a, 2)
+    check_limits(args, _paired_estimate([a, b], args, workers), "this comparison")
     out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
     (knobs_a, note_a), (knobs_b, note_b) = calibration_setting(args, a), calibration_setting(args, b)
-    with progress_bar(args, 2 * total) as progress:
+    with progress_bar(args, 2 * total) as progress, stop_on_interrupt() as stop:
         result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          progress=None if progress is None else (lambda done, n: progress(2 * done, 2 * n)),
                          names=(str(args.a), str(args.b)),
-                         knobs=None if knobs_a is None else (knobs_a, knobs_b))
+                         knobs=None if knobs_a is None else (knobs_a, knobs_b), workers=workers, stop=stop)
+    if result.runs == 0:
+        return _nothing_done()
     summary = summarise_comparison(result, a, b, str(args.a), str(args.b))
+    summary.update(requested_runs=total, interrupted=result.runs < total, workers=workers)
     if note_a is not None:
         summary["calibration"] = {"a": note_a, "b": note_b}
     overrides = {"both": args.overrides, "a": args.overrides_a, "b": args.overrides_b}
     if any(overrides.values()):
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
-    return write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
+    status = write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
+    return _interrupted(summary, out) if summary["interrupted"] else status
 
 
 @command(
@@ -70,7 +76,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         rule = "must be >= 1" if args.shapley_runs < 1 else "applies only with --shapley"
         raise InputError(Problem("--shapley-runs", "", rule, args.shapley_runs, True))
     (scenario,) = load_all((args.scenario, overrides))
-    check_limits(args, _explain_estimate(scenario, args), "this explanation")
+    workers = _workers(args, scenario, len(scenario.events) + 1)
+    check_limits(args, _explain_estimate(scenario, args, workers), "this explanation")
     out = claim_output(args, "explain", default_out_dir("explain"))
     runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
     k = len(scenario.events)
@@ -79,11 +86,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         _, n, passes = shapley_plan(k, runs, args.shapley_runs)
         total += n * passes
     knobs, note = calibration_setting(args, scenario)
-    with progress_bar(args, total) as progress:
+    with progress_bar(args, total) as progress, stop_on_interrupt() as stop:
         result = explain(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          shapley=args.shapley, shapley_runs=args.shapley_runs,
-                         progress=None if progress is None else (lambda done, n: progress(done, total)), knobs=knobs)
+                         progress=None if progress is None else (lambda done, n: progress(done, total)), knobs=knobs,
+                         workers=workers, stop=stop)
+    if result.runs == 0:
+        return _nothing_done()
     summary = summarise_explanation(result, scenario, str(args.scenario))
+    summary.update(requested_runs=runs, interrupted=result.interrupted, workers=workers)
     if note is not None:
         summary["calibration"] = note
     if overrides:
@@ -91,24 +102,46 @@ def cmd_explain(args: argparse.Namespace) -> int:
     plots = {"explain.png": plot_explanation}
     if args.shapley:
         plots["shapley.png"] = plot_shapley
-    return write_and_show(args, out, summary, plots, print_explanation)
+    status = write_and_show(args, out, summary, plots, print_explanation)
+    return _interrupted(summary, out) if summary["interrupted"] else status
 
 
-def _paired_estimate(scenarios: list, args: argparse.Namespace):
-    """Memory of running `scenarios` side by side on the same replicates (`limits`)."""
+def _workers(args: argparse.Namespace, scenario, passes: int) -> int:
+    """--workers, or the default for `passes` runs of the scenario's replicates."""
+    from ..montecarlo import check_workers, resolve_settings
+    from ..randomness import blocks_for
+
+    runs, _, _ = resolve_settings(scenario, args.runs, args.seed, args.chunk_size)
+    return check_workers(args.workers, passes * blocks_for(runs))
+
+
+def _nothing_done() -> int:
+    print("interrupted before any replicate finished: nothing written", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _interrupted(summary: dict, out) -> int:
+    print(f"interrupted: wrote the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished "
+          f"to {getattr(out, 'out', out)}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _paired_estimate(scenarios: list, args: argparse.Namespace, workers: int = 1):
+    """Memory of running `scenarios` side by side on the same replicates on `workers`
+    processes (`limits`)."""
     from ..limits import estimate_models
     from ..model import compile_model
     from ..montecarlo import resolve_settings
     from ..randomness import BLOCK_SIZE
 
     runs, _, blocks = resolve_settings(scenarios[0], args.runs, args.seed, args.chunk_size)
-    return estimate_models([compile_model(s) for s in scenarios], runs, blocks * BLOCK_SIZE)
+    return estimate_models([compile_model(s) for s in scenarios], runs, blocks * BLOCK_SIZE, workers=workers)
 
 
-def _explain_estimate(scenario, args: argparse.Namespace):
+def _explain_estimate(scenario, args: argparse.Namespace, workers: int = 1):
     """Memory of `explain`: the scenario and each removal side by side (the Shapley
     passes hold less: one chunk's state and its copy at a time)."""
     from ..attribution import remove_events
 
     scenarios = [scenario, *(remove_events(scenario, {e.name}) for e in scenario.events)]
-    return _paired_estimate(scenarios, args)
+    return _paired_estimate(scenarios, args, workers)

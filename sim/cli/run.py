@@ -13,7 +13,7 @@ from ..model import CLASSES
 from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
                      OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
                      calibration_setting, check_monte_carlo_options, command, fmt, parse_overrides, progress_bar,
-                     show_warnings)
+                     show_warnings, stop_on_interrupt)
 
 
 @command(
@@ -25,8 +25,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..limits import estimate
     from ..loading import load_scenario
     from ..model import compile_model
-    from ..montecarlo import resolve_settings, run
-    from ..randomness import BLOCK_SIZE
+    from ..montecarlo import check_workers, resolve_settings, run
+    from ..randomness import BLOCK_SIZE, blocks_for
     from ..results import ResultWriter, default_out_dir
 
     overrides = parse_overrides(args.overrides)
@@ -40,12 +40,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if overrides:
         extra["overrides"] = dict(text.partition("=")[::2] for text in args.overrides)
     runs, _, blocks_per_chunk = resolve_settings(scenario, args.runs, args.seed, args.chunk_size)
-    work = estimate(compile_model(scenario), runs, blocks_per_chunk * BLOCK_SIZE)
+    workers = check_workers(args.workers, blocks_for(runs))
+    work = estimate(compile_model(scenario), runs, blocks_per_chunk * BLOCK_SIZE, workers=workers)
 
     with ResultWriter(out, force=args.force) as writer, progress_bar(args, total) as progress:
         check_limits(args, work, "this run", out)  # once --out is known to be writable
-        result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
-                     precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs, calibration=note)
+        with stop_on_interrupt() as stop:
+            result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
+                         precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs,
+                         calibration=note, workers=workers, stop=stop)
         if result.runs == 0:
             print("interrupted before any replicate finished: nothing written", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -124,7 +127,12 @@ def print_summary(summary: dict, out: Path) -> None:
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     console.print(
         f"{summary['runs']:,} replicates, seed entropy {summary['seed_entropy']}, "
-        f"engine {summary['engine']}, {summary['seconds']:.2f} s{speed}" + "".join(f"; {n}" for n in notes),
+        f"engine {summary['engine']}, {summary['seconds']:.2f} s on {_processes(summary.get('workers', 1))}{speed}"
+        + "".join(f"; {n}" for n in notes),
         soft_wrap=True,
     )
     console.print(f"results: {out}", soft_wrap=True)
+
+
+def _processes(n: int) -> str:
+    return "1 process" if n == 1 else f"{n} processes"

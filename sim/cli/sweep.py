@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextProgress, arg, check_limits,
-                     command, output_options, parse_overrides)
+                     command, output_options, parse_overrides, stop_on_interrupt)
 
 
 @command(
@@ -50,9 +50,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
     check_limits(args, _sweep_estimate(sweep, args.workers), "one point of this sweep on each worker")
     wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
-    with PointProgress() if sys.stderr.isatty() else _TextPoints() as progress:
+    with PointProgress() if sys.stderr.isatty() else _TextPoints() as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                           fresh=args.fresh, progress=progress if wanted else None, force=args.force)
+                           fresh=args.fresh, progress=progress if wanted else None, force=args.force, stop=stop)
     if args.json:
         print(json.dumps(result.summary, indent=2, allow_nan=False))
     elif not args.quiet:

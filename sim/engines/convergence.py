@@ -69,8 +69,8 @@ def force_of(x, ideal, sal, cap, resolve, trust, pair_of, rate, ally_agent, ally
     w_j (x_j - x_i) term by term: the shortcut S1 - x_i S0 cancels catastrophically when
     one agent's weight dominates, and agents who agree must feel exactly no pressure."""
     A, I, n = x.shape
-    for i in range(A):
-        for k in range(I):
+    for k in range(I):
+        for i in range(A):
             pull[:] = 0.0
             denom[:] = 0.0
             for j in range(A):
@@ -88,10 +88,10 @@ def force_of(x, ideal, sal, cap, resolve, trust, pair_of, rate, ally_agent, ally
                         pull[r] += w * (x[j, k, r] - x[i, k, r])
                         denom[r] += w
             for r in range(n):
-                xi = x[i, k, r]
-                pressure = pull[r] / denom[r] if denom[r] > 1e-12 else 0.0
-                force[i, k, r] = rate[r] * ((1.0 - resolve[i, r]) * (1.0 - sal[i, k, r]) * pressure
-                                            + resolve[i, r] * (ideal[i, k, r] - xi))
+                d = denom[r]
+                pressure = pull[r] / d if d > 1e-12 else 0.0
+                ri = resolve[i, r]
+                force[i, k, r] = rate[r] * ((1.0 - ri) * (1.0 - sal[i, k, r]) * pressure + ri * (ideal[i, k, r] - x[i, k, r]))
             for a in range(ally_agent.shape[0]):
                 if ally_agent[a] == i and ally_issue[a, k]:
                     q = ally_patron[a]

@@ -10,12 +10,9 @@ manifest lists the sweep's files); a second sweep on it is refused.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -89,14 +86,15 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
 
 def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, scheduler: str | None = None,
               fresh: bool = False, progress: Progress | None = None, plots: bool = True,
-              force: bool = False) -> SweepResult:
+              force: bool = False, stop: threading.Event | None = None) -> SweepResult:
     """Run every point of `sweep` not yet in the store at `out`, committing each as it
     finishes; then export the CSV, the summary, the plots and (for sobol and morris
     designs, once every point is done) the sensitivity analysis.
 
     Every point is validated before anything runs or is written (`InputError`), and
     `out` must be new, empty or a sweep's (`force`: any sim command's) directory.
-    Ctrl-C (or SIGTERM) keeps the finished points and returns a result marked `interrupted`.
+    Setting `stop` (the CLI's Ctrl-C) keeps the finished points and returns a result
+    marked `interrupted`.
     """
     begun = time.perf_counter()
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
@@ -120,7 +118,8 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, schedu
 
     run = run_points(out, identity, sweep.names, plan, dict(enumerate(scenarios)), runs=sweep.runs,
                      entropy=entropy, workers=workers, scheduler=scheduler, fresh=not resuming, progress=progress,
-                     timing=timing, describe=_describe(sweep), command="sweep", files=FILES, force=force)
+                     timing=timing, describe=_describe(sweep), command="sweep", files=FILES, force=force,
+                     stop=stop)
     return _finish(run.store_rows, out, sweep, entropy, plan, resumed=run.resumed, begun=begun, timing=timing,
                    backend=run.backend, workers=run.workers, interrupted=run.interrupted, plots=plots)
 
@@ -140,12 +139,13 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
                runs: int, entropy: int, workers: int = 1, scheduler: str | None = None, fresh: bool = False,
                progress: Progress | None = None, timing: dict | None = None, describe: dict | None = None,
                export: Path | None = None, command: str = "sweep", files: tuple[str, ...] = FILES,
-               force: bool = False) -> PointsRun:
+               force: bool = False, stop: threading.Event | None = None) -> PointsRun:
     """Run every point of `plan` (its rows are the points' parameters, named `names`) that the
     store at `out` does not hold yet, committing each as it finishes: the resumable loop that
     sweeps, calibrations and backtests share. `points` maps a plan row to what it runs. A store
-    of another identity at `out` is an input error; `fresh` starts over. Ctrl-C keeps the
-    finished points and returns marked `interrupted`. With `export`, the rows go to that CSV.
+    of another identity at `out` is an input error; `fresh` starts over. Setting `stop` ends
+    the run after the results in hand: the finished points are kept, the result is marked
+    `interrupted`. With `export`, the rows go to that CSV.
     The directory is claimed for `command` (`ownership.claim_in_place`), its manifest
     listing `files`, every name the command may write there."""
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0} if timing is None else timing
@@ -158,24 +158,21 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
         try:
             done = store.done()
             pending = {i: points[i] for i in range(len(plan)) if i not in done}
-            interrupted, where = False, {"backend": "none", "workers": 0}
-            with _one_interrupt():
-                try:
-                    if progress is not None:
-                        progress.start(len(plan), len(done))
-                    if pending:
-                        _execute(store, pending, runs, entropy, workers, scheduler, progress, timing, where)
-                except KeyboardInterrupt:
-                    interrupted = True
-                store.export_csv(export if export is not None else out / "points.csv")
-                rows = store.rows()
+            where = {"backend": "none", "workers": 0}
+            if progress is not None:
+                progress.start(len(plan), len(done))
+            if pending:
+                _execute(store, pending, runs, entropy, workers, scheduler, progress, timing, where, stop)
+            store.export_csv(export if export is not None else out / "points.csv")
+            rows = store.rows()
+            interrupted = len(rows) < len(plan)
         finally:
             store.close()
     return PointsRun(rows, len(done), interrupted, where["backend"], where["workers"])
 
 
 def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers: int, scheduler: str | None,
-             progress: Progress | None, timing: dict[str, float], where: dict) -> None:
+             progress: Progress | None, timing: dict[str, float], where: dict, stop: threading.Event | None) -> None:
     """Run the pending points, committing each the moment its last piece is in; fill in
     `timing` and `where` (the backend's name and workers) as it goes, so that an
     interrupted run reports what it did."""
@@ -189,7 +186,7 @@ def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers:
         with make_backend(workers, scheduler) as backend:
             where.update(backend=backend.name, workers=backend.workers)
             tasks = make_tasks(pending, runs, entropy, backend.workers)
-            for results in backend.results(tasks):
+            for results in backend.results(tasks, stop):
                 if not pieces:
                     timing["startup"] = max(0.0, time.perf_counter() - started - sum(r.seconds for r in results))
                 pieces += results
@@ -206,28 +203,6 @@ def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers:
     finally:
         dispatch = summarise_dispatch(pieces)
         timing["dispatch_gap"], timing["tasks"] = dispatch["gap_seconds"], dispatch["tasks"]
-
-
-@contextlib.contextmanager
-def _one_interrupt() -> Iterator[None]:
-    """The first Ctrl-C (or SIGTERM) stops the run; later ones are ignored until the
-    finished points are exported (about a second), so that a second signal, which some
-    tools send to the whole process group right after the first, cannot cut the export short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _finish(rows: list[dict], out: Path, sweep: Sweep, entropy: int, plan: np.ndarray, *, resumed: int,

@@ -16,9 +16,10 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ __all__ = ["DaskBackend", "Piece", "PieceResult", "PointRun", "ProcessBackend", 
 MIN_TASK_BLOCKS = 16
 """Blocks a task holds at least (about 0.2 s of the baseline), so that a task's fixed
 cost is a fraction of a per cent; smaller points are grouped into one task."""
+POLL_SECONDS = 0.05
+"""How often a wait for the workers' results looks at the stop event."""
 TASKS_PER_WORKER = 4
 """Large points are cut so that each worker gets about this many tasks (load balance)."""
 
@@ -147,7 +150,7 @@ def count_outcomes(model, entropy: int, runs: int, first: int, count: int, block
 #
 # Each is a context manager: entering starts (or connects to) the workers, so that
 # `workers` is known when the tasks are cut; `results` yields each task's results as
-# it finishes; leaving stops what is still queued.
+# it finishes, until the `stop` event is set; leaving stops what is still queued.
 
 
 class SequentialBackend:
@@ -162,8 +165,10 @@ class SequentialBackend:
     def __exit__(self, *exc) -> None:
         return None
 
-    def results(self, tasks: list[Task]) -> Iterator[list[PieceResult]]:
+    def results(self, tasks: list[Task], stop: threading.Event | None = None) -> Iterator[list[PieceResult]]:
         for task in tasks:
+            if stop is not None and stop.is_set():
+                return
             yield run_task(task)
 
 
@@ -187,15 +192,17 @@ class ProcessBackend:
         # while this process writes the exports; at most the tasks in flight finish.
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    def results(self, tasks: list[Task]) -> Iterator[list[PieceResult]]:
-        futures = [self.pool.submit(run_task, t) for t in tasks]
+    def results(self, tasks: list[Task], stop: threading.Event | None = None) -> Iterator[list[PieceResult]]:
+        pending = {self.pool.submit(run_task, t) for t in tasks}
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            while pending and not (stop is not None and stop.is_set()):
+                finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
         except BrokenProcessPool:
             raise RunError("a worker process died; the finished points are kept: rerun to resume") from None
         finally:
-            for future in futures:
+            for future in pending:
                 future.cancel()
 
 
@@ -227,12 +234,14 @@ class DaskBackend:
     def __exit__(self, *exc) -> None:
         self.client.close()
 
-    def results(self, tasks: list[Task]) -> Iterator[list[PieceResult]]:
+    def results(self, tasks: list[Task], stop: threading.Event | None = None) -> Iterator[list[PieceResult]]:
         from distributed import as_completed as dask_completed
 
         futures = self.client.map(run_task, tasks, pure=False)
         try:
-            for future in dask_completed(futures):
+            for future in dask_completed(futures):  # a stop is seen as each task comes back
+                if stop is not None and stop.is_set():
+                    return
                 yield future.result()
         finally:
             self.client.cancel(futures)
