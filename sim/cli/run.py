@@ -20,6 +20,7 @@ from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXI
     "run", "run a scenario's replicates, print the outcome table and write the results",
     arg("scenario", type=Path, help="scenario YAML file"),
     *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, CALIBRATION_OPTION, *OUTPUT_OPTIONS, *LIMIT_OPTIONS,
+    arg("--report", action="store_true", help="also write DIR/report.html, the page `sim report DIR` makes"),
 )
 def cmd_run(args: argparse.Namespace) -> int:
     from ..limits import estimate
@@ -44,6 +45,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with ResultWriter(out, force=args.force) as writer, progress_bar(args, total) as progress:
         check_limits(args, work, "this run", out)  # once --out is known to be writable
+        if args.report:  # written into the directory before it is put in place, and listed in its manifest
+            from ..report import report_on_commit
+
+            report_on_commit(writer.target, out)
         result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                      precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs, calibration=note)
         if result.runs == 0:
@@ -51,10 +56,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         summary = writer.finish(result, extra)
 
+    page = {"report": str(out / "report.html")} if args.report else {}
     if args.json:
-        print(json.dumps({**summary, "result_dir": str(out)}, indent=2, allow_nan=False))
+        print(json.dumps({**summary, "result_dir": str(out), **page}, indent=2, allow_nan=False))
     elif not args.quiet:
         print_summary(summary, out)
+        if page:
+            print(f"report: {page['report']}")
     if result.interrupted:
         print(f"interrupted: wrote {result.runs:,} of {result.requested_runs:,} replicates to {out}",
               file=sys.stderr)
