@@ -78,7 +78,7 @@ def _context(results: list[Result]) -> dict[str, Any]:
     toc += [(f"assumptions{k}", "Assumptions" + (f": {a['name']}" if len(assumptions) > 1 else ""))
             for k, a in enumerate(assumptions)]
     toc.append(("reproduction", "Reproduction"))
-    return {"title": f"Forecast: {question or scenario or 'sim results'}", "question": question,
+    return {"title": question or f"Forecast: {scenario or 'sim results'}", "question": question,
             "source": first.source if first is not None else None, "results": results, "runs": runs,
             "assumptions": assumptions, "explains": explains, "compares": compares, "sweeps": sweeps,
             "backtests": backtests, "calibrations": calibrations, "toc": toc,

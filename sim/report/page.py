@@ -235,9 +235,19 @@ def command_of(result: Result) -> str:
         cal = s.get("calibration")
         cal = f" --calibration {q(cal)}" if isinstance(cal, str) else ""
         meet = f" --meetings {q(s['meetings'])}" if s.get("meetings") else ""
-        return f"python -m sim backtest {q(str(s.get('directory')))}{sets}{meet}{cal}"
+        return f"python -m sim backtest {q(str(s.get('directory')))}{sets}{meet}{cal}{_shared(s.get('cases', []))}"
     meet = f" --meetings {q(s['meetings'])}" if s.get("meetings") else ""
     return f"python -m sim calibrate {q(str(s.get('directory')))} --knobs {q(str(s.get('knobs_file')))}{sets}{meet}"
+
+
+def _shared(cases: list[dict]) -> str:
+    """`--runs N --seed S` where every case of a backtest ran with the same (as those options make them)."""
+    out = ""
+    for option, key in (("--runs", "runs"), ("--seed", "seed_entropy")):
+        values = {c.get(key) for c in cases}
+        if len(values) == 1 and None not in values:
+            out += f" {option} {values.pop()}"
+    return out
 
 
 def _vary(factor: dict) -> str:
