@@ -260,8 +260,10 @@ def versions() -> dict[str, str]:
     import platform
     from importlib import metadata
 
-    out = {"python": platform.python_version()}
-    for name in ("sim", "numpy", "scipy", "numba", "pyarrow", "matplotlib", "jinja2", "ruamel.yaml"):
+    from .. import __version__
+
+    out = {"python": platform.python_version(), "sim": __version__}
+    for name in ("numpy", "scipy", "numba", "pyarrow", "matplotlib", "jinja2", "ruamel.yaml"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
