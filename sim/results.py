@@ -151,6 +151,7 @@ class ResultWriter:
         self.summary: dict | None = None
         self._writer = None
         self._rows = 0
+        self.warnings: list[str] = []
 
     def __enter__(self) -> ResultWriter:
         self.target.__enter__()
@@ -179,22 +180,25 @@ class ResultWriter:
             raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
         self._rows += len(chunk.outcome)
 
-    def finish(self, result: RunResult, extra: dict | None = None) -> dict:
+    def finish(self, result: RunResult, extra: dict | None = None,
+               also: Callable[[Path], None] | None = None) -> dict:
         """Write the trajectory, the inputs, summary.json and the plots, then move it all into place.
 
         `extra` may name the `scenario_file` (its source files are copied to `inputs/`); its
-        other keys are added to the summary. Returns the summary as written.
+        other keys are added to the summary. `also(folder)` may add files of its own (the HTML
+        report) to the folder before it is put in place; if it fails, the run is kept without
+        them and the failure is in `self.warnings`. Returns the summary as written.
         """
         if self.tmp is None or not self.tmp.exists():
             raise RuntimeError("ResultWriter.finish called outside its `with` block or twice")
         if result.runs < 1:
             raise RunError("no replicates finished: nothing to write")
         try:
-            return self._finish(result, extra)
+            return self._finish(result, extra, also)
         except OSError as exc:  # a full disk, a vanished directory: the run failed, not the input
             raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
 
-    def _finish(self, result: RunResult, extra: dict | None) -> dict:
+    def _finish(self, result: RunResult, extra: dict | None, also: Callable[[Path], None] | None) -> dict:
         from .plots import plot_fan, plot_outcomes  # late: matplotlib is slow to import
         from .replicates import count_written, write_trajectory
 
@@ -213,6 +217,14 @@ class ResultWriter:
         write_json_atomic(self.tmp / "summary.json", summary)
         plot_outcomes(summary, self.tmp / "outcomes.png")
         plot_fan(result, self.tmp / "fan.png")
+        if also is not None:
+            before = set(self.tmp.rglob("*"))
+            try:
+                also(self.tmp)
+            except Exception as exc:  # an extra (a page) that cannot be made must not cost the run
+                for path in sorted(set(self.tmp.rglob("*")) - before, reverse=True):
+                    path.rmdir() if path.is_dir() else path.unlink()
+                self.warnings.append(f"{type(exc).__name__}: {exc}")
         self.target.commit()
         self.summary = summary
         return summary

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 
 from ..errors import InputError, RunError
-from . import backtest, eum, paired, run, sweep  # noqa: F401 - importing registers the subcommands
+from . import backtest, eum, paired, report, run, sweep  # noqa: F401 - importing registers the subcommands
 from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands
 
 __all__ = ["main", "make_parser"]

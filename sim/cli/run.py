@@ -20,6 +20,7 @@ from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXI
     "run", "run a scenario's replicates, print the outcome table and write the results",
     arg("scenario", type=Path, help="scenario YAML file"),
     *SCENARIO_OPTIONS, *MONTE_CARLO_OPTIONS, CALIBRATION_OPTION, *OUTPUT_OPTIONS, *LIMIT_OPTIONS,
+    arg("--report", action="store_true", help="also write DIR/report.html, the page `sim report DIR` makes"),
 )
 def cmd_run(args: argparse.Namespace) -> int:
     from ..limits import estimate
@@ -52,12 +53,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         if result.runs == 0:
             print("interrupted before any replicate finished: nothing written", file=sys.stderr)
             return EXIT_INTERRUPTED
-        summary = writer.finish(result, extra)
+        # The page is written into the directory before it is put in place, so its manifest lists it.
+        summary = writer.finish(result, extra, also=_report_page(out) if args.report else None)
+    for warning in writer.warnings:
+        print(f"warning: the report was not written: {warning}", file=sys.stderr)
 
+    page = {"report": str(out / "report.html")} if args.report and not writer.warnings else {}
     if args.json:
-        print(json.dumps({**summary, "result_dir": str(out)}, indent=2, allow_nan=False))
+        print(json.dumps({**summary, "result_dir": str(out), **page}, indent=2, allow_nan=False))
     elif not args.quiet:
         print_summary(summary, out)
+        if page:
+            print(f"report: {page['report']}")
     if result.interrupted:
         print(f"interrupted: wrote {result.runs:,} of {result.requested_runs:,} replicates to {out}",
               file=sys.stderr)
@@ -136,3 +143,12 @@ def print_summary(summary: dict, out: Path) -> None:
 
 def _processes(n: int) -> str:
     return "1 process" if n == 1 else f"{n} processes"
+
+
+def _report_page(out: Path):
+    def write(folder: Path) -> None:
+        from ..report import write_run_page
+
+        write_run_page(folder, out)
+
+    return write

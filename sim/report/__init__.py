@@ -1,0 +1,137 @@
+"""`sim report`: one self-contained HTML page from result directories already on disk.
+
+    from sim.report import make_report
+    page = make_report(["results/baseline/<run-id>", "results/explain/<run-id>"], "baseline.html")
+
+The page holds the question and the answer with its intervals, the fan chart
+with the events marked, the assumptions with the comments written beside them
+in the scenario files, what moved the answer (explain, compare, sweep), how
+good such forecasts have been (backtest, calibrate) and how to reproduce each
+result. It needs no network when opened: the styles are inline, the figures
+are SVG in `data:` URIs, it has no script, and its Content-Security-Policy
+forbids loading anything. The page is rendered with Jinja2
+(`templates/report.html.j2`) from the views of `sim.report.page` and
+`sim.report.analyses`; nothing is rerun.
+
+A page written outside a result directory starts with an HTML comment holding
+sim's manifest (`sim.ownership.write_owned_text`), so `sim report` rewrites its
+own page and never a file it did not make. `run --report` writes the page into
+the run's directory before it is put in place (`report_on_commit`), so the
+directory's manifest lists it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, Problem
+from .collect import KINDS, Result, collect, read_result
+
+__all__ = ["COMMAND", "REPORT_NAME", "make_report", "render_report", "write_run_page"]
+
+COMMAND = "report"
+REPORT_NAME = "report.html"
+"""The page's name inside a run's directory (`run --report`)."""
+
+
+def render_report(results: list[Result], made: str | None = None) -> str:
+    """The page of `results` (from `collect`) as HTML text."""
+    import jinja2
+
+    from ..io import utc_now
+    from .page import versions
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sim.report", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+    context = _context(results)
+    return env.get_template("report.html.j2").render(**context, made=made or utc_now(), versions=versions())
+
+
+def _context(results: list[Result]) -> dict[str, Any]:
+    from .analyses import (
+        backtest_view,
+        calibration_view,
+        comparison_view,
+        explanation_view,
+        sweep_view,
+    )
+    from .page import assumptions_view, reproduction_view, run_view
+
+    of = {kind: [r for r in results if r.kind == kind] for kind in KINDS}
+    runs = [run_view(r, k) for k, r in enumerate(of["run"])]
+    assumptions = [{"name": r.name, **assumptions_view(r)} for r in of["run"]]
+    explains = [explanation_view(r, k) for k, r in enumerate(of["explain"])]
+    compares = [comparison_view(r, k) for k, r in enumerate(of["compare"])]
+    sweeps = [sweep_view(r, k) for k, r in enumerate(of["sweep"])]
+    backtests = [backtest_view(r, k) for k, r in enumerate(of["backtest"])]
+    calibrations = [calibration_view(r, k) for k, r in enumerate(of["calibrate"])]
+    first = of["run"][0] if of["run"] else None
+    scenario = next((r.summary.get("scenario") for r in results if r.summary.get("scenario")), None)
+    question = first.title if first is not None else None
+    toc = [(run["id"], "The answer" + (f": {run['name']}" if len(runs) > 1 else "")) for run in runs] or \
+        [("answer", "The answer")]
+    if explains or compares or sweeps:
+        toc.append(("moved", "What moved the answer"))
+    if backtests or calibrations:
+        toc.append(("record", "How good such forecasts have been"))
+    toc += [(f"assumptions{k}", "Assumptions" + (f": {a['name']}" if len(assumptions) > 1 else ""))
+            for k, a in enumerate(assumptions)]
+    toc.append(("reproduction", "Reproduction"))
+    return {"title": question or f"Forecast: {scenario or 'sim results'}", "question": question,
+            "source": first.source if first is not None else None, "results": results, "runs": runs,
+            "assumptions": assumptions, "explains": explains, "compares": compares, "sweeps": sweeps,
+            "backtests": backtests, "calibrations": calibrations, "toc": toc,
+            "reproduction": [reproduction_view(r) for r in results]}
+
+
+def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force: bool = False,
+                made: str | None = None) -> Path:
+    """Write the page of result directories `dirs` to `out` (default: beside the first
+    directory, `<DIR>.html`); return its path. `out` must be new or a page sim wrote
+    (`force`: any file another sim command wrote), and not inside a result directory."""
+    from ..ownership import check_file_target, new_run_id, write_owned_text
+
+    if not dirs:
+        raise InputError(Problem("sim report", "", "needs at least one result directory"))
+    results = collect(dirs)
+    target = Path(out) if out is not None else _default_out(Path(dirs[0]))
+    _check_outside_results(target)
+    check_file_target(target, COMMAND, force=force, label="--out")
+    html = render_report(results, made)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # The manifest comment opens on the first line and closes on the second, before the doctype.
+        write_owned_text(target, "-->\n" + html, COMMAND, new_run_id(), comment="<!--")
+    except OSError as exc:
+        from ..errors import RunError
+
+        raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def _default_out(first: Path) -> Path:
+    first = first.resolve()
+    return first.parent / f"{first.name}.html"
+
+
+def _check_outside_results(target: Path) -> None:
+    """A page inside a result directory would make the directory the user's (sim refuses to
+    write where files it did not list lie): refuse it."""
+    from ..ownership import read_manifest
+
+    for parent in Path(target).resolve().parents:
+        manifest = read_manifest(parent)
+        if manifest is not None:
+            raise InputError(Problem("--out", "", f"is inside the result directory {parent} (of `sim "
+                                     f"{manifest['command']}`), which sim keeps whole; write the page outside "
+                                     "it", str(target), True))
+
+
+def write_run_page(folder: Path, shown: str | Path | None = None) -> None:
+    """Write `report.html` of the run whose files are in `folder` (a `ResultWriter`'s temp
+    directory, just before it is put in place: so the page is listed in the run's manifest)
+    naming the run `shown` (where it will be)."""
+    result = read_result(folder, kind="run")
+    result.path = Path(shown) if shown is not None else Path(folder)
+    (Path(folder) / REPORT_NAME).write_text(render_report([result]), encoding="utf-8")

@@ -1,0 +1,151 @@
+"""The page's views of what moved the answer (explain, compare, sweep) and of how good such
+forecasts have been (backtest, calibrate), each from its directory's summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import CLASSES
+from ..reporting import fmt_p
+from .collect import Result
+from .page import GROUP_LABELS, interval
+
+__all__ = ["backtest_view", "calibration_view", "comparison_view", "explanation_view", "sweep_view"]
+
+FORECASTER_LABELS = {"model": "the model", "calibrated": "the calibrated model (leave one out)",
+                     "calibrated_in_sample": "the calibrated model (in sample, not a test)",
+                     "posterior": "the posterior predictive", "base_rate": "base rate", "uniform": "uniform (1/4 each)"}
+MAX_POINTS_LISTED = 30
+
+
+def _signed(v: float | None) -> str:
+    return "n/a" if v is None else "0" if v == 0 else f"{v:+.4f}"
+
+
+def explanation_view(result: Result, index: int) -> dict[str, Any]:
+    """Each event's effect (P with it - P without it), its Shapley share where computed, the waterfall."""
+    from .figures_more import effect_of, waterfall
+
+    s = result.summary
+    events = []
+    for ev in s.get("events", []):
+        sub, col = effect_of(ev["removed"]["substantive_or_better"]), effect_of(ev["removed"]["collapse"])
+        events.append({"name": ev["name"], "date": ev.get("date"), "sub": _signed(sub["diff"]),
+                       "sub_interval": interval(sub, signed=True), "collapse": _signed(col["diff"]),
+                       "collapse_interval": interval(col, signed=True)})
+    shapley = None
+    if s.get("shapley"):
+        sh = s["shapley"]
+        m, c = sh["metrics"]["substantive_or_better"], sh["metrics"]["collapse"]
+        shapley = {"method": sh["method"], "runs": sh["runs"],
+                   "rows": [{"name": a["name"], "date": a.get("date") or "", "sub": _signed(a["value"]),
+                             "sub_interval": interval(a, signed=True), "collapse": _signed(b["value"]),
+                             "collapse_interval": interval(b, signed=True)} for a, b in zip(m["values"], c["values"])],
+                   "none": (fmt_p(m["no_events"]["p"]), fmt_p(c["no_events"]["p"])),
+                   "all": (fmt_p(m["all_events"]["p"]), fmt_p(c["all_events"]["p"]))}
+    c = s["classes"]
+    return {"id": f"explain{index}", "name": result.name, "scenario": s.get("scenario"), "runs": s.get("runs"),
+            "p_sub": fmt_p(c["substantive_or_better"]["p"]), "p_collapse": fmt_p(c["collapse"]["p"]),
+            "events": events, "shapley": shapley, "figure": waterfall(s) if s.get("events") else None}
+
+
+def comparison_view(result: Result, index: int) -> dict[str, Any]:
+    """P under A and B for each outcome and B - A with its paired interval."""
+    from .figures_more import comparison_chart
+
+    s = result.summary
+    rows = []
+    for g in (*CLASSES, "substantive_or_better"):
+        e = s["headline"][g] if g == "substantive_or_better" else s["classes"][g]
+        rows.append({"label": GROUP_LABELS[g], "a": fmt_p(e["p_a"]), "b": fmt_p(e["p_b"]),
+                     "a_interval": _pair(e.get("p_a_interval")), "b_interval": _pair(e.get("p_b_interval")),
+                     "diff": _signed(e["diff"]), "interval": interval(e, signed=True)})
+    overrides = s.get("overrides") or {}
+    return {"id": f"compare{index}", "name": result.name, "a": s["a"], "b": s["b"], "runs": s.get("runs"),
+            "overrides": {k: list(overrides.get(k, [])) for k in ("both", "a", "b")}, "rows": rows, "figure": comparison_chart(s)}
+
+
+def _pair(values) -> str:
+    return "n/a" if not values else f"[{fmt_p(values[0])}, {fmt_p(values[1])}]"
+
+
+def sweep_view(result: Result, index: int) -> dict[str, Any]:
+    """The factors, the sensitivity indices where computed, the points (a few listed)."""
+    from .figures_more import sweep_chart
+
+    s, points = result.summary, result.points or []
+    analysis = s.get("analysis")
+    indices = None
+    if analysis:
+        sobol = analysis["method"] == "sobol"
+        keys = ("S1", "S1_conf", "ST", "ST_conf") if sobol else ("mu", "mu_star", "mu_star_conf", "sigma")
+        indices = {"method": analysis["method"], "keys": keys, "warnings": analysis.get("warnings", []),
+                   "rows": [{"name": name, "values": [f"{v[k]:.3f}" for k in keys]}
+                            for name, v in analysis["indices"].items()]}
+    paths = [f["path"] for f in s.get("factors", [])]
+    listed = [{"values": [f"{p.get(path):g}" if isinstance(p.get(path), float) else str(p.get(path))
+                          for path in paths],
+               "p": fmt_p(p.get("substantive_or_better_p")),
+               "interval": f"[{fmt_p(p.get('substantive_or_better_low'))}, {fmt_p(p.get('substantive_or_better_high'))}]",
+               "collapse": fmt_p(p.get("collapse_p"))} for p in points[:MAX_POINTS_LISTED]]
+    return {"id": f"sweep{index}", "name": result.name, "summary": s, "factors": s.get("factors", []),
+            "paths": paths, "indices": indices, "points": listed, "n_points": len(points),
+            "figure": sweep_chart(s, points), "notes": result.notes}
+
+
+def backtest_view(result: Result, index: int, prefix: str = "backtest") -> dict[str, Any]:
+    """Mean scores, the subject's differences from the references, discrimination, the
+    reliability diagram and the cases."""
+    from .figures_more import reliability_chart
+
+    s = result.summary
+    subject = s.get("subject", "model")
+    scores = [{"name": FORECASTER_LABELS.get(k, k), "key": k, "brier": f"{v['brier']:.4f}", "log": f"{v['log']:.4f}"}
+              for k, v in s.get("mean_scores", {}).items()]
+    diffs = [{"name": FORECASTER_LABELS.get(k, k), "brier": _signed(v["brier"]["mean"]),
+              "brier_interval": interval(v["brier"], signed=True), "log": _signed(v["log"]["mean"]),
+              "log_interval": interval(v["log"], signed=True)} for k, v in (s.get("differences") or {}).items()]
+    disc = [{"name": FORECASTER_LABELS.get(k, k), "positive": fmt_p(v["mean_positive"]),
+             "other": fmt_p(v["mean_other"]), "difference": _signed(v["difference"])}
+            for k, v in (s.get("discrimination") or {}).items()]
+    cases = []
+    for case in s.get("cases", []):
+        forecast = case["forecasts"].get(subject, {})
+        cases.append({"name": case["name"], "vantage": case.get("vantage"), "date": case.get("date"),
+                      "observed": GROUP_LABELS.get(case["observed"], case["observed"]),
+                      "p_observed": fmt_p(forecast.get(case["observed"])),
+                      "brier": f"{case['scores'][subject]['brier']:.4f}", "source": case.get("source") or ""})
+    return {"id": f"{prefix}{index}", "name": result.name, "n_cases": s.get("n_cases"),
+            "subject": FORECASTER_LABELS.get(subject, subject), "observed": s.get("observed_counts", {}),
+            "scores": scores, "differences": diffs, "discrimination": disc, "cases": cases,
+            "bootstrap": s.get("bootstrap"), "figure": reliability_chart(s) if s.get("reliability") else None}
+
+
+def calibration_view(result: Result, index: int) -> dict[str, Any]:
+    """The knobs' posterior (a table and the marginals against the priors) and the
+    leave-one-out scores of the calibrated forecasts."""
+    from .figures_more import posterior_chart
+
+    s = result.summary
+    cal = s.get("calibration") or {}
+    knobs = []
+    for k in cal.get("knobs", []):
+        post = (cal.get("posterior") or {}).get(k["name"], {})
+        knobs.append({"name": k["name"], "path": k["path"], "kind": k.get("kind", "set"),
+                      "prior": _prior(k.get("prior")), "mean": _g(post.get("mean")), "sd": _g(post.get("sd")),
+                      "interval": f"[{_g(post.get('q025'))}, {_g(post.get('q975'))}]",
+                      "prior_mean": _g(post.get("prior_mean")), "edge": bool(post.get("at_grid_edge"))})
+    return {"id": f"calibrate{index}", "name": result.name, "knobs": knobs, "note": cal.get("note"),
+            "grid_points": cal.get("grid_points"), "runs_per_point": cal.get("runs_per_point"),
+            "figure": posterior_chart(cal) if cal.get("marginals") else None,
+            "scores": backtest_view(result, index, prefix="calibrate-scores")}
+
+
+def _g(v) -> str:
+    return "n/a" if v is None else "0" if abs(v) < 1e-12 else f"{v:.3g}"
+
+
+def _prior(prior: Any) -> str:
+    from .comments import format_value
+
+    return format_value(prior) if prior is not None else "n/a"

@@ -1,0 +1,202 @@
+"""Reading result directories for the report: what each holds, as plain data.
+
+Every directory sim writes holds `.sim-manifest.json`, naming the command that
+made it; that says how to read the rest. Nothing is rerun: a run's fan chart
+comes from its `trajectory.parquet`, the summit's dates from the
+`summit_day` column of `replicates.parquet`, its assumptions from the copies
+of its scenario files in `inputs/` (comments and all). What a directory lacks
+(an older run without `trajectory.parquet`, say) is left out of the page, and
+the page says so; what makes a directory unreadable is an `InputError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, Problem
+from .comments import SourceFile, read_source
+
+__all__ = ["KINDS", "Input", "Result", "collect", "read_result"]
+
+KINDS = ("run", "explain", "compare", "sweep", "backtest", "calibrate")
+"""The commands whose results the report shows, in the page's order."""
+SUMMARY_FILE = {"sweep": "sweep.json"}
+MAX_SWEEP_POINTS = 100_000
+"""Points read from a sweep's points.csv (the figure needs no more)."""
+
+
+@dataclass
+class Input:
+    """One scenario file a run read, as copied to its `inputs/`."""
+
+    file: str  # relative to the result directory
+    source: str  # where it was read from
+    role: str  # scenario, extends, include
+    parsed: SourceFile | None
+    missing: bool = False
+
+
+@dataclass
+class Result:
+    """One result directory: its kind (the command that made it), its summary and what else the page draws."""
+
+    kind: str
+    path: Path
+    summary: dict
+    manifest: dict | None
+    trajectory: list[dict] | None = None
+    summit_days: list[int] | None = None  # 5 %, 50 %, 95 % of the summit's day
+    inputs: list[Input] = field(default_factory=list)
+    points: list[dict] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def title(self) -> str | None:
+        """The scenario's `title:` (else None), from the first input file that has one."""
+        for item in self.inputs:
+            data = item.parsed.data if item.parsed is not None else None
+            if isinstance(data, dict) and isinstance(data.get("title"), str):
+                return data["title"]
+        return None
+
+    @property
+    def source(self) -> str | None:
+        """The scenario's top-level `source:`, the question's citation."""
+        for item in self.inputs:
+            data = item.parsed.data if item.parsed is not None else None
+            if isinstance(data, dict) and isinstance(data.get("source"), str):
+                return data["source"]
+        return None
+
+
+def collect(dirs: list[str | Path]) -> list[Result]:
+    """Read every directory; report the problems of all of them at once. Sorted by kind
+    (run first), keeping the given order within a kind."""
+    results, problems = [], []
+    for d in dirs:
+        try:
+            results.append(read_result(d))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return sorted(results, key=lambda r: KINDS.index(r.kind))
+
+
+def read_result(directory: str | Path, kind: str | None = None) -> Result:
+    """One result directory. `kind` names what it is where it has no manifest yet (a run's
+    directory being written, for `run --report`)."""
+    from ..ownership import MANIFEST, read_manifest
+
+    path = Path(directory)
+    if not path.is_dir():
+        what = "does not exist" if not path.exists() else "is not a directory"
+        raise InputError(Problem(str(path), "", f"{what}; sim report reads result directories"))
+    manifest = read_manifest(path)
+    if kind is None:
+        if manifest is None:
+            raise InputError(Problem(str(path), "", f"is not a sim result directory (no valid {MANIFEST})"))
+        kind = manifest["command"]
+    if kind not in KINDS:
+        raise InputError(Problem(str(path), "", f"holds the result of `sim {kind}`, which the report does not show "
+                                 f"(it shows {', '.join(KINDS)})"))
+    result = Result(kind, path, _read_json(path, SUMMARY_FILE.get(kind, "summary.json")), manifest)
+    if kind == "run":
+        _read_run(result)
+    elif kind == "sweep":
+        result.points = _read_points(path / "points.csv", result)
+    return result
+
+
+def _read_json(path: Path, name: str) -> dict:
+    file = path / name
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(Problem(str(path), "", f"has no {name}: not a finished result")) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(Problem(str(file), "", f"cannot be read as JSON ({exc})")) from None
+    if not isinstance(data, dict):
+        raise InputError(Problem(str(file), "", "is not a JSON object"))
+    return data
+
+
+def _read_run(result: Result) -> None:
+    path = result.path
+    try:
+        result.trajectory = _read_trajectory(path / "trajectory.parquet")
+    except FileNotFoundError:
+        result.notes.append("no trajectory.parquet: the run is older than the fan chart's data")
+    try:
+        result.summit_days = _summit_days(path / "replicates.parquet")
+    except FileNotFoundError:
+        result.notes.append("no replicates.parquet: the summit's dates are not shown")
+    for entry in result.summary.get("inputs") or []:
+        file = path / entry.get("file", "")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            result.inputs.append(Input(entry.get("file", ""), entry.get("source", ""), entry.get("role", ""),
+                                       None, missing=True))
+            continue
+        result.inputs.append(Input(entry["file"], entry.get("source", ""), entry.get("role", ""), read_source(text)))
+    if not result.summary.get("inputs"):
+        result.notes.append("no inputs/: the run kept no copy of its scenario files, so no assumptions are shown")
+
+
+def _read_trajectory(file: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    if not file.exists():
+        raise FileNotFoundError(file)
+    table = pq.read_table(str(file))
+    rows = table.to_pylist()
+    for row in rows:
+        row["date"] = None if row.get("date") is None else row["date"].isoformat()
+    return rows
+
+
+def _summit_days(file: Path) -> list[int] | None:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    if not file.exists():
+        raise FileNotFoundError(file)
+    days = pq.read_table(str(file), columns=["summit_day"]).column("summit_day").to_numpy()
+    if days.size == 0:
+        return None
+    return [int(v) for v in np.percentile(days, [5, 50, 95], method="nearest")]
+
+
+def _read_points(file: Path, result: Result) -> list[dict] | None:
+    try:
+        with open(file, newline="", encoding="utf-8") as fh:
+            rows = []
+            for k, row in enumerate(csv.DictReader(fh)):
+                if k >= MAX_SWEEP_POINTS:
+                    result.notes.append(f"only the first {MAX_SWEEP_POINTS:,} points are drawn")
+                    break
+                rows.append({key: _number(v) for key, v in row.items()})
+            return rows
+    except FileNotFoundError:
+        result.notes.append("no points.csv: the sweep's points are not shown")
+        return None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(Problem(str(file), "", f"cannot be read as CSV ({exc})")) from None
+
+
+def _number(text: Any) -> Any:
+    if text is None or text == "":
+        return None
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text

@@ -1,0 +1,272 @@
+"""What the page shows, as plain data for the template: the question and the answer of each
+run, its fan chart and assumptions, and the reproduction block of every directory.
+
+The views of what moved the answer and of past performance are in
+`sim.report.analyses`. Numbers are formatted here, once; each headline number
+also keeps its exact value (`value`) for the page's `data-value` attribute, so
+that a test can read it back from the DOM.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter
+from typing import Any
+
+from ..model import CLASSES
+from ..plots import CLASS_LABELS
+from ..reporting import fmt_p
+from .collect import Input, Result
+from .comments import Row
+
+__all__ = ["assumptions_view", "interval", "reproduction_view", "run_view", "versions"]
+
+GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
+HEADLINE = ("substantive_or_better", "talk_fest", "collapse")
+SECTION_TITLES = {"agents": "Agents", "issues": "Issues", "events": "Events", "incidents": "Incidents",
+                  "relations": "Relations", "summit": "The summit", "outcome": "How outcomes are classed",
+                  "calendar": "Calendar", "dynamics": "Dynamics", "monte_carlo": "Monte Carlo", "roles": "Roles",
+                  "set": "Values set by this case", "observed": "What was observed"}
+
+
+def interval(e: dict | None, signed: bool = False) -> str:
+    """`[low, high]` of an estimate, three places (four and signed for differences)."""
+    if e is None or e.get("low") is None:
+        return "n/a"
+    f = (lambda v: "0" if v == 0 else f"{v:+.4f}") if signed else fmt_p
+    return f"[{f(e['low'])}, {f(e['high'])}]"
+
+
+# --- A run ------------------------------------------------------------------------------------
+
+
+def run_view(result: Result, index: int) -> dict[str, Any]:
+    """The answer of one run: headline, class table, deals, fan chart, events."""
+    from .figures import fan_chart, outcome_bars
+
+    s = result.summary
+    spread = (s.get("calibration") or {}).get("parameter_spread") or None
+    headline = []
+    for name in HEADLINE:
+        e = s["headline"][name]
+        item = {"name": name, "label": GROUP_LABELS[name], "p": e["p"], "low": e["low"], "high": e["high"],
+                "text": fmt_p(e["p"]), "low_text": fmt_p(e["low"]), "high_text": fmt_p(e["high"]),
+                "interval": interval(e), "spread": None}
+        if spread:
+            item["spread"] = {"low": spread[name]["low"], "high": spread[name]["high"],
+                              "text": interval(spread[name])}
+        headline.append(item)
+    classes = [{"name": c, "label": CLASS_LABELS[c], "p": s["classes"][c]["p"], "text": fmt_p(s["classes"][c]["p"]),
+                "interval": interval(s["classes"][c]), "count": s["classes"][c].get("count"),
+                "spread": interval(spread[c]) if spread else None} for c in CLASSES]
+    fan = None
+    if result.trajectory:
+        fan = fan_chart(result.trajectory, s.get("parties", []), s.get("events", []), result.summit_days)
+    return {
+        "id": f"run{index}", "index": index, "name": result.name, "path": str(result.path), "summary": s,
+        "title": result.title or s.get("scenario"), "source": result.source, "headline": headline,
+        "classes": classes, "calibration": _calibration_note(s.get("calibration")), "outcomes": outcome_bars(s),
+        "deals": _deals(s), "fan": fan, "events": _events(s), "summit": _summit(result), "notes": result.notes,
+        "stopped": _stopped(s),
+    }
+
+
+def _calibration_note(cal: dict | None) -> dict | None:
+    if not cal:
+        return None
+    left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+    knobs = [{"name": k, "mean": f"{v['mean']:.3g}", "interval": f"[{v['q025']:.3g}, {v['q975']:.3g}]"}
+             for k, v in (cal.get("knobs") or {}).items()]
+    return {"file": cal.get("file"), "posterior": f"{cal.get('posterior', '')}{left}", "draws": cal.get("draws"),
+            "knobs": knobs}
+
+
+def _deals(s: dict) -> list[dict]:
+    issues = s.get("issues", [])
+    out = []
+    for d in s.get("deals", []):
+        names = d["package"].split("/")
+        named = len(names) == len(issues)
+        levels = [f"{issue}: {names[k] + ' ' if named else ''}({d['levels'][issue]:g})"
+                  for k, issue in enumerate(issues) if issue in d["levels"]]
+        out.append({"package": d["package"], "class": CLASS_LABELS.get(d["class"], d["class"]),
+                    "levels": "; ".join(levels), "p": fmt_p(d["p"]), "interval": interval(d)})
+    return out
+
+
+def _events(s: dict) -> list[dict]:
+    return [{"number": k, "name": ev["name"], "date": ev.get("date") or f"day {ev.get('day')}"}
+            for k, ev in enumerate(s.get("events", []), 1)]
+
+
+def _summit(result: Result) -> str | None:
+    import datetime as dt
+
+    days, rows = result.summit_days, result.trajectory
+    if not days or not rows:
+        return None
+    start = min(dt.date.fromisoformat(r["date"]) for r in rows if r["day"] == 0)
+    lo, mid, hi = (start + dt.timedelta(days=d) for d in days)
+    return f"the summit met between {lo} and {hi} in 90 % of the replicates (median {mid})"
+
+
+def _stopped(s: dict) -> str | None:
+    if s.get("interrupted"):
+        return f"interrupted: {s['runs']:,} of {s.get('requested_runs', 0):,} replicates finished"
+    if s.get("stopped_early"):
+        return f"stopped early at precision {s.get('precision')} after {s['runs']:,} replicates"
+    return None
+
+
+# --- Assumptions ----------------------------------------------------------------------------
+
+
+def assumptions_view(result: Result) -> dict[str, Any]:
+    """Every value of every scenario file the run read, with the comment written beside it."""
+    overrides = _overrides(result.summary.get("overrides"))
+    files = [_file_view(item, overrides) for item in result.inputs]
+    total = Counter()
+    for f in files:
+        total.update(f["counts"])
+    return {"files": files, "counts": dict(total), "overrides": overrides, "notes": result.notes}
+
+
+def _overrides(value: Any) -> dict[str, str]:
+    """`--set` overrides as {path: value text}, whichever form the summary keeps them in."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return dict(str(t).partition("=")[::2] for t in value)
+    return {}
+
+
+def _file_view(item: Input, overrides: dict[str, str]) -> dict[str, Any]:
+    view: dict[str, Any] = {"file": item.file, "source": item.source, "role": item.role, "sections": [],
+                            "preamble": [], "loose": [], "counts": Counter(), "error": None}
+    if item.parsed is None:
+        view["error"] = "the copy is missing from inputs/"
+        return view
+    parsed = item.parsed
+    view["error"] = parsed.error and f"ruamel.yaml could not read it: {parsed.error}"
+    view["preamble"], view["loose"] = list(parsed.preamble), parsed.loose
+    sections: dict[str, dict] = {}
+    current = None
+    for row in parsed.rows:
+        top = row.path.split(".", 1)[0]
+        if row.depth == 0:
+            key = top if row.value is None or top in SECTION_TITLES else ""
+            if key not in sections:
+                title = SECTION_TITLES.get(key, key.replace("_", " ").capitalize()) if key else "About the scenario"
+                sections[key] = {"key": key or "about", "title": title, "rows": [], "comment": None, "after": []}
+                view["sections"].append(sections[key])
+            current = sections[key]
+            if row.value is None:
+                current["comment"] = row.comment
+                current["after"] = list(row.comment.below)
+                continue
+        entry = _row_view(row, overrides, current["key"])
+        current["rows"].append(entry)
+        if row.counted:
+            view["counts"][entry["kind"]] += 1
+            view["counts"]["values"] += 1
+            view["counts"]["distributions"] += row.distribution
+    return view
+
+
+def _row_view(row: Row, overrides: dict[str, str], section: str) -> dict[str, Any]:
+    tags = row.tags
+    if not row.counted:
+        kind = "text" if row.value is not None else "group"
+    elif row.judgment:
+        kind = "judgment"
+    elif tags:
+        kind = "cited"
+    elif row.comment.beside:
+        kind = "comment"
+    else:
+        kind = "none"
+    inner = row.path.partition(".")[2] if row.path.startswith(section + ".") else row.path
+    return {"path": row.path, "field": inner, "label": row.label or row.key, "key": row.key,
+            "depth": row.depth, "value": row.value, "comment": row.comment, "tags": tags, "kind": kind,
+            "distribution": row.distribution, "override": overrides.get(row.path)}
+
+
+# --- Reproduction -----------------------------------------------------------------------------
+
+
+def reproduction_view(result: Result) -> dict[str, Any]:
+    """How to make this directory again, and what identifies it."""
+    s, m = result.summary, result.manifest or {}
+    hashes = [s.get("scenario_hash")] if s.get("scenario_hash") else []
+    if result.kind == "compare":
+        hashes = [s.get("a", {}).get("hash"), s.get("b", {}).get("hash")]
+    seed = s.get("seed_entropy", (s.get("calibration") or {}).get("seed_entropy"))
+    return {"kind": result.kind, "name": result.name, "path": str(result.path), "command": command_of(result),
+            "seed": seed, "hashes": [h for h in hashes if h], "version": s.get("sim_version", m.get("version")),
+            "engine": s.get("engine"), "created": s.get("created", m.get("created")), "run_id": m.get("run_id")}
+
+
+def command_of(result: Result) -> str:
+    """The command line that makes the same result (rebuilt from the summary: sim keeps no argv)."""
+    s, kind = result.summary, result.kind
+    q = shlex.quote
+    seed = f" --seed {s['seed_entropy']}" if s.get("seed_entropy") is not None else ""
+    sets = "".join(f" --set {q(f'{k}={v}')}" for k, v in _overrides(s.get("overrides")).items())
+    if kind == "run":
+        cal = f" --calibration {q(s['calibration']['file'])}" if (s.get("calibration") or {}).get("file") else ""
+        return f"python -m sim run {q(str(s.get('scenario_file')))}{sets} --runs {s['runs']}{seed}{cal}"
+    if kind == "explain":
+        sh = s.get("shapley")
+        extra = f" --shapley --shapley-runs {sh['runs']}" if sh else ""
+        return f"python -m sim explain {q(str(s.get('scenario_file')))}{sets} --runs {s['runs']}{seed}{extra}"
+    if kind == "compare":
+        o = s.get("overrides") or {}
+        sets = "".join(f" {flag} {q(t)}" for key, flag in (("both", "--set"), ("a", "--set-a"), ("b", "--set-b"))
+                       for t in o.get(key, []))
+        return (f"python -m sim compare {q(str(s['a'].get('file')))} {q(str(s['b'].get('file')))}{sets} "
+                f"--runs {s['runs']}{seed}")
+    if kind == "sweep":
+        vary = "".join(f" --vary {q(_vary(f))}" for f in s.get("factors", []))
+        points = f" --points {s['points']}" if s.get("points") else ""
+        renorm = " --renormalise" if s.get("renormalise") else ""
+        return (f"python -m sim sweep {q(str(s.get('scenario_file')))}{vary} --design {s.get('design')}{points}"
+                f" --runs {s.get('runs')}{seed}{renorm}")
+    if kind == "backtest":
+        cal = s.get("calibration")
+        cal = f" --calibration {q(cal)}" if isinstance(cal, str) else ""
+        meet = f" --meetings {q(s['meetings'])}" if s.get("meetings") else ""
+        return f"python -m sim backtest {q(str(s.get('directory')))}{sets}{meet}{cal}{_shared(s.get('cases', []))}"
+    meet = f" --meetings {q(s['meetings'])}" if s.get("meetings") else ""
+    return f"python -m sim calibrate {q(str(s.get('directory')))} --knobs {q(str(s.get('knobs_file')))}{sets}{meet}"
+
+
+def _shared(cases: list[dict]) -> str:
+    """`--runs N --seed S` where every case of a backtest ran with the same (as those options make them)."""
+    out = ""
+    for option, key in (("--runs", "runs"), ("--seed", "seed_entropy")):
+        values = {c.get(key) for c in cases}
+        if len(values) == 1 and None not in values:
+            out += f" {option} {values.pop()}"
+    return out
+
+
+def _vary(factor: dict) -> str:
+    levels = f":{factor['levels']}" if factor.get("levels") else ""
+    return f"{factor['path']}={factor['low']:g}:{factor['high']:g}{levels}"
+
+
+def versions() -> dict[str, str]:
+    """The versions of Python and the packages that made this page."""
+    import platform
+    from importlib import metadata
+
+    from .. import __version__
+
+    out = {"python": platform.python_version(), "sim": __version__}
+    for name in ("numpy", "scipy", "numba", "pyarrow", "matplotlib", "jinja2", "ruamel.yaml"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+

@@ -1,0 +1,367 @@
+"""`sim report`: the page of result directories, its comments carried through from the
+scenario files, and the page itself checked in a real headless Chromium.
+
+The browser is Debian's `chromium` (`.ci/run` installs it), driven through
+Playwright's Python API with the system browser as `executable_path`; a machine
+without it fails these tests, never skips them. Run as a script, this file
+makes the README's screenshot of the baseline's page:
+
+    python tests/test_report.py --screenshot docs/report.png
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from sim.cli import main
+from sim.ownership import directory_owner, file_owner, read_manifest
+from sim.report import make_report
+from sim.report.comments import comments_by_path, read_source
+
+DATA = ROOT / "tests" / "data"
+SMALL = DATA / "small.yaml"
+CASES = DATA / "cases"
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-extensions"]
+
+
+# --- The browser (also used to make the README's screenshot) -------------------------------------
+
+
+def chromium_path() -> str:
+    """The system Chromium: $SIM_CHROMIUM, else `chromium` on the PATH; an error naming the fix otherwise."""
+    found = os.environ.get("SIM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        raise RuntimeError("no chromium on this machine: `apt-get install -y chromium` (.ci/run does)")
+    return found
+
+
+@dataclass
+class Loaded:
+    """What the browser saw of a page."""
+
+    console: list[tuple[str, str]]
+    errors: list[str]
+    requests: list[str]
+    facts: dict
+    screenshot: bytes
+
+
+FACTS = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; };
+  return {
+    mode: document.compatMode,
+    numbers: [...document.querySelectorAll('data[data-metric]')].map(e => ({
+      run: e.dataset.run, metric: e.dataset.metric, stat: e.dataset.stat, value: e.value, text: e.textContent})),
+    figures: [...document.querySelectorAll('svg, img')].map(e => ({
+      tag: e.tagName, alt: e.getAttribute('alt'), size: box(e), complete: e.complete === undefined || e.complete,
+      natural: e.naturalWidth || 0, src: (e.getAttribute('src') || '').slice(0, 26)})),
+    figcaptions: [...document.querySelectorAll('figure')].map(f => !!f.querySelector('figcaption')),
+    headings: [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => Number(h.tagName[1])),
+    tables: [...document.querySelectorAll('table')].map(t => ({
+      th: t.querySelectorAll('thead th[scope=col]').length, caption: !!t.querySelector('caption')})),
+    scripts: document.querySelectorAll('script').length,
+    text: document.body.innerText,
+    ids: [...document.querySelectorAll('section[id], h2[id], h3[id]')].map(e => e.id),
+  };
+}"""
+
+
+def load_page(path: Path, screenshot: Path | None = None, full_page: bool = True,
+              viewport: tuple[int, int] = (1200, 900)) -> Loaded:
+    """Open `path` in headless Chromium, recording its console, errors and every request;
+    return what the page shows and a screenshot (PNG bytes; also written to `screenshot`)."""
+    from playwright.sync_api import sync_playwright
+
+    console, errors, requests = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            page.on("console", lambda m: console.append((m.type, m.text)))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+            page.goto(path.resolve().as_uri(), wait_until="load")
+            facts = page.evaluate(FACTS)
+            shot = page.screenshot(full_page=full_page, path=None if screenshot is None else str(screenshot))
+        finally:
+            browser.close()
+    return Loaded(console, errors, requests, facts, shot)
+
+
+def distinct_colours(png: bytes) -> int:
+    """How many distinct pixel values a PNG holds (a blank page has one or two)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
+    return len(colours) if colours is not None else 1 << 20
+
+
+# --- Result directories to report on ------------------------------------------------------------
+
+
+def make_results(root: Path, scenario: Path = SMALL, cases: Path = CASES, runs: int = 2048,
+                 knobs: Path | None = CASES / "knobs.yaml") -> dict[str, Path]:
+    """Run, explain, compare, sweep, backtest and calibrate into `root` (small and fast)."""
+    out = {name: root / name for name in ("run", "explain", "compare", "sweep", "backtest", "calibrate")}
+    commands = {
+        "run": ["run", str(scenario), "--runs", str(runs), "--report"],
+        "explain": ["explain", str(scenario), "--runs", str(runs // 2), "--shapley", "--shapley-runs", "256"],
+        "compare": ["compare", str(scenario), str(scenario), "--set-b", "summit.bargaining.margin=0.1",
+                    "--runs", str(runs // 2)],
+        "sweep": ["sweep", str(scenario), "--vary", "summit.bargaining.margin=0:0.2:3", "--runs", str(runs // 4)],
+        "backtest": ["backtest", str(cases), "--runs", str(runs // 4)],
+        "calibrate": ["calibrate", str(cases), "--knobs", str(knobs)] if knobs else None,
+    }
+    for name, argv in commands.items():
+        if argv is None:
+            out.pop(name)
+            continue
+        assert main([*argv, "--out", str(out[name]), "--quiet"]) == 0, name
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict[str, Path]:
+    return make_results(tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture(scope="module")
+def combined(results, tmp_path_factory) -> Path:
+    page = tmp_path_factory.mktemp("page") / "combined.html"
+    make_report([results[k] for k in ("backtest", "sweep", "explain", "run", "compare", "calibrate")], page)
+    return page
+
+
+# --- Comments carried through ----------------------------------------------------------------------
+
+
+def test_baseline_comments_are_found_by_path():
+    """The baseline's citations land on the values they stand beside, above or below."""
+    c = comments_by_path(BASELINE.read_text(encoding="utf-8"))
+    assert "no discernible shift" in c["agents.russia.resolve"].beside
+    assert c["agents.japan.capability"].beside.startswith("[judgment]")
+    assert "[base rate]" in c["summit.cancellation.base_probability"].beside
+    assert c["events.0.effects.0"].beside == "[judgment] acknowledging the issue exists"
+    assert "Reported in the article" in c["events.0"].above[0]
+    assert c["events.peskov_sensitive_subject"] == c["events.0"]
+    assert "not a salience shift" in c["events.7.effects.1"].below[0]
+    assert c["outcome"].beside.startswith("DESIGN section 2")
+
+
+def test_no_comment_of_the_baseline_is_lost():
+    """Every comment line of the baseline is placed: beside, above or below a value, or in the preamble."""
+    text = BASELINE.read_text(encoding="utf-8")
+    source = read_source(text)
+    placed = set(source.preamble) | set(source.loose)
+    for row in source.rows:
+        placed |= {*row.comment.above, *row.comment.below}
+        placed |= {row.comment.beside} if row.comment.beside else set()
+    written = [line.partition("#")[2].strip() for line in text.splitlines() if "#" in line]
+    missing = [w for w in written if w and not any(w in p for p in placed)]
+    assert not missing and not source.loose
+
+
+def test_awkward_comments_are_placed_or_kept():
+    """A blank line, a quoted '#', a multi-line flow mapping and a trailing block keep their comments."""
+    text = ("# preamble\n\nname: x   # the name\n"
+            "# about a\n\na: {low: 1,  # first\n    high: 2}   # second\n"
+            "b: \"not # a comment\"\n"
+            "c:\n  - {shift: 1}  # [judgment] one\n    # a note on it\n"
+            "  # about the second\n  - 2\n"
+            "# at the very end\n")
+    source = read_source(text)
+    rows = source.by_path()
+    assert source.preamble == ("preamble",)
+    assert rows["name"].comment.beside == "the name"
+    assert rows["a"].comment.above == ("about a",)
+    assert "first" in rows["a"].comment.beside and "second" in rows["a"].comment.beside
+    assert rows["b"].value == "not # a comment" and rows["b"].comment.beside == ""
+    assert rows["c.0"].judgment and rows["c.0"].comment.below == ("a note on it",)
+    assert rows["c.1"].comment.above == ("about the second",)
+    assert "at the very end" in rows["c"].comment.below  # a trailing block: a note on the last top-level value
+
+
+def test_judgments_are_counted_in_the_page(results, tmp_path):
+    """The page counts the values marked [judgment] and flags each one."""
+    page = make_report([results["run"]], tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "no comment" in page and "distribution" in page  # small.yaml cites nothing
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SMALL.read_text(encoding="utf-8").replace(
+        "    capability: 1.0\n    resolve: {dist: beta", "    capability: 1.0  # [judgment] the unit\n"
+        "    resolve: {dist: beta", 1), encoding="utf-8")
+    assert main(["run", str(scenario), "--runs", "256", "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    page = make_report([tmp_path / "r"], tmp_path / "q.html").read_text(encoding="utf-8")
+    assert "<strong>1 are marked [judgment]</strong>" in page
+    assert '<span class="tag judgment">judgment</span>' in page and "[judgment] the unit" in page
+
+
+# --- The command ------------------------------------------------------------------------------------
+
+
+def test_run_report_is_in_the_directory_and_its_manifest(results):
+    """`run --report` writes report.html into the run's directory, listed, so the directory stays sim's."""
+    assert "report.html" in read_manifest(results["run"])["files"]
+    assert directory_owner(results["run"]) == "run"
+    summary = json.loads((results["run"] / "summary.json").read_text(encoding="utf-8"))
+    page = (results["run"] / "report.html").read_text(encoding="utf-8")
+    assert f'value="{summary["headline"]["substantive_or_better"]["p"]}"' in page
+
+
+def test_a_page_that_cannot_be_made_does_not_cost_the_run(tmp_path, capsys, monkeypatch):
+    """`run --report` whose page fails: the run is written whole (its manifest without the
+    page), exit 0, and a warning says why there is no page."""
+    import sim.report
+
+    def broken(results):
+        raise ValueError("no page today")
+
+    monkeypatch.setattr(sim.report, "render_report", broken)
+    out = tmp_path / "res"
+    assert main(["run", str(SMALL), "--runs", "2048", "--out", str(out), "--report", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the report was not written: ValueError: no page today" in err and "Traceback" not in err
+    assert not (out / "report.html").exists() and "report.html" not in read_manifest(out)["files"]
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["runs"] == 2048
+
+
+def test_report_writes_its_own_page_and_no_other_file(results, tmp_path, capsys):
+    """The page is sim's (its first line a manifest); a user's file, or a path inside a result, is refused."""
+    page = tmp_path / "page.html"
+    assert main(["report", str(results["run"]), "--out", str(page)]) == 0
+    assert capsys.readouterr().out.strip() == f"report: {page}"
+    assert file_owner(page) == "report"
+    assert main(["report", str(results["run"]), str(results["explain"]), "--out", str(page), "--quiet"]) == 0
+    mine = tmp_path / "mine.html"
+    mine.write_text("<p>mine</p>", encoding="utf-8")
+    for out in (mine, results["sweep"] / "page.html"):
+        assert main(["report", str(results["run"]), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --out: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert mine.read_text(encoding="utf-8") == "<p>mine</p>"
+
+
+def test_report_refuses_what_is_not_a_result(results, tmp_path, capsys):
+    """A folder without a manifest, or a result without its summary, is one `error:` line each and exit 2."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    broken = tmp_path / "broken"
+    shutil.copytree(results["explain"], broken)
+    (broken / "summary.json").unlink()
+    assert main(["report", str(plain), str(broken), str(tmp_path / "missing"), "--out", str(tmp_path / "x.html")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3 and all(line.startswith("error: ") for line in lines)
+    assert "not a sim result directory" in lines[0] and "has no summary.json" in lines[1]
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_of_a_run_without_its_trajectory(results, tmp_path):
+    """A run older than the fan chart's data still gives a page, which says what is missing."""
+    old = tmp_path / "old"
+    shutil.copytree(results["run"], old)
+    (old / "trajectory.parquet").unlink()
+    page = make_report([old], tmp_path / "old.html").read_text(encoding="utf-8")
+    assert "No fan chart" in page and "no trajectory.parquet" in page
+
+
+def test_outcome_shades_differ_in_greyscale():
+    """The outcome classes' colours differ in lightness, not only in hue (collapse is hatched too)."""
+    from sim.report.figures import CLASS_HATCHES, CLASS_SHADES
+
+    def grey(colour: str) -> float:
+        r, g, b = (int(colour[k:k + 2], 16) for k in (1, 3, 5))
+        return 0.299 * r + 0.587 * g + 0.114 * b
+
+    shades = sorted(grey(c) for c in CLASS_SHADES.values())
+    assert min(b - a for a, b in itertools.pairwise(shades)) >= 30
+    assert CLASS_HATCHES["collapse"]
+
+
+# --- In the browser -----------------------------------------------------------------------------
+
+
+def check_loaded(loaded: Loaded, page: Path) -> None:
+    """What every page must satisfy in the browser: offline, quiet, accessible, drawn."""
+    assert not loaded.errors and not [m for m in loaded.console if m[0] in ("error", "warning")], loaded.console
+    assert loaded.requests and all(u == page.resolve().as_uri() or u.startswith("data:") for u in loaded.requests)
+    f = loaded.facts
+    assert f["mode"] == "CSS1Compat" and f["scripts"] == 0  # standards mode, despite the manifest comment
+    assert f["figures"] and all(fig["size"][0] > 50 and fig["size"][1] > 50 for fig in f["figures"])
+    assert all(fig["alt"] and fig["natural"] > 0 and fig["src"].startswith("data:image/svg+xml") for fig in f["figures"])
+    assert all(f["figcaptions"])
+    h = f["headings"]
+    assert h[0] == 1 and h.count(1) == 1 and all(b <= a + 1 for a, b in itertools.pairwise(h))
+    assert f["tables"] and all(t["th"] > 0 and t["caption"] for t in f["tables"])
+    assert distinct_colours(loaded.screenshot) > 200
+
+
+def test_combined_report_in_the_browser(results, combined):
+    """The combined page loads offline with no console error, shows summary.json's headline, and every figure."""
+    loaded = load_page(combined)
+    check_loaded(loaded, combined)
+    summary = json.loads((results["run"] / "summary.json").read_text(encoding="utf-8"))
+    numbers = loaded.facts["numbers"]
+    assert len(numbers) == 9
+    for n in numbers:
+        expected = summary["headline"][n["metric"]][n["stat"]]
+        assert float(n["value"]) == expected and n["text"] == f"{expected:.3f}"
+    text = loaded.facts["text"]
+    for heading in ("The answer", "Positions over time", "The events' attribution", "Against a counterfactual",
+                    "Sensitivity: a sweep", "Backtest", "Calibration", "Assumptions", "Reproduction"):
+        assert heading in text, heading
+    assert f"--seed {summary['seed_entropy']}" in text and summary["scenario_hash"] in text
+    assert len(loaded.facts["figures"]) == 8  # outcomes, fan, waterfall, comparison, sweep, 2 reliability, posterior
+
+
+def test_run_report_in_the_browser(results):
+    """The page `run --report` wrote loads offline, its numbers those of its own summary.json."""
+    page = results["run"] / "report.html"
+    loaded = load_page(page)
+    check_loaded(loaded, page)
+    summary = json.loads((results["run"] / "summary.json").read_text(encoding="utf-8"))
+    got = {(n["metric"], n["stat"]): float(n["value"]) for n in loaded.facts["numbers"]}
+    assert got == {(m, s): summary["headline"][m][s] for m in summary["headline"] for s in ("p", "low", "high")}
+
+
+# --- The README's screenshot ------------------------------------------------------------------
+
+
+def screenshot_baseline(png: Path, runs: int = 20000) -> Path:
+    """Make the baseline's page (a run, explain, a sweep and the history's backtest) and
+    screenshot its top as the README shows it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        dirs = make_results(root, BASELINE, ROOT / "scenarios" / "history", runs=runs, knobs=None)
+        page = make_report([dirs[k] for k in ("run", "explain", "sweep", "backtest")], root / "baseline.html")
+        loaded = load_page(page, full_page=False, viewport=(1100, 1900))
+        check_loaded(loaded, page)
+        png.parent.mkdir(parents=True, exist_ok=True)
+        png.write_bytes(loaded.screenshot)
+    return png
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--screenshot", type=Path, required=True, metavar="PNG")
+    parser.add_argument("--runs", type=int, default=20000)
+    args = parser.parse_args()
+    print(screenshot_baseline(args.screenshot, args.runs))
