@@ -169,8 +169,8 @@ def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> Arrival
     incident tick on or after its day.
     """
     incident = model.incidents[k]
-    tick_day = np.array(_incident_ticks(model), dtype=float)
-    n_ticks = len(tick_day)
+    tick_of_day = _tick_of_day(model)
+    n_ticks = len(_incident_ticks(model))
     span = model.horizon + 1 - incident.start_day
     reps, ticks, amounts = [], [], [[] for _ in incident.effects]
     for j, (rng, sl) in enumerate(zip(blocks.rngs("incidents", incident.name), blocks.slices())):
@@ -178,13 +178,21 @@ def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> Arrival
         m = int(counts.sum())
         reps.append(np.repeat(np.arange(sl.start, sl.stop), counts))
         days = np.floor(rng.uniform(incident.start_day, model.horizon + 1, m))
-        ticks.append(np.searchsorted(tick_day, days, side="left") + 1)  # the first tick on or after the day
+        ticks.append(tick_of_day[days.astype(np.intp)])
         for effect, parts in zip(incident.effects, amounts):
             parts.append(_draw_effect(effect, rng, m) if _consumes(effect) else sample(effect.shift, None, m))
     tick = np.concatenate(ticks)
-    order = np.argsort(tick, kind="stable")
-    tick_start = np.searchsorted(tick[order], np.arange(n_ticks + 2))
+    order = np.argsort(tick, kind="stable")  # a radix sort: the ticks are int16
+    tick_start = np.zeros(n_ticks + 2, dtype=np.intp)  # arrivals before each tick, in tick order
+    np.cumsum(np.bincount(tick, minlength=n_ticks + 2)[: n_ticks + 1], out=tick_start[1:])
     return Arrivals(tick_start, np.concatenate(reps)[order], [np.concatenate(p)[order] for p in amounts])
+
+
+def _tick_of_day(model: Model) -> np.ndarray:
+    """(horizon + 1,) int16: for each day, 1 + the index of the first incident tick on or
+    after it (the tick at which an arrival that day takes effect)."""
+    tick_day = np.array(_incident_ticks(model), dtype=float)
+    return (np.searchsorted(tick_day, np.arange(model.horizon + 1), side="left") + 1).astype(np.int16)
 
 
 def incidents(env, model: Model, state: State, blocks: Blocks):

@@ -299,3 +299,11 @@ def test_run_eum_rejects_bad_input(kw, where):
     with pytest.raises(InputError) as err:
         run_eum(**args)
     assert err.value.problems[0].path == where and err.value.problems[0].has_value
+
+
+def test_the_command_line_offers_every_variant():
+    """The CLI names the variants without importing the kernels; the names must stay the library's."""
+    from sim.cli.eum import VARIANT_NAMES
+    from sim.eum import VARIANTS
+
+    assert VARIANT_NAMES == VARIANTS
