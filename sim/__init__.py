@@ -23,7 +23,7 @@ if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which
 
 _EXPORTS = {
     "CLASSES": ".model",
-    "Estimate": ".montecarlo",
+    "Estimate": ".estimate",
     "InputError": ".errors",
     "Problem": ".errors",
     "RunError": ".errors",

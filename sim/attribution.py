@@ -21,7 +21,8 @@ import numpy as np
 from .compare import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .io import utc_now
 from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
-from .montecarlo import Z95, Estimate, check_workers, resolve_settings, simulate_chunks, simulate_variants, wilson
+from .estimate import Z95, Estimate, wilson
+from .montecarlo import check_workers, resolve_settings, simulate_chunks, simulate_variants
 from .randomness import BLOCK_SIZE, Blocks, blocks_for
 from .schema import Scenario
 

@@ -21,7 +21,8 @@ import numpy as np
 from .errors import InputError, Problem
 from .io import utc_now
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
-from .montecarlo import Z95, Estimate, check_workers, resolve_settings, simulate_joint, wilson
+from .estimate import Z95, Estimate, wilson
+from .montecarlo import check_workers, resolve_settings, simulate_joint
 from .randomness import blocks_for
 from .schema import Scenario
 

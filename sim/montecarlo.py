@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,46 +17,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .errors import InputError, Problem
+from .estimate import Estimate, wilson
+from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .parallel import default_workers, ordered_map
-from .randomness import BLOCK_SIZE, Blocks, make_root_entropy, blocks_for
+from .randomness import BLOCK_SIZE, Blocks, blocks_for, make_root_entropy
 from .schema import Scenario
 from .state import KnobApplier, draw_state
 from .timeline import run_timeline
 
-__all__ = ["Chunk", "Estimate", "RunResult", "resolve_settings", "run", "simulate_chunk", "simulate_chunks",
-           "simulate_joint", "simulate_variants", "wilson"]
+__all__ = ["Chunk", "RunResult", "check_workers", "resolve_settings", "run", "simulate_chunk", "simulate_chunks",
+           "simulate_joint", "simulate_variants"]
 
-Z95 = 1.959963984540054
 TRAJECTORY_SAMPLE = 4096
 """The first replicates whose weekly positions are kept for fan charts."""
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A probability with its Wilson 95 % interval, from `count` of `n` replicates."""
-
-    p: float
-    low: float
-    high: float
-    count: int
-    n: int
-
-    def as_dict(self) -> dict:
-        return {"p": self.p, "low": self.low, "high": self.high, "count": self.count}
-
-
-def wilson(count: int, n: int, z: float = Z95) -> Estimate:
-    """Wilson score interval for a binomial proportion (exact at the 0 and n edges)."""
-    if n <= 0:
-        return Estimate(math.nan, 0.0, 1.0, count, n)
-    p = count / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    low = 0.0 if count == 0 else max(0.0, centre - half)
-    high = 1.0 if count == n else min(1.0, centre + half)
-    return Estimate(p, low, high, count, n)
 
 
 @dataclass(frozen=True)
@@ -341,57 +314,56 @@ def run(
     if precision is not None and not 0 < precision < 0.5:
         raise InputError(Problem("precision", "", "must be between 0 and 0.5 (a half-width)", precision, True))
     model = compile_model(scenario)
-
-    counts = np.zeros(len(CLASSES), dtype=np.int64)
-    package_counts = np.zeros(len(model.packages) + 1, dtype=np.int64)
-    k_traj = min(runs, TRAJECTORY_SAMPLE)
-    trajectory = np.zeros((model.weeks, model.n_agents, model.n_issues, k_traj), dtype=np.float32)
-    n_rows = 0 if knobs is None else len(knobs.values)
-    row_counts = np.zeros((n_rows, len(CLASSES)), dtype=np.int64)
-    done, stopped_early = 0, False
+    tally = _Tally(model, runs, knobs)
+    stopped_early = False
     started = time.perf_counter()
-    chunks = simulate_chunks(model, entropy, runs, blocks_per_chunk, trajectory, knobs=knobs, workers=workers,
+    chunks = simulate_chunks(model, entropy, runs, blocks_per_chunk, tally.trajectory, knobs=knobs, workers=workers,
                              stop=stop)
     with contextlib.closing(chunks):  # a break stops the workers now, not when collected
         for chunk in chunks:
             if precision is not None:
-                end = _precise_enough(chunk.outcome, counts, done, precision)
+                end = _precise_enough(chunk.outcome, tally.counts, tally.done, precision)
                 if end is not None:
                     chunk, stopped_early = chunk.head(end), True
-            keep = len(chunk.outcome)
             if sink is not None:
                 sink(chunk)
-            counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
-            if n_rows:
-                rows = (chunk.start + np.arange(keep)) % n_rows
-                row_counts += np.bincount(rows * len(CLASSES) + chunk.outcome,
-                                          minlength=n_rows * len(CLASSES)).reshape(n_rows, len(CLASSES))
-            package_counts += np.bincount(chunk.package.astype(np.int64) % len(package_counts),
-                                          minlength=len(package_counts))
-            done += keep
+            tally.add(chunk)
             if progress is not None:
-                progress(done, runs)
+                progress(tally.done, runs)
             if stopped_early:
                 break
-    seconds = time.perf_counter() - started
+    done = tally.done
     return RunResult(
-        scenario=scenario,
-        model=model,
-        runs=done,
-        requested_runs=runs,
-        entropy=entropy,
-        chunk_size=blocks_per_chunk * BLOCK_SIZE,
-        seconds=seconds,
-        counts=counts,
-        package_counts=package_counts,
-        trajectory=trajectory[..., : min(done, k_traj)],
-        precision=precision,
-        stopped_early=stopped_early,
-        interrupted=done < runs and not stopped_early,
-        row_counts=row_counts if n_rows else None,
-        calibration=calibration,
-        workers=workers,
+        scenario=scenario, model=model, runs=done, requested_runs=runs, entropy=entropy,
+        chunk_size=blocks_per_chunk * BLOCK_SIZE, seconds=time.perf_counter() - started, counts=tally.counts,
+        package_counts=tally.package_counts, trajectory=tally.trajectory[..., :done], precision=precision,
+        stopped_early=stopped_early, interrupted=done < runs and not stopped_early,
+        row_counts=tally.row_counts if knobs is not None else None, calibration=calibration, workers=workers,
     )
+
+
+class _Tally:
+    """What `run` counts as the chunks come: classes, deals, classes per row of knob values,
+    and the first replicates' weekly positions (filled by `simulate_chunks`)."""
+
+    def __init__(self, model: Model, runs: int, knobs: KnobApplier | None):
+        self.counts = np.zeros(len(CLASSES), dtype=np.int64)
+        self.package_counts = np.zeros(len(model.packages) + 1, dtype=np.int64)
+        self.trajectory = np.zeros((model.weeks, model.n_agents, model.n_issues, min(runs, TRAJECTORY_SAMPLE)),
+                                   dtype=np.float32)
+        self.n_rows = 0 if knobs is None else len(knobs.values)
+        self.row_counts = np.zeros((self.n_rows, len(CLASSES)), dtype=np.int64)
+        self.done = 0
+
+    def add(self, chunk: Chunk) -> None:
+        k, keep = len(CLASSES), len(chunk.outcome)
+        self.counts += np.bincount(chunk.outcome, minlength=k)
+        if self.n_rows:
+            rows = (chunk.start + np.arange(keep)) % self.n_rows
+            self.row_counts += np.bincount(rows * k + chunk.outcome, minlength=self.n_rows * k).reshape(-1, k)
+        slots = len(self.package_counts)
+        self.package_counts += np.bincount(chunk.package.astype(np.int64) % slots, minlength=slots)
+        self.done += keep
 
 
 def check_workers(workers: int | None, blocks: int) -> int:

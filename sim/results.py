@@ -23,7 +23,8 @@ import numpy as np
 from .errors import RunError
 from .io import utc_now, write_json_atomic
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER
-from .montecarlo import Chunk, Estimate, RunResult, wilson
+from .estimate import Estimate, wilson
+from .montecarlo import Chunk, RunResult
 from .ownership import ResultDir, new_run_id
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash

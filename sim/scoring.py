@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .montecarlo import wilson
+from .estimate import wilson
 from .rubric import SUBSTANTIVE_OR_BETTER
 
 __all__ = ["BOOTSTRAP_SEED", "CLIP", "POOL_WEIGHTS", "RELIABILITY_BINS", "RESAMPLES", "bootstrap_difference",

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
-from typing import Any
 
 from ..errors import InputError, Problem
 from .common import EXIT_OK, arg, command, fmt
@@ -36,11 +34,8 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
     arg("--chunk-size", type=int, metavar="K", help="replicates per batch; trades memory for speed only"),
 )
 def cmd_eum(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ..eum import load_actors_csv, run_eum, run_eum_monte_carlo, summarise_final_median
-    from ..montecarlo import wilson
-    from ..randomness import make_root_entropy
+    from ..eum import load_actors_csv
+    from ..eum.summary import summarise_eum
 
     mc_options = {"--salience-sd": args.salience_sd, "--capability-sd": args.capability_sd,
                   "--position-sd": args.position_sd, "--seed": args.seed, "--threshold": args.threshold,
@@ -71,37 +66,10 @@ def cmd_eum(args: argparse.Namespace) -> int:
     if problems:
         raise InputError(problems)
 
-    run = run_eum(actors.capability, actors.position, actors.salience, rounds=args.rounds,
-                  variant=args.variant, q=args.q)
-    report: dict[str, Any] = {"rounds": [
-        {"round": t, "median": float(run.median[t, 0]), "mean": float(run.mean[t, 0]),
-         "positions": dict(zip(actors.names, run.positions[t, :, 0].tolist())),
-         "risk": dict(zip(actors.names, run.risk[t, :, 0].tolist()))}
-        for t in range(args.rounds + 1)
-    ]}
-
-    if args.runs is not None:
-        seed = make_root_entropy(args.seed)  # the root of the "eum" stream's keyed blocks
-        sds = {"salience_sd": args.salience_sd or 0.0, "capability_sd": args.capability_sd or 0.0,
-               "position_sd": args.position_sd or 0.0}
-        start = time.perf_counter()
-        outcomes = run_eum_monte_carlo(actors, seed, args.runs, rounds=args.rounds, variant=args.variant,
-                                       q=args.q, chunk_size=args.chunk_size, **sds)
-        seconds = time.perf_counter() - start
-        final = outcomes.median[-1]
-        summary = summarise_final_median(final)
-        mc: dict[str, Any] = {
-            "runs": args.runs, "seed": seed, **sds,
-            "final_median": {"mean": summary.mean, "sd": summary.sd, "quantiles": dict(zip(
-                ("0.05", "0.5", "0.95"), np.quantile(final, [0.05, 0.5, 0.95]).tolist()))},
-        }
-        if args.threshold is not None:
-            e = wilson(int(np.count_nonzero(final >= args.threshold)), args.runs)
-            mc["p_at_least"] = {"threshold": args.threshold, "estimate": e.p, "low": e.low, "high": e.high}
-        mc["seconds"] = seconds
-        mc["replicates_per_second"] = args.runs / seconds if seconds > 0 else None
-        report["monte_carlo"] = mc
-
+    report = summarise_eum(actors, rounds=args.rounds, variant=args.variant, q=args.q, runs=args.runs,
+                           seed=args.seed, salience_sd=args.salience_sd or 0.0,
+                           capability_sd=args.capability_sd or 0.0, position_sd=args.position_sd or 0.0,
+                           threshold=args.threshold, chunk_size=args.chunk_size)
     if args.json:
         print(json.dumps(report, indent=2, allow_nan=False))
     else:

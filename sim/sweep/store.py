@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import InputError, Problem
 from ..io import atomic_write_text, fsync_dir, temp_name, utc_now
 from ..model import CLASSES, SUBSTANTIVE_OR_BETTER
-from ..montecarlo import wilson
+from ..estimate import wilson
 
 __all__ = ["DB_NAME", "OUTPUTS", "SweepStore", "remove_sweep"]
 

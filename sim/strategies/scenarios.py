@@ -1,19 +1,8 @@
-"""Hypothesis strategies for scenarios, for property tests of `sim` and of your own scenarios.
-
-`scenario_dicts()` draws plain data (what `yaml.safe_load` returns) that the schema
-accepts; `scenarios()` validates it into `Scenario` objects; `mutated_scenario_dicts()`
-breaks one thing in a valid dict, for fuzzing the loader. Needs `hypothesis`.
-
-    from hypothesis import given
-    from sim.strategies import scenarios
-
-    @given(scenarios())
-    def test_my_invariant(scenario): ...
-"""
+"""Strategies that draw valid scenarios: plain data (`scenario_dicts`) and `Scenario`
+objects (`scenarios`), with their parts (`names`, `params`, `effects`)."""
 
 from __future__ import annotations
 
-import copy
 import functools
 import datetime as dt
 import math
@@ -22,17 +11,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .schema import Scenario
+from ..schema import Scenario
 
-__all__ = [
-    "MUTATIONS",
-    "effects",
-    "mutated_scenario_dicts",
-    "names",
-    "params",
-    "scenario_dicts",
-    "scenarios",
-]
+__all__ = ["effects", "names", "params", "scenario_dicts", "scenarios"]
 
 _FIRST = string.ascii_lowercase
 _REST = string.ascii_lowercase + string.digits + "_"
@@ -330,128 +311,3 @@ def scenarios(max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
               max_incidents: int = 2, max_parties: int = 3) -> st.SearchStrategy[Scenario]:
     """Validated `Scenario` objects drawn by `scenario_dicts`."""
     return scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties).map(Scenario.model_validate)
-
-
-# --- Mutations, for fuzzing the loader ---------------------------------------------
-
-
-def _paths(node: Any, prefix: tuple = ()):
-    """Every (path, value) below `node`, paths as tuples of keys and indices."""
-    if isinstance(node, dict):
-        items = node.items()
-    elif isinstance(node, list):
-        items = enumerate(node)
-    else:
-        return
-    for key, value in items:
-        yield prefix + (key,), value
-        yield from _paths(value, prefix + (key,))
-
-
-def _parent(data: dict, path: tuple):
-    node = data
-    for key in path[:-1]:
-        node = node[key]
-    return node
-
-
-_JUNK = st.one_of(
-    st.text(max_size=6),
-    st.lists(st.integers(-3, 3), max_size=3),
-    st.none(),
-    st.booleans(),
-    st.sampled_from([-1.5, -1e-9, 1.0000001, 2, 1e9, -1e9, 10**30, math.inf, -math.inf, math.nan]),
-    st.floats(),
-    st.dictionaries(names(), st.integers(), max_size=2),
-    st.sampled_from(["2020-13-45", "yesterday", "", "{dist: beta}"]),
-)
-
-MUTATIONS = ("delete", "unknown_key", "replace", "unknown_agent", "unknown_issue",
-             "event_after_summit", "salience_sum", "distribution")
-"""The kinds of mutation `mutated_scenario_dicts` makes."""
-
-
-@st.composite
-def mutated_scenario_dicts(draw, kinds: tuple[str, ...] = MUTATIONS) -> dict:
-    """A valid scenario dict with one random mutation: a key deleted, an unknown key
-    added, a value replaced by junk (string, list, None, out-of-range or non-finite
-    number), a reference renamed to an unknown agent or issue, an event moved after
-    the summit, saliences that no longer sum to 1, a broken distribution. The result
-    may still be valid (deleting an optional key); loading it must either succeed or
-    raise `InputError`."""
-    data = draw(scenario_dicts(max_agents=3, max_issues=2, max_events=2, max_incidents=1))
-    data = copy.deepcopy(data)
-    kind = draw(st.sampled_from(kinds))
-    paths = [p for p, _ in _paths(data)]
-
-    if kind == "delete":
-        path = draw(st.sampled_from(paths))
-        parent = _parent(data, path)
-        del parent[path[-1]]
-    elif kind == "unknown_key":
-        dict_paths = [()] + [p for p, v in _paths(data) if isinstance(v, dict)]
-        path = draw(st.sampled_from(dict_paths))
-        node = data
-        for key in path:
-            node = node[key]
-        key = draw(names())
-        if key in node:
-            key = key + "_unknown"
-        node[key] = draw(_JUNK)
-    elif kind == "replace":
-        path = draw(st.sampled_from(paths))
-        _parent(data, path)[path[-1]] = draw(_JUNK)
-    elif kind in ("unknown_agent", "unknown_issue"):
-        known = set(data["agents"] if kind == "unknown_agent" else data["issues"])
-        field = "agent" if kind == "unknown_agent" else "issue"
-        sites = [p for p, v in _paths(data) if isinstance(v, str) and v in known and (
-            p[-1] == field
-            or (kind == "unknown_agent" and len(p) >= 2 and p[-2] in ("between", "parties"))
-            or (kind == "unknown_agent" and p[-1] == "patron")
-            or (kind == "unknown_issue" and len(p) >= 2 and p[-2] == "issues"))]
-        # Renaming a dict key (an agent's or issue's name) breaks references too.
-        base = "agents" if kind == "unknown_agent" else "issues"
-        sites += [(base, name, None) for name in data[base]]
-        site = draw(st.sampled_from(sites))
-        new = draw(names()) + "_x"
-        while new in known:
-            new += "x"
-        if site[-1] is None:
-            table = data[site[0]]
-            table[new] = table.pop(site[1])
-        else:
-            _parent(data, site)[site[-1]] = new
-    elif kind == "event_after_summit":
-        date = data["summit"]["date"]
-        latest = date if isinstance(date, dt.date) else date["high"]
-        later = latest + dt.timedelta(days=draw(st.integers(1, 400)))
-        if data.get("events"):
-            k = draw(st.integers(0, len(data["events"]) - 1))
-            data["events"][k]["date"] = later
-        else:
-            data["events"] = [{"name": "late_event", "date": later, "source": "mutation"}]
-    elif kind == "salience_sum":
-        agent = draw(st.sampled_from(sorted(data["agents"])))
-        stances = data["agents"][agent]["issues"]
-        issue = draw(st.sampled_from(sorted(stances)))
-        stances[issue]["salience"] = draw(st.one_of(_num(0.0, 1.0), st.sampled_from([-0.1, 1.5])))
-    elif kind == "distribution":
-        dist_paths = [p for p, v in _paths(data) if isinstance(v, dict) and "dist" in v]
-        if not dist_paths:
-            dist_paths = [p for p, v in _paths(data) if isinstance(v, float)]
-        path = draw(st.sampled_from(dist_paths))
-        broken = draw(st.sampled_from([
-            {"dist": "beta", "mean": 0.5, "sd": 0.6},
-            {"dist": "beta", "mean": 1.0, "sd": 0.1},
-            {"dist": "uniform", "low": 0.7, "high": 0.3},
-            {"dist": "normal", "mean": 5.0, "sd": 0.1, "low": 0.0, "high": 1.0},
-            {"dist": "normal", "mean": 0.5, "sd": 0.0},
-            {"dist": "triangular", "low": 0.2, "mode": 0.9, "high": 0.5},
-            {"dist": "gamma", "shape": 2.0},
-            {"dist": "fixed"},
-            {"mean": 0.5, "sd": 0.1},
-        ]))
-        _parent(data, path)[path[-1]] = broken
-    else:
-        raise ValueError(f"unknown mutation kind {kind!r}")
-    return data

@@ -1,0 +1,37 @@
+"""A probability estimated from replicates, with its Wilson 95 % interval."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["Z95", "Estimate", "wilson"]
+
+Z95 = 1.959963984540054
+"""The standard normal's 97.5 % quantile: two-sided 95 % intervals."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A probability with its Wilson 95 % interval, from `count` of `n` replicates."""
+
+    p: float
+    low: float
+    high: float
+    count: int
+    n: int
+
+    def as_dict(self) -> dict:
+        return {"p": self.p, "low": self.low, "high": self.high, "count": self.count}
+
+
+def wilson(count: int, n: int, z: float = Z95) -> Estimate:
+    """Wilson score interval for a binomial proportion (exact at the 0 and n edges)."""
+    if n <= 0:
+        return Estimate(math.nan, 0.0, 1.0, count, n)
+    p = count / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if count == 0 else max(0.0, centre - half)
+    high = 1.0 if count == n else min(1.0, centre + half)
+    return Estimate(p, low, high, count, n)

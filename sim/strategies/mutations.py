@@ -1,0 +1,151 @@
+"""Scenario dicts with one thing broken, for fuzzing the loader: `mutated_scenario_dicts`."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import strategies as st
+
+from .scenarios import _num, names, scenario_dicts
+
+__all__ = ["MUTATIONS", "mutated_scenario_dicts"]
+
+
+def _paths(node: Any, prefix: tuple = ()):
+    """Every (path, value) below `node`, paths as tuples of keys and indices."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return
+    for key, value in items:
+        yield prefix + (key,), value
+        yield from _paths(value, prefix + (key,))
+
+
+def _parent(data: dict, path: tuple):
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    return node
+
+
+_JUNK = st.one_of(
+    st.text(max_size=6),
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.none(),
+    st.booleans(),
+    st.sampled_from([-1.5, -1e-9, 1.0000001, 2, 1e9, -1e9, 10**30, math.inf, -math.inf, math.nan]),
+    st.floats(),
+    st.dictionaries(names(), st.integers(), max_size=2),
+    st.sampled_from(["2020-13-45", "yesterday", "", "{dist: beta}"]),
+)
+_BROKEN_DISTRIBUTIONS = [
+    {"dist": "beta", "mean": 0.5, "sd": 0.6},
+    {"dist": "beta", "mean": 1.0, "sd": 0.1},
+    {"dist": "uniform", "low": 0.7, "high": 0.3},
+    {"dist": "normal", "mean": 5.0, "sd": 0.1, "low": 0.0, "high": 1.0},
+    {"dist": "normal", "mean": 0.5, "sd": 0.0},
+    {"dist": "triangular", "low": 0.2, "mode": 0.9, "high": 0.5},
+    {"dist": "gamma", "shape": 2.0},
+    {"dist": "fixed"},
+    {"mean": 0.5, "sd": 0.1},
+]
+
+
+def _delete(draw, data: dict, kind: str) -> None:
+    path = draw(st.sampled_from([p for p, _ in _paths(data)]))
+    del _parent(data, path)[path[-1]]
+
+
+def _unknown_key(draw, data: dict, kind: str) -> None:
+    dict_paths = [()] + [p for p, v in _paths(data) if isinstance(v, dict)]
+    node = data
+    for key in draw(st.sampled_from(dict_paths)):
+        node = node[key]
+    key = draw(names())
+    node[key + "_unknown" if key in node else key] = draw(_JUNK)
+
+
+def _replace(draw, data: dict, kind: str) -> None:
+    path = draw(st.sampled_from([p for p, _ in _paths(data)]))
+    _parent(data, path)[path[-1]] = draw(_JUNK)
+
+
+def _unknown_name(draw, data: dict, kind: str) -> None:
+    """A reference to an agent (or issue) renamed to one that does not exist, or the agent's
+    (issue's) own key renamed so that the references break."""
+    agents = kind == "unknown_agent"
+    known = set(data["agents"] if agents else data["issues"])
+    field = "agent" if agents else "issue"
+    sites = [p for p, v in _paths(data) if isinstance(v, str) and v in known and (
+        p[-1] == field
+        or (agents and len(p) >= 2 and p[-2] in ("between", "parties"))
+        or (agents and p[-1] == "patron")
+        or (not agents and len(p) >= 2 and p[-2] == "issues"))]
+    base = "agents" if agents else "issues"
+    sites += [(base, name, None) for name in data[base]]
+    site = draw(st.sampled_from(sites))
+    new = draw(names()) + "_x"
+    while new in known:
+        new += "x"
+    if site[-1] is None:
+        table = data[site[0]]
+        table[new] = table.pop(site[1])
+    else:
+        _parent(data, site)[site[-1]] = new
+
+
+def _event_after_summit(draw, data: dict, kind: str) -> None:
+    date = data["summit"]["date"]
+    latest = date if isinstance(date, dt.date) else date["high"]
+    later = latest + dt.timedelta(days=draw(st.integers(1, 400)))
+    if data.get("events"):
+        data["events"][draw(st.integers(0, len(data["events"]) - 1))]["date"] = later
+    else:
+        data["events"] = [{"name": "late_event", "date": later, "source": "mutation"}]
+
+
+def _salience_sum(draw, data: dict, kind: str) -> None:
+    stances = data["agents"][draw(st.sampled_from(sorted(data["agents"])))]["issues"]
+    issue = draw(st.sampled_from(sorted(stances)))
+    stances[issue]["salience"] = draw(st.one_of(_num(0.0, 1.0), st.sampled_from([-0.1, 1.5])))
+
+
+def _distribution(draw, data: dict, kind: str) -> None:
+    dist_paths = [p for p, v in _paths(data) if isinstance(v, dict) and "dist" in v]
+    if not dist_paths:
+        dist_paths = [p for p, v in _paths(data) if isinstance(v, float)]
+    path = draw(st.sampled_from(dist_paths))
+    _parent(data, path)[path[-1]] = draw(st.sampled_from(_BROKEN_DISTRIBUTIONS))
+
+
+_MUTATE: dict[str, Callable[[Any, dict, str], None]] = {
+    "delete": _delete, "unknown_key": _unknown_key, "replace": _replace, "unknown_agent": _unknown_name,
+    "unknown_issue": _unknown_name, "event_after_summit": _event_after_summit, "salience_sum": _salience_sum,
+    "distribution": _distribution,
+}
+MUTATIONS = tuple(_MUTATE)
+"""The kinds of mutation `mutated_scenario_dicts` makes."""
+
+
+@st.composite
+def mutated_scenario_dicts(draw, kinds: tuple[str, ...] = MUTATIONS) -> dict:
+    """A valid scenario dict with one random mutation: a key deleted, an unknown key
+    added, a value replaced by junk (string, list, None, out-of-range or non-finite
+    number), a reference renamed to an unknown agent or issue, an event moved after
+    the summit, saliences that no longer sum to 1, a broken distribution. The result
+    may still be valid (deleting an optional key); loading it must either succeed or
+    raise `InputError`."""
+    unknown = [k for k in kinds if k not in _MUTATE]
+    if unknown:
+        raise ValueError(f"unknown mutation kind {unknown[0]!r}")
+    data = copy.deepcopy(draw(scenario_dicts(max_agents=3, max_issues=2, max_events=2, max_incidents=1)))
+    kind = draw(st.sampled_from(kinds))
+    _MUTATE[kind](draw, data, kind)
+    return data
