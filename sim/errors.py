@@ -6,10 +6,14 @@ problem of a file at once; the CLI prints one line per problem and exits 2.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["InputError", "Problem", "RunError", "SimError"]
+__all__ = ["InputError", "Problem", "RunError", "SimError", "map_all"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class SimError(Exception):
@@ -47,3 +51,17 @@ class InputError(SimError):
 
 class RunError(SimError):
     """A run failed for a reason that is not the input's fault (disk, interruption)."""
+
+
+def map_all(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`[func(x) for x in items]`, every item tried: the `InputError`s of all of them are
+    raised together, so that a user sees every bad file or option at once."""
+    results, problems = [], []
+    for item in items:
+        try:
+            results.append(func(item))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return results

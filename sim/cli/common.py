@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, map_all
 from ..reporting import fmt_p as fmt
 from ..yamlfile import load_yaml
 
@@ -252,15 +252,7 @@ def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
     """Load every (file, overrides) pair; report the problems of all of them at once."""
     from ..loading import load_scenario
 
-    scenarios, problems = [], []
-    for path, overrides in loads:
-        try:
-            scenarios.append(load_scenario(path, overrides=overrides or None))
-        except InputError as exc:
-            problems += exc.problems
-    if problems:
-        raise InputError(problems)
-    return scenarios
+    return map_all(lambda load: load_scenario(load[0], overrides=load[1] or None), loads)
 
 
 def claim_output(args: argparse.Namespace, command: str, default: Path):

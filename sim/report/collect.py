@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, map_all
 from .comments import SourceFile, read_source
 
 __all__ = ["KINDS", "Input", "Result", "collect", "read_result"]
@@ -61,33 +61,25 @@ class Result:
     @property
     def title(self) -> str | None:
         """The scenario's `title:` (else None), from the first input file that has one."""
-        for item in self.inputs:
-            data = item.parsed.data if item.parsed is not None else None
-            if isinstance(data, dict) and isinstance(data.get("title"), str):
-                return data["title"]
-        return None
+        return self._top_level("title")
 
     @property
     def source(self) -> str | None:
         """The scenario's top-level `source:`, the question's citation."""
+        return self._top_level("source")
+
+    def _top_level(self, key: str) -> str | None:
         for item in self.inputs:
             data = item.parsed.data if item.parsed is not None else None
-            if isinstance(data, dict) and isinstance(data.get("source"), str):
-                return data["source"]
+            if isinstance(data, dict) and isinstance(data.get(key), str):
+                return data[key]
         return None
 
 
 def collect(dirs: list[str | Path]) -> list[Result]:
     """Read every directory; report the problems of all of them at once. Sorted by kind
     (run first), keeping the given order within a kind."""
-    results, problems = [], []
-    for d in dirs:
-        try:
-            results.append(read_result(d))
-        except InputError as exc:
-            problems += exc.problems
-    if problems:
-        raise InputError(problems)
+    results = map_all(read_result, dirs)
     return sorted(results, key=lambda r: KINDS.index(r.kind))
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, map_all
 from ..loading import load_scenario
 from ..schema import Scenario, scenario_hash
 from ..validation import Strict, problems_from
@@ -241,14 +241,7 @@ def make_sweep(scenario: Path | None, vary: list[str], spec_file: Path | None, *
         if not vary:
             raise InputError(Problem("sweep", "", "nothing to vary: give --vary PATH=LO:HI[:N] "
                                      "(repeatable) or --spec FILE"))
-        factors, problems = [], []
-        for text in vary:
-            try:
-                factors.append(parse_vary(text))
-            except InputError as exc:
-                problems += exc.problems
-        if problems:
-            raise InputError(problems)
+        factors = map_all(parse_vary, vary)
         source, data = "command line", {"vary": factors}
         labels = [f"--vary {text}" for text in vary]
         origin.update({"vary": "--vary", **{f"vary.{k}": label for k, label in enumerate(labels)}})
