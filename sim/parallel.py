@@ -68,6 +68,9 @@ def ordered_map(job: Callable[[int], Any], n: int, workers: int = 1,
             yield job(i)
         return
     children = min(workers, n) - 1
+    for stream in (sys.stdout, sys.stderr):  # or a forked child would print the parent's buffer again
+        if stream is not None:
+            stream.flush()
     pool = ProcessPoolExecutor(children, mp_context=_context(), initializer=_install, initargs=(job,))
     try:
         yield from _ordered(pool, job, n, children, stop)
