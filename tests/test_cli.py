@@ -270,3 +270,20 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     reader.stdin.close()
     reader.wait()
     assert "Traceback" not in proc.stderr
+
+
+def test_workers_write_the_same_result_as_one_process(tmp_path, capsys):
+    """`--workers 2` writes the replicates `--workers 1` writes, bit for bit, and says how many ran it."""
+    one = run_json(capsys, "--seed", "4", "--runs", "40000", "--workers", "1", "--out", str(tmp_path / "one"))
+    two = run_json(capsys, "--seed", "4", "--runs", "40000", "--workers", "2", "--out", str(tmp_path / "two"))
+    assert (one["workers"], two["workers"]) == (1, 2) and one["classes"] == two["classes"]
+    a, b = read_columns(tmp_path / "one"), read_columns(tmp_path / "two")
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_bad_workers_is_an_input_error(tmp_path, capsys):
+    assert cli.main(["run", str(SMALL), "--runs", RUNS, "--workers", "0", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --workers: must be >= 1 (got 0)\n"
+    assert not (tmp_path / "r").exists()
