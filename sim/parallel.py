@@ -116,9 +116,11 @@ _JOB: Callable[[int], Any] | None = None
 
 
 def _install(job: Callable[[int], Any]) -> None:
-    """In a child: keep the job, leave Ctrl-C to the parent, and exit if the parent dies."""
+    """In a child: keep the job, leave Ctrl-C to the parent, die of SIGTERM (not run the
+    parent's handler, inherited through fork), and exit if the parent dies."""
     global _JOB
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _JOB = job
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="sim-orphan-watch").start()
 
