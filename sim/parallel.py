@@ -25,12 +25,12 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from .errors import RunError
 
 __all__ = ["MIN_BLOCKS_PER_WORKER", "default_workers", "ordered_map", "usable_cores"]
 
@@ -60,7 +60,8 @@ def ordered_map(job: Callable[[int], Any], n: int, workers: int = 1,
     """Yield `job(i)` for i in 0 .. n-1, in order, computed on `workers` processes (this
     one included). `job` must be picklable where children are spawned (not on Linux).
     With `stop` set, the map ends after the result it is handing over; what children
-    were computing is dropped. A child that dies raises `RunError`."""
+    were computing is dropped. If a child dies (killed, out of memory), a warning says so
+    and this process computes the rest alone: the results are the same."""
     if workers <= 1 or n <= 1:
         for i in range(n):
             if stop is not None and stop.is_set():
@@ -74,8 +75,6 @@ def ordered_map(job: Callable[[int], Any], n: int, workers: int = 1,
     pool = ProcessPoolExecutor(children, mp_context=_context(), initializer=_install, initargs=(job,))
     try:
         yield from _ordered(pool, job, n, children, stop)
-    except BrokenProcessPool:
-        raise RunError("a worker process died (out of memory?); the finished replicates are kept") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -90,11 +89,20 @@ def _ordered(pool: ProcessPoolExecutor, job: Callable[[int], Any], n: int, child
     while emitted < n:
         if stop is not None and stop.is_set():
             return
-        while len(running) < depth and claimed < n and len(ready) + len(running) < held + depth:
-            running[claimed] = pool.submit(_call, claimed)
-            claimed += 1
-        for i in [i for i, f in running.items() if f.done()]:
-            ready[i] = running.pop(i).result()
+        try:
+            while len(running) < depth and claimed < n and len(ready) + len(running) < held + depth:
+                running[claimed] = pool.submit(_call, claimed)
+                claimed += 1
+            for i in [i for i, f in running.items() if f.done()]:
+                ready[i] = running.pop(i).result()
+        except BrokenProcessPool:
+            warnings.warn("a worker process died (killed, or out of memory?): this process finishes the work "
+                          "alone, with the same results", RuntimeWarning, stacklevel=2)
+            for i in range(emitted, n):
+                if stop is not None and stop.is_set():
+                    return
+                yield ready.pop(i) if i in ready else job(i)
+            return
         if emitted in ready:
             yield ready.pop(emitted)
             emitted += 1

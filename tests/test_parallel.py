@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import sim.parallel
-from sim import InputError, RunError, load_scenario, run
+from sim import InputError, load_scenario, run
 from sim.attribution import explain, remove_events
 from sim.compare import compare
 from sim.parallel import MIN_BLOCKS_PER_WORKER, default_workers, ordered_map
@@ -137,9 +137,10 @@ def test_an_error_in_a_worker_reaches_the_caller():
         list(ordered_map(_fails_at_five, 10, workers=2))
 
 
-def test_a_worker_that_dies_is_a_run_error():
-    with pytest.raises(RunError, match="worker process died"):
-        list(ordered_map(_dies_in_a_child, 10, workers=2))
+def test_when_a_worker_dies_this_process_finishes_the_work():
+    """A child killed (here it exits at once) costs a warning, not the work: same results."""
+    with pytest.warns(RuntimeWarning, match="worker process died"):
+        assert list(ordered_map(_dies_in_a_child, 10, workers=2)) == list(range(10))
 
 
 # --- How many workers ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 
 from ..errors import InputError, RunError
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else EXIT_INPUT_ERROR
     try:
-        with _terminate_as_interrupt(), contextlib.ExitStack() as resources:
+        with _terminate_as_interrupt(), contextlib.ExitStack() as resources, warnings.catch_warnings():
+            warnings.showwarning = _show_warning
             args.resources = resources
             return _call(args)
     except KeyboardInterrupt:  # also a second one while the first's half-written files are removed
@@ -78,6 +80,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one `warning:` line on stderr, like sim's errors."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
 
 
 def _call(args: argparse.Namespace) -> int:
