@@ -26,6 +26,19 @@ STYLE = {"pooled": ("#762a83", "P"), "model": ("#2166ac", "o"), "calibrated": ("
 SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": "C"}
 
 
+def _label(summary: dict, name: str) -> str:
+    """The forecaster's name; the calibrated model's says how its posterior relates to the
+    cases: refitted without each (all fitted), fitted on other cases (none), or both."""
+    if name != "calibrated":
+        return LABELS.get(name, name)
+    kinds = {(case.get("calibration") or {}).get("posterior") for case in summary.get("cases", [])}
+    if kinds == {"all cases"}:
+        return "model, calibrated (posterior fitted on other cases)"
+    if "all cases" in kinds:
+        return "model, calibrated (leave-one-out where fitted)"
+    return LABELS[name]
+
+
 def plot_reliability(summary: dict, path: str | Path) -> None:
     """Observed frequency against mean forecast per bin, pooling every (case, class)
     probability (error bars: Wilson 95 %), for the subject and the base rate; the
@@ -42,7 +55,7 @@ def plot_reliability(summary: dict, path: str | Path) -> None:
             err = [obs - np.array([r["observed_low"] for r in rows]),
                    np.array([r["observed_high"] for r in rows]) - obs]
             ax.errorbar(x, obs, yerr=err, fmt=marker, color=colour, markersize=7, capsize=3, elinewidth=1,
-                        label=LABELS.get(name, name))
+                        label=_label(summary, name))
             for xi, oi, r in zip(x, obs, rows):
                 ax.annotate(f"n={r['n']}", (xi, oi), xytext=(-26, -11) if k else (6, 4), textcoords="offset points",
                             fontsize=7, color=colour)
@@ -126,13 +139,13 @@ def _score_table(summary: dict, order: list[str]):
         cell = (lambda s: f"{d[s]['mean']:+.3f} " + (f"[{d[s]['low']:+.3f}, {d[s]['high']:+.3f}]"
                                                      if d[s]["low"] is not None else "[no interval]")) \
             if d else (lambda s: "")
-        table.add_row(LABELS.get(name, name), f"{m['brier']:.3f}", f"{m['log']:.3f}", cell("brier"), cell("log"))
+        table.add_row(_label(summary, name), f"{m['brier']:.3f}", f"{m['log']:.3f}", cell("brier"), cell("log"))
     return table
 
 
 def _discrimination_line(summary: dict, name: str) -> str:
     d = summary["discrimination"][name]
-    return (f"{LABELS.get(name, name)}: mean P(substantive or better) {d['mean_positive']:.3f} for the "
+    return (f"{_label(summary, name)}: mean P(substantive or better) {d['mean_positive']:.3f} for the "
             f"{d['positive_cases']} substantive-or-better meetings, {d['mean_other']:.3f} for the other "
             f"{d['other_cases']}; difference {d['difference']:+.3f}")
 

@@ -220,7 +220,7 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
         biggest = max(((k, v) for k, v in work.breakdown.items() if not k.startswith("disk")), key=lambda kv: kv[1])
         source = "--max-memory" if max_memory is not None else "memory"
         problems.append(Problem(source, "", f"{what} would need about {format_size(work.memory)} of memory "
-                                f"(most of it {biggest[0]}: {format_size(biggest[1])}), more than the "
+                                f"(the largest part {biggest[0]}: {format_size(biggest[1])}), more than the "
                                 f"{format_size(memory_limit)} {'allowed' if max_memory is not None else 'available'}; "
                                 "lower --chunk-size, simplify the scenario, or raise --max-memory"))
     if work.disk:

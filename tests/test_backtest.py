@@ -336,3 +336,18 @@ def test_backtest_command_needs_cases(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("date,outcome\n2019-01-01,TALK_FEST\n")
     assert main(["backtest", str(tmp_path)]) == 2
     assert "no scenario with an `observed:` block" in capsys.readouterr().err
+
+
+def test_the_calibrated_label_says_how_the_posterior_relates_to_the_cases():
+    """Leave-one-out only where each case was fitted; cases the posterior never saw are
+    forecast from a posterior fitted on other cases, and the label says so."""
+    from sim.backtest_report import _label
+
+    def summary(*kinds):
+        return {"cases": [{"calibration": {"posterior": k}} for k in kinds]}
+
+    assert _label(summary("leave-one-out", "leave-one-out"), "calibrated") == "model, calibrated (leave-one-out)"
+    assert _label(summary("all cases", "all cases"), "calibrated") == \
+        "model, calibrated (posterior fitted on other cases)"
+    assert "where fitted" in _label(summary("all cases", "leave-one-out"), "calibrated")
+    assert _label(summary("all cases"), "base_rate") == "base rate (earlier meetings)"

@@ -287,3 +287,14 @@ def test_bad_workers_is_an_input_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == "error: --workers: must be >= 1 (got 0)\n"
     assert not (tmp_path / "r").exists()
+
+
+def test_every_command_that_loads_a_scenario_warns_of_fields_whose_meaning_changed(tmp_path, capsys):
+    """`dynamics.noise` set in a file: compare and explain say so too, not only run."""
+    text = (ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8")
+    scenario = tmp_path / "s" / "noisy.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text(text.replace("dynamics:\n", "dynamics:\n  noise: 0.05\n", 1), encoding="utf-8")
+    for command in (["compare", str(scenario), str(scenario)], ["explain", str(scenario)]):
+        assert cli.main([*command, "--runs", "1024", "--quiet", "--out", str(tmp_path / command[0])]) == 0
+        assert "warning: " in capsys.readouterr().err

@@ -99,7 +99,7 @@ def test_an_incident_rate_of_a_million_a_month_is_refused_in_a_second(tmp_path, 
     assert main(["run", str(write(tmp_path / "s.yaml", data)), "--out", str(tmp_path / "o")]) == 2
     assert time.perf_counter() - started < 5
     err = capsys.readouterr().err
-    assert "error: memory: this run would need about" in err and "GiB of memory (most of it incident arrivals" in err
+    assert "error: memory: this run would need about" in err and "GiB of memory (the largest part incident arrivals" in err
     assert not (tmp_path / "o").exists()
 
 
@@ -128,4 +128,4 @@ def test_check_resources_names_the_largest_part():
     with pytest.raises(InputError) as info:
         check_resources(e, what="this run", max_memory=1 << 20)
     (problem,) = info.value.problems
-    assert problem.source == "--max-memory" and "most of it process" in problem.message
+    assert problem.source == "--max-memory" and "the largest part process" in problem.message

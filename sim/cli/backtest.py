@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output,
-                     command, output_options, parse_overrides, stop_on_interrupt, write_and_show)
+                     command, output_options, parse_overrides, show_warnings, stop_on_interrupt, write_and_show)
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -40,6 +40,8 @@ def _history_inputs(args: argparse.Namespace):
     if problems:
         raise InputError(problems)
     cases = load_cases(args.directory, overrides or None)
+    for case in cases:
+        show_warnings(case.scenario, case.path)
     meetings = load_meetings(meetings_path) if meetings_path is not None else None
     return cases, meetings, meetings_path
 

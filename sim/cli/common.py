@@ -252,7 +252,10 @@ def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
     """Load every (file, overrides) pair; report the problems of all of them at once."""
     from ..loading import load_scenario
 
-    return map_all(lambda load: load_scenario(load[0], overrides=load[1] or None), loads)
+    scenarios = map_all(lambda load: load_scenario(load[0], overrides=load[1] or None), loads)
+    for (path, _), scenario in zip(loads, scenarios):
+        show_warnings(scenario, path)
+    return scenarios
 
 
 def claim_output(args: argparse.Namespace, command: str, default: Path):

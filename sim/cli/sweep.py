@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextProgress, arg, check_limits,
-                     command, output_options, parse_overrides, stop_on_interrupt)
+                     command, output_options, parse_overrides, show_warnings, stop_on_interrupt)
 
 
 @command(
@@ -48,6 +48,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise InputError(problems)
     sweep = make_sweep(args.scenario, args.vary, args.spec, design=args.design, points=args.points,
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
+    show_warnings(sweep.scenario, sweep.scenario_file)
     check_limits(args, _sweep_estimate(sweep, args.workers), "one point of this sweep on each worker")
     wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
     with PointProgress() if sys.stderr.isatty() else _TextPoints() as progress, stop_on_interrupt() as stop:

@@ -27,8 +27,10 @@ class Cancellation(Strict):
 
 
 class Bargaining(Strict):
-    """Constants of the acceptance rule (README, "The summit"). Defaults are the
-    centres of the priors in `scenarios/history/knobs.yaml`, before calibration."""
+    """Constants of the acceptance rule (README, "The summit"). The defaults are judgments
+    written with the rule, before any case was scored; they are not the centres of the
+    priors in `scenarios/history/knobs.yaml` (margin 0.1, loss aversion 2.25), and a
+    forecast that should carry the evidence uses the fitted posterior (`--calibration`)."""
 
     margin: Annotated[Param, within(0.0, 1.0)] = 0.03  # net gain over no deal a party needs to sign
     loss_aversion: Annotated[Param, within(1.0, 10.0)] = 2.0  # weight of a loss against a gain of the same size
