@@ -68,3 +68,16 @@ def test_explain_and_sweep_exit_zero_on_an_example(tmp_path):
     assert main(["sweep", str(EXAMPLES / "lausanne_2015.yaml"), "--runs", str(RUNS), "--quiet",
                  "--vary", "agents.supreme_leader.issues.enrichment.position=0.0:0.45:2",
                  "--out", str(tmp_path / "sweep")]) == 0
+
+
+def test_the_readme_walk_through_runs_as_printed():
+    """scenarios/tutorial/fisheries.yaml, the README's first file: valid, and the numbers the
+    README prints (100,000 replicates, seed 1) are the ones it gives."""
+    from sim import load_scenario, run
+
+    result = run(load_scenario(EXAMPLES.parent / "tutorial" / "fisheries.yaml"), workers=1)
+    assert result.runs == 100_000
+    assert [int(c) for c in result.counts] == EXPECTED_FISHERIES
+
+
+EXPECTED_FISHERIES = [0, 96628, 392, 2980]  # breakthrough, substantive, talk fest, collapse
