@@ -23,6 +23,7 @@ from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .parallel import default_workers, ordered_map
 from .randomness import BLOCK_SIZE, Blocks, blocks_for, make_root_entropy
 from .schema import Scenario
+from .schema.rules import MAX_RUNS
 from .state import KnobApplier, draw_state
 from .timeline import run_timeline
 
@@ -88,8 +89,10 @@ class _Job:
         self.starts = range(wanted.start, wanted.stop, blocks_per_chunk)
         self.stop_block = wanted.stop
 
-    def __len__(self) -> int:
-        return len(self.starts)
+    @property
+    def chunks(self) -> int:
+        """How many chunks (not `len`: a range of 10^20 blocks has no C-sized length)."""
+        return -(-(self.stop_block - self.starts.start) // self.starts.step)
 
     def __call__(self, i: int):
         first = self.starts[i]
@@ -171,7 +174,7 @@ def simulate_chunks(
     wanted = range(blocks_for(runs)) if block_range is None else block_range
     k_traj = 0 if trajectory is None else trajectory.shape[-1]
     job = _Job([model], entropy, runs, blocks_per_chunk, wanted, _Chunks(knobs, k_traj))
-    for chunk, traj in ordered_map(job, len(job), workers, stop):
+    for chunk, traj in ordered_map(job, job.chunks, workers, stop):
         if traj is not None:
             trajectory[..., chunk.start : chunk.start + traj.shape[-1]] = traj
         yield dataclasses.replace(chunk, model=model)
@@ -186,7 +189,7 @@ def simulate_joint(
     `knobs`: one knob setting per model, or None."""
     job = _Job(list(models), entropy, runs, blocks_per_chunk, range(blocks_for(runs)),
                _Joint(tuple(knobs or [None] * len(models))))
-    yield from ordered_map(job, len(job), workers, stop)
+    yield from ordered_map(job, job.chunks, workers, stop)
 
 
 def simulate_variants(
@@ -201,7 +204,7 @@ def simulate_variants(
     process). The state is drawn once and every variant runs on a copy, so the variants
     differ by their events alone."""
     job = _Job([model], entropy, runs, blocks_per_chunk, range(blocks_for(runs)), _Variants(variants, knobs))
-    for start, out in ordered_map(job, len(job), workers, stop):
+    for start, out in ordered_map(job, job.chunks, workers, stop):
         if tick is not None:
             tick(out.size)
         yield start, out
@@ -270,11 +273,11 @@ def resolve_settings(scenario: Scenario, runs: int | None, seed: int | None,
     `monte_carlo:` defaults; the chunk size rounded up to whole blocks."""
     mc = scenario.monte_carlo
     problems = [Problem(name, "", rule, value, True)
-                for name, value, least, rule in (("runs", runs, 1, "must be a whole number >= 1"),
+                for name, value, least, rule in (("runs", runs, 1, f"must be a whole number from 1 to {MAX_RUNS:,}"),
                                                  ("seed", seed, 0, "must be a whole number >= 0"),
                                                  ("chunk_size", chunk_size, 1, "must be a whole number >= 1"))
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                          or value < least)]
+                                          or value < least or (name == "runs" and value > MAX_RUNS))]
     if problems:
         raise InputError(problems)
     runs = mc.runs if runs is None else int(runs)

@@ -237,6 +237,7 @@ def test_missing_file_exits_2(tmp_path, capsys):
 
 @pytest.mark.parametrize("option, value, message", [
     ("--runs", "0", "error: --runs: must be >= 1 (got 0)"),
+    ("--runs", "100000000000000000000000", "error: --runs: must be at most 1,000,000,000 (got 100000000000000000000000)"),
     ("--seed", "-1", "error: --seed: must be >= 0 (got -1)"),
     ("--chunk-size", "0", "error: --chunk-size: must be >= 1 (got 0)"),
     ("--precision", "0.5", "error: --precision: must be in (0, 0.5) (got 0.5)"),

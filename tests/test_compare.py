@@ -399,6 +399,7 @@ def test_cli_compare_refuses_unpairable_scenarios(tmp_path, capsys):
     (["--set", "nonsense"], "must be PATH=VALUE"),
     (["--set-b", "agents.nobody.resolve=0.5"], "no such field"),
     (["--runs", "0"], "--runs: must be >= 1"),
+    (["--runs", "10" + "0" * 22], "--runs: must be at most 1,000,000,000"),  # once waited forever
 ])
 def test_cli_compare_bad_options_exit_2(tmp_path, capsys, argv, words):
     """Bad overrides and options are input errors: exit 2, no traceback, nothing written."""

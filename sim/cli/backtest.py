@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output,
-                     command, output_options, parse_overrides, show_warnings, stop_on_interrupt, write_and_show)
+                     command, output_options, parse_overrides, runs_rules, show_warnings, stop_on_interrupt,
+                     write_and_show)
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -23,7 +24,7 @@ def _history_inputs(args: argparse.Namespace):
     from ..backtest import load_cases, load_meetings
 
     overrides = parse_overrides(args.overrides)
-    rules = [("--runs", getattr(args, "runs", None), lambda v: v >= 1, "must be >= 1"),
+    rules = [*runs_rules(getattr(args, "runs", None)),
              ("--seed", getattr(args, "seed", None), lambda v: v >= 0, "must be >= 0"),
              ("--resamples", args.resamples, lambda v: v >= 100, "must be >= 100"),
              ("--workers", getattr(args, "workers", None), lambda v: v >= 1, "must be >= 1")]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, Problem, map_all
+from ..schema.rules import MAX_RUNS
 from ..reporting import fmt_p as fmt
 from ..yamlfile import load_yaml
 
@@ -152,10 +153,16 @@ def parse_overrides(texts: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def runs_rules(runs: int | None) -> tuple:
+    """The two rules on --runs, each with its own message: at least one, at most `MAX_RUNS`."""
+    return (("--runs", runs, lambda v: v >= 1, "must be >= 1"),
+            ("--runs", runs, lambda v: v < 1 or v <= MAX_RUNS, f"must be at most {MAX_RUNS:,}"))
+
+
 def check_monte_carlo_options(args: argparse.Namespace) -> None:
     """Every bad option value at once, as an `InputError`."""
     rules = (
-        ("--runs", args.runs, lambda v: v >= 1, "must be >= 1"),
+        *runs_rules(args.runs),
         ("--seed", args.seed, lambda v: v >= 0, "must be >= 0"),
         ("--chunk-size", args.chunk_size, lambda v: v >= 1, "must be >= 1"),
         ("--precision", getattr(args, "precision", None), lambda v: 0 < v < 0.5, "must be in (0, 0.5)"),

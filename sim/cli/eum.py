@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import EXIT_OK, arg, command, fmt
+from .common import EXIT_OK, arg, command, fmt, runs_rules
 
 VARIANT_NAMES = ("scholz", "paper")
 """`sim.eum.VARIANTS`, named here so that building the parser does not import the compiled
@@ -43,7 +43,7 @@ def cmd_eum(args: argparse.Namespace) -> int:
     rules = (
         ("--rounds", args.rounds, lambda v: v >= 1, "must be >= 1"),
         ("--q", args.q, lambda v: 0 <= v <= 1, "must be in [0, 1]"),
-        ("--runs", args.runs, lambda v: v >= 1, "must be >= 1"),
+        *runs_rules(args.runs),
         *((name, mc_options[name], lambda v: math.isfinite(v) and v >= 0, "must be a finite number >= 0")
           for name in ("--salience-sd", "--capability-sd", "--position-sd")),
         ("--seed", args.seed, lambda v: v >= 0, "must be >= 0"),

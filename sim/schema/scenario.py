@@ -18,7 +18,7 @@ from ..validation import RuleViolations, Strict
 from .outcome import Observed, Outcome
 from .params import Name, NonNegative, Param, Probability, Shift, Unit, within, support
 from .summit import Roles, Summit
-from .rules import rule_problems
+from .rules import MAX_RUNS, rule_problems
 
 __all__ = ["Agent", "Alliance", "Calendar", "Dynamics", "Effect", "Election", "Event", "Incident", "Issue",
            "MonteCarlo", "Relations", "Scenario", "Stance", "Trust", "scenario_hash"]
@@ -212,7 +212,7 @@ class Dynamics(Strict):
 
 
 class MonteCarlo(Strict):
-    runs: int = Field(default=100_000, ge=1, le=10**9)
+    runs: int = Field(default=100_000, ge=1, le=MAX_RUNS)
     seed: int | None = Field(default=None, ge=0)
     chunk_size: int = Field(default=8192, ge=1, le=10**7)
 

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import Field, ValidationError
 
 from ..errors import InputError, Problem, map_all
+from ..schema.rules import MAX_RUNS
 from ..loading import load_scenario
 from ..schema import Scenario, scenario_hash
 from ..validation import Strict, problems_from
@@ -46,7 +47,7 @@ class SweepSpec(Strict):
     scenario: str | None = None  # relative to the spec file
     design: Literal["grid", "lhs", "sobol", "morris"] = "grid"
     points: int | None = Field(default=None, ge=1, le=MAX_POINTS)  # lhs points; sobol N; morris trajectories
-    runs: int | None = Field(default=None, ge=1, le=10**9)  # replicates per point
+    runs: int | None = Field(default=None, ge=1, le=MAX_RUNS)  # replicates per point
     seed: int | None = Field(default=None, ge=0)
     renormalise: bool = False  # rescale an agent's other saliences when one of them is varied
     set: dict[str, Any] = {}  # fixed overrides of the base scenario, as --set
