@@ -78,12 +78,13 @@ FILES = ("posterior.json", "summary.json", "posterior.png", "reliability.png", "
 """What a calibration writes in its directory, beside the store of its points."""
 
 
-def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: int = 1, scheduler: str | None = None,
-                    fresh: bool = False, progress=None, source: str = "", force: bool = False,
-                    stop=None) -> Calibration:
+def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: int | None = None,
+                    scheduler: str | None = None, fresh: bool = False, progress=None, source: str = "",
+                    force: bool = False, stop=None) -> Calibration:
     """Tabulate every case at every grid point (resumably, in `out`, which must be new,
     empty or a calibration's), then the posterior. Setting `stop` (an event) ends the run
-    with the finished points kept."""
+    with the finished points kept. `workers` None: the cores, capped by the work
+    (`sweep.driver.run_points`)."""
     from .sweep.driver import FILES as STORE_FILES
     from .sweep.driver import run_points
 

@@ -32,11 +32,15 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 
-__all__ = ["MIN_BLOCKS_PER_WORKER", "default_workers", "ordered_map", "usable_cores"]
+__all__ = ["MIN_BLOCKS_PER_WORKER", "MIN_BLOCKS_PER_SPAWNED", "default_workers", "ordered_map", "usable_cores"]
 
 MIN_BLOCKS_PER_WORKER = 32
 """Blocks of replicates (about 0.25 s of the baseline on one core) below which another
 worker costs more than it saves: a 2,000-replicate run stays in one process."""
+MIN_BLOCKS_PER_SPAWNED = 256
+"""The same for a spawned worker (a sweep's or a calibration's): it imports sim and loads the
+compiled kernels before its first point, about a second here, so it needs about two
+seconds of work to pay for itself: a 10-point sweep of 10,000 replicates stays in one."""
 POLL_SECONDS = 0.05
 """How often a wait for a child's result looks at the stop event."""
 ORPHAN_POLL_SECONDS = 0.2
@@ -50,9 +54,10 @@ def usable_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def default_workers(blocks: int) -> int:
-    """Processes for a run of `blocks` blocks: the usable cores, capped by the work."""
-    return max(1, min(usable_cores(), blocks // MIN_BLOCKS_PER_WORKER))
+def default_workers(blocks: int, per_worker: int = MIN_BLOCKS_PER_WORKER) -> int:
+    """Processes for `blocks` blocks of work: the usable cores, capped so that each
+    has at least `per_worker` blocks."""
+    return max(1, min(usable_cores(), blocks // per_worker))
 
 
 def ordered_map(job: Callable[[int], Any], n: int, workers: int = 1,

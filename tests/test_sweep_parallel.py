@@ -71,6 +71,17 @@ def test_local_workers_give_the_sequential_results_bit_for_bit(sweep, sequential
     assert without_seconds(parallel.rows) == without_seconds(sequential.rows)
 
 
+def test_default_workers_follow_the_cores_and_the_work(sweep, sequential, tmp_path, monkeypatch):
+    """Without --workers a small sweep stays in this process; with enough work (here the
+    threshold lowered) it takes every usable core, and the numbers do not change."""
+    assert sequential.backend == "sequential" and sequential.workers == 1  # 12 points x 3 blocks
+    monkeypatch.setattr("sim.sweep.driver.MIN_BLOCKS_PER_SPAWNED", 3)
+    monkeypatch.setattr("sim.parallel.usable_cores", lambda: 2)
+    wide = run_sweep(sweep, out=tmp_path, plots=False)
+    assert wide.backend == "processes" and wide.workers == 2
+    assert without_seconds(wide.rows) == without_seconds(sequential.rows)
+
+
 def test_dask_gives_the_local_results_bit_for_bit(sweep, sequential, dask_cluster, tmp_path, capsys):
     """`--scheduler ADDRESS` on a LocalCluster commits the same numbers as the local run."""
     status = cli.main(["sweep", str(SMALL), *sum((["--vary", v] for v in VARY), []), "--runs", str(RUNS),

@@ -99,7 +99,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     arg("--knobs", type=Path, metavar="SPEC", required=True,
         help="the knob spec: each knob's dotted path, prior and grid (scenarios/history/knobs.yaml)"),
     *SCENARIO_OPTIONS,
-    arg("--workers", type=int, default=1, metavar="N", help="local worker processes (default: 1, this one)"),
+    arg("--workers", type=int, metavar="N",
+        help="local worker processes (default: the usable cores, capped so that each has 256 blocks of "
+             "1,024 replicates to run)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the finished points and start over"),
     arg("--write", type=Path, metavar="FILE",
@@ -143,13 +145,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None) -> None:
-    """Refuse before anything runs if one case would need more memory than allowed."""
+    """Refuse before anything runs if one case, on every worker at once, would need more
+    memory than allowed."""
     from ..limits import estimate
     from ..model import compile_model
     from ..montecarlo import resolve_settings
+    from ..parallel import usable_cores
     from ..randomness import BLOCK_SIZE
 
+    workers = getattr(args, "workers", None) or usable_cores()
     for case in cases:
         n, _, blocks = resolve_settings(case.scenario, runs, 0, None)
-        check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False),
-                     f"the case {case.path}")
+        check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False,
+                                    workers=workers), f"the case {case.path}")

@@ -28,19 +28,22 @@ from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS,
     *SCENARIO_OPTIONS,
     arg("--runs", type=int, metavar="R", help="replicates per point (default: the scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every point (default: the scenario's, else fresh)"),
-    arg("--workers", type=int, default=1, metavar="N", help="local worker processes (default: 1, this one)"),
+    arg("--workers", type=int, metavar="N",
+        help="local worker processes (default: the usable cores, capped so that each has 256 blocks of "
+             "1,024 replicates to run: a small sweep stays in this process)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the sweep's finished points and start over"),
     *output_options("results/<scenario>/sweep-<key>, <key> naming the sweep, so that rerunning the same "
                     "command resumes it"), *LIMIT_OPTIONS,
 )
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from ..parallel import usable_cores
     from ..sweep import make_sweep, run_sweep
     from ..sweep.report import PointProgress, print_sweep
 
     overrides = parse_overrides(args.overrides)
     rules = (("--workers", args.workers, lambda v: v >= 1, "must be >= 1"),
-             ("--scheduler", args.scheduler, lambda v: args.workers == 1, "runs on the cluster's workers: "
+             ("--scheduler", args.scheduler, lambda v: args.workers in (None, 1), "runs on the cluster's workers: "
               "drop --workers"))
     problems = [Problem(name, "", rule, value, True) for name, value, ok, rule in rules
                 if value is not None and not ok(value)]
@@ -49,7 +52,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = make_sweep(args.scenario, args.vary, args.spec, design=args.design, points=args.points,
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
     show_warnings(sweep.scenario, sweep.scenario_file)
-    check_limits(args, _sweep_estimate(sweep, args.workers), "one point of this sweep on each worker")
+    check_limits(args, _sweep_estimate(sweep, args.workers or usable_cores()), "one point of this sweep on each worker")
     wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
     with PointProgress() if sys.stderr.isatty() else _TextPoints() as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,

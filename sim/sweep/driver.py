@@ -22,6 +22,7 @@ from ..model import CLASSES
 from ..randomness import make_root_entropy, blocks_for
 from ..io import write_json_atomic
 from ..ownership import check_target, claim_in_place
+from ..parallel import MIN_BLOCKS_PER_SPAWNED, default_workers
 from .design import design_size, make_design
 from .execute import PieceResult, PointRun, make_backend, make_tasks, summarise_dispatch
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
@@ -84,7 +85,7 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
     return Path(root) / sweep.scenario.name / f"sweep-{sweep.key()}"
 
 
-def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int = 1, scheduler: str | None = None,
+def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = None, scheduler: str | None = None,
               fresh: bool = False, progress: Progress | None = None, plots: bool = True,
               force: bool = False, stop: threading.Event | None = None) -> SweepResult:
     """Run every point of `sweep` not yet in the store at `out`, committing each as it
@@ -136,7 +137,8 @@ class PointsRun:
 
 
 def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, points: dict[int, PointRun], *,
-               runs: int, entropy: int, workers: int = 1, scheduler: str | None = None, fresh: bool = False,
+               runs: int, entropy: int, workers: int | None = None, scheduler: str | None = None,
+               fresh: bool = False,
                progress: Progress | None = None, timing: dict | None = None, describe: dict | None = None,
                export: Path | None = None, command: str = "sweep", files: tuple[str, ...] = FILES,
                force: bool = False, stop: threading.Event | None = None) -> PointsRun:
@@ -145,7 +147,9 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
     sweeps, calibrations and backtests share. `points` maps a plan row to what it runs. A store
     of another identity at `out` is an input error; `fresh` starts over. Setting `stop` ends
     the run after the results in hand: the finished points are kept, the result is marked
-    `interrupted`. With `export`, the rows go to that CSV.
+    `interrupted`. With `export`, the rows go to that CSV. `workers` None: the usable cores,
+    capped by the pending work (`parallel.MIN_BLOCKS_PER_SPAWNED` blocks each); one where
+    a `scheduler` runs the points.
     The directory is claimed for `command` (`ownership.claim_in_place`), its manifest
     listing `files`, every name the command may write there."""
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0} if timing is None else timing
@@ -171,12 +175,14 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
     return PointsRun(rows, len(done), interrupted, where["backend"], where["workers"])
 
 
-def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers: int, scheduler: str | None,
+def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers: int | None, scheduler: str | None,
              progress: Progress | None, timing: dict[str, float], where: dict, stop: threading.Event | None) -> None:
     """Run the pending points, committing each the moment its last piece is in; fill in
     `timing` and `where` (the backend's name and workers) as it goes, so that an
     interrupted run reports what it did."""
     n_blocks = blocks_for(runs)
+    if workers is None:
+        workers = 1 if scheduler is not None else default_workers(len(pending) * n_blocks, MIN_BLOCKS_PER_SPAWNED)
     counts = {p: np.zeros(len(CLASSES), dtype=np.int64) for p in pending}
     seconds = dict.fromkeys(pending, 0.0)
     blocks_left = dict.fromkeys(pending, n_blocks)
