@@ -32,15 +32,16 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 
-__all__ = ["MIN_BLOCKS_PER_WORKER", "MIN_BLOCKS_PER_SPAWNED", "default_workers", "ordered_map", "usable_cores"]
+__all__ = ["MIN_BLOCKS_PER_SPAWNED", "MIN_BLOCKS_PER_WORKER", "default_workers", "flush_stdio", "forks_safely",
+           "ordered_map", "process_context", "usable_cores", "worker_setup"]
 
 MIN_BLOCKS_PER_WORKER = 32
 """Blocks of replicates (about 0.25 s of the baseline on one core) below which another
 worker costs more than it saves: a 2,000-replicate run stays in one process."""
 MIN_BLOCKS_PER_SPAWNED = 256
-"""The same for a spawned worker (a sweep's or a calibration's): it imports sim and loads the
-compiled kernels before its first point, about a second here, so it needs about two
-seconds of work to pay for itself: a 10-point sweep of 10,000 replicates stays in one."""
+"""The same for a spawned worker (where forking is not safe: not Linux, or other threads
+running): it imports sim and loads the compiled kernels before its first task, about a
+second here, so it needs about two seconds of work to pay for itself."""
 POLL_SECONDS = 0.05
 """How often a wait for a child's result looks at the stop event."""
 ORPHAN_POLL_SECONDS = 0.2
@@ -74,10 +75,8 @@ def ordered_map(job: Callable[[int], Any], n: int, workers: int = 1,
             yield job(i)
         return
     children = min(workers, n) - 1
-    for stream in (sys.stdout, sys.stderr):  # or a forked child would print the parent's buffer again
-        if stream is not None:
-            stream.flush()
-    pool = ProcessPoolExecutor(children, mp_context=_context(), initializer=_install, initargs=(job,))
+    flush_stdio()
+    pool = ProcessPoolExecutor(children, mp_context=process_context(), initializer=_install, initargs=(job,))
     try:
         yield from _ordered(pool, job, n, children, stop)
     finally:
@@ -118,24 +117,40 @@ def _ordered(pool: ProcessPoolExecutor, job: Callable[[int], Any], n: int, child
             wait(running.values(), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """fork where it is safe and fast (Linux, a single thread), else spawn."""
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+def forks_safely() -> bool:
+    """Whether new workers can be forked: Linux, and no thread but this one (a fork copies
+    only the calling thread, and with it any lock another thread held)."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def process_context() -> multiprocessing.context.BaseContext:
+    """fork where it is safe and fast (`forks_safely`), else spawn."""
+    return multiprocessing.get_context("fork" if forks_safely() else "spawn")
+
+
+def flush_stdio() -> None:
+    """Before a fork: or a forked child would print what the parent had buffered again."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
 
 
 _JOB: Callable[[int], Any] | None = None
 
 
-def _install(job: Callable[[int], Any]) -> None:
-    """In a child: keep the job, leave Ctrl-C to the parent, die of SIGTERM (not run the
-    parent's handler, inherited through fork), and exit if the parent dies."""
-    global _JOB
+def worker_setup() -> None:
+    """In a child: leave Ctrl-C to the parent, die of SIGTERM (not run the parent's
+    handler, inherited through fork), and exit if the parent dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _JOB = job
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="sim-orphan-watch").start()
+
+
+def _install(job: Callable[[int], Any]) -> None:
+    """In a child of `ordered_map`: `worker_setup`, and keep the job."""
+    global _JOB
+    worker_setup()
+    _JOB = job
 
 
 def _exit_with(parent: int) -> None:

@@ -93,7 +93,7 @@ def test_spawned_workers_give_the_same_result(baseline, monkeypatch):
     compile the model from the pickled scenario: still the same numbers."""
     import multiprocessing
 
-    monkeypatch.setattr(sim.parallel, "_context", lambda: multiprocessing.get_context("spawn"))
+    monkeypatch.setattr(sim.parallel, "process_context", lambda: multiprocessing.get_context("spawn"))
     one, chunks_one = collect(baseline, 1, runs=6000, seed=2, chunk_size=1024)
     two, chunks_two = collect(baseline, 2, runs=6000, seed=2, chunk_size=1024)
     np.testing.assert_array_equal(columns(chunks_one)["position"], columns(chunks_two)["position"])

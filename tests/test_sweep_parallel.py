@@ -4,6 +4,7 @@ numbers bit for bit, and a sweep killed with SIGKILL resumes with every point on
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -64,8 +65,11 @@ def dask_cluster():
         yield cluster
 
 
-def test_local_workers_give_the_sequential_results_bit_for_bit(sweep, sequential, tmp_path):
-    """--workers 2 (spawned processes) commits the same counts and estimates for every point."""
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_local_workers_give_the_sequential_results_bit_for_bit(sweep, sequential, tmp_path, monkeypatch, method):
+    """--workers 2 (forked where safe, else spawned) commits the same counts and estimates
+    for every point."""
+    monkeypatch.setattr("sim.sweep.execute.process_context", lambda: multiprocessing.get_context(method))
     parallel = run_sweep(sweep, out=tmp_path, workers=2, plots=False)
     assert parallel.backend == "processes" and parallel.workers == 2
     assert without_seconds(parallel.rows) == without_seconds(sequential.rows)
@@ -76,6 +80,7 @@ def test_default_workers_follow_the_cores_and_the_work(sweep, sequential, tmp_pa
     threshold lowered) it takes every usable core, and the numbers do not change."""
     assert sequential.backend == "sequential" and sequential.workers == 1  # 12 points x 3 blocks
     monkeypatch.setattr("sim.sweep.driver.MIN_BLOCKS_PER_SPAWNED", 3)
+    monkeypatch.setattr("sim.sweep.driver.MIN_BLOCKS_PER_WORKER", 3)
     monkeypatch.setattr("sim.parallel.usable_cores", lambda: 2)
     wide = run_sweep(sweep, out=tmp_path, plots=False)
     assert wide.backend == "processes" and wide.workers == 2

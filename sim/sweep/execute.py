@@ -12,9 +12,7 @@ that there are enough of them to keep every worker busy.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import socket
 import threading
 import time
@@ -28,6 +26,7 @@ import numpy as np
 from ..errors import InputError, Problem, RunError
 from ..model import CLASSES, compile_model
 from ..montecarlo import simulate_chunks
+from ..parallel import flush_stdio, process_context, worker_setup
 from ..randomness import blocks_for
 from ..schema import Scenario
 
@@ -173,7 +172,8 @@ class SequentialBackend:
 
 
 class ProcessBackend:
-    """Tasks over `workers` local processes (spawned, so safe wherever Python runs);
+    """Tasks over `workers` local processes (forked where that is safe, which costs
+    milliseconds; else spawned, which costs a second of imports: `sim.parallel`);
     results come back to this process, which alone writes the store."""
 
     name = "processes"
@@ -183,8 +183,8 @@ class ProcessBackend:
         self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> ProcessBackend:
-        context = multiprocessing.get_context("spawn")
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_ignore_sigint)
+        flush_stdio()
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=process_context(), initializer=worker_setup)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -254,7 +254,3 @@ def make_backend(workers: int, scheduler: str | None) -> SequentialBackend | Pro
         return ProcessBackend(workers)
     return SequentialBackend()
 
-
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which keeps what finished and stops."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

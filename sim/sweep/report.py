@@ -37,12 +37,13 @@ class PointProgress:
 
         self.bar = Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("time left"), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=True)
-        self.bar.start()
+                            console=Console(stderr=True), transient=True, auto_refresh=False)
+        self.bar.start()  # no refresh thread: workers can then be forked (`sim.parallel.forks_safely`)
         self.task = self.bar.add_task("sweep", total=total, completed=done)
 
     def advance(self, points: int) -> None:
         self.bar.advance(self.task, points)
+        self.bar.refresh()
 
 
 def print_sweep(result: SweepResult) -> None:
