@@ -13,7 +13,7 @@ import numpy as np
 
 from .model import CLASSES
 from .plots import DPI, subplots
-from .reporting import console
+from .reporting import console, fmt_p
 
 __all__ = ["plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
 
@@ -145,9 +145,10 @@ def _score_table(summary: dict, order: list[str]):
 
 def _discrimination_line(summary: dict, name: str) -> str:
     d = summary["discrimination"][name]
-    return (f"{_label(summary, name)}: mean P(substantive or better) {d['mean_positive']:.3f} for the "
-            f"{d['positive_cases']} substantive-or-better meetings, {d['mean_other']:.3f} for the other "
-            f"{d['other_cases']}; difference {d['difference']:+.3f}")
+    difference = "n/a (every case on one side)" if d["difference"] is None else f"{d['difference']:+.3f}"
+    return (f"{_label(summary, name)}: mean P(substantive or better) {fmt_p(d['mean_positive'])} for the "
+            f"{d['positive_cases']} substantive-or-better meetings, {fmt_p(d['mean_other'])} for the other "
+            f"{d['other_cases']}; difference {difference}")
 
 
 def print_backtest(summary: dict, out: Path) -> None:

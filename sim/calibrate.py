@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .backtest import Case, reference_forecasts, summarise_forecasts
-from .errors import InputError
+from .errors import InputError, Problem
 from .knobs import KnobFile, KnobSetting, make_grid, prior_weights, resolve_knob
 from .model import CLASSES, compile_model
 from .posterior import Posterior
@@ -60,16 +60,33 @@ def smoothed(counts: np.ndarray) -> np.ndarray:
 
 
 def check_knobs(cases: list[Case], spec: KnobFile) -> None:
-    """Every knob must name at least one per-replicate number in every case: all problems at once."""
+    """Every knob must name at least one per-replicate number in every case; no two knobs may
+    act on the same number (the later would silently undo the earlier); a `set` knob's grid
+    must lie within the bounds of every number it sets (they would be clipped, so the
+    posterior would be of values that never ran). All problems at once."""
     problems = []
     for case in cases:
         model = compile_model(case.scenario)
+        owner: dict[str, str] = {}
         for knob in spec.knobs:
             try:
-                resolve_knob(knob, case.scenario, model)
+                paths = resolve_knob(knob, case.scenario, model)
             except InputError as exc:
                 problems += [p.__class__(str(case.path), p.path, p.message, p.value, p.has_value)
                              for p in exc.problems]
+                continue
+            grid = knob.grid()
+            for path in paths:
+                if path in owner:
+                    problems.append(Problem(str(case.path), f"knobs.{knob.name}.path",
+                                            f"acts on {path}, as the knob {owner[path]} does", knob.path, True))
+                owner.setdefault(path, knob.name)
+                low, high = model.params[path].low, model.params[path].high
+                if knob.kind == "set" and (grid.min() < low or grid.max() > high):
+                    problems.append(Problem(str(case.path), f"knobs.{knob.name}",
+                                            f"sets {path}, which must be in [{low:g}, {high:g}], to values "
+                                            f"from {grid.min():g} to {grid.max():g}",
+                                            [float(grid.min()), float(grid.max())], True))
     if problems:
         raise InputError(problems)
 

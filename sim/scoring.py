@@ -72,13 +72,14 @@ def bootstrap_difference(a: np.ndarray, b: np.ndarray, seed: int = BOOTSTRAP_SEE
 
 def discrimination(p: np.ndarray, observed: np.ndarray) -> dict:
     """Mean forecast P(substantive or better) of the cases that were substantive or better,
-    of the others, and the difference: does the forecast tell them apart?"""
+    of the others, and the difference: does the forecast tell them apart? A mean over no
+    case, and so the difference, is None (every case on one side: nothing to tell apart)."""
     sob = np.asarray(p)[:, list(SUBSTANTIVE_OR_BETTER)].sum(axis=1)
     hit = np.isin(observed, SUBSTANTIVE_OR_BETTER)
-    pos = float(sob[hit].mean()) if hit.any() else math.nan
-    neg = float(sob[~hit].mean()) if (~hit).any() else math.nan
+    pos = float(sob[hit].mean()) if hit.any() else None
+    neg = float(sob[~hit].mean()) if (~hit).any() else None
     return {"positive_cases": int(hit.sum()), "other_cases": int((~hit).sum()), "mean_positive": pos,
-            "mean_other": neg, "difference": pos - neg}
+            "mean_other": neg, "difference": None if pos is None or neg is None else pos - neg}
 
 
 def pool_out_of_sample(model: np.ndarray, base: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

@@ -142,7 +142,10 @@ _Loader.add_constructor(_TIMESTAMP, _Loader.construct_yaml_timestamp)
 def load_yaml(text: str, source: str) -> Any:
     """The data of YAML `text`; any problem is an `InputError` naming `source`, the
     line and, where known, the dotted path. An empty document is None."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters (a NUL) here
+    except yaml.YAMLError as exc:
+        raise InputError(_problem(source, exc, "")) from None
     try:
         try:
             node = loader.get_single_node()
@@ -183,6 +186,9 @@ def read_yaml_file(path: str | Path, source: str | None = None) -> Any:
 
 
 def _problem(source: str, exc: yaml.YAMLError, path: str) -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+        return Problem(source, path, f"invalid YAML: the control character U+{exc.character:04X} "
+                                     f"(character {exc.position + 1}) is not allowed in YAML text")
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc)

@@ -351,3 +351,11 @@ def test_the_calibrated_label_says_how_the_posterior_relates_to_the_cases():
         "model, calibrated (posterior fitted on other cases)"
     assert "where fitted" in _label(summary("all cases", "leave-one-out"), "calibrated")
     assert _label(summary("all cases"), "base_rate") == "base rate (earlier meetings)"
+
+
+def test_discrimination_of_cases_all_on_one_side_is_none_and_the_summary_is_json(tmp_path, capsys):
+    """Every case substantive or better: nothing to tell apart, so no difference (not NaN,
+    which JSON cannot hold: the summary was once never written)."""
+    d = discrimination(np.full((3, 4), 0.25), np.array([0, 1, 1]))
+    assert d["mean_other"] is None and d["difference"] is None and d["mean_positive"] == 0.5
+    json.dumps(d, allow_nan=False)

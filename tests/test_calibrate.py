@@ -317,3 +317,19 @@ def test_a_calibration_stopped_midway_keeps_its_points_and_resumes(tmp_path, mon
     resumed = run_calibration(cases, spec, tmp_path / "cal")
     assert resumed.complete
     assert np.array_equal(resumed.counts, run_calibration(cases, spec, tmp_path / "fresh").counts)
+
+
+def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs():
+    """A `set` knob whose grid leaves the field's bounds would run clipped values and report a
+    posterior over values that never ran; two knobs on one number: the later undoes the earlier."""
+    from sim.calibrate import check_knobs
+
+    cases = load_cases(CASES)
+    wide = KnobSpec(name="m", path="summit.bargaining.margin", prior={"dist": "uniform", "low": 0.0, "high": 5.0},
+                    levels=3)
+    with pytest.raises(InputError, match=r"knobs.m: sets summit.bargaining.margin, which must be in \[0, 1\]"):
+        check_knobs(cases, KnobFile(knobs=[wide], runs=64))
+    twice = [KnobSpec(name=n, path="summit.bargaining.margin", prior=UNIFORM, levels=2) for n in ("a", "b")]
+    with pytest.raises(InputError, match="knobs.b.path: acts on summit.bargaining.margin, as the knob a does"):
+        check_knobs(cases, KnobFile(knobs=twice, runs=64))
+    check_knobs(cases, KnobFile(knobs=twice[:1], runs=64))

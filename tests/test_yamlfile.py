@@ -128,3 +128,12 @@ def test_exponent_numbers_are_numbers_in_a_scenario():
     text = SMALL.read_text().replace("runs: 4000", "runs: 1e4") + "dynamics: {noise: 1e-3}\n"
     scenario = parse_scenario(text)
     assert scenario.monte_carlo.runs == 10_000 and scenario.dynamics.noise == 0.001
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b"])
+def test_a_control_character_is_an_input_error_not_a_reader_traceback(tmp_path, capsys, char):
+    path = tmp_path / "nul.yaml"
+    path.write_text(f"name: x{char}\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: invalid YAML: the control character U+{ord(char):04X}") and "Traceback" not in err

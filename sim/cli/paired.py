@@ -100,7 +100,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if overrides:
         summary["overrides"] = args.overrides
     plots = {"explain.png": plot_explanation}
-    if args.shapley:
+    if summary.get("shapley") is not None:  # an interrupted run stops before the Shapley values
         plots["shapley.png"] = plot_shapley
     status = write_and_show(args, out, summary, plots, print_explanation)
     return _interrupted(summary, out) if summary["interrupted"] else status
