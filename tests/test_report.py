@@ -365,3 +365,11 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=20000)
     args = parser.parse_args()
     print(screenshot_baseline(args.screenshot, args.runs))
+
+
+def test_a_directory_named_twice_is_shown_once(results, tmp_path):
+    once, twice = tmp_path / "once.html", tmp_path / "twice.html"
+    assert main(["report", str(results["run"]), "--out", str(once), "--quiet"]) == 0
+    assert main(["report", str(results["run"]), str(results["run"]) + "/", "--out", str(twice), "--quiet"]) == 0
+    count = lambda p: p.read_text(encoding="utf-8").count("<section")  # noqa: E731
+    assert count(twice) == count(once) > 0

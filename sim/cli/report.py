@@ -23,7 +23,11 @@ from .common import EXIT_OK, arg, command
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report import make_report
 
-    page = make_report(args.dirs, args.out, force=args.force)
+    firsts: dict[Path, Path] = {}
+    for d in args.dirs:  # a directory named twice (or by two paths) is shown once, where first named
+        firsts.setdefault(d.resolve(), d)
+    dirs = list(firsts.values())
+    page = make_report(dirs, args.out, force=args.force)
     if args.json:
         print(json.dumps({"report": str(page)}))
     elif not args.quiet:
