@@ -22,10 +22,11 @@ def _main() -> int:
 
 
 status = _main()
-# Everything is written and said: a Ctrl-C while Python shuts down (joining worker
-# processes, atexit handlers) has nothing left to stop, and would otherwise kill the
-# interpreter with SIGINT, silently, turning a finished run's status 0 into a signal.
+# Everything is written and said: a Ctrl-C or SIGTERM while Python shuts down (joining
+# worker processes, atexit handlers) has nothing left to stop, and would otherwise kill
+# the interpreter, silently, turning a finished command's status into a signal.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
 if status == 130:
     # A Ctrl-C that landed inside an exec() of generated source (dataclasses, numba) leaves
     # CPython's "unhandled KeyboardInterrupt" flag set although sim handled it, and the
