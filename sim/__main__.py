@@ -16,6 +16,13 @@ def _main() -> int:
         from .cli import main
 
         return main()
+    except ModuleNotFoundError as exc:  # run from a checkout without its dependencies (imports are lazy)
+        if exc.name is None or exc.name.split(".")[0] == "sim":
+            raise
+        print(f"error: sim needs the package {exc.name.split('.')[0]!r}, which this Python "
+              f"({sys.executable}) does not have: install sim with its dependencies, "
+              "`pip install .` in the checkout (README, first command)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -55,9 +55,11 @@ def usable_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def default_workers(blocks: int, per_worker: int = MIN_BLOCKS_PER_WORKER) -> int:
-    """Processes for `blocks` blocks of work: the usable cores, capped so that each
-    has at least `per_worker` blocks."""
+def default_workers(blocks: int) -> int:
+    """Processes for `blocks` blocks of work: the usable cores, capped so that each has at
+    least `MIN_BLOCKS_PER_WORKER` blocks (`MIN_BLOCKS_PER_SPAWNED` where workers must be
+    spawned rather than forked)."""
+    per_worker = MIN_BLOCKS_PER_WORKER if forks_safely() else MIN_BLOCKS_PER_SPAWNED
     return max(1, min(usable_cores(), blocks // per_worker))
 
 

@@ -299,3 +299,16 @@ def test_every_command_that_loads_a_scenario_warns_of_fields_whose_meaning_chang
     for command in (["compare", str(scenario), str(scenario)], ["explain", str(scenario)]):
         assert cli.main([*command, "--runs", "1024", "--quiet", "--out", str(tmp_path / command[0])]) == 0
         assert "warning: " in capsys.readouterr().err
+
+
+def test_a_missing_dependency_is_one_line_saying_how_to_install(tmp_path):
+    """`python -m sim` from a checkout whose Python lacks a dependency (simpy here): no traceback."""
+    import subprocess
+    import sys
+
+    code = ("import sys, runpy; sys.modules['simpy'] = None; sys.argv = ['sim', 'run', sys.argv[1], '--runs', '1024']; "
+            "runpy.run_module('sim', run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code, str(SMALL)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: sim needs the package 'simpy'") and "pip install ." in proc.stderr

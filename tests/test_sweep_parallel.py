@@ -79,8 +79,8 @@ def test_default_workers_follow_the_cores_and_the_work(sweep, sequential, tmp_pa
     """Without --workers a small sweep stays in this process; with enough work (here the
     threshold lowered) it takes every usable core, and the numbers do not change."""
     assert sequential.backend == "sequential" and sequential.workers == 1  # 12 points x 3 blocks
-    monkeypatch.setattr("sim.sweep.driver.MIN_BLOCKS_PER_SPAWNED", 3)
-    monkeypatch.setattr("sim.sweep.driver.MIN_BLOCKS_PER_WORKER", 3)
+    monkeypatch.setattr("sim.parallel.MIN_BLOCKS_PER_SPAWNED", 3)
+    monkeypatch.setattr("sim.parallel.MIN_BLOCKS_PER_WORKER", 3)
     monkeypatch.setattr("sim.parallel.usable_cores", lambda: 2)
     wide = run_sweep(sweep, out=tmp_path, plots=False)
     assert wide.backend == "processes" and wide.workers == 2

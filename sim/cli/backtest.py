@@ -100,8 +100,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         help="the knob spec: each knob's dotted path, prior and grid (scenarios/history/knobs.yaml)"),
     *SCENARIO_OPTIONS,
     arg("--workers", type=int, metavar="N",
-        help="local worker processes (default: the usable cores, capped so that each has 256 blocks of "
-             "1,024 replicates to run)"),
+        help="local worker processes (default: the usable cores, capped so that each has 32 blocks of "
+             "1,024 replicates to run, 256 where processes are spawned rather than forked)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the finished points and start over"),
     arg("--write", type=Path, metavar="FILE",

@@ -29,8 +29,8 @@ from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS,
     arg("--runs", type=int, metavar="R", help="replicates per point (default: the scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every point (default: the scenario's, else fresh)"),
     arg("--workers", type=int, metavar="N",
-        help="local worker processes (default: the usable cores, capped so that each has 256 blocks of "
-             "1,024 replicates to run: a small sweep stays in this process)"),
+        help="local worker processes (default: the usable cores, capped so that each has 32 blocks of "
+             "1,024 replicates to run, 256 where processes are spawned rather than forked)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the sweep's finished points and start over"),
     *output_options("results/<scenario>/sweep-<key>, <key> naming the sweep, so that rerunning the same "

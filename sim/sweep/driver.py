@@ -22,7 +22,7 @@ from ..model import CLASSES
 from ..randomness import make_root_entropy, blocks_for
 from ..io import write_json_atomic
 from ..ownership import check_target, claim_in_place
-from ..parallel import MIN_BLOCKS_PER_SPAWNED, MIN_BLOCKS_PER_WORKER, default_workers, forks_safely
+from ..parallel import default_workers
 from .design import design_size, make_design
 from .execute import PieceResult, PointRun, make_backend, make_tasks, summarise_dispatch
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
@@ -148,9 +148,8 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
     of another identity at `out` is an input error; `fresh` starts over. Setting `stop` ends
     the run after the results in hand: the finished points are kept, the result is marked
     `interrupted`. With `export`, the rows go to that CSV. `workers` None: the usable cores,
-    capped by the pending work (`parallel.MIN_BLOCKS_PER_WORKER` blocks each where workers
-    are forked, `MIN_BLOCKS_PER_SPAWNED` where they are spawned); one where a `scheduler`
-    runs the points.
+    capped by the pending work (`parallel.default_workers`); one where a `scheduler` runs
+    the points.
     The directory is claimed for `command` (`ownership.claim_in_place`), its manifest
     listing `files`, every name the command may write there."""
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0} if timing is None else timing
@@ -183,8 +182,7 @@ def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers:
     interrupted run reports what it did."""
     n_blocks = blocks_for(runs)
     if workers is None:
-        per_worker = MIN_BLOCKS_PER_WORKER if forks_safely() else MIN_BLOCKS_PER_SPAWNED
-        workers = 1 if scheduler is not None else default_workers(len(pending) * n_blocks, per_worker)
+        workers = 1 if scheduler is not None else default_workers(len(pending) * n_blocks)
     counts = {p: np.zeros(len(CLASSES), dtype=np.int64) for p in pending}
     seconds = dict.fromkeys(pending, 0.0)
     blocks_left = dict.fromkeys(pending, n_blocks)
