@@ -47,11 +47,12 @@ class Canon:
 
 
 def make_canon(s: Scenario) -> Canon:
+    inert = frozenset(a for a in s.agents if _is_inert_agent(s, a))
     issue_sig = {i: _digest(_issue_role(s, i)) for i in s.issues}
-    agent_sig = {a: _digest(_agent_role(s, a, issue_sig, None)) for a in s.agents}
-    agent_sig = {a: _digest(_agent_role(s, a, issue_sig, agent_sig)) for a in s.agents}
-    issue_order, issue_labels = _rank(issue_sig, {i: _issue_numbers(s, i, agent_sig) for i in s.issues})
-    agent_order, agent_labels = _rank(agent_sig, {a: _agent_numbers(s, a, issue_sig) for a in s.agents})
+    agent_sig = {a: _digest(_agent_role(s, a, issue_sig, None, inert)) for a in s.agents}
+    agent_sig = {a: _digest(_agent_role(s, a, issue_sig, agent_sig, inert)) for a in s.agents}
+    issue_order, issue_labels = _rank(issue_sig, {i: _issue_numbers(s, i, agent_sig, inert) for i in s.issues})
+    agent_order, agent_labels = _rank(agent_sig, {a: _agent_numbers(s, a, issue_sig, inert) for a in s.agents})
     return Canon(agent_order, issue_order, agent_labels, issue_labels)
 
 
@@ -91,7 +92,22 @@ def _issue_role(s: Scenario, issue: str) -> list:
     return ["issue", sorted(spec.anchors.values()), spec.status_quo, inert]
 
 
-def _agent_role(s: Scenario, agent: str, issue_sig: dict[str, str], first: dict[str, str] | None) -> list:
+def _is_inert_agent(s: Scenario, agent: str) -> bool:
+    """An agent no other entity can feel: capability 0 (nobody's position moves toward it), not
+    at the summit in any role, in no alliance, named by no event, incident or rubric condition.
+    Its stances and trusts are left out of the other entities' ranks, so adding it moves nobody's
+    random numbers."""
+    summit, roles = s.summit, s.roles
+    signed = any(agent in getattr(c, "signed", ())
+                 for cls in ("breakthrough", "substantive") for _, c in condition_leaves(getattr(s.outcome, cls), cls))
+    return (_is_zero(s.agents[agent].capability) and agent not in summit.parties and agent not in roles.veto
+            and not any(m.agent == agent for m in roles.mediators)
+            and not any(agent in (al.agent, al.patron) for al in s.relations.alliances)
+            and not _streams_naming(s, agent=agent) and not signed)
+
+
+def _agent_role(s: Scenario, agent: str, issue_sig: dict[str, str], first: dict[str, str] | None,
+                inert: frozenset[str]) -> list:
     """The agent's role; with `first` (the first round's signatures) also its partners' roles."""
     summit, roles = s.summit, s.roles
     other = (lambda name: first[name]) if first is not None else (lambda name: "")
@@ -101,20 +117,21 @@ def _agent_role(s: Scenario, agent: str, issue_sig: dict[str, str], first: dict[
     patrons = sorted((sorted(issue_sig[i] for i in al.issues), other(al.agent))
                      for al in s.relations.alliances if al.patron == agent)
     trusted = sorted(other(b) for entry in s.relations.trust_entries() for pair in entry.pairs()
-                     if agent in pair for b in pair if b != agent)
+                     if agent in pair for b in pair if b != agent and b not in inert)
     return ["agent", party, party and agent in (summit.required or summit.parties), agent in roles.veto,
             any(m.agent == agent for m in roles.mediators), _is_zero(s.agents[agent].capability), clients, patrons,
             trusted]
 
 
-def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str]) -> str:
+def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: frozenset[str]) -> str:
     """Everything else about the agent, without names: its ranking key within its role."""
     data = s.agents[agent].model_dump(mode="json", exclude={"description"})
     data["issues"] = sorted((issue_sig[i], json.dumps(stance, sort_keys=True)) for i, stance in data["issues"].items())
     data["mediator"] = [m.model_dump(mode="json", exclude={"agent"}) for m in s.roles.mediators if m.agent == agent]
     data["weight"] = s.summit.weights.get(agent, 1.0)
     data["trust"] = sorted(json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True)
-                           for entry in s.relations.trust_entries() if agent in entry.between)
+                           for entry in s.relations.trust_entries()
+                           if any(agent in pair and not inert.intersection(pair) for pair in entry.pairs()))
     data["signed"] = sorted(cls for cls in ("breakthrough", "substantive")
                             for _, c in condition_leaves(getattr(s.outcome, cls), cls)
                             if agent in getattr(c, "signed", ()))
@@ -122,10 +139,10 @@ def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str]) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def _issue_numbers(s: Scenario, issue: str, agent_sig: dict[str, str]) -> str:
+def _issue_numbers(s: Scenario, issue: str, agent_sig: dict[str, str], inert: frozenset[str]) -> str:
     """Everything else about the issue, without names: its ranking key within its role."""
     stances = sorted((agent_sig[a], json.dumps(spec.issues[issue].model_dump(mode="json"), sort_keys=True))
-                     for a, spec in s.agents.items() if issue in spec.issues)
+                     for a, spec in s.agents.items() if issue in spec.issues and a not in inert)
     rubric = sorted(json.dumps([cls, path.split(".", 1)[-1], list(c.bounds())])
                     for cls in ("breakthrough", "substantive")
                     for path, c in condition_leaves(getattr(s.outcome, cls), cls)

@@ -130,15 +130,42 @@ def test_an_issue_nobody_cares_about_changes_nothing(data, level, anchors):
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario_dicts(max_events=2, max_incidents=1), st.data())
 def test_an_agent_with_no_weight_changes_nothing(data, draw):
-    """A new agent with capability 0 and no role or alliance: the same outcomes. (Beside agents
-    that all have capability 0 it fails: a known bug, pinned by the strict xfail below.)"""
+    """A new agent with capability 0 and no role or alliance (it may trust someone): the same outcomes."""
     data = _plain(data)
-    assume(any(a["capability"] != 0 for a in data["agents"].values()))
     null = copy.deepcopy(data)
     null["agents"]["zz_null"] = {
         "capability": 0.0, "resolve": draw.draw(st.floats(0.0, 1.0)),
         "issues": {i: {"position": draw.draw(st.floats(0.0, 1.0)), "salience": 1.0 if k == 0 else 0.0}
                    for k, i in enumerate(data["issues"])}}
+    if draw.draw(st.booleans()):
+        trust = null["relations"]["trust"]
+        entries = trust if isinstance(trust, list) else [trust]
+        friend = draw.draw(st.sampled_from(sorted(data["agents"])))
+        null["relations"]["trust"] = [*entries, {"between": [friend, "zz_null"], "initial": draw.draw(st.floats(0, 1))}]
+    assert np.array_equal(_outcomes(data), _outcomes(null))
+
+
+def test_a_null_agent_beside_agents_of_no_weight_changes_nothing():
+    """Found by the property above in CI: with every capability 0, the null agent's stances took
+    part in ranking two issues of the same role, so the issues swapped random streams."""
+    start = dt.date(1950, 1, 1)
+    issues = {"a": {"anchors": {"a": 0.5, "a_1": 0.0}, "status_quo": 0.5},
+              "a_1": {"anchors": {"a": 0.5, "a_1": 0.0}, "status_quo": 0.5}}
+    stance = lambda xa, sa, xb, sb: {"a": {"position": xa, "salience": sa}, "a_1": {"position": xb, "salience": sb}}  # noqa: E731
+    agents = {"a": stance(0.0, 0.0, 0.0, 1.0), "a_1": stance(0.0, 1.0, 0.0, 0.0), "a_2": stance(0.25, 1.0, 1.0, 0.0)}
+    data = {"name": "a", "calendar": {"start": start, "vantage": start}, "issues": issues,
+            "agents": {k: {"capability": 0.0, "resolve": 0.0, "issues": v} for k, v in agents.items()},
+            "relations": {"trust": [{"between": list(p), "initial": 0.0}
+                                    for p in (("a", "a_1"), ("a", "a_2"), ("a_1", "a_2"))]},
+            "summit": {"parties": ["a", "a_1", "a_2"], "date": dt.date(1950, 1, 2),
+                       "cancellation": {"base_probability": 0.0, "trust_below": 0.0},
+                       "bargaining": {"margin": {"dist": "uniform", "low": 0.0, "high": 0.3}, "loss_aversion": 1.0,
+                                      "credibility": 0.0}},
+            "outcome": {"breakthrough": [{"issue": "a", "at_least": 0.0}], "substantive": [{"issue": "a", "at_least": 0.0}]},
+            "monte_carlo": {"runs": 1, "seed": 0, "chunk_size": 1}}
+    data = _plain(data)
+    null = copy.deepcopy(data)
+    null["agents"]["zz_null"] = {"capability": 0.0, "resolve": 0.0, "issues": stance(0.0, 1.0, 0.0, 0.0)}
     assert np.array_equal(_outcomes(data), _outcomes(null))
 
 
@@ -302,28 +329,3 @@ def test_a_pliable_party_also_follows_bad_news_further():
     quiet["agents"]["north"]["resolve"] = base.agents["north"].resolve.model_dump()
     diff, se = _deal_difference(scenario_of(quiet), scenario_of(data))
     assert diff >= -3 * se  # without the bad news, lowering resolve does not lower P(deal)
-
-
-@pytest.mark.xfail(strict=True, reason="known bug, found by the property above in CI on 2026-12-06: with every "
-                   "capability 0, adding a null agent moves 230 of 2,048 replicates (class totals barely change: "
-                   "a random-stream or tie-break alignment, not yet traced); see the closing note")
-def test_a_null_agent_beside_agents_of_no_weight_changes_nothing():
-    start = dt.date(1950, 1, 1)
-    issues = {"a": {"anchors": {"a": 0.5, "a_1": 0.0}, "status_quo": 0.5},
-              "a_1": {"anchors": {"a": 0.5, "a_1": 0.0}, "status_quo": 0.5}}
-    stance = lambda xa, sa, xb, sb: {"a": {"position": xa, "salience": sa}, "a_1": {"position": xb, "salience": sb}}  # noqa: E731
-    agents = {"a": stance(0.0, 0.0, 0.0, 1.0), "a_1": stance(0.0, 1.0, 0.0, 0.0), "a_2": stance(0.25, 1.0, 1.0, 0.0)}
-    data = {"name": "a", "calendar": {"start": start, "vantage": start}, "issues": issues,
-            "agents": {k: {"capability": 0.0, "resolve": 0.0, "issues": v} for k, v in agents.items()},
-            "relations": {"trust": [{"between": list(p), "initial": 0.0}
-                                    for p in (("a", "a_1"), ("a", "a_2"), ("a_1", "a_2"))]},
-            "summit": {"parties": ["a", "a_1", "a_2"], "date": dt.date(1950, 1, 2),
-                       "cancellation": {"base_probability": 0.0, "trust_below": 0.0},
-                       "bargaining": {"margin": {"dist": "uniform", "low": 0.0, "high": 0.3}, "loss_aversion": 1.0,
-                                      "credibility": 0.0}},
-            "outcome": {"breakthrough": [{"issue": "a", "at_least": 0.0}], "substantive": [{"issue": "a", "at_least": 0.0}]},
-            "monte_carlo": {"runs": 1, "seed": 0, "chunk_size": 1}}
-    data = _plain(data)
-    null = copy.deepcopy(data)
-    null["agents"]["zz_null"] = {"capability": 0.0, "resolve": 0.0, "issues": stance(0.0, 1.0, 0.0, 0.0)}
-    assert np.array_equal(_outcomes(data), _outcomes(null))
