@@ -27,6 +27,7 @@ from .errors import InputError, Problem
 from .knobs import KnobFile, KnobSetting, make_grid, prior_weights, resolve_knob
 from .model import CLASSES, compile_model
 from .posterior import Posterior
+from .provenance import model_digest
 from .randomness import make_root_entropy
 from .schema import scenario_hash
 
@@ -126,7 +127,8 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     loglik = np.log(np.take_along_axis(smoothed(counts), observed[None, :, None], axis=-1)[..., 0])
     meta = {"runs": spec.runs, "seed": spec.seed, "seed_entropy": entropy, "source": source,
             "smoothing": f"P = (count + {SMOOTHING}) / (runs + {SMOOTHING * len(CLASSES):g})",
-            "points": int(len(plan)), "knob_digest": spec.digest()}
+            "points": len(plan), "knob_digest": spec.digest(),
+            "model_digest": model_digest()}
     posterior = Posterior(tuple(spec.knobs), grid, prior_weights(spec.knobs, grid), loglik,
                           tuple(c.name for c in cases), tuple(scenario_hash(c.scenario) for c in cases), meta)
     return Calibration(posterior, counts, spec.runs, entropy, time.perf_counter() - started, run.interrupted,

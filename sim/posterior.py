@@ -69,6 +69,18 @@ class Posterior:
                 "knobs": self.summary(w)}
         return KnobSetting(self.knobs, self.grid[rows]), note
 
+    def staleness(self, path: str | Path) -> str | None:
+        """Why this posterior may not fit the running model (fitted by other model code), or None."""
+        from .provenance import model_digest
+
+        fitted, now = self.meta.get("model_digest"), model_digest()
+        if fitted == now:
+            return None
+        which = "a version of sim that did not record its model" if fitted is None else f"other model code ({fitted})"
+        return (f"{path}: this posterior was fitted with {which}, not the running one ({now}): its knob values and "
+                f"leave-one-out scores may not hold; refit with `sim calibrate {self.meta.get('source', 'DIR')} "
+                f"--knobs SPEC --write`")
+
     def summary(self, w: np.ndarray | None = None) -> dict:
         """Per knob: posterior mean, sd and 2.5/50/97.5 % quantiles, and the prior's mean."""
         w = self.weights() if w is None else w

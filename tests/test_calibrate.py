@@ -263,6 +263,20 @@ def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
     assert "knobs' 95 % range" in text and "refitted without c1" in text
     cal = json.loads((ran / "summary.json").read_text())["calibration"]
     assert cal["left_out"] == "c1" and cal["parameter_spread"]["substantive_or_better"]["low"] is not None
+    assert "warning" not in capsys.readouterr().err  # fitted by the running code: not stale
+
+    # The same posterior as if fitted by other model code: applying it warns, naming the refit.
+    data = json.loads(posterior.read_text())
+    data.pop("digest")
+    data["meta"]["model_digest"] = "0123456789abcdef"
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert main(["run", str(cases / "c1.yaml"), "--calibration", str(tmp_path / "old.json"), "--runs", "2048",
+                 "--out", str(tmp_path / "run_old"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "other model code (0123456789abcdef)" in err and "sim calibrate" in err
+    assert main(["backtest", str(cases), "--calibration", str(tmp_path / "old.json"), "--runs", "1024",
+                 "--out", str(tmp_path / "bt_old"), "--quiet"]) == 0
+    assert "other model code" in capsys.readouterr().err
 
 
 def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):

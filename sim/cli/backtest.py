@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output,
-                     command, output_options, parse_overrides, runs_rules, show_warnings, stop_on_interrupt,
+                     command, output_options, parse_overrides, runs_rules, show_warnings, stop_on_interrupt, warn_if_stale,
                      write_and_show)
 
 BACKTEST_OPTIONS = (
@@ -82,6 +82,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..results import default_out_dir
 
     posterior = load_posterior(args.calibration) if args.calibration is not None else None
+    if posterior is not None:
+        warn_if_stale(posterior, args.calibration)
     cases, meetings, meetings_path = _history_inputs(args)
     _check_case_limits(args, cases, args.runs)
     out = claim_output(args, "backtest", default_out_dir("backtest"))

@@ -90,8 +90,16 @@ def calibration_setting(args: argparse.Namespace, scenario) -> tuple[Any, dict |
         return None, None
     from ..posterior import load_posterior
 
-    setting, note = load_posterior(args.calibration).setting(scenario)
-    return setting, {**note, "file": str(args.calibration)}
+    posterior = load_posterior(args.calibration)
+    warn_if_stale(posterior, args.calibration)
+    setting, note = posterior.setting(scenario)
+    return setting, {**note, "file": str(args.calibration), "model_digest": posterior.meta.get("model_digest")}
+
+
+def warn_if_stale(posterior, path) -> None:
+    """A one-line warning on stderr when the posterior was fitted by other model code."""
+    if (why := posterior.staleness(path)) is not None:
+        print(f"warning: {why}", file=sys.stderr)
 
 
 def show_warnings(scenario, source) -> None:
