@@ -70,14 +70,14 @@ def main() -> None:
         a = load_actors_csv(DATA / f"{name}.csv")
         times = _times(lambda a=a: run_eum(a.capability, a.position, a.salience, rounds=10), args.repeat)
         print(f"{name}: one 10-round run {min(times) * 1e3:.2f} ms")
-    print(f"\n{'case':<44} {'best s':>8} {'median s':>9} {'replicates/s':>13}  target")
+    print(f"\n{'case':<50} {'best s':>8} {'median s':>9} {'replicates/s':>13}  target")
     for name, runs, target in CASES:
         runs //= 10 if args.quick else 1
         a = load_actors_csv(DATA / f"{name}.csv")
         times = _times(lambda a=a, runs=runs: run_eum_monte_carlo(a, SEED, runs, salience_sd=0.05), args.repeat)
         best = min(times)
         verdict = "" if args.quick else f"< {target} s: {'met' if best < target else 'missed'}"
-        print(f"{name + f', {runs:,} replicates':<44} {best:8.2f} {statistics.median(times):9.2f} "
+        print(f"{name + f', {runs:,} replicates':<50} {best:8.2f} {statistics.median(times):9.2f} "
               f"{runs / best:13,.0f}  {verdict}")
     name, runs, target = ENGINE_CASE
     runs //= 10 if args.quick else 1
@@ -85,7 +85,7 @@ def main() -> None:
     times = _times(lambda: run(scenario, runs=runs, seed=SEED, workers=1), args.repeat)
     best = min(times)
     verdict = "" if args.quick else f"< {target} s: {'met' if best < target else 'missed'}"
-    print(f"{name + f', {runs:,} replicates':<44} {best:8.2f} {statistics.median(times):9.2f} {runs / best:13,.0f}  {verdict}")
+    print(f"{name + f', {runs:,} replicates':<50} {best:8.2f} {statistics.median(times):9.2f} {runs / best:13,.0f}  {verdict}")
 
 
 if __name__ == "__main__":
