@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .arrow import booleans, numbers, strings, values_of
 from .model import CLASSES, Model
 from .montecarlo import Chunk
 from .randomness import BLOCK_SIZE
@@ -56,8 +57,8 @@ class ReplicateWriter:
 
         self.model = model
         self.schema = _schema(model)
-        self._classes = pa.array(CLASSES, pa.string())
-        self._menu = pa.array(model.package_names, pa.string()) if len(model.packages) <= MAX_CATEGORIES else None
+        self._classes = strings(CLASSES)
+        self._menu = strings(model.package_names) if len(model.packages) <= MAX_CATEGORIES else None
         self._start = model.start_date or dt.date(1970, 1, 1)
         # Dictionary pages only for the categoricals: tried on the float columns they are
         # built and thrown away, which doubled the writing time (0.8 s a million replicates).
@@ -71,17 +72,17 @@ class ReplicateWriter:
         index = np.arange(chunk.start, chunk.start + n, dtype=np.int64)
         package = np.asarray(chunk.package, dtype=np.int32)
         if self._menu is not None:
-            package_col = pa.DictionaryArray.from_arrays(pa.array(package, mask=package < 0), self._menu)
+            package_col = pa.DictionaryArray.from_arrays(numbers(package, mask=package < 0), self._menu)
         else:
-            package_col = pa.array(package, mask=package < 0)
+            package_col = numbers(package, mask=package < 0)
         days = np.asarray(chunk.summit_day, dtype=np.int32)
         epoch = (self._start - dt.date(1970, 1, 1)).days
-        columns = [pa.array(index), pa.array((index // BLOCK_SIZE).astype(np.int32)),
-                   pa.DictionaryArray.from_arrays(pa.array(np.asarray(chunk.outcome, dtype=np.int8)), self._classes),
-                   package_col, pa.array(days), pa.array((days + epoch).astype(np.int32), pa.date32())]
-        columns += [pa.array(np.asarray(chunk.signed[k], dtype=bool)) for k in range(len(self.model.parties))]
+        columns = [numbers(index), numbers((index // BLOCK_SIZE).astype(np.int32)),
+                   pa.DictionaryArray.from_arrays(numbers(np.asarray(chunk.outcome, dtype=np.int8)), self._classes),
+                   package_col, numbers(days), numbers((days + epoch).astype(np.int32), pa.date32())]
+        columns += [booleans(chunk.signed[k]) for k in range(len(self.model.parties))]
         position = chunk.position.reshape(n, -1)
-        columns += [pa.array(np.ascontiguousarray(position[:, j])) for j in range(position.shape[1])]
+        columns += [numbers(position[:, j]) for j in range(position.shape[1])]
         self.writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self.schema))
         self.rows += n
 
@@ -100,10 +101,10 @@ def count_written(path: str | Path, n_classes: int, n_slots: int) -> tuple[np.nd
     for g in range(reader.num_row_groups):
         table = reader.read_row_group(g, columns=["outcome", "package"])
         outcome = table.column("outcome").combine_chunks()
-        counts += np.bincount(outcome.indices.to_numpy(zero_copy_only=False), minlength=n_classes)
+        counts += np.bincount(values_of(outcome.indices, np.int8), minlength=n_classes)
         package = table.column("package").combine_chunks()
         index = package.indices if hasattr(package, "indices") else package
-        values = index.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        values = values_of(index, np.int32, fill=-1).astype(np.int64)
         packages += np.bincount(values % n_slots, minlength=n_slots)
     return counts, packages
 
@@ -121,13 +122,14 @@ def write_trajectory(path: str | Path, model: Model, trajectory: np.ndarray) -> 
         np.full((len(QUANTILES), *trajectory.shape[:3]), np.nan)
     w, a, i = np.meshgrid(np.arange(weeks), np.arange(model.n_agents), np.arange(model.n_issues), indexing="ij")
     start = model.start_date or dt.date(1970, 1, 1)
-    columns = {"week": w.ravel().astype(np.int32), "day": days[w.ravel()].astype(np.int32),
-               "date": pa.array([start + dt.timedelta(days=int(d)) for d in days[w.ravel()]], pa.date32()),
-               "agent": pa.array(np.array(model.agents)[a.ravel()]).dictionary_encode(),
-               "issue": pa.array(np.array(model.issues)[i.ravel()]).dictionary_encode(),
-               "replicates": np.full(w.size, trajectory.shape[-1], dtype=np.int32)}
+    epoch = (start - dt.date(1970, 1, 1)).days
+    columns = {"week": numbers(w.ravel().astype(np.int32)), "day": numbers(days[w.ravel()].astype(np.int32)),
+               "date": numbers((days[w.ravel()] + epoch).astype(np.int32), pa.date32()),
+               "agent": pa.DictionaryArray.from_arrays(numbers(a.ravel().astype(np.int32)), strings(model.agents)),
+               "issue": pa.DictionaryArray.from_arrays(numbers(i.ravel().astype(np.int32)), strings(model.issues)),
+               "replicates": numbers(np.full(w.size, trajectory.shape[-1], dtype=np.int32))}
     for level, values in zip(QUANTILES, q):
-        columns[f"q{round(level * 100):02d}"] = values.ravel().astype(np.float32)
+        columns[f"q{round(level * 100):02d}"] = numbers(values.ravel().astype(np.float32))
     pq.write_table(pa.table(columns), str(path), compression="zstd")
 
 
