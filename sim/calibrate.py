@@ -98,7 +98,7 @@ FILES = ("posterior.json", "summary.json", "posterior.png", "reliability.png", "
 
 def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: int | None = None,
                     scheduler: str | None = None, fresh: bool = False, progress=None, source: str = "",
-                    force: bool = False, stop=None) -> Calibration:
+                    force: bool = False, stop=None, knobs_file: str = "") -> Calibration:
     """Tabulate every case at every grid point (resumably, in `out`, which must be new,
     empty or a calibration's), then the posterior. Setting `stop` (an event) ends the run
     with the finished points kept. `workers` None: the cores, capped by the work
@@ -128,7 +128,7 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     meta = {"runs": spec.runs, "seed": spec.seed, "seed_entropy": entropy, "source": source,
             "smoothing": f"P = (count + {SMOOTHING}) / (runs + {SMOOTHING * len(CLASSES):g})",
             "points": len(plan), "knob_digest": spec.digest(),
-            "model_digest": model_digest()}
+            "knobs_file": knobs_file, "model_digest": model_digest()}
     posterior = Posterior(tuple(spec.knobs), grid, prior_weights(spec.knobs, grid), loglik,
                           tuple(c.name for c in cases), tuple(scenario_hash(c.scenario) for c in cases), meta)
     return Calibration(posterior, counts, spec.runs, entropy, time.perf_counter() - started, run.interrupted,

@@ -77,9 +77,10 @@ class Posterior:
         if fitted == now:
             return None
         which = "a version of sim that did not record its model" if fitted is None else f"other model code ({fitted})"
+        source, knobs = self.meta.get("source") or "DIR", self.meta.get("knobs_file") or "SPEC"
         return (f"{path}: this posterior was fitted with {which}, not the running one ({now}): its knob values and "
-                f"leave-one-out scores may not hold; refit with `sim calibrate {self.meta.get('source', 'DIR')} "
-                f"--knobs SPEC --write`")
+                f"leave-one-out scores may not hold; refit with `python -m sim calibrate {source} --knobs {knobs} "
+                f"--write {path}`")
 
     def summary(self, w: np.ndarray | None = None) -> dict:
         """Per knob: posterior mean, sd and 2.5/50/97.5 % quantiles, and the prior's mean."""

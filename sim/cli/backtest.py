@@ -128,7 +128,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     with PointProgress() as progress, stop_on_interrupt() as stop:
         cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                               progress=progress if (args.progress or not (args.quiet or args.json)) else None,
-                              source=str(args.directory), force=args.force, stop=stop)
+                              source=str(args.directory), force=args.force, stop=stop,
+                              knobs_file=str(args.knobs))
     if not cal.complete:
         print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
               "rerun the same command to resume")
