@@ -18,9 +18,11 @@ SHOWN_FACTORS = 3
 
 class PointProgress:
     """A rich progress bar over points on stderr, with the time left estimated from the
-    points finished in this run (resumed points count as done, not as speed)."""
+    points finished in this run (resumed points count as done, not as speed); `label` names
+    what is counted (a backtest's cases)."""
 
-    def __init__(self):
+    def __init__(self, label: str = "points"):
+        self.label = label
         self.bar = None
         self.task = None
 
@@ -35,7 +37,7 @@ class PointProgress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.bar = Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
+        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
                             TextColumn("time left"), TimeRemainingColumn(),
                             console=Console(stderr=True), transient=True, auto_refresh=False)
         self.bar.start()  # no refresh thread: workers can then be forked (`sim.parallel.forks_safely`)
