@@ -384,6 +384,10 @@ def test_an_interrupted_backtest_keeps_its_finished_cases_and_a_rerun_resumes(tm
     assert not (out / "reliability.png").exists()  # no picture of a part passed off as the whole
     assert directory_owner(out) == "backtest"
     assert press.calls == 1  # the case in hand when the signal came was never started
+    from sim.report import make_report
+
+    page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "Incomplete: interrupted, 1 of 3 cases finished" in page  # the report says so too
 
     monkeypatch.setattr(sim.backtest, "run_case", press.run_case)
     ran = []
