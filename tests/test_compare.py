@@ -444,13 +444,17 @@ def test_cli_explain_prints_the_tables(tmp_path, capsys):
                   "all - none", "1,024 replicates per removal", "(1,024 replicates; 95 % Monte Carlo intervals"):
         assert words in out
     summary = json.loads((tmp_path / "e" / "summary.json").read_text())
-    shown = lambda e: f"{e['p']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"  # noqa: E731 - as `run` prints it
     c = summary["classes"]
     assert f"P(substantive or better) = {shown(c['substantive_or_better'])}" in out
     assert f"P(collapse) = {shown(c['collapse'])}" in out
     for metric in ("substantive_or_better", "collapse"):
         m = summary["shapley"]["metrics"][metric]
         assert shown(m["no_events"]) in _row(out, "no events") and shown(m["all_events"]) in _row(out, "all events")
+
+
+def shown(e: dict) -> str:
+    """A probability with its interval, as `run` prints it."""
+    return f"{e['p']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
 
 
 def _row(text: str, label: str) -> str:
