@@ -18,7 +18,7 @@ import numpy as np
 
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
-from .reporting import console, fmt_p, fmt_signed, seed_label
+from .reporting import console, fmt_estimate, fmt_p, fmt_signed, seed_label
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
            "print_explanation"]
@@ -44,11 +44,21 @@ def _interval(e: dict) -> str:
     return f"[{fmt_signed(e['low'])}, {fmt_signed(e['high'])}]"
 
 
+def _side(e: dict, side: str) -> str:
+    """P under A or B with its Wilson interval (summaries of older versions had no interval)."""
+    low, high = e.get(f"p_{side}_interval") or (None, None)
+    return fmt_p(e[f"p_{side}"]) if low is None else fmt_estimate(e[f"p_{side}"], low, high)
+
+
 def _narrowing(e: dict) -> str:
     r = e["narrowing"]
     if r is None:
         return "exact" if e["unpaired_half_width"] > 0 else "-"
     return f"{r:.1f}x"
+
+
+def _estimate(e: dict) -> str:
+    return fmt_estimate(e["p"], e["low"], e["high"])
 
 
 def _effect(removed: dict) -> dict:
@@ -64,20 +74,19 @@ def print_comparison(summary: dict, out: Path | None) -> None:
 
     con = console()
     a, b = summary["a"]["scenario"], summary["b"]["scenario"]
-    table = Table(title=f"A: {a}   B: {b}   (same {summary['runs']:,} replicates, paired)",
-                  title_justify="left")
-    for name, justify in (("outcome", "left"), ("P(A)", "right"), ("P(B)", "right"),
-                          ("B - A [95 % interval, paired]", "right"), ("unpaired +-", "right"),
-                          ("narrower", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)
+    table = Table(title=f"A: {a}   B: {b}   (same {summary['runs']:,} replicates, paired; P with its 95 % "
+                        "Monte Carlo interval, Wilson)", title_justify="left")
+    for name, justify in (("outcome", "left"), ("P(A) [95 %]", "right"), ("P(B) [95 %]", "right"),
+                          ("B - A [95 %, paired]", "right"), ("unpaired\n+-", "right"), ("narrower", "right")):
+        table.add_column(name, justify=justify, no_wrap=name != "outcome")
     rows = [*((c, summary["classes"][c]) for c in CLASSES),
             ("substantive_or_better", summary["headline"]["substantive_or_better"])]
     for k, (name, e) in enumerate(rows):
-        table.add_row(GROUP_LABELS[name].lower(), fmt_p(e["p_a"]), fmt_p(e["p_b"]), f"{fmt_signed(e['diff'])} {_interval(e)}",
+        table.add_row(GROUP_LABELS[name].lower(), _side(e, "a"), _side(e, "b"), f"{fmt_signed(e['diff'])} {_interval(e)}",
                       f"{e['unpaired_half_width']:.4f}", _narrowing(e), end_section=k == len(rows) - 2)
     con.print(table)
     h = summary["headline"]["substantive_or_better"]
-    con.print(f"P(substantive or better): {fmt_p(h['p_a'])} -> {fmt_p(h['p_b'])}, "
+    con.print(f"P(substantive or better): {_side(h, 'a')} -> {_side(h, 'b')}, "
                   f"B - A = {fmt_signed(h['diff'])} {_interval(h)}", soft_wrap=True)
     con.print("narrower: the unpaired 95 % interval's width over the paired one "
                   "(common random numbers; only positively correlated outcomes gain)", soft_wrap=True)
@@ -93,10 +102,11 @@ def print_explanation(summary: dict, out: Path | None) -> None:
 
     con = console()
     c = summary["classes"]
-    con.print(f"{summary['scenario']}: P(substantive or better) = {fmt_p(c['substantive_or_better']['p'])}, "
-                  f"P(collapse) = {fmt_p(c['collapse']['p'])} with "
+    con.print(f"{summary['scenario']}: P(substantive or better) = {_estimate(c['substantive_or_better'])}, "
+                  f"P(collapse) = {_estimate(c['collapse'])} with "
                   + (f"all {len(summary['events'])} scheduled events" if len(summary["events"]) != 1
-                     else "its one scheduled event"),
+                     else "its one scheduled event")
+                  + f" ({summary['runs']:,} replicates; 95 % Monte Carlo intervals, Wilson)",
                   soft_wrap=True)
     table = Table(title="Each event removed, the rest kept: the event's effect = P with it - P without it "
                         "(paired; + means the event raised the probability)", title_justify="left")
@@ -123,8 +133,8 @@ def print_explanation(summary: dict, out: Path | None) -> None:
         s_tot, k_tot = metrics["substantive_or_better"], metrics["collapse"]
         table.add_row("sum of the shares", "", fmt_signed(s_tot["sum_of_values"]), fmt_signed(k_tot["sum_of_values"]),
                       end_section=True)
-        table.add_row("no events", "", fmt_p(s_tot["no_events"]["p"]), fmt_p(k_tot["no_events"]["p"]))
-        table.add_row("all events", "", fmt_p(s_tot["all_events"]["p"]), fmt_p(k_tot["all_events"]["p"]))
+        table.add_row("no events", "", _estimate(s_tot["no_events"]), _estimate(k_tot["no_events"]))
+        table.add_row("all events", "", _estimate(s_tot["all_events"]), _estimate(k_tot["all_events"]))
         table.add_row("all - none", "", f"{fmt_signed(s_tot['total']['diff'])} {_interval(s_tot['total'])}",
                       f"{fmt_signed(k_tot['total']['diff'])} {_interval(k_tot['total'])}")
         con.print(table)

@@ -17,15 +17,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .errors import InputError, Problem
+from .estimate import wilson
 from .loading import load_scenario
 from .yamlfile import read_yaml_file
 from .model import CLASSES
@@ -34,8 +36,8 @@ from .schema import Scenario
 from .scoring import (BOOTSTRAP_SEED, CLIP, RELIABILITY_BINS, RESAMPLES, bootstrap_difference, discrimination,
                       pool_out_of_sample, reliability_table, score_forecasts)
 
-__all__ = ["Backtest", "Case", "Meeting", "base_rate_forecast", "find_cases", "load_cases", "load_meetings",
-           "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest",
+__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "Progress", "base_rate_forecast", "find_cases", "load_cases",
+           "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest", "run_case",
            "summarise_backtest", "summarise_forecasts"]
 
 UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
@@ -175,9 +177,23 @@ def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None) -
 # --- Running ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CaseRun:
+    """One case's forecast: its replicates per class as written and, with a posterior,
+    posterior predictive (`calibration` says which posterior)."""
+
+    counts: np.ndarray  # (n_classes,)
+    runs: int
+    entropy: int  # the root seed's entropy
+    calibrated_counts: np.ndarray | None = None
+    calibration: dict | None = None
+    seconds: float = 0.0
+
+
 @dataclass
 class Backtest:
-    """Forecasts of every case, shapes (n_cases, n_classes), rows in case order."""
+    """Forecasts of the cases that finished, shapes (n_cases, n_classes), rows in case order;
+    an interrupted backtest holds fewer cases than it was given (`total_cases`)."""
 
     cases: list[Case]
     counts: np.ndarray  # the raw model's replicates per class
@@ -189,6 +205,13 @@ class Backtest:
     reference: str  # where the base rate comes from
     calibrated_counts: np.ndarray | None = None  # posterior predictive replicates per class
     calibration: list[dict] = field(default_factory=list)  # per case: which posterior it used
+    total_cases: int | None = None  # cases asked for (None: as many as finished)
+    resumed: int = 0  # cases kept from an earlier, interrupted run
+    missing: list[str] = field(default_factory=list)  # names of the cases that did not finish
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
     @property
     def model(self) -> np.ndarray:
@@ -224,47 +247,102 @@ def reference_forecasts(cases: list[Case], meetings: list[Meeting] | None) -> tu
     return base, f"classes of {where} known before each case's vantage, Dirichlet(1, 1, 1, 1) prior"
 
 
+class Progress(Protocol):
+    """Progress over cases, as the sweep's over points: the total and those already done, then each finished."""
+
+    def start(self, total: int, done: int) -> None: ...
+
+    def advance(self, cases: int) -> None: ...
+
+
+def run_case(case: Case, runs: int | None = None, seed: int | None = None, posterior=None,
+             workers: int | None = 1, stop: threading.Event | None = None) -> CaseRun | None:
+    """Forecast one case as written and, with a `posterior`, posterior predictive; None if
+    `stop` was set before both runs finished (a case is kept whole or not at all)."""
+    started = time.perf_counter()
+    result = run(case.scenario, runs=runs, seed=seed, workers=workers, stop=stop)
+    if result.interrupted:
+        return None
+    calibrated, note = None, None
+    if posterior is not None:
+        setting, note = posterior.setting(case.scenario)
+        cal = run(case.scenario, runs=runs, seed=seed, knobs=setting, workers=workers, stop=stop)
+        if cal.interrupted:
+            return None
+        calibrated = cal.counts.astype(float)
+    return CaseRun(result.counts.astype(float), int(result.runs), int(result.entropy), calibrated, note,
+                   time.perf_counter() - started)
+
+
 def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | None = None,
-                 seed: int | None = None, posterior=None,
-                 progress: Callable[[int, int], None] | None = None, workers: int | None = 1) -> Backtest:
+                 seed: int | None = None, posterior=None, progress: Progress | None = None,
+                 workers: int | None = 1, stop: threading.Event | None = None,
+                 kept: dict[str, CaseRun] | None = None,
+                 keep: Callable[[Case, CaseRun], None] | None = None) -> Backtest:
     """Forecast every case (`runs` and `seed` default to each scenario's own) as written and,
     with a `posterior`, posterior predictive; and the references. The base rate of a case
     counts the meetings known before its vantage: those of `meetings`, or if None the
     other cases'. Each case runs on `workers` processes (None: `montecarlo.run`'s default);
-    the forecasts do not depend on it."""
-    counts, calibrated, notes, n_runs, entropy = [], [], [], [], []
+    the forecasts do not depend on it.
+
+    Resumable: a case named in `kept` (finished by an earlier run of the same settings) is
+    not run again; `keep(case, forecast)` is called as each case finishes, so that the
+    caller can save it. Setting `stop` ends the backtest after the case in hand: the result
+    holds the cases that finished (`complete` False) and the case in hand is dropped."""
+    kept = kept or {}
+    done: dict[int, CaseRun] = {k: kept[c.name] for k, c in enumerate(cases) if c.name in kept}
     started = time.perf_counter()
+    if progress is not None:
+        progress.start(len(cases), len(done))
     for k, case in enumerate(cases):
-        result = run(case.scenario, runs=runs, seed=seed, workers=workers)
-        counts.append(result.counts.astype(float))
-        n_runs.append(result.runs)
-        entropy.append(int(result.entropy))
-        if posterior is not None:
-            setting, note = posterior.setting(case.scenario)
-            cal = run(case.scenario, runs=runs, seed=seed, knobs=setting, workers=workers)
-            calibrated.append(cal.counts.astype(float))
-            notes.append(note)
+        if k in done:
+            continue
+        if stop is not None and stop.is_set():
+            break
+        forecast = run_case(case, runs, seed, posterior, workers, stop)
+        if forecast is None:
+            break
+        done[k] = forecast
+        if keep is not None:
+            keep(case, forecast)
         if progress is not None:
-            progress(k + 1, len(cases))
-    base, reference = reference_forecasts(cases, meetings)
-    return Backtest(cases, np.array(counts), np.array(n_runs, dtype=float), entropy, base,
-                    np.tile(UNIFORM, (len(cases), 1)), time.perf_counter() - started, reference,
-                    np.array(calibrated) if posterior is not None else None, notes)
+            progress.advance(1)
+    base, reference = reference_forecasts(cases, meetings)  # over every case: as an uninterrupted run's
+    rows = sorted(done)
+    finished = [done[k] for k in rows]
+    calibrated = None
+    if posterior is not None:
+        calibrated = np.array([f.calibrated_counts for f in finished]).reshape(len(rows), len(CLASSES))
+    return Backtest([cases[k] for k in rows], np.array([f.counts for f in finished]).reshape(len(rows), len(CLASSES)),
+                    np.array([f.runs for f in finished], dtype=float), [f.entropy for f in finished],
+                    base[rows].reshape(len(rows), len(CLASSES)), np.tile(UNIFORM, (len(rows), 1)),
+                    time.perf_counter() - started, reference, calibrated,
+                    [f.calibration for f in finished] if posterior is not None else [],
+                    total_cases=len(cases), resumed=sum(1 for k in rows if cases[k].name in kept),
+                    missing=[c.name for k, c in enumerate(cases) if k not in done])
 
 
 def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:
     """The backtest's forecasts scored (`summarise_forecasts`), the subject being the calibrated
-    model if there is one, else the raw model; with the replicates and seeds of each case."""
+    model if there is one, else the raw model; with the replicates and seeds of each case, and
+    each Monte Carlo forecast's Wilson 95 % intervals. An interrupted backtest's summary scores
+    only the cases that finished and says so: `complete` false, `missing_cases` named."""
     forecasts, pool = bt.forecasts()
     summary = summarise_forecasts(bt.cases, forecasts, "calibrated" if "calibrated" in forecasts else "model",
                                   bt.reference, resamples, bootstrap_seed)
     for k, case in enumerate(summary["cases"]):
         case.update(runs=int(bt.runs[k]), seed_entropy=bt.entropy[k])
+        counts = {"model": bt.counts[k], **({"calibrated": bt.calibrated_counts[k]} if bt.calibrated_counts
+                                            is not None else {})}
+        case["intervals"] = {name: {c: _wilson_pair(n[j], bt.runs[k]) for j, c in enumerate(CLASSES)}
+                             for name, n in counts.items()}
         if bt.calibration:
             case["calibration"] = {key: bt.calibration[k][key] for key in ("posterior", "left_out")}
         if pool:
             case["pool_weight_on_model"] = pool["weight_on_model_per_case"][k]
-    summary.update(pool=pool or None, seconds=round(bt.seconds, 3))
+    summary.update(pool=pool or None, seconds=round(bt.seconds, 3), complete=bt.complete,
+                   cases_total=bt.total_cases if bt.total_cases is not None else len(bt.cases),
+                   cases_resumed=bt.resumed, missing_cases=list(bt.missing))
     return summary
 
 
@@ -302,6 +380,11 @@ def summarise_forecasts(cases: list[Case], forecasts: dict[str, np.ndarray], sub
         "reliability_bins": list(RELIABILITY_BINS),
         "reliability": {name: reliability_table(p, y) for name, p in forecasts.items()},
     }
+
+
+def _wilson_pair(count: float, runs: float) -> list[float]:
+    e = wilson(int(count), int(runs))
+    return [e.low, e.high]
 
 
 def _finite(x: float) -> float | None:

@@ -24,6 +24,7 @@ LABELS = {"model": "model as written", "calibrated": "model, calibrated (leave-o
 STYLE = {"pooled": ("#762a83", "P"), "model": ("#2166ac", "o"), "calibrated": ("#1b7837", "D"), "base_rate": ("#b2182b", "s"),
          "uniform": ("#777777", "^"), "calibrated_in_sample": ("#7fbf7b", "v")}
 SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": "C"}
+SHORT_NAMES = {"model": "model", "calibrated": "calib."}
 
 
 def _label(summary: dict, name: str) -> str:
@@ -123,6 +124,33 @@ def _case_table(summary: dict, names: list[str], title: str):
     return table
 
 
+def _forecast_table(summary: dict, names: list[str], title: str):
+    """A row per case (and per forecaster when there are two), a column per class: each Monte
+    Carlo forecast over its Wilson 95 % interval, two lines a cell so that the table fits."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("case")
+    table.add_column("observed\nmeeting")
+    if len(names) > 1:
+        table.add_column("fore-\ncaster")
+    for c in CLASSES:
+        table.add_column(f"{SHORT[c]}\n[95 %]", justify="right", no_wrap=True)
+    table.add_column("base\nrate\nP(obs)", justify="right", no_wrap=True)
+    for case in summary["cases"]:
+        for k, name in enumerate(names):
+            intervals = case["intervals"][name]
+            cells = [f"{case['forecasts'][name][c]:.2f}\n[{intervals[c][0]:.2f}, {intervals[c][1]:.2f}]"
+                     for c in CLASSES]
+            first = k == 0
+            table.add_row(case["name"] if first else "",
+                          f"{case['observed'].replace('_', ' ')}\n{case['date']}" if first else "",
+                          *([SHORT_NAMES[name]] if len(names) > 1 else []), *cells,
+                          f"{case['forecasts']['base_rate'][case['observed']]:.2f}" if first else "",
+                          end_section=len(names) > 1 and k == len(names) - 1)
+    return table
+
+
 def _score_table(summary: dict, order: list[str]):
     from rich.table import Table
 
@@ -136,11 +164,18 @@ def _score_table(summary: dict, order: list[str]):
     for name in order:
         m = summary["mean_scores"][name]
         d = summary["differences"].get(name)
-        cell = (lambda s: f"{d[s]['mean']:+.3f} " + (f"[{d[s]['low']:+.3f}, {d[s]['high']:+.3f}]"
-                                                     if d[s]["low"] is not None else "[no interval]")) \
-            if d else (lambda s: "")
-        table.add_row(_label(summary, name), f"{m['brier']:.3f}", f"{m['log']:.3f}", cell("brier"), cell("log"))
+        cells = [_difference(d[s]) if d else "" for s in ("brier", "log")]
+        table.add_row(_label(summary, name), f"{m['brier']:.3f}", f"{m['log']:.3f}", *cells)
     return table
+
+
+def _difference(d: dict):
+    """A mean score difference with its bootstrap interval (a `Text`: rich would read the
+    brackets of "[no interval]" as markup and drop them)."""
+    from rich.text import Text
+
+    interval = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if d["low"] is not None else "(no interval: too few cases)"
+    return Text(f"{d['mean']:+.3f} {interval}")
 
 
 def _discrimination_line(summary: dict, name: str) -> str:
@@ -155,8 +190,13 @@ def print_backtest(summary: dict, out: Path) -> None:
     con = console()
     calibrated = "calibrated" in summary["mean_scores"]
     names = ["model", "calibrated"] if calibrated else ["model"]
-    con.print(_case_table(summary, names, "backtest: forecasts (B breakthrough, S substantive, "
-                                              "T talk fest, C collapse) and the observed class"))
+    runs = sorted({c["runs"] for c in summary["cases"]})
+    replicates = f"{'/'.join(f'{r:,}' for r in runs)} replicates a case"
+    partial = _partial(summary)
+    con.print(_forecast_table(summary, names, (f"INCOMPLETE ({partial}) " if partial else "")
+                              + "backtest: forecasts (B breakthrough, S substantive, T talk fest, C collapse) "
+                              f"with their Monte Carlo 95 % intervals (Wilson, {replicates}), and the observed "
+                              "class" + ("; calib.: calibrated, posterior predictive" if calibrated else "")))
     order = ["calibrated", "pooled", "model", "base_rate", "uniform"] if calibrated else ["model", "base_rate", "uniform"]
     con.print(_score_table(summary, order))
     for name in names:
@@ -165,12 +205,21 @@ def print_backtest(summary: dict, out: Path) -> None:
         con.print(f"pool: weight on the calibrated model fitted without each case (log score); on all cases "
                       f"{summary['pool']['weight_on_model_all_cases']:.2f}", soft_wrap=True)
     b = summary["bootstrap"]
-    runs = sorted({c["runs"] for c in summary["cases"]})
     con.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
                   f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "
                   f"{summary['log_score_clip']:g}; intervals: {b['resamples']:,} BCa bootstrap resamples of the cases",
                   soft_wrap=True)
+    if partial:
+        con.print(f"INCOMPLETE: {partial}; the scores are of those cases only. Missing: "
+                  f"{', '.join(summary['missing_cases'])}", soft_wrap=True)
     con.print(f"results: {out}", soft_wrap=True)
+
+
+def _partial(summary: dict) -> str | None:
+    """'interrupted: 12 of 20 cases finished' for an interrupted backtest's summary, else None."""
+    if summary.get("complete", True):
+        return None
+    return f"interrupted: {summary['n_cases']} of {summary['cases_total']} cases finished"
 
 
 def print_calibration(summary: dict, out: Path) -> None:

@@ -52,7 +52,6 @@ class ReplicateWriter:
     """Append chunks (in replicate order) to `path` as row groups; `close` finishes the file."""
 
     def __init__(self, path: str | Path, model: Model):
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.model = model

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["console", "fmt_p", "fmt_signed", "seed_label"]
+__all__ = ["console", "fmt_estimate", "fmt_p", "fmt_signed", "seed_label"]
 
 
 def console():
@@ -26,6 +26,13 @@ def console():
 def fmt_p(p: float | None) -> str:
     """A probability to three places, or n/a."""
     return "n/a" if p is None else f"{p:.3f}"
+
+
+def fmt_estimate(p: float | None, low: float | None, high: float | None) -> str:
+    """A Monte Carlo probability with its 95 % interval, as `run` prints it: 0.440 [0.437, 0.443]."""
+    if p is None:
+        return "n/a"
+    return f"{fmt_p(p)} [{fmt_p(low)}, {fmt_p(high)}]"
 
 
 def fmt_signed(x: float) -> str:

@@ -18,6 +18,7 @@ from sim.scoring import (CLIP, bootstrap_difference, brier_score, discrimination
                          reliability_table)
 from sim.cli import main
 from sim.errors import InputError
+from sim.ownership import directory_owner
 from sim.loading import parse_scenario
 from sim.schema import scenario_hash
 
@@ -293,10 +294,10 @@ def test_a_bad_include_is_one_error_line(tmp_path, include, content, message):
 # --- The command -------------------------------------------------------------------------------
 
 
-def _tiny_history(tmp_path: Path) -> Path:
+def _tiny_history(tmp_path: Path, cases: int = 2) -> Path:
     d = tmp_path / "hist"
     d.mkdir()
-    for name, outcome, margin in (("a", "substantive", 0.0), ("b", "talk_fest", 0.3)):
+    for name, outcome, margin in (("a", "substantive", 0.0), ("b", "talk_fest", 0.3), ("c", "collapse", 0.1))[:cases]:
         data = small_dict()
         data["name"] = name
         data["summit"]["bargaining"] = {"margin": margin}
@@ -320,6 +321,152 @@ def test_backtest_command_prints_scores_and_writes_summary_and_picture(tmp_path,
     assert m["uniform"]["brier"] == pytest.approx(0.75) and m["uniform"]["log"] == pytest.approx(math.log(4))
     model = np.array([[c["forecasts"]["model"][k] for k in CLASSES] for c in summary["cases"]])
     assert m["model"]["brier"] == pytest.approx(brier_score(model, np.array([S, T])).mean())
+    assert summary["complete"] is True and summary["cases_total"] == 2 and summary["missing_cases"] == []
+
+
+def test_backtest_prints_each_forecast_with_its_monte_carlo_interval(tmp_path, capsys):
+    """Every model probability in the case table carries its Wilson 95 % interval, and the
+    table says how many replicates; summary.json holds the same intervals."""
+    from sim.estimate import wilson
+
+    d = _tiny_history(tmp_path)
+    assert main(["backtest", str(d), "--runs", "2048", "--seed", "4", "--out", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    assert "Monte Carlo 95 % intervals (Wilson, 2,048 replicates a case)" in " ".join(text.split())
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    for case in summary["cases"]:
+        for c in CLASSES:
+            p, (low, high) = case["forecasts"]["model"][c], case["intervals"]["model"][c]
+            e = wilson(round(p * 2048), 2048)
+            assert (low, high) == pytest.approx((e.low, e.high))
+            assert f"[{low:.2f}, {high:.2f}]" in text
+    assert max(len(line) for line in text.splitlines() if "│" in line) <= 120  # the tables fit
+
+
+class _PressCtrlC:
+    """Wraps `sim.backtest.run_case`: after the `after`-th case finishes, send this process
+    SIGINT, as Ctrl-C would (the CLI's handler asks the backtest to stop)."""
+
+    def __init__(self, after: int):
+        import sim.backtest
+
+        self.after, self.calls, self.run_case = after, 0, sim.backtest.run_case
+
+    def __call__(self, *args, **kwargs):
+        import os
+        import signal
+
+        forecast = self.run_case(*args, **kwargs)
+        self.calls += 1
+        if self.calls == self.after:
+            os.kill(os.getpid(), signal.SIGINT)
+        return forecast
+
+
+def test_an_interrupted_backtest_keeps_its_finished_cases_and_a_rerun_resumes(tmp_path, capsys, monkeypatch):
+    """Ctrl-C after the first of three cases: exit 130, that case kept and scored in a summary
+    marked incomplete (printed so too); the same command again runs only the other two and
+    ends with the numbers of a backtest never interrupted."""
+    import sim.backtest
+
+    d = _tiny_history(tmp_path, cases=3)
+    argv = ["backtest", str(d), "--runs", "2048", "--seed", "4", "--workers", "1"]
+    out = tmp_path / "out"
+    press = _PressCtrlC(after=1)
+    monkeypatch.setattr(sim.backtest, "run_case", press)
+    assert main([*argv, "--out", str(out)]) == 130
+    captured = capsys.readouterr()
+    assert "interrupted: 1 of 3 cases kept in" in captured.err and "Traceback" not in captured.err
+    assert "INCOMPLETE (interrupted: 1 of 3 cases finished)" in captured.out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is False and summary["n_cases"] == 1 and summary["cases_total"] == 3
+    assert summary["missing_cases"] == ["b", "c"] and [c["name"] for c in summary["cases"]] == ["a"]
+    assert not (out / "reliability.png").exists()  # no picture of a part passed off as the whole
+    assert directory_owner(out) == "backtest"
+    assert press.calls == 1  # the case in hand when the signal came was never started
+    from sim.report import make_report
+
+    page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "Incomplete: interrupted, 1 of 3 cases finished" in page  # the report says so too
+
+    monkeypatch.setattr(sim.backtest, "run_case", press.run_case)
+    ran = []
+    monkeypatch.setattr(sim.backtest, "run_case", lambda case, *a, **k: ran.append(case.name) or press.run_case(
+        case, *a, **k))
+    assert main([*argv, "--out", str(out), "--json"]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert ran == ["b", "c"] and resumed["complete"] is True and resumed["cases_resumed"] == 1
+    assert main([*argv, "--out", str(tmp_path / "whole"), "--quiet"]) == 0
+    whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert resumed["cases"] == whole["cases"] and resumed["mean_scores"] == whole["mean_scores"]
+    assert resumed["differences"] == whole["differences"] and (out / "reliability.png").exists()
+
+
+def test_a_rerun_with_other_settings_keeps_none_of_the_earlier_cases(tmp_path, capsys, monkeypatch):
+    """Kept cases are reused only for the same scenario, --runs, --seed and posterior: another
+    seed on the same --out runs every case again."""
+    d = _tiny_history(tmp_path)
+    out = tmp_path / "out"
+    assert main(["backtest", str(d), "--runs", "1024", "--seed", "4", "--out", str(out), "--quiet"]) == 0
+    assert main(["backtest", str(d), "--runs", "1024", "--seed", "5", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["cases_resumed"] == 0 and summary["complete"] is True
+    assert {c["seed_entropy"] for c in summary["cases"]} == {5}
+
+
+def test_ctrl_c_before_any_case_finished_leaves_nothing(tmp_path, capsys, monkeypatch):
+    """Interrupted inside the first case: exit 130, 'nothing kept', and no directory left behind."""
+    import sim.backtest
+
+    def interrupted(*args, **kwargs):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)  # and return None, as `run_case` does when stopped inside a case
+
+    monkeypatch.setattr(sim.backtest, "run_case", interrupted)
+    d = _tiny_history(tmp_path)
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "out")]) == 130
+    assert "interrupted before any case finished: nothing kept" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_backtest_progress_shows_each_case(tmp_path, capsys):
+    """--progress off a terminal prints a line on stderr as each case finishes."""
+    d = _tiny_history(tmp_path)
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "o"), "--quiet", "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "cases: 1 of 2 (50 %)" in err and "cases: 2 of 2 (100 %)" in err
+
+
+def test_sigint_to_a_backtest_process_keeps_the_finished_cases(tmp_path):
+    """`python -m sim backtest` sent SIGINT once its first case is done (its progress line says
+    so): exit 130, no traceback, the first case kept in a summary marked incomplete."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    d = _tiny_history(tmp_path, cases=3)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "backtest", str(d), "--runs", "600000", "--seed", "1",
+                             "--workers", "1", "--out", str(out), "--progress", "--quiet"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith("cases: 1 of 3"):
+            proc.send_signal(signal.SIGINT)
+            break
+    _, rest = proc.communicate(timeout=120)
+    err = "".join(lines) + rest
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted: " in err and "of 3 cases kept" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is False and summary["cases_total"] == 3 and summary["cases"][0]["name"] == "a"
+    kept = json.loads((out / "cases.json").read_text())["cases"]
+    assert [c["name"] for c in kept] == [c["name"] for c in summary["cases"]]
 
 
 @pytest.mark.parametrize("argv, text", [

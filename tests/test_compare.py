@@ -377,8 +377,14 @@ def test_cli_compare_prints_the_table(tmp_path, capsys):
     assert cli.main(["compare", str(SMALL), str(SMALL), "--runs", "1024", "--out", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
     for words in ("P(A)", "P(B)", "B - A", "paired", "narrower", "[0, 0] exactly", "substantive or better",
-                  "1,024 replicates of each"):
+                  "1,024 replicates of each", "95 % Monte Carlo interval, Wilson"):
         assert words in out
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    for e in (*summary["classes"].values(), summary["headline"]["substantive_or_better"]):
+        for side in ("a", "b"):  # every P printed with its interval, as `run` prints it
+            low, high = e[f"p_{side}_interval"]
+            assert f"{e[f'p_{side}']:.3f} [{low:.3f}, {high:.3f}]" in out
+    assert max(len(line) for line in out.splitlines() if "│" in line) <= 120
 
 
 def test_cli_compare_refuses_unpairable_scenarios(tmp_path, capsys):
@@ -435,8 +441,24 @@ def test_cli_explain_prints_the_tables(tmp_path, capsys):
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     for words in ("Each event removed", "talks", "Shapley values", "exact over all 2^1 = 2 coalitions",
-                  "all - none", "1,024 replicates per removal"):
+                  "all - none", "1,024 replicates per removal", "(1,024 replicates; 95 % Monte Carlo intervals"):
         assert words in out
+    summary = json.loads((tmp_path / "e" / "summary.json").read_text())
+    c = summary["classes"]
+    assert f"P(substantive or better) = {shown(c['substantive_or_better'])}" in out
+    assert f"P(collapse) = {shown(c['collapse'])}" in out
+    for metric in ("substantive_or_better", "collapse"):
+        m = summary["shapley"]["metrics"][metric]
+        assert shown(m["no_events"]) in _row(out, "no events") and shown(m["all_events"]) in _row(out, "all events")
+
+
+def shown(e: dict) -> str:
+    """A probability with its interval, as `run` prints it."""
+    return f"{e['p']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
+
+
+def _row(text: str, label: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"│ {label} "))
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -3,6 +3,7 @@ rejected whole when any point is invalid; the designs and the sensitivity analys
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import math
@@ -209,6 +210,12 @@ def test_cli_sweep_prints_the_points_and_writes_csv_json_and_curves(tmp_path, ca
     out = capsys.readouterr().out
     assert status == 0
     assert "3 of 3 points" in out and "0.1" in out
+    assert "2,048 replicates a point; each P with its 95 % Monte Carlo interval (Wilson)" in " ".join(out.split())
+    with open(tmp_path / "points.csv") as fh:
+        for row in csv.DictReader(fh):  # every probability printed with its interval, as `run` prints it
+            for e in ("substantive_or_better", "talk_fest", "collapse"):
+                p, low, high = (float(row[f"{e}_{s}"]) for s in ("p", "low", "high"))
+                assert f"{p:.3f} [{low:.3f}, {high:.3f}]" in out
     summary = json.loads((tmp_path / "sweep.json").read_text())
     assert summary["points_done"] == 3 and summary["seed_entropy"] == 3 and summary["analysis"] is None
     assert set(summary["timing"]) == {"validate", "startup", "running", "compute", "dispatch_gap", "export"}

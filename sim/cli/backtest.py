@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output,
-                     command, output_options, parse_overrides, runs_rules, show_warnings, stop_on_interrupt, warn_if_stale,
+from ..locks import MANIFEST
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
+                     command, output_options, parse_overrides, runs_rules, show_warnings, stop_on_interrupt,
+                     warn_if_stale,
                      write_and_show)
 
 BACKTEST_OPTIONS = (
@@ -78,20 +81,57 @@ def check_posterior_target(path: Path) -> None:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from ..backtest import run_backtest, summarise_backtest
     from ..backtest_report import plot_reliability, print_backtest
+    from ..backtest_store import CASES_FILE, CaseStore
+    from ..ownership import claim_in_place
     from ..posterior import load_posterior
     from ..results import default_out_dir
+    from ..sweep.report import PointProgress
 
     posterior = load_posterior(args.calibration) if args.calibration is not None else None
     if posterior is not None:
         warn_if_stale(posterior, args.calibration)
     cases, meetings, meetings_path = _history_inputs(args)
     _check_case_limits(args, cases, args.runs)
-    out = claim_output(args, "backtest", default_out_dir("backtest"))
-    result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior, workers=args.workers)
-    summary = summarise_backtest(result, resamples=args.resamples)
-    summary.update(directory=str(args.directory), meetings=None if meetings_path is None else str(meetings_path),
-                   calibration=None if args.calibration is None else str(args.calibration), overrides=args.overrides)
-    return write_and_show(args, out, summary, {"reliability.png": plot_reliability}, print_backtest)
+    out = args.out if args.out is not None else default_out_dir("backtest")
+    existed = out.exists()
+    # Written in place, like a sweep: each finished case is kept in cases.json at once,
+    # and a rerun into the same directory runs only the cases not kept yet.
+    state = args.resources.enter_context(claim_in_place(out, "backtest", (CASES_FILE, *BACKTEST_OUTPUTS),
+                                                        force=args.force))
+    store = CaseStore(out, args.runs, args.seed, posterior)
+    kept = store.load(cases) if state == "own" else {}
+    if len(kept) < len(cases):  # no stale whole summary beside a backtest that may yet stop short
+        for name in BACKTEST_OUTPUTS:
+            (out / name).unlink(missing_ok=True)
+    wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
+    with stop_on_interrupt() as stop:  # held while the summary is written: a second Ctrl-C cannot cut it short
+        with PointProgress("cases") if sys.stderr.isatty() else TextSteps("cases", every=0.0) as progress:
+            result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior,
+                                  progress=progress if wanted else None, workers=args.workers, stop=stop,
+                                  kept=kept, keep=store.keep)
+        if not result.cases:
+            if state == "new":  # leave no directory holding only a manifest
+                (out / MANIFEST).unlink(missing_ok=True)
+                if not existed:
+                    out.rmdir()
+            print("interrupted before any case finished: nothing kept", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        summary = summarise_backtest(result, resamples=args.resamples)
+        summary.update(directory=str(args.directory), meetings=None if meetings_path is None else str(meetings_path),
+                       calibration=None if args.calibration is None else str(args.calibration),
+                       overrides=args.overrides)
+        plots = {"reliability.png": plot_reliability} if result.complete else {}
+        write_and_show(args, out, summary, plots, print_backtest, in_place=True)
+    if not result.complete:
+        print(f"interrupted: {len(result.cases)} of {result.total_cases} cases kept in {out} (summary.json scores "
+              f"only those, marked incomplete); rerun the same command with --out {out} to finish it",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+BACKTEST_OUTPUTS = ("summary.json", "reliability.png")
+"""What a backtest derives from its kept cases (cases.json) when it ends."""
 
 
 @command(

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..errors import InputError, Problem, map_all
 from ..schema.rules import MAX_RUNS
@@ -23,7 +23,8 @@ from ..reporting import fmt_p as fmt
 from ..yamlfile import load_yaml
 
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
-           "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "arg",
+           "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "TextSteps",
+           "arg",
            "calibration_setting", "check_limits", "check_monte_carlo_options", "claim_output", "command", "commands",
            "fmt", "load_all", "output_options", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
            "write_and_show"]
@@ -186,11 +187,12 @@ class TextProgress:
     """Progress as plain lines on stderr, for a log or a pipe: one line at each tenth of
     the work and at most one every `every` seconds otherwise."""
 
-    def __init__(self, label: str, total: int, every: float = 5.0, stream=None):
+    def __init__(self, label: str, total: int, every: float = 5.0, stream=None, resumed: int = 0):
         self.label, self.total, self.every = label, max(1, total), every
         self.stream = sys.stderr if stream is None else stream
         self.started = self.last = time.monotonic()
         self.tenth = 0
+        self.resumed = resumed  # done before this run: they count as done, not as speed
 
     def __call__(self, done: int, _total: int | None = None) -> None:
         now = time.monotonic()
@@ -199,9 +201,35 @@ class TextProgress:
             return
         self.tenth, self.last = max(tenth, self.tenth), now
         elapsed = now - self.started
-        left = f", about {elapsed * (self.total - done) / done:.0f} s left" if 0 < done < self.total else ""
+        ran = done - self.resumed
+        left = f", about {elapsed * (self.total - done) / ran:.0f} s left" if 0 < ran and done < self.total else ""
         print(f"{self.label}: {done:,} of {self.total:,} ({100 * done / self.total:.0f} %), {elapsed:.0f} s{left}",
               file=self.stream, flush=True)
+
+
+class TextSteps:
+    """Progress over whole steps (a sweep's points, a backtest's cases) as plain lines on
+    stderr (`TextProgress`), for a log or a pipe: the `start(total, done)` and
+    `advance(n)` of `sweep.report.PointProgress`. `every` 0 prints a line for every step."""
+
+    def __init__(self, label: str, every: float = 5.0):
+        self.label, self.every = label, every
+        self.lines: TextProgress | None = None
+        self.done = 0
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def start(self, total: int, done: int) -> None:
+        self.lines, self.done = TextProgress(self.label, total, self.every, resumed=done), done
+
+    def advance(self, steps: int) -> None:
+        self.done += steps
+        if self.lines is not None:
+            self.lines(self.done)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextProgress, arg, check_limits,
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
                      command, output_options, parse_overrides, show_warnings, stop_on_interrupt)
 
 
@@ -54,7 +54,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     show_warnings(sweep.scenario, sweep.scenario_file)
     check_limits(args, _sweep_estimate(sweep, args.workers or usable_cores()), "one point of this sweep on each worker")
     wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
-    with PointProgress() if sys.stderr.isatty() else _TextPoints() as progress, stop_on_interrupt() as stop:
+    with PointProgress() if sys.stderr.isatty() else TextSteps("points") as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
                            fresh=args.fresh, progress=progress if wanted else None, force=args.force, stop=stop)
     if args.json:
@@ -68,24 +68,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               "rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
-
-
-class _TextPoints:
-    """Sweep progress as plain lines on stderr (`common.TextProgress`), for a log or a pipe."""
-
-    def __enter__(self):
-        self.lines, self.done = None, 0
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def start(self, total: int, done: int) -> None:
-        self.lines, self.done = TextProgress("points", total), done
-
-    def advance(self, points: int) -> None:
-        self.done += points
-        self.lines(self.done)
 
 
 def _sweep_estimate(sweep, workers: int):

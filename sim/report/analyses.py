@@ -118,7 +118,9 @@ def backtest_view(result: Result, index: int, prefix: str = "backtest") -> dict[
     return {"id": f"{prefix}{index}", "name": result.name, "n_cases": s.get("n_cases"),
             "subject": FORECASTER_LABELS.get(subject, subject), "observed": s.get("observed_counts", {}),
             "scores": scores, "differences": diffs, "discrimination": disc, "cases": cases,
-            "bootstrap": s.get("bootstrap"), "figure": reliability_chart(s) if s.get("reliability") else None}
+            "bootstrap": s.get("bootstrap"), "figure": reliability_chart(s) if s.get("reliability") else None,
+            "incomplete": None if s.get("complete", True) else
+            f"interrupted, {s.get('n_cases')} of {s.get('cases_total')} cases finished; the scores are of those only"}
 
 
 def calibration_view(result: Result, index: int) -> dict[str, Any]:

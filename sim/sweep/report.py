@@ -3,10 +3,9 @@ table and the sensitivity indices."""
 
 from __future__ import annotations
 
-import sys
-
 from .driver import SweepResult
-from ..reporting import fmt_p
+from ..reporting import console as shared_console
+from ..reporting import fmt_estimate, fmt_p
 
 __all__ = ["PointProgress", "print_sweep"]
 
@@ -18,9 +17,11 @@ SHOWN_FACTORS = 3
 
 class PointProgress:
     """A rich progress bar over points on stderr, with the time left estimated from the
-    points finished in this run (resumed points count as done, not as speed)."""
+    points finished in this run (resumed points count as done, not as speed); `label` names
+    what is counted (a backtest's cases)."""
 
-    def __init__(self):
+    def __init__(self, label: str = "points"):
+        self.label = label
         self.bar = None
         self.task = None
 
@@ -35,7 +36,7 @@ class PointProgress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.bar = Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
+        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
                             TextColumn("time left"), TimeRemainingColumn(),
                             console=Console(stderr=True), transient=True, auto_refresh=False)
         self.bar.start()  # no refresh thread: workers can then be forked (`sim.parallel.forks_safely`)
@@ -48,21 +49,26 @@ class PointProgress:
 
 def print_sweep(result: SweepResult) -> None:
     """The points (the first `SHOWN_POINTS`), the analysis, and how the sweep went."""
-    from rich.console import Console
     from rich.table import Table
 
     sweep, rows = result.sweep, result.rows
-    console = Console(file=sys.stdout, highlight=False)
-    table = Table(title=f"{sweep.scenario.name}: {sweep.design} sweep, P(substantive or better)",
-                  title_justify="left")
+    console = shared_console()
+    table = Table(title=f"{sweep.scenario.name}: {sweep.design} sweep, {sweep.runs:,} replicates a point; each P "
+                        "with its 95 % Monte Carlo interval (Wilson)", title_justify="left")
     for name in sweep.names:
         table.add_column(_header(name), justify="right")
-    for label in ("substantive\nor better", "95 % interval", "talk fest", "collapse"):
+    for label in ("P(substantive\nor better)\n[95 %]", "P(talk fest)\n[95 %]", "P(collapse)\n[95 %]"):
         table.add_column(label, justify="right", no_wrap=True)
-    for r in rows[:SHOWN_POINTS]:
-        table.add_row(*(f"{r[n]:.4g}" for n in sweep.names), f"{r['substantive_or_better_p']:.3f}",
-                      f"[{r['substantive_or_better_low']:.3f}, {r['substantive_or_better_high']:.3f}]",
-                      f"{r['talk_fest_p']:.3f}", f"{r['collapse_p']:.3f}")
+    shown = rows[:SHOWN_POINTS]
+    factors = [[f"{r[n]:.4g}" for n in sweep.names] for r in shown]
+    widths = [max([len(line) for line in _header(n).splitlines()] + [len(row[k]) for row in factors])
+              for k, n in enumerate(sweep.names)]
+    # Each P over its interval, on two lines, where one line each would not fit.
+    stacked = sum(widths) + 3 * 20 + 3 * (len(widths) + 3) + 1 > console.width
+    for r, values in zip(shown, factors):
+        cells = [fmt_estimate(r[f"{e}_p"], r[f"{e}_low"], r[f"{e}_high"])
+                 for e in ("substantive_or_better", "talk_fest", "collapse")]
+        table.add_row(*values, *(c.replace(" [", "\n[", 1) if stacked else c for c in cells))
     if len(sweep.names) <= SHOWN_FACTORS:
         console.print(table)
     if len(rows) > SHOWN_POINTS or len(sweep.names) > SHOWN_FACTORS:

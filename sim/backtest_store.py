@@ -1,0 +1,94 @@
+"""The cases a backtest has finished, kept in its result directory so that an interrupted
+backtest resumes where it stopped.
+
+`cases.json` holds one record a finished case: its outcome counts, replicates and seed
+entropy, and what made them (the scenario's hash, --runs, --seed, the posterior's
+digest). It is rewritten atomically as each case finishes, so a kill at any moment
+leaves it whole. A rerun reuses a record only where all of that is the same, so a
+resumed backtest holds the numbers an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .backtest import Case, CaseRun
+from .errors import RunError
+from .io import utc_now, write_json_atomic
+from .model import CLASSES
+from .schema import scenario_hash
+
+__all__ = ["CASES_FILE", "CaseStore", "posterior_digest"]
+
+CASES_FILE = "cases.json"
+FORMAT = "sim-backtest-cases/1"
+
+
+def posterior_digest(posterior) -> str | None:
+    """A digest of a posterior's content (None without one): what a kept calibrated forecast depends on."""
+    if posterior is None:
+        return None
+    text = json.dumps(posterior.to_json(), sort_keys=True, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class CaseStore:
+    """The finished cases of one backtest's directory `out`, for the settings `runs`,
+    `seed` (the options as given: None is each scenario's own) and `posterior`."""
+
+    def __init__(self, out: Path, runs: int | None, seed: int | None, posterior=None):
+        self.path = Path(out) / CASES_FILE
+        self.settings = {"runs": runs, "seed": seed, "posterior": posterior_digest(posterior)}
+        self.records: dict[str, dict] = {}
+
+    def identity(self, case: Case) -> dict:
+        return {"scenario_hash": scenario_hash(case.scenario), **self.settings}
+
+    def load(self, cases: list[Case]) -> dict[str, CaseRun]:
+        """The kept forecasts of `cases` made with these settings; the other records are
+        dropped (an unreadable file keeps nothing: every case runs again)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            records = data["cases"] if data.get("format") == FORMAT else []
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            records = []
+        wanted = {c.name: self.identity(c) for c in cases}
+        kept: dict[str, CaseRun] = {}
+        for record in records if isinstance(records, list) else []:
+            try:
+                name = record["name"]
+                if name in kept or wanted.get(name) != record["identity"]:
+                    continue
+                forecast = _forecast(record)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if (forecast.calibrated_counts is None) == (self.settings["posterior"] is None):
+                kept[name], self.records[name] = forecast, record
+        return kept
+
+    def keep(self, case: Case, forecast: CaseRun) -> None:
+        """Add a finished case and rewrite the file atomically."""
+        self.records[case.name] = {
+            "name": case.name, "identity": self.identity(case), "runs": forecast.runs,
+            "entropy": forecast.entropy, "counts": [int(n) for n in forecast.counts],
+            "calibrated_counts": None if forecast.calibrated_counts is None
+            else [int(n) for n in forecast.calibrated_counts],
+            "calibration": forecast.calibration, "seconds": round(forecast.seconds, 6), "finished": utc_now()}
+        try:
+            write_json_atomic(self.path, {"format": FORMAT, "cases": list(self.records.values())})
+        except OSError as exc:
+            raise RunError(f"cannot keep the finished case {case.name} in {self.path}: {exc.strerror or exc}") from None
+
+
+def _forecast(record: dict) -> CaseRun:
+    counts = np.array(record["counts"], dtype=float)
+    calibrated = record.get("calibrated_counts")
+    if counts.shape != (len(CLASSES),) or int(counts.sum()) != int(record["runs"]):
+        raise ValueError("counts do not add up to the runs")
+    return CaseRun(counts, int(record["runs"]), int(record["entropy"]),
+                   None if calibrated is None else np.array(calibrated, dtype=float), record.get("calibration"),
+                   float(record.get("seconds", 0.0)))
