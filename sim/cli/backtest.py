@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output,
-                     command, output_options, parse_overrides, runs_rules, show_warnings, stop_on_interrupt,
+                     command, output_options, output_path, parse_overrides, runs_rules, show_warnings, stop_on_interrupt,
                      write_and_show)
 
 BACKTEST_OPTIONS = (
@@ -47,10 +47,16 @@ def _history_inputs(args: argparse.Namespace):
     return cases, meetings, meetings_path
 
 
-def check_posterior_target(path: Path) -> None:
-    """`--write` may create a file or replace a posterior sim wrote that nobody edited since."""
+def check_posterior_target(path: Path, out: Path) -> None:
+    """`--write` may create a file or replace a posterior sim wrote that nobody edited since,
+    outside every result directory, the calibration's own `out` included."""
+    from ..ownership import check_outside_results
     from ..posterior import written_by_sim
 
+    check_outside_results(path, "--write")
+    if out.resolve() in path.resolve().parents:
+        raise InputError(Problem("--write", "", f"is inside the calibration's own directory {out}, which holds "
+                                 "its posterior.json already; write the copy outside it", str(path), True))
     if path.is_dir():
         raise InputError(Problem("--write", "", "is a directory; name a file", str(path), True))
     if path.exists() and not written_by_sim(path):
@@ -104,7 +110,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
              "1,024 replicates to run, 256 where processes are spawned rather than forked)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the finished points and start over"),
-    arg("--write", type=Path, metavar="FILE",
+    arg("--write", type=output_path, metavar="FILE",
         help="also copy the posterior to FILE, which must not exist or be a posterior sim wrote"),
     *BACKTEST_OPTIONS, *output_options("results/calibrate/<key of the knobs and cases>: rerunning resumes"),
     *LIMIT_OPTIONS,
@@ -117,10 +123,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..sweep.report import PointProgress
 
     spec = load_knobs(args.knobs)
-    if args.write is not None:
-        check_posterior_target(args.write)
     cases, meetings, meetings_path = _history_inputs(args)
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
+    if args.write is not None:
+        check_posterior_target(args.write, out)
     check_target(out, "calibrate", force=args.force)  # before minutes of work
     _check_case_limits(args, cases, spec.runs)
     with PointProgress() as progress, stop_on_interrupt() as stop:

@@ -25,7 +25,7 @@ from ..yamlfile import load_yaml
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "arg",
            "calibration_setting", "check_limits", "check_monte_carlo_options", "claim_output", "command", "commands",
-           "fmt", "load_all", "output_options", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
+           "fmt", "load_all", "output_options", "output_path", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
            "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -111,10 +111,17 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def output_path(text: str) -> Path:
+    """An output path option's value: not empty (which `Path` would read as `.`, the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a path")
+    return Path(text)
+
+
 def output_options(default: str) -> tuple:
     """--out (its help naming the command's real `default`), --force, --json, --quiet, --progress."""
     return (
-        arg("--out", type=Path, metavar="DIR",
+        arg("--out", type=output_path, metavar="DIR",
             help=f"result directory (default: {default}); sim writes only into a new or empty directory or "
                  "one this command made before, never into one holding anything else"),
         arg("--force", action="store_true",
