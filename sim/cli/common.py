@@ -142,18 +142,24 @@ LIMIT_OPTIONS = (
 )
 
 
-def parse_overrides(texts: list[str]) -> dict[str, Any]:
-    """`PATH=VALUE` strings as {path: value}, each value read as YAML."""
-    overrides, problems = {}, []
+def parse_overrides(texts: list[str], option: str = "--set") -> dict[str, Any]:
+    """`PATH=VALUE` strings as {path: value}, each value read as YAML; a path given twice is
+    an error (which value was meant cannot be known)."""
+    overrides, problems, first = {}, [], {}
     for text in texts:
         path, sep, value = text.partition("=")
-        if not sep or not path.strip():
-            problems.append(Problem("--set", "", "must be PATH=VALUE", text, True))
+        path = path.strip()
+        if not sep or not path:
+            problems.append(Problem(option, "", "must be PATH=VALUE", text, True))
             continue
+        if path in first:
+            problems.append(Problem(option, path, f"is given twice ({first[path]!r} and {text!r}); give it once"))
+            continue
+        first[path] = text
         try:
-            overrides[path.strip()] = load_yaml(value, "--set")
+            overrides[path] = load_yaml(value, option)
         except InputError as exc:
-            problems += [Problem("--set", path.strip(), f"VALUE is not valid YAML ({p.message})", value, True)
+            problems += [Problem(option, path, f"VALUE is not valid YAML ({p.message})", value, True)
                          for p in exc.problems]
     if problems:
         raise InputError(problems)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, map_all
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
                      claim_output, command, load_all, output_options, parse_overrides, progress_bar,
                      write_and_show)
@@ -28,7 +28,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..compare import compare, summarise_comparison
     from ..results import default_out_dir
 
-    both, only_a, only_b = (parse_overrides(t) for t in (args.overrides, args.overrides_a, args.overrides_b))
+    both, only_a, only_b = map_all(lambda o: parse_overrides(*o), ((args.overrides, "--set"),
+                                                                   (args.overrides_a, "--set-a"),
+                                                                   (args.overrides_b, "--set-b")))
+    twice = [Problem(option, path, "is given with --set too; give it once (--set for both, or --set-a and --set-b)")
+             for option, only in (("--set-a", only_a), ("--set-b", only_b)) for path in only if path in both]
+    if twice:
+        raise InputError(twice)
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
     a, b = load_all((args.a, {**both, **only_a}), (args.b, {**both, **only_b}))
     workers = _workers(args, a, 2)
