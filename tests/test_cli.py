@@ -305,6 +305,21 @@ def test_workers_write_the_same_result_as_one_process(tmp_path, capsys):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+def test_more_workers_than_chunks_is_not_refused_and_records_those_that_ran(tmp_path, capsys):
+    """`run --workers 200` on 2 chunks runs on 2 processes (no memory refusal for 200), with one note line;
+    summary.json says 2."""
+    out = tmp_path / "r"
+    assert cli.main(["run", str(SMALL), "--runs", "2048", "--chunk-size", "1024", "--workers", "200", "--json",
+                     "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "note: --workers 200: the work is 2 chunks, so 2 processes run it\n"
+    assert json.loads(captured.out)["workers"] == 2 == json.loads((out / "summary.json").read_text())["workers"]
+    assert cli.main(["compare", str(SMALL), str(SMALL), "--runs", "1024", "--workers", "16", "--json",
+                     "--out", str(tmp_path / "c")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["workers"] == 1 and captured.err.count("\n") == 1
+
+
 def test_bad_workers_is_an_input_error(tmp_path, capsys):
     assert cli.main(["run", str(SMALL), "--runs", RUNS, "--workers", "0", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, claim_output,
-                     command, output_options, output_path, parse_overrides, runs_rules, show_warnings, stop_on_interrupt,
-                     write_and_show)
+                     command, notice_workers, output_options, output_path, parse_overrides, runs_rules, show_warnings,
+                     stop_on_interrupt, write_and_show)
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -27,7 +27,9 @@ def _history_inputs(args: argparse.Namespace):
     rules = [*runs_rules(getattr(args, "runs", None)),
              ("--seed", getattr(args, "seed", None), lambda v: v >= 0, "must be >= 0"),
              ("--resamples", args.resamples, lambda v: v >= 100, "must be >= 100"),
-             ("--workers", getattr(args, "workers", None), lambda v: v >= 1, "must be >= 1")]
+             ("--workers", getattr(args, "workers", None), lambda v: v >= 1, "must be >= 1"),
+             ("--scheduler", getattr(args, "scheduler", None), lambda v: args.workers in (None, 1),
+              "runs on the cluster's workers: drop --workers")]
     problems = [Problem(name, "", rule, value, True) for name, value, ok, rule in rules
                 if value is not None and not ok(value)]
     meetings_path = args.meetings
@@ -84,12 +86,14 @@ def check_posterior_target(path: Path, out: Path) -> None:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from ..backtest import run_backtest, summarise_backtest
     from ..backtest_report import plot_reliability, print_backtest
+    from ..limits import estimate_output
     from ..posterior import load_posterior
     from ..results import default_out_dir
 
     posterior = load_posterior(args.calibration) if args.calibration is not None else None
     cases, meetings, meetings_path = _history_inputs(args)
-    _check_case_limits(args, cases, args.runs)
+    _check_case_limits(args, cases, args.runs, args.workers)
+    check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = claim_output(args, "backtest", default_out_dir("backtest"))
     result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior, workers=args.workers)
     summary = summarise_backtest(result, resamples=args.resamples)
@@ -106,8 +110,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         help="the knob spec: each knob's dotted path, prior and grid (scenarios/history/knobs.yaml)"),
     *SCENARIO_OPTIONS,
     arg("--workers", type=int, metavar="N",
-        help="local worker processes (default: the usable cores, capped so that each has 32 blocks of "
-             "1,024 replicates to run, 256 where processes are spawned rather than forked)"),
+        help="local worker processes, at most one a task (default: the usable cores, capped so that each has "
+             "32 blocks of 1,024 replicates to run, 256 where processes are spawned rather than forked)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the finished points and start over"),
     arg("--write", type=output_path, metavar="FILE",
@@ -118,8 +122,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..backtest_report import plot_posterior, plot_reliability, print_calibration
     from ..calibrate import calibration_key, run_calibration, summarise_calibration
-    from ..knobs import load_knobs
+    from ..knobs import load_knobs, make_grid
+    from ..limits import estimate_output
     from ..ownership import check_target
+    from ..randomness import blocks_for
+    from ..sweep.execute import check_scheduler, count_tasks, local_workers
     from ..sweep.report import PointProgress
 
     spec = load_knobs(args.knobs)
@@ -128,7 +135,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.write is not None:
         check_posterior_target(args.write, out)
     check_target(out, "calibrate", force=args.force)  # before minutes of work
-    _check_case_limits(args, cases, spec.runs)
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
+        _check_case_limits(args, cases, spec.runs, 1)  # this process's share: the cases run on the cluster
+    else:
+        points, blocks = len(cases) * len(make_grid(spec.knobs)), blocks_for(spec.runs)
+        tasks = count_tasks(points, blocks, args.workers or 1)
+        workers = notice_workers(args, local_workers(args.workers, points, blocks), tasks, "task")
+        _check_case_limits(args, cases, spec.runs, workers, exact=True)
+    check_limits(args, estimate_output(len(cases) * len(make_grid(spec.knobs)), 2 + len(spec.knobs)),
+                 "this calibration", out)
     with PointProgress() as progress, stop_on_interrupt() as stop:
         cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                               progress=progress if (args.progress or not (args.quiet or args.json)) else None,
@@ -150,17 +166,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None) -> None:
-    """Refuse before anything runs if one case, on every worker at once, would need more
-    memory than allowed."""
+def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,
+                       exact: bool = False) -> None:
+    """Refuse before anything runs if one case, on the processes that will run it at once,
+    would need more memory than allowed: `workers` (None: the default) capped by the case's
+    chunks (a backtest's `run`), or with `exact` exactly `workers` (a calibration's
+    tasks, which hold a chunk each)."""
     from ..limits import estimate
     from ..model import compile_model
-    from ..montecarlo import resolve_settings
-    from ..parallel import usable_cores
-    from ..randomness import BLOCK_SIZE
+    from ..montecarlo import check_workers, count_chunks, resolve_settings
+    from ..randomness import BLOCK_SIZE, blocks_for
 
-    workers = getattr(args, "workers", None) or usable_cores()
     for case in cases:
         n, _, blocks = resolve_settings(case.scenario, runs, 0, None)
+        processes = workers if exact else check_workers(workers, blocks_for(n), count_chunks(n, blocks))
         check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False,
-                                    workers=workers), f"the case {case.path}")
+                                    workers=processes), f"the case {case.path}")

@@ -25,7 +25,7 @@ from ..yamlfile import load_yaml
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "arg",
            "calibration_setting", "check_limits", "check_monte_carlo_options", "claim_output", "command", "commands",
-           "fmt", "load_all", "output_options", "output_path", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
+           "fmt", "load_all", "notice_workers", "output_options", "output_path", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
            "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -75,8 +75,9 @@ MONTE_CARLO_OPTIONS = (
     arg("--precision", type=float, metavar="X",
         help="stop once every class's 95 %% interval half-width is below X, in (0, 0.5)"),
     arg("--workers", type=int, metavar="N",
-        help="processes to run the replicates on, this one included; the results do not depend on it "
-             "(default: the cores this process may use, capped so that each has 32 blocks of 1,024 replicates)"),
+        help="processes to run the replicates on, this one included, at most one a chunk; the results do not "
+             "depend on it (default: the cores this process may use, capped so that each has 32 blocks of 1,024 "
+             "replicates)"),
 )
 CALIBRATION_OPTION = arg(
     "--calibration", type=Path, metavar="POSTERIOR",
@@ -185,6 +186,16 @@ def check_monte_carlo_options(args: argparse.Namespace) -> None:
                 for name, value, ok, rule in rules if value is not None and not ok(value)]
     if problems:
         raise InputError(problems)
+
+
+def notice_workers(args: argparse.Namespace, workers: int, pieces: int, piece: str) -> int:
+    """`workers`, the processes that will run the work; one line on stderr when --workers
+    asked for more than its `pieces` (each a `piece`: chunk, task) give work to."""
+    asked = getattr(args, "workers", None)
+    if asked is not None and workers < asked:
+        print(f"note: --workers {asked}: the work is {pieces:,} {piece}{'s' if pieces != 1 else ''}, so "
+              f"{workers} process{'es' if workers != 1 else ''} run{'s' if workers == 1 else ''} it", file=sys.stderr)
+    return workers
 
 
 class TextProgress:
