@@ -1,5 +1,6 @@
 """`python -m sim`: the command line. Ctrl-C or SIGTERM at any moment, even while the
-modules load, exits 130 without a traceback."""
+modules load, exits 130 without a traceback; a reader that leaves the pipe (`| head`)
+ends it quietly with status 1, as the CPython documentation recommends."""
 
 import signal
 import sys
@@ -15,7 +16,14 @@ def _main() -> int:
         signal.signal(signal.SIGTERM, _interrupt)
         from .cli import main
 
-        return main()
+        status = main()
+        sys.stdout.flush()  # a reader that left (`| head`) is seen here, not as a message at exit
+        return status
+    except BrokenPipeError:  # outside a command (the command line handles its own): say nothing more
+        from .cli import quiet_stdout
+
+        quiet_stdout()
+        return 1
     except ModuleNotFoundError as exc:  # run from a checkout without its dependencies (imports are lazy)
         if exc.name is None or exc.name.split(".")[0] == "sim":
             raise

@@ -22,7 +22,7 @@ from .compare import GROUPS, Comparison, Difference, paired_difference, paired_t
 from .io import utc_now
 from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .estimate import Z95, Estimate, wilson
-from .montecarlo import check_workers, resolve_settings, simulate_chunks, simulate_variants
+from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_chunks, simulate_variants
 from .randomness import BLOCK_SIZE, Blocks, blocks_for
 from .schema import Scenario
 
@@ -159,9 +159,10 @@ def explain(
     `montecarlo.run`; a `stop` ends the work early, and an explanation cut short is
     marked `interrupted` (its estimates are over the replicates it finished)."""
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
-    workers = check_workers(workers, (len(scenario.events) + 1) * blocks_for(runs))
     events = sorted(scenario.events, key=lambda e: (e.date, e.name))
     plan = shapley_plan(len(events), runs, shapley_runs, shapley_method) if shapley else None
+    chunks = max(count_chunks(runs, blocks_per_chunk), count_chunks(plan[1], blocks_per_chunk) if plan else 0)
+    workers = check_workers(workers, (len(events) + 1) * blocks_for(runs), chunks)
     total = runs * (len(events) + 1) + (plan[1] * plan[2] if plan else 0)
     tick = _progress_counter(progress, total)
     started = time.perf_counter()

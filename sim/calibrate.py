@@ -48,6 +48,8 @@ class Calibration:
     interrupted: bool
     points_done: int
     points_total: int
+    backend: str = "none"  # where this run's points ran (`sweep.execute`): none if all were resumed
+    workers: int = 0  # the processes (or Dask threads) that ran them
 
     @property
     def complete(self) -> bool:
@@ -132,7 +134,7 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     posterior = Posterior(tuple(spec.knobs), grid, prior_weights(spec.knobs, grid), loglik,
                           tuple(c.name for c in cases), tuple(scenario_hash(c.scenario) for c in cases), meta)
     return Calibration(posterior, counts, spec.runs, entropy, time.perf_counter() - started, run.interrupted,
-                       len(run.store_rows), len(plan))
+                       len(run.store_rows), len(plan), run.backend, run.workers)
 
 
 def loo_forecasts(cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +163,8 @@ def summarise_calibration(cal: Calibration, cases: list[Case], meetings, resampl
         "marginals": {k.name: dict(zip(("values", "posterior", "prior"), (v.tolist() for v in post.marginal(j))))
                       for j, k in enumerate(post.knobs)},
         "grid_points": int(len(post.grid)), "runs_per_point": cal.runs, "seed_entropy": cal.entropy,
-        "smoothing": post.meta["smoothing"], "seconds": round(cal.seconds, 3),
+        "smoothing": post.meta["smoothing"], "seconds": round(cal.seconds, 3), "backend": cal.backend,
+        "workers": cal.workers,
         "note": "leave-one-out: each case is forecast from the posterior refitted without it, from the fit's own "
                 "runs; `sim backtest DIR --calibration posterior.json` reruns them with fresh replicates",
     }

@@ -22,7 +22,7 @@ from .errors import InputError, Problem
 from .io import utc_now
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .estimate import Z95, Estimate, wilson
-from .montecarlo import check_workers, resolve_settings, simulate_joint
+from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_joint
 from .randomness import blocks_for
 from .schema import Scenario
 
@@ -183,7 +183,7 @@ def compare(
     as for `montecarlo.run` (a stopped comparison counts the replicates it finished)."""
     check_pairable(a, b, *names)
     runs, entropy, blocks_per_chunk = resolve_settings(a, runs, seed, chunk_size)
-    workers = check_workers(workers, 2 * blocks_for(runs))
+    workers = check_workers(workers, 2 * blocks_for(runs), count_chunks(runs, blocks_per_chunk))
     started = time.perf_counter()
     joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     done = 0

@@ -27,8 +27,8 @@ from .model import Model
 from .randomness import BLOCK_SIZE
 from .schema import mean_of, support
 
-__all__ = ["Estimate", "available_memory", "check_resources", "estimate", "estimate_models", "format_size",
-           "free_disk", "parse_size"]
+__all__ = ["Estimate", "add_output", "available_memory", "check_resources", "estimate", "estimate_models",
+           "estimate_output", "format_size", "free_disk", "parse_size"]
 
 F64 = 8
 BASE_PROCESS = 250 << 20
@@ -36,6 +36,12 @@ BASE_PROCESS = 250 << 20
 TRAJECTORY_SAMPLE = 4096  # montecarlo.TRAJECTORY_SAMPLE (not imported: it would import the engine)
 DAYS_PER_MONTH = 30.4375
 PLOTS_AND_SUMMARY = 2 << 20
+POINT_BYTES = 512
+"""Disk a point of a sweep or calibration takes: its row in the store and in points.csv,
+measured at about 400 bytes with two factors, plus `FACTOR_BYTES` a factor."""
+FACTOR_BYTES = 32
+STORE_BYTES = 4 << 20
+"""SQLite's write-ahead log beside a sweep's store, up to its checkpoint of 1,000 pages."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class Estimate:
     memory: int
     disk: int
     breakdown: dict[str, int] = field(default_factory=dict)
+    fewer: str = "lower --runs"
+    """How to write less, for the refusal: the disk grows with the runs, or with the points."""
 
 
 def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, workers: int = 1) -> Estimate:
@@ -136,6 +144,22 @@ def _rate_ceiling(param) -> float:
     return max(mean_of(param) + 5 * getattr(param, "sd", 0.0), 0.0)
 
 
+def estimate_output(points: int = 0, factors: int = 0) -> Estimate:
+    """Disk of a result that is a summary with plots (`compare`, `explain`, `backtest`), and
+    with `points` > 0 the store and table of that many points of `factors` factors each
+    (`sweep`, `calibrate`); memory is counted separately, per worker (`estimate`)."""
+    disk = PLOTS_AND_SUMMARY
+    if points:
+        disk += STORE_BYTES + points * (POINT_BYTES + FACTOR_BYTES * factors)
+    return Estimate(0, disk, {"disk: summary, plots and points": disk}, "use fewer points" if points else "")
+
+
+def add_output(work: Estimate, output: Estimate) -> Estimate:
+    """`work`'s memory with `output`'s disk."""
+    return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown},
+                    output.fewer if output.disk else work.fewer)
+
+
 # --- Limits -----------------------------------------------------------------------------------
 
 
@@ -173,14 +197,17 @@ def _resident() -> int:
 
 
 def free_disk(path: str | Path) -> int | None:
-    """Free bytes on the file system that holds `path` (or its nearest existing parent)."""
+    """Free bytes on the file system that holds `path` (or its nearest existing parent); None
+    where unknown, as on a pseudo file system of no blocks at all (/proc: writing there fails
+    for another reason, which the writer reports)."""
     path = Path(path).absolute()
     for candidate in (path, *path.parents):
         if candidate.exists():
             try:
-                return shutil.disk_usage(candidate).free
+                usage = shutil.disk_usage(candidate)
             except OSError:
                 return None
+            return usage.free if usage.total > 0 else None
     return None
 
 
@@ -229,6 +256,6 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
             source = "--max-disk" if max_disk is not None else "disk"
             problems.append(Problem(source, "", f"{what} would write about {format_size(work.disk)}, more than the "
                                     f"{format_size(disk_limit)} {'allowed' if max_disk is not None else 'free there'}; "
-                                    "lower --runs, or raise --max-disk"))
+                                    f"{work.fewer + ', or ' if work.fewer else ''}raise --max-disk"))
     if problems:
         raise InputError(problems)

@@ -20,15 +20,15 @@ import numpy as np
 from .errors import InputError, Problem
 from .estimate import Estimate, wilson
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
-from .parallel import default_workers, ordered_map
+from .parallel import choose_workers, ordered_map
 from .randomness import BLOCK_SIZE, Blocks, blocks_for, make_root_entropy
 from .schema import Scenario
 from .schema.rules import MAX_RUNS
 from .state import KnobApplier, draw_state
 from .timeline import run_timeline
 
-__all__ = ["Chunk", "RunResult", "check_workers", "resolve_settings", "run", "simulate_chunk", "simulate_chunks",
-           "simulate_joint", "simulate_variants"]
+__all__ = ["Chunk", "RunResult", "check_workers", "count_chunks", "resolve_settings", "run", "simulate_chunk",
+           "simulate_chunks", "simulate_joint", "simulate_variants"]
 
 TRAJECTORY_SAMPLE = 4096
 """The first replicates whose weekly positions are kept for fan charts."""
@@ -313,7 +313,7 @@ def run(
     replicates finished before it, marked `interrupted`.
     """
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
-    workers = check_workers(workers, blocks_for(runs))
+    workers = check_workers(workers, blocks_for(runs), count_chunks(runs, blocks_per_chunk))
     if precision is not None and not 0 < precision < 0.5:
         raise InputError(Problem("precision", "", "must be between 0 and 0.5 (a half-width)", precision, True))
     model = compile_model(scenario)
@@ -369,13 +369,18 @@ class _Tally:
         self.done += keep
 
 
-def check_workers(workers: int | None, blocks: int) -> int:
-    """`workers` as given (>= 1), or for None the default for a run of `blocks` blocks."""
-    if workers is None:
-        return default_workers(blocks)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+def check_workers(workers: int | None, blocks: int, chunks: int | None = None) -> int:
+    """The processes that will compute `blocks` blocks of work in `chunks` chunks (default:
+    one a block): `workers` (>= 1) or for None the default, never more than the chunks
+    (`parallel.choose_workers`)."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise InputError(Problem("workers", "", "must be a whole number >= 1", workers, True))
-    return workers
+    return choose_workers(workers, blocks, blocks if chunks is None else chunks)
+
+
+def count_chunks(runs: int, blocks_per_chunk: int) -> int:
+    """Chunks of `blocks_per_chunk` blocks that `runs` replicates are cut into."""
+    return -(-blocks_for(runs) // blocks_per_chunk)
 
 
 def _precise_enough(outcome: np.ndarray, counts: np.ndarray, done: int, precision: float) -> int | None:

@@ -8,7 +8,9 @@ list (a user's file added to it makes it the user's again). A command writes
 - a new directory (a missing path, or an empty directory, is claimed), or
 - a directory its own command made (rewritten whole, or resumed by a sweep);
 
-and refuses any other existing path with an `InputError` (exit 2). `force`
+and refuses any other existing path, and any path inside a result directory (a
+file added there would make the directory the user's), with an `InputError`
+(exit 2): `check_outside_results` is that one rule, for directories and files. `force`
 lets a command replace a directory another sim command made, never anything
 else. A file written outside a result directory (`calibrate --write`) carries
 its manifest in its first line, with the SHA-256 of the rest, so that an edit
@@ -45,7 +47,8 @@ from .errors import InputError, Problem
 from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
 from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target
 
-__all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_target", "claim_in_place",
+__all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
+           "claim_in_place",
            "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest", "new_run_id",
            "read_manifest", "swap_into_place", "write_owned_text"]
 
@@ -118,10 +121,25 @@ def _is_temp_of(rel: str, listed: set[str]) -> bool:
 # --- Checking a target ---------------------------------------------------------------------
 
 
+def check_outside_results(target: str | Path, label: str = "--out") -> None:
+    """Refuse (an `InputError` naming `label`) a `target` inside a result directory: what sim
+    wrote there would be a file its manifest does not list, which makes the directory the
+    user's (and a rewrite of a listed file would change a result behind its command's back)."""
+    if str(target) == "":
+        raise InputError(Problem(label, "", "is empty; name a path", "", True))
+    for parent in Path(target).resolve().parents:
+        manifest = read_manifest(parent)
+        if manifest is not None:
+            raise InputError(Problem(label, "", f"is inside the result directory {parent} (of `sim "
+                                     f"{manifest['command']}`), which sim keeps whole; write outside it",
+                                     str(target), True))
+
+
 def check_target(out: str | Path, command: str, *, force: bool = False, label: str = "--out") -> str:
     """What `command` may do with directory `out`: "new" (missing or empty), "own" (its
     own command made it), "replace" (another sim command made it, and `force`); any
-    other existing path is an `InputError` naming `label`."""
+    other existing path, or one inside a result directory, is an `InputError` naming `label`."""
+    check_outside_results(out, label)
     out = Path(out)
     if not os.path.lexists(out):
         return "new"
@@ -149,7 +167,9 @@ def check_target(out: str | Path, command: str, *, force: bool = False, label: s
 
 def check_file_target(path: str | Path, command: str, *, force: bool = False, label: str = "--write") -> None:
     """A file sim may write: missing, or one `command` wrote and nobody changed since (or
-    another sim command, with `force`); else an `InputError` naming `label`."""
+    another sim command, with `force`), and not inside a result directory; else an
+    `InputError` naming `label`."""
+    check_outside_results(path, label)
     path = Path(path)
     if not os.path.lexists(path):
         if path.parent.exists() and not path.parent.is_dir():

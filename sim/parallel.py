@@ -32,7 +32,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 
-__all__ = ["MIN_BLOCKS_PER_SPAWNED", "MIN_BLOCKS_PER_WORKER", "default_workers", "flush_stdio", "forks_safely",
+__all__ = ["MIN_BLOCKS_PER_SPAWNED", "MIN_BLOCKS_PER_WORKER", "choose_workers", "default_workers", "flush_stdio",
+           "forks_safely",
            "ordered_map", "process_context", "usable_cores", "worker_setup"]
 
 MIN_BLOCKS_PER_WORKER = 32
@@ -61,6 +62,15 @@ def default_workers(blocks: int) -> int:
     spawned rather than forked)."""
     per_worker = MIN_BLOCKS_PER_WORKER if forks_safely() else MIN_BLOCKS_PER_SPAWNED
     return max(1, min(usable_cores(), blocks // per_worker))
+
+
+def choose_workers(requested: int | None, blocks: int, pieces: int) -> int:
+    """Processes for `blocks` blocks of work cut into `pieces` (chunks of a run, tasks of a
+    sweep), each computed by one process: `requested`, else `default_workers(blocks)`, but
+    never more than `pieces`: a process beyond them would have nothing to do, and the
+    number recorded as having run the work must be the number that did."""
+    workers = default_workers(blocks) if requested is None else requested
+    return max(1, min(workers, pieces))
 
 
 def ordered_map(job: Callable[[int], Any], n: int, workers: int = 1,

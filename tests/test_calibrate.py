@@ -242,9 +242,12 @@ def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
     cases = tmp_path / "cases"
     shutil.copytree(CASES, cases)
     out = tmp_path / "cal"
-    assert main(["calibrate", str(cases), "--knobs", str(cases / "knobs.yaml"), "--out", str(out), "--quiet"]) == 0
+    assert main(["calibrate", str(cases), "--knobs", str(cases / "knobs.yaml"), "--out", str(out), "--quiet",
+                 "--workers", "200"]) == 0
+    assert capsys.readouterr().err == "note: --workers 200: the work is 4 tasks, so 4 processes run it\n"
     posterior = out / "posterior.json"
     summary = json.loads((out / "summary.json").read_text())
+    assert (summary["calibration"]["backend"], summary["calibration"]["workers"]) == ("processes", 4)
     assert summary["subject"] == "calibrated" and set(summary["calibration"]["posterior"]) == {"margin", "south_resolve"}
     assert (out / "posterior.png").stat().st_size > 0 and (out / "points.csv").is_file()
 

@@ -256,21 +256,43 @@ def test_bad_option_values_exit_2(tmp_path, capsys, option, value, message):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_path_set_twice_is_an_error_naming_it(tmp_path, capsys):
+    """`--set P=1 --set P=2` (or compare's --set P with --set-a P) is refused naming P: which value was meant is unknown."""
+    path = "summit.bargaining.margin"
+    assert cli.main(["run", str(SMALL), "--set", f"{path}=0.1", "--set", f" {path}=0.2", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --set: {path}: is given twice ('{path}=0.1' and ' {path}=0.2'); give it once\n"
+    assert cli.main(["compare", str(SMALL), str(SMALL), "--set", f"{path}=0.1", "--set-b", f"{path}=0.2",
+                     "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --set-b: {path}: is given with --set too") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_no_command_is_a_usage_error(capsys):
     """`python -m sim` alone exits 2 with an error line."""
     assert cli.main([]) == 2
     assert capsys.readouterr().err.startswith("error: sim: ")
 
 
-def test_a_closed_pipe_ends_quietly(tmp_path):
-    """Piping the output into a reader that stops early (`| head -1`) prints no traceback."""
-    reader = subprocess.Popen(["head", "-c", "1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    proc = subprocess.run([sys.executable, "-m", "sim", "eum", str(ROOT / "tests" / "data" / "eum" / "ExampleActors.csv"),
-                           "--rounds", "200"], stdout=reader.stdin, stderr=subprocess.PIPE, text=True,
-                          cwd=ROOT)
-    reader.stdin.close()
-    reader.wait()
-    assert "Traceback" not in proc.stderr
+@pytest.mark.parametrize("args, unbuffered", [
+    (["validate", str(SMALL)], ""),  # the output waits in Python's buffer: the pipe breaks at the last flush
+    (["eum", str(ROOT / "tests" / "data" / "eum" / "ExampleActors.csv"), "--rounds", "200"], "1"),
+    (["--version"], ""),
+])
+def test_a_closed_pipe_ends_quietly(args, unbuffered):
+    """Piping the output into a reader that has left (`| head -1`) ends with status 1 and nothing on stderr:
+    no traceback, no `Exception ignored ... BrokenPipeError` from the flush at exit."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first write
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env.update(PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONUNBUFFERED=unbuffered)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "sim", *args], stdout=write, stderr=subprocess.PIPE, text=True,
+                              cwd=ROOT, env=env, timeout=120)
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (1, "")
 
 
 def test_workers_write_the_same_result_as_one_process(tmp_path, capsys):
@@ -281,6 +303,21 @@ def test_workers_write_the_same_result_as_one_process(tmp_path, capsys):
     a, b = read_columns(tmp_path / "one"), read_columns(tmp_path / "two")
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_more_workers_than_chunks_is_not_refused_and_records_those_that_ran(tmp_path, capsys):
+    """`run --workers 200` on 2 chunks runs on 2 processes (no memory refusal for 200), with one note line;
+    summary.json says 2."""
+    out = tmp_path / "r"
+    assert cli.main(["run", str(SMALL), "--runs", "2048", "--chunk-size", "1024", "--workers", "200", "--json",
+                     "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "note: --workers 200: the work is 2 chunks, so 2 processes run it\n"
+    assert json.loads(captured.out)["workers"] == 2 == json.loads((out / "summary.json").read_text())["workers"]
+    assert cli.main(["compare", str(SMALL), str(SMALL), "--runs", "1024", "--workers", "16", "--json",
+                     "--out", str(tmp_path / "c")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["workers"] == 1 and captured.err.count("\n") == 1
 
 
 def test_bad_workers_is_an_input_error(tmp_path, capsys):

@@ -115,6 +115,36 @@ def test_max_memory_and_max_disk_refuse_with_the_estimate(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+CASES = Path(__file__).parent / "data" / "cases"
+WRITERS = {
+    "compare": ["compare", str(SMALL), str(SMALL), "--runs", "1024"],
+    "explain": ["explain", str(SMALL), "--runs", "1024"],
+    "sweep": ["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0.05:0.15:2", "--runs", "1024"],
+    "backtest": ["backtest", str(CASES), "--runs", "1024"],
+    "calibrate": ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_every_command_that_writes_results_honours_max_disk(name, tmp_path, capsys):
+    """--max-disk below the estimated result (its summary and plots; a sweep's or calibration's points) is refused
+    up front, exit 2, nothing written; above it the command runs."""
+    assert main([*WRITERS[name], "--max-disk", "1MB", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --max-disk: this ") and "raise --max-disk" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+    if name in ("compare", "sweep"):
+        assert main([*WRITERS[name], "--max-disk", "100MB", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+
+
+def test_the_points_count_in_the_disk_estimate():
+    """A sweep's or calibration's estimate grows with its points and their factors."""
+    from sim.limits import estimate_output
+
+    assert estimate_output().disk < estimate_output(10).disk < estimate_output(10_000).disk
+    assert estimate_output(10_000, 2).disk < estimate_output(10_000, 20).disk
+
+
 @pytest.mark.parametrize("text, size", [("2GiB", 2 << 30), ("500MB", 500 * 10**6), ("1.5 G", 1_500_000_000),
                                         ("1e9", 10**9), ("4096", 4096), ("1kib", 1024)])
 def test_sizes_read_as_bytes(text, size):

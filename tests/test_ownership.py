@@ -75,6 +75,65 @@ def test_no_command_writes_into_a_users_directory(name, tmp_path, capsys):
     assert tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir() if p.name != "hist") == ["thesis"]
 
 
+@pytest.mark.parametrize("name", sorted([*COMMANDS, "backtest", "calibrate", "report"]))
+def test_no_command_writes_inside_a_result_directory(name, tmp_path, capsys):
+    """An --out inside a directory sim made (here, or named from inside it) is one error line, exit 2, nothing written:
+    a file there that its manifest does not list would make the result the user's."""
+    result = made_by_sim(tmp_path / "res")
+    argv = COMMANDS.get(name) or {"backtest": [name, str(tiny_history(tmp_path / "hist")), "--runs", "1024"],
+                                  "calibrate": [name, str(HISTORY), "--knobs", str(HISTORY / "knobs.yaml")],
+                                  "report": [name, str(result)]}[name]
+    before = tree(tmp_path)
+    for out in (result / "inner", result / "a" / "b"):
+        assert main([*argv, "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --out: is inside the result directory") and err.count("\n") == 1
+        assert tree(tmp_path) == before
+    cwd = os.getcwd()
+    os.chdir(result)
+    try:
+        assert main([*argv, "--out", "inner", "--quiet"]) == 2
+    finally:
+        os.chdir(cwd)
+    assert "is inside the result directory" in capsys.readouterr().err and tree(tmp_path) == before
+
+
+def test_calibrate_write_is_refused_inside_any_result_directory(tmp_path, capsys):
+    """`calibrate --write` over the posterior.json of another calibration, or into its own directory, is refused."""
+    other = tmp_path / "other"
+    with ResultDir(other, "calibrate") as target:
+        (target.tmp / "posterior.json").write_text("{}")
+        target.commit()
+    before = tree(tmp_path)
+    argv = ["calibrate", str(HISTORY), "--knobs", str(HISTORY / "knobs.yaml"), "--out", str(tmp_path / "o"), "--quiet"]
+    for copy, words in ((other / "posterior.json", "is inside the result directory"),
+                        (tmp_path / "o" / "copy.json", "inside the calibration's own directory")):
+        assert main([*argv, "--write", str(copy)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --write: ") and words in err and err.count("\n") == 1
+        assert tree(tmp_path) == before and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("option", ["--out", "--write"])
+def test_an_empty_output_path_is_an_error_not_the_current_folder(option, tmp_path, capsys):
+    """`--out ""` names no path (Path("") would be "."): exit 2 naming the option."""
+    argv = (["calibrate", str(HISTORY), "--knobs", str(HISTORY / "knobs.yaml"), "--out", str(tmp_path / "o")]
+            if option == "--write" else COMMANDS["run"])
+    assert main([*argv, option, ""]) == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: is empty" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_inside_a_result_rule_holds_for_directories_and_files(tmp_path):
+    """`check_target` and `check_file_target` share `check_outside_results`."""
+    result = made_by_sim(tmp_path / "res")
+    for check in (lambda p: check_target(p, "run"), lambda p: check_file_target(p, "report")):
+        with pytest.raises(InputError, match="inside the result directory"):
+            check(result / "x")
+        check(tmp_path / "x")
+
+
 def test_calibrate_refuses_a_write_over_a_users_file_before_any_work(tmp_path, capsys):
     """`calibrate --write FILE` on an existing scenario is refused (exit 2) and the file kept."""
     victim = tmp_path / "scenario.yaml"

@@ -3,6 +3,7 @@ bit for bit, on any number of workers, and a stop keeps a contiguous prefix."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from pathlib import Path
@@ -46,7 +47,8 @@ def test_a_run_is_bit_identical_on_any_number_of_workers(baseline, workers, chun
     """Counts, every per-replicate column, the chunks' order and the fan chart's trajectories."""
     one, chunks_one = collect(baseline, 1, runs=40_000, seed=11, chunk_size=chunk_size)
     many, chunks_many = collect(baseline, workers, runs=40_000, seed=11, chunk_size=chunk_size)
-    assert many.workers == workers and many.runs == one.runs == 40_000 and not many.interrupted
+    assert many.workers == min(workers, len(chunks_many)) and many.runs == one.runs == 40_000
+    assert not many.interrupted
     np.testing.assert_array_equal(one.counts, many.counts)
     np.testing.assert_array_equal(one.package_counts, many.package_counts)
     np.testing.assert_array_equal(one.trajectory, many.trajectory)
@@ -152,6 +154,26 @@ def test_small_runs_stay_in_one_process(baseline):
     assert default_workers(MIN_BLOCKS_PER_WORKER - 1) == 1
     assert default_workers(10**6) == sim.parallel.usable_cores()
     assert run(baseline, runs=2000, seed=1, workers=None).workers == 1
+
+
+def test_more_workers_than_chunks_run_as_many_as_there_are_chunks_and_say_so(baseline):
+    """A process beyond the pieces of work would have nothing to do: it is not started, nor recorded."""
+    from sim.parallel import choose_workers
+
+    assert choose_workers(200, blocks=2, pieces=2) == 2 and choose_workers(None, blocks=10**6, pieces=3) <= 3
+    assert choose_workers(1, blocks=2, pieces=2) == 1 and choose_workers(5, blocks=0, pieces=0) == 1
+    assert run(baseline, runs=2000, seed=1, chunk_size=1024, workers=16).workers == 2
+    assert run(baseline, runs=2000, seed=1, chunk_size=4096, workers=16).workers == 1
+
+
+def test_the_sweep_executor_counts_its_tasks_without_making_them():
+    """`count_tasks` (what the sweep's workers are capped by) is the length of `make_tasks`."""
+    from sim.sweep.execute import count_tasks, make_tasks
+
+    scenario = load_scenario(SMALL)
+    for points, n_blocks, workers in itertools.product((1, 2, 5, 12, 40), (1, 3, 16, 17, 100), (1, 2, 7, 200)):
+        tasks = make_tasks(dict.fromkeys(range(points), scenario), n_blocks * 1024, 1, workers)
+        assert count_tasks(points, n_blocks, workers) == len(tasks), (points, n_blocks, workers)
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])

@@ -108,6 +108,34 @@ def test_an_unreachable_scheduler_is_a_run_error(tmp_path, capsys):
                            "--scheduler", "tcp://127.0.0.1:9"])
     assert status == 1
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # reached for before the directory is claimed
+
+
+@pytest.mark.parametrize("command", ["sweep", "calibrate"])
+@pytest.mark.parametrize("address", ["garbage", "tcp://host", "nope://host:8786", "tcp://host:99999"])
+def test_a_bad_scheduler_address_is_an_input_error_before_anything_is_made(command, address, tmp_path, capsys):
+    """--scheduler that no Dask scheduler can have: exit 2, one error line naming it, no directory."""
+    pytest.importorskip("distributed")
+    cases = ROOT / "tests" / "data" / "cases"
+    argv = (["sweep", str(SMALL), "--vary", VARY[0], "--runs", "1024"] if command == "sweep"
+            else ["calibrate", str(cases), "--knobs", str(cases / "knobs.yaml")])
+    assert cli.main([*argv, "--scheduler", address, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --scheduler: is not a Dask scheduler address") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_more_workers_than_tasks_run_as_many_as_there_are_tasks(sweep, sequential, tmp_path, capsys):
+    """--workers 200 on a sweep of 2 tasks is not refused: 2 processes run it, a one-line note says so, and the
+    summary records the 2 that ran, with the sequential numbers."""
+    status = cli.main(["sweep", str(SMALL), *(a for v in VARY for a in ("--vary", v)), "--runs", str(RUNS),
+                       "--seed", str(SEED), "--workers", "200", "--out", str(tmp_path), "--json"])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert captured.err == "note: --workers 200: the work is 2 tasks, so 2 processes run it\n"
+    summary = json.loads(captured.out)
+    assert (summary["backend"], summary["workers"]) == ("processes", 2)
+    assert without_seconds(run_sweep(sweep, out=tmp_path, plots=False).rows) == without_seconds(sequential.rows)
 
 
 KILL_VARY = ["summit.bargaining.margin=0.0:0.15:4", "relations.trust.initial=0.3:0.6:4"]

@@ -23,7 +23,7 @@ from ..errors import InputError, RunError
 from . import backtest, eum, paired, report, run, sweep  # noqa: F401 - importing registers the subcommands
 from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands
 
-__all__ = ["main", "make_parser"]
+__all__ = ["main", "make_parser", "quiet_stdout"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,7 +92,9 @@ def _call(args: argparse.Namespace) -> int:
 
     try:
         with scenario_roots(*(getattr(args, "scenario_root", None) or ())):
-            return args.func(args)
+            status = args.func(args)
+        sys.stdout.flush()  # a reader that left is seen here, not as a message at exit
+        return status
     except InputError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -101,8 +103,18 @@ def _call(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUN_ERROR
     except BrokenPipeError:  # `sim ... | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        quiet_stdout()
         return EXIT_RUN_ERROR
+
+
+def quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null, so that Python's flush at exit does not
+    fail again and print `Exception ignored ... BrokenPipeError` (the CPython documentation's
+    recipe, `signal` module, "Note on SIGPIPE"); the status is then 1, as it recommends."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,8 @@ from pathlib import Path
 from ..errors import InputError, Problem
 from ..locks import MANIFEST
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
-                     command, output_options, parse_overrides, runs_rules, show_warnings, stop_on_interrupt,
-                     warn_if_stale,
-                     write_and_show)
+                     command, notice_workers, output_options, output_path, parse_overrides, runs_rules,
+                     show_warnings, stop_on_interrupt, warn_if_stale, write_and_show)
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -30,7 +29,9 @@ def _history_inputs(args: argparse.Namespace):
     rules = [*runs_rules(getattr(args, "runs", None)),
              ("--seed", getattr(args, "seed", None), lambda v: v >= 0, "must be >= 0"),
              ("--resamples", args.resamples, lambda v: v >= 100, "must be >= 100"),
-             ("--workers", getattr(args, "workers", None), lambda v: v >= 1, "must be >= 1")]
+             ("--workers", getattr(args, "workers", None), lambda v: v >= 1, "must be >= 1"),
+             ("--scheduler", getattr(args, "scheduler", None), lambda v: args.workers in (None, 1),
+              "runs on the cluster's workers: drop --workers")]
     problems = [Problem(name, "", rule, value, True) for name, value, ok, rule in rules
                 if value is not None and not ok(value)]
     meetings_path = args.meetings
@@ -50,10 +51,16 @@ def _history_inputs(args: argparse.Namespace):
     return cases, meetings, meetings_path
 
 
-def check_posterior_target(path: Path) -> None:
-    """`--write` may create a file or replace a posterior sim wrote that nobody edited since."""
+def check_posterior_target(path: Path, out: Path) -> None:
+    """`--write` may create a file or replace a posterior sim wrote that nobody edited since,
+    outside every result directory, the calibration's own `out` included."""
+    from ..ownership import check_outside_results
     from ..posterior import written_by_sim
 
+    check_outside_results(path, "--write")
+    if out.resolve() in path.resolve().parents:
+        raise InputError(Problem("--write", "", f"is inside the calibration's own directory {out}, which holds "
+                                 "its posterior.json already; write the copy outside it", str(path), True))
     if path.is_dir():
         raise InputError(Problem("--write", "", "is a directory; name a file", str(path), True))
     if path.exists() and not written_by_sim(path):
@@ -82,6 +89,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..backtest import run_backtest, summarise_backtest
     from ..backtest_report import plot_reliability, print_backtest
     from ..backtest_store import CASES_FILE, CaseStore
+    from ..limits import estimate_output
     from ..ownership import claim_in_place
     from ..posterior import load_posterior
     from ..results import default_out_dir
@@ -91,7 +99,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if posterior is not None:
         warn_if_stale(posterior, args.calibration)
     cases, meetings, meetings_path = _history_inputs(args)
-    _check_case_limits(args, cases, args.runs)
+    _check_case_limits(args, cases, args.runs, args.workers)
+    check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = args.out if args.out is not None else default_out_dir("backtest")
     existed = out.exists()
     # Written in place, like a sweep: each finished case is kept in cases.json at once,
@@ -142,11 +151,11 @@ BACKTEST_OUTPUTS = ("summary.json", "reliability.png")
         help="the knob spec: each knob's dotted path, prior and grid (scenarios/history/knobs.yaml)"),
     *SCENARIO_OPTIONS,
     arg("--workers", type=int, metavar="N",
-        help="local worker processes (default: the usable cores, capped so that each has 32 blocks of "
-             "1,024 replicates to run, 256 where processes are spawned rather than forked)"),
+        help="local worker processes, at most one a task (default: the usable cores, capped so that each has "
+             "32 blocks of 1,024 replicates to run, 256 where processes are spawned rather than forked)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the finished points and start over"),
-    arg("--write", type=Path, metavar="FILE",
+    arg("--write", type=output_path, metavar="FILE",
         help="also copy the posterior to FILE, which must not exist or be a posterior sim wrote"),
     *BACKTEST_OPTIONS, *output_options("results/calibrate/<key of the knobs and cases>: rerunning resumes"),
     *LIMIT_OPTIONS,
@@ -154,17 +163,29 @@ BACKTEST_OUTPUTS = ("summary.json", "reliability.png")
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..backtest_report import plot_posterior, plot_reliability, print_calibration
     from ..calibrate import calibration_key, run_calibration, summarise_calibration
-    from ..knobs import load_knobs
+    from ..knobs import load_knobs, make_grid
+    from ..limits import estimate_output
     from ..ownership import check_target
+    from ..randomness import blocks_for
+    from ..sweep.execute import check_scheduler, count_tasks, local_workers
     from ..sweep.report import PointProgress
 
     spec = load_knobs(args.knobs)
-    if args.write is not None:
-        check_posterior_target(args.write)
     cases, meetings, meetings_path = _history_inputs(args)
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
+    if args.write is not None:
+        check_posterior_target(args.write, out)
     check_target(out, "calibrate", force=args.force)  # before minutes of work
-    _check_case_limits(args, cases, spec.runs)
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
+        _check_case_limits(args, cases, spec.runs, 1)  # this process's share: the cases run on the cluster
+    else:
+        points, blocks = len(cases) * len(make_grid(spec.knobs)), blocks_for(spec.runs)
+        tasks = count_tasks(points, blocks, args.workers or 1)
+        workers = notice_workers(args, local_workers(args.workers, points, blocks), tasks, "task")
+        _check_case_limits(args, cases, spec.runs, workers, exact=True)
+    check_limits(args, estimate_output(len(cases) * len(make_grid(spec.knobs)), 2 + len(spec.knobs)),
+                 "this calibration", out)
     with PointProgress() as progress, stop_on_interrupt() as stop:
         cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                               progress=progress if (args.progress or not (args.quiet or args.json)) else None,
@@ -187,17 +208,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None) -> None:
-    """Refuse before anything runs if one case, on every worker at once, would need more
-    memory than allowed."""
+def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,
+                       exact: bool = False) -> None:
+    """Refuse before anything runs if one case, on the processes that will run it at once,
+    would need more memory than allowed: `workers` (None: the default) capped by the case's
+    chunks (a backtest's `run`), or with `exact` exactly `workers` (a calibration's
+    tasks, which hold a chunk each)."""
     from ..limits import estimate
     from ..model import compile_model
-    from ..montecarlo import resolve_settings
-    from ..parallel import usable_cores
-    from ..randomness import BLOCK_SIZE
+    from ..montecarlo import check_workers, count_chunks, resolve_settings
+    from ..randomness import BLOCK_SIZE, blocks_for
 
-    workers = getattr(args, "workers", None) or usable_cores()
     for case in cases:
         n, _, blocks = resolve_settings(case.scenario, runs, 0, None)
+        processes = workers if exact else check_workers(workers, blocks_for(n), count_chunks(n, blocks))
         check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False,
-                                    workers=workers), f"the case {case.path}")
+                                    workers=processes), f"the case {case.path}")

@@ -26,7 +26,7 @@ __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_O
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "TextSteps",
            "arg",
            "calibration_setting", "check_limits", "check_monte_carlo_options", "claim_output", "command", "commands",
-           "fmt", "load_all", "output_options", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
+           "fmt", "load_all", "notice_workers", "output_options", "output_path", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
            "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -76,8 +76,9 @@ MONTE_CARLO_OPTIONS = (
     arg("--precision", type=float, metavar="X",
         help="stop once every class's 95 %% interval half-width is below X, in (0, 0.5)"),
     arg("--workers", type=int, metavar="N",
-        help="processes to run the replicates on, this one included; the results do not depend on it "
-             "(default: the cores this process may use, capped so that each has 32 blocks of 1,024 replicates)"),
+        help="processes to run the replicates on, this one included, at most one a chunk; the results do not "
+             "depend on it (default: the cores this process may use, capped so that each has 32 blocks of 1,024 "
+             "replicates)"),
 )
 CALIBRATION_OPTION = arg(
     "--calibration", type=Path, metavar="POSTERIOR",
@@ -120,10 +121,17 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def output_path(text: str) -> Path:
+    """An output path option's value: not empty (which `Path` would read as `.`, the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; name a path")
+    return Path(text)
+
+
 def output_options(default: str) -> tuple:
     """--out (its help naming the command's real `default`), --force, --json, --quiet, --progress."""
     return (
-        arg("--out", type=Path, metavar="DIR",
+        arg("--out", type=output_path, metavar="DIR",
             help=f"result directory (default: {default}); sim writes only into a new or empty directory or "
                  "one this command made before, never into one holding anything else"),
         arg("--force", action="store_true",
@@ -144,18 +152,24 @@ LIMIT_OPTIONS = (
 )
 
 
-def parse_overrides(texts: list[str]) -> dict[str, Any]:
-    """`PATH=VALUE` strings as {path: value}, each value read as YAML."""
-    overrides, problems = {}, []
+def parse_overrides(texts: list[str], option: str = "--set") -> dict[str, Any]:
+    """`PATH=VALUE` strings as {path: value}, each value read as YAML; a path given twice is
+    an error (which value was meant cannot be known)."""
+    overrides, problems, first = {}, [], {}
     for text in texts:
         path, sep, value = text.partition("=")
-        if not sep or not path.strip():
-            problems.append(Problem("--set", "", "must be PATH=VALUE", text, True))
+        path = path.strip()
+        if not sep or not path:
+            problems.append(Problem(option, "", "must be PATH=VALUE", text, True))
             continue
+        if path in first:
+            problems.append(Problem(option, path, f"is given twice ({first[path]!r} and {text!r}); give it once"))
+            continue
+        first[path] = text
         try:
-            overrides[path.strip()] = load_yaml(value, "--set")
+            overrides[path] = load_yaml(value, option)
         except InputError as exc:
-            problems += [Problem("--set", path.strip(), f"VALUE is not valid YAML ({p.message})", value, True)
+            problems += [Problem(option, path, f"VALUE is not valid YAML ({p.message})", value, True)
                          for p in exc.problems]
     if problems:
         raise InputError(problems)
@@ -181,6 +195,16 @@ def check_monte_carlo_options(args: argparse.Namespace) -> None:
                 for name, value, ok, rule in rules if value is not None and not ok(value)]
     if problems:
         raise InputError(problems)
+
+
+def notice_workers(args: argparse.Namespace, workers: int, pieces: int, piece: str) -> int:
+    """`workers`, the processes that will run the work; one line on stderr when --workers
+    asked for more than its `pieces` (each a `piece`: chunk, task) give work to."""
+    asked = getattr(args, "workers", None)
+    if asked is not None and workers < asked:
+        print(f"note: --workers {asked}: the work is {pieces:,} {piece}{'s' if pieces != 1 else ''}, so "
+              f"{workers} process{'es' if workers != 1 else ''} run{'s' if workers == 1 else ''} it", file=sys.stderr)
+    return workers
 
 
 class TextProgress:

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, map_all
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
-                     claim_output, command, load_all, output_options, parse_overrides, progress_bar,
+                     claim_output, command, load_all, notice_workers, output_options, parse_overrides, progress_bar,
                      write_and_show)
 
 
@@ -26,13 +26,21 @@ from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_o
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_comparison, print_comparison
     from ..compare import compare, summarise_comparison
+    from ..limits import add_output, estimate_output
     from ..results import default_out_dir
 
-    both, only_a, only_b = (parse_overrides(t) for t in (args.overrides, args.overrides_a, args.overrides_b))
+    both, only_a, only_b = map_all(lambda o: parse_overrides(*o), ((args.overrides, "--set"),
+                                                                   (args.overrides_a, "--set-a"),
+                                                                   (args.overrides_b, "--set-b")))
+    twice = [Problem(option, path, "is given with --set too; give it once (--set for both, or --set-a and --set-b)")
+             for option, only in (("--set-a", only_a), ("--set-b", only_b)) for path in only if path in both]
+    if twice:
+        raise InputError(twice)
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
     a, b = load_all((args.a, {**both, **only_a}), (args.b, {**both, **only_b}))
     workers = _workers(args, a, 2)
-    check_limits(args, _paired_estimate([a, b], args, workers), "this comparison")
+    check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
+                 args.out or Path("results"))
     out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
     (knobs_a, note_a), (knobs_b, note_b) = calibration_setting(args, a), calibration_setting(args, b)
@@ -68,6 +76,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_explanation, plot_shapley, print_explanation
     from ..attribution import explain, shapley_plan, summarise_explanation
+    from ..limits import add_output, estimate_output
     from ..results import default_out_dir
 
     overrides = parse_overrides(args.overrides)
@@ -76,11 +85,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
         rule = "must be >= 1" if args.shapley_runs < 1 else "applies only with --shapley"
         raise InputError(Problem("--shapley-runs", "", rule, args.shapley_runs, True))
     (scenario,) = load_all((args.scenario, overrides))
-    workers = _workers(args, scenario, len(scenario.events) + 1)
-    check_limits(args, _explain_estimate(scenario, args, workers), "this explanation")
-    out = claim_output(args, "explain", default_out_dir("explain"))
     runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
     k = len(scenario.events)
+    shapley_runs = shapley_plan(k, runs, args.shapley_runs)[1] if args.shapley else 0
+    workers = _workers(args, scenario, k + 1, shapley_runs)
+    check_limits(args, add_output(_explain_estimate(scenario, args, workers), estimate_output()), "this explanation",
+                 args.out or Path("results"))
+    out = claim_output(args, "explain", default_out_dir("explain"))
     total = runs * (k + 1)
     if args.shapley:
         _, n, passes = shapley_plan(k, runs, args.shapley_runs)
@@ -106,13 +117,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return _interrupted(summary, out) if summary["interrupted"] else status
 
 
-def _workers(args: argparse.Namespace, scenario, passes: int) -> int:
-    """--workers, or the default for `passes` runs of the scenario's replicates."""
-    from ..montecarlo import check_workers, resolve_settings
+def _workers(args: argparse.Namespace, scenario, passes: int, shapley_runs: int = 0) -> int:
+    """The processes that will run `passes` runs of the scenario's replicates (and the Shapley
+    values' `shapley_runs`) side by side: --workers or the default, at most one a chunk
+    (as `compare` and `explain` decide), with a notice when --workers asked for more."""
+    from ..montecarlo import check_workers, count_chunks, resolve_settings
     from ..randomness import blocks_for
 
-    runs, _, _ = resolve_settings(scenario, args.runs, args.seed, args.chunk_size)
-    return check_workers(args.workers, passes * blocks_for(runs))
+    runs, _, blocks_per_chunk = resolve_settings(scenario, args.runs, args.seed, args.chunk_size)
+    chunks = max(count_chunks(runs, blocks_per_chunk), count_chunks(shapley_runs, blocks_per_chunk))
+    return notice_workers(args, check_workers(args.workers, passes * blocks_for(runs), chunks), chunks, "chunk")
 
 
 def _nothing_done() -> int:

@@ -6,14 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import EXIT_OK, arg, command
+from .common import EXIT_OK, arg, command, output_path
 
 
 @command(
     "report", "write one self-contained HTML page (no network needed to open it) from result directories of "
               "run, explain, compare, sweep, backtest and calibrate, without rerunning anything",
     arg("dirs", type=Path, nargs="+", metavar="RESULT_DIR", help="result directories, in any order"),
-    arg("--out", type=Path, metavar="FILE.html",
+    arg("--out", type=output_path, metavar="FILE.html",
         help="the page (default: beside the first directory, RESULT_DIR.html); sim writes only a new file or a "
              "page it wrote before, never over a file it did not make, nor inside a result directory"),
     arg("--force", action="store_true", help="replace FILE even if another sim command wrote it"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
-                     command, output_options, parse_overrides, show_warnings, stop_on_interrupt)
+                     command, notice_workers, output_options, parse_overrides, show_warnings, stop_on_interrupt)
 
 
 @command(
@@ -29,16 +29,20 @@ from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS,
     arg("--runs", type=int, metavar="R", help="replicates per point (default: the scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every point (default: the scenario's, else fresh)"),
     arg("--workers", type=int, metavar="N",
-        help="local worker processes (default: the usable cores, capped so that each has 32 blocks of "
-             "1,024 replicates to run, 256 where processes are spawned rather than forked)"),
+        help="local worker processes, at most one a task (default: the usable cores, capped so that each has "
+             "32 blocks of 1,024 replicates to run, 256 where processes are spawned rather than forked)"),
     arg("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"),
     arg("--fresh", action="store_true", help="discard the sweep's finished points and start over"),
     *output_options("results/<scenario>/sweep-<key>, <key> naming the sweep, so that rerunning the same "
                     "command resumes it"), *LIMIT_OPTIONS,
 )
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ..parallel import usable_cores
+    from ..limits import add_output, estimate_output
+    from ..randomness import blocks_for
     from ..sweep import make_sweep, run_sweep
+    from ..sweep.design import design_size
+    from ..sweep.driver import default_sweep_dir
+    from ..sweep.execute import check_scheduler, count_tasks, local_workers
     from ..sweep.report import PointProgress, print_sweep
 
     overrides = parse_overrides(args.overrides)
@@ -52,7 +56,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = make_sweep(args.scenario, args.vary, args.spec, design=args.design, points=args.points,
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
     show_warnings(sweep.scenario, sweep.scenario_file)
-    check_limits(args, _sweep_estimate(sweep, args.workers or usable_cores()), "one point of this sweep on each worker")
+    points = design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)  # before the points are validated, and the directory claimed
+        workers = 1  # in this process: the points run on the cluster
+    else:
+        blocks = blocks_for(sweep.runs)
+        workers = notice_workers(args, local_workers(args.workers, points, blocks),
+                                 count_tasks(points, blocks, args.workers or 1), "task")
+    check_limits(args, add_output(_sweep_estimate(sweep, workers), estimate_output(points, len(sweep.factors))),
+                 "this sweep (one point on each worker)", args.out or default_sweep_dir(sweep))
     wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
     with PointProgress() if sys.stderr.isatty() else TextSteps("points") as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,

@@ -10,6 +10,7 @@ manifest lists the sweep's files); a second sweep on it is refused.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -22,9 +23,9 @@ from ..model import CLASSES
 from ..randomness import make_root_entropy, blocks_for
 from ..io import write_json_atomic
 from ..ownership import check_target, claim_in_place
-from ..parallel import default_workers
 from .design import design_size, make_design
-from .execute import PieceResult, PointRun, make_backend, make_tasks, summarise_dispatch
+from .execute import (DaskBackend, PieceResult, PointRun, check_scheduler, local_workers, make_backend, make_tasks,
+                      summarise_dispatch)
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
 from .points import check_factors, make_point_scenarios
 from .spec import Sweep
@@ -148,11 +149,26 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
     of another identity at `out` is an input error; `fresh` starts over. Setting `stop` ends
     the run after the results in hand: the finished points are kept, the result is marked
     `interrupted`. With `export`, the rows go to that CSV. `workers` None: the usable cores,
-    capped by the pending work (`parallel.default_workers`); one where a `scheduler` runs
-    the points.
+    capped by the pending work (`parallel.default_workers`); never more than the tasks the
+    points are cut into (`execute.local_workers`); ignored where a `scheduler` runs the
+    points, which is checked and reached before the directory is claimed.
     The directory is claimed for `command` (`ownership.claim_in_place`), its manifest
     listing `files`, every name the command may write there."""
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0} if timing is None else timing
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if scheduler is not None:  # a bad address or a scheduler out of reach: before the directory is claimed
+            check_scheduler(scheduler)
+            cluster = stack.enter_context(DaskBackend(scheduler))
+        return _run_points(out, identity, names, plan, points, runs=runs, entropy=entropy, workers=workers,
+                           cluster=cluster, fresh=fresh, progress=progress, timing=timing, describe=describe,
+                           export=export, command=command, files=files, force=force, stop=stop)
+
+
+def _run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, points: dict[int, PointRun], *,
+                runs: int, entropy: int, workers: int | None, cluster: DaskBackend | None, fresh: bool,
+                progress: Progress | None, timing: dict, describe: dict | None, export: Path | None, command: str,
+                files: tuple[str, ...], force: bool, stop: threading.Event | None) -> PointsRun:
     with claim_in_place(out, command, files, force=force) as state:
         if not fresh and state == "own" and SweepStore.exists(out):
             store = SweepStore.open(out, identity)
@@ -166,7 +182,7 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
             if progress is not None:
                 progress.start(len(plan), len(done))
             if pending:
-                _execute(store, pending, runs, entropy, workers, scheduler, progress, timing, where, stop)
+                _execute(store, pending, runs, entropy, workers, cluster, progress, timing, where, stop)
             store.export_csv(export if export is not None else out / "points.csv")
             rows = store.rows()
             interrupted = len(rows) < len(plan)
@@ -175,23 +191,25 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
     return PointsRun(rows, len(done), interrupted, where["backend"], where["workers"])
 
 
-def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers: int | None, scheduler: str | None,
-             progress: Progress | None, timing: dict[str, float], where: dict, stop: threading.Event | None) -> None:
-    """Run the pending points, committing each the moment its last piece is in; fill in
-    `timing` and `where` (the backend's name and workers) as it goes, so that an
-    interrupted run reports what it did."""
+def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers: int | None,
+             cluster: DaskBackend | None, progress: Progress | None, timing: dict[str, float], where: dict,
+             stop: threading.Event | None) -> None:
+    """Run the pending points (on the Dask `cluster`, connected already, else on `workers`
+    local processes, never more than the tasks), committing each the moment its last piece
+    is in; fill in `timing` and `where` (the backend's name and the workers that ran) as it
+    goes, so that an interrupted run reports what it did."""
     n_blocks = blocks_for(runs)
-    if workers is None:
-        workers = 1 if scheduler is not None else default_workers(len(pending) * n_blocks)
+    if cluster is None:
+        workers = local_workers(workers, len(pending), n_blocks)
     counts = {p: np.zeros(len(CLASSES), dtype=np.int64) for p in pending}
     seconds = dict.fromkeys(pending, 0.0)
     blocks_left = dict.fromkeys(pending, n_blocks)
     pieces: list[PieceResult] = []
     started = time.perf_counter()
     try:
-        with make_backend(workers, scheduler) as backend:
-            where.update(backend=backend.name, workers=backend.workers)
+        with contextlib.nullcontext(cluster) if cluster is not None else make_backend(workers, None) as backend:
             tasks = make_tasks(pending, runs, entropy, backend.workers)
+            where.update(backend=backend.name, workers=min(backend.workers, len(tasks)))
             for results in backend.results(tasks, stop):
                 if not pieces:
                     timing["startup"] = max(0.0, time.perf_counter() - started - sum(r.seconds for r in results))

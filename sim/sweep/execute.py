@@ -31,7 +31,8 @@ from ..randomness import blocks_for
 from ..schema import Scenario
 
 __all__ = ["DaskBackend", "Piece", "PieceResult", "PointRun", "ProcessBackend", "SequentialBackend", "Task",
-           "count_outcomes", "make_backend", "make_tasks", "run_task", "summarise_dispatch"]
+           "check_scheduler", "count_outcomes", "count_tasks", "local_workers", "make_backend", "make_tasks", "run_task",
+           "summarise_dispatch"]
 
 MIN_TASK_BLOCKS = 16
 """Blocks a task holds at least (about 0.2 s of the baseline), so that a task's fixed
@@ -104,6 +105,27 @@ def make_tasks(scenarios: dict[int, PointRun], runs: int, entropy: int, workers:
     if group:
         tasks.append(Task(entropy, runs, tuple(group)))
     return tasks
+
+
+def count_tasks(points: int, n_blocks: int, workers: int) -> int:
+    """How many tasks `make_tasks` cuts `points` points of `n_blocks` blocks each into for
+    `workers` workers, without building them."""
+    if points < 1 or n_blocks < 1:
+        return 0
+    cap = max(MIN_TASK_BLOCKS, -(-(n_blocks * points) // (TASKS_PER_WORKER * max(1, workers))))
+    if n_blocks > cap:
+        return points * -(-n_blocks // cap)
+    return -(-points // -(-MIN_TASK_BLOCKS // n_blocks))
+
+
+def local_workers(requested: int | None, points: int, n_blocks: int) -> int:
+    """The local processes that run `points` points of `n_blocks` blocks each: `requested`
+    (None: `parallel.default_workers` of the whole), never more than the tasks the points
+    are cut into (`parallel.choose_workers`)."""
+    from ..parallel import choose_workers, default_workers
+
+    wanted = default_workers(points * n_blocks) if requested is None else requested
+    return choose_workers(wanted, points * n_blocks, count_tasks(points, n_blocks, wanted))
 
 
 def run_task(task: Task) -> list[PieceResult]:
@@ -245,6 +267,31 @@ class DaskBackend:
                 yield future.result()
         finally:
             self.client.cancel(futures)
+
+
+SCHEMES_WITH_PORT = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse (an `InputError` naming --scheduler) an `address` that Dask cannot connect to
+    whatever runs there (no port, an unknown scheme), or a missing dask.distributed: before
+    anything is created, not as a failed connection after the result directory is."""
+    try:
+        from distributed.comm import registry
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        raise InputError(Problem("--scheduler", "", "needs dask.distributed: pip install 'sim[distributed]'",
+                                 address, True)) from None
+    try:
+        scheme, location = parse_address(address, strict=False)
+        registry.get_backend(scheme)
+        if scheme in SCHEMES_WITH_PORT:
+            host, port = parse_host_port(location)
+            if not host or not 0 < port < 65536:
+                raise ValueError("needs a host and a port from 1 to 65535")
+    except (ValueError, TypeError) as exc:
+        raise InputError(Problem("--scheduler", "", f"is not a Dask scheduler address ({exc}); write e.g. "
+                                 "tcp://host:8786", address, True)) from None
 
 
 def make_backend(workers: int, scheduler: str | None) -> SequentialBackend | ProcessBackend | DaskBackend:
