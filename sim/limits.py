@@ -202,12 +202,13 @@ def free_disk(path: str | Path) -> int | None:
     for another reason, which the writer reports)."""
     path = Path(path).absolute()
     for candidate in (path, *path.parents):
-        if candidate.exists():
-            try:
-                usage = shutil.disk_usage(candidate)
-            except OSError:
-                return None
-            return usage.free if usage.total > 0 else None
+        try:  # exists() raises on a name too long, for one: then ask its parents
+            if not candidate.exists():
+                continue
+            usage = shutil.disk_usage(candidate)
+        except OSError:
+            continue
+        return usage.free if usage.total > 0 else None
     return None
 
 

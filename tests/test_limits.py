@@ -159,3 +159,10 @@ def test_check_resources_names_the_largest_part():
         check_resources(e, what="this run", max_memory=1 << 20)
     (problem,) = info.value.problems
     assert problem.source == "--max-memory" and "the largest part process" in problem.message
+
+
+def test_free_disk_of_a_name_too_long_asks_its_parent(tmp_path):
+    """A component longer than the file system allows (Path.exists raises): its parent's free space."""
+    from sim.limits import free_disk
+
+    assert free_disk(tmp_path / ("x" * 400) / "out") == free_disk(tmp_path)
