@@ -135,18 +135,19 @@ LIMIT_OPTIONS = (
 )
 
 
-def parse_overrides(texts: list[str]) -> dict[str, Any]:
-    """`PATH=VALUE` strings as {path: value}, each value read as YAML."""
+def parse_overrides(texts: list[str], option: str = "--set") -> dict[str, Any]:
+    """`PATH=VALUE` strings as {path: value}, each value read as YAML; problems are
+    reported against `option` (the one that gave the texts)."""
     overrides, problems = {}, []
     for text in texts:
         path, sep, value = text.partition("=")
         if not sep or not path.strip():
-            problems.append(Problem("--set", "", "must be PATH=VALUE", text, True))
+            problems.append(Problem(option, "", "must be PATH=VALUE", text, True))
             continue
         try:
-            overrides[path.strip()] = load_yaml(value, "--set")
+            overrides[path.strip()] = load_yaml(value, option)
         except InputError as exc:
-            problems += [Problem("--set", path.strip(), f"VALUE is not valid YAML ({p.message})", value, True)
+            problems += [Problem(option, path.strip(), f"VALUE is not valid YAML ({p.message})", value, True)
                          for p in exc.problems]
     if problems:
         raise InputError(problems)
