@@ -72,14 +72,26 @@ def parse_meeting_date(text: str) -> dt.date:
     return dt.date(year, month, int(m[4] or m[3]))
 
 
+MEETING_COLUMNS = ("date", "outcome")
+
+
 def load_meetings(path: str | Path) -> list[Meeting]:
-    """The coded meetings of a CSV with columns `date` and `outcome` (class names in any case)."""
+    """The coded meetings of a CSV with columns `date` and `outcome` (class names in any case;
+    other columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is skipped)."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError) as exc:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [name.strip() for name in reader.fieldnames or []]
+            reader.fieldnames = header
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(Problem(str(path), "", f"cannot read meetings: {exc}")) from None
+    missing = [name for name in MEETING_COLUMNS if name not in header]
+    if missing:
+        found = f"the header is {', '.join(map(repr, header))}" if header else "the file is empty"
+        raise InputError(Problem(str(path), "", f"has no column {' or '.join(missing)} (need columns "
+                                 f"{', '.join(MEETING_COLUMNS)} on the first line; {found})"))
     meetings, problems = [], []
     for k, row in enumerate(rows, start=2):  # line 1 is the header
         try:

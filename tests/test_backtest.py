@@ -174,6 +174,29 @@ def test_a_malformed_meetings_table_reports_every_bad_line(tmp_path):
     assert [p.path for p in err.value.problems] == ["line 3.date", "line 4.outcome"]
 
 
+def test_a_meetings_table_from_a_spreadsheet_is_read(tmp_path):
+    """A UTF-8 byte-order mark and spaces around the header's names are skipped."""
+    table = tmp_path / "m.csv"
+    table.write_bytes("\ufeffdate , outcome,notes\n2001-01-01,TALK_FEST,x\n".encode())
+    assert [(m.date, m.outcome) for m in load_meetings(table)] == [(dt.date(2001, 1, 1), 2)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("when,outcome\n2001-01-01,TALK_FEST\n", ("has no column date (need columns date, outcome on the first "
+                                                "line; the header is 'when', 'outcome')")),
+    ("day,result\n", "has no column date or outcome"),
+    ("", "has no column date or outcome (need columns date, outcome on the first line; the file is empty)"),
+])
+def test_a_meetings_table_without_its_columns_names_them(tmp_path, text, expected):
+    """A header without `date` or `outcome` is one problem naming the missing columns, not one per line."""
+    table = tmp_path / "m.csv"
+    table.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_meetings(table)
+    (problem,) = err.value.problems
+    assert str(problem).startswith(f"{table}: ") and expected in str(problem)
+
+
 # --- The history cases ------------------------------------------------------------------------
 
 

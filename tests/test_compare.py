@@ -403,7 +403,10 @@ def test_cli_compare_refuses_unpairable_scenarios(tmp_path, capsys):
 @pytest.mark.parametrize("argv, words", [
     (["--set", "agents.north.resolve=2"], "agents.north.resolve"),
     (["--set", "nonsense"], "must be PATH=VALUE"),
-    (["--set-b", "agents.nobody.resolve=0.5"], "no such field"),
+    (["--set-b", "agents.nobody.resolve=0.5"], "error: --set-b: agents.nobody.resolve: no such field"),
+    (["--set-b", "summit.bargaining.margin=2"],
+     f"error: {SMALL} (scenario B, --set-b): summit.bargaining.margin: must be in [0, 1] (got 2)"),
+    (["--set-a", "margin"], "error: --set-a: must be PATH=VALUE (got 'margin')"),
     (["--runs", "0"], "--runs: must be >= 1"),
     (["--runs", "10" + "0" * 22], "--runs: must be at most 1,000,000,000"),  # once waited forever
 ])
@@ -413,6 +416,14 @@ def test_cli_compare_bad_options_exit_2(tmp_path, capsys, argv, words):
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_compare_says_on_which_side_a_problem_is(tmp_path, capsys):
+    """A and B are often one file: a problem of --set is reported once for each side, naming it."""
+    argv = ["compare", str(SMALL), str(SMALL), "--set", "summit.bargaining.margin=2", "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {SMALL} (scenario {side}): summit.bargaining.margin: must be in [0, 1] (got 2)" for side in "AB"]
 
 
 def test_cli_explain_json_and_pictures(tmp_path, capsys):

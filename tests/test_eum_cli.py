@@ -6,8 +6,10 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -166,6 +168,10 @@ BAD_OPTIONS = [  # (options, what each error line names)
     (["--runs", "5", "--threshold", "nan"], ["--threshold: must be a finite number (got nan)"]),
     (["--seed", "3"], ["--seed: applies only with --runs N (got 3)"]),
     (["--rounds", "0", "--runs", "-2"], ["--rounds: must be >= 1", "--runs: must be >= 1"]),
+    (["--rounds", "1000000000"], ["--rounds: must be at most 10,000 (got 1000000000)"]),
+    (["--runs", "300000000", "--salience-sd", "0.1", "--max-memory", "1GiB"],
+     [("--max-memory: this eum run would need about 53.9 GiB of memory (the largest part Monte Carlo medians and "
+       "means: 49.2 GiB), more than the 1.0 GiB allowed; lower --runs or --rounds, or raise --max-memory")]),
     (["--variant", "bdm"], ["argument --variant: invalid choice"]),
     (["--runs", "ten"], ["argument --runs: invalid int value"]),
 ]
@@ -227,3 +233,22 @@ def test_python_m_sim_eum_reports_bad_input_without_traceback(tmp_path):
                           env=env, capture_output=True, text=True, timeout=120)
     assert_errors(proc.returncode, proc.stderr, ["--rounds: must be >= 1 (got -3)", "at least two actors"])
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_long_monte_carlo_stops_at_once_on_ctrl_c_or_sigterm(tmp_path, sig):
+    """Ctrl-C (or SIGTERM) in a Monte Carlo whose one compiled call would run for minutes:
+    exit 130 within seconds, `interrupted` on stderr, nothing on stdout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "eum", str(EXAMPLE), "--rounds", "2000", "--runs", "8192",
+                             "--salience-sd", "0.1", "--seed", "1"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)  # past start-up: in the kernel's one call, about a minute long
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 5, err
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert out == ""
+

@@ -265,6 +265,13 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
     "lhs_without_points": (["--vary", "agents.south.resolve=0.2:0.4", "--design", "lhs"],
                            "needs a number of points"),
     "salience_alone": (["--vary", "agents.south.issues.land.salience=0.3:0.7:3"], "add --renormalise"),
+    "aliased_event": (["--vary", "events.talks.probability=0:1:2", "--vary", "events.0.probability=0:1:2"],
+                      ("--vary events.0.probability=0:1:2: events.0.probability: names the same number as "
+                       "--vary events.talks.probability=0:1:2 (both are events.0.probability)")),
+    "aliased_part": (["--vary", "events.talks.effects.0.shift.sd=0:0.1:2",
+                      "--vary", "events.0.effects.0.shift=0:0.1:2"], "overlaps --vary events.talks.effects"),
+    "monte_carlo_seed": (["--vary", "monte_carlo.seed=0:10:2"], "monte_carlo.seed: varying it changes no result"),
+    "monte_carlo_runs": (["--vary", "monte_carlo.runs=100:200:2"], "monte_carlo.runs: varying it changes no result"),
     "renormalised_over_1": (["--vary", "agents.south.issues.land.salience=0.5:1.2:3", "--renormalise"],
                             "the varied saliences sum to more than 1 (got 1.2)"),
     "interacting_points": (["--vary", "agents.south.issues.land.position=0.0:0.5:2",
@@ -296,6 +303,9 @@ BAD_SPECS = {  # name: (spec text, what the error line says)
     "bad_design": ("design: taguchi\nvary: [{path: dynamics.rate, low: 0.1, high: 0.2}]", "design:"),
     "duplicate_path": ("vary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 2}, "
                        "{path: dynamics.rate, low: 0.1, high: 0.3, levels: 2}]", "vary.1.path: duplicates vary.0"),
+    "aliased_path": (("vary: [{path: events.talks.probability, low: 0, high: 1, levels: 2}, "
+                      "{path: events.0.probability, low: 0, high: 1, levels: 2}]"),
+                     "vary.1: events.0.probability: names the same number as "),
     "range": ("vary: [{path: dynamics.rate, low: 0.1, high: 1.2, levels: 2}]",
               "vary.0: dynamics.rate: must be in [0, 1] (got 1.2)"),
     "not_yaml": ("vary: [", "invalid YAML"),

@@ -1,14 +1,23 @@
-"""`eum`: the expected-utility model on an actors CSV, once or as a Monte Carlo."""
+"""`eum`: the expected-utility model on an actors CSV, once or as a Monte Carlo.
+
+The work is refused up front when its memory would exceed what is available
+(`limits.estimate_eum`), and it runs on a worker thread while this one waits: the
+compiled kernels release the GIL but return to Python only when their call ends, so
+without the wait a Ctrl-C (or SIGTERM) would be heard only then."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError, Problem
-from .common import EXIT_OK, arg, command, fmt, runs_rules
+from ..schema.rules import MAX_EUM_ROUNDS
+from .common import EXIT_OK, LIMIT_OPTIONS, arg, command, fmt, runs_rules
 
 VARIANT_NAMES = ("scholz", "paper")
 """`sim.eum.VARIANTS`, named here so that building the parser does not import the compiled
@@ -18,7 +27,8 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
 @command(
     "eum", "run the expected-utility model on an actors CSV; with --runs, a Monte Carlo over perturbed inputs",
     arg("actors", type=Path, metavar="ACTORS.csv", help="CSV with columns Actor, Capability, Position, Salience"),
-    arg("--rounds", type=int, default=10, metavar="N", help="bargaining rounds (default: 10)"),
+    arg("--rounds", type=int, default=10, metavar="N",
+        help=f"bargaining rounds, 1 to {MAX_EUM_ROUNDS:,} (default: 10)"),
     arg("--variant", choices=VARIANT_NAMES, default="scholz",
         help="scholz: the Scholz et al. replication, quirks included; paper: our reading of the papers"),
     arg("--q", type=float, default=1.0, metavar="Q",
@@ -32,6 +42,7 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
     arg("--seed", type=int, metavar="K", help="root seed of the perturbations (default: fresh entropy, printed)"),
     arg("--threshold", type=float, metavar="T", help="also report P(final median >= T) with its 95 %% interval"),
     arg("--chunk-size", type=int, metavar="K", help="replicates per batch; trades memory for speed only"),
+    *(a for a in LIMIT_OPTIONS if "--max-memory" in a[0]),
 )
 def cmd_eum(args: argparse.Namespace) -> int:
     from ..eum import load_actors_csv
@@ -42,6 +53,7 @@ def cmd_eum(args: argparse.Namespace) -> int:
                   "--chunk-size": args.chunk_size}
     rules = (
         ("--rounds", args.rounds, lambda v: v >= 1, "must be >= 1"),
+        ("--rounds", args.rounds, lambda v: v < 1 or v <= MAX_EUM_ROUNDS, f"must be at most {MAX_EUM_ROUNDS:,}"),
         ("--q", args.q, lambda v: 0 <= v <= 1, "must be in [0, 1]"),
         *runs_rules(args.runs),
         *((name, mc_options[name], lambda v: math.isfinite(v) and v >= 0, "must be a finite number >= 0")
@@ -65,16 +77,50 @@ def cmd_eum(args: argparse.Namespace) -> int:
             problems.append(Problem(str(args.actors), "Actor", "names must be unique", ", ".join(repeated), True))
     if problems:
         raise InputError(problems)
+    _check_memory(args, len(actors.names))
 
-    report = summarise_eum(actors, rounds=args.rounds, variant=args.variant, q=args.q, runs=args.runs,
-                           seed=args.seed, salience_sd=args.salience_sd or 0.0,
-                           capability_sd=args.capability_sd or 0.0, position_sd=args.position_sd or 0.0,
-                           threshold=args.threshold, chunk_size=args.chunk_size)
+    report = _interruptible(summarise_eum, actors, rounds=args.rounds, variant=args.variant, q=args.q,
+                            runs=args.runs, seed=args.seed, salience_sd=args.salience_sd or 0.0,
+                            capability_sd=args.capability_sd or 0.0, position_sd=args.position_sd or 0.0,
+                            threshold=args.threshold, chunk_size=args.chunk_size)
     if args.json:
         print(json.dumps(report, indent=2, allow_nan=False))
     else:
         _print_eum(report, args, fresh_seed=args.seed is None)
     return EXIT_OK
+
+
+def _check_memory(args: argparse.Namespace, n_actors: int) -> None:
+    """Refuse a run whose estimated memory exceeds --max-memory, else the memory available."""
+    from ..eum import default_chunk_size
+    from ..limits import check_resources, estimate_eum
+
+    chunk = args.chunk_size if args.chunk_size is not None else default_chunk_size(n_actors)
+    work = estimate_eum(n_actors, args.rounds, args.runs, chunk)
+    check_resources(work, what="this eum run", max_memory=args.max_memory,
+                    advice="lower --runs or --rounds")
+
+
+def _interruptible(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """`func(*args, **kwargs)` on a worker thread, this (the main) thread waiting for it in
+    short joins, so that Ctrl-C and SIGTERM interrupt the wait at once (`cli.main` then exits
+    130, nothing printed). The interrupted worker is a daemon, abandoned: its result is
+    never used and it ends with the process."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = func(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="sim-eum", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None:

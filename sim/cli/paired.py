@@ -37,7 +37,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if twice:
         raise InputError(twice)
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
-    a, b = load_all((args.a, {**both, **only_a}), (args.b, {**both, **only_b}))
+    a, b = map_all(lambda side: _load_side(*side, both), (("A", args.a, only_a), ("B", args.b, only_b)))
     workers = _workers(args, a, 2)
     check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
                  args.out or Path("results"))
@@ -60,6 +60,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
     status = write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
     return _interrupted(summary, out) if summary["interrupted"] else status
+
+
+def _load_side(name: str, path: Path, only: dict, both: dict):
+    """Scenario A or B with its overrides; each problem says which side it is on (A and B are
+    often one file), and one in an override names the option that gave it."""
+    try:
+        (scenario,) = load_all((path, {**both, **only}))
+    except InputError as exc:
+        raise InputError([_on_side(p, name, only) for p in exc.problems]) from None
+    return scenario
+
+
+def _on_side(problem: Problem, name: str, only: dict) -> Problem:
+    source, option = problem.source, f"--set-{name.lower()}"
+    if source == "--set" and problem.path in only:
+        source = option
+    elif problem.path in only:  # the value --set-a/--set-b gave breaks a rule
+        source = f"{source} (scenario {name}, {option})"
+    else:
+        source = f"{source} (scenario {name})"
+    return Problem(source, problem.path, problem.message, problem.value, problem.has_value)
 
 
 @command(

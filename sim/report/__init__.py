@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import InputError, Problem
 from .collect import KINDS, Result, collect, read_result
+from .trail import malformed_fields
 
 __all__ = ["COMMAND", "REPORT_NAME", "make_report", "render_report", "write_run_page"]
 
@@ -97,7 +98,8 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
     results = collect(dirs)
     target = Path(out) if out is not None else _default_out(Path(dirs[0]))
     check_file_target(target, COMMAND, force=force, label="--out")
-    html = render_report(results, made)
+    with malformed_fields():  # a hand-edited summary fails here, before anything is written
+        html = render_report(results, made)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # The manifest comment opens on the first line and closes on the second, before the doctype.

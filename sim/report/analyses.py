@@ -8,7 +8,7 @@ from typing import Any
 from ..model import CLASSES
 from ..reporting import fmt_p
 from .collect import Result
-from .page import GROUP_LABELS, interval
+from .page import GROUP_LABELS, count, interval
 
 __all__ = ["backtest_view", "calibration_view", "comparison_view", "explanation_view", "sweep_view"]
 
@@ -37,14 +37,14 @@ def explanation_view(result: Result, index: int) -> dict[str, Any]:
     if s.get("shapley"):
         sh = s["shapley"]
         m, c = sh["metrics"]["substantive_or_better"], sh["metrics"]["collapse"]
-        shapley = {"method": sh["method"], "runs": sh["runs"],
+        shapley = {"method": sh["method"], "runs": count(sh["runs"]),
                    "rows": [{"name": a["name"], "date": a.get("date") or "", "sub": _signed(a["value"]),
                              "sub_interval": interval(a, signed=True), "collapse": _signed(b["value"]),
                              "collapse_interval": interval(b, signed=True)} for a, b in zip(m["values"], c["values"])],
                    "none": (fmt_p(m["no_events"]["p"]), fmt_p(c["no_events"]["p"])),
                    "all": (fmt_p(m["all_events"]["p"]), fmt_p(c["all_events"]["p"]))}
     c = s["classes"]
-    return {"id": f"explain{index}", "name": result.name, "scenario": s.get("scenario"), "runs": s.get("runs"),
+    return {"id": f"explain{index}", "name": result.name, "scenario": s.get("scenario"), "runs": count(s.get("runs")),
             "p_sub": fmt_p(c["substantive_or_better"]["p"]), "p_collapse": fmt_p(c["collapse"]["p"]),
             "events": events, "shapley": shapley, "figure": waterfall(s) if s.get("events") else None}
 
@@ -61,7 +61,7 @@ def comparison_view(result: Result, index: int) -> dict[str, Any]:
                      "a_interval": _pair(e.get("p_a_interval")), "b_interval": _pair(e.get("p_b_interval")),
                      "diff": _signed(e["diff"]), "interval": interval(e, signed=True)})
     overrides = s.get("overrides") or {}
-    return {"id": f"compare{index}", "name": result.name, "a": s["a"], "b": s["b"], "runs": s.get("runs"),
+    return {"id": f"compare{index}", "name": result.name, "a": s["a"], "b": s["b"], "runs": count(s.get("runs")),
             "overrides": {k: list(overrides.get(k, [])) for k in ("both", "a", "b")}, "rows": rows, "figure": comparison_chart(s)}
 
 
@@ -138,7 +138,7 @@ def calibration_view(result: Result, index: int) -> dict[str, Any]:
                       "interval": f"[{_g(post.get('q025'))}, {_g(post.get('q975'))}]",
                       "prior_mean": _g(post.get("prior_mean")), "edge": bool(post.get("at_grid_edge"))})
     return {"id": f"calibrate{index}", "name": result.name, "knobs": knobs, "note": cal.get("note"),
-            "grid_points": cal.get("grid_points"), "runs_per_point": cal.get("runs_per_point"),
+            "grid_points": cal.get("grid_points"), "runs_per_point": count(cal.get("runs_per_point") or 0),
             "figure": posterior_chart(cal) if cal.get("marginals") else None,
             "scores": backtest_view(result, index, prefix="calibrate-scores")}
 

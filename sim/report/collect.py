@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import InputError, Problem, map_all
 from .comments import SourceFile, read_source
+from .trail import malformed_fields, traced
 
 __all__ = ["KINDS", "Input", "Result", "collect", "read_result"]
 
@@ -100,11 +101,13 @@ def read_result(directory: str | Path, kind: str | None = None) -> Result:
     if kind not in KINDS:
         raise InputError(Problem(str(path), "", f"holds the result of `sim {kind}`, which the report does not show "
                                  f"(it shows {', '.join(KINDS)})"))
+    manifest = traced(manifest, str(path / MANIFEST)) if manifest is not None else None
     result = Result(kind, path, _read_json(path, SUMMARY_FILE.get(kind, "summary.json")), manifest)
-    if kind == "run":
-        _read_run(result)
-    elif kind == "sweep":
-        result.points = _read_points(path / "points.csv", result)
+    with malformed_fields():
+        if kind == "run":
+            _read_run(result)
+        elif kind == "sweep":
+            result.points = _read_points(path / "points.csv", result)
     return result
 
 
@@ -118,7 +121,7 @@ def _read_json(path: Path, name: str) -> dict:
         raise InputError(Problem(str(file), "", f"cannot be read as JSON ({exc})")) from None
     if not isinstance(data, dict):
         raise InputError(Problem(str(file), "", "is not a JSON object"))
-    return data
+    return traced(data, str(file))
 
 
 def _read_run(result: Result) -> None:
@@ -145,12 +148,7 @@ def _read_run(result: Result) -> None:
 
 
 def _read_trajectory(file: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    if not file.exists():
-        raise FileNotFoundError(file)
-    table = pq.read_table(str(file))
-    rows = table.to_pylist()
+    rows = [traced(row, str(file)) for row in _read_parquet(file).to_pylist()]  # fields named by column
     for row in rows:
         row["date"] = None if row.get("date") is None else row["date"].isoformat()
     return rows
@@ -158,14 +156,40 @@ def _read_trajectory(file: Path) -> list[dict]:
 
 def _summit_days(file: Path) -> list[int] | None:
     import numpy as np
+    import pyarrow.types as pat
+
+    column = _read_parquet(file, ["summit_day"]).column("summit_day")
+    if not pat.is_integer(column.type):
+        raise InputError(Problem(str(file), "summit_day", "must be a column of whole days", str(column.type), True))
+    if column.null_count:
+        raise InputError(Problem(str(file), "summit_day", f"has {column.null_count} empty rows; sim writes none"))
+    days = column.to_numpy()
+    if days.size == 0:
+        return None
+    return [int(v) for v in np.percentile(days, [5, 50, 95], method="nearest")]
+
+
+def _read_parquet(file: Path, columns: list[str] | None = None):
+    """A parquet file as a pyarrow table; a file that is not one, or lacks `columns`, is an `InputError`."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not file.exists():
         raise FileNotFoundError(file)
-    days = pq.read_table(str(file), columns=["summit_day"]).column("summit_day").to_numpy()
-    if days.size == 0:
-        return None
-    return [int(v) for v in np.percentile(days, [5, 50, 95], method="nearest")]
+    try:
+        schema = pq.read_schema(str(file))
+        missing = [c for c in columns or [] if c not in schema.names]
+        if missing:
+            raise InputError(Problem(str(file), ", ".join(missing), "is missing: the file is not as sim wrote it"))
+        return pq.read_table(str(file), columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        why = _first_line(exc).removeprefix(f"Could not open Parquet input source '{file}': ")
+        raise InputError(Problem(str(file), "", f"is not a parquet file, or is damaged ({why})")) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _read_points(file: Path, result: Result) -> list[dict] | None:

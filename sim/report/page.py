@@ -19,7 +19,7 @@ from ..reporting import fmt_p
 from .collect import Input, Result
 from .comments import Row
 
-__all__ = ["assumptions_view", "interval", "reproduction_view", "run_view", "versions"]
+__all__ = ["assumptions_view", "count", "interval", "reproduction_view", "run_view", "versions"]
 
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
 HEADLINE = ("substantive_or_better", "talk_fest", "collapse")
@@ -35,6 +35,12 @@ def interval(e: dict | None, signed: bool = False) -> str:
         return "n/a"
     f = (lambda v: "0" if v == 0 else f"{v:+.4f}") if signed else fmt_p
     return f"[{f(e['low'])}, {f(e['high'])}]"
+
+
+def count(n: int | None) -> str:
+    """A count of replicates with thousands separators ("" for none), formatted here where it is
+    read (a malformed summary fails on the field that is wrong, not later in the template)."""
+    return "" if n is None else f"{n:,}"
 
 
 # --- A run ------------------------------------------------------------------------------------
@@ -57,7 +63,7 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
                               "text": interval(spread[name])}
         headline.append(item)
     classes = [{"name": c, "label": CLASS_LABELS[c], "p": s["classes"][c]["p"], "text": fmt_p(s["classes"][c]["p"]),
-                "interval": interval(s["classes"][c]), "count": s["classes"][c].get("count"),
+                "interval": interval(s["classes"][c]), "count": count(s["classes"][c].get("count")),
                 "spread": interval(spread[c]) if spread else None} for c in CLASSES]
     fan = None
     if result.trajectory:

@@ -13,7 +13,7 @@ from ..validation import NO_VALUE
 from .outcome import Level, Signed, condition_leaves
 from .params import date_range, mean_of
 
-__all__ = ["MAX_PACKAGES", "MAX_RUNS", "MAX_SPAN_DAYS", "MAX_SPAN_YEARS", "rule_problems", "trust_pairs"]
+__all__ = ["MAX_EUM_ROUNDS", "MAX_PACKAGES", "MAX_RUNS", "MAX_SPAN_DAYS", "MAX_SPAN_YEARS", "rule_problems", "trust_pairs"]
 
 MAX_SPAN_YEARS = 20
 MAX_SPAN_DAYS = 7305
@@ -22,6 +22,10 @@ calendar is simulated week by week, and a longer one is a typo (9999-12-31), not
 MAX_RUNS = 10**9
 """Replicates a run (or a sweep's point) may ask for: a billion, about an hour and a half on
 two cores; more is a typo, not a forecast (intervals are already +-0.00003 there)."""
+MAX_EUM_ROUNDS = 10_000
+"""Rounds `sim eum --rounds` may ask for: the papers run a handful and the reference data
+reach their fixed point within tens, while 10,000 rounds of one run take a few seconds;
+more is a typo (a run of 10^9 rounds would never end)."""
 MAX_PACKAGES = 1 << 20
 """The summit menu (the product of the issues' anchor counts) may hold at most this many
 packages (1,048,576): the search visits every one per replicate."""

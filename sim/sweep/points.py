@@ -2,7 +2,9 @@
 
 `check_factors` tries each factor alone at both ends of its range, so that a
 path naming no number, or a range the field does not allow, is reported
-against the option that gave it; `make_point_scenarios` then builds and
+against the option that gave it, and refuses factors that cannot move a point
+(two paths naming one number, `events.talks.probability` and
+`events.0.probability`; the Monte Carlo settings, which the sweep sets itself); `make_point_scenarios` then builds and
 validates every point's scenario. A varied salience can renormalise the
 agent's other saliences (`point_overrides`).
 """
@@ -21,12 +23,15 @@ from ..loading import child_key, parse_scenario
 from ..schema import Scenario
 from .spec import Factor, Sweep
 
-__all__ = ["check_factors", "make_point_scenarios", "point_overrides", "point_scenario"]
+__all__ = ["INERT", "canonical_path", "check_factors", "make_point_scenarios", "point_overrides", "point_scenario"]
 
 SHOWN_POINT_PROBLEMS = 5
 """Points whose problems are listed before the rest are summarised in one line."""
 
 _SALIENCE = re.compile(r"^agents\.([^.]+)\.issues\.([^.]+)\.salience$")
+INERT = {"monte_carlo": "the sweep sets the runs and the seed of every point itself (--runs, --seed) and "
+                        "chunking changes no replicate"}
+"""Top-level scenario fields that no point's results depend on, and why."""
 
 
 def check_factors(sweep: Sweep) -> None:
@@ -34,7 +39,7 @@ def check_factors(sweep: Sweep) -> None:
     that names no number, or a range the field does not allow, is an `InputError`
     against the option (or spec entry) that gave it; every factor's problems at once."""
     source = str(sweep.scenario_file)
-    problems = []
+    problems = _alias_problems(sweep)
     for factor, label in zip(sweep.factors, sweep.labels):
         found = _path_problems(sweep, factor, label) or _salience_problems(sweep, factor, label)
         for value in () if found else dict.fromkeys((factor.low, factor.high)):
@@ -119,6 +124,47 @@ def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
                             and all(_is_number(v) or v is None for k, v in node.items() if k != "dist")):
         return []
     return [Problem(label, factor.path, "must name a number, or a distribution of numbers", node, True)]
+
+
+def canonical_path(base: dict, path: str) -> str | None:
+    """The dotted path of the field `path` addresses in scenario data `base`, each list item
+    by its index (`events.talks.probability` -> `events.0.probability`); None if absent."""
+    node: Any = base
+    keys = []
+    for part in path.split("."):
+        key = child_key(node, part)
+        if key is None:
+            return None
+        keys.append(str(key))
+        node = node[key]
+    return ".".join(keys)
+
+
+def _alias_problems(sweep: Sweep) -> list[Problem]:
+    """Factors that cannot move a point: one naming a field another names too (or a part of
+    it), by any spelling, and one naming a field no point's results depend on (`INERT`)."""
+    problems, seen = [], {}
+    for factor, label in zip(sweep.factors, sweep.labels):
+        path = canonical_path(sweep.base, factor.path)
+        if path is None:  # no such field: `_path_problems` says so
+            continue
+        top = path.split(".")[0]
+        if top in INERT:
+            problems.append(Problem(label, factor.path, f"varying it changes no result: {INERT[top]}"))
+            continue
+        for other, other_label in seen.items():
+            if other == path or path.startswith(other + ".") or other.startswith(path + "."):
+                if other == path:
+                    why = f"names the same number as {other_label} (both are {path}): vary each field once"
+                else:
+                    inner, outer = (other, path) if other.startswith(path + ".") else (path, other)
+                    why = (f"overlaps {other_label} ({inner} is part of {outer}): vary a field or a part of it, "
+                           "not both")
+                problems.append(Problem(label, factor.path, why))
+                break
+        else:
+            seen[path] = label
+    return problems
 
 
 def _is_number(value: Any) -> bool:

@@ -1,0 +1,149 @@
+"""`sim report` of a result directory whose files were hand-edited or damaged: one `error:`
+line naming the file (and the field), exit 2, and no page written; never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_report import make_results
+
+from sim.cli import main
+
+KINDS = ("run", "explain", "compare", "sweep", "backtest", "calibrate")
+SUMMARY = {"sweep": "sweep.json"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict[str, Path]:
+    return make_results(tmp_path_factory.mktemp("results"), runs=1024)
+
+
+def report(directory: Path, page: Path, capsys) -> tuple[int, str]:
+    status = main(["report", str(directory), "--out", str(page), "--quiet"])
+    return status, capsys.readouterr().err
+
+
+def refused(status: int, err: str, page: Path, file: str) -> None:
+    """Exit 2, one `error:` line naming `file`, and no page."""
+    assert status == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert file in err, err
+    assert not page.exists()
+
+
+def summary_of(kind: str) -> str:
+    return SUMMARY.get(kind, "summary.json")
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(256))
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+DAMAGE = {"truncated": _truncate, "random bytes": _random_bytes, "empty": _empty}
+FILES = [(kind, summary_of(kind)) for kind in KINDS] + [("run", "trajectory.parquet"), ("run", "replicates.parquet")]
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.parametrize(("kind", "name"), FILES)
+def test_a_damaged_result_file_is_refused(results, tmp_path, capsys, kind, name, damage):
+    """A summary or parquet file cut short, emptied or overwritten: refused, naming the file."""
+    copy = tmp_path / kind
+    shutil.copytree(results[kind], copy)
+    DAMAGE[damage](copy / name)
+    status, err = report(copy, tmp_path / "page.html", capsys)
+    refused(status, err, tmp_path / "page.html", str(copy / name))
+    if name.endswith(".parquet"):
+        assert "not a parquet file" in err
+
+
+def _set(data: dict, path: list, value) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
+
+
+def _delete(data: dict, path: list) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    del data[path[-1]]
+
+
+EDITS = [  # (kind, path in the summary, new value or DELETE, the field named in the error)
+    ("run", ["headline", "collapse", "p"], "x", "headline.collapse.p"),
+    ("run", ["classes", "collapse"], "DELETE", "classes.collapse"),
+    ("run", ["classes"], [], "classes"),
+    ("run", ["runs"], "many", "runs"),
+    ("run", ["inputs"], [3], "inputs.0"),
+    ("explain", ["events", 0, "removed"], None, "events.0.removed"),
+    ("compare", ["headline", "substantive_or_better", "diff"], {"x": 1}, "headline.substantive_or_better.diff"),
+    ("compare", ["a"], "DELETE", "a"),
+    ("sweep", ["factors", 0, "path"], "DELETE", "factors.0.path"),
+    ("backtest", ["cases"], 7, "cases"),
+    ("backtest", ["mean_scores", "model", "brier"], "low", "mean_scores.model.brier"),
+    ("calibrate", ["calibration", "knobs", 0, "name"], "DELETE", "calibration.knobs.0.name"),
+]
+
+
+@pytest.mark.parametrize(("kind", "path", "value", "field"), EDITS, ids=[".".join(map(str, e[1])) for e in EDITS])
+def test_a_hand_edited_summary_names_its_field(results, tmp_path, capsys, kind, path, value, field):
+    """A key deleted or a value of the wrong type: refused, naming the file and the field."""
+    copy = tmp_path / kind
+    shutil.copytree(results[kind], copy)
+    file = copy / summary_of(kind)
+    data = json.loads(file.read_text(encoding="utf-8"))
+    _delete(data, path) if value == "DELETE" else _set(data, path, value)
+    file.write_text(json.dumps(data), encoding="utf-8")
+    status, err = report(copy, tmp_path / "page.html", capsys)
+    refused(status, err, tmp_path / "page.html", f"{file}: {field}: ")
+
+
+def _leaves(data, path=()):
+    """Every (path, value) of a JSON document, containers included."""
+    yield path, data
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        yield from _leaves(value, (*path, key))
+
+
+WRONG = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(),
+                  st.text(st.characters(codec="ascii", categories=("L", "N", "P")), max_size=5),
+                  st.just([]), st.just({}), st.lists(st.integers(), max_size=3),
+                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@settings(max_examples=int(os.environ.get("SIM_REPORT_EXAMPLES", "12")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(KINDS), data=st.data())
+def test_any_edit_of_a_summary_is_a_page_or_one_error(results, capsys, kind, data):
+    """Whatever field is deleted or replaced: a page (exit 0), or one `error:` line naming the
+    summary and no page (exit 2); never a traceback."""
+    original = json.loads((results[kind] / summary_of(kind)).read_text(encoding="utf-8"))
+    paths = [p for p, _ in _leaves(original) if p]
+    path = list(data.draw(st.sampled_from(paths), label="path"))
+    value = data.draw(st.one_of(st.just("DELETE"), WRONG), label="value")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy, page = Path(tmp) / kind, Path(tmp) / "page.html"
+        shutil.copytree(results[kind], copy)
+        edited = json.loads(json.dumps(original))
+        _delete(edited, path) if value == "DELETE" else _set(edited, path, value)
+        (copy / summary_of(kind)).write_text(json.dumps(edited), encoding="utf-8")
+        status, err = report(copy, page, capsys)
+        if status == 0:
+            assert page.exists() and "Traceback" not in err
+        else:
+            refused(status, err, page, str(copy / summary_of(kind)))
