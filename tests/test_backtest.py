@@ -26,6 +26,7 @@ from conftest import SMALL, small_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = ROOT / "scenarios" / "history"
+LATER = ROOT / "scenarios" / "later"
 B, S, T, C = range(4)
 
 
@@ -249,6 +250,35 @@ def test_the_base_rate_of_each_history_case_counts_only_earlier_meetings(history
     n_before = sum(m.date < last.scenario.calendar.vantage for m in meetings)
     assert n_before == 29  # all but Sochi, 6 May 2016, itself
     assert base_rate_forecast(meetings, last.scenario.calendar.vantage)[T] == pytest.approx((19 + 1) / (29 + 4))
+
+
+# --- The later cases (out of time, never fitted) ----------------------------------------------
+
+
+def test_every_later_file_is_a_case_with_an_observed_block():
+    """Each YAML file of scenarios/later/ loads (by loading alone, no simulation) and has an
+    `observed:` block, so none is silently skipped by `backtest`."""
+    files = sorted(LATER.glob("*.yaml"))
+    assert len(files) >= 8 and find_cases(LATER) == files
+    cases = load_cases(LATER)
+    assert [c.path for c in sorted(cases, key=lambda c: c.path)] == files
+    assert all(c.scenario.observed is not None and c.scenario.observed.source for c in cases)
+
+
+def test_the_later_cases_follow_the_protocol_and_the_history_structure(history_cases):
+    """Vantages after the baseline's (2016-06-01), 28 days before each meeting (rule A2); no knob
+    written; dynamics, trust floor, issues and rubric those of the 2016 history case."""
+    sochi = next(c.scenario for c in history_cases if c.name == "sochi_2016")
+    for case in load_cases(LATER):
+        s = case.scenario
+        assert s.calendar.vantage > dt.date(2016, 6, 1), case.name
+        assert s.observed.earliest - s.calendar.vantage == dt.timedelta(days=28), case.name
+        assert not s.summit.bargaining.model_fields_set, case.name
+        assert "noise" not in s.dynamics.model_fields_set, case.name
+        assert s.changed_fields() == [], case.name
+        assert s.dynamics == sochi.dynamics, case.name
+        assert s.summit.cancellation.trust_below == sochi.summit.cancellation.trust_below, case.name
+        assert s.issues == sochi.issues and s.outcome == sochi.outcome, case.name
 
 
 def test_find_cases_takes_only_files_with_an_observed_block(tmp_path):
