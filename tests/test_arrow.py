@@ -39,11 +39,11 @@ def test_booleans_and_strings_equal_pyarrows_array(flags, texts):
     assert strings(texts).equals(pa.array(texts, pa.string()))
 
 
-def test_a_run_does_not_import_pandas(tmp_path):
+def test_a_run_and_its_report_do_not_import_pandas(tmp_path):
     """pyarrow.array imports pandas when it is installed: 0.2 s of every run's start-up."""
     code = ("import sys\nfrom sim.cli import main\n"
             f"assert main(['run', 'scenarios/baseline.yaml', '--runs', '2048', '--out', {str(tmp_path / 'r')!r}, "
-            "'--quiet']) == 0\nassert 'pandas' not in sys.modules, 'pandas imported'\n")
+            "'--quiet', '--report']) == 0\nassert 'pandas' not in sys.modules, 'pandas imported'\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr

@@ -158,12 +158,15 @@ def _summit_days(file: Path) -> list[int] | None:
     import numpy as np
     import pyarrow.types as pat
 
+    from ..arrow import values_of
+
     column = _read_parquet(file, ["summit_day"]).column("summit_day")
     if not pat.is_integer(column.type):
         raise InputError(Problem(str(file), "summit_day", "must be a column of whole days", str(column.type), True))
     if column.null_count:
         raise InputError(Problem(str(file), "summit_day", f"has {column.null_count} empty rows; sim writes none"))
-    days = column.to_numpy()
+    kind = "u" if pat.is_unsigned_integer(column.type) else "i"
+    days = values_of(column.combine_chunks(), np.dtype(f"{kind}{column.type.bit_width // 8}"))
     if days.size == 0:
         return None
     return [int(v) for v in np.percentile(days, [5, 50, 95], method="nearest")]
@@ -181,7 +184,7 @@ def _read_parquet(file: Path, columns: list[str] | None = None):
         missing = [c for c in columns or [] if c not in schema.names]
         if missing:
             raise InputError(Problem(str(file), ", ".join(missing), "is missing: the file is not as sim wrote it"))
-        return pq.read_table(str(file), columns=columns)
+        return pq.ParquetFile(str(file)).read(columns=columns)  # read_table imports pyarrow.dataset, and pandas
     except (pa.ArrowException, OSError) as exc:
         why = _first_line(exc).removeprefix(f"Could not open Parquet input source '{file}': ")
         raise InputError(Problem(str(file), "", f"is not a parquet file, or is damaged ({why})")) from None
