@@ -350,3 +350,14 @@ def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs(
     with pytest.raises(InputError, match="knobs.b.path: acts on summit.bargaining.margin, as the knob a does"):
         check_knobs(cases, KnobFile(knobs=twice, runs=64))
     check_knobs(cases, KnobFile(knobs=twice[:1], runs=64))
+
+
+def test_the_model_digest_ignores_comments_docstrings_and_spacing_not_code():
+    """A posterior goes stale when the model's code changes, not when its comments do."""
+    from sim.provenance import code_text
+
+    a = 'def f(x):\n    """Doc."""\n    return x + 1  # one more\n'
+    b = '# a header\n\ndef f(x):\n    """Another doc,\n    on two lines."""\n\n    return x + 1\n'
+    c = 'def f(x):\n    """Doc."""\n    return x + 2  # one more\n'
+    assert code_text(a) == code_text(b) != code_text(c)
+    assert code_text('s = "# not a comment"  # a comment\n') == 's = "# not a comment"'
