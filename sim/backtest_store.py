@@ -10,7 +10,6 @@ resumed backtest holds the numbers an uninterrupted one would have.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -22,18 +21,10 @@ from .io import utc_now, write_json_atomic
 from .model import CLASSES
 from .schema import scenario_hash
 
-__all__ = ["CASES_FILE", "CaseStore", "posterior_digest"]
+__all__ = ["CASES_FILE", "CaseStore"]
 
 CASES_FILE = "cases.json"
 FORMAT = "sim-backtest-cases/1"
-
-
-def posterior_digest(posterior) -> str | None:
-    """A digest of a posterior's content (None without one): what a kept calibrated forecast depends on."""
-    if posterior is None:
-        return None
-    text = json.dumps(posterior.to_json(), sort_keys=True, allow_nan=False)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class CaseStore:
@@ -42,7 +33,7 @@ class CaseStore:
 
     def __init__(self, out: Path, runs: int | None, seed: int | None, posterior=None):
         self.path = Path(out) / CASES_FILE
-        self.settings = {"runs": runs, "seed": seed, "posterior": posterior_digest(posterior)}
+        self.settings = {"runs": runs, "seed": seed, "posterior": None if posterior is None else posterior.digest()}
         self.records: dict[str, dict] = {}
 
     def identity(self, case: Case) -> dict:

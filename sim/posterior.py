@@ -109,6 +109,11 @@ class Posterior:
                 "scenario_hashes": list(self.hashes), "loglik": self.loglik.T.tolist(), "meta": self.meta,
                 "summary": self.summary()}
 
+    def digest(self) -> str:
+        """SHA-256 of the posterior's content (`to_json`): the `digest` its file carries, and
+        what a backtest's kept calibrated forecasts depend on (`backtest_store`)."""
+        return _digest(self.to_json())
+
     def write(self, path: str | Path) -> None:
         """Write the posterior as JSON, atomically, with a digest of its content: a file whose
         digest no longer matches was edited, and sim will not replace it (`written_by_sim`)."""

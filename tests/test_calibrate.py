@@ -165,6 +165,14 @@ def test_the_posterior_file_round_trips(tmp_path):
     assert back.weights() == pytest.approx(post.weights()) and back.summary() == post.summary()
 
 
+def test_a_posterior_digest_is_of_its_content_and_is_the_one_its_file_carries(tmp_path):
+    """`digest()` is what `write` stores beside the content; another content, another digest."""
+    post = _posterior(np.log(np.full((3, 3), 0.3)))
+    post.write(tmp_path / "p.json")
+    assert json.loads((tmp_path / "p.json").read_text())["digest"] == post.digest()
+    assert _posterior(np.log(np.full((3, 3), 0.2))).digest() != post.digest()
+
+
 def test_a_file_that_is_not_a_posterior_is_an_input_error(tmp_path):
     """Any other JSON (or none) is refused with one line naming the file."""
     (tmp_path / "p.json").write_text(json.dumps({"format": "something else"}))
