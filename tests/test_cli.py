@@ -327,6 +327,30 @@ def test_bad_workers_is_an_input_error(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+CASES = ROOT / "tests" / "data" / "cases"
+WORKER_COMMANDS = {
+    "run": ["run", str(SMALL), "--runs", RUNS],
+    "compare": ["compare", str(SMALL), str(SMALL), "--runs", RUNS],
+    "sweep": ["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0.05:0.15:2", "--runs", RUNS],
+    "backtest": ["backtest", str(CASES), "--runs", RUNS],
+    "calibrate": ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(WORKER_COMMANDS))
+def test_every_command_reads_workers_by_one_rule(name, tmp_path, capsys):
+    """--workers 0 is the same one error line in every command, and (where there is --scheduler) --workers
+    beside --scheduler too, before anything is made."""
+    argv = [*WORKER_COMMANDS[name], "--out", str(tmp_path / "o")]
+    assert cli.main([*argv, "--workers", "0"]) == 2
+    assert capsys.readouterr().err == "error: --workers: must be >= 1 (got 0)\n"
+    if name in ("sweep", "calibrate"):
+        assert cli.main([*argv, "--workers", "2", "--scheduler", "tcp://127.0.0.1:9"]) == 2
+        assert capsys.readouterr().err == ("error: --scheduler: runs on the cluster's workers: drop --workers "
+                                           "(got 'tcp://127.0.0.1:9')\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_every_command_that_loads_a_scenario_warns_of_fields_whose_meaning_changed(tmp_path, capsys):
     """`dynamics.noise` set in a file: compare and explain say so too, not only run."""
     text = (ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8")

@@ -9,8 +9,8 @@ from pathlib import Path
 from ..errors import InputError, Problem
 from ..locks import MANIFEST
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
-                     command, notice_workers, output_options, output_path, parse_overrides, runs_rules,
-                     show_warnings, stop_on_interrupt, warn_if_stale, write_and_show)
+                     command, notice_workers, option_problems, output_options, output_path, parse_overrides, runs_rules,
+                     show_warnings, stop_on_interrupt, warn_if_stale, workers_rules, write_and_show)
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -29,11 +29,8 @@ def _history_inputs(args: argparse.Namespace):
     rules = [*runs_rules(getattr(args, "runs", None)),
              ("--seed", getattr(args, "seed", None), lambda v: v >= 0, "must be >= 0"),
              ("--resamples", args.resamples, lambda v: v >= 100, "must be >= 100"),
-             ("--workers", getattr(args, "workers", None), lambda v: v >= 1, "must be >= 1"),
-             ("--scheduler", getattr(args, "scheduler", None), lambda v: args.workers in (None, 1),
-              "runs on the cluster's workers: drop --workers")]
-    problems = [Problem(name, "", rule, value, True) for name, value, ok, rule in rules
-                if value is not None and not ok(value)]
+             *workers_rules(args)]
+    problems = option_problems(rules)
     meetings_path = args.meetings
     if meetings_path is None and args.directory.is_dir():
         found = sorted(args.directory.glob("*.csv"))

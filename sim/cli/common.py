@@ -26,8 +26,8 @@ __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_O
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "TextSteps",
            "arg",
            "calibration_setting", "check_limits", "check_monte_carlo_options", "claim_output", "command", "commands",
-           "fmt", "load_all", "notice_workers", "output_options", "output_path", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
-           "write_and_show"]
+           "fmt", "load_all", "notice_workers", "option_problems", "output_options", "output_path", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
+           "workers_rules", "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_AT = 50_000
@@ -189,12 +189,26 @@ def check_monte_carlo_options(args: argparse.Namespace) -> None:
         ("--seed", args.seed, lambda v: v >= 0, "must be >= 0"),
         ("--chunk-size", args.chunk_size, lambda v: v >= 1, "must be >= 1"),
         ("--precision", getattr(args, "precision", None), lambda v: 0 < v < 0.5, "must be in (0, 0.5)"),
-        ("--workers", args.workers, lambda v: v >= 1, "must be >= 1"),
+        *workers_rules(args),
     )
-    problems = [Problem(name, "", rule, value, True)
-                for name, value, ok, rule in rules if value is not None and not ok(value)]
+    problems = option_problems(rules)
     if problems:
         raise InputError(problems)
+
+
+def option_problems(rules) -> list[Problem]:
+    """The rules `(option, value, ok, rule)` that a given value (not None) breaks, each a
+    problem naming the option, the rule and the value."""
+    return [Problem(name, "", rule, value, True) for name, value, ok, rule in rules
+            if value is not None and not ok(value)]
+
+
+def workers_rules(args: argparse.Namespace) -> tuple:
+    """The rules on --workers: at least one, and none beside --scheduler (the cluster has its own)."""
+    workers = getattr(args, "workers", None)
+    return (("--workers", workers, lambda v: v >= 1, "must be >= 1"),
+            ("--scheduler", getattr(args, "scheduler", None), lambda v: workers in (None, 1),
+             "runs on the cluster's workers: drop --workers"))
 
 
 def notice_workers(args: argparse.Namespace, workers: int, pieces: int, piece: str) -> int:

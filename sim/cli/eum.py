@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import InputError, Problem
 from ..schema.rules import MAX_EUM_ROUNDS
-from .common import EXIT_OK, LIMIT_OPTIONS, arg, command, fmt, runs_rules
+from .common import EXIT_OK, LIMIT_OPTIONS, arg, command, fmt, option_problems, runs_rules
 
 VARIANT_NAMES = ("scholz", "paper")
 """`sim.eum.VARIANTS`, named here so that building the parser does not import the compiled
@@ -62,8 +62,7 @@ def cmd_eum(args: argparse.Namespace) -> int:
         ("--threshold", args.threshold, math.isfinite, "must be a finite number"),
         ("--chunk-size", args.chunk_size, lambda v: v >= 1, "must be >= 1"),
     )
-    problems = [Problem(name, "", rule, value, True)
-                for name, value, ok, rule in rules if value is not None and not ok(value)]
+    problems = option_problems(rules)
     if args.runs is None:  # silently ignoring a Monte Carlo option would mislead
         problems += [Problem(name, "", "applies only with --runs N", value, True)
                      for name, value in mc_options.items() if value is not None]

@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import InputError, Problem
+from ..errors import InputError
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
-                     command, notice_workers, output_options, parse_overrides, show_warnings, stop_on_interrupt)
+                     command, notice_workers, option_problems, output_options, parse_overrides, show_warnings,
+                     stop_on_interrupt, workers_rules)
 
 
 @command(
@@ -46,11 +47,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..sweep.report import PointProgress, print_sweep
 
     overrides = parse_overrides(args.overrides)
-    rules = (("--workers", args.workers, lambda v: v >= 1, "must be >= 1"),
-             ("--scheduler", args.scheduler, lambda v: args.workers in (None, 1), "runs on the cluster's workers: "
-              "drop --workers"))
-    problems = [Problem(name, "", rule, value, True) for name, value, ok, rule in rules
-                if value is not None and not ok(value)]
+    problems = option_problems(workers_rules(args))
     if problems:
         raise InputError(problems)
     sweep = make_sweep(args.scenario, args.vary, args.spec, design=args.design, points=args.points,
