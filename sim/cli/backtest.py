@@ -9,8 +9,8 @@ from pathlib import Path
 from ..errors import InputError, Problem
 from ..locks import MANIFEST
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
-                     command, notice_workers, option_problems, output_options, output_path, parse_overrides, runs_rules,
-                     show_warnings, stop_on_interrupt, warn_if_stale, workers_rules, write_and_show)
+                     command, option_problems, output_options, output_path, parse_overrides, runs_rules,
+                     show_warnings, stop_on_interrupt, task_workers, warn_if_stale, workers_rules, write_and_show)
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -164,7 +164,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..limits import estimate_output
     from ..ownership import check_target
     from ..randomness import blocks_for
-    from ..sweep.execute import check_scheduler, count_tasks, local_workers
+    from ..sweep.execute import check_scheduler
     from ..sweep.report import PointProgress
 
     spec = load_knobs(args.knobs)
@@ -177,9 +177,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         check_scheduler(args.scheduler)
         _check_case_limits(args, cases, spec.runs, 1)  # this process's share: the cases run on the cluster
     else:
-        points, blocks = len(cases) * len(make_grid(spec.knobs)), blocks_for(spec.runs)
-        tasks = count_tasks(points, blocks, args.workers or 1)
-        workers = notice_workers(args, local_workers(args.workers, points, blocks), tasks, "task")
+        workers = task_workers(args, len(cases) * len(make_grid(spec.knobs)), blocks_for(spec.runs))
         _check_case_limits(args, cases, spec.runs, workers, exact=True)
     check_limits(args, estimate_output(len(cases) * len(make_grid(spec.knobs)), 2 + len(spec.knobs)),
                  "this calibration", out)

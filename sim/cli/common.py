@@ -24,10 +24,10 @@ from ..yamlfile import load_yaml
 
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "TextSteps",
-           "arg",
-           "calibration_setting", "check_limits", "check_monte_carlo_options", "claim_output", "command", "commands",
-           "fmt", "load_all", "notice_workers", "option_problems", "output_options", "output_path", "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt",
-           "workers_rules", "write_and_show"]
+           "arg", "calibration_setting", "check_limits", "check_monte_carlo_options", "chunk_workers", "claim_output",
+           "command", "commands", "fmt", "load_all", "option_problems", "output_options", "output_path",
+           "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt", "task_workers", "workers_rules",
+           "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_AT = 50_000
@@ -211,7 +211,30 @@ def workers_rules(args: argparse.Namespace) -> tuple:
              "runs on the cluster's workers: drop --workers"))
 
 
-def notice_workers(args: argparse.Namespace, workers: int, pieces: int, piece: str) -> int:
+def chunk_workers(args: argparse.Namespace, runs: int, blocks_per_chunk: int, passes: int = 1,
+                  more_runs: int = 0) -> int:
+    """The processes that will run `passes` runs of `runs` replicates side by side in chunks
+    of `blocks_per_chunk` blocks (and `more_runs`, the Shapley values'): --workers or the
+    default, at most one a chunk (`montecarlo.check_workers`), with a note when --workers
+    asked for more."""
+    from ..montecarlo import check_workers, count_chunks
+    from ..randomness import blocks_for
+
+    chunks = max(count_chunks(runs, blocks_per_chunk), count_chunks(more_runs, blocks_per_chunk))
+    return _notice_workers(args, check_workers(args.workers, passes * blocks_for(runs), chunks), chunks, "chunk")
+
+
+def task_workers(args: argparse.Namespace, points: int, n_blocks: int) -> int:
+    """The local processes that will run `points` points of `n_blocks` blocks each (a sweep's,
+    a calibration's): --workers or the default, at most one a task (`sweep.execute.local_workers`),
+    with a note when --workers asked for more."""
+    from ..sweep.execute import count_tasks, local_workers
+
+    tasks = count_tasks(points, n_blocks, args.workers or 1)
+    return _notice_workers(args, local_workers(args.workers, points, n_blocks), tasks, "task")
+
+
+def _notice_workers(args: argparse.Namespace, workers: int, pieces: int, piece: str) -> int:
     """`workers`, the processes that will run the work; one line on stderr when --workers
     asked for more than its `pieces` (each a `piece`: chunk, task) give work to."""
     asked = getattr(args, "workers", None)

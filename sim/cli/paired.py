@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem, map_all
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
-                     claim_output, command, load_all, notice_workers, output_options, parse_overrides, progress_bar,
+                     chunk_workers, claim_output, command, load_all, output_options, parse_overrides, progress_bar,
                      write_and_show)
 
 
@@ -140,14 +140,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def _workers(args: argparse.Namespace, scenario, passes: int, shapley_runs: int = 0) -> int:
     """The processes that will run `passes` runs of the scenario's replicates (and the Shapley
-    values' `shapley_runs`) side by side: --workers or the default, at most one a chunk
-    (as `compare` and `explain` decide), with a notice when --workers asked for more."""
-    from ..montecarlo import check_workers, count_chunks, resolve_settings
-    from ..randomness import blocks_for
+    values' `shapley_runs`) side by side (`common.chunk_workers`)."""
+    from ..montecarlo import resolve_settings
 
     runs, _, blocks_per_chunk = resolve_settings(scenario, args.runs, args.seed, args.chunk_size)
-    chunks = max(count_chunks(runs, blocks_per_chunk), count_chunks(shapley_runs, blocks_per_chunk))
-    return notice_workers(args, check_workers(args.workers, passes * blocks_for(runs), chunks), chunks, "chunk")
+    return chunk_workers(args, runs, blocks_per_chunk, passes, shapley_runs)
 
 
 def _nothing_done() -> int:

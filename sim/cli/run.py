@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..model import CLASSES
 from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
                      OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
-                     calibration_setting, check_monte_carlo_options, command, fmt, notice_workers, parse_overrides,
+                     calibration_setting, check_monte_carlo_options, chunk_workers, command, fmt, parse_overrides,
                      progress_bar, show_warnings, stop_on_interrupt)
 
 
@@ -26,8 +26,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..limits import estimate
     from ..loading import load_scenario
     from ..model import compile_model
-    from ..montecarlo import check_workers, count_chunks, resolve_settings, run
-    from ..randomness import BLOCK_SIZE, blocks_for
+    from ..montecarlo import resolve_settings, run
+    from ..randomness import BLOCK_SIZE
     from ..results import ResultWriter, default_out_dir
 
     overrides = parse_overrides(args.overrides)
@@ -41,8 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if overrides:
         extra["overrides"] = dict(text.partition("=")[::2] for text in args.overrides)
     runs, _, blocks_per_chunk = resolve_settings(scenario, args.runs, args.seed, args.chunk_size)
-    chunks = count_chunks(runs, blocks_per_chunk)
-    workers = notice_workers(args, check_workers(args.workers, blocks_for(runs), chunks), chunks, "chunk")
+    workers = chunk_workers(args, runs, blocks_per_chunk)
     work = estimate(compile_model(scenario), runs, blocks_per_chunk * BLOCK_SIZE, workers=workers)
 
     with ResultWriter(out, force=args.force) as writer, progress_bar(args, total) as progress:

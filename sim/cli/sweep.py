@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
-                     command, notice_workers, option_problems, output_options, parse_overrides, show_warnings,
-                     stop_on_interrupt, workers_rules)
+                     command, option_problems, output_options, parse_overrides, show_warnings,
+                     stop_on_interrupt, task_workers, workers_rules)
 
 
 @command(
@@ -43,7 +43,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..sweep import make_sweep, run_sweep
     from ..sweep.design import design_size
     from ..sweep.driver import default_sweep_dir
-    from ..sweep.execute import check_scheduler, count_tasks, local_workers
+    from ..sweep.execute import check_scheduler
     from ..sweep.report import PointProgress, print_sweep
 
     overrides = parse_overrides(args.overrides)
@@ -58,9 +58,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         check_scheduler(args.scheduler)  # before the points are validated, and the directory claimed
         workers = 1  # in this process: the points run on the cluster
     else:
-        blocks = blocks_for(sweep.runs)
-        workers = notice_workers(args, local_workers(args.workers, points, blocks),
-                                 count_tasks(points, blocks, args.workers or 1), "task")
+        workers = task_workers(args, points, blocks_for(sweep.runs))
     check_limits(args, add_output(_sweep_estimate(sweep, workers), estimate_output(points, len(sweep.factors))),
                  "this sweep (one point on each worker)", args.out or default_sweep_dir(sweep))
     wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
