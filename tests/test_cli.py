@@ -373,3 +373,13 @@ def test_a_missing_dependency_is_one_line_saying_how_to_install(tmp_path):
                           timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error: sim needs the package 'simpy'") and "pip install ." in proc.stderr
+
+
+@pytest.mark.parametrize("name, label", [("sweep", "points"), ("calibrate", "points"), ("backtest", "cases")])
+def test_progress_over_steps_off_a_terminal_is_lines_with_progress_and_nothing_without(name, label, tmp_path, capsys):
+    """--progress off a terminal prints a line at least at the end (calibrate printed nothing); without it, nothing."""
+    assert cli.main([*WORKER_COMMANDS[name], "--out", str(tmp_path / "a"), "--quiet", "--progress"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(line.startswith(f"{label}: ") for line in lines) and "(100 %)" in lines[-1]
+    assert cli.main([*WORKER_COMMANDS[name], "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

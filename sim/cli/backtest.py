@@ -8,9 +8,10 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from ..locks import MANIFEST
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits,
                      command, option_problems, output_options, output_path, parse_overrides, runs_rules,
                      show_warnings, stop_on_interrupt, task_workers, warn_if_stale, workers_rules, write_and_show)
+from .progress import step_progress
 
 BACKTEST_OPTIONS = (
     arg("--meetings", type=Path, metavar="CSV",
@@ -90,7 +91,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..ownership import claim_in_place
     from ..posterior import load_posterior
     from ..results import default_out_dir
-    from ..sweep.report import PointProgress
 
     posterior = load_posterior(args.calibration) if args.calibration is not None else None
     if posterior is not None:
@@ -109,12 +109,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if len(kept) < len(cases):  # no stale whole summary beside a backtest that may yet stop short
         for name in BACKTEST_OUTPUTS:
             (out / name).unlink(missing_ok=True)
-    wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
     with stop_on_interrupt() as stop:  # held while the summary is written: a second Ctrl-C cannot cut it short
-        with PointProgress("cases") if sys.stderr.isatty() else TextSteps("cases", every=0.0) as progress:
+        with step_progress(args, "cases", every=0.0) as progress:
             result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior,
-                                  progress=progress if wanted else None, workers=args.workers, stop=stop,
-                                  kept=kept, keep=store.keep)
+                                  progress=progress, workers=args.workers, stop=stop, kept=kept, keep=store.keep)
         if not result.cases:
             if state == "new":  # leave no directory holding only a manifest
                 (out / MANIFEST).unlink(missing_ok=True)
@@ -165,7 +163,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..ownership import check_target
     from ..randomness import blocks_for
     from ..sweep.execute import check_scheduler
-    from ..sweep.report import PointProgress
 
     spec = load_knobs(args.knobs)
     cases, meetings, meetings_path = _history_inputs(args)
@@ -181,9 +178,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         _check_case_limits(args, cases, spec.runs, workers, exact=True)
     check_limits(args, estimate_output(len(cases) * len(make_grid(spec.knobs)), 2 + len(spec.knobs)),
                  "this calibration", out)
-    with PointProgress() as progress, stop_on_interrupt() as stop:
+    with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
         cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                              progress=progress if (args.progress or not (args.quiet or args.json)) else None,
+                              progress=progress,
                               source=str(args.directory), force=args.force, stop=stop,
                               knobs_file=str(args.knobs))
     if not cal.complete:

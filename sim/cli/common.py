@@ -1,4 +1,5 @@
-"""What the subcommands share: registration, options, progress, loading and the output tail.
+"""What the subcommands share: registration, options, loading and the output tail (progress:
+`cli.progress`).
 
 Each subcommand is one function registered with `@command`, its arguments
 declared beside it; `sim.cli.main` builds the parser from the registry.
@@ -12,10 +13,9 @@ import json
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from ..errors import InputError, Problem, map_all
 from ..schema.rules import MAX_RUNS
@@ -23,15 +23,13 @@ from ..reporting import fmt_p as fmt
 from ..yamlfile import load_yaml
 
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
-           "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", "TextProgress", "TextSteps",
+           "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", 
            "arg", "calibration_setting", "check_limits", "check_monte_carlo_options", "chunk_workers", "claim_output",
            "command", "commands", "fmt", "load_all", "option_problems", "output_options", "output_path",
-           "parse_overrides", "progress_bar", "show_warnings", "stop_on_interrupt", "task_workers", "workers_rules",
+           "parse_overrides", "show_warnings", "stop_on_interrupt", "task_workers", "workers_rules",
            "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
-PROGRESS_AT = 50_000
-"""Runs from which a progress bar is shown on a terminal without `--progress`."""
 
 
 def arg(*names: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -242,85 +240,6 @@ def _notice_workers(args: argparse.Namespace, workers: int, pieces: int, piece: 
         print(f"note: --workers {asked}: the work is {pieces:,} {piece}{'s' if pieces != 1 else ''}, so "
               f"{workers} process{'es' if workers != 1 else ''} run{'s' if workers == 1 else ''} it", file=sys.stderr)
     return workers
-
-
-class TextProgress:
-    """Progress as plain lines on stderr, for a log or a pipe: one line at each tenth of
-    the work and at most one every `every` seconds otherwise."""
-
-    def __init__(self, label: str, total: int, every: float = 5.0, stream=None, resumed: int = 0):
-        self.label, self.total, self.every = label, max(1, total), every
-        self.stream = sys.stderr if stream is None else stream
-        self.started = self.last = time.monotonic()
-        self.tenth = 0
-        self.resumed = resumed  # done before this run: they count as done, not as speed
-
-    def __call__(self, done: int, _total: int | None = None) -> None:
-        now = time.monotonic()
-        tenth = 10 * done // self.total
-        if tenth <= self.tenth and now - self.last < self.every:
-            return
-        self.tenth, self.last = max(tenth, self.tenth), now
-        elapsed = now - self.started
-        ran = done - self.resumed
-        left = f", about {elapsed * (self.total - done) / ran:.0f} s left" if 0 < ran and done < self.total else ""
-        print(f"{self.label}: {done:,} of {self.total:,} ({100 * done / self.total:.0f} %), {elapsed:.0f} s{left}",
-              file=self.stream, flush=True)
-
-
-class TextSteps:
-    """Progress over whole steps (a sweep's points, a backtest's cases) as plain lines on
-    stderr (`TextProgress`), for a log or a pipe: the `start(total, done)` and
-    `advance(n)` of `sweep.report.PointProgress`. `every` 0 prints a line for every step."""
-
-    def __init__(self, label: str, every: float = 5.0):
-        self.label, self.every = label, every
-        self.lines: TextProgress | None = None
-        self.done = 0
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def start(self, total: int, done: int) -> None:
-        self.lines, self.done = TextProgress(self.label, total, self.every, resumed=done), done
-
-    def advance(self, steps: int) -> None:
-        self.done += steps
-        if self.lines is not None:
-            self.lines(self.done)
-
-
-@contextlib.contextmanager
-def progress_bar(args: argparse.Namespace, total: int) -> Iterator[Callable[[int, int], None] | None]:
-    """A `progress(done, total)` callback showing progress on stderr (a bar on a terminal,
-    plain lines otherwise), or None when not wanted."""
-    wanted = args.progress or (not args.quiet and total >= PROGRESS_AT and sys.stderr.isatty())
-    if not wanted:
-        yield None
-        return
-    if not sys.stderr.isatty():
-        yield TextProgress("replicates", total)
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    # Refreshed by the updates, not by a thread of its own: worker processes are forked
-    # only while this process has a single thread (`sim.parallel`).
-    with Progress(TextColumn("replicates"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True, auto_refresh=False) as bar:
-        task = bar.add_task("run", total=total)
-        shown = [0.0]
-
-        def update(done: int, _total: int) -> None:
-            bar.update(task, completed=done)
-            if time.monotonic() - shown[0] > 0.1 or done >= total:
-                bar.refresh()
-                shown[0] = time.monotonic()
-
-        yield update
 
 
 @contextlib.contextmanager

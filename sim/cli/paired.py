@@ -8,8 +8,9 @@ from pathlib import Path
 
 from ..errors import InputError, Problem, map_all
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
-                     chunk_workers, claim_output, command, load_all, output_options, parse_overrides, progress_bar,
+                     chunk_workers, claim_output, command, load_all, output_options, parse_overrides,
                      write_and_show)
+from .progress import progress_bar
 
 
 @command(

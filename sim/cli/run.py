@@ -13,7 +13,8 @@ from ..model import CLASSES
 from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
                      OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
                      calibration_setting, check_monte_carlo_options, chunk_workers, command, fmt, parse_overrides,
-                     progress_bar, show_warnings, stop_on_interrupt)
+                     show_warnings, stop_on_interrupt)
+from .progress import progress_bar
 
 
 @command(

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, TextSteps, arg, check_limits,
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits,
                      command, option_problems, output_options, parse_overrides, show_warnings,
                      stop_on_interrupt, task_workers, workers_rules)
+from .progress import step_progress
 
 
 @command(
@@ -44,7 +45,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..sweep.design import design_size
     from ..sweep.driver import default_sweep_dir
     from ..sweep.execute import check_scheduler
-    from ..sweep.report import PointProgress, print_sweep
+    from ..sweep.report import print_sweep
 
     overrides = parse_overrides(args.overrides)
     problems = option_problems(workers_rules(args))
@@ -61,10 +62,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         workers = task_workers(args, points, blocks_for(sweep.runs))
     check_limits(args, add_output(_sweep_estimate(sweep, workers), estimate_output(points, len(sweep.factors))),
                  "this sweep (one point on each worker)", args.out or default_sweep_dir(sweep))
-    wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
-    with PointProgress() if sys.stderr.isatty() else TextSteps("points") as progress, stop_on_interrupt() as stop:
+    with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                           fresh=args.fresh, progress=progress if wanted else None, force=args.force, stop=stop)
+                           fresh=args.fresh, progress=progress, force=args.force, stop=stop)
     if args.json:
         print(json.dumps(result.summary, indent=2, allow_nan=False))
     elif not args.quiet:

@@ -1,5 +1,5 @@
-"""What `python -m sim sweep` shows: a progress bar over points, then the points'
-table and the sensitivity indices."""
+"""What `python -m sim sweep` shows once it ends: the points' table and the sensitivity
+indices (its progress over points: `cli.progress.step_progress`)."""
 
 from __future__ import annotations
 
@@ -7,44 +7,12 @@ from .driver import SweepResult
 from ..reporting import console as shared_console
 from ..reporting import fmt_estimate, fmt_p
 
-__all__ = ["PointProgress", "print_sweep"]
+__all__ = ["print_sweep"]
 
 SHOWN_POINTS = 20
 """Points listed on the terminal; all of them are in points.csv."""
 SHOWN_FACTORS = 3
 """With more factors than this, the points are only in points.csv (a table would not fit)."""
-
-
-class PointProgress:
-    """A rich progress bar over points on stderr, with the time left estimated from the
-    points finished in this run (resumed points count as done, not as speed); `label` names
-    what is counted (a backtest's cases)."""
-
-    def __init__(self, label: str = "points"):
-        self.label = label
-        self.bar = None
-        self.task = None
-
-    def __enter__(self) -> PointProgress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def start(self, total: int, done: int) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("time left"), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=True, auto_refresh=False)
-        self.bar.start()  # no refresh thread: workers can then be forked (`sim.parallel.forks_safely`)
-        self.task = self.bar.add_task("sweep", total=total, completed=done)
-
-    def advance(self, points: int) -> None:
-        self.bar.advance(self.task, points)
-        self.bar.refresh()
 
 
 def print_sweep(result: SweepResult) -> None:
