@@ -83,8 +83,7 @@ def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, writ
     `explain`: each one's chunk stays alive while the others run theirs) on `workers`
     processes, as `estimate`."""
     models = list(models)
-    n = max(1, -(-chunk_size // BLOCK_SIZE)) * BLOCK_SIZE
-    n = min(n, -(-runs // BLOCK_SIZE) * BLOCK_SIZE)
+    n = _chunk_replicates(chunk_size, runs)
     breakdown = {"process": BASE_PROCESS}
     parts = [_chunk_bytes(m, n) for m in models]
     for name in _HELD:  # every model's chunk stays alive while the others run theirs
@@ -126,12 +125,18 @@ def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size
     breakdown = {"process": BASE_PROCESS,
                  "rounds as given": steps * (2 * n_actors + 2) * F64 + steps * (2 * n_actors * EUM_ROUND_VALUE + EUM_ROUND)}
     if runs is not None:
-        chunk = max(1, -(-(chunk_size or BLOCK_SIZE) // BLOCK_SIZE)) * BLOCK_SIZE
-        chunk = min(chunk, -(-runs // BLOCK_SIZE) * BLOCK_SIZE)
+        chunk = _chunk_replicates(chunk_size or BLOCK_SIZE, runs)
         breakdown["Monte Carlo medians and means"] = 2 * steps * runs * F64
         breakdown["a chunk's inputs"] = 10 * n_actors * chunk * F64 + 2 * steps * chunk * F64
         breakdown["summary of the final medians"] = 2 * runs * F64
     return Estimate(int(sum(breakdown.values())), 0, breakdown)
+
+
+def _chunk_replicates(chunk_size: int, runs: int) -> int:
+    """Replicates in the largest chunk of a run: `chunk_size` rounded up to whole blocks (as
+    `montecarlo.resolve_settings` does), at most the blocks of `runs`."""
+    blocks = max(1, -(-chunk_size // BLOCK_SIZE))
+    return min(blocks, -(-runs // BLOCK_SIZE)) * BLOCK_SIZE
 
 
 _HELD = ("parameters", "state", "chunk output")

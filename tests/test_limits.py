@@ -166,3 +166,17 @@ def test_free_disk_of_a_name_too_long_asks_its_parent(tmp_path):
     from sim.limits import free_disk
 
     assert free_disk(tmp_path / ("x" * 400) / "out") == free_disk(tmp_path)
+
+
+def test_a_chunk_counts_as_whole_blocks_and_never_more_than_the_runs():
+    """The memory of a chunk is that of its size rounded up to whole blocks of 1,024, at most the run's blocks
+    (as `montecarlo.resolve_settings` cuts it), for the scenario's estimate and for eum's."""
+    from sim.limits import estimate_eum
+
+    model = compile_model(parse_scenario(SMALL.read_text(), str(SMALL)))
+    assert estimate(model, 10_000, 1000).memory == estimate(model, 10_000, 1024).memory
+    assert estimate(model, 10_000, 1025).memory == estimate(model, 10_000, 2048).memory
+    assert estimate(model, 2000, 10**6).memory == estimate(model, 2000, 2048).memory
+    assert estimate_eum(5, 10, 10_000, 1000).memory == estimate_eum(5, 10, 10_000, 1024).memory
+    assert estimate_eum(5, 10, 2000, 10**6).memory == estimate_eum(5, 10, 2000, 2048).memory
+    assert estimate_eum(5, 10, 2000, None).memory == estimate_eum(5, 10, 2000, 1024).memory

@@ -85,14 +85,12 @@ def _sweep_estimate(sweep, workers: int):
 
     from ..limits import estimate
     from ..model import compile_model
-    from ..randomness import BLOCK_SIZE
     from ..sweep.points import point_scenario
 
     scenario = sweep.scenario
     heavy = {f.path: f.high for f in sweep.factors if f.path.startswith("incidents.")}
     if heavy:
         scenario = point_scenario(sweep, heavy)
-    chunk = max(1, -(-scenario.monte_carlo.chunk_size // BLOCK_SIZE)) * BLOCK_SIZE
-    one = estimate(compile_model(scenario), sweep.runs, chunk, write=False)
+    one = estimate(compile_model(scenario), sweep.runs, scenario.monte_carlo.chunk_size, write=False)
     per_worker = one.memory - one.breakdown.get("trajectories", 0)
     return replace(one, memory=per_worker * workers)
