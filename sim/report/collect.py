@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import InputError, Problem, map_all
 from .comments import SourceFile, read_source
-from .trail import malformed_fields, traced
+from .trail import first_line, malformed_fields, traced
 
 __all__ = ["KINDS", "Input", "Result", "collect", "read_result"]
 
@@ -186,13 +186,8 @@ def _read_parquet(file: Path, columns: list[str] | None = None):
             raise InputError(Problem(str(file), ", ".join(missing), "is missing: the file is not as sim wrote it"))
         return pq.ParquetFile(str(file)).read(columns=columns)  # read_table imports pyarrow.dataset, and pandas
     except (pa.ArrowException, OSError) as exc:
-        why = _first_line(exc).removeprefix(f"Could not open Parquet input source '{file}': ")
+        why = (first_line(exc) or type(exc).__name__).removeprefix(f"Could not open Parquet input source '{file}': ")
         raise InputError(Problem(str(file), "", f"is not a parquet file, or is damaged ({why})")) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _read_points(file: Path, result: Result) -> list[dict] | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import InputError, Problem
 
-__all__ = ["TracedDict", "TracedList", "malformed_fields", "traced"]
+__all__ = ["TracedDict", "TracedList", "first_line", "malformed_fields", "traced"]
 
 _LAST: ContextVar[tuple[str, str, Any, bool] | None] = ContextVar("sim_report_last_read", default=None)
 """(file, dotted path, value, found) of the last field read from a traced result file."""
@@ -108,7 +108,7 @@ def malformed_fields() -> Iterator[None]:
         source, path, value, found = last
         if not found:
             raise InputError(Problem(source, path, "is missing (the file is not as sim wrote it)")) from None
-        why = f"({type(exc).__name__}: {_first_line(exc)})"
+        why = f"({type(exc).__name__}: {first_line(exc) or 'no message'})"
         if isinstance(value, (dict, list)):
             kind = "an object" if isinstance(value, dict) else "an array"
             raise InputError(Problem(source, path, f"is {kind}, not what sim writes there {why}")) from None
@@ -117,7 +117,8 @@ def malformed_fields() -> Iterator[None]:
         _LAST.reset(token)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    text = text[0] if text else "no message"
-    return text.replace(TracedDict.__name__, "dict").replace(TracedList.__name__, "list")
+def first_line(exc: BaseException) -> str:
+    """The first line of `exc`'s message ("" if it has none), a traced object named as the
+    plain one it stands for."""
+    lines = str(exc).strip().splitlines()
+    return lines[0].replace(TracedDict.__name__, "dict").replace(TracedList.__name__, "list") if lines else ""
