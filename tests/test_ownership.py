@@ -126,7 +126,8 @@ def test_an_empty_output_path_is_an_error_not_the_current_folder(option, tmp_pat
 
 
 def test_the_inside_a_result_rule_holds_for_directories_and_files(tmp_path):
-    """`check_target` and `check_file_target` share `check_outside_results`."""
+    """Neither a directory (`check_target`) nor a file (`check_file_target`) is accepted inside a result
+    directory; beside it both are."""
     result = made_by_sim(tmp_path / "res")
     for check in (lambda p: check_target(p, "run"), lambda p: check_file_target(p, "report")):
         with pytest.raises(InputError, match="inside the result directory"):

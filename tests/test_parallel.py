@@ -156,8 +156,9 @@ def test_small_runs_stay_in_one_process(baseline):
     assert run(baseline, runs=2000, seed=1, workers=None).workers == 1
 
 
-def test_more_workers_than_chunks_run_as_many_as_there_are_chunks_and_say_so(baseline):
-    """A process beyond the pieces of work would have nothing to do: it is not started, nor recorded."""
+def test_more_workers_than_chunks_run_as_many_as_there_are_chunks(baseline):
+    """A process beyond the pieces of work would have nothing to do: it is not started, nor recorded (the note
+    that says so is the command line's: test_cli, test_sweep_parallel)."""
     from sim.parallel import choose_workers
 
     assert choose_workers(200, blocks=2, pieces=2) == 2 and choose_workers(None, blocks=10**6, pieces=3) <= 3
