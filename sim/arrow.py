@@ -34,13 +34,14 @@ def numbers(values: np.ndarray, type=None, mask: np.ndarray | None = None):
 
 
 def booleans(values: np.ndarray):
+    """A boolean array of `values` (bit-packed, least significant bit first, as Arrow stores it)."""
     import pyarrow as pa
 
     values = np.asarray(values, dtype=bool)
     return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
 
 
-def strings(items) -> object:
+def strings(items):
     """A UTF-8 string array of `items`."""
     import pyarrow as pa
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from ..locks import MANIFEST
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits,
-                     command, option_problems, output_options, output_path, parse_overrides, runs_rules,
-                     show_warnings, stop_on_interrupt, task_workers, warn_if_stale, workers_rules, write_and_show)
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, command,
+                     load_calibration, option_problems, output_options, output_path, parse_overrides, runs_rules,
+                     show_warnings, stop_on_interrupt, task_workers, workers_rules, write_and_show)
 from .progress import step_progress
 
 BACKTEST_OPTIONS = (
@@ -89,12 +89,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..backtest_store import CASES_FILE, CaseStore
     from ..limits import estimate_output
     from ..ownership import claim_in_place
-    from ..posterior import load_posterior
     from ..results import default_out_dir
 
-    posterior = load_posterior(args.calibration) if args.calibration is not None else None
-    if posterior is not None:
-        warn_if_stale(posterior, args.calibration)
+    posterior = load_calibration(args)
     cases, meetings, meetings_path = _history_inputs(args)
     _check_case_limits(args, cases, args.runs, args.workers)
     check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))

@@ -88,18 +88,22 @@ def calibration_setting(args: argparse.Namespace, scenario) -> tuple[Any, dict |
     """(knob setting, note) for `--calibration`, or (None, None) without it."""
     if getattr(args, "calibration", None) is None:
         return None, None
-    from ..posterior import load_posterior
-
-    posterior = load_posterior(args.calibration)
-    warn_if_stale(posterior, args.calibration)
+    posterior = load_calibration(args)
     setting, note = posterior.setting(scenario)
     return setting, {**note, "file": str(args.calibration), "model_digest": posterior.meta.get("model_digest")}
 
 
-def warn_if_stale(posterior, path) -> None:
-    """A one-line warning on stderr when the posterior was fitted by other model code."""
-    if (why := posterior.staleness(path)) is not None:
+def load_calibration(args: argparse.Namespace):
+    """The posterior of `--calibration` (None without it), with a one-line warning on stderr
+    when it was fitted by other model code."""
+    if getattr(args, "calibration", None) is None:
+        return None
+    from ..posterior import load_posterior
+
+    posterior = load_posterior(args.calibration)
+    if (why := posterior.staleness(args.calibration)) is not None:
         print(f"warning: {why}", file=sys.stderr)
+    return posterior
 
 
 def show_warnings(scenario, source) -> None:
