@@ -369,3 +369,13 @@ def test_the_model_digest_ignores_comments_docstrings_and_spacing_not_code():
     c = 'def f(x):\n    """Doc."""\n    return x + 2  # one more\n'
     assert code_text(a) == code_text(b) != code_text(c)
     assert code_text('s = "# not a comment"  # a comment\n') == 's = "# not a comment"'
+
+
+def test_the_committed_history_posterior_was_fitted_by_this_models_code():
+    """The README's calibrated figures come from scenarios/history/posterior.json: when the model's
+    code changes, refit it (16 s) in the same commit, and check whether its log-likelihoods moved."""
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "history" / "posterior.json"
+    assert load_posterior(path).staleness(path) is None, (
+        "the model's code changed since scenarios/history/posterior.json was fitted: run `python -m sim calibrate "
+        "scenarios/history/ --knobs scenarios/history/knobs.yaml --write NEW.json`, compare its loglik with the "
+        "committed file's (equal: the change moved no number), then replace the file")
