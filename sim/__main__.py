@@ -34,6 +34,13 @@ def _main() -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a Ctrl-C that Python wrapped (while a class was being defined)
+        from .errors import caused_by_interrupt
+
+        if not caused_by_interrupt(exc):
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 status = _main()

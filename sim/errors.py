@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["InputError", "Problem", "RunError", "SimError", "map_all"]
+__all__ = ["InputError", "Problem", "RunError", "SimError", "caused_by_interrupt", "map_all"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -65,3 +65,16 @@ def map_all(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
     if problems:
         raise InputError(problems)
     return results
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """True if a Ctrl-C or SIGTERM is in `exc`'s chain of causes: Python wraps one that lands in
+    some places (a class body's `__set_name__`, as pydantic's models run while they are
+    defined) into another exception, which is still an interruption, not a fault."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

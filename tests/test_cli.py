@@ -383,3 +383,21 @@ def test_progress_over_steps_off_a_terminal_is_lines_with_progress_and_nothing_w
     assert lines and all(line.startswith(f"{label}: ") for line in lines) and "(100 %)" in lines[-1]
     assert cli.main([*WORKER_COMMANDS[name], "--out", str(tmp_path / "b"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_ctrl_c_that_python_wrapped_into_another_exception_is_an_interruption(monkeypatch, capsys):
+    """Python wraps a Ctrl-C landing in a class's __set_name__ (pydantic models run there while
+    they are defined) into a RuntimeError: still exit 130, one line, no traceback (found by the
+    slow start-up fuzz test in CI)."""
+    from sim.errors import caused_by_interrupt
+
+    def wrapped(texts, option="--set"):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__ on 'PydanticDescriptorProxy'") from exc
+
+    monkeypatch.setattr(sim.cli.run, "parse_overrides", wrapped)
+    assert cli.main(["run", str(SMALL), "--runs", "1024", "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted: nothing written"
+    assert not caused_by_interrupt(RuntimeError("a fault"))

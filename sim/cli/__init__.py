@@ -19,7 +19,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 
-from ..errors import InputError, RunError
+from ..errors import InputError, RunError, caused_by_interrupt
 from . import backtest, eum, paired, report, run, sweep  # noqa: F401 - importing registers the subcommands
 from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands
 
@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
             args.resources = resources
             return _call(args)
     except KeyboardInterrupt:  # also a second one while the first's half-written files are removed
+        print("interrupted: nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a Ctrl-C that Python wrapped into another exception (errors.caused_by_interrupt)
+        if not caused_by_interrupt(exc):
+            raise
         print("interrupted: nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
 
