@@ -18,7 +18,10 @@ from sim.scoring import (CLIP, bootstrap_difference, brier_score, discrimination
                          reliability_table)
 from sim.cli import main
 from sim.errors import InputError
+from sim.knobs import KnobSpec
 from sim.ownership import directory_owner
+from sim.posterior import Posterior
+from sim.provenance import model_digest
 from sim.loading import parse_scenario
 from sim.schema import scenario_hash
 
@@ -465,6 +468,35 @@ def test_a_rerun_with_other_settings_keeps_none_of_the_earlier_cases(tmp_path, c
     summary = json.loads(capsys.readouterr().out)
     assert summary["cases_resumed"] == 0 and summary["complete"] is True
     assert {c["seed_entropy"] for c in summary["cases"]} == {5}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("counts", [-100, 100, 1024, 0]), ("counts", [1, 2]), ("counts", [0.5, 0.5, 1023, 0]), ("runs", True),
+    ("calibrated_counts", [1, 2]), ("calibrated_counts", [-1024, 1024, 512, 512]), ("calibration", "x"),
+])
+def test_a_hand_edited_kept_case_is_run_again(tmp_path, capsys, field, value):
+    """A record of cases.json edited into counts no run makes (negative, fractional, of the wrong
+    length, not adding up; calibrated counts alike) is not reused: that case runs again and the
+    summary is the one of an untouched directory (it was a traceback, or scored negative counts)."""
+    d = _tiny_history(tmp_path)
+    argv = ["backtest", str(d), "--runs", "1024", "--seed", "4", "--workers", "1", "--calibration"]
+    posterior = tmp_path / "p.json"
+    cases = load_cases(d)
+    Posterior((KnobSpec.model_validate({"name": "k", "path": "dynamics.noise", "prior": {
+        "dist": "uniform", "low": 0.0, "high": 0.2}, "levels": 2}),), np.array([[0.0], [0.2]]), np.full(2, 0.5),
+        np.zeros((2, 1)), ("elsewhere",), ("h",), {"model_digest": model_digest()}).write(posterior)
+    argv.append(str(posterior))
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    whole = json.loads((out / "summary.json").read_text())
+    data = json.loads((out / "cases.json").read_text())
+    data["cases"][0][field] = value
+    (out / "cases.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out), "--json"]) == 0, capsys.readouterr().err
+    again = json.loads(capsys.readouterr().out)
+    assert again["cases_resumed"] == len(cases) - 1
+    assert again["cases"] == whole["cases"] and again["mean_scores"] == whole["mean_scores"]
 
 
 def test_ctrl_c_before_any_case_finished_leaves_nothing(tmp_path, capsys, monkeypatch):
