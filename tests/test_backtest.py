@@ -557,6 +557,7 @@ def test_sigint_to_a_backtest_process_keeps_the_finished_cases(tmp_path):
 @pytest.mark.parametrize("argv, text", [
     (["--runs", "0"], "--runs: must be >= 1"),
     (["--resamples", "5"], "--resamples: must be >= 100"),
+    (["--resamples", "1000000000"], "--resamples: must be at most 1,000,000"),
 ])
 def test_backtest_command_refuses_bad_options(tmp_path, capsys, argv, text):
     d = _tiny_history(tmp_path)

@@ -17,8 +17,13 @@ BACKTEST_OPTIONS = (
         help="coded meetings (columns date, outcome) for the base-rate reference (default: the one CSV in DIR; "
              "with none, the cases' own earlier outcomes)"),
     arg("--resamples", type=int, default=2000, metavar="N",
-        help="bootstrap resamples of the cases for the intervals of score differences (default: 2000)"),
+        help="bootstrap resamples of the cases for the intervals of score differences, 100 to "
+             "1,000,000 (default: 2000)"),
 )
+
+MAX_RESAMPLES = 1_000_000
+"""The bootstrap holds every resample of the cases in memory at once (a 10^9 ran every case,
+then died of MemoryError before the summary); beyond 10^6 the intervals move in the fourth digit."""
 
 
 def _history_inputs(args: argparse.Namespace):
@@ -29,6 +34,8 @@ def _history_inputs(args: argparse.Namespace):
     rules = [*runs_rules(getattr(args, "runs", None)),
              ("--seed", getattr(args, "seed", None), lambda v: v >= 0, "must be >= 0"),
              ("--resamples", args.resamples, lambda v: v >= 100, "must be >= 100"),
+             ("--resamples", args.resamples, lambda v: v < 100 or v <= MAX_RESAMPLES,
+              f"must be at most {MAX_RESAMPLES:,}"),
              ("--workers", getattr(args, "workers", None), lambda v: v >= 1, "must be >= 1"),
              ("--scheduler", getattr(args, "scheduler", None), lambda v: args.workers in (None, 1),
               "runs on the cluster's workers: drop --workers")]
