@@ -17,7 +17,7 @@ from sim.backtest import Meeting, base_rate_forecast, find_cases, load_cases, lo
 from sim.scoring import (CLIP, bootstrap_difference, brier_score, discrimination, log_score, pool_out_of_sample,
                          reliability_table)
 from sim.cli import main
-from sim.errors import InputError
+from sim.errors import InputError, Problem
 from sim.knobs import KnobSpec
 from sim.ownership import directory_owner
 from sim.posterior import Posterior
@@ -497,6 +497,44 @@ def test_a_hand_edited_kept_case_is_run_again(tmp_path, capsys, field, value):
     again = json.loads(capsys.readouterr().out)
     assert again["cases_resumed"] == len(cases) - 1
     assert again["cases"] == whole["cases"] and again["mean_scores"] == whole["mean_scores"]
+
+
+def test_a_posterior_knob_naming_nothing_is_refused_before_any_case_runs(tmp_path, capsys, monkeypatch):
+    """A posterior whose knob names no number of a case: exit 2 naming each case and the knob,
+    no case run and no directory (it was found when the first case's calibrated run began,
+    leaving a result directory of a manifest alone)."""
+    import sim.backtest
+
+    ran = []
+    monkeypatch.setattr(sim.backtest, "run_case", lambda *a, **k: ran.append(a))
+    d = _tiny_history(tmp_path)
+    posterior = tmp_path / "p.json"
+    Posterior((KnobSpec.model_validate({"name": "k", "path": "no.such.path", "prior": {
+        "dist": "uniform", "low": 0.0, "high": 0.2}, "levels": 2}),), np.array([[0.0], [0.2]]), np.full(2, 0.5),
+        np.zeros((2, 1)), ("elsewhere",), ("h",), {"model_digest": model_digest()}).write(posterior)
+    out = tmp_path / "out"
+    assert main(["backtest", str(d), "--runs", "1024", "--calibration", str(posterior), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "a: knobs.k.path: names no number" in err and "b: knobs.k.path" in err and "Traceback" not in err
+    assert ran == [] and not out.exists()
+
+
+def test_an_error_in_the_first_case_leaves_no_directory(tmp_path, capsys, monkeypatch):
+    """An error raised before any case was kept (here an input error of the first case) leaves
+    no result directory of a manifest alone; an empty directory given as --out stays, empty."""
+    import sim.backtest
+
+    def bad(*args, **kwargs):
+        raise InputError(Problem("a.yaml", "summit", "made up for the test"))
+
+    monkeypatch.setattr(sim.backtest, "run_case", bad)
+    d = _tiny_history(tmp_path)
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "empty")]) == 2
+    assert list((tmp_path / "empty").iterdir()) == []
+    assert "made up for the test" in capsys.readouterr().err
 
 
 def test_ctrl_c_before_any_case_finished_leaves_nothing(tmp_path, capsys, monkeypatch):

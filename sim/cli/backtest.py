@@ -93,19 +93,18 @@ def check_posterior_target(path: Path, out: Path) -> None:
     *BACKTEST_OPTIONS, *output_options("results/backtest/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from ..backtest import run_backtest, summarise_backtest
-    from ..backtest_report import plot_reliability, print_backtest
     from ..backtest_store import CASES_FILE, CaseStore
     from ..limits import estimate_output
     from ..ownership import claim_in_place
     from ..posterior import load_posterior
     from ..results import default_out_dir
-    from ..sweep.report import PointProgress
 
     posterior = load_posterior(args.calibration) if args.calibration is not None else None
     if posterior is not None:
         warn_if_stale(posterior, args.calibration)
     cases, meetings, meetings_path = _history_inputs(args)
+    if posterior is not None:
+        _check_knobs(posterior, cases)
     _check_case_limits(args, cases, args.runs, args.workers)
     check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = args.out if args.out is not None else default_out_dir("backtest")
@@ -115,6 +114,30 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     state = args.resources.enter_context(claim_in_place(out, "backtest", (CASES_FILE, *BACKTEST_OUTPUTS),
                                                         force=args.force))
     store = CaseStore(out, args.runs, args.seed, posterior)
+    try:
+        status = _backtest_into(args, out, state, store, cases, meetings, meetings_path, posterior)
+    except BaseException:  # an input error found in a case, an interrupt before the first was kept
+        if state == "new" and not store.records:  # leave no directory holding only a manifest
+            _unclaim(out, existed)
+        raise
+    if state == "new" and not store.records:
+        _unclaim(out, existed)
+    return status
+
+
+def _unclaim(out: Path, existed: bool) -> None:
+    """Remove what claiming a new directory made: its manifest and, if it was missing, the directory."""
+    (out / MANIFEST).unlink(missing_ok=True)
+    if not existed:
+        out.rmdir()
+
+
+def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases: list, meetings,
+                   meetings_path, posterior) -> int:
+    from ..backtest import run_backtest, summarise_backtest
+    from ..backtest_report import plot_reliability, print_backtest
+    from ..sweep.report import PointProgress
+
     kept = store.load(cases) if state == "own" else {}
     if len(kept) < len(cases):  # no stale whole summary beside a backtest that may yet stop short
         for name in BACKTEST_OUTPUTS:
@@ -125,11 +148,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior,
                                   progress=progress if wanted else None, workers=args.workers, stop=stop,
                                   kept=kept, keep=store.keep)
-        if not result.cases:
-            if state == "new":  # leave no directory holding only a manifest
-                (out / MANIFEST).unlink(missing_ok=True)
-                if not existed:
-                    out.rmdir()
+        if not result.cases:  # the caller removes the directory it claimed for nothing
             print("interrupted before any case finished: nothing kept", file=sys.stderr)
             return EXIT_INTERRUPTED
         summary = summarise_backtest(result, resamples=args.resamples)
@@ -213,6 +232,24 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
                    print_calibration, in_place=True)
     return EXIT_OK
+
+
+def _check_knobs(posterior, cases: list) -> None:
+    """Every knob of `posterior` must name a number of every case, found before the first case
+    runs (it was found when the case's calibrated run began, the earlier cases' minutes spent)."""
+    from ..knobs import resolve_knob
+    from ..model import compile_model
+
+    problems = []
+    for case in cases:
+        model = compile_model(case.scenario)
+        for knob in posterior.knobs:
+            try:
+                resolve_knob(knob, case.scenario, model)
+            except InputError as exc:
+                problems += exc.problems
+    if problems:
+        raise InputError(problems)
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,
