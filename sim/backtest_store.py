@@ -76,10 +76,25 @@ class CaseStore:
 
 
 def _forecast(record: dict) -> CaseRun:
-    counts = np.array(record["counts"], dtype=float)
+    """The forecast a record keeps; a `ValueError` where it is not one sim wrote (a hand edit):
+    that case is run again rather than scored from impossible counts."""
+    runs = record["runs"]
+    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
+        raise ValueError("runs is not a positive integer")
+    counts = _counts(record["counts"], runs)
     calibrated = record.get("calibrated_counts")
-    if counts.shape != (len(CLASSES),) or int(counts.sum()) != int(record["runs"]):
-        raise ValueError("counts do not add up to the runs")
-    return CaseRun(counts, int(record["runs"]), int(record["entropy"]),
-                   None if calibrated is None else np.array(calibrated, dtype=float), record.get("calibration"),
-                   float(record.get("seconds", 0.0)))
+    calibration = record.get("calibration")
+    if calibrated is not None:
+        calibrated = _counts(calibrated, runs)
+    if (calibrated is None) != (calibration is None) or not (calibration is None or isinstance(calibration, dict)):
+        raise ValueError("calibrated counts without their calibration, or the other way round")
+    return CaseRun(counts, runs, int(record["entropy"]), calibrated, calibration, float(record.get("seconds", 0.0)))
+
+
+def _counts(values, runs: int) -> np.ndarray:
+    """Counts of the classes: one non-negative integer a class, adding up to `runs`."""
+    if (not isinstance(values, list) or len(values) != len(CLASSES)
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in values)
+            or sum(values) != runs):
+        raise ValueError("counts are not one count a class adding up to the runs")
+    return np.array(values, dtype=float)

@@ -101,6 +101,7 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
         )
     data = derive_scenario_data(data, source)
     if overrides:
+        check_overlaps(data, overrides)
         data = apply_overrides(data, overrides, source)
     try:
         scenario = Scenario.model_validate(data)
@@ -278,6 +279,32 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
     if problems:
         raise InputError(problems)
     return data
+
+
+def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set") -> None:
+    """Refuse two `overrides` that set one field (`events.talks.probability` and
+    `events.0.probability`) or a field and a part of it (`monte_carlo` and `monte_carlo.runs`):
+    the later one silently won, and which was meant cannot be known."""
+    seen: dict[tuple, str] = {}
+    problems = []
+    for dotted in overrides:
+        keys, node = [], data
+        for part in dotted.split("."):
+            key = child_key(node, part)
+            keys.append(part if key is None else key)
+            node = None if key is None else node[key]
+        keys = tuple(keys)
+        for other, other_dotted in seen.items():
+            n = min(len(keys), len(other))
+            if keys[:n] == other[:n]:
+                why = ("names the same field as" if len(keys) == len(other) else
+                       "overlaps (a field and a part of it)")
+                problems.append(Problem(option, dotted, f"{why} {other_dotted}: set each field once"))
+                break
+        else:
+            seen[keys] = dotted
+    if problems:
+        raise InputError(problems)
 
 
 def default_blocks(model: type[BaseModel] = Scenario, prefix: str = "") -> set[str]:

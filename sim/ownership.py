@@ -259,6 +259,14 @@ def swap_into_place(tmp: Path, out: Path) -> None:
     fsync_dir(out.parent)
 
 
+def _cwd_and_parents() -> tuple[Path, ...]:
+    try:
+        cwd = Path.cwd()
+    except OSError:  # the current directory was removed: nothing to protect
+        return ()
+    return (cwd, *cwd.parents)
+
+
 class ResultDir:
     """A result directory written whole: claimed and locked on entry, built in `tmp`,
     put in place by `commit`. Leaving without `commit` removes `tmp` and leaves the
@@ -277,6 +285,10 @@ class ResultDir:
 
     def __enter__(self) -> ResultDir:
         check_target(self.out, self.command, force=self.force, label=self.label)  # before creating anything
+        if self.out.exists() and self.out.resolve() in _cwd_and_parents():
+            # swapped into place, the directory the shell is in would be removed under it
+            raise InputError(Problem(self.label, "", "is the current directory (or holds it), which a new result "
+                                     "would replace; name another directory", str(self.out), True))
         stack = contextlib.ExitStack()
         try:
             try:

@@ -131,13 +131,24 @@ def load_posterior(path: str | Path) -> Posterior:
         knobs = tuple(KnobSpec.model_validate(k) for k in data["knobs"])
         grid = np.array(data["grid"], dtype=float).reshape(-1, len(knobs))
         prior = np.array(data["prior"], dtype=float)
-        loglik = np.array(data["loglik"], dtype=float).reshape(len(data["cases"]), len(grid)).T
-        if len(prior) != len(grid) or not np.all(np.isfinite(loglik)) or not np.all(prior >= 0):
-            raise ValueError("grid, prior and log likelihoods do not fit together")
-        return Posterior(knobs, grid, prior, loglik, tuple(data["cases"]), tuple(data["scenario_hashes"]),
-                         dict(data.get("meta", {})))
+        cases, hashes, meta = data["cases"], data["scenario_hashes"], data.get("meta", {})
+        if not (_strings(cases) and _strings(hashes) and len(hashes) == len(cases)):
+            # a case without its hash would be forecast in sample, not left out
+            raise ValueError("cases and scenario_hashes must be lists of names of one length")
+        if not isinstance(meta, dict):
+            raise ValueError("meta must be an object")
+        loglik = np.array(data["loglik"], dtype=float).reshape(len(cases), len(grid)).T
+        if (len(prior) != len(grid) or not np.all(np.isfinite(loglik)) or not np.all(np.isfinite(grid))
+                or not np.all(np.isfinite(prior)) or not np.all(prior >= 0) or not prior.sum() > 0):
+            raise ValueError("grid, prior and log likelihoods do not fit together (finite numbers, a prior "
+                             "of mass >= 0 and not all 0)")
+        return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise InputError(Problem(str(path), "", f"is not a posterior written by `sim calibrate` ({exc})")) from None
+
+
+def _strings(items) -> bool:
+    return isinstance(items, list) and all(isinstance(x, str) for x in items)
 
 
 def _digest(data: dict) -> str:

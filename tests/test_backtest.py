@@ -17,8 +17,11 @@ from sim.backtest import Meeting, base_rate_forecast, find_cases, load_cases, lo
 from sim.scoring import (CLIP, bootstrap_difference, brier_score, discrimination, log_score, pool_out_of_sample,
                          reliability_table)
 from sim.cli import main
-from sim.errors import InputError
+from sim.errors import InputError, Problem
+from sim.knobs import KnobSpec
 from sim.ownership import directory_owner
+from sim.posterior import Posterior
+from sim.provenance import model_digest
 from sim.loading import parse_scenario
 from sim.schema import scenario_hash
 
@@ -466,6 +469,73 @@ def test_a_rerun_with_other_settings_keeps_none_of_the_earlier_cases(tmp_path, c
     assert {c["seed_entropy"] for c in summary["cases"]} == {5}
 
 
+@pytest.mark.parametrize("field, value", [
+    ("counts", [-100, 100, 1024, 0]), ("counts", [1, 2]), ("counts", [0.5, 0.5, 1023, 0]), ("runs", True),
+    ("calibrated_counts", [1, 2]), ("calibrated_counts", [-1024, 1024, 512, 512]), ("calibration", "x"),
+])
+def test_a_hand_edited_kept_case_is_run_again(tmp_path, capsys, field, value):
+    """A record of cases.json edited into counts no run makes (negative, fractional, of the wrong
+    length, not adding up; calibrated counts alike) is not reused: that case runs again and the
+    summary is the one of an untouched directory (it was a traceback, or scored negative counts)."""
+    d = _tiny_history(tmp_path)
+    argv = ["backtest", str(d), "--runs", "1024", "--seed", "4", "--workers", "1", "--calibration"]
+    posterior = tmp_path / "p.json"
+    cases = load_cases(d)
+    Posterior((KnobSpec.model_validate({"name": "k", "path": "dynamics.noise", "prior": {
+        "dist": "uniform", "low": 0.0, "high": 0.2}, "levels": 2}),), np.array([[0.0], [0.2]]), np.full(2, 0.5),
+        np.zeros((2, 1)), ("elsewhere",), ("h",), {"model_digest": model_digest()}).write(posterior)
+    argv.append(str(posterior))
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    whole = json.loads((out / "summary.json").read_text())
+    data = json.loads((out / "cases.json").read_text())
+    data["cases"][0][field] = value
+    (out / "cases.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out), "--json"]) == 0, capsys.readouterr().err
+    again = json.loads(capsys.readouterr().out)
+    assert again["cases_resumed"] == len(cases) - 1
+    assert again["cases"] == whole["cases"] and again["mean_scores"] == whole["mean_scores"]
+
+
+def test_a_posterior_knob_naming_nothing_is_refused_before_any_case_runs(tmp_path, capsys, monkeypatch):
+    """A posterior whose knob names no number of a case: exit 2 naming each case and the knob,
+    no case run and no directory (it was found when the first case's calibrated run began,
+    leaving a result directory of a manifest alone)."""
+    import sim.backtest
+
+    ran = []
+    monkeypatch.setattr(sim.backtest, "run_case", lambda *a, **k: ran.append(a))
+    d = _tiny_history(tmp_path)
+    posterior = tmp_path / "p.json"
+    Posterior((KnobSpec.model_validate({"name": "k", "path": "no.such.path", "prior": {
+        "dist": "uniform", "low": 0.0, "high": 0.2}, "levels": 2}),), np.array([[0.0], [0.2]]), np.full(2, 0.5),
+        np.zeros((2, 1)), ("elsewhere",), ("h",), {"model_digest": model_digest()}).write(posterior)
+    out = tmp_path / "out"
+    assert main(["backtest", str(d), "--runs", "1024", "--calibration", str(posterior), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "a: knobs.k.path: names no number" in err and "b: knobs.k.path" in err and "Traceback" not in err
+    assert ran == [] and not out.exists()
+
+
+def test_an_error_in_the_first_case_leaves_no_directory(tmp_path, capsys, monkeypatch):
+    """An error raised before any case was kept (here an input error of the first case) leaves
+    no result directory of a manifest alone; an empty directory given as --out stays, empty."""
+    import sim.backtest
+
+    def bad(*args, **kwargs):
+        raise InputError(Problem("a.yaml", "summit", "made up for the test"))
+
+    monkeypatch.setattr(sim.backtest, "run_case", bad)
+    d = _tiny_history(tmp_path)
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "empty")]) == 2
+    assert list((tmp_path / "empty").iterdir()) == []
+    assert "made up for the test" in capsys.readouterr().err
+
+
 def test_ctrl_c_before_any_case_finished_leaves_nothing(tmp_path, capsys, monkeypatch):
     """Interrupted inside the first case: exit 130, 'nothing kept', and no directory left behind."""
     import sim.backtest
@@ -524,6 +594,7 @@ def test_sigint_to_a_backtest_process_keeps_the_finished_cases(tmp_path):
 @pytest.mark.parametrize("argv, text", [
     (["--runs", "0"], "--runs: must be >= 1"),
     (["--resamples", "5"], "--resamples: must be >= 100"),
+    (["--resamples", "1000000000"], "--resamples: must be at most 1,000,000"),
 ])
 def test_backtest_command_refuses_bad_options(tmp_path, capsys, argv, text):
     d = _tiny_history(tmp_path)

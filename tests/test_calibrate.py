@@ -181,6 +181,31 @@ def test_a_file_that_is_not_a_posterior_is_an_input_error(tmp_path):
     assert str(tmp_path / "p.json") in str(err.value)
 
 
+def _edit(data: dict, field: str, value) -> None:
+    node = data
+    *parents, last = field.split(".")
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    node[int(last) if isinstance(node, list) else last] = value
+
+
+@pytest.mark.parametrize("field, value", [
+    ("grid.0.0", float("nan")), ("grid.1.0", float("inf")), ("prior.0", float("inf")), ("prior", [0.0, 0.0, 0.0]),
+    ("scenario_hashes", ["h0", "h1"]), ("cases", "abc"), ("scenario_hashes", [1, 2, 3]), ("meta", [["a", "b"]]),
+])
+def test_a_hand_edited_posterior_is_an_input_error(tmp_path, field, value):
+    """A grid or prior that is not finite, a prior of no mass, cases and hashes that do not pair
+    up (a case without its hash would be forecast in sample): refused naming the file, not a
+    traceback from json or nan forecasts later."""
+    _posterior(np.log(np.full((3, 3), 0.3))).write(tmp_path / "p.json")
+    data = json.loads((tmp_path / "p.json").read_text())
+    _edit(data, field, value)
+    (tmp_path / "p.json").write_text(json.dumps(data))
+    with pytest.raises(InputError) as err:
+        load_posterior(tmp_path / "p.json")
+    assert str(tmp_path / "p.json") in str(err.value)
+
+
 def test_a_scenario_that_was_fitted_is_forecast_leave_one_out():
     """`setting` recognises a fitted case by its inputs and drops it from the posterior."""
     cases = load_cases(CASES)

@@ -269,6 +269,22 @@ def test_a_path_set_twice_is_an_error_naming_it(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("first, second, message", [
+    ("events.talks.probability=0.1", "events.0.probability=0.9",
+     "events.0.probability: names the same field as events.talks.probability"),
+    ("monte_carlo.runs=1000", "monte_carlo={runs: 2000}", "monte_carlo: overlaps (a field and a part of it) "
+     "monte_carlo.runs"),
+    ("summit.bargaining={margin: 0.2}", "summit.bargaining.margin=0.1", "summit.bargaining.margin: overlaps"),
+])
+def test_two_spellings_of_one_field_set_are_an_error(tmp_path, capsys, first, second, message):
+    """`--set` of one field by two spellings (a list item by name and by index), or of a field and
+    a part of it, is refused naming both: the later one silently won."""
+    assert cli.main(["run", str(SMALL), "--set", first, "--set", second, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --set: {message}") and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_no_command_is_a_usage_error(capsys):
     """`python -m sim` alone exits 2 with an error line."""
     assert cli.main([]) == 2

@@ -113,6 +113,9 @@ def test_max_memory_and_max_disk_refuse_with_the_estimate(tmp_path, capsys):
     assert main(["run", str(SMALL), "--max-memory", "lots", "--out", str(tmp_path / "o")]) == 2
     assert "not a size: 'lots'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    nested = tmp_path / "results" / "small" / "o"  # a default --out's folders are made by no refused run
+    assert main(["run", str(SMALL), "--max-memory", "10MiB", "--out", str(nested)]) == 2
+    assert "error: --max-memory" in capsys.readouterr().err and not (tmp_path / "results").exists()
 
 
 CASES = Path(__file__).parent / "data" / "cases"

@@ -340,3 +340,26 @@ def test_a_sweep_keeps_its_points_and_refuses_a_run_in_its_directory(tmp_path, c
     assert main([*COMMANDS["run"], "--out", str(out), "--quiet"]) == 2
     assert "holds the result of `sim sweep`" in capsys.readouterr().err
     assert tree(out) == before
+
+
+def test_out_dot_is_the_current_directory(tmp_path, capsys, monkeypatch):
+    """`--out .`: a resumable command writes into (and resumes) the current directory, as into
+    any other (its lock went inside it, which then held a file sim did not list: always refused);
+    a command that replaces its directory whole refuses it, naming it, rather than remove the
+    directory the shell is in."""
+    cases = Path(__file__).parent / "data" / "cases"
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    argv = ["backtest", str(cases), "--runs", "256", "--seed", "1", "--out", ".", "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["result_dir"] == str(here)
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["cases_resumed"] > 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    assert main(["run", str(SMALL), "--runs", "256", "--out", "."]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out: is the current directory") and str(empty) in err
+    assert list(empty.iterdir()) == []

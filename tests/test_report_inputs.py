@@ -147,3 +147,16 @@ def test_any_edit_of_a_summary_is_a_page_or_one_error(results, capsys, kind, dat
             assert page.exists() and "Traceback" not in err
         else:
             refused(status, err, page, str(copy / summary_of(kind)))
+
+
+def test_a_calibrated_backtest_is_reported(results, tmp_path, capsys):
+    """A backtest run with --calibration (its summary's `calibration` is the posterior's file
+    name, not a block) makes a page: its seed was read as a calibration block's and refused."""
+    out = tmp_path / "backtest"
+    posterior = results["calibrate"] / "posterior.json"
+    assert main(["backtest", str(Path(__file__).parent / "data" / "cases"), "--runs", "256",
+                 "--calibration", str(posterior), "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    status, err = report(out, tmp_path / "page.html", capsys)
+    assert status == 0, err
+    assert (tmp_path / "page.html").exists()

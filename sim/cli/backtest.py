@@ -18,8 +18,13 @@ BACKTEST_OPTIONS = (
         help="coded meetings (columns date, outcome) for the base-rate reference (default: the one CSV in DIR; "
              "with none, the cases' own earlier outcomes)"),
     arg("--resamples", type=int, default=2000, metavar="N",
-        help="bootstrap resamples of the cases for the intervals of score differences (default: 2000)"),
+        help="bootstrap resamples of the cases for the intervals of score differences, 100 to "
+             "1,000,000 (default: 2000)"),
 )
+
+MAX_RESAMPLES = 1_000_000
+"""The bootstrap holds every resample of the cases in memory at once (a 10^9 ran every case,
+then died of MemoryError before the summary); beyond 10^6 the intervals move in the fourth digit."""
 
 
 def _history_inputs(args: argparse.Namespace):
@@ -30,6 +35,8 @@ def _history_inputs(args: argparse.Namespace):
     rules = [*runs_rules(getattr(args, "runs", None)),
              ("--seed", getattr(args, "seed", None), lambda v: v >= 0, "must be >= 0"),
              ("--resamples", args.resamples, lambda v: v >= 100, "must be >= 100"),
+             ("--resamples", args.resamples, lambda v: v < 100 or v <= MAX_RESAMPLES,
+              f"must be at most {MAX_RESAMPLES:,}"),
              *workers_rules(args)]
     problems = option_problems(rules)
     meetings_path = args.meetings
@@ -84,8 +91,6 @@ def check_posterior_target(path: Path, out: Path) -> None:
     *BACKTEST_OPTIONS, *output_options("results/backtest/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from ..backtest import run_backtest, summarise_backtest
-    from ..backtest_report import plot_reliability, print_backtest
     from ..backtest_store import CASES_FILE, CaseStore
     from ..limits import estimate_output
     from ..ownership import claim_in_place
@@ -93,6 +98,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     posterior = load_calibration(args)
     cases, meetings, meetings_path = _history_inputs(args)
+    if posterior is not None:
+        _check_knobs(posterior, cases)
     _check_case_limits(args, cases, args.runs, args.workers)
     check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = args.out if args.out is not None else default_out_dir("backtest")
@@ -102,6 +109,29 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     state = args.resources.enter_context(claim_in_place(out, "backtest", (CASES_FILE, *BACKTEST_OUTPUTS),
                                                         force=args.force))
     store = CaseStore(out, args.runs, args.seed, posterior)
+    try:
+        status = _backtest_into(args, out, state, store, cases, meetings, meetings_path, posterior)
+    except BaseException:  # an input error found in a case, an interrupt before the first was kept
+        if state == "new" and not store.records:  # leave no directory holding only a manifest
+            _unclaim(out, existed)
+        raise
+    if state == "new" and not store.records:
+        _unclaim(out, existed)
+    return status
+
+
+def _unclaim(out: Path, existed: bool) -> None:
+    """Remove what claiming a new directory made: its manifest and, if it was missing, the directory."""
+    (out / MANIFEST).unlink(missing_ok=True)
+    if not existed:
+        out.rmdir()
+
+
+def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases: list, meetings,
+                   meetings_path, posterior) -> int:
+    from ..backtest import run_backtest, summarise_backtest
+    from ..backtest_report import plot_reliability, print_backtest
+
     kept = store.load(cases) if state == "own" else {}
     if len(kept) < len(cases):  # no stale whole summary beside a backtest that may yet stop short
         for name in BACKTEST_OUTPUTS:
@@ -110,11 +140,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         with step_progress(args, "cases", every=0.0) as progress:
             result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior,
                                   progress=progress, workers=args.workers, stop=stop, kept=kept, keep=store.keep)
-        if not result.cases:
-            if state == "new":  # leave no directory holding only a manifest
-                (out / MANIFEST).unlink(missing_ok=True)
-                if not existed:
-                    out.rmdir()
+        if not result.cases:  # the caller removes the directory it claimed for nothing
             print("interrupted before any case finished: nothing kept", file=sys.stderr)
             return EXIT_INTERRUPTED
         summary = summarise_backtest(result, resamples=args.resamples)
@@ -195,6 +221,24 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
                    print_calibration, in_place=True)
     return EXIT_OK
+
+
+def _check_knobs(posterior, cases: list) -> None:
+    """Every knob of `posterior` must name a number of every case, found before the first case
+    runs (it was found when the case's calibrated run began, the earlier cases' minutes spent)."""
+    from ..knobs import resolve_knob
+    from ..model import compile_model
+
+    problems = []
+    for case in cases:
+        model = compile_model(case.scenario)
+        for knob in posterior.knobs:
+            try:
+                resolve_knob(knob, case.scenario, model)
+            except InputError as exc:
+                problems += exc.problems
+    if problems:
+        raise InputError(problems)
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,

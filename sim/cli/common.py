@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -127,7 +128,10 @@ def output_path(text: str) -> Path:
     """An output path option's value: not empty (which `Path` would read as `.`, the current folder)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; name a path")
-    return Path(text)
+    path = Path(text)
+    # `.` or `x/..` has no name of its own: the lock beside it (`.NAME.sim-lock`) landed inside
+    # it, and the directory then held a file sim did not list, so `--out .` was always refused.
+    return Path(os.path.abspath(path)) if path.name in ("", "..") else path
 
 
 def output_options(default: str) -> tuple:

@@ -28,6 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..loading import load_scenario
     from ..model import compile_model
     from ..montecarlo import resolve_settings, run
+    from ..ownership import check_target
     from ..randomness import BLOCK_SIZE
     from ..results import ResultWriter, default_out_dir
 
@@ -45,8 +46,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     workers = chunk_workers(args, runs, blocks_per_chunk)
     work = estimate(compile_model(scenario), runs, blocks_per_chunk * BLOCK_SIZE, workers=workers)
 
+    check_target(out, "run", force=args.force)  # its problems first, then the limits: before any folder is made
+    check_limits(args, work, "this run", out)
     with ResultWriter(out, force=args.force) as writer, progress_bar(args, total) as progress:
-        check_limits(args, work, "this run", out)  # once --out is known to be writable
         with stop_on_interrupt() as stop:
             result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs,

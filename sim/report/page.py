@@ -206,7 +206,11 @@ def reproduction_view(result: Result) -> dict[str, Any]:
     hashes = [s.get("scenario_hash")] if s.get("scenario_hash") else []
     if result.kind == "compare":
         hashes = [s.get("a", {}).get("hash"), s.get("b", {}).get("hash")]
-    seed = s.get("seed_entropy", (s.get("calibration") or {}).get("seed_entropy"))
+    # A calibration's seed is in its calibration block; a backtest's `calibration` is the
+    # posterior's file name (a string), which has no seed to read.
+    seed = s.get("seed_entropy")
+    if seed is None and result.kind == "calibrate":
+        seed = (s.get("calibration") or {}).get("seed_entropy")
     return {"kind": result.kind, "name": result.name, "path": str(result.path), "command": command_of(result),
             "seed": seed, "hashes": [h for h in hashes if h], "version": s.get("sim_version", m.get("version")),
             "engine": s.get("engine"), "created": s.get("created", m.get("created")), "run_id": m.get("run_id")}
