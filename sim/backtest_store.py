@@ -19,6 +19,7 @@ from .backtest import Case, CaseRun
 from .errors import RunError
 from .io import utc_now, write_json_atomic
 from .model import CLASSES
+from .provenance import model_digest
 from .schema import scenario_hash
 
 __all__ = ["CASES_FILE", "CaseStore"]
@@ -33,7 +34,9 @@ class CaseStore:
 
     def __init__(self, out: Path, runs: int | None, seed: int | None, posterior=None):
         self.path = Path(out) / CASES_FILE
-        self.settings = {"runs": runs, "seed": seed, "posterior": None if posterior is None else posterior.digest()}
+        # The model's code too: a case kept by other code is run again, not mixed into one summary.
+        self.settings = {"runs": runs, "seed": seed, "posterior": None if posterior is None else posterior.digest(),
+                         "model": model_digest()}
         self.records: dict[str, dict] = {}
 
     def identity(self, case: Case) -> dict:

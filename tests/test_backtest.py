@@ -629,3 +629,20 @@ def test_discrimination_of_cases_all_on_one_side_is_none_and_the_summary_is_json
     d = discrimination(np.full((3, 4), 0.25), np.array([0, 1, 1]))
     assert d["mean_other"] is None and d["difference"] is None and d["mean_positive"] == 0.5
     json.dumps(d, allow_nan=False)
+
+
+def test_cases_kept_by_other_model_code_are_run_again(tmp_path, capsys, monkeypatch):
+    """A backtest resumed after the model's code changed runs every case again rather than
+    mixing forecasts of two models in one summary."""
+    import sim.backtest_store
+
+    d = _tiny_history(tmp_path)
+    out = tmp_path / "out"
+    argv = ["backtest", str(d), "--runs", "1024", "--seed", "4", "--workers", "1", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["cases_resumed"] == 0
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["cases_resumed"] == len(load_cases(d))
+    monkeypatch.setattr(sim.backtest_store, "model_digest", lambda: "0123456789abcdef")
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["cases_resumed"] == 0
