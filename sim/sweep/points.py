@@ -144,6 +144,7 @@ def _alias_problems(sweep: Sweep) -> list[Problem]:
     """Factors that cannot move a point: one naming a field another names too (or a part of
     it), by any spelling, and one naming a field no point's results depend on (`INERT`)."""
     problems, seen = [], {}
+    fixed = {canonical_path(sweep.base, path): path for path in sweep.fixed}
     for factor, label in zip(sweep.factors, sweep.labels):
         path = canonical_path(sweep.base, factor.path)
         if path is None:  # no such field: `_path_problems` says so
@@ -151,6 +152,12 @@ def _alias_problems(sweep: Sweep) -> list[Problem]:
         top = path.split(".")[0]
         if top in INERT:
             problems.append(Problem(label, factor.path, f"varying it changes no result: {INERT[top]}"))
+            continue
+        clash = next((written for other, written in fixed.items() if other is not None and (
+            other == path or path.startswith(other + ".") or other.startswith(path + "."))), None)
+        if clash is not None:
+            problems.append(Problem(label, factor.path, f"is also fixed by --set (or the spec's set:) {clash}: every "
+                                    "point would override it; fix it or vary it, not both"))
             continue
         for other, other_label in seen.items():
             if other == path or path.startswith(other + ".") or other.startswith(path + "."):

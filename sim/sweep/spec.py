@@ -166,6 +166,7 @@ class Sweep:
     runs: int  # replicates per point
     seed: int | None  # None: fresh entropy, chosen once and kept in the store
     renormalise: bool
+    fixed: tuple[str, ...] = ()  # the paths `set:` (or --set) fixes, as written
 
     @property
     def names(self) -> list[str]:
@@ -221,6 +222,7 @@ def resolve_sweep(spec: SweepSpec, *, spec_source: str | None, scenario: Path | 
         runs=spec.runs if spec.runs is not None else mc.runs,
         seed=spec.seed if spec.seed is not None else mc.seed,
         renormalise=spec.renormalise,
+        fixed=tuple(spec.set or {}),
     )
 
 
