@@ -142,6 +142,11 @@ def load_posterior(path: str | Path) -> Posterior:
                 or not np.all(np.isfinite(prior)) or not np.all(prior >= 0) or not prior.sum() > 0):
             raise ValueError("grid, prior and log likelihoods do not fit together (finite numbers, a prior "
                              "of mass >= 0 and not all 0)")
+        for j, knob in enumerate(knobs):  # outside its grid, a value would be clipped to the field's bounds
+            levels = np.asarray(knob.grid(), dtype=float)
+            if not np.all((grid[:, j] >= levels.min() - 1e-12) & (grid[:, j] <= levels.max() + 1e-12)):
+                raise ValueError(f"grid values of knob {knob.name!r} must lie within its grid "
+                                 f"[{levels.min():g}, {levels.max():g}]")
         return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise InputError(Problem(str(path), "", f"is not a posterior written by `sim calibrate` ({exc})")) from None

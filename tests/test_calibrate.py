@@ -173,6 +173,16 @@ def test_a_posterior_digest_is_of_its_content_and_is_the_one_its_file_carries(tm
     assert _posterior(np.log(np.full((3, 3), 0.2))).digest() != post.digest()
 
 
+def test_a_posterior_edited_to_a_value_outside_its_knobs_grid_is_refused(tmp_path):
+    """A grid value beyond the knob's declared grid would run clipped to the field's bounds."""
+    _posterior(np.log(np.full((3, 3), 0.3))).write(tmp_path / "p.json")
+    data = json.loads((tmp_path / "p.json").read_text())
+    data["grid"][0][0] = 5.0
+    (tmp_path / "p.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="grid values of knob"):
+        load_posterior(tmp_path / "p.json")
+
+
 def test_a_file_that_is_not_a_posterior_is_an_input_error(tmp_path):
     """Any other JSON (or none) is refused with one line naming the file."""
     (tmp_path / "p.json").write_text(json.dumps({"format": "something else"}))
