@@ -59,10 +59,22 @@ def sequential(sweep, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dask_cluster():
+    """A LocalCluster of two worker processes. Their start-up can time out on a loaded
+    machine ("Cluster closed without starting up"): longer timeouts, and up to three tries."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None) as cluster:
-        yield cluster
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "60s"}):
+        for attempt in range(3):
+            try:
+                cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                                   dashboard_address=None)
+                break
+            except (RuntimeError, TimeoutError, OSError):
+                if attempt == 2:
+                    raise
+        with cluster:
+            yield cluster
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
