@@ -45,10 +45,13 @@ MAX_BYTES = 8 << 20
 
 _INT, _FLOAT, _TIMESTAMP, _MERGE = (f"tag:yaml.org,2002:{t}" for t in ("int", "float", "timestamp", "merge"))
 
-# YAML 1.2 core schema numbers (plus 1.1's underscores between digits).
-_INT_RE = re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+)$")
-_FLOAT_RE = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
-                            |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+# YAML 1.2 core schema numbers (plus 1.1's underscores, one at a time between digits, as
+# Python writes them: `1_`, `1__0` or `0x_1f` are not numbers, so the schema refuses them
+# rather than reading 1, 10 or 31).
+_DIGITS = r"[0-9](?:_?[0-9])*"
+_INT_RE = re.compile(rf"^(?:[-+]?{_DIGITS}|0o[0-7](?:_?[0-7])*|0x[0-9a-fA-F](?:_?[0-9a-fA-F])*)$")
+_FLOAT_RE = re.compile(rf"""^(?:[-+]?(?:{_DIGITS}\.(?:{_DIGITS})?|\.{_DIGITS})(?:[eE][-+]?[0-9]+)?
+                            |[-+]?{_DIGITS}[eE][-+]?[0-9]+
                             |[-+]?\.(?:inf|Inf|INF)
                             |\.(?:nan|NaN|NAN))$""", re.VERBOSE)
 

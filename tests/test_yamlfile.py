@@ -78,6 +78,8 @@ def test_aliases_cannot_nest_past_the_depth_limit():
     ("010", 10), ("0o10", 8), ("0x1f", 31), ("100_000", 100_000), ("-7", -7), ("+3", 3),
     ("1:30", "1:30"), ("0b101", "0b101"), (".inf", float("inf")), ("true", True), ("no", False),
     ("2016-06-01", dt.date(2016, 6, 1)), ("1e400", float("inf")),
+    ("1_000.25", 1000.25), ("0x1_f", 31),
+    ("1_", "1_"), ("1__0", "1__0"), ("0x_1f", "0x_1f"), ("_1", "_1"), ("1._5", "1._5"),  # text, not 1, 10, 31
 ])
 def test_numbers_follow_yaml_1_2(text, value):
     """YAML 1.2 core numbers (1e6 is a float, 010 is ten, 1:30 is text); YAML 1.1 booleans kept."""
