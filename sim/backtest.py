@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -32,11 +32,12 @@ from .loading import load_scenario
 from .yamlfile import read_yaml_file
 from .model import CLASSES
 from .montecarlo import run
+from .progress import StepProgress
 from .schema import Scenario
 from .scoring import (BOOTSTRAP_SEED, CLIP, RELIABILITY_BINS, RESAMPLES, bootstrap_difference, discrimination,
                       pool_out_of_sample, reliability_table, score_forecasts)
 
-__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "Progress", "base_rate_forecast", "find_cases", "load_cases",
+__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "load_cases",
            "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest", "run_case",
            "summarise_backtest", "summarise_forecasts"]
 
@@ -259,14 +260,6 @@ def reference_forecasts(cases: list[Case], meetings: list[Meeting] | None) -> tu
     return base, f"classes of {where} known before each case's vantage, Dirichlet(1, 1, 1, 1) prior"
 
 
-class Progress(Protocol):
-    """Progress over cases, as the sweep's over points: the total and those already done, then each finished."""
-
-    def start(self, total: int, done: int) -> None: ...
-
-    def advance(self, cases: int) -> None: ...
-
-
 def run_case(case: Case, runs: int | None = None, seed: int | None = None, posterior=None,
              workers: int | None = 1, stop: threading.Event | None = None) -> CaseRun | None:
     """Forecast one case as written and, with a `posterior`, posterior predictive; None if
@@ -287,7 +280,7 @@ def run_case(case: Case, runs: int | None = None, seed: int | None = None, poste
 
 
 def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | None = None,
-                 seed: int | None = None, posterior=None, progress: Progress | None = None,
+                 seed: int | None = None, posterior=None, progress: StepProgress | None = None,
                  workers: int | None = 1, stop: threading.Event | None = None,
                  kept: dict[str, CaseRun] | None = None,
                  keep: Callable[[Case, CaseRun], None] | None = None) -> Backtest:
