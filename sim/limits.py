@@ -186,9 +186,8 @@ def estimate_output(points: int = 0, factors: int = 0) -> Estimate:
 
 
 def add_output(work: Estimate, output: Estimate) -> Estimate:
-    """`work`'s memory with `output`'s disk."""
-    return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown},
-                    output.fewer if output.disk else work.fewer)
+    """`work`'s memory with `output`'s disk, and `output`'s advice on writing less."""
+    return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown}, output.fewer)
 
 
 # --- Limits -----------------------------------------------------------------------------------
