@@ -51,7 +51,9 @@ class Estimate:
     memory: int
     disk: int
     breakdown: dict[str, int] = field(default_factory=dict)
-    fewer: str = "lower --runs"
+    less_memory: str = "lower --chunk-size, simplify the scenario"
+    """How to need less memory, for the refusal."""
+    less_disk: str = "lower --runs"
     """How to write less, for the refusal: the disk grows with the runs, or with the points."""
 
 
@@ -129,7 +131,7 @@ def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size
         breakdown["Monte Carlo medians and means"] = 2 * steps * runs * F64
         breakdown["a chunk's inputs"] = 10 * n_actors * chunk * F64 + 2 * steps * chunk * F64
         breakdown["summary of the final medians"] = 2 * runs * F64
-    return Estimate(int(sum(breakdown.values())), 0, breakdown)
+    return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory="lower --runs or --rounds")
 
 
 def _chunk_replicates(chunk_size: int, runs: int) -> int:
@@ -182,12 +184,13 @@ def estimate_output(points: int = 0, factors: int = 0) -> Estimate:
     disk = PLOTS_AND_SUMMARY
     if points:
         disk += STORE_BYTES + points * (POINT_BYTES + FACTOR_BYTES * factors)
-    return Estimate(0, disk, {"disk: summary, plots and points": disk}, "use fewer points" if points else "")
+    return Estimate(0, disk, {"disk: summary, plots and points": disk}, less_disk="use fewer points" if points else "")
 
 
 def add_output(work: Estimate, output: Estimate) -> Estimate:
-    """`work`'s memory with `output`'s disk, and `output`'s advice on writing less."""
-    return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown}, output.fewer)
+    """`work`'s memory with `output`'s disk, each with its advice."""
+    return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown},
+                    less_memory=work.less_memory, less_disk=output.less_disk)
 
 
 # --- Limits -----------------------------------------------------------------------------------
@@ -265,12 +268,11 @@ def format_size(n: float) -> str:
 
 
 def check_resources(work: Estimate, *, what: str, max_memory: int | None = None, max_disk: int | None = None,
-                    disk_path: str | Path | None = None,
-                    advice: str = "lower --chunk-size, simplify the scenario") -> None:
+                    disk_path: str | Path | None = None) -> None:
     """Refuse `work` (an `InputError` naming the options) when its memory exceeds
     `max_memory` (default: `available_memory()`) or its disk `max_disk` (default: the free
-    space under `disk_path`). `what` says what was estimated, `advice` how to need less
-    memory, for the message."""
+    space under `disk_path`). `what` says what was estimated, and `work`'s `less_memory` and
+    `less_disk` how to need less, for the message."""
     problems = []
     memory_limit = max_memory
     if memory_limit is None:
@@ -282,13 +284,13 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
         problems.append(Problem(source, "", f"{what} would need about {format_size(work.memory)} of memory "
                                 f"(the largest part {biggest[0]}: {format_size(biggest[1])}), more than the "
                                 f"{format_size(memory_limit)} {'allowed' if max_memory is not None else 'available'}; "
-                                f"{advice}, or raise --max-memory"))
+                                f"{work.less_memory + ', or ' if work.less_memory else ''}raise --max-memory"))
     if work.disk:
         disk_limit = max_disk if max_disk is not None else (free_disk(disk_path) if disk_path is not None else None)
         if disk_limit is not None and work.disk > disk_limit:
             source = "--max-disk" if max_disk is not None else "disk"
             problems.append(Problem(source, "", f"{what} would write about {format_size(work.disk)}, more than the "
                                     f"{format_size(disk_limit)} {'allowed' if max_disk is not None else 'free there'}; "
-                                    f"{work.fewer + ', or ' if work.fewer else ''}raise --max-disk"))
+                                    f"{work.less_disk + ', or ' if work.less_disk else ''}raise --max-disk"))
     if problems:
         raise InputError(problems)

@@ -164,6 +164,18 @@ def test_check_resources_names_the_largest_part():
     assert problem.source == "--max-memory" and "the largest part process" in problem.message
 
 
+def test_the_refusal_advises_what_the_estimate_says():
+    """How to need less memory and how to write less both come with the estimate; no advice, only the limit."""
+    from sim.limits import Estimate
+
+    e = Estimate(2 << 20, 2 << 20, {"rounds": 2 << 20}, less_memory="lower --rounds", less_disk="")
+    with pytest.raises(InputError) as info:
+        check_resources(e, what="this", max_memory=1 << 20, max_disk=1 << 20)
+    memory, disk = (p.message for p in info.value.problems)
+    assert memory.endswith("allowed; lower --rounds, or raise --max-memory")
+    assert disk.endswith("allowed; raise --max-disk")
+
+
 def test_free_disk_of_a_name_too_long_asks_its_parent(tmp_path):
     """A component longer than the file system allows (Path.exists raises): its parent's free space."""
     from sim.limits import free_disk
