@@ -181,10 +181,10 @@ def estimate_output(points: int = 0, factors: int = 0) -> Estimate:
     """Disk of a result that is a summary with plots (`compare`, `explain`, `backtest`), and
     with `points` > 0 the store and table of that many points of `factors` factors each
     (`sweep`, `calibrate`); memory is counted separately, per worker (`estimate`)."""
-    disk = PLOTS_AND_SUMMARY
+    breakdown = {"disk: summary and plots": PLOTS_AND_SUMMARY}
     if points:
-        disk += STORE_BYTES + points * (POINT_BYTES + FACTOR_BYTES * factors)
-    return Estimate(0, disk, {"disk: summary, plots and points": disk}, less_disk="use fewer points" if points else "")
+        breakdown["disk: points"] = STORE_BYTES + points * (POINT_BYTES + FACTOR_BYTES * factors)
+    return Estimate(0, sum(breakdown.values()), breakdown, less_disk="use fewer points" if points else "")
 
 
 def add_output(work: Estimate, output: Estimate) -> Estimate:

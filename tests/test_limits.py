@@ -146,6 +146,8 @@ def test_the_points_count_in_the_disk_estimate():
 
     assert estimate_output().disk < estimate_output(10).disk < estimate_output(10_000).disk
     assert estimate_output(10_000, 2).disk < estimate_output(10_000, 20).disk
+    assert list(estimate_output().breakdown) == ["disk: summary and plots"]  # no points, none named
+    assert list(estimate_output(10, 2).breakdown) == ["disk: summary and plots", "disk: points"]
 
 
 @pytest.mark.parametrize("text, size", [("2GiB", 2 << 30), ("500MB", 500 * 10**6), ("1.5 G", 1_500_000_000),
