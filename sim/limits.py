@@ -57,10 +57,12 @@ class Estimate:
     """How to write less, for the refusal: the disk grows with the runs, or with the points."""
 
 
-def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, workers: int = 1) -> Estimate:
+def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, workers: int = 1,
+             trajectories: bool = True) -> Estimate:
     """Peak memory and disk of `run` on `model`: `runs` replicates in chunks of `chunk_size`
     (rounded up to whole blocks of 1,024, as `montecarlo.resolve_settings` does), writing
-    a result directory if `write`.
+    a result directory if `write`, keeping the fan chart's trajectories if `trajectories`
+    (a sweep's points keep none).
 
     Memory counts, per chunk of n replicates: every drawn parameter (n,), the state
     ((n_agents, n_issues, n) positions, ideals, held forces, saliences, positions and
@@ -69,18 +71,18 @@ def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, wo
     of the chunk (from the largest rate a stream can draw), and the summit's anchor values
     (deciders, n_issues, max anchors, n), deviations and a tile of prefix sums (the menu
     itself is searched, not stored); plus the fan chart's trajectories
-    (weeks, n_agents, n_issues, 4,096) and the process itself (`BASE_PROCESS`). With
+    (weeks, n_agents, n_issues, 4,096) if kept, and the process itself (`BASE_PROCESS`). With
     `workers` processes, each child holds a chunk's working set and a process of its own
     (counted whole, though a forked child shares most of its pages with the parent), and
     the parent up to `4 workers` finished chunks waiting for their turn (`sim.parallel`).
     Disk counts the per-replicate columns (5 + 4 n_agents n_issues bytes a replicate),
     the largest column once more (it is copied from raw to .npy), and the plots.
     """
-    return estimate_models([model], runs, chunk_size, write=write, workers=workers)
+    return estimate_models([model], runs, chunk_size, write=write, workers=workers, trajectories=trajectories)
 
 
 def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, write: bool = False,
-                    extra: dict[str, int] | None = None, workers: int = 1) -> Estimate:
+                    extra: dict[str, int] | None = None, workers: int = 1, trajectories: bool = True) -> Estimate:
     """The peak of running `models` side by side on the same replicates (`compare`,
     `explain`: each one's chunk stays alive while the others run theirs) on `workers`
     processes, as `estimate`."""
@@ -93,8 +95,9 @@ def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, writ
     heaviest = max(parts, key=lambda p: sum(p[name] for name in _TRANSIENT))
     breakdown.update((name, heaviest[name]) for name in _TRANSIENT)  # freed between timelines
     first = models[0]
-    k = min(runs, TRAJECTORY_SAMPLE)
-    breakdown["trajectories"] = first.weeks * first.n_agents * first.n_issues * k * (4 + 2 * F64)
+    if trajectories:
+        k = min(runs, TRAJECTORY_SAMPLE)
+        breakdown["trajectories"] = first.weeks * first.n_agents * first.n_issues * k * (4 + 2 * F64)
     breakdown.update(extra or {})
     if workers > 1:
         one = BASE_PROCESS + sum(breakdown[name] for name in (*_HELD, *_TRANSIENT))

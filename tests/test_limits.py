@@ -91,6 +91,13 @@ def test_the_estimate_grows_with_what_the_engine_allocates():
     assert set(e.breakdown) >= {"process", "state", "engine", "summit menu", "incident arrivals", "trajectories"}
 
 
+def test_work_that_keeps_no_trajectories_is_estimated_without_them():
+    """A sweep's points keep no fan chart: their estimate is a run's less its trajectories, and names none."""
+    model = compile_model(parse_scenario(SMALL.read_text()))
+    kept, none = estimate(model, 10**5, 8192, write=False), estimate(model, 10**5, 8192, write=False, trajectories=False)
+    assert none.memory == kept.memory - kept.breakdown["trajectories"] and "trajectories" not in none.breakdown
+
+
 def test_an_incident_rate_of_a_million_a_month_is_refused_in_a_second(tmp_path, capsys):
     """`run` of a scenario needing tens of GiB exits 2 with the estimate, before allocating anything."""
     data = small_dict()
