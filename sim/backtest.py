@@ -206,7 +206,7 @@ class CaseRun:
 @dataclass
 class Backtest:
     """Forecasts of the cases that finished, shapes (n_cases, n_classes), rows in case order;
-    an interrupted backtest holds fewer cases than it was given (`total_cases`)."""
+    an interrupted backtest holds fewer cases than it was given (`cases_total`)."""
 
     cases: list[Case]
     counts: np.ndarray  # the raw model's replicates per class
@@ -218,7 +218,7 @@ class Backtest:
     reference: str  # where the base rate comes from
     calibrated_counts: np.ndarray | None = None  # posterior predictive replicates per class
     calibration: list[dict] = field(default_factory=list)  # per case: which posterior it used
-    total_cases: int | None = None  # cases asked for (None: as many as finished)
+    cases_total: int | None = None  # cases asked for (None: as many as finished)
     resumed: int = 0  # cases kept from an earlier, interrupted run
     missing: list[str] = field(default_factory=list)  # names of the cases that did not finish
 
@@ -323,7 +323,7 @@ def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | 
                     base[rows].reshape(len(rows), len(CLASSES)), np.tile(UNIFORM, (len(rows), 1)),
                     time.perf_counter() - started, reference, calibrated,
                     [f.calibration for f in finished] if posterior is not None else [],
-                    total_cases=len(cases), resumed=sum(1 for k in rows if cases[k].name in kept),
+                    cases_total=len(cases), resumed=sum(1 for k in rows if cases[k].name in kept),
                     missing=[c.name for k, c in enumerate(cases) if k not in done])
 
 
@@ -346,7 +346,7 @@ def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed:
         if pool:
             case["pool_weight_on_model"] = pool["weight_on_model_per_case"][k]
     summary.update(pool=pool or None, seconds=round(bt.seconds, 3), complete=bt.complete,
-                   cases_total=bt.total_cases if bt.total_cases is not None else len(bt.cases),
+                   cases_total=bt.cases_total if bt.cases_total is not None else len(bt.cases),
                    cases_resumed=bt.resumed, missing_cases=list(bt.missing))
     return summary
 

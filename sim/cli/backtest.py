@@ -150,7 +150,7 @@ def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases
         plots = {"reliability.png": plot_reliability} if result.complete else {}
         write_and_show(args, out, summary, plots, print_backtest, in_place=True)
     if not result.complete:
-        print(f"interrupted: {len(result.cases)} of {result.total_cases} cases kept in {out} (summary.json scores "
+        print(f"interrupted: {len(result.cases)} of {result.cases_total} cases kept in {out} (summary.json scores "
               f"only those, marked incomplete); rerun the same command with --out {out} to finish it",
               file=sys.stderr)
         return EXIT_INTERRUPTED
