@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -32,11 +32,12 @@ from .loading import load_scenario
 from .yamlfile import read_yaml_file
 from .model import CLASSES
 from .montecarlo import run
+from .progress import StepProgress
 from .schema import Scenario
 from .scoring import (BOOTSTRAP_SEED, CLIP, RELIABILITY_BINS, RESAMPLES, bootstrap_difference, discrimination,
                       pool_out_of_sample, reliability_table, score_forecasts)
 
-__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "Progress", "base_rate_forecast", "find_cases", "load_cases",
+__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "load_cases",
            "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest", "run_case",
            "summarise_backtest", "summarise_forecasts"]
 
@@ -205,7 +206,7 @@ class CaseRun:
 @dataclass
 class Backtest:
     """Forecasts of the cases that finished, shapes (n_cases, n_classes), rows in case order;
-    an interrupted backtest holds fewer cases than it was given (`total_cases`)."""
+    an interrupted backtest holds fewer cases than it was given (`cases_total`)."""
 
     cases: list[Case]
     counts: np.ndarray  # the raw model's replicates per class
@@ -217,7 +218,7 @@ class Backtest:
     reference: str  # where the base rate comes from
     calibrated_counts: np.ndarray | None = None  # posterior predictive replicates per class
     calibration: list[dict] = field(default_factory=list)  # per case: which posterior it used
-    total_cases: int | None = None  # cases asked for (None: as many as finished)
+    cases_total: int | None = None  # cases asked for (None: as many as finished)
     resumed: int = 0  # cases kept from an earlier, interrupted run
     missing: list[str] = field(default_factory=list)  # names of the cases that did not finish
 
@@ -259,14 +260,6 @@ def reference_forecasts(cases: list[Case], meetings: list[Meeting] | None) -> tu
     return base, f"classes of {where} known before each case's vantage, Dirichlet(1, 1, 1, 1) prior"
 
 
-class Progress(Protocol):
-    """Progress over cases, as the sweep's over points: the total and those already done, then each finished."""
-
-    def start(self, total: int, done: int) -> None: ...
-
-    def advance(self, cases: int) -> None: ...
-
-
 def run_case(case: Case, runs: int | None = None, seed: int | None = None, posterior=None,
              workers: int | None = 1, stop: threading.Event | None = None) -> CaseRun | None:
     """Forecast one case as written and, with a `posterior`, posterior predictive; None if
@@ -287,7 +280,7 @@ def run_case(case: Case, runs: int | None = None, seed: int | None = None, poste
 
 
 def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | None = None,
-                 seed: int | None = None, posterior=None, progress: Progress | None = None,
+                 seed: int | None = None, posterior=None, progress: StepProgress | None = None,
                  workers: int | None = 1, stop: threading.Event | None = None,
                  kept: dict[str, CaseRun] | None = None,
                  keep: Callable[[Case, CaseRun], None] | None = None) -> Backtest:
@@ -330,7 +323,7 @@ def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | 
                     base[rows].reshape(len(rows), len(CLASSES)), np.tile(UNIFORM, (len(rows), 1)),
                     time.perf_counter() - started, reference, calibrated,
                     [f.calibration for f in finished] if posterior is not None else [],
-                    total_cases=len(cases), resumed=sum(1 for k in rows if cases[k].name in kept),
+                    cases_total=len(cases), resumed=sum(1 for k in rows if cases[k].name in kept),
                     missing=[c.name for k, c in enumerate(cases) if k not in done])
 
 
@@ -353,7 +346,7 @@ def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed:
         if pool:
             case["pool_weight_on_model"] = pool["weight_on_model_per_case"][k]
     summary.update(pool=pool or None, seconds=round(bt.seconds, 3), complete=bt.complete,
-                   cases_total=bt.total_cases if bt.total_cases is not None else len(bt.cases),
+                   cases_total=bt.cases_total if bt.cases_total is not None else len(bt.cases),
                    cases_resumed=bt.resumed, missing_cases=list(bt.missing))
     return summary
 

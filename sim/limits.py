@@ -51,14 +51,18 @@ class Estimate:
     memory: int
     disk: int
     breakdown: dict[str, int] = field(default_factory=dict)
-    fewer: str = "lower --runs"
+    less_memory: str = "lower --chunk-size, simplify the scenario"
+    """How to need less memory, for the refusal."""
+    less_disk: str = "lower --runs"
     """How to write less, for the refusal: the disk grows with the runs, or with the points."""
 
 
-def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, workers: int = 1) -> Estimate:
+def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, workers: int = 1,
+             trajectories: bool = True) -> Estimate:
     """Peak memory and disk of `run` on `model`: `runs` replicates in chunks of `chunk_size`
     (rounded up to whole blocks of 1,024, as `montecarlo.resolve_settings` does), writing
-    a result directory if `write`.
+    a result directory if `write`, keeping the fan chart's trajectories if `trajectories`
+    (a sweep's points keep none).
 
     Memory counts, per chunk of n replicates: every drawn parameter (n,), the state
     ((n_agents, n_issues, n) positions, ideals, held forces, saliences, positions and
@@ -67,18 +71,18 @@ def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, wo
     of the chunk (from the largest rate a stream can draw), and the summit's anchor values
     (deciders, n_issues, max anchors, n), deviations and a tile of prefix sums (the menu
     itself is searched, not stored); plus the fan chart's trajectories
-    (weeks, n_agents, n_issues, 4,096) and the process itself (`BASE_PROCESS`). With
+    (weeks, n_agents, n_issues, 4,096) if kept, and the process itself (`BASE_PROCESS`). With
     `workers` processes, each child holds a chunk's working set and a process of its own
     (counted whole, though a forked child shares most of its pages with the parent), and
     the parent up to `4 workers` finished chunks waiting for their turn (`sim.parallel`).
     Disk counts the per-replicate columns (5 + 4 n_agents n_issues bytes a replicate),
     the largest column once more (it is copied from raw to .npy), and the plots.
     """
-    return estimate_models([model], runs, chunk_size, write=write, workers=workers)
+    return estimate_models([model], runs, chunk_size, write=write, workers=workers, trajectories=trajectories)
 
 
 def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, write: bool = False,
-                    extra: dict[str, int] | None = None, workers: int = 1) -> Estimate:
+                    extra: dict[str, int] | None = None, workers: int = 1, trajectories: bool = True) -> Estimate:
     """The peak of running `models` side by side on the same replicates (`compare`,
     `explain`: each one's chunk stays alive while the others run theirs) on `workers`
     processes, as `estimate`."""
@@ -91,8 +95,9 @@ def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, writ
     heaviest = max(parts, key=lambda p: sum(p[name] for name in _TRANSIENT))
     breakdown.update((name, heaviest[name]) for name in _TRANSIENT)  # freed between timelines
     first = models[0]
-    k = min(runs, TRAJECTORY_SAMPLE)
-    breakdown["trajectories"] = first.weeks * first.n_agents * first.n_issues * k * (4 + 2 * F64)
+    if trajectories:
+        k = min(runs, TRAJECTORY_SAMPLE)
+        breakdown["trajectories"] = first.weeks * first.n_agents * first.n_issues * k * (4 + 2 * F64)
     breakdown.update(extra or {})
     if workers > 1:
         one = BASE_PROCESS + sum(breakdown[name] for name in (*_HELD, *_TRANSIENT))
@@ -129,7 +134,7 @@ def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size
         breakdown["Monte Carlo medians and means"] = 2 * steps * runs * F64
         breakdown["a chunk's inputs"] = 10 * n_actors * chunk * F64 + 2 * steps * chunk * F64
         breakdown["summary of the final medians"] = 2 * runs * F64
-    return Estimate(int(sum(breakdown.values())), 0, breakdown)
+    return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory="lower --runs or --rounds")
 
 
 def _chunk_replicates(chunk_size: int, runs: int) -> int:
@@ -179,16 +184,16 @@ def estimate_output(points: int = 0, factors: int = 0) -> Estimate:
     """Disk of a result that is a summary with plots (`compare`, `explain`, `backtest`), and
     with `points` > 0 the store and table of that many points of `factors` factors each
     (`sweep`, `calibrate`); memory is counted separately, per worker (`estimate`)."""
-    disk = PLOTS_AND_SUMMARY
+    breakdown = {"disk: summary and plots": PLOTS_AND_SUMMARY}
     if points:
-        disk += STORE_BYTES + points * (POINT_BYTES + FACTOR_BYTES * factors)
-    return Estimate(0, disk, {"disk: summary, plots and points": disk}, "use fewer points" if points else "")
+        breakdown["disk: points"] = STORE_BYTES + points * (POINT_BYTES + FACTOR_BYTES * factors)
+    return Estimate(0, sum(breakdown.values()), breakdown, less_disk="use fewer points" if points else "")
 
 
 def add_output(work: Estimate, output: Estimate) -> Estimate:
-    """`work`'s memory with `output`'s disk."""
+    """`work`'s memory with `output`'s disk, each with its advice."""
     return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown},
-                    output.fewer if output.disk else work.fewer)
+                    less_memory=work.less_memory, less_disk=output.less_disk)
 
 
 # --- Limits -----------------------------------------------------------------------------------
@@ -266,12 +271,11 @@ def format_size(n: float) -> str:
 
 
 def check_resources(work: Estimate, *, what: str, max_memory: int | None = None, max_disk: int | None = None,
-                    disk_path: str | Path | None = None,
-                    advice: str = "lower --chunk-size, simplify the scenario") -> None:
+                    disk_path: str | Path | None = None) -> None:
     """Refuse `work` (an `InputError` naming the options) when its memory exceeds
     `max_memory` (default: `available_memory()`) or its disk `max_disk` (default: the free
-    space under `disk_path`). `what` says what was estimated, `advice` how to need less
-    memory, for the message."""
+    space under `disk_path`). `what` says what was estimated, and `work`'s `less_memory` and
+    `less_disk` how to need less, for the message."""
     problems = []
     memory_limit = max_memory
     if memory_limit is None:
@@ -283,13 +287,13 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
         problems.append(Problem(source, "", f"{what} would need about {format_size(work.memory)} of memory "
                                 f"(the largest part {biggest[0]}: {format_size(biggest[1])}), more than the "
                                 f"{format_size(memory_limit)} {'allowed' if max_memory is not None else 'available'}; "
-                                f"{advice}, or raise --max-memory"))
+                                f"{work.less_memory + ', or ' if work.less_memory else ''}raise --max-memory"))
     if work.disk:
         disk_limit = max_disk if max_disk is not None else (free_disk(disk_path) if disk_path is not None else None)
         if disk_limit is not None and work.disk > disk_limit:
             source = "--max-disk" if max_disk is not None else "disk"
             problems.append(Problem(source, "", f"{what} would write about {format_size(work.disk)}, more than the "
                                     f"{format_size(disk_limit)} {'allowed' if max_disk is not None else 'free there'}; "
-                                    f"{work.fewer + ', or ' if work.fewer else ''}raise --max-disk"))
+                                    f"{work.less_disk + ', or ' if work.less_disk else ''}raise --max-disk"))
     if problems:
         raise InputError(problems)

@@ -344,11 +344,15 @@ class ResultDir:
 
 @contextlib.contextmanager
 def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force: bool = False,
-                   label: str = "--out") -> Iterator[str]:
+                   label: str = "--out", release_unused: bool = False) -> Iterator[str]:
     """Hold directory `out` for `command` to write in place (a sweep adds to its store
     over several runs): claimed and locked; created, or emptied if `force` lets it take
     over another sim command's directory; its manifest lists `files`, every name the
-    command may write there. Yields what `check_target` said: "new", "own" or "replace"."""
+    command may write there. Yields what `check_target` said: "new", "own" or "replace".
+
+    With `release_unused`, a new directory that holds nothing but its manifest when the
+    claim ends (the command stopped or failed before writing anything) is given back as
+    it was found: the manifest goes, and the directory too if the claim made it."""
     out = Path(out)
     check_target(out, command, force=force, label=label)
     try:
@@ -361,6 +365,7 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
         try:
             if state == "replace":
                 _empty(out)
+            created = not out.is_dir()
             out.mkdir(exist_ok=True)
             for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
                 if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
@@ -370,7 +375,13 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
             atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2) + "\n")
         except OSError as exc:
             raise cannot_write(label, out, exc) from None
-        yield state
+        try:
+            yield state
+        finally:  # still under the lock: no other writer can have added a file meanwhile
+            if release_unused and state == "new" and [e.name for e in out.iterdir()] == [MANIFEST]:
+                (out / MANIFEST).unlink()
+                if created:
+                    out.rmdir()
 
 
 def _empty(directory: Path) -> None:

@@ -91,6 +91,13 @@ def test_the_estimate_grows_with_what_the_engine_allocates():
     assert set(e.breakdown) >= {"process", "state", "engine", "summit menu", "incident arrivals", "trajectories"}
 
 
+def test_work_that_keeps_no_trajectories_is_estimated_without_them():
+    """A sweep's points keep no fan chart: their estimate is a run's less its trajectories, and names none."""
+    model = compile_model(parse_scenario(SMALL.read_text()))
+    kept, none = estimate(model, 10**5, 8192, write=False), estimate(model, 10**5, 8192, write=False, trajectories=False)
+    assert none.memory == kept.memory - kept.breakdown["trajectories"] and "trajectories" not in none.breakdown
+
+
 def test_an_incident_rate_of_a_million_a_month_is_refused_in_a_second(tmp_path, capsys):
     """`run` of a scenario needing tens of GiB exits 2 with the estimate, before allocating anything."""
     data = small_dict()
@@ -146,6 +153,8 @@ def test_the_points_count_in_the_disk_estimate():
 
     assert estimate_output().disk < estimate_output(10).disk < estimate_output(10_000).disk
     assert estimate_output(10_000, 2).disk < estimate_output(10_000, 20).disk
+    assert list(estimate_output().breakdown) == ["disk: summary and plots"]  # no points, none named
+    assert list(estimate_output(10, 2).breakdown) == ["disk: summary and plots", "disk: points"]
 
 
 @pytest.mark.parametrize("text, size", [("2GiB", 2 << 30), ("500MB", 500 * 10**6), ("1.5 G", 1_500_000_000),
@@ -162,6 +171,18 @@ def test_check_resources_names_the_largest_part():
         check_resources(e, what="this run", max_memory=1 << 20)
     (problem,) = info.value.problems
     assert problem.source == "--max-memory" and "the largest part process" in problem.message
+
+
+def test_the_refusal_advises_what_the_estimate_says():
+    """How to need less memory and how to write less both come with the estimate; no advice, only the limit."""
+    from sim.limits import Estimate
+
+    e = Estimate(2 << 20, 2 << 20, {"rounds": 2 << 20}, less_memory="lower --rounds", less_disk="")
+    with pytest.raises(InputError) as info:
+        check_resources(e, what="this", max_memory=1 << 20, max_disk=1 << 20)
+    memory, disk = (p.message for p in info.value.problems)
+    assert memory.endswith("allowed; lower --rounds, or raise --max-memory")
+    assert disk.endswith("allowed; raise --max-disk")
 
 
 def test_free_disk_of_a_name_too_long_asks_its_parent(tmp_path):

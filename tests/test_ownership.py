@@ -317,6 +317,25 @@ def test_a_sweep_directory_is_claimed_in_place_with_its_files_listed(tmp_path):
             pass
 
 
+def test_a_claim_in_place_gives_back_a_new_directory_it_wrote_nothing_in(tmp_path):
+    """With release_unused, a new directory holding only its manifest at the end is left as found (missing, or
+    empty), even when the command failed; one written to keeps its files, and without it the manifest stays."""
+    files = ["cases.json"]
+    missing, empty, used, kept = (tmp_path / name for name in ("missing", "empty", "used", "kept"))
+    empty.mkdir()
+    with claim_in_place(missing, "backtest", files, release_unused=True) as state:
+        assert state == "new" and (missing / MANIFEST).is_file()
+    with pytest.raises(KeyboardInterrupt), claim_in_place(empty, "backtest", files, release_unused=True):
+        raise KeyboardInterrupt
+    with claim_in_place(used, "backtest", files, release_unused=True):
+        (used / "cases.json").write_text("{}")
+    with claim_in_place(kept, "backtest", files):
+        pass
+    assert not missing.exists() and list(empty.iterdir()) == []
+    assert sorted(p.name for p in used.iterdir()) == [MANIFEST, "cases.json"]
+    assert [p.name for p in kept.iterdir()] == [MANIFEST]
+
+
 @pytest.mark.parametrize("where, words", [
     ("file", "exists and is not a directory"),
     ("file/sub", "which is a file, not a folder"),

@@ -7,7 +7,10 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -433,3 +436,14 @@ def test_a_morris_sweep_reports_elementary_effects(tmp_path):
     ee = result.analysis["indices"]
     assert set(ee["dynamics.noise"]) == {"mu", "mu_star", "mu_star_conf", "sigma"}
     assert ee["summit.bargaining.margin"]["mu_star"] > ee["dynamics.noise"]["mu_star"]
+
+
+def test_sweep_and_backtest_take_progress_without_the_cli():
+    """The sweep and the backtest share one progress protocol, and importing them loads neither the CLI nor rich."""
+    code = ("import sys, sim.backtest, sim.sweep.driver\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich' or m.startswith('sim.cli')))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

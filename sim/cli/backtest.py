@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from ..locks import MANIFEST
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, command,
                      load_calibration, option_problems, output_options, output_path, parse_overrides, runs_rules,
                      show_warnings, stop_on_interrupt, task_workers, workers_rules, write_and_show)
@@ -103,28 +102,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     _check_case_limits(args, cases, args.runs, args.workers)
     check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = args.out if args.out is not None else default_out_dir("backtest")
-    existed = out.exists()
     # Written in place, like a sweep: each finished case is kept in cases.json at once,
-    # and a rerun into the same directory runs only the cases not kept yet.
+    # and a rerun into the same directory runs only the cases not kept yet. A new directory
+    # in which no case was kept (an input error found in a case, an interrupt before the
+    # first finished) is given back, not left holding only a manifest.
     state = args.resources.enter_context(claim_in_place(out, "backtest", (CASES_FILE, *BACKTEST_OUTPUTS),
-                                                        force=args.force))
+                                                        force=args.force, release_unused=True))
     store = CaseStore(out, args.runs, args.seed, posterior)
-    try:
-        status = _backtest_into(args, out, state, store, cases, meetings, meetings_path, posterior)
-    except BaseException:  # an input error found in a case, an interrupt before the first was kept
-        if state == "new" and not store.records:  # leave no directory holding only a manifest
-            _unclaim(out, existed)
-        raise
-    if state == "new" and not store.records:
-        _unclaim(out, existed)
-    return status
-
-
-def _unclaim(out: Path, existed: bool) -> None:
-    """Remove what claiming a new directory made: its manifest and, if it was missing, the directory."""
-    (out / MANIFEST).unlink(missing_ok=True)
-    if not existed:
-        out.rmdir()
+    return _backtest_into(args, out, state, store, cases, meetings, meetings_path, posterior)
 
 
 def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases: list, meetings,
@@ -140,7 +125,7 @@ def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases
         with step_progress(args, "cases", every=0.0) as progress:
             result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior,
                                   progress=progress, workers=args.workers, stop=stop, kept=kept, keep=store.keep)
-        if not result.cases:  # the caller removes the directory it claimed for nothing
+        if not result.cases:  # the claim gives back the new directory it made for nothing
             print("interrupted before any case finished: nothing kept", file=sys.stderr)
             return EXIT_INTERRUPTED
         summary = summarise_backtest(result, resamples=args.resamples)
@@ -150,7 +135,7 @@ def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases
         plots = {"reliability.png": plot_reliability} if result.complete else {}
         write_and_show(args, out, summary, plots, print_backtest, in_place=True)
     if not result.complete:
-        print(f"interrupted: {len(result.cases)} of {result.total_cases} cases kept in {out} (summary.json scores "
+        print(f"interrupted: {len(result.cases)} of {result.cases_total} cases kept in {out} (summary.json scores "
               f"only those, marked incomplete); rerun the same command with --out {out} to finish it",
               file=sys.stderr)
         return EXIT_INTERRUPTED

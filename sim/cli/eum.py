@@ -96,8 +96,7 @@ def _check_memory(args: argparse.Namespace, n_actors: int) -> None:
 
     chunk = args.chunk_size if args.chunk_size is not None else default_chunk_size(n_actors)
     work = estimate_eum(n_actors, args.rounds, args.runs, chunk)
-    check_resources(work, what="this eum run", max_memory=args.max_memory,
-                    advice="lower --runs or --rounds")
+    check_resources(work, what="this eum run", max_memory=args.max_memory)
 
 
 def _interruptible(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

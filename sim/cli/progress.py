@@ -3,8 +3,9 @@ rich bar on a terminal, plain lines for a log or a pipe, nothing where not wante
 
 `progress_bar` counts replicates (`run`, `compare`, `explain`); `step_progress` counts
 whole steps, some of them perhaps done by an earlier run (a sweep's or calibration's
-points, a backtest's cases). Neither starts a refresh thread: worker processes are forked
-only while this process has a single thread (`sim.parallel`).
+points, a backtest's cases), as `sim.progress.StepProgress`. Neither starts a refresh
+thread: worker processes are forked only while this process has a single thread
+(`sim.parallel`).
 """
 
 from __future__ import annotations

@@ -91,6 +91,6 @@ def _sweep_estimate(sweep, workers: int):
     heavy = {f.path: f.high for f in sweep.factors if f.path.startswith("incidents.")}
     if heavy:
         scenario = point_scenario(sweep, heavy)
-    one = estimate(compile_model(scenario), sweep.runs, scenario.monte_carlo.chunk_size, write=False)
-    per_worker = one.memory - one.breakdown.get("trajectories", 0)
-    return replace(one, memory=per_worker * workers)
+    one = estimate(compile_model(scenario), sweep.runs, scenario.monte_carlo.chunk_size, write=False,
+                   trajectories=False)
+    return replace(one, memory=one.memory * workers)

@@ -15,7 +15,6 @@ import dataclasses
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from ..model import CLASSES
 from ..randomness import make_root_entropy, blocks_for
 from ..io import write_json_atomic
 from ..ownership import check_target, claim_in_place
+from ..progress import StepProgress
 from .design import design_size, make_design
 from .execute import (DaskBackend, PieceResult, PointRun, check_scheduler, local_workers, make_backend, make_tasks,
                       summarise_dispatch)
@@ -31,19 +31,13 @@ from .points import check_factors, make_point_scenarios
 from .spec import Sweep
 from .store import DB_NAME, OUTPUTS, SweepStore, remove_sweep
 
-__all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "PointsRun", "Progress", "SweepResult", "default_sweep_dir", "run_points",
+__all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "PointsRun", "SweepResult", "default_sweep_dir", "run_points",
            "run_sweep"]
 
 FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", *OUTPUTS)
 """Every file a sweep may write in its directory: what its manifest lists."""
 SOBOL_MIN_POINTS = 64
 """A Sobol base sample below this gives indices too noisy to rank factors by (a warning)."""
-
-
-class Progress(Protocol):
-    def start(self, total: int, done: int) -> None: ...
-
-    def advance(self, points: int) -> None: ...
 
 
 @dataclasses.dataclass
@@ -87,7 +81,7 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
 
 
 def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = None, scheduler: str | None = None,
-              fresh: bool = False, progress: Progress | None = None, plots: bool = True,
+              fresh: bool = False, progress: StepProgress | None = None, plots: bool = True,
               force: bool = False, stop: threading.Event | None = None) -> SweepResult:
     """Run every point of `sweep` not yet in the store at `out`, committing each as it
     finishes; then export the CSV, the summary, the plots and (for sobol and morris
@@ -140,7 +134,7 @@ class PointsRun:
 def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, points: dict[int, PointRun], *,
                runs: int, entropy: int, workers: int | None = None, scheduler: str | None = None,
                fresh: bool = False,
-               progress: Progress | None = None, timing: dict | None = None, describe: dict | None = None,
+               progress: StepProgress | None = None, timing: dict | None = None, describe: dict | None = None,
                export: Path | None = None, command: str = "sweep", files: tuple[str, ...] = FILES,
                force: bool = False, stop: threading.Event | None = None) -> PointsRun:
     """Run every point of `plan` (its rows are the points' parameters, named `names`) that the
@@ -167,7 +161,7 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
 
 def _run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, points: dict[int, PointRun], *,
                 runs: int, entropy: int, workers: int | None, cluster: DaskBackend | None, fresh: bool,
-                progress: Progress | None, timing: dict, describe: dict | None, export: Path | None, command: str,
+                progress: StepProgress | None, timing: dict, describe: dict | None, export: Path | None, command: str,
                 files: tuple[str, ...], force: bool, stop: threading.Event | None) -> PointsRun:
     with claim_in_place(out, command, files, force=force) as state:
         if not fresh and state == "own" and SweepStore.exists(out):
@@ -192,7 +186,7 @@ def _run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, p
 
 
 def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers: int | None,
-             cluster: DaskBackend | None, progress: Progress | None, timing: dict[str, float], where: dict,
+             cluster: DaskBackend | None, progress: StepProgress | None, timing: dict[str, float], where: dict,
              stop: threading.Event | None) -> None:
     """Run the pending points (on the Dask `cluster`, connected already, else on `workers`
     local processes, never more than the tasks), committing each the moment its last piece

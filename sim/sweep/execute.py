@@ -32,7 +32,7 @@ from ..schema import Scenario
 
 __all__ = ["DaskBackend", "Piece", "PieceResult", "PointRun", "ProcessBackend", "SequentialBackend", "Task",
            "check_scheduler", "count_outcomes", "count_tasks", "local_workers", "make_backend", "make_tasks", "run_task",
-           "summarise_dispatch"]
+           "summarise_dispatch", "task_shape"]
 
 MIN_TASK_BLOCKS = 16
 """Blocks a task holds at least (about 0.2 s of the baseline), so that a task's fixed
@@ -78,33 +78,41 @@ class PieceResult:
 
 
 def make_tasks(scenarios: dict[int, PointRun], runs: int, entropy: int, workers: int) -> list[Task]:
-    """Cut the points `scenarios` {point: scenario or (scenario, knobs)} into tasks for `workers` workers.
-
-    A point of at most `cap` blocks is one piece (and small points share a task
-    up to `MIN_TASK_BLOCKS` blocks); a larger point is cut into near-equal pieces
-    of at most `cap` blocks, where `cap` gives each worker `TASKS_PER_WORKER`
-    tasks but never falls below `MIN_TASK_BLOCKS`.
-    """
+    """Cut the points `scenarios` {point: scenario or (scenario, knobs)} into tasks for
+    `workers` workers, as `task_shape` says: each point into near-equal pieces, and
+    consecutive pieces grouped into tasks."""
     n_blocks = blocks_for(runs)
-    total = n_blocks * len(scenarios)
-    cap = max(MIN_TASK_BLOCKS, -(-total // (TASKS_PER_WORKER * max(1, workers))))
+    if not scenarios or n_blocks < 1:
+        return []
+    pieces, per_task = task_shape(len(scenarios), n_blocks, workers)
+    edges = [round(j * n_blocks / pieces) for j in range(pieces + 1)]
     tasks: list[Task] = []
     group: list[Piece] = []
     for point, what in scenarios.items():
         scenario, knobs = what if isinstance(what, tuple) else (what, None)
-        if n_blocks > cap:
-            k = -(-n_blocks // cap)
-            edges = [round(j * n_blocks / k) for j in range(k + 1)]
-            tasks += [Task(entropy, runs, (Piece(point, scenario, a, b - a, knobs),))
-                      for a, b in zip(edges, edges[1:])]
-            continue
-        group.append(Piece(point, scenario, 0, n_blocks, knobs))
-        if len(group) * n_blocks >= MIN_TASK_BLOCKS:
-            tasks.append(Task(entropy, runs, tuple(group)))
-            group = []
+        for a, b in zip(edges, edges[1:]):
+            group.append(Piece(point, scenario, a, b - a, knobs))
+            if len(group) == per_task:
+                tasks.append(Task(entropy, runs, tuple(group)))
+                group = []
     if group:
         tasks.append(Task(entropy, runs, tuple(group)))
     return tasks
+
+
+def task_shape(points: int, n_blocks: int, workers: int) -> tuple[int, int]:
+    """How `make_tasks` cuts `points` points of `n_blocks` (at least 1) blocks each for
+    `workers` workers: (pieces a point is cut into, pieces a task holds), one of them 1.
+
+    A point of at most `cap` blocks is one piece, and small points share a task up to
+    `MIN_TASK_BLOCKS` blocks; a larger point is cut into near-equal pieces of at most
+    `cap` blocks, one a task, where `cap` gives each worker `TASKS_PER_WORKER` tasks but
+    never falls below `MIN_TASK_BLOCKS`.
+    """
+    cap = max(MIN_TASK_BLOCKS, -(-(n_blocks * points) // (TASKS_PER_WORKER * max(1, workers))))
+    if n_blocks > cap:
+        return -(-n_blocks // cap), 1
+    return 1, -(-MIN_TASK_BLOCKS // n_blocks)
 
 
 def count_tasks(points: int, n_blocks: int, workers: int) -> int:
@@ -112,10 +120,8 @@ def count_tasks(points: int, n_blocks: int, workers: int) -> int:
     `workers` workers, without building them."""
     if points < 1 or n_blocks < 1:
         return 0
-    cap = max(MIN_TASK_BLOCKS, -(-(n_blocks * points) // (TASKS_PER_WORKER * max(1, workers))))
-    if n_blocks > cap:
-        return points * -(-n_blocks // cap)
-    return -(-points // -(-MIN_TASK_BLOCKS // n_blocks))
+    pieces, per_task = task_shape(points, n_blocks, workers)
+    return -(-points * pieces // per_task)
 
 
 def local_workers(requested: int | None, points: int, n_blocks: int) -> int:
