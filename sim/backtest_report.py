@@ -24,7 +24,7 @@ LABELS = {"model": "model as written", "calibrated": "model, calibrated (leave-o
 STYLE = {"pooled": ("#762a83", "P"), "model": ("#2166ac", "o"), "calibrated": ("#1b7837", "D"), "base_rate": ("#b2182b", "s"),
          "uniform": ("#777777", "^"), "calibrated_in_sample": ("#7fbf7b", "v")}
 SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": "C"}
-SHORT_NAMES = {"model": "model", "calibrated": "calib."}
+SHORT_NAMES = {"model": "model", "calibrated": "calib.", "calibrated_in_sample": "in\nsample"}
 
 
 def _label(summary: dict, name: str) -> str:
@@ -105,28 +105,10 @@ def plot_posterior(summary: dict, path: str | Path) -> None:
 # --- Tables ----------------------------------------------------------------------------------
 
 
-
-
-def _case_table(summary: dict, names: list[str], title: str):
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    table.add_column("case")
-    table.add_column("meeting")
-    table.add_column("observed")
-    for name in names:
-        table.add_column(f"{name}: " + " ".join(SHORT[c] for c in CLASSES), justify="right")
-    table.add_column("base rate P(obs)", justify="right")
-    for case in summary["cases"]:
-        cells = [" ".join(f"{case['forecasts'][name][c]:.2f}" for c in CLASSES) for name in names]
-        table.add_row(case["name"], case["date"], case["observed"].replace("_", " "), *cells,
-                      f"{case['forecasts']['base_rate'][case['observed']]:.2f}")
-    return table
-
-
 def _forecast_table(summary: dict, names: list[str], title: str):
     """A row per case (and per forecaster when there are two), a column per class: each Monte
-    Carlo forecast over its Wilson 95 % interval, two lines a cell so that the table fits."""
+    Carlo forecast over its 95 % interval (`case["intervals"]`), two lines a cell so that the
+    table fits."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -227,8 +209,11 @@ def print_calibration(summary: dict, out: Path) -> None:
 
     con = console()
     cal = summary["calibration"]
-    con.print(_case_table(summary, ["calibrated", "calibrated_in_sample"],
-                              "calibrate: each case at the posterior without it (leave-one-out), and with it"))
+    con.print(_forecast_table(summary, ["calibrated", "calibrated_in_sample"],
+                              "calibrate: each case at the posterior without it (calib., leave-one-out), and with it "
+                              "(in sample), with 95 % Monte Carlo intervals (conservative: as if the grid points' "
+                              f"errors were perfectly correlated; {summary['calibration']['runs_per_point']:,} "
+                              "replicates a case and point)"))
     con.print(_score_table(summary, ["calibrated", "calibrated_in_sample", "base_rate", "uniform"]))
     con.print(_discrimination_line(summary, "calibrated"), soft_wrap=True)
     table = Table(title="posterior of the knobs", title_justify="left")

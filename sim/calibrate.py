@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .backtest import Case, reference_forecasts, summarise_forecasts
+from .estimate import Z95
 from .errors import InputError, Problem
 from .knobs import KnobFile, KnobSetting, make_grid, prior_weights, resolve_knob
 from .model import CLASSES, compile_model
@@ -140,22 +141,41 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
 def loo_forecasts(cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
     """(leave-one-out, in-sample) posterior predictive forecasts of every case from the table,
     each (n_cases, n_classes): case k at the posterior fitted without it, and with it."""
+    held, inside, _, _ = _forecasts_and_errors(cal)
+    return held, inside
+
+
+def _forecasts_and_errors(cal: Calibration) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`loo_forecasts` and, beside each, a bound on its Monte Carlo standard error: the
+    posterior-weighted sum of the grid points' binomial standard errors, sum_g w_g
+    sqrt(p_g (1 - p_g) / runs). The points share random numbers, so their errors are
+    correlated; the sum is the standard error as if they were perfectly so, an upper bound
+    (Cauchy-Schwarz) whatever the correlation."""
     post = cal.posterior
     probs = smoothed(cal.counts)  # (n_points, n_cases, n_classes)
-    held = np.stack([post.weights(without=k) @ probs[:, k] for k in range(probs.shape[1])])
+    freq = cal.counts / np.maximum(cal.counts.sum(axis=-1, keepdims=True), 1)
+    se = np.sqrt(freq * (1 - freq) / max(cal.runs, 1))
+    n_cases = probs.shape[1]
+    held = np.stack([post.weights(without=k) @ probs[:, k] for k in range(n_cases)])
+    held_se = np.stack([post.weights(without=k) @ se[:, k] for k in range(n_cases)])
     w = post.weights()
-    inside = np.einsum("g,gkc->kc", w, probs)
-    return held, inside
+    return held, np.einsum("g,gkc->kc", w, probs), held_se, np.einsum("g,gkc->kc", w, se)
 
 
 def summarise_calibration(cal: Calibration, cases: list[Case], meetings, resamples: int = 2000) -> dict:
     """The fit's leave-one-out forecasts (from its own table) scored against the references,
     the in-sample ones beside them (not a test), and the posterior of every knob."""
-    held, inside = loo_forecasts(cal)
+    held, inside, held_se, inside_se = _forecasts_and_errors(cal)
     base, reference = reference_forecasts(cases, meetings)
     forecasts = {"calibrated": held, "calibrated_in_sample": inside, "base_rate": base,
                  "uniform": np.full_like(base, 1.0 / len(CLASSES))}
     summary = summarise_forecasts(cases, forecasts, "calibrated", reference, resamples)
+    for k, case in enumerate(summary["cases"]):  # Monte Carlo intervals, conservative (see above)
+        case["intervals"] = {name: {c: [float(max(p[k, j] - Z95 * e[k, j], 0.0)), float(min(p[k, j] + Z95 * e[k, j],
+                                                                                          1.0))]
+                                    for j, c in enumerate(CLASSES)}
+                             for name, p, e in (("calibrated", held, held_se), ("calibrated_in_sample", inside,
+                                                                                inside_se))}
     post = cal.posterior
     summary["calibration"] = {
         "knobs": [k.model_dump(mode="json") for k in post.knobs],

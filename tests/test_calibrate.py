@@ -293,6 +293,10 @@ def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
     assert (summary["calibration"]["backend"], summary["calibration"]["workers"]) == ("processes", 4)
     assert summary["subject"] == "calibrated" and set(summary["calibration"]["posterior"]) == {"margin", "south_resolve"}
     assert (out / "posterior.png").stat().st_size > 0 and (out / "points.csv").is_file()
+    for case in summary["cases"]:  # every printed probability has its Monte Carlo interval
+        for name in ("calibrated", "calibrated_in_sample"):
+            for c, (low, high) in case["intervals"][name].items():
+                assert 0 <= low <= case["forecasts"][name][c] <= high <= 1 and high - low < 0.2
 
     bt = tmp_path / "bt"
     assert main(["backtest", str(cases), "--calibration", str(posterior), "--out", str(bt), "--runs", "2048"]) == 0
