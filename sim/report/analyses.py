@@ -111,9 +111,13 @@ def backtest_view(result: Result, index: int, prefix: str = "backtest") -> dict[
     cases = []
     for case in s.get("cases", []):
         forecast = case["forecasts"].get(subject, {})
+        bounds = (case.get("intervals") or {}).get(subject, {}).get(case["observed"])  # older summaries: none
+        p_observed = fmt_p(forecast.get(case["observed"]))
+        if bounds is not None:
+            p_observed += f" [{fmt_p(bounds[0])}, {fmt_p(bounds[1])}]"
         cases.append({"name": case["name"], "vantage": case.get("vantage"), "date": case.get("date"),
                       "observed": GROUP_LABELS.get(case["observed"], case["observed"]),
-                      "p_observed": fmt_p(forecast.get(case["observed"])),
+                      "p_observed": p_observed,
                       "brier": f"{case['scores'][subject]['brier']:.4f}", "source": case.get("source") or ""})
     return {"id": f"{prefix}{index}", "name": result.name, "n_cases": s.get("n_cases"),
             "subject": FORECASTER_LABELS.get(subject, subject), "observed": s.get("observed_counts", {}),
