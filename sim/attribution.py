@@ -23,6 +23,7 @@ from .io import utc_now
 from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .estimate import Z95, Estimate, wilson
 from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_chunks, simulate_variants
+from .progress import ReplicateProgress
 from .randomness import BLOCK_SIZE, Blocks, blocks_for
 from .schema import Scenario
 
@@ -47,8 +48,6 @@ EXACT_MAX_EVENTS = 12
 
 SHAPLEY_BUDGET = 4_000_000
 """Default replicate-runs for Shapley values: about 40 s of the baseline on one core."""
-
-Progress = Callable[[int, int], None]
 
 
 # --- Explaining a forecast by its events -----------------------------------------------------
@@ -147,7 +146,7 @@ def explain(
     shapley: bool = False,
     shapley_runs: int | None = None,
     shapley_method: str = "auto",
-    progress: Progress | None = None,
+    progress: ReplicateProgress | None = None,
     knobs=None,
     workers: int | None = 1,
     stop: threading.Event | None = None,
@@ -299,7 +298,7 @@ def _random_ranks(blocks: Blocks, k: int) -> np.ndarray:
 
 
 
-def _progress_counter(progress: Progress | None, total: int) -> Callable[[int], None]:
+def _progress_counter(progress: ReplicateProgress | None, total: int) -> Callable[[int], None]:
     done = 0
 
     def tick(n: int) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,7 @@ from .io import utc_now
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .estimate import Z95, Estimate, wilson
 from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_joint
+from .progress import ReplicateProgress
 from .randomness import blocks_for
 from .schema import Scenario
 
@@ -41,8 +42,6 @@ GROUPS: dict[str, tuple[int, ...]] = {
     "substantive_or_better": SUBSTANTIVE_OR_BETTER,
 }
 """The outcomes a comparison reports: each class, and the headline group."""
-
-Progress = Callable[[int, int], None]
 
 
 # --- Paired differences ------------------------------------------------------------------
@@ -170,7 +169,7 @@ def compare(
     runs: int | None = None,
     seed: int | None = None,
     chunk_size: int | None = None,
-    progress: Progress | None = None,
+    progress: ReplicateProgress | None = None,
     names: tuple[str, str] = ("A", "B"),
     knobs: tuple | None = None,
     workers: int | None = 1,

@@ -4,9 +4,13 @@ the display (`sim.cli.progress`), and the library imports nothing of it (nor ric
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["StepProgress"]
+__all__ = ["ReplicateProgress", "StepProgress"]
+
+ReplicateProgress = Callable[[int, int], None]
+"""Progress over replicates: called with (replicates done, replicates in all)."""
 
 
 class StepProgress(Protocol):
