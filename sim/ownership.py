@@ -285,7 +285,8 @@ class ResultDir:
 
     def __enter__(self) -> ResultDir:
         check_target(self.out, self.command, force=self.force, label=self.label)  # before creating anything
-        if self.out.exists() and self.out.resolve() in _cwd_and_parents():
+        # os.path.exists: False for a name too long, where Path.exists raises
+        if os.path.exists(self.out) and self.out.resolve() in _cwd_and_parents():
             # swapped into place, the directory the shell is in would be removed under it
             raise InputError(Problem(self.label, "", "is the current directory (or holds it), which a new result "
                                      "would replace; name another directory", str(self.out), True))

@@ -125,6 +125,15 @@ def test_an_empty_output_path_is_an_error_not_the_current_folder(option, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_out_name_too_long_for_the_file_system_is_one_error_line(tmp_path, capsys):
+    """`run --out` with a name above the file system's 255 bytes: exit 2, one error line, nothing written
+    (Path.exists raised ENAMETOOLONG where os.path.lexists says False)."""
+    assert main([*COMMANDS["run"], "--out", str(tmp_path / ("x" * 300))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out: cannot write a result directory there") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_inside_a_result_rule_holds_for_directories_and_files(tmp_path):
     """Neither a directory (`check_target`) nor a file (`check_file_target`) is accepted inside a result
     directory; beside it both are."""
