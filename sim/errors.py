@@ -6,6 +6,7 @@ problem of a file at once; the CLI prints one line per problem and exits 2.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,13 +33,26 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.source}: {self.path}: " if self.path else f"{self.source}: "
-        got = f" (got {_show(self.value)})" if self.has_value else ""
+        # a rule's message may already show the part of the value that breaks it
+        got = f" (got {_show(self.value)})" if self.has_value and "(got " not in self.message else ""
         return f"{where}{self.message}{got}"
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    text = repr(value) if isinstance(value, str) else _text(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _text(value: Any) -> str:
+    """`str(value)`, but a date inside a mapping or a list as the user wrote it (2018-06-12),
+    not as Python's `datetime.date(2018, 6, 12)`."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_text(v) if isinstance(v, (dict, list, tuple, dt.date)) else repr(v)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_text(v) if isinstance(v, (dict, list, tuple, dt.date)) else repr(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    return str(value)
 
 
 class InputError(SimError):

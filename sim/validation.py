@@ -112,21 +112,26 @@ class RuleViolations(ValueError):
 # Pydantic's names for the members of a union, which are not part of a user's path.
 _TAGS = {"number", "dist", "fixed", "uniform", "normal", "beta", "triangular", "str", "int", "float", "date",
          "list[...]", "tuple[...]", "dict[...]"}
-_TAG_PREFIXES = ("function-", "literal[", "cond-", "trust-")
+_TAG_PREFIXES = ("function-", "literal[", "cond-", "trust-", "tagged-union[", "list[", "tuple[", "dict[")
+# A member of a union that wants a mapping, or a scalar: when the value given is of the
+# other shape, that member's error says only "not this shape" and is dropped if another
+# member's error at the same path says what is wrong.
+_MAPPING_TYPES = {"model_attributes_type", "model_type", "dict_type"}
+# pydantic's words for a date it cannot read ("invalid character in year") do not say what a date looks like
+_DATE_ERRORS = {"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}
 
 
 def problems_from(exc: ValidationError, source: str) -> list[Problem]:
     """One `Problem` per error of `exc`, in the project's wording, naming `source`."""
     out: list[Problem] = []
-    for err in exc.errors(include_url=False):
+    for err in _one_member(exc.errors(include_url=False)):
         ctx_error = (err.get("ctx") or {}).get("error")
-        loc = [str(p) for p in err["loc"] if not _is_tag(p)]
+        loc = _user_path(err["loc"])
         if isinstance(ctx_error, RuleViolations):  # paths relative to the model that raised it
             out += [Problem(source, ".".join([*loc, path]), message) if value is NO_VALUE
                     else Problem(source, ".".join([*loc, path]), message, value, True)
                     for path, message, value in ctx_error.problems]
             continue
-        loc = [str(p) for p in err["loc"] if not _is_tag(p)]
         if loc and loc[-1] == "[key]":  # a mapping's key: name the mapping, not pydantic's index
             loc = loc[:-2]
             if isinstance(err.get("input"), bool):
@@ -143,6 +148,33 @@ def _is_tag(part: Any) -> bool:
     return text in _TAGS or text.startswith(_TAG_PREFIXES)
 
 
+def _user_path(loc: tuple) -> list[str]:
+    """`loc` without pydantic's union member names. `date` is also a field's name
+    (`events.0.date`, `summit.date`): it is a member's name only right after a field `date`,
+    as in `summit.date` (a date or a distribution of dates) -> ('summit', 'date', 'date')."""
+    return [str(p) for k, p in enumerate(loc)
+            if not (_is_tag(p) and (p != "date" or (k > 0 and loc[k - 1] == "date")))]
+
+
+def _one_member(errors: list[dict]) -> list[dict]:
+    """`errors` without the members of a union that only say the value has the other shape
+    (a mapping or a list where a date was wanted, or text where a mapping was), when another member's
+    error at the same place, or inside it, says what is wrong with it."""
+    def shape_only(err: dict) -> bool:
+        if isinstance(err.get("input"), (dict, list, tuple)):  # a scalar member refusing a mapping or a list
+            return err["type"] not in _MAPPING_TYPES and err["type"].endswith(("_type", "_parsing"))
+        return err["type"] in _MAPPING_TYPES    # a mapping member refusing a scalar
+
+    paths = [tuple(_user_path(err["loc"])) for err in errors]
+    keep = []
+    for err, path in zip(errors, paths):
+        if shape_only(err) and any(not shape_only(other) and where[:len(path)] == path
+                                   for other, where in zip(errors, paths)):
+            continue
+        keep.append(err)
+    return keep
+
+
 def _problem(err: dict, source: str, path: str) -> Problem:
     kind, value = err["type"], err.get("input")
     if kind == "missing":
@@ -153,5 +185,7 @@ def _problem(err: dict, source: str, path: str) -> Problem:
                                             "float_parsing", "int_parsing"):
         return Problem(source, path, f"YAML read {str(value).lower()!r} as a boolean (yes/no/on/off/true/false "
                        "are booleans in YAML); quote it if you meant text, or write a number", value, True)
+    if kind in _DATE_ERRORS and not isinstance(value, (dict, list, tuple)):
+        return Problem(source, path, "must be a date written YYYY-MM-DD, e.g. 2018-06-12", value, True)
     message = err["msg"].removeprefix("Value error, ")
     return Problem(source, path, message[:1].lower() + message[1:], value, True)

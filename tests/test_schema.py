@@ -137,6 +137,32 @@ NAN_CASES = [
 ]
 
 
+# (case, mutation of small.yaml, the one problem expected, as printed after "case.yaml: ")
+ONE_LINE = [
+    ("summit date in words", _set("summit.date", "12 June 2018"),
+     "summit.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '12 June 2018')"),
+    ("summit date with a time", _set("summit.date", dt.datetime(2020, 3, 2, 9)),
+     "summit.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got 2020-03-02 09:00:00)"),
+    ("summit dates the wrong way round",
+     _set("summit.date", {"dist": "uniform", "low": dt.date(2020, 4, 1), "high": dt.date(2020, 3, 1)}),
+     "summit.date: low must be before high (got {'dist': 'uniform', 'high': 2020-03-01, 'low': 2020-04-01})"),
+    ("event date day first", _set("events.0.date", "01/02/2020"),
+     "events.0.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '01/02/2020')"),
+    ("event date without zeros", _set("events.0.date", "2020-2-1"),
+     "events.0.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '2020-2-1')"),
+    ("anchor above 1", _set("issues.land.anchors.all", 1.8), "issues.land: anchors must lie in [0, 1] (got {'all': 1.8})"),
+    ("position outside its bounds", _set("agents.south.issues.land.position", 0.8),
+     "agents.south.issues.land: position must lie within bounds [0.0, 0.5] (got support [0.8, 0.8])"),
+]
+
+
+@pytest.mark.parametrize("case, mutate, line", ONE_LINE, ids=[c[0] for c in ONE_LINE])
+def test_a_mistake_is_one_line_at_the_field_it_names(case, mutate, line):
+    """A wrongly written date, or a value a rule quotes itself, gives one line at the field's own path: no
+    second line from another member of a union, no pydantic member names, the value shown once."""
+    assert [str(p) for p in _problems_of(mutate)] == [f"case.yaml: {line}"]
+
+
 @pytest.mark.parametrize("what, path", NAN_CASES, ids=[c[0] for c in NAN_CASES])
 def test_nan_is_rejected(what, path):
     """A NaN (`.nan` in YAML) where a number in [0, 1] is expected raises InputError."""
