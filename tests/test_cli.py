@@ -256,6 +256,19 @@ def test_bad_option_values_exit_2(tmp_path, capsys, option, value, message):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command, value, line", [
+    ("run", "agents.south.resolve=1.5", "agents.south.resolve: must be in [0, 1] (got 1.5)"),
+    ("run", "agents.north.issues.land.salience=0.5",
+     "agents.north.issues: saliences must sum to 1 (their means, where drawn) (got 0.8)"),
+    ("explain", "agents.south.resolve=1.5", "agents.south.resolve: must be in [0, 1] (got 1.5)"),
+])
+def test_a_value_set_on_the_command_line_is_blamed_on_set_not_on_the_file(tmp_path, capsys, command, value, line):
+    """A value `--set` gave that breaks a rule names `--set` beside the file, which does not hold it."""
+    assert cli.main([command, str(SMALL), "--set", value, "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == f"error: {SMALL} (--set): {line}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_path_set_twice_is_an_error_naming_it(tmp_path, capsys):
     """`--set P=1 --set P=2` (or compare's --set P with --set-a P) is refused naming P: which value was meant is unknown."""
     path = "summit.bargaining.margin"

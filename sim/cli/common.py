@@ -26,7 +26,7 @@ from ..yamlfile import load_yaml
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", 
            "arg", "calibration_setting", "check_limits", "check_monte_carlo_options", "chunk_workers", "claim_output",
-           "command", "commands", "fmt", "load_all", "option_problems", "output_options", "output_path",
+           "command", "commands", "fmt", "load_all", "load_one", "option_problems", "output_options", "output_path",
            "parse_overrides", "show_warnings", "stop_on_interrupt", "task_workers", "workers_rules",
            "write_and_show"]
 
@@ -277,6 +277,26 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
 
 PAIRED_OPTIONS = tuple(a for a in MONTE_CARLO_OPTIONS if "--precision" not in a[0])
 """--runs, --seed, --chunk-size: paired runs stop only at --runs."""
+
+
+def load_one(path: Path, overrides: dict[str, Any]):
+    """The scenario at `path` with `--set` `overrides`, its warnings shown. A problem at a field
+    `--set` gave, or at a rule over it (saliences summing to 1), names the option beside the
+    file, which does not hold that value."""
+    from ..loading import load_scenario
+
+    try:
+        scenario = load_scenario(path, overrides=overrides or None)
+    except InputError as exc:
+        raise InputError([Problem(f"{p.source} (--set)", p.path, p.message, p.value, p.has_value)
+                          if p.source != "--set" and _overridden(p.path, overrides) else p
+                          for p in exc.problems]) from None
+    show_warnings(scenario, path)
+    return scenario
+
+
+def _overridden(path: str, overrides: dict[str, Any]) -> bool:
+    return bool(path) and any(k == path or k.startswith(path + ".") for k in overrides)
 
 
 def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:

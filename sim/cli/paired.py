@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem, map_all
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
-                     chunk_workers, claim_output, command, load_all, output_options, parse_overrides,
+                     chunk_workers, claim_output, command, load_all, load_one, output_options, parse_overrides,
                      write_and_show)
 from .progress import progress_bar
 
@@ -106,7 +106,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.shapley_runs is not None and (args.shapley_runs < 1 or not args.shapley):
         rule = "must be >= 1" if args.shapley_runs < 1 else "applies only with --shapley"
         raise InputError(Problem("--shapley-runs", "", rule, args.shapley_runs, True))
-    (scenario,) = load_all((args.scenario, overrides))
+    scenario = load_one(args.scenario, overrides)
     runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
     k = len(scenario.events)
     shapley_runs = shapley_plan(k, runs, args.shapley_runs)[1] if args.shapley else 0

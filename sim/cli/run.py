@@ -12,8 +12,8 @@ from ..errors import InputError
 from ..model import CLASSES
 from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
                      OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
-                     calibration_setting, check_monte_carlo_options, chunk_workers, command, fmt, parse_overrides,
-                     show_warnings, stop_on_interrupt)
+                     calibration_setting, check_monte_carlo_options, chunk_workers, command, fmt, load_one,
+                     parse_overrides, show_warnings, stop_on_interrupt)
 from .progress import progress_bar
 
 
@@ -25,7 +25,6 @@ from .progress import progress_bar
 )
 def cmd_run(args: argparse.Namespace) -> int:
     from ..limits import estimate
-    from ..loading import load_scenario
     from ..model import compile_model
     from ..montecarlo import resolve_settings, run
     from ..ownership import check_target
@@ -34,8 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = parse_overrides(args.overrides)
     check_monte_carlo_options(args)
-    scenario = load_scenario(args.scenario, overrides=overrides or None)
-    show_warnings(scenario, args.scenario)
+    scenario = load_one(args.scenario, overrides)
     knobs, note = calibration_setting(args, scenario)
     out = args.out if args.out is not None else default_out_dir(scenario.name)
     total = args.runs if args.runs is not None else scenario.monte_carlo.runs
