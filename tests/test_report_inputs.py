@@ -160,3 +160,18 @@ def test_a_calibrated_backtest_is_reported(results, tmp_path, capsys):
     status, err = report(out, tmp_path / "page.html", capsys)
     assert status == 0, err
     assert (tmp_path / "page.html").exists()
+
+
+@pytest.mark.parametrize("days, words", [
+    ((10, 12, 20), "the summit met between 2020-01-11 and 2020-01-21 in 90 % of the replicates (median 2020-01-13)"),
+    ((10, 10, 10), "the summit met on 2020-01-11 in at least 90 % of the replicates"),
+])
+def test_the_summit_window_reads_as_one_day_when_the_date_is_fixed(days, words):
+    """The fan chart's caption gives a window of dates, or one date where the 90 % window is one day
+    ("between 2020-01-11 and 2020-01-11" read as a mistake)."""
+    from types import SimpleNamespace
+
+    from sim.report.page import _summit
+
+    result = SimpleNamespace(summit_days=days, trajectory=[{"day": 0, "date": "2020-01-01"}])
+    assert _summit(result) == words

@@ -113,6 +113,8 @@ def _summit(result: Result) -> str | None:
         return None
     start = min(dt.date.fromisoformat(r["date"]) for r in rows if r["day"] == 0)
     lo, mid, hi = (start + dt.timedelta(days=d) for d in days)
+    if lo == hi:  # a fixed date: "between 2018-06-12 and 2018-06-12" read as a mistake
+        return f"the summit met on {lo} in at least 90 % of the replicates"
     return f"the summit met between {lo} and {hi} in 90 % of the replicates (median {mid})"
 
 
