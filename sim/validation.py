@@ -139,6 +139,11 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
                 out.append(Problem(source, ".".join(loc), f"YAML read a key as the boolean {word}; quote it "
                                    "to mean the word, e.g. 'no': 0.0", err["input"], True))
                 continue
+        if err["type"] == "invalid_key":  # YAML read `{runs: 20,000}` as runs: 20 and a key 000 (the number 0)
+            out.append(Problem(source, ".".join(loc[:-1]), "has a number where a key was expected; in a {...} "
+                               "mapping a comma in a number starts a new key: write 20000 or 20_000, not 20,000",
+                               err["input"], True))
+            continue
         out.append(_problem(err, source, ".".join(loc)))
     return out
 

@@ -150,6 +150,9 @@ ONE_LINE = [
      "events.0.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '01/02/2020')"),
     ("event date without zeros", _set("events.0.date", "2020-2-1"),
      "events.0.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '2020-2-1')"),
+    ("a comma in a number in a flow mapping", _set("monte_carlo", {"runs": 20, 0: None}),
+     "monte_carlo: has a number where a key was expected; in a {...} mapping a comma in a number starts a new "
+     "key: write 20000 or 20_000, not 20,000 (got 0)"),
     ("anchor above 1", _set("issues.land.anchors.all", 1.8), "issues.land: anchors must lie in [0, 1] (got {'all': 1.8})"),
     ("position outside its bounds", _set("agents.south.issues.land.position", 0.8),
      "agents.south.issues.land: position must lie within bounds [0.0, 0.5] (got support [0.8, 0.8])"),
