@@ -66,6 +66,7 @@ class Posterior:
         rows = systematic_rows(w, draws)
         note = {"posterior": "leave-one-out" if held_out is not None else "all cases",
                 "left_out": None if held_out is None else self.cases[held_out], "draws": draws,
+                "fitted_on": {"cases": len(self.cases), "source": self.meta.get("source") or None},
                 "knobs": self.summary(w)}
         return KnobSetting(self.knobs, self.grid[rows]), note
 

@@ -124,8 +124,11 @@ def print_summary(summary: dict, out: Path) -> None:
     if spread:
         cal = summary["calibration"]
         left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
-        console.print(f"posterior predictive ({cal['file']}, {cal['posterior']}{left}); first interval: Monte Carlo "
-                      "error; second: the spread of P(class | knobs) over the posterior", soft_wrap=True)
+        fitted = cal.get("fitted_on") or {}
+        on = (f": knobs fitted on the {fitted['cases']} cases of {fitted['source'] or 'another folder'}"
+              if fitted.get("cases") else "")
+        console.print(f"posterior predictive ({cal['file']}{on}, {cal['posterior']}{left}); first interval: Monte "
+                      "Carlo error; second: the spread of P(class | knobs) over the posterior", soft_wrap=True)
     rate = summary["replicates_per_second"]
     notes = []
     if summary["stopped_early"]:
