@@ -67,13 +67,24 @@ def _effect(removed: dict) -> dict:
     return {**removed, "diff": -removed["diff"], "low": -removed["high"], "high": -removed["low"]}
 
 
+def _sides(summary: dict) -> tuple[str, str]:
+    """The names of A and B; where they are the same (a counterfactual that kept its base's
+    `name`, or one file with --set-a/--set-b), with the file or the side's overrides."""
+    a, b = summary["a"], summary["b"]
+    if a["scenario"] != b["scenario"]:
+        return a["scenario"], b["scenario"]
+    if a.get("file") and b.get("file") and a["file"] != b["file"]:
+        return f"{a['scenario']} ({a['file']})", f"{b['scenario']} ({b['file']})"
+    return f"{a['scenario']} (side A)", f"{b['scenario']} (side B)"
+
+
 def print_comparison(summary: dict, out: Path | None) -> None:
     """Per outcome: P under A and B, B - A with its paired interval, and how much wider
     an unpaired comparison of the same runs would have been."""
     from rich.table import Table
 
     con = console()
-    a, b = summary["a"]["scenario"], summary["b"]["scenario"]
+    a, b = _sides(summary)
     table = Table(title=f"A: {a}   B: {b}   (same {summary['runs']:,} replicates, paired; P with its 95 % "
                         "Monte Carlo interval, Wilson)", title_justify="left")
     for name, justify in (("outcome", "left"), ("P(A) [95 %]", "right"), ("P(B) [95 %]", "right"),
@@ -156,7 +167,7 @@ def print_explanation(summary: dict, out: Path | None) -> None:
 def plot_comparison(summary: dict, path: str | Path) -> None:
     """Left: each class's probability under A and B with Wilson intervals. Right: B - A
     per outcome, the paired 95 % interval (thick) over the unpaired one (thin)."""
-    a, b = summary["a"]["scenario"], summary["b"]["scenario"]
+    a, b = _sides(summary)
     fig, (left, right) = subplots(1, 2, figsize=(12, 4.6), layout="constrained",
                                       gridspec_kw={"width_ratios": [1, 1.15]})
     try:

@@ -499,3 +499,15 @@ def test_explain_baseline_shapley_sums_to_the_total():
     for metric in sh.sums:
         c = sh.none_all[metric]
         assert int(sh.sums[metric].sum()) == int(c[:, 1].sum()) - int(c[1].sum())
+
+
+def test_two_sides_of_one_name_are_told_apart_in_the_table(tmp_path, capsys):
+    """A counterfactual that kept its base's `name` (or one file with --set-b): the table says
+    which side is which, by file or by side, not "A: x  B: x"."""
+    from sim.attribution_report import _sides
+
+    same = {"a": {"scenario": "x", "file": "a.yaml"}, "b": {"scenario": "x", "file": "b.yaml"}}
+    assert _sides(same) == ("x (a.yaml)", "x (b.yaml)")
+    one_file = {"a": {"scenario": "x", "file": "a.yaml"}, "b": {"scenario": "x", "file": "a.yaml"}}
+    assert _sides(one_file) == ("x (side A)", "x (side B)")
+    assert _sides({"a": {"scenario": "x"}, "b": {"scenario": "y"}}) == ("x", "y")
