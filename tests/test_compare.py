@@ -376,9 +376,10 @@ def test_cli_compare_prints_the_table(tmp_path, capsys):
     """Without --json: the table with P(A), P(B), B - A, the paired interval and the narrowing."""
     assert cli.main(["compare", str(SMALL), str(SMALL), "--runs", "1024", "--out", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
+    flat = " ".join(out.split())  # the title wraps at the console's width
     for words in ("P(A)", "P(B)", "B - A", "paired", "narrower", "[0, 0] exactly", "substantive or better",
-                  "1,024 replicates of each", "95 % Monte Carlo interval, Wilson"):
-        assert words in out
+                  "1,024 replicates of each", "95 % Monte Carlo interval, Wilson", "A: small (side A)"):
+        assert words in flat
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     for e in (*summary["classes"].values(), summary["headline"]["substantive_or_better"]):
         for side in ("a", "b"):  # every P printed with its interval, as `run` prints it
