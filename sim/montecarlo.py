@@ -242,7 +242,12 @@ class RunResult:
         """How much P(classes) moves with the knobs over the posterior: the central `level`
         range of P(classes | row) over the rows of knob values, each row's estimate shrunk
         toward the mean so that the Monte Carlo part of their spread is removed (method of
-        moments), and the between-row sd. None without knobs, or with a single row."""
+        moments), and the between-row sd. None without knobs, or with a single row.
+        `classes`: positions in `sim.CLASSES` (an `InputError` otherwise)."""
+        bad = [c for c in classes if not (isinstance(c, (int, np.integer)) and 0 <= c < len(CLASSES))]
+        if bad or not classes:
+            raise InputError(Problem("parameter_spread", "classes", f"must be positions 0 to {len(CLASSES) - 1} "
+                                     f"in sim.CLASSES {CLASSES}", list(classes), True))
         if self.row_counts is None or len(self.row_counts) < 2:
             return None
         n = self.row_counts.sum(axis=1).astype(float)

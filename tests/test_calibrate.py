@@ -418,3 +418,12 @@ def test_the_committed_history_posterior_was_fitted_by_this_models_code():
         "the model's code changed since scenarios/history/posterior.json was fitted: run `python -m sim calibrate "
         "scenarios/history/ --knobs scenarios/history/knobs.yaml --write NEW.json`, compare its loglik with the "
         "committed file's (equal: the change moved no number), then replace the file")
+
+
+def test_parameter_spread_of_classes_that_do_not_exist_is_an_input_error():
+    """`parameter_spread` takes positions in sim.CLASSES; another number is a clear error, not an IndexError."""
+    result = run(scenario_of(small_dict()), runs=1024, seed=1)
+    for classes in ((0, 5), (), (-1,), ("substantive",)):
+        with pytest.raises(InputError, match="must be positions 0 to 3"):
+            result.parameter_spread(classes)
+    assert result.parameter_spread((1, 2)) is None  # without knobs: no spread

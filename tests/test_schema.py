@@ -153,7 +153,13 @@ ONE_LINE = [
     ("a comma in a number in a flow mapping", _set("monte_carlo", {"runs": 20, 0: None}),
      "monte_carlo: has a number where a key was expected; in a {...} mapping a comma in a number starts a new "
      "key: write 20000 or 20_000, not 20,000 (got 0)"),
-    ("anchor above 1", _set("issues.land.anchors.all", 1.8), "issues.land: anchors must lie in [0, 1] (got {'all': 1.8})"),
+    ("anchor above 1", _set("issues.land.anchors.all", 1.8),
+     "issues.land.anchors.all: input should be less than or equal to 1 (got 1.8)"),
+    ("a party's name misspelled", _set("summit.parties", ["north", "sout"]),
+     "summit.parties.1: unknown agent; known: north, patron, south (got 'sout')"),
+    ("a summit before the vantage, events after it",  # the events' lines would only repeat the summit's
+     lambda d: (_set("calendar.vantage", dt.date(2020, 1, 15))(d), _set("summit.date", dt.date(2020, 1, 10))(d)),
+     "calendar.vantage: must not be after the latest summit date (2020-01-10) (got '2020-01-15')"),
     ("position outside its bounds", _set("agents.south.issues.land.position", 0.8),
      "agents.south.issues.land: position must lie within bounds [0.0, 0.5] (got support [0.8, 0.8])"),
 ]

@@ -140,7 +140,7 @@ def _summit_rules(s, agent_ref):
         if name not in parties:
             yield f"summit.weights.{name}", "weights are for summit parties only", name
     pairs = trust_pairs(s)
-    ordered = list(summit.parties)
+    ordered = [p for p in summit.parties if p in s.agents]  # an unknown party is its own error, once
     missing = [f"{a}-{b}" for k, a in enumerate(ordered) for b in ordered[k + 1:]
                if a != b and frozenset((a, b)) not in pairs]
     if missing:
@@ -161,6 +161,7 @@ def _summit_rules(s, agent_ref):
 
 def _stream_rules(s, agent_ref, issue_ref):
     _, latest = date_range(s.summit.date)
+    summit_misplaced = s.calendar.vantage > latest  # said once, at calendar.vantage: not again per event
     pairs = trust_pairs(s)
 
     def effects(path, effect_list):
@@ -180,7 +181,7 @@ def _stream_rules(s, agent_ref, issue_ref):
         names[ev.name] = path
         if ev.date < s.calendar.start:
             yield f"{path}.date", f"is before calendar.start ({s.calendar.start})", str(ev.date)
-        if ev.date > latest:
+        if ev.date > latest and not summit_misplaced:
             yield f"{path}.date", f"is after the latest summit date ({latest})", str(ev.date)
         yield from effects(f"{path}.effects", ev.effects)
     for k, inc in enumerate(s.incidents):
@@ -188,6 +189,6 @@ def _stream_rules(s, agent_ref, issue_ref):
         if inc.name in names:
             yield f"{path}.name", f"duplicates {names[inc.name]}", inc.name
         names[inc.name] = path
-        if inc.start is not None and not s.calendar.start <= inc.start <= latest:
+        if inc.start is not None and not summit_misplaced and not s.calendar.start <= inc.start <= latest:
             yield f"{path}.start", "must lie between calendar.start and the latest summit date", str(inc.start)
         yield from effects(f"{path}.effects", inc.effects)

@@ -44,14 +44,11 @@ class Issue(Strict):
     """A scale in [0, 1]; `anchors` name its points and are the summit's menu."""
 
     description: str = ""
-    anchors: dict[Name, float] = Field(min_length=2)
+    anchors: dict[Name, Annotated[float, Field(ge=0, le=1)]] = Field(min_length=2)  # each named where it is wrong
     status_quo: float = Field(ge=0, le=1)
 
     @model_validator(mode="after")
     def _anchors(self) -> Issue:
-        bad = {k: v for k, v in self.anchors.items() if not 0 <= v <= 1}
-        if bad:
-            raise ValueError(f"anchors must lie in [0, 1] (got {bad})")
         if len(set(self.anchors.values())) != len(self.anchors):
             raise ValueError(f"anchors must be distinct (got {dict(self.anchors)})")
         return self
