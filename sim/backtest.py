@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, Problem
-from .estimate import wilson
+from .estimate import Z95, wilson
 from .loading import load_scenario
 from .yamlfile import read_yaml_file
-from .model import CLASSES
+from .model import CLASSES, SUBSTANTIVE_OR_BETTER
 from .montecarlo import run
 from .progress import StepProgress
 from .schema import Scenario
@@ -327,6 +327,23 @@ def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | 
                     missing=[c.name for k, c in enumerate(cases) if k not in done])
 
 
+def _discrimination_errors(summary: dict, bt: Backtest) -> None:
+    """Beside each Monte Carlo forecaster's discrimination, the half-width of its 95 % Monte
+    Carlo interval, bounded: each group mean's standard error is at most the mean of its
+    cases' binomial standard errors (the cases share random numbers, so their errors may be
+    correlated), and the difference's at most the sum of the two."""
+    runs = np.asarray(bt.runs, dtype=float)
+    observed = np.array([CLASSES.index(c["observed"]) for c in summary["cases"]])
+    hit = np.isin(observed, SUBSTANTIVE_OR_BETTER)
+    for name in ("model", "calibrated"):
+        d = summary["discrimination"].get(name)
+        if d is None or d["difference"] is None:
+            continue
+        p = np.array([sum(c["forecasts"][name][CLASSES[j]] for j in SUBSTANTIVE_OR_BETTER) for c in summary["cases"]])
+        se = np.sqrt(p * (1 - p) / runs)
+        d["difference_mc_half_width"] = float(Z95 * (se[hit].mean() + se[~hit].mean()))
+
+
 def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:
     """The backtest's forecasts scored (`summarise_forecasts`), the subject being the calibrated
     model if there is one, else the raw model; with the replicates and seeds of each case, and
@@ -345,6 +362,7 @@ def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed:
             case["calibration"] = {key: bt.calibration[k][key] for key in ("posterior", "left_out")}
         if pool:
             case["pool_weight_on_model"] = pool["weight_on_model_per_case"][k]
+    _discrimination_errors(summary, bt)
     summary.update(pool=pool or None, seconds=round(bt.seconds, 3), complete=bt.complete,
                    cases_total=bt.cases_total if bt.cases_total is not None else len(bt.cases),
                    cases_resumed=bt.resumed, missing_cases=list(bt.missing))

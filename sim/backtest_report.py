@@ -163,6 +163,8 @@ def _difference(d: dict):
 def _discrimination_line(summary: dict, name: str) -> str:
     d = summary["discrimination"][name]
     difference = "n/a (every case on one side)" if d["difference"] is None else f"{d['difference']:+.3f}"
+    if d.get("difference_mc_half_width") is not None:
+        difference += f" (Monte Carlo 95 %: +-{d['difference_mc_half_width']:.3f} at most)"
     return (f"{_label(summary, name)}: mean P(substantive or better) {fmt_p(d['mean_positive'])} for the "
             f"{d['positive_cases']} substantive-or-better meetings, {fmt_p(d['mean_other'])} for the other "
             f"{d['other_cases']}; difference {difference}")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sim import CLASSES, load_scenario, run
+from sim import CLASSES, SUBSTANTIVE_OR_BETTER, load_scenario, run
 from sim.backtest import Meeting, base_rate_forecast, find_cases, load_cases, load_meetings, parse_meeting_date
 from sim.scoring import (CLIP, bootstrap_difference, brier_score, discrimination, log_score, pool_out_of_sample,
                          reliability_table)
@@ -378,6 +378,11 @@ def test_backtest_command_prints_scores_and_writes_summary_and_picture(tmp_path,
     model = np.array([[c["forecasts"]["model"][k] for k in CLASSES] for c in summary["cases"]])
     assert m["model"]["brier"] == pytest.approx(brier_score(model, np.array([S, T])).mean())
     assert summary["complete"] is True and summary["cases_total"] == 2 and summary["missing_cases"] == []
+    # the discrimination's Monte Carlo bound: 1.96 x (mean binomial se of each side), summed
+    p = model[:, list(SUBSTANTIVE_OR_BETTER)].sum(axis=1)
+    se = np.sqrt(p * (1 - p) / 2048)
+    assert summary["discrimination"]["model"]["difference_mc_half_width"] == pytest.approx(1.959964 * se.sum())
+    assert "Monte Carlo 95 %: +-" in " ".join(text.split())
 
 
 def test_backtest_prints_each_forecast_with_its_monte_carlo_interval(tmp_path, capsys):

@@ -106,7 +106,10 @@ def backtest_view(result: Result, index: int, prefix: str = "backtest") -> dict[
               "brier_interval": interval(v["brier"], signed=True), "log": _signed(v["log"]["mean"]),
               "log_interval": interval(v["log"], signed=True)} for k, v in (s.get("differences") or {}).items()]
     disc = [{"name": FORECASTER_LABELS.get(k, k), "positive": fmt_p(v["mean_positive"]),
-             "other": fmt_p(v["mean_other"]), "difference": _signed(v["difference"])}
+             "other": fmt_p(v["mean_other"]),
+             "difference": _signed(v["difference"]) + (f" (Monte Carlo 95 %: +-{v['difference_mc_half_width']:.3f} "
+                                                       "at most)" if v.get("difference_mc_half_width") is not None
+                                                       else "")}
             for k, v in (s.get("discrimination") or {}).items()]
     cases = []
     for case in s.get("cases", []):
