@@ -27,9 +27,9 @@ from .schema import Scenario
 from .validation import problems_from
 from .yamlfile import load_yaml, read_text_file, read_yaml_file
 
-__all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "apply_overrides", "child_key", "derive_scenario_data",
-           "dump_scenario", "load_scenario", "parse_scenario", "read_yaml", "scenario_roots", "scenario_sources",
-           "scenario_warnings"]
+__all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "apply_overrides", "check_overlaps", "child_key", "derive_scenario_data",
+           "dump_scenario", "field_keys", "load_scenario", "overlap", "parse_scenario", "read_yaml", "scenario_roots",
+           "scenario_sources", "scenario_warnings"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -288,23 +288,40 @@ def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set")
     seen: dict[tuple, str] = {}
     problems = []
     for dotted in overrides:
-        keys, node = [], data
-        for part in dotted.split("."):
-            key = child_key(node, part)
-            keys.append(part if key is None else key)
-            node = None if key is None else node[key]
-        keys = tuple(keys)
-        for other, other_dotted in seen.items():
-            n = min(len(keys), len(other))
-            if keys[:n] == other[:n]:
-                why = ("names the same field as" if len(keys) == len(other) else
-                       "overlaps (a field and a part of it)")
-                problems.append(Problem(option, dotted, f"{why} {other_dotted}: set each field once"))
-                break
+        keys = field_keys(data, dotted)
+        clash = next(((other, written) for other, written in seen.items() if overlap(keys, other)), None)
+        if clash is not None:
+            why = ("names the same field as" if overlap(keys, clash[0]) == "same" else
+                   "overlaps (a field and a part of it)")
+            problems.append(Problem(option, dotted, f"{why} {clash[1]}: set each field once"))
         else:
             seen[keys] = dotted
     if problems:
         raise InputError(problems)
+
+
+def field_keys(data: Any, dotted: str, strict: bool = False) -> tuple | None:
+    """The keys of the field dotted path `dotted` addresses in `data`, each list item by its
+    index (`events.talks.probability` -> ("events", 0, "probability")): two spellings of one
+    field give the same keys. A part that is absent stays as written, or with `strict` the
+    answer is None."""
+    keys, node = [], data
+    for part in dotted.split("."):
+        key = child_key(node, part)
+        if key is None and strict:
+            return None
+        keys.append(part if key is None else key)
+        node = None if key is None else node[key]
+    return tuple(keys)
+
+
+def overlap(a: tuple, b: tuple) -> str | None:
+    """How the fields with keys `a` and `b` (`field_keys`) overlap: "same", "nested" (one is
+    a part of the other) or None."""
+    n = min(len(a), len(b))
+    if a[:n] != b[:n]:
+        return None
+    return "same" if len(a) == len(b) else "nested"
 
 
 def default_blocks(model: type[BaseModel] = Scenario, prefix: str = "") -> set[str]:

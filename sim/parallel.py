@@ -33,8 +33,7 @@ from typing import Any
 
 
 __all__ = ["MIN_BLOCKS_PER_SPAWNED", "MIN_BLOCKS_PER_WORKER", "choose_workers", "default_workers", "flush_stdio",
-           "forks_safely",
-           "ordered_map", "process_context", "usable_cores", "worker_setup"]
+           "forks_safely", "ordered_map", "process_context", "usable_cores", "worker_setup"]
 
 MIN_BLOCKS_PER_WORKER = 32
 """Blocks of replicates (about 0.25 s of the baseline on one core) below which another

@@ -19,11 +19,11 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import InputError, Problem
-from ..loading import child_key, parse_scenario
+from ..loading import child_key, field_keys, overlap, parse_scenario
 from ..schema import Scenario
 from .spec import Factor, Sweep
 
-__all__ = ["INERT", "canonical_path", "check_factors", "make_point_scenarios", "point_overrides", "point_scenario"]
+__all__ = ["INERT", "check_factors", "make_point_scenarios", "point_overrides", "point_scenario"]
 
 SHOWN_POINT_PROBLEMS = 5
 """Points whose problems are listed before the rest are summarised in one line."""
@@ -126,51 +126,35 @@ def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
     return [Problem(label, factor.path, "must name a number, or a distribution of numbers", node, True)]
 
 
-def canonical_path(base: dict, path: str) -> str | None:
-    """The dotted path of the field `path` addresses in scenario data `base`, each list item
-    by its index (`events.talks.probability` -> `events.0.probability`); None if absent."""
-    node: Any = base
-    keys = []
-    for part in path.split("."):
-        key = child_key(node, part)
-        if key is None:
-            return None
-        keys.append(str(key))
-        node = node[key]
-    return ".".join(keys)
-
-
 def _alias_problems(sweep: Sweep) -> list[Problem]:
     """Factors that cannot move a point: one naming a field another names too (or a part of
-    it), by any spelling, and one naming a field no point's results depend on (`INERT`)."""
+    it), or one that `set:` (--set) fixes, by any spelling; and one naming a field no point's
+    results depend on (`INERT`)."""
     problems, seen = [], {}
-    fixed = {canonical_path(sweep.base, path): path for path in sweep.fixed}
+    fixed = {keys: path for path in sweep.fixed if (keys := field_keys(sweep.base, path, strict=True)) is not None}
     for factor, label in zip(sweep.factors, sweep.labels):
-        path = canonical_path(sweep.base, factor.path)
-        if path is None:  # no such field: `_path_problems` says so
+        keys = field_keys(sweep.base, factor.path, strict=True)
+        if keys is None:  # no such field: `_path_problems` says so
             continue
-        top = path.split(".")[0]
-        if top in INERT:
-            problems.append(Problem(label, factor.path, f"varying it changes no result: {INERT[top]}"))
+        path = ".".join(map(str, keys))
+        if keys[0] in INERT:
+            problems.append(Problem(label, factor.path, f"varying it changes no result: {INERT[keys[0]]}"))
             continue
-        clash = next((written for other, written in fixed.items() if other is not None and (
-            other == path or path.startswith(other + ".") or other.startswith(path + "."))), None)
+        clash = next((written for other, written in fixed.items() if overlap(keys, other)), None)
         if clash is not None:
             problems.append(Problem(label, factor.path, f"is also fixed by --set (or the spec's set:) {clash}: every "
                                     "point would override it; fix it or vary it, not both"))
             continue
-        for other, other_label in seen.items():
-            if other == path or path.startswith(other + ".") or other.startswith(path + "."):
-                if other == path:
-                    why = f"names the same number as {other_label} (both are {path}): vary each field once"
-                else:
-                    inner, outer = (other, path) if other.startswith(path + ".") else (path, other)
-                    why = (f"overlaps {other_label} ({inner} is part of {outer}): vary a field or a part of it, "
-                           "not both")
-                problems.append(Problem(label, factor.path, why))
-                break
+        other = next((o for o in seen if overlap(keys, o)), None)
+        if other is None:
+            seen[keys] = label
+        elif overlap(keys, other) == "same":
+            problems.append(Problem(label, factor.path, f"names the same number as {seen[other]} (both are {path}): "
+                                    "vary each field once"))
         else:
-            seen[path] = label
+            inner, outer = (other, keys) if len(other) > len(keys) else (keys, other)
+            problems.append(Problem(label, factor.path, f"overlaps {seen[other]} ({'.'.join(map(str, inner))} is part "
+                                    f"of {'.'.join(map(str, outer))}): vary a field or a part of it, not both"))
     return problems
 
 
