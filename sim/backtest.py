@@ -333,8 +333,7 @@ def _discrimination_errors(summary: dict, bt: Backtest) -> None:
     cases' binomial standard errors (the cases share random numbers, so their errors may be
     correlated), and the difference's at most the sum of the two."""
     runs = np.asarray(bt.runs, dtype=float)
-    observed = np.array([CLASSES.index(c["observed"]) for c in summary["cases"]])
-    hit = np.isin(observed, SUBSTANTIVE_OR_BETTER)
+    hit = np.isin([c.observed for c in bt.cases], SUBSTANTIVE_OR_BETTER)
     for name in ("model", "calibrated"):
         d = summary["discrimination"].get(name)
         if d is None or d["difference"] is None:

@@ -48,8 +48,7 @@ from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
 from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target
 
 __all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
-           "claim_in_place",
-           "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest", "new_run_id",
+           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest", "new_run_id",
            "read_manifest", "swap_into_place", "write_owned_text"]
 
 TOOL = "sim"
