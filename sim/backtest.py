@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, Problem
-from .estimate import Z95, wilson
+from .estimate import wilson
 from .loading import load_scenario
 from .yamlfile import read_yaml_file
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER
@@ -35,7 +35,7 @@ from .montecarlo import run
 from .progress import StepProgress
 from .schema import Scenario
 from .scoring import (BOOTSTRAP_SEED, CLIP, RELIABILITY_BINS, RESAMPLES, bootstrap_difference, discrimination,
-                      pool_out_of_sample, reliability_table, score_forecasts)
+                      discrimination_half_width, pool_out_of_sample, reliability_table, score_forecasts)
 
 __all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "load_cases",
            "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest", "run_case",
@@ -329,18 +329,15 @@ def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | 
 
 def _discrimination_errors(summary: dict, bt: Backtest) -> None:
     """Beside each Monte Carlo forecaster's discrimination, the half-width of its 95 % Monte
-    Carlo interval, bounded: each group mean's standard error is at most the mean of its
-    cases' binomial standard errors (the cases share random numbers, so their errors may be
-    correlated), and the difference's at most the sum of the two."""
+    Carlo interval (`discrimination_half_width`, from each case's binomial standard error)."""
     runs = np.asarray(bt.runs, dtype=float)
-    hit = np.isin([c.observed for c in bt.cases], SUBSTANTIVE_OR_BETTER)
+    observed = [c.observed for c in bt.cases]
     for name in ("model", "calibrated"):
         d = summary["discrimination"].get(name)
         if d is None or d["difference"] is None:
             continue
         p = np.array([sum(c["forecasts"][name][CLASSES[j]] for j in SUBSTANTIVE_OR_BETTER) for c in summary["cases"]])
-        se = np.sqrt(p * (1 - p) / runs)
-        d["difference_mc_half_width"] = float(Z95 * (se[hit].mean() + se[~hit].mean()))
+        d["difference_mc_half_width"] = discrimination_half_width(np.sqrt(p * (1 - p) / runs), observed)
 
 
 def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:

@@ -30,7 +30,9 @@ from .model import CLASSES, compile_model
 from .posterior import Posterior
 from .provenance import model_digest
 from .randomness import make_root_entropy
+from .rubric import SUBSTANTIVE_OR_BETTER
 from .schema import scenario_hash
+from .scoring import discrimination_half_width
 
 __all__ = ["SMOOTHING", "Calibration", "calibration_key", "check_knobs", "loo_forecasts", "run_calibration",
            "smoothed", "summarise_calibration"]
@@ -146,20 +148,29 @@ def loo_forecasts(cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _forecasts_and_errors(cal: Calibration) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """`loo_forecasts` and, beside each, a bound on its Monte Carlo standard error: the
-    posterior-weighted sum of the grid points' binomial standard errors, sum_g w_g
-    sqrt(p_g (1 - p_g) / runs). The points share random numbers, so their errors are
-    correlated; the sum is the standard error as if they were perfectly so, an upper bound
-    (Cauchy-Schwarz) whatever the correlation."""
+    """`loo_forecasts` and, beside each, a bound on its Monte Carlo standard error
+    (`_mixture_se`)."""
     post = cal.posterior
     probs = smoothed(cal.counts)  # (n_points, n_cases, n_classes)
     freq = cal.counts / np.maximum(cal.counts.sum(axis=-1, keepdims=True), 1)
-    se = np.sqrt(freq * (1 - freq) / max(cal.runs, 1))
     n_cases = probs.shape[1]
     held = np.stack([post.weights(without=k) @ probs[:, k] for k in range(n_cases)])
-    held_se = np.stack([post.weights(without=k) @ se[:, k] for k in range(n_cases)])
     w = post.weights()
-    return held, np.einsum("g,gkc->kc", w, probs), held_se, np.einsum("g,gkc->kc", w, se)
+    return held, np.einsum("g,gkc->kc", w, probs), _mixture_se(cal, freq, held=True), _mixture_se(cal, freq)
+
+
+def _mixture_se(cal: Calibration, freq: np.ndarray, *, held: bool = False) -> np.ndarray:
+    """A bound on the Monte Carlo standard error of a posterior mixture of the grid points'
+    frequencies `freq` ``(n_points, n_cases, ...)``: the posterior-weighted sum of their
+    binomial standard errors, sum_g w_g sqrt(p_g (1 - p_g) / runs). The points share random
+    numbers, so their errors are correlated; the sum is the standard error as if they were
+    perfectly so, an upper bound (Cauchy-Schwarz) whatever the correlation. `held`: case k
+    weighted by the posterior fitted without it (leave-one-out)."""
+    se = np.sqrt(freq * (1 - freq) / max(cal.runs, 1))
+    post = cal.posterior
+    if held:
+        return np.stack([post.weights(without=k) @ se[:, k] for k in range(se.shape[1])])
+    return np.tensordot(post.weights(), se, axes=1)
 
 
 def summarise_calibration(cal: Calibration, cases: list[Case], meetings, resamples: int = 2000) -> dict:
@@ -176,6 +187,11 @@ def summarise_calibration(cal: Calibration, cases: list[Case], meetings, resampl
                                     for j, c in enumerate(CLASSES)}
                              for name, p, e in (("calibrated", held, held_se), ("calibrated_in_sample", inside,
                                                                                 inside_se))}
+    freq = cal.counts / np.maximum(cal.counts.sum(axis=-1, keepdims=True), 1)
+    sob_se = _mixture_se(cal, freq[..., list(SUBSTANTIVE_OR_BETTER)].sum(axis=-1), held=True)
+    d = summary["discrimination"]["calibrated"]
+    if d["difference"] is not None:
+        d["difference_mc_half_width"] = discrimination_half_width(sob_se, [c.observed for c in cases])
     post = cal.posterior
     summary["calibration"] = {
         "knobs": [k.model_dump(mode="json") for k in post.knobs],

@@ -13,11 +13,11 @@ import math
 
 import numpy as np
 
-from .estimate import wilson
+from .estimate import Z95, wilson
 from .rubric import SUBSTANTIVE_OR_BETTER
 
 __all__ = ["BOOTSTRAP_SEED", "CLIP", "POOL_WEIGHTS", "RELIABILITY_BINS", "RESAMPLES", "bootstrap_difference",
-           "brier_score", "discrimination", "log_score", "pool_out_of_sample", "reliability_table",
+           "brier_score", "discrimination", "discrimination_half_width", "log_score", "pool_out_of_sample", "reliability_table",
            "score_forecasts"]
 
 CLIP = 1e-6
@@ -80,6 +80,19 @@ def discrimination(p: np.ndarray, observed: np.ndarray) -> dict:
     neg = float(sob[~hit].mean()) if (~hit).any() else None
     return {"positive_cases": int(hit.sum()), "other_cases": int((~hit).sum()), "mean_positive": pos,
             "mean_other": neg, "difference": None if pos is None or neg is None else pos - neg}
+
+
+def discrimination_half_width(se: np.ndarray, observed: np.ndarray) -> float | None:
+    """The half-width of the 95 % Monte Carlo interval of `discrimination`'s difference,
+    bounded, from a bound `se` on each case's standard error of P(substantive or better):
+    the cases share random numbers, so their errors may be correlated, and a group mean's
+    standard error is at most the mean of its cases', the difference's at most the sum of
+    the two. None where the difference is."""
+    hit = np.isin(observed, SUBSTANTIVE_OR_BETTER)
+    if hit.all() or not hit.any():
+        return None
+    se = np.asarray(se, dtype=float)
+    return float(Z95 * (se[hit].mean() + se[~hit].mean()))
 
 
 def pool_out_of_sample(model: np.ndarray, base: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

@@ -16,11 +16,11 @@ import yaml
 from conftest import scenario_of, small_dict
 from sim import run
 from sim.backtest import load_cases
-from sim.calibrate import loo_forecasts, run_calibration, smoothed
+from sim.calibrate import loo_forecasts, run_calibration, smoothed, summarise_calibration
 from sim.cli import main
 from sim.errors import InputError
 from sim.knobs import KnobFile, KnobSetting, KnobSpec, load_knobs, make_grid, prior_weights, resolve_knob
-from sim.model import compile_model
+from sim.model import SUBSTANTIVE_OR_BETTER, compile_model
 from sim.posterior import Posterior, load_posterior, systematic_rows
 
 CASES = Path(__file__).parent / "data" / "cases"
@@ -264,6 +264,21 @@ def test_the_table_forecasts_are_the_reweighted_smoothed_frequencies(tmp_path):
     k = 3
     assert held[k] == pytest.approx(cal.posterior.weights(without=k) @ probs[:, k])
     assert inside.sum(axis=1) == pytest.approx(np.ones(len(cases)))
+
+
+def test_the_fits_discrimination_carries_a_bound_on_its_monte_carlo_error(tmp_path):
+    """1.96 x (each side's mean, over its cases, of the leave-one-out posterior mixture of the
+    points' binomial standard errors of P(substantive or better)), summed."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    summary = summarise_calibration(cal, cases, None, resamples=200)
+    sob = cal.counts[..., list(SUBSTANTIVE_OR_BETTER)].sum(axis=-1) / cal.counts.sum(axis=-1)
+    se = np.sqrt(sob * (1 - sob) / cal.runs)  # (n_points, n_cases)
+    held = np.array([cal.posterior.weights(without=k) @ se[:, k] for k in range(len(cases))])
+    hit = np.isin([c.observed for c in cases], SUBSTANTIVE_OR_BETTER)
+    assert 0 < hit.sum() < len(cases)
+    d = summary["discrimination"]["calibrated"]
+    assert d["difference_mc_half_width"] == pytest.approx(1.959964 * (held[hit].mean() + held[~hit].mean()))
 
 
 def test_an_interrupted_calibration_resumes_with_every_point_once(tmp_path):
