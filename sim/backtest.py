@@ -35,7 +35,8 @@ from .montecarlo import run
 from .progress import StepProgress
 from .schema import Scenario
 from .scoring import (BOOTSTRAP_SEED, CLIP, RELIABILITY_BINS, RESAMPLES, bootstrap_difference, discrimination,
-                      discrimination_half_width, pool_out_of_sample, reliability_table, score_forecasts)
+                      discrimination_half_width, pool_out_of_sample, pool_weight_monte_carlo, reliability_table,
+                      score_forecasts)
 
 __all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "load_cases",
            "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest", "run_case",
@@ -246,7 +247,11 @@ class Backtest:
             out["calibrated"] = self.calibrated
             pooled, w_case, w_all = pool_out_of_sample(self.calibrated, self.base_rate, self.observed)
             out["pooled"] = pooled
-            pool = {"weight_on_model_per_case": w_case.tolist(), "weight_on_model_all_cases": w_all}
+            low, high = pool_weight_monte_carlo(self.calibrated_counts, self.runs, self.base_rate, self.observed)
+            pool = {"weight_on_model_per_case": w_case.tolist(), "weight_on_model_all_cases": w_all,
+                    "weight_on_model_all_cases_mc95": [low, high],
+                    "mc95_method": "parametric bootstrap: each case's counts redrawn from the multinomial of its "
+                                   "replicates, the weight refitted, 200 times"}
         out.update(base_rate=self.base_rate, uniform=self.uniform)
         return out, pool
 

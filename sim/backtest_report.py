@@ -187,7 +187,8 @@ def print_backtest(summary: dict, out: Path) -> None:
         con.print(_discrimination_line(summary, name), soft_wrap=True)
     if summary.get("pool"):
         con.print(f"pool: weight on the calibrated model fitted without each case (log score); on all cases "
-                      f"{summary['pool']['weight_on_model_all_cases']:.2f}", soft_wrap=True)
+                      f"{summary['pool']['weight_on_model_all_cases']:.2f}{_pool_interval(summary['pool'])}",
+                  soft_wrap=True)
     b = summary["bootstrap"]
     con.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
                   f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "
@@ -197,6 +198,12 @@ def print_backtest(summary: dict, out: Path) -> None:
         con.print(f"INCOMPLETE: {partial}; the scores are of those cases only. Missing: "
                   f"{', '.join(summary['missing_cases'])}", soft_wrap=True)
     con.print(f"results: {out}", soft_wrap=True)
+
+
+def _pool_interval(pool: dict) -> str:
+    """" (Monte Carlo 95 % 0.45-0.65)", or nothing for a summary written before it was kept."""
+    bounds = pool.get("weight_on_model_all_cases_mc95")
+    return "" if bounds is None else f" (Monte Carlo 95 % {bounds[0]:.2f}-{bounds[1]:.2f})"
 
 
 def _partial(summary: dict) -> str | None:

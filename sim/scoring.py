@@ -17,8 +17,8 @@ from .estimate import Z95, wilson
 from .rubric import SUBSTANTIVE_OR_BETTER
 
 __all__ = ["BOOTSTRAP_SEED", "CLIP", "POOL_WEIGHTS", "RELIABILITY_BINS", "RESAMPLES", "bootstrap_difference",
-           "brier_score", "discrimination", "discrimination_half_width", "log_score", "pool_out_of_sample", "reliability_table",
-           "score_forecasts"]
+           "brier_score", "discrimination", "discrimination_half_width", "log_score", "pool_out_of_sample",
+           "pool_weight_monte_carlo", "reliability_table", "score_forecasts"]
 
 CLIP = 1e-6
 """Probabilities are clipped to at least this in the log score: a model that gives an
@@ -108,6 +108,19 @@ def pool_out_of_sample(model: np.ndarray, base: np.ndarray, observed: np.ndarray
     w_case = POOL_WEIGHTS[np.argmin(total[:, None] - loss, axis=0)]
     pooled = w_case[:, None] * model + (1 - w_case[:, None]) * base
     return pooled, w_case, float(POOL_WEIGHTS[np.argmin(total)])
+
+
+def pool_weight_monte_carlo(counts: np.ndarray, runs: np.ndarray, base: np.ndarray, observed: np.ndarray,
+                            seed: int = BOOTSTRAP_SEED, resamples: int = 200) -> tuple[float, float]:
+    """The 95 % Monte Carlo interval of the pool's weight fitted on every case: a parametric
+    bootstrap of the model's forecasts, each case's class counts redrawn from the multinomial
+    of its `runs` replicates at the observed frequencies, the weight refitted each time."""
+    counts, runs = np.asarray(counts, dtype=float), np.asarray(runs, dtype=float)
+    rng = np.random.default_rng(seed)
+    redrawn = rng.multinomial(runs.astype(np.int64), counts / runs[:, None], size=(resamples, len(runs)))
+    weights = [pool_out_of_sample(c / runs[:, None], base, observed)[2] for c in redrawn]
+    low, high = np.quantile(weights, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def reliability_table(p: np.ndarray, observed: np.ndarray, bins: tuple[float, ...] = RELIABILITY_BINS) -> list[dict]:

@@ -15,7 +15,7 @@ import yaml
 from sim import CLASSES, SUBSTANTIVE_OR_BETTER, load_scenario, run
 from sim.backtest import Meeting, base_rate_forecast, find_cases, load_cases, load_meetings, parse_meeting_date
 from sim.scoring import (CLIP, bootstrap_difference, brier_score, discrimination, log_score, pool_out_of_sample,
-                         reliability_table)
+                         pool_weight_monte_carlo, reliability_table)
 from sim.cli import main
 from sim.errors import InputError, Problem
 from sim.knobs import KnobSpec
@@ -109,6 +109,24 @@ def test_the_pool_weight_of_each_case_is_fitted_without_it():
     flipped[5] = T
     assert pool_out_of_sample(model, base, flipped)[1][5] == w_case[5]  # its own outcome does not enter
     assert pooled == pytest.approx(w_case[:, None] * model + (1 - w_case[:, None]) * base)
+
+
+def test_the_pool_weights_monte_carlo_interval_narrows_with_replicates_and_holds_the_fitted_weight():
+    """Redrawing the model's counts from their multinomial and refitting: with few replicates
+    the weight wanders; with many it stays at the weight fitted on the expected forecasts."""
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(4), size=30)
+    observed = np.array([rng.choice(4, p=row) for row in p])
+    base = np.full((30, 4), 0.25)
+    w_true = pool_out_of_sample(p, base, observed)[2]
+    intervals = {}
+    for runs in (20, 10**6):
+        counts = np.rint(p * runs)
+        n = counts.sum(axis=1)
+        intervals[runs] = pool_weight_monte_carlo(counts, n, base, observed, seed=1, resamples=100)
+        assert intervals[runs] == pool_weight_monte_carlo(counts, n, base, observed, seed=1, resamples=100)
+    assert intervals[10**6][0] <= w_true <= intervals[10**6][1] and intervals[10**6][1] - intervals[10**6][0] <= 0.05
+    assert intervals[20][1] - intervals[20][0] > intervals[10**6][1] - intervals[10**6][0]
 
 
 def test_reliability_table_pools_every_case_and_class():

@@ -319,6 +319,8 @@ def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
     assert "leave-one-out" in text and "pool" in text and "as written" in text
     result = json.loads((bt / "summary.json").read_text())
     assert {"model", "calibrated", "pooled", "base_rate", "uniform"} <= set(result["mean_scores"])
+    low, high = result["pool"]["weight_on_model_all_cases_mc95"]
+    assert 0 <= low <= high <= 1 and f"(Monte Carlo 95 % {low:.2f}-{high:.2f})" in text
     assert all(c["calibration"]["posterior"] == "leave-one-out" for c in result["cases"])
 
     ran = tmp_path / "run"
