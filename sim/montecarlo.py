@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba.core.event import TimingListener, install_listener
 
 from .errors import InputError, Problem
 from .estimate import Estimate, wilson
@@ -229,6 +230,7 @@ class RunResult:
     row_counts: np.ndarray | None = None  # (n_rows, 4) classes per row of knob values, with knobs
     calibration: dict | None = None  # which posterior the knobs came from (`sim.posterior`)
     workers: int = 1  # processes that ran it
+    compile_seconds: float = 0.0  # compiling kernels (the first run after installing), left out of `seconds`
 
     def estimates(self) -> dict[str, Estimate]:
         return {c: wilson(int(k), self.runs) for c, k in zip(CLASSES, self.counts)}
@@ -325,9 +327,14 @@ def run(
     tally = _Tally(model, runs, knobs)
     stopped_early = False
     started = time.perf_counter()
+    compiling = TimingListener()  # numba compiling a kernel (not loading it from the cache): not the run's speed
+    with install_listener("numba:compile", compiling):
+        if workers > 1:  # compile here first: forked workers inherit the kernels, spawned ones load them
+            for _ in simulate_chunks(model, entropy, 1, 1, knobs=knobs):
+                pass
     chunks = simulate_chunks(model, entropy, runs, blocks_per_chunk, tally.trajectory, knobs=knobs, workers=workers,
                              stop=stop)
-    with contextlib.closing(chunks):  # a break stops the workers now, not when collected
+    with contextlib.closing(chunks), install_listener("numba:compile", compiling):  # a break stops the workers now
         for chunk in chunks:
             if precision is not None:
                 end = _precise_enough(chunk.outcome, tally.counts, tally.done, precision)
@@ -343,7 +350,9 @@ def run(
     done = tally.done
     return RunResult(
         scenario=scenario, model=model, runs=done, requested_runs=runs, entropy=entropy,
-        chunk_size=blocks_per_chunk * BLOCK_SIZE, seconds=time.perf_counter() - started, counts=tally.counts,
+        chunk_size=blocks_per_chunk * BLOCK_SIZE, counts=tally.counts,
+        seconds=time.perf_counter() - started - (compile_seconds := compiling.duration if compiling.done else 0.0),
+        compile_seconds=compile_seconds,
         package_counts=tally.package_counts, trajectory=tally.trajectory[..., :done], precision=precision,
         stopped_early=stopped_early, interrupted=done < runs and not stopped_early,
         row_counts=tally.row_counts if knobs is not None else None, calibration=calibration, workers=workers,

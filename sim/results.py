@@ -64,6 +64,7 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "workers": int(result.workers),
         "seconds": round(seconds, 6),
         "replicates_per_second": round(result.runs / seconds, 1) if seconds > 0 else None,
+        "compile_seconds": round(float(result.compile_seconds), 6),
         "precision": result.precision,
         "stopped_early": bool(result.stopped_early),
         "interrupted": bool(result.interrupted),

@@ -430,3 +430,24 @@ def test_a_ctrl_c_that_python_wrapped_into_another_exception_is_an_interruption(
     assert cli.main(["run", str(SMALL), "--runs", "1024", "--quiet"]) == 130
     assert capsys.readouterr().err.strip() == "interrupted: nothing written"
     assert not caused_by_interrupt(RuntimeError("a fault"))
+
+
+@pytest.mark.slow
+def test_compiling_the_kernels_is_timed_apart_from_the_run_and_happens_once(tmp_path):
+    """The first run with an empty numba cache compiles the kernels: that time is reported on
+    its own, not in the run's seconds and replicates/s; the second run loads them and says
+    nothing of it, with the same numbers. With two workers the parent compiles before the
+    workers start, so they do not compile again."""
+    env_cache = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    ran = []
+    for k in range(2):
+        env = {**os.environ, **env_cache, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        proc = subprocess.run([sys.executable, "-m", "sim", "run", "scenarios/baseline.yaml", "--runs", "4096",
+                               "--workers", "2", "--out", str(tmp_path / f"out{k}")], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        ran.append((proc.stdout, json.loads((tmp_path / f"out{k}" / "summary.json").read_text())))
+    (first_text, first), (second_text, second) = ran
+    assert first["compile_seconds"] > 0.5 and "s compiling the numba kernels (once" in first_text
+    assert second["compile_seconds"] == 0 and "compiling the numba" not in second_text
+    assert first["classes"] == second["classes"]

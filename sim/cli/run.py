@@ -135,6 +135,8 @@ def print_summary(summary: dict, out: Path) -> None:
         notes.append(f"stopped early at precision {summary['precision']}")
     if summary["interrupted"]:
         notes.append(f"interrupted, {summary['requested_runs']:,} requested")
+    if summary.get("compile_seconds", 0) >= 0.05:
+        notes.append(f"and {summary['compile_seconds']:.1f} s compiling the numba kernels (once: they are cached)")
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     console.print(
         f"{summary['runs']:,} replicates, seed entropy {summary['seed_entropy']}, "
