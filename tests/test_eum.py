@@ -184,6 +184,13 @@ def test_perturbed_inputs_stay_in_bounds(eu):
     assert s.min() == 0 and s.max() == 1  # the clip was exercised
 
 
+def test_a_huge_sd_sends_every_value_to_a_bound_without_a_warning(eu, recwarn):
+    """sd 1e308 overflows to +-inf before the clip: each value lands on a bound, silently."""
+    c, x, s = perturb_inputs(eu, Blocks(1, 0, 1), salience_sd=1e308, capability_sd=1e308, position_sd=1e308)
+    assert np.isin(s, [0.0, 1.0]).all() and np.isin(x, [eu.position.min(), eu.position.max()]).all()
+    assert not np.isnan(c).any() and len(recwarn) == 0
+
+
 def test_zero_sd_leaves_inputs_unchanged(eu):
     """With every sd at 0 each replicate is the input itself."""
     c, x, s = perturb_inputs(eu, Blocks(1, 0, 1))

@@ -210,7 +210,8 @@ def perturb_inputs(actors: Actors, blocks: Blocks, salience_sd=0.0, capability_s
         if sd > 0:
             noise = blocks.draw(blocks.rngs("eum", key), lambda rng, size, sl: rng.standard_normal(size),
                                 shape=(len(actors.names),))
-            value = np.clip(value + sd * noise, lo, hi)
+            with np.errstate(over="ignore"):  # a huge sd overflows to +-inf, which the clip sends to a bound
+                value = np.clip(value + sd * noise, lo, hi)
         out.append(value)
     return tuple(out)
 
