@@ -183,8 +183,9 @@ def explain(
 
     seconds = time.perf_counter() - started
     effects = [EventEffect(e.name, e.date, Comparison(j, done, entropy, seconds)) for e, j in zip(events, joints)]
-    effects.sort(key=lambda ef: (-abs(ef.change("substantive_or_better").diff),
-                                 -abs(ef.change("collapse").diff), ef.name))
+    if done:  # stopped before any replicate finished: no effect to rank
+        effects.sort(key=lambda ef: (-abs(ef.change("substantive_or_better").diff),
+                                     -abs(ef.change("collapse").diff), ef.name))
     values = None
     if plan is not None and done == runs:
         method, n, passes = plan

@@ -512,3 +512,26 @@ def test_two_sides_of_one_name_are_told_apart_in_the_table(tmp_path, capsys):
     one_file = {"a": {"scenario": "x", "file": "a.yaml"}, "b": {"scenario": "x", "file": "a.yaml"}}
     assert _sides(one_file) == ("x (side A)", "x (side B)")
     assert _sides({"a": {"scenario": "x"}, "b": {"scenario": "y"}}) == ("x", "y")
+
+
+@pytest.mark.parametrize("command", ["explain", "compare"])
+def test_stopped_before_any_replicate_exits_130_and_writes_nothing(command, tmp_path, capsys, monkeypatch):
+    """Ctrl-C before the first chunk finishes: exit 130, no result directory, no traceback
+    (explain used to rank its zero-replicate effects and fail)."""
+    import contextlib
+    import threading
+
+    @contextlib.contextmanager
+    def pressed_at_once():
+        stop = threading.Event()
+        stop.set()
+        yield stop
+
+    monkeypatch.setattr("sim.cli.paired.stop_on_interrupt", pressed_at_once)
+    s = scenario_of(small_with_events(event("thaw", 0.7)))
+    assert explain(s, runs=2048, seed=1, stop=pressed_at_once().__enter__()).runs == 0
+    out = tmp_path / "out"
+    files = [str(SMALL)] * (2 if command == "compare" else 1)
+    assert cli.main([command, *files, "--runs", "2048", "--out", str(out)]) == 130
+    assert "nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
