@@ -191,7 +191,9 @@ def explain(
         method, n, passes = plan
         values = shapley_values(full, entropy, n, method=method, blocks_per_chunk=blocks_per_chunk, tick=tick,
                                 knobs=knobs, workers=workers, stop=stop)
-    interrupted = done < runs or (values is not None and values.runs < plan[1])
+        if values.runs == 0:  # stopped before the first Shapley chunk finished: no values to show
+            values = None
+    interrupted = done < runs or (plan is not None and (values is None or values.runs < plan[1]))
     return Explanation(scenario.name, done, entropy, time.perf_counter() - started, counts, effects, values,
                        interrupted)
 

@@ -535,3 +535,21 @@ def test_stopped_before_any_replicate_exits_130_and_writes_nothing(command, tmp_
     assert cli.main([command, *files, "--runs", "2048", "--out", str(out)]) == 130
     assert "nothing written" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_explain_stopped_as_the_shapley_values_begin_has_none_and_says_so():
+    """A stop that lands between the removals and the first Shapley chunk keeps the removals,
+    marks the explanation interrupted and holds no Shapley values (not values over 0
+    replicates, which divided by zero)."""
+    import threading
+
+    s = scenario_of(small_with_events(event("thaw", 0.7), event("spat", 0.5)))
+    stop = threading.Event()
+
+    def progress(done, total):
+        if done >= 2048 * 3:  # the scenario and its two removals: the Shapley values come next
+            stop.set()
+
+    e = explain(s, runs=2048, seed=1, shapley=True, progress=progress, stop=stop)
+    assert e.runs == 2048 and e.shapley is None and e.interrupted
+    assert len(e.effects) == len(s.events)

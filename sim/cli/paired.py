@@ -128,6 +128,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return _nothing_done()
     summary = summarise_explanation(result, scenario, str(args.scenario))
     summary.update(requested_runs=runs, interrupted=result.interrupted, workers=workers)
+    if args.shapley:
+        summary["requested_shapley_runs"] = shapley_runs
     if note is not None:
         summary["calibration"] = note
     if overrides:
@@ -154,8 +156,13 @@ def _nothing_done() -> int:
 
 
 def _interrupted(summary: dict, out) -> int:
-    print(f"interrupted: wrote the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished "
-          f"to {getattr(out, 'out', out)}", file=sys.stderr)
+    shapley = ""
+    if summary.get("requested_shapley_runs"):
+        done = (summary.get("shapley") or {}).get("runs", 0)
+        shapley = (f" and the Shapley values over {done:,} of {summary['requested_shapley_runs']:,}" if done
+                   else "; no Shapley values")
+    print(f"interrupted: wrote the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished"
+          f"{shapley} to {getattr(out, 'out', out)}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
