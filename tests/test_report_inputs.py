@@ -198,7 +198,7 @@ def test_a_calibrated_explain_and_compare_say_so_and_are_made_again_calibrated(r
     assert main(["report", str(tmp_path / "explain"), str(tmp_path / "compare"), "--out", str(page), "--quiet"]) == 0
     text = _page_text(page)
     assert "Every run is posterior predictive: the knobs drawn from " + posterior in text
-    assert "Both sides are posterior predictive, on the same knob draws: " + posterior in text
+    assert "Both sides are posterior predictive, on the same knob draws, from " + posterior in text
     commands = re.findall(r"<pre><code>(.*?)</code></pre>", page.read_text(encoding="utf-8"))
     assert [c.split()[3] for c in commands] == ["explain", "compare"]
     assert all(c.endswith(f" --calibration {posterior}") for c in commands), commands

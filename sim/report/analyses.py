@@ -90,10 +90,14 @@ def comparison_view(result: Result, index: int) -> dict[str, Any]:
     overrides = s.get("overrides") or {}
     cal = s.get("calibration") if isinstance(s.get("calibration"), dict) else {}
     posterior = _posterior(cal.get("a"))
-    if posterior and _posterior(cal.get("b")) != posterior:
-        posterior = f"A: {posterior}; B: {_posterior(cal.get('b'))}"
-    return {"posterior": posterior, "stopped": _interrupted(s),"id": f"compare{index}", "name": result.name, "a": s["a"], "b": s["b"], "runs": count(s.get("runs")),
-            "overrides": {k: list(overrides.get(k, [])) for k in ("both", "a", "b")}, "rows": rows, "figure": comparison_chart(s)}
+    if posterior and _posterior(cal.get("b")) != posterior:  # fitted cases: each side its own refit
+        posterior = (f"A from {posterior}; B from {_posterior(cal.get('b'))}, so B - A includes the change "
+                     "of posterior")
+    elif posterior:
+        posterior = f"on the same knob draws, from {posterior}"
+    return {"id": f"compare{index}", "name": result.name, "a": s["a"], "b": s["b"], "runs": count(s.get("runs")),
+            "overrides": {k: list(overrides.get(k, [])) for k in ("both", "a", "b")}, "rows": rows,
+            "figure": comparison_chart(s), "posterior": posterior, "stopped": _interrupted(s)}
 
 
 def _pair(values) -> str:
