@@ -553,3 +553,19 @@ def test_explain_stopped_as_the_shapley_values_begin_has_none_and_says_so():
     e = explain(s, runs=2048, seed=1, shapley=True, progress=progress, stop=stop)
     assert e.runs == 2048 and e.shapley is None and e.interrupted
     assert len(e.effects) == len(s.events)
+
+
+def test_compare_warns_when_b_changes_nothing(tmp_path, capsys):
+    """A counterfactual that restates its base (a new name, a `set:` to the value it had):
+    a warning that every difference will be 0; a real change runs without one."""
+    base = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+    same = tmp_path / "same.yaml"
+    same.write_text(yaml.safe_dump({"extends": str(SMALL), "name": "restated", "title": "no change",
+                                    "set": {"agents.south.resolve": base["agents"]["south"]["resolve"]}}),
+                    encoding="utf-8")
+    argv = ["compare", str(SMALL), str(same), "--runs", "1024", "--quiet", "--scenario-root", str(SMALL.parent)]
+    assert cli.main([*argv, "--out", str(tmp_path / "c1")]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"warning: A ({SMALL}) and B ({same}) are the same scenario once loaded")
+    assert cli.main([*argv, "--set-b", "events.talks.probability=0", "--out", str(tmp_path / "c2")]) == 0
+    assert capsys.readouterr().err == ""
