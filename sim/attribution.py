@@ -183,14 +183,17 @@ def explain(
 
     seconds = time.perf_counter() - started
     effects = [EventEffect(e.name, e.date, Comparison(j, done, entropy, seconds)) for e, j in zip(events, joints)]
-    effects.sort(key=lambda ef: (-abs(ef.change("substantive_or_better").diff),
-                                 -abs(ef.change("collapse").diff), ef.name))
+    if done:  # stopped before any replicate finished: no effect to rank
+        effects.sort(key=lambda ef: (-abs(ef.change("substantive_or_better").diff),
+                                     -abs(ef.change("collapse").diff), ef.name))
     values = None
     if plan is not None and done == runs:
         method, n, passes = plan
         values = shapley_values(full, entropy, n, method=method, blocks_per_chunk=blocks_per_chunk, tick=tick,
                                 knobs=knobs, workers=workers, stop=stop)
-    interrupted = done < runs or (values is not None and values.runs < plan[1])
+        if values.runs == 0:  # stopped before the first Shapley chunk finished: no values to show
+            values = None
+    interrupted = done < runs or (plan is not None and (values is None or values.runs < plan[1]))
     return Explanation(scenario.name, done, entropy, time.perf_counter() - started, counts, effects, values,
                        interrupted)
 

@@ -78,6 +78,35 @@ def _sides(summary: dict) -> tuple[str, str]:
     return f"{a['scenario']} (side A)", f"{b['scenario']} (side B)"
 
 
+def _posterior(summary: dict) -> dict | None:
+    """The `--calibration` note of an explain, or of a compare's side A (both sides draw the
+    same knob rows from one posterior); None when uncalibrated."""
+    cal = summary.get("calibration")
+    if isinstance(cal, dict) and summary.get("command") == "compare":
+        cal = cal.get("a")
+    return cal if isinstance(cal, dict) and cal.get("file") else None
+
+
+def _fit(cal: dict) -> str:
+    left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+    return f"{cal.get('posterior') or 'posterior'}{left}"
+
+
+def _posterior_line(summary: dict) -> str | None:
+    """Which posterior the knobs came from, a line for below the table; None when uncalibrated."""
+    cal = _posterior(summary)
+    if cal is None:
+        return None
+    if summary.get("command") != "compare":
+        return f"posterior predictive ({cal['file']}, {_fit(cal)}): every run draws the same rows of knob values"
+    b = summary["calibration"].get("b") or cal
+    if _fit(b) == _fit(cal):
+        return (f"posterior predictive ({cal['file']}, {_fit(cal)}): both sides draw the same rows of knob "
+                "values")
+    return (f"posterior predictive ({cal['file']}; A: {_fit(cal)}; B: {_fit(b)}): each side draws its own "
+            "posterior's knob values, so B - A includes the change of posterior")
+
+
 def print_comparison(summary: dict, out: Path | None) -> None:
     """Per outcome: P under A and B, B - A with its paired interval, and how much wider
     an unpaired comparison of the same runs would have been."""
@@ -101,6 +130,8 @@ def print_comparison(summary: dict, out: Path | None) -> None:
                   f"B - A = {fmt_signed(h['diff'])} {_interval(h)}", soft_wrap=True)
     con.print("narrower: the unpaired 95 % interval's width over the paired one "
                   "(common random numbers; only positively correlated outcomes gain)", soft_wrap=True)
+    if (line := _posterior_line(summary)):
+        con.print(line, soft_wrap=True)
     con.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
                   f"{summary['seconds']:.2f} s", soft_wrap=True)
     if out is not None:
@@ -155,6 +186,8 @@ def print_explanation(summary: dict, out: Path | None) -> None:
                "events); the intervals include the sampling of orders")
         con.print(f"Shapley values {how}; {sh['runs']:,} replicates x {sh['runs_per_replicate']:,} runs "
                       "of the model each, on the same random numbers", soft_wrap=True)
+    if (line := _posterior_line(summary)):
+        con.print(line, soft_wrap=True)
     con.print(f"{summary['runs']:,} replicates per removal, seed entropy {summary['seed_entropy']}, "
                   f"{summary['seconds']:.2f} s", soft_wrap=True)
     if out is not None:
@@ -212,7 +245,7 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
         _tidy(right, "x")
         right.set_title("Difference, paired on the same replicates", fontsize=11)
         fig.suptitle(f"{b} against {a}: {summary['runs']:,} replicates each, common random numbers, "
-                     f"seed {seed_label(summary['seed_entropy'])}", fontsize=12)
+                     f"seed {seed_label(summary['seed_entropy'])}{_calibrated(summary)}", fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
@@ -244,7 +277,7 @@ def plot_explanation(summary: dict, path: str | Path) -> None:
         if not events:
             axes[0].text(0.5, 0.5, "no scheduled events", transform=axes[0].transAxes, ha="center")
         fig.suptitle(f"{summary['scenario']}: what each event did, from removing it ({summary['runs']:,} paired "
-                     f"replicates; green: the event helped)", fontsize=11)
+                     f"replicates{_calibrated(summary)}; green: the event helped)", fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
@@ -286,11 +319,19 @@ def plot_shapley(summary: dict, path: str | Path) -> None:
         _tidy(ax, "x")
         how = "exact" if summary["shapley"]["method"] == "exact" else "sampled orders"
         ax.set_title(f"{summary['scenario']}: each event's Shapley share of P(substantive or better), in date "
-                     f"order\n({how}, {summary['shapley']['runs']:,} replicates; bars: 95 % intervals)",
+                     f"order\n({how}, {summary['shapley']['runs']:,} replicates{_calibrated(summary)}; "
+                     "bars: 95 % intervals)",
                      fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
+
+
+def _calibrated(summary: dict) -> str:
+    """", posterior predictive (FILE)" for a chart's title, "" uncalibrated: a calibrated chart
+    must not pass for the model as written."""
+    cal = _posterior(summary)
+    return "" if cal is None else f", posterior predictive ({Path(cal['file']).name})"
 
 
 def _tidy(ax, grid_axis: str) -> None:

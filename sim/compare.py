@@ -34,6 +34,7 @@ __all__ = [
     "check_pairable",
     "compare",
     "paired_difference",
+    "same_model",
     "summarise_comparison",
 ]
 
@@ -156,6 +157,17 @@ def check_pairable(a: Scenario, b: Scenario, a_name: str = "A", b_name: str = "B
                 f"{b_name} has {_show_anchors(anchors_b)}"))
     if problems:
         raise InputError(problems)
+
+
+DESCRIPTIVE = frozenset({"name", "title", "source", "observed", "monte_carlo"})
+"""Top-level fields that do not change a replicate's outcome (`monte_carlo`: a comparison
+runs both sides on A's settings)."""
+
+
+def same_model(a: Scenario, b: Scenario) -> bool:
+    """Whether `a` and `b` differ at most in their descriptive fields, so that every replicate
+    ends the same under both (a counterfactual whose `set:` restates its base's values, say)."""
+    return a.model_dump(exclude=DESCRIPTIVE) == b.model_dump(exclude=DESCRIPTIVE)
 
 
 def _show_anchors(anchors: dict) -> str:

@@ -64,6 +64,8 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
         ax.set_axisbelow(True)
         ax.spines[["top", "right"]].set_visible(False)
         note = ", interrupted" if summary.get("interrupted") else ""
+        if (summary.get("calibration") or {}).get("file"):  # must not pass for the model as written
+            note += f", posterior predictive ({Path(summary['calibration']['file']).name})"
         seed = seed_label(summary["seed_entropy"])
         ax.set_title(f"{summary['scenario']}: outcome of the summit\n"
                      f"{summary['runs']:,} replicates, seed {seed}{note}", fontsize=12)

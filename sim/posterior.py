@@ -125,8 +125,14 @@ class Posterior:
 def load_posterior(path: str | Path) -> Posterior:
     """Read a posterior written by `sim calibrate`; a malformed file is an `InputError`."""
     path = Path(path)
+    if path.is_dir() or not path.exists():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise InputError(Problem(str(path), "", f"{what}; --calibration takes a posterior.json written by "
+                                              "`sim calibrate`"))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(f"holds a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:
             raise ValueError(f"format is {data.get('format')!r}, not {FORMAT!r}")
         knobs = tuple(KnobSpec.model_validate(k) for k in data["knobs"])
@@ -149,7 +155,10 @@ def load_posterior(path: str | Path) -> Posterior:
                 raise ValueError(f"grid values of knob {knob.name!r} must lie within its grid "
                                  f"[{levels.min():g}, {levels.max():g}]")
         return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta))
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+    except KeyError as exc:
+        raise InputError(Problem(str(path), str(exc.args[0]), "is missing: the file is not a posterior written by "
+                                                              "`sim calibrate`")) from None
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
         raise InputError(Problem(str(path), "", f"is not a posterior written by `sim calibrate` ({exc})")) from None
 
 

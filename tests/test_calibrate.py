@@ -444,3 +444,73 @@ def test_parameter_spread_of_classes_that_do_not_exist_is_an_input_error():
         with pytest.raises(InputError, match="must be positions 0 to 3"):
             result.parameter_spread(classes)
     assert result.parameter_spread((1, 2)) is None  # without knobs: no spread
+
+
+def test_calibrated_compare_and_explain_say_so_in_their_output(tmp_path, capsys):
+    """Their tables say which posterior the knobs came from (they read like the model as
+    written before); a compare of two fitted cases says each side drew its own refit."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    assert main(["compare", str(CASES / "c1.yaml"), str(CASES / "c2.yaml"), "--calibration", str(posterior),
+                 "--runs", "1024", "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert (f"posterior predictive ({posterior}; A: leave-one-out, refitted without c1; B: leave-one-out, refitted "
+            "without c2): each side draws its own posterior's knob values") in out
+    small = Path(__file__).parent / "data" / "small.yaml"  # not a fitted case: the whole posterior, both sides
+    assert main(["compare", str(small), str(small), "--set-b", "summit.bargaining.margin=0.1",
+                 "--calibration", str(posterior), "--runs", "1024", "--out", str(tmp_path / "same")]) == 0
+    assert f"({posterior}, all cases): both sides draw the same rows of knob values" in capsys.readouterr().out
+    assert main(["explain", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "1024",
+                 "--out", str(tmp_path / "ex")]) == 0
+    assert f"posterior predictive ({posterior}, leave-one-out, refitted without c1)" in capsys.readouterr().out
+
+
+def test_a_calibrated_chart_says_so_in_its_title(tmp_path, monkeypatch):
+    """compare.png and outcomes.png of a calibrated result name the posterior in their title,
+    so that a copied chart cannot pass for the model as written."""
+    import matplotlib.axes
+    import matplotlib.figure
+
+    from sim.attribution_report import plot_comparison
+    from sim.plots import plot_outcomes
+
+    titles = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda self, *a, **k: None)
+    for cls, name in ((matplotlib.figure.Figure, "suptitle"), (matplotlib.axes.Axes, "set_title")):
+        original = getattr(cls, name)
+        monkeypatch.setattr(cls, name,
+                            lambda self, text, *a, _f=original, **k: titles.append(text) or _f(self, text, *a, **k))
+    note = {"file": "fits/posterior.json", "posterior": "all cases"}
+    entry = {"p_a": 0.5, "p_b": 0.5, "diff": 0.0, "low": 0.0, "high": 0.0, "unpaired_half_width": 0.01,
+             "narrowing": None, "p_a_interval": [0.4, 0.6], "p_b_interval": [0.4, 0.6]}
+    plot_comparison({"command": "compare", "a": {"scenario": "a"}, "b": {"scenario": "b"}, "runs": 10,
+                     "seed_entropy": 1, "calibration": {"a": note, "b": note},
+                     "classes": dict.fromkeys(("breakthrough", "substantive", "talk_fest", "collapse"), entry),
+                     "headline": {"substantive_or_better": entry}}, tmp_path / "c.png")
+    estimate = {"p": 0.25, "low": 0.2, "high": 0.3}
+    plot_outcomes({"scenario": "s", "runs": 10, "seed_entropy": 1, "calibration": note,
+                   "classes": dict.fromkeys(("breakthrough", "substantive", "talk_fest", "collapse"), estimate)},
+                  tmp_path / "o.png")
+    assert sum("posterior predictive (posterior.json)" in t for t in titles) == 2, titles
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "does not exist"), ("dir", "is a directory"), ("[1, 2]", "holds a JSON list, not an object"),
+    ('"posterior"', "holds a JSON str"), ('{"format": "sim-posterior/1"}', ": knobs: is missing"),
+])
+def test_calibration_that_is_not_a_posterior_is_one_error_line(tmp_path, capsys, content, words):
+    """--calibration naming no file, a folder, or JSON that is not a posterior's object: exit 2,
+    one `error:` line naming the file (a list or a string was an AttributeError traceback)."""
+    posterior = tmp_path / "p.json"
+    if content == "dir":
+        posterior.mkdir()
+    elif content is not None:
+        posterior.write_text(content, encoding="utf-8")
+    small = Path(__file__).parent / "data" / "small.yaml"
+    assert main(["run", str(small), "--runs", "1024", "--calibration", str(posterior),
+                 "--out", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {posterior}") and words in line, line
+    assert not (tmp_path / "out").exists()

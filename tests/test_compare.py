@@ -512,3 +512,60 @@ def test_two_sides_of_one_name_are_told_apart_in_the_table(tmp_path, capsys):
     one_file = {"a": {"scenario": "x", "file": "a.yaml"}, "b": {"scenario": "x", "file": "a.yaml"}}
     assert _sides(one_file) == ("x (side A)", "x (side B)")
     assert _sides({"a": {"scenario": "x"}, "b": {"scenario": "y"}}) == ("x", "y")
+
+
+@pytest.mark.parametrize("command", ["explain", "compare"])
+def test_stopped_before_any_replicate_exits_130_and_writes_nothing(command, tmp_path, capsys, monkeypatch):
+    """Ctrl-C before the first chunk finishes: exit 130, no result directory, no traceback
+    (explain used to rank its zero-replicate effects and fail)."""
+    import contextlib
+    import threading
+
+    @contextlib.contextmanager
+    def pressed_at_once():
+        stop = threading.Event()
+        stop.set()
+        yield stop
+
+    monkeypatch.setattr("sim.cli.paired.stop_on_interrupt", pressed_at_once)
+    s = scenario_of(small_with_events(event("thaw", 0.7)))
+    assert explain(s, runs=2048, seed=1, stop=pressed_at_once().__enter__()).runs == 0
+    out = tmp_path / "out"
+    files = [str(SMALL)] * (2 if command == "compare" else 1)
+    assert cli.main([command, *files, "--runs", "2048", "--out", str(out)]) == 130
+    assert "nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_explain_stopped_as_the_shapley_values_begin_has_none_and_says_so():
+    """A stop that lands between the removals and the first Shapley chunk keeps the removals,
+    marks the explanation interrupted and holds no Shapley values (not values over 0
+    replicates, which divided by zero)."""
+    import threading
+
+    s = scenario_of(small_with_events(event("thaw", 0.7), event("spat", 0.5)))
+    stop = threading.Event()
+
+    def progress(done, total):
+        if done >= 2048 * 3:  # the scenario and its two removals: the Shapley values come next
+            stop.set()
+
+    e = explain(s, runs=2048, seed=1, shapley=True, progress=progress, stop=stop)
+    assert e.runs == 2048 and e.shapley is None and e.interrupted
+    assert len(e.effects) == len(s.events)
+
+
+def test_compare_warns_when_b_changes_nothing(tmp_path, capsys):
+    """A counterfactual that restates its base (a new name, a `set:` to the value it had):
+    a warning that every difference will be 0; a real change runs without one."""
+    base = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+    same = tmp_path / "same.yaml"
+    same.write_text(yaml.safe_dump({"extends": str(SMALL), "name": "restated", "title": "no change",
+                                    "set": {"agents.south.resolve": base["agents"]["south"]["resolve"]}}),
+                    encoding="utf-8")
+    argv = ["compare", str(SMALL), str(same), "--runs", "1024", "--quiet", "--scenario-root", str(SMALL.parent)]
+    assert cli.main([*argv, "--out", str(tmp_path / "c1")]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"warning: A ({SMALL}) and B ({same}) are the same scenario once loaded")
+    assert cli.main([*argv, "--set-b", "events.talks.probability=0", "--out", str(tmp_path / "c2")]) == 0
+    assert capsys.readouterr().err == ""

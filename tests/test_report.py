@@ -273,12 +273,19 @@ def test_report_refuses_what_is_not_a_result(results, tmp_path, capsys):
 
 
 def test_report_of_a_run_without_its_trajectory(results, tmp_path):
-    """A run older than the fan chart's data still gives a page, which says what is missing."""
+    """A run older than the fan chart's data still gives a page, which says what is missing;
+    a run whose listed files were deleted since is not called older."""
     old = tmp_path / "old"
     shutil.copytree(results["run"], old)
     (old / "trajectory.parquet").unlink()
+    page = make_report([old], tmp_path / "removed.html").read_text(encoding="utf-8")
+    assert "No fan chart: trajectory.parquet is missing (removed since the run wrote it)" in page
+    assert "the run is older" not in page
+    manifest = json.loads((old / ".sim-manifest.json").read_text(encoding="utf-8"))
+    manifest["files"].remove("trajectory.parquet")  # as written before runs kept the fan chart's data
+    (old / ".sim-manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     page = make_report([old], tmp_path / "old.html").read_text(encoding="utf-8")
-    assert "No fan chart" in page and "no trajectory.parquet" in page
+    assert "No fan chart" in page and "no trajectory.parquet: the run is older" in page
 
 
 def test_outcome_shades_differ_in_greyscale():

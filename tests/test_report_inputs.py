@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -175,3 +176,59 @@ def test_the_summit_window_reads_as_one_day_when_the_date_is_fixed(days, words):
 
     result = SimpleNamespace(summit_days=days, trajectory=[{"day": 0, "date": "2020-01-01"}])
     assert _summit(result) == words
+
+
+def _page_text(page: Path) -> str:
+    import html
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))).split())
+
+
+def test_a_calibrated_explain_and_compare_say_so_and_are_made_again_calibrated(results, tmp_path, capsys):
+    """explain and compare run with --calibration: the page says they are posterior
+    predictive, and the command that makes them again carries --calibration (it was dropped,
+    so the command gave other numbers)."""
+    posterior = str(results["calibrate"] / "posterior.json")
+    small = str(Path(__file__).parent / "data" / "small.yaml")
+    for argv in (["explain", small], ["compare", small, small, "--set-b", "summit.bargaining.margin=0.1"]):
+        assert main([*argv, "--runs", "256", "--calibration", posterior, "--out", str(tmp_path / argv[0]),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    page = tmp_path / "page.html"
+    assert main(["report", str(tmp_path / "explain"), str(tmp_path / "compare"), "--out", str(page), "--quiet"]) == 0
+    text = _page_text(page)
+    assert "Every run is posterior predictive: the knobs drawn from " + posterior in text
+    assert "Both sides are posterior predictive, on the same knob draws, from " + posterior in text
+    commands = re.findall(r"<pre><code>(.*?)</code></pre>", page.read_text(encoding="utf-8"))
+    assert [c.split()[3] for c in commands] == ["explain", "compare"]
+    assert all(c.endswith(f" --calibration {posterior}") for c in commands), commands
+
+
+def test_every_figure_names_the_command_that_made_it(results, tmp_path):
+    """Each figure's caption ends with the command of the directory it was drawn from."""
+    from sim.report import make_report
+
+    page = make_report([results[k] for k in KINDS], tmp_path / "all.html").read_text(encoding="utf-8")
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page, re.DOTALL)
+    made = [re.search(r'From <code class="made">python -m sim (\w+) ', c) for c in captions]
+    assert len(captions) >= len(KINDS) and all(made), captions
+    assert {m.group(1) for m in made} == set(KINDS)
+
+
+def test_an_interrupted_explain_or_compare_says_so(results, tmp_path):
+    """An explain or compare cut short by Ctrl-C is marked on the page, as a run is."""
+    from sim.report import make_report
+
+    dirs = []
+    for kind in ("explain", "compare"):
+        copy = tmp_path / kind
+        shutil.copytree(results[kind], copy)
+        s = json.loads((copy / "summary.json").read_text(encoding="utf-8"))
+        s.update(interrupted=True, requested_runs=4 * s["runs"])
+        if kind == "explain":
+            s["requested_shapley_runs"] = 2 * s["shapley"]["runs"]
+        (copy / "summary.json").write_text(json.dumps(s), encoding="utf-8")
+        dirs.append(copy)
+    text = _page_text(make_report(dirs, tmp_path / "page.html"))
+    assert text.count("Interrupted: ") == 2
+    assert "replicates finished; the Shapley values over 256 of 512" in text

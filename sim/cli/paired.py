@@ -26,7 +26,7 @@ from .progress import progress_bar
 )
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_comparison, print_comparison
-    from ..compare import compare, summarise_comparison
+    from ..compare import compare, same_model, summarise_comparison
     from ..limits import add_output, estimate_output
     from ..results import default_out_dir
 
@@ -45,6 +45,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
     (knobs_a, note_a), (knobs_b, note_b) = calibration_setting(args, a), calibration_setting(args, b)
+    if same_model(a, b) and (note_a or {}).get("left_out") == (note_b or {}).get("left_out"):
+        print(f"warning: A ({args.a}) and B ({args.b}) are the same scenario once loaded (they differ at most in "
+              "name, title and source): every B - A will be 0; check B's set:, remove_events: or --set-b",
+              file=sys.stderr)
     with progress_bar(args, 2 * total) as progress, stop_on_interrupt() as stop:
         result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          progress=None if progress is None else (lambda done, n: progress(2 * done, 2 * n)),
@@ -128,6 +132,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return _nothing_done()
     summary = summarise_explanation(result, scenario, str(args.scenario))
     summary.update(requested_runs=runs, interrupted=result.interrupted, workers=workers)
+    if args.shapley:
+        summary["requested_shapley_runs"] = shapley_runs
     if note is not None:
         summary["calibration"] = note
     if overrides:
@@ -154,8 +160,13 @@ def _nothing_done() -> int:
 
 
 def _interrupted(summary: dict, out) -> int:
-    print(f"interrupted: wrote the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished "
-          f"to {getattr(out, 'out', out)}", file=sys.stderr)
+    shapley = ""
+    if summary.get("requested_shapley_runs"):
+        done = (summary.get("shapley") or {}).get("runs", 0)
+        shapley = (f" and the Shapley values over {done:,} of {summary['requested_shapley_runs']:,}" if done
+                   else "; no Shapley values")
+    print(f"interrupted: wrote the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished"
+          f"{shapley} to {getattr(out, 'out', out)}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 

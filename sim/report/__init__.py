@@ -57,16 +57,28 @@ def _context(results: list[Result]) -> dict[str, Any]:
         explanation_view,
         sweep_view,
     )
-    from .page import assumptions_view, reproduction_view, run_view
+    from .page import assumptions_view, command_of, reproduction_view, run_view
+
+    def views(make, kind: str) -> list[dict[str, Any]]:
+        """The views of the directories of `kind`, each with the command that made it: every
+        figure names it."""
+        out = []
+        for k, r in enumerate(of[kind]):
+            view = make(r, k)
+            view["command"] = command_of(r)
+            if isinstance(view.get("scores"), dict):  # a calibration's scores are drawn like a backtest's
+                view["scores"]["command"] = view["command"]
+            out.append(view)
+        return out
 
     of = {kind: [r for r in results if r.kind == kind] for kind in KINDS}
-    runs = [run_view(r, k) for k, r in enumerate(of["run"])]
+    runs = views(run_view, "run")
     assumptions = [{"name": r.name, **assumptions_view(r)} for r in of["run"]]
-    explains = [explanation_view(r, k) for k, r in enumerate(of["explain"])]
-    compares = [comparison_view(r, k) for k, r in enumerate(of["compare"])]
-    sweeps = [sweep_view(r, k) for k, r in enumerate(of["sweep"])]
-    backtests = [backtest_view(r, k) for k, r in enumerate(of["backtest"])]
-    calibrations = [calibration_view(r, k) for k, r in enumerate(of["calibrate"])]
+    explains = views(explanation_view, "explain")
+    compares = views(comparison_view, "compare")
+    sweeps = views(sweep_view, "sweep")
+    backtests = views(backtest_view, "backtest")
+    calibrations = views(calibration_view, "calibrate")
     first = of["run"][0] if of["run"] else None
     scenario = next((r.summary.get("scenario") for r in results if r.summary.get("scenario")), None)
     question = first.title if first is not None else None

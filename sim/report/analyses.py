@@ -22,6 +22,32 @@ def _signed(v: float | None) -> str:
     return "n/a" if v is None else "0" if v == 0 else f"{v:+.4f}"
 
 
+def _posterior(cal: Any) -> str | None:
+    """How a calibrated explain or compare drew its knobs, in words (None uncalibrated)."""
+    if not isinstance(cal, dict) or not cal.get("file"):
+        return None
+    left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+    draws = f", {cal['draws']} draws" if cal.get("draws") else ""
+    return f"{cal['file']} ({cal.get('posterior') or 'posterior'}{left}{draws})"
+
+
+def _interrupted(s: dict) -> str | None:
+    """What an interrupted explain or compare finished, in words (None when it finished)."""
+    if not s.get("interrupted"):
+        return None
+    text = f"interrupted: {count(s.get('runs'))} of {count(s.get('requested_runs'))} replicates finished"
+    wanted, sh = s.get("requested_shapley_runs"), s.get("shapley")
+    if s.get("command") == "explain" and not wanted and s.get("runs") == s.get("requested_runs"):
+        # older summaries keep no requested Shapley runs: only the stop inside them explains the flag
+        text = "interrupted during the Shapley values" + (f", which are over {count(sh['runs'])} replicates"
+                                                          if sh else "")
+    elif wanted and not sh:
+        text += "; no Shapley values"
+    elif wanted and sh["runs"] < wanted:
+        text += f"; the Shapley values over {count(sh['runs'])} of {count(wanted)}"
+    return text
+
+
 def explanation_view(result: Result, index: int) -> dict[str, Any]:
     """Each event's effect (P with it - P without it), its Shapley share where computed, the waterfall."""
     from .figures_more import effect_of, waterfall
@@ -46,7 +72,8 @@ def explanation_view(result: Result, index: int) -> dict[str, Any]:
     c = s["classes"]
     return {"id": f"explain{index}", "name": result.name, "scenario": s.get("scenario"), "runs": count(s.get("runs")),
             "p_sub": fmt_p(c["substantive_or_better"]["p"]), "p_collapse": fmt_p(c["collapse"]["p"]),
-            "events": events, "shapley": shapley, "figure": waterfall(s) if s.get("events") else None}
+            "events": events, "shapley": shapley, "figure": waterfall(s) if s.get("events") else None,
+            "posterior": _posterior(s.get("calibration")), "stopped": _interrupted(s)}
 
 
 def comparison_view(result: Result, index: int) -> dict[str, Any]:
@@ -61,8 +88,16 @@ def comparison_view(result: Result, index: int) -> dict[str, Any]:
                      "a_interval": _pair(e.get("p_a_interval")), "b_interval": _pair(e.get("p_b_interval")),
                      "diff": _signed(e["diff"]), "interval": interval(e, signed=True)})
     overrides = s.get("overrides") or {}
+    cal = s.get("calibration") if isinstance(s.get("calibration"), dict) else {}
+    posterior = _posterior(cal.get("a"))
+    if posterior and _posterior(cal.get("b")) != posterior:  # fitted cases: each side its own refit
+        posterior = (f"A from {posterior}; B from {_posterior(cal.get('b'))}, so B - A includes the change "
+                     "of posterior")
+    elif posterior:
+        posterior = f"on the same knob draws, from {posterior}"
     return {"id": f"compare{index}", "name": result.name, "a": s["a"], "b": s["b"], "runs": count(s.get("runs")),
-            "overrides": {k: list(overrides.get(k, [])) for k in ("both", "a", "b")}, "rows": rows, "figure": comparison_chart(s)}
+            "overrides": {k: list(overrides.get(k, [])) for k in ("both", "a", "b")}, "rows": rows,
+            "figure": comparison_chart(s), "posterior": posterior, "stopped": _interrupted(s)}
 
 
 def _pair(values) -> str:

@@ -126,14 +126,21 @@ def _read_json(path: Path, name: str) -> dict:
 
 def _read_run(result: Result) -> None:
     path = result.path
+    listed = set((result.manifest or {}).get("files") or [])
+
+    def gone(name: str, otherwise: str) -> str:
+        # a file the manifest lists was removed since; only an older run never had it
+        return f"{name} is missing (removed since the run wrote it)" if name in listed else otherwise
+
     try:
         result.trajectory = _read_trajectory(path / "trajectory.parquet")
     except FileNotFoundError:
-        result.notes.append("no trajectory.parquet: the run is older than the fan chart's data")
+        result.notes.append(gone("trajectory.parquet", "no trajectory.parquet: the run is older than the fan "
+                                                       "chart's data"))
     try:
         result.summit_days = _summit_days(path / "replicates.parquet")
     except FileNotFoundError:
-        result.notes.append("no replicates.parquet: the summit's dates are not shown")
+        result.notes.append(gone("replicates.parquet", "no replicates.parquet") + ": the summit's dates are not shown")
     for entry in result.summary.get("inputs") or []:
         file = path / entry.get("file", "")
         try:

@@ -19,7 +19,7 @@ from ..reporting import fmt_p
 from .collect import Input, Result
 from .comments import Row
 
-__all__ = ["assumptions_view", "count", "interval", "reproduction_view", "run_view", "versions"]
+__all__ = ["assumptions_view", "calibration_file", "count", "interval", "reproduction_view", "run_view", "versions"]
 
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
 HEADLINE = ("substantive_or_better", "talk_fest", "collapse")
@@ -224,19 +224,20 @@ def command_of(result: Result) -> str:
     q = shlex.quote
     seed = f" --seed {s['seed_entropy']}" if s.get("seed_entropy") is not None else ""
     sets = "".join(f" --set {q(f'{k}={v}')}" for k, v in _overrides(s.get("overrides")).items())
+    posterior = calibration_file(result)
+    cal = f" --calibration {q(posterior)}" if posterior else ""
     if kind == "run":
-        cal = f" --calibration {q(s['calibration']['file'])}" if (s.get("calibration") or {}).get("file") else ""
         return f"python -m sim run {q(str(s.get('scenario_file')))}{sets} --runs {s['runs']}{seed}{cal}"
     if kind == "explain":
         sh = s.get("shapley")
         extra = f" --shapley --shapley-runs {sh['runs']}" if sh else ""
-        return f"python -m sim explain {q(str(s.get('scenario_file')))}{sets} --runs {s['runs']}{seed}{extra}"
+        return f"python -m sim explain {q(str(s.get('scenario_file')))}{sets} --runs {s['runs']}{seed}{extra}{cal}"
     if kind == "compare":
         o = s.get("overrides") or {}
         sets = "".join(f" {flag} {q(t)}" for key, flag in (("both", "--set"), ("a", "--set-a"), ("b", "--set-b"))
                        for t in o.get(key, []))
         return (f"python -m sim compare {q(str(s['a'].get('file')))} {q(str(s['b'].get('file')))}{sets} "
-                f"--runs {s['runs']}{seed}")
+                f"--runs {s['runs']}{seed}{cal}")
     if kind == "sweep":
         vary = "".join(f" --vary {q(_vary(f))}" for f in s.get("factors", []))
         points = f" --points {s['points']}" if s.get("points") else ""
@@ -250,6 +251,15 @@ def command_of(result: Result) -> str:
         return f"python -m sim backtest {q(str(s.get('directory')))}{sets}{meet}{cal}{_shared(s.get('cases', []))}"
     meet = f" --meetings {q(s['meetings'])}" if s.get("meetings") else ""
     return f"python -m sim calibrate {q(str(s.get('directory')))} --knobs {q(str(s.get('knobs_file')))}{sets}{meet}"
+
+
+def calibration_file(result: Result) -> str | None:
+    """The `--calibration` posterior a run, explain or compare was made with (None without one):
+    a compare keeps a note per side, both from the same file."""
+    cal = result.summary.get("calibration") if result.kind in ("run", "explain", "compare") else None
+    if result.kind == "compare" and isinstance(cal, dict):
+        cal = cal.get("a")
+    return cal.get("file") if isinstance(cal, dict) and cal.get("file") else None
 
 
 def _shared(cases: list[dict]) -> str:
