@@ -148,6 +148,7 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
         if not isinstance(sets, dict) or not all(isinstance(k, str) for k in sets):
             raise InputError(Problem(source, "set", "must be a mapping of dotted paths to values, "
                                      "e.g. {agents.russia.resolve: 0.8}", sets, True))
+        _check_dotted_paths(data, sets, source, "set.", "")
         try:
             data = apply_overrides(data, sets, source)
         except InputError as exc:
@@ -228,12 +229,36 @@ def _apply_includes(data: dict, includes: Any, source: str, roots: tuple[Path, .
         if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
             raise InputError(Problem(source, where, f"{path} must be a mapping of dotted paths to values, "
                                      "e.g. {dynamics.noise: 0.02}", name, True))
+        derivation = [key for key in DERIVATION_KEYS if key in values]
+        if derivation:
+            raise InputError(Problem(source, where, f"{path} is a scenario file (it has `{derivation[0]}:`), not a "
+                                     "mapping of dotted paths to values; to build on a scenario, use extends", name,
+                                     True))
+        _check_dotted_paths(data, values, str(path), "", f" (included by {source})")
         try:
             data = apply_overrides(data, values, source)
         except InputError as exc:
             raise InputError([Problem(str(path), p.path, "no such field in the scenario that includes it "
                                       f"({source})", p.value, p.has_value) for p in exc.problems]) from None
     return data
+
+
+def _check_dotted_paths(data: dict, values: dict, source: str, prefix: str, context: str) -> None:
+    """The rules of `--set` for a file's own mapping of dotted paths to values (a `set:` block, an
+    included file): each path starts at a field of a scenario, and no two of them set one field,
+    or a field and a part of it (`check_overlaps`). Problems name `source` and the path, with
+    `prefix` (`set.`) and `context` (which file includes it)."""
+    problems = [Problem(source, prefix + dotted, f"is not a field: write `{dotted}:` as a top-level key of a "
+                        "scenario file" + context) if dotted in DERIVATION_KEYS else
+                Problem(source, prefix + dotted, "no such field in a scenario; its fields are "
+                        + ", ".join(Scenario.model_fields) + context)
+                for dotted in values if dotted.split(".")[0] not in Scenario.model_fields]
+    try:
+        check_overlaps(data, values, source, prefix)
+    except InputError as exc:
+        problems += [Problem(p.source, p.path, p.message + context) for p in exc.problems]
+    if problems:
+        raise InputError(problems)
 
 
 def _remove_events(data: dict, removes: Any, source: str) -> dict:
@@ -281,10 +306,11 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
     return data
 
 
-def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set") -> None:
+def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set", prefix: str = "") -> None:
     """Refuse two `overrides` that set one field (`events.talks.probability` and
     `events.0.probability`) or a field and a part of it (`monte_carlo` and `monte_carlo.runs`):
-    the later one silently won, and which was meant cannot be known."""
+    the later one silently won, and which was meant cannot be known. Problems name `option`
+    (an option, or the file holding the mapping) and each path after `prefix` (`set.`)."""
     seen: dict[tuple, str] = {}
     problems = []
     for dotted in overrides:
@@ -293,7 +319,7 @@ def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set")
         if clash is not None:
             why = ("names the same field as" if overlap(keys, clash[0]) == "same" else
                    "overlaps (a field and a part of it)")
-            problems.append(Problem(option, dotted, f"{why} {clash[1]}: set each field once"))
+            problems.append(Problem(option, prefix + dotted, f"{why} {prefix}{clash[1]}: set each field once"))
         else:
             seen[keys] = dotted
     if problems:
