@@ -192,5 +192,22 @@ def _problem(err: dict, source: str, path: str) -> Problem:
                        "are booleans in YAML); quote it if you meant text, or write a number", value, True)
     if kind in _DATE_ERRORS and not isinstance(value, (dict, list, tuple)):
         return Problem(source, path, "must be a date written YYYY-MM-DD, e.g. 2018-06-12", value, True)
+    ctx = err.get("ctx") or {}
+    if kind == "union_tag_invalid":  # pydantic: "input tag 'gamma' found using 'dist' does not match ..."
+        known = ", ".join(t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(","))
+        return Problem(source, f"{path}.dist" if path else "dist", f"unknown distribution; known: {known}",
+                       ctx.get("tag", value), True)
+    if kind == "union_tag_not_found":  # pydantic: "unable to extract tag using discriminator 'dist'"
+        return Problem(source, path, "a distribution needs `dist:`, naming which, e.g. {dist: uniform, low: ..., "
+                       "high: ...}", value, True)
+    if kind in _MAPPING_TYPES and str(err["loc"][-1]).startswith("tagged-union[") and path.endswith("date"):
+        return Problem(source, path, "must be a date written YYYY-MM-DD or a distribution of dates, e.g. "
+                       "{dist: uniform, low: 2018-06-01, high: 2018-06-30}", value, True)
+    if kind in _MAPPING_TYPES:  # pydantic: "input should be a valid dictionary or instance of Calendar"
+        return Problem(source, path, "must be a mapping {key: value, ...}", value, True)
+    limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+    if kind in ("too_short", "too_long") and limit is not None:  # pydantic: "... at least 1 item after validation, not 0"
+        return Problem(source, path, f"must have {'at least' if kind == 'too_short' else 'at most'} {limit} "
+                       f"{'entry' if limit == 1 else 'entries'}", value, True)
     message = err["msg"].removeprefix("Value error, ")
     return Problem(source, path, message[:1].lower() + message[1:], value, True)

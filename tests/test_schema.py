@@ -162,6 +162,24 @@ ONE_LINE = [
      "calendar.vantage: must not be after the latest summit date (2020-01-10) (got '2020-01-15')"),
     ("position outside its bounds", _set("agents.south.issues.land.position", 0.8),
      "agents.south.issues.land: position must lie within bounds [0.0, 0.5] (got support [0.8, 0.8])"),
+    ("an unknown distribution", _set("agents.south.resolve", {"dist": "gamma", "mean": 0.5, "sd": 0.1}),
+     ("agents.south.resolve.dist: unknown distribution; known: fixed, uniform, normal, beta, triangular "
+      "(got 'gamma')")),
+    ("a distribution without dist", _set("agents.south.resolve", {"mean": 0.5, "sd": 0.1}),
+     ("agents.south.resolve: a distribution needs `dist:`, naming which, e.g. {dist: uniform, low: ..., high: ...} "
+      "(got {'mean': 0.5, 'sd': 0.1})")),
+    ("an unknown distribution of dates", _set("summit.date", {"dist": "normal", "mean": dt.date(2020, 3, 1)}),
+     "summit.date.dist: unknown distribution; known: uniform, triangular (got 'normal')"),
+    ("two dates as a list", _set("summit.date", [dt.date(2020, 3, 1), dt.date(2020, 3, 9)]),
+     ("summit.date: must be a date written YYYY-MM-DD or a distribution of dates, e.g. {dist: uniform, low: "
+      "2018-06-01, high: 2018-06-30} (got [2020-03-01, 2020-03-09])")),
+    ("a block as a number", _set("summit.cancellation", 0.05),
+     "summit.cancellation: must be a mapping {key: value, ...} (got 0.05)"),
+    ("a mapping as a list", _set("issues.land.anchors", [0.0, 0.5, 1.0]),
+     "issues.land.anchors: must be a mapping {key: value, ...} (got [0.0, 0.5, 1.0])"),
+    ("an empty rubric", _set("outcome.substantive", []), "outcome.substantive: must have at least 1 entry (got [])"),
+    ("one anchor", _set("issues.land.anchors", {"none": 0.0}),
+     "issues.land.anchors: must have at least 2 entries (got {'none': 0.0})"),
 ]
 
 
