@@ -26,6 +26,7 @@ from .errors import InputError, Problem
 from .io import write_json_atomic
 from .knobs import KnobSetting, KnobSpec
 from .schema import Scenario, scenario_hash
+from .yamlfile import read_text_file
 
 __all__ = ["FORMAT", "DRAWS", "Posterior", "load_posterior", "systematic_rows", "weighted_quantiles", "written_by_sim"]
 
@@ -125,8 +126,11 @@ class Posterior:
 def load_posterior(path: str | Path) -> Posterior:
     """Read a posterior written by `sim calibrate`; a malformed file is an `InputError`."""
     path = Path(path)
+    text = read_text_file(path)  # a missing or unreadable file says so, not "is not a posterior"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError(f"holds a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:
             raise ValueError(f"format is {data.get('format')!r}, not {FORMAT!r}")
         knobs = tuple(KnobSpec.model_validate(k) for k in data["knobs"])
