@@ -99,6 +99,8 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
         raise InputError(
             Problem(source, "", "must be a YAML mapping of scenario keys", type(data).__name__, True)
         )
+    if data and not any(key in Scenario.model_fields or key in DERIVATION_KEYS for key in data):
+        raise InputError(Problem(source, "", _not_a_scenario(data)))
     data = derive_scenario_data(data, source)
     if overrides:
         check_overlaps(data, overrides)
@@ -108,6 +110,21 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     except ValidationError as exc:
         raise InputError(problems_from(exc, source)) from None
     return scenario
+
+
+_OTHER_FILES = {"knobs": "a knobs spec, for `calibrate --knobs`", "vary": "a sweep spec, for `sweep --spec`"}
+"""A key that tells which other kind of file sim reads a YAML file is."""
+
+
+def _not_a_scenario(data: dict) -> str:
+    """Why `data`, a mapping without one key of a scenario, is not a scenario: one line, not a
+    line for each missing field."""
+    shown = ", ".join(repr(str(k))[:40] for k in list(data)[:4]) + (", ..." if len(data) > 4 else "")
+    kind = next((what for key, what in _OTHER_FILES.items() if key in data), None)
+    if kind is None and all(isinstance(k, str) and "." in k for k in data):
+        kind = "a file of dotted paths to values, for a scenario's `include:`"
+    return (f"is not a scenario file: none of its top-level keys ({shown}) is a scenario's"
+            + (f"; it looks like {kind}" if kind else f" ({', '.join(Scenario.model_fields)})"))
 
 
 def scenario_warnings(scenario: Scenario, source: str) -> list[Problem]:

@@ -211,6 +211,20 @@ def test_a_yaml_list_is_not_a_scenario():
     assert problems[0].path == "" and "mapping" in problems[0].message
 
 
+@pytest.mark.parametrize("text, words", [
+    ("runs: 2048\nknobs: []\n", "it looks like a knobs spec, for `calibrate --knobs`"),
+    ("scenario: a.yaml\nvary: []\n", "it looks like a sweep spec, for `sweep --spec`"),
+    ("dynamics.rate: 0.3\n", "it looks like a file of dotted paths to values, for a scenario's `include:`"),
+    ("Name: x\n", "('Name') is a scenario's (name, title, source, calendar,"),
+])
+def test_another_kind_of_file_is_one_line_saying_what_it_looks_like(text, words):
+    """A YAML mapping without a single scenario key (a knobs or sweep spec, an included file) is one line
+    for the whole file, not one line a missing field."""
+    (problem,) = _problems(text)
+    assert problem.path == "" and problem.message.startswith("is not a scenario file: none of its top-level keys")
+    assert words in problem.message
+
+
 def test_several_field_problems_are_all_reported():
     """Every field-level problem in one file is reported, not only the first."""
     d = small_dict()
