@@ -393,6 +393,32 @@ def test_paths_are_relative_to_the_file_that_names_them_through_a_chain_of_exten
     assert (s.name, s.dynamics.rate, s.agents["south"].resolve) == ("top", 0.25, 0.8)
 
 
+def test_a_problem_names_the_file_that_wrote_the_field(tmp_path):
+    """A bad value in a base is reported against the base (by a path without `..`), not against a file that
+    extends it and never mentions that field; a value from an included file against that file; a rule broken
+    by a file's `set:` against that file; a field the derived file writes whole hides the base's value."""
+    bad = small_dict()
+    bad["agents"]["south"]["resolve"] = 1.5
+    bad["dynamics"] = {"rate": 0.2}
+    write(tmp_path / "base.yaml", bad)
+    (tmp_path / "cases").mkdir()
+    write(tmp_path / "cases" / "rate.yaml", "dynamics.rate: 1.2\n")
+    derived = write(tmp_path / "cases" / "d.yaml", {"extends": "../base.yaml", "name": "d", "include": "rate.yaml",
+                                                   "set": {"agents.north.issues.land.salience": 0.6}})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    assert sorted(str(p) for p in info.value.problems) == sorted([
+        f"{tmp_path / 'base.yaml'}: agents.south.resolve: must be in [0, 1] (got 1.5)",
+        f"{tmp_path / 'cases' / 'rate.yaml'}: dynamics.rate: must be in [0, 1] (got 1.2)"])
+    good = small_dict()["agents"]
+    fixed = write(tmp_path / "cases" / "e.yaml", {"extends": "../base.yaml", "name": "e", "agents": good,
+                                                 "set": {"agents.north.issues.land.salience": 0.6}})
+    with pytest.raises(InputError) as info:
+        load_scenario(fixed)
+    assert [str(p) for p in info.value.problems] == [
+        f"{fixed}: agents.north.issues: saliences must sum to 1 (their means, where drawn) (got 0.9)"]
+
+
 def test_parse_scenario_resolves_extends_from_the_current_directory(tmp_path, monkeypatch):
     """Text without a file resolves `extends` relative to the current directory."""
     write(tmp_path / "base.yaml", small_dict())
