@@ -97,7 +97,7 @@ INVALID = [
     ("missing required field", _delete("agents.south.resolve"),
      "agents.south.resolve", _NO_VALUE, "missing"),
     ("missing source of an event", _delete("events.0.source"), "events.0.source", _NO_VALUE, "missing"),
-    ("bad name", _set("events.0.name", "Talks!"), "events.0.name", "Talks!", "pattern"),
+    ("bad name", _set("events.0.name", "Talks!"), "events.0.name", "Talks!", "lowercase letters"),
     ("no trust between the summit's parties",
      _set("relations.trust.between", ["north", "patron"]),
      "relations.trust", _NO_VALUE, "north-south"),
@@ -180,6 +180,11 @@ ONE_LINE = [
     ("an empty rubric", _set("outcome.substantive", []), "outcome.substantive: must have at least 1 entry (got [])"),
     ("one anchor", _set("issues.land.anchors", {"none": 0.0}),
      "issues.land.anchors: must have at least 2 entries (got {'none': 0.0})"),
+    ("a name with a capital", _set("name", "Small"),
+     "name: a name must be lowercase letters, digits and _, starting with a letter (got 'Small')"),
+    ("an anchor named by a number", _set("issues.land.anchors", {0: 0.0, "all": 1.0}),
+     ("issues.land.anchors: a name must be text (lowercase letters, digits and _, starting with a letter), not a "
+      "number (got 0)")),
 ]
 
 
@@ -188,6 +193,14 @@ def test_a_mistake_is_one_line_at_the_field_it_names(case, mutate, line):
     """A wrongly written date, or a value a rule quotes itself, gives one line at the field's own path: no
     second line from another member of a union, no pydantic member names, the value shown once."""
     assert [str(p) for p in _problems_of(mutate)] == [f"case.yaml: {line}"]
+
+
+def test_a_list_without_brackets_in_a_flow_mapping_says_so():
+    """`{between: north, south, initial: 0.5}` makes `south` a key without a value: its line says why."""
+    trust = yaml.safe_load("{between: north, south, initial: 0.5}")
+    assert trust == {"between": "north", "south": None, "initial": 0.5}
+    assert "case.yaml: relations.trust.south: unknown key, with no value (in a {...} mapping a comma starts a new " \
+           "key: write a list in brackets, [a, b])" in [str(p) for p in _problems_of(_set("relations.trust", trust))]
 
 
 @pytest.mark.parametrize("what, path", NAN_CASES, ids=[c[0] for c in NAN_CASES])
