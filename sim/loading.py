@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,15 +100,54 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
         raise InputError(
             Problem(source, "", "must be a YAML mapping of scenario keys", type(data).__name__, True)
         )
-    data = derive_scenario_data(data, source)
+    if data and not any(key in Scenario.model_fields or key in DERIVATION_KEYS for key in data):
+        raise InputError(Problem(source, "", _not_a_scenario(data)))
+    origins: list[tuple[tuple[str, ...], str]] = []
+    data = derive_scenario_data(data, source, _origins=origins)
     if overrides:
         check_overlaps(data, overrides)
         data = apply_overrides(data, overrides, source)
+        origins += [(_keys(data, dotted), source) for dotted in overrides]
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise InputError(problems_from(exc, source)) from None
+        raise InputError([_at_origin(p, origins, source) for p in problems_from(exc, source)]) from None
     return scenario
+
+
+def _keys(data: Any, dotted: str) -> tuple[str, ...]:
+    """The parts of the field dotted path `dotted` names, each list item by its index, as text:
+    as a problem's path writes them."""
+    return tuple(str(k) for k in field_keys(data, dotted))
+
+
+def _at_origin(problem: Problem, origins: list[tuple[tuple[str, ...], str]], source: str) -> Problem:
+    """`problem` (found in the scenario `source` makes) named by the file that wrote the field:
+    the last of `origins` (the fields each file wrote, in the order applied) at the problem's
+    path, inside it or above it; a problem with a base's value names the base, not the file that
+    extends it, which may not mention that field at all."""
+    if not problem.path:
+        return problem
+    parts = tuple(problem.path.split("."))
+    written = [file for keys, file in origins if keys[:len(parts)] == parts[:len(keys)]]
+    if not written or written[-1] == source:
+        return problem
+    return Problem(os.path.normpath(written[-1]), problem.path, problem.message, problem.value, problem.has_value)
+
+
+_OTHER_FILES = {"knobs": "a knobs spec, for `calibrate --knobs`", "vary": "a sweep spec, for `sweep --spec`"}
+"""A key that tells which other kind of file sim reads a YAML file is."""
+
+
+def _not_a_scenario(data: dict) -> str:
+    """Why `data`, a mapping without one key of a scenario, is not a scenario: one line, not a
+    line for each missing field."""
+    shown = ", ".join(repr(str(k))[:40] for k in list(data)[:4]) + (", ..." if len(data) > 4 else "")
+    kind = next((what for key, what in _OTHER_FILES.items() if key in data), None)
+    if kind is None and all(isinstance(k, str) and "." in k for k in data):
+        kind = "a file of dotted paths to values, for a scenario's `include:`"
+    return (f"is not a scenario file: none of its top-level keys ({shown}) is a scenario's"
+            + (f"; it looks like {kind}" if kind else f" ({', '.join(Scenario.model_fields)})"))
 
 
 def scenario_warnings(scenario: Scenario, source: str) -> list[Problem]:
@@ -121,7 +161,7 @@ DERIVATION_KEYS = ("extends", "set", "remove_events", "include")
 
 
 def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
-                         _roots: tuple[Path, ...] = ()) -> dict:
+                         _roots: tuple[Path, ...] = (), _origins: list | None = None) -> dict:
     """Resolve a derived scenario: `extends: PATH` (relative to `source`'s directory)
     loads a base file, whose top-level keys this file's other keys replace; then
     `remove_events: [name, ...]` drops events by name, `include: [FILE, ...]`
@@ -129,31 +169,42 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
     {dotted.path: value}` changes fields as `--set` does. Data without these keys is returned as
     it is. Problems name `source`; a chain of `extends` that loops is an error, and so is
     a file outside the scenario's tree (the folder above `source`'s folder, and the
-    folders of `scenario_roots`), which is not read.
+    folders of `scenario_roots`), which is not read. `_origins`, if given, receives which file
+    wrote which field: (keys, file) in the order they were applied (`_at_origin`).
     """
+    origins = [] if _origins is None else _origins
     if not any(key in data for key in DERIVATION_KEYS):
+        origins += [((str(key),), source) for key in data]
         return data
     data = dict(data)
     extends, sets, removes, includes = (data.pop(key, None) for key in DERIVATION_KEYS)
     here = Path(source)
     seen = _seen or ((here.resolve(),) if here.is_file() else ())
     roots = _roots or (here.resolve().parent.parent, *_EXTRA_ROOTS.get())
+    own = [str(key) for key in data]
     if extends is not None:
-        data = {**_load_base(extends, source, seen, roots), **data}
+        data = {**_load_base(extends, source, seen, roots, origins), **data}
+        # this file's keys replace the base's whole: what the base wrote under them no longer holds
+        origins[:] = [(keys, file) for keys, file in origins if keys[0] not in own]
+    origins += [((key,), source) for key in own]
     if removes is not None:
         data = _remove_events(data, removes, source)
+        # the events after a removed one move up: paths to events by index no longer hold
+        origins[:] = [(keys, file) for keys, file in origins if keys[0] != "events" or len(keys) == 1]
     if includes is not None:
-        data = _apply_includes(data, includes, source, roots)
+        data = _apply_includes(data, includes, source, roots, origins)
     if sets is not None:
         if not isinstance(sets, dict) or not all(isinstance(k, str) for k in sets):
             raise InputError(Problem(source, "set", "must be a mapping of dotted paths to values, "
                                      "e.g. {agents.russia.resolve: 0.8}", sets, True))
+        _check_dotted_paths(data, sets, source, "set.", "")
         try:
             data = apply_overrides(data, sets, source)
         except InputError as exc:
             raise InputError([Problem(source, f"set.{p.path}", "no such field in the scenario"
                                       + (" it extends" if extends is not None else ""), p.value, p.has_value)
                               for p in exc.problems]) from None
+        origins += [(_keys(data, dotted), source) for dotted in sets]
     return data
 
 
@@ -190,7 +241,8 @@ def _read_derived(path: Path, source: str, where: str, name: str) -> Any:
         raise InputError(Problem(source, where, message, name, True)) from None
 
 
-def _load_base(extends: Any, source: str, seen: tuple[Path, ...], roots: tuple[Path, ...]) -> dict:
+def _load_base(extends: Any, source: str, seen: tuple[Path, ...], roots: tuple[Path, ...],
+               origins: list) -> dict:
     """The plain data of the file `extends` names, itself derived if it extends another."""
     if not isinstance(extends, str) or not extends.strip():
         raise InputError(Problem(source, "extends", "must be the path of a scenario file, "
@@ -209,10 +261,10 @@ def _load_base(extends: Any, source: str, seen: tuple[Path, ...], roots: tuple[P
         shown = ", ".join(repr(str(k))[:40] for k in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
         raise InputError(Problem(source, "extends", f"{path} is not a scenario file: unknown top-level "
                                  f"keys {shown}", extends, True))
-    return derive_scenario_data(base, str(path), (*seen, key), roots)
+    return derive_scenario_data(base, str(path), (*seen, key), roots, origins)
 
 
-def _apply_includes(data: dict, includes: Any, source: str, roots: tuple[Path, ...]) -> dict:
+def _apply_includes(data: dict, includes: Any, source: str, roots: tuple[Path, ...], origins: list) -> dict:
     """`include: [FILE, ...]` (relative to `source`'s directory): each file is a
     mapping of dotted paths to values (a `calibration.yaml`, say), applied in
     order as `--set` applies them, after `extends` and `remove_events` and
@@ -228,12 +280,37 @@ def _apply_includes(data: dict, includes: Any, source: str, roots: tuple[Path, .
         if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
             raise InputError(Problem(source, where, f"{path} must be a mapping of dotted paths to values, "
                                      "e.g. {dynamics.noise: 0.02}", name, True))
+        derivation = [key for key in DERIVATION_KEYS if key in values]
+        if derivation:
+            raise InputError(Problem(source, where, f"{path} is a scenario file (it has `{derivation[0]}:`), not a "
+                                     "mapping of dotted paths to values; to build on a scenario, use extends", name,
+                                     True))
+        _check_dotted_paths(data, values, str(path), "", f" (included by {source})")
         try:
             data = apply_overrides(data, values, source)
         except InputError as exc:
             raise InputError([Problem(str(path), p.path, "no such field in the scenario that includes it "
                                       f"({source})", p.value, p.has_value) for p in exc.problems]) from None
+        origins += [(_keys(data, dotted), str(path)) for dotted in values]
     return data
+
+
+def _check_dotted_paths(data: dict, values: dict, source: str, prefix: str, context: str) -> None:
+    """The rules of `--set` for a file's own mapping of dotted paths to values (a `set:` block, an
+    included file): each path starts at a field of a scenario, and no two of them set one field,
+    or a field and a part of it (`check_overlaps`). Problems name `source` and the path, with
+    `prefix` (`set.`) and `context` (which file includes it)."""
+    problems = [Problem(source, prefix + dotted, f"is not a field: write `{dotted}:` as a top-level key of a "
+                        "scenario file" + context) if dotted in DERIVATION_KEYS else
+                Problem(source, prefix + dotted, "no such field in a scenario; its fields are "
+                        + ", ".join(Scenario.model_fields) + context)
+                for dotted in values if dotted.split(".")[0] not in Scenario.model_fields]
+    try:
+        check_overlaps(data, values, source, prefix)
+    except InputError as exc:
+        problems += [Problem(p.source, p.path, p.message + context) for p in exc.problems]
+    if problems:
+        raise InputError(problems)
 
 
 def _remove_events(data: dict, removes: Any, source: str) -> dict:
@@ -281,10 +358,11 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
     return data
 
 
-def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set") -> None:
+def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set", prefix: str = "") -> None:
     """Refuse two `overrides` that set one field (`events.talks.probability` and
     `events.0.probability`) or a field and a part of it (`monte_carlo` and `monte_carlo.runs`):
-    the later one silently won, and which was meant cannot be known."""
+    the later one silently won, and which was meant cannot be known. Problems name `option`
+    (an option, or the file holding the mapping) and each path after `prefix` (`set.`)."""
     seen: dict[tuple, str] = {}
     problems = []
     for dotted in overrides:
@@ -293,7 +371,7 @@ def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set")
         if clash is not None:
             why = ("names the same field as" if overlap(keys, clash[0]) == "same" else
                    "overlaps (a field and a part of it)")
-            problems.append(Problem(option, dotted, f"{why} {clash[1]}: set each field once"))
+            problems.append(Problem(option, prefix + dotted, f"{why} {prefix}{clash[1]}: set each field once"))
         else:
             seen[keys] = dotted
     if problems:

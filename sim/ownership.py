@@ -48,8 +48,8 @@ from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
 from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target
 
 __all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
-           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest", "new_run_id",
-           "read_manifest", "swap_into_place", "write_owned_text"]
+           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest", "make_parents",
+           "new_run_id", "read_manifest", "remove_made", "swap_into_place", "write_owned_text"]
 
 TOOL = "sim"
 FILE_MARK = "sim-manifest:"
@@ -258,6 +258,37 @@ def swap_into_place(tmp: Path, out: Path) -> None:
     fsync_dir(out.parent)
 
 
+def make_parents(path: str | Path) -> list[Path]:
+    """Make the missing folders above `path`, one at a time; return those this call made,
+    outermost first, so that a command stopped before it wrote anything can remove them
+    (`remove_made`) and never a folder it found (made meanwhile by someone else included).
+    If one cannot be made, those made before it are removed and the `OSError` raised."""
+    made: list[Path] = []
+    try:
+        for folder in reversed(Path(path).parents):
+            if os.path.isdir(folder):
+                continue
+            try:
+                os.mkdir(folder)
+            except FileExistsError:  # made meanwhile, or a file (the next level then fails)
+                continue
+            made.append(folder)
+    except BaseException:
+        remove_made(made)
+        raise
+    return made
+
+
+def remove_made(folders: list[Path]) -> None:
+    """Remove the folders `make_parents` made, innermost first, each only while empty: one
+    that holds anything (another command's result or lock) is kept, with those above it."""
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
 def _cwd_and_parents() -> tuple[Path, ...]:
     try:
         cwd = Path.cwd()
@@ -281,6 +312,7 @@ class ResultDir:
         self.label = label
         self.tmp: Path | None = None
         self._stack: contextlib.ExitStack | None = None
+        self._made: list[Path] = []  # folders above `out` that this claim made, removed unless committed
 
     def __enter__(self) -> ResultDir:
         check_target(self.out, self.command, force=self.force, label=self.label)  # before creating anything
@@ -292,7 +324,7 @@ class ResultDir:
         stack = contextlib.ExitStack()
         try:
             try:
-                self.out.parent.mkdir(parents=True, exist_ok=True)
+                self._made = make_parents(self.out)
             except OSError as exc:
                 raise cannot_write(self.label, self.out, exc) from None
             stack.enter_context(lock_target(self.out, self.label))
@@ -309,6 +341,7 @@ class ResultDir:
             self.tmp = tmp
         except BaseException:
             stack.close()
+            remove_made(self._made)
             raise
         self._stack = stack
         return self
@@ -319,7 +352,8 @@ class ResultDir:
                 shutil.rmtree(self.tmp, ignore_errors=True)
         finally:
             if self._stack is not None:
-                self._stack.close()
+                self._stack.close()  # the lock file goes first: it lies in the folder above
+            remove_made(self._made)  # nothing committed: the folders made for it go too
         return False
 
     def files(self) -> list[str]:
@@ -337,6 +371,7 @@ class ResultDir:
         (self.tmp / PARTIAL_MARK).unlink()
         fsync_tree(self.tmp)
         swap_into_place(self.tmp, self.out)
+        self._made = []  # they hold the result now
 
 
 # --- Writing a directory in place (a resumable sweep) ----------------------------------------
@@ -352,36 +387,41 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
 
     With `release_unused`, a new directory that holds nothing but its manifest when the
     claim ends (the command stopped or failed before writing anything) is given back as
-    it was found: the manifest goes, and the directory too if the claim made it."""
+    it was found: the manifest goes, and the directory too if the claim made it, with the
+    folders above it that it made."""
     out = Path(out)
     check_target(out, command, force=force, label=label)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        made = make_parents(out)
     except OSError as exc:
         raise cannot_write(label, out, exc) from None
-    with lock_target(out, label):
-        clean_stale(out.parent, held=out)
-        state = check_target(out, command, force=force, label=label)
-        try:
-            if state == "replace":
-                _empty(out)
-            created = not out.is_dir()
-            out.mkdir(exist_ok=True)
-            for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
-                if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
-                    entry.unlink()
-            manifest = read_manifest(out)
-            run_id = manifest["run_id"] if state == "own" and manifest and manifest.get("run_id") else new_run_id()
-            atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2) + "\n")
-        except OSError as exc:
-            raise cannot_write(label, out, exc) from None
-        try:
-            yield state
-        finally:  # still under the lock: no other writer can have added a file meanwhile
-            if release_unused and state == "new" and [e.name for e in out.iterdir()] == [MANIFEST]:
-                (out / MANIFEST).unlink()
-                if created:
-                    out.rmdir()
+    try:
+        with lock_target(out, label):
+            clean_stale(out.parent, held=out)
+            state = check_target(out, command, force=force, label=label)
+            try:
+                if state == "replace":
+                    _empty(out)
+                created = not out.is_dir()
+                out.mkdir(exist_ok=True)
+                for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
+                    if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
+                        entry.unlink()
+                manifest = read_manifest(out)
+                run_id = manifest["run_id"] if state == "own" and manifest and manifest.get("run_id") else new_run_id()
+                atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2) + "\n")
+            except OSError as exc:
+                raise cannot_write(label, out, exc) from None
+            try:
+                yield state
+            finally:  # still under the lock: no other writer can have added a file meanwhile
+                if release_unused and state == "new" and [e.name for e in out.iterdir()] == [MANIFEST]:
+                    (out / MANIFEST).unlink()
+                    if created:
+                        out.rmdir()
+    finally:
+        if not os.path.lexists(out):  # refused, or given back: the folders made for it go too
+            remove_made(made)
 
 
 def _empty(directory: Path) -> None:

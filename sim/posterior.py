@@ -26,6 +26,7 @@ from .errors import InputError, Problem
 from .io import write_json_atomic
 from .knobs import KnobSetting, KnobSpec
 from .schema import Scenario, scenario_hash
+from .yamlfile import read_text_file
 
 __all__ = ["FORMAT", "DRAWS", "Posterior", "load_posterior", "systematic_rows", "weighted_quantiles", "written_by_sim"]
 
@@ -129,8 +130,9 @@ def load_posterior(path: str | Path) -> Posterior:
         what = "is a directory" if path.is_dir() else "does not exist"
         raise InputError(Problem(str(path), "", f"{what}; --calibration takes a posterior.json written by "
                                               "`sim calibrate`"))
+    text = read_text_file(path)  # unreadable, too large or not UTF-8: says so, not "is not a posterior"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         if not isinstance(data, dict):
             raise TypeError(f"holds a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:

@@ -139,6 +139,10 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
                 out.append(Problem(source, ".".join(loc), f"YAML read a key as the boolean {word}; quote it "
                                    "to mean the word, e.g. 'no': 0.0", err["input"], True))
                 continue
+            if err["type"] == "string_type":  # agents: {2: ...}, anchors: {2020-01-01: ...}
+                out.append(Problem(source, ".".join(loc), "a name must be text (lowercase letters, digits and _, "
+                                   f"starting with a letter), not a {_yaml_kind(err['input'])}", err["input"], True))
+                continue
         if err["type"] == "invalid_key":  # YAML read `{runs: 20,000}` as runs: 20 and a key 000 (the number 0)
             out.append(Problem(source, ".".join(loc[:-1]), "has a number where a key was expected; in a {...} "
                                "mapping a comma in a number starts a new key: write 20000 or 20_000, not 20,000",
@@ -146,6 +150,20 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
             continue
         out.append(_problem(err, source, ".".join(loc)))
     return out
+
+
+def _yaml_kind(value: Any) -> str:
+    """What YAML read `value` as, in a user's words."""
+    import datetime as dt
+
+    if value is None:
+        return "null (~ or nothing)"
+    if isinstance(value, dt.date):
+        return "date"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 def _is_tag(part: Any) -> bool:
@@ -184,13 +202,36 @@ def _problem(err: dict, source: str, path: str) -> Problem:
     kind, value = err["type"], err.get("input")
     if kind == "missing":
         return Problem(source, path, "required field is missing")
+    if kind == "extra_forbidden" and value is None:  # {between: a, b} reads as between: a and a key b
+        return Problem(source, path, "unknown key, with no value (in a {...} mapping a comma starts a new key: "
+                       "write a list in brackets, [a, b])")
     if kind == "extra_forbidden":
         return Problem(source, path, "unknown key", value, True)
+    if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == _NAME_PATTERN:
+        return Problem(source, path, "a name must be lowercase letters, digits and _, starting with a letter",
+                       value, True)
     if isinstance(value, bool) and kind in ("string_type", "float_type", "int_type", "number_or_dist",
                                             "float_parsing", "int_parsing"):
         return Problem(source, path, f"YAML read {str(value).lower()!r} as a boolean (yes/no/on/off/true/false "
                        "are booleans in YAML); quote it if you meant text, or write a number", value, True)
     if kind in _DATE_ERRORS and not isinstance(value, (dict, list, tuple)):
         return Problem(source, path, "must be a date written YYYY-MM-DD, e.g. 2018-06-12", value, True)
+    ctx = err.get("ctx") or {}
+    if kind == "union_tag_invalid":  # pydantic: "input tag 'gamma' found using 'dist' does not match ..."
+        known = ", ".join(t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(","))
+        return Problem(source, f"{path}.dist" if path else "dist", f"unknown distribution; known: {known}",
+                       ctx.get("tag", value), True)
+    if kind == "union_tag_not_found":  # pydantic: "unable to extract tag using discriminator 'dist'"
+        return Problem(source, path, "a distribution needs `dist:`, naming which, e.g. {dist: uniform, low: ..., "
+                       "high: ...}", value, True)
+    if kind in _MAPPING_TYPES and str(err["loc"][-1]).startswith("tagged-union[") and path.endswith("date"):
+        return Problem(source, path, "must be a date written YYYY-MM-DD or a distribution of dates, e.g. "
+                       "{dist: uniform, low: 2018-06-01, high: 2018-06-30}", value, True)
+    if kind in _MAPPING_TYPES:  # pydantic: "input should be a valid dictionary or instance of Calendar"
+        return Problem(source, path, "must be a mapping {key: value, ...}", value, True)
+    limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+    if kind in ("too_short", "too_long") and limit is not None:  # pydantic: "... at least 1 item after validation, not 0"
+        return Problem(source, path, f"must have {'at least' if kind == 'too_short' else 'at most'} {limit} "
+                       f"{'entry' if limit == 1 else 'entries'}", value, True)
     message = err["msg"].removeprefix("Value error, ")
     return Problem(source, path, message[:1].lower() + message[1:], value, True)

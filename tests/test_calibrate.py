@@ -191,6 +191,21 @@ def test_a_file_that_is_not_a_posterior_is_an_input_error(tmp_path):
     assert str(tmp_path / "p.json") in str(err.value)
 
 
+@pytest.mark.parametrize("content, words", [
+    ("[1, 2]", "is not a posterior written by `sim calibrate` (holds a JSON list, not an object)"),
+    ('"posterior"', "holds a JSON str, not an object"),
+    (None, "does not exist; --calibration takes a posterior.json"),
+])
+def test_a_posterior_that_is_not_a_json_object_or_is_missing_is_one_line(tmp_path, content, words):
+    """JSON that is not an object is refused like any other non-posterior, not an AttributeError traceback; a
+    missing file says that it does not exist, not that it is not a posterior."""
+    if content is not None:
+        (tmp_path / "p.json").write_text(content)
+    with pytest.raises(InputError) as err:
+        load_posterior(tmp_path / "p.json")
+    assert str(err.value).startswith(f"{tmp_path / 'p.json'}: ") and words in str(err.value)
+
+
 def _edit(data: dict, field: str, value) -> None:
     node = data
     *parents, last = field.split(".")

@@ -158,6 +158,43 @@ def test_ctrl_c_before_any_replicate_writes_nothing(tmp_path, capsys, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_before_any_replicate_leaves_no_folder_it_made(tmp_path, capsys, monkeypatch):
+    """Ctrl-C before the first chunk finishes: the folders made for the result (`results/<scenario>/`,
+    or those above a new --out) go too; a folder that was there before stays."""
+    import sim.montecarlo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.montecarlo, "run_timeline", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(SMALL), "--runs", RUNS]) == 130
+    assert cli.main(["run", str(SMALL), "--runs", RUNS, "--out", str(tmp_path / "a" / "b" / "res")]) == 130
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "results").mkdir()
+    assert cli.main(["run", str(SMALL), "--runs", RUNS]) == 130
+    assert [p.name for p in tmp_path.rglob("*")] == ["results"]
+    assert "nothing written" in capsys.readouterr().err
+
+
+def test_sigint_soon_after_start_leaves_nothing_or_a_whole_result(tmp_path):
+    """`python -m sim run` sent SIGINT a moment after it starts, with no `results/` before: exit
+    130 and no traceback; `results/` is absent, or holds one whole result marked interrupted."""
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "run", str(SMALL), "--runs", "10000000", "--workers", "1"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    runs = list((tmp_path / "results" / "small").iterdir()) if (tmp_path / "results").exists() else []
+    assert [p.name for p in tmp_path.iterdir()] == (["results"] if runs else [])
+    for run in runs:
+        assert json.loads((run / "summary.json").read_text())["interrupted"] is True
+
+
 class _ctrl_c_progress:
     """A progress callback that presses Ctrl-C (sends this process SIGINT) when the first
     chunk is done."""

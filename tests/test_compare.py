@@ -310,6 +310,13 @@ DERIVATION_ERRORS = {  # case: (derived file's extra keys, expected path, words 
     "base not a mapping": ({"extends": "list.yaml"}, "extends", "is not a YAML mapping"),
     "base bad YAML": ({"extends": "broken.yaml"}, "extends", "is not valid YAML"),
     "extends not a path": ({"extends": 3}, "extends", "must be the path of a scenario file"),
+    "missing include": ({"include": "missing.yaml"}, "include", "missing.yaml: No such file or directory"),
+    "set one field twice": ({"set": {"events.talks.probability": 0.5, "events.0.probability": 0.6}},
+                            "set.events.0.probability", "names the same field as set.events.talks.probability"),
+    "set a field and a part": ({"set": {"monte_carlo": {"runs": 10}, "monte_carlo.runs": 5}}, "set.monte_carlo.runs",
+                               "overlaps (a field and a part of it) set.monte_carlo: set each field once"),
+    "set no field": ({"set": {"bogus": 1}}, "set.bogus", "no such field in a scenario"),
+    "set a derivation key": ({"set": {"include": "x.yaml"}}, "set.include", "is not a field: write `include:`"),
 }
 
 
@@ -336,6 +343,80 @@ def test_a_cycle_of_extends_is_an_error(tmp_path):
     (problem,) = info.value.problems
     assert problem.path == "extends" and "makes a cycle" in problem.message
     assert str(tmp_path / "a.yaml") in problem.message
+
+
+@pytest.mark.parametrize("content, path, words", [
+    ("events.talks.probability: 0.5\nevents.0.probability: 0.6\n", "events.0.probability",
+     "names the same field as events.talks.probability: set each field once (included by "),
+    ("agents.south.resolve: 0.4\nagents.south.resolve.mean: 0.3\n", "agents.south.resolve.mean",
+     "overlaps (a field and a part of it) agents.south.resolve"),
+    ("bogus.x: 1\n", "bogus.x", "no such field in a scenario"),
+])
+def test_an_included_file_follows_the_rules_of_set(tmp_path, content, path, words):
+    """An included file that sets one field twice, a field and a part of it, or no field of a scenario: one
+    line naming the included file, the path and the file that includes it."""
+    write(tmp_path / "base.yaml", small_dict())
+    write(tmp_path / "inc.yaml", content)
+    derived = write(tmp_path / "derived.yaml", {"extends": "base.yaml", "name": "derived", "include": "inc.yaml"})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    (line,) = [str(p) for p in info.value.problems]
+    assert line.startswith(f"{tmp_path / 'inc.yaml'}: {path}: ") and words in line, line
+    assert str(derived) in line
+
+
+@pytest.mark.parametrize("include", ["derived.yaml", "base.yaml", "other.yaml"])
+def test_an_included_scenario_file_is_refused_so_includes_cannot_loop(tmp_path, include):
+    """A file that includes itself, or includes a scenario file (one with `extends:` or `include:`), is one
+    line saying to use `extends`, not an `unknown key` error nor a loop."""
+    write(tmp_path / "base.yaml", {**small_dict(), "include": "other.yaml"})
+    write(tmp_path / "other.yaml", {"include": "derived.yaml"})
+    derived = write(tmp_path / "derived.yaml", {"extends": "base.yaml", "name": "derived", "include": include})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    (line,) = [str(p) for p in info.value.problems]
+    assert "is a scenario file (it has `include:`)" in line and "use extends" in line, line
+
+
+def test_paths_are_relative_to_the_file_that_names_them_through_a_chain_of_extends(tmp_path):
+    """top extends mid (another folder), which extends base and includes a file beside mid: each path is
+    resolved from the file that names it, and the fields set down the chain all arrive."""
+    write(tmp_path / "base.yaml", small_dict())
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "cases").mkdir()
+    write(tmp_path / "lib" / "rate.yaml", "dynamics.rate: 0.25\n")
+    write(tmp_path / "lib" / "mid.yaml", {"extends": "../base.yaml", "name": "mid", "include": "rate.yaml",
+                                          "set": {"agents.south.resolve": 0.7}})
+    top = write(tmp_path / "cases" / "top.yaml", {"extends": "../lib/mid.yaml", "name": "top",
+                                                  "set": {"agents.south.resolve": 0.8}})
+    s = load_scenario(top)
+    assert (s.name, s.dynamics.rate, s.agents["south"].resolve) == ("top", 0.25, 0.8)
+
+
+def test_a_problem_names_the_file_that_wrote_the_field(tmp_path):
+    """A bad value in a base is reported against the base (by a path without `..`), not against a file that
+    extends it and never mentions that field; a value from an included file against that file; a rule broken
+    by a file's `set:` against that file; a field the derived file writes whole hides the base's value."""
+    bad = small_dict()
+    bad["agents"]["south"]["resolve"] = 1.5
+    bad["dynamics"] = {"rate": 0.2}
+    write(tmp_path / "base.yaml", bad)
+    (tmp_path / "cases").mkdir()
+    write(tmp_path / "cases" / "rate.yaml", "dynamics.rate: 1.2\n")
+    derived = write(tmp_path / "cases" / "d.yaml", {"extends": "../base.yaml", "name": "d", "include": "rate.yaml",
+                                                   "set": {"agents.north.issues.land.salience": 0.6}})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    assert sorted(str(p) for p in info.value.problems) == sorted([
+        f"{tmp_path / 'base.yaml'}: agents.south.resolve: must be in [0, 1] (got 1.5)",
+        f"{tmp_path / 'cases' / 'rate.yaml'}: dynamics.rate: must be in [0, 1] (got 1.2)"])
+    good = small_dict()["agents"]
+    fixed = write(tmp_path / "cases" / "e.yaml", {"extends": "../base.yaml", "name": "e", "agents": good,
+                                                 "set": {"agents.north.issues.land.salience": 0.6}})
+    with pytest.raises(InputError) as info:
+        load_scenario(fixed)
+    assert [str(p) for p in info.value.problems] == [
+        f"{fixed}: agents.north.issues: saliences must sum to 1 (their means, where drawn) (got 0.9)"]
 
 
 def test_parse_scenario_resolves_extends_from_the_current_directory(tmp_path, monkeypatch):

@@ -79,6 +79,14 @@ def test_scenario_root_lets_a_named_folder_in(tmp_path, capsys):
     assert main(["validate", str(scenario), "--scenario-root", str(tmp_path / "shared")]) == 0
 
 
+def test_a_scenario_root_that_is_not_a_folder_is_an_error(tmp_path, capsys):
+    """A misspelt --scenario-root is one line naming it (exit 2), not an include refused for a reason that
+    does not mention it."""
+    scenario = write(tmp_path / "s.yaml", small_dict())
+    assert main(["validate", str(scenario), "--scenario-root", str(tmp_path / "shraed")]) == 2
+    assert capsys.readouterr().err == f"error: --scenario-root: is not a folder (got '{tmp_path / 'shraed'}')\n"
+
+
 def test_the_repositorys_counterfactuals_and_history_still_resolve():
     """`../baseline.yaml` from scenarios/counterfactuals and `_base.yaml` in history are inside the tree."""
     assert load_scenario(ROOT / "scenarios" / "counterfactuals" / "untainted_sochi.yaml").name == "untainted_sochi"

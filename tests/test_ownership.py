@@ -345,6 +345,23 @@ def test_a_claim_in_place_gives_back_a_new_directory_it_wrote_nothing_in(tmp_pat
     assert [p.name for p in kept.iterdir()] == [MANIFEST]
 
 
+def test_a_claim_given_back_removes_the_folders_it_made_and_no_other(tmp_path):
+    """A result directory never committed, or a claim in place given back, removes the folders made
+    above it, innermost first, and stops at one that holds anything or was there before."""
+    with ResultDir(tmp_path / "a" / "b" / "res", "run"):
+        pass
+    with claim_in_place(tmp_path / "c" / "d" / "res", "backtest", ["cases.json"], release_unused=True):
+        pass
+    assert list(tmp_path.iterdir()) == []
+    made_by_sim(tmp_path / "e" / "other")
+    with ResultDir(tmp_path / "e" / "f" / "res", "run"):
+        pass
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.iterdir()) == ["e"]
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["other"]
+    made_by_sim(tmp_path / "g" / "res")  # committed: the folder above it holds it
+    assert (tmp_path / "g" / "res" / MANIFEST).is_file()
+
+
 @pytest.mark.parametrize("where, words", [
     ("file", "exists and is not a directory"),
     ("file/sub", "which is a file, not a folder"),

@@ -97,7 +97,7 @@ INVALID = [
     ("missing required field", _delete("agents.south.resolve"),
      "agents.south.resolve", _NO_VALUE, "missing"),
     ("missing source of an event", _delete("events.0.source"), "events.0.source", _NO_VALUE, "missing"),
-    ("bad name", _set("events.0.name", "Talks!"), "events.0.name", "Talks!", "pattern"),
+    ("bad name", _set("events.0.name", "Talks!"), "events.0.name", "Talks!", "lowercase letters"),
     ("no trust between the summit's parties",
      _set("relations.trust.between", ["north", "patron"]),
      "relations.trust", _NO_VALUE, "north-south"),
@@ -162,6 +162,29 @@ ONE_LINE = [
      "calendar.vantage: must not be after the latest summit date (2020-01-10) (got '2020-01-15')"),
     ("position outside its bounds", _set("agents.south.issues.land.position", 0.8),
      "agents.south.issues.land: position must lie within bounds [0.0, 0.5] (got support [0.8, 0.8])"),
+    ("an unknown distribution", _set("agents.south.resolve", {"dist": "gamma", "mean": 0.5, "sd": 0.1}),
+     ("agents.south.resolve.dist: unknown distribution; known: fixed, uniform, normal, beta, triangular "
+      "(got 'gamma')")),
+    ("a distribution without dist", _set("agents.south.resolve", {"mean": 0.5, "sd": 0.1}),
+     ("agents.south.resolve: a distribution needs `dist:`, naming which, e.g. {dist: uniform, low: ..., high: ...} "
+      "(got {'mean': 0.5, 'sd': 0.1})")),
+    ("an unknown distribution of dates", _set("summit.date", {"dist": "normal", "mean": dt.date(2020, 3, 1)}),
+     "summit.date.dist: unknown distribution; known: uniform, triangular (got 'normal')"),
+    ("two dates as a list", _set("summit.date", [dt.date(2020, 3, 1), dt.date(2020, 3, 9)]),
+     ("summit.date: must be a date written YYYY-MM-DD or a distribution of dates, e.g. {dist: uniform, low: "
+      "2018-06-01, high: 2018-06-30} (got [2020-03-01, 2020-03-09])")),
+    ("a block as a number", _set("summit.cancellation", 0.05),
+     "summit.cancellation: must be a mapping {key: value, ...} (got 0.05)"),
+    ("a mapping as a list", _set("issues.land.anchors", [0.0, 0.5, 1.0]),
+     "issues.land.anchors: must be a mapping {key: value, ...} (got [0.0, 0.5, 1.0])"),
+    ("an empty rubric", _set("outcome.substantive", []), "outcome.substantive: must have at least 1 entry (got [])"),
+    ("one anchor", _set("issues.land.anchors", {"none": 0.0}),
+     "issues.land.anchors: must have at least 2 entries (got {'none': 0.0})"),
+    ("a name with a capital", _set("name", "Small"),
+     "name: a name must be lowercase letters, digits and _, starting with a letter (got 'Small')"),
+    ("an anchor named by a number", _set("issues.land.anchors", {0: 0.0, "all": 1.0}),
+     ("issues.land.anchors: a name must be text (lowercase letters, digits and _, starting with a letter), not a "
+      "number (got 0)")),
 ]
 
 
@@ -170,6 +193,14 @@ def test_a_mistake_is_one_line_at_the_field_it_names(case, mutate, line):
     """A wrongly written date, or a value a rule quotes itself, gives one line at the field's own path: no
     second line from another member of a union, no pydantic member names, the value shown once."""
     assert [str(p) for p in _problems_of(mutate)] == [f"case.yaml: {line}"]
+
+
+def test_a_list_without_brackets_in_a_flow_mapping_says_so():
+    """`{between: north, south, initial: 0.5}` makes `south` a key without a value: its line says why."""
+    trust = yaml.safe_load("{between: north, south, initial: 0.5}")
+    assert trust == {"between": "north", "south": None, "initial": 0.5}
+    assert "case.yaml: relations.trust.south: unknown key, with no value (in a {...} mapping a comma starts a new " \
+           "key: write a list in brackets, [a, b])" in [str(p) for p in _problems_of(_set("relations.trust", trust))]
 
 
 @pytest.mark.parametrize("what, path", NAN_CASES, ids=[c[0] for c in NAN_CASES])
@@ -191,6 +222,20 @@ def test_a_yaml_list_is_not_a_scenario():
     """A YAML document that is not a mapping raises InputError."""
     problems = _problems("- a\n- b\n")
     assert problems[0].path == "" and "mapping" in problems[0].message
+
+
+@pytest.mark.parametrize("text, words", [
+    ("runs: 2048\nknobs: []\n", "it looks like a knobs spec, for `calibrate --knobs`"),
+    ("scenario: a.yaml\nvary: []\n", "it looks like a sweep spec, for `sweep --spec`"),
+    ("dynamics.rate: 0.3\n", "it looks like a file of dotted paths to values, for a scenario's `include:`"),
+    ("Name: x\n", "('Name') is a scenario's (name, title, source, calendar,"),
+])
+def test_another_kind_of_file_is_one_line_saying_what_it_looks_like(text, words):
+    """A YAML mapping without a single scenario key (a knobs or sweep spec, an included file) is one line
+    for the whole file, not one line a missing field."""
+    (problem,) = _problems(text)
+    assert problem.path == "" and problem.message.startswith("is not a scenario file: none of its top-level keys")
+    assert words in problem.message
 
 
 def test_several_field_problems_are_all_reported():

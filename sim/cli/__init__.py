@@ -19,7 +19,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 
-from ..errors import InputError, RunError, caused_by_interrupt
+from ..errors import InputError, Problem, RunError, caused_by_interrupt
 from . import backtest, eum, paired, report, run, sweep  # noqa: F401 - importing registers the subcommands
 from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands
 
@@ -96,7 +96,12 @@ def _call(args: argparse.Namespace) -> int:
     from ..loading import scenario_roots
 
     try:
-        with scenario_roots(*(getattr(args, "scenario_root", None) or ())):
+        roots = getattr(args, "scenario_root", None) or ()
+        missing = [Problem("--scenario-root", "", "is not a folder", str(root), True) for root in roots
+                   if not root.is_dir()]
+        if missing:  # else a typo in it leaves `extends:` refused with a message that names the folder it allows
+            raise InputError(missing)
+        with scenario_roots(*roots):
             status = args.func(args)
         sys.stdout.flush()  # a reader that left is seen here, not as a message at exit
         return status

@@ -103,7 +103,7 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
     """Write the page of result directories `dirs` to `out` (default: beside the first
     directory, `<DIR>.html`); return its path. `out` must be new or a page sim wrote
     (`force`: any file another sim command wrote), and not inside a result directory."""
-    from ..ownership import check_file_target, new_run_id, write_owned_text
+    from ..ownership import check_file_target, make_parents, new_run_id, remove_made, write_owned_text
 
     if not dirs:
         raise InputError(Problem("sim report", "", "needs at least one result directory"))
@@ -112,14 +112,19 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
     check_file_target(target, COMMAND, force=force, label="--out")
     with malformed_fields():  # a hand-edited summary fails here, before anything is written
         html = render_report(results, made)
+    folders: list[Path] = []
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folders = make_parents(target)
         # The manifest comment opens on the first line and closes on the second, before the doctype.
         write_owned_text(target, "-->\n" + html, COMMAND, new_run_id(), comment="<!--")
     except OSError as exc:
         from ..errors import RunError
 
+        remove_made(folders)
         raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BaseException:  # Ctrl-C: the page is absent, and so are the folders made for it
+        remove_made(folders)
+        raise
     return target
 
 
