@@ -279,7 +279,7 @@ def test_missing_file_exits_2(tmp_path, capsys):
     ("--chunk-size", "0", "error: --chunk-size: must be >= 1 (got 0)"),
     ("--precision", "0.5", "error: --precision: must be in (0, 0.5) (got 0.5)"),
     ("--precision", "0", "error: --precision: must be in (0, 0.5) (got 0.0)"),
-    ("--runs", "many", "error: sim run: argument --runs: invalid int value: 'many'"),
+    ("--runs", "many", "error: sim run: argument --runs: invalid count value: 'many'"),
     ("--set", "no_equals_sign", "error: --set: must be PATH=VALUE (got 'no_equals_sign')"),
     ("--set", "agents.nobody.resolve=0.5", "error: --set: agents.nobody.resolve: no such field"),
 ])
@@ -488,3 +488,16 @@ def test_compiling_the_kernels_is_timed_apart_from_the_run_and_happens_once(tmp_
     assert first["compile_seconds"] > 0.5 and "s compiling the numba kernels (once" in first_text
     assert second["compile_seconds"] == 0 and "compiling the numba" not in second_text
     assert first["classes"] == second["classes"]
+
+
+@pytest.mark.parametrize("text, value", [("4096", 4096), ("4_096", 4096), ("4.096e3", 4096), ("1e4", 10_000)])
+def test_a_replicate_count_may_be_written_as_in_a_scenario_file(text, value):
+    from sim.cli.common import count
+
+    assert count(text) == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "1e-3", "1e400", "nan", "inf", "ten"])
+def test_a_replicate_count_that_is_not_a_whole_number_is_refused_naming_the_option(capsys, text):
+    assert cli.main(["run", str(SMALL), "--runs", text]) == 2
+    assert f"argument --runs: invalid count value: '{text}'" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, command,
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, command, count,
                      load_calibration, option_problems, output_options, output_path, parse_overrides, runs_rules,
                      show_warnings, stop_on_interrupt, task_workers, workers_rules, write_and_show)
 from .progress import step_progress
@@ -82,7 +82,7 @@ def check_posterior_target(path: Path, out: Path) -> None:
     arg("--calibration", type=Path, metavar="POSTERIOR",
         help="a posterior.json from `sim calibrate`: also score the posterior predictive forecasts (a case the "
              "posterior was fitted on is forecast from the posterior refitted without it)"),
-    arg("--runs", type=int, metavar="N", help="replicates per case (default: each scenario's monte_carlo.runs)"),
+    arg("--runs", type=count, metavar="N", help="replicates per case (default: each scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every case (default: each scenario's own)"),
     arg("--workers", type=int, metavar="N",
         help="processes each case runs on, this one included; the forecasts do not depend on it (default: the "

@@ -33,6 +33,18 @@ __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_O
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def count(text: str) -> int:
+    """A whole number of replicates for an option: `100000`, `100_000` or `1e5`, as in a
+    scenario file (`1.5e3` is 1500; `1e-3` or `1.5` are not whole numbers)."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)  # a ValueError here is argparse's "invalid count value"
+        if not (value.is_integer() and abs(value) <= 2**53):
+            raise ValueError(text) from None
+        return int(value)
+
+
 def arg(*names: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
     """One argparse argument, declared as `add_argument` would take it."""
     return names, options
@@ -69,9 +81,9 @@ SCENARIO_OPTIONS = (
     SCENARIO_ROOT_OPTION,
 )
 MONTE_CARLO_OPTIONS = (
-    arg("--runs", type=int, metavar="N", help="replicates to run (default: the scenario's monte_carlo.runs)"),
+    arg("--runs", type=count, metavar="N", help="replicates to run (default: the scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed (default: the scenario's, else fresh entropy)"),
-    arg("--chunk-size", type=int, metavar="K", help="replicates per chunk; trades memory for speed only"),
+    arg("--chunk-size", type=count, metavar="K", help="replicates per chunk; trades memory for speed only"),
     arg("--precision", type=float, metavar="X",
         help="stop once every class's 95 %% interval half-width is below X, in (0, 0.5)"),
     arg("--workers", type=int, metavar="N",

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import InputError, Problem
 from ..schema.rules import MAX_EUM_ROUNDS
-from .common import EXIT_OK, LIMIT_OPTIONS, arg, command, fmt, option_problems, runs_rules
+from .common import EXIT_OK, LIMIT_OPTIONS, arg, command, count, fmt, option_problems, runs_rules
 
 VARIANT_NAMES = ("scholz", "paper")
 """`sim.eum.VARIANTS`, named here so that building the parser does not import the compiled
@@ -34,14 +34,14 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
     arg("--q", type=float, default=1.0, metavar="Q",
         help="probability that the status quo holds, in [0, 1] (default: 1)"),
     arg("--json", action="store_true", help="print the rounds (and the Monte Carlo summary) as JSON, nothing else"),
-    arg("--runs", type=int, metavar="N", help="Monte Carlo replicates of perturbed inputs (default: none)"),
+    arg("--runs", type=count, metavar="N", help="Monte Carlo replicates of perturbed inputs (default: none)"),
     arg("--salience-sd", type=float, metavar="S", help="sd of the normal noise on each salience, clipped to [0, 1]"),
     arg("--capability-sd", type=float, metavar="S", help="sd of the normal noise on each capability, clipped at 0"),
     arg("--position-sd", type=float, metavar="S",
         help="sd of the normal noise on each position, clipped to the initial range"),
     arg("--seed", type=int, metavar="K", help="root seed of the perturbations (default: fresh entropy, printed)"),
     arg("--threshold", type=float, metavar="T", help="also report P(final median >= T) with its 95 %% interval"),
-    arg("--chunk-size", type=int, metavar="K", help="replicates per batch; trades memory for speed only"),
+    arg("--chunk-size", type=count, metavar="K", help="replicates per batch; trades memory for speed only"),
     *(a for a in LIMIT_OPTIONS if "--max-memory" in a[0]),
 )
 def cmd_eum(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError, Problem, map_all
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
-                     chunk_workers, claim_output, command, load_all, load_one, output_options, parse_overrides,
+                     chunk_workers, claim_output, command, count, load_all, load_one, output_options, parse_overrides,
                      write_and_show)
 from .progress import progress_bar
 
@@ -95,7 +95,7 @@ def _on_side(problem: Problem, name: str, only: dict) -> Problem:
     *SCENARIO_OPTIONS, *PAIRED_OPTIONS,
     arg("--shapley", action="store_true",
         help="also Shapley values over the events (exact up to 12 events, sampled orders above)"),
-    arg("--shapley-runs", type=int, metavar="N",
+    arg("--shapley-runs", type=count, metavar="N",
         help="replicates for the Shapley values (default: --runs, capped at about 4 million model runs)"),
     CALIBRATION_OPTION, *output_options("results/explain/<run-id>"), *LIMIT_OPTIONS,
 )

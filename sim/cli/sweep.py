@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits,
-                     command, option_problems, output_options, parse_overrides, show_warnings,
+                     command, count, option_problems, output_options, parse_overrides, show_warnings,
                      stop_on_interrupt, task_workers, workers_rules)
 from .progress import step_progress
 
@@ -28,7 +28,7 @@ from .progress import step_progress
     arg("--renormalise", action="store_true",
         help="when a salience is varied, rescale the agent's other saliences so they still sum to 1"),
     *SCENARIO_OPTIONS,
-    arg("--runs", type=int, metavar="R", help="replicates per point (default: the scenario's monte_carlo.runs)"),
+    arg("--runs", type=count, metavar="R", help="replicates per point (default: the scenario's monte_carlo.runs)"),
     arg("--seed", type=int, metavar="S", help="root seed of every point (default: the scenario's, else fresh)"),
     arg("--workers", type=int, metavar="N",
         help="local worker processes, at most one a task (default: the usable cores, capped so that each has "
