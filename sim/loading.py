@@ -1,5 +1,5 @@
 """Reading scenario files: YAML, derivation (`extends`, `include`, `set`,
-`remove_events`), overrides by dotted path, and validation into a `Scenario`.
+`remove_events`), overrides by dotted path (`sim.paths`), and validation into a `Scenario`.
 
 `load_scenario` and `parse_scenario` turn any problem into an `InputError`
 listing every problem at once, each naming the file and the field. YAML is read
@@ -14,23 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from .errors import InputError, Problem
+from .paths import apply_overrides, check_overlaps, field_keys
 from .schema import Scenario
 from .validation import problems_from
 from .yamlfile import load_yaml, read_text_file, read_yaml_file
 
-__all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "apply_overrides", "check_overlaps", "child_key", "derive_scenario_data",
-           "dump_scenario", "field_keys", "load_scenario", "overlap", "parse_scenario", "read_yaml", "scenario_roots",
-           "scenario_sources", "scenario_warnings"]
+__all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario", "load_scenario",
+           "parse_scenario", "read_yaml", "scenario_roots", "scenario_sources", "scenario_warnings"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -326,106 +325,6 @@ def _remove_events(data: dict, removes: Any, source: str) -> dict:
     if problems:
         raise InputError(problems)
     return {**data, "events": [e for e in events if not (isinstance(e, dict) and e.get("name") in removes)]}
-
-
-def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
-    """Set dotted paths in a plain-data scenario. Every part but the last must
-    exist (list items by index or by their `name`), except a block the schema
-    defaults (`summit.bargaining`, `dynamics`, ...), which is created; the last may
-    be a key the file left at its default."""
-    data = copy.deepcopy(data)
-    problems = []
-    for dotted, value in overrides.items():
-        node: Any = data
-        parts = dotted.split(".")
-        for k, part in enumerate(parts):
-            last = k == len(parts) - 1
-            key = child_key(node, part)
-            if key is None and last and isinstance(node, dict):
-                key = part  # a field left at its default; the schema still refuses unknown keys
-            elif key is None and isinstance(node, dict) and ".".join(parts[: k + 1]) in default_blocks():
-                node[part] = {}  # a block left at its defaults
-                key = part
-            if key is None:
-                problems.append(Problem("--set", dotted, f"no such field in {source}", part, True))
-                break
-            if last:
-                node[key] = value
-            else:
-                node = node[key]
-    if problems:
-        raise InputError(problems)
-    return data
-
-
-def check_overlaps(data: dict, overrides: dict[str, Any], option: str = "--set", prefix: str = "") -> None:
-    """Refuse two `overrides` that set one field (`events.talks.probability` and
-    `events.0.probability`) or a field and a part of it (`monte_carlo` and `monte_carlo.runs`):
-    the later one silently won, and which was meant cannot be known. Problems name `option`
-    (an option, or the file holding the mapping) and each path after `prefix` (`set.`)."""
-    seen: dict[tuple, str] = {}
-    problems = []
-    for dotted in overrides:
-        keys = field_keys(data, dotted)
-        clash = next(((other, written) for other, written in seen.items() if overlap(keys, other)), None)
-        if clash is not None:
-            why = ("names the same field as" if overlap(keys, clash[0]) == "same" else
-                   "overlaps (a field and a part of it)")
-            problems.append(Problem(option, prefix + dotted, f"{why} {prefix}{clash[1]}: set each field once"))
-        else:
-            seen[keys] = dotted
-    if problems:
-        raise InputError(problems)
-
-
-def field_keys(data: Any, dotted: str, strict: bool = False) -> tuple | None:
-    """The keys of the field dotted path `dotted` addresses in `data`, each list item by its
-    index (`events.talks.probability` -> ("events", 0, "probability")): two spellings of one
-    field give the same keys. A part that is absent stays as written, or with `strict` the
-    answer is None."""
-    keys, node = [], data
-    for part in dotted.split("."):
-        key = child_key(node, part)
-        if key is None and strict:
-            return None
-        keys.append(part if key is None else key)
-        node = None if key is None else node[key]
-    return tuple(keys)
-
-
-def overlap(a: tuple, b: tuple) -> str | None:
-    """How the fields with keys `a` and `b` (`field_keys`) overlap: "same", "nested" (one is
-    a part of the other) or None."""
-    n = min(len(a), len(b))
-    if a[:n] != b[:n]:
-        return None
-    return "same" if len(a) == len(b) else "nested"
-
-
-def default_blocks(model: type[BaseModel] = Scenario, prefix: str = "") -> set[str]:
-    """Dotted paths of the blocks a scenario may leave out (their defaults are models)."""
-    out = set()
-    for name, info in model.model_fields.items():
-        if isinstance(info.default, BaseModel):
-            out.add(prefix + name)
-        kind = info.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            out |= default_blocks(kind, f"{prefix}{name}.")
-    return out
-
-
-def child_key(node: Any, part: str):
-    """The key of dotted-path part `part` under `node`: a mapping's key, or a list's
-    index given as a number or as the `name` of one of its items; None if absent."""
-    if isinstance(node, dict):
-        return part if part in node else None
-    if isinstance(node, list):
-        if part.isdigit() and int(part) < len(node):
-            return int(part)
-        for k, item in enumerate(node):
-            if isinstance(item, dict) and item.get("name") == part:
-                return k
-    return None
 
 
 def dump_scenario(scenario: Scenario) -> str:

@@ -19,7 +19,8 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import InputError, Problem
-from ..loading import child_key, field_keys, overlap, parse_scenario
+from ..loading import parse_scenario
+from ..paths import child_key, field_keys, overlap
 from ..schema import Scenario
 from .spec import Factor, Sweep
 
@@ -199,7 +200,7 @@ def _point_scenario(sweep: Sweep, point: dict[str, float], source: str) -> Scena
 
 
 def _with_values(base: dict, overrides: dict[str, Any]) -> dict:
-    """`base` with each dotted path set, resolved as `loading.apply_overrides` resolves it
+    """`base` with each dotted path set, resolved as `paths.apply_overrides` resolves it
     (every path is known to exist: `_path_problems`). Only the containers along the
     paths are copied; the rest is shared with `base`, which nothing mutates."""
     data = dict(base)
