@@ -161,7 +161,10 @@ ONE_LINE = [
      lambda d: (_set("calendar.vantage", dt.date(2020, 1, 15))(d), _set("summit.date", dt.date(2020, 1, 10))(d)),
      "calendar.vantage: must not be after the latest summit date (2020-01-10) (got '2020-01-15')"),
     ("position outside its bounds", _set("agents.south.issues.land.position", 0.8),
-     "agents.south.issues.land: position must lie within bounds [0.0, 0.5] (got support [0.8, 0.8])"),
+     "agents.south.issues.land: position must lie within bounds [0.0, 0.5] (got 0.8)"),
+    ("a drawn position reaching outside its bounds",
+     _set("agents.south.issues.land.position", {"dist": "uniform", "low": 0.2, "high": 0.7}),
+     "agents.south.issues.land: position must lie within bounds [0.0, 0.5] (got a distribution over [0.2, 0.7])"),
     ("an unknown distribution", _set("agents.south.resolve", {"dist": "gamma", "mean": 0.5, "sd": 0.1}),
      ("agents.south.resolve.dist: unknown distribution; known: fixed, uniform, normal, beta, triangular "
       "(got 'gamma')")),

@@ -68,9 +68,8 @@ class Stance(Strict):
             raise ValueError(f"bounds must satisfy 0 <= low <= high <= 1 (got {list(self.bounds)})")
         p_lo, p_hi = support(self.position)
         if p_lo < lo or p_hi > hi:
-            raise ValueError(
-                f"position must lie within bounds {list(self.bounds)} (got support [{p_lo:g}, {p_hi:g}])"
-            )
+            got = f"{p_lo:g}" if p_lo == p_hi else f"a distribution over [{p_lo:g}, {p_hi:g}]"
+            raise ValueError(f"position must lie within bounds {list(self.bounds)} (got {got})")
         return self
 
 
