@@ -304,6 +304,21 @@ def test_invalid_sweeps_exit_2_with_one_line_per_problem_before_anything_runs(na
     assert not out.exists()
 
 
+def test_a_grid_whose_points_would_not_fit_in_memory_is_refused_before_it_is_built(tmp_path, capsys):
+    """Every point's scenario is held from validation to the end (tens of KiB each): a grid
+    of 20,000 points is refused under --max-memory 1GiB with the estimate naming them, at
+    once and with nothing written (a million points used to fill 24 GB before any ran)."""
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0:0.2:200", "--vary",
+                     "summit.cancellation.base_probability=0:0.3:100", "--runs", "1024", "--max-memory", "1GiB",
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --max-memory: this sweep (20,000 points, one running on each worker) would need "
+                          "about ") and "(the largest part the points' scenarios: " in err, err
+    assert "use fewer points, or raise --max-memory" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 BAD_SPECS = {  # name: (spec text, what the error line says)
     "unknown_key": ("vary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 2}]\nbogus: 1", "bogus: unknown key"),
     "no_vary": ("design: grid", "vary: required field is missing"),
