@@ -319,6 +319,16 @@ def test_a_grid_whose_points_would_not_fit_in_memory_is_refused_before_it_is_bui
     assert not out.exists()
 
 
+def test_a_stop_while_the_points_are_validated_ends_the_sweep_with_nothing_written(small_sweep, tmp_path):
+    """Ctrl-C while the points are validated (minutes for a large sweep) stops the sweep
+    there, as an interrupt: no empty result directory is claimed and no point runs."""
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(small_sweep, out=tmp_path / "out", stop=stop, plots=False)
+    assert not (tmp_path / "out").exists()
+
+
 BAD_SPECS = {  # name: (spec text, what the error line says)
     "unknown_key": ("vary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 2}]\nbogus: 1", "bogus: unknown key"),
     "no_vary": ("design: grid", "vary: required field is missing"),

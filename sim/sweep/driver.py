@@ -90,7 +90,8 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     Every point is validated before anything runs or is written (`InputError`), and
     `out` must be new, empty or a sweep's (`force`: any sim command's) directory.
     Setting `stop` (the CLI's Ctrl-C) keeps the finished points and returns a result
-    marked `interrupted`.
+    marked `interrupted`; set while the points are validated, it raises
+    `KeyboardInterrupt`, nothing written.
     """
     begun = time.perf_counter()
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
@@ -109,7 +110,7 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     expected = design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
     if len(plan) != expected:
         raise AssertionError(f"the plan has {len(plan)} points, the design {expected}")
-    scenarios = make_point_scenarios(sweep, plan)
+    scenarios = make_point_scenarios(sweep, plan, stop)
     timing["validate"] = time.perf_counter() - begun
 
     run = run_points(out, identity, sweep.names, plan, dict(enumerate(scenarios)), runs=sweep.runs,
