@@ -196,6 +196,51 @@ def test_a_different_sweep_in_the_same_directory_is_refused(small_sweep, tmp_pat
     assert "holds a different sweep" in capsys.readouterr().err
 
 
+SMALL_SWEEP_ARGS = ["sweep", str(SMALL), *(a for v in VARY for a in ("--vary", v)), "--runs", str(RUNS),
+                    "--seed", str(SEED), "--quiet"]
+
+
+def test_a_store_that_is_not_a_database_is_an_input_error_and_fresh_replaces_it(small_sweep, tmp_path, capsys):
+    """A sweep.sqlite that is not a database (truncated, overwritten) is one error line, exit 2,
+    not SQLite's traceback; --fresh replaces it."""
+    stop_after(small_sweep, tmp_path, 1)
+    (tmp_path / "sweep.sqlite").write_bytes(b"not a database\n" * 100)
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path / 'sweep.sqlite'}: not a sweep database (file is not a database); use --fresh " \
+                  "to replace it\n"
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path), "--fresh"]) == 0
+
+
+def test_a_store_sim_may_not_write_is_an_input_error_naming_out(small_sweep, tmp_path, capsys, monkeypatch):
+    """A sweep in a directory that has become read-only: resuming it (SQLite cannot open the
+    store) or --fresh (it cannot remove it) is one error line naming --out, exit 2."""
+    import sqlite3
+
+    import sim.sweep.driver
+    import sim.sweep.store
+
+    stop_after(small_sweep, tmp_path, 1)
+
+    def read_only(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    def not_permitted(directory):
+        raise PermissionError(1, "Operation not permitted", str(directory / "sweep.sqlite"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sim.sweep.store.sqlite3, "connect", read_only)
+        assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: --out: cannot open the store sweep.sqlite there to resume (unable to "
+                                       f"open database file); sim must be able to write in the directory (got "
+                                       f"'{tmp_path}')\n")
+    monkeypatch.setattr(sim.sweep.driver, "remove_sweep", not_permitted)
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path), "--fresh"]) == 2
+    assert capsys.readouterr().err == (f"error: --out: cannot write the store sweep.sqlite there (Operation not "
+                                       f"permitted) (got '{tmp_path}')\n")
+    assert (tmp_path / "sweep.sqlite").is_file()
+
+
 def test_the_same_command_lands_in_the_same_directory(small_sweep):
     """The default directory is named by the sweep, so rerunning the command resumes it."""
     again = make_sweep(SMALL, VARY, None, runs=RUNS, seed=SEED)
