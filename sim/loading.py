@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import InputError, Problem
 from .schema import Scenario
 from .validation import problems_from
-from .yamlfile import load_yaml, read_text_file, read_yaml_file
+from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "apply_overrides", "check_overlaps", "child_key", "derive_scenario_data",
            "dump_scenario", "field_keys", "load_scenario", "overlap", "parse_scenario", "read_yaml", "scenario_roots",
@@ -96,9 +96,7 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     """Validate scenario YAML text; `source` names it in error messages."""
     data = load_yaml(text, source)
     if not isinstance(data, dict):
-        raise InputError(
-            Problem(source, "", "must be a YAML mapping of scenario keys", type(data).__name__, True)
-        )
+        raise InputError(not_a_mapping(source, "scenario", data))
     data = derive_scenario_data(data, source)
     if overrides:
         check_overlaps(data, overrides)

@@ -403,6 +403,23 @@ def test_invalid_spec_files_exit_2(name, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("text, expect", [
+    ("", "is empty (or holds only comments); it must be a YAML mapping of {} keys"),
+    ("# vary: later\n", "is empty (or holds only comments); it must be a YAML mapping of {} keys"),
+    ("just text\n", "must be a YAML mapping of {} keys, not text (got 'just text')"),
+    ("- 1\n", "must be a YAML mapping of {} keys, not a list (got [1])"),
+])
+def test_a_file_that_is_not_a_mapping_says_what_it_is_in_yamls_words(text, expect, tmp_path, capsys):
+    """An empty sweep or scenario file is said to be empty, not 'NoneType'; text, a list."""
+    path = tmp_path / "f.yaml"
+    path.write_text(text)
+    assert cli.main(["sweep", "--spec", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"error: {path}: {expect.format('sweep')}\n"
+    assert cli.main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: {expect.format('scenario')}\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_spec_and_vary_together_are_refused(tmp_path, capsys):
     """Factors come from --vary or from --spec, never a mix."""
     spec = tmp_path / "s.yaml"
