@@ -28,7 +28,8 @@ from .randomness import BLOCK_SIZE
 from .schema import mean_of, support
 
 __all__ = ["Estimate", "add_output", "available_memory", "check_resources", "estimate", "estimate_eum",
-           "estimate_models", "estimate_output", "format_size", "free_disk", "parse_size"]
+           "estimate_models", "estimate_output", "estimate_points", "format_size", "free_disk", "object_bytes",
+           "parse_size"]
 
 F64 = 8
 BASE_PROCESS = 250 << 20
@@ -40,6 +41,9 @@ POINT_BYTES = 512
 """Disk a point of a sweep or calibration takes: its row in the store and in points.csv,
 measured at about 400 bytes with two factors, plus `FACTOR_BYTES` a factor."""
 FACTOR_BYTES = 32
+POINT_OVERHEAD = 4 << 10
+"""Memory a sweep's point holds besides its scenario: its row of the plan, its piece of a
+task, its results row (measured at about 3 KiB with two factors)."""
 STORE_BYTES = 4 << 20
 """SQLite's write-ahead log beside a sweep's store, up to its checkpoint of 1,000 pages."""
 
@@ -188,6 +192,42 @@ def estimate_output(points: int = 0, factors: int = 0) -> Estimate:
     if points:
         breakdown["disk: points"] = STORE_BYTES + points * (POINT_BYTES + FACTOR_BYTES * factors)
     return Estimate(0, sum(breakdown.values()), breakdown, less_disk="use fewer points" if points else "")
+
+
+def estimate_points(work: Estimate, scenario: object, points: int) -> Estimate:
+    """`work` (one point on each worker) with the memory of a sweep's `points` scenarios like
+    `scenario`: every point's scenario is built and validated before the first one runs,
+    and held until the last has (about 100 KiB each for the baseline: 100 GiB for a grid of
+    a million points). Forked workers share them (`sweep.execute.ProcessBackend`)."""
+    held = points * (object_bytes(scenario) * 5 // 4 + POINT_OVERHEAD)
+    return Estimate(work.memory + held, work.disk, {**work.breakdown, "the points' scenarios": held},
+                    less_memory="use fewer points" if held > work.memory else work.less_memory,
+                    less_disk=work.less_disk)
+
+
+def object_bytes(obj: object) -> int:
+    """Bytes `obj` occupies with everything it refers to (pydantic models, dicts, lists,
+    tuples, sets), each object counted once, as `sys.getsizeof` counts them: a lower bound
+    (the allocator's own overhead is not counted; it adds about a fifth for a scenario)."""
+    import sys
+
+    seen: set[int] = set()
+    stack, total = [obj], 0
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        if isinstance(o, dict):
+            stack += [*o.keys(), *o.values()]
+        elif isinstance(o, (list, tuple, set, frozenset)):
+            stack += list(o)
+        elif hasattr(o, "__dict__"):
+            stack.append(o.__dict__)
+            stack += [v for v in (getattr(o, "__pydantic_fields_set__", None), getattr(o, "__pydantic_extra__", None),
+                                  getattr(o, "__pydantic_private__", None)) if v is not None]
+    return total
 
 
 def add_output(work: Estimate, output: Estimate) -> Estimate:

@@ -26,7 +26,7 @@ from .errors import InputError, Problem
 from .paths import apply_overrides, check_overlaps, field_keys
 from .schema import Scenario
 from .validation import problems_from
-from .yamlfile import load_yaml, read_text_file, read_yaml_file
+from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario", "load_scenario",
            "parse_scenario", "read_yaml", "scenario_roots", "scenario_sources", "scenario_warnings"]
@@ -96,9 +96,7 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     """Validate scenario YAML text; `source` names it in error messages."""
     data = load_yaml(text, source)
     if not isinstance(data, dict):
-        raise InputError(
-            Problem(source, "", "must be a YAML mapping of scenario keys", type(data).__name__, True)
-        )
+        raise InputError(not_a_mapping(source, "scenario", data))
     if data and not any(key in Scenario.model_fields or key in DERIVATION_KEYS for key in data):
         raise InputError(Problem(source, "", _not_a_scenario(data)))
     origins: list[tuple[tuple[str, ...], str]] = []

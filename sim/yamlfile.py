@@ -33,7 +33,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import InputError, Problem
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "load_yaml", "read_yaml_file", "read_text_file"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "load_yaml", "not_a_mapping", "read_yaml_file",
+           "read_text_file"]
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and sequences, aliases followed (a scenario needs about 8)."""
@@ -163,6 +164,16 @@ def load_yaml(text: str, source: str) -> Any:
             raise InputError(_problem(source, exc, "")) from None
     finally:
         loader.dispose()
+
+
+def not_a_mapping(source: str, keys: str, data: Any) -> Problem:
+    """The problem of a file whose YAML document should be a mapping of `keys` keys (scenario,
+    sweep) and is not: said in YAML's words (an empty file, a list, text), not Python's."""
+    if data is None:
+        return Problem(source, "", f"is empty (or holds only comments); it must be a YAML mapping of {keys} keys")
+    kind = "a list" if isinstance(data, list) else "text" if isinstance(data, str) else \
+        "a boolean" if isinstance(data, bool) else "a number" if isinstance(data, (int, float)) else "a scalar"
+    return Problem(source, "", f"must be a YAML mapping of {keys} keys, not {kind}", data, True)
 
 
 def read_text_file(path: str | Path, source: str | None = None, limit: int = MAX_BYTES) -> str:

@@ -157,6 +157,22 @@ def test_the_points_count_in_the_disk_estimate():
     assert list(estimate_output(10, 2).breakdown) == ["disk: summary and plots", "disk: points"]
 
 
+def test_a_sweeps_points_count_in_its_memory_estimate():
+    """A sweep holds every point's scenario: its memory grows by at least the scenario's own
+    size a point, and the refusal then advises fewer points."""
+    from sim import load_scenario
+    from sim.limits import Estimate, estimate_points, object_bytes
+
+    scenario = load_scenario(SMALL)
+    size = object_bytes(scenario)
+    assert 10_000 < size < 1 << 20  # a scenario's data, not an interpreter's worth
+    work = Estimate(300 << 20, 0, {"process": 300 << 20})
+    assert estimate_points(work, scenario, 10).memory == pytest.approx(work.memory, rel=0.01)
+    many = estimate_points(work, scenario, 100_000)
+    assert many.memory - work.memory >= 100_000 * size and many.breakdown["the points' scenarios"] > work.memory
+    assert many.less_memory == "use fewer points"
+
+
 @pytest.mark.parametrize("text, size", [("2GiB", 2 << 30), ("500MB", 500 * 10**6), ("1.5 G", 1_500_000_000),
                                         ("1e9", 10**9), ("4096", 4096), ("1kib", 1024)])
 def test_sizes_read_as_bytes(text, size):

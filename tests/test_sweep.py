@@ -196,6 +196,51 @@ def test_a_different_sweep_in_the_same_directory_is_refused(small_sweep, tmp_pat
     assert "holds a different sweep" in capsys.readouterr().err
 
 
+SMALL_SWEEP_ARGS = ["sweep", str(SMALL), *(a for v in VARY for a in ("--vary", v)), "--runs", str(RUNS),
+                    "--seed", str(SEED), "--quiet"]
+
+
+def test_a_store_that_is_not_a_database_is_an_input_error_and_fresh_replaces_it(small_sweep, tmp_path, capsys):
+    """A sweep.sqlite that is not a database (truncated, overwritten) is one error line, exit 2,
+    not SQLite's traceback; --fresh replaces it."""
+    stop_after(small_sweep, tmp_path, 1)
+    (tmp_path / "sweep.sqlite").write_bytes(b"not a database\n" * 100)
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path / 'sweep.sqlite'}: not a sweep database (file is not a database); use --fresh " \
+                  "to replace it\n"
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path), "--fresh"]) == 0
+
+
+def test_a_store_sim_may_not_write_is_an_input_error_naming_out(small_sweep, tmp_path, capsys, monkeypatch):
+    """A sweep in a directory that has become read-only: resuming it (SQLite cannot open the
+    store) or --fresh (it cannot remove it) is one error line naming --out, exit 2."""
+    import sqlite3
+
+    import sim.sweep.driver
+    import sim.sweep.store
+
+    stop_after(small_sweep, tmp_path, 1)
+
+    def read_only(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    def not_permitted(directory):
+        raise PermissionError(1, "Operation not permitted", str(directory / "sweep.sqlite"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sim.sweep.store.sqlite3, "connect", read_only)
+        assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: --out: cannot open the store sweep.sqlite there to resume (unable to "
+                                       f"open database file); sim must be able to write in the directory (got "
+                                       f"'{tmp_path}')\n")
+    monkeypatch.setattr(sim.sweep.driver, "remove_sweep", not_permitted)
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path), "--fresh"]) == 2
+    assert capsys.readouterr().err == (f"error: --out: cannot write the store sweep.sqlite there (Operation not "
+                                       f"permitted) (got '{tmp_path}')\n")
+    assert (tmp_path / "sweep.sqlite").is_file()
+
+
 def test_the_same_command_lands_in_the_same_directory(small_sweep):
     """The default directory is named by the sweep, so rerunning the command resumes it."""
     again = make_sweep(SMALL, VARY, None, runs=RUNS, seed=SEED)
@@ -304,6 +349,31 @@ def test_invalid_sweeps_exit_2_with_one_line_per_problem_before_anything_runs(na
     assert not out.exists()
 
 
+def test_a_grid_whose_points_would_not_fit_in_memory_is_refused_before_it_is_built(tmp_path, capsys):
+    """Every point's scenario is held from validation to the end (tens of KiB each): a grid
+    of 20,000 points is refused under --max-memory 1GiB with the estimate naming them, at
+    once and with nothing written (a million points used to fill 24 GB before any ran)."""
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0:0.2:200", "--vary",
+                     "summit.cancellation.base_probability=0:0.3:100", "--runs", "1024", "--max-memory", "1GiB",
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --max-memory: this sweep (20,000 points, one running on each worker) would need "
+                          "about ") and "(the largest part the points' scenarios: " in err, err
+    assert "use fewer points, or raise --max-memory" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_stop_while_the_points_are_validated_ends_the_sweep_with_nothing_written(small_sweep, tmp_path):
+    """Ctrl-C while the points are validated (minutes for a large sweep) stops the sweep
+    there, as an interrupt: no empty result directory is claimed and no point runs."""
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(small_sweep, out=tmp_path / "out", stop=stop, plots=False)
+    assert not (tmp_path / "out").exists()
+
+
 BAD_SPECS = {  # name: (spec text, what the error line says)
     "unknown_key": ("vary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 2}]\nbogus: 1", "bogus: unknown key"),
     "no_vary": ("design: grid", "vary: required field is missing"),
@@ -330,6 +400,23 @@ def test_invalid_spec_files_exit_2(name, tmp_path, capsys):
     err = capsys.readouterr().err
     assert expect in err, err
     assert str(spec) in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("", "is empty (or holds only comments); it must be a YAML mapping of {} keys"),
+    ("# vary: later\n", "is empty (or holds only comments); it must be a YAML mapping of {} keys"),
+    ("just text\n", "must be a YAML mapping of {} keys, not text (got 'just text')"),
+    ("- 1\n", "must be a YAML mapping of {} keys, not a list (got [1])"),
+])
+def test_a_file_that_is_not_a_mapping_says_what_it_is_in_yamls_words(text, expect, tmp_path, capsys):
+    """An empty sweep or scenario file is said to be empty, not 'NoneType'; text, a list."""
+    path = tmp_path / "f.yaml"
+    path.write_text(text)
+    assert cli.main(["sweep", "--spec", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"error: {path}: {expect.format('sweep')}\n"
+    assert cli.main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {path}: {expect.format('scenario')}\n"
     assert not (tmp_path / "out").exists()
 
 

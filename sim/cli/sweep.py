@@ -39,7 +39,7 @@ from .progress import step_progress
                     "command resumes it"), *LIMIT_OPTIONS,
 )
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ..limits import add_output, estimate_output
+    from ..limits import add_output, estimate_output, estimate_points
     from ..randomness import blocks_for
     from ..sweep import make_sweep, run_sweep
     from ..sweep.design import design_size
@@ -60,8 +60,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         workers = 1  # in this process: the points run on the cluster
     else:
         workers = task_workers(args, points, blocks_for(sweep.runs))
-    check_limits(args, add_output(_sweep_estimate(sweep, workers), estimate_output(points, len(sweep.factors))),
-                 "this sweep (one point on each worker)", args.out or default_sweep_dir(sweep))
+    work = estimate_points(_sweep_estimate(sweep, workers), sweep.scenario, points)
+    check_limits(args, add_output(work, estimate_output(points, len(sweep.factors))),
+                 f"this sweep ({points:,} points, one running on each worker)", args.out or default_sweep_dir(sweep))
     with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
                            fresh=args.fresh, progress=progress, force=args.force, stop=stop)

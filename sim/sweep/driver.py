@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ from .execute import (DaskBackend, PieceResult, PointRun, check_scheduler, local
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
 from .points import check_factors, make_point_scenarios
 from .spec import Sweep
-from .store import DB_NAME, OUTPUTS, SweepStore, remove_sweep
+from .store import DB_NAME, OUTPUTS, SweepStore, cannot_store, remove_sweep
 
 __all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "PointsRun", "SweepResult", "default_sweep_dir", "run_points",
            "run_sweep"]
@@ -90,7 +91,8 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     Every point is validated before anything runs or is written (`InputError`), and
     `out` must be new, empty or a sweep's (`force`: any sim command's) directory.
     Setting `stop` (the CLI's Ctrl-C) keeps the finished points and returns a result
-    marked `interrupted`.
+    marked `interrupted`; set while the points are validated, it raises
+    `KeyboardInterrupt`, nothing written.
     """
     begun = time.perf_counter()
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
@@ -109,7 +111,7 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     expected = design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
     if len(plan) != expected:
         raise AssertionError(f"the plan has {len(plan)} points, the design {expected}")
-    scenarios = make_point_scenarios(sweep, plan)
+    scenarios = make_point_scenarios(sweep, plan, stop)
     timing["validate"] = time.perf_counter() - begun
 
     run = run_points(out, identity, sweep.names, plan, dict(enumerate(scenarios)), runs=sweep.runs,
@@ -167,8 +169,11 @@ def _run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, p
         if not fresh and state == "own" and SweepStore.exists(out):
             store = SweepStore.open(out, identity)
         else:
-            remove_sweep(out)
-            store = SweepStore.create(out, identity, entropy, names, plan, describe or {})
+            try:
+                remove_sweep(out)
+                store = SweepStore.create(out, identity, entropy, names, plan, describe or {})
+            except (OSError, sqlite3.Error) as exc:
+                raise cannot_store(out, exc) from None
         try:
             done = store.done()
             pending = {i: points[i] for i in range(len(plan)) if i not in done}

@@ -12,6 +12,7 @@ that there are enough of them to keep every worker busy.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -212,6 +213,10 @@ class ProcessBackend:
 
     def __enter__(self) -> ProcessBackend:
         flush_stdio()
+        # A forked worker shares this process's pages (every point's scenario) until it
+        # writes to them; its garbage collector would, visiting them: frozen, they are
+        # left alone (`gc.freeze`), and a sweep's workers do not double its memory.
+        gc.freeze()
         self.pool = ProcessPoolExecutor(self.workers, mp_context=process_context(), initializer=worker_setup)
         return self
 
@@ -219,6 +224,7 @@ class ProcessBackend:
         # Every result is in (or no longer wanted): the workers wind down (about 0.5 s)
         # while this process writes the exports; at most the tasks in flight finish.
         self.pool.shutdown(wait=False, cancel_futures=True)
+        gc.unfreeze()
 
     def results(self, tasks: list[Task], stop: threading.Event | None = None) -> Iterator[list[PieceResult]]:
         pending = {self.pool.submit(run_task, t) for t in tasks}

@@ -12,6 +12,7 @@ agent's other saliences (`point_overrides`).
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -53,13 +54,17 @@ def check_factors(sweep: Sweep) -> None:
         raise InputError(_unique(problems))
 
 
-def make_point_scenarios(sweep: Sweep, values: np.ndarray) -> list[Scenario]:
+def make_point_scenarios(sweep: Sweep, values: np.ndarray, stop: threading.Event | None = None) -> list[Scenario]:
     """The validated scenario of every point, `values` (n_points, n_factors): first
-    `check_factors`, then every point. Raises `InputError` listing every problem."""
+    `check_factors`, then every point. Raises `InputError` listing every problem, and
+    `KeyboardInterrupt` once `stop` is set (a Ctrl-C: a million points take half an hour
+    to validate, and nothing has been written yet)."""
     check_factors(sweep)
     source = str(sweep.scenario_file)
     scenarios, bad, problems = [], [], []
     for i, row in enumerate(values):
+        if stop is not None and stop.is_set():
+            raise KeyboardInterrupt
         point = dict(zip(sweep.names, map(float, row)))
         try:
             scenarios.append(_point_scenario(sweep, point, source))

@@ -23,7 +23,7 @@ from ..schema.rules import MAX_RUNS
 from ..loading import load_scenario
 from ..schema import Scenario, scenario_hash
 from ..validation import Strict, problems_from
-from ..yamlfile import read_yaml_file
+from ..yamlfile import not_a_mapping, read_yaml_file
 
 __all__ = ["DESIGNS", "Factor", "Sweep", "SweepSpec", "load_sweep_spec", "make_sweep", "parse_vary",
            "resolve_sweep", "validate_spec"]
@@ -98,7 +98,7 @@ def validate_spec(data: Any, source: str, origin: dict[str, str] | None = None) 
     reported under (the command-line option that gave it); the rest are `source`'s.
     """
     if not isinstance(data, dict):
-        raise InputError(Problem(source, "", "must be a YAML mapping of sweep keys", type(data).__name__, True))
+        raise InputError(not_a_mapping(source, "sweep", data))
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:

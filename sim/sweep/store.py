@@ -23,7 +23,7 @@ from ..io import atomic_write_text, fsync_dir, temp_name, utc_now
 from ..model import CLASSES, SUBSTANTIVE_OR_BETTER
 from ..estimate import wilson
 
-__all__ = ["DB_NAME", "OUTPUTS", "SweepStore", "remove_sweep"]
+__all__ = ["DB_NAME", "OUTPUTS", "SweepStore", "cannot_store", "remove_sweep"]
 
 DB_NAME = "sweep.sqlite"
 SCHEMA_VERSION = 2
@@ -61,15 +61,36 @@ def remove_sweep(directory: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _unreadable(directory: Path, exc: sqlite3.Error) -> InputError:
+    """A store that cannot be opened: one sim may not write (a read-only directory or
+    file: WAL mode writes beside it even to read), or one that is not a sweep's."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return InputError(Problem("--out", "", f"cannot open the store {DB_NAME} there to resume ({exc}); sim must "
+                                  "be able to write in the directory", str(directory), True))
+    return InputError(Problem(str(directory / DB_NAME), "", f"not a sweep database ({exc}); "
+                              "use --fresh to replace it"))
+
+
+def cannot_store(directory: Path, exc: OSError | sqlite3.Error) -> InputError:
+    """A store that cannot be removed (--fresh) or made in `directory`."""
+    reason = getattr(exc, "strerror", None) or exc
+    return InputError(Problem("--out", "", f"cannot write the store {DB_NAME} there ({reason})", str(directory),
+                              True))
+
+
 class SweepStore:
     """The database of one sweep: its identity, plan and finished points."""
 
     def __init__(self, path: Path):
         self.path = path
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)  # explicit transactions
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # a committed point survives power loss too
-        self.db.execute("PRAGMA foreign_keys=ON")
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # a committed point survives power loss too
+            self.db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error:
+            self.db.close()
+            raise
 
     @classmethod
     def exists(cls, directory: Path) -> bool:
@@ -105,13 +126,15 @@ class SweepStore:
     @classmethod
     def open(cls, directory: Path, identity: dict) -> SweepStore:
         """The existing database of this sweep; a different sweep's is an input error."""
-        store = cls(directory / DB_NAME)
+        try:
+            store = cls(directory / DB_NAME)
+        except sqlite3.Error as exc:
+            raise _unreadable(directory, exc) from None
         try:
             meta = store.meta()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             store.close()
-            raise InputError(Problem(str(directory / DB_NAME), "", f"not a sweep database ({exc}); "
-                                     "use --fresh to replace it")) from None
+            raise _unreadable(directory, exc) from None
         found = meta.get("identity")
         if meta.get("schema_version") != SCHEMA_VERSION:
             store.close()
