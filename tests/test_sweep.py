@@ -303,6 +303,7 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
                      "--vary summit.bargaining.margin=0.2:1.5:3: summit.bargaining.margin: must be in [0, 1] "
                      "(got 1.5)"),
     "lo_above_hi": (["--vary", "agents.south.resolve=0.6:0.2:3"], "LO must not be above HI"),
+    "one_level_of_a_range": (["--vary", "agents.south.resolve=0.2:0.6:1"], "one level runs LO (0.2) only, never HI"),
     "malformed": (["--vary", "agents.south.resolve=0.2"], "must be PATH=LO:HI:N"),
     "not_numbers": (["--vary", "agents.south.resolve=a:b:3"], "must be PATH=LO:HI:N"),
     "grid_without_levels": (["--vary", "agents.south.resolve=0.2:0.4"], "needs a number of levels"),

@@ -70,6 +70,9 @@ def _spec_rules(spec: SweepSpec):
             yield f"vary.{k}", "LO must not be above HI", f"{f.low:g} > {f.high:g}"
         elif spec.design == "grid" and f.levels is not None and f.levels > 1 and f.low == f.high:
             yield f"vary.{k}", "LO == HI allows one level only", f.levels
+        elif spec.design == "grid" and f.levels == 1 and f.low < f.high:
+            yield (f"vary.{k}", f"one level runs LO ({f.low:g}) only, never HI: give 2 or more levels, or fix the "
+                   "field with --set", f"{f.low:g}:{f.high:g}:1")
         elif spec.design != "grid" and f.low == f.high:
             yield f"vary.{k}", f"the {spec.design} design needs LO < HI", f"{f.low:g}"
         if spec.design == "grid" and f.levels is None:
