@@ -91,9 +91,14 @@ class KnobFile(Strict):
 
 def load_knobs(path: str | Path) -> KnobFile:
     """Read and validate a knob spec file; every problem at once as an `InputError`."""
-    from .loading import read_yaml
+    from .loading import not_this_kind, read_yaml
+    from .yamlfile import not_a_mapping
 
     data = read_yaml(Path(path), "a knob spec")
+    problem = not_a_mapping(str(path), "knobs spec", data) if not isinstance(data, dict) else \
+        not_this_kind(data, str(path), "a knobs spec", "knobs")
+    if problem is not None:
+        raise InputError(problem)
     try:
         return KnobFile.model_validate(data)
     except ValidationError as exc:

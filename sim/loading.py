@@ -28,8 +28,8 @@ from .schema import Scenario
 from .validation import problems_from
 from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
-__all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario", "load_scenario",
-           "parse_scenario", "read_yaml", "scenario_roots", "scenario_sources", "scenario_warnings"]
+__all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario", "load_scenario", "looks_like",
+           "not_this_kind", "parse_scenario", "read_yaml", "scenario_roots", "scenario_sources", "scenario_warnings"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -136,13 +136,30 @@ _OTHER_FILES = {"knobs": "a knobs spec, for `calibrate --knobs`", "vary": "a swe
 """A key that tells which other kind of file sim reads a YAML file is."""
 
 
+def looks_like(data: dict) -> str | None:
+    """Which kind of sim's YAML files the mapping `data` looks like, in words, by its
+    top-level keys; None if none."""
+    if any(key in Scenario.model_fields or key in DERIVATION_KEYS for key in data):
+        return "a scenario file, for `run`"
+    kind = next((what for key, what in _OTHER_FILES.items() if key in data), None)
+    if kind is None and data and all(isinstance(k, str) and "." in k for k in data):
+        kind = "a file of dotted paths to values, for a scenario's `include:`"
+    return kind
+
+
+def not_this_kind(data: Any, source: str, what: str, key: str) -> Problem | None:
+    """One line, instead of one for each missing and unknown key, when `data` (meant to be
+    `what`, whose mark is the top-level `key`) lacks `key` and looks like another file."""
+    if not isinstance(data, dict) or key in data or (kind := looks_like(data)) is None:
+        return None
+    return Problem(source, "", f"is not {what} (it has no `{key}:`); it looks like {kind}")
+
+
 def _not_a_scenario(data: dict) -> str:
     """Why `data`, a mapping without one key of a scenario, is not a scenario: one line, not a
     line for each missing field."""
     shown = ", ".join(repr(str(k))[:40] for k in list(data)[:4]) + (", ..." if len(data) > 4 else "")
-    kind = next((what for key, what in _OTHER_FILES.items() if key in data), None)
-    if kind is None and all(isinstance(k, str) and "." in k for k in data):
-        kind = "a file of dotted paths to values, for a scenario's `include:`"
+    kind = looks_like(data)
     return (f"is not a scenario file: none of its top-level keys ({shown}) is a scenario's"
             + (f"; it looks like {kind}" if kind else f" ({', '.join(Scenario.model_fields)})"))
 

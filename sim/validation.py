@@ -224,7 +224,8 @@ def _problem(err: dict, source: str, path: str) -> Problem:
     if kind == "union_tag_not_found":  # pydantic: "unable to extract tag using discriminator 'dist'"
         return Problem(source, path, "a distribution needs `dist:`, naming which, e.g. {dist: uniform, low: ..., "
                        "high: ...}", value, True)
-    if kind in _MAPPING_TYPES and str(err["loc"][-1]).startswith("tagged-union[") and path.endswith("date"):
+    if kind in _MAPPING_TYPES and err["loc"] and str(err["loc"][-1]).startswith("tagged-union[") and \
+            path.endswith("date"):
         return Problem(source, path, "must be a date written YYYY-MM-DD or a distribution of dates, e.g. "
                        "{dist: uniform, low: 2018-06-01, high: 2018-06-30}", value, True)
     if kind in _MAPPING_TYPES:  # pydantic: "input should be a valid dictionary or instance of Calendar"

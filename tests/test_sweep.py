@@ -418,6 +418,24 @@ def test_a_file_that_is_not_a_mapping_says_what_it_is_in_yamls_words(text, expec
     assert capsys.readouterr().err == f"error: {path}: {expect.format('sweep')}\n"
     assert cli.main(["validate", str(path)]) == 2
     assert capsys.readouterr().err == f"error: {path}: {expect.format('scenario')}\n"
+    assert cli.main(["calibrate", str(tmp_path), "--knobs", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"error: {path}: {expect.format('knobs spec')}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_of_another_kind_is_named_for_what_it_looks_like(tmp_path, capsys):
+    """A scenario given as a sweep or knobs spec, or a knobs spec as a sweep spec: one line
+    saying what the file looks like, not a line for each missing and unknown key."""
+    knobs = ROOT / "scenarios" / "history" / "knobs.yaml"
+    for command, wrong, says in (
+            (["sweep", "--spec", str(SMALL)], SMALL, "is not a sweep spec (it has no `vary:`); it looks like a "
+                                                     "scenario file, for `run`"),
+            (["sweep", "--spec", str(knobs)], knobs, "is not a sweep spec (it has no `vary:`); it looks like a "
+                                                     "knobs spec, for `calibrate --knobs`"),
+            (["calibrate", str(tmp_path), "--knobs", str(SMALL)], SMALL,
+             "is not a knobs spec (it has no `knobs:`); it looks like a scenario file, for `run`")):
+        assert cli.main([*command, "--out", str(tmp_path / "out")]) == 2
+        assert capsys.readouterr().err == f"error: {wrong}: {says}\n"
     assert not (tmp_path / "out").exists()
 
 

@@ -23,6 +23,7 @@ from ..schema.rules import MAX_RUNS
 from ..loading import load_scenario
 from ..schema import Scenario, scenario_hash
 from ..validation import Strict, problems_from
+from ..loading import not_this_kind
 from ..yamlfile import not_a_mapping, read_yaml_file
 
 __all__ = ["DESIGNS", "Factor", "Sweep", "SweepSpec", "load_sweep_spec", "make_sweep", "parse_vary",
@@ -102,6 +103,8 @@ def validate_spec(data: Any, source: str, origin: dict[str, str] | None = None) 
     """
     if not isinstance(data, dict):
         raise InputError(not_a_mapping(source, "sweep", data))
+    if (problem := not_this_kind(data, source, "a sweep spec", "vary")) is not None:
+        raise InputError(problem)
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
