@@ -168,7 +168,7 @@ def resolve_knob(knob: KnobSpec, scenario: Scenario, model) -> list[str]:
     found = [path for path, spec in model.params.items() if _matches(spec.source, glob)]
     if not found:
         raise InputError(Problem(scenario.name, f"knobs.{knob.name}.path",
-                                 "names no number of this scenario that is drawn per replicate", glob, True))
+                                 "names no number drawn per replicate", glob, True))
     return found
 
 

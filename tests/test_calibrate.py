@@ -372,6 +372,23 @@ def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_posterior_whose_knobs_name_other_agents_is_refused_against_its_file(tmp_path, capsys):
+    """A posterior fitted with a knob path naming agents (agents.south.resolve) applied to a
+    scenario without them: one line naming the posterior file, the knob and the scenario, exit 2,
+    before anything runs; the same for each case of a backtest."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text((CASES / "knobs.yaml").read_text().replace("agents.{summit.parties[0]}.resolve",
+                                                              "agents.south.resolve"))
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "cal"), "--quiet"]) == 0
+    posterior = tmp_path / "cal" / "posterior.json"
+    baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    assert main(["run", str(baseline), "--calibration", str(posterior), "--runs", "1024",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (f"error: {posterior}: knobs.south_resolve.path: names no number drawn per "
+                                       "replicate in scenario baseline (got 'agents.south.resolve')\n")
+    assert not (tmp_path / "run").exists()
+
+
 def test_compare_and_explain_take_a_posterior(tmp_path, capsys):
     """compare and explain run posterior predictive: each scenario its own posterior (leave-one-out
     for a fitted case), on the same random numbers."""

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, command, count,
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits,
+                     check_posterior_fits, command, count,
                      load_calibration, option_problems, output_options, output_path, parse_overrides, runs_rules,
                      show_warnings, stop_on_interrupt, task_workers, workers_rules, write_and_show)
 from .progress import step_progress
@@ -98,7 +99,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     posterior = load_calibration(args)
     cases, meetings, meetings_path = _history_inputs(args)
     if posterior is not None:
-        _check_knobs(posterior, cases)
+        check_posterior_fits(posterior, args.calibration, [c.scenario for c in cases])
     _check_case_limits(args, cases, args.runs, args.workers)
     check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = args.out if args.out is not None else default_out_dir("backtest")
@@ -206,24 +207,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
                    print_calibration, in_place=True)
     return EXIT_OK
-
-
-def _check_knobs(posterior, cases: list) -> None:
-    """Every knob of `posterior` must name a number of every case, found before the first case
-    runs (it was found when the case's calibrated run began, the earlier cases' minutes spent)."""
-    from ..knobs import resolve_knob
-    from ..model import compile_model
-
-    problems = []
-    for case in cases:
-        model = compile_model(case.scenario)
-        for knob in posterior.knobs:
-            try:
-                resolve_knob(knob, case.scenario, model)
-            except InputError as exc:
-                problems += exc.problems
-    if problems:
-        raise InputError(problems)
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,
