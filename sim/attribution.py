@@ -124,6 +124,11 @@ class Shapley:
 
 @dataclass(frozen=True)
 class Explanation:
+    """What `explain` returns: the scenario's own forecast over `runs` replicates
+    (`estimates()`), and per scheduled event what removing it changes (`effects`, each
+    an `EventEffect`, whose `change(group)` is a paired difference), largest change in
+    P(substantive or better) first; with `shapley`, the events' Shapley values."""
+
     scenario: str
     runs: int
     entropy: int
@@ -134,6 +139,7 @@ class Explanation:
     interrupted: bool = False  # stopped before all its replicates ran
 
     def estimates(self) -> dict[str, Estimate]:
+        """Each class of `sim.CLASSES`, then P(substantive or better), with its Wilson 95 % interval."""
         return {name: wilson(int(self.counts[list(cls)].sum()), self.runs) for name, cls in GROUPS.items()}
 
 

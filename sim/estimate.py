@@ -22,6 +22,7 @@ class Estimate:
     n: int
 
     def as_dict(self) -> dict:
+        """`p`, `low`, `high` and `count` as JSON-ready data (the `n` is the result's, said once)."""
         return {"p": self.p, "low": self.low, "high": self.high, "count": self.count}
 
 

@@ -213,6 +213,17 @@ def simulate_variants(
 
 @dataclass
 class RunResult:
+    """What `run` returns: the class counts of its `runs` replicates and how they were made.
+
+    `estimates()` gives each class of `sim.CLASSES` with its Wilson 95 % interval,
+    `headline()` P(substantive or better), P(talk fest) and P(collapse); `counts` (4,)
+    are the replicates per class, `package_counts` (n_packages + 1,) per package of the
+    menu (`model.package_names`) and, last, those without a deal; `entropy` is the
+    root entropy (the `seed` given, or fresh entropy when there was none: pass it as
+    `seed` to repeat the run). With `knobs`, `parameter_spread` says how much the answer
+    moves with them.
+    """
+
     scenario: Scenario
     model: Model
     runs: int
@@ -233,6 +244,7 @@ class RunResult:
     compile_seconds: float = 0.0  # compiling kernels (the first run after installing), left out of `seconds`
 
     def estimates(self) -> dict[str, Estimate]:
+        """Each class of `sim.CLASSES`, in that order, with its Wilson 95 % interval."""
         return {c: wilson(int(k), self.runs) for c, k in zip(CLASSES, self.counts)}
 
     @property
