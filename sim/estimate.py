@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .errors import InputError, Problem
+
 __all__ = ["Z95", "Estimate", "wilson"]
 
 Z95 = 1.959963984540054
@@ -27,7 +29,10 @@ class Estimate:
 
 
 def wilson(count: int, n: int, z: float = Z95) -> Estimate:
-    """Wilson score interval for a binomial proportion (exact at the 0 and n edges)."""
+    """Wilson score interval for a binomial proportion (exact at the 0 and n edges); with
+    `n` 0, p is NaN and the interval [0, 1]. A count outside [0, n] is an `InputError`."""
+    if not 0 <= count <= max(n, 0):
+        raise InputError(Problem("wilson", "count", f"must be from 0 to n ({n})", count, True))
     if n <= 0:
         return Estimate(math.nan, 0.0, 1.0, count, n)
     p = count / n

@@ -66,6 +66,9 @@ class Posterior:
     def setting(self, scenario: Scenario | None = None, draws: int = DRAWS) -> tuple[KnobSetting, dict]:
         """The knob setting that makes a run of `scenario` posterior predictive, and a note
         saying which posterior it is (leave-one-out when `scenario` is a fitted case)."""
+        if scenario is not None and not isinstance(scenario, Scenario):
+            raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one) or None",
+                                     scenario, True))
         held_out = None if scenario is None else self.case_of(scenario)
         w = self.weights(without=held_out)
         rows = systematic_rows(w, draws)

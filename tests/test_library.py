@@ -1,5 +1,6 @@
-"""sim used as a library (README, "Library use and property tests"): every public name says what
-it is; the README's example and sim.strategies' docstring example work as written."""
+"""sim used as a library (README, "Library use and property tests"): bad arguments are one clear
+`InputError`, not an AttributeError from deep inside; every public name says what it is; the
+README's example and sim.strategies' docstring example work as written."""
 
 from __future__ import annotations
 
@@ -13,11 +14,96 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import scenario_of, small_dict
 
 import sim
+from sim import (
+    InputError,
+    compare,
+    dump_scenario,
+    explain,
+    load_posterior,
+    load_replicates,
+    load_scenario,
+    parse_scenario,
+    run,
+    wilson,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+SMALL = scenario_of(small_dict())
+POSTERIOR = ROOT / "scenarios" / "history" / "posterior.json"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@pytest.fixture(scope="module")
+def setting():
+    """The (knob setting, note) pair the README's `posterior.setting(scenario)` returns."""
+    return load_posterior(POSTERIOR).setting(SMALL)
+
+
+BAD_CALLS = {
+    "a path for compare's B": (lambda k: compare(SMALL, "b.yaml", runs=10), "b: must be a Scenario"),
+    "two (setting, note) pairs to compare": (lambda k: compare(SMALL, SMALL, runs=10, knobs=(k, k)),
+                                             "knobs.0: must be a knob setting, not the"),
+    "an unknown group of a comparison": (lambda k: compare(SMALL, SMALL, runs=10).difference("deal"),
+                                         "group: must be one of breakthrough, "),
+    "the (setting, note) pair to explain": (lambda k: explain(SMALL, runs=10, knobs=k), "knobs: must be a knob"),
+    "an unknown Shapley method": (lambda k: explain(SMALL, runs=10, shapley=True, shapley_method="monte_carlo"),
+                                  "shapley_method: must be auto, exact or sampled \\(got 'monte_carlo'\\)"),
+    "a Shapley run count of 0": (lambda k: explain(SMALL, runs=10, shapley=True, shapley_runs=0),
+                                 "shapley_runs: must be a whole number >= 1"),
+    "a path for the posterior's scenario": (lambda k: load_posterior(POSTERIOR).setting("baseline.yaml"),
+                                            "scenario: must be a Scenario"),
+    "--set strings as overrides": (lambda k: load_scenario(ROOT / "tests" / "data" / "small.yaml",
+                                                           overrides=["agents.north.resolve=0.8"]),
+                                   "overrides: must be a dict of dotted paths to values"),
+    "a number as an override's path": (lambda k: parse_scenario("name: x", overrides={1: 0.8}),
+                                       "overrides: each key must be a dotted path"),
+    "no path to load": (lambda k: load_scenario(None), "path: must be the path of a scenario file"),
+    "plain data to parse": (lambda k: parse_scenario(small_dict()),
+                            "must be YAML text \\(a str\\); parse_scenario\\(yaml.safe_dump\\(data\\)\\)"),
+    "a path to dump": (lambda k: dump_scenario("small.yaml"), "scenario: must be a Scenario"),
+    "a count above n": (lambda k: wilson(5, 3), "wilson: count: must be from 0 to n \\(3\\) \\(got 5\\)"),
+    "a negative count": (lambda k: wilson(-1, 3), "wilson: count: must be from 0 to n"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CALLS, ids=lambda c: c.replace(" ", "-"))
+def test_a_bad_argument_is_one_clear_input_error(case, setting):
+    """A public function given the wrong kind of argument raises `InputError` naming the argument,
+    the rule and the value (README: "library functions raise InputError for bad arguments")."""
+    call, message = BAD_CALLS[case]
+    with pytest.raises(InputError, match=message) as info:
+        call(setting)
+    assert "\n" not in str(info.value)
+
+
+def test_knobs_are_one_setting_or_for_compare_a_pair(setting):
+    """What the checks let through still runs: the setting alone, or for compare one setting for
+    both sides or a pair (A's, B's)."""
+    knobs, note = setting
+    assert run(SMALL, runs=1024, seed=1, knobs=knobs, calibration=note).parameter_spread((0, 1)) is not None
+    one = compare(SMALL, SMALL, runs=1024, seed=1, knobs=knobs)
+    two = compare(SMALL, SMALL, runs=1024, seed=1, knobs=(knobs, knobs))
+    assert (one.joint == two.joint).all() and one.difference("collapse").diff == 0
+    assert compare(SMALL, SMALL, runs=1024, seed=1, knobs=(None, knobs)).joint.sum() == 1024
+
+
+def test_load_replicates_of_a_path_without_replicates_is_an_input_error(tmp_path, monkeypatch):
+    """A missing path, a directory that is not a run's, or the parquet file itself is an InputError
+    that says which; without pandas, one that says how to install it (not a FileNotFoundError)."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "replicates.parquet").write_bytes(b"")
+    for path, why in ((tmp_path / "nothing", "does not exist"),
+                      (tmp_path, "is not a run's result directory: it holds no replicates.parquet"),
+                      (tmp_path / "run" / "replicates.parquet",
+                       "is a file; load_replicates takes the result directory")):
+        with pytest.raises(InputError, match=re.escape(f"{path}: {why}")):
+            load_replicates(path)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` raises ImportError
+    with pytest.raises(InputError, match=re.escape("needs pandas: pip install 'sim[data]'")):
+        load_replicates(tmp_path / "run")
 
 
 def _public_members(obj):
