@@ -43,11 +43,21 @@ def setting():
 
 
 BAD_CALLS = {
+    "a path for the scenario": (lambda k: run("scenarios/baseline.yaml"), "scenario: must be a Scenario"),
+    "a dict for the scenario": (lambda k: run(small_dict(), runs=10), "scenario: must be a Scenario"),
+    "the (setting, note) pair as knobs": (lambda k: run(SMALL, runs=10, knobs=k),
+                                          "knobs: must be a knob setting, not the \\(setting, note\\) pair"),
+    "the posterior as knobs": (lambda k: run(SMALL, runs=10, knobs=load_posterior(POSTERIOR)),
+                               "knobs: must be a knob setting"),
+    "a text precision": (lambda k: run(SMALL, runs=10, precision="0.01"), "precision: must be between 0 and 0.5"),
+    "a spread level above 1": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread((0, 1), level=95),
+                               "level: must be a share above 0 and at most 1"),
     "a path for compare's B": (lambda k: compare(SMALL, "b.yaml", runs=10), "b: must be a Scenario"),
     "two (setting, note) pairs to compare": (lambda k: compare(SMALL, SMALL, runs=10, knobs=(k, k)),
                                              "knobs.0: must be a knob setting, not the"),
     "an unknown group of a comparison": (lambda k: compare(SMALL, SMALL, runs=10).difference("deal"),
                                          "group: must be one of breakthrough, "),
+    "a path to explain": (lambda k: explain("scenarios/baseline.yaml"), "scenario: must be a Scenario"),
     "the (setting, note) pair to explain": (lambda k: explain(SMALL, runs=10, knobs=k), "knobs: must be a knob"),
     "an unknown Shapley method": (lambda k: explain(SMALL, runs=10, shapley=True, shapley_method="monte_carlo"),
                                   "shapley_method: must be auto, exact or sampled \\(got 'monte_carlo'\\)"),
