@@ -116,6 +116,20 @@ def test_load_replicates_of_a_path_without_replicates_is_an_input_error(tmp_path
         load_replicates(tmp_path / "run")
 
 
+def test_sim_compare_stays_the_function_once_its_module_is_imported():
+    """`sim.compare` is the exported function whatever was imported before: importing the
+    submodule sim.compare (sim.explain does) no longer replaces it with the module."""
+    import importlib
+
+    importlib.import_module("sim.compare")
+    importlib.import_module("sim.attribution")
+    assert inspect.isfunction(sim.compare) and sim.compare is sys.modules["sim.compare"].compare
+    code = ("import sim; from sim.compare import Comparison; import sim.compare; "
+            "assert callable(sim.compare) and sim.compare.__name__ == 'compare'")
+    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def _public_members(obj):
     """`obj` and the public methods and properties its own class body defines."""
     yield obj.__name__, obj
