@@ -10,6 +10,7 @@ loads numpy and the rest inside the command line, where a Ctrl-C is handled.
 
 import sys
 from importlib import import_module
+from types import ModuleType
 
 if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which will own the process:
     import signal  # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback
@@ -73,3 +74,19 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+class _Package(ModuleType):
+    """sim itself. Importing a submodule sets it as an attribute of its package, so importing
+    `sim.compare` (as `sim.explain` does) made `sim.compare` that module, not the exported
+    function: refused here, the name stays the function. The module is sys.modules["sim.compare"]
+    (`from sim.compare import X` is unaffected; `import sim.compare as m` and pytest's
+    `monkeypatch.setattr("sim.compare.X", ...)` reach the function: patch the module object)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, ModuleType) and _EXPORTS.get(name) == "." + name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arguments import check_knobs
 from .compare import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .io import utc_now
 from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
+from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
 from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_chunks, simulate_variants
 from .progress import ReplicateProgress
@@ -124,6 +126,11 @@ class Shapley:
 
 @dataclass(frozen=True)
 class Explanation:
+    """What `explain` returns: the scenario's own forecast over `runs` replicates
+    (`estimates()`), and per scheduled event what removing it changes (`effects`, each
+    an `EventEffect`, whose `change(group)` is a paired difference), largest change in
+    P(substantive or better) first; with `shapley`, the events' Shapley values."""
+
     scenario: str
     runs: int
     entropy: int
@@ -134,6 +141,7 @@ class Explanation:
     interrupted: bool = False  # stopped before all its replicates ran
 
     def estimates(self) -> dict[str, Estimate]:
+        """Each class of `sim.CLASSES`, then P(substantive or better), with its Wilson 95 % interval."""
         return {name: wilson(int(self.counts[list(cls)].sum()), self.runs) for name, cls in GROUPS.items()}
 
 
@@ -158,6 +166,7 @@ def explain(
     `montecarlo.run`; a `stop` ends the work early, and an explanation cut short is
     marked `interrupted` (its estimates are over the replicates it finished)."""
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
+    check_knobs(knobs)
     events = sorted(scenario.events, key=lambda e: (e.date, e.name))
     plan = shapley_plan(len(events), runs, shapley_runs, shapley_method) if shapley else None
     chunks = max(count_chunks(runs, blocks_per_chunk), count_chunks(plan[1], blocks_per_chunk) if plan else 0)
@@ -208,12 +217,12 @@ def shapley_plan(k: int, runs: int, shapley_runs: int | None = None, method: str
     if method == "auto":
         method = "exact" if k <= EXACT_MAX_EVENTS else "sampled"
     if method not in ("exact", "sampled"):
-        raise ValueError(f"shapley method must be auto, exact or sampled (got {method!r})")
+        raise InputError(Problem("shapley_method", "", "must be auto, exact or sampled", method, True))
     passes = 2**k if method == "exact" else k + 1
     if shapley_runs is None:
         shapley_runs = min(runs, max(BLOCK_SIZE, SHAPLEY_BUDGET // passes // BLOCK_SIZE * BLOCK_SIZE))
-    if shapley_runs < 1:
-        raise ValueError(f"shapley runs must be >= 1 (got {shapley_runs})")
+    if isinstance(shapley_runs, bool) or not isinstance(shapley_runs, (int, np.integer)) or shapley_runs < 1:
+        raise InputError(Problem("shapley_runs", "", "must be a whole number >= 1", shapley_runs, True))
     return method, shapley_runs, passes
 
 

@@ -22,6 +22,7 @@ from .errors import InputError, Problem
 from .io import utc_now
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .estimate import Z95, Estimate, wilson
+from .arguments import check_knobs, check_scenario
 from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_joint
 from .progress import ReplicateProgress
 from .randomness import blocks_for
@@ -77,6 +78,7 @@ class Difference:
         return self.unpaired_half_width / self.paired_half_width
 
     def as_dict(self) -> dict:
+        """Every field but `n`, and the `narrowing`, as JSON-ready data."""
         return {"p_a": self.p_a, "p_b": self.p_b, "diff": self.diff, "low": self.low, "high": self.high,
                 "paired_half_width": self.paired_half_width,
                 "unpaired_half_width": self.unpaired_half_width, "narrowing": self.narrowing,
@@ -123,6 +125,9 @@ class Comparison:
     seconds: float
 
     def difference(self, group: str) -> Difference:
+        """B - A for one of `GROUPS` (a class of `sim.CLASSES`, or "substantive_or_better")."""
+        if group not in GROUPS:
+            raise InputError(Problem("difference", "group", f"must be one of {', '.join(GROUPS)}", group, True))
         return paired_difference(self.joint, GROUPS[group])
 
     def differences(self) -> dict[str, Difference]:
@@ -189,9 +194,17 @@ def compare(
 ) -> Comparison:
     """Run `a` and `b` on the same `runs` replicates (common random numbers) and count
     (class under A, class under B). Defaults come from `a`'s `monte_carlo:` block;
-    `names` label the scenarios in the refusal of an unpairable pair; `knobs`, a pair of
-    knob settings (`sim.posterior`), makes both posterior predictive. `workers` and `stop`
-    as for `montecarlo.run` (a stopped comparison counts the replicates it finished)."""
+    `names` label the scenarios in the refusal of an unpairable pair; `knobs`, a knob
+    setting for both or a pair of them (A's, B's; `sim.posterior`), makes both posterior
+    predictive. `workers` and `stop` as for `montecarlo.run` (a stopped comparison counts
+    the replicates it finished)."""
+    check_scenario(a, "a")
+    check_scenario(b, "b")
+    if isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict):
+        for k, setting in enumerate(knobs):  # (A's, B's); a (setting, note) pair is refused below
+            check_knobs(setting, f"knobs.{k}")
+    else:
+        check_knobs(knobs)
     check_pairable(a, b, *names)
     runs, entropy, blocks_per_chunk = resolve_settings(a, runs, seed, chunk_size)
     workers = check_workers(workers, 2 * blocks_for(runs), count_chunks(runs, blocks_per_chunk))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .errors import InputError, Problem
+
 __all__ = ["Z95", "Estimate", "wilson"]
 
 Z95 = 1.959963984540054
@@ -22,11 +24,15 @@ class Estimate:
     n: int
 
     def as_dict(self) -> dict:
+        """`p`, `low`, `high` and `count` as JSON-ready data (the `n` is the result's, said once)."""
         return {"p": self.p, "low": self.low, "high": self.high, "count": self.count}
 
 
 def wilson(count: int, n: int, z: float = Z95) -> Estimate:
-    """Wilson score interval for a binomial proportion (exact at the 0 and n edges)."""
+    """Wilson score interval for a binomial proportion (exact at the 0 and n edges); with
+    `n` 0, p is NaN and the interval [0, 1]. A count outside [0, n] is an `InputError`."""
+    if not 0 <= count <= max(n, 0):
+        raise InputError(Problem("wilson", "count", f"must be from 0 to n ({n})", count, True))
     if n <= 0:
         return Estimate(math.nan, 0.0, 1.0, count, n)
     p = count / n

@@ -86,6 +86,7 @@ class KnobFile(Strict):
         return self
 
     def digest(self) -> str:
+        """SHA-256 of the validated spec (comments and spacing do not count)."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
@@ -190,6 +191,7 @@ class KnobSetting:
 
     @classmethod
     def constant(cls, knobs, values) -> KnobSetting:
+        """One row of knob values, `values` (n_knobs,), for every replicate."""
         return cls(tuple(knobs), np.asarray(values, dtype=float).reshape(1, -1))
 
     def apply(self, model, params: dict[str, np.ndarray], blocks) -> None:
@@ -213,5 +215,6 @@ class KnobSetting:
         return cached[1]
 
     def describe(self) -> dict:
+        """The knobs, the rows and a digest of the values, as JSON-ready data."""
         return {"knobs": [k.model_dump(mode="json") for k in self.knobs], "rows": len(self.values),
                 "digest": hashlib.sha256(json.dumps(self.values.tolist()).encode()).hexdigest()[:16]}

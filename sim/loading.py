@@ -86,6 +86,9 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     `overrides` maps dotted paths (`agents.russia.resolve`) to values, applied to
     the YAML before validation, so they are checked like the file.
     """
+    if not isinstance(path, (str, Path)):
+        raise InputError(Problem("path", "", "must be the path of a scenario file (a str or a pathlib.Path)",
+                                 path, True))
     path = Path(path)
     if path.is_dir():
         raise InputError(Problem(str(path), "", "is a directory, not a scenario file"))
@@ -93,7 +96,13 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
 
 
 def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any] | None = None) -> Scenario:
-    """Validate scenario YAML text; `source` names it in error messages."""
+    """Validate scenario YAML text; `source` names it in error messages, `overrides` as for
+    `load_scenario`. Plain data (a dict, as `sim.strategies.scenario_dicts` draws it) is
+    read by `parse_scenario(yaml.safe_dump(data))`, with the same `InputError`s."""
+    if not isinstance(text, (str, bytes)):
+        raise InputError(Problem(source, "", "must be YAML text (a str); parse_scenario(yaml.safe_dump(data)) "
+                                 "reads plain data", text, True))
+    check_overrides(overrides)
     data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise InputError(not_a_mapping(source, "scenario", data))
@@ -110,6 +119,20 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     except ValidationError as exc:
         raise InputError([_at_origin(p, origins, source) for p in problems_from(exc, source)]) from None
     return scenario
+
+
+def check_overrides(overrides: Any) -> None:
+    """`overrides` must be None or a mapping of dotted paths (str) to values: a list of
+    `PATH=VALUE` strings, as the command line takes them, is refused saying so."""
+    if overrides is None:
+        return
+    if not isinstance(overrides, dict):
+        raise InputError(Problem("overrides", "", "must be a dict of dotted paths to values, "
+                                 "{'agents.russia.resolve': 0.8}", overrides, True))
+    bad = [key for key in overrides if not isinstance(key, str) or not key]
+    if bad:
+        raise InputError([Problem("overrides", "", "each key must be a dotted path such as agents.russia.resolve",
+                                  key, True) for key in bad])
 
 
 def _keys(data: Any, dotted: str) -> tuple[str, ...]:
@@ -344,5 +367,8 @@ def _remove_events(data: dict, removes: Any, source: str) -> dict:
 
 def dump_scenario(scenario: Scenario) -> str:
     """The scenario as YAML that `parse_scenario` reads back to an equal object."""
+    if not isinstance(scenario, Scenario):
+        raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one)",
+                                 scenario, True))
     data = scenario.model_dump(mode="json", exclude_defaults=False)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba.core.event import TimingListener, install_listener
 
+from .arguments import check_knobs, check_scenario, is_number
 from .errors import InputError, Problem
 from .estimate import Estimate, wilson
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
@@ -213,6 +214,17 @@ def simulate_variants(
 
 @dataclass
 class RunResult:
+    """What `run` returns: the class counts of its `runs` replicates and how they were made.
+
+    `estimates()` gives each class of `sim.CLASSES` with its Wilson 95 % interval,
+    `headline()` P(substantive or better), P(talk fest) and P(collapse); `counts` (4,)
+    are the replicates per class, `package_counts` (n_packages + 1,) per package of the
+    menu (`model.package_names`) and, last, those without a deal; `entropy` is the
+    root entropy (the `seed` given, or fresh entropy when there was none: pass it as
+    `seed` to repeat the run). With `knobs`, `parameter_spread` says how much the answer
+    moves with them.
+    """
+
     scenario: Scenario
     model: Model
     runs: int
@@ -233,6 +245,7 @@ class RunResult:
     compile_seconds: float = 0.0  # compiling kernels (the first run after installing), left out of `seconds`
 
     def estimates(self) -> dict[str, Estimate]:
+        """Each class of `sim.CLASSES`, in that order, with its Wilson 95 % interval."""
         return {c: wilson(int(k), self.runs) for c, k in zip(CLASSES, self.counts)}
 
     @property
@@ -245,11 +258,14 @@ class RunResult:
         range of P(classes | row) over the rows of knob values, each row's estimate shrunk
         toward the mean so that the Monte Carlo part of their spread is removed (method of
         moments), and the between-row sd. None without knobs, or with a single row.
-        `classes`: positions in `sim.CLASSES` (an `InputError` otherwise)."""
+        `classes`: positions in `sim.CLASSES`, `level` in (0, 1] (an `InputError` otherwise)."""
         bad = [c for c in classes if not (isinstance(c, (int, np.integer)) and 0 <= c < len(CLASSES))]
         if bad or not classes:
             raise InputError(Problem("parameter_spread", "classes", f"must be positions 0 to {len(CLASSES) - 1} "
                                      f"in sim.CLASSES {CLASSES}", list(classes), True))
+        if not is_number(level) or not 0 < level <= 1:
+            raise InputError(Problem("parameter_spread", "level", "must be a share above 0 and at most 1 (0.95 for "
+                                     "the central 95 %)", level, True))
         if self.row_counts is None or len(self.row_counts) < 2:
             return None
         n = self.row_counts.sum(axis=1).astype(float)
@@ -277,7 +293,9 @@ class RunResult:
 def resolve_settings(scenario: Scenario, runs: int | None, seed: int | None,
                      chunk_size: int | None) -> tuple[int, int, int]:
     """(runs, root entropy, blocks per chunk): the options given, else the scenario's
-    `monte_carlo:` defaults; the chunk size rounded up to whole blocks."""
+    `monte_carlo:` defaults; the chunk size rounded up to whole blocks. Anything but a
+    `Scenario` is an `InputError` (`check_scenario`)."""
+    check_scenario(scenario)
     mc = scenario.monte_carlo
     problems = [Problem(name, "", rule, value, True)
                 for name, value, least, rule in (("runs", runs, 1, f"must be a whole number from 1 to {MAX_RUNS:,}"),
@@ -321,7 +339,8 @@ def run(
     """
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     workers = check_workers(workers, blocks_for(runs), count_chunks(runs, blocks_per_chunk))
-    if precision is not None and not 0 < precision < 0.5:
+    check_knobs(knobs)
+    if precision is not None and not (is_number(precision) and 0 < precision < 0.5):
         raise InputError(Problem("precision", "", "must be between 0 and 0.5 (a half-width)", precision, True))
     model = compile_model(scenario)
     tally = _Tally(model, runs, knobs)

@@ -37,6 +37,10 @@ DRAWS = 256
 
 @dataclass(frozen=True)
 class Posterior:
+    """A posterior over the knobs' grid, as `load_posterior` reads it: `setting(scenario)`
+    gives the (knob setting, note) pair that `sim.run(..., knobs=setting, calibration=note)`
+    takes; `summary()` the knobs' posterior means, sds and quantiles."""
+
     knobs: tuple[KnobSpec, ...]
     grid: np.ndarray  # (n_points, n_knobs)
     prior: np.ndarray  # (n_points,) prior mass, summing to 1
@@ -62,6 +66,9 @@ class Posterior:
     def setting(self, scenario: Scenario | None = None, draws: int = DRAWS) -> tuple[KnobSetting, dict]:
         """The knob setting that makes a run of `scenario` posterior predictive, and a note
         saying which posterior it is (leave-one-out when `scenario` is a fitted case)."""
+        if scenario is not None and not isinstance(scenario, Scenario):
+            raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one) or None",
+                                     scenario, True))
         held_out = None if scenario is None else self.case_of(scenario)
         w = self.weights(without=held_out)
         rows = systematic_rows(w, draws)
@@ -106,6 +113,7 @@ class Posterior:
         return values, post, prior
 
     def to_json(self) -> dict:
+        """The posterior as JSON-ready data, as its file holds it (without the file's `digest`)."""
         return {"format": FORMAT, "knobs": [k.model_dump(mode="json") for k in self.knobs],
                 "grid": self.grid.tolist(), "prior": self.prior.tolist(), "cases": list(self.cases),
                 "scenario_hashes": list(self.hashes), "loglik": self.loglik.T.tolist(), "meta": self.meta,

@@ -133,11 +133,21 @@ def write_trajectory(path: str | Path, model: Model, trajectory: np.ndarray) -> 
 
 
 def load_replicates(directory: str | Path):
-    """A run's per-replicate results as a pandas DataFrame (needs pandas: `pip install 'sim[data]'`)."""
+    """A run's per-replicate results as a pandas DataFrame (needs pandas: `pip install 'sim[data]'`),
+    from the `replicates.parquet` in `directory`, the run's result directory (`sim run --out DIR`);
+    without pandas, `pyarrow.parquet.read_table` reads that file. A directory without one is an
+    `InputError`."""
+    from .errors import InputError, Problem
+
+    directory = Path(directory)
+    path = directory / "replicates.parquet"
+    if not path.is_file():
+        why = ("does not exist" if not directory.exists() else
+               "is a file; load_replicates takes the result directory that holds replicates.parquet"
+               if not directory.is_dir() else "is not a run's result directory: it holds no replicates.parquet")
+        raise InputError(Problem(str(directory), "", why))
     try:
         import pandas as pd
     except ImportError:
-        from .errors import InputError, Problem
-
         raise InputError(Problem("load_replicates", "", "needs pandas: pip install 'sim[data]'")) from None
-    return pd.read_parquet(Path(directory) / "replicates.parquet")
+    return pd.read_parquet(path)

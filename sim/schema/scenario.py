@@ -214,6 +214,11 @@ class MonteCarlo(Strict):
 
 
 class Scenario(Strict):
+    """A validated scenario (README, "Scenario file reference"): what `load_scenario` and
+    `parse_scenario` return and `run` takes. Frozen; unknown keys, NaN and booleans where
+    numbers belong are errors. `Scenario.model_validate(data)` validates plain data and raises
+    pydantic's `ValidationError`; the loaders turn that into an `InputError`."""
+
     name: Name
     title: str = ""
     source: str = ""

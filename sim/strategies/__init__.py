@@ -2,13 +2,23 @@
 
 `scenario_dicts()` draws plain data (what `yaml.safe_load` returns) that the schema
 accepts; `scenarios()` validates it into `Scenario` objects; `mutated_scenario_dicts()`
-breaks one thing in a valid dict, for fuzzing the loader. Needs `hypothesis`.
+breaks one thing in a valid dict, for fuzzing the loader (`parse_scenario(yaml.safe_dump(d))`
+loads it or raises `InputError`). Needs `hypothesis`. The first `sim.run` in a process
+loads the compiled kernels (about half a second), past hypothesis's default deadline of
+200 ms, so a test that runs the model wants `deadline=None`; ask for few runs, each
+example then takes milliseconds:
 
-    from hypothesis import given
+    import math
+
+    from hypothesis import given, settings
+    from sim import run
     from sim.strategies import scenarios
 
+    @settings(deadline=None)
     @given(scenarios())
-    def test_my_invariant(scenario): ...
+    def test_the_classes_sum_to_one(scenario):
+        result = run(scenario, runs=500, seed=1)
+        assert math.isclose(sum(e.p for e in result.estimates().values()), 1.0)
 """
 
 from .mutations import MUTATIONS, mutated_scenario_dicts

@@ -140,8 +140,8 @@ def mutated_scenario_dicts(draw, kinds: tuple[str, ...] = MUTATIONS) -> dict:
     added, a value replaced by junk (string, list, None, out-of-range or non-finite
     number), a reference renamed to an unknown agent or issue, an event moved after
     the summit, saliences that no longer sum to 1, a broken distribution. The result
-    may still be valid (deleting an optional key); loading it must either succeed or
-    raise `InputError`."""
+    may still be valid (deleting an optional key); loading it
+    (`sim.parse_scenario(yaml.safe_dump(data))`) must either succeed or raise `InputError`."""
     unknown = [k for k in kinds if k not in _MUTATE]
     if unknown:
         raise ValueError(f"unknown mutation kind {unknown[0]!r}")

@@ -1,0 +1,195 @@
+"""sim used as a library (README, "Library use and property tests"): bad arguments are one clear
+`InputError`, not an AttributeError from deep inside; every public name says what it is; the
+README's example and sim.strategies' docstring example work as written."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import scenario_of, small_dict
+
+import sim
+from sim import (
+    InputError,
+    compare,
+    dump_scenario,
+    explain,
+    load_posterior,
+    load_replicates,
+    load_scenario,
+    parse_scenario,
+    run,
+    wilson,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = scenario_of(small_dict())
+POSTERIOR = ROOT / "scenarios" / "history" / "posterior.json"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@pytest.fixture(scope="module")
+def setting():
+    """The (knob setting, note) pair the README's `posterior.setting(scenario)` returns."""
+    return load_posterior(POSTERIOR).setting(SMALL)
+
+
+BAD_CALLS = {
+    "a path for the scenario": (lambda k: run("scenarios/baseline.yaml"), "scenario: must be a Scenario"),
+    "a dict for the scenario": (lambda k: run(small_dict(), runs=10), "scenario: must be a Scenario"),
+    "the (setting, note) pair as knobs": (lambda k: run(SMALL, runs=10, knobs=k),
+                                          "knobs: must be a knob setting, not the \\(setting, note\\) pair"),
+    "the posterior as knobs": (lambda k: run(SMALL, runs=10, knobs=load_posterior(POSTERIOR)),
+                               "knobs: must be a knob setting"),
+    "a text precision": (lambda k: run(SMALL, runs=10, precision="0.01"), "precision: must be between 0 and 0.5"),
+    "a spread level above 1": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread((0, 1), level=95),
+                               "level: must be a share above 0 and at most 1"),
+    "a path for compare's B": (lambda k: compare(SMALL, "b.yaml", runs=10), "b: must be a Scenario"),
+    "two (setting, note) pairs to compare": (lambda k: compare(SMALL, SMALL, runs=10, knobs=(k, k)),
+                                             "knobs.0: must be a knob setting, not the"),
+    "an unknown group of a comparison": (lambda k: compare(SMALL, SMALL, runs=10).difference("deal"),
+                                         "group: must be one of breakthrough, "),
+    "a path to explain": (lambda k: explain("scenarios/baseline.yaml"), "scenario: must be a Scenario"),
+    "the (setting, note) pair to explain": (lambda k: explain(SMALL, runs=10, knobs=k), "knobs: must be a knob"),
+    "an unknown Shapley method": (lambda k: explain(SMALL, runs=10, shapley=True, shapley_method="monte_carlo"),
+                                  "shapley_method: must be auto, exact or sampled \\(got 'monte_carlo'\\)"),
+    "a Shapley run count of 0": (lambda k: explain(SMALL, runs=10, shapley=True, shapley_runs=0),
+                                 "shapley_runs: must be a whole number >= 1"),
+    "a path for the posterior's scenario": (lambda k: load_posterior(POSTERIOR).setting("baseline.yaml"),
+                                            "scenario: must be a Scenario"),
+    "--set strings as overrides": (lambda k: load_scenario(ROOT / "tests" / "data" / "small.yaml",
+                                                           overrides=["agents.north.resolve=0.8"]),
+                                   "overrides: must be a dict of dotted paths to values"),
+    "a number as an override's path": (lambda k: parse_scenario("name: x", overrides={1: 0.8}),
+                                       "overrides: each key must be a dotted path"),
+    "no path to load": (lambda k: load_scenario(None), "path: must be the path of a scenario file"),
+    "plain data to parse": (lambda k: parse_scenario(small_dict()),
+                            "must be YAML text \\(a str\\); parse_scenario\\(yaml.safe_dump\\(data\\)\\)"),
+    "a path to dump": (lambda k: dump_scenario("small.yaml"), "scenario: must be a Scenario"),
+    "a count above n": (lambda k: wilson(5, 3), "wilson: count: must be from 0 to n \\(3\\) \\(got 5\\)"),
+    "a negative count": (lambda k: wilson(-1, 3), "wilson: count: must be from 0 to n"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CALLS, ids=lambda c: c.replace(" ", "-"))
+def test_a_bad_argument_is_one_clear_input_error(case, setting):
+    """A public function given the wrong kind of argument raises `InputError` naming the argument,
+    the rule and the value (README: "library functions raise InputError for bad arguments")."""
+    call, message = BAD_CALLS[case]
+    with pytest.raises(InputError, match=message) as info:
+        call(setting)
+    assert "\n" not in str(info.value)
+
+
+def test_knobs_are_one_setting_or_for_compare_a_pair(setting):
+    """What the checks let through still runs: the setting alone, or for compare one setting for
+    both sides or a pair (A's, B's)."""
+    knobs, note = setting
+    assert run(SMALL, runs=1024, seed=1, knobs=knobs, calibration=note).parameter_spread((0, 1)) is not None
+    one = compare(SMALL, SMALL, runs=1024, seed=1, knobs=knobs)
+    two = compare(SMALL, SMALL, runs=1024, seed=1, knobs=(knobs, knobs))
+    assert (one.joint == two.joint).all() and one.difference("collapse").diff == 0
+    assert compare(SMALL, SMALL, runs=1024, seed=1, knobs=(None, knobs)).joint.sum() == 1024
+
+
+def test_load_replicates_of_a_path_without_replicates_is_an_input_error(tmp_path, monkeypatch):
+    """A missing path, a directory that is not a run's, or the parquet file itself is an InputError
+    that says which; without pandas, one that says how to install it (not a FileNotFoundError)."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "replicates.parquet").write_bytes(b"")
+    for path, why in ((tmp_path / "nothing", "does not exist"),
+                      (tmp_path, "is not a run's result directory: it holds no replicates.parquet"),
+                      (tmp_path / "run" / "replicates.parquet",
+                       "is a file; load_replicates takes the result directory")):
+        with pytest.raises(InputError, match=re.escape(f"{path}: {why}")):
+            load_replicates(path)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` raises ImportError
+    with pytest.raises(InputError, match=re.escape("needs pandas: pip install 'sim[data]'")):
+        load_replicates(tmp_path / "run")
+
+
+def test_sim_compare_stays_the_function_once_its_module_is_imported():
+    """`sim.compare` is the exported function whatever was imported before: importing the
+    submodule sim.compare (sim.explain does) no longer replaces it with the module."""
+    import importlib
+
+    importlib.import_module("sim.compare")
+    importlib.import_module("sim.attribution")
+    assert inspect.isfunction(sim.compare) and sim.compare is sys.modules["sim.compare"].compare
+    code = ("import sim; from sim.compare import Comparison; import sim.compare; "
+            "assert callable(sim.compare) and sim.compare.__name__ == 'compare'")
+    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def _public_members(obj):
+    """`obj` and the public methods and properties its own class body defines."""
+    yield obj.__name__, obj
+    if inspect.isclass(obj):
+        for name, member in vars(obj).items():
+            if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property)):
+                yield f"{obj.__name__}.{name}", member
+
+
+def test_every_public_name_and_what_it_returns_has_its_own_docstring():
+    """help(sim) explains every name in sim.__all__ (but constants) and the classes its functions
+    return: no docstring is missing, and none is the signature a dataclass writes for itself."""
+    from sim.attribution import EventEffect, Explanation
+    from sim.compare import Comparison, Difference
+    from sim.knobs import KnobFile, KnobSetting
+    from sim.posterior import Posterior
+
+    names = [getattr(sim, n) for n in sim.__all__ if n not in ("CLASSES", "SUBSTANTIVE_OR_BETTER", "__version__")]
+    missing = []
+    for obj in [*names, Comparison, Difference, EventEffect, Explanation, KnobFile, KnobSetting, Posterior]:
+        for name, member in _public_members(obj):
+            doc = (member.fget if isinstance(member, property) else member).__doc__ or ""
+            if not doc.strip() or doc.startswith(f"{name}("):
+                missing.append(name)
+    assert missing == []
+
+
+def test_the_strategies_docstring_example_passes_at_hypothesis_default_settings(tmp_path):
+    """The property test sim.strategies shows, run as a user would (no profile, default deadline):
+    the first run in a process loads compiled kernels (about 0.5 s), so the example says
+    deadline=None; without it hypothesis calls the test flaky."""
+    import sim.strategies
+
+    lines = sim.strategies.__doc__.splitlines()
+    example = textwrap.dedent("\n".join(line for line in lines[lines.index("") + 1:] if not line or line[:4] == "    "))
+    assert "deadline=None" in example and "def test_" in example
+    test = tmp_path / "test_user.py"
+    test.write_text(example.replace("settings(deadline=None)", "settings(deadline=None, max_examples=5)"))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                           str(test)], cwd=tmp_path, env=ENV, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_the_readmes_library_example_prints_what_it_says(capsys, monkeypatch):
+    """The code under "Library use and property tests" runs as written (from the repository's root)
+    and prints the figures its comments quote."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Library use and property tests"):]
+    code = section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own code, as a reader runs it)
+    printed = capsys.readouterr().out.splitlines()
+    quoted = [line.split("#", 1)[1].strip() for line in code.splitlines() if line.startswith("print(")]
+    assert len(printed) == len(quoted) == 2
+    assert printed[0].startswith(quoted[0].split(", low=")[0] + ", low=")  # Estimate(p=0.47514, low=
+    p, spread = printed[1].split(" ", 1)
+    quoted_p, quoted_spread = quoted[1].split(", ", 1)
+    assert p == quoted_p
+    spread = ast.literal_eval(spread)
+    for key in ("low", "high"):
+        shown = re.search(rf"'{key}': ([0-9.]+)", quoted_spread).group(1)
+        assert round(spread[key], len(shown) - 2) == float(shown)
