@@ -10,7 +10,6 @@ loads numpy and the rest inside the command line, where a Ctrl-C is handled.
 
 import sys
 from importlib import import_module
-from types import ModuleType
 
 if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which will own the process:
     import signal  # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback
@@ -32,7 +31,7 @@ _EXPORTS = {
     "SUBSTANTIVE_OR_BETTER": ".model",
     "Scenario": ".schema",
     "SimError": ".errors",
-    "compare": ".compare",
+    "compare": ".comparison",
     "dump_scenario": ".loading",
     "explain": ".attribution",
     "load_knobs": ".knobs",
@@ -75,18 +74,3 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
-
-class _Package(ModuleType):
-    """sim itself. Importing a submodule sets it as an attribute of its package, so importing
-    `sim.compare` (as `sim.explain` does) made `sim.compare` that module, not the exported
-    function: refused here, the name stays the function. The module is sys.modules["sim.compare"]
-    (`from sim.compare import X` is unaffected; `import sim.compare as m` and pytest's
-    `monkeypatch.setattr("sim.compare.X", ...)` reach the function: patch the module object)."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if isinstance(value, ModuleType) and _EXPORTS.get(name) == "." + name:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

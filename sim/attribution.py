@@ -1,7 +1,7 @@
 """Attribution: what each scheduled event did to the forecast, and by how much.
 
 `explain` removes each event in turn and pairs the scenario without it against
-the scenario on the same replicates (`sim.compare`); with `shapley=True` it also
+the scenario on the same replicates (`sim.comparison`); with `shapley=True` it also
 shares the events' joint effect among them by their Shapley values (L. S.
 Shapley, "A value for n-person games", 1953), exactly over every coalition up
 to `EXACT_MAX_EVENTS` events, along sampled orders above. Pure functions.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arguments import check_knobs
-from .compare import GROUPS, Comparison, Difference, paired_difference, paired_tables
+from .comparison import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .io import utc_now
 from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .errors import InputError, Problem

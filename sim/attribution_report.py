@@ -1,6 +1,6 @@
 """What `compare` and `explain` show: tables on stdout, charts, and result directories.
 
-Everything here reads the plain summaries of `sim.compare` (`summarise_comparison`,
+Everything here reads the plain summaries of `sim.comparison` (`summarise_comparison`,
 `summarise_explanation`), so a saved `summary.json` redraws the same pictures.
 Charts are files only (the Agg backend, set by `sim.plots`).
 

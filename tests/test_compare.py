@@ -1,4 +1,4 @@
-"""Counterfactuals and attribution (`sim.compare`, `sim.attribution`): paired comparisons,
+"""Counterfactuals and attribution (`sim.comparison`, `sim.attribution`): paired comparisons,
 event removal, Shapley values, derived scenario files, and the `compare` and `explain` commands."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from conftest import run_replicates, scenario_of, small_dict
 from sim import cli
 from sim.attribution import explain, remove_events, shapley_plan, shapley_values
-from sim.compare import GROUPS, check_pairable, compare, paired_difference
+from sim.comparison import GROUPS, check_pairable, compare, paired_difference
 from sim.errors import InputError
 from sim.model import CLASSES, compile_model
 from sim.loading import load_scenario, parse_scenario

@@ -116,16 +116,19 @@ def test_load_replicates_of_a_path_without_replicates_is_an_input_error(tmp_path
         load_replicates(tmp_path / "run")
 
 
-def test_sim_compare_stays_the_function_once_its_module_is_imported():
-    """`sim.compare` is the exported function whatever was imported before: importing the
-    submodule sim.compare (sim.explain does) no longer replaces it with the module."""
+def test_no_exported_function_shares_its_name_with_a_submodule():
+    """`sim.compare` is the exported function whatever was imported before: a submodule of the
+    same name, once imported (sim.explain imported it), replaced the package's attribute with
+    the module. No exported name is a submodule's; the comparisons live in sim.comparison."""
     import importlib
+    import pkgutil
 
-    importlib.import_module("sim.compare")
+    modules = {m.name for m in pkgutil.iter_modules(sim.__path__)}
+    assert modules & set(sim.__all__) == set()
+    importlib.import_module("sim.comparison")
     importlib.import_module("sim.attribution")
-    assert inspect.isfunction(sim.compare) and sim.compare is sys.modules["sim.compare"].compare
-    code = ("import sim; from sim.compare import Comparison; import sim.compare; "
-            "assert callable(sim.compare) and sim.compare.__name__ == 'compare'")
+    assert inspect.isfunction(sim.compare) and sim.compare is sys.modules["sim.comparison"].compare
+    code = "import sim; import sim.attribution; assert callable(sim.compare) and sim.compare.__name__ == 'compare'"
     done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
 
@@ -143,7 +146,7 @@ def test_every_public_name_and_what_it_returns_has_its_own_docstring():
     """help(sim) explains every name in sim.__all__ (but constants) and the classes its functions
     return: no docstring is missing, and none is the signature a dataclass writes for itself."""
     from sim.attribution import EventEffect, Explanation
-    from sim.compare import Comparison, Difference
+    from sim.comparison import Comparison, Difference
     from sim.knobs import KnobFile, KnobSetting
     from sim.posterior import Posterior
 

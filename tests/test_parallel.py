@@ -14,7 +14,7 @@ import pytest
 import sim.parallel
 from sim import InputError, load_scenario, run
 from sim.attribution import explain, remove_events
-from sim.compare import compare
+from sim.comparison import compare
 from sim.parallel import MIN_BLOCKS_PER_WORKER, default_workers, ordered_map
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ from .progress import progress_bar
 )
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_comparison, print_comparison
-    from ..compare import compare, same_model, summarise_comparison
+    from ..comparison import compare, same_model, summarise_comparison
     from ..limits import add_output, estimate_output
     from ..results import default_out_dir
 
