@@ -415,6 +415,23 @@ def test_a_calibration_stopped_midway_keeps_its_points_and_resumes(tmp_path, mon
     assert np.array_equal(resumed.counts, run_calibration(cases, spec, tmp_path / "fresh").counts)
 
 
+def test_an_interrupted_calibrate_json_keeps_stdout_for_json(tmp_path, capsys, monkeypatch):
+    """With --json, stdout holds JSON or nothing: the 'interrupted' line goes to stderr, exit 130."""
+    import sim.calibrate
+
+    real = sim.calibrate.run_calibration
+
+    def stopped_at_once(*args, stop=None, **kwargs):
+        stop.set()
+        return real(*args, stop=stop, **kwargs)
+
+    monkeypatch.setattr(sim.calibrate, "run_calibration", stopped_at_once)
+    assert main(["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "o"),
+                 "--workers", "1", "--json"]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == "" and "interrupted: " in captured.err
+
+
 def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs():
     """A `set` knob whose grid leaves the field's bounds would run clipped values and report a
     posterior over values that never ran; two knobs on one number: the later undoes the earlier."""

@@ -193,7 +193,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                               knobs_file=str(args.knobs))
     if not cal.complete:
         print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
-              "rerun the same command to resume")
+              "rerun the same command to resume", file=sys.stderr)  # stdout is the summary's (--json)
         return EXIT_INTERRUPTED
     summary = summarise_calibration(cal, cases, meetings, resamples=args.resamples)
     summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
