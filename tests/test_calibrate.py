@@ -432,6 +432,47 @@ def test_an_interrupted_calibrate_json_keeps_stdout_for_json(tmp_path, capsys, m
     assert captured.out == "" and "interrupted: " in captured.err
 
 
+def test_sigterm_to_the_whole_process_group_is_an_interrupt_not_a_dead_worker(tmp_path):
+    """`timeout`, a batch scheduler or kill -TERM -PGID signal the workers with the parent: the
+    calibration stops as for Ctrl-C (exit 130, points kept), not 'a worker process died' (exit
+    1) with the pool thread's InvalidStateError traceback."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "k.yaml"
+    spec.write_text((CASES / "knobs.yaml").read_text().replace("runs: 1024", "runs: 65536"))
+    out = tmp_path / "o"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]) + os.pathsep
+           + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "calibrate", str(CASES), "--knobs", str(spec), "--out",
+                             str(out), "--workers", "2", "--quiet"], cwd=tmp_path, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def committed() -> int:
+        try:
+            con = sqlite3.connect(f"file:{out / 'sweep.sqlite'}?mode=ro", uri=True, timeout=5)
+            try:
+                return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.monotonic() + 60
+    while committed() < 1:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "no point committed within 60 s"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "worker process died" not in err and "interrupted: " in err
+
+
 def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs():
     """A `set` knob whose grid leaves the field's bounds would run clipped values and report a
     posterior over values that never ran; two knobs on one number: the later undoes the earlier."""
