@@ -243,6 +243,24 @@ def test_a_scenario_that_was_fitted_is_forecast_leave_one_out():
     assert note["posterior"] == "all cases"
 
 
+def test_a_fitted_case_with_other_inputs_but_its_name_is_still_left_out(tmp_path, capsys):
+    """Run with another seed or title (hash differs), a fitted case was forecast from the
+    posterior fitted on it (in sample), silently; it is left out, and the note says how it was known."""
+    cases = load_cases(CASES)
+    post = Posterior((_knob("dynamics.noise"),), np.array([[0.0], [0.1], [0.2]]), np.full(3, 1 / 3),
+                     np.log(np.full((3, len(cases)), 0.3)), tuple(c.name for c in cases),
+                     tuple(__import__("sim").scenario_hash(c.scenario) for c in cases), {})
+    _, note = post.setting(cases[2].scenario)
+    assert note["left_out_by"] == "inputs"
+    changed = cases[2].scenario.model_copy(update={"title": "another title"})
+    _, note = post.setting(changed)
+    assert (note["posterior"], note["left_out"], note["left_out_by"]) == ("leave-one-out", cases[2].name, "name")
+    post.write(tmp_path / "p.json")
+    assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(tmp_path / "p.json"), "--runs", "1024",
+                 "--set", "monte_carlo.seed=5", "--out", str(tmp_path / "r")]) == 0
+    assert "refitted without c1 (known by its name: its inputs differ" in capsys.readouterr().out
+
+
 # --- Fitting --------------------------------------------------------------------------------
 
 

@@ -124,6 +124,8 @@ def print_summary(summary: dict, out: Path) -> None:
     if spread:
         cal = summary["calibration"]
         left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+        if cal.get("left_out_by") == "name":
+            left += " (known by its name: its inputs differ from the fitted case's)"
         fitted = cal.get("fitted_on") or {}
         on = (f": knobs fitted on the {fitted['cases']} cases of {fitted['source'] or 'another folder'}"
               if fitted.get("cases") else "")
