@@ -294,6 +294,7 @@ class Backtest:
         pool: dict = {}
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
+        if self.calibrated is not None and len(self.cases) > 1:  # one case: no other case to fit its weight on
             pooled, w_case, w_all = pool_out_of_sample(self.calibrated, self.base_rate, self.observed)
             out["pooled"] = pooled
             low, high = pool_weight_monte_carlo(self.calibrated_counts, self.runs, self.base_rate, self.observed)

@@ -491,6 +491,38 @@ def test_sigterm_to_the_whole_process_group_is_an_interrupt_not_a_dead_worker(tm
     assert "Traceback" not in err and "worker process died" not in err and "interrupted: " in err
 
 
+def test_a_knob_the_cases_say_nothing_about_is_flagged_as_its_prior(tmp_path, capsys):
+    """Every agent's capability set alike changes no outcome: its posterior is exactly its prior,
+    and the table says so (the posterior mean and sd alone cannot show it: the prior's sd is not printed)."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text((CASES / "knobs.yaml").read_text() + "  - name: capability\n    path: agents.*.capability\n"
+                    "    prior: {dist: uniform, low: 1, high: 3}\n    levels: 2\n")
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o"), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    marginals = json.loads((tmp_path / "o" / "summary.json").read_text())["calibration"]["marginals"]
+    assert marginals["capability"]["moved_from_prior"] == pytest.approx(0, abs=1e-9)
+    assert marginals["margin"]["moved_from_prior"] > 0.05
+    flagged = [line for line in out.splitlines() if "as the prior: the cases do not tell it" in line]
+    assert len(flagged) == 1 and "capability" in flagged[0]
+
+
+def test_one_case_says_its_leave_one_out_is_the_prior_and_fits_no_pool(tmp_path, capsys):
+    """With one case the posterior without it is the prior, and the pool's weight has no other
+    case to be fitted on (it came out 0, the base rate, as if fitted): both are said, no pool."""
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(CASES / "_base.yaml", one)
+    shutil.copy(CASES / "c1.yaml", one)
+    assert main(["calibrate", str(one), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "cal"),
+                 "--workers", "1"]) == 0
+    assert "one case: its leave-one-out forecast is the prior predictive" in capsys.readouterr().out
+    assert main(["backtest", str(one), "--calibration", str(tmp_path / "cal" / "posterior.json"), "--runs", "1024",
+                 "--out", str(tmp_path / "bt")]) == 0
+    assert "no pool with the base rate" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
+    assert summary["pool"] is None and "pooled" not in summary["mean_scores"]
+
+
 def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs():
     """A `set` knob whose grid leaves the field's bounds would run clipped values and report a
     posterior over values that never ran; two knobs on one number: the later undoes the earlier."""
