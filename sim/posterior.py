@@ -78,6 +78,23 @@ class Posterior:
                 "knobs": self.summary(w)}
         return KnobSetting(self.knobs, self.grid[rows]), note
 
+    def check_applies(self, scenario: Scenario, source: str, path: str | Path) -> None:
+        """Every knob of the posterior (read from `path`) names a number of `scenario` (read from
+        `source`) drawn per replicate; else an `InputError` naming `source`, found before any
+        replicate runs (it was named by the scenario's name, with no file, when the run began)."""
+        from .knobs import resolve_knob
+        from .model import compile_model
+
+        model, problems = compile_model(scenario), []
+        for knob in self.knobs:
+            try:
+                resolve_knob(knob, scenario, model)
+            except InputError as exc:
+                problems += [Problem(source, p.path, f"{p.message}: a knob of the posterior {path}", p.value,
+                                     p.has_value) for p in exc.problems]
+        if problems:
+            raise InputError(problems)
+
     def staleness(self, path: str | Path) -> str | None:
         """Why this posterior may not fit the running model (fitted by other model code), or None."""
         from .provenance import model_digest

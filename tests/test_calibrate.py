@@ -523,6 +523,25 @@ def test_one_case_says_its_leave_one_out_is_the_prior_and_fits_no_pool(tmp_path,
     assert summary["pool"] is None and "pooled" not in summary["mean_scores"]
 
 
+def test_a_posterior_whose_knob_names_nothing_in_the_scenario_names_its_file(tmp_path, capsys):
+    """run, compare, explain and backtest with a posterior whose knob path is not in the scenario:
+    one line per scenario naming its file (it named the scenario's name, no file), exit 2, no output."""
+    post = Posterior((_knob("agents.nobody.resolve"),), np.array([[0.0], [0.1], [0.2]]), np.full(3, 1 / 3),
+                     np.zeros((3, 1)), ("x",), ("0" * 64,), {})
+    post.write(tmp_path / "p.json")
+    small = Path(__file__).parent / "data" / "small.yaml"
+    for argv in (["run", str(small)], ["compare", str(small), str(small)], ["explain", str(small)],
+                 ["backtest", str(CASES)]):
+        assert main([*argv, "--calibration", str(tmp_path / "p.json"), "--runs", "1024",
+                     "--out", str(tmp_path / argv[0])]) == 2
+        lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
+        where = [f"{CASES / f'c{k}.yaml'}:" for k in range(1, 7)] if argv[0] == "backtest" else [f"{small}:"]
+        assert [line.split(" ")[1] for line in lines] == where, lines
+        assert all("knobs.k.path" in line and f"a knob of the posterior {tmp_path / 'p.json'}" in line
+                   for line in lines)
+        assert not (tmp_path / argv[0]).exists()
+
+
 def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs():
     """A `set` knob whose grid leaves the field's bounds would run clipped values and report a
     posterior over values that never ran; two knobs on one number: the later undoes the earlier."""

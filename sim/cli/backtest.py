@@ -98,7 +98,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     posterior = load_calibration(args)
     cases, meetings, meetings_path = _history_inputs(args)
     if posterior is not None:
-        _check_knobs(posterior, cases)
+        _check_knobs(posterior, cases, args.calibration)
     _check_case_limits(args, cases, args.runs, args.workers)
     check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = args.out if args.out is not None else default_out_dir("backtest")
@@ -208,20 +208,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_knobs(posterior, cases: list) -> None:
-    """Every knob of `posterior` must name a number of every case, found before the first case
-    runs (it was found when the case's calibrated run began, the earlier cases' minutes spent)."""
-    from ..knobs import resolve_knob
-    from ..model import compile_model
-
+def _check_knobs(posterior, cases: list, path: Path) -> None:
+    """Every knob of `posterior` (read from `path`) must name a number of every case, found before
+    the first case runs (it was found when the case's calibrated run began, the earlier cases'
+    minutes spent); every case's problems at once, each naming the case's file."""
     problems = []
     for case in cases:
-        model = compile_model(case.scenario)
-        for knob in posterior.knobs:
-            try:
-                resolve_knob(knob, case.scenario, model)
-            except InputError as exc:
-                problems += exc.problems
+        try:
+            posterior.check_applies(case.scenario, str(case.path), path)
+        except InputError as exc:
+            problems += exc.problems
     if problems:
         raise InputError(problems)
 

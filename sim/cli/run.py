@@ -34,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.overrides)
     check_monte_carlo_options(args)
     scenario = load_one(args.scenario, overrides)
-    knobs, note = calibration_setting(args, scenario)
+    knobs, note = calibration_setting(args, scenario, args.scenario)
     out = args.out if args.out is not None else default_out_dir(scenario.name)
     total = args.runs if args.runs is not None else scenario.monte_carlo.runs
     extra: dict[str, Any] = {"scenario_file": str(args.scenario)}
