@@ -598,7 +598,7 @@ def test_a_posterior_knob_naming_nothing_is_refused_before_any_case_runs(tmp_pat
     out = tmp_path / "out"
     assert main(["backtest", str(d), "--runs", "1024", "--calibration", str(posterior), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "a: knobs.k.path: names no number" in err and "b: knobs.k.path" in err and "Traceback" not in err
+    assert "a.yaml: knobs.k.path: names no number" in err and "b.yaml: knobs.k.path" in err and "Traceback" not in err
     assert ran == [] and not out.exists()
 
 
