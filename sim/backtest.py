@@ -57,54 +57,88 @@ class Meeting:
     label: str  # the date as the table writes it
 
 
-_DATE = re.compile(r"^\s*(\d{4})-(\d{2})(?:-(\d{2})(?:/(\d{2}))?)?")
+_DATE = re.compile(r"^\s*(\d{4})-(\d{2})(?:-(\d{2})(?:/(?:(?:(\d{4})-)?(\d{2})-)?(\d{2}))?)?(.*)$", re.DOTALL)
+_NOTE = re.compile(r"^\s+\(.*\)\s*$|^\s*$", re.DOTALL)
+_DATE_FORMS = "2016-05-06, a range 1973-10-07/10 or 2000-01-28/02-03, or a month 2012-12, then an optional (note)"
 
 
 def parse_meeting_date(text: str) -> dt.date:
-    """The last day a meeting's outcome could be unknown: '1973-10-07/10' -> 1973-10-10;
+    """The last day a meeting's outcome could be unknown: '1973-10-07/10' -> 1973-10-10
+    (also '2000-01-28/02-03' and '2000-01-28/2000-02-03', ISO 8601's forms of a range);
     a month alone ('2012-12 (planned)') -> its last day, so that a meeting counts as
-    earlier than a vantage only if it surely was."""
+    earlier than a vantage only if it surely was. After the date only a note in
+    parentheses may follow: anything else ('2000-01-01 to 2000-02-01') could hide a
+    later last day, and is refused."""
     m = _DATE.match(text)
-    if m is None:
-        raise ValueError(f"not a date like 2016-05-06, 1973-10-07/10 or 2012-12 (got {text!r})")
+    if m is None or not _NOTE.match(m[7]):
+        raise ValueError(f"not a date like {_DATE_FORMS} (got {text!r})")
     year, month = int(m[1]), int(m[2])
-    if m[3] is None:
-        nxt = dt.date(year + month // 12, month % 12 + 1, 1)
-        return nxt - dt.timedelta(days=1)
-    return dt.date(year, month, int(m[4] or m[3]))
+    try:
+        if m[3] is None:
+            if not 1 <= month <= 12:
+                raise ValueError(f"month must be in 1..12, got {month}")
+            nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+            return nxt - dt.timedelta(days=1)
+        first = dt.date(year, month, int(m[3]))
+        if m[6] is None:
+            return first
+        last = dt.date(int(m[4] or year), int(m[5] or month), int(m[6]))
+    except ValueError as exc:
+        raise ValueError(f"not a date that exists ({exc}) (got {text!r})") from None
+    if last < first:
+        raise ValueError(f"a range must end on or after its first day, {first} (got {text!r})")
+    return last
 
 
 MEETING_COLUMNS = ("date", "outcome")
 
 
-def load_meetings(path: str | Path) -> list[Meeting]:
-    """The coded meetings of a CSV with columns `date` and `outcome` (class names in any case;
-    other columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is skipped)."""
+def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meeting]:
+    """The coded meetings of a CSV with columns `date` and `outcome` (names and class names in
+    any case; other columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is
+    skipped). Refused, every problem at once: a column named twice, a date after `today`
+    (default: the clock's; an outcome not yet known), a line repeating an earlier one (it
+    would count one meeting twice in the base rate)."""
     path = Path(path)
+    today = dt.date.today() if today is None else today
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             header = [name.strip() for name in reader.fieldnames or []]
-            reader.fieldnames = header
-            rows = list(reader)
+            reader.fieldnames = [name.lower() for name in header]
+            rows = [(k, row, tuple(cells)) for k, row, cells in _rows(reader)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(Problem(str(path), "", f"cannot read meetings: {exc}")) from None
-    missing = [name for name in MEETING_COLUMNS if name not in header]
+    names = [name.lower() for name in header]
+    missing = [name for name in MEETING_COLUMNS if name not in names]
     if missing:
         found = f"the header is {', '.join(map(repr, header))}" if header else "the file is empty"
         raise InputError(Problem(str(path), "", f"has no column {' or '.join(missing)} (need columns "
                                  f"{', '.join(MEETING_COLUMNS)} on the first line; {found})"))
-    meetings, problems = [], []
-    for k, row in enumerate(rows, start=2):  # line 1 is the header
+    twice = [name for name in MEETING_COLUMNS if names.count(name) > 1]
+    if twice:
+        raise InputError(Problem(str(path), "", f"names the column {' and '.join(twice)} more than once on its "
+                                 "first line; which one is meant? keep one", ", ".join(header), True))
+    meetings, problems, seen = [], [], {}
+    for k, row, cells in rows:
+        if cells in seen:
+            problems.append(Problem(str(path), f"line {k}", f"repeats line {seen[cells]} (one meeting would count "
+                                    "twice in the base rate); delete one", ",".join(cells), True))
+            continue
+        seen[cells] = k
         try:
             date = parse_meeting_date(row.get("date") or "")
         except ValueError as exc:
             problems.append(Problem(str(path), f"line {k}.date", str(exc)))
             continue
+        if date > today:
+            problems.append(Problem(str(path), f"line {k}.date", f"is after today ({today}): a meeting's outcome "
+                                    "is known only once it has happened", row["date"].strip(), True))
+            continue
         outcome = (row.get("outcome") or "").strip().lower()
         if outcome not in CLASSES:
-            problems.append(Problem(str(path), f"line {k}.outcome", f"must be one of {', '.join(CLASSES)}",
-                                    row.get("outcome"), True))
+            problems.append(Problem(str(path), f"line {k}.outcome", f"must be one of {', '.join(CLASSES)}"
+                                    + ("" if outcome else " (got nothing)"), row.get("outcome"), bool(outcome)))
             continue
         meetings.append(Meeting(date, CLASSES.index(outcome), row["date"].strip()))
     if not rows:
@@ -112,6 +146,14 @@ def load_meetings(path: str | Path) -> list[Meeting]:
     if problems:
         raise InputError(problems)
     return meetings
+
+
+def _rows(reader: csv.DictReader):
+    """(line number, row, its stripped cells) of each line with something in it."""
+    for row in reader:
+        cells = [(v or "").strip() if not isinstance(v, list) else ",".join(v) for v in row.values()]
+        if any(cells):
+            yield reader.line_num, row, cells
 
 
 def meetings_of_cases(cases: list[Case]) -> list[Meeting]:
@@ -166,8 +208,11 @@ def find_cases(directory: str | Path) -> list[Path]:
     return paths
 
 
-def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None) -> list[Case]:
-    """Every case of `directory`, validated; every problem of every file at once."""
+def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,
+               today: dt.date | None = None) -> list[Case]:
+    """Every case of `directory`, validated; every problem of every file at once. A case
+    observed after `today` (default: the clock's) is refused: it has not happened."""
+    today = dt.date.today() if today is None else today
     cases, problems = [], []
     for path in find_cases(directory):
         try:
@@ -177,6 +222,10 @@ def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None) -
             continue
         if scenario.observed is None:
             problems.append(Problem(str(path), "observed", "must be an observed outcome, not empty"))
+            continue
+        if scenario.observed.latest > today:
+            problems.append(Problem(str(path), "observed.date", f"is after today ({today}): a meeting's outcome is "
+                                    "known only once it has happened", str(scenario.observed.latest), True))
             continue
         cases.append(Case(path, scenario))
     if problems:
@@ -245,6 +294,7 @@ class Backtest:
         pool: dict = {}
         if self.calibrated is not None:
             out["calibrated"] = self.calibrated
+        if self.calibrated is not None and len(self.cases) > 1:  # one case: no other case to fit its weight on
             pooled, w_case, w_all = pool_out_of_sample(self.calibrated, self.base_rate, self.observed)
             out["pooled"] = pooled
             low, high = pool_weight_monte_carlo(self.calibrated_counts, self.runs, self.base_rate, self.observed)

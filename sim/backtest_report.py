@@ -182,12 +182,15 @@ def print_backtest(summary: dict, out: Path) -> None:
                               f"with their Monte Carlo 95 % intervals (Wilson, {replicates}), and the observed "
                               "class" + ("; calib.: calibrated, posterior predictive" if calibrated else "")))
     order = ["calibrated", "pooled", "model", "base_rate", "uniform"] if calibrated else ["model", "base_rate", "uniform"]
-    con.print(_score_table(summary, order))
+    con.print(_score_table(summary, [name for name in order if name in summary["mean_scores"]]))
     for name in names:
         con.print(_discrimination_line(summary, name), soft_wrap=True)
     if summary.get("pool"):
         con.print(f"pool: weight on the calibrated model fitted without each case (log score); on all cases "
                       f"{summary['pool']['weight_on_model_all_cases']:.2f}{_pool_interval(summary['pool'])}",
+                  soft_wrap=True)
+    elif calibrated:
+        con.print("no pool with the base rate: its weight is fitted on the other cases, and there is one case",
                   soft_wrap=True)
     b = summary["bootstrap"]
     con.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
@@ -213,6 +216,11 @@ def _partial(summary: dict) -> str | None:
     return f"interrupted: {summary['n_cases']} of {summary['cases_total']} cases finished"
 
 
+UNMOVED = 0.02
+"""A knob whose posterior marginal is within this total variation distance of its prior's is
+flagged: the cases say (next to) nothing about it, and its posterior is its prior."""
+
+
 def print_calibration(summary: dict, out: Path) -> None:
     from rich.table import Table
 
@@ -231,10 +239,16 @@ def print_calibration(summary: dict, out: Path) -> None:
     for knob in cal["knobs"]:
         s = cal["posterior"][knob["name"]]
         edge = " (grid edge)" if s["at_grid_edge"] else ""
+        marginal = cal["marginals"][knob["name"]]
+        if len(marginal["values"]) > 1 and marginal.get("moved_from_prior", 1.0) < UNMOVED:
+            edge += " (as the prior: the cases do not tell it)"
         table.add_row(knob["name"], f"{s['prior_mean']:.3g}", f"{s['mean']:.3g}{edge}", f"{s['sd']:.3g}",
                       f"[{s['q025']:.3g}, {s['q975']:.3g}]")
     con.print(table)
     con.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
                   f"replicates, {cal['seconds']:.0f} s; {cal['note']}", soft_wrap=True)
+    if summary["n_cases"] == 1:
+        con.print("one case: its leave-one-out forecast is the prior predictive (the posterior without it is the "
+                  "prior), and the posterior above rests on that one case", soft_wrap=True)
     con.print(f"posterior: {summary['posterior_file']}", soft_wrap=True)
     con.print(f"results: {out}", soft_wrap=True)

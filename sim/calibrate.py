@@ -196,8 +196,7 @@ def summarise_calibration(cal: Calibration, cases: list[Case], meetings, resampl
     summary["calibration"] = {
         "knobs": [k.model_dump(mode="json") for k in post.knobs],
         "posterior": post.summary(),
-        "marginals": {k.name: dict(zip(("values", "posterior", "prior"), (v.tolist() for v in post.marginal(j))))
-                      for j, k in enumerate(post.knobs)},
+        "marginals": {k.name: _marginal(*post.marginal(j)) for j, k in enumerate(post.knobs)},
         "grid_points": int(len(post.grid)), "runs_per_point": cal.runs, "seed_entropy": cal.entropy,
         "smoothing": post.meta["smoothing"], "seconds": round(cal.seconds, 3), "backend": cal.backend,
         "workers": cal.workers,
@@ -205,6 +204,13 @@ def summarise_calibration(cal: Calibration, cases: list[Case], meetings, resampl
                 "runs; `sim backtest DIR --calibration posterior.json` reruns them with fresh replicates",
     }
     return summary
+
+
+def _marginal(values: np.ndarray, posterior: np.ndarray, prior: np.ndarray) -> dict:
+    """A knob's marginal on its grid, and how far the cases moved it: the total variation
+    distance from the prior's marginal (0: the cases say nothing about this knob; 1: disjoint)."""
+    return {"values": values.tolist(), "posterior": posterior.tolist(), "prior": prior.tolist(),
+            "moved_from_prior": float(0.5 * np.abs(posterior - prior).sum())}
 
 
 def calibration_key(spec: KnobFile, cases: list[Case]) -> str:

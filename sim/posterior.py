@@ -59,24 +59,48 @@ class Posterior:
         return w / w.sum()
 
     def case_of(self, scenario: Scenario) -> int | None:
-        """The index of the fitted case `scenario` is (by its inputs' hash), or None."""
+        """The index of the fitted case `scenario` is, or None: the case with its inputs (by
+        hash), else the case of its name. A fitted case run with another seed, title or
+        `--set`, or a counterfactual of it that keeps its name, is still that meeting: fitted
+        on, it would be forecast in sample."""
         digest = scenario_hash(scenario)
-        return self.hashes.index(digest) if digest in self.hashes else None
+        if digest in self.hashes:
+            return self.hashes.index(digest)
+        return self.cases.index(scenario.name) if scenario.name in self.cases else None
 
     def setting(self, scenario: Scenario | None = None, draws: int = DRAWS) -> tuple[KnobSetting, dict]:
         """The knob setting that makes a run of `scenario` posterior predictive, and a note
-        saying which posterior it is (leave-one-out when `scenario` is a fitted case)."""
+        saying which posterior it is (leave-one-out when `scenario` is a fitted case, and
+        whether it was known by its inputs or only by its name)."""
         if scenario is not None and not isinstance(scenario, Scenario):
             raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one) or None",
                                      scenario, True))
         held_out = None if scenario is None else self.case_of(scenario)
         w = self.weights(without=held_out)
         rows = systematic_rows(w, draws)
+        by = None if held_out is None else ("inputs" if self.hashes[held_out] == scenario_hash(scenario) else "name")
         note = {"posterior": "leave-one-out" if held_out is not None else "all cases",
-                "left_out": None if held_out is None else self.cases[held_out], "draws": draws,
+                "left_out": None if held_out is None else self.cases[held_out], "left_out_by": by, "draws": draws,
                 "fitted_on": {"cases": len(self.cases), "source": self.meta.get("source") or None},
                 "knobs": self.summary(w)}
         return KnobSetting(self.knobs, self.grid[rows]), note
+
+    def check_applies(self, scenario: Scenario, source: str, path: str | Path) -> None:
+        """Every knob of the posterior (read from `path`) names a number of `scenario` (read from
+        `source`) drawn per replicate; else an `InputError` naming `source`, found before any
+        replicate runs (it was named by the scenario's name, with no file, when the run began)."""
+        from .knobs import resolve_knob
+        from .model import compile_model
+
+        model, problems = compile_model(scenario), []
+        for knob in self.knobs:
+            try:
+                resolve_knob(knob, scenario, model)
+            except InputError as exc:
+                problems += [Problem(source, p.path, f"{p.message}: a knob of the posterior {path}", p.value,
+                                     p.has_value) for p in exc.problems]
+        if problems:
+            raise InputError(problems)
 
     def staleness(self, path: str | Path) -> str | None:
         """Why this posterior may not fit the running model (fitted by other model code), or None."""

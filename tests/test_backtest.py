@@ -180,6 +180,57 @@ def test_a_date_that_is_not_one_is_refused():
         parse_meeting_date("autumn 2014")
 
 
+@pytest.mark.parametrize("text, date", [
+    ("2000-01-28/02-03", dt.date(2000, 2, 3)),          # ISO 8601's ranges across a month
+    ("2000-01-28/2000-02-03", dt.date(2000, 2, 3)),
+    ("2000-12-30/2001-01-02 (New Year)", dt.date(2001, 1, 2)),
+])
+def test_a_range_across_a_month_is_known_on_its_last_day(text, date):
+    assert parse_meeting_date(text) == date
+
+
+@pytest.mark.parametrize("text, message", [
+    ("2000-01-01 to 2000-03-01", "not a date like"),   # was read as 2000-01-01: two months early
+    ("2000-01-01..2000-02-01", "not a date like"),
+    ("2000-01-28/03", "must end on or after its first day"),
+    ("2000-02-30", "not a date that exists"),
+    ("2000-13", "month must be in 1..12"),              # was read as 2001-01-31
+])
+def test_a_date_that_could_be_misread_is_refused_with_its_text(text, message):
+    with pytest.raises(ValueError, match=message) as err:
+        parse_meeting_date(text)
+    assert repr(text) in str(err.value)
+
+
+@pytest.mark.parametrize("rows, where, message", [
+    ("2001-01-01,TALK_FEST\n2001-01-01,TALK_FEST\n", "line 3", "repeats line 2"),
+    ("2099-01-01,TALK_FEST\n", "line 2.date", "is after today (2026-12-06)"),
+    ("2001-01-01,\n", "line 2.outcome", "(got nothing)"),
+])
+def test_a_meetings_line_that_would_skew_the_base_rate_is_refused(tmp_path, rows, where, message):
+    """A repeated line would count a meeting twice; a meeting after today has no known outcome."""
+    table = tmp_path / "m.csv"
+    table.write_text("date,outcome\n" + rows)
+    with pytest.raises(InputError) as err:
+        load_meetings(table, today=dt.date(2026, 12, 6))
+    (problem,) = err.value.problems
+    assert problem.path == where and message in str(problem)
+
+
+def test_a_meetings_table_naming_a_column_twice_is_refused(tmp_path):
+    table = tmp_path / "m.csv"
+    table.write_text("date,outcome,date\n2001-01-01,TALK_FEST,1999-01-01\n")
+    with pytest.raises(InputError, match="names the column date more than once"):
+        load_meetings(table)
+
+
+def test_a_meetings_table_with_capitalised_names_crlf_and_empty_lines_is_read(tmp_path):
+    table = tmp_path / "m.csv"
+    table.write_bytes(b"\xef\xbb\xbfDate,Outcome,Place\r\n2001-01-01,talk_fest,Tokyo\r\n,,\r\n"
+                      b"2001-01-01,talk_fest,Moscow\r\n")
+    assert [(m.date, m.outcome) for m in load_meetings(table)] == [(dt.date(2001, 1, 1), T)] * 2
+
+
 def test_the_shipped_table_holds_the_thirty_coded_meetings():
     """1 breakthrough, 6 substantive, 20 talk fests, 3 collapses, 1956 to May 2016."""
     meetings = load_meetings(HISTORY / "summits_until_2016-05.csv")
@@ -334,6 +385,16 @@ def test_a_bad_observed_block_is_refused(block, path):
     with pytest.raises(InputError) as err:
         parse_scenario(SMALL.read_text() + block)
     assert path in [p.path for p in err.value.problems]
+
+
+def test_a_case_observed_after_today_is_refused(tmp_path):
+    """A meeting that has not happened has no observed class to score."""
+    (tmp_path / "a.yaml").write_text(SMALL.read_text() + _observed("talk_fest", "2020-03-01"))
+    with pytest.raises(InputError) as err:
+        load_cases(tmp_path, today=dt.date(2020, 2, 29))
+    (problem,) = err.value.problems
+    assert problem.path == "observed.date" and "is after today (2020-02-29)" in str(problem)
+    assert [c.name for c in load_cases(tmp_path, today=dt.date(2020, 3, 1))] == [load_scenario(SMALL).name]
 
 
 def test_include_applies_a_file_of_dotted_paths(tmp_path):
@@ -537,8 +598,8 @@ def test_a_posterior_knob_naming_nothing_is_refused_before_any_case_runs(tmp_pat
     out = tmp_path / "out"
     assert main(["backtest", str(d), "--runs", "1024", "--calibration", str(posterior), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"error: {posterior}: knobs.k.path: names no number drawn per replicate in scenario "
-                                f"{case} (got 'no.such.path')" for case in ("a", "b")]
+    assert err.splitlines() == [f"error: {d / case}.yaml: knobs.k.path: names no number drawn per replicate: a knob "
+                                f"of the posterior {posterior} (got 'no.such.path')" for case in ("a", "b")]
     assert ran == [] and not out.exists()
 
 

@@ -243,6 +243,24 @@ def test_a_scenario_that_was_fitted_is_forecast_leave_one_out():
     assert note["posterior"] == "all cases"
 
 
+def test_a_fitted_case_with_other_inputs_but_its_name_is_still_left_out(tmp_path, capsys):
+    """Run with another seed or title (hash differs), a fitted case was forecast from the
+    posterior fitted on it (in sample), silently; it is left out, and the note says how it was known."""
+    cases = load_cases(CASES)
+    post = Posterior((_knob("dynamics.noise"),), np.array([[0.0], [0.1], [0.2]]), np.full(3, 1 / 3),
+                     np.log(np.full((3, len(cases)), 0.3)), tuple(c.name for c in cases),
+                     tuple(__import__("sim").scenario_hash(c.scenario) for c in cases), {})
+    _, note = post.setting(cases[2].scenario)
+    assert note["left_out_by"] == "inputs"
+    changed = cases[2].scenario.model_copy(update={"title": "another title"})
+    _, note = post.setting(changed)
+    assert (note["posterior"], note["left_out"], note["left_out_by"]) == ("leave-one-out", cases[2].name, "name")
+    post.write(tmp_path / "p.json")
+    assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(tmp_path / "p.json"), "--runs", "1024",
+                 "--set", "monte_carlo.seed=5", "--out", str(tmp_path / "r")]) == 0
+    assert "refitted without c1 (known by its name: its inputs differ" in capsys.readouterr().out
+
+
 # --- Fitting --------------------------------------------------------------------------------
 
 
@@ -372,10 +390,10 @@ def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_a_posterior_whose_knobs_name_other_agents_is_refused_against_its_file(tmp_path, capsys):
+def test_a_posterior_whose_knobs_name_other_agents_is_refused_naming_both_files(tmp_path, capsys):
     """A posterior fitted with a knob path naming agents (agents.south.resolve) applied to a
-    scenario without them: one line naming the posterior file, the knob and the scenario, exit 2,
-    before anything runs; the same for each case of a backtest."""
+    scenario without them: one line naming the scenario's file, the knob and the posterior's
+    file, exit 2, before anything runs."""
     spec = tmp_path / "k.yaml"
     spec.write_text((CASES / "knobs.yaml").read_text().replace("agents.{summit.parties[0]}.resolve",
                                                               "agents.south.resolve"))
@@ -384,8 +402,8 @@ def test_a_posterior_whose_knobs_name_other_agents_is_refused_against_its_file(t
     baseline = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
     assert main(["run", str(baseline), "--calibration", str(posterior), "--runs", "1024",
                  "--out", str(tmp_path / "run")]) == 2
-    assert capsys.readouterr().err == (f"error: {posterior}: knobs.south_resolve.path: names no number drawn per "
-                                       "replicate in scenario baseline (got 'agents.south.resolve')\n")
+    assert capsys.readouterr().err == (f"error: {baseline}: knobs.south_resolve.path: names no number drawn per "
+                                       f"replicate: a knob of the posterior {posterior} (got 'agents.south.resolve')\n")
     assert not (tmp_path / "run").exists()
 
 
@@ -430,6 +448,115 @@ def test_a_calibration_stopped_midway_keeps_its_points_and_resumes(tmp_path, mon
     resumed = run_calibration(cases, spec, tmp_path / "cal")
     assert resumed.complete
     assert np.array_equal(resumed.counts, run_calibration(cases, spec, tmp_path / "fresh").counts)
+
+
+def test_an_interrupted_calibrate_json_keeps_stdout_for_json(tmp_path, capsys, monkeypatch):
+    """With --json, stdout holds JSON or nothing: the 'interrupted' line goes to stderr, exit 130."""
+    import sim.calibrate
+
+    real = sim.calibrate.run_calibration
+
+    def stopped_at_once(*args, stop=None, **kwargs):
+        stop.set()
+        return real(*args, stop=stop, **kwargs)
+
+    monkeypatch.setattr(sim.calibrate, "run_calibration", stopped_at_once)
+    assert main(["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "o"),
+                 "--workers", "1", "--json"]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == "" and "interrupted: " in captured.err
+
+
+def test_sigterm_to_the_whole_process_group_is_an_interrupt_not_a_dead_worker(tmp_path):
+    """`timeout`, a batch scheduler or kill -TERM -PGID signal the workers with the parent: the
+    calibration stops as for Ctrl-C (exit 130, points kept), not 'a worker process died' (exit
+    1) with the pool thread's InvalidStateError traceback."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "k.yaml"
+    spec.write_text((CASES / "knobs.yaml").read_text().replace("runs: 1024", "runs: 65536"))
+    out = tmp_path / "o"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]) + os.pathsep
+           + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "calibrate", str(CASES), "--knobs", str(spec), "--out",
+                             str(out), "--workers", "2", "--quiet"], cwd=tmp_path, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def committed() -> int:
+        try:
+            con = sqlite3.connect(f"file:{out / 'sweep.sqlite'}?mode=ro", uri=True, timeout=5)
+            try:
+                return con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.monotonic() + 60
+    while committed() < 1:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "no point committed within 60 s"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "worker process died" not in err and "interrupted: " in err
+
+
+def test_a_knob_the_cases_say_nothing_about_is_flagged_as_its_prior(tmp_path, capsys):
+    """Every agent's capability set alike changes no outcome: its posterior is exactly its prior,
+    and the table says so (the posterior mean and sd alone cannot show it: the prior's sd is not printed)."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text((CASES / "knobs.yaml").read_text() + "  - name: capability\n    path: agents.*.capability\n"
+                    "    prior: {dist: uniform, low: 1, high: 3}\n    levels: 2\n")
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o"), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    marginals = json.loads((tmp_path / "o" / "summary.json").read_text())["calibration"]["marginals"]
+    assert marginals["capability"]["moved_from_prior"] == pytest.approx(0, abs=1e-9)
+    assert marginals["margin"]["moved_from_prior"] > 0.05
+    flagged = [line for line in out.splitlines() if "as the prior: the cases do not tell it" in line]
+    assert len(flagged) == 1 and "capability" in flagged[0]
+
+
+def test_one_case_says_its_leave_one_out_is_the_prior_and_fits_no_pool(tmp_path, capsys):
+    """With one case the posterior without it is the prior, and the pool's weight has no other
+    case to be fitted on (it came out 0, the base rate, as if fitted): both are said, no pool."""
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(CASES / "_base.yaml", one)
+    shutil.copy(CASES / "c1.yaml", one)
+    assert main(["calibrate", str(one), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "cal"),
+                 "--workers", "1"]) == 0
+    assert "one case: its leave-one-out forecast is the prior predictive" in capsys.readouterr().out
+    assert main(["backtest", str(one), "--calibration", str(tmp_path / "cal" / "posterior.json"), "--runs", "1024",
+                 "--out", str(tmp_path / "bt")]) == 0
+    assert "no pool with the base rate" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
+    assert summary["pool"] is None and "pooled" not in summary["mean_scores"]
+
+
+def test_a_posterior_whose_knob_names_nothing_in_the_scenario_names_its_file(tmp_path, capsys):
+    """run, compare, explain and backtest with a posterior whose knob path is not in the scenario:
+    one line per scenario naming its file (it named the scenario's name, no file), exit 2, no output."""
+    post = Posterior((_knob("agents.nobody.resolve"),), np.array([[0.0], [0.1], [0.2]]), np.full(3, 1 / 3),
+                     np.zeros((3, 1)), ("x",), ("0" * 64,), {})
+    post.write(tmp_path / "p.json")
+    small = Path(__file__).parent / "data" / "small.yaml"
+    for argv in (["run", str(small)], ["compare", str(small), str(small)], ["explain", str(small)],
+                 ["backtest", str(CASES)]):
+        assert main([*argv, "--calibration", str(tmp_path / "p.json"), "--runs", "1024",
+                     "--out", str(tmp_path / argv[0])]) == 2
+        lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
+        where = [f"{CASES / f'c{k}.yaml'}:" for k in range(1, 7)] if argv[0] == "backtest" else [f"{small}:"]
+        assert [line.split(" ")[1] for line in lines] == where, lines
+        assert all("knobs.k.path" in line and f"a knob of the posterior {tmp_path / 'p.json'}" in line
+                   for line in lines)
+        assert not (tmp_path / argv[0]).exists()
 
 
 def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs():

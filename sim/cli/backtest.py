@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits,
-                     check_posterior_fits, command, count,
+from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, command, count,
                      load_calibration, option_problems, output_options, output_path, parse_overrides, runs_rules,
                      show_warnings, stop_on_interrupt, task_workers, workers_rules, write_and_show)
 from .progress import step_progress
@@ -99,7 +98,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     posterior = load_calibration(args)
     cases, meetings, meetings_path = _history_inputs(args)
     if posterior is not None:
-        check_posterior_fits(posterior, args.calibration, [c.scenario for c in cases])
+        _check_knobs(posterior, cases, args.calibration)
     _check_case_limits(args, cases, args.runs, args.workers)
     check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = args.out if args.out is not None else default_out_dir("backtest")
@@ -194,7 +193,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                               knobs_file=str(args.knobs))
     if not cal.complete:
         print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
-              "rerun the same command to resume")
+              "rerun the same command to resume", file=sys.stderr)  # stdout is the summary's (--json)
         return EXIT_INTERRUPTED
     summary = summarise_calibration(cal, cases, meetings, resamples=args.resamples)
     summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
@@ -207,6 +206,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
                    print_calibration, in_place=True)
     return EXIT_OK
+
+
+def _check_knobs(posterior, cases: list, path: Path) -> None:
+    """Every knob of `posterior` (read from `path`) must name a number of every case, found before
+    the first case runs (it was found when the case's calibrated run began, the earlier cases'
+    minutes spent); every case's problems at once, each naming the case's file."""
+    problems = []
+    for case in cases:
+        try:
+            posterior.check_applies(case.scenario, str(case.path), path)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,

@@ -97,34 +97,15 @@ CALIBRATION_OPTION = arg(
          "(refitted without this scenario if it was one of the fitted cases)")
 
 
-def calibration_setting(args: argparse.Namespace, scenario) -> tuple[Any, dict | None]:
-    """(knob setting, note) for `--calibration`, or (None, None) without it."""
+def calibration_setting(args: argparse.Namespace, scenario, source) -> tuple[Any, dict | None]:
+    """(knob setting, note) for `--calibration`, or (None, None) without it; an `InputError`
+    naming `source`, the scenario's file, if a knob names nothing in it."""
     if getattr(args, "calibration", None) is None:
         return None, None
     posterior = load_calibration(args)
-    check_posterior_fits(posterior, args.calibration, [scenario])
+    posterior.check_applies(scenario, str(source), args.calibration)
     setting, note = posterior.setting(scenario)
     return setting, {**note, "file": str(args.calibration), "model_digest": posterior.meta.get("model_digest")}
-
-
-def check_posterior_fits(posterior, path, scenarios: list) -> None:
-    """Every knob of `posterior` (read from `path`) must name a number of every scenario: found
-    before anything runs, and reported against the posterior's file, naming the scenario (a
-    knob path written with agents' names fits only scenarios that have them)."""
-    from ..knobs import resolve_knob
-    from ..model import compile_model
-
-    problems = []
-    for scenario in scenarios:
-        model = compile_model(scenario)
-        for knob in posterior.knobs:
-            try:
-                resolve_knob(knob, scenario, model)
-            except InputError as exc:
-                problems += [Problem(str(path), p.path, f"{p.message} in scenario {p.source}", p.value, p.has_value)
-                             for p in exc.problems]
-    if problems:
-        raise InputError(problems)
 
 
 def load_calibration(args: argparse.Namespace):

@@ -42,9 +42,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     workers = _workers(args, a, 2)
     check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
                  args.out or Path("results"))
+    (knobs_a, note_a), (knobs_b, note_b) = calibration_setting(args, a, args.a), calibration_setting(args, b, args.b)
     out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
-    (knobs_a, note_a), (knobs_b, note_b) = calibration_setting(args, a), calibration_setting(args, b)
     if same_model(a, b) and (note_a or {}).get("left_out") == (note_b or {}).get("left_out"):
         print(f"warning: A ({args.a}) and B ({args.b}) are the same scenario once loaded (they differ at most in "
               "name, title and source): every B - A will be 0; check B's set:, remove_events: or --set-b",
@@ -117,12 +117,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     workers = _workers(args, scenario, k + 1, shapley_runs)
     check_limits(args, add_output(_explain_estimate(scenario, args, workers), estimate_output()), "this explanation",
                  args.out or Path("results"))
+    knobs, note = calibration_setting(args, scenario, args.scenario)
     out = claim_output(args, "explain", default_out_dir("explain"))
     total = runs * (k + 1)
     if args.shapley:
         _, n, passes = shapley_plan(k, runs, args.shapley_runs)
         total += n * passes
-    knobs, note = calibration_setting(args, scenario)
     with progress_bar(args, total) as progress, stop_on_interrupt() as stop:
         result = explain(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          shapley=args.shapley, shapley_runs=args.shapley_runs,

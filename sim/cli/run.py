@@ -34,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.overrides)
     check_monte_carlo_options(args)
     scenario = load_one(args.scenario, overrides)
-    knobs, note = calibration_setting(args, scenario)
+    knobs, note = calibration_setting(args, scenario, args.scenario)
     out = args.out if args.out is not None else default_out_dir(scenario.name)
     total = args.runs if args.runs is not None else scenario.monte_carlo.runs
     extra: dict[str, Any] = {"scenario_file": str(args.scenario)}
@@ -124,6 +124,8 @@ def print_summary(summary: dict, out: Path) -> None:
     if spread:
         cal = summary["calibration"]
         left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+        if cal.get("left_out_by") == "name":
+            left += " (known by its name: its inputs differ from the fitted case's)"
         fitted = cal.get("fitted_on") or {}
         on = (f": knobs fitted on the {fitted['cases']} cases of {fitted['source'] or 'another folder'}"
               if fitted.get("cases") else "")

@@ -40,6 +40,8 @@ MIN_TASK_BLOCKS = 16
 cost is a fraction of a per cent; smaller points are grouped into one task."""
 POLL_SECONDS = 0.05
 """How often a wait for the workers' results looks at the stop event."""
+STOP_GRACE_SECONDS = 1.0
+"""How long a broken pool waits for the signal that killed its workers to reach this process too."""
 TASKS_PER_WORKER = 4
 """Large points are cut so that each worker gets about this many tasks (load balance)."""
 
@@ -227,6 +229,9 @@ class ProcessBackend:
         gc.unfreeze()
 
     def results(self, tasks: list[Task], stop: threading.Event | None = None) -> Iterator[list[PieceResult]]:
+        # What is still queued is cancelled by `__exit__`'s shutdown, in the pool's own thread:
+        # cancelled here, a future could be cancelled while that thread marks it failed
+        # (a worker died), and Python 3.11 prints that thread's InvalidStateError traceback.
         pending = {self.pool.submit(run_task, t) for t in tasks}
         try:
             while pending and not (stop is not None and stop.is_set()):
@@ -234,10 +239,12 @@ class ProcessBackend:
                 for future in finished:
                     yield future.result()
         except BrokenProcessPool:
+            # SIGTERM to the whole process group (`timeout`, a batch scheduler, kill -TERM -PGID)
+            # kills the workers (`worker_setup`) as it reaches this process, whose handler sets
+            # `stop` a moment later: an interrupt, the finished points kept, not a failure.
+            if stop is not None and stop.wait(STOP_GRACE_SECONDS):
+                return
             raise RunError("a worker process died; the finished points are kept: rerun to resume") from None
-        finally:
-            for future in pending:
-                future.cancel()
 
 
 class DaskBackend:
