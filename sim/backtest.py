@@ -95,7 +95,7 @@ MEETING_COLUMNS = ("date", "outcome")
 
 def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meeting]:
     """The coded meetings of a CSV with columns `date` and `outcome` (names and class names in
-    any case; other columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is
+    any case, a class's words joined by `_`, `-` or a space: talk_fest, Talk fest; other columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is
     skipped). Refused, every problem at once: a column named twice, a date after `today`
     (default: the clock's; an outcome not yet known), a line repeating an earlier one (it
     would count one meeting twice in the base rate)."""
@@ -135,7 +135,7 @@ def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meetin
             problems.append(Problem(str(path), f"line {k}.date", f"is after today ({today}): a meeting's outcome "
                                     "is known only once it has happened", row["date"].strip(), True))
             continue
-        outcome = (row.get("outcome") or "").strip().lower()
+        outcome = "_".join((row.get("outcome") or "").replace("-", " ").split()).lower()  # Talk fest, talk-fest
         if outcome not in CLASSES:
             problems.append(Problem(str(path), f"line {k}.outcome", f"must be one of {', '.join(CLASSES)}"
                                     + ("" if outcome else " (got nothing)"), row.get("outcome"), bool(outcome)))

@@ -227,8 +227,9 @@ def test_a_meetings_table_naming_a_column_twice_is_refused(tmp_path):
 def test_a_meetings_table_with_capitalised_names_crlf_and_empty_lines_is_read(tmp_path):
     table = tmp_path / "m.csv"
     table.write_bytes(b"\xef\xbb\xbfDate,Outcome,Place\r\n2001-01-01,talk_fest,Tokyo\r\n,,\r\n"
-                      b"2001-01-01,talk_fest,Moscow\r\n")
-    assert [(m.date, m.outcome) for m in load_meetings(table)] == [(dt.date(2001, 1, 1), T)] * 2
+                      b"2001-01-01,talk_fest,Moscow\r\n2001-01-02,Talk fest,Kyoto\r\n2001-01-03, talk-fest ,Nara\r\n")
+    assert [(m.date, m.outcome) for m in load_meetings(table)] == [(dt.date(2001, 1, 1), T)] * 2 + [
+        (dt.date(2001, 1, 2), T), (dt.date(2001, 1, 3), T)]
 
 
 def test_the_shipped_table_holds_the_thirty_coded_meetings():
