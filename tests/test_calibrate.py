@@ -405,6 +405,11 @@ def test_a_posterior_whose_knobs_name_other_agents_is_refused_naming_both_files(
     assert capsys.readouterr().err == (f"error: {baseline}: knobs.south_resolve.path: names no number drawn per "
                                        f"replicate: a knob of the posterior {posterior} (got 'agents.south.resolve')\n")
     assert not (tmp_path / "run").exists()
+    other = baseline.parent / "counterfactuals" / "no_g7_declaration.yaml"
+    assert main(["compare", str(baseline), str(other), "--calibration", str(posterior), "--runs", "1024",
+                 "--out", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err.splitlines()  # both sides' problems, not only A's
+    assert [line.split(": ")[1] for line in err] == [str(baseline), str(other)]
 
 
 def test_compare_and_explain_take_a_posterior(tmp_path, capsys):

@@ -42,7 +42,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     workers = _workers(args, a, 2)
     check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
                  args.out or Path("results"))
-    (knobs_a, note_a), (knobs_b, note_b) = calibration_setting(args, a, args.a), calibration_setting(args, b, args.b)
+    (knobs_a, note_a), (knobs_b, note_b) = map_all(lambda side: calibration_setting(args, *side),
+                                                   [(a, args.a), (b, args.b)])  # both sides' problems at once
     out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
     if same_model(a, b) and (note_a or {}).get("left_out") == (note_b or {}).get("left_out"):
