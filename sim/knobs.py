@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError, Problem
 from .randomness import BLOCK_SIZE
@@ -50,13 +50,19 @@ class KnobSpec(Strict):
     values: list[float] | None = Field(default=None, min_length=1, max_length=200)  # or the grid itself
     description: str = ""
 
+    @field_validator("prior")
+    @classmethod
+    def _bounded(cls, prior):
+        lo, hi = prior.support()
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError("must have a bounded support: the grid spans it (truncate a normal with low and high)")
+        return prior
+
     @model_validator(mode="after")
     def _grid(self) -> KnobSpec:
         if (self.levels is None) == (self.values is None):
             raise ValueError("give exactly one of levels, values")
         lo, hi = self.prior.support()
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError("the prior must have a bounded support (truncate a normal with low and high)")
         if self.values is not None and not all(lo <= v <= hi for v in self.values):
             raise ValueError(f"values must lie in the prior's support [{lo:g}, {hi:g}]")
         return self

@@ -48,6 +48,18 @@ def test_a_bad_knob_is_refused_with_the_rule(spec, word):
     assert word in str(err.value)
 
 
+def test_an_unbounded_prior_is_named_by_its_own_path(tmp_path):
+    """knobs.0.prior, showing the prior, not knobs.0 showing the whole knob cut short."""
+    path = tmp_path / "k.yaml"
+    path.write_text("knobs:\n  - {name: m, path: dynamics.noise, prior: {dist: normal, mean: 0.1, sd: 0.05}, "
+                    "levels: 3}\n")
+    with pytest.raises(InputError) as err:
+        load_knobs(path)
+    (problem,) = err.value.problems
+    assert problem.path == "knobs.0.prior" and "bounded support" in problem.message
+    assert problem.value == {"dist": "normal", "mean": 0.1, "sd": 0.05}
+
+
 def test_a_knob_file_problem_names_the_file_and_field(tmp_path):
     """`load_knobs` reports every problem with the file and the dotted path."""
     path = tmp_path / "k.yaml"
@@ -557,7 +569,8 @@ def test_a_posterior_whose_knob_names_nothing_in_the_scenario_names_its_file(tmp
         assert main([*argv, "--calibration", str(tmp_path / "p.json"), "--runs", "1024",
                      "--out", str(tmp_path / argv[0])]) == 2
         lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
-        where = [f"{CASES / f'c{k}.yaml'}:" for k in range(1, 7)] if argv[0] == "backtest" else [f"{small}:"]
+        where = ([f"{CASES / f'c{k}.yaml'}:" for k in range(1, 7)] if argv[0] == "backtest" else
+                 [f"{small}:"] * (2 if argv[0] == "compare" else 1))  # compare: each side's
         assert [line.split(" ")[1] for line in lines] == where, lines
         assert all("knobs.k.path" in line and f"a knob of the posterior {tmp_path / 'p.json'}" in line
                    for line in lines)
