@@ -15,7 +15,7 @@ import numpy as np
 
 from .model import TALK_FEST, Model
 from .randomness import Blocks
-from .schema import is_random, sample
+from .schema import is_random, mean_of, sample
 
 __all__ = ["KnobApplier", "State", "draw_params", "draw_state"]
 
@@ -132,7 +132,11 @@ def draw_state(model: Model, blocks: Blocks, knobs: KnobApplier | None = None) -
     position = np.clip(stack("position"), model.lower, model.upper)
     salience = np.clip(stack("salience"), 0.0, None)
     total = salience.sum(axis=1, keepdims=True)
-    salience = np.divide(salience, total, out=np.full_like(salience, 1 / I), where=total > 0)
+    # A replicate that drew 0 on every issue gets the agent's mean saliences (which sum to 1),
+    # not an even spread: that would give weight to issues nobody cares about.
+    means = np.array([[mean_of(model.params[f"agents.{a}.issues.{i}.salience"].param) for i in model.issues]
+                      for a in model.agents])[:, :, None]
+    salience = np.divide(salience, total, out=np.broadcast_to(means, salience.shape).copy(), where=total > 0)
     per_agent = lambda name: rows([f"agents.{a}.{name}" for a in model.agents])  # noqa: E731
     pair_paths = [f"relations.trust.{model.agents[i]}.{model.agents[j]}" for i, j in model.pairs]
     trust = rows([f"{path}.initial" for path in pair_paths])

@@ -98,8 +98,12 @@ def apply_effect(model: Model, state: State, effect: CompiledEffect, idx, amount
     if effect.target == "salience":
         sal = state.salience[a][:, idx]
         total = sal.sum(axis=0)
-        state.salience[a][:, idx] = np.divide(sal, total, out=np.full_like(sal, 1 / model.n_issues),
-                                              where=total > 0)
+        # A total of 0: the shift took issue i to 0 and every other issue was at 0 already, so
+        # the agent cared only about i: it still does (the limit of smaller shifts), rather than
+        # spreading its attention evenly over issues it never weighed.
+        only_i = np.zeros_like(sal)
+        only_i[i] = 1.0
+        state.salience[a][:, idx] = np.divide(sal, total, out=only_i, where=total > 0)
 
 
 def _shift(values: np.ndarray, idx, amount, lo: float, hi: float) -> None:

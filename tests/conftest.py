@@ -76,11 +76,11 @@ def run_replicates(scenario: Scenario, **kwargs) -> Replicates:
     )
 
 
-def state_of(scenario: Scenario, seed: int = 1, first_block: int = 0, n_blocks: int = 1):
+def state_of(scenario: Scenario, seed: int = 1, first_block: int = 0, n_blocks: int = 1, knobs=None):
     """(model, state, blocks): one chunk's freshly drawn state, before the timeline runs."""
     model = compile_model(scenario)
     blocks = Blocks(seed, first_block, n_blocks)
-    return model, draw_state(model, blocks), blocks
+    return model, draw_state(model, blocks, knobs), blocks
 
 
 @pytest.fixture

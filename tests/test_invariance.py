@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_replicates, scenario_of, small_dict
+from conftest import run_replicates, scenario_of, small_dict, state_of
+from sim.timeline import apply_effect
 from sim.loading import load_scenario
 from sim.schema import Scenario
 from sim.strategies import scenario_dicts
@@ -125,6 +126,42 @@ def test_an_issue_nobody_cares_about_changes_nothing(data, level, anchors):
     for agent in null["agents"].values():
         agent["issues"]["zz_null"] = {"position": level, "salience": 0.0}
     assert np.array_equal(_outcomes(data), _outcomes(null))
+
+
+@pytest.mark.parametrize("how", ["incident", "knob"])
+def test_an_agent_whose_every_salience_falls_to_0_keeps_caring_about_what_it_did(how):
+    """Found by the property above: an incident taking an agent's only salient issue to 0 (or a
+    knob setting every salience to 0) spread its attention evenly over all issues, a null issue
+    included, so adding one changed outcomes. The agent keeps caring about what it cared about:
+    the issue (the limit of smaller shifts), or its mean saliences."""
+    from sim.knobs import KnobSetting, KnobSpec
+
+    data = small_dict()
+    south = data["agents"]["south"]["issues"]
+    south["land"]["salience"], south["trade"]["salience"] = 1.0, 0.0
+    knobs = None
+    if how == "incident":
+        data["incidents"] = [{"name": "wipe", "rate_per_month": 2.0,
+                              "effects": [{"target": "salience", "agent": "south", "issue": "land", "shift": -1.0}]}]
+    else:
+        knob = KnobSpec.model_validate({"name": "k", "path": "agents.south.issues.*.salience", "kind": "set",
+                                        "prior": {"dist": "uniform", "low": 0.0, "high": 1.0}, "values": [0.0]})
+        knobs = KnobSetting.constant([knob], [0.0])
+    null = copy.deepcopy(data)
+    null["issues"]["zz_null"] = {"anchors": {"a": 0.0, "b": 1.0}, "status_quo": 0.0}
+    for agent in null["agents"].values():
+        agent["issues"]["zz_null"] = {"position": 0.5, "salience": 0.0}
+    with_null = run_replicates(scenario_of(null), runs=RUNS, seed=7, knobs=knobs).outcome
+    assert np.array_equal(run_replicates(scenario_of(data), runs=RUNS, seed=7, knobs=knobs).outcome, with_null)
+    # and the saliences themselves: all on land, none on the null issue
+    model, state, _ = state_of(scenario_of(null), knobs=knobs)
+    a, land = model.agents.index("south"), model.issues.index("land")
+    if how == "incident":
+        effect = model.incidents[0].effects[0]
+        apply_effect(model, state, effect, slice(None), np.full(state.salience.shape[-1], effect.shift))
+    expected = np.zeros(model.n_issues)
+    expected[land] = 1.0
+    assert np.array_equal(state.salience[a], np.repeat(expected[:, None], state.salience.shape[-1], axis=1))
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
