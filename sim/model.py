@@ -141,8 +141,9 @@ class Model:
 
 
 def tick_days(start: dt.date, horizon: int) -> tuple[int, ...]:
-    """Days (from `start`) of the Sundays in (0, horizon]: ticks that do not move with `start`."""
-    first = (6 - start.weekday()) % 7 or 7
+    """Days (from `start`) of the Sundays in [0, horizon]: ticks that do not move with `start`
+    (a start on a Sunday is a tick, as that Sunday is once the start moves earlier)."""
+    first = (6 - start.weekday()) % 7
     return tuple(range(first, horizon + 1, 7))
 
 
