@@ -157,7 +157,7 @@ def test_a_hostile_edit_of_a_scenario_validates_and_runs_or_is_refused(text):
 OUT_KINDS = ("new", "user_dir", "file", "under_file", "proc", "empty_string", "other_command", "same_command",
              "symlink_to_user_dir", "long_name", "dot", "empty_dir")
 FLAG_VALUES = {
-    "--runs": ["0", "-5", "1e9", "1024", "2048", "x", "99999999999999999999999", " 7"],
+    "--runs": ["0", "-5", "1e10", "2.5", "1024", "2048", "x", "99999999999999999999999", " 7"],  # 1e9 is a valid count: an hour's run
     "--seed": ["-1", "0", "1", "1.5", "18446744073709551616", "nan"],
     "--chunk-size": ["0", "1", "1024", "-1", "1e3"],
     "--precision": ["0", "0.5", "nan", "inf", "0.01", "-0.1"],
