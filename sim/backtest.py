@@ -95,8 +95,8 @@ MEETING_COLUMNS = ("date", "outcome")
 
 def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meeting]:
     """The coded meetings of a CSV with columns `date` and `outcome` (names and class names in
-    any case, a class's words joined by `_`, `-` or a space: talk_fest, Talk fest; other columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is
-    skipped). Refused, every problem at once: a column named twice, a date after `today`
+    any case, a class's words joined by `_`, `-` or a space: talk_fest, Talk fest; other
+    columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is skipped). Refused, every problem at once: a column named twice, a date after `today`
     (default: the clock's; an outcome not yet known), a line repeating an earlier one (it
     would count one meeting twice in the base rate)."""
     path = Path(path)
@@ -105,11 +105,10 @@ def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meetin
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             header = [name.strip() for name in reader.fieldnames or []]
-            reader.fieldnames = [name.lower() for name in header]
-            rows = [(k, row, tuple(cells)) for k, row, cells in _rows(reader)]
+            names = reader.fieldnames = [name.lower() for name in header]
+            rows = list(_rows(reader))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(Problem(str(path), "", f"cannot read meetings: {exc}")) from None
-    names = [name.lower() for name in header]
     missing = [name for name in MEETING_COLUMNS if name not in names]
     if missing:
         found = f"the header is {', '.join(map(repr, header))}" if header else "the file is empty"
@@ -151,7 +150,7 @@ def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meetin
 def _rows(reader: csv.DictReader):
     """(line number, row, its stripped cells) of each line with something in it."""
     for row in reader:
-        cells = [(v or "").strip() if not isinstance(v, list) else ",".join(v) for v in row.values()]
+        cells = tuple((v or "").strip() if not isinstance(v, list) else ",".join(v) for v in row.values())
         if any(cells):
             yield reader.line_num, row, cells
 
