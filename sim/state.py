@@ -134,9 +134,11 @@ def draw_state(model: Model, blocks: Blocks, knobs: KnobApplier | None = None) -
     total = salience.sum(axis=1, keepdims=True)
     # A replicate that drew 0 on every issue gets the agent's mean saliences (which sum to 1),
     # not an even spread: that would give weight to issues nobody cares about.
-    means = np.array([[mean_of(model.params[f"agents.{a}.issues.{i}.salience"].param) for i in model.issues]
-                      for a in model.agents])[:, :, None]
-    salience = np.divide(salience, total, out=np.broadcast_to(means, salience.shape).copy(), where=total > 0)
+    fallback = np.zeros_like(salience)
+    if not (total > 0).all():  # rare (a knob setting every salience to 0): the means only then
+        fallback[...] = np.array([[mean_of(model.params[f"agents.{a}.issues.{i}.salience"].param)
+                                   for i in model.issues] for a in model.agents])[:, :, None]
+    salience = np.divide(salience, total, out=fallback, where=total > 0)
     per_agent = lambda name: rows([f"agents.{a}.{name}" for a in model.agents])  # noqa: E731
     pair_paths = [f"relations.trust.{model.agents[i]}.{model.agents[j]}" for i, j in model.pairs]
     trust = rows([f"{path}.initial" for path in pair_paths])
