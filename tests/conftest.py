@@ -22,8 +22,10 @@ DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small.yaml"
 
 # Runs of the model take tens of milliseconds; a per-example deadline would only make
-# property tests flaky on a busy machine. Health checks stay on.
-settings.register_profile("sim", deadline=None)
+# property tests flaky on a busy machine. Health checks stay on. Examples stay random (CI has
+# found real bugs that way); a failure prints the @reproduce_failure blob that replays it,
+# since CI's fresh checkout has no example database to replay it from.
+settings.register_profile("sim", deadline=None, print_blob=True)
 settings.load_profile("sim")
 
 _SMALL_DICT = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
