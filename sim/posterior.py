@@ -125,7 +125,9 @@ class Posterior:
             q = weighted_quantiles(x, w, (0.025, 0.5, 0.975))
             out[knob.name] = {"mean": mean, "sd": float(math.sqrt(max(w @ (x - mean) ** 2, 0.0))),
                               "q025": q[0], "median": q[1], "q975": q[2], "prior_mean": float(self.prior @ x),
-                              "at_grid_edge": bool(q[1] in (x.min(), x.max()) and len(set(x)) > 1)}
+                              # the median on the outermost level: the data may want a wider range.
+                              # With two levels the median is always on one: nothing to say.
+                              "at_grid_edge": bool(q[1] in (x.min(), x.max()) and len(set(x)) > 2)}
         return out
 
     def marginal(self, j: int, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -151,6 +151,20 @@ def _posterior(loglik: np.ndarray) -> Posterior:
     return Posterior((knob,), grid, prior_weights([knob], grid), loglik, ("a", "b", "c"), ("ha", "hb", "hc"), {})
 
 
+def test_grid_edge_is_flagged_only_where_the_grid_has_an_inside():
+    """A median on the outermost of three levels says the range may be too narrow; with two
+    levels the median is always on one of them, and the flag said nothing."""
+    def edge(values, loglik):
+        grid = np.array([[v] for v in values])
+        post = Posterior((_knob("dynamics.noise"),), grid, np.full(len(values), 1 / len(values)),
+                         np.array([[v] for v in loglik]), ("a",), ("ha",), {})
+        return post.summary()["k"]["at_grid_edge"]
+
+    assert edge([0.0, 0.1, 0.2], [-1.0, -1.0, 0.0])
+    assert not edge([0.0, 0.1, 0.2], [-1.0, 0.0, -1.0])
+    assert not edge([0.0, 0.2], [-1.0, 0.0])
+
+
 def test_leaving_a_case_out_is_the_posterior_of_the_others():
     """The weights without case k equal the posterior computed from the other cases alone."""
     rng = np.random.default_rng(1)
