@@ -76,6 +76,9 @@ BAD_CALLS = {
     "a path to dump": (lambda k: dump_scenario("small.yaml"), "scenario: must be a Scenario"),
     "a count above n": (lambda k: wilson(5, 3), "wilson: count: must be from 0 to n \\(3\\) \\(got 5\\)"),
     "a negative count": (lambda k: wilson(-1, 3), "wilson: count: must be from 0 to n"),
+    "a text to scenario_hash": (lambda k: sim.scenario_hash("scenarios/baseline.yaml"),
+                                "scenario: must be a Scenario"),
+    "a dict to scenario_hash": (lambda k: sim.scenario_hash(small_dict()), "scenario: must be a Scenario"),
 }
 
 BAD_STRATEGIES = {
