@@ -40,7 +40,7 @@ _EXPORTS = {
     "load_scenario": ".loading",
     "parse_scenario": ".loading",
     "run": ".montecarlo",
-    "scenario_hash": ".schema",
+    "scenario_hash": ".loading",
     "wilson": ".montecarlo",
 }
 

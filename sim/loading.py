@@ -25,11 +25,13 @@ from pydantic import ValidationError
 from .errors import InputError, Problem
 from .paths import apply_overrides, check_overlaps, field_keys
 from .schema import Scenario
+from .schema import scenario_hash as _scenario_hash
 from .validation import problems_from
 from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario", "load_scenario", "looks_like",
-           "not_this_kind", "parse_scenario", "read_yaml", "scenario_roots", "scenario_sources", "scenario_warnings"]
+           "not_this_kind", "parse_scenario", "read_yaml", "scenario_hash", "scenario_roots", "scenario_sources",
+           "scenario_warnings"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -108,6 +110,9 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
         raise InputError(not_a_mapping(source, "scenario", data))
     if data and not any(key in Scenario.model_fields or key in DERIVATION_KEYS for key in data):
         raise InputError(Problem(source, "", _not_a_scenario(data)))
+    if "sim_version" in data and "scenario" in data:  # shares agents, issues, events with a scenario
+        raise InputError(Problem(source, "", "is the summary.json of a sim result, not a scenario file (a run's "
+                                 "own scenario is copied to inputs/ beside it)"))
     origins: list[tuple[tuple[str, ...], str]] = []
     data = derive_scenario_data(data, source, _origins=origins)
     if overrides:
@@ -363,6 +368,16 @@ def _remove_events(data: dict, removes: Any, source: str) -> dict:
     if problems:
         raise InputError(problems)
     return {**data, "events": [e for e in events if not (isinstance(e, dict) and e.get("name") in removes)]}
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 (hex) of the validated scenario's canonical JSON: comments, key order and
+    `observed` do not count. The library's entry: a path, YAML text or a dict is an `InputError`
+    saying how to make a `Scenario` (inside sim, `sim.schema.scenario_hash` trusts its argument)."""
+    if not isinstance(scenario, Scenario):
+        raise InputError(Problem("scenario", "", "must be a Scenario: sim.load_scenario(path) reads a file, "
+                                 "sim.parse_scenario(text) YAML text", scenario, True))
+    return _scenario_hash(scenario)
 
 
 def dump_scenario(scenario: Scenario) -> str:

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .model import CLASSES
 from .montecarlo import RunResult
-from .reporting import seed_label
+from .reporting import scenario_label, seed_label
 
 __all__ = ["plot_fan", "plot_outcomes", "subplots"]
 
@@ -67,7 +67,7 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
         if (summary.get("calibration") or {}).get("file"):  # must not pass for the model as written
             note += f", posterior predictive ({Path(summary['calibration']['file']).name})"
         seed = seed_label(summary["seed_entropy"])
-        ax.set_title(f"{summary['scenario']}: outcome of the summit\n"
+        ax.set_title(f"{scenario_label(summary)}: outcome of the summit\n"
                      f"{summary['runs']:,} replicates, seed {seed}{note}", fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-__all__ = ["console", "fmt_estimate", "fmt_p", "fmt_signed", "seed_label"]
+__all__ = ["console", "fmt_estimate", "fmt_p", "fmt_signed", "scenario_label", "seed_label"]
 
 
 def console():
@@ -44,3 +45,11 @@ def seed_label(entropy: int) -> str:
     """The seed's entropy, shortened for a plot title when it is long (fresh OS entropy)."""
     text = str(entropy)
     return text if len(text) <= 12 else text[:10] + "..."
+
+
+def scenario_label(summary: dict) -> str:
+    """The run's scenario name, with the file that ran when the name is not the file's own: a file
+    that extends another without a `name:` keeps the base's (a variant of a fitted case is still
+    that meeting), and its results go under the base's name."""
+    name, file = summary["scenario"], summary.get("scenario_file")
+    return f"{name} ({file})" if file and Path(file).stem != name else name

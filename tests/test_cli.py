@@ -87,6 +87,22 @@ def test_run_without_out_writes_under_results(tmp_path, capsys, monkeypatch):
     assert (run_dir / "summary.json").is_file()
 
 
+def test_a_file_extending_another_without_a_name_is_run_under_the_bases_name_and_says_its_file(
+        tmp_path, capsys, monkeypatch):
+    """A file that extends a base and writes no `name:` keeps the base's name (README: a variant of a
+    fitted case is still that meeting), so its result goes to results/<base's name>/; the table's
+    title names the file that ran beside the name (it read as the base's run), the summary too."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "small.yaml").write_text(SMALL.read_text())
+    (tmp_path / "dry_year.yaml").write_text("extends: small.yaml\nset: {agents.north.resolve: 0.8}\n")
+    assert cli.main(["run", "dry_year.yaml", "--runs", RUNS]) == 0
+    assert capsys.readouterr().out.splitlines()[0].strip() == "small (dry_year.yaml): outcome of the summit"
+    (run_dir,) = (tmp_path / "results" / "small").iterdir()
+    assert json.loads((run_dir / "summary.json").read_text())["scenario_file"] == "dry_year.yaml"
+    assert cli.main(["run", "small.yaml", "--runs", RUNS, "--out", "own"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].strip() == "small: outcome of the summit"
+
+
 def test_json_prints_only_the_summary(tmp_path, capsys):
     """--json prints the summary, exactly as written, with where it was written, and nothing else on stdout."""
     out = tmp_path / "res"
@@ -251,6 +267,18 @@ def test_bad_scenario_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys,
     assert lines[0].startswith(f"error: {bad}: ") and expect in lines[0]
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
+
+
+def test_a_results_summary_given_as_the_scenario_is_one_line_saying_what_it_is(tmp_path, capsys):
+    """A run's summary.json (it has agents, issues and events keys, so it passed for a scenario)
+    given to run or validate: one line saying what the file is, not one per key, exit 2."""
+    assert cli.main(["run", str(SMALL), "--runs", RUNS, "--out", str(tmp_path / "res"), "--quiet"]) == 0
+    summary = tmp_path / "res" / "summary.json"
+    for command in (["validate", str(summary)], ["run", str(summary), "--out", str(tmp_path / "again")]):
+        assert cli.main(command) == 2
+        assert capsys.readouterr().err == (f"error: {summary}: is the summary.json of a sim result, not a scenario "
+                                           "file (a run's own scenario is copied to inputs/ beside it)\n")
+    assert not (tmp_path / "again").exists()
 
 
 def test_bad_scenario_end_to_end_has_no_traceback(tmp_path):

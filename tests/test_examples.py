@@ -81,3 +81,26 @@ def test_the_readme_walk_through_runs_as_printed():
 
 
 EXPECTED_FISHERIES = [0, 96628, 392, 2980]  # breakthrough, substantive, talk fest, collapse
+
+
+def test_the_readme_walk_through_calibrated_figures_are_the_posteriors():
+    """The README's calibrated fisheries figures (substantive, talk fest, the knobs' range for
+    substantive) are what `run --calibration scenarios/history/posterior.json` gives with the
+    committed posterior: a refit that moves them must rewrite the sentence (one went stale)."""
+    import re
+
+    from sim import load_posterior
+    from sim.reporting import fmt_estimate, fmt_p
+
+    root = EXAMPLES.parents[1]
+    scenario = load_scenario(root / "scenarios" / "tutorial" / "fisheries.yaml")
+    knobs, note = load_posterior(root / "scenarios" / "history" / "posterior.json").setting(scenario)
+    result = run(scenario, workers=1, knobs=knobs, calibration=note)
+    e, spread = result.estimates(), result.parameter_spread((1,))
+    printed = (f"gives substantive {fmt_estimate(e['substantive'].p, e['substantive'].low, e['substantive'].high)} "
+               f"and talk fest {fmt_estimate(e['talk_fest'].p, e['talk_fest'].low, e['talk_fest'].high)}, and the "
+               f"knobs' 95 % range for substantive is [{fmt_p(spread['low'])}, {fmt_p(spread['high'])}]")
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    quoted = re.search(r"--calibration scenarios/history/posterior\.json` (gives substantive .*? for substantive "
+                       r"is \[[0-9.]+, [0-9.]+\])", readme)
+    assert quoted is not None and quoted.group(1) == printed

@@ -76,7 +76,62 @@ BAD_CALLS = {
     "a path to dump": (lambda k: dump_scenario("small.yaml"), "scenario: must be a Scenario"),
     "a count above n": (lambda k: wilson(5, 3), "wilson: count: must be from 0 to n \\(3\\) \\(got 5\\)"),
     "a negative count": (lambda k: wilson(-1, 3), "wilson: count: must be from 0 to n"),
+    "a text to scenario_hash": (lambda k: sim.scenario_hash("scenarios/baseline.yaml"),
+                                "scenario: must be a Scenario"),
+    "a dict to scenario_hash": (lambda k: sim.scenario_hash(small_dict()), "scenario: must be a Scenario"),
 }
+
+BAD_STRATEGIES = {
+    "params' bounds the wrong way round": (lambda s: s.params(1, 0),
+                                           ("params: hi: must be >= lo \\(1\\): params\\(lo, hi\\) draws values in "
+                                            "\\[lo, hi\\] \\(got 0\\)")),
+    "a text bound": (lambda s: s.params("0", 1), "params: lo: must be a finite number .* \\(got '0'\\)"),
+    "a list bound": (lambda s: s.params([0], 1), "params: lo: must be a finite number"),
+    "an infinite bound": (lambda s: s.params(0, float("inf")), "params: hi: must be a finite number"),
+    "names of no characters": (lambda s: s.names(0), "names: max_size: must be a whole number from 1 to 64"),
+    "names longer than the schema's": (lambda s: s.names(65), "names: max_size: must be a whole number from 1 to 64"),
+    "one agent": (lambda s: s.scenarios(max_agents=1), "scenarios: max_agents: must be a whole number >= 2 \\(got 1\\)"),
+    "one party": (lambda s: s.scenario_dicts(max_parties=1), "scenario_dicts: max_parties: must be a whole number >= 2"),
+    "a negative event count": (lambda s: s.scenarios(max_events=-1), "scenarios: max_events: must be a whole number >= 0"),
+    "a text issue count": (lambda s: s.scenarios(max_issues="3"), "scenarios: max_issues: must be a whole number from 1"),
+    "a menu over the schema's": (lambda s: s.scenario_dicts(max_issues=13), "max_issues: .* 1,048,576 packages"),
+    "no agents to affect": (lambda s: s.effects([], ["quota"]), "effects: agent_names: must be a non-empty list"),
+    "a text for the agents": (lambda s: s.effects("north", ["quota"]), "effects: agent_names: must be a non-empty list"),
+    "one kind as text": (lambda s: s.mutated_scenario_dicts("delete"),
+                         "mutated_scenario_dicts: kinds: must be a non-empty tuple of mutation kinds"),
+    "an unknown kind": (lambda s: s.mutated_scenario_dicts(("nope",)),
+                        "mutated_scenario_dicts: kinds: unknown mutation kind; kinds: delete, .* \\(got 'nope'\\)"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_STRATEGIES, ids=lambda c: c.replace(" ", "-"))
+def test_a_bad_argument_to_a_strategy_is_one_clear_input_error_when_it_is_made(case):
+    """A strategy of sim.strategies given a bad argument raises `InputError` naming the strategy,
+    the argument, the rule and the value when it is made, not a TypeError, a bare ValueError or
+    hypothesis's error from inside the first draw."""
+    import sim.strategies
+
+    call, message = BAD_STRATEGIES[case]
+    with pytest.raises(InputError, match=message) as info:
+        call(sim.strategies)
+    assert "\n" not in str(info.value)
+
+
+def test_the_strategies_still_draw_with_their_arguments_at_the_edges():
+    """What the checks let through draws valid data: the longest names, a point param, one kind."""
+    from hypothesis import given, settings
+
+    import sim.strategies as s
+
+    @settings(max_examples=20, deadline=None)
+    @given(s.names(64), s.params(0.5, 0.5), s.effects(("north",), ("quota",)),
+           s.mutated_scenario_dicts(["delete"]), s.scenario_dicts(max_agents=2, max_events=0, max_incidents=0))
+    def check(name, param, effect, mutated, data):
+        assert 1 <= len(name) <= 64 and param in (0.5, {"dist": "fixed", "value": 0.5})
+        assert effect.get("agent", "north") == "north" and isinstance(mutated, dict)
+        assert len(data["agents"]) == 2 and "events" not in data
+
+    check()
 
 
 @pytest.mark.parametrize("case", BAD_CALLS, ids=lambda c: c.replace(" ", "-"))

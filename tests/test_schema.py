@@ -181,6 +181,10 @@ ONE_LINE = [
     ("a mapping as a list", _set("issues.land.anchors", [0.0, 0.5, 1.0]),
      "issues.land.anchors: must be a mapping {key: value, ...} (got [0.0, 0.5, 1.0])"),
     ("an empty rubric", _set("outcome.substantive", []), "outcome.substantive: must have at least 1 entry (got [])"),
+    ("a required party named twice", _set("summit.required", ["north", "north"]),
+     "summit.required: must name different parties (got ['north', 'north'])"),
+    ("no required party", _set("summit.required", []),  # it meant every party, silently
+     "summit.required: must name at least one party (leave it out: every party is required) (got [])"),
     ("one anchor", _set("issues.land.anchors", {"none": 0.0}),
      "issues.land.anchors: must have at least 2 entries (got {'none': 0.0})"),
     ("a name with a capital", _set("name", "Small"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
+from ..reporting import scenario_label
 from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
                      OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
                      calibration_setting, check_monte_carlo_options, chunk_workers, command, fmt, load_one,
@@ -101,7 +102,7 @@ def print_summary(summary: dict, out: Path) -> None:
     from rich.table import Table
 
     console = Console(file=sys.stdout, highlight=False)
-    table = Table(title=f"{summary['scenario']}: outcome of the summit", title_justify="left")
+    table = Table(title=f"{scenario_label(summary)}: outcome of the summit", title_justify="left")
     table.add_column("outcome")
     table.add_column("probability", justify="right")
     table.add_column("95 % interval", justify="right")

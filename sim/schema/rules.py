@@ -136,6 +136,10 @@ def _summit_rules(s, agent_ref):
     for j, name in enumerate(summit.required or []):
         if name not in parties:
             yield f"summit.required.{j}", "must be a summit party", name
+    if summit.required is not None and not summit.required:
+        yield "summit.required", "must name at least one party (leave it out: every party is required)", []
+    elif summit.required is not None and len(set(summit.required)) != len(summit.required):
+        yield "summit.required", "must name different parties", list(summit.required)
     for name in summit.weights:
         if name not in parties:
             yield f"summit.weights.{name}", "weights are for summit parties only", name

@@ -10,6 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ..errors import InputError, Problem
 from .scenarios import _num, names, scenario_dicts
 
 __all__ = ["MUTATIONS", "mutated_scenario_dicts"]
@@ -134,17 +135,26 @@ MUTATIONS = tuple(_MUTATE)
 """The kinds of mutation `mutated_scenario_dicts` makes."""
 
 
-@st.composite
-def mutated_scenario_dicts(draw, kinds: tuple[str, ...] = MUTATIONS) -> dict:
+def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS) -> st.SearchStrategy[dict]:
     """A valid scenario dict with one random mutation: a key deleted, an unknown key
     added, a value replaced by junk (string, list, None, out-of-range or non-finite
     number), a reference renamed to an unknown agent or issue, an event moved after
     the summit, saliences that no longer sum to 1, a broken distribution. The result
     may still be valid (deleting an optional key); loading it
-    (`sim.parse_scenario(yaml.safe_dump(data))`) must either succeed or raise `InputError`."""
+    (`sim.parse_scenario(yaml.safe_dump(data))`) must either succeed or raise `InputError`.
+    `kinds`: a non-empty tuple of names from `MUTATIONS`."""
+    if isinstance(kinds, (str, bytes)) or not isinstance(kinds, (tuple, list)) or not kinds:
+        raise InputError(Problem("mutated_scenario_dicts", "kinds", "must be a non-empty tuple of mutation kinds, "
+                                 f"e.g. ('delete',); kinds: {', '.join(MUTATIONS)}", kinds, True))
     unknown = [k for k in kinds if k not in _MUTATE]
     if unknown:
-        raise ValueError(f"unknown mutation kind {unknown[0]!r}")
+        raise InputError(Problem("mutated_scenario_dicts", "kinds", "unknown mutation kind; kinds: "
+                                 + ", ".join(MUTATIONS), unknown[0], True))
+    return _mutated_scenario_dicts(tuple(kinds))
+
+
+@st.composite
+def _mutated_scenario_dicts(draw, kinds: tuple[str, ...]) -> dict:
     data = copy.deepcopy(draw(scenario_dicts(max_agents=3, max_issues=2, max_events=2, max_incidents=1)))
     kind = draw(st.sampled_from(kinds))
     _MUTATE[kind](draw, data, kind)

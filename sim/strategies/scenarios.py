@@ -3,15 +3,18 @@ objects (`scenarios`), with their parts (`names`, `params`, `effects`)."""
 
 from __future__ import annotations
 
-import functools
 import datetime as dt
+import functools
 import math
 import string
 from typing import Any
 
 from hypothesis import strategies as st
 
+from ..arguments import is_number
+from ..errors import InputError, Problem
 from ..schema import Scenario
+from ..schema.params import MAX_MAGNITUDE
 
 __all__ = ["effects", "names", "params", "scenario_dicts", "scenarios"]
 
@@ -19,9 +22,27 @@ _FIRST = string.ascii_lowercase
 _REST = string.ascii_lowercase + string.digits + "_"
 
 
-@functools.lru_cache(maxsize=None)
+MAX_NAME = 64
+"""The schema's longest name."""
+
+
+def check_count(func: str, name: str, value: Any, low: int, high: int | None = None, why: str = "") -> None:
+    """`value`, the argument `name` of the strategy `func`, must be a whole number in [low, high]: else an
+    `InputError` saying so when the strategy is made, not an error from inside hypothesis when it draws."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low
+            and (high is None or value <= high)):
+        rule = f"must be a whole number >= {low}" if high is None else f"must be a whole number from {low} to {high}"
+        raise InputError(Problem(func, name, rule + why, value, True))
+
+
 def names(max_size: int = 8) -> st.SearchStrategy[str]:
-    """Names the schema accepts: ^[a-z][a-z0-9_]*$, short."""
+    """Names the schema accepts: ^[a-z][a-z0-9_]*$, 1 to `max_size` (at most 64) characters."""
+    check_count("names", "max_size", max_size, 1, MAX_NAME, " (the schema's longest name)")
+    return _names(max_size)
+
+
+@functools.cache
+def _names(max_size: int) -> st.SearchStrategy[str]:
     return st.builds(
         lambda head, tail: head + tail,
         st.sampled_from(_FIRST),
@@ -86,14 +107,23 @@ def _beta(draw) -> dict:
     return {"dist": "beta", "mean": mean, "sd": sd}
 
 
-@functools.lru_cache(maxsize=256)
 def params(lo: float = 0.0, hi: float = 1.0) -> st.SearchStrategy[Any]:
     """A scenario parameter whose every possible value lies in [lo, hi]: a number, or a
     `fixed`, `uniform`, truncated `normal` (with a fair share of its mass inside its
-    window), `beta` (when [0, 1] fits in the window; mean/sd feasible) or `triangular`."""
-    lo, hi = float(lo), float(hi)
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
-        raise ValueError(f"params needs finite lo <= hi (got {lo}, {hi})")
+    window), `beta` (when [0, 1] fits in the window; mean/sd feasible) or `triangular`.
+    `lo` and `hi` are numbers within the schema's +-1e100, lo <= hi."""
+    for name, value in (("lo", lo), ("hi", hi)):
+        if not (is_number(value) and math.isfinite(value) and abs(value) <= MAX_MAGNITUDE):
+            raise InputError(Problem("params", name, "must be a finite number within +-1e100 (the schema's "
+                                     "bound)", value, True))
+    if lo > hi:
+        raise InputError(Problem("params", "hi", f"must be >= lo ({lo}): params(lo, hi) draws values in "
+                                 "[lo, hi]", hi, True))
+    return _params(float(lo), float(hi))
+
+
+@functools.lru_cache(maxsize=256)
+def _params(lo: float, hi: float) -> st.SearchStrategy[Any]:
     number = _num(lo, hi)
     fixed = number.map(lambda v: {"dist": "fixed", "value": v})
     if lo == hi:
@@ -125,10 +155,19 @@ def _effect(draw, agent_names, issue_names) -> dict:
 _TARGETS = st.sampled_from(("position", "ideal", "salience", "capability", "resolve", "trust", "cancel"))
 
 
+def effects(agent_names: list[str], issue_names: list[str]) -> st.SearchStrategy[dict]:
+    """One effect of an event or incident, on existing agents and issues (non-empty lists of names)."""
+    for name, value in (("agent_names", agent_names), ("issue_names", issue_names)):
+        if (isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value
+                or not all(isinstance(v, str) for v in value)):
+            raise InputError(Problem("effects", name, "must be a non-empty list of names, e.g. ['north', 'south']",
+                                     value, True))
+    return _effects(list(agent_names), list(issue_names))
+
+
 @st.composite
-def effects(draw, agent_names: list[str], issue_names: list[str]) -> dict:
-    """One effect of an event or incident, on existing agents and issues."""
-    return _effect(draw, list(agent_names), list(issue_names))
+def _effects(draw, agent_names: list[str], issue_names: list[str]) -> dict:
+    return _effect(draw, agent_names, issue_names)
 
 
 def _date_between(lo: dt.date, hi: dt.date) -> st.SearchStrategy[dt.date]:
@@ -249,9 +288,24 @@ def _conditions(draw, issue_names: list[str], parties: list[str], depth: int = 0
     return out
 
 
-@st.composite
-def scenario_dicts(draw, max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
-                   max_incidents: int = 2, max_parties: int = 3) -> dict:
+MAX_ISSUES = 12
+"""3 anchors an issue: 3**12 packages fit the schema's menu of at most 1,048,576, 3**13 do not."""
+
+
+def check_sizes(func: str, max_agents: Any, max_issues: Any, max_events: Any, max_incidents: Any,
+                max_parties: Any) -> None:
+    """The size arguments of `scenario_dicts` (and of the strategies built on it), checked when the
+    strategy is made."""
+    check_count(func, "max_agents", max_agents, 2)
+    check_count(func, "max_issues", max_issues, 1, MAX_ISSUES,
+                " (issues of 3 anchors: a larger menu is over the schema's 1,048,576 packages)")
+    check_count(func, "max_events", max_events, 0)
+    check_count(func, "max_incidents", max_incidents, 0)
+    check_count(func, "max_parties", max_parties, 2)
+
+
+def scenario_dicts(max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
+                   max_incidents: int = 2, max_parties: int = 3) -> st.SearchStrategy[dict]:
     """A scenario as plain data (as `yaml.safe_load` gives it) that the schema accepts.
 
     Small: 2..max_agents agents, 2..max_parties of them summit parties (some
@@ -259,8 +313,13 @@ def scenario_dicts(draw, max_agents: int = 4, max_issues: int = 3, max_events: i
     issues of 2-3 anchors, a summit 1-120 days after the start, rubrics with
     bands, `signed` and nested `all`/`any`, and a few hundred to a few thousand runs.
     """
-    if max_agents < 2 or max_issues < 1 or max_parties < 2:
-        raise ValueError("need max_agents >= 2, max_parties >= 2 and max_issues >= 1")
+    check_sizes("scenario_dicts", max_agents, max_issues, max_events, max_incidents, max_parties)
+    return _scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties)
+
+
+@st.composite
+def _scenario_dicts(draw, max_agents: int, max_issues: int, max_events: int, max_incidents: int,
+                    max_parties: int) -> dict:
     issue_names = _distinct_names(draw, draw(st.integers(1, max_issues)))
     agent_names = _distinct_names(draw, draw(st.integers(2, max_agents)))
     start = draw(_date_between(dt.date(1950, 1, 1), dt.date(2040, 1, 1)))
@@ -310,4 +369,5 @@ def scenario_dicts(draw, max_agents: int = 4, max_issues: int = 3, max_events: i
 def scenarios(max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
               max_incidents: int = 2, max_parties: int = 3) -> st.SearchStrategy[Scenario]:
     """Validated `Scenario` objects drawn by `scenario_dicts`."""
+    check_sizes("scenarios", max_agents, max_issues, max_events, max_incidents, max_parties)
     return scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties).map(Scenario.model_validate)
