@@ -149,7 +149,7 @@ BAD_CSV = {  # name: (file text, what the error line names)
                      "line 2.Salience: must be between 0 and 1 (got 1.5)"),
     "one_actor": ("Actor,Capability,Position,Salience\nA,1,4,0.5\n", "must list at least two actors (got 1)"),
     "repeated_actor": ("Actor,Capability,Position,Salience\nA,1,4,0.5\nA,2,7,1\n",
-                       "Actor: names must be unique (got 'A')"),
+                       "line 3.Actor: must be unique: line 2 has the same name (got 'A')"),
     "overflowing_position": ("Actor,Capability,Position,Salience\nA,1,1e308,0.5\nB,2,7,1\n",
                              "line 2.Position: must be between -1e+100 and 1e+100 (got 1e+308)"),
     "no_weight": ("Actor,Capability,Position,Salience\nA,0,4,0.5\nB,2,7,0\n",

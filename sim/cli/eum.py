@@ -70,10 +70,6 @@ def cmd_eum(args: argparse.Namespace) -> int:
         actors = load_actors_csv(args.actors)
     except InputError as exc:
         problems += exc.problems
-    else:
-        repeated = sorted({name for name in actors.names if actors.names.count(name) > 1})
-        if repeated:
-            problems.append(Problem(str(args.actors), "Actor", "names must be unique", ", ".join(repeated), True))
     if problems:
         raise InputError(problems)
     _check_memory(args, len(actors.names))
