@@ -122,7 +122,8 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     rounds = report["rounds"]
     names = list(rounds[0]["positions"])
     width = max(map(len, names))
-    print(f"{args.actors}: {len(names)} actors, {args.rounds} rounds, variant {args.variant}, q {args.q:g}")
+    print(f"{args.actors}: {len(names)} actors, {_plural(args.rounds, 'round')}, variant {args.variant}, "
+          f"q {args.q:g}")
     for before, now in zip([None, *rounds], rounds):
         print(f"round {now['round']:>2}: median {now['median']:.3f}, mean {now['mean']:.3f}")
         if before is None:
@@ -136,9 +137,13 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     if mc is None:
         return
     fm, qs = mc["final_median"], mc["final_median"]["quantiles"]
-    print(f"Monte Carlo, final median after round {args.rounds} (salience sd {mc['salience_sd']:g}, "
-          f"capability sd {mc['capability_sd']:g}, position sd {mc['position_sd']:g}):")
-    print(f"  mean {fm['mean']:.3f}, sd {fm['sd']:.3f}; quantiles 0.05 {qs['0.05']:.3f}, "
+    sds = (mc["salience_sd"], mc["capability_sd"], mc["position_sd"])
+    same = ": no perturbation, every replicate is the run above" if not any(sds) else ""
+    print(f"Monte Carlo, final median after round {args.rounds} (salience sd {sds[0]:g}, "
+          f"capability sd {sds[1]:g}, position sd {sds[2]:g}{same}):")
+    interval = (f" [{fm['low']:.3f}, {fm['high']:.3f}] (95 %)" if fm["low"] is not None
+                else " (one replicate: no interval)")
+    print(f"  mean {fm['mean']:.3f}{interval}, sd {fm['sd']:.3f}; quantiles 0.05 {qs['0.05']:.3f}, "
           f"0.5 {qs['0.5']:.3f}, 0.95 {qs['0.95']:.3f}")
     if "p_at_least" in mc:
         e = mc["p_at_least"]
@@ -147,4 +152,11 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     rate = mc["replicates_per_second"]
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     again = f" (fresh entropy; --seed {mc['seed']} repeats this run)" if fresh_seed else ""
-    print(f"{mc['runs']:,} replicates, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}")
+    compiled = (f"; and {mc['compile_seconds']:.1f} s compiling the numba kernels (once: they are cached)"
+                if mc["compile_seconds"] >= 0.05 else "")
+    print(f"{_plural(mc['runs'], 'replicate')}, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}"
+          f"{compiled}")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
