@@ -108,3 +108,25 @@ def test_widening_russias_islands_bound_does_not_lower_the_baseline_forecast():
     diff = wide.substantive_or_better.astype(float) - base.substantive_or_better.astype(float)
     se = diff.std(ddof=1) / math.sqrt(runs)
     assert diff.mean() >= -3 * se, (diff.mean(), se)
+
+
+@pytest.mark.slow
+def test_the_readme_engine_table_is_what_the_engines_give():
+    """README, "Engines compared": each engine's row (100,000 replicates, seed 20160601) is the
+    baseline's classes, headline interval and most frequent deal's share as printed."""
+    import re
+
+    from sim import run
+    from sim.results import summarise_deals
+
+    readme = (BASELINE.parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(convergence|eum)`(?:, `(scholz|paper)`)? \| (.+) \|$", readme, re.MULTILINE)
+    assert len(rows) == 3
+    for engine, variant, cells in rows:
+        overrides = {"dynamics.engine": engine, **({"dynamics.variant": variant} if variant else {})}
+        result = run(load_scenario(BASELINE, overrides=overrides), runs=100_000, seed=20160601, workers=1)
+        h = result.headline()["substantive_or_better"]
+        top = summarise_deals(result, top=1)[0]["p"]
+        printed = [*(f"{e.p:.3f}" for e in result.estimates().values()), f"{h.p:.3f} [{h.low:.3f}, {h.high:.3f}]"]
+        assert cells.split(" | ")[:5] == printed, (engine, variant)
+        assert cells.endswith(f"({top:.3f})"), (engine, variant, top)
