@@ -130,3 +130,20 @@ def test_the_readme_engine_table_is_what_the_engines_give():
         printed = [*(f"{e.p:.3f}" for e in result.estimates().values()), f"{h.p:.3f} [{h.low:.3f}, {h.high:.3f}]"]
         assert cells.split(" | ")[:5] == printed, (engine, variant)
         assert cells.endswith(f"({top:.3f})"), (engine, variant, top)
+
+
+def test_a_run_under_eum_names_its_variant_and_rounds(tmp_path, capsys):
+    """`sim run` under the eum engine prints the variant, rounds a week and q beside the engine,
+    and summary.json keeps them: two variants' results are not told apart by "engine eum" alone."""
+    import json
+
+    from sim.cli import main
+
+    path = tmp_path / "s.yaml"
+    data = _eum_dict("paper", 2)
+    path.write_text(json.dumps(data, default=str), encoding="utf-8")
+    assert main(["run", str(path), "--runs", "1024", "--seed", "1", "--out", str(tmp_path / "out")]) == 0
+    assert "engine eum (paper, 2 rounds a week, q 1), " in capsys.readouterr().out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["engine"] == "eum"
+    assert summary["engine_options"] == {"variant": "paper", "rounds_per_week": 2, "q": 1.0}
