@@ -147,3 +147,21 @@ def test_a_run_under_eum_names_its_variant_and_rounds(tmp_path, capsys):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["engine"] == "eum"
     assert summary["engine_options"] == {"variant": "paper", "rounds_per_week": 2, "q": 1.0}
+
+
+def test_eum_settings_under_the_convergence_engine_are_a_warning(tmp_path, capsys):
+    """`--set dynamics.variant=paper` without `dynamics.engine=eum` changes nothing: `run` says so
+    on stderr, naming the field, and still runs; with the eum engine, or without eum settings, no warning."""
+    from sim.cli import main
+
+    out = tmp_path / "out"
+    assert main(["run", str(BASELINE), "--set", "dynamics.variant=paper", "--set", "dynamics.q=0.5",
+                 "--runs", "1024", "--seed", "1", "--out", str(out / "a"), "--quiet"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"warning: {BASELINE}: dynamics.{name}: is read only by the eum engine; this scenario's engine "
+                     "is convergence, so it changes nothing (set dynamics.engine: eum to use it)"
+                     for name in ("variant", "q")]
+    for sets in (["dynamics.engine=eum", "dynamics.variant=paper"], []):
+        assert main(["run", str(BASELINE), *(a for s in sets for a in ("--set", s)), "--runs", "1024", "--seed", "1",
+                     "--out", str(out / str(len(sets))), "--quiet"]) == 0
+        assert "warning" not in capsys.readouterr().err
