@@ -165,6 +165,14 @@ def test_a_monte_carlo_without_any_sd_says_every_replicate_is_the_same_run(capsy
     assert "no perturbation" not in capsys.readouterr().out
 
 
+def test_help_states_the_columns_and_their_ranges(capsys):
+    """`sim eum --help` says what the file must be: commas, UTF-8, the columns and salience's 0 to 1."""
+    assert cli.main(["eum", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "comma-separated UTF-8 file with columns Actor, Capability (>= 0), Position (any scale), " \
+           "Salience (0 to 1)" in out
+
+
 # --- input errors -------------------------------------------------------------------------------
 
 BAD_CSV = {  # name: (file text, what the error line names)

@@ -26,7 +26,9 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
 
 @command(
     "eum", "run the expected-utility model on an actors CSV; with --runs, a Monte Carlo over perturbed inputs",
-    arg("actors", type=Path, metavar="ACTORS.csv", help="CSV with columns Actor, Capability, Position, Salience"),
+    arg("actors", type=Path, metavar="ACTORS.csv",
+        help="comma-separated UTF-8 file with columns Actor, Capability (>= 0), Position (any scale), "
+             "Salience (0 to 1), one row per actor"),
     arg("--rounds", type=int, default=10, metavar="N",
         help=f"bargaining rounds, 1 to {MAX_EUM_ROUNDS:,} (default: 10)"),
     arg("--variant", choices=VARIANT_NAMES, default="scholz",
