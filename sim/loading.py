@@ -194,8 +194,15 @@ def _not_a_scenario(data: dict) -> str:
 
 def scenario_warnings(scenario: Scenario, source: str) -> list[Problem]:
     """A `Problem` for each field of `scenario` (read from `source`) whose meaning changed: a
-    warning, not an error, so that every file that was valid stays valid."""
-    return [Problem(source, path, message) for path, message in scenario.changed_fields()]
+    warning, not an error, so that every file that was valid stays valid; and for each setting of
+    the eum engine given to a scenario that runs another engine, which reads none of them."""
+    problems = [Problem(source, path, message) for path, message in scenario.changed_fields()]
+    dynamics = scenario.dynamics
+    if dynamics.engine != "eum":
+        problems += [Problem(source, f"dynamics.{name}", f"is read only by the eum engine; this scenario's engine is "
+                             f"{dynamics.engine}, so it changes nothing (set dynamics.engine: eum to use it)")
+                     for name in ("variant", "rounds_per_week", "q") if name in dynamics.model_fields_set]
+    return problems
 
 
 DERIVATION_KEYS = ("extends", "set", "remove_events", "include")

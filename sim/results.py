@@ -56,6 +56,7 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "scenario_file": None if scenario_file is None else str(scenario_file),
         "scenario_hash": scenario_hash(result.scenario),
         "engine": model.engine,
+        "engine_options": dict(model.engine_options) if model.engine == "eum" else None,
         "runs": int(result.runs),
         "requested_runs": int(result.requested_runs),
         "seed_entropy": int(result.entropy),

@@ -108,3 +108,60 @@ def test_widening_russias_islands_bound_does_not_lower_the_baseline_forecast():
     diff = wide.substantive_or_better.astype(float) - base.substantive_or_better.astype(float)
     se = diff.std(ddof=1) / math.sqrt(runs)
     assert diff.mean() >= -3 * se, (diff.mean(), se)
+
+
+@pytest.mark.slow
+def test_the_readme_engine_table_is_what_the_engines_give():
+    """README, "Engines compared": each engine's row (100,000 replicates, seed 20160601) is the
+    baseline's classes, headline interval and most frequent deal's share as printed."""
+    import re
+
+    from sim import run
+    from sim.results import summarise_deals
+
+    readme = (BASELINE.parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(convergence|eum)`(?:, `(scholz|paper)`)? \| (.+) \|$", readme, re.MULTILINE)
+    assert len(rows) == 3
+    for engine, variant, cells in rows:
+        overrides = {"dynamics.engine": engine, **({"dynamics.variant": variant} if variant else {})}
+        result = run(load_scenario(BASELINE, overrides=overrides), runs=100_000, seed=20160601, workers=1)
+        h = result.headline()["substantive_or_better"]
+        top = summarise_deals(result, top=1)[0]["p"]
+        printed = [*(f"{e.p:.3f}" for e in result.estimates().values()), f"{h.p:.3f} [{h.low:.3f}, {h.high:.3f}]"]
+        assert cells.split(" | ")[:5] == printed, (engine, variant)
+        assert cells.endswith(f"({top:.3f})"), (engine, variant, top)
+
+
+def test_a_run_under_eum_names_its_variant_and_rounds(tmp_path, capsys):
+    """`sim run` under the eum engine prints the variant, rounds a week and q beside the engine,
+    and summary.json keeps them: two variants' results are not told apart by "engine eum" alone."""
+    import json
+
+    from sim.cli import main
+
+    path = tmp_path / "s.yaml"
+    data = _eum_dict("paper", 2)
+    path.write_text(json.dumps(data, default=str), encoding="utf-8")
+    assert main(["run", str(path), "--runs", "1024", "--seed", "1", "--out", str(tmp_path / "out")]) == 0
+    assert "engine eum (paper, 2 rounds a week, q 1), " in capsys.readouterr().out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["engine"] == "eum"
+    assert summary["engine_options"] == {"variant": "paper", "rounds_per_week": 2, "q": 1.0}
+
+
+def test_eum_settings_under_the_convergence_engine_are_a_warning(tmp_path, capsys):
+    """`--set dynamics.variant=paper` without `dynamics.engine=eum` changes nothing: `run` says so
+    on stderr, naming the field, and still runs; with the eum engine, or without eum settings, no warning."""
+    from sim.cli import main
+
+    out = tmp_path / "out"
+    assert main(["run", str(BASELINE), "--set", "dynamics.variant=paper", "--set", "dynamics.q=0.5",
+                 "--runs", "1024", "--seed", "1", "--out", str(out / "a"), "--quiet"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"warning: {BASELINE}: dynamics.{name}: is read only by the eum engine; this scenario's engine "
+                     "is convergence, so it changes nothing (set dynamics.engine: eum to use it)"
+                     for name in ("variant", "q")]
+    for sets in (["dynamics.engine=eum", "dynamics.variant=paper"], []):
+        assert main(["run", str(BASELINE), *(a for s in sets for a in ("--set", s)), "--runs", "1024", "--seed", "1",
+                     "--out", str(out / str(len(sets))), "--quiet"]) == 0
+        assert "warning" not in capsys.readouterr().err

@@ -31,7 +31,7 @@ def eum_json(capsys, *args: str) -> dict:
 
 def without_timing(report: dict) -> dict:
     mc = dict(report["monte_carlo"])
-    del mc["seconds"], mc["replicates_per_second"]
+    del mc["seconds"], mc["replicates_per_second"], mc["compile_seconds"]
     return {**report, "monte_carlo": mc}
 
 
@@ -110,8 +110,10 @@ def test_monte_carlo_json_carries_the_summary_and_the_deterministic_rounds(mc_re
     fm = mc["final_median"]
     assert fm["sd"] > 0 and 7 <= fm["mean"] <= 10
     assert fm["quantiles"]["0.05"] <= fm["quantiles"]["0.5"] <= fm["quantiles"]["0.95"]
-    assert mc["seconds"] > 0 and mc["replicates_per_second"] > 0
+    assert mc["seconds"] > 0 and mc["replicates_per_second"] > 0 and mc["compile_seconds"] >= 0
     assert mc_report["rounds"] == eum_json(capsys, EXAMPLE)["rounds"]
+    half = 1.959963984540054 * fm["sd"] / 2000**0.5  # the mean's normal 95 % interval
+    assert fm["low"] == pytest.approx(fm["mean"] - half) and fm["high"] == pytest.approx(fm["mean"] + half)
 
 
 def test_same_seed_and_any_chunk_size_give_the_same_figures(mc_report):
@@ -139,6 +141,38 @@ def test_text_output_reports_the_monte_carlo_and_a_fresh_seed(capsys):
     assert int(seed) >= 0
 
 
+def test_text_output_gives_the_mean_its_interval_and_counts_replicates(capsys):
+    """The final median's mean carries its 95 % interval, as the JSON has it; "1 replicate" and
+    "1 round" are singular, and one replicate has no interval to give."""
+    args = ["eum", str(EXAMPLE), "--runs", "300", "--salience-sd", "0.05", "--seed", "4", "--rounds", "3"]
+    fm = _main_json(*args[1:], "--json")["monte_carlo"]["final_median"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert f"  mean {fm['mean']:.3f} [{fm['low']:.3f}, {fm['high']:.3f}] (95 %), sd {fm['sd']:.3f}; " in out
+    assert "\n300 replicates, seed entropy 4, " in out
+    assert cli.main(["eum", str(EXAMPLE), "--runs", "1", "--salience-sd", "0.05", "--seed", "4", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert ": 10 actors, 1 round, variant scholz" in out
+    assert " (one replicate: no interval), sd 0.000; " in out and "\n1 replicate, seed entropy 4, " in out
+
+
+def test_a_monte_carlo_without_any_sd_says_every_replicate_is_the_same_run(capsys):
+    """--runs with no --*-sd runs the unperturbed inputs each time: the header says so."""
+    assert cli.main(["eum", str(EXAMPLE), "--runs", "20", "--seed", "1", "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "position sd 0: no perturbation, every replicate is the run above):" in out
+    assert cli.main(["eum", str(EXAMPLE), "--runs", "20", "--seed", "1", "--rounds", "2", "--position-sd", "1"]) == 0
+    assert "no perturbation" not in capsys.readouterr().out
+
+
+def test_help_states_the_columns_and_their_ranges(capsys):
+    """`sim eum --help` says what the file must be: commas, UTF-8, the columns and salience's 0 to 1."""
+    assert cli.main(["eum", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "comma-separated UTF-8 file with columns Actor, Capability (>= 0), Position (any scale), " \
+           "Salience (0 to 1)" in out
+
+
 # --- input errors -------------------------------------------------------------------------------
 
 BAD_CSV = {  # name: (file text, what the error line names)
@@ -149,7 +183,7 @@ BAD_CSV = {  # name: (file text, what the error line names)
                      "line 2.Salience: must be between 0 and 1 (got 1.5)"),
     "one_actor": ("Actor,Capability,Position,Salience\nA,1,4,0.5\n", "must list at least two actors (got 1)"),
     "repeated_actor": ("Actor,Capability,Position,Salience\nA,1,4,0.5\nA,2,7,1\n",
-                       "Actor: names must be unique (got 'A')"),
+                       "line 3.Actor: must be unique: line 2 has the same name (got 'A')"),
     "overflowing_position": ("Actor,Capability,Position,Salience\nA,1,1e308,0.5\nB,2,7,1\n",
                              "line 2.Position: must be between -1e+100 and 1e+100 (got 1e+308)"),
     "no_weight": ("Actor,Capability,Position,Salience\nA,0,4,0.5\nB,2,7,0\n",

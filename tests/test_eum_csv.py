@@ -33,14 +33,28 @@ BAD_FILES = [  # (id, file text, [(path, words of the rule, value if any)])
     ("no actors", HEAD, [("", "at least two", 0)]),
     ("empty file", "", [("", "empty")]),
     ("blank lines only", "\n  \n,,\n", [("", "empty")]),
+    ("repeated actor", HEAD + "A,1,4,0.5\nB,2,7,1\nA,3,5,0.2\n",
+     [("line 4.Actor", "must be unique: line 2 has the same name", "A")]),
+    ("semicolons", "Actor;Capability;Position;Salience\nA;1;4;0,5\nB;2;7;1\n",
+     [("line 1", "fields are separated by ';': an actors CSV separates them by commas",
+       "Actor;Capability;Position;Salience")]),
+    ("tabs", "Actor\tCapability\tPosition\tSalience\nA\t1\t4\t0.5\nB\t2\t7\t1\n",
+     [("line 1", "fields are separated by tabs", "Actor\tCapability\tPosition\tSalience")]),
+    ("not an actors file", '{"rounds": [1, 2]}\n',
+     [("line 1", "has none of the columns Actor, Capability, Position, Salience", '{"rounds": [1, 2]}')]),
+    ("saliences in percent", HEAD + "A,1,4,50\nB,2,7,100\nC,1,5,0\n",
+     [("line 2.Salience", "between 0 and 1 (a 0-100 scale? divide it by 100)", 50.0),
+      ("line 3.Salience", "between 0 and 1 (a 0-100 scale? divide it by 100)", 100.0)]),
+    ("one salience too large", HEAD + "A,1,4,0.5\nB,2,7,1\nC,1,5,5\n",
+     [("line 4.Salience", "must be between 0 and 1", 5.0)]),
     ("several at once", HEAD + "A,-1,4,2\nB,x,7,1\nC,1,2\n",
      [("line 2.Capability", ">= 0", -1.0), ("line 2.Salience", "between", 2.0),
       ("line 3.Capability", "number", "x"), ("line 4", "fields", 3)]),
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), [pytest.param(t, e, id=i) for i, t, e in BAD_FILES])
-def test_bad_csv_is_an_input_error_naming_each_problem(tmp_path, text, expected):
+@pytest.mark.parametrize(("id_", "text", "expected"), [pytest.param(i, t, e, id=i) for i, t, e in BAD_FILES])
+def test_bad_csv_is_an_input_error_naming_each_problem(tmp_path, id_, text, expected):
     """Each bad file raises one InputError with one problem per fault, naming file, line, column and value."""
     path = tmp_path / "actors.csv"
     path.write_text(text, encoding="utf-8")
@@ -54,6 +68,8 @@ def test_bad_csv_is_an_input_error_naming_each_problem(tmp_path, text, expected)
         assert words in problem.message
         if value:
             assert problem.has_value and problem.value == value[0]
+        if id_ == "one salience too large":
+            assert "0-100" not in problem.message  # one stray value is not a percentage scale
         assert str(path) in str(err.value)
 
 
@@ -66,6 +82,29 @@ def test_unreadable_csv_is_an_input_error(tmp_path):
             load_actors_csv(path)
         assert err.value.problems[0].source == str(path)
         assert "cannot be read" in err.value.problems[0].message
+
+
+def test_a_file_in_another_encoding_names_the_line_of_its_first_bad_byte(tmp_path):
+    """A Latin-1 file (Excel's plain "CSV" on some systems) is refused with the line and byte,
+    and how to save it; nothing is guessed."""
+    path = tmp_path / "actors.csv"
+    path.write_bytes((HEAD + "A,1,4,0.5\nZ\u00fcrich,2,7,1\n").encode("latin-1"))
+    with pytest.raises(InputError) as err:
+        load_actors_csv(path)
+    (problem,) = err.value.problems
+    assert problem.path == "line 3" and "byte 0xfc is not UTF-8 text" in problem.message
+    assert "save the file as CSV UTF-8" in problem.message
+
+
+def test_bom_and_crlf_as_excel_writes_them_are_read(tmp_path):
+    """A "CSV UTF-8" file from Excel (a byte-order mark, CRLF line ends, no final newline) reads
+    like the plain file, quoted names with commas included."""
+    path = tmp_path / "actors.csv"
+    text = HEAD + '"Korea, South",1,4,0.5\nB,2,7,1'
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    actors = load_actors_csv(path)
+    assert actors.names == ("Korea, South", "B")
+    assert actors.salience.tolist() == [0.5, 1.0] and actors.position.tolist() == [4.0, 7.0]
 
 
 def test_csv_header_case_and_order_are_free(tmp_path):

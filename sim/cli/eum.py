@@ -26,7 +26,9 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
 
 @command(
     "eum", "run the expected-utility model on an actors CSV; with --runs, a Monte Carlo over perturbed inputs",
-    arg("actors", type=Path, metavar="ACTORS.csv", help="CSV with columns Actor, Capability, Position, Salience"),
+    arg("actors", type=Path, metavar="ACTORS.csv",
+        help="comma-separated UTF-8 file with columns Actor, Capability (>= 0), Position (any scale), "
+             "Salience (0 to 1), one row per actor"),
     arg("--rounds", type=int, default=10, metavar="N",
         help=f"bargaining rounds, 1 to {MAX_EUM_ROUNDS:,} (default: 10)"),
     arg("--variant", choices=VARIANT_NAMES, default="scholz",
@@ -70,10 +72,6 @@ def cmd_eum(args: argparse.Namespace) -> int:
         actors = load_actors_csv(args.actors)
     except InputError as exc:
         problems += exc.problems
-    else:
-        repeated = sorted({name for name in actors.names if actors.names.count(name) > 1})
-        if repeated:
-            problems.append(Problem(str(args.actors), "Actor", "names must be unique", ", ".join(repeated), True))
     if problems:
         raise InputError(problems)
     _check_memory(args, len(actors.names))
@@ -126,7 +124,8 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     rounds = report["rounds"]
     names = list(rounds[0]["positions"])
     width = max(map(len, names))
-    print(f"{args.actors}: {len(names)} actors, {args.rounds} rounds, variant {args.variant}, q {args.q:g}")
+    print(f"{args.actors}: {len(names)} actors, {_plural(args.rounds, 'round')}, variant {args.variant}, "
+          f"q {args.q:g}")
     for before, now in zip([None, *rounds], rounds):
         print(f"round {now['round']:>2}: median {now['median']:.3f}, mean {now['mean']:.3f}")
         if before is None:
@@ -140,9 +139,13 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     if mc is None:
         return
     fm, qs = mc["final_median"], mc["final_median"]["quantiles"]
-    print(f"Monte Carlo, final median after round {args.rounds} (salience sd {mc['salience_sd']:g}, "
-          f"capability sd {mc['capability_sd']:g}, position sd {mc['position_sd']:g}):")
-    print(f"  mean {fm['mean']:.3f}, sd {fm['sd']:.3f}; quantiles 0.05 {qs['0.05']:.3f}, "
+    sds = (mc["salience_sd"], mc["capability_sd"], mc["position_sd"])
+    same = ": no perturbation, every replicate is the run above" if not any(sds) else ""
+    print(f"Monte Carlo, final median after round {args.rounds} (salience sd {sds[0]:g}, "
+          f"capability sd {sds[1]:g}, position sd {sds[2]:g}{same}):")
+    interval = (f" [{fm['low']:.3f}, {fm['high']:.3f}] (95 %)" if fm["low"] is not None
+                else " (one replicate: no interval)")
+    print(f"  mean {fm['mean']:.3f}{interval}, sd {fm['sd']:.3f}; quantiles 0.05 {qs['0.05']:.3f}, "
           f"0.5 {qs['0.5']:.3f}, 0.95 {qs['0.95']:.3f}")
     if "p_at_least" in mc:
         e = mc["p_at_least"]
@@ -151,4 +154,11 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     rate = mc["replicates_per_second"]
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     again = f" (fresh entropy; --seed {mc['seed']} repeats this run)" if fresh_seed else ""
-    print(f"{mc['runs']:,} replicates, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}")
+    compiled = (f"; and {mc['compile_seconds']:.1f} s compiling the numba kernels (once: they are cached)"
+                if mc["compile_seconds"] >= 0.05 else "")
+    print(f"{_plural(mc['runs'], 'replicate')}, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}"
+          f"{compiled}")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -143,11 +143,21 @@ def print_summary(summary: dict, out: Path) -> None:
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     console.print(
         f"{summary['runs']:,} replicates, seed entropy {summary['seed_entropy']}, "
-        f"engine {summary['engine']}, {summary['seconds']:.2f} s on {_processes(summary.get('workers', 1))}{speed}"
+        f"engine {_engine(summary)}, {summary['seconds']:.2f} s on {_processes(summary.get('workers', 1))}{speed}"
         + "".join(f"; {n}" for n in notes),
         soft_wrap=True,
     )
     console.print(f"results: {out}", soft_wrap=True)
+
+
+def _engine(summary: dict) -> str:
+    """`eum (paper, 2 rounds a week, q 1)`: the variant matters as much as the engine."""
+    options = summary.get("engine_options")
+    if not options:
+        return summary["engine"]
+    rounds = options["rounds_per_week"]
+    return (f"{summary['engine']} ({options['variant']}, {rounds} round{'' if rounds == 1 else 's'} a week, "
+            f"q {options['q']:g})")
 
 
 def _processes(n: int) -> str:

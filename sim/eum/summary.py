@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 import numpy as np
+from numba.core.event import TimingListener, install_listener
 
-from ..estimate import wilson
+from ..estimate import Z95, wilson
 from ..randomness import make_root_entropy
 from .actors import Actors
 from .run import run_eum, run_eum_monte_carlo, summarise_final_median
@@ -22,8 +23,9 @@ def summarise_eum(actors: Actors, *, rounds: int = 10, variant: str = "scholz", 
                   chunk_size: int | None = None) -> dict[str, Any]:
     """Per round the median, the mean, every actor's position and risk exponent; with `runs`,
     the final median over that many replicates of the inputs perturbed by the given sds
-    (seeded from `seed`, else fresh entropy, reported), and P(final median >= `threshold`)
-    with its Wilson 95 % interval."""
+    (seeded from `seed`, else fresh entropy, reported): its mean with a normal 95 % interval,
+    and P(final median >= `threshold`) with its Wilson 95 % interval. `seconds` leaves out
+    numba compiling the kernels (`compile_seconds`: the first run after installing)."""
     path = run_eum(actors.capability, actors.position, actors.salience, rounds=rounds, variant=variant, q=q)
     report: dict[str, Any] = {"rounds": [
         {"round": t, "median": float(path.median[t, 0]), "mean": float(path.mean[t, 0]),
@@ -36,20 +38,26 @@ def summarise_eum(actors: Actors, *, rounds: int = 10, variant: str = "scholz", 
     entropy = make_root_entropy(seed)  # the root of the "eum" stream's keyed blocks
     sds = {"salience_sd": salience_sd, "capability_sd": capability_sd, "position_sd": position_sd}
     started = time.perf_counter()
-    outcomes = run_eum_monte_carlo(actors, entropy, runs, rounds=rounds, variant=variant, q=q,
-                                   chunk_size=chunk_size, **sds)
-    seconds = time.perf_counter() - started
+    compiling = TimingListener()  # numba compiling a kernel (not loading it from the cache): not the run's speed
+    with install_listener("numba:compile", compiling):
+        outcomes = run_eum_monte_carlo(actors, entropy, runs, rounds=rounds, variant=variant, q=q,
+                                       chunk_size=chunk_size, **sds)
+    compile_seconds = compiling.duration if compiling.done else 0.0
+    seconds = time.perf_counter() - started - compile_seconds
     final = outcomes.median[-1]
     summary = summarise_final_median(final)
+    mean_interval = ({"low": summary.mean - Z95 * summary.se_mean, "high": summary.mean + Z95 * summary.se_mean}
+                     if runs > 1 else {"low": None, "high": None})  # one replicate: no spread to estimate
     mc: dict[str, Any] = {
         "runs": runs, "seed": entropy, **sds,
-        "final_median": {"mean": summary.mean, "sd": summary.sd, "quantiles": dict(zip(
+        "final_median": {"mean": summary.mean, **mean_interval, "sd": summary.sd, "quantiles": dict(zip(
             ("0.05", "0.5", "0.95"), np.quantile(final, [0.05, 0.5, 0.95]).tolist()))},
     }
     if threshold is not None:
         e = wilson(int(np.count_nonzero(final >= threshold)), runs)
         mc["p_at_least"] = {"threshold": threshold, "estimate": e.p, "low": e.low, "high": e.high}
     mc["seconds"] = seconds
+    mc["compile_seconds"] = compile_seconds
     mc["replicates_per_second"] = runs / seconds if seconds > 0 else None
     report["monte_carlo"] = mc
     return report
