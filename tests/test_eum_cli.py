@@ -165,6 +165,29 @@ def test_a_monte_carlo_without_any_sd_says_every_replicate_is_the_same_run(capsy
     assert "no perturbation" not in capsys.readouterr().out
 
 
+def test_progress_reports_each_chunk_on_stderr_and_changes_nothing(capsys):
+    """A Monte Carlo of many actors runs for minutes: `--progress` reports it chunk by chunk
+    (plain lines off a terminal) on stderr, and stdout is the run without it."""
+    args = [str(DATA / "Sultan.csv"), "--runs", "3000", "--salience-sd", "0.05", "--seed", "1",
+            "--chunk-size", "1024", "--json"]
+    quiet = eum_json(capsys, *args)
+    assert cli.main(["eum", *args, "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert without_timing(json.loads(out)) == without_timing(quiet)
+    lines = [line for line in err.splitlines() if line.startswith("replicates: ")]
+    assert lines and lines[-1].startswith("replicates: 3,000 of 3,000 (100 %)"), err
+
+
+def test_the_library_hears_of_every_chunk():
+    """run_eum_monte_carlo calls progress(done, n) after each chunk, done rising to n."""
+    from sim.eum import load_actors_csv, run_eum_monte_carlo
+
+    heard = []
+    run_eum_monte_carlo(load_actors_csv(DATA / "Sultan.csv"), 1, 2500, salience_sd=0.05, chunk_size=1024,
+                        progress=lambda done, n: heard.append((done, n)))
+    assert heard == [(1024, 2500), (2048, 2500), (2500, 2500)]
+
+
 def test_help_states_the_columns_and_their_ranges(capsys):
     """`sim eum --help` says what the file must be: commas, UTF-8, the columns and salience's 0 to 1."""
     assert cli.main(["eum", "--help"]) == 0
@@ -201,6 +224,7 @@ BAD_OPTIONS = [  # (options, what each error line names)
     (["--runs", "5", "--chunk-size", "0"], ["--chunk-size: must be >= 1 (got 0)"]),
     (["--runs", "5", "--threshold", "nan"], ["--threshold: must be a finite number (got nan)"]),
     (["--seed", "3"], ["--seed: applies only with --runs N (got 3)"]),
+    (["--progress"], ["--progress: applies only with --runs N"]),
     (["--rounds", "0", "--runs", "-2"], ["--rounds: must be >= 1", "--runs: must be >= 1"]),
     (["--rounds", "1000000000"], ["--rounds: must be at most 10,000 (got 1000000000)"]),
     (["--runs", "300000000", "--salience-sd", "0.1", "--max-memory", "1GiB"],

@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import InputError, Problem
 from ..schema.rules import MAX_EUM_ROUNDS
 from .common import EXIT_OK, LIMIT_OPTIONS, arg, command, count, fmt, option_problems, runs_rules
+from .progress import progress_bar
 
 VARIANT_NAMES = ("scholz", "paper")
 """`sim.eum.VARIANTS`, named here so that building the parser does not import the compiled
@@ -44,6 +45,9 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
     arg("--seed", type=int, metavar="K", help="root seed of the perturbations (default: fresh entropy, printed)"),
     arg("--threshold", type=float, metavar="T", help="also report P(final median >= T) with its 95 %% interval"),
     arg("--chunk-size", type=count, metavar="K", help="replicates per batch; trades memory for speed only"),
+    arg("--progress", action="store_true",
+        help="show the Monte Carlo's progress on stderr (by default only on a terminal, from 50,000 "
+             "replicates or 20 actors)"),
     *(a for a in LIMIT_OPTIONS if "--max-memory" in a[0]),
 )
 def cmd_eum(args: argparse.Namespace) -> int:
@@ -52,7 +56,7 @@ def cmd_eum(args: argparse.Namespace) -> int:
 
     mc_options = {"--salience-sd": args.salience_sd, "--capability-sd": args.capability_sd,
                   "--position-sd": args.position_sd, "--seed": args.seed, "--threshold": args.threshold,
-                  "--chunk-size": args.chunk_size}
+                  "--chunk-size": args.chunk_size, "--progress": args.progress or None}
     rules = (
         ("--rounds", args.rounds, lambda v: v >= 1, "must be >= 1"),
         ("--rounds", args.rounds, lambda v: v < 1 or v <= MAX_EUM_ROUNDS, f"must be at most {MAX_EUM_ROUNDS:,}"),
@@ -66,7 +70,7 @@ def cmd_eum(args: argparse.Namespace) -> int:
     )
     problems = option_problems(rules)
     if args.runs is None:  # silently ignoring a Monte Carlo option would mislead
-        problems += [Problem(name, "", "applies only with --runs N", value, True)
+        problems += [Problem(name, "", "applies only with --runs N", value, not isinstance(value, bool))
                      for name, value in mc_options.items() if value is not None]
     try:
         actors = load_actors_csv(args.actors)
@@ -76,10 +80,11 @@ def cmd_eum(args: argparse.Namespace) -> int:
         raise InputError(problems)
     _check_memory(args, len(actors.names))
 
-    report = _interruptible(summarise_eum, actors, rounds=args.rounds, variant=args.variant, q=args.q,
-                            runs=args.runs, seed=args.seed, salience_sd=args.salience_sd or 0.0,
-                            capability_sd=args.capability_sd or 0.0, position_sd=args.position_sd or 0.0,
-                            threshold=args.threshold, chunk_size=args.chunk_size)
+    with progress_bar(args, args.runs or 0, large=len(actors.names) >= 20) as progress:
+        report = _interruptible(summarise_eum, actors, rounds=args.rounds, variant=args.variant, q=args.q,
+                                runs=args.runs, seed=args.seed, salience_sd=args.salience_sd or 0.0,
+                                capability_sd=args.capability_sd or 0.0, position_sd=args.position_sd or 0.0,
+                                threshold=args.threshold, chunk_size=args.chunk_size, progress=progress)
     if args.json:
         print(json.dumps(report, indent=2, allow_nan=False))
     else:

@@ -118,10 +118,14 @@ def step_progress(args: argparse.Namespace, label: str, every: float = 5.0) -> I
 
 
 @contextlib.contextmanager
-def progress_bar(args: argparse.Namespace, total: int) -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(args: argparse.Namespace, total: int,
+                 large: bool = False) -> Iterator[Callable[[int, int], None] | None]:
     """A `progress(done, total)` callback showing progress on stderr (a bar on a terminal,
-    plain lines otherwise), or None when not wanted."""
-    wanted = args.progress or (not args.quiet and total >= PROGRESS_AT and sys.stderr.isatty())
+    plain lines otherwise), or None when not wanted: wanted with `--progress`, else on a
+    terminal without `--quiet` for `PROGRESS_AT` replicates or more, or for any number when
+    the caller knows each to be `large`."""
+    long = total >= PROGRESS_AT or (large and total > 0)
+    wanted = args.progress or (not getattr(args, "quiet", False) and long and sys.stderr.isatty())
     if not wanted:
         yield None
         return

@@ -217,12 +217,13 @@ def perturb_inputs(actors: Actors, blocks: Blocks, salience_sd=0.0, capability_s
 
 
 def run_eum_monte_carlo(actors: Actors, entropy: int, n: int, *, salience_sd=0.0, capability_sd=0.0,
-                        position_sd=0.0, rounds=10, variant="scholz", q=1.0, chunk_size=None) -> Outcomes:
+                        position_sd=0.0, rounds=10, variant="scholz", q=1.0, chunk_size=None,
+                        progress=None) -> Outcomes:
     """``n`` replicates of perturbed inputs (``perturb_inputs``) drawn from root ``entropy``.
 
     Replicates run ``chunk_size`` at a time, rounded up to whole blocks of
-    ``BLOCK_SIZE``; that bounds memory and changes no result.  Returns median and mean
-    per round, ``(rounds + 1, n)``.
+    ``BLOCK_SIZE``; that bounds memory and changes no result.  ``progress(done, n)``, if
+    given, is called after each chunk.  Returns median and mean per round, ``(rounds + 1, n)``.
     """
     if chunk_size is None:
         chunk_size = default_chunk_size(len(actors.names))
@@ -241,6 +242,8 @@ def run_eum_monte_carlo(actors: Actors, entropy: int, n: int, *, salience_sd=0.0
         c, x, s = (a[:, :stop - start] for a in inputs)
         run = _outcomes(c, x, s, rounds, variant, q)
         median[:, start:stop], mean[:, start:stop] = run.median, run.mean
+        if progress is not None:
+            progress(stop, n)
     return Outcomes(median, mean)
 
 

@@ -20,12 +20,13 @@ __all__ = ["summarise_eum"]
 def summarise_eum(actors: Actors, *, rounds: int = 10, variant: str = "scholz", q: float = 1.0,
                   runs: int | None = None, seed: int | None = None, salience_sd: float = 0.0,
                   capability_sd: float = 0.0, position_sd: float = 0.0, threshold: float | None = None,
-                  chunk_size: int | None = None) -> dict[str, Any]:
+                  chunk_size: int | None = None, progress=None) -> dict[str, Any]:
     """Per round the median, the mean, every actor's position and risk exponent; with `runs`,
     the final median over that many replicates of the inputs perturbed by the given sds
     (seeded from `seed`, else fresh entropy, reported): its mean with a normal 95 % interval,
     and P(final median >= `threshold`) with its Wilson 95 % interval. `seconds` leaves out
-    numba compiling the kernels (`compile_seconds`: the first run after installing)."""
+    numba compiling the kernels (`compile_seconds`: the first run after installing).
+    `progress(done, runs)`, if given, hears of the Monte Carlo's replicates chunk by chunk."""
     path = run_eum(actors.capability, actors.position, actors.salience, rounds=rounds, variant=variant, q=q)
     report: dict[str, Any] = {"rounds": [
         {"round": t, "median": float(path.median[t, 0]), "mean": float(path.mean[t, 0]),
@@ -41,7 +42,7 @@ def summarise_eum(actors: Actors, *, rounds: int = 10, variant: str = "scholz", 
     compiling = TimingListener()  # numba compiling a kernel (not loading it from the cache): not the run's speed
     with install_listener("numba:compile", compiling):
         outcomes = run_eum_monte_carlo(actors, entropy, runs, rounds=rounds, variant=variant, q=q,
-                                       chunk_size=chunk_size, **sds)
+                                       chunk_size=chunk_size, progress=progress, **sds)
     compile_seconds = compiling.duration if compiling.done else 0.0
     seconds = time.perf_counter() - started - compile_seconds
     final = outcomes.median[-1]
