@@ -258,6 +258,9 @@ def test_shapley_plan_is_exact_up_to_twelve_events_and_within_budget():
     assert shapley_plan(15, 100_000) == ("sampled", 100_000, 16)
     assert shapley_plan(15, 10**7)[1] * 16 <= 4_000_000
     assert shapley_plan(15, 100, shapley_runs=50, method="exact") == ("exact", 50, 2**15)
+    for bad in (0, 10**9 + 1, 2.5, True):  # as many replicates as a run may have, at most
+        with pytest.raises(InputError, match="shapley_runs"):
+            shapley_plan(15, 100, shapley_runs=bad)
 
 
 # --- Derived scenario files --------------------------------------------------------------------------
@@ -557,11 +560,21 @@ def _row(text: str, label: str) -> str:
 @pytest.mark.parametrize("argv, words", [
     (["--shapley-runs", "100"], "--shapley-runs: applies only with --shapley"),
     (["--shapley", "--shapley-runs", "0"], "--shapley-runs: must be >= 1"),
+    (["--shapley", "--shapley-runs", "1e10"], "--shapley-runs: must be at most 1,000,000,000"),  # ran for days
     (["--set", "events.nope.probability=0"], "no such field"),
 ])
 def test_cli_explain_bad_options_exit_2(tmp_path, capsys, argv, words):
     assert cli.main(["explain", str(SMALL), "--runs", "1024", *argv, "--out", str(tmp_path / "o")]) == 2
     assert words in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_explain_reports_every_bad_size_at_once(tmp_path, capsys):
+    """A bad --runs and a bad --shapley-runs are both reported, not the first alone."""
+    argv = ["explain", str(SMALL), "--runs", "0", "--shapley", "--shapley-runs", "1e10", "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--runs: must be >= 1" in err and "--shapley-runs: must be at most 1,000,000,000" in err
     assert not (tmp_path / "o").exists()
 
 

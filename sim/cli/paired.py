@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem, map_all
+from ..schema.rules import MAX_RUNS
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
                      chunk_workers, claim_output, command, count, load_all, load_one, output_options, parse_overrides,
                      write_and_show)
@@ -107,10 +108,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..results import default_out_dir
 
     overrides = parse_overrides(args.overrides)
-    check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
-    if args.shapley_runs is not None and (args.shapley_runs < 1 or not args.shapley):
-        rule = "must be >= 1" if args.shapley_runs < 1 else "applies only with --shapley"
-        raise InputError(Problem("--shapley-runs", "", rule, args.shapley_runs, True))
+    map_all(lambda check: check(), (  # every bad option at once
+        lambda: check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None})),
+        lambda: _check_shapley_runs(args)))
     scenario = load_one(args.scenario, overrides)
     runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
     k = len(scenario.events)
@@ -144,6 +144,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
         plots["shapley.png"] = plot_shapley
     status = write_and_show(args, out, summary, plots, print_explanation)
     return _interrupted(summary, out) if summary["interrupted"] else status
+
+
+def _check_shapley_runs(args: argparse.Namespace) -> None:
+    """--shapley-runs follows --runs' rules (at least 1, at most `MAX_RUNS`: 1e10 once ran for
+    days), and only with --shapley."""
+    n = args.shapley_runs
+    if n is None:
+        return
+    rule = ("must be >= 1" if n < 1 else f"must be at most {MAX_RUNS:,}" if n > MAX_RUNS
+            else None if args.shapley else "applies only with --shapley")
+    if rule is not None:
+        raise InputError(Problem("--shapley-runs", "", rule, n, True))
 
 
 def _workers(args: argparse.Namespace, scenario, passes: int, shapley_runs: int = 0) -> int:
