@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import InputError, Problem, map_all
 from ..schema.rules import MAX_RUNS
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
-                     chunk_workers, claim_output, command, count, load_all, load_one, output_options, parse_overrides,
+                     chunk_workers, claim_output, command, count, load_all, load_calibration, load_one, output_options, parse_overrides,
                      write_and_show)
 from .progress import progress_bar
 
@@ -43,7 +43,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     workers = _workers(args, a, 2)
     check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
                  args.out or Path("results"))
-    (knobs_a, note_a), (knobs_b, note_b) = map_all(lambda side: calibration_setting(args, *side),
+    posterior = load_calibration(args)  # once: a bad file is one error, a stale one one warning
+    (knobs_a, note_a), (knobs_b, note_b) = map_all(lambda side: calibration_setting(args, *side, posterior),
                                                    [(a, args.a), (b, args.b)])  # both sides' problems at once
     out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
