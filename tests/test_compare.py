@@ -548,6 +548,20 @@ def test_cli_explain_prints_the_tables(tmp_path, capsys):
         assert shown(m["no_events"]) in _row(out, "no events") and shown(m["all_events"]) in _row(out, "all events")
 
 
+def test_cli_explain_of_a_scenario_without_events_says_there_is_nothing_to_attribute(tmp_path, capsys):
+    """A scenario with no scheduled events (as many of scenarios/history) prints its forecast and
+    why nothing is attributed, not empty tables; the summary and the picture are still written."""
+    data = small_dict()
+    data["events"] = []
+    path = write(tmp_path / "quiet.yaml", data)
+    assert cli.main(["explain", str(path), "--runs", "1024", "--shapley", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    assert "with no scheduled events (1,024 replicates" in out and "nothing to attribute" in out
+    assert "Each event removed" not in out and "Shapley values" not in out and "┏" not in out
+    assert "1,024 replicates per removal, seed entropy" in out and "results: " in out
+    assert (tmp_path / "e" / "summary.json").exists() and (tmp_path / "e" / "explain.png").exists()
+
+
 def shown(e: dict) -> str:
     """A probability with its interval, as `run` prints it."""
     return f"{e['p']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
