@@ -511,6 +511,22 @@ def test_cli_compare_says_on_which_side_a_problem_is(tmp_path, capsys):
         f"error: {SMALL} (scenario {side}): summit.bargaining.margin: must be in [0, 1] (got 2)" for side in "AB"]
 
 
+def test_cli_compare_notes_that_b_monte_carlo_settings_are_not_used(tmp_path, capsys):
+    """Both sides run on A's monte_carlo: settings; a B asking for others is told so on stderr,
+    once per field not set by an option, and nothing is said when they agree or an option decides."""
+    data = small_dict()
+    data["monte_carlo"] = {**data.get("monte_carlo", {}), "runs": 1024, "seed": 7}
+    b = write(tmp_path / "b.yaml", data)
+    base = ["compare", str(SMALL), str(b), "--quiet"]
+    assert cli.main([*base, "--runs", "1024", "--out", str(tmp_path / "o1")]) == 0
+    err = capsys.readouterr().err
+    assert "note: B's monte_carlo: (seed 7) is not used: both sides run on A's settings" in err, err
+    summary = json.loads((tmp_path / "o1" / "summary.json").read_text())
+    assert summary["seed_entropy"] != 7
+    assert cli.main([*base, "--runs", "1024", "--seed", "3", "--out", str(tmp_path / "o2")]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_cli_explain_json_and_pictures(tmp_path, capsys):
     """`explain --shapley --json` lists each event's removal and the Shapley values, which
     sum to the total; explain.png and shapley.png are written."""

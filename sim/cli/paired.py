@@ -40,6 +40,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise InputError(twice)
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
     a, b = map_all(lambda side: _load_side(*side, both), (("A", args.a, only_a), ("B", args.b, only_b)))
+    _note_b_settings_unused(args, a, b)
     workers = _workers(args, a, 2)
     check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
                  args.out or Path("results"))
@@ -68,6 +69,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
     status = write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
     return _interrupted(summary, out) if summary["interrupted"] else status
+
+
+def _note_b_settings_unused(args: argparse.Namespace, a, b) -> None:
+    """Say so when B's `monte_carlo:` asks for other runs, seed or chunk size than A's: pairing
+    runs both sides on one setting, A's or the options', and B's was silently dropped."""
+    unused = [f"{field} {getattr(b.monte_carlo, field)}" for field in ("runs", "seed", "chunk_size")
+              if getattr(args, field) is None and getattr(a.monte_carlo, field) != getattr(b.monte_carlo, field)]
+    if unused:
+        print(f"note: B's monte_carlo: ({', '.join(unused)}) is not used: both sides run on A's settings, as "
+              "pairing needs (--runs, --seed and --chunk-size set them for both)", file=sys.stderr)
 
 
 def _load_side(name: str, path: Path, only: dict, both: dict):
