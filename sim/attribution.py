@@ -28,6 +28,7 @@ from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_
 from .progress import ReplicateProgress
 from .randomness import BLOCK_SIZE, Blocks, blocks_for
 from .schema import Scenario
+from .schema.rules import MAX_RUNS
 
 __all__ = [
     "EXACT_MAX_EVENTS",
@@ -221,8 +222,10 @@ def shapley_plan(k: int, runs: int, shapley_runs: int | None = None, method: str
     passes = 2**k if method == "exact" else k + 1
     if shapley_runs is None:
         shapley_runs = min(runs, max(BLOCK_SIZE, SHAPLEY_BUDGET // passes // BLOCK_SIZE * BLOCK_SIZE))
-    if isinstance(shapley_runs, bool) or not isinstance(shapley_runs, (int, np.integer)) or shapley_runs < 1:
-        raise InputError(Problem("shapley_runs", "", "must be a whole number >= 1", shapley_runs, True))
+    if (isinstance(shapley_runs, bool) or not isinstance(shapley_runs, (int, np.integer))
+            or not 1 <= shapley_runs <= MAX_RUNS):
+        raise InputError(Problem("shapley_runs", "", f"must be a whole number from 1 to {MAX_RUNS:,}",
+                                 shapley_runs, True))
     return method, shapley_runs, passes
 
 

@@ -144,12 +144,18 @@ def print_explanation(summary: dict, out: Path | None) -> None:
 
     con = console()
     c = summary["classes"]
+    n_events = len(summary["events"])
     con.print(f"{summary['scenario']}: P(substantive or better) = {_estimate(c['substantive_or_better'])}, "
                   f"P(collapse) = {_estimate(c['collapse'])} with "
-                  + (f"all {len(summary['events'])} scheduled events" if len(summary["events"]) != 1
+                  + ("no scheduled events" if n_events == 0 else f"all {n_events} scheduled events" if n_events > 1
                      else "its one scheduled event")
                   + f" ({summary['runs']:,} replicates; 95 % Monte Carlo intervals, Wilson)",
                   soft_wrap=True)
+    if n_events == 0:  # two empty tables would read as a failure; say why there is nothing to show
+        con.print("nothing to attribute: the scenario schedules no events (its `events:` list is empty); "
+                  "`compare` measures any other change", soft_wrap=True)
+        _footer(con, summary, out)
+        return
     table = Table(title="Each event removed, the rest kept: the event's effect = P with it - P without it "
                         "(paired; + means the event raised the probability)", title_justify="left")
     for name, justify in (("event", "left"), ("date", "left"),
@@ -186,6 +192,11 @@ def print_explanation(summary: dict, out: Path | None) -> None:
                "events); the intervals include the sampling of orders")
         con.print(f"Shapley values {how}; {sh['runs']:,} replicates x {sh['runs_per_replicate']:,} runs "
                       "of the model each, on the same random numbers", soft_wrap=True)
+    _footer(con, summary, out)
+
+
+def _footer(con, summary: dict, out: Path | None) -> None:
+    """explain's last lines: the posterior, the replicates, the seed and where the result is."""
     if (line := _posterior_line(summary)):
         con.print(line, soft_wrap=True)
     con.print(f"{summary['runs']:,} replicates per removal, seed entropy {summary['seed_entropy']}, "

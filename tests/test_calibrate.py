@@ -691,16 +691,19 @@ def test_a_calibrated_chart_says_so_in_its_title(tmp_path, monkeypatch):
     (None, "does not exist"), ("dir", "is a directory"), ("[1, 2]", "holds a JSON list, not an object"),
     ('"posterior"', "holds a JSON str"), ('{"format": "sim-posterior/1"}', ": knobs: is missing"),
 ])
-def test_calibration_that_is_not_a_posterior_is_one_error_line(tmp_path, capsys, content, words):
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_calibration_that_is_not_a_posterior_is_one_error_line(tmp_path, capsys, content, words, command):
     """--calibration naming no file, a folder, or JSON that is not a posterior's object: exit 2,
-    one `error:` line naming the file (a list or a string was an AttributeError traceback)."""
+    one `error:` line naming the file (a list or a string was an AttributeError traceback;
+    compare said it twice, once for each side)."""
     posterior = tmp_path / "p.json"
     if content == "dir":
         posterior.mkdir()
     elif content is not None:
         posterior.write_text(content, encoding="utf-8")
     small = Path(__file__).parent / "data" / "small.yaml"
-    assert main(["run", str(small), "--runs", "1024", "--calibration", str(posterior),
+    scenarios = [str(small)] * (2 if command == "compare" else 1)
+    assert main([command, *scenarios, "--runs", "1024", "--calibration", str(posterior),
                  "--out", str(tmp_path / "out")]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {posterior}") and words in line, line

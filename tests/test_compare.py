@@ -258,6 +258,9 @@ def test_shapley_plan_is_exact_up_to_twelve_events_and_within_budget():
     assert shapley_plan(15, 100_000) == ("sampled", 100_000, 16)
     assert shapley_plan(15, 10**7)[1] * 16 <= 4_000_000
     assert shapley_plan(15, 100, shapley_runs=50, method="exact") == ("exact", 50, 2**15)
+    for bad in (0, 10**9 + 1, 2.5, True):  # as many replicates as a run may have, at most
+        with pytest.raises(InputError, match="shapley_runs"):
+            shapley_plan(15, 100, shapley_runs=bad)
 
 
 # --- Derived scenario files --------------------------------------------------------------------------
@@ -508,6 +511,22 @@ def test_cli_compare_says_on_which_side_a_problem_is(tmp_path, capsys):
         f"error: {SMALL} (scenario {side}): summit.bargaining.margin: must be in [0, 1] (got 2)" for side in "AB"]
 
 
+def test_cli_compare_notes_that_b_monte_carlo_settings_are_not_used(tmp_path, capsys):
+    """Both sides run on A's monte_carlo: settings; a B asking for others is told so on stderr,
+    once per field not set by an option, and nothing is said when they agree or an option decides."""
+    data = small_dict()
+    data["monte_carlo"] = {**data.get("monte_carlo", {}), "runs": 1024, "seed": 7}
+    b = write(tmp_path / "b.yaml", data)
+    base = ["compare", str(SMALL), str(b), "--quiet"]
+    assert cli.main([*base, "--runs", "1024", "--out", str(tmp_path / "o1")]) == 0
+    err = capsys.readouterr().err
+    assert "note: B's monte_carlo: (seed 7) is not used: both sides run on A's settings" in err, err
+    summary = json.loads((tmp_path / "o1" / "summary.json").read_text())
+    assert summary["seed_entropy"] != 7
+    assert cli.main([*base, "--runs", "1024", "--seed", "3", "--out", str(tmp_path / "o2")]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_cli_explain_json_and_pictures(tmp_path, capsys):
     """`explain --shapley --json` lists each event's removal and the Shapley values, which
     sum to the total; explain.png and shapley.png are written."""
@@ -545,6 +564,20 @@ def test_cli_explain_prints_the_tables(tmp_path, capsys):
         assert shown(m["no_events"]) in _row(out, "no events") and shown(m["all_events"]) in _row(out, "all events")
 
 
+def test_cli_explain_of_a_scenario_without_events_says_there_is_nothing_to_attribute(tmp_path, capsys):
+    """A scenario with no scheduled events (as many of scenarios/history) prints its forecast and
+    why nothing is attributed, not empty tables; the summary and the picture are still written."""
+    data = small_dict()
+    data["events"] = []
+    path = write(tmp_path / "quiet.yaml", data)
+    assert cli.main(["explain", str(path), "--runs", "1024", "--shapley", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    assert "with no scheduled events (1,024 replicates" in out and "nothing to attribute" in out
+    assert "Each event removed" not in out and "Shapley values" not in out and "┏" not in out
+    assert "1,024 replicates per removal, seed entropy" in out and "results: " in out
+    assert (tmp_path / "e" / "summary.json").exists() and (tmp_path / "e" / "explain.png").exists()
+
+
 def shown(e: dict) -> str:
     """A probability with its interval, as `run` prints it."""
     return f"{e['p']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
@@ -557,11 +590,21 @@ def _row(text: str, label: str) -> str:
 @pytest.mark.parametrize("argv, words", [
     (["--shapley-runs", "100"], "--shapley-runs: applies only with --shapley"),
     (["--shapley", "--shapley-runs", "0"], "--shapley-runs: must be >= 1"),
+    (["--shapley", "--shapley-runs", "1e10"], "--shapley-runs: must be at most 1,000,000,000"),  # ran for days
     (["--set", "events.nope.probability=0"], "no such field"),
 ])
 def test_cli_explain_bad_options_exit_2(tmp_path, capsys, argv, words):
     assert cli.main(["explain", str(SMALL), "--runs", "1024", *argv, "--out", str(tmp_path / "o")]) == 2
     assert words in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_explain_reports_every_bad_size_at_once(tmp_path, capsys):
+    """A bad --runs and a bad --shapley-runs are both reported, not the first alone."""
+    argv = ["explain", str(SMALL), "--runs", "0", "--shapley", "--shapley-runs", "1e10", "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--runs: must be >= 1" in err and "--shapley-runs: must be at most 1,000,000,000" in err
     assert not (tmp_path / "o").exists()
 
 

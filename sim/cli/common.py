@@ -97,12 +97,13 @@ CALIBRATION_OPTION = arg(
          "(refitted without this scenario if it was one of the fitted cases)")
 
 
-def calibration_setting(args: argparse.Namespace, scenario, source) -> tuple[Any, dict | None]:
+def calibration_setting(args: argparse.Namespace, scenario, source, posterior=None) -> tuple[Any, dict | None]:
     """(knob setting, note) for `--calibration`, or (None, None) without it; an `InputError`
-    naming `source`, the scenario's file, if a knob names nothing in it."""
+    naming `source`, the scenario's file, if a knob names nothing in it. `posterior`: the one
+    `load_calibration` read already (a command with two scenarios reads the file once)."""
     if getattr(args, "calibration", None) is None:
         return None, None
-    posterior = load_calibration(args)
+    posterior = posterior or load_calibration(args)
     posterior.check_applies(scenario, str(source), args.calibration)
     setting, note = posterior.setting(scenario)
     return setting, {**note, "file": str(args.calibration), "model_digest": posterior.meta.get("model_digest")}

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem, map_all
+from ..schema.rules import MAX_RUNS
 from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
-                     chunk_workers, claim_output, command, count, load_all, load_one, output_options, parse_overrides,
+                     chunk_workers, claim_output, command, count, load_all, load_calibration, load_one, output_options, parse_overrides,
                      write_and_show)
 from .progress import progress_bar
 
@@ -39,10 +40,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise InputError(twice)
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
     a, b = map_all(lambda side: _load_side(*side, both), (("A", args.a, only_a), ("B", args.b, only_b)))
+    _note_b_settings_unused(args, a, b)
     workers = _workers(args, a, 2)
     check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
                  args.out or Path("results"))
-    (knobs_a, note_a), (knobs_b, note_b) = map_all(lambda side: calibration_setting(args, *side),
+    posterior = load_calibration(args)  # once: a bad file is one error, a stale one one warning
+    (knobs_a, note_a), (knobs_b, note_b) = map_all(lambda side: calibration_setting(args, *side, posterior),
                                                    [(a, args.a), (b, args.b)])  # both sides' problems at once
     out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
@@ -66,6 +69,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
     status = write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
     return _interrupted(summary, out) if summary["interrupted"] else status
+
+
+def _note_b_settings_unused(args: argparse.Namespace, a, b) -> None:
+    """Say so when B's `monte_carlo:` asks for other runs, seed or chunk size than A's: pairing
+    runs both sides on one setting, A's or the options', and B's was silently dropped."""
+    unused = [f"{field} {getattr(b.monte_carlo, field)}" for field in ("runs", "seed", "chunk_size")
+              if getattr(args, field) is None and getattr(a.monte_carlo, field) != getattr(b.monte_carlo, field)]
+    if unused:
+        print(f"note: B's monte_carlo: ({', '.join(unused)}) is not used: both sides run on A's settings, as "
+              "pairing needs (--runs, --seed and --chunk-size set them for both)", file=sys.stderr)
 
 
 def _load_side(name: str, path: Path, only: dict, both: dict):
@@ -107,10 +120,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..results import default_out_dir
 
     overrides = parse_overrides(args.overrides)
-    check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
-    if args.shapley_runs is not None and (args.shapley_runs < 1 or not args.shapley):
-        rule = "must be >= 1" if args.shapley_runs < 1 else "applies only with --shapley"
-        raise InputError(Problem("--shapley-runs", "", rule, args.shapley_runs, True))
+    map_all(lambda check: check(), (  # every bad option at once
+        lambda: check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None})),
+        lambda: _check_shapley_runs(args)))
     scenario = load_one(args.scenario, overrides)
     runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
     k = len(scenario.events)
@@ -144,6 +156,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
         plots["shapley.png"] = plot_shapley
     status = write_and_show(args, out, summary, plots, print_explanation)
     return _interrupted(summary, out) if summary["interrupted"] else status
+
+
+def _check_shapley_runs(args: argparse.Namespace) -> None:
+    """--shapley-runs follows --runs' rules (at least 1, at most `MAX_RUNS`: 1e10 once ran for
+    days), and only with --shapley."""
+    n = args.shapley_runs
+    if n is None:
+        return
+    rule = ("must be >= 1" if n < 1 else f"must be at most {MAX_RUNS:,}" if n > MAX_RUNS
+            else None if args.shapley else "applies only with --shapley")
+    if rule is not None:
+        raise InputError(Problem("--shapley-runs", "", rule, n, True))
 
 
 def _workers(args: argparse.Namespace, scenario, passes: int, shapley_runs: int = 0) -> int:
