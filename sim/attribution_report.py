@@ -39,7 +39,7 @@ UP, DOWN = "#4d9a53", "#c2403a"
 
 
 def _interval(e: dict) -> str:
-    if e["low"] == e["high"] == e["diff"] == 0:
+    if e.get("exact", e["low"] == e["high"] == e["diff"] == 0):  # older summaries carry no `exact`
         return "[0, 0] exactly"
     return f"[{fmt_signed(e['low'])}, {fmt_signed(e['high'])}]"
 

@@ -53,9 +53,16 @@ GROUPS: dict[str, tuple[int, ...]] = {
 class Difference:
     """An outcome's probability under A and under B, and B - A from paired replicates.
 
-    The paired 95 % interval is mean +- 1.96 sd / sqrt(n) over the per-replicate
-    differences d_i in {-1, 0, 1} (exactly [0, 0] when every d_i is 0); the unpaired
-    half-width is what two independent runs of n would give,
+    The paired 95 % interval is Bonett and Price's adjusted Wald interval for a
+    difference of paired proportions (J. Educ. Behav. Stat. 37, 2012): with g replicates
+    gaining the outcome under B and l losing it, p_g = (g + 1) / (n + 2), p_l = (l + 1) / (n + 2),
+    (p_g - p_l) +- 1.96 sqrt((p_g + p_l - (p_g - p_l)^2) / (n + 2)). Where few replicates
+    change outcome, the plain mean +- 1.96 sd / sqrt(n) of the d_i in {-1, 0, 1} covered the
+    true difference 63 to 92 % of the time (and was [0, 0] when none changed, however
+    different A and B); this one keeps close to 95 % there and is the same as it once
+    many change. `exact` (A and B the same model, `same_model`): every d_i is 0 by
+    construction, and the interval is [0, 0]. `diff` is the plain (g - l) / n. The
+    unpaired half-width is what two independent runs of n would give,
     1.96 sqrt(p_a (1 - p_a) / n + p_b (1 - p_b) / n).
     """
 
@@ -69,6 +76,7 @@ class Difference:
     gained: int  # replicates with the outcome under B but not under A
     lost: int  # replicates with the outcome under A but not under B
     n: int
+    exact: bool = False  # A and B are one model: 0 for certain, not estimated
 
     @property
     def narrowing(self) -> float | None:
@@ -82,12 +90,13 @@ class Difference:
         return {"p_a": self.p_a, "p_b": self.p_b, "diff": self.diff, "low": self.low, "high": self.high,
                 "paired_half_width": self.paired_half_width,
                 "unpaired_half_width": self.unpaired_half_width, "narrowing": self.narrowing,
-                "gained": self.gained, "lost": self.lost}
+                "gained": self.gained, "lost": self.lost, "exact": self.exact}
 
 
-def paired_difference(joint: np.ndarray, classes: tuple[int, ...]) -> Difference:
+def paired_difference(joint: np.ndarray, classes: tuple[int, ...], exact: bool = False) -> Difference:
     """B - A for the outcome "class in `classes`" from `joint` (4, 4): replicates by
-    (class under A, class under B).
+    (class under A, class under B); `exact` when A and B are known to be one model
+    (`Difference`).
 
     Computed so that swapping A and B (transposing `joint`) negates every figure
     exactly: the interval of B - A is the mirror of that of A - B, bit for bit.
@@ -102,15 +111,15 @@ def paired_difference(joint: np.ndarray, classes: tuple[int, ...]) -> Difference
     gained, lost = in_b - both, in_a - both
     p_a, p_b = in_a / n, in_b / n
     diff = (gained - lost) / n
-    if gained == 0 and lost == 0:
-        half = 0.0
-    elif n == 1:
-        half = 2.0  # one replicate says nothing about the spread: the whole range
-    else:
-        var = ((gained + lost) / n - diff * diff) * n / (n - 1)
-        half = Z95 * math.sqrt(max(var, 0.0) / n)
     unpaired = Z95 * math.sqrt(p_a * (1 - p_a) / n + p_b * (1 - p_b) / n)
-    low, high = max(-1.0, diff - half), min(1.0, diff + half)
+    if exact:
+        if gained or lost:
+            raise ValueError("a comparison of one model with itself cannot have replicates that differ")
+        return Difference(p_a, p_b, 0.0, 0.0, 0.0, 0.0, unpaired, 0, 0, n, True)
+    p_g, p_l = (gained + 1) / (n + 2), (lost + 1) / (n + 2)  # Bonett and Price (2012)
+    centre = p_g - p_l
+    half = Z95 * math.sqrt(max(p_g + p_l - centre * centre, 0.0) / (n + 2))
+    low, high = max(-1.0, centre - half), min(1.0, centre + half)
     return Difference(p_a, p_b, diff, low, high, half, unpaired, gained, lost, n)
 
 
@@ -123,12 +132,13 @@ class Comparison:
     runs: int
     entropy: int
     seconds: float
+    same: bool = False  # A and B are one model (`same_model`, the same knob rows): differences are 0 exactly
 
     def difference(self, group: str) -> Difference:
         """B - A for one of `GROUPS` (a class of `sim.CLASSES`, or "substantive_or_better")."""
         if group not in GROUPS:
             raise InputError(Problem("difference", "group", f"must be one of {', '.join(GROUPS)}", group, True))
-        return paired_difference(self.joint, GROUPS[group])
+        return paired_difference(self.joint, GROUPS[group], exact=self.same)
 
     def differences(self) -> dict[str, Difference]:
         """Every class, then P(substantive or better)."""
@@ -217,7 +227,16 @@ def compare(
         done = int(joint.sum())
         if progress is not None:
             progress(done, runs)
-    return Comparison(joint, done, entropy, time.perf_counter() - started)
+    pair = isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict)
+    same = same_model(a, b) and (not pair or _same_setting(*knobs))
+    return Comparison(joint, done, entropy, time.perf_counter() - started, same)
+
+
+def _same_setting(x, y) -> bool:
+    """Whether two knob settings (or None) give every replicate the same knob values."""
+    if x is None or y is None:
+        return x is y
+    return x.knobs == y.knobs and np.array_equal(x.values, y.values)
 
 
 def paired_tables(base: Model, others: list[Model], entropy: int, runs: int, blocks_per_chunk: int, knobs=None,
