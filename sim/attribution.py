@@ -110,13 +110,16 @@ class Shapley:
         return self.sums[metric] / (self.scale * self.runs)
 
     def half_widths(self, metric: str) -> np.ndarray:
-        """95 % half-widths of the values, from the per-replicate spread."""
+        """95 % half-widths of the values, from the per-replicate spread, adjusted as Bonett
+        and Price adjust a paired difference (`comparison.Difference`): a +1 and a -1 are
+        added to each event's per-replicate values (each in [-1, 1]) before the spread is
+        taken over n + 2. Unadjusted, an event that changed the outcome in no replicate had
+        the interval [0, 0], and one that changed it in a handful an interval too narrow."""
         n = self.runs
-        if n < 2:
-            return np.full(len(self.events), 2.0)
         mean = self.values(metric)
-        var = np.maximum(self.squares[metric] / n - mean * mean, 0.0) * n / (n - 1)
-        return Z95 * np.sqrt(var / n)
+        second = (self.squares[metric] + 2.0) / (n + 2)  # the pseudo-values' squares: 1 + 1
+        centre = mean * n / (n + 2)  # their sum: +1 - 1
+        return Z95 * np.sqrt(np.maximum(second - centre * centre, 0.0) / (n + 2))
 
     def total(self, metric: str) -> Difference:
         """v(all) - v(none), paired: what the values share out."""
