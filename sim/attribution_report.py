@@ -199,7 +199,8 @@ def _footer(con, summary: dict, out: Path | None) -> None:
     """explain's last lines: the posterior, the replicates, the seed and where the result is."""
     if (line := _posterior_line(summary)):
         con.print(line, soft_wrap=True)
-    con.print(f"{summary['runs']:,} replicates per removal, seed entropy {summary['seed_entropy']}, "
+    per = " per removal" if summary.get("events") else ""
+    con.print(f"{summary['runs']:,} replicates{per}, seed entropy {summary['seed_entropy']}, "
                   f"{summary['seconds']:.2f} s", soft_wrap=True)
     if out is not None:
         con.print(f"results: {out}", soft_wrap=True)

@@ -160,8 +160,10 @@ def _at_origin(problem: Problem, origins: list[tuple[tuple[str, ...], str]], sou
     return Problem(os.path.normpath(written[-1]), problem.path, problem.message, problem.value, problem.has_value)
 
 
-_OTHER_FILES = {"knobs": "a knobs spec, for `calibrate --knobs`", "vary": "a sweep spec, for `sweep --spec`"}
-"""A key that tells which other kind of file sim reads a YAML file is."""
+_OTHER_FILES = {"loglik": "a posterior (JSON), for `--calibration`", "knobs": "a knobs spec, for `calibrate --knobs`",
+                "vary": "a sweep spec, for `sweep --spec`"}
+"""A key that tells which other kind of file sim reads a YAML file is, the first that matches
+(a posterior holds its `knobs` too)."""
 
 
 def looks_like(data: dict) -> str | None:

@@ -233,6 +233,7 @@ def test_a_yaml_list_is_not_a_scenario():
 
 @pytest.mark.parametrize("text, words", [
     ("runs: 2048\nknobs: []\n", "it looks like a knobs spec, for `calibrate --knobs`"),
+    ('{"format": 1, "knobs": [], "grid": [], "loglik": []}\n', "it looks like a posterior (JSON), for `--calibration`"),
     ("scenario: a.yaml\nvary: []\n", "it looks like a sweep spec, for `sweep --spec`"),
     ("dynamics.rate: 0.3\n", "it looks like a file of dotted paths to values, for a scenario's `include:`"),
     ("Name: x\n", "('Name') is a scenario's (name, title, source, calendar,"),

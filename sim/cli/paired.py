@@ -51,7 +51,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     total = args.runs if args.runs is not None else a.monte_carlo.runs
     if same_model(a, b) and (note_a or {}).get("left_out") == (note_b or {}).get("left_out"):
         print(f"warning: A ({args.a}) and B ({args.b}) are the same scenario once loaded (they differ at most in "
-              "name, title and source): every B - A will be 0; check B's set:, remove_events: or --set-b",
+              "name, title, source, observed and monte_carlo): every B - A will be 0; check B's set:, remove_events: "
+              "or --set-b",
               file=sys.stderr)
     with progress_bar(args, 2 * total) as progress, stop_on_interrupt() as stop:
         result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
