@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numba.core.event import install_listener
 
 from .arguments import check_knobs
 from .comparison import GROUPS, Comparison, Difference, paired_difference, paired_tables
@@ -24,7 +25,8 @@ from .io import utc_now
 from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
-from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_chunks, simulate_variants
+from .montecarlo import (check_workers, compile_seconds_of, compile_timer, count_chunks, resolve_settings,
+                         simulate_chunks, simulate_variants)
 from .progress import ReplicateProgress
 from .randomness import BLOCK_SIZE, Blocks, blocks_for
 from .schema import Scenario
@@ -143,6 +145,7 @@ class Explanation:
     effects: list[EventEffect]  # largest change in P(substantive or better) first
     shapley: Shapley | None
     interrupted: bool = False  # stopped before all its replicates ran
+    compile_seconds: float = 0.0  # numba compiling kernels (the first run after installing), left out of `seconds`
 
     def estimates(self) -> dict[str, Estimate]:
         """Each class of `sim.CLASSES`, then P(substantive or better), with its Wilson 95 % interval."""
@@ -183,32 +186,36 @@ def explain(
     without = [compile_model(remove_events(scenario, {e.name})) for e in events]
     joints = np.zeros((len(events), len(CLASSES), len(CLASSES)), dtype=np.int64)
     counts = np.zeros(len(CLASSES), dtype=np.int64)
-    if events:
-        for tables in paired_tables(full, without, entropy, runs, blocks_per_chunk, knobs, workers, stop):
-            joints += tables
-            tick(int(tables[0].sum()) * (len(events) + 1))
-        counts = joints[0].sum(axis=1)
-    else:
-        for chunk in simulate_chunks(full, entropy, runs, blocks_per_chunk, knobs=knobs, workers=workers, stop=stop):
-            counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
-            tick(len(chunk.outcome))
-    done = int(counts.sum())
+    compiling = compile_timer(full, entropy, knobs, workers)
+    with install_listener("numba:compile", compiling):
+        if events:
+            for tables in paired_tables(full, without, entropy, runs, blocks_per_chunk, knobs, workers, stop):
+                joints += tables
+                tick(int(tables[0].sum()) * (len(events) + 1))
+            counts = joints[0].sum(axis=1)
+        else:
+            for chunk in simulate_chunks(full, entropy, runs, blocks_per_chunk, knobs=knobs, workers=workers,
+                                         stop=stop):
+                counts += np.bincount(chunk.outcome, minlength=len(CLASSES))
+                tick(len(chunk.outcome))
+        done = int(counts.sum())
 
-    seconds = time.perf_counter() - started
-    effects = [EventEffect(e.name, e.date, Comparison(j, done, entropy, seconds)) for e, j in zip(events, joints)]
-    if done:  # stopped before any replicate finished: no effect to rank
-        effects.sort(key=lambda ef: (-abs(ef.change("substantive_or_better").diff),
-                                     -abs(ef.change("collapse").diff), ef.name))
-    values = None
-    if plan is not None and done == runs:
-        method, n, passes = plan
-        values = shapley_values(full, entropy, n, method=method, blocks_per_chunk=blocks_per_chunk, tick=tick,
-                                knobs=knobs, workers=workers, stop=stop)
-        if values.runs == 0:  # stopped before the first Shapley chunk finished: no values to show
-            values = None
+        seconds = time.perf_counter() - started - compile_seconds_of(compiling)
+        effects = [EventEffect(e.name, e.date, Comparison(j, done, entropy, seconds)) for e, j in zip(events, joints)]
+        if done:  # stopped before any replicate finished: no effect to rank
+            effects.sort(key=lambda ef: (-abs(ef.change("substantive_or_better").diff),
+                                         -abs(ef.change("collapse").diff), ef.name))
+        values = None
+        if plan is not None and done == runs:
+            method, n, passes = plan
+            values = shapley_values(full, entropy, n, method=method, blocks_per_chunk=blocks_per_chunk, tick=tick,
+                                    knobs=knobs, workers=workers, stop=stop)
+            if values.runs == 0:  # stopped before the first Shapley chunk finished: no values to show
+                values = None
     interrupted = done < runs or (plan is not None and (values is None or values.runs < plan[1]))
-    return Explanation(scenario.name, done, entropy, time.perf_counter() - started, counts, effects, values,
-                       interrupted)
+    compile_seconds = compile_seconds_of(compiling)
+    return Explanation(scenario.name, done, entropy, time.perf_counter() - started - compile_seconds, counts,
+                       effects, values, interrupted, compile_seconds)
 
 
 def shapley_plan(k: int, runs: int, shapley_runs: int | None = None, method: str = "auto") -> tuple[str, int, int]:
@@ -343,6 +350,7 @@ def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str
         "runs": e.runs,
         "seed_entropy": e.entropy,
         "seconds": round(e.seconds, 6),
+        "compile_seconds": round(e.compile_seconds, 6),
         "classes": {name: est.as_dict() for name, est in e.estimates().items()},
         "events": [{"name": ef.name, "date": ef.date.isoformat(),
                     "removed": {g: ef.change(g).as_dict() for g in GROUPS}} for ef in e.effects],

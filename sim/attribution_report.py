@@ -18,7 +18,7 @@ import numpy as np
 
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
-from .reporting import console, fmt_estimate, fmt_p, fmt_signed, seed_label
+from .reporting import compiling_note, console, fmt_estimate, fmt_p, fmt_signed, seed_label
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
            "print_explanation"]
@@ -133,7 +133,7 @@ def print_comparison(summary: dict, out: Path | None) -> None:
     if (line := _posterior_line(summary)):
         con.print(line, soft_wrap=True)
     con.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
-                  f"{summary['seconds']:.2f} s", soft_wrap=True)
+              f"{summary['seconds']:.2f} s{compiling_note(summary)}", soft_wrap=True)
     if out is not None:
         con.print(f"results: {out}", soft_wrap=True)
 
@@ -201,7 +201,7 @@ def _footer(con, summary: dict, out: Path | None) -> None:
         con.print(line, soft_wrap=True)
     per = " per removal" if summary.get("events") else ""
     con.print(f"{summary['runs']:,} replicates{per}, seed entropy {summary['seed_entropy']}, "
-                  f"{summary['seconds']:.2f} s", soft_wrap=True)
+              f"{summary['seconds']:.2f} s{compiling_note(summary)}", soft_wrap=True)
     if out is not None:
         con.print(f"results: {out}", soft_wrap=True)
 

@@ -17,13 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from numba.core.event import install_listener
 
 from .errors import InputError, Problem
 from .io import utc_now
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .estimate import Z95, Estimate, wilson
 from .arguments import check_knobs, check_scenario
-from .montecarlo import check_workers, count_chunks, resolve_settings, simulate_joint
+from .montecarlo import (check_workers, compile_seconds_of, compile_timer, count_chunks, resolve_settings,
+                         simulate_joint)
 from .progress import ReplicateProgress
 from .randomness import blocks_for
 from .schema import Scenario
@@ -133,6 +135,7 @@ class Comparison:
     entropy: int
     seconds: float
     same: bool = False  # A and B are one model (`same_model`, the same knob rows): differences are 0 exactly
+    compile_seconds: float = 0.0  # numba compiling kernels (the first run after installing), left out of `seconds`
 
     def difference(self, group: str) -> Difference:
         """B - A for one of `GROUPS` (a class of `sim.CLASSES`, or "substantive_or_better")."""
@@ -221,15 +224,18 @@ def compare(
     started = time.perf_counter()
     joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     done = 0
-    for tables in paired_tables(compile_model(a), [compile_model(b)], entropy, runs, blocks_per_chunk, knobs,
-                                workers, stop):
-        joint += tables[0]
-        done = int(joint.sum())
-        if progress is not None:
-            progress(done, runs)
     pair = isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict)
+    model_a, model_b = compile_model(a), compile_model(b)
+    compiling = compile_timer(model_a, entropy, knobs[0] if pair else knobs, workers)
+    with install_listener("numba:compile", compiling):
+        for tables in paired_tables(model_a, [model_b], entropy, runs, blocks_per_chunk, knobs, workers, stop):
+            joint += tables[0]
+            done = int(joint.sum())
+            if progress is not None:
+                progress(done, runs)
     same = same_model(a, b) and (not pair or _same_setting(*knobs))
-    return Comparison(joint, done, entropy, time.perf_counter() - started, same)
+    compile_seconds = compile_seconds_of(compiling)
+    return Comparison(joint, done, entropy, time.perf_counter() - started - compile_seconds, same, compile_seconds)
 
 
 def _same_setting(x, y) -> bool:
@@ -276,6 +282,7 @@ def summarise_comparison(c: Comparison, a: Scenario, b: Scenario, a_file: str | 
         "seed_entropy": c.entropy,
         "seconds": round(c.seconds, 6),
         "replicates_per_second": round(2 * c.runs / c.seconds, 1) if c.seconds > 0 else None,
+        "compile_seconds": round(c.compile_seconds, 6),
         "classes": {name: entry(name) for name in CLASSES},
         "headline": {name: entry(name) for name in ("substantive_or_better", "talk_fest", "collapse")},
         "joint": {"rows": "class under A", "columns": "class under B", "classes": list(CLASSES),

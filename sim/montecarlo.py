@@ -346,11 +346,7 @@ def run(
     tally = _Tally(model, runs, knobs)
     stopped_early = False
     started = time.perf_counter()
-    compiling = TimingListener()  # numba compiling a kernel (not loading it from the cache): not the run's speed
-    with install_listener("numba:compile", compiling):
-        if workers > 1:  # compile here first: forked workers inherit the kernels, spawned ones load them
-            for _ in simulate_chunks(model, entropy, 1, 1, knobs=knobs):
-                pass
+    compiling = compile_timer(model, entropy, knobs, workers)
     chunks = simulate_chunks(model, entropy, runs, blocks_per_chunk, tally.trajectory, knobs=knobs, workers=workers,
                              stop=stop)
     with contextlib.closing(chunks), install_listener("numba:compile", compiling):  # a break stops the workers now
@@ -370,7 +366,7 @@ def run(
     return RunResult(
         scenario=scenario, model=model, runs=done, requested_runs=runs, entropy=entropy,
         chunk_size=blocks_per_chunk * BLOCK_SIZE, counts=tally.counts,
-        seconds=time.perf_counter() - started - (compile_seconds := compiling.duration if compiling.done else 0.0),
+        seconds=time.perf_counter() - started - (compile_seconds := compile_seconds_of(compiling)),
         compile_seconds=compile_seconds,
         package_counts=tally.package_counts, trajectory=tally.trajectory[..., :done], precision=precision,
         stopped_early=stopped_early, interrupted=done < runs and not stopped_early,
@@ -427,3 +423,22 @@ def _precise_enough(outcome: np.ndarray, counts: np.ndarray, done: int, precisio
         if all((e.high - e.low) / 2 < precision for e in (wilson(int(k), n) for k in cum)):
             return end
     return None
+
+
+def compile_timer(model: Model, entropy: int, knobs=None, workers: int = 1) -> TimingListener:
+    """A listener for numba compiling kernels (not loading them from the cache): the first
+    run after installing, which is not the run's speed. Install it around the work
+    (`install_listener("numba:compile", timer)`); with `workers` > 1 the kernels are first
+    compiled here, on one replicate, and heard, since forked workers inherit them (and
+    spawned ones load them from the cache)."""
+    compiling = TimingListener()
+    if workers > 1:
+        with install_listener("numba:compile", compiling):
+            for _ in simulate_chunks(model, entropy, 1, 1, knobs=knobs):
+                pass
+    return compiling
+
+
+def compile_seconds_of(compiling: TimingListener) -> float:
+    """The seconds a `compile_timer` heard numba compiling (0 when it compiled nothing)."""
+    return compiling.duration if compiling.done else 0.0

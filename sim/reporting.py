@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["console", "fmt_estimate", "fmt_p", "fmt_signed", "scenario_label", "seed_label"]
+__all__ = ["compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed", "scenario_label", "seed_label"]
 
 
 def console():
@@ -22,6 +22,13 @@ def console():
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 120
     return out
+
+
+def compiling_note(summary: dict) -> str:
+    """"; and 15.6 s compiling the numba kernels (...)" when a command's `compile_seconds`
+    (left out of its `seconds`) is worth saying, else ""."""
+    seconds = summary.get("compile_seconds") or 0.0
+    return f"; and {seconds:.1f} s compiling the numba kernels (once: they are cached)" if seconds >= 0.05 else ""
 
 
 def fmt_p(p: float | None) -> str:

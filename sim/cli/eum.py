@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import InputError, Problem
 from ..schema.rules import MAX_EUM_ROUNDS
 from .common import EXIT_OK, LIMIT_OPTIONS, arg, command, count, fmt, option_problems, runs_rules
+from ..reporting import compiling_note
 from .progress import progress_bar
 
 VARIANT_NAMES = ("scholz", "paper")
@@ -159,10 +160,8 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     rate = mc["replicates_per_second"]
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     again = f" (fresh entropy; --seed {mc['seed']} repeats this run)" if fresh_seed else ""
-    compiled = (f"; and {mc['compile_seconds']:.1f} s compiling the numba kernels (once: they are cached)"
-                if mc["compile_seconds"] >= 0.05 else "")
     print(f"{_plural(mc['runs'], 'replicate')}, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}"
-          f"{compiled}")
+          f"{compiling_note(mc)}")
 
 
 def _plural(n: int, noun: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
-from ..reporting import scenario_label
+from ..reporting import compiling_note, scenario_label
 from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
                      OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
                      calibration_setting, check_monte_carlo_options, chunk_workers, command, fmt, load_one,
@@ -138,13 +138,11 @@ def print_summary(summary: dict, out: Path) -> None:
         notes.append(f"stopped early at precision {summary['precision']}")
     if summary["interrupted"]:
         notes.append(f"interrupted, {summary['requested_runs']:,} requested")
-    if summary.get("compile_seconds", 0) >= 0.05:
-        notes.append(f"and {summary['compile_seconds']:.1f} s compiling the numba kernels (once: they are cached)")
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     console.print(
         f"{summary['runs']:,} replicates, seed entropy {summary['seed_entropy']}, "
         f"engine {_engine(summary)}, {summary['seconds']:.2f} s on {_processes(summary.get('workers', 1))}{speed}"
-        + "".join(f"; {n}" for n in notes),
+        + "".join(f"; {n}" for n in notes) + compiling_note(summary),
         soft_wrap=True,
     )
     console.print(f"results: {out}", soft_wrap=True)
