@@ -75,6 +75,10 @@ def _sides(summary: dict) -> tuple[str, str]:
         return a["scenario"], b["scenario"]
     if a.get("file") and b.get("file") and a["file"] != b["file"]:
         return f"{a['scenario']} ({a['file']})", f"{b['scenario']} ({b['file']})"
+    overrides = summary.get("overrides") or {}
+    if overrides.get("a") or overrides.get("b"):  # one file, told apart by --set-a / --set-b
+        return tuple(f"{a['scenario']} ({' '.join(f'--set-{side} {o}' for o in overrides.get(side) or []) or 'as is'})"
+                     for side in "ab")
     return f"{a['scenario']} (side A)", f"{b['scenario']} (side B)"
 
 

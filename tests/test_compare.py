@@ -680,6 +680,8 @@ def test_two_sides_of_one_name_are_told_apart_in_the_table(tmp_path, capsys):
     one_file = {"a": {"scenario": "x", "file": "a.yaml"}, "b": {"scenario": "x", "file": "a.yaml"}}
     assert _sides(one_file) == ("x (side A)", "x (side B)")
     assert _sides({"a": {"scenario": "x"}, "b": {"scenario": "y"}}) == ("x", "y")
+    set_b = {**one_file, "overrides": {"b": ["dynamics.engine=eum"]}}
+    assert _sides(set_b) == ("x (as is)", "x (--set-b dynamics.engine=eum)")
 
 
 @pytest.mark.parametrize("command", ["explain", "compare"])
