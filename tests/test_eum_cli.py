@@ -165,6 +165,19 @@ def test_a_monte_carlo_without_any_sd_says_every_replicate_is_the_same_run(capsy
     assert "no perturbation" not in capsys.readouterr().out
 
 
+def test_a_position_sd_with_every_actor_at_one_position_says_it_perturbs_nothing(tmp_path, capsys):
+    """Positions are clipped to their initial range: with every actor at one position the
+    noise is clipped away, and the header says so instead of "position sd 1"."""
+    path = tmp_path / "one.csv"
+    path.write_text("Actor,Capability,Position,Salience\nA,1,5,0.5\nB,2,5,1\n", encoding="utf-8")
+    assert cli.main(["eum", str(path), "--runs", "50", "--position-sd", "1", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "here one point): no perturbation, every replicate is the run above" in out
+    assert cli.main(["eum", str(path), "--runs", "50", "--position-sd", "1", "--salience-sd", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "here one point)" in out and "no perturbation" not in out
+
+
 def test_progress_reports_each_chunk_on_stderr_and_changes_nothing(capsys):
     """A Monte Carlo of many actors runs for minutes: `--progress` reports it chunk by chunk
     (plain lines off a terminal) on stderr, and stdout is the run without it."""

@@ -146,9 +146,13 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
         return
     fm, qs = mc["final_median"], mc["final_median"]["quantiles"]
     sds = (mc["salience_sd"], mc["capability_sd"], mc["position_sd"])
-    same = ": no perturbation, every replicate is the run above" if not any(sds) else ""
+    start = rounds[0]["positions"].values()
+    moot = sds[2] > 0 and max(start) == min(start)  # clipped to a range of width 0: no noise at all
+    position = f"position sd {sds[2]:g}" + (" (no effect: positions are clipped to their initial range, here one point)" if moot else "")
+    same = (": no perturbation, every replicate is the run above"
+            if not any(sds[:2]) and (not sds[2] or moot) else "")
     print(f"Monte Carlo, final median after round {args.rounds} (salience sd {sds[0]:g}, "
-          f"capability sd {sds[1]:g}, position sd {sds[2]:g}{same}):")
+          f"capability sd {sds[1]:g}, {position}{same}):")
     interval = (f" [{fm['low']:.3f}, {fm['high']:.3f}] (95 %)" if fm["low"] is not None
                 else " (one replicate: no interval)")
     print(f"  mean {fm['mean']:.3f}{interval}, sd {fm['sd']:.3f}; quantiles 0.05 {qs['0.05']:.3f}, "
