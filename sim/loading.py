@@ -31,7 +31,7 @@ from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario", "load_scenario", "looks_like",
            "not_this_kind", "parse_scenario", "read_yaml", "scenario_hash", "scenario_roots", "scenario_sources",
-           "scenario_warnings"]
+           "scenario_notes", "scenario_warnings"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -205,6 +205,24 @@ def scenario_warnings(scenario: Scenario, source: str) -> list[Problem]:
                              f"{dynamics.engine}, so it changes nothing (set dynamics.engine: eum to use it)")
                      for name in ("variant", "rounds_per_week", "q") if name in dynamics.model_fields_set]
     return problems
+
+
+def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
+    """What `validate` points out in a valid scenario because a first-time writer may not mean
+    it: a veto player or mediator with no `relations.trust` entry toward a party is read as
+    trusting it fully (in the pressure weights, and a veto player's discount of promised
+    gains; README, "What the model leaves out")."""
+    trusted = {frozenset(pair) for entry in scenario.relations.trust_entries() for pair in entry.pairs()}
+    roles = [(f"roles.veto.{j}", name) for j, name in enumerate(scenario.roles.veto)]
+    roles += [(f"roles.mediators.{j}.agent", m.agent) for j, m in enumerate(scenario.roles.mediators)]
+    notes = []
+    for path, name in roles:
+        missing = [party for party in scenario.summit.parties if frozenset((name, party)) not in trusted]
+        if missing:
+            notes.append(Problem(source, path, f"has no relations.trust entry with {', '.join(missing)}: read as full "
+                                               "trust (in the pressure weights and the discount of promised gains)",
+                                 name, True))
+    return notes
 
 
 DERIVATION_KEYS = ("extends", "set", "remove_events", "include")

@@ -242,6 +242,23 @@ def test_validate_reports_each_file(tmp_path, capsys):
     assert captured.err == f"error: {bad}: bogus: unknown key (got 1)\n"
 
 
+def test_validate_notes_a_veto_player_without_trust_toward_the_parties(tmp_path, capsys):
+    """A valid file whose veto player has no trust entry with a party passes, with a note on
+    stderr saying it is read as full trust; with the entries, no note."""
+    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {veto: [patron]}\nsummit:\n", 1)
+    path = tmp_path / "veto.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"ok: {path}\n"
+    assert captured.err == (f"note: {path}: roles.veto.0: has no relations.trust entry with north, south: read as "
+                            "full trust (in the pressure weights and the discount of promised gains) (got 'patron')\n")
+    trusted = text.replace("trust: {between: [north, south],", "trust: {between: [north, south, patron],", 1)
+    path.write_text(trusted, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_validate_end_to_end(tmp_path):
     """`python -m sim validate` on a bad file: exit 2, one error line, no traceback."""
     bad, expect = make_bad(tmp_path, "salience_not_1")

@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     SCENARIO_ROOT_OPTION,
 )
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ..loading import load_scenario
+    from ..loading import load_scenario, scenario_notes
 
     status = EXIT_OK
     for path in args.files:
@@ -92,6 +92,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             status = EXIT_INPUT_ERROR
         else:
             show_warnings(scenario, path)
+            for note in scenario_notes(scenario, str(path)):
+                print(f"note: {note}", file=sys.stderr)
             print(f"ok: {path}")
     return status
 
