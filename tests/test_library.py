@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -253,3 +254,21 @@ def test_the_readmes_library_example_prints_what_it_says(capsys, monkeypatch):
     for key in ("low", "high"):
         shown = re.search(rf"'{key}': ([0-9.]+)", quoted_spread).group(1)
         assert round(spread[key], len(shown) - 2) == float(shown)
+
+
+def test_the_readmes_result_writer_example_writes_a_result_folder(tmp_path, monkeypatch, capsys):
+    """The README's second library example (a ResultWriter's sink passed to run) writes the
+    folder `run` writes, and what it prints is the summary's figure."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Library use and property tests"):]
+    blocks = section.split("```python")[1:]
+    code = blocks[1][:blocks[1].index("```")]
+    assert '"results/mine/first"' in code
+    code = code.replace('"results/mine/first"', repr(str(tmp_path / "first"))).replace("20_000", "2_048")
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (the README's own code, as a reader runs it)
+    summary = json.loads((tmp_path / "first" / "summary.json").read_text())
+    assert capsys.readouterr().out.strip() == str(summary["headline"]["substantive_or_better"]["p"])
+    for name in ("replicates.parquet", "outcomes.png", "fan.png", "inputs"):
+        assert (tmp_path / "first" / name).exists(), name
+    assert summary["runs"] == 2048 and summary["scenario_file"] == "scenarios/baseline.yaml"
