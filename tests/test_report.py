@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from sim.cli import main
 from sim.ownership import directory_owner, file_owner, read_manifest
 from sim.report import make_report
-from sim.report.comments import comments_by_path, read_source
+from sim.report.comments import Comment, comments_by_path, read_source
 
 DATA = ROOT / "tests" / "data"
 SMALL = DATA / "small.yaml"
@@ -197,6 +197,19 @@ def test_awkward_comments_are_placed_or_kept():
     assert rows["c.0"].judgment and rows["c.0"].comment.below == ("a note on it",)
     assert rows["c.1"].comment.above == ("about the second",)
     assert "at the very end" in rows["c"].comment.below  # a trailing block: a note on the last top-level value
+
+
+def test_a_comment_block_after_a_plain_value_lands_on_the_value_below_it():
+    """A block of comments following `key: value` is placed above the next value, not one line lower
+    (ruamel marks such a block on its first comment line while its text opens with the newline before)."""
+    text = ("knobs:\n  - name: margin\n    kind: set\n    # [judgment] about the prior\n    # and more\n"
+            "    prior: {low: 0.0, high: 0.2}\n    levels: 6\n"
+            "issues:\n  a:\n    status_quo: 0.0\n    # a note on status_quo\n  b:\n    status_quo: 0.0\n")
+    rows = read_source(text).by_path()
+    assert rows["knobs.0.prior"].comment.above == ("[judgment] about the prior", "and more")
+    assert rows["knobs.0.levels"].comment == rows["knobs.0.kind"].comment == Comment()
+    assert rows["issues.a.status_quo"].comment.below == ("a note on status_quo",)
+    assert rows["issues.b"].comment == Comment()
 
 
 def test_judgments_are_counted_in_the_page(results, tmp_path):

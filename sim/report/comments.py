@@ -61,6 +61,7 @@ class Row:
     comment: Comment = field(default_factory=Comment)
     distribution: bool = False
     label: str = ""  # the key, or the `name:` of a named list item
+    raw: Any = field(default=None, repr=False, compare=False)  # an atom's parsed value (None for a group)
 
 
     @property
@@ -156,8 +157,13 @@ def _comment_lines(tokens: list, lines: list[str]) -> dict[int, _Line]:
     """{line: comment} of ruamel's comment tokens."""
     out: dict[int, _Line] = {}
     for token in tokens:
+        pieces = token.value.split("\n")
+        # A token that opens with the end of the line before it is marked by ruamel either on
+        # that line or on the next one (a comment block after `key: value`): take the line
+        # where the file has the comments.
         first = token.start_mark.line
-        for k, piece in enumerate(token.value.split("\n")):
+        first = next((f for f in (first, first - 1) if _fits(pieces, f, lines)), first)
+        for k, piece in enumerate(pieces):
             stripped = piece.strip()
             if not stripped.startswith("#"):
                 continue
@@ -166,6 +172,12 @@ def _comment_lines(tokens: list, lines: list[str]) -> dict[int, _Line]:
             before = lines[line][:column] if line < len(lines) else ""
             out.setdefault(line, _Line(stripped.lstrip("#").strip(), column, not before.strip()))
     return out
+
+
+def _fits(pieces: list[str], first: int, lines: list[str]) -> bool:
+    """Whether the comment pieces of a token stand in `lines` from line `first` on."""
+    return all(0 <= first + k < len(lines) and piece.strip() in lines[first + k]
+               for k, piece in enumerate(pieces) if piece.strip().startswith("#"))
 
 
 def _scanned(text: str) -> list:
@@ -267,7 +279,8 @@ def _place(nodes: list[_Node], comments: dict[int, _Line]) -> SourceFile:
             loose.extend(texts)
     rows = [Row(n.path, n.depth, format_value(n.value) if n.atom else None,
                 Comment(" ".join(beside.get(k, [])), tuple(above.get(k, [])), tuple(below.get(k, []))),
-                distribution=n.atom and _is_distribution(n.value), label=n.label)
+                distribution=n.atom and _is_distribution(n.value), label=n.label,
+                raw=n.value if n.atom else None)
             for k, n in enumerate(nodes)]
     return SourceFile(tuple(preamble), rows, loose, None)
 
