@@ -21,6 +21,7 @@ from numba.core.event import install_listener
 
 from .errors import InputError, Problem
 from .io import utc_now
+from .knobs import KnobSetting
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .estimate import Z95, Estimate, wilson
 from .arguments import check_knobs, check_scenario
@@ -233,15 +234,20 @@ def compare(
             done = int(joint.sum())
             if progress is not None:
                 progress(done, runs)
-    same = same_model(a, b) and (not pair or _same_setting(*knobs))
+    # one model by its inputs, and (a knob applier may read the model it is given) by every replicate
+    same = (same_model(a, b) and (not pair or _same_setting(*knobs))
+            and not np.any(joint - np.diag(np.diag(joint))))
     compile_seconds = compile_seconds_of(compiling)
     return Comparison(joint, done, entropy, time.perf_counter() - started - compile_seconds, same, compile_seconds)
 
 
 def _same_setting(x, y) -> bool:
-    """Whether two knob settings (or None) give every replicate the same knob values."""
-    if x is None or y is None:
-        return x is y
+    """Whether two knob settings (or None) give every replicate the same knob values: one object,
+    or two `KnobSetting`s of the same rows (another knob applier has only `apply` to go by)."""
+    if x is y:
+        return True
+    if not (isinstance(x, KnobSetting) and isinstance(y, KnobSetting)):
+        return False
     return x.knobs == y.knobs and np.array_equal(x.values, y.values)
 
 

@@ -118,6 +118,35 @@ def test_only_one_model_compared_with_itself_is_exactly_zero():
         paired_difference(np.array([[1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]), (1,), exact=True)
 
 
+class _Applier:
+    """A knob applier that is not a `KnobSetting` (the `state.KnobApplier` protocol: `apply` alone),
+    cancelling the summit in every replicate of a model named `name`."""
+
+    def __init__(self, name: str | None = None):
+        self.name = name
+
+    def apply(self, model, params, blocks) -> None:
+        if model.name == self.name:
+            params["summit.cancellation.base_probability"] = np.ones_like(
+                params["summit.cancellation.base_probability"])
+
+
+def test_knob_appliers_of_any_kind_never_break_a_finished_comparison():
+    """A pair of knob appliers that are not `KnobSetting`s, on a scenario compared with itself,
+    gives a comparison, not an AttributeError after every replicate ran; one applier given to both
+    sides is one setting (exact), two that cannot be compared are not; and an applier that treats
+    two models of one scenario differently (by name) gives what the replicates show, not a
+    ValueError claiming they cannot differ."""
+    s = scenario_of(small_dict())
+    same = _Applier()
+    assert compare(s, s, runs=1000, seed=4, knobs=(same, same)).difference("collapse").exact
+    assert not compare(s, s, runs=1000, seed=4, knobs=(_Applier(), _Applier())).difference("collapse").exact
+    renamed = scenario_of({**small_dict(), "name": "renamed"})
+    c = compare(s, renamed, runs=1000, seed=4, knobs=_Applier("renamed"))
+    d = c.difference("collapse")
+    assert not d.exact and d.gained > 0 and d.low < d.diff < d.high
+
+
 @st.composite
 def scenario_pairs(draw):
     """(A, B, runs, seed): B is A with one event probability or one position changed,
