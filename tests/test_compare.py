@@ -236,6 +236,25 @@ def test_unpairable_scenarios_are_refused_one_problem_per_difference():
 # --- Explaining by events -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("runs", [20, 2048])
+def test_one_events_shapley_interval_is_its_removals(runs):
+    """With one event, its Shapley value, the values' total and the event's removal effect are the
+    same number (v(all) - v(none) on the same replicates), and so are their intervals (to rounding):
+    the Shapley interval is centred where Bonett and Price centre the paired one, and kept in [-1, 1]."""
+    from sim.attribution import summarise_explanation
+
+    s = scenario_of(small_with_events(event("walkout", effects=[{"target": "cancel", "probability": 0.6}])))
+    s = remove_events(s, {e.name for e in s.events} - {"walkout"})
+    out = summarise_explanation(explain(s, runs=runs, seed=3, shapley=True), s)
+    for metric in ("substantive_or_better", "collapse"):
+        removed = out["events"][0]["removed"][metric]
+        value = out["shapley"]["metrics"][metric]["values"][0]
+        total = out["shapley"]["metrics"][metric]["total"]
+        assert value["value"] == -removed["diff"] == total["diff"] != 0
+        assert (-removed["high"], -removed["low"]) == (total["low"], total["high"])
+        assert (value["low"], value["high"]) == pytest.approx((total["low"], total["high"]), rel=0, abs=1e-14)
+
+
 def test_removing_an_event_of_probability_zero_changes_nothing():
     """An event that never happens leaves every replicate's outcome as it was: removing it
     changes nothing in any replicate (diff 0; the interval, from a finite sample of two
