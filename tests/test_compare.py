@@ -87,6 +87,19 @@ def test_paired_interval_is_bonett_prices_over_the_per_replicate_differences():
                                                         rel=0.02)
 
 
+def test_the_paired_interval_is_the_published_bonett_price_interval():
+    """Known answer from an implementation of its own: statpsych's ci.prop.ps(.05, 12, 4, 26, 6)
+    (Bonett and Price 2012) is 0.44, SE 0.09448809, [0.2548067, 0.6251933], for 12 pairs out of the
+    outcome under both, 4 in it under A only, 26 under B only and 6 under both; `diff` stays the
+    plain (26 - 4) / 48."""
+    joint = np.zeros((4, 4), dtype=np.int64)
+    joint[2, 2], joint[1, 2], joint[2, 1], joint[1, 1] = 12, 4, 26, 6
+    d = paired_difference(joint, (1,))
+    assert (d.gained, d.lost, d.diff) == (26, 4, 22 / 48)
+    assert (d.low, d.high) == pytest.approx((0.2548067, 0.6251933), abs=5e-8)
+    assert d.paired_half_width == pytest.approx(1.959963984540054 * 0.09448809, abs=5e-8)
+
+
 @pytest.mark.parametrize("n, p_gain, p_loss", [(2000, 0.0005, 0.0), (2000, 0.002, 0.0005), (20000, 0.0002, 0.0),
                                                (500, 0.05, 0.02), (20000, 0.005, 0.001)])
 def test_the_paired_interval_covers_the_true_difference_where_few_replicates_change(n, p_gain, p_loss):
