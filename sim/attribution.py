@@ -134,10 +134,11 @@ class Shapley:
         return self.sums[metric] / (self.scale * (self.runs + 2))
 
     def total(self, metric: str) -> Difference:
-        """v(all) - v(none), paired: what the values share out."""
+        """v(all) - v(none), paired: what the values share out; 0 exactly without events (all
+        and none are then one run of the model)."""
         table = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
         table[:2, :2] = self.none_all[metric]  # class 0: outside the outcome, 1: inside
-        return paired_difference(table, (1,))
+        return paired_difference(table, (1,), exact=not self.events)
 
 
 @dataclass(frozen=True)

@@ -268,6 +268,20 @@ def test_one_events_shapley_interval_is_its_removals(runs):
         assert (value["low"], value["high"]) == pytest.approx((total["low"], total["high"]), rel=0, abs=1e-14)
 
 
+def test_without_events_the_shapley_total_is_zero_exactly():
+    """No events: v(all) and v(none) are one run of the model, so the total the values share out
+    is 0 with the interval [0, 0], not an interval estimated as if two models might differ."""
+    from sim.attribution import summarise_explanation
+
+    data = small_dict()
+    data["events"] = []
+    s = scenario_of(data)
+    out = summarise_explanation(explain(s, runs=1024, seed=3, shapley=True), s)
+    for metric in out["shapley"]["metrics"].values():
+        total = metric["total"]
+        assert total["exact"] and (total["diff"], total["low"], total["high"]) == (0.0, 0.0, 0.0)
+
+
 def test_removing_an_event_of_probability_zero_changes_nothing():
     """An event that never happens leaves every replicate's outcome as it was: removing it
     changes nothing in any replicate (diff 0; the interval, from a finite sample of two
