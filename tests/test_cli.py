@@ -270,14 +270,17 @@ def test_bad_scenario_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys,
 
 
 def test_a_results_summary_given_as_the_scenario_is_one_line_saying_what_it_is(tmp_path, capsys):
-    """A run's summary.json (it has agents, issues and events keys, so it passed for a scenario)
-    given to run or validate: one line saying what the file is, not one per key, exit 2."""
+    """A run's summary.json (it has agents, issues and events keys, so it passed for a scenario), or
+    another command's, given to run or validate: one line saying what the file is, not one per key
+    or a list of keys that are not a scenario's, exit 2."""
     assert cli.main(["run", str(SMALL), "--runs", RUNS, "--out", str(tmp_path / "res"), "--quiet"]) == 0
-    summary = tmp_path / "res" / "summary.json"
-    for command in (["validate", str(summary)], ["run", str(summary), "--out", str(tmp_path / "again")]):
-        assert cli.main(command) == 2
-        assert capsys.readouterr().err == (f"error: {summary}: is the summary.json of a sim result, not a scenario "
-                                           "file (a run's own scenario is copied to inputs/ beside it)\n")
+    assert cli.main(["compare", str(SMALL), str(SMALL), "--runs", RUNS, "--out", str(tmp_path / "cmp"), "--quiet"]) == 0
+    capsys.readouterr()
+    for summary in (tmp_path / "res" / "summary.json", tmp_path / "cmp" / "summary.json"):  # a compare's too
+        for command in (["validate", str(summary)], ["run", str(summary), "--out", str(tmp_path / "again")]):
+            assert cli.main(command) == 2
+            assert capsys.readouterr().err == (f"error: {summary}: is the summary.json of a sim result, not a "
+                                               "scenario file (a run's own scenario is copied to inputs/ beside it)\n")
     assert not (tmp_path / "again").exists()
 
 
