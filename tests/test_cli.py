@@ -511,11 +511,12 @@ def test_compiling_the_kernels_is_timed_apart_from_the_run_and_happens_once(tmp_
     for k in range(2):
         env = {**os.environ, **env_cache, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         proc = subprocess.run([sys.executable, "-m", "sim", "run", "scenarios/baseline.yaml", "--runs", "4096",
-                               "--workers", "2", "--out", str(tmp_path / f"out{k}")], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+                               "--chunk-size", "1024", "--workers", "2", "--out", str(tmp_path / f"out{k}")],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
         ran.append((proc.stdout, json.loads((tmp_path / f"out{k}" / "summary.json").read_text())))
     (first_text, first), (second_text, second) = ran
+    assert first["workers"] == second["workers"] == 2  # 4 chunks: one chunk would run on 1 process
     assert first["compile_seconds"] > 0.5 and "s compiling the numba kernels (once" in first_text
     assert second["compile_seconds"] == 0 and "compiling the numba" not in second_text
     assert first["classes"] == second["classes"]
@@ -531,11 +532,12 @@ def test_compare_and_explain_time_compiling_apart_as_run_does(command, tmp_path)
     compiling is reported on its own there too, with two workers as with one."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "sim", *command, "--runs", "2048", "--workers", "2",
-                           "--out", str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "sim", *command, "--runs", "2048", "--chunk-size", "1024",
+                           "--workers", "2", "--out", str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["workers"] == 2  # two chunks: with one (the default 8,192 a chunk) it ran on 1 process
     assert summary["compile_seconds"] > 0.5 and "s compiling the numba kernels (once" in proc.stdout
     assert summary["seconds"] < summary["compile_seconds"]
 
