@@ -214,7 +214,8 @@ def compare(
     the replicates it finished)."""
     check_scenario(a, "a")
     check_scenario(b, "b")
-    if isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict):
+    pair = isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict)
+    if pair:
         for k, setting in enumerate(knobs):  # (A's, B's); a (setting, note) pair is refused below
             check_knobs(setting, f"knobs.{k}")
     else:
@@ -225,7 +226,6 @@ def compare(
     started = time.perf_counter()
     joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     done = 0
-    pair = isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict)
     model_a, model_b = compile_model(a), compile_model(b)
     compiling = compile_timer(model_a, entropy, knobs[0] if pair else knobs, workers)
     with install_listener("numba:compile", compiling):
