@@ -118,16 +118,27 @@ class Shapley:
         taken over n + 2. Unadjusted, an event that changed the outcome in no replicate had
         the interval [0, 0], and one that changed it in a handful an interval too narrow."""
         n = self.runs
-        mean = self.values(metric)
         second = (self.squares[metric] + 2.0) / (n + 2)  # the pseudo-values' squares: 1 + 1
-        centre = mean * n / (n + 2)  # their sum: +1 - 1
+        centre = self._centre(metric)
         return Z95 * np.sqrt(np.maximum(second - centre * centre, 0.0) / (n + 2))
 
+    def intervals(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high), the values' 95 % intervals: centred, as Bonett and Price centre a paired
+        difference, on the mean of the values with the +1 and -1 added (`half_widths`), and kept in
+        [-1, 1]; so one event's interval is its removal's (`total`), as its value is."""
+        centre, half = self._centre(metric), self.half_widths(metric)
+        return np.maximum(-1.0, centre - half), np.minimum(1.0, centre + half)
+
+    def _centre(self, metric: str) -> np.ndarray:
+        """The mean of each event's per-replicate values and of a +1 and a -1 (their sum is the values')."""
+        return self.sums[metric] / (self.scale * (self.runs + 2))
+
     def total(self, metric: str) -> Difference:
-        """v(all) - v(none), paired: what the values share out."""
+        """v(all) - v(none), paired: what the values share out; 0 exactly without events (all
+        and none are then one run of the model)."""
         table = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
         table[:2, :2] = self.none_all[metric]  # class 0: outside the outcome, 1: inside
-        return paired_difference(table, (1,))
+        return paired_difference(table, (1,), exact=not self.events)
 
 
 @dataclass(frozen=True)
@@ -361,7 +372,7 @@ def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str
     if s is not None:
         metrics = {}
         for metric in METRICS:
-            values, half = s.values(metric), s.half_widths(metric)
+            values, (low, high) = s.values(metric), s.intervals(metric)
             counts = s.none_all[metric]
             metrics[metric] = {
                 "no_events": wilson(int(counts[1].sum()), s.runs).as_dict(),
@@ -369,8 +380,8 @@ def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str
                 "total": s.total(metric).as_dict(),
                 "sum_of_values": float(s.sums[metric].sum() / (s.scale * s.runs)),
                 "values": [{"name": name, "date": None if d is None else d.isoformat(), "value": float(v),
-                            "low": float(v - h), "high": float(v + h)}
-                           for name, d, v, h in zip(s.events, s.dates, values, half)],
+                            "low": float(lo), "high": float(hi)}
+                           for name, d, v, lo, hi in zip(s.events, s.dates, values, low, high)],
             }
         out["shapley"] = {"method": s.method, "runs": s.runs, "runs_per_replicate": s.passes,
                           "events": len(s.events), "metrics": metrics}

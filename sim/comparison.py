@@ -21,6 +21,7 @@ from numba.core.event import install_listener
 
 from .errors import InputError, Problem
 from .io import utc_now
+from .knobs import KnobSetting
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .estimate import Z95, Estimate, wilson
 from .arguments import check_knobs, check_scenario
@@ -213,7 +214,8 @@ def compare(
     the replicates it finished)."""
     check_scenario(a, "a")
     check_scenario(b, "b")
-    if isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict):
+    pair = isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict)
+    if pair:
         for k, setting in enumerate(knobs):  # (A's, B's); a (setting, note) pair is refused below
             check_knobs(setting, f"knobs.{k}")
     else:
@@ -224,7 +226,6 @@ def compare(
     started = time.perf_counter()
     joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     done = 0
-    pair = isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict)
     model_a, model_b = compile_model(a), compile_model(b)
     compiling = compile_timer(model_a, entropy, knobs[0] if pair else knobs, workers)
     with install_listener("numba:compile", compiling):
@@ -233,15 +234,20 @@ def compare(
             done = int(joint.sum())
             if progress is not None:
                 progress(done, runs)
-    same = same_model(a, b) and (not pair or _same_setting(*knobs))
+    # one model by its inputs, and (a knob applier may read the model it is given) by every replicate
+    same = (same_model(a, b) and (not pair or _same_setting(*knobs))
+            and not np.any(joint - np.diag(np.diag(joint))))
     compile_seconds = compile_seconds_of(compiling)
     return Comparison(joint, done, entropy, time.perf_counter() - started - compile_seconds, same, compile_seconds)
 
 
 def _same_setting(x, y) -> bool:
-    """Whether two knob settings (or None) give every replicate the same knob values."""
-    if x is None or y is None:
-        return x is y
+    """Whether two knob settings (or None) give every replicate the same knob values: one object,
+    or two `KnobSetting`s of the same rows (another knob applier has only `apply` to go by)."""
+    if x is y:
+        return True
+    if not (isinstance(x, KnobSetting) and isinstance(y, KnobSetting)):
+        return False
     return x.knobs == y.knobs and np.array_equal(x.values, y.values)
 
 

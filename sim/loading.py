@@ -108,11 +108,11 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise InputError(not_a_mapping(source, "scenario", data))
-    if data and not any(key in Scenario.model_fields or key in DERIVATION_KEYS for key in data):
-        raise InputError(Problem(source, "", _not_a_scenario(data)))
-    if "sim_version" in data and "scenario" in data:  # shares agents, issues, events with a scenario
+    if "sim_version" in data:  # every command's summary.json; a run's shares agents, issues, events with a scenario
         raise InputError(Problem(source, "", "is the summary.json of a sim result, not a scenario file (a run's "
                                  "own scenario is copied to inputs/ beside it)"))
+    if data and not any(key in Scenario.model_fields or key in DERIVATION_KEYS for key in data):
+        raise InputError(Problem(source, "", _not_a_scenario(data)))
     origins: list[tuple[tuple[str, ...], str]] = []
     data = derive_scenario_data(data, source, _origins=origins)
     if overrides:

@@ -287,14 +287,17 @@ def test_bad_scenario_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys,
 
 
 def test_a_results_summary_given_as_the_scenario_is_one_line_saying_what_it_is(tmp_path, capsys):
-    """A run's summary.json (it has agents, issues and events keys, so it passed for a scenario)
-    given to run or validate: one line saying what the file is, not one per key, exit 2."""
+    """A run's summary.json (it has agents, issues and events keys, so it passed for a scenario), or
+    another command's, given to run or validate: one line saying what the file is, not one per key
+    or a list of keys that are not a scenario's, exit 2."""
     assert cli.main(["run", str(SMALL), "--runs", RUNS, "--out", str(tmp_path / "res"), "--quiet"]) == 0
-    summary = tmp_path / "res" / "summary.json"
-    for command in (["validate", str(summary)], ["run", str(summary), "--out", str(tmp_path / "again")]):
-        assert cli.main(command) == 2
-        assert capsys.readouterr().err == (f"error: {summary}: is the summary.json of a sim result, not a scenario "
-                                           "file (a run's own scenario is copied to inputs/ beside it)\n")
+    assert cli.main(["compare", str(SMALL), str(SMALL), "--runs", RUNS, "--out", str(tmp_path / "cmp"), "--quiet"]) == 0
+    capsys.readouterr()
+    for summary in (tmp_path / "res" / "summary.json", tmp_path / "cmp" / "summary.json"):  # a compare's too
+        for command in (["validate", str(summary)], ["run", str(summary), "--out", str(tmp_path / "again")]):
+            assert cli.main(command) == 2
+            assert capsys.readouterr().err == (f"error: {summary}: is the summary.json of a sim result, not a "
+                                               "scenario file (a run's own scenario is copied to inputs/ beside it)\n")
     assert not (tmp_path / "again").exists()
 
 
@@ -525,11 +528,12 @@ def test_compiling_the_kernels_is_timed_apart_from_the_run_and_happens_once(tmp_
     for k in range(2):
         env = {**os.environ, **env_cache, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         proc = subprocess.run([sys.executable, "-m", "sim", "run", "scenarios/baseline.yaml", "--runs", "4096",
-                               "--workers", "2", "--out", str(tmp_path / f"out{k}")], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+                               "--chunk-size", "1024", "--workers", "2", "--out", str(tmp_path / f"out{k}")],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
         ran.append((proc.stdout, json.loads((tmp_path / f"out{k}" / "summary.json").read_text())))
     (first_text, first), (second_text, second) = ran
+    assert first["workers"] == second["workers"] == 2  # 4 chunks: one chunk would run on 1 process
     assert first["compile_seconds"] > 0.5 and "s compiling the numba kernels (once" in first_text
     assert second["compile_seconds"] == 0 and "compiling the numba" not in second_text
     assert first["classes"] == second["classes"]
@@ -545,11 +549,12 @@ def test_compare_and_explain_time_compiling_apart_as_run_does(command, tmp_path)
     compiling is reported on its own there too, with two workers as with one."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "sim", *command, "--runs", "2048", "--workers", "2",
-                           "--out", str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "sim", *command, "--runs", "2048", "--chunk-size", "1024",
+                           "--workers", "2", "--out", str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["workers"] == 2  # two chunks: with one (the default 8,192 a chunk) it ran on 1 process
     assert summary["compile_seconds"] > 0.5 and "s compiling the numba kernels (once" in proc.stdout
     assert summary["seconds"] < summary["compile_seconds"]
 

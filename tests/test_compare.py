@@ -87,6 +87,19 @@ def test_paired_interval_is_bonett_prices_over_the_per_replicate_differences():
                                                         rel=0.02)
 
 
+def test_the_paired_interval_is_the_published_bonett_price_interval():
+    """Known answer from an implementation of its own: statpsych's ci.prop.ps(.05, 12, 4, 26, 6)
+    (Bonett and Price 2012) is 0.44, SE 0.09448809, [0.2548067, 0.6251933], for 12 pairs out of the
+    outcome under both, 4 in it under A only, 26 under B only and 6 under both; `diff` stays the
+    plain (26 - 4) / 48."""
+    joint = np.zeros((4, 4), dtype=np.int64)
+    joint[2, 2], joint[1, 2], joint[2, 1], joint[1, 1] = 12, 4, 26, 6
+    d = paired_difference(joint, (1,))
+    assert (d.gained, d.lost, d.diff) == (26, 4, 22 / 48)
+    assert (d.low, d.high) == pytest.approx((0.2548067, 0.6251933), abs=5e-8)
+    assert d.paired_half_width == pytest.approx(1.959963984540054 * 0.09448809, abs=5e-8)
+
+
 @pytest.mark.parametrize("n, p_gain, p_loss", [(2000, 0.0005, 0.0), (2000, 0.002, 0.0005), (20000, 0.0002, 0.0),
                                                (500, 0.05, 0.02), (20000, 0.005, 0.001)])
 def test_the_paired_interval_covers_the_true_difference_where_few_replicates_change(n, p_gain, p_loss):
@@ -116,6 +129,35 @@ def test_only_one_model_compared_with_itself_is_exactly_zero():
     assert compare(s, s, runs=2000, seed=5).difference("substantive_or_better").exact
     with pytest.raises(ValueError):
         paired_difference(np.array([[1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]), (1,), exact=True)
+
+
+class _Applier:
+    """A knob applier that is not a `KnobSetting` (the `state.KnobApplier` protocol: `apply` alone),
+    cancelling the summit in every replicate of a model named `name`."""
+
+    def __init__(self, name: str | None = None):
+        self.name = name
+
+    def apply(self, model, params, blocks) -> None:
+        if model.name == self.name:
+            params["summit.cancellation.base_probability"] = np.ones_like(
+                params["summit.cancellation.base_probability"])
+
+
+def test_knob_appliers_of_any_kind_never_break_a_finished_comparison():
+    """A pair of knob appliers that are not `KnobSetting`s, on a scenario compared with itself,
+    gives a comparison, not an AttributeError after every replicate ran; one applier given to both
+    sides is one setting (exact), two that cannot be compared are not; and an applier that treats
+    two models of one scenario differently (by name) gives what the replicates show, not a
+    ValueError claiming they cannot differ."""
+    s = scenario_of(small_dict())
+    same = _Applier()
+    assert compare(s, s, runs=1000, seed=4, knobs=(same, same)).difference("collapse").exact
+    assert not compare(s, s, runs=1000, seed=4, knobs=(_Applier(), _Applier())).difference("collapse").exact
+    renamed = scenario_of({**small_dict(), "name": "renamed"})
+    c = compare(s, renamed, runs=1000, seed=4, knobs=_Applier("renamed"))
+    d = c.difference("collapse")
+    assert not d.exact and d.gained > 0 and d.low < d.diff < d.high
 
 
 @st.composite
@@ -205,6 +247,39 @@ def test_unpairable_scenarios_are_refused_one_problem_per_difference():
 
 
 # --- Explaining by events -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runs", [20, 2048])
+def test_one_events_shapley_interval_is_its_removals(runs):
+    """With one event, its Shapley value, the values' total and the event's removal effect are the
+    same number (v(all) - v(none) on the same replicates), and so are their intervals (to rounding):
+    the Shapley interval is centred where Bonett and Price centre the paired one, and kept in [-1, 1]."""
+    from sim.attribution import summarise_explanation
+
+    s = scenario_of(small_with_events(event("walkout", effects=[{"target": "cancel", "probability": 0.6}])))
+    s = remove_events(s, {e.name for e in s.events} - {"walkout"})
+    out = summarise_explanation(explain(s, runs=runs, seed=3, shapley=True), s)
+    for metric in ("substantive_or_better", "collapse"):
+        removed = out["events"][0]["removed"][metric]
+        value = out["shapley"]["metrics"][metric]["values"][0]
+        total = out["shapley"]["metrics"][metric]["total"]
+        assert value["value"] == -removed["diff"] == total["diff"] != 0
+        assert (-removed["high"], -removed["low"]) == (total["low"], total["high"])
+        assert (value["low"], value["high"]) == pytest.approx((total["low"], total["high"]), rel=0, abs=1e-14)
+
+
+def test_without_events_the_shapley_total_is_zero_exactly():
+    """No events: v(all) and v(none) are one run of the model, so the total the values share out
+    is 0 with the interval [0, 0], not an interval estimated as if two models might differ."""
+    from sim.attribution import summarise_explanation
+
+    data = small_dict()
+    data["events"] = []
+    s = scenario_of(data)
+    out = summarise_explanation(explain(s, runs=1024, seed=3, shapley=True), s)
+    for metric in out["shapley"]["metrics"].values():
+        total = metric["total"]
+        assert total["exact"] and (total["diff"], total["low"], total["high"]) == (0.0, 0.0, 0.0)
 
 
 def test_removing_an_event_of_probability_zero_changes_nothing():
