@@ -94,6 +94,12 @@ def test_a_file_in_another_encoding_names_the_line_of_its_first_bad_byte(tmp_pat
     (problem,) = err.value.problems
     assert problem.path == "line 3" and "byte 0xfc is not UTF-8 text" in problem.message
     assert "save the file as CSV UTF-8" in problem.message
+    # the same after a byte-order mark (the decoder counts from after it)
+    path.write_bytes(b"\xef\xbb\xbf" + (HEAD + "A,1,4,0.5\nZ\u00fcrich,2,7,1\n").encode("latin-1"))
+    with pytest.raises(InputError) as err:
+        load_actors_csv(path)
+    (problem,) = err.value.problems
+    assert problem.path == "line 3" and "byte 0xfc is not UTF-8 text" in problem.message
 
 
 def test_bom_and_crlf_as_excel_writes_them_are_read(tmp_path):

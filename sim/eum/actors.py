@@ -7,6 +7,7 @@ and column, and the value; past this point the kernels trust their inputs.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -63,8 +64,9 @@ def load_actors_csv(path: str | Path) -> Actors:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise InputError(Problem(source, f"line {line}", f"cannot be read: byte {data[exc.start]:#04x} is not "
+        at = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)  # counted after the BOM
+        line = data[:at].count(b"\n") + 1
+        raise InputError(Problem(source, f"line {line}", f"cannot be read: byte {data[at]:#04x} is not "
                                  "UTF-8 text (a spreadsheet, or another encoding? save the file as CSV UTF-8)"))
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
