@@ -118,8 +118,10 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     settings = [KnobSetting.constant(spec.knobs, row) for row in grid]
     plan = np.array([[k, g, *row] for k in range(len(cases)) for g, row in enumerate(grid)], dtype=float)
     points = {p: (cases[int(k)].scenario, settings[int(g)]) for p, (k, g, *_) in enumerate(plan)}
+    # The model's digest too: points computed by other model code are not resumed into a
+    # posterior that records the running code's digest.
     identity = {"kind": "calibration", "knobs": spec.digest(), "runs": spec.runs, "seed": spec.seed,
-                "cases": [scenario_hash(c.scenario) for c in cases]}
+                "cases": [scenario_hash(c.scenario) for c in cases], "model": model_digest()}
     names = ["case", "grid_point", *(k.name for k in spec.knobs)]
     run = run_points(out, identity, names, plan, points, runs=spec.runs, entropy=entropy, workers=workers,
                      scheduler=scheduler, fresh=fresh, progress=progress,

@@ -350,6 +350,25 @@ def test_an_interrupted_calibration_resumes_with_every_point_once(tmp_path):
     assert again.points_done == again.points_total == len(cases) * 9
 
 
+def test_points_computed_by_other_model_code_are_not_resumed(tmp_path, monkeypatch, capsys):
+    """A calibration kept by other model code is refused, not resumed into a posterior that
+    would carry the running code's digest over the old code's counts; --fresh recomputes it."""
+    import sim.calibrate
+
+    cases, spec, out = load_cases(CASES), load_knobs(CASES / "knobs.yaml"), tmp_path / "cal"
+    monkeypatch.setattr(sim.calibrate, "model_digest", lambda: "0123456789abcdef")
+    run_calibration(cases, spec, out)
+    monkeypatch.undo()
+    with pytest.raises(InputError, match=r"other model code \(0123456789abcdef; the running code is "):
+        run_calibration(cases, spec, out)
+    again = run_calibration(cases, spec, out, fresh=True)
+    assert again.complete and again.posterior.meta["model_digest"] == sim.calibrate.model_digest()
+    spec_file = tmp_path / "k.yaml"
+    spec_file.write_text((CASES / "knobs.yaml").read_text().replace("runs: 1024", "runs: 512"))
+    assert main(["calibrate", str(CASES), "--knobs", str(spec_file), "--out", str(out), "--quiet"]) == 2
+    assert "holds a different calibration (other knobs, cases, runs or seed)" in capsys.readouterr().err
+
+
 # --- The commands, end to end ---------------------------------------------------------------------
 
 
