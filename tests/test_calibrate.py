@@ -517,6 +517,28 @@ def test_an_interrupted_calibrate_json_keeps_stdout_for_json(tmp_path, capsys, m
     assert captured.out == "" and "interrupted: " in captured.err
 
 
+def test_a_ctrl_c_after_the_last_point_still_writes_the_whole_calibration(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the summary is made, every point finished: the posterior and summary are
+    written (exit 0), not 'interrupted: nothing written' beside the kept points."""
+    import os
+    import signal
+
+    import sim.calibrate
+
+    real = sim.calibrate.summarise_calibration
+
+    def interrupted_while_summarising(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.calibrate, "summarise_calibration", interrupted_while_summarising)
+    out = tmp_path / "o"
+    assert main(["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(out),
+                 "--workers", "1", "--quiet"]) == 0
+    assert "nothing written" not in capsys.readouterr().err
+    assert (out / "posterior.json").is_file() and (out / "summary.json").is_file()
+
+
 def test_sigterm_to_the_whole_process_group_is_an_interrupt_not_a_dead_worker(tmp_path):
     """`timeout`, a batch scheduler or kill -TERM -PGID signal the workers with the parent: the
     calibration stops as for Ctrl-C (exit 130, points kept), not 'a worker process died' (exit

@@ -186,25 +186,28 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         _check_case_limits(args, cases, spec.runs, workers, exact=True)
     check_limits(args, estimate_output(len(cases) * len(make_grid(spec.knobs)), 2 + len(spec.knobs)),
                  "this calibration", out)
-    with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
-        cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                              progress=progress,
-                              source=str(args.directory), force=args.force, stop=stop,
-                              knobs_file=str(args.knobs))
-    if not cal.complete:
-        print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
-              "rerun the same command to resume", file=sys.stderr)  # stdout is the summary's (--json)
-        return EXIT_INTERRUPTED
-    summary = summarise_calibration(cal, cases, meetings, resamples=args.resamples)
-    summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
-                   meetings=None if meetings_path is None else str(meetings_path), overrides=args.overrides)
-    cal.posterior.write(out / "posterior.json")
-    summary["posterior_file"] = str(out / "posterior.json")
-    if args.write is not None:
-        cal.posterior.write(args.write)
-        summary["posterior_copy"] = str(args.write)
-    write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
-                   print_calibration, in_place=True)
+    # Held while the posterior and the summary are written, as in a backtest: a Ctrl-C once
+    # every point has finished no longer ends the command with the points kept but nothing
+    # derived from them (and a message saying nothing was written).
+    with stop_on_interrupt() as stop:
+        with step_progress(args, "points") as progress:
+            cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler,
+                                  fresh=args.fresh, progress=progress, source=str(args.directory),
+                                  force=args.force, stop=stop, knobs_file=str(args.knobs))
+        if not cal.complete:
+            print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
+                  "rerun the same command to resume", file=sys.stderr)  # stdout is the summary's (--json)
+            return EXIT_INTERRUPTED
+        summary = summarise_calibration(cal, cases, meetings, resamples=args.resamples)
+        summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
+                       meetings=None if meetings_path is None else str(meetings_path), overrides=args.overrides)
+        cal.posterior.write(out / "posterior.json")
+        summary["posterior_file"] = str(out / "posterior.json")
+        if args.write is not None:
+            cal.posterior.write(args.write)
+            summary["posterior_copy"] = str(args.write)
+        write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
+                       print_calibration, in_place=True)
     return EXIT_OK
 
 
