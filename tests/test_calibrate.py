@@ -69,6 +69,36 @@ def test_a_knob_file_problem_names_the_file_and_field(tmp_path):
     assert any(p.source == str(path) and p.path == "knobs.0.levls" for p in err.value.problems)
 
 
+def test_a_prior_of_zero_density_on_its_grid_is_refused_before_anything_runs(tmp_path, capsys):
+    """A grid where the prior has no density (a triangular's mode-0 end): one line naming the spec
+    file and the knob, exit 2, no result directory (it was found after every point had run)."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text("knobs:\n  - {name: margin, path: summit.bargaining.margin, "
+                    "prior: {dist: triangular, low: 0, mode: 0, high: 0.2}, values: [0.2]}\n")
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (f"error: {spec}: knobs.0.prior: gives every point of the grid of margin zero "
+                                       "density, so it has no posterior; choose levels or values where the prior "
+                                       "has mass (got [0.2])\n")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_grid_that_misrepresents_its_prior_is_warned_about(tmp_path, capsys):
+    """Three levels over [0, 1] for a beta(mean 0.1, sd 0.05) put the prior's mass at 0.5: a warning
+    says so; the committed spec's grids and a fine enough grid for the beta raise none."""
+    from sim.calibrate import prior_warnings
+
+    beta = {"dist": "beta", "mean": 0.1, "sd": 0.05}
+    coarse = KnobFile.model_validate({"knobs": [{"name": "m", "path": "summit.bargaining.margin", "prior": beta,
+                                                 "levels": 3}]})
+    (problem,) = prior_warnings(coarse, "k.yaml")
+    assert str(problem).startswith("k.yaml: knobs.0: the grid of m gives its prior mean 0.5 and sd 0, where the "
+                                   "prior has 0.1 and 0.05")
+    fine = coarse.model_copy(update={"knobs": [coarse.knobs[0].model_copy(update={"levels": 41})]})
+    assert prior_warnings(fine) == []
+    for spec in (CASES / "knobs.yaml", Path(__file__).resolve().parents[1] / "scenarios" / "history" / "knobs.yaml"):
+        assert prior_warnings(load_knobs(spec)) == []
+
+
 def test_the_grid_is_every_combination_first_knob_slowest_and_the_prior_sums_to_one():
     """Three by two values: six points, in order; a uniform prior gives them equal mass."""
     knobs = [_knob("dynamics.noise"), _knob("dynamics.rate", values=[0.1, 0.05])]

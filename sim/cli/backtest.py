@@ -165,7 +165,7 @@ BACKTEST_OUTPUTS = ("summary.json", "reliability.png")
 )
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..backtest_report import plot_posterior, plot_reliability, print_calibration
-    from ..calibrate import calibration_key, run_calibration, summarise_calibration
+    from ..calibrate import calibration_key, check_priors, prior_warnings, run_calibration, summarise_calibration
     from ..knobs import load_knobs, make_grid
     from ..limits import estimate_output
     from ..ownership import check_target
@@ -173,6 +173,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..sweep.execute import check_scheduler
 
     spec = load_knobs(args.knobs)
+    check_priors(spec, str(args.knobs))
+    for problem in prior_warnings(spec, str(args.knobs)):
+        print(f"warning: {problem}", file=sys.stderr)
     cases, meetings, meetings_path = _history_inputs(args)
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
     if args.write is not None:
