@@ -242,8 +242,10 @@ def print_calibration(summary: dict, out: Path) -> None:
         marginal = cal["marginals"][knob["name"]]
         if len(marginal["values"]) > 1 and marginal.get("moved_from_prior", 1.0) < UNMOVED:
             edge += " (as the prior: the cases do not tell it)"
-        table.add_row(knob["name"], f"{s['prior_mean']:.3g}", f"{s['mean']:.3g}{edge}", f"{s['sd']:.3g}",
-                      f"[{s['q025']:.3g}, {s['q975']:.3g}]")
+        scale = max((abs(v) for v in marginal["values"]), default=1.0) or 1.0
+        g = lambda v: f"{0.0 if abs(v) <= 1e-9 * scale else v:.3g}"  # noqa: E731 - rounding noise is 0
+        table.add_row(knob["name"], g(s["prior_mean"]), f"{g(s['mean'])}{edge}", g(s["sd"]),
+                      f"[{g(s['q025'])}, {g(s['q975'])}]")
     con.print(table)
     con.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
                   f"replicates, {cal['seconds']:.0f} s; {cal['note']}", soft_wrap=True)

@@ -625,6 +625,17 @@ def test_a_knob_the_cases_say_nothing_about_is_flagged_as_its_prior(tmp_path, ca
     assert len(flagged) == 1 and "capability" in flagged[0]
 
 
+def test_the_knob_table_prints_rounding_noise_as_zero(tmp_path, capsys):
+    """A prior symmetric about 0 on a 3 x 3 grid has mean 0 up to rounding (-4e-19): printed 0."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text((CASES / "knobs.yaml").read_text().replace("low: -0.2, high: 0.2", "low: -0.1, high: 0.1"))
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert 0 < abs(summary["calibration"]["posterior"]["south_resolve"]["prior_mean"]) < 1e-15  # the noise
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│ south_resolve")]
+    assert row.split("│")[2].strip() == "0" and "e-" not in row
+
+
 def test_one_case_says_its_leave_one_out_is_the_prior_and_fits_no_pool(tmp_path, capsys):
     """With one case the posterior without it is the prior, and the pool's weight has no other
     case to be fitted on (it came out 0, the base rate, as if fitted): both are said, no pool."""
