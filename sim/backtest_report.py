@@ -247,8 +247,11 @@ def print_calibration(summary: dict, out: Path) -> None:
         table.add_row(knob["name"], g(s["prior_mean"]), f"{g(s['mean'])}{edge}", g(s["sd"]),
                       f"[{g(s['q025'])}, {g(s['q975'])}]")
     con.print(table)
+    total = cal["grid_points"] * summary["n_cases"]
+    kept = cal.get("points_resumed") or 0
+    kept = f" ({kept:,} of the {total:,} points kept from an earlier run)" if kept else ""
     con.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
-                  f"replicates, {cal['seconds']:.0f} s; {cal['note']}", soft_wrap=True)
+              f"replicates, {cal['seconds']:.0f} s{kept}; {cal['note']}", soft_wrap=True)
     if summary["n_cases"] == 1:
         con.print("one case: its leave-one-out forecast is the prior predictive (the posterior without it is the "
                   "prior), and the posterior above rests on that one case", soft_wrap=True)

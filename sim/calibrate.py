@@ -53,6 +53,7 @@ class Calibration:
     points_total: int
     backend: str = "none"  # where this run's points ran (`sweep.execute`): none if all were resumed
     workers: int = 0  # the processes (or Dask threads) that ran them
+    resumed: int = 0  # points kept from an earlier run, not run by this one
 
     @property
     def complete(self) -> bool:
@@ -182,7 +183,7 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     posterior = Posterior(tuple(spec.knobs), grid, prior_weights(spec.knobs, grid), loglik,
                           tuple(c.name for c in cases), tuple(scenario_hash(c.scenario) for c in cases), meta)
     return Calibration(posterior, counts, spec.runs, entropy, time.perf_counter() - started, run.interrupted,
-                       len(run.store_rows), len(plan), run.backend, run.workers)
+                       len(run.store_rows), len(plan), run.backend, run.workers, run.resumed)
 
 
 def loo_forecasts(cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +245,7 @@ def summarise_calibration(cal: Calibration, cases: list[Case], meetings, resampl
         "marginals": {k.name: _marginal(*post.marginal(j)) for j, k in enumerate(post.knobs)},
         "grid_points": int(len(post.grid)), "runs_per_point": cal.runs, "seed_entropy": cal.entropy,
         "smoothing": post.meta["smoothing"], "seconds": round(cal.seconds, 3), "backend": cal.backend,
-        "workers": cal.workers,
+        "workers": cal.workers, "points_resumed": cal.resumed,
         "note": "leave-one-out: each case is forecast from the posterior refitted without it, from the fit's own "
                 "runs; `sim backtest DIR --calibration posterior.json` reruns them with fresh replicates",
     }

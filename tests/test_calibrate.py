@@ -380,6 +380,17 @@ def test_an_interrupted_calibration_resumes_with_every_point_once(tmp_path):
     assert again.points_done == again.points_total == len(cases) * 9
 
 
+def test_a_rerun_says_its_points_were_kept_not_run_in_no_time(tmp_path, capsys):
+    """Rerunning a finished calibration prints '0 s' with how many points were kept, and records it."""
+    args = ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "o"), "--workers",
+            "1"]
+    assert main(args) == 0
+    assert "kept from an earlier run" not in capsys.readouterr().out
+    assert main(args) == 0
+    assert "(54 of the 54 points kept from an earlier run)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["calibration"]["points_resumed"] == 54
+
+
 def test_points_computed_by_other_model_code_are_not_resumed(tmp_path, monkeypatch, capsys):
     """A calibration kept by other model code is refused, not resumed into a posterior that
     would carry the running code's digest over the old code's counts; --fresh recomputes it."""
