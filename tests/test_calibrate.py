@@ -801,3 +801,16 @@ def test_calibration_that_is_not_a_posterior_is_one_error_line(tmp_path, capsys,
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {posterior}") and words in line, line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_knobs_spec_or_scenario_given_as_the_posterior_says_what_it_is(tmp_path, capsys):
+    """--calibration knobs.yaml (the spec, not the posterior fitted from it) or a scenario: one line
+    saying what the file looks like, not a JSON parser's 'Expecting value: line 1 column 1'."""
+    small = Path(__file__).parent / "data" / "small.yaml"
+    for wrong, kind in ((CASES / "knobs.yaml", "a knobs spec, for `calibrate --knobs`"),
+                        (small, "a scenario file, for `run`")):
+        assert main(["run", str(small), "--runs", "1024", "--calibration", str(wrong),
+                     "--out", str(tmp_path / "out")]) == 2
+        assert capsys.readouterr().err == (f"error: {wrong}: is not a posterior written by `sim calibrate`: it looks "
+                                           f"like {kind}\n")
+    assert not (tmp_path / "out").exists()
