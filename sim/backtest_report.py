@@ -221,6 +221,11 @@ UNMOVED = 0.02
 flagged: the cases say (next to) nothing about it, and its posterior is its prior."""
 
 
+def _knob_number(value: float, scale: float) -> str:
+    """A knob's value to 3 significant digits, rounding noise (below 1e-9 of the grid's scale) as 0."""
+    return f"{0.0 if abs(value) <= 1e-9 * scale else value:.3g}"
+
+
 def print_calibration(summary: dict, out: Path) -> None:
     from rich.table import Table
 
@@ -243,9 +248,8 @@ def print_calibration(summary: dict, out: Path) -> None:
         if len(marginal["values"]) > 1 and marginal.get("moved_from_prior", 1.0) < UNMOVED:
             edge += " (as the prior: the cases do not tell it)"
         scale = max((abs(v) for v in marginal["values"]), default=1.0) or 1.0
-        g = lambda v: f"{0.0 if abs(v) <= 1e-9 * scale else v:.3g}"  # noqa: E731 - rounding noise is 0
-        table.add_row(knob["name"], g(s["prior_mean"]), f"{g(s['mean'])}{edge}", g(s["sd"]),
-                      f"[{g(s['q025'])}, {g(s['q975'])}]")
+        mean, sd, low, high = (_knob_number(s[k], scale) for k in ("mean", "sd", "q025", "q975"))
+        table.add_row(knob["name"], _knob_number(s["prior_mean"], scale), f"{mean}{edge}", sd, f"[{low}, {high}]")
     con.print(table)
     total = cal["grid_points"] * summary["n_cases"]
     kept = cal.get("points_resumed") or 0
