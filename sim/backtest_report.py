@@ -221,6 +221,11 @@ UNMOVED = 0.02
 flagged: the cases say (next to) nothing about it, and its posterior is its prior."""
 
 
+def _knob_number(value: float, scale: float) -> str:
+    """A knob's value to 3 significant digits, rounding noise (below 1e-9 of the grid's scale) as 0."""
+    return f"{0.0 if abs(value) <= 1e-9 * scale else value:.3g}"
+
+
 def print_calibration(summary: dict, out: Path) -> None:
     from rich.table import Table
 
@@ -242,11 +247,15 @@ def print_calibration(summary: dict, out: Path) -> None:
         marginal = cal["marginals"][knob["name"]]
         if len(marginal["values"]) > 1 and marginal.get("moved_from_prior", 1.0) < UNMOVED:
             edge += " (as the prior: the cases do not tell it)"
-        table.add_row(knob["name"], f"{s['prior_mean']:.3g}", f"{s['mean']:.3g}{edge}", f"{s['sd']:.3g}",
-                      f"[{s['q025']:.3g}, {s['q975']:.3g}]")
+        scale = max((abs(v) for v in marginal["values"]), default=1.0) or 1.0
+        mean, sd, low, high = (_knob_number(s[k], scale) for k in ("mean", "sd", "q025", "q975"))
+        table.add_row(knob["name"], _knob_number(s["prior_mean"], scale), f"{mean}{edge}", sd, f"[{low}, {high}]")
     con.print(table)
+    total = cal["grid_points"] * summary["n_cases"]
+    kept = cal.get("points_resumed") or 0
+    kept = f" ({kept:,} of the {total:,} points kept from an earlier run)" if kept else ""
     con.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
-                  f"replicates, {cal['seconds']:.0f} s; {cal['note']}", soft_wrap=True)
+              f"replicates, {cal['seconds']:.0f} s{kept}; {cal['note']}", soft_wrap=True)
     if summary["n_cases"] == 1:
         con.print("one case: its leave-one-out forecast is the prior predictive (the posterior without it is the "
                   "prior), and the posterior above rests on that one case", soft_wrap=True)

@@ -34,8 +34,8 @@ from .rubric import SUBSTANTIVE_OR_BETTER
 from .schema import scenario_hash
 from .scoring import discrimination_half_width
 
-__all__ = ["SMOOTHING", "Calibration", "calibration_key", "check_knobs", "loo_forecasts", "run_calibration",
-           "smoothed", "summarise_calibration"]
+__all__ = ["SMOOTHING", "Calibration", "calibration_key", "check_knobs", "check_priors", "loo_forecasts",
+           "prior_warnings", "run_calibration", "smoothed", "summarise_calibration"]
 
 SMOOTHING = 0.5
 """Added to each class's count (and 2 to the runs) in the likelihood and the table's forecasts."""
@@ -53,6 +53,7 @@ class Calibration:
     points_total: int
     backend: str = "none"  # where this run's points ran (`sweep.execute`): none if all were resumed
     workers: int = 0  # the processes (or Dask threads) that ran them
+    resumed: int = 0  # points kept from an earlier run, not run by this one
 
     @property
     def complete(self) -> bool:
@@ -63,6 +64,48 @@ def smoothed(counts: np.ndarray) -> np.ndarray:
     """(count + 1/2) / (runs + 2) along the last axis."""
     runs = counts.sum(axis=-1, keepdims=True)
     return (counts + SMOOTHING) / (runs + SMOOTHING * counts.shape[-1])
+
+
+def check_priors(spec: KnobFile, source: str = "knobs") -> None:
+    """Every knob's prior must give its grid some mass: a grid on which the prior's density is
+    zero everywhere (a triangular's mode-0 end, a U-shaped beta's two ends) has no posterior,
+    which was found only once every point had run. All problems at once, naming `source`."""
+    problems = [Problem(source, f"knobs.{j}.prior", f"gives every point of the grid of {knob.name} zero density, "
+                        "so it has no posterior; choose levels or values where the prior has mass",
+                        [float(v) for v in knob.grid()], True)
+                for j, knob in enumerate(spec.knobs) if not np.sum(knob.prior.pdf(knob.grid())) > 0]
+    if problems:
+        raise InputError(problems)
+
+
+def prior_warnings(spec: KnobFile, source: str = "knobs") -> list[Problem]:
+    """Knobs whose grid misrepresents their prior: the prior's mass on the grid (its density
+    at each point, normalised) has a mean or sd more than half a grid step from the prior's
+    own, as when 3 levels over [0, 1] meet a beta(mean 0.1, sd 0.05), whose density is near
+    zero at all three. The posterior is then of the prior as the grid sees it, and the
+    'prior mean' printed beside it is the grid's."""
+    out = []
+    for j, knob in enumerate(spec.knobs):
+        grid = knob.grid()
+        lo, hi = knob.prior.support()
+        dens = knob.prior.pdf(grid)
+        if len(grid) < 2 or not hi > lo or not np.sum(dens) > 0:
+            continue
+        x = np.linspace(lo, hi, 4001)
+        fine = knob.prior.pdf(x)
+        fine = np.where(np.isfinite(fine), fine, 0.0)
+        if not fine.sum() > 0:
+            continue
+        true_mean, grid_mean = float(x @ fine / fine.sum()), float(grid @ dens / dens.sum())
+        true_sd = float(np.sqrt(((x - true_mean) ** 2) @ fine / fine.sum()))
+        grid_sd = float(np.sqrt(((grid - grid_mean) ** 2) @ dens / dens.sum()))
+        half_step = float(np.max(np.diff(grid))) / 2
+        if abs(grid_mean - true_mean) > half_step or abs(grid_sd - true_sd) > half_step:
+            out.append(Problem(source, f"knobs.{j}", f"the grid of {knob.name} gives its prior mean {grid_mean:.3g} "
+                               f"and sd {grid_sd:.3g}, where the prior has {true_mean:.3g} and {true_sd:.3g}: the "
+                               "posterior will be of the prior as the grid sees it; add levels, or give values "
+                               "where the prior has its mass", [float(v) for v in grid], True))
+    return out
 
 
 def check_knobs(cases: list[Case], spec: KnobFile) -> None:
@@ -112,14 +155,17 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     from .sweep.driver import run_points
 
     started = time.perf_counter()
+    check_priors(spec, knobs_file or "knobs")
     check_knobs(cases, spec)
     grid = make_grid(spec.knobs)
     entropy = make_root_entropy(spec.seed)
     settings = [KnobSetting.constant(spec.knobs, row) for row in grid]
     plan = np.array([[k, g, *row] for k in range(len(cases)) for g, row in enumerate(grid)], dtype=float)
     points = {p: (cases[int(k)].scenario, settings[int(g)]) for p, (k, g, *_) in enumerate(plan)}
+    # The model's digest too: points computed by other model code are not resumed into a
+    # posterior that records the running code's digest.
     identity = {"kind": "calibration", "knobs": spec.digest(), "runs": spec.runs, "seed": spec.seed,
-                "cases": [scenario_hash(c.scenario) for c in cases]}
+                "cases": [scenario_hash(c.scenario) for c in cases], "model": model_digest()}
     names = ["case", "grid_point", *(k.name for k in spec.knobs)]
     run = run_points(out, identity, names, plan, points, runs=spec.runs, entropy=entropy, workers=workers,
                      scheduler=scheduler, fresh=fresh, progress=progress,
@@ -137,7 +183,7 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
     posterior = Posterior(tuple(spec.knobs), grid, prior_weights(spec.knobs, grid), loglik,
                           tuple(c.name for c in cases), tuple(scenario_hash(c.scenario) for c in cases), meta)
     return Calibration(posterior, counts, spec.runs, entropy, time.perf_counter() - started, run.interrupted,
-                       len(run.store_rows), len(plan), run.backend, run.workers)
+                       len(run.store_rows), len(plan), run.backend, run.workers, run.resumed)
 
 
 def loo_forecasts(cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +245,7 @@ def summarise_calibration(cal: Calibration, cases: list[Case], meetings, resampl
         "marginals": {k.name: _marginal(*post.marginal(j)) for j, k in enumerate(post.knobs)},
         "grid_points": int(len(post.grid)), "runs_per_point": cal.runs, "seed_entropy": cal.entropy,
         "smoothing": post.meta["smoothing"], "seconds": round(cal.seconds, 3), "backend": cal.backend,
-        "workers": cal.workers,
+        "workers": cal.workers, "points_resumed": cal.resumed,
         "note": "leave-one-out: each case is forecast from the posterior refitted without it, from the fit's own "
                 "runs; `sim backtest DIR --calibration posterior.json` reruns them with fresh replicates",
     }

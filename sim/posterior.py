@@ -157,6 +157,18 @@ class Posterior:
         write_json_atomic(path, {**data, "digest": _digest(data)})
 
 
+def _other_kind(text: str) -> str | None:
+    """Which other kind of sim's YAML files `text` is (a knobs spec, a scenario), or None."""
+    from .loading import looks_like
+    from .yamlfile import load_yaml
+
+    try:
+        data = load_yaml(text, "")  # sim's bounded reader: no alias bombs
+    except InputError:
+        return None
+    return looks_like(data) if isinstance(data, dict) else None
+
+
 def load_posterior(path: str | Path) -> Posterior:
     """Read a posterior written by `sim calibrate`; a malformed file is an `InputError`."""
     path = Path(path)
@@ -166,7 +178,14 @@ def load_posterior(path: str | Path) -> Posterior:
                                               "`sim calibrate`"))
     text = read_text_file(path)  # unreadable, too large or not UTF-8: says so, not "is not a posterior"
     try:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            kind = _other_kind(text)
+            if kind is not None:  # a knobs spec or a scenario: say which, not a JSON parser's column
+                raise InputError(Problem(str(path), "", f"is not a posterior written by `sim calibrate`: it looks "
+                                         f"like {kind}")) from None
+            raise
         if not isinstance(data, dict):
             raise TypeError(f"holds a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:

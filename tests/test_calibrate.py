@@ -69,6 +69,36 @@ def test_a_knob_file_problem_names_the_file_and_field(tmp_path):
     assert any(p.source == str(path) and p.path == "knobs.0.levls" for p in err.value.problems)
 
 
+def test_a_prior_of_zero_density_on_its_grid_is_refused_before_anything_runs(tmp_path, capsys):
+    """A grid where the prior has no density (a triangular's mode-0 end): one line naming the spec
+    file and the knob, exit 2, no result directory (it was found after every point had run)."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text("knobs:\n  - {name: margin, path: summit.bargaining.margin, "
+                    "prior: {dist: triangular, low: 0, mode: 0, high: 0.2}, values: [0.2]}\n")
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (f"error: {spec}: knobs.0.prior: gives every point of the grid of margin zero "
+                                       "density, so it has no posterior; choose levels or values where the prior "
+                                       "has mass (got [0.2])\n")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_grid_that_misrepresents_its_prior_is_warned_about(tmp_path, capsys):
+    """Three levels over [0, 1] for a beta(mean 0.1, sd 0.05) put the prior's mass at 0.5: a warning
+    says so; the committed spec's grids and a fine enough grid for the beta raise none."""
+    from sim.calibrate import prior_warnings
+
+    beta = {"dist": "beta", "mean": 0.1, "sd": 0.05}
+    coarse = KnobFile.model_validate({"knobs": [{"name": "m", "path": "summit.bargaining.margin", "prior": beta,
+                                                 "levels": 3}]})
+    (problem,) = prior_warnings(coarse, "k.yaml")
+    assert str(problem).startswith("k.yaml: knobs.0: the grid of m gives its prior mean 0.5 and sd 0, where the "
+                                   "prior has 0.1 and 0.05")
+    fine = coarse.model_copy(update={"knobs": [coarse.knobs[0].model_copy(update={"levels": 41})]})
+    assert prior_warnings(fine) == []
+    for spec in (CASES / "knobs.yaml", Path(__file__).resolve().parents[1] / "scenarios" / "history" / "knobs.yaml"):
+        assert prior_warnings(load_knobs(spec)) == []
+
+
 def test_the_grid_is_every_combination_first_knob_slowest_and_the_prior_sums_to_one():
     """Three by two values: six points, in order; a uniform prior gives them equal mass."""
     knobs = [_knob("dynamics.noise"), _knob("dynamics.rate", values=[0.1, 0.05])]
@@ -350,6 +380,36 @@ def test_an_interrupted_calibration_resumes_with_every_point_once(tmp_path):
     assert again.points_done == again.points_total == len(cases) * 9
 
 
+def test_a_rerun_says_its_points_were_kept_not_run_in_no_time(tmp_path, capsys):
+    """Rerunning a finished calibration prints '0 s' with how many points were kept, and records it."""
+    args = ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "o"), "--workers",
+            "1"]
+    assert main(args) == 0
+    assert "kept from an earlier run" not in capsys.readouterr().out
+    assert main(args) == 0
+    assert "(54 of the 54 points kept from an earlier run)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["calibration"]["points_resumed"] == 54
+
+
+def test_points_computed_by_other_model_code_are_not_resumed(tmp_path, monkeypatch, capsys):
+    """A calibration kept by other model code is refused, not resumed into a posterior that
+    would carry the running code's digest over the old code's counts; --fresh recomputes it."""
+    import sim.calibrate
+
+    cases, spec, out = load_cases(CASES), load_knobs(CASES / "knobs.yaml"), tmp_path / "cal"
+    monkeypatch.setattr(sim.calibrate, "model_digest", lambda: "0123456789abcdef")
+    run_calibration(cases, spec, out)
+    monkeypatch.undo()
+    with pytest.raises(InputError, match=r"other model code \(0123456789abcdef; the running code is "):
+        run_calibration(cases, spec, out)
+    again = run_calibration(cases, spec, out, fresh=True)
+    assert again.complete and again.posterior.meta["model_digest"] == sim.calibrate.model_digest()
+    spec_file = tmp_path / "k.yaml"
+    spec_file.write_text((CASES / "knobs.yaml").read_text().replace("runs: 1024", "runs: 512"))
+    assert main(["calibrate", str(CASES), "--knobs", str(spec_file), "--out", str(out), "--quiet"]) == 2
+    assert "holds a different calibration (other knobs, cases, runs or seed)" in capsys.readouterr().err
+
+
 # --- The commands, end to end ---------------------------------------------------------------------
 
 
@@ -498,6 +558,28 @@ def test_an_interrupted_calibrate_json_keeps_stdout_for_json(tmp_path, capsys, m
     assert captured.out == "" and "interrupted: " in captured.err
 
 
+def test_a_ctrl_c_after_the_last_point_still_writes_the_whole_calibration(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the summary is made, every point finished: the posterior and summary are
+    written (exit 0), not 'interrupted: nothing written' beside the kept points."""
+    import os
+    import signal
+
+    import sim.calibrate
+
+    real = sim.calibrate.summarise_calibration
+
+    def interrupted_while_summarising(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.calibrate, "summarise_calibration", interrupted_while_summarising)
+    out = tmp_path / "o"
+    assert main(["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(out),
+                 "--workers", "1", "--quiet"]) == 0
+    assert "nothing written" not in capsys.readouterr().err
+    assert (out / "posterior.json").is_file() and (out / "summary.json").is_file()
+
+
 def test_sigterm_to_the_whole_process_group_is_an_interrupt_not_a_dead_worker(tmp_path):
     """`timeout`, a batch scheduler or kill -TERM -PGID signal the workers with the parent: the
     calibration stops as for Ctrl-C (exit 130, points kept), not 'a worker process died' (exit
@@ -552,6 +634,17 @@ def test_a_knob_the_cases_say_nothing_about_is_flagged_as_its_prior(tmp_path, ca
     assert marginals["margin"]["moved_from_prior"] > 0.05
     flagged = [line for line in out.splitlines() if "as the prior: the cases do not tell it" in line]
     assert len(flagged) == 1 and "capability" in flagged[0]
+
+
+def test_the_knob_table_prints_rounding_noise_as_zero(tmp_path, capsys):
+    """A prior symmetric about 0 on a 3 x 3 grid has mean 0 up to rounding (-4e-19): printed 0."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text((CASES / "knobs.yaml").read_text().replace("low: -0.2, high: 0.2", "low: -0.1, high: 0.1"))
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert 0 < abs(summary["calibration"]["posterior"]["south_resolve"]["prior_mean"]) < 1e-15  # the noise
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│ south_resolve")]
+    assert row.split("│")[2].strip() == "0" and "e-" not in row
 
 
 def test_one_case_says_its_leave_one_out_is_the_prior_and_fits_no_pool(tmp_path, capsys):
@@ -707,4 +800,17 @@ def test_calibration_that_is_not_a_posterior_is_one_error_line(tmp_path, capsys,
                  "--out", str(tmp_path / "out")]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {posterior}") and words in line, line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_knobs_spec_or_scenario_given_as_the_posterior_says_what_it_is(tmp_path, capsys):
+    """--calibration knobs.yaml (the spec, not the posterior fitted from it) or a scenario: one line
+    saying what the file looks like, not a JSON parser's 'Expecting value: line 1 column 1'."""
+    small = Path(__file__).parent / "data" / "small.yaml"
+    for wrong, kind in ((CASES / "knobs.yaml", "a knobs spec, for `calibrate --knobs`"),
+                        (small, "a scenario file, for `run`")):
+        assert main(["run", str(small), "--runs", "1024", "--calibration", str(wrong),
+                     "--out", str(tmp_path / "out")]) == 2
+        assert capsys.readouterr().err == (f"error: {wrong}: is not a posterior written by `sim calibrate`: it looks "
+                                           f"like {kind}\n")
     assert not (tmp_path / "out").exists()

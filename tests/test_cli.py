@@ -570,3 +570,20 @@ def test_a_replicate_count_may_be_written_as_in_a_scenario_file(text, value):
 def test_a_replicate_count_that_is_not_a_whole_number_is_refused_naming_the_option(capsys, text):
     assert cli.main(["run", str(SMALL), "--runs", text]) == 2
     assert f"argument --runs: invalid count value: '{text}'" in capsys.readouterr().err
+
+
+def test_a_resumed_run_prints_no_time_left_from_its_first_step(monkeypatch):
+    """Resuming 813 of 1,800 points: the first new point is not a tenth reached, so no line (it
+    printed 'about 538 s left' from one point and the workers' start); later tenths are."""
+    import io
+
+    from sim.cli.progress import TextProgress
+
+    clock = iter([0.0, 1.0, 1.5, 3.0])
+    monkeypatch.setattr("sim.cli.progress.time.monotonic", lambda: next(clock))
+    out = io.StringIO()
+    lines = TextProgress("points", 1800, stream=out, resumed=813)
+    lines(814)
+    assert out.getvalue() == ""
+    lines(900)
+    assert out.getvalue() == "points: 900 of 1,800 (50 %), 2 s, about 16 s left\n"

@@ -20,6 +20,7 @@ import pytest
 import sim.sweep.execute
 
 from sim import cli, load_scenario, run
+from sim.errors import InputError
 from sim.model import CLASSES
 from sim.randomness import BLOCK_SIZE
 from sim.sweep import make_point_scenarios, make_sweep, run_sweep
@@ -194,6 +195,21 @@ def test_a_different_sweep_in_the_same_directory_is_refused(small_sweep, tmp_pat
                        "--seed", str(SEED), "--out", str(tmp_path), "--quiet"])
     assert status == 2
     assert "holds a different sweep" in capsys.readouterr().err
+
+
+def test_points_of_other_model_code_are_not_resumed_into_a_sweep(small_sweep, tmp_path, monkeypatch):
+    """A sweep stopped under other model code is refused on resume (use --fresh), not mixed
+    with points the running code computes; its default directory's key is unchanged."""
+    import sim.sweep.driver
+
+    key = small_sweep.key()
+    monkeypatch.setattr(sim.sweep.driver, "model_digest", lambda: "0123456789abcdef")
+    stop_after(small_sweep, tmp_path, 1)
+    monkeypatch.undo()
+    with pytest.raises(InputError, match=r"other model code \(0123456789abcdef; the running code is "):
+        run_sweep(small_sweep, out=tmp_path, plots=False)
+    assert run_sweep(small_sweep, out=tmp_path, fresh=True, plots=False).ran == 6
+    assert small_sweep.key() == key
 
 
 SMALL_SWEEP_ARGS = ["sweep", str(SMALL), *(a for v in VARY for a in ("--vary", v)), "--runs", str(RUNS),

@@ -165,7 +165,7 @@ BACKTEST_OUTPUTS = ("summary.json", "reliability.png")
 )
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..backtest_report import plot_posterior, plot_reliability, print_calibration
-    from ..calibrate import calibration_key, run_calibration, summarise_calibration
+    from ..calibrate import calibration_key, check_priors, prior_warnings, run_calibration, summarise_calibration
     from ..knobs import load_knobs, make_grid
     from ..limits import estimate_output
     from ..ownership import check_target
@@ -173,6 +173,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..sweep.execute import check_scheduler
 
     spec = load_knobs(args.knobs)
+    check_priors(spec, str(args.knobs))
+    for problem in prior_warnings(spec, str(args.knobs)):
+        print(f"warning: {problem}", file=sys.stderr)
     cases, meetings, meetings_path = _history_inputs(args)
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
     if args.write is not None:
@@ -186,25 +189,28 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         _check_case_limits(args, cases, spec.runs, workers, exact=True)
     check_limits(args, estimate_output(len(cases) * len(make_grid(spec.knobs)), 2 + len(spec.knobs)),
                  "this calibration", out)
-    with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
-        cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                              progress=progress,
-                              source=str(args.directory), force=args.force, stop=stop,
-                              knobs_file=str(args.knobs))
-    if not cal.complete:
-        print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
-              "rerun the same command to resume", file=sys.stderr)  # stdout is the summary's (--json)
-        return EXIT_INTERRUPTED
-    summary = summarise_calibration(cal, cases, meetings, resamples=args.resamples)
-    summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
-                   meetings=None if meetings_path is None else str(meetings_path), overrides=args.overrides)
-    cal.posterior.write(out / "posterior.json")
-    summary["posterior_file"] = str(out / "posterior.json")
-    if args.write is not None:
-        cal.posterior.write(args.write)
-        summary["posterior_copy"] = str(args.write)
-    write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
-                   print_calibration, in_place=True)
+    # Held while the posterior and the summary are written, as in a backtest: a Ctrl-C once
+    # every point has finished no longer ends the command with the points kept but nothing
+    # derived from them (and a message saying nothing was written).
+    with stop_on_interrupt() as stop:
+        with step_progress(args, "points") as progress:
+            cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler,
+                                  fresh=args.fresh, progress=progress, source=str(args.directory),
+                                  force=args.force, stop=stop, knobs_file=str(args.knobs))
+        if not cal.complete:
+            print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
+                  "rerun the same command to resume", file=sys.stderr)  # stdout is the summary's (--json)
+            return EXIT_INTERRUPTED
+        summary = summarise_calibration(cal, cases, meetings, resamples=args.resamples)
+        summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
+                       meetings=None if meetings_path is None else str(meetings_path), overrides=args.overrides)
+        cal.posterior.write(out / "posterior.json")
+        summary["posterior_file"] = str(out / "posterior.json")
+        if args.write is not None:
+            cal.posterior.write(args.write)
+            summary["posterior_copy"] = str(args.write)
+        write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
+                       print_calibration, in_place=True)
     return EXIT_OK
 
 

@@ -31,8 +31,10 @@ class TextProgress:
         self.label, self.total, self.every = label, max(1, total), every
         self.stream = sys.stderr if stream is None else stream
         self.started = self.last = time.monotonic()
-        self.tenth = 0
-        self.resumed = resumed  # done before this run: they count as done, not as speed
+        # done before this run: they count as done, not as speed, and the tenths they reached
+        # print no line (the first step of a resumed run printed a time left from that one step)
+        self.resumed = resumed
+        self.tenth = 10 * resumed // self.total
 
     def __call__(self, done: int, _total: int | None = None) -> None:
         now = time.monotonic()

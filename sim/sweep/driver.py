@@ -24,6 +24,7 @@ from ..randomness import make_root_entropy, blocks_for
 from ..io import write_json_atomic
 from ..ownership import check_target, claim_in_place
 from ..progress import StepProgress
+from ..provenance import model_digest
 from .design import design_size, make_design
 from .execute import (DaskBackend, PieceResult, PointRun, check_scheduler, local_workers, make_backend, make_tasks,
                       summarise_dispatch)
@@ -98,7 +99,9 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
     check_factors(sweep)  # before the store: a bad range is the first thing to hear about
     out = Path(out) if out is not None else default_sweep_dir(sweep)
-    identity = sweep.identity()
+    # The model's digest beside the inputs, in the store only (the key and summary stay the
+    # inputs'): points computed by other model code are refused, not mixed with new ones.
+    identity = {**sweep.identity(), "model": model_digest()}
     state = check_target(out, "sweep", force=force)  # before reading a store there
     resuming = not fresh and state == "own" and SweepStore.exists(out)
     if resuming:

@@ -61,6 +61,21 @@ def remove_sweep(directory: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _mismatch(found, identity: dict) -> str:
+    """Why the store at a directory is not this sweep's or calibration's: its points were
+    computed by other model code (they would mix two models under one result), or its
+    inputs differ."""
+    found = found if isinstance(found, dict) else {}
+    others = {k for k in set(found) | set(identity) if k != "model" and found.get(k) != identity.get(k)}
+    if not others and "model" in identity:
+        before = found.get("model") or "unrecorded"
+        return (f"holds points computed by other model code ({before}; the running code is {identity['model']}): "
+                "they would not mix with new ones; use --fresh to recompute them, or another --out")
+    what = ("a different calibration (other knobs, cases, runs or seed)" if identity.get("kind") == "calibration"
+            else "a different sweep (other scenario, factors, design, runs or seed)")
+    return f"holds {what}; use --fresh to replace it, or another --out"
+
+
 def _unreadable(directory: Path, exc: sqlite3.Error) -> InputError:
     """A store that cannot be opened: one sim may not write (a read-only directory or
     file: WAL mode writes beside it even to read), or one that is not a sweep's."""
@@ -143,8 +158,7 @@ class SweepStore:
                                      "use --fresh to replace it"))
         if found != json.loads(json.dumps(identity)):
             store.close()
-            raise InputError(Problem(str(directory), "", "holds a different sweep (other scenario, factors, "
-                                     "design, runs or seed); use --fresh to replace it, or another --out"))
+            raise InputError(Problem(str(directory), "", _mismatch(found, identity)))
         return store
 
     def close(self) -> None:
