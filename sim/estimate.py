@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import InputError, Problem
 
-__all__ = ["Z95", "Estimate", "wilson"]
+__all__ = ["Z95", "Estimate", "weighted_quantiles", "wilson"]
 
 Z95 = 1.959963984540054
 """The standard normal's 97.5 % quantile: two-sided 95 % intervals."""
@@ -41,3 +43,11 @@ def wilson(count: int, n: int, z: float = Z95) -> Estimate:
     low = 0.0 if count == 0 else max(0.0, centre - half)
     high = 1.0 if count == n else min(1.0, centre + half)
     return Estimate(p, low, high, count, n)
+
+
+def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
+    """Quantiles of the discrete distribution putting mass w on values x."""
+    x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(w[order])
+    return [float(x[order][min(np.searchsorted(cum, q * cum[-1], side="left"), len(x) - 1)]) for q in qs]

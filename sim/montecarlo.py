@@ -20,7 +20,7 @@ from numba.core.event import TimingListener, install_listener
 
 from .arguments import check_knobs, check_scenario, is_number
 from .errors import InputError, Problem
-from .estimate import Estimate, wilson
+from .estimate import Estimate, weighted_quantiles, wilson
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .parallel import choose_workers, ordered_map
 from .randomness import BLOCK_SIZE, Blocks, blocks_for, make_root_entropy
@@ -243,6 +243,7 @@ class RunResult:
     calibration: dict | None = None  # which posterior the knobs came from (`sim.posterior`)
     workers: int = 1  # processes that ran it
     compile_seconds: float = 0.0  # compiling kernels (the first run after installing), left out of `seconds`
+    row_settings: np.ndarray | None = None  # (n_rows,) which distinct knob values each row holds, with knobs
 
     def estimates(self) -> dict[str, Estimate]:
         """Each class of `sim.CLASSES`, in that order, with its Wilson 95 % interval."""
@@ -255,9 +256,11 @@ class RunResult:
 
     def parameter_spread(self, classes: tuple[int, ...], level: float = 0.95) -> dict | None:
         """How much P(classes) moves with the knobs over the posterior: the central `level`
-        range of P(classes | row) over the rows of knob values, each row's estimate shrunk
-        toward the mean so that the Monte Carlo part of their spread is removed (method of
-        moments), and the between-row sd. None without knobs, or with a single row.
+        range of P(classes | knob values) over the distinct knob values the rows hold (rows
+        drawn from one grid point are pooled, each setting weighted by its replicates), each
+        setting's estimate shrunk toward the mean so that the Monte Carlo part of their
+        spread is removed (method of moments), and the between-setting sd. None without
+        knobs, or with a single row; 0 wide where every row holds the same values.
         `classes`: positions in `sim.CLASSES`, `level` in (0, 1] (an `InputError` otherwise)."""
         bad = [c for c in classes if not (isinstance(c, (int, np.integer)) and 0 <= c < len(CLASSES))]
         if bad or not classes:
@@ -268,17 +271,22 @@ class RunResult:
                                      "the central 95 %)", level, True))
         if self.row_counts is None or len(self.row_counts) < 2:
             return None
-        n = self.row_counts.sum(axis=1).astype(float)
+        settings = self.row_settings if self.row_settings is not None else np.arange(len(self.row_counts))
+        counts = np.zeros((int(settings.max()) + 1, len(CLASSES)), dtype=np.int64)
+        np.add.at(counts, settings, self.row_counts)
+        n = counts.sum(axis=1).astype(float)
         use = n > 0
-        p = self.row_counts[use][:, list(classes)].sum(axis=1) / n[use]
+        p = counts[use][:, list(classes)].sum(axis=1) / n[use]
+        w = n[use] / n[use].sum()
         mean = float(self.counts[list(classes)].sum() / max(self.runs, 1))
-        total = float(np.mean((p - mean) ** 2))
-        noise = float(np.mean(mean * (1 - mean) / n[use]))
+        total = float(w @ (p - mean) ** 2)
+        noise = float(w @ (mean * (1 - mean) / n[use]))
         between = max(total - noise, 0.0)
         shrink = np.sqrt(between / total) if total > 0 else 0.0
         tail = (1 - level) / 2
-        low, high = np.quantile(mean + shrink * (p - mean), [tail, 1 - tail])
-        return {"low": float(low), "high": float(high), "sd": float(np.sqrt(between)), "rows": int(use.sum())}
+        low, high = weighted_quantiles(mean + shrink * (p - mean), w, (tail, 1 - tail))
+        return {"low": low, "high": high, "sd": float(np.sqrt(between)),
+                "rows": int((self.row_counts.sum(axis=1) > 0).sum()), "settings": int(use.sum())}
 
     def headline(self) -> dict[str, Estimate]:
         """P(substantive or better), P(talk fest), P(collapse)."""
@@ -371,6 +379,7 @@ def run(
         package_counts=tally.package_counts, trajectory=tally.trajectory[..., :done], precision=precision,
         stopped_early=stopped_early, interrupted=done < runs and not stopped_early,
         row_counts=tally.row_counts if knobs is not None else None, calibration=calibration, workers=workers,
+        row_settings=tally.row_settings,
     )
 
 
@@ -385,6 +394,9 @@ class _Tally:
                                    dtype=np.float32)
         self.n_rows = 0 if knobs is None else len(knobs.values)
         self.row_counts = np.zeros((self.n_rows, len(CLASSES)), dtype=np.int64)
+        # rows drawn from one grid point hold the same values: the spread is over settings, not rows
+        self.row_settings = (np.unique(np.asarray(knobs.values), axis=0, return_inverse=True)[1].reshape(-1)
+                             if self.n_rows else None)
         self.done = 0
 
     def add(self, chunk: Chunk) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, Problem
+from .estimate import weighted_quantiles
 from .io import write_json_atomic
 from .knobs import KnobSetting, KnobSpec
 from .schema import Scenario, scenario_hash
@@ -241,10 +242,3 @@ def systematic_rows(w: np.ndarray, draws: int) -> np.ndarray:
     edges = np.cumsum(w)
     edges[-1] = 1.0
     return np.searchsorted(edges, (np.arange(draws) + 0.5) / draws, side="right").clip(0, len(w) - 1)
-
-
-def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs) -> list[float]:
-    """Quantiles of the discrete distribution putting mass w on values x."""
-    order = np.argsort(x, kind="stable")
-    cum = np.cumsum(w[order])
-    return [float(x[order][min(np.searchsorted(cum, q * cum[-1], side="left"), len(x) - 1)]) for q in qs]

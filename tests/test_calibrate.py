@@ -172,6 +172,27 @@ def test_rows_of_a_setting_cycle_over_replicates_whatever_the_chunk_size():
     assert a.row_counts.sum(axis=1).tolist() == [1667, 1667, 1666]
 
 
+def test_the_knobs_range_is_over_distinct_settings_not_noisy_rows():
+    """The range depends on which knob values each replicate gets, not on how many rows carry
+    them: 256 rows alternating two values give every replicate what 2 rows give it, and the
+    same range (row by row, 4 replicates a row, it was mostly Monte Carlo noise, and
+    differed). One value in every row: a range 0 wide."""
+    knob = _knob("summit.bargaining.margin")
+    two = KnobSetting((knob,), np.array([[0.0], [0.2]]))
+    many = KnobSetting((knob,), np.tile(two.values, (128, 1)))
+    a = run(scenario_of(small_dict()), runs=1024, seed=3, knobs=two)
+    b = run(scenario_of(small_dict()), runs=1024, seed=3, knobs=many)
+    assert a.counts.tolist() == b.counts.tolist()
+    for classes in ((1,), (2,), (0, 1)):
+        x, y = a.parameter_spread(classes), b.parameter_spread(classes)
+        assert (x["low"], x["high"], x["sd"], x["settings"]) == (y["low"], y["high"], y["sd"], y["settings"])
+    assert b.parameter_spread((1,))["high"] > b.parameter_spread((1,))["low"]  # the margin moves substantive
+    assert (b.parameter_spread((1,))["rows"], b.parameter_spread((1,))["settings"]) == (256, 2)
+    one = run(scenario_of(small_dict()), runs=1024, seed=3, knobs=KnobSetting((knob,), np.zeros((256, 1))))
+    flat = one.parameter_spread((1,))
+    assert flat["low"] == flat["high"] and flat["sd"] == 0 and flat["settings"] == 1
+
+
 # --- The posterior ---------------------------------------------------------------------------
 
 
