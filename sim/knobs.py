@@ -68,10 +68,12 @@ class KnobSpec(Strict):
         return self
 
     def grid(self) -> np.ndarray:
+        """The knob's grid values, ascending and distinct (`levels` over a support of one point,
+        a fixed prior's, are that one point, not `levels` copies of it)."""
         if self.values is not None:
             return np.array(sorted(set(self.values)), dtype=float)
         lo, hi = self.prior.support()
-        return np.linspace(lo, hi, self.levels) if self.levels > 1 else np.array([(lo + hi) / 2])
+        return np.unique(np.linspace(lo, hi, self.levels)) if self.levels > 1 else np.array([(lo + hi) / 2])
 
 
 class KnobFile(Strict):

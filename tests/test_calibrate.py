@@ -162,6 +162,15 @@ def test_a_shift_moves_every_draw_and_stays_in_range():
     assert after == pytest.approx(np.minimum(before + 0.4, 1.0))
 
 
+def test_levels_over_a_fixed_prior_are_one_grid_point():
+    """`levels: 3` over a fixed prior made three identical grid points: three times the work
+    for one point, and a grid size that overstated it."""
+    knob = KnobSpec.model_validate({"name": "k", "path": "dynamics.noise", "prior": {"dist": "fixed", "value": 0.1},
+                                    "levels": 3})
+    assert knob.grid().tolist() == [0.1]
+    assert make_grid([knob, _knob("summit.bargaining.margin")]).shape == (3, 2)
+
+
 def test_rows_of_a_setting_cycle_over_replicates_whatever_the_chunk_size():
     """Replicate i takes row i mod rows: the same counts at any chunk size."""
     setting = KnobSetting((_knob("summit.bargaining.margin"),), np.array([[0.0], [0.2], [0.05]]))
