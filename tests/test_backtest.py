@@ -443,6 +443,19 @@ def _tiny_history(tmp_path: Path, cases: int = 2) -> Path:
     return d
 
 
+def test_cases_without_a_seed_are_noted_unless_seed_is_given(tmp_path, capsys):
+    """A case without monte_carlo.seed draws fresh random numbers each backtest, so its scores
+    move between backtests: a note says which cases; --seed fixes them all, and no note."""
+    d = _tiny_history(tmp_path)
+    data = yaml.safe_load((d / "b.yaml").read_text())
+    del data["monte_carlo"]["seed"]
+    (d / "b.yaml").write_text(yaml.safe_dump(data))
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "o1"), "--quiet"]) == 0
+    assert "note: 1 of 2 cases have no monte_carlo.seed (b)" in capsys.readouterr().err
+    assert main(["backtest", str(d), "--runs", "1024", "--seed", "3", "--out", str(tmp_path / "o2"), "--quiet"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_backtest_command_prints_scores_and_writes_summary_and_picture(tmp_path, capsys):
     d = _tiny_history(tmp_path)
     out = tmp_path / "out"

@@ -109,7 +109,21 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     state = args.resources.enter_context(claim_in_place(out, "backtest", (CASES_FILE, *BACKTEST_OUTPUTS),
                                                         force=args.force, release_unused=True))
     store = CaseStore(out, args.runs, args.seed, posterior)
+    _note_unseeded(args, cases)
     return _backtest_into(args, out, state, store, cases, meetings, meetings_path, posterior)
+
+
+def _note_unseeded(args: argparse.Namespace, cases: list) -> None:
+    """Say so when cases have no `monte_carlo.seed` (and no --seed): they draw fresh random
+    numbers each backtest, so their scores move a little from one backtest to the next."""
+    if args.seed is not None:
+        return
+    unseeded = [case.name for case in cases if case.scenario.monte_carlo.seed is None]
+    if unseeded:
+        shown = ", ".join(unseeded[:5]) + (f" and {len(unseeded) - 5} more" if len(unseeded) > 5 else "")
+        print(f"note: {len(unseeded)} of {len(cases)} cases have no monte_carlo.seed ({shown}): they draw fresh "
+              "random numbers each backtest, so their scores vary slightly between backtests (their seeds are "
+              "in summary.json; --seed S fixes every case's)", file=sys.stderr)
 
 
 def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases: list, meetings,
