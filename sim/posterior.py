@@ -114,7 +114,8 @@ class Posterior:
         source, knobs = self.meta.get("source") or "DIR", self.meta.get("knobs_file") or "SPEC"
         return (f"{path}: this posterior was fitted with {which}, not the running one ({now}): its knob values and "
                 f"leave-one-out scores may not hold; refit with `python -m sim calibrate {source} --knobs {knobs} "
-                f"--write {path}`")
+                f"--fresh --write NEW.json` (--fresh: points saved by the old code are not reused), then replace "
+                f"{path} with NEW.json")
 
     def summary(self, w: np.ndarray | None = None) -> dict:
         """Per knob: posterior mean, sd and 2.5/50/97.5 % quantiles, and the prior's mean."""
