@@ -20,7 +20,7 @@ import pytest
 import sim.sweep.execute
 
 from sim import cli, load_scenario, run
-from sim.errors import InputError
+from sim.errors import InputError, RunError
 from sim.model import CLASSES
 from sim.randomness import BLOCK_SIZE
 from sim.sweep import make_point_scenarios, make_sweep, run_sweep
@@ -296,6 +296,30 @@ def test_cli_sweep_from_a_spec_file_with_a_heatmap(tmp_path, capsys):
     assert cli.main(["sweep", "--spec", str(spec), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert (tmp_path / "out" / "heatmap.png").stat().st_size > 0
     assert json.loads((tmp_path / "out" / "sweep.json").read_text())["points_done"] == 4
+
+
+def test_a_plot_that_fails_halfway_leaves_the_last_whole_plot_in_place(tmp_path, monkeypatch):
+    """A sweep's pictures are written atomically: a rerun whose plotting dies mid-file (here
+    disk full: a one-line run error, no traceback) leaves the heatmap of the earlier run whole,
+    and no temp file beside it."""
+    import matplotlib.figure
+
+    sweep = make_sweep(SMALL, VARY, None, runs=1024, seed=SEED)
+    run_sweep(sweep, out=tmp_path)
+    before = (tmp_path / "heatmap.png").read_bytes()
+
+    def dies_halfway(self, fname, **kwargs):
+        if hasattr(fname, "write"):
+            fname.write(b"\x89PNG half")
+        else:
+            Path(fname).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", dies_halfway)
+    with pytest.raises(RunError, match="cannot write results to .*: No space left on device"):
+        run_sweep(sweep, out=tmp_path)
+    assert (tmp_path / "heatmap.png").read_bytes() == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".heatmap")]
 
 
 def test_the_shipped_sweep_specs_are_valid():

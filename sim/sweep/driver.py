@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import sqlite3
 import threading
 import time
@@ -21,7 +22,8 @@ import numpy as np
 
 from ..model import CLASSES
 from ..randomness import make_root_entropy, blocks_for
-from ..io import write_json_atomic
+from ..errors import RunError
+from ..io import atomic_write_bytes, write_json_atomic
 from ..ownership import check_target, claim_in_place
 from ..progress import StepProgress
 from ..provenance import model_digest
@@ -121,8 +123,11 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
                      entropy=entropy, workers=workers, scheduler=scheduler, fresh=not resuming, progress=progress,
                      timing=timing, describe=_describe(sweep), command="sweep", files=FILES, force=force,
                      stop=stop)
-    return _finish(run.store_rows, out, sweep, entropy, plan, resumed=run.resumed, begun=begun, timing=timing,
-                   backend=run.backend, workers=run.workers, interrupted=run.interrupted, plots=plots)
+    try:
+        return _finish(run.store_rows, out, sweep, entropy, plan, resumed=run.resumed, begun=begun, timing=timing,
+                       backend=run.backend, workers=run.workers, interrupted=run.interrupted, plots=plots)
+    except OSError as exc:  # disk full while exporting: the points are kept, a rerun exports them
+        raise RunError(f"cannot write results to {out}: {exc.strerror or exc}") from None
 
 
 @dataclasses.dataclass
@@ -309,15 +314,21 @@ def _plot(sweep: Sweep, rows: list[dict], analysis: dict | None, out: Path, entr
     title = (f"{sweep.scenario.name}: {sweep.design} sweep, {len(rows):,} points\n"
              f"{sweep.runs:,} replicates a point, seed {seed_label(entropy)}")
     files = []
+
+    def save(name: str, plot, *args) -> None:
+        # Drawn in memory, then renamed into place: a resumed sweep redraws over the last
+        # run's pictures, which a plot dying halfway (disk full, Ctrl-C) must leave whole.
+        buffer = io.BytesIO()
+        plot(*args, buffer)
+        atomic_write_bytes(out / name, buffer.getvalue())
+        files.append(name)
+
     if len(sweep.factors) == 1:
-        plot_curves(rows, sweep.names[0], title, out / "curves.png")
-        files.append("curves.png")
+        save("curves.png", plot_curves, rows, sweep.names[0], title)
     elif len(sweep.factors) == 2:
-        plot_heatmap(rows, (sweep.names[0], sweep.names[1]), title, out / "heatmap.png")
-        files.append("heatmap.png")
+        save("heatmap.png", plot_heatmap, rows, (sweep.names[0], sweep.names[1]), title)
     if analysis is not None:
-        plot_sensitivity(analysis, title, out / "sensitivity.png")
-        files.append("sensitivity.png")
+        save("sensitivity.png", plot_sensitivity, analysis, title)
     return files
 
 

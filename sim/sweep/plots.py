@@ -6,6 +6,7 @@ bars of the sensitivity indices. Files only (the Agg backend), in the style of
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -18,7 +19,7 @@ ANNOTATE_CELLS = 144
 """Heatmaps with at most this many cells print each cell's probability."""
 
 
-def plot_curves(rows: list[dict], factor: str, title: str, path: str | Path) -> None:
+def plot_curves(rows: list[dict], factor: str, title: str, path: str | Path | BinaryIO) -> None:
     """Each outcome class's probability against one varied factor, with its 95 %
     interval as a band; P(substantive or better) dashed. `rows` are the store's."""
     rows = sorted(rows, key=lambda r: r[factor])
@@ -39,12 +40,12 @@ def plot_curves(rows: list[dict], factor: str, title: str, path: str | Path) -> 
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(loc="best", fontsize=9)
         ax.set_title(title, fontsize=12)
-        fig.savefig(path, dpi=DPI)
+        fig.savefig(path, dpi=DPI, format="png")
     finally:
         fig.clear()
 
 
-def plot_heatmap(rows: list[dict], factors: tuple[str, str], title: str, path: str | Path) -> None:
+def plot_heatmap(rows: list[dict], factors: tuple[str, str], title: str, path: str | Path | BinaryIO) -> None:
     """P(substantive or better) over two factors: a heatmap of a grid (each cell
     annotated when there are few), or a scatter coloured by it for other designs."""
     fx, fy = factors
@@ -69,12 +70,12 @@ def plot_heatmap(rows: list[dict], factors: tuple[str, str], title: str, path: s
         ax.set_xlabel(fx)
         ax.set_ylabel(fy)
         ax.set_title(title, fontsize=12)
-        fig.savefig(path, dpi=DPI)
+        fig.savefig(path, dpi=DPI, format="png")
     finally:
         fig.clear()
 
 
-def plot_sensitivity(analysis: dict, title: str, path: str | Path) -> None:
+def plot_sensitivity(analysis: dict, title: str, path: str | Path | BinaryIO) -> None:
     """Bars of each factor's indices with their confidence intervals: S1 and ST for
     Sobol, mu* (with its interval) and sigma for Morris; largest first."""
     method, indices = analysis["method"], analysis["indices"]
@@ -100,7 +101,7 @@ def plot_sensitivity(analysis: dict, title: str, path: str | Path) -> None:
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(loc="lower right", fontsize=9)
         ax.set_title(title, fontsize=12)
-        fig.savefig(path, dpi=DPI)
+        fig.savefig(path, dpi=DPI, format="png")
     finally:
         fig.clear()
 
