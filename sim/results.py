@@ -13,8 +13,8 @@ apart, is `sim.ownership`'s business: both writers here go through its
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -293,18 +293,21 @@ def write_result_files(out: str | Path, summary: dict, plots: dict[str, Callable
                        files: dict[str, str] | None = None) -> None:
     """Write `summary.json`, the plots and the text files into the existing directory `out`
     (a resumable command's working directory), each file atomically."""
-    from .io import atomic_write_text, fsync_dir, temp_name
+    import matplotlib
+
+    from .io import atomic_write_bytes, atomic_write_text, fsync_dir
 
     out = Path(out)
     try:
         write_json_atomic(out / "summary.json", summary)
         for name, plot in plots.items():
-            tmp = temp_name(out / name).with_suffix(Path(name).suffix)
-            try:
-                plot(summary, tmp)
-                os.replace(tmp, out / name)
-            finally:
-                tmp.unlink(missing_ok=True)
+            # Drawn in memory, then through `io.temp_name`: a temp file named for its picture
+            # (`.NAME.png.png`) was not one a rerun knows as sim's, so a kill while drawing left
+            # a directory the rerun refused to resume.
+            buffer = io.BytesIO()
+            with matplotlib.rc_context({"savefig.format": Path(name).suffix.lstrip(".")}):
+                plot(summary, buffer)
+            atomic_write_bytes(out / name, buffer.getvalue())
         for name, text in (files or {}).items():
             atomic_write_text(out / name, text)
         fsync_dir(out)

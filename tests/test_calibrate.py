@@ -410,6 +410,26 @@ def test_an_interrupted_calibration_resumes_with_every_point_once(tmp_path):
     assert again.points_done == again.points_total == len(cases) * 9
 
 
+def test_a_calibration_killed_while_drawing_its_pictures_is_resumed_by_a_rerun(tmp_path, capsys, monkeypatch):
+    """A calibrate killed (SIGKILL: no cleanup) while it draws posterior.png leaves only files
+    a rerun knows for its own temp files: the rerun resumes the directory, not refuses it."""
+    import matplotlib.figure
+
+    out, killed = tmp_path / "o", tmp_path / "killed"
+    draw = matplotlib.figure.Figure.savefig
+
+    def killed_while_drawing(self, fname, *args, **kwargs):
+        draw(self, fname, *args, **kwargs)
+        if not killed.exists():  # what the directory holds at this moment is what a kill leaves
+            shutil.copytree(out, killed)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", killed_while_drawing)
+    args = ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--workers", "1", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert main([*args, "--out", str(killed)]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in killed.iterdir()) == sorted(p.name for p in out.iterdir())
+
+
 def test_a_rerun_says_its_points_were_kept_not_run_in_no_time(tmp_path, capsys):
     """Rerunning a finished calibration prints '0 s' with how many points were kept, and records it."""
     args = ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "o"), "--workers",
