@@ -129,6 +129,14 @@ def test_cutting_points_into_tasks_changes_no_count(small_sweep, workers):
         assert counts[p].tolist() == run(scenario, runs=runs, seed=SEED).counts.tolist()
 
 
+def test_the_scenarios_chunk_size_changes_no_count(reference, tmp_path):
+    """A sweep of a scenario whose monte_carlo.chunk_size holds every block of a point in one
+    chunk commits the counts of the reference, whose chunks are one block each."""
+    big = make_sweep(SMALL, VARY, None, runs=RUNS, seed=SEED, overrides={"monte_carlo.chunk_size": 8192})
+    rows = run_sweep(big, out=tmp_path, plots=False).rows
+    assert [counts_of(r) for r in rows] == [counts_of(r) for r in reference.rows]
+
+
 def test_small_points_share_a_task_and_large_points_are_cut():
     """Tasks hold at least 16 blocks where points allow, and a big point is spread over workers."""
     scenario = load_scenario(SMALL)
