@@ -745,3 +745,15 @@ def test_cases_kept_by_other_model_code_are_run_again(tmp_path, capsys, monkeypa
     monkeypatch.setattr(sim.backtest_store, "model_digest", lambda: "0123456789abcdef")
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["cases_resumed"] == 0
+
+
+def test_a_backtests_forecasts_do_not_depend_on_the_workers_or_the_chunk_size():
+    """Each case's counts are the same on 1 or 2 processes and whatever its monte_carlo.chunk_size."""
+    from sim.backtest import run_backtest
+
+    directory = Path(__file__).parent / "data" / "cases"
+    one = run_backtest(load_cases(directory), None, runs=3000, seed=4, workers=1)
+    two = run_backtest(load_cases(directory, overrides={"monte_carlo.chunk_size": 1024}), None, runs=3000, seed=4,
+                       workers=2)
+    assert [c.name for c in one.cases] == [c.name for c in two.cases] and len(one.cases) == 6
+    np.testing.assert_array_equal(one.counts, two.counts)

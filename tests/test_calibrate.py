@@ -430,6 +430,17 @@ def test_a_calibration_killed_while_drawing_its_pictures_is_resumed_by_a_rerun(t
     assert sorted(p.name for p in killed.iterdir()) == sorted(p.name for p in out.iterdir())
 
 
+def test_a_calibration_on_two_processes_tabulates_the_counts_of_one(tmp_path):
+    """Each case at each grid point (a knob setting sent to a worker) counts the same outcomes
+    on 2 local processes as in this one, and so gives the same posterior."""
+    cases, spec = load_cases(CASES), load_knobs(CASES / "knobs.yaml")
+    one = run_calibration(cases, spec, tmp_path / "one", workers=1)
+    two = run_calibration(cases, spec, tmp_path / "two", workers=2)
+    assert (one.backend, two.backend, two.workers) == ("sequential", "processes", 2)
+    np.testing.assert_array_equal(one.counts, two.counts)
+    np.testing.assert_array_equal(one.posterior.loglik, two.posterior.loglik)
+
+
 def test_a_rerun_says_its_points_were_kept_not_run_in_no_time(tmp_path, capsys):
     """Rerunning a finished calibration prints '0 s' with how many points were kept, and records it."""
     args = ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "o"), "--workers",
