@@ -338,6 +338,10 @@ def test_a_fitted_case_with_other_inputs_but_its_name_is_still_left_out(tmp_path
                      tuple(__import__("sim").scenario_hash(c.scenario) for c in cases), {})
     _, note = post.setting(cases[2].scenario)
     assert note["left_out_by"] == "inputs"
+    # another chunk size changes no number: still the case's inputs
+    mc = cases[2].scenario.monte_carlo.model_copy(update={"chunk_size": 1024})
+    _, note = post.setting(cases[2].scenario.model_copy(update={"monte_carlo": mc}))
+    assert note["left_out_by"] == "inputs"
     changed = cases[2].scenario.model_copy(update={"title": "another title"})
     _, note = post.setting(changed)
     assert (note["posterior"], note["left_out"], note["left_out_by"]) == ("leave-one-out", cases[2].name, "name")

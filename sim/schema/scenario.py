@@ -252,6 +252,8 @@ class Scenario(Strict):
 
 def scenario_hash(scenario: Scenario) -> str:
     """SHA-256 of the validated scenario's canonical JSON (comments do not count)."""
-    # `observed` is not an input of the model: a backtest case hashes like its scenario
-    canonical = scenario.model_dump_json(exclude_defaults=False, exclude={"observed"})
+    # `observed` is not an input of the model: a backtest case hashes like its scenario; nor is
+    # `monte_carlo.chunk_size`, which changes no number (a case run at another chunk size is that case)
+    canonical = scenario.model_dump_json(exclude_defaults=False, exclude={"observed": True,
+                                                                          "monte_carlo": {"chunk_size"}})
     return hashlib.sha256(canonical.encode()).hexdigest()
