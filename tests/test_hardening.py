@@ -219,3 +219,24 @@ def test_calibrate_writes_its_posterior_into_its_result_directory_and_write_need
     assert main([*argv, "--out", str(tmp_path / "r4"), "--write", str(copy)]) == 2
     assert "was not written by sim (or was edited since)" in capsys.readouterr().err
     assert '"runs": 1025' in copy.read_text() and not (tmp_path / "r4").exists()
+
+
+# --- Inputs that are not regular files -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "eum", "meetings", "knobs"])
+def test_a_named_pipe_as_an_input_is_refused_at_once_not_waited_on(tmp_path, capsys, command):
+    """A FIFO given as a scenario, an actors CSV, a meetings CSV or a knob spec is refused with
+    exit 2 naming it (opening it would block until a writer came, forever if none does)."""
+    fifo = tmp_path / "in.yaml"
+    os.mkfifo(fifo)
+    cases = ROOT / "tests" / "data" / "cases"
+    argv = {"validate": ["validate", str(fifo)],
+            "run": ["run", str(fifo), "--out", str(tmp_path / "o")],
+            "eum": ["eum", str(fifo)],
+            "meetings": ["backtest", str(cases), "--meetings", str(fifo), "--out", str(tmp_path / "o")],
+            "knobs": ["calibrate", str(cases), "--knobs", str(fifo), "--out", str(tmp_path / "o")]}[command]
+    assert main([*argv, "--quiet"] if command in ("run", "meetings", "knobs") else argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: {fifo}: is a named pipe (FIFO), not a regular file" in err
+    assert not (tmp_path / "o").exists()
