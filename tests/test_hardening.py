@@ -240,3 +240,29 @@ def test_a_named_pipe_as_an_input_is_refused_at_once_not_waited_on(tmp_path, cap
     err = capsys.readouterr().err
     assert f"error: {fifo}: is a named pipe (FIFO), not a regular file" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no one may create a file")
+def test_calibrate_refuses_a_write_target_it_cannot_create_before_it_runs(tmp_path, capsys):
+    """`calibrate --write` into a folder where no file can be made (read-only, immutable; even
+    for root) is refused with exit 2 before any point runs, not with a traceback at the end."""
+    cases = ROOT / "tests" / "data" / "cases"
+    target = Path("/proc/sim-posterior-copy.json")
+    assert main(["calibrate", str(cases), "--knobs", str(cases / "knobs.yaml"), "--out", str(tmp_path / "o"),
+                 "--write", str(target), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("error: --write: cannot write a file there (")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_atomic_write_that_fails_raises_its_own_error_not_the_cleanups(tmp_path, monkeypatch):
+    """When the temp file cannot be written and then cannot be removed either (a read-only
+    file system), the write's error is the one raised."""
+    from sim import io
+
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(OSError, match="No space left"):
+        io.atomic_write_bytes(tmp_path / "f", b"x")
