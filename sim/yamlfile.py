@@ -207,7 +207,10 @@ def read_text_file(path: str | Path, source: str | None = None, limit: int = MAX
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(Problem(source, "", f"is not UTF-8 text (byte {exc.start})")) from None
+        line = data[:exc.start].count(b"\n") + 1
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise InputError(Problem(source, f"line {line}", f"byte {data[exc.start]:#04x} (offset {exc.start}) is not "
+                                 f"UTF-8 text ({'the file is UTF-16; ' if utf16 else ''}save it as UTF-8)")) from None
 
 
 def read_yaml_file(path: str | Path, source: str | None = None) -> Any:
