@@ -84,7 +84,8 @@ def cmd_eum(args: argparse.Namespace) -> int:
         problems += [Problem(name, "", "applies only with --runs N", value, not isinstance(value, bool))
                      for name, value in mc_options.items() if value is not None]
     try:
-        check_regular_file(args.actors)  # a FIFO would block the read forever
+        if args.actors.exists():  # a FIFO would block the read forever (a missing file: the loader says so)
+            check_regular_file(args.actors)
         actors = load_actors_csv(args.actors)
     except InputError as exc:
         problems += exc.problems
