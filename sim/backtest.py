@@ -29,7 +29,7 @@ import numpy as np
 from .errors import InputError, Problem
 from .estimate import wilson
 from .loading import load_scenario
-from .yamlfile import read_yaml_file
+from .yamlfile import check_regular_file, read_yaml_file
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER
 from .montecarlo import run
 from .progress import StepProgress
@@ -101,6 +101,7 @@ def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meetin
     would count one meeting twice in the base rate)."""
     path = Path(path)
     today = dt.date.today() if today is None else today
+    check_regular_file(path)  # a FIFO would block the open forever
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)

@@ -14,13 +14,27 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir", "fsync_tree", "temp_name", "utc_now",
-           "write_json_atomic"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "check_can_create", "fsync_dir", "fsync_tree", "temp_name",
+           "utc_now", "write_json_atomic"]
 
 
 def temp_name(path: Path, kind: str = "tmp") -> Path:
     """A hidden sibling of `path` that no other writer picks: `.NAME.KIND-XXXXXXXX`."""
     return path.with_name(f".{path.name}.{kind}-{secrets.token_hex(4)}")
+
+
+def check_can_create(path: str | Path) -> OSError | None:
+    """Whether a file can be created beside `path` (its folder existing), by creating and
+    removing a temp file there: None, or the error (a read-only file system, an immutable
+    folder, a permission root lacks, which `os.access` does not all report)."""
+    tmp = temp_name(Path(path))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        return exc
+    os.close(fd)
+    tmp.unlink(missing_ok=True)
+    return None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -34,7 +48,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # e.g. a read-only folder: the error that matters is the write's, raised below
+            pass
         raise
     fsync_dir(path.parent)
 

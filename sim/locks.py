@@ -30,7 +30,7 @@ _STALE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-[0-9a-f]{8}$")
 _LOCK = re.compile(r"^\.(?P<name>.+)\.sim-lock$")
 
 
-def cannot_write(label: str, out: Path, exc: OSError) -> InputError:
+def cannot_write(label: str, out: Path, exc: OSError, what: str = "a result directory") -> InputError:
     """The error for a target whose folder cannot be made or written, naming a file in the way."""
     for parent in out.parents:
         if parent.exists():
@@ -38,7 +38,7 @@ def cannot_write(label: str, out: Path, exc: OSError) -> InputError:
                 return InputError(Problem(label, "", f"is under {parent}, which is a file, not a folder",
                                           str(out), True))
             break
-    return InputError(Problem(label, "", f"cannot write a result directory there ({exc.strerror or exc})",
+    return InputError(Problem(label, "", f"cannot write {what} there ({exc.strerror or exc})",
                               str(out), True))
 
 
@@ -81,14 +81,14 @@ def _unlock(path: Path, fd: int) -> None:
 
 
 @contextlib.contextmanager
-def lock_target(out: str | Path, label: str = "--out") -> Iterator[None]:
+def lock_target(out: str | Path, label: str = "--out", what: str = "a result directory") -> Iterator[None]:
     """Hold `out` for this process (an advisory lock on `.NAME.sim-lock` beside it); a second
     writer is an `InputError`. The parent directory must exist."""
     out = Path(out)
     try:
         fd = _try_lock(_lock_path(out))
     except OSError as exc:
-        raise cannot_write(label, out, exc) from None
+        raise cannot_write(label, out, exc, what) from None
     if fd is None:
         raise InputError(Problem(label, "", "another sim command is writing there now; wait for it or choose "
                                  "another path", str(out), True))

@@ -29,7 +29,7 @@ from .ownership import ResultDir, new_run_id
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash
 
-__all__ = ["ResultWriter", "default_out_dir", "summarise_menu", "summarise_run", "write_result_dir"]
+__all__ = ["ResultWriter", "default_out_dir", "read_inputs", "summarise_menu", "summarise_run", "write_result_dir"]
 
 TOP_DEALS = 8
 MENU_LISTED = 65_536
@@ -184,11 +184,12 @@ class ResultWriter:
         self._rows += len(chunk.outcome)
 
     def finish(self, result: RunResult, extra: dict | None = None,
-               also: Callable[[Path], None] | None = None) -> dict:
+               also: Callable[[Path], None] | None = None, inputs: list[tuple[Path, str, bytes]] | None = None) -> dict:
         """Write the trajectory, the inputs, summary.json and the plots, then move it all into place.
 
-        `extra` may name the `scenario_file` (its source files are copied to `inputs/`); its
-        other keys are added to the summary. `also(folder)` may add files of its own (the HTML
+        `extra` may name the `scenario_file` (its source files are copied to `inputs/`: as
+        `read_inputs` read them when the scenario was loaded, if given as `inputs`, else as
+        they are now); its other keys are added to the summary. `also(folder)` may add files of its own (the HTML
         report) to the folder before it is put in place; if it fails, the run is kept without
         them and the failure is in `self.warnings`. Returns the summary as written.
         """
@@ -197,11 +198,12 @@ class ResultWriter:
         if result.runs < 1:
             raise RunError("no replicates finished: nothing to write")
         try:
-            return self._finish(result, extra, also)
+            return self._finish(result, extra, also, inputs)
         except OSError as exc:  # a full disk, a vanished directory: the run failed, not the input
             raise RunError(f"cannot write results to {self.out}: {exc.strerror or exc}") from None
 
-    def _finish(self, result: RunResult, extra: dict | None, also: Callable[[Path], None] | None) -> dict:
+    def _finish(self, result: RunResult, extra: dict | None, also: Callable[[Path], None] | None,
+                inputs: list[tuple[Path, str, bytes]] | None) -> dict:
         from .plots import plot_fan, plot_outcomes  # late: matplotlib is slow to import
         from .replicates import count_written, write_trajectory
 
@@ -215,7 +217,9 @@ class ResultWriter:
         extra = dict(extra or {})
         scenario_file = extra.pop("scenario_file", None)
         summary = summarise_run(result, scenario_file)
-        summary["inputs"] = _copy_inputs(scenario_file, self.tmp / "inputs")
+        if inputs is None and scenario_file is not None:
+            inputs = read_inputs(scenario_file)
+        summary["inputs"] = _copy_inputs(inputs or [], self.tmp / "inputs")
         summary.update(extra)
         write_json_atomic(self.tmp / "summary.json", summary)
         plot_outcomes(summary, self.tmp / "outcomes.png")
@@ -238,18 +242,31 @@ class ResultWriter:
             self._writer = None
 
 
-def _copy_inputs(scenario_file, folder: Path) -> list[dict]:
-    """Copy the scenario file and every file it extends or includes, as written (comments
-    are a scenario's citations); return what was copied, in reading order."""
-    if scenario_file is None:
-        return []
+def read_inputs(scenario_file: str | Path) -> list[tuple[Path, str, bytes]]:
+    """The scenario file and every file it extends or includes, in reading order, each with its
+    role and its bytes: read when the scenario is loaded, so that a file edited during the run
+    is recorded as the run read it."""
     from .loading import scenario_sources
 
+    out = []
+    for path, role in scenario_sources(scenario_file):
+        try:
+            out.append((path, role, path.read_bytes()))
+        except OSError:  # gone since it was found: loading the scenario reported it, or will
+            continue
+    return out
+
+
+def _copy_inputs(inputs: list[tuple[Path, str, bytes]], folder: Path) -> list[dict]:
+    """Write the files `read_inputs` read, as written (comments are a scenario's citations);
+    return what was written, in reading order."""
+    if not inputs:
+        return []
     folder.mkdir()
     out = []
-    for k, (path, role) in enumerate(scenario_sources(scenario_file)):
+    for k, (path, role, data) in enumerate(inputs):
         name = f"{k}-{path.name}"
-        (folder / name).write_bytes(path.read_bytes())
+        (folder / name).write_bytes(data)
         out.append({"file": f"inputs/{name}", "source": str(path), "role": role})
     return out
 

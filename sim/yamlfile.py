@@ -23,7 +23,9 @@ was read as a boolean.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import InputError, Problem
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "load_yaml", "not_a_mapping", "read_yaml_file",
-           "read_text_file"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "check_regular_file", "load_yaml", "not_a_mapping",
+           "read_yaml_file", "read_text_file"]
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and sequences, aliases followed (a scenario needs about 8)."""
@@ -176,10 +178,25 @@ def not_a_mapping(source: str, keys: str, data: Any) -> Problem:
     return Problem(source, "", f"must be a YAML mapping of {keys} keys, not {kind}", data, True)
 
 
+def check_regular_file(path: str | Path, source: str | None = None) -> None:
+    """An `InputError` unless `path` is a regular file (symlinks followed): opening a FIFO
+    blocks until a writer comes, forever if none does, and a device never ends."""
+    source = str(path) if source is None else source
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InputError(Problem(source, "", f"cannot read file: {exc.strerror or exc}")) from None
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        raise InputError(Problem(source, "", f"is {kind}, not a regular file: sim reads only files"))
+
+
 def read_text_file(path: str | Path, source: str | None = None, limit: int = MAX_BYTES) -> str:
-    """The UTF-8 text of a file of at most `limit` bytes; else an `InputError`."""
+    """The UTF-8 text of a regular file of at most `limit` bytes; else an `InputError`."""
     path = Path(path)
     source = str(path) if source is None else source
+    check_regular_file(path, source)
     try:
         with open(path, "rb") as fh:
             data = fh.read(limit + 1)
@@ -190,7 +207,10 @@ def read_text_file(path: str | Path, source: str | None = None, limit: int = MAX
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(Problem(source, "", f"is not UTF-8 text (byte {exc.start})")) from None
+        line = data[:exc.start].count(b"\n") + 1
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise InputError(Problem(source, f"line {line}", f"byte {data[exc.start]:#04x} (offset {exc.start}) is not "
+                                 f"UTF-8 text ({'the file is UTF-16; ' if utf16 else ''}save it as UTF-8)")) from None
 
 
 def read_yaml_file(path: str | Path, source: str | None = None) -> Any:

@@ -219,3 +219,50 @@ def test_calibrate_writes_its_posterior_into_its_result_directory_and_write_need
     assert main([*argv, "--out", str(tmp_path / "r4"), "--write", str(copy)]) == 2
     assert "was not written by sim (or was edited since)" in capsys.readouterr().err
     assert '"runs": 1025' in copy.read_text() and not (tmp_path / "r4").exists()
+
+
+# --- Inputs that are not regular files -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "eum", "meetings", "knobs"])
+def test_a_named_pipe_as_an_input_is_refused_at_once_not_waited_on(tmp_path, capsys, command):
+    """A FIFO given as a scenario, an actors CSV, a meetings CSV or a knob spec is refused with
+    exit 2 naming it (opening it would block until a writer came, forever if none does)."""
+    fifo = tmp_path / "in.yaml"
+    os.mkfifo(fifo)
+    cases = ROOT / "tests" / "data" / "cases"
+    argv = {"validate": ["validate", str(fifo)],
+            "run": ["run", str(fifo), "--out", str(tmp_path / "o")],
+            "eum": ["eum", str(fifo)],
+            "meetings": ["backtest", str(cases), "--meetings", str(fifo), "--out", str(tmp_path / "o")],
+            "knobs": ["calibrate", str(cases), "--knobs", str(fifo), "--out", str(tmp_path / "o")]}[command]
+    assert main([*argv, "--quiet"] if command in ("run", "meetings", "knobs") else argv) == 2
+    err = capsys.readouterr().err
+    assert f"error: {fifo}: is a named pipe (FIFO), not a regular file" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no one may create a file")
+def test_calibrate_refuses_a_write_target_it_cannot_create_before_it_runs(tmp_path, capsys):
+    """`calibrate --write` into a folder where no file can be made (read-only, immutable; even
+    for root) is refused with exit 2 before any point runs, not with a traceback at the end."""
+    cases = ROOT / "tests" / "data" / "cases"
+    target = Path("/proc/sim-posterior-copy.json")
+    assert main(["calibrate", str(cases), "--knobs", str(cases / "knobs.yaml"), "--out", str(tmp_path / "o"),
+                 "--write", str(target), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("error: --write: cannot write a file there (")
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_atomic_write_that_fails_raises_its_own_error_not_the_cleanups(tmp_path, monkeypatch):
+    """When the temp file cannot be written and then cannot be removed either (a read-only
+    file system), the write's error is the one raised."""
+    from sim import io
+
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(OSError, match="No space left"):
+        io.atomic_write_bytes(tmp_path / "f", b"x")

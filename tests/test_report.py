@@ -393,3 +393,29 @@ def test_a_directory_named_twice_is_shown_once(results, tmp_path):
     assert main(["report", str(results["run"]), str(results["run"]) + "/", "--out", str(twice), "--quiet"]) == 0
     count = lambda p: p.read_text(encoding="utf-8").count("<section")  # noqa: E731
     assert count(twice) == count(once) > 0
+
+
+def test_report_is_refused_where_it_may_not_write_or_another_writes_now(results, tmp_path, capsys, monkeypatch):
+    """A page in a folder where no file can be made is exit 2 (an --out sim may not write), a
+    second report writing the same page is refused at once, and a file that appears while the
+    page is rendered is left alone: the page is checked again under its lock."""
+    import sim.report
+    from sim.locks import lock_target
+
+    if Path("/proc/self").is_dir():  # Linux: no one, root included, may create a file there
+        assert main(["report", str(results["run"]), "--out", "/proc/sim-page.html"]) == 2
+        assert capsys.readouterr().err.startswith("error: --out: cannot write a page there (")
+    page = tmp_path / "page.html"
+    with lock_target(page):
+        assert main(["report", str(results["run"]), "--out", str(page)]) == 2
+    assert "another sim command is writing there now" in capsys.readouterr().err and not page.exists()
+    real = sim.report.render_report
+
+    def user_saves_meanwhile(*args, **kwargs):
+        page.write_text("<p>mine</p>", encoding="utf-8")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.report, "render_report", user_saves_meanwhile)
+    assert main(["report", str(results["run"]), "--out", str(page)]) == 2
+    assert "was not written by sim" in capsys.readouterr().err
+    assert page.read_text(encoding="utf-8") == "<p>mine</p>"

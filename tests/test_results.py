@@ -224,3 +224,24 @@ def test_a_data_scientist_opens_a_run_in_one_line(scenario, tmp_path):
     fan = pd.read_parquet(out / "trajectory.parquet")
     assert {"week", "date", "agent", "issue", "q05", "q50", "q95"} <= set(fan.columns)
     assert summary["inputs"][0]["file"] == "inputs/0-small.yaml" and (out / "inputs" / "0-small.yaml").is_file()
+
+
+def test_inputs_are_recorded_as_the_run_read_them_not_as_edited_during_it(tmp_path, monkeypatch):
+    """A base scenario edited while the run is going: `inputs/` holds the text the run used."""
+    from sim.cli import main
+
+    base = tmp_path / "sc" / "base.yaml"
+    base.parent.mkdir()
+    base.write_bytes(SMALL.read_bytes())
+    child = tmp_path / "sc" / "child.yaml"
+    child.write_text("extends: base.yaml\nname: child\n")
+    real = ResultWriter.sink
+
+    def edit_meanwhile(self, chunk):
+        base.write_text(SMALL.read_text().replace("resolve: 0.5\n", "resolve: 0.95\n"))
+        return real(self, chunk)
+
+    monkeypatch.setattr(ResultWriter, "sink", edit_meanwhile)
+    assert main(["run", str(child), "--runs", "1024", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "resolve: 0.95" in base.read_text()
+    assert (tmp_path / "o" / "inputs" / "1-base.yaml").read_bytes() == SMALL.read_bytes()

@@ -601,3 +601,22 @@ def test_sweep_and_backtest_take_progress_without_the_cli():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", ["sweep", "calibrate"])
+def test_a_store_that_cannot_be_made_leaves_no_directory(tmp_path, capsys, monkeypatch, command):
+    """A full disk when the store is created: exit 2 and no directory holding only a manifest
+    (the new directory is given back as it was found)."""
+    from sim.sweep.store import SweepStore
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(SweepStore, "create", full)
+    cases = Path(__file__).parent / "data" / "cases"
+    argv = {"sweep": ["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0:0.2:2", "--runs", "1024"],
+            "calibrate": ["calibrate", str(cases), "--knobs", str(cases / "knobs.yaml")]}[command]
+    out = tmp_path / "deep" / "o"
+    assert cli.main([*argv, "--workers", "1", "--out", str(out), "--quiet"]) == 2
+    assert "database or disk is full" in capsys.readouterr().err
+    assert not (tmp_path / "deep").exists()

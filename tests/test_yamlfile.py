@@ -139,3 +139,17 @@ def test_a_control_character_is_an_input_error_not_a_reader_traceback(tmp_path, 
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}: invalid YAML: the control character U+{ord(char):04X}") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("data, line, byte, says", [
+    (b"name: x\n# caf\xe9\n", 2, "0xe9", "save it as UTF-8"),
+    ("name: x\n".encode("utf-16"), 1, "0xff", "the file is UTF-16"),
+])
+def test_a_file_not_in_utf8_names_the_line_and_the_byte(tmp_path, data, line, byte, says):
+    """A scenario saved in Latin-1 or UTF-16: the error names the line and the byte, and the fix."""
+    path = tmp_path / "s.yaml"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as err:
+        read_yaml_file(path)
+    (problem,) = err.value.problems
+    assert problem.path == f"line {line}" and f"byte {byte}" in problem.message and says in problem.message

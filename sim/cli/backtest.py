@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, RunError
 from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, command, count,
                      load_calibration, option_problems, output_options, output_path, parse_overrides, runs_rules,
                      show_warnings, stop_on_interrupt, task_workers, workers_rules, write_and_show)
@@ -58,6 +58,7 @@ def _history_inputs(args: argparse.Namespace):
 def check_posterior_target(path: Path, out: Path) -> None:
     """`--write` may create a file or replace a posterior sim wrote that nobody edited since,
     outside every result directory, the calibration's own `out` included."""
+    from ..io import check_can_create
     from ..ownership import check_outside_results
     from ..posterior import written_by_sim
 
@@ -72,6 +73,10 @@ def check_posterior_target(path: Path, out: Path) -> None:
                                  "it; choose a new path", str(path), True))
     if not path.exists() and not path.parent.is_dir():
         raise InputError(Problem("--write", "", "its folder does not exist", str(path), True))
+    denied = check_can_create(path)  # found now, not after the calibration's minutes
+    if denied is not None:
+        raise InputError(Problem("--write", "", f"cannot write a file there ({denied.strerror or denied})", str(path),
+                                 True))
 
 
 @command(
@@ -221,7 +226,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal.posterior.write(out / "posterior.json")
         summary["posterior_file"] = str(out / "posterior.json")
         if args.write is not None:
-            cal.posterior.write(args.write)
+            try:
+                cal.posterior.write(args.write)
+            except OSError as exc:  # the folder changed since it was checked, or the disk filled
+                raise RunError(f"cannot write the posterior's copy {args.write}: {exc.strerror or exc}; the "
+                               f"calibration is kept in {out}: rerun the same command to write it") from None
             summary["posterior_copy"] = str(args.write)
         write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
                        print_calibration, in_place=True)

@@ -30,11 +30,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..montecarlo import resolve_settings, run
     from ..ownership import check_target
     from ..randomness import BLOCK_SIZE
-    from ..results import ResultWriter, default_out_dir
+    from ..results import ResultWriter, default_out_dir, read_inputs
 
     overrides = parse_overrides(args.overrides)
     check_monte_carlo_options(args)
     scenario = load_one(args.scenario, overrides)
+    inputs = read_inputs(args.scenario)  # now: a file edited during the run is recorded as it was read
     knobs, note = calibration_setting(args, scenario, args.scenario)
     out = args.out if args.out is not None else default_out_dir(scenario.name)
     total = args.runs if args.runs is not None else scenario.monte_carlo.runs
@@ -56,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("interrupted before any replicate finished: nothing written", file=sys.stderr)
             return EXIT_INTERRUPTED
         # The page is written into the directory before it is put in place, so its manifest lists it.
-        summary = writer.finish(result, extra, also=_report_page(out) if args.report else None)
+        summary = writer.finish(result, extra, also=_report_page(out) if args.report else None, inputs=inputs)
     for warning in writer.warnings:
         print(f"warning: the report was not written: {warning}", file=sys.stderr)
 

@@ -22,6 +22,7 @@ directory's manifest lists it.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
     """Write the page of result directories `dirs` to `out` (default: beside the first
     directory, `<DIR>.html`); return its path. `out` must be new or a page sim wrote
     (`force`: any file another sim command wrote), and not inside a result directory."""
+    from ..locks import cannot_write, lock_target
     from ..ownership import check_file_target, make_parents, new_run_id, remove_made, write_owned_text
 
     if not dirs:
@@ -110,17 +112,26 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
     results = collect(dirs)
     target = Path(out) if out is not None else _default_out(Path(dirs[0]))
     check_file_target(target, COMMAND, force=force, label="--out")
-    with malformed_fields():  # a hand-edited summary fails here, before anything is written
-        html = render_report(results, made)
     folders: list[Path] = []
     try:
         folders = make_parents(target)
-        # The manifest comment opens on the first line and closes on the second, before the doctype.
-        write_owned_text(target, "-->\n" + html, COMMAND, new_run_id(), comment="<!--")
+        # Held from the check to the write: a second `sim report` to the same page is refused at
+        # once, and a file that appeared while the page was rendered is not replaced.
+        with lock_target(target, "--out", "a page"):
+            with malformed_fields():  # a hand-edited summary fails here, before anything is written
+                html = render_report(results, made)
+            check_file_target(target, COMMAND, force=force, label="--out")
+            # The manifest comment opens on the first line and closes on the second, before the doctype.
+            write_owned_text(target, "-->\n" + html, COMMAND, new_run_id(), comment="<!--")
+    except InputError:
+        remove_made(folders)
+        raise
     except OSError as exc:
         from ..errors import RunError
 
         remove_made(folders)
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR):  # a place sim may not write: input
+            raise cannot_write("--out", target, exc, "a page") from None
         raise RunError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:  # Ctrl-C: the page is absent, and so are the folders made for it
         remove_made(folders)

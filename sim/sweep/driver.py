@@ -173,7 +173,7 @@ def _run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, p
                 runs: int, entropy: int, workers: int | None, cluster: DaskBackend | None, fresh: bool,
                 progress: StepProgress | None, timing: dict, describe: dict | None, export: Path | None, command: str,
                 files: tuple[str, ...], force: bool, stop: threading.Event | None) -> PointsRun:
-    with claim_in_place(out, command, files, force=force) as state:
+    with claim_in_place(out, command, files, force=force, release_unused=True) as state:
         if not fresh and state == "own" and SweepStore.exists(out):
             store = SweepStore.open(out, identity)
         else:
