@@ -32,6 +32,8 @@ from .schema import scenario_hash
 __all__ = ["ResultWriter", "default_out_dir", "read_inputs", "summarise_menu", "summarise_run", "write_result_dir"]
 
 TOP_DEALS = 8
+RESOLVED = "resolved.yaml"
+"""The file in a run's `inputs/` holding the scenario as validated, every derivation resolved."""
 MENU_LISTED = 65_536
 """Menus up to this size are listed whole in summary.json; a larger one only in replicates.parquet."""
 
@@ -220,6 +222,7 @@ class ResultWriter:
         if inputs is None and scenario_file is not None:
             inputs = read_inputs(scenario_file)
         summary["inputs"] = _copy_inputs(inputs or [], self.tmp / "inputs")
+        summary["resolved"] = _write_resolved(result.scenario, self.tmp / "inputs")
         summary.update(extra)
         write_json_atomic(self.tmp / "summary.json", summary)
         plot_outcomes(summary, self.tmp / "outcomes.png")
@@ -269,6 +272,22 @@ def _copy_inputs(inputs: list[tuple[Path, str, bytes]], folder: Path) -> list[di
         (folder / name).write_bytes(data)
         out.append({"file": f"inputs/{name}", "source": str(path), "role": role})
     return out
+
+
+def _write_resolved(scenario, folder: Path) -> str:
+    """The scenario as the run validated it, in one file (its `extends:`, `include:` and
+    `--set` resolved) that `sim run` reads as it stands; the copies beside it keep their
+    citations but refer to their bases by their original names."""
+    import yaml
+
+    # the fields the files gave, not the defaults: a default written out reads as a choice (and
+    # fields whose meaning changed would warn); the schema fills them in again, to an equal scenario
+    data = scenario.model_dump(mode="json", exclude_unset=True)
+    folder.mkdir(exist_ok=True)
+    (folder / RESOLVED).write_text("# The scenario this run validated, every extends:, include: and --set resolved "
+                                   "(written by sim;\n# the files beside it are the originals, with their comments).\n"
+                                   + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return f"inputs/{RESOLVED}"
 
 
 def _is_run_id(name: str) -> bool:

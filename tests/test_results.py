@@ -19,6 +19,7 @@ from sim.model import CLASSES
 from sim.io import write_json_atomic
 from sim.results import ResultWriter, default_out_dir, summarise_run
 
+ROOT = Path(__file__).resolve().parents[1]
 SMALL = Path(__file__).parent / "data" / "small.yaml"
 RUNS = 2500  # three chunks of 1,024, the last one partial
 
@@ -245,3 +246,41 @@ def test_inputs_are_recorded_as_the_run_read_them_not_as_edited_during_it(tmp_pa
     assert main(["run", str(child), "--runs", "1024", "--out", str(tmp_path / "o"), "--quiet"]) == 0
     assert "resolve: 0.95" in base.read_text()
     assert (tmp_path / "o" / "inputs" / "1-base.yaml").read_bytes() == SMALL.read_bytes()
+
+
+def test_inputs_hold_the_resolved_scenario_which_reruns_the_run_exactly(tmp_path, capsys):
+    """The copies in inputs/ keep their citations but name their bases by their original
+    names (`extends: base.yaml` beside `1-base.yaml`), so they cannot be run as they stand;
+    inputs/resolved.yaml is the scenario as validated, --set included, and reruns the same
+    numbers with no warning."""
+    from sim.cli import main
+
+    (tmp_path / "sc").mkdir()
+    (tmp_path / "sc" / "base.yaml").write_bytes(SMALL.read_bytes())
+    child = tmp_path / "sc" / "child.yaml"
+    child.write_text("extends: base.yaml\nname: child\nset: {summit.bargaining.margin: 0.05}\n")
+    common = ["--runs", "2048", "--seed", "9", "--quiet"]
+    assert main(["run", str(child), "--set", "agents.north.resolve=0.7", "--out", str(tmp_path / "a"), *common]) == 0
+    first = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert first["resolved"] == "inputs/resolved.yaml"
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "a" / "inputs" / "resolved.yaml"), "--out", str(tmp_path / "b"), *common]) == 0
+    assert capsys.readouterr().err == ""
+    again = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert (again["classes"], again["scenario_hash"]) == (first["classes"], first["scenario_hash"])
+
+
+@pytest.mark.parametrize("path", sorted(p for d in ("", "counterfactuals", "examples", "tutorial", "history", "later")
+                                        for p in (ROOT / "scenarios" / d).glob("*.yaml")
+                                        if not p.name.startswith("_") and p.name != "knobs.yaml"),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_shipped_scenario_resolves_to_an_equal_scenario(path, tmp_path):
+    """What inputs/resolved.yaml holds (the fields the files set) reads back to the same scenario."""
+    import yaml
+
+    from sim.schema import scenario_hash
+
+    scenario = load_scenario(path)
+    text = yaml.safe_dump(scenario.model_dump(mode="json", exclude_unset=True), sort_keys=False)
+    (tmp_path / "r.yaml").write_text(text)
+    assert scenario_hash(load_scenario(tmp_path / "r.yaml")) == scenario_hash(scenario)
