@@ -408,9 +408,11 @@ def scenario_hash(scenario: Scenario) -> str:
 
 
 def dump_scenario(scenario: Scenario) -> str:
-    """The scenario as YAML that `parse_scenario` reads back to an equal object."""
+    """The scenario as YAML that `parse_scenario` reads back to an equal object: the fields its
+    files set, not the defaults (a default written out reads as a choice, and a field whose
+    meaning changed would warn when it is read back)."""
     if not isinstance(scenario, Scenario):
         raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one)",
                                  scenario, True))
-    data = scenario.model_dump(mode="json", exclude_defaults=False)
+    data = scenario.model_dump(mode="json", exclude_unset=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

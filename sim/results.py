@@ -278,15 +278,12 @@ def _write_resolved(scenario, folder: Path) -> str:
     """The scenario as the run validated it, in one file (its `extends:`, `include:` and
     `--set` resolved) that `sim run` reads as it stands; the copies beside it keep their
     citations but refer to their bases by their original names."""
-    import yaml
+    from .loading import dump_scenario
 
-    # the fields the files gave, not the defaults: a default written out reads as a choice (and
-    # fields whose meaning changed would warn); the schema fills them in again, to an equal scenario
-    data = scenario.model_dump(mode="json", exclude_unset=True)
     folder.mkdir(exist_ok=True)
     (folder / RESOLVED).write_text("# The scenario this run validated, every extends:, include: and --set resolved "
                                    "(written by sim;\n# the files beside it are the originals, with their comments).\n"
-                                   + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+                                   + dump_scenario(scenario), encoding="utf-8")
     return f"inputs/{RESOLVED}"
 
 
