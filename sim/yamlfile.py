@@ -36,7 +36,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .errors import InputError, Problem
 
 __all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "check_regular_file", "load_yaml", "not_a_mapping",
-           "read_yaml_file", "read_text_file"]
+           "not_utf8", "read_yaml_file", "read_text_file"]
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and sequences, aliases followed (a scenario needs about 8)."""
@@ -207,10 +207,16 @@ def read_text_file(path: str | Path, source: str | None = None, limit: int = MAX
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
-        raise InputError(Problem(source, f"line {line}", f"byte {data[exc.start]:#04x} (offset {exc.start}) is not "
-                                 f"UTF-8 text ({'the file is UTF-16; ' if utf16 else ''}save it as UTF-8)")) from None
+        raise InputError(not_utf8(source, data, exc.start)) from None
+
+
+def not_utf8(source: str, data: bytes, at: int, hint: str = "save it as UTF-8", lead: str = "") -> Problem:
+    """The problem of a file whose byte `at` of `data` is not UTF-8: its line, the byte and
+    its offset, and `hint` (saying the file is UTF-16 when it starts as UTF-16 does), after `lead`."""
+    line = data[:at].count(b"\n") + 1
+    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    return Problem(source, f"line {line}", f"{lead}byte {data[at]:#04x} is not UTF-8 text (offset {at}; "
+                                           f"{'the file is UTF-16; ' if utf16 else ''}{hint})")
 
 
 def read_yaml_file(path: str | Path, source: str | None = None) -> Any:

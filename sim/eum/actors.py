@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, Problem
+from ..yamlfile import not_utf8
 
 __all__ = ["COLUMNS", "MAGNITUDE", "Actors", "load_actors_csv"]
 
@@ -65,9 +66,8 @@ def load_actors_csv(path: str | Path) -> Actors:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         at = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)  # counted after the BOM
-        line = data[:at].count(b"\n") + 1
-        raise InputError(Problem(source, f"line {line}", f"cannot be read: byte {data[at]:#04x} is not "
-                                 "UTF-8 text (a spreadsheet, or another encoding? save the file as CSV UTF-8)"))
+        raise InputError(not_utf8(source, data, at, "a spreadsheet, or another encoding? save the file as CSV UTF-8",
+                                  lead="cannot be read: ")) from None
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         rows = [(reader.line_num, row) for row in reader if any(f.strip() for f in row)]
