@@ -29,7 +29,7 @@ from .ownership import ResultDir, new_run_id
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash
 
-__all__ = ["ResultWriter", "default_out_dir", "read_inputs", "summarise_menu", "summarise_run", "write_result_dir"]
+__all__ = ["ResultWriter", "default_out_dir", "estimate_dict", "read_inputs", "summarise_menu", "summarise_run", "write_result_dir"]
 
 TOP_DEALS = 8
 RESOLVED = "resolved.yaml"
@@ -71,8 +71,8 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "precision": result.precision,
         "stopped_early": bool(result.stopped_early),
         "interrupted": bool(result.interrupted),
-        "classes": {name: _estimate(e) for name, e in result.estimates().items()},
-        "headline": {name: _estimate(e) for name, e in result.headline().items()},
+        "classes": {name: estimate_dict(e) for name, e in result.estimates().items()},
+        "headline": {name: estimate_dict(e) for name, e in result.headline().items()},
         "deals": summarise_deals(result),
         "agents": list(model.agents),
         "parties": [model.agents[k] for k in model.parties],
@@ -122,12 +122,13 @@ def summarise_deals(result: RunResult, top: int = TOP_DEALS) -> list[dict]:
             "package": model.package_names[k],
             "class": CLASSES[int(model.package_class[k])],
             "levels": {issue: float(model.packages[k, j]) for j, issue in enumerate(model.issues)},
-            **_estimate(e),
+            **estimate_dict(e),
         })
     return deals
 
 
-def _estimate(e: Estimate) -> dict:
+def estimate_dict(e: Estimate) -> dict:
+    """An estimate as JSON-ready data (a bound that is not finite: None)."""
     return {name: (None if isinstance(v, float) and not math.isfinite(v) else v)
             for name, v in e.as_dict().items()}
 

@@ -795,6 +795,49 @@ def test_parameter_spread_of_classes_that_do_not_exist_is_an_input_error():
     assert result.parameter_spread((1, 2)) is None  # without knobs: no spread
 
 
+def test_a_calibrated_run_reports_the_model_as_written_beside_it(tmp_path, capsys, monkeypatch):
+    """`run --calibration` prints, writes and shows on its page the raw model too: the
+    scenario's own knob values on the same replicates and seed, exactly a plain run's counts.
+    Ctrl-C while the raw model runs keeps the calibrated forecast, exit 130."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    ran = tmp_path / "run"
+    assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "3000",
+                 "--out", str(ran), "--report"]) == 0
+    text = capsys.readouterr().out
+    assert "as written" in text and "model as written (the scenario's own knob values, the same 3,000" in text
+    summary = json.loads((ran / "summary.json").read_text())
+    plain = tmp_path / "plain"
+    assert main(["run", str(CASES / "c1.yaml"), "--runs", "3000", "--seed", str(summary["seed_entropy"]),
+                 "--out", str(plain), "--quiet"]) == 0
+    raw = json.loads((plain / "summary.json").read_text())
+    assert summary["as_written"]["runs"] == 3000
+    assert summary["as_written"]["classes"] == raw["classes"] and summary["as_written"]["headline"] == raw["headline"]
+    assert "as_written" not in raw  # a plain run has nothing beside it
+    page = (ran / "report.html").read_text()
+    assert "Model as written" in page and "The model as written (the scenario's own knob values" in page
+
+    import sim.montecarlo
+
+    real = sim.montecarlo.run
+
+    def raw_interrupted(*args, **kwargs):  # the second run, the raw model's, is stopped at once
+        if kwargs.get("knobs") is None:
+            kwargs["stop"].set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.montecarlo, "run", raw_interrupted)
+    stopped = tmp_path / "stopped"
+    assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "3000",
+                 "--chunk-size", "1024", "--out", str(stopped)]) == 130
+    err = capsys.readouterr().err
+    assert "wrote the calibrated forecast" in err and "without the model as written" in err
+    summary = json.loads((stopped / "summary.json").read_text())
+    assert summary["runs"] == 3000 and summary["as_written"] is None
+
+
 def test_calibrated_compare_and_explain_say_so_in_their_output(tmp_path, capsys):
     """Their tables say which posterior the knobs came from (they read like the model as
     written before); a compare of two fitted cases says each side drew its own refit."""

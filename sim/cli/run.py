@@ -48,11 +48,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_target(out, "run", force=args.force)  # its problems first, then the limits: before any folder is made
     check_limits(args, work, "this run", out)
-    with ResultWriter(out, force=args.force) as writer, progress_bar(args, total) as progress:
+    raw_stopped = False
+    # With a calibration the model as written runs too, on the same random numbers: the raw
+    # model is always reported beside the calibrated one.
+    with ResultWriter(out, force=args.force) as writer, progress_bar(args, total * (2 if knobs else 1)) as progress:
         with stop_on_interrupt() as stop:
             result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs,
                          calibration=note, workers=workers, stop=stop)
+            if knobs is not None and result.runs > 0 and not result.interrupted:
+                extra["as_written"], raw_stopped = _as_written(scenario, result, args.chunk_size, stop, progress)
         if result.runs == 0:
             print("interrupted before any replicate finished: nothing written", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -72,7 +77,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"interrupted: wrote {result.runs:,} of {result.requested_runs:,} replicates to {out}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    if raw_stopped:
+        print(f"interrupted: wrote the calibrated forecast to {out}, without the model as written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _as_written(scenario, result, chunk_size, stop, progress) -> tuple[dict | None, bool]:
+    """(the model as written on the calibrated run's replicates and seed: runs, classes and
+    headline with their Monte Carlo intervals; whether it was interrupted, then None)."""
+    from ..montecarlo import run
+    from ..results import estimate_dict
+
+    done = result.runs
+    shifted = None if progress is None else (lambda n, _total: progress(done + n, 2 * done))
+    raw = run(scenario, runs=done, seed=result.entropy, chunk_size=chunk_size, progress=shifted,
+              workers=result.workers, stop=stop)
+    if raw.interrupted:
+        return None, True
+    return {"runs": int(raw.runs),
+            "classes": {name: estimate_dict(e) for name, e in raw.estimates().items()},
+            "headline": {name: estimate_dict(e) for name, e in raw.headline().items()}}, False
 
 
 @command(
@@ -110,13 +136,18 @@ def print_summary(summary: dict, out: Path) -> None:
     table.add_column("probability", justify="right")
     table.add_column("95 % interval", justify="right")
     spread = (summary.get("calibration") or {}).get("parameter_spread")
+    raw = summary.get("as_written")
     if spread:
         table.add_column("knobs' 95 % range", justify="right")
+    if raw:
+        table.add_column("as written", justify="right")
     for name in CLASSES:
         e = summary["classes"][name]
         cells = [name.replace("_", " "), fmt(e["p"]), f"[{fmt(e['low'])}, {fmt(e['high'])}]"]
         if spread:
             cells.append(f"[{fmt(spread[name]['low'])}, {fmt(spread[name]['high'])}]")
+        if raw:
+            cells.append(fmt(raw["classes"][name]["p"]))
         table.add_row(*cells)
     console.print(table)
     h = summary["headline"]["substantive_or_better"]
@@ -125,6 +156,10 @@ def print_summary(summary: dict, out: Path) -> None:
         s = spread["substantive_or_better"]
         line += f"; over the knobs' posterior [{fmt(s['low'])}, {fmt(s['high'])}]"
     console.print(line)
+    if raw:
+        r = raw["headline"]["substantive_or_better"]
+        console.print(f"model as written (the scenario's own knob values, the same {raw['runs']:,} replicates): "
+                      f"P(substantive or better) = {fmt(r['p'])} [{fmt(r['low'])}, {fmt(r['high'])}]", soft_wrap=True)
     if spread:
         cal = summary["calibration"]
         left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""

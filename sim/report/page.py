@@ -64,7 +64,8 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
         headline.append(item)
     classes = [{"name": c, "label": CLASS_LABELS[c], "p": s["classes"][c]["p"], "text": fmt_p(s["classes"][c]["p"]),
                 "interval": interval(s["classes"][c]), "count": count(s["classes"][c].get("count")),
-                "spread": interval(spread[c]) if spread else None} for c in CLASSES]
+                "spread": interval(spread[c]) if spread else None,
+                "raw": _raw(s, "classes", c)} for c in CLASSES]
     fan = None
     if result.trajectory:
         fan = fan_chart(result.trajectory, s.get("parties", []), s.get("events", []), result.summit_days)
@@ -72,9 +73,20 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
         "id": f"run{index}", "index": index, "name": result.name, "path": str(result.path), "summary": s,
         "title": result.title or s.get("scenario"), "source": result.source, "headline": headline,
         "classes": classes, "calibration": _calibration_note(s.get("calibration")), "outcomes": outcome_bars(s),
+        "as_written": _raw(s, "headline", "substantive_or_better"),
+        "as_written_runs": count((s.get("as_written") or {}).get("runs")),
         "deals": _deals(s), "fan": fan, "events": _events(s), "summit": _summit(result), "notes": result.notes,
         "stopped": _stopped(s),
     }
+
+
+def _raw(s: dict, group: str, name: str) -> str | None:
+    """The model as written (a calibrated run's raw model), "0.483 [0.480, 0.486]"; None without."""
+    raw = s.get("as_written")
+    if not raw:
+        return None
+    e = raw[group][name]
+    return f"{fmt_p(e['p'])} {interval(e)}"
 
 
 def _calibration_note(cal: dict | None) -> dict | None:
