@@ -136,6 +136,11 @@ def print_comparison(summary: dict, out: Path | None) -> None:
                   "(common random numbers; only positively correlated outcomes gain)", soft_wrap=True)
     if (line := _posterior_line(summary)):
         con.print(line, soft_wrap=True)
+    if (raw := summary.get("as_written")):
+        r = raw["headline"]["substantive_or_better"]
+        con.print(f"model as written (each scenario's own knob values, the same {raw['runs']:,} replicates): "
+                  f"P(substantive or better): {_side(r, 'a')} -> {_side(r, 'b')}, "
+                  f"B - A = {fmt_signed(r['diff'])} {_interval(r)}", soft_wrap=True)
     con.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
               f"{summary['seconds']:.2f} s{compiling_note(summary)}", soft_wrap=True)
     if out is not None:
@@ -162,14 +167,24 @@ def print_explanation(summary: dict, out: Path | None) -> None:
         return
     table = Table(title="Each event removed, the rest kept: the event's effect = P with it - P without it "
                         "(paired; + means the event raised the probability)", title_justify="left")
+    raw = summary.get("as_written")
+    raw_effects = {ev["name"]: ev["removed"] for ev in raw["events"]} if raw else {}
     for name, justify in (("event", "left"), ("date", "left"),
-                          ("P(substantive or better) [95 %]", "right"), ("P(collapse) [95 %]", "right")):
+                          ("P(substantive or better) [95 %]", "right"), ("P(collapse) [95 %]", "right"),
+                          *((("as written: P(substantive or better)", "right"),) if raw else ())):
         table.add_column(name, justify=justify, no_wrap=True)
     for ev in summary["events"]:
         s, k = _effect(ev["removed"]["substantive_or_better"]), _effect(ev["removed"]["collapse"])
-        table.add_row(ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}",
-                      f"{fmt_signed(k['diff'])} {_interval(k)}")
+        cells = [ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}", f"{fmt_signed(k['diff'])} {_interval(k)}"]
+        if raw:
+            r = _effect(raw_effects[ev["name"]]["substantive_or_better"])
+            cells.append(f"{fmt_signed(r['diff'])} {_interval(r)}")
+        table.add_row(*cells)
     con.print(table)
+    if raw:
+        con.print(f"as written: the model with the scenario's own knob values, on the same {raw['runs']:,} replicates "
+                  f"(P(substantive or better) = {_estimate(raw['classes']['substantive_or_better'])} with all events)",
+                  soft_wrap=True)
 
     sh = summary["shapley"]
     if sh is not None:

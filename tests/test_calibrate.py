@@ -838,6 +838,61 @@ def test_a_calibrated_run_reports_the_model_as_written_beside_it(tmp_path, capsy
     assert summary["runs"] == 3000 and summary["as_written"] is None
 
 
+def test_a_calibrated_compare_reports_the_model_as_written_beside_it(tmp_path, capsys, monkeypatch):
+    """`compare --calibration` also prints, writes and shows the raw comparison: exactly a plain
+    compare on the same replicates and seed. Ctrl-C during that pass keeps the calibrated one."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    a, b = str(CASES / "c1.yaml"), str(CASES / "c2.yaml")
+    assert main(["compare", a, b, "--calibration", str(posterior), "--runs", "2048", "--out", str(tmp_path / "cmp")]) == 0
+    assert "model as written (each scenario's own knob values, the same 2,048 replicates)" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert main(["compare", a, b, "--runs", "2048", "--seed", str(summary["seed_entropy"]), "--out",
+                 str(tmp_path / "plain"), "--quiet"]) == 0
+    plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    assert summary["as_written"] == {"runs": 2048, "headline": plain["headline"]}
+    assert main(["report", str(tmp_path / "cmp"), "--out", str(tmp_path / "page.html")]) == 0
+    assert "The model as written (each scenario" in (tmp_path / "page.html").read_text()
+
+    import sim.comparison
+
+    real = sim.comparison.compare
+
+    def raw_interrupted(*args, **kwargs):
+        if kwargs.get("knobs") is None:
+            kwargs["stop"].set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.comparison, "compare", raw_interrupted)
+    assert main(["compare", a, b, "--calibration", str(posterior), "--runs", "2048", "--chunk-size", "1024",
+                 "--out", str(tmp_path / "stopped")]) == 130
+    assert "without the model as written" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "stopped" / "summary.json").read_text())
+    assert summary["runs"] == 2048 and summary["as_written"] is None and summary["interrupted"] is True
+
+
+def test_a_calibrated_explain_reports_the_removals_as_written_beside_it(tmp_path, capsys):
+    """`explain --calibration` also gives each removal's effect in the model as written: exactly
+    a plain explain's, on the same replicates and seed, in the table, summary.json and the page."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    case = str(Path(__file__).parent / "data" / "small.yaml")  # not a fitted case, and it has an event
+    assert main(["explain", case, "--calibration", str(posterior), "--runs", "2048", "--out", str(tmp_path / "ex")]) == 0
+    assert "as written: the model with the scenario's own knob values, on the same 2,048" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "ex" / "summary.json").read_text())
+    assert main(["explain", case, "--runs", "2048", "--seed", str(summary["seed_entropy"]), "--out",
+                 str(tmp_path / "plain"), "--quiet"]) == 0
+    plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    assert summary["as_written"]["classes"] == plain["classes"] and plain["events"]
+    assert summary["as_written"]["events"] == [{"name": e["name"], "removed": e["removed"]} for e in plain["events"]]
+    assert main(["report", str(tmp_path / "ex"), "--out", str(tmp_path / "page.html")]) == 0
+    assert "As written: effect on P(substantive or better)" in (tmp_path / "page.html").read_text()
+
+
 def test_calibrated_compare_and_explain_say_so_in_their_output(tmp_path, capsys):
     """Their tables say which posterior the knobs came from (they read like the model as
     written before); a compare of two fitted cases says each side drew its own refit."""

@@ -54,17 +54,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
               "name, title, source, observed and monte_carlo): every B - A will be 0; check B's set:, remove_events: "
               "or --set-b",
               file=sys.stderr)
-    with progress_bar(args, 2 * total) as progress, stop_on_interrupt() as stop:
+    passes = 2 if knobs_a is None else 4  # calibrated: the model as written too, on the same replicates
+    raw = None
+    with progress_bar(args, passes * total) as progress, stop_on_interrupt() as stop:
         result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
-                         progress=None if progress is None else (lambda done, n: progress(2 * done, 2 * n)),
+                         progress=None if progress is None else (lambda done, n: progress(2 * done, passes * n)),
                          names=(str(args.a), str(args.b)),
                          knobs=None if knobs_a is None else (knobs_a, knobs_b), workers=workers, stop=stop)
+        if knobs_a is not None and result.runs == total:
+            done = result.runs
+            raw = compare(a, b, runs=done, seed=result.entropy, chunk_size=args.chunk_size,
+                          progress=None if progress is None else (lambda n, _: progress(2 * done + 2 * n, 4 * done)),
+                          names=(str(args.a), str(args.b)), workers=workers, stop=stop)
     if result.runs == 0:
         return _nothing_done()
     summary = summarise_comparison(result, a, b, str(args.a), str(args.b))
-    summary.update(requested_runs=total, interrupted=result.runs < total, workers=workers)
+    raw_stopped = raw is not None and raw.runs < result.runs
+    summary.update(requested_runs=total, interrupted=result.runs < total or raw_stopped, workers=workers)
     if note_a is not None:
         summary["calibration"] = {"a": note_a, "b": note_b}
+        summary["as_written"] = None if raw is None or raw_stopped else {
+            "runs": raw.runs, "headline": summarise_comparison(raw, a, b)["headline"]}
     overrides = {"both": args.overrides, "a": args.overrides_a, "b": args.overrides_b}
     if any(overrides.values()):
         summary["overrides"] = {k: v for k, v in overrides.items() if v}
@@ -133,23 +143,34 @@ def cmd_explain(args: argparse.Namespace) -> int:
                  args.out or Path("results"))
     knobs, note = calibration_setting(args, scenario, args.scenario)
     out = claim_output(args, "explain", default_out_dir("explain"))
-    total = runs * (k + 1)
+    main = runs * (k + 1)
     if args.shapley:
         _, n, passes = shapley_plan(k, runs, args.shapley_runs)
-        total += n * passes
+        main += n * passes
+    total = main + (runs * (k + 1) if knobs is not None else 0)  # calibrated: the removals as written too
+    raw = None
     with progress_bar(args, total) as progress, stop_on_interrupt() as stop:
         result = explain(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          shapley=args.shapley, shapley_runs=args.shapley_runs,
                          progress=None if progress is None else (lambda done, n: progress(done, total)), knobs=knobs,
                          workers=workers, stop=stop)
+        if knobs is not None and not result.interrupted and result.runs > 0:
+            raw = explain(scenario, runs=result.runs, seed=result.entropy, chunk_size=args.chunk_size,
+                          progress=None if progress is None else (lambda done, n: progress(main + done, total)),
+                          workers=workers, stop=stop)
     if result.runs == 0:
         return _nothing_done()
     summary = summarise_explanation(result, scenario, str(args.scenario))
-    summary.update(requested_runs=runs, interrupted=result.interrupted, workers=workers)
+    raw_stopped = raw is not None and raw.interrupted
+    summary.update(requested_runs=runs, interrupted=result.interrupted or raw_stopped, workers=workers)
     if args.shapley:
         summary["requested_shapley_runs"] = shapley_runs
     if note is not None:
         summary["calibration"] = note
+        as_written = None if raw is None or raw_stopped else summarise_explanation(raw, scenario)
+        summary["as_written"] = None if as_written is None else {
+            "runs": as_written["runs"], "classes": as_written["classes"],
+            "events": [{"name": ev["name"], "removed": ev["removed"]} for ev in as_written["events"]]}
     if overrides:
         summary["overrides"] = args.overrides
     plots = {"explain.png": plot_explanation}
@@ -191,6 +212,8 @@ def _interrupted(summary: dict, out) -> int:
         done = (summary.get("shapley") or {}).get("runs", 0)
         shapley = (f" and the Shapley values over {done:,} of {summary['requested_shapley_runs']:,}" if done
                    else "; no Shapley values")
+    if summary.get("calibration") and summary.get("as_written", {}) is None:  # stopped in the raw model's pass
+        shapley += ", without the model as written"
     print(f"interrupted: wrote the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished"
           f"{shapley} to {getattr(out, 'out', out)}", file=sys.stderr)
     return EXIT_INTERRUPTED

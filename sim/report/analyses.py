@@ -45,6 +45,8 @@ def _interrupted(s: dict) -> str | None:
         text += "; no Shapley values"
     elif wanted and sh["runs"] < wanted:
         text += f"; the Shapley values over {count(sh['runs'])} of {count(wanted)}"
+    if s.get("calibration") and s.get("as_written", {}) is None:
+        text += "; the model as written was not run to the end"
     return text
 
 
@@ -53,12 +55,16 @@ def explanation_view(result: Result, index: int) -> dict[str, Any]:
     from .figures_more import effect_of, waterfall
 
     s = result.summary
+    raw = s.get("as_written") if isinstance(s.get("as_written"), dict) else None
+    raw_effects = {ev["name"]: ev["removed"]["substantive_or_better"] for ev in raw["events"]} if raw else {}
     events = []
     for ev in s.get("events", []):
         sub, col = effect_of(ev["removed"]["substantive_or_better"]), effect_of(ev["removed"]["collapse"])
+        r = effect_of(raw_effects[ev["name"]]) if ev["name"] in raw_effects else None
         events.append({"name": ev["name"], "date": ev.get("date"), "sub": _signed(sub["diff"]),
                        "sub_interval": interval(sub, signed=True), "collapse": _signed(col["diff"]),
-                       "collapse_interval": interval(col, signed=True)})
+                       "collapse_interval": interval(col, signed=True),
+                       "raw": None if r is None else f"{_signed(r['diff'])} {interval(r, signed=True)}"})
     shapley = None
     if s.get("shapley"):
         sh = s["shapley"]
@@ -73,7 +79,8 @@ def explanation_view(result: Result, index: int) -> dict[str, Any]:
     return {"id": f"explain{index}", "name": result.name, "scenario": s.get("scenario"), "runs": count(s.get("runs")),
             "p_sub": fmt_p(c["substantive_or_better"]["p"]), "p_collapse": fmt_p(c["collapse"]["p"]),
             "events": events, "shapley": shapley, "figure": waterfall(s) if s.get("events") else None,
-            "posterior": _posterior(s.get("calibration")), "stopped": _interrupted(s)}
+            "posterior": _posterior(s.get("calibration")), "stopped": _interrupted(s),
+            "as_written": fmt_p(raw["classes"]["substantive_or_better"]["p"]) if raw else None}
 
 
 def comparison_view(result: Result, index: int) -> dict[str, Any]:
@@ -97,7 +104,16 @@ def comparison_view(result: Result, index: int) -> dict[str, Any]:
         posterior = f"on the same knob draws, from {posterior}"
     return {"id": f"compare{index}", "name": result.name, "a": s["a"], "b": s["b"], "runs": count(s.get("runs")),
             "overrides": {k: list(overrides.get(k, [])) for k in ("both", "a", "b")}, "rows": rows,
-            "figure": comparison_chart(s), "posterior": posterior, "stopped": _interrupted(s)}
+            "figure": comparison_chart(s), "posterior": posterior, "stopped": _interrupted(s),
+            "as_written": _raw_comparison(s.get("as_written"))}
+
+
+def _raw_comparison(raw: dict | None) -> str | None:
+    """A calibrated comparison's raw model: "0.483 -> 0.486, B - A +0.0034 [+0.0030, +0.0038]"."""
+    if not isinstance(raw, dict):
+        return None
+    e = raw["headline"]["substantive_or_better"]
+    return f"{fmt_p(e['p_a'])} -> {fmt_p(e['p_b'])}, B - A {_signed(e['diff'])} {interval(e, signed=True)}"
 
 
 def _pair(values) -> str:
