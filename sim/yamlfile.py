@@ -36,7 +36,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .errors import InputError, Problem
 
 __all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "check_regular_file", "load_yaml", "not_a_mapping",
-           "not_utf8", "read_yaml_file", "read_text_file"]
+           "not_utf8", "read_file_bytes", "read_yaml_file", "read_text_file"]
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and sequences, aliases followed (a scenario needs about 8)."""
@@ -192,9 +192,9 @@ def check_regular_file(path: str | Path, source: str | None = None) -> None:
         raise InputError(Problem(source, "", f"is {kind}, not a regular file: sim reads only files"))
 
 
-def read_text_file(path: str | Path, source: str | None = None, limit: int = MAX_BYTES) -> str:
-    """The UTF-8 text of a regular file of at most `limit` bytes; else an `InputError`."""
-    path = Path(path)
+def read_file_bytes(path: str | Path, source: str | None = None, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; else an `InputError` (a FIFO or a
+    device is refused before it is opened, a larger file after `limit` + 1 bytes are read)."""
     source = str(path) if source is None else source
     check_regular_file(path, source)
     try:
@@ -204,6 +204,13 @@ def read_text_file(path: str | Path, source: str | None = None, limit: int = MAX
         raise InputError(Problem(source, "", f"cannot read file: {exc.strerror or exc}")) from None
     if len(data) > limit:
         raise InputError(Problem(source, "", f"is larger than {limit >> 20} MiB: not a file sim reads"))
+    return data
+
+
+def read_text_file(path: str | Path, source: str | None = None, limit: int = MAX_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes; else an `InputError`."""
+    source = str(path) if source is None else source
+    data = read_file_bytes(path, source, limit)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -273,7 +273,7 @@ def test_missing_file_exits_2(tmp_path, capsys):
     """A file that does not exist exits 2 with one `error:` line saying it cannot be read."""
     path = tmp_path / "absent.csv"
     status = cli.main(["eum", str(path)])
-    assert_errors(status, capsys.readouterr().err, [f"{path}: cannot be read"])
+    assert_errors(status, capsys.readouterr().err, [f"{path}: cannot read file: No such file or directory"])
 
 
 @pytest.mark.parametrize(("options", "expected"), BAD_OPTIONS, ids=lambda v: " ".join(v) if v else "")

@@ -81,7 +81,26 @@ def test_unreadable_csv_is_an_input_error(tmp_path):
         with pytest.raises(InputError) as err:
             load_actors_csv(path)
         assert err.value.problems[0].source == str(path)
-        assert "cannot be read" in err.value.problems[0].message
+        assert "cannot read file" in err.value.problems[0].message or "cannot be read" in err.value.problems[0].message
+
+
+def test_an_actors_file_that_is_not_a_regular_file_or_too_large_is_refused_unread(tmp_path, monkeypatch):
+    """The library's reader, not only `sim eum`: a FIFO would block forever, and a file above
+    the 8 MiB every sim input is held to is refused after reading one byte more than that."""
+    import os
+
+    import sim.yamlfile
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="named pipe"):
+        load_actors_csv(fifo)
+    big = tmp_path / "big.csv"
+    big.write_text("actor,capability,position,salience\n" + "a,1,0,0.5\n" * 20)
+    monkeypatch.setattr(sim.yamlfile, "MAX_BYTES", 64)
+    monkeypatch.setattr(sim.yamlfile.read_file_bytes, "__defaults__", (None, 64))
+    with pytest.raises(InputError, match="is larger than"):
+        load_actors_csv(big)
 
 
 def test_a_file_in_another_encoding_names_the_line_of_its_first_bad_byte(tmp_path):

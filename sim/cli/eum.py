@@ -63,7 +63,6 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
 def cmd_eum(args: argparse.Namespace) -> int:
     from ..eum import load_actors_csv
     from ..eum.summary import summarise_eum
-    from ..yamlfile import check_regular_file
 
     mc_options = {"--salience-sd": args.salience_sd, "--capability-sd": args.capability_sd,
                   "--position-sd": args.position_sd, "--seed": args.seed, "--threshold": args.threshold,
@@ -84,9 +83,7 @@ def cmd_eum(args: argparse.Namespace) -> int:
         problems += [Problem(name, "", "applies only with --runs N", value, not isinstance(value, bool))
                      for name, value in mc_options.items() if value is not None]
     try:
-        if args.actors.exists():  # a FIFO would block the read forever (a missing file: the loader says so)
-            check_regular_file(args.actors)
-        actors = load_actors_csv(args.actors)
+        actors = load_actors_csv(args.actors)  # a FIFO, a device or a file above 8 MiB is refused unread
     except InputError as exc:
         problems += exc.problems
     if problems:

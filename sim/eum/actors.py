@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, Problem
-from ..yamlfile import not_utf8
+from ..yamlfile import not_utf8, read_file_bytes
 
 __all__ = ["COLUMNS", "MAGNITUDE", "Actors", "load_actors_csv"]
 
@@ -58,10 +58,7 @@ def load_actors_csv(path: str | Path) -> Actors:
     median exists).  Blank lines are skipped.
     """
     source = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(Problem(source, "", f"cannot be read: {exc}")) from None
+    data = read_file_bytes(path, source)  # not a regular file, unreadable, or above 8 MiB: an InputError
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
