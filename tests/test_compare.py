@@ -814,3 +814,14 @@ def test_compare_warns_when_b_changes_nothing(tmp_path, capsys):
     assert line.startswith(f"warning: A ({SMALL}) and B ({same}) are the same scenario once loaded")
     assert cli.main([*argv, "--set-b", "events.talks.probability=0", "--out", str(tmp_path / "c2")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_shapley_values_of_a_scenario_without_events_are_not_computed(tmp_path, capsys):
+    """--shapley on a scenario that schedules no events: a one-line note, no Shapley pass and
+    no empty shapley.png; the explanation itself is written as without --shapley."""
+    case = Path(__file__).parent / "data" / "cases" / "c1.yaml"
+    out = tmp_path / "ex"
+    assert cli.main(["explain", str(case), "--shapley", "--runs", "1024", "--out", str(out)]) == 0
+    assert "note: --shapley:" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["shapley"] is None and not (out / "shapley.png").exists()

@@ -137,6 +137,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     scenario = load_one(args.scenario, overrides)
     runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
     k = len(scenario.events)
+    if args.shapley and k == 0:  # no change from no events to all of them to share: no pass, no empty chart
+        print(f"note: --shapley: {args.scenario} schedules no events, so there are no Shapley values to compute",
+              file=sys.stderr)
+        args.shapley = False
     shapley_runs = shapley_plan(k, runs, args.shapley_runs)[1] if args.shapley else 0
     workers = _workers(args, scenario, k + 1, shapley_runs)
     check_limits(args, add_output(_explain_estimate(scenario, args, workers), estimate_output()), "this explanation",
