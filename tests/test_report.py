@@ -366,9 +366,11 @@ def test_run_report_in_the_browser(results):
 def screenshot_baseline(png: Path, runs: int = 20000) -> Path:
     """Make the baseline's page (a run, explain, a sweep and the history's backtest) and
     screenshot its top as the README shows it."""
+    png = png.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        dirs = make_results(root, BASELINE, ROOT / "scenarios" / "history", runs=runs, knobs=None)
+        os.chdir(ROOT)  # the page's commands name the scenarios as a reader of the README types them
+        dirs = make_results(root, BASELINE.relative_to(ROOT), Path("scenarios", "history"), runs=runs, knobs=None)
         page = make_report([dirs[k] for k in ("run", "explain", "sweep", "backtest")], root / "baseline.html")
         loaded = load_page(page, full_page=False, viewport=(1100, 1900))
         check_loaded(loaded, page)
