@@ -142,7 +142,12 @@ def check_target(out: str | Path, command: str, *, force: bool = False, label: s
     out = Path(out)
     if not os.path.lexists(out):
         return "new"
-    if out.is_symlink() or not out.is_dir():
+    if out.is_symlink():  # replacing it would replace the link, not write where it points
+        target = os.readlink(out)
+        raise InputError(Problem(label, "", f"is a symbolic link (to {target}); sim writes only into a new "
+                                 "directory or one it made: give the directory itself or another path",
+                                 str(out), True))
+    if not out.is_dir():
         raise InputError(Problem(label, "", "exists and is not a directory; sim writes only into a new "
                                  "directory or one it made", str(out), True))
     try:

@@ -187,8 +187,8 @@ def test_a_missing_or_empty_directory_is_new_and_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="is not a directory"):
         check_target(tmp_path / "file", "run")
-    os.symlink(tmp_path / "empty", tmp_path / "link")
-    with pytest.raises(InputError, match="is not a directory"):
+    os.symlink(tmp_path / "empty", tmp_path / "link")  # a link to a directory is not called "not a directory"
+    with pytest.raises(InputError, match=r"is a symbolic link \(to .*empty\).*give the directory itself"):
         check_target(tmp_path / "link", "run")
 
 
