@@ -128,6 +128,10 @@ def test_dask_gives_the_local_results_bit_for_bit(sweep, sequential, dask_cluste
 def test_an_unreachable_scheduler_is_a_run_error(tmp_path, capsys):
     """A scheduler that does not answer: exit 1, one error line, nothing run."""
     dask = pytest.importorskip("dask")
+    # distributed's defaults must be in dask's config before the `set`: one made before they are
+    # loaded removes the whole `distributed` section on exit, and a later test's parse_address
+    # then failed with KeyError 'distributed' (a flake that depended on test order)
+    pytest.importorskip("distributed")
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         status = cli.main(["sweep", str(SMALL), "--vary", VARY[0], "--runs", "1024", "--out", str(tmp_path / "o"),
                            "--scheduler", "tcp://127.0.0.1:9"])
