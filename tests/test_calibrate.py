@@ -893,6 +893,44 @@ def test_a_calibrated_explain_reports_the_removals_as_written_beside_it(tmp_path
     assert "As written: effect on P(substantive or better)" in (tmp_path / "page.html").read_text()
 
 
+def _stop_the_raw_pass(monkeypatch, module, name: str) -> None:
+    """Make `module.name` (compare, explain) stop at once when it runs the model as written (no knobs)."""
+    real = getattr(module, name)
+
+    def stopped(*args, **kwargs):
+        if kwargs.get("knobs") is None:
+            kwargs["stop"].set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, stopped)
+
+
+def test_a_report_of_compare_and_explain_stopped_before_the_model_as_written_says_so(tmp_path, capsys, monkeypatch):
+    """`sim report` of a calibrated compare or explain interrupted before its raw pass finished
+    (`as_written` null) is a page saying the model as written was not run to the end, not an
+    error calling the summary malformed."""
+    import sim.attribution
+    import sim.comparison
+
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    small = str(Path(__file__).parent / "data" / "small.yaml")
+    _stop_the_raw_pass(monkeypatch, sim.comparison, "compare")
+    _stop_the_raw_pass(monkeypatch, sim.attribution, "explain")
+    assert main(["compare", small, small, "--set-b", "summit.bargaining.margin=0.1", "--calibration", str(posterior),
+                 "--runs", "2048", "--chunk-size", "1024", "--out", str(tmp_path / "cmp"), "--quiet"]) == 130
+    assert main(["explain", small, "--calibration", str(posterior), "--runs", "2048", "--chunk-size", "1024",
+                 "--out", str(tmp_path / "ex"), "--quiet"]) == 130
+    capsys.readouterr()
+    for name in ("cmp", "ex"):
+        assert json.loads((tmp_path / name / "summary.json").read_text())["as_written"] is None
+        page = tmp_path / f"{name}.html"
+        assert main(["report", str(tmp_path / name), "--out", str(page)]) == 0, capsys.readouterr().err
+        assert "the model as written was not run to the end" in page.read_text()
+
+
 def test_calibrated_compare_and_explain_say_so_in_their_output(tmp_path, capsys):
     """Their tables say which posterior the knobs came from (they read like the model as
     written before); a compare of two fitted cases says each side drew its own refit."""
