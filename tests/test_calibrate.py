@@ -838,6 +838,41 @@ def test_a_calibrated_run_reports_the_model_as_written_beside_it(tmp_path, capsy
     assert summary["runs"] == 3000 and summary["as_written"] is None
 
 
+def test_a_calibrated_run_stopped_before_the_model_as_written_says_so_everywhere(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during a calibrated run's first pass (its own replicates) or its second (the model
+    as written): summary.json's `as_written` is null, and stderr, the printed summary and the
+    report page say the model as written is missing (the first case wrote no `as_written` and
+    said nothing of it; the page said nothing in either)."""
+    import sim.montecarlo
+
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    real = sim.montecarlo.run
+
+    def first_pass_stopped(*args, **kwargs):  # the calibrated pass stops after its first chunk
+        if kwargs.get("knobs") is not None:
+            sink, stop = kwargs["sink"], kwargs["stop"]
+            kwargs["sink"] = lambda *a, **k: (sink(*a, **k), stop.set())[0]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.montecarlo, "run", first_pass_stopped)
+    assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "3000",
+                 "--chunk-size", "1024", "--out", str(tmp_path / "first"), "--report"]) == 130
+    captured = capsys.readouterr()
+    assert "interrupted: wrote 1,024 of 3,000 replicates" in captured.err and "without the model as written" in captured.err
+    assert "model as written: not shown, interrupted before its pass finished" in captured.out
+    _stop_the_raw_pass(monkeypatch, sim.montecarlo, "run")
+    assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "3000",
+                 "--chunk-size", "1024", "--out", str(tmp_path / "second"), "--report"]) == 130
+    assert "model as written: not shown" in capsys.readouterr().out
+    for name in ("first", "second"):
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        assert "as_written" in summary and summary["as_written"] is None
+        assert "the model as written was not run to the end" in (tmp_path / name / "report.html").read_text()
+
+
 def test_a_calibrated_compare_reports_the_model_as_written_beside_it(tmp_path, capsys, monkeypatch):
     """`compare --calibration` also prints, writes and shows the raw comparison: exactly a plain
     compare on the same replicates and seed. Ctrl-C during that pass keeps the calibrated one."""
