@@ -958,7 +958,9 @@ def test_a_report_of_compare_and_explain_stopped_before_the_model_as_written_say
                  "--runs", "2048", "--chunk-size", "1024", "--out", str(tmp_path / "cmp"), "--quiet"]) == 130
     assert main(["explain", small, "--calibration", str(posterior), "--runs", "2048", "--chunk-size", "1024",
                  "--out", str(tmp_path / "ex"), "--quiet"]) == 130
-    capsys.readouterr()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("interrupted:")]
+    assert [line.endswith(f"to {tmp_path / name}, without the model as written") for line, name
+            in zip(err, ("cmp", "ex"))] == [True, True], err  # it read "without the model as written to DIR"
     for name in ("cmp", "ex"):
         assert json.loads((tmp_path / name / "summary.json").read_text())["as_written"] is None
         page = tmp_path / f"{name}.html"
