@@ -928,6 +928,25 @@ def test_a_calibrated_explain_reports_the_removals_as_written_beside_it(tmp_path
     assert "As written: effect on P(substantive or better)" in (tmp_path / "page.html").read_text()
 
 
+def test_a_calibrated_explain_table_printed_to_a_file_cuts_no_number(capsys, monkeypatch):
+    """With the as-written column the events table is wider than 120 columns; printed to a file
+    or a pipe it is printed whole (rich cut the dates and intervals to "2016-…" and "-0.…")."""
+    from sim.attribution_report import print_explanation
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    removed = {"p_a": 0.1, "p_b": 0.1782, "diff": 0.0782, "low": 0.0724, "high": 0.0841, "exact": False}
+    estimate = {"p": 0.0995, "low": 0.0931, "high": 0.1062}
+    events = [{"name": f"a_rather_long_event_name_{k}", "date": "2016-05-25",
+               "removed": {"substantive_or_better": removed, "collapse": removed}} for k in range(3)]
+    classes = {"substantive_or_better": estimate, "collapse": estimate}
+    print_explanation({"scenario": "s", "runs": 8192, "seed_entropy": 1, "seconds": 1.0, "classes": classes,
+                       "events": events, "shapley": None, "calibration": {"file": "p.json", "posterior": "all cases"},
+                       "as_written": {"runs": 8192, "classes": classes, "events": events}}, None)
+    out = capsys.readouterr().out
+    assert "…" not in out
+    assert out.count("-0.0782 [-0.0841, -0.0724]") == 9 and out.count("2016-05-25") == 3
+
+
 def _stop_the_raw_pass(monkeypatch, module, name: str) -> None:
     """Make `module.name` (compare, explain) stop at once when it runs the model as written (no knobs)."""
     real = getattr(module, name)
