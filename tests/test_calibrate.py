@@ -947,6 +947,27 @@ def test_a_calibrated_explain_table_printed_to_a_file_cuts_no_number(capsys, mon
     assert out.count("-0.0782 [-0.0841, -0.0724]") == 9 and out.count("2016-05-25") == 3
 
 
+def test_a_knob_set_on_the_command_line_with_a_calibration_gets_a_note(tmp_path, capsys):
+    """--set (or --set-a, --set-b) of a knob the posterior draws changes only the model as
+    written: a note says so (the calibrated forecast silently ignored the value)."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    knob = cal.posterior.knobs[0].path
+    small = str(Path(__file__).parent / "data" / "small.yaml")
+    assert main(["run", small, "--calibration", str(posterior), "--set", f"{knob}=0.05", "--runs", "1024",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert (f"note: --set {knob}: is a knob of {posterior}, which draws it from the posterior: the value given "
+            "changes only the model as written") in capsys.readouterr().err
+    assert main(["compare", small, small, "--set-b", f"{knob}=0.05", "--calibration", str(posterior), "--runs", "1024",
+                 "--out", str(tmp_path / "cmp"), "--quiet"]) == 0
+    assert capsys.readouterr().err.count(f"note: --set-b {knob}: is a knob of") == 1
+    assert main(["run", small, "--set", f"{knob}=0.05", "--runs", "1024", "--out", str(tmp_path / "plain"),
+                 "--quiet"]) == 0
+    assert "note:" not in capsys.readouterr().err  # without a calibration the value is the model's
+
+
 def _stop_the_raw_pass(monkeypatch, module, name: str) -> None:
     """Make `module.name` (compare, explain) stop at once when it runs the model as written (no knobs)."""
     real = getattr(module, name)
