@@ -12,6 +12,7 @@ hold the opposite difference, P without minus P with: `_effect` turns them).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,10 @@ def print_explanation(summary: dict, out: Path | None) -> None:
             r = _effect(raw_effects[ev["name"]]["substantive_or_better"])
             cells.append(f"{fmt_signed(r['diff'])} {_interval(r)}")
         table.add_row(*cells)
+    if raw and not con.is_terminal and "COLUMNS" not in os.environ:
+        # the as-written column makes the table wider than a file's or a pipe's 120 columns,
+        # where rich cut the numbers to "-0.…"; there, nothing stops a wider line
+        con.width = max(con.width, con.measure(table, options=con.options.update_width(1000)).maximum)
     con.print(table)
     if raw:
         con.print(f"as written: the model with the scenario's own knob values, on the same {raw['runs']:,} replicates "

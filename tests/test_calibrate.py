@@ -838,6 +838,41 @@ def test_a_calibrated_run_reports_the_model_as_written_beside_it(tmp_path, capsy
     assert summary["runs"] == 3000 and summary["as_written"] is None
 
 
+def test_a_calibrated_run_stopped_before_the_model_as_written_says_so_everywhere(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during a calibrated run's first pass (its own replicates) or its second (the model
+    as written): summary.json's `as_written` is null, and stderr, the printed summary and the
+    report page say the model as written is missing (the first case wrote no `as_written` and
+    said nothing of it; the page said nothing in either)."""
+    import sim.montecarlo
+
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    real = sim.montecarlo.run
+
+    def first_pass_stopped(*args, **kwargs):  # the calibrated pass stops after its first chunk
+        if kwargs.get("knobs") is not None:
+            sink, stop = kwargs["sink"], kwargs["stop"]
+            kwargs["sink"] = lambda *a, **k: (sink(*a, **k), stop.set())[0]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.montecarlo, "run", first_pass_stopped)
+    assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "3000",
+                 "--chunk-size", "1024", "--out", str(tmp_path / "first"), "--report"]) == 130
+    captured = capsys.readouterr()
+    assert "interrupted: wrote 1,024 of 3,000 replicates" in captured.err and "without the model as written" in captured.err
+    assert "model as written: not shown, interrupted before its pass finished" in captured.out
+    _stop_the_raw_pass(monkeypatch, sim.montecarlo, "run")
+    assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "3000",
+                 "--chunk-size", "1024", "--out", str(tmp_path / "second"), "--report"]) == 130
+    assert "model as written: not shown" in capsys.readouterr().out
+    for name in ("first", "second"):
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        assert "as_written" in summary and summary["as_written"] is None
+        assert "the model as written was not run to the end" in (tmp_path / name / "report.html").read_text()
+
+
 def test_a_calibrated_compare_reports_the_model_as_written_beside_it(tmp_path, capsys, monkeypatch):
     """`compare --calibration` also prints, writes and shows the raw comparison: exactly a plain
     compare on the same replicates and seed. Ctrl-C during that pass keeps the calibrated one."""
@@ -891,6 +926,86 @@ def test_a_calibrated_explain_reports_the_removals_as_written_beside_it(tmp_path
     assert summary["as_written"]["events"] == [{"name": e["name"], "removed": e["removed"]} for e in plain["events"]]
     assert main(["report", str(tmp_path / "ex"), "--out", str(tmp_path / "page.html")]) == 0
     assert "As written: effect on P(substantive or better)" in (tmp_path / "page.html").read_text()
+
+
+def test_a_calibrated_explain_table_printed_to_a_file_cuts_no_number(capsys, monkeypatch):
+    """With the as-written column the events table is wider than 120 columns; printed to a file
+    or a pipe it is printed whole (rich cut the dates and intervals to "2016-…" and "-0.…")."""
+    from sim.attribution_report import print_explanation
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    removed = {"p_a": 0.1, "p_b": 0.1782, "diff": 0.0782, "low": 0.0724, "high": 0.0841, "exact": False}
+    estimate = {"p": 0.0995, "low": 0.0931, "high": 0.1062}
+    events = [{"name": f"a_rather_long_event_name_{k}", "date": "2016-05-25",
+               "removed": {"substantive_or_better": removed, "collapse": removed}} for k in range(3)]
+    classes = {"substantive_or_better": estimate, "collapse": estimate}
+    print_explanation({"scenario": "s", "runs": 8192, "seed_entropy": 1, "seconds": 1.0, "classes": classes,
+                       "events": events, "shapley": None, "calibration": {"file": "p.json", "posterior": "all cases"},
+                       "as_written": {"runs": 8192, "classes": classes, "events": events}}, None)
+    out = capsys.readouterr().out
+    assert "…" not in out
+    assert out.count("-0.0782 [-0.0841, -0.0724]") == 9 and out.count("2016-05-25") == 3
+
+
+def test_a_knob_set_on_the_command_line_with_a_calibration_gets_a_note(tmp_path, capsys):
+    """--set (or --set-a, --set-b) of a knob the posterior draws changes only the model as
+    written: a note says so (the calibrated forecast silently ignored the value)."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    knob = cal.posterior.knobs[0].path
+    small = str(Path(__file__).parent / "data" / "small.yaml")
+    assert main(["run", small, "--calibration", str(posterior), "--set", f"{knob}=0.05", "--runs", "1024",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert (f"note: --set {knob}: is a knob of {posterior}, which draws it from the posterior: the value given "
+            "changes only the model as written") in capsys.readouterr().err
+    assert main(["compare", small, small, "--set-b", f"{knob}=0.05", "--calibration", str(posterior), "--runs", "1024",
+                 "--out", str(tmp_path / "cmp"), "--quiet"]) == 0
+    assert capsys.readouterr().err.count(f"note: --set-b {knob}: is a knob of") == 1
+    assert main(["run", small, "--set", f"{knob}=0.05", "--runs", "1024", "--out", str(tmp_path / "plain"),
+                 "--quiet"]) == 0
+    assert "note:" not in capsys.readouterr().err  # without a calibration the value is the model's
+
+
+def _stop_the_raw_pass(monkeypatch, module, name: str) -> None:
+    """Make `module.name` (compare, explain) stop at once when it runs the model as written (no knobs)."""
+    real = getattr(module, name)
+
+    def stopped(*args, **kwargs):
+        if kwargs.get("knobs") is None:
+            kwargs["stop"].set()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, stopped)
+
+
+def test_a_report_of_compare_and_explain_stopped_before_the_model_as_written_says_so(tmp_path, capsys, monkeypatch):
+    """`sim report` of a calibrated compare or explain interrupted before its raw pass finished
+    (`as_written` null) is a page saying the model as written was not run to the end, not an
+    error calling the summary malformed."""
+    import sim.attribution
+    import sim.comparison
+
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    small = str(Path(__file__).parent / "data" / "small.yaml")
+    _stop_the_raw_pass(monkeypatch, sim.comparison, "compare")
+    _stop_the_raw_pass(monkeypatch, sim.attribution, "explain")
+    assert main(["compare", small, small, "--set-b", "summit.bargaining.margin=0.1", "--calibration", str(posterior),
+                 "--runs", "2048", "--chunk-size", "1024", "--out", str(tmp_path / "cmp"), "--quiet"]) == 130
+    assert main(["explain", small, "--calibration", str(posterior), "--runs", "2048", "--chunk-size", "1024",
+                 "--out", str(tmp_path / "ex"), "--quiet"]) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("interrupted:")]
+    assert [line.endswith(f"to {tmp_path / name}, without the model as written") for line, name
+            in zip(err, ("cmp", "ex"))] == [True, True], err  # it read "without the model as written to DIR"
+    for name in ("cmp", "ex"):
+        assert json.loads((tmp_path / name / "summary.json").read_text())["as_written"] is None
+        page = tmp_path / f"{name}.html"
+        assert main(["report", str(tmp_path / name), "--out", str(page)]) == 0, capsys.readouterr().err
+        assert "the model as written was not run to the end" in page.read_text()
 
 
 def test_calibrated_compare_and_explain_say_so_in_their_output(tmp_path, capsys):

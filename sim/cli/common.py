@@ -119,6 +119,15 @@ def load_calibration(args: argparse.Namespace):
     posterior = load_posterior(args.calibration)
     if (why := posterior.staleness(args.calibration)) is not None:
         print(f"warning: {why}", file=sys.stderr)
+    # A knob the posterior sets replaces, replicate by replicate, any value the scenario gives it:
+    # a --set of one changes the model as written only, which the calibrated forecast does not say.
+    knobs = {k.path for k in posterior.knobs if k.kind == "set"}
+    for dest, option in (("overrides", "--set"), ("overrides_a", "--set-a"), ("overrides_b", "--set-b")):
+        for text in getattr(args, dest, None) or []:
+            if (path := text.partition("=")[0].strip()) in knobs:
+                print(f"note: {option} {path}: is a knob of "
+                      f"{args.calibration}, which draws it from the posterior: the value given changes only the model "
+                      "as written, not the calibrated forecast", file=sys.stderr)
     return posterior
 
 

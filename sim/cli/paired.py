@@ -216,10 +216,11 @@ def _interrupted(summary: dict, out) -> int:
         done = (summary.get("shapley") or {}).get("runs", 0)
         shapley = (f" and the Shapley values over {done:,} of {summary['requested_shapley_runs']:,}" if done
                    else "; no Shapley values")
-    if summary.get("calibration") and summary.get("as_written", {}) is None:  # stopped in the raw model's pass
-        shapley += ", without the model as written"
+    # Stopped before the raw model's pass finished: said after the directory, which it is not in.
+    without = (", without the model as written"
+               if summary.get("calibration") and "as_written" in summary and summary["as_written"] is None else "")
     print(f"interrupted: wrote the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished"
-          f"{shapley} to {getattr(out, 'out', out)}", file=sys.stderr)
+          f"{shapley} to {getattr(out, 'out', out)}{without}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 

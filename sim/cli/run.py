@@ -50,7 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_limits(args, work, "this run", out)
     raw_stopped = False
     # With a calibration the model as written runs too, on the same random numbers: the raw
-    # model is always reported beside the calibrated one.
+    # model is always reported beside the calibrated one (null: Ctrl-C came before it finished).
+    if knobs is not None:
+        extra["as_written"] = None
     with ResultWriter(out, force=args.force) as writer, progress_bar(args, total * (2 if knobs else 1)) as progress:
         with stop_on_interrupt() as stop:
             result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
@@ -74,7 +76,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if page:
             print(f"report: {page['report']}")
     if result.interrupted:
-        print(f"interrupted: wrote {result.runs:,} of {result.requested_runs:,} replicates to {out}",
+        without = ", without the model as written" if knobs is not None else ""
+        print(f"interrupted: wrote {result.runs:,} of {result.requested_runs:,} replicates to {out}{without}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     if raw_stopped:
@@ -160,6 +163,8 @@ def print_summary(summary: dict, out: Path) -> None:
         r = raw["headline"]["substantive_or_better"]
         console.print(f"model as written (the scenario's own knob values, the same {raw['runs']:,} replicates): "
                       f"P(substantive or better) = {fmt(r['p'])} [{fmt(r['low'])}, {fmt(r['high'])}]", soft_wrap=True)
+    elif spread and "as_written" in summary:
+        console.print("model as written: not shown, interrupted before its pass finished", soft_wrap=True)
     if spread:
         cal = summary["calibration"]
         left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""

@@ -45,7 +45,7 @@ def _interrupted(s: dict) -> str | None:
         text += "; no Shapley values"
     elif wanted and sh["runs"] < wanted:
         text += f"; the Shapley values over {count(sh['runs'])} of {count(wanted)}"
-    if s.get("calibration") and s.get("as_written", {}) is None:
+    if s.get("calibration") and "as_written" in s and s["as_written"] is None:  # stopped before or in its pass
         text += "; the model as written was not run to the end"
     return text
 

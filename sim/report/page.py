@@ -131,11 +131,14 @@ def _summit(result: Result) -> str | None:
 
 
 def _stopped(s: dict) -> str | None:
+    parts = []
     if s.get("interrupted"):
-        return f"interrupted: {s['runs']:,} of {s.get('requested_runs', 0):,} replicates finished"
-    if s.get("stopped_early"):
-        return f"stopped early at precision {s.get('precision')} after {s['runs']:,} replicates"
-    return None
+        parts.append(f"interrupted: {s['runs']:,} of {s.get('requested_runs', 0):,} replicates finished")
+    elif s.get("stopped_early"):
+        parts.append(f"stopped early at precision {s.get('precision')} after {s['runs']:,} replicates")
+    if "as_written" in s and s["as_written"] is None:  # a calibrated run stopped before the model as written finished
+        parts.append(("" if s.get("interrupted") else "interrupted: ") + "the model as written was not run to the end")
+    return "; ".join(parts) or None
 
 
 # --- Assumptions ----------------------------------------------------------------------------
