@@ -219,8 +219,9 @@ def _interrupted(summary: dict, out) -> int:
     # Stopped before the raw model's pass finished: said after the directory, which it is not in.
     without = (", without the model as written"
                if summary.get("calibration") and "as_written" in summary and summary["as_written"] is None else "")
-    print(f"interrupted: wrote the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished"
-          f"{shapley} to {getattr(out, 'out', out)}{without}", file=sys.stderr)
+    done = (f"all {summary['runs']:,} replicates" if summary["runs"] == summary["requested_runs"]
+            else f"the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished")
+    print(f"interrupted: wrote {done}{shapley} to {getattr(out, 'out', out)}{without}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 

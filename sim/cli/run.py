@@ -99,7 +99,7 @@ def _as_written(scenario, result, chunk_size, stop, progress) -> tuple[dict | No
               workers=result.workers, stop=stop)
     if raw.interrupted:
         return None, True
-    return {"runs": int(raw.runs),
+    return {"runs": int(raw.runs), "seconds": round(float(raw.seconds), 6),
             "classes": {name: estimate_dict(e) for name, e in raw.estimates().items()},
             "headline": {name: estimate_dict(e) for name, e in raw.headline().items()}}, False
 
@@ -161,7 +161,8 @@ def print_summary(summary: dict, out: Path) -> None:
     console.print(line)
     if raw:
         r = raw["headline"]["substantive_or_better"]
-        console.print(f"model as written (the scenario's own knob values, the same {raw['runs']:,} replicates): "
+        took = f", {raw['seconds']:.2f} s more" if raw.get("seconds") is not None else ""
+        console.print(f"model as written (the scenario's own knob values, the same {raw['runs']:,} replicates{took}): "
                       f"P(substantive or better) = {fmt(r['p'])} [{fmt(r['low'])}, {fmt(r['high'])}]", soft_wrap=True)
     elif spread and "as_written" in summary:
         console.print("model as written: not shown, interrupted before its pass finished", soft_wrap=True)
