@@ -85,7 +85,8 @@ def main() -> None:
     times = _times(lambda: run(scenario, runs=runs, seed=SEED, workers=1), args.repeat)
     best = min(times)
     verdict = "" if args.quick else f"< {target} s: {'met' if best < target else 'missed'}"
-    print(f"{name + f', {runs:,} replicates':<50} {best:8.2f} {statistics.median(times):9.2f} {runs / best:13,.0f}  {verdict}")
+    print(f"{name + f', {runs:,} replicates':<50} {best:8.2f} {statistics.median(times):9.2f} "
+          f"{runs / best:13,.0f}  {verdict}")
 
 
 if __name__ == "__main__":

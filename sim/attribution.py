@@ -21,12 +21,19 @@ from numba.core.event import install_listener
 
 from .arguments import check_knobs
 from .comparison import GROUPS, Comparison, Difference, paired_difference, paired_tables
-from .io import utc_now
-from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
-from .montecarlo import (check_workers, compile_seconds_of, compile_timer, count_chunks, resolve_settings,
-                         simulate_chunks, simulate_variants)
+from .io import utc_now
+from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
+from .montecarlo import (
+    check_workers,
+    compile_seconds_of,
+    compile_timer,
+    count_chunks,
+    resolve_settings,
+    simulate_chunks,
+    simulate_variants,
+)
 from .progress import ReplicateProgress
 from .randomness import BLOCK_SIZE, Blocks, blocks_for
 from .schema import Scenario

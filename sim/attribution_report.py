@@ -127,7 +127,8 @@ def print_comparison(summary: dict, out: Path | None) -> None:
     rows = [*((c, summary["classes"][c]) for c in CLASSES),
             ("substantive_or_better", summary["headline"]["substantive_or_better"])]
     for k, (name, e) in enumerate(rows):
-        table.add_row(GROUP_LABELS[name].lower(), _side(e, "a"), _side(e, "b"), f"{fmt_signed(e['diff'])} {_interval(e)}",
+        table.add_row(GROUP_LABELS[name].lower(), _side(e, "a"), _side(e, "b"),
+                      f"{fmt_signed(e['diff'])} {_interval(e)}",
                       f"{e['unpaired_half_width']:.4f}", _narrowing(e), end_section=k == len(rows) - 2)
     con.print(table)
     h = summary["headline"]["substantive_or_better"]
@@ -176,7 +177,8 @@ def print_explanation(summary: dict, out: Path | None) -> None:
         table.add_column(name, justify=justify, no_wrap=True)
     for ev in summary["events"]:
         s, k = _effect(ev["removed"]["substantive_or_better"]), _effect(ev["removed"]["collapse"])
-        cells = [ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}", f"{fmt_signed(k['diff'])} {_interval(k)}"]
+        cells = [ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}",
+                 f"{fmt_signed(k['diff'])} {_interval(k)}"]
         if raw:
             r = _effect(raw_effects[ev["name"]]["substantive_or_better"])
             cells.append(f"{fmt_signed(r['diff'])} {_interval(r)}")

@@ -29,18 +29,28 @@ import numpy as np
 from .errors import InputError, Problem
 from .estimate import wilson
 from .loading import load_scenario
-from .yamlfile import check_regular_file, read_yaml_file
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER
 from .montecarlo import run
 from .progress import StepProgress
 from .schema import Scenario
-from .scoring import (BOOTSTRAP_SEED, CLIP, RELIABILITY_BINS, RESAMPLES, bootstrap_difference, discrimination,
-                      discrimination_half_width, pool_out_of_sample, pool_weight_monte_carlo, reliability_table,
-                      score_forecasts)
+from .scoring import (
+    BOOTSTRAP_SEED,
+    CLIP,
+    RELIABILITY_BINS,
+    RESAMPLES,
+    bootstrap_difference,
+    discrimination,
+    discrimination_half_width,
+    pool_out_of_sample,
+    pool_weight_monte_carlo,
+    reliability_table,
+    score_forecasts,
+)
+from .yamlfile import check_regular_file, read_yaml_file
 
 __all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "load_cases",
-           "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest", "run_case",
-           "summarise_backtest", "summarise_forecasts"]
+           "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest",
+           "run_case", "summarise_backtest", "summarise_forecasts"]
 
 UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
@@ -96,9 +106,10 @@ MEETING_COLUMNS = ("date", "outcome")
 def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meeting]:
     """The coded meetings of a CSV with columns `date` and `outcome` (names and class names in
     any case, a class's words joined by `_`, `-` or a space: talk_fest, Talk fest; other
-    columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is skipped). Refused, every problem at once: a column named twice, a date after `today`
-    (default: the clock's; an outcome not yet known), a line repeating an earlier one (it
-    would count one meeting twice in the base rate)."""
+    columns are ignored; a UTF-8 byte-order mark, as spreadsheets write, is skipped).
+    Refused, every problem at once: a column named twice, a date after `today` (default:
+    the clock's; an outcome not yet known), a line repeating an earlier one (it would count
+    one meeting twice in the base rate)."""
     path = Path(path)
     today = dt.date.today() if today is None else today
     check_regular_file(path)  # a FIFO would block the open forever

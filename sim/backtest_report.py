@@ -21,8 +21,8 @@ LABELS = {"model": "model as written", "calibrated": "model, calibrated (leave-o
           "pooled": "pool of calibrated model and base rate",
           "calibrated_in_sample": "model, calibrated (in sample)", "base_rate": "base rate (earlier meetings)",
           "uniform": "uniform (1/4 each)"}
-STYLE = {"pooled": ("#762a83", "P"), "model": ("#2166ac", "o"), "calibrated": ("#1b7837", "D"), "base_rate": ("#b2182b", "s"),
-         "uniform": ("#777777", "^"), "calibrated_in_sample": ("#7fbf7b", "v")}
+STYLE = {"pooled": ("#762a83", "P"), "model": ("#2166ac", "o"), "calibrated": ("#1b7837", "D"),
+         "base_rate": ("#b2182b", "s"), "uniform": ("#777777", "^"), "calibrated_in_sample": ("#7fbf7b", "v")}
 SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": "C"}
 SHORT_NAMES = {"model": "model", "calibrated": "calib.", "calibrated_in_sample": "in\nsample"}
 
@@ -181,7 +181,8 @@ def print_backtest(summary: dict, out: Path) -> None:
                               + "backtest: forecasts (B breakthrough, S substantive, T talk fest, C collapse) "
                               f"with their Monte Carlo 95 % intervals (Wilson, {replicates}), and the observed "
                               "class" + ("; calib.: calibrated, posterior predictive" if calibrated else "")))
-    order = ["calibrated", "pooled", "model", "base_rate", "uniform"] if calibrated else ["model", "base_rate", "uniform"]
+    order = (["calibrated", "pooled", "model", "base_rate", "uniform"] if calibrated
+             else ["model", "base_rate", "uniform"])
     con.print(_score_table(summary, [name for name in order if name in summary["mean_scores"]]))
     for name in names:
         con.print(_discrimination_line(summary, name), soft_wrap=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from .backtest import Case, reference_forecasts, summarise_forecasts
-from .estimate import Z95
 from .errors import InputError, Problem
+from .estimate import Z95
 from .knobs import KnobFile, KnobSetting, make_grid, prior_weights, resolve_knob
 from .model import CLASSES, compile_model
 from .posterior import Posterior

@@ -19,14 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba.core.event import install_listener
 
+from .arguments import check_knobs, check_scenario
 from .errors import InputError, Problem
+from .estimate import Z95, Estimate, wilson
 from .io import utc_now
 from .knobs import KnobSetting
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
-from .estimate import Z95, Estimate, wilson
-from .arguments import check_knobs, check_scenario
-from .montecarlo import (check_workers, compile_seconds_of, compile_timer, count_chunks, resolve_settings,
-                         simulate_joint)
+from .montecarlo import check_workers, compile_seconds_of, compile_timer, count_chunks, resolve_settings, simulate_joint
 from .progress import ReplicateProgress
 from .randomness import blocks_for
 from .schema import Scenario

@@ -94,4 +94,4 @@ def fsync_tree(root: str | Path) -> None:
 
 def utc_now(timespec: str = "seconds") -> str:
     """The current UTC time as ISO 8601 with a `Z`, e.g. `2016-06-01T12:00:00Z`."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec=timespec).replace("+00:00", "Z")

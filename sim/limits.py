@@ -132,7 +132,8 @@ def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size
     summary. No disk: eum writes only to stdout."""
     steps = rounds + 1
     breakdown = {"process": BASE_PROCESS,
-                 "rounds as given": steps * (2 * n_actors + 2) * F64 + steps * (2 * n_actors * EUM_ROUND_VALUE + EUM_ROUND)}
+                 "rounds as given": (steps * (2 * n_actors + 2) * F64
+                                     + steps * (2 * n_actors * EUM_ROUND_VALUE + EUM_ROUND))}
     if runs is not None:
         chunk = _chunk_replicates(chunk_size or BLOCK_SIZE, runs)
         breakdown["Monte Carlo medians and means"] = 2 * steps * runs * F64

@@ -17,8 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .canonical import Canon, make_canon
-from .rubric import (BREAKTHROUGH, CLASSES, COLLAPSE, SUBSTANTIVE, SUBSTANTIVE_OR_BETTER, TALK_FEST, Rubric,
-                     compile_rubric)
+from .rubric import (
+    BREAKTHROUGH,
+    CLASSES,
+    COLLAPSE,
+    SUBSTANTIVE,
+    SUBSTANTIVE_OR_BETTER,
+    TALK_FEST,
+    Rubric,
+    compile_rubric,
+)
 from .schema import DateTriangular, DateUniform, Effect, Scenario, support
 from .schema.rules import MAX_PACKAGES
 

@@ -48,8 +48,8 @@ from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
 from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target
 
 __all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
-           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest", "make_parents",
-           "new_run_id", "read_manifest", "remove_made", "swap_into_place", "write_owned_text"]
+           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest",
+           "make_parents", "new_run_id", "read_manifest", "remove_made", "swap_into_place", "write_owned_text"]
 
 TOOL = "sim"
 FILE_MARK = "sim-manifest:"
@@ -63,7 +63,7 @@ def new_run_id() -> str:
     """`<UTC YYYYMMDDTHHMMSSZ>-<6 hex>`: the name of a default result directory."""
     import datetime as dt
 
-    return f"{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    return f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
 
 
 # --- Manifests -----------------------------------------------------------------------------

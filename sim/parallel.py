@@ -31,7 +31,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-
 __all__ = ["MIN_BLOCKS_PER_SPAWNED", "MIN_BLOCKS_PER_WORKER", "choose_workers", "default_workers", "flush_stdio",
            "forks_safely", "ordered_map", "process_context", "usable_cores", "worker_setup"]
 

@@ -38,7 +38,8 @@ def model_digest() -> str:
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for path in _sources():
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + code_text(path.read_text("utf-8")).encode() + b"\0")
+        code = code_text(path.read_text("utf-8"))
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + code.encode() + b"\0")
     return h.hexdigest()[:16]
 
 

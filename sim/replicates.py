@@ -61,7 +61,8 @@ class ReplicateWriter:
         self._start = model.start_date or dt.date(1970, 1, 1)
         # Dictionary pages only for the categoricals: tried on the float columns they are
         # built and thrown away, which doubled the writing time (0.8 s a million replicates).
-        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd", use_dictionary=["outcome", "package"])
+        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd",
+                                       use_dictionary=["outcome", "package"])
         self.rows = 0
 
     def write(self, chunk: Chunk) -> None:

@@ -21,15 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RunError
+from .estimate import Estimate, wilson
 from .io import utc_now, write_json_atomic
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER
-from .estimate import Estimate, wilson
 from .montecarlo import Chunk, RunResult
 from .ownership import ResultDir, new_run_id
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash
 
-__all__ = ["ResultWriter", "default_out_dir", "estimate_dict", "read_inputs", "summarise_menu", "summarise_run", "write_result_dir"]
+__all__ = ["ResultWriter", "default_out_dir", "estimate_dict", "read_inputs", "summarise_menu", "summarise_run",
+           "write_result_dir"]
 
 TOP_DEALS = 8
 RESOLVED = "resolved.yaml"

@@ -95,7 +95,8 @@ def discrimination_half_width(se: np.ndarray, observed: np.ndarray) -> float | N
     return float(Z95 * (se[hit].mean() + se[~hit].mean()))
 
 
-def pool_out_of_sample(model: np.ndarray, base: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def pool_out_of_sample(model: np.ndarray, base: np.ndarray,
+                       observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """The linear pool w model + (1 - w) base rate, each case's w fitted (by log score, on
     `POOL_WEIGHTS`) on the *other* cases only. `model` should itself be out of sample.
     Returns (pooled forecasts, each case's w, the w fitted on every case)."""

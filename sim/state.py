@@ -146,7 +146,8 @@ def draw_state(model: Model, blocks: Blocks, knobs: KnobApplier | None = None) -
     return State(
         position=position, ideal=position.copy(), held=np.zeros_like(position), salience=salience,
         capability=per_agent("capability"), resolve=per_agent("resolve"), walk_away=per_agent("walk_away"),
-        trust=trust.copy(), trust_initial=trust, trust_recovery=rows([f"{path}.weekly_recovery" for path in pair_paths]),
+        trust=trust.copy(), trust_initial=trust,
+        trust_recovery=rows([f"{path}.weekly_recovery" for path in pair_paths]),
         rate=p["dynamics.rate"], noise=p["dynamics.noise"], margin=p["summit.bargaining.margin"],
         loss_aversion=p["summit.bargaining.loss_aversion"], credibility=p["summit.bargaining.credibility"],
         cancel_base=p["summit.cancellation.base_probability"],

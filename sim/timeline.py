@@ -141,7 +141,7 @@ def scheduled_events(env, model: Model, state: State, blocks: Blocks):
         yield _at(env, event.day, "events")
         rngs = blocks.rngs("events", event.name)
         prob = state.event_probability[k]
-        happens = blocks.draw(rngs, lambda rng, size, sl: rng.random(size) < prob[sl], dtype=bool)
+        happens = blocks.draw(rngs, lambda rng, size, sl, prob=prob: rng.random(size) < prob[sl], dtype=bool)
         for effect in event.effects:
             if _consumes(effect):
                 amount = blocks.draw(rngs, lambda rng, size, sl, e=effect: _draw_effect(e, rng, size),
@@ -177,7 +177,7 @@ def draw_arrivals(model: Model, state: State, blocks: Blocks, k: int) -> Arrival
     n_ticks = len(_incident_ticks(model))
     span = model.horizon + 1 - incident.start_day
     reps, ticks, amounts = [], [], [[] for _ in incident.effects]
-    for j, (rng, sl) in enumerate(zip(blocks.rngs("incidents", incident.name), blocks.slices())):
+    for rng, sl in zip(blocks.rngs("incidents", incident.name), blocks.slices()):
         counts = rng.poisson(state.incident_rate[k, sl] * (span / DAYS_PER_MONTH))
         m = int(counts.sum())
         reps.append(np.repeat(np.arange(sl.start, sl.stop), counts))

@@ -2,7 +2,8 @@
 
 Every file a user writes (a scenario, a sweep spec, a knob spec) is a `Strict`
 model: unknown keys are errors, NaN and infinity are refused, and a boolean is
-never read as a number (pydantic alone would take `runs: true` as 1). `problems_from` turns a `ValidationError` into `Problem`s that name the
+never read as a number (pydantic alone would take `runs: true` as 1).
+`problems_from` turns a `ValidationError` into `Problem`s that name the
 file, the dotted path of the field, the rule and the value given; rules that
 span several fields raise `RuleViolations`, which it unpacks path by path.
 """
@@ -231,7 +232,8 @@ def _problem(err: dict, source: str, path: str) -> Problem:
     if kind in _MAPPING_TYPES:  # pydantic: "input should be a valid dictionary or instance of Calendar"
         return Problem(source, path, "must be a mapping {key: value, ...}", value, True)
     limit = ctx.get("min_length" if kind == "too_short" else "max_length")
-    if kind in ("too_short", "too_long") and limit is not None:  # pydantic: "... at least 1 item after validation, not 0"
+    # pydantic: "... at least 1 item after validation, not 0"
+    if kind in ("too_short", "too_long") and limit is not None:
         return Problem(source, path, f"must have {'at least' if kind == 'too_short' else 'at most'} {limit} "
                        f"{'entry' if limit == 1 else 'entries'}", value, True)
     message = err["msg"].removeprefix("Value error, ")

@@ -13,10 +13,10 @@ import yaml
 from hypothesis import settings
 
 from sim.model import compile_model
-from sim.state import draw_state
 from sim.montecarlo import Chunk, run
 from sim.randomness import Blocks
 from sim.schema import Scenario
+from sim.state import draw_state
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small.yaml"

@@ -11,21 +11,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import SMALL, small_dict
 
 from sim import CLASSES, SUBSTANTIVE_OR_BETTER, load_scenario, run
 from sim.backtest import Meeting, base_rate_forecast, find_cases, load_cases, load_meetings, parse_meeting_date
-from sim.scoring import (CLIP, bootstrap_difference, brier_score, discrimination, log_score, pool_out_of_sample,
-                         pool_weight_monte_carlo, reliability_table)
 from sim.cli import main
 from sim.errors import InputError, Problem
 from sim.knobs import KnobSpec
+from sim.loading import parse_scenario
 from sim.ownership import directory_owner
 from sim.posterior import Posterior
 from sim.provenance import model_digest
-from sim.loading import parse_scenario
 from sim.schema import scenario_hash
-
-from conftest import SMALL, small_dict
+from sim.scoring import (
+    CLIP,
+    bootstrap_difference,
+    brier_score,
+    discrimination,
+    log_score,
+    pool_out_of_sample,
+    pool_weight_monte_carlo,
+    reliability_table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = ROOT / "scenarios" / "history"

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import scenario_of, small_dict
+
 from sim import run
 from sim.backtest import load_cases
 from sim.calibrate import loo_forecasts, run_calibration, smoothed, summarise_calibration

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import read_columns
 
 import sim.cli.run
-from conftest import read_columns
 from sim import cli
 from sim.model import CLASSES
 

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import run_replicates, scenario_of, small_dict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_replicates, scenario_of, small_dict
 from sim import cli
 from sim.attribution import explain, remove_events, shapley_plan, shapley_values
 from sim.comparison import GROUPS, check_pairable, compare, paired_difference
 from sim.errors import InputError
-from sim.model import CLASSES, compile_model
 from sim.loading import load_scenario, parse_scenario
+from sim.model import CLASSES, compile_model
 from sim.strategies import params, scenario_dicts
 
 ROOT = Path(__file__).resolve().parents[1]

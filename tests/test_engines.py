@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_replicates, scenario_of, small_dict, state_of
+
 from sim.engines import ENGINES, make_engine
 from sim.eum import step_eum
-from sim.model import compile_model
 from sim.loading import load_scenario
+from sim.model import compile_model
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import read_columns
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_columns
 from sim import InputError, Scenario, parse_scenario
 from sim.cli import main
 from sim.model import CLASSES

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import small_dict
 
 from sim import InputError, load_scenario
 from sim.cli import main
 from sim.ownership import directory_owner
-
-from conftest import small_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "data" / "small.yaml"

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_replicates, scenario_of, small_dict, state_of
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_replicates, scenario_of, small_dict, state_of
-from sim.timeline import apply_effect
 from sim.loading import load_scenario
 from sim.schema import Scenario
 from sim.strategies import scenario_dicts
+from sim.timeline import apply_effect
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 RUNS = 2048
@@ -302,6 +302,7 @@ def test_at_the_summit_less_resolve_or_loss_aversion_never_removes_an_acceptable
     """Per replicate, with the positions fixed: lowering a party's resolve or the loss aversion
     keeps every package it accepted acceptable (exact)."""
     from conftest import state_of
+
     from sim.summit import package_values, record_summit
 
     data = small_dict()

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import small_dict
 
 from sim import InputError, parse_scenario
 from sim.cli import main
 from sim.limits import check_resources, estimate, parse_size
 from sim.model import compile_model
-
-from conftest import small_dict
 
 SMALL = Path(__file__).parent / "data" / "small.yaml"
 

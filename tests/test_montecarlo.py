@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import run_replicates, scenario_of, small_dict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_replicates, scenario_of, small_dict
-from sim.model import CLASSES
 from sim.estimate import Z95, wilson
+from sim.model import CLASSES
 from sim.montecarlo import run
 from sim.randomness import BLOCK_SIZE
 from sim.strategies import scenarios

@@ -11,9 +11,20 @@ import pytest
 
 from sim import InputError
 from sim.cli import main
-from sim.ownership import (MANIFEST, PARTIAL_MARK, ResultDir, check_file_target, check_target, claim_in_place,
-                           clean_stale, directory_owner, file_owner, lock_target, swap_into_place,
-                           write_owned_text)
+from sim.ownership import (
+    MANIFEST,
+    PARTIAL_MARK,
+    ResultDir,
+    check_file_target,
+    check_target,
+    claim_in_place,
+    clean_stale,
+    directory_owner,
+    file_owner,
+    lock_target,
+    swap_into_place,
+    write_owned_text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "data" / "small.yaml"

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from sim.cli import main
-from sim.ownership import directory_owner, file_owner, read_manifest
-from sim.report import make_report
-from sim.report.comments import Comment, comments_by_path, read_source
+from sim.cli import main  # noqa: E402 (after the sys.path line above)
+from sim.ownership import directory_owner, file_owner, read_manifest  # noqa: E402 (after the sys.path line above)
+from sim.report import make_report  # noqa: E402 (after the sys.path line above)
+from sim.report.comments import Comment, comments_by_path, read_source  # noqa: E402 (after the sys.path line above)
 
 DATA = ROOT / "tests" / "data"
 SMALL = DATA / "small.yaml"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import read_columns
+
 from sim import InputError, load_scenario, run
-from sim.model import CLASSES
 from sim.io import write_json_atomic
+from sim.model import CLASSES
 from sim.results import ResultWriter, default_out_dir, summarise_run
 
 ROOT = Path(__file__).resolve().parents[1]

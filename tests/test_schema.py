@@ -7,10 +7,10 @@ import math
 
 import pytest
 import yaml
+from conftest import small_dict
 from hypothesis import given, settings
 from pydantic import TypeAdapter
 
-from conftest import small_dict
 from sim.errors import InputError
 from sim.loading import dump_scenario, load_scenario, parse_scenario
 from sim.schema import Param, Scenario, support

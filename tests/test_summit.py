@@ -7,10 +7,10 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import run_replicates, scenario_of, small_dict, state_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_replicates, scenario_of, small_dict, state_of
 from sim.model import BREAKTHROUGH, COLLAPSE, SUBSTANTIVE, TALK_FEST
 from sim.summit import bargain, record_summit, settle
 

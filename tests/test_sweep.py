@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 import sim.sweep.execute
-
 from sim import cli, load_scenario, run
 from sim.errors import InputError, RunError
 from sim.model import CLASSES

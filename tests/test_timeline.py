@@ -10,14 +10,14 @@ import dataclasses
 import numpy as np
 import pytest
 import yaml
+from conftest import run_replicates, scenario_of, small_dict, state_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_replicates, scenario_of, small_dict, state_of
 from sim.engines.convergence import Convergence
 from sim.errors import InputError
-from sim.model import COLLAPSE
 from sim.loading import parse_scenario
+from sim.model import COLLAPSE
 from sim.strategies import scenarios
 from sim.timeline import run_timeline
 

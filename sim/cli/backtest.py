@@ -7,9 +7,27 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem, RunError
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, command, count,
-                     load_calibration, option_problems, output_options, output_path, parse_overrides, runs_rules,
-                     show_warnings, stop_on_interrupt, task_workers, workers_rules, write_and_show)
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    LIMIT_OPTIONS,
+    SCENARIO_OPTIONS,
+    arg,
+    check_limits,
+    command,
+    count,
+    load_calibration,
+    option_problems,
+    output_options,
+    output_path,
+    parse_overrides,
+    runs_rules,
+    show_warnings,
+    stop_on_interrupt,
+    task_workers,
+    workers_rules,
+    write_and_show,
+)
 from .progress import step_progress
 
 BACKTEST_OPTIONS = (

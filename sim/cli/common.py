@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, Problem, map_all
-from ..schema.rules import MAX_RUNS
 from ..reporting import fmt_p as fmt
+from ..schema.rules import MAX_RUNS
 from ..yamlfile import load_yaml
 
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
-           "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS", 
+           "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS",
            "arg", "calibration_setting", "check_limits", "check_monte_carlo_options", "chunk_workers", "claim_output",
            "command", "commands", "fmt", "load_all", "load_one", "option_problems", "output_options", "output_path",
            "parse_overrides", "show_warnings", "stop_on_interrupt", "task_workers", "workers_rules",

@@ -157,7 +157,8 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     sds = (mc["salience_sd"], mc["capability_sd"], mc["position_sd"])
     start = rounds[0]["positions"].values()
     moot = sds[2] > 0 and max(start) == min(start)  # clipped to a range of width 0: no noise at all
-    position = f"position sd {sds[2]:g}" + (" (no effect: positions are clipped to their initial range, here one point)" if moot else "")
+    position = f"position sd {sds[2]:g}" + (" (no effect: positions are clipped to their initial range, here one point)"
+                                             if moot else "")
     same = (": no perturbation, every replicate is the run above"
             if not any(sds[:2]) and (not sds[2] or moot) else "")
     print(f"Monte Carlo, final median after round {args.rounds} (salience sd {sds[0]:g}, "

@@ -8,9 +8,28 @@ from pathlib import Path
 
 from ..errors import InputError, Problem, map_all
 from ..schema.rules import MAX_RUNS
-from .common import (CALIBRATION_OPTION, EXIT_INTERRUPTED, LIMIT_OPTIONS, stop_on_interrupt, calibration_setting, PAIRED_OPTIONS, SCENARIO_OPTIONS, arg, check_limits, check_monte_carlo_options,
-                     chunk_workers, claim_output, command, count, load_all, load_calibration, load_one, output_options, parse_overrides,
-                     write_and_show)
+from .common import (
+    CALIBRATION_OPTION,
+    EXIT_INTERRUPTED,
+    LIMIT_OPTIONS,
+    PAIRED_OPTIONS,
+    SCENARIO_OPTIONS,
+    arg,
+    calibration_setting,
+    check_limits,
+    check_monte_carlo_options,
+    chunk_workers,
+    claim_output,
+    command,
+    count,
+    load_all,
+    load_calibration,
+    load_one,
+    output_options,
+    parse_overrides,
+    stop_on_interrupt,
+    write_and_show,
+)
 from .progress import progress_bar
 
 
@@ -125,8 +144,8 @@ def _on_side(problem: Problem, name: str, only: dict) -> Problem:
     CALIBRATION_OPTION, *output_options("results/explain/<run-id>"), *LIMIT_OPTIONS,
 )
 def cmd_explain(args: argparse.Namespace) -> int:
-    from ..attribution_report import plot_explanation, plot_shapley, print_explanation
     from ..attribution import explain, shapley_plan, summarise_explanation
+    from ..attribution_report import plot_explanation, plot_shapley, print_explanation
     from ..limits import add_output, estimate_output
     from ..results import default_out_dir
 

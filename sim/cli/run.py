@@ -11,10 +11,28 @@ from typing import Any
 from ..errors import InputError
 from ..model import CLASSES
 from ..reporting import compiling_note, scenario_label
-from .common import (CALIBRATION_OPTION, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, MONTE_CARLO_OPTIONS,
-                     OUTPUT_OPTIONS, SCENARIO_OPTIONS, SCENARIO_ROOT_OPTION, arg, check_limits,
-                     calibration_setting, check_monte_carlo_options, chunk_workers, command, fmt, load_one,
-                     parse_overrides, show_warnings, stop_on_interrupt)
+from .common import (
+    CALIBRATION_OPTION,
+    EXIT_INPUT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    LIMIT_OPTIONS,
+    MONTE_CARLO_OPTIONS,
+    OUTPUT_OPTIONS,
+    SCENARIO_OPTIONS,
+    SCENARIO_ROOT_OPTION,
+    arg,
+    calibration_setting,
+    check_limits,
+    check_monte_carlo_options,
+    chunk_workers,
+    command,
+    fmt,
+    load_one,
+    parse_overrides,
+    show_warnings,
+    stop_on_interrupt,
+)
 from .progress import progress_bar
 
 

@@ -8,9 +8,23 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .common import (EXIT_INTERRUPTED, EXIT_OK, LIMIT_OPTIONS, SCENARIO_OPTIONS, arg, check_limits,
-                     command, count, option_problems, output_options, parse_overrides, show_warnings,
-                     stop_on_interrupt, task_workers, workers_rules)
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    LIMIT_OPTIONS,
+    SCENARIO_OPTIONS,
+    arg,
+    check_limits,
+    command,
+    count,
+    option_problems,
+    output_options,
+    parse_overrides,
+    show_warnings,
+    stop_on_interrupt,
+    task_workers,
+    workers_rules,
+)
 from .progress import step_progress
 
 

@@ -91,7 +91,8 @@ def force_of(x, ideal, sal, cap, resolve, trust, pair_of, rate, ally_agent, ally
                 d = denom[r]
                 pressure = pull[r] / d if d > 1e-12 else 0.0
                 ri = resolve[i, r]
-                force[i, k, r] = rate[r] * ((1.0 - ri) * (1.0 - sal[i, k, r]) * pressure + ri * (ideal[i, k, r] - x[i, k, r]))
+                force[i, k, r] = rate[r] * ((1.0 - ri) * (1.0 - sal[i, k, r]) * pressure
+                                            + ri * (ideal[i, k, r] - x[i, k, r]))
             for a in range(ally_agent.shape[0]):
                 if ally_agent[a] == i and ally_issue[a, k]:
                     q = ally_patron[a]

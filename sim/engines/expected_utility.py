@@ -10,8 +10,9 @@ has salience 1 (the EUM reads salience per issue on [0, 1]; the scenario's
 saliences are shares summing to 1). The move the EUM proposes is then damped by the
 agent's resolve (with audience costs): the agent goes a share (1 - resolve) of
 the way. Then the domestic bounds apply, as in `convergence` (there is no weekly
-drift: `dynamics.noise` is the deviation on the summit day). The range R of each issue, which scales the EUM's utilities, is
-the range of the agents' positions when diplomacy starts, fixed thereafter.
+drift: `dynamics.noise` is the deviation on the summit day). The range R of each
+issue, which scales the EUM's utilities, is the range of the agents' positions when
+diplomacy starts, fixed thereafter.
 
 Trust does not enter the EUM's rounds (it still decides cancellations and
 credibility at the summit), and nothing pulls an agent back toward its ideal:

@@ -137,7 +137,8 @@ def sweep_view(result: Result, index: int) -> dict[str, Any]:
     listed = [{"values": [f"{p.get(path):g}" if isinstance(p.get(path), float) else str(p.get(path))
                           for path in paths],
                "p": fmt_p(p.get("substantive_or_better_p")),
-               "interval": f"[{fmt_p(p.get('substantive_or_better_low'))}, {fmt_p(p.get('substantive_or_better_high'))}]",
+               "interval": (f"[{fmt_p(p.get('substantive_or_better_low'))}, "
+                            f"{fmt_p(p.get('substantive_or_better_high'))}]"),
                "collapse": fmt_p(p.get("collapse_p"))} for p in points[:MAX_POINTS_LISTED]]
     return {"id": f"sweep{index}", "name": result.name, "summary": s, "factors": s.get("factors", []),
             "paths": paths, "indices": indices, "points": listed, "n_points": len(points),

@@ -190,7 +190,8 @@ def posterior_chart(calibration: dict) -> Picture:
     axes.flat[0].set_ylabel("probability on the grid")
     axes.flat[0].legend(fontsize=8)
     alt = "Bar charts of each knob's posterior against its prior: " + "; ".join(
-        f"{name}: " + ", ".join(f"{v:g} {p:.2f}" for v, p in zip(marginals[name]["values"], marginals[name]["posterior"]))
+        f"{name}: " + ", ".join(f"{v:g} {p:.2f}"
+                                for v, p in zip(marginals[name]["values"], marginals[name]["posterior"]))
         for name in names) + "."
     return render(fig, alt, "posterior")
 

@@ -10,7 +10,7 @@ signed), or `all:` / `any:` of conditions, nested as deep as needed.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
@@ -69,8 +69,8 @@ def _kind(value: Any) -> str | None:
 
 
 Condition = Annotated[
-    Union[Annotated[Level, Tag("cond-level")], Annotated[Signed, Tag("cond-signed")],
-          Annotated[AllOf, Tag("cond-all")], Annotated[AnyOf, Tag("cond-any")]],
+    Annotated[Level, Tag("cond-level")] | Annotated[Signed, Tag("cond-signed")]
+    | Annotated[AllOf, Tag("cond-all")] | Annotated[AnyOf, Tag("cond-any")],
     Discriminator(_kind, custom_error_type="condition",
                   custom_error_message="must be a condition: {issue: NAME, at_least|at_most|between: ...}, "
                                        "{signed: [PARTY, ...]}, {all: [...]} or {any: [...]}"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
@@ -220,7 +220,7 @@ class Triangular(Strict):
         return np.where((x >= a) & (x <= b), dens, 0.0)
 
 
-Dist = Annotated[Union[Fixed, Uniform, Normal, Beta, Triangular], Field(discriminator="dist")]
+Dist = Annotated[Fixed | Uniform | Normal | Beta | Triangular, Field(discriminator="dist")]
 _DISTS = (Fixed, Uniform, Normal, Beta, Triangular)
 
 
@@ -249,7 +249,7 @@ def _finite_range(param):
 
 
 Param = Annotated[
-    Union[Annotated[float, Tag("number")], Annotated[Dist, Tag("dist")]],
+    Annotated[float, Tag("number")] | Annotated[Dist, Tag("dist")],
     Discriminator(
         _number_or_dist,
         custom_error_type="number_or_dist",
@@ -347,7 +347,7 @@ class DateTriangular(Strict):
         return self
 
 
-DateParam = Union[dt.date, Annotated[Union[DateUniform, DateTriangular], Field(discriminator="dist")]]
+DateParam = dt.date | Annotated[DateUniform | DateTriangular, Field(discriminator="dist")]
 
 
 def date_range(value: DateParam) -> tuple[dt.date, dt.date]:

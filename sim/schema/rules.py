@@ -13,7 +13,8 @@ from ..validation import NO_VALUE
 from .outcome import Level, Signed, condition_leaves
 from .params import date_range, mean_of
 
-__all__ = ["MAX_EUM_ROUNDS", "MAX_PACKAGES", "MAX_RUNS", "MAX_SPAN_DAYS", "MAX_SPAN_YEARS", "rule_problems", "trust_pairs"]
+__all__ = ["MAX_EUM_ROUNDS", "MAX_PACKAGES", "MAX_RUNS", "MAX_SPAN_DAYS", "MAX_SPAN_YEARS", "rule_problems",
+           "trust_pairs"]
 
 MAX_SPAN_YEARS = 20
 MAX_SPAN_DAYS = 7305
@@ -79,7 +80,8 @@ def rule_problems(s):
             elif isinstance(c, Signed):
                 for j, name in enumerate(c.signed):
                     if name not in parties:
-                        yield f"{path}.signed.{j}", f"must be a summit party; parties: {', '.join(s.summit.parties)}", name
+                        yield (f"{path}.signed.{j}", f"must be a summit party; parties: {', '.join(s.summit.parties)}",
+                               name)
     if s.observed is not None and s.observed.earliest <= s.calendar.vantage:
         # an outcome known at the vantage is no forecast
         yield "observed.date", f"must be after calendar.vantage ({s.calendar.vantage})", str(s.observed.earliest)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from ..validation import RuleViolations, Strict
 from .outcome import Observed, Outcome
-from .params import Name, NonNegative, Param, Probability, Shift, Unit, within, support
-from .summit import Roles, Summit
+from .params import Name, NonNegative, Param, Probability, Shift, Unit, support, within
 from .rules import MAX_RUNS, rule_problems
+from .summit import Roles, Summit
 
 __all__ = ["Agent", "Alliance", "Calendar", "Dynamics", "Effect", "Election", "Event", "Incident", "Issue",
            "MonteCarlo", "Relations", "Scenario", "Stance", "Trust", "scenario_hash"]
@@ -128,7 +127,7 @@ def _one_or_list(value) -> str | None:
 
 class Relations(Strict):
     # one entry, or a list: each pair of parties needs one
-    trust: Annotated[Union[Annotated[Trust, Tag("trust-one")], Annotated[list[Trust], Tag("trust-list")]],
+    trust: Annotated[Annotated[Trust, Tag("trust-one")] | Annotated[list[Trust], Tag("trust-list")],
                      Discriminator(_one_or_list, custom_error_type="trust",
                                    custom_error_message="must be {between: [a, b], initial: ...} or a list of them")]
     alliances: list[Alliance] = []

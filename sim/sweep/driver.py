@@ -20,18 +20,26 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import CLASSES
-from ..randomness import make_root_entropy, blocks_for
 from ..errors import RunError
 from ..io import atomic_write_bytes, write_json_atomic
+from ..model import CLASSES
 from ..ownership import check_target, claim_in_place
 from ..progress import StepProgress
 from ..provenance import model_digest
+from ..randomness import blocks_for, make_root_entropy
 from .design import design_size, make_design
-from .execute import (DaskBackend, PieceResult, PointRun, check_scheduler, local_workers, make_backend, make_tasks,
-                      summarise_dispatch)
-from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
+from .execute import (
+    DaskBackend,
+    PieceResult,
+    PointRun,
+    check_scheduler,
+    local_workers,
+    make_backend,
+    make_tasks,
+    summarise_dispatch,
+)
 from .points import check_factors, make_point_scenarios
+from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
 from .spec import Sweep
 from .store import DB_NAME, OUTPUTS, SweepStore, cannot_store, remove_sweep
 
@@ -307,9 +315,8 @@ def _sobol_warnings(n: int, indices: dict[str, dict]) -> list[str]:
 
 
 def _plot(sweep: Sweep, rows: list[dict], analysis: dict | None, out: Path, entropy: int) -> list[str]:
-    from .plots import plot_curves, plot_heatmap, plot_sensitivity  # late: matplotlib is slow to import
-
     from ..reporting import seed_label
+    from .plots import plot_curves, plot_heatmap, plot_sensitivity  # late: matplotlib is slow to import
 
     title = (f"{sweep.scenario.name}: {sweep.design} sweep, {len(rows):,} points\n"
              f"{sweep.runs:,} replicates a point, seed {seed_label(entropy)}")

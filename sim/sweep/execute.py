@@ -32,8 +32,8 @@ from ..randomness import blocks_for
 from ..schema import Scenario
 
 __all__ = ["DaskBackend", "Piece", "PieceResult", "PointRun", "ProcessBackend", "SequentialBackend", "Task",
-           "check_scheduler", "count_outcomes", "count_tasks", "local_workers", "make_backend", "make_tasks", "run_task",
-           "summarise_dispatch", "task_shape"]
+           "check_scheduler", "count_outcomes", "count_tasks", "local_workers", "make_backend", "make_tasks",
+           "run_task", "summarise_dispatch", "task_shape"]
 
 MIN_TASK_BLOCKS = 16
 """Blocks a task holds at least (about 0.2 s of the baseline), so that a task's fixed

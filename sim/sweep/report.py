@@ -3,9 +3,9 @@ indices (its progress over points: `cli.progress.step_progress`)."""
 
 from __future__ import annotations
 
-from .driver import SweepResult
 from ..reporting import console as shared_console
 from ..reporting import fmt_estimate, fmt_p
+from .driver import SweepResult
 
 __all__ = ["print_sweep"]
 

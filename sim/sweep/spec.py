@@ -19,11 +19,10 @@ import numpy as np
 from pydantic import Field, ValidationError
 
 from ..errors import InputError, Problem, map_all
-from ..schema.rules import MAX_RUNS
-from ..loading import load_scenario
+from ..loading import load_scenario, not_this_kind
 from ..schema import Scenario, scenario_hash
+from ..schema.rules import MAX_RUNS
 from ..validation import Strict, problems_from
-from ..loading import not_this_kind
 from ..yamlfile import not_a_mapping, read_yaml_file
 
 __all__ = ["DESIGNS", "Factor", "Sweep", "SweepSpec", "load_sweep_spec", "make_sweep", "parse_vary",

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, Problem
+from ..estimate import wilson
 from ..io import atomic_write_text, fsync_dir, temp_name, utc_now
 from ..model import CLASSES, SUBSTANTIVE_OR_BETTER
-from ..estimate import wilson
 
 __all__ = ["DB_NAME", "OUTPUTS", "SweepStore", "cannot_store", "remove_sweep"]
 
