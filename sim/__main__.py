@@ -14,6 +14,9 @@ def _main() -> int:
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
+        from .errors import note_unraisable_interrupt
+
+        sys.unraisablehook = note_unraisable_interrupt  # a Ctrl-C inside a weakref callback is not lost
         from .cli import main
 
         status = main()

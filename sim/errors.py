@@ -7,6 +7,8 @@ problem of a file at once; the CLI prints one line per problem and exits 2.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -79,6 +81,22 @@ def map_all(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
     if problems:
         raise InputError(problems)
     return results
+
+
+SWALLOWED_INTERRUPT = threading.Event()
+"""Set by `note_unraisable_interrupt` when a Ctrl-C landed where Python could not raise it."""
+
+
+def note_unraisable_interrupt(unraisable) -> None:
+    """A `sys.unraisablehook`: a Ctrl-C (or SIGTERM, raised as one) that lands where Python
+    cannot raise it (a weakref callback such as importlib's module-lock cleanup while sim's
+    modules load, a `__del__`) is not printed as "Exception ignored in ..." and lost, with
+    the command going on to the end: it sets `SWALLOWED_INTERRUPT`, which the command line's
+    `stop_on_interrupt` reads as a Ctrl-C. Anything else goes to Python's own hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        SWALLOWED_INTERRUPT.set()
+    else:
+        sys.__unraisablehook__(unraisable)
 
 
 def caused_by_interrupt(exc: BaseException) -> bool:

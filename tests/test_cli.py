@@ -587,3 +587,37 @@ def test_a_resumed_run_prints_no_time_left_from_its_first_step(monkeypatch):
     assert out.getvalue() == ""
     lines(900)
     assert out.getvalue() == "points: 900 of 1,800 (50 %), 2 s, about 16 s left\n"
+
+
+def test_a_ctrl_c_python_could_not_raise_is_not_lost(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C landing in a weakref callback (importlib's module-lock cleanup while sim loads)
+    is "ignored" by Python: printed as a traceback, and the run went on to write everything
+    and exit 0. The command line records it and stops as for any Ctrl-C: nothing written, 130."""
+    import gc
+    import weakref
+
+    import sim.results
+
+    real = sim.results.read_inputs
+
+    class Referent:
+        pass
+
+    def read_inputs_then_interrupted(path):
+        def callback(_):
+            raise KeyboardInterrupt
+
+        obj = Referent()
+        ref = weakref.ref(obj, callback)  # noqa: F841 - alive until obj goes
+        del obj
+        gc.collect()
+        return real(path)
+
+    monkeypatch.setattr(sim.results, "read_inputs", read_inputs_then_interrupted)
+    out = tmp_path / "res"
+    assert cli.main(["run", str(SMALL), "--runs", RUNS, "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "Exception ignored" not in err and "Traceback" not in err and "nothing written" in err
+    assert not out.exists()
+    monkeypatch.undo()
+    assert cli.main(["run", str(SMALL), "--runs", RUNS, "--out", str(out), "--quiet"]) == 0  # the flag is per command

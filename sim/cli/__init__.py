@@ -19,7 +19,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 
-from ..errors import InputError, Problem, RunError, caused_by_interrupt
+from ..errors import SWALLOWED_INTERRUPT, InputError, Problem, RunError, caused_by_interrupt, note_unraisable_interrupt
 from . import backtest, eum, paired, report, run, sweep  # noqa: F401 - importing registers the subcommands
 from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands
 
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else EXIT_INPUT_ERROR
+    SWALLOWED_INTERRUPT.clear()
+    hook, sys.unraisablehook = sys.unraisablehook, note_unraisable_interrupt
     try:
         with _terminate_as_interrupt(), contextlib.ExitStack() as resources, warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("interrupted: nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        sys.unraisablehook = hook
 
 
 @contextlib.contextmanager

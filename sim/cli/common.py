@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, Problem, map_all
+from ..errors import SWALLOWED_INTERRUPT, InputError, Problem, map_all
 from ..reporting import fmt_p as fmt
 from ..schema.rules import MAX_RUNS
 from ..yamlfile import load_yaml
@@ -292,6 +292,8 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
         stop.set()
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if SWALLOWED_INTERRUPT.is_set():  # a Ctrl-C that landed where Python could not raise it (errors.py)
+        interrupt(signal.SIGINT, None)
     try:
         yield stop
     finally:
