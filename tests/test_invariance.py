@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_replicates, scenario_of, small_dict, state_of
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.loading import load_scenario
@@ -260,9 +260,10 @@ def test_quiet_time_before_anything_happens_changes_no_probability(data, days):
     open at the old start): no class probability moves beyond 4 paired standard errors."""
     data = _plain(data)
     start = data["calendar"]["start"]
-    for agent in data["agents"].values():
-        for e in agent.get("elections", []):
-            assume(e["date"] - dt.timedelta(days=e.get("window_days", 60)) >= start)
+    for agent in data["agents"].values():  # an election window open at the old start is not quiet time: dropped
+        if "elections" in agent:         # (rejecting such examples with assume() failed hypothesis's health check)
+            agent["elections"] = [e for e in agent["elections"]
+                                  if e["date"] - dt.timedelta(days=e.get("window_days", 60)) >= start]
     a = run_replicates(scenario_of(data), runs=8192, seed=3).outcome
     b = run_replicates(scenario_of(_earlier(data, days)), runs=8192, seed=3).outcome
     for cls in range(4):
