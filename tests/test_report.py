@@ -226,6 +226,27 @@ def test_judgments_are_counted_in_the_page(results, tmp_path):
     assert '<span class="tag judgment">judgment</span>' in page and "[judgment] the unit" in page
 
 
+def test_every_probability_of_an_explain_and_a_sweep_has_its_interval_on_the_page(results, tmp_path):
+    """The page gives P with its 95 % interval wherever the command printed one: the explain's
+    probabilities with all events and with none, and each sweep point's P(collapse)."""
+    import csv
+
+    from sim.reporting import fmt_estimate
+
+    page = make_report([results["explain"], results["sweep"]], tmp_path / "p.html").read_text(encoding="utf-8")
+    explained = json.loads((results["explain"] / "summary.json").read_text(encoding="utf-8"))
+    shown = [explained["classes"][k] for k in ("substantive_or_better", "collapse")]
+    for metric in explained["shapley"]["metrics"].values():
+        shown += [metric["no_events"], metric["all_events"]]
+    for e in shown:
+        assert fmt_estimate(e["p"], e["low"], e["high"]) in page, e
+    with open(results["sweep"] / "points.csv", encoding="utf-8") as f:
+        points = list(csv.DictReader(f))
+    for p in points:
+        estimate = fmt_estimate(*(float(p[f"collapse_{k}"]) for k in ("p", "low", "high")))
+        assert f'<td class="num">{estimate}</td>' in page, p
+
+
 # --- The command ------------------------------------------------------------------------------------
 
 

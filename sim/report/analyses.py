@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import CLASSES
-from ..reporting import fmt_p
+from ..reporting import fmt_estimate, fmt_p
 from .collect import Result
 from .page import GROUP_LABELS, count, interval
 
@@ -73,14 +73,19 @@ def explanation_view(result: Result, index: int) -> dict[str, Any]:
                    "rows": [{"name": a["name"], "date": a.get("date") or "", "sub": _signed(a["value"]),
                              "sub_interval": interval(a, signed=True), "collapse": _signed(b["value"]),
                              "collapse_interval": interval(b, signed=True)} for a, b in zip(m["values"], c["values"])],
-                   "none": (fmt_p(m["no_events"]["p"]), fmt_p(c["no_events"]["p"])),
-                   "all": (fmt_p(m["all_events"]["p"]), fmt_p(c["all_events"]["p"]))}
+                   "none": (_estimate(m["no_events"]), _estimate(c["no_events"])),
+                   "all": (_estimate(m["all_events"]), _estimate(c["all_events"]))}
     c = s["classes"]
     return {"id": f"explain{index}", "name": result.name, "scenario": s.get("scenario"), "runs": count(s.get("runs")),
-            "p_sub": fmt_p(c["substantive_or_better"]["p"]), "p_collapse": fmt_p(c["collapse"]["p"]),
+            "p_sub": _estimate(c["substantive_or_better"]), "p_collapse": _estimate(c["collapse"]),
             "events": events, "shapley": shapley, "figure": waterfall(s) if s.get("events") else None,
             "posterior": _posterior(s.get("calibration")), "stopped": _interrupted(s),
-            "as_written": fmt_p(raw["classes"]["substantive_or_better"]["p"]) if raw else None}
+            "as_written": _estimate(raw["classes"]["substantive_or_better"]) if raw else None}
+
+
+def _estimate(e: dict) -> str:
+    """P with its 95 % interval where the summary has one (older summaries had none)."""
+    return fmt_estimate(e["p"], e.get("low"), e.get("high")) if e.get("low") is not None else fmt_p(e["p"])
 
 
 def comparison_view(result: Result, index: int) -> dict[str, Any]:
@@ -139,7 +144,8 @@ def sweep_view(result: Result, index: int) -> dict[str, Any]:
                "p": fmt_p(p.get("substantive_or_better_p")),
                "interval": (f"[{fmt_p(p.get('substantive_or_better_low'))}, "
                             f"{fmt_p(p.get('substantive_or_better_high'))}]"),
-               "collapse": fmt_p(p.get("collapse_p"))} for p in points[:MAX_POINTS_LISTED]]
+               "collapse": _estimate({k: p.get(f"collapse_{k}") for k in ("p", "low", "high")})}
+              for p in points[:MAX_POINTS_LISTED]]
     return {"id": f"sweep{index}", "name": result.name, "summary": s, "factors": s.get("factors", []),
             "paths": paths, "indices": indices, "points": listed, "n_points": len(points),
             "figure": sweep_chart(s, points), "notes": result.notes}
