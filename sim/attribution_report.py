@@ -272,7 +272,9 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
             right.errorbar([e["diff"]], [yi], xerr=[[e["diff"] - e["low"]], [e["high"] - e["diff"]]], fmt="o",
                            color=colour, markeredgecolor="black", markersize=5, ecolor="black", elinewidth=2,
                            capsize=4, label="paired 95 %" if yi == y[0] else None)
-            right.annotate(f"{e['diff']:+.4f}  ({_narrowing(e)} narrower)", (e["diff"] + max(u, 1e-4), yi),
+            ratio = _narrowing(e)
+            label = f"{e['diff']:+.4f}" + (f"  ({ratio} narrower)" if ratio != "-" else "")
+            right.annotate(label, (e["diff"] + max(u, 1e-4), yi),
                            xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
         right.axvline(0, color="#555555", linewidth=0.8)
         right.set_yticks(y, [GROUP_LABELS[g] for g in groups])

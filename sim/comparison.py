@@ -82,8 +82,9 @@ class Difference:
 
     @property
     def narrowing(self) -> float | None:
-        """Unpaired over paired interval width; None where the paired width is 0."""
-        if self.paired_half_width == 0:
+        """Unpaired over paired interval width; None where either is 0 (an exact comparison, or
+        an outcome that no replicate has under A or B, whose unpaired interval is 0 wide)."""
+        if self.paired_half_width == 0 or self.unpaired_half_width == 0:
             return None
         return self.unpaired_half_width / self.paired_half_width
 

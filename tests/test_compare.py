@@ -204,6 +204,19 @@ def test_paired_difference_edge_cases():
         paired_difference(np.zeros((4, 4)), (0,))
 
 
+def test_an_outcome_that_never_happens_in_either_has_no_narrowing():
+    """No replicate has it under A or under B: the unpaired interval is 0 wide, so there is no
+    ratio to show (not "0.0x narrower", which read as pairing having made it worse)."""
+    from sim.attribution_report import _narrowing
+
+    joint = np.zeros((4, 4), dtype=np.int64)
+    joint[1, 1], joint[2, 2] = 700, 300
+    d = paired_difference(joint, (0,))
+    assert (d.unpaired_half_width, d.diff) == (0.0, 0.0) and d.paired_half_width > 0
+    assert d.narrowing is None
+    assert _narrowing(d.as_dict()) == "-"
+
+
 @pytest.mark.parametrize("path", COUNTERFACTUALS, ids=lambda p: p.stem)
 def test_pairing_narrows_the_interval_against_the_baseline(path, capsys):
     """For the baseline against each counterfactual, the paired interval of P(substantive
