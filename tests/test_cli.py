@@ -87,6 +87,16 @@ def test_run_without_out_writes_under_results(tmp_path, capsys, monkeypatch):
     assert (run_dir / "summary.json").is_file()
 
 
+def test_a_long_scenario_name_keeps_the_tables_title_on_one_line(tmp_path, capsys, monkeypatch):
+    """The title is not wrapped to the width of the table below it ("...: outcome of the" and
+    "summit" on two lines, padded with spaces), however long the name."""
+    name = "a_trilateral_on_the_sharing_of_a_river_between_three_states"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "river.yaml").write_text(SMALL.read_text().replace("name: small", f"name: {name}", 1))
+    assert cli.main(["run", "river.yaml", "--runs", RUNS, "--out", "r"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"{name} (river.yaml): outcome of the summit"
+
+
 def test_a_file_extending_another_without_a_name_is_run_under_the_bases_name_and_says_its_file(
         tmp_path, capsys, monkeypatch):
     """A file that extends a base and writes no `name:` keeps the base's name (README: a variant of a

@@ -152,7 +152,9 @@ def print_summary(summary: dict, out: Path) -> None:
     from rich.table import Table
 
     console = Console(file=sys.stdout, highlight=False)
-    table = Table(title=f"{scenario_label(summary)}: outcome of the summit", title_justify="left")
+    # a line of its own: a Table's title wraps at the table's width, which a long name passes
+    console.print(f"{scenario_label(summary)}: outcome of the summit", markup=False, soft_wrap=True)
+    table = Table()
     table.add_column("outcome")
     table.add_column("probability", justify="right")
     table.add_column("95 % interval", justify="right")
