@@ -149,7 +149,9 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
                                "mapping a comma in a number starts a new key: write 20000 or 20_000, not 20,000",
                                err["input"], True))
             continue
-        out.append(_problem(err, source, ".".join(loc)))
+        problem = _problem(err, source, ".".join(loc))
+        if problem not in out:  # bounds: [] is missing two entries, and is said once
+            out.append(problem)
     return out
 
 
@@ -201,8 +203,13 @@ def _one_member(errors: list[dict]) -> list[dict]:
 
 def _problem(err: dict, source: str, path: str) -> Problem:
     kind, value = err["type"], err.get("input")
+    if kind == "missing" and isinstance(value, (list, tuple)) and path.rpartition(".")[2].isdigit():
+        # a pair such as bounds: [0.7]: pydantic names the missing entry, "bounds.1: field required"
+        return Problem(source, path.rpartition(".")[0], "too few entries", value, True)
     if kind == "missing":
         return Problem(source, path, "required field is missing")
+    if kind == "tuple_type":  # "a valid tuple" is Python's word; in YAML it is a list
+        return Problem(source, path, "must be a list in brackets, [a, b]", value, True)
     if kind == "extra_forbidden" and value is None:  # {between: a, b} reads as between: a and a key b
         return Problem(source, path, "unknown key, with no value (in a {...} mapping a comma starts a new key: "
                        "write a list in brackets, [a, b])")

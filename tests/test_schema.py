@@ -115,7 +115,20 @@ INVALID = [
      "outcome.breakthrough.0", {"neither": 1}, "must be a condition"),
     ("anchors read as booleans", _set("issues.trade.anchors", {False: 0.0, True: 1.0}), "issues.trade.anchors",
      False, "quote it"),
+    # a pair is a list in YAML: not "a valid tuple", nor "bounds.1: required field is missing"
+    ("bounds a number", _set("agents.south.issues.land.bounds", 0.7), "agents.south.issues.land.bounds", 0.7,
+     "must be a list in brackets"),
+    ("bounds of one number", _set("agents.south.issues.land.bounds", [0.7]), "agents.south.issues.land.bounds",
+     [0.7], "too few entries"),
+    ("trust effect between one agent", _set("events.0.effects.0", {"target": "trust", "between": "north"}),
+     "events.0.effects.0.between", "north", "must be a list in brackets"),
 ]
+
+
+def test_an_empty_pair_is_one_problem():
+    """`bounds: []` lacks both entries: one line saying so, not one per missing entry."""
+    problems = _problems_of(_set("agents.south.issues.land.bounds", []))
+    assert [str(p) for p in problems] == ["case.yaml: agents.south.issues.land.bounds: too few entries (got [])"]
 
 
 @pytest.mark.parametrize("case, mutate, path, value, word", INVALID, ids=[c[0] for c in INVALID])
