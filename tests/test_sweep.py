@@ -619,3 +619,25 @@ def test_a_store_that_cannot_be_made_leaves_no_directory(tmp_path, capsys, monke
     assert cli.main([*argv, "--workers", "1", "--out", str(out), "--quiet"]) == 2
     assert "database or disk is full" in capsys.readouterr().err
     assert not (tmp_path / "deep").exists()
+
+
+def test_indices_that_cannot_be_negative_get_no_interval_below_zero():
+    """mu* (a mean of absolute effects) and ST (a share of variance) are never negative: their
+    bootstrap interval, mean +- 1.96 sd, is cut at 0, so a factor with no effect does not
+    read [-0.000, 0.001]; S1's estimate may be negative and keeps its interval."""
+    from rich.console import Console
+
+    from sim.sweep.report import _analysis_table
+
+    def printed(analysis):
+        with open(os.devnull, "w") as sink:
+            console = Console(width=200, record=True, file=sink)
+            console.print(_analysis_table(analysis))
+        return console.export_text()
+
+    morris = {"method": "morris", "indices": {"a": {"mu": 0.0004, "mu_star": 0.0004, "mu_star_conf": 0.0009,
+                                                     "sigma": 0.001}}}
+    assert "0.000 [0.000, 0.001]" in printed(morris)
+    sobol = {"method": "sobol", "indices": {"a": {"S1": -0.001, "S1_conf": 0.008, "ST": 0.001, "ST_conf": 0.003}}}
+    text = printed(sobol)
+    assert "-0.001 [-0.009, 0.007]" in text and "0.001 [0.000, 0.004]" in text

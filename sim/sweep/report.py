@@ -69,9 +69,10 @@ def _analysis_table(analysis: dict):
     items = sorted(analysis["indices"].items(), key=lambda kv: -((kv[1]["ST" if sobol else "mu_star"]) or 0))
     for name, ix in items:
         if sobol:
-            cells = (_with_interval(ix["S1"], ix["S1_conf"]), _with_interval(ix["ST"], ix["ST_conf"]))
+            cells = (_with_interval(ix["S1"], ix["S1_conf"]), _with_interval(ix["ST"], ix["ST_conf"], floor=0.0))
         else:
-            cells = (_with_interval(ix["mu_star"], ix["mu_star_conf"]), fmt_p(ix["mu"]), fmt_p(ix["sigma"]))
+            cells = (_with_interval(ix["mu_star"], ix["mu_star_conf"], floor=0.0), fmt_p(ix["mu"]),
+                     fmt_p(ix["sigma"]))
         table.add_row(name, *cells)
     return table
 
@@ -87,8 +88,11 @@ def _header(path: str) -> str:
 
 
 
-def _with_interval(v: float | None, half: float | None) -> str:
+def _with_interval(v: float | None, half: float | None, floor: float | None = None) -> str:
+    """`v [v - half, v + half]`; the low end no lower than `floor` for an index that cannot be
+    negative (mu*, a mean of absolute effects; ST, whose estimator is a mean of squares)."""
     if v is None or half is None:
         return fmt_p(v)
-    return f"{v:.3f} [{v - half:.3f}, {v + half:.3f}]"
+    low = v - half if floor is None else max(v - half, floor)
+    return f"{v:.3f} [{low + 0.0:.3f}, {v + half:.3f}]"
 
