@@ -451,6 +451,17 @@ def test_invalid_spec_files_exit_2(name, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_spec_whose_scenario_is_missing_names_the_spec_and_its_field(tmp_path, capsys):
+    """`scenario: rivr.yaml` (a typo) is the spec's mistake: the line names the spec, its field
+    `scenario` and the value written, as `extends:` does, not only the file it could not read."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("scenario: rivr.yaml\nvary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 2}]\n")
+    assert cli.main(["sweep", "--spec", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"error: {spec}: scenario: cannot read {tmp_path / 'rivr.yaml'}: "
+                                       "No such file or directory (got 'rivr.yaml')\n")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("text, expect", [
     ("", "is empty (or holds only comments); it must be a YAML mapping of {} keys"),
     ("# vary: later\n", "is empty (or holds only comments); it must be a YAML mapping of {} keys"),

@@ -204,6 +204,7 @@ def resolve_sweep(spec: SweepSpec, *, spec_source: str | None, scenario: Path | 
                   labels: list[str]) -> Sweep:
     """Load the base scenario (the positional argument, else the spec's `scenario:`,
     relative to the spec file) with the spec's fixed overrides."""
+    named = scenario is None  # by the spec's `scenario:`, which a file it cannot read is reported at
     if scenario is None:
         if spec.scenario is None:
             raise InputError(Problem(spec_source or "sweep", "scenario",
@@ -211,7 +212,14 @@ def resolve_sweep(spec: SweepSpec, *, spec_source: str | None, scenario: Path | 
         scenario = Path(spec.scenario)
         if spec_source is not None and not scenario.is_absolute():
             scenario = Path(spec_source).parent / scenario
-    base_scenario = load_scenario(scenario, overrides=spec.set or None)
+    try:
+        base_scenario = load_scenario(scenario, overrides=spec.set or None)
+    except InputError as exc:
+        p = exc.problems[0]
+        if named and spec_source is not None and p.path == "" and p.message.startswith("cannot read file: "):
+            raise InputError(Problem(spec_source, "scenario", f"cannot read {scenario}: "
+                                     f"{p.message.removeprefix('cannot read file: ')}", spec.scenario, True)) from None
+        raise
     # The validated scenario's own data (defaults filled in, any `extends:` resolved)
     # is what the points override: it reads back to an equal scenario.
     base = base_scenario.model_dump(mode="json")
