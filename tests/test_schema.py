@@ -349,3 +349,22 @@ def test_drawn_params_stay_in_their_window(param):
     value = TypeAdapter(Param).validate_python(param)
     lo, hi = support(value)
     assert -0.5 <= lo <= hi <= 2.0
+
+
+def test_rule_messages_name_what_would_be_right():
+    """A status quo off the anchors lists the anchors; an incident's start outside the calendar
+    names the dates; a misspelt party is one problem, at summit.parties, not a second one
+    blaming the party's right name where it signs."""
+    problems = _problems_of(lambda d: d["issues"]["land"].update(status_quo=0.3))
+    assert [p.message for p in problems] == ["must be one of the issue's anchors (none 0, some 0.5, all 1)"]
+
+    def early_incident(d):
+        d["incidents"][0]["start"] = dt.date(2019, 1, 1)
+    (problem,) = _problems_of(early_incident)
+    assert problem.path == "incidents.0.start" and "(2020-01-01)" in problem.message and "(2020-04-01)" in problem.message
+
+    def misspelt(d):
+        d["summit"]["parties"] = ["north", "sotuh"]
+        d["outcome"]["substantive"] = [{"signed": ["north", "south"]}]
+    problems = _problems_of(misspelt)
+    assert [p.path for p in problems] == ["summit.parties.1"], problems

@@ -58,7 +58,10 @@ def rule_problems(s):
     yield from _calendar_rules(s)
     for issue_name, issue in s.issues.items():
         if issue.status_quo not in issue.anchors.values():
-            yield f"issues.{issue_name}.status_quo", "must be one of the issue's anchors", issue.status_quo
+            anchors = ", ".join(f"{label} {value:g}" for label, value in sorted(issue.anchors.items(),
+                                                                                key=lambda kv: kv[1]))
+            yield (f"issues.{issue_name}.status_quo", f"must be one of the issue's anchors ({anchors})",
+                   issue.status_quo)
     for a_name, agent in s.agents.items():
         base = f"agents.{a_name}"
         missing = issues - set(agent.issues)
@@ -73,13 +76,15 @@ def rule_problems(s):
     yield from _summit_rules(s, agent_ref)
     yield from _stream_rules(s, agent_ref, issue_ref)
     parties = set(s.summit.parties)
+    # a party misspelt is reported at summit.parties: an agent signing then is likely the party meant
+    misspelt = any(p not in s.agents for p in parties)
     for cls in ("breakthrough", "substantive"):
         for path, c in condition_leaves(getattr(s.outcome, cls), f"outcome.{cls}"):
             if isinstance(c, Level):
                 yield from issue_ref(f"{path}.issue", c.issue)
             elif isinstance(c, Signed):
                 for j, name in enumerate(c.signed):
-                    if name not in parties:
+                    if name not in parties and not (misspelt and name in s.agents):
                         yield (f"{path}.signed.{j}", f"must be a summit party; parties: {', '.join(s.summit.parties)}",
                                name)
     if s.observed is not None and s.observed.earliest <= s.calendar.vantage:
@@ -196,5 +201,6 @@ def _stream_rules(s, agent_ref, issue_ref):
             yield f"{path}.name", f"duplicates {names[inc.name]}", inc.name
         names[inc.name] = path
         if inc.start is not None and not summit_misplaced and not s.calendar.start <= inc.start <= latest:
-            yield f"{path}.start", "must lie between calendar.start and the latest summit date", str(inc.start)
+            yield (f"{path}.start", f"must lie between calendar.start ({s.calendar.start}) and the latest summit "
+                   f"date ({latest})", str(inc.start))
         yield from effects(f"{path}.effects", inc.effects)
