@@ -318,6 +318,25 @@ def test_paper_variant_needs_memory_quadratic_not_cubic_in_the_actors():
         assert np.array_equal(_probabilities(dn, w, r), expected)
 
 
+def test_a_paper_monte_carlo_keeps_no_positions(eu):
+    """A paper Monte Carlo of 300 rounds keeps only medians and means (1.2 MB for 256 replicates),
+    not every actor's position and exponent of every round (12 MB here, 28 GB at 10,000 rounds
+    of the default chunk), and its medians and means are those of run_eum on the same inputs."""
+    import tracemalloc
+
+    blocks = Blocks(2, 0, 1)
+    tracemalloc.start()
+    try:
+        out = run_eum_monte_carlo(eu, 2, 256, salience_sd=0.1, rounds=300, variant="paper")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 9e6  # the step's (n_actors, n_actors, 256) arrays take about 5 MB
+    c, x, s = perturb_inputs(eu, blocks, salience_sd=0.1)
+    run = run_eum(c[:, :16], x[:, :16], s[:, :16], rounds=300, variant="paper")
+    assert np.array_equal(out.median[:, :16], run.median) and np.array_equal(out.mean[:, :16], run.mean)
+
+
 @pytest.mark.parametrize(("kw", "where"), [
     ({"variant": "bdm"}, "variant"),
     ({"rounds": -1}, "rounds"),
