@@ -269,6 +269,21 @@ def test_bad_csv_exits_2_with_one_error_line(tmp_path, capsys, name):
     assert captured.out == ""
 
 
+def test_a_monte_carlo_of_many_actors_is_refused_for_its_work_arrays(tmp_path, capsys):
+    """The Monte Carlo kernel's (actors, actors, 64) work arrays count: 300 actors need about
+    280 MB more than their inputs (3,000 actors 28 GB, which ran out of memory instead of being
+    refused), and the refusal says that only fewer actors help."""
+    path = tmp_path / "many.csv"
+    path.write_text("Actor,Capability,Position,Salience\n"
+                    + "".join(f"a{k},1,{k % 7 + 1},0.5\n" for k in range(300)), encoding="utf-8")
+    status = cli.main(["eum", str(path), "--rounds", "1", "--runs", "2", "--salience-sd", "0.1",
+                       "--max-memory", "400MiB"])
+    captured = capsys.readouterr()
+    assert_errors(status, captured.err, ["the largest part the Monte Carlo's work arrays: 263.7 MiB), more than "
+                                         "the 400.0 MiB allowed; use fewer actors"])
+    assert captured.out == ""
+
+
 def test_missing_file_exits_2(tmp_path, capsys):
     """A file that does not exist exits 2 with one `error:` line saying it cannot be read."""
     path = tmp_path / "absent.csv"

@@ -108,7 +108,7 @@ def _check_memory(args: argparse.Namespace, n_actors: int) -> None:
     from ..limits import check_resources, estimate_eum
 
     chunk = args.chunk_size if args.chunk_size is not None else default_chunk_size(n_actors)
-    work = estimate_eum(n_actors, args.rounds, args.runs, chunk)
+    work = estimate_eum(n_actors, args.rounds, args.runs, chunk, args.variant)
     check_resources(work, what="this eum run", max_memory=args.max_memory)
 
 
