@@ -338,3 +338,19 @@ def test_a_long_monte_carlo_stops_at_once_on_ctrl_c_or_sigterm(tmp_path, sig):
     assert "interrupted" in err and "Traceback" not in err
     assert out == ""
 
+
+
+def test_a_slow_monte_carlo_prints_its_rate_not_zero(capsys):
+    """Many actors run fewer than one replicate a second: the rate shows two significant digits
+    (0.11 replicates/s), not a rounded 0 that says nothing ran."""
+    import argparse
+
+    from sim.cli.eum import _print_eum
+    from sim.eum import load_actors_csv
+    from sim.eum.summary import summarise_eum
+
+    report = summarise_eum(load_actors_csv(EXAMPLE), rounds=2, runs=2, seed=1, salience_sd=0.1)
+    report["monte_carlo"].update(seconds=18.2, replicates_per_second=2 / 18.2)
+    args = argparse.Namespace(actors=EXAMPLE, rounds=2, variant="scholz", q=1.0)
+    _print_eum(report, args, fresh_seed=False)
+    assert capsys.readouterr().out.splitlines()[-1] == "2 replicates, seed entropy 1, 18.20 s, 0.11 replicates/s"

@@ -172,7 +172,7 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
         print(f"  P(final median >= {e['threshold']:g}) = {fmt(e['estimate'])} "
               f"[{fmt(e['low'])}, {fmt(e['high'])}] (Wilson 95 %)")
     rate = mc["replicates_per_second"]
-    speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
+    speed = "" if rate is None else f", {rate:,.0f} replicates/s" if rate >= 10 else f", {rate:.2g} replicates/s"
     again = f" (fresh entropy; --seed {mc['seed']} repeats this run)" if fresh_seed else ""
     print(f"{_plural(mc['runs'], 'replicate')}, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}"
           f"{compiling_note(mc)}")
