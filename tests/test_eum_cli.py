@@ -354,3 +354,11 @@ def test_a_slow_monte_carlo_prints_its_rate_not_zero(capsys):
     args = argparse.Namespace(actors=EXAMPLE, rounds=2, variant="scholz", q=1.0)
     _print_eum(report, args, fresh_seed=False)
     assert capsys.readouterr().out.splitlines()[-1] == "2 replicates, seed entropy 1, 18.20 s, 0.11 replicates/s"
+
+
+def test_the_json_names_the_file_the_variant_and_q(capsys):
+    """--json says which actors file, variant and q it ran, as the text's first line does: a saved
+    paper run is not mistaken for the replication."""
+    report = eum_json(capsys, EXAMPLE, "--rounds", "2", "--variant", "paper", "--q", "0.5")
+    assert (report["actors"], report["variant"], report["q"]) == (str(EXAMPLE), "paper", 0.5)
+    assert len(report["rounds"]) == 3
