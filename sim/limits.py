@@ -121,25 +121,41 @@ EUM_ROUND_VALUE = 240
 Python float in a dict, and its JSON text (measured: 100,000 rounds of 10 actors, 0.9 GB)."""
 EUM_ROUND = 1024
 """Bytes of one round's own entry in that report (its dicts, median and mean)."""
+EUM_TILE = 64  # sim.eum.batch.TILE (not imported: it would compile the kernels), replicates a tile
+EUM_PAPER_ARRAYS = 16
+"""(n_actors, n_actors, replicates) float arrays alive at once in a round of the paper variant
+(`sim.eum.paper.step_paper`; measured: 12 to 13 of them for 10 to 100 actors)."""
 
 
-def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size: int | None = None) -> Estimate:
+def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size: int | None = None,
+                 variant: str = "scholz") -> Estimate:
     """Peak memory of `sim eum`: the run on the actors as given, every round of it recorded
     and reported (positions and risk exponents (rounds + 1, n_actors) and their Python
-    objects); with `runs`, the Monte Carlo's median and mean per round and replicate
-    (rounds + 1, runs), a chunk's perturbed inputs and the kernel's copies of them (about
-    ten (n_actors, chunk) arrays, chunk rounded up to whole blocks) and the final medians'
-    summary. No disk: eum writes only to stdout."""
+    objects) and the kernel's (n_actors, n_actors) work arrays; with `runs`, the Monte Carlo's
+    median and mean per round and replicate (rounds + 1, runs), a chunk's perturbed inputs and
+    the kernel's copies of them (about ten (n_actors, chunk) arrays, chunk rounded up to whole
+    blocks), the kernel's work arrays (`scholz`: six (n_actors, n_actors, EUM_TILE); `paper`:
+    `EUM_PAPER_ARRAYS` (n_actors, n_actors, chunk)) and the final medians' summary. No disk:
+    eum writes only to stdout."""
     steps = rounds + 1
+    square = n_actors * n_actors * F64
+    per_replicate = EUM_PAPER_ARRAYS if variant == "paper" else 1
     breakdown = {"process": BASE_PROCESS,
                  "rounds as given": (steps * (2 * n_actors + 2) * F64
-                                     + steps * (2 * n_actors * EUM_ROUND_VALUE + EUM_ROUND))}
+                                     + steps * (2 * n_actors * EUM_ROUND_VALUE + EUM_ROUND)),
+                 "the run's work arrays": per_replicate * square}
+    less = "lower --runs or --rounds"
     if runs is not None:
         chunk = _chunk_replicates(chunk_size or BLOCK_SIZE, runs)
         breakdown["Monte Carlo medians and means"] = 2 * steps * runs * F64
         breakdown["a chunk's inputs"] = 10 * n_actors * chunk * F64 + 2 * steps * chunk * F64
+        breakdown["the Monte Carlo's work arrays"] = (EUM_PAPER_ARRAYS * min(chunk, runs) if variant == "paper"
+                                                      else 6 * EUM_TILE) * square
         breakdown["summary of the final medians"] = 2 * runs * F64
-    return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory="lower --runs or --rounds")
+        if max(breakdown, key=breakdown.__getitem__) == "the Monte Carlo's work arrays":
+            less = ("lower --chunk-size or --runs, or use fewer actors (the work arrays grow as their square)"
+                    if variant == "paper" else "use fewer actors (the work arrays grow as their square)")
+    return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory=less)
 
 
 def _chunk_replicates(chunk_size: int, runs: int) -> int:

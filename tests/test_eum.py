@@ -289,6 +289,54 @@ def test_paper_variant_rounds_are_batched_exactly(sultan):
         np.testing.assert_allclose(batch.positions[..., k], alone.positions[..., 0], rtol=0, atol=1e-12)
 
 
+def test_paper_variant_needs_memory_quadratic_not_cubic_in_the_actors():
+    """One paper round of 150 actors peaks well below the 27 MB of an (n, n, n) array (it took
+    8 n^3 bytes: 216 GB for 3,000 actors), and its probabilities are, to the bit, those of
+    summing |v_a(x_i, x_j)| over every actor at once."""
+    import tracemalloc
+
+    from sim.eum.paper import _probabilities
+
+    rng = np.random.default_rng(3)
+    n = 150
+    c, x, s = rng.uniform(0, 1, n), rng.integers(1, 8, n).astype(float), rng.uniform(0, 1, n)
+    tracemalloc.start()
+    try:
+        run_eum(c, x, s, rounds=1, variant="paper")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * n**3 / 4
+    for size in (1, 7, 64):
+        x, w, r = rng.uniform(-3, 3, (9, size)), rng.uniform(0, 1, (9, size)), rng.uniform(0.5, 2, (9, size))
+        dn = np.minimum(np.abs(x[:, None] - x[None]) / (x.max(0) - x.min(0)), 1.0)
+        wd = w[:, None, :] * dn ** r[:, None, :]
+        pairwise = np.abs(wd[:, None, :, :] - wd[:, :, None, :]).sum(axis=0)
+        support = wd.sum(axis=0)
+        num = np.maximum(0.5 * ((support[None] - support[:, None]) + pairwise), 0.0)
+        expected = np.divide(num, pairwise, out=np.full_like(num, 0.5), where=pairwise > 0)  # 1/2 if 0/0
+        assert np.array_equal(_probabilities(dn, w, r), expected)
+
+
+def test_a_paper_monte_carlo_keeps_no_positions(eu):
+    """A paper Monte Carlo of 300 rounds keeps only medians and means (1.2 MB for 256 replicates),
+    not every actor's position and exponent of every round (12 MB here, 28 GB at 10,000 rounds
+    of the default chunk), and its medians and means are those of run_eum on the same inputs."""
+    import tracemalloc
+
+    blocks = Blocks(2, 0, 1)
+    tracemalloc.start()
+    try:
+        out = run_eum_monte_carlo(eu, 2, 256, salience_sd=0.1, rounds=300, variant="paper")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 9e6  # the step's (n_actors, n_actors, 256) arrays take about 5 MB
+    c, x, s = perturb_inputs(eu, blocks, salience_sd=0.1)
+    run = run_eum(c[:, :16], x[:, :16], s[:, :16], rounds=300, variant="paper")
+    assert np.array_equal(out.median[:, :16], run.median) and np.array_equal(out.mean[:, :16], run.mean)
+
+
 @pytest.mark.parametrize(("kw", "where"), [
     ({"variant": "bdm"}, "variant"),
     ({"rounds": -1}, "rounds"),

@@ -269,6 +269,21 @@ def test_bad_csv_exits_2_with_one_error_line(tmp_path, capsys, name):
     assert captured.out == ""
 
 
+def test_a_monte_carlo_of_many_actors_is_refused_for_its_work_arrays(tmp_path, capsys):
+    """The Monte Carlo kernel's (actors, actors, 64) work arrays count: 300 actors need about
+    280 MB more than their inputs (3,000 actors 28 GB, which ran out of memory instead of being
+    refused), and the refusal says that only fewer actors help."""
+    path = tmp_path / "many.csv"
+    path.write_text("Actor,Capability,Position,Salience\n"
+                    + "".join(f"a{k},1,{k % 7 + 1},0.5\n" for k in range(300)), encoding="utf-8")
+    status = cli.main(["eum", str(path), "--rounds", "1", "--runs", "2", "--salience-sd", "0.1",
+                       "--max-memory", "400MiB"])
+    captured = capsys.readouterr()
+    assert_errors(status, captured.err, ["the largest part the Monte Carlo's work arrays: 263.7 MiB), more than "
+                                         "the 400.0 MiB allowed; use fewer actors"])
+    assert captured.out == ""
+
+
 def test_missing_file_exits_2(tmp_path, capsys):
     """A file that does not exist exits 2 with one `error:` line saying it cannot be read."""
     path = tmp_path / "absent.csv"
@@ -323,3 +338,27 @@ def test_a_long_monte_carlo_stops_at_once_on_ctrl_c_or_sigterm(tmp_path, sig):
     assert "interrupted" in err and "Traceback" not in err
     assert out == ""
 
+
+
+def test_a_slow_monte_carlo_prints_its_rate_not_zero(capsys):
+    """Many actors run fewer than one replicate a second: the rate shows two significant digits
+    (0.11 replicates/s), not a rounded 0 that says nothing ran."""
+    import argparse
+
+    from sim.cli.eum import _print_eum
+    from sim.eum import load_actors_csv
+    from sim.eum.summary import summarise_eum
+
+    report = summarise_eum(load_actors_csv(EXAMPLE), rounds=2, runs=2, seed=1, salience_sd=0.1)
+    report["monte_carlo"].update(seconds=18.2, replicates_per_second=2 / 18.2)
+    args = argparse.Namespace(actors=EXAMPLE, rounds=2, variant="scholz", q=1.0)
+    _print_eum(report, args, fresh_seed=False)
+    assert capsys.readouterr().out.splitlines()[-1] == "2 replicates, seed entropy 1, 18.20 s, 0.11 replicates/s"
+
+
+def test_the_json_names_the_file_the_variant_and_q(capsys):
+    """--json says which actors file, variant and q it ran, as the text's first line does: a saved
+    paper run is not mistaken for the replication."""
+    report = eum_json(capsys, EXAMPLE, "--rounds", "2", "--variant", "paper", "--q", "0.5")
+    assert (report["actors"], report["variant"], report["q"]) == (str(EXAMPLE), "paper", 0.5)
+    assert len(report["rounds"]) == 3

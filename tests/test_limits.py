@@ -219,3 +219,17 @@ def test_a_chunk_counts_as_whole_blocks_and_never_more_than_the_runs():
     assert estimate_eum(5, 10, 10_000, 1000).memory == estimate_eum(5, 10, 10_000, 1024).memory
     assert estimate_eum(5, 10, 2000, 10**6).memory == estimate_eum(5, 10, 2000, 2048).memory
     assert estimate_eum(5, 10, 2000, None).memory == estimate_eum(5, 10, 2000, 1024).memory
+
+
+def test_the_eum_estimate_counts_each_variants_work_arrays():
+    """eum's estimate counts the scholz Monte Carlo's six (actors, actors, tile) arrays (1.9 GB for
+    800 actors: the estimate said 313 MiB) and the paper variant's (actors, actors, replicates)
+    ones, measured at 12 to 13 of them, as well as the run's own."""
+    from sim.eum.batch import TILE
+    from sim.limits import EUM_TILE, estimate_eum
+
+    assert EUM_TILE == TILE
+    assert estimate_eum(800, 1, 2, None).memory - estimate_eum(800, 1, None).memory > 6 * 800**2 * TILE * 8
+    paper = estimate_eum(50, 1, 3072, 3072, "paper").memory - estimate_eum(50, 1, None, None, "paper").memory
+    assert paper > 13 * 50**2 * 3072 * 8
+    assert estimate_eum(3000, 10, None, None, "paper").memory > 13 * 3000**2 * 8

@@ -46,7 +46,8 @@ EUM kernels (a third of a second of every command's start-up); a test keeps them
         help="scholz: the Scholz et al. replication, quirks included; paper: our reading of the papers"),
     arg("--q", type=float, default=1.0, metavar="Q",
         help="probability that the status quo holds, in [0, 1] (default: 1)"),
-    arg("--json", action="store_true", help="print the rounds (and the Monte Carlo summary) as JSON, nothing else"),
+    arg("--json", action="store_true",
+        help="print the file, variant and q, the rounds (and the Monte Carlo summary) as JSON, nothing else"),
     arg("--runs", type=count, metavar="N", help="Monte Carlo replicates of perturbed inputs (default: none)"),
     arg("--salience-sd", type=float, metavar="S", help="sd of the normal noise on each salience, clipped to [0, 1]"),
     arg("--capability-sd", type=float, metavar="S", help="sd of the normal noise on each capability, clipped at 0"),
@@ -95,7 +96,8 @@ def cmd_eum(args: argparse.Namespace) -> int:
                                 runs=args.runs, seed=args.seed, salience_sd=args.salience_sd or 0.0,
                                 capability_sd=args.capability_sd or 0.0, position_sd=args.position_sd or 0.0,
                                 threshold=args.threshold, chunk_size=args.chunk_size, progress=progress)
-    if args.json:
+    if args.json:  # the settings first, as the text's first line: a saved file says which model it ran
+        report = {"actors": str(args.actors), "variant": args.variant, "q": args.q, **report}
         print(json.dumps(report, indent=2, allow_nan=False))
     else:
         _print_eum(report, args, fresh_seed=args.seed is None)
@@ -108,7 +110,7 @@ def _check_memory(args: argparse.Namespace, n_actors: int) -> None:
     from ..limits import check_resources, estimate_eum
 
     chunk = args.chunk_size if args.chunk_size is not None else default_chunk_size(n_actors)
-    work = estimate_eum(n_actors, args.rounds, args.runs, chunk)
+    work = estimate_eum(n_actors, args.rounds, args.runs, chunk, args.variant)
     check_resources(work, what="this eum run", max_memory=args.max_memory)
 
 
@@ -172,7 +174,7 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
         print(f"  P(final median >= {e['threshold']:g}) = {fmt(e['estimate'])} "
               f"[{fmt(e['low'])}, {fmt(e['high'])}] (Wilson 95 %)")
     rate = mc["replicates_per_second"]
-    speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
+    speed = "" if rate is None else f", {rate:,.0f} replicates/s" if rate >= 10 else f", {rate:.2g} replicates/s"
     again = f" (fresh entropy; --seed {mc['seed']} repeats this run)" if fresh_seed else ""
     print(f"{_plural(mc['runs'], 'replicate')}, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}"
           f"{compiling_note(mc)}")

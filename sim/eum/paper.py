@@ -9,7 +9,8 @@ the other offer types, an actor takes the one needing the smallest move.  Being 
 different model it keeps numpy's summation order and is tested for its own properties.
 
 Cost: sum_a max(0, y_a) = (sum_a y_a + sum_a |y_a|) / 2, so the one O(n^3) step is
-A[i, j] = sum_a |v_a(x_i, x_j)|; nothing loops over actors or replicates.
+A[i, j] = sum_a |v_a(x_i, x_j)|, a loop over actors a; nothing loops over replicates, and
+memory is O(n^2) a replicate.
 """
 
 from __future__ import annotations
@@ -72,8 +73,14 @@ def step_paper(x, w, s, span, q):
 def _probabilities(dn, w, r):
     """P[i, j] = sum_a max(0, v_a(x_i, x_j)) / sum_a |v_a(x_i, x_j)|, ``(n, n, N)``; 1/2 if 0/0."""
     wd = w[:, None, :] * (dn if r is None else dn ** r[:, None, :])  # wd[a, b] = w_a D[a, b]
-    diff = np.subtract(wd[:, None, :, :], wd[:, :, None, :])  # the one O(n^3) array
-    pairwise = np.abs(diff, out=diff).sum(axis=0)  # A[i, j]; in place: allocation dominates
+    # A[i, j] = sum_a |wd[a, j] - wd[a, i]|, one actor a at a time: an (n, n, n, N) array of
+    # the differences would take 8 n^3 bytes a replicate (a gigabyte for one run of 500 actors).
+    # The sum runs over a in order, as numpy's sum over the leading axis does, to the bit.
+    pairwise = np.abs(wd[0, None, :, :] - wd[0, :, None, :])
+    diff = np.empty_like(pairwise)
+    for a in range(1, wd.shape[0]):
+        np.subtract(wd[a, None, :, :], wd[a, :, None, :], out=diff)
+        pairwise += np.abs(diff, out=diff)
     support = wd.sum(axis=0)
     num = 0.5 * ((support[None, :, :] - support[:, None, :]) + pairwise)
     np.maximum(num, 0.0, out=num)  # rounding may leave -1e-17 where the sum is 0

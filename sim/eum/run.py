@@ -81,7 +81,7 @@ def run_eum(capability, position, salience, *, rounds=10, variant="scholz", q=1.
     risk = np.empty_like(positions)
     median, mean = np.empty((rounds + 1, size)), np.empty((rounds + 1, size))
     if variant == "paper":
-        _run_paper(c, x, s, q, positions, risk, median, mean)
+        _run_paper(c, x, s, rounds, q, positions, risk, median, mean)
     elif size == 1:
         run_single(c[:, 0], s[:, 0], x[:, 0].copy(), rounds, float(q), HALF,
                    positions[:, :, 0], risk[:, :, 0], median[:, 0], mean[:, 0])
@@ -90,14 +90,17 @@ def run_eum(capability, position, salience, *, rounds=10, variant="scholz", q=1.
     return Trajectory(positions, risk, median, mean)
 
 
-def _run_paper(c, x, s, q, positions, risk, median, mean):
-    w, span = c * s, _span(x)
-    positions[0], risk[0] = x, 1.0
-    for t in range(positions.shape[0]):
+def _run_paper(c, x, s, rounds, q, positions, risk, median, mean):
+    """As `run_batch`, in numpy: positions and risk with a leading dimension of 0 record nothing."""
+    w, span, r = c * s, _span(x), np.ones_like(x)
+    record = positions.shape[0] > 0
+    for t in range(rounds + 1):
         if t:
-            positions[t], risk[t] = step_paper(positions[t - 1], w, s, span, q)
-        median[t] = weighted_median(positions[t], w)
-        mean[t] = weighted_mean(positions[t], w)
+            x, r = step_paper(x, w, s, span, q)
+        if record:
+            positions[t], risk[t] = x, r
+        median[t] = weighted_median(x, w)
+        mean[t] = weighted_mean(x, w)
 
 
 def step_eum(position, capability, salience, position_range, *, variant="scholz", q=1.0):
@@ -249,14 +252,14 @@ def run_eum_monte_carlo(actors: Actors, entropy: int, n: int, *, salience_sd=0.0
 
 def _outcomes(c, x, s, rounds, variant, q) -> Outcomes:
     """Median and mean per round of a batch, without keeping the positions."""
-    if variant == "paper":
-        run = run_eum(c, x, s, rounds=rounds, variant=variant, q=q)
-        return Outcomes(run.median, run.mean)
     _check_options("run_eum_monte_carlo", variant, rounds, q)
     c, x, s = _as_batch(c, x, s)
     median, mean = np.empty((rounds + 1, x.shape[1])), np.empty((rounds + 1, x.shape[1]))
-    none = np.empty((0,) + x.shape)
-    run_batch(c, s, x.copy(), _span(x), rounds, float(q), HALF, none, none, median, mean)
+    none = np.empty((0,) + x.shape)  # no positions kept: (rounds + 1, n_actors, chunk) of them could be gigabytes
+    if variant == "paper":
+        _run_paper(c, x, s, rounds, q, none, none, median, mean)
+    else:
+        run_batch(c, s, x.copy(), _span(x), rounds, float(q), HALF, none, none, median, mean)
     return Outcomes(median, mean)
 
 
