@@ -112,8 +112,16 @@ def test_monte_carlo_json_carries_the_summary_and_the_deterministic_rounds(mc_re
     assert fm["quantiles"]["0.05"] <= fm["quantiles"]["0.5"] <= fm["quantiles"]["0.95"]
     assert mc["seconds"] > 0 and mc["replicates_per_second"] > 0 and mc["compile_seconds"] >= 0
     assert mc_report["rounds"] == eum_json(capsys, EXAMPLE)["rounds"]
-    half = 1.959963984540054 * fm["sd"] / 2000**0.5  # the mean's normal 95 % interval
+    half = 1.961151 * fm["sd"] / 2000**0.5  # the mean's Student t 95 % interval, 1,999 degrees of freedom
     assert fm["low"] == pytest.approx(fm["mean"] - half) and fm["high"] == pytest.approx(fm["mean"] + half)
+
+
+def test_the_mean_of_a_few_replicates_has_a_student_t_interval(capsys):
+    """Three replicates: the interval is t(2)'s, 4.3 standard errors each side, not the normal's 1.96."""
+    assert cli.main(["eum", str(EXAMPLE), "--runs", "3", "--position-sd", "0.5", "--seed", "1", "--json"]) == 0
+    fm = json.loads(capsys.readouterr().out)["monte_carlo"]["final_median"]
+    half = 4.302653 * fm["sd"] / 3**0.5
+    assert fm["high"] - fm["mean"] == pytest.approx(half, rel=1e-6) and fm["mean"] - fm["low"] == pytest.approx(half, rel=1e-6)
 
 
 def test_same_seed_and_any_chunk_size_give_the_same_figures(mc_report):

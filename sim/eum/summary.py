@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numba.core.event import TimingListener, install_listener
 
-from ..estimate import Z95, wilson
+from ..estimate import wilson
 from ..randomness import make_root_entropy
 from .actors import Actors
 from .run import run_eum, run_eum_monte_carlo, summarise_final_median
@@ -23,7 +23,7 @@ def summarise_eum(actors: Actors, *, rounds: int = 10, variant: str = "scholz", 
                   chunk_size: int | None = None, progress=None) -> dict[str, Any]:
     """Per round the median, the mean, every actor's position and risk exponent; with `runs`,
     the final median over that many replicates of the inputs perturbed by the given sds
-    (seeded from `seed`, else fresh entropy, reported): its mean with a normal 95 % interval,
+    (seeded from `seed`, else fresh entropy, reported): its mean with a Student t 95 % interval,
     and P(final median >= `threshold`) with its Wilson 95 % interval. `seconds` leaves out
     numba compiling the kernels (`compile_seconds`: the first run after installing).
     `progress(done, runs)`, if given, hears of the Monte Carlo's replicates chunk by chunk."""
@@ -47,8 +47,12 @@ def summarise_eum(actors: Actors, *, rounds: int = 10, variant: str = "scholz", 
     seconds = time.perf_counter() - started - compile_seconds
     final = outcomes.median[-1]
     summary = summarise_final_median(final)
-    mean_interval = ({"low": summary.mean - Z95 * summary.se_mean, "high": summary.mean + Z95 * summary.se_mean}
-                     if runs > 1 else {"low": None, "high": None})  # one replicate: no spread to estimate
+    mean_interval = {"low": None, "high": None}  # one replicate: no spread to estimate
+    if runs > 1:  # Student's t: a normal quantile is too narrow for a handful of replicates
+        from scipy.stats import t as student_t  # late: scipy.stats takes a while to import
+
+        z = float(student_t.ppf(0.975, runs - 1))
+        mean_interval = {"low": summary.mean - z * summary.se_mean, "high": summary.mean + z * summary.se_mean}
     mc: dict[str, Any] = {
         "runs": runs, "seed": entropy, **sds,
         "final_median": {"mean": summary.mean, **mean_interval, "sd": summary.sd, "quantiles": dict(zip(
