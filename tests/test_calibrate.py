@@ -968,6 +968,23 @@ def test_a_knob_set_on_the_command_line_with_a_calibration_gets_a_note(tmp_path,
     assert "note:" not in capsys.readouterr().err  # without a calibration the value is the model's
 
 
+def test_the_knob_note_resolves_roles_and_wildcards_in_the_scenario(tmp_path, capsys):
+    """A knob written by role (`agents.{summit.parties[1]}.resolve`) is the party's own field in the
+    scenario run: --set of that field gets the note, --set of the other party's does not."""
+    spec = tmp_path / "knobs.yaml"
+    spec.write_text("runs: 1024\nseed: 7\nknobs:\n  - name: second_resolve\n"
+                    "    path: agents.{summit.parties[1]}.resolve\n    kind: set\n"
+                    "    prior: {dist: uniform, low: 0.4, high: 0.8}\n    levels: 2\n")
+    cal = run_calibration(load_cases(CASES), load_knobs(spec), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    small = str(Path(__file__).parent / "data" / "small.yaml")  # parties [north, south]
+    for path, noted in (("agents.south.resolve", True), ("agents.north.resolve", False)):
+        assert main(["run", small, "--calibration", str(posterior), "--set", f"{path}=0.5", "--runs", "1024",
+                     "--out", str(tmp_path / path), "--quiet"]) == 0
+        assert (f"note: --set {path}: is a knob of" in capsys.readouterr().err) == noted, path
+
+
 def _stop_the_raw_pass(monkeypatch, module, name: str) -> None:
     """Make `module.name` (compare, explain) stop at once when it runs the model as written (no knobs)."""
     real = getattr(module, name)

@@ -105,6 +105,7 @@ def calibration_setting(args: argparse.Namespace, scenario, source, posterior=No
         return None, None
     posterior = posterior or load_calibration(args)
     posterior.check_applies(scenario, str(source), args.calibration)
+    _note_knob_overrides(args, posterior, scenario)
     setting, note = posterior.setting(scenario)
     return setting, {**note, "file": str(args.calibration), "model_digest": posterior.meta.get("model_digest")}
 
@@ -119,16 +120,30 @@ def load_calibration(args: argparse.Namespace):
     posterior = load_posterior(args.calibration)
     if (why := posterior.staleness(args.calibration)) is not None:
         print(f"warning: {why}", file=sys.stderr)
-    # A knob the posterior sets replaces, replicate by replicate, any value the scenario gives it:
-    # a --set of one changes the model as written only, which the calibrated forecast does not say.
-    knobs = {k.path for k in posterior.knobs if k.kind == "set"}
-    for dest, option in (("overrides", "--set"), ("overrides_a", "--set-a"), ("overrides_b", "--set-b")):
-        for text in getattr(args, dest, None) or []:
-            if (path := text.partition("=")[0].strip()) in knobs:
-                print(f"note: {option} {path}: is a knob of "
-                      f"{args.calibration}, which draws it from the posterior: the value given changes only the model "
-                      "as written, not the calibrated forecast", file=sys.stderr)
     return posterior
+
+
+def _note_knob_overrides(args: argparse.Namespace, posterior, scenario) -> None:
+    """A knob the posterior sets replaces, replicate by replicate, any value the scenario gives
+    it: a --set of one changes the model as written only, which the calibrated forecast does not
+    say. Knob paths are resolved in `scenario` (`*`, `{summit.parties[0]}`); each note once."""
+    given = [(option, text.partition("=")[0].strip())
+             for dest, option in (("overrides", "--set"), ("overrides_a", "--set-a"), ("overrides_b", "--set-b"))
+             for text in getattr(args, dest, None) or []]
+    if not given:
+        return
+    from ..knobs import resolve_knob
+    from ..model import compile_model
+
+    model = compile_model(scenario)
+    drawn = {model.params[path].source for knob in posterior.knobs if knob.kind == "set"
+             for path in resolve_knob(knob, scenario, model)}
+    said = vars(args).setdefault("knob_notes_said", set())
+    for option, path in given:
+        if path in drawn and (option, path) not in said:
+            said.add((option, path))
+            print(f"note: {option} {path}: is a knob of {args.calibration}, which draws it from the posterior: the "
+                  "value given changes only the model as written, not the calibrated forecast", file=sys.stderr)
 
 
 def show_warnings(scenario, source) -> None:
