@@ -263,6 +263,13 @@ def test_validate_notes_a_veto_player_without_trust_toward_the_parties(tmp_path,
     assert captured.out == f"ok: {path}\n"
     assert captured.err == (f"note: {path}: roles.veto.0: has no relations.trust entry with north, south: read as "
                             "full trust (in the pressure weights and the discount of promised gains) (got 'patron')\n")
+    note = captured.err
+    # run, and compare of the file with itself, say it too: once each (a run need not follow a validate)
+    assert cli.main(["run", str(path), "--runs", RUNS, "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    assert capsys.readouterr().err == note
+    assert cli.main(["compare", str(path), str(path), "--set-b", "summit.bargaining.margin=0.1", "--runs", RUNS,
+                     "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    assert capsys.readouterr().err == note
     trusted = text.replace("trust: {between: [north, south],", "trust: {between: [north, south, patron],", 1)
     path.write_text(trusted, encoding="utf-8")
     assert cli.main(["validate", str(path)]) == 0

@@ -146,12 +146,19 @@ def _note_knob_overrides(args: argparse.Namespace, posterior, scenario) -> None:
                   "value given changes only the model as written, not the calibrated forecast", file=sys.stderr)
 
 
-def show_warnings(scenario, source) -> None:
-    """Print a scenario's warnings (fields whose meaning changed) on stderr, one line each."""
-    from ..loading import scenario_warnings
+def show_warnings(scenario, source, said: set[str] | None = None) -> None:
+    """Print a scenario's warnings (fields whose meaning changed) and notes (what a first-time
+    writer may not mean: `loading.scenario_notes`) on stderr, one line each, every command
+    that reads it as `validate` does; `said`: lines printed already (two sides of one file)."""
+    from ..loading import scenario_notes, scenario_warnings
 
-    for problem in scenario_warnings(scenario, str(source)):
-        print(f"warning: {problem}", file=sys.stderr)
+    said = set() if said is None else said
+    lines = [f"warning: {p}" for p in scenario_warnings(scenario, str(source))]
+    lines += [f"note: {p}" for p in scenario_notes(scenario, str(source))]
+    for line in lines:
+        if line not in said:
+            said.add(line)
+            print(line, file=sys.stderr)
 
 
 def _size(text: str) -> int:
@@ -340,13 +347,15 @@ def _overridden(path: str, overrides: dict[str, Any]) -> bool:
     return bool(path) and any(k == path or k.startswith(path + ".") for k in overrides)
 
 
-def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
-    """Load every (file, overrides) pair; report the problems of all of them at once."""
+def load_all(*loads: tuple[Path, dict[str, Any]], said: set[str] | None = None) -> list:
+    """Load every (file, overrides) pair; report the problems of all of them at once, and each
+    warning or note once (`said`: those printed already, shared by a command's other loads)."""
     from ..loading import load_scenario
 
     scenarios = map_all(lambda load: load_scenario(load[0], overrides=load[1] or None), loads)
+    said = set() if said is None else said
     for (path, _), scenario in zip(loads, scenarios):
-        show_warnings(scenario, path)
+        show_warnings(scenario, path, said)
     return scenarios
 
 

@@ -58,7 +58,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if twice:
         raise InputError(twice)
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
-    a, b = map_all(lambda side: _load_side(*side, both), (("A", args.a, only_a), ("B", args.b, only_b)))
+    said: set[str] = set()  # A and B are often one file: its warnings and notes once
+    a, b = map_all(lambda side: _load_side(*side, both, said), (("A", args.a, only_a), ("B", args.b, only_b)))
     _note_b_settings_unused(args, a, b)
     workers = _workers(args, a, 2)
     check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
@@ -111,11 +112,11 @@ def _note_b_settings_unused(args: argparse.Namespace, a, b) -> None:
               "pairing needs (--runs, --seed and --chunk-size set them for both)", file=sys.stderr)
 
 
-def _load_side(name: str, path: Path, only: dict, both: dict):
+def _load_side(name: str, path: Path, only: dict, both: dict, said: set[str]):
     """Scenario A or B with its overrides; each problem says which side it is on (A and B are
     often one file), and one in an override names the option that gave it."""
     try:
-        (scenario,) = load_all((path, {**both, **only}))
+        (scenario,) = load_all((path, {**both, **only}), said=said)
     except InputError as exc:
         raise InputError([_on_side(p, name, only) for p in exc.problems]) from None
     return scenario
