@@ -576,14 +576,15 @@ def test_compare_and_explain_time_compiling_apart_as_run_does(command, tmp_path)
     assert summary["seconds"] < summary["compile_seconds"]
 
 
-@pytest.mark.parametrize("text, value", [("4096", 4096), ("4_096", 4096), ("4.096e3", 4096), ("1e4", 10_000)])
+@pytest.mark.parametrize("text, value", [("4096", 4096), ("4_096", 4096), ("4.096e3", 4096), ("1e4", 10_000),
+                                         ("4,096", 4096), ("1,000,000", 1_000_000)])  # as sim prints counts
 def test_a_replicate_count_may_be_written_as_in_a_scenario_file(text, value):
     from sim.cli.common import count
 
     assert count(text) == value
 
 
-@pytest.mark.parametrize("text", ["1.5", "1e-3", "1e400", "nan", "inf", "ten"])
+@pytest.mark.parametrize("text", ["1.5", "1e-3", "1e400", "nan", "inf", "ten", "1,5", "10,00", "1,0000"])
 def test_a_replicate_count_that_is_not_a_whole_number_is_refused_naming_the_option(capsys, text):
     assert cli.main(["run", str(SMALL), "--runs", text]) == 2
     assert f"argument --runs: invalid count value: '{text}'" in capsys.readouterr().err

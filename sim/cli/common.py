@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -35,7 +36,10 @@ EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def count(text: str) -> int:
     """A whole number of replicates for an option: `100000`, `100_000` or `1e5`, as in a
-    scenario file (`1.5e3` is 1500; `1e-3` or `1.5` are not whole numbers)."""
+    scenario file (`1.5e3` is 1500; `1e-3` or `1.5` are not whole numbers), or `100,000` as sim
+    prints counts (commas between groups of three digits only: `1,5` is not a count)."""
+    if re.fullmatch(r"\s*[+-]?\d{1,3}(,\d{3})+\s*", text):
+        text = text.replace(",", "")
     try:
         return int(text)
     except ValueError:
