@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from .errors import InputError, Problem
 from .paths import apply_overrides, check_overlaps, field_keys
-from .schema import Scenario
+from .schema import Scenario, date_range
 from .schema import scenario_hash as _scenario_hash
 from .validation import problems_from
 from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
@@ -211,7 +212,8 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     """What `validate` points out in a valid scenario because a first-time writer may not mean
     it: a veto player or mediator with no `relations.trust` entry toward a party is read as
     trusting it fully (in the pressure weights, and a veto player's discount of promised
-    gains; README, "What the model leaves out")."""
+    gains; README, "What the model leaves out"); an election whose audience cost starts
+    after the latest summit date changes nothing."""
     trusted = {frozenset(pair) for entry in scenario.relations.trust_entries() for pair in entry.pairs()}
     roles = [(f"roles.veto.{j}", name) for j, name in enumerate(scenario.roles.veto)]
     roles += [(f"roles.mediators.{j}.agent", m.agent) for j, m in enumerate(scenario.roles.mediators)]
@@ -222,6 +224,15 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
             notes.append(Problem(source, path, f"has no relations.trust entry with {', '.join(missing)}: read as full "
                                                "trust (in the pressure weights and the discount of promised gains)",
                                  name, True))
+    _, latest = date_range(scenario.summit.date)
+    for name, agent in scenario.agents.items():
+        for k, election in enumerate(agent.elections):
+            opens = election.date - dt.timedelta(days=election.window_days)
+            if opens > latest:
+                notes.append(Problem(source, f"agents.{name}.elections.{k}.date",
+                                     f"its audience cost starts {election.window_days} days before the vote, {opens}, "
+                                     f"after the latest summit date ({latest}): it changes nothing",
+                                     str(election.date), True))
     return notes
 
 

@@ -639,3 +639,17 @@ def test_a_ctrl_c_python_could_not_raise_is_not_lost(tmp_path, capsys, monkeypat
     assert not out.exists()
     monkeypatch.undo()
     assert cli.main(["run", str(SMALL), "--runs", RUNS, "--out", str(out), "--quiet"]) == 0  # the flag is per command
+
+
+def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, capsys):
+    """An election whose audience cost starts after the latest summit date changes nothing: a note
+    says so; one a month after the summit, within its 60-day window, is meant and gets none."""
+    text = SMALL.read_text(encoding="utf-8")
+    for date, noted in (("2021-01-01", True), ("2020-05-01", False)):
+        changed = text.replace("    resolve:", f"    elections: [{{name: vote, date: {date}, audience_cost: 0.3}}]\n    resolve:", 1)
+        path = tmp_path / f"{date}.yaml"
+        path.write_text(changed, encoding="utf-8")
+        assert cli.main(["validate", str(path)]) == 0
+        err = capsys.readouterr().err
+        assert ("elections.0.date: its audience cost starts 60 days before the vote, 2020-11-02, after the latest "
+                "summit date (2020-04-01): it changes nothing" in err) == noted, err
