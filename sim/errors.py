@@ -102,10 +102,15 @@ def note_unraisable_interrupt(unraisable) -> None:
 def caused_by_interrupt(exc: BaseException) -> bool:
     """True if a Ctrl-C or SIGTERM is in `exc`'s chain of causes: Python wraps one that lands in
     some places (a class body's `__set_name__`, as pydantic's models run while they are
-    defined) into another exception, which is still an interruption, not a fault."""
+    defined; pydantic-core's schema building, into a `SchemaError`'s text) into another
+    exception, which is still an interruption, not a fault."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, KeyboardInterrupt):
+            return True
+        # pydantic-core builds a model's validators in Rust while its class is defined, and a
+        # Ctrl-C landing there comes back as a SchemaError naming it in its text, not chained
+        if type(exc).__name__ == "SchemaError" and "KeyboardInterrupt" in str(exc):
             return True
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__

@@ -534,6 +534,23 @@ def test_a_ctrl_c_that_python_wrapped_into_another_exception_is_an_interruption(
     assert not caused_by_interrupt(RuntimeError("a fault"))
 
 
+def test_a_ctrl_c_inside_pydantics_schema_building_is_an_interruption(monkeypatch, capsys):
+    """pydantic-core turns a Ctrl-C landing while it builds a model's validators into a SchemaError
+    that names it only in its text ('Error building "literal" validator: KeyboardInterrupt'):
+    exit 130, one line, no traceback (found by the slow start-up fuzz test in CI)."""
+    from pydantic_core import SchemaError
+
+    from sim.errors import caused_by_interrupt
+
+    def wrapped(texts, option="--set"):
+        raise SchemaError('Field "dist":\n  SchemaError: Error building "literal" validator:\n  KeyboardInterrupt: ')
+
+    monkeypatch.setattr(sim.cli.run, "parse_overrides", wrapped)
+    assert cli.main(["run", str(SMALL), "--runs", "1024", "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted: nothing written"
+    assert not caused_by_interrupt(SchemaError("Error building a validator: a fault"))
+
+
 @pytest.mark.slow
 def test_compiling_the_kernels_is_timed_apart_from_the_run_and_happens_once(tmp_path):
     """The first run with an empty numba cache compiles the kernels: that time is reported on
