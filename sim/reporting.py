@@ -10,7 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed", "scenario_label", "seed_label"]
+__all__ = ["as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed", "scenario_label",
+           "seed_label"]
 
 
 def console():
@@ -34,6 +35,12 @@ def compiling_note(summary: dict) -> str:
 def fmt_p(p: float | None) -> str:
     """A probability to three places, or n/a."""
     return "n/a" if p is None else f"{p:.3f}"
+
+
+def as_written_missing(summary: dict) -> bool:
+    """A calibrated result whose model-as-written pass did not finish (Ctrl-C): its summary holds
+    `as_written: null`, where an uncalibrated one has no such key."""
+    return "as_written" in summary and summary["as_written"] is None
 
 
 def fmt_estimate(p: float | None, low: float | None, high: float | None) -> str:

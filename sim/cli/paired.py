@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError, Problem, map_all
+from ..reporting import as_written_missing
 from ..schema.rules import MAX_RUNS
 from .common import (
     CALIBRATION_OPTION,
@@ -238,7 +239,7 @@ def _interrupted(summary: dict, out) -> int:
                    else "; no Shapley values")
     # Stopped before the raw model's pass finished: said after the directory, which it is not in.
     without = (", without the model as written"
-               if summary.get("calibration") and "as_written" in summary and summary["as_written"] is None else "")
+               if as_written_missing(summary) else "")
     done = (f"all {summary['runs']:,} replicates" if summary["runs"] == summary["requested_runs"]
             else f"the {summary['runs']:,} of {summary['requested_runs']:,} replicates that finished")
     print(f"interrupted: wrote {done}{shapley} to {getattr(out, 'out', out)}{without}", file=sys.stderr)

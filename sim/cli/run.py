@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
-from ..reporting import compiling_note, scenario_label
+from ..reporting import as_written_missing, compiling_note, scenario_label
 from .common import (
     CALIBRATION_OPTION,
     EXIT_INPUT_ERROR,
@@ -182,7 +182,7 @@ def print_summary(summary: dict, out: Path) -> None:
         took = f", {raw['seconds']:.2f} s more" if raw.get("seconds") is not None else ""
         console.print(f"model as written (the scenario's own knob values, the same {raw['runs']:,} replicates{took}): "
                       f"P(substantive or better) = {fmt(r['p'])} [{fmt(r['low'])}, {fmt(r['high'])}]", soft_wrap=True)
-    elif spread and "as_written" in summary:
+    elif as_written_missing(summary):
         console.print("model as written: not shown, interrupted before its pass finished", soft_wrap=True)
     if spread:
         cal = summary["calibration"]

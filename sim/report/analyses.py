@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import CLASSES
-from ..reporting import fmt_estimate, fmt_p
+from ..reporting import as_written_missing, fmt_estimate, fmt_p
 from .collect import Result
 from .page import GROUP_LABELS, count, interval
 
@@ -45,7 +45,7 @@ def _interrupted(s: dict) -> str | None:
         text += "; no Shapley values"
     elif wanted and sh["runs"] < wanted:
         text += f"; the Shapley values over {count(sh['runs'])} of {count(wanted)}"
-    if s.get("calibration") and "as_written" in s and s["as_written"] is None:  # stopped before or in its pass
+    if as_written_missing(s):
         text += "; the model as written was not run to the end"
     return text
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS
-from ..reporting import fmt_p
+from ..reporting import as_written_missing, fmt_estimate, fmt_p
 from .collect import Input, Result
 from .comments import Row
 
@@ -86,7 +86,7 @@ def _raw(s: dict, group: str, name: str) -> str | None:
     if not raw:
         return None
     e = raw[group][name]
-    return f"{fmt_p(e['p'])} {interval(e)}"
+    return fmt_estimate(e["p"], e["low"], e["high"])
 
 
 def _calibration_note(cal: dict | None) -> dict | None:
@@ -136,7 +136,7 @@ def _stopped(s: dict) -> str | None:
         parts.append(f"interrupted: {s['runs']:,} of {s.get('requested_runs', 0):,} replicates finished")
     elif s.get("stopped_early"):
         parts.append(f"stopped early at precision {s.get('precision')} after {s['runs']:,} replicates")
-    if "as_written" in s and s["as_written"] is None:  # a calibrated run stopped before the model as written finished
+    if as_written_missing(s):
         parts.append(("" if s.get("interrupted") else "interrupted: ") + "the model as written was not run to the end")
     return "; ".join(parts) or None
 
