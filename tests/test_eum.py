@@ -23,6 +23,8 @@ from sim.eum import (
     summarise_final_median,
     weighted_median,
 )
+from sim.eum.batch import run_batch
+from sim.eum.run import HALF
 from sim.randomness import BLOCK_SIZE, Blocks
 
 TOL = 1e-9  # only for actor reordering, which changes the order of every sum
@@ -265,6 +267,26 @@ def test_actors_who_agree_never_move(variant):
     run = run_eum([0.3, 0.5, 0.9], [5.0, 5.0, 5.0], [0.2, 1.0, 0.7], rounds=5, variant=variant)
     assert np.all(run.positions == 5.0) and np.all(run.risk == 1.0)
     assert np.all(run.median == 5.0) and np.allclose(run.mean, 5.0)
+
+
+def _pow_calls(c, x, s, rounds):
+    """The C library pow calls of the batched kernel, for benchmarks/bench_eum.py's floor."""
+    c, x, s = (np.ascontiguousarray(np.asarray(a, dtype=float)) for a in (c, x, s))
+    none = np.empty((0,) + x.shape)
+    span = x.max(axis=0) - x.min(axis=0)
+    return run_batch(c, s, x.copy(), span, rounds, 1.0, HALF, none, none, none[:, 0], none[:, 0])
+
+
+def test_the_pow_calls_the_benchmark_counts_add_up_over_replicates(eu):
+    """Counted per replicate: a batch makes the sum of its replicates' calls; agreeing actors
+    make only the status-quo pow of each actor in round 1, then sit at a fixed point."""
+    blocks = Blocks(2011, 0, 1)
+    c, x, s = (a[:, :70] for a in perturb_inputs(eu, blocks, salience_sd=0.05))
+    whole = _pow_calls(c, x, s, 4)
+    assert whole == sum(_pow_calls(c[:, k:k + 1], x[:, k:k + 1], s[:, k:k + 1], 4) for k in range(70))
+    assert whole > 70 * 4 * len(eu.names)  # more than the status-quo pows alone
+    agree = np.full((3, 5), 2.0)
+    assert _pow_calls(np.ones((3, 5)), agree, np.ones((3, 5)), 6) == 3 * 5
 
 
 def test_no_weight_gives_no_probability_and_the_plain_mean():

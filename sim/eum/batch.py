@@ -43,6 +43,7 @@ Tile = namedtuple("Tile", [
     "span", "total", "hi", "lo", "key_c", "at_c", "key_m", "at_m", "votes", "med",  # (TILE,)
     "has_m", "moved", "ok",  # (TILE,) bool
     "lanes",  # (TILE,) int: the replicate in each lane
+    "pows",  # (1,) int: the C library pow calls made so far (benchmarks/bench_eum.py reports them)
 ])
 
 
@@ -57,7 +58,7 @@ def make_tile(n):  # pragma: no cover - compiled
                 np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE),
                 np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE), np.zeros(TILE),
                 np.zeros(TILE, np.bool_), np.zeros(TILE, np.bool_), np.zeros(TILE, np.bool_),
-                np.zeros(TILE, np.int64))
+                np.zeros(TILE, np.int64), np.zeros(1, np.int64))
 
 
 @numba.njit(**KERNEL)
@@ -68,7 +69,8 @@ def run_batch(c, s, x, span, rounds, q, half, positions, risk, median, mean):  #
     initial positions.  To record every round pass positions, risk
     ``(rounds + 1, n_actors, n_replicates)`` and median, mean ``(rounds + 1, n_replicates)``;
     a leading dimension of 0 records nothing.  q: probability that the status quo
-    holds; half: 0.5, passed at run time (see replication.py).
+    holds; half: 0.5, passed at run time (see replication.py).  Returns how many times
+    the C library's pow was called: the part of the cost that exactness fixes.
     """
     n, size = x.shape
     w = c * s
@@ -107,6 +109,7 @@ def run_batch(c, s, x, span, rounds, q, half, positions, risk, median, mean):  #
             if summarised:
                 summarise(tile, m, median[t], mean[t])
         size = kept
+    return tile.pows[0]
 
 
 @numba.njit(**KERNEL)
@@ -269,10 +272,11 @@ def _exponents(tile, m):  # pragma: no cover - compiled
 
 @numba.njit(**KERNEL)
 def _power(base, r):  # pragma: no cover - compiled
-    """base ** r by the C library's pow, skipped where its result is exact and known."""
+    """base ** r by the C library's pow, skipped where its result is exact and known;
+    and 1 if pow was called, else 0."""
     if r == 1.0 or base == 0.0 or base == 1.0:
-        return base
-    return base ** r
+        return base, 0
+    return base ** r, 1
 
 
 @numba.njit(**KERNEL)
@@ -281,6 +285,7 @@ def _shares(tile, m, half):  # pragma: no cover - compiled
     status-quo utility u_quo ``(n,)``.  Actors at the position of an earlier one copy its share."""
     x, r, rep = tile.x, tile.r, tile.rep
     n = x.shape[0]
+    calls = n * m  # one status-quo pow an actor
     for a in range(n):
         for k in range(m):
             tile.u_quo[a, k] = status_quo(half, r[a, k])
@@ -292,7 +297,9 @@ def _shares(tile, m, half):  # pragma: no cover - compiled
                 elif first < b:
                     tile.share[a, b, k] = tile.share[a, first, k]
                 else:
-                    tile.share[a, b, k] = _power(tile.unit[a, b, k], r[a, k])
+                    tile.share[a, b, k], called = _power(tile.unit[a, b, k], r[a, k])
+                    calls += called
+    tile.pows[0] += calls
 
 
 @numba.njit(**KERNEL)
@@ -308,6 +315,7 @@ def _utilities(tile, m):  # pragma: no cover - compiled
     """
     x, r, rep, s, chance, need = tile.x, tile.r, tile.rep, tile.s, tile.chance, tile.need
     n = x.shape[0]
+    calls = 0
     for a in range(n):
         for b in range(n):
             for k in range(m):
@@ -328,8 +336,11 @@ def _utilities(tile, m):  # pragma: no cover - compiled
                     tile.u_lose[a, b, k] = tile.u_lose[a, first, k]
                 else:
                     gap = tile.gap[a, b, k]
-                    tile.u_win[a, b, k] = 2 - 4 * _power(0.5 - gap, r[a, k])
-                    tile.u_lose[a, b, k] = 2 - 4 * _power(0.5 + gap, r[a, k])
+                    win, called_win = _power(0.5 - gap, r[a, k])
+                    lose, called_lose = _power(0.5 + gap, r[a, k])
+                    tile.u_win[a, b, k], tile.u_lose[a, b, k] = 2 - 4 * win, 2 - 4 * lose
+                    calls += called_win + called_lose
+    tile.pows[0] += calls
 
 
 @numba.njit(**KERNEL)
