@@ -213,7 +213,10 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     it: a veto player or mediator with no `relations.trust` entry toward a party is read as
     trusting it fully (in the pressure weights, and a veto player's discount of promised
     gains; README, "What the model leaves out"); an election whose audience cost starts
-    after the latest summit date changes nothing."""
+    after the latest summit date changes nothing; a `dynamics.rate` given (not the default) to
+    a scenario that runs the eum engine, which never reads it (the mirror of the warning for eum
+    settings under convergence, `scenario_warnings`, but a note: running a scenario written for
+    convergence under eum by `--set dynamics.engine=eum` is meant)."""
     trusted = {frozenset(pair) for entry in scenario.relations.trust_entries() for pair in entry.pairs()}
     roles = [(f"roles.veto.{j}", name) for j, name in enumerate(scenario.roles.veto)]
     roles += [(f"roles.mediators.{j}.agent", m.agent) for j, m in enumerate(scenario.roles.mediators)]
@@ -233,6 +236,12 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
                                      f"its audience cost starts {election.window_days} days before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",
                                      str(election.date), True))
+    dynamics = scenario.dynamics
+    if dynamics.engine == "eum" and "rate" in dynamics.model_fields_set:
+        rate = dynamics.rate if isinstance(dynamics.rate, (int, float)) else dynamics.rate.model_dump()
+        notes.append(Problem(source, "dynamics.rate", "is read only by the convergence engine; this scenario's engine "
+                             "is eum, whose pace is dynamics.rounds_per_week (EUM rounds a week), so it changes "
+                             "nothing", rate, True))
     return notes
 
 

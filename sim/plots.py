@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .model import CLASSES
 from .montecarlo import RunResult
-from .reporting import scenario_label, seed_label
+from .reporting import forecast_partial, scenario_label, seed_label
 
 __all__ = ["plot_fan", "plot_outcomes", "subplots"]
 
@@ -63,7 +63,7 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
         ax.spines[["top", "right"]].set_visible(False)
-        note = ", interrupted" if summary.get("interrupted") else ""
+        note = ", interrupted" if forecast_partial(summary) else ""  # not for the model as written's pass alone
         if (summary.get("calibration") or {}).get("file"):  # must not pass for the model as written
             note += f", posterior predictive ({Path(summary['calibration']['file']).name})"
         seed = seed_label(summary["seed_entropy"])

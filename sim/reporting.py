@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed", "scenario_label",
-           "seed_label"]
+__all__ = ["as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed", "forecast_partial",
+           "scenario_label", "seed_label"]
 
 
 def console():
@@ -41,6 +41,16 @@ def as_written_missing(summary: dict) -> bool:
     """A calibrated result whose model-as-written pass did not finish (Ctrl-C): its summary holds
     `as_written: null`, where an uncalibrated one has no such key."""
     return "as_written" in summary and summary["as_written"] is None
+
+
+def forecast_partial(summary: dict) -> bool:
+    """The command's own figures are over fewer replicates than it was asked for, Ctrl-C having
+    stopped them. Not the same as `interrupted`, which says the command did not finish all its
+    work: a calibrated run, compare or explain stopped in its model-as-written pass, or an explain
+    in its Shapley values, is interrupted with its forecast whole (and a run that stopped early at
+    its precision is whole with fewer replicates than requested)."""
+    return (bool(summary.get("interrupted")) and not summary.get("stopped_early")
+            and summary.get("runs", 0) < summary.get("requested_runs", 0))
 
 
 def fmt_estimate(p: float | None, low: float | None, high: float | None) -> str:

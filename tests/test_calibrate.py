@@ -842,7 +842,12 @@ def test_a_calibrated_run_stopped_before_the_model_as_written_says_so_everywhere
     """Ctrl-C during a calibrated run's first pass (its own replicates) or its second (the model
     as written): summary.json's `as_written` is null, and stderr, the printed summary and the
     report page say the model as written is missing (the first case wrote no `as_written` and
-    said nothing of it; the page said nothing in either)."""
+    said nothing of it; the page said nothing in either). Both are `interrupted: true`: the command
+    did not finish the work asked of it, as compare's and explain's say (the second case wrote
+    false); but only the first is a partial forecast: after the second, the calibrated figures are
+    whole, and the printed summary, the page and the plot's title do not call them interrupted."""
+    import matplotlib.figure
+
     import sim.montecarlo
 
     cases = load_cases(CASES)
@@ -857,20 +862,51 @@ def test_a_calibrated_run_stopped_before_the_model_as_written_says_so_everywhere
             kwargs["sink"] = lambda *a, **k: (sink(*a, **k), stop.set())[0]
         return real(*args, **kwargs)
 
+    titles = []
+    real_savefig = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: (
+        titles.append(fig.axes[0].get_title()), real_savefig(fig, *a, **k))[1])
     monkeypatch.setattr(sim.montecarlo, "run", first_pass_stopped)
     assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "3000",
                  "--chunk-size", "1024", "--out", str(tmp_path / "first"), "--report"]) == 130
     captured = capsys.readouterr()
     assert "interrupted: wrote 1,024 of 3,000 replicates" in captured.err and "without the model as written" in captured.err
     assert "model as written: not shown, interrupted before its pass finished" in captured.out
+    assert "; interrupted, 3,000 requested" in captured.out
+    assert ", interrupted" in titles[0]  # the outcomes plot, drawn first
+    monkeypatch.setattr(sim.montecarlo, "run", real)  # else the first pass stops again, inside the second's wrapper
     _stop_the_raw_pass(monkeypatch, sim.montecarlo, "run")
+    titles.clear()
     assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(posterior), "--runs", "3000",
                  "--chunk-size", "1024", "--out", str(tmp_path / "second"), "--report"]) == 130
-    assert "model as written: not shown" in capsys.readouterr().out
-    for name in ("first", "second"):
+    captured = capsys.readouterr()
+    assert "model as written: not shown" in captured.out and "interrupted, 3,000 requested" not in captured.out
+    assert captured.err.splitlines()[-1] == (f"interrupted: wrote the calibrated forecast, complete (3,000 "
+                                             f"replicates), to {tmp_path / 'second'}, without the model as written")
+    assert "interrupted" not in titles[0]
+    for name, page in (("first", "interrupted: 1,024 of 3,000 replicates finished; the model as written was not run "
+                                 "to the end"),
+                       ("second", "interrupted: the model as written was not run to the end")):
         summary = json.loads((tmp_path / name / "summary.json").read_text())
-        assert "as_written" in summary and summary["as_written"] is None
-        assert "the model as written was not run to the end" in (tmp_path / name / "report.html").read_text()
+        assert "as_written" in summary and summary["as_written"] is None and summary["interrupted"] is True
+        text = (tmp_path / name / "report.html").read_text()
+        assert page in text and "of 3,000 replicates finished" not in text.replace(page, ""), name
+
+
+def test_only_a_forecast_stopped_before_its_replicates_is_partial():
+    """`interrupted` says the command did not finish its work; `forecast_partial` whether its own
+    figures are short: not when only the model as written (or an explain's Shapley values) was
+    stopped, nor when a run stopped early at its precision before its as-written pass was stopped."""
+    from sim.reporting import forecast_partial
+
+    def summary(runs, interrupted, stopped_early=False):
+        return {"runs": runs, "requested_runs": 3000, "interrupted": interrupted, "stopped_early": stopped_early,
+                "as_written": None}
+
+    assert forecast_partial(summary(1024, True))
+    assert not forecast_partial(summary(3000, True))
+    assert not forecast_partial(summary(1024, True, stopped_early=True))
+    assert not forecast_partial(summary(3000, False)) and not forecast_partial({})
 
 
 def test_a_calibrated_compare_reports_the_model_as_written_beside_it(tmp_path, capsys, monkeypatch):

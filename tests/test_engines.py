@@ -151,7 +151,8 @@ def test_a_run_under_eum_names_its_variant_and_rounds(tmp_path, capsys):
 
 def test_eum_settings_under_the_convergence_engine_are_a_warning(tmp_path, capsys):
     """`--set dynamics.variant=paper` without `dynamics.engine=eum` changes nothing: `run` says so
-    on stderr, naming the field, and still runs; with the eum engine, or without eum settings, no warning."""
+    on stderr, naming the field, and still runs; with the eum engine, or without eum settings, no warning
+    (under eum, only the note that the baseline's own dynamics.rate is not read)."""
     from sim.cli import main
 
     out = tmp_path / "out"
@@ -161,7 +162,38 @@ def test_eum_settings_under_the_convergence_engine_are_a_warning(tmp_path, capsy
     assert lines == [f"warning: {BASELINE}: dynamics.{name}: is read only by the eum engine; this scenario's engine "
                      "is convergence, so it changes nothing (set dynamics.engine: eum to use it)"
                      for name in ("variant", "q")]
-    for sets in (["dynamics.engine=eum", "dynamics.variant=paper"], []):
+    for sets, said in ((["dynamics.engine=eum", "dynamics.variant=paper"], [_rate_note(BASELINE, 0.1)]), ([], [])):
         assert main(["run", str(BASELINE), *(a for s in sets for a in ("--set", s)), "--runs", "1024", "--seed", "1",
                      "--out", str(out / str(len(sets))), "--quiet"]) == 0
-        assert "warning" not in capsys.readouterr().err
+        assert capsys.readouterr().err.splitlines() == said
+
+
+def _rate_note(path, rate) -> str:
+    return (f"note: {path}: dynamics.rate: is read only by the convergence engine; this scenario's engine is eum, "
+            f"whose pace is dynamics.rounds_per_week (EUM rounds a week), so it changes nothing (got {rate})")
+
+
+def test_a_rate_given_to_the_eum_engine_gets_a_note(tmp_path, capsys):
+    """The eum engine never reads `dynamics.rate`: a scenario that gives one (in the file or by
+    --set) and runs eum gets a note saying so, from validate and from every command, once each;
+    the default rate, or a rate under convergence, gets none."""
+    import json
+
+    from sim.cli import main
+
+    cases = {"file": ({"engine": "eum", "rate": 0.3}, [], True),
+             "set": ({"engine": "eum"}, ["--set", "dynamics.rate=0.3"], True),
+             "default": ({"engine": "eum"}, [], False),
+             "convergence": ({"rate": 0.3}, [], False)}
+    for name, (dynamics, sets, noted) in cases.items():
+        data = small_dict()
+        data["dynamics"] = dynamics
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(json.dumps(data, default=str), encoding="utf-8")
+        commands = [["validate", str(path)] if not sets else None,
+                    ["run", str(path), *sets, "--runs", "1024", "--out", str(tmp_path / name / "run"), "--quiet"],
+                    ["compare", str(path), str(path), *sets, "--set-b", "summit.bargaining.margin=0.1", "--runs",
+                     "1024", "--out", str(tmp_path / name / "cmp"), "--quiet"]]
+        for argv in filter(None, commands):
+            assert main(argv) == 0, argv
+            assert capsys.readouterr().err.splitlines() == ([_rate_note(path, 0.3)] if noted else []), argv

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
-from ..reporting import as_written_missing, compiling_note, scenario_label
+from ..reporting import as_written_missing, compiling_note, forecast_partial, scenario_label
 from .common import (
     CALIBRATION_OPTION,
     EXIT_INPUT_ERROR,
@@ -81,6 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if result.runs == 0:
             print("interrupted before any replicate finished: nothing written", file=sys.stderr)
             return EXIT_INTERRUPTED
+        if raw_stopped:  # the command did not finish its work, as compare's and explain's say; the forecast is whole
+            extra["interrupted"] = True
         # The page is written into the directory before it is put in place, so its manifest lists it.
         summary = writer.finish(result, extra, also=_report_page(out) if args.report else None, inputs=inputs)
     for warning in writer.warnings:
@@ -99,8 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     if raw_stopped:
-        print(f"interrupted: wrote the calibrated forecast to {out}, without the model as written",
-              file=sys.stderr)
+        print(f"interrupted: wrote the calibrated forecast, complete ({result.runs:,} replicates), to {out}, without "
+              "the model as written", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
 
@@ -198,7 +200,7 @@ def print_summary(summary: dict, out: Path) -> None:
     notes = []
     if summary["stopped_early"]:
         notes.append(f"stopped early at precision {summary['precision']}")
-    if summary["interrupted"]:
+    if forecast_partial(summary):  # not when only the model as written's pass was stopped (said above)
         notes.append(f"interrupted, {summary['requested_runs']:,} requested")
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     console.print(

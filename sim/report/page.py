@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS
-from ..reporting import as_written_missing, fmt_estimate, fmt_p
+from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial
 from .collect import Input, Result
 from .comments import Row
 
@@ -132,12 +132,13 @@ def _summit(result: Result) -> str | None:
 
 def _stopped(s: dict) -> str | None:
     parts = []
-    if s.get("interrupted"):
+    partial = forecast_partial(s)  # `interrupted` alone may be the model as written's pass only
+    if partial:
         parts.append(f"interrupted: {s['runs']:,} of {s.get('requested_runs', 0):,} replicates finished")
     elif s.get("stopped_early"):
         parts.append(f"stopped early at precision {s.get('precision')} after {s['runs']:,} replicates")
     if as_written_missing(s):
-        parts.append(("" if s.get("interrupted") else "interrupted: ") + "the model as written was not run to the end")
+        parts.append(("" if partial else "interrupted: ") + "the model as written was not run to the end")
     return "; ".join(parts) or None
 
 
