@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import CLASSES
-from ..reporting import as_written_missing, fmt_estimate, fmt_p
+from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial
 from .collect import Result
 from .page import GROUP_LABELS, count, interval
 
@@ -32,22 +32,30 @@ def _posterior(cal: Any) -> str | None:
 
 
 def _interrupted(s: dict) -> str | None:
-    """What an interrupted explain or compare finished, in words (None when it finished)."""
+    """What an interrupted explain or compare finished, in words (None when it finished). Its
+    replicates are counted only when they are short (`forecast_partial`), as run's page does:
+    a stop in the model as written's pass, or in the Shapley values, leaves the figures whole."""
     if not s.get("interrupted"):
         return None
-    text = f"interrupted: {count(s.get('runs'))} of {count(s.get('requested_runs'))} replicates finished"
+    parts = []
+    if forecast_partial(s):
+        parts.append(f"{count(s.get('runs'))} of {count(s.get('requested_runs'))} replicates finished")
     wanted, sh = s.get("requested_shapley_runs"), s.get("shapley")
-    if s.get("command") == "explain" and not wanted and s.get("runs") == s.get("requested_runs"):
+    if (s.get("command") == "explain" and not wanted and s.get("runs") == s.get("requested_runs")
+            and not as_written_missing(s)):
         # older summaries keep no requested Shapley runs: only the stop inside them explains the flag
-        text = "interrupted during the Shapley values" + (f", which are over {count(sh['runs'])} replicates"
-                                                          if sh else "")
+        # (not in an explain without Shapley values whose model as written was stopped)
+        parts.append("during the Shapley values" + (f", which are over {count(sh['runs'])} replicates" if sh else ""))
     elif wanted and not sh:
-        text += "; no Shapley values"
+        parts.append("no Shapley values")
     elif wanted and sh["runs"] < wanted:
-        text += f"; the Shapley values over {count(sh['runs'])} of {count(wanted)}"
+        parts.append(f"the Shapley values over {count(sh['runs'])} of {count(wanted)}")
     if as_written_missing(s):
-        text += "; the model as written was not run to the end"
-    return text
+        parts.append("the model as written was not run to the end")
+    if not parts:  # flagged, with nothing found short: say what it counted
+        parts.append(f"{count(s.get('runs'))} of {count(s.get('requested_runs'))} replicates finished")
+    first, *rest = parts
+    return "; ".join([("interrupted " if first.startswith("during ") else "interrupted: ") + first, *rest])
 
 
 def explanation_view(result: Result, index: int) -> dict[str, Any]:
