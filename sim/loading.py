@@ -30,9 +30,9 @@ from .schema import scenario_hash as _scenario_hash
 from .validation import problems_from
 from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
-__all__ = ["DERIVATION_KEYS", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario", "load_scenario", "looks_like",
-           "not_this_kind", "parse_scenario", "read_yaml", "scenario_hash", "scenario_roots", "scenario_sources",
-           "scenario_notes", "scenario_warnings"]
+__all__ = ["DERIVATION_KEYS", "ENGINE_ONLY", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario",
+           "load_scenario", "looks_like", "not_this_kind", "parse_scenario", "read_yaml", "scenario_hash",
+           "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings", "unread_by_engine"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -195,17 +195,56 @@ def _not_a_scenario(data: dict) -> str:
             + (f"; it looks like {kind}" if kind else f" ({', '.join(Scenario.model_fields)})"))
 
 
+ENGINE_ONLY = {"rate": "convergence", "variant": "eum", "rounds_per_week": "eum", "q": "eum"}
+"""The fields of `dynamics` that one engine alone reads, each with that engine (`engine` and
+`noise` every engine reads): what a scenario's note or warning, a sweep's note and a posterior's
+note say changes nothing under another engine (`unread_by_engine`)."""
+
+_INSTEAD = {("rate", "eum"): "whose pace is dynamics.rounds_per_week (EUM rounds a week)"}
+"""What does the work of an engine-only field under another engine, where something does."""
+
+
+def unread_by_engine(path: str, engine: str, whose: str = "this scenario's") -> str | None:
+    """Why the scenario field at dotted `path` (a field of `dynamics`, or a part of one such as
+    `dynamics.rate.mean`) is never read by `engine`, as the start of a message ("is read only by
+    the convergence engine; this scenario's engine is eum, whose pace is ..."), which the caller
+    ends with what that means ("so it changes nothing"); None when `engine` reads it. `whose`
+    names the scenario in the message."""
+    parts = path.split(".")
+    if len(parts) < 2 or parts[0] != "dynamics" or (reader := ENGINE_ONLY.get(parts[1])) in (None, engine):
+        return None
+    instead = _INSTEAD.get((parts[1], engine))
+    return f"is read only by the {reader} engine; {whose} engine is {engine}" + (f", {instead}" if instead else "")
+
+
+def _unread_given(scenario: Scenario, source: str, note: bool) -> list[Problem]:
+    """A `Problem` for each field of `dynamics` given (in the file or by --set; not a default)
+    that the scenario's engine never reads. `note`: those read only by the default engine
+    (convergence), whose scenarios are meant to run under another by `--set dynamics.engine=...`,
+    a note; else those read only by another engine, set for it and left behind, a warning."""
+    dynamics = scenario.dynamics
+    default = type(dynamics).model_fields["engine"].default
+    problems = []
+    for name, reader in ENGINE_ONLY.items():
+        why = unread_by_engine(f"dynamics.{name}", dynamics.engine)
+        if why is None or name not in dynamics.model_fields_set or (reader == default) != note:
+            continue
+        if note:
+            value = getattr(dynamics, name)
+            problems.append(Problem(source, f"dynamics.{name}", f"{why}, so it changes nothing",
+                                    value if isinstance(value, (int, float, str)) else value.model_dump(), True))
+        else:
+            problems.append(Problem(source, f"dynamics.{name}", f"{why}, so it changes nothing (set dynamics.engine: "
+                                    f"{reader} to use it)"))
+    return problems
+
+
 def scenario_warnings(scenario: Scenario, source: str) -> list[Problem]:
     """A `Problem` for each field of `scenario` (read from `source`) whose meaning changed: a
     warning, not an error, so that every file that was valid stays valid; and for each setting of
     the eum engine given to a scenario that runs another engine, which reads none of them."""
     problems = [Problem(source, path, message) for path, message in scenario.changed_fields()]
-    dynamics = scenario.dynamics
-    if dynamics.engine != "eum":
-        problems += [Problem(source, f"dynamics.{name}", f"is read only by the eum engine; this scenario's engine is "
-                             f"{dynamics.engine}, so it changes nothing (set dynamics.engine: eum to use it)")
-                     for name in ("variant", "rounds_per_week", "q") if name in dynamics.model_fields_set]
-    return problems
+    return problems + _unread_given(scenario, source, note=False)
 
 
 def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
@@ -236,13 +275,7 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
                                      f"its audience cost starts {election.window_days} days before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",
                                      str(election.date), True))
-    dynamics = scenario.dynamics
-    if dynamics.engine == "eum" and "rate" in dynamics.model_fields_set:
-        rate = dynamics.rate if isinstance(dynamics.rate, (int, float)) else dynamics.rate.model_dump()
-        notes.append(Problem(source, "dynamics.rate", "is read only by the convergence engine; this scenario's engine "
-                             "is eum, whose pace is dynamics.rounds_per_week (EUM rounds a week), so it changes "
-                             "nothing", rate, True))
-    return notes
+    return notes + _unread_given(scenario, source, note=True)
 
 
 DERIVATION_KEYS = ("extends", "set", "remove_events", "include")
