@@ -197,3 +197,51 @@ def test_a_rate_given_to_the_eum_engine_gets_a_note(tmp_path, capsys):
         for argv in filter(None, commands):
             assert main(argv) == 0, argv
             assert capsys.readouterr().err.splitlines() == ([_rate_note(path, 0.3)] if noted else []), argv
+
+
+def _sweep_note(label, path, reader, engine) -> str:
+    pace = ", whose pace is dynamics.rounds_per_week (EUM rounds a week)" if path == "dynamics.rate" else ""
+    return (f"note: {label}: {path} is read only by the {reader} engine; the scenario's engine is {engine}{pace}, "
+            "so varying it changes nothing")
+
+
+def test_a_sweep_of_a_field_its_engine_never_reads_gets_a_note(tmp_path, capsys):
+    """A sweep (grid, sobol or morris) that varies `dynamics.rate` of a scenario run under eum
+    (the file says so, or the spec's `set:` or --set), or an eum setting under convergence, would
+    give points that differ by nothing that factor does: one note, naming the spec entry or the
+    --vary option, the field and why; a field the engine reads gets none."""
+    import json
+
+    from sim.cli import main
+
+    eum = small_dict()
+    eum["dynamics"] = {"engine": "eum"}
+    eum_file = tmp_path / "eum.yaml"
+    eum_file.write_text(json.dumps(eum, default=str), encoding="utf-8")
+    small = Path(__file__).parent / "data" / "small.yaml"
+    margin = {"path": "summit.bargaining.margin", "low": 0.0, "high": 0.2}
+
+    def spec(name, vary, **more):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(json.dumps({"scenario": str(small), "runs": 1024, "seed": 1, "vary": vary, **more}),
+                        encoding="utf-8")
+        return path
+
+    rate = {"path": "dynamics.rate", "low": 0.1, "high": 0.3}
+    grid = spec("grid", [{**rate, "levels": 2}], set={"dynamics.engine": "eum"})
+    sobol = spec("sobol", [margin, rate], design="sobol", points=2)
+    morris = spec("morris", [rate, margin], design="morris", points=2)
+    q = spec("q", [{"path": "dynamics.q", "low": 0.5, "high": 1.0, "levels": 2}])
+    cases = [(["--spec", str(grid)], [_sweep_note(f"{grid}: vary.0", "dynamics.rate", "convergence", "eum")]),
+             (["--spec", str(sobol), "--set", "dynamics.engine=eum"],
+              [_sweep_note(f"{sobol}: vary.1", "dynamics.rate", "convergence", "eum")]),
+             (["--spec", str(morris), "--set", "dynamics.engine=eum"],
+              [_sweep_note(f"{morris}: vary.0", "dynamics.rate", "convergence", "eum")]),
+             ([str(eum_file), "--vary", "dynamics.rate=0.1:0.3:2", "--runs", "1024"],
+              [_sweep_note("--vary dynamics.rate=0.1:0.3:2", "dynamics.rate", "convergence", "eum")]),
+             (["--spec", str(q)], [_sweep_note(f"{q}: vary.0", "dynamics.q", "eum", "convergence")]),
+             (["--spec", str(sobol)], []),  # convergence reads the rate
+             (["--spec", str(q), "--set", "dynamics.engine=eum"], [])]
+    for k, (argv, said) in enumerate(cases):
+        assert main(["sweep", *argv, "--quiet", "--out", str(tmp_path / f"out{k}")]) == 0, argv
+        assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")] == said, argv

@@ -60,6 +60,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..sweep.driver import default_sweep_dir
     from ..sweep.execute import check_scheduler
     from ..sweep.report import print_sweep
+    from ..sweep.spec import sweep_notes
 
     overrides = parse_overrides(args.overrides)
     problems = option_problems(workers_rules(args))
@@ -68,6 +69,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = make_sweep(args.scenario, args.vary, args.spec, design=args.design, points=args.points,
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
     show_warnings(sweep.scenario, sweep.scenario_file)
+    for note in sweep_notes(sweep):
+        print(f"note: {note}", file=sys.stderr)
     points = design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
     if args.scheduler is not None:
         check_scheduler(args.scheduler)  # before the points are validated, and the directory claimed

@@ -19,14 +19,14 @@ import numpy as np
 from pydantic import Field, ValidationError
 
 from ..errors import InputError, Problem, map_all
-from ..loading import load_scenario, not_this_kind
+from ..loading import load_scenario, not_this_kind, unread_by_engine
 from ..schema import Scenario, scenario_hash
 from ..schema.rules import MAX_RUNS
 from ..validation import Strict, problems_from
 from ..yamlfile import not_a_mapping, read_yaml_file
 
 __all__ = ["DESIGNS", "Factor", "Sweep", "SweepSpec", "load_sweep_spec", "make_sweep", "parse_vary",
-           "resolve_sweep", "validate_spec"]
+           "resolve_sweep", "sweep_notes", "validate_spec"]
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 MAX_POINTS = 1_000_000
@@ -271,3 +271,14 @@ def make_sweep(scenario: Path | None, vary: list[str], spec_file: Path | None, *
     spec = validate_spec(data, source, origin)
     return resolve_sweep(spec, spec_source=source if spec_file is not None else None, scenario=scenario,
                          labels=labels)
+
+
+def sweep_notes(sweep: Sweep) -> list[Problem]:
+    """A note for each factor the scenario's engine never reads (`loading.unread_by_engine`:
+    `dynamics.rate` under eum, an eum setting under convergence), named by the spec entry or the
+    --vary option that gave it: its values change nothing, so the points differ only by the other
+    factors (and a sensitivity design gives it nothing to measure), which the results do not say."""
+    engine = sweep.scenario.dynamics.engine
+    return [Problem(label, "", f"{factor.path} {why}, so varying it changes nothing")
+            for factor, label in zip(sweep.factors, sweep.labels)
+            if (why := unread_by_engine(factor.path, engine, "the scenario's")) is not None]
