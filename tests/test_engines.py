@@ -245,3 +245,47 @@ def test_a_sweep_of_a_field_its_engine_never_reads_gets_a_note(tmp_path, capsys)
     for k, (argv, said) in enumerate(cases):
         assert main(["sweep", *argv, "--quiet", "--out", str(tmp_path / f"out{k}")]) == 0, argv
         assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")] == said, argv
+
+
+def test_a_posterior_knob_its_engine_never_reads_gets_a_note(tmp_path, capsys):
+    """A posterior whose knob sets `dynamics.rate`, applied (--calibration) to a scenario run under
+    eum, draws a rate the engine never reads: run, compare and explain say so, once a command,
+    naming the posterior, the knob and the scenario; under convergence, or for a knob the engine
+    reads (noise), no note."""
+    import json
+
+    from sim.cli import main
+    from sim.knobs import KnobSpec, make_grid, prior_weights
+    from sim.posterior import Posterior
+    from sim.provenance import model_digest
+
+    knobs = [KnobSpec.model_validate({"name": name, "path": f"dynamics.{name}", "levels": 2,
+                                      "prior": {"dist": "uniform", "low": 0.05, "high": 0.2}})
+             for name in ("rate", "noise")]
+    grid = make_grid(knobs)
+    posterior = tmp_path / "p.json"
+    Posterior(tuple(knobs), grid, prior_weights(knobs, grid), np.zeros((len(grid), 0)), (), (),
+              {"model_digest": model_digest()}).write(posterior)
+    data = small_dict()
+    data["dynamics"] = {"engine": "eum"}
+    eum = tmp_path / "eum.yaml"
+    eum.write_text(json.dumps(data, default=str), encoding="utf-8")
+    small = Path(__file__).parent / "data" / "small.yaml"
+    note = (f"note: {posterior}: knob rate: dynamics.rate is read only by the convergence engine; the scenario's "
+            "engine is eum, whose pace is dynamics.rounds_per_week (EUM rounds a week), so this knob changes "
+            f"nothing in {{}}")
+    cases = [(["run", str(eum)], [note.format(eum)]),
+             (["run", str(small), "--set", "dynamics.engine=eum"], [note.format(small)]),
+             (["compare", str(eum), str(eum), "--set-b", "summit.bargaining.margin=0.1"], [note.format(eum)]),
+             (["compare", str(small), str(eum)], [note.format(eum)]),
+             (["explain", str(eum)], [note.format(eum)]),
+             (["run", str(small)], [])]
+    for k, (argv, said) in enumerate(cases):
+        assert main([*argv, "--calibration", str(posterior), "--runs", "1024", "--quiet",
+                     "--out", str(tmp_path / f"out{k}")]) == 0, argv
+        assert capsys.readouterr().err.splitlines() == said, argv
+    # a backtest counts its cases in one line, not a line a case
+    assert main(["backtest", str(Path(__file__).parent / "data" / "cases"), "--set", "dynamics.engine=eum",
+                 "--calibration", str(posterior), "--runs", "1024", "--quiet", "--out", str(tmp_path / "bt")]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "knob" in line] == [
+        note.format("6 of 6 cases (c1, c2, c3, c4, c5 and 1 more)")]

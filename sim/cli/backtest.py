@@ -17,6 +17,7 @@ from .common import (
     command,
     count,
     load_calibration,
+    note_unread_knobs,
     option_problems,
     output_options,
     output_path,
@@ -258,7 +259,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def _check_knobs(posterior, cases: list, path: Path) -> None:
     """Every knob of `posterior` (read from `path`) must name a number of every case, found before
     the first case runs (it was found when the case's calibrated run began, the earlier cases'
-    minutes spent); every case's problems at once, each naming the case's file."""
+    minutes spent); every case's problems at once, each naming the case's file. A knob a case's
+    engine never reads gets a note (`note_unread_knobs`)."""
     problems = []
     for case in cases:
         try:
@@ -267,6 +269,7 @@ def _check_knobs(posterior, cases: list, path: Path) -> None:
             problems += exc.problems
     if problems:
         raise InputError(problems)
+    note_unread_knobs(posterior, [(case.scenario, case.name) for case in cases], path, set(), cases=len(cases))
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,

@@ -28,7 +28,8 @@ __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_O
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS",
            "arg", "calibration_setting", "check_limits", "check_monte_carlo_options", "chunk_workers", "claim_output",
            "command", "commands", "fmt", "load_all", "load_one", "option_problems", "output_options", "output_path",
-           "parse_overrides", "show_warnings", "stop_on_interrupt", "task_workers", "workers_rules",
+           "note_unread_knobs", "parse_overrides", "show_warnings", "stop_on_interrupt", "task_workers",
+           "workers_rules",
            "write_and_show"]
 
 EXIT_OK, EXIT_RUN_ERROR, EXIT_INPUT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -109,6 +110,8 @@ def calibration_setting(args: argparse.Namespace, scenario, source, posterior=No
         return None, None
     posterior = posterior or load_calibration(args)
     posterior.check_applies(scenario, str(source), args.calibration)
+    said = vars(args).setdefault("knob_notes_said", set())
+    note_unread_knobs(posterior, [(scenario, source)], args.calibration, said)
     _note_knob_overrides(args, posterior, scenario)
     setting, note = posterior.setting(scenario)
     return setting, {**note, "file": str(args.calibration), "model_digest": posterior.meta.get("model_digest")}
@@ -125,6 +128,34 @@ def load_calibration(args: argparse.Namespace):
     if (why := posterior.staleness(args.calibration)) is not None:
         print(f"warning: {why}", file=sys.stderr)
     return posterior
+
+
+def note_unread_knobs(posterior, scenarios: list, path, said: set, cases: int | None = None) -> None:
+    """A knob of the posterior (read from `path`) that sets or shifts a field the engine of a
+    scenario never reads (`loading.unread_by_engine`: `dynamics.rate` under eum) changes nothing in
+    that scenario's forecast, which the forecast does not say: a note on stderr for each knob and
+    field, naming the scenarios (`scenarios`: (scenario, name) pairs; `cases`: how many a backtest
+    has, whose cases are counted), once a command (`said`: the lines printed already)."""
+    from ..knobs import resolve_knob
+    from ..loading import unread_by_engine
+    from ..model import compile_model
+
+    found: dict[tuple[str, str, str], list[str]] = {}
+    for scenario, name in scenarios:
+        model, engine = compile_model(scenario), scenario.dynamics.engine
+        for knob in posterior.knobs:
+            fields = sorted({model.params[p].source for p in resolve_knob(knob, scenario, model)})
+            unread = {f: why for f in fields if (why := unread_by_engine(f, engine, "the scenario's")) is not None}
+            for field, why in unread.items():
+                what = "this knob changes" if len(unread) == len(fields) else "what this knob does to it changes"
+                found.setdefault((f"knob {knob.name}: {field} {why}", what), []).append(str(name))
+    for (said_of, what), names in found.items():
+        where = names[0] if cases is None else (f"{len(names)} of {cases} cases (" + ", ".join(names[:5])
+                                                + (f" and {len(names) - 5} more" if len(names) > 5 else "") + ")")
+        line = f"note: {path}: {said_of}, so {what} nothing in {where}"
+        if line not in said:
+            said.add(line)
+            print(line, file=sys.stderr)
 
 
 def _note_knob_overrides(args: argparse.Namespace, posterior, scenario) -> None:
