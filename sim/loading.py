@@ -255,7 +255,8 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     after the latest summit date changes nothing; a `dynamics.rate` given (not the default) to
     a scenario that runs the eum engine, which never reads it (the mirror of the warning for eum
     settings under convergence, `scenario_warnings`, but a note: running a scenario written for
-    convergence under eum by `--set dynamics.engine=eum` is meant)."""
+    convergence under eum by `--set dynamics.engine=eum` is meant); under eum, an event's or
+    incident's move of an agent's ideal, which that engine never reads after the start."""
     trusted = {frozenset(pair) for entry in scenario.relations.trust_entries() for pair in entry.pairs()}
     roles = [(f"roles.veto.{j}", name) for j, name in enumerate(scenario.roles.veto)]
     roles += [(f"roles.mediators.{j}.agent", m.agent) for j, m in enumerate(scenario.roles.mediators)]
@@ -275,7 +276,23 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
                                      f"its audience cost starts {election.window_days} days before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",
                                      str(election.date), True))
-    return notes + _unread_given(scenario, source, note=True)
+    return notes + _unread_given(scenario, source, note=True) + _unread_ideals(scenario, source)
+
+
+def _unread_ideals(scenario: Scenario, source: str) -> list[Problem]:
+    """A note for each effect of an event or incident that moves an agent's ideal in a scenario
+    whose engine is eum: only convergence reads the ideal after the start (its pull back toward
+    it); eum moves positions by its rounds from where the agents start, so the move changes no
+    replicate (`sim.engines.expected_utility`)."""
+    if scenario.dynamics.engine != "eum":
+        return []
+    why = ("which only the convergence engine reads (its pull back toward the ideal); this scenario's engine is eum, "
+           "which moves positions by the EUM rounds and reads an ideal only as the starting position, so it "
+           "changes nothing")
+    named = [(f"events.{k}", f"event {e.name} ({e.date})", e.effects) for k, e in enumerate(scenario.events)]
+    named += [(f"incidents.{k}", f"incident {i.name}", i.effects) for k, i in enumerate(scenario.incidents)]
+    return [Problem(source, f"{path}.effects.{j}", f"{name} moves {effect.agent}'s ideal on {effect.issue}, {why}")
+            for path, name, effects in named for j, effect in enumerate(effects) if effect.target == "ideal"]
 
 
 DERIVATION_KEYS = ("extends", "set", "remove_events", "include")

@@ -152,7 +152,8 @@ def test_a_run_under_eum_names_its_variant_and_rounds(tmp_path, capsys):
 def test_eum_settings_under_the_convergence_engine_are_a_warning(tmp_path, capsys):
     """`--set dynamics.variant=paper` without `dynamics.engine=eum` changes nothing: `run` says so
     on stderr, naming the field, and still runs; with the eum engine, or without eum settings, no warning
-    (under eum, only the note that the baseline's own dynamics.rate is not read)."""
+    (under eum, only the notes that the baseline's own dynamics.rate, and its two events' moves of
+    Russia's ideal, change nothing)."""
     from sim.cli import main
 
     out = tmp_path / "out"
@@ -162,10 +163,20 @@ def test_eum_settings_under_the_convergence_engine_are_a_warning(tmp_path, capsy
     assert lines == [f"warning: {BASELINE}: dynamics.{name}: is read only by the eum engine; this scenario's engine "
                      "is convergence, so it changes nothing (set dynamics.engine: eum to use it)"
                      for name in ("variant", "q")]
-    for sets, said in ((["dynamics.engine=eum", "dynamics.variant=paper"], [_rate_note(BASELINE, 0.1)]), ([], [])):
+    eum_notes = [_rate_note(BASELINE, 0.1),
+                 *(_ideal_note(BASELINE, f"events.{k}.effects.{j}", f"event {name} ({day})", "russia", "islands")
+                   for k, j, name, day in ((6, 0, "lavrov_interview", "2016-05-24"),
+                                           (7, 1, "surovikin_rearmament", "2016-05-25")))]
+    for sets, said in ((["dynamics.engine=eum", "dynamics.variant=paper"], eum_notes), ([], [])):
         assert main(["run", str(BASELINE), *(a for s in sets for a in ("--set", s)), "--runs", "1024", "--seed", "1",
                      "--out", str(out / str(len(sets))), "--quiet"]) == 0
         assert capsys.readouterr().err.splitlines() == said
+
+
+def _ideal_note(path, where, what, agent, issue) -> str:
+    return (f"note: {path}: {where}: {what} moves {agent}'s ideal on {issue}, which only the convergence engine reads "
+            "(its pull back toward the ideal); this scenario's engine is eum, which moves positions by the EUM rounds "
+            "and reads an ideal only as the starting position, so it changes nothing")
 
 
 def _rate_note(path, rate) -> str:
@@ -289,3 +300,43 @@ def test_a_posterior_knob_its_engine_never_reads_gets_a_note(tmp_path, capsys):
                  "--calibration", str(posterior), "--runs", "1024", "--quiet", "--out", str(tmp_path / "bt")]) == 0
     assert [line for line in capsys.readouterr().err.splitlines() if "knob" in line] == [
         note.format("6 of 6 cases (c1, c2, c3, c4, c5 and 1 more)")]
+
+
+def _with_ideal_moves(engine: str | None, moved: bool = True) -> dict:
+    data = small_dict()
+    if engine is not None:
+        data["dynamics"] = {"engine": engine}
+    # without the moves, the event keeps its other effect (which the test's runs must still see)
+    ideal = [{"target": "ideal", "agent": "south", "issue": "land",
+              "shift": {"dist": "uniform", "low": 0.3, "high": 0.5}}] if moved else []
+    data["events"].append({"name": "rethink", "date": "2020-01-20", "probability": 0.7, "source": "made up",
+                           "effects": [*ideal, {"target": "trust", "shift": 0.05}]})
+    if moved:
+        data["incidents"].append({"name": "drift", "rate_per_month": 2.0,
+                                  "effects": [{"target": "ideal", "agent": "north", "issue": "trade", "shift": -0.2}]})
+    return data
+
+
+def test_under_eum_a_move_of_an_ideal_changes_nothing_and_gets_a_note(tmp_path, capsys):
+    """Under eum nothing reads an agent's ideal after the start (the engine moves positions by the
+    EUM rounds; the ideal is only where the agent starts): an event's or incident's effect on an
+    ideal changes no replicate, and the scenario gets a note for each, naming the event (and its
+    date) or incident. Under convergence the same moves change the forecast, and get none."""
+    import json
+
+    from sim.cli import main
+
+    def same(engine):
+        return run_replicates(scenario_of(_with_ideal_moves(engine)), runs=2048, seed=5).same_as(
+            run_replicates(scenario_of(_with_ideal_moves(engine, moved=False)), runs=2048, seed=5))
+
+    assert same("eum") and not same(None)
+    path = tmp_path / "eum.yaml"
+    path.write_text(json.dumps(_with_ideal_moves("eum"), default=str), encoding="utf-8")
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        _ideal_note(path, "events.1.effects.0", "event rethink (2020-01-20)", "south", "land"),
+        _ideal_note(path, "incidents.1.effects.0", "incident drift", "north", "trade")]
+    path.write_text(json.dumps(_with_ideal_moves(None), default=str), encoding="utf-8")
+    assert main(["validate", str(path)]) == 0
+    assert "note:" not in capsys.readouterr().err
