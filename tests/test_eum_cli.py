@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim import cli
@@ -199,6 +200,38 @@ def test_progress_reports_each_chunk_on_stderr_and_changes_nothing(capsys):
     assert lines and lines[-1].startswith("replicates: 3,000 of 3,000 (100 %)"), err
 
 
+def test_progress_of_a_single_run_reports_each_round_and_changes_nothing(capsys):
+    """A single run of thousands of actors takes minutes a round (O(n^3)): `--progress`
+    without --runs reports its rounds on stderr, and stdout is the run without it."""
+    args = [str(DATA / "Sultan.csv"), "--rounds", "4"]
+    assert cli.main(["eum", *args]) == 0
+    quiet = capsys.readouterr()
+    assert cli.main(["eum", *args, "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert out == quiet.out and quiet.err == ""
+    assert err.splitlines()[-1].startswith("rounds: 4 of 4 (100 %)"), err
+    assert cli.main(["eum", *args, "--progress", "--runs", "1500", "--seed", "1", "--salience-sd", "0.05"]) == 0
+    lines = capsys.readouterr().err.splitlines()  # the rounds, then the replicates
+    labels = [line.split(":")[0] for line in lines]
+    assert labels == sorted(labels, key=["rounds", "replicates"].index) and labels[0] == "rounds", lines
+    assert lines[-1].startswith("replicates: 1,500 of 1,500 (100 %)"), lines
+
+
+@pytest.mark.parametrize("variant", ["scholz", "paper"])
+def test_a_run_heard_round_by_round_is_bit_for_bit_the_run_in_one_call(variant):
+    """run_eum with progress runs its rounds one call at a time: the same trajectory, to the bit."""
+    from sim.eum import load_actors_csv, run_eum
+
+    a = load_actors_csv(DATA / "ExampleActors.csv")
+    heard = []
+    whole = run_eum(a.capability, a.position, a.salience, rounds=10, variant=variant)
+    step = run_eum(a.capability, a.position, a.salience, rounds=10, variant=variant,
+                   progress=lambda done, rounds: heard.append((done, rounds)))
+    assert heard == [(t, 10) for t in range(1, 11)]
+    for field in ("positions", "risk", "median", "mean"):
+        assert np.array_equal(getattr(whole, field), getattr(step, field)), field
+
+
 def test_the_library_hears_of_every_chunk():
     """run_eum_monte_carlo calls progress(done, n) after each chunk, done rising to n."""
     from sim.eum import load_actors_csv, run_eum_monte_carlo
@@ -245,7 +278,6 @@ BAD_OPTIONS = [  # (options, what each error line names)
     (["--runs", "5", "--chunk-size", "0"], ["--chunk-size: must be >= 1 (got 0)"]),
     (["--runs", "5", "--threshold", "nan"], ["--threshold: must be a finite number (got nan)"]),
     (["--seed", "3"], ["--seed: applies only with --runs N (got 3)"]),
-    (["--progress"], ["--progress: applies only with --runs N"]),
     (["--rounds", "0", "--runs", "-2"], ["--rounds: must be >= 1", "--runs: must be >= 1"]),
     (["--rounds", "1000000000"], ["--rounds: must be at most 10,000 (got 1000000000)"]),
     (["--runs", "300000000", "--salience-sd", "0.1", "--max-memory", "1GiB"],

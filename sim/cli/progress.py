@@ -111,7 +111,8 @@ def step_progress(args: argparse.Namespace, label: str, every: float = 5.0) -> I
     """Progress over whole steps named `label` (`start(total, done)`, then `advance(n)`): a
     bar on a terminal, else `TextSteps` (a line every `every` seconds and at each tenth);
     None where not wanted: --progress always wants it, else a terminal without --quiet or --json."""
-    wanted = args.progress or (not args.quiet and not args.json and sys.stderr.isatty())
+    wanted = args.progress or (not getattr(args, "quiet", False) and not getattr(args, "json", False)
+                               and sys.stderr.isatty())
     if not wanted:
         yield None
         return

@@ -38,25 +38,25 @@ LOW_59_BITS = (1 << 59) - 1  # masks an arithmetic right shift by 5 into a logic
 
 
 @numba.njit(**KERNEL)
-def run_single(c, s, x0, rounds, q, half, positions, risk, median, mean):  # pragma: no cover - compiled
-    """Run ``rounds`` rounds from ``x0`` and record each: the replication, one run.
+def run_single(c, s, x, span, first, last, q, half, positions, risk, median, mean):  # pragma: no cover - compiled
+    """Rounds ``first`` to ``last`` of the replication, one run, each recorded at its index.
 
-    c, s, x0: ``(n_actors,)``; positions, risk: ``(rounds + 1, n_actors)``, filled here
-    (``risk[t]`` holds the exponents round t used, ones at t = 0); median, mean:
-    ``(rounds + 1,)``.  q: probability that the status quo holds; half: 0.5 (see the
-    module docstring).
+    c, s: ``(n_actors,)``; x: ``(n_actors,)``, the positions before round ``first`` (the
+    initial ones for 0), moved in place; span: R, the range of the initial positions;
+    positions, risk: ``(rounds + 1, n_actors)`` (``risk[t]`` holds the exponents round t
+    used, ones at t = 0); median, mean: ``(rounds + 1,)``.  q: probability that the status
+    quo holds; half: 0.5 (see the module docstring).  A run in several calls (for progress
+    between them) is bit for bit the run in one: each round starts from the positions alone.
     """
-    n = x0.size
+    n = x.size
     w = c * s
-    span = x0.max() - x0.min()
     span = span if span > 0 else 1.0  # everyone agrees: every distance is 0 anyway
-    x = x0.copy()
     r = np.ones(n)
     share = np.empty((n, n))
-    for t in range(rounds + 1):
+    for t in range(first, last + 1):
         if t > 0:
             r = risk_exponents(x, w, s, span, q, half, share)
-            x = best_offers(x, w, s, span, q, half, r, share)
+            x[:] = best_offers(x, w, s, span, q, half, r, share)
         positions[t] = x
         risk[t] = r
         median[t] = set_median(x, w, span)

@@ -67,12 +67,14 @@ class MedianSummary:
     se_frac: float | None
 
 
-def run_eum(capability, position, salience, *, rounds=10, variant="scholz", q=1.0) -> Trajectory:
+def run_eum(capability, position, salience, *, rounds=10, variant="scholz", q=1.0, progress=None) -> Trajectory:
     """Run ``rounds`` rounds from the given inputs, each ``(n_actors,)`` or ``(n_actors, n_replicates)``.
 
     Inputs broadcast against each other; 1-D inputs give one replicate.  R, the range
     of the initial positions, is taken per replicate and fixed for the run.  variant:
     "scholz" or "paper" (see ``sim.eum``); q: probability that the status quo holds.
+    ``progress(done, rounds)``, if given, is called after each round of a single run
+    (thousands of actors take minutes a round: O(n^3)); it changes no result.
     """
     _check_options("run_eum", variant, rounds, q)
     c, x, s = _as_batch(capability, position, salience)
@@ -81,16 +83,22 @@ def run_eum(capability, position, salience, *, rounds=10, variant="scholz", q=1.
     risk = np.empty_like(positions)
     median, mean = np.empty((rounds + 1, size)), np.empty((rounds + 1, size))
     if variant == "paper":
-        _run_paper(c, x, s, rounds, q, positions, risk, median, mean)
+        _run_paper(c, x, s, rounds, q, positions, risk, median, mean, progress if size == 1 else None)
     elif size == 1:
-        run_single(c[:, 0], s[:, 0], x[:, 0].copy(), rounds, float(q), HALF,
-                   positions[:, :, 0], risk[:, :, 0], median[:, 0], mean[:, 0])
+        one = [a[:, 0].copy() for a in (c, s, x)]  # x is moved in place
+        span, record = float(_span(x)[0]), (positions[:, :, 0], risk[:, :, 0], median[:, 0], mean[:, 0])
+        if progress is None:
+            run_single(*one, span, 0, rounds, float(q), HALF, *record)
+        for t in range(rounds + 1) if progress is not None else ():
+            run_single(*one, span, t, t, float(q), HALF, *record)
+            if t:
+                progress(t, rounds)
     else:
         run_batch(c, s, x.copy(), _span(x), rounds, float(q), HALF, positions, risk, median, mean)
     return Trajectory(positions, risk, median, mean)
 
 
-def _run_paper(c, x, s, rounds, q, positions, risk, median, mean):
+def _run_paper(c, x, s, rounds, q, positions, risk, median, mean, progress=None):
     """As `run_batch`, in numpy: positions and risk with a leading dimension of 0 record nothing."""
     w, span, r = c * s, _span(x), np.ones_like(x)
     record = positions.shape[0] > 0
@@ -101,6 +109,8 @@ def _run_paper(c, x, s, rounds, q, positions, risk, median, mean):
             positions[t], risk[t] = x, r
         median[t] = weighted_median(x, w)
         mean[t] = weighted_mean(x, w)
+        if t and progress is not None:
+            progress(t, rounds)
 
 
 def step_eum(position, capability, salience, position_range, *, variant="scholz", q=1.0):

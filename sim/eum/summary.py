@@ -14,28 +14,48 @@ from ..randomness import make_root_entropy
 from .actors import Actors
 from .run import run_eum, run_eum_monte_carlo, summarise_final_median
 
-__all__ = ["summarise_eum"]
+__all__ = ["summarise_eum", "summarise_monte_carlo", "summarise_run"]
 
 
 def summarise_eum(actors: Actors, *, rounds: int = 10, variant: str = "scholz", q: float = 1.0,
                   runs: int | None = None, seed: int | None = None, salience_sd: float = 0.0,
                   capability_sd: float = 0.0, position_sd: float = 0.0, threshold: float | None = None,
                   chunk_size: int | None = None, progress=None) -> dict[str, Any]:
-    """Per round the median, the mean, every actor's position and risk exponent; with `runs`,
-    the final median over that many replicates of the inputs perturbed by the given sds
-    (seeded from `seed`, else fresh entropy, reported): its mean with a Student t 95 % interval,
-    and P(final median >= `threshold`) with its Wilson 95 % interval. `seconds` leaves out
-    numba compiling the kernels (`compile_seconds`: the first run after installing).
-    `progress(done, runs)`, if given, hears of the Monte Carlo's replicates chunk by chunk."""
-    path = run_eum(actors.capability, actors.position, actors.salience, rounds=rounds, variant=variant, q=q)
-    report: dict[str, Any] = {"rounds": [
+    """Per round the median, the mean, every actor's position and risk exponent
+    (`summarise_run`); with `runs`, under "monte_carlo", the final median over that many
+    replicates of the inputs perturbed by the given sds (`summarise_monte_carlo`)."""
+    report = summarise_run(actors, rounds=rounds, variant=variant, q=q)
+    if runs is not None:
+        report["monte_carlo"] = summarise_monte_carlo(
+            actors, rounds=rounds, variant=variant, q=q, runs=runs, seed=seed, salience_sd=salience_sd,
+            capability_sd=capability_sd, position_sd=position_sd, threshold=threshold, chunk_size=chunk_size,
+            progress=progress)
+    return report
+
+
+def summarise_run(actors: Actors, *, rounds: int = 10, variant: str = "scholz", q: float = 1.0,
+                  progress=None) -> dict[str, Any]:
+    """The run on the actors as given: per round the median, the mean, every actor's position
+    and risk exponent. `progress(done, rounds)`, if given, hears of each round."""
+    path = run_eum(actors.capability, actors.position, actors.salience, rounds=rounds, variant=variant, q=q,
+                   progress=progress)
+    return {"rounds": [
         {"round": t, "median": float(path.median[t, 0]), "mean": float(path.mean[t, 0]),
          "positions": dict(zip(actors.names, path.positions[t, :, 0].tolist())),
          "risk": dict(zip(actors.names, path.risk[t, :, 0].tolist()))}
         for t in range(rounds + 1)
     ]}
-    if runs is None:
-        return report
+
+
+def summarise_monte_carlo(actors: Actors, *, runs: int, rounds: int = 10, variant: str = "scholz", q: float = 1.0,
+                          seed: int | None = None, salience_sd: float = 0.0, capability_sd: float = 0.0,
+                          position_sd: float = 0.0, threshold: float | None = None, chunk_size: int | None = None,
+                          progress=None) -> dict[str, Any]:
+    """The final median over `runs` replicates of the inputs perturbed by the given sds
+    (seeded from `seed`, else fresh entropy, reported): its mean with a Student t 95 % interval,
+    and P(final median >= `threshold`) with its Wilson 95 % interval. `seconds` leaves out
+    numba compiling the kernels (`compile_seconds`: the first run after installing).
+    `progress(done, runs)`, if given, hears of the replicates chunk by chunk."""
     entropy = make_root_entropy(seed)  # the root of the "eum" stream's keyed blocks
     sds = {"salience_sd": salience_sd, "capability_sd": capability_sd, "position_sd": position_sd}
     started = time.perf_counter()
@@ -64,5 +84,4 @@ def summarise_eum(actors: Actors, *, rounds: int = 10, variant: str = "scholz", 
     mc["seconds"] = seconds
     mc["compile_seconds"] = compile_seconds
     mc["replicates_per_second"] = runs / seconds if seconds > 0 else None
-    report["monte_carlo"] = mc
-    return report
+    return mc
