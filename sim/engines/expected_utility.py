@@ -52,9 +52,14 @@ class ExpectedUtility:
         # ours are shares summing to 1 over issues, so rescale by the largest.
         top = state.salience.max(axis=1, keepdims=True)
         salience = np.divide(state.salience, top, out=np.ones_like(state.salience), where=top > 0)
-        for k in range(self.model.n_issues):
-            self.target[:, k, :] = advance_eum(x[:, k, :], state.capability, salience[:, k, :], self.range[k],
-                                               self.rounds, variant=self.variant, q=self.q)
+        # The issues side by side as replicates of one kernel call, (agents, issues x replicates):
+        # each replicate's rounds depend on its own inputs alone, so this is bit for bit one call
+        # an issue, without their per-call costs and copies of non-contiguous slices.
+        agents, issues, n = x.shape
+        moved = advance_eum(x.reshape(agents, issues * n), np.tile(state.capability, (1, issues)),
+                            salience.reshape(agents, issues * n), self.range.reshape(issues * n), self.rounds,
+                            variant=self.variant, q=self.q)
+        self.target[...] = moved.reshape(agents, issues, n)
         self.target -= x
         self.target *= (1.0 - resolve)[:, None, :]
         x += self.target
