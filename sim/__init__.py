@@ -12,14 +12,17 @@ import sys
 from importlib import import_module
 
 if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which will own the process:
-    import signal  # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback
+    # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback. `_signal`,
+    # which Python has loaded already: `import signal` builds its enums for some milliseconds,
+    # in which a Ctrl-C still ended in runpy's traceback
+    import _signal
 
     def _quiet_exit(signum, frame):
         print("interrupted", file=sys.stderr)
         raise SystemExit(130)
 
-    signal.signal(signal.SIGINT, _quiet_exit)
-    signal.signal(signal.SIGTERM, _quiet_exit)
+    _signal.signal(_signal.SIGINT, _quiet_exit)
+    _signal.signal(_signal.SIGTERM, _quiet_exit)
 
 _EXPORTS = {
     "CLASSES": ".model",

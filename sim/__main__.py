@@ -2,7 +2,7 @@
 modules load, exits 130 without a traceback; a reader that leaves the pipe (`| head`)
 ends it quietly with status 1, as the CPython documentation recommends."""
 
-import signal
+import _signal as signal  # `signal` itself takes milliseconds to build its enums: a window before the handlers
 import sys
 
 

@@ -551,6 +551,19 @@ def test_a_ctrl_c_inside_pydantics_schema_building_is_an_interruption(monkeypatc
     assert not caused_by_interrupt(SchemaError("Error building a validator: a fault"))
 
 
+def test_a_ctrl_c_while_sim_starts_to_load_is_handled_from_its_first_line(tmp_path):
+    """`python -m sim` installs its Ctrl-C handler first thing: it imported `signal` for it, whose
+    enums take some milliseconds to build, and a Ctrl-C there ended in runpy's traceback (found
+    by a start-up hammer, 2 in 400). Here `signal` is a module that raises KeyboardInterrupt when
+    first imported, as a Ctrl-C landing in it does: exit 130, one line."""
+    (tmp_path / "signal.py").write_text(
+        "import sys\nsys.path.remove(__file__.rpartition('/')[0])\nraise KeyboardInterrupt\n")
+    proc = subprocess.run([sys.executable, "-m", "sim", "validate", str(SMALL)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path) + os.pathsep + str(ROOT)})
+    assert (proc.returncode, proc.stderr) == (130, "interrupted\n")
+
+
 @pytest.mark.slow
 def test_compiling_the_kernels_is_timed_apart_from_the_run_and_happens_once(tmp_path):
     """The first run with an empty numba cache compiles the kernels: that time is reported on
