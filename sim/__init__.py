@@ -11,15 +11,38 @@ loads numpy and the rest inside the command line, where a Ctrl-C is handled.
 import sys
 from importlib import import_module
 
+
+def _quiet_exit(signum, frame):
+    print("interrupted", file=sys.stderr)
+    raise SystemExit(130)
+
+
+def _exit_on_unraisable_interrupt(unraisable) -> None:
+    """A `sys.unraisablehook` for `python -m sim` until its command line runs: a Ctrl-C (or the
+    exit above) that lands where Python cannot raise it (importlib's module-lock weakref
+    callbacks, pydantic-core's Rust code while a model's validators are built) ends the process
+    here, 130, as nothing is written yet. Going on would run modules it left half made: a
+    validator built while pydantic-core took the Ctrl-C as an "unprintable" pattern refuses
+    every name, and the scenario was refused (exit 2)."""
+    if isinstance(unraisable.exc_value, (KeyboardInterrupt, SystemExit)):
+        if not isinstance(unraisable.exc_value, SystemExit):  # _quiet_exit has said it
+            print("interrupted", file=sys.stderr)
+        sys.stderr.flush()
+        import os  # loaded already, by Python's own start-up
+
+        os._exit(130)
+    sys.__unraisablehook__(unraisable)
+
+
 if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which will own the process:
-    import signal  # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback
+    # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback. `_signal`,
+    # which Python has loaded already: `import signal` builds its enums for some milliseconds,
+    # in which a Ctrl-C still ended in runpy's traceback
+    import _signal
 
-    def _quiet_exit(signum, frame):
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130)
-
-    signal.signal(signal.SIGINT, _quiet_exit)
-    signal.signal(signal.SIGTERM, _quiet_exit)
+    _signal.signal(_signal.SIGINT, _quiet_exit)
+    _signal.signal(_signal.SIGTERM, _quiet_exit)
+    sys.unraisablehook = _exit_on_unraisable_interrupt
 
 _EXPORTS = {
     "CLASSES": ".model",

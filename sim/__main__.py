@@ -2,7 +2,7 @@
 modules load, exits 130 without a traceback; a reader that leaves the pipe (`| head`)
 ends it quietly with status 1, as the CPython documentation recommends."""
 
-import signal
+import _signal as signal  # `signal` itself takes milliseconds to build its enums: a window before the handlers
 import sys
 
 
@@ -10,13 +10,17 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _ignore_interrupt(unraisable) -> None:
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+
+
 def _main() -> int:
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
-        from .errors import note_unraisable_interrupt
-
-        sys.unraisablehook = note_unraisable_interrupt  # a Ctrl-C inside a weakref callback is not lost
+        # Until the command line runs (it installs errors.note_unraisable_interrupt), a Ctrl-C
+        # inside a weakref callback or pydantic-core ends the process at once: sim/__init__.py
         from .cli import main
 
         status = main()
@@ -52,6 +56,7 @@ status = _main()
 # the interpreter, silently, turning a finished command's status into a signal.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
+sys.unraisablehook = _ignore_interrupt  # and one that came just before, in a weakref callback, too
 if status == 130:
     # A Ctrl-C that landed inside an exec() of generated source (dataclasses, numba) leaves
     # CPython's "unhandled KeyboardInterrupt" flag set although sim handled it, and the

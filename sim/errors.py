@@ -92,7 +92,10 @@ def note_unraisable_interrupt(unraisable) -> None:
     cannot raise it (a weakref callback such as importlib's module-lock cleanup while sim's
     modules load, a `__del__`) is not printed as "Exception ignored in ..." and lost, with
     the command going on to the end: it sets `SWALLOWED_INTERRUPT`, which the command line's
-    `stop_on_interrupt` reads as a Ctrl-C. Anything else goes to Python's own hook."""
+    `stop_on_interrupt` reads as a Ctrl-C. pydantic-core hands one that lands while it reads a
+    pattern's text here too, and builds a validator that refuses every value: a command that
+    fails after one (an InputError, a RunError, a bug) was interrupted, not refused. Anything
+    else goes to Python's own hook."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
         SWALLOWED_INTERRUPT.set()
     else:

@@ -551,6 +551,79 @@ def test_a_ctrl_c_inside_pydantics_schema_building_is_an_interruption(monkeypatc
     assert not caused_by_interrupt(SchemaError("Error building a validator: a fault"))
 
 
+class _InterruptedText(str):
+    """A pattern whose text a Ctrl-C cuts short when pydantic-core reads it (PyO3's str())."""
+
+    def __str__(self):
+        raise KeyboardInterrupt
+
+
+def _names_validator_built_during_a_ctrl_c():
+    """What pydantic-core makes of sim's name pattern when a Ctrl-C lands as it reads it: no
+    exception, the KeyboardInterrupt handed to sys.unraisablehook, and a validator for the
+    pattern "<unprintable ... object>", which refuses every name."""
+    from pydantic_core import SchemaValidator, core_schema
+
+    return SchemaValidator(core_schema.str_schema(pattern=_InterruptedText("^[a-z][a-z0-9_]*$")))
+
+
+def test_a_ctrl_c_pydantic_core_swallowed_while_building_a_validator_is_an_interruption(monkeypatch, capsys):
+    """A Ctrl-C landing while pydantic-core builds a pattern validator is not raised: it goes to
+    sys.unraisablehook, and the validator refuses every name, so the scenario was refused with
+    'string should match pattern '<unprintable str object>'' and exit 2 (found by a start-up
+    hammer, 1 in 200 Ctrl-Cs). The failure of code a swallowed Ctrl-C cut short is the
+    interruption: exit 130, one line."""
+    from pydantic_core import ValidationError
+
+    from sim.errors import InputError, Problem
+
+    def wrapped(texts, option="--set"):
+        names = _names_validator_built_during_a_ctrl_c()
+        try:
+            names.validate_python("north")
+        except ValidationError as exc:
+            raise InputError(Problem(str(SMALL), "relations.trust.between.0", exc.errors()[0]["msg"], "north",
+                                     True)) from None
+
+    monkeypatch.setattr(sim.cli.run, "parse_overrides", wrapped)
+    assert cli.main(["run", str(SMALL), "--runs", "1024", "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted: nothing written"
+    monkeypatch.undo()
+    monkeypatch.setattr(sim.cli.run, "parse_overrides", lambda texts, option="--set": _refused())
+    assert cli.main(["run", str(SMALL), "--runs", "1024", "--quiet"]) == 2  # without a Ctrl-C: the input's fault
+    assert capsys.readouterr().err == "error: --set: a fault\n"
+
+
+def _refused():
+    from sim.errors import InputError, Problem
+
+    raise InputError(Problem("--set", "", "a fault"))
+
+
+def test_a_ctrl_c_pydantic_core_swallowed_while_sim_loads_exits_130_at_once():
+    """The same Ctrl-C while `python -m sim` loads its modules (pydantic builds sim's schema as it
+    is imported, before the command line runs): the process ends there, 130, one line, before
+    half-made validators refuse the scenario."""
+    code = ("import sys; sys.argv[:1] = ['-m']; import sim, test_cli; test_cli._names_validator_built_during_a_ctrl_c(); "
+            "print('went on', file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + str(ROOT / "tests")})
+    assert (proc.returncode, proc.stderr) == (130, "interrupted\n")
+
+
+def test_a_ctrl_c_while_sim_starts_to_load_is_handled_from_its_first_line(tmp_path):
+    """`python -m sim` installs its Ctrl-C handler first thing: it imported `signal` for it, whose
+    enums take some milliseconds to build, and a Ctrl-C there ended in runpy's traceback (found
+    by a start-up hammer, 2 in 400). Here `signal` is a module that raises KeyboardInterrupt when
+    first imported, as a Ctrl-C landing in it does: exit 130, one line."""
+    (tmp_path / "signal.py").write_text(
+        "import sys\nsys.path.remove(__file__.rpartition('/')[0])\nraise KeyboardInterrupt\n")
+    proc = subprocess.run([sys.executable, "-m", "sim", "validate", str(SMALL)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path) + os.pathsep + str(ROOT)})
+    assert (proc.returncode, proc.stderr) == (130, "interrupted\n")
+
+
 @pytest.mark.slow
 def test_compiling_the_kernels_is_timed_apart_from_the_run_and_happens_once(tmp_path):
     """The first run with an empty numba cache compiles the kernels: that time is reported on

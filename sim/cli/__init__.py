@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a Ctrl-C that Python wrapped into another exception (errors.caused_by_interrupt)
-        if not caused_by_interrupt(exc):
+        if not (caused_by_interrupt(exc) or SWALLOWED_INTERRUPT.is_set()):
             raise
         print("interrupted: nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -109,13 +109,15 @@ def _call(args: argparse.Namespace) -> int:
             status = args.func(args)
         sys.stdout.flush()  # a reader that left is seen here, not as a message at exit
         return status
-    except InputError as exc:
+    except (InputError, RunError) as exc:
+        if SWALLOWED_INTERRUPT.is_set():  # the failure of code a Ctrl-C cut short without a word (errors.py)
+            raise KeyboardInterrupt from exc
+        if isinstance(exc, RunError):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_RUN_ERROR
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    except RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_RUN_ERROR
     except BrokenPipeError:  # `sim ... | head`: the reader left; say nothing more
         quiet_stdout()
         return EXIT_RUN_ERROR
