@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from .errors import InputError, Problem
 from .estimate import weighted_quantiles
 from .io import write_json_atomic
-from .knobs import KnobSetting, KnobSpec
+from .knobs import KnobFile, KnobSetting, KnobSpec
 from .schema import Scenario, scenario_hash
+from .validation import problems_from
 from .yamlfile import read_text_file
 
 __all__ = ["FORMAT", "DRAWS", "Posterior", "load_posterior", "systematic_rows", "weighted_quantiles", "written_by_sim"]
@@ -192,7 +194,10 @@ def load_posterior(path: str | Path) -> Posterior:
             raise TypeError(f"holds a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:
             raise ValueError(f"format is {data.get('format')!r}, not {FORMAT!r}")
-        knobs = tuple(KnobSpec.model_validate(k) for k in data["knobs"])
+        try:  # as a spec's knobs: one line a problem, naming the knob, not pydantic's report
+            knobs = tuple(KnobFile.model_validate({"knobs": data["knobs"]}).knobs)
+        except ValidationError as exc:
+            raise InputError(problems_from(exc, str(path))) from None
         grid = np.array(data["grid"], dtype=float).reshape(-1, len(knobs))
         prior = np.array(data["prior"], dtype=float)
         cases, hashes, meta = data["cases"], data["scenario_hashes"], data.get("meta", {})

@@ -1117,6 +1117,9 @@ def test_a_calibrated_chart_says_so_in_its_title(tmp_path, monkeypatch):
 @pytest.mark.parametrize("content, words", [
     (None, "does not exist"), ("dir", "is a directory"), ("[1, 2]", "holds a JSON list, not an object"),
     ('"posterior"', "holds a JSON str"), ('{"format": "sim-posterior/1"}', ": knobs: is missing"),
+    ('{"format": "sim-posterior/1", "knobs": [{"name": "m", "path": "dynamics.noise", "levels": 2, "prior": '
+     '{"dist": "uniform", "low": 1, "high": 0}}]}', ": knobs.0.prior: low must be below high"),
+    ('{"format": "sim-posterior/1", "knobs": {"name": "m"}}', ": knobs: input should be a valid list"),
 ])
 @pytest.mark.parametrize("command", ["run", "compare"])
 def test_calibration_that_is_not_a_posterior_is_one_error_line(tmp_path, capsys, content, words, command):
