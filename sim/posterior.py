@@ -51,6 +51,7 @@ class Posterior:
     cases: tuple[str, ...]  # case names, in loglik's column order
     hashes: tuple[str, ...]  # their scenario hashes (a scenario with one of these is that case)
     meta: dict  # runs, seed, source directory, created, ...
+    edited: bool = False  # read from a file whose digest does not match its content (`load_posterior`)
 
     def weights(self, without: int | None = None) -> np.ndarray:
         """Posterior mass at each grid point (n_points,), fitted on every case or all but one."""
@@ -216,7 +217,9 @@ def load_posterior(path: str | Path) -> Posterior:
             if not np.all((grid[:, j] >= levels.min() - 1e-12) & (grid[:, j] <= levels.max() + 1e-12)):
                 raise ValueError(f"grid values of knob {knob.name!r} must lie within its grid "
                                  f"[{levels.min():g}, {levels.max():g}]")
-        return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta))
+        # A file written before posteriors carried a digest has none: not called edited.
+        edited = "digest" in data and data["digest"] != _digest({k: v for k, v in data.items() if k != "digest"})
+        return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta), edited)
     except KeyError as exc:
         raise InputError(Problem(str(path), str(exc.args[0]), "is missing: the file is not a posterior written by "
                                                               "`sim calibrate`")) from None

@@ -530,6 +530,30 @@ def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
     assert "other model code" in capsys.readouterr().err
 
 
+def test_a_posterior_edited_since_calibrate_wrote_it_is_applied_with_a_warning(tmp_path, capsys):
+    """A posterior whose digest no longer matches its content (log likelihoods edited by hand, or
+    its model digest, which the stale-model warning reads) was applied in silence and reported as
+    knobs fitted on its cases: one warning line says so. A file without a digest (written before
+    sim wrote one) is not called edited."""
+    small = Path(__file__).parent / "data" / "small.yaml"
+    post = _posterior(np.log(np.full((3, 3), 0.3)))
+    post = Posterior(post.knobs, post.grid, post.prior, post.loglik, post.cases, post.hashes,
+                     {"model_digest": __import__("sim.provenance").provenance.model_digest()})
+    post.write(tmp_path / "p.json")
+    data = json.loads((tmp_path / "p.json").read_text())
+    data["loglik"][0][0] = 0.0
+    (tmp_path / "edited.json").write_text(json.dumps(data))
+    data.pop("digest")
+    (tmp_path / "undigested.json").write_text(json.dumps(data))
+    for name, warned in (("p.json", False), ("edited.json", True), ("undigested.json", False)):
+        assert main(["run", str(small), "--runs", "1024", "--calibration", str(tmp_path / name),
+                     "--out", str(tmp_path / f"out-{name}"), "--quiet"]) == 0
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        assert lines == ([f"warning: {tmp_path / name}: was edited since `sim calibrate` wrote it (its digest does "
+                          "not match its content): its knob values are not those a calibration found"]
+                         if warned else []), lines
+
+
 def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
     """A knob that names no drawn number in some case: exit 2, one line per case, nothing run."""
     spec = tmp_path / "k.yaml"
