@@ -58,13 +58,20 @@ class KnobSpec(Strict):
             raise ValueError("must have a bounded support: the grid spans it (truncate a normal with low and high)")
         return prior
 
+    @field_validator("values")
+    @classmethod
+    def _in_support(cls, values, info):  # here, not on the whole knob: the error names knobs.N.values
+        prior = info.data.get("prior")  # absent when the prior itself was refused
+        if values is not None and prior is not None:
+            lo, hi = prior.support()
+            if not all(lo <= v <= hi for v in values):
+                raise ValueError(f"must lie in the prior's support [{lo:g}, {hi:g}]")
+        return values
+
     @model_validator(mode="after")
     def _grid(self) -> KnobSpec:
         if (self.levels is None) == (self.values is None):
             raise ValueError("give exactly one of levels, values")
-        lo, hi = self.prior.support()
-        if self.values is not None and not all(lo <= v <= hi for v in self.values):
-            raise ValueError(f"values must lie in the prior's support [{lo:g}, {hi:g}]")
         return self
 
     def grid(self) -> np.ndarray:

@@ -60,6 +60,24 @@ def test_an_unbounded_prior_is_named_by_its_own_path(tmp_path):
     assert problem.value == {"dist": "normal", "mean": 0.1, "sd": 0.05}
 
 
+@pytest.mark.parametrize("knob, field, words, value", [
+    ("values: [0.1, 1.5]", "knobs.0.values", "must lie in the prior's support [0, 1]", [0.1, 1.5]),
+])
+def test_a_knob_value_or_path_problem_is_named_by_its_own_field_once(tmp_path, capsys, knob, field, words, value):
+    """A grid value outside the prior's support: knobs.0.values showing the values, not knobs.0
+    showing the whole knob cut short before the value at fault. A path that is not a dotted path
+    (a brace left open): one line naming the spec's field, not one per case naming the case files."""
+    spec = tmp_path / "k.yaml"
+    path = "" if "path:" in knob else "path: dynamics.noise, "
+    spec.write_text(f"knobs:\n  - {{name: m, {path}prior: {{dist: uniform, low: 0, high: 1}}, {knob}}}\n")
+    with pytest.raises(InputError) as err:
+        load_knobs(spec)
+    (problem,) = err.value.problems
+    assert (problem.source, problem.path, problem.value) == (str(spec), field, value) and words in problem.message
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
 def test_a_knob_file_problem_names_the_file_and_field(tmp_path):
     """`load_knobs` reports every problem with the file and the dotted path."""
     path = tmp_path / "k.yaml"
