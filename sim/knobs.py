@@ -50,6 +50,15 @@ class KnobSpec(Strict):
     values: list[float] | None = Field(default=None, min_length=1, max_length=200)  # or the grid itself
     description: str = ""
 
+    @field_validator("path")
+    @classmethod
+    def _dotted(cls, path):  # what no scenario can resolve is the spec's, said once, not once a case
+        try:
+            _split(path)
+        except ValueError:
+            raise ValueError("must be a dotted path whose parts are names, `*` or a closed `{...}`") from None
+        return path
+
     @field_validator("prior")
     @classmethod
     def _bounded(cls, prior):

@@ -62,6 +62,8 @@ def test_an_unbounded_prior_is_named_by_its_own_path(tmp_path):
 
 @pytest.mark.parametrize("knob, field, words, value", [
     ("values: [0.1, 1.5]", "knobs.0.values", "must lie in the prior's support [0, 1]", [0.1, 1.5]),
+    ("levels: 3, path: 'agents.{summit.parties[1].resolve'", "knobs.0.path", "must be a dotted path",
+     "agents.{summit.parties[1].resolve"),
 ])
 def test_a_knob_value_or_path_problem_is_named_by_its_own_field_once(tmp_path, capsys, knob, field, words, value):
     """A grid value outside the prior's support: knobs.0.values showing the values, not knobs.0
