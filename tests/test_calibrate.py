@@ -369,6 +369,11 @@ def test_a_fitted_case_with_other_inputs_but_its_name_is_still_left_out(tmp_path
     assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(tmp_path / "p.json"), "--runs", "1024",
                  "--set", "monte_carlo.seed=5", "--out", str(tmp_path / "r")]) == 0
     assert "refitted without c1 (known by its name: its inputs differ" in capsys.readouterr().out
+    # explain and compare said only "refitted without c1", as if the fitted case itself ran
+    for command in (["explain", str(CASES / "c1.yaml")], ["compare", str(CASES / "c1.yaml"), str(CASES / "c2.yaml")]):
+        assert main([*command, "--calibration", str(tmp_path / "p.json"), "--runs", "1024", "--set",
+                     "monte_carlo.seed=5", "--out", str(tmp_path / command[0])]) == 0
+        assert "refitted without c1 (known by its name: its inputs differ" in " ".join(capsys.readouterr().out.split())
 
 
 # --- Fitting --------------------------------------------------------------------------------
