@@ -798,6 +798,24 @@ def test_a_posterior_whose_knob_names_nothing_in_the_scenario_names_its_file(tmp
         assert not (tmp_path / argv[0]).exists()
 
 
+@pytest.mark.parametrize("knobs, line", [
+    ("  - {name: m, path: summit.bargaining.margin, prior: {dist: uniform, low: 0, high: 5}, levels: 3}\n",
+     "knobs.m: sets summit.bargaining.margin, which must be in [0, 1], to values from 0 to 5 (got [0.0, 5.0])"),
+    ("  - {name: a, path: summit.bargaining.margin, prior: {dist: uniform, low: 0, high: 1}, levels: 2}\n"
+     "  - {name: b, path: summit.bargaining.margin, prior: {dist: uniform, low: 0, high: 1}, levels: 2}\n",
+     "knobs.b.path: acts on summit.bargaining.margin, as the knob a does (got 'summit.bargaining.margin')"),
+])
+def test_a_knob_clipped_or_undone_in_every_case_is_one_line_naming_the_spec(tmp_path, capsys, knobs, line):
+    """A grid beyond the field's bounds, or two knobs on one number, is the spec's mistake: it was
+    one line a case, each naming the case's file (six lines for the test cases, none naming the
+    file to fix). One line, naming the spec."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text("knobs:\n" + knobs)
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"error: {spec}: {line}\n"
+    assert not (tmp_path / "o").exists()
+
+
 def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs():
     """A `set` knob whose grid leaves the field's bounds would run clipped values and report a
     posterior over values that never ran; two knobs on one number: the later undoes the earlier."""
