@@ -94,6 +94,8 @@ def _posterior(summary: dict) -> dict | None:
 
 def _fit(cal: dict) -> str:
     left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+    if cal.get("left_out_by") == "name":  # as `run` says it
+        left += " (known by its name: its inputs differ from the fitted case's)"
     return f"{cal.get('posterior') or 'posterior'}{left}"
 
 

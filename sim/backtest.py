@@ -421,7 +421,7 @@ def summarise_backtest(bt: Backtest, resamples: int = RESAMPLES, bootstrap_seed:
         case["intervals"] = {name: {c: _wilson_pair(n[j], bt.runs[k]) for j, c in enumerate(CLASSES)}
                              for name, n in counts.items()}
         if bt.calibration:
-            case["calibration"] = {key: bt.calibration[k][key] for key in ("posterior", "left_out")}
+            case["calibration"] = {key: bt.calibration[k].get(key) for key in ("posterior", "left_out", "left_out_by")}
         if pool:
             case["pool_weight_on_model"] = pool["weight_on_model_per_case"][k]
     _discrimination_errors(summary, bt)

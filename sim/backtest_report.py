@@ -193,6 +193,11 @@ def print_backtest(summary: dict, out: Path) -> None:
     elif calibrated:
         con.print("no pool with the base rate: its weight is fitted on the other cases, and there is one case",
                   soft_wrap=True)
+    by_name = [c["name"] for c in summary["cases"] if (c.get("calibration") or {}).get("left_out_by") == "name"]
+    if by_name:  # edited since the fit: the posterior's likelihood is of its old inputs
+        its, one = ("its", "its name") if len(by_name) == 1 else ("their", "their names")
+        con.print(f"calibrated: refitted without {', '.join(by_name)}, known to the posterior by {one} only "
+                  f"({its} inputs differ from the fitted case's)", soft_wrap=True)
     b = summary["bootstrap"]
     con.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
                   f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "

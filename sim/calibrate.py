@@ -108,11 +108,12 @@ def prior_warnings(spec: KnobFile, source: str = "knobs") -> list[Problem]:
     return out
 
 
-def check_knobs(cases: list[Case], spec: KnobFile) -> None:
+def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> None:
     """Every knob must name at least one per-replicate number in every case; no two knobs may
     act on the same number (the later would silently undo the earlier); a `set` knob's grid
     must lie within the bounds of every number it sets (they would be clipped, so the
-    posterior would be of values that never ran). All problems at once."""
+    posterior would be of values that never ran). All problems at once: a knob naming nothing
+    in a case names the case's file; the other two are the spec's (`source`), said once."""
     problems = []
     for case in cases:
         model = compile_model(case.scenario)
@@ -126,16 +127,18 @@ def check_knobs(cases: list[Case], spec: KnobFile) -> None:
                 continue
             grid = knob.grid()
             for path in paths:
+                found = []
                 if path in owner:
-                    problems.append(Problem(str(case.path), f"knobs.{knob.name}.path",
-                                            f"acts on {path}, as the knob {owner[path]} does", knob.path, True))
+                    found.append(Problem(source, f"knobs.{knob.name}.path",
+                                         f"acts on {path}, as the knob {owner[path]} does", knob.path, True))
                 owner.setdefault(path, knob.name)
                 low, high = model.params[path].low, model.params[path].high
                 if knob.kind == "set" and (grid.min() < low or grid.max() > high):
-                    problems.append(Problem(str(case.path), f"knobs.{knob.name}",
-                                            f"sets {path}, which must be in [{low:g}, {high:g}], to values "
-                                            f"from {grid.min():g} to {grid.max():g}",
-                                            [float(grid.min()), float(grid.max())], True))
+                    found.append(Problem(source, f"knobs.{knob.name}",
+                                         f"sets {path}, which must be in [{low:g}, {high:g}], to values "
+                                         f"from {grid.min():g} to {grid.max():g}",
+                                         [float(grid.min()), float(grid.max())], True))
+                problems += [p for p in found if p not in problems]
     if problems:
         raise InputError(problems)
 
@@ -156,7 +159,7 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
 
     started = time.perf_counter()
     check_priors(spec, knobs_file or "knobs")
-    check_knobs(cases, spec)
+    check_knobs(cases, spec, knobs_file or "knobs")
     grid = make_grid(spec.knobs)
     entropy = make_root_entropy(spec.seed)
     settings = [KnobSetting.constant(spec.knobs, row) for row in grid]

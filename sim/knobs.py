@@ -50,6 +50,15 @@ class KnobSpec(Strict):
     values: list[float] | None = Field(default=None, min_length=1, max_length=200)  # or the grid itself
     description: str = ""
 
+    @field_validator("path")
+    @classmethod
+    def _dotted(cls, path):  # what no scenario can resolve is the spec's, said once, not once a case
+        try:
+            _split(path)
+        except ValueError:
+            raise ValueError("must be a dotted path whose parts are names, `*` or a closed `{...}`") from None
+        return path
+
     @field_validator("prior")
     @classmethod
     def _bounded(cls, prior):
@@ -58,13 +67,20 @@ class KnobSpec(Strict):
             raise ValueError("must have a bounded support: the grid spans it (truncate a normal with low and high)")
         return prior
 
+    @field_validator("values")
+    @classmethod
+    def _in_support(cls, values, info):  # here, not on the whole knob: the error names knobs.N.values
+        prior = info.data.get("prior")  # absent when the prior itself was refused
+        if values is not None and prior is not None:
+            lo, hi = prior.support()
+            if not all(lo <= v <= hi for v in values):
+                raise ValueError(f"must lie in the prior's support [{lo:g}, {hi:g}]")
+        return values
+
     @model_validator(mode="after")
     def _grid(self) -> KnobSpec:
         if (self.levels is None) == (self.values is None):
             raise ValueError("give exactly one of levels, values")
-        lo, hi = self.prior.support()
-        if self.values is not None and not all(lo <= v <= hi for v in self.values):
-            raise ValueError(f"values must lie in the prior's support [{lo:g}, {hi:g}]")
         return self
 
     def grid(self) -> np.ndarray:

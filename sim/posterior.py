@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from .errors import InputError, Problem
 from .estimate import weighted_quantiles
 from .io import write_json_atomic
-from .knobs import KnobSetting, KnobSpec
+from .knobs import KnobFile, KnobSetting, KnobSpec
 from .schema import Scenario, scenario_hash
+from .validation import problems_from
 from .yamlfile import read_text_file
 
 __all__ = ["FORMAT", "DRAWS", "Posterior", "load_posterior", "systematic_rows", "weighted_quantiles", "written_by_sim"]
@@ -49,6 +51,7 @@ class Posterior:
     cases: tuple[str, ...]  # case names, in loglik's column order
     hashes: tuple[str, ...]  # their scenario hashes (a scenario with one of these is that case)
     meta: dict  # runs, seed, source directory, created, ...
+    edited: bool = False  # read from a file whose digest does not match its content (`load_posterior`)
 
     def weights(self, without: int | None = None) -> np.ndarray:
         """Posterior mass at each grid point (n_points,), fitted on every case or all but one."""
@@ -192,7 +195,10 @@ def load_posterior(path: str | Path) -> Posterior:
             raise TypeError(f"holds a JSON {type(data).__name__}, not an object")
         if data.get("format") != FORMAT:
             raise ValueError(f"format is {data.get('format')!r}, not {FORMAT!r}")
-        knobs = tuple(KnobSpec.model_validate(k) for k in data["knobs"])
+        try:  # as a spec's knobs: one line a problem, naming the knob, not pydantic's report
+            knobs = tuple(KnobFile.model_validate({"knobs": data["knobs"]}).knobs)
+        except ValidationError as exc:
+            raise InputError(problems_from(exc, str(path))) from None
         grid = np.array(data["grid"], dtype=float).reshape(-1, len(knobs))
         prior = np.array(data["prior"], dtype=float)
         cases, hashes, meta = data["cases"], data["scenario_hashes"], data.get("meta", {})
@@ -211,7 +217,9 @@ def load_posterior(path: str | Path) -> Posterior:
             if not np.all((grid[:, j] >= levels.min() - 1e-12) & (grid[:, j] <= levels.max() + 1e-12)):
                 raise ValueError(f"grid values of knob {knob.name!r} must lie within its grid "
                                  f"[{levels.min():g}, {levels.max():g}]")
-        return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta))
+        # A file written before posteriors carried a digest has none: not called edited.
+        edited = "digest" in data and data["digest"] != _digest({k: v for k, v in data.items() if k != "digest"})
+        return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta), edited)
     except KeyError as exc:
         raise InputError(Problem(str(path), str(exc.args[0]), "is missing: the file is not a posterior written by "
                                                               "`sim calibrate`")) from None

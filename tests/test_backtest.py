@@ -603,6 +603,29 @@ def test_a_hand_edited_kept_case_is_run_again(tmp_path, capsys, field, value):
     assert again["cases"] == whole["cases"] and again["mean_scores"] == whole["mean_scores"]
 
 
+def test_a_case_known_to_the_posterior_only_by_its_name_is_said(tmp_path, capsys):
+    """A case edited since the calibration (its inputs' hash is not the fitted one's) is still left
+    out by its name, as `run` does, which says so; the backtest said nothing, so a case changed
+    after the fit was scored against a likelihood of its old inputs without a word. Now the
+    summary keeps how each case was known and a line names those known by name only."""
+    from sim import scenario_hash
+
+    d = _tiny_history(tmp_path)
+    a, b = load_cases(d)
+    posterior = tmp_path / "p.json"
+    Posterior((KnobSpec.model_validate({"name": "k", "path": "dynamics.noise", "prior": {
+        "dist": "uniform", "low": 0.0, "high": 0.2}, "levels": 2}),), np.array([[0.0], [0.2]]), np.full(2, 0.5),
+        np.zeros((2, 2)), ("a", "b"), (scenario_hash(a.scenario), "an old hash of b"),
+        {"model_digest": model_digest()}).write(posterior)
+    out = tmp_path / "out"
+    assert main(["backtest", str(d), "--runs", "1024", "--calibration", str(posterior), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    cases = json.loads((out / "summary.json").read_text())["cases"]
+    assert [c["calibration"]["left_out_by"] for c in cases] == ["inputs", "name"]
+    assert ("calibrated: refitted without b, known to the posterior by its name only (its inputs differ from the "
+            "fitted case's)") in " ".join(text.split())
+
+
 def test_a_posterior_knob_naming_nothing_is_refused_before_any_case_runs(tmp_path, capsys, monkeypatch):
     """A posterior whose knob names no number of a case: exit 2 naming each case and the knob,
     no case run and no directory (it was found when the first case's calibrated run began,

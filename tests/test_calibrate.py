@@ -60,6 +60,26 @@ def test_an_unbounded_prior_is_named_by_its_own_path(tmp_path):
     assert problem.value == {"dist": "normal", "mean": 0.1, "sd": 0.05}
 
 
+@pytest.mark.parametrize("knob, field, words, value", [
+    ("values: [0.1, 1.5]", "knobs.0.values", "must lie in the prior's support [0, 1]", [0.1, 1.5]),
+    ("levels: 3, path: 'agents.{summit.parties[1].resolve'", "knobs.0.path", "must be a dotted path",
+     "agents.{summit.parties[1].resolve"),
+])
+def test_a_knob_value_or_path_problem_is_named_by_its_own_field_once(tmp_path, capsys, knob, field, words, value):
+    """A grid value outside the prior's support: knobs.0.values showing the values, not knobs.0
+    showing the whole knob cut short before the value at fault. A path that is not a dotted path
+    (a brace left open): one line naming the spec's field, not one per case naming the case files."""
+    spec = tmp_path / "k.yaml"
+    path = "" if "path:" in knob else "path: dynamics.noise, "
+    spec.write_text(f"knobs:\n  - {{name: m, {path}prior: {{dist: uniform, low: 0, high: 1}}, {knob}}}\n")
+    with pytest.raises(InputError) as err:
+        load_knobs(spec)
+    (problem,) = err.value.problems
+    assert (problem.source, problem.path, problem.value) == (str(spec), field, value) and words in problem.message
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
 def test_a_knob_file_problem_names_the_file_and_field(tmp_path):
     """`load_knobs` reports every problem with the file and the dotted path."""
     path = tmp_path / "k.yaml"
@@ -349,6 +369,11 @@ def test_a_fitted_case_with_other_inputs_but_its_name_is_still_left_out(tmp_path
     assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(tmp_path / "p.json"), "--runs", "1024",
                  "--set", "monte_carlo.seed=5", "--out", str(tmp_path / "r")]) == 0
     assert "refitted without c1 (known by its name: its inputs differ" in capsys.readouterr().out
+    # explain and compare said only "refitted without c1", as if the fitted case itself ran
+    for command in (["explain", str(CASES / "c1.yaml")], ["compare", str(CASES / "c1.yaml"), str(CASES / "c2.yaml")]):
+        assert main([*command, "--calibration", str(tmp_path / "p.json"), "--runs", "1024", "--set",
+                     "monte_carlo.seed=5", "--out", str(tmp_path / command[0])]) == 0
+        assert "refitted without c1 (known by its name: its inputs differ" in " ".join(capsys.readouterr().out.split())
 
 
 # --- Fitting --------------------------------------------------------------------------------
@@ -528,6 +553,30 @@ def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
     assert main(["backtest", str(cases), "--calibration", str(tmp_path / "old.json"), "--runs", "1024",
                  "--out", str(tmp_path / "bt_old"), "--quiet"]) == 0
     assert "other model code" in capsys.readouterr().err
+
+
+def test_a_posterior_edited_since_calibrate_wrote_it_is_applied_with_a_warning(tmp_path, capsys):
+    """A posterior whose digest no longer matches its content (log likelihoods edited by hand, or
+    its model digest, which the stale-model warning reads) was applied in silence and reported as
+    knobs fitted on its cases: one warning line says so. A file without a digest (written before
+    sim wrote one) is not called edited."""
+    small = Path(__file__).parent / "data" / "small.yaml"
+    post = _posterior(np.log(np.full((3, 3), 0.3)))
+    post = Posterior(post.knobs, post.grid, post.prior, post.loglik, post.cases, post.hashes,
+                     {"model_digest": __import__("sim.provenance").provenance.model_digest()})
+    post.write(tmp_path / "p.json")
+    data = json.loads((tmp_path / "p.json").read_text())
+    data["loglik"][0][0] = 0.0
+    (tmp_path / "edited.json").write_text(json.dumps(data))
+    data.pop("digest")
+    (tmp_path / "undigested.json").write_text(json.dumps(data))
+    for name, warned in (("p.json", False), ("edited.json", True), ("undigested.json", False)):
+        assert main(["run", str(small), "--runs", "1024", "--calibration", str(tmp_path / name),
+                     "--out", str(tmp_path / f"out-{name}"), "--quiet"]) == 0
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        assert lines == ([f"warning: {tmp_path / name}: was edited since `sim calibrate` wrote it (its digest does "
+                          "not match its content): its knob values are not those a calibration found"]
+                         if warned else []), lines
 
 
 def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
@@ -747,6 +796,24 @@ def test_a_posterior_whose_knob_names_nothing_in_the_scenario_names_its_file(tmp
         assert all("knobs.k.path" in line and f"a knob of the posterior {tmp_path / 'p.json'}" in line
                    for line in lines)
         assert not (tmp_path / argv[0]).exists()
+
+
+@pytest.mark.parametrize("knobs, line", [
+    ("  - {name: m, path: summit.bargaining.margin, prior: {dist: uniform, low: 0, high: 5}, levels: 3}\n",
+     "knobs.m: sets summit.bargaining.margin, which must be in [0, 1], to values from 0 to 5 (got [0.0, 5.0])"),
+    ("  - {name: a, path: summit.bargaining.margin, prior: {dist: uniform, low: 0, high: 1}, levels: 2}\n"
+     "  - {name: b, path: summit.bargaining.margin, prior: {dist: uniform, low: 0, high: 1}, levels: 2}\n",
+     "knobs.b.path: acts on summit.bargaining.margin, as the knob a does (got 'summit.bargaining.margin')"),
+])
+def test_a_knob_clipped_or_undone_in_every_case_is_one_line_naming_the_spec(tmp_path, capsys, knobs, line):
+    """A grid beyond the field's bounds, or two knobs on one number, is the spec's mistake: it was
+    one line a case, each naming the case's file (six lines for the test cases, none naming the
+    file to fix). One line, naming the spec."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text("knobs:\n" + knobs)
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == f"error: {spec}: {line}\n"
+    assert not (tmp_path / "o").exists()
 
 
 def test_knobs_that_would_be_clipped_or_undone_are_refused_before_anything_runs():
@@ -1117,6 +1184,9 @@ def test_a_calibrated_chart_says_so_in_its_title(tmp_path, monkeypatch):
 @pytest.mark.parametrize("content, words", [
     (None, "does not exist"), ("dir", "is a directory"), ("[1, 2]", "holds a JSON list, not an object"),
     ('"posterior"', "holds a JSON str"), ('{"format": "sim-posterior/1"}', ": knobs: is missing"),
+    ('{"format": "sim-posterior/1", "knobs": [{"name": "m", "path": "dynamics.noise", "levels": 2, "prior": '
+     '{"dist": "uniform", "low": 1, "high": 0}}]}', ": knobs.0.prior: low must be below high"),
+    ('{"format": "sim-posterior/1", "knobs": {"name": "m"}}', ": knobs: input should be a valid list"),
 ])
 @pytest.mark.parametrize("command", ["run", "compare"])
 def test_calibration_that_is_not_a_posterior_is_one_error_line(tmp_path, capsys, content, words, command):

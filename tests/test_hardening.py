@@ -220,6 +220,33 @@ def test_calibrate_writes_its_posterior_into_its_result_directory_and_write_need
     assert '"runs": 1025' in copy.read_text() and not (tmp_path / "r4").exists()
 
 
+def test_calibrate_never_replaces_a_write_target_someone_made_while_it_ran(tmp_path, capsys, monkeypatch):
+    """--write is checked before the points run (minutes), and was then replaced without a second
+    look: a file someone saved at that path meanwhile was overwritten. Now it is kept, the command
+    fails saying so, and the calibration stays in its directory for a rerun."""
+    import shutil
+
+    import sim.calibrate
+
+    cases = tmp_path / "hist"
+    shutil.copytree(Path(__file__).parent / "data" / "cases", cases)
+    target = tmp_path / "posterior.json"
+    real = sim.calibrate.run_calibration
+
+    def meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        target.write_text("my notes\n")
+        return result
+
+    monkeypatch.setattr(sim.calibrate, "run_calibration", meanwhile)
+    out = tmp_path / "cal"
+    assert main(["calibrate", str(cases), "--knobs", str(cases / "knobs.yaml"), "--resamples", "100", "--quiet",
+                 "--out", str(out), "--write", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot write the posterior's copy {target}: " in err and "was not written by sim" in err, err
+    assert target.read_text() == "my notes\n" and (out / "posterior.json").is_file()
+
+
 # --- Inputs that are not regular files -----------------------------------------------------------
 
 

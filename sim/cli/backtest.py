@@ -245,6 +245,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal.posterior.write(out / "posterior.json")
         summary["posterior_file"] = str(out / "posterior.json")
         if args.write is not None:
+            from ..posterior import written_by_sim
+
+            if args.write.exists() and not written_by_sim(args.write):  # saved there since it was checked
+                raise RunError(f"cannot write the posterior's copy {args.write}: it was not written by sim (made "
+                               f"while the calibration ran?), so it is not replaced; the calibration is kept in "
+                               f"{out}: rerun the same command with another --write to write it")
             try:
                 cal.posterior.write(args.write)
             except OSError as exc:  # the folder changed since it was checked, or the disk filled

@@ -119,12 +119,15 @@ def calibration_setting(args: argparse.Namespace, scenario, source, posterior=No
 
 def load_calibration(args: argparse.Namespace):
     """The posterior of `--calibration` (None without it), with a one-line warning on stderr
-    when it was fitted by other model code."""
+    when it was edited since `sim calibrate` wrote it, and one when it was fitted by other model code."""
     if getattr(args, "calibration", None) is None:
         return None
     from ..posterior import load_posterior
 
     posterior = load_posterior(args.calibration)
+    if posterior.edited:  # its knob values, and the model digest read below, may be anyone's
+        print(f"warning: {args.calibration}: was edited since `sim calibrate` wrote it (its digest does not match "
+              "its content): its knob values are not those a calibration found", file=sys.stderr)
     if (why := posterior.staleness(args.calibration)) is not None:
         print(f"warning: {why}", file=sys.stderr)
     return posterior

@@ -212,6 +212,7 @@ class ProcessBackend:
     def __init__(self, workers: int):
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
+        self.unfinished = False  # tasks were left queued (a stop, an error): `__exit__` waits for their cancel
 
     def __enter__(self) -> ProcessBackend:
         flush_stdio()
@@ -223,9 +224,12 @@ class ProcessBackend:
         return self
 
     def __exit__(self, *exc) -> None:
-        # Every result is in (or no longer wanted): the workers wind down (about 0.5 s)
-        # while this process writes the exports; at most the tasks in flight finish.
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        # Every result is in: the workers wind down (about 0.5 s) while this process writes
+        # the exports. Tasks left queued are cancelled and the tasks in flight waited for:
+        # a pool collected before its manager thread saw the shutdown forgot cancel_futures
+        # (the thread finds the executor gone), and every queued task ran, to be discarded,
+        # before the process could exit.
+        self.pool.shutdown(wait=self.unfinished, cancel_futures=True)
         gc.unfreeze()
 
     def results(self, tasks: list[Task], stop: threading.Event | None = None) -> Iterator[list[PieceResult]]:
@@ -233,11 +237,13 @@ class ProcessBackend:
         # cancelled here, a future could be cancelled while that thread marks it failed
         # (a worker died), and Python 3.11 prints that thread's InvalidStateError traceback.
         pending = {self.pool.submit(run_task, t) for t in tasks}
+        self.unfinished = True  # until the last result is in, whatever ends the loop
         try:
             while pending and not (stop is not None and stop.is_set()):
                 finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 for future in finished:
                     yield future.result()
+            self.unfinished = bool(pending)
         except BrokenProcessPool:
             # SIGTERM to the whole process group (`timeout`, a batch scheduler, kill -TERM -PGID)
             # kills the workers (`worker_setup`) as it reaches this process, whose handler sets
