@@ -13,7 +13,7 @@ import numpy as np
 
 from .model import CLASSES
 from .plots import DPI, subplots
-from .reporting import console, fmt_p
+from .reporting import console, fmt_p, plural
 
 __all__ = ["plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
 
@@ -95,8 +95,8 @@ def plot_posterior(summary: dict, path: str | Path) -> None:
             ax.spines[["top", "right"]].set_visible(False)
         axes.flat[0].set_ylabel("mass on the grid")
         axes.flat[0].legend(fontsize=8)
-        fig.suptitle(f"Posterior of the knobs ({summary['n_cases']} cases, {cal['grid_points']:,} grid points, "
-                     f"{cal['runs_per_point']:,} replicates a point)", fontsize=11)
+        fig.suptitle(f"Posterior of the knobs ({plural(summary['n_cases'], 'case')}, "
+                     f"{cal['grid_points']:,} grid points, {cal['runs_per_point']:,} replicates a point)", fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
@@ -137,7 +137,8 @@ def _score_table(summary: dict, order: list[str]):
     from rich.table import Table
 
     subject = summary["subject"]
-    table = Table(title=f"mean scores over {summary['n_cases']} cases (lower is better)", title_justify="left")
+    table = Table(title=f"mean scores over {plural(summary['n_cases'], 'case')} (lower is better)",
+                  title_justify="left")
     table.add_column("forecaster")
     table.add_column("Brier (0-2)", justify="right")
     table.add_column("log", justify="right")
@@ -199,7 +200,7 @@ def print_backtest(summary: dict, out: Path) -> None:
         con.print(f"calibrated: refitted without {', '.join(by_name)}, known to the posterior by {one} only "
                   f"({its} inputs differ from the fitted case's)", soft_wrap=True)
     b = summary["bootstrap"]
-    con.print(f"{summary['n_cases']} cases, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
+    con.print(f"{plural(summary['n_cases'], 'case')}, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
                   f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "
                   f"{summary['log_score_clip']:g}; intervals: {b['resamples']:,} BCa bootstrap resamples of the cases",
                   soft_wrap=True)
@@ -260,7 +261,7 @@ def print_calibration(summary: dict, out: Path) -> None:
     total = cal["grid_points"] * summary["n_cases"]
     kept = cal.get("points_resumed") or 0
     kept = f" ({kept:,} of the {total:,} points kept from an earlier run)" if kept else ""
-    con.print(f"{cal['grid_points']:,} grid points x {summary['n_cases']} cases x {cal['runs_per_point']:,} "
+    con.print(f"{cal['grid_points']:,} grid points x {plural(summary['n_cases'], 'case')} x {cal['runs_per_point']:,} "
               f"replicates, {cal['seconds']:.0f} s{kept}; {cal['note']}", soft_wrap=True)
     if summary["n_cases"] == 1:
         con.print("one case: its leave-one-out forecast is the prior predictive (the posterior without it is the "

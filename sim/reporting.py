@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed", "forecast_partial",
-           "scenario_label", "seed_label"]
+           "plural", "scenario_label", "seed_label"]
 
 
 def console():
@@ -51,6 +51,11 @@ def forecast_partial(summary: dict) -> bool:
     its precision is whole with fewer replicates than requested)."""
     return (bool(summary.get("interrupted")) and not summary.get("stopped_early")
             and summary.get("runs", 0) < summary.get("requested_runs", 0))
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 case', '2 cases', '1,024 replicates': a count with its noun."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def fmt_estimate(p: float | None, low: float | None, high: float | None) -> str:

@@ -770,10 +770,12 @@ def test_one_case_says_its_leave_one_out_is_the_prior_and_fits_no_pool(tmp_path,
     shutil.copy(CASES / "c1.yaml", one)
     assert main(["calibrate", str(one), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "cal"),
                  "--workers", "1"]) == 0
-    assert "one case: its leave-one-out forecast is the prior predictive" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "one case: its leave-one-out forecast is the prior predictive" in out and " 1 cases " not in out
     assert main(["backtest", str(one), "--calibration", str(tmp_path / "cal" / "posterior.json"), "--runs", "1024",
                  "--out", str(tmp_path / "bt")]) == 0
-    assert "no pool with the base rate" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no pool with the base rate" in out and "mean scores over 1 case (" in out and "\n1 case, " in out
     summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
     assert summary["pool"] is None and "pooled" not in summary["mean_scores"]
 

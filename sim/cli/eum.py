@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, Problem
-from ..reporting import compiling_note
+from ..reporting import compiling_note, plural
 from ..schema.rules import MAX_EUM_ROUNDS
 from .common import (
     EXIT_OK,
@@ -166,7 +166,7 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     rounds = report["rounds"]
     names = list(rounds[0]["positions"])
     width = max(map(len, names))
-    print(f"{args.actors}: {len(names)} actors, {_plural(args.rounds, 'round')}, variant {args.variant}, "
+    print(f"{args.actors}: {len(names)} actors, {plural(args.rounds, 'round')}, variant {args.variant}, "
           f"q {args.q:g}")
     for before, now in zip([None, *rounds], rounds):
         print(f"round {now['round']:>2}: median {now['median']:.3f}, mean {now['mean']:.3f}")
@@ -201,9 +201,5 @@ def _print_eum(report: dict, args: argparse.Namespace, fresh_seed: bool) -> None
     rate = mc["replicates_per_second"]
     speed = "" if rate is None else f", {rate:,.0f} replicates/s" if rate >= 10 else f", {rate:.2g} replicates/s"
     again = f" (fresh entropy; --seed {mc['seed']} repeats this run)" if fresh_seed else ""
-    print(f"{_plural(mc['runs'], 'replicate')}, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}"
+    print(f"{plural(mc['runs'], 'replicate')}, seed entropy {mc['seed']}{again}, {mc['seconds']:.2f} s{speed}"
           f"{compiling_note(mc)}")
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
