@@ -395,6 +395,17 @@ def test_a_bad_observed_block_is_refused(block, path):
     assert path in [p.path for p in err.value.problems]
 
 
+@pytest.mark.parametrize("date", ["1991-04-16/19", "April 1991", "[2020-03-01]", "[2020-03-01, 2020-03-02, 2020-03-03]"])
+def test_an_observed_date_of_another_form_is_one_line_saying_both_forms(date):
+    """A date written as the meetings table may write it (a '/' range) or otherwise malformed:
+    one error, naming both forms a case may use, not one line for each member of the union."""
+    with pytest.raises(InputError) as err:
+        parse_scenario(SMALL.read_text() + _observed("talk_fest", date))
+    (problem,) = err.value.problems
+    assert problem.path == "observed.date"
+    assert "a date (YYYY-MM-DD) or [earliest, latest]" in str(problem), str(problem)
+
+
 def test_a_case_observed_after_today_is_refused(tmp_path):
     """A meeting that has not happened has no observed class to score."""
     (tmp_path / "a.yaml").write_text(SMALL.read_text() + _observed("talk_fest", "2020-03-01"))

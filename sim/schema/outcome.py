@@ -10,6 +10,7 @@ signed), or `all:` / `any:` of conditions, nested as deep as needed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -109,6 +110,18 @@ class Observed(Strict):
     date: dt.date | tuple[dt.date, dt.date]
     source: str = Field(min_length=1)
     note: str = ""
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _one_of_two_forms(cls, value):
+        """One error for a date of neither form, not one a member of the union ('must be a date',
+        'must be a list'): the meetings table's '1991-04-16/19' is the likely slip."""
+        if isinstance(value, (dt.date, list, tuple)) and (isinstance(value, dt.date) or len(value) == 2):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return value  # a date in quotes: the date type judges it
+        raise ValueError("must be a date (YYYY-MM-DD) or [earliest, latest], a list of two dates such as "
+                         "[1991-04-16, 1991-04-19]")
 
     @field_validator("date")
     @classmethod
