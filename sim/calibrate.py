@@ -113,8 +113,9 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
     act on the same number (the later would silently undo the earlier); a `set` knob's grid
     must lie within the bounds of every number it sets (they would be clipped, so the
     posterior would be of values that never ran). All problems at once: a knob naming nothing
-    in a case names the case's file; the other two are the spec's (`source`), said once."""
+    in some cases names each case's file; in every case, or the other two, the spec's (`source`), said once."""
     problems = []
+    unresolved: dict[str, list[Problem]] = {knob.name: [] for knob in spec.knobs}
     for case in cases:
         model = compile_model(case.scenario)
         owner: dict[str, str] = {}
@@ -122,8 +123,8 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
             try:
                 paths = resolve_knob(knob, case.scenario, model)
             except InputError as exc:
-                problems += [p.__class__(str(case.path), p.path, p.message, p.value, p.has_value)
-                             for p in exc.problems]
+                unresolved[knob.name] += [p.__class__(str(case.path), p.path, p.message, p.value, p.has_value)
+                                          for p in exc.problems]
                 continue
             grid = knob.grid()
             for path in paths:
@@ -139,6 +140,16 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
                                          f"from {grid.min():g} to {grid.max():g}",
                                          [float(grid.min()), float(grid.max())], True))
                 problems += [p for p in found if p not in problems]
+    named_nothing = []
+    for knob in spec.knobs:  # naming nothing in every case is the spec's mistake (a misspelt path): said once
+        failed = unresolved[knob.name]
+        if len(cases) > 1 and len({p.source for p in failed}) == len(cases):
+            first = failed[0]
+            resolved = f" (in {Path(first.source).name}: {first.value!r})" if first.value != knob.path else ""
+            failed = [Problem(source, first.path, f"{first.message} in any of the {len(cases)} cases{resolved}",
+                              knob.path, True)]
+        named_nothing += failed
+    problems = named_nothing + problems
     if problems:
         raise InputError(problems)
 
