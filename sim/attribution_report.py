@@ -19,7 +19,7 @@ import numpy as np
 
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
-from .reporting import compiling_note, console, fmt_estimate, fmt_p, fmt_signed, seed_label
+from .reporting import compiling_note, console, fmt_estimate, fmt_p, fmt_signed, left_out_phrase, seed_label
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
            "print_explanation"]
@@ -93,10 +93,7 @@ def _posterior(summary: dict) -> dict | None:
 
 
 def _fit(cal: dict) -> str:
-    left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
-    if cal.get("left_out_by") == "name":  # as `run` says it
-        left += " (known by its name: its inputs differ from the fitted case's)"
-    return f"{cal.get('posterior') or 'posterior'}{left}"
+    return f"{cal.get('posterior') or 'posterior'}{left_out_phrase(cal)}"
 
 
 def _posterior_line(summary: dict) -> str | None:

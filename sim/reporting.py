@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed", "forecast_partial",
-           "plural", "scenario_label", "seed_label"]
+           "left_out_phrase", "plural", "scenario_label", "seed_label"]
 
 
 def console():
@@ -51,6 +51,17 @@ def forecast_partial(summary: dict) -> bool:
     its precision is whole with fewer replicates than requested)."""
     return (bool(summary.get("interrupted")) and not summary.get("stopped_early")
             and summary.get("runs", 0) < summary.get("requested_runs", 0))
+
+
+def left_out_phrase(cal: dict) -> str:
+    """', refitted without c1' when a calibrated forecast's scenario was one of the posterior's
+    cases (left out of the fit, as leave-one-out asks), with '(known by its name: ...)' when it
+    was matched by name alone, its inputs having changed since the fit; '' otherwise."""
+    if not cal.get("left_out"):
+        return ""
+    by_name = cal.get("left_out_by") == "name"
+    return f", refitted without {cal['left_out']}" + (" (known by its name: its inputs differ from the fitted "
+                                                       "case's)" if by_name else "")
 
 
 def plural(n: int, noun: str) -> str:

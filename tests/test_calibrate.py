@@ -367,13 +367,17 @@ def test_a_fitted_case_with_other_inputs_but_its_name_is_still_left_out(tmp_path
     assert (note["posterior"], note["left_out"], note["left_out_by"]) == ("leave-one-out", cases[2].name, "name")
     post.write(tmp_path / "p.json")
     assert main(["run", str(CASES / "c1.yaml"), "--calibration", str(tmp_path / "p.json"), "--runs", "1024",
-                 "--set", "monte_carlo.seed=5", "--out", str(tmp_path / "r")]) == 0
+                 "--set", "monte_carlo.seed=5", "--out", str(tmp_path / "r"), "--report"]) == 0
     assert "refitted without c1 (known by its name: its inputs differ" in capsys.readouterr().out
-    # explain and compare said only "refitted without c1", as if the fitted case itself ran
+    # explain and compare said only "refitted without c1", as if the fitted case itself ran; so did the pages
     for command in (["explain", str(CASES / "c1.yaml")], ["compare", str(CASES / "c1.yaml"), str(CASES / "c2.yaml")]):
         assert main([*command, "--calibration", str(tmp_path / "p.json"), "--runs", "1024", "--set",
                      "monte_carlo.seed=5", "--out", str(tmp_path / command[0])]) == 0
         assert "refitted without c1 (known by its name: its inputs differ" in " ".join(capsys.readouterr().out.split())
+        assert main(["report", str(tmp_path / command[0]), "--out", str(tmp_path / f"{command[0]}.html"), "--quiet"]) == 0
+    for page in (tmp_path / "r" / "report.html", tmp_path / "explain.html", tmp_path / "compare.html"):
+        page = " ".join(page.read_text(encoding="utf-8").split())
+        assert "refitted without c1 (known by its name: its inputs differ from the fitted case&#39;s)" in page
 
 
 # --- Fitting --------------------------------------------------------------------------------

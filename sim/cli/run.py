@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
-from ..reporting import as_written_missing, compiling_note, forecast_partial, scenario_label
+from ..reporting import as_written_missing, compiling_note, forecast_partial, left_out_phrase, scenario_label
 from .common import (
     CALIBRATION_OPTION,
     EXIT_INPUT_ERROR,
@@ -188,9 +188,7 @@ def print_summary(summary: dict, out: Path) -> None:
         console.print("model as written: not shown, interrupted before its pass finished", soft_wrap=True)
     if spread:
         cal = summary["calibration"]
-        left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
-        if cal.get("left_out_by") == "name":
-            left += " (known by its name: its inputs differ from the fitted case's)"
+        left = left_out_phrase(cal)
         fitted = cal.get("fitted_on") or {}
         on = (f": knobs fitted on the {fitted['cases']} cases of {fitted['source'] or 'another folder'}"
               if fitted.get("cases") else "")

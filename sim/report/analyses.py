@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import CLASSES
-from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial
+from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase
 from .collect import Result
 from .page import GROUP_LABELS, count, interval
 
@@ -26,7 +26,7 @@ def _posterior(cal: Any) -> str | None:
     """How a calibrated explain or compare drew its knobs, in words (None uncalibrated)."""
     if not isinstance(cal, dict) or not cal.get("file"):
         return None
-    left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+    left = left_out_phrase(cal)
     draws = f", {cal['draws']} draws" if cal.get("draws") else ""
     return f"{cal['file']} ({cal.get('posterior') or 'posterior'}{left}{draws})"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS
-from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial
+from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase
 from .collect import Input, Result
 from .comments import Row
 
@@ -92,7 +92,7 @@ def _raw(s: dict, group: str, name: str) -> str | None:
 def _calibration_note(cal: dict | None) -> dict | None:
     if not cal:
         return None
-    left = f", refitted without {cal['left_out']}" if cal.get("left_out") else ""
+    left = left_out_phrase(cal)
     knobs = [{"name": k, "mean": f"{v['mean']:.3g}", "interval": f"[{v['q025']:.3g}, {v['q975']:.3g}]"}
              for k, v in (cal.get("knobs") or {}).items()]
     return {"file": cal.get("file"), "posterior": f"{cal.get('posterior', '')}{left}", "draws": cal.get("draws"),
