@@ -34,6 +34,11 @@ def _exit_on_unraisable_interrupt(unraisable) -> None:
     sys.__unraisablehook__(unraisable)
 
 
+_SIGNAL_RECORD: int | None = None
+"""Under `python -m sim`: the read end of a pipe into which Python's C-level signal handler writes
+the number of each signal that reaches it (`signal.set_wakeup_fd`), whatever then becomes of its
+Python-level handler; `errors.interrupt_recorded` reads it."""
+
 if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which will own the process:
     # until it can handle Ctrl-C itself, an interrupt exits 130 without runpy's traceback. `_signal`,
     # which Python has loaded already: `import signal` builds its enums for some milliseconds,
@@ -43,6 +48,16 @@ if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which
     _signal.signal(_signal.SIGINT, _quiet_exit)
     _signal.signal(_signal.SIGTERM, _quiet_exit)
     sys.unraisablehook = _exit_on_unraisable_interrupt
+    # A Ctrl-C whose KeyboardInterrupt some library code swallows without a word (no unraisable
+    # hook: a bare `except`, a C API that clears errors) was lost: a run went on to the end and
+    # exited 0 (a start-up hammer, about 1 in 200). The C-level handler's record of it is not.
+    import os  # loaded already, by Python's own start-up
+
+    _SIGNAL_RECORD, _write_end = os.pipe()
+    os.set_blocking(_SIGNAL_RECORD, False)
+    os.set_blocking(_write_end, False)
+    _signal.set_wakeup_fd(_write_end, warn_on_full_buffer=False)
+    del _write_end
 
 _EXPORTS = {
     "CLASSES": ".model",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["InputError", "Problem", "RunError", "SimError", "caused_by_interrupt", "map_all"]
+__all__ = ["InputError", "Problem", "RunError", "SimError", "caused_by_interrupt", "interrupt_recorded", "map_all"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -100,6 +100,34 @@ def note_unraisable_interrupt(unraisable) -> None:
         SWALLOWED_INTERRUPT.set()
     else:
         sys.__unraisablehook__(unraisable)
+
+
+def interrupt_recorded() -> bool:
+    """Whether a SIGINT or SIGTERM reached Python's C-level signal handler since the last call,
+    as recorded under `python -m sim` (`sim._SIGNAL_RECORD`; always False without it, as in a
+    library or a test calling the command line). A Ctrl-C whose KeyboardInterrupt some code
+    swallowed without a word (a bare `except`, a C API that clears errors, neither of which
+    reaches `note_unraisable_interrupt`) is recorded there too: `stop_on_interrupt` reads it
+    as a Ctrl-C, so that the command stops instead of running to the end and exiting 0."""
+    import os
+    import signal
+
+    from . import _SIGNAL_RECORD
+
+    if _SIGNAL_RECORD is None:
+        return False
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(_SIGNAL_RECORD, 4096)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:  # closed by someone else: nothing to read
+            return False
+        if not chunk:
+            break
+        seen += chunk
+    return any(number in (signal.SIGINT, signal.SIGTERM) for number in seen)
 
 
 def caused_by_interrupt(exc: BaseException) -> bool:

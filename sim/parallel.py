@@ -150,9 +150,11 @@ _JOB: Callable[[int], Any] | None = None
 
 def worker_setup() -> None:
     """In a child: leave Ctrl-C to the parent, die of SIGTERM (not run the parent's
-    handler, inherited through fork), and exit if the parent dies."""
+    handler, inherited through fork), record no signal in the parent's pipe, and exit if
+    the parent dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)  # a forked child's signals are not the parent's (sim._SIGNAL_RECORD)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="sim-orphan-watch").start()
 
 

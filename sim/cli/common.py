@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import SWALLOWED_INTERRUPT, InputError, Problem, map_all
+from ..errors import SWALLOWED_INTERRUPT, InputError, Problem, interrupt_recorded, map_all
 from ..reporting import fmt_p as fmt
 from ..schema.rules import MAX_RUNS
 from ..yamlfile import load_yaml
@@ -352,11 +352,14 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
         stop.set()
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    if SWALLOWED_INTERRUPT.is_set():  # a Ctrl-C that landed where Python could not raise it (errors.py)
+    # A Ctrl-C that landed where Python could not raise it, or whose KeyboardInterrupt some code
+    # swallowed without a word (errors.py): one handled before now would have ended the command.
+    if SWALLOWED_INTERRUPT.is_set() or interrupt_recorded():
         interrupt(signal.SIGINT, None)
     try:
         yield stop
     finally:
+        interrupt_recorded()  # those the handler above heard: not a later block's
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
