@@ -89,10 +89,11 @@ def run_eum(capability, position, salience, *, rounds=10, variant="scholz", q=1.
         span, record = float(_span(x)[0]), (positions[:, :, 0], risk[:, :, 0], median[:, 0], mean[:, 0])
         if progress is None:
             run_single(*one, span, 0, rounds, float(q), HALF, *record)
-        for t in range(rounds + 1) if progress is not None else ():
-            run_single(*one, span, t, t, float(q), HALF, *record)
-            if t:
-                progress(t, rounds)
+        else:  # a call a round, to be heard between them
+            for t in range(rounds + 1):
+                run_single(*one, span, t, t, float(q), HALF, *record)
+                if t:
+                    progress(t, rounds)
     else:
         run_batch(c, s, x.copy(), _span(x), rounds, float(q), HALF, positions, risk, median, mean)
     return Trajectory(positions, risk, median, mean)
