@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from ..errors import SWALLOWED_INTERRUPT, InputError, Problem, RunError, caused_by_interrupt, note_unraisable_interrupt
 from . import backtest, eum, paired, report, run, sweep  # noqa: F401 - importing registers the subcommands
-from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands
+from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands, keeping_said, say
 
 __all__ = ["main", "make_parser", "quiet_stdout"]
 
@@ -93,7 +93,10 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one `warning:` line on stderr, like sim's errors."""
-    print(f"warning: {message}", file=sys.stderr if file is None else file)
+    if file is None:
+        say(f"warning: {message}")
+    else:
+        print(f"warning: {message}", file=file)
 
 
 def _call(args: argparse.Namespace) -> int:
@@ -105,7 +108,7 @@ def _call(args: argparse.Namespace) -> int:
                    if not root.is_dir()]
         if missing:  # else a typo in it leaves `extends:` refused with a message that names the folder it allows
             raise InputError(missing)
-        with scenario_roots(*roots):
+        with scenario_roots(*roots), keeping_said():
             status = args.func(args)
         sys.stdout.flush()  # a reader that left is seen here, not as a message at exit
         return status

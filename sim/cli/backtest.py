@@ -23,6 +23,7 @@ from .common import (
     output_path,
     parse_overrides,
     runs_rules,
+    say,
     show_warnings,
     stop_on_interrupt,
     task_workers,
@@ -145,9 +146,9 @@ def _note_unseeded(args: argparse.Namespace, cases: list) -> None:
     unseeded = [case.name for case in cases if case.scenario.monte_carlo.seed is None]
     if unseeded:
         shown = ", ".join(unseeded[:5]) + (f" and {len(unseeded) - 5} more" if len(unseeded) > 5 else "")
-        print(f"note: {len(unseeded)} of {len(cases)} cases have no monte_carlo.seed ({shown}): they draw fresh "
-              "random numbers each backtest, so their scores vary slightly between backtests (their seeds are "
-              "in summary.json; --seed S fixes every case's)", file=sys.stderr)
+        say(f"note: {len(unseeded)} of {len(cases)} cases have no monte_carlo.seed ({shown}): they draw fresh "
+            "random numbers each backtest, so their scores vary slightly between backtests (their seeds are "
+            "in summary.json; --seed S fixes every case's)")
 
 
 def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases: list, meetings,
@@ -213,7 +214,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     spec = load_knobs(args.knobs)
     check_priors(spec, str(args.knobs))
     for problem in prior_warnings(spec, str(args.knobs)):
-        print(f"warning: {problem}", file=sys.stderr)
+        say(f"warning: {problem}")
     cases, meetings, meetings_path = _history_inputs(args)
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
     if args.write is not None:

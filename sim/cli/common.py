@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import json
 import os
 import re
@@ -28,7 +29,8 @@ __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_O
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS",
            "arg", "calibration_setting", "check_limits", "check_monte_carlo_options", "chunk_workers", "claim_output",
            "command", "commands", "fmt", "load_all", "load_one", "option_problems", "output_options", "output_path",
-           "note_unread_knobs", "parse_overrides", "show_warnings", "stop_on_interrupt", "task_workers",
+           "keeping_said", "note_unread_knobs", "parse_overrides", "said", "say", "show_warnings", "stop_on_interrupt",
+           "task_workers",
            "workers_rules",
            "write_and_show"]
 
@@ -71,6 +73,37 @@ def command(name: str, help: str, *args: tuple) -> Callable:
 def commands() -> dict[str, tuple[str, tuple, Callable[[argparse.Namespace], int]]]:
     """The registered subcommands, in registration order."""
     return dict(_COMMANDS)
+
+
+# --- What a command points out ------------------------------------------------------------
+
+_SAID: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("sim_said", default=None)
+
+
+def say(line: str) -> None:
+    """Print a `note:` or `warning:` line on stderr, and keep it (once) for the result the
+    command writes (`said`): a reader of the result directory later sees what the command
+    pointed out when it made it (that a knob changes nothing under this engine, say)."""
+    print(line, file=sys.stderr)
+    kept = _SAID.get()
+    if kept is not None and line not in kept:
+        kept.append(line)
+
+
+@contextlib.contextmanager
+def keeping_said() -> Iterator[list[str]]:
+    """Keep the lines `say` prints within the block: one command's (`sim.cli._call`)."""
+    token = _SAID.set([])
+    try:
+        yield _SAID.get()
+    finally:
+        _SAID.reset(token)
+
+
+def said() -> list[str]:
+    """The `note:` and `warning:` lines the command has printed so far, in order: its results'
+    `notes`."""
+    return list(_SAID.get() or ())
 
 
 # --- Shared options ----------------------------------------------------------------------
@@ -126,10 +159,10 @@ def load_calibration(args: argparse.Namespace):
 
     posterior = load_posterior(args.calibration)
     if posterior.edited:  # its knob values, and the model digest read below, may be anyone's
-        print(f"warning: {args.calibration}: was edited since `sim calibrate` wrote it (its digest does not match "
-              "its content): its knob values are not those a calibration found", file=sys.stderr)
+        say(f"warning: {args.calibration}: was edited since `sim calibrate` wrote it (its digest does not match "
+            "its content): its knob values are not those a calibration found")
     if (why := posterior.staleness(args.calibration)) is not None:
-        print(f"warning: {why}", file=sys.stderr)
+        say(f"warning: {why}")
     return posterior
 
 
@@ -158,7 +191,7 @@ def note_unread_knobs(posterior, scenarios: list, path, said: set, cases: int | 
         line = f"note: {path}: {said_of}, so {what} nothing in {where}"
         if line not in said:
             said.add(line)
-            print(line, file=sys.stderr)
+            say(line)
 
 
 def _note_knob_overrides(args: argparse.Namespace, posterior, scenario) -> None:
@@ -180,8 +213,8 @@ def _note_knob_overrides(args: argparse.Namespace, posterior, scenario) -> None:
     for option, path in given:
         if path in drawn and (option, path) not in said:
             said.add((option, path))
-            print(f"note: {option} {path}: is a knob of {args.calibration}, which draws it from the posterior: the "
-                  "value given changes only the model as written, not the calibrated forecast", file=sys.stderr)
+            say(f"note: {option} {path}: is a knob of {args.calibration}, which draws it from the posterior: the "
+                "value given changes only the model as written, not the calibrated forecast")
 
 
 def show_warnings(scenario, source, said: set[str] | None = None) -> None:
@@ -196,7 +229,7 @@ def show_warnings(scenario, source, said: set[str] | None = None) -> None:
     for line in lines:
         if line not in said:
             said.add(line)
-            print(line, file=sys.stderr)
+            say(line)
 
 
 def _size(text: str) -> int:
@@ -329,8 +362,8 @@ def _notice_workers(args: argparse.Namespace, workers: int, pieces: int, piece: 
     asked for more than its `pieces` (each a `piece`: chunk, task) give work to."""
     asked = getattr(args, "workers", None)
     if asked is not None and workers < asked:
-        print(f"note: --workers {asked}: the work is {pieces:,} {piece}{'s' if pieces != 1 else ''}, so "
-              f"{workers} process{'es' if workers != 1 else ''} run{'s' if workers == 1 else ''} it", file=sys.stderr)
+        say(f"note: --workers {asked}: the work is {pieces:,} {piece}{'s' if pieces != 1 else ''}, so "
+            f"{workers} process{'es' if workers != 1 else ''} run{'s' if workers == 1 else ''} it")
     return workers
 
 
@@ -431,10 +464,11 @@ def write_and_show(args: argparse.Namespace, out, summary: dict, plots: dict,
     directory atomically (`out`, a path or the `ResultDir` of `claim_output`), or with
     `in_place` each file atomically into the directory a resumable command claimed and
     keeps its work in; then print the summary as JSON (`--json`, with the directory as
-    `result_dir`) or as tables."""
+    `result_dir`) or as tables. The summary gets the command's `notes` (`said`)."""
     from ..ownership import ResultDir
     from ..results import write_result_dir, write_result_files
 
+    summary = {**summary, "notes": said()}
     if in_place:
         write_result_files(out, summary, plots, files)
     else:

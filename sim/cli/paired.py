@@ -28,6 +28,7 @@ from .common import (
     load_one,
     output_options,
     parse_overrides,
+    say,
     stop_on_interrupt,
     write_and_show,
 )
@@ -71,10 +72,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = claim_output(args, "compare", default_out_dir("compare"))
     total = args.runs if args.runs is not None else a.monte_carlo.runs
     if same_model(a, b) and (note_a or {}).get("left_out") == (note_b or {}).get("left_out"):
-        print(f"warning: A ({args.a}) and B ({args.b}) are the same scenario once loaded (they differ at most in "
-              "name, title, source, observed and monte_carlo): every B - A will be 0; check B's set:, remove_events: "
-              "or --set-b",
-              file=sys.stderr)
+        say(f"warning: A ({args.a}) and B ({args.b}) are the same scenario once loaded (they differ at most in "
+            "name, title, source, observed and monte_carlo): every B - A will be 0; check B's set:, remove_events: "
+            "or --set-b")
     passes = 2 if knobs_a is None else 4  # calibrated: the model as written too, on the same replicates
     raw = None
     with progress_bar(args, passes * total) as progress, stop_on_interrupt() as stop:
@@ -109,8 +109,8 @@ def _note_b_settings_unused(args: argparse.Namespace, a, b) -> None:
     unused = [f"{field} {getattr(b.monte_carlo, field)}" for field in ("runs", "seed", "chunk_size")
               if getattr(args, field) is None and getattr(a.monte_carlo, field) != getattr(b.monte_carlo, field)]
     if unused:
-        print(f"note: B's monte_carlo: ({', '.join(unused)}) is not used: both sides run on A's settings, as "
-              "pairing needs (--runs, --seed and --chunk-size set them for both)", file=sys.stderr)
+        say(f"note: B's monte_carlo: ({', '.join(unused)}) is not used: both sides run on A's settings, as "
+            "pairing needs (--runs, --seed and --chunk-size set them for both)")
 
 
 def _load_side(name: str, path: Path, only: dict, both: dict, said: set[str]):
@@ -159,8 +159,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     runs = args.runs if args.runs is not None else scenario.monte_carlo.runs
     k = len(scenario.events)
     if args.shapley and k == 0:  # no change from no events to all of them to share: no pass, no empty chart
-        print(f"note: --shapley: {args.scenario} schedules no events, so there are no Shapley values to compute",
-              file=sys.stderr)
+        say(f"note: --shapley: {args.scenario} schedules no events, so there are no Shapley values to compute")
         args.shapley = False
     shapley_runs = shapley_plan(k, runs, args.shapley_runs)[1] if args.shapley else 0
     workers = _workers(args, scenario, k + 1, shapley_runs)

@@ -30,6 +30,8 @@ from .common import (
     fmt,
     load_one,
     parse_overrides,
+    said,
+    say,
     show_warnings,
     stop_on_interrupt,
 )
@@ -84,9 +86,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if raw_stopped:  # the command did not finish its work, as compare's and explain's say; the forecast is whole
             extra["interrupted"] = True
         # The page is written into the directory before it is put in place, so its manifest lists it.
+        extra["notes"] = said()
         summary = writer.finish(result, extra, also=_report_page(out) if args.report else None, inputs=inputs)
     for warning in writer.warnings:
-        print(f"warning: the report was not written: {warning}", file=sys.stderr)
+        say(f"warning: the report was not written: {warning}")
 
     page = {"report": str(out / "report.html")} if args.report and not writer.warnings else {}
     if args.json:

@@ -20,6 +20,8 @@ from .common import (
     option_problems,
     output_options,
     parse_overrides,
+    said,
+    say,
     show_warnings,
     stop_on_interrupt,
     task_workers,
@@ -70,7 +72,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
     show_warnings(sweep.scenario, sweep.scenario_file)
     for note in sweep_notes(sweep):
-        print(f"note: {note}", file=sys.stderr)
+        say(f"note: {note}")
     points = design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
     if args.scheduler is not None:
         check_scheduler(args.scheduler)  # before the points are validated, and the directory claimed
@@ -82,13 +84,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                  f"this sweep ({points:,} points, one running on each worker)", args.out or default_sweep_dir(sweep))
     with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                           fresh=args.fresh, progress=progress, force=args.force, stop=stop)
+                           fresh=args.fresh, progress=progress, force=args.force, stop=stop, notes=said())
     if args.json:
         print(json.dumps(result.summary, indent=2, allow_nan=False))
     elif not args.quiet:
         print_sweep(result)
     for warning in (result.analysis or {}).get("warnings", []):
-        print(f"warning: {warning}", file=sys.stderr)
+        say(f"warning: {warning}")
     if result.interrupted:
         print(f"interrupted: {len(result.rows):,} of {result.n_points:,} points kept in {result.out}; "
               "rerun the same command to resume", file=sys.stderr)

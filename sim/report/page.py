@@ -229,9 +229,13 @@ def reproduction_view(result: Result) -> dict[str, Any]:
     seed = s.get("seed_entropy")
     if seed is None and result.kind == "calibrate":
         seed = (s.get("calibration") or {}).get("seed_entropy")
+    # What the command printed about its inputs when it made the directory (none before sim kept them).
+    notes = s.get("notes")
+    notes = [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
     return {"kind": result.kind, "name": result.name, "path": str(result.path), "command": command_of(result),
             "seed": seed, "hashes": [h for h in hashes if h], "version": s.get("sim_version", m.get("version")),
-            "engine": s.get("engine"), "created": s.get("created", m.get("created")), "run_id": m.get("run_id")}
+            "engine": s.get("engine"), "created": s.get("created", m.get("created")), "run_id": m.get("run_id"),
+            "notes": notes}
 
 
 def command_of(result: Result) -> str:

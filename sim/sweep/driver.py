@@ -94,7 +94,7 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
 
 def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = None, scheduler: str | None = None,
               fresh: bool = False, progress: StepProgress | None = None, plots: bool = True,
-              force: bool = False, stop: threading.Event | None = None) -> SweepResult:
+              force: bool = False, stop: threading.Event | None = None, notes: list[str] = ()) -> SweepResult:
     """Run every point of `sweep` not yet in the store at `out`, committing each as it
     finishes; then export the CSV, the summary, the plots and (for sobol and morris
     designs, once every point is done) the sensitivity analysis.
@@ -103,7 +103,8 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     `out` must be new, empty or a sweep's (`force`: any sim command's) directory.
     Setting `stop` (the CLI's Ctrl-C) keeps the finished points and returns a result
     marked `interrupted`; set while the points are validated, it raises
-    `KeyboardInterrupt`, nothing written.
+    `KeyboardInterrupt`, nothing written. `notes`: the lines the command printed about its
+    inputs (the CLI's `said`), kept in sweep.json.
     """
     begun = time.perf_counter()
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
@@ -133,7 +134,8 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
                      stop=stop)
     try:
         return _finish(run.store_rows, out, sweep, entropy, plan, resumed=run.resumed, begun=begun, timing=timing,
-                       backend=run.backend, workers=run.workers, interrupted=run.interrupted, plots=plots)
+                       backend=run.backend, workers=run.workers, interrupted=run.interrupted, plots=plots,
+                       notes=list(notes))
     except OSError as exc:  # disk full while exporting: the points are kept, a rerun exports them
         raise RunError(f"cannot write results to {out}: {exc.strerror or exc}") from None
 
@@ -246,7 +248,7 @@ def _execute(store: SweepStore, pending: dict, runs: int, entropy: int, workers:
 
 def _finish(rows: list[dict], out: Path, sweep: Sweep, entropy: int, plan: np.ndarray, *, resumed: int,
             begun: float, timing: dict[str, float], backend: str, workers: int, interrupted: bool,
-            plots: bool) -> SweepResult:
+            plots: bool, notes: list[str]) -> SweepResult:
     """Export what the store holds: points.csv, the analysis, the plots, sweep.json."""
     from .. import __version__
 
@@ -274,6 +276,7 @@ def _finish(rows: list[dict], out: Path, sweep: Sweep, entropy: int, plan: np.nd
         "interrupted": interrupted,
         "analysis": analysis,
         "files": files,
+        "notes": notes,
     }
     write_json_atomic(out / "sweep.json", summary)
     return SweepResult(out=out, sweep=sweep, entropy=entropy, n_points=len(plan), resumed=resumed,
