@@ -755,6 +755,54 @@ def test_a_ctrl_c_whose_keyboardinterrupt_code_swallowed_without_a_word_is_not_l
     assert not out.exists()
 
 
+def _swallowing_sim(patch: str, argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run the command line as `python -m sim` would (its C-level signal record), with the
+    callable at dotted `patch` (module.attribute) replaced by one that swallows a Ctrl-C it
+    sends itself without a word, as some library code does, and then calls the real one."""
+    module, _, name = patch.rpartition(".")
+    code = (f"import sys; sys.argv[:1] = ['-m']; import sim, os, signal, importlib, sim.cli; "
+            f"signal.signal(signal.SIGINT, signal.default_int_handler); owner = importlib.import_module({module!r}); "
+            f"real = getattr(owner, {name!r})\n"
+            "def swallowing(*args, **kwargs):\n"
+            "    try:\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "    except BaseException:\n"
+            "        pass\n"
+            "    return real(*args, **kwargs)\n"
+            f"setattr(owner, {name!r}, swallowing)\n"
+            f"sys.exit(sim.cli.main({argv!r}))")
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+TOO_LATE = ("interrupted: too late to stop the command, which had done its work: what it printed and wrote is "
+            "whole\n")
+
+
+def test_a_ctrl_c_swallowed_where_no_stop_block_listens_still_exits_130(tmp_path):
+    """A swallowed Ctrl-C (as above) where no `stop_on_interrupt` block reads the record
+    (`validate`, or a run's writing after its block) let the command end with status 0, as if
+    no one had asked it to stop: its work is whole, so it says so, and exits 130."""
+    proc = _swallowing_sim("sim.loading.load_scenario", ["validate", str(SMALL)], tmp_path)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stdout == f"ok: {SMALL}\n" and proc.stderr == TOO_LATE
+    out = tmp_path / "res"
+    proc = _swallowing_sim("sim.plots.plot_fan", ["run", str(SMALL), "--runs", RUNS, "--out", str(out), "--quiet"],
+                           tmp_path)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == TOO_LATE
+    assert json.loads((out / "summary.json").read_text())["runs"] == int(RUNS)  # whole, kept
+
+
+def test_a_command_without_a_ctrl_c_under_the_signal_record_exits_0(tmp_path):
+    """The record alone (no signal) changes nothing: the same harness without the swallowing."""
+    code = (f"import sys; sys.argv[:1] = ['-m']; import sim, sim.cli; "
+            f"sys.exit(sim.cli.main(['validate', {str(SMALL)!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
 def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, capsys):
     """An election whose audience cost starts after the latest summit date changes nothing: a note
     says so; one a month after the summit, within its 60-day window, is meant and gets none."""

@@ -19,7 +19,15 @@ import threading
 import warnings
 from collections.abc import Iterator
 
-from ..errors import SWALLOWED_INTERRUPT, InputError, Problem, RunError, caused_by_interrupt, note_unraisable_interrupt
+from ..errors import (
+    SWALLOWED_INTERRUPT,
+    InputError,
+    Problem,
+    RunError,
+    caused_by_interrupt,
+    interrupt_recorded,
+    note_unraisable_interrupt,
+)
 from . import backtest, eum, paired, report, run, sweep  # noqa: F401 - importing registers the subcommands
 from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands, keeping_said, say
 
@@ -111,6 +119,13 @@ def _call(args: argparse.Namespace) -> int:
         with scenario_roots(*roots), keeping_said():
             status = args.func(args)
         sys.stdout.flush()  # a reader that left is seen here, not as a message at exit
+        if status == EXIT_OK and (SWALLOWED_INTERRUPT.is_set() or interrupt_recorded()):
+            # A Ctrl-C or SIGTERM whose KeyboardInterrupt some code swallowed without a word where
+            # no stop_on_interrupt block listened (validate; a run's writing, after its block): the
+            # work went on to the end, but the user asked to stop, and a script must see that.
+            print("interrupted: too late to stop the command, which had done its work: what it printed and wrote "
+                  "is whole", file=sys.stderr)
+            return EXIT_INTERRUPTED
         return status
     except (InputError, RunError) as exc:
         if SWALLOWED_INTERRUPT.is_set():  # the failure of code a Ctrl-C cut short without a word (errors.py)
