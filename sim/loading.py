@@ -24,15 +24,16 @@ import yaml
 from pydantic import ValidationError
 
 from .errors import InputError, Problem
-from .paths import apply_overrides, check_overlaps, field_keys
-from .schema import Scenario, date_range
+from .paths import apply_overrides, check_overlaps, child_key, field_keys
+from .schema import Effect, Scenario, date_range
 from .schema import scenario_hash as _scenario_hash
 from .validation import problems_from
 from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "ENGINE_ONLY", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario",
            "load_scenario", "looks_like", "not_this_kind", "parse_scenario", "read_yaml", "scenario_hash",
-           "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings", "unread_by_engine"]
+           "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings", "unread_by_engine",
+           "unread_in_scenario"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -217,6 +218,51 @@ def unread_by_engine(path: str, engine: str, whose: str = "this scenario's") -> 
     return f"is read only by the {reader} engine; {whose} engine is {engine}" + (f", {instead}" if instead else "")
 
 
+def unread_in_scenario(path: str, scenario: Scenario, whose: str = "this scenario's") -> str | None:
+    """Why `scenario`'s engine never reads the field at dotted `path` (list items by index or by
+    name, as a sweep's factor or a knob's field writes it), as the start of a message that the
+    caller ends with what that means, as `unread_by_engine`'s; None when the engine reads it. Two
+    kinds: a field of `dynamics` that another engine alone reads (`unread_by_engine`), and under
+    eum a field of an event's or incident's effect that moves an agent's ideal
+    (`events.talks.effects.0.shift`, or a part of it), which that engine never reads after the
+    start (`_unread_ideals`)."""
+    engine = scenario.dynamics.engine
+    if (why := unread_by_engine(path, engine, whose)) is not None or engine != "eum":
+        return why
+    found = _effect_at(path, scenario)
+    if found is None or found[1].target != "ideal":
+        return None
+    what, effect = found
+    return f"is part of the effect by which {_moves_ideal(what, effect)}, {_ideal_unread(whose)}"
+
+
+def _effect_at(path: str, scenario: Scenario) -> tuple[str, Effect] | None:
+    """(what names its event or incident, the effect) when dotted `path` names a field of an
+    effect of an event or incident of `scenario` (or a part of one), else None. The event or
+    incident is named by index or by name, the effect by index (`paths.child_key`)."""
+    parts = path.split(".")
+    if len(parts) < 5 or parts[0] not in ("events", "incidents") or parts[2] != "effects" \
+            or parts[4] not in Effect.model_fields:
+        return None
+    items = scenario.events if parts[0] == "events" else scenario.incidents
+    k = child_key([{"name": item.name} for item in items], parts[1])
+    if k is None or (j := child_key(list(items[k].effects), parts[3])) is None:
+        return None
+    item = items[k]
+    return (f"event {item.name} ({item.date})" if parts[0] == "events" else f"incident {item.name}",
+            item.effects[j])
+
+
+def _moves_ideal(what: str, effect: Effect) -> str:
+    return f"{what} moves {effect.agent}'s ideal on {effect.issue}"
+
+
+def _ideal_unread(whose: str) -> str:
+    """Why a move of an ideal changes nothing under eum, `whose` naming the scenario."""
+    return (f"which only the convergence engine reads (its pull back toward the ideal); {whose} engine is eum, "
+            "which moves positions by the EUM rounds and reads an ideal only as the starting position")
+
+
 def _unread_given(scenario: Scenario, source: str, note: bool) -> list[Problem]:
     """A `Problem` for each field of `dynamics` given (in the file or by --set; not a default)
     that the scenario's engine never reads. `note`: those read only by the default engine
@@ -286,12 +332,10 @@ def _unread_ideals(scenario: Scenario, source: str) -> list[Problem]:
     replicate (`sim.engines.expected_utility`)."""
     if scenario.dynamics.engine != "eum":
         return []
-    why = ("which only the convergence engine reads (its pull back toward the ideal); this scenario's engine is eum, "
-           "which moves positions by the EUM rounds and reads an ideal only as the starting position, so it "
-           "changes nothing")
+    why = _ideal_unread("this scenario's") + ", so it changes nothing"
     named = [(f"events.{k}", f"event {e.name} ({e.date})", e.effects) for k, e in enumerate(scenario.events)]
     named += [(f"incidents.{k}", f"incident {i.name}", i.effects) for k, i in enumerate(scenario.incidents)]
-    return [Problem(source, f"{path}.effects.{j}", f"{name} moves {effect.agent}'s ideal on {effect.issue}, {why}")
+    return [Problem(source, f"{path}.effects.{j}", f"{_moves_ideal(name, effect)}, {why}")
             for path, name, effects in named for j, effect in enumerate(effects) if effect.target == "ideal"]
 
 

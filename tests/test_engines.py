@@ -340,3 +340,94 @@ def test_under_eum_a_move_of_an_ideal_changes_nothing_and_gets_a_note(tmp_path, 
     path.write_text(json.dumps(_with_ideal_moves(None), default=str), encoding="utf-8")
     assert main(["validate", str(path)]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def _effect_note(label, path, what, agent, issue, engine="eum") -> str:
+    return (f"note: {label}: {path} is part of the effect by which {what} moves {agent}'s ideal on {issue}, which "
+            "only the convergence engine reads (its pull back toward the ideal); the scenario's engine is eum, which "
+            "moves positions by the EUM rounds and reads an ideal only as the starting position, so varying it "
+            "changes nothing")
+
+
+def test_a_sweep_of_a_move_of_an_ideal_under_eum_gets_a_note(tmp_path, capsys):
+    """Under eum an effect that moves an ideal changes no replicate, so a factor on any of its
+    fields (the event or incident by name or index, the effect by index, a distribution or a part
+    of one) gives points that differ by nothing it does: one note, naming the --vary option, the
+    path and why, and the points' counts are indeed equal. The same factor under convergence, or a
+    factor on the event's other effect (trust), gets none."""
+    import csv
+    import json
+
+    from sim.cli import main
+
+    paths = {name: tmp_path / f"{name}.yaml" for name in ("eum", "convergence")}
+    for name, path in paths.items():
+        path.write_text(json.dumps(_with_ideal_moves(name), default=str), encoding="utf-8")
+    event, incident = "event rethink (2020-01-20)", "incident drift"
+    cases = [("eum", "events.rethink.effects.0.shift=0.1:0.6:2", (event, "south", "land")),
+             ("eum", "events.1.effects.0.shift.high=0.5:0.9:2", (event, "south", "land")),
+             ("eum", "events.rethink.effects.0.probability=0.2:1:2", (event, "south", "land")),
+             ("eum", "incidents.drift.effects.0.shift=-0.4:0.4:2", (incident, "north", "trade")),
+             ("eum", "events.rethink.effects.1.shift=-0.2:0.2:2", None),  # a trust effect: eum reads it
+             ("convergence", "events.rethink.effects.0.shift=0.1:0.6:2", None),
+             ("convergence", "incidents.1.effects.0.shift=-0.4:0.4:2", None)]
+    for k, (engine, vary, noted) in enumerate(cases):
+        out = tmp_path / f"out{k}"
+        assert main(["sweep", str(paths[engine]), "--vary", vary, "--runs", "1024", "--seed", "3", "--quiet",
+                     "--out", str(out)]) == 0, vary
+        said = [_effect_note(f"--vary {vary}", vary.partition("=")[0], *noted)] if noted else []
+        assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: --vary")] == said, vary
+        with open(out / "points.csv", encoding="utf-8") as f:
+            rows = [{key: v for key, v in row.items() if key.endswith("_count")} for row in csv.DictReader(f)]
+        assert len(rows) == 2 and rows[0], rows
+        assert (rows[0] == rows[1]) == (noted is not None), (vary, rows)
+
+
+def test_a_knob_cannot_name_a_field_of_an_effect(tmp_path, capsys):
+    """A knob acts on the numbers drawn once per replicate (`model.params`), which an effect's
+    shift or probability is not: a posterior whose knob names one is refused with an error (no
+    flat forecast for a note to explain), under either engine."""
+    import json
+
+    from sim.cli import main
+    from sim.knobs import KnobSpec, make_grid, prior_weights
+    from sim.posterior import Posterior
+    from sim.provenance import model_digest
+
+    knobs = [KnobSpec.model_validate({"name": "move", "path": "events.rethink.effects.0.shift", "levels": 2,
+                                      "prior": {"dist": "uniform", "low": 0.1, "high": 0.5}})]
+    grid = make_grid(knobs)
+    posterior = tmp_path / "p.json"
+    Posterior(tuple(knobs), grid, prior_weights(knobs, grid), np.zeros((len(grid), 0)), (), (),
+              {"model_digest": model_digest()}).write(posterior)
+    for engine in ("eum", None):
+        path = tmp_path / f"{engine}.yaml"
+        path.write_text(json.dumps(_with_ideal_moves(engine), default=str), encoding="utf-8")
+        assert main(["run", str(path), "--calibration", str(posterior), "--runs", "1024", "--quiet",
+                     "--out", str(tmp_path / f"out-{engine}")]) == 2
+        err = capsys.readouterr().err
+        assert "knobs.move.path: names no number drawn per replicate" in err, err
+        assert "knob move:" not in err, err
+
+
+def test_unread_in_scenario_names_the_moves_of_ideals_by_any_spelling():
+    """The one rule of what a scenario's engine never reads: its `dynamics` fields (as
+    `unread_by_engine`) and, under eum, any field of an effect on an ideal, the event or incident
+    named by name or index; nothing that names no effect's field, nor anything under convergence."""
+    from sim.loading import unread_by_engine, unread_in_scenario
+
+    eum, convergence = scenario_of(_with_ideal_moves("eum")), scenario_of(_with_ideal_moves(None))
+    rethink = "is part of the effect by which event rethink (2020-01-20) moves south's ideal on land, "
+    for path in ("events.rethink.effects.0.shift", "events.1.effects.0.shift.low", "events.rethink.effects.0.probability"):
+        assert unread_in_scenario(path, eum).startswith(rethink), path
+        assert unread_in_scenario(path, eum).endswith("; this scenario's engine is eum, which moves positions by the "
+                                                      "EUM rounds and reads an ideal only as the starting position")
+        assert unread_in_scenario(path, convergence) is None, path
+    assert "incident drift moves north's ideal on trade" in unread_in_scenario("incidents.1.effects.0.shift", eum)
+    for path in ("events.rethink.effects.1.shift", "events.rethink.effects.0", "events.rethink.effects.2.shift",
+                 "events.nosuch.effects.0.shift", "events.rethink.probability", "incidents.clash.effects.0.shift",
+                 "agents.south.issues.land.position", "dynamics.noise"):
+        assert unread_in_scenario(path, eum) is None, path
+    assert unread_in_scenario("dynamics.rate", eum, "the scenario's") == unread_by_engine("dynamics.rate", "eum",
+                                                                                          "the scenario's")
+    assert unread_in_scenario("dynamics.q", convergence) == unread_by_engine("dynamics.q", "convergence")

@@ -168,20 +168,20 @@ def load_calibration(args: argparse.Namespace):
 
 def note_unread_knobs(posterior, scenarios: list, path, said: set, cases: int | None = None) -> None:
     """A knob of the posterior (read from `path`) that sets or shifts a field the engine of a
-    scenario never reads (`loading.unread_by_engine`: `dynamics.rate` under eum) changes nothing in
+    scenario never reads (`loading.unread_in_scenario`: `dynamics.rate` under eum) changes nothing in
     that scenario's forecast, which the forecast does not say: a note on stderr for each knob and
     field, naming the scenarios (`scenarios`: (scenario, name) pairs; `cases`: how many a backtest
     has, whose cases are counted), once a command (`said`: the lines printed already)."""
     from ..knobs import resolve_knob
-    from ..loading import unread_by_engine
+    from ..loading import unread_in_scenario
     from ..model import compile_model
 
     found: dict[tuple[str, str, str], list[str]] = {}
     for scenario, name in scenarios:
-        model, engine = compile_model(scenario), scenario.dynamics.engine
+        model = compile_model(scenario)
         for knob in posterior.knobs:
             fields = sorted({model.params[p].source for p in resolve_knob(knob, scenario, model)})
-            unread = {f: why for f in fields if (why := unread_by_engine(f, engine, "the scenario's")) is not None}
+            unread = {f: why for f in fields if (why := unread_in_scenario(f, scenario, "the scenario's")) is not None}
             for field, why in unread.items():
                 what = "this knob changes" if len(unread) == len(fields) else "what this knob does to it changes"
                 found.setdefault((f"knob {knob.name}: {field} {why}", what), []).append(str(name))

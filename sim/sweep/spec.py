@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field, ValidationError
 
 from ..errors import InputError, Problem, map_all
-from ..loading import load_scenario, not_this_kind, unread_by_engine
+from ..loading import load_scenario, not_this_kind, unread_in_scenario
 from ..schema import Scenario, scenario_hash
 from ..schema.rules import MAX_RUNS
 from ..validation import Strict, problems_from
@@ -274,11 +274,11 @@ def make_sweep(scenario: Path | None, vary: list[str], spec_file: Path | None, *
 
 
 def sweep_notes(sweep: Sweep) -> list[Problem]:
-    """A note for each factor the scenario's engine never reads (`loading.unread_by_engine`:
-    `dynamics.rate` under eum, an eum setting under convergence), named by the spec entry or the
-    --vary option that gave it: its values change nothing, so the points differ only by the other
-    factors (and a sensitivity design gives it nothing to measure), which the results do not say."""
-    engine = sweep.scenario.dynamics.engine
+    """A note for each factor the scenario's engine never reads (`loading.unread_in_scenario`:
+    `dynamics.rate` under eum, an eum setting under convergence, under eum a field of an event's or
+    incident's effect on an ideal), named by the spec entry or the --vary option that gave it: its
+    values change nothing, so the points differ only by the other factors (and a sensitivity design
+    gives it nothing to measure), which the results do not say."""
     return [Problem(label, "", f"{factor.path} {why}, so varying it changes nothing")
             for factor, label in zip(sweep.factors, sweep.labels)
-            if (why := unread_by_engine(factor.path, engine, "the scenario's")) is not None]
+            if (why := unread_in_scenario(factor.path, sweep.scenario, "the scenario's")) is not None]
