@@ -225,15 +225,38 @@ def unread_in_scenario(path: str, scenario: Scenario, whose: str = "this scenari
     kinds: a field of `dynamics` that another engine alone reads (`unread_by_engine`), and under
     eum a field of an event's or incident's effect that moves an agent's ideal
     (`events.talks.effects.0.shift`, or a part of it), which that engine never reads after the
-    start (`_unread_ideals`)."""
+    start (`_unread_ideals`), or when or how often such effects come: a field of an event or
+    incident whose every effect moves an ideal (`events.talks.probability`, an incident's rate)."""
     engine = scenario.dynamics.engine
     if (why := unread_by_engine(path, engine, whose)) is not None or engine != "eum":
         return why
+    if (item := _item_field_at(path, scenario)) is not None:  # when or how often it happens
+        what, effects = item
+        if effects and all(effect.target == "ideal" for effect in effects):
+            moves = "; ".join(f"{effect.agent}'s on {effect.issue}" for effect in effects)
+            return f"is a field of {what}, whose every effect moves an ideal ({moves}), {_ideal_unread(whose)}"
+        return None
     found = _effect_at(path, scenario)
     if found is None or found[1].target != "ideal":
         return None
     what, effect = found
     return f"is part of the effect by which {_moves_ideal(what, effect)}, {_ideal_unread(whose)}"
+
+
+def _item_field_at(path: str, scenario: Scenario) -> tuple[str, list[Effect]] | None:
+    """(what names it, its effects) when dotted `path` names a field of an event or incident of
+    `scenario` other than its effects (its date, probability, rate, start: when or how often its
+    effects come), by index or by name; else None."""
+    parts = path.split(".")
+    if len(parts) < 3 or parts[0] not in ("events", "incidents") or parts[2] == "effects":
+        return None
+    items = scenario.events if parts[0] == "events" else scenario.incidents
+    k = child_key([{"name": item.name} for item in items], parts[1])
+    if k is None or parts[2] not in type(items[k]).model_fields:
+        return None
+    item = items[k]
+    return (f"event {item.name} ({item.date})" if parts[0] == "events" else f"incident {item.name}",
+            list(item.effects))
 
 
 def _effect_at(path: str, scenario: Scenario) -> tuple[str, Effect] | None:

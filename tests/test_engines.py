@@ -431,3 +431,47 @@ def test_unread_in_scenario_names_the_moves_of_ideals_by_any_spelling():
     assert unread_in_scenario("dynamics.rate", eum, "the scenario's") == unread_by_engine("dynamics.rate", "eum",
                                                                                           "the scenario's")
     assert unread_in_scenario("dynamics.q", convergence) == unread_by_engine("dynamics.q", "convergence")
+
+
+def test_when_or_how_often_only_moves_of_ideals_come_changes_nothing_under_eum(tmp_path, capsys):
+    """Under eum the date or probability of an event whose every effect moves an ideal, or the
+    rate or start of such an incident, changes no replicate (its effects change none): a sweep
+    factor on one gets a note, and the points are indeed equal. An event with another effect
+    (rethink's trust), or the same factor under convergence, gets none."""
+    import csv
+    import json
+
+    from sim.cli import main
+    from sim.loading import unread_in_scenario
+
+    def scenario(engine):
+        data = _with_ideal_moves(engine)
+        data["events"].append({"name": "pivot", "date": "2020-01-25", "probability": 0.5, "source": "made up",
+                               "effects": [{"target": "ideal", "agent": "north", "issue": "land", "shift": -0.3}]})
+        return data
+
+    eum, convergence = scenario_of(scenario("eum")), scenario_of(scenario("convergence"))
+    for path in ("events.pivot.probability", "events.2.date", "incidents.drift.rate_per_month",
+                 "incidents.drift.rate_per_month.high", "incidents.1.start"):
+        assert unread_in_scenario(path, eum) is not None, path
+        assert unread_in_scenario(path, convergence) is None, path
+    for path in ("events.rethink.probability", "events.nobody.probability", "events.pivot.bogus", "events.pivot"):
+        assert unread_in_scenario(path, eum) is None, path
+    assert unread_in_scenario("incidents.drift.rate_per_month", eum, "the scenario's") == (
+        "is a field of incident drift, whose every effect moves an ideal (north's on trade), which only the "
+        "convergence engine reads (its pull back toward the ideal); the scenario's engine is eum, which moves "
+        "positions by the EUM rounds and reads an ideal only as the starting position")
+
+    path = tmp_path / "eum.yaml"
+    path.write_text(json.dumps(scenario("eum"), default=str), encoding="utf-8")
+    for k, (vary, noted) in enumerate((("events.pivot.probability=0.1:0.9:2", True),
+                                       ("events.rethink.probability=0.1:0.9:2", False))):
+        out = tmp_path / f"out{k}"
+        assert main(["sweep", str(path), "--vary", vary, "--runs", "1024", "--seed", "3", "--quiet",
+                     "--out", str(out)]) == 0, vary
+        notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: --vary")]
+        assert len(notes) == noted and all("event pivot (2020-01-25), whose every effect moves an ideal" in line
+                                           and line.endswith("so varying it changes nothing") for line in notes), notes
+        with open(out / "points.csv", encoding="utf-8") as f:
+            rows = [{key: v for key, v in row.items() if key.endswith("_count")} for row in csv.DictReader(f)]
+        assert (rows[0] == rows[1]) == noted, (vary, rows)
