@@ -475,3 +475,34 @@ def test_when_or_how_often_only_moves_of_ideals_come_changes_nothing_under_eum(t
         with open(out / "points.csv", encoding="utf-8") as f:
             rows = [{key: v for key, v in row.items() if key.endswith("_count")} for row in csv.DictReader(f)]
         assert (rows[0] == rows[1]) == noted, (vary, rows)
+
+
+def test_a_knob_on_when_only_moves_of_ideals_come_gets_a_note_under_eum(tmp_path, capsys):
+    """A posterior knob on the probability of an event whose every effect moves an ideal draws a
+    value that changes nothing under eum: the run says so, naming the knob and the scenario."""
+    import json
+
+    from sim.cli import main
+    from sim.knobs import KnobSpec, make_grid, prior_weights
+    from sim.posterior import Posterior
+    from sim.provenance import model_digest
+
+    knobs = [KnobSpec.model_validate({"name": "p", "path": "events.pivot.probability", "levels": 2,
+                                      "prior": {"dist": "uniform", "low": 0.1, "high": 0.9}})]
+    grid = make_grid(knobs)
+    posterior = tmp_path / "p.json"
+    Posterior(tuple(knobs), grid, prior_weights(knobs, grid), np.zeros((len(grid), 0)), (), (),
+              {"model_digest": model_digest()}).write(posterior)
+    for engine, noted in (("eum", True), ("convergence", False)):
+        data = _with_ideal_moves(engine)
+        data["events"].append({"name": "pivot", "date": "2020-01-25", "probability": 0.5, "source": "made up",
+                               "effects": [{"target": "ideal", "agent": "north", "issue": "land", "shift": -0.3}]})
+        path = tmp_path / f"{engine}.yaml"
+        path.write_text(json.dumps(data, default=str), encoding="utf-8")
+        assert main(["run", str(path), "--calibration", str(posterior), "--runs", "1024", "--quiet",
+                     "--out", str(tmp_path / engine)]) == 0
+        line = (f"note: {posterior}: knob p: events.pivot.probability is a field of event pivot (2020-01-25), whose "
+                "every effect moves an ideal (north's on land), which only the convergence engine reads (its pull "
+                "back toward the ideal); the scenario's engine is eum, which moves positions by the EUM rounds and "
+                f"reads an ideal only as the starting position, so this knob changes nothing in {path}")
+        assert (line in capsys.readouterr().err.splitlines()) == noted
