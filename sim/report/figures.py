@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import CLASSES
-from ..plots import CLASS_LABELS, subplots
+from ..plots import CLASS_LABELS, party_styles, subplots
 
 __all__ = ["CLASS_HATCHES", "CLASS_SHADES", "Picture", "fan_chart", "outcome_bars", "render", "tidy"]
 
@@ -27,8 +27,10 @@ CLASS_SHADES = {"breakthrough": "#1a5e2a", "substantive": "#7fbf7b", "talk_fest"
                 "collapse": "#d6604d"}
 """Outcome colours, dark to light with collapse hatched: distinct in greyscale too."""
 CLASS_HATCHES = {"breakthrough": "", "substantive": "", "talk_fest": "", "collapse": "///"}
-PARTY_STYLES = (("#2166ac", "-", "o"), ("#b2182b", "--", "s"), ("#4d4d4d", ":", "^"), ("#8c6d31", "-.", "D"))
-"""(colour, line style, marker) of each party in turn."""
+PARTY_STYLES = (("#2166ac", "-", "o"), ("#b2182b", "--", "s"), ("#4d4d4d", ":", "^"), ("#8c6d31", "-.", "D"),
+                ("#1b7837", "--", "v"), ("#762a83", ":", "P"), ("#35978f", "-.", "X"), ("#c51b7d", "-", "*"))
+"""(colour, line style, marker) of each party in turn; past the last, again with the next line
+style (`sim.plots.party_styles`), so that every party is drawn."""
 INK = "#222222"
 
 
@@ -180,7 +182,7 @@ def _fan_panel(ax, trajectory, issue, parties, marks, summit_days, start) -> Non
         ax.axvspan(lo, max(hi, lo + dt.timedelta(days=1)), color="#bbbbbb", alpha=0.35, linewidth=0,
                    label="summit date, 90 % of replicates")
         ax.axvline(mid, color="#777777", linewidth=1.2, linestyle=(0, (1, 1)))
-    for (colour, style, _), party in zip(PARTY_STYLES, parties):
+    for (colour, style), party in zip(party_styles(len(parties), PARTY_STYLES), parties):
         rows = sorted((r for r in trajectory if r["issue"] == issue and r["agent"] == party), key=lambda r: r["week"])
         if not rows:
             continue
