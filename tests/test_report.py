@@ -322,6 +322,19 @@ def test_report_of_a_run_without_its_trajectory(results, tmp_path):
     assert "No fan chart" in page and "no trajectory.parquet: the run is older" in page
 
 
+def test_a_source_that_ends_its_sentence_gets_no_second_full_stop(tmp_path):
+    """The page's question line ends the scenario's `source:` with a full stop only where it has
+    none: the examples' sources ("...; see the header.") read "see the header.", not "header.."."""
+    sources = {"ends": "Written for the test.", "open": "Written for the test", "asks": "Will they sign?"}
+    for name, source in sources.items():
+        scenario = tmp_path / f"{name}.yaml"
+        scenario.write_text(f"source: {json.dumps(source)}\n" + SMALL.read_text(encoding="utf-8"), encoding="utf-8")
+        assert main(["run", str(scenario), "--runs", "1024", "--out", str(tmp_path / name), "--quiet"]) == 0
+        page = make_report([tmp_path / name], tmp_path / f"{name}.html").read_text(encoding="utf-8")
+        question = page[page.index('<p class="question">'):].split("</p>")[0]
+        assert question.endswith(source if name != "open" else source + "."), question
+
+
 def test_outcome_shades_differ_in_greyscale():
     """The outcome classes' colours differ in lightness, not only in hue (collapse is hatched too)."""
     from sim.report.figures import CLASS_HATCHES, CLASS_SHADES
