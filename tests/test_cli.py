@@ -755,6 +755,17 @@ def test_a_ctrl_c_whose_keyboardinterrupt_code_swallowed_without_a_word_is_not_l
     assert not out.exists()
 
 
+def test_a_mediator_without_trust_toward_the_parties_gets_a_note_on_the_pressure_weights_only(tmp_path, capsys):
+    """A mediator decides nothing, so no promised gain of its own is discounted: its note names the
+    pressure weights only, where a veto player's also names the discount of promised gains."""
+    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {mediators: [{agent: patron}]}\nsummit:\n", 1)
+    path = tmp_path / "mediator.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err == (f"note: {path}: roles.mediators.0.agent: has no relations.trust entry with "
+                                       "north, south: read as full trust (in the pressure weights) (got 'patron')\n")
+
+
 def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, capsys):
     """An election whose audience cost starts after the latest summit date changes nothing: a note
     says so; one a month after the summit, within its 60-day window, is meant and gets none."""
