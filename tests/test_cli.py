@@ -755,6 +755,22 @@ def test_a_ctrl_c_whose_keyboardinterrupt_code_swallowed_without_a_word_is_not_l
     assert not out.exists()
 
 
+def test_an_election_before_the_calendar_starts_gets_a_note(tmp_path, capsys):
+    """An election held before calendar.start changes nothing (its audience cost is gone after the
+    vote), like one whose window opens after the summit: a note says so (a year typed wrong, say);
+    one on the start day itself is in force that day and gets none."""
+    text = SMALL.read_text(encoding="utf-8")
+    for date, noted in (("2019-12-31", True), ("2020-01-01", False)):
+        changed = text.replace("    resolve:", f"    elections: [{{name: vote, date: {date}, audience_cost: 0.3}}]\n    resolve:", 1)
+        path = tmp_path / f"{date}.yaml"
+        path.write_text(changed, encoding="utf-8")
+        assert cli.main(["validate", str(path)]) == 0
+        err = capsys.readouterr().err
+        assert (f"note: {path}: agents.north.elections.0.date: the vote is before calendar.start (2020-01-01), "
+                f"so its audience cost is gone before the calendar starts: it changes nothing (got '{date}')\n"
+                == err) == noted, err
+
+
 def test_a_mediator_without_trust_toward_the_parties_gets_a_note_on_the_pressure_weights_only(tmp_path, capsys):
     """A mediator decides nothing, so no promised gain of its own is discounted: its note names the
     pressure weights only, where a veto player's also names the discount of promised gains."""
