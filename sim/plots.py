@@ -122,7 +122,9 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
                 q = np.percentile(traj[:, a, i, :], [5, 25, 50, 75, 95], axis=-1)
                 ax.fill_between(x, q[0], q[4], color=colour, alpha=0.15, linewidth=0)
                 ax.fill_between(x, q[1], q[3], color=colour, alpha=0.35, linewidth=0)
-                ax.plot(x, q[2], color=colour, linestyle=line, linewidth=2, label=model.agents[a])
+                # one week alone (a summit before the first tick): a point, not an invisible line
+                ax.plot(x, q[2], color=colour, linestyle=line, linewidth=2, label=model.agents[a],
+                        marker="o" if weeks == 1 else None)
             issue = model.issues[i]
             _anchor_ticks(ax, model.anchors.get(issue, {}))
             ax.set_title(issue.replace("_", " ").capitalize(), fontsize=12)
