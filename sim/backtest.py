@@ -48,7 +48,7 @@ from .scoring import (
 )
 from .yamlfile import check_regular_file, read_yaml_file
 
-__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "load_cases",
+__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "left_out", "load_cases",
            "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest",
            "run_case", "summarise_backtest", "summarise_forecasts"]
 
@@ -217,6 +217,30 @@ def find_cases(directory: str | Path) -> list[Path]:
     if not paths:
         raise InputError(Problem(str(directory), "", "holds no scenario with an `observed:` block"))
     return paths
+
+
+SCENARIO_KEYS = ("agents", "summit", "extends")
+"""Top-level keys by which a file in the cases' folder reads like a scenario (a knobs spec, a
+sweep spec or a meetings note does not)."""
+
+
+def left_out(directory: str | Path) -> list[Path]:
+    """The YAML files of `directory` that read like a case but are none, for want of an
+    `observed:` block (a forgotten block would otherwise shrink the backtest without a word);
+    a shared base named `_...` is meant not to be a case and is not listed."""
+    directory = Path(directory)
+    taken = set(find_cases(directory))
+    out = []
+    for path in sorted(directory.glob("*.yaml")):
+        if path in taken or path.name.startswith("_"):
+            continue
+        try:
+            data = read_yaml_file(path)
+        except InputError:
+            continue
+        if isinstance(data, dict) and any(key in data for key in SCENARIO_KEYS):
+            out.append(path)
+    return out
 
 
 def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,

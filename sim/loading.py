@@ -321,26 +321,35 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     it: a veto player or mediator with no `relations.trust` entry toward a party is read as
     trusting it fully (in the pressure weights, and a veto player's discount of promised
     gains; README, "What the model leaves out"); an election whose audience cost starts
-    after the latest summit date changes nothing; a `dynamics.rate` given (not the default) to
-    a scenario that runs the eum engine, which never reads it (the mirror of the warning for eum
-    settings under convergence, `scenario_warnings`, but a note: running a scenario written for
-    convergence under eum by `--set dynamics.engine=eum` is meant); under eum, an event's or
-    incident's move of an agent's ideal, which that engine never reads after the start."""
+    after the latest summit date, or whose vote is before calendar.start, changes nothing; a
+    `dynamics.rate` given (not the default) to a scenario that runs the eum engine, which never
+    reads it (the mirror of the warning for eum settings under convergence, `scenario_warnings`,
+    but a note: running a scenario written for convergence under eum by `--set
+    dynamics.engine=eum` is meant); under eum, an event's or incident's move of an agent's
+    ideal, which that engine never reads after the start."""
     trusted = {frozenset(pair) for entry in scenario.relations.trust_entries() for pair in entry.pairs()}
     roles = [(f"roles.veto.{j}", name) for j, name in enumerate(scenario.roles.veto)]
     roles += [(f"roles.mediators.{j}.agent", m.agent) for j, m in enumerate(scenario.roles.mediators)]
     notes = []
     for path, name in roles:
         missing = [party for party in scenario.summit.parties if frozenset((name, party)) not in trusted]
+        # a mediator decides nothing: no promised gain of its own is discounted
+        where = "the pressure weights"
+        if ".mediators." not in path:
+            where += " and the discount of promised gains"
         if missing:
             notes.append(Problem(source, path, f"has no relations.trust entry with {', '.join(missing)}: read as full "
-                                               "trust (in the pressure weights and the discount of promised gains)",
-                                 name, True))
+                                               f"trust (in {where})", name, True))
     _, latest = date_range(scenario.summit.date)
     for name, agent in scenario.agents.items():
         for k, election in enumerate(agent.elections):
             opens = election.date - dt.timedelta(days=election.window_days)
-            if opens > latest:
+            if election.date < scenario.calendar.start:
+                notes.append(Problem(source, f"agents.{name}.elections.{k}.date",
+                                     f"the vote is before calendar.start ({scenario.calendar.start}), so its audience "
+                                     "cost is gone before the calendar starts: it changes nothing",
+                                     str(election.date), True))
+            elif opens > latest:
                 notes.append(Problem(source, f"agents.{name}.elections.{k}.date",
                                      f"its audience cost starts {election.window_days} days before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",

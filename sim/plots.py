@@ -20,13 +20,15 @@ from .model import CLASSES
 from .montecarlo import RunResult
 from .reporting import forecast_partial, scenario_label, seed_label
 
-__all__ = ["plot_fan", "plot_outcomes", "subplots"]
+__all__ = ["party_styles", "plot_fan", "plot_outcomes", "subplots"]
 
 CLASS_LABELS = {"breakthrough": "Breakthrough", "substantive": "Substantive",
                 "talk_fest": "Talk fest", "collapse": "Collapse"}
 CLASS_COLOURS = {"breakthrough": "#1b7837", "substantive": "#7fbf7b",
                  "talk_fest": "#bababa", "collapse": "#c2403a"}
-PARTY_COLOURS = ("#2166ac", "#d6604d")
+PARTY_COLOURS = ("#2166ac", "#d6604d", "#1b7837", "#762a83", "#8c6d31", "#4d4d4d", "#35978f", "#c51b7d")
+"""The fan chart's party colours, in turn; a summit may have any number of parties."""
+LINE_STYLES = ("-", "--", ":", "-.")
 DPI = 120
 
 
@@ -74,10 +76,22 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
         fig.clear()
 
 
+def party_styles(n: int, palette) -> list[tuple[str, str]]:
+    """(colour, line style) of each of `n` parties: `palette`'s (colour, line style) pairs in
+    turn, then again with the next line style each round, so that every party, not only as
+    many as the palette has entries, is drawn and told apart (up to 4 x len(palette))."""
+    out = []
+    for k in range(n):
+        colour, line = palette[k % len(palette)][:2]
+        shift = k // len(palette)
+        out.append((colour, LINE_STYLES[(LINE_STYLES.index(line) + shift) % len(LINE_STYLES)]))
+    return out
+
+
 def plot_fan(result: RunResult, path: str | Path) -> None:
     """Fan charts of the summit parties' positions on each issue, week by week.
 
-    One panel per issue, both parties in each: the median line and the 25-75 %
+    One panel per issue, every party in each: the median line and the 25-75 %
     and 5-95 % bands over `result.trajectory` (weeks, n_agents, n_issues, k),
     the weekly positions of the first k replicates. The shaded strip is the
     window of possible summit dates.
@@ -103,11 +117,14 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
             _shade_summit_window(ax, model.summit_days, x_of_day)
             if k == 0:
                 ax.text(0.5, 0.5, "no replicates", transform=ax.transAxes, ha="center")
-            for colour, a in zip(PARTY_COLOURS, model.parties):
+            styles = party_styles(len(model.parties), [(colour, "-") for colour in PARTY_COLOURS])
+            for (colour, line), a in zip(styles, model.parties):
                 q = np.percentile(traj[:, a, i, :], [5, 25, 50, 75, 95], axis=-1)
                 ax.fill_between(x, q[0], q[4], color=colour, alpha=0.15, linewidth=0)
                 ax.fill_between(x, q[1], q[3], color=colour, alpha=0.35, linewidth=0)
-                ax.plot(x, q[2], color=colour, linewidth=2, label=model.agents[a])
+                # one week alone (a summit before the first tick): a point, not an invisible line
+                ax.plot(x, q[2], color=colour, linestyle=line, linewidth=2, label=model.agents[a],
+                        marker="o" if weeks == 1 else None)
             issue = model.issues[i]
             _anchor_ticks(ax, model.anchors.get(issue, {}))
             ax.set_title(issue.replace("_", " ").capitalize(), fontsize=12)

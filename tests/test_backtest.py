@@ -474,6 +474,23 @@ def test_cases_without_a_seed_are_noted_unless_seed_is_given(tmp_path, capsys):
     assert "note:" not in capsys.readouterr().err
 
 
+def test_a_scenario_left_out_of_the_cases_for_want_of_observed_is_noted(tmp_path, capsys):
+    """A scenario file in the cases' folder without an `observed:` block is not a case; one that
+    reads like a case (not a shared `_base.yaml`, not a knobs spec or a note) gets a note, so that
+    a forgotten block does not quietly shrink the backtest. The scores are those of the others."""
+    d = _tiny_history(tmp_path, cases=3)
+    data = yaml.safe_load((d / "c.yaml").read_text())
+    del data["observed"]
+    (d / "c.yaml").write_text(yaml.safe_dump(data))
+    (d / "_base.yaml").write_text(yaml.safe_dump(small_dict()))
+    (d / "knobs.yaml").write_text(yaml.safe_dump({"runs": 1024, "knobs": []}))
+    assert main(["backtest", str(d), "--runs", "1024", "--seed", "3", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"note: {d / 'c.yaml'}: has no `observed:` block, so it is not a case: left out of the backtest "
+                   "and the calibration\n"), err
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["n_cases"] == 2
+
+
 def test_backtest_command_prints_scores_and_writes_summary_and_picture(tmp_path, capsys):
     d = _tiny_history(tmp_path)
     out = tmp_path / "out"

@@ -803,6 +803,33 @@ def test_a_command_without_a_ctrl_c_under_the_signal_record_exits_0(tmp_path):
     assert (proc.returncode, proc.stderr) == (0, "")
 
 
+def test_an_election_before_the_calendar_starts_gets_a_note(tmp_path, capsys):
+    """An election held before calendar.start changes nothing (its audience cost is gone after the
+    vote), like one whose window opens after the summit: a note says so (a year typed wrong, say);
+    one on the start day itself is in force that day and gets none."""
+    text = SMALL.read_text(encoding="utf-8")
+    for date, noted in (("2019-12-31", True), ("2020-01-01", False)):
+        changed = text.replace("    resolve:", f"    elections: [{{name: vote, date: {date}, audience_cost: 0.3}}]\n    resolve:", 1)
+        path = tmp_path / f"{date}.yaml"
+        path.write_text(changed, encoding="utf-8")
+        assert cli.main(["validate", str(path)]) == 0
+        err = capsys.readouterr().err
+        assert (f"note: {path}: agents.north.elections.0.date: the vote is before calendar.start (2020-01-01), "
+                f"so its audience cost is gone before the calendar starts: it changes nothing (got '{date}')\n"
+                == err) == noted, err
+
+
+def test_a_mediator_without_trust_toward_the_parties_gets_a_note_on_the_pressure_weights_only(tmp_path, capsys):
+    """A mediator decides nothing, so no promised gain of its own is discounted: its note names the
+    pressure weights only, where a veto player's also names the discount of promised gains."""
+    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {mediators: [{agent: patron}]}\nsummit:\n", 1)
+    path = tmp_path / "mediator.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err == (f"note: {path}: roles.mediators.0.agent: has no relations.trust entry with "
+                                       "north, south: read as full trust (in the pressure weights) (got 'patron')\n")
+
+
 def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, capsys):
     """An election whose audience cost starts after the latest summit date changes nothing: a note
     says so; one a month after the summit, within its 60-day window, is meant and gets none."""

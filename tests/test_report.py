@@ -322,6 +322,35 @@ def test_report_of_a_run_without_its_trajectory(results, tmp_path):
     assert "No fan chart" in page and "no trajectory.parquet: the run is older" in page
 
 
+def test_a_source_that_ends_its_sentence_gets_no_second_full_stop(tmp_path):
+    """The page's question line ends the scenario's `source:` with a full stop only where it has
+    none: the examples' sources ("...; see the header.") read "see the header.", not "header.."."""
+    sources = {"ends": "Written for the test.", "open": "Written for the test", "asks": "Will they sign?"}
+    for name, source in sources.items():
+        scenario = tmp_path / f"{name}.yaml"
+        scenario.write_text(f"source: {json.dumps(source)}\n" + SMALL.read_text(encoding="utf-8"), encoding="utf-8")
+        assert main(["run", str(scenario), "--runs", "1024", "--out", str(tmp_path / name), "--quiet"]) == 0
+        page = make_report([tmp_path / name], tmp_path / f"{name}.html").read_text(encoding="utf-8")
+        question = page[page.index('<p class="question">'):].split("</p>")[0]
+        assert question.endswith(source if name != "open" else source + "."), question
+
+
+def test_the_page_asks_the_question_the_run_answered_after_set(tmp_path):
+    """A title or source changed by a counterfactual's `set:` or by `--set` is the page's
+    question, as it is the run's (inputs/resolved.yaml), not the base file's words."""
+    base = tmp_path / "base.yaml"
+    base.write_text('title: "The base question"\nsource: "The base source"\n' + SMALL.read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    derived = tmp_path / "derived.yaml"
+    derived.write_text('extends: base.yaml\nname: derived\nset: {source: "The derived source"}\n', encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["run", str(derived), "--runs", "1024", "--set", "title=The set question", "--out", str(out),
+                 "--quiet"]) == 0
+    page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "<h1>The set question</h1>" in page and "<title>The set question" in page
+    assert '<p class="question">The question as asked in The derived source.</p>' in page
+
+
 def test_outcome_shades_differ_in_greyscale():
     """The outcome classes' colours differ in lightness, not only in hue (collapse is hatched too)."""
     from sim.report.figures import CLASS_HATCHES, CLASS_SHADES

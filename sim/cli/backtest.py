@@ -48,7 +48,7 @@ then died of MemoryError before the summary); beyond 10^6 the intervals move in 
 
 def _history_inputs(args: argparse.Namespace):
     """(cases, meetings or None, meetings path or None) of `backtest` and `calibrate`; every bad option at once."""
-    from ..backtest import load_cases, load_meetings
+    from ..backtest import left_out, load_cases, load_meetings
 
     overrides = parse_overrides(args.overrides)
     rules = [*runs_rules(getattr(args, "runs", None)),
@@ -69,6 +69,10 @@ def _history_inputs(args: argparse.Namespace):
     if problems:
         raise InputError(problems)
     cases = load_cases(args.directory, overrides or None)
+    for path in left_out(args.directory):
+        note = Problem(str(path), "", "has no `observed:` block, so it is not a case: left out of the backtest and "
+                                      "the calibration")
+        print(f"note: {note}", file=sys.stderr)
     for case in cases:
         show_warnings(case.scenario, case.path)
     meetings = load_meetings(meetings_path) if meetings_path is not None else None

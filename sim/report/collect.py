@@ -54,6 +54,7 @@ class Result:
     inputs: list[Input] = field(default_factory=list)
     points: list[dict] | None = None
     notes: list[str] = field(default_factory=list)
+    resolved: list[Input] = field(default_factory=list)  # inputs/resolved.yaml, where the run wrote one
 
     @property
     def name(self) -> str:
@@ -70,7 +71,9 @@ class Result:
         return self._top_level("source")
 
     def _top_level(self, key: str) -> str | None:
-        for item in self.inputs:
+        # the scenario as the run validated it first: a `set:`, an `include:` or `--set` may
+        # have changed the title or the source that the files themselves write
+        for item in [*self.resolved, *self.inputs]:
             data = item.parsed.data if item.parsed is not None else None
             if isinstance(data, dict) and isinstance(data.get(key), str):
                 return data[key]
@@ -150,6 +153,11 @@ def _read_run(result: Result) -> None:
                                        None, missing=True))
             continue
         result.inputs.append(Input(entry["file"], entry.get("source", ""), entry.get("role", ""), read_source(text)))
+    try:
+        text = (path / "inputs" / "resolved.yaml").read_text(encoding="utf-8")
+        result.resolved.append(Input("inputs/resolved.yaml", "", "resolved", read_source(text)))
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass  # an older run, or a damaged copy: the page takes the title and source from the files
     if not result.summary.get("inputs"):
         result.notes.append("no inputs/: the run kept no copy of its scenario files, so no assumptions are shown")
 

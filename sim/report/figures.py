@@ -14,12 +14,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..model import CLASSES
-from ..plots import CLASS_LABELS, subplots
+from ..plots import CLASS_LABELS, party_styles, subplots
 
 __all__ = ["CLASS_HATCHES", "CLASS_SHADES", "Picture", "fan_chart", "outcome_bars", "render", "tidy"]
 
@@ -27,8 +28,10 @@ CLASS_SHADES = {"breakthrough": "#1a5e2a", "substantive": "#7fbf7b", "talk_fest"
                 "collapse": "#d6604d"}
 """Outcome colours, dark to light with collapse hatched: distinct in greyscale too."""
 CLASS_HATCHES = {"breakthrough": "", "substantive": "", "talk_fest": "", "collapse": "///"}
-PARTY_STYLES = (("#2166ac", "-", "o"), ("#b2182b", "--", "s"), ("#4d4d4d", ":", "^"), ("#8c6d31", "-.", "D"))
-"""(colour, line style, marker) of each party in turn."""
+PARTY_STYLES = (("#2166ac", "-", "o"), ("#b2182b", "--", "s"), ("#4d4d4d", ":", "^"), ("#8c6d31", "-.", "D"),
+                ("#1b7837", "--", "v"), ("#762a83", ":", "P"), ("#35978f", "-.", "X"), ("#c51b7d", "-", "*"))
+"""(colour, line style, marker) of each party in turn; past the last, again with the next line
+style (`sim.plots.party_styles`), so that every party is drawn."""
 INK = "#222222"
 
 
@@ -180,7 +183,8 @@ def _fan_panel(ax, trajectory, issue, parties, marks, summit_days, start) -> Non
         ax.axvspan(lo, max(hi, lo + dt.timedelta(days=1)), color="#bbbbbb", alpha=0.35, linewidth=0,
                    label="summit date, 90 % of replicates")
         ax.axvline(mid, color="#777777", linewidth=1.2, linestyle=(0, (1, 1)))
-    for (colour, style, _), party in zip(PARTY_STYLES, parties):
+    for (colour, style), marker, party in zip(party_styles(len(parties), PARTY_STYLES),
+                                              (m for _, _, m in itertools.cycle(PARTY_STYLES)), parties):
         rows = sorted((r for r in trajectory if r["issue"] == issue and r["agent"] == party), key=lambda r: r["week"])
         if not rows:
             continue
@@ -189,7 +193,9 @@ def _fan_panel(ax, trajectory, issue, parties, marks, summit_days, start) -> Non
              for name in ("q05", "q25", "q50", "q75", "q95")}
         ax.fill_between(x, q["q05"], q["q95"], color=colour, alpha=0.12, linewidth=0)
         ax.fill_between(x, q["q25"], q["q75"], color=colour, alpha=0.28, linewidth=0)
-        ax.plot(x, q["q50"], color=colour, linestyle=style, linewidth=2, label=f"{party} (median, 50 %, 90 %)")
+        # one week alone (a summit before the first tick): a point, not an invisible line
+        ax.plot(x, q["q50"], color=colour, linestyle=style, linewidth=2, label=f"{party} (median, 50 %, 90 %)",
+                marker=marker if len(x) == 1 else None)
     for _, when in marks:
         ax.axvline(when, color="#444444", linewidth=0.7, linestyle=(0, (4, 2)), alpha=0.7)
     ax.set_ylabel(issue.replace("_", " ").capitalize(), fontsize=10)

@@ -1,0 +1,100 @@
+"""The fan charts draw every summit party: the run's `fan.png` and the report page's chart.
+
+A summit has two or more parties (the README's `summit.parties`); `copenhagen_2009.yaml` has
+six. Each chart is caught as it is saved, and its legend read: one entry a party, each party
+drawn in a style (colour and line) of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+import sim
+from sim import plots
+from sim.report import figures
+
+ROOT = Path(__file__).resolve().parents[1]
+COPENHAGEN = ROOT / "scenarios" / "examples" / "copenhagen_2009.yaml"
+
+
+@pytest.fixture(scope="module")
+def result():
+    return sim.run(sim.load_scenario(COPENHAGEN), runs=1024, seed=1)
+
+
+def _legend(handles_and_labels):
+    handles, labels = handles_and_labels
+    styles = [(h.get_color(), h.get_linestyle()) for h in handles if hasattr(h, "get_linestyle")]
+    return labels, styles
+
+
+def test_the_run_fan_chart_draws_every_party(result, tmp_path, monkeypatch):
+    seen = {}
+
+    def save(fig, path, **options):
+        seen["legend"] = _legend(fig.axes[0].get_legend_handles_labels())
+
+    monkeypatch.setattr(plots.Figure, "savefig", save)
+    plots.plot_fan(result, tmp_path / "fan.png")
+    labels, styles = seen["legend"]
+    parties = [result.model.agents[a] for a in result.model.parties]
+    assert len(parties) == 6
+    assert labels == parties
+    assert len(set(styles)) == len(parties)
+
+
+def test_the_report_fan_chart_draws_every_party(result, monkeypatch):
+    model = result.model
+    start = model.start_date
+    parties = [model.agents[a] for a in model.parties]
+    rows = [{"week": w, "day": 7 * w, "date": (start + dt.timedelta(days=7 * w)).isoformat(), "agent": agent,
+             "issue": issue, "q05": 0.1, "q25": 0.2, "q50": 0.3, "q75": 0.4, "q95": 0.5}
+            for w in range(3) for agent in parties for issue in model.issues]
+    seen = {}
+
+    def render(fig, alt, name):
+        seen["legend"] = _legend(fig.axes[0].get_legend_handles_labels())
+        seen["alt"] = alt
+        fig.clear()
+
+    monkeypatch.setattr(figures, "render", render)
+    figures.fan_chart(rows, parties, [], None)
+    labels, styles = seen["legend"]
+    assert [label.split(" (")[0] for label in labels] == parties
+    assert len(set(styles)) == len(parties)
+    assert all(party in seen["alt"] for party in parties)
+
+
+def _party_lines_are_visible(lines):
+    """Each line has two points or more, or a marker at its one point."""
+    return all(len(line.get_xdata()) >= 2 or line.get_marker() not in (None, "None", "", " ") for line in lines)
+
+
+def test_a_summit_within_a_week_of_the_start_still_shows_the_positions(tmp_path, monkeypatch):
+    """A calendar with no weekly tick before the summit (the positions of day 0 only) draws each
+    party's median as a point, not as an invisible one-point line, in the run's chart and the page's."""
+    scenario = sim.load_scenario(ROOT / "tests" / "data" / "small.yaml",
+                                 {"calendar": {"start": "2020-03-30", "vantage": "2020-03-30"},
+                                  "summit.date": "2020-04-01", "events": [], "agents.north.elections": []})
+    result = sim.run(scenario, runs=1024, seed=1)
+    assert result.trajectory.shape[0] == 1
+    seen = {}
+    monkeypatch.setattr(plots.Figure, "savefig", lambda fig, path, **o: seen.update(lines=list(fig.axes[0].lines)))
+    plots.plot_fan(result, tmp_path / "fan.png")
+    party = [line for line in seen["lines"] if not line.get_label().startswith("_")]
+    assert len(party) == len(result.model.parties) and _party_lines_are_visible(party)
+
+    rows = [{"week": 0, "day": 0, "date": "2020-03-30", "agent": result.model.agents[a], "issue": issue,
+             "q05": 0.1, "q25": 0.2, "q50": 0.3, "q75": 0.4, "q95": 0.5}
+            for a in result.model.parties for issue in result.model.issues]
+
+    def render(fig, alt, name):
+        seen["lines"] = [line for ax in fig.axes for line in ax.lines if not line.get_label().startswith("_")]
+        fig.clear()
+
+    monkeypatch.setattr(figures, "render", render)
+    figures.fan_chart(rows, [result.model.agents[a] for a in result.model.parties], [], [2, 2, 2])
+    assert seen["lines"] and _party_lines_are_visible(seen["lines"])
