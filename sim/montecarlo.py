@@ -261,6 +261,11 @@ class RunResult:
         setting's estimate shrunk toward the mean so that the Monte Carlo part of their
         spread is removed (method of moments), and the between-setting sd. None without
         knobs, or with a single row; 0 wide where every row holds the same values.
+        The method of moments removes the Monte Carlo part on average only: with few replicates
+        a setting, a class the knobs do not move still shows a range. `homogeneity_p` says
+        whether the settings' estimates differ by more than Monte Carlo noise (Pearson's
+        chi-square test of one probability for all settings: a small value says the knobs move
+        P(classes); 0.05 or more, that this many replicates cannot tell the range from noise).
         `classes`: positions in `sim.CLASSES`, `level` in (0, 1] (an `InputError` otherwise)."""
         bad = [c for c in classes if not (isinstance(c, (int, np.integer)) and 0 <= c < len(CLASSES))]
         if bad or not classes:
@@ -286,7 +291,8 @@ class RunResult:
         tail = (1 - level) / 2
         low, high = weighted_quantiles(mean + shrink * (p - mean), w, (tail, 1 - tail))
         return {"low": low, "high": high, "sd": float(np.sqrt(between)),
-                "rows": int((self.row_counts.sum(axis=1) > 0).sum()), "settings": int(use.sum())}
+                "rows": int((self.row_counts.sum(axis=1) > 0).sum()), "settings": int(use.sum()),
+                "homogeneity_p": _homogeneity_p(total, mean, float(n[use].sum()), int(use.sum()))}
 
     def headline(self) -> dict[str, Estimate]:
         """P(substantive or better), P(talk fest), P(collapse)."""
@@ -296,6 +302,18 @@ class RunResult:
             "talk_fest": wilson(int(c[2]), self.runs),
             "collapse": wilson(int(c[3]), self.runs),
         }
+
+
+def _homogeneity_p(total: float, mean: float, n: float, settings: int) -> float:
+    """P-value of Pearson's chi-square test that `settings` groups of `n` replicates in all share
+    one probability `mean`, from their estimates' replicate-weighted mean squared deviation
+    `total` (statistic n total / (mean (1 - mean)), settings - 1 degrees of freedom); 1 where
+    the class never or always happens, or with one setting."""
+    if settings < 2 or not 0 < mean < 1:
+        return 1.0
+    from scipy.stats import chi2  # late: scipy.stats is slow to import, and needed with knobs only
+
+    return float(chi2.sf(n * total / (mean * (1 - mean)), settings - 1))
 
 
 def resolve_settings(scenario: Scenario, runs: int | None, seed: int | None,

@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed", "forecast_partial",
-           "left_out_phrase", "plural", "scenario_label", "seed_label"]
+__all__ = ["SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed",
+           "forecast_partial", "left_out_phrase", "plural", "scenario_label", "seed_label", "spread_noise"]
 
 
 def console():
@@ -62,6 +62,22 @@ def left_out_phrase(cal: dict) -> str:
     by_name = cal.get("left_out_by") == "name"
     return f", refitted without {cal['left_out']}" + (" (known by its name: its inputs differ from the fitted "
                                                        "case's)" if by_name else "")
+
+
+SPREAD_NOISE_P = 0.05
+"""A knobs' range whose settings' homogeneity test gives this p-value or more is within Monte
+Carlo noise (`RunResult.parameter_spread`)."""
+
+
+def spread_noise(spread: dict) -> str | None:
+    """For one class's knobs' range (`parameter_spread`), why it may be Monte Carlo noise alone,
+    as a phrase ("homogeneity test p 0.26 over 73 knob settings"),
+    or None when the settings' estimates differ by more than noise or the range is 0 wide.
+    Results older than the test have no `homogeneity_p`: None."""
+    p = spread.get("homogeneity_p")
+    if p is None or p < SPREAD_NOISE_P or not spread["high"] > spread["low"]:
+        return None
+    return f"homogeneity test p {p:.2f} over {spread['settings']} knob settings"
 
 
 def plural(n: int, noun: str) -> str:

@@ -24,6 +24,8 @@ from sim.model import SUBSTANTIVE_OR_BETTER, compile_model
 from sim.posterior import Posterior, load_posterior, systematic_rows
 
 CASES = Path(__file__).parent / "data" / "cases"
+ROOT = Path(__file__).resolve().parents[1]
+HISTORY = ROOT / "scenarios" / "history"
 UNIFORM = {"dist": "uniform", "low": 0.0, "high": 0.2}
 
 
@@ -220,6 +222,56 @@ def test_the_knobs_range_is_over_distinct_settings_not_noisy_rows():
     one = run(scenario_of(small_dict()), runs=1024, seed=3, knobs=KnobSetting((knob,), np.zeros((256, 1))))
     flat = one.parameter_spread((1,))
     assert flat["low"] == flat["high"] and flat["sd"] == 0 and flat["settings"] == 1
+
+
+def test_the_knobs_range_says_whether_the_settings_differ_by_more_than_monte_carlo_noise():
+    """The method of moments removes the Monte Carlo part of the range on average only: with a
+    few hundred replicates a setting, a class the knobs do not move still shows a range. Its
+    `homogeneity_p` is Pearson's chi-square test of one probability for all settings (the
+    p-value scipy's contingency-table test gives on the settings' counts): tiny for a class the
+    margin moves, and 1 for settings whose counts agree exactly."""
+    import dataclasses
+
+    from scipy.stats import chi2_contingency
+
+    knob = _knob("summit.bargaining.margin")
+    setting = KnobSetting((knob,), np.linspace(0.0, 0.2, 16)[:, None])
+    result = run(scenario_of(small_dict()), runs=4096, seed=3, knobs=setting)
+    assert result.parameter_spread((1,))["homogeneity_p"] < 1e-6  # the margin moves substantive
+    for classes in ((1,), (3,), (0, 1)):
+        counts = result.row_counts[:, list(classes)].sum(axis=1)
+        table = np.stack([counts, result.row_counts.sum(axis=1) - counts], axis=1)
+        if table.min(axis=0).max() == 0:
+            continue
+        expected = chi2_contingency(table, correction=False).pvalue
+        assert result.parameter_spread(classes)["homogeneity_p"] == pytest.approx(expected, rel=1e-9), classes
+    same = dataclasses.replace(result, row_counts=np.tile(result.row_counts[:1], (16, 1)),
+                               counts=result.row_counts[0] * 16, runs=int(result.row_counts[0].sum()) * 16)
+    assert same.parameter_spread((1,))["homogeneity_p"] == 1.0
+
+
+def test_a_knobs_range_within_monte_carlo_noise_is_marked_in_the_table_and_the_page(tmp_path, capsys):
+    """The baseline's collapse (the visit called off) does not depend on the fitted knobs: at
+    20,000 replicates (about 270 a knob setting) its range is not 0 wide, but the settings differ
+    by no more than noise, and the table marks it with a `*` and says why; substantive or better,
+    which the knobs move, is not marked. The report page says so beside the range."""
+    from sim.cli import main
+
+    out = tmp_path / "cal"
+    assert main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--calibration", str(HISTORY / "posterior.json"), "--runs", "20000",
+                 "--seed", "7", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    spread = json.loads((out / "summary.json").read_text())["calibration"]["parameter_spread"]
+    assert spread["collapse"]["homogeneity_p"] >= 0.05 and spread["collapse"]["high"] > spread["collapse"]["low"]
+    assert spread["substantive_or_better"]["homogeneity_p"] < 1e-6
+    (row,) = [line for line in printed.splitlines() if line.startswith("│ collapse")]
+    assert row.split("│")[4].strip().endswith("]*")
+    (sub,) = [line for line in printed.splitlines() if line.startswith("│ substantive ")]
+    assert not sub.split("│")[4].strip().endswith("*")
+    assert (f"* within Monte Carlo noise (collapse: homogeneity test p {spread['collapse']['homogeneity_p']:.2f} over "
+            f"{spread['collapse']['settings']} knob settings)") in printed
+    assert main(["report", str(out), "--out", str(tmp_path / "page.html")]) == 0
+    assert "(within Monte Carlo noise: homogeneity test p" in (tmp_path / "page.html").read_text()
 
 
 # --- The posterior ---------------------------------------------------------------------------

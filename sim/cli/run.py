@@ -10,7 +10,14 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import CLASSES
-from ..reporting import as_written_missing, compiling_note, forecast_partial, left_out_phrase, scenario_label
+from ..reporting import (
+    as_written_missing,
+    compiling_note,
+    forecast_partial,
+    left_out_phrase,
+    scenario_label,
+    spread_noise,
+)
 from .common import (
     CALIBRATION_OPTION,
     EXIT_INPUT_ERROR,
@@ -167,11 +174,13 @@ def print_summary(summary: dict, out: Path) -> None:
         table.add_column("knobs' 95 % range", justify="right")
     if raw:
         table.add_column("as written", justify="right")
+    noisy: dict[str, str | None] = {}
     for name in CLASSES:
         e = summary["classes"][name]
         cells = [name.replace("_", " "), fmt(e["p"]), f"[{fmt(e['low'])}, {fmt(e['high'])}]"]
         if spread:
-            cells.append(f"[{fmt(spread[name]['low'])}, {fmt(spread[name]['high'])}]")
+            noisy[name] = spread_noise(spread[name])
+            cells.append(f"[{fmt(spread[name]['low'])}, {fmt(spread[name]['high'])}]" + ("*" if noisy[name] else ""))
         if raw:
             cells.append(fmt(raw["classes"][name]["p"]))
         table.add_row(*cells)
@@ -180,8 +189,14 @@ def print_summary(summary: dict, out: Path) -> None:
     line = f"P(substantive or better) = {fmt(h['p'])} [{fmt(h['low'])}, {fmt(h['high'])}]"
     if spread:
         s = spread["substantive_or_better"]
-        line += f"; over the knobs' posterior [{fmt(s['low'])}, {fmt(s['high'])}]"
+        noisy["substantive or better"] = spread_noise(s)
+        line += f"; over the knobs' posterior [{fmt(s['low'])}, {fmt(s['high'])}]" + ("*" if noisy[
+            "substantive or better"] else "")
     console.print(line)
+    if any(noisy.values()):
+        which = "; ".join(f"{name.replace('_', ' ')}: {why}" for name, why in noisy.items() if why)
+        console.print(f"* within Monte Carlo noise ({which}): the knob settings' estimates differ by no more than "
+                      "their replicates' noise, so the knobs may not move it at all; more --runs tell", soft_wrap=True)
     if raw:
         r = raw["headline"]["substantive_or_better"]
         took = f", {raw['seconds']:.2f} s more" if raw.get("seconds") is not None else ""

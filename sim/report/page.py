@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS
-from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase
+from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase, spread_noise
 from .collect import Input, Result
 from .comments import Row
 
@@ -46,6 +46,12 @@ def count(n: int | None) -> str:
 # --- A run ------------------------------------------------------------------------------------
 
 
+def _spread_text(spread: dict) -> str:
+    """A class's knobs' range as an interval, saying so where it is within Monte Carlo noise."""
+    why = spread_noise(spread)
+    return interval(spread) + (f" (within Monte Carlo noise: {why})" if why else "")
+
+
 def run_view(result: Result, index: int) -> dict[str, Any]:
     """The answer of one run: headline, class table, deals, fan chart, events."""
     from .figures import fan_chart, outcome_bars
@@ -60,11 +66,11 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
                 "interval": interval(e), "spread": None}
         if spread:
             item["spread"] = {"low": spread[name]["low"], "high": spread[name]["high"],
-                              "text": interval(spread[name])}
+                              "text": _spread_text(spread[name])}
         headline.append(item)
     classes = [{"name": c, "label": CLASS_LABELS[c], "p": s["classes"][c]["p"], "text": fmt_p(s["classes"][c]["p"]),
                 "interval": interval(s["classes"][c]), "count": count(s["classes"][c].get("count")),
-                "spread": interval(spread[c]) if spread else None,
+                "spread": _spread_text(spread[c]) if spread else None,
                 "raw": _raw(s, "classes", c)} for c in CLASSES]
     fan = None
     if result.trajectory:
