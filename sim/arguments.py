@@ -11,7 +11,7 @@ import numpy as np
 from .errors import InputError, Problem
 from .schema import Scenario
 
-__all__ = ["check_knobs", "check_scenario", "is_number"]
+__all__ = ["check_callbacks", "check_knobs", "check_scenario", "is_number"]
 
 
 def check_scenario(scenario: Any, name: str = "scenario") -> None:
@@ -36,3 +36,26 @@ def check_knobs(knobs: Any, name: str = "knobs") -> None:
 def is_number(value: Any) -> bool:
     """A real number, numpy's included; not a boolean, not text."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_callbacks(**callbacks: Any) -> None:
+    """The hooks a run calls as it goes, checked before any replicate runs: `sink` and
+    `progress` None or callable, `stop` None or an event (anything with `is_set`, e.g. a
+    `threading.Event`), `calibration` None or a dict. A wrong one was a TypeError or an
+    AttributeError from inside the first chunk, or from `ResultWriter.finish` after the
+    whole run; every wrong one is named at once."""
+    problems = []
+    for name, value in callbacks.items():
+        if value is None:
+            continue
+        if name == "stop":
+            ok = callable(getattr(value, "is_set", None))
+            rule = "must be a threading.Event (anything with is_set()) or None"
+        elif name == "calibration":
+            ok, rule = isinstance(value, dict), "must be a dict (the note posterior.setting(scenario) returns) or None"
+        else:
+            ok, rule = callable(value), "must be a function or None"
+        if not ok:
+            problems.append(Problem(name, "", rule, value, True))
+    if problems:
+        raise InputError(problems)

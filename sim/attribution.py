@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba.core.event import install_listener
 
-from .arguments import check_knobs
+from .arguments import check_callbacks, check_knobs
 from .comparison import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
@@ -192,6 +192,9 @@ def explain(
     marked `interrupted` (its estimates are over the replicates it finished)."""
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     check_knobs(knobs)
+    check_callbacks(progress=progress, stop=stop)
+    if not isinstance(shapley, (bool, np.bool_)):
+        raise InputError(Problem("shapley", "", "must be True or False", shapley, True))
     events = sorted(scenario.events, key=lambda e: (e.date, e.name))
     plan = shapley_plan(len(events), runs, shapley_runs, shapley_method) if shapley else None
     chunks = max(count_chunks(runs, blocks_per_chunk), count_chunks(plan[1], blocks_per_chunk) if plan else 0)

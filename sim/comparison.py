@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba.core.event import install_listener
 
-from .arguments import check_knobs, check_scenario
+from .arguments import check_callbacks, check_knobs, check_scenario
 from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
 from .io import utc_now
@@ -220,6 +220,9 @@ def compare(
             check_knobs(setting, f"knobs.{k}")
     else:
         check_knobs(knobs)
+    check_callbacks(progress=progress, stop=stop)
+    if not (isinstance(names, (tuple, list)) and len(names) == 2 and all(isinstance(n, str) for n in names)):
+        raise InputError(Problem("names", "", "must be two labels, e.g. ('baseline', 'no_g7')", names, True))
     check_pairable(a, b, *names)
     runs, entropy, blocks_per_chunk = resolve_settings(a, runs, seed, chunk_size)
     workers = check_workers(workers, 2 * blocks_for(runs), count_chunks(runs, blocks_per_chunk))

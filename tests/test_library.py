@@ -82,6 +82,15 @@ BAD_CALLS = {
     "a text to scenario_hash": (lambda k: sim.scenario_hash("scenarios/baseline.yaml"),
                                 "scenario: must be a Scenario"),
     "a dict to scenario_hash": (lambda k: sim.scenario_hash(small_dict()), "scenario: must be a Scenario"),
+    "a number as compare's stop": (lambda k: compare(SMALL, SMALL, runs=10, stop=1), "stop: must be a threading.Event"),
+    "a number as compare's progress": (lambda k: compare(SMALL, SMALL, runs=10, progress=1),
+                                       "progress: must be a function or None"),
+    "one label for compare's names": (lambda k: compare(SMALL, SMALL, runs=10, names="A"), "names: must be two labels"),
+    "no labels for compare's names": (lambda k: compare(SMALL, SMALL, runs=10, names=None), "names: must be two labels"),
+    "a number as explain's progress": (lambda k: explain(SMALL, runs=10, progress=3),
+                                       "progress: must be a function or None"),
+    "a text for explain's shapley": (lambda k: explain(SMALL, runs=10, shapley="no"),
+                                     "shapley: must be True or False \\(got 'no'\\)"),
 }
 
 BAD_STRATEGIES = {
