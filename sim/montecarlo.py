@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba.core.event import TimingListener, install_listener
 
-from .arguments import check_knobs, check_scenario, is_number
+from .arguments import check_callbacks, check_knobs, check_scenario, is_number
 from .errors import InputError, Problem
 from .estimate import Estimate, weighted_quantiles, wilson
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
@@ -348,6 +348,7 @@ def run(
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     workers = check_workers(workers, blocks_for(runs), count_chunks(runs, blocks_per_chunk))
     check_knobs(knobs)
+    check_callbacks(sink=sink, progress=progress, stop=stop, calibration=calibration)
     if precision is not None and not (is_number(precision) and 0 < precision < 0.5):
         raise InputError(Problem("precision", "", "must be between 0 and 0.5 (a half-width)", precision, True))
     model = compile_model(scenario)
@@ -414,9 +415,10 @@ def check_workers(workers: int | None, blocks: int, chunks: int | None = None) -
     """The processes that will compute `blocks` blocks of work in `chunks` chunks (default:
     one a block): `workers` (>= 1) or for None the default, never more than the chunks
     (`parallel.choose_workers`)."""
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
+                                or workers < 1):
         raise InputError(Problem("workers", "", "must be a whole number >= 1", workers, True))
-    return choose_workers(workers, blocks, blocks if chunks is None else chunks)
+    return choose_workers(None if workers is None else int(workers), blocks, blocks if chunks is None else chunks)
 
 
 def count_chunks(runs: int, blocks_per_chunk: int) -> int:

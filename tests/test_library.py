@@ -82,6 +82,11 @@ BAD_CALLS = {
     "a text to scenario_hash": (lambda k: sim.scenario_hash("scenarios/baseline.yaml"),
                                 "scenario: must be a Scenario"),
     "a dict to scenario_hash": (lambda k: sim.scenario_hash(small_dict()), "scenario: must be a Scenario"),
+    "a number as run's sink": (lambda k: run(SMALL, runs=10, sink=5), "sink: must be a function or None \\(got 5\\)"),
+    "a number as run's progress": (lambda k: run(SMALL, runs=10, progress=5), "progress: must be a function or None"),
+    "a flag as run's stop": (lambda k: run(SMALL, runs=10, stop=True), "stop: must be a threading.Event"),
+    "the setting as run's calibration": (lambda k: run(SMALL, runs=10, knobs=k[0], calibration=k[0]),
+                                         "calibration: must be a dict \\(the note posterior.setting"),
     "a number as compare's stop": (lambda k: compare(SMALL, SMALL, runs=10, stop=1), "stop: must be a threading.Event"),
     "a number as compare's progress": (lambda k: compare(SMALL, SMALL, runs=10, progress=1),
                                        "progress: must be a function or None"),
@@ -165,6 +170,21 @@ def test_knobs_are_one_setting_or_for_compare_a_pair(setting):
     two = compare(SMALL, SMALL, runs=1024, seed=1, knobs=(knobs, knobs))
     assert (one.joint == two.joint).all() and one.difference("collapse").diff == 0
     assert compare(SMALL, SMALL, runs=1024, seed=1, knobs=(None, knobs)).joint.sum() == 1024
+
+
+def test_callbacks_and_numpy_counts_that_the_checks_let_through_still_run():
+    """An event, a progress function, a sink and a note go through; so does a worker count
+    that is a numpy integer (`np.int64(2)` from numpy arithmetic was refused "(got 2)")."""
+    import threading
+
+    import numpy as np
+
+    seen, chunks = [], []
+    result = run(SMALL, runs=2048, seed=1, chunk_size=1024, stop=threading.Event(), calibration={},
+                 progress=lambda done, runs: seen.append(done), sink=chunks.append, workers=np.int64(2))
+    assert result.counts.sum() == 2048 and seen == [1024, 2048] and len(chunks) == 2
+    assert compare(SMALL, SMALL, runs=1024, seed=1, names=["a", "b"], workers=np.int32(1)).runs == 1024
+    assert explain(SMALL, runs=1024, seed=1, shapley=np.bool_(False)).shapley is None
 
 
 def test_load_replicates_of_a_path_without_replicates_is_an_input_error(tmp_path, monkeypatch):
