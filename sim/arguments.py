@@ -4,6 +4,7 @@ is an `InputError` saying what to pass, not an AttributeError from deep inside t
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from .errors import InputError, Problem
 from .schema import Scenario
 
-__all__ = ["check_callbacks", "check_knobs", "check_scenario", "is_number"]
+__all__ = ["check_callbacks", "check_knobs", "check_path", "check_scenario", "is_number"]
 
 
 def check_scenario(scenario: Any, name: str = "scenario") -> None:
@@ -59,3 +60,10 @@ def check_callbacks(**callbacks: Any) -> None:
             problems.append(Problem(name, "", rule, value, True))
     if problems:
         raise InputError(problems)
+
+
+def check_path(path: Any, what: str, name: str = "path") -> None:
+    """`path` must be a str or a path-like object (`what` says of what): None or a number
+    was a TypeError from pathlib."""
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise InputError(Problem(name, "", f"must be the path of {what} (a str or a pathlib.Path)", path, True))

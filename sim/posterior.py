@@ -176,6 +176,9 @@ def _other_kind(text: str) -> str | None:
 
 def load_posterior(path: str | Path) -> Posterior:
     """Read a posterior written by `sim calibrate`; a malformed file is an `InputError`."""
+    from .arguments import check_path
+
+    check_path(path, "a posterior.json written by `sim calibrate`")
     path = Path(path)
     if path.is_dir() or not path.exists():
         what = "is a directory" if path.is_dir() else "does not exist"

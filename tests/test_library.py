@@ -94,6 +94,13 @@ BAD_CALLS = {
     "no labels for compare's names": (lambda k: compare(SMALL, SMALL, runs=10, names=None), "names: must be two labels"),
     "a number as explain's progress": (lambda k: explain(SMALL, runs=10, progress=3),
                                        "progress: must be a function or None"),
+    "no path to load_knobs": (lambda k: sim.load_knobs(None), "path: must be the path of a knob spec file"),
+    "no path to load_posterior": (lambda k: load_posterior(None), "path: must be the path of a posterior.json"),
+    "a number as load_posterior's path": (lambda k: load_posterior(3), "path: must be the path of a posterior.json"),
+    "no directory to load_replicates": (lambda k: load_replicates(None),
+                                        "directory: must be the path of a run's result directory"),
+    "no directory to a ResultWriter": (lambda k: __import__("sim.results").results.ResultWriter(None),
+                                       "out: must be the path of the result directory to write"),
     "a text for explain's shapley": (lambda k: explain(SMALL, runs=10, shapley="no"),
                                      "shapley: must be True or False \\(got 'no'\\)"),
 }
@@ -301,3 +308,18 @@ def test_the_readmes_result_writer_example_writes_a_result_folder(tmp_path, monk
     for name in ("replicates.parquet", "outcomes.png", "fan.png", "inputs"):
         assert (tmp_path / "first" / name).exists(), name
     assert summary["runs"] == 2048 and summary["scenario_file"] == "scenarios/baseline.yaml"
+
+
+def test_a_result_writer_refuses_what_is_not_a_run_or_a_dict_of_extras(tmp_path):
+    """`writer.finish(result, extra)` with extras that are not a dict (a path where the README
+    passes `{"scenario_file": path}`) or something that is not a RunResult is an InputError, not
+    a ValueError from `dict()`; the writer then leaves the folder as it was."""
+    from sim.results import ResultWriter
+
+    out = tmp_path / "r"
+    for result, extra, message in ((None, "scenarios/baseline.yaml", "extra: must be a dict"),
+                                   (5, None, "result: must be the RunResult that run\\(\\) returned")):
+        with pytest.raises(InputError, match=message), ResultWriter(out) as writer:
+            ran = run(SMALL, runs=1024, seed=1, sink=writer.sink)
+            writer.finish(ran if result is None else result, extra)
+        assert not out.exists() or not any(out.iterdir())
