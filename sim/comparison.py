@@ -149,8 +149,12 @@ class Comparison:
         return {name: self.difference(name) for name in GROUPS}
 
     def estimates(self, side: str) -> dict[str, Estimate]:
-        """Each class's probability under A (`side="a"`) or B, with its Wilson interval."""
-        counts = self.joint.sum(axis=1 if side == "a" else 0)
+        """Each class's probability under A (`side="a"`) or B (`"b"`; upper case as well, the
+        default `names`), with its Wilson interval. Another side is an `InputError` (any but
+        "a" was taken for B, so "A" gave B's figures)."""
+        if not isinstance(side, str) or side.lower() not in ("a", "b"):
+            raise InputError(Problem("estimates", "side", "must be 'a' or 'b'", side, True))
+        counts = self.joint.sum(axis=1 if side.lower() == "a" else 0)
         return {name: wilson(int(counts[list(cls)].sum()), self.runs) for name, cls in GROUPS.items()}
 
 

@@ -104,6 +104,12 @@ BAD_CALLS = {
                                         "directory: must be the path of a run's result directory"),
     "no directory to a ResultWriter": (lambda k: __import__("sim.results").results.ResultWriter(None),
                                        "out: must be the path of the result directory to write"),
+    "an unknown side's estimates of a comparison": (lambda k: compare(SMALL, SMALL, runs=10).estimates("B2"),
+                                                       "estimates: side: must be 'a' or 'b' \\(got 'B2'\\)"),
+    "an unknown metric of Shapley values": (lambda k: explain(SMALL, runs=1024, shapley=True).shapley.values("deal"),
+                                            "shapley: metric: must be one of substantive_or_better, collapse"),
+    "an unknown metric of Shapley intervals": (lambda k: explain(SMALL, runs=1024, shapley=True).shapley.intervals(1),
+                                               "shapley: metric: must be one of"),
     "a text for explain's shapley": (lambda k: explain(SMALL, runs=10, shapley="no"),
                                      "shapley: must be True or False \\(got 'no'\\)"),
 }
@@ -345,3 +351,13 @@ def test_scenario_hash_ignores_the_order_of_fields_but_not_of_named_entries():
     assert (run(other, runs=1024, seed=1).counts == run(SMALL, runs=1024, seed=1).counts).all()
     doc = inspect.getdoc(sim.scenario_hash)
     assert "key order" not in doc and "agents, issues" in doc and "anchors" in doc
+
+
+def test_a_comparisons_sides_are_a_and_b_in_either_case():
+    """`Comparison.estimates("A")` (the default names are "A" and "B") gave B's figures: every side
+    but "a" was taken for B. Now "A" is A, "B" is B."""
+    b = parse_scenario(dump_scenario(SMALL), overrides={"summit.cancellation.base_probability": 0.5})
+    c = compare(SMALL, b, runs=2048, seed=1)
+    a_side, b_side = c.estimates("a")["collapse"].p, c.estimates("b")["collapse"].p
+    assert a_side < b_side
+    assert c.estimates("A")["collapse"].p == a_side and c.estimates("B")["collapse"].p == b_side
