@@ -361,3 +361,29 @@ def test_a_comparisons_sides_are_a_and_b_in_either_case():
     a_side, b_side = c.estimates("a")["collapse"].p, c.estimates("b")["collapse"].p
     assert a_side < b_side
     assert c.estimates("A")["collapse"].p == a_side and c.estimates("B")["collapse"].p == b_side
+
+
+def test_scenario_dicts_draws_what_its_docstring_says():
+    """`scenario_dicts`' docstring said "a summit 1-120 days after the start" (a drawn date's
+    window ended up to 150 days after it) and "a few hundred to a few thousand runs" (1 to
+    2,048), and did not say that no scenario uses the `eum` engine: what it says now holds."""
+    import datetime as dt
+
+    from hypothesis import given, settings
+
+    import sim.strategies as s
+
+    doc = inspect.getdoc(s.scenario_dicts)
+    assert "1 to 2,048 runs" in doc and "up to 30 days later" in doc and "the `eum` engine" in doc
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(s.scenario_dicts())
+    def check(data):
+        date, start = data["summit"]["date"], data["calendar"]["start"]
+        earliest, latest = (date, date) if isinstance(date, dt.date) else (date["low"], date["high"])
+        assert 1 <= (earliest - start).days <= 120 and (latest - earliest).days <= 30
+        assert 1 <= data["monte_carlo"]["runs"] <= 2048
+        assert data.get("dynamics", {}).get("engine", "convergence") == "convergence"
+        assert "weights" not in data["summit"] and "observed" not in data
+
+    check()
