@@ -262,10 +262,13 @@ class RunResult:
         spread is removed (method of moments), and the between-setting sd. None without
         knobs, or with a single row; 0 wide where every row holds the same values.
         `classes`: positions in `sim.CLASSES`, `level` in (0, 1] (an `InputError` otherwise)."""
-        bad = [c for c in classes if not (isinstance(c, (int, np.integer)) and 0 <= c < len(CLASSES))]
+        bad = [c for c in classes if isinstance(c, bool) or not (isinstance(c, (int, np.integer))
+                                                                 and 0 <= c < len(CLASSES))]
         if bad or not classes:
             raise InputError(Problem("parameter_spread", "classes", f"must be positions 0 to {len(CLASSES) - 1} "
                                      f"in sim.CLASSES {CLASSES}", list(classes), True))
+        if len(set(map(int, classes))) < len(classes):  # (1, 1) counted substantive twice: P above 1
+            raise InputError(Problem("parameter_spread", "classes", "must name each class once", list(classes), True))
         if not is_number(level) or not 0 < level <= 1:
             raise InputError(Problem("parameter_spread", "level", "must be a share above 0 and at most 1 (0.95 for "
                                      "the central 95 %)", level, True))
