@@ -12,7 +12,7 @@ import numpy as np
 from .errors import InputError, Problem
 from .schema import Scenario
 
-__all__ = ["check_callbacks", "check_knobs", "check_path", "check_scenario", "is_number"]
+__all__ = ["check_callbacks", "check_knobs", "check_path", "check_scenario", "is_number", "plain_values"]
 
 
 def check_scenario(scenario: Any, name: str = "scenario") -> None:
@@ -67,3 +67,17 @@ def check_path(path: Any, what: str, name: str = "path") -> None:
     was a TypeError from pathlib."""
     if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
         raise InputError(Problem(name, "", f"must be the path of {what} (a str or a pathlib.Path)", path, True))
+
+
+def plain_values(value: Any) -> Any:
+    """`value` with every numpy scalar (and 0-d array) inside dicts and lists made the Python
+    number it holds: override values computed with numpy (`np.arange(..., dtype=np.float32)`,
+    `np.int64(1)`) are read as the numbers they are; the schema, which takes no numpy type but
+    `np.float64` (a float), refused them as "must be a number (got 0.5)"."""
+    if isinstance(value, dict):
+        return {key: plain_values(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_values(item) for item in value)
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return value.item()
+    return value

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .arguments import plain_values
 from .errors import InputError, Problem
 from .paths import apply_overrides, check_overlaps, field_keys
 from .schema import Scenario, date_range
@@ -106,6 +107,7 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
         raise InputError(Problem(source, "", "must be YAML text (a str); parse_scenario(yaml.safe_dump(data)) "
                                  "reads plain data", text, True))
     check_overrides(overrides)
+    overrides = plain_values(overrides)  # numpy scalars from a user's loop: the numbers they hold
     data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise InputError(not_a_mapping(source, "scenario", data))

@@ -397,3 +397,19 @@ def test_scenario_dicts_draws_what_its_docstring_says():
         assert "weights" not in data["summit"] and "observed" not in data
 
     check()
+
+
+def test_override_values_computed_with_numpy_are_the_numbers_they_hold():
+    """A sweep in a user's loop passes numpy scalars: `np.float32(0.5)` or `np.int64(1)` as a
+    resolve was refused "must be a number ... (got 0.5)" (only `np.float64`, a float, went
+    through); now each is read as its number, inside a distribution too."""
+    import numpy as np
+
+    path = ROOT / "tests" / "data" / "small.yaml"
+    agent = next(iter(SMALL.agents))
+    for value in (np.float32(0.5), np.int64(1), np.array(0.25), {"dist": "uniform", "low": np.float32(0.25),
+                                                                   "high": np.float16(0.75)}):
+        plain = value.item() if hasattr(value, "item") else {k: getattr(v, "item", lambda v=v: v)()
+                                                              for k, v in value.items()}
+        assert (load_scenario(path, overrides={f"agents.{agent}.resolve": value})
+                == load_scenario(path, overrides={f"agents.{agent}.resolve": plain}))
