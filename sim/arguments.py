@@ -4,6 +4,7 @@ is an `InputError` saying what to pass, not an AttributeError from deep inside t
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from .errors import InputError, Problem
 from .schema import Scenario
 
-__all__ = ["check_knobs", "check_scenario", "is_number"]
+__all__ = ["check_callbacks", "check_knobs", "check_path", "check_scenario", "is_number", "plain_values"]
 
 
 def check_scenario(scenario: Any, name: str = "scenario") -> None:
@@ -36,3 +37,47 @@ def check_knobs(knobs: Any, name: str = "knobs") -> None:
 def is_number(value: Any) -> bool:
     """A real number, numpy's included; not a boolean, not text."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_callbacks(**callbacks: Any) -> None:
+    """The hooks a run calls as it goes, checked before any replicate runs: `sink` and
+    `progress` None or callable, `stop` None or an event (anything with `is_set`, e.g. a
+    `threading.Event`), `calibration` None or a dict. A wrong one was a TypeError or an
+    AttributeError from inside the first chunk, or from `ResultWriter.finish` after the
+    whole run; every wrong one is named at once."""
+    problems = []
+    for name, value in callbacks.items():
+        if value is None:
+            continue
+        if name == "stop":
+            ok = callable(getattr(value, "is_set", None))
+            rule = "must be a threading.Event (anything with is_set()) or None"
+        elif name == "calibration":
+            ok, rule = isinstance(value, dict), "must be a dict (the note posterior.setting(scenario) returns) or None"
+        else:
+            ok, rule = callable(value), "must be a function or None"
+        if not ok:
+            problems.append(Problem(name, "", rule, value, True))
+    if problems:
+        raise InputError(problems)
+
+
+def check_path(path: Any, what: str, name: str = "path") -> None:
+    """`path` must be a str or a path-like object (`what` says of what): None or a number
+    was a TypeError from pathlib."""
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise InputError(Problem(name, "", f"must be the path of {what} (a str or a pathlib.Path)", path, True))
+
+
+def plain_values(value: Any) -> Any:
+    """`value` with every numpy scalar (and 0-d array) inside dicts and lists made the Python
+    number it holds: override values computed with numpy (`np.arange(..., dtype=np.float32)`,
+    `np.int64(1)`) are read as the numbers they are; the schema, which takes no numpy type but
+    `np.float64` (a float), refused them as "must be a number (got 0.5)"."""
+    if isinstance(value, dict):
+        return {key: plain_values(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_values(item) for item in value)
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return value.item()
+    return value

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba.core.event import install_listener
 
-from .arguments import check_knobs
+from .arguments import check_callbacks, check_knobs
 from .comparison import GROUPS, Comparison, Difference, paired_difference, paired_tables
 from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
@@ -116,7 +116,16 @@ class Shapley:
     none_all: dict[str, np.ndarray]  # metric -> (2, 2) int64: replicates by (f(none), f(all))
 
     def values(self, metric: str) -> np.ndarray:
-        return self.sums[metric] / (self.scale * self.runs)
+        """Each event's Shapley value (in `events`' order) for `metric`, "substantive_or_better"
+        or "collapse"; they sum to `total(metric).diff`."""
+        return self.sums[self._metric(metric)] / (self.scale * self.runs)
+
+    def _metric(self, metric: str) -> str:
+        """`metric` if the values were computed for it; else an `InputError` naming those that were
+        (it was a KeyError)."""
+        if not isinstance(metric, str) or metric not in self.sums:
+            raise InputError(Problem("shapley", "metric", f"must be one of {', '.join(self.sums)}", metric, True))
+        return metric
 
     def half_widths(self, metric: str) -> np.ndarray:
         """95 % half-widths of the values, from the per-replicate spread, adjusted as Bonett
@@ -125,7 +134,7 @@ class Shapley:
         taken over n + 2. Unadjusted, an event that changed the outcome in no replicate had
         the interval [0, 0], and one that changed it in a handful an interval too narrow."""
         n = self.runs
-        second = (self.squares[metric] + 2.0) / (n + 2)  # the pseudo-values' squares: 1 + 1
+        second = (self.squares[self._metric(metric)] + 2.0) / (n + 2)  # the pseudo-values' squares: 1 + 1
         centre = self._centre(metric)
         return Z95 * np.sqrt(np.maximum(second - centre * centre, 0.0) / (n + 2))
 
@@ -138,13 +147,13 @@ class Shapley:
 
     def _centre(self, metric: str) -> np.ndarray:
         """The mean of each event's per-replicate values and of a +1 and a -1 (their sum is the values')."""
-        return self.sums[metric] / (self.scale * (self.runs + 2))
+        return self.sums[self._metric(metric)] / (self.scale * (self.runs + 2))
 
     def total(self, metric: str) -> Difference:
         """v(all) - v(none), paired: what the values share out; 0 exactly without events (all
         and none are then one run of the model)."""
         table = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
-        table[:2, :2] = self.none_all[metric]  # class 0: outside the outcome, 1: inside
+        table[:2, :2] = self.none_all[self._metric(metric)]  # class 0: outside the outcome, 1: inside
         return paired_difference(table, (1,), exact=not self.events)
 
 
@@ -192,6 +201,9 @@ def explain(
     marked `interrupted` (its estimates are over the replicates it finished)."""
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     check_knobs(knobs)
+    check_callbacks(progress=progress, stop=stop)
+    if not isinstance(shapley, (bool, np.bool_)):
+        raise InputError(Problem("shapley", "", "must be True or False", shapley, True))
     events = sorted(scenario.events, key=lambda e: (e.date, e.name))
     plan = shapley_plan(len(events), runs, shapley_runs, shapley_method) if shapley else None
     chunks = max(count_chunks(runs, blocks_per_chunk), count_chunks(plan[1], blocks_per_chunk) if plan else 0)

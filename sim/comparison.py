@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba.core.event import install_listener
 
-from .arguments import check_knobs, check_scenario
+from .arguments import check_callbacks, check_knobs, check_scenario
 from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
 from .io import utc_now
@@ -149,8 +149,12 @@ class Comparison:
         return {name: self.difference(name) for name in GROUPS}
 
     def estimates(self, side: str) -> dict[str, Estimate]:
-        """Each class's probability under A (`side="a"`) or B, with its Wilson interval."""
-        counts = self.joint.sum(axis=1 if side == "a" else 0)
+        """Each class's probability under A (`side="a"`) or B (`"b"`; upper case as well, the
+        default `names`), with its Wilson interval. Another side is an `InputError` (any but
+        "a" was taken for B, so "A" gave B's figures)."""
+        if not isinstance(side, str) or side.lower() not in ("a", "b"):
+            raise InputError(Problem("estimates", "side", "must be 'a' or 'b'", side, True))
+        counts = self.joint.sum(axis=1 if side.lower() == "a" else 0)
         return {name: wilson(int(counts[list(cls)].sum()), self.runs) for name, cls in GROUPS.items()}
 
 
@@ -220,6 +224,9 @@ def compare(
             check_knobs(setting, f"knobs.{k}")
     else:
         check_knobs(knobs)
+    check_callbacks(progress=progress, stop=stop)
+    if not (isinstance(names, (tuple, list)) and len(names) == 2 and all(isinstance(n, str) for n in names)):
+        raise InputError(Problem("names", "", "must be two labels, e.g. ('baseline', 'no_g7')", names, True))
     check_pairable(a, b, *names)
     runs, entropy, blocks_per_chunk = resolve_settings(a, runs, seed, chunk_size)
     workers = check_workers(workers, 2 * blocks_for(runs), count_chunks(runs, blocks_per_chunk))

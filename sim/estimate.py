@@ -32,8 +32,14 @@ class Estimate:
 
 def wilson(count: int, n: int, z: float = Z95) -> Estimate:
     """Wilson score interval for a binomial proportion (exact at the 0 and n edges); with
-    `n` 0, p is NaN and the interval [0, 1]. A count outside [0, n] is an `InputError`."""
-    if not 0 <= count <= max(n, 0):
+    `n` 0, p is NaN and the interval [0, 1]. A count outside [0, n], or a count or `n` that is
+    not a whole number (numpy's included), is an `InputError`."""
+    problems = [Problem("wilson", name, "must be a whole number >= 0", value, True) for name, value in
+                (("n", n), ("count", count)) if isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                or value < 0]
+    if problems:
+        raise InputError(problems)
+    if not count <= n:
         raise InputError(Problem("wilson", "count", f"must be from 0 to n ({n})", count, True))
     if n <= 0:
         return Estimate(math.nan, 0.0, 1.0, count, n)

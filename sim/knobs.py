@@ -116,9 +116,11 @@ class KnobFile(Strict):
 
 def load_knobs(path: str | Path) -> KnobFile:
     """Read and validate a knob spec file; every problem at once as an `InputError`."""
+    from .arguments import check_path
     from .loading import not_this_kind, read_yaml
     from .yamlfile import not_a_mapping
 
+    check_path(path, "a knob spec file")
     data = read_yaml(Path(path), "a knob spec")
     problem = not_a_mapping(str(path), "knobs spec", data) if not isinstance(data, dict) else \
         not_this_kind(data, str(path), "a knobs spec", "knobs")

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .arguments import plain_values
 from .errors import InputError, Problem
 from .paths import apply_overrides, check_overlaps, child_key, field_keys
 from .schema import Effect, Scenario, date_range
@@ -107,6 +108,7 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
         raise InputError(Problem(source, "", "must be YAML text (a str); parse_scenario(yaml.safe_dump(data)) "
                                  "reads plain data", text, True))
     check_overrides(overrides)
+    overrides = plain_values(overrides)  # numpy scalars from a user's loop: the numbers they hold
     data = load_yaml(text, source)
     if not isinstance(data, dict):
         raise InputError(not_a_mapping(source, "scenario", data))
@@ -544,9 +546,13 @@ def _remove_events(data: dict, removes: Any, source: str) -> dict:
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """SHA-256 (hex) of the validated scenario's canonical JSON: comments, key order and
-    `observed` do not count. The library's entry: a path, YAML text or a dict is an `InputError`
-    saying how to make a `Scenario` (inside sim, `sim.schema.scenario_hash` trusts its argument)."""
+    """SHA-256 (hex) of the validated scenario's canonical JSON: comments, the order of a
+    block's fields (`name:` before or after `agents:`, `resolve:` before or after `issues:`),
+    `observed` and `monte_carlo.chunk_size` do not count. The order in which agents, issues,
+    anchors and list items are written does, although it changes no number: two `Scenario`s
+    equal by `==` (dicts compare without order) can hash differently. The library's entry: a
+    path, YAML text or a dict is an `InputError` saying how to make a `Scenario` (inside sim,
+    `sim.schema.scenario_hash` trusts its argument)."""
     if not isinstance(scenario, Scenario):
         raise InputError(Problem("scenario", "", "must be a Scenario: sim.load_scenario(path) reads a file, "
                                  "sim.parse_scenario(text) YAML text", scenario, True))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba.core.event import TimingListener, install_listener
 
-from .arguments import check_knobs, check_scenario, is_number
+from .arguments import check_callbacks, check_knobs, check_scenario, is_number
 from .errors import InputError, Problem
 from .estimate import Estimate, weighted_quantiles, wilson
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
@@ -267,10 +267,13 @@ class RunResult:
         chi-square test of one probability for all settings: a small value says the knobs move
         P(classes); 0.05 or more, that this many replicates cannot tell the range from noise).
         `classes`: positions in `sim.CLASSES`, `level` in (0, 1] (an `InputError` otherwise)."""
-        bad = [c for c in classes if not (isinstance(c, (int, np.integer)) and 0 <= c < len(CLASSES))]
+        bad = [c for c in classes if isinstance(c, bool) or not (isinstance(c, (int, np.integer))
+                                                                 and 0 <= c < len(CLASSES))]
         if bad or not classes:
             raise InputError(Problem("parameter_spread", "classes", f"must be positions 0 to {len(CLASSES) - 1} "
                                      f"in sim.CLASSES {CLASSES}", list(classes), True))
+        if len(set(map(int, classes))) < len(classes):  # (1, 1) counted substantive twice: P above 1
+            raise InputError(Problem("parameter_spread", "classes", "must name each class once", list(classes), True))
         if not is_number(level) or not 0 < level <= 1:
             raise InputError(Problem("parameter_spread", "level", "must be a share above 0 and at most 1 (0.95 for "
                                      "the central 95 %)", level, True))
@@ -366,6 +369,7 @@ def run(
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     workers = check_workers(workers, blocks_for(runs), count_chunks(runs, blocks_per_chunk))
     check_knobs(knobs)
+    check_callbacks(sink=sink, progress=progress, stop=stop, calibration=calibration)
     if precision is not None and not (is_number(precision) and 0 < precision < 0.5):
         raise InputError(Problem("precision", "", "must be between 0 and 0.5 (a half-width)", precision, True))
     model = compile_model(scenario)
@@ -432,9 +436,10 @@ def check_workers(workers: int | None, blocks: int, chunks: int | None = None) -
     """The processes that will compute `blocks` blocks of work in `chunks` chunks (default:
     one a block): `workers` (>= 1) or for None the default, never more than the chunks
     (`parallel.choose_workers`)."""
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer))
+                                or workers < 1):
         raise InputError(Problem("workers", "", "must be a whole number >= 1", workers, True))
-    return choose_workers(workers, blocks, blocks if chunks is None else chunks)
+    return choose_workers(None if workers is None else int(workers), blocks, blocks if chunks is None else chunks)
 
 
 def count_chunks(runs: int, blocks_per_chunk: int) -> int:

@@ -86,15 +86,16 @@ def ordered_map(job: Callable[[int], Any], n: int, workers: int = 1,
         return
     children = min(workers, n) - 1
     flush_stdio()
-    pool = ProcessPoolExecutor(children, mp_context=process_context(), initializer=_install, initargs=(job,))
+    context = process_context()
+    pool = ProcessPoolExecutor(children, mp_context=context, initializer=_install, initargs=(job,))
     try:
-        yield from _ordered(pool, job, n, children, stop)
+        yield from _ordered(pool, job, n, children, stop, spawned=context.get_start_method() == "spawn")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _ordered(pool: ProcessPoolExecutor, job: Callable[[int], Any], n: int, children: int,
-             stop: threading.Event | None) -> Iterator[Any]:
+             stop: threading.Event | None, spawned: bool = False) -> Iterator[Any]:
     depth = 2 * children  # queued per child: a child never waits for the next index
     held = 2 * (children + 1)  # finished results waiting for their turn, at most (memory)
     running: dict[int, Future] = {}
@@ -110,8 +111,14 @@ def _ordered(pool: ProcessPoolExecutor, job: Callable[[int], Any], n: int, child
             for i in [i for i, f in running.items() if f.done()]:
                 ready[i] = running.pop(i).result()
         except BrokenProcessPool:
-            warnings.warn("a worker process died (killed, or out of memory?): this process finishes the work "
-                          "alone, with the same results", RuntimeWarning, stacklevel=2)
+            # a spawned child imports the caller's script as __mp_main__: one that starts a run at its
+            # top level, unguarded, dies of multiprocessing's "bootstrapping phase" RuntimeError
+            why = "killed, or out of memory?"
+            if spawned:
+                why = ("killed, out of memory, or a script that starts a run outside `if __name__ == '__main__':` "
+                       "(workers are spawned here, and each imports the script)")
+            warnings.warn(f"a worker process died ({why}): this process finishes the work alone, with the same "
+                          "results", RuntimeWarning, stacklevel=2)
             for i in range(emitted, n):
                 if stop is not None and stop.is_set():
                     return

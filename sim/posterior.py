@@ -36,6 +36,8 @@ __all__ = ["FORMAT", "DRAWS", "Posterior", "load_posterior", "systematic_rows", 
 FORMAT = "sim-posterior/1"
 DRAWS = 256
 """Rows of knob values a posterior predictive run cycles through."""
+MAX_DRAWS = 1 << 20
+"""The most rows `setting` makes (a row is a few floats; a run cycles through them)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class Posterior:
         if scenario is not None and not isinstance(scenario, Scenario):
             raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one) or None",
                                      scenario, True))
+        if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or not 1 <= draws <= MAX_DRAWS:
+            # 0 rows made a run fail with an IndexError, 1.5 gave 2 rows, 10**9 a MemoryError
+            raise InputError(Problem("setting", "draws", f"must be a whole number from 1 to {MAX_DRAWS:,} "
+                                     f"(default {DRAWS})", draws, True))
         held_out = None if scenario is None else self.case_of(scenario)
         w = self.weights(without=held_out)
         rows = systematic_rows(w, draws)
@@ -176,6 +182,9 @@ def _other_kind(text: str) -> str | None:
 
 def load_posterior(path: str | Path) -> Posterior:
     """Read a posterior written by `sim calibrate`; a malformed file is an `InputError`."""
+    from .arguments import check_path
+
+    check_path(path, "a posterior.json written by `sim calibrate`")
     path = Path(path)
     if path.is_dir() or not path.exists():
         what = "is a directory" if path.is_dir() else "does not exist"

@@ -138,8 +138,10 @@ def load_replicates(directory: str | Path):
     from the `replicates.parquet` in `directory`, the run's result directory (`sim run --out DIR`);
     without pandas, `pyarrow.parquet.read_table` reads that file. A directory without one is an
     `InputError`."""
+    from .arguments import check_path
     from .errors import InputError, Problem
 
+    check_path(directory, "a run's result directory", "directory")
     directory = Path(directory)
     path = directory / "replicates.parquet"
     if not path.is_file():

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RunError
+from .errors import InputError, Problem, RunError
 from .estimate import Estimate, wilson
 from .io import utc_now, write_json_atomic
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER
@@ -151,6 +151,9 @@ class ResultWriter:
     """
 
     def __init__(self, out: str | Path, *, command: str = "run", force: bool = False):
+        from .arguments import check_path
+
+        check_path(out, "the result directory to write", "out")
         self.out = Path(out)
         self.target = ResultDir(self.out, command, force=force,
                                 run_id=self.out.name if _is_run_id(self.out.name) else None)
@@ -197,6 +200,10 @@ class ResultWriter:
         report) to the folder before it is put in place; if it fails, the run is kept without
         them and the failure is in `self.warnings`. Returns the summary as written.
         """
+        if not isinstance(result, RunResult):
+            raise InputError(Problem("result", "", "must be the RunResult that run() returned", result, True))
+        if extra is not None and not isinstance(extra, dict):
+            raise InputError(Problem("extra", "", "must be a dict, e.g. {'scenario_file': path}, or None", extra, True))
         if self.tmp is None or not self.tmp.exists():
             raise RuntimeError("ResultWriter.finish called outside its `with` block or twice")
         if result.runs < 1:

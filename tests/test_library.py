@@ -78,10 +78,50 @@ BAD_CALLS = {
                             "must be YAML text \\(a str\\); parse_scenario\\(yaml.safe_dump\\(data\\)\\)"),
     "a path to dump": (lambda k: dump_scenario("small.yaml"), "scenario: must be a Scenario"),
     "a count above n": (lambda k: wilson(5, 3), "wilson: count: must be from 0 to n \\(3\\) \\(got 5\\)"),
-    "a negative count": (lambda k: wilson(-1, 3), "wilson: count: must be from 0 to n"),
+    "a negative count": (lambda k: wilson(-1, 3), "wilson: count: must be a whole number >= 0 \\(got -1\\)"),
+    "a share as the count": (lambda k: wilson(1.5, 3), "wilson: count: must be a whole number >= 0 \\(got 1.5\\)"),
+    "a text count": (lambda k: wilson("1", 3), "wilson: count: must be a whole number >= 0 \\(got '1'\\)"),
+    "a negative n": (lambda k: wilson(0, -3), "wilson: n: must be a whole number >= 0 \\(got -3\\)"),
     "a text to scenario_hash": (lambda k: sim.scenario_hash("scenarios/baseline.yaml"),
                                 "scenario: must be a Scenario"),
     "a dict to scenario_hash": (lambda k: sim.scenario_hash(small_dict()), "scenario: must be a Scenario"),
+    "a number as run's sink": (lambda k: run(SMALL, runs=10, sink=5), "sink: must be a function or None \\(got 5\\)"),
+    "a number as run's progress": (lambda k: run(SMALL, runs=10, progress=5), "progress: must be a function or None"),
+    "a flag as run's stop": (lambda k: run(SMALL, runs=10, stop=True), "stop: must be a threading.Event"),
+    "the setting as run's calibration": (lambda k: run(SMALL, runs=10, knobs=k[0], calibration=k[0]),
+                                         "calibration: must be a dict \\(the note posterior.setting"),
+    "a number as compare's stop": (lambda k: compare(SMALL, SMALL, runs=10, stop=1), "stop: must be a threading.Event"),
+    "a number as compare's progress": (lambda k: compare(SMALL, SMALL, runs=10, progress=1),
+                                       "progress: must be a function or None"),
+    "one label for compare's names": (lambda k: compare(SMALL, SMALL, runs=10, names="A"), "names: must be two labels"),
+    "no labels for compare's names": (lambda k: compare(SMALL, SMALL, runs=10, names=None), "names: must be two labels"),
+    "a number as explain's progress": (lambda k: explain(SMALL, runs=10, progress=3),
+                                       "progress: must be a function or None"),
+    "no path to load_knobs": (lambda k: sim.load_knobs(None), "path: must be the path of a knob spec file"),
+    "no path to load_posterior": (lambda k: load_posterior(None), "path: must be the path of a posterior.json"),
+    "a number as load_posterior's path": (lambda k: load_posterior(3), "path: must be the path of a posterior.json"),
+    "no directory to load_replicates": (lambda k: load_replicates(None),
+                                        "directory: must be the path of a run's result directory"),
+    "no directory to a ResultWriter": (lambda k: __import__("sim.results").results.ResultWriter(None),
+                                       "out: must be the path of the result directory to write"),
+    "an unknown side's estimates of a comparison": (lambda k: compare(SMALL, SMALL, runs=10).estimates("B2"),
+                                                       "estimates: side: must be 'a' or 'b' \\(got 'B2'\\)"),
+    "an unknown metric of Shapley values": (lambda k: explain(SMALL, runs=1024, shapley=True).shapley.values("deal"),
+                                            "shapley: metric: must be one of substantive_or_better, collapse"),
+    "an unknown metric of Shapley intervals": (lambda k: explain(SMALL, runs=1024, shapley=True).shapley.intervals(1),
+                                               "shapley: metric: must be one of"),
+    "no rows of knob values": (lambda k: load_posterior(POSTERIOR).setting(SMALL, draws=0),
+                               "setting: draws: must be a whole number from 1 to 1,048,576 \\(default 256\\)"),
+    "a share of rows of knob values": (lambda k: load_posterior(POSTERIOR).setting(SMALL, draws=1.5),
+                                       "setting: draws: must be a whole number"),
+    "a text count of rows of knob values": (lambda k: load_posterior(POSTERIOR).setting(SMALL, draws="10"),
+                                            "setting: draws: must be a whole number"),
+    "a class named twice in a spread": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread((1, 1)),
+                                        "parameter_spread: classes: must name each class once \\(got \\[1, 1\\]\\)"),
+    "a flag for a class in a spread": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread((True,)),
+                                       "parameter_spread: classes: must be positions 0 to 3"),
+    "a text for explain's shapley": (lambda k: explain(SMALL, runs=10, shapley="no"),
+                                     "shapley: must be True or False \\(got 'no'\\)"),
 }
 
 BAD_STRATEGIES = {
@@ -156,6 +196,21 @@ def test_knobs_are_one_setting_or_for_compare_a_pair(setting):
     two = compare(SMALL, SMALL, runs=1024, seed=1, knobs=(knobs, knobs))
     assert (one.joint == two.joint).all() and one.difference("collapse").diff == 0
     assert compare(SMALL, SMALL, runs=1024, seed=1, knobs=(None, knobs)).joint.sum() == 1024
+
+
+def test_callbacks_and_numpy_counts_that_the_checks_let_through_still_run():
+    """An event, a progress function, a sink and a note go through; so does a worker count
+    that is a numpy integer (`np.int64(2)` from numpy arithmetic was refused "(got 2)")."""
+    import threading
+
+    import numpy as np
+
+    seen, chunks = [], []
+    result = run(SMALL, runs=2048, seed=1, chunk_size=1024, stop=threading.Event(), calibration={},
+                 progress=lambda done, runs: seen.append(done), sink=chunks.append, workers=np.int64(2))
+    assert result.counts.sum() == 2048 and seen == [1024, 2048] and len(chunks) == 2
+    assert compare(SMALL, SMALL, runs=1024, seed=1, names=["a", "b"], workers=np.int32(1)).runs == 1024
+    assert explain(SMALL, runs=1024, seed=1, shapley=np.bool_(False)).shapley is None
 
 
 def test_load_replicates_of_a_path_without_replicates_is_an_input_error(tmp_path, monkeypatch):
@@ -272,3 +327,89 @@ def test_the_readmes_result_writer_example_writes_a_result_folder(tmp_path, monk
     for name in ("replicates.parquet", "outcomes.png", "fan.png", "inputs"):
         assert (tmp_path / "first" / name).exists(), name
     assert summary["runs"] == 2048 and summary["scenario_file"] == "scenarios/baseline.yaml"
+
+
+def test_a_result_writer_refuses_what_is_not_a_run_or_a_dict_of_extras(tmp_path):
+    """`writer.finish(result, extra)` with extras that are not a dict (a path where the README
+    passes `{"scenario_file": path}`) or something that is not a RunResult is an InputError, not
+    a ValueError from `dict()`; the writer then leaves the folder as it was."""
+    from sim.results import ResultWriter
+
+    out = tmp_path / "r"
+    for result, extra, message in ((None, "scenarios/baseline.yaml", "extra: must be a dict"),
+                                   (5, None, "result: must be the RunResult that run\\(\\) returned")):
+        with pytest.raises(InputError, match=message), ResultWriter(out) as writer:
+            ran = run(SMALL, runs=1024, seed=1, sink=writer.sink)
+            writer.finish(ran if result is None else result, extra)
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_scenario_hash_ignores_the_order_of_fields_but_not_of_named_entries():
+    """What `sim.scenario_hash`'s docstring says counts: a block's fields in another order hash
+    the same; agents (or anchors) listed in another order hash differently, though the scenarios
+    compare equal and run the same numbers (its docstring said that key order did not count)."""
+    import yaml
+
+    data = yaml.safe_load(dump_scenario(SMALL))
+    fields = dict(reversed(list(data.items())))
+    fields["agents"] = {name: dict(reversed(list(agent.items()))) for name, agent in data["agents"].items()}
+    same = parse_scenario(yaml.safe_dump(fields, sort_keys=False))
+    assert sim.scenario_hash(same) == sim.scenario_hash(SMALL)
+    agents = {**data, "agents": dict(reversed(list(data["agents"].items())))}
+    other = parse_scenario(yaml.safe_dump(agents, sort_keys=False))
+    assert other == SMALL and sim.scenario_hash(other) != sim.scenario_hash(SMALL)
+    assert (run(other, runs=1024, seed=1).counts == run(SMALL, runs=1024, seed=1).counts).all()
+    doc = inspect.getdoc(sim.scenario_hash)
+    assert "key order" not in doc and "agents, issues" in doc and "anchors" in doc
+
+
+def test_a_comparisons_sides_are_a_and_b_in_either_case():
+    """`Comparison.estimates("A")` (the default names are "A" and "B") gave B's figures: every side
+    but "a" was taken for B. Now "A" is A, "B" is B."""
+    b = parse_scenario(dump_scenario(SMALL), overrides={"summit.cancellation.base_probability": 0.5})
+    c = compare(SMALL, b, runs=2048, seed=1)
+    a_side, b_side = c.estimates("a")["collapse"].p, c.estimates("b")["collapse"].p
+    assert a_side < b_side
+    assert c.estimates("A")["collapse"].p == a_side and c.estimates("B")["collapse"].p == b_side
+
+
+def test_scenario_dicts_draws_what_its_docstring_says():
+    """`scenario_dicts`' docstring said "a summit 1-120 days after the start" (a drawn date's
+    window ended up to 150 days after it) and "a few hundred to a few thousand runs" (1 to
+    2,048), and did not say that no scenario uses the `eum` engine: what it says now holds."""
+    import datetime as dt
+
+    from hypothesis import given, settings
+
+    import sim.strategies as s
+
+    doc = inspect.getdoc(s.scenario_dicts)
+    assert "1 to 2,048 runs" in doc and "up to 30 days later" in doc and "the `eum` engine" in doc
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(s.scenario_dicts())
+    def check(data):
+        date, start = data["summit"]["date"], data["calendar"]["start"]
+        earliest, latest = (date, date) if isinstance(date, dt.date) else (date["low"], date["high"])
+        assert 1 <= (earliest - start).days <= 120 and (latest - earliest).days <= 30
+        assert 1 <= data["monte_carlo"]["runs"] <= 2048
+        assert data.get("dynamics", {}).get("engine", "convergence") == "convergence"
+        assert "weights" not in data["summit"] and "observed" not in data
+
+    check()
+
+
+def test_override_values_computed_with_numpy_are_the_numbers_they_hold():
+    """A sweep in a user's loop passes numpy scalars: `np.float32(0.5)` or `np.int64(1)` as a
+    resolve was refused "must be a number ... (got 0.5)" (only `np.float64`, a float, went
+    through); now each is read as its number, inside a distribution too."""
+    import numpy as np
+
+    path = ROOT / "tests" / "data" / "small.yaml"
+    agent = next(iter(SMALL.agents))
+    for value in (np.float32(0.5), np.int64(1), np.array(0.25), {"dist": "uniform", "low": np.float32(0.25),
+                                                                   "high": np.float16(0.75)}):
+        plain = value.item() if hasattr(value, "item") else {k: getattr(v, "item", lambda v=v: v)()
+                                                              for k, v in value.items()}
+        assert (load_scenario(path, overrides={f"agents.{agent}.resolve": value})
+                == load_scenario(path, overrides={f"agents.{agent}.resolve": plain}))

@@ -201,3 +201,27 @@ def _dies_in_a_child(i: int) -> int:
     if os.getpid() != _PARENT:
         os._exit(3)
     return i
+
+
+def test_an_unguarded_script_whose_spawned_workers_die_is_told_why(tmp_path):
+    """Where workers are spawned (another thread running, as here; macOS, Windows), each imports
+    the caller's script: one that runs with workers=2 at its top level, as the README's example
+    does, kills every worker with multiprocessing's "bootstrapping phase" error. The run still
+    finishes in one process with the same numbers, and the warning names the missing
+    `if __name__ == '__main__':` rather than only "killed, or out of memory?"."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+        "from sim import load_scenario, run\n"
+        f"scenario = load_scenario({str(SMALL)!r})\n"
+        "print(run(scenario, runs=4096, seed=3, chunk_size=1024, workers=2).counts.tolist())\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "outside `if __name__ == '__main__':`" in done.stderr
+    assert done.stdout.strip() == str(run(load_scenario(SMALL), runs=4096, seed=3).counts.tolist())

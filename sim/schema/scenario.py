@@ -250,7 +250,9 @@ class Scenario(Strict):
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """SHA-256 of the validated scenario's canonical JSON (comments do not count)."""
+    """SHA-256 of the validated scenario's canonical JSON (comments and the order of a block's
+    fields do not count; the order of named entries, agents, issues and anchors, does:
+    `sim.loading.scenario_hash`)."""
     # `observed` is not an input of the model: a backtest case hashes like its scenario; nor is
     # `monte_carlo.chunk_size`, which changes no number (a case run at another chunk size is that case)
     canonical = scenario.model_dump_json(exclude_defaults=False, exclude={"observed": True,

@@ -310,8 +310,13 @@ def scenario_dicts(max_agents: int = 4, max_issues: int = 3, max_events: int = 4
 
     Small: 2..max_agents agents, 2..max_parties of them summit parties (some
     optional), maybe a veto player and a mediator among the others, 1..max_issues
-    issues of 2-3 anchors, a summit 1-120 days after the start, rubrics with
-    bands, `signed` and nested `all`/`any`, and a few hundred to a few thousand runs.
+    issues of 2-3 anchors, a summit 1-120 days after the start (a drawn date's window
+    ends up to 30 days later), elections, alliances, up to max_events events (every
+    effect target) and max_incidents incident streams, rubrics with bands, `signed`
+    and nested `all`/`any`, and `monte_carlo` defaults of 1 to 2,048 runs. Never drawn:
+    the `eum` engine (every scenario runs under `convergence`, whose invariances the
+    README states), `summit.weights`, `observed`, and the file-level keys (`extends`,
+    `include`, `set`).
     """
     check_sizes("scenario_dicts", max_agents, max_issues, max_events, max_incidents, max_parties)
     return _scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties)
