@@ -486,7 +486,7 @@ EARLY = """  - name: early
 def file_part(page: str, file: str) -> str:
     """The part of the first run's assumptions listing `file` (`inputs/1-base.yaml`)."""
     start = page.index(f'<h3 id="assumptions0-{file.replace("/", "-")}"')
-    end = min((k for k in (page.find("<h3 ", start + 1), page.find("</section>", start)) if k >= 0))
+    end = min(k for k in (page.find("<h3 ", start + 1), page.find("</section>", start)) if k >= 0)
     return page[start:end]
 
 
@@ -603,3 +603,26 @@ def test_every_value_a_scenario_file_holds_is_found_in_its_resolved_scenario(sce
         assert marked == {}
     for (file, path), why in marked.items():
         assert why.cause, (file, path, why)
+
+
+def test_an_included_value_set_again_is_not_used_and_says_by_what(tmp_path):
+    """An include's value that the including file's `set:` (applied after it) changes is marked,
+    and so is the file's own value that the include replaced: each by what wrote last there."""
+    from sim.loading import dump_scenario, load_scenario, scenario_sources
+    from sim.report.collect import Input
+    from sim.report.used import not_used_rows
+
+    (tmp_path / "values.yaml").write_text("agents.south.resolve: 0.55\nagents.patron.capability: 2.5\n",
+                                          encoding="utf-8")
+    scenario = tmp_path / "case.yaml"
+    scenario.write_text(SMALL.read_text(encoding="utf-8").replace("name: small\n", "name: case\n"
+                        "include: [values.yaml]\nset: {agents.south.resolve: 0.65}\n"), encoding="utf-8")
+    resolved = read_source(dump_scenario(load_scenario(scenario))).data
+    inputs = [Input(f"inputs/{k}-{p.name}", str(p), role, read_source(p.read_text(encoding="utf-8")))
+              for k, (p, role) in enumerate(scenario_sources(scenario))]
+    marked = {key: why.text for key, why in not_used_rows(inputs, resolved, {}).items()}
+    assert marked == {
+        ("inputs/0-case.yaml", "agents.south.resolve"): "replaced by set: in case.yaml; the run used 0.65",
+        ("inputs/0-case.yaml", "agents.patron.capability"): "replaced by include values.yaml; the run used 2.5",
+        ("inputs/1-values.yaml", "agents.south.resolve"): "replaced by set: in case.yaml; the run used 0.65",
+    }
