@@ -471,3 +471,158 @@ def test_report_is_refused_where_it_may_not_write_or_another_writes_now(results,
     assert main(["report", str(results["run"]), "--out", str(page)]) == 2
     assert "was not written by sim" in capsys.readouterr().err
     assert page.read_text(encoding="utf-8") == "<p>mine</p>"
+
+
+# --- Values a derived scenario did not use ------------------------------------------------------
+
+EARLY = """  - name: early
+    date: 2020-01-15
+    probability: 0.5
+    source: "made up for tests"
+    effects: [{target: trust, shift: 0.01}]
+"""
+
+
+def file_part(page: str, file: str) -> str:
+    """The part of the first run's assumptions listing `file` (`inputs/1-base.yaml`)."""
+    start = page.index(f'<h3 id="assumptions0-{file.replace("/", "-")}"')
+    end = min(k for k in (page.find("<h3 ", start + 1), page.find("</section>", start)) if k >= 0)
+    return page[start:end]
+
+
+def not_used(page: str, file: str) -> dict[str, str]:
+    """{path: the tag saying why} of the rows of `file` marked as not used by the run."""
+    import re
+
+    rows = re.findall(r'<tr[^>]*data-path="([^"]+)"[^>]*data-used="no"[^>]*>(.*?)</tr>', file_part(page, file), re.S)
+    return {path: " ".join(re.findall(r'<span class="tag unused">(.*?)</span>', body, re.S)) for path, body in rows}
+
+
+def values_counted(page: str) -> int:
+    import re
+
+    return int(re.search(r"Of (\d+) values, <strong>", page).group(1))
+
+
+@pytest.fixture(scope="module")
+def derived(tmp_path_factory) -> dict[str, Path]:
+    """A base (small.yaml with a second event, `early`, before `talks`) run as it is, and a
+    scenario that extends it: it removes `early`, sets south's resolve, writes its own `summit:`
+    (a new date, the same parties and cancellation) and is run with a `--set`."""
+    root = tmp_path_factory.mktemp("derived")
+    base = root / "base.yaml"
+    base.write_text(SMALL.read_text(encoding="utf-8").replace("events:\n", "events:\n" + EARLY), encoding="utf-8")
+    scenario = root / "derived.yaml"
+    scenario.write_text("extends: base.yaml\nname: derived\n"
+                        "remove_events: [early]\n"
+                        "set: {agents.south.resolve: 0.6}\n"
+                        "summit:\n  parties: [north, south]\n  date: 2020-03-15\n"
+                        "  cancellation: {base_probability: 0.05, trust_below: 0.2}\n", encoding="utf-8")
+    out = {"base": root / "base-run", "derived": root / "derived-run"}
+    assert main(["run", str(base), "--runs", "1024", "--out", str(out["base"]), "--quiet"]) == 0
+    assert main(["run", str(scenario), "--runs", "1024", "--set", "agents.north.capability=1.5",
+                 "--out", str(out["derived"]), "--quiet"]) == 0
+    for name in list(out):
+        out[f"{name}-page"] = make_report([out[name]], root / f"{name}.html")
+    return out
+
+
+def test_a_value_a_derived_scenario_removed_or_replaced_is_shown_as_not_used(derived):
+    """The base's values that the run did not use (inputs/resolved.yaml holds others there) are
+    marked, each saying why; the event after a removed one is matched by name, not by index."""
+    page = derived["derived-page"].read_text(encoding="utf-8")
+    marked = not_used(page, "inputs/1-base.yaml")
+    removed = {p: why for p, why in marked.items() if p == "events.0" or p.startswith("events.0.")}
+    assert "removed by remove_events in derived.yaml" in removed.pop("events.0")
+    assert set(removed) == {f"events.0.{k}" for k in ("name", "date", "probability", "source", "effects")}
+    assert "replaced by set: in derived.yaml" in marked["agents.south.resolve"]
+    assert "the run used 0.6" in marked["agents.south.resolve"]
+    assert "replaced by summit: in derived.yaml" in marked["summit.date"]
+    assert "the run used 2020-03-15" in marked["summit.date"]
+    assert "replaced by --set" in marked["agents.north.capability"] and "the run used 1.5" in \
+        marked["agents.north.capability"]
+    assert "replaced by name: in derived.yaml" in marked["name"]
+    # used, though written again (the same parties and cancellation) or moved up a place (talks)
+    assert not {"summit", "summit.parties", "summit.cancellation", "events.1", "events.1.probability",
+                "agents.south.capability", "agents.north.resolve"} & set(marked)
+    assert set(marked) == {"events.0", *(f"events.0.{k}" for k in ("name", "date", "probability", "source", "effects")),
+                           "agents.south.resolve", "summit.date", "agents.north.capability", "name"}
+    # the derived file's own values are what the run used
+    assert not_used(page, "inputs/0-derived.yaml") == {}
+    assert "data-used" not in file_part(derived["base-page"].read_text(encoding="utf-8"), "inputs/0-base.yaml")
+
+
+def test_values_not_used_are_not_counted_among_the_runs_assumptions(derived):
+    base = derived["base-page"].read_text(encoding="utf-8")
+    page = derived["derived-page"].read_text(encoding="utf-8")
+    # the base's values less the 6 it did not use (early's date, probability and effects, south's
+    # resolve, summit.date, north's capability), plus the derived file's own (remove_events,
+    # set's one value, summit's parties, date and cancellation)
+    assert values_counted(page) == values_counted(base) - 6 + 5
+    assert "6 values written in these files were not used by this run" in page
+
+
+def test_an_older_run_without_resolved_yaml_keeps_its_page(derived, tmp_path):
+    """A run written before inputs/resolved.yaml lists every value of its files as before."""
+    old = tmp_path / "old"
+    shutil.copytree(derived["derived"], old)
+    (old / "inputs" / "resolved.yaml").unlink()
+    manifest = json.loads((old / ".sim-manifest.json").read_text(encoding="utf-8"))
+    manifest["files"] = [f for f in manifest["files"] if f != "inputs/resolved.yaml"]
+    (old / ".sim-manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    summary = json.loads((old / "summary.json").read_text(encoding="utf-8"))
+    summary.pop("resolved", None)
+    (old / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    page = make_report([old], tmp_path / "old.html").read_text(encoding="utf-8")
+    assert "data-used" not in page and "not used by this run" not in page
+    assert values_counted(page) == values_counted(derived["base-page"].read_text(encoding="utf-8")) + 5
+    assert '<span class="tag override">set to 1.5</span>' in page
+
+
+@pytest.mark.parametrize("scenario", sorted(p.relative_to(ROOT).as_posix() for folder in
+                                            ("scenarios", "scenarios/counterfactuals", "scenarios/examples",
+                                             "scenarios/later", "tests/data")
+                                            for p in (ROOT / folder).glob("*.yaml")))
+def test_every_value_a_scenario_file_holds_is_found_in_its_resolved_scenario(scenario):
+    """For the project's scenarios: a file that derives nothing has every value used (the
+    validated scenario writes it back as it was written: dates, numbers, distributions), and
+    every value a derived one does not use is marked with what replaced it."""
+    from sim.loading import dump_scenario, load_scenario, scenario_sources
+    from sim.report.collect import Input
+    from sim.report.used import not_used_rows
+
+    try:
+        resolved = read_source(dump_scenario(load_scenario(ROOT / scenario))).data
+    except Exception:  # noqa: BLE001 (not a scenario: a knobs spec, a sweep spec, a broken test file)
+        pytest.skip("not a scenario file")
+    sources = scenario_sources(ROOT / scenario)
+    inputs = [Input(f"inputs/{k}-{p.name}", str(p), role, read_source(p.read_text(encoding="utf-8")))
+              for k, (p, role) in enumerate(sources)]
+    marked = not_used_rows(inputs, resolved, {})
+    if len(inputs) == 1:
+        assert marked == {}
+    for (file, path), why in marked.items():
+        assert why.cause, (file, path, why)
+
+
+def test_an_included_value_set_again_is_not_used_and_says_by_what(tmp_path):
+    """An include's value that the including file's `set:` (applied after it) changes is marked,
+    and so is the file's own value that the include replaced: each by what wrote last there."""
+    from sim.loading import dump_scenario, load_scenario, scenario_sources
+    from sim.report.collect import Input
+    from sim.report.used import not_used_rows
+
+    (tmp_path / "values.yaml").write_text("agents.south.resolve: 0.55\nagents.patron.capability: 2.5\n",
+                                          encoding="utf-8")
+    scenario = tmp_path / "case.yaml"
+    scenario.write_text(SMALL.read_text(encoding="utf-8").replace("name: small\n", "name: case\n"
+                        "include: [values.yaml]\nset: {agents.south.resolve: 0.65}\n"), encoding="utf-8")
+    resolved = read_source(dump_scenario(load_scenario(scenario))).data
+    inputs = [Input(f"inputs/{k}-{p.name}", str(p), role, read_source(p.read_text(encoding="utf-8")))
+              for k, (p, role) in enumerate(scenario_sources(scenario))]
+    marked = {key: why.text for key, why in not_used_rows(inputs, resolved, {}).items()}
+    assert marked == {
+        ("inputs/0-case.yaml", "agents.south.resolve"): "replaced by set: in case.yaml; the run used 0.65",
+        ("inputs/0-case.yaml", "agents.patron.capability"): "replaced by include values.yaml; the run used 2.5",
+        ("inputs/1-values.yaml", "agents.south.resolve"): "replaced by set: in case.yaml; the run used 0.65",
+    }

@@ -18,6 +18,7 @@ from ..plots import CLASS_LABELS
 from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase, spread_noise
 from .collect import Input, Result
 from .comments import Row
+from .used import NotUsed, not_used_rows
 
 __all__ = ["assumptions_view", "calibration_file", "count", "interval", "reproduction_view", "run_view", "versions"]
 
@@ -152,9 +153,13 @@ def _stopped(s: dict) -> str | None:
 
 
 def assumptions_view(result: Result) -> dict[str, Any]:
-    """Every value of every scenario file the run read, with the comment written beside it."""
+    """Every value of every scenario file the run read, with the comment written beside it; where
+    the run wrote `inputs/resolved.yaml`, a value it did not use (a derived scenario removed or
+    replaced it) is marked so, and not counted."""
     overrides = _overrides(result.summary.get("overrides"))
-    files = [_file_view(item, overrides) for item in result.inputs]
+    resolved = result.resolved[0].parsed.data if result.resolved and result.resolved[0].parsed is not None else None
+    unused = not_used_rows(result.inputs, resolved, overrides)
+    files = [_file_view(item, overrides, unused) for item in result.inputs]
     total = Counter()
     for f in files:
         total.update(f["counts"])
@@ -170,7 +175,7 @@ def _overrides(value: Any) -> dict[str, str]:
     return {}
 
 
-def _file_view(item: Input, overrides: dict[str, str]) -> dict[str, Any]:
+def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, str], NotUsed]) -> dict[str, Any]:
     view: dict[str, Any] = {"file": item.file, "source": item.source, "role": item.role, "sections": [],
                             "preamble": [], "loose": [], "counts": Counter(), "error": None}
     if item.parsed is None:
@@ -194,16 +199,18 @@ def _file_view(item: Input, overrides: dict[str, str]) -> dict[str, Any]:
                 current["comment"] = row.comment
                 current["after"] = list(row.comment.below)
                 continue
-        entry = _row_view(row, overrides, current["key"])
+        entry = _row_view(row, overrides, current["key"], unused.get((item.file, row.path)))
         current["rows"].append(entry)
-        if row.counted:
+        if row.counted and entry["unused"] is not None:
+            view["counts"]["unused"] += 1
+        elif row.counted:
             view["counts"][entry["kind"]] += 1
             view["counts"]["values"] += 1
             view["counts"]["distributions"] += row.distribution
     return view
 
 
-def _row_view(row: Row, overrides: dict[str, str], section: str) -> dict[str, Any]:
+def _row_view(row: Row, overrides: dict[str, str], section: str, unused: NotUsed | None = None) -> dict[str, Any]:
     tags = row.tags
     if not row.counted:
         kind = "text" if row.value is not None else "group"
@@ -218,7 +225,8 @@ def _row_view(row: Row, overrides: dict[str, str], section: str) -> dict[str, An
     inner = row.path.partition(".")[2] if row.path.startswith(section + ".") else row.path
     return {"path": row.path, "field": inner, "label": row.label or row.key, "key": row.key,
             "depth": row.depth, "value": row.value, "comment": row.comment, "tags": tags, "kind": kind,
-            "distribution": row.distribution, "override": overrides.get(row.path)}
+            "distribution": row.distribution, "override": overrides.get(row.path),
+            "unused": None if unused is None else {"text": unused.text, "shown": unused.shown}}
 
 
 # --- Reproduction -----------------------------------------------------------------------------
