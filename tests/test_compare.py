@@ -710,6 +710,26 @@ def test_cli_explain_of_a_scenario_without_events_says_there_is_nothing_to_attri
     assert (tmp_path / "e" / "summary.json").exists() and (tmp_path / "e" / "explain.png").exists()
 
 
+@pytest.mark.parametrize("n_events, phrase", [(1, "with its one scheduled event"),
+                                               (2, "with both scheduled events"),
+                                               (3, "with all 3 scheduled events")])
+def test_cli_explain_counts_its_events_and_replicates_in_words(n_events, phrase, tmp_path, capsys):
+    """The headline names the events as one would say them ("both", never "all 2"), and a count
+    of one replicate is singular in every line of explain and of compare."""
+    data = small_with_events(*(event(f"extra{k}") for k in range(n_events - 1)))
+    path = write(tmp_path / "s.yaml", data)
+    assert cli.main(["explain", str(path), "--runs", "1", "--shapley", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    assert f"{phrase} (1 replicate; 95 % Monte Carlo intervals" in out, out
+    assert "1 replicate per removal" in out and "1 replicate x " in out, out
+    assert "1 replicates" not in out and "all 1 " not in out and "all 2 " not in out, out
+    assert cli.main(["compare", str(path), str(path), "--set-b", "summit.bargaining.margin=0.1", "--runs", "1",
+                     "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "same 1 replicate, paired" in out and "1 replicate of each" in out, out
+    assert "1 replicates" not in out, out
+
+
 def shown(e: dict) -> str:
     """A probability with its interval, as `run` prints it."""
     return f"{e['p']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
