@@ -356,7 +356,7 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
     "not_numbers": (["--vary", "agents.south.resolve=a:b:3"], "must be PATH=LO:HI:N"),
     "grid_without_levels": (["--vary", "agents.south.resolve=0.2:0.4"],
                             "--vary agents.south.resolve=0.2:0.4: the grid design needs a number of levels: write "
-                            "PATH=LO:HI:N (got "),
+                            "PATH=LO:HI:N (got '0.2:0.4')\n"),
     "levels_with_lhs": (["--vary", "agents.south.resolve=0.2:0.4:3", "--design", "lhs", "--points", "4"],
                         "levels: a number of levels applies to the grid design only; with lhs write PATH=LO:HI and "
                         "give the size with --points (got 3)"),
@@ -439,7 +439,7 @@ BAD_SPECS = {  # name: (spec text, what the error line says)
               "vary.0: dynamics.rate: must be in [0, 1] (got 1.2)"),
     "grid_without_levels": ("vary: [{path: dynamics.rate, low: 0.1, high: 0.2}]",
                             "vary.0: the grid design needs a number of levels: add levels (2 or more) to the factor "
-                            "(got "),
+                            "(got {'low': 0.1, 'high': 0.2})\n"),
     "levels_with_lhs": ("design: lhs\npoints: 4\nvary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 3}]",
                         "vary.0.levels: a number of levels applies to the grid design only; with lhs a factor has "
                         "path, low and high only, and the spec's points gives the size (got 3)"),
@@ -449,7 +449,7 @@ BAD_SPECS = {  # name: (spec text, what the error line says)
                     "vary.0: low == high allows one level only (got 2)"),
     "one_level_of_a_range": ("vary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 1}]",
                              "vary.0: one level runs low (0.1) only, never high: give 2 or more levels, or fix the "
-                             "field under set: (got "),
+                             "field under set: (got {'low': 0.1, 'high': 0.2, 'levels': 1})"),
     "lhs_low_is_high": ("design: lhs\npoints: 4\nvary: [{path: dynamics.rate, low: 0.2, high: 0.2}]",
                         "vary.0: the lhs design needs low < high (got '0.2')"),
     "not_yaml": ("vary: [", "invalid YAML"),

@@ -63,10 +63,18 @@ class _Words:
     low: str
     high: str
     fix: str  # where a field is fixed instead of varied
+    options: bool  # the factors came from --vary options
+
+    def given(self, f: Factor) -> str | dict:
+        """A factor's range as the user gave it: '0:0.2:3' after --vary PATH=, or the file's
+        {low: 0, high: 0.2, levels: 3}."""
+        if self.options:
+            return ":".join(f"{x:g}" for x in (f.low, f.high, *(() if f.levels is None else (f.levels,))))
+        return {"low": f.low, "high": f.high, **({} if f.levels is None else {"levels": f.levels})}
 
 
-_OPTION_WORDS = _Words("LO", "HI", "--set")
-_FILE_WORDS = _Words("low", "high", "set:")
+_OPTION_WORDS = _Words("LO", "HI", "--set", True)
+_FILE_WORDS = _Words("low", "high", "set:", False)
 
 
 def _spec_rules(spec: SweepSpec, options: bool = False):
@@ -89,12 +97,12 @@ def _spec_rules(spec: SweepSpec, options: bool = False):
             yield f"vary.{k}", f"{w.low} == {w.high} allows one level only", f.levels
         elif spec.design == "grid" and f.levels == 1 and f.low < f.high:
             yield (f"vary.{k}", f"one level runs {w.low} ({f.low:g}) only, never {w.high}: give 2 or more levels, "
-                   f"or fix the field {'with' if options else 'under'} {w.fix}", f"{f.low:g}:{f.high:g}:1")
+                   f"or fix the field {'with' if options else 'under'} {w.fix}", w.given(f))
         elif spec.design != "grid" and f.low == f.high:
             yield f"vary.{k}", f"the {spec.design} design needs {w.low} < {w.high}", f"{f.low:g}"
         if spec.design == "grid" and f.levels is None:
             yield (f"vary.{k}", "the grid design needs a number of levels: "
-                   + ("write PATH=LO:HI:N" if options else "add levels (2 or more) to the factor"), f.path)
+                   + ("write PATH=LO:HI:N" if options else "add levels (2 or more) to the factor"), w.given(f))
         if spec.design != "grid" and f.levels is not None:
             yield (f"vary.{k}.levels", f"a number of levels applies to the grid design only; with {spec.design} "
                    + ("write PATH=LO:HI and give the size with --points" if options else
