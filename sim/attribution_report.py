@@ -19,7 +19,7 @@ import numpy as np
 
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
-from .reporting import compiling_note, console, fmt_estimate, fmt_p, fmt_signed, left_out_phrase, seed_label
+from .reporting import compiling_note, console, fmt_estimate, fmt_p, fmt_signed, left_out_phrase, plural, seed_label
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
            "print_explanation"]
@@ -118,7 +118,7 @@ def print_comparison(summary: dict, out: Path | None) -> None:
 
     con = console()
     a, b = _sides(summary)
-    table = Table(title=f"A: {a}   B: {b}   (same {summary['runs']:,} replicates, paired; P with its 95 % "
+    table = Table(title=f"A: {a}   B: {b}   (same {plural(summary['runs'], 'replicate')}, paired; P with its 95 % "
                         "Monte Carlo interval, Wilson)", title_justify="left")
     for name, justify in (("outcome", "left"), ("P(A) [95 %]", "right"), ("P(B) [95 %]", "right"),
                           ("B - A [95 %, paired]", "right"), ("unpaired\n+-", "right"), ("narrower", "right")):
@@ -139,10 +139,10 @@ def print_comparison(summary: dict, out: Path | None) -> None:
         con.print(line, soft_wrap=True)
     if (raw := summary.get("as_written")):
         r = raw["headline"]["substantive_or_better"]
-        con.print(f"model as written (each scenario's own knob values, the same {raw['runs']:,} replicates): "
+        con.print(f"model as written (each scenario's own knob values, the same {plural(raw['runs'], 'replicate')}): "
                   f"P(substantive or better): {_side(r, 'a')} -> {_side(r, 'b')}, "
                   f"B - A = {fmt_signed(r['diff'])} {_interval(r)}", soft_wrap=True)
-    con.print(f"{summary['runs']:,} replicates of each, seed entropy {summary['seed_entropy']}, "
+    con.print(f"{plural(summary['runs'], 'replicate')} of each, seed entropy {summary['seed_entropy']}, "
               f"{summary['seconds']:.2f} s{compiling_note(summary)}", soft_wrap=True)
     if out is not None:
         con.print(f"results: {out}", soft_wrap=True)
@@ -156,10 +156,8 @@ def print_explanation(summary: dict, out: Path | None) -> None:
     c = summary["classes"]
     n_events = len(summary["events"])
     con.print(f"{summary['scenario']}: P(substantive or better) = {_estimate(c['substantive_or_better'])}, "
-                  f"P(collapse) = {_estimate(c['collapse'])} with "
-                  + ("no scheduled events" if n_events == 0 else f"all {n_events} scheduled events" if n_events > 1
-                     else "its one scheduled event")
-                  + f" ({summary['runs']:,} replicates; 95 % Monte Carlo intervals, Wilson)",
+                  f"P(collapse) = {_estimate(c['collapse'])} with {_all_events(n_events)} "
+                  f"({plural(summary['runs'], 'replicate')}; 95 % Monte Carlo intervals, Wilson)",
                   soft_wrap=True)
     if n_events == 0:  # two empty tables would read as a failure; say why there is nothing to show
         con.print("nothing to attribute: the scenario schedules no events (its `events:` list is empty); "
@@ -188,7 +186,8 @@ def print_explanation(summary: dict, out: Path | None) -> None:
         con.width = max(con.width, con.measure(table, options=con.options.update_width(1000)).maximum)
     con.print(table)
     if raw:
-        con.print(f"as written: the model with the scenario's own knob values, on the same {raw['runs']:,} replicates "
+        con.print(f"as written: the model with the scenario's own knob values, on the same "
+                  f"{plural(raw['runs'], 'replicate')} "
                   f"(P(substantive or better) = {_estimate(raw['classes']['substantive_or_better'])} with all events)",
                   soft_wrap=True)
 
@@ -215,9 +214,20 @@ def print_explanation(summary: dict, out: Path | None) -> None:
         how = (f"exact over all 2^{k} = {2**k:,} coalitions" if sh["method"] == "exact" else
                f"sampled: one random order of the {k} events per replicate (exact enumeration stops at 12 "
                "events); the intervals include the sampling of orders")
-        con.print(f"Shapley values {how}; {sh['runs']:,} replicates x {sh['runs_per_replicate']:,} runs "
+        con.print(f"Shapley values {how}; {plural(sh['runs'], 'replicate')} x "
+                  f"{plural(sh['runs_per_replicate'], 'run')} "
                       "of the model each, on the same random numbers", soft_wrap=True)
     _footer(con, summary, out)
+
+
+def _all_events(n: int) -> str:
+    """The scenario's scheduled events as the headline says it has them all: "no scheduled
+    events", "its one scheduled event", "both scheduled events", "all 3 scheduled events"."""
+    if n == 0:
+        return "no scheduled events"
+    if n == 1:
+        return "its one scheduled event"
+    return "both scheduled events" if n == 2 else f"all {n:,} scheduled events"
 
 
 def _footer(con, summary: dict, out: Path | None) -> None:
@@ -225,7 +235,7 @@ def _footer(con, summary: dict, out: Path | None) -> None:
     if (line := _posterior_line(summary)):
         con.print(line, soft_wrap=True)
     per = " per removal" if summary.get("events") else ""
-    con.print(f"{summary['runs']:,} replicates{per}, seed entropy {summary['seed_entropy']}, "
+    con.print(f"{plural(summary['runs'], 'replicate')}{per}, seed entropy {summary['seed_entropy']}, "
               f"{summary['seconds']:.2f} s{compiling_note(summary)}", soft_wrap=True)
     if out is not None:
         con.print(f"results: {out}", soft_wrap=True)
@@ -283,7 +293,7 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
         right.legend(loc="lower left", fontsize=8)
         _tidy(right, "x")
         right.set_title("Difference, paired on the same replicates", fontsize=11)
-        fig.suptitle(f"{b} against {a}: {summary['runs']:,} replicates each, common random numbers, "
+        fig.suptitle(f"{b} against {a}: {plural(summary['runs'], 'replicate')} each, common random numbers, "
                      f"seed {seed_label(summary['seed_entropy'])}{_calibrated(summary)}", fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
@@ -315,8 +325,9 @@ def plot_explanation(summary: dict, path: str | Path) -> None:
         axes[0].set_yticks(y, [f"{ev['name']} ({ev['date'][5:]})" for ev in events], fontsize=9)
         if not events:
             axes[0].text(0.5, 0.5, "no scheduled events", transform=axes[0].transAxes, ha="center")
-        fig.suptitle(f"{summary['scenario']}: what each event did, from removing it ({summary['runs']:,} paired "
-                     f"replicates{_calibrated(summary)}; green: the event helped)", fontsize=11)
+        fig.suptitle(f"{summary['scenario']}: what each event did, from removing it "
+                     f"({plural(summary['runs'], 'paired replicate')}{_calibrated(summary)}; green: the event helped)",
+                     fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
@@ -358,7 +369,7 @@ def plot_shapley(summary: dict, path: str | Path) -> None:
         _tidy(ax, "x")
         how = "exact" if summary["shapley"]["method"] == "exact" else "sampled orders"
         ax.set_title(f"{summary['scenario']}: each event's Shapley share of P(substantive or better), in date "
-                     f"order\n({how}, {summary['shapley']['runs']:,} replicates{_calibrated(summary)}; "
+                     f"order\n({how}, {plural(summary['shapley']['runs'], 'replicate')}{_calibrated(summary)}; "
                      "bars: 95 % intervals)",
                      fontsize=11)
         fig.savefig(path, dpi=DPI)

@@ -161,16 +161,18 @@ class Comparison:
 def check_pairable(a: Scenario, b: Scenario, a_name: str = "A", b_name: str = "B") -> None:
     """Refuse scenarios whose replicates cannot be paired: different agents or issues
     change the layout of every shared random stream, and different issue anchors
-    change the summit's menu. One problem per difference, naming both files."""
+    change the summit's menu. One problem for the agents and one for the issues, each listing
+    the names only one side has (two unrelated scenarios are one mistake, not a line per name),
+    and one per shared issue whose anchors differ; all naming both files."""
     source = f"{a_name} vs {b_name}"
     why = "pairing needs the same agents and issues (their random streams must line up)"
     problems = []
     for kind in ("agents", "issues"):
         names_a, names_b = set(getattr(a, kind)), set(getattr(b, kind))
-        for name in sorted(names_a - names_b):
-            problems.append(Problem(source, f"{kind}.{name}", f"only in {a_name}; {why}"))
-        for name in sorted(names_b - names_a):
-            problems.append(Problem(source, f"{kind}.{name}", f"only in {b_name}; {why}"))
+        only = [f"only in {side}: {', '.join(sorted(names))}"
+                for side, names in ((a_name, names_a - names_b), (b_name, names_b - names_a)) if names]
+        if only:
+            problems.append(Problem(source, kind, f"differ: {'; '.join(only)}; {why}"))
     for name in sorted(set(a.issues) & set(b.issues)):
         anchors_a, anchors_b = dict(a.issues[name].anchors), dict(b.issues[name].anchors)
         if anchors_a != anchors_b:

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from .arguments import plain_values
 from .errors import InputError, Problem
 from .paths import apply_overrides, check_overlaps, child_key, field_keys
+from .reporting import possessive
 from .schema import Effect, Scenario, date_range
 from .schema import scenario_hash as _scenario_hash
 from .validation import problems_from
@@ -235,7 +236,7 @@ def unread_in_scenario(path: str, scenario: Scenario, whose: str = "this scenari
     if (item := _item_field_at(path, scenario)) is not None:  # when or how often it happens
         what, effects = item
         if effects and all(effect.target == "ideal" for effect in effects):
-            moves = "; ".join(f"{effect.agent}'s on {effect.issue}" for effect in effects)
+            moves = "; ".join(f"{possessive(effect.agent)} on {effect.issue}" for effect in effects)
             return f"is a field of {what}, whose every effect moves an ideal ({moves}), {_ideal_unread(whose)}"
         return None
     found = _effect_at(path, scenario)
@@ -279,7 +280,7 @@ def _effect_at(path: str, scenario: Scenario) -> tuple[str, Effect] | None:
 
 
 def _moves_ideal(what: str, effect: Effect) -> str:
-    return f"{what} moves {effect.agent}'s ideal on {effect.issue}"
+    return f"{what} moves {possessive(effect.agent)} ideal on {effect.issue}"
 
 
 def _ideal_unread(whose: str) -> str:

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 __all__ = ["SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed",
-           "forecast_partial", "left_out_phrase", "plural", "scenario_label", "seed_label", "spread_noise"]
+           "forecast_partial", "left_out_phrase", "plural", "possessive", "scenario_label", "seed_label",
+           "spread_noise"]
 
 
 def console():
@@ -83,6 +84,12 @@ def spread_noise(spread: dict) -> str | None:
 def plural(n: int, noun: str) -> str:
     """'1 case', '2 cases', '1,024 replicates': a count with its noun."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def possessive(name: str) -> str:
+    """A name with its possessive ending: "south's", but "separatists'" (a name ending in s
+    takes the apostrophe alone). Every message that gives a name 's uses this."""
+    return f"{name}'" if name.lower().endswith("s") else f"{name}'s"
 
 
 def fmt_estimate(p: float | None, low: float | None, high: float | None) -> str:

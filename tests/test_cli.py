@@ -842,3 +842,23 @@ def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, c
         err = capsys.readouterr().err
         assert ("elections.0.date: its audience cost starts 60 days before the vote, 2020-11-02, after the latest "
                 "summit date (2020-04-01): it changes nothing" in err) == noted, err
+
+
+def test_the_readme_says_what_quiet_suppresses_and_what_it_keeps(tmp_path, capsys):
+    """README, "Commands": `--quiet` has its own line among the shared options, and it says what
+    the commands do: nothing on stdout (--json still prints), the result still written, and the
+    note:/warning: lines (and --progress) still on stderr."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = " ".join(next((item.split("\n\n")[0] for item in readme.split("\n- ") if item.startswith("`--quiet`")),
+                         "").split())
+    for words in ("nothing on stdout", "`--json`", "still written", "`note:`", "`warning:`", "stderr", "`--progress`"):
+        assert words in line, (words, line)
+    b = tmp_path / "b.yaml"
+    b.write_text(SMALL.read_text())  # the same scenario: compare warns that every B - A is 0
+    assert cli.main(["compare", str(SMALL), str(b), "--runs", "1024", "--quiet", "--progress",
+                     "--out", str(tmp_path / "c")]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "warning: " in err and "replicates: 2,048 of 2,048 (100 %)" in err, err
+    assert (tmp_path / "c" / "summary.json").exists()
+    assert cli.main(["run", str(SMALL), "--runs", "1024", "--quiet", "--json", "--out", str(tmp_path / "r")]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == 1024

@@ -244,17 +244,21 @@ def test_pairing_narrows_the_interval_against_the_baseline(path, capsys):
 # --- Refusing unpairable scenarios ---------------------------------------------------------------
 
 
-def test_unpairable_scenarios_are_refused_one_problem_per_difference():
-    """Different agents, issues or issue anchors are refused, naming both files."""
+def test_unpairable_scenarios_are_refused_one_problem_per_kind_of_difference():
+    """Different agents, issues or issue anchors are refused, naming both files: one line for
+    the agents, listing each side's own once, one for the issues, one per issue's anchors."""
     a = small_dict()
     b = small_dict()
     b["agents"]["ally"] = copy.deepcopy(b["agents"]["patron"])
+    b["agents"]["rival"] = copy.deepcopy(b["agents"]["patron"])
+    a["agents"]["umpire"] = copy.deepcopy(a["agents"]["patron"])
     b["issues"]["land"]["anchors"]["half"] = 0.25
     with pytest.raises(InputError) as info:
         check_pairable(scenario_of(a), scenario_of(b), "a.yaml", "b.yaml")
     lines = [str(p) for p in info.value.problems]
-    assert len(lines) == 2
-    assert lines[0].startswith("a.yaml vs b.yaml: agents.ally: only in b.yaml")
+    assert len(lines) == 2, lines
+    assert lines[0] == ("a.yaml vs b.yaml: agents: differ: only in a.yaml: umpire; only in b.yaml: ally, rival; "
+                        "pairing needs the same agents and issues (their random streams must line up)")
     assert lines[1].startswith("a.yaml vs b.yaml: issues.land.anchors: differ")
     assert "half: 0.25" in lines[1]
 
@@ -605,15 +609,31 @@ def test_cli_compare_prints_the_table(tmp_path, capsys):
 
 
 def test_cli_compare_refuses_unpairable_scenarios(tmp_path, capsys):
-    """Scenarios with different agents exit 2 with one line per difference and write nothing."""
+    """Scenarios with different agents exit 2 with one line naming the agents only one has, and write nothing."""
     data = small_dict()
     data["agents"]["ally"] = copy.deepcopy(data["agents"]["patron"])
     other = write(tmp_path / "other.yaml", data)
     status = cli.main(["compare", str(SMALL), str(other), "--runs", "1024", "--out", str(tmp_path / "out")])
     assert status == 2
     err = capsys.readouterr().err
-    assert err.strip() == (f"error: {SMALL} vs {other}: agents.ally: only in {other}; pairing needs the same "
-                           "agents and issues (their random streams must line up)")
+    assert err.strip() == (f"error: {SMALL} vs {other}: agents: differ: only in {other}: ally; pairing needs the "
+                           "same agents and issues (their random streams must line up)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_compare_of_unrelated_scenarios_says_so_in_one_line_per_kind(tmp_path, capsys):
+    """Two scenarios of different summits differ in every agent and issue: one line for the
+    agents and one for the issues, each naming every agent or issue once, not a line for each."""
+    camp_david = ROOT / "scenarios" / "examples" / "camp_david_1978.yaml"
+    status = cli.main(["compare", str(BASELINE), str(camp_david), "--runs", "1000", "--out", str(tmp_path / "out")])
+    assert status == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    why = "; pairing needs the same agents and issues (their random streams must line up)"
+    assert errors == [
+        f"error: {BASELINE} vs {camp_david}: agents: differ: only in {BASELINE}: g7, japan, russia; only in "
+        f"{camp_david}: arab_states, egypt, israel, knesset{why}",
+        f"error: {BASELINE} vs {camp_david}: issues: differ: only in {BASELINE}: energy, islands, sanctions; only in "
+        f"{camp_david}: palestinians, peace, sinai{why}"]
     assert not (tmp_path / "out").exists()
 
 
@@ -708,6 +728,26 @@ def test_cli_explain_of_a_scenario_without_events_says_there_is_nothing_to_attri
     assert "Each event removed" not in out and "Shapley values" not in out and "┏" not in out
     assert "1,024 replicates, seed entropy" in out and "per removal" not in out and "results: " in out
     assert (tmp_path / "e" / "summary.json").exists() and (tmp_path / "e" / "explain.png").exists()
+
+
+@pytest.mark.parametrize("n_events, phrase", [(1, "with its one scheduled event"),
+                                               (2, "with both scheduled events"),
+                                               (3, "with all 3 scheduled events")])
+def test_cli_explain_counts_its_events_and_replicates_in_words(n_events, phrase, tmp_path, capsys):
+    """The headline names the events as one would say them ("both", never "all 2"), and a count
+    of one replicate is singular in every line of explain and of compare."""
+    data = small_with_events(*(event(f"extra{k}") for k in range(n_events - 1)))
+    path = write(tmp_path / "s.yaml", data)
+    assert cli.main(["explain", str(path), "--runs", "1", "--shapley", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    assert f"{phrase} (1 replicate; 95 % Monte Carlo intervals" in out, out
+    assert "1 replicate per removal" in out and "1 replicate x " in out, out
+    assert "1 replicates" not in out and "all 1 " not in out and "all 2 " not in out, out
+    assert cli.main(["compare", str(path), str(path), "--set-b", "summit.bargaining.margin=0.1", "--runs", "1",
+                     "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "same 1 replicate, paired" in out and "1 replicate of each" in out, out
+    assert "1 replicates" not in out, out
 
 
 def shown(e: dict) -> str:

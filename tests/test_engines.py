@@ -342,6 +342,34 @@ def test_under_eum_a_move_of_an_ideal_changes_nothing_and_gets_a_note(tmp_path, 
     assert "note:" not in capsys.readouterr().err
 
 
+def test_a_name_ending_in_s_takes_a_bare_apostrophe_in_the_notes(tmp_path, capsys):
+    """An agent named `separatists` is "separatists' ideal", never "separatists's ideal", in the
+    note of each move of an ideal and in the note of a sweep factor on such an event (one helper,
+    `reporting.possessive`, for every name that takes 's)."""
+    import json
+
+    from sim.cli import main
+    from sim.reporting import possessive
+
+    assert [possessive(name) for name in ("separatists", "south", "g7", "Swiss", "HAMAS")] == [
+        "separatists'", "south's", "g7's", "Swiss'", "HAMAS'"]
+    data = json.loads(json.dumps(_with_ideal_moves("eum"), default=str).replace('"south"', '"separatists"'))
+    path = tmp_path / "eum.yaml"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "event rethink (2020-01-20) moves separatists' ideal on land, " in err and "'s ideal" in err, err
+    assert "separatists's" not in err, err
+    data["incidents"] = data["incidents"][:1]  # rethink's effects alone: its probability moves only an ideal
+    data["events"][-1]["effects"] = data["events"][-1]["effects"][:1]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["sweep", str(path), "--vary", "events.rethink.probability=0.1:0.9:2", "--runs", "1024",
+                 "--quiet", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "whose every effect moves an ideal (separatists' on land)" in err, err
+    assert "separatists's" not in err, err
+
+
 def _effect_note(label, path, what, agent, issue, engine="eum") -> str:
     return (f"note: {label}: {path} is part of the effect by which {what} moves {agent}'s ideal on {issue}, which "
             "only the convergence engine reads (its pull back toward the ideal); the scenario's engine is eum, which "

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -353,9 +354,12 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
     "one_level_of_a_range": (["--vary", "agents.south.resolve=0.2:0.6:1"], "one level runs LO (0.2) only, never HI"),
     "malformed": (["--vary", "agents.south.resolve=0.2"], "must be PATH=LO:HI:N"),
     "not_numbers": (["--vary", "agents.south.resolve=a:b:3"], "must be PATH=LO:HI:N"),
-    "grid_without_levels": (["--vary", "agents.south.resolve=0.2:0.4"], "needs a number of levels"),
+    "grid_without_levels": (["--vary", "agents.south.resolve=0.2:0.4"],
+                            "--vary agents.south.resolve=0.2:0.4: the grid design needs a number of levels: write "
+                            "PATH=LO:HI:N (got '0.2:0.4')\n"),
     "levels_with_lhs": (["--vary", "agents.south.resolve=0.2:0.4:3", "--design", "lhs", "--points", "4"],
-                        "applies to the grid design only"),
+                        "levels: a number of levels applies to the grid design only; with lhs write PATH=LO:HI and "
+                        "give the size with --points (got 3)"),
     "sobol_not_power_of_2": (["--vary", "agents.south.resolve=0.2:0.4", "--design", "sobol",
                               "--points", "6"], "--points: must be a power of 2"),
     "lhs_without_points": (["--vary", "agents.south.resolve=0.2:0.4", "--design", "lhs"],
@@ -433,6 +437,21 @@ BAD_SPECS = {  # name: (spec text, what the error line says)
                      "vary.1: events.0.probability: names the same number as "),
     "range": ("vary: [{path: dynamics.rate, low: 0.1, high: 1.2, levels: 2}]",
               "vary.0: dynamics.rate: must be in [0, 1] (got 1.2)"),
+    "grid_without_levels": ("vary: [{path: dynamics.rate, low: 0.1, high: 0.2}]",
+                            "vary.0: the grid design needs a number of levels: add levels (2 or more) to the factor "
+                            "(got {'low': 0.1, 'high': 0.2})\n"),
+    "levels_with_lhs": ("design: lhs\npoints: 4\nvary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 3}]",
+                        "vary.0.levels: a number of levels applies to the grid design only; with lhs a factor has "
+                        "path, low and high only, and the spec's points gives the size (got 3)"),
+    "low_above_high": ("vary: [{path: dynamics.rate, low: 0.2, high: 0.1, levels: 2}]",
+                       "vary.0: low must not be above high (got '0.2 > 0.1')"),
+    "low_is_high": ("vary: [{path: dynamics.rate, low: 0.2, high: 0.2, levels: 2}]",
+                    "vary.0: low == high allows one level only (got 2)"),
+    "one_level_of_a_range": ("vary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 1}]",
+                             "vary.0: one level runs low (0.1) only, never high: give 2 or more levels, or fix the "
+                             "field under set: (got {'low': 0.1, 'high': 0.2, 'levels': 1})"),
+    "lhs_low_is_high": ("design: lhs\npoints: 4\nvary: [{path: dynamics.rate, low: 0.2, high: 0.2}]",
+                        "vary.0: the lhs design needs low < high (got '0.2')"),
     "not_yaml": ("vary: [", "invalid YAML"),
     "not_a_mapping": ("- 1", "must be a YAML mapping"),
 }
@@ -448,6 +467,8 @@ def test_invalid_spec_files_exit_2(name, tmp_path, capsys):
     err = capsys.readouterr().err
     assert expect in err, err
     assert str(spec) in err
+    # the file's words (path, low, high, levels, set:), never the command line's
+    assert not re.search(r"\b(PATH|LO|HI|N)\b|--set|--points", err.replace(str(spec), "FILE")), err
     assert not (tmp_path / "out").exists()
 
 

@@ -54,8 +54,33 @@ class SweepSpec(Strict):
     vary: list[Factor] = Field(min_length=1)
 
 
-def _spec_rules(spec: SweepSpec):
-    """Yield (path, message, value) for every rule that spans fields of a spec."""
+@dataclass(frozen=True)
+class _Words:
+    """How a factor's parts are written where it came from: `--vary PATH=LO:HI[:N]` on the command
+    line, or a spec file's `path`, `low`, `high` and `levels` keys (a message tells the user what
+    to write where they wrote it)."""
+
+    low: str
+    high: str
+    fix: str  # where a field is fixed instead of varied
+    options: bool  # the factors came from --vary options
+
+    def given(self, f: Factor) -> str | dict:
+        """A factor's range as the user gave it: '0:0.2:3' after --vary PATH=, or the file's
+        {low: 0, high: 0.2, levels: 3}."""
+        if self.options:
+            return ":".join(f"{x:g}" for x in (f.low, f.high, *(() if f.levels is None else (f.levels,))))
+        return {"low": f.low, "high": f.high, **({} if f.levels is None else {"levels": f.levels})}
+
+
+_OPTION_WORDS = _Words("LO", "HI", "--set", True)
+_FILE_WORDS = _Words("low", "high", "set:", False)
+
+
+def _spec_rules(spec: SweepSpec, options: bool = False):
+    """Yield (path, message, value) for every rule that spans fields of a spec; `options`: the
+    factors came from --vary options (else from a spec file), which the messages' words follow."""
+    w = _OPTION_WORDS if options else _FILE_WORDS
     seen: dict[str, int] = {}
     for k, f in enumerate(spec.vary):
         if f.path in seen:
@@ -67,19 +92,21 @@ def _spec_rules(spec: SweepSpec):
                         f.path
         seen.setdefault(f.path, k)
         if f.low > f.high:
-            yield f"vary.{k}", "LO must not be above HI", f"{f.low:g} > {f.high:g}"
+            yield f"vary.{k}", f"{w.low} must not be above {w.high}", f"{f.low:g} > {f.high:g}"
         elif spec.design == "grid" and f.levels is not None and f.levels > 1 and f.low == f.high:
-            yield f"vary.{k}", "LO == HI allows one level only", f.levels
+            yield f"vary.{k}", f"{w.low} == {w.high} allows one level only", f.levels
         elif spec.design == "grid" and f.levels == 1 and f.low < f.high:
-            yield (f"vary.{k}", f"one level runs LO ({f.low:g}) only, never HI: give 2 or more levels, or fix the "
-                   "field with --set", f"{f.low:g}:{f.high:g}:1")
+            yield (f"vary.{k}", f"one level runs {w.low} ({f.low:g}) only, never {w.high}: give 2 or more levels, "
+                   f"or fix the field {'with' if options else 'under'} {w.fix}", w.given(f))
         elif spec.design != "grid" and f.low == f.high:
-            yield f"vary.{k}", f"the {spec.design} design needs LO < HI", f"{f.low:g}"
+            yield f"vary.{k}", f"the {spec.design} design needs {w.low} < {w.high}", f"{f.low:g}"
         if spec.design == "grid" and f.levels is None:
-            yield f"vary.{k}", "the grid design needs a number of levels: PATH=LO:HI:N", f.path
+            yield (f"vary.{k}", "the grid design needs a number of levels: "
+                   + ("write PATH=LO:HI:N" if options else "add levels (2 or more) to the factor"), w.given(f))
         if spec.design != "grid" and f.levels is not None:
-            yield (f"vary.{k}.levels", f"a number of levels applies to the grid design only; "
-                   f"with {spec.design} write PATH=LO:HI and give the size with points", f.levels)
+            yield (f"vary.{k}.levels", f"a number of levels applies to the grid design only; with {spec.design} "
+                   + ("write PATH=LO:HI and give the size with --points" if options else
+                      "a factor has path, low and high only, and the spec's points gives the size"), f.levels)
     if spec.design == "grid":
         if spec.points is not None:
             yield "points", "applies to lhs, sobol and morris; a grid's size is the product of its levels", spec.points
@@ -108,8 +135,9 @@ def validate_spec(data: Any, source: str, origin: dict[str, str] | None = None) 
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise InputError([_relabel(problem, origin) for problem in problems_from(exc, source)]) from None
+    options = "vary" in (origin or {})  # the factors came from --vary options, not from a file
     problems = [_relabel(Problem(source, path, message, value, value is not None), origin)
-                for path, message, value in _spec_rules(spec)]
+                for path, message, value in _spec_rules(spec, options)]
     if problems:
         raise InputError(problems)
     return spec
