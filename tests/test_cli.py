@@ -862,3 +862,16 @@ def test_the_readme_says_what_quiet_suppresses_and_what_it_keeps(tmp_path, capsy
     assert (tmp_path / "c" / "summary.json").exists()
     assert cli.main(["run", str(SMALL), "--runs", "1024", "--quiet", "--json", "--out", str(tmp_path / "r")]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == 1024
+
+
+def test_a_run_of_one_replicate_says_1_replicate(tmp_path, capsys):
+    """Counts in run's output take the noun's number ('1 replicate', not '1 replicates')."""
+    assert cli.main(["run", str(SMALL), "--runs", "1", "--seed", "1", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "1 replicate, seed entropy 1," in out and "1 replicates" not in out
+
+
+def test_quiet_says_in_its_help_what_it_keeps(capsys):
+    assert cli.main(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--quiet print nothing on stdout and no progress (unless --progress); the result is still written" in text

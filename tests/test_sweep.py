@@ -363,7 +363,7 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
     "sobol_not_power_of_2": (["--vary", "agents.south.resolve=0.2:0.4", "--design", "sobol",
                               "--points", "6"], "--points: must be a power of 2"),
     "lhs_without_points": (["--vary", "agents.south.resolve=0.2:0.4", "--design", "lhs"],
-                           "needs a number of points"),
+                           "error: --points: the lhs design needs a number of points\n"),  # the option, not 'command line'
     "salience_alone": (["--vary", "agents.south.issues.land.salience=0.3:0.7:3"], "add --renormalise"),
     "aliased_event": (["--vary", "events.talks.probability=0:1:2", "--vary", "events.0.probability=0:1:2"],
                       ("--vary events.0.probability=0:1:2: events.0.probability: names the same number as "

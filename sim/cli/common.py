@@ -260,7 +260,9 @@ def output_options(default: str) -> tuple:
         arg("--force", action="store_true",
             help="replace DIR even if another sim command made it (never a directory sim did not make)"),
         arg("--json", action="store_true", help="print the summary as JSON on stdout, nothing else"),
-        arg("--quiet", action="store_true", help="print nothing on stdout"),
+        arg("--quiet", action="store_true", help="print nothing on stdout and no progress (unless --progress); the "
+                                                 "result is still written, and notes, warnings and errors still go "
+                                                 "to stderr"),
         arg("--progress", action="store_true",
             help="always show progress on stderr (a bar on a terminal, else a line every 10%% or 5 s)"),
     )

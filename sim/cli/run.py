@@ -15,6 +15,7 @@ from ..reporting import (
     compiling_note,
     forecast_partial,
     left_out_phrase,
+    plural,
     scenario_label,
     spread_noise,
 )
@@ -107,12 +108,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"report: {page['report']}")
     if result.interrupted:
         without = ", without the model as written" if knobs is not None else ""
-        print(f"interrupted: wrote {result.runs:,} of {result.requested_runs:,} replicates to {out}{without}",
+        print(f"interrupted: wrote {result.runs:,} of {plural(result.requested_runs, 'replicate')} to {out}{without}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     if raw_stopped:
-        print(f"interrupted: wrote the calibrated forecast, complete ({result.runs:,} replicates), to {out}, without "
-              "the model as written", file=sys.stderr)
+        print(f"interrupted: wrote the calibrated forecast, complete ({plural(result.runs, 'replicate')}), to "
+              f"{out}, without the model as written", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
 
@@ -200,7 +201,8 @@ def print_summary(summary: dict, out: Path) -> None:
     if raw:
         r = raw["headline"]["substantive_or_better"]
         took = f", {raw['seconds']:.2f} s more" if raw.get("seconds") is not None else ""
-        console.print(f"model as written (the scenario's own knob values, the same {raw['runs']:,} replicates{took}): "
+        same = plural(raw["runs"], "replicate")
+        console.print(f"model as written (the scenario's own knob values, the same {same}{took}): "
                       f"P(substantive or better) = {fmt(r['p'])} [{fmt(r['low'])}, {fmt(r['high'])}]", soft_wrap=True)
     elif as_written_missing(summary):
         console.print("model as written: not shown, interrupted before its pass finished", soft_wrap=True)
@@ -220,7 +222,7 @@ def print_summary(summary: dict, out: Path) -> None:
         notes.append(f"interrupted, {summary['requested_runs']:,} requested")
     speed = f", {rate:,.0f} replicates/s" if rate is not None else ""
     console.print(
-        f"{summary['runs']:,} replicates, seed entropy {summary['seed_entropy']}, "
+        f"{plural(summary['runs'], 'replicate')}, seed entropy {summary['seed_entropy']}, "
         f"engine {_engine(summary)}, {summary['seconds']:.2f} s on {_processes(summary.get('workers', 1))}{speed}"
         + "".join(f"; {n}" for n in notes) + compiling_note(summary),
         soft_wrap=True,

@@ -288,7 +288,9 @@ def make_sweep(scenario: Path | None, vary: list[str], spec_file: Path | None, *
         factors = map_all(parse_vary, vary)
         source, data = "command line", {"vary": factors}
         labels = [f"--vary {text}" for text in vary]
-        origin.update({"vary": "--vary", **{f"vary.{k}": label for k, label in enumerate(labels)}})
+        # `points` missing (lhs, sobol, morris) is the option's to give: "--points: ... needs a number of points"
+        origin.update({"vary": "--vary", "points": "--points",
+                       **{f"vary.{k}": label for k, label in enumerate(labels)}})
     for key, value in (("design", design), ("points", points), ("runs", runs), ("seed", seed)):
         if value is not None:
             data[key], origin[key] = value, f"--{key}"
