@@ -804,17 +804,22 @@ def test_a_command_without_a_ctrl_c_under_the_signal_record_exits_0(tmp_path):
     assert (proc.returncode, proc.stderr) == (0, "")
 
 
+def _validate_with_election(tmp_path: Path, date: str, capsys) -> tuple[Path, str]:
+    """(the file, validate's stderr) for the small scenario with north holding an election on `date`."""
+    text = SMALL.read_text(encoding="utf-8")
+    changed = text.replace("    resolve:", f"    elections: [{{name: vote, date: {date}, audience_cost: 0.3}}]\n    resolve:", 1)
+    path = tmp_path / f"{date}.yaml"
+    path.write_text(changed, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    return path, capsys.readouterr().err
+
+
 def test_an_election_before_the_calendar_starts_gets_a_note(tmp_path, capsys):
     """An election held before calendar.start changes nothing (its audience cost is gone after the
     vote), like one whose window opens after the summit: a note says so (a year typed wrong, say);
     one on the start day itself is in force that day and gets none."""
-    text = SMALL.read_text(encoding="utf-8")
     for date, noted in (("2019-12-31", True), ("2020-01-01", False)):
-        changed = text.replace("    resolve:", f"    elections: [{{name: vote, date: {date}, audience_cost: 0.3}}]\n    resolve:", 1)
-        path = tmp_path / f"{date}.yaml"
-        path.write_text(changed, encoding="utf-8")
-        assert cli.main(["validate", str(path)]) == 0
-        err = capsys.readouterr().err
+        path, err = _validate_with_election(tmp_path, date, capsys)
         assert (f"note: {path}: agents.north.elections.0.date: the vote is before calendar.start (2020-01-01), "
                 f"so its audience cost is gone before the calendar starts: it changes nothing (got '{date}')\n"
                 == err) == noted, err
@@ -834,13 +839,8 @@ def test_a_mediator_without_trust_toward_the_parties_gets_a_note_on_the_pressure
 def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, capsys):
     """An election whose audience cost starts after the latest summit date changes nothing: a note
     says so; one a month after the summit, within its 60-day window, is meant and gets none."""
-    text = SMALL.read_text(encoding="utf-8")
     for date, noted in (("2021-01-01", True), ("2020-05-01", False)):
-        changed = text.replace("    resolve:", f"    elections: [{{name: vote, date: {date}, audience_cost: 0.3}}]\n    resolve:", 1)
-        path = tmp_path / f"{date}.yaml"
-        path.write_text(changed, encoding="utf-8")
-        assert cli.main(["validate", str(path)]) == 0
-        err = capsys.readouterr().err
+        _, err = _validate_with_election(tmp_path, date, capsys)
         assert ("elections.0.date: its audience cost starts 60 days before the vote, 2020-11-02, after the latest "
                 "summit date (2020-04-01): it changes nothing" in err) == noted, err
 
