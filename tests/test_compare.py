@@ -627,7 +627,9 @@ def test_cli_compare_of_unrelated_scenarios_says_so_in_one_line_per_kind(tmp_pat
     camp_david = ROOT / "scenarios" / "examples" / "camp_david_1978.yaml"
     status = cli.main(["compare", str(BASELINE), str(camp_david), "--runs", "1000", "--out", str(tmp_path / "out")])
     assert status == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    err = capsys.readouterr().err.splitlines()
+    errors = [line for line in err if line.startswith("error: ")]
+    assert errors == err  # only the refusal: no note on how the two would have been paired
     why = "; pairing needs the same agents and issues (their random streams must line up)"
     assert errors == [
         f"error: {BASELINE} vs {camp_david}: agents: differ: only in {BASELINE}: g7, japan, russia; only in "

@@ -48,7 +48,7 @@ from .progress import progress_bar
 )
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..attribution_report import plot_comparison, print_comparison
-    from ..comparison import compare, same_model, summarise_comparison
+    from ..comparison import check_pairable, compare, same_model, summarise_comparison
     from ..limits import add_output, estimate_output
     from ..results import default_out_dir
 
@@ -62,6 +62,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
     said: set[str] = set()  # A and B are often one file: its warnings and notes once
     a, b = map_all(lambda side: _load_side(*side, both, said), (("A", args.a, only_a), ("B", args.b, only_b)))
+    check_pairable(a, b, str(args.a), str(args.b))  # before notes on how they would be paired
     _note_b_settings_unused(args, a, b)
     workers = _workers(args, a, 2)
     check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
