@@ -547,6 +547,11 @@ def test_a_value_a_derived_scenario_removed_or_replaced_is_shown_as_not_used(der
                 "agents.south.capability", "agents.north.resolve"} & set(marked)
     assert set(marked) == {"events.0", *(f"events.0.{k}" for k in ("name", "date", "probability", "source", "effects")),
                            "agents.south.resolve", "summit.date", "agents.north.capability", "name"}
+    # a value the run did not use needs no citation: no "no comment" tag on its row
+    import re
+
+    rows = re.findall(r'<tr[^>]*data-used="no".*?</tr>', page, flags=re.S)
+    assert len(rows) == len(marked) and not [row for row in rows if "no comment" in row]
     # the derived file's own values are what the run used
     assert not_used(page, "inputs/0-derived.yaml") == {}
     assert "data-used" not in file_part(derived["base-page"].read_text(encoding="utf-8"), "inputs/0-base.yaml")
