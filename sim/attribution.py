@@ -24,6 +24,7 @@ from .comparison import GROUPS, Comparison, Difference, paired_difference, paire
 from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
 from .io import utc_now
+from .limits import check_memory, estimate_models
 from .model import CLASSES, COLLAPSE, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .montecarlo import (
     check_workers,
@@ -192,13 +193,15 @@ def explain(
     knobs=None,
     workers: int | None = 1,
     stop: threading.Event | None = None,
+    max_memory: int | None = None,
 ) -> Explanation:
     """Each scheduled event removed in turn, paired against the full scenario on the
     same `runs` replicates; with `shapley`, the events' Shapley values too
     (`shapley_plan` says how many replicates and which method by default). `knobs`
     (a knob setting, e.g. a posterior's) applies to every run. `workers` as for
     `montecarlo.run`; a `stop` ends the work early, and an explanation cut short is
-    marked `interrupted` (its estimates are over the replicates it finished)."""
+    marked `interrupted` (its estimates are over the replicates it finished). `max_memory` as
+    for `montecarlo.run`: the scenario and every removal hold a chunk at once."""
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     check_knobs(knobs)
     check_callbacks(progress=progress, stop=stop)
@@ -214,6 +217,8 @@ def explain(
 
     full = compile_model(scenario)
     without = [compile_model(remove_events(scenario, {e.name})) for e in events]
+    check_memory(estimate_models([full, *without], runs, blocks_per_chunk * BLOCK_SIZE, workers=workers,
+                                 trajectories=False), "this explanation", max_memory)
     joints = np.zeros((len(events), len(CLASSES), len(CLASSES)), dtype=np.int64)
     counts = np.zeros(len(CLASSES), dtype=np.int64)
     compiling = compile_timer(full, entropy, knobs, workers)

@@ -351,17 +351,20 @@ def reference_forecasts(cases: list[Case], meetings: list[Meeting] | None) -> tu
 
 
 def run_case(case: Case, runs: int | None = None, seed: int | None = None, posterior=None,
-             workers: int | None = 1, stop: threading.Event | None = None) -> CaseRun | None:
+             workers: int | None = 1, stop: threading.Event | None = None,
+             max_memory: int | None = None) -> CaseRun | None:
     """Forecast one case as written and, with a `posterior`, posterior predictive; None if
-    `stop` was set before both runs finished (a case is kept whole or not at all)."""
+    `stop` was set before both runs finished (a case is kept whole or not at all). `max_memory`
+    as for `montecarlo.run`."""
     started = time.perf_counter()
-    result = run(case.scenario, runs=runs, seed=seed, workers=workers, stop=stop)
+    result = run(case.scenario, runs=runs, seed=seed, workers=workers, stop=stop, max_memory=max_memory)
     if result.interrupted:
         return None
     calibrated, note = None, None
     if posterior is not None:
         setting, note = posterior.setting(case.scenario)
-        cal = run(case.scenario, runs=runs, seed=seed, knobs=setting, workers=workers, stop=stop)
+        cal = run(case.scenario, runs=runs, seed=seed, knobs=setting, workers=workers, stop=stop,
+                  max_memory=max_memory)
         if cal.interrupted:
             return None
         calibrated = cal.counts.astype(float)
@@ -373,7 +376,7 @@ def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | 
                  seed: int | None = None, posterior=None, progress: StepProgress | None = None,
                  workers: int | None = 1, stop: threading.Event | None = None,
                  kept: dict[str, CaseRun] | None = None,
-                 keep: Callable[[Case, CaseRun], None] | None = None) -> Backtest:
+                 keep: Callable[[Case, CaseRun], None] | None = None, max_memory: int | None = None) -> Backtest:
     """Forecast every case (`runs` and `seed` default to each scenario's own) as written and,
     with a `posterior`, posterior predictive; and the references. The base rate of a case
     counts the meetings known before its vantage: those of `meetings`, or if None the
@@ -383,7 +386,9 @@ def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | 
     Resumable: a case named in `kept` (finished by an earlier run of the same settings) is
     not run again; `keep(case, forecast)` is called as each case finishes, so that the
     caller can save it. Setting `stop` ends the backtest after the case in hand: the result
-    holds the cases that finished (`complete` False) and the case in hand is dropped."""
+    holds the cases that finished (`complete` False) and the case in hand is dropped. A case
+    whose run would need more than `max_memory` bytes (None: the memory available) is an
+    `InputError` before it runs (`montecarlo.run`)."""
     kept = kept or {}
     done: dict[int, CaseRun] = {k: kept[c.name] for k, c in enumerate(cases) if c.name in kept}
     started = time.perf_counter()
@@ -394,7 +399,7 @@ def run_backtest(cases: list[Case], meetings: list[Meeting] | None, runs: int | 
             continue
         if stop is not None and stop.is_set():
             break
-        forecast = run_case(case, runs, seed, posterior, workers, stop)
+        forecast = run_case(case, runs, seed, posterior, workers, stop, max_memory)
         if forecast is None:
             break
         done[k] = forecast

@@ -24,10 +24,11 @@ from .errors import InputError, Problem
 from .estimate import Z95, Estimate, wilson
 from .io import utc_now
 from .knobs import KnobSetting
+from .limits import check_memory, estimate_models
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .montecarlo import check_workers, compile_seconds_of, compile_timer, count_chunks, resolve_settings, simulate_joint
 from .progress import ReplicateProgress
-from .randomness import blocks_for
+from .randomness import BLOCK_SIZE, blocks_for
 from .schema import Scenario
 
 __all__ = [
@@ -211,13 +212,14 @@ def compare(
     knobs: tuple | None = None,
     workers: int | None = 1,
     stop: threading.Event | None = None,
+    max_memory: int | None = None,
 ) -> Comparison:
     """Run `a` and `b` on the same `runs` replicates (common random numbers) and count
     (class under A, class under B). Defaults come from `a`'s `monte_carlo:` block;
     `names` label the scenarios in the refusal of an unpairable pair; `knobs`, a knob
     setting for both or a pair of them (A's, B's; `sim.posterior`), makes both posterior
-    predictive. `workers` and `stop` as for `montecarlo.run` (a stopped comparison counts
-    the replicates it finished)."""
+    predictive. `workers`, `stop` and `max_memory` as for `montecarlo.run` (a stopped
+    comparison counts the replicates it finished)."""
     check_scenario(a, "a")
     check_scenario(b, "b")
     pair = isinstance(knobs, (tuple, list)) and len(knobs) == 2 and not isinstance(knobs[1], dict)
@@ -236,6 +238,8 @@ def compare(
     joint = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     done = 0
     model_a, model_b = compile_model(a), compile_model(b)
+    check_memory(estimate_models([model_a, model_b], runs, blocks_per_chunk * BLOCK_SIZE, workers=workers,
+                                 trajectories=False), "this comparison", max_memory)
     compiling = compile_timer(model_a, entropy, knobs[0] if pair else knobs, workers)
     with install_listener("numba:compile", compiling):
         for tables in paired_tables(model_a, [model_b], entropy, runs, blocks_per_chunk, knobs, workers, stop):

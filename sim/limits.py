@@ -22,12 +22,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .errors import InputError, Problem
 from .model import Model
 from .randomness import BLOCK_SIZE
 from .schema import mean_of, support
 
-__all__ = ["Estimate", "add_output", "available_memory", "check_resources", "estimate", "estimate_eum",
+__all__ = ["CLI_WORDING", "LIBRARY_WORDING", "Estimate", "Wording", "add_output", "available_memory", "check_memory",
+           "check_resources", "estimate", "estimate_eum",
            "estimate_models", "estimate_output", "estimate_points", "format_size", "free_disk", "object_bytes",
            "parse_size"]
 
@@ -55,9 +58,9 @@ class Estimate:
     memory: int
     disk: int
     breakdown: dict[str, int] = field(default_factory=dict)
-    less_memory: str = "lower --chunk-size, simplify the scenario"
-    """How to need less memory, for the refusal."""
-    less_disk: str = "lower --runs"
+    less_memory: str = "lower {chunk_size}, simplify the scenario"
+    """How to need less memory, for the refusal (`{chunk_size}`: the option or argument, `Wording`)."""
+    less_disk: str = "lower {runs}"
     """How to write less, for the refusal: the disk grows with the runs, or with the points."""
 
 
@@ -144,7 +147,7 @@ def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size
                  "rounds as given": (steps * (2 * n_actors + 2) * F64
                                      + steps * (2 * n_actors * EUM_ROUND_VALUE + EUM_ROUND)),
                  "the run's work arrays": per_replicate * square}
-    less = "lower --runs or --rounds"
+    less = "lower {runs} or {rounds}"
     if runs is not None:
         chunk = _chunk_replicates(chunk_size or BLOCK_SIZE, runs)
         breakdown["Monte Carlo medians and means"] = 2 * steps * runs * F64
@@ -153,7 +156,7 @@ def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size
                                                       else 6 * EUM_TILE) * square
         breakdown["summary of the final medians"] = 2 * runs * F64
         if max(breakdown, key=breakdown.__getitem__) == "the Monte Carlo's work arrays":
-            less = ("lower --chunk-size or --runs, or use fewer actors (the work arrays grow as their square)"
+            less = ("lower {chunk_size} or {runs}, or use fewer actors (the work arrays grow as their square)"
                     if variant == "paper" else "use fewer actors (the work arrays grow as their square)")
     return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory=less)
 
@@ -327,12 +330,41 @@ def format_size(n: float) -> str:
     return f"{int(n)} B"
 
 
+@dataclass(frozen=True)
+class Wording:
+    """How a refusal names what the user can change: the command line's options or the
+    library's arguments. An estimate's advice (`Estimate.less_memory`, `less_disk`) writes
+    each as `{chunk_size}`, `{runs}`, `{rounds}`, filled in from `names`."""
+
+    max_memory: str
+    """The source of a refusal under a given memory limit."""
+    max_disk: str
+    raise_memory: str
+    """The last advice: how to allow more memory."""
+    raise_disk: str
+    names: dict[str, str] = field(default_factory=dict)
+
+    def advice(self, text: str) -> str:
+        for key, name in self.names.items():
+            text = text.replace("{" + key + "}", name)
+        return text
+
+
+CLI_WORDING = Wording("--max-memory", "--max-disk", "raise --max-memory", "raise --max-disk",
+                      {"chunk_size": "--chunk-size", "runs": "--runs", "rounds": "--rounds"})
+LIBRARY_WORDING = Wording("max_memory", "max_disk", "pass a larger max_memory= (bytes)",
+                          "pass a larger max_disk= (bytes)",
+                          {"chunk_size": "chunk_size=", "runs": "runs=", "rounds": "rounds="})
+
+
 def check_resources(work: Estimate, *, what: str, max_memory: int | None = None, max_disk: int | None = None,
-                    disk_path: str | Path | None = None) -> None:
-    """Refuse `work` (an `InputError` naming the options) when its memory exceeds
-    `max_memory` (default: `available_memory()`) or its disk `max_disk` (default: the free
-    space under `disk_path`). `what` says what was estimated, and `work`'s `less_memory` and
-    `less_disk` how to need less, for the message."""
+                    disk_path: str | Path | None = None, wording: Wording = CLI_WORDING) -> int | None:
+    """Refuse `work` (an `InputError` naming the options, or with `LIBRARY_WORDING` the
+    arguments) when its memory exceeds `max_memory` (default: `available_memory()`) or its
+    disk `max_disk` (default: the free space under `disk_path`). `what` says what was
+    estimated, and `work`'s `less_memory` and `less_disk` how to need less, for the message.
+    Returns the memory limit the work was held to (None where the memory available is unknown),
+    for the library's own check of the work it then runs (`check_memory`'s `max_memory`)."""
     problems = []
     memory_limit = max_memory
     if memory_limit is None:
@@ -340,17 +372,33 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
         memory_limit = None if available is None else available + _resident()
     if memory_limit is not None and work.memory > memory_limit:
         biggest = max(((k, v) for k, v in work.breakdown.items() if not k.startswith("disk")), key=lambda kv: kv[1])
-        source = "--max-memory" if max_memory is not None else "memory"
+        source = wording.max_memory if max_memory is not None else "memory"
+        less = wording.advice(work.less_memory)
         problems.append(Problem(source, "", f"{what} would need about {format_size(work.memory)} of memory "
                                 f"(the largest part {biggest[0]}: {format_size(biggest[1])}), more than the "
                                 f"{format_size(memory_limit)} {'allowed' if max_memory is not None else 'available'}; "
-                                f"{work.less_memory + ', or ' if work.less_memory else ''}raise --max-memory"))
+                                f"{less + ', or ' if less else ''}{wording.raise_memory}"))
     if work.disk:
         disk_limit = max_disk if max_disk is not None else (free_disk(disk_path) if disk_path is not None else None)
         if disk_limit is not None and work.disk > disk_limit:
-            source = "--max-disk" if max_disk is not None else "disk"
+            source = wording.max_disk if max_disk is not None else "disk"
+            less = wording.advice(work.less_disk)
             problems.append(Problem(source, "", f"{what} would write about {format_size(work.disk)}, more than the "
                                     f"{format_size(disk_limit)} {'allowed' if max_disk is not None else 'free there'}; "
-                                    f"{work.less_disk + ', or ' if work.less_disk else ''}raise --max-disk"))
+                                    f"{less + ', or ' if less else ''}{wording.raise_disk}"))
     if problems:
         raise InputError(problems)
+    return memory_limit
+
+
+def check_memory(work: Estimate, what: str, max_memory: int | None = None) -> None:
+    """The library's refusal (`run`, `compare`, `explain`), before any replicate runs: an
+    `InputError` naming the arguments (`chunk_size=`, `max_memory=`) when `work`'s memory
+    exceeds `max_memory` bytes (None: the memory available now). A `max_memory` that is not
+    a whole number >= 1 is refused too."""
+    if max_memory is not None and (isinstance(max_memory, bool) or not isinstance(max_memory, (int, np.integer))
+                                   or max_memory < 1):
+        raise InputError(Problem("max_memory", "", "must be a whole number of bytes >= 1, or None for the memory "
+                                 "available", max_memory, True))
+    check_resources(work, what=what, max_memory=None if max_memory is None else int(max_memory),
+                    wording=LIBRARY_WORDING)

@@ -21,6 +21,7 @@ from numba.core.event import TimingListener, install_listener
 from .arguments import check_callbacks, check_knobs, check_scenario, is_number
 from .errors import InputError, Problem
 from .estimate import Estimate, weighted_quantiles, wilson
+from .limits import check_memory, estimate
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .parallel import choose_workers, ordered_map
 from .randomness import BLOCK_SIZE, Blocks, blocks_for, make_root_entropy
@@ -353,6 +354,7 @@ def run(
     calibration: dict | None = None,
     workers: int | None = 1,
     stop: threading.Event | None = None,
+    max_memory: int | None = None,
 ) -> RunResult:
     """Run `runs` replicates of `scenario` (defaults from its `monte_carlo:` block).
 
@@ -364,7 +366,9 @@ def run(
     `sim.knobs.KnobSetting`, e.g. from a posterior's `setting`) sets calibration knobs
     per replicate; `calibration` describes it. Setting `stop` (an event, e.g. from a
     signal handler) ends the run after the chunk in hand: the result holds the
-    replicates finished before it, marked `interrupted`.
+    replicates finished before it, marked `interrupted`. A run whose estimated peak memory
+    (`limits.estimate`) exceeds `max_memory` bytes (None: the memory available now) is an
+    `InputError` before any replicate runs.
     """
     runs, entropy, blocks_per_chunk = resolve_settings(scenario, runs, seed, chunk_size)
     workers = check_workers(workers, blocks_for(runs), count_chunks(runs, blocks_per_chunk))
@@ -373,6 +377,8 @@ def run(
     if precision is not None and not (is_number(precision) and 0 < precision < 0.5):
         raise InputError(Problem("precision", "", "must be between 0 and 0.5 (a half-width)", precision, True))
     model = compile_model(scenario)
+    check_memory(estimate(model, runs, blocks_per_chunk * BLOCK_SIZE, write=False, workers=workers), "this run",
+                 max_memory)
     tally = _Tally(model, runs, knobs)
     stopped_early = False
     started = time.perf_counter()

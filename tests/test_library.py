@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,12 @@ BAD_CALLS = {
     "a flag for a class in a spread": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread((True,)),
                                        "parameter_spread: classes: must be positions 0 to 3"),
     "a text for explain's shapley": (lambda k: explain(SMALL, runs=10, shapley="no"),
-                                     "shapley: must be True or False \\(got 'no'\\)"),
+                                     "shapley: must be True or False \\(got 'no'\\)"),    "a size text as run's max_memory": (lambda k: run(SMALL, runs=10, max_memory="2GiB"),
+                                        "max_memory: must be a whole number of bytes >= 1, or None"),
+    "no bytes as compare's max_memory": (lambda k: compare(SMALL, SMALL, runs=10, max_memory=0),
+                                         "max_memory: must be a whole number of bytes >= 1"),
+    "a flag as explain's max_memory": (lambda k: explain(SMALL, runs=10, max_memory=True),
+                                       "max_memory: must be a whole number of bytes >= 1"),
 }
 
 BAD_STRATEGIES = {
@@ -413,3 +419,99 @@ def test_override_values_computed_with_numpy_are_the_numbers_they_hold():
                                                               for k, v in value.items()}
         assert (load_scenario(path, overrides={f"agents.{agent}.resolve": value})
                 == load_scenario(path, overrides={f"agents.{agent}.resolve": plain}))
+
+
+def _flooded(rate: float = 1e6):
+    """tests/data/small.yaml with its incident stream arriving `rate` times a month."""
+    data = small_dict()
+    data["incidents"][0]["rate_per_month"] = rate
+    return scenario_of(data)
+
+
+@pytest.fixture
+def no_replicates(monkeypatch):
+    """Any replicate drawn fails the test: a refusal must come before the work."""
+    import sim.montecarlo
+
+    def drawn(*args, **kwargs):
+        raise AssertionError("a replicate was drawn before the memory was checked")
+
+    monkeypatch.setattr(sim.montecarlo, "draw_state", drawn)
+
+
+@pytest.mark.parametrize("rate", [1e6, 1e100])
+@pytest.mark.parametrize("call, what, largest", [
+    (lambda s: run(s, runs=2000, seed=1), "this run", "incident arrivals"),
+    (lambda s: compare(s, s, runs=2000, seed=1), "this comparison", "incident arrivals"),
+    (lambda s: explain(s, runs=2000, seed=1, shapley=True), "this explanation", "incident arrivals"),
+    (lambda s: run(s, runs=2000, seed=1, workers=2), "this run", "worker processes"),  # each holds its arrivals
+])
+def test_work_beyond_the_memory_available_is_refused_before_it_starts(no_replicates, call, what, largest, rate):
+    """An incident rate of 10^6 a month made `run` allocate about 23 GiB and raise MemoryError
+    (10^100: numpy's "lam value too large"); run, compare and explain now refuse it with the
+    figure, its largest part and the arguments to change, in no time and before any replicate."""
+    started = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        call(_flooded(rate))
+    assert time.perf_counter() - started < 1
+    (problem,) = info.value.problems
+    text = str(problem)
+    assert text.startswith(f"memory: {what} would need about ")
+    assert f"(the largest part {largest}: " in text and "GiB available; " in text
+    assert text.endswith("lower chunk_size=, simplify the scenario, or pass a larger max_memory= (bytes)")
+    assert "--" not in text
+
+
+def test_max_memory_caps_the_work_and_lets_it_past_the_memory_available(monkeypatch):
+    """`max_memory=` bytes is the limit instead of the memory available: below the estimate the
+    run is refused naming it, and above the memory available (here made 1 MiB) the work runs."""
+    import sim.limits
+
+    with pytest.raises(InputError) as info:
+        run(SMALL, runs=1024, seed=1, max_memory=1 << 20)
+    assert str(info.value.problems[0]).startswith("max_memory: this run would need about ")
+    assert "more than the 1.0 MiB allowed; lower chunk_size=" in str(info.value.problems[0])
+    monkeypatch.setattr(sim.limits, "available_memory", lambda: 1 << 20)
+    monkeypatch.setattr(sim.limits, "_resident", lambda: 0)
+    with pytest.raises(InputError, match="^memory: this comparison would need"):
+        compare(SMALL, SMALL, runs=1024, seed=1)
+    assert compare(SMALL, SMALL, runs=1024, seed=1, max_memory=1 << 40).runs == 1024
+
+
+def test_a_normal_run_is_unaffected_by_the_check():
+    """The baseline-sized work passes the check, with the same numbers as under any limit it fits."""
+    free = run(SMALL, runs=2048, seed=3)
+    capped = run(SMALL, runs=2048, seed=3, max_memory=1 << 40)
+    assert free.runs == 2048 and list(free.counts) == list(capped.counts)
+    assert explain(SMALL, runs=1024, seed=3).runs == 1024
+
+
+def test_the_command_line_says_its_options_and_lets_max_memory_through(tmp_path, capsys, monkeypatch):
+    """The command line refuses with its own message (options, not arguments), unchanged; the
+    library call after its check never refuses a second time, so --max-memory above the memory
+    available still runs the work."""
+    import yaml
+
+    import sim.limits
+    from sim.cli import main
+
+    data = small_dict()
+    data["incidents"][0]["rate_per_month"] = 1e6
+    flooded = tmp_path / "flooded.yaml"
+    flooded.write_text(yaml.safe_dump(data, sort_keys=False))
+    for argv, what in ((["run", str(flooded)], "this run"), (["compare", str(flooded), str(flooded)], "this comparison"),
+                       (["explain", str(flooded)], "this explanation")):
+        assert main([*argv, "--out", str(tmp_path / "out"), "--runs", "2000"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: memory: {what} would need about "), err
+        assert err.rstrip().endswith("lower --chunk-size, simplify the scenario, or raise --max-memory"), err
+        assert "max_memory=" not in err and not (tmp_path / "out").exists()
+    monkeypatch.setattr(sim.limits, "available_memory", lambda: 1 << 20)
+    monkeypatch.setattr(sim.limits, "_resident", lambda: 0)
+    small = ROOT / "tests" / "data" / "small.yaml"
+    assert main(["run", str(small), "--runs", "1024", "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "error: memory: this run would need" in capsys.readouterr().err
+    for argv in (["run", str(small)], ["compare", str(small), str(small)], ["explain", str(small)]):
+        out = tmp_path / argv[0]
+        assert main([*argv, "--runs", "1024", "--max-memory", "1TiB", "--out", str(out), "--quiet"]) == 0
+        assert "max_memory" not in capsys.readouterr().err

@@ -128,7 +128,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     cases, meetings, meetings_path = _history_inputs(args)
     if posterior is not None:
         _check_knobs(posterior, cases, args.calibration)
-    _check_case_limits(args, cases, args.runs, args.workers)
+    limit = _check_case_limits(args, cases, args.runs, args.workers)
     check_limits(args, estimate_output(), "this backtest", args.out or Path("results"))
     out = args.out if args.out is not None else default_out_dir("backtest")
     # Written in place, like a sweep: each finished case is kept in cases.json at once,
@@ -139,7 +139,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                                                         force=args.force, release_unused=True))
     store = CaseStore(out, args.runs, args.seed, posterior)
     _note_unseeded(args, cases)
-    return _backtest_into(args, out, state, store, cases, meetings, meetings_path, posterior)
+    return _backtest_into(args, out, state, store, cases, meetings, meetings_path, posterior, limit)
 
 
 def _note_unseeded(args: argparse.Namespace, cases: list) -> None:
@@ -156,7 +156,7 @@ def _note_unseeded(args: argparse.Namespace, cases: list) -> None:
 
 
 def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases: list, meetings,
-                   meetings_path, posterior) -> int:
+                   meetings_path, posterior, max_memory: int | None = None) -> int:
     from ..backtest import run_backtest, summarise_backtest
     from ..backtest_report import plot_reliability, print_backtest
 
@@ -167,7 +167,8 @@ def _backtest_into(args: argparse.Namespace, out: Path, state: str, store, cases
     with stop_on_interrupt() as stop:  # held while the summary is written: a second Ctrl-C cannot cut it short
         with step_progress(args, "cases", every=0.0) as progress:
             result = run_backtest(cases, meetings, runs=args.runs, seed=args.seed, posterior=posterior,
-                                  progress=progress, workers=args.workers, stop=stop, kept=kept, keep=store.keep)
+                                  progress=progress, workers=args.workers, stop=stop, kept=kept, keep=store.keep,
+                                  max_memory=max_memory)
         if not result.cases:  # the claim gives back the new directory it made for nothing
             print("interrupted before any case finished: nothing kept", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -284,18 +285,22 @@ def _check_knobs(posterior, cases: list, path: Path) -> None:
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,
-                       exact: bool = False) -> None:
+                       exact: bool = False) -> int | None:
     """Refuse before anything runs if one case, on the processes that will run it at once,
     would need more memory than allowed: `workers` (None: the default) capped by the case's
     chunks (a backtest's `run`), or with `exact` exactly `workers` (a calibration's
-    tasks, which hold a chunk each)."""
+    tasks, which hold a chunk each). Returns the memory limit they were held to (`check_limits`),
+    for the library's runs of the cases."""
     from ..limits import estimate
     from ..model import compile_model
     from ..montecarlo import check_workers, count_chunks, resolve_settings
     from ..randomness import BLOCK_SIZE, blocks_for
 
+    limits = []
     for case in cases:
         n, _, blocks = resolve_settings(case.scenario, runs, 0, None)
         processes = workers if exact else check_workers(workers, blocks_for(n), count_chunks(n, blocks))
-        check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False,
-                                    workers=processes), f"the case {case.path}")
+        limits.append(check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False,
+                                                  workers=processes), f"the case {case.path}"))
+    known = [limit for limit in limits if limit is not None]
+    return min(known) if known else None

@@ -65,8 +65,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_pairable(a, b, str(args.a), str(args.b))  # before notes on how they would be paired
     _note_b_settings_unused(args, a, b)
     workers = _workers(args, a, 2)
-    check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()), "this comparison",
-                 args.out or Path("results"))
+    limit = check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()),
+                         "this comparison", args.out or Path("results"))
     posterior = load_calibration(args)  # once: a bad file is one error, a stale one one warning
     (knobs_a, note_a), (knobs_b, note_b) = map_all(lambda side: calibration_setting(args, *side, posterior),
                                                    [(a, args.a), (b, args.b)])  # both sides' problems at once
@@ -82,12 +82,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          progress=None if progress is None else (lambda done, n: progress(2 * done, passes * n)),
                          names=(str(args.a), str(args.b)),
-                         knobs=None if knobs_a is None else (knobs_a, knobs_b), workers=workers, stop=stop)
+                         knobs=None if knobs_a is None else (knobs_a, knobs_b), workers=workers, stop=stop,
+                         max_memory=limit)
         if knobs_a is not None and result.runs == total:
             done = result.runs
             raw = compare(a, b, runs=done, seed=result.entropy, chunk_size=args.chunk_size,
                           progress=None if progress is None else (lambda n, _: progress(2 * done + 2 * n, 4 * done)),
-                          names=(str(args.a), str(args.b)), workers=workers, stop=stop)
+                          names=(str(args.a), str(args.b)), workers=workers, stop=stop, max_memory=limit)
     if result.runs == 0:
         return _nothing_done()
     summary = summarise_comparison(result, a, b, str(args.a), str(args.b))
@@ -164,8 +165,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         args.shapley = False
     shapley_runs = shapley_plan(k, runs, args.shapley_runs)[1] if args.shapley else 0
     workers = _workers(args, scenario, k + 1, shapley_runs)
-    check_limits(args, add_output(_explain_estimate(scenario, args, workers), estimate_output()), "this explanation",
-                 args.out or Path("results"))
+    limit = check_limits(args, add_output(_explain_estimate(scenario, args, workers), estimate_output()),
+                         "this explanation", args.out or Path("results"))
     knobs, note = calibration_setting(args, scenario, args.scenario)
     out = claim_output(args, "explain", default_out_dir("explain"))
     main = runs * (k + 1)
@@ -178,11 +179,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = explain(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          shapley=args.shapley, shapley_runs=args.shapley_runs,
                          progress=None if progress is None else (lambda done, n: progress(done, total)), knobs=knobs,
-                         workers=workers, stop=stop)
+                         workers=workers, stop=stop, max_memory=limit)
         if knobs is not None and not result.interrupted and result.runs > 0:
             raw = explain(scenario, runs=result.runs, seed=result.entropy, chunk_size=args.chunk_size,
                           progress=None if progress is None else (lambda done, n: progress(main + done, total)),
-                          workers=workers, stop=stop)
+                          workers=workers, stop=stop, max_memory=limit)
     if result.runs == 0:
         return _nothing_done()
     summary = summarise_explanation(result, scenario, str(args.scenario))

@@ -75,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     work = estimate(compile_model(scenario), runs, blocks_per_chunk * BLOCK_SIZE, workers=workers)
 
     check_target(out, "run", force=args.force)  # its problems first, then the limits: before any folder is made
-    check_limits(args, work, "this run", out)
+    limit = check_limits(args, work, "this run", out)
     raw_stopped = False
     # With a calibration the model as written runs too, on the same random numbers: the raw
     # model is always reported beside the calibrated one (null: Ctrl-C came before it finished).
@@ -85,9 +85,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         with stop_on_interrupt() as stop:
             result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs,
-                         calibration=note, workers=workers, stop=stop)
+                         calibration=note, workers=workers, stop=stop, max_memory=limit)
             if knobs is not None and result.runs > 0 and not result.interrupted:
-                extra["as_written"], raw_stopped = _as_written(scenario, result, args.chunk_size, stop, progress)
+                extra["as_written"], raw_stopped = _as_written(scenario, result, args.chunk_size, stop, progress,
+                                                               limit)
         if result.runs == 0:
             print("interrupted before any replicate finished: nothing written", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -118,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _as_written(scenario, result, chunk_size, stop, progress) -> tuple[dict | None, bool]:
+def _as_written(scenario, result, chunk_size, stop, progress, max_memory) -> tuple[dict | None, bool]:
     """(the model as written on the calibrated run's replicates and seed: runs, classes and
     headline with their Monte Carlo intervals; whether it was interrupted, then None)."""
     from ..montecarlo import run
@@ -127,7 +128,7 @@ def _as_written(scenario, result, chunk_size, stop, progress) -> tuple[dict | No
     done = result.runs
     shifted = None if progress is None else (lambda n, _total: progress(done + n, 2 * done))
     raw = run(scenario, runs=done, seed=result.entropy, chunk_size=chunk_size, progress=shifted,
-              workers=result.workers, stop=stop)
+              workers=result.workers, stop=stop, max_memory=max_memory)
     if raw.interrupted:
         return None, True
     return {"runs": int(raw.runs), "seconds": round(float(raw.seconds), 6),
