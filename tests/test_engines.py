@@ -579,11 +579,11 @@ def _same_whatever_the_chunk_size(data: dict, seed: int, chunk_size: int, runs: 
 
 
 @settings(max_examples=10, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario_dicts(max_events=2, max_incidents=1, **EUM), st.integers(0, 2**32), st.integers(1, 700))
+@given(scenario_dicts(max_events=2, max_incidents=1, **EUM), st.integers(0, 2**32), st.integers(1, 400))
 def test_under_eum_the_same_seed_gives_the_same_counts_whatever_the_chunk_size(data, seed, chunk_size):
     """A drawn eum scenario run twice in one chunk and once in chunks of `chunk_size` (rounded up to
     whole blocks): the same counts, and every replicate's outputs the same."""
-    _same_whatever_the_chunk_size(data, seed, chunk_size, runs=1500)
+    _same_whatever_the_chunk_size(data, seed, chunk_size, runs=800)
 
 
 @pytest.mark.slow
