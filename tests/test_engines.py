@@ -9,11 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_replicates, scenario_of, small_dict, state_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim.engines import ENGINES, make_engine
 from sim.eum import step_eum
 from sim.loading import load_scenario
-from sim.model import compile_model
+from sim.model import CLASSES, compile_model
+from sim.strategies import scenario_dicts, scenarios
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 
@@ -534,3 +537,58 @@ def test_a_knob_on_when_only_moves_of_ideals_come_gets_a_note_under_eum(tmp_path
                 "back toward the ideal); the scenario's engine is eum, which moves positions by the EUM rounds and "
                 f"reads an ideal only as the starting position, so this knob changes nothing in {path}")
         assert (line in capsys.readouterr().err.splitlines()) == noted
+
+
+# --- Drawn eum scenarios ------------------------------------------------------------------------
+
+EUM = {"engines": ("eum",), "weights": True, "observed": True}
+"""What `sim.strategies` draws for the eum engine: every eum setting, Nash weights, an observed block."""
+
+
+def _runs_and_sums_to_one(scenario, runs: int = 300) -> None:
+    reps = run_replicates(scenario, runs=runs, seed=0)
+    assert scenario.dynamics.engine == "eum" and compile_model(scenario).engine == "eum"
+    assert reps.result.runs == runs == len(reps.outcome) == int(reps.counts.sum())
+    assert np.array_equal(reps.counts, np.bincount(reps.outcome, minlength=len(CLASSES)))
+    assert math.isclose(sum(e.p for e in reps.result.estimates().values()), 1.0, rel_tol=1e-12)
+    assert np.all(np.isfinite(reps.position))
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(max_events=2, max_incidents=1, **EUM))
+def test_every_drawn_eum_scenario_runs_and_its_classes_sum_to_one(scenario):
+    """Every eum scenario the strategies draw validates and runs; its class counts sum to the runs."""
+    _runs_and_sums_to_one(scenario)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(**EUM))
+def test_many_drawn_eum_scenarios_run_and_their_classes_sum_to_one(scenario):
+    """The property above on more and larger drawn scenarios."""
+    _runs_and_sums_to_one(scenario, runs=500)
+
+
+def _same_whatever_the_chunk_size(data: dict, seed: int, chunk_size: int, runs: int) -> None:
+    scenario = scenario_of(data)
+    one = run_replicates(scenario, runs=runs, seed=seed, chunk_size=runs)
+    again = run_replicates(scenario, runs=runs, seed=seed, chunk_size=runs)
+    chunked = run_replicates(scenario, runs=runs, seed=seed, chunk_size=chunk_size)
+    assert np.array_equal(one.counts, again.counts) and one.same_as(again)
+    assert np.array_equal(one.counts, chunked.counts) and one.same_as(chunked)
+
+
+@settings(max_examples=10, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1, **EUM), st.integers(0, 2**32), st.integers(1, 400))
+def test_under_eum_the_same_seed_gives_the_same_counts_whatever_the_chunk_size(data, seed, chunk_size):
+    """A drawn eum scenario run twice in one chunk and once in chunks of `chunk_size` (rounded up to
+    whole blocks): the same counts, and every replicate's outputs the same."""
+    _same_whatever_the_chunk_size(data, seed, chunk_size, runs=800)
+
+
+@pytest.mark.slow
+@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(**EUM), st.integers(0, 2**32), st.integers(1, 5000))
+def test_under_eum_many_drawn_scenarios_give_the_same_counts_whatever_the_chunk_size(data, seed, chunk_size):
+    """The property above on more and larger drawn scenarios."""
+    _same_whatever_the_chunk_size(data, seed, chunk_size, runs=4000)

@@ -92,16 +92,40 @@ def _reversed(data: dict) -> dict:
     return d
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario_dicts(max_events=2, max_incidents=1), st.data())
-def test_renaming_and_reordering_agents_and_issues_changes_nothing(data, draw):
-    """Every agent and issue renamed (so their sorted order changes) and the file's order
-    reversed: every replicate ends the same."""
+def _renaming_and_reordering_changes_nothing(data: dict, draw) -> None:
+    """Every agent and issue of a drawn scenario renamed (so their sorted order changes) and the
+    file's order reversed: every replicate ends the same."""
     data = _plain(data)
     new_agents = draw.draw(st.permutations([f"x{k}" for k in range(len(data["agents"]))]))
     new_issues = draw.draw(st.permutations([f"y{k}" for k in range(len(data["issues"]))]))
     renamed = _rename(data, dict(zip(data["agents"], new_agents)), dict(zip(data["issues"], new_issues)))
     assert np.array_equal(_outcomes(data), _outcomes(_reversed(renamed)))
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1), st.data())
+def test_renaming_and_reordering_agents_and_issues_changes_nothing(data, draw):
+    """Every agent and issue renamed (so their sorted order changes) and the file's order
+    reversed: every replicate ends the same."""
+    _renaming_and_reordering_changes_nothing(data, draw)
+
+
+EUM = {"engines": ("eum",), "weights": True}
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1, **EUM), st.data())
+def test_under_eum_renaming_and_reordering_agents_and_issues_changes_nothing(data, draw):
+    """The same under the eum engine (every variant and setting), with Nash weights on the parties."""
+    _renaming_and_reordering_changes_nothing(data, draw)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(**EUM), st.data())
+def test_under_eum_renaming_and_reordering_many_drawn_scenarios_changes_nothing(data, draw):
+    """The property above on more and larger drawn scenarios."""
+    _renaming_and_reordering_changes_nothing(data, draw)
 
 
 def test_renaming_the_baselines_agents_and_issues_changes_nothing():

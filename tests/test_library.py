@@ -150,6 +150,15 @@ BAD_STRATEGIES = {
                          "mutated_scenario_dicts: kinds: must be a non-empty tuple of mutation kinds"),
     "an unknown kind": (lambda s: s.mutated_scenario_dicts(("nope",)),
                         "mutated_scenario_dicts: kinds: unknown mutation kind; kinds: delete, .* \\(got 'nope'\\)"),
+    "one engine as text": (lambda s: s.scenario_dicts(engines="eum"),
+                           "scenario_dicts: engines: must be a non-empty tuple of engine names"),
+    "no engines": (lambda s: s.scenarios(engines=()), "scenarios: engines: must be a non-empty tuple of engine names"),
+    "an unknown engine": (lambda s: s.mutated_scenario_dicts(engines=("eum", "nash")),
+                          "mutated_scenario_dicts: engines: unknown engine 'nash'; engines: convergence, eum"),
+    "an engine twice": (lambda s: s.scenario_dicts(engines=["eum", "eum"]),
+                        "scenario_dicts: engines: must name each engine once"),
+    "a number for weights": (lambda s: s.scenario_dicts(weights=1), "scenario_dicts: weights: must be True or False"),
+    "a text for observed": (lambda s: s.scenarios(observed="yes"), "scenarios: observed: must be True or False"),
 }
 
 
@@ -403,6 +412,43 @@ def test_scenario_dicts_draws_what_its_docstring_says():
         assert "weights" not in data["summit"] and "observed" not in data
 
     check()
+
+
+def test_scenario_dicts_draws_eum_weights_and_observed_when_asked_as_its_docstring_says():
+    """With `engines`, `weights` and `observed`: each engine drawn, an eum scenario's settings in
+    the schema's ranges and no `rate`, weights on parties only, an observed date after the vantage."""
+    import datetime as dt
+
+    from hypothesis import given, settings
+
+    import sim.strategies as s
+    from sim.schema import Scenario
+
+    doc = " ".join(inspect.getdoc(s.scenario_dicts).split())
+    assert "`rounds_per_week` 1 to 20, `q` in [0, 1]" in doc and "in (0, 1e6]" in doc and "after the vantage" in doc
+    seen = set()
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(s.scenario_dicts(engines=("convergence", "eum"), weights=True, observed=True))
+    def check(data):
+        scenario = Scenario.model_validate(data)
+        dynamics = data.get("dynamics", {})
+        seen.add(scenario.dynamics.engine)
+        if scenario.dynamics.engine == "eum":
+            assert dynamics["engine"] == "eum" and "rate" not in dynamics
+            assert dynamics.get("variant", "scholz") in ("scholz", "paper")
+            assert 1 <= dynamics.get("rounds_per_week", 1) <= 20 and 0 <= dynamics.get("q", 1.0) <= 1
+        else:
+            assert not {"variant", "rounds_per_week", "q"} & set(dynamics)
+        weights = data["summit"].get("weights", {})
+        assert set(weights) <= set(data["summit"]["parties"]) and all(0 < w <= 1e6 for w in weights.values())
+        if "observed" in data:
+            date = data["observed"]["date"]
+            assert min(date if isinstance(date, list) else [date]) > data["calendar"]["vantage"]
+            assert isinstance(date, dt.date) or date[0] <= date[1]
+
+    check()
+    assert seen == {"convergence", "eum"}
 
 
 def test_override_values_computed_with_numpy_are_the_numbers_they_hold():

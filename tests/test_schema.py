@@ -342,6 +342,26 @@ def test_mutated_scenarios_fail_only_with_input_error(data):
         assert exc.problems and all(str(p) for p in exc.problems)
 
 
+EVERYTHING = {"engines": ("convergence", "eum"), "weights": True, "observed": True}
+
+
+@settings(max_examples=50)
+@given(scenario_dicts(**EVERYTHING))
+def test_drawn_eum_scenarios_with_weights_and_observed_survive_yaml(data):
+    """The same with eum scenarios, summit.weights and observed blocks among those drawn."""
+    assert parse_scenario(yaml.safe_dump(data)) == Scenario.model_validate(data)
+
+
+@settings(max_examples=100)
+@given(mutated_scenario_dicts(**EVERYTHING))
+def test_mutated_eum_scenarios_with_weights_and_observed_fail_only_with_input_error(data):
+    """The loader fuzzed from eum scenarios, summit.weights and observed blocks too."""
+    try:
+        parse_scenario(yaml.safe_dump(data), source="fuzz.yaml")
+    except InputError as exc:
+        assert exc.problems and all(str(p) for p in exc.problems)
+
+
 @settings(max_examples=100)
 @given(params(-0.5, 2.0))
 def test_drawn_params_stay_in_their_window(param):

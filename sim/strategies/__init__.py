@@ -3,7 +3,9 @@
 `scenario_dicts()` draws plain data (what `yaml.safe_load` returns) that the schema
 accepts; `scenarios()` validates it into `Scenario` objects; `mutated_scenario_dicts()`
 breaks one thing in a valid dict, for fuzzing the loader (`parse_scenario(yaml.safe_dump(d))`
-loads it or raises `InputError`). Needs `hypothesis`. The first `sim.run` in a process
+loads it or raises `InputError`). They draw `convergence` scenarios without `summit.weights`
+or `observed` unless asked: `engines=("convergence", "eum")`, `weights=True`, `observed=True`
+(`scenario_dicts`). Needs `hypothesis`. The first `sim.run` in a process
 loads the compiled kernels (about half a second), past hypothesis's default deadline of
 200 ms, so a test that runs the model wants `deadline=None`; ask for few runs, each
 example then takes milliseconds:

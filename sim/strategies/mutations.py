@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ..errors import InputError, Problem
-from .scenarios import _num, names, scenario_dicts
+from .scenarios import _num, _scenario_dicts, check_options, names
 
 __all__ = ["MUTATIONS", "mutated_scenario_dicts"]
 
@@ -135,14 +135,17 @@ MUTATIONS = tuple(_MUTATE)
 """The kinds of mutation `mutated_scenario_dicts` makes."""
 
 
-def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS) -> st.SearchStrategy[dict]:
+def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS, engines: tuple[str, ...] = ("convergence",),
+                           weights: bool = False, observed: bool = False) -> st.SearchStrategy[dict]:
     """A valid scenario dict with one random mutation: a key deleted, an unknown key
     added, a value replaced by junk (string, list, None, out-of-range or non-finite
     number), a reference renamed to an unknown agent or issue, an event moved after
     the summit, saliences that no longer sum to 1, a broken distribution. The result
     may still be valid (deleting an optional key); loading it
     (`sim.parse_scenario(yaml.safe_dump(data))`) must either succeed or raise `InputError`.
-    `kinds`: a non-empty tuple of names from `MUTATIONS`."""
+    `kinds`: a non-empty tuple of names from `MUTATIONS`; `engines`, `weights`, `observed`:
+    what the valid dict may hold, as for `scenario_dicts` (default: a `convergence` scenario
+    without `summit.weights` or `observed`)."""
     if isinstance(kinds, (str, bytes)) or not isinstance(kinds, (tuple, list)) or not kinds:
         raise InputError(Problem("mutated_scenario_dicts", "kinds", "must be a non-empty tuple of mutation kinds, "
                                  f"e.g. ('delete',); kinds: {', '.join(MUTATIONS)}", kinds, True))
@@ -150,12 +153,16 @@ def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS) -> st.SearchStrat
     if unknown:
         raise InputError(Problem("mutated_scenario_dicts", "kinds", "unknown mutation kind; kinds: "
                                  + ", ".join(MUTATIONS), unknown[0], True))
-    return _mutated_scenario_dicts(tuple(kinds))
+    check_options("mutated_scenario_dicts", engines=engines, weights=weights, observed=observed)
+    return _mutated_scenario_dicts(tuple(kinds), tuple(engines), weights, observed)
 
 
 @st.composite
-def _mutated_scenario_dicts(draw, kinds: tuple[str, ...]) -> dict:
-    data = copy.deepcopy(draw(scenario_dicts(max_agents=3, max_issues=2, max_events=2, max_incidents=1)))
+def _mutated_scenario_dicts(draw, kinds: tuple[str, ...], engines: tuple[str, ...], weights: bool,
+                            observed: bool) -> dict:
+    valid = _scenario_dicts(max_agents=3, max_issues=2, max_events=2, max_incidents=1, max_parties=3,
+                            engines=engines, weights=weights, observed=observed)
+    data = copy.deepcopy(draw(valid))
     kind = draw(st.sampled_from(kinds))
     _MUTATE[kind](draw, data, kind)
     return data

@@ -292,6 +292,40 @@ MAX_ISSUES = 12
 """3 anchors an issue: 3**12 packages fit the schema's menu of at most 1,048,576, 3**13 do not."""
 
 
+_ENGINES = ("convergence", "eum")  # what `scenario_dicts(engines=...)` can draw (`dynamics.engine`)
+
+
+def _engines_rule(value: Any) -> str | None:
+    if (isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or not value
+            or not all(isinstance(e, str) for e in value)):
+        return f"must be a non-empty tuple of engine names, e.g. ('convergence', 'eum'); engines: {', '.join(_ENGINES)}"
+    unknown = [e for e in value if e not in _ENGINES]
+    if unknown:
+        return f"unknown engine {unknown[0]!r}; engines: {', '.join(_ENGINES)}"
+    if len(set(value)) != len(value):
+        return "must name each engine once"
+    return None
+
+
+def _flag_rule(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be True or False"
+
+
+# Keyed by keywords, not string literals, as are the opt-in keys drawn below: hypothesis also draws
+# the short string literals of the local modules loaded, so a new one in sim.strategies would
+# change what a seeded test of the default strategies draws.
+_OPTION_RULES = dict(engines=_engines_rule, weights=_flag_rule, observed=_flag_rule)
+
+
+def check_options(func: str, **options: Any) -> None:
+    """The opt-in arguments of `scenario_dicts` (and of the strategies built on it: `engines`,
+    `weights`, `observed`), checked when the strategy is made."""
+    for name, value in options.items():
+        rule = _OPTION_RULES[name](value)
+        if rule is not None:
+            raise InputError(Problem(func, name, rule, value, True))
+
+
 def check_sizes(func: str, max_agents: Any, max_issues: Any, max_events: Any, max_incidents: Any,
                 max_parties: Any) -> None:
     """The size arguments of `scenario_dicts` (and of the strategies built on it), checked when the
@@ -305,7 +339,8 @@ def check_sizes(func: str, max_agents: Any, max_issues: Any, max_events: Any, ma
 
 
 def scenario_dicts(max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
-                   max_incidents: int = 2, max_parties: int = 3) -> st.SearchStrategy[dict]:
+                   max_incidents: int = 2, max_parties: int = 3, engines: tuple[str, ...] = ("convergence",),
+                   weights: bool = False, observed: bool = False) -> st.SearchStrategy[dict]:
     """A scenario as plain data (as `yaml.safe_load` gives it) that the schema accepts.
 
     Small: 2..max_agents agents, 2..max_parties of them summit parties (some
@@ -313,22 +348,71 @@ def scenario_dicts(max_agents: int = 4, max_issues: int = 3, max_events: int = 4
     issues of 2-3 anchors, a summit 1-120 days after the start (a drawn date's window
     ends up to 30 days later), elections, alliances, up to max_events events (every
     effect target) and max_incidents incident streams, rubrics with bands, `signed`
-    and nested `all`/`any`, and `monte_carlo` defaults of 1 to 2,048 runs. Never drawn:
-    the `eum` engine (every scenario runs under `convergence`, whose invariances the
-    README states), `summit.weights`, `observed`, and the file-level keys (`extends`,
-    `include`, `set`).
+    and nested `all`/`any`, and `monte_carlo` defaults of 1 to 2,048 runs.
+
+    `engines`: the `dynamics.engine`s to draw from, a non-empty tuple of "convergence"
+    and "eum". The default, `("convergence",)`, draws every scenario under the
+    `convergence` engine (whose invariances the README states), exactly as before the
+    argument existed: a seeded test draws what it drew. With `"eum"` among them, each
+    scenario picks one; an `eum` scenario always has a `dynamics` block naming it, with
+    (each maybe left to its default) `variant` scholz or paper, `rounds_per_week` 1 to
+    20, `q` in [0, 1] and `noise`, and no `rate` (which `eum` does not read).
+    `weights=True`: maybe `summit.weights`, Nash bargaining weights in (0, 1e6] for
+    some parties. `observed=True`: maybe an `observed` block (a coded outcome, a date or
+    a window of dates after the vantage, a source), which `run` ignores. Never drawn:
+    the `eum` engine, `summit.weights` or `observed` unless asked for, and the
+    file-level keys (`extends`, `include`, `set`).
     """
     check_sizes("scenario_dicts", max_agents, max_issues, max_events, max_incidents, max_parties)
-    return _scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties)
+    check_options("scenario_dicts", engines=engines, weights=weights, observed=observed)
+    engines = tuple(engines)
+    return _scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties, engines, weights, observed)
+
+
+_WEIGHT = st.one_of(st.just(1.0), st.floats(0.0, 1e6, exclude_min=True, allow_subnormal=False))
+
+
+def _dynamics(draw, engines: tuple[str, ...]) -> dict | None:
+    """The `dynamics` block (None: left out). Under `("convergence",)` the draws of old, exactly."""
+    engine = "convergence" if engines == ("convergence",) else draw(st.sampled_from(engines))
+    if engine == "convergence":
+        if draw(st.booleans()):
+            return {"engine": "convergence", "rate": draw(params(0.0, 1.0)), "noise": draw(params(0.0, 0.1))}
+        return None
+    out: dict[str, Any] = {"engine": "eum"}
+    if draw(st.booleans()):
+        out.update(variant=draw(st.sampled_from(("scholz", "paper"))))
+    if draw(st.booleans()):
+        out.update(rounds_per_week=draw(st.integers(1, 20)))
+    if draw(st.booleans()):
+        out.update(q=draw(_num(0.0, 1.0)))
+    if draw(st.booleans()):
+        out["noise"] = draw(params(0.0, 0.1))
+    return out
+
+
+def _observed(draw, vantage: dt.date, latest: dt.date) -> dict:
+    """An `observed` block: a class, and a date or a window after the vantage (up to 60 days after
+    the latest summit date)."""
+    after = _date_between(vantage + dt.timedelta(days=1), latest + dt.timedelta(days=60))
+    date: Any = draw(after)
+    if draw(st.booleans()):
+        date = sorted((date, draw(after)))
+    out = {"outcome": draw(st.sampled_from(("breakthrough", "substantive", "talk_fest", "collapse"))),
+           "date": date, "source": "drawn by sim.strategies"}
+    if draw(st.booleans()):
+        out.update(note="drawn by sim.strategies")
+    return out
 
 
 @st.composite
 def _scenario_dicts(draw, max_agents: int, max_issues: int, max_events: int, max_incidents: int,
-                    max_parties: int) -> dict:
+                    max_parties: int, engines: tuple[str, ...] = ("convergence",), weights: bool = False,
+                    observed: bool = False) -> dict:
     issue_names = _distinct_names(draw, draw(st.integers(1, max_issues)))
     agent_names = _distinct_names(draw, draw(st.integers(2, max_agents)))
     start = draw(_date_between(dt.date(1950, 1, 1), dt.date(2040, 1, 1)))
-    summit_date, earliest, _ = _summit_date(draw, start)
+    summit_date, earliest, latest = _summit_date(draw, start)
     in_window = _date_between(start, earliest)
 
     order = draw(st.permutations(agent_names))
@@ -342,6 +426,9 @@ def _scenario_dicts(draw, max_agents: int, max_issues: int, max_events: int, max
     if draw(st.booleans()):
         summit["bargaining"] = {"margin": draw(params(0.0, 0.3)), "loss_aversion": draw(params(1.0, 4.0)),
                                 "credibility": draw(params(0.0, 1.0))}
+    if weights and draw(st.booleans()):  # opt-in: no draw at all by default, so old draws stay the same
+        weighted = draw(st.lists(st.sampled_from(parties), min_size=1, max_size=len(parties), unique=True))
+        summit.update(weights={p: draw(_WEIGHT) for p in weighted})
     roles: dict[str, Any] = {}
     if others and draw(st.booleans()):
         roles["veto"] = [others[0]]
@@ -362,17 +449,24 @@ def _scenario_dicts(draw, max_agents: int, max_issues: int, max_events: int, max
     }
     if roles:
         out["roles"] = roles
-    if draw(st.booleans()):
-        out["dynamics"] = {"engine": "convergence", "rate": draw(params(0.0, 1.0)), "noise": draw(params(0.0, 0.1))}
+    dynamics = _dynamics(draw, engines)
+    if dynamics is not None:
+        out["dynamics"] = dynamics
     if events:
         out["events"] = events
     if incidents:
         out["incidents"] = incidents
+    if observed and draw(st.booleans()):
+        out["observed"] = _observed(draw, out["calendar"]["vantage"], latest)
     return out
 
 
 def scenarios(max_agents: int = 4, max_issues: int = 3, max_events: int = 4,
-              max_incidents: int = 2, max_parties: int = 3) -> st.SearchStrategy[Scenario]:
-    """Validated `Scenario` objects drawn by `scenario_dicts`."""
+              max_incidents: int = 2, max_parties: int = 3, engines: tuple[str, ...] = ("convergence",),
+              weights: bool = False, observed: bool = False) -> st.SearchStrategy[Scenario]:
+    """Validated `Scenario` objects drawn by `scenario_dicts` (the same arguments)."""
     check_sizes("scenarios", max_agents, max_issues, max_events, max_incidents, max_parties)
-    return scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties).map(Scenario.model_validate)
+    check_options("scenarios", engines=engines, weights=weights, observed=observed)
+    engines = tuple(engines)
+    return _scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties, engines, weights,
+                           observed).map(Scenario.model_validate)
