@@ -116,6 +116,9 @@ def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, writ
         per_replicate = 5 + 4 * first.n_agents * first.n_issues
         disk = runs * per_replicate + runs * 4 * first.n_agents * first.n_issues + PLOTS_AND_SUMMARY
         breakdown["disk: replicate columns"] = runs * per_replicate
+    if n <= BLOCK_SIZE:  # a chunk is one block already: a smaller chunk size cannot help
+        one_block = f"simplify the scenario (a chunk is one block of {BLOCK_SIZE:,} replicates already)"
+        return Estimate(int(memory), int(disk), breakdown, less_memory=one_block)
     return Estimate(int(memory), int(disk), breakdown)
 
 

@@ -504,7 +504,9 @@ def test_work_beyond_the_memory_available_is_refused_before_it_starts(no_replica
     text = str(problem)
     assert text.startswith(f"memory: {what} would need about ")
     assert f"(the largest part {largest}: " in text and "GiB available; " in text
-    assert text.endswith("lower chunk_size=, simplify the scenario, or pass a larger max_memory= (bytes)")
+    # small.yaml's chunks are one block already: a smaller chunk size cannot help, so it is not advised
+    assert text.endswith("simplify the scenario (a chunk is one block of 1,024 replicates already), or pass a larger "
+                         "max_memory= (bytes)")
     assert "--" not in text
 
 
@@ -516,7 +518,9 @@ def test_max_memory_caps_the_work_and_lets_it_past_the_memory_available(monkeypa
     with pytest.raises(InputError) as info:
         run(SMALL, runs=1024, seed=1, max_memory=1 << 20)
     assert str(info.value.problems[0]).startswith("max_memory: this run would need about ")
-    assert "more than the 1.0 MiB allowed; lower chunk_size=" in str(info.value.problems[0])
+    # 1,024 replicates are one chunk of one block: a smaller chunk size cannot help, so it is not advised
+    assert str(info.value.problems[0]).endswith("more than the 1.0 MiB allowed; simplify the scenario (a chunk is one "
+                                                "block of 1,024 replicates already), or pass a larger max_memory= (bytes)")
     monkeypatch.setattr(sim.limits, "available_memory", lambda: 1 << 20)
     monkeypatch.setattr(sim.limits, "_resident", lambda: 0)
     with pytest.raises(InputError, match="^memory: this comparison would need"):
@@ -550,7 +554,8 @@ def test_the_command_line_says_its_options_and_lets_max_memory_through(tmp_path,
         assert main([*argv, "--out", str(tmp_path / "out"), "--runs", "2000"]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: memory: {what} would need about "), err
-        assert err.rstrip().endswith("lower --chunk-size, simplify the scenario, or raise --max-memory"), err
+        assert err.rstrip().endswith("simplify the scenario (a chunk is one block of 1,024 replicates already), or "
+                                     "raise --max-memory"), err
         assert "max_memory=" not in err and not (tmp_path / "out").exists()
     monkeypatch.setattr(sim.limits, "available_memory", lambda: 1 << 20)
     monkeypatch.setattr(sim.limits, "_resident", lambda: 0)
@@ -561,3 +566,15 @@ def test_the_command_line_says_its_options_and_lets_max_memory_through(tmp_path,
         out = tmp_path / argv[0]
         assert main([*argv, "--runs", "1024", "--max-memory", "1TiB", "--out", str(out), "--quiet"]) == 0
         assert "max_memory" not in capsys.readouterr().err
+
+
+def test_a_smaller_chunk_is_advised_only_where_a_chunk_holds_more_than_one_block():
+    """Lowering the chunk size helps only where a chunk holds several blocks of 1,024: with 8
+    blocks a chunk, the refusal advises it; with one, it says why it does not."""
+    flooded = _flooded()
+    for chunk_size, advice in ((8192, "lower chunk_size=, simplify the scenario, or pass"),
+                               (1024, "simplify the scenario (a chunk is one block of 1,024 replicates already), or "
+                                      "pass")):
+        with pytest.raises(InputError) as info:
+            run(flooded, runs=8192, seed=1, chunk_size=chunk_size)
+        assert advice in str(info.value.problems[0]), chunk_size
