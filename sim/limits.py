@@ -360,6 +360,11 @@ LIBRARY_WORDING = Wording("max_memory", "max_disk", "pass a larger max_memory= (
                           {"chunk_size": "chunk_size=", "runs": "runs=", "rounds": "rounds="})
 
 
+_SUMS = ("worker processes", "chunks waiting their turn")
+"""Parts of an estimate's breakdown that add up others (`estimate_models` with workers): never
+named as the largest part, which is what to change."""
+
+
 def check_resources(work: Estimate, *, what: str, max_memory: int | None = None, max_disk: int | None = None,
                     disk_path: str | Path | None = None, wording: Wording = CLI_WORDING) -> int | None:
     """Refuse `work` (an `InputError` naming the options, or with `LIBRARY_WORDING` the
@@ -374,11 +379,14 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
         available = available_memory()  # the estimate counts this process's own memory too
         memory_limit = None if available is None else available + _resident()
     if memory_limit is not None and work.memory > memory_limit:
-        biggest = max(((k, v) for k, v in work.breakdown.items() if not k.startswith("disk")), key=lambda kv: kv[1])
+        # The worker processes' total is each one's parts again: the largest of those is the cause
+        biggest = max(((k, v) for k, v in work.breakdown.items() if not k.startswith("disk") and k not in _SUMS),
+                      key=lambda kv: kv[1])
+        each = " in each process" if "worker processes" in work.breakdown else ""
         source = wording.max_memory if max_memory is not None else "memory"
         less = wording.advice(work.less_memory)
         problems.append(Problem(source, "", f"{what} would need about {format_size(work.memory)} of memory "
-                                f"(the largest part {biggest[0]}: {format_size(biggest[1])}), more than the "
+                                f"(the largest part {biggest[0]}: {format_size(biggest[1])}{each}), more than the "
                                 f"{format_size(memory_limit)} {'allowed' if max_memory is not None else 'available'}; "
                                 f"{less + ', or ' if less else ''}{wording.raise_memory}"))
     if work.disk:

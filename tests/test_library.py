@@ -490,7 +490,7 @@ def no_replicates(monkeypatch):
     (lambda s: run(s, runs=2000, seed=1), "this run", "incident arrivals"),
     (lambda s: compare(s, s, runs=2000, seed=1), "this comparison", "incident arrivals"),
     (lambda s: explain(s, runs=2000, seed=1, shapley=True), "this explanation", "incident arrivals"),
-    (lambda s: run(s, runs=2000, seed=1, workers=2), "this run", "worker processes"),  # each holds its arrivals
+    (lambda s: run(s, runs=2000, seed=1, workers=2), "this run", "incident arrivals"),  # each process holds them
 ])
 def test_work_beyond_the_memory_available_is_refused_before_it_starts(no_replicates, call, what, largest, rate):
     """An incident rate of 10^6 a month made `run` allocate about 23 GiB and raise MemoryError
@@ -578,3 +578,13 @@ def test_a_smaller_chunk_is_advised_only_where_a_chunk_holds_more_than_one_block
         with pytest.raises(InputError) as info:
             run(flooded, runs=8192, seed=1, chunk_size=chunk_size)
         assert advice in str(info.value.problems[0]), chunk_size
+
+
+def test_with_workers_the_refusal_names_the_part_each_process_holds():
+    """The worker processes' total repeats each one's parts: the refusal names the largest of
+    those (here the incident arrivals), held in each process, not the total."""
+    with pytest.raises(InputError) as info:
+        run(_flooded(), runs=2000, seed=1, workers=2)
+    text = str(info.value.problems[0])
+    assert "(the largest part incident arrivals: " in text and " in each process), more than" in text
+    assert "worker processes" not in text
