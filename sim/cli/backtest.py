@@ -281,7 +281,7 @@ def _check_knobs(posterior, cases: list, path: Path) -> None:
             problems += exc.problems
     if problems:
         raise InputError(problems)
-    note_unread_knobs(posterior, [(case.scenario, case.name) for case in cases], path, set(), cases=len(cases))
+    note_unread_knobs(posterior, [(case.scenario, case.name) for case in cases], path, cases=len(cases))
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,

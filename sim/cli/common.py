@@ -81,13 +81,16 @@ _SAID: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("sim_sa
 
 
 def say(line: str) -> None:
-    """Print a `note:` or `warning:` line on stderr, and keep it (once) for the result the
+    """Print a `note:` or `warning:` line on stderr once a command (A and B of a compare are
+    often one file; a knob's note would come once a scenario), and keep it for the result the
     command writes (`said`): a reader of the result directory later sees what the command
     pointed out when it made it (that a knob changes nothing under this engine, say)."""
-    print(line, file=sys.stderr)
     kept = _SAID.get()
-    if kept is not None and line not in kept:
+    if kept is not None:
+        if line in kept:
+            return
         kept.append(line)
+    print(line, file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -143,8 +146,7 @@ def calibration_setting(args: argparse.Namespace, scenario, source, posterior=No
         return None, None
     posterior = posterior or load_calibration(args)
     posterior.check_applies(scenario, str(source), args.calibration)
-    said = vars(args).setdefault("knob_notes_said", set())
-    note_unread_knobs(posterior, [(scenario, source)], args.calibration, said)
+    note_unread_knobs(posterior, [(scenario, source)], args.calibration)
     _note_knob_overrides(args, posterior, scenario)
     setting, note = posterior.setting(scenario)
     return setting, {**note, "file": str(args.calibration), "model_digest": posterior.meta.get("model_digest")}
@@ -166,12 +168,12 @@ def load_calibration(args: argparse.Namespace):
     return posterior
 
 
-def note_unread_knobs(posterior, scenarios: list, path, said: set, cases: int | None = None) -> None:
+def note_unread_knobs(posterior, scenarios: list, path, cases: int | None = None) -> None:
     """A knob of the posterior (read from `path`) that sets or shifts a field the engine of a
     scenario never reads (`loading.unread_in_scenario`: `dynamics.rate` under eum) changes nothing in
     that scenario's forecast, which the forecast does not say: a note on stderr for each knob and
     field, naming the scenarios (`scenarios`: (scenario, name) pairs; `cases`: how many a backtest
-    has, whose cases are counted), once a command (`said`: the lines printed already)."""
+    has, whose cases are counted), once a command (`say`)."""
     from ..knobs import resolve_knob
     from ..loading import unread_in_scenario
     from ..model import compile_model
@@ -188,10 +190,7 @@ def note_unread_knobs(posterior, scenarios: list, path, said: set, cases: int | 
     for (said_of, what), names in found.items():
         where = names[0] if cases is None else (f"{len(names)} of {cases} cases (" + ", ".join(names[:5])
                                                 + (f" and {len(names) - 5} more" if len(names) > 5 else "") + ")")
-        line = f"note: {path}: {said_of}, so {what} nothing in {where}"
-        if line not in said:
-            said.add(line)
-            say(line)
+        say(f"note: {path}: {said_of}, so {what} nothing in {where}")
 
 
 def _note_knob_overrides(args: argparse.Namespace, posterior, scenario) -> None:
@@ -209,27 +208,22 @@ def _note_knob_overrides(args: argparse.Namespace, posterior, scenario) -> None:
     model = compile_model(scenario)
     drawn = {model.params[path].source for knob in posterior.knobs if knob.kind == "set"
              for path in resolve_knob(knob, scenario, model)}
-    said = vars(args).setdefault("knob_notes_said", set())
     for option, path in given:
-        if path in drawn and (option, path) not in said:
-            said.add((option, path))
+        if path in drawn:
             say(f"note: {option} {path}: is a knob of {args.calibration}, which draws it from the posterior: the "
                 "value given changes only the model as written, not the calibrated forecast")
 
 
-def show_warnings(scenario, source, said: set[str] | None = None) -> None:
+def show_warnings(scenario, source) -> None:
     """Print a scenario's warnings (fields whose meaning changed) and notes (what a first-time
-    writer may not mean: `loading.scenario_notes`) on stderr, one line each, every command
-    that reads it as `validate` does; `said`: lines printed already (two sides of one file)."""
+    writer may not mean: `loading.scenario_notes`) on stderr, one line each (once a command:
+    `say`), every command that reads it as `validate` does."""
     from ..loading import scenario_notes, scenario_warnings
 
-    said = set() if said is None else said
-    lines = [f"warning: {p}" for p in scenario_warnings(scenario, str(source))]
-    lines += [f"note: {p}" for p in scenario_notes(scenario, str(source))]
-    for line in lines:
-        if line not in said:
-            said.add(line)
-            say(line)
+    for p in scenario_warnings(scenario, str(source)):
+        say(f"warning: {p}")
+    for p in scenario_notes(scenario, str(source)):
+        say(f"note: {p}")
 
 
 def _size(text: str) -> int:
@@ -423,15 +417,14 @@ def _overridden(path: str, overrides: dict[str, Any]) -> bool:
     return bool(path) and any(k == path or k.startswith(path + ".") for k in overrides)
 
 
-def load_all(*loads: tuple[Path, dict[str, Any]], said: set[str] | None = None) -> list:
+def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
     """Load every (file, overrides) pair; report the problems of all of them at once, and each
-    warning or note once (`said`: those printed already, shared by a command's other loads)."""
+    warning or note once (`say`)."""
     from ..loading import load_scenario
 
     scenarios = map_all(lambda load: load_scenario(load[0], overrides=load[1] or None), loads)
-    said = set() if said is None else said
     for (path, _), scenario in zip(loads, scenarios):
-        show_warnings(scenario, path, said)
+        show_warnings(scenario, path)
     return scenarios
 
 

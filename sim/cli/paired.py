@@ -60,8 +60,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if twice:
         raise InputError(twice)
     check_monte_carlo_options(argparse.Namespace(**{**vars(args), "precision": None}))
-    said: set[str] = set()  # A and B are often one file: its warnings and notes once
-    a, b = map_all(lambda side: _load_side(*side, both, said), (("A", args.a, only_a), ("B", args.b, only_b)))
+    a, b = map_all(lambda side: _load_side(*side, both), (("A", args.a, only_a), ("B", args.b, only_b)))
     check_pairable(a, b, str(args.a), str(args.b))  # before notes on how they would be paired
     _note_b_settings_unused(args, a, b)
     workers = _workers(args, a, 2)
@@ -115,11 +114,11 @@ def _note_b_settings_unused(args: argparse.Namespace, a, b) -> None:
             "pairing needs (--runs, --seed and --chunk-size set them for both)")
 
 
-def _load_side(name: str, path: Path, only: dict, both: dict, said: set[str]):
+def _load_side(name: str, path: Path, only: dict, both: dict):
     """Scenario A or B with its overrides; each problem says which side it is on (A and B are
     often one file), and one in an override names the option that gave it."""
     try:
-        (scenario,) = load_all((path, {**both, **only}), said=said)
+        (scenario,) = load_all((path, {**both, **only}))
     except InputError as exc:
         raise InputError([_on_side(p, name, only) for p in exc.problems]) from None
     return scenario
