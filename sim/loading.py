@@ -27,7 +27,7 @@ from .arguments import plain_values
 from .errors import InputError, Problem
 from .paths import apply_overrides, check_overlaps, child_key, field_keys
 from .reporting import possessive
-from .schema import Effect, Scenario, date_range
+from .schema import Effect, Event, Incident, Scenario, date_range
 from .schema import scenario_hash as _scenario_hash
 from .validation import problems_from
 from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
@@ -251,15 +251,10 @@ def _item_field_at(path: str, scenario: Scenario) -> tuple[str, list[Effect]] | 
     `scenario` other than its effects (its date, probability, rate, start: when or how often its
     effects come), by index or by name; else None."""
     parts = path.split(".")
-    if len(parts) < 3 or parts[0] not in ("events", "incidents") or parts[2] == "effects":
+    if len(parts) < 3 or parts[2] == "effects" or (found := _item_at(parts, scenario)) is None:
         return None
-    items = scenario.events if parts[0] == "events" else scenario.incidents
-    k = child_key([{"name": item.name} for item in items], parts[1])
-    if k is None or parts[2] not in type(items[k]).model_fields:
-        return None
-    item = items[k]
-    return (f"event {item.name} ({item.date})" if parts[0] == "events" else f"incident {item.name}",
-            list(item.effects))
+    what, item = found
+    return (what, list(item.effects)) if parts[2] in type(item).model_fields else None
 
 
 def _effect_at(path: str, scenario: Scenario) -> tuple[str, Effect] | None:
@@ -267,16 +262,27 @@ def _effect_at(path: str, scenario: Scenario) -> tuple[str, Effect] | None:
     effect of an event or incident of `scenario` (or a part of one), else None. The event or
     incident is named by index or by name, the effect by index (`paths.child_key`)."""
     parts = path.split(".")
-    if len(parts) < 5 or parts[0] not in ("events", "incidents") or parts[2] != "effects" \
-            or parts[4] not in Effect.model_fields:
+    if len(parts) < 5 or parts[2] != "effects" or parts[4] not in Effect.model_fields \
+            or (found := _item_at(parts, scenario)) is None:
+        return None
+    what, item = found
+    j = child_key(list(item.effects), parts[3])
+    return None if j is None else (what, item.effects[j])
+
+
+def _item_at(parts: list[str], scenario: Scenario) -> tuple[str, Event | Incident] | None:
+    """(what names it, the event or incident) that dotted path `parts` starts with
+    (`events.talks`, `incidents.0`: by name or by index, `paths.child_key`), else None."""
+    if parts[0] not in ("events", "incidents"):
         return None
     items = scenario.events if parts[0] == "events" else scenario.incidents
     k = child_key([{"name": item.name} for item in items], parts[1])
-    if k is None or (j := child_key(list(items[k].effects), parts[3])) is None:
-        return None
-    item = items[k]
-    return (f"event {item.name} ({item.date})" if parts[0] == "events" else f"incident {item.name}",
-            item.effects[j])
+    return None if k is None else (_named(items[k]), items[k])
+
+
+def _named(item: Event | Incident) -> str:
+    """An event as `event NAME (DATE)`, an incident as `incident NAME`, in notes."""
+    return f"event {item.name} ({item.date})" if isinstance(item, Event) else f"incident {item.name}"
 
 
 def _moves_ideal(what: str, effect: Effect) -> str:
@@ -368,8 +374,8 @@ def _unread_ideals(scenario: Scenario, source: str) -> list[Problem]:
     if scenario.dynamics.engine != "eum":
         return []
     why = _ideal_unread("this scenario's") + ", so it changes nothing"
-    named = [(f"events.{k}", f"event {e.name} ({e.date})", e.effects) for k, e in enumerate(scenario.events)]
-    named += [(f"incidents.{k}", f"incident {i.name}", i.effects) for k, i in enumerate(scenario.incidents)]
+    named = [(f"events.{k}", _named(e), e.effects) for k, e in enumerate(scenario.events)]
+    named += [(f"incidents.{k}", _named(i), i.effects) for k, i in enumerate(scenario.incidents)]
     return [Problem(source, f"{path}.effects.{j}", f"{_moves_ideal(name, effect)}, {why}")
             for path, name, effects in named for j, effect in enumerate(effects) if effect.target == "ideal"]
 
