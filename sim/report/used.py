@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..loading import DERIVATION_KEYS
 from .collect import Input
 from .comments import format_value
 
 __all__ = ["NotUsed", "not_used_rows"]
 
-DERIVATION_KEYS = ("extends", "set", "remove_events", "include")
 _MISSING = object()
 
 
