@@ -26,10 +26,12 @@ from .backtest import Case, reference_forecasts, summarise_forecasts
 from .errors import InputError, Problem
 from .estimate import Z95
 from .knobs import KnobFile, KnobSetting, make_grid, prior_weights, resolve_knob
+from .limits import check_memory, estimate
 from .model import CLASSES, compile_model
+from .montecarlo import resolve_settings
 from .posterior import Posterior
 from .provenance import model_digest
-from .randomness import make_root_entropy
+from .randomness import BLOCK_SIZE, blocks_for, make_root_entropy
 from .rubric import SUBSTANTIVE_OR_BETTER
 from .schema import scenario_hash
 from .scoring import discrimination_half_width
@@ -154,24 +156,43 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
         raise InputError(problems)
 
 
+CALIBRATION_NAMES = {"chunk_size": "the case's monte_carlo.chunk_size"}
+"""What a calibration's memory refusal names (`limits.check_memory`): a case's chunks are its own."""
+
+
+def check_case_memory(cases: list[Case], runs: int, workers: int, max_memory: int | None = None) -> None:
+    """Refuse, before anything runs, a calibration in which one case, a task of its `runs`
+    replicates on each of `workers` processes, would need more memory than `max_memory` bytes
+    (None: the memory available now); a point keeps no trajectories."""
+    for case in cases:
+        n, _, blocks = resolve_settings(case.scenario, runs, 0, None)
+        check_memory(estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False, workers=workers,
+                              trajectories=False), f"the case {case.path}", max_memory, CALIBRATION_NAMES)
+
+
 FILES = ("posterior.json", "summary.json", "posterior.png", "reliability.png", "points.csv")
 """What a calibration writes in its directory, beside the store of its points."""
 
 
 def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: int | None = None,
                     scheduler: str | None = None, fresh: bool = False, progress=None, source: str = "",
-                    force: bool = False, stop=None, knobs_file: str = "") -> Calibration:
+                    force: bool = False, stop=None, knobs_file: str = "", max_memory: int | None = None) -> Calibration:
     """Tabulate every case at every grid point (resumably, in `out`, which must be new,
     empty or a calibration's), then the posterior. Setting `stop` (an event) ends the run
     with the finished points kept. `workers` None: the cores, capped by the work
-    (`sweep.driver.run_points`)."""
+    (`sweep.driver.run_points`). A case whose estimated peak memory on those workers
+    (`limits.estimate`, a task of its replicates on each) exceeds `max_memory` bytes (None:
+    the memory available now) is an `InputError` before any point runs or anything is written."""
     from .sweep.driver import FILES as STORE_FILES
     from .sweep.driver import run_points
+    from .sweep.execute import local_workers
 
     started = time.perf_counter()
     check_priors(spec, knobs_file or "knobs")
     check_knobs(cases, spec, knobs_file or "knobs")
     grid = make_grid(spec.knobs)
+    check_case_memory(cases, spec.runs, 1 if scheduler is not None else
+                      local_workers(workers, len(cases) * len(grid), blocks_for(spec.runs)), max_memory)
     entropy = make_root_entropy(spec.seed)
     settings = [KnobSetting.constant(spec.knobs, row) for row in grid]
     plan = np.array([[k, g, *row] for k in range(len(cases)) for g, row in enumerate(grid)], dtype=float)

@@ -3,7 +3,8 @@
 `estimate` counts the arrays the engine allocates for one chunk of replicates
 and the bytes a result directory takes; `check_resources` refuses (an
 `InputError`, exit 2) work whose estimate exceeds a limit, by default the
-memory available now and the free disk under the target, so that a summit
+memory available now (and, one process's share of it, the room left under the
+process's address-space limit, `ulimit -v`) and the free disk under the target, so that a summit
 dated 9999-12-31, a menu of half a million packages or an incident rate of 10^6
 a month is refused in a second with the figure, not after 22 GB and 205 s.
 
@@ -19,7 +20,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,8 @@ from .model import Model
 from .randomness import BLOCK_SIZE
 from .schema import mean_of, support
 
-__all__ = ["CLI_WORDING", "LIBRARY_WORDING", "Estimate", "Wording", "add_output", "available_memory", "check_memory",
+__all__ = ["CLI_WORDING", "LIBRARY_WORDING", "Estimate", "Wording", "add_output", "address_space_room",
+           "available_memory", "check_memory",
            "check_resources", "estimate", "estimate_eum",
            "estimate_models", "estimate_output", "estimate_points", "format_size", "free_disk", "object_bytes",
            "parse_size"]
@@ -62,6 +64,14 @@ class Estimate:
     """How to need less memory, for the refusal (`{chunk_size}`: the option or argument, `Wording`)."""
     less_disk: str = "lower {runs}"
     """How to write less, for the refusal: the disk grows with the runs, or with the points."""
+    per_process: int | None = None
+    """Peak memory of the largest single process of the work, where it runs on several (None:
+    all of `memory` is one process's), for a limit each process has of its own (RLIMIT_AS)."""
+
+    @property
+    def process_memory(self) -> int:
+        """Peak memory of the work's largest single process."""
+        return self.memory if self.per_process is None else self.per_process
 
 
 def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, workers: int = 1,
@@ -81,7 +91,8 @@ def estimate(model: Model, runs: int, chunk_size: int, *, write: bool = True, wo
     (weeks, n_agents, n_issues, 4,096) if kept, and the process itself (`BASE_PROCESS`). With
     `workers` processes, each child holds a chunk's working set and a process of its own
     (counted whole, though a forked child shares most of its pages with the parent), and
-    the parent up to `4 workers` finished chunks waiting for their turn (`sim.parallel`).
+    the parent up to `4 workers` finished chunks waiting for their turn (`sim.parallel`):
+    the parent is then the largest single process (`Estimate.per_process`).
     Disk counts the per-replicate columns (5 + 4 n_agents n_issues bytes a replicate),
     the largest column once more (it is copied from raw to .npy), and the plots.
     """
@@ -111,6 +122,7 @@ def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, writ
         breakdown["worker processes"] = (workers - 1) * one
         breakdown["chunks waiting their turn"] = 4 * workers * sum(p["chunk output"] for p in parts)
     memory = sum(breakdown.values())
+    per_process = memory - breakdown["worker processes"] if workers > 1 else None
     disk = 0
     if write:
         per_replicate = 5 + 4 * first.n_agents * first.n_issues
@@ -118,8 +130,9 @@ def estimate_models(models: Iterable[Model], runs: int, chunk_size: int, *, writ
         breakdown["disk: replicate columns"] = runs * per_replicate
     if n <= BLOCK_SIZE:  # a chunk is one block already: a smaller chunk size cannot help
         one_block = f"simplify the scenario (a chunk is one block of {BLOCK_SIZE:,} replicates already)"
-        return Estimate(int(memory), int(disk), breakdown, less_memory=one_block)
-    return Estimate(int(memory), int(disk), breakdown)
+        return Estimate(int(memory), int(disk), breakdown, less_memory=one_block,
+                        per_process=None if per_process is None else int(per_process))
+    return Estimate(int(memory), int(disk), breakdown, per_process=None if per_process is None else int(per_process))
 
 
 EUM_ROUND_VALUE = 240
@@ -134,22 +147,24 @@ EUM_PAPER_ARRAYS = 16
 
 
 def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size: int | None = None,
-                 variant: str = "scholz") -> Estimate:
+                 variant: str = "scholz", *, as_given: bool = True) -> Estimate:
     """Peak memory of `sim eum`: the run on the actors as given, every round of it recorded
     and reported (positions and risk exponents (rounds + 1, n_actors) and their Python
     objects) and the kernel's (n_actors, n_actors) work arrays; with `runs`, the Monte Carlo's
     median and mean per round and replicate (rounds + 1, runs), a chunk's perturbed inputs and
     the kernel's copies of them (about ten (n_actors, chunk) arrays, chunk rounded up to whole
     blocks), the kernel's work arrays (`scholz`: six (n_actors, n_actors, EUM_TILE); `paper`:
-    `EUM_PAPER_ARRAYS` (n_actors, n_actors, chunk)) and the final medians' summary. No disk:
-    eum writes only to stdout."""
+    `EUM_PAPER_ARRAYS` (n_actors, n_actors, chunk)) and the final medians' summary. Without
+    `as_given`, the Monte Carlo alone (`eum.summary.summarise_monte_carlo` runs nothing on the
+    actors as given). No disk: eum writes only to stdout."""
     steps = rounds + 1
     square = n_actors * n_actors * F64
     per_replicate = EUM_PAPER_ARRAYS if variant == "paper" else 1
-    breakdown = {"process": BASE_PROCESS,
-                 "rounds as given": (steps * (2 * n_actors + 2) * F64
-                                     + steps * (2 * n_actors * EUM_ROUND_VALUE + EUM_ROUND)),
-                 "the run's work arrays": per_replicate * square}
+    breakdown = {"process": BASE_PROCESS}
+    if as_given:
+        breakdown["rounds as given"] = (steps * (2 * n_actors + 2) * F64
+                                        + steps * (2 * n_actors * EUM_ROUND_VALUE + EUM_ROUND))
+        breakdown["the run's work arrays"] = per_replicate * square
     less = "lower {runs} or {rounds}"
     if runs is not None:
         chunk = _chunk_replicates(chunk_size or BLOCK_SIZE, runs)
@@ -221,11 +236,13 @@ def estimate_points(work: Estimate, scenario: object, points: int) -> Estimate:
     """`work` (one point on each worker) with the memory of a sweep's `points` scenarios like
     `scenario`: every point's scenario is built and validated before the first one runs,
     and held until the last has (about 100 KiB each for the baseline: 100 GiB for a grid of
-    a million points). Forked workers share them (`sweep.execute.ProcessBackend`)."""
+    a million points). Forked workers share them (`sweep.execute.ProcessBackend`), but each
+    one's address space holds them: they count in every process's share (`per_process`)."""
     held = points * (object_bytes(scenario) * 5 // 4 + POINT_OVERHEAD)
     return Estimate(work.memory + held, work.disk, {**work.breakdown, "the points' scenarios": held},
                     less_memory="use fewer points" if held > work.memory else work.less_memory,
-                    less_disk=work.less_disk)
+                    less_disk=work.less_disk,
+                    per_process=None if work.per_process is None else work.per_process + held)
 
 
 def object_bytes(obj: object) -> int:
@@ -256,7 +273,7 @@ def object_bytes(obj: object) -> int:
 def add_output(work: Estimate, output: Estimate) -> Estimate:
     """`work`'s memory with `output`'s disk, each with its advice."""
     return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown},
-                    less_memory=work.less_memory, less_disk=output.less_disk)
+                    less_memory=work.less_memory, less_disk=output.less_disk, per_process=work.per_process)
 
 
 # --- Limits -----------------------------------------------------------------------------------
@@ -284,6 +301,35 @@ def available_memory() -> int | None:
     except (OSError, ValueError):
         pass
     return min(found) if found else None
+
+
+def address_space_room() -> int | None:
+    """Bytes this process may still map under its address-space limit (`ulimit -v`, the soft
+    RLIMIT_AS): the limit less its virtual size now (/proc/self/statm); None where there is no
+    such limit (RLIM_INFINITY) or where it or the virtual size cannot be read. The limit is
+    each process's own: a worker process has one of its own, not a share of this one's."""
+    space = _address_space()
+    return None if space is None else max(0, space[0] - space[1])
+
+
+def _address_space() -> tuple[int, int] | None:
+    """(soft RLIMIT_AS, virtual size now) of this process, in bytes; None where unlimited or unknown."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: no such limit
+        return None
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            virtual = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+    return soft, virtual
 
 
 def _resident() -> int:
@@ -369,26 +415,40 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
                     disk_path: str | Path | None = None, wording: Wording = CLI_WORDING) -> int | None:
     """Refuse `work` (an `InputError` naming the options, or with `LIBRARY_WORDING` the
     arguments) when its memory exceeds `max_memory` (default: `available_memory()`) or its
-    disk `max_disk` (default: the free space under `disk_path`). `what` says what was
-    estimated, and `work`'s `less_memory` and `less_disk` how to need less, for the message.
-    Returns the memory limit the work was held to (None where the memory available is unknown),
-    for the library's own check of the work it then runs (`check_memory`'s `max_memory`)."""
+    disk `max_disk` (default: the free space under `disk_path`). Without `max_memory`, the
+    work's largest single process (`Estimate.process_memory`) is also held to the room its
+    address-space limit leaves (`address_space_room`, `ulimit -v`), which each process has
+    of its own: an allocation beyond it fails however much memory the machine has free. An
+    explicit `max_memory` replaces both, as it replaces the memory available.
+    `what` says what was estimated, and `work`'s `less_memory` and `less_disk` how to need
+    less, for the message. Returns the memory limit the work was held to (None where the
+    memory available is unknown), for the library's own check of the work it then runs
+    (`check_memory`'s `max_memory`)."""
     problems = []
     memory_limit = max_memory
     if memory_limit is None:
         available = available_memory()  # the estimate counts this process's own memory too
         memory_limit = None if available is None else available + _resident()
+    less = wording.advice(work.less_memory)
     if memory_limit is not None and work.memory > memory_limit:
-        # The worker processes' total is each one's parts again: the largest of those is the cause
-        biggest = max(((k, v) for k, v in work.breakdown.items() if not k.startswith("disk") and k not in _SUMS),
-                      key=lambda kv: kv[1])
         each = " in each process" if "worker processes" in work.breakdown else ""
         source = wording.max_memory if max_memory is not None else "memory"
-        less = wording.advice(work.less_memory)
         problems.append(Problem(source, "", f"{what} would need about {format_size(work.memory)} of memory "
-                                f"(the largest part {biggest[0]}: {format_size(biggest[1])}{each}), more than the "
+                                f"(the largest part {_largest(work)}{each}), more than the "
                                 f"{format_size(memory_limit)} {'allowed' if max_memory is not None else 'available'}; "
                                 f"{less + ', or ' if less else ''}{wording.raise_memory}"))
+    elif max_memory is None:
+        space = _address_space()
+        if space is not None:
+            # As above: the estimate counts this process's own memory, which its virtual size holds already
+            room = max(0, space[0] - space[1]) + _resident()
+            if work.process_memory > room:
+                one = " in one process" if work.per_process is not None else ""
+                problems.append(Problem(
+                    "address space", "", f"{what} would need about {format_size(work.process_memory)} of memory"
+                    f"{one} (the largest part {_largest(work)}), more than the {format_size(room)} its "
+                    f"address-space limit of {format_size(space[0])} (ulimit -v) leaves; "
+                    f"{less + ', or ' if less else ''}raise that limit"))
     if work.disk:
         disk_limit = max_disk if max_disk is not None else (free_disk(disk_path) if disk_path is not None else None)
         if disk_limit is not None and work.disk > disk_limit:
@@ -402,14 +462,26 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
     return memory_limit
 
 
-def check_memory(work: Estimate, what: str, max_memory: int | None = None) -> None:
-    """The library's refusal (`run`, `compare`, `explain`), before any replicate runs: an
-    `InputError` naming the arguments (`chunk_size=`, `max_memory=`) when `work`'s memory
-    exceeds `max_memory` bytes (None: the memory available now). A `max_memory` that is not
-    a whole number >= 1 is refused too."""
+def _largest(work: Estimate) -> str:
+    """The largest part of `work`'s memory, with its size: what to change. The worker processes'
+    total is each one's parts again: the largest of those is the cause."""
+    name, size = max(((k, v) for k, v in work.breakdown.items() if not k.startswith("disk") and k not in _SUMS),
+                     key=lambda kv: kv[1])
+    return f"{name}: {format_size(size)}"
+
+
+def check_memory(work: Estimate, what: str, max_memory: int | None = None,
+                 names: dict[str, str] | None = None) -> None:
+    """The library's refusal (`run`, `compare`, `explain`, `sweep.run_sweep`,
+    `calibrate.run_calibration`, `eum.summary`), before any replicate runs: an `InputError`
+    naming the arguments (`chunk_size=`, `max_memory=`) when `work`'s memory exceeds
+    `max_memory` bytes (None: the memory available now, and the address-space limit's room).
+    `names` replaces some of `LIBRARY_WORDING`'s names, for work whose `{runs}` or
+    `{chunk_size}` is set elsewhere than in an argument of the call (a sweep's scenario). A
+    `max_memory` that is not a whole number >= 1 is refused too."""
     if max_memory is not None and (isinstance(max_memory, bool) or not isinstance(max_memory, (int, np.integer))
                                    or max_memory < 1):
         raise InputError(Problem("max_memory", "", "must be a whole number of bytes >= 1, or None for the memory "
                                  "available", max_memory, True))
-    check_resources(work, what=what, max_memory=None if max_memory is None else int(max_memory),
-                    wording=LIBRARY_WORDING)
+    wording = LIBRARY_WORDING if not names else replace(LIBRARY_WORDING, names={**LIBRARY_WORDING.names, **names})
+    check_resources(work, what=what, max_memory=None if max_memory is None else int(max_memory), wording=wording)

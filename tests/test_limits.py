@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from conftest import small_dict
 
 from sim import InputError, parse_scenario
 from sim.cli import main
-from sim.limits import check_resources, estimate, parse_size
+from sim.limits import LIBRARY_WORDING, check_resources, estimate, parse_size
 from sim.model import compile_model
 
 SMALL = Path(__file__).parent / "data" / "small.yaml"
@@ -233,3 +234,259 @@ def test_the_eum_estimate_counts_each_variants_work_arrays():
     paper = estimate_eum(50, 1, 3072, 3072, "paper").memory - estimate_eum(50, 1, None, None, "paper").memory
     assert paper > 13 * 50**2 * 3072 * 8
     assert estimate_eum(3000, 10, None, None, "paper").memory > 13 * 3000**2 * 8
+
+
+# --- The address-space limit (ulimit -v, RLIMIT_AS) -------------------------------------------
+
+
+def _virtual_size() -> int:
+    import os
+
+    return int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+needs_rlimit_as = pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="no /proc/self/statm to read")
+
+
+@needs_rlimit_as
+def test_the_room_under_the_address_space_limit_is_the_limit_less_the_virtual_size(monkeypatch):
+    """`address_space_room` is the soft RLIMIT_AS less the process's virtual size now (statm's first
+    field), 0 once past it, and None where the limit is unlimited, as it usually is."""
+    import resource
+
+    from sim.limits import address_space_room
+
+    real = resource.getrlimit(resource.RLIMIT_AS)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (10 << 30, resource.RLIM_INFINITY)
+                        if which == resource.RLIMIT_AS else real)
+    before = _virtual_size()
+    room = address_space_room()
+    assert (10 << 30) - (64 << 20) - before <= room <= (10 << 30) - before + (64 << 20)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1 << 20, resource.RLIM_INFINITY))
+    assert address_space_room() == 0  # a process is larger than 1 MiB already
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert address_space_room() is None
+
+
+def _room(monkeypatch, room: int | None) -> None:
+    """Make the address-space limit leave `room` bytes to this process (None: no limit), and the
+    machine's memory plenty, so that only the limit can refuse."""
+    import sim.limits
+
+    monkeypatch.setattr(sim.limits, "available_memory", lambda: 1 << 50)
+    monkeypatch.setattr(sim.limits, "_resident", lambda: 0)
+    monkeypatch.setattr(sim.limits, "_address_space", lambda: None if room is None else (3 << 30, (3 << 30) - room))
+
+
+def test_the_address_space_limit_holds_one_process_not_the_sum_of_them(monkeypatch):
+    """RLIMIT_AS is each process's own: with worker processes the work's largest process (the parent,
+    its chunk and those waiting their turn) is held to the room, not the sum over processes. The
+    refusal names the largest part, the limit and what to change."""
+    from sim.limits import format_size
+
+    model = compile_model(parse_scenario(SMALL.read_text()))
+    one, four = estimate(model, 4 << 20, 1 << 20), estimate(model, 4 << 20, 1 << 20, workers=4)
+    assert one.per_process is None and one.process_memory == one.memory
+    assert four.process_memory == four.memory - four.breakdown["worker processes"] < four.memory
+    assert four.process_memory - one.process_memory == four.breakdown["chunks waiting their turn"]
+    _room(monkeypatch, four.process_memory + 1)
+    check_resources(four, what="this run")  # the sum is far beyond the room; each process is not
+    _room(monkeypatch, four.process_memory - 1)
+    with pytest.raises(InputError) as info:
+        check_resources(four, what="this run")
+    (problem,) = info.value.problems
+    assert problem.source == "address space"
+    assert problem.message == (
+        f"this run would need about {format_size(four.process_memory)} of memory in one process (the largest part "
+        f"state: {format_size(four.breakdown['state'])}), more than the {format_size(four.process_memory - 1)} its "
+        "address-space limit of 3.0 GiB (ulimit -v) leaves; lower --chunk-size, simplify the scenario, or raise that "
+        "limit")
+    _room(monkeypatch, one.memory - 1)  # one process: no "in one process", and the library's wording
+    with pytest.raises(InputError) as info:
+        check_resources(one, what="this run", wording=LIBRARY_WORDING)
+    assert str(info.value.problems[0]).startswith(f"address space: this run would need about "
+                                                  f"{format_size(one.memory)} of memory (the largest part state: ")
+    assert str(info.value.problems[0]).endswith("leaves; lower chunk_size=, simplify the scenario, or raise that limit")
+
+
+def test_an_unlimited_address_space_changes_nothing_and_max_memory_replaces_the_limit(monkeypatch):
+    """Without a limit (RLIM_INFINITY) the check is the memory available's alone, as before; an explicit
+    max_memory replaces the default limits, the address space's among them, as it replaces the memory
+    available (the command line hands its limit to the library this way: the library does not refuse
+    a second time)."""
+    model = compile_model(parse_scenario(SMALL.read_text()))
+    work = estimate(model, 10**6, 65536)
+    _room(monkeypatch, None)
+    assert check_resources(work, what="this run") == 1 << 50
+    _room(monkeypatch, 1 << 20)
+    with pytest.raises(InputError, match="^address space: "):
+        check_resources(work, what="this run")
+    assert check_resources(work, what="this run", max_memory=1 << 40) == 1 << 40
+
+
+@needs_rlimit_as
+def test_a_run_beyond_the_address_space_limit_is_refused_up_front(tmp_path):
+    """Under `ulimit -v`, a run whose one process needs more than the limit leaves exits 2 naming the
+    limit, nothing written, where it started, allocated and died of a MemoryError (exit 1)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from sim.limits import available_memory
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to set ulimit -v in")
+    runs = chunk = 1 << 20
+    work = estimate(compile_model(parse_scenario(SMALL.read_text())), runs, chunk)
+    limit_kib = 1_000_000  # 977 MiB: python -m sim starts in it (about 340 MiB at the check), the run's 1.5 GiB not
+    assert work.memory > limit_kib << 10
+    free = available_memory()
+    if free is not None and free < 2 * work.memory:
+        pytest.skip("too little memory available for the address-space limit to be the one that refuses")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = tmp_path / "o"
+    command = (f"ulimit -v {limit_kib} && exec {sys.executable} -m sim run {SMALL} --runs {runs} --chunk-size {chunk}"
+               f" --workers 1 --out {out}")
+    started = time.perf_counter()
+    proc = subprocess.run([bash, "-c", command], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert time.perf_counter() - started < 60
+    assert proc.stderr.startswith("error: address space: this run would need about 1.5 GiB of memory (the largest "
+                                  "part state: "), proc.stderr
+    assert "its address-space limit of 976.6 MiB (ulimit -v) leaves; lower --chunk-size" in proc.stderr
+    assert proc.stderr.rstrip().endswith("or raise that limit") and proc.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["compare", "{s}", "{s}"], ["explain", "{s}"]])
+def test_compare_and_explain_are_not_held_to_trajectories_they_never_keep(argv, tmp_path, capsys):
+    """Paired runs keep class tables, no fan chart: a 20-year horizon's trajectories (122 MiB for
+    1,024 runs) are not counted, so work that fits under --max-memory is not refused for them (only
+    --max-disk is, here, which stops it before it runs)."""
+    from sim.cli.paired import _explain_estimate, _paired_estimate
+
+    data = small_dict()
+    data["summit"]["date"] = "2039-12-31"
+    path = write(tmp_path / "long.yaml", data)
+    scenario = parse_scenario(path.read_text())
+    kept = estimate(compile_model(scenario), 1024, 1024, write=False)
+    assert kept.breakdown["trajectories"] > 100 << 20
+    args = argparse.Namespace(runs=1024, seed=1, chunk_size=None)
+    for work in (_paired_estimate([scenario, scenario], args), _explain_estimate(scenario, args)):
+        assert "trajectories" not in work.breakdown and work.memory < 300 << 20
+    command = [a.format(s=path) for a in argv]
+    assert main([*command, "--runs", "1024", "--max-memory", "300MiB", "--max-disk", "1B",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --max-disk: " in err and "--max-memory:" not in err, err
+    assert not (tmp_path / "o").exists()
+
+
+# --- The library's sweep, calibration and eum refuse as its run does --------------------------
+
+
+def _refusal(call, *args, **kwargs) -> str:
+    """The one problem `call(*args, **kwargs)` is refused with, as text."""
+    with pytest.raises(InputError) as info:
+        call(*args, **kwargs)
+    (problem,) = info.value.problems
+    text = str(problem)
+    assert "--" not in text, text  # the library's arguments, never the command line's options
+    return text
+
+
+def test_a_library_sweep_beyond_max_memory_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """`run_sweep(max_memory=)` holds a sweep to the estimate the command line uses (a point on each
+    worker, every point's scenario), naming max_memory and what the sweep's arguments set; without
+    it, the memory available now. Nothing is built, claimed or written."""
+    import sim.limits
+    import sim.sweep.driver
+    from sim.sweep import make_sweep, run_sweep
+
+    built = []
+    monkeypatch.setattr(sim.sweep.driver, "make_point_scenarios", lambda *a, **k: built.append(1))
+    sweep = make_sweep(SMALL, ["summit.bargaining.margin=0.05:0.15:2"], None, runs=1024, seed=1)
+    text = _refusal(lambda: run_sweep(sweep, out=tmp_path / "o", max_memory=1 << 20))
+    assert text.startswith("max_memory: this sweep (2 points, one running on each worker) would need about ")
+    assert text.endswith("more than the 1.0 MiB allowed; simplify the scenario (a chunk is one block of 1,024 "
+                         "replicates already), or pass a larger max_memory= (bytes)")
+    chunky = make_sweep(SMALL, ["summit.bargaining.margin=0.05:0.15:2"], None, runs=8192, seed=1,
+                        overrides={"monte_carlo.chunk_size": 8192})
+    assert _refusal(lambda: run_sweep(chunky, out=tmp_path / "o", workers=1, max_memory=1 << 20)).endswith(
+        "allowed; lower the scenario's monte_carlo.chunk_size, simplify the scenario, or pass a larger max_memory= "
+        "(bytes)")
+    assert _refusal(lambda: run_sweep(sweep, out=tmp_path / "o", max_memory="1GiB")).startswith(
+        "max_memory: must be a whole number of bytes >= 1")
+    monkeypatch.setattr(sim.limits, "available_memory", lambda: 1 << 20)
+    monkeypatch.setattr(sim.limits, "_resident", lambda: 0)
+    assert _refusal(lambda: run_sweep(sweep, out=tmp_path / "o")).startswith("memory: this sweep (2 points")
+    assert built == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_library_sweeps_estimate_is_the_command_lines(tmp_path, capsys):
+    """The command line and the library hold a sweep to one estimate (`estimate_sweep`): the command's
+    refusal under --max-memory is the library's under max_memory=, in its own words."""
+    from sim.sweep import make_sweep, run_sweep
+
+    vary = "summit.bargaining.margin=0.05:0.15:2"
+    assert main(["sweep", str(SMALL), "--vary", vary, "--runs", "1024", "--seed", "1", "--workers", "1",
+                 "--max-memory", "1MiB", "--out", str(tmp_path / "o")]) == 2
+    cli = capsys.readouterr().err.strip()
+    sweep = make_sweep(SMALL, [vary], None, runs=1024, seed=1)
+    library = _refusal(lambda: run_sweep(sweep, out=tmp_path / "o", workers=1, max_memory=1 << 20))
+    assert cli.split("; ")[0].replace("error: --max-memory: ", "") == library.split("; ")[0].replace(
+        "max_memory: ", "")
+
+
+def test_a_library_calibration_beyond_max_memory_is_refused_before_anything_is_written(tmp_path):
+    """`run_calibration(max_memory=)` holds each case, a task on each worker, to it before any
+    point runs: the refusal names the case, max_memory, and where its replicates and chunks are set."""
+    from dataclasses import replace
+
+    from sim.backtest import load_cases
+    from sim.calibrate import run_calibration
+    from sim.knobs import load_knobs
+
+    cases, spec = load_cases(CASES), load_knobs(CASES / "knobs.yaml")
+    text = _refusal(lambda: run_calibration(cases, spec, tmp_path / "cal", workers=1, max_memory=1 << 20))
+    assert text.startswith(f"max_memory: the case {cases[0].path} would need about ")
+    assert text.endswith("more than the 1.0 MiB allowed; simplify the scenario (a chunk is one block of 1,024 "
+                         "replicates already), or pass a larger max_memory= (bytes)")
+    chunky = [replace(case, scenario=case.scenario.model_copy(update={"monte_carlo": case.scenario.monte_carlo.model_copy(
+        update={"chunk_size": 8192})})) for case in cases]
+    more = spec.model_copy(update={"runs": 8192})
+    assert _refusal(lambda: run_calibration(chunky, more, tmp_path / "cal", workers=1, max_memory=1 << 20)).endswith(
+        "allowed; lower the case's monte_carlo.chunk_size, simplify the scenario, or pass a larger max_memory= "
+        "(bytes)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_library_eum_summaries_beyond_max_memory_are_refused_before_a_round_runs(monkeypatch):
+    """`summarise_eum`, `summarise_run` and `summarise_monte_carlo` take max_memory= as `run` does and
+    refuse, before any round runs, work of the estimate `sim eum` checks (the Monte Carlo alone without
+    the run on the actors as given), naming max_memory and the arguments (runs=, rounds=, chunk_size=)."""
+    import sim.eum.summary
+    from sim.eum import load_actors_csv
+    from sim.eum.summary import summarise_eum, summarise_monte_carlo, summarise_run
+    from sim.limits import estimate_eum
+
+    ran = []
+    monkeypatch.setattr(sim.eum.summary, "run_eum", lambda *a, **k: ran.append(1))
+    monkeypatch.setattr(sim.eum.summary, "run_eum_monte_carlo", lambda *a, **k: ran.append(1))
+    actors = load_actors_csv(Path(__file__).parent / "data" / "eum" / "ExampleActors.csv")
+    for call, what in ((lambda m: summarise_eum(actors, runs=4096, max_memory=m), "this eum run"),
+                       (lambda m: summarise_run(actors, rounds=100_000, max_memory=m), "this eum run"),
+                       (lambda m: summarise_monte_carlo(actors, runs=4096, max_memory=m), "this eum Monte Carlo")):
+        text = _refusal(call, 1 << 20)
+        assert text.startswith(f"max_memory: {what} would need about ")
+        assert text.endswith("more than the 1.0 MiB allowed; lower runs= or rounds=, or pass a larger max_memory= "
+                             "(bytes)")
+    n = len(actors.names)
+    alone, whole = estimate_eum(n, 10, 4096, None, as_given=False), estimate_eum(n, 10, 4096, None)
+    assert alone.memory < whole.memory and "rounds as given" not in alone.breakdown
+    assert _refusal(lambda: summarise_eum(actors, runs=0, max_memory=1 << 40)).startswith("summarise_eum: runs: ")
+    assert _refusal(lambda: summarise_run(actors, max_memory=-1)).startswith("max_memory: must be a whole number")
+    assert ran == []

@@ -227,10 +227,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     check_target(out, "calibrate", force=args.force)  # before minutes of work
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
-        _check_case_limits(args, cases, spec.runs, 1)  # this process's share: the cases run on the cluster
+        # this process's share: the cases run on the cluster; a calibration's points keep no trajectories
+        limit = _check_case_limits(args, cases, spec.runs, 1, trajectories=False)
     else:
         workers = task_workers(args, len(cases) * len(make_grid(spec.knobs)), blocks_for(spec.runs))
-        _check_case_limits(args, cases, spec.runs, workers, exact=True)
+        limit = _check_case_limits(args, cases, spec.runs, workers, exact=True, trajectories=False)
     check_limits(args, estimate_output(len(cases) * len(make_grid(spec.knobs)), 2 + len(spec.knobs)),
                  "this calibration", out)
     # Held while the posterior and the summary are written, as in a backtest: a Ctrl-C once
@@ -240,7 +241,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         with step_progress(args, "points") as progress:
             cal = run_calibration(cases, spec, out, workers=args.workers, scheduler=args.scheduler,
                                   fresh=args.fresh, progress=progress, source=str(args.directory),
-                                  force=args.force, stop=stop, knobs_file=str(args.knobs))
+                                  force=args.force, stop=stop, knobs_file=str(args.knobs), max_memory=limit)
         if not cal.complete:
             print(f"interrupted: {cal.points_done:,} of {cal.points_total:,} points kept in {out}; "
                   "rerun the same command to resume", file=sys.stderr)  # stdout is the summary's (--json)
@@ -285,12 +286,13 @@ def _check_knobs(posterior, cases: list, path: Path) -> None:
 
 
 def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, workers: int | None,
-                       exact: bool = False) -> int | None:
+                       exact: bool = False, trajectories: bool = True) -> int | None:
     """Refuse before anything runs if one case, on the processes that will run it at once,
     would need more memory than allowed: `workers` (None: the default) capped by the case's
     chunks (a backtest's `run`), or with `exact` exactly `workers` (a calibration's
-    tasks, which hold a chunk each). Returns the memory limit they were held to (`check_limits`),
-    for the library's runs of the cases."""
+    tasks, which hold a chunk each); with `trajectories`, keeping the fan chart's (a backtest's
+    `run` does, a calibration's points do not). Returns the memory limit they were held to
+    (`check_limits`), for the library's runs of the cases."""
     from ..limits import estimate
     from ..model import compile_model
     from ..montecarlo import check_workers, count_chunks, resolve_settings
@@ -301,6 +303,7 @@ def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, 
         n, _, blocks = resolve_settings(case.scenario, runs, 0, None)
         processes = workers if exact else check_workers(workers, blocks_for(n), count_chunks(n, blocks))
         limits.append(check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False,
-                                                  workers=processes), f"the case {case.path}"))
+                                                  workers=processes, trajectories=trajectories),
+                                   f"the case {case.path}"))
     known = [limit for limit in limits if limit is not None]
     return min(known) if known else None

@@ -95,19 +95,19 @@ def cmd_eum(args: argparse.Namespace) -> int:
         problems += exc.problems
     if problems:
         raise InputError(problems)
-    _check_memory(args, len(actors.names))
+    limit = _check_memory(args, len(actors.names))
 
     # One display at a time (rich allows no two): the run's rounds, then the replicates.
     with _rounds_progress(args, len(actors.names)) as on_round:
         report = _interruptible(summarise_run, actors, rounds=args.rounds, variant=args.variant, q=args.q,
-                                progress=on_round)
+                                progress=on_round, max_memory=limit)
     if args.runs is not None:
         with progress_bar(args, args.runs, large=len(actors.names) >= 20) as progress:
             report["monte_carlo"] = _interruptible(
                 summarise_monte_carlo, actors, runs=args.runs, rounds=args.rounds, variant=args.variant, q=args.q,
                 seed=args.seed, salience_sd=args.salience_sd or 0.0, capability_sd=args.capability_sd or 0.0,
                 position_sd=args.position_sd or 0.0, threshold=args.threshold, chunk_size=args.chunk_size,
-                progress=progress)
+                progress=progress, max_memory=limit)
     if args.json:  # the settings first, as the text's first line: a saved file says which model it ran
         report = {"actors": str(args.actors), "variant": args.variant, "q": args.q, **report}
         print(json.dumps(report, indent=2, allow_nan=False))
@@ -129,14 +129,15 @@ def _rounds_progress(args: argparse.Namespace, n_actors: int) -> Iterator[Callab
         yield None if steps is None else (lambda done, rounds: steps.advance(1))
 
 
-def _check_memory(args: argparse.Namespace, n_actors: int) -> None:
-    """Refuse a run whose estimated memory exceeds --max-memory, else the memory available."""
+def _check_memory(args: argparse.Namespace, n_actors: int) -> int | None:
+    """Refuse a run whose estimated memory exceeds --max-memory, else the memory available.
+    Returns the limit it was held to, for the library's own check (`limits.check_resources`)."""
     from ..eum import default_chunk_size
     from ..limits import check_resources, estimate_eum
 
     chunk = args.chunk_size if args.chunk_size is not None else default_chunk_size(n_actors)
     work = estimate_eum(n_actors, args.rounds, args.runs, chunk, args.variant)
-    check_resources(work, what="this eum run", max_memory=args.max_memory)
+    return check_resources(work, what="this eum run", max_memory=args.max_memory)
 
 
 def _interruptible(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

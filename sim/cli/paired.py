@@ -248,14 +248,16 @@ def _interrupted(summary: dict, out) -> int:
 
 def _paired_estimate(scenarios: list, args: argparse.Namespace, workers: int = 1):
     """Memory of running `scenarios` side by side on the same replicates on `workers`
-    processes (`limits`)."""
+    processes (`limits`), keeping no fan chart's trajectories: paired runs keep only their
+    class tables (`comparison.compare` and `attribution.explain` estimate them so too)."""
     from ..limits import estimate_models
     from ..model import compile_model
     from ..montecarlo import resolve_settings
     from ..randomness import BLOCK_SIZE
 
     runs, _, blocks = resolve_settings(scenarios[0], args.runs, args.seed, args.chunk_size)
-    return estimate_models([compile_model(s) for s in scenarios], runs, blocks * BLOCK_SIZE, workers=workers)
+    return estimate_models([compile_model(s) for s in scenarios], runs, blocks * BLOCK_SIZE, workers=workers,
+                           trajectories=False)
 
 
 def _explain_estimate(scenario, args: argparse.Namespace, workers: int = 1):

@@ -55,11 +55,10 @@ from .progress import step_progress
                     "command resumes it"), *LIMIT_OPTIONS,
 )
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ..limits import add_output, estimate_output, estimate_points
+    from ..limits import add_output, estimate_output
     from ..randomness import blocks_for
     from ..sweep import make_sweep, run_sweep
-    from ..sweep.design import design_size
-    from ..sweep.driver import default_sweep_dir
+    from ..sweep.driver import default_sweep_dir, estimate_sweep, sweep_points
     from ..sweep.execute import check_scheduler
     from ..sweep.report import print_sweep
     from ..sweep.spec import sweep_notes
@@ -73,18 +72,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     show_warnings(sweep.scenario, sweep.scenario_file)
     for note in sweep_notes(sweep):
         say(f"note: {note}")
-    points = design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
+    points = sweep_points(sweep)
     if args.scheduler is not None:
         check_scheduler(args.scheduler)  # before the points are validated, and the directory claimed
         workers = 1  # in this process: the points run on the cluster
     else:
         workers = task_workers(args, points, blocks_for(sweep.runs))
-    work = estimate_points(_sweep_estimate(sweep, workers), sweep.scenario, points)
-    check_limits(args, add_output(work, estimate_output(points, len(sweep.factors))),
-                 f"this sweep ({points:,} points, one running on each worker)", args.out or default_sweep_dir(sweep))
+    limit = check_limits(args, add_output(estimate_sweep(sweep, workers), estimate_output(points, len(sweep.factors))),
+                         f"this sweep ({points:,} points, one running on each worker)",
+                         args.out or default_sweep_dir(sweep))
     with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                           fresh=args.fresh, progress=progress, force=args.force, stop=stop, notes=said())
+                           fresh=args.fresh, progress=progress, force=args.force, stop=stop, notes=said(),
+                           max_memory=limit)
     if args.json:
         print(json.dumps(result.summary, indent=2, allow_nan=False))
     elif not args.quiet:
@@ -97,20 +97,3 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     return EXIT_OK
 
-
-def _sweep_estimate(sweep, workers: int):
-    """Memory of the sweep's heaviest point (incident rates at the top of their ranges)
-    on each of `workers` processes; a sweep keeps no replicates or trajectories."""
-    from dataclasses import replace
-
-    from ..limits import estimate
-    from ..model import compile_model
-    from ..sweep.points import point_scenario
-
-    scenario = sweep.scenario
-    heavy = {f.path: f.high for f in sweep.factors if f.path.startswith("incidents.")}
-    if heavy:
-        scenario = point_scenario(sweep, heavy)
-    one = estimate(compile_model(scenario), sweep.runs, scenario.monte_carlo.chunk_size, write=False,
-                   trajectories=False)
-    return replace(one, memory=one.memory * workers)

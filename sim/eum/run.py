@@ -76,7 +76,7 @@ def run_eum(capability, position, salience, *, rounds=10, variant="scholz", q=1.
     ``progress(done, rounds)``, if given, is called after each round of a single run
     (thousands of actors take minutes a round: O(n^3)); it changes no result.
     """
-    _check_options("run_eum", variant, rounds, q)
+    check_options("run_eum", variant, rounds, q)
     c, x, s = _as_batch(capability, position, salience)
     n, size = x.shape
     positions = np.empty((rounds + 1, n, size))
@@ -123,7 +123,7 @@ def step_eum(position, capability, salience, position_range, *, variant="scholz"
     ``(new_position, risk)``, both ``(n_actors, n_replicates)``, risk being the
     exponents this round used.
     """
-    _check_options("step_eum", variant, 1, q)
+    check_options("step_eum", variant, 1, q)
     x, c, s = (_writable(a) for a in (position, capability, salience))
     span = _writable(np.broadcast_to(np.asarray(position_range, dtype=float), x.shape[1:]))
     if variant == "paper":
@@ -137,7 +137,7 @@ def step_eum(position, capability, salience, position_range, *, variant="scholz"
 
 def advance_eum(position, capability, salience, position_range, rounds, *, variant="scholz", q=1.0):
     """The positions ``(n_actors, n_replicates)`` after ``rounds`` rounds; arguments as step_eum."""
-    _check_options("advance_eum", variant, rounds, q)
+    check_options("advance_eum", variant, rounds, q)
     if variant == "paper" or rounds == 0:
         for _ in range(rounds):
             position, _ = step_eum(position, capability, salience, position_range, variant=variant, q=q)
@@ -150,7 +150,8 @@ def advance_eum(position, capability, salience, position_range, rounds, *, varia
     return x
 
 
-def _check_options(where: str, variant, rounds, q) -> None:
+def check_options(where: str, variant, rounds, q) -> None:
+    """The variant, rounds and q of a run, checked (`where`: the function refusing them)."""
     problems = []
     if variant not in VARIANTS:
         problems.append(Problem(where, "variant", f"must be one of {VARIANTS}", variant, True))
@@ -158,6 +159,14 @@ def _check_options(where: str, variant, rounds, q) -> None:
         problems.append(Problem(where, "rounds", "must be an integer >= 0", rounds, True))
     if not (np.isfinite(q) and 0 <= q <= 1):
         problems.append(Problem(where, "q", "must be in [0, 1]", q, True))
+    if problems:
+        raise InputError(problems)
+
+
+def check_counts(where: str, counts: dict) -> None:
+    """Counts of a Monte Carlo (replicates, chunk size), each an integer >= 1."""
+    problems = [Problem(where, name, "must be an integer >= 1", value, True) for name, value in counts.items()
+                if not isinstance(value, (int, np.integer)) or value < 1]
     if problems:
         raise InputError(problems)
 
@@ -241,11 +250,7 @@ def run_eum_monte_carlo(actors: Actors, entropy: int, n: int, *, salience_sd=0.0
     """
     if chunk_size is None:
         chunk_size = default_chunk_size(len(actors.names))
-    problems = [Problem("run_eum_monte_carlo", name, "must be an integer >= 1", value, True)
-                for name, value in (("n", n), ("chunk_size", chunk_size))
-                if not isinstance(value, (int, np.integer)) or value < 1]
-    if problems:
-        raise InputError(problems)
+    check_counts("run_eum_monte_carlo", {"n": n, "chunk_size": chunk_size})
     median, mean = np.empty((rounds + 1, n)), np.empty((rounds + 1, n))
     per_chunk, total = -(-chunk_size // BLOCK_SIZE), -(-n // BLOCK_SIZE)
     for first in range(0, total, per_chunk):
@@ -263,7 +268,7 @@ def run_eum_monte_carlo(actors: Actors, entropy: int, n: int, *, salience_sd=0.0
 
 def _outcomes(c, x, s, rounds, variant, q) -> Outcomes:
     """Median and mean per round of a batch, without keeping the positions."""
-    _check_options("run_eum_monte_carlo", variant, rounds, q)
+    check_options("run_eum_monte_carlo", variant, rounds, q)
     c, x, s = _as_batch(c, x, s)
     median, mean = np.empty((rounds + 1, x.shape[1])), np.empty((rounds + 1, x.shape[1]))
     none = np.empty((0,) + x.shape)  # no positions kept: (rounds + 1, n_actors, chunk) of them could be gigabytes

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import RunError
 from ..io import atomic_write_bytes, write_json_atomic
-from ..model import CLASSES
+from ..limits import Estimate, check_memory, estimate, estimate_points
+from ..model import CLASSES, compile_model
 from ..ownership import check_target, claim_in_place
 from ..progress import StepProgress
 from ..provenance import model_digest
@@ -38,13 +39,13 @@ from .execute import (
     make_tasks,
     summarise_dispatch,
 )
-from .points import check_factors, make_point_scenarios
+from .points import check_factors, make_point_scenarios, point_scenario
 from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
 from .spec import Sweep
 from .store import DB_NAME, OUTPUTS, SweepStore, cannot_store, remove_sweep
 
-__all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "PointsRun", "SweepResult", "default_sweep_dir", "run_points",
-           "run_sweep"]
+__all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "PointsRun", "SweepResult", "default_sweep_dir", "estimate_sweep",
+           "run_points", "run_sweep", "sweep_points"]
 
 FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", *OUTPUTS)
 """Every file a sweep may write in its directory: what its manifest lists."""
@@ -92,9 +93,33 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
     return Path(root) / sweep.scenario.name / f"sweep-{sweep.key()}"
 
 
+def estimate_sweep(sweep: Sweep, workers: int) -> Estimate:
+    """Memory of running `sweep` on `workers` processes (`limits`): its heaviest point
+    (incident rates at the top of their ranges) on each, keeping no replicates or trajectories,
+    and every point's scenario, built before the first runs (`limits.estimate_points`)."""
+    scenario = sweep.scenario
+    heavy = {f.path: f.high for f in sweep.factors if f.path.startswith("incidents.")}
+    if heavy:
+        scenario = point_scenario(sweep, heavy)
+    one = estimate(compile_model(scenario), sweep.runs, scenario.monte_carlo.chunk_size, write=False,
+                   trajectories=False)
+    work = dataclasses.replace(one, memory=one.memory * workers, per_process=one.memory)
+    return estimate_points(work, sweep.scenario, sweep_points(sweep))
+
+
+def sweep_points(sweep: Sweep) -> int:
+    """How many points `sweep`'s design has."""
+    return design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
+
+
+SWEEP_NAMES = {"chunk_size": "the scenario's monte_carlo.chunk_size"}
+"""What a sweep's memory refusal names (`limits.check_memory`): a sweep has no chunk_size= of its own."""
+
+
 def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = None, scheduler: str | None = None,
               fresh: bool = False, progress: StepProgress | None = None, plots: bool = True,
-              force: bool = False, stop: threading.Event | None = None, notes: list[str] = ()) -> SweepResult:
+              force: bool = False, stop: threading.Event | None = None, notes: list[str] = (),
+              max_memory: int | None = None) -> SweepResult:
     """Run every point of `sweep` not yet in the store at `out`, committing each as it
     finishes; then export the CSV, the summary, the plots and (for sobol and morris
     designs, once every point is done) the sensitivity analysis.
@@ -104,11 +129,17 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     Setting `stop` (the CLI's Ctrl-C) keeps the finished points and returns a result
     marked `interrupted`; set while the points are validated, it raises
     `KeyboardInterrupt`, nothing written. `notes`: the lines the command printed about its
-    inputs (the CLI's `said`), kept in sweep.json.
+    inputs (the CLI's `said`), kept in sweep.json. A sweep whose estimated peak memory
+    (`estimate_sweep`: a point on each worker, every point's scenario) exceeds `max_memory`
+    bytes (None: the memory available now) is an `InputError` before anything is built or written.
     """
     begun = time.perf_counter()
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
     check_factors(sweep)  # before the store: a bad range is the first thing to hear about
+    expected = sweep_points(sweep)
+    processes = 1 if scheduler is not None else local_workers(workers, expected, blocks_for(sweep.runs))
+    check_memory(estimate_sweep(sweep, processes), f"this sweep ({expected:,} points, one running on each worker)",
+                 max_memory, SWEEP_NAMES)
     out = Path(out) if out is not None else default_sweep_dir(sweep)
     # The model's digest beside the inputs, in the store only (the key and summary stay the
     # inputs'): points computed by other model code are refused, not mixed with new ones.
@@ -122,7 +153,6 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     else:
         entropy = make_root_entropy(sweep.seed)
         plan = make_design(sweep.design, sweep.bounds, sweep.points, [f.levels for f in sweep.factors], entropy)
-    expected = design_size(sweep.design, len(sweep.factors), sweep.points, [f.levels for f in sweep.factors])
     if len(plan) != expected:
         raise AssertionError(f"the plan has {len(plan)} points, the design {expected}")
     scenarios = make_point_scenarios(sweep, plan, stop)
