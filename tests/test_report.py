@@ -561,10 +561,64 @@ def test_values_not_used_are_not_counted_among_the_runs_assumptions(derived):
     base = derived["base-page"].read_text(encoding="utf-8")
     page = derived["derived-page"].read_text(encoding="utf-8")
     # the base's values less the 6 it did not use (early's date, probability and effects, south's
-    # resolve, summit.date, north's capability), plus the derived file's own (remove_events,
-    # set's one value, summit's parties, date and cancellation)
-    assert values_counted(page) == values_counted(base) - 6 + 5
+    # resolve, summit.date, north's capability), plus the derived file's own (set's one value,
+    # summit's parties, date and cancellation; not remove_events, an edit rather than a value)
+    assert values_counted(page) == values_counted(base) - 6 + 4
     assert "6 values written in these files were not used by this run" in page
+
+
+def shown_text(html_text: str) -> str:
+    """The words a page shows, its tags dropped and its spaces collapsed."""
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split())
+
+
+def _row_text(page: str, file: str, path: str) -> tuple[str, str]:
+    """The `<tr>` of `path` in the listing of `file`, as HTML and as the text it shows."""
+    import re
+
+    row = re.search(rf'<tr[^>]*data-path="{re.escape(path)}"[^>]*>.*?</tr>', file_part(page, file), re.S).group(0)
+    return row, shown_text(row)
+
+
+def test_remove_events_is_shown_as_an_edit_not_a_value(derived):
+    """A derived file's `remove_events:` is an edit of its base, not a value the forecast assumes:
+    it says which event of the base it removes (and the file that writes it), needs no source,
+    and is not counted among the values (it was listed as `[early]`, tagged "no comment")."""
+    page = derived["derived-page"].read_text(encoding="utf-8")
+    row, text = _row_text(page, "inputs/0-derived.yaml", "remove_events")
+    assert 'data-kind="edit"' in row
+    assert "removes event early of the base (written in base.yaml)" in text, text
+    assert "[early]" not in text and "no comment" not in row and 'class="was"' not in row
+    said = shown_text(page)
+    assert "1 event of a base file is removed by remove_events" in said and "an edit, not a value" in said
+    # the base's event it removes says so, as before
+    assert "removed by remove_events in derived.yaml" in not_used(page, "inputs/1-base.yaml")["events.0"]
+
+
+def test_events_removed_through_a_chain_name_the_file_that_writes_them():
+    """untainted_sochi extends no_suisho_incident, which extends the baseline: each file's
+    `remove_events:` names the events as edits of the baseline, none of them counted."""
+    from sim.loading import dump_scenario, load_scenario, scenario_sources
+    from sim.report.collect import Input, Result
+    from sim.report.page import assumptions_view
+
+    scenario = ROOT / "scenarios" / "counterfactuals" / "untainted_sochi.yaml"
+    inputs = [Input(f"inputs/{k}-{p.name}", str(p), role, read_source(p.read_text(encoding="utf-8")))
+              for k, (p, role) in enumerate(scenario_sources(scenario))]
+    resolved = Input("inputs/resolved.yaml", "", "resolved", read_source(dump_scenario(load_scenario(scenario))))
+    view = assumptions_view(Result("run", ROOT, {}, None, inputs=inputs, resolved=[resolved]))
+    edits = {f["file"]: [r for s in f["sections"] for r in s["rows"] if r["kind"] == "edit"] for f in view["files"]}
+    assert [[(e["event"], e["written"]) for e in r["removes"]] for r in edits["inputs/0-untainted_sochi.yaml"]] == [
+        [(name, "baseline.yaml") for name in ("putin_not_selling", "lavrov_interview", "surovikin_rearmament",
+                                              "matua_base_plan", "g7_ise_shima_declaration")]]
+    assert [[(e["event"], e["written"]) for e in r["removes"]] for r in edits["inputs/1-no_suisho_incident.yaml"]] == [
+        [("suisho_incident", "baseline.yaml"), ("suga_downplays_incident", "baseline.yaml")]]
+    assert view["counts"]["edits"] == 7
+    assert not any(r["kind"] == "none" and r["key"] == "remove_events"
+                   for f in view["files"] for s in f["sections"] for r in s["rows"])
 
 
 def test_an_older_run_without_resolved_yaml_keeps_its_page(derived, tmp_path):
@@ -580,7 +634,7 @@ def test_an_older_run_without_resolved_yaml_keeps_its_page(derived, tmp_path):
     (old / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     page = make_report([old], tmp_path / "old.html").read_text(encoding="utf-8")
     assert "data-used" not in page and "not used by this run" not in page
-    assert values_counted(page) == values_counted(derived["base-page"].read_text(encoding="utf-8")) + 5
+    assert values_counted(page) == values_counted(derived["base-page"].read_text(encoding="utf-8")) + 4
     assert '<span class="tag override">set to 1.5</span>' in page
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS
 from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase, spread_noise
 from .collect import Input, Result
-from .comments import Row
+from .comments import Row, format_value
 from .used import NotUsed, not_used_rows
 
 __all__ = ["assumptions_view", "calibration_file", "count", "interval", "reproduction_view", "run_view", "versions"]
@@ -159,7 +160,8 @@ def assumptions_view(result: Result) -> dict[str, Any]:
     overrides = _overrides(result.summary.get("overrides"))
     resolved = result.resolved[0].parsed.data if result.resolved and result.resolved[0].parsed is not None else None
     unused = not_used_rows(result.inputs, resolved, overrides)
-    files = [_file_view(item, overrides, unused) for item in result.inputs]
+    bases = _base_events(result.inputs)
+    files = [_file_view(item, overrides, unused, bases.get(item.file, {})) for item in result.inputs]
     total = Counter()
     for f in files:
         total.update(f["counts"])
@@ -175,7 +177,27 @@ def _overrides(value: Any) -> dict[str, str]:
     return {}
 
 
-def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, str], NotUsed]) -> dict[str, Any]:
+def _base_events(inputs: list[Input]) -> dict[str, dict[str, str]]:
+    """{input file: {event name: the file name that writes it}} of the events each scenario
+    file's bases hold (the nearest base that writes an event of that name), for the events
+    its `remove_events:` removes."""
+    chain = [i for i in inputs if i.role in ("scenario", "extends")]  # the scenario, then each base deeper
+    out: dict[str, dict[str, str]] = {}
+    for k, item in enumerate(chain):
+        names: dict[str, str] = {}
+        for base in chain[k + 1:]:
+            data = base.parsed.data if base.parsed is not None else None
+            events = data.get("events") if isinstance(data, dict) else None
+            for event in events if isinstance(events, list) else []:
+                name = event.get("name") if isinstance(event, dict) else None
+                if isinstance(name, str):
+                    names.setdefault(name, Path(base.source).name or base.file)
+        out[item.file] = names
+    return out
+
+
+def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, str], NotUsed],
+               written: dict[str, str] | None = None) -> dict[str, Any]:
     view: dict[str, Any] = {"file": item.file, "source": item.source, "role": item.role, "sections": [],
                             "preamble": [], "loose": [], "counts": Counter(), "error": None}
     if item.parsed is None:
@@ -199,6 +221,12 @@ def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, s
                 current["comment"] = row.comment
                 current["after"] = list(row.comment.below)
                 continue
+        if top == "remove_events" and item.role != "include":
+            if row.depth == 0:  # an edit of the base, not a value: shown as what it removes, not counted
+                entry = _edit_view(_row_view(row, overrides, current["key"]), row, written or {})
+                current["rows"].append(entry)
+                view["counts"]["edits"] += len(entry["removes"])
+            continue
         entry = _row_view(row, overrides, current["key"], unused.get((item.file, row.path)))
         current["rows"].append(entry)
         if row.counted and entry["unused"] is not None:
@@ -227,6 +255,14 @@ def _row_view(row: Row, overrides: dict[str, str], section: str, unused: NotUsed
             "depth": row.depth, "value": row.value, "comment": row.comment, "tags": tags, "kind": kind,
             "distribution": row.distribution, "override": overrides.get(row.path),
             "unused": None if unused is None else {"text": unused.text, "shown": unused.shown}}
+
+
+def _edit_view(entry: dict[str, Any], row: Row, written: dict[str, str]) -> dict[str, Any]:
+    """A `remove_events:` row: each event it removes, with the base's file that writes it."""
+    names = row.raw if isinstance(row.raw, list) else [row.raw]
+    removes = [{"event": format_value(name), "written": written.get(name) if isinstance(name, str) else None}
+               for name in names]
+    return {**entry, "kind": "edit", "removes": removes}
 
 
 # --- Reproduction -----------------------------------------------------------------------------
