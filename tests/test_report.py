@@ -685,3 +685,109 @@ def test_an_included_value_set_again_is_not_used_and_says_by_what(tmp_path):
         ("inputs/0-case.yaml", "agents.patron.capability"): "replaced by include values.yaml; the run used 2.5",
         ("inputs/1-values.yaml", "agents.south.resolve"): "replaced by set: in case.yaml; the run used 0.65",
     }
+
+
+# --- Files several runs share, listed once ------------------------------------------------------
+
+HISTORY = ROOT / "scenarios" / "history"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> dict[str, Path]:
+    """Two history cases, each extending scenarios/history/_base.yaml, run and reported alone and together."""
+    root = tmp_path_factory.mktemp("history")
+    out: dict[str, Path] = {}
+    for case in ("moscow_2013", "sochi_2016"):
+        out[case] = root / case
+        assert main(["run", str(HISTORY / f"{case}.yaml"), "--runs", "256", "--out", str(out[case]), "--quiet"]) == 0
+        out[f"{case}-page"] = make_report([out[case]], root / f"{case}.html")
+    out["page"] = make_report([out["moscow_2013"], out["sochi_2016"]], root / "both.html")
+    return out
+
+
+def _section(page: str, section_id: str) -> str:
+    start = page.index(f'<section id="{section_id}"')
+    return page[start:page.index("</section>", start)]
+
+
+def _paths(html_text: str) -> list[str]:
+    import re
+
+    return re.findall(r'<tr[^>]*data-path="([^"]+)"', html_text)
+
+
+def test_a_base_the_runs_share_is_listed_once_and_each_run_says_what_it_replaced(history):
+    """Two history cases on one page: _base.yaml's values are listed once, in a section of their
+    own (each value marked where no run used it), and each run's assumptions list its own file
+    in full and, for the base, what it replaced there (the whole base was listed again for every
+    case, hiding what the case itself sets)."""
+    page = history["page"].read_text(encoding="utf-8")
+    alone = history["moscow_2013-page"].read_text(encoding="utf-8")
+    base_paths = _paths(file_part(alone, "inputs/1-_base.yaml"))
+    assert _paths(page).count("issues.islands.anchors.status_quo") == 1  # listed once (it was twice)
+    shared = _section(page, "shared0")
+    assert _paths(shared) == base_paths  # every value of the base is on the page, in the file's order
+    assert "_base.yaml" in shared and "moscow_2013" in shared and "sochi_2016" in shared
+    marks = not_used_in(shared)
+    # the placeholders no case used are struck through, saying why once for both; what the cases
+    # share is not; a value one case replaced says which
+    assert marks["name"] == "not used by any of the 2 runs: replaced by name: in each run's own file"
+    assert "calendar.start" in marks and "summit.date" in marks
+    assert not {"dynamics.rate", "outcome", "monte_carlo.runs", "agents.japan.resolve"} & set(marks)
+    assert not_used_in(shared, "some")["agents.japan.resolve"] == \
+        "not used by 1 of the 2 runs: replaced by agents: in its own file (sochi_2016)"
+    for k, case in enumerate(("moscow_2013", "sochi_2016")):
+        own = _section(page, f"assumptions{k}")
+        # its own file in full, the base by reference with what this run replaced in it
+        assert _paths(own) == _paths(file_part(history[f"{case}-page"].read_text(encoding="utf-8"),
+                                                 f"inputs/0-{case}.yaml"))
+        replaced = own[own.index(f'<h3 id="assumptions{k}-inputs-1-_base.yaml"'):]
+        assert 'href="#shared0"' in replaced and "<table" not in replaced
+        assert f"<code>name</code>: replaced by name: in {case}.yaml; the run used {case}</li>" in replaced
+        assert f"<code>summit.date</code>: replaced by summit: in {case}.yaml; the run used 20" in replaced
+        # the counts of the run's values are those of its page alone
+        mine = history[f"{case}-page"].read_text(encoding="utf-8")
+        assert _counts_paragraph(own) == _counts_paragraph(_section(mine, "assumptions0"))
+
+
+def not_used_in(html_text: str, used: str = "no") -> dict[str, str]:
+    """{path: the tag saying why} of the rows of `html_text` marked as not used (`used` "no"), or
+    as not used by some of the runs that share the file ("some")."""
+    import html
+    import re
+
+    rows = re.findall(rf'<tr[^>]*data-path="([^"]+)"[^>]*data-used="{used}"[^>]*>(.*?)</tr>', html_text, re.S)
+    return {path: html.unescape(" ".join(re.findall(r'<span class="tag unused">(.*?)</span>', body, re.S)))
+            for path, body in rows}
+
+
+def _counts_paragraph(section: str) -> str:
+    import re
+
+    return re.search(r"Of \d+ values, .*?</p>", section, re.S).group(0)
+
+
+def test_a_page_with_a_shared_base_in_the_browser(history):
+    """The page with a shared base keeps the page's rules in the browser: headings in order,
+    every table captioned, nothing loaded."""
+    loaded = load_page(history["page"])
+    check_loaded(loaded, history["page"])
+    assert "Assumptions shared by 2 runs" in loaded.facts["text"]
+
+
+def test_a_shared_row_says_which_runs_did_not_use_it_and_why():
+    """A shared file's row: struck through where no run used it, one reason said once where it is
+    the same for every run (each naming its own file), else each reason with its runs."""
+    from sim.report.page import _merged_unused
+
+    def mark(cause):
+        return {"cause": cause, "shown": True}
+
+    names, own = ["a", "b", "c"], ["a.yaml", "b.yaml", "c.yaml"]
+    assert _merged_unused([None, None, None], names, own) is None
+    every = _merged_unused([mark("replaced by agents: in a.yaml"), mark("replaced by agents: in b.yaml"),
+                            mark("replaced by agents: in c.yaml")], names, own)
+    assert every["struck"] and every["tag"] == "not used by any of the 3 runs: replaced by agents: in each run's own file"
+    mixed = _merged_unused([mark("replaced by agents: in a.yaml"), mark("replaced by --set"), None], names, own)
+    assert not mixed["struck"]
+    assert mixed["tag"] == "not used by 2 of the 3 runs: replaced by agents: in its own file (a); replaced by --set (b)"
