@@ -517,6 +517,76 @@ def test_progress_over_steps_off_a_terminal_is_lines_with_progress_and_nothing_w
     assert capsys.readouterr().err == ""
 
 
+def _sim_with_stderr(argv: list[str], cwd: Path, terminal: bool) -> tuple[int, str, str]:
+    """`python -m sim ARGV` in a subprocess, stdout a pipe and stderr a terminal (a pty) or a
+    pipe: (exit status, stdout, stderr), each stream captured on its own."""
+    import pty
+    import select
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+    command = [sys.executable, "-m", "sim", *argv]
+    if not terminal:
+        proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        return proc.returncode, proc.stdout, proc.stderr
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    err = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 1 << 16)
+                except OSError:  # EIO: the child closed the terminal's last writer
+                    chunk = b""
+                if not chunk:
+                    break
+                err += chunk
+            elif proc.poll() is not None:
+                break
+        out = proc.stdout.read()
+        proc.wait(timeout=300)
+    finally:
+        os.close(master)
+        proc.stdout.close()
+    return proc.returncode, out.decode(), err.decode(errors="replace")
+
+
+def _many_actors(path: Path, n: int = 300) -> Path:
+    """An actors CSV large enough (`ROUNDS_PROGRESS_AT`) for eum to show its rounds' progress on a terminal."""
+    lines = ["Actor,Capability,Position,Salience"]
+    lines += [f"a{k},{1 + k % 9},{(37 * k) % 101},{0.1 + (k % 9) / 10:.1f}" for k in range(n)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["run", "sweep", "eum-runs", "eum-rounds"])
+def test_json_is_alone_on_stdout_and_progress_follows_one_rule(name, tmp_path):
+    """One rule for progress, over replicates (run, compare, explain, eum's Monte Carlo) and over
+    steps (sweep, calibrate and backtest's points or cases, eum's rounds): on stderr only, shown
+    by default only where stderr is a terminal, never with --quiet (unless --progress); --json
+    changes stdout, not progress. Progress over replicates was shown with --json on a terminal and
+    progress over steps was not."""
+    argv, label = {
+        "run": (["run", str(SMALL), "--runs", "50000"], "replicates"),
+        "sweep": (["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0.05:0.15:2", "--runs", "1024"], "points"),
+        "eum-runs": (["eum", str(ROOT / "tests" / "data" / "eum" / "ExampleActors.csv"), "--runs", "50000",
+                      "--salience-sd", "0.05", "--seed", "1"], "replicates"),
+        "eum-rounds": (["eum", str(_many_actors(tmp_path / "actors.csv")), "--rounds", "2"], "rounds"),
+    }[name]
+    cases = [(True, [], True), (False, [], False)]  # (stderr a terminal, more options, progress shown)
+    if not name.startswith("eum"):  # eum has no --quiet
+        cases.append((True, ["--quiet"], False))
+    for k, (terminal, extra, shown) in enumerate(cases):
+        out_dir = [] if name.startswith("eum") else ["--out", str(tmp_path / f"o{k}")]
+        status, out, err = _sim_with_stderr([*argv, *out_dir, "--json", *extra], tmp_path, terminal)
+        assert status == 0, err
+        json.loads(out)  # stdout holds the JSON and nothing else
+        assert (label in err) == shown, (terminal, extra, err)
+        assert "Traceback" not in err
+
+
 def test_a_ctrl_c_that_python_wrapped_into_another_exception_is_an_interruption(monkeypatch, capsys):
     """Python wraps a Ctrl-C landing in a class's __set_name__ (pydantic models run there while
     they are defined) into a RuntimeError: still exit 130, one line, no traceback (found by the

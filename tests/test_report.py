@@ -561,10 +561,64 @@ def test_values_not_used_are_not_counted_among_the_runs_assumptions(derived):
     base = derived["base-page"].read_text(encoding="utf-8")
     page = derived["derived-page"].read_text(encoding="utf-8")
     # the base's values less the 6 it did not use (early's date, probability and effects, south's
-    # resolve, summit.date, north's capability), plus the derived file's own (remove_events,
-    # set's one value, summit's parties, date and cancellation)
-    assert values_counted(page) == values_counted(base) - 6 + 5
+    # resolve, summit.date, north's capability), plus the derived file's own (set's one value,
+    # summit's parties, date and cancellation; not remove_events, an edit rather than a value)
+    assert values_counted(page) == values_counted(base) - 6 + 4
     assert "6 values written in these files were not used by this run" in page
+
+
+def shown_text(html_text: str) -> str:
+    """The words a page shows, its tags dropped and its spaces collapsed."""
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split())
+
+
+def _row_text(page: str, file: str, path: str) -> tuple[str, str]:
+    """The `<tr>` of `path` in the listing of `file`, as HTML and as the text it shows."""
+    import re
+
+    row = re.search(rf'<tr[^>]*data-path="{re.escape(path)}"[^>]*>.*?</tr>', file_part(page, file), re.S).group(0)
+    return row, shown_text(row)
+
+
+def test_remove_events_is_shown_as_an_edit_not_a_value(derived):
+    """A derived file's `remove_events:` is an edit of its base, not a value the forecast assumes:
+    it says which event of the base it removes (and the file that writes it), needs no source,
+    and is not counted among the values (it was listed as `[early]`, tagged "no comment")."""
+    page = derived["derived-page"].read_text(encoding="utf-8")
+    row, text = _row_text(page, "inputs/0-derived.yaml", "remove_events")
+    assert 'data-kind="edit"' in row
+    assert "removes event early of the base (written in base.yaml)" in text, text
+    assert "[early]" not in text and "no comment" not in row and 'class="was"' not in row
+    said = shown_text(page)
+    assert "1 event of a base file is removed by remove_events" in said and "an edit, not a value" in said
+    # the base's event it removes says so, as before
+    assert "removed by remove_events in derived.yaml" in not_used(page, "inputs/1-base.yaml")["events.0"]
+
+
+def test_events_removed_through_a_chain_name_the_file_that_writes_them():
+    """untainted_sochi extends no_suisho_incident, which extends the baseline: each file's
+    `remove_events:` names the events as edits of the baseline, none of them counted."""
+    from sim.loading import dump_scenario, load_scenario, scenario_sources
+    from sim.report.collect import Input, Result
+    from sim.report.page import assumptions_view
+
+    scenario = ROOT / "scenarios" / "counterfactuals" / "untainted_sochi.yaml"
+    inputs = [Input(f"inputs/{k}-{p.name}", str(p), role, read_source(p.read_text(encoding="utf-8")))
+              for k, (p, role) in enumerate(scenario_sources(scenario))]
+    resolved = Input("inputs/resolved.yaml", "", "resolved", read_source(dump_scenario(load_scenario(scenario))))
+    view = assumptions_view(Result("run", ROOT, {}, None, inputs=inputs, resolved=[resolved]))
+    edits = {f["file"]: [r for s in f["sections"] for r in s["rows"] if r["kind"] == "edit"] for f in view["files"]}
+    assert [[(e["event"], e["written"]) for e in r["removes"]] for r in edits["inputs/0-untainted_sochi.yaml"]] == [
+        [(name, "baseline.yaml") for name in ("putin_not_selling", "lavrov_interview", "surovikin_rearmament",
+                                              "matua_base_plan", "g7_ise_shima_declaration")]]
+    assert [[(e["event"], e["written"]) for e in r["removes"]] for r in edits["inputs/1-no_suisho_incident.yaml"]] == [
+        [("suisho_incident", "baseline.yaml"), ("suga_downplays_incident", "baseline.yaml")]]
+    assert view["counts"]["edits"] == 7
+    assert not any(r["kind"] == "none" and r["key"] == "remove_events"
+                   for f in view["files"] for s in f["sections"] for r in s["rows"])
 
 
 def test_an_older_run_without_resolved_yaml_keeps_its_page(derived, tmp_path):
@@ -580,7 +634,7 @@ def test_an_older_run_without_resolved_yaml_keeps_its_page(derived, tmp_path):
     (old / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     page = make_report([old], tmp_path / "old.html").read_text(encoding="utf-8")
     assert "data-used" not in page and "not used by this run" not in page
-    assert values_counted(page) == values_counted(derived["base-page"].read_text(encoding="utf-8")) + 5
+    assert values_counted(page) == values_counted(derived["base-page"].read_text(encoding="utf-8")) + 4
     assert '<span class="tag override">set to 1.5</span>' in page
 
 
@@ -631,3 +685,109 @@ def test_an_included_value_set_again_is_not_used_and_says_by_what(tmp_path):
         ("inputs/0-case.yaml", "agents.patron.capability"): "replaced by include values.yaml; the run used 2.5",
         ("inputs/1-values.yaml", "agents.south.resolve"): "replaced by set: in case.yaml; the run used 0.65",
     }
+
+
+# --- Files several runs share, listed once ------------------------------------------------------
+
+HISTORY = ROOT / "scenarios" / "history"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> dict[str, Path]:
+    """Two history cases, each extending scenarios/history/_base.yaml, run and reported alone and together."""
+    root = tmp_path_factory.mktemp("history")
+    out: dict[str, Path] = {}
+    for case in ("moscow_2013", "sochi_2016"):
+        out[case] = root / case
+        assert main(["run", str(HISTORY / f"{case}.yaml"), "--runs", "256", "--out", str(out[case]), "--quiet"]) == 0
+        out[f"{case}-page"] = make_report([out[case]], root / f"{case}.html")
+    out["page"] = make_report([out["moscow_2013"], out["sochi_2016"]], root / "both.html")
+    return out
+
+
+def _section(page: str, section_id: str) -> str:
+    start = page.index(f'<section id="{section_id}"')
+    return page[start:page.index("</section>", start)]
+
+
+def _paths(html_text: str) -> list[str]:
+    import re
+
+    return re.findall(r'<tr[^>]*data-path="([^"]+)"', html_text)
+
+
+def test_a_base_the_runs_share_is_listed_once_and_each_run_says_what_it_replaced(history):
+    """Two history cases on one page: _base.yaml's values are listed once, in a section of their
+    own (each value marked where no run used it), and each run's assumptions list its own file
+    in full and, for the base, what it replaced there (the whole base was listed again for every
+    case, hiding what the case itself sets)."""
+    page = history["page"].read_text(encoding="utf-8")
+    alone = history["moscow_2013-page"].read_text(encoding="utf-8")
+    base_paths = _paths(file_part(alone, "inputs/1-_base.yaml"))
+    assert _paths(page).count("issues.islands.anchors.status_quo") == 1  # listed once (it was twice)
+    shared = _section(page, "shared0")
+    assert _paths(shared) == base_paths  # every value of the base is on the page, in the file's order
+    assert "_base.yaml" in shared and "moscow_2013" in shared and "sochi_2016" in shared
+    marks = not_used_in(shared)
+    # the placeholders no case used are struck through, saying why once for both; what the cases
+    # share is not; a value one case replaced says which
+    assert marks["name"] == "not used by any of the 2 runs: replaced by name: in each run's own file"
+    assert "calendar.start" in marks and "summit.date" in marks
+    assert not {"dynamics.rate", "outcome", "monte_carlo.runs", "agents.japan.resolve"} & set(marks)
+    assert not_used_in(shared, "some")["agents.japan.resolve"] == \
+        "not used by 1 of the 2 runs: replaced by agents: in its own file (sochi_2016)"
+    for k, case in enumerate(("moscow_2013", "sochi_2016")):
+        own = _section(page, f"assumptions{k}")
+        # its own file in full, the base by reference with what this run replaced in it
+        assert _paths(own) == _paths(file_part(history[f"{case}-page"].read_text(encoding="utf-8"),
+                                                 f"inputs/0-{case}.yaml"))
+        replaced = own[own.index(f'<h3 id="assumptions{k}-inputs-1-_base.yaml"'):]
+        assert 'href="#shared0"' in replaced and "<table" not in replaced
+        assert f"<code>name</code>: replaced by name: in {case}.yaml; the run used {case}</li>" in replaced
+        assert f"<code>summit.date</code>: replaced by summit: in {case}.yaml; the run used 20" in replaced
+        # the counts of the run's values are those of its page alone
+        mine = history[f"{case}-page"].read_text(encoding="utf-8")
+        assert _counts_paragraph(own) == _counts_paragraph(_section(mine, "assumptions0"))
+
+
+def not_used_in(html_text: str, used: str = "no") -> dict[str, str]:
+    """{path: the tag saying why} of the rows of `html_text` marked as not used (`used` "no"), or
+    as not used by some of the runs that share the file ("some")."""
+    import html
+    import re
+
+    rows = re.findall(rf'<tr[^>]*data-path="([^"]+)"[^>]*data-used="{used}"[^>]*>(.*?)</tr>', html_text, re.S)
+    return {path: html.unescape(" ".join(re.findall(r'<span class="tag unused">(.*?)</span>', body, re.S)))
+            for path, body in rows}
+
+
+def _counts_paragraph(section: str) -> str:
+    import re
+
+    return re.search(r"Of \d+ values, .*?</p>", section, re.S).group(0)
+
+
+def test_a_page_with_a_shared_base_in_the_browser(history):
+    """The page with a shared base keeps the page's rules in the browser: headings in order,
+    every table captioned, nothing loaded."""
+    loaded = load_page(history["page"])
+    check_loaded(loaded, history["page"])
+    assert "Assumptions shared by 2 runs" in loaded.facts["text"]
+
+
+def test_a_shared_row_says_which_runs_did_not_use_it_and_why():
+    """A shared file's row: struck through where no run used it, one reason said once where it is
+    the same for every run (each naming its own file), else each reason with its runs."""
+    from sim.report.page import _merged_unused
+
+    def mark(cause):
+        return {"cause": cause, "shown": True}
+
+    names, own = ["a", "b", "c"], ["a.yaml", "b.yaml", "c.yaml"]
+    assert _merged_unused([None, None, None], names, own) is None
+    every = _merged_unused([mark("replaced by agents: in a.yaml"), mark("replaced by agents: in b.yaml"),
+                            mark("replaced by agents: in c.yaml")], names, own)
+    assert every["struck"] and every["tag"] == "not used by any of the 3 runs: replaced by agents: in each run's own file"
+    mixed = _merged_unused([mark("replaced by agents: in a.yaml"), mark("replaced by --set"), None], names, own)
+    assert not mixed["struck"]
+    assert mixed["tag"] == "not used by 2 of the 3 runs: replaced by agents: in its own file (a); replaced by --set (b)"

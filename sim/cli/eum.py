@@ -119,7 +119,7 @@ def cmd_eum(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _rounds_progress(args: argparse.Namespace, n_actors: int) -> Iterator[Callable[[int, int], None] | None]:
     """A `progress(done, rounds)` callback for the run's rounds, or None: wanted with
-    --progress, else on a terminal without --json from `ROUNDS_PROGRESS_AT` actors."""
+    --progress, else on a terminal from `ROUNDS_PROGRESS_AT` actors (`progress.wanted`)."""
     if not args.progress and n_actors < ROUNDS_PROGRESS_AT:
         yield None
         return

@@ -1,11 +1,17 @@
 """Progress on stderr, which the commands own (the library only calls `progress` back): a
 rich bar on a terminal, plain lines for a log or a pipe, nothing where not wanted.
 
-`progress_bar` counts replicates (`run`, `compare`, `explain`); `step_progress` counts
-whole steps, some of them perhaps done by an earlier run (a sweep's or calibration's
-points, a backtest's cases), as `sim.progress.StepProgress`. Neither starts a refresh
-thread: worker processes are forked only while this process has a single thread
+`progress_bar` counts replicates (`run`, `compare`, `explain`, `eum --runs`); `step_progress`
+counts whole steps, some of them perhaps done by an earlier run (a sweep's or calibration's
+points, a backtest's cases, eum's rounds), as `sim.progress.StepProgress`. Neither starts a
+refresh thread: worker processes are forked only while this process has a single thread
 (`sim.parallel`).
+
+Both follow one rule (`wanted`): progress goes to stderr only, never to stdout; `--progress`
+always shows it; otherwise it is shown only where a person watches (stderr a terminal, and the
+work long enough to need it) and never with `--quiet`. `--json` is about stdout (the JSON and
+nothing else there) and does not change progress: `sim run --json > out.json` on a terminal
+shows its bar on stderr, and off a terminal nothing is shown, as with every other command.
 """
 
 from __future__ import annotations
@@ -17,10 +23,18 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Self
 
-__all__ = ["PROGRESS_AT", "StepBar", "TextProgress", "TextSteps", "progress_bar", "step_progress"]
+__all__ = ["PROGRESS_AT", "StepBar", "TextProgress", "TextSteps", "progress_bar", "step_progress", "wanted"]
 
 PROGRESS_AT = 50_000
 """Runs from which a progress bar is shown on a terminal without `--progress`."""
+
+
+def wanted(args: argparse.Namespace, long: bool = True) -> bool:
+    """Whether to show progress (on stderr): with --progress always; else on a terminal, without
+    --quiet, for `long` work. --json does not enter into it: it says what stdout holds."""
+    if getattr(args, "progress", False):
+        return True
+    return long and not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
 class TextProgress:
@@ -110,10 +124,8 @@ class StepBar:
 def step_progress(args: argparse.Namespace, label: str, every: float = 5.0) -> Iterator[StepBar | TextSteps | None]:
     """Progress over whole steps named `label` (`start(total, done)`, then `advance(n)`): a
     bar on a terminal, else `TextSteps` (a line every `every` seconds and at each tenth);
-    None where not wanted: --progress always wants it, else a terminal without --quiet or --json."""
-    wanted = args.progress or (not getattr(args, "quiet", False) and not getattr(args, "json", False)
-                               and sys.stderr.isatty())
-    if not wanted:
+    None where not `wanted`: --progress always wants it, else a terminal without --quiet."""
+    if not wanted(args):
         yield None
         return
     with StepBar(label) if sys.stderr.isatty() else TextSteps(label, every) as progress:
@@ -124,12 +136,10 @@ def step_progress(args: argparse.Namespace, label: str, every: float = 5.0) -> I
 def progress_bar(args: argparse.Namespace, total: int,
                  large: bool = False) -> Iterator[Callable[[int, int], None] | None]:
     """A `progress(done, total)` callback showing progress on stderr (a bar on a terminal,
-    plain lines otherwise), or None when not wanted: wanted with `--progress`, else on a
-    terminal without `--quiet` for `PROGRESS_AT` replicates or more, or for any number when
-    the caller knows each to be `large`."""
-    long = total >= PROGRESS_AT or (large and total > 0)
-    wanted = args.progress or (not getattr(args, "quiet", False) and long and sys.stderr.isatty())
-    if not wanted:
+    plain lines otherwise), or None when not `wanted`: with `--progress`, else on a terminal
+    without `--quiet` for `PROGRESS_AT` replicates or more, or for any number when the caller
+    knows each to be `large`."""
+    if not wanted(args, long=total >= PROGRESS_AT or (large and total > 0)):
         yield None
         return
     if not sys.stderr.isatty():

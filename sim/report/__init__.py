@@ -58,7 +58,7 @@ def _context(results: list[Result]) -> dict[str, Any]:
         explanation_view,
         sweep_view,
     )
-    from .page import assumptions_view, command_of, reproduction_view, run_view
+    from .page import assumptions_view, command_of, reproduction_view, run_view, shared_views
 
     def views(make, kind: str) -> list[dict[str, Any]]:
         """The views of the directories of `kind`, each with the command that made it: every
@@ -75,6 +75,7 @@ def _context(results: list[Result]) -> dict[str, Any]:
     of = {kind: [r for r in results if r.kind == kind] for kind in KINDS}
     runs = views(run_view, "run")
     assumptions = [{"name": r.name, **assumptions_view(r)} for r in of["run"]]
+    shared = shared_views(of["run"], assumptions)  # a base several runs read alike: listed once
     explains = views(explanation_view, "explain")
     compares = views(comparison_view, "compare")
     sweeps = views(sweep_view, "sweep")
@@ -91,10 +92,11 @@ def _context(results: list[Result]) -> dict[str, Any]:
         toc.append(("record", "How good such forecasts have been"))
     toc += [(f"assumptions{k}", "Assumptions" + (f": {a['name']}" if len(assumptions) > 1 else ""))
             for k, a in enumerate(assumptions)]
+    toc += [(s["id"], f"Assumptions shared by {len(s['runs'])} runs: {s['name']}") for s in shared]
     toc.append(("reproduction", "Reproduction"))
     return {"title": question or f"Forecast: {scenario or 'sim results'}", "question": question,
             "source": first.source if first is not None else None, "results": results, "runs": runs,
-            "assumptions": assumptions, "explains": explains, "compares": compares, "sweeps": sweeps,
+            "assumptions": assumptions, "shared": shared, "explains": explains, "compares": compares, "sweeps": sweeps,
             "backtests": backtests, "calibrations": calibrations, "toc": toc,
             "reproduction": [reproduction_view(r) for r in results]}
 

@@ -12,6 +12,7 @@ the page says so; what makes a directory unreadable is an `InputError`.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ class Input:
     role: str  # scenario, extends, include
     parsed: SourceFile | None
     missing: bool = False
+    digest: str | None = None  # SHA-256 of the copy's text: runs holding the same base share its listing
 
 
 @dataclass
@@ -152,7 +154,8 @@ def _read_run(result: Result) -> None:
             result.inputs.append(Input(entry.get("file", ""), entry.get("source", ""), entry.get("role", ""),
                                        None, missing=True))
             continue
-        result.inputs.append(Input(entry["file"], entry.get("source", ""), entry.get("role", ""), read_source(text)))
+        result.inputs.append(Input(entry["file"], entry.get("source", ""), entry.get("role", ""), read_source(text),
+                                   digest=hashlib.sha256(text.encode("utf-8")).hexdigest()))
     try:
         text = (path / "inputs" / "resolved.yaml").read_text(encoding="utf-8")
         result.resolved.append(Input("inputs/resolved.yaml", "", "resolved", read_source(text)))

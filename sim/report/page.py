@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS
 from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase, spread_noise
 from .collect import Input, Result
-from .comments import Row
+from .comments import Row, format_value
 from .used import NotUsed, not_used_rows
 
-__all__ = ["assumptions_view", "calibration_file", "count", "interval", "reproduction_view", "run_view", "versions"]
+__all__ = ["assumptions_view", "calibration_file", "count", "interval", "reproduction_view", "run_view",
+           "shared_views", "versions"]
 
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
 HEADLINE = ("substantive_or_better", "talk_fest", "collapse")
@@ -159,7 +161,8 @@ def assumptions_view(result: Result) -> dict[str, Any]:
     overrides = _overrides(result.summary.get("overrides"))
     resolved = result.resolved[0].parsed.data if result.resolved and result.resolved[0].parsed is not None else None
     unused = not_used_rows(result.inputs, resolved, overrides)
-    files = [_file_view(item, overrides, unused) for item in result.inputs]
+    bases = _base_events(result.inputs)
+    files = [_file_view(item, overrides, unused, bases.get(item.file, {})) for item in result.inputs]
     total = Counter()
     for f in files:
         total.update(f["counts"])
@@ -175,9 +178,30 @@ def _overrides(value: Any) -> dict[str, str]:
     return {}
 
 
-def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, str], NotUsed]) -> dict[str, Any]:
+def _base_events(inputs: list[Input]) -> dict[str, dict[str, str]]:
+    """{input file: {event name: the file name that writes it}} of the events each scenario
+    file's bases hold (the nearest base that writes an event of that name), for the events
+    its `remove_events:` removes."""
+    chain = [i for i in inputs if i.role in ("scenario", "extends")]  # the scenario, then each base deeper
+    out: dict[str, dict[str, str]] = {}
+    for k, item in enumerate(chain):
+        names: dict[str, str] = {}
+        for base in chain[k + 1:]:
+            data = base.parsed.data if base.parsed is not None else None
+            events = data.get("events") if isinstance(data, dict) else None
+            for event in events if isinstance(events, list) else []:
+                name = event.get("name") if isinstance(event, dict) else None
+                if isinstance(name, str):
+                    names.setdefault(name, Path(base.source).name or base.file)
+        out[item.file] = names
+    return out
+
+
+def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, str], NotUsed],
+               written: dict[str, str] | None = None) -> dict[str, Any]:
     view: dict[str, Any] = {"file": item.file, "source": item.source, "role": item.role, "sections": [],
-                            "preamble": [], "loose": [], "counts": Counter(), "error": None}
+                            "preamble": [], "loose": [], "counts": Counter(), "error": None,
+                            "shared": None, "replaced": []}  # set by `shared_views`
     if item.parsed is None:
         view["error"] = "the copy is missing from inputs/"
         return view
@@ -199,6 +223,12 @@ def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, s
                 current["comment"] = row.comment
                 current["after"] = list(row.comment.below)
                 continue
+        if top == "remove_events" and item.role != "include":
+            if row.depth == 0:  # an edit of the base, not a value: shown as what it removes, not counted
+                entry = _edit_view(_row_view(row, overrides, current["key"]), row, written or {})
+                current["rows"].append(entry)
+                view["counts"]["edits"] += len(entry["removes"])
+            continue
         entry = _row_view(row, overrides, current["key"], unused.get((item.file, row.path)))
         current["rows"].append(entry)
         if row.counted and entry["unused"] is not None:
@@ -226,7 +256,89 @@ def _row_view(row: Row, overrides: dict[str, str], section: str, unused: NotUsed
     return {"path": row.path, "field": inner, "label": row.label or row.key, "key": row.key,
             "depth": row.depth, "value": row.value, "comment": row.comment, "tags": tags, "kind": kind,
             "distribution": row.distribution, "override": overrides.get(row.path),
-            "unused": None if unused is None else {"text": unused.text, "shown": unused.shown}}
+            "unused": None if unused is None else {"text": unused.text, "tag": f"not used: {unused.text}",
+                                                   "shown": unused.shown, "struck": True, "cause": unused.cause}}
+
+
+def shared_views(runs: list[Result], views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The base (or included) files that several runs of the page read alike (the same source,
+    the same text: the history cases' `_base.yaml`), each listed once: its rows marked where some
+    or all of those runs did not use them. Each run's view of such a file (in `views`, the
+    `assumptions_view` of `runs` with their `name`) then says where it is listed (`shared`) and
+    which of its values the run replaced (`replaced`); the run's counts are unchanged."""
+    groups: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}
+    for k, (result, view) in enumerate(zip(runs, views)):
+        for item, file in zip(result.inputs, view["files"]):
+            if item.role in ("extends", "include") and item.parsed is not None and item.digest and file["sections"]:
+                groups.setdefault((item.source, item.digest), []).append((k, file))
+    out: list[dict[str, Any]] = []
+    for (source, _), members in groups.items():
+        if len({k for k, _ in members}) < 2:
+            continue
+        sid = f"shared{len(out)}"
+        names = [views[k]["name"] for k, _ in members]
+        own = [_own_file(runs[k]) for k, _ in members]
+        first = members[0][1]
+        sections = []
+        for s, section in enumerate(first["sections"]):
+            rows = []
+            for r, row in enumerate(section["rows"]):
+                marks = [m["sections"][s]["rows"][r]["unused"] for _, m in members]
+                rows.append({**row, "override": None, "unused": _merged_unused(marks, names, own)})
+            sections.append({**section, "rows": rows})
+        for _, file in members:
+            file["shared"] = {"id": sid, "runs": len(members)}
+            file["replaced"] = [{"path": row["path"], "label": row["path"], "text": row["unused"]["text"]}
+                                for section in file["sections"] for row in section["rows"]
+                                if row["unused"] is not None and row["unused"]["shown"]]
+        out.append({"id": sid, "name": Path(source).name or first["file"], "source": source,
+                    "runs": [{"name": name, "id": f"assumptions{k}"} for name, (k, _) in zip(names, members)],
+                    "file": {**first, "sections": sections, "shared": None, "replaced": []}})
+    return out
+
+
+def _own_file(result: Result) -> str:
+    """The name of a run's scenario file (the one given to `run`)."""
+    item = next((i for i in result.inputs if i.role == "scenario"), None)
+    return Path(item.source).name if item is not None and item.source else ""
+
+
+def _merged_unused(marks: list[dict | None], names: list[str], own: list[str]) -> dict[str, Any] | None:
+    """One mark for a shared file's row from each run's (None where the run used it): struck
+    through where no run used it, else saying which runs did not; a cause that names the run's
+    own file is said once for all ("replaced by agents: in each run's own file")."""
+    missed = [(name, _general(mark["cause"], file)) for mark, name, file in zip(marks, names, own) if mark]
+    if not missed:
+        return None
+    n = len(marks)
+    struck = len(missed) == n
+    by_cause: dict[str, list[str]] = {}
+    for name, cause in missed:
+        by_cause.setdefault(cause or "not in the scenario the run used", []).append(name)
+    head = f"not used by any of the {n} runs" if struck else f"not used by {len(missed)} of the {n} runs"
+    if struck and len(by_cause) == 1:  # one reason for every run: said once
+        why = next(iter(by_cause)).replace(_OWN, "each run's own file")
+    else:
+        why = "; ".join(f"{cause} ({', '.join(who)})" for cause, who in by_cause.items())
+    return {"text": f"{head}: {why}", "tag": f"{head}: {why}", "struck": struck, "cause": why,
+            "shown": any(mark["shown"] for mark in marks if mark)}
+
+
+_OWN = "its own file"
+
+
+def _general(cause: str, own: str) -> str:
+    """A cause naming the run's own file `own`, said of any run ("replaced by agents: in its own file")."""
+    suffix = f" in {own}"
+    return f"{cause[: -len(suffix)]} in {_OWN}" if own and cause.endswith(suffix) else cause
+
+
+def _edit_view(entry: dict[str, Any], row: Row, written: dict[str, str]) -> dict[str, Any]:
+    """A `remove_events:` row: each event it removes, with the base's file that writes it."""
+    names = row.raw if isinstance(row.raw, list) else [row.raw]
+    removes = [{"event": format_value(name), "written": written.get(name) if isinstance(name, str) else None}
+               for name in names]
+    return {**entry, "kind": "edit", "removes": removes}
 
 
 # --- Reproduction -----------------------------------------------------------------------------
