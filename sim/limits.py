@@ -393,6 +393,11 @@ class Wording:
     raise_disk: str
     names: dict[str, str] = field(default_factory=dict)
 
+    def renamed(self, names: dict[str, str] | None) -> Wording:
+        """This wording with some of its names replaced: for work whose `{chunk_size}` or `{runs}` is
+        set elsewhere than in an option or argument of the call (a sweep's scenario, a case's file)."""
+        return replace(self, names={**self.names, **names}) if names else self
+
     def advice(self, text: str) -> str:
         for key, name in self.names.items():
             text = text.replace("{" + key + "}", name)
@@ -483,5 +488,5 @@ def check_memory(work: Estimate, what: str, max_memory: int | None = None,
                                    or max_memory < 1):
         raise InputError(Problem("max_memory", "", "must be a whole number of bytes >= 1, or None for the memory "
                                  "available", max_memory, True))
-    wording = LIBRARY_WORDING if not names else replace(LIBRARY_WORDING, names={**LIBRARY_WORDING.names, **names})
-    check_resources(work, what=what, max_memory=None if max_memory is None else int(max_memory), wording=wording)
+    check_resources(work, what=what, max_memory=None if max_memory is None else int(max_memory),
+                    wording=LIBRARY_WORDING.renamed(names))

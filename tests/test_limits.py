@@ -490,3 +490,21 @@ def test_the_library_eum_summaries_beyond_max_memory_are_refused_before_a_round_
     assert _refusal(lambda: summarise_eum(actors, runs=0, max_memory=1 << 40)).startswith("summarise_eum: runs: ")
     assert _refusal(lambda: summarise_run(actors, max_memory=-1)).startswith("max_memory: must be a whole number")
     assert ran == []
+
+
+@pytest.mark.parametrize("command, names", [
+    (["sweep", str(SMALL), "--vary", "agents.south.resolve=0.4:0.6:2", "--set", "monte_carlo.chunk_size=8192",
+      "--runs", "8192"], "lower the scenario's monte_carlo.chunk_size"),
+    (["calibrate", str(CASES), "--knobs", "{knobs}"], "lower the case's monte_carlo.chunk_size"),
+    (["backtest", str(CASES)], "lower the case's monte_carlo.chunk_size"),
+])
+def test_a_command_without_chunk_size_names_where_the_chunk_size_is_set(tmp_path, capsys, command, names):
+    """sweep, calibrate and backtest have no --chunk-size: their refusal names the scenario's field to
+    lower, not an option the command would reject (the cases' chunks are 2,048 replicates)."""
+    knobs = yaml.safe_load((CASES / "knobs.yaml").read_text()) | {"runs": 4096}
+    (tmp_path / "knobs.yaml").write_text(yaml.safe_dump(knobs))
+    command = [str(tmp_path / "knobs.yaml") if word == "{knobs}" else word for word in command]
+    assert main([*command, "--max-memory", "10MiB", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert names in err and "--chunk-size" not in err
+    assert not (tmp_path / "o").exists()

@@ -293,6 +293,7 @@ def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, 
     tasks, which hold a chunk each); with `trajectories`, keeping the fan chart's (a backtest's
     `run` does, a calibration's points do not). Returns the memory limit they were held to
     (`check_limits`), for the library's runs of the cases."""
+    from ..calibrate import CALIBRATION_NAMES  # a case's chunk size is its file's, backtest or calibration
     from ..limits import estimate
     from ..model import compile_model
     from ..montecarlo import check_workers, count_chunks, resolve_settings
@@ -304,6 +305,6 @@ def _check_case_limits(args: argparse.Namespace, cases: list, runs: int | None, 
         processes = workers if exact else check_workers(workers, blocks_for(n), count_chunks(n, blocks))
         limits.append(check_limits(args, estimate(compile_model(case.scenario), n, blocks * BLOCK_SIZE, write=False,
                                                   workers=processes, trajectories=trajectories),
-                                   f"the case {case.path}"))
+                                   f"the case {case.path}", names=CALIBRATION_NAMES))
     known = [limit for limit in limits if limit is not None]
     return min(known) if known else None

@@ -443,16 +443,20 @@ def claim_output(args: argparse.Namespace, command: str, default: Path):
     return resources.enter_context(target)
 
 
-def check_limits(args: argparse.Namespace, work, what: str, out: Path | None = None) -> int | None:
+def check_limits(args: argparse.Namespace, work, what: str, out: Path | None = None,
+                 names: dict[str, str] | None = None) -> int | None:
     """Refuse `work` (a `limits.Estimate`) beyond --max-memory / --max-disk or, without them,
     the memory available and the free disk at `out`. Returns the memory limit it was held to,
     for the library call's `max_memory=`: the library's own check of the same work then passes
     (its estimate is at most this one), so the refusal a user sees names the options, and
-    --max-memory above the memory available lets the work run."""
-    from ..limits import check_resources
+    --max-memory above the memory available lets the work run. `names` replaces options the
+    command does not have (`limits.Wording.renamed`: sweep, calibrate and backtest take their
+    chunk size from the scenario, not from --chunk-size)."""
+    from ..limits import CLI_WORDING, check_resources
 
     return check_resources(work, what=what, max_memory=getattr(args, "max_memory", None),
-                    max_disk=getattr(args, "max_disk", None), disk_path=out)
+                           max_disk=getattr(args, "max_disk", None), disk_path=out,
+                           wording=CLI_WORDING.renamed(names))
 
 
 def write_and_show(args: argparse.Namespace, out, summary: dict, plots: dict,

@@ -58,7 +58,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..limits import add_output, estimate_output
     from ..randomness import blocks_for
     from ..sweep import make_sweep, run_sweep
-    from ..sweep.driver import default_sweep_dir, estimate_sweep, sweep_points
+    from ..sweep.driver import SWEEP_NAMES, default_sweep_dir, estimate_sweep, sweep_points
     from ..sweep.execute import check_scheduler
     from ..sweep.report import print_sweep
     from ..sweep.spec import sweep_notes
@@ -80,7 +80,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         workers = task_workers(args, points, blocks_for(sweep.runs))
     limit = check_limits(args, add_output(estimate_sweep(sweep, workers), estimate_output(points, len(sweep.factors))),
                          f"this sweep ({points:,} points, one running on each worker)",
-                         args.out or default_sweep_dir(sweep))
+                         args.out or default_sweep_dir(sweep), names=SWEEP_NAMES)
     with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
         result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
                            fresh=args.fresh, progress=progress, force=args.force, stop=stop, notes=said(),
