@@ -116,6 +116,19 @@ def test_the_pool_weight_of_each_case_is_fitted_without_it():
     flipped[5] = T
     assert pool_out_of_sample(model, base, flipped)[1][5] == w_case[5]  # its own outcome does not enter
     assert pooled == pytest.approx(w_case[:, None] * model + (1 - w_case[:, None]) * base)
+    # Every weight above is 1, which a pool fitted on every case (its own included) gives too. Two
+    # cases that pull opposite ways tell them apart: the model right on one, badly wrong on the other.
+    two = np.array([[0.7, 0.1, 0.1, 0.1], [0.01, 0.01, 0.97, 0.01]])
+    _, w_two, w_both = pool_out_of_sample(two, np.full((2, 4), 0.25), np.array([B, B]))
+    assert w_two.tolist() == [0.0, 1.0] and 0.0 < w_both < 1.0
+    # and on drawn cases, each case's weight is the one fitted on the others alone
+    rng = np.random.default_rng(8)
+    model, base = rng.dirichlet(np.ones(4), size=12), rng.dirichlet(np.full(4, 5.0), size=12)
+    observed = rng.integers(0, 4, 12)
+    w_case = pool_out_of_sample(model, base, observed)[1]
+    others = [pool_out_of_sample(np.delete(model, k, 0), np.delete(base, k, 0), np.delete(observed, k))[2]
+              for k in range(12)]
+    assert w_case.tolist() == others and len(set(others)) > 1
 
 
 def test_the_pool_weights_monte_carlo_interval_narrows_with_replicates_and_holds_the_fitted_weight():
