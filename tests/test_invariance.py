@@ -262,17 +262,77 @@ def test_renaming_the_baselines_agents_and_issues_changes_nothing():
 # --- Inert issues and agents ------------------------------------------------------------------
 
 
+def _same_where_shared(data: dict, other: dict) -> None:
+    """`data` and `other` (which adds an entity) run alike, replicate for replicate: the class,
+    the summit day, the chosen package's level on every issue both have, and every shared agent's
+    position on every shared issue. The class alone is the same in every replicate of most drawn
+    scenarios, and so could not tell."""
+    a = run_replicates(scenario_of(data), runs=RUNS, seed=7)
+    b = run_replicates(scenario_of(other), runs=RUNS, seed=7)
+    ma, mb = a.result.model, b.result.model
+    assert np.array_equal(a.outcome, b.outcome) and np.array_equal(a.summit_day, b.summit_day)
+    assert np.array_equal(a.package < 0, b.package < 0)
+    issues = [i for i in ma.issues if i in mb.issues]
+    agents = [g for g in ma.agents if g in mb.agents]
+    levels = lambda reps, m: np.where(reps.package[:, None] < 0, np.nan, m.packages[reps.package][:, [m.issues.index(i) for i in issues]])  # noqa: E731
+    assert np.array_equal(levels(a, ma), levels(b, mb), equal_nan=True)
+    # An inert issue or agent already there (salience 0 everywhere; capability 0 and no role) has
+    # the added one's role and may trade labels, so random numbers, with it: its positions are left
+    # out. They change no outcome, but for an issue whose weight comes from an alliance alone
+    # (`test_an_inert_issue_added_beside_one_that_only_an_alliance_weighs_changes_nothing`, xfail).
+    from sim.canonical import _is_inert_agent, _issue_role
+
+    s = ma.scenario
+    issues = [i for i in issues if not _issue_role(s, i)[-1]]
+    agents = [g for g in agents if not _is_inert_agent(s, g)]
+    at = lambda reps, m: reps.position[:, [m.agents.index(g) for g in agents]][:, :, [m.issues.index(i) for i in issues]]  # noqa: E731
+    assert np.array_equal(at(a, ma), at(b, mb))
+    event(f"deals seen: {min(len(set(a.package.tolist())), 3)}")
+
+
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario_dicts(max_events=2, max_incidents=1), st.floats(0.0, 1.0), st.integers(2, 3))
-def test_an_issue_nobody_cares_about_changes_nothing(data, level, anchors):
-    """A new issue on which every agent stands at the same level with salience 0: the same outcomes."""
-    data = _plain(data)
+@given(scenario_dicts(max_events=2, max_incidents=1), st.floats(0.0, 1.0), st.integers(2, 3), st.booleans())
+def test_an_issue_nobody_cares_about_changes_nothing(data, level, anchors, open_summit):
+    """A new issue on which every agent stands at the same level with salience 0: the same outcomes,
+    deals (on the other issues) and positions."""
+    data = _open_summit(_plain(data)) if open_summit else _plain(data)
     null = copy.deepcopy(data)
     values = [k / (anchors - 1) for k in range(anchors)]
     null["issues"]["zz_null"] = {"anchors": {f"a{k}": v for k, v in enumerate(values)}, "status_quo": values[0]}
     for agent in null["agents"].values():
         agent["issues"]["zz_null"] = {"position": level, "salience": 0.0}
-    assert np.array_equal(_outcomes(data), _outcomes(null))
+    _same_where_shared(data, null)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a model bug, not fixed here: sim.canonical calls an issue inert when every salience on it is 0 "
+    "(`_issue_role`), but an alliance's cost weighs it at the summit (the alliance term of "
+    "sim.summit.package_values is not salience-weighted); an inert issue added with the same anchors and "
+    "status quo shares its role, ranks before it, and takes its label, so its summit-day deviations"))
+def test_an_inert_issue_added_beside_one_that_only_an_alliance_weighs_changes_nothing():
+    """Found while strengthening the property above to compare positions (an inert issue already there
+    traded labels with the added one; harmless, but for the weight an alliance gives). The minimal example: issue
+    b, anchors 0 and 1, status quo 0, salience 0 for both parties, but p is q's client on b (cost 1),
+    so p values b's level by q's position there. Adding zz_null (anchors 0 and 1, status quo 0,
+    salience 0) gives zz_null b's old label: 512 of 1,024 replicates (seed 7) end in another class."""
+    start = dt.date(1950, 1, 1)
+    stance = lambda a, b: {"a": {"position": a, "salience": 1.0}, "b": {"position": b, "salience": 0.0}}  # noqa: E731
+    data = {"name": "inert", "calendar": {"start": start, "vantage": start},
+            "issues": {i: {"anchors": {"lo": 0.0, "hi": 1.0}, "status_quo": 0.0} for i in ("a", "b")},
+            "agents": {"p": {"capability": 1.0, "resolve": 0.0, "issues": stance(1.0, 0.0)},
+                       "q": {"capability": 1.0, "resolve": 0.0, "issues": stance(1.0, 0.5)}},
+            "relations": {"trust": {"between": ["p", "q"], "initial": 1.0},
+                          "alliances": [{"agent": "p", "patron": "q", "issues": ["b"], "pull": 0.0, "cost": 1.0}]},
+            "summit": {"parties": ["p", "q"], "date": dt.date(1950, 1, 2), "cancellation": {"base_probability": 0.0}},
+            "outcome": {"breakthrough": [{"issue": "b", "at_least": 1.0}],
+                        "substantive": [{"issue": "a", "at_least": 1.0}]}}
+    null = copy.deepcopy(data)
+    null["issues"]["zz_null"] = {"anchors": {"x": 0.0, "y": 1.0}, "status_quo": 0.0}
+    for agent in null["agents"].values():
+        agent["issues"]["zz_null"] = {"position": 0.0, "salience": 0.0}
+    outcomes = _outcomes(data, runs=1024)
+    assert len(set(outcomes.tolist())) > 1  # breakthrough or substantive, by the day's deviations
+    assert np.array_equal(outcomes, _outcomes(null, runs=1024))
 
 
 @pytest.mark.parametrize("how", ["incident", "knob"])
@@ -314,8 +374,11 @@ def test_an_agent_whose_every_salience_falls_to_0_keeps_caring_about_what_it_did
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario_dicts(max_events=2, max_incidents=1), st.data())
 def test_an_agent_with_no_weight_changes_nothing(data, draw):
-    """A new agent with capability 0 and no role or alliance (it may trust someone): the same outcomes."""
+    """A new agent with capability 0 and no role or alliance (it may trust someone): the same
+    outcomes, deals and positions."""
     data = _plain(data)
+    if draw.draw(st.booleans(), label="open the summit"):
+        data = _open_summit(data)
     null = copy.deepcopy(data)
     null["agents"]["zz_null"] = {
         "capability": 0.0, "resolve": draw.draw(st.floats(0.0, 1.0)),
@@ -326,7 +389,7 @@ def test_an_agent_with_no_weight_changes_nothing(data, draw):
         entries = trust if isinstance(trust, list) else [trust]
         friend = draw.draw(st.sampled_from(sorted(data["agents"])))
         null["relations"]["trust"] = [*entries, {"between": [friend, "zz_null"], "initial": draw.draw(st.floats(0, 1))}]
-    assert np.array_equal(_outcomes(data), _outcomes(null))
+    _same_where_shared(data, null)
 
 
 def test_a_null_agent_beside_agents_of_no_weight_changes_nothing():
