@@ -62,12 +62,22 @@ def test_backtest_of_the_folder_exits_zero(tmp_path, capsys):
 
 
 def test_explain_and_sweep_exit_zero_on_an_example(tmp_path):
-    """`explain` on Camp David and a two-point `sweep` on Lausanne run to completion."""
-    assert main(["explain", str(EXAMPLES / "camp_david_1978.yaml"), "--runs", str(RUNS), "--quiet",
+    """`explain` on Camp David and a two-point `sweep` on Lausanne run to completion: exit 0, and
+    results that hold every replicate, every event's effect and both points (exit 0 alone would
+    pass a command that wrote nothing)."""
+    import json
+
+    camp_david = EXAMPLES / "camp_david_1978.yaml"
+    assert main(["explain", str(camp_david), "--runs", str(RUNS), "--quiet",
                  "--out", str(tmp_path / "explain")]) == 0
+    summary = json.loads((tmp_path / "explain" / "summary.json").read_text())
+    assert summary["runs"] == RUNS and summary["interrupted"] is False
+    assert sum(summary["classes"][c]["count"] for c in ("breakthrough", "substantive", "talk_fest", "collapse")) == RUNS
+    assert sorted(e["name"] for e in summary["events"]) == sorted(e.name for e in load_scenario(camp_david).events)
     assert main(["sweep", str(EXAMPLES / "lausanne_2015.yaml"), "--runs", str(RUNS), "--quiet",
                  "--vary", "agents.supreme_leader.issues.enrichment.position=0.0:0.45:2",
                  "--out", str(tmp_path / "sweep")]) == 0
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["points_done"] == 2
 
 
 def test_the_readme_walk_through_runs_as_printed():

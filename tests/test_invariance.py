@@ -1,8 +1,11 @@
 """Invariances the forecast must have by construction (README, "Invariances"): it carries the
 evidence in a scenario, not the model's structure.
 
-Exact, on drawn scenarios: an issue nobody cares about, an agent with no weight, and renaming or
-reordering agents and issues change no replicate's outcome. Statistical (slow, paired replicates):
+Exact, on drawn scenarios: an issue nobody cares about, an agent with no weight, renaming agents
+and issues, and listing in another order whatever the model does not read the order of (the
+parties and roles among it) change no replicate: its class, its deal, its summit day, the
+positions. Two known exceptions, model bugs, are pinned by strict xfails: the order of the
+rubric's conditions, and an inert issue added beside one that only an alliance weighs. Statistical (slow, paired replicates):
 quiet time added before anything happens, and moving a party toward the other or lowering its
 resolve, never lower P(a deal) beyond Monte Carlo error.
 """
@@ -16,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_replicates, scenario_of, small_dict, state_of
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sim.loading import load_scenario
@@ -84,30 +87,152 @@ def _rename(data: dict, agents: dict[str, str], issues: dict[str, str]) -> dict:
     return d
 
 
-def _reversed(data: dict) -> dict:
-    """The same scenario with its agents, issues and stances listed in reverse order."""
+def _reordered(data: dict, perm) -> dict:
+    """The same scenario with every list and mapping whose order the model says does not matter
+    listed in the order `perm` gives (a list of the items in, a list out): the issues, their
+    anchors, the agents, their stances and elections, `summit.parties`, `required` and `weights`,
+    the veto players and mediators (whose shares of trust and margin compose in the order written:
+    a rounding error at most, which 60,000 replicates of two mediators never showed), the trust entries and the agents each names, the alliances and
+    their issues, the events, the incidents, and the rubric's `signed` lists. None of these orders
+    is read by the model: the engine works in canonical order (`sim.canonical`), parties and veto
+    players are sorted into it, events run by date then name, incidents by name, and the summit
+    has no proposer (every package is weighed at once, ties to the first in menu order, the menu
+    ordered by the anchors' levels).
+
+    Left as written: the effects of one event or incident, whose order matters (they draw from
+    their stream and apply one after another, each clipped to its bounds); and the rubric's
+    conditions, whose order should not matter (any and all) but does:
+    `test_listing_the_rubrics_conditions_in_another_order_changes_nothing` (xfail) pins it."""
     d = copy.deepcopy(data)
-    d["issues"] = dict(reversed(d["issues"].items()))
-    d["agents"] = {k: {**v, "issues": dict(reversed(v["issues"].items()))} for k, v in reversed(d["agents"].items())}
+    d["issues"] = {k: {**v, "anchors": dict(perm(v["anchors"].items()))} for k, v in perm(d["issues"].items())}
+    agents = {}
+    for name, agent in perm(d["agents"].items()):
+        agent = {**agent, "issues": dict(perm(agent["issues"].items()))}
+        if "elections" in agent:
+            agent["elections"] = perm(agent["elections"])
+        agents[name] = agent
+    d["agents"] = agents
+    trust = d["relations"]["trust"]
+    for entry in trust if isinstance(trust, list) else [trust]:
+        entry["between"] = perm(entry["between"])
+    if isinstance(trust, list):
+        d["relations"]["trust"] = perm(trust)
+    if "alliances" in d["relations"]:
+        for al in d["relations"]["alliances"]:
+            al["issues"] = perm(al["issues"])
+        d["relations"]["alliances"] = perm(d["relations"]["alliances"])
+    s = d["summit"]
+    for key in ("parties", "required"):
+        if key in s:
+            s[key] = perm(s[key])
+    if "weights" in s:
+        s["weights"] = dict(perm(s["weights"].items()))
+    roles = d.get("roles", {})
+    for key in ("veto", "mediators"):
+        if key in roles:
+            roles[key] = perm(roles[key])
+    for key in ("events", "incidents"):
+        if key in d:
+            d[key] = perm(d[key])
+
+    def conditions(items: list) -> None:
+        for c in items:
+            if "signed" in c:
+                c["signed"] = perm(c["signed"])
+            for key in ("all", "any"):
+                conditions(c.get(key, []))
+
+    for cls in ("breakthrough", "substantive"):
+        conditions(d["outcome"][cls])
+    return d
+
+
+def _reversed(data: dict) -> dict:
+    """Every order that does not matter reversed."""
+    return _reordered(data, lambda items: list(reversed(list(items))))
+
+
+def _shuffled(data: dict, draw) -> dict:
+    """Every order that does not matter drawn (`draw`: hypothesis's `st.data()`)."""
+    return _reordered(data, lambda items: list(draw.draw(st.permutations(list(items)))))
+
+
+def _open_summit(data: dict) -> dict:
+    """`data` with deals within reach: no domestic bounds, no `walk_away`, no cancellation, and a
+    deviation of 0.2 on the summit day so the chosen package varies. Most drawn scenarios end every
+    replicate alike (each collapses, or never strikes a deal; 94 % saw one package at most), which
+    leaves the summit, where the parties' order could matter, untested."""
+    d = copy.deepcopy(data)
+    for agent in d["agents"].values():
+        agent.pop("walk_away", None)
+        for stance in agent["issues"].values():
+            stance.pop("bounds", None)
+    d["summit"]["cancellation"] = {"base_probability": 0.0, "trust_below": 0.0}
+    d["dynamics"] = {**d.get("dynamics", {}), "noise": 0.2}
     return d
 
 
 def _renaming_and_reordering_changes_nothing(data: dict, draw) -> None:
-    """Every agent and issue of a drawn scenario renamed (so their sorted order changes) and the
-    file's order reversed: every replicate ends the same."""
+    """Every agent and issue of a drawn scenario renamed (so their sorted order changes) and
+    everything whose order does not matter listed in a drawn order (`_shuffled`): every
+    replicate ends the same."""
     data = _plain(data)
+    if draw.draw(st.booleans(), label="open the summit"):
+        data = _open_summit(data)
     new_agents = draw.draw(st.permutations([f"x{k}" for k in range(len(data["agents"]))]))
     new_issues = draw.draw(st.permutations([f"y{k}" for k in range(len(data["issues"]))]))
     renamed = _rename(data, dict(zip(data["agents"], new_agents)), dict(zip(data["issues"], new_issues)))
-    assert np.array_equal(_outcomes(data), _outcomes(_reversed(renamed)))
+    shuffled = _shuffled(renamed, draw)
+    # --hypothesis-show-statistics: how often the orders the engine could trip on really move
+    event(f"summit.parties reordered: {shuffled['summit']['parties'] != renamed['summit']['parties']}")
+    event(f"agents reordered: {list(shuffled['agents']) != list(renamed['agents'])}")
+    before = run_replicates(scenario_of(data), runs=RUNS, seed=7)
+    event(f"classes seen: {len(set(before.outcome.tolist()))}")
+    event(f"deals seen: {min(len(set(before.package.tolist())), 3)}{'+' * (len(set(before.package.tolist())) >= 3)}")
+    # the class alone is the same in every replicate of most drawn scenarios (all collapse, or no
+    # deal is ever struck): the chosen package, the summit day and every agent's position on it,
+    # in canonical order, are compared too
+    after = run_replicates(scenario_of(shuffled), runs=RUNS, seed=7)
+    assert before.same_as(after)
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario_dicts(max_events=2, max_incidents=1), st.data())
 def test_renaming_and_reordering_agents_and_issues_changes_nothing(data, draw):
-    """Every agent and issue renamed (so their sorted order changes) and the file's order
-    reversed: every replicate ends the same."""
+    """Every agent and issue renamed (so their sorted order changes) and every listing whose order
+    does not matter (the parties and roles among them) drawn anew: every replicate ends the same."""
     _renaming_and_reordering_changes_nothing(data, draw)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a model bug, not fixed here: sim.canonical ranks issues of the same role by, among the rest, "
+    "the paths of the rubric conditions naming them, and a path holds the condition's index in its "
+    "list (`_issue_numbers`: 'breakthrough.0' vs 'breakthrough.1'), so listing the conditions in "
+    "another order swaps two such issues' labels, and with them their random streams"))
+def test_listing_the_rubrics_conditions_in_another_order_changes_nothing():
+    """A deal is a breakthrough if *any* breakthrough condition holds: their order is no part of the
+    model. The minimal example: two issues alike in every respect (anchors 0, 0.5, 1, status quo 0,
+    both agents the same stance on each) but the rubric, `a >= 1` or `b >= 0.5`. Listed the other
+    way round, issues a and b trade labels (and so their deviations on the summit day): 145 of
+    1,024 replicates (seed 0) end in another class, breakthrough 285 vs 302."""
+    issue = {"anchors": {"lo": 0.0, "mid": 0.5, "hi": 1.0}, "status_quo": 0.0}
+    stances = lambda x: {"a": {"position": x, "salience": 0.5}, "b": {"position": x, "salience": 0.5}}  # noqa: E731
+    start = dt.date(2020, 1, 1)
+    conditions = [{"issue": "a", "at_least": 1.0}, {"issue": "b", "at_least": 0.5}]
+
+    def scenario(breakthrough: list) -> dict:
+        return {"name": "rubric_order", "calendar": {"start": start, "vantage": start},
+                "issues": {"a": issue, "b": issue},
+                "agents": {"p": {"capability": 1.0, "resolve": 0.5, "issues": stances(1.0)},
+                           "q": {"capability": 1.0, "resolve": 0.5, "issues": stances(0.25)}},
+                "relations": {"trust": {"between": ["p", "q"], "initial": 1.0}},
+                "summit": {"parties": ["p", "q"], "date": dt.date(2020, 1, 2),
+                           "cancellation": {"base_probability": 0.0}},
+                "outcome": {"breakthrough": breakthrough, "substantive": [{"issue": "a", "at_least": 0.0}]}}
+
+    listed = _outcomes(scenario(conditions), seed=0, runs=1024)
+    assert len(set(listed.tolist())) > 1  # the classes vary: there is something for the order to change
+    assert np.array_equal(listed, _outcomes(scenario(conditions[::-1]), seed=0, runs=1024))
 
 
 EUM = {"engines": ("eum",), "weights": True}
@@ -129,7 +254,8 @@ def test_under_eum_renaming_and_reordering_many_drawn_scenarios_changes_nothing(
 
 
 def test_renaming_the_baselines_agents_and_issues_changes_nothing():
-    """The baseline with Japan and Russia, the islands and energy renamed: every replicate the same."""
+    """The baseline with Japan and Russia, the islands and energy renamed, and every listing whose
+    order does not matter reversed: every replicate the same."""
     data = load_scenario(BASELINE).model_dump(mode="python", exclude_defaults=True)
     renamed = _rename(data, {"japan": "zz_tokyo", "russia": "aa_moscow", "g7": "m_group"},
                       {"islands": "zz_land", "energy": "a_power"})
@@ -139,17 +265,77 @@ def test_renaming_the_baselines_agents_and_issues_changes_nothing():
 # --- Inert issues and agents ------------------------------------------------------------------
 
 
+def _same_where_shared(data: dict, other: dict) -> None:
+    """`data` and `other` (which adds an entity) run alike, replicate for replicate: the class,
+    the summit day, the chosen package's level on every issue both have, and every shared agent's
+    position on every shared issue. The class alone is the same in every replicate of most drawn
+    scenarios, and so could not tell."""
+    a = run_replicates(scenario_of(data), runs=RUNS, seed=7)
+    b = run_replicates(scenario_of(other), runs=RUNS, seed=7)
+    ma, mb = a.result.model, b.result.model
+    assert np.array_equal(a.outcome, b.outcome) and np.array_equal(a.summit_day, b.summit_day)
+    assert np.array_equal(a.package < 0, b.package < 0)
+    issues = [i for i in ma.issues if i in mb.issues]
+    agents = [g for g in ma.agents if g in mb.agents]
+    levels = lambda reps, m: np.where(reps.package[:, None] < 0, np.nan, m.packages[reps.package][:, [m.issues.index(i) for i in issues]])  # noqa: E731
+    assert np.array_equal(levels(a, ma), levels(b, mb), equal_nan=True)
+    # An inert issue or agent already there (salience 0 everywhere; capability 0 and no role) has
+    # the added one's role and may trade labels, so random numbers, with it: its positions are left
+    # out. They change no outcome, but for an issue whose weight comes from an alliance alone
+    # (`test_an_inert_issue_added_beside_one_that_only_an_alliance_weighs_changes_nothing`, xfail).
+    from sim.canonical import _is_inert_agent, _issue_role
+
+    s = ma.scenario
+    issues = [i for i in issues if not _issue_role(s, i)[-1]]
+    agents = [g for g in agents if not _is_inert_agent(s, g)]
+    at = lambda reps, m: reps.position[:, [m.agents.index(g) for g in agents]][:, :, [m.issues.index(i) for i in issues]]  # noqa: E731
+    assert np.array_equal(at(a, ma), at(b, mb))
+    event(f"deals seen: {min(len(set(a.package.tolist())), 3)}")
+
+
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario_dicts(max_events=2, max_incidents=1), st.floats(0.0, 1.0), st.integers(2, 3))
-def test_an_issue_nobody_cares_about_changes_nothing(data, level, anchors):
-    """A new issue on which every agent stands at the same level with salience 0: the same outcomes."""
-    data = _plain(data)
+@given(scenario_dicts(max_events=2, max_incidents=1), st.floats(0.0, 1.0), st.integers(2, 3), st.booleans())
+def test_an_issue_nobody_cares_about_changes_nothing(data, level, anchors, open_summit):
+    """A new issue on which every agent stands at the same level with salience 0: the same outcomes,
+    deals (on the other issues) and positions."""
+    data = _open_summit(_plain(data)) if open_summit else _plain(data)
     null = copy.deepcopy(data)
     values = [k / (anchors - 1) for k in range(anchors)]
     null["issues"]["zz_null"] = {"anchors": {f"a{k}": v for k, v in enumerate(values)}, "status_quo": values[0]}
     for agent in null["agents"].values():
         agent["issues"]["zz_null"] = {"position": level, "salience": 0.0}
-    assert np.array_equal(_outcomes(data), _outcomes(null))
+    _same_where_shared(data, null)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a model bug, not fixed here: sim.canonical calls an issue inert when every salience on it is 0 "
+    "(`_issue_role`), but an alliance's cost weighs it at the summit (the alliance term of "
+    "sim.summit.package_values is not salience-weighted); an inert issue added with the same anchors and "
+    "status quo shares its role, ranks before it, and takes its label, so its summit-day deviations"))
+def test_an_inert_issue_added_beside_one_that_only_an_alliance_weighs_changes_nothing():
+    """Found while strengthening the property above to compare positions (an inert issue already there
+    traded labels with the added one; harmless, but for the weight an alliance gives). The minimal example: issue
+    b, anchors 0 and 1, status quo 0, salience 0 for both parties, but p is q's client on b (cost 1),
+    so p values b's level by q's position there. Adding zz_null (anchors 0 and 1, status quo 0,
+    salience 0) gives zz_null b's old label: 512 of 1,024 replicates (seed 7) end in another class."""
+    start = dt.date(1950, 1, 1)
+    stance = lambda a, b: {"a": {"position": a, "salience": 1.0}, "b": {"position": b, "salience": 0.0}}  # noqa: E731
+    data = {"name": "inert", "calendar": {"start": start, "vantage": start},
+            "issues": {i: {"anchors": {"lo": 0.0, "hi": 1.0}, "status_quo": 0.0} for i in ("a", "b")},
+            "agents": {"p": {"capability": 1.0, "resolve": 0.0, "issues": stance(1.0, 0.0)},
+                       "q": {"capability": 1.0, "resolve": 0.0, "issues": stance(1.0, 0.5)}},
+            "relations": {"trust": {"between": ["p", "q"], "initial": 1.0},
+                          "alliances": [{"agent": "p", "patron": "q", "issues": ["b"], "pull": 0.0, "cost": 1.0}]},
+            "summit": {"parties": ["p", "q"], "date": dt.date(1950, 1, 2), "cancellation": {"base_probability": 0.0}},
+            "outcome": {"breakthrough": [{"issue": "b", "at_least": 1.0}],
+                        "substantive": [{"issue": "a", "at_least": 1.0}]}}
+    null = copy.deepcopy(data)
+    null["issues"]["zz_null"] = {"anchors": {"x": 0.0, "y": 1.0}, "status_quo": 0.0}
+    for agent in null["agents"].values():
+        agent["issues"]["zz_null"] = {"position": 0.0, "salience": 0.0}
+    outcomes = _outcomes(data, runs=1024)
+    assert len(set(outcomes.tolist())) > 1  # breakthrough or substantive, by the day's deviations
+    assert np.array_equal(outcomes, _outcomes(null, runs=1024))
 
 
 @pytest.mark.parametrize("how", ["incident", "knob"])
@@ -191,8 +377,11 @@ def test_an_agent_whose_every_salience_falls_to_0_keeps_caring_about_what_it_did
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario_dicts(max_events=2, max_incidents=1), st.data())
 def test_an_agent_with_no_weight_changes_nothing(data, draw):
-    """A new agent with capability 0 and no role or alliance (it may trust someone): the same outcomes."""
+    """A new agent with capability 0 and no role or alliance (it may trust someone): the same
+    outcomes, deals and positions."""
     data = _plain(data)
+    if draw.draw(st.booleans(), label="open the summit"):
+        data = _open_summit(data)
     null = copy.deepcopy(data)
     null["agents"]["zz_null"] = {
         "capability": 0.0, "resolve": draw.draw(st.floats(0.0, 1.0)),
@@ -203,7 +392,7 @@ def test_an_agent_with_no_weight_changes_nothing(data, draw):
         entries = trust if isinstance(trust, list) else [trust]
         friend = draw.draw(st.sampled_from(sorted(data["agents"])))
         null["relations"]["trust"] = [*entries, {"between": [friend, "zz_null"], "initial": draw.draw(st.floats(0, 1))}]
-    assert np.array_equal(_outcomes(data), _outcomes(null))
+    _same_where_shared(data, null)
 
 
 def test_a_null_agent_beside_agents_of_no_weight_changes_nothing():

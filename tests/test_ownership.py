@@ -289,9 +289,20 @@ def test_a_swap_killed_between_its_renames_is_undone(tmp_path, monkeypatch):
 
 def test_the_swap_replaces_a_result_in_one_exchange(tmp_path, monkeypatch):
     """swap_into_place puts the new directory at the target and removes the old one, with or
-    without renameat2."""
+    without renameat2; with it, in one exchange: the old result is never renamed aside (the
+    target never missing)."""
     import sim.ownership as ownership
 
+    real_exchange, exchanged, renamed = ownership._exchange, [], []
+    probe_a, probe_b = tmp_path / "probe_a", tmp_path / "probe_b"
+    probe_a.mkdir()
+    probe_b.mkdir()
+    if not real_exchange(probe_a, probe_b):
+        pytest.skip("no renameat2 exchange on this file system: only the fallback can be tested")
+    probe_a.rmdir()
+    probe_b.rmdir()
+    monkeypatch.setattr(ownership, "_exchange", lambda a, b: exchanged.append(real_exchange(a, b)) or exchanged[-1])
+    monkeypatch.setattr(ownership.os, "rename", lambda a, b, _rename=os.rename: renamed.append(Path(a)) or _rename(a, b))
     for exchange in (True, False):
         out, new = tmp_path / f"res{exchange}", tmp_path / f".new{exchange}"
         out.mkdir()
@@ -302,6 +313,8 @@ def test_the_swap_replaces_a_result_in_one_exchange(tmp_path, monkeypatch):
             monkeypatch.setattr(ownership, "_exchange", lambda a, b: False)
         swap_into_place(new, out)
         assert [p.name for p in out.iterdir()] == ["new"] and not new.exists()
+        assert (out in renamed) is not exchange, renamed  # the fallback sets the old result aside
+    assert exchanged == [True]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["resFalse", "resTrue"]
 
 

@@ -169,6 +169,37 @@ def test_write_json_atomic_refuses_nan_and_leaves_no_temp_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
+def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temp_file(tmp_path, monkeypatch):
+    """The NaN above is refused before any file is opened, so it says nothing of atomicity: here the
+    disk fills after half the bytes are out. The file keeps its old content and no temp file is left."""
+    import sim.io
+
+    path = tmp_path / "a.json"
+    write_json_atomic(path, {"p": 0.5})
+    before = path.read_bytes()
+    real_open = open
+
+    class HalfWritten:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            self.fh.write(data[: len(data) // 2])
+            self.fh.flush()
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sim.io, "open", lambda *a, **k: HalfWritten(real_open(*a, **k)), raising=False)
+    with pytest.raises(OSError, match="No space left"):
+        write_json_atomic(path, {"p": 0.75, "note": "x" * 1000})
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
 def test_default_out_dir_is_results_scenario_run_id():
     """results/<scenario>/<UTC stamp>-<suffix>, different each call."""
     a, b = default_out_dir("small"), default_out_dir("small")

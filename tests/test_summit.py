@@ -59,6 +59,26 @@ def test_compiled_menu_search_equals_the_plain_reference(data):
     assert np.array_equal(accepts, ref_accepts)
 
 
+def test_compiled_menu_search_equals_the_plain_reference_across_tiles():
+    """The kernel works through the replicates a tile of 1,024 at a time, and the property above
+    draws at most 4: here 2,053 replicates (two whole tiles and a part), each checked."""
+    from sim.summit import _TILE
+
+    rng = np.random.default_rng(17)
+    D, n_anchors, n = 3, np.array([3, 2, 3], dtype=np.int64), 2 * _TILE + 5
+    values = np.round(rng.normal(0, 0.3, (D, 3, 3, n)), 2)
+    threshold = np.round(rng.uniform(-0.2, 0.3, (D, n)), 2)
+    walk = np.minimum(threshold - 0.01, np.round(rng.uniform(-0.2, 0.2, (D, n)), 2))
+    in_bounds = np.ones((D, 3, 3), dtype=bool)
+    in_bounds[2, 0, 2] = False
+    needed, weight = np.array([True, True, False]), np.array([1.0, 2.0, 0.0])
+    best, accepts = np.full(n, -1, dtype=np.int64), np.zeros((D, n), dtype=bool)
+    settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, accepts)
+    ref_best, ref_accepts = _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, weight)
+    assert len(set(ref_best[_TILE:].tolist())) > 3 and -1 in ref_best[_TILE:]  # many packages, and no deal
+    assert np.array_equal(best, ref_best) and np.array_equal(accepts, ref_accepts)
+
+
 # --- A two-agent case with a closed form ------------------------------------------
 
 
