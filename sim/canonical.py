@@ -8,9 +8,10 @@ no weight) is added: each entity keeps its random numbers.
 An entity's label is the hash of its *role* in the scenario (for an agent:
 summit party, required signatory, veto player, mediator, patron or client in
 an alliance, with whom it has trust, with no weight at all; for an issue: its anchors, its status quo,
-whether anyone cares about it), plus its rank among the entities with the same
+whether anything weighs or names it), plus its rank among the entities with the same
 role. Within such a group the rank follows everything else about the entity
-(its numbers, the events and rubric conditions that name it), then its name:
+(its numbers, the events that name it, where it stands in the rubric, not in
+what order the rubric lists its conditions), then its name:
 only entities identical in every respect but their names are ordered by name,
 and swapping those changes nothing. Because the role, not the numbers or the
 events, makes the label, a sweep, a counterfactual or an attribution that
@@ -26,7 +27,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from .schema import Fixed, Level, Scenario, condition_leaves
+from .schema import AllOf, AnyOf, Fixed, Level, Scenario, condition_leaves
 
 __all__ = ["Canon", "make_canon"]
 
@@ -51,7 +52,8 @@ def make_canon(s: Scenario) -> Canon:
     issue_sig = {i: _digest(_issue_role(s, i)) for i in s.issues}
     agent_sig = {a: _digest(_agent_role(s, a, issue_sig, None, inert)) for a in s.agents}
     agent_sig = {a: _digest(_agent_role(s, a, issue_sig, agent_sig, inert)) for a in s.agents}
-    issue_order, issue_labels = _rank(issue_sig, {i: _issue_numbers(s, i, agent_sig, inert) for i in s.issues})
+    issue_numbers = {i: _issue_numbers(s, i, issue_sig, agent_sig, inert) for i in s.issues}
+    issue_order, issue_labels = _rank(issue_sig, issue_numbers)
     agent_order, agent_labels = _rank(agent_sig, {a: _agent_numbers(s, a, issue_sig, inert) for a in s.agents})
     return Canon(agent_order, issue_order, agent_labels, issue_labels)
 
@@ -67,6 +69,13 @@ def _rank(signature: dict[str, str], numbers: dict[str, str]) -> tuple[list[str]
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _leaves(s: Scenario):
+    """(class, condition) of every level and signed condition of the rubric."""
+    for cls in ("breakthrough", "substantive"):
+        for _, c in condition_leaves(getattr(s.outcome, cls), cls):
+            yield cls, c
 
 
 def _is_zero(param) -> bool:
@@ -88,8 +97,18 @@ def _streams_naming(s: Scenario, *, agent: str | None = None, issue: str | None 
 
 def _issue_role(s: Scenario, issue: str) -> list:
     spec = s.issues[issue]
-    inert = all(_is_zero(a.issues[issue].salience) for a in s.agents.values() if issue in a.issues)
-    return ["issue", sorted(spec.anchors.values()), spec.status_quo, inert]
+    return ["issue", sorted(spec.anchors.values()), spec.status_quo, _is_inert_issue(s, issue)]
+
+
+def _is_inert_issue(s: Scenario, issue: str) -> bool:
+    """An issue nothing weighs or reads: salience 0 for every agent, in no alliance (whose cost
+    weighs an issue at the summit whatever its salience), named by no rubric condition, event or
+    incident. An issue added so does not share a role with one that only an alliance, the rubric
+    or an event makes matter, so it cannot take that one's label, and random numbers."""
+    return (all(_is_zero(a.issues[issue].salience) for a in s.agents.values() if issue in a.issues)
+            and not any(issue in al.issues for al in s.relations.alliances)
+            and not any(isinstance(c, Level) and c.issue == issue for _, c in _leaves(s))
+            and not _streams_naming(s, issue=issue))
 
 
 def _is_inert_agent(s: Scenario, agent: str) -> bool:
@@ -98,8 +117,7 @@ def _is_inert_agent(s: Scenario, agent: str) -> bool:
     Its stances and trusts are left out of the other entities' ranks, so adding it moves nobody's
     random numbers."""
     summit, roles = s.summit, s.roles
-    signed = any(agent in getattr(c, "signed", ())
-                 for cls in ("breakthrough", "substantive") for _, c in condition_leaves(getattr(s.outcome, cls), cls))
+    signed = any(agent in getattr(c, "signed", ()) for _, c in _leaves(s))
     return (_is_zero(s.agents[agent].capability) and agent not in summit.parties and agent not in roles.veto
             and not any(m.agent == agent for m in roles.mediators)
             and not any(agent in (al.agent, al.patron) for al in s.relations.alliances)
@@ -132,21 +150,39 @@ def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: fr
     data["trust"] = sorted(json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True)
                            for entry in s.relations.trust_entries()
                            if any(agent in pair and not inert.intersection(pair) for pair in entry.pairs()))
-    data["signed"] = sorted(cls for cls in ("breakthrough", "substantive")
-                            for _, c in condition_leaves(getattr(s.outcome, cls), cls)
+    data["signed"] = sorted(cls for cls, c in _leaves(s)
                             if agent in getattr(c, "signed", ()))
     data["streams"] = _streams_naming(s, agent=agent)
     return json.dumps(data, sort_keys=True)
 
 
-def _issue_numbers(s: Scenario, issue: str, agent_sig: dict[str, str], inert: frozenset[str]) -> str:
+def _issue_numbers(s: Scenario, issue: str, issue_sig: dict[str, str], agent_sig: dict[str, str],
+                   inert: frozenset[str]) -> str:
     """Everything else about the issue, without names: its ranking key within its role."""
     stances = sorted((agent_sig[a], json.dumps(spec.issues[issue].model_dump(mode="json"), sort_keys=True))
                      for a, spec in s.agents.items() if issue in spec.issues and a not in inert)
-    rubric = sorted(json.dumps([cls, path.split(".", 1)[-1], list(c.bounds())])
-                    for cls in ("breakthrough", "substantive")
-                    for path, c in condition_leaves(getattr(s.outcome, cls), cls)
+    rubric = sorted(json.dumps([cls, _shape(getattr(s.outcome, cls), "any", c, issue_sig, agent_sig)])
+                    for cls, c in _leaves(s)
                     if isinstance(c, Level) and c.issue == issue)
     allied = sorted(json.dumps(al.model_dump(mode="json", exclude={"agent", "patron", "issues"}), sort_keys=True)
                     for al in s.relations.alliances if issue in al.issues)
     return json.dumps([stances, rubric, allied, _streams_naming(s, issue=issue)], sort_keys=True)
+
+
+def _shape(conditions: list, kind: str, mark: Level, issue_sig: dict[str, str], agent_sig: dict[str, str]) -> str:
+    """A class's conditions (`kind`: any or all of them) as a tree without names or order: each
+    level condition as its issue's role and bounds, `mark` (the issue being ranked) flagged; each
+    signed condition as its parties' roles; the branches of an any or all sorted. Where an issue
+    stands in the rubric ranks it, but not the order the conditions are listed in (an index in the
+    list did: listing them in another order swapped two issues' random numbers)."""
+    parts = []
+    for c in conditions:
+        if isinstance(c, AllOf):
+            parts.append(_shape(c.all, "all", mark, issue_sig, agent_sig))
+        elif isinstance(c, AnyOf):
+            parts.append(_shape(c.any, "any", mark, issue_sig, agent_sig))
+        elif isinstance(c, Level):
+            parts.append(json.dumps(["level", issue_sig.get(c.issue, ""), list(c.bounds()), c is mark]))
+        else:
+            parts.append(json.dumps(["signed", sorted(agent_sig.get(a, "") for a in c.signed)]))
+    return json.dumps([kind, sorted(parts)])

@@ -4,8 +4,7 @@ evidence in a scenario, not the model's structure.
 Exact, on drawn scenarios: an issue nobody cares about, an agent with no weight, renaming agents
 and issues, and listing in another order whatever the model does not read the order of (the
 parties and roles among it) change no replicate: its class, its deal, its summit day, the
-positions. Two known exceptions, model bugs, are pinned by strict xfails: the order of the
-rubric's conditions, and an inert issue added beside one that only an alliance weighs. Statistical (slow, paired replicates):
+positions. Statistical (slow, paired replicates):
 quiet time added before anything happens, and moving a party toward the other or lowering its
 resolve, never lower P(a deal) beyond Monte Carlo error.
 """
@@ -93,16 +92,15 @@ def _reordered(data: dict, perm) -> dict:
     anchors, the agents, their stances and elections, `summit.parties`, `required` and `weights`,
     the veto players and mediators (whose shares of trust and margin compose in the order written:
     a rounding error at most, which 60,000 replicates of two mediators never showed), the trust entries and the agents each names, the alliances and
-    their issues, the events, the incidents, and the rubric's `signed` lists. None of these orders
+    their issues, the events, the incidents, the rubric's conditions (in each class and each any
+    and all) and its `signed` lists. None of these orders
     is read by the model: the engine works in canonical order (`sim.canonical`), parties and veto
     players are sorted into it, events run by date then name, incidents by name, and the summit
     has no proposer (every package is weighed at once, ties to the first in menu order, the menu
-    ordered by the anchors' levels).
+    ordered by the anchors' levels), and a rubric's any and all read no order.
 
     Left as written: the effects of one event or incident, whose order matters (they draw from
-    their stream and apply one after another, each clipped to its bounds); and the rubric's
-    conditions, whose order should not matter (any and all) but does:
-    `test_listing_the_rubrics_conditions_in_another_order_changes_nothing` (xfail) pins it."""
+    their stream and apply one after another, each clipped to its bounds)."""
     d = copy.deepcopy(data)
     d["issues"] = {k: {**v, "anchors": dict(perm(v["anchors"].items()))} for k, v in perm(d["issues"].items())}
     agents = {}
@@ -135,15 +133,17 @@ def _reordered(data: dict, perm) -> dict:
         if key in d:
             d[key] = perm(d[key])
 
-    def conditions(items: list) -> None:
+    def conditions(items: list) -> list:
         for c in items:
             if "signed" in c:
                 c["signed"] = perm(c["signed"])
             for key in ("all", "any"):
-                conditions(c.get(key, []))
+                if key in c:
+                    c[key] = conditions(c[key])
+        return perm(items)
 
     for cls in ("breakthrough", "substantive"):
-        conditions(d["outcome"][cls])
+        d["outcome"][cls] = conditions(d["outcome"][cls])
     return d
 
 
@@ -204,17 +204,13 @@ def test_renaming_and_reordering_agents_and_issues_changes_nothing(data, draw):
     _renaming_and_reordering_changes_nothing(data, draw)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a model bug, not fixed here: sim.canonical ranks issues of the same role by, among the rest, "
-    "the paths of the rubric conditions naming them, and a path holds the condition's index in its "
-    "list (`_issue_numbers`: 'breakthrough.0' vs 'breakthrough.1'), so listing the conditions in "
-    "another order swaps two such issues' labels, and with them their random streams"))
 def test_listing_the_rubrics_conditions_in_another_order_changes_nothing():
     """A deal is a breakthrough if *any* breakthrough condition holds: their order is no part of the
-    model. The minimal example: two issues alike in every respect (anchors 0, 0.5, 1, status quo 0,
-    both agents the same stance on each) but the rubric, `a >= 1` or `b >= 0.5`. Listed the other
-    way round, issues a and b trade labels (and so their deviations on the summit day): 145 of
-    1,024 replicates (seed 0) end in another class, breakthrough 285 vs 302."""
+    model. Two issues alike in every respect (anchors 0, 0.5, 1, status quo 0, both agents the same
+    stance on each) but the rubric, `a >= 1` or `b >= 0.5`. sim.canonical ranked them by the rubric
+    paths, which held each condition's index in its list: listed the other way round, a and b traded
+    labels (and so their deviations on the summit day), and 145 of 1,024 replicates (seed 0) ended in
+    another class, breakthrough 285 vs 302."""
     issue = {"anchors": {"lo": 0.0, "mid": 0.5, "hi": 1.0}, "status_quo": 0.0}
     stances = lambda x: {"a": {"position": x, "salience": 0.5}, "b": {"position": x, "salience": 0.5}}  # noqa: E731
     start = dt.date(2020, 1, 1)
@@ -279,14 +275,13 @@ def _same_where_shared(data: dict, other: dict) -> None:
     agents = [g for g in ma.agents if g in mb.agents]
     levels = lambda reps, m: np.where(reps.package[:, None] < 0, np.nan, m.packages[reps.package][:, [m.issues.index(i) for i in issues]])  # noqa: E731
     assert np.array_equal(levels(a, ma), levels(b, mb), equal_nan=True)
-    # An inert issue or agent already there (salience 0 everywhere; capability 0 and no role) has
-    # the added one's role and may trade labels, so random numbers, with it: its positions are left
-    # out. They change no outcome, but for an issue whose weight comes from an alliance alone
-    # (`test_an_inert_issue_added_beside_one_that_only_an_alliance_weighs_changes_nothing`, xfail).
-    from sim.canonical import _is_inert_agent, _issue_role
+    # An inert issue or agent already there (nothing weighs or names it) has the added one's role
+    # and may trade labels, so random numbers, with it: its positions are left out. They change no
+    # outcome.
+    from sim.canonical import _is_inert_agent, _is_inert_issue
 
     s = ma.scenario
-    issues = [i for i in issues if not _issue_role(s, i)[-1]]
+    issues = [i for i in issues if not _is_inert_issue(s, i)]
     agents = [g for g in agents if not _is_inert_agent(s, g)]
     at = lambda reps, m: reps.position[:, [m.agents.index(g) for g in agents]][:, :, [m.issues.index(i) for i in issues]]  # noqa: E731
     assert np.array_equal(at(a, ma), at(b, mb))
@@ -307,17 +302,13 @@ def test_an_issue_nobody_cares_about_changes_nothing(data, level, anchors, open_
     _same_where_shared(data, null)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a model bug, not fixed here: sim.canonical calls an issue inert when every salience on it is 0 "
-    "(`_issue_role`), but an alliance's cost weighs it at the summit (the alliance term of "
-    "sim.summit.package_values is not salience-weighted); an inert issue added with the same anchors and "
-    "status quo shares its role, ranks before it, and takes its label, so its summit-day deviations"))
 def test_an_inert_issue_added_beside_one_that_only_an_alliance_weighs_changes_nothing():
-    """Found while strengthening the property above to compare positions (an inert issue already there
-    traded labels with the added one; harmless, but for the weight an alliance gives). The minimal example: issue
-    b, anchors 0 and 1, status quo 0, salience 0 for both parties, but p is q's client on b (cost 1),
-    so p values b's level by q's position there. Adding zz_null (anchors 0 and 1, status quo 0,
-    salience 0) gives zz_null b's old label: 512 of 1,024 replicates (seed 7) end in another class."""
+    """Found while strengthening the property above to compare positions. Issue b, anchors 0 and 1,
+    status quo 0, salience 0 for both parties, but p is q's client on b (cost 1), so p values b's
+    level by q's position there: the alliance's cost weighs b at the summit (the alliance term of
+    sim.summit.package_values is not salience-weighted). sim.canonical called b inert (salience 0
+    everywhere), so zz_null (anchors 0 and 1, status quo 0, salience 0) shared its role, ranked before
+    it and took its label: 512 of 1,024 replicates (seed 7) ended in another class."""
     start = dt.date(1950, 1, 1)
     stance = lambda a, b: {"a": {"position": a, "salience": 1.0}, "b": {"position": b, "salience": 0.0}}  # noqa: E731
     data = {"name": "inert", "calendar": {"start": start, "vantage": start},
