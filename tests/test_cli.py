@@ -561,7 +561,9 @@ def _many_actors(path: Path, n: int = 300) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["run", "sweep", "eum-runs", "eum-rounds"])
+@pytest.mark.parametrize("name", ["run", "sweep",  # the bar and the steps; eum's own commands under slow
+                                  pytest.param("eum-runs", marks=pytest.mark.slow),
+                                  pytest.param("eum-rounds", marks=pytest.mark.slow)])
 def test_json_is_alone_on_stdout_and_progress_follows_one_rule(name, tmp_path):
     """One rule for progress, over replicates (run, compare, explain, eum's Monte Carlo) and over
     steps (sweep, calibrate and backtest's points or cases, eum's rounds): on stderr only, shown
