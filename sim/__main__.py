@@ -3,7 +3,14 @@ modules load, exits 130 without a traceback; a reader that leaves the pipe (`| h
 ends it quietly with status 1, as the CPython documentation recommends."""
 
 import _signal as signal  # `signal` itself takes milliseconds to build its enums: a window before the handlers
+import os
 import sys
+
+# pyarrow's default allocator, mimalloc, reserves 1 GiB of address space where it can: under an
+# address-space limit (`ulimit -v`, as batch schedulers set) of about 2 GB that left OpenBLAS no
+# room and it ended the process. A command writes a few large buffers, for which the system's
+# allocator is as fast. Set before pyarrow loads (it reads this once); a user's own choice stands.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
 def _interrupt(signum, frame):

@@ -361,6 +361,32 @@ def test_a_run_beyond_the_address_space_limit_is_refused_up_front(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@needs_rlimit_as
+@pytest.mark.parametrize("limit_kib", [1_600_000, 2_000_000, 2_400_000])
+def test_a_small_run_finishes_under_an_address_space_limit(tmp_path, limit_kib):
+    """A run of 1,000 replicates maps under 1 GiB, but pyarrow's default allocator (mimalloc)
+    reserves 1 GiB of address space where it can: under `ulimit -v 2000000` (not 1600000, where the
+    reservation failed and mimalloc did without it) that left OpenBLAS short of room, and it ended
+    the process (exit 1, "Memory allocation still failed"). `python -m sim` asks Arrow for the
+    system allocator."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to set ulimit -v in")
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    env["PYTHONPATH"] = str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    out = tmp_path / "o"
+    command = f"ulimit -v {limit_kib} && exec {sys.executable} -m sim run {SMALL} --runs 1000 --out {out} --quiet"
+    proc = subprocess.run([bash, "-c", command], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "summary.json").is_file()
+
+
 @pytest.mark.parametrize("argv", [["compare", "{s}", "{s}"], ["explain", "{s}"]])
 def test_compare_and_explain_are_not_held_to_trajectories_they_never_keep(argv, tmp_path, capsys):
     """Paired runs keep class tables, no fan chart: a 20-year horizon's trajectories (122 MiB for
