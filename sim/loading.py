@@ -426,8 +426,8 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
             data = apply_overrides(data, sets, source)
         except InputError as exc:
             raise InputError([Problem(source, f"set.{p.path}", "no such field in the scenario"
-                                      + (" it extends" if extends is not None else ""), p.value, p.has_value)
-                              for p in exc.problems]) from None
+                                      + (" it extends" if extends is not None else "") + _known_names(p),
+                                      p.value, p.has_value) for p in exc.problems]) from None
         origins += [(_keys(data, dotted), source) for dotted in sets]
     return data
 
@@ -514,9 +514,16 @@ def _apply_includes(data: dict, includes: Any, source: str, roots: tuple[Path, .
             data = apply_overrides(data, values, source)
         except InputError as exc:
             raise InputError([Problem(str(path), p.path, "no such field in the scenario that includes it "
-                                      f"({source})", p.value, p.has_value) for p in exc.problems]) from None
+                                      f"({source}){_known_names(p)}", p.value, p.has_value)
+                              for p in exc.problems]) from None
         origins += [(_keys(data, dotted), str(path)) for dotted in values]
     return data
+
+
+def _known_names(problem: Problem) -> str:
+    """"; under agents: japan, russia", the names `apply_overrides`' problem lists where a path went astray."""
+    _, sep, known = problem.message.partition("; under ")
+    return f"; under {known}" if sep else ""
 
 
 def _check_dotted_paths(data: dict, values: dict, source: str, prefix: str, context: str) -> None:

@@ -149,10 +149,79 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
                                "mapping a comma in a number starts a new key: write 20000 or 20_000, not 20,000",
                                err["input"], True))
             continue
-        problem = _problem(err, source, ".".join(loc))
+        problem = _problem(err, source, ".".join(loc), _root_model(exc.title))
         if problem not in out:  # bounds: [] is missing two entries, and is said once
             out.append(problem)
     return out
+
+
+def _root_model(title: str) -> type[BaseModel] | None:
+    """The `Strict` model a `ValidationError` titled `title` validated, if there is one by that name."""
+    todo, seen = [Strict], set()
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == title:
+            return cls
+        seen.add(cls)
+        todo += [sub for sub in cls.__subclasses__() if sub not in seen]
+    return None
+
+
+def _types(tp: Any) -> list:
+    """`tp` without `Annotated`, its unions spread into their members."""
+    tp = _strip(tp)
+    return [m for a in get_args(tp) for m in _types(a)] if _is_union(tp) else [tp]
+
+
+def _models_at(root: type[BaseModel], loc: tuple) -> list[type[BaseModel]]:
+    """The models that can stand at `loc` (pydantic's error location) under `root`."""
+    return [tp for tp in _types_at(root, loc) if isinstance(tp, type) and issubclass(tp, BaseModel)]
+
+
+def _types_at(root: type[BaseModel], loc: tuple) -> list:
+    """The types (models, dicts, lists) that can stand at `loc` under `root`. A union
+    member's name in `loc` (`dist`, `beta`, `trust-one`) that leads nowhere is passed over."""
+    current: list = [root]
+    for part in loc:
+        after = []
+        for tp in current:
+            origin, args = get_origin(tp), get_args(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                field = next((f for name, f in tp.model_fields.items() if part in (name, f.alias)), None)
+                after += _types(field.annotation) if field is not None else []
+            elif origin is dict and len(args) == 2:
+                after += _types(args[1])
+            elif origin in (list, tuple) and isinstance(part, int) and args:
+                after += _types(args[0] if origin is list or args[-1] is Ellipsis else args[min(part, len(args) - 1)])
+        useful = [tp for tp in after if get_origin(tp) in (dict, list, tuple)
+                  or (isinstance(tp, type) and issubclass(tp, BaseModel))]
+        current = current if not useful and _is_tag(part) else useful
+    return current
+
+
+def _misplaced_field(root: type[BaseModel] | None, loc: tuple) -> str | None:
+    """The field name `loc[-1]` is, where it stands as the name of an item of a mapping of
+    named items (`issues: {status_quo: 0.0}`, one indentation too far left): None if it is not one."""
+    if root is None or not loc:
+        return None
+    for tp in _types_at(root, tuple(loc[:-1])):
+        if get_origin(tp) is dict and len(get_args(tp)) == 2:
+            for model in _types(get_args(tp)[1]):
+                if isinstance(model, type) and issubclass(model, BaseModel) and any(
+                        loc[-1] in (name, f.alias) for name, f in model.model_fields.items()):
+                    return str(loc[-1])
+    return None
+
+
+def _did_you_mean(root: type[BaseModel] | None, loc: tuple) -> str:
+    """"; did you mean salience?" when an unknown key is one slip from a field allowed there."""
+    import difflib
+
+    if root is None or not loc:
+        return ""
+    known = {f.alias or name for model in _models_at(root, tuple(loc[:-1])) for name, f in model.model_fields.items()}
+    close = difflib.get_close_matches(str(loc[-1]), sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _yaml_kind(value: Any) -> str:
@@ -201,7 +270,7 @@ def _one_member(errors: list[dict]) -> list[dict]:
     return keep
 
 
-def _problem(err: dict, source: str, path: str) -> Problem:
+def _problem(err: dict, source: str, path: str, root: type[BaseModel] | None = None) -> Problem:
     kind, value = err["type"], err.get("input")
     if kind == "missing" and isinstance(value, (list, tuple)) and path.rpartition(".")[2].isdigit():
         # a pair such as bounds: [0.7]: pydantic names the missing entry, "bounds.1: field required"
@@ -214,7 +283,15 @@ def _problem(err: dict, source: str, path: str) -> Problem:
         return Problem(source, path, "unknown key, with no value (in a {...} mapping a comma starts a new key: "
                        "write a list in brackets, [a, b])")
     if kind == "extra_forbidden":
-        return Problem(source, path, "unknown key", value, True)
+        return Problem(source, path, f"unknown key{_did_you_mean(root, err['loc'])}", value, True)
+    if kind in ("float_parsing", "int_parsing") and isinstance(value, str):
+        # pydantic: "input should be a valid number, unable to parse string as a number"
+        what = "a whole number" if kind == "int_parsing" else "a number"
+        if path.endswith(("status_quo", "at_least", "at_most", "between")):
+            what += " (the value of one of the issue's anchors, not its name)"
+        return Problem(source, path, f"must be {what}", value, True)
+    if kind == "list_type":  # pydantic: "input should be a valid list"
+        return Problem(source, path, "must be a list in brackets, [a, b, ...]", value, True)
     if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == _NAME_PATTERN:
         return Problem(source, path, "a name must be lowercase letters, digits and _, starting with a letter",
                        value, True)
@@ -236,6 +313,12 @@ def _problem(err: dict, source: str, path: str) -> Problem:
             path.endswith("date"):
         return Problem(source, path, "must be a date written YYYY-MM-DD or a distribution of dates, e.g. "
                        "{dist: uniform, low: 2018-06-01, high: 2018-06-30}", value, True)
+    if kind in _MAPPING_TYPES and not isinstance(value, dict) and (field := _misplaced_field(root, err["loc"])):
+        plural = path.rpartition(".")[0].rpartition(".")[2]  # `issues`: every key under it names an issue
+        noun = plural[:-1] if plural.endswith("s") else "item"
+        article = "an" if noun[0] in "aeiou" else "a"
+        return Problem(source, path, f"is written as {article} {noun} of its own, but {field} is a field of each "
+                       f"{noun}: indent it under its {noun}, as far as the fields beside it", value, True)
     if kind in _MAPPING_TYPES:  # pydantic: "input should be a valid dictionary or instance of Calendar"
         return Problem(source, path, "must be a mapping {key: value, ...}", value, True)
     limit = ctx.get("min_length" if kind == "too_short" else "max_length")
