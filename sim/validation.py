@@ -11,6 +11,7 @@ span several fields raise `RuleViolations`, which it unpacks path by path.
 from __future__ import annotations
 
 import functools
+import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -290,6 +291,26 @@ def _problem(err: dict, source: str, path: str, root: type[BaseModel] | None = N
         if path.endswith(("status_quo", "at_least", "at_most", "between")):
             what += " (the value of one of the issue's anchors, not its name)"
         return Problem(source, path, f"must be {what}", value, True)
+    bound = {"less_than_equal": ("le", "at most"), "greater_than_equal": ("ge", "at least"),
+             "less_than": ("lt", "below"), "greater_than": ("gt", "above")}.get(kind)
+    ctx = err.get("ctx") or {}
+    if bound is not None and bound[0] in ctx:  # pydantic: "input should be less than or equal to 1"
+        limit = ctx[bound[0]]
+        percent = (kind == "less_than_equal" and limit == 1 and isinstance(value, (int, float))
+                   and 2 <= value <= 100)
+        return Problem(source, path, f"must be {bound[1]} {limit:g}" + (
+            "; levels, shares and probabilities are fractions: write 0.5, not 50" if percent else ""), value, True)
+    if kind == "literal_error" and "expected" in ctx:  # pydantic: "input should be 'convergence' or 'eum'"
+        import difflib
+
+        options = re.findall(r"'([^']*)'", str(ctx["expected"]))
+        close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6) if isinstance(value, str) else []
+        return Problem(source, path, f"must be {ctx['expected']}" + (f"; did you mean {close[0]}?" if close else ""),
+                       value, True)
+    plain = {"string_type": "must be text", "float_type": "must be a number", "int_type": "must be a whole number",
+             "finite_number": "must be a finite number, not .nan or .inf"}.get(kind)
+    if plain is not None:  # pydantic: "input should be a valid string"
+        return Problem(source, path, plain, value, True)
     if kind == "list_type":  # pydantic: "input should be a valid list"
         return Problem(source, path, "must be a list in brackets, [a, b, ...]", value, True)
     if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == _NAME_PATTERN:
@@ -301,7 +322,6 @@ def _problem(err: dict, source: str, path: str, root: type[BaseModel] | None = N
                        "are booleans in YAML); quote it if you meant text, or write a number", value, True)
     if kind in _DATE_ERRORS and not isinstance(value, (dict, list, tuple)):
         return Problem(source, path, "must be a date written YYYY-MM-DD, e.g. 2018-06-12", value, True)
-    ctx = err.get("ctx") or {}
     if kind == "union_tag_invalid":  # pydantic: "input tag 'gamma' found using 'dist' does not match ..."
         known = ", ".join(t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(","))
         return Problem(source, f"{path}.dist" if path else "dist", f"unknown distribution; known: {known}",

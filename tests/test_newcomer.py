@@ -180,3 +180,28 @@ def test_a_field_indented_one_level_too_far_left_is_named_as_such(tmp_path, caps
     file = bad(tmp_path, old, new)
     assert main(["validate", str(file)]) == 2
     assert any(line in err for err in errors(capsys)), errors(capsys)
+
+
+def test_a_field_inside_a_set_distribution_is_blamed_on_the_option(tmp_path, capsys):
+    """`--set 'agents.north.resolve={dist: beta, mean: 0.5, sd: 1e-9}'`: the sd's problem names
+    `--set` beside the file, which never held that value."""
+    assert main(["validate", str(SMALL)]) == 0
+    capsys.readouterr()
+    assert main(["run", str(SMALL), "--runs", "1024", "--out", str(tmp_path / "r"),
+                 "--set", "agents.north.resolve={dist: beta, mean: 0.5, sd: 1e-9}"]) == 2
+    assert errors(capsys) == [f"error: {SMALL} (--set): agents.north.resolve.sd: must be at least 1e-06 (got 1e-09)"]
+
+
+@pytest.mark.parametrize("old, new, line", [
+    ("all: 1.0}, status_quo", "all: 100}, status_quo",
+     "issues.land.anchors.all: must be at most 1; levels, shares and probabilities are fractions: write 0.5, "
+     "not 50 (got 100)"),
+    ("monte_carlo: {", "dynamics: {engine: eumm}\nmonte_carlo: {",
+     "dynamics.engine: must be 'convergence' or 'eum'; did you mean eum? (got 'eumm')"),
+])
+def test_a_bound_or_a_choice_is_said_in_the_files_words(tmp_path, capsys, old, new, line):
+    """Not pydantic's "input should be less than or equal to 1": a percentage for a level says to
+    write a fraction, and a misspelt choice is named."""
+    file = bad(tmp_path, old, new)
+    assert main(["validate", str(file)]) == 2
+    assert errors(capsys) == [f"error: {file}: {line}"]

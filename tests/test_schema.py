@@ -167,7 +167,7 @@ ONE_LINE = [
      "monte_carlo: has a number where a key was expected; in a {...} mapping a comma in a number starts a new "
      "key: write 20000 or 20_000, not 20,000 (got 0)"),
     ("anchor above 1", _set("issues.land.anchors.all", 1.8),
-     "issues.land.anchors.all: input should be less than or equal to 1 (got 1.8)"),
+     "issues.land.anchors.all: must be at most 1 (got 1.8)"),
     ("a party's name misspelled", _set("summit.parties", ["north", "sout"]),
      "summit.parties.1: unknown agent; known: north, patron, south (got 'sout')"),
     ("a summit before the vantage, events after it",  # the events' lines would only repeat the summit's
