@@ -649,3 +649,14 @@ def test_a_page_names_its_source_plainly_and_keeps_dates_on_one_line(tmp_path):
     assert '<p class="question">Source: Vantage 2020-01-01. Facts: made up.</p>' in pages["base"]
     assert "events (table below)" in pages["base"] and '<td class="date">2020-02-01</td>' in pages["base"]
     assert "table below" not in pages["quiet"] and "the scenario schedules no events" in pages["quiet"]
+
+
+def test_the_calibrations_note_reads_as_a_sentence_with_its_command_as_code(combined):
+    """calibrate's terminal line ("leave-one-out: ... `sim backtest DIR ...` reruns them") is a
+    sentence on the page, its command in <code>, not between backticks; a knob's dotted path may
+    wrap, so that the table fits the page."""
+    page = combined.read_text(encoding="utf-8")
+    assert ("Leave-one-out: each case is forecast from the posterior refitted without it, from the fit&#39;s own "
+            "runs; <code>sim backtest DIR --calibration posterior.json</code> reruns them with fresh replicates.") in page
+    assert "`" not in page.split("<body", 1)[1]
+    assert '<td class="any"><code>summit.bargaining.margin</code>' in page
