@@ -127,8 +127,25 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise InputError([_at_origin(p, origins, source) for p in problems_from(exc, source)]) from None
+        raise InputError([_named_item(_at_origin(p, origins, source), data)
+                          for p in problems_from(exc, source)]) from None
     return scenario
+
+
+def _named_item(problem: Problem, data: dict) -> Problem:
+    """`problem` with the event or incident its path counts from 0 (`events.4.date`) named in its
+    message, as the notes name them: a writer counting a file's events from 1 would look at the wrong one."""
+    parts = problem.path.split(".")
+    if len(parts) < 2 or parts[0] not in ("events", "incidents") or not parts[1].isdigit():
+        return problem
+    items = data.get(parts[0])
+    item = items[int(parts[1])] if isinstance(items, list) and int(parts[1]) < len(items) else None
+    name = item.get("name") if isinstance(item, dict) else None
+    if not isinstance(name, str) or not name:
+        return problem
+    what = "event" if parts[0] == "events" else "incident"
+    return Problem(problem.source, problem.path, f"{what} {name}: {problem.message}", problem.value,
+                   problem.has_value)
 
 
 def check_overrides(overrides: Any) -> None:

@@ -32,7 +32,7 @@ def errors(capsys) -> list[str]:
     ("capability: 2.0", "capabilty: 2.0", "agents.patron.capabilty: unknown key; did you mean capability?"),
     ("resolve: 0.9", "resolve: 0.9\n    walkaway: 0.1", "agents.patron.walkaway: unknown key; did you mean walk_away?"),
     ("cancellation:", "cancelation:", "summit.cancelation: unknown key; did you mean cancellation?"),
-    ("probability: 0.8", "probabilty: 0.8", "events.0.probabilty: unknown key; did you mean probability?"),
+    ("probability: 0.8", "probabilty: 0.8", "events.0.probabilty: event talks: unknown key; did you mean probability?"),
     ("sd: 0.1}", "sdd: 0.1}", "agents.north.resolve.sdd: unknown key; did you mean sd?"),
     ("initial: {dist", "intial: {dist", "relations.trust.intial: unknown key; did you mean initial?"),
     ("monte_carlo:", "montecarlo:", "montecarlo: unknown key; did you mean monte_carlo?"),
@@ -205,3 +205,15 @@ def test_a_bound_or_a_choice_is_said_in_the_files_words(tmp_path, capsys, old, n
     file = bad(tmp_path, old, new)
     assert main(["validate", str(file)]) == 2
     assert errors(capsys) == [f"error: {file}: {line}"]
+
+
+def test_an_events_problem_names_the_event_its_index_counts_from_zero(tmp_path, capsys):
+    """`events.1.date` is the second event: the line names it, as the notes do."""
+    text = SMALL.read_text(encoding="utf-8").replace("incidents:", (
+        "  - name: walkout\n    date: 2020-06-01\n    source: \"made up\"\n"
+        "    effects: [{target: trust, shift: -0.1}]\nincidents:"), 1)
+    file = tmp_path / "bad.yaml"
+    file.write_text(text, encoding="utf-8")
+    assert main(["validate", str(file)]) == 2
+    assert errors(capsys) == [f"error: {file}: events.1.date: event walkout: is after the latest summit date "
+                              "(2020-04-01) (got '2020-06-01')"]

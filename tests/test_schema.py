@@ -160,9 +160,9 @@ ONE_LINE = [
      _set("summit.date", {"dist": "uniform", "low": dt.date(2020, 4, 1), "high": dt.date(2020, 3, 1)}),
      "summit.date: low must be before high (got {'dist': 'uniform', 'high': 2020-03-01, 'low': 2020-04-01})"),
     ("event date day first", _set("events.0.date", "01/02/2020"),
-     "events.0.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '01/02/2020')"),
+     "events.0.date: event talks: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '01/02/2020')"),
     ("event date without zeros", _set("events.0.date", "2020-2-1"),
-     "events.0.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '2020-2-1')"),
+     "events.0.date: event talks: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '2020-2-1')"),
     ("a comma in a number in a flow mapping", _set("monte_carlo", {"runs": 20, 0: None}),
      "monte_carlo: has a number where a key was expected; in a {...} mapping a comma in a number starts a new "
      "key: write 20000 or 20_000, not 20,000 (got 0)"),
