@@ -156,6 +156,21 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
     return out
 
 
+# What a scenario's required blocks look like, for a writer starting from an empty file
+# (scenarios/tutorial/fisheries.yaml is the README's smallest whole scenario).
+_BLOCK_EXAMPLES = {
+    "calendar": "e.g. calendar: {start: 2024-03-01, vantage: 2024-03-01}",
+    "issues": "e.g. issues: {quota: {anchors: {none: 0.0, pilot: 0.4, joint: 1.0}, status_quo: 0.0}}",
+    "agents": "each with a capability, a resolve and, per issue, a position and a salience, as in "
+              "scenarios/tutorial/fisheries.yaml",
+    "relations": "e.g. relations: {trust: {between: [north, south], initial: 0.5}} (every two summit parties need "
+                 "a trust entry)",
+    "summit": "e.g. summit: {parties: [north, south], date: 2024-06-12, cancellation: {base_probability: 0.03}}",
+    "outcome": "e.g. outcome: {breakthrough: [{issue: quota, at_least: 1.0}], substantive: [{issue: quota, "
+               "at_least: 0.4}]}",
+}
+
+
 def _root_model(title: str) -> type[BaseModel] | None:
     """The `Strict` model a `ValidationError` titled `title` validated, if there is one by that name."""
     todo, seen = [Strict], set()
@@ -277,7 +292,8 @@ def _problem(err: dict, source: str, path: str, root: type[BaseModel] | None = N
         # a pair such as bounds: [0.7]: pydantic names the missing entry, "bounds.1: field required"
         return Problem(source, path.rpartition(".")[0], "too few entries", value, True)
     if kind == "missing":
-        return Problem(source, path, "required field is missing")
+        example = _BLOCK_EXAMPLES.get(path) if root is not None and root.__name__ == "Scenario" else None
+        return Problem(source, path, "required field is missing" + (f"; {example}" if example else ""))
     if kind == "tuple_type":  # "a valid tuple" is Python's word; in YAML it is a list
         return Problem(source, path, "must be a list in brackets, [a, b]", value, True)
     if kind == "extra_forbidden" and value is None:  # {between: a, b} reads as between: a and a key b

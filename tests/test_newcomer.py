@@ -217,3 +217,22 @@ def test_an_events_problem_names_the_event_its_index_counts_from_zero(tmp_path, 
     assert main(["validate", str(file)]) == 2
     assert errors(capsys) == [f"error: {file}: events.1.date: event walkout: is after the latest summit date "
                               "(2020-04-01) (got '2020-06-01')"]
+
+
+def test_a_missing_block_of_a_new_file_shows_what_it_looks_like(tmp_path, capsys):
+    """Step 1 of "Writing your own summit" alone: each missing block's line shows its shape, and
+    the examples are themselves valid (they make a scenario with the tutorial's agents)."""
+    file = tmp_path / "step1.yaml"
+    file.write_text('name: step1\ncalendar: {start: 2024-03-01, vantage: 2024-03-01}\n', encoding="utf-8")
+    assert main(["validate", str(file)]) == 2
+    lines = errors(capsys)
+    assert [line.split(": ")[2] for line in lines] == ["issues", "agents", "relations", "summit", "outcome"]
+    examples = {line.split(": ")[2]: line.partition("; e.g. ")[2].partition(" (")[0] for line in lines
+                if "; e.g. " in line}
+    assert set(examples) == {"issues", "relations", "summit", "outcome"}
+    tutorial = (ROOT / "scenarios" / "tutorial" / "fisheries.yaml").read_text(encoding="utf-8")
+    agents = tutorial[tutorial.index("agents:"):tutorial.index("relations:")]
+    file.write_text("name: step1\ncalendar: {start: 2024-03-01, vantage: 2024-03-01}\n" + agents
+                    + "\n".join(examples.values()) + "\n",
+                    encoding="utf-8")
+    assert main(["validate", str(file)]) == 0, errors(capsys)
