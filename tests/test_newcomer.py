@@ -236,3 +236,16 @@ def test_a_missing_block_of_a_new_file_shows_what_it_looks_like(tmp_path, capsys
                     + "\n".join(examples.values()) + "\n",
                     encoding="utf-8")
     assert main(["validate", str(file)]) == 0, errors(capsys)
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["--set", "agents.north.resolve", "0.5"], "write --set PATH=VALUE, with = and no space "
+                                                "(e.g. --set agents.north.resolve=0.5)"),
+    (["--runs", "1024", "extra"], None),
+])
+def test_a_space_for_the_equals_sign_of_set_is_named(tmp_path, capsys, argv, hint):
+    """`--set agents.north.resolve 0.5` left 0.5 over: "unrecognized arguments: 0.5" alone did not say why."""
+    assert main(["run", str(SMALL), *argv, "--out", str(tmp_path / "r")]) == 2
+    (line,) = errors(capsys)
+    assert line.startswith("error: sim: unrecognized arguments: ")
+    assert (hint in line) if hint else ("write" not in line)
