@@ -249,3 +249,11 @@ def test_a_space_for_the_equals_sign_of_set_is_named(tmp_path, capsys, argv, hin
     (line,) = errors(capsys)
     assert line.startswith("error: sim: unrecognized arguments: ")
     assert (hint in line) if hint else ("write" not in line)
+
+
+def test_backtest_of_a_folder_that_is_not_there_says_so(tmp_path, capsys):
+    assert main(["backtest", str(tmp_path / "nodir")]) == 2
+    assert main(["backtest", str(SMALL)]) == 2
+    assert errors(capsys) == [
+        f"error: {tmp_path / 'nodir'}: does not exist; backtest and calibrate read a directory of scenarios",
+        f"error: {SMALL}: is a file; name the folder that holds the cases, each a scenario with an observed: block"]
