@@ -205,7 +205,9 @@ def find_cases(directory: str | Path) -> list[Path]:
     others (a shared `_base.yaml`, a `calibration.yaml`) are not cases."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise InputError(Problem(str(directory), "", "is not a directory of scenarios"))
+        what = ("does not exist; backtest and calibrate read a directory of scenarios" if not directory.exists()
+                else "is a file; name the folder that holds the cases, each a scenario with an observed: block")
+        raise InputError(Problem(str(directory), "", what))
     paths = []
     for path in sorted(directory.glob("*.yaml")):
         try:

@@ -127,8 +127,25 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise InputError([_at_origin(p, origins, source) for p in problems_from(exc, source)]) from None
+        raise InputError([_named_item(_at_origin(p, origins, source), data)
+                          for p in problems_from(exc, source)]) from None
     return scenario
+
+
+def _named_item(problem: Problem, data: dict) -> Problem:
+    """`problem` with the event or incident its path counts from 0 (`events.4.date`) named in its
+    message, as the notes name them: a writer counting a file's events from 1 would look at the wrong one."""
+    parts = problem.path.split(".")
+    if len(parts) < 2 or parts[0] not in ("events", "incidents") or not parts[1].isdigit():
+        return problem
+    items = data.get(parts[0])
+    item = items[int(parts[1])] if isinstance(items, list) and int(parts[1]) < len(items) else None
+    name = item.get("name") if isinstance(item, dict) else None
+    if not isinstance(name, str) or not name:
+        return problem
+    what = "event" if parts[0] == "events" else "incident"
+    return Problem(problem.source, problem.path, f"{what} {name}: {problem.message}", problem.value,
+                   problem.has_value)
 
 
 def check_overrides(overrides: Any) -> None:
@@ -426,8 +443,8 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
             data = apply_overrides(data, sets, source)
         except InputError as exc:
             raise InputError([Problem(source, f"set.{p.path}", "no such field in the scenario"
-                                      + (" it extends" if extends is not None else ""), p.value, p.has_value)
-                              for p in exc.problems]) from None
+                                      + (" it extends" if extends is not None else "") + _known_names(p),
+                                      p.value, p.has_value) for p in exc.problems]) from None
         origins += [(_keys(data, dotted), source) for dotted in sets]
     return data
 
@@ -514,9 +531,16 @@ def _apply_includes(data: dict, includes: Any, source: str, roots: tuple[Path, .
             data = apply_overrides(data, values, source)
         except InputError as exc:
             raise InputError([Problem(str(path), p.path, "no such field in the scenario that includes it "
-                                      f"({source})", p.value, p.has_value) for p in exc.problems]) from None
+                                      f"({source}){_known_names(p)}", p.value, p.has_value)
+                              for p in exc.problems]) from None
         origins += [(_keys(data, dotted), str(path)) for dotted in values]
     return data
+
+
+def _known_names(problem: Problem) -> str:
+    """"; under agents: japan, russia", the names `apply_overrides`' problem lists where a path went astray."""
+    _, sep, known = problem.message.partition("; under ")
+    return f"; under {known}" if sep else ""
 
 
 def _check_dotted_paths(data: dict, values: dict, source: str, prefix: str, context: str) -> None:

@@ -48,8 +48,9 @@ from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
 from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target
 
 __all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
-           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "lock_target", "make_manifest",
-           "make_parents", "new_run_id", "read_manifest", "remove_made", "swap_into_place", "write_owned_text"]
+           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "is_run_id", "lock_target",
+           "make_manifest", "make_parents", "new_run_id", "read_manifest", "remove_made", "swap_into_place",
+           "write_owned_text"]
 
 TOOL = "sim"
 FILE_MARK = "sim-manifest:"
@@ -64,6 +65,14 @@ def new_run_id() -> str:
     import datetime as dt
 
     return f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+_RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+def is_run_id(name: str) -> bool:
+    """Whether `name` has the shape of `new_run_id`'s names."""
+    return _RUN_ID.match(name) is not None
 
 
 # --- Manifests -----------------------------------------------------------------------------
@@ -179,6 +188,10 @@ def check_file_target(path: str | Path, command: str, *, force: bool = False, la
         if path.parent.exists() and not path.parent.is_dir():
             raise InputError(Problem(label, "", "is under a file, not a directory", str(path), True))
         return
+    if path.is_dir() and not path.is_symlink():
+        raise InputError(Problem(label, "", f"is a directory; {label} names the file to write, such as "
+                                 f"{path / ('report.html' if command == 'report' else 'posterior.json')}",
+                                 str(path), True))
     if path.is_symlink() or not path.is_file():
         raise InputError(Problem(label, "", "exists and is not a file sim wrote", str(path), True))
     owner = file_owner(path)
@@ -313,7 +326,8 @@ class ResultDir:
         self.out = Path(out)
         self.command = command
         self.force = force
-        self.run_id = run_id or new_run_id()
+        # a default directory is named by its run id: its manifest (and a report's "run id") say the same
+        self.run_id = run_id or (self.out.name if is_run_id(self.out.name) else new_run_id())
         self.label = label
         self.tmp: Path | None = None
         self._stack: contextlib.ExitStack | None = None

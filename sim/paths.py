@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from .errors import InputError, Problem
 from .schema import Scenario
 
-__all__ = ["apply_overrides", "check_overlaps", "child_key", "default_blocks", "field_keys", "overlap"]
+__all__ = ["apply_overrides", "check_overlaps", "child_key", "child_names", "default_blocks", "field_keys",
+           "overlap"]
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
@@ -35,7 +36,10 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
                 node[part] = {}  # a block left at its defaults
                 key = part
             if key is None:
-                problems.append(Problem("--set", dotted, f"no such field in {source}", part, True))
+                where = ".".join(parts[:k]) or "the scenario"
+                known = ", ".join(map(str, child_names(node))) or "none"
+                problems.append(Problem("--set", dotted, f"no such field in {source}; under {where}: {known}",
+                                        part, True))
                 break
             if last:
                 node[key] = value
@@ -100,6 +104,16 @@ def default_blocks(model: type[BaseModel] = Scenario, prefix: str = "") -> set[s
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             out |= default_blocks(kind, f"{prefix}{name}.")
     return out
+
+
+def child_names(node: Any) -> list:
+    """What a dotted path may name under `node`: a mapping's keys, a list's items by `name`
+    (or by index where they have none)."""
+    if isinstance(node, dict):
+        return list(node)
+    if isinstance(node, list):
+        return [item.get("name", k) if isinstance(item, dict) else k for k, item in enumerate(node)]
+    return []
 
 
 def child_key(node: Any, part: str):

@@ -155,8 +155,7 @@ class ResultWriter:
 
         check_path(out, "the result directory to write", "out")
         self.out = Path(out)
-        self.target = ResultDir(self.out, command, force=force,
-                                run_id=self.out.name if _is_run_id(self.out.name) else None)
+        self.target = ResultDir(self.out, command, force=force)
         self.tmp: Path | None = None
         self.summary: dict | None = None
         self._writer = None
@@ -294,10 +293,6 @@ def _write_resolved(scenario, folder: Path) -> str:
                                    "(written by sim;\n# the files beside it are the originals, with their comments).\n"
                                    + dump_scenario(scenario), encoding="utf-8")
     return f"inputs/{RESOLVED}"
-
-
-def _is_run_id(name: str) -> bool:
-    return len(name) == 23 and name[8] == "T" and name[15:17] == "Z-"
 
 
 def write_result_dir(out: str | Path | ResultDir, summary: dict, plots: dict[str, Callable[[dict, Path], None]],

@@ -11,6 +11,7 @@ span several fields raise `RuleViolations`, which it unpacks path by path.
 from __future__ import annotations
 
 import functools
+import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -149,10 +150,94 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
                                "mapping a comma in a number starts a new key: write 20000 or 20_000, not 20,000",
                                err["input"], True))
             continue
-        problem = _problem(err, source, ".".join(loc))
+        problem = _problem(err, source, ".".join(loc), _root_model(exc.title))
         if problem not in out:  # bounds: [] is missing two entries, and is said once
             out.append(problem)
     return out
+
+
+# What a scenario's required blocks look like, for a writer starting from an empty file
+# (scenarios/tutorial/fisheries.yaml is the README's smallest whole scenario).
+_BLOCK_EXAMPLES = {
+    "calendar": "e.g. calendar: {start: 2024-03-01, vantage: 2024-03-01}",
+    "issues": "e.g. issues: {quota: {anchors: {none: 0.0, pilot: 0.4, joint: 1.0}, status_quo: 0.0}}",
+    "agents": "each with a capability, a resolve and, per issue, a position and a salience, as in "
+              "scenarios/tutorial/fisheries.yaml",
+    "relations": "e.g. relations: {trust: {between: [north, south], initial: 0.5}} (every two summit parties need "
+                 "a trust entry)",
+    "summit": "e.g. summit: {parties: [north, south], date: 2024-06-12, cancellation: {base_probability: 0.03}}",
+    "outcome": "e.g. outcome: {breakthrough: [{issue: quota, at_least: 1.0}], substantive: [{issue: quota, "
+               "at_least: 0.4}]}",
+}
+
+
+def _root_model(title: str) -> type[BaseModel] | None:
+    """The `Strict` model a `ValidationError` titled `title` validated, if there is one by that name."""
+    todo, seen = [Strict], set()
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == title:
+            return cls
+        seen.add(cls)
+        todo += [sub for sub in cls.__subclasses__() if sub not in seen]
+    return None
+
+
+def _types(tp: Any) -> list:
+    """`tp` without `Annotated`, its unions spread into their members."""
+    tp = _strip(tp)
+    return [m for a in get_args(tp) for m in _types(a)] if _is_union(tp) else [tp]
+
+
+def _models_at(root: type[BaseModel], loc: tuple) -> list[type[BaseModel]]:
+    """The models that can stand at `loc` (pydantic's error location) under `root`."""
+    return [tp for tp in _types_at(root, loc) if isinstance(tp, type) and issubclass(tp, BaseModel)]
+
+
+def _types_at(root: type[BaseModel], loc: tuple) -> list:
+    """The types (models, dicts, lists) that can stand at `loc` under `root`. A union
+    member's name in `loc` (`dist`, `beta`, `trust-one`) that leads nowhere is passed over."""
+    current: list = [root]
+    for part in loc:
+        after = []
+        for tp in current:
+            origin, args = get_origin(tp), get_args(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                field = next((f for name, f in tp.model_fields.items() if part in (name, f.alias)), None)
+                after += _types(field.annotation) if field is not None else []
+            elif origin is dict and len(args) == 2:
+                after += _types(args[1])
+            elif origin in (list, tuple) and isinstance(part, int) and args:
+                after += _types(args[0] if origin is list or args[-1] is Ellipsis else args[min(part, len(args) - 1)])
+        useful = [tp for tp in after if get_origin(tp) in (dict, list, tuple)
+                  or (isinstance(tp, type) and issubclass(tp, BaseModel))]
+        current = current if not useful and _is_tag(part) else useful
+    return current
+
+
+def _misplaced_field(root: type[BaseModel] | None, loc: tuple) -> str | None:
+    """The field name `loc[-1]` is, where it stands as the name of an item of a mapping of
+    named items (`issues: {status_quo: 0.0}`, one indentation too far left): None if it is not one."""
+    if root is None or not loc:
+        return None
+    for tp in _types_at(root, tuple(loc[:-1])):
+        if get_origin(tp) is dict and len(get_args(tp)) == 2:
+            for model in _types(get_args(tp)[1]):
+                if isinstance(model, type) and issubclass(model, BaseModel) and any(
+                        loc[-1] in (name, f.alias) for name, f in model.model_fields.items()):
+                    return str(loc[-1])
+    return None
+
+
+def _did_you_mean(root: type[BaseModel] | None, loc: tuple) -> str:
+    """"; did you mean salience?" when an unknown key is one slip from a field allowed there."""
+    import difflib
+
+    if root is None or not loc:
+        return ""
+    known = {f.alias or name for model in _models_at(root, tuple(loc[:-1])) for name, f in model.model_fields.items()}
+    close = difflib.get_close_matches(str(loc[-1]), sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _yaml_kind(value: Any) -> str:
@@ -201,20 +286,49 @@ def _one_member(errors: list[dict]) -> list[dict]:
     return keep
 
 
-def _problem(err: dict, source: str, path: str) -> Problem:
+def _problem(err: dict, source: str, path: str, root: type[BaseModel] | None = None) -> Problem:
     kind, value = err["type"], err.get("input")
     if kind == "missing" and isinstance(value, (list, tuple)) and path.rpartition(".")[2].isdigit():
         # a pair such as bounds: [0.7]: pydantic names the missing entry, "bounds.1: field required"
         return Problem(source, path.rpartition(".")[0], "too few entries", value, True)
     if kind == "missing":
-        return Problem(source, path, "required field is missing")
+        example = _BLOCK_EXAMPLES.get(path) if root is not None and root.__name__ == "Scenario" else None
+        return Problem(source, path, "required field is missing" + (f"; {example}" if example else ""))
     if kind == "tuple_type":  # "a valid tuple" is Python's word; in YAML it is a list
         return Problem(source, path, "must be a list in brackets, [a, b]", value, True)
     if kind == "extra_forbidden" and value is None:  # {between: a, b} reads as between: a and a key b
         return Problem(source, path, "unknown key, with no value (in a {...} mapping a comma starts a new key: "
                        "write a list in brackets, [a, b])")
     if kind == "extra_forbidden":
-        return Problem(source, path, "unknown key", value, True)
+        return Problem(source, path, f"unknown key{_did_you_mean(root, err['loc'])}", value, True)
+    if kind in ("float_parsing", "int_parsing") and isinstance(value, str):
+        # pydantic: "input should be a valid number, unable to parse string as a number"
+        what = "a whole number" if kind == "int_parsing" else "a number"
+        if path.endswith(("status_quo", "at_least", "at_most", "between")):
+            what += " (the value of one of the issue's anchors, not its name)"
+        return Problem(source, path, f"must be {what}", value, True)
+    bound = {"less_than_equal": ("le", "at most"), "greater_than_equal": ("ge", "at least"),
+             "less_than": ("lt", "below"), "greater_than": ("gt", "above")}.get(kind)
+    ctx = err.get("ctx") or {}
+    if bound is not None and bound[0] in ctx:  # pydantic: "input should be less than or equal to 1"
+        limit = ctx[bound[0]]
+        percent = (kind == "less_than_equal" and limit == 1 and isinstance(value, (int, float))
+                   and 2 <= value <= 100)
+        return Problem(source, path, f"must be {bound[1]} {limit:g}" + (
+            "; levels, shares and probabilities are fractions: write 0.5, not 50" if percent else ""), value, True)
+    if kind == "literal_error" and "expected" in ctx:  # pydantic: "input should be 'convergence' or 'eum'"
+        import difflib
+
+        options = re.findall(r"'([^']*)'", str(ctx["expected"]))
+        close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6) if isinstance(value, str) else []
+        return Problem(source, path, f"must be {ctx['expected']}" + (f"; did you mean {close[0]}?" if close else ""),
+                       value, True)
+    plain = {"string_type": "must be text", "float_type": "must be a number", "int_type": "must be a whole number",
+             "finite_number": "must be a finite number, not .nan or .inf"}.get(kind)
+    if plain is not None:  # pydantic: "input should be a valid string"
+        return Problem(source, path, plain, value, True)
+    if kind == "list_type":  # pydantic: "input should be a valid list"
+        return Problem(source, path, "must be a list in brackets, [a, b, ...]", value, True)
     if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == _NAME_PATTERN:
         return Problem(source, path, "a name must be lowercase letters, digits and _, starting with a letter",
                        value, True)
@@ -224,7 +338,6 @@ def _problem(err: dict, source: str, path: str) -> Problem:
                        "are booleans in YAML); quote it if you meant text, or write a number", value, True)
     if kind in _DATE_ERRORS and not isinstance(value, (dict, list, tuple)):
         return Problem(source, path, "must be a date written YYYY-MM-DD, e.g. 2018-06-12", value, True)
-    ctx = err.get("ctx") or {}
     if kind == "union_tag_invalid":  # pydantic: "input tag 'gamma' found using 'dist' does not match ..."
         known = ", ".join(t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(","))
         return Problem(source, f"{path}.dist" if path else "dist", f"unknown distribution; known: {known}",
@@ -236,6 +349,12 @@ def _problem(err: dict, source: str, path: str) -> Problem:
             path.endswith("date"):
         return Problem(source, path, "must be a date written YYYY-MM-DD or a distribution of dates, e.g. "
                        "{dist: uniform, low: 2018-06-01, high: 2018-06-30}", value, True)
+    if kind in _MAPPING_TYPES and not isinstance(value, dict) and (field := _misplaced_field(root, err["loc"])):
+        plural = path.rpartition(".")[0].rpartition(".")[2]  # `issues`: every key under it names an issue
+        noun = plural[:-1] if plural.endswith("s") else "item"
+        article = "an" if noun[0] in "aeiou" else "a"
+        return Problem(source, path, f"is written as {article} {noun} of its own, but {field} is a field of each "
+                       f"{noun}: indent it under its {noun}, as far as the fields beside it", value, True)
     if kind in _MAPPING_TYPES:  # pydantic: "input should be a valid dictionary or instance of Calendar"
         return Problem(source, path, "must be a mapping {key: value, ...}", value, True)
     limit = ctx.get("min_length" if kind == "too_short" else "max_length")

@@ -185,7 +185,9 @@ def check_regular_file(path: str | Path, source: str | None = None) -> None:
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
-        raise InputError(Problem(source, "", f"cannot read file: {exc.strerror or exc}")) from None
+        near = [f"{path}{ext}" for ext in (".yaml", ".yml") if os.path.isfile(f"{path}{ext}")]
+        hint = f"; did you mean {near[0]}?" if isinstance(exc, FileNotFoundError) and near else ""
+        raise InputError(Problem(source, "", f"cannot read file: {exc.strerror or exc}{hint}")) from None
     if not stat.S_ISREG(mode):
         kind = ("a directory" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
                 else "a socket" if stat.S_ISSOCK(mode) else "a device")
@@ -241,7 +243,35 @@ def _problem(source: str, exc: yaml.YAMLError, path: str) -> Problem:
     problem = getattr(exc, "problem", None) or str(exc)
     if isinstance(exc, _NodeError):
         return Problem(source, path, f"{where}{problem}")
-    return Problem(source, path, f"invalid YAML: {where}{problem}")
+    hint = next((h for pattern, h in _HINTS if re.search(pattern, problem)), None)
+    if hint is None:
+        return Problem(source, path, f"invalid YAML: {where}{problem}")
+    return Problem(source, path, f"invalid YAML: {where}{hint} (the YAML reader: {problem})")
+
+
+# PyYAML's words for the slips a first-time writer makes, in that writer's words.
+_HINTS = (
+    (r"found character '\\t'", "a tab; YAML indents with spaces only: replace the tab with spaces"),
+    (r"expected <block end>, but found '<block (mapping|sequence) start>'",
+     "this line is indented differently from the lines above it: the keys of one mapping, and the dashes of "
+     "one list, start in the same column"),
+    (r"expected <block end>, but found '<scalar>'",
+     "text after a value: a quote closed early (in '...' write a quote inside as '', e.g. 'Abe''s'), or a "
+     "line indented differently from the one above"),
+    (r"expected <block end>, but found '\?'",
+     "a key (name: ...) where a list item (- ...) was expected, or a line indented differently from the one above"),
+    (r"mapping values are not allowed here",
+     "a ':' where none was expected: quote text that holds ': ' (title: \"Will it: yes?\"), indent a key "
+     "like the keys beside it, and check that the line above has its ':'"),
+    (r"expected ',' or '\}'", "a {...} mapping not closed with } (or a comma missing between its entries)"),
+    (r"expected ',' or '\]'", "a [...] list not closed with ] (or a comma missing between its items)"),
+    (r"found unexpected end of stream", "the file ends inside a quoted text, a {...} or a [...]: a quote or "
+     "bracket is not closed"),
+    (r"could not find expected ':'", "a line without its ':' (write key: value), or a quote not closed"),
+    (r"found undefined alias", "* starts a reference to an &anchor in YAML: quote text that starts with *"),
+    (r"found character '[%@`]' that cannot start any token", "a value cannot start with this character: quote "
+     "it"),
+)
 
 
 def _check_graph(root: Node, source: str) -> dict[int, str]:

@@ -1253,7 +1253,7 @@ def test_a_calibrated_chart_says_so_in_its_title(tmp_path, monkeypatch):
     ('"posterior"', "holds a JSON str"), ('{"format": "sim-posterior/1"}', ": knobs: is missing"),
     ('{"format": "sim-posterior/1", "knobs": [{"name": "m", "path": "dynamics.noise", "levels": 2, "prior": '
      '{"dist": "uniform", "low": 1, "high": 0}}]}', ": knobs.0.prior: low must be below high"),
-    ('{"format": "sim-posterior/1", "knobs": {"name": "m"}}', ": knobs: input should be a valid list"),
+    ('{"format": "sim-posterior/1", "knobs": {"name": "m"}}', ": knobs: must be a list in brackets"),
 ])
 @pytest.mark.parametrize("command", ["run", "compare"])
 def test_calibration_that_is_not_a_posterior_is_one_error_line(tmp_path, capsys, content, words, command):

@@ -41,7 +41,7 @@ def write(path: Path, data: dict) -> Path:
     (lambda d: d["agents"]["south"]["issues"]["land"].update(bounds=[True, 0.5]),
      "agents.south.issues.land.bounds.0: YAML read this as a boolean"),
     (lambda d: d["agents"]["north"].update(resolve={"dist": "beta", "mean": 0.5, "sd": 1e-300}),
-     "agents.north.resolve.sd: input should be greater than or equal to"),
+     "agents.north.resolve.sd: must be at least"),
     (lambda d: d["agents"]["north"].update(capability=1e300), "agents.north.capability: numbers must lie within"),
     (lambda d: d["agents"]["north"].update(capability={"dist": "normal", "mean": 1e150, "sd": 1.0, "low": 0}),
      "agents.north.capability: numbers must lie within"),

@@ -348,7 +348,7 @@ def test_the_page_asks_the_question_the_run_answered_after_set(tmp_path):
                  "--quiet"]) == 0
     page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
     assert "<h1>The set question</h1>" in page and "<title>The set question" in page
-    assert '<p class="question">The question as asked in The derived source.</p>' in page
+    assert '<p class="question">Source: The derived source.</p>' in page
 
 
 def test_outcome_shades_differ_in_greyscale():
@@ -791,3 +791,32 @@ def test_a_shared_row_says_which_runs_did_not_use_it_and_why():
     mixed = _merged_unused([mark("replaced by agents: in a.yaml"), mark("replaced by --set"), None], names, own)
     assert not mixed["struck"]
     assert mixed["tag"] == "not used by 2 of the 3 runs: replaced by agents: in its own file (a); replaced by --set (b)"
+
+
+def test_a_page_names_its_source_plainly_and_keeps_dates_on_one_line(tmp_path):
+    """The `source:` line is labelled as a source ("Vantage 1956-09-15. Facts: ..." is no "question as
+    asked in"), a scenario without events has no "table below" in its fan chart's caption, and
+    event dates do not break at their hyphens."""
+    base = tmp_path / "base.yaml"
+    base.write_text('source: "Vantage 2020-01-01. Facts: made up"\n' + SMALL.read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    quiet = tmp_path / "quiet.yaml"
+    quiet.write_text("extends: base.yaml\nname: quiet\nremove_events: [talks]\n", encoding="utf-8")
+    pages = {}
+    for name, scenario in (("base", base), ("quiet", quiet)):
+        assert main(["run", str(scenario), "--runs", "1024", "--out", str(tmp_path / name), "--quiet"]) == 0
+        pages[name] = make_report([tmp_path / name], tmp_path / f"{name}.html").read_text(encoding="utf-8")
+    assert '<p class="question">Source: Vantage 2020-01-01. Facts: made up.</p>' in pages["base"]
+    assert "events (table below)" in pages["base"] and '<td class="date">2020-02-01</td>' in pages["base"]
+    assert "table below" not in pages["quiet"] and "the scenario schedules no events" in pages["quiet"]
+
+
+def test_the_calibrations_note_reads_as_a_sentence_with_its_command_as_code(combined):
+    """calibrate's terminal line ("leave-one-out: ... `sim backtest DIR ...` reruns them") is a
+    sentence on the page, its command in <code>, not between backticks; a knob's dotted path may
+    wrap, so that the table fits the page."""
+    page = combined.read_text(encoding="utf-8")
+    assert ("Leave-one-out: each case is forecast from the posterior refitted without it, from the fit&#39;s own "
+            "runs; <code>sim backtest DIR --calibration posterior.json</code> reruns them with fresh replicates.") in page
+    assert "`" not in page.split("<body", 1)[1]
+    assert '<td class="any"><code>summit.bargaining.margin</code>' in page

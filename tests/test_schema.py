@@ -160,14 +160,14 @@ ONE_LINE = [
      _set("summit.date", {"dist": "uniform", "low": dt.date(2020, 4, 1), "high": dt.date(2020, 3, 1)}),
      "summit.date: low must be before high (got {'dist': 'uniform', 'high': 2020-03-01, 'low': 2020-04-01})"),
     ("event date day first", _set("events.0.date", "01/02/2020"),
-     "events.0.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '01/02/2020')"),
+     "events.0.date: event talks: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '01/02/2020')"),
     ("event date without zeros", _set("events.0.date", "2020-2-1"),
-     "events.0.date: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '2020-2-1')"),
+     "events.0.date: event talks: must be a date written YYYY-MM-DD, e.g. 2018-06-12 (got '2020-2-1')"),
     ("a comma in a number in a flow mapping", _set("monte_carlo", {"runs": 20, 0: None}),
      "monte_carlo: has a number where a key was expected; in a {...} mapping a comma in a number starts a new "
      "key: write 20000 or 20_000, not 20,000 (got 0)"),
     ("anchor above 1", _set("issues.land.anchors.all", 1.8),
-     "issues.land.anchors.all: input should be less than or equal to 1 (got 1.8)"),
+     "issues.land.anchors.all: must be at most 1 (got 1.8)"),
     ("a party's name misspelled", _set("summit.parties", ["north", "sout"]),
      "summit.parties.1: unknown agent; known: north, patron, south (got 'sout')"),
     ("a summit before the vantage, events after it",  # the events' lines would only repeat the summit's

@@ -37,8 +37,26 @@ __all__ = ["main", "make_parser", "quiet_stdout"]
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors in the project's `error: ...` format (exit 2)."""
 
+    argv: tuple[str, ...] = ()  # the command line, set by `main` on the top parser: for the hint below
+
     def error(self, message: str):
-        self.exit(EXIT_INPUT_ERROR, f"error: {self.prog}: {message}\n")
+        self.exit(EXIT_INPUT_ERROR, f"error: {self.prog}: {message}{_space_for_equals(self.argv, message)}\n")
+
+
+_PAIR_OPTIONS = ("--set", "--set-a", "--set-b", "--vary")
+"""Options whose value is PATH=VALUE: `--set agents.x.resolve 0.8` leaves 0.8 over, unrecognised."""
+
+
+def _space_for_equals(argv: tuple[str, ...], message: str) -> str:
+    """"; write --set PATH=VALUE, ..." when an unrecognised argument follows such an option's
+    value written without its `=`."""
+    if not message.startswith("unrecognized arguments:"):
+        return ""
+    for k, arg in enumerate(argv[:-2]):
+        if arg in _PAIR_OPTIONS and "=" not in argv[k + 1] and not argv[k + 2].startswith("-"):
+            return (f"; write {arg} PATH={'LO:HI:N' if arg == '--vary' else 'VALUE'}, with = and no space "
+                    f"(e.g. {arg} {argv[k + 1]}={argv[k + 2]})")
+    return ""
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -58,6 +76,7 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = make_parser()
+    parser.argv = tuple(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed

@@ -414,7 +414,9 @@ def load_one(path: Path, overrides: dict[str, Any]):
 
 
 def _overridden(path: str, overrides: dict[str, Any]) -> bool:
-    return bool(path) and any(k == path or k.startswith(path + ".") for k in overrides)
+    # the field itself, a field inside the problem's (a rule over it), or the problem's inside it
+    # (`--set 'agents.x.resolve={dist: beta, ...}'` and its sd out of range)
+    return bool(path) and any(k == path or k.startswith(path + ".") or path.startswith(k + ".") for k in overrides)
 
 
 def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:

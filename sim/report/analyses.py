@@ -210,7 +210,10 @@ def calibration_view(result: Result, index: int) -> dict[str, Any]:
                       "prior": _prior(k.get("prior")), "mean": _g(post.get("mean")), "sd": _g(post.get("sd")),
                       "interval": f"[{_g(post.get('q025'))}, {_g(post.get('q975'))}]",
                       "prior_mean": _g(post.get("prior_mean")), "edge": bool(post.get("at_grid_edge"))})
-    return {"id": f"calibrate{index}", "name": result.name, "knobs": knobs, "note": cal.get("note"),
+    note = cal.get("note")  # calibrate's line on the terminal, "leave-one-out: each case ... replicates"
+    if note:
+        note = note[:1].upper() + note[1:] + ("" if note.rstrip().endswith(".") else ".")
+    return {"id": f"calibrate{index}", "name": result.name, "knobs": knobs, "note": note,
             "grid_points": cal.get("grid_points"), "runs_per_point": count(cal.get("runs_per_point") or 0),
             "figure": posterior_chart(cal) if cal.get("marginals") else None,
             "scores": backtest_view(result, index, prefix="calibrate-scores")}

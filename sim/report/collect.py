@@ -101,7 +101,8 @@ def read_result(directory: str | Path, kind: str | None = None) -> Result:
     manifest = read_manifest(path)
     if kind is None:
         if manifest is None:
-            raise InputError(Problem(str(path), "", f"is not a sim result directory (no valid {MANIFEST})"))
+            raise InputError(Problem(str(path), "", f"is not a sim result directory (no valid {MANIFEST})"
+                                     + _inner_results(path)))
         kind = manifest["command"]
     if kind not in KINDS:
         raise InputError(Problem(str(path), "", f"holds the result of `sim {kind}`, which the report does not show "
@@ -114,6 +115,23 @@ def read_result(directory: str | Path, kind: str | None = None) -> Result:
         elif kind == "sweep":
             result.points = _read_points(path / "points.csv", result)
     return result
+
+
+def _inner_results(path: Path) -> str:
+    """"; it holds N: name one, e.g. the newest, X" when `path` is a folder of results such as
+    `results/baseline/`, which a first-time user gives instead of one of them."""
+    from ..ownership import read_manifest
+
+    try:
+        inner = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")
+                       and read_manifest(p) is not None)
+    except OSError:
+        return ""
+    if not inner:
+        return ""
+    newest = max(inner, key=lambda p: (p.stat().st_mtime, p.name))
+    count = "1 result directory" if len(inner) == 1 else f"{len(inner)} result directories"
+    return f"; it holds {count}: name one, e.g. the newest, {newest}"
 
 
 def _read_json(path: Path, name: str) -> dict:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from ..errors import InputError, Problem
 from ..loading import parse_scenario
-from ..paths import child_key, field_keys, overlap
+from ..paths import child_key, child_names, field_keys, overlap
 from ..schema import Scenario
 from .spec import Factor, Sweep
 
@@ -122,7 +122,7 @@ def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
     for k, part in enumerate(factor.path.split(".")):
         key = child_key(node, part)
         if key is None:
-            known = ", ".join(map(str, _children(node))) or "none"
+            known = ", ".join(map(str, child_names(node))) or "none"
             where = ".".join(factor.path.split(".")[:k]) or "the scenario"
             return [Problem(label, factor.path, f"no such field in {sweep.scenario_file}; under {where}: {known}")]
         node = node[key]
@@ -166,14 +166,6 @@ def _alias_problems(sweep: Sweep) -> list[Problem]:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _children(node: Any) -> list:
-    if isinstance(node, dict):
-        return list(node)
-    if isinstance(node, list):
-        return [item.get("name", k) if isinstance(item, dict) else k for k, item in enumerate(node)]
-    return []
 
 
 def _salience_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:

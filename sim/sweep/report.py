@@ -3,6 +3,7 @@ indices (its progress over points: `cli.progress.step_progress`)."""
 
 from __future__ import annotations
 
+from ..model import CLASSES
 from ..reporting import console as shared_console
 from ..reporting import fmt_estimate, fmt_p
 from .driver import SweepResult
@@ -43,6 +44,9 @@ def print_sweep(result: SweepResult) -> None:
         shown = 0 if len(sweep.names) > SHOWN_FACTORS else SHOWN_POINTS
         console.print(f"{'... ' if shown else ''}{len(rows) - shown:,} {'more ' if shown else ''}points "
                       f"in {result.out / 'points.csv'}", soft_wrap=True)
+    if len(rows) > 1 and len({tuple(r[f"{c}_count"] for c in CLASSES) for r in rows}) == 1:
+        console.print("every point gave the same count of every class: on these replicates the forecast does not "
+                      f"move with {' or '.join(sweep.names)} over these values", soft_wrap=True)
     if result.analysis is not None:
         console.print(_analysis_table(result.analysis))
     rate = result.ran * sweep.runs / result.timing["running"] if result.timing["running"] > 0 else None
