@@ -41,6 +41,7 @@ def wilson(count: int, n: int, z: float = Z95) -> Estimate:
         raise InputError(problems)
     if not count <= n:
         raise InputError(Problem("wilson", "count", f"must be from 0 to n ({n})", count, True))
+    count, n = int(count), int(n)  # numpy's pass, but an Estimate holds plain numbers (json refuses np.int64)
     if n <= 0:
         return Estimate(math.nan, 0.0, 1.0, count, n)
     p = count / n

@@ -85,6 +85,7 @@ class Posterior:
             # 0 rows made a run fail with an IndexError, 1.5 gave 2 rows, 10**9 a MemoryError
             raise InputError(Problem("setting", "draws", f"must be a whole number from 1 to {MAX_DRAWS:,} "
                                      f"(default {DRAWS})", draws, True))
+        draws = int(draws)  # np.int64 passes, but the note goes into summary.json, which takes no numpy scalar
         held_out = None if scenario is None else self.case_of(scenario)
         w = self.weights(without=held_out)
         rows = systematic_rows(w, draws)

@@ -588,3 +588,31 @@ def test_with_workers_the_refusal_names_the_part_each_process_holds():
     text = str(info.value.problems[0])
     assert "(the largest part incident arrivals: " in text and " in each process), more than" in text
     assert "worker processes" not in text
+
+
+def test_numpy_scalars_for_precision_and_draws_reach_summary_json_as_numbers(tmp_path):
+    """`precision=np.float32(0.2)` and `setting(scenario, draws=np.int64(16))` pass the checks, so
+    they must not fail at `writer.finish` after the whole run, with json's "Object of type float32
+    is not JSON serializable": summary.json holds them as plain numbers."""
+    import numpy as np
+
+    from sim.results import ResultWriter
+
+    knobs, note = load_posterior(POSTERIOR).setting(SMALL, draws=np.int64(16))
+    with ResultWriter(tmp_path / "r") as writer:
+        ran = run(SMALL, runs=4096, seed=1, precision=np.float32(0.2), knobs=knobs, calibration=note,
+                  sink=writer.sink)
+        summary = writer.finish(ran, {})
+    written = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert written["precision"] == pytest.approx(0.2) and written["calibration"]["draws"] == 16
+    assert type(summary["precision"]) is float and type(note["draws"]) is int and len(knobs.values) == 16
+
+
+def test_wilson_of_numpy_counts_is_an_estimate_of_plain_numbers():
+    """`wilson(np.int64(3), np.int64(10))` (counts from numpy arithmetic) gave an Estimate whose
+    count was an np.int64, which `json.dumps(e.as_dict())` refused; its fields are plain numbers."""
+    import numpy as np
+
+    e = wilson(np.int64(3), np.uint32(10))
+    assert (type(e.count), type(e.n), type(e.p)) == (int, int, float) and e == wilson(3, 10)
+    json.dumps(e.as_dict())
