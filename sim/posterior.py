@@ -81,6 +81,10 @@ class Posterior:
         if scenario is not None and not isinstance(scenario, Scenario):
             raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one) or None",
                                      scenario, True))
+        if scenario is not None:  # changed since it was validated: its hash would name no case
+            from .arguments import check_scenario
+
+            check_scenario(scenario)
         if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or not 1 <= draws <= MAX_DRAWS:
             # 0 rows made a run fail with an IndexError, 1.5 gave 2 rows, 10**9 a MemoryError
             raise InputError(Problem("setting", "draws", f"must be a whole number from 1 to {MAX_DRAWS:,} "

@@ -616,3 +616,54 @@ def test_wilson_of_numpy_counts_is_an_estimate_of_plain_numbers():
     e = wilson(np.int64(3), np.uint32(10))
     assert (type(e.count), type(e.n), type(e.p)) == (int, int, float) and e == wilson(3, 10)
     json.dumps(e.as_dict())
+
+
+CHANGED = {
+    "model_copy with a dict for a block": (lambda: SMALL.model_copy(update={"monte_carlo": {"runs": 10}}),
+                                           "was changed after it was validated"),
+    "model_copy naming an unknown party": (
+        lambda: SMALL.model_copy(update={"summit": SMALL.summit.model_copy(update={"parties": ["north", "ghost"]})}),
+        "summit.parties.1: unknown agent; known: north, patron, south"),
+}
+
+
+@pytest.mark.parametrize("case", CHANGED, ids=lambda c: c.replace(" ", "-"))
+@pytest.mark.parametrize("call", [lambda s: run(s, runs=1024, seed=1), lambda s: compare(SMALL, s, runs=1024, seed=1),
+                                  lambda s: explain(s, runs=1024, seed=1),
+                                  lambda s: load_posterior(POSTERIOR).setting(s)],
+                         ids=["run", "compare", "explain", "setting"])
+def test_a_scenario_changed_after_validation_is_an_input_error(case, call):
+    """pydantic's `model_copy(update=...)` (and a dict inside a Scenario changed in place) skips
+    validation: `run` of such a scenario failed deep in the model (AttributeError: 'dict' object has
+    no attribute 'runs'; KeyError: 'ghost'). It is an InputError saying what is wrong, before any work."""
+    make, message = CHANGED[case]
+    with pytest.raises(InputError, match=f"^(scenario|b): {message}") as info:
+        call(make())
+    assert "\n" not in str(info.value)
+
+
+def test_a_scenario_changed_in_place_is_refused_and_a_valid_variant_still_runs():
+    """An agent deleted from a loaded scenario's `agents` dict is refused; `model_copy` with a
+    valid block (a checked variant) runs as the same scenario loaded from a file would."""
+    changed = scenario_of(small_dict())
+    del changed.agents["patron"]
+    with pytest.raises(InputError, match="^scenario: "):
+        run(changed, runs=1024, seed=1)
+    variant = SMALL.model_copy(update={"monte_carlo": SMALL.monte_carlo.model_copy(update={"runs": 1024})})
+    assert list(run(variant, seed=1).counts) == list(run(SMALL, runs=1024, seed=1).counts)
+
+
+def test_every_drawn_scenario_passes_the_check_of_a_changed_scenario():
+    """Validating a Scenario again gives an equal one for every kind the strategies draw (eum,
+    weights, observed), so the check refuses only what was changed after validation."""
+    from hypothesis import given, settings
+
+    import sim.strategies as s
+    from sim.arguments import check_scenario
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(s.scenarios(engines=("convergence", "eum"), weights=True, observed=True))
+    def check(scenario):
+        check_scenario(scenario)
+
+    check()
