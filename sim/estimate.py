@@ -37,6 +37,10 @@ def wilson(count: int, n: int, z: float = Z95) -> Estimate:
     problems = [Problem("wilson", name, "must be a whole number >= 0", value, True) for name, value in
                 (("n", n), ("count", count)) if isinstance(value, bool) or not isinstance(value, (int, np.integer))
                 or value < 0]
+    if not (isinstance(z, (int, float, np.integer, np.floating)) and not isinstance(z, bool) and 0 < z < math.inf):
+        # a negative z gave an interval whose low was above its high
+        problems.append(Problem("wilson", "z", f"must be a number above 0 (the normal quantile: {Z95} for 95 %)",
+                                z, True))
     if problems:
         raise InputError(problems)
     if not count <= n:

@@ -83,6 +83,8 @@ BAD_CALLS = {
     "a share as the count": (lambda k: wilson(1.5, 3), "wilson: count: must be a whole number >= 0 \\(got 1.5\\)"),
     "a text count": (lambda k: wilson("1", 3), "wilson: count: must be a whole number >= 0 \\(got '1'\\)"),
     "a negative n": (lambda k: wilson(0, -3), "wilson: n: must be a whole number >= 0 \\(got -3\\)"),
+    "a negative z": (lambda k: wilson(3, 10, z=-1), "wilson: z: must be a number above 0 .* \\(got -1\\)"),
+    "a text z": (lambda k: wilson(3, 10, z="1.96"), "wilson: z: must be a number above 0"),
     "a text to scenario_hash": (lambda k: sim.scenario_hash("scenarios/baseline.yaml"),
                                 "scenario: must be a Scenario"),
     "a dict to scenario_hash": (lambda k: sim.scenario_hash(small_dict()), "scenario: must be a Scenario"),
@@ -233,8 +235,9 @@ def test_load_replicates_of_a_path_without_replicates_is_an_input_error(tmp_path
     that says which; without pandas, one that says how to install it (not a FileNotFoundError)."""
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "replicates.parquet").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
     for path, why in ((tmp_path / "nothing", "does not exist"),
-                      (tmp_path, "is not a run's result directory: it holds no replicates.parquet"),
+                      (tmp_path / "empty", "is not a run's result directory: it holds no replicates.parquet"),
                       (tmp_path / "run" / "replicates.parquet",
                        "is a file; load_replicates takes the result directory")):
         with pytest.raises(InputError, match=re.escape(f"{path}: {why}")):
@@ -667,3 +670,16 @@ def test_every_drawn_scenario_passes_the_check_of_a_changed_scenario():
         check_scenario(scenario)
 
     check()
+
+
+def test_load_replicates_of_a_scenarios_results_folder_names_its_newest_run(tmp_path):
+    """`sim run` writes results/<scenario>/<run-id>/; load_replicates("results/<scenario>") said only
+    that the folder "holds no replicates.parquet". It now names the run folders' newest to pass."""
+    for run_id in ("20260101T000000Z-aaaa", "20260102T000000Z-bbbb"):
+        (tmp_path / run_id).mkdir()
+        (tmp_path / run_id / "replicates.parquet").write_bytes(b"")
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(InputError, match=re.escape(
+            f"{tmp_path}: is not a run's result directory but holds 2 of them: pass one, e.g. the newest, "
+            f"load_replicates('{tmp_path / '20260102T000000Z-bbbb'}')")):
+        load_replicates(tmp_path)
