@@ -98,7 +98,7 @@ class Posterior:
                 "left_out": None if held_out is None else self.cases[held_out], "left_out_by": by, "draws": draws,
                 "fitted_on": {"cases": len(self.cases), "source": self.meta.get("source") or None},
                 "knobs": self.summary(w)}
-        return KnobSetting(self.knobs, self.grid[rows]), note
+        return KnobSetting(self.knobs, self.grid[rows], _targets=_LocalCache()), note
 
     def check_applies(self, scenario: Scenario, source: str, path: str | Path) -> None:
         """Every knob of the posterior (read from `path`) names a number of `scenario` (read from
@@ -171,6 +171,15 @@ class Posterior:
         digest no longer matches was edited, and sim will not replace it (`written_by_sim`)."""
         data = self.to_json()
         write_json_atomic(path, {**data, "digest": _digest(data)})
+
+
+class _LocalCache(dict):
+    """A knob setting's cache of each model's resolved paths (`KnobSetting.targets`), which pickles
+    empty: it holds weak references, which pickle refuses, so a setting used once could not be
+    sent to spawned workers. A worker resolves the paths again for its own models."""
+
+    def __reduce__(self):
+        return type(self), ()
 
 
 def _other_kind(text: str) -> str | None:

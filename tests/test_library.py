@@ -683,3 +683,25 @@ def test_load_replicates_of_a_scenarios_results_folder_names_its_newest_run(tmp_
             f"{tmp_path}: is not a run's result directory but holds 2 of them: pass one, e.g. the newest, "
             f"load_replicates('{tmp_path / '20260102T000000Z-bbbb'}')")):
         load_replicates(tmp_path)
+
+
+def test_a_posteriors_setting_still_pickles_after_a_run_so_spawned_workers_take_it():
+    """A knob setting caches each model's resolved paths under a weak reference, which pickle
+    refuses: after one run (or the compile pass of any run with workers > 1) it could not be
+    sent to spawned workers (a notebook, macOS, Windows), and `run(..., knobs=k, workers=2)` failed
+    with "cannot pickle 'weakref.ReferenceType' object". The cache is left behind instead."""
+    import pickle
+    import threading
+
+    knobs, note = load_posterior(POSTERIOR).setting(SMALL)
+    alone = run(SMALL, runs=2048, seed=1, chunk_size=1024, knobs=knobs, calibration=note)
+    copy = pickle.loads(pickle.dumps(knobs))
+    assert copy.knobs == knobs.knobs and (copy.values == knobs.values).all()
+    held = threading.Event()
+    other = threading.Thread(target=held.wait, daemon=True)  # another thread: workers are spawned
+    other.start()
+    try:
+        spawned = run(SMALL, runs=2048, seed=1, chunk_size=1024, knobs=knobs, calibration=note, workers=2)
+    finally:
+        held.set()
+    assert spawned.workers == 2 and list(spawned.counts) == list(alone.counts)
