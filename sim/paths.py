@@ -16,11 +16,11 @@ from .schema import Scenario
 __all__ = ["apply_overrides", "check_overlaps", "child_key", "default_blocks", "field_keys", "overlap"]
 
 
-def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
+def apply_overrides(data: dict, overrides: dict[str, Any], source: str, option: str = "--set") -> dict:
     """Set dotted paths in a plain-data scenario. Every part but the last must
     exist (list items by index or by their `name`), except a block the schema
     defaults (`summit.bargaining`, `dynamics`, ...), which is created; the last may
-    be a key the file left at its default."""
+    be a key the file left at its default. A problem names `option`, what gave the paths."""
     data = copy.deepcopy(data)
     problems = []
     for dotted, value in overrides.items():
@@ -35,7 +35,7 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
                 node[part] = {}  # a block left at its defaults
                 key = part
             if key is None:
-                problems.append(Problem("--set", dotted, f"no such field in {source}", part, True))
+                problems.append(Problem(option, dotted, f"no such field in {source}", part, True))
                 break
             if last:
                 node[key] = value

@@ -705,3 +705,14 @@ def test_a_posteriors_setting_still_pickles_after_a_run_so_spawned_workers_take_
     finally:
         held.set()
     assert spawned.workers == 2 and list(spawned.counts) == list(alone.counts)
+
+
+def test_a_bad_override_is_named_as_the_argument_the_library_was_given():
+    """`load_scenario(path, overrides={"agents.nobody.resolve": 0.5})` said "--set: agents.nobody.
+    resolve: no such field", naming a command-line option the caller never used; the library
+    names its argument, `overrides`, and the command line still says --set."""
+    path = ROOT / "tests" / "data" / "small.yaml"
+    with pytest.raises(InputError, match=re.escape(f"overrides: agents.nobody.resolve: no such field in {path}")):
+        load_scenario(path, overrides={"agents.nobody.resolve": 0.5})
+    with pytest.raises(InputError, match="^overrides: events.0.probability: names the same field as "):
+        parse_scenario(path.read_text(), overrides={"events.talks.probability": 0.1, "events.0.probability": 0.2})
