@@ -97,6 +97,7 @@ class Posterior:
         note = {"posterior": "leave-one-out" if held_out is not None else "all cases",
                 "left_out": None if held_out is None else self.cases[held_out], "left_out_by": by, "draws": draws,
                 "fitted_on": {"cases": len(self.cases), "source": self.meta.get("source") or None},
+                "model_digest": self.meta.get("model_digest"),  # which model code fitted it (`staleness`)
                 "knobs": self.summary(w)}
         return KnobSetting(self.knobs, self.grid[rows], _targets=_LocalCache()), note
 

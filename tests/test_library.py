@@ -716,3 +716,15 @@ def test_a_bad_override_is_named_as_the_argument_the_library_was_given():
         load_scenario(path, overrides={"agents.nobody.resolve": 0.5})
     with pytest.raises(InputError, match="^overrides: events.0.probability: names the same field as "):
         parse_scenario(path.read_text(), overrides={"events.talks.probability": 0.1, "events.0.probability": 0.2})
+
+
+def test_a_library_runs_calibration_note_names_the_model_that_fitted_the_posterior():
+    """The command line's note (summary.json's `calibration`) records the posterior's model digest;
+    `posterior.setting`'s, which a library user passes as `calibration=`, did not, so a result made
+    from Python could not be told from one of a stale posterior. Both carry it now, and the README
+    says how a library user asks what the command line warns about."""
+    posterior = load_posterior(POSTERIOR)
+    _, note = posterior.setting(SMALL)
+    assert note["model_digest"] == posterior.meta["model_digest"] and note["model_digest"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "posterior.staleness(path)" in readme and "posterior.edited" in readme
