@@ -8,18 +8,36 @@ import os
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from .errors import InputError, Problem
 from .schema import Scenario
+from .validation import problems_from
 
 __all__ = ["check_callbacks", "check_knobs", "check_path", "check_scenario", "is_number", "plain_values"]
 
 
 def check_scenario(scenario: Any, name: str = "scenario") -> None:
-    """Refuse anything but a validated `Scenario` (a path, YAML text, a dict)."""
+    """Refuse anything but a validated `Scenario` (a path, YAML text, a dict), and a Scenario
+    changed since it was validated: pydantic's `model_copy(update=...)` and `model_construct`, or
+    a dict inside it changed in place, skip validation, and the model then failed deep inside
+    (AttributeError: 'dict' object has no attribute 'runs'; KeyError for an unknown agent).
+    Validated again here (a few milliseconds for the baseline), each problem is named as a
+    loaded file's would be, under `name`."""
     if not isinstance(scenario, Scenario):
         raise InputError(Problem(name, "", "must be a Scenario: sim.load_scenario(path) reads a file, "
                                  "sim.parse_scenario(text) YAML text", scenario, True))
+    try:
+        again = Scenario.model_validate(scenario.model_dump(warnings=False))
+    except ValidationError as exc:
+        raise InputError(problems_from(exc, name)) from None
+    except PydanticSerializationError:
+        again = None
+    if again != scenario:  # valid data, but not in the types validation makes (a dict for a block)
+        raise InputError(Problem(name, "", "was changed after it was validated (model_copy(update=...) and "
+                                 "model_construct do not validate): build a variant with "
+                                 "sim.load_scenario(path, overrides={...}) or Scenario.model_validate(data)"))
 
 
 def check_knobs(knobs: Any, name: str = "knobs") -> None:

@@ -253,7 +253,7 @@ def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,
     cases, problems = [], []
     for path in find_cases(directory):
         try:
-            scenario = load_scenario(path, overrides=overrides)
+            scenario = load_scenario(path, overrides=overrides, option="--set")  # `sim backtest --set`
         except InputError as exc:
             problems += exc.problems
             continue

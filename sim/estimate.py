@@ -37,10 +37,15 @@ def wilson(count: int, n: int, z: float = Z95) -> Estimate:
     problems = [Problem("wilson", name, "must be a whole number >= 0", value, True) for name, value in
                 (("n", n), ("count", count)) if isinstance(value, bool) or not isinstance(value, (int, np.integer))
                 or value < 0]
+    if not (isinstance(z, (int, float, np.integer, np.floating)) and not isinstance(z, bool) and 0 < z < math.inf):
+        # a negative z gave an interval whose low was above its high
+        problems.append(Problem("wilson", "z", f"must be a number above 0 (the normal quantile: {Z95} for 95 %)",
+                                z, True))
     if problems:
         raise InputError(problems)
     if not count <= n:
         raise InputError(Problem("wilson", "count", f"must be from 0 to n ({n})", count, True))
+    count, n = int(count), int(n)  # numpy's pass, but an Estimate holds plain numbers (json refuses np.int64)
     if n <= 0:
         return Estimate(math.nan, 0.0, 1.0, count, n)
     p = count / n

@@ -86,11 +86,12 @@ def scenario_sources(path: str | Path) -> list[tuple[Path, str]]:
     return out
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *, option: str = "overrides") -> Scenario:
     """Read and validate a scenario file; raise `InputError` listing every problem.
 
     `overrides` maps dotted paths (`agents.russia.resolve`) to values, applied to
-    the YAML before validation, so they are checked like the file.
+    the YAML before validation, so they are checked like the file. A problem with a
+    path names `option`, the argument that gave it (the command line passes "--set").
     """
     if not isinstance(path, (str, Path)):
         raise InputError(Problem("path", "", "must be the path of a scenario file (a str or a pathlib.Path)",
@@ -98,12 +99,13 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     path = Path(path)
     if path.is_dir():
         raise InputError(Problem(str(path), "", "is a directory, not a scenario file"))
-    return parse_scenario(read_text_file(path), source=str(path), overrides=overrides)
+    return parse_scenario(read_text_file(path), source=str(path), overrides=overrides, option=option)
 
 
-def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any] | None = None) -> Scenario:
-    """Validate scenario YAML text; `source` names it in error messages, `overrides` as for
-    `load_scenario`. Plain data (a dict, as `sim.strategies.scenario_dicts` draws it) is
+def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any] | None = None, *,
+                   option: str = "overrides") -> Scenario:
+    """Validate scenario YAML text; `source` names it in error messages, `overrides` and `option` as
+    for `load_scenario`. Plain data (a dict, as `sim.strategies.scenario_dicts` draws it) is
     read by `parse_scenario(yaml.safe_dump(data))`, with the same `InputError`s."""
     if not isinstance(text, (str, bytes)):
         raise InputError(Problem(source, "", "must be YAML text (a str); parse_scenario(yaml.safe_dump(data)) "
@@ -121,8 +123,8 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     origins: list[tuple[tuple[str, ...], str]] = []
     data = derive_scenario_data(data, source, _origins=origins)
     if overrides:
-        check_overlaps(data, overrides)
-        data = apply_overrides(data, overrides, source)
+        check_overlaps(data, overrides, option)
+        data = apply_overrides(data, overrides, source, option)
         origins += [(_keys(data, dotted), source) for dotted in overrides]
     try:
         scenario = Scenario.model_validate(data)

@@ -17,11 +17,11 @@ __all__ = ["apply_overrides", "check_overlaps", "child_key", "child_names", "def
            "overlap"]
 
 
-def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
+def apply_overrides(data: dict, overrides: dict[str, Any], source: str, option: str = "--set") -> dict:
     """Set dotted paths in a plain-data scenario. Every part but the last must
     exist (list items by index or by their `name`), except a block the schema
     defaults (`summit.bargaining`, `dynamics`, ...), which is created; the last may
-    be a key the file left at its default."""
+    be a key the file left at its default. A problem names `option`, what gave the paths."""
     data = copy.deepcopy(data)
     problems = []
     for dotted, value in overrides.items():
@@ -38,7 +38,7 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str) -> dict:
             if key is None:
                 where = ".".join(parts[:k]) or "the scenario"
                 known = ", ".join(map(str, child_names(node))) or "none"
-                problems.append(Problem("--set", dotted, f"no such field in {source}; under {where}: {known}",
+                problems.append(Problem(option, dotted, f"no such field in {source}; under {where}: {known}",
                                         part, True))
                 break
             if last:

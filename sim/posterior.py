@@ -81,10 +81,15 @@ class Posterior:
         if scenario is not None and not isinstance(scenario, Scenario):
             raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one) or None",
                                      scenario, True))
+        if scenario is not None:  # changed since it was validated: its hash would name no case
+            from .arguments import check_scenario
+
+            check_scenario(scenario)
         if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or not 1 <= draws <= MAX_DRAWS:
             # 0 rows made a run fail with an IndexError, 1.5 gave 2 rows, 10**9 a MemoryError
             raise InputError(Problem("setting", "draws", f"must be a whole number from 1 to {MAX_DRAWS:,} "
                                      f"(default {DRAWS})", draws, True))
+        draws = int(draws)  # np.int64 passes, but the note goes into summary.json, which takes no numpy scalar
         held_out = None if scenario is None else self.case_of(scenario)
         w = self.weights(without=held_out)
         rows = systematic_rows(w, draws)
@@ -92,8 +97,9 @@ class Posterior:
         note = {"posterior": "leave-one-out" if held_out is not None else "all cases",
                 "left_out": None if held_out is None else self.cases[held_out], "left_out_by": by, "draws": draws,
                 "fitted_on": {"cases": len(self.cases), "source": self.meta.get("source") or None},
+                "model_digest": self.meta.get("model_digest"),  # which model code fitted it (`staleness`)
                 "knobs": self.summary(w)}
-        return KnobSetting(self.knobs, self.grid[rows]), note
+        return KnobSetting(self.knobs, self.grid[rows], _targets=_LocalCache()), note
 
     def check_applies(self, scenario: Scenario, source: str, path: str | Path) -> None:
         """Every knob of the posterior (read from `path`) names a number of `scenario` (read from
@@ -166,6 +172,15 @@ class Posterior:
         digest no longer matches was edited, and sim will not replace it (`written_by_sim`)."""
         data = self.to_json()
         write_json_atomic(path, {**data, "digest": _digest(data)})
+
+
+class _LocalCache(dict):
+    """A knob setting's cache of each model's resolved paths (`KnobSetting.targets`), which pickles
+    empty: it holds weak references, which pickle refuses, so a setting used once could not be
+    sent to spawned workers. A worker resolves the paths again for its own models."""
+
+    def __reduce__(self):
+        return type(self), ()
 
 
 def _other_kind(text: str) -> str | None:

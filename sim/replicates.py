@@ -137,7 +137,7 @@ def load_replicates(directory: str | Path):
     """A run's per-replicate results as a pandas DataFrame (needs pandas: `pip install 'sim[data]'`),
     from the `replicates.parquet` in `directory`, the run's result directory (`sim run --out DIR`);
     without pandas, `pyarrow.parquet.read_table` reads that file. A directory without one is an
-    `InputError`."""
+    `InputError`, which names the newest run folder inside where there are some (`results/<scenario>`)."""
     from .arguments import check_path
     from .errors import InputError, Problem
 
@@ -145,9 +145,14 @@ def load_replicates(directory: str | Path):
     directory = Path(directory)
     path = directory / "replicates.parquet"
     if not path.is_file():
-        why = ("does not exist" if not directory.exists() else
-               "is a file; load_replicates takes the result directory that holds replicates.parquet"
-               if not directory.is_dir() else "is not a run's result directory: it holds no replicates.parquet")
+        runs = sorted(directory.glob("*/replicates.parquet"), key=lambda p: (p.stat().st_mtime_ns, p.parent.name))
+        if runs:  # results/<scenario>, which `sim run` fills with one folder a run
+            why = (f"is not a run's result directory but holds {len(runs)} of them: pass one, e.g. the newest, "
+                   f"load_replicates('{runs[-1].parent}')")
+        else:
+            why = ("does not exist" if not directory.exists() else
+                   "is a file; load_replicates takes the result directory that holds replicates.parquet"
+                   if not directory.is_dir() else "is not a run's result directory: it holds no replicates.parquet")
         raise InputError(Problem(str(directory), "", why))
     try:
         import pandas as pd

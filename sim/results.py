@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .arguments import plain_values
 from .errors import InputError, Problem, RunError
 from .estimate import Estimate, wilson
 from .io import utc_now, write_json_atomic
@@ -69,7 +70,7 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "seconds": round(seconds, 6),
         "replicates_per_second": round(result.runs / seconds, 1) if seconds > 0 else None,
         "compile_seconds": round(float(result.compile_seconds), 6),
-        "precision": result.precision,
+        "precision": None if result.precision is None else float(result.precision),  # np.float32 passes run's check
         "stopped_early": bool(result.stopped_early),
         "interrupted": bool(result.interrupted),
         "classes": {name: estimate_dict(e) for name, e in result.estimates().items()},
@@ -108,7 +109,8 @@ def summarise_calibration_of(result: RunResult) -> dict | None:
         return None
     groups = {**{name: (k,) for k, name in enumerate(CLASSES)}, "substantive_or_better": SUBSTANTIVE_OR_BETTER}
     spread = {name: result.parameter_spread(classes) for name, classes in groups.items()}
-    return {**result.calibration, "parameter_spread": spread if all(spread.values()) else None}
+    # plain_values: a note holding numpy scalars (a user's, or an old `setting`'s draws) would fail json
+    return {**plain_values(result.calibration), "parameter_spread": spread if all(spread.values()) else None}
 
 
 def summarise_deals(result: RunResult, top: int = TOP_DEALS) -> list[dict]:

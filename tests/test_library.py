@@ -83,6 +83,8 @@ BAD_CALLS = {
     "a share as the count": (lambda k: wilson(1.5, 3), "wilson: count: must be a whole number >= 0 \\(got 1.5\\)"),
     "a text count": (lambda k: wilson("1", 3), "wilson: count: must be a whole number >= 0 \\(got '1'\\)"),
     "a negative n": (lambda k: wilson(0, -3), "wilson: n: must be a whole number >= 0 \\(got -3\\)"),
+    "a negative z": (lambda k: wilson(3, 10, z=-1), "wilson: z: must be a number above 0 .* \\(got -1\\)"),
+    "a text z": (lambda k: wilson(3, 10, z="1.96"), "wilson: z: must be a number above 0"),
     "a text to scenario_hash": (lambda k: sim.scenario_hash("scenarios/baseline.yaml"),
                                 "scenario: must be a Scenario"),
     "a dict to scenario_hash": (lambda k: sim.scenario_hash(small_dict()), "scenario: must be a Scenario"),
@@ -233,8 +235,9 @@ def test_load_replicates_of_a_path_without_replicates_is_an_input_error(tmp_path
     that says which; without pandas, one that says how to install it (not a FileNotFoundError)."""
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "replicates.parquet").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
     for path, why in ((tmp_path / "nothing", "does not exist"),
-                      (tmp_path, "is not a run's result directory: it holds no replicates.parquet"),
+                      (tmp_path / "empty", "is not a run's result directory: it holds no replicates.parquet"),
                       (tmp_path / "run" / "replicates.parquet",
                        "is a file; load_replicates takes the result directory")):
         with pytest.raises(InputError, match=re.escape(f"{path}: {why}")):
@@ -588,3 +591,140 @@ def test_with_workers_the_refusal_names_the_part_each_process_holds():
     text = str(info.value.problems[0])
     assert "(the largest part incident arrivals: " in text and " in each process), more than" in text
     assert "worker processes" not in text
+
+
+def test_numpy_scalars_for_precision_and_draws_reach_summary_json_as_numbers(tmp_path):
+    """`precision=np.float32(0.2)` and `setting(scenario, draws=np.int64(16))` pass the checks, so
+    they must not fail at `writer.finish` after the whole run, with json's "Object of type float32
+    is not JSON serializable": summary.json holds them as plain numbers."""
+    import numpy as np
+
+    from sim.results import ResultWriter
+
+    knobs, note = load_posterior(POSTERIOR).setting(SMALL, draws=np.int64(16))
+    with ResultWriter(tmp_path / "r") as writer:
+        ran = run(SMALL, runs=4096, seed=1, precision=np.float32(0.2), knobs=knobs, calibration=note,
+                  sink=writer.sink)
+        summary = writer.finish(ran, {})
+    written = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert written["precision"] == pytest.approx(0.2) and written["calibration"]["draws"] == 16
+    assert type(summary["precision"]) is float and type(note["draws"]) is int and len(knobs.values) == 16
+
+
+def test_wilson_of_numpy_counts_is_an_estimate_of_plain_numbers():
+    """`wilson(np.int64(3), np.int64(10))` (counts from numpy arithmetic) gave an Estimate whose
+    count was an np.int64, which `json.dumps(e.as_dict())` refused; its fields are plain numbers."""
+    import numpy as np
+
+    e = wilson(np.int64(3), np.uint32(10))
+    assert (type(e.count), type(e.n), type(e.p)) == (int, int, float) and e == wilson(3, 10)
+    json.dumps(e.as_dict())
+
+
+CHANGED = {
+    "model_copy with a dict for a block": (lambda: SMALL.model_copy(update={"monte_carlo": {"runs": 10}}),
+                                           "was changed after it was validated"),
+    "model_copy naming an unknown party": (
+        lambda: SMALL.model_copy(update={"summit": SMALL.summit.model_copy(update={"parties": ["north", "ghost"]})}),
+        "summit.parties.1: unknown agent; known: north, patron, south"),
+}
+
+
+@pytest.mark.parametrize("case", CHANGED, ids=lambda c: c.replace(" ", "-"))
+@pytest.mark.parametrize("call", [lambda s: run(s, runs=1024, seed=1), lambda s: compare(SMALL, s, runs=1024, seed=1),
+                                  lambda s: explain(s, runs=1024, seed=1),
+                                  lambda s: load_posterior(POSTERIOR).setting(s)],
+                         ids=["run", "compare", "explain", "setting"])
+def test_a_scenario_changed_after_validation_is_an_input_error(case, call):
+    """pydantic's `model_copy(update=...)` (and a dict inside a Scenario changed in place) skips
+    validation: `run` of such a scenario failed deep in the model (AttributeError: 'dict' object has
+    no attribute 'runs'; KeyError: 'ghost'). It is an InputError saying what is wrong, before any work."""
+    make, message = CHANGED[case]
+    with pytest.raises(InputError, match=f"^(scenario|b): {message}") as info:
+        call(make())
+    assert "\n" not in str(info.value)
+
+
+def test_a_scenario_changed_in_place_is_refused_and_a_valid_variant_still_runs():
+    """An agent deleted from a loaded scenario's `agents` dict is refused; `model_copy` with a
+    valid block (a checked variant) runs as the same scenario loaded from a file would."""
+    changed = scenario_of(small_dict())
+    del changed.agents["patron"]
+    with pytest.raises(InputError, match="^scenario: "):
+        run(changed, runs=1024, seed=1)
+    variant = SMALL.model_copy(update={"monte_carlo": SMALL.monte_carlo.model_copy(update={"runs": 1024})})
+    assert list(run(variant, seed=1).counts) == list(run(SMALL, runs=1024, seed=1).counts)
+
+
+def test_every_drawn_scenario_passes_the_check_of_a_changed_scenario():
+    """Validating a Scenario again gives an equal one for every kind the strategies draw (eum,
+    weights, observed), so the check refuses only what was changed after validation."""
+    from hypothesis import given, settings
+
+    import sim.strategies as s
+    from sim.arguments import check_scenario
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(s.scenarios(engines=("convergence", "eum"), weights=True, observed=True))
+    def check(scenario):
+        check_scenario(scenario)
+
+    check()
+
+
+def test_load_replicates_of_a_scenarios_results_folder_names_its_newest_run(tmp_path):
+    """`sim run` writes results/<scenario>/<run-id>/; load_replicates("results/<scenario>") said only
+    that the folder "holds no replicates.parquet". It now names the run folders' newest to pass."""
+    for run_id in ("20260101T000000Z-aaaa", "20260102T000000Z-bbbb"):
+        (tmp_path / run_id).mkdir()
+        (tmp_path / run_id / "replicates.parquet").write_bytes(b"")
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(InputError, match=re.escape(
+            f"{tmp_path}: is not a run's result directory but holds 2 of them: pass one, e.g. the newest, "
+            f"load_replicates('{tmp_path / '20260102T000000Z-bbbb'}')")):
+        load_replicates(tmp_path)
+
+
+def test_a_posteriors_setting_still_pickles_after_a_run_so_spawned_workers_take_it():
+    """A knob setting caches each model's resolved paths under a weak reference, which pickle
+    refuses: after one run (or the compile pass of any run with workers > 1) it could not be
+    sent to spawned workers (a notebook, macOS, Windows), and `run(..., knobs=k, workers=2)` failed
+    with "cannot pickle 'weakref.ReferenceType' object". The cache is left behind instead."""
+    import pickle
+    import threading
+
+    knobs, note = load_posterior(POSTERIOR).setting(SMALL)
+    alone = run(SMALL, runs=2048, seed=1, chunk_size=1024, knobs=knobs, calibration=note)
+    copy = pickle.loads(pickle.dumps(knobs))
+    assert copy.knobs == knobs.knobs and (copy.values == knobs.values).all()
+    held = threading.Event()
+    other = threading.Thread(target=held.wait, daemon=True)  # another thread: workers are spawned
+    other.start()
+    try:
+        spawned = run(SMALL, runs=2048, seed=1, chunk_size=1024, knobs=knobs, calibration=note, workers=2)
+    finally:
+        held.set()
+    assert spawned.workers == 2 and list(spawned.counts) == list(alone.counts)
+
+
+def test_a_bad_override_is_named_as_the_argument_the_library_was_given():
+    """`load_scenario(path, overrides={"agents.nobody.resolve": 0.5})` said "--set: agents.nobody.
+    resolve: no such field", naming a command-line option the caller never used; the library
+    names its argument, `overrides`, and the command line still says --set."""
+    path = ROOT / "tests" / "data" / "small.yaml"
+    with pytest.raises(InputError, match=re.escape(f"overrides: agents.nobody.resolve: no such field in {path}")):
+        load_scenario(path, overrides={"agents.nobody.resolve": 0.5})
+    with pytest.raises(InputError, match="^overrides: events.0.probability: names the same field as "):
+        parse_scenario(path.read_text(), overrides={"events.talks.probability": 0.1, "events.0.probability": 0.2})
+
+
+def test_a_library_runs_calibration_note_names_the_model_that_fitted_the_posterior():
+    """The command line's note (summary.json's `calibration`) records the posterior's model digest;
+    `posterior.setting`'s, which a library user passes as `calibration=`, did not, so a result made
+    from Python could not be told from one of a stale posterior. Both carry it now, and the README
+    says how a library user asks what the command line warns about."""
+    posterior = load_posterior(POSTERIOR)
+    _, note = posterior.setting(SMALL)
+    assert note["model_digest"] == posterior.meta["model_digest"] and note["model_digest"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "posterior.staleness(path)" in readme and "posterior.edited" in readme

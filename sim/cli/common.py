@@ -404,7 +404,7 @@ def load_one(path: Path, overrides: dict[str, Any]):
     from ..loading import load_scenario
 
     try:
-        scenario = load_scenario(path, overrides=overrides or None)
+        scenario = load_scenario(path, overrides=overrides or None, option="--set")
     except InputError as exc:
         raise InputError([Problem(f"{p.source} (--set)", p.path, p.message, p.value, p.has_value)
                           if p.source != "--set" and _overridden(p.path, overrides) else p
@@ -424,7 +424,7 @@ def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
     warning or note once (`say`)."""
     from ..loading import load_scenario
 
-    scenarios = map_all(lambda load: load_scenario(load[0], overrides=load[1] or None), loads)
+    scenarios = map_all(lambda load: load_scenario(load[0], overrides=load[1] or None, option="--set"), loads)
     for (path, _), scenario in zip(loads, scenarios):
         show_warnings(scenario, path)
     return scenarios
