@@ -220,6 +220,12 @@ class KnobSetting:
         """One row of knob values, `values` (n_knobs,), for every replicate."""
         return cls(tuple(knobs), np.asarray(values, dtype=float).reshape(1, -1))
 
+    def __reduce__(self):
+        """The knobs and values, not the cache of resolved paths: it holds weak references, which
+        pickle refuses, so a setting used once could not be sent to spawned workers (a worker
+        resolves the paths again for its own models)."""
+        return type(self), (self.knobs, self.values)
+
     def apply(self, model, params: dict[str, np.ndarray], blocks) -> None:
         """Set or shift the knobs' parameters in a chunk's drawn `params` (each (n,)), in place."""
         rows = (blocks.first * BLOCK_SIZE + np.arange(blocks.size)) % len(self.values)

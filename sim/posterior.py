@@ -99,7 +99,7 @@ class Posterior:
                 "fitted_on": {"cases": len(self.cases), "source": self.meta.get("source") or None},
                 "model_digest": self.meta.get("model_digest"),  # which model code fitted it (`staleness`)
                 "knobs": self.summary(w)}
-        return KnobSetting(self.knobs, self.grid[rows], _targets=_LocalCache()), note
+        return KnobSetting(self.knobs, self.grid[rows]), note
 
     def check_applies(self, scenario: Scenario, source: str, path: str | Path) -> None:
         """Every knob of the posterior (read from `path`) names a number of `scenario` (read from
@@ -172,15 +172,6 @@ class Posterior:
         digest no longer matches was edited, and sim will not replace it (`written_by_sim`)."""
         data = self.to_json()
         write_json_atomic(path, {**data, "digest": _digest(data)})
-
-
-class _LocalCache(dict):
-    """A knob setting's cache of each model's resolved paths (`KnobSetting.targets`), which pickles
-    empty: it holds weak references, which pickle refuses, so a setting used once could not be
-    sent to spawned workers. A worker resolves the paths again for its own models."""
-
-    def __reduce__(self):
-        return type(self), ()
 
 
 def _other_kind(text: str) -> str | None:

@@ -707,6 +707,22 @@ def test_a_posteriors_setting_still_pickles_after_a_run_so_spawned_workers_take_
     assert spawned.workers == 2 and list(spawned.counts) == list(alone.counts)
 
 
+def test_any_knob_setting_pickles_after_a_run():
+    """The same for a setting made by hand (`KnobSetting.constant`): the cache of resolved paths is
+    no part of a setting's pickle."""
+    import pickle
+
+    from sim.knobs import KnobSetting
+
+    spec = load_posterior(POSTERIOR).knobs
+    knobs = KnobSetting.constant(spec, [0.0] * len(spec))
+    run(SMALL, runs=1024, seed=1, knobs=knobs)
+    copy = pickle.loads(pickle.dumps(knobs))
+    assert copy.knobs == knobs.knobs and (copy.values == knobs.values).all()
+    assert list(run(SMALL, runs=1024, seed=1, knobs=copy).counts) == list(run(SMALL, runs=1024, seed=1,
+                                                                                knobs=knobs).counts)
+
+
 def test_a_bad_override_is_named_as_the_argument_the_library_was_given():
     """`load_scenario(path, overrides={"agents.nobody.resolve": 0.5})` said "--set: agents.nobody.
     resolve: no such field", naming a command-line option the caller never used; the library
