@@ -268,6 +268,11 @@ class RunResult:
         chi-square test of one probability for all settings: a small value says the knobs move
         P(classes); 0.05 or more, that this many replicates cannot tell the range from noise).
         `classes`: positions in `sim.CLASSES`, `level` in (0, 1] (an `InputError` otherwise)."""
+        if isinstance(classes, np.ndarray) and classes.ndim == 1:
+            classes = classes.tolist()
+        if not isinstance(classes, (tuple, list)):  # one position (1) iterated or an array's truth asked: a TypeError
+            raise InputError(Problem("parameter_spread", "classes", "must be a tuple of positions in sim.CLASSES "
+                                     f"{CLASSES}, e.g. (0, 1) for substantive or better", classes, True))
         bad = [c for c in classes if isinstance(c, bool) or not (isinstance(c, (int, np.integer))
                                                                  and 0 <= c < len(CLASSES))]
         if bad or not classes:

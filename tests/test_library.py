@@ -15,6 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import scenario_of, small_dict
 
@@ -124,7 +125,12 @@ BAD_CALLS = {
     "a flag for a class in a spread": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread((True,)),
                                        "parameter_spread: classes: must be positions 0 to 3"),
     "a text for explain's shapley": (lambda k: explain(SMALL, runs=10, shapley="no"),
-                                     "shapley: must be True or False \\(got 'no'\\)"),    "a size text as run's max_memory": (lambda k: run(SMALL, runs=10, max_memory="2GiB"),
+                                     "shapley: must be True or False \\(got 'no'\\)"),
+    "one class, not a tuple, in a spread": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread(1),
+                                            "parameter_spread: classes: must be a tuple of positions"),
+    "a 2-d array of classes in a spread": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread(
+        np.array([[0, 1]])), "parameter_spread: classes: must be a tuple of positions"),
+    "a size text as run's max_memory": (lambda k: run(SMALL, runs=10, max_memory="2GiB"),
                                         "max_memory: must be a whole number of bytes >= 1, or None"),
     "no bytes as compare's max_memory": (lambda k: compare(SMALL, SMALL, runs=10, max_memory=0),
                                          "max_memory: must be a whole number of bytes >= 1"),
@@ -744,3 +750,11 @@ def test_a_library_runs_calibration_note_names_the_model_that_fitted_the_posteri
     assert note["model_digest"] == posterior.meta["model_digest"] and note["model_digest"]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "posterior.staleness(path)" in readme and "posterior.edited" in readme
+
+
+def test_a_spread_takes_an_array_of_classes_as_a_tuple():
+    """`parameter_spread(np.array([0, 1]))` asked the array's truth (a ValueError); a 1-d array of
+    positions is read as the tuple it holds."""
+    knobs, note = load_posterior(POSTERIOR).setting(SMALL, draws=8)
+    result = run(SMALL, runs=2048, seed=1, knobs=knobs, calibration=note)
+    assert result.parameter_spread(np.array([0, 1])) == result.parameter_spread((0, 1))
