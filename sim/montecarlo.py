@@ -396,9 +396,9 @@ def run(
                 end = _precise_enough(chunk.outcome, tally.counts, tally.done, precision)
                 if end is not None:
                     chunk, stopped_early = chunk.head(end), True
+            tally.add(chunk)  # before the sink, whose edits of its chunk must not change the count
             if sink is not None:
                 sink(chunk)
-            tally.add(chunk)
             if progress is not None:
                 progress(tally.done, runs)
             if stopped_early:
