@@ -379,6 +379,10 @@ def run(
     workers = check_workers(workers, blocks_for(runs), count_chunks(runs, blocks_per_chunk))
     check_knobs(knobs)
     check_callbacks(sink=sink, progress=progress, stop=stop, calibration=calibration)
+    if calibration is not None and knobs is None:  # the result would claim a posterior it never applied
+        raise InputError(Problem("calibration", "", "describes a knob setting, but no knobs= were given: pass the "
+                                 "setting it came with (knobs, note = posterior.setting(scenario); run(..., "
+                                 "knobs=knobs, calibration=note))", "a note", True))
     if precision is not None and not (is_number(precision) and 0 < precision < 0.5):
         raise InputError(Problem("precision", "", "must be between 0 and 0.5 (a half-width)", precision, True))
     model = compile_model(scenario)

@@ -130,6 +130,8 @@ BAD_CALLS = {
                                             "parameter_spread: classes: must be a tuple of positions"),
     "a 2-d array of classes in a spread": (lambda k: run(SMALL, runs=1024, knobs=k[0]).parameter_spread(
         np.array([[0, 1]])), "parameter_spread: classes: must be a tuple of positions"),
+    "a calibration note without its knobs": (lambda k: run(SMALL, runs=10, calibration=k[1]),
+                                             "calibration: describes a knob setting, but no knobs= were given"),
     "a size text as run's max_memory": (lambda k: run(SMALL, runs=10, max_memory="2GiB"),
                                         "max_memory: must be a whole number of bytes >= 1, or None"),
     "no bytes as compare's max_memory": (lambda k: compare(SMALL, SMALL, runs=10, max_memory=0),
@@ -229,7 +231,8 @@ def test_callbacks_and_numpy_counts_that_the_checks_let_through_still_run():
     import numpy as np
 
     seen, chunks = [], []
-    result = run(SMALL, runs=2048, seed=1, chunk_size=1024, stop=threading.Event(), calibration={},
+    knobs, note = load_posterior(POSTERIOR).setting(SMALL)
+    result = run(SMALL, runs=2048, seed=1, chunk_size=1024, stop=threading.Event(), knobs=knobs, calibration=note,
                  progress=lambda done, runs: seen.append(done), sink=chunks.append, workers=np.int64(2))
     assert result.counts.sum() == 2048 and seen == [1024, 2048] and len(chunks) == 2
     assert compare(SMALL, SMALL, runs=1024, seed=1, names=["a", "b"], workers=np.int32(1)).runs == 1024
