@@ -194,7 +194,7 @@ def load_posterior(path: str | Path) -> Posterior:
     path = Path(path)
     if path.is_dir() or not path.exists():
         what = "is a directory" if path.is_dir() else "does not exist"
-        raise InputError(Problem(str(path), "", f"{what}; --calibration takes a posterior.json written by "
+        raise InputError(Problem(str(path), "", f"{what}: expected a posterior.json written by "
                                               "`sim calibrate`"))
     text = read_text_file(path)  # unreadable, too large or not UTF-8: says so, not "is not a posterior"
     try:

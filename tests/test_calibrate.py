@@ -352,7 +352,7 @@ def test_a_file_that_is_not_a_posterior_is_an_input_error(tmp_path):
 @pytest.mark.parametrize("content, words", [
     ("[1, 2]", "is not a posterior written by `sim calibrate` (holds a JSON list, not an object)"),
     ('"posterior"', "holds a JSON str, not an object"),
-    (None, "does not exist; --calibration takes a posterior.json"),
+    (None, "does not exist: expected a posterior.json written by `sim calibrate`"),
 ])
 def test_a_posterior_that_is_not_a_json_object_or_is_missing_is_one_line(tmp_path, content, words):
     """JSON that is not an object is refused like any other non-posterior, not an AttributeError traceback; a
