@@ -345,7 +345,8 @@ def test_missing_file_exits_2(tmp_path, capsys):
     ("--chunk-size", "0", "error: --chunk-size: must be >= 1 (got 0)"),
     ("--precision", "0.5", "error: --precision: must be in (0, 0.5) (got 0.5)"),
     ("--precision", "0", "error: --precision: must be in (0, 0.5) (got 0.0)"),
-    ("--runs", "many", "error: sim run: argument --runs: invalid count value: 'many'"),
+    ("--runs", "many", "error: sim run: argument --runs: not a whole number: 'many' (write e.g. 100000, 100_000, 1e5 "
+                       "or 100,000)"),
     ("--set", "no_equals_sign", "error: --set: must be PATH=VALUE (got 'no_equals_sign')"),
     ("--set", "agents.nobody.resolve=0.5", "error: --set: agents.nobody.resolve: no such field"),
 ])
@@ -747,10 +748,12 @@ def test_a_replicate_count_may_be_written_as_in_a_scenario_file(text, value):
     assert count(text) == value
 
 
-@pytest.mark.parametrize("text", ["1.5", "1e-3", "1e400", "nan", "inf", "ten", "1,5", "10,00", "1,0000"])
+@pytest.mark.parametrize("text", ["1.5", "1e-3", "1e400", "nan", "inf", "ten", "1,5", "10,00", "1,0000", "10k"])
 def test_a_replicate_count_that_is_not_a_whole_number_is_refused_naming_the_option(capsys, text):
+    """Naming the forms a count takes: "invalid count value" said only that it was not one."""
     assert cli.main(["run", str(SMALL), "--runs", text]) == 2
-    assert f"argument --runs: invalid count value: '{text}'" in capsys.readouterr().err
+    assert (f"argument --runs: not a whole number: '{text}' (write e.g. 100000, 100_000, 1e5 or 100,000)"
+            in capsys.readouterr().err)
 
 
 def test_a_resumed_run_prints_no_time_left_from_its_first_step(monkeypatch):

@@ -284,7 +284,7 @@ BAD_OPTIONS = [  # (options, what each error line names)
      [("--max-memory: this eum run would need about 53.9 GiB of memory (the largest part Monte Carlo medians and "
        "means: 49.2 GiB), more than the 1.0 GiB allowed; lower --runs or --rounds, or raise --max-memory")]),
     (["--variant", "bdm"], ["argument --variant: invalid choice"]),
-    (["--runs", "ten"], ["argument --runs: invalid count value"]),
+    (["--runs", "ten"], ["argument --runs: not a whole number: 'ten'"]),
 ]
 
 

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import contextvars
 import json
+import math
 import os
 import re
 import signal
@@ -46,9 +47,13 @@ def count(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        value = float(text)  # a ValueError here is argparse's "invalid count value"
-        if not (value.is_integer() and abs(value) <= 2**53):
-            raise ValueError(text) from None
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (value.is_integer() and abs(value) <= 2**53):  # argparse says "argument --runs: " and this
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r} (write e.g. 100000, 100_000, 1e5 "
+                                             "or 100,000)") from None
         return int(value)
 
 
