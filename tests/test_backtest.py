@@ -842,3 +842,12 @@ def test_a_backtests_forecasts_do_not_depend_on_the_workers_or_the_chunk_size():
                        workers=2)
     assert [c.name for c in one.cases] == [c.name for c in two.cases] and len(one.cases) == 6
     np.testing.assert_array_equal(one.counts, two.counts)
+
+
+def test_a_directory_given_as_meetings_is_named_as_the_option(tmp_path, capsys):
+    """`--meetings scenarios` said "scenarios: is a directory, not a regular file", naming no option."""
+    cases = Path(__file__).parent / "data" / "cases"
+    assert main(["backtest", str(cases), "--meetings", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: --meetings: is a directory: give the CSV of coded meetings "
+                                               f"(columns date, outcome) (got '{tmp_path}')")
+    assert not (tmp_path / "o").exists()

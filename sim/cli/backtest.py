@@ -66,13 +66,16 @@ def _history_inputs(args: argparse.Namespace):
         elif len(found) > 1:
             problems.append(Problem("--meetings", "", f"is needed: {args.directory} holds {len(found)} CSV files, "
                                     "not one"))
+    elif meetings_path is not None and meetings_path.is_dir():  # the file reader would not name the option
+        problems.append(Problem("--meetings", "", "is a directory: give the CSV of coded meetings (columns date, "
+                                "outcome)", str(meetings_path), True))
     if problems:
         raise InputError(problems)
     cases = load_cases(args.directory, overrides or None)
     for path in left_out(args.directory):
         note = Problem(str(path), "", "has no `observed:` block, so it is not a case: left out of the backtest and "
                                       "the calibration")
-        print(f"note: {note}", file=sys.stderr)
+        say(f"note: {note}")
     for case in cases:
         show_warnings(case.scenario, case.path)
     meetings = load_meetings(meetings_path) if meetings_path is not None else None
