@@ -240,6 +240,23 @@ def _did_you_mean(root: type[BaseModel] | None, loc: tuple) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
+def _item_of_a_mapping(root: type[BaseModel] | None, loc: tuple, value: Any) -> str:
+    """"; is it one of the issues? indent it under agents.korea.issues" when an unknown key holds
+    what an item of a mapping beside it holds (`history: {position: 0.3, salience: 0.2}` one
+    indentation too far left, out of the agent's `issues:`)."""
+    if root is None or not loc or not isinstance(value, dict) or not value:
+        return ""
+    for model in _models_at(root, tuple(loc[:-1])):
+        for name, field in model.model_fields.items():
+            origin, args = get_origin(field.annotation), get_args(field.annotation)
+            items = [tp for tp in (_types(args[1]) if origin is dict and len(args) == 2 else [])
+                     if isinstance(tp, type) and issubclass(tp, BaseModel)]
+            if any(set(value) <= {f.alias or n for n, f in tp.model_fields.items()} for tp in items):
+                where = ".".join(map(str, (*loc[:-1], field.alias or name)))
+                return f"; is it one of the {field.alias or name}? indent it under {where}"
+    return ""
+
+
 def _yaml_kind(value: Any) -> str:
     """What YAML read `value` as, in a user's words."""
     import datetime as dt
@@ -300,7 +317,8 @@ def _problem(err: dict, source: str, path: str, root: type[BaseModel] | None = N
         return Problem(source, path, "unknown key, with no value (in a {...} mapping a comma starts a new key: "
                        "write a list in brackets, [a, b])")
     if kind == "extra_forbidden":
-        return Problem(source, path, f"unknown key{_did_you_mean(root, err['loc'])}", value, True)
+        hint = _did_you_mean(root, err["loc"]) or _item_of_a_mapping(root, err["loc"], value)
+        return Problem(source, path, f"unknown key{hint}", value, True)
     if kind in ("float_parsing", "int_parsing") and isinstance(value, str):
         # pydantic: "input should be a valid number, unable to parse string as a number"
         what = "a whole number" if kind == "int_parsing" else "a number"

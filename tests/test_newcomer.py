@@ -52,6 +52,19 @@ def test_a_key_far_from_every_field_gets_no_guess(tmp_path, capsys):
     assert errors(capsys) == [f"error: {path}: bogus: unknown key (got 1)"]
 
 
+def test_a_stance_one_indentation_too_far_left_is_told_where_it_belongs(tmp_path, capsys):
+    """An issue's stance written beside the agent's `issues:` instead of under it: "unknown key (got
+    {...})" did not say that it belongs to the agent's issues."""
+    text = SMALL.read_text(encoding="utf-8")
+    old = "    issues:\n      land: {position: 1.0, salience: 0.7}\n"
+    assert old in text
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace(old, "    land: {position: 1.0, salience: 0.7}\n    issues:\n", 1), encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    assert (f"error: {path}: agents.north.land: unknown key; is it one of the issues? indent it under "
+            "agents.north.issues (got {'position': 1.0, 'salience': 0.7})") in errors(capsys)
+
+
 @pytest.mark.parametrize("old, new, path", [
     ("status_quo: 0.0}\n  trade", "status_quo: none}\n  trade", "issues.land.status_quo"),
     ("{issue: land, at_least: 1.0}", "{issue: land, at_least: all}", "outcome.breakthrough.0.at_least"),
