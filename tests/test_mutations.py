@@ -78,6 +78,31 @@ def test_a_scenario_object_and_its_file_give_the_same_resolved_data_with_dates()
     check()
 
 
+def test_a_scenario_without_events_incidents_or_alliances_is_mutated_too():
+    """A bare scenario (no events, incidents, alliances, a fixed summit date) gets every kind of
+    mutation; moving an event after the summit adds one, after the summit's date."""
+    bare = small_dict()
+    for key in ("events", "incidents"):
+        del bare[key]
+    del bare["relations"]["alliances"]
+    bare["summit"]["date"] = dt.date(2020, 3, 1)
+    scenario = parse_scenario(yaml.safe_dump(bare))
+    seen: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    strategies = {kind: mutations_of(scenario, kinds=(kind,)) for kind in MUTATIONS}
+
+    @settings(max_examples=10 * len(MUTATIONS), database=None)
+    @given(st.sampled_from(MUTATIONS).flatmap(lambda kind: st.tuples(st.just(kind), strategies[kind])))
+    def check(drawn):
+        kind, data = drawn
+        if kind == "event_after_summit":  # the one change: an event added
+            assert "alliances" not in data["relations"] and "incidents" not in data
+            assert [e["date"] > dt.date(2020, 3, 1) for e in data["events"]] == [True]
+        seen[kind][_outcome(data)] += 1
+
+    check()
+    assert set(seen) == set(MUTATIONS) and all(c["refused"] for c in seen.values()), seen
+
+
 def test_an_event_after_the_summit_is_made_from_dates_written_as_text():
     """A scenario's plain data with its dates as text (as `yaml.safe_load(sim.dump_scenario(s))`
     gives them) still gets its event moved after the summit: the mutation raised TypeError."""

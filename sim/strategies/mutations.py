@@ -134,8 +134,6 @@ def _distribution(draw, data: dict, kind: str) -> None:
     dist_paths = [p for p, v in _paths(data) if isinstance(v, dict) and "dist" in v]
     if not dist_paths:
         dist_paths = [p for p, v in _paths(data) if isinstance(v, float)]
-    if not dist_paths:  # a given scenario may write every number as a whole one
-        dist_paths = [p for p, v in _paths(data) if isinstance(v, int) and not isinstance(v, bool)]
     path = draw(st.sampled_from(dist_paths))
     _parent(data, path)[path[-1]] = draw(st.sampled_from(_BROKEN_DISTRIBUTIONS))
 
