@@ -127,6 +127,9 @@ BAD = {
     "a number": (42, "mutations_of: scenario: must be a Scenario or the path of a scenario file"),
     "a dict": (small_dict(), "mutations_of: scenario: must be a Scenario or the path of a scenario file"),
     "a missing file": ("no/such/scenario.yaml", "no/such/scenario.yaml"),
+    "a scenario changed after validation": (
+        load_scenario(ROOT / "tests/data/small.yaml").model_copy(update={"monte_carlo": {"runs": 10}}),
+        "mutations_of: scenario: was changed after it was validated"),
     "one kind as text": ("tests/data/small.yaml", "mutations_of: kinds: must be a non-empty tuple"),
 }
 
