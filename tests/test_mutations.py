@@ -43,7 +43,7 @@ def test_every_mutation_of_a_users_scenario_loads_or_is_one_clear_input_error(na
     strategies = {kind: mutations_of(ROOT / name, kinds=(kind,)) for kind in MUTATIONS}
     seen: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
-    @settings(max_examples=30 * len(MUTATIONS), database=None)
+    @settings(max_examples=20 * len(MUTATIONS), database=None)
     @given(st.sampled_from(MUTATIONS).flatmap(lambda kind: st.tuples(st.just(kind), strategies[kind])))
     def check(drawn):
         kind, data = drawn
