@@ -58,6 +58,18 @@ def test_every_mutation_of_a_users_scenario_loads_or_is_one_clear_input_error(na
     assert all(c["refused"] for c in seen.values()), seen
 
 
+@pytest.mark.parametrize("name", FILES)
+def test_the_data_mutated_is_the_scenario_itself(name):
+    """Unmutated, the plain data `mutations_of` starts from loads back to the scenario it came
+    from, so every mutation is one change to the user's own scenario."""
+    from sim.strategies.mutations import _plain_data
+
+    scenario = load_scenario(ROOT / name)
+    data = _plain_data(scenario)
+    assert isinstance(data["calendar"]["vantage"], dt.date)
+    assert parse_scenario(yaml.safe_dump(data)) == scenario
+
+
 def test_a_scenario_object_and_its_file_give_the_same_resolved_data_with_dates():
     """`mutations_of` of a `Scenario` mutates the resolved scenario (the base a file extends
     merged in), dates as dates, as `yaml.safe_load` gives a file's: an event moved after the
