@@ -1,4 +1,5 @@
-"""Scenario dicts with one thing broken, for fuzzing the loader: `mutated_scenario_dicts`."""
+"""Scenario dicts with one thing broken, for fuzzing the loader: `mutated_scenario_dicts` breaks
+drawn scenarios, `mutations_of` a given one (a user's own file, its `extends` base merged in)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ import copy
 import datetime as dt
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from hypothesis import event
 from hypothesis import strategies as st
 
+from ..arguments import check_scenario
 from ..errors import InputError, Problem
+from ..loading import load_scenario
+from ..schema import Scenario
 from .scenarios import _num, _scenario_dicts, check_options, names
 
-__all__ = ["MUTATIONS", "mutated_scenario_dicts"]
+__all__ = ["MUTATIONS", "mutated_scenario_dicts", "mutations_of"]
 
 
 def _paths(node: Any, prefix: tuple = ()):
@@ -102,9 +108,15 @@ def _unknown_name(draw, data: dict, kind: str) -> None:
         _parent(data, site)[site[-1]] = new
 
 
+def _as_date(value: Any) -> dt.date:
+    """A date as `yaml.safe_load` gives it: a date, or text when the YAML quoted it
+    (`yaml.safe_load(sim.dump_scenario(s))` gives every date as text)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
 def _event_after_summit(draw, data: dict, kind: str) -> None:
     date = data["summit"]["date"]
-    latest = date if isinstance(date, dt.date) else date["high"]
+    latest = _as_date(date if isinstance(date, (dt.date, str)) else date["high"])
     later = latest + dt.timedelta(days=draw(st.integers(1, 400)))
     if data.get("events"):
         data["events"][draw(st.integers(0, len(data["events"]) - 1))]["date"] = later
@@ -135,6 +147,17 @@ MUTATIONS = tuple(_MUTATE)
 """The kinds of mutation `mutated_scenario_dicts` makes."""
 
 
+def _check_kinds(func: str, kinds: Any) -> None:
+    """`kinds`, an argument of the strategy `func`: a non-empty tuple (or list) of names from `MUTATIONS`."""
+    if isinstance(kinds, (str, bytes)) or not isinstance(kinds, (tuple, list)) or not kinds:
+        raise InputError(Problem(func, "kinds", "must be a non-empty tuple of mutation kinds, "
+                                 f"e.g. ('delete',); kinds: {', '.join(MUTATIONS)}", kinds, True))
+    unknown = [k for k in kinds if k not in _MUTATE]
+    if unknown:
+        raise InputError(Problem(func, "kinds", "unknown mutation kind; kinds: " + ", ".join(MUTATIONS),
+                                 unknown[0], True))
+
+
 def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS, engines: tuple[str, ...] = ("convergence",),
                            weights: bool = False, observed: bool = False) -> st.SearchStrategy[dict]:
     """A valid scenario dict with one random mutation: a key deleted, an unknown key
@@ -146,13 +169,7 @@ def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS, engines: tuple[st
     `kinds`: a non-empty tuple of names from `MUTATIONS`; `engines`, `weights`, `observed`:
     what the valid dict may hold, as for `scenario_dicts` (default: a `convergence` scenario
     without `summit.weights` or `observed`)."""
-    if isinstance(kinds, (str, bytes)) or not isinstance(kinds, (tuple, list)) or not kinds:
-        raise InputError(Problem("mutated_scenario_dicts", "kinds", "must be a non-empty tuple of mutation kinds, "
-                                 f"e.g. ('delete',); kinds: {', '.join(MUTATIONS)}", kinds, True))
-    unknown = [k for k in kinds if k not in _MUTATE]
-    if unknown:
-        raise InputError(Problem("mutated_scenario_dicts", "kinds", "unknown mutation kind; kinds: "
-                                 + ", ".join(MUTATIONS), unknown[0], True))
+    _check_kinds("mutated_scenario_dicts", kinds)
     check_options("mutated_scenario_dicts", engines=engines, weights=weights, observed=observed)
     return _mutated_scenario_dicts(tuple(kinds), tuple(engines), weights, observed)
 
@@ -164,5 +181,50 @@ def _mutated_scenario_dicts(draw, kinds: tuple[str, ...], engines: tuple[str, ..
                             engines=engines, weights=weights, observed=observed)
     data = copy.deepcopy(draw(valid))
     kind = draw(st.sampled_from(kinds))
+    _MUTATE[kind](draw, data, kind)
+    return data
+
+
+def mutations_of(scenario: Scenario | str | Path, kinds: tuple[str, ...] = MUTATIONS) -> st.SearchStrategy[dict]:
+    """Your own scenario with one random mutation, of the kinds `mutated_scenario_dicts` makes:
+    for the property "every one-field mutation of MY scenario loads or raises `InputError`".
+    `scenario`: a `Scenario` or the path of a scenario file (read when the strategy is made; a
+    file that `extends` a base, `include`s files or `set`s fields is mutated as it resolves, the
+    base merged in). Each draw is a fresh plain dict, as `yaml.safe_load` gives a file: what the
+    scenario sets (not the defaults), dates as dates; load it with
+    `sim.parse_scenario(yaml.safe_dump(data))`. Each draw records its kind as a hypothesis
+    `event` (`pytest --hypothesis-show-statistics` counts them). `kinds`: as for
+    `mutated_scenario_dicts`."""
+    if isinstance(scenario, (str, Path)):
+        scenario = load_scenario(scenario)
+    elif isinstance(scenario, Scenario):
+        check_scenario(scenario, "mutations_of: scenario")
+    else:
+        raise InputError(Problem("mutations_of", "scenario", "must be a Scenario or the path of a scenario file "
+                                 "(a dict: sim.parse_scenario(yaml.safe_dump(data)) reads one)", scenario, True))
+    _check_kinds("mutations_of", kinds)
+    return _mutations_of(_plain_data(scenario), tuple(kinds))
+
+
+def _plain_data(scenario: Scenario) -> dict:
+    """What the scenario sets, as `yaml.safe_load` gives a file: the JSON dump's plain types
+    (lists, not tuples), but each date a `datetime.date` (as the Python dump has it), not text."""
+    def merge(python: Any, plain: Any) -> Any:
+        if isinstance(python, dt.date):
+            return python
+        if isinstance(plain, dict):
+            return {key: merge(p, value) for p, (key, value) in zip(python.values(), plain.items())}
+        if isinstance(plain, list):
+            return [merge(p, value) for p, value in zip(python, plain)]
+        return plain
+
+    return merge(scenario.model_dump(exclude_unset=True), scenario.model_dump(mode="json", exclude_unset=True))
+
+
+@st.composite
+def _mutations_of(draw, valid: dict, kinds: tuple[str, ...]) -> dict:
+    data = copy.deepcopy(valid)
+    kind = draw(st.sampled_from(kinds))
+    event(f"mutation: {kind}")
     _MUTATE[kind](draw, data, kind)
     return data
