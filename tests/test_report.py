@@ -163,7 +163,7 @@ def test_baseline_comments_are_found_by_path():
     assert "Reported in the article" in c["events.0"].above[0]
     assert c["events.peskov_sensitive_subject"] == c["events.0"]
     assert "not a salience shift" in c["events.7.effects.1"].below[0]
-    assert c["outcome"].beside.startswith("DESIGN section 2")
+    assert c["outcome"].beside.startswith("the outcome classes (README")
 
 
 def test_no_comment_of_the_baseline_is_lost():
