@@ -354,9 +354,14 @@ class ResultDir:
                 tmp.mkdir()
                 atomic_write_text(tmp / PARTIAL_MARK, json.dumps({"pid": os.getpid(), "target": str(self.out),
                                                                   "created": utc_now()}) + "\n")
-            except OSError as exc:
+            except BaseException as exc:
+                # Not only an OSError: a Ctrl-C that Python raises as the mkdir or the mark's write
+                # returns lands outside the caller's `with`, whose `__exit__` never runs, and the
+                # directory made here was left behind (`run` sent SIGINT a second after it started)
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise cannot_write(self.label, self.out, exc) from None
+                if isinstance(exc, OSError):
+                    raise cannot_write(self.label, self.out, exc) from None
+                raise
             self.tmp = tmp
         except BaseException:
             stack.close()

@@ -276,6 +276,28 @@ def test_stale_partial_directories_are_removed_once_their_writer_is_gone(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mine.partial-00000000", "other"]
 
 
+@pytest.mark.parametrize("after", [False, True], ids=["before-the-mark", "after-the-mark"])
+def test_a_ctrl_c_while_the_partial_directory_is_made_leaves_nothing(after, tmp_path, monkeypatch):
+    """A Ctrl-C that lands after the hidden `.NAME.partial-*` directory is made but before
+    `__enter__` returns (Python raises it when the mkdir or the mark's write returns) is outside
+    the caller's `with`, whose `__exit__` then never runs: the claim must remove the directory
+    itself. `python -m sim run`, sent SIGINT about a second after it started, left one."""
+    import sim.ownership as ownership
+
+    real = ownership.atomic_write_text
+
+    def interrupted(path, text):
+        if after:
+            real(path, text)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ownership, "atomic_write_text", interrupted)
+    out = tmp_path / "results" / "small" / "r"
+    with pytest.raises(KeyboardInterrupt), ResultDir(out, "run"):
+        pytest.fail("the block ran although the claim was interrupted")
+    assert list(tmp_path.iterdir()) == []  # no partial directory, no lock, no folders it made
+
+
 def test_a_swap_killed_between_its_renames_is_undone(tmp_path, monkeypatch):
     """Where the atomic exchange is missing, a kill between the two renames leaves the old result aside;
     the next writer puts it back, so the target is never lost."""
