@@ -286,11 +286,15 @@ def make_parents(path: str | Path) -> list[Path]:
         for folder in reversed(Path(path).parents):
             if os.path.isdir(folder):
                 continue
+            # listed before it is made: a Ctrl-C that Python raises as the mkdir returns must find it
+            made.append(folder)
             try:
                 os.mkdir(folder)
-            except FileExistsError:  # made meanwhile, or a file (the next level then fails)
-                continue
-            made.append(folder)
+            except OSError as exc:
+                made.pop()
+                if isinstance(exc, FileExistsError):  # made meanwhile, or a file (the next level then fails)
+                    continue
+                raise
     except BaseException:
         remove_made(made)
         raise
@@ -303,6 +307,8 @@ def remove_made(folders: list[Path]) -> None:
     for folder in reversed(folders):
         try:
             os.rmdir(folder)
+        except FileNotFoundError:  # listed, and a Ctrl-C came before it was made
+            continue
         except OSError:
             return
 

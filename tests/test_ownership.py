@@ -298,6 +298,29 @@ def test_a_ctrl_c_while_the_partial_directory_is_made_leaves_nothing(after, tmp_
     assert list(tmp_path.iterdir()) == []  # no partial directory, no lock, no folders it made
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_ctrl_c_while_the_folders_above_are_made_leaves_none_of_them(when, tmp_path, monkeypatch):
+    """A Ctrl-C raised just before or just after the mkdir of a folder above the target (`results/small`
+    of a first run) removes every folder the claim made, that one too."""
+    import sim.ownership as ownership
+
+    real, calls = os.mkdir, []
+
+    def mkdir(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:  # results/small, with results/ made already
+            if when == "after":
+                real(path, *args, **kwargs)
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(ownership.os, "mkdir", mkdir)
+    with pytest.raises(KeyboardInterrupt), ResultDir(tmp_path / "results" / "small" / "r", "run"):
+        pytest.fail("the block ran although the claim was interrupted")
+    monkeypatch.undo()
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+
+
 def test_a_swap_killed_between_its_renames_is_undone(tmp_path, monkeypatch):
     """Where the atomic exchange is missing, a kill between the two renames leaves the old result aside;
     the next writer puts it back, so the target is never lost."""
