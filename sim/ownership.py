@@ -372,6 +372,7 @@ class ResultDir:
         except BaseException:
             stack.close()
             remove_made(self._made)
+            self._made = []  # removed: `__exit__`, if a caller registered it before entering, leaves them be
             raise
         self._stack = stack
         return self

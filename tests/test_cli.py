@@ -222,6 +222,28 @@ def test_sigint_soon_after_start_leaves_nothing_or_a_whole_result(tmp_path):
         assert json.loads((run / "summary.json").read_text())["interrupted"] is True
 
 
+@pytest.mark.parametrize("command", ["compare", "explain"])
+def test_a_ctrl_c_as_the_claim_returns_leaves_nothing(command, tmp_path, monkeypatch, capsys):
+    """A Ctrl-C raised just after a command's result directory is claimed, before its release is
+    registered (in `ExitStack.enter_context`, between the claim's `__enter__` and the push of its
+    `__exit__`, where Python checks for signals), still removes the partial directory, the lock
+    and the folders the claim made."""
+    from sim.ownership import ResultDir
+
+    real = ResultDir.__enter__
+
+    def claimed_then_interrupted(self):
+        real(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ResultDir, "__enter__", claimed_then_interrupted)
+    monkeypatch.chdir(tmp_path)
+    files = [str(SMALL)] * (2 if command == "compare" else 1)
+    assert cli.main([command, *files, "--runs", "1024"]) == 130
+    assert "nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 class _ctrl_c_progress:
     """A progress callback that presses Ctrl-C (sends this process SIGINT) when the first
     chunk is done."""
