@@ -430,25 +430,33 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
         with lock_target(out, label):
             clean_stale(out.parent, held=out)
             state = check_target(out, command, force=force, label=label)
+            created = False
+            # One try from the mkdir on, not from the yield: a Ctrl-C that Python raises as the mkdir
+            # or the manifest's write returns left a new directory holding nothing or only its manifest
             try:
-                if state == "replace":
-                    _empty(out)
-                created = not out.is_dir()
-                out.mkdir(exist_ok=True)
-                for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
-                    if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
-                        entry.unlink()
-                manifest = read_manifest(out)
-                run_id = manifest["run_id"] if state == "own" and manifest and manifest.get("run_id") else new_run_id()
-                atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2) + "\n")
-            except OSError as exc:
-                raise cannot_write(label, out, exc) from None
-            try:
+                try:
+                    if state == "replace":
+                        _empty(out)
+                    created = not out.is_dir()
+                    out.mkdir(exist_ok=True)
+                    for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
+                        if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
+                            entry.unlink()
+                    manifest = read_manifest(out)
+                    run_id = (manifest["run_id"] if state == "own" and manifest and manifest.get("run_id")
+                              else new_run_id())
+                    atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2)
+                                      + "\n")
+                except OSError as exc:
+                    raise cannot_write(label, out, exc) from None
                 yield state
             finally:  # still under the lock: no other writer can have added a file meanwhile
-                if release_unused and state == "new" and [e.name for e in out.iterdir()] == [MANIFEST]:
-                    (out / MANIFEST).unlink()
-                    if created:
+                if release_unused and state == "new" and out.is_dir() and not out.is_symlink():
+                    left = [e.name for e in out.iterdir()]
+                    if left == [MANIFEST]:
+                        (out / MANIFEST).unlink()
+                        left = []
+                    if created and not left:
                         out.rmdir()
     finally:
         if not os.path.lexists(out):  # refused, or given back: the folders made for it go too

@@ -414,6 +414,37 @@ def test_a_claim_in_place_gives_back_a_new_directory_it_wrote_nothing_in(tmp_pat
     assert [p.name for p in kept.iterdir()] == [MANIFEST]
 
 
+@pytest.mark.parametrize("when", ["as-the-directory-is-made", "as-its-manifest-is-written"])
+def test_a_ctrl_c_while_a_claim_in_place_is_set_up_gives_the_directory_back(when, tmp_path, monkeypatch):
+    """A sweep's or backtest's new directory, interrupted after it was made but before the claim
+    yields (Python raises a Ctrl-C as the mkdir or the manifest's write returns), is given back
+    like one in which nothing was written, with the folders made for it."""
+    import sim.ownership as ownership
+
+    if when == "as-the-directory-is-made":
+        real = ownership.Path.mkdir
+
+        def mkdir(self, *args, **kwargs):
+            real(self, *args, **kwargs)
+            if self.name == "s":
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(ownership.Path, "mkdir", mkdir)
+    else:
+        real = ownership.atomic_write_text
+
+        def write(path, text):  # the manifest written, then the Ctrl-C
+            real(path, text)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(ownership, "atomic_write_text", write)
+    with pytest.raises(KeyboardInterrupt), claim_in_place(tmp_path / "results" / "s", "sweep", ["points.jsonl"],
+                                                          release_unused=True):
+        pytest.fail("the block ran although the claim was interrupted")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_claim_given_back_removes_the_folders_it_made_and_no_other(tmp_path):
     """A result directory never committed, or a claim in place given back, removes the folders made
     above it, innermost first, and stops at one that holds anything or was there before."""
