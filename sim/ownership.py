@@ -286,11 +286,15 @@ def make_parents(path: str | Path) -> list[Path]:
         for folder in reversed(Path(path).parents):
             if os.path.isdir(folder):
                 continue
+            # listed before it is made: a Ctrl-C that Python raises as the mkdir returns must find it
+            made.append(folder)
             try:
                 os.mkdir(folder)
-            except FileExistsError:  # made meanwhile, or a file (the next level then fails)
-                continue
-            made.append(folder)
+            except OSError as exc:
+                made.pop()
+                if isinstance(exc, FileExistsError):  # made meanwhile, or a file (the next level then fails)
+                    continue
+                raise
     except BaseException:
         remove_made(made)
         raise
@@ -303,6 +307,8 @@ def remove_made(folders: list[Path]) -> None:
     for folder in reversed(folders):
         try:
             os.rmdir(folder)
+        except FileNotFoundError:  # listed, and a Ctrl-C came before it was made
+            continue
         except OSError:
             return
 
@@ -354,13 +360,19 @@ class ResultDir:
                 tmp.mkdir()
                 atomic_write_text(tmp / PARTIAL_MARK, json.dumps({"pid": os.getpid(), "target": str(self.out),
                                                                   "created": utc_now()}) + "\n")
-            except OSError as exc:
+            except BaseException as exc:
+                # Not only an OSError: a Ctrl-C that Python raises as the mkdir or the mark's write
+                # returns lands outside the caller's `with`, whose `__exit__` never runs, and the
+                # directory made here was left behind (`run` sent SIGINT a second after it started)
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise cannot_write(self.label, self.out, exc) from None
+                if isinstance(exc, OSError):
+                    raise cannot_write(self.label, self.out, exc) from None
+                raise
             self.tmp = tmp
         except BaseException:
             stack.close()
             remove_made(self._made)
+            self._made = []  # removed: `__exit__`, if a caller registered it before entering, leaves them be
             raise
         self._stack = stack
         return self
@@ -418,25 +430,33 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
         with lock_target(out, label):
             clean_stale(out.parent, held=out)
             state = check_target(out, command, force=force, label=label)
+            created = False
+            # One try from the mkdir on, not from the yield: a Ctrl-C that Python raises as the mkdir
+            # or the manifest's write returns left a new directory holding nothing or only its manifest
             try:
-                if state == "replace":
-                    _empty(out)
-                created = not out.is_dir()
-                out.mkdir(exist_ok=True)
-                for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
-                    if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
-                        entry.unlink()
-                manifest = read_manifest(out)
-                run_id = manifest["run_id"] if state == "own" and manifest and manifest.get("run_id") else new_run_id()
-                atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2) + "\n")
-            except OSError as exc:
-                raise cannot_write(label, out, exc) from None
-            try:
+                try:
+                    if state == "replace":
+                        _empty(out)
+                    created = not out.is_dir()
+                    out.mkdir(exist_ok=True)
+                    for entry in out.iterdir():  # temp files of writers killed here before: we hold the lock
+                        if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
+                            entry.unlink()
+                    manifest = read_manifest(out)
+                    run_id = (manifest["run_id"] if state == "own" and manifest and manifest.get("run_id")
+                              else new_run_id())
+                    atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2)
+                                      + "\n")
+                except OSError as exc:
+                    raise cannot_write(label, out, exc) from None
                 yield state
             finally:  # still under the lock: no other writer can have added a file meanwhile
-                if release_unused and state == "new" and [e.name for e in out.iterdir()] == [MANIFEST]:
-                    (out / MANIFEST).unlink()
-                    if created:
+                if release_unused and state == "new" and out.is_dir() and not out.is_symlink():
+                    left = [e.name for e in out.iterdir()]
+                    if left == [MANIFEST]:
+                        (out / MANIFEST).unlink()
+                        left = []
+                    if created and not left:
                         out.rmdir()
     finally:
         if not os.path.lexists(out):  # refused, or given back: the folders made for it go too

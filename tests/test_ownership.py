@@ -276,6 +276,51 @@ def test_stale_partial_directories_are_removed_once_their_writer_is_gone(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mine.partial-00000000", "other"]
 
 
+@pytest.mark.parametrize("after", [False, True], ids=["before-the-mark", "after-the-mark"])
+def test_a_ctrl_c_while_the_partial_directory_is_made_leaves_nothing(after, tmp_path, monkeypatch):
+    """A Ctrl-C that lands after the hidden `.NAME.partial-*` directory is made but before
+    `__enter__` returns (Python raises it when the mkdir or the mark's write returns) is outside
+    the caller's `with`, whose `__exit__` then never runs: the claim must remove the directory
+    itself. `python -m sim run`, sent SIGINT about a second after it started, left one."""
+    import sim.ownership as ownership
+
+    real = ownership.atomic_write_text
+
+    def interrupted(path, text):
+        if after:
+            real(path, text)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ownership, "atomic_write_text", interrupted)
+    out = tmp_path / "results" / "small" / "r"
+    with pytest.raises(KeyboardInterrupt), ResultDir(out, "run"):
+        pytest.fail("the block ran although the claim was interrupted")
+    assert list(tmp_path.iterdir()) == []  # no partial directory, no lock, no folders it made
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_ctrl_c_while_the_folders_above_are_made_leaves_none_of_them(when, tmp_path, monkeypatch):
+    """A Ctrl-C raised just before or just after the mkdir of a folder above the target (`results/small`
+    of a first run) removes every folder the claim made, that one too."""
+    import sim.ownership as ownership
+
+    real, calls = os.mkdir, []
+
+    def mkdir(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:  # results/small, with results/ made already
+            if when == "after":
+                real(path, *args, **kwargs)
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(ownership.os, "mkdir", mkdir)
+    with pytest.raises(KeyboardInterrupt), ResultDir(tmp_path / "results" / "small" / "r", "run"):
+        pytest.fail("the block ran although the claim was interrupted")
+    monkeypatch.undo()
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+
+
 def test_a_swap_killed_between_its_renames_is_undone(tmp_path, monkeypatch):
     """Where the atomic exchange is missing, a kill between the two renames leaves the old result aside;
     the next writer puts it back, so the target is never lost."""
@@ -367,6 +412,37 @@ def test_a_claim_in_place_gives_back_a_new_directory_it_wrote_nothing_in(tmp_pat
     assert not missing.exists() and list(empty.iterdir()) == []
     assert sorted(p.name for p in used.iterdir()) == [MANIFEST, "cases.json"]
     assert [p.name for p in kept.iterdir()] == [MANIFEST]
+
+
+@pytest.mark.parametrize("when", ["as-the-directory-is-made", "as-its-manifest-is-written"])
+def test_a_ctrl_c_while_a_claim_in_place_is_set_up_gives_the_directory_back(when, tmp_path, monkeypatch):
+    """A sweep's or backtest's new directory, interrupted after it was made but before the claim
+    yields (Python raises a Ctrl-C as the mkdir or the manifest's write returns), is given back
+    like one in which nothing was written, with the folders made for it."""
+    import sim.ownership as ownership
+
+    if when == "as-the-directory-is-made":
+        real = ownership.Path.mkdir
+
+        def mkdir(self, *args, **kwargs):
+            real(self, *args, **kwargs)
+            if self.name == "s":
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(ownership.Path, "mkdir", mkdir)
+    else:
+        real = ownership.atomic_write_text
+
+        def write(path, text):  # the manifest written, then the Ctrl-C
+            real(path, text)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(ownership, "atomic_write_text", write)
+    with pytest.raises(KeyboardInterrupt), claim_in_place(tmp_path / "results" / "s", "sweep", ["points.jsonl"],
+                                                          release_unused=True):
+        pytest.fail("the block ran although the claim was interrupted")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_claim_given_back_removes_the_folders_it_made_and_no_other(tmp_path):

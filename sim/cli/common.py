@@ -447,7 +447,12 @@ def claim_output(args: argparse.Namespace, command: str, default: Path):
     resources = getattr(args, "resources", None)
     if resources is None:
         raise RuntimeError("claim_output needs args.resources, the ExitStack cli.main opens")
-    return resources.enter_context(target)
+    # Its release registered before the claim, not after as `enter_context` does: a Ctrl-C that Python
+    # raises between the two (as `enter_context` calls its own helper) left the partial directory,
+    # the lock and the folders made for them. Leaving a ResultDir never entered does nothing.
+    resources.push(target)
+    target.__enter__()
+    return target
 
 
 def check_limits(args: argparse.Namespace, work, what: str, out: Path | None = None,

@@ -77,30 +77,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "or --set-b")
     passes = 2 if knobs_a is None else 4  # calibrated: the model as written too, on the same replicates
     raw = None
-    with progress_bar(args, passes * total) as progress, stop_on_interrupt() as stop:
-        result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
-                         progress=None if progress is None else (lambda done, n: progress(2 * done, passes * n)),
-                         names=(str(args.a), str(args.b)),
-                         knobs=None if knobs_a is None else (knobs_a, knobs_b), workers=workers, stop=stop,
-                         max_memory=limit)
-        if knobs_a is not None and result.runs == total:
-            done = result.runs
-            raw = compare(a, b, runs=done, seed=result.entropy, chunk_size=args.chunk_size,
-                          progress=None if progress is None else (lambda n, _: progress(2 * done + 2 * n, 4 * done)),
-                          names=(str(args.a), str(args.b)), workers=workers, stop=stop, max_memory=limit)
-    if result.runs == 0:
-        return _nothing_done()
-    summary = summarise_comparison(result, a, b, str(args.a), str(args.b))
-    raw_stopped = raw is not None and raw.runs < result.runs
-    summary.update(requested_runs=total, interrupted=result.runs < total or raw_stopped, workers=workers)
-    if note_a is not None:
-        summary["calibration"] = {"a": note_a, "b": note_b}
-        summary["as_written"] = None if raw is None or raw_stopped else {
-            "runs": raw.runs, "headline": summarise_comparison(raw, a, b)["headline"]}
-    overrides = {"both": args.overrides, "a": args.overrides_a, "b": args.overrides_b}
-    if any(overrides.values()):
-        summary["overrides"] = {k: v for k, v in overrides.items() if v}
-    status = write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
+    # held while the result is written too: a Ctrl-C then (a second one, or one as the work ended)
+    # threw away the work that finished, "interrupted: nothing written"
+    with stop_on_interrupt() as stop:
+        with progress_bar(args, passes * total) as progress:
+            result = compare(a, b, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
+                             progress=None if progress is None else (lambda done, n: progress(2 * done, passes * n)),
+                             names=(str(args.a), str(args.b)),
+                             knobs=None if knobs_a is None else (knobs_a, knobs_b), workers=workers, stop=stop,
+                             max_memory=limit)
+            if knobs_a is not None and result.runs == total:
+                done = result.runs
+                raw = compare(a, b, runs=done, seed=result.entropy, chunk_size=args.chunk_size,
+                              progress=None if progress is None else (
+                                  lambda n, _: progress(2 * done + 2 * n, 4 * done)),
+                              names=(str(args.a), str(args.b)), workers=workers, stop=stop, max_memory=limit)
+        if result.runs == 0:
+            return _nothing_done()
+        summary = summarise_comparison(result, a, b, str(args.a), str(args.b))
+        raw_stopped = raw is not None and raw.runs < result.runs
+        summary.update(requested_runs=total, interrupted=result.runs < total or raw_stopped, workers=workers)
+        if note_a is not None:
+            summary["calibration"] = {"a": note_a, "b": note_b}
+            summary["as_written"] = None if raw is None or raw_stopped else {
+                "runs": raw.runs, "headline": summarise_comparison(raw, a, b)["headline"]}
+        overrides = {"both": args.overrides, "a": args.overrides_a, "b": args.overrides_b}
+        if any(overrides.values()):
+            summary["overrides"] = {k: v for k, v in overrides.items() if v}
+        status = write_and_show(args, out, summary, {"compare.png": plot_comparison}, print_comparison)
     return _interrupted(summary, out) if summary["interrupted"] else status
 
 
@@ -174,34 +178,37 @@ def cmd_explain(args: argparse.Namespace) -> int:
         main += n * passes
     total = main + (runs * (k + 1) if knobs is not None else 0)  # calibrated: the removals as written too
     raw = None
-    with progress_bar(args, total) as progress, stop_on_interrupt() as stop:
-        result = explain(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
-                         shapley=args.shapley, shapley_runs=args.shapley_runs,
-                         progress=None if progress is None else (lambda done, n: progress(done, total)), knobs=knobs,
-                         workers=workers, stop=stop, max_memory=limit)
-        if knobs is not None and not result.interrupted and result.runs > 0:
-            raw = explain(scenario, runs=result.runs, seed=result.entropy, chunk_size=args.chunk_size,
-                          progress=None if progress is None else (lambda done, n: progress(main + done, total)),
-                          workers=workers, stop=stop, max_memory=limit)
-    if result.runs == 0:
-        return _nothing_done()
-    summary = summarise_explanation(result, scenario, str(args.scenario))
-    raw_stopped = raw is not None and raw.interrupted
-    summary.update(requested_runs=runs, interrupted=result.interrupted or raw_stopped, workers=workers)
-    if args.shapley:
-        summary["requested_shapley_runs"] = shapley_runs
-    if note is not None:
-        summary["calibration"] = note
-        as_written = None if raw is None or raw_stopped else summarise_explanation(raw, scenario)
-        summary["as_written"] = None if as_written is None else {
-            "runs": as_written["runs"], "classes": as_written["classes"],
-            "events": [{"name": ev["name"], "removed": ev["removed"]} for ev in as_written["events"]]}
-    if overrides:
-        summary["overrides"] = args.overrides
-    plots = {"explain.png": plot_explanation}
-    if summary.get("shapley") is not None:  # an interrupted run stops before the Shapley values
-        plots["shapley.png"] = plot_shapley
-    status = write_and_show(args, out, summary, plots, print_explanation)
+    # held while the result is written too: a Ctrl-C then (a second one, or one as the work ended)
+    # threw away the work that finished, "interrupted: nothing written"
+    with stop_on_interrupt() as stop:
+        with progress_bar(args, total) as progress:
+            result = explain(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
+                             shapley=args.shapley, shapley_runs=args.shapley_runs,
+                             progress=None if progress is None else (lambda done, n: progress(done, total)),
+                             knobs=knobs, workers=workers, stop=stop, max_memory=limit)
+            if knobs is not None and not result.interrupted and result.runs > 0:
+                raw = explain(scenario, runs=result.runs, seed=result.entropy, chunk_size=args.chunk_size,
+                              progress=None if progress is None else (lambda done, n: progress(main + done, total)),
+                              workers=workers, stop=stop, max_memory=limit)
+        if result.runs == 0:
+            return _nothing_done()
+        summary = summarise_explanation(result, scenario, str(args.scenario))
+        raw_stopped = raw is not None and raw.interrupted
+        summary.update(requested_runs=runs, interrupted=result.interrupted or raw_stopped, workers=workers)
+        if args.shapley:
+            summary["requested_shapley_runs"] = shapley_runs
+        if note is not None:
+            summary["calibration"] = note
+            as_written = None if raw is None or raw_stopped else summarise_explanation(raw, scenario)
+            summary["as_written"] = None if as_written is None else {
+                "runs": as_written["runs"], "classes": as_written["classes"],
+                "events": [{"name": ev["name"], "removed": ev["removed"]} for ev in as_written["events"]]}
+        if overrides:
+            summary["overrides"] = args.overrides
+        plots = {"explain.png": plot_explanation}
+        if summary.get("shapley") is not None:  # an interrupted run stops before the Shapley values
+            plots["shapley.png"] = plot_shapley
+        status = write_and_show(args, out, summary, plots, print_explanation)
     return _interrupted(summary, out) if summary["interrupted"] else status
 
 

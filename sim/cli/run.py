@@ -82,6 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if knobs is not None:
         extra["as_written"] = None
     with ResultWriter(out, force=args.force) as writer, progress_bar(args, total * (2 if knobs else 1)) as progress:
+        # held while the result is written too: a Ctrl-C then (a second one, or one as the work ended)
+        # threw away the replicates that finished, "interrupted: nothing written"
         with stop_on_interrupt() as stop:
             result = run(scenario, runs=args.runs, seed=args.seed, chunk_size=args.chunk_size,
                          precision=args.precision, sink=writer.sink, progress=progress, knobs=knobs,
@@ -89,14 +91,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             if knobs is not None and result.runs > 0 and not result.interrupted:
                 extra["as_written"], raw_stopped = _as_written(scenario, result, args.chunk_size, stop, progress,
                                                                limit)
-        if result.runs == 0:
-            print("interrupted before any replicate finished: nothing written", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        if raw_stopped:  # the command did not finish its work, as compare's and explain's say; the forecast is whole
-            extra["interrupted"] = True
-        # The page is written into the directory before it is put in place, so its manifest lists it.
-        extra["notes"] = said()
-        summary = writer.finish(result, extra, also=_report_page(out) if args.report else None, inputs=inputs)
+            if result.runs == 0:
+                print("interrupted before any replicate finished: nothing written", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            if raw_stopped:  # the command did not finish its work (as compare and explain say); the forecast is whole
+                extra["interrupted"] = True
+            # The page is written into the directory before it is put in place, so its manifest lists it.
+            extra["notes"] = said()
+            summary = writer.finish(result, extra, also=_report_page(out) if args.report else None, inputs=inputs)
     for warning in writer.warnings:
         say(f"warning: the report was not written: {warning}")
 
