@@ -45,7 +45,11 @@ if sys.argv[:1] == ["-m"]:  # `python -m sim` is locating sim/__main__.py, which
     # in which a Ctrl-C still ended in runpy's traceback
     import _signal
 
-    _signal.signal(_signal.SIGINT, _quiet_exit)
+    # A SIGINT ignored from the start (a shell script's background job, as POSIX has it) stays ignored,
+    # as Python itself leaves it: obeyed once sim had loaded, the same `kill -INT` ended a run or not
+    # by its timing. `stop_on_interrupt` and `__main__` keep it so.
+    if _signal.getsignal(_signal.SIGINT) is not _signal.SIG_IGN:
+        _signal.signal(_signal.SIGINT, _quiet_exit)
     _signal.signal(_signal.SIGTERM, _quiet_exit)
     sys.unraisablehook = _exit_on_unraisable_interrupt
     # A Ctrl-C whose KeyboardInterrupt some library code swallows without a word (no unraisable

@@ -24,7 +24,8 @@ def _ignore_interrupt(unraisable) -> None:
 
 def _main() -> int:
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored from the start: stays so
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
         # Until the command line runs (it installs errors.note_unraisable_interrupt), a Ctrl-C
         # inside a weakref callback or pydantic-core ends the process at once: sim/__init__.py

@@ -204,6 +204,31 @@ def test_ctrl_c_before_any_replicate_leaves_no_folder_it_made(tmp_path, capsys, 
     assert "nothing written" in capsys.readouterr().err
 
 
+def test_a_sigint_that_the_parent_ignores_is_ignored_from_the_start(tmp_path):
+    """A shell's background job (`sim run ... &` in a script) starts with SIGINT ignored, as POSIX
+    has it, and Python keeps it so; sim replaced that unconditionally, so a SIGINT was ignored while
+    the modules loaded and obeyed after: the same `kill -INT` ended the run or not by its timing.
+    Ignored from the start, it is ignored throughout; SIGTERM still stops the run."""
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "run", str(SMALL), "--runs", "10000000", "--workers", "1",
+                             "--out", str(tmp_path / "o")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        for delay in (0.05, 0.5, 1.0):  # while the modules load, and while the replicates run
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()[1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.count("stopping: keeping what finished") == 1, err
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["interrupted"] is True
+
+
 def test_sigint_soon_after_start_leaves_nothing_or_a_whole_result(tmp_path):
     """`python -m sim run` sent SIGINT a moment after it starts, with no `results/` before: exit
     130 and no traceback; `results/` is absent, or holds one whole result marked interrupted."""

@@ -385,7 +385,8 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
             print("stopping: keeping what finished", file=sys.stderr, flush=True)
         stop.set()
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}  # ignored from the start (a background job): stays so
     # A Ctrl-C that landed where Python could not raise it, or whose KeyboardInterrupt some code
     # swallowed without a word (errors.py): one handled before now would have ended the command.
     if SWALLOWED_INTERRUPT.is_set() or interrupt_recorded():
