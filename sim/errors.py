@@ -86,6 +86,10 @@ def map_all(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
 SWALLOWED_INTERRUPT = threading.Event()
 """Set by `note_unraisable_interrupt` when a Ctrl-C landed where Python could not raise it."""
 
+STOP_HEARD = threading.Event()
+"""Set by the command line's `stop_on_interrupt` when it hears a Ctrl-C or SIGTERM: a command that
+then finishes its work anyway (the signal came after its last chunk or point) still exits 130."""
+
 
 def note_unraisable_interrupt(unraisable) -> None:
     """A `sys.unraisablehook`: a Ctrl-C (or SIGTERM, raised as one) that lands where Python

@@ -274,7 +274,7 @@ def test_a_ctrl_c_while_a_finished_result_is_written_keeps_it(command, tmp_path,
     """A Ctrl-C while a command writes the result of work that finished (its plots take seconds: a
     second Ctrl-C after the first stopped the work, or one that came just as the work ended) is
     ignored, as while the work ran: the work finished is written whole, not thrown away, and the
-    command ends as if it had finished (exit 0), as calibrate's and backtest's do."""
+    command says so and exits 130 (the user asked to stop), as calibrate's and backtest's do."""
     import matplotlib.figure
 
     real = matplotlib.figure.Figure.savefig
@@ -286,7 +286,8 @@ def test_a_ctrl_c_while_a_finished_result_is_written_keeps_it(command, tmp_path,
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
     monkeypatch.chdir(tmp_path)
     files = [str(SMALL)] * (2 if command == "compare" else 1)
-    assert cli.main([command, *files, "--runs", RUNS, "--quiet"]) == 0, capsys.readouterr().err
+    assert cli.main([command, *files, "--runs", RUNS, "--quiet"]) == 130
+    assert capsys.readouterr().err.endswith("stopping: keeping what finished\n" + TOO_LATE)
     results = [p for p in (tmp_path / "results").rglob("summary.json")]
     assert len(results) == 1 and json.loads(results[0].read_text())["runs"] == int(RUNS)
     assert not [p for p in tmp_path.rglob(".*") if p.name != ".sim-manifest.json"]
@@ -929,16 +930,16 @@ def test_a_ctrl_c_swallowed_where_no_stop_block_listens_still_exits_130(tmp_path
     """A swallowed Ctrl-C (as above) where no `stop_on_interrupt` block reads the record
     (`validate`) let the command end with status 0, as if no one had asked it to stop: its work
     is whole, so it says so, and exits 130. A run's writing is inside its block now, whose handler
-    hears the Ctrl-C first (nothing is swallowed): the whole result is kept and the run ends as
-    one whose Ctrl-C came after its last chunk (exit 0), as calibrate's writing does."""
+    hears the Ctrl-C first (nothing is swallowed): the whole result is kept, and the run ends as
+    any command whose Ctrl-C came after its work was done: whole, said so, exit 130."""
     proc = _swallowing_sim("sim.loading.load_scenario", ["validate", str(SMALL)], tmp_path)
     assert proc.returncode == 130, proc.stderr
     assert proc.stdout == f"ok: {SMALL}\n" and proc.stderr == TOO_LATE
     out = tmp_path / "res"
     proc = _swallowing_sim("sim.plots.plot_fan", ["run", str(SMALL), "--runs", RUNS, "--out", str(out), "--quiet"],
                            tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == "stopping: keeping what finished\n"
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "stopping: keeping what finished\n" + TOO_LATE
     assert json.loads((out / "summary.json").read_text())["runs"] == int(RUNS)  # whole, kept
 
 

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Iterator
 
 from ..errors import (
+    STOP_HEARD,
     SWALLOWED_INTERRUPT,
     InputError,
     Problem,
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else EXIT_OK if exc.code is None else EXIT_INPUT_ERROR
     SWALLOWED_INTERRUPT.clear()
+    STOP_HEARD.clear()
     hook, sys.unraisablehook = sys.unraisablehook, note_unraisable_interrupt
     try:
         with _terminate_as_interrupt(), contextlib.ExitStack() as resources, warnings.catch_warnings():
@@ -138,10 +140,11 @@ def _call(args: argparse.Namespace) -> int:
         with scenario_roots(*roots), keeping_said():
             status = args.func(args)
         sys.stdout.flush()  # a reader that left is seen here, not as a message at exit
-        if status == EXIT_OK and (SWALLOWED_INTERRUPT.is_set() or interrupt_recorded()):
-            # A Ctrl-C or SIGTERM whose KeyboardInterrupt some code swallowed without a word where
-            # no stop_on_interrupt block listened (validate; a run's writing, after its block): the
-            # work went on to the end, but the user asked to stop, and a script must see that.
+        if status == EXIT_OK and (SWALLOWED_INTERRUPT.is_set() or interrupt_recorded() or STOP_HEARD.is_set()):
+            # A Ctrl-C or SIGTERM that came after the last chunk or point (a stop block heard it
+            # while the result was written), or whose KeyboardInterrupt some code swallowed without
+            # a word where no stop block listened (validate): the work went on to the end, and is
+            # whole, but the user asked to stop, and a script must see that.
             print("interrupted: too late to stop the command, which had done its work: what it printed and wrote "
                   "is whole", file=sys.stderr)
             return EXIT_INTERRUPTED

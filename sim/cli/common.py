@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import SWALLOWED_INTERRUPT, InputError, Problem, interrupt_recorded, map_all
+from ..errors import STOP_HEARD, SWALLOWED_INTERRUPT, InputError, Problem, interrupt_recorded, map_all
 from ..reporting import fmt_p as fmt
 from ..schema.rules import MAX_RUNS
 from ..yamlfile import load_yaml
@@ -384,6 +384,7 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
         if not stop.is_set():
             print("stopping: keeping what finished", file=sys.stderr, flush=True)
         stop.set()
+        STOP_HEARD.set()
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)
                 if signal.getsignal(sig) is not signal.SIG_IGN}  # ignored from the start (a background job): stays so
