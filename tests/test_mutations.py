@@ -35,7 +35,8 @@ def _outcome(data: dict) -> str:
     return "loads"
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name.startswith("scenarios/") else name
+                                  for name in FILES])  # the repository's own files (10 s) under slow
 def test_every_mutation_of_a_users_scenario_loads_or_is_one_clear_input_error(name):
     """Each kind of mutation of the baseline, of a history case that extends `_base.yaml` and of
     the small test scenario occurs, and each mutant loads or raises InputError; most are refused
