@@ -189,9 +189,24 @@ def _types(tp: Any) -> list:
     return [m for a in get_args(tp) for m in _types(a)] if _is_union(tp) else [tp]
 
 
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _item_models(tp: Any) -> list[type[BaseModel]]:
+    """The models an item of `tp` may be, where `tp` is a mapping of named items (`dict[str, Stance]`)."""
+    args = get_args(tp)
+    return [m for m in _types(args[1]) if _is_model(m)] if get_origin(tp) is dict and len(args) == 2 else []
+
+
+def _fields(model: type[BaseModel]) -> set[str]:
+    """The keys a file may write for `model`'s fields (an alias where the field has one)."""
+    return {f.alias or name for name, f in model.model_fields.items()}
+
+
 def _models_at(root: type[BaseModel], loc: tuple) -> list[type[BaseModel]]:
     """The models that can stand at `loc` (pydantic's error location) under `root`."""
-    return [tp for tp in _types_at(root, loc) if isinstance(tp, type) and issubclass(tp, BaseModel)]
+    return [tp for tp in _types_at(root, loc) if _is_model(tp)]
 
 
 def _types_at(root: type[BaseModel], loc: tuple) -> list:
@@ -202,15 +217,14 @@ def _types_at(root: type[BaseModel], loc: tuple) -> list:
         after = []
         for tp in current:
             origin, args = get_origin(tp), get_args(tp)
-            if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if _is_model(tp):
                 field = next((f for name, f in tp.model_fields.items() if part in (name, f.alias)), None)
                 after += _types(field.annotation) if field is not None else []
             elif origin is dict and len(args) == 2:
                 after += _types(args[1])
             elif origin in (list, tuple) and isinstance(part, int) and args:
                 after += _types(args[0] if origin is list or args[-1] is Ellipsis else args[min(part, len(args) - 1)])
-        useful = [tp for tp in after if get_origin(tp) in (dict, list, tuple)
-                  or (isinstance(tp, type) and issubclass(tp, BaseModel))]
+        useful = [tp for tp in after if get_origin(tp) in (dict, list, tuple) or _is_model(tp)]
         current = current if not useful and _is_tag(part) else useful
     return current
 
@@ -220,12 +234,8 @@ def _misplaced_field(root: type[BaseModel] | None, loc: tuple) -> str | None:
     named items (`issues: {status_quo: 0.0}`, one indentation too far left): None if it is not one."""
     if root is None or not loc:
         return None
-    for tp in _types_at(root, tuple(loc[:-1])):
-        if get_origin(tp) is dict and len(get_args(tp)) == 2:
-            for model in _types(get_args(tp)[1]):
-                if isinstance(model, type) and issubclass(model, BaseModel) and any(
-                        loc[-1] in (name, f.alias) for name, f in model.model_fields.items()):
-                    return str(loc[-1])
+    if any(loc[-1] in _fields(model) for tp in _types_at(root, tuple(loc[:-1])) for model in _item_models(tp)):
+        return str(loc[-1])
     return None
 
 
@@ -235,7 +245,7 @@ def _did_you_mean(root: type[BaseModel] | None, loc: tuple) -> str:
 
     if root is None or not loc:
         return ""
-    known = {f.alias or name for model in _models_at(root, tuple(loc[:-1])) for name, f in model.model_fields.items()}
+    known = {key for model in _models_at(root, tuple(loc[:-1])) for key in _fields(model)}
     close = difflib.get_close_matches(str(loc[-1]), sorted(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
 
@@ -248,10 +258,7 @@ def _item_of_a_mapping(root: type[BaseModel] | None, loc: tuple, value: Any) -> 
         return ""
     for model in _models_at(root, tuple(loc[:-1])):
         for name, field in model.model_fields.items():
-            origin, args = get_origin(field.annotation), get_args(field.annotation)
-            items = [tp for tp in (_types(args[1]) if origin is dict and len(args) == 2 else [])
-                     if isinstance(tp, type) and issubclass(tp, BaseModel)]
-            if any(set(value) <= {f.alias or n for n, f in tp.model_fields.items()} for tp in items):
+            if any(set(value) <= _fields(item) for item in _item_models(field.annotation)):
                 where = ".".join(map(str, (*loc[:-1], field.alias or name)))
                 return f"; is it one of the {field.alias or name}? indent it under {where}"
     return ""
