@@ -66,19 +66,37 @@ def left_out_phrase(cal: dict) -> str:
 
 
 SPREAD_NOISE_P = 0.05
-"""A knobs' range whose settings' homogeneity test gives this p-value or more is within Monte
-Carlo noise (`RunResult.parameter_spread`)."""
+"""A knobs' range whose settings' homogeneity test gives this p-value or more, after Holm's
+correction for the ranges shown together, is within Monte Carlo noise (`RunResult.parameter_spread`)."""
 
 
-def spread_noise(spread: dict) -> str | None:
-    """For one class's knobs' range (`parameter_spread`), why it may be Monte Carlo noise alone,
-    as a phrase ("homogeneity test p 0.26 over 73 knob settings"),
-    or None when the settings' estimates differ by more than noise or the range is 0 wide.
-    Results older than the test have no `homogeneity_p`: None."""
-    p = spread.get("homogeneity_p")
-    if p is None or p < SPREAD_NOISE_P or not spread["high"] > spread["low"]:
-        return None
-    return f"homogeneity test p {p:.2f} over {spread['settings']} knob settings"
+def spread_noise(spreads: dict[str, dict]) -> dict[str, str | None]:
+    """For each class's knobs' range (`parameter_spread`, by name), why it may be Monte Carlo
+    noise alone, as a phrase ("homogeneity test p 0.26 over 73 knob settings"), or None when
+    the settings' estimates differ by more than noise or the range is 0 wide.
+
+    A table shows five ranges at once, so five tests: at 0.05 each, a class no knob can move
+    would be flagged as moved about once in four tables. Holm's step-down correction keeps the
+    chance of any such false flag at 0.05 whatever the tests' dependence (the union
+    "substantive or better" is not independent of its classes); the phrase gives the raw p
+    and, where it differs, the corrected one. Results older than the test have no
+    `homogeneity_p`: None."""
+    raw = {name: s.get("homogeneity_p") for name, s in spreads.items()}
+    tested = sorted((p, name) for name, p in raw.items() if p is not None)
+    adjusted, running = {}, 0.0
+    for rank, (p, name) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[name] = running
+    phrases: dict[str, str | None] = {}
+    for name, spread in spreads.items():
+        p, held = raw[name], adjusted.get(name)
+        if p is None or held < SPREAD_NOISE_P or not spread["high"] > spread["low"]:
+            phrases[name] = None
+            continue
+        corrected = ("" if f"{held:.2f}" == f"{p:.2f}"
+                     else f" ({held:.2f} after Holm's correction for {len(tested)} tests)")
+        phrases[name] = f"homogeneity test p {p:.2f} over {spread['settings']} knob settings{corrected}"
+    return phrases
 
 
 def plural(n: int, noun: str) -> str:

@@ -1287,3 +1287,32 @@ def test_a_knobs_spec_or_scenario_given_as_the_posterior_says_what_it_is(tmp_pat
         assert capsys.readouterr().err == (f"error: {wrong}: is not a posterior written by `sim calibrate`: it looks "
                                            f"like {kind}\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_within_noise_flags_are_holm_corrected_over_the_ranges_shown_together():
+    """Five ranges shown at once are five tests: a class no knob moves, tested at 0.05 alone,
+    would be called moved in about one table of four (the fisheries tutorial's collapse gave p
+    0.026). Holm's step-down correction multiplies the smallest p by 5, the next by 4, and so on
+    (never below the one before): 0.026, fourth smallest, becomes 0.052, noise, while 0.01,
+    third, becomes 0.03 and stays a difference; a p of None (a result older than the test) or a range 0 wide
+    is never called noise."""
+    from sim.reporting import spread_noise
+
+    def spread(p, low=0.1, high=0.2):
+        return {"homogeneity_p": p, "low": low, "high": high, "settings": 73}
+
+    shown = {"breakthrough": spread(1e-9), "substantive": spread(0.01), "talk_fest": spread(0.026),
+             "collapse": spread(0.6), "substantive_or_better": spread(1e-7)}
+    noise = spread_noise(shown)
+    assert noise["breakthrough"] is None and noise["substantive_or_better"] is None
+    assert noise["substantive"] is None  # 0.01 x 3 = 0.03: still a difference
+    assert noise["talk_fest"] == ("homogeneity test p 0.03 over 73 knob settings (0.05 after Holm's correction "
+                                  "for 5 tests)")  # 0.026 x 2 = 0.052
+    assert noise["collapse"] == "homogeneity test p 0.60 over 73 knob settings"  # 0.6 x 1: unchanged
+    alone = spread_noise({"talk_fest": spread(0.026)})
+    assert alone == {"talk_fest": None}  # one test: no correction, 0.026 < 0.05
+    assert spread_noise({"a": spread(None), "b": spread(0.9, 0.2, 0.2)}) == {"a": None, "b": None}
+    # step-down: a corrected p never falls below the one before it
+    monotone = spread_noise({"a": spread(0.03), "b": spread(0.04)})
+    assert monotone["a"].endswith("(0.06 after Holm's correction for 2 tests)")
+    assert monotone["b"].endswith("(0.06 after Holm's correction for 2 tests)")  # max(0.06, 0.04 x 1)

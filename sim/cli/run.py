@@ -178,12 +178,11 @@ def print_summary(summary: dict, out: Path) -> None:
         table.add_column("knobs' 95 % range", justify="right")
     if raw:
         table.add_column("as written", justify="right")
-    noisy: dict[str, str | None] = {}
+    noisy = spread_noise(spread) if spread else {}
     for name in CLASSES:
         e = summary["classes"][name]
         cells = [name.replace("_", " "), fmt(e["p"]), f"[{fmt(e['low'])}, {fmt(e['high'])}]"]
         if spread:
-            noisy[name] = spread_noise(spread[name])
             cells.append(f"[{fmt(spread[name]['low'])}, {fmt(spread[name]['high'])}]" + ("*" if noisy[name] else ""))
         if raw:
             cells.append(fmt(raw["classes"][name]["p"]))
@@ -193,9 +192,8 @@ def print_summary(summary: dict, out: Path) -> None:
     line = f"P(substantive or better) = {fmt(h['p'])} [{fmt(h['low'])}, {fmt(h['high'])}]"
     if spread:
         s = spread["substantive_or_better"]
-        noisy["substantive or better"] = spread_noise(s)
         line += f"; over the knobs' posterior [{fmt(s['low'])}, {fmt(s['high'])}]" + ("*" if noisy[
-            "substantive or better"] else "")
+            "substantive_or_better"] else "")
     console.print(line)
     if any(noisy.values()):
         which = "; ".join(f"{name.replace('_', ' ')}: {why}" for name, why in noisy.items() if why)

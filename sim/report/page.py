@@ -49,10 +49,11 @@ def count(n: int | None) -> str:
 # --- A run ------------------------------------------------------------------------------------
 
 
-def _spread_text(spread: dict) -> str:
-    """A class's knobs' range as an interval, saying so where it is within Monte Carlo noise."""
-    why = spread_noise(spread)
-    return interval(spread) + (f" (within Monte Carlo noise: {why})" if why else "")
+def _spread_texts(spreads: dict[str, dict]) -> dict[str, str]:
+    """Each class's knobs' range as an interval, saying so where it is within Monte Carlo noise."""
+    noise = spread_noise(spreads)
+    return {name: interval(spread) + (f" (within Monte Carlo noise: {noise[name]})" if noise[name] else "")
+            for name, spread in spreads.items()}
 
 
 def run_view(result: Result, index: int) -> dict[str, Any]:
@@ -61,6 +62,7 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
 
     s = result.summary
     spread = (s.get("calibration") or {}).get("parameter_spread") or None
+    spread_text = _spread_texts(spread) if spread else {}
     headline = []
     for name in HEADLINE:
         e = s["headline"][name]
@@ -69,11 +71,11 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
                 "interval": interval(e), "spread": None}
         if spread:
             item["spread"] = {"low": spread[name]["low"], "high": spread[name]["high"],
-                              "text": _spread_text(spread[name])}
+                              "text": spread_text[name]}
         headline.append(item)
     classes = [{"name": c, "label": CLASS_LABELS[c], "p": s["classes"][c]["p"], "text": fmt_p(s["classes"][c]["p"]),
                 "interval": interval(s["classes"][c]), "count": count(s["classes"][c].get("count")),
-                "spread": _spread_text(spread[c]) if spread else None,
+                "spread": spread_text.get(c),
                 "raw": _raw(s, "classes", c)} for c in CLASSES]
     fan = None
     if result.trajectory:
