@@ -94,7 +94,7 @@ def spread_noise(spreads: dict[str, dict]) -> dict[str, str | None]:
             phrases[name] = None
             continue
         corrected = ("" if f"{held:.2f}" == f"{p:.2f}"
-                     else f" ({held:.2f} after Holm's correction for {len(tested)} tests)")
+                     else f", {held:.2f} after Holm's correction for {len(tested)} tests")
         phrases[name] = f"homogeneity test p {p:.2f} over {spread['settings']} knob settings{corrected}"
     return phrases
 

@@ -1306,13 +1306,13 @@ def test_within_noise_flags_are_holm_corrected_over_the_ranges_shown_together():
     noise = spread_noise(shown)
     assert noise["breakthrough"] is None and noise["substantive_or_better"] is None
     assert noise["substantive"] is None  # 0.01 x 3 = 0.03: still a difference
-    assert noise["talk_fest"] == ("homogeneity test p 0.03 over 73 knob settings (0.05 after Holm's correction "
-                                  "for 5 tests)")  # 0.026 x 2 = 0.052
+    assert noise["talk_fest"] == ("homogeneity test p 0.03 over 73 knob settings, 0.05 after Holm's correction "
+                                  "for 5 tests")  # 0.026 x 2 = 0.052
     assert noise["collapse"] == "homogeneity test p 0.60 over 73 knob settings"  # 0.6 x 1: unchanged
     alone = spread_noise({"talk_fest": spread(0.026)})
     assert alone == {"talk_fest": None}  # one test: no correction, 0.026 < 0.05
     assert spread_noise({"a": spread(None), "b": spread(0.9, 0.2, 0.2)}) == {"a": None, "b": None}
     # step-down: a corrected p never falls below the one before it
     monotone = spread_noise({"a": spread(0.03), "b": spread(0.04)})
-    assert monotone["a"].endswith("(0.06 after Holm's correction for 2 tests)")
-    assert monotone["b"].endswith("(0.06 after Holm's correction for 2 tests)")  # max(0.06, 0.04 x 1)
+    assert monotone["a"].endswith(", 0.06 after Holm's correction for 2 tests")
+    assert monotone["b"].endswith(", 0.06 after Holm's correction for 2 tests")  # max(0.06, 0.04 x 1)
