@@ -89,15 +89,7 @@ def _unknown_name(draw, data: dict, kind: str) -> None:
     (issue's) own key renamed so that the references break."""
     agents = kind == "unknown_agent"
     known = set(data["agents"] if agents else data["issues"])
-    field = "agent" if agents else "issue"
-    sites = [p for p, v in _paths(data) if isinstance(v, str) and v in known and (
-        p[-1] == field
-        or (agents and len(p) >= 2 and p[-2] in ("between", "parties"))
-        or (agents and p[-1] == "patron")
-        or (not agents and len(p) >= 2 and p[-2] == "issues"))]
-    base = "agents" if agents else "issues"
-    sites += [(base, name, None) for name in data[base]]
-    site = draw(st.sampled_from(sites))
+    site = draw(st.sampled_from(_dangling_sites(data, kind)))
     new = draw(names()) + "_x"
     while new in known:
         new += "x"
@@ -106,6 +98,21 @@ def _unknown_name(draw, data: dict, kind: str) -> None:
         table[new] = table.pop(site[1])
     else:
         _parent(data, site)[site[-1]] = new
+
+
+def _dangling_sites(data: dict, kind: str) -> list[tuple]:
+    """Where `_unknown_name` may rename: the path of a reference, or (table, name, None) for a
+    definition's own key."""
+    agents = kind == "unknown_agent"
+    known = set(data["agents"] if agents else data["issues"])
+    field = "agent" if agents else "issue"
+    sites = [p for p, v in _paths(data) if isinstance(v, str) and v in known and (
+        p[-1] == field
+        or (agents and len(p) >= 2 and p[-2] in ("between", "parties"))
+        or (agents and p[-1] == "patron")
+        or (not agents and len(p) >= 2 and p[-2] == "issues"))]
+    base = "agents" if agents else "issues"
+    return sites + [(base, name, None) for name in data[base]]
 
 
 def _as_date(value: Any) -> dt.date:
