@@ -138,3 +138,17 @@ def test_a_rename_keeps_each_mapping_in_the_order_written():
     assert list(renamed["agents"]["south"]["issues"]) == ["zz_land", "trade"]
     assert list(renamed["summit"]["weights"]) == ["zz_north", "south"]
     assert data == every_reference_dict()  # the data renamed is a copy
+
+
+@pytest.mark.parametrize("agents, issues, message", [
+    ({"nobody": "x"}, {}, "rename: agents: renames no agent of the scenario; agents: north, south, patron, broker "
+                          "(got 'nobody')"),
+    ({"north": "south"}, {}, "rename: agents: gives two agents one name"),
+    ({}, {"land": "trade"}, "rename: issues: gives two issues one name"),
+], ids=["unknown", "agents-merged", "issues-merged"])
+def test_a_rename_that_is_not_one_is_an_input_error(agents, issues, message):
+    """Renaming a name the scenario does not define, or two names to one (which would merge two
+    agents' entries into one: another scenario), is refused rather than done silently."""
+    with pytest.raises(InputError) as caught:
+        rename(every_reference_dict(), agents, issues)
+    assert str(caught.value.problems[0]).startswith(message), str(caught.value.problems[0])

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel
 
+from ..errors import InputError, Problem
 from ..schema import (
     Agent,
     Alliance,
@@ -130,8 +131,18 @@ def _rename_keys(mapping: dict, new: Mapping[str, str]) -> None:
 def rename(data: dict, agents: Mapping[str, str] | None = None, issues: Mapping[str, str] | None = None) -> dict:
     """A copy of the valid plain data `data` with agents and issues renamed ({old: new}, a
     permutation allowed) wherever they are named: the same scenario under other names, each
-    mapping's entries in the order written."""
+    mapping's entries in the order written. An old name that is not the scenario's, or a new one
+    that two would share, is an `InputError`."""
     new = {"agent": dict(agents or {}), "issue": dict(issues or {})}
+    for kind, argument in (("agent", "agents"), ("issue", "issues")):
+        defined = list(data[DEFINITIONS[kind]])
+        after = [new[kind].get(name, name) for name in defined]
+        unknown = sorted(set(new[kind]) - set(defined))
+        if unknown:
+            raise InputError(Problem("rename", argument, f"renames no {kind} of the scenario; "
+                                     f"{argument}: {', '.join(defined)}", unknown[0], True))
+        if len(set(after)) != len(after):  # two entries would merge into one: another scenario
+            raise InputError(Problem("rename", argument, f"gives two {argument} one name", new[kind], True))
     out = copy.deepcopy(data)
     sites = list(name_sites(Scenario.model_validate(data), data))
     # values first, then keys inner before outer (a path to an inner key holds the outer keys'
