@@ -36,6 +36,23 @@ def small_dict() -> dict:
     return copy.deepcopy(_SMALL_DICT)
 
 
+def every_reference_dict() -> dict:
+    """The small scenario with an agent or issue named in every field that can name one
+    (`sim.strategies.references.REFERENCES`): summit weights and `required`, a veto player, a
+    mediator, a `signed` condition nested in an `all`, effects naming an agent, an issue and a
+    trust pair, besides what small.yaml names (parties, trust, an alliance, the rubric's issues)."""
+    data = small_dict()
+    data["agents"]["broker"] = {**data["agents"]["patron"], "capability": 0.5}
+    data["summit"].update(required=["north"], weights={"north": 2.0, "south": 1.0})
+    data["roles"] = {"veto": ["patron"], "mediators": [{"agent": "broker", "trust": 0.2, "margin": 0.1}]}
+    data["events"][0]["effects"] += [{"target": "position", "agent": "south", "issue": "trade", "shift": 0.1},
+                                     {"target": "trust", "between": ["south", "north"], "shift": 0.05}]
+    data["incidents"][0]["effects"].append({"target": "resolve", "agent": "north", "shift": -0.05})
+    data["outcome"]["substantive"].append({"all": [{"signed": ["north", "south"]},
+                                                   {"issue": "trade", "at_least": 1.0}]})
+    return data
+
+
 def scenario_of(data: dict) -> Scenario:
     return Scenario.model_validate(data)
 

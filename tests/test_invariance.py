@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from sim.loading import load_scenario
 from sim.schema import Scenario
 from sim.strategies import scenario_dicts
+from sim.strategies.references import rename
 from sim.timeline import apply_effect
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
@@ -40,50 +41,8 @@ def _plain(data: dict) -> dict:
 
 
 # --- Renaming and reordering ------------------------------------------------------------------
-
-
-def _rename(data: dict, agents: dict[str, str], issues: dict[str, str]) -> dict:
-    """`data` with every agent and issue renamed, wherever a name is used."""
-    a = lambda name: agents.get(name, name)  # noqa: E731
-    i = lambda name: issues.get(name, name)  # noqa: E731
-    d = copy.deepcopy(data)
-    d["issues"] = {i(k): v for k, v in d["issues"].items()}
-    d["agents"] = {a(k): {**v, "issues": {i(n): s for n, s in v["issues"].items()}} for k, v in d["agents"].items()}
-    trust = d["relations"]["trust"]
-    for entry in trust if isinstance(trust, list) else [trust]:
-        entry["between"] = [a(x) for x in entry["between"]]
-    for al in d["relations"].get("alliances", []):
-        al.update(agent=a(al["agent"]), patron=a(al["patron"]), issues=[i(x) for x in al["issues"]])
-    s = d["summit"]
-    s["parties"] = [a(x) for x in s["parties"]]
-    if "required" in s:
-        s["required"] = [a(x) for x in s["required"]]
-    s["weights"] = {a(k): v for k, v in s.get("weights", {}).items()}
-    roles = d.get("roles", {})
-    roles["veto"] = [a(x) for x in roles.get("veto", [])]
-    for m in roles.get("mediators", []):
-        m["agent"] = a(m["agent"])
-    for stream in d.get("events", []) + d.get("incidents", []):
-        for e in stream.get("effects", []):
-            if e.get("agent") is not None:
-                e["agent"] = a(e["agent"])
-            if e.get("issue") is not None:
-                e["issue"] = i(e["issue"])
-            if e.get("between") is not None:
-                e["between"] = [a(x) for x in e["between"]]
-
-    def conditions(items):
-        for c in items:
-            if "issue" in c:
-                c["issue"] = i(c["issue"])
-            if "signed" in c:
-                c["signed"] = [a(x) for x in c["signed"]]
-            for key in ("all", "any"):
-                conditions(c.get(key, []))
-
-    for cls in ("breakthrough", "substantive"):
-        conditions(d["outcome"][cls])
-    return d
+# Renamed by `sim.strategies.references.rename`: every field that names an agent or an issue is in
+# its one table, which tests/test_references.py checks against the schema.
 
 
 def _reordered(data: dict, perm) -> dict:
@@ -181,7 +140,7 @@ def _renaming_and_reordering_changes_nothing(data: dict, draw) -> None:
         data = _open_summit(data)
     new_agents = draw.draw(st.permutations([f"x{k}" for k in range(len(data["agents"]))]))
     new_issues = draw.draw(st.permutations([f"y{k}" for k in range(len(data["issues"]))]))
-    renamed = _rename(data, dict(zip(data["agents"], new_agents)), dict(zip(data["issues"], new_issues)))
+    renamed = rename(data, dict(zip(data["agents"], new_agents)), dict(zip(data["issues"], new_issues)))
     shuffled = _shuffled(renamed, draw)
     # --hypothesis-show-statistics: how often the orders the engine could trip on really move
     event(f"summit.parties reordered: {shuffled['summit']['parties'] != renamed['summit']['parties']}")
@@ -253,7 +212,7 @@ def test_renaming_the_baselines_agents_and_issues_changes_nothing():
     """The baseline with Japan and Russia, the islands and energy renamed, and every listing whose
     order does not matter reversed: every replicate the same."""
     data = load_scenario(BASELINE).model_dump(mode="python", exclude_defaults=True)
-    renamed = _rename(data, {"japan": "zz_tokyo", "russia": "aa_moscow", "g7": "m_group"},
+    renamed = rename(data, {"japan": "zz_tokyo", "russia": "aa_moscow", "g7": "m_group"},
                       {"islands": "zz_land", "energy": "a_power"})
     assert np.array_equal(_outcomes(data, runs=8192), _outcomes(_reversed(renamed), runs=8192))
 

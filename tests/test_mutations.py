@@ -5,6 +5,7 @@ included, and loading what it gives either succeeds or raises `InputError`, neve
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
 import os
 import subprocess
@@ -13,12 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import small_dict
+from conftest import every_reference_dict, small_dict
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sim import InputError, load_scenario, parse_scenario
-from sim.strategies import MUTATIONS, mutations_of
+from sim.strategies import MUTATIONS, mutated_scenario_dicts, mutations_of
+from sim.strategies.mutations import _dangling_sites, _plain_data
+from sim.strategies.references import name_sites, rename_at
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -63,8 +66,6 @@ def test_every_mutation_of_a_users_scenario_loads_or_is_one_clear_input_error(na
 def test_the_data_mutated_is_the_scenario_itself(name):
     """Unmutated, the plain data `mutations_of` starts from loads back to the scenario it came
     from, so every mutation is one change to the user's own scenario."""
-    from sim.strategies.mutations import _plain_data
-
     scenario = load_scenario(ROOT / name)
     data = _plain_data(scenario)
     assert isinstance(data["calendar"]["vantage"], dt.date)
@@ -134,6 +135,50 @@ def test_an_event_after_the_summit_is_made_from_dates_written_as_text():
                    if str(e["date"]) > "2020-03-20") > dt.date(2020, 3, 20)
 
     check()
+
+
+NAMED = {"small": "tests/data/small.yaml", "every reference": None, "camp david": "scenarios/examples/camp_david_1978.yaml",
+         "copenhagen": "scenarios/examples/copenhagen_2009.yaml", "baseline": "scenarios/baseline.yaml"}
+
+
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.slow) if case in ("copenhagen", "baseline")
+                                  else case for case in NAMED])  # under slow: 8 s
+@pytest.mark.parametrize("kind", ["unknown_agent", "unknown_issue"])
+def test_an_unknown_name_mutation_may_break_any_reference_and_each_is_refused(case, kind):
+    """An unknown agent (issue) may be written in any field that names one, summit.required,
+    weights, the veto, `signed` and an agent's stances among them, and each such mutant (every
+    one, not a sample) is refused: it is the dangling reference its kind says."""
+    scenario = parse_scenario(yaml.safe_dump(every_reference_dict())) if NAMED[case] is None else (
+        load_scenario(ROOT / NAMED[case]))
+    data = _plain_data(scenario)
+    sites = _dangling_sites(data, kind)
+    references = {(s.path, s.is_key) for s in name_sites(scenario, data)
+                  if s.kind == kind.removeprefix("unknown_") and not s.is_definition}
+    assert references <= set(sites), sorted(references - set(sites))
+    for path, is_key in sites:
+        mutant = copy.deepcopy(data)
+        rename_at(mutant, path, is_key, "nobody_x")
+        assert _outcome(mutant) == "refused", path
+
+
+@settings(max_examples=100, database=None)
+@given(mutated_scenario_dicts(kinds=("unknown_agent", "unknown_issue"), engines=("convergence", "eum"), weights=True))
+def test_every_drawn_unknown_name_mutant_is_refused(data):
+    """Drawn scenarios name agents and issues in every field, and some draw an agent nothing
+    names: every unknown-agent or unknown-issue mutant of one is refused, none loads."""
+    assert _outcome(data) == "refused"
+
+
+def test_an_agent_named_nowhere_is_not_made_an_unknown_agent_by_renaming_it():
+    """An agent that nothing names (no party, role, trust entry or effect): renaming its own key
+    leaves no reference dangling and the scenario loads, so the unknown-agent mutation does not
+    offer it, while it still renames the definitions of agents that are named."""
+    data = small_dict()
+    data["agents"]["bystander"] = copy.deepcopy(data["agents"]["patron"])
+    sites = [path for path, _ in _dangling_sites(data, "unknown_agent")]
+    assert ("agents", "north") in sites and ("agents", "patron") in sites
+    assert ("agents", "bystander") not in sites
+    assert not any("bystander" in path for path in sites)
 
 
 BAD = {

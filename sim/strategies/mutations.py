@@ -17,6 +17,7 @@ from ..arguments import check_scenario
 from ..errors import InputError, Problem
 from ..loading import load_scenario
 from ..schema import Scenario
+from .references import DEFINITIONS, name_sites, rename_at
 from .scenarios import _num, _scenario_dicts, check_options, names
 
 __all__ = ["MUTATIONS", "mutated_scenario_dicts", "mutations_of"]
@@ -85,27 +86,29 @@ def _replace(draw, data: dict, kind: str) -> None:
 
 
 def _unknown_name(draw, data: dict, kind: str) -> None:
-    """A reference to an agent (or issue) renamed to one that does not exist, or the agent's
-    (issue's) own key renamed so that the references break."""
-    agents = kind == "unknown_agent"
-    known = set(data["agents"] if agents else data["issues"])
-    field = "agent" if agents else "issue"
-    sites = [p for p, v in _paths(data) if isinstance(v, str) and v in known and (
-        p[-1] == field
-        or (agents and len(p) >= 2 and p[-2] in ("between", "parties"))
-        or (agents and p[-1] == "patron")
-        or (not agents and len(p) >= 2 and p[-2] == "issues"))]
-    base = "agents" if agents else "issues"
-    sites += [(base, name, None) for name in data[base]]
-    site = draw(st.sampled_from(sites))
+    """One reference to an agent (or issue) renamed to a name that does not exist, or the agent's
+    (issue's) own key renamed so that its references break: a dangling reference, which the
+    loader must refuse."""
+    defined = data[DEFINITIONS[_NAME_KINDS[kind]]]
+    path, is_key = draw(st.sampled_from(_dangling_sites(data, kind)))
     new = draw(names()) + "_x"
-    while new in known:
+    while new in defined:
         new += "x"
-    if site[-1] is None:
-        table = data[site[0]]
-        table[new] = table.pop(site[1])
-    else:
-        _parent(data, site)[site[-1]] = new
+    rename_at(data, path, is_key, new)
+
+
+_NAME_KINDS = {"unknown_agent": "agent", "unknown_issue": "issue"}
+
+
+def _dangling_sites(data: dict, kind: str) -> list[tuple[tuple, bool]]:
+    """(path, is_key) of every name `_unknown_name` may rename to leave a reference dangling: each
+    place the valid `data` names an agent (issue), in any field of `references.REFERENCES`, and
+    the definitions of those named anywhere. A definition named nowhere is left out: renamed, it
+    is the same scenario under another name, which loads, not the dangling reference its kind
+    (and its hypothesis `event`) says."""
+    sites = [s for s in name_sites(Scenario.model_validate(data), data) if s.kind == _NAME_KINDS[kind]]
+    referenced = {s.name for s in sites if not s.is_definition}
+    return [(s.path, s.is_key) for s in sites if not s.is_definition or s.name in referenced]
 
 
 def _as_date(value: Any) -> dt.date:
