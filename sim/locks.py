@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, hold_interrupts
 
 __all__ = ["LOCK_SUFFIX", "MANIFEST", "PARTIAL_MARK", "cannot_write", "clean_stale", "lock_target"]
 
@@ -48,21 +48,25 @@ def _lock_path(out: Path) -> Path:
 
 def _try_lock(path: Path) -> int | None:
     """An fd holding an exclusive lock on `path` (created if missing), or None if another
-    process holds it. Retries when the file was replaced while we waited (see `_unlock`)."""
+    process holds it. Retries when the file was replaced while we waited (see `_unlock`).
+    Called under `hold_interrupts` by a caller that keeps the fd where its `finally` releases
+    it: a Ctrl-C raised as the file was made, or as the fd came back, left an empty lock file
+    that no later command removed (`clean_stale` removes only those saying they are sim's),
+    or an fd holding the lock, which refused this process's next writer of the target."""
     for _ in range(100):
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
         except BlockingIOError:
             os.close(fd)
             return None
         except BaseException:
             os.close(fd)
             raise
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
         if same:
             with contextlib.suppress(OSError):  # say whose it is, for `clean_stale`
                 os.ftruncate(fd, 0)
@@ -74,10 +78,11 @@ def _try_lock(path: Path) -> int | None:
 
 def _unlock(path: Path, fd: int) -> None:
     """Remove the lock file, then release it: a waiter that locked the removed file sees
-    that it is gone (`_try_lock`) and locks afresh."""
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-    os.close(fd)
+    that it is gone (`_try_lock`) and locks afresh. Both, even with a Ctrl-C between them."""
+    with hold_interrupts():
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -85,17 +90,21 @@ def lock_target(out: str | Path, label: str = "--out", what: str = "a result dir
     """Hold `out` for this process (an advisory lock on `.NAME.sim-lock` beside it); a second
     writer is an `InputError`. The parent directory must exist."""
     out = Path(out)
+    path = _lock_path(out)
+    fd = None
     try:
-        fd = _try_lock(_lock_path(out))
-    except OSError as exc:
-        raise cannot_write(label, out, exc, what) from None
-    if fd is None:
-        raise InputError(Problem(label, "", "another sim command is writing there now; wait for it or choose "
-                                 "another path", str(out), True))
-    try:
+        try:
+            with hold_interrupts():  # the lock taken and its fd kept for the `finally`, or neither
+                fd = _try_lock(path)
+        except OSError as exc:
+            raise cannot_write(label, out, exc, what) from None
+        if fd is None:
+            raise InputError(Problem(label, "", "another sim command is writing there now; wait for it or choose "
+                                     "another path", str(out), True))
         yield
     finally:
-        _unlock(_lock_path(out), fd)
+        if fd is not None:
+            _unlock(path, fd)
 
 
 def clean_stale(parent: str | Path, held: str | Path | None = None) -> list[Path]:
@@ -111,49 +120,57 @@ def clean_stale(parent: str | Path, held: str | Path | None = None) -> list[Path
     except OSError:
         return removed
     for entry in entries:
-        lock = _LOCK.match(entry.name)
-        if lock is not None and lock.group("name") != held and entry.is_file() and not entry.is_symlink():
-            _remove_stale_lock(entry)
-            continue
-        m = _STALE.match(entry.name)
-        if m is None or entry.is_symlink() or not entry.is_dir():
-            continue
-        target = parent / m.group("name")
-        if target.name == held:
-            fd = -1  # ours: locked already
-        else:
-            try:
-                fd = _try_lock(_lock_path(target))
-            except OSError:
-                continue
-            if fd is None:
-                continue  # its writer is alive
-        try:
-            if not _made_by_sim(entry):
-                continue
-            if m.group("kind") == "old" and not os.path.lexists(target):
-                os.rename(entry, target)  # a swap killed between its renames: undo it
-                continue
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-        except OSError:
-            continue
-        finally:
-            if fd >= 0:
-                _unlock(_lock_path(target), fd)
+        # Each entry whole, its target's lock released, before a Ctrl-C stops the cleaning
+        with hold_interrupts():
+            if _remove_stale(parent, entry, held):
+                removed.append(entry)
     return removed
+
+
+def _remove_stale(parent: Path, entry: Path, held: str | None) -> bool:
+    """Remove `entry` if it is what a killed writer left (`clean_stale`); whether it was."""
+    lock = _LOCK.match(entry.name)
+    if lock is not None and lock.group("name") != held and entry.is_file() and not entry.is_symlink():
+        _remove_stale_lock(entry)
+        return False
+    m = _STALE.match(entry.name)
+    if m is None or entry.is_symlink() or not entry.is_dir():
+        return False
+    target = parent / m.group("name")
+    fd = None
+    if target.name != held:  # else ours: locked already
+        try:
+            fd = _try_lock(_lock_path(target))
+        except OSError:
+            return False
+        if fd is None:
+            return False  # its writer is alive
+    try:
+        if not _made_by_sim(entry):
+            return False
+        if m.group("kind") == "old" and not os.path.lexists(target):
+            os.rename(entry, target)  # a swap killed between its renames: undo it
+            return False
+        shutil.rmtree(entry, ignore_errors=True)
+        return True
+    except OSError:
+        return False
+    finally:
+        if fd is not None:
+            _unlock(_lock_path(target), fd)
 
 
 def _remove_stale_lock(path: Path) -> None:
     """Remove a lock file sim wrote whose holder is gone (killed before it removed it)."""
-    try:
-        if not path.read_bytes().startswith(b"sim "):
+    with hold_interrupts():
+        try:
+            if not path.read_bytes().startswith(b"sim "):
+                return
+            fd = _try_lock(path)
+        except OSError:
             return
-        fd = _try_lock(path)
-    except OSError:
-        return
-    if fd is not None:
-        _unlock(path, fd)
+        if fd is not None:
+            _unlock(path, fd)
 
 
 def _made_by_sim(directory: Path) -> bool:

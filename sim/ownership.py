@@ -43,7 +43,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, hold_interrupts
 from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
 from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target
 
@@ -348,11 +348,16 @@ class ResultDir:
                                      "would replace; name another directory", str(self.out), True))
         stack = contextlib.ExitStack()
         try:
+            # Each step under `hold_interrupts`: a Ctrl-C that Python raised as `make_parents` returned
+            # lost the list of the folders it made, and one raised as `enter_context` pushed the lock's
+            # release (after entering it) left the lock held by nobody's stack, and its folder kept
             try:
-                self._made = make_parents(self.out)
+                with hold_interrupts():
+                    self._made = make_parents(self.out)
             except OSError as exc:
                 raise cannot_write(self.label, self.out, exc) from None
-            stack.enter_context(lock_target(self.out, self.label))
+            with hold_interrupts():
+                stack.enter_context(lock_target(self.out, self.label))
             clean_stale(self.out.parent, held=self.out)
             check_target(self.out, self.command, force=self.force, label=self.label)  # now under the lock
             tmp = temp_name(self.out, "partial")
