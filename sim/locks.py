@@ -20,12 +20,13 @@ from pathlib import Path
 
 from .errors import InputError, Problem, hold_interrupts
 
-__all__ = ["LOCK_SUFFIX", "MANIFEST", "PARTIAL_MARK", "cannot_write", "clean_stale", "lock_target"]
+__all__ = ["LOCK_SUFFIX", "MANIFEST", "PARTIAL_MARK", "cannot_write", "clean_stale", "lock_target", "remove_partial"]
 
 MANIFEST = ".sim-manifest.json"
 PARTIAL_MARK = ".sim-partial.json"
 """Written first into a partial directory: what it is for and which process writes it."""
 LOCK_SUFFIX = ".sim-lock"
+_MARKS = (PARTIAL_MARK, MANIFEST)
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-[0-9a-f]{8}$")
 _LOCK = re.compile(r"^\.(?P<name>.+)\.sim-lock$")
 
@@ -151,7 +152,7 @@ def _remove_stale(parent: Path, entry: Path, held: str | None) -> bool:
         if m.group("kind") == "old" and not os.path.lexists(target):
             os.rename(entry, target)  # a swap killed between its renames: undo it
             return False
-        shutil.rmtree(entry, ignore_errors=True)
+        remove_partial(entry)
         return True
     except OSError:
         return False
@@ -171,6 +172,33 @@ def _remove_stale_lock(path: Path) -> None:
             return
         if fd is not None:
             _unlock(path, fd)
+
+
+def remove_partial(directory: str | Path) -> None:
+    """Remove a directory sim made to be put in place (a partial one, or a result a swap set
+    aside): its marks (`PARTIAL_MARK`, `MANIFEST`) last, once nothing else is left, so that a
+    removal cut short (a kill) leaves what `clean_stale` still knows as sim's and finishes; with
+    the mark removed first, the rest was a directory no command removed. Under `hold_interrupts`:
+    a second Ctrl-C, during the cleanup after a first, waits for it to end."""
+    directory = Path(directory)
+    with hold_interrupts():
+        try:
+            with os.scandir(directory) as listing:
+                entries = [entry for entry in listing if entry.name not in _MARKS]
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(directory / entry.name, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(directory / entry.name)
+            if any(name not in _MARKS for name in os.listdir(directory)):
+                return  # something could not be removed: the marks stay, for a later try
+            for name in _MARKS:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(directory / name)
+            os.rmdir(directory)
+        except OSError:  # gone already, or not ours to remove further (a read-only folder)
+            return
 
 
 def _made_by_sim(directory: Path) -> bool:

@@ -8,41 +8,14 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import open_locks, signal_after
 
 import sim.locks as locks
 from sim.errors import hold_interrupts
 from sim.ownership import ResultDir, clean_stale, lock_target
-
-
-def signal_after(monkeypatch, module, name: str, caller: str | None = None) -> list[str]:
-    """Replace `module.name` by a call that sends this process a SIGINT as it returns, the first
-    time `caller` (a function's name; None: anyone) calls it. Returns a list that says it fired."""
-    real, fired = getattr(module, name), []
-
-    def call(*args, **kwargs):
-        result = real(*args, **kwargs)
-        if not fired and (caller is None or sys._getframe(1).f_code.co_name == caller):
-            fired.append(name)
-            signal.raise_signal(signal.SIGINT)
-        return result
-
-    monkeypatch.setattr(module, name, call)
-    return fired
-
-
-def open_locks(folder: Path) -> list[str]:
-    """The lock files in `folder` that this process has open."""
-    names = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            names.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            continue
-    return [name for name in names if name.startswith(str(folder)) and locks.LOCK_SUFFIX in name]
 
 
 def test_a_ctrl_c_in_a_held_block_is_raised_as_the_block_ends(tmp_path):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import signal_after
 
 from sim import InputError
 from sim.cli import main
@@ -508,3 +509,109 @@ def test_out_dot_is_the_current_directory(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("error: --out: is the current directory") and str(empty) in err
     assert list(empty.iterdir()) == []
+
+
+def partial_with_files(target: ResultDir) -> None:
+    """A half-written run in the claim's partial directory: files beside its mark, and a folder of them."""
+    (target.tmp / "replicates.parquet").write_bytes(b"0" * 1000)
+    (target.tmp / "summary.json").write_text("{}")
+    (target.tmp / "inputs").mkdir()
+    for name in ("a.yaml", "b.yaml"):
+        (target.tmp / "inputs" / name).write_text("x: 1\n")
+
+
+@pytest.mark.parametrize("call", ["unlink", "rmdir"])
+def test_a_second_ctrl_c_while_a_partial_directory_is_removed_leaves_none_of_it(call, tmp_path, monkeypatch):
+    """The first Ctrl-C stops the command and its half-written directory is removed; a second one during that
+    removal (a user pressing twice, a tool signalling the process group) waits for it to end: nothing of the
+    partial directory, its lock or the folders made for it is left, and the command still stops."""
+    fired = []
+    with pytest.raises(KeyboardInterrupt):
+        with ResultDir(tmp_path / "results" / "res", "run") as target:
+            partial_with_files(target)
+            fired = signal_after(monkeypatch, os, call, before=True)
+            raise KeyboardInterrupt  # the first Ctrl-C
+    monkeypatch.undo()
+    assert fired == [call]
+    assert list(tmp_path.iterdir()) == []
+
+
+class Killed(BaseException):
+    """A kill (SIGKILL, a power cut), which nothing can hold back: the process ends where it is."""
+
+
+def listing_marks_first(monkeypatch) -> None:
+    """List every directory with sim's marks first, as a file system may (ext4 lists in hash order)."""
+    real = os.scandir
+
+    class Listing(list):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+    def scandir(*args):
+        with real(*args) as entries:
+            return Listing(sorted(entries, key=lambda e: e.name not in (PARTIAL_MARK, MANIFEST)))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def kill_at(monkeypatch, step: int) -> list:
+    """Make the `step`-th removal of a file or folder from now on end the process (raise `Killed`)
+    before it is done; returns the removals tried."""
+    calls = []
+
+    def killing(real):
+        def call(*args, **kwargs):
+            calls.append(args[0])
+            if len(calls) == step:
+                raise Killed
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(os, "unlink", killing(os.unlink))
+    monkeypatch.setattr(os, "rmdir", killing(os.rmdir))
+    return calls
+
+
+def test_a_partial_directory_whose_removal_was_killed_at_any_step_is_removed_by_the_next_writer(tmp_path,
+                                                                                              monkeypatch):
+    """A removal killed after any number of its steps leaves what `clean_stale` still knows as sim's: the
+    partial directory's mark goes last. Removed first, the rest was a directory sim never touched again."""
+    listing_marks_first(monkeypatch)
+    for step in range(1, 8):  # the removals of the 6 files and folders inside, then the directory itself
+        folder = tmp_path / str(step)
+        folder.mkdir()
+        with ResultDir(folder / "res", "run") as target:
+            partial_with_files(target)
+            with monkeypatch.context() as kill:
+                calls = kill_at(kill, step)
+                with pytest.raises(Killed):
+                    target.__exit__(None, None, None)
+            target.tmp = None  # the process died: nothing more of it runs
+        clean_stale(folder)
+        assert list(folder.iterdir()) == [], (step, calls)
+
+
+def test_a_ctrl_c_between_the_renames_of_a_swap_leaves_the_new_result_in_place(tmp_path, monkeypatch):
+    """Where the atomic exchange is missing, a Ctrl-C raised as the old result is renamed aside waits for the
+    new one to be put in place: the target is never missing, and the new result is not removed as half-written."""
+    import sim.ownership as ownership
+
+    out = made_by_sim(tmp_path / "res")
+    monkeypatch.setattr(ownership, "_exchange", lambda a, b: False)
+    fired = []
+    with pytest.raises(KeyboardInterrupt):
+        with ResultDir(out, "run") as target:
+            (target.tmp / "new.txt").write_text("new")
+            fired = signal_after(monkeypatch, os, "rename", "swap_into_place")
+            target.commit()
+    monkeypatch.undo()
+    assert fired
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]
