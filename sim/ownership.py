@@ -437,11 +437,13 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
     folders above it that it made."""
     out = Path(out)
     check_target(out, command, force=force, label=label)
+    made: list[Path] = []
     try:
-        made = make_parents(out)
-    except OSError as exc:
-        raise cannot_write(label, out, exc) from None
-    try:
+        try:
+            with hold_interrupts():  # a Ctrl-C raised as `make_parents` returned lost the folders it made
+                made = make_parents(out)
+        except OSError as exc:
+            raise cannot_write(label, out, exc) from None
         with lock_target(out, label):
             clean_stale(out.parent, held=out)
             state = check_target(out, command, force=force, label=label)
@@ -466,20 +468,24 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
                     raise cannot_write(label, out, exc) from None
                 yield state
             finally:  # still under the lock: no other writer can have added a file meanwhile
-                if release_unused and state == "new" and out.is_dir() and not out.is_symlink():
-                    left = [e.name for e in out.iterdir()]
-                    if left == [MANIFEST]:
-                        (out / MANIFEST).unlink()
-                        left = []
-                    if created and not left:
-                        out.rmdir()
+                with hold_interrupts():  # given back whole, even with a second Ctrl-C meanwhile
+                    if release_unused and state == "new" and out.is_dir() and not out.is_symlink():
+                        left = [e.name for e in out.iterdir()]
+                        if left == [MANIFEST]:
+                            (out / MANIFEST).unlink()
+                            left = []
+                        if created and not left:
+                            out.rmdir()
     finally:
         if not os.path.lexists(out):  # refused, or given back: the folders made for it go too
             remove_made(made)
 
 
 def _empty(directory: Path) -> None:
-    for entry in directory.iterdir():
+    """Empty another sim command's directory (`force`), its manifest last: emptied halfway (a
+    Ctrl-C, a kill), it is still that command's, which `force` replaces again; without its
+    manifest, what was left made it a directory sim never writes."""
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name == MANIFEST):
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:

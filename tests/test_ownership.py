@@ -598,6 +598,54 @@ def test_a_partial_directory_whose_removal_was_killed_at_any_step_is_removed_by_
         assert list(folder.iterdir()) == [], (step, calls)
 
 
+def test_a_second_ctrl_c_while_a_claim_in_place_is_given_back_leaves_nothing(tmp_path, monkeypatch):
+    """A sweep stopped before it wrote anything gives its new directory back; a second Ctrl-C as its manifest
+    is removed waits for the directory and the folders made for it to go too."""
+    fired = []
+    with pytest.raises(KeyboardInterrupt):
+        with claim_in_place(tmp_path / "results" / "s", "sweep", ["points.jsonl"], release_unused=True):
+            fired = signal_after(monkeypatch, os, "unlink")  # the manifest's removal, then the Ctrl-C
+            raise KeyboardInterrupt
+    monkeypatch.undo()
+    assert fired and list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_as_a_claim_in_place_has_made_its_folders_leaves_none_of_them(tmp_path, monkeypatch):
+    """A Ctrl-C raised as the folders above a sweep's directory are made (as `make_parents` returns the list of
+    them) leaves none of them."""
+    import sim.ownership as ownership
+
+    fired = signal_after(monkeypatch, ownership, "make_parents", "claim_in_place")
+    with pytest.raises(KeyboardInterrupt):
+        with claim_in_place(tmp_path / "results" / "s", "sweep", ["points.jsonl"], release_unused=True):
+            pytest.fail("the block ran although the claim was interrupted")
+    monkeypatch.undo()
+    assert fired and list(tmp_path.iterdir()) == []
+
+
+def test_a_forced_takeover_cut_short_leaves_a_directory_force_takes_over_again(tmp_path, monkeypatch):
+    """`--force` empties another command's directory, its manifest last: killed at any step, the directory is
+    still that command's, which the next `--force` takes over. With the manifest gone first, what was left
+    made it a directory sim refused for good."""
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda *args: sorted(real(*args), key=lambda name: name != MANIFEST))
+    for step in range(1, 5):  # the removals of the three files and the manifest
+        out = tmp_path / str(step) / "res"
+        with ResultDir(out, "backtest") as target:
+            for name in ("cases.json", "scores.csv", "summary.json"):
+                (target.tmp / name).write_text("{}")
+            target.commit()
+        with monkeypatch.context() as kill:
+            kill_at(kill, step)
+            with pytest.raises(Killed):
+                with claim_in_place(out, "sweep", ["points.jsonl"], force=True):
+                    pytest.fail("the directory was emptied although the emptying was killed")
+        assert check_target(out, "sweep", force=True) == "replace", step
+    with claim_in_place(out, "sweep", ["points.jsonl"], force=True) as state:
+        assert state == "replace"
+    assert [p.name for p in out.iterdir()] == [MANIFEST]
+
+
 def test_a_ctrl_c_between_the_renames_of_a_swap_leaves_the_new_result_in_place(tmp_path, monkeypatch):
     """Where the atomic exchange is missing, a Ctrl-C raised as the old result is renamed aside waits for the
     new one to be put in place: the target is never missing, and the new result is not removed as half-written."""
