@@ -663,3 +663,23 @@ def test_a_ctrl_c_between_the_renames_of_a_swap_leaves_the_new_result_in_place(t
     assert fired
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "new.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
+
+
+def test_a_second_ctrl_c_while_a_command_cleans_up_after_the_first_still_leaves_nothing(tmp_path, capsys,
+                                                                                      monkeypatch):
+    """`sim run` stopped by a Ctrl-C before any replicate finished, and again as it removes its partial
+    directory: exit 130, "nothing written", and nothing left, not even for the next writer to clean up."""
+    import sim.montecarlo
+
+    fired = []
+
+    def interrupted(*args, **kwargs):
+        fired.extend(signal_after(monkeypatch, os, "unlink", before=True))  # the second, as the cleanup begins
+        raise KeyboardInterrupt  # the first
+
+    monkeypatch.setattr(sim.montecarlo, "run_timeline", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(SMALL), "--runs", "1024"]) == 130
+    monkeypatch.undo()
+    assert "nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
