@@ -674,12 +674,12 @@ def test_a_second_ctrl_c_while_a_command_cleans_up_after_the_first_still_leaves_
     fired = []
 
     def interrupted(*args, **kwargs):
-        fired.extend(signal_after(monkeypatch, os, "unlink", before=True))  # the second, as the cleanup begins
+        fired.append(signal_after(monkeypatch, os, "unlink", before=True))  # the second, as the cleanup begins
         raise KeyboardInterrupt  # the first
 
     monkeypatch.setattr(sim.montecarlo, "run_timeline", interrupted)
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(SMALL), "--runs", "1024"]) == 130
     monkeypatch.undo()
-    assert "nothing written" in capsys.readouterr().err
+    assert fired[0] == ["unlink"] and "nothing written" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
