@@ -683,3 +683,18 @@ def test_a_second_ctrl_c_while_a_command_cleans_up_after_the_first_still_leaves_
     monkeypatch.undo()
     assert fired[0] == ["unlink"] and "nothing written" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_as_sim_report_makes_the_folders_for_its_page_leaves_none_of_them(tmp_path, monkeypatch):
+    """A Ctrl-C raised as the folders above a new page are made (as `make_parents` returns their list) leaves
+    none of them, as one raised later does."""
+    import sim.ownership as ownership
+    from sim.report import make_report
+
+    run = tmp_path / "run"
+    assert main(["run", str(SMALL), "--runs", "1024", "--out", str(run), "--quiet"]) == 0
+    fired = signal_after(monkeypatch, ownership, "make_parents", "make_report")
+    with pytest.raises(KeyboardInterrupt):
+        make_report([run], tmp_path / "pages" / "new" / "page.html")
+    monkeypatch.undo()
+    assert fired and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
