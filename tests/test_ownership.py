@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -698,3 +699,28 @@ def test_a_ctrl_c_as_sim_report_makes_the_folders_for_its_page_leaves_none_of_th
         make_report([run], tmp_path / "pages" / "new" / "page.html")
     monkeypatch.undo()
     assert fired and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_ctrl_c_as_sim_backtest_registers_its_claim_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C raised as the backtest's claim of its directory is entered on the command's stack, before the
+    stack records its release (`ExitStack.enter_context` calls a helper of its own): exit 130, and the new
+    directory, its lock and the folders made for it are gone when the command returns. Before, they went
+    only when the garbage collector closed the claim, and stayed while anything referred to it."""
+    import contextlib
+
+    real, fired = contextlib.ExitStack._push_cm_exit, []
+
+    def push(self, cm, cm_exit):
+        if not fired and getattr(getattr(cm, "gen", None), "__name__", "") == "claim_in_place":
+            fired.append(cm)  # kept, as a traceback a tool keeps would: no garbage collector closes it
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, cm, cm_exit)
+
+    history = tiny_history(tmp_path / "history")
+    monkeypatch.setattr(contextlib.ExitStack, "_push_cm_exit", push)
+    monkeypatch.chdir(tmp_path)
+    status = main(["backtest", str(history), "--runs", "1024", "--out", str(tmp_path / "results" / "bt")])
+    leftover = sorted(p.name for p in tmp_path.iterdir())  # now, before anything collects garbage
+    monkeypatch.undo()
+    assert fired and status == 130, capsys.readouterr().err
+    assert leftover == ["history"]
