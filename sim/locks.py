@@ -4,7 +4,9 @@ A target (a result directory or file) is held by an advisory lock on `.NAME.sim-
 beside it; the lock file says whose it is. A writer that was killed leaves its lock
 file, its partial directory (`.NAME.partial-XXXXXXXX`) or a directory a swap set aside
 (`.NAME.old-XXXXXXXX`); the next writer in the same folder removes them, once their lock
-shows that no writer holds it (`clean_stale`). `sim.ownership` builds on this.
+shows that no writer holds it (`clean_stale`). Taking or releasing a lock and removing a
+partial directory are held against Ctrl-C (`errors.hold_interrupts`), so that an interrupt,
+or a second one during the cleanup after a first, strands neither. `sim.ownership` builds on this.
 """
 
 from __future__ import annotations
