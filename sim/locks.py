@@ -57,7 +57,13 @@ def _try_lock(path: Path) -> int | None:
     that no later command removed (`clean_stale` removes only those saying they are sim's),
     or an fd holding the lock, which refused this process's next writer of the target."""
     for _ in range(100):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd, made = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644), True
+        except FileExistsError:
+            try:
+                fd, made = os.open(path, os.O_RDWR | os.O_CLOEXEC), False
+            except FileNotFoundError:  # its holder removed it meanwhile: make it afresh
+                continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
@@ -67,8 +73,11 @@ def _try_lock(path: Path) -> int | None:
         except BlockingIOError:
             os.close(fd)
             return None
-        except BaseException:
+        except BaseException as exc:
             os.close(fd)
+            if made and isinstance(exc, OSError):  # no locks on this file system (ENOLCK): none is held on it
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
             raise
         if same:
             with contextlib.suppress(OSError):  # say whose it is, for `clean_stale`

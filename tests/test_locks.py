@@ -130,3 +130,25 @@ def test_the_lock_file_says_whose_it_is(tmp_path):
     """A held lock file names sim and the holder's process id, which is how clean_stale knows it is sim's."""
     with lock_target(tmp_path / "res"):
         assert Path(tmp_path / ".res.sim-lock").read_text() == f"sim {os.getpid()}\n"
+
+
+def test_a_folder_without_locks_is_refused_in_one_line_and_keeps_no_lock_file(tmp_path, monkeypatch):
+    """Where the file system refuses locks (NFS without its lock daemon: ENOLCK), the command is refused
+    naming --out, and the lock file it made for the attempt goes; one that was there before stays."""
+    import errno
+
+    from sim import InputError
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(InputError, match="--out: cannot write a result directory there"):
+        with lock_target(tmp_path / "res"):
+            pytest.fail("ran without a lock")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / ".res.sim-lock").write_text("sim 1\n")  # another writer's, on a host that could lock it
+    with pytest.raises(InputError):
+        with lock_target(tmp_path / "res"):
+            pass
+    assert [p.name for p in tmp_path.iterdir()] == [".res.sim-lock"]
