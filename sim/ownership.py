@@ -367,12 +367,12 @@ class ResultDir:
             check_target(self.out, self.command, force=self.force, label=self.label)  # now under the lock
             tmp = temp_name(self.out, "partial")
             try:
-                # Not only an OSError: a Ctrl-C that Python raises as the mkdir or the mark's write
-                # returns lands outside the caller's `with`, whose `__exit__` never runs, and the
-                # directory made here was left behind (`run` sent SIGINT a second after it started)
+                # A Ctrl-C that Python raises as the mkdir or the mark's write returns lands outside the
+                # caller's `with`, whose `__exit__` never runs (`run` sent SIGINT a second after it
+                # started left the directory): the directory is recorded as it is made, for `_release`
                 with hold_interrupts():
                     tmp.mkdir()
-                    self.tmp = tmp  # made, and recorded for `_release`
+                    self.tmp = tmp
                 atomic_write_text(tmp / PARTIAL_MARK, json.dumps({"pid": os.getpid(), "target": str(self.out),
                                                                   "created": utc_now()}) + "\n")
             except OSError as exc:
