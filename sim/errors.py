@@ -6,14 +6,16 @@ problem of a file at once; the CLI prints one line per problem and exits 2.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["InputError", "Problem", "RunError", "SimError", "caused_by_interrupt", "interrupt_recorded", "map_all"]
+__all__ = ["InputError", "Problem", "RunError", "SimError", "caused_by_interrupt", "hold_interrupts",
+           "interrupt_recorded", "map_all"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -132,6 +134,48 @@ def interrupt_recorded() -> bool:
             break
         seen += chunk
     return any(number in (signal.SIGINT, signal.SIGTERM) for number in seen)
+
+
+@contextlib.contextmanager
+def hold_interrupts() -> Iterator[None]:
+    """Hold back Ctrl-C and SIGTERM until the block ends, then hand each one that came to the
+    handler that was in place (Python's raises KeyboardInterrupt, from the block's end).
+
+    For the few steps that make or remove a file and must also record or finish that (take a
+    lock and keep its fd; remove a partial directory after a first Ctrl-C): Python raises a
+    signal as the next call returns, so one landing between a file's creation and the `try`
+    that removes it, or inside the removal itself, left the file behind. A signal ignored, or
+    handled outside Python, is left as it is; outside the main thread, where Python handles no
+    signal, this does nothing. Hold only steps that end in a moment: the user is waiting."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    heard: list[int] = []
+    previous: dict[int, Callable] = {}
+    over = False
+
+    def hold(signum, frame):
+        if over:  # the block ended while this was still installed: behave as the handler it replaced
+            previous[signum](signum, frame)
+        else:
+            heard.append(signum)
+
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(sig)
+            if callable(handler):  # not SIG_IGN, SIG_DFL, or None (a handler set outside Python)
+                previous[sig] = signal.signal(sig, hold)
+        yield
+    finally:
+        over = True
+        try:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        finally:
+            for sig in dict.fromkeys(heard):
+                previous[sig](sig, None)
 
 
 def caused_by_interrupt(exc: BaseException) -> bool:

@@ -14,6 +14,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from .errors import hold_interrupts
+
 __all__ = ["atomic_write_bytes", "atomic_write_text", "check_can_create", "fsync_dir", "fsync_tree", "temp_name",
            "utc_now", "write_json_atomic"]
 
@@ -26,14 +28,16 @@ def temp_name(path: Path, kind: str = "tmp") -> Path:
 def check_can_create(path: str | Path) -> OSError | None:
     """Whether a file can be created beside `path` (its folder existing), by creating and
     removing a temp file there: None, or the error (a read-only file system, an immutable
-    folder, a permission root lacks, which `os.access` does not all report)."""
+    folder, a permission root lacks, which `os.access` does not all report). Under
+    `hold_interrupts`: a Ctrl-C raised as the file was made left it, and nothing removes it."""
     tmp = temp_name(Path(path))
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        return exc
-    os.close(fd)
-    tmp.unlink(missing_ok=True)
+    with hold_interrupts():
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            return exc
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
     return None
 
 
@@ -48,10 +52,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:  # e.g. a read-only folder: the error that matters is the write's, raised below
-            pass
+        with hold_interrupts():  # removed even with a second Ctrl-C, after a first cut the write short
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:  # e.g. a read-only folder: the error that matters is the write's, raised below
+                pass
         raise
     fsync_dir(path.parent)
 

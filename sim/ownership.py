@@ -43,9 +43,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, hold_interrupts
 from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
-from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target
+from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target, remove_partial
 
 __all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
            "claim_in_place", "clean_stale", "directory_owner", "file_owner", "is_run_id", "lock_target",
@@ -259,21 +259,24 @@ def swap_into_place(tmp: Path, out: Path) -> None:
     """Put the finished directory `tmp` at `out`, replacing what is there, so that `out`
     is never missing: one atomic exchange, then the old content (now at `tmp`) is removed.
     Where the exchange is not supported, `out` is set aside first; `clean_stale` puts it
-    back if the process dies between the two renames."""
-    if not os.path.lexists(out):
-        os.rename(tmp, out)
-    elif _exchange(tmp, out):
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
-        os.rename(out, old)
-        try:
+    back if the process dies between the two renames. Under `hold_interrupts`: a Ctrl-C that
+    Python raised as the first rename returned left `out` missing, and the new result, still
+    at `tmp`, was then removed as half-written."""
+    with hold_interrupts():
+        if not os.path.lexists(out):
             os.rename(tmp, out)
-        except BaseException:
-            os.rename(old, out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    fsync_dir(out.parent)
+        elif _exchange(tmp, out):
+            remove_partial(tmp)
+        else:
+            old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+            os.rename(out, old)
+            try:
+                os.rename(tmp, out)
+            except BaseException:
+                os.rename(old, out)
+                raise
+            remove_partial(old)
+        fsync_dir(out.parent)
 
 
 def make_parents(path: str | Path) -> list[Path]:
@@ -303,14 +306,16 @@ def make_parents(path: str | Path) -> list[Path]:
 
 def remove_made(folders: list[Path]) -> None:
     """Remove the folders `make_parents` made, innermost first, each only while empty: one
-    that holds anything (another command's result or lock) is kept, with those above it."""
-    for folder in reversed(folders):
-        try:
-            os.rmdir(folder)
-        except FileNotFoundError:  # listed, and a Ctrl-C came before it was made
-            continue
-        except OSError:
-            return
+    that holds anything (another command's result or lock) is kept, with those above it.
+    All of them, even with a second Ctrl-C meanwhile (`hold_interrupts`)."""
+    with hold_interrupts():
+        for folder in reversed(folders):
+            try:
+                os.rmdir(folder)
+            except FileNotFoundError:  # listed, and a Ctrl-C came before it was made
+                continue
+            except OSError:
+                return
 
 
 def _cwd_and_parents() -> tuple[Path, ...]:
@@ -346,46 +351,56 @@ class ResultDir:
             # swapped into place, the directory the shell is in would be removed under it
             raise InputError(Problem(self.label, "", "is the current directory (or holds it), which a new result "
                                      "would replace; name another directory", str(self.out), True))
-        stack = contextlib.ExitStack()
+        self._stack = contextlib.ExitStack()
         try:
+            # Each step under `hold_interrupts`: a Ctrl-C that Python raised as `make_parents` returned
+            # lost the list of the folders it made, and one raised as `enter_context` pushed the lock's
+            # release (after entering it) left the lock held by nobody's stack, and its folder kept
             try:
-                self._made = make_parents(self.out)
+                with hold_interrupts():
+                    self._made = make_parents(self.out)
             except OSError as exc:
                 raise cannot_write(self.label, self.out, exc) from None
-            stack.enter_context(lock_target(self.out, self.label))
+            with hold_interrupts():
+                self._stack.enter_context(lock_target(self.out, self.label))
             clean_stale(self.out.parent, held=self.out)
             check_target(self.out, self.command, force=self.force, label=self.label)  # now under the lock
             tmp = temp_name(self.out, "partial")
             try:
-                tmp.mkdir()
+                # A Ctrl-C that Python raises as the mkdir or the mark's write returns lands outside the
+                # caller's `with`, whose `__exit__` never runs (`run` sent SIGINT a second after it
+                # started left the directory): the directory is recorded as it is made, for `_release`
+                with hold_interrupts():
+                    tmp.mkdir()
+                    self.tmp = tmp
                 atomic_write_text(tmp / PARTIAL_MARK, json.dumps({"pid": os.getpid(), "target": str(self.out),
                                                                   "created": utc_now()}) + "\n")
-            except BaseException as exc:
-                # Not only an OSError: a Ctrl-C that Python raises as the mkdir or the mark's write
-                # returns lands outside the caller's `with`, whose `__exit__` never runs, and the
-                # directory made here was left behind (`run` sent SIGINT a second after it started)
-                shutil.rmtree(tmp, ignore_errors=True)
-                if isinstance(exc, OSError):
-                    raise cannot_write(self.label, self.out, exc) from None
-                raise
-            self.tmp = tmp
+            except OSError as exc:
+                raise cannot_write(self.label, self.out, exc) from None
         except BaseException:
-            stack.close()
-            remove_made(self._made)
-            self._made = []  # removed: `__exit__`, if a caller registered it before entering, leaves them be
+            self._release()  # `__exit__`, if a caller registered it before entering, then finds nothing left
             raise
-        self._stack = stack
         return self
 
     def __exit__(self, *exc) -> bool:
-        try:
-            if self.tmp is not None and self.tmp.exists():
-                shutil.rmtree(self.tmp, ignore_errors=True)
-        finally:
-            if self._stack is not None:
-                self._stack.close()  # the lock file goes first: it lies in the folder above
-            remove_made(self._made)  # nothing committed: the folders made for it go too
+        self._release()
         return False
+
+    def _release(self) -> None:
+        """Remove `tmp` (a committed result is not there any more), release the lock and remove
+        the folders made for the target (none once committed), all of it even with a second
+        Ctrl-C meanwhile (`hold_interrupts`): after a first one, this is its cleanup. Idempotent."""
+        with hold_interrupts():
+            try:
+                if self.tmp is not None:
+                    remove_partial(self.tmp)
+            finally:
+                self.tmp = None
+                if self._stack is not None:
+                    self._stack.close()  # the lock file goes first: it lies in the folder above
+                    self._stack = None
+                remove_made(self._made)  # nothing committed: the folders made for it go too
+                self._made = []
 
     def files(self) -> list[str]:
         """Every file under `tmp`, relative to it, but the partial mark and the manifest."""
@@ -422,11 +437,13 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
     folders above it that it made."""
     out = Path(out)
     check_target(out, command, force=force, label=label)
+    made: list[Path] = []
     try:
-        made = make_parents(out)
-    except OSError as exc:
-        raise cannot_write(label, out, exc) from None
-    try:
+        try:
+            with hold_interrupts():  # a Ctrl-C raised as `make_parents` returned lost the folders it made
+                made = make_parents(out)
+        except OSError as exc:
+            raise cannot_write(label, out, exc) from None
         with lock_target(out, label):
             clean_stale(out.parent, held=out)
             state = check_target(out, command, force=force, label=label)
@@ -451,20 +468,24 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
                     raise cannot_write(label, out, exc) from None
                 yield state
             finally:  # still under the lock: no other writer can have added a file meanwhile
-                if release_unused and state == "new" and out.is_dir() and not out.is_symlink():
-                    left = [e.name for e in out.iterdir()]
-                    if left == [MANIFEST]:
-                        (out / MANIFEST).unlink()
-                        left = []
-                    if created and not left:
-                        out.rmdir()
+                with hold_interrupts():  # given back whole, even with a second Ctrl-C meanwhile
+                    if release_unused and state == "new" and out.is_dir() and not out.is_symlink():
+                        left = [e.name for e in out.iterdir()]
+                        if left == [MANIFEST]:
+                            (out / MANIFEST).unlink()
+                            left = []
+                        if created and not left:
+                            out.rmdir()
     finally:
         if not os.path.lexists(out):  # refused, or given back: the folders made for it go too
             remove_made(made)
 
 
 def _empty(directory: Path) -> None:
-    for entry in directory.iterdir():
+    """Empty another sim command's directory (`force`), its manifest last: emptied halfway (a
+    Ctrl-C, a kill), it is still that command's, which `force` replaces again; without its
+    manifest, what was left made it a directory sim never writes."""
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name == MANIFEST):
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:

@@ -4,6 +4,9 @@ running a scenario while keeping every replicate's outputs."""
 from __future__ import annotations
 
 import copy
+import os
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +130,35 @@ def read_columns(out: Path) -> dict[str, np.ndarray]:
             "package": index.fill_null(-1).to_numpy().astype(np.int64),
             "summit_day": table.column("summit_day").to_numpy(),
             "position": position.reshape(len(table), len(agents), len(issues))}
+
+
+def signal_after(monkeypatch, module, name: str, caller: str | None = None, before: bool = False) -> list[str]:
+    """Replace `module.name` by a call that sends this process a SIGINT (a Ctrl-C) as it returns
+    (`before`: as it begins), the first time `caller` (a function's name; None: anyone) calls it;
+    Python raises it at the caller's next step, unless held back. Returns a list that says it fired."""
+    real, fired = getattr(module, name), []
+
+    def call(*args, **kwargs):
+        first = not fired and (caller is None or sys._getframe(1).f_code.co_name == caller)
+        if first:
+            fired.append(name)
+            if before:
+                signal.raise_signal(signal.SIGINT)
+        result = real(*args, **kwargs)
+        if first and not before:
+            signal.raise_signal(signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(module, name, call)
+    return fired
+
+
+def open_locks(folder: Path) -> list[str]:
+    """The lock files in `folder` that this process has open."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+    return [name for name in names if name.startswith(str(folder)) and ".sim-lock" in name]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import signal_after
 
 from sim import InputError
 from sim.cli import main
@@ -508,3 +510,217 @@ def test_out_dot_is_the_current_directory(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("error: --out: is the current directory") and str(empty) in err
     assert list(empty.iterdir()) == []
+
+
+def partial_with_files(target: ResultDir) -> None:
+    """A half-written run in the claim's partial directory: files beside its mark, and a folder of them."""
+    (target.tmp / "replicates.parquet").write_bytes(b"0" * 1000)
+    (target.tmp / "summary.json").write_text("{}")
+    (target.tmp / "inputs").mkdir()
+    for name in ("a.yaml", "b.yaml"):
+        (target.tmp / "inputs" / name).write_text("x: 1\n")
+
+
+@pytest.mark.parametrize("call", ["unlink", "rmdir"])
+def test_a_second_ctrl_c_while_a_partial_directory_is_removed_leaves_none_of_it(call, tmp_path, monkeypatch):
+    """The first Ctrl-C stops the command and its half-written directory is removed; a second one during that
+    removal (a user pressing twice, a tool signalling the process group) waits for it to end: nothing of the
+    partial directory, its lock or the folders made for it is left, and the command still stops."""
+    fired = []
+    with pytest.raises(KeyboardInterrupt):
+        with ResultDir(tmp_path / "results" / "res", "run") as target:
+            partial_with_files(target)
+            fired = signal_after(monkeypatch, os, call, before=True)
+            raise KeyboardInterrupt  # the first Ctrl-C
+    monkeypatch.undo()
+    assert fired == [call]
+    assert list(tmp_path.iterdir()) == []
+
+
+class Killed(BaseException):
+    """A kill (SIGKILL, a power cut), which nothing can hold back: the process ends where it is."""
+
+
+def listing_marks_first(monkeypatch) -> None:
+    """List every directory with sim's marks first, as a file system may (ext4 lists in hash order)."""
+    real = os.scandir
+
+    class Listing(list):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+    def scandir(*args):
+        with real(*args) as entries:
+            return Listing(sorted(entries, key=lambda e: e.name not in (PARTIAL_MARK, MANIFEST)))
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def kill_at(monkeypatch, step: int) -> list:
+    """Make the `step`-th removal of a file or folder from now on end the process (raise `Killed`)
+    before it is done; returns the removals tried."""
+    calls = []
+
+    def killing(real):
+        def call(*args, **kwargs):
+            calls.append(args[0])
+            if len(calls) == step:
+                raise Killed
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(os, "unlink", killing(os.unlink))
+    monkeypatch.setattr(os, "rmdir", killing(os.rmdir))
+    return calls
+
+
+def test_a_partial_directory_whose_removal_was_killed_at_any_step_is_removed_by_the_next_writer(tmp_path,
+                                                                                              monkeypatch):
+    """A removal killed after any number of its steps leaves what `clean_stale` still knows as sim's: the
+    partial directory's mark goes last. Removed first, the rest was a directory sim never touched again."""
+    listing_marks_first(monkeypatch)
+    for step in range(1, 8):  # the removals of the 6 files and folders inside, then the directory itself
+        folder = tmp_path / str(step)
+        folder.mkdir()
+        with ResultDir(folder / "res", "run") as target:
+            partial_with_files(target)
+            with monkeypatch.context() as kill:
+                calls = kill_at(kill, step)
+                with pytest.raises(Killed):
+                    target.__exit__(None, None, None)
+            target.tmp = None  # the process died: nothing more of it runs
+        clean_stale(folder)
+        assert list(folder.iterdir()) == [], (step, calls)
+
+
+def test_a_second_ctrl_c_while_a_claim_in_place_is_given_back_leaves_nothing(tmp_path, monkeypatch):
+    """A sweep stopped before it wrote anything gives its new directory back; a second Ctrl-C as its manifest
+    is removed waits for the directory and the folders made for it to go too."""
+    fired = []
+    with pytest.raises(KeyboardInterrupt):
+        with claim_in_place(tmp_path / "results" / "s", "sweep", ["points.jsonl"], release_unused=True):
+            fired = signal_after(monkeypatch, os, "unlink")  # the manifest's removal, then the Ctrl-C
+            raise KeyboardInterrupt
+    monkeypatch.undo()
+    assert fired and list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_as_a_claim_in_place_has_made_its_folders_leaves_none_of_them(tmp_path, monkeypatch):
+    """A Ctrl-C raised as the folders above a sweep's directory are made (as `make_parents` returns the list of
+    them) leaves none of them."""
+    import sim.ownership as ownership
+
+    fired = signal_after(monkeypatch, ownership, "make_parents", "claim_in_place")
+    with pytest.raises(KeyboardInterrupt):
+        with claim_in_place(tmp_path / "results" / "s", "sweep", ["points.jsonl"], release_unused=True):
+            pytest.fail("the block ran although the claim was interrupted")
+    monkeypatch.undo()
+    assert fired and list(tmp_path.iterdir()) == []
+
+
+def test_a_forced_takeover_cut_short_leaves_a_directory_force_takes_over_again(tmp_path, monkeypatch):
+    """`--force` empties another command's directory, its manifest last: killed at any step, the directory is
+    still that command's, which the next `--force` takes over. With the manifest gone first, what was left
+    made it a directory sim refused for good."""
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda *args: sorted(real(*args), key=lambda name: name != MANIFEST))
+    for step in range(1, 5):  # the removals of the three files and the manifest
+        out = tmp_path / str(step) / "res"
+        with ResultDir(out, "backtest") as target:
+            for name in ("cases.json", "scores.csv", "summary.json"):
+                (target.tmp / name).write_text("{}")
+            target.commit()
+        with monkeypatch.context() as kill:
+            kill_at(kill, step)
+            with pytest.raises(Killed):
+                with claim_in_place(out, "sweep", ["points.jsonl"], force=True):
+                    pytest.fail("the directory was emptied although the emptying was killed")
+        assert check_target(out, "sweep", force=True) == "replace", step
+    with claim_in_place(out, "sweep", ["points.jsonl"], force=True) as state:
+        assert state == "replace"
+    assert [p.name for p in out.iterdir()] == [MANIFEST]
+
+
+def test_a_ctrl_c_between_the_renames_of_a_swap_leaves_the_new_result_in_place(tmp_path, monkeypatch):
+    """Where the atomic exchange is missing, a Ctrl-C raised as the old result is renamed aside waits for the
+    new one to be put in place: the target is never missing, and the new result is not removed as half-written."""
+    import sim.ownership as ownership
+
+    out = made_by_sim(tmp_path / "res")
+    monkeypatch.setattr(ownership, "_exchange", lambda a, b: False)
+    fired = []
+    with pytest.raises(KeyboardInterrupt):
+        with ResultDir(out, "run") as target:
+            (target.tmp / "new.txt").write_text("new")
+            fired = signal_after(monkeypatch, os, "rename", "swap_into_place")
+            target.commit()
+    monkeypatch.undo()
+    assert fired
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]
+
+
+def test_a_second_ctrl_c_while_a_command_cleans_up_after_the_first_still_leaves_nothing(tmp_path, capsys,
+                                                                                      monkeypatch):
+    """`sim run` stopped by a Ctrl-C before any replicate finished, and again as it removes its partial
+    directory: exit 130, "nothing written", and nothing left, not even for the next writer to clean up."""
+    import sim.montecarlo
+
+    fired = []
+
+    def interrupted(*args, **kwargs):
+        fired.append(signal_after(monkeypatch, os, "unlink", before=True))  # the second, as the cleanup begins
+        raise KeyboardInterrupt  # the first
+
+    monkeypatch.setattr(sim.montecarlo, "run_timeline", interrupted)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(SMALL), "--runs", "1024"]) == 130
+    monkeypatch.undo()
+    assert fired[0] == ["unlink"] and "nothing written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_as_sim_report_makes_the_folders_for_its_page_leaves_none_of_them(tmp_path, monkeypatch):
+    """A Ctrl-C raised as the folders above a new page are made (as `make_parents` returns their list) leaves
+    none of them, as one raised later does."""
+    import sim.ownership as ownership
+    from sim.report import make_report
+
+    run = tmp_path / "run"
+    assert main(["run", str(SMALL), "--runs", "1024", "--out", str(run), "--quiet"]) == 0
+    fired = signal_after(monkeypatch, ownership, "make_parents", "make_report")
+    with pytest.raises(KeyboardInterrupt):
+        make_report([run], tmp_path / "pages" / "new" / "page.html")
+    monkeypatch.undo()
+    assert fired and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_ctrl_c_as_sim_backtest_registers_its_claim_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C raised as the backtest's claim of its directory is entered on the command's stack, before the
+    stack records its release (`ExitStack.enter_context` calls a helper of its own): exit 130, and the new
+    directory, its lock and the folders made for it are gone when the command returns. Before, they went
+    only when the garbage collector closed the claim, and stayed while anything referred to it."""
+    import contextlib
+
+    real, fired = contextlib.ExitStack._push_cm_exit, []
+
+    def push(self, cm, cm_exit):
+        if not fired and getattr(getattr(cm, "gen", None), "__name__", "") == "claim_in_place":
+            fired.append(cm)  # kept, as a traceback a tool keeps would: no garbage collector closes it
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, cm, cm_exit)
+
+    history = tiny_history(tmp_path / "history")
+    monkeypatch.setattr(contextlib.ExitStack, "_push_cm_exit", push)
+    monkeypatch.chdir(tmp_path)
+    status = main(["backtest", str(history), "--runs", "1024", "--out", str(tmp_path / "results" / "bt")])
+    leftover = sorted(p.name for p in tmp_path.iterdir())  # now, before anything collects garbage
+    monkeypatch.undo()
+    assert fired and status == 130, capsys.readouterr().err
+    assert leftover == ["history"]

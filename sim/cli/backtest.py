@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError, Problem, RunError
+from ..errors import InputError, Problem, RunError, hold_interrupts
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -138,8 +138,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     # and a rerun into the same directory runs only the cases not kept yet. A new directory
     # in which no case was kept (an input error found in a case, an interrupt before the
     # first finished) is given back, not left holding only a manifest.
-    state = args.resources.enter_context(claim_in_place(out, "backtest", (CASES_FILE, *BACKTEST_OUTPUTS),
-                                                        force=args.force, release_unused=True))
+    # Held: a Ctrl-C raised as `enter_context` went on to record the claim's release left the claim
+    # to be given back only when the garbage collector closed it, if ever (a reference kept in a
+    # traceback kept the directory, the lock and the folders made for them)
+    with hold_interrupts():
+        state = args.resources.enter_context(claim_in_place(out, "backtest", (CASES_FILE, *BACKTEST_OUTPUTS),
+                                                            force=args.force, release_unused=True))
     store = CaseStore(out, args.runs, args.seed, posterior)
     _note_unseeded(args, cases)
     return _backtest_into(args, out, state, store, cases, meetings, meetings_path, posterior, limit)

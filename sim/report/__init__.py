@@ -26,7 +26,7 @@ import errno
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, hold_interrupts
 from .collect import KINDS, Result, collect, read_result
 from .trail import malformed_fields
 
@@ -116,7 +116,8 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
     check_file_target(target, COMMAND, force=force, label="--out")
     folders: list[Path] = []
     try:
-        folders = make_parents(target)
+        with hold_interrupts():  # a Ctrl-C raised as `make_parents` returned lost the list of the folders it made
+            folders = make_parents(target)
         # Held from the check to the write: a second `sim report` to the same page is refused at
         # once, and a file that appeared while the page was rendered is not replaced.
         with lock_target(target, "--out", "a page"):
