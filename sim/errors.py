@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 __all__ = ["InputError", "Problem", "RunError", "SimError", "caused_by_interrupt", "hold_interrupts",
-           "interrupt_recorded", "map_all"]
+           "interrupt_recorded", "map_all", "signals_owned"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -136,6 +136,24 @@ def interrupt_recorded() -> bool:
     return any(number in (signal.SIGINT, signal.SIGTERM) for number in seen)
 
 
+_signals_owned = False  # set by the command line, which owns the process (`signals_owned`)
+
+
+@contextlib.contextmanager
+def signals_owned() -> Iterator[None]:
+    """Let `hold_interrupts` swap the process's signal handlers while the block runs. The command
+    line enters this around a command: it owns the process. A library call (a notebook's
+    `run_sweep`, a host application's) never does, so sim leaves its host's handlers alone
+    there (STYLE: a library does not change its host), and an interrupt may then strand a
+    lock file or a partial directory, which the next writer in that folder removes."""
+    global _signals_owned
+    before, _signals_owned = _signals_owned, True
+    try:
+        yield
+    finally:
+        _signals_owned = before
+
+
 @contextlib.contextmanager
 def hold_interrupts() -> Iterator[None]:
     """Hold back Ctrl-C and SIGTERM until the block ends, then hand each one that came to the
@@ -146,10 +164,11 @@ def hold_interrupts() -> Iterator[None]:
     signal as the next call returns, so one landing between a file's creation and the `try`
     that removes it, or inside the removal itself, left the file behind. A signal ignored, or
     handled outside Python, is left as it is; outside the main thread, where Python handles no
-    signal, this does nothing. Hold only steps that end in a moment: the user is waiting."""
+    signal, and outside the command line (`signals_owned`), this does nothing. Hold only steps
+    that end in a moment: the user is waiting."""
     import signal
 
-    if threading.current_thread() is not threading.main_thread():
+    if not _signals_owned or threading.current_thread() is not threading.main_thread():
         yield
         return
     heard: list[int] = []

@@ -135,7 +135,12 @@ def read_columns(out: Path) -> dict[str, np.ndarray]:
 def signal_after(monkeypatch, module, name: str, caller: str | None = None, before: bool = False) -> list[str]:
     """Replace `module.name` by a call that sends this process a SIGINT (a Ctrl-C) as it returns
     (`before`: as it begins), the first time `caller` (a function's name; None: anyone) calls it;
-    Python raises it at the caller's next step, unless held back. Returns a list that says it fired."""
+    Python raises it at the caller's next step, unless held back. Returns a list that says it fired.
+    The process is the command line's for the test (`sim.errors.signals_owned`): only there does
+    sim hold a Ctrl-C back."""
+    import sim.errors
+
+    monkeypatch.setattr(sim.errors, "_signals_owned", True)
     real, fired = getattr(module, name), []
 
     def call(*args, **kwargs):

@@ -14,14 +14,14 @@ import pytest
 from conftest import open_locks, signal_after
 
 import sim.locks as locks
-from sim.errors import hold_interrupts
+from sim.errors import hold_interrupts, signals_owned
 from sim.ownership import ResultDir, clean_stale, lock_target
 
 
 def test_a_ctrl_c_in_a_held_block_is_raised_as_the_block_ends(tmp_path):
     """Inside `hold_interrupts` a Ctrl-C waits; it is raised as the block ends, and Python's handler is back."""
     log = []
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), signals_owned():
         with hold_interrupts():
             signal.raise_signal(signal.SIGINT)
             log.append("after the signal")
@@ -35,15 +35,42 @@ def test_a_held_ctrl_c_goes_to_the_handler_in_place_and_an_ignored_one_stays_ign
     heard = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: heard.append(signum))
     try:
-        with hold_interrupts():
+        with signals_owned(), hold_interrupts():
             signal.raise_signal(signal.SIGINT)
             assert heard == []
         assert heard == [signal.SIGINT]
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        with hold_interrupts():
+        with signals_owned(), hold_interrupts():
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
             signal.raise_signal(signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_library_call_leaves_its_hosts_signal_handlers_alone():
+    """Outside the command line (a notebook's `run_sweep`), sim swaps no signal handler (STYLE: a library
+    does not change its host): the host's handler is in place inside a held block and hears the Ctrl-C
+    at once. The command line holds it back (`signals_owned`), and hands the host's handler back after."""
+    heard = []
+
+    def host(signum, frame):
+        heard.append(signal.getsignal(signal.SIGINT) is host)
+
+    previous = signal.signal(signal.SIGINT, host)
+    try:
+        with hold_interrupts():
+            assert signal.getsignal(signal.SIGINT) is host
+            signal.raise_signal(signal.SIGINT)
+            assert heard == [True]
+        with signals_owned():
+            with hold_interrupts():
+                assert signal.getsignal(signal.SIGINT) is not host
+                signal.raise_signal(signal.SIGINT)
+                assert heard == [True]
+            assert heard == [True, True]
+        with hold_interrupts():  # ownership ends with its block
+            assert signal.getsignal(signal.SIGINT) is host
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -120,7 +147,7 @@ def test_a_ctrl_c_as_a_result_directory_is_claimed_leaves_nothing(tmp_path, monk
         return real(self, *args)
 
     monkeypatch.setattr(contextlib.ExitStack, "_push_cm_exit", push)
-    with pytest.raises(KeyboardInterrupt), ResultDir(tmp_path / "a" / "res", "run"):
+    with pytest.raises(KeyboardInterrupt), signals_owned(), ResultDir(tmp_path / "a" / "res", "run"):
         pytest.fail("the block ran although the claim was interrupted")
     monkeypatch.undo()
     assert fired and list(tmp_path.iterdir()) == [] and open_locks(tmp_path) == []

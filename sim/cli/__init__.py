@@ -28,6 +28,7 @@ from ..errors import (
     caused_by_interrupt,
     interrupt_recorded,
     note_unraisable_interrupt,
+    signals_owned,
 )
 from . import backtest, eum, paired, report, run, sweep  # noqa: F401 - importing registers the subcommands
 from .common import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_ERROR, commands, keeping_said, say
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     STOP_HEARD.clear()
     hook, sys.unraisablehook = sys.unraisablehook, note_unraisable_interrupt
     try:
-        with _terminate_as_interrupt(), contextlib.ExitStack() as resources, warnings.catch_warnings():
+        with signals_owned(), _terminate_as_interrupt(), contextlib.ExitStack() as resources, \
+                warnings.catch_warnings():
             warnings.showwarning = _show_warning
             args.resources = resources
             return _call(args)
