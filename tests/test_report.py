@@ -351,6 +351,35 @@ def test_the_page_asks_the_question_the_run_answered_after_set(tmp_path):
     assert '<p class="question">Source: The derived source.</p>' in page
 
 
+def test_a_deals_class_is_what_its_replicates_were_classed_when_the_rubric_asks_who_signed(tmp_path):
+    """A rubric with `signed:` classes a package by who signed it, replicate by replicate: the
+    page's deals table gives the class the replicates that agreed it got, not the class it would
+    have if every party signed (which summary.json's `deals` holds). Here the optional third party
+    never signs a trade deal, so every deal is a talk fest, as the class table says."""
+    out = tmp_path / "run"
+    assert main(["run", str(SMALL), "--runs", "2048", "--set", "summit.parties=[north, south, patron]",
+                 "--set", "summit.required=[north, south]",
+                 "--set", "relations.trust={between: [north, south, patron], initial: 0.5}",
+                 "--set", "outcome.substantive=[{all: [{issue: trade, at_least: 1.0}, {signed: [patron]}]}]",
+                 "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["classes"]["substantive"]["count"] == 0 and summary["deals"], summary["deals"]
+    page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
+    deals = page[page.index('-deals">'):].split("</table>")[0]
+    rows = [shown_text(r) for r in deals.split("<tr>")[2:]]
+    assert rows and all(" Talk fest " in r and "Substantive" not in r for r in rows), rows
+
+
+def test_a_package_classed_two_ways_shows_each_class_with_its_share(tmp_path):
+    """Where an optional party signs a package in some replicates and not in others, its row
+    names both classes with the share of the package's replicates in each."""
+    from sim.report.page import deal_class
+
+    assert deal_class("substantive", {"substantive": 30, "talk_fest": 10}) == "Substantive (0.750), talk fest (0.250)"
+    assert deal_class("substantive", {"talk_fest": 4}) == "Talk fest"
+    assert deal_class("substantive", None) == "Substantive"  # a run without replicates.parquet
+
+
 def test_outcome_shades_differ_in_greyscale():
     """The outcome classes' colours differ in lightness, not only in hue (collapse is hatched too)."""
     from sim.report.figures import CLASS_HATCHES, CLASS_SHADES

@@ -21,7 +21,7 @@ from .collect import Input, Result
 from .comments import Row, format_value
 from .used import NotUsed, not_used_rows
 
-__all__ = ["assumptions_view", "calibration_file", "count", "interval", "reproduction_view", "run_view",
+__all__ = ["assumptions_view", "calibration_file", "count", "deal_class", "interval", "reproduction_view", "run_view",
            "shared_views", "versions"]
 
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
@@ -84,8 +84,8 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
         "classes": classes, "calibration": _calibration_note(s.get("calibration")), "outcomes": outcome_bars(s),
         "as_written": _raw(s, "headline", "substantive_or_better"),
         "as_written_runs": count((s.get("as_written") or {}).get("runs")),
-        "deals": _deals(s), "fan": fan, "events": _events(s), "summit": _summit(result), "notes": result.notes,
-        "stopped": _stopped(s),
+        "deals": _deals(s, result.deal_classes), "fan": fan, "events": _events(s), "summit": _summit(result),
+        "notes": result.notes, "stopped": _stopped(s),
     }
 
 
@@ -108,7 +108,21 @@ def _calibration_note(cal: dict | None) -> dict | None:
             "knobs": knobs}
 
 
-def _deals(s: dict) -> list[dict]:
+def deal_class(listed: str, counts: dict[str, int] | None) -> str:
+    """A deal's class as its replicates were classed (`counts`: replicates per class), each class
+    with its share where they differ; `listed`, summary.json's class (the package's were every
+    party to sign), only where the replicates are not at hand."""
+    classes = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # most replicates first, then as read
+    if not classes:
+        return CLASS_LABELS.get(listed, listed)
+    if len(classes) == 1:
+        return CLASS_LABELS.get(classes[0][0], classes[0][0])
+    total = sum(n for _, n in classes)
+    parts = [f"{CLASS_LABELS.get(c, c)} ({fmt_p(n / total)})" for c, n in classes]
+    return ", ".join(parts[:1] + [part[0].lower() + part[1:] for part in parts[1:]])
+
+
+def _deals(s: dict, classes: dict[str, dict[str, int]] | None = None) -> list[dict]:
     issues = s.get("issues", [])
     out = []
     for d in s.get("deals", []):
@@ -116,7 +130,7 @@ def _deals(s: dict) -> list[dict]:
         named = len(names) == len(issues)
         levels = [f"{issue}: {names[k] + ' ' if named else ''}({d['levels'][issue]:g})"
                   for k, issue in enumerate(issues) if issue in d["levels"]]
-        out.append({"package": d["package"], "class": CLASS_LABELS.get(d["class"], d["class"]),
+        out.append({"package": d["package"], "class": deal_class(d["class"], (classes or {}).get(d["package"])),
                     "levels": "; ".join(levels), "p": fmt_p(d["p"]), "interval": interval(d)})
     return out
 
