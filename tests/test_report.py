@@ -380,6 +380,28 @@ def test_a_package_classed_two_ways_shows_each_class_with_its_share(tmp_path):
     assert deal_class("substantive", None) == "Substantive"  # a run without replicates.parquet
 
 
+def test_a_sweeps_reproduction_command_keeps_its_set_options_and_makes_the_same_points(tmp_path):
+    """A sweep run with `--set` (or a spec's `set:`) is made again by the page's command only
+    with those overrides: without them the command sweeps the file as written, other numbers."""
+    import shlex
+
+    from sim.report.collect import read_result
+    from sim.report.page import command_of
+
+    first = tmp_path / "first"
+    assert main(["sweep", str(SMALL), "--set", "summit.cancellation.base_probability=0.5",
+                 "--set", "agents.south.resolve={dist: beta, mean: 0.4, sd: 0.1}",
+                 "--vary", "summit.bargaining.margin=0:0.1:2", "--runs", "1024", "--out", str(first), "--quiet"]) == 0
+    command = command_of(read_result(first))
+    assert "--set summit.cancellation.base_probability=0.5" in command, command
+    argv = shlex.split(command)[3:]  # after `python -m sim`
+    again = tmp_path / "again"
+    assert main([*argv, "--out", str(again), "--quiet"]) == 0
+    assert (again / "points.csv").read_text().splitlines()[1:] != []
+    counts = [[line.split(",")[:8] for line in (d / "points.csv").read_text().splitlines()] for d in (first, again)]
+    assert counts[0] == counts[1], counts
+
+
 def test_outcome_shades_differ_in_greyscale():
     """The outcome classes' colours differ in lightness, not only in hue (collapse is hatched too)."""
     from sim.report.figures import CLASS_HATCHES, CLASS_SHADES

@@ -402,8 +402,8 @@ def command_of(result: Result) -> str:
         vary = "".join(f" --vary {q(_vary(f))}" for f in s.get("factors", []))
         points = f" --points {s['points']}" if s.get("points") else ""
         renorm = " --renormalise" if s.get("renormalise") else ""
-        return (f"python -m sim sweep {q(str(s.get('scenario_file')))}{vary} --design {s.get('design')}{points}"
-                f" --runs {s.get('runs')}{seed}{renorm}")
+        return (f"python -m sim sweep {q(str(s.get('scenario_file')))}{sets}{vary} --design {s.get('design')}"
+                f"{points} --runs {s.get('runs')}{seed}{renorm}")
     if kind == "backtest":
         cal = s.get("calibration")
         cal = f" --calibration {q(cal)}" if isinstance(cal, str) else ""
