@@ -871,3 +871,17 @@ def test_the_calibrations_note_reads_as_a_sentence_with_its_command_as_code(comb
             "runs; <code>sim backtest DIR --calibration posterior.json</code> reruns them with fresh replicates.") in page
     assert "`" not in page.split("<body", 1)[1]
     assert '<td class="any"><code>summit.bargaining.margin</code>' in page
+
+
+def test_a_run_whose_replicates_lack_the_package_column_keeps_its_page(tmp_path):
+    """The deals' classes come from replicates.parquet's package and outcome columns where it
+    has them; a file without them (written by other code) leaves the page its summary's class."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "run"
+    assert main(["run", str(SMALL), "--runs", "1024", "--out", str(out), "--quiet"]) == 0
+    file = out / "replicates.parquet"
+    pq.write_table(pq.read_table(file, columns=["replicate", "summit_day"]), file)
+    page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
+    deals = page[page.index('-deals">'):].split("</table>")[0]
+    assert "<td>Substantive</td>" in deals or "<td>Breakthrough</td>" in deals, deals

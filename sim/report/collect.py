@@ -215,9 +215,13 @@ def _deal_classes(file: Path) -> dict[str, dict[str, int]] | None:
     """How many replicates that agreed each package fell in each class. A rubric with `signed:`
     classes a package by who signed it, so one package may be a talk fest in one replicate and
     substantive in another; summary.json's `deals` give only its class were every party to sign.
-    None where the package column holds menu indices (a menu above 65,536 packages)."""
+    None where the package column holds menu indices (a menu above 65,536 packages), or where
+    the file lacks either column: the page then gives summary.json's class."""
+    import pyarrow.parquet as pq
     import pyarrow.types as pat
 
+    if not {"package", "outcome"} <= set(pq.read_schema(str(file)).names):  # read above, for summit_day
+        return None
     table = _read_parquet(file, ["package", "outcome"])
     if not pat.is_dictionary(table.schema.field("package").type):
         return None
