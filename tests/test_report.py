@@ -885,3 +885,19 @@ def test_a_run_whose_replicates_lack_the_package_column_keeps_its_page(tmp_path)
     page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
     deals = page[page.index('-deals">'):].split("</table>")[0]
     assert "<td>Substantive</td>" in deals or "<td>Breakthrough</td>" in deals, deals
+
+
+def test_a_sweeps_command_gives_its_factors_range_exactly():
+    """The page's sweep command writes each factor's range as the number it is, not to six
+    digits (0.0123457 for 0.0123456789 is another sweep, other points)."""
+    from sim.report.collect import Result
+    from sim.report.page import command_of
+
+    factors = [{"path": "summit.bargaining.margin", "low": 0.0123456789, "high": 0.1, "levels": 2},
+               {"path": "agents.north.resolve", "low": 0.0, "high": 1e-7, "levels": None},
+               {"path": "agents.south.capability", "low": 1.0, "high": 123456789.0, "levels": None}]
+    summary = {"scenario_file": "s.yaml", "factors": factors, "design": "lhs", "points": 4, "runs": 1024,
+               "seed_entropy": 1}
+    command = command_of(Result("sweep", Path("x"), summary, None))
+    assert ("--vary summit.bargaining.margin=0.0123456789:0.1:2 --vary agents.north.resolve=0:1e-07 "
+            "--vary agents.south.capability=1:123456789 ") in command, command

@@ -434,7 +434,14 @@ def _shared(cases: list[dict]) -> str:
 
 def _vary(factor: dict) -> str:
     levels = f":{factor['levels']}" if factor.get("levels") else ""
-    return f"{factor['path']}={factor['low']:g}:{factor['high']:g}{levels}"
+    return f"{factor['path']}={_exact(factor['low'])}:{_exact(factor['high'])}{levels}"
+
+
+def _exact(value: float) -> str:
+    """A number as the shortest text that reads back as it (`:g` kept six digits: 0.0123457 for
+    0.0123456789, another sweep), a whole number without its `.0`."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
 
 
 def versions() -> dict[str, str]:
