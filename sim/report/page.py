@@ -148,9 +148,11 @@ def _summit(result: Result) -> str | None:
         return None
     start = min(dt.date.fromisoformat(r["date"]) for r in rows if r["day"] == 0)
     lo, mid, hi = (start + dt.timedelta(days=d) for d in days)
+    # every replicate's drawn day, a collapse's too: the meeting's date, or the one it was called off from
     if lo == hi:  # a fixed date: "between 2018-06-12 and 2018-06-12" read as a mistake
-        return f"the summit met on {lo} in at least 90 % of the replicates"
-    return f"the summit met between {lo} and {hi} in 90 % of the replicates (median {mid})"
+        return f"the summit was due on {lo} in at least 90 % of the replicates, whether it met or was called off"
+    return (f"the summit was due between {lo} and {hi} in 90 % of the replicates (median {mid}), whether it met or "
+            "was called off")
 
 
 def _stopped(s: dict) -> str | None:
