@@ -34,9 +34,8 @@ from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "ENGINE_ONLY", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario",
            "load_scenario", "looks_like", "named_by_writer", "not_this_kind", "parse_scenario", "read_yaml",
-           "scenario_hash",
-           "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings", "unread_by_engine",
-           "unread_in_scenario"]
+           "scenario_hash", "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings",
+           "unread_by_engine", "unread_in_scenario"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -198,7 +197,7 @@ def named_by_writer(problems: list[Problem], path: str | Path, overrides: dict[s
         if overrides:
             data = apply_overrides(data, plain_values(overrides), source, option)
             origins += [(_keys(data, dotted), f"{source} ({option})") for dotted in overrides]
-    except (InputError, OSError, TypeError, AttributeError):
+    except (InputError, OSError):  # the file changed since it was read: it still names the lines
         return problems
     return [_at_origin(p, origins, source) if p.source == source else p for p in problems]
 
