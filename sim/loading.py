@@ -33,9 +33,9 @@ from .validation import problems_from
 from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "ENGINE_ONLY", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario",
-           "load_scenario", "looks_like", "not_this_kind", "parse_scenario", "read_yaml", "scenario_hash",
-           "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings", "unread_by_engine",
-           "unread_in_scenario"]
+           "load_scenario", "looks_like", "named_by_writer", "not_this_kind", "parse_scenario", "read_yaml",
+           "scenario_hash", "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings",
+           "unread_by_engine", "unread_in_scenario"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -182,6 +182,24 @@ def _at_origin(problem: Problem, origins: list[tuple[tuple[str, ...], str]], sou
     if not written or written[-1] == source:
         return problem
     return Problem(os.path.normpath(written[-1]), problem.path, problem.message, problem.value, problem.has_value)
+
+
+def named_by_writer(problems: list[Problem], path: str | Path, overrides: dict[str, Any] | None = None,
+                    option: str = "overrides") -> list[Problem]:
+    """`problems` found in the valid scenario at `path` (its warnings and notes) each named by the
+    file that wrote its field, as `parse_scenario` names its errors: a base it extends, a file it
+    includes, or `path (option)` for a field `overrides` gave. The files are read again for it; a
+    scenario that no longer reads back keeps `path`."""
+    source = str(path)
+    origins: list[tuple[tuple[str, ...], str]] = []
+    try:
+        data = derive_scenario_data(load_yaml(read_text_file(path), source), source, _origins=origins)
+        if overrides:
+            data = apply_overrides(data, plain_values(overrides), source, option)
+            origins += [(_keys(data, dotted), f"{source} ({option})") for dotted in overrides]
+    except (InputError, OSError):  # the file changed since it was read: it still names the lines
+        return problems
+    return [_at_origin(p, origins, source) if p.source == source else p for p in problems]
 
 
 _OTHER_FILES = {"loglik": "a posterior (JSON), for `--calibration`", "knobs": "a knobs spec, for `calibrate --knobs`",
@@ -379,7 +397,8 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
                                      str(election.date), True))
             elif opens > latest:
                 notes.append(Problem(source, f"agents.{name}.elections.{k}.date",
-                                     f"its audience cost starts {election.window_days} days before the vote, {opens}, "
+                                     f"its audience cost starts {election.window_days} "
+                                     f"day{'s' if election.window_days != 1 else ''} before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",
                                      str(election.date), True))
     return notes + _unread_given(scenario, source, note=True) + _unread_ideals(scenario, source)

@@ -13,15 +13,16 @@ from pydantic import BaseModel
 from .errors import InputError, Problem
 from .schema import Scenario
 
-__all__ = ["apply_overrides", "check_overlaps", "child_key", "child_names", "default_blocks", "field_keys",
-           "overlap"]
+__all__ = ["apply_overrides", "check_overlaps", "child_key", "child_names", "default_blocks", "default_mappings",
+           "field_keys", "overlap"]
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any], source: str, option: str = "--set") -> dict:
     """Set dotted paths in a plain-data scenario. Every part but the last must
     exist (list items by index or by their `name`), except a block the schema
-    defaults (`summit.bargaining`, `dynamics`, ...), which is created; the last may
-    be a key the file left at its default. A problem names `option`, what gave the paths."""
+    defaults (`summit.bargaining`, `dynamics`, ...) or a mapping it leaves empty
+    (`summit.weights`), which is created; the last may be a key the file left at its
+    default. A problem names `option`, what gave the paths."""
     data = copy.deepcopy(data)
     problems = []
     for dotted, value in overrides.items():
@@ -32,8 +33,9 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str, option: 
             key = child_key(node, part)
             if key is None and last and isinstance(node, dict):
                 key = part  # a field left at its default; the schema still refuses unknown keys
-            elif key is None and isinstance(node, dict) and ".".join(parts[: k + 1]) in default_blocks():
-                node[part] = {}  # a block left at its defaults
+            elif key is None and isinstance(node, dict) and ".".join(parts[: k + 1]) in default_blocks() | \
+                    default_mappings():
+                node[part] = {}  # a block left at its defaults, or a mapping left empty
                 key = part
             if key is None:
                 where = ".".join(parts[:k]) or "the scenario"
@@ -103,6 +105,20 @@ def default_blocks(model: type[BaseModel] = Scenario, prefix: str = "") -> set[s
         kind = info.annotation
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             out |= default_blocks(kind, f"{prefix}{name}.")
+    return out
+
+
+def default_mappings(model: type[BaseModel] = Scenario, prefix: str = "") -> set[str]:
+    """Dotted paths of the mappings a scenario may leave out, empty by default: `summit.weights`,
+    whose keys (a party's Nash weight, 1 unless written) `--set` and a sweep may name though
+    the file writes none."""
+    out = set()
+    for name, info in model.model_fields.items():
+        if isinstance(info.default, dict):
+            out.add(prefix + name)
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            out |= default_mappings(kind, f"{prefix}{name}.")
     return out
 
 

@@ -35,8 +35,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import InputError, Problem
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "check_regular_file", "load_yaml", "not_a_mapping",
-           "not_utf8", "read_file_bytes", "read_yaml_file", "read_text_file"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "check_regular_file", "flow_text", "load_yaml",
+           "not_a_mapping", "not_utf8", "read_file_bytes", "read_yaml_file", "read_text_file"]
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and sequences, aliases followed (a scenario needs about 8)."""
@@ -327,6 +327,34 @@ def _check_graph(root: Node, source: str) -> dict[int, str]:
 
     visit(root, 0, "")
     return paths
+
+
+def flow_text(value: Any) -> str:
+    """A value `load_yaml` read, written back on one line as YAML that reads as the same value
+    (`{dist: beta, mean: 0.8, sd: 0.05}`): the VALUE of a `--set PATH=VALUE` that a result's
+    command line gives again. Text is double-quoted, so that `"1e6"` or `"yes"` stays text."""
+    import datetime as dt
+    import json
+
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow_key(k)}: {flow_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(flow_text(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(str(value))
+
+
+def _flow_key(key: Any) -> str:
+    return key if isinstance(key, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else flow_text(key)
 
 
 def _join(path: str, part: str) -> str:

@@ -163,7 +163,7 @@ def test_eum_settings_under_the_convergence_engine_are_a_warning(tmp_path, capsy
     assert main(["run", str(BASELINE), "--set", "dynamics.variant=paper", "--set", "dynamics.q=0.5",
                  "--runs", "1024", "--seed", "1", "--out", str(out / "a"), "--quiet"]) == 0
     lines = capsys.readouterr().err.splitlines()
-    assert lines == [f"warning: {BASELINE}: dynamics.{name}: is read only by the eum engine; this scenario's engine "
+    assert lines == [f"warning: {BASELINE} (--set): dynamics.{name}: is read only by the eum engine; this scenario's engine "
                      "is convergence, so it changes nothing (set dynamics.engine: eum to use it)"
                      for name in ("variant", "q")]
     eum_notes = [_rate_note(BASELINE, 0.1),
@@ -189,8 +189,8 @@ def _rate_note(path, rate) -> str:
 
 def test_a_rate_given_to_the_eum_engine_gets_a_note(tmp_path, capsys):
     """The eum engine never reads `dynamics.rate`: a scenario that gives one (in the file or by
-    --set) and runs eum gets a note saying so, from validate and from every command, once each;
-    the default rate, or a rate under convergence, gets none."""
+    --set, which the note names as an error would) and runs eum gets a note saying so, from validate
+    and from every command, once each; the default rate, or a rate under convergence, gets none."""
     import json
 
     from sim.cli import main
@@ -210,7 +210,8 @@ def test_a_rate_given_to_the_eum_engine_gets_a_note(tmp_path, capsys):
                      "1024", "--out", str(tmp_path / name / "cmp"), "--quiet"]]
         for argv in filter(None, commands):
             assert main(argv) == 0, argv
-            assert capsys.readouterr().err.splitlines() == ([_rate_note(path, 0.3)] if noted else []), argv
+            said = [_rate_note(f"{path} (--set)" if sets else path, 0.3)] if noted else []
+            assert capsys.readouterr().err.splitlines() == said, argv
 
 
 def _sweep_note(label, path, reader, engine) -> str:

@@ -88,3 +88,21 @@ def _escaped(text: str) -> str:
     from markupsafe import escape  # as the page's template escapes
 
     return str(escape(text))
+
+
+def test_a_note_names_the_file_that_wrote_the_field_as_an_error_does(tmp_path, capsys):
+    """A note on a field a base file wrote names the base, not the counterfactual extending it,
+    which does not mention the field; one on a field --set gave says so, as the errors do."""
+    base = _eum_with_rate(tmp_path)
+    derived = tmp_path / "cf" / "derived.yaml"
+    derived.parent.mkdir()
+    derived.write_text("extends: ../eum.yaml\nname: derived\n", encoding="utf-8")
+    assert main(["validate", str(derived)]) == 0
+    notes = _err_notes(capsys)
+    assert notes == [line for line in notes if line.startswith(f"note: {base}: dynamics.rate: ")], notes
+    small = Path(__file__).parent / "data" / "small.yaml"
+    late = "agents.south.elections=[{name: vote, date: 2020-05-01, audience_cost: 0.2, window_days: 1}]"
+    assert main(["run", str(small), "--set", late, "--runs", RUNS, "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    notes = _err_notes(capsys)
+    assert len(notes) == 1 and notes[0].startswith(f"note: {small} (--set): agents.south.elections.0.date: "), notes
+    assert "starts 1 day before the vote" in notes[0], notes

@@ -351,6 +351,57 @@ def test_the_page_asks_the_question_the_run_answered_after_set(tmp_path):
     assert '<p class="question">Source: The derived source.</p>' in page
 
 
+def test_a_deals_class_is_what_its_replicates_were_classed_when_the_rubric_asks_who_signed(tmp_path):
+    """A rubric with `signed:` classes a package by who signed it, replicate by replicate: the
+    page's deals table gives the class the replicates that agreed it got, not the class it would
+    have if every party signed (which summary.json's `deals` holds). Here the optional third party
+    never signs a trade deal, so every deal is a talk fest, as the class table says."""
+    out = tmp_path / "run"
+    assert main(["run", str(SMALL), "--runs", "2048", "--set", "summit.parties=[north, south, patron]",
+                 "--set", "summit.required=[north, south]",
+                 "--set", "relations.trust={between: [north, south, patron], initial: 0.5}",
+                 "--set", "outcome.substantive=[{all: [{issue: trade, at_least: 1.0}, {signed: [patron]}]}]",
+                 "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["classes"]["substantive"]["count"] == 0 and summary["deals"], summary["deals"]
+    page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
+    deals = page[page.index('-deals">'):].split("</table>")[0]
+    rows = [shown_text(r) for r in deals.split("<tr>")[2:]]
+    assert rows and all(" Talk fest " in r and "Substantive" not in r for r in rows), rows
+
+
+def test_a_package_classed_two_ways_shows_each_class_with_its_share(tmp_path):
+    """Where an optional party signs a package in some replicates and not in others, its row
+    names both classes with the share of the package's replicates in each."""
+    from sim.report.page import deal_class
+
+    assert deal_class("substantive", {"substantive": 30, "talk_fest": 10}) == "Substantive (0.750), talk fest (0.250)"
+    assert deal_class("substantive", {"talk_fest": 4}) == "Talk fest"
+    assert deal_class("substantive", None) == "Substantive"  # a run without replicates.parquet
+
+
+def test_a_sweeps_reproduction_command_keeps_its_set_options_and_makes_the_same_points(tmp_path):
+    """A sweep run with `--set` (or a spec's `set:`) is made again by the page's command only
+    with those overrides: without them the command sweeps the file as written, other numbers."""
+    import shlex
+
+    from sim.report.collect import read_result
+    from sim.report.page import command_of
+
+    first = tmp_path / "first"
+    assert main(["sweep", str(SMALL), "--set", "summit.cancellation.base_probability=0.5",
+                 "--set", "agents.south.resolve={dist: beta, mean: 0.4, sd: 0.1}",
+                 "--vary", "summit.bargaining.margin=0:0.1:2", "--runs", "1024", "--out", str(first), "--quiet"]) == 0
+    command = command_of(read_result(first))
+    assert "--set summit.cancellation.base_probability=0.5" in command, command
+    argv = shlex.split(command)[3:]  # after `python -m sim`
+    again = tmp_path / "again"
+    assert main([*argv, "--out", str(again), "--quiet"]) == 0
+    assert (again / "points.csv").read_text().splitlines()[1:] != []
+    counts = [[line.split(",")[:8] for line in (d / "points.csv").read_text().splitlines()] for d in (first, again)]
+    assert counts[0] == counts[1], counts
+
+
 def test_outcome_shades_differ_in_greyscale():
     """The outcome classes' colours differ in lightness, not only in hue (collapse is hatched too)."""
     from sim.report.figures import CLASS_HATCHES, CLASS_SHADES
@@ -820,3 +871,33 @@ def test_the_calibrations_note_reads_as_a_sentence_with_its_command_as_code(comb
             "runs; <code>sim backtest DIR --calibration posterior.json</code> reruns them with fresh replicates.") in page
     assert "`" not in page.split("<body", 1)[1]
     assert '<td class="any"><code>summit.bargaining.margin</code>' in page
+
+
+def test_a_run_whose_replicates_lack_the_package_column_keeps_its_page(tmp_path):
+    """The deals' classes come from replicates.parquet's package and outcome columns where it
+    has them; a file without them (written by other code) leaves the page its summary's class."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "run"
+    assert main(["run", str(SMALL), "--runs", "1024", "--out", str(out), "--quiet"]) == 0
+    file = out / "replicates.parquet"
+    pq.write_table(pq.read_table(file, columns=["replicate", "summit_day"]), file)
+    page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
+    deals = page[page.index('-deals">'):].split("</table>")[0]
+    assert "<td>Substantive</td>" in deals or "<td>Breakthrough</td>" in deals, deals
+
+
+def test_a_sweeps_command_gives_its_factors_range_exactly():
+    """The page's sweep command writes each factor's range as the number it is, not to six
+    digits (0.0123457 for 0.0123456789 is another sweep, other points)."""
+    from sim.report.collect import Result
+    from sim.report.page import command_of
+
+    factors = [{"path": "summit.bargaining.margin", "low": 0.0123456789, "high": 0.1, "levels": 2},
+               {"path": "agents.north.resolve", "low": 0.0, "high": 1e-7, "levels": None},
+               {"path": "agents.south.capability", "low": 1.0, "high": 123456789.0, "levels": None}]
+    summary = {"scenario_file": "s.yaml", "factors": factors, "design": "lhs", "points": 4, "runs": 1024,
+               "seed_entropy": 1}
+    command = command_of(Result("sweep", Path("x"), summary, None))
+    assert ("--vary summit.bargaining.margin=0.0123456789:0.1:2 --vary agents.north.resolve=0:1e-07 "
+            "--vary agents.south.capability=1:123456789 ") in command, command

@@ -164,12 +164,15 @@ def test_a_calibrated_backtest_is_reported(results, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("days, words", [
-    ((10, 12, 20), "the summit met between 2020-01-11 and 2020-01-21 in 90 % of the replicates (median 2020-01-13)"),
-    ((10, 10, 10), "the summit met on 2020-01-11 in at least 90 % of the replicates"),
+    ((10, 12, 20), "the summit was due between 2020-01-11 and 2020-01-21 in 90 % of the replicates (median "
+                   "2020-01-13), whether it met or was called off"),
+    ((10, 10, 10), "the summit was due on 2020-01-11 in at least 90 % of the replicates, whether it met or was "
+                   "called off"),
 ])
 def test_the_summit_window_reads_as_one_day_when_the_date_is_fixed(days, words):
     """The fan chart's caption gives a window of dates, or one date where the 90 % window is one day
-    ("between 2020-01-11 and 2020-01-11" read as a mistake)."""
+    ("between 2020-01-11 and 2020-01-11" read as a mistake). The days are every replicate's, a
+    collapse's too: "the summit met" there contradicted the page's own P(collapse)."""
     from types import SimpleNamespace
 
     from sim.report.page import _summit

@@ -673,3 +673,22 @@ def test_indices_that_cannot_be_negative_get_no_interval_below_zero():
     sobol = {"method": "sobol", "indices": {"a": {"S1": -0.001, "S1_conf": 0.008, "ST": 0.001, "ST_conf": 0.003}}}
     text = printed(sobol)
     assert "-0.001 [-0.009, 0.007]" in text and "0.001 [0.000, 0.004]" in text
+
+
+def test_a_partys_nash_weight_left_at_its_default_can_be_set_and_varied(tmp_path):
+    """`summit.weights` defaults to 1 for every party: `--set summit.weights.north=2` on a file
+    that writes no weights sets it (as `summit.bargaining.margin` is set), and a sweep varies it,
+    each point equal to that run; a weight set and varied at once is refused as any field is."""
+    runs = 2 * BLOCK_SIZE
+    scenario = load_scenario(SMALL, overrides={"summit.weights.north": 3.0})
+    assert scenario.summit.weights == {"north": 3.0}
+    sweep = make_sweep(SMALL, ["summit.weights.north=0.5:3:2"], None, runs=runs, seed=SEED)
+    rows = run_sweep(sweep, out=tmp_path / "sweep", plots=False).rows
+    for row, weight in zip(rows, (0.5, 3.0)):
+        single = run(load_scenario(SMALL, overrides={"summit.weights.north": weight}), runs=runs, seed=SEED)
+        assert counts_of(row) == [e.count for e in single.estimates().values()], weight
+    from sim.sweep.points import check_factors
+
+    with pytest.raises(InputError, match="is also fixed by --set"):
+        check_factors(make_sweep(SMALL, ["summit.weights.north=0.5:3:2"], None, runs=runs, seed=SEED,
+                                 overrides={"summit.weights.north": 2.0}))

@@ -10,7 +10,7 @@ import pytest
 
 from sim import InputError, load_scenario, parse_scenario
 from sim.cli import main
-from sim.yamlfile import MAX_BYTES, MAX_DEPTH, load_yaml, read_yaml_file
+from sim.yamlfile import MAX_BYTES, MAX_DEPTH, flow_text, load_yaml, read_yaml_file
 
 SMALL = Path(__file__).parent / "data" / "small.yaml"
 
@@ -153,3 +153,15 @@ def test_a_file_not_in_utf8_names_the_line_and_the_byte(tmp_path, data, line, by
         read_yaml_file(path)
     (problem,) = err.value.problems
     assert problem.path == f"line {line}" and f"byte {byte}" in problem.message and says in problem.message
+
+
+@pytest.mark.parametrize("text", [
+    "{dist: beta, mean: 0.8, sd: 0.05}", "[egypt, ethiopia]", "0.5", "1e-06", "100000", "2020-07-20",
+    "'1e6'", "'yes'", "true", "null", "{a: [1, 2.5, {b: 'x y'}], 'odd key': '2020-07-20'}", "'it''s'",
+])
+def test_flow_text_reads_back_as_the_value_it_wrote(text):
+    """flow_text writes a --set VALUE that load_yaml reads as the same value: a sweep's
+    command line in the report gives its overrides again (text stays text, a date a date)."""
+    value = load_yaml(text, "test")
+    assert load_yaml(flow_text(value), "test") == value
+    assert "\n" not in flow_text(value)

@@ -77,7 +77,7 @@ def _history_inputs(args: argparse.Namespace):
                                       "the calibration")
         say(f"note: {note}")
     for case in cases:
-        show_warnings(case.scenario, case.path)
+        show_warnings(case.scenario, case.path, overrides)
     meetings = load_meetings(meetings_path) if meetings_path is not None else None
     return cases, meetings, meetings_path
 

@@ -219,15 +219,19 @@ def _note_knob_overrides(args: argparse.Namespace, posterior, scenario) -> None:
                 "value given changes only the model as written, not the calibrated forecast")
 
 
-def show_warnings(scenario, source) -> None:
+def show_warnings(scenario, source, overrides: dict[str, Any] | None = None) -> None:
     """Print a scenario's warnings (fields whose meaning changed) and notes (what a first-time
     writer may not mean: `loading.scenario_notes`) on stderr, one line each (once a command:
-    `say`), every command that reads it as `validate` does."""
-    from ..loading import scenario_notes, scenario_warnings
+    `say`), every command that reads it as `validate` does; each names the file that wrote its
+    field (a base, an include, or the file with `(--set)` for `overrides`), as an error would."""
+    from ..loading import named_by_writer, scenario_notes, scenario_warnings
 
-    for p in scenario_warnings(scenario, str(source)):
+    warnings, notes = scenario_warnings(scenario, str(source)), scenario_notes(scenario, str(source))
+    if warnings or notes:
+        warnings, notes = (named_by_writer(found, source, overrides, "--set") for found in (warnings, notes))
+    for p in warnings:
         say(f"warning: {p}")
-    for p in scenario_notes(scenario, str(source)):
+    for p in notes:
         say(f"note: {p}")
 
 
@@ -416,7 +420,7 @@ def load_one(path: Path, overrides: dict[str, Any]):
         raise InputError([Problem(f"{p.source} (--set)", p.path, p.message, p.value, p.has_value)
                           if p.source != "--set" and _overridden(p.path, overrides) else p
                           for p in exc.problems]) from None
-    show_warnings(scenario, path)
+    show_warnings(scenario, path, overrides)
     return scenario
 
 
@@ -432,8 +436,8 @@ def load_all(*loads: tuple[Path, dict[str, Any]]) -> list:
     from ..loading import load_scenario
 
     scenarios = map_all(lambda load: load_scenario(load[0], overrides=load[1] or None, option="--set"), loads)
-    for (path, _), scenario in zip(loads, scenarios):
-        show_warnings(scenario, path)
+    for (path, overrides), scenario in zip(loads, scenarios):
+        show_warnings(scenario, path, overrides)
     return scenarios
 
 

@@ -69,7 +69,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise InputError(problems)
     sweep = make_sweep(args.scenario, args.vary, args.spec, design=args.design, points=args.points,
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
-    show_warnings(sweep.scenario, sweep.scenario_file)
+    show_warnings(sweep.scenario, sweep.scenario_file, overrides)
     for note in sweep_notes(sweep):
         say(f"note: {note}")
     points = sweep_points(sweep)

@@ -21,7 +21,7 @@ from .collect import Input, Result
 from .comments import Row, format_value
 from .used import NotUsed, not_used_rows
 
-__all__ = ["assumptions_view", "calibration_file", "count", "interval", "reproduction_view", "run_view",
+__all__ = ["assumptions_view", "calibration_file", "count", "deal_class", "interval", "reproduction_view", "run_view",
            "shared_views", "versions"]
 
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
@@ -86,8 +86,8 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
         "classes": classes, "calibration": _calibration_note(s.get("calibration")), "outcomes": outcome_bars(s),
         "as_written": _raw(s, "headline", "substantive_or_better"),
         "as_written_runs": count((s.get("as_written") or {}).get("runs")),
-        "deals": _deals(s), "fan": fan, "events": _events(s), "summit": _summit(result), "notes": result.notes,
-        "stopped": _stopped(s),
+        "deals": _deals(s, result.deal_classes), "fan": fan, "events": _events(s), "summit": _summit(result),
+        "notes": result.notes, "stopped": _stopped(s),
     }
 
 
@@ -110,7 +110,21 @@ def _calibration_note(cal: dict | None) -> dict | None:
             "knobs": knobs}
 
 
-def _deals(s: dict) -> list[dict]:
+def deal_class(listed: str, counts: dict[str, int] | None) -> str:
+    """A deal's class as its replicates were classed (`counts`: replicates per class), each class
+    with its share where they differ; `listed`, summary.json's class (the package's were every
+    party to sign), only where the replicates are not at hand."""
+    classes = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # most replicates first, then as read
+    if not classes:
+        return CLASS_LABELS.get(listed, listed)
+    if len(classes) == 1:
+        return CLASS_LABELS.get(classes[0][0], classes[0][0])
+    total = sum(n for _, n in classes)
+    parts = [f"{CLASS_LABELS.get(c, c)} ({fmt_p(n / total)})" for c, n in classes]
+    return ", ".join(parts[:1] + [part[0].lower() + part[1:] for part in parts[1:]])
+
+
+def _deals(s: dict, classes: dict[str, dict[str, int]] | None = None) -> list[dict]:
     issues = s.get("issues", [])
     out = []
     for d in s.get("deals", []):
@@ -118,7 +132,7 @@ def _deals(s: dict) -> list[dict]:
         named = len(names) == len(issues)
         levels = [f"{issue}: {names[k] + ' ' if named else ''}({d['levels'][issue]:g})"
                   for k, issue in enumerate(issues) if issue in d["levels"]]
-        out.append({"package": d["package"], "class": CLASS_LABELS.get(d["class"], d["class"]),
+        out.append({"package": d["package"], "class": deal_class(d["class"], (classes or {}).get(d["package"])),
                     "levels": "; ".join(levels), "p": fmt_p(d["p"]), "interval": interval(d)})
     return out
 
@@ -136,9 +150,11 @@ def _summit(result: Result) -> str | None:
         return None
     start = min(dt.date.fromisoformat(r["date"]) for r in rows if r["day"] == 0)
     lo, mid, hi = (start + dt.timedelta(days=d) for d in days)
+    # every replicate's drawn day, a collapse's too: the meeting's date, or the one it was called off from
     if lo == hi:  # a fixed date: "between 2018-06-12 and 2018-06-12" read as a mistake
-        return f"the summit met on {lo} in at least 90 % of the replicates"
-    return f"the summit met between {lo} and {hi} in 90 % of the replicates (median {mid})"
+        return f"the summit was due on {lo} in at least 90 % of the replicates, whether it met or was called off"
+    return (f"the summit was due between {lo} and {hi} in 90 % of the replicates (median {mid}), whether it met or "
+            "was called off")
 
 
 def _stopped(s: dict) -> str | None:
@@ -390,8 +406,8 @@ def command_of(result: Result) -> str:
         vary = "".join(f" --vary {q(_vary(f))}" for f in s.get("factors", []))
         points = f" --points {s['points']}" if s.get("points") else ""
         renorm = " --renormalise" if s.get("renormalise") else ""
-        return (f"python -m sim sweep {q(str(s.get('scenario_file')))}{vary} --design {s.get('design')}{points}"
-                f" --runs {s.get('runs')}{seed}{renorm}")
+        return (f"python -m sim sweep {q(str(s.get('scenario_file')))}{sets}{vary} --design {s.get('design')}"
+                f"{points} --runs {s.get('runs')}{seed}{renorm}")
     if kind == "backtest":
         cal = s.get("calibration")
         cal = f" --calibration {q(cal)}" if isinstance(cal, str) else ""
@@ -422,7 +438,14 @@ def _shared(cases: list[dict]) -> str:
 
 def _vary(factor: dict) -> str:
     levels = f":{factor['levels']}" if factor.get("levels") else ""
-    return f"{factor['path']}={factor['low']:g}:{factor['high']:g}{levels}"
+    return f"{factor['path']}={_exact(factor['low'])}:{_exact(factor['high'])}{levels}"
+
+
+def _exact(value: float) -> str:
+    """A number as the shortest text that reads back as it (`:g` kept six digits: 0.0123457 for
+    0.0123456789, another sweep), a whole number without its `.0`."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
 
 
 def versions() -> dict[str, str]:

@@ -28,6 +28,7 @@ from ..ownership import check_target, claim_in_place
 from ..progress import StepProgress
 from ..provenance import model_digest
 from ..randomness import blocks_for, make_root_entropy
+from ..yamlfile import flow_text
 from .design import design_size, make_design
 from .execute import (
     DaskBackend,
@@ -295,6 +296,8 @@ def _finish(rows: list[dict], out: Path, sweep: Sweep, entropy: int, plan: np.nd
         "scenario_file": str(sweep.scenario_file),
         **sweep.identity(),
         "seed_entropy": entropy,
+        # the fixed overrides (`set:`, --set) as --set would take them: the page's command gives them again
+        **({"overrides": {path: flow_text(v) for path, v in sweep.overrides.items()}} if sweep.overrides else {}),
         "points_total": len(plan),
         "points_done": len(rows),
         "points_resumed": resumed,

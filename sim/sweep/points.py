@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from ..errors import InputError, Problem
 from ..loading import parse_scenario
-from ..paths import child_key, child_names, field_keys, overlap
+from ..paths import child_key, child_names, default_mappings, field_keys, overlap
 from ..schema import Scenario
 from .spec import Factor, Sweep
 
@@ -119,8 +119,11 @@ def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
     """A factor's path must name a number, or a distribution (which the sweep's numbers
     replace), in the scenario with its defaults filled in."""
     node: Any = sweep.base
-    for k, part in enumerate(factor.path.split(".")):
+    parts = factor.path.split(".")
+    for k, part in enumerate(parts):
         key = child_key(node, part)
+        if key is None and _default_entry(parts, k, node):
+            return []  # a party's Nash weight left at 1: the sweep's numbers set it
         if key is None:
             known = ", ".join(map(str, child_names(node))) or "none"
             where = ".".join(factor.path.split(".")[:k]) or "the scenario"
@@ -132,14 +135,29 @@ def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
     return [Problem(label, factor.path, "must name a number, or a distribution of numbers", node, True)]
 
 
+def _default_entry(parts: list[str], k: int, node: Any) -> bool:
+    """Whether part `k`, the last, of a path names a key a mapping left empty by default
+    (`summit.weights.north`) does not write: a value the path may set all the same."""
+    return k == len(parts) - 1 and isinstance(node, dict) and ".".join(parts[:k]) in default_mappings()
+
+
+def _keys_of(base: dict, path: str) -> tuple | None:
+    """`field_keys` of a path that exists in `base`, or names a key of a mapping left empty by
+    default (as written); None otherwise."""
+    keys = field_keys(base, path, strict=True)
+    if keys is None and ".".join(path.split(".")[:-1]) in default_mappings():
+        keys = field_keys(base, path)
+    return keys
+
+
 def _alias_problems(sweep: Sweep) -> list[Problem]:
     """Factors that cannot move a point: one naming a field another names too (or a part of
     it), or one that `set:` (--set) fixes, by any spelling; and one naming a field no point's
     results depend on (`INERT`)."""
     problems, seen = [], {}
-    fixed = {keys: path for path in sweep.fixed if (keys := field_keys(sweep.base, path, strict=True)) is not None}
+    fixed = {keys: path for path in sweep.fixed if (keys := _keys_of(sweep.base, path)) is not None}
     for factor, label in zip(sweep.factors, sweep.labels):
-        keys = field_keys(sweep.base, factor.path, strict=True)
+        keys = _keys_of(sweep.base, factor.path)
         if keys is None:  # no such field: `_path_problems` says so
             continue
         path = ".".join(map(str, keys))
@@ -208,7 +226,8 @@ def _with_values(base: dict, overrides: dict[str, Any]) -> dict:
             key = child_key(node, part)
             node[key] = child = dict(node[key]) if isinstance(node[key], dict) else list(node[key])
             node = child
-        node[child_key(node, parts[-1])] = value
+        key = child_key(node, parts[-1])
+        node[parts[-1] if key is None else key] = value  # None: a key a default-empty mapping lacks
     return data
 
 

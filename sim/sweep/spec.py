@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -200,6 +200,7 @@ class Sweep:
     seed: int | None  # None: fresh entropy, chosen once and kept in the store
     renormalise: bool
     fixed: tuple[str, ...] = ()  # the paths `set:` (or --set) fixes, as written
+    overrides: dict[str, Any] = field(default_factory=dict)  # `set:` and --set: path -> value, for sweep.json
 
     @property
     def names(self) -> list[str]:
@@ -264,6 +265,7 @@ def resolve_sweep(spec: SweepSpec, *, spec_source: str | None, scenario: Path | 
         seed=spec.seed if spec.seed is not None else mc.seed,
         renormalise=spec.renormalise,
         fixed=tuple(spec.set or {}),
+        overrides=dict(spec.set or {}),
     )
 
 
