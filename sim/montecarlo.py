@@ -219,8 +219,10 @@ class RunResult:
 
     `estimates()` gives each class of `sim.CLASSES` with its Wilson 95 % interval,
     `headline()` P(substantive or better), P(talk fest) and P(collapse); `counts` (4,)
-    are the replicates per class, `package_counts` (n_packages + 1,) per package of the
-    menu (`model.package_names`) and, last, those without a deal; `entropy` is the
+    are the replicates per class, `package_classes` (n_packages + 1, 4) per package of the
+    menu (`model.package_names`) and, last, those without a deal, and class (a rubric with
+    `signed:` classes one package by who signed it), `package_counts` their sums per
+    package; `entropy` is the
     root entropy (the `seed` given, or fresh entropy when there was none: pass it as
     `seed` to repeat the run). With `knobs`, `parameter_spread` says how much the answer
     moves with them.
@@ -234,7 +236,7 @@ class RunResult:
     chunk_size: int
     seconds: float
     counts: np.ndarray  # (4,) replicates per class
-    package_counts: np.ndarray  # (n_packages + 1,) last: no deal or collapse
+    package_classes: np.ndarray  # (n_packages + 1, 4) replicates per package and class; last: no deal
     trajectory: np.ndarray  # (model.weeks, n_agents, n_issues, k) float32, week 0 first
     precision: float | None = None
     stopped_early: bool = False
@@ -249,6 +251,11 @@ class RunResult:
     def estimates(self) -> dict[str, Estimate]:
         """Each class of `sim.CLASSES`, in that order, with its Wilson 95 % interval."""
         return {c: wilson(int(k), self.runs) for c, k in zip(CLASSES, self.counts)}
+
+    @property
+    def package_counts(self) -> np.ndarray:
+        """(n_packages + 1,) replicates per package of the menu; last: no deal or collapse."""
+        return self.package_classes.sum(axis=1)
 
     @property
     def deals(self) -> int:
@@ -413,7 +420,7 @@ def run(
         chunk_size=blocks_per_chunk * BLOCK_SIZE, counts=tally.counts,
         seconds=time.perf_counter() - started - (compile_seconds := compile_seconds_of(compiling)),
         compile_seconds=compile_seconds,
-        package_counts=tally.package_counts, trajectory=tally.trajectory[..., :done], precision=precision,
+        package_classes=tally.package_classes, trajectory=tally.trajectory[..., :done], precision=precision,
         stopped_early=stopped_early, interrupted=done < runs and not stopped_early,
         row_counts=tally.row_counts if knobs is not None else None, calibration=calibration, workers=workers,
         row_settings=tally.row_settings,
@@ -426,7 +433,7 @@ class _Tally:
 
     def __init__(self, model: Model, runs: int, knobs: KnobApplier | None):
         self.counts = np.zeros(len(CLASSES), dtype=np.int64)
-        self.package_counts = np.zeros(len(model.packages) + 1, dtype=np.int64)
+        self.package_classes = np.zeros((len(model.packages) + 1, len(CLASSES)), dtype=np.int64)
         self.trajectory = np.zeros((model.weeks, model.n_agents, model.n_issues, min(runs, TRAJECTORY_SAMPLE)),
                                    dtype=np.float32)
         self.n_rows = 0 if knobs is None else len(knobs.values)
@@ -442,8 +449,9 @@ class _Tally:
         if self.n_rows:
             rows = (chunk.start + np.arange(keep)) % self.n_rows
             self.row_counts += np.bincount(rows * k + chunk.outcome, minlength=self.n_rows * k).reshape(-1, k)
-        slots = len(self.package_counts)
-        self.package_counts += np.bincount(chunk.package.astype(np.int64) % slots, minlength=slots)
+        slots = len(self.package_classes)
+        at = chunk.package.astype(np.int64) % slots * k + chunk.outcome
+        self.package_classes += np.bincount(at, minlength=slots * k).reshape(slots, k)
         self.done += keep
 
 

@@ -90,23 +90,21 @@ class ReplicateWriter:
         self.writer.close()
 
 
-def count_written(path: str | Path, n_classes: int, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """(class counts, package counts with the last slot for no deal) of a written file,
-    read a row group at a time."""
+def count_written(path: str | Path, n_classes: int, n_slots: int) -> np.ndarray:
+    """Replicates per package (the last slot for no deal) and class, (n_slots, n_classes), of a
+    written file, read a row group at a time."""
     import pyarrow.parquet as pq
 
-    counts = np.zeros(n_classes, dtype=np.int64)
-    packages = np.zeros(n_slots, dtype=np.int64)
+    counts = np.zeros(n_slots * n_classes, dtype=np.int64)
     reader = pq.ParquetFile(str(path))
     for g in range(reader.num_row_groups):
         table = reader.read_row_group(g, columns=["outcome", "package"])
-        outcome = table.column("outcome").combine_chunks()
-        counts += np.bincount(values_of(outcome.indices, np.int8), minlength=n_classes)
+        outcome = values_of(table.column("outcome").combine_chunks().indices, np.int8).astype(np.int64)
         package = table.column("package").combine_chunks()
         index = package.indices if hasattr(package, "indices") else package
         values = values_of(index, np.int32, fill=-1).astype(np.int64)
-        packages += np.bincount(values % n_slots, minlength=n_slots)
-    return counts, packages
+        counts += np.bincount(values % n_slots * n_classes + outcome, minlength=n_slots * n_classes)
+    return counts.reshape(n_slots, n_classes)
 
 
 def write_trajectory(path: str | Path, model: Model, trajectory: np.ndarray) -> None:

@@ -114,16 +114,21 @@ def summarise_calibration_of(result: RunResult) -> dict | None:
 
 
 def summarise_deals(result: RunResult, top: int = TOP_DEALS) -> list[dict]:
-    """The `top` most frequent packages agreed (ties: menu order), with their intervals."""
+    """The `top` most frequent packages agreed (ties: menu order), with their intervals. A deal's
+    `class` is the one most of its replicates were given and `classes` counts them per class: a
+    rubric with `signed:` classes one package by who signed it, so that the menu's class (were
+    every party to sign) can be one no replicate had."""
     model = result.model
-    counts = np.asarray(result.package_counts[:-1])  # the last slot counts "no deal"
+    by_class = np.asarray(result.package_classes[:-1])  # the last slot counts "no deal"
+    counts = by_class.sum(axis=1)
     order = sorted((k for k in range(len(counts)) if counts[k] > 0), key=lambda k: (-counts[k], k))
     deals = []
     for k in order[:top]:
         e = wilson(int(counts[k]), int(result.runs))
         deals.append({
             "package": model.package_names[k],
-            "class": CLASSES[int(model.package_class[k])],
+            "class": CLASSES[int(np.argmax(by_class[k]))],
+            "classes": {name: int(n) for name, n in zip(CLASSES, by_class[k]) if n},
             "levels": {issue: float(model.packages[k, j]) for j, issue in enumerate(model.issues)},
             **estimate_dict(e),
         })
@@ -224,7 +229,7 @@ class ResultWriter:
             raise RunError(f"the writer received {self._rows} replicates but the run counts {result.runs}; "
                            "pass the writer's sink to run()")
         result = _recount(result, count_written(self.tmp / "replicates.parquet", len(CLASSES),
-                                                len(result.package_counts)))
+                                                len(result.package_classes)))
         write_trajectory(self.tmp / "trajectory.parquet", result.model, result.trajectory)
         extra = dict(extra or {})
         scenario_file = extra.pop("scenario_file", None)
@@ -355,12 +360,13 @@ def write_result_files(out: str | Path, summary: dict, plots: dict[str, Callable
 
 
 
-def _recount(result: RunResult, written: tuple[np.ndarray, np.ndarray]) -> RunResult:
-    """The counts of the written rows must agree with the run's, except after Ctrl-C, which
-    can land between writing a chunk and counting it (then the written rows are the truth)."""
-    counts, package_counts = written
-    if np.array_equal(counts, result.counts) and np.array_equal(package_counts, result.package_counts):
+def _recount(result: RunResult, written: np.ndarray) -> RunResult:
+    """The counts of the written rows (per package and class) must agree with the run's, except
+    after Ctrl-C, which can land between writing a chunk and counting it (then the written rows
+    are the truth)."""
+    if np.array_equal(written, result.package_classes):
         return result
+    counts = written.sum(axis=0)
     if not result.interrupted:
         raise RuntimeError(f"written outcomes {counts.tolist()} disagree with the run's {result.counts.tolist()}")
-    return dataclasses.replace(result, counts=counts, package_counts=package_counts, runs=int(counts.sum()))
+    return dataclasses.replace(result, counts=counts, package_classes=written, runs=int(counts.sum()))

@@ -352,10 +352,10 @@ def test_the_page_asks_the_question_the_run_answered_after_set(tmp_path):
 
 
 def test_a_deals_class_is_what_its_replicates_were_classed_when_the_rubric_asks_who_signed(tmp_path):
-    """A rubric with `signed:` classes a package by who signed it, replicate by replicate: the
-    page's deals table gives the class the replicates that agreed it got, not the class it would
-    have if every party signed (which summary.json's `deals` holds). Here the optional third party
-    never signs a trade deal, so every deal is a talk fest, as the class table says."""
+    """A rubric with `signed:` classes a package by who signed it, replicate by replicate:
+    summary.json's deals and the page's deals table give the class the replicates that agreed it
+    got, not the class it would have if every party signed (the menu's). Here the optional third
+    party never signs a trade deal, so every deal is a talk fest, as the class table says."""
     out = tmp_path / "run"
     assert main(["run", str(SMALL), "--runs", "2048", "--set", "summit.parties=[north, south, patron]",
                  "--set", "summit.required=[north, south]",
@@ -364,6 +364,9 @@ def test_a_deals_class_is_what_its_replicates_were_classed_when_the_rubric_asks_
                  "--out", str(out), "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["classes"]["substantive"]["count"] == 0 and summary["deals"], summary["deals"]
+    assert all(d["class"] == "talk_fest" and set(d["classes"]) == {"talk_fest"} for d in summary["deals"])
+    menu = {m["package"]: m["class"] for m in summary["menu"]}
+    assert any(menu[d["package"]] == "substantive" for d in summary["deals"])  # were the patron to sign
     page = make_report([out], tmp_path / "page.html").read_text(encoding="utf-8")
     deals = page[page.index('-deals">'):].split("</table>")[0]
     rows = [shown_text(r) for r in deals.split("<tr>")[2:]]
@@ -375,9 +378,10 @@ def test_a_package_classed_two_ways_shows_each_class_with_its_share(tmp_path):
     names both classes with the share of the package's replicates in each."""
     from sim.report.page import deal_class
 
-    assert deal_class("substantive", {"substantive": 30, "talk_fest": 10}) == "Substantive (0.750), talk fest (0.250)"
-    assert deal_class("substantive", {"talk_fest": 4}) == "Talk fest"
-    assert deal_class("substantive", None) == "Substantive"  # a run without replicates.parquet
+    assert deal_class({"class": "substantive", "classes": {"talk_fest": 10, "substantive": 30}}) == \
+        "Substantive (0.750), talk fest (0.250)"
+    assert deal_class({"class": "talk_fest", "classes": {"talk_fest": 4}}) == "Talk fest"
+    assert deal_class({"class": "substantive"}) == "Substantive"  # a summary older than `classes`
 
 
 def test_a_sweeps_reproduction_command_keeps_its_set_options_and_makes_the_same_points(tmp_path):
@@ -874,8 +878,8 @@ def test_the_calibrations_note_reads_as_a_sentence_with_its_command_as_code(comb
 
 
 def test_a_run_whose_replicates_lack_the_package_column_keeps_its_page(tmp_path):
-    """The deals' classes come from replicates.parquet's package and outcome columns where it
-    has them; a file without them (written by other code) leaves the page its summary's class."""
+    """The deals' classes come from summary.json: a replicates.parquet without its package and
+    outcome columns (written by other code) still gives a page."""
     import pyarrow.parquet as pq
 
     out = tmp_path / "run"

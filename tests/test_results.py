@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_columns
+from conftest import read_columns, scenario_of, small_dict
 
 from sim import InputError, load_scenario, run
 from sim.io import write_json_atomic
@@ -313,3 +313,23 @@ def test_every_shipped_scenario_resolves_to_an_equal_scenario(path, tmp_path):
     scenario = load_scenario(path)
     (tmp_path / "r.yaml").write_text(dump_scenario(scenario))
     assert scenario_hash(load_scenario(tmp_path / "r.yaml")) == scenario_hash(scenario)
+
+
+def test_a_deals_classes_count_its_replicates_per_class_and_sum_to_its_count():
+    """summary.json's deals give each package's replicates per class: their sum is the deal's
+    count, every class of the run's table is the sum over packages (and no deal) of that class,
+    and `class` is the most frequent. With a rubric that asks an optional party to sign, one
+    package is split between two classes by who signed it."""
+    data = small_dict()
+    data["summit"].update(parties=["north", "south", "patron"], required=["north", "south"])
+    data["relations"]["trust"] = {"between": ["north", "south", "patron"], "initial": 0.5}
+    data["outcome"]["substantive"] = [{"all": [{"issue": "trade", "at_least": 1.0}, {"signed": ["patron"]}]}]
+    data["agents"]["patron"]["issues"]["trade"]["position"] = {"dist": "uniform", "low": 0.0, "high": 1.0}
+    result = run(scenario_of(data), runs=4096, seed=3)
+    summary = summarise_run(result)
+    assert result.package_classes.shape == (len(result.model.packages) + 1, 4)
+    np.testing.assert_array_equal(result.package_classes.sum(axis=0), result.counts)
+    for deal in summary["deals"]:
+        assert sum(deal["classes"].values()) == deal["count"]
+        assert deal["class"] == max(deal["classes"], key=deal["classes"].get)
+    assert any(set(deal["classes"]) == {"substantive", "talk_fest"} for deal in summary["deals"]), summary["deals"]

@@ -3,8 +3,7 @@
 Every directory sim writes holds `.sim-manifest.json`, naming the command that
 made it; that says how to read the rest. Nothing is rerun: a run's fan chart
 comes from its `trajectory.parquet`, the summit's dates from the
-`summit_day` column of `replicates.parquet` (and the class each agreed package
-was given from its `package` and `outcome` columns), its assumptions from the copies
+`summit_day` column of `replicates.parquet`, its assumptions from the copies
 of its scenario files in `inputs/` (comments and all). What a directory lacks
 (an older run without `trajectory.parquet`, say) is left out of the page, and
 the page says so; what makes a directory unreadable is an `InputError`.
@@ -54,7 +53,6 @@ class Result:
     manifest: dict | None
     trajectory: list[dict] | None = None
     summit_days: list[int] | None = None  # 5 %, 50 %, 95 % of the summit's day
-    deal_classes: dict[str, dict[str, int]] | None = None  # package name: {class: replicates}
     inputs: list[Input] = field(default_factory=list)
     points: list[dict] | None = None
     notes: list[str] = field(default_factory=list)
@@ -164,7 +162,6 @@ def _read_run(result: Result) -> None:
                                                        "chart's data"))
     try:
         result.summit_days = _summit_days(path / "replicates.parquet")
-        result.deal_classes = _deal_classes(path / "replicates.parquet")
     except FileNotFoundError:
         result.notes.append(gone("replicates.parquet", "no replicates.parquet") + ": the summit's dates are not shown")
     for entry in result.summary.get("inputs") or []:
@@ -209,27 +206,6 @@ def _summit_days(file: Path) -> list[int] | None:
     if days.size == 0:
         return None
     return [int(v) for v in np.percentile(days, [5, 50, 95], method="nearest")]
-
-
-def _deal_classes(file: Path) -> dict[str, dict[str, int]] | None:
-    """How many replicates that agreed each package fell in each class. A rubric with `signed:`
-    classes a package by who signed it, so one package may be a talk fest in one replicate and
-    substantive in another; summary.json's `deals` give only its class were every party to sign.
-    None where the package column holds menu indices (a menu above 65,536 packages), or where
-    the file lacks either column: the page then gives summary.json's class."""
-    import pyarrow.parquet as pq
-    import pyarrow.types as pat
-
-    if not {"package", "outcome"} <= set(pq.read_schema(str(file)).names):  # read above, for summit_day
-        return None
-    table = _read_parquet(file, ["package", "outcome"])
-    if not pat.is_dictionary(table.schema.field("package").type):
-        return None
-    out: dict[str, dict[str, int]] = {}
-    for row in table.group_by(["package", "outcome"]).aggregate([([], "count_all")]).to_pylist():
-        if row["package"] is not None and row["outcome"] is not None:
-            out.setdefault(str(row["package"]), {})[str(row["outcome"])] = int(row["count_all"])
-    return out
 
 
 def _read_parquet(file: Path, columns: list[str] | None = None):

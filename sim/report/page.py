@@ -86,7 +86,7 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
         "classes": classes, "calibration": _calibration_note(s.get("calibration")), "outcomes": outcome_bars(s),
         "as_written": _raw(s, "headline", "substantive_or_better"),
         "as_written_runs": count((s.get("as_written") or {}).get("runs")),
-        "deals": _deals(s, result.deal_classes), "fan": fan, "events": _events(s), "summit": _summit(result),
+        "deals": _deals(s), "fan": fan, "events": _events(s), "summit": _summit(result),
         "notes": result.notes, "stopped": _stopped(s),
     }
 
@@ -110,13 +110,13 @@ def _calibration_note(cal: dict | None) -> dict | None:
             "knobs": knobs}
 
 
-def deal_class(listed: str, counts: dict[str, int] | None) -> str:
-    """A deal's class as its replicates were classed (`counts`: replicates per class), each class
-    with its share where they differ; `listed`, summary.json's class (the package's were every
-    party to sign), only where the replicates are not at hand."""
-    classes = sorted((counts or {}).items(), key=lambda kv: -kv[1])  # most replicates first, then as read
+def deal_class(deal: dict) -> str:
+    """A deal's class as its replicates were classed (summary.json's `classes`: replicates per
+    class), each class with its share where they differ; a summary older than `classes` gives
+    `class` alone (then the package's class were every party to sign)."""
+    classes = sorted((deal.get("classes") or {}).items(), key=lambda kv: -kv[1])  # most first, then as read
     if not classes:
-        return CLASS_LABELS.get(listed, listed)
+        return CLASS_LABELS.get(deal["class"], deal["class"])
     if len(classes) == 1:
         return CLASS_LABELS.get(classes[0][0], classes[0][0])
     total = sum(n for _, n in classes)
@@ -124,7 +124,7 @@ def deal_class(listed: str, counts: dict[str, int] | None) -> str:
     return ", ".join(parts[:1] + [part[0].lower() + part[1:] for part in parts[1:]])
 
 
-def _deals(s: dict, classes: dict[str, dict[str, int]] | None = None) -> list[dict]:
+def _deals(s: dict) -> list[dict]:
     issues = s.get("issues", [])
     out = []
     for d in s.get("deals", []):
@@ -132,7 +132,7 @@ def _deals(s: dict, classes: dict[str, dict[str, int]] | None = None) -> list[di
         named = len(names) == len(issues)
         levels = [f"{issue}: {names[k] + ' ' if named else ''}({d['levels'][issue]:g})"
                   for k, issue in enumerate(issues) if issue in d["levels"]]
-        out.append({"package": d["package"], "class": deal_class(d["class"], (classes or {}).get(d["package"])),
+        out.append({"package": d["package"], "class": deal_class(d),
                     "levels": "; ".join(levels), "p": fmt_p(d["p"]), "interval": interval(d)})
     return out
 
