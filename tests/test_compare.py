@@ -888,3 +888,19 @@ def test_shapley_values_of_a_scenario_without_events_are_not_computed(tmp_path, 
     assert "note: --shapley:" in capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["shapley"] is None and not (out / "shapley.png").exists()
+
+
+def test_compare_says_which_agents_draw_other_random_numbers_under_b(tmp_path, capsys):
+    """Random numbers follow an agent's role and rank, not its name (renaming changes nothing),
+    so a B that makes an agent a summit party shares none of its draws with A: compare says
+    which. A B that changes only a number keeps every role, and says nothing of the kind."""
+    small = str(ROOT / "tests" / "data" / "small.yaml")
+    trust = "relations.trust={between: [north, south, patron], initial: 0.5}"
+    assert cli.main(["compare", small, small, "--set", trust, "--set-b", "summit.parties=[north, south, patron]",
+                     "--runs", "1024", "--out", str(tmp_path / "roles"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    (note,) = [line for line in err.splitlines() if "other random numbers" in line]
+    assert note.startswith("note: north, south, patron draw other random numbers under B than under A")
+    assert cli.main(["compare", small, small, "--set-b", "agents.north.resolve=0.5", "--runs", "1024",
+                     "--out", str(tmp_path / "number"), "--quiet"]) == 0
+    assert "other random numbers" not in capsys.readouterr().err

@@ -63,6 +63,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a, b = map_all(lambda side: _load_side(*side, both), (("A", args.a, only_a), ("B", args.b, only_b)))
     check_pairable(a, b, str(args.a), str(args.b))  # before notes on how they would be paired
     _note_b_settings_unused(args, a, b)
+    _note_unshared_draws(a, b)
     workers = _workers(args, a, 2)
     limit = check_limits(args, add_output(_paired_estimate([a, b], args, workers), estimate_output()),
                          "this comparison", args.out or Path("results"))
@@ -116,6 +117,25 @@ def _note_b_settings_unused(args: argparse.Namespace, a, b) -> None:
     if unused:
         say(f"note: B's monte_carlo: ({', '.join(unused)}) is not used: both sides run on A's settings, as "
             "pairing needs (--runs, --seed and --chunk-size set them for both)")
+
+
+def _note_unshared_draws(a, b) -> None:
+    """Say so when an agent or issue draws other random numbers under B than under A. Its
+    streams are keyed by its role (summit party, signatory, veto player, mediator, alliance,
+    trust; for an issue, its anchors and who weighs it) and its rank among those of the same
+    role (`sim.canonical`), not by its name, so that renaming changes nothing: one whose role
+    B changes (`--set-b summit.parties=...`) shares none of its draws with A, and the paired
+    interval is wider than the same question asked without that change."""
+    from ..canonical import make_canon
+
+    canon_a, canon_b = make_canon(a), make_canon(b)
+    moved = [name for name in a.agents if canon_a.agent_label[name] != canon_b.agent_label.get(name)]  # file order
+    moved += [name for name in a.issues if canon_a.issue_label[name] != canon_b.issue_label.get(name)]
+    if moved:
+        say(f"note: {', '.join(moved)} {'draws' if len(moved) == 1 else 'draw'} other random numbers under B than "
+            "under A: they follow an agent's or issue's role (summit party, signatory, veto player, mediator, "
+            "alliance, trust; an issue's anchors and who weighs it) and rank, not its name, and B changes them; the "
+            "pairing shares none of those draws, so the paired interval is wider")
 
 
 def _load_side(name: str, path: Path, only: dict, both: dict):
