@@ -268,45 +268,105 @@ def test_the_room_under_the_address_space_limit_is_the_limit_less_the_virtual_si
     assert address_space_room() is None
 
 
-def _room(monkeypatch, room: int | None) -> None:
-    """Make the address-space limit leave `room` bytes to this process (None: no limit), and the
-    machine's memory plenty, so that only the limit can refuse."""
+LOADED = 1 << 30
+"""What the tests below say a loaded sim process maps (`address_space.loaded_address_space`)."""
+
+
+def _room(monkeypatch, room: int | None, now: int = 300 << 20) -> None:
+    """Make the address-space limit leave `room` bytes above what a loaded sim process maps
+    (`LOADED`) to the work's memory beyond the process itself (None: no limit), this process map
+    `now` bytes, and the machine's memory plenty, so that only the limit can refuse."""
     import sim.limits
 
     monkeypatch.setattr(sim.limits, "available_memory", lambda: 1 << 50)
     monkeypatch.setattr(sim.limits, "_resident", lambda: 0)
-    monkeypatch.setattr(sim.limits, "_address_space", lambda: None if room is None else (3 << 30, (3 << 30) - room))
+    monkeypatch.setattr(sim.limits, "loaded_address_space", lambda: LOADED)
+    monkeypatch.setattr(sim.limits, "_address_space", lambda: None if room is None else (LOADED + room, now))
+
+
+def test_the_address_space_a_run_needs_is_a_loaded_process_and_the_work_beyond_it(monkeypatch):
+    """RLIMIT_AS counts the address space a process maps, not the memory it holds: a run needs what
+    a loaded sim process maps (about 1 GiB: its libraries, LLVM, threads and their arenas, though it
+    holds 250 MiB) or what this process maps now if more, plus the work beyond the process. So the
+    baseline's 307 MiB, which fitted the 640 MiB a 1,000 MB limit left at the check (the process
+    mapped 336 MiB then), is refused there: it mapped 940 MiB by its end and died of a MemoryError."""
+    import sim.limits
+    from sim.limits import BASE_PROCESS, address_space_need
+
+    work = estimate(compile_model(parse_scenario(SMALL.read_text())), 10**6, 65536)
+    beyond = work.process_memory - BASE_PROCESS
+    _room(monkeypatch, 1 << 30, now=336 << 20)
+    assert address_space_need(work) == LOADED + beyond
+    _room(monkeypatch, 1 << 30, now=3 << 30)  # a library caller's process that maps more already
+    assert address_space_need(work) == (3 << 30) + beyond
+    monkeypatch.setattr(sim.limits, "_address_space", lambda: (5 << 30, None))  # VmSize unknown: the loaded process
+    assert address_space_need(work) == LOADED + beyond
+    _room(monkeypatch, beyond, now=336 << 20)
+    check_resources(work, what="this run")
+    _room(monkeypatch, beyond - 1, now=336 << 20)
+    with pytest.raises(InputError, match="^address space: this run would need about "):
+        check_resources(work, what="this run")
+
+
+def test_what_a_loaded_process_maps_grows_with_the_cores(monkeypatch):
+    """Each usable core adds a thread to each OpenBLAS and to pyarrow, with their buffers and malloc
+    arenas: the address space of a loaded process is a fixed part and a part a core."""
+    import sim.parallel
+    from sim.address_space import CORE_ADDRESS_SPACE, PROCESS_ADDRESS_SPACE, loaded_address_space
+
+    monkeypatch.setattr(sim.parallel, "usable_cores", lambda: 1)
+    one = loaded_address_space()
+    monkeypatch.setattr(sim.parallel, "usable_cores", lambda: 64)
+    assert one == PROCESS_ADDRESS_SPACE + CORE_ADDRESS_SPACE
+    assert loaded_address_space() == one + 63 * CORE_ADDRESS_SPACE
 
 
 def test_the_address_space_limit_holds_one_process_not_the_sum_of_them(monkeypatch):
     """RLIMIT_AS is each process's own: with worker processes the work's largest process (the parent,
-    its chunk and those waiting their turn) is held to the room, not the sum over processes. The
-    refusal names the largest part, the limit and what to change."""
-    from sim.limits import format_size
+    its chunk and those waiting their turn) is held to the limit, not the sum over processes. The
+    refusal names the address space needed, what a loaded process maps, the largest part of the
+    work, the limit and what to change."""
+    from sim.limits import BASE_PROCESS, format_size
 
     model = compile_model(parse_scenario(SMALL.read_text()))
     one, four = estimate(model, 4 << 20, 1 << 20), estimate(model, 4 << 20, 1 << 20, workers=4)
     assert one.per_process is None and one.process_memory == one.memory
     assert four.process_memory == four.memory - four.breakdown["worker processes"] < four.memory
     assert four.process_memory - one.process_memory == four.breakdown["chunks waiting their turn"]
-    _room(monkeypatch, four.process_memory + 1)
-    check_resources(four, what="this run")  # the sum is far beyond the room; each process is not
-    _room(monkeypatch, four.process_memory - 1)
+    beyond = four.process_memory - BASE_PROCESS
+    _room(monkeypatch, beyond)
+    check_resources(four, what="this run")  # the sum is far beyond the limit; each process is not
+    _room(monkeypatch, beyond - 1)
     with pytest.raises(InputError) as info:
         check_resources(four, what="this run")
     (problem,) = info.value.problems
     assert problem.source == "address space"
     assert problem.message == (
-        f"this run would need about {format_size(four.process_memory)} of memory in one process (the largest part "
-        f"state: {format_size(four.breakdown['state'])}), more than the {format_size(four.process_memory - 1)} its "
-        "address-space limit of 3.0 GiB (ulimit -v) leaves; lower --chunk-size, simplify the scenario, or raise that "
-        "limit")
-    _room(monkeypatch, one.memory - 1)  # one process: no "in one process", and the library's wording
+        f"this run would need about {format_size(LOADED + beyond)} of address space in one process (a sim process "
+        f"maps about 1.0 GiB once loaded; the largest part of the work state: {format_size(four.breakdown['state'])})"
+        f", more than its address-space limit of {format_size(LOADED + beyond - 1)} (ulimit -v); lower "
+        "--chunk-size, simplify the scenario, or raise that limit")
+    _room(monkeypatch, one.memory - BASE_PROCESS - 1)  # one process: no "in one process", and the library's wording
     with pytest.raises(InputError) as info:
         check_resources(one, what="this run", wording=LIBRARY_WORDING)
     assert str(info.value.problems[0]).startswith(f"address space: this run would need about "
-                                                  f"{format_size(one.memory)} of memory (the largest part state: ")
-    assert str(info.value.problems[0]).endswith("leaves; lower chunk_size=, simplify the scenario, or raise that limit")
+                                                  f"{format_size(LOADED + one.memory - BASE_PROCESS)} of address "
+                                                  "space (a sim process maps about 1.0 GiB once loaded; the largest "
+                                                  "part of the work state: ")
+    assert str(info.value.problems[0]).endswith("(ulimit -v); lower chunk_size=, simplify the scenario, or raise that "
+                                                "limit")
+
+
+def test_a_limit_the_process_alone_exceeds_is_refused_with_no_advice_but_raising_it(monkeypatch):
+    """Under a limit below what a loaded sim process maps, no chunk size makes room: the refusal
+    says what the process maps and asks for a larger limit only."""
+    model = compile_model(parse_scenario(SMALL.read_text()))
+    _room(monkeypatch, -(1 << 20))
+    with pytest.raises(InputError) as info:
+        check_resources(estimate(model, 1000, 1024), what="this run")
+    assert str(info.value.problems[0]) == (
+        "address space: this run would need about 1.0 GiB of address space (a sim process maps about 1.0 GiB once "
+        "loaded), more than its address-space limit of 1023.0 MiB (ulimit -v); raise that limit")
 
 
 def test_an_unlimited_address_space_changes_nothing_and_max_memory_replaces_the_limit(monkeypatch):
@@ -326,8 +386,8 @@ def test_an_unlimited_address_space_changes_nothing_and_max_memory_replaces_the_
 
 @needs_rlimit_as
 def test_a_run_beyond_the_address_space_limit_is_refused_up_front(tmp_path):
-    """Under `ulimit -v`, a run whose one process needs more than the limit leaves exits 2 naming the
-    limit, nothing written, where it started, allocated and died of a MemoryError (exit 1)."""
+    """Under `ulimit -v`, a run whose one process needs more address space than the limit exits 2
+    naming the limit, nothing written, where it started, allocated and died of a MemoryError (exit 1)."""
     import os
     import shutil
     import subprocess
@@ -354,9 +414,10 @@ def test_a_run_beyond_the_address_space_limit_is_refused_up_front(tmp_path):
     proc = subprocess.run([bash, "-c", command], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert time.perf_counter() - started < 60
-    assert proc.stderr.startswith("error: address space: this run would need about 1.5 GiB of memory (the largest "
-                                  "part state: "), proc.stderr
-    assert "its address-space limit of 976.6 MiB (ulimit -v) leaves; lower --chunk-size" in proc.stderr
+    assert proc.stderr.startswith("error: address space: this run would need about "), proc.stderr
+    assert " of address space (a sim process maps about " in proc.stderr
+    assert "; the largest part of the work state: " in proc.stderr
+    assert "its address-space limit of 976.6 MiB (ulimit -v); lower --chunk-size" in proc.stderr
     assert proc.stderr.rstrip().endswith("or raise that limit") and proc.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
 

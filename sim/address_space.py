@@ -1,0 +1,99 @@
+"""The address-space limit (`ulimit -v`, RLIMIT_AS), read without numpy: for `limits`' refusal
+and for `python -m sim`, which must say so in one line when the limit stops it loading at all.
+
+RLIMIT_AS bounds the address space a process maps, not the memory it holds: a loaded sim
+process maps nearly 1 GiB (shared libraries, numba's LLVM, a thread stack, an OpenBLAS buffer
+and a malloc arena for each of its threads) while it holds about 250 MiB. Counting what it
+holds let runs through that then died of a MemoryError, or of OpenBLAS ending the process.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["CORE_ADDRESS_SPACE", "PROCESS_ADDRESS_SPACE", "address_space_limit", "describe_failure",
+           "format_size", "loaded_address_space", "virtual_size"]
+
+PROCESS_ADDRESS_SPACE = 610 << 20
+"""Address space a sim process maps once it has run a chunk (Python, numpy, numba and LLVM,
+pyarrow, SimPy, pydantic, matplotlib), besides what `CORE_ADDRESS_SPACE` counts for each
+core: measured at 600 MiB with one OpenBLAS thread and one malloc arena
+(OPENBLAS_NUM_THREADS=1 MALLOC_ARENA_MAX=1)."""
+CORE_ADDRESS_SPACE = 180 << 20
+"""What each usable core adds: a thread in each of the two OpenBLAS libraries (numpy's and
+scipy's: an 8 MiB stack and a 32 MiB buffer each) and the 64 MiB malloc arenas of those threads
+and pyarrow's. Measured on the baseline: 784 MiB on one core, 938 to 979 MiB on two. Under a
+limit an arena that does not fit is done without, but one that fits first takes the room that
+a later array or OpenBLAS buffer then lacks: counted whole, the run does not depend on that race."""
+
+
+def loaded_address_space() -> int:
+    """Bytes of address space a sim process maps once loaded and running (a fresh worker
+    process as much), on this machine's usable cores."""
+    from .parallel import usable_cores
+
+    return PROCESS_ADDRESS_SPACE + CORE_ADDRESS_SPACE * usable_cores()
+
+
+def address_space_limit() -> int | None:
+    """This process's soft RLIMIT_AS in bytes; None where there is none (RLIM_INFINITY, or not
+    a POSIX system)."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: no such limit
+        return None
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    return soft
+
+
+def virtual_size() -> int | None:
+    """Bytes of address space this process maps now (VmSize: the first field of
+    /proc/self/statm, in pages); None where that cannot be read (not Linux)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_MAPPING_FAILED = ("failed to map segment", "cannot allocate memory", "could not find/load shared object",
+                   "unable to allocate", "failed to launch worker thread", "can't start new thread")
+"""What a loader, numpy, pyarrow, llvmlite or Python says when a mapping or a thread does not fit."""
+
+
+def describe_failure(exc: BaseException) -> str | None:
+    """One line for an exception that the address-space limit caused (a MemoryError, or a
+    shared library, thread or array that could not be mapped, anywhere in its chain), naming
+    the limit and what a sim process maps; None where there is no limit or `exc` is something
+    else (a bug: it keeps its traceback)."""
+    limit = address_space_limit()
+    cause = _mapping_failure(exc)
+    if limit is None or cause is None:
+        return None
+    what = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return (f"address space: sim ran out of address space under its limit of {format_size(limit)} (ulimit -v): "
+            f"{what}; a sim process maps about {format_size(loaded_address_space())} once loaded: raise that limit")
+
+
+def _mapping_failure(exc: BaseException | None) -> BaseException | None:
+    """The MemoryError or failed mapping in `exc`'s chain of causes, if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, MemoryError) or any(s in str(exc).lower() for s in _MAPPING_FAILED):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def format_size(n: float) -> str:
+    """`n` bytes in the largest binary unit it reaches, one decimal: `1.5 GiB`."""
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
