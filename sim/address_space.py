@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["CORE_ADDRESS_SPACE", "PROCESS_ADDRESS_SPACE", "address_space_limit", "describe_failure",
-           "format_size", "loaded_address_space", "virtual_size"]
+__all__ = ["CORE_ADDRESS_SPACE", "PROCESS_ADDRESS_SPACE", "START_ADDRESS_SPACE", "START_CORE_ADDRESS_SPACE",
+           "address_space_limit", "describe_failure", "format_size", "loaded_address_space", "start_refusal",
+           "virtual_size"]
 
 PROCESS_ADDRESS_SPACE = 610 << 20
 """Address space a sim process maps once it has run a chunk (Python, numpy, numba and LLVM,
@@ -25,6 +26,30 @@ scipy's: an 8 MiB stack and a 32 MiB buffer each) and the 64 MiB malloc arenas o
 and pyarrow's. Measured on the baseline: 784 MiB on one core, 938 to 979 MiB on two. Under a
 limit an arena that does not fit is done without, but one that fits first takes the room that
 a later array or OpenBLAS buffer then lacks: counted whole, the run does not depend on that race."""
+
+START_ADDRESS_SPACE = 96 << 20
+"""Address space `python -m sim` maps before any command runs (Python, numpy), besides
+`START_CORE_ADDRESS_SPACE` a core: measured, it started under 127 MiB on one core and 161 MiB
+on two. Below that OpenBLAS ends the process as numpy loads, with its own words and exit 1, or
+raises a SIGINT that reads as a Ctrl-C: `start_refusal` says so first."""
+START_CORE_ADDRESS_SPACE = 40 << 20
+"""What each usable core adds at start: a thread of numpy's OpenBLAS, its stack and buffer."""
+
+
+def start_refusal() -> str | None:
+    """One line refusing to start where this process's address-space limit is below what Python
+    and numpy map (`START_ADDRESS_SPACE`); None where it is not (or there is no limit)."""
+    limit = address_space_limit()
+    if limit is None:  # as usual: nothing more to load at every start
+        return None
+    from .parallel import usable_cores
+
+    start = START_ADDRESS_SPACE + START_CORE_ADDRESS_SPACE * usable_cores()
+    if limit >= start:
+        return None
+    return (f"address space: sim cannot start under its address-space limit of {format_size(limit)} (ulimit -v): "
+            f"Python with numpy maps about {format_size(start)} before any command runs, and a run about "
+            f"{format_size(loaded_address_space())}; raise that limit")
 
 
 def loaded_address_space() -> int:
@@ -81,14 +106,19 @@ def describe_failure(exc: BaseException) -> str | None:
 
 
 def _mapping_failure(exc: BaseException | None) -> BaseException | None:
-    """The MemoryError or failed mapping in `exc`'s chain of causes, if any."""
+    """The MemoryError or failed mapping in `exc`'s chain of causes, if any: the innermost
+    MemoryError or OSError, the loader's own words (llvmlite's wrapper says only that it could
+    not load the library), else the first that names a failed mapping or thread (pyarrow's)."""
     seen: set[int] = set()
+    first = inner = None
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, MemoryError) or any(s in str(exc).lower() for s in _MAPPING_FAILED):
-            return exc
+            first = first or exc
+            if isinstance(exc, (MemoryError, OSError)):
+                inner = exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return None
+    return inner or first
 
 
 def format_size(n: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import time
 from pathlib import Path
 
@@ -382,6 +383,96 @@ def test_an_unlimited_address_space_changes_nothing_and_max_memory_replaces_the_
     with pytest.raises(InputError, match="^address space: "):
         check_resources(work, what="this run")
     assert check_resources(work, what="this run", max_memory=1 << 40) == 1 << 40
+
+
+def test_a_failure_the_address_space_limit_caused_is_one_line_and_any_other_keeps_its_traceback(monkeypatch):
+    """Under a limit, a MemoryError or a library that could not be mapped, anywhere in the chain of
+    causes, is said in one line naming the limit and the loader's own words (not llvmlite's
+    wrapper); another error, or any error without a limit, is not (it keeps its traceback)."""
+    import sim.address_space as space
+
+    def chained(outer: BaseException, inner: BaseException) -> BaseException:
+        try:
+            try:
+                raise inner
+            except BaseException as exc:
+                raise outer from exc
+        except BaseException as exc:
+            return exc
+
+    monkeypatch.setattr(space, "loaded_address_space", lambda: 1 << 30)
+    monkeypatch.setattr(space, "address_space_limit", lambda: 800 << 20)
+    llvm = chained(OSError("Could not find/load shared object file 'libllvmlite.so'"),
+                   OSError("/x/libllvmlite.so: failed to map segment from shared object"))
+    assert space.describe_failure(llvm) == (
+        "address space: sim ran out of address space under its limit of 800.0 MiB (ulimit -v): /x/libllvmlite.so: "
+        "failed to map segment from shared object; a sim process maps about 1.0 GiB once loaded: raise that limit")
+    assert space.describe_failure(chained(RuntimeError("in a worker"), MemoryError())).endswith(
+        "(ulimit -v): MemoryError; a sim process maps about 1.0 GiB once loaded: raise that limit")
+    arrow = Exception("Unknown error: Failed to launch worker thread: Resource temporarily unavailable")
+    assert "(ulimit -v): Unknown error: Failed to launch worker thread" in space.describe_failure(arrow)
+    assert space.describe_failure(chained(ValueError("a bug"), KeyError("x"))) is None
+    monkeypatch.setattr(space, "address_space_limit", lambda: None)
+    assert space.describe_failure(llvm) is None and space.describe_failure(MemoryError()) is None
+
+
+def test_a_limit_below_what_python_and_numpy_map_is_refused_before_they_load(monkeypatch):
+    """OpenBLAS ends a process it cannot start its threads in (exit 1 in its own words, or a SIGINT
+    read as a Ctrl-C): below what Python and numpy map on these cores, sim refuses first."""
+    import sim.address_space as space
+    import sim.parallel
+
+    monkeypatch.setattr(sim.parallel, "usable_cores", lambda: 2)
+    start = space.START_ADDRESS_SPACE + 2 * space.START_CORE_ADDRESS_SPACE
+    monkeypatch.setattr(space, "address_space_limit", lambda: start)
+    assert space.start_refusal() is None
+    monkeypatch.setattr(space, "address_space_limit", lambda: start - 1)
+    assert space.start_refusal().startswith(
+        "address space: sim cannot start under its address-space limit of 176.0 MiB (ulimit -v): Python with numpy "
+        "maps about 176.0 MiB before any command runs, and a run about ")
+    monkeypatch.setattr(space, "address_space_limit", lambda: None)
+    assert space.start_refusal() is None
+
+
+def _under_limit(limit_kib: int, args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m sim ARGS` under `ulimit -v LIMIT_KIB`, this checkout first on the path."""
+    import os
+    import shutil
+    import sys
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to set ulimit -v in")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    command = f"ulimit -v {limit_kib} && exec {sys.executable} -m sim {args}"
+    return subprocess.run([bash, "-c", command], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.mark.slow
+@needs_rlimit_as
+@pytest.mark.parametrize("limit_kib, runs, workers", [
+    (100_000, 1000, ""), (200_000, 1000, ""), (300_000, 1000, ""), (600_000, 1000, ""), (800_000, 1000, ""),
+    (800_000, 1000, "--workers 2"), (950_000, 1000, ""), (800_000, 10**6, ""), (800_000, 10**6, "--workers 2"),
+    (1_000_000, 10**6, ""), (1_000_000, 10**6, "--workers 2"), (1_200_000, 10**6, "--workers 2"),
+    (1_500_000, 10**6, "--workers 2"), (2_000_000, 10**6, ""),
+])
+def test_under_any_address_space_limit_a_run_finishes_or_is_refused_in_one_line(tmp_path, limit_kib, runs, workers):
+    """Whatever the limit, `sim run` on the baseline exits 0 with its result, or 2 with one line
+    naming the limit and nothing written: never a MemoryError's traceback, OpenBLAS's own words
+    (exit 1) or a SIGINT read as a Ctrl-C (130), as under 0.8 to 1 GB it did before the check
+    counted what a loaded process maps."""
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    out = tmp_path / "o"
+    proc = _under_limit(limit_kib, f"run {scenario} --runs {runs} {workers} --out {out} --quiet", tmp_path)
+    if proc.returncode == 0:
+        assert (out / "summary.json").is_file()
+        return
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("note: ")]
+    assert len(lines) == 1 and lines[0].startswith("error: address space: "), proc.stderr
+    assert f"limit of {limit_kib / 1024:.1f} MiB (ulimit -v)" in lines[0] and lines[0].endswith("raise that limit")
+    assert not out.exists()
 
 
 @needs_rlimit_as
