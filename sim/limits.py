@@ -319,9 +319,15 @@ def address_space_need(work: Estimate) -> int:
     worker maps as much at start), whichever is larger, and the work's memory beyond the
     process itself (`BASE_PROCESS`, resident memory inside that address space). Where the
     virtual size now is unknown, the loaded process's alone."""
+    return _process_address_space() + max(0, work.process_memory - BASE_PROCESS)
+
+
+def _process_address_space() -> int:
+    """Address space of the process the work runs in, before the work: what this one maps now
+    or what a loaded sim process maps, whichever is larger."""
     space = _address_space()
-    now = space[1] if space is not None and space[1] is not None else virtual_size()
-    return max(now or 0, loaded_address_space()) + max(0, work.process_memory - BASE_PROCESS)
+    now = space[1] if space is not None else virtual_size()
+    return max(now or 0, loaded_address_space())
 
 
 def _address_space() -> tuple[int, int | None] | None:
@@ -440,12 +446,12 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
         need = None if space is None else address_space_need(work)
         if need is not None and need > space[0]:
             one = " in one process" if work.per_process is not None else ""
-            process = need - max(0, work.process_memory - BASE_PROCESS)
-            if process >= space[0]:  # no chunk size makes room: the process alone does not fit
-                why, less_space = f"a sim process maps about {format_size(process)} once loaded", ""
-            else:
-                why = (f"a sim process maps about {format_size(process)} once loaded; the largest part of the work "
-                       f"{_largest(work, 'process')}")
+            process = _process_address_space()
+            why = (f"a sim process maps about {format_size(process)} once loaded" if process == loaded_address_space()
+                   else f"this process maps {format_size(process)} already")
+            less_space = ""
+            if process < space[0]:  # else no chunk size makes room: the process alone does not fit
+                why += f"; the largest part of the work {_largest(work, 'process')}"
                 less_space = less + ", or " if less else ""
             problems.append(Problem(
                 "address space", "", f"{what} would need about {format_size(need)} of address space{one} ({why}), "

@@ -298,8 +298,10 @@ def test_the_address_space_a_run_needs_is_a_loaded_process_and_the_work_beyond_i
     beyond = work.process_memory - BASE_PROCESS
     _room(monkeypatch, 1 << 30, now=336 << 20)
     assert address_space_need(work) == LOADED + beyond
-    _room(monkeypatch, 1 << 30, now=3 << 30)  # a library caller's process that maps more already
+    _room(monkeypatch, (2 << 30) + beyond - 1, now=3 << 30)  # a library caller's process that maps more already
     assert address_space_need(work) == (3 << 30) + beyond
+    with pytest.raises(InputError, match=r"\(this process maps 3\.0 GiB already; the largest part of the work "):
+        check_resources(work, what="this run")
     monkeypatch.setattr(sim.limits, "_address_space", lambda: (5 << 30, None))  # VmSize unknown: the loaded process
     assert address_space_need(work) == LOADED + beyond
     _room(monkeypatch, beyond, now=336 << 20)
