@@ -25,7 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .address_space import address_space_limit, format_size, loaded_address_space, virtual_size
+from .address_space import (
+    address_space_limit,
+    eum_address_space,
+    format_size,
+    loaded_address_space,
+    virtual_size,
+)
 from .errors import InputError, Problem
 from .model import Model
 from .randomness import BLOCK_SIZE
@@ -68,6 +74,10 @@ class Estimate:
     per_process: int | None = None
     """Peak memory of the largest single process of the work, where it runs on several (None:
     all of `memory` is one process's), for a limit each process has of its own (RLIMIT_AS)."""
+
+    loaded: int | None = None
+    """Address space the work's process maps once loaded, before the work, where that is not a
+    sim run's (`address_space.loaded_address_space`): `sim eum` loads less."""
 
     @property
     def process_memory(self) -> int:
@@ -177,7 +187,7 @@ def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size
         if max(breakdown, key=breakdown.__getitem__) == "the Monte Carlo's work arrays":
             less = ("lower {chunk_size} or {runs}, or use fewer actors (the work arrays grow as their square)"
                     if variant == "paper" else "use fewer actors (the work arrays grow as their square)")
-    return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory=less)
+    return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory=less, loaded=eum_address_space())
 
 
 def _chunk_replicates(chunk_size: int, runs: int) -> int:
@@ -243,7 +253,7 @@ def estimate_points(work: Estimate, scenario: object, points: int) -> Estimate:
     return Estimate(work.memory + held, work.disk, {**work.breakdown, "the points' scenarios": held},
                     less_memory="use fewer points" if held > work.memory else work.less_memory,
                     less_disk=work.less_disk,
-                    per_process=None if work.per_process is None else work.per_process + held)
+                    per_process=None if work.per_process is None else work.per_process + held, loaded=work.loaded)
 
 
 def object_bytes(obj: object) -> int:
@@ -274,7 +284,8 @@ def object_bytes(obj: object) -> int:
 def add_output(work: Estimate, output: Estimate) -> Estimate:
     """`work`'s memory with `output`'s disk, each with its advice."""
     return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown},
-                    less_memory=work.less_memory, less_disk=output.less_disk, per_process=work.per_process)
+                    less_memory=work.less_memory, less_disk=output.less_disk, per_process=work.per_process,
+                    loaded=work.loaded)
 
 
 # --- Limits -----------------------------------------------------------------------------------
@@ -319,15 +330,19 @@ def address_space_need(work: Estimate) -> int:
     worker maps as much at start), whichever is larger, and the work's memory beyond the
     process itself (`BASE_PROCESS`, resident memory inside that address space). Where the
     virtual size now is unknown, the loaded process's alone."""
-    return _process_address_space() + max(0, work.process_memory - BASE_PROCESS)
+    return _process_address_space(work) + max(0, work.process_memory - BASE_PROCESS)
 
 
-def _process_address_space() -> int:
-    """Address space of the process the work runs in, before the work: what this one maps now
-    or what a loaded sim process maps, whichever is larger."""
+def _process_address_space(work: Estimate) -> int:
+    """Address space of the process `work` runs in, before the work: what this one maps now
+    or what a loaded sim process maps (`Estimate.loaded`), whichever is larger."""
     space = _address_space()
     now = space[1] if space is not None else virtual_size()
-    return max(now or 0, loaded_address_space())
+    return max(now or 0, _loaded(work))
+
+
+def _loaded(work: Estimate) -> int:
+    return loaded_address_space() if work.loaded is None else work.loaded
 
 
 def _address_space() -> tuple[int, int | None] | None:
@@ -446,8 +461,8 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
         need = None if space is None else address_space_need(work)
         if need is not None and need > space[0]:
             one = " in one process" if work.per_process is not None else ""
-            process = _process_address_space()
-            why = (f"a sim process maps about {format_size(process)} once loaded" if process == loaded_address_space()
+            process = _process_address_space(work)
+            why = (f"a sim process maps about {format_size(process)} once loaded" if process == _loaded(work)
                    else f"this process maps {format_size(process)} already")
             less_space = ""
             if process < space[0]:  # else no chunk size makes room: the process alone does not fit

@@ -311,6 +311,24 @@ def test_the_address_space_a_run_needs_is_a_loaded_process_and_the_work_beyond_i
         check_resources(work, what="this run")
 
 
+def test_an_eum_run_is_held_to_what_a_process_running_eum_alone_maps(monkeypatch):
+    """`sim eum` loads neither pyarrow nor scipy: its process maps about 600 MiB, not a run's 1 GiB,
+    and a limit between the two lets it through (it was refused under 800 MB, where it finishes)."""
+    import sim.limits
+    from sim.address_space import eum_address_space
+    from sim.limits import BASE_PROCESS, address_space_need, estimate_eum
+
+    work = estimate_eum(10, 100, 100_000, 1024)
+    assert work.loaded == eum_address_space() < sim.limits.loaded_address_space()
+    _room(monkeypatch, 1 << 30, now=300 << 20)  # the run's loaded process: `LOADED`, patched; eum's its own
+    assert address_space_need(work) == eum_address_space() + work.process_memory - BASE_PROCESS
+    need = address_space_need(work)
+    monkeypatch.setattr(sim.limits, "_address_space", lambda: (need - 1, 300 << 20))
+    with pytest.raises(InputError, match=r"^address space: this eum run would need about .* \(a sim process maps "
+                                         r"about .* once loaded; the largest part of the work "):
+        check_resources(work, what="this eum run")
+
+
 def test_what_a_loaded_process_maps_grows_with_the_cores(monkeypatch):
     """Each usable core adds a thread to each OpenBLAS and to pyarrow, with their buffers and malloc
     arenas: the address space of a loaded process is a fixed part and a part a core."""
