@@ -9,7 +9,7 @@ import _signal as signal  # `signal` itself takes milliseconds to build its enum
 import os
 import sys
 
-from .address_space import describe_failure, start_refusal
+from .address_space import address_space_limit, cap_malloc_arenas, describe_failure, start_refusal
 
 # pyarrow's default allocator, mimalloc, reserves 1 GiB of address space where it can: under an
 # address-space limit (`ulimit -v`, as batch schedulers set) of about 2 GB that left OpenBLAS no
@@ -36,6 +36,8 @@ def _main() -> int:
         if refusal is not None:
             print(f"error: {refusal}", file=sys.stderr)
             return 2
+        if address_space_limit() is not None:  # before any thread starts: arenas would take the room
+            cap_malloc_arenas()
         # Until the command line runs (it installs errors.note_unraisable_interrupt), a Ctrl-C
         # inside a weakref callback or pydantic-core ends the process at once: sim/__init__.py
         from .cli import main

@@ -5,27 +5,32 @@ RLIMIT_AS bounds the address space a process maps, not the memory it holds: a lo
 process maps nearly 1 GiB (shared libraries, numba's LLVM, a thread stack, an OpenBLAS buffer
 and a malloc arena for each of its threads) while it holds about 250 MiB. Counting what it
 holds let runs through that then died of a MemoryError, or of OpenBLAS ending the process.
+Under a limit `python -m sim` allows one malloc arena (`cap_malloc_arenas`): about 700 MiB.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["CORE_ADDRESS_SPACE", "EUM_ADDRESS_SPACE", "PROCESS_ADDRESS_SPACE", "START_ADDRESS_SPACE",
-           "START_CORE_ADDRESS_SPACE", "address_space_limit", "describe_failure", "eum_address_space", "format_size",
-           "loaded_address_space", "start_refusal", "virtual_size"]
+__all__ = ["ARENA_ADDRESS_SPACE", "CORE_ADDRESS_SPACE", "EUM_ADDRESS_SPACE", "PROCESS_ADDRESS_SPACE",
+           "START_ADDRESS_SPACE", "START_CORE_ADDRESS_SPACE", "address_space_limit", "cap_malloc_arenas",
+           "describe_failure", "eum_address_space", "format_size", "loaded_address_space", "malloc_arenas",
+           "start_refusal", "virtual_size"]
 
-PROCESS_ADDRESS_SPACE = 610 << 20
+PROCESS_ADDRESS_SPACE = 620 << 20
 """Address space a sim process maps once it has run a chunk (Python, numpy, numba and LLVM,
-pyarrow, SimPy, pydantic, matplotlib), besides what `CORE_ADDRESS_SPACE` counts for each
-core: measured at 600 MiB with one OpenBLAS thread and one malloc arena
+pyarrow, SimPy, pydantic, matplotlib) on one core with one malloc arena: measured at 600 MiB
 (OPENBLAS_NUM_THREADS=1 MALLOC_ARENA_MAX=1)."""
-CORE_ADDRESS_SPACE = 180 << 20
-"""What each usable core adds: a thread in each of the two OpenBLAS libraries (numpy's and
-scipy's: an 8 MiB stack and a 32 MiB buffer each) and the 64 MiB malloc arenas of those threads
-and pyarrow's. Measured on the baseline: 784 MiB on one core, 938 to 979 MiB on two. Under a
-limit an arena that does not fit is done without, but one that fits first takes the room that
-a later array or OpenBLAS buffer then lacks: counted whole, the run does not depend on that race."""
+CORE_ADDRESS_SPACE = 80 << 20
+"""What each usable core after the first adds: a thread in each of the two OpenBLAS libraries
+(numpy's and scipy's: an 8 MiB stack and a 32 MiB buffer each); measured 81 MiB."""
+ARENA_ADDRESS_SPACE = 64 << 20
+"""What each malloc arena after the first maps (glibc's HEAP_MAX on 64 bits). Threads that
+allocate get arenas of their own, up to MALLOC_ARENA_MAX: without it, the baseline made 3 on
+one core and 4 on two (784 and 938 to 979 MiB in all). Under a limit an arena that does not fit
+is done without, but one that fits first takes the room a later array or OpenBLAS buffer then
+lacks (a run failed under 928 MiB, not under 879 MiB): counted whole, no run depends on that
+race. `python -m sim` allows one arena under a limit (`cap_malloc_arenas`)."""
 EUM_ADDRESS_SPACE = 520 << 20
 """The same for `sim eum`, which loads neither pyarrow nor scipy, besides `START_CORE_ADDRESS_SPACE`
 a core: measured at 527 to 590 MiB on two cores, 565 MiB on one, 100,000 replicates included."""
@@ -57,10 +62,45 @@ def start_refusal() -> str | None:
 
 def loaded_address_space() -> int:
     """Bytes of address space a sim process maps once loaded and running (a fresh worker
-    process as much), on this machine's usable cores."""
+    process as much), on this machine's usable cores, with the malloc arenas it may make
+    (`malloc_arenas`)."""
     from .parallel import usable_cores
 
-    return PROCESS_ADDRESS_SPACE + CORE_ADDRESS_SPACE * usable_cores()
+    cores = usable_cores()
+    return PROCESS_ADDRESS_SPACE + CORE_ADDRESS_SPACE * (cores - 1) + ARENA_ADDRESS_SPACE * (malloc_arenas(cores) - 1)
+
+
+def malloc_arenas(cores: int) -> int:
+    """The malloc arenas a sim process on `cores` cores makes: measured, the cores and three more
+    (its threads: pyarrow's, OpenBLAS's, its own), at most MALLOC_ARENA_MAX where that is set."""
+    arenas = cores + 3
+    try:
+        return max(1, min(arenas, int(os.environ["MALLOC_ARENA_MAX"])))
+    except (KeyError, ValueError):
+        return arenas
+
+
+def cap_malloc_arenas() -> None:
+    """For `python -m sim` under an address-space limit, before numpy loads: one malloc arena
+    (mallopt M_ARENA_MAX, glibc), and MALLOC_ARENA_MAX=1 for the worker processes it spawns, so
+    that each thread's 64 MiB arena does not take the room its arrays and libraries need (a run
+    then fits in about 700 MiB on two cores, not 1 GiB). A user's own MALLOC_ARENA_MAX stands;
+    where there is no mallopt (not glibc: no such arenas either) nothing changes. The process
+    allocates from one arena only under that limit, with no measurable cost here."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        import ctypes
+
+        if ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 1) != 1:
+            return
+    except (OSError, AttributeError):
+        return
+    os.environ["MALLOC_ARENA_MAX"] = "1"
+
+
+_M_ARENA_MAX = -8
+"""glibc's malloc.h."""
 
 
 def eum_address_space() -> int:

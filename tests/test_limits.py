@@ -329,17 +329,41 @@ def test_an_eum_run_is_held_to_what_a_process_running_eum_alone_maps(monkeypatch
         check_resources(work, what="this eum run")
 
 
-def test_what_a_loaded_process_maps_grows_with_the_cores(monkeypatch):
-    """Each usable core adds a thread to each OpenBLAS and to pyarrow, with their buffers and malloc
-    arenas: the address space of a loaded process is a fixed part and a part a core."""
+def test_what_a_loaded_process_maps_grows_with_the_cores_and_the_malloc_arenas(monkeypatch):
+    """Each usable core after the first adds a thread to each OpenBLAS, with its stack and buffer,
+    and each malloc arena after the first 64 MiB: the process's threads make one each (the cores
+    and three more) unless MALLOC_ARENA_MAX caps them."""
     import sim.parallel
-    from sim.address_space import CORE_ADDRESS_SPACE, PROCESS_ADDRESS_SPACE, loaded_address_space
+    from sim.address_space import ARENA_ADDRESS_SPACE, CORE_ADDRESS_SPACE, PROCESS_ADDRESS_SPACE, loaded_address_space
 
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     monkeypatch.setattr(sim.parallel, "usable_cores", lambda: 1)
-    one = loaded_address_space()
+    assert loaded_address_space() == PROCESS_ADDRESS_SPACE + 3 * ARENA_ADDRESS_SPACE
     monkeypatch.setattr(sim.parallel, "usable_cores", lambda: 64)
-    assert one == PROCESS_ADDRESS_SPACE + CORE_ADDRESS_SPACE
-    assert loaded_address_space() == one + 63 * CORE_ADDRESS_SPACE
+    assert loaded_address_space() == PROCESS_ADDRESS_SPACE + 63 * CORE_ADDRESS_SPACE + 66 * ARENA_ADDRESS_SPACE
+    for cap, arenas in (("1", 1), ("4", 4), ("1000", 67), ("0", 1), ("many", 67)):
+        monkeypatch.setenv("MALLOC_ARENA_MAX", cap)
+        assert loaded_address_space() == (PROCESS_ADDRESS_SPACE + 63 * CORE_ADDRESS_SPACE
+                                          + (arenas - 1) * ARENA_ADDRESS_SPACE), cap
+
+
+@needs_rlimit_as
+def test_the_command_line_allows_one_malloc_arena_and_its_workers_too_unless_the_user_set_it():
+    """`cap_malloc_arenas` (what `python -m sim` calls under a limit) asks glibc for one arena and
+    sets MALLOC_ARENA_MAX=1 for the workers it spawns; a user's own value stands. Run in a child:
+    this process's malloc is not the test's to change."""
+    import os
+    import sys
+
+    code = ("import os, sim.address_space as a; a.cap_malloc_arenas(); "
+            "print(os.environ.get('MALLOC_ARENA_MAX'), a.malloc_arenas(2))")
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    capped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert capped.stdout.split() == ["1", "1"]
+    mine = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**env, "MALLOC_ARENA_MAX": "3"}, check=True)
+    assert mine.stdout.split() == ["3", "3"]
 
 
 def test_the_address_space_limit_holds_one_process_not_the_sum_of_them(monkeypatch):
@@ -493,6 +517,20 @@ def test_under_any_address_space_limit_a_run_finishes_or_is_refused_in_one_line(
     assert len(lines) == 1 and lines[0].startswith("error: address space: "), proc.stderr
     assert f"limit of {limit_kib / 1024:.1f} MiB (ulimit -v)" in lines[0] and lines[0].endswith("raise that limit")
     assert not out.exists()
+
+
+@pytest.mark.slow
+@needs_rlimit_as
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_million_replicates_finish_in_a_gigabyte_of_address_space(tmp_path, workers):
+    """With one malloc arena (`cap_malloc_arenas`) the baseline's million replicates need about
+    760 MiB of address space a process on two cores: under `ulimit -v 1000000` they finish, where
+    each thread's 64 MiB arena took the room and the run was refused, or died if let through."""
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+    out = tmp_path / "o"
+    proc = _under_limit(1_000_000, f"run {scenario} --runs 1000000 --workers {workers} --out {out} --quiet", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "summary.json").is_file()
 
 
 @needs_rlimit_as
