@@ -1,10 +1,15 @@
 """`python -m sim`: the command line. Ctrl-C or SIGTERM at any moment, even while the
 modules load, exits 130 without a traceback; a reader that leaves the pipe (`| head`)
-ends it quietly with status 1, as the CPython documentation recommends."""
+ends it quietly with status 1, as the CPython documentation recommends. Under an
+address-space limit (`ulimit -v`) too small to load sim, or one that a library, array or thread
+did not fit in after all, it says so in one line naming the limit and exits 2, as the command's
+own check does (`sim.address_space`)."""
 
 import _signal as signal  # `signal` itself takes milliseconds to build its enums: a window before the handlers
 import os
 import sys
+
+from .address_space import address_space_limit, cap_malloc_arenas, describe_failure, start_refusal
 
 # pyarrow's default allocator, mimalloc, reserves 1 GiB of address space where it can: under an
 # address-space limit (`ulimit -v`, as batch schedulers set) of about 2 GB that left OpenBLAS no
@@ -27,6 +32,12 @@ def _main() -> int:
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored from the start: stays so
             signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
+        refusal = start_refusal()  # before numpy loads: OpenBLAS ends a process it cannot start in
+        if refusal is not None:
+            print(f"error: {refusal}", file=sys.stderr)
+            return 2
+        if address_space_limit() is not None:  # before any thread starts: arenas would take the room
+            cap_malloc_arenas()
         # Until the command line runs (it installs errors.note_unraisable_interrupt), a Ctrl-C
         # inside a weakref callback or pydantic-core ends the process at once: sim/__init__.py
         from .cli import main
@@ -52,10 +63,16 @@ def _main() -> int:
     except Exception as exc:  # a Ctrl-C that Python wrapped (while a class was being defined)
         from .errors import caused_by_interrupt
 
-        if not caused_by_interrupt(exc):
+        if caused_by_interrupt(exc):
+            print("interrupted", file=sys.stderr)
+            return 130
+        # Under `ulimit -v`, a library that did not fit as it loaded, or an array or thread past what
+        # the command's own check foresaw: one line naming the limit, as that check's refusal says it
+        failure = describe_failure(exc)
+        if failure is None:
             raise
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(f"error: {failure}", file=sys.stderr)
+        return 2
 
 
 status = _main()

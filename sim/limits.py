@@ -3,8 +3,8 @@
 `estimate` counts the arrays the engine allocates for one chunk of replicates
 and the bytes a result directory takes; `check_resources` refuses (an
 `InputError`, exit 2) work whose estimate exceeds a limit, by default the
-memory available now (and, one process's share of it, the room left under the
-process's address-space limit, `ulimit -v`) and the free disk under the target, so that a summit
+memory available now (and, for one process, its address-space limit, `ulimit -v`, which
+counts all that a process maps: `address_space`) and the free disk under the target, so that a summit
 dated 9999-12-31, a menu of half a million packages or an incident rate of 10^6
 a month is refused in a second with the figure, not after 22 GB and 205 s.
 
@@ -25,13 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .address_space import (
+    address_space_limit,
+    eum_address_space,
+    format_size,
+    loaded_address_space,
+    virtual_size,
+)
 from .errors import InputError, Problem
 from .model import Model
 from .randomness import BLOCK_SIZE
 from .schema import mean_of, support
 
 __all__ = ["CLI_WORDING", "LIBRARY_WORDING", "Estimate", "Wording", "add_output", "address_space_room",
-           "available_memory", "check_memory",
+           "address_space_need", "available_memory", "check_memory",
            "check_resources", "estimate", "estimate_eum",
            "estimate_models", "estimate_output", "estimate_points", "format_size", "free_disk", "object_bytes",
            "parse_size"]
@@ -67,6 +74,10 @@ class Estimate:
     per_process: int | None = None
     """Peak memory of the largest single process of the work, where it runs on several (None:
     all of `memory` is one process's), for a limit each process has of its own (RLIMIT_AS)."""
+
+    loaded: int | None = None
+    """Address space the work's process maps once loaded, before the work, where that is not a
+    sim run's (`address_space.loaded_address_space`): `sim eum` loads less."""
 
     @property
     def process_memory(self) -> int:
@@ -176,7 +187,7 @@ def estimate_eum(n_actors: int, rounds: int, runs: int | None = None, chunk_size
         if max(breakdown, key=breakdown.__getitem__) == "the Monte Carlo's work arrays":
             less = ("lower {chunk_size} or {runs}, or use fewer actors (the work arrays grow as their square)"
                     if variant == "paper" else "use fewer actors (the work arrays grow as their square)")
-    return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory=less)
+    return Estimate(int(sum(breakdown.values())), 0, breakdown, less_memory=less, loaded=eum_address_space())
 
 
 def _chunk_replicates(chunk_size: int, runs: int) -> int:
@@ -242,7 +253,7 @@ def estimate_points(work: Estimate, scenario: object, points: int) -> Estimate:
     return Estimate(work.memory + held, work.disk, {**work.breakdown, "the points' scenarios": held},
                     less_memory="use fewer points" if held > work.memory else work.less_memory,
                     less_disk=work.less_disk,
-                    per_process=None if work.per_process is None else work.per_process + held)
+                    per_process=None if work.per_process is None else work.per_process + held, loaded=work.loaded)
 
 
 def object_bytes(obj: object) -> int:
@@ -273,7 +284,8 @@ def object_bytes(obj: object) -> int:
 def add_output(work: Estimate, output: Estimate) -> Estimate:
     """`work`'s memory with `output`'s disk, each with its advice."""
     return Estimate(work.memory, work.disk + output.disk, {**work.breakdown, **output.breakdown},
-                    less_memory=work.less_memory, less_disk=output.less_disk, per_process=work.per_process)
+                    less_memory=work.less_memory, less_disk=output.less_disk, per_process=work.per_process,
+                    loaded=work.loaded)
 
 
 # --- Limits -----------------------------------------------------------------------------------
@@ -305,31 +317,39 @@ def available_memory() -> int | None:
 
 def address_space_room() -> int | None:
     """Bytes this process may still map under its address-space limit (`ulimit -v`, the soft
-    RLIMIT_AS): the limit less its virtual size now (/proc/self/statm); None where there is no
-    such limit (RLIM_INFINITY) or where it or the virtual size cannot be read. The limit is
+    RLIMIT_AS): the limit less its virtual size now (VmSize, /proc/self/statm); None where there
+    is no such limit (RLIM_INFINITY) or where the virtual size cannot be read. The limit is
     each process's own: a worker process has one of its own, not a share of this one's."""
     space = _address_space()
-    return None if space is None else max(0, space[0] - space[1])
+    return None if space is None or space[1] is None else max(0, space[0] - space[1])
 
 
-def _address_space() -> tuple[int, int] | None:
-    """(soft RLIMIT_AS, virtual size now) of this process, in bytes; None where unlimited or unknown."""
-    try:
-        import resource
-    except ImportError:  # not a POSIX system: no such limit
-        return None
-    try:
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    except (OSError, ValueError, AttributeError):
-        return None
-    if soft == resource.RLIM_INFINITY or soft < 0:
-        return None
-    try:
-        with open("/proc/self/statm", encoding="ascii") as fh:
-            virtual = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-    return soft, virtual
+def address_space_need(work: Estimate) -> int:
+    """Bytes of address space the largest process of `work` maps at its peak: what this process
+    maps now or what a loaded sim process maps (`address_space.loaded_address_space`: a fresh
+    worker maps as much at start), whichever is larger, and the work's memory beyond the
+    process itself (`BASE_PROCESS`, resident memory inside that address space). Where the
+    virtual size now is unknown, the loaded process's alone."""
+    return _process_address_space(work) + max(0, work.process_memory - BASE_PROCESS)
+
+
+def _process_address_space(work: Estimate) -> int:
+    """Address space of the process `work` runs in, before the work: what this one maps now
+    or what a loaded sim process maps (`Estimate.loaded`), whichever is larger."""
+    space = _address_space()
+    now = space[1] if space is not None else virtual_size()
+    return max(now or 0, _loaded(work))
+
+
+def _loaded(work: Estimate) -> int:
+    return loaded_address_space() if work.loaded is None else work.loaded
+
+
+def _address_space() -> tuple[int, int | None] | None:
+    """(soft RLIMIT_AS, virtual size now or None where unknown) of this process, in bytes;
+    None where there is no limit."""
+    limit = address_space_limit()
+    return None if limit is None else (limit, virtual_size())
 
 
 def _resident() -> int:
@@ -370,13 +390,6 @@ def parse_size(text: str) -> int:
     if not math.isfinite(value) or value < 1:
         raise ValueError(f"not a size: {text!r}")
     return int(value)
-
-
-def format_size(n: float) -> str:
-    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
 
 
 @dataclass(frozen=True)
@@ -421,10 +434,11 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
     """Refuse `work` (an `InputError` naming the options, or with `LIBRARY_WORDING` the
     arguments) when its memory exceeds `max_memory` (default: `available_memory()`) or its
     disk `max_disk` (default: the free space under `disk_path`). Without `max_memory`, the
-    work's largest single process (`Estimate.process_memory`) is also held to the room its
-    address-space limit leaves (`address_space_room`, `ulimit -v`), which each process has
-    of its own: an allocation beyond it fails however much memory the machine has free. An
-    explicit `max_memory` replaces both, as it replaces the memory available.
+    address space of the work's largest single process (`address_space_need`: what a loaded
+    sim process maps, and `Estimate.process_memory` beyond the process itself) is also held to
+    its address-space limit (`ulimit -v`), which each process has of its own: a mapping beyond
+    it fails however much memory the machine has free. An explicit `max_memory` replaces both,
+    as it replaces the memory available.
     `what` says what was estimated, and `work`'s `less_memory` and `less_disk` how to need
     less, for the message. Returns the memory limit the work was held to (None where the
     memory available is unknown), for the library's own check of the work it then runs
@@ -444,16 +458,20 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
                                 f"{less + ', or ' if less else ''}{wording.raise_memory}"))
     elif max_memory is None:
         space = _address_space()
-        if space is not None:
-            # As above: the estimate counts this process's own memory, which its virtual size holds already
-            room = max(0, space[0] - space[1]) + _resident()
-            if work.process_memory > room:
-                one = " in one process" if work.per_process is not None else ""
-                problems.append(Problem(
-                    "address space", "", f"{what} would need about {format_size(work.process_memory)} of memory"
-                    f"{one} (the largest part {_largest(work)}), more than the {format_size(room)} its "
-                    f"address-space limit of {format_size(space[0])} (ulimit -v) leaves; "
-                    f"{less + ', or ' if less else ''}raise that limit"))
+        need = None if space is None else address_space_need(work)
+        if need is not None and need > space[0]:
+            one = " in one process" if work.per_process is not None else ""
+            process = _process_address_space(work)
+            why = (f"a sim process maps about {format_size(process)} once loaded" if process == _loaded(work)
+                   else f"this process maps {format_size(process)} already")
+            less_space = ""
+            if process < space[0]:  # else no chunk size makes room: the process alone does not fit
+                why += f"; the largest part of the work {_largest(work, 'process')}"
+                less_space = less + ", or " if less else ""
+            problems.append(Problem(
+                "address space", "", f"{what} would need about {format_size(need)} of address space{one} ({why}), "
+                f"more than its address-space limit of {format_size(space[0])} (ulimit -v); {less_space}raise that "
+                "limit"))
     if work.disk:
         disk_limit = max_disk if max_disk is not None else (free_disk(disk_path) if disk_path is not None else None)
         if disk_limit is not None and work.disk > disk_limit:
@@ -467,11 +485,11 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
     return memory_limit
 
 
-def _largest(work: Estimate) -> str:
-    """The largest part of `work`'s memory, with its size: what to change. The worker processes'
-    total is each one's parts again: the largest of those is the cause."""
-    name, size = max(((k, v) for k, v in work.breakdown.items() if not k.startswith("disk") and k not in _SUMS),
-                     key=lambda kv: kv[1])
+def _largest(work: Estimate, *leaving: str) -> str:
+    """The largest part of `work`'s memory but those `leaving`, with its size: what to change. The
+    worker processes' total is each one's parts again: the largest of those is the cause."""
+    name, size = max(((k, v) for k, v in work.breakdown.items()
+                      if not k.startswith("disk") and k not in _SUMS and k not in leaving), key=lambda kv: kv[1])
     return f"{name}: {format_size(size)}"
 
 
@@ -480,7 +498,7 @@ def check_memory(work: Estimate, what: str, max_memory: int | None = None,
     """The library's refusal (`run`, `compare`, `explain`, `sweep.run_sweep`,
     `calibrate.run_calibration`, `eum.summary`), before any replicate runs: an `InputError`
     naming the arguments (`chunk_size=`, `max_memory=`) when `work`'s memory exceeds
-    `max_memory` bytes (None: the memory available now, and the address-space limit's room).
+    `max_memory` bytes (None: the memory available now, and the address-space limit).
     `names` replaces some of `LIBRARY_WORDING`'s names, for work whose `{runs}` or
     `{chunk_size}` is set elsewhere than in an argument of the call (a sweep's scenario). A
     `max_memory` that is not a whole number >= 1 is refused too."""
