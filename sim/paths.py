@@ -98,27 +98,25 @@ def overlap(a: tuple, b: tuple) -> str | None:
 
 def default_blocks(model: type[BaseModel] = Scenario, prefix: str = "") -> set[str]:
     """Dotted paths of the blocks a scenario may leave out (their defaults are models)."""
-    out = set()
-    for name, info in model.model_fields.items():
-        if isinstance(info.default, BaseModel):
-            out.add(prefix + name)
-        kind = info.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            out |= default_blocks(kind, f"{prefix}{name}.")
-    return out
+    return _defaults_where(model, prefix, lambda default: isinstance(default, BaseModel))
 
 
 def default_mappings(model: type[BaseModel] = Scenario, prefix: str = "") -> set[str]:
     """Dotted paths of the mappings a scenario may leave out, empty by default: `summit.weights`,
     whose keys (a party's Nash weight, 1 unless written) `--set` and a sweep may name though
     the file writes none."""
+    return _defaults_where(model, prefix, lambda default: isinstance(default, dict))
+
+
+def _defaults_where(model: type[BaseModel], prefix: str, keep) -> set[str]:
+    """Dotted paths of the fields of `model` and of its blocks, at any depth, whose default `keep`s."""
     out = set()
     for name, info in model.model_fields.items():
-        if isinstance(info.default, dict):
+        if keep(info.default):
             out.add(prefix + name)
         kind = info.annotation
         if isinstance(kind, type) and issubclass(kind, BaseModel):
-            out |= default_mappings(kind, f"{prefix}{name}.")
+            out |= _defaults_where(kind, f"{prefix}{name}.", keep)
     return out
 
 
