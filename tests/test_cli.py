@@ -633,7 +633,8 @@ def _many_actors(path: Path, n: int = 300) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["run", "sweep",  # the bar and the steps; eum's own commands under slow
+@pytest.mark.parametrize("name", ["run",  # the bar; the steps (sweep) and eum's own commands under slow
+                                  pytest.param("sweep", marks=pytest.mark.slow),
                                   pytest.param("eum-runs", marks=pytest.mark.slow),
                                   pytest.param("eum-rounds", marks=pytest.mark.slow)])
 def test_json_is_alone_on_stdout_and_progress_follows_one_rule(name, tmp_path):

@@ -377,12 +377,14 @@ def signal_a_sweep(name: str, delay: float, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sw"]
 
 
+@pytest.mark.slow  # 9 s of subprocesses; test_hardening's SIGTERM during a run stays in the default run
 @pytest.mark.parametrize("name, delay", [("SIGTERM", 1.8), ("SIGKILL", 2.2)])
 def test_a_signal_during_a_run_leaves_a_whole_result_or_none(name, delay, tmp_path):
     """SIGTERM or SIGKILL mid-run: no traceback, a whole result or none, nothing left behind after the next run."""
     signal_a_run(name, delay, tmp_path)
 
 
+@pytest.mark.slow  # 4 s; test_sweep_parallel's killed sweep that resumes stays in the default run
 def test_sigint_during_a_sweep_keeps_every_finished_point(tmp_path):
     """Ctrl-C mid-sweep: exit 130, the finished points kept once each, and the rerun completes it."""
     signal_a_sweep("SIGINT", 2.5, tmp_path)
