@@ -73,13 +73,15 @@ class RunError(SimError):
 
 def map_all(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """`[func(x) for x in items]`, every item tried: the `InputError`s of all of them are
-    raised together, so that a user sees every bad file or option at once."""
-    results, problems = [], []
+    raised together, so that a user sees every bad file or option at once; a problem two items
+    share (a base that both files extend) is said once."""
+    results, problems, said = [], [], set()
     for item in items:
         try:
             results.append(func(item))
         except InputError as exc:
-            problems += exc.problems
+            problems += [p for p in exc.problems if str(p) not in said]
+            said.update(str(p) for p in exc.problems)
     if problems:
         raise InputError(problems)
     return results

@@ -324,6 +324,28 @@ def test_validate_reports_each_file(tmp_path, capsys):
     assert captured.err == f"error: {bad}: bogus: unknown key (got 1)\n"
 
 
+def test_a_broken_base_that_several_files_extend_is_reported_once(tmp_path, capsys):
+    """`validate a.yaml b.yaml` (and any command reading several files: a comparison's two sides,
+    a backtest's cases) says a shared base's problem once, each file's own problems each."""
+    from sim.errors import InputError, Problem, map_all
+
+    (tmp_path / "_base.yaml").write_text(SMALL.read_text().replace("capability: 2.0", "capability: -2.0", 1))
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(f"extends: _base.yaml\nname: {name}\nbogus: 1\n")
+    assert cli.main(["validate", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert sum("_base.yaml" in line for line in err) == 1, err
+    assert sum("a.yaml: bogus" in line for line in err) == 1 and sum("b.yaml: bogus" in line for line in err) == 1
+
+    def fail(k):
+        raise InputError([Problem("base.yaml", "x", "must be 1", 2, True), Problem(f"{k}.yaml", "y", "bad")])
+
+    with pytest.raises(InputError) as caught:
+        map_all(fail, ["a", "b"])
+    assert [str(p) for p in caught.value.problems] == ["base.yaml: x: must be 1 (got 2)", "a.yaml: y: bad",
+                                                       "b.yaml: y: bad"]
+
+
 def test_validate_notes_a_veto_player_without_trust_toward_the_parties(tmp_path, capsys):
     """A valid file whose veto player has no trust entry with a party passes, with a note on
     stderr saying it is read as full trust; with the entries, no note."""

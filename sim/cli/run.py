@@ -146,13 +146,15 @@ def _as_written(scenario, result, chunk_size, stop, progress, max_memory) -> tup
 def cmd_validate(args: argparse.Namespace) -> int:
     from ..loading import load_scenario
 
-    status = EXIT_OK
+    status, said = EXIT_OK, set()
     for path in args.files:
         try:
             scenario = load_scenario(path)
         except InputError as exc:
             for problem in exc.problems:
-                print(f"error: {problem}", file=sys.stderr)
+                if str(problem) not in said:  # a base that several files extend: its problems once
+                    print(f"error: {problem}", file=sys.stderr)
+                    said.add(str(problem))
             status = EXIT_INPUT_ERROR
         else:
             show_warnings(scenario, path)  # and its notes
