@@ -147,17 +147,20 @@ def _score_table(summary: dict, order: list[str]):
     for name in order:
         m = summary["mean_scores"][name]
         d = summary["differences"].get(name)
-        cells = [_difference(d[s]) if d else "" for s in ("brier", "log")]
+        cells = [_difference(d[s], summary["n_cases"]) if d else "" for s in ("brier", "log")]
         table.add_row(_label(summary, name), f"{m['brier']:.3f}", f"{m['log']:.3f}", *cells)
     return table
 
 
-def _difference(d: dict):
+def _difference(d: dict, n_cases: int):
     """A mean score difference with its bootstrap interval (a `Text`: rich would read the
-    brackets of "[no interval]" as markup and drop them)."""
+    brackets of "[no interval]" as markup and drop them). No interval comes from fewer than
+    3 cases or from one difference on every case (`scoring.bootstrap_difference`): a pool
+    weighted 1 on every case is the calibrated model, however many cases there are."""
     from rich.text import Text
 
-    interval = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if d["low"] is not None else "(no interval: too few cases)"
+    why = "fewer than 3 cases" if n_cases < 3 else "the same difference on every case"
+    interval = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if d["low"] is not None else f"(no interval: {why})"
     return Text(f"{d['mean']:+.3f} {interval}")
 
 

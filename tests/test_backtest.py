@@ -851,3 +851,21 @@ def test_a_directory_given_as_meetings_is_named_as_the_option(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (f"error: --meetings: is a directory: give the CSV of coded meetings "
                                                f"(columns date, outcome) (got '{tmp_path}')")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("n_cases, reason", [(2, "fewer than 3 cases"), (5, "the same difference on every case")])
+def test_a_missing_score_interval_gives_its_real_reason(n_cases, reason):
+    """A pool whose weight is 1 on every case scores exactly as the calibrated model: the
+    bootstrap has nothing to resample, on 5 cases as on 2; the table must not blame too few cases."""
+    from rich.console import Console
+
+    from sim.backtest_report import _score_table
+
+    nothing = {"mean": 0.0, "low": None, "high": None}
+    summary = {"n_cases": n_cases, "subject": "calibrated",
+               "mean_scores": {"calibrated": {"brier": 0.2, "log": 0.4}, "pooled": {"brier": 0.2, "log": 0.4}},
+               "differences": {"pooled": {"brier": nothing, "log": nothing}}}
+    console = Console(width=300, record=True)
+    console.print(_score_table(summary, ["calibrated", "pooled"]))
+    text = console.export_text()
+    assert f"(no interval: {reason})" in text
