@@ -869,3 +869,27 @@ def test_a_missing_score_interval_gives_its_real_reason(n_cases, reason):
     console.print(_score_table(summary, ["calibrated", "pooled"]))
     text = console.export_text()
     assert f"(no interval: {reason})" in text
+
+
+def test_a_bad_shared_base_is_one_error_line_not_one_per_case(tmp_path, capsys):
+    """Every case extends the same `_base.yaml`: its one bad field is one line, not one per case."""
+    d = _tiny_history(tmp_path, cases=3)
+    base = small_dict()
+    base["dynamics"] = {"rate": 5}
+    (d / "_base.yaml").write_text(yaml.safe_dump(base))
+    for name in "abc":
+        data = yaml.safe_load((d / f"{name}.yaml").read_text())
+        (d / f"{name}.yaml").write_text(yaml.safe_dump({"extends": "_base.yaml", **data}))
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {d / '_base.yaml'}: dynamics.rate: must be in [0, 1] (got 5)\n", err
+
+
+def test_two_cases_of_one_name_are_refused_naming_both_files(tmp_path, capsys):
+    """The error names the files that share a name, not only their folder: which one to rename?"""
+    d = _tiny_history(tmp_path)
+    (d / "z.yaml").write_text((d / "a.yaml").read_text())
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {d / 'z.yaml'}: name: is also the name of the case {d / 'a.yaml'}: cases must have "
+                   "distinct names (got 'a')\n"), err
