@@ -203,8 +203,11 @@ def print_backtest(summary: dict, out: Path) -> None:
         con.print(f"calibrated: refitted without {', '.join(by_name)}, known to the posterior by {one} only "
                   f"({its} inputs differ from the fitted case's)", soft_wrap=True)
     b = summary["bootstrap"]
+    kept, total = summary.get("cases_resumed") or 0, summary.get("cases_total") or summary["n_cases"]
+    # as calibrate says of its points: the seconds are this run's only
+    kept = f" ({kept:,} of the {total:,} cases kept from an earlier run)" if kept else ""
     con.print(f"{plural(summary['n_cases'], 'case')}, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
-                  f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "
+                  f"{summary['seconds']:.1f} s{kept}; base rate: {summary['base_rate']}; log score clips p at "
                   f"{summary['log_score_clip']:g}; intervals: {b['resamples']:,} BCa bootstrap resamples of the cases",
                   soft_wrap=True)
     if partial:

@@ -893,3 +893,18 @@ def test_two_cases_of_one_name_are_refused_naming_both_files(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == (f"error: {d / 'z.yaml'}: name: is also the name of the case {d / 'a.yaml'}: cases must have "
                    "distinct names (got 'a')\n"), err
+
+
+def test_a_resumed_backtest_says_how_many_cases_it_kept(tmp_path, capsys):
+    """As calibrate says how many points an earlier run left: the time printed is this run's only."""
+    from sim.backtest_report import print_backtest
+
+    d = _tiny_history(tmp_path)
+    assert main(["backtest", str(d), "--runs", "1024", "--seed", "3", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    capsys.readouterr()
+    print_backtest(summary, tmp_path / "o")
+    assert "kept from an earlier run" not in capsys.readouterr().out
+    summary["cases_resumed"] = 1
+    print_backtest(summary, tmp_path / "o")
+    assert "s (1 of the 2 cases kept from an earlier run); base rate:" in capsys.readouterr().out
