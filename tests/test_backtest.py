@@ -908,3 +908,16 @@ def test_a_resumed_backtest_says_how_many_cases_it_kept(tmp_path, capsys):
     summary["cases_resumed"] = 1
     print_backtest(summary, tmp_path / "o")
     assert "s (1 of the 2 cases kept from an earlier run); base rate:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["backtest", "calibrate"])
+def test_a_bad_set_value_is_blamed_on_the_option_not_on_the_case_files(tmp_path, capsys, command):
+    """As `run --set` does: the files do not hold the value, the command line does."""
+    d = _tiny_history(tmp_path)
+    (tmp_path / "k.yaml").write_text(yaml.safe_dump({"runs": 256, "knobs": [
+        {"name": "m", "path": "summit.bargaining.margin", "prior": {"dist": "uniform", "low": 0, "high": 0.2},
+         "levels": 2}]}))
+    extra = ["--knobs", str(tmp_path / "k.yaml")] if command == "calibrate" else ["--runs", "1024"]
+    assert main([command, str(d), *extra, "--set", "dynamics.rate=5", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == "".join(f"error: {d / n}.yaml (--set): dynamics.rate: must be in [0, 1] (got 5)\n" for n in "ab"), err
