@@ -1316,3 +1316,24 @@ def test_within_noise_flags_are_holm_corrected_over_the_ranges_shown_together():
     monotone = spread_noise({"a": spread(0.03), "b": spread(0.04)})
     assert monotone["a"].endswith(", 0.06 after Holm's correction for 2 tests")
     assert monotone["b"].endswith(", 0.06 after Holm's correction for 2 tests")  # max(0.06, 0.04 x 1)
+
+
+def test_a_compare_of_a_fitted_case_and_its_edit_draws_one_posterior_and_says_so(tmp_path, capsys):
+    """`compare c1 c1 --set-b ...`: both sides leave c1 out (B known by its name), so both draw the
+    same knob rows; neither the table nor the report may say B - A includes a change of posterior."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    c1 = str(CASES / "c1.yaml")
+    assert main(["compare", c1, c1, "--set-b", "summit.cancellation.base_probability=0.06", "--calibration",
+                 str(posterior),
+                 "--runs", "1024", "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "change of posterior" not in out
+    assert "both sides draw the same rows of knob values" in out
+    page = tmp_path / "cmp.html"
+    assert main(["report", str(tmp_path / "cmp"), "--out", str(page)]) == 0, capsys.readouterr().err
+    text = page.read_text()
+    assert "change of posterior" not in text
+    assert "on the same knob draws" in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import CLASSES
-from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase
+from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase, same_posterior
 from .collect import Result
 from .page import GROUP_LABELS, count, interval
 
@@ -110,7 +110,7 @@ def comparison_view(result: Result, index: int) -> dict[str, Any]:
     overrides = s.get("overrides") or {}
     cal = s.get("calibration") if isinstance(s.get("calibration"), dict) else {}
     posterior = _posterior(cal.get("a"))
-    if posterior and _posterior(cal.get("b")) != posterior:  # fitted cases: each side its own refit
+    if posterior and not same_posterior(cal.get("a"), cal.get("b")):  # fitted cases: each side its own refit
         posterior = (f"A from {posterior}; B from {_posterior(cal.get('b'))}, so B - A includes the change "
                      "of posterior")
     elif posterior:
