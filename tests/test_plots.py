@@ -98,3 +98,25 @@ def test_a_summit_within_a_week_of_the_start_still_shows_the_positions(tmp_path,
     monkeypatch.setattr(figures, "render", render)
     figures.fan_chart(rows, [result.model.agents[a] for a in result.model.parties], [], [2, 2, 2])
     assert seen["lines"] and _party_lines_are_visible(seen["lines"])
+
+
+def test_the_report_fan_chart_shows_a_summit_after_the_last_weekly_tick(monkeypatch):
+    """The page says the grey band is where the summit was due: a summit days after the last
+    weekly position (26 April, ticks to 22 April) must lie inside the axis, as must an event there."""
+    import matplotlib.dates as mdates
+
+    start = dt.date(2018, 4, 1)
+    rows = [{"week": w, "day": 7 * w, "date": (start + dt.timedelta(days=7 * w)).isoformat(), "agent": agent,
+             "issue": "border", "q05": 0.1, "q25": 0.2, "q50": 0.3, "q75": 0.4, "q95": 0.5}
+            for w in range(4) for agent in ("delhi", "beijing")]
+    seen = {}
+
+    def render(fig, alt, name):
+        seen["xlim"] = [mdates.num2date(x).date() for x in fig.axes[-1].get_xlim()]
+        fig.clear()
+
+    monkeypatch.setattr(figures, "render", render)
+    figures.fan_chart(rows, ["delhi", "beijing"], [], [24, 25, 26])
+    assert seen["xlim"][0] <= start and seen["xlim"][1] > dt.date(2018, 4, 27)
+    figures.fan_chart(rows, ["delhi", "beijing"], [{"name": "late", "date": "2018-04-30"}], None)
+    assert seen["xlim"][1] > dt.date(2018, 4, 30)
