@@ -120,3 +120,22 @@ def test_the_report_fan_chart_shows_a_summit_after_the_last_weekly_tick(monkeypa
     assert seen["xlim"][0] <= start and seen["xlim"][1] > dt.date(2018, 4, 27)
     figures.fan_chart(rows, ["delhi", "beijing"], [{"name": "late", "date": "2018-04-30"}], None)
     assert seen["xlim"][1] > dt.date(2018, 4, 30)
+
+
+def test_the_run_fan_chart_puts_each_week_on_its_tick_day(tmp_path, monkeypatch):
+    """The weekly positions are taken on the calendar's Sundays (`model.ticks`), as
+    trajectory.parquet dates them: a start on a Wednesday has its first tick 4 days in, not 7."""
+    import matplotlib.dates as mdates
+
+    scenario = sim.load_scenario(ROOT / "tests" / "data" / "small.yaml",
+                                 {"calendar": {"start": "2020-01-01", "vantage": "2020-01-01"}})
+    result = sim.run(scenario, runs=1024, seed=1)
+    model = result.model
+    assert model.ticks[0] == 4  # 2020-01-01 was a Wednesday
+    seen = {}
+    monkeypatch.setattr(plots.Figure, "savefig", lambda fig, path, **o: seen.update(lines=list(fig.axes[0].lines)))
+    plots.plot_fan(result, tmp_path / "fan.png")
+    party = [line for line in seen["lines"] if not line.get_label().startswith("_")][0]
+    drawn = [mdates.num2date(x).date() if not isinstance(x, dt.date) else x for x in party.get_xdata()]
+    ticks = [model.start_date + dt.timedelta(days=d) for d in (0, *model.ticks)][:result.trajectory.shape[0]]
+    assert drawn == ticks
