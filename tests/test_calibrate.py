@@ -1337,3 +1337,18 @@ def test_a_compare_of_a_fitted_case_and_its_edit_draws_one_posterior_and_says_so
     text = page.read_text()
     assert "change of posterior" not in text
     assert "on the same knob draws" in text
+
+
+def test_a_knob_naming_nothing_in_the_only_case_is_the_specs_mistake(tmp_path, capsys):
+    """One case, a misspelt knob path: the line names the spec, which holds knobs.m.path, not the case."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for name in ("_base.yaml", "c1.yaml"):
+        shutil.copy(CASES / name, cases / name)
+    spec = tmp_path / "k.yaml"
+    spec.write_text("knobs:\n  - {name: m, path: summit.bargainin.margin, prior: {dist: uniform, low: 0, high: 0.2}, "
+                    "levels: 2}\n")
+    assert main(["calibrate", str(cases), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {spec}: knobs.m.path: names no number drawn per replicate in the one case, c1 "
+        "(got 'summit.bargainin.margin')"]
