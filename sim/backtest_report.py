@@ -15,7 +15,7 @@ from .model import CLASSES
 from .plots import DPI, subplots
 from .reporting import console, fmt_p, plural
 
-__all__ = ["plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
+__all__ = ["calibrated_fit", "plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
 
 LABELS = {"model": "model as written", "calibrated": "model, calibrated (leave-one-out)",
           "pooled": "pool of calibrated model and base rate",
@@ -27,17 +27,24 @@ SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": 
 SHORT_NAMES = {"model": "model", "calibrated": "calib.", "calibrated_in_sample": "in\nsample"}
 
 
+def calibrated_fit(summary: dict) -> str:
+    """How a backtest's posterior relates to its cases, in words: "leave-one-out" (every case
+    was fitted, and is forecast without itself), "posterior fitted on other cases" (none was)
+    or "leave-one-out where fitted" (some were). The terminal and the report page both say it."""
+    kinds = {(case.get("calibration") or {}).get("posterior") for case in summary.get("cases", [])}
+    if kinds == {"all cases"}:
+        return "posterior fitted on other cases"
+    if "all cases" in kinds:
+        return "leave-one-out where fitted"
+    return "leave-one-out"
+
+
 def _label(summary: dict, name: str) -> str:
     """The forecaster's name; the calibrated model's says how its posterior relates to the
     cases: refitted without each (all fitted), fitted on other cases (none), or both."""
     if name != "calibrated":
         return LABELS.get(name, name)
-    kinds = {(case.get("calibration") or {}).get("posterior") for case in summary.get("cases", [])}
-    if kinds == {"all cases"}:
-        return "model, calibrated (posterior fitted on other cases)"
-    if "all cases" in kinds:
-        return "model, calibrated (leave-one-out where fitted)"
-    return LABELS[name]
+    return f"model, calibrated ({calibrated_fit(summary)})"
 
 
 def plot_reliability(summary: dict, path: str | Path) -> None:

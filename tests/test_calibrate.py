@@ -1352,3 +1352,22 @@ def test_a_knob_naming_nothing_in_the_only_case_is_the_specs_mistake(tmp_path, c
     assert capsys.readouterr().err.splitlines() == [
         f"error: {spec}: knobs.m.path: names no number drawn per replicate in the one case, c1 "
         "(got 'summit.bargainin.margin')"]
+
+
+def test_the_report_does_not_call_a_posterior_fitted_on_other_cases_leave_one_out(tmp_path, capsys):
+    """Cases the posterior was not fitted on are forecast from all of it: the terminal says
+    "posterior fitted on other cases", and so must the report page, not "leave one out"."""
+    cal = run_calibration(load_cases(CASES), load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    other = tmp_path / "other"
+    shutil.copytree(CASES, other)
+    for path in other.glob("c*.yaml"):  # other meetings, for the posterior: names it never saw
+        path.write_text(path.read_text().replace(f"name: {path.stem}", f"name: other_{path.stem}"))
+    assert main(["backtest", str(other), "--calibration", str(posterior), "--runs", "1024",
+                 "--out", str(tmp_path / "bt"), "--quiet"]) == 0
+    page = tmp_path / "bt.html"
+    assert main(["report", str(tmp_path / "bt"), "--out", str(page)]) == 0, capsys.readouterr().err
+    text = page.read_text()
+    assert "leave one out" not in text and "leave-one-out" not in text
+    assert "the calibrated model (posterior fitted on other cases)" in text

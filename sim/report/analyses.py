@@ -162,16 +162,19 @@ def sweep_view(result: Result, index: int) -> dict[str, Any]:
 def backtest_view(result: Result, index: int, prefix: str = "backtest") -> dict[str, Any]:
     """Mean scores, the subject's differences from the references, discrimination, the
     reliability diagram and the cases."""
+    from ..backtest_report import calibrated_fit
     from .figures_more import reliability_chart
 
     s = result.summary
     subject = s.get("subject", "model")
-    scores = [{"name": FORECASTER_LABELS.get(k, k), "key": k, "brier": f"{v['brier']:.4f}", "log": f"{v['log']:.4f}"}
+    # the calibrated model of a backtest is leave-one-out only for the cases the posterior was fitted on
+    labels = {**FORECASTER_LABELS, "calibrated": f"the calibrated model ({calibrated_fit(s).replace('-', ' ')})"}
+    scores = [{"name": labels.get(k, k), "key": k, "brier": f"{v['brier']:.4f}", "log": f"{v['log']:.4f}"}
               for k, v in s.get("mean_scores", {}).items()]
-    diffs = [{"name": FORECASTER_LABELS.get(k, k), "brier": _signed(v["brier"]["mean"]),
+    diffs = [{"name": labels.get(k, k), "brier": _signed(v["brier"]["mean"]),
               "brier_interval": interval(v["brier"], signed=True), "log": _signed(v["log"]["mean"]),
               "log_interval": interval(v["log"], signed=True)} for k, v in (s.get("differences") or {}).items()]
-    disc = [{"name": FORECASTER_LABELS.get(k, k), "positive": fmt_p(v["mean_positive"]),
+    disc = [{"name": labels.get(k, k), "positive": fmt_p(v["mean_positive"]),
              "other": fmt_p(v["mean_other"]),
              "difference": _signed(v["difference"]) + (f" (Monte Carlo 95 %: +-{v['difference_mc_half_width']:.3f} "
                                                        "at most)" if v.get("difference_mc_half_width") is not None
@@ -189,7 +192,7 @@ def backtest_view(result: Result, index: int, prefix: str = "backtest") -> dict[
                       "p_observed": p_observed,
                       "brier": f"{case['scores'][subject]['brier']:.4f}", "source": case.get("source") or ""})
     return {"id": f"{prefix}{index}", "name": result.name, "n_cases": s.get("n_cases"),
-            "subject": FORECASTER_LABELS.get(subject, subject), "observed": s.get("observed_counts", {}),
+            "subject": labels.get(subject, subject), "observed": s.get("observed_counts", {}),
             "scores": scores, "differences": diffs, "discrimination": disc, "cases": cases,
             "bootstrap": s.get("bootstrap"), "figure": reliability_chart(s) if s.get("reliability") else None,
             "incomplete": None if s.get("complete", True) else
