@@ -1371,3 +1371,4 @@ def test_the_report_does_not_call_a_posterior_fitted_on_other_cases_leave_one_ou
     text = page.read_text()
     assert "leave one out" not in text and "leave-one-out" not in text
     assert "the calibrated model (posterior fitted on other cases)" in text
+    assert ">pooled<" not in text and "pool of the calibrated model and the base rate" in text  # a name, not a key

@@ -14,7 +14,8 @@ __all__ = ["backtest_view", "calibration_view", "comparison_view", "explanation_
 
 FORECASTER_LABELS = {"model": "the model", "calibrated": "the calibrated model (leave one out)",
                      "calibrated_in_sample": "the calibrated model (in sample, not a test)",
-                     "posterior": "the posterior predictive", "base_rate": "base rate", "uniform": "uniform (1/4 each)"}
+                     "posterior": "the posterior predictive", "base_rate": "base rate", "uniform": "uniform (1/4 each)",
+                     "pooled": "pool of the calibrated model and the base rate"}
 MAX_POINTS_LISTED = 30
 
 
