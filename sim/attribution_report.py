@@ -19,7 +19,17 @@ import numpy as np
 
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
-from .reporting import compiling_note, console, fmt_estimate, fmt_p, fmt_signed, left_out_phrase, plural, seed_label
+from .reporting import (
+    compiling_note,
+    console,
+    fmt_estimate,
+    fmt_p,
+    fmt_signed,
+    left_out_phrase,
+    plural,
+    same_posterior,
+    seed_label,
+)
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
            "print_explanation"]
@@ -104,9 +114,9 @@ def _posterior_line(summary: dict) -> str | None:
     if summary.get("command") != "compare":
         return f"posterior predictive ({cal['file']}, {_fit(cal)}): every run draws the same rows of knob values"
     b = summary["calibration"].get("b") or cal
-    if _fit(b) == _fit(cal):
-        return (f"posterior predictive ({cal['file']}, {_fit(cal)}): both sides draw the same rows of knob "
-                "values")
+    if same_posterior(cal, b):  # a fitted case beside its edit: one refit, whatever each side's note says
+        fits = _fit(cal) if _fit(b) == _fit(cal) else f"A: {_fit(cal)}; B: {_fit(b)}"
+        return f"posterior predictive ({cal['file']}, {fits}): both sides draw the same rows of knob values"
     return (f"posterior predictive ({cal['file']}; A: {_fit(cal)}; B: {_fit(b)}): each side draws its own "
             "posterior's knob values, so B - A includes the change of posterior")
 

@@ -254,8 +254,8 @@ def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,
     for path in find_cases(directory):
         try:
             scenario = load_scenario(path, overrides=overrides, option="--set")  # `sim backtest --set`
-        except InputError as exc:
-            problems += exc.problems
+        except InputError as exc:  # a shared base's problem comes once from every case: say it once
+            problems += [p for p in exc.problems if str(p) not in map(str, problems)]
             continue
         if scenario.observed is None:
             problems.append(Problem(str(path), "observed", "must be an observed outcome, not empty"))
@@ -267,10 +267,14 @@ def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,
         cases.append(Case(path, scenario))
     if problems:
         raise InputError(problems)
-    names = [c.name for c in cases]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise InputError(Problem(str(directory), "name", "cases must have distinct names", ", ".join(repeated), True))
+    first: dict[str, Path] = {}
+    for case in cases:  # each file that repeats a name, beside the one that had it first: which to rename
+        if case.name in first:
+            problems.append(Problem(str(case.path), "name", f"is also the name of the case {first[case.name]}: "
+                                    "cases must have distinct names", case.name, True))
+        first.setdefault(case.name, case.path)
+    if problems:
+        raise InputError(problems)
     return sorted(cases, key=lambda c: (c.scenario.observed.earliest, c.name))
 
 

@@ -15,7 +15,7 @@ from .model import CLASSES
 from .plots import DPI, subplots
 from .reporting import console, fmt_p, plural
 
-__all__ = ["plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
+__all__ = ["calibrated_fit", "plot_posterior", "plot_reliability", "print_backtest", "print_calibration"]
 
 LABELS = {"model": "model as written", "calibrated": "model, calibrated (leave-one-out)",
           "pooled": "pool of calibrated model and base rate",
@@ -27,17 +27,24 @@ SHORT = {"breakthrough": "B", "substantive": "S", "talk_fest": "T", "collapse": 
 SHORT_NAMES = {"model": "model", "calibrated": "calib.", "calibrated_in_sample": "in\nsample"}
 
 
+def calibrated_fit(summary: dict) -> str:
+    """How a backtest's posterior relates to its cases, in words: "leave-one-out" (every case
+    was fitted, and is forecast without itself), "posterior fitted on other cases" (none was)
+    or "leave-one-out where fitted" (some were). The terminal and the report page both say it."""
+    kinds = {(case.get("calibration") or {}).get("posterior") for case in summary.get("cases", [])}
+    if kinds == {"all cases"}:
+        return "posterior fitted on other cases"
+    if "all cases" in kinds:
+        return "leave-one-out where fitted"
+    return "leave-one-out"
+
+
 def _label(summary: dict, name: str) -> str:
     """The forecaster's name; the calibrated model's says how its posterior relates to the
     cases: refitted without each (all fitted), fitted on other cases (none), or both."""
     if name != "calibrated":
         return LABELS.get(name, name)
-    kinds = {(case.get("calibration") or {}).get("posterior") for case in summary.get("cases", [])}
-    if kinds == {"all cases"}:
-        return "model, calibrated (posterior fitted on other cases)"
-    if "all cases" in kinds:
-        return "model, calibrated (leave-one-out where fitted)"
-    return LABELS[name]
+    return f"model, calibrated ({calibrated_fit(summary)})"
 
 
 def plot_reliability(summary: dict, path: str | Path) -> None:
@@ -147,17 +154,20 @@ def _score_table(summary: dict, order: list[str]):
     for name in order:
         m = summary["mean_scores"][name]
         d = summary["differences"].get(name)
-        cells = [_difference(d[s]) if d else "" for s in ("brier", "log")]
+        cells = [_difference(d[s], summary["n_cases"]) if d else "" for s in ("brier", "log")]
         table.add_row(_label(summary, name), f"{m['brier']:.3f}", f"{m['log']:.3f}", *cells)
     return table
 
 
-def _difference(d: dict):
+def _difference(d: dict, n_cases: int):
     """A mean score difference with its bootstrap interval (a `Text`: rich would read the
-    brackets of "[no interval]" as markup and drop them)."""
+    brackets of "[no interval]" as markup and drop them). No interval comes from fewer than
+    3 cases or from one difference on every case (`scoring.bootstrap_difference`): a pool
+    weighted 1 on every case is the calibrated model, however many cases there are."""
     from rich.text import Text
 
-    interval = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if d["low"] is not None else "(no interval: too few cases)"
+    why = "fewer than 3 cases" if n_cases < 3 else "the same difference on every case"
+    interval = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if d["low"] is not None else f"(no interval: {why})"
     return Text(f"{d['mean']:+.3f} {interval}")
 
 
@@ -200,8 +210,11 @@ def print_backtest(summary: dict, out: Path) -> None:
         con.print(f"calibrated: refitted without {', '.join(by_name)}, known to the posterior by {one} only "
                   f"({its} inputs differ from the fitted case's)", soft_wrap=True)
     b = summary["bootstrap"]
+    kept, total = summary.get("cases_resumed") or 0, summary.get("cases_total") or summary["n_cases"]
+    # as calibrate says of its points: the seconds are this run's only
+    kept = f" ({kept:,} of the {total:,} cases kept from an earlier run)" if kept else ""
     con.print(f"{plural(summary['n_cases'], 'case')}, {'/'.join(f'{r:,}' for r in runs)} replicates each, "
-                  f"{summary['seconds']:.1f} s; base rate: {summary['base_rate']}; log score clips p at "
+                  f"{summary['seconds']:.1f} s{kept}; base rate: {summary['base_rate']}; log score clips p at "
                   f"{summary['log_score_clip']:g}; intervals: {b['resamples']:,} BCa bootstrap resamples of the cases",
                   soft_wrap=True)
     if partial:

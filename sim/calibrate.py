@@ -145,11 +145,12 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
     named_nothing = []
     for knob in spec.knobs:  # naming nothing in every case is the spec's mistake (a misspelt path): said once
         failed = unresolved[knob.name]
-        if len(cases) > 1 and len({p.source for p in failed}) == len(cases):
+        # (one case too: the spec holds knobs.NAME.path, the case file does not)
+        if cases and len({p.source for p in failed}) == len(cases):
             first = failed[0]
             resolved = f" (in {Path(first.source).name}: {first.value!r})" if first.value != knob.path else ""
-            failed = [Problem(source, first.path, f"{first.message} in any of the {len(cases)} cases{resolved}",
-                              knob.path, True)]
+            where = f"any of the {len(cases)} cases" if len(cases) > 1 else f"the one case, {cases[0].name}"
+            failed = [Problem(source, first.path, f"{first.message} in {where}{resolved}", knob.path, True)]
         named_nothing += failed
     problems = named_nothing + problems
     if problems:

@@ -460,8 +460,10 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
                         if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
                             entry.unlink()
                     manifest = read_manifest(out)
+                    # a default --out is named by a fresh run id: record that one, as `ResultDir` does,
+                    # or the report shows one run under two ids
                     run_id = (manifest["run_id"] if state == "own" and manifest and manifest.get("run_id")
-                              else new_run_id())
+                              else out.name if is_run_id(out.name) else new_run_id())
                     atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2)
                                       + "\n")
                 except OSError as exc:

@@ -98,11 +98,14 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
     """
     model, traj = result.model, result.trajectory
     weeks, k = traj.shape[0], traj.shape[-1]
+    # the start, then the weekly ticks, which fall on the calendar's Sundays (`model.ticks`), not
+    # every 7 days from the start: trajectory.parquet dates them so, and the report draws them there
+    days = np.array((0, *model.ticks))[:weeks]
     if model.start_date is not None:
-        x = [model.start_date + dt.timedelta(days=7 * w) for w in range(weeks)]
+        x = [model.start_date + dt.timedelta(days=int(d)) for d in days]
         x_of_day = lambda d: model.start_date + dt.timedelta(days=int(d))  # noqa: E731
     else:
-        x, x_of_day = np.arange(weeks), (lambda d: d / 7)  # noqa: E731
+        x, x_of_day = days / 7, (lambda d: d / 7)  # noqa: E731
 
     n = model.n_issues
     cols = min(n, 3)

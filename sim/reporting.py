@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 __all__ = ["SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed",
-           "forecast_partial", "left_out_phrase", "plural", "possessive", "scenario_label", "seed_label",
-           "spread_noise"]
+           "forecast_partial", "left_out_phrase", "plural", "possessive", "same_posterior", "scenario_label",
+           "seed_label", "spread_noise"]
 
 
 def console():
@@ -63,6 +63,14 @@ def left_out_phrase(cal: dict) -> str:
     by_name = cal.get("left_out_by") == "name"
     return f", refitted without {cal['left_out']}" + (" (known by its name: its inputs differ from the fitted "
                                                        "case's)" if by_name else "")
+
+
+def same_posterior(a: dict | None, b: dict | None) -> bool:
+    """Whether two calibration notes (a compare's sides) drew their knob rows from one posterior:
+    the same file, refitted without the same case (or none). How that case was recognised, by
+    its inputs or by its name alone, changes the words of the note, not the weights."""
+    a, b = a or {}, b or {}
+    return all(a.get(k) == b.get(k) for k in ("file", "posterior", "left_out", "draws"))
 
 
 SPREAD_NOISE_P = 0.05

@@ -851,3 +851,73 @@ def test_a_directory_given_as_meetings_is_named_as_the_option(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (f"error: --meetings: is a directory: give the CSV of coded meetings "
                                                f"(columns date, outcome) (got '{tmp_path}')")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("n_cases, reason", [(2, "fewer than 3 cases"), (5, "the same difference on every case")])
+def test_a_missing_score_interval_gives_its_real_reason(n_cases, reason):
+    """A pool whose weight is 1 on every case scores exactly as the calibrated model: the
+    bootstrap has nothing to resample, on 5 cases as on 2; the table must not blame too few cases."""
+    from rich.console import Console
+
+    from sim.backtest_report import _score_table
+
+    nothing = {"mean": 0.0, "low": None, "high": None}
+    summary = {"n_cases": n_cases, "subject": "calibrated",
+               "mean_scores": {"calibrated": {"brier": 0.2, "log": 0.4}, "pooled": {"brier": 0.2, "log": 0.4}},
+               "differences": {"pooled": {"brier": nothing, "log": nothing}}}
+    console = Console(width=300, record=True)
+    console.print(_score_table(summary, ["calibrated", "pooled"]))
+    text = console.export_text()
+    assert f"(no interval: {reason})" in text
+
+
+def test_a_bad_shared_base_is_one_error_line_not_one_per_case(tmp_path, capsys):
+    """Every case extends the same `_base.yaml`: its one bad field is one line, not one per case."""
+    d = _tiny_history(tmp_path, cases=3)
+    base = small_dict()
+    base["dynamics"] = {"rate": 5}
+    (d / "_base.yaml").write_text(yaml.safe_dump(base))
+    for name in "abc":
+        data = yaml.safe_load((d / f"{name}.yaml").read_text())
+        (d / f"{name}.yaml").write_text(yaml.safe_dump({"extends": "_base.yaml", **data}))
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {d / '_base.yaml'}: dynamics.rate: must be in [0, 1] (got 5)\n", err
+
+
+def test_two_cases_of_one_name_are_refused_naming_both_files(tmp_path, capsys):
+    """The error names the files that share a name, not only their folder: which one to rename?"""
+    d = _tiny_history(tmp_path)
+    (d / "z.yaml").write_text((d / "a.yaml").read_text())
+    assert main(["backtest", str(d), "--runs", "1024", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {d / 'z.yaml'}: name: is also the name of the case {d / 'a.yaml'}: cases must have "
+                   "distinct names (got 'a')\n"), err
+
+
+def test_a_resumed_backtest_says_how_many_cases_it_kept(tmp_path, capsys):
+    """As calibrate says how many points an earlier run left: the time printed is this run's only."""
+    from sim.backtest_report import print_backtest
+
+    d = _tiny_history(tmp_path)
+    assert main(["backtest", str(d), "--runs", "1024", "--seed", "3", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    capsys.readouterr()
+    print_backtest(summary, tmp_path / "o")
+    assert "kept from an earlier run" not in capsys.readouterr().out
+    summary["cases_resumed"] = 1
+    print_backtest(summary, tmp_path / "o")
+    assert "s (1 of the 2 cases kept from an earlier run); base rate:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["backtest", "calibrate"])
+def test_a_bad_set_value_is_blamed_on_the_option_not_on_the_case_files(tmp_path, capsys, command):
+    """As `run --set` does: the files do not hold the value, the command line does."""
+    d = _tiny_history(tmp_path)
+    (tmp_path / "k.yaml").write_text(yaml.safe_dump({"runs": 256, "knobs": [
+        {"name": "m", "path": "summit.bargaining.margin", "prior": {"dist": "uniform", "low": 0, "high": 0.2},
+         "levels": 2}]}))
+    extra = ["--knobs", str(tmp_path / "k.yaml")] if command == "calibrate" else ["--runs", "1024"]
+    assert main([command, str(d), *extra, "--set", "dynamics.rate=5", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == "".join(f"error: {d / n}.yaml (--set): dynamics.rate: must be in [0, 1] (got 5)\n" for n in "ab"), err

@@ -1316,3 +1316,59 @@ def test_within_noise_flags_are_holm_corrected_over_the_ranges_shown_together():
     monotone = spread_noise({"a": spread(0.03), "b": spread(0.04)})
     assert monotone["a"].endswith(", 0.06 after Holm's correction for 2 tests")
     assert monotone["b"].endswith(", 0.06 after Holm's correction for 2 tests")  # max(0.06, 0.04 x 1)
+
+
+def test_a_compare_of_a_fitted_case_and_its_edit_draws_one_posterior_and_says_so(tmp_path, capsys):
+    """`compare c1 c1 --set-b ...`: both sides leave c1 out (B known by its name), so both draw the
+    same knob rows; neither the table nor the report may say B - A includes a change of posterior."""
+    cases = load_cases(CASES)
+    cal = run_calibration(cases, load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    c1 = str(CASES / "c1.yaml")
+    assert main(["compare", c1, c1, "--set-b", "summit.cancellation.base_probability=0.06", "--calibration",
+                 str(posterior),
+                 "--runs", "1024", "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert "change of posterior" not in out
+    assert "both sides draw the same rows of knob values" in out
+    page = tmp_path / "cmp.html"
+    assert main(["report", str(tmp_path / "cmp"), "--out", str(page)]) == 0, capsys.readouterr().err
+    text = page.read_text()
+    assert "change of posterior" not in text
+    assert "on the same knob draws" in text
+
+
+def test_a_knob_naming_nothing_in_the_only_case_is_the_specs_mistake(tmp_path, capsys):
+    """One case, a misspelt knob path: the line names the spec, which holds knobs.m.path, not the case."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for name in ("_base.yaml", "c1.yaml"):
+        shutil.copy(CASES / name, cases / name)
+    spec = tmp_path / "k.yaml"
+    spec.write_text("knobs:\n  - {name: m, path: summit.bargainin.margin, prior: {dist: uniform, low: 0, high: 0.2}, "
+                    "levels: 2}\n")
+    assert main(["calibrate", str(cases), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {spec}: knobs.m.path: names no number drawn per replicate in the one case, c1 "
+        "(got 'summit.bargainin.margin')"]
+
+
+def test_the_report_does_not_call_a_posterior_fitted_on_other_cases_leave_one_out(tmp_path, capsys):
+    """Cases the posterior was not fitted on are forecast from all of it: the terminal says
+    "posterior fitted on other cases", and so must the report page, not "leave one out"."""
+    cal = run_calibration(load_cases(CASES), load_knobs(CASES / "knobs.yaml"), tmp_path / "cal")
+    posterior = tmp_path / "p.json"
+    cal.posterior.write(posterior)
+    other = tmp_path / "other"
+    shutil.copytree(CASES, other)
+    for path in other.glob("c*.yaml"):  # other meetings, for the posterior: names it never saw
+        path.write_text(path.read_text().replace(f"name: {path.stem}", f"name: other_{path.stem}"))
+    assert main(["backtest", str(other), "--calibration", str(posterior), "--runs", "1024",
+                 "--out", str(tmp_path / "bt"), "--quiet"]) == 0
+    page = tmp_path / "bt.html"
+    assert main(["report", str(tmp_path / "bt"), "--out", str(page)]) == 0, capsys.readouterr().err
+    text = page.read_text()
+    assert "leave one out" not in text and "leave-one-out" not in text
+    assert "the calibrated model (posterior fitted on other cases)" in text
+    assert ">pooled<" not in text and "pool of the calibrated model and the base rate" in text  # a name, not a key

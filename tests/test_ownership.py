@@ -24,6 +24,7 @@ from sim.ownership import (
     directory_owner,
     file_owner,
     lock_target,
+    read_manifest,
     swap_into_place,
     write_owned_text,
 )
@@ -395,6 +396,15 @@ def test_a_sweep_directory_is_claimed_in_place_with_its_files_listed(tmp_path):
     with pytest.raises(InputError, match="did not write"):
         with claim_in_place(out, "sweep", ["sweep.sqlite", "points.csv"]):
             pass
+
+
+def test_a_default_directory_claimed_in_place_keeps_its_name_as_its_run_id(tmp_path):
+    """`backtest`'s default --out is named by a fresh run id; its manifest must record that id,
+    not another one, or `report` shows one run under two ids (its heading and its run id)."""
+    out = tmp_path / "20261207T093804Z-09b2ed"
+    with claim_in_place(out, "backtest", ["summary.json"]):
+        (out / "summary.json").write_text("{}")
+    assert read_manifest(out)["run_id"] == out.name
 
 
 def test_a_claim_in_place_gives_back_a_new_directory_it_wrote_nothing_in(tmp_path):

@@ -98,3 +98,44 @@ def test_a_summit_within_a_week_of_the_start_still_shows_the_positions(tmp_path,
     monkeypatch.setattr(figures, "render", render)
     figures.fan_chart(rows, [result.model.agents[a] for a in result.model.parties], [], [2, 2, 2])
     assert seen["lines"] and _party_lines_are_visible(seen["lines"])
+
+
+def test_the_report_fan_chart_shows_a_summit_after_the_last_weekly_tick(monkeypatch):
+    """The page says the grey band is where the summit was due: a summit days after the last
+    weekly position (26 April, ticks to 22 April) must lie inside the axis, as must an event there."""
+    import matplotlib.dates as mdates
+
+    start = dt.date(2018, 4, 1)
+    rows = [{"week": w, "day": 7 * w, "date": (start + dt.timedelta(days=7 * w)).isoformat(), "agent": agent,
+             "issue": "border", "q05": 0.1, "q25": 0.2, "q50": 0.3, "q75": 0.4, "q95": 0.5}
+            for w in range(4) for agent in ("delhi", "beijing")]
+    seen = {}
+
+    def render(fig, alt, name):
+        seen["xlim"] = [mdates.num2date(x).date() for x in fig.axes[-1].get_xlim()]
+        fig.clear()
+
+    monkeypatch.setattr(figures, "render", render)
+    figures.fan_chart(rows, ["delhi", "beijing"], [], [24, 25, 26])
+    assert seen["xlim"][0] <= start and seen["xlim"][1] > dt.date(2018, 4, 27)
+    figures.fan_chart(rows, ["delhi", "beijing"], [{"name": "late", "date": "2018-04-30"}], None)
+    assert seen["xlim"][1] > dt.date(2018, 4, 30)
+
+
+def test_the_run_fan_chart_puts_each_week_on_its_tick_day(tmp_path, monkeypatch):
+    """The weekly positions are taken on the calendar's Sundays (`model.ticks`), as
+    trajectory.parquet dates them: a start on a Wednesday has its first tick 4 days in, not 7."""
+    import matplotlib.dates as mdates
+
+    scenario = sim.load_scenario(ROOT / "tests" / "data" / "small.yaml",
+                                 {"calendar": {"start": "2020-01-01", "vantage": "2020-01-01"}})
+    result = sim.run(scenario, runs=1024, seed=1)
+    model = result.model
+    assert model.ticks[0] == 4  # 2020-01-01 was a Wednesday
+    seen = {}
+    monkeypatch.setattr(plots.Figure, "savefig", lambda fig, path, **o: seen.update(lines=list(fig.axes[0].lines)))
+    plots.plot_fan(result, tmp_path / "fan.png")
+    party = [line for line in seen["lines"] if not line.get_label().startswith("_")][0]
+    drawn = [mdates.num2date(x).date() if not isinstance(x, dt.date) else x for x in party.get_xdata()]
+    ticks = [model.start_date + dt.timedelta(days=d) for d in (0, *model.ticks)][:result.trajectory.shape[0]]
+    assert drawn == ticks

@@ -13,6 +13,7 @@ from .common import (
     LIMIT_OPTIONS,
     SCENARIO_OPTIONS,
     arg,
+    blame_overrides,
     check_limits,
     command,
     count,
@@ -71,7 +72,10 @@ def _history_inputs(args: argparse.Namespace):
                                 "outcome)", str(meetings_path), True))
     if problems:
         raise InputError(problems)
-    cases = load_cases(args.directory, overrides or None)
+    try:
+        cases = load_cases(args.directory, overrides or None)
+    except InputError as exc:  # as `run --set`: the files do not hold a value the option gave
+        raise blame_overrides(exc, overrides) from None
     for path in left_out(args.directory):
         note = Problem(str(path), "", "has no `observed:` block, so it is not a case: left out of the backtest and "
                                       "the calibration")

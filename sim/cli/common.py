@@ -28,7 +28,8 @@ from ..yamlfile import load_yaml
 
 __all__ = ["CALIBRATION_OPTION", "EXIT_INPUT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_ERROR", "LIMIT_OPTIONS",
            "MONTE_CARLO_OPTIONS", "OUTPUT_OPTIONS", "PAIRED_OPTIONS", "SCENARIO_OPTIONS",
-           "arg", "calibration_setting", "check_limits", "check_monte_carlo_options", "chunk_workers", "claim_output",
+           "arg", "blame_overrides", "calibration_setting", "check_limits", "check_monte_carlo_options",
+           "chunk_workers", "claim_output",
            "command", "commands", "fmt", "load_all", "load_one", "option_problems", "output_options", "output_path",
            "keeping_said", "note_unread_knobs", "parse_overrides", "said", "say", "show_warnings", "stop_on_interrupt",
            "task_workers",
@@ -417,11 +418,17 @@ def load_one(path: Path, overrides: dict[str, Any]):
     try:
         scenario = load_scenario(path, overrides=overrides or None, option="--set")
     except InputError as exc:
-        raise InputError([Problem(f"{p.source} (--set)", p.path, p.message, p.value, p.has_value)
-                          if p.source != "--set" and _overridden(p.path, overrides) else p
-                          for p in exc.problems]) from None
+        raise blame_overrides(exc, overrides) from None
     show_warnings(scenario, path, overrides)
     return scenario
+
+
+def blame_overrides(exc: InputError, overrides: dict[str, Any]) -> InputError:
+    """`exc` with each problem at a field `--set` gave (or at a rule over it) naming the option
+    beside the file, which does not hold that value."""
+    return InputError([Problem(f"{p.source} (--set)", p.path, p.message, p.value, p.has_value)
+                       if p.source != "--set" and _overridden(p.path, overrides) else p
+                       for p in exc.problems])
 
 
 def _overridden(path: str, overrides: dict[str, Any]) -> bool:

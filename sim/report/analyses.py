@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import CLASSES
-from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase
+from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase, same_posterior
 from .collect import Result
 from .page import GROUP_LABELS, count, interval
 
@@ -14,7 +14,8 @@ __all__ = ["backtest_view", "calibration_view", "comparison_view", "explanation_
 
 FORECASTER_LABELS = {"model": "the model", "calibrated": "the calibrated model (leave one out)",
                      "calibrated_in_sample": "the calibrated model (in sample, not a test)",
-                     "posterior": "the posterior predictive", "base_rate": "base rate", "uniform": "uniform (1/4 each)"}
+                     "posterior": "the posterior predictive", "base_rate": "base rate", "uniform": "uniform (1/4 each)",
+                     "pooled": "pool of the calibrated model and the base rate"}
 MAX_POINTS_LISTED = 30
 
 
@@ -110,7 +111,7 @@ def comparison_view(result: Result, index: int) -> dict[str, Any]:
     overrides = s.get("overrides") or {}
     cal = s.get("calibration") if isinstance(s.get("calibration"), dict) else {}
     posterior = _posterior(cal.get("a"))
-    if posterior and _posterior(cal.get("b")) != posterior:  # fitted cases: each side its own refit
+    if posterior and not same_posterior(cal.get("a"), cal.get("b")):  # fitted cases: each side its own refit
         posterior = (f"A from {posterior}; B from {_posterior(cal.get('b'))}, so B - A includes the change "
                      "of posterior")
     elif posterior:
@@ -162,16 +163,19 @@ def sweep_view(result: Result, index: int) -> dict[str, Any]:
 def backtest_view(result: Result, index: int, prefix: str = "backtest") -> dict[str, Any]:
     """Mean scores, the subject's differences from the references, discrimination, the
     reliability diagram and the cases."""
+    from ..backtest_report import calibrated_fit
     from .figures_more import reliability_chart
 
     s = result.summary
     subject = s.get("subject", "model")
-    scores = [{"name": FORECASTER_LABELS.get(k, k), "key": k, "brier": f"{v['brier']:.4f}", "log": f"{v['log']:.4f}"}
+    # the calibrated model of a backtest is leave-one-out only for the cases the posterior was fitted on
+    labels = {**FORECASTER_LABELS, "calibrated": f"the calibrated model ({calibrated_fit(s).replace('-', ' ')})"}
+    scores = [{"name": labels.get(k, k), "key": k, "brier": f"{v['brier']:.4f}", "log": f"{v['log']:.4f}"}
               for k, v in s.get("mean_scores", {}).items()]
-    diffs = [{"name": FORECASTER_LABELS.get(k, k), "brier": _signed(v["brier"]["mean"]),
+    diffs = [{"name": labels.get(k, k), "brier": _signed(v["brier"]["mean"]),
               "brier_interval": interval(v["brier"], signed=True), "log": _signed(v["log"]["mean"]),
               "log_interval": interval(v["log"], signed=True)} for k, v in (s.get("differences") or {}).items()]
-    disc = [{"name": FORECASTER_LABELS.get(k, k), "positive": fmt_p(v["mean_positive"]),
+    disc = [{"name": labels.get(k, k), "positive": fmt_p(v["mean_positive"]),
              "other": fmt_p(v["mean_other"]),
              "difference": _signed(v["difference"]) + (f" (Monte Carlo 95 %: +-{v['difference_mc_half_width']:.3f} "
                                                        "at most)" if v.get("difference_mc_half_width") is not None
@@ -189,7 +193,7 @@ def backtest_view(result: Result, index: int, prefix: str = "backtest") -> dict[
                       "p_observed": p_observed,
                       "brier": f"{case['scores'][subject]['brier']:.4f}", "source": case.get("source") or ""})
     return {"id": f"{prefix}{index}", "name": result.name, "n_cases": s.get("n_cases"),
-            "subject": FORECASTER_LABELS.get(subject, subject), "observed": s.get("observed_counts", {}),
+            "subject": labels.get(subject, subject), "observed": s.get("observed_counts", {}),
             "scores": scores, "differences": diffs, "discrimination": disc, "cases": cases,
             "bootstrap": s.get("bootstrap"), "figure": reliability_chart(s) if s.get("reliability") else None,
             "incomplete": None if s.get("complete", True) else

@@ -116,8 +116,11 @@ def fan_chart(trajectory: list[dict], parties: list[str], events: list[dict],
     dashed lines numbered in a strip above the panels."""
     issues = list(dict.fromkeys(r["issue"] for r in trajectory))
     start = min(dt.date.fromisoformat(r["date"]) for r in trajectory if r["day"] == 0)
-    end = max(dt.date.fromisoformat(r["date"]) for r in trajectory)
     marks = _event_marks(events, start)
+    # to the summit's shaded dates and the last event too: a summit days after the last weekly
+    # position (the positions are weekly) would be drawn outside the axis the caption points to
+    end = max([dt.date.fromisoformat(r["date"]) for r in trajectory] + [when for _, when in marks]
+              + ([start + dt.timedelta(days=max(summit_days[2], summit_days[0] + 1))] if summit_days else []))
     width = 10.0
     rows = _label_rows(marks, max((end - start).days, 1), width * 0.85)
     strip = 0.22 + 0.17 * max(rows.values(), default=0) if marks else 0.0
