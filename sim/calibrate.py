@@ -33,7 +33,7 @@ from .posterior import Posterior
 from .provenance import model_digest
 from .randomness import BLOCK_SIZE, blocks_for, make_root_entropy
 from .rubric import SUBSTANTIVE_OR_BETTER
-from .schema import scenario_hash
+from .schema import inputs_hash, scenario_hash
 from .scoring import discrimination_half_width
 
 __all__ = ["SMOOTHING", "Calibration", "calibration_key", "check_knobs", "check_priors", "loo_forecasts",
@@ -217,7 +217,8 @@ def run_calibration(cases: list[Case], spec: KnobFile, out: Path, *, workers: in
             "points": len(plan), "knob_digest": spec.digest(),
             "knobs_file": knobs_file, "model_digest": model_digest()}
     posterior = Posterior(tuple(spec.knobs), grid, prior_weights(spec.knobs, grid), loglik,
-                          tuple(c.name for c in cases), tuple(scenario_hash(c.scenario) for c in cases), meta)
+                          tuple(c.name for c in cases), tuple(scenario_hash(c.scenario) for c in cases), meta,
+                          input_hashes=tuple(inputs_hash(c.scenario) for c in cases))
     return Calibration(posterior, counts, spec.runs, entropy, time.perf_counter() - started, run.interrupted,
                        len(run.store_rows), len(plan), run.backend, run.workers, run.resumed)
 

@@ -29,7 +29,7 @@ from .model import CLASSES, SUBSTANTIVE_OR_BETTER, Model, compile_model
 from .montecarlo import check_workers, compile_seconds_of, compile_timer, count_chunks, resolve_settings, simulate_joint
 from .progress import ReplicateProgress
 from .randomness import BLOCK_SIZE, blocks_for
-from .schema import Scenario
+from .schema import DESCRIPTIVE, Scenario
 
 __all__ = [
     "GROUPS",
@@ -185,9 +185,6 @@ def check_pairable(a: Scenario, b: Scenario, a_name: str = "A", b_name: str = "B
         raise InputError(problems)
 
 
-DESCRIPTIVE = frozenset({"name", "title", "source", "observed", "monte_carlo"})
-"""Top-level fields that do not change a replicate's outcome (`monte_carlo`: a comparison
-runs both sides on A's settings)."""
 
 
 def same_model(a: Scenario, b: Scenario) -> bool:

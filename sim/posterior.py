@@ -27,7 +27,7 @@ from .errors import InputError, Problem
 from .estimate import weighted_quantiles
 from .io import write_json_atomic
 from .knobs import KnobFile, KnobSetting, KnobSpec
-from .schema import Scenario, scenario_hash
+from .schema import Scenario, inputs_hash, scenario_hash
 from .validation import problems_from
 from .yamlfile import read_text_file
 
@@ -54,6 +54,7 @@ class Posterior:
     hashes: tuple[str, ...]  # their scenario hashes (a scenario with one of these is that case)
     meta: dict  # runs, seed, source directory, created, ...
     edited: bool = False  # read from a file whose digest does not match its content (`load_posterior`)
+    input_hashes: tuple[str, ...] | None = None  # their `inputs_hash`es (None: a file from before them)
 
     def weights(self, without: int | None = None) -> np.ndarray:
         """Posterior mass at each grid point (n_points,), fitted on every case or all but one."""
@@ -66,13 +67,21 @@ class Posterior:
 
     def case_of(self, scenario: Scenario) -> int | None:
         """The index of the fitted case `scenario` is, or None: the case with its inputs (by
-        hash), else the case of its name. A fitted case run with another seed, title or
-        `--set`, or a counterfactual of it that keeps its name, is still that meeting: fitted
+        `scenario_hash`, then by `inputs_hash`, which leaves out its name, title, source and
+        seed), else the case of its name. A fitted case renamed, or run with another seed, title
+        or `--set`, or a counterfactual of it that keeps its name, is still that meeting: fitted
         on, it would be forecast in sample."""
         digest = scenario_hash(scenario)
         if digest in self.hashes:
             return self.hashes.index(digest)
+        if self.input_hashes is not None and (inputs := inputs_hash(scenario)) in self.input_hashes:
+            return self.input_hashes.index(inputs)
         return self.cases.index(scenario.name) if scenario.name in self.cases else None
+
+    def _known_by_inputs(self, case: int, scenario: Scenario) -> bool:
+        """Whether `scenario` has the model inputs of fitted case `case` (not only its name)."""
+        return self.hashes[case] == scenario_hash(scenario) or (
+            self.input_hashes is not None and self.input_hashes[case] == inputs_hash(scenario))
 
     def setting(self, scenario: Scenario | None = None, draws: int = DRAWS) -> tuple[KnobSetting, dict]:
         """The knob setting that makes a run of `scenario` posterior predictive, and a note
@@ -93,7 +102,7 @@ class Posterior:
         held_out = None if scenario is None else self.case_of(scenario)
         w = self.weights(without=held_out)
         rows = systematic_rows(w, draws)
-        by = None if held_out is None else ("inputs" if self.hashes[held_out] == scenario_hash(scenario) else "name")
+        by = None if held_out is None else ("inputs" if self._known_by_inputs(held_out, scenario) else "name")
         note = {"posterior": "leave-one-out" if held_out is not None else "all cases",
                 "left_out": None if held_out is None else self.cases[held_out], "left_out_by": by, "draws": draws,
                 "fitted_on": {"cases": len(self.cases), "source": self.meta.get("source") or None},
@@ -159,8 +168,9 @@ class Posterior:
         """The posterior as JSON-ready data, as its file holds it (without the file's `digest`)."""
         return {"format": FORMAT, "knobs": [k.model_dump(mode="json") for k in self.knobs],
                 "grid": self.grid.tolist(), "prior": self.prior.tolist(), "cases": list(self.cases),
-                "scenario_hashes": list(self.hashes), "loglik": self.loglik.T.tolist(), "meta": self.meta,
-                "summary": self.summary()}
+                "scenario_hashes": list(self.hashes),
+                **({} if self.input_hashes is None else {"input_hashes": list(self.input_hashes)}),
+                "loglik": self.loglik.T.tolist(), "meta": self.meta, "summary": self.summary()}
 
     def digest(self) -> str:
         """SHA-256 of the posterior's content (`to_json`): the `digest` its file carries, and
@@ -220,6 +230,9 @@ def load_posterior(path: str | Path) -> Posterior:
         if not (_strings(cases) and _strings(hashes) and len(hashes) == len(cases)):
             # a case without its hash would be forecast in sample, not left out
             raise ValueError("cases and scenario_hashes must be lists of names of one length")
+        inputs = data.get("input_hashes")  # a file written before them has none: matched by name then
+        if inputs is not None and not (_strings(inputs) and len(inputs) == len(cases)):
+            raise ValueError("input_hashes must be a list of names as long as cases")
         if not isinstance(meta, dict):
             raise ValueError("meta must be an object")
         loglik = np.array(data["loglik"], dtype=float).reshape(len(cases), len(grid)).T
@@ -234,7 +247,8 @@ def load_posterior(path: str | Path) -> Posterior:
                                  f"[{levels.min():g}, {levels.max():g}]")
         # A file written before posteriors carried a digest has none: not called edited.
         edited = "digest" in data and data["digest"] != _digest({k: v for k, v in data.items() if k != "digest"})
-        return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta), edited)
+        return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta), edited,
+                         None if inputs is None else tuple(inputs))
     except KeyError as exc:
         raise InputError(Problem(str(path), str(exc.args[0]), "is missing: the file is not a posterior written by "
                                                               "`sim calibrate`")) from None
