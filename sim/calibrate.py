@@ -72,10 +72,10 @@ def check_priors(spec: KnobFile, source: str = "knobs") -> None:
     """Every knob's prior must give its grid some mass: a grid on which the prior's density is
     zero everywhere (a triangular's mode-0 end, a U-shaped beta's two ends) has no posterior,
     which was found only once every point had run. All problems at once, naming `source`."""
-    problems = [Problem(source, f"knobs.{j}.prior", f"gives every point of the grid of {knob.name} zero density, "
+    problems = [Problem(source, f"knobs.{knob.name}.prior", "gives every point of the knob's grid zero density, "
                         "so it has no posterior; choose levels or values where the prior has mass",
                         [float(v) for v in knob.grid()], True)
-                for j, knob in enumerate(spec.knobs) if not np.sum(knob.prior.pdf(knob.grid())) > 0]
+                for knob in spec.knobs if not np.sum(knob.prior.pdf(knob.grid())) > 0]
     if problems:
         raise InputError(problems)
 
@@ -87,7 +87,7 @@ def prior_warnings(spec: KnobFile, source: str = "knobs") -> list[Problem]:
     zero at all three. The posterior is then of the prior as the grid sees it, and the
     'prior mean' printed beside it is the grid's."""
     out = []
-    for j, knob in enumerate(spec.knobs):
+    for knob in spec.knobs:
         grid = knob.grid()
         lo, hi = knob.prior.support()
         dens = knob.prior.pdf(grid)
@@ -103,7 +103,7 @@ def prior_warnings(spec: KnobFile, source: str = "knobs") -> list[Problem]:
         grid_sd = float(np.sqrt(((grid - grid_mean) ** 2) @ dens / dens.sum()))
         half_step = float(np.max(np.diff(grid))) / 2
         if abs(grid_mean - true_mean) > half_step or abs(grid_sd - true_sd) > half_step:
-            out.append(Problem(source, f"knobs.{j}", f"the grid of {knob.name} gives its prior mean {grid_mean:.3g} "
+            out.append(Problem(source, f"knobs.{knob.name}", f"its grid gives the prior mean {grid_mean:.3g} "
                                f"and sd {grid_sd:.3g}, where the prior has {true_mean:.3g} and {true_sd:.3g}: the "
                                "posterior will be of the prior as the grid sees it; add levels, or give values "
                                "where the prior has its mass", [float(v) for v in grid], True))

@@ -16,6 +16,7 @@ scenarios compared on the same seed see the same values.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -129,7 +130,22 @@ def load_knobs(path: str | Path) -> KnobFile:
     try:
         return KnobFile.model_validate(data)
     except ValidationError as exc:
-        raise InputError(problems_from(exc, str(path))) from None
+        raise InputError([_by_name(p, data) for p in problems_from(exc, str(path))]) from None
+
+
+def _by_name(problem: Problem, data: dict) -> Problem:
+    """`problem` with its knob named as every later check names it (`knobs.margin.prior`), not by
+    its place in the list (`knobs.0.prior`), where the knob has a name to go by."""
+    parts = problem.path.split(".")
+    knobs = data.get("knobs")
+    if len(parts) < 2 or parts[0] != "knobs" or not parts[1].isdigit() or not isinstance(knobs, list):
+        return problem
+    k = int(parts[1])
+    name = knobs[k].get("name") if k < len(knobs) and isinstance(knobs[k], dict) else None
+    if not isinstance(name, str) or not name or sum(isinstance(x, dict) and x.get("name") == name
+                                                    for x in knobs) > 1:
+        return problem  # no name, or one two knobs share (itself an error): the place says which
+    return dataclasses.replace(problem, path=".".join([parts[0], name, *parts[2:]]))
 
 
 def make_grid(knobs: list[KnobSpec]) -> np.ndarray:

@@ -51,24 +51,25 @@ def test_a_bad_knob_is_refused_with_the_rule(spec, word):
 
 
 def test_an_unbounded_prior_is_named_by_its_own_path(tmp_path):
-    """knobs.0.prior, showing the prior, not knobs.0 showing the whole knob cut short."""
+    """knobs.m.prior, showing the prior, not knobs.m showing the whole knob cut short; the knob
+    named by its name, as every later check names it, not by its place in the list."""
     path = tmp_path / "k.yaml"
     path.write_text("knobs:\n  - {name: m, path: dynamics.noise, prior: {dist: normal, mean: 0.1, sd: 0.05}, "
                     "levels: 3}\n")
     with pytest.raises(InputError) as err:
         load_knobs(path)
     (problem,) = err.value.problems
-    assert problem.path == "knobs.0.prior" and "bounded support" in problem.message
+    assert problem.path == "knobs.m.prior" and "bounded support" in problem.message
     assert problem.value == {"dist": "normal", "mean": 0.1, "sd": 0.05}
 
 
 @pytest.mark.parametrize("knob, field, words, value", [
-    ("values: [0.1, 1.5]", "knobs.0.values", "must lie in the prior's support [0, 1]", [0.1, 1.5]),
-    ("levels: 3, path: 'agents.{summit.parties[1].resolve'", "knobs.0.path", "must be a dotted path",
+    ("values: [0.1, 1.5]", "knobs.m.values", "must lie in the prior's support [0, 1]", [0.1, 1.5]),
+    ("levels: 3, path: 'agents.{summit.parties[1].resolve'", "knobs.m.path", "must be a dotted path",
      "agents.{summit.parties[1].resolve"),
 ])
 def test_a_knob_value_or_path_problem_is_named_by_its_own_field_once(tmp_path, capsys, knob, field, words, value):
-    """A grid value outside the prior's support: knobs.0.values showing the values, not knobs.0
+    """A grid value outside the prior's support: knobs.m.values showing the values, not knobs.m
     showing the whole knob cut short before the value at fault. A path that is not a dotted path
     (a brace left open): one line naming the spec's field, not one per case naming the case files."""
     spec = tmp_path / "k.yaml"
@@ -88,7 +89,14 @@ def test_a_knob_file_problem_names_the_file_and_field(tmp_path):
     path.write_text("knobs:\n  - {name: a, path: dynamics.noise, prior: {dist: uniform, low: 0, high: 1}, levls: 3}\n")
     with pytest.raises(InputError) as err:
         load_knobs(path)
-    assert any(p.source == str(path) and p.path == "knobs.0.levls" for p in err.value.problems)
+    assert any(p.source == str(path) and p.path == "knobs.a.levls" for p in err.value.problems)
+    path.write_text("knobs:\n  - {path: dynamics.noise, prior: {dist: uniform, low: 0, high: 1}, levels: 3}\n"
+                    "  - {name: a, path: summit.bargaining.margin, prior: {dist: uniform, low: 0, high: 1}, levls: 3}\n"
+                    "  - {name: a, path: dynamics.rate, prior: {dist: uniform, low: 0, high: 1}, levels: 3}\n")
+    with pytest.raises(InputError) as err:  # a knob without a name, or with one two share: by its place
+        load_knobs(path)
+    paths = {p.path for p in err.value.problems}
+    assert {"knobs.0.name", "knobs.1.levls"} <= paths and not any(p.startswith("knobs.a") for p in paths), paths
 
 
 def test_a_prior_of_zero_density_on_its_grid_is_refused_before_anything_runs(tmp_path, capsys):
@@ -98,9 +106,9 @@ def test_a_prior_of_zero_density_on_its_grid_is_refused_before_anything_runs(tmp
     spec.write_text("knobs:\n  - {name: margin, path: summit.bargaining.margin, "
                     "prior: {dist: triangular, low: 0, mode: 0, high: 0.2}, values: [0.2]}\n")
     assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
-    assert capsys.readouterr().err == (f"error: {spec}: knobs.0.prior: gives every point of the grid of margin zero "
-                                       "density, so it has no posterior; choose levels or values where the prior "
-                                       "has mass (got [0.2])\n")
+    assert capsys.readouterr().err == (f"error: {spec}: knobs.margin.prior: gives every point of the knob's grid "
+                                       "zero density, so it has no posterior; choose levels or values where the "
+                                       "prior has mass (got [0.2])\n")
     assert not (tmp_path / "o").exists()
 
 
@@ -113,7 +121,7 @@ def test_a_grid_that_misrepresents_its_prior_is_warned_about(tmp_path, capsys):
     coarse = KnobFile.model_validate({"knobs": [{"name": "m", "path": "summit.bargaining.margin", "prior": beta,
                                                  "levels": 3}]})
     (problem,) = prior_warnings(coarse, "k.yaml")
-    assert str(problem).startswith("k.yaml: knobs.0: the grid of m gives its prior mean 0.5 and sd 0, where the "
+    assert str(problem).startswith("k.yaml: knobs.m: its grid gives the prior mean 0.5 and sd 0, where the "
                                    "prior has 0.1 and 0.05")
     fine = coarse.model_copy(update={"knobs": [coarse.knobs[0].model_copy(update={"levels": 41})]})
     assert prior_warnings(fine) == []
