@@ -37,7 +37,7 @@ from .model import Model
 from .randomness import BLOCK_SIZE
 from .schema import mean_of, support
 
-__all__ = ["CLI_WORDING", "LIBRARY_WORDING", "Estimate", "Wording", "add_output", "address_space_room",
+__all__ = ["CLI_WORDING", "LIBRARY_WORDING", "Estimate", "Wording", "add_output",
            "address_space_need", "available_memory", "check_memory",
            "check_resources", "estimate", "estimate_eum",
            "estimate_models", "estimate_output", "estimate_points", "format_size", "free_disk", "object_bytes",
@@ -313,15 +313,6 @@ def available_memory() -> int | None:
     except (OSError, ValueError):
         pass
     return min(found) if found else None
-
-
-def address_space_room() -> int | None:
-    """Bytes this process may still map under its address-space limit (`ulimit -v`, the soft
-    RLIMIT_AS): the limit less its virtual size now (VmSize, /proc/self/statm); None where there
-    is no such limit (RLIM_INFINITY) or where the virtual size cannot be read. The limit is
-    each process's own: a worker process has one of its own, not a share of this one's."""
-    space = _address_space()
-    return None if space is None or space[1] is None else max(0, space[0] - space[1])
 
 
 def address_space_need(work: Estimate) -> int:

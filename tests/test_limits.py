@@ -251,22 +251,25 @@ needs_rlimit_as = pytest.mark.skipif(not Path("/proc/self/statm").exists(), reas
 
 @needs_rlimit_as
 def test_the_room_under_the_address_space_limit_is_the_limit_less_the_virtual_size(monkeypatch):
-    """`address_space_room` is the soft RLIMIT_AS less the process's virtual size now (statm's first
-    field), 0 once past it, and None where the limit is unlimited, as it usually is."""
+    """The check reads the soft RLIMIT_AS and the process's virtual size now (statm's first
+    field): their difference is the room left, 0 once past it; no limit (as usual) is None."""
     import resource
 
-    from sim.limits import address_space_room
+    from sim.address_space import address_space_limit, virtual_size
+
+    def room():
+        limit = address_space_limit()
+        return None if limit is None else max(0, limit - virtual_size())
 
     real = resource.getrlimit(resource.RLIMIT_AS)
     monkeypatch.setattr(resource, "getrlimit", lambda which: (10 << 30, resource.RLIM_INFINITY)
                         if which == resource.RLIMIT_AS else real)
     before = _virtual_size()
-    room = address_space_room()
-    assert (10 << 30) - (64 << 20) - before <= room <= (10 << 30) - before + (64 << 20)
+    assert (10 << 30) - (64 << 20) - before <= room() <= (10 << 30) - before + (64 << 20)
     monkeypatch.setattr(resource, "getrlimit", lambda which: (1 << 20, resource.RLIM_INFINITY))
-    assert address_space_room() == 0  # a process is larger than 1 MiB already
+    assert room() == 0  # a process is larger than 1 MiB already
     monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    assert address_space_room() is None
+    assert room() is None
 
 
 LOADED = 1 << 30
