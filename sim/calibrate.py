@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .backtest import Case, reference_forecasts, summarise_forecasts
+from .canonical import inputs_hash
 from .errors import InputError, Problem
 from .estimate import Z95
 from .knobs import KnobFile, KnobSetting, make_grid, prior_weights, resolve_knob
@@ -33,7 +34,7 @@ from .posterior import Posterior
 from .provenance import model_digest
 from .randomness import BLOCK_SIZE, blocks_for, make_root_entropy
 from .rubric import SUBSTANTIVE_OR_BETTER
-from .schema import inputs_hash, scenario_hash
+from .schema import scenario_hash
 from .scoring import discrimination_half_width
 
 __all__ = ["SMOOTHING", "Calibration", "calibration_key", "check_knobs", "check_priors", "loo_forecasts",

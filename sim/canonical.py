@@ -25,11 +25,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
-from .schema import AllOf, AnyOf, Fixed, Level, Scenario, condition_leaves
+from pydantic import BaseModel
 
-__all__ = ["Canon", "make_canon"]
+from .schema import DESCRIPTIVE, AllOf, AnyOf, Fixed, Level, Scenario, condition_leaves
+from .schema.references import ORDERLESS, REFERENCES
+
+__all__ = ["Canon", "inputs_hash", "make_canon"]
 
 
 class Canon:
@@ -56,6 +60,53 @@ def make_canon(s: Scenario) -> Canon:
     issue_order, issue_labels = _rank(issue_sig, issue_numbers)
     agent_order, agent_labels = _rank(agent_sig, {a: _agent_numbers(s, a, issue_sig, inert) for a in s.agents})
     return Canon(agent_order, issue_order, agent_labels, issue_labels)
+
+
+def inputs_hash(scenario: Scenario) -> str:
+    """SHA-256 of what the scenario gives the model, whatever it calls things and in whatever
+    order it lists them: its inputs without the `DESCRIPTIVE` fields (name, title, source,
+    observed, monte_carlo), every agent and issue named by its canonical label, and every
+    mapping and every list whose order the model does not read (`ORDERLESS`) sorted. Two
+    scenarios with one inputs hash give the same replicates, to the bit (tests/test_invariance.py).
+
+    A posterior keeps its cases' inputs hashes (`sim.posterior`): a fitted case copied under
+    another name, with its agents renamed or its entries listed in another order, is still that
+    case and is left out of its own forecast, not forecast in sample as a new meeting."""
+    canon = make_canon(scenario)
+    labels = {"agent": canon.agent_label, "issue": canon.issue_label}
+    data = _canonical(scenario, scenario.model_dump(mode="json", exclude=set(DESCRIPTIVE)), labels)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _canonical(model: Any, plain: Any, labels: dict[str, dict[str, str]]) -> Any:
+    """`plain` (the JSON dump of `model`) with names replaced by labels and `ORDERLESS` lists sorted."""
+    if isinstance(model, BaseModel) and isinstance(plain, dict):
+        out = {}
+        for key, value in plain.items():
+            field = (type(model), key)
+            value = _canonical(getattr(model, key), value, labels)  # the names still as written inside
+            if field in REFERENCES:
+                value = _relabel(value, labels[REFERENCES[field]])
+            if field in ORDERLESS and isinstance(value, list):
+                value = sorted(value, key=lambda item: json.dumps(item, sort_keys=True))
+            out[key] = value
+        return out
+    if isinstance(model, Mapping) and isinstance(plain, dict):
+        return {key: _canonical(model[key], value, labels) for key, value in plain.items()}
+    if isinstance(model, (list, tuple)) and isinstance(plain, list):
+        return [_canonical(m, value, labels) for m, value in zip(model, plain)]
+    return plain
+
+
+def _relabel(value: Any, label: dict[str, str]) -> Any:
+    """A name, a list of names or a mapping keyed by names, with each name's label (None: unset)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return label[value]
+    if isinstance(value, list):
+        return [label[name] for name in value]
+    return {label[name]: item for name, item in value.items()}
 
 
 def _rank(signature: dict[str, str], numbers: dict[str, str]) -> tuple[list[str], dict[str, str]]:

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from .canonical import inputs_hash
 from .errors import InputError, Problem
 from .estimate import weighted_quantiles
 from .io import write_json_atomic
 from .knobs import KnobFile, KnobSetting, KnobSpec
-from .schema import Scenario, inputs_hash, scenario_hash
+from .schema import DESCRIPTIVE, Scenario, scenario_hash
 from .validation import problems_from
 from .yamlfile import read_text_file
 
@@ -55,6 +56,7 @@ class Posterior:
     meta: dict  # runs, seed, source directory, created, ...
     edited: bool = False  # read from a file whose digest does not match its content (`load_posterior`)
     input_hashes: tuple[str, ...] | None = None  # their `inputs_hash`es (None: a file from before them)
+    legacy_input_hashes: tuple[str, ...] | None = None  # a file of Dec 2026: `_legacy_inputs_hash`es
 
     def weights(self, without: int | None = None) -> np.ndarray:
         """Posterior mass at each grid point (n_points,), fitted on every case or all but one."""
@@ -71,17 +73,17 @@ class Posterior:
         seed), else the case of its name. A fitted case renamed, or run with another seed, title
         or `--set`, or a counterfactual of it that keeps its name, is still that meeting: fitted
         on, it would be forecast in sample."""
-        digest = scenario_hash(scenario)
-        if digest in self.hashes:
-            return self.hashes.index(digest)
-        if self.input_hashes is not None and (inputs := inputs_hash(scenario)) in self.input_hashes:
-            return self.input_hashes.index(inputs)
+        for hashes, of in ((self.hashes, scenario_hash), (self.input_hashes, inputs_hash),
+                           (self.legacy_input_hashes, _legacy_inputs_hash)):
+            if hashes is not None and (digest := of(scenario)) in hashes:
+                return hashes.index(digest)
         return self.cases.index(scenario.name) if scenario.name in self.cases else None
 
     def _known_by_inputs(self, case: int, scenario: Scenario) -> bool:
         """Whether `scenario` has the model inputs of fitted case `case` (not only its name)."""
-        return self.hashes[case] == scenario_hash(scenario) or (
-            self.input_hashes is not None and self.input_hashes[case] == inputs_hash(scenario))
+        return any(hashes is not None and hashes[case] == of(scenario)
+                   for hashes, of in ((self.hashes, scenario_hash), (self.input_hashes, inputs_hash),
+                                      (self.legacy_input_hashes, _legacy_inputs_hash)))
 
     def setting(self, scenario: Scenario | None = None, draws: int = DRAWS) -> tuple[KnobSetting, dict]:
         """The knob setting that makes a run of `scenario` posterior predictive, and a note
@@ -169,7 +171,8 @@ class Posterior:
         return {"format": FORMAT, "knobs": [k.model_dump(mode="json") for k in self.knobs],
                 "grid": self.grid.tolist(), "prior": self.prior.tolist(), "cases": list(self.cases),
                 "scenario_hashes": list(self.hashes),
-                **({} if self.input_hashes is None else {"input_hashes": list(self.input_hashes)}),
+                **({} if self.input_hashes is None else {"inputs_hashes": list(self.input_hashes)}),
+                **({} if self.legacy_input_hashes is None else {"input_hashes": list(self.legacy_input_hashes)}),
                 "loglik": self.loglik.T.tolist(), "meta": self.meta, "summary": self.summary()}
 
     def digest(self) -> str:
@@ -182,6 +185,13 @@ class Posterior:
         digest no longer matches was edited, and sim will not replace it (`written_by_sim`)."""
         data = self.to_json()
         write_json_atomic(path, {**data, "digest": _digest(data)})
+
+
+def _legacy_inputs_hash(scenario: Scenario) -> str:
+    """The inputs hash of posteriors written from 2026-12-07 to 2026-12-08 (key `input_hashes`):
+    the scenario's JSON without its `DESCRIPTIVE` fields, which counted the names of agents and
+    issues and the order they were written in. Kept so those files still know their cases."""
+    return hashlib.sha256(scenario.model_dump_json(exclude=set(DESCRIPTIVE)).encode()).hexdigest()
 
 
 def _other_kind(text: str) -> str | None:
@@ -230,9 +240,11 @@ def load_posterior(path: str | Path) -> Posterior:
         if not (_strings(cases) and _strings(hashes) and len(hashes) == len(cases)):
             # a case without its hash would be forecast in sample, not left out
             raise ValueError("cases and scenario_hashes must be lists of names of one length")
-        inputs = data.get("input_hashes")  # a file written before them has none: matched by name then
-        if inputs is not None and not (_strings(inputs) and len(inputs) == len(cases)):
-            raise ValueError("input_hashes must be a list of names as long as cases")
+        # a file written before them has none: matched by its scenario hashes, then by name
+        inputs, legacy = data.get("inputs_hashes"), data.get("input_hashes")
+        for key, value in (("inputs_hashes", inputs), ("input_hashes", legacy)):
+            if value is not None and not (_strings(value) and len(value) == len(cases)):
+                raise ValueError(f"{key} must be a list of names as long as cases")
         if not isinstance(meta, dict):
             raise ValueError("meta must be an object")
         loglik = np.array(data["loglik"], dtype=float).reshape(len(cases), len(grid)).T
@@ -248,7 +260,7 @@ def load_posterior(path: str | Path) -> Posterior:
         # A file written before posteriors carried a digest has none: not called edited.
         edited = "digest" in data and data["digest"] != _digest({k: v for k, v in data.items() if k != "digest"})
         return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta), edited,
-                         None if inputs is None else tuple(inputs))
+                         None if inputs is None else tuple(inputs), None if legacy is None else tuple(legacy))
     except KeyError as exc:
         raise InputError(Problem(str(path), str(exc.args[0]), "is missing: the file is not a posterior written by "
                                                               "`sim calibrate`")) from None

@@ -430,6 +430,44 @@ def test_a_fitted_case_renamed_or_retitled_is_known_by_its_inputs_and_left_out()
     assert post.setting(other)[1]["posterior"] == "all cases"
 
 
+def test_a_fitted_case_with_its_agents_renamed_and_reordered_is_still_left_out():
+    """The inputs hash counted the agents' and issues' names and the order they were written in,
+    which change no replicate: a fitted case copied under a new name with Japan called Nippon, or
+    its agents listed in another order, was a new meeting, forecast from the posterior fitted on
+    itself. It is now known by its inputs, under any names and in any order the model ignores."""
+    from sim.loading import load_scenario
+    from sim.strategies.references import rename
+
+    post = load_posterior(HISTORY / "posterior.json")
+    data = load_scenario(HISTORY / "moscow_1956.yaml").model_dump(mode="python", exclude_defaults=True)
+    renamed = rename(data, {name: f"{name}_x" for name in data["agents"]},
+                     {name: f"{name}_y" for name in data["issues"]})
+    renamed = {**renamed, "name": "a_copy", "agents": dict(reversed(renamed["agents"].items())),
+               "summit": {**renamed["summit"], "parties": renamed["summit"]["parties"][::-1]}}
+    _, note = post.setting(scenario_of(renamed))
+    assert (note["posterior"], note["left_out"], note["left_out_by"]) == ("leave-one-out", "moscow_1956", "inputs")
+
+
+def test_a_posterior_with_the_first_inputs_hashes_still_knows_a_renamed_copy(tmp_path):
+    """A posterior written with the first inputs hashes (key `input_hashes`, which counted names
+    and order) still knows a fitted case copied under another name as that case."""
+    import json
+
+    from sim.loading import load_scenario
+    from sim.posterior import _legacy_inputs_hash
+
+    data = json.loads((HISTORY / "posterior.json").read_text())
+    cases = {c.name: c.scenario for c in load_cases(HISTORY)}
+    data["input_hashes"] = [_legacy_inputs_hash(cases[name]) for name in data.pop("inputs_hashes")
+                            and data["cases"]]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    post = load_posterior(tmp_path / "old.json")
+    assert post.input_hashes is None and post.legacy_input_hashes is not None
+    copy_ = load_scenario(HISTORY / "moscow_1956.yaml").model_copy(update={"name": "moscow_1956_copy"})
+    _, note = post.setting(copy_)
+    assert (note["posterior"], note["left_out"], note["left_out_by"]) == ("leave-one-out", "moscow_1956", "inputs")
+
+
 def test_a_fitted_case_with_other_inputs_but_its_name_is_still_left_out(tmp_path, capsys):
     """Run with another seed or title (hash differs), a fitted case was forecast from the
     posterior fitted on it (in sample), silently; it is left out, and the note says how it was known."""

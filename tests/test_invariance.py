@@ -21,6 +21,7 @@ from conftest import run_replicates, scenario_of, small_dict, state_of
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from sim.canonical import inputs_hash
 from sim.loading import load_scenario
 from sim.schema import Scenario
 from sim.strategies import scenario_dicts
@@ -145,6 +146,8 @@ def _renaming_and_reordering_changes_nothing(data: dict, draw) -> None:
     # --hypothesis-show-statistics: how often the orders the engine could trip on really move
     event(f"summit.parties reordered: {shuffled['summit']['parties'] != renamed['summit']['parties']}")
     event(f"agents reordered: {list(shuffled['agents']) != list(renamed['agents'])}")
+    # the inputs hash, by which a posterior knows its fitted cases, ignores what the model ignores
+    assert inputs_hash(scenario_of(shuffled)) == inputs_hash(scenario_of(data))
     before = run_replicates(scenario_of(data), runs=RUNS, seed=7)
     event(f"classes seen: {len(set(before.outcome.tolist()))}")
     event(f"deals seen: {min(len(set(before.package.tolist())), 3)}{'+' * (len(set(before.package.tolist())) >= 3)}")
@@ -215,6 +218,29 @@ def test_renaming_the_baselines_agents_and_issues_changes_nothing():
     renamed = rename(data, {"japan": "zz_tokyo", "russia": "aa_moscow", "g7": "m_group"},
                       {"islands": "zz_land", "energy": "a_power"})
     assert np.array_equal(_outcomes(data, runs=8192), _outcomes(_reversed(renamed), runs=8192))
+    assert inputs_hash(scenario_of(_reversed(renamed))) == inputs_hash(scenario_of(data))
+
+
+@pytest.mark.parametrize("change", ["capability", "effect order", "anchor level", "party", "weight"])
+def test_the_inputs_hash_changes_with_any_number_or_order_the_model_reads(change):
+    """The inputs hash ignores names and the orders the model does not read, and nothing else: a
+    number, a party, or the order of one event's effects (which apply one after another) makes
+    another hash, as it may make other replicates."""
+    data = load_scenario(BASELINE).model_dump(mode="python", exclude_defaults=True)
+    other = copy.deepcopy(data)
+    if change == "capability":
+        other["agents"]["g7"]["capability"] = 0.31
+    elif change == "effect order":
+        event_ = next(e for e in other["events"] if len(e["effects"]) > 1)
+        event_["effects"].reverse()
+    elif change == "anchor level":
+        anchors = other["issues"]["islands"]["anchors"]
+        anchors["joint_activity"] += 0.01
+    elif change == "party":  # a deal that needs only Japan's signature: another summit, the same names
+        other["summit"]["required"] = ["japan"]
+    else:
+        other["summit"]["weights"] = {p: 1.0 + (k == 0) for k, p in enumerate(other["summit"]["parties"])}
+    assert inputs_hash(scenario_of(other)) != inputs_hash(scenario_of(data))
 
 
 # --- Inert issues and agents ------------------------------------------------------------------

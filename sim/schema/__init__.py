@@ -41,7 +41,6 @@ from .scenario import (
                      Scenario,
                      Stance,
                      Trust,
-                     inputs_hash,
                      scenario_hash,
 )
 from .summit import Bargaining, Cancellation, Mediator, Roles, Summit
@@ -51,6 +50,6 @@ __all__ = [
     "DateTriangular", "DateUniform", "Dist", "Dynamics", "Effect", "Election", "Event", "Fixed", "Incident", "Issue",
     "Level", "Mediator", "MonteCarlo", "Name", "NonNegative", "Normal", "Observed", "Outcome", "Param", "Probability",
     "Relations", "Roles", "Scenario", "Shift", "Signed", "Stance", "Summit", "Triangular", "Trust", "Uniform", "Unit",
-    "DESCRIPTIVE", "condition_leaves", "date_range", "inputs_hash", "is_random", "mean_of", "sample", "scenario_hash",
+    "DESCRIPTIVE", "condition_leaves", "date_range", "is_random", "mean_of", "sample", "scenario_hash",
     "shift_param", "support",
 ]

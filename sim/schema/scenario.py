@@ -20,7 +20,7 @@ from .rules import MAX_RUNS, rule_problems
 from .summit import Roles, Summit
 
 __all__ = ["Agent", "Alliance", "Calendar", "Dynamics", "Effect", "Election", "Event", "Incident", "Issue",
-           "DESCRIPTIVE", "MonteCarlo", "Relations", "Scenario", "Stance", "Trust", "inputs_hash", "scenario_hash"]
+           "DESCRIPTIVE", "MonteCarlo", "Relations", "Scenario", "Stance", "Trust", "scenario_hash"]
 
 CHANGED = {
     "reservation": "no longer used: a party accepts a package when it beats no deal (the status quo, plus "
@@ -252,14 +252,6 @@ class Scenario(Strict):
 DESCRIPTIVE = frozenset({"name", "title", "source", "observed", "monte_carlo"})
 """Top-level fields that change no replicate's outcome (`monte_carlo`'s runs and seed choose
 which replicates are drawn, not what any one of them gives)."""
-
-
-def inputs_hash(scenario: Scenario) -> str:
-    """SHA-256 of the scenario's model inputs: `scenario_hash` without its `DESCRIPTIVE` fields,
-    so that a fitted case renamed, retitled or run with another seed is still known as that
-    case (`sim.posterior`: it would otherwise be forecast in sample, as a new meeting)."""
-    canonical = scenario.model_dump_json(exclude_defaults=False, exclude=set(DESCRIPTIVE))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def scenario_hash(scenario: Scenario) -> str:
