@@ -300,7 +300,10 @@ def _summit_days(date, day) -> tuple:
 
 
 def _menu(s: Scenario, issues: tuple[str, ...]):
-    """Every combination of the issues' anchors, (n_packages, n_issues), with names; first issue slowest."""
+    """Every combination of the issues' anchors, (n_packages, n_issues), with names; first issue
+    slowest. The menu is in canonical order (ties in the summit's search go to the first), but a
+    name joins the anchors in the order the file lists its issues, so that a reader can read it and
+    a role change, which can reorder the canonical issues, does not rename a deal."""
     grids = [sorted(s.issues[i].anchors.items(), key=lambda kv: kv[1]) for i in issues]
     size = int(np.prod([len(g) for g in grids], dtype=np.float64))
     if size > MAX_PACKAGES:
@@ -310,7 +313,8 @@ def _menu(s: Scenario, issues: tuple[str, ...]):
                                  f"may hold at most {MAX_PACKAGES:,} packages", size, True))
     combos = list(itertools.product(*grids))
     packages = np.array([[v for _, v in combo] for combo in combos], dtype=float).reshape(-1, len(issues))
-    names = tuple("/".join(k for k, _ in combo) for combo in combos)
+    written = [issues.index(i) for i in s.issues]
+    names = tuple("/".join(combo[j][0] for j in written) for combo in combos)
     return packages, names, tuple(np.array([v for _, v in grid]) for grid in grids)
 
 

@@ -78,7 +78,7 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "deals": summarise_deals(result),
         "agents": list(model.agents),
         "parties": [model.agents[k] for k in model.parties],
-        "issues": list(model.issues),
+        "issues": list(model.scenario.issues),  # as the file lists them, as deals' names and levels are
         "created": utc_now(),
         "calibration": summarise_calibration_of(result),
         "menu": summarise_menu(model),
@@ -92,9 +92,13 @@ def summarise_menu(model) -> list[dict] | None:
     labels of `replicates.parquet`'s package column); None above `MENU_LISTED` packages."""
     if len(model.packages) > MENU_LISTED:
         return None
-    return [{"package": name, "class": CLASSES[int(c)],
-             "levels": {issue: float(v) for issue, v in zip(model.issues, levels)}}
-            for name, c, levels in zip(model.package_names, model.package_class, model.packages)]
+    return [{"package": name, "class": CLASSES[int(c)], "levels": _levels(model, k)}
+            for k, (name, c) in enumerate(zip(model.package_names, model.package_class))]
+
+
+def _levels(model, k: int) -> dict[str, float]:
+    """Package `k`'s level on each issue, in the file's order of issues (as its name)."""
+    return {issue: float(model.packages[k, model.issues.index(issue)]) for issue in model.scenario.issues}
 
 
 def _date(model, day: int) -> str | None:
@@ -129,7 +133,7 @@ def summarise_deals(result: RunResult, top: int = TOP_DEALS) -> list[dict]:
             "package": model.package_names[k],
             "class": CLASSES[int(np.argmax(by_class[k]))],
             "classes": {name: int(n) for name, n in zip(CLASSES, by_class[k]) if n},
-            "levels": {issue: float(model.packages[k, j]) for j, issue in enumerate(model.issues)},
+            "levels": _levels(model, k),
             **estimate_dict(e),
         })
     return deals

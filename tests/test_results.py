@@ -333,3 +333,20 @@ def test_a_deals_classes_count_its_replicates_per_class_and_sum_to_its_count():
         assert sum(deal["classes"].values()) == deal["count"]
         assert deal["class"] == max(deal["classes"], key=deal["classes"].get)
     assert any(set(deal["classes"]) == {"substantive", "talk_fest"} for deal in summary["deals"]), summary["deals"]
+
+
+def test_a_deal_is_named_and_laid_out_in_the_files_order_of_issues():
+    """A package's name joined its anchors in the engine's canonical order of issues, which
+    follows each issue's role: Camp David's deals read `self_rule/treaty_framework/full_withdrawal`
+    for a file that lists the Sinai first, and a role change (a veto player added) renamed the
+    same deal. Names, summary.json's `issues` and each deal's levels follow the file's order."""
+    scenario = load_scenario(ROOT / "scenarios" / "examples" / "camp_david_1978.yaml")
+    result = run(scenario, runs=2000, seed=1)
+    assert list(result.model.issues) != list(scenario.issues)  # else this test could not fail
+    summary = summarise_run(result)
+    assert summary["issues"] == list(scenario.issues)
+    for deal in [*summary["deals"], *summary["menu"]]:
+        assert list(deal["levels"]) == list(scenario.issues)
+        names = deal["package"].split("/")
+        assert [scenario.issues[issue].anchors[name] for issue, name in zip(scenario.issues, names)] == \
+            list(deal["levels"].values())
