@@ -76,9 +76,10 @@ def summarise_run(result: RunResult, scenario_file: str | Path | None = None) ->
         "classes": {name: estimate_dict(e) for name, e in result.estimates().items()},
         "headline": {name: estimate_dict(e) for name, e in result.headline().items()},
         "deals": summarise_deals(result),
-        "agents": list(model.agents),
-        "parties": [model.agents[k] for k in model.parties],
-        "issues": list(model.scenario.issues),  # as the file lists them, as deals' names and levels are
+        # as the file lists them (a package's name and levels too), not in the engine's canonical order
+        "agents": list(model.scenario.agents),
+        "parties": list(model.scenario.summit.parties),
+        "issues": list(model.scenario.issues),
         "created": utc_now(),
         "calibration": summarise_calibration_of(result),
         "menu": summarise_menu(model),

@@ -345,6 +345,7 @@ def test_a_deal_is_named_and_laid_out_in_the_files_order_of_issues():
     assert list(result.model.issues) != list(scenario.issues)  # else this test could not fail
     summary = summarise_run(result)
     assert summary["issues"] == list(scenario.issues)
+    assert (summary["agents"], summary["parties"]) == (list(scenario.agents), scenario.summit.parties)
     for deal in [*summary["deals"], *summary["menu"]]:
         assert list(deal["levels"]) == list(scenario.issues)
         names = deal["package"].split("/")
