@@ -61,7 +61,9 @@ def sequential(sweep, tmp_path_factory):
 @pytest.fixture(scope="module")
 def dask_cluster():
     """A LocalCluster of two worker processes. Their start-up can time out on a loaded
-    machine ("Cluster closed without starting up"): longer timeouts, and up to three tries."""
+    machine ("Cluster closed without starting up"): longer timeouts, and up to three tries.
+    Its dashboard on any free port: `dashboard_address=None` still took 8787, and where another
+    process held it, Dask's warning (an error here) failed every try."""
     distributed = pytest.importorskip("distributed")
     import dask
 
@@ -69,7 +71,7 @@ def dask_cluster():
         for attempt in range(3):
             try:
                 cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                                   dashboard_address=None)
+                                                   dashboard_address=":0")
                 break
             except (RuntimeError, TimeoutError, OSError):
                 if attempt == 2:
