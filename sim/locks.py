@@ -1,10 +1,12 @@
 """One writer at a time, and what killed writers left behind.
 
 A target (a result directory or file) is held by an advisory lock on `.NAME.sim-lock`
-beside it; the lock file says whose it is. A writer that was killed leaves its lock
-file, its partial directory (`.NAME.partial-XXXXXXXX`) or a directory a swap set aside
-(`.NAME.old-XXXXXXXX`); the next writer in the same folder removes them, once their lock
-shows that no writer holds it (`clean_stale`). Taking or releasing a lock and removing a
+beside it; the lock file says whose it is from the moment it appears (made as a labelled
+temp file, `.NAME.sim-lock-XXXXXXXX`, and linked to its name). A writer that was killed
+leaves its lock file, the temp file of one it was making, its partial directory
+(`.NAME.partial-XXXXXXXX`) or a directory a swap set aside (`.NAME.old-XXXXXXXX`); the
+next writer in the same folder removes them, once their lock shows that no writer holds it
+(`clean_stale`). Taking or releasing a lock and removing a
 partial directory are held against Ctrl-C (`errors.hold_interrupts`), so that an interrupt,
 or a second one during the cleanup after a first, strands neither. `sim.ownership` builds on this.
 """
@@ -16,6 +18,7 @@ import errno
 import fcntl
 import os
 import re
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +34,8 @@ LOCK_SUFFIX = ".sim-lock"
 _MARKS = (PARTIAL_MARK, MANIFEST)
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-[0-9a-f]{8}$")
 _LOCK = re.compile(r"^\.(?P<name>.+)\.sim-lock$")
+_LOCK_TEMP = re.compile(r"^\.(?P<name>.+)\.sim-lock-[0-9a-f]{8}$")
+"""A lock file being made (`_make_lock`), or what a writer killed as it made one left."""
 
 
 def cannot_write(label: str, out: Path, exc: OSError, what: str = "a result directory") -> InputError:
@@ -50,20 +55,19 @@ def _lock_path(out: Path) -> Path:
 
 
 def _try_lock(path: Path) -> int | None:
-    """An fd holding an exclusive lock on `path` (created if missing), or None if another
-    process holds it. Retries when the file was replaced while we waited (see `_unlock`).
+    """An fd holding an exclusive lock on `path` (made if missing, `_make_lock`), or None if
+    another process holds it. Retries when the file was replaced while we waited (see `_unlock`).
     Called under `hold_interrupts` by a caller that keeps the fd where its `finally` releases
-    it: a Ctrl-C raised as the file was made, or as the fd came back, left an empty lock file
-    that no later command removed (`clean_stale` removes only those saying they are sim's),
-    or an fd holding the lock, which refused this process's next writer of the target."""
+    it: a Ctrl-C raised as the fd came back left an fd holding the lock, which refused this
+    process's next writer of the target."""
     for _ in range(100):
         try:
-            fd, made = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644), True
-        except FileExistsError:
-            try:
-                fd, made = os.open(path, os.O_RDWR | os.O_CLOEXEC), False
-            except FileNotFoundError:  # its holder removed it meanwhile: make it afresh
-                continue
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            fd = _make_lock(path)
+            if fd is None:
+                continue  # another writer made it first, or a cleaner took our temp file: try again
+            return fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
@@ -73,19 +77,92 @@ def _try_lock(path: Path) -> int | None:
         except BlockingIOError:
             os.close(fd)
             return None
-        except BaseException as exc:
+        except BaseException:
             os.close(fd)
-            if made and isinstance(exc, OSError):  # no locks on this file system (ENOLCK): none is held on it
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
             raise
         if same:
-            with contextlib.suppress(OSError):  # say whose it is, for `clean_stale`
-                os.ftruncate(fd, 0)
-                os.write(fd, f"sim {os.getpid()}\n".encode())
+            # Say whose it is, for `clean_stale`: written over the old label, then cut to length,
+            # so that a kill between the two leaves a label (with a stray tail), never an empty file
+            with contextlib.suppress(OSError):
+                label = _label()
+                os.pwrite(fd, label, 0)
+                os.ftruncate(fd, len(label))
             return fd
         os.close(fd)  # the holder removed the file as we locked it: lock the new one
     raise OSError(errno.EAGAIN, "lock file keeps changing", str(path))
+
+
+def _label() -> bytes:
+    return f"sim {os.getpid()}\n".encode()
+
+
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+"""What `link` says on a file system without hard links (FAT, some FUSE and SMB mounts)."""
+
+
+def _make_lock(path: Path) -> int | None:
+    """A new lock file at `path`, locked by the fd returned and labelled from the moment it
+    appears; None if one appeared meanwhile. Made as a labelled, locked temp file beside it
+    (`.NAME.sim-lock-XXXXXXXX`) and linked to its name (which fails if the name is taken), so a
+    kill at any step leaves no empty lock file, which said nobody's it was: only the temp file,
+    which `clean_stale` removes. Where the file system has no hard links, the lock file is made
+    in place, labelled a step later; a kill between the two leaves it empty, which `clean_stale`
+    removes too (`_remove_stale_lock`)."""
+    tmp = path.with_name(f"{path.name}-{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    made = None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a cleaner took it as it was made, and removes it
+            return None
+        label = _label()
+        if os.write(fd, label) != len(label):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return None
+        except FileNotFoundError:  # a cleaner removed it before we locked it; or the folder went
+            if os.path.exists(path.parent):
+                return None
+            raise
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            made = _make_lock_in_place(path)
+            return made
+        made = fd
+        return made
+    finally:
+        if made != fd:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _make_lock_in_place(path: Path) -> int | None:
+    """`_make_lock` where there are no hard links: the file made, locked, checked and labelled in
+    turn (a second writer that opened it first holds it, and we are refused), or None."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        same = os.fstat(fd).st_ino == os.stat(path).st_ino
+    except (BlockingIOError, FileNotFoundError):  # another writer holds it, or it was removed
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    if not same:
+        os.close(fd)
+        return None
+    with contextlib.suppress(OSError):
+        os.write(fd, _label())
+    return fd
 
 
 def _unlock(path: Path, fd: int) -> None:
@@ -145,6 +222,9 @@ def _remove_stale(parent: Path, entry: Path, held: str | None) -> bool:
     if lock is not None and lock.group("name") != held and entry.is_file() and not entry.is_symlink():
         _remove_stale_lock(entry)
         return False
+    if _LOCK_TEMP.match(entry.name) and entry.is_file() and not entry.is_symlink():
+        _remove_stale_lock(entry, temp=True)
+        return False
     m = _STALE.match(entry.name)
     if m is None or entry.is_symlink() or not entry.is_dir():
         return False
@@ -172,17 +252,49 @@ def _remove_stale(parent: Path, entry: Path, held: str | None) -> bool:
             _unlock(_lock_path(target), fd)
 
 
-def _remove_stale_lock(path: Path) -> None:
-    """Remove a lock file sim wrote whose holder is gone (killed before it removed it)."""
+def _remove_stale_lock(path: Path, temp: bool = False) -> None:
+    """Remove a lock file sim made whose holder is gone (killed before it removed it), or a
+    `temp` one (`_make_lock`) a writer killed as it made a lock left: sim's by its label, or
+    empty. An empty one is what a kill left between making a lock file and labelling it (sim
+    before lock files were made whole; a file system without hard links, `_make_lock`), and
+    removing it once its lock is free is safe: every sim that made a `.NAME.sim-lock` locks it,
+    and checks that the name is still its file (`_try_lock`), before it counts as held, and removes
+    it only while it holds it; so a writer that made it and has not locked it yet finds it gone
+    and makes another, and one that holds it keeps us out. No age is asked for: the lock, not the
+    clock, says whether a writer is alive. Another program's file under a name of sim's (neither
+    labelled nor empty) is left alone; the target's own lock file (`lock_target`) is taken over
+    whatever it holds."""
     with hold_interrupts():
         try:
-            if not path.read_bytes().startswith(b"sim "):
+            text = path.read_bytes()
+            if text and not text.startswith(b"sim "):
                 return
-            fd = _try_lock(path)
+            fd = _lock_temp(path) if temp else _try_lock(path)
         except OSError:
             return
         if fd is not None:
             _unlock(path, fd)
+
+
+def _lock_temp(path: Path) -> int | None:
+    """An fd locking the temp file `path` (not made afresh if it went, as `_try_lock` would), or
+    None if it is gone or its writer holds it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        same = os.fstat(fd).st_ino == os.stat(path).st_ino
+    except (BlockingIOError, FileNotFoundError):
+        same = False
+    except BaseException:
+        os.close(fd)
+        raise
+    if same:
+        return fd
+    os.close(fd)
+    return None
 
 
 def remove_partial(directory: str | Path) -> None:

@@ -75,28 +75,39 @@ def test_a_library_call_leaves_its_hosts_signal_handlers_alone():
         signal.signal(signal.SIGINT, previous)
 
 
-LOCK_STEPS = [
-    (os, "open", "_try_lock"),
-    (fcntl, "flock", "_try_lock"),
-    (os, "fstat", "_try_lock"),
-    (os, "stat", "_try_lock"),
-    (os, "ftruncate", "_try_lock"),
-    (os, "write", "_try_lock"),
-    (locks, "_try_lock", "lock_target"),
-    (os, "unlink", "_unlock"),
-    (os, "close", "_unlock"),
+LOCK_STEPS = [  # (module, function, its caller, whether a dead writer's lock file is there to take over)
+    (os, "open", "_make_lock", False),
+    (fcntl, "flock", "_make_lock", False),
+    (os, "write", "_make_lock", False),
+    (os, "link", "_make_lock", False),
+    (os, "unlink", "_make_lock", False),
+    (locks, "_make_lock", "_try_lock", False),
+    (os, "open", "_try_lock", True),
+    (fcntl, "flock", "_try_lock", True),
+    (os, "fstat", "_try_lock", True),
+    (os, "stat", "_try_lock", True),
+    (os, "pwrite", "_try_lock", True),
+    (os, "ftruncate", "_try_lock", True),
+    (locks, "_try_lock", "lock_target", False),
+    (os, "unlink", "_unlock", False),
+    (os, "close", "_unlock", False),
 ]
 
 
-@pytest.mark.parametrize("module, name, caller", LOCK_STEPS, ids=[f"{c}-{n}" for _, n, c in LOCK_STEPS])
-def test_a_ctrl_c_at_any_step_of_a_lock_leaves_no_lock_file_and_no_fd(module, name, caller, tmp_path, monkeypatch):
-    """A Ctrl-C as the lock file is made, locked, checked or labelled, as the lock is handed to its
-    holder, or as it is released: the command stops, and neither the lock file (an empty one, which no
-    later command removed) nor an fd holding the lock (which refused the next writer in this process) is left."""
+@pytest.mark.parametrize("module, name, caller, found", LOCK_STEPS,
+                         ids=[f"{c}-{n}{'-found' if f else ''}" for _, n, c, f in LOCK_STEPS])
+def test_a_ctrl_c_at_any_step_of_a_lock_leaves_no_lock_file_and_no_fd(module, name, caller, found, tmp_path,
+                                                                      monkeypatch):
+    """A Ctrl-C as the lock file is made (its temp file made, locked, labelled, linked, removed), or a dead
+    writer's is opened, locked, checked or labelled, as the lock is handed to its holder, or as it is
+    released: the command stops, and neither the lock file (an empty one, which no later command removed),
+    its temp file, nor an fd holding the lock (which refused the next writer in this process) is left."""
+    if found:
+        (tmp_path / ".res.sim-lock").write_text("sim 1\n")
     fired = signal_after(monkeypatch, module, name, caller)
     with pytest.raises(KeyboardInterrupt):
         with lock_target(tmp_path / "res"):
-            if name not in ("unlink", "close"):  # the Ctrl-C came as the lock was taken
+            if caller != "_unlock":  # the Ctrl-C came as the lock was taken
                 pytest.fail("the block ran although taking the lock was interrupted")
     monkeypatch.undo()
     assert fired == [name]
@@ -105,14 +116,15 @@ def test_a_ctrl_c_at_any_step_of_a_lock_leaves_no_lock_file_and_no_fd(module, na
         pass
 
 
-@pytest.mark.parametrize("step", ["open", "flock", "return"])
+@pytest.mark.parametrize("step", ["open", "flock", "link", "return"])
 def test_a_ctrl_c_while_clean_stale_locks_a_dead_writers_target_leaves_its_lock_free(step, tmp_path, monkeypatch):
     """clean_stale locks the target of each partial directory it finds before removing it: a Ctrl-C as it
     does leaves no lock file and no fd holding it."""
     dead = tmp_path / ".gone.partial-0123abcd"
     dead.mkdir()
     (dead / locks.PARTIAL_MARK).write_text("{}")
-    module, caller = {"open": (os, "_try_lock"), "flock": (fcntl, "_try_lock"), "return": (locks, None)}[step]
+    module, caller = {"open": (os, "_make_lock"), "flock": (fcntl, "_make_lock"), "link": (os, "_make_lock"),
+                      "return": (locks, None)}[step]
     fired = signal_after(monkeypatch, module, "_try_lock" if step == "return" else step, caller)
     with pytest.raises(KeyboardInterrupt):
         clean_stale(tmp_path)
@@ -179,3 +191,140 @@ def test_a_folder_without_locks_is_refused_in_one_line_and_keeps_no_lock_file(tm
         with lock_target(tmp_path / "res"):
             pass
     assert [p.name for p in tmp_path.iterdir()] == [".res.sim-lock"]
+
+
+_KILL_STEPS = [(os, "open"), (os, "write"), (os, "pwrite"), (os, "ftruncate"), (os, "link"), (os, "unlink"),
+               (os, "close"), (os, "fstat"), (os, "stat"), (fcntl, "flock")]
+
+
+def _killed_after(calls: int, out: Path) -> bool:
+    """Take and release the lock on `out` in a forked child that is killed (SIGKILL: no `finally`
+    runs) as its `calls`-th system call of the lock returns; whether it was killed."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns to pytest
+        status = 1
+        try:
+            count = [0]
+
+            def killing(real):
+                def call(*args, **kwargs):
+                    result = real(*args, **kwargs)
+                    count[0] += 1
+                    if count[0] == calls:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    return result
+                return call
+
+            for module, name in _KILL_STEPS:
+                setattr(module, name, killing(getattr(module, name)))
+            with lock_target(out):
+                pass
+            status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == 0, "the child failed before it was killed"
+    return os.WIFSIGNALED(status)
+
+
+@pytest.mark.parametrize("found", [False, True], ids=["made", "taken-over"])
+def test_a_kill_at_any_step_of_a_lock_leaves_no_empty_lock_file_and_nothing_the_next_writer_keeps(found, tmp_path):
+    """A writer killed (SIGKILL, nothing cleans up) after any system call of taking or releasing its lock,
+    made afresh or taken over from a dead writer (with a longer label), leaves no empty lock file (which said
+    nobody's it was): whatever it left says it is sim's, and the next command in the folder (`clean_stale`)
+    removes all of it."""
+    out = tmp_path / "res"
+    kills = 0
+    for calls in range(1, 100):
+        if found:
+            (tmp_path / ".res.sim-lock").write_text("sim 4194304 from a dead writer\n")
+        if not _killed_after(calls, out):
+            break
+        kills += 1
+        left = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        assert all(text.startswith(b"sim ") for name, text in left.items() if name.endswith(".sim-lock")), (calls, left)
+        clean_stale(tmp_path)
+        assert list(tmp_path.iterdir()) == [], (calls, left)
+    assert kills >= 5  # every step of taking and releasing the lock was a kill point
+    with lock_target(out):
+        pass
+
+
+def _held_elsewhere(path: Path) -> int:
+    """An fd locking `path` as a live writer in another process would (flock locks are per open file)."""
+    fd = os.open(path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+@pytest.mark.parametrize("name", [".other.sim-lock", ".other.sim-lock-0123abcd"], ids=["lock", "temp"])
+def test_clean_stale_removes_an_empty_or_labelled_lock_file_nobody_holds_and_keeps_the_rest(name, tmp_path):
+    """An empty lock file (what a kill left between making and labelling one, before lock files were made
+    whole) and a lock's temp file (empty or labelled) go once nobody holds them; one a live writer holds
+    stays, and so does a file under such a name that is not sim's (neither empty nor labelled)."""
+    for text in (b"", b"sim 4194304\n"):
+        (tmp_path / name).write_bytes(text)
+        clean_stale(tmp_path)
+        assert list(tmp_path.iterdir()) == [], text
+    (tmp_path / name).write_bytes(b"")
+    fd = _held_elsewhere(tmp_path / name)
+    try:
+        clean_stale(tmp_path)
+        assert [p.name for p in tmp_path.iterdir()] == [name]
+    finally:
+        os.close(fd)
+    (tmp_path / name).write_bytes(b"a user's notes\n")
+    clean_stale(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [name] and open_locks(tmp_path) == []
+
+
+def test_a_cleaner_that_takes_a_temp_file_as_it_is_made_makes_the_writer_try_again(tmp_path, monkeypatch):
+    """Another command's `clean_stale` may lock and remove a lock's temp file between its making and its
+    locking: the writer makes another and takes the lock, rather than refusing itself."""
+    real, taken = os.open, []
+
+    def open_and_clean(path, flags, *args):
+        fd = real(path, flags, *args)
+        if not taken and locks._LOCK_TEMP.match(Path(path).name):
+            taken.append(Path(path).name)
+            locks._remove_stale_lock(Path(path), temp=True)
+        return fd
+
+    monkeypatch.setattr(os, "open", open_and_clean)
+    with lock_target(tmp_path / "res"):
+        assert Path(tmp_path / ".res.sim-lock").read_text() == f"sim {os.getpid()}\n"
+    monkeypatch.undo()
+    assert taken and list(tmp_path.iterdir()) == [] and open_locks(tmp_path) == []
+
+
+def test_where_there_are_no_hard_links_the_lock_is_made_in_place(tmp_path, monkeypatch):
+    """On a file system without hard links (FAT: `link` says EPERM) the lock file is made where it goes,
+    labelled, and a second writer is refused as anywhere else; nothing is left after."""
+    import errno
+
+    def no_links(src, dst, *args, **kwargs):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(os, "link", no_links)
+    with lock_target(tmp_path / "res"):
+        assert [p.name for p in tmp_path.iterdir()] == [".res.sim-lock"]
+        assert Path(tmp_path / ".res.sim-lock").read_text() == f"sim {os.getpid()}\n"
+        assert locks._try_lock(tmp_path / ".res.sim-lock") is None
+    assert list(tmp_path.iterdir()) == [] and open_locks(tmp_path) == []
+
+
+def test_a_lock_whose_label_cannot_be_written_is_refused_in_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    """A full disk as the lock's label is written: the command is refused naming --out and the reason, and
+    neither an empty lock file nor its temp file is left."""
+    import errno
+
+    from sim import InputError
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(InputError, match="--out: cannot write a result directory there .No space left on device"):
+        with lock_target(tmp_path / "res"):
+            pytest.fail("ran without a lock")
+    assert list(tmp_path.iterdir()) == [] and open_locks(tmp_path) == []

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim import cli
@@ -60,7 +61,9 @@ def sequential(sweep, tmp_path_factory):
 @pytest.fixture(scope="module")
 def dask_cluster():
     """A LocalCluster of two worker processes. Their start-up can time out on a loaded
-    machine ("Cluster closed without starting up"): longer timeouts, and up to three tries."""
+    machine ("Cluster closed without starting up"): longer timeouts, and up to three tries.
+    Its dashboard on any free port: `dashboard_address=None` still took 8787, and where another
+    process held it, Dask's warning (an error here) failed every try."""
     distributed = pytest.importorskip("distributed")
     import dask
 
@@ -68,7 +71,7 @@ def dask_cluster():
         for attempt in range(3):
             try:
                 cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                                   dashboard_address=None)
+                                                   dashboard_address=":0")
                 break
             except (RuntimeError, TimeoutError, OSError):
                 if attempt == 2:
@@ -172,6 +175,70 @@ def test_an_unreachable_scheduler_is_a_run_error(tmp_path, capsys):
     assert status == 1
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # reached for before the directory is claimed
+
+
+@pytest.fixture
+def dask_scheduler():
+    """A scheduler in this process, without workers: enough to connect to (and cheap)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:  # any free port
+        yield cluster.scheduler_address
+
+
+@pytest.fixture
+def dask_clients(monkeypatch):
+    """Every Dask client sim makes in the test; closed after it, whatever the test found."""
+    distributed = pytest.importorskip("distributed")
+    made = []
+
+    class Recorded(distributed.Client):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(distributed, "Client", Recorded)
+    yield made
+    for client in made:
+        client.close()
+
+
+@pytest.mark.parametrize("step", ["scheduler_info", "__enter__"])
+def test_a_ctrl_c_as_the_dask_client_connects_leaves_it_closed(step, dask_scheduler, dask_clients, tmp_path,
+                                                               monkeypatch):
+    """A Ctrl-C (a KeyboardInterrupt: a library's host raises one) as the client asks for the cluster's
+    workers, or as the connected backend comes back, before the sweep's stack has its close: the client is
+    closed, not left connected to the user's scheduler (and its host's default client) until the process
+    exits. sim starts no cluster and no workers: the client is all it has there."""
+    import distributed
+    from conftest import signal_after
+
+    from sim.sweep import driver, execute
+
+    monkeypatch.setattr(driver, "_run_points", lambda *a, **k: pytest.fail("ran although interrupted"))
+    fired = signal_after(monkeypatch, distributed.Client if step == "scheduler_info" else execute.DaskBackend, step)
+    with pytest.raises(KeyboardInterrupt):
+        driver.run_points(tmp_path / "s", {}, [], np.zeros((1, 0)), {}, runs=1, entropy=1, scheduler=dask_scheduler)
+    assert fired == [step]
+    assert len(dask_clients) == 1 and dask_clients[0].status == "closed"
+
+
+def test_a_scheduler_lost_as_the_client_asks_for_its_workers_is_a_run_error_and_the_client_closed(
+        dask_scheduler, dask_clients, monkeypatch):
+    """The scheduler gone between the connection and the question (an OSError from Dask's comms): the same
+    one-line RunError as a scheduler out of reach, not a traceback, and the client made is closed."""
+    import distributed
+
+    from sim.errors import RunError
+    from sim.sweep.execute import DaskBackend
+
+    def gone(self, *args, **kwargs):
+        raise distributed.comm.CommClosedError("in <TCP (closed)>: Stream is closed")
+
+    monkeypatch.setattr(distributed.Client, "scheduler_info", gone)
+    with pytest.raises(RunError, match="^cannot reach the Dask scheduler at .*: in <TCP .closed.>: Stream is closed$"):
+        with DaskBackend(dask_scheduler):
+            pytest.fail("entered without a connection")
+    assert len(dask_clients) == 1 and dask_clients[0].status == "closed"
 
 
 @pytest.mark.parametrize("command", ["sweep", "calibrate"])

@@ -204,7 +204,12 @@ def run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, po
         cluster = None
         if scheduler is not None:  # a bad address or a scheduler out of reach: before the directory is claimed
             check_scheduler(scheduler)
-            cluster = stack.enter_context(DaskBackend(scheduler))
+            # Its close on the stack before it connects: `enter_context` records it after, and a
+            # Ctrl-C (a KeyboardInterrupt, in a library's host) between the two left the client
+            # connected to the user's scheduler until the process ended
+            cluster = DaskBackend(scheduler)
+            stack.push(cluster)
+            cluster.__enter__()
         return _run_points(out, identity, names, plan, points, runs=runs, entropy=entropy, workers=workers,
                            cluster=cluster, fresh=fresh, progress=progress, timing=timing, describe=describe,
                            export=export, command=command, files=files, force=force, stop=stop)

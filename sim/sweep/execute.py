@@ -265,6 +265,10 @@ class DaskBackend:
         self.client = None
 
     def __enter__(self) -> DaskBackend:
+        """Connect, and count the cluster's threads. Anything raised once the client is made (a
+        Ctrl-C as it asks for the workers, a scheduler gone meanwhile) closes it here: a `with`
+        calls `__exit__` only once `__enter__` has returned. The cluster is the user's: sim starts
+        no scheduler and no workers, so its client is all it has to close."""
         try:
             from distributed import Client
         except ImportError:
@@ -274,12 +278,25 @@ class DaskBackend:
             self.client = Client(self.address)  # timeout: dask's distributed.comm.timeouts.connect
         except (OSError, TimeoutError, ValueError) as exc:
             raise RunError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
-        workers = self.client.scheduler_info().get("workers", {})
+        try:
+            workers = self.client.scheduler_info().get("workers", {})
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, (OSError, TimeoutError)):
+                raise RunError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+            raise
         self.workers = max(1, sum(w.get("nthreads", 1) for w in workers.values()))
         return self
 
     def __exit__(self, *exc) -> None:
-        self.client.close()
+        self.close()
+
+    def close(self) -> None:
+        """Disconnect (the scheduler cancels what this client asked for); once, and nothing if
+        the client was never made, so a stack may hold it before `__enter__` connects."""
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()
 
     def results(self, tasks: list[Task], stop: threading.Event | None = None) -> Iterator[list[PieceResult]]:
         from distributed import as_completed as dask_completed
