@@ -197,7 +197,8 @@ def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: fr
     data = s.agents[agent].model_dump(mode="json", exclude={"description"})
     data["issues"] = sorted((issue_sig[i], json.dumps(stance, sort_keys=True)) for i, stance in data["issues"].items())
     data["mediator"] = [m.model_dump(mode="json", exclude={"agent"}) for m in s.roles.mediators if m.agent == agent]
-    data["weight"] = s.summit.weights.get(agent, 1.0)
+    weight = s.summit.weights.get(agent, 1.0)
+    data["weight"] = weight if isinstance(weight, (int, float)) else weight.model_dump(mode="json")
     data["trust"] = sorted(json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True)
                            for entry in s.relations.trust_entries()
                            if any(agent in pair and not inert.intersection(pair) for pair in entry.pairs()))

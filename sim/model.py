@@ -29,6 +29,7 @@ from .rubric import (
 )
 from .schema import DateTriangular, DateUniform, Effect, Scenario, support
 from .schema.rules import MAX_PACKAGES
+from .schema.summit import MAX_WEIGHT
 
 __all__ = ["BREAKTHROUGH", "CLASSES", "COLLAPSE", "SUBSTANTIVE", "SUBSTANTIVE_OR_BETTER", "TALK_FEST",
            "CompiledEffect", "Model", "ParamSpec", "compile_model", "tick_days"]
@@ -102,7 +103,6 @@ class Model:
     status_quo: np.ndarray  # (n_issues,) the level each issue stays at without a deal
     parties: tuple[int, ...]  # summit parties (agent indices, canonical order)
     required: np.ndarray  # (n_parties,) bool: a deal needs this party's signature
-    weights: np.ndarray  # (n_parties,) Nash bargaining weights
     veto: tuple[int, ...]  # agents who must accept but sign nothing
     pairs: tuple[tuple[int, int], ...]  # trust pairs (i < j)
     pair_of: np.ndarray  # (n_agents, n_agents) int: the pair index of two agents, -1 for none
@@ -184,6 +184,10 @@ def compile_model(s: Scenario) -> Model:
                 key=f"roles.mediators.{canon.agent_label[m.agent]}.{name}")
         mediators.append((a_idx[m.agent], prefix))
 
+    for party in summit.parties:  # drawn per replicate: a knob, or a distribution, can move them
+        add(f"summit.weights.{party}", summit.weights.get(party, 1.0), f"summit.weights.{party}", 1e-6, MAX_WEIGHT,
+            key=f"summit.weights.{canon.agent_label[party]}")
+
     summit_days = _summit_days(summit.date, day)
     horizon = summit_days[-1]
     parties = tuple(sorted(a_idx[p] for p in summit.parties))
@@ -194,7 +198,6 @@ def compile_model(s: Scenario) -> Model:
         name=s.name, agents=agents, issues=issues, canon=canon, params=params, lower=lower, upper=upper,
         status_quo=np.array([s.issues[i].status_quo for i in issues]),
         parties=parties, required=np.array([agents[k] in required for k in parties]),
-        weights=np.array([summit.weights.get(agents[k], 1.0) for k in parties]),
         veto=tuple(sorted(a_idx[v] for v in s.roles.veto)), pairs=pairs, pair_of=pair_of,
         mediators=tuple(mediators), elections=elections, alliances=alliances, events=events, incidents=incidents,
         summit_days=summit_days, horizon=horizon, ticks=tick_days(s.calendar.start, horizon),

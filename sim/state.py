@@ -38,7 +38,7 @@ class State:
     rate, noise, margin, loss_aversion, credibility, cancel_base: (n,)
     event_probability: (n_events, n); incident_rate: (n_incidents, n) per month
     audience: (n_elections, n); alliance_pull, alliance_cost: (n_alliances, n)
-    mediator_trust, mediator_margin: (n_mediators, n)
+    mediator_trust, mediator_margin: (n_mediators, n); weights: (n_parties, n) Nash bargaining weights
     summit_day: (n,) days from calendar start; cancelled: (n,) called off by an event or incident
     outcome: (n,) uint8 class codes; package: (n,) int64 (-1: no deal); signed: (n_parties, n)
     at_summit: (n_agents, n_issues, n) positions on the summit day, with their deviation
@@ -69,6 +69,7 @@ class State:
     alliance_cost: np.ndarray
     mediator_trust: np.ndarray
     mediator_margin: np.ndarray
+    weights: np.ndarray
     summit_day: np.ndarray
     cancelled: np.ndarray
     outcome: np.ndarray
@@ -158,6 +159,7 @@ def draw_state(model: Model, blocks: Blocks, knobs: KnobApplier | None = None) -
         alliance_cost=rows([f"{al.path}.cost" for al in model.alliances]),
         mediator_trust=rows([f"{prefix}.trust" for _, prefix in model.mediators]),
         mediator_margin=rows([f"{prefix}.margin" for _, prefix in model.mediators]),
+        weights=rows([f"summit.weights.{model.agents[k]}" for k in model.parties]),
         summit_day=draw_summit_days(model, blocks), cancelled=np.zeros(n, dtype=bool),
         outcome=np.full(n, TALK_FEST, dtype=np.uint8), package=np.full(n, -1, dtype=np.int64),
         signed=np.zeros((n_parties, n), dtype=bool), at_summit=np.zeros((A, I, n)),

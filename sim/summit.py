@@ -122,7 +122,10 @@ def bargain(model: Model, state: State, blocks: Blocks) -> None:
     n_parties = len(model.parties)
     walk = state.walk_away[list(deciders)]
     needed = np.concatenate([model.required, np.ones(len(model.veto), dtype=bool)])
-    weight = np.concatenate([np.where(model.required, model.weights, 0.0), np.zeros(len(model.veto))])
+    # Nash weights (D, n): a party whose signature is not needed, and a veto player, weigh 0
+    active = np.concatenate([model.required, np.zeros(len(model.veto), dtype=bool)])
+    weight = np.concatenate([np.where(model.required[:, None], state.weights, 0.0),
+                             np.zeros((len(model.veto), state.n))])
     in_bounds = np.zeros((len(deciders), model.n_issues, values.shape[2]), dtype=bool)
     for d, agent in enumerate(deciders):
         for k, anchors in enumerate(model.issue_anchors):
@@ -131,7 +134,7 @@ def bargain(model: Model, state: State, blocks: Blocks) -> None:
     n_anchors = np.array([len(a) for a in model.issue_anchors], dtype=np.int64)
     package = np.full(state.n, -1, dtype=np.int64)
     accepts = np.zeros((len(deciders), state.n), dtype=bool)
-    settle(values, n_anchors, margin[None, :] + walk, walk, in_bounds, needed, weight, package, accepts)
+    settle(values, n_anchors, margin[None, :] + walk, walk, in_bounds, needed, active, weight, package, accepts)
     signed = accepts[:n_parties] & (package >= 0)
     outcome = model.rubric.classify(package, signed)
     off = state.called_off
@@ -140,32 +143,36 @@ def bargain(model: Model, state: State, blocks: Blocks) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, accepts):  # pragma: no cover
+def settle(values, n_anchors, threshold, walk, in_bounds, needed, active, weight, best, accepts):  # pragma: no cover
     """Search the menu for every replicate at once.
 
     values (D, I, W, n): each decider's value of each issue's anchors; a package's
     value is the sum over issues, accumulated issue by issue in menu order (the
     first issue slowest) and kept as prefix sums, so moving to the next package
     recomputes only the issues whose anchor changed. threshold, walk (D, n);
-    in_bounds (D, I, W); needed (D,) bool; weight (D,) Nash weights (0: not in the
-    product). The objective is the product of the surpluses (value - walk) when
-    every weight is 1, else the weighted sum of their logs (a surplus of 0 counting
-    as 1e-300); ties go to the first package. Writes best (n,) (-1: none) and
-    accepts (D, n) at the chosen package. Every loop over replicates is innermost.
+    in_bounds (D, I, W); needed (D,) bool; active (D,) bool: in the objective;
+    weight (D, n) Nash weights. A replicate's objective is the product of the
+    active surpluses (value - walk) when its active weights are all 1, else the
+    weighted sum of their logs (a surplus of 0 counting as 1e-300); ties go to the
+    first package. Each replicate's score is computed alike in every tile, so the
+    choice does not depend on the chunk. Writes best (n,) (-1: none) and accepts
+    (D, n) at the chosen package. Every loop over replicates is innermost.
     """
     D, I, W, n = values.shape
-    product = True
+    product = np.ones(n, dtype=np.bool_)
     for d in range(D):
-        if weight[d] != 0.0 and weight[d] != 1.0:
-            product = False
+        if active[d]:
+            for r in range(n):
+                if weight[d, r] != 1.0:
+                    product[r] = False
     for r0 in range(0, n, _TILE):  # a tile of replicates keeps the prefix sums in cache
-        _settle_tile(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, r0, min(r0 + _TILE, n),
-                     product)
+        _settle_tile(values, n_anchors, threshold, walk, in_bounds, needed, active, weight, best, r0,
+                     min(r0 + _TILE, n), product)
     _accepts_at(values, n_anchors, threshold, in_bounds, best, accepts)
 
 
 @numba.njit(cache=True, nogil=True)
-def _settle_tile(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, r0, r1,
+def _settle_tile(values, n_anchors, threshold, walk, in_bounds, needed, active, weight, best, r0, r1,
                  product):  # pragma: no cover
     """`settle` for replicates [r0, r1)."""
     D, I, W, n = values.shape
@@ -176,6 +183,11 @@ def _settle_tile(values, n_anchors, threshold, walk, in_bounds, needed, weight, 
     best_score = np.full(m, -np.inf)
     ok = np.empty(m, dtype=np.bool_)
     score = np.empty(m)
+    log_score = np.empty(m)
+    n_product = 0
+    for r in range(m):
+        if product[r0 + r]:
+            n_product += 1
     total = 1
     for k in range(I):
         total *= n_anchors[k]
@@ -201,18 +213,22 @@ def _settle_tile(values, n_anchors, threshold, walk, in_bounds, needed, weight, 
                 if needed[d]:
                     for r in range(m):
                         ok[r] = ok[r] and prefix[d, I - 1, r] >= threshold[d, r0 + r]
-            if product:
+            if n_product > 0:  # the usual case, every weight 1: the product of the surpluses
                 score[:] = 1.0
                 for d in range(D):
-                    if weight[d] != 0.0:
+                    if active[d]:
                         for r in range(m):
                             score[r] *= prefix[d, I - 1, r] - walk[d, r0 + r]
-            else:
-                score[:] = 0.0
+            if n_product < m:  # weights drawn or other than 1 in some replicate: the sum of weighted logs
+                log_score[:] = 0.0
                 for d in range(D):
-                    if weight[d] != 0.0:
+                    if active[d]:
                         for r in range(m):
-                            score[r] += weight[d] * np.log(max(prefix[d, I - 1, r] - walk[d, r0 + r], 1e-300))
+                            log_score[r] += weight[d, r0 + r] * np.log(max(prefix[d, I - 1, r] - walk[d, r0 + r],
+                                                                           1e-300))
+                for r in range(m):
+                    if not product[r0 + r]:
+                        score[r] = log_score[r]
             for r in range(m):
                 if ok[r] and score[r] > best_score[r]:
                     best_score[r] = score[r]

@@ -434,7 +434,7 @@ def test_scenario_dicts_draws_eum_weights_and_observed_when_asked_as_its_docstri
     from hypothesis import given, settings
 
     import sim.strategies as s
-    from sim.schema import Scenario
+    from sim.schema import Scenario, support
 
     doc = " ".join(inspect.getdoc(s.scenario_dicts).split())
     assert "`rounds_per_week` 1 to 20, `q` in [0, 1]" in doc and "in (0, 1e6]" in doc and "after the vantage" in doc
@@ -453,7 +453,8 @@ def test_scenario_dicts_draws_eum_weights_and_observed_when_asked_as_its_docstri
         else:
             assert not {"variant", "rounds_per_week", "q"} & set(dynamics)
         weights = data["summit"].get("weights", {})
-        assert set(weights) <= set(data["summit"]["parties"]) and all(0 < w <= 1e6 for w in weights.values())
+        assert set(weights) <= set(data["summit"]["parties"])
+        assert all(0 < support(w)[0] and support(w)[1] <= 1e6 for w in scenario.summit.weights.values())
         if "observed" in data:
             date = data["observed"]["date"]
             assert min(date if isinstance(date, list) else [date]) > data["calendar"]["vantage"]

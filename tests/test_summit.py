@@ -15,8 +15,10 @@ from sim.model import BREAKTHROUGH, COLLAPSE, SUBSTANTIVE, TALK_FEST
 from sim.summit import bargain, record_summit, settle
 
 
-def _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, weight):
-    """settle, written plainly over the whole menu: the oracle of the compiled kernel."""
+def _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, active, weight):
+    """settle, written plainly over the whole menu, replicate by replicate: the oracle of the
+    compiled kernel. weight (D, n): a replicate whose active weights are all 1 takes the product
+    of the surpluses, any other the weighted sum of their logs."""
     D, I, W, n = values.shape
     menu = list(itertools.product(*(range(k) for k in n_anchors)))
     best, accepts = np.full(n, -1), np.zeros((D, n), dtype=bool)
@@ -27,10 +29,10 @@ def _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, wei
             ok_d = [all(in_bounds[d, k, digits[k]] for k in range(I)) and v[d] >= threshold[d, r] for d in range(D)]
             if not all(ok_d[d] for d in range(D) if needed[d]):
                 continue
-            if all(w in (0.0, 1.0) for w in weight):
-                score = np.prod([v[d] - walk[d, r] for d in range(D) if weight[d] > 0])
+            if all(weight[d, r] == 1.0 for d in range(D) if active[d]):
+                score = np.prod([v[d] - walk[d, r] for d in range(D) if active[d]])
             else:
-                score = sum(weight[d] * np.log(max(v[d] - walk[d, r], 1e-300)) for d in range(D) if weight[d] > 0)
+                score = sum(weight[d, r] * np.log(max(v[d] - walk[d, r], 1e-300)) for d in range(D) if active[d])
             if score > top:
                 top, best[r] = score, p
                 accepts[:, r] = ok_d
@@ -40,7 +42,8 @@ def _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, wei
 @settings(max_examples=60)
 @given(st.data())
 def test_compiled_menu_search_equals_the_plain_reference(data):
-    """The prefix-sum kernel picks the same package and acceptances as a plain loop over the menu."""
+    """The prefix-sum kernel picks the same package and acceptances as a plain loop over the menu,
+    with weights of 1, fixed weights, or weights drawn per replicate (some replicates all 1)."""
     D = data.draw(st.integers(1, 3))
     n_anchors = np.array(data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)), dtype=np.int64)
     I, W, n = len(n_anchors), int(n_anchors.max()), data.draw(st.integers(1, 4))
@@ -50,18 +53,23 @@ def test_compiled_menu_search_equals_the_plain_reference(data):
     walk = np.minimum(threshold - 0.01, np.round(rng.uniform(-0.2, 0.2, (D, n)), 2))
     in_bounds = rng.random((D, I, W)) < 0.8
     needed = rng.random(D) < 0.8
-    weight = np.where(rng.random(D) < 0.7, rng.uniform(0.5, 2, D) if data.draw(st.booleans()) else 1.0, 0.0)
+    active = rng.random(D) < 0.7
+    how = data.draw(st.sampled_from(["one", "fixed", "drawn"]))
+    weight = {"one": np.ones((D, n)), "fixed": np.repeat(rng.uniform(0.5, 2, (D, 1)), n, axis=1),
+              "drawn": np.where(rng.random((D, n)) < 0.5, 1.0, rng.uniform(0.5, 2, (D, n)))}[how]
+    weight = np.where(active[:, None], weight, 0.0)
     best = np.full(n, -1, dtype=np.int64)
     accepts = np.zeros((D, n), dtype=bool)
-    settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, accepts)
-    ref_best, ref_accepts = _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, weight)
+    settle(values, n_anchors, threshold, walk, in_bounds, needed, active, weight, best, accepts)
+    ref_best, ref_accepts = _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, active, weight)
     assert np.array_equal(best, ref_best)
     assert np.array_equal(accepts, ref_accepts)
 
 
 def test_compiled_menu_search_equals_the_plain_reference_across_tiles():
     """The kernel works through the replicates a tile of 1,024 at a time, and the property above
-    draws at most 4: here 2,053 replicates (two whole tiles and a part), each checked."""
+    draws at most 4: here 2,053 replicates (two whole tiles and a part), each checked. The first
+    tile has weights of 1 only, the second drawn weights only, the last both."""
     from sim.summit import _TILE
 
     rng = np.random.default_rng(17)
@@ -71,10 +79,13 @@ def test_compiled_menu_search_equals_the_plain_reference_across_tiles():
     walk = np.minimum(threshold - 0.01, np.round(rng.uniform(-0.2, 0.2, (D, n)), 2))
     in_bounds = np.ones((D, 3, 3), dtype=bool)
     in_bounds[2, 0, 2] = False
-    needed, weight = np.array([True, True, False]), np.array([1.0, 2.0, 0.0])
+    needed, active = np.array([True, True, False]), np.array([True, True, False])
+    weight = np.vstack([np.ones((2, n)), np.zeros((1, n))])
+    weight[:2, _TILE:] = rng.uniform(0.5, 2.0, (2, n - _TILE))
+    weight[:2, 2 * _TILE + 2:] = 1.0
     best, accepts = np.full(n, -1, dtype=np.int64), np.zeros((D, n), dtype=bool)
-    settle(values, n_anchors, threshold, walk, in_bounds, needed, weight, best, accepts)
-    ref_best, ref_accepts = _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, weight)
+    settle(values, n_anchors, threshold, walk, in_bounds, needed, active, weight, best, accepts)
+    ref_best, ref_accepts = _reference_settle(values, n_anchors, threshold, walk, in_bounds, needed, active, weight)
     assert len(set(ref_best[_TILE:].tolist())) > 3 and -1 in ref_best[_TILE:]  # many packages, and no deal
     assert np.array_equal(best, ref_best) and np.array_equal(accepts, ref_accepts)
 
@@ -298,3 +309,55 @@ def test_widening_south_land_bound_does_not_lower_deals():
     se = diff.std(ddof=1) / np.sqrt(len(diff))
     assert diff.mean() >= -3 * max(se, 1e-12)
     assert (a.package >= 0).mean() == pytest.approx(0.91, abs=0.03)  # the test exercises deals
+
+
+# --- Nash weights, fixed, drawn and moved by a knob ----------------------------------------
+# In `_two_agents` the pick is full/yes at weights 1 (0.6 x 0.2 beats 0.2 x 0.4); weighted, it is
+# half/yes once b's weight w passes ln 3 / ln 2 = 1.585 (ln .2 + w ln .4 = ln .6 + w ln .2).
+
+
+def test_a_weight_on_the_party_that_concedes_less_moves_the_pick():
+    data = _two_agents()
+    data["summit"]["weights"] = {"b": 2.0}
+    assert _picked(*_settle(data)) == {"half/yes"}
+    data["summit"]["weights"] = {"b": 1.5}
+    assert _picked(*_settle(data)) == {"full/yes"}
+
+
+def test_a_weight_may_be_a_distribution_drawn_once_a_replicate():
+    """Weights were numbers only, so a knob could not act on them and an analyst unsure of the
+    balance of power could not say so. Drawn uniform in [1, 3], b's weight passes 1.585 in 70.75 %
+    of replicates, which pick half/yes; the rest pick full/yes."""
+    data = _two_agents()
+    data["summit"]["weights"] = {"b": {"dist": "uniform", "low": 1.0, "high": 3.0}}
+    model, state = _settle(data)
+    share = np.mean(state.package == model.packages.tolist().index(
+        [0.5 if i == "x" else 1.0 for i in model.issues]))
+    assert abs(share - (3 - np.log(3) / np.log(2)) / 2) < 4 * np.sqrt(0.71 * 0.29 / state.n)
+    assert _picked(model, state) == {"half/yes", "full/yes"}
+
+
+def test_a_knob_on_a_partys_weight_by_its_role_moves_the_pick():
+    """`summit.weights.{summit.parties[1]}` named no number drawn per replicate; it is one now."""
+    from sim import run
+    from sim.knobs import KnobSetting, KnobSpec
+
+    knob = KnobSpec.model_validate({"name": "w", "path": "summit.weights.{summit.parties[1]}",
+                                    "prior": {"dist": "uniform", "low": 0.5, "high": 3.0}, "levels": 3})
+    scenario = scenario_of(_two_agents())
+    for weight, deal in ((2.0, {"half/yes"}), (1.0, {"full/yes"})):
+        result = run(scenario, runs=1024, seed=1, knobs=KnobSetting.constant((knob,), [weight]))
+        assert {name for name, n in zip(result.model.package_names, result.package_counts) if n} == deal
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0, 2e6, {"dist": "uniform", "low": 0.0, "high": 2.0}])
+def test_a_weight_not_above_0_or_above_1e6_is_refused(weight):
+    import yaml
+
+    from sim import InputError, parse_scenario
+
+    data = _two_agents()
+    data["summit"]["weights"] = {"a": weight}
+    with pytest.raises(InputError) as err:
+        parse_scenario(yaml.safe_dump(data))
+    assert "summit.weights.a" in str(err.value) and "(0, 1e+06]" in str(err.value)

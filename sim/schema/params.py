@@ -298,14 +298,17 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return float(min(max(x, lo), hi))
 
 
-def within(lo: float, hi: float):
+def within(lo: float, hi: float, *, above: bool = False):
+    """A param's check: every value it can take in [lo, hi], or in (lo, hi] with `above`."""
+    left = "(" if above else "["
+
     def check(param):
         p_lo, p_hi = support(param)
-        if p_lo < lo or p_hi > hi:
+        if p_lo < lo or (above and p_lo <= lo) or p_hi > hi:
             if isinstance(param, (int, float)):
-                raise ValueError(f"must be in [{lo:g}, {hi:g}]")
+                raise ValueError(f"must be in {left}{lo:g}, {hi:g}]")
             raise ValueError(
-                f"distribution must stay within [{lo:g}, {hi:g}] "
+                f"distribution must stay within {left}{lo:g}, {hi:g}] "
                 f"(its support is [{p_lo:g}, {p_hi:g}]; truncate a normal with low/high)"
             )
         return param

@@ -18,7 +18,10 @@ from pydantic import Field, field_validator
 from ..validation import Strict
 from .params import DateParam, Name, Param, Probability, Unit, within
 
-__all__ = ["Bargaining", "Cancellation", "Mediator", "Roles", "Summit"]
+__all__ = ["MAX_WEIGHT", "Bargaining", "Cancellation", "Mediator", "Roles", "Summit"]
+
+MAX_WEIGHT = 1e6
+"""The largest Nash bargaining weight a file may give (weights above 0)."""
 
 
 class Cancellation(Strict):
@@ -40,7 +43,8 @@ class Bargaining(Strict):
 class Summit(Strict):
     parties: list[Name]  # the signatories, two or more
     required: list[Name] | None = None  # parties whose signature a deal needs (default: every party)
-    weights: dict[Name, Annotated[float, Field(gt=0, le=1e6)]] = {}  # Nash bargaining weights (default 1)
+    # Nash bargaining weights (default 1): numbers, or distributions drawn once a replicate
+    weights: dict[Name, Annotated[Param, within(0.0, MAX_WEIGHT, above=True)]] = {}
     date: DateParam
     cancellation: Cancellation
     bargaining: Bargaining = Bargaining()

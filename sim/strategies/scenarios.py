@@ -358,8 +358,9 @@ def scenario_dicts(max_agents: int = 4, max_issues: int = 3, max_events: int = 4
     (each maybe left to its default) `variant` scholz or paper, `rounds_per_week` 1 to
     20, `q` in [0, 1] and `noise`, and no `rate` (which `eum` does not read).
     `weights=True`: maybe `summit.weights`, Nash bargaining weights in (0, 1e6] for
-    some parties. `observed=True`: maybe an `observed` block (a coded outcome, a date or
-    a window of dates after the vantage, a source), which `run` ignores. Never drawn:
+    some parties (numbers, or distributions within [0.05, 20]). `observed=True`: maybe
+    an `observed` block (a coded outcome, a date or a window of dates after the
+    vantage, a source), which `run` ignores. Never drawn:
     the `eum` engine, `summit.weights` or `observed` unless asked for, and the
     file-level keys (`extends`, `include`, `set`).
     """
@@ -369,7 +370,8 @@ def scenario_dicts(max_agents: int = 4, max_issues: int = 3, max_events: int = 4
     return _scenario_dicts(max_agents, max_issues, max_events, max_incidents, max_parties, engines, weights, observed)
 
 
-_WEIGHT = st.one_of(st.just(1.0), st.floats(0.0, 1e6, exclude_min=True, allow_subnormal=False))
+_WEIGHT = st.one_of(st.just(1.0), st.floats(0.0, 1e6, exclude_min=True, allow_subnormal=False),
+                    params(0.05, 20.0))  # a distribution: drawn once a replicate
 
 
 def _dynamics(draw, engines: tuple[str, ...]) -> dict | None:
