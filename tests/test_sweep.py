@@ -381,6 +381,8 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
     "interacting_points": (["--vary", "agents.south.issues.land.position=0.0:0.5:2",
                             "--vary", "agents.south.issues.land.bounds.1=0.3:0.5:2"],
                            "point 2 (agents.south.issues.land.position=0.5"),
+    "incident_range": (["--vary", "incidents.clash.effects.1.probability=0.5:1.5:2"],  # the memory estimate's point
+                       "error: --vary incidents.clash.effects.1.probability=0.5:1.5:2: incidents.0.effects.1.probability"),
     "zero_runs": (["--vary", "agents.south.resolve=0.2:0.4:2", "--runs", "0"], "--runs:"),
     "zero_workers": (["--vary", "agents.south.resolve=0.2:0.4:2", "--workers", "0"], "--workers: must be >= 1"),
     "nothing_to_vary": ([], "nothing to vary"),

@@ -98,7 +98,10 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
 def estimate_sweep(sweep: Sweep, workers: int) -> Estimate:
     """Memory of running `sweep` on `workers` processes (`limits`): its heaviest point
     (incident rates at the top of their ranges) on each, keeping no replicates or trajectories,
-    and every point's scenario, built before the first runs (`limits.estimate_points`)."""
+    and every point's scenario, built before the first runs (`limits.estimate_points`). The
+    factors are checked first (`check_factors`): a range the field does not allow is the
+    option's mistake, which building the heaviest point would report as the file's."""
+    check_factors(sweep)
     scenario = sweep.scenario
     heavy = {f.path: f.high for f in sweep.factors if f.path.startswith("incidents.")}
     if heavy:
