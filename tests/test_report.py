@@ -420,7 +420,8 @@ def test_a_pages_reproduction_command_works_pasted_in_the_pages_folder(tmp_path,
     folder into a third: the page's block, pasted in a shell in the page's folder, goes to the
     project with a relative `cd` and makes the same run there. The page `run --report` writes
     inside the run's directory says the same from there. (The command named the scenario from
-    the project and the page gave no `cd`: pasted anywhere else, it named no file.)"""
+    the project and the page gave no `cd`: pasted anywhere else, it named no file.) No path on
+    the page is absolute where a relative one reaches: the scenario files' too."""
     import shlex
 
     project, notes = tmp_path / "me" / "project", tmp_path / "me" / "notes"
@@ -437,8 +438,10 @@ def test_a_pages_reproduction_command_works_pasted_in_the_pages_folder(tmp_path,
                      (project / "results" / "first" / "report.html", "cd ../..")):
         lines = _reproduction(page)
         assert lines == [cd, "python -m sim run scenarios/small.yaml --runs 1024 --seed 3"], (page, lines)
-    reproduction = (notes / "pages" / "page.html").read_text(encoding="utf-8").split('id="reproduction"')[1]
-    assert "<dd>../../project/results/first</dd>" in reproduction and str(tmp_path) not in reproduction
+    text = (notes / "pages" / "page.html").read_text(encoding="utf-8")
+    assert "<dd>../../project/results/first</dd>" in text.split('id="reproduction"')[1]
+    assert "Scenario: <code>../../project/scenarios/small.yaml</code>" in text  # its assumptions' heading
+    assert str(tmp_path) not in text
     cd, command = _reproduction(notes / "pages" / "page.html")
     monkeypatch.chdir(notes / "pages")
     monkeypatch.chdir(shlex.split(cd)[1])

@@ -59,7 +59,7 @@ def _context(results: list[Result], folder: str | Path | None = None) -> dict[st
         explanation_view,
         sweep_view,
     )
-    from .page import assumptions_view, command_of, reproduction_view, run_view, shared_views
+    from .page import assumptions_view, command_of, reproduction_view, run_view, shared_views, shown_source
 
     def views(make, kind: str) -> list[dict[str, Any]]:
         """The views of the directories of `kind`, each with the command that made it: every
@@ -76,6 +76,9 @@ def _context(results: list[Result], folder: str | Path | None = None) -> dict[st
     of = {kind: [r for r in results if r.kind == kind] for kind in KINDS}
     runs = views(run_view, "run")
     assumptions = [{"name": r.name, **assumptions_view(r)} for r in of["run"]]
+    for run, view in zip(of["run"], assumptions):
+        for file in view["files"]:
+            file["shown"] = shown_source(file["source"], run, folder)
     shared = shared_views(of["run"], assumptions)  # a base several runs read alike: listed once
     explains = views(explanation_view, "explain")
     compares = views(comparison_view, "compare")

@@ -24,7 +24,7 @@ from .comments import Row, format_value
 from .used import NotUsed, not_used_rows
 
 __all__ = ["assumptions_view", "calibration_file", "count", "deal_class", "interval", "reproduction_view", "run_view",
-           "shared_views", "versions"]
+           "shared_views", "shown_source", "versions"]
 
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
 HEADLINE = ("substantive_or_better", "talk_fest", "collapse")
@@ -187,6 +187,19 @@ def assumptions_view(result: Result) -> dict[str, Any]:
     for f in files:
         total.update(f["counts"])
     return {"files": files, "counts": dict(total), "overrides": overrides, "notes": result.notes}
+
+
+def shown_source(source: str, result: Result, folder: str | Path | None = None) -> str:
+    """Where a scenario file a run read is, as the page names it: from the page's `folder`
+    (None: the current one), as its directories and commands are (`seen_from`). A relative
+    `source` starts where the run's command ran, and is left as written where that is not known."""
+    if not source:
+        return source
+    if not os.path.isabs(source):
+        if result.made_in is None:
+            return source
+        source = os.path.join(result.made_in, source)
+    return seen_from(source, Path(os.path.abspath(folder if folder is not None else os.curdir)))
 
 
 def _overrides(value: Any) -> dict[str, str]:
