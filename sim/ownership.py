@@ -1,7 +1,8 @@
 """Where `sim` may write: only into what it made, one writer at a time, never half.
 
 A directory sim makes holds a manifest, `.sim-manifest.json`, naming the tool,
-its version, the command, the run id, the time and every file written. A
+its version, the command, the run id, the time, the folder the command ran in
+and every file written. A
 directory is *sim's* when it holds a manifest and nothing the manifest does not
 list (a user's file added to it makes it the user's again). A command writes
 
@@ -49,8 +50,8 @@ from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_targe
 
 __all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
            "claim_in_place", "clean_stale", "directory_owner", "file_owner", "is_run_id", "lock_target",
-           "make_manifest", "make_parents", "new_run_id", "read_manifest", "remove_made", "swap_into_place",
-           "write_owned_text"]
+           "make_manifest", "make_parents", "new_run_id", "ran_in", "read_manifest", "remove_made", "seen_from",
+           "swap_into_place", "write_owned_text"]
 
 TOOL = "sim"
 FILE_MARK = "sim-manifest:"
@@ -78,12 +79,37 @@ def is_run_id(name: str) -> bool:
 # --- Manifests -----------------------------------------------------------------------------
 
 
-def make_manifest(command: str, run_id: str, files: Iterable[str]) -> dict[str, Any]:
-    """The manifest of a directory (or file) `command` wrote in run `run_id`."""
+def make_manifest(command: str, run_id: str, files: Iterable[str], where: str | Path | None = None) -> dict[str, Any]:
+    """The manifest of a directory (or file) `command` wrote in run `run_id`. Given the
+    directory's path `where`, it also records `ran_in`, the folder the command ran in,
+    relative to the directory: the relative paths a summary keeps as they were typed (its
+    scenario file) start there, which a report's reproduction command must say."""
     from . import __version__
 
-    return {"tool": TOOL, "version": __version__, "command": command, "run_id": run_id,
-            "created": utc_now(), "files": sorted(set(files))}
+    manifest = {"tool": TOOL, "version": __version__, "command": command, "run_id": run_id,
+                "created": utc_now(), "files": sorted(set(files))}
+    if where is not None:
+        manifest["ran_in"] = ran_in(where)
+    return manifest
+
+
+def ran_in(directory: str | Path) -> str:
+    """The current folder as named from `directory` (`seen_from`): `../..`, `.`."""
+    return seen_from(os.getcwd(), Path(os.path.abspath(directory)))
+
+
+def seen_from(path: str | Path, folder: Path) -> str:
+    """`path` as named from absolute `folder`: relative where the two share a folder below the
+    root (it holds when the tree is moved or copied whole, and names no home folder), else
+    absolute (a relative path would climb to the root and name every folder on the way anyway)."""
+    path = os.path.abspath(path)
+    try:
+        shared = os.path.commonpath([path, folder])
+    except ValueError:  # another drive on Windows
+        return Path(path).as_posix()
+    if Path(shared) == Path(shared).parent:  # the root
+        return Path(path).as_posix()
+    return Path(os.path.relpath(path, folder)).as_posix()
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any] | None:
@@ -412,8 +438,8 @@ class ResultDir:
         """Write the manifest, make `tmp` durable and swap it into place."""
         if self.tmp is None or not self.tmp.exists():
             raise RuntimeError("ResultDir.commit called outside its `with` block or twice")
-        atomic_write_text(self.tmp / MANIFEST, json.dumps(make_manifest(self.command, self.run_id, self.files()),
-                                                          indent=2) + "\n")
+        manifest = make_manifest(self.command, self.run_id, self.files(), where=self.out)
+        atomic_write_text(self.tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         (self.tmp / PARTIAL_MARK).unlink()
         fsync_tree(self.tmp)
         swap_into_place(self.tmp, self.out)
@@ -464,8 +490,8 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
                     # or the report shows one run under two ids
                     run_id = (manifest["run_id"] if state == "own" and manifest and manifest.get("run_id")
                               else out.name if is_run_id(out.name) else new_run_id())
-                    atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files), indent=2)
-                                      + "\n")
+                    atomic_write_text(out / MANIFEST, json.dumps(make_manifest(command, run_id, files, where=out),
+                                                                 indent=2) + "\n")
                 except OSError as exc:
                     raise cannot_write(label, out, exc) from None
                 yield state

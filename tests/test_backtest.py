@@ -433,6 +433,19 @@ def test_an_observed_date_of_another_form_is_one_line_saying_both_forms(date):
     assert "a date (YYYY-MM-DD) or [earliest, latest]" in str(problem), str(problem)
 
 
+@pytest.mark.parametrize("outcome", ["Talk fest", "talk-fest", "talk fest"])
+def test_an_observed_class_spelt_as_the_meetings_table_may_spell_it_names_the_spelling_a_case_takes(
+        outcome, tmp_path, capsys):
+    """The meetings CSV takes 'Talk fest' and 'talk-fest'; a case's `observed.outcome` takes
+    `talk_fest` only, and the one error line says so: the file, the field, the value and that
+    spelling."""
+    path = tmp_path / "case.yaml"
+    path.write_text(SMALL.read_text() + _observed(f"'{outcome}'", "2020-03-01"))
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == (f"error: {path}: observed.outcome: must be 'breakthrough', 'substantive', "
+                                       f"'talk_fest' or 'collapse'; did you mean talk_fest? (got '{outcome}')\n")
+
+
 def test_a_case_observed_after_today_is_refused(tmp_path):
     """A meeting that has not happened has no observed class to score."""
     (tmp_path / "a.yaml").write_text(SMALL.read_text() + _observed("talk_fest", "2020-03-01"))

@@ -24,6 +24,7 @@ from sim.ownership import (
     directory_owner,
     file_owner,
     lock_target,
+    ran_in,
     read_manifest,
     swap_into_place,
     write_owned_text,
@@ -396,6 +397,22 @@ def test_a_sweep_directory_is_claimed_in_place_with_its_files_listed(tmp_path):
     with pytest.raises(InputError, match="did not write"):
         with claim_in_place(out, "sweep", ["sweep.sqlite", "points.csv"]):
             pass
+
+
+def test_a_manifest_records_the_folder_its_command_ran_in_relative_to_the_directory(tmp_path, monkeypatch):
+    """`ran_in`, where the relative paths of a summary start: relative to the directory, whole
+    or claimed in place, so that it holds when the tree moves; absolute where the two share
+    only the root (a relative path would name every folder from the root anyway)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    with ResultDir(Path("results") / "r", "run") as target:
+        target.commit()
+    with claim_in_place(tmp_path / "sweeps" / "s", "sweep", ["points.csv"]):
+        pass
+    assert read_manifest(project / "results" / "r")["ran_in"] == "../.."
+    assert read_manifest(tmp_path / "sweeps" / "s")["ran_in"] == "../../project"
+    assert ran_in("/") == project.as_posix() and ran_in(project) == "."
 
 
 def test_a_default_directory_claimed_in_place_keeps_its_name_as_its_run_id(tmp_path):

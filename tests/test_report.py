@@ -264,7 +264,7 @@ def test_a_page_that_cannot_be_made_does_not_cost_the_run(tmp_path, capsys, monk
     page), exit 0, and a warning says why there is no page."""
     import sim.report
 
-    def broken(results):
+    def broken(results, **kwargs):
         raise ValueError("no page today")
 
     monkeypatch.setattr(sim.report, "render_report", broken)
@@ -404,6 +404,63 @@ def test_a_sweeps_reproduction_command_keeps_its_set_options_and_makes_the_same_
     assert (again / "points.csv").read_text().splitlines()[1:] != []
     counts = [[line.split(",")[:8] for line in (d / "points.csv").read_text().splitlines()] for d in (first, again)]
     assert counts[0] == counts[1], counts
+
+
+def _reproduction(page: Path) -> list[str]:
+    """The lines of the page's first reproduction block, as a reader copies them."""
+    import html
+    import re
+
+    return html.unescape(re.search(r"<pre><code>(.*?)</code></pre>", page.read_text(encoding="utf-8"),
+                                   re.DOTALL).group(1)).splitlines()
+
+
+def test_a_pages_reproduction_command_works_pasted_in_the_pages_folder(tmp_path, monkeypatch):
+    """A run made in a project folder (its scenario named relative to it), reported from another
+    folder into a third: the page's block, pasted in a shell in the page's folder, goes to the
+    project with a relative `cd` and makes the same run there. The page `run --report` writes
+    inside the run's directory says the same from there. (The command named the scenario from
+    the project and the page gave no `cd`: pasted anywhere else, it named no file.) No path on
+    the page is absolute where a relative one reaches: the scenario files' too."""
+    import shlex
+
+    project, notes = tmp_path / "me" / "project", tmp_path / "me" / "notes"
+    (project / "scenarios").mkdir(parents=True)
+    notes.mkdir()
+    shutil.copy(SMALL, project / "scenarios" / "small.yaml")
+    monkeypatch.chdir(project)
+    assert main(["run", "scenarios/small.yaml", "--runs", "1024", "--seed", "3", "--out", "results/first", "--report",
+                 "--quiet"]) == 0
+    assert read_manifest(project / "results" / "first")["ran_in"] == "../.."
+    monkeypatch.chdir(notes)
+    assert main(["report", "../project/results/first", "--out", "pages/page.html", "--quiet"]) == 0
+    for page, cd in ((notes / "pages" / "page.html", "cd ../../project"),
+                     (project / "results" / "first" / "report.html", "cd ../..")):
+        lines = _reproduction(page)
+        assert lines == [cd, "python -m sim run scenarios/small.yaml --runs 1024 --seed 3"], (page, lines)
+    text = (notes / "pages" / "page.html").read_text(encoding="utf-8")
+    assert "<dd>../../project/results/first</dd>" in text.split('id="reproduction"')[1]
+    assert "Scenario: <code>../../project/scenarios/small.yaml</code>" in text  # its assumptions' heading
+    assert str(tmp_path) not in text
+    cd, command = _reproduction(notes / "pages" / "page.html")
+    monkeypatch.chdir(notes / "pages")
+    monkeypatch.chdir(shlex.split(cd)[1])
+    assert main([*shlex.split(command)[3:], "--out", "results/again", "--quiet"]) == 0
+    first, again = (json.loads((project / "results" / d / "summary.json").read_text()) for d in ("first", "again"))
+    assert again["scenario_hash"] == first["scenario_hash"] and again["classes"] == first["classes"]
+
+
+def test_a_result_that_does_not_say_where_it_ran_gets_no_cd_but_a_warning(tmp_path):
+    """A result made before manifests recorded `ran_in`: its command alone, and a line saying
+    to run it from the folder it ran in, which the page cannot name."""
+    out = tmp_path / "old"
+    assert main(["run", str(SMALL), "--runs", "1024", "--seed", "3", "--out", str(out), "--quiet"]) == 0
+    manifest = read_manifest(out)
+    del manifest["ran_in"]
+    (out / ".sim-manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    page = make_report([out], tmp_path / "page.html")
+    assert _reproduction(page) == [f"python -m sim run {SMALL} --runs 1024 --seed 3"]
+    assert "does not record the folder its command ran in" in page.read_text(encoding="utf-8")
 
 
 def test_outcome_shades_differ_in_greyscale():

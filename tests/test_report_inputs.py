@@ -202,7 +202,8 @@ def test_a_calibrated_explain_and_compare_say_so_and_are_made_again_calibrated(r
     text = _page_text(page)
     assert "Every run is posterior predictive: the knobs drawn from " + posterior in text
     assert "Both sides are posterior predictive, on the same knob draws, from " + posterior in text
-    commands = re.findall(r"<pre><code>(.*?)</code></pre>", page.read_text(encoding="utf-8"))
+    commands = [block.splitlines()[-1]  # after the `cd` to where the command ran
+                for block in re.findall(r"<pre><code>(.*?)</code></pre>", page.read_text(encoding="utf-8"), re.DOTALL)]
     assert [c.split()[3] for c in commands] == ["explain", "compare"]
     assert all(c.endswith(f" --calibration {posterior}") for c in commands), commands
 

@@ -381,6 +381,8 @@ BAD_OPTIONS = {  # name: (arguments after SCENARIO, what the error line says)
     "interacting_points": (["--vary", "agents.south.issues.land.position=0.0:0.5:2",
                             "--vary", "agents.south.issues.land.bounds.1=0.3:0.5:2"],
                            "point 2 (agents.south.issues.land.position=0.5"),
+    "incident_range": (["--vary", "incidents.clash.effects.1.probability=0.5:1.5:2"],  # the memory estimate's point
+                       "error: --vary incidents.clash.effects.1.probability=0.5:1.5:2: incidents.0.effects.1.probability"),
     "zero_runs": (["--vary", "agents.south.resolve=0.2:0.4:2", "--runs", "0"], "--runs:"),
     "zero_workers": (["--vary", "agents.south.resolve=0.2:0.4:2", "--workers", "0"], "--workers: must be >= 1"),
     "nothing_to_vary": ([], "nothing to vary"),
@@ -399,6 +401,31 @@ def test_invalid_sweeps_exit_2_with_one_line_per_problem_before_anything_runs(na
     assert all(line.startswith("error: ") for line in err.splitlines())
     assert "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["monte_carlo_runs", "interacting_points", "varied_and_set"])
+def test_an_invalid_sweep_prints_no_note_about_work_that_never_runs(name, tmp_path, capsys):
+    """A sweep refused for its factors or for a point prints its errors only: no note that
+    --workers 64 is more than the work needs, nor that a factor the engine never reads
+    (dynamics.q under convergence) changes nothing, for a sweep that never runs."""
+    extra, expect = BAD_OPTIONS[name]
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(SMALL), *extra, "--vary", "dynamics.q=0.5:0.9:2", "--runs", "1024",
+                     "--workers", "64", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert expect.removeprefix("point 2 (") in err, err  # the third factor renumbers the points
+    assert "note:" not in err and err.startswith("error: "), err
+    assert not out.exists()
+
+
+def test_a_valid_sweep_still_notes_its_workers_and_its_unread_factor(tmp_path, capsys):
+    """The notes come once the points are valid, before they run, and are kept in sweep.json."""
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(SMALL), "--vary", "dynamics.q=0.5:0.9:2", "--runs", "1024",
+                     "--workers", "64", "--quiet", "--out", str(out)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 2 and "dynamics.q" in notes[0] and notes[1].startswith("note: --workers 64: the work is "), notes
+    assert json.loads((out / "sweep.json").read_text())["notes"] == notes
 
 
 def test_a_grid_whose_points_would_not_fit_in_memory_is_refused_before_it_is_built(tmp_path, capsys):

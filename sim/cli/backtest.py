@@ -220,7 +220,14 @@ BACKTEST_OUTPUTS = ("summary.json", "reliability.png")
 )
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..backtest_report import plot_posterior, plot_reliability, print_calibration
-    from ..calibrate import calibration_key, check_priors, prior_warnings, run_calibration, summarise_calibration
+    from ..calibrate import (
+        calibration_key,
+        check_knobs,
+        check_priors,
+        prior_warnings,
+        run_calibration,
+        summarise_calibration,
+    )
     from ..knobs import load_knobs, make_grid
     from ..limits import estimate_output
     from ..ownership import check_target
@@ -232,6 +239,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for problem in prior_warnings(spec, str(args.knobs)):
         say(f"warning: {problem}")
     cases, meetings, meetings_path = _history_inputs(args)
+    check_knobs(cases, spec, str(args.knobs))  # before the note about --workers: refused work gets none
     out = args.out if args.out is not None else Path("results") / "calibrate" / calibration_key(spec, cases)
     if args.write is not None:
         check_posterior_target(args.write, out)

@@ -353,14 +353,17 @@ def chunk_workers(args: argparse.Namespace, runs: int, blocks_per_chunk: int, pa
     return _notice_workers(args, check_workers(args.workers, passes * blocks_for(runs), chunks), chunks, "chunk")
 
 
-def task_workers(args: argparse.Namespace, points: int, n_blocks: int) -> int:
+def task_workers(args: argparse.Namespace, points: int, n_blocks: int, note: bool = True) -> int:
     """The local processes that will run `points` points of `n_blocks` blocks each (a sweep's,
     a calibration's): --workers or the default, at most one a task (`sweep.execute.local_workers`),
-    with a note when --workers asked for more."""
+    with a note when --workers asked for more. `note` False leaves the note to a second call,
+    once the work is known to run (a sweep's points are validated after its memory is checked)."""
     from ..sweep.execute import count_tasks, local_workers
 
-    tasks = count_tasks(points, n_blocks, args.workers or 1)
-    return _notice_workers(args, local_workers(args.workers, points, n_blocks), tasks, "task")
+    workers = local_workers(args.workers, points, n_blocks)
+    if not note:
+        return workers
+    return _notice_workers(args, workers, count_tasks(points, n_blocks, args.workers or 1), "task")
 
 
 def _notice_workers(args: argparse.Namespace, workers: int, pieces: int, piece: str) -> int:

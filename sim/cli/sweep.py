@@ -57,8 +57,8 @@ from .progress import step_progress
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..limits import add_output, estimate_output
     from ..randomness import blocks_for
-    from ..sweep import make_sweep, run_sweep
-    from ..sweep.driver import SWEEP_NAMES, default_sweep_dir, estimate_sweep, sweep_points
+    from ..sweep import make_sweep
+    from ..sweep.driver import SWEEP_NAMES, default_sweep_dir, estimate_sweep, prepare_sweep, run_prepared, sweep_points
     from ..sweep.execute import check_scheduler
     from ..sweep.report import print_sweep
     from ..sweep.spec import sweep_notes
@@ -70,21 +70,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sweep = make_sweep(args.scenario, args.vary, args.spec, design=args.design, points=args.points,
                        runs=args.runs, seed=args.seed, renormalise=args.renormalise, overrides=overrides)
     show_warnings(sweep.scenario, sweep.scenario_file, overrides)
-    for note in sweep_notes(sweep):
-        say(f"note: {note}")
     points = sweep_points(sweep)
     if args.scheduler is not None:
         check_scheduler(args.scheduler)  # before the points are validated, and the directory claimed
         workers = 1  # in this process: the points run on the cluster
     else:
-        workers = task_workers(args, points, blocks_for(sweep.runs))
+        workers = task_workers(args, points, blocks_for(sweep.runs), note=False)
     limit = check_limits(args, add_output(estimate_sweep(sweep, workers), estimate_output(points, len(sweep.factors))),
                          f"this sweep ({points:,} points, one running on each worker)",
                          args.out or default_sweep_dir(sweep), names=SWEEP_NAMES)
-    with step_progress(args, "points") as progress, stop_on_interrupt() as stop:
-        result = run_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                           fresh=args.fresh, progress=progress, force=args.force, stop=stop, notes=said(),
-                           max_memory=limit)
+    with stop_on_interrupt() as stop:
+        ready = prepare_sweep(sweep, out=args.out, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                              force=args.force, stop=stop, max_memory=limit)
+        # Notes about the work once nothing can refuse it: a sweep refused prints its errors only.
+        for note in sweep_notes(sweep):
+            say(f"note: {note}")
+        if args.scheduler is None:
+            task_workers(args, points, blocks_for(sweep.runs))
+        with step_progress(args, "points") as progress:
+            result = run_prepared(ready, progress=progress, stop=stop, notes=said())
     if args.json:
         print(json.dumps(result.summary, indent=2, allow_nan=False))
     elif not args.quiet:

@@ -37,8 +37,9 @@ REPORT_NAME = "report.html"
 """The page's name inside a run's directory (`run --report`)."""
 
 
-def render_report(results: list[Result], made: str | None = None) -> str:
-    """The page of `results` (from `collect`) as HTML text."""
+def render_report(results: list[Result], made: str | None = None, folder: str | Path | None = None) -> str:
+    """The page of `results` (from `collect`) as HTML text, to be kept in `folder` (None: the
+    current one), which its reproduction commands and directories are named from."""
     import jinja2
 
     from ..io import utc_now
@@ -46,11 +47,11 @@ def render_report(results: list[Result], made: str | None = None) -> str:
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("sim.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=False, lstrip_blocks=False)
-    context = _context(results)
+    context = _context(results, folder)
     return env.get_template("report.html.j2").render(**context, made=made or utc_now(), versions=versions())
 
 
-def _context(results: list[Result]) -> dict[str, Any]:
+def _context(results: list[Result], folder: str | Path | None = None) -> dict[str, Any]:
     from .analyses import (
         backtest_view,
         calibration_view,
@@ -58,7 +59,7 @@ def _context(results: list[Result]) -> dict[str, Any]:
         explanation_view,
         sweep_view,
     )
-    from .page import assumptions_view, command_of, reproduction_view, run_view, shared_views
+    from .page import assumptions_view, command_of, reproduction_view, run_view, shared_views, shown_source
 
     def views(make, kind: str) -> list[dict[str, Any]]:
         """The views of the directories of `kind`, each with the command that made it: every
@@ -75,6 +76,9 @@ def _context(results: list[Result]) -> dict[str, Any]:
     of = {kind: [r for r in results if r.kind == kind] for kind in KINDS}
     runs = views(run_view, "run")
     assumptions = [{"name": r.name, **assumptions_view(r)} for r in of["run"]]
+    for run, view in zip(of["run"], assumptions):
+        for file in view["files"]:
+            file["shown"] = shown_source(file["source"], run, folder)
     shared = shared_views(of["run"], assumptions)  # a base several runs read alike: listed once
     explains = views(explanation_view, "explain")
     compares = views(comparison_view, "compare")
@@ -98,7 +102,7 @@ def _context(results: list[Result]) -> dict[str, Any]:
             "source": first.source if first is not None else None, "results": results, "runs": runs,
             "assumptions": assumptions, "shared": shared, "explains": explains, "compares": compares, "sweeps": sweeps,
             "backtests": backtests, "calibrations": calibrations, "toc": toc,
-            "reproduction": [reproduction_view(r) for r in results]}
+            "reproduction": [reproduction_view(r, folder) for r in results]}
 
 
 def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force: bool = False,
@@ -122,7 +126,7 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
         # once, and a file that appeared while the page was rendered is not replaced.
         with lock_target(target, "--out", "a page"):
             with malformed_fields():  # a hand-edited summary fails here, before anything is written
-                html = render_report(results, made)
+                html = render_report(results, made, target.parent)
             check_file_target(target, COMMAND, force=force, label="--out")
             # The manifest comment opens on the first line and closes on the second, before the doctype.
             write_owned_text(target, "-->\n" + html, COMMAND, new_run_id(), comment="<!--")
@@ -153,4 +157,5 @@ def write_run_page(folder: Path, shown: str | Path | None = None) -> None:
     naming the run `shown` (where it will be)."""
     result = read_result(folder, kind="run")
     result.path = Path(shown) if shown is not None else Path(folder)
-    (Path(folder) / REPORT_NAME).write_text(render_report([result]), encoding="utf-8")
+    result.made_in = Path.cwd()  # the run is this process's: its manifest, which would say so, is not written yet
+    (Path(folder) / REPORT_NAME).write_text(render_report([result], folder=result.path), encoding="utf-8")

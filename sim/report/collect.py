@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ class Result:
     points: list[dict] | None = None
     notes: list[str] = field(default_factory=list)
     resolved: list[Input] = field(default_factory=list)  # inputs/resolved.yaml, where the run wrote one
+    # The folder the command ran in, absolute: where the relative paths of its summary start
+    # (the manifest's `ran_in`); None where the manifest does not say (made before sim recorded it).
+    made_in: Path | None = None
 
     @property
     def name(self) -> str:
@@ -109,6 +113,9 @@ def read_result(directory: str | Path, kind: str | None = None) -> Result:
                                  f"(it shows {', '.join(KINDS)})"))
     manifest = traced(manifest, str(path / MANIFEST)) if manifest is not None else None
     result = Result(kind, path, _read_json(path, SUMMARY_FILE.get(kind, "summary.json")), manifest)
+    ran_in = manifest.get("ran_in") if manifest is not None else None
+    if isinstance(ran_in, str) and ran_in:
+        result.made_in = Path(os.path.normpath(os.path.join(os.path.abspath(path), ran_in)))
     with malformed_fields():
         if kind == "run":
             _read_run(result)

@@ -9,12 +9,14 @@ that a test can read it back from the DOM.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ..model import CLASSES
+from ..ownership import seen_from
 from ..plots import CLASS_LABELS
 from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase, spread_noise
 from .collect import Input, Result
@@ -22,7 +24,7 @@ from .comments import Row, format_value
 from .used import NotUsed, not_used_rows
 
 __all__ = ["assumptions_view", "calibration_file", "count", "deal_class", "interval", "reproduction_view", "run_view",
-           "shared_views", "versions"]
+           "shared_views", "shown_source", "versions"]
 
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
 HEADLINE = ("substantive_or_better", "talk_fest", "collapse")
@@ -185,6 +187,19 @@ def assumptions_view(result: Result) -> dict[str, Any]:
     for f in files:
         total.update(f["counts"])
     return {"files": files, "counts": dict(total), "overrides": overrides, "notes": result.notes}
+
+
+def shown_source(source: str, result: Result, folder: str | Path | None = None) -> str:
+    """Where a scenario file a run read is, as the page names it: from the page's `folder`
+    (None: the current one), as its directories and commands are (`seen_from`). A relative
+    `source` starts where the run's command ran, and is left as written where that is not known."""
+    if not source:
+        return source
+    if not os.path.isabs(source):
+        if result.made_in is None:
+            return source
+        source = os.path.join(result.made_in, source)
+    return seen_from(source, Path(os.path.abspath(folder if folder is not None else os.curdir)))
 
 
 def _overrides(value: Any) -> dict[str, str]:
@@ -362,8 +377,14 @@ def _edit_view(entry: dict[str, Any], row: Row, written: dict[str, str]) -> dict
 # --- Reproduction -----------------------------------------------------------------------------
 
 
-def reproduction_view(result: Result) -> dict[str, Any]:
-    """How to make this directory again, and what identifies it."""
+def reproduction_view(result: Result, folder: str | Path | None = None) -> dict[str, Any]:
+    """How to make this directory again, and what identifies it. The command's relative paths
+    are as typed, from the folder it ran in; a reader pastes it where the page is, so `cd`
+    is the line that goes from the page's `folder` (None: the current one) to that folder ("":
+    none needed; None: the result does not say where it ran). The directory is named from
+    the page's folder too, not from wherever `sim report` ran."""
+    folder = Path(os.path.abspath(folder if folder is not None else os.curdir))
+    cd = None if result.made_in is None else seen_from(result.made_in, folder)
     s, m = result.summary, result.manifest or {}
     hashes = [s.get("scenario_hash")] if s.get("scenario_hash") else []
     if result.kind == "compare":
@@ -376,7 +397,8 @@ def reproduction_view(result: Result) -> dict[str, Any]:
     # What the command printed about its inputs when it made the directory (none before sim kept them).
     notes = s.get("notes")
     notes = [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
-    return {"kind": result.kind, "name": result.name, "path": str(result.path), "command": command_of(result),
+    return {"kind": result.kind, "name": result.name, "path": seen_from(result.path, folder),
+            "cd": None if cd is None else "" if cd == "." else f"cd {shlex.quote(cd)}", "command": command_of(result),
             "seed": seed, "hashes": [h for h in hashes if h], "version": s.get("sim_version", m.get("version")),
             "engine": s.get("engine"), "created": s.get("created", m.get("created")), "run_id": m.get("run_id"),
             "notes": notes}

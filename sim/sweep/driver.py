@@ -1,6 +1,7 @@
 """A sweep from start to finish: plan, validate every point, resume, run, keep, export.
 
-`run_sweep` is what `python -m sim sweep` calls. Rerunning the same sweep on
+`run_sweep` is what `python -m sim sweep` does, in its two steps: `prepare_sweep`
+(everything that can refuse the sweep) and `run_prepared`. Rerunning the same sweep on
 the same directory resumes it: the finished points are read from the store
 and never run again; the plan and the seed's entropy come from the store, so
 a resumed sweep is the sweep that was started. The directory is claimed with
@@ -45,8 +46,8 @@ from .sensitivity import analyse_morris, analyse_sobol, make_analysis_seed
 from .spec import Sweep
 from .store import DB_NAME, OUTPUTS, SweepStore, cannot_store, remove_sweep
 
-__all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "PointsRun", "SweepResult", "default_sweep_dir", "estimate_sweep",
-           "run_points", "run_sweep", "sweep_points"]
+__all__ = ["FILES", "SOBOL_MIN_POINTS", "TIMING", "PointsRun", "PreparedSweep", "SweepResult", "default_sweep_dir",
+           "estimate_sweep", "prepare_sweep", "run_points", "run_prepared", "run_sweep", "sweep_points"]
 
 FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", *OUTPUTS)
 """Every file a sweep may write in its directory: what its manifest lists."""
@@ -97,7 +98,10 @@ def default_sweep_dir(sweep: Sweep, root: str | Path = "results") -> Path:
 def estimate_sweep(sweep: Sweep, workers: int) -> Estimate:
     """Memory of running `sweep` on `workers` processes (`limits`): its heaviest point
     (incident rates at the top of their ranges) on each, keeping no replicates or trajectories,
-    and every point's scenario, built before the first runs (`limits.estimate_points`)."""
+    and every point's scenario, built before the first runs (`limits.estimate_points`). The
+    factors are checked first (`check_factors`): a range the field does not allow is the
+    option's mistake, which building the heaviest point would report as the file's."""
+    check_factors(sweep)
     scenario = sweep.scenario
     heavy = {f.path: f.high for f in sweep.factors if f.path.startswith("incidents.")}
     if heavy:
@@ -123,7 +127,8 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
               max_memory: int | None = None) -> SweepResult:
     """Run every point of `sweep` not yet in the store at `out`, committing each as it
     finishes; then export the CSV, the summary, the plots and (for sobol and morris
-    designs, once every point is done) the sensitivity analysis.
+    designs, once every point is done) the sensitivity analysis: `prepare_sweep`, then
+    `run_prepared`.
 
     Every point is validated before anything runs or is written (`InputError`), and
     `out` must be new, empty or a sweep's (`force`: any sim command's) directory.
@@ -134,6 +139,38 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
     (`estimate_sweep`: a point on each worker, every point's scenario) exceeds `max_memory`
     bytes (None: the memory available now) is an `InputError` before anything is built or written.
     """
+    ready = prepare_sweep(sweep, out=out, workers=workers, scheduler=scheduler, fresh=fresh, force=force, stop=stop,
+                          max_memory=max_memory)
+    return run_prepared(ready, progress=progress, plots=plots, stop=stop, notes=notes)
+
+
+@dataclasses.dataclass
+class PreparedSweep:
+    """A sweep whose every point is validated and whose directory may be claimed
+    (`prepare_sweep`): what `run_prepared` runs."""
+
+    sweep: Sweep
+    out: Path
+    identity: dict
+    entropy: int
+    plan: np.ndarray  # (n_points, n_factors)
+    scenarios: list  # every point's validated Scenario, in plan order
+    resuming: bool
+    workers: int | None
+    scheduler: str | None
+    force: bool
+    begun: float  # `time.perf_counter` when the preparing began: a run's seconds count it
+    timing: dict  # `TIMING`'s phases, "validate" filled in
+
+
+def prepare_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = None,
+                  scheduler: str | None = None, fresh: bool = False, force: bool = False,
+                  stop: threading.Event | None = None, max_memory: int | None = None) -> PreparedSweep:
+    """Everything of `run_sweep` that can refuse the sweep, before a point runs or a file is
+    written: the factors, the memory, the directory at `out`, the plan (a resumed sweep's from
+    its store) and every point's scenario. The CLI prepares first so that what it notes about
+    the work (--workers beyond the tasks, a factor the engine never reads) follows the
+    errors that would stop the work, never precedes them."""
     begun = time.perf_counter()
     timing = {**dict.fromkeys(TIMING, 0.0), "tasks": 0}
     check_factors(sweep)  # before the store: a bad range is the first thing to hear about
@@ -158,15 +195,23 @@ def run_sweep(sweep: Sweep, *, out: Path | None = None, workers: int | None = No
         raise AssertionError(f"the plan has {len(plan)} points, the design {expected}")
     scenarios = make_point_scenarios(sweep, plan, stop)
     timing["validate"] = time.perf_counter() - begun
+    return PreparedSweep(sweep=sweep, out=out, identity=identity, entropy=entropy, plan=plan, scenarios=scenarios,
+                         resuming=resuming, workers=workers, scheduler=scheduler, force=force, begun=begun,
+                         timing=timing)
 
-    run = run_points(out, identity, sweep.names, plan, dict(enumerate(scenarios)), runs=sweep.runs,
-                     entropy=entropy, workers=workers, scheduler=scheduler, fresh=not resuming, progress=progress,
-                     timing=timing, describe=_describe(sweep), command="sweep", files=FILES, force=force,
-                     stop=stop)
+
+def run_prepared(ready: PreparedSweep, *, progress: StepProgress | None = None, plots: bool = True,
+                 stop: threading.Event | None = None, notes: list[str] = ()) -> SweepResult:
+    """Run a `prepare_sweep`'s points not yet in its store, then export (`run_sweep`)."""
+    sweep, out, timing = ready.sweep, ready.out, ready.timing
+    run = run_points(out, ready.identity, sweep.names, ready.plan, dict(enumerate(ready.scenarios)), runs=sweep.runs,
+                     entropy=ready.entropy, workers=ready.workers, scheduler=ready.scheduler,
+                     fresh=not ready.resuming, progress=progress, timing=timing, describe=_describe(sweep),
+                     command="sweep", files=FILES, force=ready.force, stop=stop)
     try:
-        return _finish(run.store_rows, out, sweep, entropy, plan, resumed=run.resumed, begun=begun, timing=timing,
-                       backend=run.backend, workers=run.workers, interrupted=run.interrupted, plots=plots,
-                       notes=list(notes))
+        return _finish(run.store_rows, out, sweep, ready.entropy, ready.plan, resumed=run.resumed, begun=ready.begun,
+                       timing=timing, backend=run.backend, workers=run.workers, interrupted=run.interrupted,
+                       plots=plots, notes=list(notes))
     except OSError as exc:  # disk full while exporting: the points are kept, a rerun exports them
         raise RunError(f"cannot write results to {out}: {exc.strerror or exc}") from None
 
