@@ -29,7 +29,8 @@ def check_can_create(path: str | Path) -> OSError | None:
     """Whether a file can be created beside `path` (its folder existing), by creating and
     removing a temp file there: None, or the error (a read-only file system, an immutable
     folder, a permission root lacks, which `os.access` does not all report). Under
-    `hold_interrupts`: a Ctrl-C raised as the file was made left it, and nothing removes it."""
+    `hold_interrupts`: a Ctrl-C raised as the file was made left it. Taken without a lock: a
+    cleaner may remove the file meanwhile (`locks.clean_stale`), which changes nothing here."""
     tmp = temp_name(Path(path))
     with hold_interrupts():
         try:
@@ -42,7 +43,9 @@ def check_can_create(path: str | Path) -> OSError | None:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` through a synced temp file and a rename."""
+    """Write `data` to `path` through a synced temp file and a rename. A caller writing beside
+    its target (not inside a result directory) holds `path`'s lock (`locks.lock_target`): a temp
+    file whose target's lock nobody holds is a killed writer's, which `locks.clean_stale` removes."""
     path = Path(path)
     tmp = temp_name(path)
     try:

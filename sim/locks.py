@@ -3,7 +3,8 @@
 A target (a result directory or file) is held by an advisory lock on `.NAME.sim-lock`
 beside it; the lock file says whose it is from the moment it appears (made as a labelled
 temp file, `.NAME.sim-lock-XXXXXXXX`, and linked to its name). A writer that was killed
-leaves its lock file, the temp file of one it was making, its partial directory
+leaves its lock file, the temp file of one it was making, the temp file of a file it was
+writing (`.NAME.tmp-XXXXXXXX`, `io.temp_name`), its partial directory
 (`.NAME.partial-XXXXXXXX`) or a directory a swap set aside (`.NAME.old-XXXXXXXX`); the
 next writer in the same folder removes them, once their lock shows that no writer holds it
 (`clean_stale`). Taking or releasing a lock and removing a
@@ -36,6 +37,9 @@ _STALE = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-[0-9a-f]{8}$")
 _LOCK = re.compile(r"^\.(?P<name>.+)\.sim-lock$")
 _LOCK_TEMP = re.compile(r"^\.(?P<name>.+)\.sim-lock-[0-9a-f]{8}$")
 """A lock file being made (`_make_lock`), or what a writer killed as it made one left."""
+_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-[0-9a-f]{8}$")
+"""A file being written (`io.atomic_write_bytes`) or a folder's probe (`io.check_can_create`), or
+what a writer killed meanwhile left."""
 
 
 def cannot_write(label: str, out: Path, exc: OSError, what: str = "a result directory") -> InputError:
@@ -197,10 +201,11 @@ def lock_target(out: str | Path, label: str = "--out", what: str = "a result dir
 
 
 def clean_stale(parent: str | Path, held: str | Path | None = None) -> list[Path]:
-    """Remove what killed writers left in `parent`: partial directories and directories an
-    interrupted swap set aside (put back if their target is missing), each only once its
-    target's lock shows that no writer holds it; `held` is a target whose lock this
-    process holds already. Returns what was removed."""
+    """Remove what killed writers left in `parent`: partial directories, directories an
+    interrupted swap set aside (put back if their target is missing) and the temp files of
+    files being written, each only once its target's lock shows that no writer holds it
+    (and lock files, `_remove_stale_lock`); `held` is a target whose lock this process holds
+    already. Returns the directories and temp files removed."""
     parent = Path(parent)
     held = None if held is None else Path(held).name
     removed: list[Path] = []
@@ -225,6 +230,9 @@ def _remove_stale(parent: Path, entry: Path, held: str | None) -> bool:
     if _LOCK_TEMP.match(entry.name) and entry.is_file() and not entry.is_symlink():
         _remove_stale_lock(entry, temp=True)
         return False
+    temp = _TEMP.match(entry.name)
+    if temp is not None:
+        return _remove_stale_temp(parent, entry, temp.group("name"), held)
     m = _STALE.match(entry.name)
     if m is None or entry.is_symlink() or not entry.is_dir():
         return False
@@ -250,6 +258,46 @@ def _remove_stale(parent: Path, entry: Path, held: str | None) -> bool:
     finally:
         if fd is not None:
             _unlock(_lock_path(target), fd)
+
+
+def _remove_stale_temp(parent: Path, entry: Path, name: str, held: str | None) -> bool:
+    """Remove the temp file `entry` of file `name` if its writer is gone; whether it was removed.
+
+    Safe because every writer of a `.NAME.tmp-*` beside a target holds NAME's lock while it
+    exists (`report` its page, `calibrate --write` its copy), or does not mind it removed (the
+    probe of `io.check_can_create` removes it with `missing_ok`): with the lock taken here, it is
+    a dead writer's. A temp file in a result or partial directory is its writer's under the
+    directory's lock, not the file's, so none is removed where a mark lies (a directory is
+    marked before any other file is written there, and the marks' own temp files are left:
+    `claim_in_place` removes them, or they go with their partial directory). Only a regular file
+    under `io.temp_name`'s exact name goes."""
+    if name in _MARKS or _marked(parent) or entry.is_symlink() or not entry.is_file():
+        return False  # no lock file made in a result directory either
+    target = parent / name
+    fd = None
+    if name != held:
+        try:
+            fd = _try_lock(_lock_path(target))
+        except OSError:
+            return False
+        if fd is None:
+            return False  # its writer is alive
+    try:
+        # again, the temp file seen: a live writer's in a result directory was made after the mark
+        if _marked(parent) or entry.is_symlink() or not entry.is_file():
+            return False
+        os.unlink(entry)
+        return True
+    except OSError:
+        return False
+    finally:
+        if fd is not None:
+            _unlock(_lock_path(target), fd)
+
+
+def _marked(directory: Path) -> bool:
+    """Whether `directory` is a result directory or a partial one: it holds one of sim's marks."""
+    return any(os.path.lexists(directory / mark) for mark in _MARKS)
 
 
 def _remove_stale_lock(path: Path, temp: bool = False) -> None:

@@ -15,7 +15,8 @@ from conftest import open_locks, signal_after
 
 import sim.locks as locks
 from sim.errors import hold_interrupts, signals_owned
-from sim.ownership import ResultDir, clean_stale, lock_target
+from sim.io import atomic_write_bytes, check_can_create
+from sim.ownership import ResultDir, clean_stale, lock_target, write_owned_text
 
 
 def test_a_ctrl_c_in_a_held_block_is_raised_as_the_block_ends(tmp_path):
@@ -328,3 +329,91 @@ def test_a_lock_whose_label_cannot_be_written_is_refused_in_one_line_and_leaves_
         with lock_target(tmp_path / "res"):
             pytest.fail("ran without a lock")
     assert list(tmp_path.iterdir()) == [] and open_locks(tmp_path) == []
+
+
+def _killed_writing(out: Path, write) -> None:
+    """Run `write(out)` under `out`'s lock in a forked child killed (SIGKILL: no `finally` runs) as
+    its temp file is synced, or as a probe's temp file is closed: what a kill mid-write leaves."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns to pytest
+        try:
+            def kill(*args):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            os.fsync = kill
+            os.close = kill
+            with lock_target(out):
+                write(out)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status), "the child was not killed mid-write"
+
+
+@pytest.mark.parametrize("write", [lambda out: atomic_write_bytes(out, b"<html>"),
+                                   lambda out: write_owned_text(out, "<html>", "report", "r", comment="<!--"),
+                                   check_can_create], ids=["atomic", "owned", "probe"])
+def test_a_killed_writers_temp_file_is_removed_by_the_next_command_in_the_folder(write, tmp_path):
+    """A writer killed mid-write strands its `.NAME.tmp-XXXXXXXX` beside NAME (and its lock file): the next
+    command into the folder removes both, as it removes a killed writer's partial directory."""
+    _killed_writing(tmp_path / "page.html", write)
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]  # what the kill left
+    with ResultDir(tmp_path / "next", "run"):
+        pass
+    assert list(tmp_path.iterdir()) == [] and open_locks(tmp_path) == []
+
+
+def test_a_temp_file_whose_target_a_live_writer_holds_is_left(tmp_path):
+    """A `.NAME.tmp-*` is a live writer's while NAME's lock is held (every writer of one holds it):
+    left until the lock is free; then removed, by this process too when it holds NAME itself."""
+    temp = tmp_path / ".res.tmp-0123abcd"
+    temp.write_bytes(b"half")
+    fd = _held_elsewhere_made(tmp_path / ".res.sim-lock")
+    try:
+        assert clean_stale(tmp_path) == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".res.sim-lock", temp.name]
+    finally:
+        os.close(fd)
+    os.unlink(tmp_path / ".res.sim-lock")
+    with lock_target(tmp_path / "res"):
+        assert clean_stale(tmp_path, held=tmp_path / "res") == [temp]
+        assert [p.name for p in tmp_path.iterdir()] == [".res.sim-lock"]
+    assert list(tmp_path.iterdir()) == [] and open_locks(tmp_path) == []
+
+
+def _held_elsewhere_made(path: Path) -> int:
+    path.write_text("sim 4194304\n")
+    return _held_elsewhere(path)
+
+
+@pytest.mark.parametrize("name", [".res.tmp-0123ABCD", ".res.tmp-0123abc", ".res.tmp-0123abcde", "res.tmp-0123abcd",
+                                  ".res.tmp-0123abcd-journal", ".res.tmp-0123abcd.bak", "..tmp-0123abcd",
+                                  f".{locks.MANIFEST}.tmp-0123abcd", f".{locks.PARTIAL_MARK}.tmp-0123abcd",
+                                  "directory", "symlink", "in-a-result-directory"])
+def test_a_file_named_like_a_temp_file_but_not_sims_is_left(name, tmp_path):
+    """Only `io.temp_name`'s own names go (a file of sim's made beside NAME): a user's file with a similar
+    name stays, and so do a directory or a symbolic link under its name, a temp file of a directory's
+    mark (written under the directory's lock, not the mark's: `claim_in_place` cleans those), and any
+    temp file in a result directory or a partial one (its writer holds the directory's lock)."""
+    folder = tmp_path
+    if name == "directory":
+        name = ".res.tmp-0123abcd"
+        (folder / name).mkdir()
+    elif name == "symlink":
+        name = ".res.tmp-0123abcd"
+        (folder / "res").write_text("mine")
+        (folder / name).symlink_to(folder / "res")
+    elif name == "in-a-result-directory":
+        for mark in (locks.MANIFEST, locks.PARTIAL_MARK):
+            folder = tmp_path / mark
+            folder.mkdir()
+            (folder / mark).write_text("{}")
+            (folder / ".points.csv.tmp-0123abcd").write_text("half")
+            before = sorted(p.name for p in folder.iterdir())
+            assert clean_stale(folder) == [] and sorted(p.name for p in folder.iterdir()) == before
+        return
+    else:
+        (folder / name).write_text("mine")
+    before = sorted(p.name for p in folder.iterdir())
+    assert clean_stale(folder) == []
+    assert sorted(p.name for p in folder.iterdir()) == before and open_locks(folder) == []

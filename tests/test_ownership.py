@@ -751,3 +751,57 @@ def test_a_ctrl_c_as_sim_backtest_registers_its_claim_leaves_nothing(tmp_path, m
     monkeypatch.undo()
     assert fired and status == 130, capsys.readouterr().err
     assert leftover == ["history"]
+
+
+def test_a_report_removes_the_temp_file_a_killed_report_left_beside_its_page(tmp_path):
+    """A `sim report` killed as it wrote its page left `.page.html.tmp-*`; the next report to the page,
+    which takes the page's lock first, removes it (and a stale one of another page in the folder)."""
+    from sim.report import make_report
+
+    run = tmp_path / "run"
+    assert main(["run", str(SMALL), "--runs", "1024", "--out", str(run), "--quiet"]) == 0
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for name in (".page.html.tmp-0123abcd", ".old.html.tmp-89abcdef"):
+        (pages / name).write_text("<!-- sim-manifest: {")  # cut short by the kill
+    make_report([run], pages / "page.html")
+    assert [p.name for p in pages.iterdir()] == ["page.html"]
+
+
+def test_the_posterior_copy_is_written_under_its_lock(tmp_path):
+    """`calibrate --write` writes its copy holding the copy's lock, as every writer of a file beside its
+    target does (what lets `clean_stale` know a killed writer's temp file): a killed copy's temp file is
+    removed first; a copy another process holds is a one-line RunError that says the calibration is kept."""
+    import fcntl
+
+    from sim.cli.backtest import write_posterior_copy
+    from sim.errors import RunError
+    from sim.io import write_json_atomic
+
+    copy, lock = tmp_path / "copy.json", tmp_path / ".copy.json.sim-lock"
+    (tmp_path / ".copy.json.tmp-0123abcd").write_text('{"format": ')  # a killed copy's
+    seen = []
+
+    class Posterior:
+        def write(self, path):
+            fd = os.open(lock, os.O_RDWR)
+            try:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(fd)
+            seen.append(sorted(p.name for p in tmp_path.iterdir()))
+            write_json_atomic(path, {})
+
+    write_posterior_copy(Posterior(), copy, tmp_path / "cal")
+    assert seen == [[".copy.json.sim-lock"]] and [p.name for p in tmp_path.iterdir()] == ["copy.json"]
+    lock.write_text("sim 4194304\n")
+    fd = os.open(lock, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        with pytest.raises(RunError, match=f"^cannot write the posterior's copy {copy}: another sim command is "
+                                           f"writing there now.*; the calibration is kept in {tmp_path / 'cal'}"):
+            write_posterior_copy(Posterior(), copy, tmp_path / "cal")
+    finally:
+        os.close(fd)
+    assert len(seen) == 1

@@ -271,21 +271,35 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         cal.posterior.write(out / "posterior.json")
         summary["posterior_file"] = str(out / "posterior.json")
         if args.write is not None:
-            from ..posterior import written_by_sim
-
-            if args.write.exists() and not written_by_sim(args.write):  # saved there since it was checked
-                raise RunError(f"cannot write the posterior's copy {args.write}: it was not written by sim (made "
-                               f"while the calibration ran?), so it is not replaced; the calibration is kept in "
-                               f"{out}: rerun the same command with another --write to write it")
-            try:
-                cal.posterior.write(args.write)
-            except OSError as exc:  # the folder changed since it was checked, or the disk filled
-                raise RunError(f"cannot write the posterior's copy {args.write}: {exc.strerror or exc}; the "
-                               f"calibration is kept in {out}: rerun the same command to write it") from None
+            write_posterior_copy(cal.posterior, args.write, out)
             summary["posterior_copy"] = str(args.write)
         write_and_show(args, out, summary, {"posterior.png": plot_posterior, "reliability.png": plot_reliability},
                        print_calibration, in_place=True)
     return EXIT_OK
+
+
+def write_posterior_copy(posterior, path: Path, out: Path) -> None:
+    """Write `--write`'s copy of `posterior` (the calibration is kept in `out`), under the copy's
+    lock, as every writer of a file beside its target: a second command writing it meanwhile is
+    refused, and the temp file of a copy whose writer was killed is known as stale and removed
+    (`locks.clean_stale`, with the folder's other stale entries). Any failure is a `RunError` that
+    says the calibration is kept: the minutes it took are not lost."""
+    from ..locks import clean_stale, lock_target
+    from ..posterior import written_by_sim
+
+    cannot = f"cannot write the posterior's copy {path}"
+    kept = f"the calibration is kept in {out}: rerun the same command"
+    try:
+        with lock_target(path, "--write", "a file"):
+            clean_stale(path.parent, held=path)
+            if path.exists() and not written_by_sim(path):  # saved there since it was checked
+                raise RunError(f"{cannot}: it was not written by sim (made while the calibration ran?), so it is "
+                               f"not replaced; {kept} with another --write to write it")
+            posterior.write(path)
+    except InputError as exc:  # another command writes it now, or the folder takes no lock file any more
+        raise RunError(f"{cannot}: {exc.problems[0].message}; {kept} to write it") from None
+    except OSError as exc:  # the folder changed since it was checked, or the disk filled
+        raise RunError(f"{cannot}: {exc.strerror or exc}; {kept} to write it") from None
 
 
 def _check_knobs(posterior, cases: list, path: Path) -> None:

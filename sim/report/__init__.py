@@ -110,7 +110,7 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
     """Write the page of result directories `dirs` to `out` (default: beside the first
     directory, `<DIR>.html`); return its path. `out` must be new or a page sim wrote
     (`force`: any file another sim command wrote), and not inside a result directory."""
-    from ..locks import cannot_write, lock_target
+    from ..locks import cannot_write, clean_stale, lock_target
     from ..ownership import check_file_target, make_parents, new_run_id, remove_made, write_owned_text
 
     if not dirs:
@@ -125,6 +125,7 @@ def make_report(dirs: list[str | Path], out: str | Path | None = None, *, force:
         # Held from the check to the write: a second `sim report` to the same page is refused at
         # once, and a file that appeared while the page was rendered is not replaced.
         with lock_target(target, "--out", "a page"):
+            clean_stale(target.parent, held=target)  # a page whose writer was killed left its temp file
             with malformed_fields():  # a hand-edited summary fails here, before anything is written
                 html = render_report(results, made, target.parent)
             check_file_target(target, COMMAND, force=force, label="--out")
