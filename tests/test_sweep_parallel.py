@@ -241,6 +241,72 @@ def test_a_scheduler_lost_as_the_client_asks_for_its_workers_is_a_run_error_and_
     assert len(dask_clients) == 1 and dask_clients[0].status == "closed"
 
 
+@pytest.fixture
+def dask_threads():
+    """A scheduler and one worker thread in this process: enough to run a small sweep on (and cheap)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+def _dask_default():
+    """This process's default Dask client (None without one) and dask's scheduler setting."""
+    import dask
+    import distributed
+
+    try:
+        client = distributed.default_client()
+    except ValueError:
+        client = None
+    return client, dask.config.get("scheduler", None)
+
+
+@pytest.mark.parametrize("host", ["no client", "its own client"])
+def test_a_library_sweep_on_dask_leaves_the_hosts_default_client_alone(host, dask_threads, tmp_path, monkeypatch):
+    """A program that runs a sweep on a Dask cluster keeps its own default client (or none) and dask's scheduler
+    setting, during the sweep and after it: sim's client was made the default, so that the host's `dask.compute`
+    went to sim's cluster while the sweep ran, and a client a Ctrl-C leaked stayed its default."""
+    import distributed
+
+    from sim.sweep import execute
+
+    own = distributed.Client(dask_threads) if host == "its own client" else None
+    try:
+        before, seen = _dask_default(), []
+        real = execute.DaskBackend.results
+
+        def results(self, tasks, stop=None):
+            for result in real(self, tasks, stop):
+                seen.append(_dask_default())
+                yield result
+
+        monkeypatch.setattr(execute.DaskBackend, "results", results)
+        swept = run_sweep(make_sweep(SMALL, [VARY[0]], None, runs=1024, seed=SEED), out=tmp_path / "s",
+                          scheduler=dask_threads, plots=False)
+        assert swept.backend == "dask" and swept.ran == 4 and seen
+        assert all(s == before for s in seen) and _dask_default() == before
+    finally:
+        if own is not None:
+            own.close()
+
+
+def test_a_ctrl_c_as_the_dask_client_is_made_leaves_it_no_default(dask_scheduler, dask_clients, monkeypatch):
+    """A Ctrl-C as `Client(...)` returns, before the backend holds it, loses the client (it connects as it is
+    made, so it stays connected until the process ends): at least it is not the host's default client."""
+    import distributed
+    from conftest import signal_after
+
+    from sim.sweep.execute import DaskBackend
+
+    before = _dask_default()
+    fired = signal_after(monkeypatch, distributed, "Client")
+    with pytest.raises(KeyboardInterrupt):
+        with DaskBackend(dask_scheduler):
+            pytest.fail("entered although interrupted")
+    assert fired == ["Client"] and len(dask_clients) == 1 and _dask_default() == before
+
+
 @pytest.mark.parametrize("command", ["sweep", "calibrate"])
 @pytest.mark.parametrize("address", ["garbage", "tcp://host", "nope://host:8786", "tcp://host:99999"])
 def test_a_bad_scheduler_address_is_an_input_error_before_anything_is_made(command, address, tmp_path, capsys):

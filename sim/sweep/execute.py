@@ -275,7 +275,10 @@ class DaskBackend:
             raise InputError(Problem("--scheduler", "", "needs dask.distributed: pip install 'sim[distributed]'",
                                      self.address, True)) from None
         try:
-            self.client = Client(self.address)  # timeout: dask's distributed.comm.timeouts.connect
+            # Not the process's default client (nor dask's scheduler): a library caller's own `dask.compute`
+            # would go to sim's cluster while the sweep ran, and to a client a Ctrl-C leaked after it.
+            # Nothing here relies on a default client: `results` names this one's loop.
+            self.client = Client(self.address, set_as_default=False)  # timeout: distributed.comm.timeouts.connect
         except (OSError, TimeoutError, ValueError) as exc:
             raise RunError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
         try:
@@ -303,7 +306,8 @@ class DaskBackend:
 
         futures = self.client.map(run_task, tasks, pure=False)
         try:
-            for future in dask_completed(futures):  # a stop is seen as each task comes back
+            # its loop named: without it, `as_completed` takes the default client's, which is not this one
+            for future in dask_completed(futures, loop=self.client.loop):  # a stop is seen as each task comes back
                 if stop is not None and stop.is_set():
                     return
                 yield future.result()
