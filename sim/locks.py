@@ -26,7 +26,8 @@ from pathlib import Path
 
 from .errors import InputError, Problem, hold_interrupts
 
-__all__ = ["LOCK_SUFFIX", "MANIFEST", "PARTIAL_MARK", "cannot_write", "clean_stale", "lock_target", "remove_partial"]
+__all__ = ["LOCK_SUFFIX", "MANIFEST", "PARTIAL_MARK", "cannot_write", "clean_stale", "lock_target", "marked",
+           "remove_partial"]
 
 MANIFEST = ".sim-manifest.json"
 PARTIAL_MARK = ".sim-partial.json"
@@ -271,7 +272,7 @@ def _remove_stale_temp(parent: Path, entry: Path, name: str, held: str | None) -
     marked before any other file is written there, and the marks' own temp files are left:
     `claim_in_place` removes them, or they go with their partial directory). Only a regular file
     under `io.temp_name`'s exact name goes."""
-    if name in _MARKS or _marked(parent) or entry.is_symlink() or not entry.is_file():
+    if name in _MARKS or marked(parent) or entry.is_symlink() or not entry.is_file():
         return False  # no lock file made in a result directory either
     target = parent / name
     fd = None
@@ -284,7 +285,7 @@ def _remove_stale_temp(parent: Path, entry: Path, name: str, held: str | None) -
             return False  # its writer is alive
     try:
         # again, the temp file seen: a live writer's in a result directory was made after the mark
-        if _marked(parent) or entry.is_symlink() or not entry.is_file():
+        if marked(parent) or entry.is_symlink() or not entry.is_file():
             return False
         os.unlink(entry)
         return True
@@ -295,9 +296,9 @@ def _remove_stale_temp(parent: Path, entry: Path, name: str, held: str | None) -
             _unlock(_lock_path(target), fd)
 
 
-def _marked(directory: Path) -> bool:
+def marked(directory: str | Path) -> bool:
     """Whether `directory` is a result directory or a partial one: it holds one of sim's marks."""
-    return any(os.path.lexists(directory / mark) for mark in _MARKS)
+    return any(os.path.lexists(Path(directory) / mark) for mark in _MARKS)
 
 
 def _remove_stale_lock(path: Path, temp: bool = False) -> None:

@@ -180,11 +180,25 @@ class Posterior:
         what a backtest's kept calibrated forecasts depend on (`backtest_store`)."""
         return _digest(self.to_json())
 
+    def file_data(self) -> dict:
+        """What the posterior's file holds: `to_json` and the `digest` of it."""
+        data = self.to_json()
+        return {**data, "digest": _digest(data)}
+
     def write(self, path: str | Path) -> None:
         """Write the posterior as JSON, atomically, with a digest of its content: a file whose
-        digest no longer matches was edited, and sim will not replace it (`written_by_sim`)."""
-        data = self.to_json()
-        write_json_atomic(path, {**data, "digest": _digest(data)})
+        digest no longer matches was edited, and sim will not replace it (`written_by_sim`).
+        Beside other files (not in a result directory) it holds the file's lock meanwhile, as
+        every writer there does: a sim command starting in that folder would otherwise take
+        the temp file for a killed writer's and remove it (`locks.clean_stale`); a second
+        writer of the same file is an `InputError`."""
+        from .locks import lock_target, marked
+
+        if marked(Path(path).parent):  # a result directory's files are its writer's, under its lock
+            write_json_atomic(path, self.file_data())
+            return
+        with lock_target(path, "path", "a posterior file"):
+            write_json_atomic(path, self.file_data())
 
 
 def _legacy_inputs_hash(scenario: Scenario) -> str:

@@ -1441,3 +1441,33 @@ def test_the_report_does_not_call_a_posterior_fitted_on_other_cases_leave_one_ou
     assert "leave one out" not in text and "leave-one-out" not in text
     assert "the calibrated model (posterior fitted on other cases)" in text
     assert ">pooled<" not in text and "pool of the calibrated model and the base rate" in text  # a name, not a key
+
+
+def test_a_posterior_written_beside_other_files_holds_its_lock(tmp_path, monkeypatch):
+    """`Posterior.write` wrote its temp file beside the target without the target's lock, which
+    every other writer there holds: a sim command starting in the folder took the temp file for
+    a killed writer's, removed it, and the write failed. The lock is held while it writes (a
+    second writer is refused), and inside a result directory, its writer's, no lock file is made."""
+    import sim.io
+    from sim.locks import MANIFEST, clean_stale, lock_target
+
+    post = load_posterior(HISTORY / "posterior.json")
+    seen = []
+    real = sim.io.os.replace
+
+    def replace(src, dst):  # a command starting in the folder as the file is being written
+        seen.append(clean_stale(tmp_path))
+        return real(src, dst)
+
+    monkeypatch.setattr(sim.io.os, "replace", replace)
+    post.write(tmp_path / "p.json")
+    assert seen == [[]] and load_posterior(tmp_path / "p.json").digest() == post.digest()
+    with lock_target(tmp_path / "p.json", "--write", "a file"), pytest.raises(InputError) as err:
+        post.write(tmp_path / "p.json")
+    assert "another sim command is writing there now" in str(err.value)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / MANIFEST).write_text("{}")
+    monkeypatch.setattr(sim.io.os, "replace", real)
+    with lock_target(tmp_path / "run" / "posterior.json", "--write", "a file"):  # held by the run's writer
+        post.write(tmp_path / "run" / "posterior.json")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [MANIFEST, "posterior.json"]

@@ -776,14 +776,13 @@ def test_the_posterior_copy_is_written_under_its_lock(tmp_path):
 
     from sim.cli.backtest import write_posterior_copy
     from sim.errors import RunError
-    from sim.io import write_json_atomic
 
     copy, lock = tmp_path / "copy.json", tmp_path / ".copy.json.sim-lock"
     (tmp_path / ".copy.json.tmp-0123abcd").write_text('{"format": ')  # a killed copy's
     seen = []
 
     class Posterior:
-        def write(self, path):
+        def file_data(self):
             fd = os.open(lock, os.O_RDWR)
             try:
                 with pytest.raises(BlockingIOError):
@@ -791,7 +790,7 @@ def test_the_posterior_copy_is_written_under_its_lock(tmp_path):
             finally:
                 os.close(fd)
             seen.append(sorted(p.name for p in tmp_path.iterdir()))
-            write_json_atomic(path, {})
+            return {}
 
     write_posterior_copy(Posterior(), copy, tmp_path / "cal")
     assert seen == [[".copy.json.sim-lock"]] and [p.name for p in tmp_path.iterdir()] == ["copy.json"]

@@ -284,6 +284,7 @@ def write_posterior_copy(posterior, path: Path, out: Path) -> None:
     refused, and the temp file of a copy whose writer was killed is known as stale and removed
     (`locks.clean_stale`, with the folder's other stale entries). Any failure is a `RunError` that
     says the calibration is kept: the minutes it took are not lost."""
+    from ..io import write_json_atomic
     from ..locks import clean_stale, lock_target
     from ..posterior import written_by_sim
 
@@ -295,7 +296,7 @@ def write_posterior_copy(posterior, path: Path, out: Path) -> None:
             if path.exists() and not written_by_sim(path):  # saved there since it was checked
                 raise RunError(f"{cannot}: it was not written by sim (made while the calibration ran?), so it is "
                                f"not replaced; {kept} with another --write to write it")
-            posterior.write(path)
+            write_json_atomic(path, posterior.file_data())  # the lock is held: not `posterior.write`
     except InputError as exc:  # another command writes it now, or the folder takes no lock file any more
         raise RunError(f"{cannot}: {exc.problems[0].message}; {kept} to write it") from None
     except OSError as exc:  # the folder changed since it was checked, or the disk filled
