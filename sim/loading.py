@@ -35,7 +35,7 @@ from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 __all__ = ["DERIVATION_KEYS", "ENGINE_ONLY", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario",
            "load_scenario", "looks_like", "named_by_writer", "not_this_kind", "parse_scenario", "read_yaml",
            "scenario_hash", "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings",
-           "unread_by_engine", "unread_in_scenario"]
+           "unread_at_summit", "unread_by_engine", "unread_in_scenario"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -266,7 +266,10 @@ def unread_in_scenario(path: str, scenario: Scenario, whose: str = "this scenari
     eum a field of an event's or incident's effect that moves an agent's ideal
     (`events.talks.effects.0.shift`, or a part of it), which that engine never reads after the
     start (`_unread_ideals`), or when or how often such effects come: a field of an event or
-    incident whose every effect moves an ideal (`events.talks.probability`, an incident's rate)."""
+    incident whose every effect moves an ideal (`events.talks.probability`, an incident's rate). And,
+    whatever the engine, what the summit never reads (`unread_at_summit`)."""
+    if (why := unread_at_summit(path, scenario)) is not None:
+        return why
     engine = scenario.dynamics.engine
     if (why := unread_by_engine(path, engine, whose)) is not None or engine != "eum":
         return why
@@ -281,6 +284,43 @@ def unread_in_scenario(path: str, scenario: Scenario, whose: str = "this scenari
         return None
     what, effect = found
     return f"is part of the effect by which {_moves_ideal(what, effect)}, {_ideal_unread(whose)}"
+
+
+def unread_at_summit(path: str, scenario: Scenario) -> str | None:
+    """Why the summit never reads the field at dotted `path` (or a part of it), as the start of a
+    message, as `unread_in_scenario`'s; None when it does. Two fields: the Nash weight of an
+    optional party (`summit.weights.NAME`, NAME not in `summit.required`), since the product that
+    picks the deal is over the required parties' surpluses alone; and the `walk_away` of an agent
+    that is neither a summit party nor a veto player, since only they weigh a package against
+    walking away (`sim.summit.bargain`). Either is read nowhere else: the replicates are the same
+    whatever its value, and a writer who gave it one meant it to matter."""
+    parts = path.split(".")
+    summit = scenario.summit
+    if len(parts) == 3 and parts[:2] == ["summit", "weights"]:
+        name = parts[2]
+        if name in summit.parties and name not in (summit.required or summit.parties):
+            return (f"is the Nash weight of {name}, an optional party (not in summit.required): the Nash product "
+                    "that picks the deal is over the required parties' surpluses alone")
+    if len(parts) >= 3 and parts[0] == "agents" and parts[2] == "walk_away":
+        name = parts[1]
+        if name in scenario.agents and name not in summit.parties and name not in scenario.roles.veto:
+            return (f"is what no deal gains or costs {name}, which is neither a summit party nor a veto player: only "
+                    "they weigh a package against walking away")
+    return None
+
+
+def _unread_at_summit_given(scenario: Scenario, source: str) -> list[Problem]:
+    """A note for each field the summit never reads (`unread_at_summit`) that the scenario gives a
+    value (in the file or by --set; a default is not a choice)."""
+    given = [(f"summit.weights.{name}", weight) for name, weight in scenario.summit.weights.items()]
+    given += [(f"agents.{name}.walk_away", agent.walk_away) for name, agent in scenario.agents.items()
+              if "walk_away" in agent.model_fields_set]
+    notes = []
+    for path, value in given:
+        if (why := unread_at_summit(path, scenario)) is not None:
+            shown = value if isinstance(value, (int, float)) else value.model_dump()
+            notes.append(Problem(source, path, f"{why}, so it changes nothing", shown, True))
+    return notes
 
 
 def _item_field_at(path: str, scenario: Scenario) -> tuple[str, list[Effect]] | None:
@@ -372,7 +412,8 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     reads it (the mirror of the warning for eum settings under convergence, `scenario_warnings`,
     but a note: running a scenario written for convergence under eum by `--set
     dynamics.engine=eum` is meant); under eum, an event's or incident's move of an agent's
-    ideal, which that engine never reads after the start."""
+    ideal, which that engine never reads after the start; under any engine, a Nash weight of an
+    optional party or a `walk_away` of an agent that decides nothing (`unread_at_summit`)."""
     trusted = {frozenset(pair) for entry in scenario.relations.trust_entries() for pair in entry.pairs()}
     roles = [(f"roles.veto.{j}", name) for j, name in enumerate(scenario.roles.veto)]
     roles += [(f"roles.mediators.{j}.agent", m.agent) for j, m in enumerate(scenario.roles.mediators)]
@@ -401,7 +442,8 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
                                      f"day{'s' if election.window_days != 1 else ''} before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",
                                      str(election.date), True))
-    return notes + _unread_given(scenario, source, note=True) + _unread_ideals(scenario, source)
+    return (notes + _unread_at_summit_given(scenario, source) + _unread_given(scenario, source, note=True)
+            + _unread_ideals(scenario, source))
 
 
 def _unread_ideals(scenario: Scenario, source: str) -> list[Problem]:

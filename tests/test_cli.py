@@ -1007,6 +1007,58 @@ def test_a_mediator_without_trust_toward_the_parties_gets_a_note_on_the_pressure
                                        "north, south: read as full trust (in the pressure weights) (got 'patron')\n")
 
 
+def test_a_weight_of_an_optional_party_and_the_walk_away_of_a_non_decider_get_a_note(tmp_path, capsys):
+    """The Nash product that picks the deal is over the required parties' surpluses alone, and only a
+    party or a veto player weighs a package against walking away: a `summit.weights` entry for an
+    optional party, or a `walk_away` of an outside agent, changes no replicate (checked: the joint
+    table of the comparison is diagonal). validate and every command say so in a note, as for other
+    settings that change nothing; a required party's weight and a veto player's walk_away get none."""
+    text = SMALL.read_text(encoding="utf-8").replace("  parties: [north, south]\n",
+                                                     "  parties: [north, south]\n  required: [north]\n"
+                                                     "  weights: {north: 2, south: 5}\n", 1)
+    text = text.replace("    resolve: 0.9\n", "    resolve: 0.9\n    walk_away: 0.2\n", 1)  # the patron's
+    path = tmp_path / "optional.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"note: {path}: summit.weights.south: is the Nash weight of south, an optional party (not in "
+                   "summit.required): the Nash product that picks the deal is over the required parties' surpluses "
+                   "alone, so it changes nothing (got 5.0)\n"
+                   f"note: {path}: agents.patron.walk_away: is what no deal gains or costs patron, which is neither a "
+                   "summit party nor a veto player: only they weigh a package against walking away, so it changes "
+                   "nothing (got 0.2)\n")
+    out = tmp_path / "c"
+    assert cli.main(["compare", str(path), str(path), "--set-b", "summit.weights.south=0.1",
+                     "--set-b", "agents.patron.walk_away=-0.5", "--runs", RUNS, "--out", str(out), "--quiet"]) == 0
+    assert "summit.weights.south: is the Nash weight of south" in capsys.readouterr().err
+    joint = np.array(json.loads((out / "summary.json").read_text())["joint"]["counts"])
+    assert np.array_equal(joint, np.diag(np.diag(joint)))
+    # north's weight (a required party) and the patron's walk_away as a veto player are read: no note
+    path.write_text(text.replace(", south: 5}", "}").replace("summit:\n", "roles: {veto: [patron]}\nsummit:\n", 1)
+                    .replace("trust: {between: [north, south],", "trust: {between: [north, south, patron],", 1),
+                    encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_sweep_of_an_optional_partys_weight_says_it_changes_nothing(tmp_path, capsys):
+    """A sweep over a field the summit never reads (an optional party's Nash weight, an outside
+    agent's walk_away) gives points that differ by nothing: a note names the --vary option."""
+    text = SMALL.read_text(encoding="utf-8").replace("  parties: [north, south]\n",
+                                                     "  parties: [north, south]\n  required: [north]\n", 1)
+    path = tmp_path / "optional.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["sweep", str(path), "--vary", "summit.weights.south=1:3:2", "--vary",
+                     "agents.patron.walk_away=-0.2:0.2:2", "--runs", "1024", "--out", str(tmp_path / "s"),
+                     "--quiet"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert any(line.startswith("note: --vary summit.weights.south=1:3:2: summit.weights.south is the Nash weight "
+                               "of south, an optional party") and line.endswith("so varying it changes nothing")
+               for line in notes), notes
+    assert any(line.startswith("note: --vary agents.patron.walk_away=-0.2:0.2:2: agents.patron.walk_away is what "
+                               "no deal gains or costs patron") for line in notes), notes
+
+
 def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, capsys):
     """An election whose audience cost starts after the latest summit date changes nothing: a note
     says so; one a month after the summit, within its 60-day window, is meant and gets none."""
