@@ -413,7 +413,8 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     but a note: running a scenario written for convergence under eum by `--set
     dynamics.engine=eum` is meant); under eum, an event's or incident's move of an agent's
     ideal, which that engine never reads after the start; under any engine, a Nash weight of an
-    optional party or a `walk_away` of an agent that decides nothing (`unread_at_summit`)."""
+    optional party or a `walk_away` of an agent that decides nothing (`unread_at_summit`); a
+    condition of the rubric that no anchor of its issue meets (`_unmet_conditions`)."""
     trusted = {frozenset(pair) for entry in scenario.relations.trust_entries() for pair in entry.pairs()}
     roles = [(f"roles.veto.{j}", name) for j, name in enumerate(scenario.roles.veto)]
     roles += [(f"roles.mediators.{j}.agent", m.agent) for j, m in enumerate(scenario.roles.mediators)]
@@ -442,8 +443,34 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
                                      f"day{'s' if election.window_days != 1 else ''} before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",
                                      str(election.date), True))
-    return (notes + _unread_at_summit_given(scenario, source) + _unread_given(scenario, source, note=True)
-            + _unread_ideals(scenario, source))
+    return (notes + _unmet_conditions(scenario, source) + _unread_at_summit_given(scenario, source)
+            + _unread_given(scenario, source, note=True) + _unread_ideals(scenario, source))
+
+
+def _unmet_conditions(scenario: Scenario, source: str) -> list[Problem]:
+    """A note for each level condition of the rubric that no anchor of its issue meets: a
+    package's level on an issue is one of its anchors, so the condition never holds (anchors
+    edited after the rubric, a level written between two anchors), and a class that rests on it
+    reads as a forecast of 0 with nothing saying why. With the rubric's own slack
+    (`sim.rubric`), so that the note and the classes agree."""
+    from .rubric import _TOL
+    from .schema.outcome import Level, condition_leaves
+
+    notes = []
+    for cls in ("breakthrough", "substantive"):
+        for path, leaf in condition_leaves(getattr(scenario.outcome, cls), f"outcome.{cls}"):
+            if not isinstance(leaf, Level):
+                continue
+            lo, hi = leaf.bounds()
+            anchors = sorted(scenario.issues[leaf.issue].anchors.values())
+            if any(lo - _TOL <= a <= hi + _TOL for a in anchors):
+                continue
+            rule = (f"is at least {lo:g}" if leaf.at_least is not None else f"is at most {hi:g}"
+                    if leaf.at_most is not None else f"lies in [{lo:g}, {hi:g}]")
+            shown = ", ".join(f"{a:g}" for a in anchors)
+            notes.append(Problem(source, path, f"no anchor of {leaf.issue} ({shown}) {rule}, so no package meets "
+                                               "this condition: it never holds"))
+    return notes
 
 
 def _unread_ideals(scenario: Scenario, source: str) -> list[Problem]:

@@ -1041,6 +1041,31 @@ def test_a_weight_of_an_optional_party_and_the_walk_away_of_a_non_decider_get_a_
     assert capsys.readouterr().err == ""
 
 
+def test_a_rubric_condition_that_no_anchor_meets_gets_a_note(tmp_path, capsys):
+    """A level condition is met by a package's level on its issue, and every level is one of the
+    issue's anchors: a condition that no anchor meets (anchors edited after the rubric, a level
+    between two anchors) never holds, and its class reads as a forecast of 0 with nothing saying
+    why. validate says so for each such condition, wherever it is nested; met ones get no note."""
+    text = SMALL.read_text(encoding="utf-8").replace(
+        "  breakthrough: [{issue: land, at_least: 1.0}]\n",
+        "  breakthrough: [{issue: land, between: [0.6, 0.9]}]\n", 1).replace(
+        "{issue: trade, at_least: 1.0}]\n",
+        "{issue: trade, at_least: 1.0}, {all: [{issue: land, at_least: 0.5}, {issue: trade, at_most: -0.0}, "
+        "{issue: trade, between: [0.2, 0.8]}]}]\n", 1)
+    path = tmp_path / "rubric.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err == (
+        f"note: {path}: outcome.breakthrough.0: no anchor of land (0, 0.5, 1) lies in [0.6, 0.9], so no package "
+        "meets this condition: it never holds\n"
+        f"note: {path}: outcome.substantive.2.all.2: no anchor of trade (0, 1) lies in [0.2, 0.8], so no package "
+        "meets this condition: it never holds\n")
+    out = tmp_path / "r"
+    assert cli.main(["run", str(path), "--runs", RUNS, "--out", str(out), "--quiet"]) == 0
+    assert "outcome.breakthrough.0: no anchor of land" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["classes"]["breakthrough"]["count"] == 0
+
+
 def test_a_sweep_of_an_optional_partys_weight_says_it_changes_nothing(tmp_path, capsys):
     """A sweep over a field the summit never reads (an optional party's Nash weight, an outside
     agent's walk_away) gives points that differ by nothing: a note names the --vary option."""
