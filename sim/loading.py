@@ -406,7 +406,8 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     """What `validate` points out in a valid scenario because a first-time writer may not mean
     it: a veto player or mediator with no `relations.trust` entry toward a party is read as
     trusting it fully (in the pressure weights, and a veto player's discount of promised
-    gains; README, "What the model leaves out"); an election whose audience cost starts
+    gains; README, "What the model leaves out"); a mediator whose two shares (trust,
+    margin) are 0 does nothing as a mediator; an election whose audience cost starts
     after the latest summit date, or whose vote is before calendar.start, changes nothing; a
     `dynamics.rate` given (not the default) to a scenario that runs the eum engine, which never
     reads it (the mirror of the warning for eum settings under convergence, `scenario_warnings`,
@@ -428,6 +429,11 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
         if missing:
             notes.append(Problem(source, path, f"has no relations.trust entry with {', '.join(missing)}: read as full "
                                                f"trust (in {where})", name, True))
+    for j, mediator in enumerate(scenario.roles.mediators):
+        if mediator.trust == 0 and mediator.margin == 0:  # its only acts on the summit day (`sim.summit.bargain`)
+            notes.append(Problem(source, f"roles.mediators.{j}", "closes no share of the trust gap and removes no "
+                                 "share of the margin (its trust and margin are 0, their defaults), so as a mediator "
+                                 "it changes nothing", mediator.agent, True))
     _, latest = date_range(scenario.summit.date)
     for name, agent in scenario.agents.items():
         for k, election in enumerate(agent.elections):

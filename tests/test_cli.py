@@ -999,12 +999,31 @@ def test_an_election_before_the_calendar_starts_gets_a_note(tmp_path, capsys):
 def test_a_mediator_without_trust_toward_the_parties_gets_a_note_on_the_pressure_weights_only(tmp_path, capsys):
     """A mediator decides nothing, so no promised gain of its own is discounted: its note names the
     pressure weights only, where a veto player's also names the discount of promised gains."""
-    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {mediators: [{agent: patron}]}\nsummit:\n", 1)
+    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {mediators: [{agent: patron, trust: 0.2}]}\n"
+                                                     "summit:\n", 1)
     path = tmp_path / "mediator.yaml"
     path.write_text(text, encoding="utf-8")
     assert cli.main(["validate", str(path)]) == 0
     assert capsys.readouterr().err == (f"note: {path}: roles.mediators.0.agent: has no relations.trust entry with "
                                        "north, south: read as full trust (in the pressure weights) (got 'patron')\n")
+
+
+def test_a_mediator_that_closes_no_trust_gap_and_removes_no_margin_gets_a_note(tmp_path, capsys):
+    """A mediator acts on the summit day only through its two shares, `trust` and `margin`, both 0
+    by default: one written as `{agent: NAME}` alone does nothing as a mediator, and the forecast
+    does not say so. validate notes it; a mediator with either share above 0 gets no such note."""
+    trusted = SMALL.read_text(encoding="utf-8").replace("trust: {between: [north, south],",
+                                                        "trust: {between: [north, south, patron],", 1)
+    path = tmp_path / "mediator.yaml"
+    for shares, noted in (("", True), (", trust: 0", True), (", margin: 0.1", False), (", trust: 0.2", False)):
+        path.write_text(trusted.replace("summit:\n", f"roles: {{mediators: [{{agent: patron{shares}}}]}}\nsummit:\n", 1),
+                        encoding="utf-8")
+        assert cli.main(["validate", str(path)]) == 0
+        err = capsys.readouterr().err
+        assert (err == f"note: {path}: roles.mediators.0: closes no share of the trust gap and removes no share of "
+                       "the margin (its trust and margin are 0, their defaults), so as a mediator it changes nothing "
+                       "(got 'patron')\n") == noted, (shares, err)
+        assert noted or err == ""
 
 
 def test_a_weight_of_an_optional_party_and_the_walk_away_of_a_non_decider_get_a_note(tmp_path, capsys):
