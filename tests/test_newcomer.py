@@ -281,6 +281,23 @@ def test_a_misspelt_option_is_named_with_the_option_it_was_meant_to_be(capsys, a
     assert line == f"error: sim {argv[0]}: {words}", line
 
 
+@pytest.mark.parametrize("command, hint", [
+    ("explian", "; did you mean explain?"),
+    ("sensitivity", "; sensitivity indices come from sweep: sim sweep SCENARIO --vary PATH=LO:HI ... --design "
+                    "sobol (or morris) --points N"),
+    ("sobol", "; sensitivity indices come from sweep: sim sweep SCENARIO --vary PATH=LO:HI ... --design "
+              "sobol (or morris) --points N"),
+    ("frobnicate", ""),
+])
+def test_a_command_that_is_not_one_is_named_with_the_one_it_was_meant_to_be(capsys, command, hint):
+    """`sim explian` gets the command it is one slip from; `sim sensitivity` (a Sobol or Morris
+    analysis, which sweep does) is told where that is; a word far from every command gets no guess."""
+    assert main([command, str(SMALL)]) == 2
+    (line,) = errors(capsys)
+    assert line.startswith(f"error: sim: argument COMMAND: invalid choice: '{command}' (choose from ")
+    assert line.endswith(")" + hint), line
+
+
 def test_backtest_of_a_folder_that_is_not_there_says_so(tmp_path, capsys):
     assert main(["backtest", str(tmp_path / "nodir")]) == 2
     assert main(["backtest", str(SMALL)]) == 2

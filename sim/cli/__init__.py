@@ -46,6 +46,8 @@ class _Parser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments:") and (name := _command_of(self.argv)) is not None:
             # argparse says it on the top parser ("sim"), which knows none of the command's options
             prog, hint = f"{self.prog} {name}", hint or _closest_option(self.argv, name)
+        elif message.startswith("argument COMMAND: invalid choice:"):
+            hint = _closest_command(self.argv)
         self.exit(EXIT_INPUT_ERROR, f"error: {prog}: {message}{hint}\n")
 
 
@@ -85,6 +87,23 @@ def _closest_option(argv: tuple[str, ...], name: str) -> str:
         if close:
             return f"; did you mean {close[0]}?"
     return ""
+
+
+SENSITIVITY_WORDS = ("sensitivity", "sobol", "morris", "salib")
+"""Commands a user of SALib may type for what `sweep --design sobol|morris` does."""
+
+
+def _closest_command(argv: tuple[str, ...]) -> str:
+    """"; did you mean explain?" for a first word one slip from a command, where sensitivity
+    indices are for a word that asks for them, "" otherwise."""
+    import difflib
+
+    word = next((arg for arg in argv if not arg.startswith("-")), "")
+    if word.lower() in SENSITIVITY_WORDS:
+        return ("; sensitivity indices come from sweep: sim sweep SCENARIO --vary PATH=LO:HI ... --design sobol "
+                "(or morris) --points N")
+    close = difflib.get_close_matches(word, list(commands()), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def make_parser() -> argparse.ArgumentParser:
