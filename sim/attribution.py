@@ -370,9 +370,18 @@ def _progress_counter(progress: ReplicateProgress | None, total: int) -> Callabl
     return tick
 
 
+def _effect_of(removal: Difference) -> dict:
+    """An event's effect from its removal's difference (P without it - P with it): P with it - P
+    without it, the interval mirrored, as the tables and charts show it."""
+    return {"p_with": removal.p_a, "p_without": removal.p_b, "diff": -removal.diff + 0.0,
+            "low": -removal.high + 0.0, "high": -removal.low + 0.0, "exact": removal.exact}
+
+
 def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str | None = None) -> dict:
-    """An explanation as JSON-ready data; each event's `removed` entry holds, per
-    outcome, P without the event minus P with it (`diff`) and its paired interval."""
+    """An explanation as JSON-ready data. Each event's `effect` holds, per outcome, what the
+    tables print: P with the event (`p_with`) minus P without it (`p_without`), `diff`, with its
+    paired interval; its `removed` entry the removal's comparison (A the scenario, B without the
+    event: `diff` is P without minus P with, the opposite sign)."""
     from . import __version__
     from .schema import scenario_hash
 
@@ -388,6 +397,7 @@ def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str
         "compile_seconds": round(e.compile_seconds, 6),
         "classes": {name: est.as_dict() for name, est in e.estimates().items()},
         "events": [{"name": ef.name, "date": ef.date.isoformat(),
+                    "effect": {g: _effect_of(ef.change(g)) for g in GROUPS},
                     "removed": {g: ef.change(g).as_dict() for g in GROUPS}} for ef in e.effects],
         "shapley": None,
         "created": utc_now(),

@@ -708,6 +708,31 @@ def test_cli_explain_json_and_pictures(tmp_path, capsys):
                                                       "summary.json"]
 
 
+def test_explains_summary_gives_each_events_effect_with_the_sign_the_table_prints(tmp_path, capsys):
+    """The table and the charts show an event's effect, P with it - P without it; summary.json's
+    `removed` holds the removal's difference, the opposite sign, which a script reading `diff` took
+    for the effect. Each event also carries `effect`: P with it (`p_with`) - P without it (`p_without`)
+    and its paired interval, per outcome, as printed: the same numbers as running the scenario
+    without the event (`compare` of the scenario and its removal, B - A mirrored)."""
+    data = small_with_events(event("thaw", 0.7))
+    path = write(tmp_path / "two.yaml", data)
+    s = main_json(capsys, "explain", str(path), "--runs", "2048", "--seed", "1", "--json", "--out",
+                  str(tmp_path / "ex"))
+    without = write(tmp_path / "without.yaml", {**data, "events": [e for e in data["events"] if e["name"] != "thaw"]})
+    c = main_json(capsys, "compare", str(path), str(without), "--runs", "2048", "--seed", "1", "--json", "--out",
+                  str(tmp_path / "c"))
+    (thaw,) = [e for e in s["events"] if e["name"] == "thaw"]
+    for group in ("substantive_or_better", "collapse"):
+        effect, removal = thaw["effect"][group], c["headline"][group]
+        assert effect["diff"] == -removal["diff"] != 0
+        assert (effect["low"], effect["high"]) == (-removal["high"], -removal["low"])
+        assert (effect["p_with"], effect["p_without"]) == (removal["p_a"], removal["p_b"])
+        assert effect["diff"] == pytest.approx(effect["p_with"] - effect["p_without"], abs=1e-12)
+    assert cli.main(["explain", str(path), "--runs", "2048", "--seed", "1", "--out", str(tmp_path / "ex2")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "│ thaw" in line)
+    assert f"{thaw['effect']['substantive_or_better']['diff']:+.4f}" in row
+
+
 def test_cli_explain_prints_the_tables(tmp_path, capsys):
     """Without --json: the removal table, and with --shapley the Shapley table and how it was computed."""
     argv = ["explain", str(SMALL), "--runs", "1024", "--shapley", "--set", "events.talks.probability=0.5",
