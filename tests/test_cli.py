@@ -996,6 +996,49 @@ def test_an_election_before_the_calendar_starts_gets_a_note(tmp_path, capsys):
                 == err) == noted, err
 
 
+def _veto_with_trust(tmp_path: Path, entries: str) -> Path:
+    """small.yaml with the patron as a veto player that gains from the deal, and `entries` (YAML
+    list items) added to the trust list: its acceptance turns on the discount of promised gains."""
+    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {veto: [patron]}\nsummit:\n", 1)
+    text = text.replace("  trust: {between: [north, south], initial: {dist: uniform, low: 0.3, high: 0.7}}\n",
+                        "  trust:\n    - {between: [north, south], initial: {dist: uniform, low: 0.3, high: 0.7}}\n"
+                        + entries, 1)
+    # the patron gains 0.8 from the trade deal, discounted: it signs only if it trusts the parties
+    text = text.replace("    resolve: 0.9\n", "    resolve: 0.9\n    walk_away: 0.5\n", 1)
+    text = text.replace("      trade: {position: 0.0, salience: 0.8}\n", "      trade: {position: 1.0, salience: 0.8}\n", 1)
+    path = tmp_path / f"veto{len(list(tmp_path.glob('veto*.yaml')))}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_veto_players_missing_trust_entry_is_left_out_of_its_discount_not_read_as_full_trust(tmp_path, capsys):
+    """A veto player's promised gains are discounted by its mean trust with the parties it has an
+    entry with (`sim.summit`); a party without one is left out of that mean, not counted as full
+    trust (only with no entry toward any party is the trust 1). With an entry toward north at 0.1
+    and none toward south, the patron discounts as if it trusted both at 0.1, not as if it trusted
+    south fully: the note says so, where it said "read as full trust (... the discount of promised
+    gains)", which would have the forecast of an explicit full-trust entry toward south."""
+    partial = _veto_with_trust(tmp_path, "    - {between: [patron, north], initial: 0.1}\n")
+    assert cli.main(["validate", str(partial)]) == 0
+    assert capsys.readouterr().err == (
+        f"note: {partial}: roles.veto.0: has no relations.trust entry with south: read as full trust in the "
+        "pressure weights, but left out of the mean trust with the parties that discounts its promised gains "
+        "(the mean of its entries with north) (got 'patron')\n")
+    low = _veto_with_trust(tmp_path, "    - {between: [patron, north], initial: 0.1}\n"
+                                     "    - {between: [patron, south], initial: 0.1}\n")
+    full = _veto_with_trust(tmp_path, "    - {between: [patron, north], initial: 0.1}\n"
+                                      "    - {between: [patron, south], initial: 1.0}\n")
+    p = {}
+    for name, path in (("partial", partial), ("low", low), ("full", full)):
+        out = tmp_path / name
+        assert cli.main(["run", str(path), "--runs", "8192", "--seed", "3", "--out", str(out), "--quiet"]) == 0
+        p[name] = json.loads((out / "summary.json").read_text())["headline"]["substantive_or_better"]["p"]
+    capsys.readouterr()
+    se = math.sqrt(0.25 * 2 / 8192)
+    assert abs(p["partial"] - p["low"]) < 4 * se, p  # as the mean over its one entry says
+    assert p["full"] - p["partial"] > 10 * se, p  # not as full trust toward south would give
+
+
 def test_a_mediator_without_trust_toward_the_parties_gets_a_note_on_the_pressure_weights_only(tmp_path, capsys):
     """A mediator decides nothing, so no promised gain of its own is discounted: its note names the
     pressure weights only, where a veto player's also names the discount of promised gains."""
