@@ -86,8 +86,16 @@ class EventEffect:
     removed: Comparison
 
     def change(self, group: str) -> Difference:
-        """P(group) without the event minus P(group) with it, paired."""
+        """P(group) without the event minus P(group) with it, paired: the removal's difference
+        (A the scenario, B without the event); `effect` is the event's, the opposite sign."""
         return self.removed.difference(group)
+
+    def effect(self, group: str) -> Difference:
+        """The event's effect on `group` as the tables print it: P(group) with the event minus
+        P(group) without it, paired (A the scenario without the event, B the scenario), which is
+        `change` mirrored, bit for bit (`comparison.paired_difference`)."""
+        self.removed.difference(group)  # an unknown group: the same InputError as `change`
+        return paired_difference(self.removed.joint.T, GROUPS[group])
 
 
 @dataclass(frozen=True)
@@ -370,11 +378,10 @@ def _progress_counter(progress: ReplicateProgress | None, total: int) -> Callabl
     return tick
 
 
-def _effect_of(removal: Difference) -> dict:
-    """An event's effect from its removal's difference (P without it - P with it): P with it - P
-    without it, the interval mirrored, as the tables and charts show it."""
-    return {"p_with": removal.p_a, "p_without": removal.p_b, "diff": -removal.diff + 0.0,
-            "low": -removal.high + 0.0, "high": -removal.low + 0.0, "exact": removal.exact}
+def _effect_of(effect: Difference) -> dict:
+    """An event's effect (`EventEffect.effect`: A without the event, B with it) as JSON-ready data."""
+    return {"p_with": effect.p_b, "p_without": effect.p_a, "diff": effect.diff, "low": effect.low,
+            "high": effect.high, "exact": effect.exact}
 
 
 def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str | None = None) -> dict:
@@ -397,7 +404,7 @@ def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str
         "compile_seconds": round(e.compile_seconds, 6),
         "classes": {name: est.as_dict() for name, est in e.estimates().items()},
         "events": [{"name": ef.name, "date": ef.date.isoformat(),
-                    "effect": {g: _effect_of(ef.change(g)) for g in GROUPS},
+                    "effect": {g: _effect_of(ef.effect(g)) for g in GROUPS},
                     "removed": {g: ef.change(g).as_dict() for g in GROUPS}} for ef in e.effects],
         "shapley": None,
         "created": utc_now(),

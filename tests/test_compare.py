@@ -339,6 +339,24 @@ def test_each_removal_is_the_comparison_with_the_scenario_without_it():
     assert e.counts.tolist() == run_replicates(s, runs=3072, seed=4).counts.tolist()
 
 
+def test_an_events_effect_is_the_comparison_of_the_scenario_without_it_against_it():
+    """`EventEffect.effect(group)` is the event's effect as the tables print it, P with it - P
+    without it: exactly `compare(without, scenario)`, the removal (`change`) mirrored, so that a
+    library user need not flip the sign of `change` (P without - P with) to read an effect."""
+    s = scenario_of(small_with_events(event("thaw", 0.7)))
+    e = explain(s, runs=3072, seed=4)
+    (thaw,) = [ef for ef in e.effects if ef.name == "thaw"]
+    back = compare(remove_events(s, {"thaw"}), s, runs=3072, seed=4)
+    for group in GROUPS:
+        effect, change = thaw.effect(group), thaw.change(group)
+        assert effect == back.difference(group)
+        assert (effect.diff, effect.low, effect.high, effect.p_a, effect.p_b) == (
+            -change.diff, -change.high, -change.low, change.p_b, change.p_a)
+    assert thaw.effect("substantive_or_better").diff != 0
+    with pytest.raises(InputError, match="must be one of"):
+        thaw.effect("deal")
+
+
 def test_a_counterfactual_file_gives_the_same_figures_as_explain():
     """no_matua_base.yaml (the baseline minus one event) is explain's row for that event."""
     base = load_scenario(BASELINE)
