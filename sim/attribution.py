@@ -86,8 +86,16 @@ class EventEffect:
     removed: Comparison
 
     def change(self, group: str) -> Difference:
-        """P(group) without the event minus P(group) with it, paired."""
+        """P(group) without the event minus P(group) with it, paired: the removal's difference
+        (A the scenario, B without the event); `effect` is the event's, the opposite sign."""
         return self.removed.difference(group)
+
+    def effect(self, group: str) -> Difference:
+        """The event's effect on `group` as the tables print it: P(group) with the event minus
+        P(group) without it, paired (A the scenario without the event, B the scenario), which is
+        `change` mirrored, bit for bit (`comparison.paired_difference`)."""
+        self.removed.difference(group)  # an unknown group: the same InputError as `change`
+        return paired_difference(self.removed.joint.T, GROUPS[group])
 
 
 @dataclass(frozen=True)
@@ -370,9 +378,17 @@ def _progress_counter(progress: ReplicateProgress | None, total: int) -> Callabl
     return tick
 
 
+def _effect_of(effect: Difference) -> dict:
+    """An event's effect (`EventEffect.effect`: A without the event, B with it) as JSON-ready data."""
+    return {"p_with": effect.p_b, "p_without": effect.p_a, "diff": effect.diff, "low": effect.low,
+            "high": effect.high, "exact": effect.exact}
+
+
 def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str | None = None) -> dict:
-    """An explanation as JSON-ready data; each event's `removed` entry holds, per
-    outcome, P without the event minus P with it (`diff`) and its paired interval."""
+    """An explanation as JSON-ready data. Each event's `effect` holds, per outcome, what the
+    tables print: P with the event (`p_with`) minus P without it (`p_without`), `diff`, with its
+    paired interval; its `removed` entry the removal's comparison (A the scenario, B without the
+    event: `diff` is P without minus P with, the opposite sign)."""
     from . import __version__
     from .schema import scenario_hash
 
@@ -388,6 +404,7 @@ def summarise_explanation(e: Explanation, scenario: Scenario, scenario_file: str
         "compile_seconds": round(e.compile_seconds, 6),
         "classes": {name: est.as_dict() for name, est in e.estimates().items()},
         "events": [{"name": ef.name, "date": ef.date.isoformat(),
+                    "effect": {g: _effect_of(ef.effect(g)) for g in GROUPS},
                     "removed": {g: ef.change(g).as_dict() for g in GROUPS}} for ef in e.effects],
         "shapley": None,
         "created": utc_now(),

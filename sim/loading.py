@@ -35,7 +35,7 @@ from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
 __all__ = ["DERIVATION_KEYS", "ENGINE_ONLY", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario",
            "load_scenario", "looks_like", "named_by_writer", "not_this_kind", "parse_scenario", "read_yaml",
            "scenario_hash", "scenario_roots", "scenario_sources", "scenario_notes", "scenario_warnings",
-           "unread_by_engine", "unread_in_scenario"]
+           "unread_at_summit", "unread_by_engine", "unread_in_scenario"]
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """What a file named by `extends` or `include` must end with."""
@@ -266,7 +266,10 @@ def unread_in_scenario(path: str, scenario: Scenario, whose: str = "this scenari
     eum a field of an event's or incident's effect that moves an agent's ideal
     (`events.talks.effects.0.shift`, or a part of it), which that engine never reads after the
     start (`_unread_ideals`), or when or how often such effects come: a field of an event or
-    incident whose every effect moves an ideal (`events.talks.probability`, an incident's rate)."""
+    incident whose every effect moves an ideal (`events.talks.probability`, an incident's rate). And,
+    whatever the engine, what the summit never reads (`unread_at_summit`)."""
+    if (why := unread_at_summit(path, scenario)) is not None:
+        return why
     engine = scenario.dynamics.engine
     if (why := unread_by_engine(path, engine, whose)) is not None or engine != "eum":
         return why
@@ -281,6 +284,43 @@ def unread_in_scenario(path: str, scenario: Scenario, whose: str = "this scenari
         return None
     what, effect = found
     return f"is part of the effect by which {_moves_ideal(what, effect)}, {_ideal_unread(whose)}"
+
+
+def unread_at_summit(path: str, scenario: Scenario) -> str | None:
+    """Why the summit never reads the field at dotted `path` (or a part of it), as the start of a
+    message, as `unread_in_scenario`'s; None when it does. Two fields: the Nash weight of an
+    optional party (`summit.weights.NAME`, NAME not in `summit.required`), since the product that
+    picks the deal is over the required parties' surpluses alone; and the `walk_away` of an agent
+    that is neither a summit party nor a veto player, since only they weigh a package against
+    walking away (`sim.summit.bargain`). Either is read nowhere else: the replicates are the same
+    whatever its value, and a writer who gave it one meant it to matter."""
+    parts = path.split(".")
+    summit = scenario.summit
+    if len(parts) == 3 and parts[:2] == ["summit", "weights"]:
+        name = parts[2]
+        if name in summit.parties and name not in (summit.required or summit.parties):
+            return (f"is the Nash weight of {name}, an optional party (not in summit.required): the Nash product "
+                    "that picks the deal is over the required parties' surpluses alone")
+    if len(parts) >= 3 and parts[0] == "agents" and parts[2] == "walk_away":
+        name = parts[1]
+        if name in scenario.agents and name not in summit.parties and name not in scenario.roles.veto:
+            return (f"is what no deal gains or costs {name}, which is neither a summit party nor a veto player: only "
+                    "they weigh a package against walking away")
+    return None
+
+
+def _unread_at_summit_given(scenario: Scenario, source: str) -> list[Problem]:
+    """A note for each field the summit never reads (`unread_at_summit`) that the scenario gives a
+    value (in the file or by --set; a default is not a choice)."""
+    given = [(f"summit.weights.{name}", weight) for name, weight in scenario.summit.weights.items()]
+    given += [(f"agents.{name}.walk_away", agent.walk_away) for name, agent in scenario.agents.items()
+              if "walk_away" in agent.model_fields_set]
+    notes = []
+    for path, value in given:
+        if (why := unread_at_summit(path, scenario)) is not None:
+            shown = value if isinstance(value, (int, float)) else value.model_dump()
+            notes.append(Problem(source, path, f"{why}, so it changes nothing", shown, True))
+    return notes
 
 
 def _item_field_at(path: str, scenario: Scenario) -> tuple[str, list[Effect]] | None:
@@ -365,27 +405,44 @@ def scenario_warnings(scenario: Scenario, source: str) -> list[Problem]:
 def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     """What `validate` points out in a valid scenario because a first-time writer may not mean
     it: a veto player or mediator with no `relations.trust` entry toward a party is read as
-    trusting it fully (in the pressure weights, and a veto player's discount of promised
-    gains; README, "What the model leaves out"); an election whose audience cost starts
+    trusting it fully in the pressure weights (a veto player's discount of promised gains
+    leaves that party out of its mean trust, full trust only with no entry toward any party;
+    README, "What the model leaves out"); a mediator whose two shares (trust,
+    margin) are 0 does nothing as a mediator; an election whose audience cost starts
     after the latest summit date, or whose vote is before calendar.start, changes nothing; a
     `dynamics.rate` given (not the default) to a scenario that runs the eum engine, which never
     reads it (the mirror of the warning for eum settings under convergence, `scenario_warnings`,
     but a note: running a scenario written for convergence under eum by `--set
     dynamics.engine=eum` is meant); under eum, an event's or incident's move of an agent's
-    ideal, which that engine never reads after the start."""
+    ideal, which that engine never reads after the start; under any engine, a Nash weight of an
+    optional party or a `walk_away` of an agent that decides nothing (`unread_at_summit`); a
+    condition of the rubric that no anchor of its issue meets (`_unmet_conditions`)."""
     trusted = {frozenset(pair) for entry in scenario.relations.trust_entries() for pair in entry.pairs()}
     roles = [(f"roles.veto.{j}", name) for j, name in enumerate(scenario.roles.veto)]
     roles += [(f"roles.mediators.{j}.agent", m.agent) for j, m in enumerate(scenario.roles.mediators)]
     notes = []
     for path, name in roles:
         missing = [party for party in scenario.summit.parties if frozenset((name, party)) not in trusted]
-        # a mediator decides nothing: no promised gain of its own is discounted
-        where = "the pressure weights"
-        if ".mediators." not in path:
-            where += " and the discount of promised gains"
-        if missing:
-            notes.append(Problem(source, path, f"has no relations.trust entry with {', '.join(missing)}: read as full "
-                                               f"trust (in {where})", name, True))
+        if not missing:
+            continue
+        # A mediator decides nothing: no promised gain of its own is discounted. A veto player's
+        # are, by its mean trust over the parties it has an entry with (`sim.summit`): 1 only
+        # when it has none; a party without an entry is left out of that mean, not counted as 1.
+        had = [party for party in scenario.summit.parties if party not in missing]
+        if ".mediators." in path:
+            why = "read as full trust (in the pressure weights)"
+        elif not had:
+            why = "read as full trust (in the pressure weights and the discount of promised gains)"
+        else:
+            why = ("read as full trust in the pressure weights, but left out of the mean trust with the parties that "
+                   f"discounts its promised gains (the mean of its entries with {', '.join(had)})")
+        notes.append(Problem(source, path, f"has no relations.trust entry with {', '.join(missing)}: {why}", name,
+                             True))
+    for j, mediator in enumerate(scenario.roles.mediators):
+        if mediator.trust == 0 and mediator.margin == 0:  # its only acts on the summit day (`sim.summit.bargain`)
+            notes.append(Problem(source, f"roles.mediators.{j}", "closes no share of the trust gap and removes no "
+                                 "share of the margin (its trust and margin are 0, their defaults), so as a mediator "
+                                 "it changes nothing", mediator.agent, True))
     _, latest = date_range(scenario.summit.date)
     for name, agent in scenario.agents.items():
         for k, election in enumerate(agent.elections):
@@ -401,7 +458,34 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
                                      f"day{'s' if election.window_days != 1 else ''} before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",
                                      str(election.date), True))
-    return notes + _unread_given(scenario, source, note=True) + _unread_ideals(scenario, source)
+    return (notes + _unmet_conditions(scenario, source) + _unread_at_summit_given(scenario, source)
+            + _unread_given(scenario, source, note=True) + _unread_ideals(scenario, source))
+
+
+def _unmet_conditions(scenario: Scenario, source: str) -> list[Problem]:
+    """A note for each level condition of the rubric that no anchor of its issue meets: a
+    package's level on an issue is one of its anchors, so the condition never holds (anchors
+    edited after the rubric, a level written between two anchors), and a class that rests on it
+    reads as a forecast of 0 with nothing saying why. With the rubric's own slack
+    (`sim.rubric`), so that the note and the classes agree."""
+    from .rubric import _TOL
+    from .schema.outcome import Level, condition_leaves
+
+    notes = []
+    for cls in ("breakthrough", "substantive"):
+        for path, leaf in condition_leaves(getattr(scenario.outcome, cls), f"outcome.{cls}"):
+            if not isinstance(leaf, Level):
+                continue
+            lo, hi = leaf.bounds()
+            anchors = sorted(scenario.issues[leaf.issue].anchors.values())
+            if any(lo - _TOL <= a <= hi + _TOL for a in anchors):
+                continue
+            rule = (f"is at least {lo:g}" if leaf.at_least is not None else f"is at most {hi:g}"
+                    if leaf.at_most is not None else f"lies in [{lo:g}, {hi:g}]")
+            shown = ", ".join(f"{a:g}" for a in anchors)
+            notes.append(Problem(source, path, f"no anchor of {leaf.issue} ({shown}) {rule}, so no package meets "
+                                               "this condition: it never holds"))
+    return notes
 
 
 def _unread_ideals(scenario: Scenario, source: str) -> list[Problem]:

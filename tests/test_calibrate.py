@@ -1163,7 +1163,8 @@ def test_a_calibrated_explain_reports_the_removals_as_written_beside_it(tmp_path
                  str(tmp_path / "plain"), "--quiet"]) == 0
     plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
     assert summary["as_written"]["classes"] == plain["classes"] and plain["events"]
-    assert summary["as_written"]["events"] == [{"name": e["name"], "removed": e["removed"]} for e in plain["events"]]
+    assert summary["as_written"]["events"] == [{"name": e["name"], "effect": e["effect"], "removed": e["removed"]}
+                                               for e in plain["events"]]
     assert main(["report", str(tmp_path / "ex"), "--out", str(tmp_path / "page.html")]) == 0
     assert "As written: effect on P(substantive or better)" in (tmp_path / "page.html").read_text()
 

@@ -996,15 +996,154 @@ def test_an_election_before_the_calendar_starts_gets_a_note(tmp_path, capsys):
                 == err) == noted, err
 
 
+def _veto_with_trust(tmp_path: Path, entries: str) -> Path:
+    """small.yaml with the patron as a veto player that gains from the deal, and `entries` (YAML
+    list items) added to the trust list: its acceptance turns on the discount of promised gains."""
+    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {veto: [patron]}\nsummit:\n", 1)
+    text = text.replace("  trust: {between: [north, south], initial: {dist: uniform, low: 0.3, high: 0.7}}\n",
+                        "  trust:\n    - {between: [north, south], initial: {dist: uniform, low: 0.3, high: 0.7}}\n"
+                        + entries, 1)
+    # the patron gains 0.8 from the trade deal, discounted: it signs only if it trusts the parties
+    text = text.replace("    resolve: 0.9\n", "    resolve: 0.9\n    walk_away: 0.5\n", 1)
+    text = text.replace("      trade: {position: 0.0, salience: 0.8}\n", "      trade: {position: 1.0, salience: 0.8}\n", 1)
+    path = tmp_path / f"veto{len(list(tmp_path.glob('veto*.yaml')))}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_veto_players_missing_trust_entry_is_left_out_of_its_discount_not_read_as_full_trust(tmp_path, capsys):
+    """A veto player's promised gains are discounted by its mean trust with the parties it has an
+    entry with (`sim.summit`); a party without one is left out of that mean, not counted as full
+    trust (only with no entry toward any party is the trust 1). With an entry toward north at 0.1
+    and none toward south, the patron discounts as if it trusted both at 0.1, not as if it trusted
+    south fully: the note says so, where it said "read as full trust (... the discount of promised
+    gains)", which would have the forecast of an explicit full-trust entry toward south."""
+    partial = _veto_with_trust(tmp_path, "    - {between: [patron, north], initial: 0.1}\n")
+    assert cli.main(["validate", str(partial)]) == 0
+    assert capsys.readouterr().err == (
+        f"note: {partial}: roles.veto.0: has no relations.trust entry with south: read as full trust in the "
+        "pressure weights, but left out of the mean trust with the parties that discounts its promised gains "
+        "(the mean of its entries with north) (got 'patron')\n")
+    low = _veto_with_trust(tmp_path, "    - {between: [patron, north], initial: 0.1}\n"
+                                     "    - {between: [patron, south], initial: 0.1}\n")
+    full = _veto_with_trust(tmp_path, "    - {between: [patron, north], initial: 0.1}\n"
+                                      "    - {between: [patron, south], initial: 1.0}\n")
+    p = {}
+    for name, path in (("partial", partial), ("low", low), ("full", full)):
+        out = tmp_path / name
+        assert cli.main(["run", str(path), "--runs", "8192", "--seed", "3", "--out", str(out), "--quiet"]) == 0
+        p[name] = json.loads((out / "summary.json").read_text())["headline"]["substantive_or_better"]["p"]
+    capsys.readouterr()
+    se = math.sqrt(0.25 * 2 / 8192)
+    assert abs(p["partial"] - p["low"]) < 4 * se, p  # as the mean over its one entry says
+    assert p["full"] - p["partial"] > 10 * se, p  # not as full trust toward south would give
+
+
 def test_a_mediator_without_trust_toward_the_parties_gets_a_note_on_the_pressure_weights_only(tmp_path, capsys):
     """A mediator decides nothing, so no promised gain of its own is discounted: its note names the
     pressure weights only, where a veto player's also names the discount of promised gains."""
-    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {mediators: [{agent: patron}]}\nsummit:\n", 1)
+    text = SMALL.read_text(encoding="utf-8").replace("summit:\n", "roles: {mediators: [{agent: patron, trust: 0.2}]}\n"
+                                                     "summit:\n", 1)
     path = tmp_path / "mediator.yaml"
     path.write_text(text, encoding="utf-8")
     assert cli.main(["validate", str(path)]) == 0
     assert capsys.readouterr().err == (f"note: {path}: roles.mediators.0.agent: has no relations.trust entry with "
                                        "north, south: read as full trust (in the pressure weights) (got 'patron')\n")
+
+
+def test_a_mediator_that_closes_no_trust_gap_and_removes_no_margin_gets_a_note(tmp_path, capsys):
+    """A mediator acts on the summit day only through its two shares, `trust` and `margin`, both 0
+    by default: one written as `{agent: NAME}` alone does nothing as a mediator, and the forecast
+    does not say so. validate notes it; a mediator with either share above 0 gets no such note."""
+    trusted = SMALL.read_text(encoding="utf-8").replace("trust: {between: [north, south],",
+                                                        "trust: {between: [north, south, patron],", 1)
+    path = tmp_path / "mediator.yaml"
+    for shares, noted in (("", True), (", trust: 0", True), (", margin: 0.1", False), (", trust: 0.2", False)):
+        path.write_text(trusted.replace("summit:\n", f"roles: {{mediators: [{{agent: patron{shares}}}]}}\nsummit:\n", 1),
+                        encoding="utf-8")
+        assert cli.main(["validate", str(path)]) == 0
+        err = capsys.readouterr().err
+        assert (err == f"note: {path}: roles.mediators.0: closes no share of the trust gap and removes no share of "
+                       "the margin (its trust and margin are 0, their defaults), so as a mediator it changes nothing "
+                       "(got 'patron')\n") == noted, (shares, err)
+        assert noted or err == ""
+
+
+def test_a_weight_of_an_optional_party_and_the_walk_away_of_a_non_decider_get_a_note(tmp_path, capsys):
+    """The Nash product that picks the deal is over the required parties' surpluses alone, and only a
+    party or a veto player weighs a package against walking away: a `summit.weights` entry for an
+    optional party, or a `walk_away` of an outside agent, changes no replicate (checked: the joint
+    table of the comparison is diagonal). validate and every command say so in a note, as for other
+    settings that change nothing; a required party's weight and a veto player's walk_away get none."""
+    text = SMALL.read_text(encoding="utf-8").replace("  parties: [north, south]\n",
+                                                     "  parties: [north, south]\n  required: [north]\n"
+                                                     "  weights: {north: 2, south: 5}\n", 1)
+    text = text.replace("    resolve: 0.9\n", "    resolve: 0.9\n    walk_away: 0.2\n", 1)  # the patron's
+    path = tmp_path / "optional.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"note: {path}: summit.weights.south: is the Nash weight of south, an optional party (not in "
+                   "summit.required): the Nash product that picks the deal is over the required parties' surpluses "
+                   "alone, so it changes nothing (got 5.0)\n"
+                   f"note: {path}: agents.patron.walk_away: is what no deal gains or costs patron, which is neither a "
+                   "summit party nor a veto player: only they weigh a package against walking away, so it changes "
+                   "nothing (got 0.2)\n")
+    out = tmp_path / "c"
+    assert cli.main(["compare", str(path), str(path), "--set-b", "summit.weights.south=0.1",
+                     "--set-b", "agents.patron.walk_away=-0.5", "--runs", RUNS, "--out", str(out), "--quiet"]) == 0
+    assert "summit.weights.south: is the Nash weight of south" in capsys.readouterr().err
+    joint = np.array(json.loads((out / "summary.json").read_text())["joint"]["counts"])
+    assert np.array_equal(joint, np.diag(np.diag(joint)))
+    # north's weight (a required party) and the patron's walk_away as a veto player are read: no note
+    path.write_text(text.replace(", south: 5}", "}").replace("summit:\n", "roles: {veto: [patron]}\nsummit:\n", 1)
+                    .replace("trust: {between: [north, south],", "trust: {between: [north, south, patron],", 1),
+                    encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_rubric_condition_that_no_anchor_meets_gets_a_note(tmp_path, capsys):
+    """A level condition is met by a package's level on its issue, and every level is one of the
+    issue's anchors: a condition that no anchor meets (anchors edited after the rubric, a level
+    between two anchors) never holds, and its class reads as a forecast of 0 with nothing saying
+    why. validate says so for each such condition, wherever it is nested; met ones get no note."""
+    text = SMALL.read_text(encoding="utf-8").replace(
+        "  breakthrough: [{issue: land, at_least: 1.0}]\n",
+        "  breakthrough: [{issue: land, between: [0.6, 0.9]}]\n", 1).replace(
+        "{issue: trade, at_least: 1.0}]\n",
+        "{issue: trade, at_least: 1.0}, {all: [{issue: land, at_least: 0.5}, {issue: trade, at_most: -0.0}, "
+        "{issue: trade, between: [0.2, 0.8]}]}]\n", 1)
+    path = tmp_path / "rubric.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["validate", str(path)]) == 0
+    assert capsys.readouterr().err == (
+        f"note: {path}: outcome.breakthrough.0: no anchor of land (0, 0.5, 1) lies in [0.6, 0.9], so no package "
+        "meets this condition: it never holds\n"
+        f"note: {path}: outcome.substantive.2.all.2: no anchor of trade (0, 1) lies in [0.2, 0.8], so no package "
+        "meets this condition: it never holds\n")
+    out = tmp_path / "r"
+    assert cli.main(["run", str(path), "--runs", RUNS, "--out", str(out), "--quiet"]) == 0
+    assert "outcome.breakthrough.0: no anchor of land" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["classes"]["breakthrough"]["count"] == 0
+
+
+def test_a_sweep_of_an_optional_partys_weight_says_it_changes_nothing(tmp_path, capsys):
+    """A sweep over a field the summit never reads (an optional party's Nash weight, an outside
+    agent's walk_away) gives points that differ by nothing: a note names the --vary option."""
+    text = SMALL.read_text(encoding="utf-8").replace("  parties: [north, south]\n",
+                                                     "  parties: [north, south]\n  required: [north]\n", 1)
+    path = tmp_path / "optional.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert cli.main(["sweep", str(path), "--vary", "summit.weights.south=1:3:2", "--vary",
+                     "agents.patron.walk_away=-0.2:0.2:2", "--runs", "1024", "--out", str(tmp_path / "s"),
+                     "--quiet"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert any(line.startswith("note: --vary summit.weights.south=1:3:2: summit.weights.south is the Nash weight "
+                               "of south, an optional party") and line.endswith("so varying it changes nothing")
+               for line in notes), notes
+    assert any(line.startswith("note: --vary agents.patron.walk_away=-0.2:0.2:2: agents.patron.walk_away is what "
+                               "no deal gains or costs patron") for line in notes), notes
 
 
 def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, capsys):

@@ -339,6 +339,24 @@ def test_each_removal_is_the_comparison_with_the_scenario_without_it():
     assert e.counts.tolist() == run_replicates(s, runs=3072, seed=4).counts.tolist()
 
 
+def test_an_events_effect_is_the_comparison_of_the_scenario_without_it_against_it():
+    """`EventEffect.effect(group)` is the event's effect as the tables print it, P with it - P
+    without it: exactly `compare(without, scenario)`, the removal (`change`) mirrored, so that a
+    library user need not flip the sign of `change` (P without - P with) to read an effect."""
+    s = scenario_of(small_with_events(event("thaw", 0.7)))
+    e = explain(s, runs=3072, seed=4)
+    (thaw,) = [ef for ef in e.effects if ef.name == "thaw"]
+    back = compare(remove_events(s, {"thaw"}), s, runs=3072, seed=4)
+    for group in GROUPS:
+        effect, change = thaw.effect(group), thaw.change(group)
+        assert effect == back.difference(group)
+        assert (effect.diff, effect.low, effect.high, effect.p_a, effect.p_b) == (
+            -change.diff, -change.high, -change.low, change.p_b, change.p_a)
+    assert thaw.effect("substantive_or_better").diff != 0
+    with pytest.raises(InputError, match="must be one of"):
+        thaw.effect("deal")
+
+
 def test_a_counterfactual_file_gives_the_same_figures_as_explain():
     """no_matua_base.yaml (the baseline minus one event) is explain's row for that event."""
     base = load_scenario(BASELINE)
@@ -706,6 +724,31 @@ def test_cli_explain_json_and_pictures(tmp_path, capsys):
         assert sum(v["value"] for v in m["values"]) == pytest.approx(m["total"]["diff"], abs=1e-12)
     assert sorted(p.name for p in out.iterdir()) == [".sim-manifest.json", "explain.png", "shapley.png",
                                                       "summary.json"]
+
+
+def test_explains_summary_gives_each_events_effect_with_the_sign_the_table_prints(tmp_path, capsys):
+    """The table and the charts show an event's effect, P with it - P without it; summary.json's
+    `removed` holds the removal's difference, the opposite sign, which a script reading `diff` took
+    for the effect. Each event also carries `effect`: P with it (`p_with`) - P without it (`p_without`)
+    and its paired interval, per outcome, as printed: the same numbers as running the scenario
+    without the event (`compare` of the scenario and its removal, B - A mirrored)."""
+    data = small_with_events(event("thaw", 0.7))
+    path = write(tmp_path / "two.yaml", data)
+    s = main_json(capsys, "explain", str(path), "--runs", "2048", "--seed", "1", "--json", "--out",
+                  str(tmp_path / "ex"))
+    without = write(tmp_path / "without.yaml", {**data, "events": [e for e in data["events"] if e["name"] != "thaw"]})
+    c = main_json(capsys, "compare", str(path), str(without), "--runs", "2048", "--seed", "1", "--json", "--out",
+                  str(tmp_path / "c"))
+    (thaw,) = [e for e in s["events"] if e["name"] == "thaw"]
+    for group in ("substantive_or_better", "collapse"):
+        effect, removal = thaw["effect"][group], c["headline"][group]
+        assert effect["diff"] == -removal["diff"] != 0
+        assert (effect["low"], effect["high"]) == (-removal["high"], -removal["low"])
+        assert (effect["p_with"], effect["p_without"]) == (removal["p_a"], removal["p_b"])
+        assert effect["diff"] == pytest.approx(effect["p_with"] - effect["p_without"], abs=1e-12)
+    assert cli.main(["explain", str(path), "--runs", "2048", "--seed", "1", "--out", str(tmp_path / "ex2")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "│ thaw" in line)
+    assert f"{thaw['effect']['substantive_or_better']['diff']:+.4f}" in row
 
 
 def test_cli_explain_prints_the_tables(tmp_path, capsys):

@@ -4,6 +4,9 @@ commands the folder's README prints work on them."""
 
 from __future__ import annotations
 
+import glob
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +117,39 @@ def test_the_readme_walk_through_calibrated_figures_are_the_posteriors():
     quoted = re.search(r"--calibration scenarios/history/posterior\.json` (gives substantive .*? for substantive "
                        r"is \[[0-9.]+, [0-9.]+\])", readme)
     assert quoted is not None and quoted.group(1) == printed
+
+
+def _quoted_commands(readme: Path) -> list[tuple[str, list[str]]]:
+    """The blocks of `readme` that show a command and what it printed: (the command after `$ `,
+    the printed lines)."""
+    blocks = readme.read_text(encoding="utf-8").split("```")[1::2]
+    return [(lines[0][2:], lines[1:]) for lines in (b.strip("\n").splitlines() for b in blocks)
+            if lines and lines[0].startswith("$ python -m sim ")]
+
+
+def _timeless(line: str) -> str:
+    """A printed line without what changes from run to run or machine to machine: seconds,
+    replicates a second, the processes the default workers came to, a first run's compiling."""
+    line = re.sub(r"; and [\d.]+ s compiling the numba kernels \(once: they are cached\)", "", line)
+    line = re.sub(r"\d[\d,]*(\.\d+)? s\b", "T s", line)
+    line = re.sub(r"\d[\d,]* replicates/s", "R replicates/s", line)
+    return re.sub(r"\d+ process(es)?\b", "P processes", line)
+
+
+def test_the_folders_readme_prints_what_the_commands_print(tmp_path, capsys, monkeypatch):
+    """Each block of scenarios/examples/README.md that shows a command (`$ python -m sim ...`) shows
+    what that command prints today, line for line, but for timings and the `results:` line (its
+    --out is under /tmp, as the README says): the README says its blocks were printed again with
+    the code of the day, and a reader takes the format (intervals, replicates) from them."""
+    root = EXAMPLES.parent.parent
+    monkeypatch.chdir(root)
+    quoted = _quoted_commands(EXAMPLES / "README.md")
+    assert len(quoted) >= 5, quoted
+    for k, (command, printed) in enumerate(quoted):
+        argv = [arg for word in shlex.split(command)[3:]
+                for arg in (sorted(glob.glob(word)) if "*" in word else [word])]
+        if argv[0] != "validate":
+            argv += ["--out", str(tmp_path / str(k))]
+        assert main(argv) == 0, command
+        got = [line.rstrip() for line in capsys.readouterr().out.splitlines() if not line.startswith("results: ")]
+        assert [_timeless(line) for line in got] == [_timeless(line.rstrip()) for line in printed], command

@@ -260,8 +260,42 @@ def test_a_space_for_the_equals_sign_of_set_is_named(tmp_path, capsys, argv, hin
     """`--set agents.north.resolve 0.5` left 0.5 over: "unrecognized arguments: 0.5" alone did not say why."""
     assert main(["run", str(SMALL), *argv, "--out", str(tmp_path / "r")]) == 2
     (line,) = errors(capsys)
-    assert line.startswith("error: sim: unrecognized arguments: ")
+    assert line.startswith("error: sim run: unrecognized arguments: ")
     assert (hint in line) if hint else ("write" not in line)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["explain", str(SMALL), "--shapely"], "unrecognized arguments: --shapely; did you mean --shapley?"),
+    (["compare", str(SMALL), str(SMALL), "--set_b", "x=1"], "unrecognized arguments: --set_b x=1; did you mean --set-b?"),
+    (["eum", "actors.csv", "--salience_sd", "0.1"], "unrecognized arguments: --salience_sd 0.1; did you mean "
+                                                    "--salience-sd?"),
+    (["sweep", str(SMALL), "--desing", "sobol"], "unrecognized arguments: --desing sobol; did you mean --design?"),
+    (["run", str(SMALL), "--runs", "1024", "--nonsense-option"], "unrecognized arguments: --nonsense-option"),
+])
+def test_a_misspelt_option_is_named_with_the_option_it_was_meant_to_be(capsys, argv, words):
+    """A slip in an option's name (`--shapely`, `--set_b` with an underscore) is refused, with the
+    command's own option it is closest to, as a misspelt key of a scenario is; an option far from
+    every one gets no guess."""
+    assert main(argv) == 2
+    (line,) = errors(capsys)
+    assert line == f"error: sim {argv[0]}: {words}", line
+
+
+@pytest.mark.parametrize("command, hint", [
+    ("explian", "; did you mean explain?"),
+    ("sensitivity", "; sensitivity indices come from sweep: sim sweep SCENARIO --vary PATH=LO:HI ... --design "
+                    "sobol (or morris) --points N"),
+    ("sobol", "; sensitivity indices come from sweep: sim sweep SCENARIO --vary PATH=LO:HI ... --design "
+              "sobol (or morris) --points N"),
+    ("frobnicate", ""),
+])
+def test_a_command_that_is_not_one_is_named_with_the_one_it_was_meant_to_be(capsys, command, hint):
+    """`sim explian` gets the command it is one slip from; `sim sensitivity` (a Sobol or Morris
+    analysis, which sweep does) is told where that is; a word far from every command gets no guess."""
+    assert main([command, str(SMALL)]) == 2
+    (line,) = errors(capsys)
+    assert line.startswith(f"error: sim: argument COMMAND: invalid choice: '{command}' (choose from ")
+    assert line.endswith(")" + hint), line
 
 
 def test_backtest_of_a_folder_that_is_not_there_says_so(tmp_path, capsys):

@@ -428,6 +428,35 @@ def test_a_valid_sweep_still_notes_its_workers_and_its_unread_factor(tmp_path, c
     assert json.loads((out / "sweep.json").read_text())["notes"] == notes
 
 
+@pytest.mark.parametrize("design, span, here", [("lhs", "1:4", "2.146"), ("sobol", "1:4", "2.146"),
+                                               ("morris", "1:3", "1.667")])
+def test_a_whole_number_field_under_a_design_that_draws_any_number_is_one_error(design, span, here, tmp_path,
+                                                                                  capsys):
+    """`dynamics.rounds_per_week` takes whole numbers; lhs and sobol draw any number between LO and
+    HI (morris its four levels, 1, 1.667, 2.333 and 3 over 1:3), so nearly every point was refused,
+    one line each (five, then "and 187 more invalid points"), saying only that a point was not a
+    whole number. LO and HI alone pass, so the sweep now tries the field between them too: one line
+    naming the option, the design and what to do. Morris over 1:4 (levels 1 to 4) and a grid of
+    whole-number levels run."""
+    out = tmp_path / "out"
+    sizes = {"lhs": "16", "sobol": "64", "morris": "4"}
+    common = ["--set", "dynamics.engine=eum", "--runs", "1024", "--out", str(out)]
+    assert cli.main(["sweep", str(SMALL), "--vary", f"dynamics.rounds_per_week={span}", "--design", design,
+                     "--points", sizes[design], *common]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"error: --vary dynamics.rounds_per_week={span}: dynamics.rounds_per_week: ")
+    low, high = span.split(":")
+    assert (f"the {design} design draws numbers between {low} and {high} that the field refuses (here {here}); "
+            "vary it on a grid whose levels it takes (PATH=LO:HI:N)") in errors[0], errors
+    assert not out.exists()
+    if design == "morris":
+        assert cli.main(["sweep", str(SMALL), "--vary", "dynamics.rounds_per_week=1:4", "--design", "morris",
+                         "--points", "4", *common, "--quiet"]) == 0
+    else:
+        assert cli.main(["sweep", str(SMALL), "--vary", "dynamics.rounds_per_week=1:4:4", *common, "--quiet"]) == 0
+
+
 def test_a_grid_whose_points_would_not_fit_in_memory_is_refused_before_it_is_built(tmp_path, capsys):
     """Every point's scenario is held from validation to the end (tens of KiB each): a grid
     of 20,000 points is refused under --max-memory 1GiB with the estimate naming them, at

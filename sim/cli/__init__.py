@@ -42,7 +42,13 @@ class _Parser(argparse.ArgumentParser):
     argv: tuple[str, ...] = ()  # the command line, set by `main` on the top parser: for the hint below
 
     def error(self, message: str):
-        self.exit(EXIT_INPUT_ERROR, f"error: {self.prog}: {message}{_space_for_equals(self.argv, message)}\n")
+        prog, hint = self.prog, _space_for_equals(self.argv, message)
+        if message.startswith("unrecognized arguments:") and (name := _command_of(self.argv)) is not None:
+            # argparse says it on the top parser ("sim"), which knows none of the command's options
+            prog, hint = f"{self.prog} {name}", hint or _closest_option(self.argv, name)
+        elif message.startswith("argument COMMAND: invalid choice:"):
+            hint = _closest_command(self.argv)
+        self.exit(EXIT_INPUT_ERROR, f"error: {prog}: {message}{hint}\n")
 
 
 _PAIR_OPTIONS = ("--set", "--set-a", "--set-b", "--vary")
@@ -59,6 +65,45 @@ def _space_for_equals(argv: tuple[str, ...], message: str) -> str:
             return (f"; write {arg} PATH={'LO:HI:N' if arg == '--vary' else 'VALUE'}, with = and no space "
                     f"(e.g. {arg} {argv[k + 1]}={argv[k + 2]})")
     return ""
+
+
+def _command_of(argv: tuple[str, ...]) -> str | None:
+    """The subcommand `argv` names: its first word that is one."""
+    return next((arg for arg in argv if arg in commands()), None)
+
+
+def _closest_option(argv: tuple[str, ...], name: str) -> str:
+    """"; did you mean --shapley?" for the first option of `argv` that command `name` does not
+    have and that is one slip from one it has (`--shapely`, `--set_b`), as a misspelt key of a
+    scenario gets its field; "" when none is."""
+    import difflib
+
+    options = [o for names, _ in commands()[name][1] for o in names if o.startswith("--")] + ["--help"]
+    for arg in argv[argv.index(name) + 1:]:
+        given = arg.partition("=")[0]
+        if not given.startswith("--") or any(o.startswith(given) for o in options):  # argparse takes a prefix
+            continue
+        close = difflib.get_close_matches(given.replace("_", "-"), options, n=1, cutoff=0.75)
+        if close:
+            return f"; did you mean {close[0]}?"
+    return ""
+
+
+SENSITIVITY_WORDS = ("sensitivity", "sobol", "morris", "salib")
+"""Commands a user of SALib may type for what `sweep --design sobol|morris` does."""
+
+
+def _closest_command(argv: tuple[str, ...]) -> str:
+    """"; did you mean explain?" for a first word one slip from a command, where sensitivity
+    indices are for a word that asks for them, "" otherwise."""
+    import difflib
+
+    word = next((arg for arg in argv if not arg.startswith("-")), "")
+    if word.lower() in SENSITIVITY_WORDS:
+        return ("; sensitivity indices come from sweep: sim sweep SCENARIO --vary PATH=LO:HI ... --design sobol "
+                "(or morris) --points N")
+    close = difflib.get_close_matches(word, list(commands()), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -222,7 +222,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             as_written = None if raw is None or raw_stopped else summarise_explanation(raw, scenario)
             summary["as_written"] = None if as_written is None else {
                 "runs": as_written["runs"], "classes": as_written["classes"],
-                "events": [{"name": ev["name"], "removed": ev["removed"]} for ev in as_written["events"]]}
+                "events": [{"name": ev["name"], "effect": ev["effect"], "removed": ev["removed"]}
+                           for ev in as_written["events"]]}
         if overrides:
             summary["overrides"] = args.overrides
         plots = {"explain.png": plot_explanation}

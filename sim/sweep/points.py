@@ -23,6 +23,7 @@ from ..errors import InputError, Problem
 from ..loading import parse_scenario
 from ..paths import child_key, child_names, default_mappings, field_keys, overlap
 from ..schema import Scenario
+from .design import MORRIS_LEVELS
 from .spec import Factor, Sweep
 
 __all__ = ["INERT", "check_factors", "make_point_scenarios", "point_overrides", "point_scenario"]
@@ -49,9 +50,30 @@ def check_factors(sweep: Sweep) -> None:
                 _point_scenario(sweep, {factor.path: value}, source)
             except InputError as exc:
                 found += [Problem(label, p.path, p.message, p.value, p.has_value) for p in exc.problems]
-        problems += found
+        problems += found or _between_problems(sweep, factor, label, source)
     if problems:
         raise InputError(_unique(problems))
+
+
+def _between_problems(sweep: Sweep, factor: Factor, label: str, source: str) -> list[Problem]:
+    """A field that takes LO and HI but not the numbers a design puts between them (a whole
+    number, `dynamics.rounds_per_week`, under lhs or sobol, which draw any number, or morris,
+    whose levels split the range in thirds): one problem naming the factor, tried at one such
+    number, where every point would have been refused on a line of its own, none saying why."""
+    if sweep.design == "grid" or not factor.low < factor.high:
+        return []  # a grid's levels are the user's, each checked with its point
+    span = factor.high - factor.low
+    inside = ([factor.low + span * k / (MORRIS_LEVELS - 1) for k in range(1, MORRIS_LEVELS - 1)]
+              if sweep.design == "morris" else [factor.low + span * 0.382])  # not a round share of the range
+    for value in inside:
+        try:
+            _point_scenario(sweep, {factor.path: value}, source)
+        except InputError as exc:
+            p = exc.problems[0]
+            return [Problem(label, p.path, f"{p.message}: the {sweep.design} design draws numbers between "
+                            f"{factor.low:g} and {factor.high:g} that the field refuses (here {value:.4g}); vary "
+                            "it on a grid whose levels it takes (PATH=LO:HI:N)")]
+    return []
 
 
 def make_point_scenarios(sweep: Sweep, values: np.ndarray, stop: threading.Event | None = None) -> list[Scenario]:
