@@ -405,9 +405,8 @@ def scenario_warnings(scenario: Scenario, source: str) -> list[Problem]:
 def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
     """What `validate` points out in a valid scenario because a first-time writer may not mean
     it: a veto player or mediator with no `relations.trust` entry toward a party is read as
-    trusting it fully in the pressure weights (a veto player's discount of promised gains
-    leaves that party out of its mean trust, full trust only with no entry toward any party;
-    README, "What the model leaves out"); a mediator whose two shares (trust,
+    trusting it fully (in the pressure weights, and a veto player's discount of promised
+    gains; README, "What the model leaves out"); a mediator whose two shares (trust,
     margin) are 0 does nothing as a mediator; an election whose audience cost starts
     after the latest summit date, or whose vote is before calendar.start, changes nothing; a
     `dynamics.rate` given (not the default) to a scenario that runs the eum engine, which never
@@ -426,16 +425,11 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
         if not missing:
             continue
         # A mediator decides nothing: no promised gain of its own is discounted. A veto player's
-        # are, by its mean trust over the parties it has an entry with (`sim.summit`): 1 only
-        # when it has none; a party without an entry is left out of that mean, not counted as 1.
-        had = [party for party in scenario.summit.parties if party not in missing]
+        # are, by its mean trust over the parties, a party without an entry counting as 1 (`sim.summit`).
         if ".mediators." in path:
             why = "read as full trust (in the pressure weights)"
-        elif not had:
-            why = "read as full trust (in the pressure weights and the discount of promised gains)"
         else:
-            why = ("read as full trust in the pressure weights, but left out of the mean trust with the parties that "
-                   f"discounts its promised gains (the mean of its entries with {', '.join(had)})")
+            why = "read as full trust (in the pressure weights and the discount of promised gains)"
         notes.append(Problem(source, path, f"has no relations.trust entry with {', '.join(missing)}: {why}", name,
                              True))
     for j, mediator in enumerate(scenario.roles.mediators):

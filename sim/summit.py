@@ -80,10 +80,17 @@ def summit_positions(model: Model, state: State, blocks: Blocks) -> np.ndarray:
 
 
 def _credibility(model: Model, state: State, decider: int, trust: np.ndarray) -> np.ndarray:
-    """1 - credibility (1 - mean trust with the other parties): what a promised gain is worth."""
+    """1 - credibility (1 - mean trust with the other parties): what a promised gain is worth.
+    A party the decider has no trust entry with counts as full trust, as missing entries do
+    everywhere (a veto player's; every two parties have one): left out of the mean, one entry
+    at 0.1 made a veto player distrust every party."""
     rows = [trust[p] for p, (i, j) in enumerate(model.pairs)
             if decider in (i, j) and (j if i == decider else i) in model.parties]
-    mean = np.mean(rows, axis=0) if rows else np.ones(state.n)
+    missing = sum(q != decider for q in model.parties) - len(rows)
+    if not missing:
+        mean = np.mean(rows, axis=0) if rows else np.ones(state.n)
+    else:
+        mean = (np.sum(rows, axis=0) + missing) / (len(rows) + missing)
     return 1.0 - state.credibility * (1.0 - mean)
 
 
