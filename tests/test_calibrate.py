@@ -1013,6 +1013,10 @@ def test_a_calibrated_run_reports_the_model_as_written_beside_it(tmp_path, capsy
     text = capsys.readouterr().out
     assert "as written" in text and "model as written (the scenario's own knob values, the same 3,000" in text
     summary = json.loads((ran / "summary.json").read_text())
+    # each class of the model as written with its interval, as every probability printed (the column gave p alone)
+    line = next(line for line in text.splitlines() if line.startswith("model as written ("))
+    for name, e in summary["as_written"]["classes"].items():
+        assert f"{name.replace('_', ' ')} {e['p']:.3f} [{e['low']:.3f}, {e['high']:.3f}]" in line, line
     plain = tmp_path / "plain"
     assert main(["run", str(CASES / "c1.yaml"), "--runs", "3000", "--seed", str(summary["seed_entropy"]),
                  "--out", str(plain), "--quiet"]) == 0

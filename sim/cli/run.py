@@ -205,7 +205,10 @@ def print_summary(summary: dict, out: Path) -> None:
         r = raw["headline"]["substantive_or_better"]
         took = f", {raw['seconds']:.2f} s more" if raw.get("seconds") is not None else ""
         same = plural(raw["runs"], "replicate")
-        console.print(f"model as written (the scenario's own knob values, the same {same}{took}): "
+        # each class with its interval here: in the table's column they would not fit 80 columns
+        classes = ", ".join(f"{name.replace('_', ' ')} {fmt(e['p'])} [{fmt(e['low'])}, {fmt(e['high'])}]"
+                            for name, e in ((name, raw["classes"][name]) for name in CLASSES))
+        console.print(f"model as written (the scenario's own knob values, the same {same}{took}): {classes}; "
                       f"P(substantive or better) = {fmt(r['p'])} [{fmt(r['low'])}, {fmt(r['high'])}]", soft_wrap=True)
     elif as_written_missing(summary):
         console.print("model as written: not shown, interrupted before its pass finished", soft_wrap=True)
