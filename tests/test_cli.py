@@ -850,6 +850,17 @@ def test_a_replicate_count_that_is_not_a_whole_number_is_refused_naming_the_opti
             in capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("text, expect", [
+    ("1e20", "argument --runs: too large: '1e20' (a count above 2**53 = 9,007,199,254,740,992 is not read exactly"),
+    ("9007199254740993.0", "argument --runs: too large: '9007199254740993.0'"),
+    ("100000000000000000000", "--runs: must be at most 1,000,000,000"),  # an integer literal is read exactly
+])
+def test_a_whole_number_too_large_to_read_exactly_is_called_too_large_not_fractional(capsys, text, expect):
+    """1e20 is a whole number: "not a whole number" misled; it is too large to be read exactly."""
+    assert cli.main(["run", str(SMALL), "--runs", text]) == 2
+    assert expect in capsys.readouterr().err
+
+
 def test_a_resumed_run_prints_no_time_left_from_its_first_step(monkeypatch):
     """Resuming 813 of 1,800 points: the first new point is not a tenth reached, so no line (it
     printed 'about 538 s left' from one point and the workers' start); later tenths are."""
