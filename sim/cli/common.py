@@ -55,9 +55,9 @@ def count(text: str) -> int:
         if not value.is_integer():  # argparse says "argument --runs: " and this
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r} (write e.g. 100000, 100_000, 1e5 "
                                              "or 100,000)") from None
-        if abs(value) > 2**53:  # a whole number all the same: "not a whole number" said otherwise of 1e20
-            raise argparse.ArgumentTypeError(f"too large: {text!r} (a count above 2**53 = {2**53:,} is not read "
-                                             "exactly; every command's limit is far below)") from None
+        if abs(value) >= 2**53:  # a whole number all the same: "not a whole number" said otherwise of 1e20
+            raise argparse.ArgumentTypeError(f"too large: {text!r} (a count of 2**53 = {2**53:,} or more is not "
+                                             "read exactly; every command's limit is far below)") from None
         return int(value)
 
 
