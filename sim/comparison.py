@@ -65,8 +65,11 @@ class Difference:
     different A and B); this one keeps close to 95 % there and is the same as it once
     many change. `exact` (A and B the same model, `same_model`): every d_i is 0 by
     construction, and the interval is [0, 0]. `diff` is the plain (g - l) / n. The
-    unpaired half-width is what two independent runs of n would give,
-    1.96 sqrt(p_a (1 - p_a) / n + p_b (1 - p_b) / n).
+    unpaired half-width is what two independent runs of n would give, by the same adjustment
+    (Agresti and Caffo, Am. Stat. 54, 2000: one success and one failure added to each run),
+    1.96 sqrt(p~_a (1 - p~_a) / (n + 2) + p~_b (1 - p~_b) / (n + 2)), p~ = (count + 1) / (n + 2):
+    the plain 1.96 sqrt(p_a (1 - p_a) / n + ...) was 0 for an outcome no replicate had, which
+    said two independent runs would know its difference exactly.
     """
 
     p_a: float
@@ -83,8 +86,7 @@ class Difference:
 
     @property
     def narrowing(self) -> float | None:
-        """Unpaired over paired interval width; None where either is 0 (an exact comparison, or
-        an outcome that no replicate has under A or B, whose unpaired interval is 0 wide)."""
+        """Unpaired over paired interval width; None for an exact comparison (paired width 0)."""
         if self.paired_half_width == 0 or self.unpaired_half_width == 0:
             return None
         return self.unpaired_half_width / self.paired_half_width
@@ -115,7 +117,8 @@ def paired_difference(joint: np.ndarray, classes: tuple[int, ...], exact: bool =
     gained, lost = in_b - both, in_a - both
     p_a, p_b = in_a / n, in_b / n
     diff = (gained - lost) / n
-    unpaired = Z95 * math.sqrt(p_a * (1 - p_a) / n + p_b * (1 - p_b) / n)
+    q_a, q_b = (in_a + 1) / (n + 2), (in_b + 1) / (n + 2)  # Agresti and Caffo (2000)
+    unpaired = Z95 * math.sqrt((q_a * (1 - q_a) + q_b * (1 - q_b)) / (n + 2))
     if exact:
         if gained or lost:
             raise ValueError("a comparison of one model with itself cannot have replicates that differ")

@@ -212,17 +212,19 @@ def test_paired_difference_edge_cases():
         paired_difference(np.zeros((4, 4)), (0,))
 
 
-def test_an_outcome_that_never_happens_in_either_has_no_narrowing():
-    """No replicate has it under A or under B: the unpaired interval is 0 wide, so there is no
-    ratio to show (not "0.0x narrower", which read as pairing having made it worse)."""
+def test_an_outcome_that_never_happens_in_either_has_an_unpaired_interval_and_no_narrowing():
+    """No replicate has it under A or under B: the unpaired half-width was 0 ("+- 0.0000", as if
+    two independent runs knew the difference exactly, and no ratio to show). Adjusted as the
+    paired one is (one success and one failure added, Agresti and Caffo), it is as wide as the
+    paired interval: pairing gains nothing where nothing happens, 1.0x."""
     from sim.attribution_report import _narrowing
 
     joint = np.zeros((4, 4), dtype=np.int64)
     joint[1, 1], joint[2, 2] = 700, 300
     d = paired_difference(joint, (0,))
-    assert (d.unpaired_half_width, d.diff) == (0.0, 0.0) and d.paired_half_width > 0
-    assert d.narrowing is None
-    assert _narrowing(d.as_dict()) == "-"
+    assert d.diff == 0.0 and d.unpaired_half_width > 0 and d.paired_half_width > 0
+    assert d.narrowing == pytest.approx(1.0, abs=1e-3)
+    assert _narrowing(d.as_dict()) == "1.0x"
 
 
 @pytest.mark.parametrize("path", COUNTERFACTUALS, ids=lambda p: p.stem)
