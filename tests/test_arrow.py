@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -39,6 +40,7 @@ def test_booleans_and_strings_equal_pyarrows_array(flags, texts):
     assert strings(texts).equals(pa.array(texts, pa.string()))
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_a_run_and_its_report_do_not_import_pandas(tmp_path):
     """pyarrow.array imports pandas when it is installed: 0.2 s of every run's start-up."""
     code = ("import sys\nfrom sim.cli import main\n"

@@ -758,6 +758,7 @@ def test_backtest_progress_shows_each_case(tmp_path, capsys):
     assert "cases: 1 of 2 (50 %)" in err and "cases: 2 of 2 (100 %)" in err
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_sigint_to_a_backtest_process_keeps_the_finished_cases(tmp_path):
     """`python -m sim backtest` sent SIGINT once its first case is done (its progress line says
     so): exit 130, no traceback, the first case kept in a summary marked incomplete."""

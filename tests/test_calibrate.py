@@ -829,6 +829,7 @@ def test_a_ctrl_c_after_the_last_point_still_writes_the_whole_calibration(tmp_pa
     assert (out / "posterior.json").is_file() and (out / "summary.json").is_file()
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_sigterm_to_the_whole_process_group_is_an_interrupt_not_a_dead_worker(tmp_path):
     """`timeout`, a batch scheduler or kill -TERM -PGID signal the workers with the parent: the
     calibration stops as for Ctrl-C (exit 130, points kept), not 'a worker process died' (exit

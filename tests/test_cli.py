@@ -204,6 +204,7 @@ def test_ctrl_c_before_any_replicate_leaves_no_folder_it_made(tmp_path, capsys, 
     assert "nothing written" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_a_sigint_that_the_parent_ignores_is_ignored_from_the_start(tmp_path):
     """A shell's background job (`sim run ... &` in a script) starts with SIGINT ignored, as POSIX
     has it, and Python keeps it so; sim replaced that unconditionally, so a SIGINT was ignored while
@@ -960,6 +961,7 @@ TOO_LATE = ("interrupted: too late to stop the command, which had done its work:
             "whole\n")
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_a_ctrl_c_swallowed_where_no_stop_block_listens_still_exits_130(tmp_path):
     """A swallowed Ctrl-C (as above) where no `stop_on_interrupt` block reads the record
     (`validate`) let the command end with status 0, as if no one had asked it to stop: its work

@@ -580,7 +580,7 @@ def _same_whatever_the_chunk_size(data: dict, seed: int, chunk_size: int, runs: 
     assert np.array_equal(one.counts, chunked.counts) and one.same_as(chunked)
 
 
-@settings(max_examples=10, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5, suppress_health_check=[HealthCheck.too_slow])  # 50 more under slow, below
 @given(scenario_dicts(max_events=2, max_incidents=1, **EUM), st.integers(0, 2**32), st.integers(1, 2048))
 def test_under_eum_the_same_seed_gives_the_same_counts_whatever_the_chunk_size(data, seed, chunk_size):
     """A drawn eum scenario run twice in one chunk and once in chunks of `chunk_size` (rounded up to

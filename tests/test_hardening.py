@@ -95,6 +95,7 @@ def test_the_repositorys_counterfactuals_and_history_still_resolve():
 # --- Signals and interrupts ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_sigterm_during_a_run_writes_a_whole_result_marked_interrupted(tmp_path):
     """SIGTERM is handled as Ctrl-C: exit 130, and the replicates done are a whole result."""
     out = tmp_path / "res"

@@ -575,7 +575,8 @@ def test_a_run_beyond_the_address_space_limit_is_refused_up_front(tmp_path):
 
 
 @needs_rlimit_as
-@pytest.mark.parametrize("limit_kib", [1_600_000, 2_000_000, 2_400_000])
+@pytest.mark.parametrize("limit_kib", [1_600_000, pytest.param(2_000_000, marks=pytest.mark.slow),
+                                       pytest.param(2_400_000, marks=pytest.mark.slow)])  # 2.6 s each
 def test_a_small_run_finishes_under_an_address_space_limit(tmp_path, limit_kib):
     """A run of 1,000 replicates maps under 1 GiB, but pyarrow's default allocator (mimalloc)
     reserves 1 GiB of address space where it can: under `ulimit -v 2000000` (not 1600000, where the

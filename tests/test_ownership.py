@@ -233,6 +233,7 @@ def test_a_second_writer_of_one_target_is_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_concurrent_runs_to_one_out_let_only_one_succeed(tmp_path):
     """`run --out X` started while another is writing X exits 2 saying why; the first result survives whole."""
     import subprocess

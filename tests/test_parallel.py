@@ -73,6 +73,7 @@ def test_knobs_and_early_stopping_do_not_depend_on_the_workers(baseline):
     np.testing.assert_array_equal(one.row_counts, two.row_counts)
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_compare_and_explain_are_bit_identical_on_two_workers(baseline):
     """Paired tables and the events' effects and Shapley values (exact and sampled)."""
     other = load_scenario(BASELINE, overrides={"agents.russia.resolve": 0.8})
@@ -205,6 +206,7 @@ def _dies_in_a_child(i: int) -> int:
     return i
 
 
+@pytest.mark.slow  # a subprocess and its signals or workers: seconds; CI runs it (-m slow)
 def test_an_unguarded_script_whose_spawned_workers_die_is_told_why(tmp_path):
     """Where workers are spawned (another thread running, as here; macOS, Windows), each imports
     the caller's script: one that runs with workers=2 at its top level, as the README's example
