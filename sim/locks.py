@@ -238,24 +238,36 @@ def _remove_stale(parent: Path, entry: Path, held: str | None) -> bool:
     if m is None or entry.is_symlink() or not entry.is_dir():
         return False
     target = parent / m.group("name")
+    with _writer_gone(target, held) as gone:
+        if not gone:
+            return False
+        try:
+            if not _made_by_sim(entry):
+                return False
+            if m.group("kind") == "old" and not os.path.lexists(target):
+                os.rename(entry, target)  # a swap killed between its renames: undo it
+                return False
+            remove_partial(entry)
+            return True
+        except OSError:
+            return False
+
+
+@contextlib.contextmanager
+def _writer_gone(target: Path, held: str | None) -> Iterator[bool]:
+    """Whether `target`'s writer is gone: its lock taken here, and held while the block runs, or
+    `held`, this process's already (then true). False when another writer holds it, or the lock
+    cannot be taken."""
     fd = None
-    if target.name != held:  # else ours: locked already
+    gone = True
+    if target.name != held:
         try:
             fd = _try_lock(_lock_path(target))
         except OSError:
-            return False
-        if fd is None:
-            return False  # its writer is alive
+            fd = None
+        gone = fd is not None
     try:
-        if not _made_by_sim(entry):
-            return False
-        if m.group("kind") == "old" and not os.path.lexists(target):
-            os.rename(entry, target)  # a swap killed between its renames: undo it
-            return False
-        remove_partial(entry)
-        return True
-    except OSError:
-        return False
+        yield gone
     finally:
         if fd is not None:
             _unlock(_lock_path(target), fd)
@@ -274,26 +286,17 @@ def _remove_stale_temp(parent: Path, entry: Path, name: str, held: str | None) -
     under `io.temp_name`'s exact name goes."""
     if name in _MARKS or marked(parent) or entry.is_symlink() or not entry.is_file():
         return False  # no lock file made in a result directory either
-    target = parent / name
-    fd = None
-    if name != held:
+    with _writer_gone(parent / name, held) as gone:
+        if not gone:
+            return False
         try:
-            fd = _try_lock(_lock_path(target))
+            # again, the temp file seen: a live writer's in a result directory was made after the mark
+            if marked(parent) or entry.is_symlink() or not entry.is_file():
+                return False
+            os.unlink(entry)
+            return True
         except OSError:
             return False
-        if fd is None:
-            return False  # its writer is alive
-    try:
-        # again, the temp file seen: a live writer's in a result directory was made after the mark
-        if marked(parent) or entry.is_symlink() or not entry.is_file():
-            return False
-        os.unlink(entry)
-        return True
-    except OSError:
-        return False
-    finally:
-        if fd is not None:
-            _unlock(_lock_path(target), fd)
 
 
 def marked(directory: str | Path) -> bool:
