@@ -14,6 +14,7 @@ Kennedy & O'Hagan (2001), on a grid since the knobs are few.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import time
@@ -34,11 +35,11 @@ from .posterior import Posterior
 from .provenance import model_digest
 from .randomness import BLOCK_SIZE, blocks_for, make_root_entropy
 from .rubric import SUBSTANTIVE_OR_BETTER
-from .schema import scenario_hash
+from .schema import Scenario, scenario_hash
 from .scoring import discrimination_half_width
 
 __all__ = ["SMOOTHING", "Calibration", "calibration_key", "check_knobs", "check_priors", "loo_forecasts",
-           "prior_warnings", "run_calibration", "smoothed", "summarise_calibration"]
+           "name_what_is_missing", "prior_warnings", "run_calibration", "smoothed", "summarise_calibration"]
 
 SMOOTHING = 0.5
 """Added to each class's count (and 2 to the runs) in the likelihood and the table's forecasts."""
@@ -118,7 +119,7 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
     posterior would be of values that never ran). All problems at once: a knob naming nothing
     in some cases names each case's file; in every case, or the other two, the spec's (`source`), said once."""
     problems = []
-    unresolved: dict[str, list[Problem]] = {knob.name: [] for knob in spec.knobs}
+    unresolved: dict[str, list[tuple[Problem, Scenario]]] = {knob.name: [] for knob in spec.knobs}
     for case in cases:
         model = compile_model(case.scenario)
         owner: dict[str, str] = {}
@@ -126,8 +127,8 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
             try:
                 paths = resolve_knob(knob, case.scenario, model)
             except InputError as exc:
-                unresolved[knob.name] += [p.__class__(str(case.path), p.path, p.message, p.value, p.has_value)
-                                          for p in exc.problems]
+                unresolved[knob.name] += [(p.__class__(str(case.path), p.path, p.message, p.value, p.has_value),
+                                           case.scenario) for p in exc.problems]
                 continue
             grid = knob.grid()
             for path in paths:
@@ -145,17 +146,69 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
                 problems += [p for p in found if p not in problems]
     named_nothing = []
     for knob in spec.knobs:  # naming nothing in every case is the spec's mistake (a misspelt path): said once
-        failed = unresolved[knob.name]
+        failed = [p for p, _ in unresolved[knob.name]]
         # (one case too: the spec holds knobs.NAME.path, the case file does not)
         if cases and len({p.source for p in failed}) == len(cases):
             first = failed[0]
             resolved = f" (in {Path(first.source).name}: {first.value!r})" if first.value != knob.path else ""
             where = f"any of the {len(cases)} cases" if len(cases) > 1 else f"the one case, {cases[0].name}"
             failed = [Problem(source, first.path, f"{first.message} in {where}{resolved}", knob.path, True)]
+        else:  # some cases lack what the others have: say what, in each
+            failed = [q for p, scenario in unresolved[knob.name] for q in name_what_is_missing([p], scenario)]
         named_nothing += failed
     problems = named_nothing + problems
     if problems:
         raise InputError(problems)
+
+
+NAMES_NOTHING = "names no number drawn per replicate"
+"""The start of `knobs.resolve_knob`'s message for a path that matches no parameter."""
+_KINDS = {"agents": "agent", "issues": "issue", "anchors": "anchor", "incidents": "incident", "events": "event"}
+
+
+def name_what_is_missing(problems: list[Problem], scenario) -> list[Problem]:
+    """`problems` with each knob path that names nothing in `scenario` told which part of it the
+    scenario lacks and what it has there. The bare rule ("names no number drawn per replicate")
+    reads as a misspelt path, where the usual cause, in cases written by someone else, is a knob
+    that names an agent by name (agents.tokyo.resolve) in a case that calls it otherwise: a path
+    that names it by role (agents.{summit.parties[0]}.resolve) works in every case."""
+    out = []
+    for p in problems:
+        why = _missing_part(p.value, scenario) if p.message.startswith(NAMES_NOTHING) and p.has_value else None
+        sep = ": " if p.message == NAMES_NOTHING else "; "  # after the bare rule, or after what it adds
+        out.append(p if why is None else Problem(p.source, p.path, f"{p.message}{sep}the scenario has no {why}",
+                                                 p.value, p.has_value))
+    return out
+
+
+def _missing_part(glob: str, scenario) -> str | None:
+    """'agent tokyo (its agents: moscow, nippon); ...' for the first part of the resolved path
+    `glob` that names no agent, issue, anchor, incident or event of `scenario`, or None when the
+    part that matches nothing is a field (a misspelling) or every part names something."""
+    if not isinstance(glob, str):
+        return None
+    parts = glob.split(".")
+    nodes = [scenario.model_dump(mode="json")]
+    for i, part in enumerate(parts):
+        children, known = [], set()
+        for node in nodes:
+            if isinstance(node, list):  # named items (incidents, events) are addressed by name
+                node = {item["name"]: item for item in node if isinstance(item, dict) and "name" in item}
+            if not isinstance(node, dict):
+                return None
+            known.update(node)
+            children += [value for key, value in node.items() if fnmatch.fnmatchcase(str(key), part)]
+        if not children:
+            kind = _KINDS.get(parts[i - 1]) if i else None
+            if not known or kind is None:  # a misspelt field: the bare rule and the path say it
+                return None
+            why = f"{kind} {part} (its {parts[i - 1]}: {', '.join(sorted(map(str, known)))})"
+            if i == 1 and parts[0] == "agents":
+                role = ".".join(["agents", "{summit.parties[0]}", *parts[2:]])
+                why += f"; name an agent by its role, as {role} does"
+            return why
+        nodes = children
+    return None
 
 
 CALIBRATION_NAMES = {"chunk_size": "the case's monte_carlo.chunk_size"}

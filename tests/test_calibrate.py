@@ -704,8 +704,9 @@ def test_a_posterior_edited_since_calibrate_wrote_it_is_applied_with_a_warning(t
 
 def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
     """A knob that names no drawn number in some cases: exit 2, one line per such case, nothing
-    run; in every case (a misspelt path), one line naming the spec, not one a case. No note
-    (--workers beyond the tasks) comes first about work that never runs."""
+    run, saying which part of the path the case lacks (an agent named by name, where its role
+    would name it in every case); in every case (a misspelt path), one line naming the spec, not
+    one a case. No note (--workers beyond the tasks) comes first about work that never runs."""
     cases = tmp_path / "cases"
     shutil.copytree(CASES, cases)
     (cases / "_west.yaml").write_text((CASES / "_base.yaml").read_text().replace("south", "west"))
@@ -719,7 +720,9 @@ def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         f"error: {spec}: knobs.a.path: names no number drawn per replicate in any of the 6 cases "
         "(got 'agents.japan.resolve')",
-        f"error: {cases / 'c1.yaml'}: knobs.b.path: names no number drawn per replicate (got 'agents.south.resolve')"]
+        f"error: {cases / 'c1.yaml'}: knobs.b.path: names no number drawn per replicate: the scenario has no agent "
+        "south (its agents: north, west); name an agent by its role, as agents.{summit.parties[0]}.resolve does "
+        "(got 'agents.south.resolve')"]
     assert not (tmp_path / "o").exists()
 
 
@@ -736,13 +739,38 @@ def test_a_posterior_whose_knobs_name_other_agents_is_refused_naming_both_files(
     assert main(["run", str(baseline), "--calibration", str(posterior), "--runs", "1024",
                  "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err == (f"error: {baseline}: knobs.south_resolve.path: names no number drawn per "
-                                       f"replicate: a knob of the posterior {posterior} (got 'agents.south.resolve')\n")
+                                       f"replicate: a knob of the posterior {posterior}; the scenario has no agent "
+                                       "south (its agents: g7, japan, russia, usa); name an agent by its role, as "
+                                       "agents.{summit.parties[0]}.resolve does (got 'agents.south.resolve')\n")
     assert not (tmp_path / "run").exists()
     other = baseline.parent / "counterfactuals" / "no_g7_declaration.yaml"
     assert main(["compare", str(baseline), str(other), "--calibration", str(posterior), "--runs", "1024",
                  "--out", str(tmp_path / "cmp")]) == 2
     err = capsys.readouterr().err.splitlines()  # both sides' problems, not only A's
     assert [line.split(": ")[1] for line in err] == [str(baseline), str(other)]
+
+
+def test_a_backtest_names_the_agent_a_case_lacks_for_a_knob_of_the_posterior(tmp_path, capsys):
+    """A posterior whose knob names an agent by name (agents.south.resolve), applied to a folder in
+    which one case calls that agent otherwise: one line naming that case's file, the knob, the
+    missing agent and the case's agents, with the role that names the agent in every case, exit 2."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text((CASES / "knobs.yaml").read_text().replace("agents.{summit.parties[0]}.resolve",
+                                                              "agents.south.resolve"))
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "cal"), "--quiet"]) == 0
+    cases = tmp_path / "cases"
+    shutil.copytree(CASES, cases)
+    (cases / "_west.yaml").write_text((CASES / "_base.yaml").read_text().replace("south", "west"))
+    (cases / "c1.yaml").write_text((CASES / "c1.yaml").read_text().replace("south", "west")
+                                   .replace("_base.yaml", "_west.yaml"))
+    posterior = tmp_path / "cal" / "posterior.json"
+    assert main(["backtest", str(cases), "--calibration", str(posterior), "--runs", "1024",
+                 "--out", str(tmp_path / "bt")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {cases / 'c1.yaml'}: knobs.south_resolve.path: names no number drawn per replicate: a knob of the "
+        f"posterior {posterior}; the scenario has no agent south (its agents: north, west); name an agent by its "
+        "role, as agents.{summit.parties[0]}.resolve does (got 'agents.south.resolve')"]
+    assert not (tmp_path / "bt").exists()
 
 
 def test_compare_and_explain_take_a_posterior(tmp_path, capsys):

@@ -308,12 +308,14 @@ def _check_knobs(posterior, cases: list, path: Path) -> None:
     the first case runs (it was found when the case's calibrated run began, the earlier cases'
     minutes spent); every case's problems at once, each naming the case's file. A knob a case's
     engine never reads gets a note (`note_unread_knobs`)."""
+    from ..calibrate import name_what_is_missing
+
     problems = []
     for case in cases:
         try:
             posterior.check_applies(case.scenario, str(case.path), path)
         except InputError as exc:
-            problems += exc.problems
+            problems += name_what_is_missing(exc.problems, case.scenario)
     if problems:
         raise InputError(problems)
     note_unread_knobs(posterior, [(case.scenario, case.name) for case in cases], path, cases=len(cases))

@@ -153,8 +153,13 @@ def calibration_setting(args: argparse.Namespace, scenario, source, posterior=No
     `load_calibration` read already (a command with two scenarios reads the file once)."""
     if getattr(args, "calibration", None) is None:
         return None, None
+    from ..calibrate import name_what_is_missing
+
     posterior = posterior or load_calibration(args)
-    posterior.check_applies(scenario, str(source), args.calibration)
+    try:
+        posterior.check_applies(scenario, str(source), args.calibration)
+    except InputError as exc:  # say which part of a knob's path the scenario lacks
+        raise InputError(name_what_is_missing(exc.problems, scenario)) from None
     note_unread_knobs(posterior, [(scenario, source)], args.calibration)
     _note_knob_overrides(args, posterior, scenario)
     setting, note = posterior.setting(scenario)
