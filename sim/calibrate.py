@@ -152,6 +152,10 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
             first = failed[0]
             resolved = f" (in {Path(first.source).name}: {first.value!r})" if first.value != knob.path else ""
             where = f"any of the {len(cases)} cases" if len(cases) > 1 else f"the one case, {cases[0].name}"
+            lacks = _missing_part(first.value, unresolved[knob.name][0][1]) if first.has_value else None
+            if lacks is not None:  # an agent named by name that no case calls so (the history's japan)
+                which = f"the first, {unresolved[knob.name][0][1].name}, has" if len(cases) > 1 else "it has"
+                where += f": {which} no {lacks}"
             failed = [Problem(source, first.path, f"{first.message} in {where}{resolved}", knob.path, True)]
         else:  # some cases lack what the others have: say what, in each
             failed = [q for p, scenario in unresolved[knob.name] for q in name_what_is_missing([p], scenario)]

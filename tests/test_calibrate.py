@@ -705,8 +705,8 @@ def test_a_posterior_edited_since_calibrate_wrote_it_is_applied_with_a_warning(t
 def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
     """A knob that names no drawn number in some cases: exit 2, one line per such case, nothing
     run, saying which part of the path the case lacks (an agent named by name, where its role
-    would name it in every case); in every case (a misspelt path), one line naming the spec, not
-    one a case. No note (--workers beyond the tasks) comes first about work that never runs."""
+    would name it in every case); in every case (a misspelt path, or an agent no case has), one
+    line naming the spec, not one a case. No note (--workers beyond the tasks) comes first about work that never runs."""
     cases = tmp_path / "cases"
     shutil.copytree(CASES, cases)
     (cases / "_west.yaml").write_text((CASES / "_base.yaml").read_text().replace("south", "west"))
@@ -718,8 +718,9 @@ def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
                     "levels: 2}\n")
     assert main(["calibrate", str(cases), "--knobs", str(spec), "--workers", "64", "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"error: {spec}: knobs.a.path: names no number drawn per replicate in any of the 6 cases "
-        "(got 'agents.japan.resolve')",
+        f"error: {spec}: knobs.a.path: names no number drawn per replicate in any of the 6 cases: the first, c1, "
+        "has no agent japan (its agents: north, west); name an agent by its role, as "
+        "agents.{summit.parties[0]}.resolve does (got 'agents.japan.resolve')",
         f"error: {cases / 'c1.yaml'}: knobs.b.path: names no number drawn per replicate: the scenario has no agent "
         "south (its agents: north, west); name an agent by its role, as agents.{summit.parties[0]}.resolve does "
         "(got 'agents.south.resolve')"]
