@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .canonical import inputs_hash
 from .errors import InputError, Problem
 from .estimate import wilson
 from .loading import load_scenario
@@ -248,7 +249,9 @@ def left_out(directory: str | Path) -> list[Path]:
 def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,
                today: dt.date | None = None) -> list[Case]:
     """Every case of `directory`, validated; every problem of every file at once. A case
-    observed after `today` (default: the clock's) is refused: it has not happened."""
+    observed after `today` (default: the clock's) is refused: it has not happened; so is a
+    case with the model inputs of another (`canonical.inputs_hash`: a copy renamed, retitled or
+    with its agents called otherwise), which would count one meeting twice."""
     today = dt.date.today() if today is None else today
     cases, problems = [], []
     for path in find_cases(directory):
@@ -273,6 +276,14 @@ def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,
             problems.append(Problem(str(case.path), "name", f"is also the name of the case {first[case.name]}: "
                                     "cases must have distinct names", case.name, True))
         first.setdefault(case.name, case.path)
+    same: dict[str, Case] = {}
+    for case in cases:  # a copy under another name is one meeting, as a repeated line of the meetings table is
+        key = inputs_hash(case.scenario)
+        if key in same and same[key].name != case.name:  # (one name: said above)
+            problems.append(Problem(str(case.path), "name", f"is another name for the case {same[key].path}: the "
+                                    "two have the same model inputs, so one meeting would count twice in the "
+                                    "scores and the fit; delete one", case.name, True))
+        same.setdefault(key, case)
     if problems:
         raise InputError(problems)
     return sorted(cases, key=lambda c: (c.scenario.observed.earliest, c.name))

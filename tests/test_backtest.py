@@ -899,6 +899,25 @@ def test_a_bad_shared_base_is_one_error_line_not_one_per_case(tmp_path, capsys):
     assert err == f"error: {d / '_base.yaml'}: dynamics.rate: must be in [0, 1] (got 5)\n", err
 
 
+def test_a_case_copied_under_another_name_is_refused_naming_both_files(tmp_path, capsys):
+    """Two files with the same model inputs (one renamed and retitled, its agents called otherwise)
+    are one meeting: counted twice, it would weigh twice in the scores and in a calibration, and a
+    leave-one-out forecast of one would be fitted on the other. Refused, as a repeated line of the
+    meetings table is, naming both files; nothing is run or written."""
+    d = _tiny_history(tmp_path)
+    data = yaml.safe_load((d / "a.yaml").read_text())
+    text = yaml.safe_dump({**data, "name": "z", "title": "another title"}).replace("north", "tokyo")
+    (d / "z.yaml").write_text(text)
+    for command in (["backtest", str(d), "--runs", "1024"],
+                    ["calibrate", str(d), "--knobs", str(Path(__file__).parent / "data" / "cases" / "knobs.yaml")]):
+        assert main([*command, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: {d / 'z.yaml'}: name: is another name for the case {d / 'a.yaml'}: the two have the "
+                       "same model inputs, so one meeting would count twice in the scores and the fit; delete one "
+                       "(got 'z')\n"), err
+        assert not (tmp_path / "o").exists()
+
+
 def test_two_cases_of_one_name_are_refused_naming_both_files(tmp_path, capsys):
     """The error names the files that share a name, not only their folder: which one to rename?"""
     d = _tiny_history(tmp_path)

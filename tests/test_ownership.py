@@ -65,13 +65,15 @@ COMMANDS = {
 
 
 def tiny_history(directory: Path) -> Path:
-    """Two cases of the small scenario with observed outcomes, and a table of earlier meetings."""
+    """Two cases of the small scenario with observed outcomes, and a table of earlier meetings
+    (the cases' margins differ: two cases of one meeting's inputs are refused)."""
     import yaml
 
     directory.mkdir()
-    for name, outcome in (("a", "substantive"), ("b", "talk_fest")):
+    for name, outcome, margin in (("a", "substantive", 0.0), ("b", "talk_fest", 0.3)):
         data = yaml.safe_load(SMALL.read_text())
         data.update(name=name, observed={"outcome": outcome, "date": "2020-03-15", "source": "made up"})
+        data["summit"]["bargaining"] = {"margin": margin}
         (directory / f"{name}.yaml").write_text(yaml.safe_dump(data))
     (directory / "meetings.csv").write_text("date,outcome\n2019-01-01,TALK_FEST\n")
     return directory
