@@ -209,6 +209,11 @@ def print_backtest(summary: dict, out: Path) -> None:
         its, one = ("its", "its name") if len(by_name) == 1 else ("their", "their names")
         con.print(f"calibrated: refitted without {', '.join(by_name)}, known to the posterior by {one} only "
                   f"({its} inputs differ from the fitted case's)", soft_wrap=True)
+    for c in summary["cases"]:  # a copy of a fitted case under another name is not a new meeting: say so
+        cal = c.get("calibration") or {}
+        if cal.get("left_out") and cal["left_out"] != c["name"] and cal.get("left_out_by") == "inputs":
+            con.print(f"calibrated: {c['name']} has the model inputs of the fitted case {cal['left_out']}, and is "
+                      "forecast from the posterior refitted without it", soft_wrap=True)
     b = summary["bootstrap"]
     kept, total = summary.get("cases_resumed") or 0, summary.get("cases_total") or summary["n_cases"]
     # as calibrate says of its points: the seconds are this run's only

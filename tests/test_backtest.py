@@ -694,6 +694,31 @@ def test_a_case_known_to_the_posterior_only_by_its_name_is_said(tmp_path, capsys
             "fitted case's)") in " ".join(text.split())
 
 
+def test_a_case_known_to_the_posterior_under_another_name_is_said(tmp_path, capsys):
+    """A case with the model inputs of a fitted case under another name (an outside writer's copy
+    of a history case) is forecast from the posterior refitted without that case, which only the
+    summary said: the terminal called it 'posterior fitted on other cases' at most. A line names
+    the case and the fitted case it was taken for, so a forecaster knows their case is no new one."""
+    from sim.canonical import inputs_hash
+
+    d = _tiny_history(tmp_path)
+    a, b = load_cases(d)
+    posterior = tmp_path / "p.json"
+    Posterior((KnobSpec.model_validate({"name": "k", "path": "dynamics.noise", "prior": {
+        "dist": "uniform", "low": 0.0, "high": 0.2}, "levels": 2}),), np.array([[0.0], [0.2]]), np.full(2, 0.5),
+        np.zeros((2, 2)), ("kawana", "b"), ("an old hash of kawana", "an old hash of b"),
+        {"model_digest": model_digest()}, input_hashes=(inputs_hash(a.scenario), inputs_hash(b.scenario))
+    ).write(posterior)
+    out = tmp_path / "out"
+    assert main(["backtest", str(d), "--runs", "1024", "--calibration", str(posterior), "--out", str(out)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert [c["calibration"]["left_out"] for c in json.loads((out / "summary.json").read_text())["cases"]] == [
+        "kawana", "b"]
+    assert ("calibrated: a has the model inputs of the fitted case kawana, and is forecast from the posterior "
+            "refitted without it") in text, text
+    assert "b has the model inputs" not in text
+
+
 def test_a_posterior_knob_naming_nothing_is_refused_before_any_case_runs(tmp_path, capsys, monkeypatch):
     """A posterior whose knob names no number of a case: exit 2 naming each case and the knob,
     no case run and no directory (it was found when the first case's calibrated run began,
