@@ -514,6 +514,22 @@ def test_cases_without_a_seed_are_noted_unless_seed_is_given(tmp_path, capsys):
     assert "note:" not in capsys.readouterr().err
 
 
+def test_a_shared_base_with_an_observed_block_is_noted_as_a_case(tmp_path, capsys):
+    """A `_`-named file is a shared base, meant not to be a case; one that writes an `observed:`
+    block (a template the cases were to fill) is scored as a meeting all the same, its
+    placeholder outcome and date among the scores. A note says so, naming the file."""
+    d = _tiny_history(tmp_path)
+    base = {**small_dict(), "name": "shared", "observed": {"outcome": "talk_fest", "date": "2020-03-15",
+                                                           "source": "template"}}
+    (d / "_base.yaml").write_text(yaml.safe_dump(base))
+    assert main(["backtest", str(d), "--runs", "1024", "--seed", "3", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"note: {d / '_base.yaml'}: observed: makes this file a case, scored with the others, though "
+                   "its name starts with `_`, as a shared base's does; if it is a base, move its `observed:` block "
+                   "into the cases\n"), err
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["n_cases"] == 3
+
+
 def test_a_scenario_left_out_of_the_cases_for_want_of_observed_is_noted(tmp_path, capsys):
     """A scenario file in the cases' folder without an `observed:` block is not a case; one that
     reads like a case (not a shared `_base.yaml`, not a knobs spec or a note) gets a note, so that

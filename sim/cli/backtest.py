@@ -80,6 +80,12 @@ def _history_inputs(args: argparse.Namespace):
         note = Problem(str(path), "", "has no `observed:` block, so it is not a case: left out of the backtest and "
                                       "the calibration")
         say(f"note: {note}")
+    for case in cases:  # a shared base's name, a case's block: a template's placeholder outcome would be scored
+        if case.path.name.startswith("_"):
+            note = Problem(str(case.path), "observed", "makes this file a case, scored with the others, though its "
+                           "name starts with `_`, as a shared base's does; if it is a base, move its `observed:` "
+                           "block into the cases")
+            say(f"note: {note}")
     for case in cases:
         show_warnings(case.scenario, case.path, overrides)
     meetings = load_meetings(meetings_path) if meetings_path is not None else None
