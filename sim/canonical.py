@@ -30,8 +30,23 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .schema import DESCRIPTIVE, AllOf, AnyOf, Fixed, Level, Scenario, condition_leaves
-from .schema.references import ORDERLESS, REFERENCES
+from .schema import (
+    DESCRIPTIVE,
+    AllOf,
+    AnyOf,
+    Election,
+    Event,
+    Fixed,
+    Incident,
+    Issue,
+    Level,
+    Scenario,
+    condition_leaves,
+)
+from .schema.references import ORDERLESS, PROSE, REFERENCES
+
+_OWN_NAMES = {(Event, "name"), (Incident, "name"), (Election, "name")}
+"""Names an entry gives itself, which nothing refers to (`schema.references.NOT_REFERENCES`)."""
 
 __all__ = ["Canon", "inputs_hash", "make_canon"]
 
@@ -63,15 +78,20 @@ def make_canon(s: Scenario) -> Canon:
 
 
 def inputs_hash(scenario: Scenario) -> str:
-    """SHA-256 of what the scenario gives the model, whatever it calls things and in whatever
-    order it lists them: its inputs without the `DESCRIPTIVE` fields (name, title, source,
-    observed, monte_carlo), every agent and issue named by its canonical label, and every
-    mapping and every list whose order the model does not read (`ORDERLESS`) sorted. Two
-    scenarios with one inputs hash give the same replicates, to the bit (tests/test_invariance.py).
+    """SHA-256 of the meeting a scenario describes, whatever it calls things, in whatever order
+    it lists them and however it words them: its inputs without the `DESCRIPTIVE` fields (name,
+    title, source, observed, monte_carlo), its prose (`PROSE`: descriptions, an event's source
+    sentence) and the names events, incidents, elections and anchors give themselves; every
+    agent and issue named by its canonical label; every mapping, and every list whose order the
+    model does not read (`ORDERLESS`), sorted. Two scenarios with one inputs hash are one model:
+    with the same names of events and incidents (whose random streams are keyed by them, and
+    which order the events of one day) they give the same replicates, to the bit
+    (tests/test_invariance.py); renamed, the same forecast up to Monte Carlo error.
 
-    A posterior keeps its cases' inputs hashes (`sim.posterior`): a fitted case copied under
-    another name, with its agents renamed or its entries listed in another order, is still that
-    case and is left out of its own forecast, not forecast in sample as a new meeting."""
+    A posterior keeps its cases' inputs hashes (`sim.posterior`), and a backtest refuses two
+    cases with one: a fitted case copied under another name, reworded, with its agents renamed
+    or its entries listed in another order, is still that meeting and is left out of its own
+    forecast, not forecast in sample as a new one."""
     canon = make_canon(scenario)
     labels = {"agent": canon.agent_label, "issue": canon.issue_label}
     data = _canonical(scenario, scenario.model_dump(mode="json", exclude=set(DESCRIPTIVE)), labels)
@@ -84,7 +104,11 @@ def _canonical(model: Any, plain: Any, labels: dict[str, dict[str, str]]) -> Any
         out = {}
         for key, value in plain.items():
             field = (type(model), key)
+            if field in PROSE or field in _OWN_NAMES:
+                continue
             value = _canonical(getattr(model, key), value, labels)  # the names still as written inside
+            if field == (Issue, "anchors"):  # their names are their own: the menu reads the levels
+                value = sorted(value.values())
             if field in REFERENCES:
                 value = _relabel(value, labels[REFERENCES[field]])
             if field in ORDERLESS and isinstance(value, list):

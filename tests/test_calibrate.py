@@ -448,6 +448,18 @@ def test_a_fitted_case_with_its_agents_renamed_and_reordered_is_still_left_out()
     assert (note["posterior"], note["left_out"], note["left_out_by"]) == ("leave-one-out", "moscow_1956", "inputs")
 
 
+def test_a_fitted_case_reworded_under_another_name_is_still_left_out():
+    """An outside forecaster's copy of tokyo_1993 with one description shortened, under another
+    name, was forecast "all cases", in sample: the inputs hash counted the words."""
+    from sim.loading import load_scenario
+
+    post = load_posterior(HISTORY / "posterior.json")
+    case = load_scenario(HISTORY / "tokyo_1993.yaml")
+    agents = {name: agent.model_copy(update={"description": "Hosokawa."}) for name, agent in case.agents.items()}
+    _, note = post.setting(case.model_copy(update={"name": "mine", "agents": agents}))
+    assert (note["posterior"], note["left_out"], note["left_out_by"]) == ("leave-one-out", "tokyo_1993", "inputs")
+
+
 def test_a_posterior_with_the_first_inputs_hashes_still_knows_a_renamed_copy(tmp_path):
     """A posterior written with the first inputs hashes (key `input_hashes`, which counted names
     and order) still knows a fitted case copied under another name as that case."""

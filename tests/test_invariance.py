@@ -221,6 +221,28 @@ def test_renaming_the_baselines_agents_and_issues_changes_nothing():
     assert inputs_hash(scenario_of(_reversed(renamed))) == inputs_hash(scenario_of(data))
 
 
+def test_the_inputs_hash_ignores_the_words_and_the_own_names_of_events_incidents_and_anchors():
+    """A case reworded (a description, an event's source sentence) or with an event, an incident,
+    an election or an anchor called otherwise is the same meeting: one inputs hash, by which a
+    posterior knows it is a fitted case (it was forecast in sample as a new meeting)."""
+    data = load_scenario(BASELINE).model_dump(mode="python", exclude_defaults=True)
+    other = copy.deepcopy(data)
+    for agent in other["agents"].values():
+        agent["description"] = "reworded"
+    for issue in other["issues"].values():
+        issue["description"] = "reworded"
+        issue["anchors"] = {f"a{k}": v for k, v in enumerate(issue["anchors"].values())}
+    for k, ev in enumerate(other["events"]):
+        ev.update(name=f"event_{k}", source="another sentence")
+    for k, inc in enumerate(other.get("incidents", [])):
+        inc.update(name=f"incident_{k}", description="reworded")
+    for agent in other["agents"].values():
+        for k, election in enumerate(agent.get("elections", [])):
+            election.update(name=f"vote_{k}", source="another sentence")
+    assert other != data
+    assert inputs_hash(scenario_of(other)) == inputs_hash(scenario_of(data))
+
+
 @pytest.mark.parametrize("change", ["capability", "effect order", "anchor level", "party", "weight"])
 def test_the_inputs_hash_changes_with_any_number_or_order_the_model_reads(change):
     """The inputs hash ignores names and the orders the model does not read, and nothing else: a

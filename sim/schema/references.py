@@ -20,7 +20,8 @@ from .outcome import AllOf, AnyOf, Level, Outcome, Signed
 from .scenario import Agent, Alliance, Effect, Election, Event, Incident, Issue, Relations, Scenario, Trust
 from .summit import Mediator, Roles, Summit
 
-__all__ = ["DEFINITIONS", "NOT_REFERENCES", "ORDERLESS", "REFERENCES", "Site", "name_sites", "rename", "rename_at"]
+__all__ = ["DEFINITIONS", "NOT_REFERENCES", "ORDERLESS", "PROSE", "REFERENCES", "Site", "name_sites", "rename",
+           "rename_at"]
 
 DEFINITIONS = {"agent": "agents", "issue": "issues"}
 """Each kind of name and the top-level table whose keys define the names of that kind."""
@@ -49,6 +50,13 @@ text itself) are those of agents or issues, and which kind."""
 
 NOT_REFERENCES = {(Scenario, "name"), (Issue, "anchors"), (Election, "name"), (Event, "name"), (Incident, "name")}
 """(model, field) of the fields holding names that are their own, not an agent's or an issue's."""
+
+PROSE = {(Agent, "description"), (Issue, "description"), (Incident, "description"), (Event, "source"),
+         (Election, "source")}
+"""(model, field) of the text that documents a scenario (a description, the sentence of the
+source an event or election encodes) and that no number of the model reads. With
+`NOT_REFERENCES`' own names of events, incidents, elections and anchors, `sim.canonical.
+inputs_hash` leaves it out: a case reworded is the same meeting."""
 
 ORDERLESS = {
     (Agent, "elections"), (Relations, "trust"), (Trust, "between"), (Relations, "alliances"), (Alliance, "issues"),
