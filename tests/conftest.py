@@ -31,6 +31,13 @@ SMALL = DATA / "small.yaml"
 settings.register_profile("sim", deadline=None, print_blob=True)
 settings.load_profile("sim")
 
+# A shell starts a background job (`python -m pytest &`, nohup) with Ctrl-C ignored, and every
+# child inherits that; sim then ignores it too, by design (a Ctrl-C its parent ignores is not
+# for it). The tests of interrupts send SIGINT to this process and to the commands it starts,
+# so they need Python's own handler: 38 of them failed in a suite started in the background.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 _SMALL_DICT = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
 
 
