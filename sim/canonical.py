@@ -211,9 +211,13 @@ def _agent_role(s: Scenario, agent: str, issue_sig: dict[str, str], first: dict[
                      for al in s.relations.alliances if al.patron == agent)
     trusted = sorted(other(b) for entry in s.relations.trust_entries() for pair in entry.pairs()
                      if agent in pair for b in pair if b != agent and b not in inert)
-    return ["agent", party, party and agent in (summit.required or summit.parties), agent in roles.veto,
+    role = ["agent", party, party and agent in (summit.required or summit.parties), agent in roles.veto,
             any(m.agent == agent for m in roles.mediators), _is_zero(s.agents[agent].capability), clients, patrons,
             trusted]
+    # An inert agent shares no group with one that acts (an agent of capability 0 that an incident
+    # names has the same role otherwise): added beside it, a null agent took its rank, so its
+    # random numbers. Marked on inert agents only, so that every other agent's label stays.
+    return [*role, "inert"] if agent in inert else role
 
 
 def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: frozenset[str]) -> str:

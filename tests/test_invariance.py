@@ -393,6 +393,34 @@ def test_an_agent_with_no_weight_changes_nothing(data, draw):
     _same_where_shared(data, null)
 
 
+def test_a_null_agent_beside_an_agent_of_no_capability_that_an_incident_names_changes_nothing(monkeypatch):
+    """Found by the property above in CI: an agent of capability 0 that only an incident names
+    (a_2) is not inert, but had the role of the inert ones (a_3, and the added null agent); the
+    null agent, ranked before it, took its rank and so its random numbers, and its positions
+    changed. An inert agent now shares no group with one that acts."""
+    lo = dt.date(1950, 1, 1)
+    flat = {"a": {"position": 0.0, "salience": 1.0}, "a_1": {"position": 0.0, "salience": 0.0}}
+    data = {"name": "a", "calendar": {"start": lo, "vantage": lo},
+            "issues": {i: {"anchors": {"a": 0.0, "a_1": 1.0}, "status_quo": 0.0} for i in ("a", "a_1")},
+            "agents": {"a": {"capability": 0.0, "resolve": 0.0, "issues": copy.deepcopy(flat)},
+                       "a_1": {"capability": 0.0, "resolve": 0.0, "issues": copy.deepcopy(flat)},
+                       "a_2": {"capability": 0.0, "resolve": 1.0,
+                               "issues": {"a": {"position": 0.0, "salience": 0.0},
+                                          "a_1": {"position": 0.0, "salience": 1.0}}},
+                       "a_3": {"capability": 0.0, "resolve": 0.0, "issues": copy.deepcopy(flat)}},
+            "relations": {"trust": {"between": ["a_1", "a"], "initial": 0.0}},
+            "summit": {"parties": ["a", "a_1"], "date": dt.date(1950, 1, 2),
+                       "cancellation": {"base_probability": 0.0, "trust_below": 0.0}},
+            "outcome": {"breakthrough": [{"issue": "a", "at_least": 0.0}],
+                        "substantive": [{"issue": "a", "at_least": 0.0}]},
+            "incidents": [{"name": "a", "rate_per_month": 0.0,
+                           "effects": [{"target": "position", "agent": "a_2", "issue": "a", "shift": 0.0}]}]}
+    null = copy.deepcopy(data)
+    null["agents"]["zz_null"] = {"capability": 0.0, "resolve": 0.0, "issues": copy.deepcopy(flat)}
+    monkeypatch.setitem(globals(), "event", lambda *args: None)  # hypothesis's statistics: none outside a test
+    _same_where_shared(data, null)
+
+
 def test_a_null_agent_beside_agents_of_no_weight_changes_nothing():
     """Found by the property above in CI: with every capability 0, the null agent's stances took
     part in ranking two issues of the same role, so the issues swapped random streams."""
