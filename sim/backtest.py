@@ -50,8 +50,8 @@ from .scoring import (
 from .yamlfile import check_regular_file, read_yaml_file
 
 __all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "left_out", "load_cases",
-           "load_meetings", "meetings_of_cases", "parse_meeting_date", "reference_forecasts", "run_backtest",
-           "run_case", "summarise_backtest", "summarise_forecasts"]
+           "load_meetings", "meetings_of_cases", "observed_after", "parse_meeting_date", "reference_forecasts",
+           "run_backtest", "run_case", "summarise_backtest", "summarise_forecasts"]
 
 UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
@@ -246,6 +246,17 @@ def left_out(directory: str | Path) -> list[Path]:
     return out
 
 
+def observed_after(scenario: Scenario, path: str | Path, today: dt.date | None = None) -> Problem | None:
+    """Why a case observed after `today` (default: the clock's) cannot be scored: its meeting has
+    not happened, so no class is known. `load_cases` refuses such a case; `validate`, for which
+    the file is a valid scenario, notes it. None for a past date or a scenario that is no case."""
+    today = dt.date.today() if today is None else today
+    if scenario.observed is None or scenario.observed.latest <= today:
+        return None
+    return Problem(str(path), "observed.date", f"is after today ({today}): a meeting's outcome is known only once "
+                   "it has happened", str(scenario.observed.latest), True)
+
+
 def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,
                today: dt.date | None = None) -> list[Case]:
     """Every case of `directory`, validated; every problem of every file at once. A case
@@ -263,9 +274,9 @@ def load_cases(directory: str | Path, overrides: dict[str, Any] | None = None,
         if scenario.observed is None:
             problems.append(Problem(str(path), "observed", "must be an observed outcome, not empty"))
             continue
-        if scenario.observed.latest > today:
-            problems.append(Problem(str(path), "observed.date", f"is after today ({today}): a meeting's outcome is "
-                                    "known only once it has happened", str(scenario.observed.latest), True))
+        future = observed_after(scenario, path, today)
+        if future is not None:
+            problems.append(future)
             continue
         cases.append(Case(path, scenario))
     if problems:

@@ -371,6 +371,36 @@ def test_validate_notes_a_veto_player_without_trust_toward_the_parties(tmp_path,
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize("date, said", [("2999-01-01", True), ("2020-03-01", False)])
+def test_validate_notes_a_case_observed_after_today_which_backtest_refuses(tmp_path, capsys, date, said):
+    """A case observed after today is a valid scenario (ok, exit 0), but backtest and calibrate
+    refuse it: validate says so in a note naming the field, the date and why; a past date gets none."""
+    path = tmp_path / "case.yaml"
+    path.write_text(SMALL.read_text() + f"observed: {{outcome: talk_fest, date: {date}, source: 'a test'}}\n")
+    assert cli.main(["validate", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"ok: {path}\n"
+    if not said:
+        assert captured.err == ""
+        return
+    assert captured.err.startswith(f"note: {path}: observed.date: is after today (")
+    assert "a meeting's outcome is known only once it has happened; backtest and calibrate refuse this case" in \
+        captured.err
+    assert captured.err.endswith(f"(got '{date}')\n") and captured.err.count("\n") == 1
+    assert cli.main(["backtest", str(tmp_path), "--runs", RUNS, "--out", str(tmp_path / "b")]) == 2
+    assert "observed.date: is after today" in capsys.readouterr().err
+
+
+def test_validate_refuses_a_case_observed_by_its_vantage(tmp_path, capsys):
+    """An outcome dated at or before the case's own vantage was known when it was forecast: an
+    error in validate, as in backtest and calibrate, not a note."""
+    path = tmp_path / "case.yaml"
+    vantage = re.search(r"vantage: (\S+)", SMALL.read_text()).group(1).rstrip("}, ")
+    path.write_text(SMALL.read_text() + f"observed: {{outcome: talk_fest, date: {vantage}, source: 'a test'}}\n")
+    assert cli.main(["validate", str(path)]) == 2
+    assert f"error: {path}: observed.date: must be after calendar.vantage" in capsys.readouterr().err
+
+
 def test_validate_end_to_end(tmp_path):
     """`python -m sim validate` on a bad file: exit 2, one error line, no traceback."""
     bad, expect = make_bad(tmp_path, "salience_not_1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +159,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
             status = EXIT_INPUT_ERROR
         else:
             show_warnings(scenario, path)  # and its notes
+            _note_unscorable(scenario, path)
             print(f"ok: {path}")
     return status
+
+
+def _note_unscorable(scenario, path: Path) -> None:
+    """A note for a case that backtest and calibrate refuse though it is a valid scenario (its
+    meeting is after today), with their reason: validate's `ok` alone read as "ready to score"."""
+    from ..backtest import observed_after
+    from ..loading import named_by_writer
+
+    problem = observed_after(scenario, path)
+    if problem is not None:
+        (problem,) = named_by_writer([problem], path)  # the file that wrote `observed:`, a base's too
+        say(f"note: {replace(problem, message=problem.message + '; backtest and calibrate refuse this case')}")
 
 
 def print_summary(summary: dict, out: Path) -> None:
