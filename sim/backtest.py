@@ -50,8 +50,8 @@ from .scoring import (
 from .yamlfile import check_regular_file, read_yaml_file
 
 __all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "left_out", "load_cases",
-           "load_meetings", "meetings_of_cases", "observed_after", "parse_meeting_date", "reference_forecasts",
-           "run_backtest", "run_case", "summarise_backtest", "summarise_forecasts"]
+           "load_meetings", "meetings_of_cases", "observed_after", "parse_meeting_date", "reads_like_scenario",
+           "reference_forecasts", "run_backtest", "run_case", "summarise_backtest", "summarise_forecasts"]
 
 UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
@@ -237,13 +237,20 @@ def left_out(directory: str | Path) -> list[Path]:
     for path in sorted(directory.glob("*.yaml")):
         if path in taken or path.name.startswith("_"):
             continue
-        try:
-            data = read_yaml_file(path)
-        except InputError:
-            continue
-        if isinstance(data, dict) and any(key in data for key in SCENARIO_KEYS):
+        if reads_like_scenario(path):
             out.append(path)
     return out
+
+
+def reads_like_scenario(path: str | Path) -> bool:
+    """Whether the YAML file `path` has a scenario's top-level key (`SCENARIO_KEYS`), or cannot be
+    read as YAML at all (loading it as a scenario then says why): what a folder's files are taken
+    as by `left_out` and by `validate DIR`, and a knobs spec or a sweep spec beside them is not."""
+    try:
+        data = read_yaml_file(path)
+    except InputError:
+        return True
+    return isinstance(data, dict) and any(key in data for key in SCENARIO_KEYS)
 
 
 def observed_after(scenario: Scenario, path: str | Path, today: dt.date | None = None) -> Problem | None:

@@ -401,6 +401,39 @@ def test_validate_refuses_a_case_observed_by_its_vantage(tmp_path, capsys):
     assert f"error: {path}: observed.date: must be after calendar.vantage" in capsys.readouterr().err
 
 
+def test_validate_checks_every_scenario_file_of_a_folder(tmp_path, capsys):
+    """`validate DIR`, as `backtest DIR` reads a folder: each *.yaml of DIR that reads like a
+    scenario (a shared base, a case, one without `observed:`) is checked in name order; another
+    command's file there (a knobs spec) is named in one note as not checked, not an error."""
+    (tmp_path / "_base.yaml").write_text(SMALL.read_text())
+    (tmp_path / "a.yaml").write_text("extends: _base.yaml\nname: a\n")
+    (tmp_path / "b.yaml").write_text("extends: _base.yaml\nname: b\nbogus: 1\n")
+    (tmp_path / "knobs.yaml").write_text("runs: 100\nknobs: {}\n")
+    (tmp_path / "notes.txt").write_text("not yaml")
+    assert cli.main(["validate", str(tmp_path), str(SMALL)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == f"ok: {tmp_path / '_base.yaml'}\nok: {tmp_path / 'a.yaml'}\nok: {SMALL}\n"
+    assert captured.err == (f"note: {tmp_path}: knobs.yaml is not a scenario file (no agents:, summit: or "
+                            "extends: at its top level): not checked\n"
+                            f"error: {tmp_path / 'b.yaml'}: bogus: unknown key (got 1)\n")
+    (tmp_path / "b.yaml").unlink()
+    assert cli.main(["validate", str(tmp_path)]) == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["validate", str(empty)]) == 2
+    assert capsys.readouterr().err.endswith(f"error: {empty}: holds no scenario file (a *.yaml with agents:, "
+                                            "summit: or extends: at its top level)\n")
+
+
+def test_validate_checks_the_shipped_history_folder():
+    """`python -m sim validate scenarios/history` (the folder backtest and calibrate take) checks
+    its cases and their base, and passes."""
+    proc = sim_cli("validate", "scenarios/history", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "ok: scenarios/history/_base.yaml" and len(proc.stdout.splitlines()) == 21
+    assert "knobs.yaml is not a scenario file" in proc.stderr and "error" not in proc.stderr
+
+
 def test_validate_end_to_end(tmp_path):
     """`python -m sim validate` on a bad file: exit 2, one error line, no traceback."""
     bad, expect = make_bad(tmp_path, "salience_not_1")

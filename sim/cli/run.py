@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, Problem
 from ..model import CLASSES
 from ..reporting import (
     as_written_missing,
@@ -141,14 +141,23 @@ def _as_written(scenario, result, chunk_size, stop, progress, max_memory) -> tup
 
 @command(
     "validate", "check scenario files without running them",
-    arg("files", type=Path, nargs="+", metavar="FILE", help="scenario YAML files"),
+    arg("files", type=Path, nargs="+", metavar="FILE",
+        help="scenario YAML files, or folders: every scenario file in each (as backtest DIR reads a folder)"),
     SCENARIO_ROOT_OPTION,
 )
 def cmd_validate(args: argparse.Namespace) -> int:
     from ..loading import load_scenario
 
     status, said = EXIT_OK, set()
+    paths = []
     for path in args.files:
+        try:
+            paths += _scenario_files(path)
+        except InputError as exc:
+            for problem in exc.problems:
+                print(f"error: {problem}", file=sys.stderr)
+            status = EXIT_INPUT_ERROR
+    for path in paths:
         try:
             scenario = load_scenario(path)
         except InputError as exc:
@@ -162,6 +171,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _note_unscorable(scenario, path)
             print(f"ok: {path}")
     return status
+
+
+def _scenario_files(path: Path) -> list[Path]:
+    """`path`, or for a folder its *.yaml files that read like a scenario, in name order (a shared
+    base and the cases alike; `backtest DIR` reads the same folder), with a note naming those
+    that do not (a knobs spec), which are not checked; a folder holding none is an error."""
+    from ..backtest import SCENARIO_KEYS, reads_like_scenario
+
+    if not path.is_dir():
+        return [path]
+    files = sorted(path.glob("*.yaml"))
+    kept = [file for file in files if reads_like_scenario(file)]
+    keys = ", ".join(f"{key}:" for key in SCENARIO_KEYS[:-1]) + f" or {SCENARIO_KEYS[-1]}:"
+    others = [file.name for file in files if file not in kept]
+    if others:
+        which = (f"{others[0]} is not a scenario file (no {keys} at its top level)" if len(others) == 1 else
+                 f"{', '.join(others)} are not scenario files (no {keys} at their top level)")
+        say(f"note: {Problem(str(path), '', f'{which}: not checked')}")
+    if not kept:
+        raise InputError(Problem(str(path), "", f"holds no scenario file (a *.yaml with {keys} at its top level)"))
+    return kept
 
 
 def _note_unscorable(scenario, path: Path) -> None:
