@@ -450,6 +450,54 @@ def test_a_pages_reproduction_command_works_pasted_in_the_pages_folder(tmp_path,
     assert again["scenario_hash"] == first["scenario_hash"] and again["classes"] == first["classes"]
 
 
+def test_a_runs_inputs_name_no_folder_above_the_one_it_ran_in_and_move_with_it(tmp_path, monkeypatch):
+    """summary.json names each scenario file the run read from the folder its command ran in (the
+    manifest's `ran_in`): `scenarios/child.yaml`, not the user's home folder, which leaked into
+    shared results. The project and its results moved whole, the page still names the files the
+    run read (from the page's folder); a summary written before (absolute sources) still reads."""
+    project = tmp_path / "me" / "project"
+    (project / "scenarios").mkdir(parents=True)
+    shutil.copy(SMALL, project / "scenarios" / "base.yaml")
+    (project / "scenarios" / "child.yaml").write_text("extends: base.yaml\nname: child\n", encoding="utf-8")
+    monkeypatch.chdir(project)
+    assert main(["run", "scenarios/child.yaml", "--runs", "1024", "--out", "results/first", "--quiet"]) == 0
+    text = (project / "results" / "first" / "summary.json").read_text(encoding="utf-8")
+    assert [(i["source"], i["role"]) for i in json.loads(text)["inputs"]] == [
+        ("scenarios/child.yaml", "scenario"), ("scenarios/base.yaml", "extends")]
+    assert str(tmp_path) not in text
+    moved = tmp_path / "elsewhere" / "project"
+    moved.parent.mkdir()
+    shutil.move(project, moved)
+    monkeypatch.chdir(moved / "results")
+    page = make_report([Path("first")], Path("page.html")).read_text(encoding="utf-8")
+    assert "Scenario: <code>../scenarios/child.yaml</code>" in page and "<code>../scenarios/base.yaml</code>" in page
+    summary = moved / "results" / "first" / "summary.json"
+    old = json.loads(summary.read_text(encoding="utf-8"))
+    for entry in old["inputs"]:
+        entry["source"] = str(moved / entry["source"])
+    summary.write_text(json.dumps(old), encoding="utf-8")
+    page = make_report([Path("first")], Path("old.html")).read_text(encoding="utf-8")
+    assert "Scenario: <code>../scenarios/child.yaml</code>" in page and "<code>../scenarios/base.yaml</code>" in page
+
+
+def test_a_base_read_by_runs_made_in_two_folders_is_listed_once(tmp_path, monkeypatch):
+    """Two runs extending one base, one made in the project (`scenarios/a.yaml`), one in its
+    scenarios folder (`b.yaml`): their inputs name the base `scenarios/base.yaml` and `base.yaml`,
+    one file, which the page lists once, as it did when every source was absolute."""
+    project = tmp_path / "project"
+    (project / "scenarios").mkdir(parents=True)
+    shutil.copy(SMALL, project / "scenarios" / "base.yaml")
+    for name in ("a", "b"):
+        (project / "scenarios" / f"{name}.yaml").write_text(f"extends: base.yaml\nname: {name}\n", encoding="utf-8")
+    monkeypatch.chdir(project)
+    assert main(["run", "scenarios/a.yaml", "--runs", "256", "--out", "results/a", "--quiet"]) == 0
+    monkeypatch.chdir(project / "scenarios")
+    assert main(["run", "b.yaml", "--runs", "256", "--out", "../results/b", "--quiet"]) == 0
+    page = make_report([project / "results" / "a", project / "results" / "b"], tmp_path / "page.html")
+    text = page.read_text(encoding="utf-8")
+    assert 'id="shared0"' in text and 'id="shared1"' not in text
+
+
 def test_a_result_that_does_not_say_where_it_ran_gets_no_cd_but_a_warning(tmp_path):
     """A result made before manifests recorded `ran_in`: its command alone, and a line saying
     to run it from the folder it ran in, which the page cannot name."""

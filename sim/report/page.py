@@ -198,8 +198,16 @@ def shown_source(source: str, result: Result, folder: str | Path | None = None) 
     if not os.path.isabs(source):
         if result.made_in is None:
             return source
-        source = os.path.join(result.made_in, source)
+        source = _read_from(source, result)
     return seen_from(source, Path(os.path.abspath(folder if folder is not None else os.curdir)))
+
+
+def _read_from(source: str, result: Result) -> str:
+    """Where the run read a scenario file `source`: a relative one (as a summary names it, from
+    the folder the command ran in) joined to that folder where the manifest says which."""
+    if os.path.isabs(source) or result.made_in is None:
+        return source
+    return os.path.normpath(os.path.join(result.made_in, source))
 
 
 def _overrides(value: Any) -> dict[str, str]:
@@ -303,7 +311,8 @@ def shared_views(runs: list[Result], views: list[dict[str, Any]]) -> list[dict[s
     for k, (result, view) in enumerate(zip(runs, views)):
         for item, file in zip(result.inputs, view["files"]):
             if item.role in ("extends", "include") and item.parsed is not None and item.digest and file["sections"]:
-                groups.setdefault((item.source, item.digest), []).append((k, file))
+                # one file named from two folders (`base.yaml`, `scenarios/base.yaml`) is one file
+                groups.setdefault((_read_from(item.source, result), item.digest), []).append((k, file))
     out: list[dict[str, Any]] = []
     for (source, _), members in groups.items():
         if len({k for k, _ in members}) < 2:
@@ -324,7 +333,7 @@ def shared_views(runs: list[Result], views: list[dict[str, Any]]) -> list[dict[s
             file["replaced"] = [{"path": row["path"], "label": row["path"], "text": row["unused"]["text"]}
                                 for section in file["sections"] for row in section["rows"]
                                 if row["unused"] is not None and row["unused"]["shown"]]
-        out.append({"id": sid, "name": Path(source).name or first["file"], "source": source,
+        out.append({"id": sid, "name": Path(source).name or first["file"], "source": first.get("shown") or source,
                     "runs": [{"name": name, "id": f"assumptions{k}"} for name, (k, _) in zip(names, members)],
                     "file": {**first, "sections": sections, "shared": None, "replaced": []}})
     return out
