@@ -49,7 +49,7 @@ from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
 from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target, remove_partial
 
 __all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
-           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "is_run_id", "lock_target",
+           "claim_in_place", "clean_stale", "directory_owner", "file_owner", "from_here", "is_run_id", "lock_target",
            "make_manifest", "make_parents", "new_run_id", "ran_in", "read_manifest", "remove_made", "seen_from",
            "swap_into_place", "write_owned_text"]
 
@@ -96,6 +96,13 @@ def make_manifest(command: str, run_id: str, files: Iterable[str], where: str | 
 def ran_in(directory: str | Path) -> str:
     """The current folder as named from `directory` (`seen_from`): `../..`, `.`."""
     return seen_from(os.getcwd(), Path(os.path.abspath(directory)))
+
+
+def from_here(path: str | Path) -> str:
+    """`path` as named from the current folder (`seen_from`), the folder a result's `ran_in`
+    names: how a summary records a path sim knows absolutely (a file the run read, `--out .`),
+    so that it names no home folder and holds when the project moves with its results."""
+    return seen_from(path, Path(os.getcwd()))
 
 
 def seen_from(path: str | Path, folder: Path) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from .estimate import Estimate, wilson
 from .io import utc_now, write_json_atomic
 from .model import CLASSES, SUBSTANTIVE_OR_BETTER
 from .montecarlo import Chunk, RunResult
-from .ownership import ResultDir, new_run_id, seen_from
+from .ownership import ResultDir, from_here, new_run_id
 from .randomness import BLOCK_SIZE
 from .schema import scenario_hash
 
@@ -284,17 +283,16 @@ def read_inputs(scenario_file: str | Path) -> list[tuple[Path, str, bytes]]:
 def _copy_inputs(inputs: list[tuple[Path, str, bytes]], folder: Path) -> list[dict]:
     """Write the files `read_inputs` read, as written (comments are a scenario's citations);
     return what was written, in reading order. Each `source` is named from the folder the
-    command ran in (`seen_from`), as the manifest's `ran_in` names that folder: an absolute path
+    command ran in (`from_here`), as the manifest's `ran_in` names that folder: an absolute path
     put the user's home folder into results shared with others, and broke when the project moved."""
     if not inputs:
         return []
     folder.mkdir()
-    here = Path(os.getcwd())
     out = []
     for k, (path, role, data) in enumerate(inputs):
         name = f"{k}-{path.name}"
         (folder / name).write_bytes(data)
-        out.append({"file": f"inputs/{name}", "source": seen_from(path, here), "role": role})
+        out.append({"file": f"inputs/{name}", "source": from_here(path), "role": role})
     return out
 
 

@@ -638,6 +638,22 @@ def test_points_computed_by_other_model_code_are_not_resumed(tmp_path, monkeypat
 # --- The commands, end to end ---------------------------------------------------------------------
 
 
+def test_a_calibration_in_the_current_folder_names_no_folder_above_it(tmp_path, monkeypatch, capsys):
+    """`calibrate --out .` (the folder itself, which sim names absolutely to lock it) records its
+    posterior as `posterior.json`, named from the folder the command ran in as every path of a
+    summary is: the absolute path put the user's home folder into shared results."""
+    cases = tmp_path / "cases"
+    shutil.copytree(CASES, cases)
+    (tmp_path / "cal").mkdir()
+    monkeypatch.chdir(tmp_path / "cal")
+    assert main(["calibrate", "../cases", "--knobs", "../cases/knobs.yaml", "--out", ".", "--write", "../post.json",
+                 "--quiet", "--workers", "1"]) == 0
+    text = (tmp_path / "cal" / "summary.json").read_text(encoding="utf-8")
+    summary = json.loads(text)
+    assert (summary["posterior_file"], summary["posterior_copy"]) == ("posterior.json", "../post.json")
+    assert str(tmp_path) not in text
+
+
 def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
     """On cases with agents north and south: calibrate writes a posterior; backtest scores the
     leave-one-out posterior predictive beside the raw model and the pool; run reports both intervals."""

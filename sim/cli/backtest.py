@@ -236,7 +236,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     )
     from ..knobs import load_knobs, make_grid
     from ..limits import estimate_output
-    from ..ownership import check_target
+    from ..ownership import check_target, from_here
     from ..randomness import blocks_for
     from ..sweep.execute import check_scheduler
 
@@ -275,7 +275,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
                        meetings=None if meetings_path is None else str(meetings_path), overrides=args.overrides)
         cal.posterior.write(out / "posterior.json")
-        summary["posterior_file"] = str(out / "posterior.json")
+        summary["posterior_file"] = from_here(out / "posterior.json")  # `--out .` is absolute by now
         if args.write is not None:
             write_posterior_copy(cal.posterior, args.write, out)
             summary["posterior_copy"] = str(args.write)
