@@ -49,9 +49,10 @@ from .scoring import (
 )
 from .yamlfile import check_regular_file, read_yaml_file
 
-__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_rate_forecast", "find_cases", "left_out", "load_cases",
-           "load_meetings", "meetings_of_cases", "observed_after", "parse_meeting_date", "reads_like_scenario",
-           "reference_forecasts", "run_backtest", "run_case", "summarise_backtest", "summarise_forecasts"]
+__all__ = ["Backtest", "Case", "CaseRun", "Meeting", "base_named_case", "base_rate_forecast", "find_cases",
+           "is_case_file", "left_out", "load_cases", "load_meetings", "meetings_of_cases", "observed_after",
+           "parse_meeting_date", "reads_like_scenario", "reference_forecasts", "run_backtest", "run_case",
+           "summarise_backtest", "summarise_forecasts"]
 
 UNIFORM = np.full(len(CLASSES), 1.0 / len(CLASSES))
 
@@ -209,17 +210,29 @@ def find_cases(directory: str | Path) -> list[Path]:
         what = ("does not exist; backtest and calibrate read a directory of scenarios" if not directory.exists()
                 else "is a file; name the folder that holds the cases, each a scenario with an observed: block")
         raise InputError(Problem(str(directory), "", what))
-    paths = []
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            data = read_yaml_file(path)
-        except InputError:
-            data = {"observed": None}  # let load_scenario report it properly
-        if isinstance(data, dict) and "observed" in data:
-            paths.append(path)
+    paths = [path for path in sorted(directory.glob("*.yaml")) if is_case_file(path)]
     if not paths:
         raise InputError(Problem(str(directory), "", "holds no scenario with an `observed:` block"))
     return paths
+
+
+def is_case_file(path: str | Path) -> bool:
+    """Whether the YAML file `path` is a case by `find_cases`' rule: an `observed:` key at its top
+    level, or YAML that cannot be read (loading it as a case then says why)."""
+    try:
+        data = read_yaml_file(path)
+    except InputError:
+        return True
+    return isinstance(data, dict) and "observed" in data
+
+
+def base_named_case(path: str | Path) -> Problem | None:
+    """The note for a case whose file is named as a shared base is (`_...`), None for another:
+    a template's placeholder outcome is scored as a meeting, without a word otherwise."""
+    if not Path(path).name.startswith("_"):
+        return None
+    return Problem(str(path), "observed", "makes this file a case, scored with the others, though its name starts "
+                   "with `_`, as a shared base's does; if it is a base, move its `observed:` block into the cases")
 
 
 SCENARIO_KEYS = ("agents", "summit", "extends")

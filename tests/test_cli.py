@@ -431,7 +431,24 @@ def test_validate_checks_the_shipped_history_folder():
     proc = sim_cli("validate", "scenarios/history", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "ok: scenarios/history/_base.yaml" and len(proc.stdout.splitlines()) == 21
-    assert "knobs.yaml is not a scenario file" in proc.stderr and "error" not in proc.stderr
+    assert proc.stderr == ("note: scenarios/history: knobs.yaml is not a scenario file (no agents:, summit: or "
+                           "extends: at its top level): not checked\n")
+
+
+def test_validate_notes_a_shared_base_that_backtest_would_score_as_a_case(tmp_path, capsys):
+    """A `_`-named file with its own `observed:` block is scored by backtest as a case (its note
+    there); validate says the same of it, and nothing of a base without one or of its cases."""
+    observed = "observed: {outcome: talk_fest, date: 2020-03-01, source: 'a template'}\n"
+    (tmp_path / "_base.yaml").write_text(SMALL.read_text() + observed)
+    (tmp_path / "a.yaml").write_text("extends: _base.yaml\nname: a\n")
+    assert cli.main(["validate", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == (f"note: {tmp_path / '_base.yaml'}: observed: makes this file a case, scored "
+                                       "with the others, though its name starts with `_`, as a shared base's does; "
+                                       "if it is a base, move its `observed:` block into the cases\n")
+    (tmp_path / "_base.yaml").write_text(SMALL.read_text())
+    (tmp_path / "a.yaml").write_text("extends: _base.yaml\nname: a\n" + observed)
+    assert cli.main(["validate", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_validate_end_to_end(tmp_path):

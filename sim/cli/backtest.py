@@ -49,7 +49,7 @@ then died of MemoryError before the summary); beyond 10^6 the intervals move in 
 
 def _history_inputs(args: argparse.Namespace):
     """(cases, meetings or None, meetings path or None) of `backtest` and `calibrate`; every bad option at once."""
-    from ..backtest import left_out, load_cases, load_meetings
+    from ..backtest import base_named_case, left_out, load_cases, load_meetings
 
     overrides = parse_overrides(args.overrides)
     rules = [*runs_rules(getattr(args, "runs", None)),
@@ -81,10 +81,7 @@ def _history_inputs(args: argparse.Namespace):
                                       "the calibration")
         say(f"note: {note}")
     for case in cases:  # a shared base's name, a case's block: a template's placeholder outcome would be scored
-        if case.path.name.startswith("_"):
-            note = Problem(str(case.path), "observed", "makes this file a case, scored with the others, though its "
-                           "name starts with `_`, as a shared base's does; if it is a base, move its `observed:` "
-                           "block into the cases")
+        if (note := base_named_case(case.path)) is not None:
             say(f"note: {note}")
     for case in cases:
         show_warnings(case.scenario, case.path, overrides)

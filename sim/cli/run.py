@@ -195,11 +195,14 @@ def _scenario_files(path: Path) -> list[Path]:
 
 
 def _note_unscorable(scenario, path: Path) -> None:
-    """A note for a case that backtest and calibrate refuse though it is a valid scenario (its
-    meeting is after today), with their reason: validate's `ok` alone read as "ready to score"."""
-    from ..backtest import observed_after
+    """What backtest and calibrate say of a valid scenario as a case: a note for a shared base's
+    file (`_...`) that they would score as one, and for a case they refuse (its meeting is after
+    today), with their reason: validate's `ok` alone read as "ready to score"."""
+    from ..backtest import base_named_case, is_case_file, observed_after
     from ..loading import named_by_writer
 
+    if is_case_file(path) and (note := base_named_case(path)) is not None:
+        say(f"note: {note}")
     problem = observed_after(scenario, path)
     if problem is not None:
         (problem,) = named_by_writer([problem], path)  # the file that wrote `observed:`, a base's too
