@@ -98,7 +98,8 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *, 
                                  path, True))
     path = Path(path)
     if path.is_dir():
-        raise InputError(Problem(str(path), "", "is a directory, not a scenario file"))
+        raise InputError(Problem(str(path), "", "is a directory, not a scenario file; name a scenario file in it "
+                                                "(validate, backtest and calibrate take a folder)"))
     return parse_scenario(read_text_file(path), source=str(path), overrides=overrides, option=option)
 
 

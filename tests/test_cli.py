@@ -435,6 +435,15 @@ def test_validate_checks_the_shipped_history_folder():
                            "extends: at its top level): not checked\n")
 
 
+def test_run_given_a_folder_says_which_commands_take_one(tmp_path, capsys):
+    """`run scenarios/history` (a folder, which validate and backtest take): one error line naming
+    the folder, that run takes one of its scenario files, and which commands take the folder."""
+    assert cli.main(["run", str(ROOT / "scenarios" / "history"), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (f"error: {ROOT / 'scenarios' / 'history'}: is a directory, not a scenario "
+                                       "file; name a scenario file in it (validate, backtest and calibrate take a "
+                                       "folder)\n")
+
+
 def test_validate_notes_a_shared_base_that_backtest_would_score_as_a_case(tmp_path, capsys):
     """A `_`-named file with its own `observed:` block is scored by backtest as a case (its note
     there); validate says the same of it, and nothing of a base without one or of its cases."""
