@@ -27,7 +27,7 @@ from .rubric import (
     Rubric,
     compile_rubric,
 )
-from .schema import DateTriangular, DateUniform, Effect, Scenario, support
+from .schema import DateTriangular, DateUniform, Effect, Scenario
 from .schema.rules import MAX_PACKAGES
 from .schema.summit import MAX_WEIGHT
 
@@ -319,8 +319,3 @@ def _menu(s: Scenario, issues: tuple[str, ...]):
     written = [issues.index(i) for i in s.issues]
     names = tuple("/".join(combo[j][0] for j in written) for combo in combos)
     return packages, names, tuple(np.array([v for _, v in grid]) for grid in grids)
-
-
-def param_range(spec: ParamSpec) -> tuple[float, float]:
-    """The support of a parameter, for limits and plots."""
-    return support(spec.param)
