@@ -501,6 +501,26 @@ def test_derivation_errors_name_the_derived_file(tmp_path, case):
     assert any(line.startswith(f"{derived}: {path}: ") and words in line for line in lines), lines
 
 
+def test_an_unknown_event_to_remove_is_reported_with_the_files_other_problems(tmp_path):
+    """A derived file with a misspelt `remove_events` name, a misspelt `set` key and a value out
+    of range: every problem at once (the README: "the problems of a file are reported
+    together"), not the misspelt event alone, then the next on the next try."""
+    write(tmp_path / "base.yaml", small_dict())
+    derived = write(tmp_path / "derived.yaml", {"extends": "base.yaml", "name": "derived",
+                                                "remove_events": ["talk"],
+                                                "set": {"agents.south.resolve": 1.5}})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    assert [str(p) for p in info.value.problems] == [
+        f"{derived}: remove_events.0: no such event; known: talks (got 'talk')",
+        f"{derived}: agents.south.resolve: must be in [0, 1] (got 1.5)"]
+    write(derived, {"extends": "base.yaml", "name": "derived", "remove_events": ["talk"],
+                    "set": {"agents.nobody.resolve": 0.5}})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    assert [p.path for p in info.value.problems] == ["remove_events.0", "set.agents.nobody.resolve"]
+
+
 def test_a_cycle_of_extends_is_an_error(tmp_path):
     """a extends b extends a: refused, naming the chain, not a recursion error."""
     write(tmp_path / "a.yaml", {"extends": "b.yaml", "name": "a"})
@@ -949,3 +969,4 @@ def test_compare_says_which_agents_draw_other_random_numbers_under_b(tmp_path, c
     assert cli.main(["compare", small, small, "--set-b", "agents.north.resolve=0.5", "--runs", "1024",
                      "--out", str(tmp_path / "number"), "--quiet"]) == 0
     assert "other random numbers" not in capsys.readouterr().err
+
