@@ -970,3 +970,26 @@ def test_compare_says_which_agents_draw_other_random_numbers_under_b(tmp_path, c
                      "--out", str(tmp_path / "number"), "--quiet"]) == 0
     assert "other random numbers" not in capsys.readouterr().err
 
+
+def test_a_mediator_switched_off_keeps_the_pairing_that_removing_it_loses(tmp_path, capsys):
+    """The README's advice for "what if nobody mediated": a mediator with trust entries toward every
+    agent (Camp David's United States) removed from its role takes every agent's draws with it; kept
+    in the role with `trust: 0` and `margin: 0` it keeps them. The narrowing the README quotes for
+    each is what `compare` gives."""
+    scenario = str(ROOT / "scenarios" / "examples" / "camp_david_1978.yaml")
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    narrower = {}
+    for key, setting in (("removed", "roles.mediators=[]"),
+                         ("off", "roles.mediators=[{agent: usa, trust: 0, margin: 0}]")):
+        out = tmp_path / key
+        assert cli.main(["compare", scenario, scenario, "--set-b", setting, "--out", str(out), "--quiet"]) == 0
+        err = capsys.readouterr().err
+        assert ("draw other random numbers under B" in err) == (key == "removed"), err
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        assert summary["runs"] == 20000
+        narrower[key] = summary["headline"]["substantive_or_better"]["narrowing"]
+        assert f"`--set-b '{setting}'`" in text
+    assert narrower["off"] > 4 * narrower["removed"], narrower
+    assert (f"`--set-b 'roles.mediators=[]'` leaves the paired interval of P(substantive or better) "
+            f"{narrower['removed']:.1f} times narrower than the unpaired one, `--set-b 'roles.mediators=[{{agent: "
+            f"usa, trust: 0, margin: 0}}]'` {narrower['off']:.1f} times") in text, narrower
