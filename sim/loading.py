@@ -128,7 +128,9 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
         if overrides:
             check_overlaps(data, overrides, option)
             data = apply_overrides(data, overrides, source, option)
-            origins += [(_keys(data, dotted), source) for dotted in overrides]
+            # by the field's keys, a list item by its index as a problem's path counts it, so that a
+            # problem at `events.0.date` names `option` when it was set as `events.talks.date`
+            origins += [(_keys(data, dotted), f"{source} ({option})") for dotted in overrides]
     except InputError as exc:
         raise InputError([*deferred, *exc.problems]) from None
     try:

@@ -476,9 +476,15 @@ def test_bad_option_values_exit_2(tmp_path, capsys, option, value, message):
     ("run", "agents.north.issues.land.salience=0.5",
      "agents.north.issues: saliences must sum to 1 (their means, where drawn) (got 0.8)"),
     ("explain", "agents.south.resolve=1.5", "agents.south.resolve: must be in [0, 1] (got 1.5)"),
+    # a list item named by its name, as the README's paths allow: the problem's path counts it
+    ("run", "events.talks.date=2020-05-01", "events.0.date: event talks: is after the latest summit date "
+     "(2020-04-01) (got '2020-05-01')"),
+    ("run", "incidents.clash.rate_per_month=-1", "incidents.0.rate_per_month: incident clash: must be in [0, inf] "
+     "(got -1)"),
 ])
 def test_a_value_set_on_the_command_line_is_blamed_on_set_not_on_the_file(tmp_path, capsys, command, value, line):
-    """A value `--set` gave that breaks a rule names `--set` beside the file, which does not hold it."""
+    """A value `--set` gave that breaks a rule names `--set` beside the file, which does not hold it,
+    whether the path names a list item by its index or by its name."""
     assert cli.main([command, str(SMALL), "--set", value, "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == f"error: {SMALL} (--set): {line}\n"
     assert list(tmp_path.iterdir()) == []

@@ -706,11 +706,18 @@ def test_cli_compare_bad_options_exit_2(tmp_path, capsys, argv, words):
 
 
 def test_cli_compare_says_on_which_side_a_problem_is(tmp_path, capsys):
-    """A and B are often one file: a problem of --set is reported once for each side, naming it."""
+    """A and B are often one file: a problem of --set is reported once for each side, naming it
+    and the option, as `run` names --set; so is one of --set-b at a list item given by its name."""
     argv = ["compare", str(SMALL), str(SMALL), "--set", "summit.bargaining.margin=2", "--out", str(tmp_path / "o")]
     assert cli.main(argv) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"error: {SMALL} (scenario {side}): summit.bargaining.margin: must be in [0, 1] (got 2)" for side in "AB"]
+        f"error: {SMALL} (scenario {side}, --set): summit.bargaining.margin: must be in [0, 1] (got 2)"
+        for side in "AB"]
+    argv = ["compare", str(SMALL), str(SMALL), "--set-b", "events.talks.date=2020-05-01", "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {SMALL} (scenario B, --set-b): events.0.date: event talks: is after the latest summit date "
+        "(2020-04-01) (got '2020-05-01')"]
 
 
 def test_cli_compare_notes_that_b_monte_carlo_settings_are_not_used(tmp_path, capsys):
