@@ -122,16 +122,25 @@ def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any
     if data and not any(key in Scenario.model_fields or key in DERIVATION_KEYS for key in data):
         raise InputError(Problem(source, "", _not_a_scenario(data)))
     origins: list[tuple[tuple[str, ...], str]] = []
-    data = derive_scenario_data(data, source, _origins=origins)
-    if overrides:
-        check_overlaps(data, overrides, option)
-        data = apply_overrides(data, overrides, source, option)
-        origins += [(_keys(data, dotted), source) for dotted in overrides]
+    # a derived file's unknown `remove_events` names, reported with the problems found after them
+    deferred: list[Problem] = []
+    try:
+        data = derive_scenario_data(data, source, _origins=origins, _deferred=deferred)
+        if overrides:
+            check_overlaps(data, overrides, option)
+            data = apply_overrides(data, overrides, source, option)
+            # by the field's keys, a list item by its index as a problem's path counts it, so that a
+            # problem at `events.0.date` names `option` when it was set as `events.talks.date`
+            origins += [(_keys(data, dotted), f"{source} ({option})") for dotted in overrides]
+    except InputError as exc:
+        raise InputError([*deferred, *exc.problems]) from None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise InputError([_named_item(_at_origin(p, origins, source), data)
-                          for p in problems_from(exc, source)]) from None
+        raise InputError([*deferred, *(_named_item(_at_origin(p, origins, source), data)
+                                       for p in problems_from(exc, source))]) from None
+    if deferred:
+        raise InputError(deferred)
     return scenario
 
 
@@ -502,7 +511,8 @@ DERIVATION_KEYS = ("extends", "set", "remove_events", "include")
 
 
 def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
-                         _roots: tuple[Path, ...] = (), _origins: list | None = None) -> dict:
+                         _roots: tuple[Path, ...] = (), _origins: list | None = None,
+                         _deferred: list | None = None) -> dict:
     """Resolve a derived scenario: `extends: PATH` (relative to `source`'s directory)
     loads a base file, whose top-level keys this file's other keys replace; then
     `remove_events: [name, ...]` drops events by name, `include: [FILE, ...]`
@@ -511,8 +521,20 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
     it is. Problems name `source`; a chain of `extends` that loops is an error, and so is
     a file outside the scenario's tree (the folder above `source`'s folder, and the
     folders of `scenario_roots`), which is not read. `_origins`, if given, receives which file
-    wrote which field: (keys, file) in the order they were applied (`_at_origin`).
+    wrote which field: (keys, file) in the order they were applied (`_at_origin`). `_deferred`, if
+    given, receives the problems that need not stop the derivation (a `remove_events` name that
+    is no event: the others are removed), so that the caller reports them with the problems
+    found after them; without it they are raised at the end.
     """
+    if _deferred is None:
+        deferred: list[Problem] = []
+        try:
+            data = derive_scenario_data(data, source, _seen, _roots, _origins, deferred)
+        except InputError as exc:
+            raise InputError([*deferred, *exc.problems]) from None
+        if deferred:
+            raise InputError(deferred)
+        return data
     origins = [] if _origins is None else _origins
     if not any(key in data for key in DERIVATION_KEYS):
         origins += [((str(key),), source) for key in data]
@@ -524,12 +546,12 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
     roots = _roots or (here.resolve().parent.parent, *_EXTRA_ROOTS.get())
     own = [str(key) for key in data]
     if extends is not None:
-        data = {**_load_base(extends, source, seen, roots, origins), **data}
+        data = {**_load_base(extends, source, seen, roots, origins, _deferred), **data}
         # this file's keys replace the base's whole: what the base wrote under them no longer holds
         origins[:] = [(keys, file) for keys, file in origins if keys[0] not in own]
     origins += [((key,), source) for key in own]
     if removes is not None:
-        data = _remove_events(data, removes, source)
+        data = _remove_events(data, removes, source, _deferred)
         # the events after a removed one move up: paths to events by index no longer hold
         origins[:] = [(keys, file) for keys, file in origins if keys[0] != "events" or len(keys) == 1]
     if includes is not None:
@@ -583,7 +605,7 @@ def _read_derived(path: Path, source: str, where: str, name: str) -> Any:
 
 
 def _load_base(extends: Any, source: str, seen: tuple[Path, ...], roots: tuple[Path, ...],
-               origins: list) -> dict:
+               origins: list, deferred: list) -> dict:
     """The plain data of the file `extends` names, itself derived if it extends another."""
     if not isinstance(extends, str) or not extends.strip():
         raise InputError(Problem(source, "extends", "must be the path of a scenario file, "
@@ -602,7 +624,7 @@ def _load_base(extends: Any, source: str, seen: tuple[Path, ...], roots: tuple[P
         shown = ", ".join(repr(str(k))[:40] for k in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
         raise InputError(Problem(source, "extends", f"{path} is not a scenario file: unknown top-level "
                                  f"keys {shown}", extends, True))
-    return derive_scenario_data(base, str(path), (*seen, key), roots, origins)
+    return derive_scenario_data(base, str(path), (*seen, key), roots, origins, deferred)
 
 
 def _apply_includes(data: dict, includes: Any, source: str, roots: tuple[Path, ...], origins: list) -> dict:
@@ -661,18 +683,18 @@ def _check_dotted_paths(data: dict, values: dict, source: str, prefix: str, cont
         raise InputError(problems)
 
 
-def _remove_events(data: dict, removes: Any, source: str) -> dict:
+def _remove_events(data: dict, removes: Any, source: str, deferred: list) -> dict:
+    """`data` without the events `removes` names; a name that is no event goes to `deferred`
+    (the rest of the file is still checked, so that its problems are reported together)."""
     events = data.get("events") or []
     if not isinstance(removes, list) or not all(isinstance(name, str) for name in removes):
         raise InputError(Problem(source, "remove_events", "must be a list of event names", removes, True))
     if not isinstance(events, list):
         return data  # the schema reports a malformed `events`
     known = [e.get("name") for e in events if isinstance(e, dict)]
-    problems = [Problem(source, f"remove_events.{k}",
-                        f"no such event; known: {', '.join(map(str, known)) or 'none'}", name, True)
-                for k, name in enumerate(removes) if name not in known]
-    if problems:
-        raise InputError(problems)
+    deferred += [Problem(source, f"remove_events.{k}",
+                         f"no such event; known: {', '.join(map(str, known)) or 'none'}", name, True)
+                 for k, name in enumerate(removes) if name not in known]
     return {**data, "events": [e for e in events if not (isinstance(e, dict) and e.get("name") in removes)]}
 
 

@@ -14,7 +14,7 @@ from .errors import InputError, Problem
 from .schema import Scenario
 
 __all__ = ["apply_overrides", "check_overlaps", "child_key", "child_names", "default_blocks", "default_mappings",
-           "field_keys", "overlap"]
+           "field_keys", "known_children", "overlap"]
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any], source: str, option: str = "--set") -> dict:
@@ -39,7 +39,7 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str, option: 
                 key = part
             if key is None:
                 where = ".".join(parts[:k]) or "the scenario"
-                known = ", ".join(map(str, child_names(node))) or "none"
+                known = known_children(node, part)
                 problems.append(Problem(option, dotted, f"no such field in {source}; under {where}: {known}",
                                         part, True))
                 break
@@ -128,6 +128,21 @@ def child_names(node: Any) -> list:
     if isinstance(node, list):
         return [item.get("name", k) if isinstance(item, dict) else k for k, item in enumerate(node)]
     return []
+
+
+def known_children(node: Any, part: str) -> str:
+    """What a dotted path may name under `node`, for a message about `part`, which names none of
+    them: "north, south", or for a list whose items have no name but an agent (a mediator, an
+    alliance) named by that agent, "0 (0 is the item of agent north: ...)", since "list items by
+    name" reads as if the agent named it."""
+    known = ", ".join(map(str, child_names(node))) or "none"
+    if isinstance(node, list):
+        hits = [str(k) for k, item in enumerate(node)
+                if isinstance(item, dict) and "name" not in item and item.get("agent") == part]
+        if hits:
+            known += (f" ({' and '.join(hits)} {'is the item' if len(hits) == 1 else 'are the items'} of agent "
+                      f"{part}: items without a name go by their index)")
+    return known
 
 
 def child_key(node: Any, part: str):

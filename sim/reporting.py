@@ -10,9 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_p", "fmt_signed",
-           "forecast_partial", "left_out_phrase", "plural", "possessive", "same_posterior", "scenario_label",
-           "seed_label", "spread_noise"]
+__all__ = ["SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_index", "fmt_p",
+           "fmt_signed", "forecast_partial", "index_rows", "left_out_phrase", "plural", "possessive", "same_posterior",
+           "scenario_label", "seed_label", "spread_noise"]
 
 
 def console():
@@ -123,6 +123,32 @@ def fmt_estimate(p: float | None, low: float | None, high: float | None) -> str:
     if p is None:
         return "n/a"
     return f"{fmt_p(p)} [{fmt_p(low)}, {fmt_p(high)}]"
+
+
+def fmt_index(v: float | None, half: float | None, floor: float | None = None) -> str:
+    """A sensitivity index with its 95 % bootstrap interval, `v [v - half, v + half]`; the low
+    end no lower than `floor` for an index that cannot be negative (mu*, a mean of absolute
+    effects; ST, whose estimator is a mean of squares)."""
+    if v is None or half is None:
+        return fmt_p(v)
+    low = v - half if floor is None else max(v - half, floor)
+    return f"{v:.3f} [{low + 0.0:.3f}, {v + half:.3f}]"
+
+
+def index_rows(analysis: dict) -> tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]]]:
+    """A sweep's sensitivity indices as `sweep` prints them and the page shows them: the column
+    heads, and a (factor, cells) row per factor, the most influential first."""
+    sobol = analysis["method"] == "sobol"
+    heads = ("first order S1", "total ST") if sobol else ("mu* (mean |effect|)", "mu", "sigma")
+    items = sorted(analysis["indices"].items(), key=lambda kv: -((kv[1]["ST" if sobol else "mu_star"]) or 0))
+    rows = []
+    for name, ix in items:
+        if sobol:
+            cells = (fmt_index(ix["S1"], ix["S1_conf"]), fmt_index(ix["ST"], ix["ST_conf"], floor=0.0))
+        else:
+            cells = (fmt_index(ix["mu_star"], ix["mu_star_conf"], floor=0.0), fmt_p(ix["mu"]), fmt_p(ix["sigma"]))
+        rows.append((name, cells))
+    return heads, rows
 
 
 def fmt_signed(x: float) -> str:

@@ -347,6 +347,23 @@ def test_a_broken_base_that_several_files_extend_is_reported_once(tmp_path, caps
                                                        "b.yaml: y: bad"]
 
 
+def test_validate_gives_every_file_a_verdict_when_a_shared_base_is_broken(tmp_path, capsys):
+    """`validate base.yaml cf.yaml` with a broken base and a derived file that adds no problem of
+    its own: the base's problem is said once, and the derived file still gets a line of its own,
+    naming the file whose problems it shares (not nothing, which read as neither ok nor bad)."""
+    base = tmp_path / "base.yaml"
+    base.write_text(SMALL.read_text().replace("capability: 2.0", "capability: -2.0", 1))
+    (tmp_path / "cf").mkdir()
+    derived = tmp_path / "cf" / "c.yaml"
+    derived.write_text("extends: ../base.yaml\nname: c\n")
+    assert cli.main(["validate", str(base), str(derived)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.splitlines()
+    assert len(err) == 2 and err[0].startswith(f"error: {base}: agents.") and "(got -2.0)" in err[0], err
+    assert err[1] == f"error: {derived}: not valid: the problems above in {base} are its problems too", err
+
+
 def test_validate_notes_a_veto_player_without_trust_toward_the_parties(tmp_path, capsys):
     """A valid file whose veto player has no trust entry with a party passes, with a note on
     stderr saying it is read as full trust; with the entries, no note."""
@@ -548,9 +565,15 @@ def test_bad_option_values_exit_2(tmp_path, capsys, option, value, message):
     ("run", "agents.north.issues.land.salience=0.5",
      "agents.north.issues: saliences must sum to 1 (their means, where drawn) (got 0.8)"),
     ("explain", "agents.south.resolve=1.5", "agents.south.resolve: must be in [0, 1] (got 1.5)"),
+    # a list item named by its name, as the README's paths allow: the problem's path counts it
+    ("run", "events.talks.date=2020-05-01", "events.0.date: event talks: is after the latest summit date "
+     "(2020-04-01) (got '2020-05-01')"),
+    ("run", "incidents.clash.rate_per_month=-1", "incidents.0.rate_per_month: incident clash: must be in [0, inf] "
+     "(got -1)"),
 ])
 def test_a_value_set_on_the_command_line_is_blamed_on_set_not_on_the_file(tmp_path, capsys, command, value, line):
-    """A value `--set` gave that breaks a rule names `--set` beside the file, which does not hold it."""
+    """A value `--set` gave that breaks a rule names `--set` beside the file, which does not hold it,
+    whether the path names a list item by its index or by its name."""
     assert cli.main([command, str(SMALL), "--set", value, "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err == f"error: {SMALL} (--set): {line}\n"
     assert list(tmp_path.iterdir()) == []

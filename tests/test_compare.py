@@ -501,6 +501,26 @@ def test_derivation_errors_name_the_derived_file(tmp_path, case):
     assert any(line.startswith(f"{derived}: {path}: ") and words in line for line in lines), lines
 
 
+def test_an_unknown_event_to_remove_is_reported_with_the_files_other_problems(tmp_path):
+    """A derived file with a misspelt `remove_events` name, a misspelt `set` key and a value out
+    of range: every problem at once (the README: "the problems of a file are reported
+    together"), not the misspelt event alone, then the next on the next try."""
+    write(tmp_path / "base.yaml", small_dict())
+    derived = write(tmp_path / "derived.yaml", {"extends": "base.yaml", "name": "derived",
+                                                "remove_events": ["talk"],
+                                                "set": {"agents.south.resolve": 1.5}})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    assert [str(p) for p in info.value.problems] == [
+        f"{derived}: remove_events.0: no such event; known: talks (got 'talk')",
+        f"{derived}: agents.south.resolve: must be in [0, 1] (got 1.5)"]
+    write(derived, {"extends": "base.yaml", "name": "derived", "remove_events": ["talk"],
+                    "set": {"agents.nobody.resolve": 0.5}})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    assert [p.path for p in info.value.problems] == ["remove_events.0", "set.agents.nobody.resolve"]
+
+
 def test_a_cycle_of_extends_is_an_error(tmp_path):
     """a extends b extends a: refused, naming the chain, not a recursion error."""
     write(tmp_path / "a.yaml", {"extends": "b.yaml", "name": "a"})
@@ -686,11 +706,18 @@ def test_cli_compare_bad_options_exit_2(tmp_path, capsys, argv, words):
 
 
 def test_cli_compare_says_on_which_side_a_problem_is(tmp_path, capsys):
-    """A and B are often one file: a problem of --set is reported once for each side, naming it."""
+    """A and B are often one file: a problem of --set is reported once for each side, naming it
+    and the option, as `run` names --set; so is one of --set-b at a list item given by its name."""
     argv = ["compare", str(SMALL), str(SMALL), "--set", "summit.bargaining.margin=2", "--out", str(tmp_path / "o")]
     assert cli.main(argv) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"error: {SMALL} (scenario {side}): summit.bargaining.margin: must be in [0, 1] (got 2)" for side in "AB"]
+        f"error: {SMALL} (scenario {side}, --set): summit.bargaining.margin: must be in [0, 1] (got 2)"
+        for side in "AB"]
+    argv = ["compare", str(SMALL), str(SMALL), "--set-b", "events.talks.date=2020-05-01", "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {SMALL} (scenario B, --set-b): events.0.date: event talks: is after the latest summit date "
+        "(2020-04-01) (got '2020-05-01')"]
 
 
 def test_cli_compare_notes_that_b_monte_carlo_settings_are_not_used(tmp_path, capsys):
@@ -949,3 +976,27 @@ def test_compare_says_which_agents_draw_other_random_numbers_under_b(tmp_path, c
     assert cli.main(["compare", small, small, "--set-b", "agents.north.resolve=0.5", "--runs", "1024",
                      "--out", str(tmp_path / "number"), "--quiet"]) == 0
     assert "other random numbers" not in capsys.readouterr().err
+
+
+def test_a_mediator_switched_off_keeps_the_pairing_that_removing_it_loses(tmp_path, capsys):
+    """The README's advice for "what if nobody mediated": a mediator with trust entries toward every
+    agent (Camp David's United States) removed from its role takes every agent's draws with it; kept
+    in the role with `trust: 0` and `margin: 0` it keeps them. The narrowing the README quotes for
+    each is what `compare` gives."""
+    scenario = str(ROOT / "scenarios" / "examples" / "camp_david_1978.yaml")
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    narrower = {}
+    for key, setting in (("removed", "roles.mediators=[]"),
+                         ("off", "roles.mediators=[{agent: usa, trust: 0, margin: 0}]")):
+        out = tmp_path / key
+        assert cli.main(["compare", scenario, scenario, "--set-b", setting, "--out", str(out), "--quiet"]) == 0
+        err = capsys.readouterr().err
+        assert ("draw other random numbers under B" in err) == (key == "removed"), err
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        assert summary["runs"] == 20000
+        narrower[key] = summary["headline"]["substantive_or_better"]["narrowing"]
+        assert f"`--set-b '{setting}'`" in text
+    assert narrower["off"] > 4 * narrower["removed"], narrower
+    assert (f"`--set-b 'roles.mediators=[]'` leaves the paired interval of P(substantive or better) "
+            f"{narrower['removed']:.1f} times narrower than the unpaired one, `--set-b 'roles.mediators=[{{agent: "
+            f"usa, trust: 0, margin: 0}}]'` {narrower['off']:.1f} times") in text, narrower

@@ -115,6 +115,24 @@ def test_set_of_an_unknown_agent_lists_the_agents(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("command", [["run", str(SMALL), "--runs", "1024", "--set", "{}=0.5"],
+                                     ["sweep", str(SMALL), "--runs", "256", "--vary", "{}=0.1:0.5:2"]])
+def test_a_list_item_without_a_name_named_by_its_agent_is_told_its_index(tmp_path, capsys, command):
+    """A mediator or an alliance has an `agent`, not a `name`: `relations.alliances.north.pull`
+    (what a writer who read "list items by name" tries) is told which index is north's, not
+    only "under relations.alliances: 0"."""
+    path = "relations.alliances.north.pull"
+    option = "--set" if command[0] == "run" else f"--vary {path}=0.1:0.5:2"
+    argv = [part.format(path) for part in command]
+    assert main([*argv, "--out", str(tmp_path / "r")]) == 2
+    assert errors(capsys) == [f"error: {option}: {path}: no such field in {SMALL}; under relations.alliances: 0 "
+                              "(0 is the item of agent north: items without a name go by their index) (got 'north')"
+                              if command[0] == "run" else
+                              f"error: {option}: {path}: no such field in {SMALL}; under relations.alliances: 0 "
+                              "(0 is the item of agent north: items without a name go by their index)"]
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("command", [["compare", str(SMALL), str(SMALL)], ["explain", str(SMALL)]])
 def test_a_default_result_directorys_run_id_is_its_name(tmp_path, capsys, monkeypatch, command):
     """`results/compare/<run-id>`: the manifest (and so the report's "run id") gives the same id

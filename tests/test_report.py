@@ -1010,3 +1010,34 @@ def test_a_sweeps_command_gives_its_factors_range_exactly():
     command = command_of(Result("sweep", Path("x"), summary, None))
     assert ("--vary summit.bargaining.margin=0.0123456789:0.1:2 --vary agents.north.resolve=0:1e-07 "
             "--vary agents.south.capability=1:123456789 ") in command, command
+
+
+@pytest.mark.parametrize("design, points, heads", [("sobol", "8", ("first order S1", "total ST")),
+                                                    ("morris", "2", ("mu* (mean |effect|)", "mu", "sigma"))])
+def test_a_sweeps_indices_are_on_the_page_with_their_intervals_as_the_command_prints_them(
+        tmp_path, design, points, heads):
+    """The page's table of sensitivity indices gives each with its 95 % interval, as `sweep`
+    prints it (0.073 [-0.279, 0.426]) and under its headings, not SALib's keys and a bare
+    half-width (S1_conf) that no other number on the page is written as."""
+    import re
+
+    from sim.reporting import fmt_index
+
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(SMALL), "--vary", "summit.bargaining.margin=0:0.2", "--vary",
+                 "agents.south.resolve=0.2:0.8", "--design", design, "--points", points, "--runs", "256",
+                 "--out", str(out), "--quiet"]) == 0
+    page = make_report([out], tmp_path / "p.html").read_text(encoding="utf-8")
+    table = page[page.index("<caption>Sobol indices" if design == "sobol" else "<caption>Morris"):]
+    table = table[:table.index("</table>")]
+    assert "_conf" not in table and "mu_star" not in table, table
+    assert re.findall(r'<th scope="col" class="num">([^<]*)</th>', table) == list(heads), table
+    indices = json.loads((out / "sweep.json").read_text(encoding="utf-8"))["analysis"]["indices"]
+    for name, ix in indices.items():
+        if design == "sobol":
+            cells = [fmt_index(ix["S1"], ix["S1_conf"]), fmt_index(ix["ST"], ix["ST_conf"], floor=0.0)]
+        else:
+            cells = [fmt_index(ix["mu_star"], ix["mu_star_conf"], floor=0.0), f"{ix['mu']:.3f}",
+                     f"{ix['sigma']:.3f}"]
+        row = table[table.index(f"<code>{name}</code>"):]
+        assert re.findall(r'<td class="num">([^<]*)</td>', row[:row.index("</tr>")]) == cells, (name, row)

@@ -528,6 +528,25 @@ def test_invalid_spec_files_exit_2(name, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("field, value, line", [
+    ("agents.south.resolve", "1.5", "agents.south.resolve: must be in [0, 1] (got 1.5)"),
+    ("events.talks.date", "2020-05-01", "events.0.date: event talks: is after the latest summit date (2020-04-01) "
+     "(got '2020-05-01')"),
+])
+def test_a_bad_value_of_a_specs_set_names_the_spec_not_the_scenario_alone(tmp_path, capsys, field, value, line):
+    """A value the spec's `set:` gives that breaks a rule names the spec's `set:` beside the scenario,
+    which does not hold that value (nor the command line's --set, which gave nothing), whether its
+    path names a list item by its index or by its name."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"scenario: {SMALL}\nruns: 256\nset: {{{field}: {value}}}\n"
+                    "vary: [{path: dynamics.rate, low: 0.1, high: 0.2, levels: 2}]\n")
+    assert cli.main(["sweep", "--spec", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"error: {SMALL} (set: in {spec}): {line}\n"
+    assert cli.main(["sweep", "--spec", str(spec), "--set", "dynamics.noise=0.02", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"error: {SMALL} (set: in {spec}, or --set): {line}\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_spec_whose_scenario_is_missing_names_the_spec_and_its_field(tmp_path, capsys):
     """`scenario: rivr.yaml` (a typo) is the spec's mistake: the line names the spec, its field
     `scenario` and the value written, as `extends:` does, not only the file it could not read."""

@@ -438,8 +438,8 @@ def blame_overrides(exc: InputError, overrides: dict[str, Any]) -> InputError:
     """`exc` with each problem at a field `--set` gave (or at a rule over it) naming the option
     beside the file, which does not hold that value."""
     return InputError([Problem(f"{p.source} (--set)", p.path, p.message, p.value, p.has_value)
-                       if p.source != "--set" and _overridden(p.path, overrides) else p
-                       for p in exc.problems])
+                       if p.source != "--set" and not p.source.endswith(" (--set)") and _overridden(p.path, overrides)
+                       else p for p in exc.problems])
 
 
 def _overridden(path: str, overrides: dict[str, Any]) -> bool:

@@ -144,16 +144,23 @@ def _load_side(name: str, path: Path, only: dict, both: dict):
     try:
         (scenario,) = load_all((path, {**both, **only}))
     except InputError as exc:
-        raise InputError([_on_side(p, name, only) for p in exc.problems]) from None
+        raise InputError([_on_side(p, name, only, both) for p in exc.problems]) from None
     return scenario
 
 
-def _on_side(problem: Problem, name: str, only: dict) -> Problem:
+def _on_side(problem: Problem, name: str, only: dict, both: dict) -> Problem:
     source, option = problem.source, f"--set-{name.lower()}"
+    # the loader marks a problem at a field the overrides gave (by its resolved path: a list item
+    # given by name, `events.talks.date`, fails at `events.0.date`); which option gave it
+    overridden = source.endswith(" (--set)")
+    source = source.removesuffix(" (--set)")
     if source == "--set" and problem.path in only:
         source = option
-    elif problem.path in only:  # the value --set-a/--set-b gave breaks a rule
+    elif problem.path in only or (overridden and only and not both):  # a value --set-a/--set-b gave
         source = f"{source} (scenario {name}, {option})"
+    elif overridden:
+        which = "--set" if problem.path in both or not only else f"--set or {option}"
+        source = f"{source} (scenario {name}, {which})"
     else:
         source = f"{source} (scenario {name})"
     return Problem(source, problem.path, problem.message, problem.value, problem.has_value)

@@ -161,10 +161,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(path)
         except InputError as exc:
-            for problem in exc.problems:
-                if str(problem) not in said:  # a base that several files extend: its problems once
-                    print(f"error: {problem}", file=sys.stderr)
-                    said.add(str(problem))
+            new = [problem for problem in exc.problems if str(problem) not in said]
+            for problem in new:  # a base that several files extend: its problems once
+                print(f"error: {problem}", file=sys.stderr)
+                said.add(str(problem))
+            if not new:  # still a verdict on this file: no line at all read as neither ok nor bad
+                sources = ", ".join(dict.fromkeys(str(problem.source) for problem in exc.problems))
+                print(f"error: {path}: not valid: the problems above in {sources} are its problems too",
+                      file=sys.stderr)
             status = EXIT_INPUT_ERROR
         else:
             show_warnings(scenario, path)  # and its notes

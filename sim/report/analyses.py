@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import CLASSES
-from ..reporting import as_written_missing, fmt_estimate, fmt_p, forecast_partial, left_out_phrase, same_posterior
+from ..reporting import (
+    as_written_missing,
+    fmt_estimate,
+    fmt_p,
+    forecast_partial,
+    index_rows,
+    left_out_phrase,
+    same_posterior,
+)
 from .collect import Result
 from .page import GROUP_LABELS, count, interval
 
@@ -142,11 +150,10 @@ def sweep_view(result: Result, index: int) -> dict[str, Any]:
     analysis = s.get("analysis")
     indices = None
     if analysis:
-        sobol = analysis["method"] == "sobol"
-        keys = ("S1", "S1_conf", "ST", "ST_conf") if sobol else ("mu", "mu_star", "mu_star_conf", "sigma")
-        indices = {"method": analysis["method"], "keys": keys, "warnings": analysis.get("warnings", []),
-                   "rows": [{"name": name, "values": [f"{v[k]:.3f}" for k in keys]}
-                            for name, v in analysis["indices"].items()]}
+        # as `sweep` prints them: each index with its interval, not SALib's keys and a bare half-width
+        heads, rows = index_rows(analysis)
+        indices = {"method": analysis["method"], "heads": heads, "warnings": analysis.get("warnings", []),
+                   "rows": [{"name": name, "values": list(cells)} for name, cells in rows]}
     paths = [f["path"] for f in s.get("factors", [])]
     listed = [{"values": [f"{p.get(path):g}" if isinstance(p.get(path), float) else str(p.get(path))
                           for path in paths],

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from ..errors import InputError, Problem
 from ..loading import parse_scenario
-from ..paths import child_key, child_names, default_mappings, field_keys, overlap
+from ..paths import child_key, default_mappings, field_keys, known_children, overlap
 from ..schema import Scenario
 from .design import MORRIS_LEVELS
 from .spec import Factor, Sweep
@@ -147,7 +147,7 @@ def _path_problems(sweep: Sweep, factor: Factor, label: str) -> list[Problem]:
         if key is None and _default_entry(parts, k, node):
             return []  # a party's Nash weight left at 1: the sweep's numbers set it
         if key is None:
-            known = ", ".join(map(str, child_names(node))) or "none"
+            known = known_children(node, part)
             where = ".".join(factor.path.split(".")[:k]) or "the scenario"
             return [Problem(label, factor.path, f"no such field in {sweep.scenario_file}; under {where}: {known}")]
         node = node[key]

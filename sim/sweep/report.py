@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..model import CLASSES
 from ..reporting import console as shared_console
-from ..reporting import fmt_estimate, fmt_p
+from ..reporting import fmt_estimate, index_rows
 from .driver import SweepResult
 
 __all__ = ["print_sweep"]
@@ -67,16 +67,10 @@ def _analysis_table(analysis: dict):
     table = Table(title=("Sobol indices" if sobol else "Morris elementary effects")
                   + " of P(substantive or better), 95 % bootstrap intervals", title_justify="left")
     table.add_column("parameter", overflow="fold")
-    heads = ("first order S1", "total ST") if sobol else ("mu* (mean |effect|)", "mu", "sigma")
+    heads, rows = index_rows(analysis)
     for h in heads:
         table.add_column(h, justify="right", no_wrap=True)
-    items = sorted(analysis["indices"].items(), key=lambda kv: -((kv[1]["ST" if sobol else "mu_star"]) or 0))
-    for name, ix in items:
-        if sobol:
-            cells = (_with_interval(ix["S1"], ix["S1_conf"]), _with_interval(ix["ST"], ix["ST_conf"], floor=0.0))
-        else:
-            cells = (_with_interval(ix["mu_star"], ix["mu_star_conf"], floor=0.0), fmt_p(ix["mu"]),
-                     fmt_p(ix["sigma"]))
+    for name, cells in rows:
         table.add_row(name, *cells)
     return table
 
@@ -89,14 +83,4 @@ def _header(path: str) -> str:
     if len(".".join(parts)) <= 14 or len(parts) == 1:
         return ".".join(parts)
     return ".".join(parts[:-1]) + ".\n" + parts[-1]
-
-
-
-def _with_interval(v: float | None, half: float | None, floor: float | None = None) -> str:
-    """`v [v - half, v + half]`; the low end no lower than `floor` for an index that cannot be
-    negative (mu*, a mean of absolute effects; ST, whose estimator is a mean of squares)."""
-    if v is None or half is None:
-        return fmt_p(v)
-    low = v - half if floor is None else max(v - half, floor)
-    return f"{v:.3f} [{low + 0.0:.3f}, {v + half:.3f}]"
 

@@ -230,9 +230,10 @@ class Sweep:
 
 
 def resolve_sweep(spec: SweepSpec, *, spec_source: str | None, scenario: Path | None,
-                  labels: list[str]) -> Sweep:
+                  labels: list[str], set_option: str | None = None) -> Sweep:
     """Load the base scenario (the positional argument, else the spec's `scenario:`,
-    relative to the spec file) with the spec's fixed overrides."""
+    relative to the spec file) with the spec's fixed overrides; a problem at a field they gave
+    names `set_option` beside the scenario (by default `set: in SPEC`, or `--set` without a spec)."""
     named = scenario is None  # by the spec's `scenario:`, which a file it cannot read is reported at
     if scenario is None:
         if spec.scenario is None:
@@ -242,7 +243,8 @@ def resolve_sweep(spec: SweepSpec, *, spec_source: str | None, scenario: Path | 
         if spec_source is not None and not scenario.is_absolute():
             scenario = Path(spec_source).parent / scenario
     try:
-        base_scenario = load_scenario(scenario, overrides=spec.set or None)
+        option = set_option or ("--set" if spec_source is None else f"set: in {spec_source}")
+        base_scenario = load_scenario(scenario, overrides=spec.set or None, option=option)
     except InputError as exc:
         p = exc.problems[0]
         if named and spec_source is not None and p.path == "" and p.message.startswith("cannot read file: "):
@@ -301,8 +303,10 @@ def make_sweep(scenario: Path | None, vary: list[str], spec_file: Path | None, *
     if overrides and isinstance(data.get("set") or {}, dict):  # a bad `set:` is reported by validation
         data["set"] = {**(data.get("set") or {}), **overrides}
     spec = validate_spec(data, source, origin)
+    # the fixed overrides are the spec's `set:` and --set together: a problem names both where both gave some
+    set_option = None if spec_file is None or not overrides else f"set: in {source}, or --set"
     return resolve_sweep(spec, spec_source=source if spec_file is not None else None, scenario=scenario,
-                         labels=labels)
+                         labels=labels, set_option=set_option)
 
 
 def sweep_notes(sweep: Sweep) -> list[Problem]:
