@@ -5,8 +5,9 @@ stays that of a chunk): `replicate`, `block` (its block of 1,024, which names it
 random numbers), `outcome` and `package` as categoricals carrying their whole
 label sets (a package is null where there was no deal), `summit_day` and
 `summit_date`, `signed.<party>` and `position.<agent>.<issue>` (the positions on
-the summit day, float32). `trajectory.parquet` holds the weekly quantiles
-behind the fan chart. Anyone opens them in one line:
+the summit day, float32; parties, agents and issues in the scenario file's order).
+`trajectory.parquet` holds the weekly quantiles behind the fan chart. Anyone opens
+them in one line:
 
     import pandas as pd
     df = pd.read_parquet("results/baseline/<run-id>/replicates.parquet")
@@ -34,16 +35,29 @@ MAX_CATEGORIES = 65_536
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def _schema(model: Model):
+class _FileOrder:
+    """Where the file's parties, agents and issues sit in the engine's canonical order (by
+    role, which the columns of a chunk follow): the columns are written in the file's order,
+    as summary.json lists them, so that a reader finds them where they wrote them."""
+
+    def __init__(self, model: Model):
+        s = model.scenario
+        self.parties, self.agents, self.issues = list(s.summit.parties), list(s.agents), list(s.issues)
+        self.party_rows = [model.parties.index(model.agents.index(p)) for p in self.parties]
+        self.agent_index = np.array([model.agents.index(a) for a in self.agents], dtype=np.intp)
+        self.issue_index = np.array([model.issues.index(i) for i in self.issues], dtype=np.intp)
+
+
+def _schema(model: Model, order: _FileOrder):
     import pyarrow as pa
 
     package = pa.dictionary(pa.int32(), pa.string()) if len(model.packages) <= MAX_CATEGORIES else pa.int32()
     fields = [pa.field("replicate", pa.int64()), pa.field("block", pa.int32()),
               pa.field("outcome", pa.dictionary(pa.int8(), pa.string())), pa.field("package", package),
               pa.field("summit_day", pa.int32()), pa.field("summit_date", pa.date32())]
-    fields += [pa.field(f"signed.{model.agents[p]}", pa.bool_()) for p in model.parties]
-    fields += [pa.field(f"position.{a}.{i}", pa.float32()) for a in model.agents for i in model.issues]
-    labels = {"classes": ",".join(CLASSES), "agents": ",".join(model.agents), "issues": ",".join(model.issues),
+    fields += [pa.field(f"signed.{p}", pa.bool_()) for p in order.parties]
+    fields += [pa.field(f"position.{a}.{i}", pa.float32()) for a in order.agents for i in order.issues]
+    labels = {"classes": ",".join(CLASSES), "agents": ",".join(order.agents), "issues": ",".join(order.issues),
               "package_index": "true" if package == pa.int32() else "false"}
     return pa.schema(fields, metadata={f"sim.{k}": v for k, v in labels.items()})
 
@@ -55,7 +69,8 @@ class ReplicateWriter:
         import pyarrow.parquet as pq
 
         self.model = model
-        self.schema = _schema(model)
+        self.order = _FileOrder(model)
+        self.schema = _schema(model, self.order)
         self._classes = strings(CLASSES)
         self._menu = strings(model.package_names) if len(model.packages) <= MAX_CATEGORIES else None
         self._start = model.start_date or dt.date(1970, 1, 1)
@@ -80,8 +95,8 @@ class ReplicateWriter:
         columns = [numbers(index), numbers((index // BLOCK_SIZE).astype(np.int32)),
                    pa.DictionaryArray.from_arrays(numbers(np.asarray(chunk.outcome, dtype=np.int8)), self._classes),
                    package_col, numbers(days), numbers((days + epoch).astype(np.int32), pa.date32())]
-        columns += [booleans(chunk.signed[k]) for k in range(len(self.model.parties))]
-        position = chunk.position.reshape(n, -1)
+        columns += [booleans(chunk.signed[k]) for k in self.order.party_rows]
+        position = chunk.position[:, self.order.agent_index][:, :, self.order.issue_index].reshape(n, -1)
         columns += [numbers(position[:, j]) for j in range(position.shape[1])]
         self.writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self.schema))
         self.rows += n

@@ -51,6 +51,10 @@ def test_written_columns_equal_the_replicates_run(scenario, tmp_path):
         column = load_column(out, name)
         assert len(column) == RUNS
         in_memory = np.concatenate([getattr(c, name) for c in chunks]).astype(dtype)
+        if name == "position":  # the chunk's agents and issues are in canonical order, the file's in its own
+            m = result.model
+            in_memory = in_memory[:, [m.agents.index(a) for a in scenario.agents]][
+                :, :, [m.issues.index(i) for i in scenario.issues]]
         np.testing.assert_array_equal(column, in_memory)
     assert load_column(out, "position").shape == (RUNS, 3, 2)
     on_disk = json.loads((out / "summary.json").read_text())
@@ -351,3 +355,40 @@ def test_a_deal_is_named_and_laid_out_in_the_files_order_of_issues():
         names = deal["package"].split("/")
         assert [scenario.issues[issue].anchors[name] for issue, name in zip(scenario.issues, names)] == \
             list(deal["levels"].values())
+
+
+def test_replicates_parquet_lists_parties_agents_and_issues_in_the_files_order(tmp_path):
+    """`signed.<party>` and `position.<agent>.<issue>` followed the engine's canonical order
+    (roles), while summary.json follows the file: a 4-party file read `signed.russia,
+    signed.iran, ...` with its positions starting at the mediator. Columns and the file's
+    `sim.agents`/`sim.issues` labels now follow the file, and each column still holds its own
+    agent's and issue's values."""
+    import pyarrow.parquet as pq
+
+    scenario = load_scenario(ROOT / "scenarios" / "examples" / "camp_david_1978.yaml")
+    chunks, out = [], tmp_path / "res"
+    with ResultWriter(out) as writer:
+        def sink(chunk):
+            chunks.append(chunk)
+            writer.sink(chunk)
+
+        result = run(scenario, runs=1500, seed=2, chunk_size=1024, sink=sink)
+        writer.finish(result, {"scenario_file": "camp_david_1978.yaml"})
+    model = result.model
+    assert (list(model.issues) != list(scenario.issues)
+            or list(model.agents) != list(scenario.agents))  # else this test could not fail
+    table = pq.read_table(out / "replicates.parquet")
+    meta = {k.decode(): v.decode() for k, v in table.schema.metadata.items()}
+    assert meta["sim.agents"].split(",") == list(scenario.agents)
+    assert meta["sim.issues"].split(",") == list(scenario.issues)
+    assert [c.removeprefix("signed.") for c in table.column_names if c.startswith("signed.")] == \
+        list(scenario.summit.parties)
+    assert [c for c in table.column_names if c.startswith("position.")] == \
+        [f"position.{a}.{i}" for a in scenario.agents for i in scenario.issues]
+    position = np.concatenate([c.position for c in chunks])
+    signed = np.concatenate([c.signed for c in chunks], axis=1)
+    for a, agent in enumerate(model.agents):
+        for i, issue in enumerate(model.issues):
+            np.testing.assert_array_equal(table.column(f"position.{agent}.{issue}").to_numpy(), position[:, a, i])
+    for k, party in enumerate(model.parties):
+        np.testing.assert_array_equal(table.column(f"signed.{model.agents[party]}").to_numpy(), signed[k])
