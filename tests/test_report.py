@@ -222,7 +222,7 @@ def test_judgments_are_counted_in_the_page(results, tmp_path):
         "    resolve: {dist: beta", 1), encoding="utf-8")
     assert main(["run", str(scenario), "--runs", "256", "--out", str(tmp_path / "r"), "--quiet"]) == 0
     page = make_report([tmp_path / "r"], tmp_path / "q.html").read_text(encoding="utf-8")
-    assert "<strong>1 are marked [judgment]</strong>" in page
+    assert "<strong>1 is marked [judgment]</strong>" in page  # not "1 are"
     assert '<span class="tag judgment">judgment</span>' in page and "[judgment] the unit" in page
 
 
