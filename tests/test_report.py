@@ -166,6 +166,21 @@ def test_baseline_comments_are_found_by_path():
     assert c["outcome"].beside.startswith("the outcome classes (README")
 
 
+def test_names_of_agents_and_issues_are_shown_not_counted_as_uncited_values():
+    """The page counted `summit.parties: [japan, russia]`, an alliance's `agent:` and `patron:`
+    and a trust entry's `between:` as values with no source: the baseline's "14 have none" were
+    mostly names, whose claim is cited on the numbers beside them. A name of an agent or an issue
+    is shown, not counted; every number still is."""
+    rows = {row.path: row for row in read_source(BASELINE.read_text(encoding="utf-8")).rows}
+    for path in ("summit.parties", "relations.alliances.0.agent", "relations.alliances.0.patron",
+                 "relations.alliances.0.issues", "relations.trust.between"):
+        assert not rows[path].counted, path
+    for path in ("agents.japan.capability", "relations.trust.initial", "events.1.date", "dynamics.engine"):
+        assert rows[path].counted, path
+    weights = read_source("summit:\n  parties: [a, b]\n  weights: {a: 2, b: 1}  # [judgment]\n").rows
+    assert [row.path for row in weights if row.counted] == ["summit.weights"]  # keyed by names, holds numbers
+
+
 def test_no_comment_of_the_baseline_is_lost():
     """Every comment line of the baseline is placed: beside, above or below a value, or in the preamble."""
     text = BASELINE.read_text(encoding="utf-8")
@@ -722,8 +737,8 @@ def test_values_not_used_are_not_counted_among_the_runs_assumptions(derived):
     page = derived["derived-page"].read_text(encoding="utf-8")
     # the base's values less the 6 it did not use (early's date, probability and effects, south's
     # resolve, summit.date, north's capability), plus the derived file's own (set's one value,
-    # summit's parties, date and cancellation; not remove_events, an edit rather than a value)
-    assert values_counted(page) == values_counted(base) - 6 + 4
+    # summit's date and cancellation; not its parties, names, nor remove_events, an edit)
+    assert values_counted(page) == values_counted(base) - 6 + 3
     assert "6 values written in these files were not used by this run" in page
 
 
@@ -794,7 +809,7 @@ def test_an_older_run_without_resolved_yaml_keeps_its_page(derived, tmp_path):
     (old / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     page = make_report([old], tmp_path / "old.html").read_text(encoding="utf-8")
     assert "data-used" not in page and "not used by this run" not in page
-    assert values_counted(page) == values_counted(derived["base-page"].read_text(encoding="utf-8")) + 4
+    assert values_counted(page) == values_counted(derived["base-page"].read_text(encoding="utf-8")) + 3
     assert '<span class="tag override">set to 1.5</span>' in page
 
 

@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..schema.references import REFERENCES
+
 __all__ = [
     "TEXT_FIELDS",
     "Comment",
@@ -39,6 +41,10 @@ __all__ = [
 
 TEXT_FIELDS = frozenset({"name", "title", "description", "source", "extends", "include"})
 """Fields that name or describe rather than assume: shown, not counted as values."""
+NAME_FIELDS = frozenset(field for _, field in REFERENCES) - {"agents", "weights"}
+"""Fields whose text or list of texts names agents or issues (`summit.parties`, an alliance's
+`agent:` and `patron:`, a trust entry's `between:`): shown, not counted as values. Who is allied
+with whom is cited on the costs beside it; counted, the names read as uncited assumptions."""
 _TAG = re.compile(r"\[([A-Za-z][A-Za-z0-9 .'-]{0,40})\]")
 
 
@@ -71,7 +77,14 @@ class Row:
     @property
     def counted(self) -> bool:
         """A value the forecast assumes (not a group, not a name or description)."""
-        return self.value is not None and self.key not in TEXT_FIELDS
+        return self.value is not None and self.key not in TEXT_FIELDS and not self.names
+
+    @property
+    def names(self) -> bool:
+        """Whether the value only names agents or issues (`NAME_FIELDS`): a text or a list of them."""
+        raw = self.raw
+        return self.key in NAME_FIELDS and (isinstance(raw, str) or isinstance(raw, list) and
+                                            all(isinstance(item, str) for item in raw))
 
     @property
     def tags(self) -> list[str]:
