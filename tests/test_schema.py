@@ -371,6 +371,23 @@ def test_drawn_params_stay_in_their_window(param):
     assert -0.5 <= lo <= hi <= 2.0
 
 
+@pytest.mark.parametrize("lo, hi", [(-1e100, 1e100), (-1e100, 0.0), (0.0, 1e100), (1e-310, 1e-310), (0.0, 1e-310)])
+def test_drawn_params_validate_at_the_edges_of_the_windows_params_accepts(lo, hi):
+    """`params(lo, hi)` takes any lo <= hi within the schema's +-1e100, and every draw validates
+    and stays in [lo, hi] there too: a normal over the whole range has an sd the schema takes
+    (not one above 1e100), and a window of subnormal numbers draws them (rather than failing
+    inside hypothesis with an empty choice)."""
+
+    @settings(max_examples=200, database=None)
+    @given(params(lo, hi))
+    def check(param):
+        value = TypeAdapter(Param).validate_python(param)
+        low, high = support(value)
+        assert lo <= low <= high <= hi
+
+    check()
+
+
 def test_rule_messages_name_what_would_be_right():
     """A status quo off the anchors lists the anchors; an incident's start outside the calendar
     names the dates; a misspelt party is one problem, at summit.parties, not a second one
