@@ -117,6 +117,20 @@ def test_a_scenario_without_events_incidents_or_alliances_is_mutated_too():
     assert set(seen) == set(MUTATIONS) and all(c["refused"] for c in seen.values()), seen
 
 
+@pytest.mark.parametrize("name", ["scenarios/tutorial/fisheries.yaml", "tests/data/small.yaml"])
+def test_every_salience_sum_mutant_is_refused(name):
+    """A salience_sum mutant is what its kind says, saliences that no longer sum to 1: the
+    salience it sets is never the one written (the fisheries' 1.0 for a minister with one issue,
+    a boundary hypothesis draws often) nor within the schema's 1e-6 of it, so none loads."""
+
+    @settings(max_examples=300, database=None)
+    @given(mutations_of(ROOT / name, kinds=("salience_sum",)))
+    def check(data):
+        assert _outcome(data) == "refused"
+
+    check()
+
+
 def test_an_event_after_the_summit_is_made_from_dates_written_as_text():
     """A scenario's plain data with its dates as text (as `yaml.safe_load(sim.dump_scenario(s))`
     gives them) still gets its event moved after the summit: the mutation raised TypeError."""

@@ -12,11 +12,13 @@ from typing import Any
 
 from hypothesis import event
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from ..arguments import check_scenario
 from ..errors import InputError, Problem
 from ..loading import load_scenario
-from ..schema import Scenario
+from ..schema import Param, Scenario
+from ..schema.params import mean_of
 from .references import DEFINITIONS, name_sites, rename_at
 from .scenarios import _num, _scenario_dicts, check_options, names
 
@@ -128,9 +130,22 @@ def _event_after_summit(draw, data: dict, kind: str) -> None:
 
 
 def _salience_sum(draw, data: dict, kind: str) -> None:
+    """One salience set to another number, so that the agent's saliences no longer sum to 1.
+    A number in [0, 1] within a hair of the salience written (its mean, where drawn) would
+    leave the sum within the schema's 1e-6 of 1, a valid file under this kind's name: hypothesis
+    draws 0, 1 and the constants of the source often, so such a number is moved half the scale
+    away instead."""
     stances = data["agents"][draw(st.sampled_from(sorted(data["agents"])))]["issues"]
     issue = draw(st.sampled_from(sorted(stances)))
-    stances[issue]["salience"] = draw(st.one_of(_num(0.0, 1.0), st.sampled_from([-0.1, 1.5])))
+    new = draw(st.one_of(_num(0.0, 1.0), st.sampled_from([-0.1, 1.5])))
+    written = mean_of(_PARAM.validate_python(stances[issue]["salience"]))
+    if abs(new - written) < _SALIENCE_APART:
+        new = written + 0.5 if written <= 0.5 else written - 0.5
+    stances[issue]["salience"] = new
+
+
+_PARAM = TypeAdapter(Param)
+_SALIENCE_APART = 1e-3  # far above the schema's 1e-6, and above the rounding of a sum of a few numbers
 
 
 def _distribution(draw, data: dict, kind: str) -> None:
