@@ -59,6 +59,12 @@ _NO_VALUE = object()
 INVALID = [
     ("unknown key", _set("agents.north.colour", "red"), "agents.north.colour", "red", "unknown key"),
     ("unknown top-level key", _set("budget", 3), "budget", 3, "unknown key"),
+    # named as pydantic names a union's members (beta, normal, ...), which leave the path: not these keys
+    ("unknown key named as a distribution", _set("beta", 3), "beta", 3, "unknown key"),
+    ("unknown agent key named as a type", _set("agents.north.normal", 3), "agents.north.normal", 3, "unknown key"),
+    ("unknown key in a distribution named as one",
+     _set("agents.north.resolve", {"dist": "beta", "mean": 0.5, "sd": 0.1, "uniform": 1}),
+     "agents.north.resolve.uniform", 1, "unknown key"),
     ("wrong type", _set("agents.north.capability", "strong"), "agents.north.capability", "strong", "number"),
     ("wrong type: bool", _set("agents.north.capability", True), "agents.north.capability", True, "number"),
     ("wrong type: list", _set("summit.cancellation.trust_below", [0.1]),
