@@ -9,6 +9,7 @@ import pytest
 import yaml
 from conftest import small_dict
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from sim.errors import InputError
@@ -327,6 +328,31 @@ def test_override_with_invalid_value_is_validated(small_path):
 @given(scenarios())
 def test_dump_then_reload_gives_an_equal_scenario(scenario):
     """Dumping a valid scenario to YAML and reading it back gives an equal scenario."""
+    assert parse_scenario(dump_scenario(scenario)) == scenario
+
+
+# Text that PyYAML writes plain but sim's loader reads as a number (YAML 1.2's 1e6, 0o17),
+# and YAML's own line breaks beside the newline (NEL, the Unicode line and paragraph separators).
+TEXTS = ["1e100", "1e-3", "-2E5", "0o17", "1_000.5e3", "a\x85b", "\x85", "line\u2028two", "para\u2029", "é\x85ü"]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=[repr(t) for t in TEXTS])
+@pytest.mark.parametrize("field", ["title", "source", "agents.north.description", "events.0.source"])
+def test_dump_then_reload_keeps_any_text(small_path, text, field):
+    """Text a user writes in a title, a source or a description comes back as the same text,
+    never as a number the scenario then refuses, nor with a line break changed."""
+    scenario = load_scenario(small_path, overrides={field: text})
+    assert parse_scenario(dump_scenario(scenario)) == scenario
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=8))
+def test_dump_then_reload_keeps_drawn_text(small_path, text):
+    """The same for drawn text (every character YAML can hold)."""
+    try:
+        scenario = load_scenario(small_path, overrides={"title": text})
+    except InputError:  # a control character YAML cannot hold
+        return
     assert parse_scenario(dump_scenario(scenario)) == scenario
 
 
