@@ -144,6 +144,20 @@ def test_every_place_an_unknown_key_is_added_refuses_a_key_whatever_its_value(na
         assert _outcome(mutant) == "refused", path
 
 
+@pytest.mark.parametrize("name", ["scenarios/tutorial/fisheries.yaml", "tests/data/small.yaml"])
+def test_only_a_deletion_or_a_replacement_may_load(name):
+    """The README's word: most mutations are refused, but a deletion (of an optional field) or a
+    replacement (by junk valid where it lands) may load; a mutant of any other kind never does."""
+    kinds = tuple(k for k in MUTATIONS if k not in ("delete", "replace"))
+
+    @settings(max_examples=300, database=None)
+    @given(mutations_of(ROOT / name, kinds=kinds))
+    def check(data):
+        assert _outcome(data) == "refused"
+
+    check()
+
+
 def test_an_event_after_the_summit_is_made_from_dates_written_as_text():
     """A scenario's plain data with its dates as text (as `yaml.safe_load(sim.dump_scenario(s))`
     gives them) still gets its event moved after the summit: the mutation raised TypeError."""

@@ -191,7 +191,8 @@ def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS, engines: tuple[st
     added, a value replaced by junk (string, list, None, out-of-range or non-finite
     number), a reference renamed to an unknown agent or issue, an event moved after
     the summit, saliences that no longer sum to 1, a broken distribution. The result
-    may still be valid (deleting an optional key); loading it
+    may still be valid (deleting an optional key, or junk that is valid where it lands:
+    text for an event's `source`, `[]` for its `effects`); the other kinds never are. Loading it
     (`sim.parse_scenario(yaml.safe_dump(data))`) must either succeed or raise `InputError`.
     `kinds`: a non-empty tuple of names from `MUTATIONS`; `engines`, `weights`, `observed`:
     what the valid dict may hold, as for `scenario_dicts` (default: a `convergence` scenario
