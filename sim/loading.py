@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from .arguments import plain_values
@@ -30,7 +29,7 @@ from .reporting import possessive
 from .schema import Effect, Event, Incident, Scenario, date_range
 from .schema import scenario_hash as _scenario_hash
 from .validation import problems_from
-from .yamlfile import load_yaml, not_a_mapping, read_text_file, read_yaml_file
+from .yamlfile import dump_yaml, load_yaml, not_a_mapping, read_text_file, read_yaml_file
 
 __all__ = ["DERIVATION_KEYS", "ENGINE_ONLY", "YAML_SUFFIXES", "derive_scenario_data", "dump_scenario",
            "load_scenario", "looks_like", "named_by_writer", "not_this_kind", "parse_scenario", "read_yaml",
@@ -713,11 +712,12 @@ def scenario_hash(scenario: Scenario) -> str:
 
 
 def dump_scenario(scenario: Scenario) -> str:
-    """The scenario as YAML that `parse_scenario` reads back to an equal object: the fields its
+    """The scenario as YAML that `parse_scenario` reads back to an equal object (any text
+    included: a title `1e6` is quoted, as `parse_scenario` reads YAML 1.2's numbers): the fields its
     files set, not the defaults (a default written out reads as a choice, and a field whose
     meaning changed would warn when it is read back)."""
     if not isinstance(scenario, Scenario):
         raise InputError(Problem("scenario", "", "must be a Scenario (sim.load_scenario(path) reads one)",
                                  scenario, True))
     data = scenario.model_dump(mode="json", exclude_unset=True)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return dump_yaml(data)  # not yaml.safe_dump: its YAML 1.1 writes the text 1e6 plain, which reads as a number

@@ -119,6 +119,8 @@ _TAG_PREFIXES = ("function-", "literal[", "cond-", "trust-", "tagged-union[", "l
 # other shape, that member's error says only "not this shape" and is dropped if another
 # member's error at the same path says what is wrong.
 _MAPPING_TYPES = {"model_attributes_type", "model_type", "dict_type"}
+# Errors whose place ends in a key the user wrote (or should have written), not a union's member.
+_KEY_ERRORS = {"extra_forbidden", "missing"}
 # pydantic's words for a date it cannot read ("invalid character in year") do not say what a date looks like
 _DATE_ERRORS = {"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}
 
@@ -129,6 +131,10 @@ def problems_from(exc: ValidationError, source: str) -> list[Problem]:
     for err in _one_member(exc.errors(include_url=False)):
         ctx_error = (err.get("ctx") or {}).get("error")
         loc = _user_path(err["loc"])
+        if err["type"] in _KEY_ERRORS and err["loc"]:
+            # the last place is the key itself, never a union's member: an unknown key named
+            # `beta` or `normal` (a member's name) was left out, and the error named its parent
+            loc = [*_user_path(err["loc"][:-1]), str(err["loc"][-1])]
         if isinstance(ctx_error, RuleViolations):  # paths relative to the model that raised it
             out += [Problem(source, ".".join([*loc, path]), message) if value is NO_VALUE
                     else Problem(source, ".".join([*loc, path]), message, value, True)

@@ -35,7 +35,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import InputError, Problem
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "check_regular_file", "flow_text", "load_yaml",
+__all__ = ["MAX_ALIAS_NODES", "MAX_BYTES", "MAX_DEPTH", "check_regular_file", "dump_yaml", "flow_text", "load_yaml",
            "not_a_mapping", "not_utf8", "read_file_bytes", "read_yaml_file", "read_text_file"]
 
 MAX_DEPTH = 64
@@ -143,6 +143,30 @@ _Loader.add_implicit_resolver(_INT, _INT_RE, list("-+0123456789"))
 _Loader.add_implicit_resolver(_FLOAT, _FLOAT_RE, list("-+0123456789."))
 _Loader.add_constructor(_INT, _Loader.construct_yaml_int)
 _Loader.add_constructor(_TIMESTAMP, _Loader.construct_yaml_timestamp)
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes what `_Loader` reads back: text that `_Loader` would read as a
+    number (YAML 1.2's `1e6`, `0o17`, which PyYAML's YAML 1.1 writes plain) is quoted, and text
+    holding a NEL, which a single-quoted scalar folds into a space, is double-quoted (`\\N`)."""
+
+    def represent_str(self, data: str) -> ScalarNode:
+        return self.represent_scalar("tag:yaml.org,2002:str", data, style='"' if "\x85" in data else None)
+
+
+# PyYAML's own resolvers and `_Loader`'s numbers: text either would read as something else is
+# quoted, so that the file reads back the same in sim and in another YAML 1.1 reader (`1:30`).
+_Dumper.yaml_implicit_resolvers = {first: list(resolvers)
+                                   for first, resolvers in yaml.SafeDumper.yaml_implicit_resolvers.items()}
+_Dumper.add_implicit_resolver(_INT, _INT_RE, list("-+0123456789"))
+_Dumper.add_implicit_resolver(_FLOAT, _FLOAT_RE, list("-+0123456789."))
+_Dumper.add_representer(str, _Dumper.represent_str)
+
+
+def dump_yaml(data: Any) -> str:
+    """`data` as YAML text that `load_yaml` reads back to equal data: keys in their order,
+    Unicode written as itself."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def load_yaml(text: str, source: str) -> Any:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from sim import InputError, load_scenario, parse_scenario
 from sim.strategies import MUTATIONS, mutated_scenario_dicts, mutations_of
-from sim.strategies.mutations import _dangling_sites, _plain_data
+from sim.strategies.mutations import _dangling_sites, _key_sites, _parent, _plain_data
 from sim.strategies.references import name_sites, rename_at
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +115,47 @@ def test_a_scenario_without_events_incidents_or_alliances_is_mutated_too():
 
     check()
     assert set(seen) == set(MUTATIONS) and all(c["refused"] for c in seen.values()), seen
+
+
+@pytest.mark.parametrize("name", ["scenarios/tutorial/fisheries.yaml", "tests/data/small.yaml"])
+def test_every_salience_sum_mutant_is_refused(name):
+    """A salience_sum mutant is what its kind says, saliences that no longer sum to 1: the
+    salience it sets is never the one written (the fisheries' 1.0 for a minister with one issue,
+    a boundary hypothesis draws often) nor within the schema's 1e-6 of it, so none loads."""
+
+    @settings(max_examples=300, database=None)
+    @given(mutations_of(ROOT / name, kinds=("salience_sum",)))
+    def check(data):
+        assert _outcome(data) == "refused"
+
+    check()
+
+
+@pytest.mark.parametrize("name", ["scenarios/tutorial/fisheries.yaml", "tests/data/small.yaml"])
+def test_every_place_an_unknown_key_is_added_refuses_a_key_whatever_its_value(name):
+    """unknown_key adds a key only where the schema refuses one: a key added at any place it may
+    choose, with a value valid almost anywhere (0.25), is refused. An issue's `anchors` name
+    their own keys, so a new anchor of 0.25 (hypothesis's junk draws such floats) was a valid
+    file under this kind's name."""
+    data = _plain_data(load_scenario(ROOT / name))
+    for path in _key_sites(data):
+        mutant = copy.deepcopy(data)
+        _parent(mutant, path + ("added_x",))["added_x"] = 0.25
+        assert _outcome(mutant) == "refused", path
+
+
+@pytest.mark.parametrize("name", ["scenarios/tutorial/fisheries.yaml", "tests/data/small.yaml"])
+def test_only_a_deletion_or_a_replacement_may_load(name):
+    """The README's word: most mutations are refused, but a deletion (of an optional field) or a
+    replacement (by junk valid where it lands) may load; a mutant of any other kind never does."""
+    kinds = tuple(k for k in MUTATIONS if k not in ("delete", "replace"))
+
+    @settings(max_examples=300, database=None)
+    @given(mutations_of(ROOT / name, kinds=kinds))
+    def check(data):
+        assert _outcome(data) == "refused"
+
+    check()
 
 
 def test_an_event_after_the_summit_is_made_from_dates_written_as_text():

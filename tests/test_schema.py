@@ -9,6 +9,7 @@ import pytest
 import yaml
 from conftest import small_dict
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from sim.errors import InputError
@@ -59,6 +60,12 @@ _NO_VALUE = object()
 INVALID = [
     ("unknown key", _set("agents.north.colour", "red"), "agents.north.colour", "red", "unknown key"),
     ("unknown top-level key", _set("budget", 3), "budget", 3, "unknown key"),
+    # named as pydantic names a union's members (beta, normal, ...), which leave the path: not these keys
+    ("unknown key named as a distribution", _set("beta", 3), "beta", 3, "unknown key"),
+    ("unknown agent key named as a type", _set("agents.north.normal", 3), "agents.north.normal", 3, "unknown key"),
+    ("unknown key in a distribution named as one",
+     _set("agents.north.resolve", {"dist": "beta", "mean": 0.5, "sd": 0.1, "uniform": 1}),
+     "agents.north.resolve.uniform", 1, "unknown key"),
     ("wrong type", _set("agents.north.capability", "strong"), "agents.north.capability", "strong", "number"),
     ("wrong type: bool", _set("agents.north.capability", True), "agents.north.capability", True, "number"),
     ("wrong type: list", _set("summit.cancellation.trust_below", [0.1]),
@@ -324,6 +331,31 @@ def test_dump_then_reload_gives_an_equal_scenario(scenario):
     assert parse_scenario(dump_scenario(scenario)) == scenario
 
 
+# Text that PyYAML writes plain but sim's loader reads as a number (YAML 1.2's 1e6, 0o17),
+# and YAML's own line breaks beside the newline (NEL, the Unicode line and paragraph separators).
+TEXTS = ["1e100", "1e-3", "-2E5", "0o17", "1_000.5e3", "a\x85b", "\x85", "line\u2028two", "para\u2029", "é\x85ü"]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=[repr(t) for t in TEXTS])
+@pytest.mark.parametrize("field", ["title", "source", "agents.north.description", "events.0.source"])
+def test_dump_then_reload_keeps_any_text(small_path, text, field):
+    """Text a user writes in a title, a source or a description comes back as the same text,
+    never as a number the scenario then refuses, nor with a line break changed."""
+    scenario = load_scenario(small_path, overrides={field: text})
+    assert parse_scenario(dump_scenario(scenario)) == scenario
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=8))
+def test_dump_then_reload_keeps_drawn_text(small_path, text):
+    """The same for drawn text (every character YAML can hold)."""
+    try:
+        scenario = load_scenario(small_path, overrides={"title": text})
+    except InputError:  # a control character YAML cannot hold
+        return
+    assert parse_scenario(dump_scenario(scenario)) == scenario
+
+
 @settings(max_examples=60)
 @given(scenario_dicts())
 def test_drawn_scenario_dicts_survive_yaml(data):
@@ -369,6 +401,23 @@ def test_drawn_params_stay_in_their_window(param):
     value = TypeAdapter(Param).validate_python(param)
     lo, hi = support(value)
     assert -0.5 <= lo <= hi <= 2.0
+
+
+@pytest.mark.parametrize("lo, hi", [(-1e100, 1e100), (-1e100, 0.0), (0.0, 1e100), (1e-310, 1e-310), (0.0, 1e-310)])
+def test_drawn_params_validate_at_the_edges_of_the_windows_params_accepts(lo, hi):
+    """`params(lo, hi)` takes any lo <= hi within the schema's +-1e100, and every draw validates
+    and stays in [lo, hi] there too: a normal over the whole range has an sd the schema takes
+    (not one above 1e100), and a window of subnormal numbers draws them (rather than failing
+    inside hypothesis with an empty choice)."""
+
+    @settings(max_examples=200, database=None)
+    @given(params(lo, hi))
+    def check(param):
+        value = TypeAdapter(Param).validate_python(param)
+        low, high = support(value)
+        assert lo <= low <= high <= hi
+
+    check()
 
 
 def test_rule_messages_name_what_would_be_right():

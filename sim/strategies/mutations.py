@@ -12,11 +12,13 @@ from typing import Any
 
 from hypothesis import event
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from ..arguments import check_scenario
 from ..errors import InputError, Problem
 from ..loading import load_scenario
-from ..schema import Scenario
+from ..schema import Param, Scenario
+from ..schema.params import mean_of
 from .references import DEFINITIONS, name_sites, rename_at
 from .scenarios import _num, _scenario_dicts, check_options, names
 
@@ -72,12 +74,21 @@ def _delete(draw, data: dict, kind: str) -> None:
 
 
 def _unknown_key(draw, data: dict, kind: str) -> None:
-    dict_paths = [()] + [p for p, v in _paths(data) if isinstance(v, dict)]
     node = data
-    for key in draw(st.sampled_from(dict_paths)):
+    for key in draw(st.sampled_from(_key_sites(data))):
         node = node[key]
     key = draw(names())
     node[key + "_unknown" if key in node else key] = draw(_JUNK)
+
+
+def _key_sites(data: dict) -> list[tuple]:
+    """The paths of the mappings `_unknown_key` may add a key to: every one but an issue's
+    `anchors`, whose keys are the user's own names, so that a new anchor with a number of the
+    junk in [0, 1] is a valid file (a bigger menu), not the unknown key its kind says. (Agents,
+    issues, stances and weights name their keys too, but a new one refers to nothing, or is
+    not a mapping: the schema refuses it whatever the junk.)"""
+    return [()] + [p for p, v in _paths(data)
+                   if isinstance(v, dict) and not (len(p) == 3 and p[0] == "issues" and p[2] == "anchors")]
 
 
 def _replace(draw, data: dict, kind: str) -> None:
@@ -128,9 +139,22 @@ def _event_after_summit(draw, data: dict, kind: str) -> None:
 
 
 def _salience_sum(draw, data: dict, kind: str) -> None:
+    """One salience set to another number, so that the agent's saliences no longer sum to 1.
+    A number in [0, 1] within a hair of the salience written (its mean, where drawn) would
+    leave the sum within the schema's 1e-6 of 1, a valid file under this kind's name: hypothesis
+    draws 0, 1 and the constants of the source often, so such a number is moved half the scale
+    away instead."""
     stances = data["agents"][draw(st.sampled_from(sorted(data["agents"])))]["issues"]
     issue = draw(st.sampled_from(sorted(stances)))
-    stances[issue]["salience"] = draw(st.one_of(_num(0.0, 1.0), st.sampled_from([-0.1, 1.5])))
+    new = draw(st.one_of(_num(0.0, 1.0), st.sampled_from([-0.1, 1.5])))
+    written = mean_of(_PARAM.validate_python(stances[issue]["salience"]))
+    if abs(new - written) < _SALIENCE_APART:
+        new = written + 0.5 if written <= 0.5 else written - 0.5
+    stances[issue]["salience"] = new
+
+
+_PARAM = TypeAdapter(Param)
+_SALIENCE_APART = 1e-3  # far above the schema's 1e-6, and above the rounding of a sum of a few numbers
 
 
 def _distribution(draw, data: dict, kind: str) -> None:
@@ -167,7 +191,8 @@ def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS, engines: tuple[st
     added, a value replaced by junk (string, list, None, out-of-range or non-finite
     number), a reference renamed to an unknown agent or issue, an event moved after
     the summit, saliences that no longer sum to 1, a broken distribution. The result
-    may still be valid (deleting an optional key); loading it
+    may still be valid (deleting an optional key, or junk that is valid where it lands:
+    text for an event's `source`, `[]` for its `effects`); the other kinds never are. Loading it
     (`sim.parse_scenario(yaml.safe_dump(data))`) must either succeed or raise `InputError`.
     `kinds`: a non-empty tuple of names from `MUTATIONS`; `engines`, `weights`, `observed`:
     what the valid dict may hold, as for `scenario_dicts` (default: a `convergence` scenario
