@@ -11,7 +11,9 @@ an alliance, with whom it has trust, with no weight at all; for an issue: its an
 whether anything weighs or names it), plus its rank among the entities with the same
 role. Within such a group the rank follows everything else about the entity
 (its numbers, the events that name it, where it stands in the rubric, not in
-what order the rubric lists its conditions), then its name:
+what order the rubric lists its conditions), then which entities it stands to,
+by their ranks (twins: p holds 0.2 on a and 0.9 on b, q the other way round),
+then its name:
 only entities identical in every respect but their names are ordered by name,
 and swapping those changes nothing. Because the role, not the numbers or the
 events, makes the label, a sweep, a counterfactual or an attribution that
@@ -44,6 +46,7 @@ from .schema import (
     condition_leaves,
 )
 from .schema.references import ORDERLESS, PROSE, REFERENCES
+from .schema.summit import Summit
 
 _OWN_NAMES = {(Event, "name"), (Incident, "name"), (Election, "name")}
 """Names an entry gives itself, which nothing refers to (`schema.references.NOT_REFERENCES`)."""
@@ -68,13 +71,101 @@ class Canon:
 
 def make_canon(s: Scenario) -> Canon:
     inert = frozenset(a for a in s.agents if _is_inert_agent(s, a))
-    issue_sig = {i: _digest(_issue_role(s, i)) for i in s.issues}
+    issue_sig = {i: _digest(_issue_role(s, i, inert)) for i in s.issues}
     agent_sig = {a: _digest(_agent_role(s, a, issue_sig, None, inert)) for a in s.agents}
     agent_sig = {a: _digest(_agent_role(s, a, issue_sig, agent_sig, inert)) for a in s.agents}
     issue_numbers = {i: _issue_numbers(s, i, issue_sig, agent_sig, inert) for i in s.issues}
+    agent_numbers = {a: _agent_numbers(s, a, issue_sig, inert) for a in s.agents}
     issue_order, issue_labels = _rank(issue_sig, issue_numbers)
-    agent_order, agent_labels = _rank(agent_sig, {a: _agent_numbers(s, a, issue_sig, inert) for a in s.agents})
+    agent_order, agent_labels = _rank(agent_sig, agent_numbers)
+    # Twins (one role, the same numbers) told apart only by which entities they stand to: p holds
+    # 0.2 on a and 0.9 on b, q the other way round, a and b alike. Their keys name partners by
+    # role, so the name decided, and renaming swapped their random numbers. Each round ranks the
+    # twins of one side by their partners' current labels (`_twin_keys`), then the other side by
+    # these, until no rank moves. A rank that role and numbers decide never changes, so neither
+    # does any scenario without twins; twins alike in every respect still go by name.
+    seen = set()
+    while (state := (tuple(issue_order), tuple(agent_order))) not in seen:
+        seen.add(state)
+        issue_order, issue_labels = _rank(issue_sig, issue_numbers, _twin_keys(
+            issue_sig, issue_numbers, issue_labels,
+            lambda i, own, agents=agent_labels: _issue_partners(s, i, own, agents, inert)))
+        agent_order, agent_labels = _rank(agent_sig, agent_numbers, _twin_keys(
+            agent_sig, agent_numbers, agent_labels,
+            lambda a, own, issues=issue_labels: _agent_partners(s, a, issues, own, inert)))
     return Canon(agent_order, issue_order, agent_labels, issue_labels)
+
+
+def _twin_keys(signature: dict[str, str], numbers: dict[str, str], labels: dict[str, str],
+               partners) -> dict[str, str]:
+    """For each entity that shares its role and numbers with others (its twins), `partners(name,
+    own)`: how it stands to the other entities, `own` naming them by label but its twins (and
+    itself) as "twin", whose labels are what is being decided (two twins that trust each other
+    would each name the other's rank, and trade it every round); "" for every other entity."""
+    group = defaultdict(list)
+    for name in signature:
+        group[signature[name], numbers[name]].append(name)
+    keys = {}
+    for name in signature:
+        twins = group[signature[name], numbers[name]]
+        keys[name] = partners(name, {**labels, **dict.fromkeys(twins, "twin")}) if len(twins) > 1 else ""
+    return keys
+
+
+def _agent_partners(s: Scenario, agent: str, issue_labels: dict[str, str], agent_labels: dict[str, str],
+                    inert: frozenset[str]) -> str:
+    """How an agent stands to the other entities, each named by its current label: its stances by
+    issue, whom it trusts and how much, its alliances, the effects that name it and the rubric's
+    signed conditions that name it with whom."""
+    stances = sorted((issue_labels[i], json.dumps(stance.model_dump(mode="json"), sort_keys=True))
+                     for i, stance in s.agents[agent].issues.items())
+    trust = sorted((sorted(agent_labels[b] for b in pair if b != agent),
+                    json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True))
+                   for entry in s.relations.trust_entries() for pair in entry.pairs()
+                   if agent in pair and not inert.intersection(pair))
+    return json.dumps([stances, trust, _alliances(s, issue_labels, agent_labels, agent=agent),
+                       _effects(s, issue_labels, agent_labels, agent=agent),
+                       sorted([cls, sorted(agent_labels[a] for a in c.signed)] for cls, c in _leaves(s)
+                              if agent in getattr(c, "signed", ()))], sort_keys=True)
+
+
+def _issue_partners(s: Scenario, issue: str, issue_labels: dict[str, str], agent_labels: dict[str, str],
+                    inert: frozenset[str]) -> str:
+    """How an issue stands to the other entities, each named by its current label: the agents'
+    stances on it, the alliances over it, the effects that name it and its place in the rubric."""
+    stances = sorted((agent_labels[a], json.dumps(spec.issues[issue].model_dump(mode="json"), sort_keys=True))
+                     for a, spec in s.agents.items() if issue in spec.issues and a not in inert)
+    rubric = sorted(json.dumps([cls, _shape(getattr(s.outcome, cls), "any", c, issue_labels, agent_labels)])
+                    for cls, c in _leaves(s) if isinstance(c, Level) and c.issue == issue)
+    return json.dumps([stances, _alliances(s, issue_labels, agent_labels, issue=issue),
+                       _effects(s, issue_labels, agent_labels, issue=issue), rubric], sort_keys=True)
+
+
+def _alliances(s: Scenario, issue_labels: dict[str, str], agent_labels: dict[str, str], *,
+               agent: str | None = None, issue: str | None = None) -> list:
+    """Every alliance with `agent` as client or patron, or over `issue`: its numbers, its client's
+    and patron's labels (`agent` itself marked), its issues' labels."""
+    mark = lambda name: "self" if name == agent else agent_labels[name]  # noqa: E731
+    return sorted([mark(al.agent), mark(al.patron), sorted(issue_labels[i] for i in al.issues),
+                   json.dumps(al.model_dump(mode="json", exclude={"agent", "patron", "issues"}), sort_keys=True)]
+                  for al in s.relations.alliances
+                  if (agent is not None and agent in (al.agent, al.patron))
+                  or (issue is not None and issue in al.issues))
+
+
+def _effects(s: Scenario, issue_labels: dict[str, str], agent_labels: dict[str, str], *,
+             agent: str | None = None, issue: str | None = None) -> list:
+    """(stream, effect index, the agents and issue it names by label) of every event and incident
+    effect naming `agent` or `issue`: which entities one shock moves together."""
+    out = []
+    for kind, streams in (("event", s.events), ("incident", s.incidents)):
+        for stream in streams:
+            for k, e in enumerate(stream.effects):
+                named = [*([e.agent] if e.agent else []), *(e.between or ())]
+                if (agent is not None and agent in named) or (issue is not None and e.issue == issue):
+                    out.append([kind, stream.name, k, sorted(agent_labels[a] for a in named),
+                                issue_labels.get(e.issue, "") if e.issue else ""])
+    return sorted(out)
 
 
 def inputs_hash(scenario: Scenario) -> str:
@@ -109,6 +200,8 @@ def _canonical(model: Any, plain: Any, labels: dict[str, dict[str, str]]) -> Any
             value = _canonical(getattr(model, key), value, labels)  # the names still as written inside
             if field == (Issue, "anchors"):  # their names are their own: the menu reads the levels
                 value = sorted(value.values())
+            if field == (Summit, "weights"):  # a weight of 1 written out is the default, unwritten
+                value = {name: weight for name, weight in value.items() if _weight_json(weight) != 1.0}
             if field in REFERENCES:
                 value = _relabel(value, labels[REFERENCES[field]])
             if field in ORDERLESS and isinstance(value, list):
@@ -133,8 +226,12 @@ def _relabel(value: Any, label: dict[str, str]) -> Any:
     return {label[name]: item for name, item in value.items()}
 
 
-def _rank(signature: dict[str, str], numbers: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    order = sorted(signature, key=lambda name: (signature[name], numbers[name], name))
+def _rank(signature: dict[str, str], numbers: dict[str, str],
+          twins: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """Entities ordered by role, then numbers, then (twins alone, `_twin_keys`) partners, then
+    name; each labelled by its role and its rank among those of that role."""
+    twins = twins or {}
+    order = sorted(signature, key=lambda name: (signature[name], numbers[name], twins.get(name, ""), name))
     labels, seen = {}, defaultdict(int)
     for name in order:
         labels[name] = f"{signature[name]}.{seen[signature[name]]}"
@@ -170,17 +267,22 @@ def _streams_naming(s: Scenario, *, agent: str | None = None, issue: str | None 
     return sorted(out)
 
 
-def _issue_role(s: Scenario, issue: str) -> list:
+def _issue_role(s: Scenario, issue: str, inert: frozenset[str]) -> list:
     spec = s.issues[issue]
-    return ["issue", sorted(spec.anchors.values()), spec.status_quo, _is_inert_issue(s, issue)]
+    return ["issue", sorted(spec.anchors.values()), spec.status_quo, _is_inert_issue(s, issue, inert)]
 
 
-def _is_inert_issue(s: Scenario, issue: str) -> bool:
-    """An issue nothing weighs or reads: salience 0 for every agent, in no alliance (whose cost
-    weighs an issue at the summit whatever its salience), named by no rubric condition, event or
-    incident. An issue added so does not share a role with one that only an alliance, the rubric
-    or an event makes matter, so it cannot take that one's label, and random numbers."""
-    return (all(_is_zero(a.issues[issue].salience) for a in s.agents.values() if issue in a.issues)
+def _is_inert_issue(s: Scenario, issue: str, inert: frozenset[str] | None = None) -> bool:
+    """An issue nothing weighs or reads: salience 0 for every agent but the inert ones (`inert`:
+    their saliences weigh nothing; None: found here), in no alliance (whose cost weighs an issue
+    at the summit whatever its salience), named by no rubric condition, event or incident. An issue
+    added so does not share a role with one that only an alliance, the rubric or an event makes
+    matter, so it cannot take that one's label, and random numbers; nor does a null agent that
+    cares about it make it weighed."""
+    if inert is None:
+        inert = frozenset(a for a in s.agents if _is_inert_agent(s, a))
+    return (all(_is_zero(a.issues[issue].salience) for name, a in s.agents.items()
+                if issue in a.issues and name not in inert)
             and not any(issue in al.issues for al in s.relations.alliances)
             and not any(isinstance(c, Level) and c.issue == issue for _, c in _leaves(s))
             and not _streams_naming(s, issue=issue))
@@ -225,8 +327,7 @@ def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: fr
     data = s.agents[agent].model_dump(mode="json", exclude={"description"})
     data["issues"] = sorted((issue_sig[i], json.dumps(stance, sort_keys=True)) for i, stance in data["issues"].items())
     data["mediator"] = [m.model_dump(mode="json", exclude={"agent"}) for m in s.roles.mediators if m.agent == agent]
-    weight = s.summit.weights.get(agent, 1.0)
-    data["weight"] = weight if isinstance(weight, (int, float)) else weight.model_dump(mode="json")
+    data["weight"] = _weight_json(s.summit.weights.get(agent, 1.0))
     data["trust"] = sorted(json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True)
                            for entry in s.relations.trust_entries()
                            if any(agent in pair and not inert.intersection(pair) for pair in entry.pairs()))
@@ -234,6 +335,16 @@ def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: fr
                             if agent in getattr(c, "signed", ()))
     data["streams"] = _streams_naming(s, agent=agent)
     return json.dumps(data, sort_keys=True)
+
+
+def _weight_json(weight: Any) -> Any:
+    """A Nash weight as plain data, a fixed one as its number: `{dist: fixed, value: 1}`, `1` and
+    no entry are one weight, so they rank a party and hash a scenario alike."""
+    if isinstance(weight, BaseModel):
+        weight = weight.model_dump(mode="json")
+    if isinstance(weight, dict) and weight.get("dist") == "fixed":
+        weight = weight["value"]
+    return weight
 
 
 def _issue_numbers(s: Scenario, issue: str, issue_sig: dict[str, str], agent_sig: dict[str, str],
