@@ -166,6 +166,72 @@ def test_renaming_and_reordering_agents_and_issues_changes_nothing(data, draw):
     _renaming_and_reordering_changes_nothing(data, draw)
 
 
+def _twinned(data: dict, draw) -> dict:
+    """`data` with a twin of one of its agents: a copy in every role and relation, with its stances
+    on two issues swapped where it has two, so that only which issue each stance is on tells the
+    two apart (or nothing does). Such twins were ranked by name, and renaming swapped their random
+    numbers; drawn scenarios almost never hold them by chance."""
+    d = copy.deepcopy(data)
+    x = draw.draw(st.sampled_from(sorted(d["agents"])), label="twinned agent")
+    twin = next(name for name in ("twin", "twin_1", "twin_2", "twin_3") if name not in d["agents"])
+    agent = copy.deepcopy(d["agents"][x])
+    d["agents"][twin] = agent
+    held = sorted(agent["issues"])
+    if held and draw.draw(st.booleans(), label="twin issues"):
+        # an issue copied (its weight split in two), on which x and its twin hold each other's
+        # positions: only whom each stance is on tells x from the twin, and the issues apart
+        i = draw.draw(st.sampled_from(held), label="copied issue")
+        copied = next(name for name in ("copy", "copy_1", "copy_2") if name not in d["issues"])
+        d["issues"][copied] = copy.deepcopy(d["issues"][i])
+        other = draw.draw(st.sampled_from(sorted(d["issues"][i]["anchors"].values())), label="other position")
+        for spec in d["agents"].values():
+            if i in spec["issues"]:
+                spec["issues"][i]["salience"] /= 2
+                spec["issues"][copied] = copy.deepcopy(spec["issues"][i])
+        for name, (on_i, on_copy) in ((x, (None, other)), (twin, (other, None))):
+            stances = d["agents"][name]["issues"]
+            written = stances[i]["position"]
+            stances[i] = {**stances[i], "position": written if on_i is None else on_i}
+            stances[copied] = {**stances[copied], "position": written if on_copy is None else on_copy}
+            for stance in (stances[i], stances[copied]):
+                stance.pop("bounds", None)
+    elif len(held) >= 2:  # stances on two issues swapped: twins where those issues are alike
+        i, j = draw.draw(st.permutations(held), label="swapped stances")[:2]
+        agent["issues"][i], agent["issues"][j] = agent["issues"][j], agent["issues"][i]
+    summit = d["summit"]
+    for key in ("parties", "required"):
+        if x in (summit.get(key) or ()):
+            summit[key] = [*summit[key], twin]
+    if x in summit.get("weights", {}):
+        summit["weights"][twin] = copy.deepcopy(summit["weights"][x])
+    roles = d.get("roles", {})
+    if x in roles.get("veto", ()):
+        roles["veto"] = [*roles["veto"], twin]
+    roles.get("mediators", []).extend([{**copy.deepcopy(m), "agent": twin}
+                                       for m in roles.get("mediators", []) if m["agent"] == x])
+    relations = d.get("relations", {})
+    trust = relations.get("trust")
+    if isinstance(trust, list):  # entries of their own: the twin's copies, with the same others
+        mine = [entry for entry in trust if x in entry["between"]]
+        trust.extend([{**copy.deepcopy(entry), "between": [twin if name == x else name for name in entry["between"]]}
+                      for entry in mine])
+        if mine:  # and one between the two (summit parties each need one)
+            trust.append({**copy.deepcopy(mine[0]), "between": [x, twin]})
+    elif trust and x in trust["between"]:  # one entry among all it names
+        trust["between"] = [*trust["between"], twin]
+    relations.get("alliances", []).extend(
+        [{**copy.deepcopy(al), **{role: twin for role in ("agent", "patron") if al[role] == x}}
+         for al in relations.get("alliances", []) if x in (al["agent"], al["patron"])])
+    return d
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1), st.data())
+def test_renaming_a_scenario_with_twins_changes_nothing(data, draw):
+    """The renaming property on drawn scenarios given twins (`_twinned`)."""
+    _renaming_and_reordering_changes_nothing(_twinned(_plain(data), draw), draw)
+
+
 def test_listing_the_rubrics_conditions_in_another_order_changes_nothing():
     """A deal is a breakthrough if *any* breakthrough condition holds: their order is no part of the
     model. Two issues alike in every respect (anchors 0, 0.5, 1, status quo 0, both agents the same
