@@ -520,11 +520,21 @@ def _twins(name: str) -> dict:
     return read_yaml_file(TWINS / f"{name}.yaml")
 
 
+_RINGS = pytest.mark.xfail(raises=AssertionError, strict=True, reason="sim.canonical ranks rings of twins by name")
+"""Found by the hunt after the twins fix, and not fixed (sim/canonical.py is being edited): twins told
+apart only by how they stand to one another, a ring of trusts or alliances (`_twin_keys` names every
+twin "twin"), or a ring through twin issues (stances), which the refinement, started from the names'
+order, settles in one of two labellings that are not the same scenario. Strict: a fix shows."""
+
+
 @pytest.mark.parametrize("name, agents, issues", [
     ("agent_swap", {"p": "q", "q": "p"}, {}),
     ("trust_swap", {"p": "q", "q": "p"}, {}),
     ("alliance_swap", {"p": "q", "q": "p"}, {}),
     ("issue_swap", {}, {"a": "b", "b": "a"}),
+    *(pytest.param(name, agents, {}, marks=_RINGS) for name, agents in (
+        ("trust_ring", {"p": "q", "q": "p"}), ("alliance_ring", {"p": "q", "q": "p"}),
+        ("stance_ring", {"a1": "a2", "a2": "a1"}))),
 ])
 def test_twins_that_differ_only_in_whom_or_what_they_stand_by_keep_their_random_numbers_renamed(name, agents, issues):
     """Found by a long hunt with the renaming property: two agents (or issues) of one role with
