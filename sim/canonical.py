@@ -14,9 +14,14 @@ role. Within such a group the rank follows everything else about the entity
 what order the rubric lists its conditions), then which entities it stands to,
 by their ranks (twins: p holds 0.2 on a and 0.9 on b, q the other way round),
 then its name:
-only entities identical in every respect but their names are ordered by name,
-and swapping those changes nothing. Because the role, not the numbers or the
-events, makes the label, a sweep, a counterfactual or an attribution that
+entities identical in every respect but their names are ordered by name,
+and swapping those changes nothing. Not yet canonical: twins told apart only by
+how they stand to one another (a ring of trusts or alliances among three or more
+alike agents), or by a ring of stances through alike issues, still go by name or
+settle in a labelling that their names choose (tests/data/twins/*_ring.yaml,
+strict expected failures; no shipped scenario has such twins).
+
+Because the role, not the numbers or the events, makes the label, a sweep, a counterfactual or an attribution that
 changes a number or removes an event keeps every entity's random numbers
 (common random numbers), except in the rare group of entities that share a
 role and then differ only there.
