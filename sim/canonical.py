@@ -162,15 +162,9 @@ def _effects(s: Scenario, issue_labels: dict[str, str], agent_labels: dict[str, 
              agent: str | None = None, issue: str | None = None) -> list:
     """(stream, effect index, the agents and issue it names by label) of every event and incident
     effect naming `agent` or `issue`: which entities one shock moves together."""
-    out = []
-    for kind, streams in (("event", s.events), ("incident", s.incidents)):
-        for stream in streams:
-            for k, e in enumerate(stream.effects):
-                named = [*([e.agent] if e.agent else []), *(e.between or ())]
-                if (agent is not None and agent in named) or (issue is not None and e.issue == issue):
-                    out.append([kind, stream.name, k, sorted(agent_labels[a] for a in named),
-                                issue_labels.get(e.issue, "") if e.issue else ""])
-    return sorted(out)
+    return sorted([kind, name, k, sorted(agent_labels[a] for a in _agents_of(e)),
+                   issue_labels[e.issue] if e.issue else ""]
+                  for kind, name, k, e in _effects_naming(s, agent=agent, issue=issue))
 
 
 def inputs_hash(scenario: Scenario) -> str:
@@ -261,15 +255,21 @@ def _is_zero(param) -> bool:
 
 def _streams_naming(s: Scenario, *, agent: str | None = None, issue: str | None = None) -> list:
     """(stream, effect index, target) of every event and incident effect naming the entity."""
-    out = []
+    return sorted((kind, name, k, e.target) for kind, name, k, e in _effects_naming(s, agent=agent, issue=issue))
+
+
+def _effects_naming(s: Scenario, *, agent: str | None = None, issue: str | None = None):
+    """(kind, stream name, effect index, effect) of every event and incident effect naming
+    `agent` (as its agent or in its `between`) or `issue`."""
     for kind, streams in (("event", s.events), ("incident", s.incidents)):
         for stream in streams:
             for k, e in enumerate(stream.effects):
-                named = (agent is not None and (e.agent == agent or agent in (e.between or ()))) or \
-                        (issue is not None and e.issue == issue)
-                if named:
-                    out.append((kind, stream.name, k, e.target))
-    return sorted(out)
+                if (agent is not None and agent in _agents_of(e)) or (issue is not None and e.issue == issue):
+                    yield kind, stream.name, k, e
+
+
+def _agents_of(effect) -> list[str]:
+    return [*([effect.agent] if effect.agent else []), *(effect.between or ())]
 
 
 def _issue_role(s: Scenario, issue: str, inert: frozenset[str]) -> list:
