@@ -12,14 +12,11 @@ whether anything weighs or names it), plus its rank among the entities with the 
 role. Within such a group the rank follows everything else about the entity
 (its numbers, the events that name it, where it stands in the rubric, not in
 what order the rubric lists its conditions), then which entities it stands to,
-by their ranks (twins: p holds 0.2 on a and 0.9 on b, q the other way round),
-then its name:
-entities identical in every respect but their names are ordered by name,
-and swapping those changes nothing. Not yet canonical: twins told apart only by
-how they stand to one another (a ring of trusts or alliances among three or more
-alike agents), or by a ring of stances through alike issues, still go by name or
-settle in a labelling that their names choose (tests/data/twins/*_ring.yaml,
-strict expected failures; no shipped scenario has such twins).
+by their colours (twins: p holds 0.2 on a and 0.9 on b, q the other way round;
+`_Labeller`), then, for twins told apart only by how they stand to one another (a
+ring of trusts, alliances or stances), by the labelling that dumps smallest when
+each is set apart in turn; then its name, which decides only among entities that
+swap without changing the scenario, so swapping them changes nothing.
 
 Because the role, not the numbers or the events, makes the label, a sweep, a counterfactual or an attribution that
 changes a number or removes an event keeps every entity's random numbers
@@ -31,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -79,47 +76,153 @@ def make_canon(s: Scenario) -> Canon:
     issue_sig = {i: _digest(_issue_role(s, i, inert)) for i in s.issues}
     agent_sig = {a: _digest(_agent_role(s, a, issue_sig, None, inert)) for a in s.agents}
     agent_sig = {a: _digest(_agent_role(s, a, issue_sig, agent_sig, inert)) for a in s.agents}
-    issue_numbers = {i: _issue_numbers(s, i, issue_sig, agent_sig, inert) for i in s.issues}
-    agent_numbers = {a: _agent_numbers(s, a, issue_sig, inert) for a in s.agents}
-    issue_order, issue_labels = _rank(issue_sig, issue_numbers)
-    agent_order, agent_labels = _rank(agent_sig, agent_numbers)
-    # Twins (one role, the same numbers) told apart only by which entities they stand to: p holds
-    # 0.2 on a and 0.9 on b, q the other way round, a and b alike. Their keys name partners by
-    # role, so the name decided, and renaming swapped their random numbers. Each round ranks the
-    # twins of one side by their partners' current labels (`_twin_keys`), then the other side by
-    # these, until no rank moves. A rank that role and numbers decide never changes, so neither
-    # does any scenario without twins; twins alike in every respect still go by name.
-    seen = set()
-    while (state := (tuple(issue_order), tuple(agent_order))) not in seen:
-        seen.add(state)
-        issue_order, issue_labels = _rank(issue_sig, issue_numbers, _twin_keys(
-            issue_sig, issue_numbers, issue_labels,
-            lambda i, own, agents=agent_labels: _issue_partners(s, i, own, agents, inert)))
-        agent_order, agent_labels = _rank(agent_sig, agent_numbers, _twin_keys(
-            agent_sig, agent_numbers, agent_labels,
-            lambda a, own, issues=issue_labels: _agent_partners(s, a, issues, own, inert)))
+    numbers = {"issue": {i: _issue_numbers(s, i, issue_sig, agent_sig, inert) for i in s.issues},
+               "agent": {a: _agent_numbers(s, a, issue_sig, inert) for a in s.agents}}
+    labeller = _Labeller(s, inert, {"issue": issue_sig, "agent": agent_sig}, numbers)
+    colour = labeller.search({kind: {name: (_digest([labeller.sig[kind][name], numbers[kind][name]]),)
+                                     for name in numbers[kind]} for kind in ("issue", "agent")})
+    (issue_order, issue_labels), (agent_order, agent_labels) = (labeller.rank(colour, kind)
+                                                                for kind in ("issue", "agent"))
     return Canon(agent_order, issue_order, agent_labels, issue_labels)
 
 
-def _twin_keys(signature: dict[str, str], numbers: dict[str, str], labels: dict[str, str],
-               partners) -> dict[str, str]:
-    """For each entity that shares its role and numbers with others (its twins), `partners(name,
-    own)`: how it stands to the other entities, `own` naming them by label but its twins (and
-    itself) as "twin", whose labels are what is being decided (two twins that trust each other
-    would each name the other's rank, and trade it every round); "" for every other entity."""
-    group = defaultdict(list)
-    for name in signature:
-        group[signature[name], numbers[name]].append(name)
-    keys = {}
-    for name in signature:
-        twins = group[signature[name], numbers[name]]
-        keys[name] = partners(name, {**labels, **dict.fromkeys(twins, "twin")}) if len(twins) > 1 else ""
-    return keys
+Colours = dict[str, dict[str, tuple[str, ...]]]
+"""Each entity's colour by kind ("agent", "issue") and name: the path of its group through the
+refinement, so that a group split, or one of its members set apart, keeps its place in the order
+among the others (its members' ranks stay within the group's)."""
+
+
+class _Labeller:
+    """Ranks twins: entities of one role with the same numbers, told apart (if at all) only by
+    which entities they stand to. p holds 0.2 on a and 0.9 on b, q the other way round, a and b
+    alike: ranked by name, renaming swapped their random numbers.
+
+    Each entity gets a colour, at first its role and numbers. Colour refinement gives each twin
+    the colour of its partners (`_agent_partners`, `_issue_partners`: how it stands to every
+    other entity, each named by colour) until no group of twins splits further. Twins that are
+    still alike then either are interchangeable (swapping their names leaves the scenario as it
+    was: they go by name, and it does not matter) or stand in a ring among themselves (trusts
+    p-q 0.1, q-r 0.9, r-s 0.1, s-p 0.9 among four alike parties), which refinement cannot break.
+    Then each twin of the first such group in turn is set apart and the refinement and search go
+    on from there; of the labellings this finds, the one whose scenario, named by label, dumps
+    smallest wins (without its inert entities first, so that adding a null agent or issue does
+    not choose another). Interchangeable twins are set apart once for all of them, so twins alike
+    in every respect cost one branch, not a factorial."""
+
+    def __init__(self, s: Scenario, inert: frozenset[str], sig: dict[str, dict[str, str]],
+                 numbers: dict[str, dict[str, str]]):
+        self.s, self.inert, self.sig, self.numbers = s, inert, sig, numbers
+        self.plain = s.model_dump(mode="json", exclude=set(DESCRIPTIVE))
+        self._swaps: dict[tuple[str, str, str, bool], bool] = {}
+        self._core: tuple[Scenario, Any] | None = None
+
+    def search(self, colour: Colours) -> Colours:
+        """The refined colours of the labelling chosen from `colour`."""
+        colour = self.refine(colour)
+        if (cell := self._ring(colour)) is None:
+            return colour
+        kind, members, core = cell
+        leaves = []
+        for member in self._apart(kind, members, core):
+            trial = {k: dict(v) for k, v in colour.items()}
+            trial[kind][member] = (*trial[kind][member], "set apart")
+            leaf = self.search(trial)
+            leaves.append((self._key(leaf), leaf))
+        return min(leaves, key=lambda leaf: leaf[0])[1]
+
+    def refine(self, colour: Colours) -> Colours:
+        """`colour` refined until no group of twins splits: each member of a group extends its
+        colour by its partners' (singletons keep theirs, which nothing can split)."""
+        s, inert = self.s, self.inert
+        while True:
+            size = {kind: Counter(colour[kind].values()) for kind in colour}
+            flat = {kind: {name: "/".join(c) for name, c in colour[kind].items()} for kind in colour}
+            new = {"issue": {i: (*c, _digest(_issue_partners(s, i, flat["issue"], flat["agent"], inert)))
+                             if size["issue"][c] > 1 else c for i, c in colour["issue"].items()},
+                   "agent": {a: (*c, _digest(_agent_partners(s, a, flat["issue"], flat["agent"], inert)))
+                             if size["agent"][c] > 1 else c for a, c in colour["agent"].items()}}
+            if sum(len(set(new[kind].values())) for kind in new) == sum(len(size[kind]) for kind in size):
+                return colour
+            colour = new
+
+    def rank(self, colour: Colours, kind: str) -> tuple[list[str], dict[str, str]]:
+        """Entities of `kind` ordered by role, numbers, colour, then (interchangeable twins) name;
+        each labelled by its role and its rank among those of that role."""
+        sig = self.sig[kind]
+        order = sorted(sig, key=lambda name: (sig[name], self.numbers[kind][name], colour[kind][name], name))
+        labels, seen = {}, defaultdict(int)
+        for name in order:
+            labels[name] = f"{sig[name]}.{seen[sig[name]]}"
+            seen[sig[name]] += 1
+        return order, labels
+
+    def _ring(self, colour: Colours) -> tuple[str, list[str], bool] | None:
+        """The first group of twins (by kind and colour, not name) that are not all interchangeable
+        in the scenario without its inert entities (core True); once there is none, the first
+        that are not in the whole scenario (core False). The inert entities do not change which
+        groups the first phase sets apart, so they cannot reach another labelling of the rest."""
+        cells = defaultdict(list)
+        for kind in ("issue", "agent"):
+            for name, c in colour[kind].items():
+                cells[kind, c].append(name)
+        for core in (True, False):
+            for (kind, _), members in sorted(cells.items()):
+                if len(members) > 1 and len(self._apart(kind, members, core)) > 1:
+                    return kind, members, core
+        return None
+
+    def _apart(self, kind: str, members: list[str], core: bool) -> list[str]:
+        """One of each set of interchangeable `members`, to be set apart in turn."""
+        ones: list[str] = []
+        for name in sorted(members):
+            if not any(self._swaps_nothing(kind, one, name, core) for one in ones):
+                ones.append(name)
+        return ones
+
+    def _swaps_nothing(self, kind: str, a: str, b: str, core: bool) -> bool:
+        """Whether swapping the names `a` and `b` leaves the scenario as it was (core: the scenario
+        without its inert entities, where these are swapped with nothing)."""
+        if (kind, a, b, core) not in self._swaps:
+            scenario, plain = self._core_scenario() if core else (self.s, self.plain)
+            names = {"agent": {n: n for n in scenario.agents}, "issue": {n: n for n in scenario.issues}}
+            if a not in names[kind] or b not in names[kind]:
+                return True
+            swapped = {**names, kind: {**names[kind], a: b, b: a}}
+            self._swaps[kind, a, b, core] = (_dump(_canonical(scenario, plain, swapped))
+                                             == _dump(_canonical(scenario, plain, names)))
+        return self._swaps[kind, a, b, core]
+
+    def _key(self, colour: Colours) -> tuple[str, str]:
+        """The scenario named by the labels `colour` gives: without its inert agents and issues,
+        then whole."""
+        labels = {kind: self.rank(colour, kind)[1] for kind in ("issue", "agent")}
+        core, plain = self._core_scenario()
+        return (_dump(_canonical(core, plain, labels)), _dump(_canonical(self.s, self.plain, labels)))
+
+    def _core_scenario(self) -> tuple[Scenario, Any]:
+        """The scenario without its inert agents and issues (as it was before they were added),
+        and its plain data; the scenario itself if that does not validate."""
+        if self._core is None:
+            inert_issues = {i for i in self.s.issues if _is_inert_issue(self.s, i, self.inert)}
+            data = self.s.model_dump(mode="json")
+            data["issues"] = {i: v for i, v in data["issues"].items() if i not in inert_issues}
+            data["agents"] = {a: {**v, "issues": {i: st for i, st in v["issues"].items() if i not in inert_issues}}
+                              for a, v in data["agents"].items() if a not in self.inert}
+            trust = data["relations"]["trust"]
+            entries = [{**t, "between": [a for a in t["between"] if a not in self.inert]}
+                       for t in (trust if isinstance(trust, list) else [trust])]
+            data["relations"]["trust"] = [t for t in entries if len(t["between"]) >= 2]
+            try:
+                core = Scenario.model_validate(data)
+            except ValueError:
+                core = self.s
+            self._core = core, core.model_dump(mode="json", exclude=set(DESCRIPTIVE))
+        return self._core
 
 
 def _agent_partners(s: Scenario, agent: str, issue_labels: dict[str, str], agent_labels: dict[str, str],
                     inert: frozenset[str]) -> str:
-    """How an agent stands to the other entities, each named by its current label: its stances by
+    """How an agent stands to the other entities, each named by its current colour: its stances by
     issue, whom it trusts and how much, its alliances, the effects that name it and the rubric's
     signed conditions that name it with whom."""
     stances = sorted((issue_labels[i], json.dumps(stance.model_dump(mode="json"), sort_keys=True))
@@ -136,7 +239,7 @@ def _agent_partners(s: Scenario, agent: str, issue_labels: dict[str, str], agent
 
 def _issue_partners(s: Scenario, issue: str, issue_labels: dict[str, str], agent_labels: dict[str, str],
                     inert: frozenset[str]) -> str:
-    """How an issue stands to the other entities, each named by its current label: the agents'
+    """How an issue stands to the other entities, each named by its current colour: the agents'
     stances on it, the alliances over it, the effects that name it and its place in the rubric."""
     stances = sorted((agent_labels[a], json.dumps(spec.issues[issue].model_dump(mode="json"), sort_keys=True))
                      for a, spec in s.agents.items() if issue in spec.issues and a not in inert)
@@ -225,21 +328,12 @@ def _relabel(value: Any, label: dict[str, str]) -> Any:
     return {label[name]: item for name, item in value.items()}
 
 
-def _rank(signature: dict[str, str], numbers: dict[str, str],
-          twins: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
-    """Entities ordered by role, then numbers, then (twins alone, `_twin_keys`) partners, then
-    name; each labelled by its role and its rank among those of that role."""
-    twins = twins or {}
-    order = sorted(signature, key=lambda name: (signature[name], numbers[name], twins.get(name, ""), name))
-    labels, seen = {}, defaultdict(int)
-    for name in order:
-        labels[name] = f"{signature[name]}.{seen[signature[name]]}"
-        seen[signature[name]] += 1
-    return order, labels
-
-
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _leaves(s: Scenario):
