@@ -38,6 +38,13 @@ settings.load_profile("sim")
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# The commands' tables wrap at COLUMNS when it is set, and at 120 columns in a pipe
+# (`sim.reporting.console`); the tests read them as a pipe does. pytest-xdist's workers are
+# given COLUMNS=80 (execnet), and a shell may export its own: either wrapped 11 tables' lines
+# in a parallel run.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
+
 _SMALL_DICT = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
 
 
