@@ -16,7 +16,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,14 +102,17 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *, 
     return parse_scenario(read_text_file(path), source=str(path), overrides=overrides, option=option)
 
 
-def parse_scenario(text: str, source: str = "<string>", overrides: dict[str, Any] | None = None, *,
-                   option: str = "overrides") -> Scenario:
-    """Validate scenario YAML text; `source` names it in error messages, `overrides` and `option` as
-    for `load_scenario`. Plain data (a dict, as `sim.strategies.scenario_dicts` draws it) is
-    read by `parse_scenario(yaml.safe_dump(data))`, with the same `InputError`s."""
+def parse_scenario(text: str | Mapping[str, Any], source: str = "<string>",
+                   overrides: dict[str, Any] | None = None, *, option: str = "overrides") -> Scenario:
+    """Validate scenario YAML text, or plain data (a dict, as `sim.strategies.scenario_dicts` and
+    `mutations_of` draw it); `source` names it in error messages, `overrides` and `option` as for
+    `load_scenario`. Plain data is read as the file holding it would be, with the same
+    `InputError`s: written by `dump_yaml`, not `yaml.safe_dump`, whose YAML 1.1 writes the text
+    `1e6` plain, to be read back as a number."""
+    if isinstance(text, Mapping):
+        text = _as_yaml(text, source)
     if not isinstance(text, (str, bytes)):
-        raise InputError(Problem(source, "", "must be YAML text (a str); parse_scenario(yaml.safe_dump(data)) "
-                                 "reads plain data", text, True))
+        raise InputError(Problem(source, "", "must be YAML text (a str) or plain data (a dict)", text, True))
     check_overrides(overrides)
     overrides = plain_values(overrides)  # numpy scalars from a user's loop: the numbers they hold
     data = load_yaml(text, source)
@@ -709,6 +712,22 @@ def scenario_hash(scenario: Scenario) -> str:
         raise InputError(Problem("scenario", "", "must be a Scenario: sim.load_scenario(path) reads a file, "
                                  "sim.parse_scenario(text) YAML text", scenario, True))
     return _scenario_hash(scenario)
+
+
+def _as_yaml(data: Mapping[str, Any], source: str) -> str:
+    """Plain data as the text of a file holding it; a value no file could hold (an object, a set,
+    a dict holding itself) is an `InputError` naming it."""
+    import yaml
+
+    try:
+        return dump_yaml(plain_values(dict(data)))
+    except RecursionError:
+        raise InputError(Problem(source, "", "holds itself (a dict or list inside itself): a file cannot")) from None
+    except yaml.YAMLError as exc:
+        value = exc.args[-1] if exc.args else None
+        kind = type(value).__name__
+        raise InputError(Problem(source, "", f"holds a value of type {kind}, which no scenario file can",
+                                 value, True)) from None
 
 
 def dump_scenario(scenario: Scenario) -> str:

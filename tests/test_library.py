@@ -32,6 +32,7 @@ from sim import (
     run,
     wilson,
 )
+from sim.yamlfile import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = scenario_of(small_dict())
@@ -76,8 +77,12 @@ BAD_CALLS = {
     "a number as an override's path": (lambda k: parse_scenario("name: x", overrides={1: 0.8}),
                                        "overrides: each key must be a dotted path"),
     "no path to load": (lambda k: load_scenario(None), "path: must be the path of a scenario file"),
-    "plain data to parse": (lambda k: parse_scenario(small_dict()),
-                            "must be YAML text \\(a str\\); parse_scenario\\(yaml.safe_dump\\(data\\)\\)"),
+    "a list to parse": (lambda k: parse_scenario([small_dict()]),
+                        "must be YAML text \\(a str\\) or plain data \\(a dict\\)"),
+    "an object in plain data": (lambda k: parse_scenario({**small_dict(), "title": object()}),
+                                "holds a value of type object, which no scenario file can"),
+    "plain data holding itself": (lambda k: parse_scenario(_holding_itself()),
+                                  "holds itself \\(a dict or list inside itself\\): a file cannot"),
     "a path to dump": (lambda k: dump_scenario("small.yaml"), "scenario: must be a Scenario"),
     "a count above n": (lambda k: wilson(5, 3), "wilson: count: must be from 0 to n \\(3\\) \\(got 5\\)"),
     "a negative count": (lambda k: wilson(-1, 3), "wilson: count: must be a whole number >= 0 \\(got -1\\)"),
@@ -271,6 +276,31 @@ def test_no_exported_function_shares_its_name_with_a_submodule():
     code = "import sim; import sim.attribution; assert callable(sim.compare) and sim.compare.__name__ == 'compare'"
     done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def _holding_itself() -> dict:
+    data = small_dict()
+    data["agents"]["north"]["again"] = data
+    return data
+
+
+def test_plain_data_is_parsed_as_the_file_holding_it_would_be():
+    """`parse_scenario(data)` reads a dict as its file: text that reads as a number in YAML 1.2
+    (`1e6`) stays text (`yaml.safe_dump`, which the README once used, wrote it plain and it came
+    back a number, refused as a title), numpy numbers are the numbers they hold, and a problem is
+    the same `InputError` the text gives."""
+    data = small_dict()
+    data["title"] = "1e6"
+    data["agents"]["north"]["resolve"] = np.float32(0.5)
+    scenario = parse_scenario(data)
+    assert scenario.title == "1e6" and scenario.agents["north"].resolve == 0.5
+    bad = small_dict()
+    bad["agents"]["north"]["resolve"] = 2.0
+    with pytest.raises(InputError) as from_data:
+        parse_scenario(bad, source="mine")
+    with pytest.raises(InputError) as from_text:
+        parse_scenario(dump_yaml(bad), source="mine")
+    assert str(from_data.value) == str(from_text.value)
 
 
 def _public_members(obj):

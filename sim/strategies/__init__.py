@@ -2,7 +2,7 @@
 
 `scenario_dicts()` draws plain data (what `yaml.safe_load` returns) that the schema
 accepts; `scenarios()` validates it into `Scenario` objects; `mutated_scenario_dicts()`
-breaks one thing in a valid dict, for fuzzing the loader (`parse_scenario(yaml.safe_dump(d))`
+breaks one thing in a valid dict, for fuzzing the loader (`parse_scenario(d)`
 loads it or raises `InputError`), and `mutations_of(scenario)` in your own scenario. They
 draw `convergence` scenarios without `summit.weights` or `observed` unless asked:
 `engines=("convergence", "eum")`, `weights=True`, `observed=True` (`scenario_dicts`).

@@ -193,7 +193,7 @@ def mutated_scenario_dicts(kinds: tuple[str, ...] = MUTATIONS, engines: tuple[st
     the summit, saliences that no longer sum to 1, a broken distribution. The result
     may still be valid (deleting an optional key, or junk that is valid where it lands:
     text for an event's `source`, `[]` for its `effects`); the other kinds never are. Loading it
-    (`sim.parse_scenario(yaml.safe_dump(data))`) must either succeed or raise `InputError`.
+    (`sim.parse_scenario(data)`) must either succeed or raise `InputError`.
     `kinds`: a non-empty tuple of names from `MUTATIONS`; `engines`, `weights`, `observed`:
     what the valid dict may hold, as for `scenario_dicts` (default: a `convergence` scenario
     without `summit.weights` or `observed`)."""
@@ -220,7 +220,7 @@ def mutations_of(scenario: Scenario | str | Path, kinds: tuple[str, ...] = MUTAT
     file that `extends` a base, `include`s files or `set`s fields is mutated as it resolves, the
     base merged in). Each draw is a fresh plain dict, as `yaml.safe_load` gives a file: what the
     scenario sets (not the defaults), dates as dates; load it with
-    `sim.parse_scenario(yaml.safe_dump(data))`. Each draw records its kind as a hypothesis
+    `sim.parse_scenario(data)`. Each draw records its kind as a hypothesis
     `event` (`pytest --hypothesis-show-statistics` counts them). `kinds`: as for
     `mutated_scenario_dicts`."""
     if isinstance(scenario, (str, Path)):
@@ -229,7 +229,7 @@ def mutations_of(scenario: Scenario | str | Path, kinds: tuple[str, ...] = MUTAT
         check_scenario(scenario, "mutations_of: scenario")
     else:
         raise InputError(Problem("mutations_of", "scenario", "must be a Scenario or the path of a scenario file "
-                                 "(a dict: sim.parse_scenario(yaml.safe_dump(data)) reads one)", scenario, True))
+                                 "(a dict: sim.parse_scenario(data) reads one)", scenario, True))
     _check_kinds("mutations_of", kinds)
     return _mutations_of(_plain_data(scenario), tuple(kinds))
 

@@ -16,7 +16,6 @@ import threading
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import ValidationError
 
 from ..errors import InputError, Problem
@@ -232,7 +231,7 @@ def _point_scenario(sweep: Sweep, point: dict[str, float], source: str) -> Scena
         return Scenario.model_validate(data)
     except ValidationError:
         pass
-    parse_scenario(yaml.safe_dump(data, sort_keys=False), source=source)
+    parse_scenario(data, source=source)
     raise AssertionError("a scenario failed validation once and passed it the second time")
 
 
