@@ -608,6 +608,46 @@ def test_a_null_agent_caring_about_an_inert_issue_leaves_it_inert(monkeypatch):
     _same_where_shared(data, null)
 
 
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="sim.canonical orders twins split by refinement by "
+                   "digests that hold their stances on inert issues: a null issue reorders them")
+@pytest.mark.parametrize("name", ["null_issue_beside_twins", "trust_ring"])
+def test_an_issue_nobody_cares_about_beside_twins_changes_nothing(name):
+    """Found by the hunt after the rings: an issue on which every agent stands at 0.0 with salience
+    0, added beside twins that refinement tells apart (p holds 0.2 on a and 0.9 on b, q the other
+    way) or beside a ring, moved their labels, so their random numbers: 462 of 1,024 replicates of
+    the first ended in another class. The property on drawn scenarios misses it: they seldom hold
+    twins. Compared label by label (in the engine's order, without the null issue), as a ring's
+    rotations are one scenario."""
+    data = _twins(name)
+    null = copy.deepcopy(data)
+    null["issues"]["zz_null"] = {"anchors": {"lo": 0.0, "hi": 1.0}, "status_quo": 0.0}
+    for agent in null["agents"].values():
+        agent["issues"]["zz_null"] = {"position": 0.0, "salience": 0.0}
+    a = run_replicates(scenario_of(data), runs=RUNS, seed=7)
+    b = run_replicates(scenario_of(null), runs=RUNS, seed=7)
+    ma, mb = a.result.model, b.result.model
+    shared = [k for k, i in enumerate(mb.issues) if i != "zz_null"]
+    assert len({tuple(row) for row in a.position[:, 0, :].round(6)}) > RUNS // 2  # positions move: the test can tell
+    assert np.array_equal(a.outcome, b.outcome) and np.array_equal(a.summit_day, b.summit_day)
+    assert np.array_equal(ma.packages[a.package], mb.packages[b.package][:, shared])
+    assert np.array_equal(a.position, b.position[:, :, shared])
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="sim.canonical sets apart one of twins that swap in "
+                   "the scenario without its inert agents, chosen by name, though they do not swap with them")
+def test_renaming_twins_that_only_a_null_agent_tells_apart_is_one_meeting():
+    """Found by the hunt after the rings: p, q, r, s alike in two pairs, and a null agent that
+    trusts p. Without the null agent p and q swap, so only p (by name) is set apart; renamed p <->
+    q, the other is, and the null agent's trust lands on another label: another inputs hash, and
+    its positions differed in 2,023 of 2,048 replicates."""
+    data = _twins("pairs_null_trust")
+    renamed = rename(data, {a: {"p": "q", "q": "p"}.get(a, a) for a in data["agents"]}, {i: i for i in data["issues"]})
+    before = run_replicates(scenario_of(data), runs=RUNS, seed=7)
+    after = run_replicates(scenario_of(renamed), runs=RUNS, seed=7)
+    assert before.same_as(after)
+    assert inputs_hash(scenario_of(renamed)) == inputs_hash(scenario_of(data))
+
+
 def test_a_nash_weight_of_1_written_out_is_the_default_in_the_inputs_hash():
     """Two identical parties, one with its weight of 1.0 written out: the same meeting renamed had
     another inputs hash, since the written 1.0 landed on whichever label the names gave."""
