@@ -6,7 +6,8 @@ and every file written. A
 directory is *sim's* when it holds a manifest and nothing the manifest does not
 list (a user's file added to it makes it the user's again). A command writes
 
-- a new directory (a missing path, or an empty directory, is claimed), or
+- a new directory (a missing path, or an empty directory, is claimed; so is one holding
+  nothing but the temp file of a manifest, all a command killed as it wrote one leaves), or
 - a directory its own command made (rewritten whole, or resumed by a sweep);
 
 and refuses any other existing path, and any path inside a result directory (a
@@ -177,7 +178,8 @@ def check_outside_results(target: str | Path, label: str = "--out") -> None:
 
 
 def check_target(out: str | Path, command: str, *, force: bool = False, label: str = "--out") -> str:
-    """What `command` may do with directory `out`: "new" (missing or empty), "own" (its
+    """What `command` may do with directory `out`: "new" (missing or empty, temp files of a
+    manifest aside: `_left_by_a_killed_claim`), "own" (its
     own command made it), "replace" (another sim command made it, and `force`); any
     other existing path, or one inside a result directory, is an `InputError` naming `label`."""
     check_outside_results(out, label)
@@ -193,7 +195,7 @@ def check_target(out: str | Path, command: str, *, force: bool = False, label: s
         raise InputError(Problem(label, "", "exists and is not a directory; sim writes only into a new "
                                  "directory or one it made", str(out), True))
     try:
-        if not any(out.iterdir()):
+        if all(_left_by_a_killed_claim(entry) for entry in out.iterdir()):
             return "new"
         owner = directory_owner(out)
     except OSError as exc:
@@ -209,6 +211,16 @@ def check_target(out: str | Path, command: str, *, force: bool = False, label: s
         raise InputError(Problem(label, "", f"holds the result of `sim {owner}`, not of `sim {command}`; "
                                  "add --force to replace it, or choose a new path", str(out), True))
     return "replace"
+
+
+def _left_by_a_killed_claim(entry: Path) -> bool:
+    """Whether `entry`, in a directory that holds no manifest, is the temp file of one
+    (`io.temp_name`): what a command killed as it wrote the manifest of the directory it had
+    claimed new leaves there, and all it leaves (`claim_in_place` writes nothing before the
+    manifest). Such a directory is new to the next command, which removes the file under its
+    lock; taken for a user's file, it made the directory one sim refused for good, and a sweep
+    SIGKILLed at that moment could not be resumed."""
+    return entry.is_file() and not entry.is_symlink() and _is_temp_of(entry.name, {MANIFEST})
 
 
 def check_file_target(path: str | Path, command: str, *, force: bool = False, label: str = "--write") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -475,6 +476,63 @@ def test_a_ctrl_c_while_a_claim_in_place_is_set_up_gives_the_directory_back(when
         pytest.fail("the block ran although the claim was interrupted")
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("found", ["missing", "empty"])
+@pytest.mark.parametrize("name", ["backtest", "calibrate", "sweep"])
+def test_a_command_killed_as_it_writes_its_new_directorys_manifest_is_resumed_by_a_rerun(name, found, tmp_path,
+                                                                                         capsys, monkeypatch):
+    """A resumable command killed (SIGKILL: no cleanup) as it writes the manifest of the directory it claimed new
+    (missing, or empty), its temp file written but not yet renamed, leaves that temp file alone in the directory:
+    the rerun takes the directory as new and finishes, where it refused it for good as one holding files sim did
+    not write (caught by SIGKILLing `sim sweep` at random moments on a loaded core)."""
+    out, killed = tmp_path / "o", tmp_path / "killed"
+    if found == "empty":
+        out.mkdir()
+    real = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst) == out / MANIFEST and not killed.exists():
+            shutil.copytree(out, killed)  # what the directory holds at this moment is what a kill leaves
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    cases = Path(__file__).parent / "data" / "cases"
+    argv = COMMANDS.get(name) or {"backtest": [name, str(tiny_history(tmp_path / "hist")), "--runs", "1024"],
+                                  "calibrate": [name, str(cases), "--knobs", str(cases / "knobs.yaml")]}[name]
+    argv = [*argv, "--workers", "1", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == 0
+    monkeypatch.undo()
+    left = [p.name for p in killed.iterdir()]
+    assert len(left) == 1 and left[0].startswith(f".{MANIFEST}.tmp-")
+    capsys.readouterr()
+    assert main([*argv, "--out", str(killed)]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in killed.iterdir()) == sorted(p.name for p in out.iterdir())
+
+
+@pytest.mark.parametrize("entries, new", [
+    ({f".{MANIFEST}.tmp-0123abcd": "file"}, True),
+    ({f".{MANIFEST}.tmp-0123abcd": "file", f".{MANIFEST}.tmp-89abcdef": "file"}, True),
+    ({f".{MANIFEST}.tmp-0123abcd": "file", "notes.txt": "file"}, False),
+    ({f".{MANIFEST}.tmp-0123abcd": "dir"}, False),
+    ({f".{MANIFEST}.tmp-0123abcd": "link"}, False),
+    ({".summary.json.tmp-0123abcd": "file"}, False),
+    ({f".{MANIFEST}.tmp-0123": "file"}, False),
+])
+def test_only_a_manifests_temp_files_leave_a_directory_new(entries, new, tmp_path):
+    """A directory holding nothing but temp files of a manifest (what a claim killed as it wrote one leaves) is
+    new; one thing more, or a name, kind or link that is not such a file, and it is a user's, refused."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (tmp_path / "elsewhere").write_text("x")
+    for name, kind in entries.items():
+        {"file": lambda p: p.write_text("{"), "dir": Path.mkdir,
+         "link": lambda p: p.symlink_to(tmp_path / "elsewhere")}[kind](out / name)
+    if new:
+        assert check_target(out, "sweep") == "new"
+    else:
+        with pytest.raises(InputError, match="holds files sim did not write"):
+            check_target(out, "sweep")
 
 
 def test_a_claim_given_back_removes_the_folders_it_made_and_no_other(tmp_path):
