@@ -79,7 +79,12 @@ def make_canon(s: Scenario) -> Canon:
     numbers = {"issue": {i: _issue_numbers(s, i, issue_sig, agent_sig, inert) for i in s.issues},
                "agent": {a: _agent_numbers(s, a, issue_sig, inert) for a in s.agents}}
     labeller = _Labeller(s, inert, {"issue": issue_sig, "agent": agent_sig}, numbers)
-    colour = labeller.search({kind: {name: (_digest([labeller.sig[kind][name], numbers[kind][name]]),)
+    # Colours start from what the scenario without its inert entities says (an agent's stances on
+    # inert issues left out), so that a null issue added beside twins changes no colour, hence
+    # neither the order of twins split by refinement nor which group is set apart first.
+    core_numbers = {"issue": numbers["issue"],
+                    "agent": {a: _agent_numbers(s, a, issue_sig, inert, labeller.inert_issues) for a in s.agents}}
+    colour = labeller.search({kind: {name: (_digest([labeller.sig[kind][name], core_numbers[kind][name]]),)
                                      for name in numbers[kind]} for kind in ("issue", "agent")})
     (issue_order, issue_labels), (agent_order, agent_labels) = (labeller.rank(colour, kind)
                                                                 for kind in ("issue", "agent"))
@@ -112,6 +117,7 @@ class _Labeller:
     def __init__(self, s: Scenario, inert: frozenset[str], sig: dict[str, dict[str, str]],
                  numbers: dict[str, dict[str, str]]):
         self.s, self.inert, self.sig, self.numbers = s, inert, sig, numbers
+        self.inert_issues = frozenset(i for i in s.issues if _is_inert_issue(s, i, inert))
         self.plain = s.model_dump(mode="json", exclude=set(DESCRIPTIVE))
         self._swaps: dict[tuple[str, str, str, bool], bool] = {}
         self._core: tuple[Scenario, Any] | None = None
@@ -121,9 +127,12 @@ class _Labeller:
         colour = self.refine(colour)
         if (cell := self._ring(colour)) is None:
             return colour
-        kind, members, core = cell
+        kind, members = cell
         leaves = []
-        for member in self._apart(kind, members, core):
+        # Set apart one of each set of twins that swap in the whole scenario: those that swap only
+        # without its inert entities would give labellings that a null agent tells apart, and
+        # which of them came first would go by name.
+        for member in self._apart(kind, members, False):
             trial = {k: dict(v) for k, v in colour.items()}
             trial[kind][member] = (*trial[kind][member], "set apart")
             leaf = self.search(trial)
@@ -133,13 +142,14 @@ class _Labeller:
     def refine(self, colour: Colours) -> Colours:
         """`colour` refined until no group of twins splits: each member of a group extends its
         colour by its partners' (singletons keep theirs, which nothing can split)."""
-        s, inert = self.s, self.inert
+        s, inert, inert_issues = self.s, self.inert, self.inert_issues
         while True:
             size = {kind: Counter(colour[kind].values()) for kind in colour}
             flat = {kind: {name: "/".join(c) for name, c in colour[kind].items()} for kind in colour}
             new = {"issue": {i: (*c, _digest(_issue_partners(s, i, flat["issue"], flat["agent"], inert)))
                              if size["issue"][c] > 1 else c for i, c in colour["issue"].items()},
-                   "agent": {a: (*c, _digest(_agent_partners(s, a, flat["issue"], flat["agent"], inert)))
+                   "agent": {a: (*c, _digest(_agent_partners(s, a, flat["issue"], flat["agent"],
+                                                                      inert, inert_issues)))
                              if size["agent"][c] > 1 else c for a, c in colour["agent"].items()}}
             if sum(len(set(new[kind].values())) for kind in new) == sum(len(size[kind]) for kind in size):
                 return colour
@@ -156,7 +166,7 @@ class _Labeller:
             seen[sig[name]] += 1
         return order, labels
 
-    def _ring(self, colour: Colours) -> tuple[str, list[str], bool] | None:
+    def _ring(self, colour: Colours) -> tuple[str, list[str]] | None:
         """The first group of twins (by kind and colour, not name) that are not all interchangeable
         in the scenario without its inert entities (core True); once there is none, the first
         that are not in the whole scenario (core False). The inert entities do not change which
@@ -168,7 +178,7 @@ class _Labeller:
         for core in (True, False):
             for (kind, _), members in sorted(cells.items()):
                 if len(members) > 1 and len(self._apart(kind, members, core)) > 1:
-                    return kind, members, core
+                    return kind, members
         return None
 
     def _apart(self, kind: str, members: list[str], core: bool) -> list[str]:
@@ -203,7 +213,7 @@ class _Labeller:
         """The scenario without its inert agents and issues (as it was before they were added),
         and its plain data; the scenario itself if that does not validate."""
         if self._core is None:
-            inert_issues = {i for i in self.s.issues if _is_inert_issue(self.s, i, self.inert)}
+            inert_issues = self.inert_issues
             data = self.s.model_dump(mode="json")
             data["issues"] = {i: v for i, v in data["issues"].items() if i not in inert_issues}
             data["agents"] = {a: {**v, "issues": {i: st for i, st in v["issues"].items() if i not in inert_issues}}
@@ -221,12 +231,13 @@ class _Labeller:
 
 
 def _agent_partners(s: Scenario, agent: str, issue_labels: dict[str, str], agent_labels: dict[str, str],
-                    inert: frozenset[str]) -> str:
+                    inert: frozenset[str], inert_issues: frozenset[str]) -> str:
     """How an agent stands to the other entities, each named by its current colour: its stances by
-    issue, whom it trusts and how much, its alliances, the effects that name it and the rubric's
+    issue (not on inert issues: a null issue added beside twins changed their colours, so their
+    order), whom it trusts and how much, its alliances, the effects that name it and the rubric's
     signed conditions that name it with whom."""
     stances = sorted((issue_labels[i], json.dumps(stance.model_dump(mode="json"), sort_keys=True))
-                     for i, stance in s.agents[agent].issues.items())
+                     for i, stance in s.agents[agent].issues.items() if i not in inert_issues)
     trust = sorted((sorted(agent_labels[b] for b in pair if b != agent),
                     json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True))
                    for entry in s.relations.trust_entries() for pair in entry.pairs()
@@ -421,10 +432,13 @@ def _agent_role(s: Scenario, agent: str, issue_sig: dict[str, str], first: dict[
     return [*role, "inert"] if agent in inert else role
 
 
-def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: frozenset[str]) -> str:
-    """Everything else about the agent, without names: its ranking key within its role."""
+def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: frozenset[str],
+                   skip: frozenset[str] = frozenset()) -> str:
+    """Everything else about the agent, without names: its ranking key within its role (its
+    stances on the issues `skip` left out)."""
     data = s.agents[agent].model_dump(mode="json", exclude={"description"})
-    data["issues"] = sorted((issue_sig[i], json.dumps(stance, sort_keys=True)) for i, stance in data["issues"].items())
+    data["issues"] = sorted((issue_sig[i], json.dumps(stance, sort_keys=True)) for i, stance in data["issues"].items()
+                            if i not in skip)
     data["mediator"] = [m.model_dump(mode="json", exclude={"agent"}) for m in s.roles.mediators if m.agent == agent]
     data["weight"] = _weight_json(s.summit.weights.get(agent, 1.0))
     data["trust"] = sorted(json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True)
