@@ -241,6 +241,21 @@ def test_judgments_are_counted_in_the_page(results, tmp_path):
     assert '<span class="tag judgment">judgment</span>' in page and "[judgment] the unit" in page
 
 
+def test_an_events_date_is_cited_by_its_source_sentence(results, tmp_path):
+    """An event's date is what the sentence in its `source:` (which every event has) reports, so
+    the page counts it as cited there, tagged "its source", not as a value with no comment. The
+    event's other values (its probability, its effects' shifts) are not in the sentence: still
+    uncited."""
+    page = make_report([results["run"]], tmp_path / "p.html").read_text(encoding="utf-8")
+
+    def row(path: str) -> str:
+        start = page.index(f'<tr data-path="{path}"')
+        return page[start:page.index("</tr>", start)]
+
+    assert '<span class="tag">its source</span>' in row("events.0.date") and "no comment" not in row("events.0.date")
+    assert "no comment" in row("events.0.probability") and "its source" not in row("events.0.probability")
+
+
 def test_every_probability_of_an_explain_and_a_sweep_has_its_interval_on_the_page(results, tmp_path):
     """The page gives P with its 95 % interval wherever the command printed one: the explain's
     probabilities with all events and with none, and each sweep point's P(collapse)."""

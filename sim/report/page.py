@@ -251,6 +251,7 @@ def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, s
     view["preamble"], view["loose"] = list(parsed.preamble), parsed.loose
     sections: dict[str, dict] = {}
     current = None
+    sourced = {row.path.rsplit(".", 1)[0] for row in parsed.rows if row.key == "source" and row.value}
     for row in parsed.rows:
         top = row.path.split(".", 1)[0]
         if row.depth == 0:
@@ -271,6 +272,9 @@ def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, s
                 view["counts"]["edits"] += len(entry["removes"])
             continue
         entry = _row_view(row, overrides, current["key"], unused.get((item.file, row.path)))
+        if entry["kind"] == "none" and row.key == "date" and row.path.rsplit(".", 1)[0] in sourced:
+            # an event's (or an election's) date is what its `source:` sentence reports: cited there
+            entry["kind"], entry["tags"] = "cited", ["its source"]
         current["rows"].append(entry)
         if row.counted and entry["unused"] is not None:
             view["counts"]["unused"] += 1
