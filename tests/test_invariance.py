@@ -562,6 +562,63 @@ def test_every_renaming_of_a_ring_of_twins_is_one_meeting(name, draw):
     assert inputs_hash(scenario_of(renamed)) == inputs_hash(scenario_of(data))
 
 
+@st.composite
+def _rings(draw) -> dict:
+    """Rings of alike parties that refinement cannot split: one or two rings (of 2 to 5, like
+    cycles.yaml), trust by distance round the ring (0.5 between rings), maybe an alliance from each
+    member to the next but `step`, maybe stances through alike issues in a ring (member k holds 0.9
+    on issues k + j for j in `hot`), maybe an event or the rubric naming some members."""
+    sizes = draw(st.sampled_from([[3], [4], [5], [3, 3], [2, 4], [3, 4], [2, 2, 2]]), label="ring sizes")
+    names = [[f"c{r}_{k}" for k in range(n)] for r, n in enumerate(sizes)]
+    members = [name for ring in names for name in ring]
+    level = {d: draw(st.sampled_from([0.1, 0.5, 0.9]), label=f"trust at distance {d}") for d in range(1, max(sizes))}
+    n_issues = sizes[0] if len(sizes) == 1 and draw(st.booleans(), label="stance ring") else 1
+    hot = draw(st.sets(st.integers(0, n_issues - 1), max_size=n_issues - 1), label="hot") if n_issues > 1 else set()
+    issues = [f"i{j}" for j in range(n_issues)]
+    salience = [1.0 / n_issues] * (n_issues - 1) + [1.0 - (n_issues - 1) / n_issues]
+    start = dt.date(2020, 1, 1)
+    data = {"name": "rings", "calendar": {"start": start, "vantage": start},
+            "issues": {i: {"anchors": {"lo": 0.0, "hi": 1.0}, "status_quo": 0.0} for i in issues},
+            "agents": {name: {"capability": 1.0, "resolve": 0.3,
+                              "issues": {i: {"position": 0.9 if (j - k) % len(ring) in hot else 0.6,
+                                             "salience": salience[j]} for j, i in enumerate(issues)}}
+                       for ring in names for k, name in enumerate(ring)},
+            "relations": {"trust": [], "alliances": []},
+            "summit": {"parties": members, "date": dt.date(2020, 3, 1), "cancellation": {"base_probability": 0.0}},
+            "outcome": {"breakthrough": [{"issue": "i0", "at_least": 1.0}],
+                        "substantive": [{"issue": "i0", "at_least": 0.5}]}}
+    where = {name: (r, k) for r, ring in enumerate(names) for k, name in enumerate(ring)}
+    for x, y in ((x, y) for n, x in enumerate(members) for y in members[n + 1:]):
+        (rx, kx), (ry, ky) = where[x], where[y]
+        distance = min((kx - ky) % sizes[rx], (ky - kx) % sizes[rx])
+        data["relations"]["trust"].append({"between": [x, y], "initial": level[distance] if rx == ry else 0.5})
+    step = draw(st.sampled_from([0, 1, 2]), label="alliance step")
+    for ring in names:
+        if 0 < step < len(ring):
+            data["relations"]["alliances"] += [{"agent": name, "patron": ring[(k + step) % len(ring)],
+                                                "issues": ["i0"], "pull": 0.3, "cost": 0.2}
+                                               for k, name in enumerate(ring)]
+    if draw(st.booleans(), label="an event names a member"):
+        data["events"] = [{"name": "e", "date": dt.date(2020, 1, 5), "source": "x",
+                           "effects": [{"target": "resolve", "agent": draw(st.sampled_from(members)), "shift": 0.1}]}]
+    if draw(st.booleans(), label="the rubric names members"):
+        signed = draw(st.lists(st.sampled_from(members), min_size=1, max_size=3, unique=True))
+        data["outcome"]["substantive"].append({"all": [{"signed": signed}, {"issue": "i0", "at_least": 0.5}]})
+    return data
+
+
+@settings(max_examples=15, deadline=None)
+@given(_rings(), st.data())
+def test_every_renaming_of_drawn_rings_of_twins_is_one_meeting(data, draw):
+    """The property above on drawn rings (`_rings`): one ring or several alike ones, through trusts,
+    alliances and stances, some members named by an event or the rubric."""
+    agents = draw.draw(st.permutations([f"x{k}" for k in range(len(data["agents"]))]), label="agents")
+    issues = draw.draw(st.permutations([f"y{k}" for k in range(len(data["issues"]))]), label="issues")
+    renamed = rename(data, dict(zip(data["agents"], agents)), dict(zip(data["issues"], issues)))
+    shuffled = _shuffled(renamed, draw)
+    assert inputs_hash(scenario_of(shuffled)) == inputs_hash(scenario_of(data))
+
+
 _STANCES = {f"i{k}": {"position": 0.1 * k, "salience": 0.2} for k in range(5)}
 _CARES = {"a": {"position": 0.3, "salience": 0.5}, "b": {"position": 0.2, "salience": 0.5}}
 
@@ -644,6 +701,26 @@ def test_renaming_twins_that_only_a_null_agent_tells_apart_is_one_meeting():
     after = run_replicates(scenario_of(renamed), runs=RUNS, seed=7)
     assert before.same_as(after)
     assert inputs_hash(scenario_of(renamed)) == inputs_hash(scenario_of(data))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="sim.canonical ranks twins by their elections as "
+                   "written, in their order and with their source sentences")
+@pytest.mark.parametrize("change", ["listed in another order", "reworded"])
+def test_twins_elections_listed_in_another_order_or_reworded_change_nothing(change):
+    """Found by the hunt after the rings: two twins told apart by refinement, each facing the same
+    two elections. An agent's elections are a list whose order the model does not read, and an
+    election's source sentence is prose, yet either changed swaps the twins' labels: 749 of 2,048
+    replicates ended in another class, and the inputs hash changed."""
+    data = _twins("elections_order")
+    other = copy.deepcopy(data)
+    if change == "reworded":
+        other["agents"]["q"]["elections"][0]["source"] = "another sentence"
+    else:
+        other["agents"]["q"]["elections"].reverse()
+    before = run_replicates(scenario_of(data), runs=RUNS, seed=7)
+    after = run_replicates(scenario_of(other), runs=RUNS, seed=7)
+    assert before.same_as(after)
+    assert inputs_hash(scenario_of(other)) == inputs_hash(scenario_of(data))
 
 
 def test_a_nash_weight_of_1_written_out_is_the_default_in_the_inputs_hash():
