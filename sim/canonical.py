@@ -439,7 +439,12 @@ def _agent_numbers(s: Scenario, agent: str, issue_sig: dict[str, str], inert: fr
     data = s.agents[agent].model_dump(mode="json", exclude={"description"})
     data["issues"] = sorted((issue_sig[i], json.dumps(stance, sort_keys=True)) for i, stance in data["issues"].items()
                             if i not in skip)
-    data["mediator"] = [m.model_dump(mode="json", exclude={"agent"}) for m in s.roles.mediators if m.agent == agent]
+    # The lists the model reads in no order, sorted; an election's source sentence (prose) left out:
+    # listed otherwise or reworded, twins' elections swapped their ranks, so their random numbers.
+    data["elections"] = sorted(({k: v for k, v in e.items() if k != "source"} for e in data["elections"]),
+                               key=lambda e: json.dumps(e, sort_keys=True))
+    data["mediator"] = sorted((m.model_dump(mode="json", exclude={"agent"}) for m in s.roles.mediators
+                               if m.agent == agent), key=lambda m: json.dumps(m, sort_keys=True))
     data["weight"] = _weight_json(s.summit.weights.get(agent, 1.0))
     data["trust"] = sorted(json.dumps(entry.model_dump(mode="json", exclude={"between"}), sort_keys=True)
                            for entry in s.relations.trust_entries()
