@@ -121,23 +121,67 @@ class _Labeller:
         self.plain = s.model_dump(mode="json", exclude=set(DESCRIPTIVE))
         self._swaps: dict[tuple[str, str, str, bool], bool] = {}
         self._core: tuple[Scenario, Any] | None = None
+        self._named: dict[bool, str] = {}  # the dump of the (core) scenario, named by its names
 
     def search(self, colour: Colours) -> Colours:
         """The refined colours of the labelling chosen from `colour`."""
         colour = self.refine(colour)
-        if (cell := self._ring(colour)) is None:
+        if self._ring(colour) is None:  # the rule: no group refinement cannot split, nothing to search
             return colour
+        self._seen: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # a key's first labelling
+        self._symmetries: list[dict[str, dict[str, str]]] = []
+        return self._search(colour, ())[1]
+
+    def _search(self, colour: Colours, apart: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], Colours]:
+        """(key, colours) of the labelling kept below the node where the entities `apart` (kind,
+        name) were set apart, in that order."""
+        colour = self.refine(colour)
+        if (cell := self._ring(colour)) is None:
+            return self._leaf(colour), colour
         kind, members = cell
-        leaves = []
-        # Set apart one of each set of twins that swap in the whole scenario: those that swap only
+        best, tried = None, []
+        # Set apart one of each set of twins that swap in the whole scenario (those that swap only
         # without its inert entities would give labellings that a null agent tells apart, and
-        # which of them came first would go by name.
+        # which of them came first would go by name), and none that a symmetry found so far, which
+        # fixes every entity set apart above, maps onto one already tried: its labellings are
+        # that one's, renamed. Without this, a ring of 16 alike parties took seconds, and three
+        # rings of 5, minutes.
         for member in self._apart(kind, members, False):
+            if tried and self._orbit(kind, member, apart) & set(tried):
+                continue
+            tried.append(member)
             trial = {k: dict(v) for k, v in colour.items()}
             trial[kind][member] = (*trial[kind][member], "set apart")
-            leaf = self.search(trial)
-            leaves.append((self._key(leaf), leaf))
-        return min(leaves, key=lambda leaf: leaf[0])[1]
+            leaf = self._search(trial, (*apart, (kind, member)))
+            if best is None or leaf[0] < best[0]:
+                best = leaf
+        return best
+
+    def _leaf(self, colour: Colours) -> tuple[str, str]:
+        """The key of a labelling; one that gave a key met before is a symmetry of the scenario
+        (the map from each name to the name that had its label then), kept for pruning."""
+        labels = {kind: self.rank(colour, kind)[1] for kind in ("issue", "agent")}
+        key = self._key(labels)
+        if (first := self._seen.get(key)) is None:
+            self._seen[key] = labels
+        else:
+            named = {kind: {label: name for name, label in first[kind].items()} for kind in first}
+            symmetry = {kind: {name: named[kind][label] for name, label in labels[kind].items()} for kind in labels}
+            if any(name != image for kind in symmetry for name, image in symmetry[kind].items()):
+                self._symmetries.append(symmetry)
+        return key
+
+    def _orbit(self, kind: str, member: str, apart: tuple[tuple[str, str], ...]) -> set[str]:
+        """`member` and its images under the symmetries found that fix every entity in `apart`."""
+        fixing = [g for g in self._symmetries if all(g[k][name] == name for k, name in apart)]
+        orbit, todo = {member}, [member]
+        while todo:
+            name = todo.pop()
+            for g in fixing:
+                if (image := g[kind][name]) not in orbit:
+                    orbit.add(image)
+                    todo.append(image)
+        return orbit
 
     def refine(self, colour: Colours) -> Colours:
         """`colour` refined until no group of twins splits: each member of a group extends its
@@ -191,21 +235,26 @@ class _Labeller:
 
     def _swaps_nothing(self, kind: str, a: str, b: str, core: bool) -> bool:
         """Whether swapping the names `a` and `b` leaves the scenario as it was (core: the scenario
-        without its inert entities, where these are swapped with nothing)."""
+        without its inert entities, where these are swapped with nothing). First the partners of
+        each, which must then match (`a`'s, the two names swapped, are `b`'s): most pairs of a
+        ring differ there, and a whole dump per pair made a ring of 16 parties take a second."""
         if (kind, a, b, core) not in self._swaps:
             scenario, plain = self._core_scenario() if core else (self.s, self.plain)
             names = {"agent": {n: n for n in scenario.agents}, "issue": {n: n for n in scenario.issues}}
             if a not in names[kind] or b not in names[kind]:
                 return True
             swapped = {**names, kind: {**names[kind], a: b, b: a}}
-            self._swaps[kind, a, b, core] = (_dump(_canonical(scenario, plain, swapped))
-                                             == _dump(_canonical(scenario, plain, names)))
+            partners = _agent_partners if kind == "agent" else _issue_partners
+            extra = (self.inert, self.inert_issues) if kind == "agent" else (self.inert,)
+            alike = (partners(self.s, a, swapped["issue"], swapped["agent"], *extra)
+                     == partners(self.s, b, names["issue"], names["agent"], *extra))
+            if alike and core not in self._named:
+                self._named[core] = _dump(_canonical(scenario, plain, names))
+            self._swaps[kind, a, b, core] = alike and _dump(_canonical(scenario, plain, swapped)) == self._named[core]
         return self._swaps[kind, a, b, core]
 
-    def _key(self, colour: Colours) -> tuple[str, str]:
-        """The scenario named by the labels `colour` gives: without its inert agents and issues,
-        then whole."""
-        labels = {kind: self.rank(colour, kind)[1] for kind in ("issue", "agent")}
+    def _key(self, labels: dict[str, dict[str, str]]) -> tuple[str, str]:
+        """The scenario named by `labels`: without its inert agents and issues, then whole."""
         core, plain = self._core_scenario()
         return (_dump(_canonical(core, plain, labels)), _dump(_canonical(self.s, self.plain, labels)))
 
