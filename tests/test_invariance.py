@@ -757,6 +757,19 @@ def test_twins_elections_listed_in_another_order_or_reworded_change_nothing(chan
     assert inputs_hash(scenario_of(other)) == inputs_hash(scenario_of(data))
 
 
+def test_an_effects_trust_pair_written_the_other_way_round_is_one_meeting():
+    """Found by the hunt: a trust effect's `between: [south, north]` gave the replicates of
+    `[north, south]` (a trust pair has no direction) but another inputs hash, so a case copied
+    with its pair written the other way was not known for the fitted case it is."""
+    data = small_dict()
+    data["events"][0]["effects"] = [{"target": "trust", "between": ["north", "south"],
+                                     "shift": {"dist": "normal", "mean": -0.2, "sd": 0.1, "low": -0.5, "high": 0.2}}]
+    other = copy.deepcopy(data)
+    other["events"][0]["effects"][0]["between"] = ["south", "north"]
+    assert inputs_hash(scenario_of(other)) == inputs_hash(scenario_of(data))
+    assert run_replicates(scenario_of(data), runs=RUNS, seed=7).same_as(run_replicates(scenario_of(other), runs=RUNS, seed=7))
+
+
 def test_a_nash_weight_of_1_written_out_is_the_default_in_the_inputs_hash():
     """Two identical parties, one with its weight of 1.0 written out: the same meeting renamed had
     another inputs hash, since the written 1.0 landed on whichever label the names gave."""

@@ -59,14 +59,16 @@ source an event or election encodes) and that no number of the model reads. With
 inputs_hash` leaves it out: a case reworded is the same meeting."""
 
 ORDERLESS = {
-    (Agent, "elections"), (Relations, "trust"), (Trust, "between"), (Relations, "alliances"), (Alliance, "issues"),
+    (Agent, "elections"), (Relations, "trust"), (Trust, "between"), (Effect, "between"), (Relations, "alliances"),
+    (Alliance, "issues"),
     (Summit, "parties"), (Summit, "required"), (Roles, "veto"), (Roles, "mediators"),
     (Scenario, "events"), (Scenario, "incidents"),
     (Outcome, "breakthrough"), (Outcome, "substantive"), (AllOf, "all"), (AnyOf, "any"), (Signed, "signed"),
 }
 """(model, field) of the lists whose order the model does not read (the engine works in canonical
 order, `sim.canonical`; events run by date then name, incidents by name; the summit has no
-proposer; a rubric's `any` and `all` read no order). No mapping's order is read either. The
+proposer; a rubric's `any` and `all` read no order; an effect's `between` is a trust pair, which has
+no direction). No mapping's order is read either. The
 effects of one event or incident are not here: they apply one after another. `sim.canonical.
 inputs_hash` ignores these orders; tests/test_invariance.py lists them in drawn orders and checks
 that no replicate changes, and neither does the hash."""
