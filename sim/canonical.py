@@ -337,8 +337,8 @@ def inputs_hash(scenario: Scenario) -> str:
     sentence) and the names events, incidents, elections and anchors give themselves; every
     agent and issue named by its canonical label; every mapping, and every list whose order the
     model does not read (`ORDERLESS`), sorted. Two scenarios with one inputs hash are one model:
-    with the same names of events and incidents (whose random streams are keyed by them, and
-    which order the events of one day) they give the same replicates, to the bit
+    with the same names of events, incidents and elections (whose random streams are keyed by
+    them, and which order the events of one day) they give the same replicates, to the bit
     (tests/test_invariance.py); renamed, the same forecast up to Monte Carlo error.
 
     A posterior keeps its cases' inputs hashes (`sim.posterior`), and a backtest refuses two
