@@ -485,7 +485,7 @@ def test_a_command_killed_as_it_writes_its_new_directorys_manifest_is_resumed_by
     """A resumable command killed (SIGKILL: no cleanup) as it writes the manifest of the directory it claimed new
     (missing, or empty), its temp file written but not yet renamed, leaves that temp file alone in the directory:
     the rerun takes the directory as new and finishes, where it refused it for good as one holding files sim did
-    not write (caught by SIGKILLing `sim sweep` at random moments on a loaded core)."""
+    not write (a suspect for the rerun that failed once after `sim sweep` was SIGKILLed at a fixed delay)."""
     out, killed = tmp_path / "o", tmp_path / "killed"
     if found == "empty":
         out.mkdir()
