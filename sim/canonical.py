@@ -112,7 +112,9 @@ class _Labeller:
     on from there; of the labellings this finds, the one whose scenario, named by label, dumps
     smallest wins (without its inert entities first, so that adding a null agent or issue does
     not choose another). Interchangeable twins are set apart once for all of them, so twins alike
-    in every respect cost one branch, not a factorial."""
+    in every respect cost one branch, not a factorial; and two labellings with one key give a
+    symmetry of the scenario, by which branches that mirror one already tried are skipped (as
+    nauty does), so a ring of 16 alike parties meets 4 labellings, not thousands."""
 
     def __init__(self, s: Scenario, inert: frozenset[str], sig: dict[str, dict[str, str]],
                  numbers: dict[str, dict[str, str]]):
@@ -126,7 +128,7 @@ class _Labeller:
     def search(self, colour: Colours) -> Colours:
         """The refined colours of the labelling chosen from `colour`."""
         colour = self.refine(colour)
-        if self._ring(colour) is None:  # the rule: no group refinement cannot split, nothing to search
+        if self._ring(colour) is None:  # every group refinement left is of interchangeable twins: no search
             return colour
         self._seen: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # a key's first labelling
         self._symmetries: list[dict[str, dict[str, str]]] = []
