@@ -619,6 +619,35 @@ def test_every_renaming_of_drawn_rings_of_twins_is_one_meeting(data, draw):
     assert inputs_hash(scenario_of(shuffled)) == inputs_hash(scenario_of(data))
 
 
+@settings(max_examples=15, deadline=None)
+@given(_rings(), st.data())
+def test_a_null_agent_or_issue_beside_drawn_rings_of_twins_changes_nothing(data, draw):
+    """The null-entity properties on drawn rings, where the hunt found both broken: an agent of
+    capability 0 and no role (its own stances, trusting some members) or an issue everyone holds
+    at one level with salience 0, added, leaves every replicate's class, summit day, deal and
+    every other entity's positions as they were, label by label (in the engine's order: a ring's
+    rotations are one scenario, and the null agent may tell them apart)."""
+    added = copy.deepcopy(data)
+    if draw.draw(st.booleans(), label="a null agent (else a null issue)"):
+        added["agents"]["zz_null"] = {"capability": 0.0, "resolve": 0.5, "issues": {
+            i: {"position": draw.draw(st.sampled_from([0.0, 0.3, 0.9]), label=f"null agent on {i}"),
+                "salience": 1.0 / len(data["issues"])} for i in data["issues"]}}
+        trusted = draw.draw(st.lists(st.sampled_from(sorted(data["agents"])), max_size=3, unique=True), label="trusts")
+        added["relations"]["trust"] += [{"between": ["zz_null", name], "initial": 0.7} for name in trusted]
+    else:
+        added["issues"]["zz_null"] = {"anchors": {"lo": 0.0, "hi": 1.0}, "status_quo": 0.0}
+        for agent in added["agents"].values():
+            agent["issues"]["zz_null"] = {"position": 0.0, "salience": 0.0}
+    a = run_replicates(scenario_of(data), runs=256, seed=7)
+    b = run_replicates(scenario_of(added), runs=256, seed=7)
+    assert np.array_equal(a.outcome, b.outcome) and np.array_equal(a.summit_day, b.summit_day)
+    ma, mb = a.result.model, b.result.model
+    agents = [k for k, g in enumerate(mb.agents) if g != "zz_null"]
+    issues = [k for k, i in enumerate(mb.issues) if i != "zz_null"]
+    assert np.array_equal(ma.packages[a.package], mb.packages[b.package][:, issues])
+    assert np.array_equal(a.position, b.position[:, agents][:, :, issues])
+
+
 _STANCES = {f"i{k}": {"position": 0.1 * k, "salience": 0.2} for k in range(5)}
 _CARES = {"a": {"position": 0.3, "salience": 0.5}, "b": {"position": 0.2, "salience": 0.5}}
 
