@@ -26,6 +26,7 @@ role and then differ only there.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter, defaultdict
@@ -82,8 +83,9 @@ def make_canon(s: Scenario) -> Canon:
     # Colours start from what the scenario without its inert entities says (an agent's stances on
     # inert issues left out), so that a null issue added beside twins changes no colour, hence
     # neither the order of twins split by refinement nor which group is set apart first.
-    core_numbers = {"issue": numbers["issue"],
-                    "agent": {a: _agent_numbers(s, a, issue_sig, inert, labeller.inert_issues) for a in s.agents}}
+    core_numbers = numbers if not labeller.inert_issues else {
+        "issue": numbers["issue"],
+        "agent": {a: _agent_numbers(s, a, issue_sig, inert, labeller.inert_issues) for a in s.agents}}
     colour = labeller.search({kind: {name: (_digest([labeller.sig[kind][name], core_numbers[kind][name]]),)
                                      for name in numbers[kind]} for kind in ("issue", "agent")})
     (issue_order, issue_labels), (agent_order, agent_labels) = (labeller.rank(colour, kind)
@@ -120,10 +122,14 @@ class _Labeller:
                  numbers: dict[str, dict[str, str]]):
         self.s, self.inert, self.sig, self.numbers = s, inert, sig, numbers
         self.inert_issues = frozenset(i for i in s.issues if _is_inert_issue(s, i, inert))
-        self.plain = s.model_dump(mode="json", exclude=set(DESCRIPTIVE))
         self._swaps: dict[tuple[str, str, str, bool], bool] = {}
         self._core: tuple[Scenario, Any] | None = None
         self._named: dict[bool, str] = {}  # the dump of the (core) scenario, named by its names
+
+    @functools.cached_property
+    def plain(self) -> Any:
+        """The scenario's plain data, as `inputs_hash` reads it: dumped only for a search."""
+        return self.s.model_dump(mode="json", exclude=set(DESCRIPTIVE))
 
     def search(self, colour: Colours) -> Colours:
         """The refined colours of the labelling chosen from `colour`."""

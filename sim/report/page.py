@@ -251,7 +251,8 @@ def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, s
     view["preamble"], view["loose"] = list(parsed.preamble), parsed.loose
     sections: dict[str, dict] = {}
     current = None
-    sourced = {row.path.rsplit(".", 1)[0] for row in parsed.rows if row.key == "source" and row.value}
+    # an event's (or an election's) date is what its `source:` sentence reports: cited there
+    sourced = {f"{row.path.rsplit('.', 1)[0]}.date" for row in parsed.rows if row.key == "source" and row.value}
     for row in parsed.rows:
         top = row.path.split(".", 1)[0]
         if row.depth == 0:
@@ -271,10 +272,7 @@ def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, s
                 current["rows"].append(entry)
                 view["counts"]["edits"] += len(entry["removes"])
             continue
-        entry = _row_view(row, overrides, current["key"], unused.get((item.file, row.path)))
-        if entry["kind"] == "none" and row.key == "date" and row.path.rsplit(".", 1)[0] in sourced:
-            # an event's (or an election's) date is what its `source:` sentence reports: cited there
-            entry["kind"], entry["tags"] = "cited", ["its source"]
+        entry = _row_view(row, overrides, current["key"], unused.get((item.file, row.path)), row.path in sourced)
         current["rows"].append(entry)
         if row.counted and entry["unused"] is not None:
             view["counts"]["unused"] += 1
@@ -285,7 +283,9 @@ def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, s
     return view
 
 
-def _row_view(row: Row, overrides: dict[str, str], section: str, unused: NotUsed | None = None) -> dict[str, Any]:
+def _row_view(row: Row, overrides: dict[str, str], section: str, unused: NotUsed | None = None,
+              sourced: bool = False) -> dict[str, Any]:
+    """One row of a file's view; `sourced`: its value is cited by a `source:` sentence beside it."""
     tags = row.tags
     if not row.counted:
         kind = "text" if row.value is not None else "group"
@@ -295,6 +295,8 @@ def _row_view(row: Row, overrides: dict[str, str], section: str, unused: NotUsed
         kind = "cited"
     elif row.comment.beside:
         kind = "comment"
+    elif sourced:
+        kind, tags = "cited", ["its source"]
     else:
         kind = "none"
     inner = row.path.partition(".")[2] if row.path.startswith(section + ".") else row.path
