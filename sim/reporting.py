@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 __all__ = ["SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_index", "fmt_p",
-           "fmt_signed", "forecast_partial", "index_rows", "left_out_phrase", "plural", "possessive", "same_posterior",
-           "scenario_label", "seed_label", "spread_noise"]
+           "fmt_signed", "forecast_partial", "index_bounds", "index_rows", "left_out_phrase", "plural", "possessive",
+           "same_posterior", "scenario_label", "seed_label", "spread_noise"]
 
 
 def console():
@@ -125,14 +125,29 @@ def fmt_estimate(p: float | None, low: float | None, high: float | None) -> str:
     return f"{fmt_p(p)} [{fmt_p(low)}, {fmt_p(high)}]"
 
 
-def fmt_index(v: float | None, half: float | None, floor: float | None = None) -> str:
-    """A sensitivity index with its 95 % bootstrap interval, `v [v - half, v + half]`; the low
-    end no lower than `floor` for an index that cannot be negative (mu*, a mean of absolute
-    effects; ST, whose estimator is a mean of squares)."""
+def fmt_index(v: float | None, half: float | None, floor: float | None = None,
+              ceiling: float | None = None) -> str:
+    """A sensitivity index with its 95 % bootstrap interval, `v [v - half, v + half]`, cut to the
+    values the index can take (`index_bounds`): no lower than `floor` for an index that cannot be
+    negative (mu*, a mean of absolute effects; ST, whose estimator is a mean of squares), no
+    higher than `ceiling` for a share of variance (ST)."""
     if v is None or half is None:
         return fmt_p(v)
-    low = v - half if floor is None else max(v - half, floor)
-    return f"{v:.3f} [{low + 0.0:.3f}, {v + half:.3f}]"
+    low, high = index_bounds(v, half, floor, ceiling)
+    return f"{v:.3f} [{low + 0.0:.3f}, {high:.3f}]"
+
+
+def index_bounds(v: float, half: float, floor: float | None = None,
+                 ceiling: float | None = None) -> tuple[float, float]:
+    """The interval `v +- half` cut at `floor` and `ceiling`, the bounds of what the index can
+    be, where the estimate lies within them: an ST estimated above 1 (Monte Carlo noise, which
+    `sweep` warns of) keeps its whole interval rather than one cut at, or short of, itself."""
+    low, high = v - half, v + half
+    if floor is not None and v >= floor:
+        low = max(low, floor)
+    if ceiling is not None and v <= ceiling:
+        high = min(high, ceiling)
+    return low, high
 
 
 def index_rows(analysis: dict) -> tuple[tuple[str, ...], list[tuple[str, tuple[str, ...]]]]:
@@ -144,7 +159,7 @@ def index_rows(analysis: dict) -> tuple[tuple[str, ...], list[tuple[str, tuple[s
     rows = []
     for name, ix in items:
         if sobol:
-            cells = (fmt_index(ix["S1"], ix["S1_conf"]), fmt_index(ix["ST"], ix["ST_conf"], floor=0.0))
+            cells = (fmt_index(ix["S1"], ix["S1_conf"]), fmt_index(ix["ST"], ix["ST_conf"], floor=0.0, ceiling=1.0))
         else:
             cells = (fmt_index(ix["mu_star"], ix["mu_star_conf"], floor=0.0), fmt_p(ix["mu"]), fmt_p(ix["sigma"]))
         rows.append((name, cells))

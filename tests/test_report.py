@@ -1065,7 +1065,7 @@ def test_a_sweeps_indices_are_on_the_page_with_their_intervals_as_the_command_pr
     indices = json.loads((out / "sweep.json").read_text(encoding="utf-8"))["analysis"]["indices"]
     for name, ix in indices.items():
         if design == "sobol":
-            cells = [fmt_index(ix["S1"], ix["S1_conf"]), fmt_index(ix["ST"], ix["ST_conf"], floor=0.0)]
+            cells = [fmt_index(ix["S1"], ix["S1_conf"]), fmt_index(ix["ST"], ix["ST_conf"], floor=0.0, ceiling=1.0)]
         else:
             cells = [fmt_index(ix["mu_star"], ix["mu_star_conf"], floor=0.0), f"{ix['mu']:.3f}",
                      f"{ix['sigma']:.3f}"]

@@ -750,6 +750,19 @@ def test_indices_that_cannot_be_negative_get_no_interval_below_zero():
     assert "-0.001 [-0.009, 0.007]" in text and "0.001 [0.000, 0.004]" in text
 
 
+def test_a_total_index_gets_no_interval_above_one_but_keeps_its_estimate_inside_it():
+    """ST is a share of variance: at most 1, so a factor that carries it all does not read
+    [0.950, 1.030]; an estimate past a bound (noise, which `sweep` warns of) keeps its whole
+    interval. The bars of the plot are cut where the table is."""
+    from sim.reporting import fmt_index, index_bounds
+
+    assert fmt_index(0.99, 0.04, floor=0.0, ceiling=1.0) == "0.990 [0.950, 1.000]"
+    assert fmt_index(1.02, 0.05, floor=0.0, ceiling=1.0) == "1.020 [0.970, 1.070]"
+    assert fmt_index(-0.01, 0.02, floor=0.0, ceiling=1.0) == "-0.010 [-0.030, 0.010]"
+    assert fmt_index(0.99, 0.04) == "0.990 [0.950, 1.030]"  # S1: as estimated
+    assert index_bounds(0.5, 0.1, 0.0, 1.0) == (0.4, 0.6)
+
+
 def test_a_partys_nash_weight_left_at_its_default_can_be_set_and_varied(tmp_path):
     """`summit.weights` defaults to 1 for every party: `--set summit.weights.north=2` on a file
     that writes no weights sets it (as `summit.bargaining.margin` is set), and a sweep varies it,
