@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_columns
+from conftest import before_sims_code, read_columns, without_site_interrupted
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -292,35 +292,6 @@ def check_run_result(out: Path) -> None:
     for name, column in read_columns(out).items():
         assert len(column) == summary["runs"], name
     assert sum(e["count"] for e in summary["classes"].values()) == summary["runs"]
-
-
-def before_sims_code(name: str, returncode: int, err: str) -> bool:
-    """Whether the signal came in the interpreter's own first moments, before any code of sim's
-    runs (Python's start-up, its `site` module, runpy locating the package): no program can
-    handle it there. Python dies of SIGINT silently or with runpy's traceback naming no file of
-    sim, or, while it imports `site` (slower in a venv with an editable install's .pth files),
-    with "Fatal Python error: init_import_site" (or init_sys_streams) and exit 1; of SIGTERM,
-    silently. On a loaded machine this lasts past 0.1 s (a start-up hammer saw it at 0.176 s)."""
-    if name == "SIGTERM":
-        return returncode == -signal.SIGTERM and err == ""
-    if name != "SIGINT" or "/sim/" in err:
-        return False
-    at_site = returncode == 1 and "Fatal Python error: init_" in err
-    return (returncode == -signal.SIGINT and (err == "" or "KeyboardInterrupt" in err)) or \
-        (at_site and "KeyboardInterrupt" in err)
-
-
-def without_site_interrupted(err: str) -> str:
-    """`err` without what Python's `site` prints when a SIGINT lands while it runs an installed
-    .pth file's line (the editable install's finder): "Error processing line 1 of ...pth:", the
-    KeyboardInterrupt's traceback (in Python 3.11 wrapped in a RuntimeError by `__set_name__`),
-    "Remainder of file ignored". Python carries on and sim then runs to the end: the traceback is
-    the interpreter's, printed before any code of sim's ran (seen once under pytest-xdist)."""
-    start = err.find("Error processing line ")
-    end = err.find("Remainder of file ignored\n", start)
-    if start < 0 or end < 0 or ".pth:" not in err[start:end] or "KeyboardInterrupt" not in err[start:end]:
-        return err
-    return err[:start] + err[end + len("Remainder of file ignored\n"):].lstrip("\n")
 
 
 def test_only_an_interrupted_pth_line_is_taken_for_the_interpreters_own():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import small_dict
+from conftest import before_sims_code, small_dict, without_site_interrupted
 
 from sim import InputError, load_scenario
 from sim.cli import main
@@ -119,14 +119,17 @@ def test_sigterm_during_a_run_writes_a_whole_result_marked_interrupted(tmp_path)
 
 @pytest.mark.parametrize("delay", [0.05, 0.15, 0.3])
 def test_ctrl_c_while_modules_load_exits_130_without_a_traceback(delay, tmp_path):
-    """Ctrl-C while sim's modules load (after the interpreter's own first ~20 ms, which no
-    program can handle): exit 130 and no traceback."""
+    """Ctrl-C while sim's modules load: exit 130 and no traceback. Unless it lands in the
+    interpreter's own start-up, which no program can handle (`before_sims_code`): about 20 ms
+    on an idle machine, past 50 ms on a loaded one (seen under pytest-xdist beside other work)."""
     proc = start("run", str(SMALL), "--runs", "1024", "--out", str(tmp_path / "o"), cwd=tmp_path)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode in (0, 130), err
-    assert "Traceback" not in err
+    err = without_site_interrupted(err)
+    if not before_sims_code("SIGINT", proc.returncode, err):
+        assert proc.returncode in (0, 130), err
+        assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["o"])
 
 
