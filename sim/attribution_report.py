@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .model import CLASSES
-from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
+from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, fit_title, subplots
 from .reporting import (
     compiling_note,
     console,
@@ -303,8 +303,9 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
         right.legend(loc="lower left", fontsize=8)
         _tidy(right, "x")
         right.set_title("Difference, paired on the same replicates", fontsize=11)
-        fig.suptitle(f"{b} against {a}: {plural(summary['runs'], 'replicate')} each, common random numbers, "
-                     f"seed {seed_label(summary['seed_entropy'])}{_calibrated(summary)}", fontsize=12)
+        fig.suptitle(fit_title(f"{b} against {a}: {plural(summary['runs'], 'replicate')} each, common random "
+                               f"numbers, seed {seed_label(summary['seed_entropy'])}{_calibrated(summary)}", 12, 12),
+                     fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
@@ -335,9 +336,9 @@ def plot_explanation(summary: dict, path: str | Path) -> None:
         axes[0].set_yticks(y, [f"{ev['name']} ({ev['date'][5:]})" for ev in events], fontsize=9)
         if not events:
             axes[0].text(0.5, 0.5, "no scheduled events", transform=axes[0].transAxes, ha="center")
-        fig.suptitle(f"{summary['scenario']}: what each event did, from removing it "
-                     f"({plural(summary['runs'], 'paired replicate')}{_calibrated(summary)}; green: the event helped)",
-                     fontsize=11)
+        fig.suptitle(fit_title(f"{summary['scenario']}: what each event did, from removing it "
+                               f"({plural(summary['runs'], 'paired replicate')}{_calibrated(summary)}; green: the "
+                               "event helped)", 12, 11), fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
@@ -378,10 +379,9 @@ def plot_shapley(summary: dict, path: str | Path) -> None:
         ax.set_xlabel("P(substantive or better)")
         _tidy(ax, "x")
         how = "exact" if summary["shapley"]["method"] == "exact" else "sampled orders"
-        ax.set_title(f"{summary['scenario']}: each event's Shapley share of P(substantive or better), in date "
-                     f"order\n({how}, {plural(summary['shapley']['runs'], 'replicate')}{_calibrated(summary)}; "
-                     "bars: 95 % intervals)",
-                     fontsize=11)
+        ax.set_title(fit_title(f"{summary['scenario']}: each event's Shapley share of P(substantive or better), in "
+                               f"date order\n({how}, {plural(summary['shapley']['runs'], 'replicate')}"
+                               f"{_calibrated(summary)}; bars: 95 % intervals)", 10, 11), fontsize=11)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()

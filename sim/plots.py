@@ -10,6 +10,7 @@ that imports `sim` keeps its own).
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from pathlib import Path
 
 import matplotlib.dates as mdates
@@ -20,7 +21,7 @@ from .model import CLASSES
 from .montecarlo import RunResult
 from .reporting import forecast_partial, scenario_label, seed_label
 
-__all__ = ["party_styles", "plot_fan", "plot_outcomes", "subplots"]
+__all__ = ["fit_title", "party_styles", "plot_fan", "plot_outcomes", "subplots"]
 
 CLASS_LABELS = {"breakthrough": "Breakthrough", "substantive": "Substantive",
                 "talk_fest": "Talk fest", "collapse": "Collapse"}
@@ -37,6 +38,15 @@ def subplots(nrows: int = 1, ncols: int = 1, **options):
     figure, the rest (`squeeze`, `sharey`, ...) to `Figure.subplots`."""
     fig = Figure(figsize=options.pop("figsize", None), layout=options.pop("layout", "constrained"))
     return fig, fig.subplots(nrows, ncols, **options)
+
+
+def fit_title(text: str, width: float, fontsize: float) -> str:
+    """`text` with each of its lines wrapped to what fits `width` inches at `fontsize` points,
+    so that a long scenario name, or the file that tells a counterfactual from its base, does
+    not run a title off both edges of its figure (matplotlib never wraps; a character of its
+    font averages about 0.5 of the size in lower case)."""
+    chars = max(20, int(width * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
 
 
 def plot_outcomes(summary: dict, path: str | Path) -> None:
@@ -69,8 +79,8 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
         if (summary.get("calibration") or {}).get("file"):  # must not pass for the model as written
             note += f", posterior predictive ({Path(summary['calibration']['file']).name})"
         seed = seed_label(summary["seed_entropy"])
-        ax.set_title(f"{scenario_label(summary)}: outcome of the summit\n"
-                     f"{summary['runs']:,} replicates, seed {seed}{note}", fontsize=12)
+        ax.set_title(fit_title(f"{scenario_label(summary)}: outcome of the summit\n"
+                               f"{summary['runs']:,} replicates, seed {seed}{note}", 7, 12), fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
@@ -142,8 +152,8 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
                 ax.set_xlabel("week")
         axes.flat[0].set_ylabel("Position (0 to 1)")
         axes.flat[0].legend(loc="best", fontsize=9, title="median, 50 % and 90 % bands", title_fontsize=8)
-        fig.suptitle(f"{model.name}: the parties' positions before the summit (first {k:,} replicates)",
-                     fontsize=12)
+        fig.suptitle(fit_title(f"{model.name}: the parties' positions before the summit (first {k:,} replicates)",
+                               5.2 * cols, 12), fontsize=12)
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()

@@ -1000,3 +1000,24 @@ def test_a_mediator_switched_off_keeps_the_pairing_that_removing_it_loses(tmp_pa
     assert (f"`--set-b 'roles.mediators=[]'` leaves the paired interval of P(substantive or better) "
             f"{narrower['removed']:.1f} times narrower than the unpaired one, `--set-b 'roles.mediators=[{{agent: "
             f"usa, trust: 0, margin: 0}}]'` {narrower['off']:.1f} times") in text, narrower
+
+
+def test_the_compare_chart_title_fits_when_the_sides_are_named_by_their_files(tmp_path, monkeypatch):
+    """A counterfactual that keeps its base's `name` is told apart by its file in the chart's
+    title (`ceasefire_talks (ceasefire/no_offensive.yaml) against ...`): the title wraps inside
+    compare.png instead of running off both edges."""
+    import matplotlib.figure
+    from test_plots import texts_outside
+
+    from sim.attribution_report import plot_comparison
+
+    seen = {}
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, path, **o: seen.update(outside=texts_outside(fig)))
+    entry = {"p_a": 0.5, "p_b": 0.5, "diff": 0.0, "low": 0.0, "high": 0.0, "unpaired_half_width": 0.01,
+             "narrowing": None, "p_a_interval": [0.4, 0.6], "p_b_interval": [0.4, 0.6]}
+    plot_comparison({"command": "compare", "runs": 5000, "seed_entropy": 11,
+                     "a": {"scenario": "ceasefire_talks", "file": "ceasefire/ceasefire.yaml"},
+                     "b": {"scenario": "ceasefire_talks", "file": "ceasefire/no_offensive.yaml"},
+                     "classes": dict.fromkeys(CLASSES, entry), "headline": {"substantive_or_better": entry}},
+                    tmp_path / "compare.png")
+    assert seen["outside"] == []

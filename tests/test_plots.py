@@ -139,3 +139,27 @@ def test_the_run_fan_chart_puts_each_week_on_its_tick_day(tmp_path, monkeypatch)
     drawn = [mdates.num2date(x).date() if not isinstance(x, dt.date) else x for x in party.get_xdata()]
     ticks = [model.start_date + dt.timedelta(days=d) for d in (0, *model.ticks)][:result.trajectory.shape[0]]
     assert drawn == ticks
+
+
+def texts_outside(fig) -> list[str]:
+    """The texts of `fig` (titles, labels, tick labels) that run past its left or right edge,
+    laid out as `savefig` lays them out."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    texts = [*fig.texts, *(t for ax in fig.axes for t in (ax.title, ax._left_title, ax._right_title))]
+    return [t.get_text() for t in texts if t.get_text()
+            and not (-1 <= t.get_window_extent(renderer).x0 and t.get_window_extent(renderer).x1 <= width + 1)]
+
+
+def test_the_run_fan_chart_title_fits_a_one_issue_scenario(tmp_path, monkeypatch):
+    """The README's walk-through (`scenarios/tutorial/fisheries.yaml`, one issue) draws one
+    panel: the chart's title wraps inside the figure instead of running off both edges."""
+    result = sim.run(sim.load_scenario(ROOT / "scenarios" / "tutorial" / "fisheries.yaml"), runs=1024, seed=1)
+    seen = {}
+    monkeypatch.setattr(plots.Figure, "savefig", lambda fig, path, **o: seen.update(outside=texts_outside(fig)))
+    plots.plot_fan(result, tmp_path / "fan.png")
+    assert seen["outside"] == []

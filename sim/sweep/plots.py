@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..model import CLASSES
-from ..plots import CLASS_COLOURS, CLASS_LABELS, DPI, subplots
+from ..plots import CLASS_COLOURS, CLASS_LABELS, DPI, fit_title, subplots
 from ..reporting import index_bounds
 
 __all__ = ["plot_curves", "plot_heatmap", "plot_sensitivity"]
@@ -40,7 +40,7 @@ def plot_curves(rows: list[dict], factor: str, title: str, path: str | Path | Bi
         ax.grid(alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(loc="best", fontsize=9)
-        ax.set_title(title, fontsize=12)
+        ax.set_title(fit_title(title, 7.5, 12), fontsize=12)
         fig.savefig(path, dpi=DPI, format="png")
     finally:
         fig.clear()
@@ -70,7 +70,7 @@ def plot_heatmap(rows: list[dict], factors: tuple[str, str], title: str, path: s
         fig.colorbar(mesh, ax=ax, label="P(substantive or better)")
         ax.set_xlabel(fx)
         ax.set_ylabel(fy)
-        ax.set_title(title, fontsize=12)
+        ax.set_title(fit_title(title, 7.5, 12), fontsize=12)
         fig.savefig(path, dpi=DPI, format="png")
     finally:
         fig.clear()
@@ -106,7 +106,7 @@ def plot_sensitivity(analysis: dict, title: str, path: str | Path | BinaryIO) ->
         ax.grid(axis="x", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(loc="lower right", fontsize=9)
-        ax.set_title(title, fontsize=12)
+        ax.set_title(fit_title(title, 8, 12), fontsize=12)
         fig.savefig(path, dpi=DPI, format="png")
     finally:
         fig.clear()
