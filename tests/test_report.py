@@ -241,6 +241,19 @@ def test_judgments_are_counted_in_the_page(results, tmp_path):
     assert '<span class="tag judgment">judgment</span>' in page and "[judgment] the unit" in page
 
 
+def test_the_page_names_the_source_marks_the_scenario_uses(tmp_path):
+    """The count of cited values gives the scenario's own marks as examples ([S2], as the examples'
+    files cite), not the baseline's [F], which a scenario outside Japan-Russia never writes."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SMALL.read_text(encoding="utf-8").replace(
+        "    capability: 1.0\n    resolve: {dist: beta", "    capability: 1.0  # [S2] \"equal partners\"\n"
+        "    resolve: {dist: beta", 1), encoding="utf-8")
+    assert main(["run", str(scenario), "--runs", "256", "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    page = make_report([tmp_path / "r"], tmp_path / "q.html").read_text(encoding="utf-8")
+    assert "cite a source (marked [S2])" in page  # and the event's date, by its `source:`
+    assert "[F]" not in page
+
+
 def test_an_events_date_is_cited_by_its_source_sentence(results, tmp_path):
     """An event's date is what the sentence in its `source:` (which every event has) reports, so
     the page counts it as cited there, tagged "its source", not as a value with no comment. The

@@ -174,6 +174,10 @@ def _stopped(s: dict) -> str | None:
 # --- Assumptions ----------------------------------------------------------------------------
 
 
+MARKS_NAMED = 3
+"""The source marks the count of cited values gives as examples, the scenario's most used first."""
+
+
 def assumptions_view(result: Result) -> dict[str, Any]:
     """Every value of every scenario file the run read, with the comment written beside it; where
     the run wrote `inputs/resolved.yaml`, a value it did not use (a derived scenario removed or
@@ -183,10 +187,12 @@ def assumptions_view(result: Result) -> dict[str, Any]:
     unused = not_used_rows(result.inputs, resolved, overrides)
     bases = _base_events(result.inputs)
     files = [_file_view(item, overrides, unused, bases.get(item.file, {})) for item in result.inputs]
-    total = Counter()
+    total, marks = Counter(), Counter()
     for f in files:
         total.update(f["counts"])
-    return {"files": files, "counts": dict(total), "overrides": overrides, "notes": result.notes}
+        marks.update(f["marks"])
+    return {"files": files, "counts": dict(total), "marks": [tag for tag, _ in marks.most_common(MARKS_NAMED)],
+            "more_marks": len(marks) > MARKS_NAMED, "overrides": overrides, "notes": result.notes}
 
 
 def shown_source(source: str, result: Result, folder: str | Path | None = None) -> str:
@@ -241,7 +247,7 @@ def _base_events(inputs: list[Input]) -> dict[str, dict[str, str]]:
 def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, str], NotUsed],
                written: dict[str, str] | None = None) -> dict[str, Any]:
     view: dict[str, Any] = {"file": item.file, "source": item.source, "role": item.role, "sections": [],
-                            "preamble": [], "loose": [], "counts": Counter(), "error": None,
+                            "preamble": [], "loose": [], "counts": Counter(), "marks": Counter(), "error": None,
                             "shared": None, "replaced": []}  # set by `shared_views`
     if item.parsed is None:
         view["error"] = "the copy is missing from inputs/"
@@ -277,6 +283,8 @@ def _file_view(item: Input, overrides: dict[str, str], unused: dict[tuple[str, s
         if row.counted and entry["unused"] is not None:
             view["counts"]["unused"] += 1
         elif row.counted:
+            if entry["kind"] == "cited" and row.tags:  # not "its source", a date's `source:` sentence
+                view["marks"].update(row.tags)
             view["counts"][entry["kind"]] += 1
             view["counts"]["values"] += 1
             view["counts"]["distributions"] += row.distribution
