@@ -176,6 +176,14 @@ def check_overrides(overrides: Any) -> None:
                                   key, True) for key in bad])
 
 
+def _example_path(data: Any) -> str:
+    """A dotted path of the scenario `data`, for an error's example: its first agent's resolve
+    (the reader's own names, not the baseline's), or a field every scenario may set."""
+    agents = data.get("agents") if isinstance(data, dict) else None
+    first = next(iter(agents), None) if isinstance(agents, dict) else None
+    return f"agents.{first}.resolve" if isinstance(first, str) else "dynamics.rate"
+
+
 def _keys(data: Any, dotted: str) -> tuple[str, ...]:
     """The parts of the field dotted path `dotted` names, each list item by its index, as text:
     as a problem's path writes them."""
@@ -561,7 +569,7 @@ def derive_scenario_data(data: dict, source: str, _seen: tuple[Path, ...] = (),
     if sets is not None:
         if not isinstance(sets, dict) or not all(isinstance(k, str) for k in sets):
             raise InputError(Problem(source, "set", "must be a mapping of dotted paths to values, "
-                                     "e.g. {agents.russia.resolve: 0.8}", sets, True))
+                                     f"e.g. {{{_example_path(data)}: 0.8}}", sets, True))
         _check_dotted_paths(data, sets, source, "set.", "")
         try:
             data = apply_overrides(data, sets, source)

@@ -521,6 +521,18 @@ def test_an_unknown_event_to_remove_is_reported_with_the_files_other_problems(tm
     assert [p.path for p in info.value.problems] == ["remove_events.0", "set.agents.nobody.resolve"]
 
 
+def test_a_set_that_is_not_a_mapping_gives_an_example_from_the_scenario(tmp_path):
+    """`set:` written as a list is one error whose example names an agent of the scenario it
+    derives (small.yaml's north), not the baseline's russia."""
+    write(tmp_path / "base.yaml", small_dict())
+    derived = write(tmp_path / "derived.yaml", {"extends": "base.yaml", "name": "derived",
+                                                "set": ["agents.north.resolve", 0.3]})
+    with pytest.raises(InputError) as info:
+        load_scenario(derived)
+    (problem,) = info.value.problems
+    assert problem.path == "set" and "e.g. {agents.north.resolve: 0.8}" in problem.message, problem.message
+
+
 def test_a_cycle_of_extends_is_an_error(tmp_path):
     """a extends b extends a: refused, naming the chain, not a recursion error."""
     write(tmp_path / "a.yaml", {"extends": "b.yaml", "name": "a"})
