@@ -284,5 +284,6 @@ def print_calibration(summary: dict, out: Path) -> None:
     if summary["n_cases"] == 1:
         con.print("one case: its leave-one-out forecast is the prior predictive (the posterior without it is the "
                   "prior), and the posterior above rests on that one case", soft_wrap=True)
-    con.print(f"posterior: {summary['posterior_file']}", soft_wrap=True)
+    copy = f", copied to {summary['posterior_copy']}" if summary.get("posterior_copy") else ""
+    con.print(f"posterior: {summary['posterior_file']}{copy}", soft_wrap=True)
     con.print(f"results: {out}", soft_wrap=True)

@@ -654,6 +654,17 @@ def test_a_calibration_in_the_current_folder_names_no_folder_above_it(tmp_path, 
     assert str(tmp_path) not in text
 
 
+def test_calibrate_says_where_it_copied_the_posterior(tmp_path, capsys):
+    """With --write FILE the closing lines name the copy beside the result's own posterior, as the
+    README's walk-through (`--write DIR/posterior.json`, then `backtest DIR --calibration
+    DIR/posterior.json`) needs: the copy was written without a word."""
+    out, copy = tmp_path / "cal", tmp_path / "post.json"
+    assert main(["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(out),
+                 "--write", str(copy), "--workers", "1"]) == 0
+    assert f"posterior: {out / 'posterior.json'}, copied to {copy}\n" in capsys.readouterr().out
+    assert copy.is_file()
+
+
 def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
     """On cases with agents north and south: calibrate writes a posterior; backtest scores the
     leave-one-out posterior predictive beside the raw model and the pool; run reports both intervals."""
