@@ -131,7 +131,7 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
             if k == 0:
                 ax.text(0.5, 0.5, "no replicates", transform=ax.transAxes, ha="center")
             styles = party_styles(len(model.parties), [(colour, "-") for colour in PARTY_COLOURS])
-            for (colour, line), a in zip(styles, model.parties):
+            for (colour, line), a in zip(styles, _written_order(model)):
                 q = np.percentile(traj[:, a, i, :], [5, 25, 50, 75, 95], axis=-1)
                 ax.fill_between(x, q[0], q[4], color=colour, alpha=0.15, linewidth=0)
                 ax.fill_between(x, q[1], q[3], color=colour, alpha=0.35, linewidth=0)
@@ -157,6 +157,17 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
         fig.savefig(path, dpi=DPI)
     finally:
         fig.clear()
+
+
+def _written_order(model) -> list[int]:
+    """The indices of the summit parties in the order `summit.parties` writes them (the model
+    holds its agents in an order of its own): the legend and colours of summary.json's
+    `parties` and the report's chart."""
+    written = getattr(getattr(model, "scenario", None), "summit", None)
+    names = [model.agents[a] for a in model.parties]
+    if written is None or sorted(written.parties) != sorted(names):
+        return list(model.parties)
+    return [model.parties[names.index(name)] for name in written.parties]
 
 
 def _shade_summit_window(ax, summit_days: tuple, x_of_day) -> None:

@@ -40,7 +40,7 @@ def test_the_run_fan_chart_draws_every_party(result, tmp_path, monkeypatch):
     monkeypatch.setattr(plots.Figure, "savefig", save)
     plots.plot_fan(result, tmp_path / "fan.png")
     labels, styles = seen["legend"]
-    parties = [result.model.agents[a] for a in result.model.parties]
+    parties = list(result.model.scenario.summit.parties)
     assert len(parties) == 6
     assert labels == parties
     assert len(set(styles)) == len(parties)
@@ -163,3 +163,18 @@ def test_the_run_fan_chart_title_fits_a_one_issue_scenario(tmp_path, monkeypatch
     monkeypatch.setattr(plots.Figure, "savefig", lambda fig, path, **o: seen.update(outside=texts_outside(fig)))
     plots.plot_fan(result, tmp_path / "fan.png")
     assert seen["outside"] == []
+
+
+def test_the_run_fan_chart_lists_the_parties_as_the_scenario_writes_them(result, tmp_path, monkeypatch):
+    """fan.png's legend (and so its colours) follows `summit.parties` as written (usa, eu, china,
+    ...), as summary.json's `parties` and the report's chart do, not the model's internal order
+    (alba first, for Copenhagen)."""
+    seen = {}
+
+    def save(fig, path, **options):
+        seen["legend"] = _legend(fig.axes[0].get_legend_handles_labels())
+
+    monkeypatch.setattr(plots.Figure, "savefig", save)
+    plots.plot_fan(result, tmp_path / "fan.png")
+    labels, _ = seen["legend"]
+    assert labels == list(result.model.scenario.summit.parties)
