@@ -192,7 +192,11 @@ def _missing_part(glob: str, scenario) -> str | None:
     if not isinstance(glob, str):
         return None
     parts = glob.split(".")
-    nodes = [scenario.model_dump(mode="json")]
+    data = scenario.model_dump(mode="json")
+    trust = _trust_form(parts, (data.get("relations") or {}).get("trust"))
+    if trust is not None:
+        return trust
+    nodes = [data]
     for i, part in enumerate(parts):
         children, known = [], set()
         for node in nodes:
@@ -212,6 +216,22 @@ def _missing_part(glob: str, scenario) -> str | None:
                 why += f"; name an agent by its role, as {role} does"
             return why
         nodes = children
+    return None
+
+
+def _trust_form(parts: list[str], trust) -> str | None:
+    """'list of trust entries ...' where the path `parts` takes `relations.trust` for the other of
+    its two forms (one entry, or a list of them: the same trust, but a knob path reaches the
+    fields of one entry as relations.trust.initial and of a list's as relations.trust.*.initial)."""
+    if parts[:2] != ["relations", "trust"] or len(parts) < 3:
+        return None
+    field = parts[-1]
+    if isinstance(trust, dict) and len(parts) == 4 and parts[2] not in trust:
+        return (f"list of trust entries at relations.trust: it is one entry there, whose fields are named "
+                f"relations.trust.{field}")
+    if isinstance(trust, list) and len(parts) == 3 and not (parts[2] == "*" or parts[2].isdigit()):
+        return (f"single trust entry at relations.trust: it is a list there, whose entries' fields are named "
+                f"relations.trust.*.{field}")
     return None
 
 

@@ -781,6 +781,30 @@ def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("path, form, hint", [
+    ("relations.trust.*.initial", "trust: {between: [north, south], initial: 0.5}",
+     "list of trust entries at relations.trust: it is one entry there, whose fields are named "
+     "relations.trust.initial"),
+    ("relations.trust.initial", "trust: [{between: [north, south], initial: 0.5}]",
+     "single trust entry at relations.trust: it is a list there, whose entries' fields are named "
+     "relations.trust.*.initial"),
+])
+def test_a_trust_knob_of_the_other_form_says_how_the_cases_write_trust(tmp_path, capsys, path, form, hint):
+    """`relations.trust` may be one entry or a list of them; a knob path written for one form names
+    nothing in cases of the other, and the error says so and names the path that works, rather
+    than only "names no number drawn per replicate" of a field every case writes."""
+    cases = tmp_path / "cases"
+    shutil.copytree(CASES, cases)
+    base = cases / "_base.yaml"
+    base.write_text(base.read_text().replace("trust: {between: [north, south], initial: 0.5}", form))
+    spec = tmp_path / "k.yaml"
+    spec.write_text(f"knobs:\n  - {{name: t, path: '{path}', kind: shift, prior: {{dist: uniform, low: -0.1, "
+                    "high: 0.1}, levels: 2}\n")
+    assert main(["calibrate", str(cases), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "names no number drawn per replicate in any of the 6 cases: the first, c1, has no " + hint in err, err
+
+
 def test_a_posterior_whose_knobs_name_other_agents_is_refused_naming_both_files(tmp_path, capsys):
     """A posterior fitted with a knob path naming agents (agents.south.resolve) applied to a
     scenario without them: one line naming the scenario's file, the knob and the posterior's
