@@ -275,7 +275,8 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
         left.set_xticks(x, [CLASS_LABELS[c] for c in CLASSES])
         left.set_ylabel("Probability (bars: 95 % interval)")
         left.set_ylim(0, 1.0)
-        left.legend(loc="upper right", fontsize=9)
+        # under the axis: inside it, the legend of two long side names (a file each) hid a tall bar's label
+        left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=9)
         _tidy(left, "y")
         left.set_title("Outcome under each scenario", fontsize=11)
 

@@ -1033,3 +1033,34 @@ def test_the_compare_chart_title_fits_when_the_sides_are_named_by_their_files(tm
                      "classes": dict.fromkeys(CLASSES, entry), "headline": {"substantive_or_better": entry}},
                     tmp_path / "compare.png")
     assert seen["outside"] == []
+
+
+def test_the_compare_chart_legend_hides_no_bar_label(tmp_path, monkeypatch):
+    """compare.png's legend keeps clear of the bars' value labels: a B near 0.86 had its label
+    under the legend, where two long side names (files) widen it."""
+    import matplotlib.figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sim.attribution_report import plot_comparison
+
+    seen = {}
+
+    def save(fig, path, **options):
+        FigureCanvasAgg(fig)
+        fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        left = fig.axes[0]
+        legend = left.get_legend().get_window_extent(renderer)
+        seen["hidden"] = [t.get_text() for t in left.texts if t.get_window_extent(renderer).overlaps(legend)]
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", save)
+    classes = {c: {"p_a": p, "p_b": q, "diff": q - p, "low": q - p - 0.01, "high": q - p + 0.01,
+                   "unpaired_half_width": 0.02, "narrowing": 1.8, "p_a_interval": [p - 0.01, p + 0.01],
+                   "p_b_interval": [q - 0.01, q + 0.01]}
+               for c, p, q in zip(CLASSES, (0.0, 0.752, 0.0, 0.248), (0.0, 0.856, 0.0, 0.143))}
+    plot_comparison({"command": "compare", "runs": 2000, "seed_entropy": 11,
+                     "a": {"scenario": "ceasefire_talks", "file": "ceasefire/ceasefire.yaml"},
+                     "b": {"scenario": "ceasefire_talks", "file": "ceasefire/no_offensive.yaml"},
+                     "classes": classes, "headline": {"substantive_or_better": classes["substantive"]}},
+                    tmp_path / "compare.png")
+    assert seen["hidden"] == []
