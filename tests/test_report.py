@@ -1084,3 +1084,45 @@ def test_a_sweeps_indices_are_on_the_page_with_their_intervals_as_the_command_pr
                      f"{ix['sigma']:.3f}"]
         row = table[table.index(f"<code>{name}</code>"):]
         assert re.findall(r'<td class="num">([^<]*)</td>', row[:row.index("</tr>")]) == cells, (name, row)
+
+
+NOISY_INDICES = {
+    "sobol": {"method": "sobol", "indices": {"a": {"S1": -0.1, "S1_conf": 0.05, "ST": 0.97, "ST_conf": 0.05}}},
+    "morris": {"method": "morris", "indices": {"a": {"mu": 0.02, "mu_star": 0.05, "mu_star_conf": 0.2,
+                                                     "sigma": 0.1}}},
+}
+"""Indices whose bootstrap intervals pass a bound: the table prints mu* from 0 up and ST within
+[0, 1] (`reporting.index_bounds`), S1 as it is."""
+
+
+def _error_bar_ends(ax) -> list[tuple[float, float]]:
+    """(lowest, highest) x of each bar series' error bars, in drawing order."""
+    out = []
+    for container in ax.containers:
+        bars = getattr(container, "errorbar", None)
+        if bars is not None:
+            xs = [x for segment in bars.lines[2][0].get_segments() for x, _ in segment]
+            out.append((min(xs), max(xs)))
+    return out
+
+
+@pytest.mark.parametrize("method", ["sobol", "morris"])
+def test_the_pages_sensitivity_chart_draws_the_intervals_its_table_prints(monkeypatch, method):
+    """The page's chart of a sweep's indices draws each interval as the table beside it prints
+    it: mu* from 0 up, ST within [0, 1], S1 as it is (the chart drew v +- half, crossing 0
+    where the table said [0.000, ...])."""
+    from sim.report import figures_more
+    from sim.reporting import index_rows
+
+    seen = {}
+
+    def render(fig, alt, name):
+        seen["ends"] = _error_bar_ends(fig.axes[0])
+        fig.clear()
+
+    monkeypatch.setattr(figures_more, "render", render)
+    figures_more.sweep_chart({"analysis": NOISY_INDICES[method]}, None)
+    _, [(_, cells)] = index_rows(NOISY_INDICES[method])
+    printed = [tuple(float(x) for x in c.split("[")[1].rstrip("]").split(", ")) for c in cells if "[" in c]
+    assert len(seen["ends"]) == len(printed)
+    assert all(d == pytest.approx(p, abs=5e-4) for d, p in zip(seen["ends"], printed)), (seen["ends"], printed)
