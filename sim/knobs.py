@@ -208,11 +208,23 @@ def resolve_knob(knob: KnobSpec, scenario: Scenario, model) -> list[str]:
         raise InputError(Problem(scenario.name, f"knobs.{knob.name}.path", f"cannot be resolved ({exc})",
                                  knob.path, True)) from None
     glob = ".".join(pattern)
-    found = [path for path, spec in model.params.items() if _matches(spec.source, glob)]
+    found = [path for path, spec in model.params.items()
+             if any(_matches(source, glob) for source in _forms(spec.source))]
     if not found:
         raise InputError(Problem(scenario.name, f"knobs.{knob.name}.path",
                                  "names no number drawn per replicate", glob, True))
     return found
+
+
+def _forms(source: str) -> tuple[str, ...]:
+    """The field paths a knob may name a drawn number's `source` by: as the file writes it, and,
+    for a field of `relations.trust` written as one entry, also as the one item of a list
+    (`relations.trust.0.initial`), the same trust: so that `relations.trust.*.initial` reaches
+    trust in every case of a set, however each writer wrote it."""
+    parts = source.split(".")
+    if parts[:2] == ["relations", "trust"] and len(parts) == 3:
+        return source, f"relations.trust.0.{parts[2]}"
+    return (source,)
 
 
 def _matches(source: str, glob: str) -> bool:

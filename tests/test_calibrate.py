@@ -156,9 +156,6 @@ def test_knob_paths_take_wildcards_and_roles_not_names():
     assert resolve_knob(_knob("relations.trust.initial"), scenario, model) == ["relations.trust.north.south.initial"]
 
 
-@pytest.mark.xfail(strict=True, reason="model.py names the fields of a trust entry written as one mapping "
-                   "relations.trust.initial and of one written as a one-item list relations.trust.0.initial, so no "
-                   "knob path reaches both (sim/model.py, forbidden here: reported to the lead)")
 def test_one_knob_path_reaches_trust_written_as_a_mapping_or_as_a_list():
     """`relations.trust` may be one entry or a list of them, the same trust either way: a knob over
     every entry's `initial` (`relations.trust.*.initial`) resolves in a case of either form, as a
@@ -782,7 +779,7 @@ def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("path, form, hint", [
-    ("relations.trust.*.initial", "trust: {between: [north, south], initial: 0.5}",
+    ("relations.trust.1.initial", "trust: {between: [north, south], initial: 0.5}",
      "list of trust entries at relations.trust: it is one entry there, whose fields are named "
      "relations.trust.initial"),
     ("relations.trust.initial", "trust: [{between: [north, south], initial: 0.5}]",
@@ -790,9 +787,10 @@ def test_calibrate_refuses_knobs_a_case_does_not_have(tmp_path, capsys):
      "relations.trust.*.initial"),
 ])
 def test_a_trust_knob_of_the_other_form_says_how_the_cases_write_trust(tmp_path, capsys, path, form, hint):
-    """`relations.trust` may be one entry or a list of them; a knob path written for one form names
-    nothing in cases of the other, and the error says so and names the path that works, rather
-    than only "names no number drawn per replicate" of a field every case writes."""
+    """`relations.trust` may be one entry or a list of them; a knob path written for a list's
+    second entry, or for one entry where the cases write a list, names nothing, and the error says
+    so and names the path that works, rather than only "names no number drawn per replicate" of a
+    field every case writes. (`relations.trust.*.initial` reaches both forms.)"""
     cases = tmp_path / "cases"
     shutil.copytree(CASES, cases)
     base = cases / "_base.yaml"
