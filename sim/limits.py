@@ -443,8 +443,13 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
     if memory_limit is not None and work.memory > memory_limit:
         each = " in each process" if "worker processes" in work.breakdown else ""
         source = wording.max_memory if max_memory is not None else "memory"
+        loaded = work.breakdown.get("process", 0)
+        if loaded >= memory_limit:  # no option makes room: a loaded sim process alone does not fit
+            why, less = f"{'each' if each else 'a'} sim process alone takes about {format_size(loaded)} once loaded", ""
+        else:  # the process is no part to change: the largest of the others is
+            why = f"the largest part {_largest(work, 'process')}{each}"
         problems.append(Problem(source, "", f"{what} would need about {format_size(work.memory)} of memory "
-                                f"(the largest part {_largest(work)}{each}), more than the "
+                                f"({why}), more than the "
                                 f"{format_size(memory_limit)} {'allowed' if max_memory is not None else 'available'}; "
                                 f"{less + ', or ' if less else ''}{wording.raise_memory}"))
     elif max_memory is None:
@@ -479,8 +484,8 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
 def _largest(work: Estimate, *leaving: str) -> str:
     """The largest part of `work`'s memory but those `leaving`, with its size: what to change. The
     worker processes' total is each one's parts again: the largest of those is the cause."""
-    name, size = max(((k, v) for k, v in work.breakdown.items()
-                      if not k.startswith("disk") and k not in _SUMS and k not in leaving), key=lambda kv: kv[1])
+    parts = [(k, v) for k, v in work.breakdown.items() if not k.startswith("disk") and k not in _SUMS]
+    name, size = max([(k, v) for k, v in parts if k not in leaving] or parts, key=lambda kv: kv[1])
     return f"{name}: {format_size(size)}"
 
 

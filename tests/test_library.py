@@ -557,12 +557,13 @@ def test_max_memory_caps_the_work_and_lets_it_past_the_memory_available(monkeypa
     """`max_memory=` bytes is the limit instead of the memory available: below the estimate the
     run is refused naming it, and above the memory available (here made 1 MiB) the work runs."""
     import sim.limits
+    from sim.limits import BASE_PROCESS
 
     with pytest.raises(InputError) as info:
-        run(SMALL, runs=1024, seed=1, max_memory=1 << 20)
+        run(SMALL, runs=1024, seed=1, max_memory=BASE_PROCESS + (1 << 19))
     assert str(info.value.problems[0]).startswith("max_memory: this run would need about ")
     # 1,024 replicates are one chunk of one block: a smaller chunk size cannot help, so it is not advised
-    assert str(info.value.problems[0]).endswith("more than the 1.0 MiB allowed; simplify the scenario (a chunk is one "
+    assert str(info.value.problems[0]).endswith("more than the 250.5 MiB allowed; simplify the scenario (a chunk is one "
                                                 "block of 1,024 replicates already), or pass a larger max_memory= (bytes)")
     monkeypatch.setattr(sim.limits, "available_memory", lambda: 1 << 20)
     monkeypatch.setattr(sim.limits, "_resident", lambda: 0)

@@ -13,10 +13,13 @@ from conftest import small_dict
 
 from sim import InputError, parse_scenario
 from sim.cli import main
-from sim.limits import LIBRARY_WORDING, check_resources, estimate, parse_size
+from sim.limits import BASE_PROCESS, LIBRARY_WORDING, check_resources, estimate, parse_size
 from sim.model import compile_model
 
 SMALL = Path(__file__).parent / "data" / "small.yaml"
+TIGHT = BASE_PROCESS + (1 << 19)
+"""A memory limit just above what a loaded sim process takes (250.5 MiB): small work is refused
+under it, and the refusal names the part of the work to change (below it, only a larger limit helps)."""
 
 
 def problems_of(data: dict) -> str:
@@ -185,9 +188,22 @@ def test_check_resources_names_the_largest_part():
     """The refusal says how much, of what, and the limit."""
     e = estimate(compile_model(parse_scenario(SMALL.read_text())), 10**5, 8192)
     with pytest.raises(InputError) as info:
-        check_resources(e, what="this run", max_memory=1 << 20)
+        check_resources(e, what="this run", max_memory=TIGHT)
     (problem,) = info.value.problems
-    assert problem.source == "--max-memory" and "the largest part process" in problem.message
+    assert problem.source == "--max-memory" and "(the largest part trajectories: " in problem.message
+    assert "lower --chunk-size" in problem.message
+
+
+def test_a_limit_below_what_a_loaded_process_takes_is_not_met_by_a_smaller_chunk():
+    """Below what a loaded sim process alone takes, no --chunk-size helps: the refusal says what the
+    process takes and advises only a larger limit, not the process as a "part" to lower."""
+    e = estimate(compile_model(parse_scenario(SMALL.read_text())), 10**5, 8192)
+    with pytest.raises(InputError) as info:
+        check_resources(e, what="this run", max_memory=10 << 10)
+    (problem,) = info.value.problems
+    assert "(a sim process alone takes about 250.0 MiB once loaded)" in problem.message
+    assert problem.message.endswith("more than the 10.0 KiB allowed; raise --max-memory"), problem.message
+    assert "chunk" not in problem.message and "largest part" not in problem.message
 
 
 def test_the_refusal_advises_what_the_estimate_says():
@@ -649,13 +665,13 @@ def test_a_library_sweep_beyond_max_memory_is_refused_before_anything_is_written
     built = []
     monkeypatch.setattr(sim.sweep.driver, "make_point_scenarios", lambda *a, **k: built.append(1))
     sweep = make_sweep(SMALL, ["summit.bargaining.margin=0.05:0.15:2"], None, runs=1024, seed=1)
-    text = _refusal(lambda: run_sweep(sweep, out=tmp_path / "o", max_memory=1 << 20))
+    text = _refusal(lambda: run_sweep(sweep, out=tmp_path / "o", max_memory=TIGHT))
     assert text.startswith("max_memory: this sweep (2 points, one running on each worker) would need about ")
-    assert text.endswith("more than the 1.0 MiB allowed; simplify the scenario (a chunk is one block of 1,024 "
+    assert text.endswith("more than the 250.5 MiB allowed; simplify the scenario (a chunk is one block of 1,024 "
                          "replicates already), or pass a larger max_memory= (bytes)")
     chunky = make_sweep(SMALL, ["summit.bargaining.margin=0.05:0.15:2"], None, runs=8192, seed=1,
                         overrides={"monte_carlo.chunk_size": 8192})
-    assert _refusal(lambda: run_sweep(chunky, out=tmp_path / "o", workers=1, max_memory=1 << 20)).endswith(
+    assert _refusal(lambda: run_sweep(chunky, out=tmp_path / "o", workers=1, max_memory=TIGHT)).endswith(
         "allowed; lower the scenario's monte_carlo.chunk_size, simplify the scenario, or pass a larger max_memory= "
         "(bytes)")
     assert _refusal(lambda: run_sweep(sweep, out=tmp_path / "o", max_memory="1GiB")).startswith(
@@ -673,10 +689,10 @@ def test_a_library_sweeps_estimate_is_the_command_lines(tmp_path, capsys):
 
     vary = "summit.bargaining.margin=0.05:0.15:2"
     assert main(["sweep", str(SMALL), "--vary", vary, "--runs", "1024", "--seed", "1", "--workers", "1",
-                 "--max-memory", "1MiB", "--out", str(tmp_path / "o")]) == 2
+                 "--max-memory", str(TIGHT), "--out", str(tmp_path / "o")]) == 2
     cli = capsys.readouterr().err.strip()
     sweep = make_sweep(SMALL, [vary], None, runs=1024, seed=1)
-    library = _refusal(lambda: run_sweep(sweep, out=tmp_path / "o", workers=1, max_memory=1 << 20))
+    library = _refusal(lambda: run_sweep(sweep, out=tmp_path / "o", workers=1, max_memory=TIGHT))
     assert cli.split("; ")[0].replace("error: --max-memory: ", "") == library.split("; ")[0].replace(
         "max_memory: ", "")
 
@@ -691,14 +707,14 @@ def test_a_library_calibration_beyond_max_memory_is_refused_before_anything_is_w
     from sim.knobs import load_knobs
 
     cases, spec = load_cases(CASES), load_knobs(CASES / "knobs.yaml")
-    text = _refusal(lambda: run_calibration(cases, spec, tmp_path / "cal", workers=1, max_memory=1 << 20))
+    text = _refusal(lambda: run_calibration(cases, spec, tmp_path / "cal", workers=1, max_memory=TIGHT))
     assert text.startswith(f"max_memory: the case {cases[0].path} would need about ")
-    assert text.endswith("more than the 1.0 MiB allowed; simplify the scenario (a chunk is one block of 1,024 "
+    assert text.endswith("more than the 250.5 MiB allowed; simplify the scenario (a chunk is one block of 1,024 "
                          "replicates already), or pass a larger max_memory= (bytes)")
     chunky = [replace(case, scenario=case.scenario.model_copy(update={"monte_carlo": case.scenario.monte_carlo.model_copy(
         update={"chunk_size": 8192})})) for case in cases]
     more = spec.model_copy(update={"runs": 8192})
-    assert _refusal(lambda: run_calibration(chunky, more, tmp_path / "cal", workers=1, max_memory=1 << 20)).endswith(
+    assert _refusal(lambda: run_calibration(chunky, more, tmp_path / "cal", workers=1, max_memory=TIGHT)).endswith(
         "allowed; lower the case's monte_carlo.chunk_size, simplify the scenario, or pass a larger max_memory= "
         "(bytes)")
     assert list(tmp_path.iterdir()) == []
@@ -720,9 +736,9 @@ def test_the_library_eum_summaries_beyond_max_memory_are_refused_before_a_round_
     for call, what in ((lambda m: summarise_eum(actors, runs=4096, max_memory=m), "this eum run"),
                        (lambda m: summarise_run(actors, rounds=100_000, max_memory=m), "this eum run"),
                        (lambda m: summarise_monte_carlo(actors, runs=4096, max_memory=m), "this eum Monte Carlo")):
-        text = _refusal(call, 1 << 20)
+        text = _refusal(call, TIGHT)
         assert text.startswith(f"max_memory: {what} would need about ")
-        assert text.endswith("more than the 1.0 MiB allowed; lower runs= or rounds=, or pass a larger max_memory= "
+        assert text.endswith("more than the 250.5 MiB allowed; lower runs= or rounds=, or pass a larger max_memory= "
                              "(bytes)")
     n = len(actors.names)
     alone, whole = estimate_eum(n, 10, 4096, None, as_given=False), estimate_eum(n, 10, 4096, None)
@@ -744,7 +760,7 @@ def test_a_command_without_chunk_size_names_where_the_chunk_size_is_set(tmp_path
     knobs = yaml.safe_load((CASES / "knobs.yaml").read_text()) | {"runs": 4096}
     (tmp_path / "knobs.yaml").write_text(yaml.safe_dump(knobs))
     command = [str(tmp_path / "knobs.yaml") if word == "{knobs}" else word for word in command]
-    assert main([*command, "--max-memory", "10MiB", "--out", str(tmp_path / "o")]) == 2
+    assert main([*command, "--max-memory", str(TIGHT), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert names in err and "--chunk-size" not in err
     assert not (tmp_path / "o").exists()
