@@ -256,6 +256,15 @@ def _did_you_mean(root: type[BaseModel] | None, loc: tuple) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
+def _class_left_over(path: str) -> str:
+    """"; outcome: names only ..." for `outcome.talk_fest` or `outcome.collapse`: the two classes no
+    condition defines, which a writer who sees four classes may try to write."""
+    if path not in ("outcome.talk_fest", "outcome.collapse"):
+        return ""
+    return ("; outcome: takes only breakthrough and substantive: a deal that meets neither is a talk fest, and a "
+            "collapse is the meeting called off (a cancellation, or trust below summit.cancellation.trust_below)")
+
+
 def _item_of_a_mapping(root: type[BaseModel] | None, loc: tuple, value: Any) -> str:
     """"; is it one of the issues? indent it under agents.korea.issues" when an unknown key holds
     what an item of a mapping beside it holds (`history: {position: 0.3, salience: 0.2}` one
@@ -330,7 +339,8 @@ def _problem(err: dict, source: str, path: str, root: type[BaseModel] | None = N
         return Problem(source, path, "unknown key, with no value (in a {...} mapping a comma starts a new key: "
                        "write a list in brackets, [a, b])")
     if kind == "extra_forbidden":
-        hint = _did_you_mean(root, err["loc"]) or _item_of_a_mapping(root, err["loc"], value)
+        hint = (_class_left_over(path) or _did_you_mean(root, err["loc"])
+                or _item_of_a_mapping(root, err["loc"], value))
         return Problem(source, path, f"unknown key{hint}", value, True)
     if kind in ("float_parsing", "int_parsing") and isinstance(value, str):
         # pydantic: "input should be a valid number, unable to parse string as a number"

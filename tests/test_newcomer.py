@@ -46,6 +46,18 @@ def test_a_misspelt_key_is_named_with_the_field_it_was_meant_to_be(tmp_path, cap
     assert any(line in err for err in errors(capsys)), errors(capsys)
 
 
+@pytest.mark.parametrize("cls", ["talk_fest", "collapse"])
+def test_a_class_no_condition_defines_is_told_what_it_is(tmp_path, capsys, cls):
+    """`outcome:` defines breakthrough and substantive; a writer who sees four classes and writes a
+    talk fest's or a collapse's conditions is told what those two are, not only "unknown key"."""
+    path = bad(tmp_path, "outcome:\n", f"outcome:\n  {cls}: [{{issue: land, at_least: 0.0}}]\n")
+    assert main(["validate", str(path)]) == 2
+    assert errors(capsys) == [
+        f"error: {path}: outcome.{cls}: unknown key; outcome: takes only breakthrough and substantive: a deal that "
+        "meets neither is a talk fest, and a collapse is the meeting called off (a cancellation, or trust below "
+        "summit.cancellation.trust_below) (got [{'issue': 'land', 'at_least': 0.0}])"]
+
+
 def test_a_key_far_from_every_field_gets_no_guess(tmp_path, capsys):
     path = bad(tmp_path, "name: small", "name: small\nbogus: 1")
     assert main(["validate", str(path)]) == 2
