@@ -4,7 +4,8 @@ evidence in a scenario, not the model's structure.
 Exact, on drawn scenarios: an issue nobody cares about, an agent with no weight, renaming agents
 and issues, and listing in another order whatever the model does not read the order of (the
 parties and roles among it) change no replicate: its class, its deal, its summit day, the
-positions. Statistical (slow, paired replicates):
+positions. Exact at the summit, positions fixed, on drawn scenarios: less resolve or loss
+aversion, more trust or a lower bar never removes an acceptable package;. Statistical (slow, paired replicates):
 quiet time added before anything happens, and moving a party toward the other or lowering its
 resolve, never lower P(a deal) beyond Monte Carlo error.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -973,6 +975,123 @@ def test_on_one_issue_moving_a_party_toward_the_other_never_removes_the_deal(x, 
     before = run_replicates(scenario_of(scenario(x)), runs=1024, seed=5).package >= 0
     after = run_replicates(scenario_of(scenario(x + share * (y - x))), runs=1024, seed=5).package >= 0
     assert not np.any(before & ~after)
+
+
+def _at_the_summit(data: dict, seed: int):
+    """(model, state, blocks): one chunk of `data` run to its summit and settled, then its positions
+    with that day's deviation held fixed (noise 0, so `bargain` settles it again on other numbers
+    alike) and no replicate called off, so that every replicate's deal counts."""
+    from sim.timeline import run_timeline
+
+    model, state, blocks = state_of(scenario_of(data), seed=seed)
+    run_timeline(model, state, blocks)
+    state.noise[:] = 0.0
+    state.called_off[:] = False
+    return model, state, blocks
+
+
+def _scattered(model, state, seed: int) -> None:
+    """Every number the summit reads, drawn afresh per replicate over its range: positions (within
+    bounds), resolve on the day, trust, walk_away, margin, loss aversion, credibility, alliance costs
+    and the mediators' shares. Left as drawn, most scenarios strike no deal or the same one in
+    every replicate, which leaves the properties little to test."""
+    rng = np.random.default_rng(seed)
+
+    def draw(a: np.ndarray, lo: float, hi: float) -> None:
+        a[...] = rng.uniform(lo, hi, a.shape)
+
+    draw(state.at_summit, 0.0, 1.0)
+    np.clip(state.at_summit, model.lower, model.upper, out=state.at_summit)
+    for a, lo, hi in ((state.summit_resolve, 0.0, 1.0), (state.summit_trust, 0.0, 1.0), (state.walk_away, -0.3, 0.3),
+                      (state.margin, 0.0, 0.1), (state.loss_aversion, 1.0, 4.0), (state.credibility, 0.0, 1.0),
+                      (state.alliance_cost, 0.0, 2.0), (state.mediator_trust, 0.0, 1.0),
+                      (state.mediator_margin, 0.0, 1.0)):
+        draw(a, lo, hi)
+
+
+def _acceptable(model, state) -> np.ndarray:
+    """(deciders, packages, n) bool, the menu in its order: whether each decider accepts each package,
+    as `bargain` decides (the mediators' trust and margin, walk_away, every level within the
+    decider's bounds), by brute force."""
+    from sim.summit import package_values
+
+    trust, margin = state.summit_trust.copy(), state.margin.copy()
+    for m, _ in enumerate(model.mediators):
+        trust += state.mediator_trust[m] * (1.0 - trust)
+        margin *= 1.0 - state.mediator_margin[m]
+    values = package_values(model, state, state.at_summit, trust)
+    menu = np.array(list(itertools.product(*(range(len(a)) for a in model.issue_anchors))))  # (packages, issues)
+    total = sum(values[:, k, menu[:, k], :] for k in range(model.n_issues))  # issue by issue, as `settle` adds
+    deciders = list(model.deciders)
+    inside = np.ones((len(deciders), len(menu)), dtype=bool)
+    for k, anchors in enumerate(model.issue_anchors):
+        level = anchors[menu[:, k]]
+        inside &= (level >= model.lower[deciders, k] - 1e-12) & (level <= model.upper[deciders, k] + 1e-12)
+    return inside[:, :, None] & (total >= margin + state.walk_away[deciders][:, None, :])
+
+
+def _deal(model, state, blocks) -> np.ndarray:
+    """`bargain` on a copy of `state`: each replicate's package (-1: none), checked against
+    `_acceptable`: a deal exactly where some package is accepted by every decider it needs, and
+    the parties that sign it those that accept it."""
+    from sim.summit import bargain
+
+    settled = copy.deepcopy(state)
+    bargain(model, settled, blocks)
+    package, ok = settled.package, _acceptable(model, state)
+    needed = np.concatenate([model.required, np.ones(len(model.veto), dtype=bool)])
+    assert np.array_equal(package >= 0, ok[needed].all(axis=0).any(axis=0))
+    r = np.flatnonzero(package >= 0)
+    assert np.array_equal(settled.signed[:, r], ok[: len(model.parties), package[r], r])
+    return package
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1, engines=("convergence", "eum"), weights=True), st.data())
+def test_on_drawn_scenarios_less_resolve_or_loss_aversion_never_removes_an_acceptable_package(data, draw):
+    """Per replicate, with the positions fixed, on drawn scenarios (veto players, mediators,
+    optional parties, walk_away, bounds, alliances, several issues, either engine): lowering a
+    decider's resolve on the day or the loss aversion keeps every package each decider accepted
+    acceptable, so no replicate loses its deal (exact)."""
+    model, state, blocks = _at_the_summit(_open_summit(data) if draw.draw(st.booleans()) else data,
+                                          draw.draw(st.integers(0, 50)))
+    if draw.draw(st.booleans()):
+        _scattered(model, state, draw.draw(st.integers(0, 50)))
+    before, deal = _acceptable(model, state), _deal(model, state, blocks)
+    decider = draw.draw(st.sampled_from(model.deciders))
+    state.summit_resolve[decider] *= draw.draw(st.floats(0.0, 1.0))
+    state.loss_aversion[:] = 1.0 + (state.loss_aversion - 1.0) * draw.draw(st.floats(0.0, 1.0))
+    after = _acceptable(model, state)
+    event(f"replicates with a deal: {np.mean(deal >= 0):.1f}")
+    event(f"a package became acceptable: {np.any(after & ~before)}")
+    assert not np.any(before & ~after)
+    assert not np.any((deal >= 0) & (_deal(model, state, blocks) < 0))
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1, engines=("convergence", "eum"), weights=True), st.data())
+def test_at_the_summit_more_trust_or_a_lower_bar_never_removes_an_acceptable_package(data, draw):
+    """Per replicate, with the positions fixed, on drawn scenarios: more trust, less credibility
+    asked of promises, a lower margin or walk_away, or mediators closing more of the gaps to full
+    trust and to no margin, keep every package each decider accepted acceptable, so no replicate
+    loses its deal (exact)."""
+    model, state, blocks = _at_the_summit(_open_summit(data) if draw.draw(st.booleans()) else data,
+                                          draw.draw(st.integers(0, 50)))
+    if draw.draw(st.booleans()):
+        _scattered(model, state, draw.draw(st.integers(0, 50)))
+    before, deal = _acceptable(model, state), _deal(model, state, blocks)
+
+    def toward(a: np.ndarray, end: float) -> None:
+        a += draw.draw(st.floats(0.0, 1.0)) * (end - a)
+
+    toward(state.summit_trust, 1.0)
+    toward(state.credibility, 0.0)
+    toward(state.margin, 0.0)
+    toward(state.mediator_trust, 1.0)
+    toward(state.mediator_margin, 1.0)
+    toward(state.walk_away[draw.draw(st.sampled_from(model.deciders))], -1.0)
+    assert not np.any(before & ~_acceptable(model, state))
+    assert not np.any((deal >= 0) & (_deal(model, state, blocks) < 0))
 
 
 @pytest.mark.slow
