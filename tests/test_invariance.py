@@ -5,7 +5,9 @@ Exact, on drawn scenarios: an issue nobody cares about, an agent with no weight,
 and issues, and listing in another order whatever the model does not read the order of (the
 parties and roles among it) change no replicate: its class, its deal, its summit day, the
 positions. Exact at the summit, positions fixed, on drawn scenarios: less resolve or loss
-aversion, more trust or a lower bar never removes an acceptable package;. Statistical (slow, paired replicates):
+aversion, more trust or a lower bar never removes an acceptable package; on one issue, moving one
+of two parties toward the other never removes the deal under the README's conditions, each of
+which a file in tests/data/monotone/ shows is needed. Statistical (slow, paired replicates):
 quiet time added before anything happens, and moving a party toward the other or lowering its
 resolve, never lower P(a deal) beyond Monte Carlo error.
 """
@@ -1093,6 +1095,69 @@ def test_at_the_summit_more_trust_or_a_lower_bar_never_removes_an_acceptable_pac
     assert not np.any(before & ~_acceptable(model, state))
     assert not np.any((deal >= 0) & (_deal(model, state, blocks) < 0))
 
+
+def _one_issue_moved(model, state, mover: int, other: int, share: float) -> None:
+    """`mover` moved a share of the way to `other` on the one issue, per replicate, within its bounds."""
+    x, y = state.at_summit[mover, 0], state.at_summit[other, 0]
+    state.at_summit[mover, 0] = np.clip(x + share * (y - x), np.minimum(x, y), np.maximum(x, y)).clip(
+        model.lower[mover, 0], model.upper[mover, 0])
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_issues=1, max_parties=2, max_events=2, max_incidents=1, engines=("convergence", "eum")),
+       st.data())
+def test_on_one_issue_moving_a_party_toward_the_other_never_removes_the_deal_on_drawn_scenarios(data, draw):
+    """Two required parties on one issue, positions fixed, beside veto players, mediators and
+    agents who are not parties, under either engine, with the same resolve and salience on the day,
+    the mover's walk_away no more than the other's and no alliance on the issue (README,
+    "Invariances"): the mover moved a share of the way to the other never loses a replicate's
+    deal (exact)."""
+    data = _open_summit(data) if draw.draw(st.booleans()) else data
+    data["relations"].pop("alliances", None)
+    model, state, blocks = _at_the_summit(data, draw.draw(st.integers(0, 50)))
+    if draw.draw(st.booleans()):
+        _scattered(model, state, draw.draw(st.integers(0, 50)))
+    mover, other = draw.draw(st.permutations(model.parties))
+    state.summit_resolve[mover] = state.summit_resolve[other]
+    state.summit_salience[mover] = state.summit_salience[other]
+    state.walk_away[mover] = np.minimum(state.walk_away[mover], state.walk_away[other])
+    deal = _deal(model, state, blocks)
+    _one_issue_moved(model, state, mover, other, draw.draw(st.floats(0.0, 1.0)))
+    event(f"replicates with a deal: {np.mean(deal >= 0):.1f}")
+    assert not np.any((deal >= 0) & (_deal(model, state, blocks) < 0))
+
+
+MONOTONE = Path(__file__).parent / "data" / "monotone"
+
+
+@pytest.mark.parametrize("name, moved", [("walk_away", 0.64), ("alliance", 0.5), ("optional", 0.2), ("resolve", 0.7)])
+def test_on_one_issue_each_condition_of_the_exact_claim_is_needed(name, moved):
+    """Two parties on one issue, nothing happening, no deviation: the mover m moved toward the
+    other loses the deal in every replicate when its walk_away is the higher, when the other is
+    allied on the issue, when the other is not required, or, the other conceding a level on m's
+    side, when m is the more resolute (tests/data/monotone/, each file says why; README,
+    "Invariances")."""
+    from sim.yamlfile import read_yaml_file
+
+    data = read_yaml_file(MONOTONE / f"{name}.yaml")
+    moved_data = copy.deepcopy(data)
+    moved_data["agents"]["m"]["issues"]["i"]["position"] = moved
+    assert np.all(run_replicates(scenario_of(data), runs=256, seed=5).package >= 0)
+    assert np.all(run_replicates(scenario_of(moved_data), runs=256, seed=5).package < 0)
+
+
+def test_on_one_issue_a_mover_as_resolute_as_the_other_keeps_the_deal_it_concedes_on():
+    """tests/data/monotone/resolve.yaml with m as resolute as the other: the other concedes a level
+    on m's side, and m moved onto its position makes the same concession at the same weight, so
+    the deal is kept (the exact claim, where the other's level is not on its side)."""
+    from sim.yamlfile import read_yaml_file
+
+    data = read_yaml_file(MONOTONE / "resolve.yaml")
+    data["agents"]["m"]["resolve"] = data["agents"]["o"]["resolve"]
+    moved_data = copy.deepcopy(data)
+    moved_data["agents"]["m"]["issues"]["i"]["position"] = 0.7
+    for d in (data, moved_data):
+        assert np.all(run_replicates(scenario_of(d), runs=256, seed=5).package >= 0)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mover", ["japan", "russia"])
