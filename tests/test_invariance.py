@@ -1011,10 +1011,11 @@ def _scattered(model, state, seed: int) -> None:
         draw(a, lo, hi)
 
 
-def _acceptable(model, state) -> np.ndarray:
-    """(deciders, packages, n) bool, the menu in its order: whether each decider accepts each package,
-    as `bargain` decides (the mediators' trust and margin, walk_away, every level within the
-    decider's bounds), by brute force."""
+def _menu(model, state) -> tuple[np.ndarray, np.ndarray]:
+    """(value, accepts), each (deciders, packages, n), the menu in its order, by brute force: each
+    decider's value of each package (with the mediators' trust), and whether it accepts it as
+    `bargain` decides (at least the margin the mediators leave plus walk_away, every level within
+    the decider's bounds)."""
     from sim.summit import package_values
 
     trust, margin = state.summit_trust.copy(), state.margin.copy()
@@ -1029,22 +1030,36 @@ def _acceptable(model, state) -> np.ndarray:
     for k, anchors in enumerate(model.issue_anchors):
         level = anchors[menu[:, k]]
         inside &= (level >= model.lower[deciders, k] - 1e-12) & (level <= model.upper[deciders, k] + 1e-12)
-    return inside[:, :, None] & (total >= margin + state.walk_away[deciders][:, None, :])
+    return total, inside[:, :, None] & (total >= margin + state.walk_away[deciders][:, None, :])
+
+
+def _acceptable(model, state) -> np.ndarray:
+    """(deciders, packages, n) bool: whether each decider accepts each package (`_menu`)."""
+    return _menu(model, state)[1]
 
 
 def _deal(model, state, blocks) -> np.ndarray:
     """`bargain` on a copy of `state`: each replicate's package (-1: none), checked against
-    `_acceptable`: a deal exactly where some package is accepted by every decider it needs, and
-    the parties that sign it those that accept it."""
+    `_menu`: a deal exactly where some package is accepted by every decider it needs, the one
+    with the largest Nash product of the required parties' surpluses among those (to rounding),
+    and the parties that sign it those that accept it."""
     from sim.summit import bargain
 
     settled = copy.deepcopy(state)
     bargain(model, settled, blocks)
-    package, ok = settled.package, _acceptable(model, state)
+    package, (value, ok) = settled.package, _menu(model, state)
     needed = np.concatenate([model.required, np.ones(len(model.veto), dtype=bool)])
-    assert np.array_equal(package >= 0, ok[needed].all(axis=0).any(axis=0))
+    possible = ok[needed].all(axis=0)  # (packages, n)
+    assert np.array_equal(package >= 0, possible.any(axis=0))
     r = np.flatnonzero(package >= 0)
     assert np.array_equal(settled.signed[:, r], ok[: len(model.parties), package[r], r])
+    parties = np.flatnonzero(model.required)
+    surplus = value[parties] - state.walk_away[[model.parties[p] for p in parties]][:, None, :]
+    weight = state.weights[parties][:, None, :]
+    plain = np.all(weight == 1.0, axis=0)  # (1, n): the product itself, else the sum of weighted logs
+    score = np.where(plain, np.prod(surplus, axis=0), np.sum(weight * np.log(np.maximum(surplus, 1e-300)), axis=0))
+    best = np.where(possible, score, -np.inf).max(axis=0)
+    assert np.all(score[package[r], r] >= best[r] - 1e-9 * np.maximum(1.0, np.abs(best[r])))
     return package
 
 
