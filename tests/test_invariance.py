@@ -1145,18 +1145,20 @@ def test_on_one_issue_moving_a_party_toward_the_other_never_removes_the_deal_on_
 MONOTONE = Path(__file__).parent / "data" / "monotone"
 
 
-@pytest.mark.parametrize("name, moved", [("walk_away", 0.64), ("alliance", 0.5), ("optional", 0.2), ("resolve", 0.7)])
-def test_on_one_issue_each_condition_of_the_exact_claim_is_needed(name, moved):
-    """Two parties on one issue, nothing happening, no deviation: the mover m moved toward the
-    other loses the deal in every replicate when its walk_away is the higher, when the other is
-    allied on the issue, when the other is not required, or, the other conceding a level on m's
-    side, when m is the more resolute (tests/data/monotone/, each file says why; README,
+@pytest.mark.parametrize("name, moved", [("walk_away", {"i": 0.64}), ("alliance", {"i": 0.5}), ("optional", {"i": 0.2}),
+                                         ("resolve", {"i": 0.7}), ("two_issues", {"i": 0.284, "j": 0.9})])
+def test_moving_toward_the_other_can_lose_the_deal_outside_the_conditions_of_the_exact_claim(name, moved):
+    """Two parties, nothing happening, no deviation: the mover m moved toward the other loses the
+    deal in every replicate when its walk_away is the higher, when the other is allied on the
+    issue, when the other is not required, when the other concedes a level on m's side and m is
+    the more resolute, or on two issues (tests/data/monotone/, each file says why; README,
     "Invariances")."""
     from sim.yamlfile import read_yaml_file
 
     data = read_yaml_file(MONOTONE / f"{name}.yaml")
     moved_data = copy.deepcopy(data)
-    moved_data["agents"]["m"]["issues"]["i"]["position"] = moved
+    for issue, position in moved.items():
+        moved_data["agents"]["m"]["issues"][issue]["position"] = position
     assert np.all(run_replicates(scenario_of(data), runs=256, seed=5).package >= 0)
     assert np.all(run_replicates(scenario_of(moved_data), runs=256, seed=5).package < 0)
 
