@@ -4,7 +4,10 @@ evidence in a scenario, not the model's structure.
 Exact, on drawn scenarios: an issue nobody cares about, an agent with no weight, renaming agents
 and issues, and listing in another order whatever the model does not read the order of (the
 parties and roles among it) change no replicate: its class, its deal, its summit day, the
-positions. Statistical (slow, paired replicates):
+positions. Exact at the summit, positions fixed, on drawn scenarios: less resolve or loss
+aversion, more trust or a lower bar never removes an acceptable package; on one issue, moving one
+of two parties toward the other never removes the deal under the README's conditions, each of
+which a file in tests/data/monotone/ shows is needed. Statistical (slow, paired replicates):
 quiet time added before anything happens, and moving a party toward the other or lowering its
 resolve, never lower P(a deal) beyond Monte Carlo error.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -974,6 +978,203 @@ def test_on_one_issue_moving_a_party_toward_the_other_never_removes_the_deal(x, 
     after = run_replicates(scenario_of(scenario(x + share * (y - x))), runs=1024, seed=5).package >= 0
     assert not np.any(before & ~after)
 
+
+def _at_the_summit(data: dict, seed: int):
+    """(model, state, blocks): one chunk of `data` run to its summit and settled, then its positions
+    with that day's deviation held fixed (noise 0, so `bargain` settles it again on other numbers
+    alike) and no replicate called off, so that every replicate's deal counts."""
+    from sim.timeline import run_timeline
+
+    model, state, blocks = state_of(scenario_of(data), seed=seed)
+    run_timeline(model, state, blocks)
+    state.noise[:] = 0.0
+    state.called_off[:] = False
+    return model, state, blocks
+
+
+def _scattered(model, state, seed: int) -> None:
+    """Every number the summit reads, drawn afresh per replicate over its range: positions (within
+    bounds), resolve on the day, trust, walk_away, margin, loss aversion, credibility, alliance costs
+    and the mediators' shares. Left as drawn, most scenarios strike no deal or the same one in
+    every replicate, which leaves the properties little to test."""
+    rng = np.random.default_rng(seed)
+
+    def draw(a: np.ndarray, lo: float, hi: float) -> None:
+        a[...] = rng.uniform(lo, hi, a.shape)
+
+    draw(state.at_summit, 0.0, 1.0)
+    np.clip(state.at_summit, model.lower, model.upper, out=state.at_summit)
+    for a, lo, hi in ((state.summit_resolve, 0.0, 1.0), (state.summit_trust, 0.0, 1.0), (state.walk_away, -0.3, 0.3),
+                      (state.margin, 0.0, 0.1), (state.loss_aversion, 1.0, 4.0), (state.credibility, 0.0, 1.0),
+                      (state.alliance_cost, 0.0, 2.0), (state.mediator_trust, 0.0, 1.0),
+                      (state.mediator_margin, 0.0, 1.0)):
+        draw(a, lo, hi)
+
+
+def _menu(model, state) -> tuple[np.ndarray, np.ndarray]:
+    """(value, accepts), each (deciders, packages, n), the menu in its order, by brute force: each
+    decider's value of each package (with the mediators' trust), and whether it accepts it as
+    `bargain` decides (at least the margin the mediators leave plus walk_away, every level within
+    the decider's bounds)."""
+    from sim.summit import package_values
+
+    trust, margin = state.summit_trust.copy(), state.margin.copy()
+    for m, _ in enumerate(model.mediators):
+        trust += state.mediator_trust[m] * (1.0 - trust)
+        margin *= 1.0 - state.mediator_margin[m]
+    values = package_values(model, state, state.at_summit, trust)
+    menu = np.array(list(itertools.product(*(range(len(a)) for a in model.issue_anchors))))  # (packages, issues)
+    total = sum(values[:, k, menu[:, k], :] for k in range(model.n_issues))  # issue by issue, as `settle` adds
+    deciders = list(model.deciders)
+    inside = np.ones((len(deciders), len(menu)), dtype=bool)
+    for k, anchors in enumerate(model.issue_anchors):
+        level = anchors[menu[:, k]]
+        inside &= (level >= model.lower[deciders, k] - 1e-12) & (level <= model.upper[deciders, k] + 1e-12)
+    return total, inside[:, :, None] & (total >= margin + state.walk_away[deciders][:, None, :])
+
+
+def _acceptable(model, state) -> np.ndarray:
+    """(deciders, packages, n) bool: whether each decider accepts each package (`_menu`)."""
+    return _menu(model, state)[1]
+
+
+def _deal(model, state, blocks) -> np.ndarray:
+    """`bargain` on a copy of `state`: each replicate's package (-1: none), checked against
+    `_menu`: a deal exactly where some package is accepted by every decider it needs, the one
+    with the largest Nash product of the required parties' surpluses among those (to rounding),
+    and the parties that sign it those that accept it."""
+    from sim.summit import bargain
+
+    settled = copy.deepcopy(state)
+    bargain(model, settled, blocks)
+    package, (value, ok) = settled.package, _menu(model, state)
+    needed = np.concatenate([model.required, np.ones(len(model.veto), dtype=bool)])
+    possible = ok[needed].all(axis=0)  # (packages, n)
+    assert np.array_equal(package >= 0, possible.any(axis=0))
+    r = np.flatnonzero(package >= 0)
+    assert np.array_equal(settled.signed[:, r], ok[: len(model.parties), package[r], r])
+    parties = np.flatnonzero(model.required)
+    surplus = value[parties] - state.walk_away[[model.parties[p] for p in parties]][:, None, :]
+    weight = state.weights[parties][:, None, :]
+    plain = np.all(weight == 1.0, axis=0)  # (1, n): the product itself, else the sum of weighted logs
+    score = np.where(plain, np.prod(surplus, axis=0), np.sum(weight * np.log(np.maximum(surplus, 1e-300)), axis=0))
+    best = np.where(possible, score, -np.inf).max(axis=0)
+    assert np.all(score[package[r], r] >= best[r] - 1e-9 * np.maximum(1.0, np.abs(best[r])))
+    return package
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1, engines=("convergence", "eum"), weights=True), st.data())
+def test_on_drawn_scenarios_less_resolve_or_loss_aversion_never_removes_an_acceptable_package(data, draw):
+    """Per replicate, with the positions fixed, on drawn scenarios (veto players, mediators,
+    optional parties, walk_away, bounds, alliances, several issues, either engine): lowering a
+    decider's resolve on the day or the loss aversion keeps every package each decider accepted
+    acceptable, so no replicate loses its deal (exact)."""
+    model, state, blocks = _at_the_summit(_open_summit(data) if draw.draw(st.booleans()) else data,
+                                          draw.draw(st.integers(0, 50)))
+    if draw.draw(st.booleans()):
+        _scattered(model, state, draw.draw(st.integers(0, 50)))
+    before, deal = _acceptable(model, state), _deal(model, state, blocks)
+    decider = draw.draw(st.sampled_from(model.deciders))
+    state.summit_resolve[decider] *= draw.draw(st.floats(0.0, 1.0))
+    state.loss_aversion[:] = 1.0 + (state.loss_aversion - 1.0) * draw.draw(st.floats(0.0, 1.0))
+    after = _acceptable(model, state)
+    event(f"replicates with a deal: {np.mean(deal >= 0):.1f}")
+    event(f"a package became acceptable: {np.any(after & ~before)}")
+    assert not np.any(before & ~after)
+    assert not np.any((deal >= 0) & (_deal(model, state, blocks) < 0))
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1, engines=("convergence", "eum"), weights=True), st.data())
+def test_at_the_summit_more_trust_or_a_lower_bar_never_removes_an_acceptable_package(data, draw):
+    """Per replicate, with the positions fixed, on drawn scenarios: more trust, less credibility
+    asked of promises, a lower margin or walk_away, or mediators closing more of the gaps to full
+    trust and to no margin, keep every package each decider accepted acceptable, so no replicate
+    loses its deal (exact)."""
+    model, state, blocks = _at_the_summit(_open_summit(data) if draw.draw(st.booleans()) else data,
+                                          draw.draw(st.integers(0, 50)))
+    if draw.draw(st.booleans()):
+        _scattered(model, state, draw.draw(st.integers(0, 50)))
+    before, deal = _acceptable(model, state), _deal(model, state, blocks)
+
+    def toward(a: np.ndarray, end: float) -> None:
+        a += draw.draw(st.floats(0.0, 1.0)) * (end - a)
+
+    toward(state.summit_trust, 1.0)
+    toward(state.credibility, 0.0)
+    toward(state.margin, 0.0)
+    toward(state.mediator_trust, 1.0)
+    toward(state.mediator_margin, 1.0)
+    toward(state.walk_away[draw.draw(st.sampled_from(model.deciders))], -1.0)
+    assert not np.any(before & ~_acceptable(model, state))
+    assert not np.any((deal >= 0) & (_deal(model, state, blocks) < 0))
+
+
+def _one_issue_moved(model, state, mover: int, other: int, share: float) -> None:
+    """`mover` moved a share of the way to `other` on the one issue, per replicate, within its bounds."""
+    x, y = state.at_summit[mover, 0], state.at_summit[other, 0]
+    state.at_summit[mover, 0] = np.clip(x + share * (y - x), np.minimum(x, y), np.maximum(x, y)).clip(
+        model.lower[mover, 0], model.upper[mover, 0])
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_issues=1, max_parties=2, max_events=2, max_incidents=1, engines=("convergence", "eum")),
+       st.data())
+def test_on_one_issue_moving_a_party_toward_the_other_never_removes_the_deal_on_drawn_scenarios(data, draw):
+    """Two required parties on one issue, positions fixed, beside veto players, mediators and
+    agents who are not parties, under either engine, with the same resolve and salience on the day,
+    the mover's walk_away no more than the other's and no alliance on the issue (README,
+    "Invariances"): the mover moved a share of the way to the other never loses a replicate's
+    deal (exact)."""
+    data = _open_summit(data) if draw.draw(st.booleans()) else data
+    data["relations"].pop("alliances", None)
+    model, state, blocks = _at_the_summit(data, draw.draw(st.integers(0, 50)))
+    if draw.draw(st.booleans()):
+        _scattered(model, state, draw.draw(st.integers(0, 50)))
+    mover, other = draw.draw(st.permutations(model.parties))
+    state.summit_resolve[mover] = state.summit_resolve[other]
+    state.summit_salience[mover] = state.summit_salience[other]
+    state.walk_away[mover] = np.minimum(state.walk_away[mover], state.walk_away[other])
+    deal = _deal(model, state, blocks)
+    _one_issue_moved(model, state, mover, other, draw.draw(st.floats(0.0, 1.0)))
+    event(f"replicates with a deal: {np.mean(deal >= 0):.1f}")
+    assert not np.any((deal >= 0) & (_deal(model, state, blocks) < 0))
+
+
+MONOTONE = Path(__file__).parent / "data" / "monotone"
+
+
+@pytest.mark.parametrize("name, moved", [("walk_away", {"i": 0.64}), ("alliance", {"i": 0.5}), ("optional", {"i": 0.2}),
+                                         ("resolve", {"i": 0.7}), ("two_issues", {"i": 0.284, "j": 0.9})])
+def test_moving_toward_the_other_can_lose_the_deal_outside_the_conditions_of_the_exact_claim(name, moved):
+    """Two parties, nothing happening, no deviation: the mover m moved toward the other loses the
+    deal in every replicate when its walk_away is the higher, when the other is allied on the
+    issue, when the other is not required, when the other concedes a level on m's side and m is
+    the more resolute, or on two issues (tests/data/monotone/, each file says why; README,
+    "Invariances")."""
+    from sim.yamlfile import read_yaml_file
+
+    data = read_yaml_file(MONOTONE / f"{name}.yaml")
+    moved_data = copy.deepcopy(data)
+    for issue, position in moved.items():
+        moved_data["agents"]["m"]["issues"][issue]["position"] = position
+    assert np.all(run_replicates(scenario_of(data), runs=256, seed=5).package >= 0)
+    assert np.all(run_replicates(scenario_of(moved_data), runs=256, seed=5).package < 0)
+
+
+def test_on_one_issue_a_mover_as_resolute_as_the_other_keeps_the_deal_it_concedes_on():
+    """tests/data/monotone/resolve.yaml with m as resolute as the other: the other concedes a level
+    on m's side, and m moved onto its position makes the same concession at the same weight, so
+    the deal is kept (the exact claim, where the other's level is not on its side)."""
+    from sim.yamlfile import read_yaml_file
+
+    data = read_yaml_file(MONOTONE / "resolve.yaml")
+    data["agents"]["m"]["resolve"] = data["agents"]["o"]["resolve"]
+    moved_data = copy.deepcopy(data)
+    moved_data["agents"]["m"]["issues"]["i"]["position"] = 0.7
+    for d in (data, moved_data):
+        assert np.all(run_replicates(scenario_of(d), runs=256, seed=5).package >= 0)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mover", ["japan", "russia"])
