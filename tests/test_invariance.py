@@ -757,7 +757,8 @@ def _with_null(data: dict, draw) -> tuple[dict, str]:
     """`data` with a null entity added: an agent of capability 0 and no role or alliance (its own
     stances, each drawn from a few levels so that it may hold a twin issue and its copy alike or
     apart; maybe trusting some agents, a twin among them), or an issue every agent holds at one
-    level with salience 0. Returns the scenario and the null entity's kind ("agent" or "issue")."""
+    level with salience 0. A scenario whose trust is one entry among all it names may name the null
+    agent there too. Returns the scenario and the null entity's kind ("agent" or "issue")."""
     d = copy.deepcopy(data)
     issues = sorted(d["issues"])
     if draw.draw(st.booleans(), label="a null agent (else a null issue)"):
@@ -766,10 +767,13 @@ def _with_null(data: dict, draw) -> tuple[dict, str]:
             "capability": 0.0, "resolve": draw.draw(st.sampled_from([0.0, 0.5, 1.0]), label="null resolve"),
             "issues": {i: {"position": draw.draw(st.sampled_from([0.0, 0.3, 0.9]), label=f"null agent on {i}"),
                            "salience": (1.0 / len(issues)) if cared is None else float(i == cared)} for i in issues}}
+        trust = d["relations"]["trust"]
+        if isinstance(trust, dict) and draw.draw(st.booleans(), label="the null agent in the one trust entry"):
+            trust["between"] = [*trust["between"], "zz_null"]  # trusting all it names, at that level
+            return d, "agent"
         trusted = draw.draw(st.lists(st.sampled_from(sorted(data["agents"])), max_size=3, unique=True),
                             label="the null agent trusts")
         if trusted:
-            trust = d["relations"]["trust"]
             d["relations"]["trust"] = [*(trust if isinstance(trust, list) else [trust]),
                                        *({"between": ["zz_null", name],
                                           "initial": draw.draw(st.sampled_from([0.2, 0.7]), label="null trust")}
