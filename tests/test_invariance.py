@@ -757,6 +757,142 @@ def test_an_issue_nobody_cares_about_beside_twins_changes_nothing(name):
     assert np.array_equal(a.position, b.position[:, :, shared])
 
 
+def _with_null(data: dict, draw) -> tuple[dict, str]:
+    """`data` with a null entity added: an agent of capability 0 and no role or alliance (its own
+    stances, each drawn from a few levels so that it may hold a twin issue and its copy alike or
+    apart; maybe trusting some agents, a twin among them), or an issue every agent holds at one
+    level with salience 0. A scenario whose trust is one entry among all it names may name the null
+    agent there too. Returns the scenario and the null entity's kind ("agent" or "issue")."""
+    d = copy.deepcopy(data)
+    issues = sorted(d["issues"])
+    if draw.draw(st.booleans(), label="a null agent (else a null issue)"):
+        cared = draw.draw(st.sampled_from([None, *issues]), label="the null agent's one salient issue (None: all)")
+        d["agents"]["zz_null"] = {
+            "capability": 0.0, "resolve": draw.draw(st.sampled_from([0.0, 0.5, 1.0]), label="null resolve"),
+            "issues": {i: {"position": draw.draw(st.sampled_from([0.0, 0.3, 0.9]), label=f"null agent on {i}"),
+                           "salience": (1.0 / len(issues)) if cared is None else float(i == cared)} for i in issues}}
+        trust = d["relations"]["trust"]
+        if isinstance(trust, dict) and draw.draw(st.booleans(), label="the null agent in the one trust entry"):
+            trust["between"] = [*trust["between"], "zz_null"]  # trusting all it names, at that level
+            return d, "agent"
+        trusted = draw.draw(st.lists(st.sampled_from(sorted(data["agents"])), max_size=3, unique=True),
+                            label="the null agent trusts")
+        if trusted:
+            d["relations"]["trust"] = [*(trust if isinstance(trust, list) else [trust]),
+                                       *({"between": ["zz_null", name],
+                                          "initial": draw.draw(st.sampled_from([0.2, 0.7]), label="null trust")}
+                                         for name in trusted)]
+        return d, "agent"
+    n = draw.draw(st.integers(2, 3), label="null issue anchors")
+    values = [k / (n - 1) for k in range(n)]
+    d["issues"]["zz_null"] = {"anchors": {f"a{k}": v for k, v in enumerate(values)},
+                              "status_quo": draw.draw(st.sampled_from(values), label="null status quo")}
+    level = draw.draw(st.sampled_from([0.0, 0.5, 1.0]), label="null issue level")
+    for agent in d["agents"].values():
+        agent["issues"]["zz_null"] = {"position": level, "salience": 0.0}
+    return d, "issue"
+
+
+def _same_label_by_label(data: dict, added: dict) -> None:
+    """`added` (`data` with null entities) runs like `data`, replicate for replicate: the class,
+    the summit day, whether there is a deal, and label by label (in the engine's order, without
+    the added entities) the deal's levels and every other agent's positions. Not by name: twins
+    that swap without changing `data` are one scenario, and a null agent that tells them apart may
+    choose which of them the names take. An inert entity already in `data` may trade labels, so
+    random numbers, with the added one: its positions are left out (as in `_same_where_shared`)."""
+    from sim.canonical import _is_inert_agent, _is_inert_issue
+
+    a = run_replicates(scenario_of(data), runs=RUNS, seed=7)
+    b = run_replicates(scenario_of(added), runs=RUNS, seed=7)
+    ma, mb = a.result.model, b.result.model
+    assert np.array_equal(a.outcome, b.outcome) and np.array_equal(a.summit_day, b.summit_day)
+    assert np.array_equal(a.package < 0, b.package < 0)
+    agents = [k for k, g in enumerate(mb.agents) if g in ma.agents]  # b's agents but the added, in b's order
+    issues = [k for k, i in enumerate(mb.issues) if i in ma.issues]
+    assert len(agents) == len(ma.agents) and len(issues) == len(ma.issues)
+    deal = a.package >= 0
+    assert np.array_equal(ma.packages[a.package[deal]], mb.packages[b.package[deal]][:, issues])
+    s = ma.scenario
+    live_agents = [k for k, g in enumerate(ma.agents) if not _is_inert_agent(s, g)]
+    live_issues = [k for k, i in enumerate(ma.issues) if not _is_inert_issue(s, i)]
+    before = a.position[:, live_agents][:, :, live_issues]
+    after = b.position[:, [agents[k] for k in live_agents]][:, :, [issues[k] for k in live_issues]]
+    assert np.array_equal(before, after)
+    event(f"deals seen: {min(len(set(a.package.tolist())), 3)}")
+
+
+def _null_beside_twins(data: dict, draw, times: int = 1) -> None:
+    """`data` given twins (`_twinned`, `times` over: twins of twins), maybe its summit opened, then
+    a null entity (`_with_null`): it changes nothing, label by label."""
+    for _ in range(times):
+        data = _twinned(data, draw)
+    if draw.draw(st.booleans(), label="open the summit"):
+        data = _open_summit(data)
+    added, kind = _with_null(data, draw)
+    event(f"null {kind}")
+    _same_label_by_label(data, added)
+
+
+def _renaming_twins_beside_a_null(data: dict, draw, times: int = 1) -> None:
+    """The renaming property on `data` given twins (`times` over) and a null entity."""
+    for _ in range(times):
+        data = _twinned(data, draw)
+    added, kind = _with_null(data, draw)
+    event(f"null {kind}")
+    _renaming_and_reordering_changes_nothing(added, draw)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1), st.data())
+def test_a_null_agent_or_issue_beside_drawn_twins_changes_nothing(data, draw):
+    """The null-entity properties on drawn scenarios given twins (`_twinned`: an agent copied in
+    every role and relation, maybe with stances swapped on a copied issue), which they seldom hold
+    by chance: a null agent (maybe holding a twin issue and its copy apart, maybe trusting a twin)
+    or a null issue added leaves every replicate's class, summit day and deal, and every other
+    entity's positions, as they were, label by label."""
+    _null_beside_twins(_plain(data), draw)
+
+
+@settings(max_examples=20, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_events=2, max_incidents=1), st.data())
+def test_renaming_a_scenario_with_twins_and_a_null_entity_changes_nothing(data, draw):
+    """The renaming property on drawn scenarios given twins (`_twinned`) and a null agent or issue
+    (`_with_null`), which may tell the twins apart where nothing else does."""
+    _renaming_twins_beside_a_null(_plain(data), draw)
+
+
+@settings(max_examples=6, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_agents=3, max_issues=2, max_events=1, max_incidents=1, **EUM), st.data())
+def test_under_eum_renaming_a_scenario_with_twins_and_a_null_entity_changes_nothing(data, draw):
+    """The same under the eum engine (smaller scenarios: its rounds cost more), where a null agent
+    is not inert (it takes part in the rounds), but renaming must still change nothing."""
+    _renaming_twins_beside_a_null(_plain(data), draw)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(), st.data())
+def test_a_null_agent_or_issue_beside_many_drawn_twins_of_twins_changes_nothing(data, draw):
+    """The null-entity property above on more and larger drawn scenarios, given twins twice over
+    (three alike agents, or two pairs, maybe on copied issues)."""
+    _null_beside_twins(_plain(data), draw, times=2)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(), st.data())
+def test_renaming_many_drawn_scenarios_with_twins_of_twins_and_a_null_entity_changes_nothing(data, draw):
+    """The renaming property above on more and larger drawn scenarios, given twins twice over."""
+    _renaming_twins_beside_a_null(_plain(data), draw, times=2)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(**EUM), st.data())
+def test_under_eum_renaming_many_drawn_scenarios_with_twins_and_a_null_entity_changes_nothing(data, draw):
+    """The eum renaming property above on larger drawn scenarios."""
+    _renaming_twins_beside_a_null(_plain(data), draw)
+
 def test_renaming_twins_that_only_a_null_agent_tells_apart_is_one_meeting():
     """Found by the hunt after the rings: p, q, r, s alike in two pairs, and a null agent that
     trusts p. Without the null agent p and q swap, so only p (by name) is set apart; renamed p <->
