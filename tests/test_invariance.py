@@ -379,6 +379,20 @@ def test_an_issue_nobody_cares_about_changes_nothing(data, level, anchors, open_
     _same_where_shared(data, null)
 
 
+@settings(max_examples=8, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario_dicts(max_agents=3, max_issues=2, max_events=2, max_incidents=1, **EUM), st.floats(0.0, 1.0))
+def test_under_eum_an_issue_nobody_cares_about_changes_nothing(data, level):
+    """The null issue under eum too, which the README does not except (only a capability-0
+    agent is not inert there): the EUM's rounds run issue by issue, and an issue with every
+    agent at one level moves no one, and no one else for it."""
+    data = _plain(data)
+    null = copy.deepcopy(data)
+    null["issues"]["zz_null"] = {"anchors": {"a0": 0.0, "a1": 1.0}, "status_quo": 0.0}
+    for agent in null["agents"].values():
+        agent["issues"]["zz_null"] = {"position": level, "salience": 0.0}
+    _same_where_shared(data, null)
+
+
 def test_an_inert_issue_added_beside_one_that_only_an_alliance_weighs_changes_nothing():
     """Found while strengthening the property above to compare positions. Issue b, anchors 0 and 1,
     status quo 0, salience 0 for both parties, but p is q's client on b (cost 1), so p values b's
