@@ -32,6 +32,9 @@ def _legend(handles_and_labels):
 
 
 def test_the_run_fan_chart_draws_every_party(result, tmp_path, monkeypatch):
+    """Every party, in `summit.parties`' written order (usa, eu, china, ...), as summary.json's
+    `parties` and the report's chart list them, not the model's internal order (alba first, for
+    Copenhagen): the legend, and so the colours."""
     seen = {}
 
     def save(fig, path, **options):
@@ -163,18 +166,3 @@ def test_the_run_fan_chart_title_fits_a_one_issue_scenario(tmp_path, monkeypatch
     monkeypatch.setattr(plots.Figure, "savefig", lambda fig, path, **o: seen.update(outside=texts_outside(fig)))
     plots.plot_fan(result, tmp_path / "fan.png")
     assert seen["outside"] == []
-
-
-def test_the_run_fan_chart_lists_the_parties_as_the_scenario_writes_them(result, tmp_path, monkeypatch):
-    """fan.png's legend (and so its colours) follows `summit.parties` as written (usa, eu, china,
-    ...), as summary.json's `parties` and the report's chart do, not the model's internal order
-    (alba first, for Copenhagen)."""
-    seen = {}
-
-    def save(fig, path, **options):
-        seen["legend"] = _legend(fig.axes[0].get_legend_handles_labels())
-
-    monkeypatch.setattr(plots.Figure, "savefig", save)
-    plots.plot_fan(result, tmp_path / "fan.png")
-    labels, _ = seen["legend"]
-    assert labels == list(result.model.scenario.summit.parties)

@@ -227,16 +227,21 @@ def test_a_comment_block_after_a_plain_value_lands_on_the_value_below_it():
     assert rows["issues.b"].comment == Comment()
 
 
+def _page_of_small_with(tmp_path: Path, comment: str) -> str:
+    """The page of a run of small.yaml with `comment` written beside north's capability."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SMALL.read_text(encoding="utf-8").replace(
+        "    capability: 1.0\n    resolve: {dist: beta", f"    capability: 1.0{comment}\n    resolve: {{dist: beta", 1),
+        encoding="utf-8")
+    assert main(["run", str(scenario), "--runs", "256", "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    return make_report([tmp_path / "r"], tmp_path / "q.html").read_text(encoding="utf-8")
+
+
 def test_judgments_are_counted_in_the_page(results, tmp_path):
     """The page counts the values marked [judgment] and flags each one."""
     page = make_report([results["run"]], tmp_path / "p.html").read_text(encoding="utf-8")
     assert "no comment" in page and "distribution" in page  # small.yaml cites nothing
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text(SMALL.read_text(encoding="utf-8").replace(
-        "    capability: 1.0\n    resolve: {dist: beta", "    capability: 1.0  # [judgment] the unit\n"
-        "    resolve: {dist: beta", 1), encoding="utf-8")
-    assert main(["run", str(scenario), "--runs", "256", "--out", str(tmp_path / "r"), "--quiet"]) == 0
-    page = make_report([tmp_path / "r"], tmp_path / "q.html").read_text(encoding="utf-8")
+    page = _page_of_small_with(tmp_path, "  # [judgment] the unit")
     assert "<strong>1 is marked [judgment]</strong>" in page  # not "1 are"
     assert '<span class="tag judgment">judgment</span>' in page and "[judgment] the unit" in page
 
@@ -244,12 +249,7 @@ def test_judgments_are_counted_in_the_page(results, tmp_path):
 def test_the_page_names_the_source_marks_the_scenario_uses(tmp_path):
     """The count of cited values gives the scenario's own marks as examples ([S2], as the examples'
     files cite), not the baseline's [F], which a scenario outside Japan-Russia never writes."""
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text(SMALL.read_text(encoding="utf-8").replace(
-        "    capability: 1.0\n    resolve: {dist: beta", "    capability: 1.0  # [S2] \"equal partners\"\n"
-        "    resolve: {dist: beta", 1), encoding="utf-8")
-    assert main(["run", str(scenario), "--runs", "256", "--out", str(tmp_path / "r"), "--quiet"]) == 0
-    page = make_report([tmp_path / "r"], tmp_path / "q.html").read_text(encoding="utf-8")
+    page = _page_of_small_with(tmp_path, '  # [S2] "equal partners"')
     assert "cite a source (marked [S2])" in page  # and the event's date, by its `source:`
     assert "[F]" not in page
 
