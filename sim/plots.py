@@ -122,12 +122,14 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
     rows = -(-n // cols)
     fig, axes = subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False,
                              sharey=True, layout="constrained")
+    window = None
     try:
         for i, ax in enumerate(axes.flat):
             if i >= n:
                 ax.set_visible(False)
                 continue
-            _shade_summit_window(ax, model.summit_days, x_of_day)
+            mark = _shade_summit_window(ax, model.summit_days, x_of_day)
+            window = mark if window is None else window  # the first panel's: the one its legend lists
             if k == 0:
                 ax.text(0.5, 0.5, "no replicates", transform=ax.transAxes, ha="center")
             styles = party_styles(len(model.parties), [(colour, "-") for colour in PARTY_COLOURS])
@@ -151,7 +153,10 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
             else:
                 ax.set_xlabel("week")
         axes.flat[0].set_ylabel("Position (0 to 1)")
-        axes.flat[0].legend(loc="best", fontsize=9, title="median, 50 % and 90 % bands", title_fontsize=8)
+        handles, labels = axes.flat[0].get_legend_handles_labels()  # the window first drawn, listed last
+        order = sorted(range(len(handles)), key=lambda h: handles[h] is window)
+        axes.flat[0].legend([handles[h] for h in order], [labels[h] for h in order], loc="best", fontsize=9,
+                            title="median, 50 % and 90 % bands", title_fontsize=8)
         fig.suptitle(fit_title(f"{model.name}: the parties' positions before the summit (first {k:,} replicates)",
                                5.2 * cols, 12), fontsize=12)
         fig.savefig(path, dpi=DPI)
@@ -170,15 +175,15 @@ def _written_order(model) -> list[int]:
     return [model.parties[names.index(name)] for name in written.parties]
 
 
-def _shade_summit_window(ax, summit_days: tuple, x_of_day) -> None:
+def _shade_summit_window(ax, summit_days: tuple, x_of_day):
+    """Mark the summit's day, or shade its window; return the mark, for the legend (a label
+    written inside the panel ran through whatever stood at the top: an anchor's line, a party
+    at 1)."""
     kind, *days = summit_days
     lo, hi = days[0], days[-1]
     if kind == "fixed":
-        ax.axvline(x_of_day(lo), color="#777777", linestyle="--", linewidth=1)
-    else:
-        ax.axvspan(x_of_day(lo), x_of_day(hi), color="#999999", alpha=0.15, linewidth=0)
-    ax.annotate("summit" if kind == "fixed" else "summit window", (x_of_day(lo), 1.0), xytext=(3, -3),
-                textcoords="offset points", fontsize=8, color="#555555", va="top")
+        return ax.axvline(x_of_day(lo), color="#777777", linestyle="--", linewidth=1, label="summit")
+    return ax.axvspan(x_of_day(lo), x_of_day(hi), color="#999999", alpha=0.15, linewidth=0, label="summit window")
 
 
 def _anchor_ticks(ax, anchors: dict) -> None:

@@ -38,15 +38,16 @@ def test_the_run_fan_chart_draws_every_party(result, tmp_path, monkeypatch):
     seen = {}
 
     def save(fig, path, **options):
-        seen["legend"] = _legend(fig.axes[0].get_legend_handles_labels())
+        legend = fig.axes[0].get_legend()
+        seen["legend"] = _legend((legend.legend_handles, [t.get_text() for t in legend.get_texts()]))
 
     monkeypatch.setattr(plots.Figure, "savefig", save)
     plots.plot_fan(result, tmp_path / "fan.png")
     labels, styles = seen["legend"]
     parties = list(result.model.scenario.summit.parties)
     assert len(parties) == 6
-    assert labels == parties
-    assert len(set(styles)) == len(parties)
+    assert labels == [*parties, "summit"]  # its day (a fixed date) last, in the legend, not written over a line
+    assert len(set(styles[:len(parties)])) == len(parties)
 
 
 def test_the_report_fan_chart_draws_every_party(result, monkeypatch):
@@ -87,8 +88,9 @@ def test_a_summit_within_a_week_of_the_start_still_shows_the_positions(tmp_path,
     seen = {}
     monkeypatch.setattr(plots.Figure, "savefig", lambda fig, path, **o: seen.update(lines=list(fig.axes[0].lines)))
     plots.plot_fan(result, tmp_path / "fan.png")
-    party = [line for line in seen["lines"] if not line.get_label().startswith("_")]
+    party = [line for line in seen["lines"] if line.get_label() in result.model.agents]
     assert len(party) == len(result.model.parties) and _party_lines_are_visible(party)
+    assert [line.get_label() for line in seen["lines"]].count("summit") == 1  # the day's line, in the legend
 
     rows = [{"week": 0, "day": 0, "date": "2020-03-30", "agent": result.model.agents[a], "issue": issue,
              "q05": 0.1, "q25": 0.2, "q50": 0.3, "q75": 0.4, "q95": 0.5}
