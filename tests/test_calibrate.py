@@ -666,15 +666,16 @@ def test_a_calibration_in_the_current_folder_names_no_folder_above_it(tmp_path, 
     assert str(tmp_path) not in text
 
 
-def test_calibrate_says_where_it_copied_the_posterior(tmp_path, capsys):
+def test_calibrate_says_where_it_copied_the_posterior(tmp_path, capsys, monkeypatch):
     """With --write FILE the closing lines name the copy beside the result's own posterior, as the
     README's walk-through (`--write DIR/posterior.json`, then `backtest DIR --calibration
-    DIR/posterior.json`) needs: the copy was written without a word."""
-    out, copy = tmp_path / "cal", tmp_path / "post.json"
-    assert main(["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(out),
-                 "--write", str(copy), "--workers", "1"]) == 0
-    assert f"posterior: {out / 'posterior.json'}, copied to {copy}\n" in capsys.readouterr().out
-    assert copy.is_file()
+    DIR/posterior.json`) needs: the copy was written without a word. (Run from tmp_path: a path
+    is printed as named from the current folder where the two share one below the root.)"""
+    monkeypatch.chdir(tmp_path)
+    assert main(["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", "cal",
+                 "--write", "post.json", "--workers", "1"]) == 0
+    assert "posterior: cal/posterior.json, copied to post.json\n" in capsys.readouterr().out
+    assert (tmp_path / "post.json").is_file()
 
 
 def test_calibrate_then_backtest_then_run_with_the_posterior(tmp_path, capsys):
