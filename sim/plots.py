@@ -129,7 +129,8 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
                 ax.set_visible(False)
                 continue
             mark = _shade_summit_window(ax, model.summit_days, x_of_day)
-            window = mark if window is None else window  # the first panel's: the one its legend lists
+            if i == 0:  # the first panel's mark: the one its legend lists
+                window = mark
             if k == 0:
                 ax.text(0.5, 0.5, "no replicates", transform=ax.transAxes, ha="center")
             styles = party_styles(len(model.parties), [(colour, "-") for colour in PARTY_COLOURS])

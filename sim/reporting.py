@@ -10,9 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate", "fmt_index", "fmt_p",
-           "fmt_signed", "forecast_partial", "index_bounds", "index_rows", "left_out_phrase", "plural", "possessive",
-           "same_posterior", "scenario_label", "seed_label", "spread_noise"]
+__all__ = ["INDEX_RANGE", "SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate",
+           "fmt_index", "fmt_p", "fmt_signed", "forecast_partial", "index_bounds", "index_error_bars", "index_rows",
+           "left_out_phrase", "plural", "possessive", "same_posterior", "scenario_label", "seed_label",
+           "spread_noise"]
 
 
 def console():
@@ -137,6 +138,20 @@ def fmt_index(v: float | None, half: float | None, floor: float | None = None,
     return f"{v:.3f} [{low + 0.0:.3f}, {high:.3f}]"
 
 
+INDEX_RANGE = {"S1": (None, None), "ST": (0.0, 1.0), "mu_star": (0.0, None)}
+"""The values each sensitivity index with an interval can take, where its interval is cut
+(`index_bounds`): S1's estimate may be negative; ST is a share of variance; mu* a mean of
+absolute effects."""
+
+
+def index_error_bars(indices: dict[str, dict], names: list[str], key: str) -> list[list[float]]:
+    """matplotlib's `xerr` for index `key` of the factors `names`: how far each bar's interval
+    reaches below and above its value, cut as the table prints it (`INDEX_RANGE`)."""
+    values = [indices[n][key] or 0.0 for n in names]
+    bounds = [index_bounds(v, indices[n][f"{key}_conf"] or 0.0, *INDEX_RANGE[key]) for v, n in zip(values, names)]
+    return [[v - low for v, (low, _) in zip(values, bounds)], [high - v for v, (_, high) in zip(values, bounds)]]
+
+
 def index_bounds(v: float, half: float, floor: float | None = None,
                  ceiling: float | None = None) -> tuple[float, float]:
     """The interval `v +- half` cut at `floor` and `ceiling`, the bounds of what the index can
@@ -159,9 +174,11 @@ def index_rows(analysis: dict) -> tuple[tuple[str, ...], list[tuple[str, tuple[s
     rows = []
     for name, ix in items:
         if sobol:
-            cells = (fmt_index(ix["S1"], ix["S1_conf"]), fmt_index(ix["ST"], ix["ST_conf"], floor=0.0, ceiling=1.0))
+            cells = (fmt_index(ix["S1"], ix["S1_conf"], *INDEX_RANGE["S1"]),
+                     fmt_index(ix["ST"], ix["ST_conf"], *INDEX_RANGE["ST"]))
         else:
-            cells = (fmt_index(ix["mu_star"], ix["mu_star_conf"], floor=0.0), fmt_p(ix["mu"]), fmt_p(ix["sigma"]))
+            cells = (fmt_index(ix["mu_star"], ix["mu_star_conf"], *INDEX_RANGE["mu_star"]), fmt_p(ix["mu"]),
+                     fmt_p(ix["sigma"]))
         rows.append((name, cells))
     return heads, rows
 

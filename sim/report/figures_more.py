@@ -10,7 +10,7 @@ import numpy as np
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS, subplots
-from ..reporting import index_bounds
+from ..reporting import INDEX_RANGE, index_error_bars
 from .figures import CLASS_SHADES, INK, Picture, render, tidy
 
 __all__ = ["comparison_chart", "effect_of", "posterior_chart", "reliability_chart", "sweep_chart", "waterfall"]
@@ -122,20 +122,14 @@ def sweep_chart(summary: dict, points: list[dict] | None) -> Picture | None:
 
 def _indices_chart(analysis: dict) -> Picture:
     sobol = analysis["method"] == "sobol"
-    # (key, its half-width, label, the bounds of what it can be: its interval is cut there, as the table prints it)
-    keys = (("S1", "S1_conf", "first order S1", None, None), ("ST", "ST_conf", "total ST", 0.0, 1.0)) if sobol \
-        else (("mu_star", "mu_star_conf", "mu* (mean |effect|)", 0.0, None),
-              ("sigma", None, "sigma (interactions)", None, None))
+    keys = (("S1", "first order S1"), ("ST", "total ST")) if sobol else \
+        (("mu_star", "mu* (mean |effect|)"), ("sigma", "sigma (interactions)"))
     names = list(analysis["indices"])
     fig, ax = subplots(figsize=(7.5, 1.2 + 0.5 * len(names)))
     y = np.arange(len(names))[::-1]
-    for k, (key, conf, label, floor, ceiling) in enumerate(keys):
+    for k, (key, label) in enumerate(keys):
         values = np.array([analysis["indices"][n][key] for n in names], dtype=float)
-        err = None
-        if conf:
-            halves = np.array([analysis["indices"][n][conf] for n in names], dtype=float)
-            bounds = np.array([index_bounds(v, h, floor, ceiling) for v, h in zip(values, halves)]).reshape(-1, 2)
-            err = np.stack([values - bounds[:, 0], bounds[:, 1] - values])  # (2, factors): below and above
+        err = index_error_bars(analysis["indices"], names, key) if key in INDEX_RANGE else None
         ax.barh(y + (0.2 if k == 0 else -0.2), values, height=0.38, color=("#333333", "#bdbdbd")[k],
                 hatch=("", "..")[k], edgecolor=INK, linewidth=0.5, label=label,
                 xerr=err, error_kw={"ecolor": INK, "elinewidth": 1, "capsize": 2})
@@ -146,7 +140,7 @@ def _indices_chart(analysis: dict) -> Picture:
     ax.legend(fontsize=8, loc="lower right")
     tidy(ax, "x")
     alt = ("Bar chart of " + ("Sobol indices" if sobol else "Morris effects") + ": " + "; ".join(
-        f"{n}: " + ", ".join(f"{key} {analysis['indices'][n][key]:.3f}" for key, *_ in keys) for n in names) + ".")
+        f"{n}: " + ", ".join(f"{key} {analysis['indices'][n][key]:.3f}" for key, _ in keys) for n in names) + ".")
     return render(fig, alt, "sensitivity")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..model import CLASSES
 from ..plots import CLASS_COLOURS, CLASS_LABELS, DPI, fit_title, subplots
-from ..reporting import index_bounds
+from ..reporting import INDEX_RANGE, index_error_bars
 
 __all__ = ["plot_curves", "plot_heatmap", "plot_sensitivity"]
 
@@ -80,22 +80,17 @@ def plot_sensitivity(analysis: dict, title: str, path: str | Path | BinaryIO) ->
     """Bars of each factor's indices with their confidence intervals: S1 and ST for
     Sobol, mu* (with its interval) and sigma for Morris; largest first."""
     method, indices = analysis["method"], analysis["indices"]
-    # (key, its half-width, label, the bounds of what it can be: its interval is cut there, as printed)
-    keys = (("S1", "S1_conf", "first order S1", None, None), ("ST", "ST_conf", "total ST", 0.0, 1.0)) \
-        if method == "sobol" else (("mu_star", "mu_star_conf", "mu* (mean |effect|)", 0.0, None),
-                                   ("sigma", None, "sigma (sd of effects)", None, None))
+    keys = (("S1", "first order S1"), ("ST", "total ST")) if method == "sobol" else \
+        (("mu_star", "mu* (mean |effect|)"), ("sigma", "sigma (sd of effects)"))
     rank = "ST" if method == "sobol" else "mu_star"
     names = sorted(indices, key=lambda n: -(indices[n][rank] or 0))
     colours = ("#7fbf7b", "#1b7837") if method == "sobol" else ("#7fbf7b", "#bababa")
     y = np.arange(len(names))
     fig, ax = subplots(figsize=(8, 1.2 + 0.6 * len(names)), layout="constrained")
     try:
-        for k, (key, conf, label, floor, ceiling) in enumerate(keys):
+        for k, (key, label) in enumerate(keys):
             v = np.array([indices[n][key] or 0.0 for n in names])
-            err = None
-            if conf is not None:
-                bounds = np.array([index_bounds(x, indices[n][conf] or 0.0, floor, ceiling) for x, n in zip(v, names)])
-                err = np.stack([v - bounds[:, 0], bounds[:, 1] - v])  # (2, factors): below and above
+            err = index_error_bars(indices, names, key) if key in INDEX_RANGE else None  # sigma has none
             ax.barh(y + (k - 0.5) * 0.38, v, height=0.38, xerr=err, capsize=3, label=label,
                     color=colours[k], edgecolor="#333333", linewidth=0.5)
         ax.set_yticks(y, names, fontsize=9)
