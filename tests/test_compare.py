@@ -824,6 +824,24 @@ def test_cli_explain_of_a_scenario_without_events_says_there_is_nothing_to_attri
     assert (tmp_path / "e" / "summary.json").exists() and (tmp_path / "e" / "explain.png").exists()
 
 
+def test_cli_explain_names_the_events_whose_removal_changed_no_replicate(tmp_path, capsys):
+    """An event that never fires (probability 0) or whose effect reaches nothing the outcome
+    depends on changes no replicate when removed: its row reads +0.000 with an interval only
+    as wide as the replicates allow, which reads like a small estimated effect. explain says
+    which events changed no replicate at all, and not the event that did change some."""
+    data = small_with_events(event("never", probability=0.0), event("idle", effects=[{"target": "trust", "shift": 0.0}]))
+    path = write(tmp_path / "s.yaml", data)
+    assert cli.main(["explain", str(path), "--runs", "1024", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "e" / "summary.json").read_text())
+    moved = [ev["name"] for ev in summary["events"]
+             if any(ev["removed"][m]["gained"] or ev["removed"][m]["lost"] for m in ("substantive_or_better", "collapse"))]
+    assert moved == ["talks"], summary["events"]  # the small scenario's own event does move some
+    note = next(line for line in out.splitlines() if "changed no replicate" in line)
+    assert "never" in note and "idle" in note and "talks" not in note, note
+    assert note.startswith(("idle and never: removing each", "never and idle: removing each")), note
+
+
 @pytest.mark.parametrize("n_events, phrase", [(1, "with its one scheduled event"),
                                                (2, "with both scheduled events"),
                                                (3, "with all 3 scheduled events")])
