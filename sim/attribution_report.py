@@ -29,6 +29,7 @@ from .reporting import (
     plural,
     same_posterior,
     seed_label,
+    unmoved_note,
 )
 
 __all__ = ["plot_comparison", "plot_explanation", "plot_shapley", "print_comparison",
@@ -193,11 +194,8 @@ def print_explanation(summary: dict, out: Path | None) -> None:
                   f"{plural(raw['runs'], 'replicate')} "
                   f"(P(substantive or better) = {_estimate(raw['classes']['substantive_or_better'])} with all events)",
                   soft_wrap=True)
-    if (idle := _unmoved(summary["events"])):
-        con.print(f"{_in_words(idle)}: removing {'it' if len(idle) == 1 else 'each'} changed no replicate's "
-                  f"outcome (0 of {summary['runs']:,} gained or lost either), so the interval is only what that "
-                  "many replicates allow: the event never fires, or acts on nothing the outcome depends on "
-                  "(under the eum engine a small shift can leave every offer as it was)", soft_wrap=True)
+    if (note := unmoved_note(summary)):
+        con.print(note, soft_wrap=True)
 
     sh = summary["shapley"]
     if sh is not None:
@@ -226,20 +224,6 @@ def print_explanation(summary: dict, out: Path | None) -> None:
                   f"{plural(sh['runs_per_replicate'], 'run')} "
                       "of the model each, on the same random numbers", soft_wrap=True)
     _footer(con, summary, out)
-
-
-def _unmoved(events: list[dict]) -> list[str]:
-    """The events whose removal changed no replicate's outcome (summaries of older versions
-    carry no counts: none is named)."""
-    def still(d: dict) -> bool:
-        return d.get("gained") == 0 and d.get("lost") == 0 and not d.get("exact")
-    return [ev["name"] for ev in events
-            if all(still(ev["removed"][m]) for m in ("substantive_or_better", "collapse"))]
-
-
-def _in_words(names: list[str]) -> str:
-    """`a`, `a and b`, `a, b and c`."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _all_events(n: int) -> str:

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 __all__ = ["INDEX_RANGE", "SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate",
-           "fmt_index", "fmt_p", "fmt_signed", "forecast_partial", "index_bounds", "index_error_bars", "index_rows",
-           "left_out_phrase", "plural", "possessive", "same_posterior", "scenario_label", "seed_label",
-           "spread_noise"]
+           "fmt_index", "fmt_p", "fmt_signed", "forecast_partial", "index_bounds", "index_error_bars",
+           "index_rows", "left_out_phrase", "plural", "possessive", "same_posterior", "scenario_label", "seed_label",
+           "spread_noise", "unmoved_note"]
 
 
 def console():
@@ -111,6 +111,24 @@ def spread_noise(spreads: dict[str, dict]) -> dict[str, str | None]:
 def plural(n: int, noun: str) -> str:
     """'1 case', '2 cases', '1,024 replicates': a count with its noun."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def unmoved_note(summary: dict) -> str | None:
+    """The sentence naming an explain summary's events whose removal changed no replicate's
+    outcome (P(substantive or better) nor P(collapse)), whose +0 reads like a small measured
+    effect though its interval is only what the number of replicates allows; None if none.
+    Summaries of older versions carry no counts: none is named."""
+    def still(d: dict) -> bool:
+        return d.get("gained") == 0 and d.get("lost") == 0 and not d.get("exact")
+    idle = [ev["name"] for ev in summary.get("events") or []
+            if all(still(ev["removed"][m]) for m in ("substantive_or_better", "collapse"))]
+    if not idle:
+        return None
+    names = idle[0] if len(idle) == 1 else f"{', '.join(idle[:-1])} and {idle[-1]}"
+    return (f"{names}: removing {'it' if len(idle) == 1 else 'each'} changed no replicate's outcome "
+            f"(0 of {summary['runs']:,} gained or lost either), so the interval is only what that many "
+            "replicates allow: the event never fires, or acts on nothing the outcome depends on (under the "
+            "eum engine a small shift can leave every offer as it was)")
 
 
 def possessive(name: str) -> str:

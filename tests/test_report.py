@@ -290,6 +290,16 @@ def test_every_probability_of_an_explain_and_a_sweep_has_its_interval_on_the_pag
         assert f'<td class="num">{estimate}</td>' in page, p
 
 
+def test_the_page_names_an_explained_event_whose_removal_changed_no_replicate(tmp_path):
+    """As explain's output does: an event that never fires reads +0 with an interval as wide as
+    the replicates allow, which reads like a small measured effect; the page says it is not."""
+    out = tmp_path / "e"
+    assert main(["explain", str(SMALL), "--runs", "512", "--set", "events.talks.probability=0",
+                 "--out", str(out)]) == 0
+    page = make_report([out], tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "talks: removing it changed no replicate" in " ".join(page.split()), page
+
+
 # --- The command ------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from ..reporting import (
     index_rows,
     left_out_phrase,
     same_posterior,
+    unmoved_note,
 )
 from .collect import Result
 from .page import GROUP_LABELS, count, interval
@@ -97,7 +98,8 @@ def explanation_view(result: Result, index: int) -> dict[str, Any]:
             "p_sub": _estimate(c["substantive_or_better"]), "p_collapse": _estimate(c["collapse"]),
             "events": events, "shapley": shapley, "figure": waterfall(s) if s.get("events") else None,
             "posterior": _posterior(s.get("calibration")), "stopped": _interrupted(s),
-            "as_written": _estimate(raw["classes"]["substantive_or_better"]) if raw else None}
+            "as_written": _estimate(raw["classes"]["substantive_or_better"]) if raw else None,
+            "unmoved": unmoved_note(s)}
 
 
 def _estimate(e: dict) -> str:
