@@ -289,7 +289,7 @@ def plot_comparison(summary: dict, path: str | Path) -> None:
                            color=colour, markeredgecolor="black", markersize=5, ecolor="black", elinewidth=2,
                            capsize=4, label="paired 95 %" if yi == y[0] else None)
             ratio = _narrowing(e)
-            label = f"{e['diff']:+.4f}" + (f"  ({ratio} narrower)" if ratio != "-" else "")
+            label = fmt_signed(e["diff"]) + (f"  ({ratio} narrower)" if ratio != "-" else "")
             right.annotate(label, (e["diff"] + max(u, 1e-4), yi),
                            xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
         right.axvline(0, color="#555555", linewidth=0.8)
@@ -368,7 +368,7 @@ def plot_shapley(summary: dict, path: str | Path) -> None:
                     edgecolor="#333333", linewidth=0.4)
             ax.errorbar([before + value], [yi], xerr=[[value - v["low"]], [v["high"] - value]], fmt="none",
                         ecolor="black", elinewidth=1, capsize=2.5)
-            ax.annotate(f"{value:+.4f}", (max(before, before + value, before + v["high"]), yi),
+            ax.annotate(fmt_signed(value), (max(before, before + value, before + v["high"]), yi),
                         xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
             ax.plot([before + value] * 2, [yi - 0.33, yi - 0.67], color="#999999", linewidth=0.6)
         ax.set_xlim(x0, max(reach) + pad * 2.5)

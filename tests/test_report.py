@@ -298,6 +298,7 @@ def test_the_page_names_an_explained_event_whose_removal_changed_no_replicate(tm
                  "--out", str(out)]) == 0
     page = make_report([out], tmp_path / "p.html").read_text(encoding="utf-8")
     assert "talks: removing it changed no replicate" in " ".join(page.split()), page
+    assert "-0.0000" not in page and "+0.0000" not in page  # its figure and the figure's text say 0, as the table
 
 
 # --- The command ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS, subplots
-from ..reporting import INDEX_RANGE, index_error_bars
+from ..reporting import INDEX_RANGE, fmt_signed, index_error_bars
 from .figures import CLASS_SHADES, INK, Picture, render, tidy
 
 __all__ = ["comparison_chart", "effect_of", "posterior_chart", "reliability_chart", "sweep_chart", "waterfall"]
@@ -58,7 +58,7 @@ def waterfall(summary: dict) -> Picture:
                 height=0.6, edgecolor=INK, linewidth=0.5)
         ax.errorbar([before + value], [yi], xerr=[[value - low], [high - value]], fmt="none", ecolor=INK,
                     elinewidth=1, capsize=2.5)
-        ax.annotate(f"{value:+.4f}", (max(before, before + value, before + high), yi), xytext=(4, 0),
+        ax.annotate(fmt_signed(value), (max(before, before + value, before + high), yi), xytext=(4, 0),
                     textcoords="offset points", va="center", fontsize=8)
     ax.set_xlim(x0, max(reach) + pad * 2.5)
     ax.set_yticks(y, labels, fontsize=9)
@@ -66,7 +66,7 @@ def waterfall(summary: dict) -> Picture:
                   + ("Shapley shares" if shapley else "each event's effect when removed alone") + ", 95 % intervals")
     tidy(ax, "x")
     alt = (f"Waterfall of P(substantive or better) from {start:.3f} to {end:.3f}, one step per event: "
-           + "; ".join(f"{name} {value:+.4f}" for name, value, _, _ in steps) + ".")
+           + "; ".join(f"{name} {fmt_signed(value)}" for name, value, _, _ in steps) + ".")
     return render(fig, alt, "waterfall")
 
 
@@ -81,7 +81,7 @@ def comparison_chart(summary: dict) -> Picture:
         ax.errorbar([e["diff"]], [yi], xerr=[[e["diff"] - e["low"]], [e["high"] - e["diff"]]], fmt="o",
                     color=INK, markerfacecolor=CLASS_SHADES.get(g, "#555555"), markersize=7, elinewidth=2,
                     capsize=4)
-        ax.annotate(f"{e['diff']:+.4f}", (e["high"], yi), xytext=(6, 0), textcoords="offset points",
+        ax.annotate(fmt_signed(e["diff"]), (e["high"], yi), xytext=(6, 0), textcoords="offset points",
                     va="center", fontsize=9)
     ax.axvline(0, color="#555555", linewidth=0.8)
     span = max(max(max(abs(e["low"]), abs(e["high"])) for e in entries), 1e-3)
@@ -90,7 +90,8 @@ def comparison_chart(summary: dict) -> Picture:
     ax.set_xlabel("B - A (probability), paired 95 % interval")
     tidy(ax, "x")
     alt = "Dot plot of the difference B - A per outcome: " + "; ".join(
-        f"{GROUP_LABELS[g]} {e['diff']:+.4f} ({e['low']:+.4f} to {e['high']:+.4f})" for g, e in zip(groups, entries))
+        f"{GROUP_LABELS[g]} {fmt_signed(e['diff'])} ({fmt_signed(e['low'])} to {fmt_signed(e['high'])})"
+        for g, e in zip(groups, entries))
     return render(fig, alt + ".", "compare")
 
 
