@@ -115,18 +115,17 @@ def plural(n: int, noun: str) -> str:
 
 def unmoved_note(summary: dict) -> str | None:
     """The sentence naming an explain summary's events whose removal changed no replicate's
-    outcome (P(substantive or better) nor P(collapse)), whose +0 reads like a small measured
-    effect though its interval is only what the number of replicates allows; None if none.
-    Summaries of older versions carry no counts: none is named."""
+    class, whose +0 reads like a small measured effect though its interval is only what the
+    number of replicates allows; None if none. Summaries of older versions carry no counts:
+    none is named."""
     def still(d: dict) -> bool:
         return d.get("gained") == 0 and d.get("lost") == 0 and not d.get("exact")
-    idle = [ev["name"] for ev in summary.get("events") or []
-            if all(still(ev["removed"][m]) for m in ("substantive_or_better", "collapse"))]
+    idle = [ev["name"] for ev in summary.get("events") or [] if all(map(still, ev["removed"].values()))]
     if not idle:
         return None
     names = idle[0] if len(idle) == 1 else f"{', '.join(idle[:-1])} and {idle[-1]}"
-    return (f"{names}: removing {'it' if len(idle) == 1 else 'each'} changed no replicate's outcome "
-            f"(0 of {summary['runs']:,} gained or lost either), so the interval is only what that many "
+    return (f"{names}: removing {'it' if len(idle) == 1 else 'each'} changed no replicate's class "
+            f"(0 of {summary['runs']:,}), so the interval is only what that many "
             "replicates allow: the event never fires, or acts on nothing the outcome depends on (under the "
             "eum engine a small shift can leave every offer as it was)")
 
