@@ -1170,3 +1170,29 @@ def test_the_pages_sensitivity_chart_draws_the_intervals_its_table_prints(monkey
     printed = [tuple(float(x) for x in c.split("[")[1].rstrip("]").split(", ")) for c in cells if "[" in c]
     assert len(seen["ends"]) == len(printed)
     assert all(d == pytest.approx(p, abs=5e-4) for d, p in zip(seen["ends"], printed)), (seen["ends"], printed)
+
+
+@pytest.mark.parametrize("method", ["sobol", "morris"])
+def test_the_pages_sensitivity_chart_lists_the_fields_as_its_table_does(monkeypatch, method):
+    """The page's chart of a sweep's indices lists the fields top to bottom in the order of the
+    table beside it (and of the sweep's own sensitivity.png), the most influential first; it
+    listed them in the spec's order, so a screen's largest effect could sit at the bottom."""
+    from sim.report import figures_more
+    from sim.reporting import index_rows
+
+    ix = {"sobol": lambda v: {"S1": v, "S1_conf": 0.01, "ST": v, "ST_conf": 0.01},
+          "morris": lambda v: {"mu": v, "mu_star": v, "mu_star_conf": 0.01, "sigma": 0.01}}[method]
+    analysis = {"method": method, "indices": {"small": ix(0.01), "large": ix(0.6), "middle": ix(0.2)}}
+    seen = {}
+
+    def render(fig, alt, name):
+        ax = fig.axes[0]
+        ticks = sorted(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()]), reverse=True)
+        seen["top_down"] = [label for _, label in ticks]
+        fig.clear()
+
+    monkeypatch.setattr(figures_more, "render", render)
+    figures_more.sweep_chart({"analysis": analysis}, None)
+    _, rows = index_rows(analysis)
+    assert [name for name, _ in rows] == ["large", "middle", "small"]
+    assert seen["top_down"] == ["large", "middle", "small"]
