@@ -1220,3 +1220,15 @@ def test_a_page_with_a_calibrated_forecast_says_which_analyses_are_the_model_as_
     plain = make_report([results["run"], results["explain"], results["compare"], results["sweep"]],
                         tmp_path / "plain.html").read_text(encoding="utf-8")
     assert AS_WRITTEN_NOTE not in plain
+
+
+def test_an_explain_of_a_scenario_without_events_says_there_is_nothing_to_attribute(tmp_path):
+    """`explain` of a scenario that schedules no events prints "nothing to attribute"; its page
+    said "with all its scheduled events" and showed an empty table of events."""
+    out = tmp_path / "explain"
+    assert main(["explain", str(SMALL), "--set", "events=[]", "--runs", "1024", "--out", str(out), "--quiet"]) == 0
+    html = make_report([out], tmp_path / "p.html").read_text(encoding="utf-8")
+    section = html[html.index('id="explain0"'):html.index("</section>", html.index('id="explain0"'))]
+    assert "with all its scheduled events" not in section.lower()
+    assert "nothing to attribute: the scenario schedules no events" in section.lower()
+    assert "<table" not in section or "<tbody></tbody>" not in section
