@@ -201,6 +201,23 @@ def index_rows(analysis: dict) -> tuple[tuple[str, ...], list[tuple[str, tuple[s
     return heads, rows
 
 
+def breakthrough_shifts(events: list[dict]) -> list[tuple[str, dict]]:
+    """The events of an `explain` summary (each with its `removed` comparison) whose effect on
+    P(breakthrough), P with the event - P without it, is clear of 0 (its paired interval) and
+    larger than its effect on P(substantive or better), which counts a breakthrough and a
+    substantive deal alike and so hides it: (name, effect), the largest first."""
+    out = []
+    for ev in events:
+        removed = ev.get("removed") or {}
+        if "breakthrough" not in removed or "substantive_or_better" not in removed:
+            continue  # an older summary
+        b, s = removed["breakthrough"], removed["substantive_or_better"]
+        effect = {**b, "diff": -b["diff"], "low": -b["high"], "high": -b["low"]}
+        if (effect["low"] > 0 or effect["high"] < 0) and abs(b["diff"]) > abs(s["diff"]):
+            out.append((ev["name"], effect))
+    return sorted(out, key=lambda item: -abs(item[1]["diff"]))
+
+
 def fmt_signed(x: float) -> str:
     """A difference with its sign to four places; exactly 0 as 0."""
     return "0" if x == 0 else f"{x:+.4f}"

@@ -1082,3 +1082,19 @@ def test_the_compare_chart_legend_hides_no_bar_label(tmp_path, monkeypatch):
                      "classes": classes, "headline": {"substantive_or_better": classes["substantive"]}},
                     tmp_path / "compare.png")
     assert seen["hidden"] == []
+
+
+def test_cli_explain_names_events_that_move_p_breakthrough_more_than_its_table_shows(tmp_path, capsys):
+    """The table's P(substantive or better) counts a breakthrough and a substantive deal alike:
+    in an analyst's Singapore 2018 scenario Punggye-ri's demolition moves P(breakthrough) by
+    about +0.30 and P(substantive or better) by +0.004, and the table alone said the event hardly
+    mattered. explain names such events, with their effect on P(breakthrough) and its interval."""
+    path = Path(__file__).parent / "data" / "singapore_2018.yaml"
+    assert cli.main(["explain", str(path), "--runs", "4096", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "e" / "summary.json").read_text(encoding="utf-8"))
+    effects = {ev["name"]: ev["effect"] for ev in summary["events"]}
+    b, s = effects["punggye_ri_demolition"]["breakthrough"], effects["punggye_ri_demolition"]["substantive_or_better"]
+    assert b["diff"] > 0.2 and abs(s["diff"]) < 0.05 and b["low"] > 0  # the case this test is about
+    line = next(line for line in out.splitlines() if "P(breakthrough)" in line)
+    assert f"punggye_ri_demolition {b['diff']:+.4f} [{b['low']:+.4f}, {b['high']:+.4f}]" in line, line
