@@ -20,6 +20,7 @@ import numpy as np
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, fit_title, subplots
 from .reporting import (
+    breakthrough_shifts,
     compiling_note,
     console,
     fmt_estimate,
@@ -196,6 +197,12 @@ def print_explanation(summary: dict, out: Path | None) -> None:
                   soft_wrap=True)
     if (note := unmoved_note(summary)):
         con.print(note, soft_wrap=True)
+
+    if (shifts := breakthrough_shifts(summary["events"])):
+        con.print("P(substantive or better) counts a breakthrough and a substantive deal alike; "
+                  + ("this event moves" if len(shifts) == 1 else "these events move")
+                  + " P(breakthrough) further (P with it - P without it): "
+                  + "; ".join(f"{name} {fmt_signed(e['diff'])} {_interval(e)}" for name, e in shifts), soft_wrap=True)
 
     sh = summary["shapley"]
     if sh is not None:

@@ -124,12 +124,14 @@ def plot_fan(result: RunResult, path: str | Path) -> None:
                              sharey=True, layout="constrained")
     window = None
     try:
-        for i, ax in enumerate(axes.flat):
-            if i >= n:
+        issue_order = _written_issues(model)
+        for panel, ax in enumerate(axes.flat):
+            if panel >= n:
                 ax.set_visible(False)
                 continue
+            i = issue_order[panel]
             mark = _shade_summit_window(ax, model.summit_days, x_of_day)
-            if i == 0:  # the first panel's mark: the one its legend lists
+            if panel == 0:  # the first panel's mark: the one its legend lists
                 window = mark
             if k == 0:
                 ax.text(0.5, 0.5, "no replicates", transform=ax.transAxes, ha="center")
@@ -174,6 +176,16 @@ def _written_order(model) -> list[int]:
     if written is None or sorted(written.parties) != sorted(names):
         return list(model.parties)
     return [model.parties[names.index(name)] for name in written.parties]
+
+
+def _written_issues(model) -> list[int]:
+    """The indices of the issues in the order the scenario's `issues:` writes them (the model
+    holds them in an order of its own): the panels follow summary.json's `issues` and the
+    levels of its deals."""
+    written = getattr(getattr(model, "scenario", None), "issues", None)
+    if written is None or sorted(written) != sorted(model.issues):
+        return list(range(model.n_issues))
+    return [model.issues.index(name) for name in written]
 
 
 def _shade_summit_window(ax, summit_days: tuple, x_of_day):

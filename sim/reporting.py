@@ -200,6 +200,26 @@ def index_rows(analysis: dict) -> tuple[tuple[str, ...], list[tuple[str, tuple[s
     return heads, rows
 
 
+def breakthrough_shifts(events: list[dict]) -> list[tuple[str, dict]]:
+    """The events of an `explain` summary (each with its `removed` comparison) that shift
+    replicates between a breakthrough and a substantive deal by more than they move P(substantive
+    or better), which counts the two alike and so hides the shift: their effect on P(breakthrough)
+    (P with the event - P without it) is clear of 0 (its paired interval), their effect on
+    P(substantive) has the other sign and is larger than the one on P(substantive or better).
+    (name, effect on P(breakthrough)), the largest first."""
+    out = []
+    for ev in events:
+        removed = ev.get("removed") or {}
+        if not all(k in removed for k in ("breakthrough", "substantive", "substantive_or_better")):
+            continue  # an older summary
+        b, s, sob = (removed[k] for k in ("breakthrough", "substantive", "substantive_or_better"))
+        effect = {**b, "diff": -b["diff"], "low": -b["high"], "high": -b["low"]}
+        if (effect["low"] > 0 or effect["high"] < 0) and b["diff"] * s["diff"] < 0 \
+                and abs(s["diff"]) > abs(sob["diff"]):
+            out.append((ev["name"], effect))
+    return sorted(out, key=lambda item: -abs(item[1]["diff"]))
+
+
 def fmt_signed(x: float) -> str:
     """A difference with its sign to four places; exactly 0 as 0."""
     return "0" if x == 0 else f"{x:+.4f}"

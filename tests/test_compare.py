@@ -1082,3 +1082,39 @@ def test_the_compare_chart_legend_hides_no_bar_label(tmp_path, monkeypatch):
                      "classes": classes, "headline": {"substantive_or_better": classes["substantive"]}},
                     tmp_path / "compare.png")
     assert seen["hidden"] == []
+
+
+def test_cli_explain_names_events_that_move_p_breakthrough_more_than_its_table_shows(tmp_path, capsys):
+    """The table's P(substantive or better) counts a breakthrough and a substantive deal alike:
+    in an analyst's Singapore 2018 scenario Punggye-ri's demolition moves P(breakthrough) by
+    about +0.30 and P(substantive or better) by +0.004, and the table alone said the event hardly
+    mattered. explain names such events, with their effect on P(breakthrough) and its interval."""
+    path = Path(__file__).parent / "data" / "singapore_2018.yaml"
+    assert cli.main(["explain", str(path), "--runs", "4096", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "e" / "summary.json").read_text(encoding="utf-8"))
+    effects = {ev["name"]: ev["effect"] for ev in summary["events"]}
+    b, s = effects["punggye_ri_demolition"]["breakthrough"], effects["punggye_ri_demolition"]["substantive_or_better"]
+    assert b["diff"] > 0.2 and abs(s["diff"]) < 0.05 and b["low"] > 0  # the case this test is about
+    line = next(line for line in out.splitlines() if "P(breakthrough)" in line)
+    assert f"punggye_ri_demolition {b['diff']:+.4f} [{b['low']:+.4f}, {b['high']:+.4f}]" in line, line
+
+
+def test_explain_names_only_events_whose_hidden_shift_is_larger_than_what_the_table_shows():
+    """An event that moves P(breakthrough) a little more than P(substantive or better) because
+    its deals are all breakthroughs (Camp David's invitation: +0.011 against +0.008, substantive
+    -0.003) hides nothing and is not named; one that trades substantive deals for breakthroughs
+    (Punggye-ri: +0.30 against +0.004, substantive -0.29) is, with its effect's interval."""
+    from sim.reporting import breakthrough_shifts
+
+    def removed(b, s, sob):  # a removal's comparison: B - A = P without - P with, the effect's opposite
+        return {k: {"diff": -v, "low": -v - 0.002, "high": -v + 0.002}
+                for k, v in (("breakthrough", b), ("substantive", s), ("substantive_or_better", sob))}
+
+    events = [{"name": "invitation", "removed": removed(0.011, -0.003, 0.008)},
+              {"name": "demolition", "removed": removed(0.30, -0.29, 0.004)},
+              {"name": "noise", "removed": {**removed(0.001, -0.02, 0.001),
+                                            "breakthrough": {"diff": -0.001, "low": -0.003, "high": 0.001}}}]
+    (name, effect), = breakthrough_shifts(events)
+    assert name == "demolition" and effect["diff"] == pytest.approx(0.30)
+    assert effect["low"] == pytest.approx(0.298) and effect["high"] == pytest.approx(0.302)

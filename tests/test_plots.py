@@ -168,3 +168,38 @@ def test_the_run_fan_chart_title_fits_a_one_issue_scenario(tmp_path, monkeypatch
     monkeypatch.setattr(plots.Figure, "savefig", lambda fig, path, **o: seen.update(outside=texts_outside(fig)))
     plots.plot_fan(result, tmp_path / "fan.png")
     assert seen["outside"] == []
+
+
+def test_the_run_fan_chart_has_a_panel_an_issue_in_the_files_order(result, tmp_path, monkeypatch):
+    """The panels follow `issues:` as the scenario writes them (Copenhagen: legal form, developed
+    targets, developing actions, finance), as summary.json's `issues` and the deals' levels do,
+    not the model's internal order (developed targets first)."""
+    seen = {}
+    monkeypatch.setattr(plots.Figure, "savefig",
+                        lambda fig, path, **o: seen.update(titles=[ax.get_title() for ax in fig.axes if ax.get_title()]))
+    plots.plot_fan(result, tmp_path / "fan.png")
+    written = [i.replace("_", " ").capitalize() for i in result.model.scenario.issues]
+    assert list(result.model.issues) != list(result.model.scenario.issues)  # the case this test is about
+    assert seen["titles"] == written
+
+
+def test_the_report_fan_chart_has_a_panel_an_issue_in_the_files_order(tmp_path, monkeypatch):
+    """The page's chart too, from a run's result directory: trajectory.parquet lists the issues
+    in the model's order, summary.json's `issues` in the file's, which the panels follow."""
+    from sim.cli import main
+    from sim.report import make_report
+
+    out = tmp_path / "run"
+    assert main(["run", str(COPENHAGEN), "--runs", "1024", "--out", str(out), "--quiet"]) == 0
+    seen = {}
+    render = figures.render
+
+    def spy(fig, alt, name):
+        if name == "fan":
+            seen["labels"] = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+        return render(fig, alt, name)
+
+    monkeypatch.setattr(figures, "render", spy)
+    make_report([out], tmp_path / "page.html")
+    written = sim.load_scenario(COPENHAGEN).issues
+    assert seen["labels"] == [i.replace("_", " ").capitalize() for i in written]

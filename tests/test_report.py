@@ -78,14 +78,23 @@ FACTS = """() => {
     scripts: document.querySelectorAll('script').length,
     text: document.body.innerText,
     ids: [...document.querySelectorAll('section[id], h2[id], h3[id]')].map(e => e.id),
+    // what reaches past the body's text column (the page then scrolls sideways, and prints cut)
+    wide: (() => {
+      const body = document.body.getBoundingClientRect(), pad = parseFloat(getComputedStyle(document.body).paddingRight);
+      return [...document.querySelectorAll('table, figure, pre, p')]
+        .filter(e => e.getBoundingClientRect().right > body.right - pad + 0.5)
+        .map(e => e.tagName + ': ' + (e.querySelector('caption, figcaption')?.textContent || '').slice(0, 60));
+    })(),
+    scroll: document.documentElement.scrollWidth - document.documentElement.clientWidth,
   };
 }"""
 
 
 def load_page(path: Path, screenshot: Path | None = None, full_page: bool = True,
-              viewport: tuple[int, int] = (1200, 900)) -> Loaded:
+              viewport: tuple[int, int] = (1200, 900), media: str | None = None) -> Loaded:
     """Open `path` in headless Chromium, recording its console, errors and every request;
-    return what the page shows and a screenshot (PNG bytes; also written to `screenshot`)."""
+    return what the page shows and a screenshot (PNG bytes; also written to `screenshot`).
+    `media="print"` lays the page out as it prints."""
     from playwright.sync_api import sync_playwright
 
     console, errors, requests = [], [], []
@@ -97,6 +106,8 @@ def load_page(path: Path, screenshot: Path | None = None, full_page: bool = True
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("request", lambda r: requests.append(r.url))
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+            if media:
+                page.emulate_media(media=media)
             page.goto(path.resolve().as_uri(), wait_until="load")
             facts = page.evaluate(FACTS)
             shot = page.screenshot(full_page=full_page, path=None if screenshot is None else str(screenshot))
@@ -287,7 +298,8 @@ def test_every_probability_of_an_explain_and_a_sweep_has_its_interval_on_the_pag
         points = list(csv.DictReader(f))
     for p in points:
         estimate = fmt_estimate(*(float(p[f"collapse_{k}"]) for k in ("p", "low", "high")))
-        assert f'<td class="num">{estimate}</td>' in page, p
+        shown = "</span> <span>".join(estimate.split(" ", 1))  # the interval may wrap below the P
+        assert f'<td class="num wrap"><span>{shown}</span></td>' in page, p
 
 
 def test_the_page_names_an_explained_event_whose_removal_changed_no_replicate(tmp_path):
@@ -593,6 +605,7 @@ def check_loaded(loaded: Loaded, page: Path) -> None:
     h = f["headings"]
     assert h[0] == 1 and h.count(1) == 1 and all(b <= a + 1 for a, b in itertools.pairwise(h))
     assert f["tables"] and all(t["th"] > 0 and t["caption"] for t in f["tables"])
+    assert not f["wide"] and f["scroll"] <= 0, (f["wide"], f["scroll"])  # nothing runs past the text column
     assert distinct_colours(loaded.screenshot) > 200
 
 
@@ -651,6 +664,26 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=20000)
     args = parser.parse_args()
     print(screenshot_baseline(args.screenshot, args.runs))
+
+
+def test_a_sweeps_points_table_with_long_field_paths_fits_the_page(tmp_path):
+    """A sweep over several fields with long dotted paths (an analyst's own spec) lists its points
+    in a table whose column heads were those paths: the table must fit the page's text column,
+    on screen and on A4, not run past it (the page scrolled sideways, and printed with its last
+    columns cut off). Three fields keep a column each; more are listed in one cell, numbered."""
+    fields = ["agents.north.issues.land.position=0.6:1:2", "summit.cancellation.base_probability=0:0.1:2",
+              "relations.alliances.0.cost=0:0.2:2", "relations.trust.initial.low=0.2:0.3:2"]
+    sweeps = [tmp_path / "three", tmp_path / "four"]
+    for out, n in zip(sweeps, (3, 4)):
+        varied = [arg for field in fields[:n] for arg in ("--vary", field)]
+        assert main(["sweep", str(SMALL), *varied, "--runs", "1024", "--out", str(out), "--quiet"]) == 0
+    page = make_report(sweeps, tmp_path / "sweeps.html")
+    check_loaded(load_page(page), page)
+    printed = load_page(page, viewport=(703, 900), media="print").facts  # A4 less the page's margins, at 96 dpi
+    assert not printed["wide"] and printed["scroll"] <= 0, (printed["wide"], printed["scroll"])
+    html = page.read_text(encoding="utf-8")
+    assert "<code>relations.<wbr>alliances.<wbr>0.<wbr>cost</code></th>" in html  # a column of the three
+    assert '<span class="pair">4: 0.2</span>' in html  # the fourth field's value, in the four's one cell
 
 
 def test_a_directory_named_twice_is_shown_once(results, tmp_path):
@@ -1083,7 +1116,7 @@ def test_a_sweeps_indices_are_on_the_page_with_their_intervals_as_the_command_pr
                  "--out", str(out), "--quiet"]) == 0
     page = make_report([out], tmp_path / "p.html").read_text(encoding="utf-8")
     table = page[page.index("<caption>Sobol indices" if design == "sobol" else "<caption>Morris"):]
-    table = table[:table.index("</table>")]
+    table = table[:table.index("</table>")].replace("<wbr>", "")  # a path may break after a dot
     assert "_conf" not in table and "mu_star" not in table, table
     assert re.findall(r'<th scope="col" class="num">([^<]*)</th>', table) == list(heads), table
     indices = json.loads((out / "sweep.json").read_text(encoding="utf-8"))["analysis"]["indices"]
@@ -1137,3 +1170,82 @@ def test_the_pages_sensitivity_chart_draws_the_intervals_its_table_prints(monkey
     printed = [tuple(float(x) for x in c.split("[")[1].rstrip("]").split(", ")) for c in cells if "[" in c]
     assert len(seen["ends"]) == len(printed)
     assert all(d == pytest.approx(p, abs=5e-4) for d, p in zip(seen["ends"], printed)), (seen["ends"], printed)
+
+
+@pytest.mark.parametrize("method", ["sobol", "morris"])
+def test_the_pages_sensitivity_chart_lists_the_fields_as_its_table_does(monkeypatch, method):
+    """The page's chart of a sweep's indices lists the fields top to bottom in the order of the
+    table beside it (and of the sweep's own sensitivity.png), the most influential first; it
+    listed them in the spec's order, so a screen's largest effect could sit at the bottom."""
+    from sim.report import figures_more
+    from sim.reporting import index_rows
+
+    ix = {"sobol": lambda v: {"S1": v, "S1_conf": 0.01, "ST": v, "ST_conf": 0.01},
+          "morris": lambda v: {"mu": v, "mu_star": v, "mu_star_conf": 0.01, "sigma": 0.01}}[method]
+    analysis = {"method": method, "indices": {"small": ix(0.01), "large": ix(0.6), "middle": ix(0.2)}}
+    seen = {}
+
+    def render(fig, alt, name):
+        ax = fig.axes[0]
+        ticks = sorted(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()]), reverse=True)
+        seen["top_down"] = [label for _, label in ticks]
+        fig.clear()
+
+    monkeypatch.setattr(figures_more, "render", render)
+    figures_more.sweep_chart({"analysis": analysis}, None)
+    _, rows = index_rows(analysis)
+    assert [name for name, _ in rows] == ["large", "middle", "small"]
+    assert seen["top_down"] == ["large", "middle", "small"]
+
+
+AS_WRITTEN_NOTE = "the model as written (the scenario's own knob values, no <code>--calibration</code>"
+
+
+def test_a_page_with_a_calibrated_forecast_says_which_analyses_are_the_model_as_written(results, tmp_path):
+    """A calibrated run's headline (posterior predictive) beside an explain, a compare and a
+    sweep of the model as written: each of those says so, since their probabilities (0.77 for
+    Singapore against the headline's 0.34) are of another model; a page with no calibrated
+    forecast is left as it was."""
+    run = tmp_path / "calibrated"
+    posterior = results["calibrate"] / "posterior.json"
+    assert main(["run", str(SMALL), "--runs", "1024", "--calibration", str(posterior), "--out", str(run),
+                 "--quiet"]) == 0
+    page = make_report([run, results["explain"], results["compare"], results["sweep"]], tmp_path / "mixed.html")
+    html = page.read_text(encoding="utf-8")
+    moved = html[html.index('id="moved"'):html.index("</section>", html.index('id="moved"'))]
+    for kind in ("explain0", "compare0", "sweep0"):
+        section = moved[moved.index(f'id="{kind}"'):]
+        section = section[:section.index("<figure")]
+        assert AS_WRITTEN_NOTE in section, (kind, section)
+    plain = make_report([results["run"], results["explain"], results["compare"], results["sweep"]],
+                        tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert AS_WRITTEN_NOTE not in plain
+
+
+def test_an_explain_of_a_scenario_without_events_says_there_is_nothing_to_attribute(tmp_path):
+    """`explain` of a scenario that schedules no events prints "nothing to attribute"; its page
+    said "with all its scheduled events" and showed an empty table of events."""
+    out = tmp_path / "explain"
+    assert main(["explain", str(SMALL), "--set", "events=[]", "--runs", "1024", "--out", str(out), "--quiet"]) == 0
+    html = make_report([out], tmp_path / "p.html").read_text(encoding="utf-8")
+    section = html[html.index('id="explain0"'):html.index("</section>", html.index('id="explain0"'))]
+    assert "with all its scheduled events" not in section.lower()
+    assert "nothing to attribute: the scenario schedules no events" in section.lower()
+    assert "<table" not in section or "<tbody></tbody>" not in section
+
+
+def test_an_explains_page_names_events_that_move_p_breakthrough_more_than_its_table_shows(tmp_path):
+    """As the command does: the events whose effect on P(breakthrough) exceeds their effect on
+    P(substantive or better) (Punggye-ri's demolition in an analyst's Singapore 2018: about
+    +0.30 against +0.004) are named under the table, with their intervals."""
+    from sim.reporting import breakthrough_shifts
+
+    out = tmp_path / "explain"
+    assert main(["explain", str(DATA / "singapore_2018.yaml"), "--runs", "4096", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    shifts = breakthrough_shifts(summary["events"])
+    assert shifts and shifts[0][0] == "punggye_ri_demolition"
+    html = make_report([out], tmp_path / "p.html").read_text(encoding="utf-8")
+    section = html[html.index('id="explain0"'):html.index("</section>", html.index('id="explain0"'))]
+    for name, e in shifts:
+        assert f"{name} {e['diff']:+.4f} [{e['low']:+.4f}, {e['high']:+.4f}]" in section, name

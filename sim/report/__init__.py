@@ -102,6 +102,9 @@ def _context(results: list[Result], folder: str | Path | None = None) -> dict[st
             "source": first.source if first is not None else None, "results": results, "runs": runs,
             "assumptions": assumptions, "shared": shared, "explains": explains, "compares": compares, "sweeps": sweeps,
             "backtests": backtests, "calibrations": calibrations, "toc": toc,
+            # a posterior predictive forecast on the page: the analyses of the model as written say they are
+            "calibrated_page": any(v.get("calibration") for v in runs) or any(v.get("posterior")
+                                                                             for v in explains + compares),
             "reproduction": [reproduction_view(r, folder) for r in results]}
 
 

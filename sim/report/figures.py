@@ -110,11 +110,13 @@ def outcome_bars(summary: dict) -> Picture:
 
 
 def fan_chart(trajectory: list[dict], parties: list[str], events: list[dict],
-              summit_days: list[int] | None) -> Picture:
+              summit_days: list[int] | None, issues: list[str] | None = None) -> Picture:
     """One panel per issue, stacked on one time axis: each party's weekly median position and
     its 50 % and 90 % bands, the summit's likely dates shaded, and the scenario's events as
-    dashed lines numbered in a strip above the panels."""
-    issues = list(dict.fromkeys(r["issue"] for r in trajectory))
+    dashed lines numbered in a strip above the panels. The panels follow `issues` (summary.json's,
+    the file's order) where it names the trajectory's issues, else the trajectory's own order."""
+    found = list(dict.fromkeys(r["issue"] for r in trajectory))
+    issues = list(issues) if issues and sorted(issues) == sorted(found) else found
     start = min(dt.date.fromisoformat(r["date"]) for r in trajectory if r["day"] == 0)
     marks = _event_marks(events, start)
     # to the summit's shaded dates and the last event too: a summit days after the last weekly

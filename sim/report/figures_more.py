@@ -10,7 +10,7 @@ import numpy as np
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS, subplots
-from ..reporting import INDEX_RANGE, fmt_signed, index_error_bars
+from ..reporting import INDEX_RANGE, fmt_signed, index_error_bars, index_rows
 from .figures import CLASS_SHADES, INK, Picture, render, tidy
 
 __all__ = ["comparison_chart", "effect_of", "posterior_chart", "reliability_chart", "sweep_chart", "waterfall"]
@@ -125,7 +125,7 @@ def _indices_chart(analysis: dict) -> Picture:
     sobol = analysis["method"] == "sobol"
     keys = (("S1", "first order S1"), ("ST", "total ST")) if sobol else \
         (("mu_star", "mu* (mean |effect|)"), ("sigma", "sigma (interactions)"))
-    names = list(analysis["indices"])
+    names = [name for name, _ in index_rows(analysis)[1]]  # the table's order: the most influential on top
     fig, ax = subplots(figsize=(7.5, 1.2 + 0.5 * len(names)))
     y = np.arange(len(names))[::-1]
     for k, (key, label) in enumerate(keys):

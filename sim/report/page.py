@@ -81,7 +81,8 @@ def run_view(result: Result, index: int) -> dict[str, Any]:
                 "raw": _raw(s, "classes", c)} for c in CLASSES]
     fan = None
     if result.trajectory:
-        fan = fan_chart(result.trajectory, s.get("parties", []), s.get("events", []), result.summit_days)
+        fan = fan_chart(result.trajectory, s.get("parties", []), s.get("events", []), result.summit_days,
+                        s.get("issues"))
     return {
         "id": f"run{index}", "index": index, "name": result.name, "path": str(result.path), "summary": s,
         "title": result.title or s.get("scenario"), "source": result.source, "headline": headline,
