@@ -7,7 +7,7 @@ Charts are files only (the Agg backend, set by `sim.plots`).
 `explain`'s tables and charts all show an event's *effect*, P with it minus P
 without it, so that a positive number means the event raised the probability,
 in the removal table as in the Shapley table (the summary's `removed` entries
-hold the opposite difference, P without minus P with: `_effect` turns them).
+hold the opposite difference, P without minus P with: `reporting.effect_of` turns them).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .reporting import (
     breakthrough_shifts,
     compiling_note,
     console,
+    effect_of,
     fmt_estimate,
     fmt_p,
     fmt_signed,
@@ -65,12 +66,6 @@ def _narrowing(e: dict) -> str:
 
 def _estimate(e: dict) -> str:
     return fmt_estimate(e["p"], e["low"], e["high"])
-
-
-def _effect(removed: dict) -> dict:
-    """A removal's difference (P without the event - P with it) as the event's effect
-    (P with - P without), its interval mirrored."""
-    return {**removed, "diff": -removed["diff"], "low": -removed["high"], "high": -removed["low"]}
 
 
 def _sides(summary: dict) -> tuple[str, str]:
@@ -178,11 +173,11 @@ def print_explanation(summary: dict, out: Path | None) -> None:
                           *((("as written: P(substantive or better)", "right"),) if raw else ())):
         table.add_column(name, justify=justify, no_wrap=True)
     for ev in summary["events"]:
-        s, k = _effect(ev["removed"]["substantive_or_better"]), _effect(ev["removed"]["collapse"])
+        s, k = effect_of(ev["removed"]["substantive_or_better"]), effect_of(ev["removed"]["collapse"])
         cells = [ev["name"], ev["date"], f"{fmt_signed(s['diff'])} {_interval(s)}",
                  f"{fmt_signed(k['diff'])} {_interval(k)}"]
         if raw:
-            r = _effect(raw_effects[ev["name"]]["substantive_or_better"])
+            r = effect_of(raw_effects[ev["name"]]["substantive_or_better"])
             cells.append(f"{fmt_signed(r['diff'])} {_interval(r)}")
         table.add_row(*cells)
     if raw and not con.is_terminal and "COLUMNS" not in os.environ:
@@ -326,7 +321,7 @@ def plot_explanation(summary: dict, path: str | Path) -> None:
         y = np.arange(len(events))[::-1]
         for ax, group, title in ((axes[0], "substantive_or_better", "P(substantive or better)"),
                                  (axes[1], "collapse", "P(collapse)")):
-            effects = [_effect(ev["removed"][group]) for ev in events]
+            effects = [effect_of(ev["removed"][group]) for ev in events]
             d = np.array([e["diff"] for e in effects])
             lo = np.array([e["low"] for e in effects])
             hi = np.array([e["high"] for e in effects])

@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["INDEX_RANGE", "SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "fmt_estimate",
-           "fmt_index", "fmt_p", "fmt_signed", "forecast_partial", "index_bounds", "index_error_bars",
+__all__ = ["INDEX_RANGE", "SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "effect_of",
+           "fmt_estimate", "fmt_index", "fmt_p", "fmt_signed", "forecast_partial", "index_bounds", "index_error_bars",
            "index_rows", "left_out_phrase", "plural", "possessive", "same_posterior", "scenario_label", "seed_label",
            "spread_noise", "unmoved_note"]
 
@@ -200,6 +200,12 @@ def index_rows(analysis: dict) -> tuple[tuple[str, ...], list[tuple[str, tuple[s
     return heads, rows
 
 
+def effect_of(removed: dict) -> dict:
+    """An `explain` removal (P without the event - P with it) as the event's effect (P with -
+    P without, so + means the event raised the probability), its interval mirrored."""
+    return {**removed, "diff": -removed["diff"], "low": -removed["high"], "high": -removed["low"]}
+
+
 def breakthrough_shifts(events: list[dict]) -> list[tuple[str, dict]]:
     """The events of an `explain` summary (each with its `removed` comparison) that shift
     replicates between a breakthrough and a substantive deal by more than they move P(substantive
@@ -213,7 +219,7 @@ def breakthrough_shifts(events: list[dict]) -> list[tuple[str, dict]]:
         if not all(k in removed for k in ("breakthrough", "substantive", "substantive_or_better")):
             continue  # an older summary
         b, s, sob = (removed[k] for k in ("breakthrough", "substantive", "substantive_or_better"))
-        effect = {**b, "diff": -b["diff"], "low": -b["high"], "high": -b["low"]}
+        effect = effect_of(b)
         if (effect["low"] > 0 or effect["high"] < 0) and b["diff"] * s["diff"] < 0 \
                 and abs(s["diff"]) > abs(sob["diff"]):
             out.append((ev["name"], effect))

@@ -9,6 +9,7 @@ from ..model import CLASSES
 from ..reporting import (
     as_written_missing,
     breakthrough_shifts,
+    effect_of,
     fmt_estimate,
     fmt_p,
     forecast_partial,
@@ -71,7 +72,7 @@ def _interrupted(s: dict) -> str | None:
 
 def explanation_view(result: Result, index: int) -> dict[str, Any]:
     """Each event's effect (P with it - P without it), its Shapley share where computed, the waterfall."""
-    from .figures_more import effect_of, waterfall
+    from .figures_more import waterfall
 
     s = result.summary
     raw = s.get("as_written") if isinstance(s.get("as_written"), dict) else None

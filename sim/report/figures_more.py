@@ -10,21 +10,15 @@ import numpy as np
 
 from ..model import CLASSES
 from ..plots import CLASS_LABELS, subplots
-from ..reporting import INDEX_RANGE, fmt_signed, index_error_bars, index_rows
+from ..reporting import INDEX_RANGE, effect_of, fmt_signed, index_error_bars, index_rows
 from .figures import CLASS_SHADES, INK, Picture, render, tidy
 
-__all__ = ["comparison_chart", "effect_of", "posterior_chart", "reliability_chart", "sweep_chart", "waterfall"]
+__all__ = ["comparison_chart", "posterior_chart", "reliability_chart", "sweep_chart", "waterfall"]
 
 UP, DOWN = "#2f6f3a", "#e0a3a0"
 """A step up (dark) and down (light, hatched) in the waterfall."""
 GROUP_LABELS = {**CLASS_LABELS, "substantive_or_better": "Substantive or better"}
 FORECASTER_STYLES = (("#111111", "o", "-"), ("#777777", "s", "--"), ("#aaaaaa", "^", ":"), ("#555555", "D", "-."))
-
-
-def effect_of(removed: dict) -> dict:
-    """An `explain` removal (P without the event - P with it) as the event's effect (P with -
-    P without, so + means the event raised the probability), its interval mirrored."""
-    return {**removed, "diff": -removed["diff"], "low": -removed["high"], "high": -removed["low"]}
 
 
 def waterfall(summary: dict) -> Picture:
