@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .model import CLASSES
-from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, fit_title, subplots
+from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, fit_title, subplots, waterfall_total
 from .reporting import (
     breakthrough_shifts,
     compiling_note,
@@ -357,13 +357,13 @@ def plot_shapley(summary: dict, path: str | Path) -> None:
         cum = start + np.concatenate([[0.0], np.cumsum([v["value"] for v in values])])
         lows = [v["low"] for v in values]
         highs = [v["high"] for v in values]
+        ends = [(sh[k]["low"], sh[k]["high"]) for k in ("no_events", "all_events")]
         reach = [start, end, *cum, *(c + (h - v["value"]) for c, v, h in zip(cum[1:], values, highs)),
-                 *(c + (lo - v["value"]) for c, v, lo in zip(cum[1:], values, lows))]
+                 *(c + (lo - v["value"]) for c, v, lo in zip(cum[1:], values, lows)), *(b for e in ends for b in e)]
         pad = max((max(reach) - min(reach)) * 0.12, 0.005)
         x0 = max(0.0, min(reach) - pad)
-        for yi, p, colour in ((y[0], start, "#888888"), (y[-1], end, "#333333")):
-            ax.barh(yi, p - x0, left=x0, color=colour, height=0.65)
-            ax.annotate(f"{p:.3f}", (p, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+        for yi, p, colour, interval in ((y[0], start, "#888888", ends[0]), (y[-1], end, "#333333", ends[1])):
+            waterfall_total(ax, yi, p, x0, colour, interval)
         for k, v in enumerate(values):
             yi, before, value = y[k + 1], cum[k], v["value"]
             ax.barh(yi, value, left=before, color=UP if value >= 0 else DOWN, height=0.65,

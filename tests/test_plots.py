@@ -203,3 +203,47 @@ def test_the_report_fan_chart_has_a_panel_an_issue_in_the_files_order(tmp_path, 
     make_report([out], tmp_path / "page.html")
     written = sim.load_scenario(COPENHAGEN).issues
     assert seen["labels"] == [i.replace("_", " ").capitalize() for i in written]
+
+
+@pytest.fixture(scope="module")
+def explained(tmp_path_factory):
+    """explain --shapley of the small scenario: P(substantive or better) near 0.9, steps of a
+    few hundredths, so a waterfall's axis starts far above 0."""
+    import json
+
+    from sim import cli
+
+    out = tmp_path_factory.mktemp("explain") / "e"
+    small = Path(__file__).resolve().parent / "data" / "small.yaml"
+    assert cli.main(["explain", str(small), "--runs", "1024", "--shapley", "--quiet", "--out", str(out)]) == 0
+    return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("chart", ["shapley.png", "the page's waterfall"])
+def test_a_waterfall_on_a_cut_axis_draws_no_bar_from_the_cut(chart, explained, tmp_path, monkeypatch):
+    """On an axis that starts above 0 a bar from its left edge to P is not as long as P, so the
+    no-events and all-events bars of 0.898 and 0.9 read as if one were several times the other.
+    Every bar drawn is a step between two running totals, or starts at 0."""
+    import matplotlib.axes
+
+    from sim.attribution_report import plot_shapley
+    from sim.report.figures_more import waterfall
+
+    lefts, original = [], matplotlib.axes.Axes.barh
+
+    def barh(self, y, width, height=0.8, left=None, **kw):
+        lefts.append(0.0 if left is None else float(left))
+        return original(self, y, width, height, left=left, **kw)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "barh", barh)
+    m = explained["shapley"]["metrics"]["substantive_or_better"]
+    totals = [m["no_events"]["p"]]
+    for v in m["values"]:
+        totals.append(totals[-1] + v["value"])
+    if chart == "shapley.png":
+        plot_shapley(explained, tmp_path / "shapley.png")
+    else:
+        waterfall(explained)
+    assert lefts and min(totals) > 0.5  # the axis is cut: the case this test is about
+    for left in lefts:
+        assert left == 0.0 or any(abs(left - t) < 1e-12 for t in totals), (left, totals)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..model import CLASSES
-from ..plots import CLASS_LABELS, subplots
+from ..plots import CLASS_LABELS, subplots, waterfall_total
 from ..reporting import INDEX_RANGE, effect_of, fmt_signed, index_error_bars, index_rows
 from .figures import CLASS_SHADES, INK, Picture, render, tidy
 
@@ -29,23 +29,25 @@ def waterfall(summary: dict) -> Picture:
         m = shapley["metrics"]["substantive_or_better"]
         steps = [(v["name"], v["value"], v["low"], v["high"]) for v in m["values"]]
         start, end = m["no_events"]["p"], m["all_events"]["p"]
+        ends = [(m["no_events"]["low"], m["no_events"]["high"]), (m["all_events"]["low"], m["all_events"]["high"])]
     else:
         effects = [(ev["name"], effect_of(ev["removed"]["substantive_or_better"])) for ev in summary["events"]]
         steps = [(name, e["diff"], e["low"], e["high"]) for name, e in effects]
-        end = summary["classes"]["substantive_or_better"]["p"]
+        sob = summary["classes"]["substantive_or_better"]
+        end = sob["p"]
         start = end - sum(s[1] for s in steps)
+        ends = [None, (sob["low"], sob["high"])]
     labels = ["no events" if shapley else "all events' effects removed", *(s[0] for s in steps), "all events"]
     n = len(labels)
     fig, ax = subplots(figsize=(8, 1.2 + 0.34 * n))
     y = np.arange(n)[::-1]
     cum = start + np.concatenate([[0.0], np.cumsum([s[1] for s in steps])])
     reach = [start, end, *cum, *(c + h - v for c, (_, v, _, h) in zip(cum[1:], steps)),
-             *(c + lo - v for c, (_, v, lo, _) in zip(cum[1:], steps))]
+             *(c + lo - v for c, (_, v, lo, _) in zip(cum[1:], steps)), *(b for e in ends if e for b in e)]
     pad = max((max(reach) - min(reach)) * 0.12, 0.005)
     x0 = max(0.0, min(reach) - pad)
-    for yi, p in ((y[0], start), (y[-1], end)):
-        ax.barh(yi, p - x0, left=x0, color="#9e9e9e", height=0.6, edgecolor=INK, linewidth=0.5)
-        ax.annotate(f"{p:.3f}", (p, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+    for yi, p, interval in ((y[0], start, ends[0]), (y[-1], end, ends[1])):
+        waterfall_total(ax, yi, p, x0, "#9e9e9e", interval)
     for k, (_, value, low, high) in enumerate(steps):
         yi, before = y[k + 1], cum[k]
         ax.barh(yi, value, left=before, color=UP if value >= 0 else DOWN, hatch="" if value >= 0 else "///",
