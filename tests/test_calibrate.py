@@ -1583,3 +1583,22 @@ def test_a_posterior_written_beside_other_files_holds_its_lock(tmp_path, monkeyp
     with lock_target(tmp_path / "run" / "posterior.json", "--write", "a file"):  # held by the run's writer
         post.write(tmp_path / "run" / "posterior.json")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [MANIFEST, "posterior.json"]
+
+
+# --- Damaged knob specs and posteriors (hostile files) ---------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["agents.{summit.mediator}.resolve", "agents.{summit.parties[5]}.resolve"])
+def test_a_knob_role_that_resolves_to_nothing_is_said_as_written_not_cut_at_its_dots(tmp_path, capsys, path):
+    """A role the cases do not have (summit.mediator, a party index past the end): the line named
+    the path's own pieces, cut at the dots inside the braces, as an agent ('has no agent {summit')
+    and a role to use ('agents.{summit.parties[0]}.mediator}.resolve'). One line naming the spec,
+    the knob's path field and the path as written."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text(f"knobs:\n  - {{name: m, path: '{path}', kind: shift, prior: {{dist: uniform, low: -0.1, "
+                    "high: 0.1}, levels: 2}\n")
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {spec}: knobs.m.path: cannot be resolved") and line.endswith(f"(got '{path}')")
+    assert "in any of the 6 cases" in line and "{summit (" not in line and "does" not in line, line
+    assert not (tmp_path / "o").exists()
