@@ -1602,3 +1602,51 @@ def test_a_knob_role_that_resolves_to_nothing_is_said_as_written_not_cut_at_its_
     assert line.startswith(f"error: {spec}: knobs.m.path: cannot be resolved") and line.endswith(f"(got '{path}')")
     assert "in any of the 6 cases" in line and "{summit (" not in line and "does" not in line, line
     assert not (tmp_path / "o").exists()
+
+
+def _write_edited(tmp_path, edit) -> Path:
+    """A posterior on dynamics.noise (three points, cases a, b, c) with `edit` applied to its file's data."""
+    path = tmp_path / "p.json"
+    _posterior(np.log(np.full((3, 3), 0.3))).write(path)
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d.update(prior=[2 * p for p in d["prior"]]), "prior: must sum to 1 (the prior mass over the grid) "
+                                                            "(got a sum of 2)"),
+    (lambda d: d.update(prior=[p / 2 for p in d["prior"]]), "prior: must sum to 1 (the prior mass over the grid) "
+                                                            "(got a sum of 0.5)"),
+    (lambda d: d.update(prior=[1e308] * 3), "prior: must sum to 1 (the prior mass over the grid) (got a sum of inf)"),
+    (lambda d: d["loglik"][1].__setitem__(2, 0.5), "loglik.1.2: must be a log probability, from -745 to 0 "
+                                                   "(got 0.5)"),
+    (lambda d: d.update(loglik=[[-1e308] * 3] * 3), "loglik.0.0: must be a log probability, from -745 to 0 "
+                                                    "(got -1e+308)"),
+])
+@pytest.mark.parametrize("command", ["run", "compare", "explain", "backtest"])
+def test_a_posterior_whose_numbers_are_no_probabilities_is_one_line(tmp_path, capsys, edit, words, command):
+    """A prior that does not sum to 1 was taken as it was: the forecast's note gave each knob's
+    prior mean from it (twice the knob's for a prior summing to 2); one whose sum, or whose log
+    likelihoods' sum, is beyond the floats' range made nan weights and a traceback after the run
+    (exit 1, "Out of range float values are not JSON compliant"); a log likelihood above 0 (a
+    probability above 1) was used. One line naming the file, the field and the value, exit 2,
+    nothing written."""
+    path = _write_edited(tmp_path, edit)
+    small = Path(__file__).parent / "data" / "small.yaml"
+    argv = {"run": [str(small)], "compare": [str(small), str(small)], "explain": [str(small)],
+            "backtest": [str(CASES)]}[command]
+    assert main([command, *argv, "--calibration", str(path), "--runs", "1024", "--out", str(tmp_path / "o")]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
+    assert lines == [f"error: {path}: {words}"]
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="sim/posterior.py (forbidden here) reads a prior of any positive sum and log "
+                                       "likelihoods above 0; the commands check them (cli.common.load_calibration)")
+def test_load_posterior_refuses_a_prior_that_does_not_sum_to_one(tmp_path):
+    """The library's reader takes a prior summing to 2, whose summary() gives each knob twice its prior mean."""
+    path = _write_edited(tmp_path, lambda d: d.update(prior=[2 * p for p in d["prior"]]))
+    with pytest.raises(InputError):
+        load_posterior(path)
