@@ -1650,3 +1650,24 @@ def test_load_posterior_refuses_a_prior_that_does_not_sum_to_one(tmp_path):
     path = _write_edited(tmp_path, lambda d: d.update(prior=[2 * p for p in d["prior"]]))
     with pytest.raises(InputError):
         load_posterior(path)
+
+
+def test_a_disk_that_fills_as_the_posterior_is_written_is_one_line_and_the_rerun_finishes(tmp_path, capsys,
+                                                                                           monkeypatch):
+    """posterior.json that cannot be written once every point is kept (a full disk) was an OSError
+    traceback: one `error:` line naming the directory and the cause, exit 1 (a run failure), and
+    the points kept, which the same command then turns into the whole calibration."""
+    argv = ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "o"),
+            "--workers", "1", "--quiet"]
+
+    def full(self, path):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Posterior, "write", full)
+        assert main(argv) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: cannot write results to {tmp_path / 'o'}: No space left on device; ") and \
+        "54 of 54 points are kept there" in line, line
+    assert not (tmp_path / "o" / "posterior.json").exists()
+    assert main(argv) == 0 and load_posterior(tmp_path / "o" / "posterior.json").cases
