@@ -844,3 +844,28 @@ def test_a_disk_that_fills_as_a_sweep_writes_its_table_is_one_line(tmp_path, cap
     assert capsys.readouterr().err == (f"error: cannot write results to {tmp_path / 's'}: No space left on device; "
                                        "3 of 3 points are kept there: rerun the same command to resume once there "
                                        "is room\n")
+
+
+def test_a_store_that_cannot_be_read_back_on_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+    """sqlite reads a store's finished points through its write-ahead log, which needs room: on a
+    full disk `SELECT point FROM results` failed with 'disk I/O error', a traceback. One `error:`
+    line naming the directory and the cause, exit 1."""
+    import sim.sweep.store as store
+
+    real = store.SweepStore.__init__
+
+    class Unreadable(_FullDisk):
+        def execute(self, sql, *args):
+            if sql.startswith("SELECT point FROM results"):
+                raise sqlite3.OperationalError("disk I/O error")
+            return self._db.execute(sql, *args)
+
+    def init(self, path):
+        real(self, path)
+        self.db = Unreadable(self.db, room=0)
+
+    monkeypatch.setattr(store.SweepStore, "__init__", init)
+    assert cli.main(["sweep", str(SMALL), f"--vary={VARY[0]}", "--runs", "1024", "--workers", "1", "--quiet",
+                     "--out", str(tmp_path / "s")]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: cannot write results to {tmp_path / 's'}: disk I/O error; "), line

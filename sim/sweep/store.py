@@ -191,9 +191,9 @@ class SweepStore:
             self.db.execute(f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) "
                             f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})", values)
         except sqlite3.OperationalError as exc:  # a full disk, an I/O error: the points kept before stay
-            raise self._cannot_keep(exc) from None
+            raise self.cannot_keep(exc) from None
 
-    def _cannot_keep(self, exc: sqlite3.Error | OSError) -> RunError:
+    def cannot_keep(self, exc: sqlite3.Error | OSError) -> RunError:
         """The error for a point the store could not keep, or a table of them it could not write
         (each was a traceback): the directory, the cause, and the points kept, which a rerun of
         the same command resumes from."""
@@ -228,5 +228,5 @@ class SweepStore:
         try:
             atomic_write_text(path, buf.getvalue())
         except OSError as exc:
-            raise self._cannot_keep(exc) from None
+            raise self.cannot_keep(exc) from None
         return len(rows)
