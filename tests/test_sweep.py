@@ -869,3 +869,17 @@ def test_a_store_that_cannot_be_read_back_on_a_full_disk_is_one_line(tmp_path, c
                      "--out", str(tmp_path / "s")]) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: cannot write results to {tmp_path / 's'}: disk I/O error; "), line
+
+
+def test_a_spec_whose_scenario_names_a_folder_names_the_spec_and_its_field(tmp_path, capsys):
+    """`scenario: ..` (a folder) in a sweep spec: the line named only the folder ('error: ..: is a
+    directory'), not the spec or its field, where a file it cannot read names both. One line naming
+    the spec, `scenario` and the value, exit 2, nothing written."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("scenario: ..\nruns: 1024\nvary:\n  - {path: summit.bargaining.margin, low: 0, high: 0.2, "
+                    "levels: 2}\n")
+    assert cli.main(["sweep", "--spec", str(spec), "--out", str(tmp_path / "o")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {spec}: scenario: names a directory, not a scenario file") and \
+        line.endswith("(got '..')"), line
+    assert not (tmp_path / "o").exists()
