@@ -883,3 +883,18 @@ def test_a_spec_whose_scenario_names_a_folder_names_the_spec_and_its_field(tmp_p
     assert line.startswith(f"error: {spec}: scenario: names a directory, not a scenario file") and \
         line.endswith("(got '..')"), line
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("damage", [b"", b"\0" * 4096])
+def test_an_emptied_store_is_not_a_sweep_database_not_a_directory_sim_may_not_write(small_sweep, tmp_path, capsys,
+                                                                                     damage):
+    """A sweep.sqlite emptied (or zeroed) opens as a database without tables: the line said that
+    SQLite could not open it ('no such table: meta') and that sim must be able to write in the
+    directory, which it can. It is not a sweep database; --fresh replaces it."""
+    stop_after(small_sweep, tmp_path, 1)
+    (tmp_path / "sweep.sqlite").write_bytes(damage)
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {tmp_path / 'sweep.sqlite'}: not a sweep database (") and \
+        line.endswith("); use --fresh to replace it"), line
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path), "--fresh"]) == 0

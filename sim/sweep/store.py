@@ -79,7 +79,8 @@ def _mismatch(found, identity: dict) -> str:
 def _unreadable(directory: Path, exc: sqlite3.Error) -> InputError:
     """A store that cannot be opened: one sim may not write (a read-only directory or
     file: WAL mode writes beside it even to read), or one that is not a sweep's."""
-    if isinstance(exc, sqlite3.OperationalError):
+    # an emptied file opens as a database without tables: not a sweep's, whoever may write there
+    if isinstance(exc, sqlite3.OperationalError) and not str(exc).startswith(("no such table", "no such column")):
         return InputError(Problem("--out", "", f"cannot open the store {DB_NAME} there to resume ({exc}); sim must "
                                   "be able to write in the directory", str(directory), True))
     return InputError(Problem(str(directory / DB_NAME), "", f"not a sweep database ({exc}); "
