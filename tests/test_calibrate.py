@@ -1671,3 +1671,13 @@ def test_a_disk_that_fills_as_the_posterior_is_written_is_one_line_and_the_rerun
         "54 of 54 points are kept there" in line, line
     assert not (tmp_path / "o" / "posterior.json").exists()
     assert main(argv) == 0 and load_posterior(tmp_path / "o" / "posterior.json").cases
+
+
+@pytest.mark.xfail(strict=True, reason="sim/posterior.py (forbidden here) reads its arrays with np.array(dtype=float), "
+                                       "which takes the strings '0.1' and 'nan' and the booleans as numbers")
+def test_load_posterior_refuses_a_prior_written_as_strings(tmp_path):
+    """A prior entry of the wrong JSON type ("0.5", a string) is read as the number 0.5, with only the
+    'edited' warning; a wrong type is refused everywhere else in the file."""
+    path = _write_edited(tmp_path, lambda d: d["prior"].__setitem__(0, str(d["prior"][0])))
+    with pytest.raises(InputError):
+        load_posterior(path)
