@@ -152,7 +152,10 @@ def check_knobs(cases: list[Case], spec: KnobFile, source: str = "knobs") -> Non
             first = failed[0]
             resolved = f" (in {Path(first.source).name}: {first.value!r})" if first.value != knob.path else ""
             where = f"any of the {len(cases)} cases" if len(cases) > 1 else f"the one case, {cases[0].name}"
-            lacks = _missing_part(first.value, unresolved[knob.name][0][1]) if first.has_value else None
+            # only a resolved path that names nothing has a part to name; a role that resolves to nothing
+            # ({summit.mediator}) is said as written, not cut at the dots inside its braces
+            lacks = (_missing_part(first.value, unresolved[knob.name][0][1])
+                     if first.has_value and first.message.startswith(NAMES_NOTHING) else None)
             if lacks is not None:  # an agent named by name that no case calls so (the history's japan)
                 which = f"the first, {unresolved[knob.name][0][1].name}, has" if len(cases) > 1 else "it has"
                 where += f": {which} no {lacks}"

@@ -1583,3 +1583,101 @@ def test_a_posterior_written_beside_other_files_holds_its_lock(tmp_path, monkeyp
     with lock_target(tmp_path / "run" / "posterior.json", "--write", "a file"):  # held by the run's writer
         post.write(tmp_path / "run" / "posterior.json")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [MANIFEST, "posterior.json"]
+
+
+# --- Damaged knob specs and posteriors (hostile files) ---------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["agents.{summit.mediator}.resolve", "agents.{summit.parties[5]}.resolve"])
+def test_a_knob_role_that_resolves_to_nothing_is_said_as_written_not_cut_at_its_dots(tmp_path, capsys, path):
+    """A role the cases do not have (summit.mediator, a party index past the end): the line named
+    the path's own pieces, cut at the dots inside the braces, as an agent ('has no agent {summit')
+    and a role to use ('agents.{summit.parties[0]}.mediator}.resolve'). One line naming the spec,
+    the knob's path field and the path as written."""
+    spec = tmp_path / "k.yaml"
+    spec.write_text(f"knobs:\n  - {{name: m, path: '{path}', kind: shift, prior: {{dist: uniform, low: -0.1, "
+                    "high: 0.1}, levels: 2}\n")
+    assert main(["calibrate", str(CASES), "--knobs", str(spec), "--out", str(tmp_path / "o")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {spec}: knobs.m.path: cannot be resolved") and line.endswith(f"(got '{path}')")
+    assert "in any of the 6 cases" in line and "{summit (" not in line and "does" not in line, line
+    assert not (tmp_path / "o").exists()
+
+
+def _write_edited(tmp_path, edit) -> Path:
+    """A posterior on dynamics.noise (three points, cases a, b, c) with `edit` applied to its file's data."""
+    path = tmp_path / "p.json"
+    _posterior(np.log(np.full((3, 3), 0.3))).write(path)
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d.update(prior=[2 * p for p in d["prior"]]), "prior: must sum to 1 (the prior mass over the grid) "
+                                                            "(got a sum of 2)"),
+    (lambda d: d.update(prior=[p / 2 for p in d["prior"]]), "prior: must sum to 1 (the prior mass over the grid) "
+                                                            "(got a sum of 0.5)"),
+    (lambda d: d.update(prior=[1e308] * 3), "prior: must sum to 1 (the prior mass over the grid) (got a sum of inf)"),
+    (lambda d: d["loglik"][1].__setitem__(2, 0.5), "loglik.1.2: must be a log probability, from -745 to 0 "
+                                                   "(got 0.5)"),
+    (lambda d: d.update(loglik=[[-1e308] * 3] * 3), "loglik.0.0: must be a log probability, from -745 to 0 "
+                                                    "(got -1e+308)"),
+])
+@pytest.mark.parametrize("command", ["run", "compare", "explain", "backtest"])
+def test_a_posterior_whose_numbers_are_no_probabilities_is_one_line(tmp_path, capsys, edit, words, command):
+    """A prior that does not sum to 1 was taken as it was: the forecast's note gave each knob's
+    prior mean from it (twice the knob's for a prior summing to 2); one whose sum, or whose log
+    likelihoods' sum, is beyond the floats' range made nan weights and a traceback after the run
+    (exit 1, "Out of range float values are not JSON compliant"); a log likelihood above 0 (a
+    probability above 1) was used. One line naming the file, the field and the value, exit 2,
+    nothing written."""
+    path = _write_edited(tmp_path, edit)
+    small = Path(__file__).parent / "data" / "small.yaml"
+    argv = {"run": [str(small)], "compare": [str(small), str(small)], "explain": [str(small)],
+            "backtest": [str(CASES)]}[command]
+    assert main([command, *argv, "--calibration", str(path), "--runs", "1024", "--out", str(tmp_path / "o")]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
+    assert lines == [f"error: {path}: {words}"]
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="sim/posterior.py (forbidden here) reads a prior of any positive sum and log "
+                                       "likelihoods above 0; the commands check them (cli.common.load_calibration)")
+def test_load_posterior_refuses_a_prior_that_does_not_sum_to_one(tmp_path):
+    """The library's reader takes a prior summing to 2, whose summary() gives each knob twice its prior mean."""
+    path = _write_edited(tmp_path, lambda d: d.update(prior=[2 * p for p in d["prior"]]))
+    with pytest.raises(InputError):
+        load_posterior(path)
+
+
+def test_a_disk_that_fills_as_the_posterior_is_written_is_one_line_and_the_rerun_finishes(tmp_path, capsys,
+                                                                                           monkeypatch):
+    """posterior.json that cannot be written once every point is kept (a full disk) was an OSError
+    traceback: one `error:` line naming the directory and the cause, exit 1 (a run failure), and
+    the points kept, which the same command then turns into the whole calibration."""
+    argv = ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(tmp_path / "o"),
+            "--workers", "1", "--quiet"]
+
+    def full(self, path):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Posterior, "write", full)
+        assert main(argv) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: cannot write results to {tmp_path / 'o'}: No space left on device; ") and \
+        "54 of 54 points are kept there" in line, line
+    assert not (tmp_path / "o" / "posterior.json").exists()
+    assert main(argv) == 0 and load_posterior(tmp_path / "o" / "posterior.json").cases
+
+
+@pytest.mark.xfail(strict=True, reason="sim/posterior.py (forbidden here) reads its arrays with np.array(dtype=float), "
+                                       "which takes the strings '0.1' and 'nan' and the booleans as numbers")
+def test_load_posterior_refuses_a_prior_written_as_strings(tmp_path):
+    """A prior entry of the wrong JSON type ("0.5", a string) is read as the number 0.5, with only the
+    'edited' warning; a wrong type is refused everywhere else in the file."""
+    path = _write_edited(tmp_path, lambda d: d["prior"].__setitem__(0, str(d["prior"][0])))
+    with pytest.raises(InputError):
+        load_posterior(path)

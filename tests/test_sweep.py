@@ -780,3 +780,121 @@ def test_a_partys_nash_weight_left_at_its_default_can_be_set_and_varied(tmp_path
     with pytest.raises(InputError, match="is also fixed by --set"):
         check_factors(make_sweep(SMALL, ["summit.weights.north=0.5:3:2"], None, runs=runs, seed=SEED,
                                  overrides={"summit.weights.north": 2.0}))
+
+
+class _FullDisk:
+    """A store connection on a disk that fills after `room` finished points: sqlite's 'database
+    or disk is full' from then on (tests cannot fill a real disk)."""
+
+    def __init__(self, db, room: int):
+        self._db, self._room = db, room
+
+    def execute(self, sql, *args):
+        if sql.startswith("INSERT INTO results"):
+            if self._room == 0:
+                raise sqlite3.OperationalError("database or disk is full")
+            self._room -= 1
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+def test_a_disk_that_fills_while_a_sweep_keeps_its_points_is_one_line_and_the_rerun_completes(
+        tmp_path, capsys, monkeypatch):
+    """The store's 'database or disk is full' as a finished point was kept was a traceback
+    (sqlite3.OperationalError, exit 1). One `error:` line naming the directory and the cause,
+    exit 1 (a run failure, as a full disk is for `run`); the points kept before stay, and the
+    same command, once there is room, completes the sweep with the counts of an uninterrupted one."""
+    import sim.sweep.store as store
+
+    real = store.SweepStore.__init__
+
+    def init(self, path):
+        real(self, path)
+        self.db = _FullDisk(self.db, room=2)
+
+    argv = ["sweep", str(SMALL), *(f"--vary={v}" for v in VARY), "--runs", "1024", "--seed", "5", "--workers", "1",
+            "--quiet"]
+    monkeypatch.setattr(store.SweepStore, "__init__", init)
+    assert cli.main([*argv, "--out", str(tmp_path / "s")]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: cannot write results to {tmp_path / 's'}: database or disk is full") and \
+        "2 of 6 points are kept there" in line, line
+    monkeypatch.setattr(store.SweepStore, "__init__", real)
+    assert cli.main([*argv, "--out", str(tmp_path / "s")]) == 0
+    assert cli.main([*argv, "--out", str(tmp_path / "ref")]) == 0
+    counts = {name: [[row[c] for c in row if c.endswith("_count")]
+                     for row in csv.DictReader((tmp_path / name / "points.csv").read_text().splitlines())]
+              for name in ("s", "ref")}
+    assert counts["s"] == counts["ref"] and len(counts["s"]) == 6
+
+
+def test_a_disk_that_fills_as_a_sweep_writes_its_table_is_one_line(tmp_path, capsys, monkeypatch):
+    """points.csv that cannot be written (a full disk) was a traceback (OSError, exit 1): one
+    `error:` line naming the directory and the cause, exit 1; the finished points stay in the store."""
+    import sim.sweep.store as store
+
+    def full(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "atomic_write_text", full)
+    assert cli.main(["sweep", str(SMALL), f"--vary={VARY[0]}", "--runs", "1024", "--workers", "1", "--quiet",
+                     "--out", str(tmp_path / "s")]) == 1
+    assert capsys.readouterr().err == (f"error: cannot write results to {tmp_path / 's'}: No space left on device; "
+                                       "3 of 3 points are kept there: rerun the same command to resume once there "
+                                       "is room\n")
+
+
+def test_a_store_that_cannot_be_read_back_on_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+    """sqlite reads a store's finished points through its write-ahead log, which needs room: on a
+    full disk `SELECT point FROM results` failed with 'disk I/O error', a traceback. One `error:`
+    line naming the directory and the cause, exit 1."""
+    import sim.sweep.store as store
+
+    real = store.SweepStore.__init__
+
+    class Unreadable(_FullDisk):
+        def execute(self, sql, *args):
+            if sql.startswith("SELECT point FROM results"):
+                raise sqlite3.OperationalError("disk I/O error")
+            return self._db.execute(sql, *args)
+
+    def init(self, path):
+        real(self, path)
+        self.db = Unreadable(self.db, room=0)
+
+    monkeypatch.setattr(store.SweepStore, "__init__", init)
+    assert cli.main(["sweep", str(SMALL), f"--vary={VARY[0]}", "--runs", "1024", "--workers", "1", "--quiet",
+                     "--out", str(tmp_path / "s")]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: cannot write results to {tmp_path / 's'}: disk I/O error; "), line
+
+
+def test_a_spec_whose_scenario_names_a_folder_names_the_spec_and_its_field(tmp_path, capsys):
+    """`scenario: ..` (a folder) in a sweep spec: the line named only the folder ('error: ..: is a
+    directory'), not the spec or its field, where a file it cannot read names both. One line naming
+    the spec, `scenario` and the value, exit 2, nothing written."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("scenario: ..\nruns: 1024\nvary:\n  - {path: summit.bargaining.margin, low: 0, high: 0.2, "
+                    "levels: 2}\n")
+    assert cli.main(["sweep", "--spec", str(spec), "--out", str(tmp_path / "o")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {spec}: scenario: names a directory, not a scenario file") and \
+        line.endswith("(got '..')"), line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("damage", [b"", b"\0" * 4096])
+def test_an_emptied_store_is_not_a_sweep_database_not_a_directory_sim_may_not_write(small_sweep, tmp_path, capsys,
+                                                                                     damage):
+    """A sweep.sqlite emptied (or zeroed) opens as a database without tables: the line said that
+    SQLite could not open it ('no such table: meta') and that sim must be able to write in the
+    directory, which it can. It is not a sweep database; --fresh replaces it."""
+    stop_after(small_sweep, tmp_path, 1)
+    (tmp_path / "sweep.sqlite").write_bytes(damage)
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {tmp_path / 'sweep.sqlite'}: not a sweep database (") and \
+        line.endswith("); use --fresh to replace it"), line
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(tmp_path), "--fresh"]) == 0

@@ -271,7 +271,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         summary = summarise_calibration(cal, cases, meetings, resamples=args.resamples)
         summary.update(directory=str(args.directory), knobs_file=str(args.knobs),
                        meetings=None if meetings_path is None else str(meetings_path), overrides=args.overrides)
-        cal.posterior.write(out / "posterior.json")
+        try:
+            cal.posterior.write(out / "posterior.json")
+        except OSError as exc:  # a full disk: the points are kept, and a rerun writes what they make
+            raise RunError(f"cannot write results to {out}: {exc.strerror or exc}; {cal.points_done:,} of "
+                           f"{cal.points_total:,} points are kept there: rerun the same command to resume once "
+                           "there is room") from None
         summary["posterior_file"] = from_here(out / "posterior.json")  # `--out .` is absolute by now
         if args.write is not None:
             write_posterior_copy(cal.posterior, args.write, out)

@@ -284,6 +284,8 @@ def _run_points(out: Path, identity: dict, names: list[str], plan: np.ndarray, p
             store.export_csv(export if export is not None else out / "points.csv")
             rows = store.rows()
             interrupted = len(rows) < len(plan)
+        except sqlite3.OperationalError as exc:  # reading back through the log on a full disk ('disk I/O error')
+            raise store.cannot_keep(exc) from None
         finally:
             store.close()
     return PointsRun(rows, len(done), interrupted, where["backend"], where["workers"])

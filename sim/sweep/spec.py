@@ -250,6 +250,9 @@ def resolve_sweep(spec: SweepSpec, *, spec_source: str | None, scenario: Path | 
         if named and spec_source is not None and p.path == "" and p.message.startswith("cannot read file: "):
             raise InputError(Problem(spec_source, "scenario", f"cannot read {scenario}: "
                                      f"{p.message.removeprefix('cannot read file: ')}", spec.scenario, True)) from None
+        if named and spec_source is not None and p.path == "" and p.message.startswith("is a directory"):
+            raise InputError(Problem(spec_source, "scenario", "names a directory, not a scenario file; name a "
+                                     "scenario file in it", spec.scenario, True)) from None
         raise
     # The validated scenario's own data (defaults filled in, any `extends:` resolved)
     # is what the points override: it reads back to an equal scenario.

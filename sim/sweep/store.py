@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, Problem
+from ..errors import InputError, Problem, RunError
 from ..estimate import wilson
 from ..io import atomic_write_text, fsync_dir, temp_name, utc_now
 from ..model import CLASSES, SUBSTANTIVE_OR_BETTER
@@ -79,7 +79,8 @@ def _mismatch(found, identity: dict) -> str:
 def _unreadable(directory: Path, exc: sqlite3.Error) -> InputError:
     """A store that cannot be opened: one sim may not write (a read-only directory or
     file: WAL mode writes beside it even to read), or one that is not a sweep's."""
-    if isinstance(exc, sqlite3.OperationalError):
+    # an emptied file opens as a database without tables: not a sweep's, whoever may write there
+    if isinstance(exc, sqlite3.OperationalError) and not str(exc).startswith(("no such table", "no such column")):
         return InputError(Problem("--out", "", f"cannot open the store {DB_NAME} there to resume ({exc}); sim must "
                                   "be able to write in the directory", str(directory), True))
     return InputError(Problem(str(directory / DB_NAME), "", f"not a sweep database ({exc}); "
@@ -187,8 +188,25 @@ class SweepStore:
         estimates = [wilson(k, runs) for k in counts] + [wilson(sum(counts[c] for c in SUBSTANTIVE_OR_BETTER), runs)]
         values = (point, runs, *counts, *(v for e in estimates for v in (e.p, e.low, e.high)),
                   float(seconds), utc_now("milliseconds"))
-        self.db.execute(f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) "
-                        f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})", values)
+        try:
+            self.db.execute(f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) "
+                            f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})", values)
+        except sqlite3.OperationalError as exc:  # a full disk, an I/O error: the points kept before stay
+            raise self.cannot_keep(exc) from None
+
+    def cannot_keep(self, exc: sqlite3.Error | OSError) -> RunError:
+        """The error for a point the store could not keep, or a table of them it could not write
+        (each was a traceback): the directory, the cause, and the points kept, which a rerun of
+        the same command resumes from."""
+        try:
+            kept, total = (self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                           for table in ("results", "points"))
+            said = f"{kept} of {total} points are kept there"
+        except sqlite3.Error:
+            said = "the points finished before are kept there"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return RunError(f"cannot write results to {self.path.parent}: {reason}; {said}: rerun the same command "
+                        "to resume once there is room")
 
     def rows(self) -> list[dict]:
         """Every finished point in plan order: its parameters, then the results row."""
@@ -208,5 +226,8 @@ class SweepStore:
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(path, buf.getvalue())
+        try:
+            atomic_write_text(path, buf.getvalue())
+        except OSError as exc:
+            raise self.cannot_keep(exc) from None
         return len(rows)
