@@ -201,7 +201,7 @@ class SweepStore:
         try:
             kept, total = (self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                            for table in ("results", "points"))
-            said = f"{kept} of {total} points are kept there"
+            said = f"{kept:,} of {total:,} points are kept there"
         except sqlite3.Error:
             said = "the points finished before are kept there"
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
