@@ -220,6 +220,43 @@ def _other_kind(text: str) -> str | None:
     return looks_like(data) if isinstance(data, dict) else None
 
 
+LOG_P_FLOOR = -745.0
+"""The least log probability a posterior's file can hold: ln of the smallest positive float. A
+calibration's smoothed frequencies, (count + 0.5) / (runs + 2), never come near it."""
+
+
+def _numbers(value, field: str):
+    """`value` if it is a number or a list (of lists) of numbers: JSON's strings and booleans are
+    not ("0.1" and true were read as 0.1 and 1 by numpy), a ValueError naming `field` otherwise."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise ValueError(f"{field} must hold numbers only (got {item!r})")
+    return value
+
+
+def _check_numbers(posterior: Posterior, path: Path) -> None:
+    """A posterior read from `path` whose prior does not sum to 1 or whose log likelihoods are
+    not log probabilities (in [LOG_P_FLOOR, 0]) is an `InputError` naming the field and the
+    value: a hand-edited prior summing to 2 gave every knob twice its prior mean in the
+    forecast's note, and sums beyond the floats' range gave nan weights and a traceback once the
+    replicates had run."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum(posterior.prior))
+    if not abs(total - 1.0) <= 1e-6:
+        raise InputError(Problem(str(path), "prior", f"must sum to 1 (the prior mass over the grid) (got a sum of "
+                                                     f"{total:g})"))
+    by_case = posterior.loglik.T  # as the file holds it: one list of points a case
+    bad = np.argwhere(~((by_case >= LOG_P_FLOOR) & (by_case <= 0.0)))
+    if len(bad):
+        case, point = (int(i) for i in bad[0])
+        raise InputError(Problem(str(path), f"loglik.{case}.{point}", f"must be a log probability, from "
+                                 f"{LOG_P_FLOOR:g} to 0", float(by_case[case, point]), True))
+
+
 def load_posterior(path: str | Path) -> Posterior:
     """Read a posterior written by `sim calibrate`; a malformed file is an `InputError`."""
     from .arguments import check_path
@@ -248,8 +285,8 @@ def load_posterior(path: str | Path) -> Posterior:
             knobs = tuple(KnobFile.model_validate({"knobs": data["knobs"]}).knobs)
         except ValidationError as exc:
             raise InputError(problems_from(exc, str(path))) from None
-        grid = np.array(data["grid"], dtype=float).reshape(-1, len(knobs))
-        prior = np.array(data["prior"], dtype=float)
+        grid = np.array(_numbers(data["grid"], "grid"), dtype=float).reshape(-1, len(knobs))
+        prior = np.array(_numbers(data["prior"], "prior"), dtype=float)
         cases, hashes, meta = data["cases"], data["scenario_hashes"], data.get("meta", {})
         if not (_strings(cases) and _strings(hashes) and len(hashes) == len(cases)):
             # a case without its hash would be forecast in sample, not left out
@@ -261,9 +298,9 @@ def load_posterior(path: str | Path) -> Posterior:
                 raise ValueError(f"{key} must be a list of names as long as cases")
         if not isinstance(meta, dict):
             raise ValueError("meta must be an object")
-        loglik = np.array(data["loglik"], dtype=float).reshape(len(cases), len(grid)).T
+        loglik = np.array(_numbers(data["loglik"], "loglik"), dtype=float).reshape(len(cases), len(grid)).T
         if (len(prior) != len(grid) or not np.all(np.isfinite(loglik)) or not np.all(np.isfinite(grid))
-                or not np.all(np.isfinite(prior)) or not np.all(prior >= 0) or not prior.sum() > 0):
+                or not np.all(np.isfinite(prior)) or not np.all(prior >= 0) or not np.any(prior > 0)):
             raise ValueError("grid, prior and log likelihoods do not fit together (finite numbers, a prior "
                              "of mass >= 0 and not all 0)")
         for j, knob in enumerate(knobs):  # outside its grid, a value would be clipped to the field's bounds
@@ -273,8 +310,10 @@ def load_posterior(path: str | Path) -> Posterior:
                                  f"[{levels.min():g}, {levels.max():g}]")
         # A file written before posteriors carried a digest has none: not called edited.
         edited = "digest" in data and data["digest"] != _digest({k: v for k, v in data.items() if k != "digest"})
-        return Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta), edited,
-                         None if inputs is None else tuple(inputs), None if legacy is None else tuple(legacy))
+        posterior = Posterior(knobs, grid, prior, loglik, tuple(cases), tuple(hashes), dict(meta), edited,
+                              None if inputs is None else tuple(inputs), None if legacy is None else tuple(legacy))
+        _check_numbers(posterior, path)
+        return posterior
     except KeyError as exc:
         raise InputError(Problem(str(path), str(exc.args[0]), "is missing: the file is not a posterior written by "
                                                               "`sim calibrate`")) from None

@@ -1643,8 +1643,6 @@ def test_a_posterior_whose_numbers_are_no_probabilities_is_one_line(tmp_path, ca
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="sim/posterior.py (forbidden here) reads a prior of any positive sum and log "
-                                       "likelihoods above 0; the commands check them (cli.common.load_calibration)")
 def test_load_posterior_refuses_a_prior_that_does_not_sum_to_one(tmp_path):
     """The library's reader takes a prior summing to 2, whose summary() gives each knob twice its prior mean."""
     path = _write_edited(tmp_path, lambda d: d.update(prior=[2 * p for p in d["prior"]]))
@@ -1673,8 +1671,6 @@ def test_a_disk_that_fills_as_the_posterior_is_written_is_one_line_and_the_rerun
     assert main(argv) == 0 and load_posterior(tmp_path / "o" / "posterior.json").cases
 
 
-@pytest.mark.xfail(strict=True, reason="sim/posterior.py (forbidden here) reads its arrays with np.array(dtype=float), "
-                                       "which takes the strings '0.1' and 'nan' and the booleans as numbers")
 def test_load_posterior_refuses_a_prior_written_as_strings(tmp_path):
     """A prior entry of the wrong JSON type ("0.5", a string) is read as the number 0.5, with only the
     'edited' warning; a wrong type is refused everywhere else in the file."""

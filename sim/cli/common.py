@@ -171,46 +171,15 @@ def load_calibration(args: argparse.Namespace):
     when it was edited since `sim calibrate` wrote it, and one when it was fitted by other model code."""
     if getattr(args, "calibration", None) is None:
         return None
-    import numpy as np
-
     from ..posterior import load_posterior
 
-    with np.errstate(over="ignore"):  # a prior whose sum overflows: said by check_posterior_numbers, not numpy
-        posterior = load_posterior(args.calibration)
-    check_posterior_numbers(posterior, args.calibration)
+    posterior = load_posterior(args.calibration)
     if posterior.edited:  # its knob values, and the model digest read below, may be anyone's
         say(f"warning: {args.calibration}: was edited since `sim calibrate` wrote it (its digest does not match "
             "its content): its knob values are not those a calibration found")
     if (why := posterior.staleness(args.calibration)) is not None:
         say(f"warning: {why}")
     return posterior
-
-
-LOG_P_FLOOR = -745.0
-"""The least log probability a posterior's file can hold: ln of the smallest positive float. A
-calibration's smoothed frequencies, (count + 0.5) / (runs + 2), never come near it."""
-
-
-def check_posterior_numbers(posterior, path) -> None:
-    """A posterior read from `path` whose prior does not sum to 1 or whose log likelihoods are
-    not log probabilities (in [LOG_P_FLOOR, 0]) is an `InputError` naming the field and the
-    value. `load_posterior` (sim/posterior.py) reads any prior of positive mass and any finite
-    log likelihood: a hand-edited prior summing to 2 gave every knob twice its prior mean in the
-    forecast's note, and sums beyond the floats' range gave nan weights and a traceback once the
-    replicates had run."""
-    import numpy as np
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = float(np.sum(posterior.prior))
-    if not abs(total - 1.0) <= 1e-6:
-        raise InputError(Problem(str(path), "prior", f"must sum to 1 (the prior mass over the grid) (got a sum of "
-                                                     f"{total:g})"))
-    by_case = posterior.loglik.T  # as the file holds it: one list of points a case
-    bad = np.argwhere(~((by_case >= LOG_P_FLOOR) & (by_case <= 0.0)))
-    if len(bad):
-        case, point = (int(i) for i in bad[0])
-        raise InputError(Problem(str(path), f"loglik.{case}.{point}", f"must be a log probability, from "
-                                 f"{LOG_P_FLOOR:g} to 0", float(by_case[case, point]), True))
 
 
 def note_unread_knobs(posterior, scenarios: list, path, cases: int | None = None) -> None:
