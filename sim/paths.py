@@ -12,6 +12,10 @@ from pydantic import BaseModel
 
 from .errors import InputError, Problem
 from .schema import Scenario
+from .schema.scenario import CHANGED
+
+RETIRED = frozenset(key for key, meaning in CHANGED.items() if meaning.startswith("no longer used"))
+"""Fields still accepted that nothing reads: not offered where a path names no field."""
 
 __all__ = ["apply_overrides", "check_overlaps", "child_key", "child_names", "default_blocks", "default_mappings",
            "field_keys", "known_children", "overlap"]
@@ -132,17 +136,22 @@ def child_names(node: Any) -> list:
 
 def known_children(node: Any, part: str) -> str:
     """What a dotted path may name under `node`, for a message about `part`, which names none of
-    them: "north, south", or for a list whose items have no name but an agent (a mediator, an
-    alliance) named by that agent, "0 (0 is the item of agent north: ...)", since "list items by
-    name" reads as if the agent named it."""
-    known = ", ".join(map(str, child_names(node))) or "none"
+    them: "north, south" ("...; did you mean north?" for a slip from one), or for a list whose
+    items have no name but an agent (a mediator, an alliance) named by that agent, "0 (0 is the
+    item of agent north: ...)", since "list items by name" reads as if the agent named it."""
+    import difflib
+
+    names = [str(name) for name in child_names(node)
+             if not (isinstance(node, dict) and name in RETIRED and node[name] is None)]  # a default, unread
+    known = ", ".join(names) or "none"
     if isinstance(node, list):
         hits = [str(k) for k, item in enumerate(node)
                 if isinstance(item, dict) and "name" not in item and item.get("agent") == part]
         if hits:
-            known += (f" ({' and '.join(hits)} {'is the item' if len(hits) == 1 else 'are the items'} of agent "
-                      f"{part}: items without a name go by their index)")
-    return known
+            return known + (f" ({' and '.join(hits)} {'is the item' if len(hits) == 1 else 'are the items'} of "
+                            f"agent {part}: items without a name go by their index)")
+    close = difflib.get_close_matches(part, names, n=1, cutoff=0.6)  # as a misspelt key gets its field
+    return known + (f"; did you mean {close[0]}?" if close else "")
 
 
 def child_key(node: Any, part: str):

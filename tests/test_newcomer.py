@@ -119,12 +119,29 @@ def test_a_yaml_slip_is_explained_in_a_writers_words_at_its_line(tmp_path, capsy
 
 
 def test_set_of_an_unknown_agent_lists_the_agents(tmp_path, capsys):
-    """As `sweep --vary` does: `--set agents.nort.resolve=0.5` names the agents there are."""
+    """As `sweep --vary` does: `--set agents.nort.resolve=0.5` names the agents there are, and
+    the one a slip away, as a misspelt last part gets its field."""
     assert main(["run", str(SMALL), "--runs", "1024", "--set", "agents.nort.resolve=0.5",
                  "--out", str(tmp_path / "r")]) == 2
     assert errors(capsys) == ["error: --set: agents.nort.resolve: no such field in "
-                              f"{SMALL}; under agents: north, south, patron (got 'nort')"]
+                              f"{SMALL}; under agents: north, south, patron; did you mean north? (got 'nort')"]
     assert not (tmp_path / "r").exists()
+
+
+def test_vary_of_an_unknown_field_lists_neither_a_retired_field_nor_a_far_one(tmp_path, capsys):
+    """`sweep --vary agents.nort.resolve` gets the agent a slip away; `agents.north.resolv`, whose
+    fields the sweep lists with their defaults filled in, does not list `reservation`, no longer
+    used (varying it would change nothing), and a far slip gets no guess."""
+    argv = ["sweep", str(SMALL), "--runs", "256", "--out", str(tmp_path / "s"), "--vary"]
+    assert main([*argv, "agents.nort.resolve=0.1:0.5:2"]) == 2
+    (err,) = errors(capsys)
+    assert err.endswith("under agents: north, south, patron; did you mean north?"), err
+    assert main([*argv, "agents.north.resolv=0.1:0.5:2"]) == 2
+    (err,) = errors(capsys)
+    assert "reservation" not in err and "walk_away" in err and err.endswith("did you mean resolve?"), err
+    assert main([*argv, "agents.zzz.resolve=0.1:0.5:2"]) == 2
+    assert "did you mean" not in errors(capsys)[0]
+    assert not (tmp_path / "s").exists()
 
 
 @pytest.mark.parametrize("command", [["run", str(SMALL), "--runs", "1024", "--set", "{}=0.5"],
@@ -173,7 +190,7 @@ def test_a_set_block_naming_an_unknown_agent_lists_the_agents(tmp_path, capsys):
     derived.write_text("extends: base.yaml\nname: cf\nset: {agents.nort.resolve: 0.3}\n", encoding="utf-8")
     assert main(["validate", str(derived)]) == 2
     assert errors(capsys) == [f"error: {derived}: set.agents.nort.resolve: no such field in the scenario it extends; "
-                              "under agents: north, south, patron (got 'nort')"]
+                              "under agents: north, south, patron; did you mean north? (got 'nort')"]
 
 
 def test_a_sweep_whose_points_all_agree_says_so(tmp_path, capsys):
