@@ -473,8 +473,9 @@ def check_resources(work: Estimate, *, what: str, max_memory: int | None = None,
         if disk_limit is not None and work.disk > disk_limit:
             source = wording.max_disk if max_disk is not None else "disk"
             less = wording.advice(work.less_disk)
+            room = "allowed" if max_disk is not None else f"free on the file system of {disk_path}"
             problems.append(Problem(source, "", f"{what} would write about {format_size(work.disk)}, more than the "
-                                    f"{format_size(disk_limit)} {'allowed' if max_disk is not None else 'free there'}; "
+                                    f"{format_size(disk_limit)} {room}; "
                                     f"{less + ', or ' if less else ''}{wording.raise_disk}"))
     if problems:
         raise InputError(problems)

@@ -764,3 +764,17 @@ def test_a_command_without_chunk_size_names_where_the_chunk_size_is_set(tmp_path
     err = capsys.readouterr().err
     assert names in err and "--chunk-size" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_disk_too_full_is_named_by_the_folder_the_results_go_to(tmp_path, capsys, monkeypatch):
+    """Without --max-disk the refusal compares with the free space where --out is: the line names
+    that folder, so that a user whose --out is on another disk than the current folder knows which."""
+    import sim.limits
+
+    monkeypatch.setattr(sim.limits, "free_disk", lambda path: 1000)
+    out = tmp_path / "deep" / "o"
+    assert main(["run", str(SMALL), "--runs", "1024", "--out", str(out)]) == 2
+    (err,) = capsys.readouterr().err.splitlines()
+    assert err.startswith("error: disk: this run would write about ") and \
+        f"more than the 1000 B free on the file system of {out}; " in err, err
+    assert not (tmp_path / "deep").exists()
