@@ -225,6 +225,16 @@ LOG_P_FLOOR = -745.0
 calibration's smoothed frequencies, (count + 0.5) / (runs + 2), never come near it."""
 
 
+def _first_repeat(items):
+    """The first item equal to one before it, or None."""
+    seen = set()
+    for item in items:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
+
+
 def _numbers(value, field: str):
     """`value` if it is a number or a list (of lists) of numbers: JSON's strings and booleans are
     not ("0.1" and true were read as 0.1 and 1 by numpy), a ValueError naming `field` otherwise."""
@@ -298,6 +308,11 @@ def load_posterior(path: str | Path) -> Posterior:
                 raise ValueError(f"{key} must be a list of names as long as cases")
         if not isinstance(meta, dict):
             raise ValueError("meta must be an object")
+        # a case is left out by its name (and hash), a point weighs by its prior: each once
+        if (twice := _first_repeat(cases)) is not None:
+            raise ValueError(f"cases must name each case once ({twice!r} twice)")
+        if (twice := _first_repeat(tuple(row) for row in grid.tolist())) is not None:
+            raise ValueError(f"the grid must hold each point once ({list(twice)} twice)")
         loglik = np.array(_numbers(data["loglik"], "loglik"), dtype=float).reshape(len(cases), len(grid)).T
         if (len(prior) != len(grid) or not np.all(np.isfinite(loglik)) or not np.all(np.isfinite(grid))
                 or not np.all(np.isfinite(prior)) or not np.all(prior >= 0) or not np.any(prior > 0)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -1641,6 +1642,18 @@ def test_a_posterior_whose_numbers_are_no_probabilities_is_one_line(tmp_path, ca
     lines = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
     assert lines == [f"error: {path}: {words}"]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d.update(cases=[d["cases"][0]] * 3), "cases must name each case once ('a' twice)"),
+    (lambda d: d.update(grid=[d["grid"][0]] * 3), "the grid must hold each point once ([0.0] twice)"),
+])
+def test_load_posterior_refuses_a_case_or_a_point_written_twice(tmp_path, edit, words):
+    """Two cases of one name are one case to leave out (a forecast of it would be left out of the
+    wrong refit); two grid points alike weigh that point twice in the prior. calibrate writes neither."""
+    path = _write_edited(tmp_path, edit)
+    with pytest.raises(InputError, match=re.escape(words)):
+        load_posterior(path)
 
 
 def test_load_posterior_refuses_a_prior_that_does_not_sum_to_one(tmp_path):
