@@ -10,10 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["INDEX_RANGE", "SPREAD_NOISE_P", "as_written_missing", "compiling_note", "console", "effect_of",
-           "fmt_estimate", "fmt_index", "fmt_p", "fmt_signed", "forecast_partial", "index_bounds", "index_error_bars",
-           "index_rows", "left_out_phrase", "plural", "possessive", "same_posterior", "scenario_label", "seed_label",
-           "spread_noise", "unmoved_note"]
+__all__ = ["HIDDEN_SHIFT", "INDEX_RANGE", "SPREAD_NOISE_P", "as_written_missing", "breakthrough_shifts",
+           "compiling_note", "console", "effect_of", "fmt_estimate", "fmt_index", "fmt_p", "fmt_signed",
+           "forecast_partial", "index_bounds", "index_error_bars", "index_rows", "left_out_phrase", "plural",
+           "possessive", "same_posterior", "scenario_label", "seed_label", "spread_noise", "unmoved_note"]
 
 
 def console():
@@ -200,6 +200,12 @@ def index_rows(analysis: dict) -> tuple[tuple[str, ...], list[tuple[str, tuple[s
     return heads, rows
 
 
+HIDDEN_SHIFT = 0.01
+"""The least effect on P(breakthrough) that explain names as hidden by P(substantive or better):
+one percentage point (Camp David's expelled mission, -0.005 with substantive +0.003 and the
+table's -0.002, hides nothing a reader would act on)."""
+
+
 def effect_of(removed: dict) -> dict:
     """An `explain` removal (P without the event - P with it) as the event's effect (P with -
     P without, so + means the event raised the probability), its interval mirrored."""
@@ -211,8 +217,8 @@ def breakthrough_shifts(events: list[dict]) -> list[tuple[str, dict]]:
     replicates between a breakthrough and a substantive deal by more than they move P(substantive
     or better), which counts the two alike and so hides the shift: their effect on P(breakthrough)
     (P with the event - P without it) is clear of 0 (its paired interval), their effect on
-    P(substantive) has the other sign and is larger than the one on P(substantive or better).
-    (name, effect on P(breakthrough)), the largest first."""
+    P(substantive) has the other sign and is larger than the one on P(substantive or better), and
+    it is at least `HIDDEN_SHIFT`. (name, effect on P(breakthrough)), the largest first."""
     out = []
     for ev in events:
         removed = ev.get("removed") or {}
@@ -221,7 +227,7 @@ def breakthrough_shifts(events: list[dict]) -> list[tuple[str, dict]]:
         b, s, sob = (removed[k] for k in ("breakthrough", "substantive", "substantive_or_better"))
         effect = effect_of(b)
         if (effect["low"] > 0 or effect["high"] < 0) and b["diff"] * s["diff"] < 0 \
-                and abs(s["diff"]) > abs(sob["diff"]):
+                and abs(s["diff"]) > abs(sob["diff"]) and abs(b["diff"]) >= HIDDEN_SHIFT:
             out.append((ev["name"], effect))
     return sorted(out, key=lambda item: -abs(item[1]["diff"]))
 

@@ -1104,7 +1104,8 @@ def test_explain_names_only_events_whose_hidden_shift_is_larger_than_what_the_ta
     """An event that moves P(breakthrough) a little more than P(substantive or better) because
     its deals are all breakthroughs (Camp David's invitation: +0.011 against +0.008, substantive
     -0.003) hides nothing and is not named; one that trades substantive deals for breakthroughs
-    (Punggye-ri: +0.30 against +0.004, substantive -0.29) is, with its effect's interval."""
+    (Punggye-ri: +0.30 against +0.004, substantive -0.29) is, with its effect's interval; one
+    whose shift is under a percentage point (Camp David's expelled mission) is not."""
     from sim.reporting import breakthrough_shifts
 
     def removed(b, s, sob):  # a removal's comparison: B - A = P without - P with, the effect's opposite
@@ -1114,7 +1115,8 @@ def test_explain_names_only_events_whose_hidden_shift_is_larger_than_what_the_ta
     events = [{"name": "invitation", "removed": removed(0.011, -0.003, 0.008)},
               {"name": "demolition", "removed": removed(0.30, -0.29, 0.004)},
               {"name": "noise", "removed": {**removed(0.001, -0.02, 0.001),
-                                            "breakthrough": {"diff": -0.001, "low": -0.003, "high": 0.001}}}]
+                                            "breakthrough": {"diff": -0.001, "low": -0.003, "high": 0.001}}},
+              {"name": "small", "removed": removed(-0.0054, 0.0030, -0.0024)}]  # Camp David's expelled mission
     (name, effect), = breakthrough_shifts(events)
     assert name == "demolition" and effect["diff"] == pytest.approx(0.30)
     assert effect["low"] == pytest.approx(0.298) and effect["high"] == pytest.approx(0.302)
