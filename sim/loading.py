@@ -466,8 +466,8 @@ def scenario_notes(scenario: Scenario, source: str) -> list[Problem]:
                                      f"the vote is before calendar.start ({scenario.calendar.start}), so its audience "
                                      "cost is gone before the calendar starts: it changes nothing",
                                      str(election.date), True))
-            elif opens > latest:
-                notes.append(Problem(source, f"agents.{name}.elections.{k}.date",
+            elif opens > latest:  # the vote's date and its window: the item, named by the file that wrote either
+                notes.append(Problem(source, f"agents.{name}.elections.{k}",
                                      f"its audience cost starts {election.window_days} "
                                      f"day{'s' if election.window_days != 1 else ''} before the vote, {opens}, "
                                      f"after the latest summit date ({latest}): it changes nothing",

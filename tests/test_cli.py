@@ -1275,8 +1275,21 @@ def test_an_election_whose_window_opens_after_the_summit_gets_a_note(tmp_path, c
     says so; one a month after the summit, within its 60-day window, is meant and gets none."""
     for date, noted in (("2021-01-01", True), ("2020-05-01", False)):
         _, err = _validate_with_election(tmp_path, date, capsys)
-        assert ("elections.0.date: its audience cost starts 60 days before the vote, 2020-11-02, after the latest "
+        assert ("elections.0: its audience cost starts 60 days before the vote, 2020-11-02, after the latest "
                 "summit date (2020-04-01): it changes nothing" in err) == noted, err
+
+
+def test_an_election_window_a_derived_file_shortened_is_blamed_on_that_file(tmp_path, capsys):
+    """The note on a window that opens after the summit is about the vote's date and its window:
+    where a file extending the base wrote `window_days`, the note names that file, not the base,
+    which wrote a window that was meant."""
+    base, _ = _validate_with_election(tmp_path, "2020-05-01", capsys)  # within its 60 days: no note
+    derived = tmp_path / "short.yaml"
+    derived.write_text(f"extends: {base.name}\nname: short\nset: {{agents.north.elections.0.window_days: 10}}\n",
+                       encoding="utf-8")
+    assert cli.main(["validate", str(derived)]) == 0
+    (note,) = [line for line in capsys.readouterr().err.splitlines() if "audience cost starts" in line]
+    assert note.startswith(f"note: {derived}: agents.north.elections.0: its audience cost starts 10 days"), note
 
 
 def test_the_readme_says_what_quiet_suppresses_and_what_it_keeps(tmp_path, capsys):
