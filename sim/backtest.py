@@ -134,6 +134,11 @@ def load_meetings(path: str | Path, today: dt.date | None = None) -> list[Meetin
                                  "first line; which one is meant? keep one", ", ".join(header), True))
     meetings, problems, seen = [], [], {}
     for k, row, cells in rows:
+        if any("\n" in cell for cell in cells):  # a quote left open: the reader took the lines after it in
+            start = k - sum(cell.rstrip("\n").count("\n") for cell in row.values() if isinstance(cell, str))
+            problems.append(Problem(str(path), f"line {start}", f'opens a quote (") that runs to line {k}: a quote '
+                                    "left open takes in the lines after it; a meeting goes on one line"))
+            continue
         if cells in seen:
             problems.append(Problem(str(path), f"line {k}", f"repeats line {seen[cells]} (one meeting would count "
                                     "twice in the base rate); delete one", ",".join(cells), True))

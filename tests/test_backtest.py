@@ -240,6 +240,9 @@ def test_a_date_that_could_be_misread_is_refused_with_its_text(text, message):
     ("2001-01-01,TALK_FEST\n2001-01-01,TALK_FEST\n", "line 3", "repeats line 2"),
     ("2099-01-01,TALK_FEST\n", "line 2.date", "is after today (2026-12-06)"),
     ("2001-01-01,\n", "line 2.outcome", "(got nothing)"),
+    # a quote never closed swallows the lines after it into one cell, which read as a bad outcome
+    ("1993-10-11,talk_fest\n2000-09-03,\"talk_fest\n2001-03-25,substantive\n", "line 3",
+     "opens a quote (\") that runs to line 4: a quote left open takes in the lines after it"),
 ])
 def test_a_meetings_line_that_would_skew_the_base_rate_is_refused(tmp_path, rows, where, message):
     """A repeated line would count a meeting twice; a meeting after today has no known outcome."""
