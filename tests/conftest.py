@@ -119,6 +119,17 @@ def state_of(scenario: Scenario, seed: int = 1, first_block: int = 0, n_blocks: 
     return model, draw_state(model, blocks, knobs), blocks
 
 
+@pytest.fixture(autouse=True)
+def _signals_left_alone():
+    """No test leaves the process's signals owned (`sim.errors.signals_owned`): a later test of a
+    library call would see sim hold its host's Ctrl-C, and fail far from the cause."""
+    import sim.errors
+
+    yield
+    owned, sim.errors._signals_owned = sim.errors._signals_owned, False
+    assert not owned, "the test left sim.errors._signals_owned set"
+
+
 @pytest.fixture
 def small() -> dict:
     return small_dict()
@@ -154,7 +165,8 @@ def signal_after(monkeypatch, module, name: str, caller: str | None = None, befo
     sim hold a Ctrl-C back."""
     import sim.errors
 
-    monkeypatch.setattr(sim.errors, "_signals_owned", True)
+    if not sim.errors._signals_owned:  # inside a command it is already; patched there, the undo after the
+        monkeypatch.setattr(sim.errors, "_signals_owned", True)  # command would set it again, for every later test
     real, fired = getattr(module, name), []
 
     def call(*args, **kwargs):
