@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, Problem, hold_interrupts
-from .io import atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
+from .io import atomic_write_bytes, atomic_write_text, fsync_dir, fsync_tree, temp_name, utc_now
 from .locks import MANIFEST, PARTIAL_MARK, cannot_write, clean_stale, lock_target, remove_partial
 
 __all__ = ["MANIFEST", "FILE_MARK", "ResultDir", "check_file_target", "check_outside_results", "check_target",
@@ -505,6 +505,7 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
                         if entry.is_file() and _is_temp_of(entry.name, {*files, MANIFEST}):
                             entry.unlink()
                     manifest = read_manifest(out)
+                    before = (out / MANIFEST).read_bytes() if state == "own" and manifest else None
                     # a default --out is named by a fresh run id: record that one, as `ResultDir` does,
                     # or the report shows one run under two ids
                     run_id = (manifest["run_id"] if state == "own" and manifest and manifest.get("run_id")
@@ -513,7 +514,13 @@ def claim_in_place(out: str | Path, command: str, files: Iterable[str], *, force
                                                                  indent=2) + "\n")
                 except OSError as exc:
                     raise cannot_write(label, out, exc) from None
-                yield state
+                try:
+                    yield state
+                except InputError:
+                    if before is not None:  # refused (other inputs): the results there, and what they were
+                        with hold_interrupts():  # made by (`created`, `ran_in`), stay as they were
+                            atomic_write_bytes(out / MANIFEST, before)
+                    raise
             finally:  # still under the lock: no other writer can have added a file meanwhile
                 with hold_interrupts():  # given back whole, even with a second Ctrl-C meanwhile
                     if release_unused and state == "new" and out.is_dir() and not out.is_symlink():

@@ -1663,6 +1663,25 @@ def test_load_posterior_refuses_a_prior_that_does_not_sum_to_one(tmp_path):
         load_posterior(path)
 
 
+def test_a_refused_calibration_leaves_the_directorys_manifest_as_it_was(tmp_path, capsys, monkeypatch):
+    """Another calibration into a calibration's --out is refused; it rewrote the manifest's
+    `created` and, run from another folder, its `ran_in`, from which the report rebuilds the first
+    calibration's command: that command then started in the wrong folder."""
+    out = tmp_path / "o"
+    argv = ["calibrate", str(CASES), "--knobs", str(CASES / "knobs.yaml"), "--out", str(out), "--workers", "1",
+            "--quiet"]
+    assert main(argv) == 0
+    manifest = (out / ".sim-manifest.json").read_bytes()
+    knobs = yaml.safe_load((CASES / "knobs.yaml").read_text(encoding="utf-8"))
+    knobs["runs"] //= 2
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "k.yaml").write_text(yaml.safe_dump(knobs), encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main([*argv[:3], "k.yaml", *argv[4:]]) == 2
+    assert "holds a different calibration" in capsys.readouterr().err
+    assert (out / ".sim-manifest.json").read_bytes() == manifest
+
+
 def test_a_disk_that_fills_as_the_posterior_is_written_is_one_line_and_the_rerun_finishes(tmp_path, capsys,
                                                                                            monkeypatch):
     """posterior.json that cannot be written once every point is kept (a full disk) was an OSError

@@ -205,6 +205,21 @@ def test_a_different_sweep_in_the_same_directory_is_refused(small_sweep, tmp_pat
     assert "holds a different sweep" in capsys.readouterr().err
 
 
+def test_a_refused_sweep_leaves_the_directorys_manifest_as_it_was(tmp_path, capsys, monkeypatch):
+    """A different sweep into a sweep's --out is refused; the refused run must leave the manifest
+    alone too: it rewrote `created` and, run from another folder, `ran_in`, from which the report
+    rebuilds the first sweep's command, so that command then started in the wrong folder."""
+    out = tmp_path / "s"
+    assert cli.main([*SMALL_SWEEP_ARGS, "--out", str(out)]) == 0
+    manifest = (out / ".sim-manifest.json").read_bytes()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    other = [a if a != str(RUNS) else str(RUNS * 2) for a in SMALL_SWEEP_ARGS]
+    assert cli.main([*other, "--out", str(out)]) == 2
+    assert "holds a different sweep" in capsys.readouterr().err
+    assert (out / ".sim-manifest.json").read_bytes() == manifest
+
+
 def test_points_of_other_model_code_are_not_resumed_into_a_sweep(small_sweep, tmp_path, monkeypatch):
     """A sweep stopped under other model code is refused on resume (use --fresh), not mixed
     with points the running code computes; its default directory's key is unchanged."""
