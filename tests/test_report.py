@@ -342,6 +342,21 @@ def test_a_page_that_cannot_be_made_does_not_cost_the_run(tmp_path, capsys, monk
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["runs"] == 2048
 
 
+def test_report_prints_its_default_page_as_named_from_the_current_folder(results, tmp_path, capsys, monkeypatch):
+    """As every command prints the paths it was given as typed: `report res/run` prints `res/run.html`,
+    and `report .` run inside the directory `../run.html`, not an absolute path."""
+    import shutil
+
+    shutil.copytree(results["run"], tmp_path / "res" / "run")
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "res/run"]) == 0
+    assert capsys.readouterr().out.strip() == "report: res/run.html"
+    assert (tmp_path / "res" / "run.html").exists()
+    monkeypatch.chdir(tmp_path / "res" / "run")
+    assert main(["report", ".", "--force"]) == 0
+    assert capsys.readouterr().out.strip() == "report: ../run.html"
+
+
 def test_report_writes_its_own_page_and_no_other_file(results, tmp_path, capsys):
     """The page is sim's (its first line a manifest); a user's file, or a path inside a result, is refused."""
     page = tmp_path / "page.html"

@@ -21,6 +21,7 @@ from .common import EXIT_OK, arg, command, output_path
     arg("--quiet", action="store_true", help="print nothing on stdout"),
 )
 def cmd_report(args: argparse.Namespace) -> int:
+    from ..ownership import from_here
     from ..report import make_report
 
     firsts: dict[Path, Path] = {}
@@ -28,8 +29,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         firsts.setdefault(d.resolve(), d)
     dirs = list(firsts.values())
     page = make_report(dirs, args.out, force=args.force)
+    shown = page if args.out is not None else from_here(page)  # the default is made absolute: named from here
     if args.json:
-        print(json.dumps({"report": str(page)}))
+        print(json.dumps({"report": str(shown)}))
     elif not args.quiet:
-        print(f"report: {page}")
+        print(f"report: {shown}")
     return EXIT_OK
