@@ -104,5 +104,5 @@ def test_a_note_names_the_file_that_wrote_the_field_as_an_error_does(tmp_path, c
     late = "agents.south.elections=[{name: vote, date: 2020-05-01, audience_cost: 0.2, window_days: 1}]"
     assert main(["run", str(small), "--set", late, "--runs", RUNS, "--out", str(tmp_path / "run"), "--quiet"]) == 0
     notes = _err_notes(capsys)
-    assert len(notes) == 1 and notes[0].startswith(f"note: {small} (--set): agents.south.elections.0.date: "), notes
+    assert len(notes) == 1 and notes[0].startswith(f"note: {small} (--set): agents.south.elections.0: "), notes
     assert "starts 1 day before the vote" in notes[0], notes
