@@ -20,6 +20,7 @@ import numpy as np
 from .model import CLASSES
 from .plots import CLASS_COLOURS, CLASS_LABELS, DPI, fit_title, subplots, waterfall_total
 from .reporting import (
+    breakthrough_note,
     breakthrough_shifts,
     compiling_note,
     console,
@@ -193,11 +194,9 @@ def print_explanation(summary: dict, out: Path | None) -> None:
     if (note := unmoved_note(summary)):
         con.print(note, soft_wrap=True)
 
-    if (shifts := breakthrough_shifts(summary["events"])):
-        con.print("P(substantive or better) counts a breakthrough and a substantive deal alike; "
-                  + ("this event moves" if len(shifts) == 1 else "these events move")
-                  + " P(breakthrough) further (P with it - P without it): "
-                  + "; ".join(f"{name} {fmt_signed(e['diff'])} {_interval(e)}" for name, e in shifts), soft_wrap=True)
+    shifts = [f"{name} {fmt_signed(e['diff'])} {_interval(e)}" for name, e in breakthrough_shifts(summary["events"])]
+    if (note := breakthrough_note(shifts)):
+        con.print(note, soft_wrap=True)
 
     sh = summary["shapley"]
     if sh is not None:

@@ -10,10 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["HIDDEN_SHIFT", "INDEX_RANGE", "SPREAD_NOISE_P", "as_written_missing", "breakthrough_shifts",
-           "compiling_note", "console", "effect_of", "fmt_estimate", "fmt_index", "fmt_p", "fmt_signed",
-           "forecast_partial", "index_bounds", "index_error_bars", "index_rows", "left_out_phrase", "plural",
-           "possessive", "same_posterior", "scenario_label", "seed_label", "spread_noise", "unmoved_note"]
+__all__ = ["HIDDEN_SHIFT", "INDEX_RANGE", "SPREAD_NOISE_P", "as_written_missing", "breakthrough_note",
+           "breakthrough_shifts", "compiling_note", "console", "effect_of", "fmt_estimate", "fmt_index", "fmt_p",
+           "fmt_signed", "forecast_partial", "index_bounds", "index_error_bars", "index_rows", "left_out_phrase",
+           "plural", "possessive", "same_posterior", "scenario_label", "seed_label", "spread_noise", "unmoved_note"]
 
 
 def console():
@@ -230,6 +230,16 @@ def breakthrough_shifts(events: list[dict]) -> list[tuple[str, dict]]:
                 and abs(s["diff"]) > abs(sob["diff"]) and abs(b["diff"]) >= HIDDEN_SHIFT:
             out.append((ev["name"], effect))
     return sorted(out, key=lambda item: -abs(item[1]["diff"]))
+
+
+def breakthrough_note(shifts: list[str]) -> str | None:
+    """The sentence under explain's table naming the `breakthrough_shifts`, each given as its
+    caller prints an effect ("name +0.3012 [+0.29, +0.31]"); None if there are none."""
+    if not shifts:
+        return None
+    return ("P(substantive or better) counts a breakthrough and a substantive deal alike; "
+            + ("this event moves" if len(shifts) == 1 else "these events move")
+            + " P(breakthrough) further (P with it - P without it, paired 95 % interval): " + "; ".join(shifts))
 
 
 def fmt_signed(x: float) -> str:

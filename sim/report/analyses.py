@@ -8,6 +8,7 @@ from typing import Any
 from ..model import CLASSES
 from ..reporting import (
     as_written_missing,
+    breakthrough_note,
     breakthrough_shifts,
     effect_of,
     fmt_estimate,
@@ -99,8 +100,8 @@ def explanation_view(result: Result, index: int) -> dict[str, Any]:
     return {"id": f"explain{index}", "name": result.name, "scenario": s.get("scenario"), "runs": count(s.get("runs")),
             "p_sub": _estimate(c["substantive_or_better"]), "p_collapse": _estimate(c["collapse"]),
             "events": events, "shapley": shapley, "figure": waterfall(s) if s.get("events") else None,
-            "breakthrough": [f"{name} {_signed(e['diff'])} {interval(e, signed=True)}"
-                             for name, e in breakthrough_shifts(s.get("events", []))],
+            "breakthrough": breakthrough_note([f"{name} {_signed(e['diff'])} {interval(e, signed=True)}"
+                                               for name, e in breakthrough_shifts(s.get("events", []))]),
             "posterior": _posterior(s.get("calibration")), "stopped": _interrupted(s),
             "as_written": _estimate(raw["classes"]["substantive_or_better"]) if raw else None,
             "unmoved": unmoved_note(s)}
