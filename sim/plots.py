@@ -86,8 +86,8 @@ def plot_outcomes(summary: dict, path: str | Path) -> None:
         fig.clear()
 
 
-def waterfall_total(ax, y: float, p: float, x0: float, colour: str, interval: tuple[float, float] | None = None,
-                    fontsize: float = 9) -> None:
+def waterfall_total(ax, y: float, p: float, x0: float, colour: str,
+                    interval: tuple[float, float] | None = None) -> None:
     """A waterfall's first or last total, P with its 95 % interval where known: a bar from 0 on
     an axis that starts at 0; on one cut above 0 (steps of a few hundredths vanish on a whole
     axis) a bar from the cut would not be as long as P, so a marker at P instead."""
@@ -99,7 +99,7 @@ def waterfall_total(ax, y: float, p: float, x0: float, colour: str, interval: tu
         ax.errorbar([p], [y], xerr=[[p - interval[0]], [interval[1] - p]], fmt="none", ecolor="black",
                     elinewidth=1, capsize=2.5)
     ax.annotate(f"{p:.3f}", (p if interval is None else max(p, interval[1]), y), xytext=(6, 0),
-                textcoords="offset points", va="center", fontsize=fontsize)
+                textcoords="offset points", va="center", fontsize=9)
 
 
 def party_styles(n: int, palette) -> list[tuple[str, str]]:
